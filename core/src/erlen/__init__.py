@@ -1,0 +1,56 @@
+"""Erlen: a Flask web framework in which every battery is a plugin."""
+
+from __future__ import annotations
+
+from .app import Erlen, create_app, plugins_of
+from .checks import CheckMessage, Level
+from .errors import (
+    CommandConflictError,
+    ConfigError,
+    DuplicatePluginError,
+    ErlenError,
+    HookImplementationError,
+    MissingRequirementError,
+    PluginCycleError,
+    PluginError,
+    PluginFailure,
+    PluginHookError,
+    PluginImportError,
+    SettingError,
+    UnknownPluginError,
+)
+from .markers import hookimpl, hookspec
+from .plugins.declaration import Plugin
+from .plugins.discovery import LoadedPlugin
+from .plugins.registry import PluginRegistry
+from .settings import REQUIRED, Setting
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "REQUIRED",
+    "CheckMessage",
+    "CommandConflictError",
+    "ConfigError",
+    "DuplicatePluginError",
+    "Erlen",
+    "ErlenError",
+    "HookImplementationError",
+    "Level",
+    "LoadedPlugin",
+    "MissingRequirementError",
+    "Plugin",
+    "PluginCycleError",
+    "PluginError",
+    "PluginFailure",
+    "PluginHookError",
+    "PluginImportError",
+    "PluginRegistry",
+    "SettingError",
+    "Setting",
+    "UnknownPluginError",
+    "create_app",
+    "hookimpl",
+    "hookspec",
+    "plugins_of",
+]

@@ -1,0 +1,306 @@
+"""Creating an Erlen app: a Flask app with the plugins its configuration enables."""
+
+from __future__ import annotations
+
+import copy
+import os
+import typing as t
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from flask import Blueprint, Flask, abort, current_app, send_from_directory
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+
+from . import builtin
+from .config import ConfigInput, ConfigSources, decode_undeclared, load_config, load_environment
+from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, SettingError
+from .plugins.declaration import default_prefix
+from .plugins.discovery import LoadedPlugin, installed_plugins, load_plugin
+from .plugins.ordering import resolve_order
+from .plugins.registry import PluginRegistry
+from .plugins.tracing import tracing_enabled
+from .settings import DeclaredSetting, Setting, validate_value
+
+#: The key of ``app.extensions`` under which the :class:`PluginRegistry` lives.
+EXTENSION_KEY = "erlen"
+
+#: Command names Flask's CLI provides itself; a plugin command of that name would be hidden.
+_FLASK_COMMANDS = frozenset({"run", "shell", "routes"})
+
+
+def create_app(
+    import_name: str,
+    config: ConfigInput = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **flask_options: t.Any,
+) -> Flask:
+    """Create a Flask app with the plugins that its configuration enables.
+
+    :param import_name: as for :class:`flask.Flask`; pass ``__name__``.
+    :param config: a mapping, the name of a ``.toml`` or ``.py`` file
+        (relative to the app's root path), an object, or an object's dotted
+        import path. ``PLUGINS`` in it lists the enabled plugins.
+    :param environ: the environment to read ``ERLEN_*`` variables from;
+        ``os.environ`` by default.
+    :param flask_options: passed to :class:`flask.Flask`, such as
+        ``static_folder`` or ``instance_path``.
+    :raises ErlenError: with a message naming the plugin, setting or file at
+        fault.
+    """
+    app = Flask(import_name, **flask_options)
+    Erlen(app, config=config, environ=environ)
+    return app
+
+
+class Erlen:
+    """Attach Erlen to a Flask app, in the Flask extension style.
+
+    :func:`create_app` does this for you. For an existing app::
+
+        app = Flask(__name__)
+        app.config["PLUGINS"] = ["db"]
+        Erlen(app)
+
+    or, with an app factory, ``erlen = Erlen()`` and later
+    ``erlen.init_app(app)``.
+
+    :param app: the app to attach to now.
+    :param config: configuration to load into the app first (see
+        :func:`create_app`); values already in ``app.config`` are kept
+        unless it sets them.
+    :param environ: the environment to read ``ERLEN_*`` variables from.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        config: ConfigInput = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.environ = environ
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> PluginRegistry:
+        """Load the configuration and the enabled plugins into ``app``.
+
+        :returns: the app's plugin registry.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise ErlenError(f"Erlen is already attached to the app {app.name!r}; attach it once per app.")
+        environ = os.environ if self.environ is None else self.environ
+        sources = ConfigSources()
+        load_config(app.config, self.config, sources)
+        load_environment(app.config, environ, sources)
+        registry = PluginRegistry(
+            resolve_order(_enabled_plugins(app, sources), listed_in=sources.get("PLUGINS")),
+            config_sources=sources,
+            trace=tracing_enabled(environ),
+        )
+        app.extensions[EXTENSION_KEY] = registry
+        _apply_settings(app, registry)
+        registry.call_each("erlen_init_app", app=app)
+        _register_templates(app, registry)
+        _register_blueprints(app, registry)
+        _register_commands(app, registry)
+        _register_static(app, registry)
+        _register_per_request_hooks(app, registry)
+        registry.call_each("erlen_app_ready", app=app)
+        return registry
+
+
+def plugins_of(app: Flask | None = None) -> PluginRegistry:
+    """The plugin registry of ``app``, or of the current app.
+
+    :raises ErlenError: the app was not created by Erlen.
+    """
+    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        return t.cast(PluginRegistry, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        raise ErlenError(
+            f"The Flask app {app.name!r} has no Erlen plugins: create it with erlen.create_app(), "
+            "or attach Erlen with erlen.Erlen(app)."
+        ) from None
+
+
+def _enabled_plugins(app: Flask, sources: ConfigSources) -> list[LoadedPlugin]:
+    listed_in = sources.get("PLUGINS")
+    plugins_setting = DeclaredSetting(builtin.PLUGINS_SETTING, builtin.PLUGIN.name or "erlen", "PLUGINS")
+    specs = t.cast(list[str], validate_value(plugins_setting, app.config.get("PLUGINS", []), source=listed_in))
+    app.config["PLUGINS"] = specs
+    seen: set[str] = set()
+    for spec in specs:
+        if spec in seen:
+            raise DuplicatePluginError(
+                f"Plugin {spec!r} is listed twice in PLUGINS (from {listed_in}); list each plugin once.",
+                plugin=spec,
+            )
+        seen.add(spec)
+    if "erlen" in seen:
+        raise PluginError("'erlen' is the core and always loaded: remove it from PLUGINS.", plugin="erlen")
+    installed = installed_plugins() if specs else {}
+    return [builtin.loaded()] + [load_plugin(spec, installed, listed_in=listed_in) for spec in specs]
+
+
+def _apply_settings(app: Flask, registry: PluginRegistry) -> None:
+    sources = registry.config_sources
+    for plugin, declared in registry.call_each("erlen_settings"):
+        prefix = plugin.declaration.settings_prefix
+        prefix = default_prefix(plugin.name) if prefix is None else prefix
+        for setting in declared or ():
+            if not isinstance(setting, Setting):
+                raise PluginError(
+                    f"Plugin {plugin.name!r}: erlen_settings must return erlen.Setting objects, "
+                    f"not {type(setting).__name__}.",
+                    plugin=plugin.name,
+                )
+            key = prefix + setting.name
+            if key in registry.settings:
+                raise PluginError(
+                    f"Plugins {registry.settings[key].plugin!r} and {plugin.name!r} both declare the setting {key}. "
+                    "One of them must use another name or settings_prefix.",
+                    plugin=plugin.name,
+                )
+            registry.settings[key] = DeclaredSetting(setting, plugin.name, key)
+
+    for key, declared in registry.settings.items():
+        if key in app.config:
+            app.config[key] = validate_value(declared, app.config[key], source=sources.get(key))
+        elif declared.setting.required:
+            raise SettingError(
+                f"Setting {key} of plugin {declared.plugin!r} is required but not set. Set {key} in the app's "
+                f"configuration or the environment variable ERLEN_{key}."
+                + (f" {declared.setting.help}" if declared.setting.help else ""),
+                key=key,
+                plugin=declared.plugin,
+            )
+        else:
+            app.config[key] = copy.deepcopy(declared.setting.default)
+            sources.record(key, f"the default of plugin {declared.plugin!r}")
+
+    for key, value in list(app.config.items()):
+        if key not in registry.settings and isinstance(value, str) and sources.from_environment(key):
+            app.config[key] = decode_undeclared(value)
+
+
+def _register_templates(app: Flask, registry: PluginRegistry) -> None:
+    folders = [
+        _plugin_path(plugin, folder)
+        for plugin, result in registry.call_each("erlen_template_folders")
+        for folder in result or ()
+    ]
+    if folders:
+        own = app.jinja_loader
+        loaders: list[BaseLoader] = [own] if own is not None else []
+        # Later plugins come first so a plugin can override the templates of those it requires.
+        loaders.extend(FileSystemLoader(folder) for folder in reversed(folders))
+        app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+    for _, names in registry.call_each("erlen_template_globals"):
+        app.jinja_env.globals.update(names or {})
+    for _, filters in registry.call_each("erlen_template_filters"):
+        app.jinja_env.filters.update(filters or {})
+
+
+def _plugin_path(plugin: LoadedPlugin, folder: str | os.PathLike[str]) -> str:
+    path = Path(folder)
+    if not path.is_absolute():
+        module_file = getattr(plugin.obj, "__file__", None)
+        if module_file is None:
+            raise PluginError(f"Plugin {plugin.name!r} returned the relative folder {str(folder)!r}; return an absolute path.")
+        path = Path(module_file).parent / path
+    return str(path)
+
+
+def _register_blueprints(app: Flask, registry: PluginRegistry) -> None:
+    for plugin, blueprints in registry.call_each("erlen_blueprints", app=app):
+        for item in blueprints or ():
+            blueprint, options = item if isinstance(item, tuple) else (item, {})
+            if not isinstance(blueprint, Blueprint):
+                raise PluginError(
+                    f"Plugin {plugin.name!r}: erlen_blueprints returned {type(blueprint).__name__}; "
+                    "return flask.Blueprint objects or (blueprint, options) pairs.",
+                    plugin=plugin.name,
+                )
+            try:
+                app.register_blueprint(blueprint, **options)
+            except (ValueError, TypeError) as exc:
+                raise PluginError(
+                    f"Plugin {plugin.name!r}: blueprint {blueprint.name!r} cannot be registered: {exc}",
+                    plugin=plugin.name,
+                ) from exc
+
+
+def _register_commands(app: Flask, registry: PluginRegistry) -> None:
+    owners: dict[str, str] = {}
+    for plugin, commands in registry.call_each("erlen_cli_commands", cli=app.cli):
+        for command in commands or ():
+            name = command.name or ""
+            if name in _FLASK_COMMANDS:
+                raise CommandConflictError(
+                    f"Plugin {plugin.name!r} adds the command {name!r}, which Flask's CLI already provides. "
+                    "Rename the command.",
+                    plugin=plugin.name,
+                )
+            if name in owners:
+                raise CommandConflictError(
+                    f"Plugins {owners[name]!r} and {plugin.name!r} both add the command {name!r}. "
+                    "One of them must rename it, or add subcommands to the existing group through cli.commands.",
+                    plugin=plugin.name,
+                )
+            owners[name] = plugin.name
+            app.cli.add_command(command)
+
+
+def _register_static(app: Flask, registry: PluginRegistry) -> None:
+    folders = {
+        plugin.name: _plugin_path(plugin, folder)
+        for plugin, folder in registry.call_each("erlen_static_folder")
+        if folder is not None
+    }
+    if not folders:
+        return
+
+    def plugin_static(plugin: str, filename: str) -> t.Any:
+        folder = folders.get(plugin)
+        if folder is None:
+            abort(404)
+        return send_from_directory(folder, filename)
+
+    prefix = (app.static_url_path or "/static").rstrip("/")
+    app.add_url_rule(
+        f"{prefix}/plugins/<plugin>/<path:filename>", endpoint="erlen_plugin_static", view_func=plugin_static
+    )
+
+
+def _register_per_request_hooks(app: Flask, registry: PluginRegistry) -> None:
+    # Only hooks some plugin implements get a Flask handler: an unused hook adds no work to a request.
+    hook = registry.hook
+    if registry.implements("erlen_before_request"):
+        app.before_request(lambda: hook.erlen_before_request())
+    if registry.implements("erlen_after_request"):
+
+        def after_request(response: t.Any) -> t.Any:
+            hook.erlen_after_request(response=response)
+            return response
+
+        app.after_request(after_request)
+    if registry.implements("erlen_teardown_request"):
+        app.teardown_request(lambda exception: hook.erlen_teardown_request(exception=exception))
+    if registry.implements("erlen_template_context"):
+        app.context_processor(_merging(lambda: hook.erlen_template_context()))
+    if registry.implements("erlen_shell_context"):
+        app.shell_context_processor(_merging(lambda: hook.erlen_shell_context()))
+
+
+def _merging(call: Callable[[], list[Mapping[str, t.Any] | None]]) -> Callable[[], dict[str, t.Any]]:
+    def merged() -> dict[str, t.Any]:
+        names: dict[str, t.Any] = {}
+        for result in call():
+            names.update(result or {})
+        return names
+
+    return merged

@@ -1,0 +1,114 @@
+"""Erlen's own plugin, ``erlen``: core settings, deployment checks and CLI commands.
+
+It is always loaded first and uses the same hooks as every other plugin.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable
+
+from flask import Flask
+
+from .checks import CheckMessage, error, warning
+from .markers import hookimpl
+from .plugins.declaration import Plugin
+from .plugins.discovery import LoadedPlugin
+from .settings import Setting
+
+if t.TYPE_CHECKING:
+    import click
+    from flask.cli import AppGroup
+
+PLUGIN = Plugin(name="erlen", description="Erlen's core", settings_prefix="")
+
+PLUGINS_SETTING = Setting(
+    "PLUGINS",
+    list[str],
+    default=[],
+    help="The enabled plugins, in order: entry-point names (``db``) or dotted import paths of local plugins.",
+)
+
+#: Keys too short, too repetitive or too well known to protect sessions in production.
+_MIN_SECRET_LENGTH = 32
+_PLACEHOLDER_SECRETS = frozenset({"dev", "development", "secret", "changeme", "change-me", "change_me", "test", "key"})
+
+def loaded() -> LoadedPlugin:
+    """This module as a :class:`~erlen.plugins.discovery.LoadedPlugin`."""
+    import sys
+
+    from . import __version__
+
+    return LoadedPlugin(
+        name="erlen",
+        obj=sys.modules[__name__],
+        declaration=PLUGIN,
+        origin="Erlen's core",
+        distribution="erlen",
+        distribution_version=__version__,
+        builtin=True,
+        spec="erlen",
+    )
+
+
+@hookimpl
+def erlen_settings() -> Iterable[Setting]:
+    return [
+        PLUGINS_SETTING,
+        Setting(
+            "SECRET_KEY",
+            t.Union[str, bytes, None],  # noqa: UP007 - a runtime value, not an annotation
+            default=None,
+            secret=True,
+            help="Signs sessions and tokens. Use a long random value in production: "
+            '``python -c "import secrets; print(secrets.token_urlsafe(48))"``.',
+        ),
+    ]
+
+
+@hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    if not deploy:
+        return []
+    problems = []
+    secret = app.config.get("SECRET_KEY")
+    hint = 'Set ERLEN_SECRET_KEY to the output of: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+    if not secret:
+        problems.append(error("erlen.E001", "SECRET_KEY is not set, so sessions cannot be signed.", hint))
+    elif _is_weak(secret):
+        problems.append(
+            error(
+                "erlen.E002",
+                f"SECRET_KEY is weak: use at least {_MIN_SECRET_LENGTH} random characters, "
+                "not a placeholder or a repeated pattern.",
+                hint,
+            )
+        )
+    if app.debug:
+        problems.append(
+            error(
+                "erlen.E003",
+                "Debug mode is on: the debugger lets anyone who reaches an error page run code.",
+                "Unset DEBUG and FLASK_DEBUG (or ERLEN_DEBUG) in production.",
+            )
+        )
+    if app.testing:
+        problems.append(warning("erlen.W001", "TESTING is on in production.", "Unset TESTING."))
+    return problems
+
+
+def _is_weak(secret: str | bytes) -> bool:
+    text = secret.decode("latin-1") if isinstance(secret, bytes) else secret
+    return (
+        len(text) < _MIN_SECRET_LENGTH
+        or len(set(text)) < 10
+        or text.strip().lower() in _PLACEHOLDER_SECRETS
+    )
+
+
+@hookimpl
+def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
+    from .cli.check import check_command
+    from .cli.plugins import plugins_command
+
+    return [plugins_command, check_command]

@@ -1,0 +1,93 @@
+"""The ``erlen`` command: Flask's CLI, with Erlen's errors and environment names.
+
+``erlen`` finds the app as ``flask`` does (``--app``, ``FLASK_APP`` or
+``ERLEN_APP``, else ``wsgi.py`` or ``app.py``) and offers Flask's ``run``,
+``shell`` and ``routes`` plus every command the enabled plugins add. The same
+plugin commands are on ``flask --app ...`` too, since they live on
+``app.cli``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import typing as t
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, NoAppException, ScriptInfo
+
+from ..errors import ErlenError
+
+
+class _ErlenScriptInfo(ScriptInfo):
+    def load_app(self) -> Flask:
+        try:
+            return super().load_app()
+        except ErlenError as exc:
+            # A configuration or plugin error is for the user to fix: show the
+            # message (which carries any original traceback), not Erlen's stack.
+            raise NoAppException(str(exc)) from exc
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    import platform
+    from importlib.metadata import version
+
+    click.echo(
+        f"Erlen {version('erlen')}\nFlask {version('flask')}\n"
+        f"Python {platform.python_version()}"
+    )
+    ctx.exit()
+
+
+class ErlenGroup(FlaskGroup):
+    """A :class:`flask.cli.FlaskGroup` that reports Erlen errors without a traceback."""
+
+    def __init__(self, **extra: t.Any) -> None:
+        params = list(extra.pop("params", None) or ())
+        params.append(
+            click.Option(
+                ["--version"],
+                help="Show the Erlen, Flask and Python versions.",
+                expose_value=False,
+                callback=_show_version,
+                is_flag=True,
+                is_eager=True,
+            )
+        )
+        super().__init__(add_version_option=False, params=params, **extra)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: t.Any,
+    ) -> click.Context:
+        if "ERLEN_APP" in os.environ and "FLASK_APP" not in os.environ:
+            os.environ["FLASK_APP"] = os.environ["ERLEN_APP"]
+        if "obj" not in extra and "obj" not in self.context_settings:
+            extra["obj"] = _ErlenScriptInfo(
+                create_app=self.create_app,
+                set_debug_flag=self.set_debug_flag,
+                load_dotenv_defaults=self.load_dotenv,
+            )
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+cli = ErlenGroup(
+    name="erlen",
+    help="""Manage an Erlen app: run it, inspect its plugins, check its setup.
+
+    Find the app with --app, ERLEN_APP or FLASK_APP, or a wsgi.py or app.py
+    in the current folder. Set ERLEN_TRACE_HOOKS=1 to log every hook call.
+    """,
+)
+
+
+def main() -> None:
+    """Run the ``erlen`` command."""
+    cli.main(args=sys.argv[1:], prog_name="erlen")

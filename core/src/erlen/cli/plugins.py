@@ -1,0 +1,82 @@
+"""``erlen plugins``: the enabled and installed plugins, with their hooks."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import click
+from flask import current_app
+
+from ..app import plugins_of
+from ..errors import ErlenError
+from ..plugins.discovery import installed_plugins, load_plugin
+from ..plugins.validation import hook_implementations
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def plugins_command(as_json: bool) -> None:
+    """List enabled and installed plugins with version, distribution,
+    requirements and the hooks they implement."""
+    rows = plugin_rows()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    headers = ["name", "enabled", "version", "distribution", "requires", "hooks"]
+    table = [
+        [
+            row["name"],
+            "yes" if row["enabled"] else "no",
+            row["version"] or "-",
+            row["distribution"] or "local",
+            ", ".join(row["requires"]) or "-",
+            ", ".join(row["hooks"]) or (row.get("error") or "-"),
+        ]
+        for row in rows
+    ]
+    widths = [max(len(str(r[i])) for r in [headers, *table]) for i in range(len(headers) - 1)]
+    for line in [headers, *table]:
+        cells = [str(cell).ljust(width) for cell, width in zip(line, widths)]
+        click.echo("  ".join([*cells, str(line[-1])]).rstrip())
+
+
+def plugin_rows() -> list[dict[str, t.Any]]:
+    """One row per enabled plugin (in load order), then per installed, disabled one."""
+    registry = plugins_of(current_app)
+    rows = [
+        {
+            "name": plugin.name,
+            "enabled": True,
+            "version": plugin.version,
+            "distribution": plugin.distribution,
+            "requires": list(plugin.requires),
+            "integrates_with": list(plugin.integrates_with),
+            "hooks": registry.hooks_of(plugin.name),
+            "origin": plugin.origin,
+            "description": plugin.declaration.description,
+        }
+        for plugin in registry
+    ]
+    installed = installed_plugins()
+    for name in sorted(installed):
+        if name in registry:
+            continue
+        row: dict[str, t.Any] = {"name": name, "enabled": False, "origin": ""}
+        try:
+            plugin = load_plugin(name, installed, listed_in="erlen plugins")
+        except ErlenError as exc:
+            first_line = str(exc).splitlines()[0]
+            row.update(version=None, distribution=None, requires=[], integrates_with=[], hooks=[], error=first_line)
+        else:
+            row.update(
+                version=plugin.version,
+                distribution=plugin.distribution,
+                requires=list(plugin.requires),
+                integrates_with=list(plugin.integrates_with),
+                hooks=sorted(hook_implementations(plugin.obj)),
+                origin=plugin.origin,
+                description=plugin.declaration.description,
+            )
+        rows.append(row)
+    return rows

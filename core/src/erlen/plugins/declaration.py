@@ -1,0 +1,59 @@
+"""How a plugin declares itself."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+#: The attribute of a plugin module (or object) that holds its :class:`Plugin`.
+DECLARATION_ATTRIBUTE = "PLUGIN"
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*(?:[.-][a-z0-9_]+)*$")
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """What a plugin says about itself, beyond its hook implementations.
+
+    Put an instance in the module-level variable ``PLUGIN`` of the plugin's
+    module:
+
+    .. code-block:: python
+
+        PLUGIN = erlen.Plugin(name="blog", requires=["db"], integrates_with=["admin"])
+
+    :param name: the short name (``db``). For an installed plugin it must
+        match the entry-point name; for a local plugin enabled by dotted path
+        it defaults to that path.
+    :param requires: plugins that must be enabled, and load first.
+    :param integrates_with: plugins used when they are enabled; when they
+        are, they load first.
+    :param description: one line shown by ``erlen plugins``.
+    :param version: the version; by default, that of the distribution that
+        ships the plugin.
+    :param settings_prefix: the prefix of the plugin's configuration keys;
+        by default its name in upper case followed by ``_``.
+    """
+
+    name: str | None = None
+    requires: Sequence[str] = field(default=())
+    integrates_with: Sequence[str] = field(default=())
+    description: str = ""
+    version: str | None = None
+    settings_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept any sequence but keep the declaration hashable and immutable.
+        object.__setattr__(self, "requires", tuple(self.requires))
+        object.__setattr__(self, "integrates_with", tuple(self.integrates_with))
+        if self.name is not None and not _NAME.match(self.name):
+            raise ValueError(
+                f"Plugin name {self.name!r} is not valid: use lower-case letters, digits, "
+                "'_' and '-', starting with a letter (such as 'blog' or 'my_blog')."
+            )
+
+
+def default_prefix(name: str) -> str:
+    """The settings prefix of a plugin called ``name``: ``my-blog`` gives ``MY_BLOG_``."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_"

@@ -1,0 +1,149 @@
+"""The plugins enabled on one app, and the means to call their hooks."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterator, Mapping, Sequence
+
+import pluggy
+
+from .. import hookspecs
+from ..config import ConfigSources
+from ..errors import ErlenError, HookImplementationError, PluginError, PluginHookError
+from ..settings import DeclaredSetting
+from . import tracing
+from .discovery import LoadedPlugin
+from .validation import check_plugins, collect_specs, hook_implementations
+
+
+class PluginRegistry:
+    """The enabled plugins of one app, in load order, and their hooks.
+
+    Kept in ``app.extensions["erlen"]``; :func:`erlen.plugins_of` returns it.
+
+    :param plugins: the plugins to register, in load order, the built-in
+        core plugin first.
+    :param config_sources: where each configuration value came from.
+    :param trace: log every hook call (see :mod:`erlen.plugins.tracing`).
+    """
+
+    def __init__(
+        self,
+        plugins: Sequence[LoadedPlugin],
+        *,
+        config_sources: ConfigSources | None = None,
+        trace: bool = False,
+    ) -> None:
+        self.plugins: tuple[LoadedPlugin, ...] = tuple(plugins)
+        self.config_sources = config_sources or ConfigSources()
+        #: Every declared setting, by configuration key; filled at startup.
+        self.settings: dict[str, DeclaredSetting] = {}
+        self._by_name = {plugin.name: plugin for plugin in self.plugins}
+        self.manager = pluggy.PluginManager("erlen")
+        # pluggy calls the last registered implementation first; registering in
+        # reverse makes hooks run in load order.
+        for plugin in reversed(self.plugins):
+            self.manager.register(plugin.obj, name=plugin.name)
+        self.hookspec_namespaces: list[object] = [hookspecs]
+        self._add_extension_specs()
+        if trace:
+            tracing.install(self.manager)
+
+    def _add_extension_specs(self) -> None:
+        known = collect_specs(self.hookspec_namespaces)
+        for plugin, namespaces in self.call_each("erlen_hookspecs"):
+            for namespace in namespaces or ():
+                added = collect_specs([namespace])
+                clash = set(added) & set(known)
+                if clash:
+                    raise PluginError(
+                        f"Plugin {plugin.name!r} adds hook specifications that already exist: "
+                        f"{', '.join(sorted(clash))}. Name a plugin's hooks after the plugin.",
+                        plugin=plugin.name,
+                    )
+                known.update(added)
+                self.hookspec_namespaces.append(namespace)
+        check_plugins(((p.name, p.obj) for p in self.plugins), known)
+        for namespace in self.hookspec_namespaces:
+            self.manager.add_hookspecs(namespace)
+
+    @property
+    def hook(self) -> t.Any:
+        """The hook callers, as in pluggy: ``registry.hook.erlen_init_app(app=app)``."""
+        return self.manager.hook
+
+    def __iter__(self) -> Iterator[LoadedPlugin]:
+        return iter(self.plugins)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __len__(self) -> int:
+        return len(self.plugins)
+
+    def get(self, name: str) -> LoadedPlugin | None:
+        """The enabled plugin called ``name``, or ``None``."""
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        """The names of the enabled plugins, in load order."""
+        return [plugin.name for plugin in self.plugins]
+
+    def implements(self, hook: str) -> bool:
+        """Whether any enabled plugin implements ``hook``."""
+        caller = getattr(self.manager.hook, hook, None)
+        return caller is not None and bool(caller.get_hookimpls())
+
+    def hooks_of(self, name: str) -> list[str]:
+        """The hooks that the plugin ``name`` implements, sorted."""
+        plugin = self._by_name[name]
+        return sorted(hook_implementations(plugin.obj))
+
+    def call_each(self, hook: str, **kwargs: object) -> list[tuple[LoadedPlugin, t.Any]]:
+        """Call ``hook`` and pair each result with the plugin that returned it.
+
+        Use it where it matters who contributed what (settings, tables,
+        commands); ``registry.hook.<name>(...)`` gives only the results.
+        Implementations are called in load order and ``None`` results are
+        kept.
+
+        :param hook: the hook's name.
+        :param kwargs: the hook's arguments, by name.
+        :raises PluginHookError: naming the plugin whose implementation
+            raised, with the original traceback; an :class:`ErlenError` a
+            plugin raises itself passes through unchanged.
+        """
+        caller = getattr(self.manager.hook, hook, None)
+        if caller is None:
+            return []
+        results = []
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.wrapper or impl.hookwrapper:
+                continue
+            unknown = [name for name in impl.argnames if name not in kwargs]
+            if unknown:
+                raise HookImplementationError(
+                    f"Plugin {impl.plugin_name!r}: {hook} takes {', '.join(map(repr, unknown))}, which the hook "
+                    f"does not provide. It provides: {', '.join(kwargs) or 'no arguments'}.",
+                    plugin=impl.plugin_name,
+                )
+            try:
+                result = impl.function(*(kwargs[name] for name in impl.argnames))
+            except ErlenError:
+                raise
+            except Exception as exc:
+                raise PluginHookError(
+                    f"Plugin {impl.plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}",
+                    plugin=impl.plugin_name,
+                    original=exc,
+                ) from exc
+            results.append((self._by_name[impl.plugin_name], result))
+        return results
+
+    def settings_of(self, name: str, config: Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The values of the settings plugin ``name`` declared, by setting name."""
+        return {
+            declared.setting.name: config.get(key)
+            for key, declared in self.settings.items()
+            if declared.plugin == name
+        }

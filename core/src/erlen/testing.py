@@ -1,0 +1,133 @@
+"""Erlen's testing kit, a pytest plugin loaded automatically once Erlen is installed.
+
+Fixtures:
+
+``make_app``
+    A factory: ``make_app(["db"], {"DB_URL": ...})`` builds an app with those
+    plugins and config, ``TESTING`` on, its instance folder in a temporary
+    directory, and an empty environment (so ``ERLEN_*`` variables of the
+    shell running the tests do not leak in; pass ``environ=`` to test them).
+``erlen_plugins``, ``erlen_config``
+    Override these in a ``conftest.py`` to choose what ``app`` is built with.
+``app``, ``client``, ``cli_runner``
+    The app built from them, its test client and its CLI runner.
+
+Extensions ship fixtures of their own through their own ``pytest11`` entry
+points, built on ``make_app``.
+
+:func:`validate_plugin` checks a plugin's hook implementations against the
+hook specifications, for a plugin's own test suite.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from . import hookspecs
+from .app import create_app
+from .plugins.validation import collect_specs, find_problems
+
+#: The secret key of apps built by :func:`make_app` unless the config sets one.
+TESTING_SECRET_KEY = "erlen-testing-secret-key-not-for-production-use"
+
+
+def validate_plugin(plugin: object, *, hookspec_modules: Iterable[object] = (), name: str | None = None) -> list[str]:
+    """Check ``plugin``'s hook implementations against the hook specifications.
+
+    :param plugin: the plugin module or object.
+    :param hookspec_modules: specification modules of extensions the plugin
+        implements hooks of, besides the core's (and the plugin's own, which
+        it returns from ``erlen_hookspecs``).
+    :param name: the plugin's name in the messages.
+    :returns: a message per problem; an empty list when the plugin is valid.
+    """
+    namespaces: list[object] = [hookspecs, *hookspec_modules]
+    own = getattr(plugin, "erlen_hookspecs", None)
+    if callable(own):
+        namespaces.extend(own() or ())
+    label = name or getattr(plugin, "__name__", type(plugin).__name__)
+    return find_problems(label, plugin, collect_specs(namespaces))
+
+
+def assert_valid_plugin(plugin: object, *, hookspec_modules: Iterable[object] = (), name: str | None = None) -> None:
+    """Fail the test with every problem :func:`validate_plugin` finds."""
+    problems = validate_plugin(plugin, hookspec_modules=hookspec_modules, name=name)
+    assert not problems, "\n".join(problems)
+
+
+class MakeApp(t.Protocol):
+    def __call__(
+        self,
+        plugins: Iterable[str] | None = None,
+        config: Mapping[str, t.Any] | None = None,
+        *,
+        import_name: str = ...,
+        environ: Mapping[str, str] | None = None,
+        **flask_options: t.Any,
+    ) -> Flask: ...
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> MakeApp:
+    """A factory of test apps; see the module documentation."""
+
+    def make(
+        plugins: Iterable[str] | None = None,
+        config: Mapping[str, t.Any] | None = None,
+        *,
+        import_name: str = "erlen_test_app",
+        environ: Mapping[str, str] | None = None,
+        **flask_options: t.Any,
+    ) -> Flask:
+        settings: dict[str, t.Any] = {"TESTING": True, "SECRET_KEY": TESTING_SECRET_KEY}
+        settings.update(config or {})
+        if plugins is not None:
+            settings["PLUGINS"] = list(plugins)
+        flask_options.setdefault("instance_path", str(tmp_path / "instance"))
+        return create_app(import_name, settings, environ={} if environ is None else environ, **flask_options)
+
+    return make
+
+
+@pytest.fixture
+def erlen_plugins() -> list[str]:
+    """The plugins the ``app`` fixture enables; override to choose."""
+    return []
+
+
+@pytest.fixture
+def erlen_config() -> dict[str, t.Any]:
+    """Extra configuration for the ``app`` fixture; override to choose."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app: MakeApp, erlen_plugins: list[str], erlen_config: dict[str, t.Any]) -> Flask:
+    """An app with ``erlen_plugins`` enabled and ``erlen_config`` applied."""
+    return make_app(erlen_plugins, erlen_config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_runner(app: Flask) -> FlaskCliRunner:
+    """A runner of ``app``'s CLI commands: ``cli_runner.invoke(args=["plugins"])``."""
+    return app.test_cli_runner()
+
+
+__all__: list[str] = [
+    "TESTING_SECRET_KEY",
+    "MakeApp",
+    "assert_valid_plugin",
+    "validate_plugin",
+]
