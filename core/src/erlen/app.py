@@ -236,7 +236,7 @@ def _register_blueprints(app: Flask, registry: PluginRegistry) -> None:
 
 def _register_commands(app: Flask, registry: PluginRegistry) -> None:
     owners: dict[str, str] = {}
-    for plugin, commands in registry.call_each("erlen_cli_commands", cli=app.cli):
+    for plugin, commands in registry.iter_each("erlen_cli_commands", cli=app.cli):
         for command in commands or ():
             name = command.name or ""
             if name in _FLASK_COMMANDS:

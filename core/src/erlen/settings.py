@@ -101,6 +101,8 @@ def describe_type(tp: t.Any) -> str:
     """Describe a type annotation the way users write it."""
     if tp is t.Any:
         return "any"
+    if tp is type(None):
+        return "None"
     if isinstance(tp, type) and not t.get_args(tp):
         return tp.__name__
     origin = t.get_origin(tp)

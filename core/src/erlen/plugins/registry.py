@@ -102,6 +102,18 @@ class PluginRegistry:
     def call_each(self, hook: str, **kwargs: object) -> list[tuple[LoadedPlugin, t.Any]]:
         """Call ``hook`` and pair each result with the plugin that returned it.
 
+        The list form of :meth:`iter_each`.
+        """
+        return list(self.iter_each(hook, **kwargs))
+
+    def iter_each(self, hook: str, **kwargs: object) -> Iterator[tuple[LoadedPlugin, t.Any]]:
+        """Call ``hook`` plugin by plugin, yielding each plugin with its result.
+
+        Each implementation runs only when the previous result has been
+        consumed, so a caller can act on one plugin's contribution before the
+        next plugin runs (a plugin adding commands to a group that the plugin
+        before it returned).
+
         Use it where it matters who contributed what (settings, tables,
         commands); ``registry.hook.<name>(...)`` gives only the results.
         Implementations are called in load order and ``None`` results are
@@ -115,8 +127,7 @@ class PluginRegistry:
         """
         caller = getattr(self.manager.hook, hook, None)
         if caller is None:
-            return []
-        results = []
+            return
         for impl in reversed(caller.get_hookimpls()):
             if impl.wrapper or impl.hookwrapper:
                 continue
@@ -137,8 +148,7 @@ class PluginRegistry:
                     plugin=impl.plugin_name,
                     original=exc,
                 ) from exc
-            results.append((self._by_name[impl.plugin_name], result))
-        return results
+            yield self._by_name[impl.plugin_name], result
 
     def settings_of(self, name: str, config: Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The values of the settings plugin ``name`` declared, by setting name."""

@@ -1,0 +1,84 @@
+"""The registry: extension hook specifications and calling hooks per plugin."""
+
+from __future__ import annotations
+
+import pytest
+
+import erlen
+
+SHOP = """
+import erlen
+from . import specs
+
+PLUGIN = erlen.Plugin(name="shop")
+
+@erlen.hookimpl
+def erlen_hookspecs():
+    return [specs]
+
+@erlen.hookimpl
+def erlen_init_app(app):
+    registry = erlen.plugins_of(app)
+    app.extensions["shop"] = {
+        plugin.name: products for plugin, products in registry.call_each("erlen_shop_products", app=app)
+    }
+"""
+
+SPECS = '''
+import erlen
+
+@erlen.hookspec
+def erlen_shop_products(app):
+    """Return the products a plugin sells."""
+'''
+
+
+@pytest.fixture
+def shop(plugins) -> str:
+    plugins.module("shop.specs", SPECS)
+    plugins.module("shop.plugin", SHOP)
+    return "shop.plugin"
+
+
+def test_extension_hooks_let_plugins_extend_extensions(shop, noop_plugin) -> None:
+    books = noop_plugin(
+        "books",
+        requires=("shop",),
+        body="@erlen.hookimpl\ndef erlen_shop_products(app):\n    return ['novel']\n",
+    )
+    toys = noop_plugin(
+        "toys", requires=("shop",), body="@erlen.hookimpl\ndef erlen_shop_products():\n    return ['kite']\n"
+    )
+    app = erlen.create_app(__name__, {"PLUGINS": [shop, toys, books]}, environ={})
+    assert app.extensions["shop"] == {"toys": ["kite"], "books": ["novel"]}
+    registry = erlen.plugins_of(app)
+    assert registry.hook.erlen_shop_products(app=app) == [["kite"], ["novel"]]
+    assert registry.implements("erlen_shop_products")
+    assert not registry.implements("erlen_before_request")
+    assert registry.hooks_of("shop") == ["erlen_hookspecs", "erlen_init_app"]
+
+
+def test_extension_hooks_are_validated_too(shop, noop_plugin) -> None:
+    bad = noop_plugin("bad", body="@erlen.hookimpl\ndef erlen_shop_products(app, currency):\n    return []\n")
+    with pytest.raises(erlen.HookImplementationError, match=r"takes 'currency', which hook 'erlen_shop_products'"):
+        erlen.create_app(__name__, {"PLUGINS": [shop, bad]}, environ={})
+
+
+def test_redefining_an_existing_hook_is_refused(noop_plugin, plugins) -> None:
+    plugins.module("clash_specs", "import erlen\n@erlen.hookspec\ndef erlen_init_app(app):\n    ''''''\n")
+    plugin = noop_plugin(
+        "clash", body="import clash_specs\n@erlen.hookimpl\ndef erlen_hookspecs():\n    return [clash_specs]\n"
+    )
+    with pytest.raises(erlen.PluginError, match=r"Plugin 'clash' adds hook specifications that already exist"):
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+
+
+def test_registry_lookup(noop_plugin) -> None:
+    blog = noop_plugin("blog")
+    registry = erlen.plugins_of(erlen.create_app(__name__, {"PLUGINS": [blog]}, environ={}))
+    assert "blog" in registry and "nope" not in registry
+    assert len(registry) == 2
+    assert [p.name for p in registry] == ["erlen", "blog"]
+    assert registry.get("nope") is None
+    core = registry.get("erlen")
+    assert core is not None and core.builtin and core.version == erlen.__version__

@@ -1,0 +1,223 @@
+"""Typed plugin settings: defaults, conversion, validation and their error messages."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import pytest
+
+import erlen
+from erlen.settings import Setting, convert, describe_type
+
+SETTINGS_PLUGIN = """
+import typing as t
+from pathlib import Path
+
+@erlen.hookimpl
+def erlen_settings():
+    return [
+        erlen.Setting("PAGE_SIZE", int, default=20, help="Posts per page."),
+        erlen.Setting("RATIO", float, default=0.5),
+        erlen.Setting("ENABLED", bool, default=True),
+        erlen.Setting("TAGS", list[str], default=["news"]),
+        erlen.Setting("FOLDER", Path, default=Path("uploads")),
+        erlen.Setting("MODE", t.Literal["fast", "safe"], default="safe"),
+        erlen.Setting("TITLE", str | None, default=None),
+        erlen.Setting("API_KEY", str, secret=True),
+    ]
+"""
+
+
+@pytest.fixture
+def blog(noop_plugin) -> str:
+    return noop_plugin("blog", body=SETTINGS_PLUGIN)
+
+
+def test_defaults_fill_in_and_values_are_converted(blog: str) -> None:
+    app = erlen.create_app(__name__, {"PLUGINS": [blog], "BLOG_API_KEY": "k", "BLOG_RATIO": 2}, environ={})
+    assert app.config["BLOG_PAGE_SIZE"] == 20
+    assert app.config["BLOG_RATIO"] == 2.0
+    assert app.config["BLOG_TAGS"] == ["news"]
+    assert app.config["BLOG_FOLDER"] == Path("uploads")
+    registry = erlen.plugins_of(app)
+    assert registry.settings_of("blog", app.config)["PAGE_SIZE"] == 20
+    assert registry.config_sources.get("BLOG_PAGE_SIZE") == "the default of plugin 'blog'"
+
+
+def test_mutable_defaults_are_not_shared_between_apps(blog: str) -> None:
+    first = erlen.create_app(__name__, {"PLUGINS": [blog], "BLOG_API_KEY": "k"}, environ={})
+    first.config["BLOG_TAGS"].append("changed")
+    second = erlen.create_app(__name__, {"PLUGINS": [blog], "BLOG_API_KEY": "k"}, environ={})
+    assert second.config["BLOG_TAGS"] == ["news"]
+
+
+def test_environment_strings_are_parsed_by_type(blog: str) -> None:
+    environ = {
+        "ERLEN_PLUGINS": blog,
+        "ERLEN_BLOG_API_KEY": "k",
+        "ERLEN_BLOG_PAGE_SIZE": "50",
+        "ERLEN_BLOG_ENABLED": "off",
+        "ERLEN_BLOG_TAGS": "a, b,c",
+        "ERLEN_BLOG_MODE": "fast",
+        "ERLEN_BLOG_TITLE": "",
+    }
+    app = erlen.create_app(__name__, environ=environ)
+    assert app.config["BLOG_PAGE_SIZE"] == 50
+    assert app.config["BLOG_ENABLED"] is False
+    assert app.config["BLOG_TAGS"] == ["a", "b", "c"]
+    assert app.config["BLOG_MODE"] == "fast"
+    assert app.config["BLOG_TITLE"] is None
+
+
+def test_bad_value_names_key_value_type_plugin_and_source(blog: str, tmp_path: Path) -> None:
+    (tmp_path / "erlen.toml").write_text(f'plugins = ["{blog}"]\n[blog]\npage_size = "many"\napi_key = "k"\n')
+    with pytest.raises(erlen.SettingError) as caught:
+        erlen.create_app(__name__, "erlen.toml", environ={}, root_path=str(tmp_path))
+    message = str(caught.value)
+    assert "Setting BLOG_PAGE_SIZE of plugin 'blog'" in message
+    assert "'many'" in message
+    assert "erlen.toml [blog] page_size" in message
+    assert "must be an integer" in message
+    assert "Expected type: int" in message
+    assert "Posts per page." in message
+    assert caught.value.key == "BLOG_PAGE_SIZE"
+    assert caught.value.plugin == "blog"
+
+
+def test_bad_environment_value_names_the_variable(blog: str) -> None:
+    environ = {"ERLEN_PLUGINS": blog, "ERLEN_BLOG_API_KEY": "k", "ERLEN_BLOG_ENABLED": "perhaps"}
+    with pytest.raises(erlen.SettingError, match=r"'perhaps' \(from environment variable ERLEN_BLOG_ENABLED\)"):
+        erlen.create_app(__name__, environ=environ)
+
+
+def test_literal_lists_the_choices(blog: str) -> None:
+    config = {"PLUGINS": [blog], "BLOG_API_KEY": "k", "BLOG_MODE": "slow"}
+    with pytest.raises(erlen.SettingError, match=r"must be one of 'fast', 'safe'"):
+        erlen.create_app(__name__, config, environ={})
+
+
+def test_secret_values_are_never_shown(blog: str) -> None:
+    with pytest.raises(erlen.SettingError) as caught:
+        erlen.create_app(__name__, {"PLUGINS": [blog], "BLOG_API_KEY": 123456789}, environ={})
+    assert "123456789" not in str(caught.value)
+    assert "'********'" in str(caught.value)
+
+
+def test_required_setting_says_where_to_set_it(blog: str) -> None:
+    with pytest.raises(erlen.SettingError, match=r"BLOG_API_KEY of plugin 'blog' is required.*ERLEN_BLOG_API_KEY"):
+        erlen.create_app(__name__, {"PLUGINS": [blog]}, environ={})
+
+
+def test_custom_validator_reason_is_shown(noop_plugin) -> None:
+    def positive(value: int) -> None:
+        if value <= 0:
+            raise ValueError("must be positive")
+
+    plugin = noop_plugin(
+        "pager",
+        body="""
+        import tests_validators
+        @erlen.hookimpl
+        def erlen_settings():
+            return [erlen.Setting("SIZE", int, default=10, validate=tests_validators.positive)]
+        """,
+    )
+    import sys
+    import types
+
+    module = types.ModuleType("tests_validators")
+    module.positive = positive  # type: ignore[attr-defined]
+    sys.modules["tests_validators"] = module
+    try:
+        with pytest.raises(erlen.SettingError, match=r"PAGER_SIZE .* -3 .*it must be positive"):
+            erlen.create_app(__name__, {"PLUGINS": [plugin], "PAGER_SIZE": -3}, environ={})
+    finally:
+        del sys.modules["tests_validators"]
+
+
+def test_two_plugins_declaring_one_key(noop_plugin) -> None:
+    body = """
+    @erlen.hookimpl
+    def erlen_settings():
+        return [erlen.Setting("URL", str, default="")]
+    """
+    first = noop_plugin("first", body=body)
+    second = noop_plugin(
+        "second",
+        body="""
+        PLUGIN = erlen.Plugin(name="second", settings_prefix="FIRST_")
+        @erlen.hookimpl
+        def erlen_settings():
+            return [erlen.Setting("URL", str, default="")]
+        """,
+    )
+    with pytest.raises(erlen.PluginError, match=r"Plugins 'first' and 'second' both declare the setting FIRST_URL"):
+        erlen.create_app(__name__, {"PLUGINS": [first, second]}, environ={})
+
+
+def test_settings_hook_must_return_settings(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "odd",
+        body="""
+        @erlen.hookimpl
+        def erlen_settings():
+            return [("URL", str)]
+        """,
+    )
+    with pytest.raises(erlen.PluginError, match=r"Plugin 'odd': erlen_settings must return erlen.Setting objects"):
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+
+
+def test_setting_names_are_upper_case() -> None:
+    with pytest.raises(ValueError, match="must be non-empty and upper case"):
+        Setting("url")
+
+
+@pytest.mark.parametrize(
+    ("tp", "text"),
+    [
+        (int, "int"),
+        (list[str], "list[str]"),
+        (str | None, "str | None"),
+        (t.Literal["a", "b"], "'a' | 'b'"),
+        (dict[str, int], "dict[str, int]"),
+        (tuple[int, ...], "tuple[int, ...]"),
+        (t.Any, "any"),
+    ],
+)
+def test_types_are_described_as_users_write_them(tp: object, text: str) -> None:
+    assert describe_type(tp) == text
+
+
+@pytest.mark.parametrize(
+    ("tp", "value", "from_text", "expected"),
+    [
+        (int, "7", True, 7),
+        (float, 3, False, 3.0),
+        (bool, "YES", True, True),
+        (list[int], "[1, 2]", True, [1, 2]),
+        (tuple[str, ...], ["a"], False, ("a",)),
+        (dict[str, int], '{"a": 1}', True, {"a": 1}),
+        (str | None, None, False, None),
+        (int | None, "", True, None),
+    ],
+)
+def test_conversion(tp: object, value: object, from_text: bool, expected: object) -> None:
+    assert convert(tp, value, from_text=from_text) == expected
+
+
+@pytest.mark.parametrize(
+    ("tp", "value", "from_text", "reason"),
+    [
+        (int, "7", False, "must be an integer"),
+        (int, True, False, "not a boolean"),
+        (bool, "yes", False, "must be true or false"),
+        (list[str], "a", False, "must be a list"),
+        (dict[str, int], "{", True, "is not valid JSON"),
+        (Path, 3, False, "must be a path"),
+    ],
+)
+def test_conversion_refuses(tp: object, value: object, from_text: bool, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        convert(tp, value, from_text=from_text)
