@@ -8,7 +8,9 @@ import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import click
 from flask import Blueprint, Flask, abort, current_app, send_from_directory
+from flask.cli import with_appcontext
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
 from . import builtin
@@ -102,6 +104,7 @@ class Erlen:
         )
         app.extensions[EXTENSION_KEY] = registry
         _apply_settings(app, registry)
+        registry.loaded_config = dict(app.config)
         registry.call_each("erlen_init_app", app=app)
         _register_templates(app, registry)
         _register_blueprints(app, registry)
@@ -252,7 +255,16 @@ def _register_commands(app: Flask, registry: PluginRegistry) -> None:
                     plugin=plugin.name,
                 )
             owners[name] = plugin.name
-            app.cli.add_command(command)
+            app.cli.add_command(_in_app_context(command))
+
+
+def _in_app_context(command: click.Command) -> click.Command:
+    # Flask pushes an app context for app.cli commands only when they run
+    # through FlaskGroup; wrapping keeps the hook's promise under any runner.
+    if not getattr(command, "_erlen_app_context", False):
+        command.callback = with_appcontext(command.callback or (lambda: None))
+        command._erlen_app_context = True  # type: ignore[attr-defined]
+    return command
 
 
 def _register_static(app: Flask, registry: PluginRegistry) -> None:

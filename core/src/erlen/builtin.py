@@ -84,12 +84,14 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 hint,
             )
         )
-    if app.debug:
+    from .app import plugins_of
+
+    if app.debug or plugins_of(app).loaded_config.get("DEBUG"):
         problems.append(
             error(
                 "erlen.E003",
                 "Debug mode is on: the debugger lets anyone who reaches an error page run code.",
-                "Unset DEBUG and FLASK_DEBUG (or ERLEN_DEBUG) in production.",
+                "Unset DEBUG (ERLEN_DEBUG) and FLASK_DEBUG in production.",
             )
         )
     if app.testing:

@@ -16,18 +16,28 @@ import typing as t
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo
+from flask.helpers import get_debug_flag
 
 from ..errors import ErlenError
 
 
 class _ErlenScriptInfo(ScriptInfo):
     def load_app(self) -> Flask:
+        # Flask's CLI overwrites the app's DEBUG with FLASK_DEBUG; Erlen keeps
+        # the configured value (ERLEN_DEBUG, a config file) unless --debug,
+        # --no-debug or FLASK_DEBUG says otherwise.
+        override_debug, self.set_debug_flag = self.set_debug_flag, False
         try:
-            return super().load_app()
+            app = super().load_app()
         except ErlenError as exc:
             # A configuration or plugin error is for the user to fix: show the
             # message (which carries any original traceback), not Erlen's stack.
             raise NoAppException(str(exc)) from exc
+        finally:
+            self.set_debug_flag = override_debug
+        if override_debug and "FLASK_DEBUG" in os.environ:
+            app.debug = get_debug_flag()
+        return app
 
 
 def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -38,6 +38,9 @@ class PluginRegistry:
         self.config_sources = config_sources or ConfigSources()
         #: Every declared setting, by configuration key; filled at startup.
         self.settings: dict[str, DeclaredSetting] = {}
+        #: The configuration as loaded and validated at startup, before
+        #: anything (Flask's CLI resetting ``DEBUG``, say) changed it.
+        self.loaded_config: dict[str, t.Any] = {}
         self._by_name = {plugin.name: plugin for plugin in self.plugins}
         self.manager = pluggy.PluginManager("erlen")
         # pluggy calls the last registered implementation first; registering in

@@ -1,0 +1,67 @@
+"""``erlen check``: system checks of every plugin, with ``--deploy`` for production."""
+
+from __future__ import annotations
+
+import erlen
+from erlen.checks import Level, run_checks
+
+STRONG_SECRET = "q3J9v-Xw2LkPz8RtYb7NcFmD4sHgUe6A"
+
+
+def test_no_problems(make_app) -> None:
+    result = make_app().test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0
+    assert result.output == "System check found no problems.\n"
+
+
+def test_deploy_flags_missing_secret_and_debug() -> None:
+    app = erlen.create_app(__name__, {"DEBUG": True}, environ={})
+    result = app.test_cli_runner().invoke(args=["check", "--deploy"])
+    assert result.exit_code == 1
+    assert "ERROR erlen.E001 [erlen] SECRET_KEY is not set" in result.output
+    assert "ERROR erlen.E003 [erlen] Debug mode is on" in result.output
+    assert "secrets.token_urlsafe" in result.output
+    assert result.output.endswith("System check found 2 errors and 0 warnings.\n")
+
+
+def test_deploy_flags_weak_secrets() -> None:
+    for weak in ("dev", "a" * 40, "short-but-random-x7"):
+        app = erlen.create_app(__name__, {"SECRET_KEY": weak}, environ={})
+        ids = [m.id for m in run_checks(app, deploy=True)]
+        assert ids == ["erlen.E002"], weak
+
+
+def test_deploy_passes_with_a_strong_secret() -> None:
+    app = erlen.create_app(__name__, {"SECRET_KEY": STRONG_SECRET}, environ={})
+    result = app.test_cli_runner().invoke(args=["check", "--deploy"])
+    assert result.exit_code == 0, result.output
+
+
+def test_plugin_checks_are_attributed_and_sorted(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "shop",
+        body="""
+        from erlen.checks import info, warning
+        @erlen.hookimpl
+        def erlen_checks(app, deploy):
+            return [info("shop.I001", "Using the demo catalogue."), warning("shop.W001", "No currency set.", "Set SHOP_CURRENCY.")]
+        """,
+    )
+    app = erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+    messages = run_checks(app)
+    assert [(m.level, m.plugin, m.id) for m in messages] == [
+        (Level.WARNING, "shop", "shop.W001"),
+        (Level.INFO, "shop", "shop.I001"),
+    ]
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0
+    assert "WARNING shop.W001 [shop] No currency set.\n    hint: Set SHOP_CURRENCY." in result.output
+    assert result.output.endswith("System check found 0 errors and 1 warning.\n")
+
+
+def test_a_crashing_check_is_reported_not_raised(noop_plugin) -> None:
+    plugin = noop_plugin("flaky", body="@erlen.hookimpl\ndef erlen_checks():\n    raise OSError('disk gone')\n")
+    app = erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 1
+    assert "ERROR erlen.E000 [flaky] The system check of plugin 'flaky' failed: OSError: disk gone" in result.output

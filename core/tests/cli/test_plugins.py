@@ -1,0 +1,50 @@
+"""``erlen plugins``: enabled and installed plugins with their hooks."""
+
+from __future__ import annotations
+
+import json
+
+import erlen
+
+
+def test_table_and_json_list_enabled_and_installed_plugins(plugins, noop_plugin) -> None:
+    plugins.module(
+        "erlen_shop",
+        "import erlen\nPLUGIN = erlen.Plugin(description='A shop')\n"
+        "@erlen.hookimpl\ndef erlen_init_app(app):\n    pass\n",
+    )
+    plugins.module("erlen_cart", "import erlen\nPLUGIN = erlen.Plugin(requires=['shop'])\n")
+    plugins.module("erlen_broken", "raise RuntimeError('boom')\n")
+    plugins.distribution("erlen-shop", "1.2", plugins={"shop": "erlen_shop"})
+    plugins.distribution("erlen-cart", "0.3", plugins={"cart": "erlen_cart"})
+    plugins.distribution("erlen-broken", "0.1", plugins={"broken": "erlen_broken"})
+    blog = noop_plugin("blog", requires=("shop",))
+    app = erlen.create_app(__name__, {"PLUGINS": [blog, "shop"]}, environ={})
+    runner = app.test_cli_runner()
+
+    rows = json.loads(runner.invoke(args=["plugins", "--json"]).output)
+    by_name = {row["name"]: row for row in rows}
+    assert [row["name"] for row in rows][:3] == ["erlen", "shop", "blog"]
+    assert by_name["shop"] | {"origin": ""} == {
+        "name": "shop",
+        "enabled": True,
+        "version": "1.2",
+        "distribution": "erlen-shop",
+        "requires": [],
+        "integrates_with": [],
+        "hooks": ["erlen_init_app"],
+        "origin": "",
+        "description": "A shop",
+    }
+    assert by_name["blog"]["requires"] == ["shop"]
+    assert by_name["blog"]["distribution"] is None
+    assert by_name["cart"]["enabled"] is False and by_name["cart"]["version"] == "0.3"
+    assert by_name["broken"]["enabled"] is False
+    assert "failed to import: RuntimeError: boom" in by_name["broken"]["error"]
+    assert "erlen_cli_commands" in by_name["erlen"]["hooks"]
+
+    table = runner.invoke(args=["plugins"]).output.splitlines()
+    assert table[0].split() == ["name", "enabled", "version", "distribution", "requires", "hooks"]
+    shop_line = next(line for line in table if line.startswith("shop "))
+    assert shop_line.split()[:4] == ["shop", "yes", "1.2", "erlen-shop"]
+    assert any(line.startswith("cart ") and " no " in line for line in table)
