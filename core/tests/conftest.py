@@ -47,7 +47,9 @@ class PluginFactory:
 
     def cleanup(self) -> None:
         for name in list(sys.modules):
-            if any(name == m or name.startswith(m.split(".")[0] + ".") or name == m.split(".")[0] for m in self.modules):
+            if any(
+                name == m or name.startswith(m.split(".")[0] + ".") or name == m.split(".")[0] for m in self.modules
+            ):
                 del sys.modules[name]
 
 
@@ -66,7 +68,9 @@ def noop_plugin(plugins: PluginFactory) -> Callable[..., str]:
     """Write a minimal plugin module declaring ``name`` and ``requires``; return its dotted path."""
     counter = iter(range(1_000_000))
 
-    def make(name: str, *, requires: tuple[str, ...] = (), integrates_with: tuple[str, ...] = (), body: str = "") -> str:
+    def make(
+        name: str, *, requires: tuple[str, ...] = (), integrates_with: tuple[str, ...] = (), body: str = ""
+    ) -> str:
         module = f"plug_{name.replace('-', '_')}_{next(counter)}"
         header = (
             "import erlen\n"

@@ -201,7 +201,7 @@ def _register_templates(app: Flask, registry: PluginRegistry) -> None:
         loaders: list[BaseLoader] = [own] if own is not None else []
         # Later plugins come first so a plugin can override the templates of those it requires.
         loaders.extend(FileSystemLoader(folder) for folder in reversed(folders))
-        app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+        app.jinja_loader = ChoiceLoader(loaders)
     for _, names in registry.call_each("erlen_template_globals"):
         app.jinja_env.globals.update(names or {})
     for _, filters in registry.call_each("erlen_template_filters"):
@@ -213,7 +213,9 @@ def _plugin_path(plugin: LoadedPlugin, folder: str | os.PathLike[str]) -> str:
     if not path.is_absolute():
         module_file = getattr(plugin.obj, "__file__", None)
         if module_file is None:
-            raise PluginError(f"Plugin {plugin.name!r} returned the relative folder {str(folder)!r}; return an absolute path.")
+            raise PluginError(
+                f"Plugin {plugin.name!r} returned the relative folder {str(folder)!r}; return an absolute path."
+            )
         path = Path(module_file).parent / path
     return str(path)
 

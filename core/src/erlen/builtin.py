@@ -31,7 +31,10 @@ PLUGINS_SETTING = Setting(
 
 #: Keys too short, too repetitive or too well known to protect sessions in production.
 _MIN_SECRET_LENGTH = 32
-_PLACEHOLDER_SECRETS = frozenset({"dev", "development", "secret", "changeme", "change-me", "change_me", "test", "key"})
+_PLACEHOLDER_SECRETS = frozenset({"dev", "test", "key"})
+#: Words that mark a key someone typed rather than generated; too long to occur by chance in a random key.
+_PLACEHOLDER_WORDS = ("change", "example", "insecure", "develop", "placeholder", "production", "password", "secret")
+
 
 def loaded() -> LoadedPlugin:
     """This module as a :class:`~erlen.plugins.discovery.LoadedPlugin`."""
@@ -101,10 +104,12 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
 
 def _is_weak(secret: str | bytes) -> bool:
     text = secret.decode("latin-1") if isinstance(secret, bytes) else secret
+    lowered = text.strip().lower()
     return (
         len(text) < _MIN_SECRET_LENGTH
         or len(set(text)) < 10
-        or text.strip().lower() in _PLACEHOLDER_SECRETS
+        or lowered in _PLACEHOLDER_SECRETS
+        or any(word in lowered for word in _PLACEHOLDER_WORDS)
     )
 
 

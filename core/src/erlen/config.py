@@ -26,7 +26,7 @@ ENV_PREFIX = "ERLEN_"
 #: Environment variables with the prefix that steer tools, not the app.
 NOT_CONFIG_VARIABLES = frozenset({"ERLEN_APP", "ERLEN_TRACE_HOOKS"})
 
-ConfigInput = t.Union[Mapping[str, t.Any], str, os.PathLike[str], object, None]
+ConfigInput = Mapping[str, t.Any] | str | os.PathLike[str] | object | None
 
 
 class ConfigSources:

@@ -59,8 +59,7 @@ class Setting:
     def __post_init__(self) -> None:
         if not self.name or self.name.upper() != self.name:
             raise ValueError(
-                f"Setting name {self.name!r} must be non-empty and upper case, "
-                f"such as {self.name.upper() or 'URL'!r}."
+                f"Setting name {self.name!r} must be non-empty and upper case, such as {self.name.upper() or 'URL'!r}."
             )
 
     @property
@@ -227,8 +226,7 @@ def validate_value(declared: DeclaredSetting, value: object, *, source: str) -> 
         raise SettingError(
             f"Setting {declared.key} of plugin {declared.plugin!r} has the invalid value "
             f"{declared.display(value)} (from {source}): it {exc}. "
-            f"Expected type: {setting.type_name}."
-            + (f" {setting.help}" if setting.help else ""),
+            f"Expected type: {setting.type_name}." + (f" {setting.help}" if setting.help else ""),
             key=declared.key,
             plugin=declared.plugin,
         ) from None

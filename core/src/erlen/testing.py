@@ -51,7 +51,7 @@ def validate_plugin(plugin: object, *, hookspec_modules: Iterable[object] = (), 
     own = getattr(plugin, "erlen_hookspecs", None)
     if callable(own):
         namespaces.extend(own() or ())
-    label = name or getattr(plugin, "__name__", type(plugin).__name__)
+    label = name or str(getattr(plugin, "__name__", type(plugin).__name__))
     return find_problems(label, plugin, collect_specs(namespaces))
 
 

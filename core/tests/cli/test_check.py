@@ -25,7 +25,7 @@ def test_deploy_flags_missing_secret_and_debug() -> None:
 
 
 def test_deploy_flags_weak_secrets() -> None:
-    for weak in ("dev", "a" * 40, "short-but-random-x7"):
+    for weak in ("dev", "a" * 40, "short-but-random-x7", "hello-example-development-key-change-me"):
         app = erlen.create_app(__name__, {"SECRET_KEY": weak}, environ={})
         ids = [m.id for m in run_checks(app, deploy=True)]
         assert ids == ["erlen.E002"], weak
@@ -44,7 +44,10 @@ def test_plugin_checks_are_attributed_and_sorted(noop_plugin) -> None:
         from erlen.checks import info, warning
         @erlen.hookimpl
         def erlen_checks(app, deploy):
-            return [info("shop.I001", "Using the demo catalogue."), warning("shop.W001", "No currency set.", "Set SHOP_CURRENCY.")]
+            return [
+                info("shop.I001", "Using the demo catalogue."),
+                warning("shop.W001", "No currency set.", "Set SHOP_CURRENCY."),
+            ]
         """,
     )
     app = erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})

@@ -15,7 +15,7 @@ def test_installed_plugin_is_enabled_by_entry_point_name(plugins) -> None:
     assert shop is not None
     assert shop.version == "2.3.1"
     assert shop.distribution == "erlen-shop"
-    assert "entry point shop = erlen_shop of distribution erlen-shop 2.3.1" == shop.origin
+    assert shop.origin == "entry point shop = erlen_shop of distribution erlen-shop 2.3.1"
 
 
 def test_installed_is_not_enabled(plugins) -> None:
@@ -108,7 +108,7 @@ def test_import_failure_names_the_plugin_and_keeps_the_traceback(plugins) -> Non
         "ZeroDivisionError: division by zero"
     )
     assert "Original traceback:" in message
-    assert "erlen_broken.py\", line 4, in helper" in message
+    assert 'erlen_broken.py", line 4, in helper' in message
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
     assert caught.value.plugin == "broken"
 

@@ -46,10 +46,7 @@ def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
     import platform
     from importlib.metadata import version
 
-    click.echo(
-        f"Erlen {version('erlen')}\nFlask {version('flask')}\n"
-        f"Python {platform.python_version()}"
-    )
+    click.echo(f"Erlen {version('erlen')}\nFlask {version('flask')}\nPython {platform.python_version()}")
     ctx.exit()
 
 

@@ -37,7 +37,7 @@ def plugins_command(as_json: bool) -> None:
     ]
     widths = [max(len(str(r[i])) for r in [headers, *table]) for i in range(len(headers) - 1)]
     for line in [headers, *table]:
-        cells = [str(cell).ljust(width) for cell, width in zip(line, widths)]
+        cells = [str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)]
         click.echo("  ".join([*cells, str(line[-1])]).rstrip())
 
 

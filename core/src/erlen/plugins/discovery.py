@@ -92,8 +92,7 @@ def _load_entry_point(name: str, eps: list[EntryPoint]) -> LoadedPlugin:
     if len(eps) > 1:
         shipped_by = " and ".join(f"{_dist_label(ep)} ({ep.value})" for ep in eps)
         raise DuplicatePluginError(
-            f"Two installed distributions provide a plugin named {name!r}: {shipped_by}. "
-            "Uninstall one of them.",
+            f"Two installed distributions provide a plugin named {name!r}: {shipped_by}. Uninstall one of them.",
             plugin=name,
         )
     (ep,) = eps
@@ -152,8 +151,7 @@ def _declaration_of(obj: object, name: str) -> Plugin:
         return Plugin()
     if not isinstance(declaration, Plugin):
         raise PluginError(
-            f"Plugin {name!r}: {DECLARATION_ATTRIBUTE} must be an erlen.Plugin, "
-            f"not {type(declaration).__name__}.",
+            f"Plugin {name!r}: {DECLARATION_ATTRIBUTE} must be an erlen.Plugin, not {type(declaration).__name__}.",
             plugin=name,
         )
     return declaration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from ..errors import DuplicatePluginError, MissingRequirementError, PluginCycleError
@@ -42,7 +43,7 @@ def resolve_order(plugins: Sequence[LoadedPlugin], *, listed_in: str) -> list[Lo
         if state.get(plugin.name) == "done":
             return
         if state.get(plugin.name) == "visiting":
-            cycle = path[path.index(plugin.name) :] + [plugin.name]
+            cycle = [*path[path.index(plugin.name) :], plugin.name]
             raise PluginCycleError(
                 f"Plugins depend on each other in a cycle: {_describe_cycle(cycle, by_name)}. "
                 "Remove one of these dependencies (a plugin that only uses another when present "
@@ -87,7 +88,7 @@ def _suggest(plugins: Sequence[LoadedPlugin], needing: str, missing: list[str]) 
 
 def _describe_cycle(cycle: list[str], by_name: dict[str, LoadedPlugin]) -> str:
     steps = []
-    for current, following in zip(cycle, cycle[1:]):
+    for current, following in itertools.pairwise(cycle):
         verb = "requires" if following in by_name[current].requires else "integrates with"
         steps.append(f"{current!r} {verb} {following!r}")
     return ", ".join(steps)

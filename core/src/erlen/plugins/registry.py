@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
+from types import ModuleType
 
 import pluggy
 
@@ -47,7 +48,7 @@ class PluginRegistry:
         # reverse makes hooks run in load order.
         for plugin in reversed(self.plugins):
             self.manager.register(plugin.obj, name=plugin.name)
-        self.hookspec_namespaces: list[object] = [hookspecs]
+        self.hookspec_namespaces: list[ModuleType | type] = [hookspecs]
         self._add_extension_specs()
         if trace:
             tracing.install(self.manager)
@@ -156,7 +157,5 @@ class PluginRegistry:
     def settings_of(self, name: str, config: Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The values of the settings plugin ``name`` declared, by setting name."""
         return {
-            declared.setting.name: config.get(key)
-            for key, declared in self.settings.items()
-            if declared.plugin == name
+            declared.setting.name: config.get(key) for key, declared in self.settings.items() if declared.plugin == name
         }

@@ -45,7 +45,7 @@ def collect_specs(namespaces: Iterable[object]) -> dict[str, tuple[str, ...]]:
 
 def hook_implementations(plugin: object) -> dict[str, Callable[..., object]]:
     """The functions of ``plugin`` marked with :data:`erlen.hookimpl`, by hook name."""
-    found = {}
+    found: dict[str, Callable[..., object]] = {}
     for name in dir(plugin):
         function = getattr(plugin, name, None)
         if inspect.isroutine(function) and isinstance(getattr(function, _IMPL_ATTRIBUTE, None), dict):
@@ -85,9 +85,9 @@ def find_problems(plugin_name: str, plugin: object, specs: Mapping[str, tuple[st
                 f"Rename the argument: the hook provides {provided}."
             )
     for name in sorted(specs):
-        function = getattr(plugin, name, None)
-        is_spec = getattr(function, _SPEC_ATTRIBUTE, None) is not None
-        if inspect.isroutine(function) and name not in implementations and not is_spec:
+        candidate = getattr(plugin, name, None)
+        is_spec = getattr(candidate, _SPEC_ATTRIBUTE, None) is not None
+        if inspect.isroutine(candidate) and name not in implementations and not is_spec:
             problems.append(
                 f"Plugin {plugin_name!r} defines {name}() without @erlen.hookimpl, so it would never be "
                 "called. Decorate it with @erlen.hookimpl."

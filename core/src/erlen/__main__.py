@@ -1,0 +1,7 @@
+"""``python -m erlen``: the ``erlen`` command."""
+
+from __future__ import annotations
+
+from .cli import main
+
+main()
