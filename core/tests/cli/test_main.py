@@ -116,3 +116,23 @@ def test_configured_debug_is_kept_unless_the_cli_says_otherwise(project: Path, m
     result = CliRunner().invoke(cli, ["--app", "hello", "check", "--deploy"])
     assert result.exit_code == 1
     assert "erlen.E003" in result.output
+
+
+def test_shell_has_the_plugin_shell_context(project: Path) -> None:
+    (project / "shellplug.py").write_text(
+        "import erlen\n@erlen.hookimpl\ndef erlen_shell_context():\n    return {'answer': 42}\n"
+    )
+    (project / "hello.py").write_text(
+        HELLO.replace("create_app(__name__)", "create_app(__name__, {'PLUGINS': ['shellplug']})")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "erlen", "--app", "hello", "shell"],
+        cwd=project,
+        input="print('answer is', answer)\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "answer is 42" in result.stdout
