@@ -1,0 +1,43 @@
+"""erlen-mail: email for Erlen apps and plugins."""
+
+from __future__ import annotations
+
+from .backends import (
+    Backend,
+    ConsoleBackend,
+    FileBackend,
+    MemoryBackend,
+    NullBackend,
+    SMTPBackend,
+)
+from .bulk.sending import BulkResult, SendResult, send, send_many
+from .errors import HeaderInjectionError, MailError, MessageError, SendError
+from .message import Address, Attachment, Message
+from .state import MailState, state_of
+from .templates import render_message, send_template
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Address",
+    "Attachment",
+    "Backend",
+    "BulkResult",
+    "ConsoleBackend",
+    "FileBackend",
+    "HeaderInjectionError",
+    "MailError",
+    "MailState",
+    "MemoryBackend",
+    "Message",
+    "MessageError",
+    "NullBackend",
+    "SMTPBackend",
+    "SendError",
+    "SendResult",
+    "render_message",
+    "send",
+    "send_many",
+    "send_template",
+    "state_of",
+]

@@ -1,0 +1,56 @@
+"""The interface every mail backend implements."""
+
+from __future__ import annotations
+
+import typing as t
+
+if t.TYPE_CHECKING:
+    from types import TracebackType
+
+    from flask import Flask
+
+    from ..message import Message
+
+
+class Backend:
+    """Delivers messages: over SMTP, to the console, to files, to a provider's API.
+
+    A backend is made for one send or one batch, so it may hold a connection
+    without locking: :meth:`open` is called before the first message,
+    :meth:`send` once per message, :meth:`close` at the end (and in the
+    middle of a batch, to reconnect). Plugins add backends through the
+    ``erlen_mail_backends`` hook.
+
+    :param app: the app whose configuration the backend reads.
+    """
+
+    #: The name the backend is chosen by in ``MAIL_BACKEND``; set when registered.
+    name: t.ClassVar[str] = ""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.config = app.config
+
+    def open(self) -> None:
+        """Open a connection, if the backend uses one. Calling it again while open does nothing."""
+
+    def close(self) -> None:
+        """Close the connection, if open; never raises for a connection that is already gone."""
+
+    def send(self, message: Message) -> None:
+        """Deliver one prepared message, opening the connection first if needed.
+
+        :param message: the message, with its sender, ``Date`` and ``Message-ID`` filled in.
+        :raises Exception: any exception means the message was not sent; its
+            text is reported as the reason.
+        """
+        raise NotImplementedError
+
+    def __enter__(self) -> Backend:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

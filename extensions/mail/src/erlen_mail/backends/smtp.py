@@ -1,0 +1,115 @@
+"""The ``smtp`` backend: delivers over SMTP with STARTTLS or implicit TLS, login and a timeout."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import typing as t
+
+from .base import Backend
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from ..message import Message
+
+_DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+class SMTPBackend(Backend):
+    """Sends over one SMTP connection, opened on the first message and kept for the batch.
+
+    Settings: ``MAIL_SMTP_HOST``, ``MAIL_SMTP_PORT``, ``MAIL_SMTP_SECURITY``
+    (``none``, ``starttls`` or ``ssl``), ``MAIL_SMTP_USERNAME``,
+    ``MAIL_SMTP_PASSWORD``, ``MAIL_SMTP_TIMEOUT``, ``MAIL_SMTP_CA_FILE``,
+    ``MAIL_SMTP_VERIFY``.
+
+    When a send fails because the connection broke, the connection is
+    dropped and the next message opens a new one; a refusal by the server
+    (a bad recipient) keeps it.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.connection: smtplib.SMTP | None = None
+        #: Recipients the server refused in the last send while accepting others: address to (code, reply).
+        self.refused: dict[str, tuple[int, bytes]] = {}
+
+    @property
+    def security(self) -> str:
+        return str(self.config.get("MAIL_SMTP_SECURITY", "none"))
+
+    @property
+    def host(self) -> str:
+        return str(self.config.get("MAIL_SMTP_HOST", "localhost"))
+
+    @property
+    def port(self) -> int:
+        port = self.config.get("MAIL_SMTP_PORT")
+        return int(port) if port else _DEFAULT_PORTS[self.security]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context: the system's trusted certificates, or ``MAIL_SMTP_CA_FILE``."""
+        ca_file = self.config.get("MAIL_SMTP_CA_FILE")
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if not self.config.get("MAIL_SMTP_VERIFY", True):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def open(self) -> None:
+        if self.connection is not None:
+            return
+        timeout = float(self.config.get("MAIL_SMTP_TIMEOUT", 10.0))
+        connection: smtplib.SMTP
+        if self.security == "ssl":
+            connection = smtplib.SMTP_SSL(self.host, self.port, timeout=timeout, context=self.ssl_context())
+        else:
+            connection = smtplib.SMTP(self.host, self.port, timeout=timeout)
+        try:
+            if self.security == "starttls":
+                connection.ehlo()
+                connection.starttls(context=self.ssl_context())
+                connection.ehlo()
+            username = self.config.get("MAIL_SMTP_USERNAME")
+            if username:
+                connection.login(username, self.config.get("MAIL_SMTP_PASSWORD") or "")
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        self.connection = connection
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            connection.quit()
+        except (smtplib.SMTPException, OSError):
+            _close_quietly(connection)
+
+    def send(self, message: Message) -> None:
+        email = message.to_email()
+        self.open()
+        assert self.connection is not None
+        from ..message import address_email
+
+        sender = address_email(message.sender) if message.sender is not None else None
+        try:
+            self.refused = self.connection.send_message(email, from_addr=sender, to_addrs=message.recipients)
+        except smtplib.SMTPResponseException:
+            # The server answered (a refusal); the connection is still usable.
+            raise
+        except smtplib.SMTPRecipientsRefused:
+            raise
+        except BaseException:
+            connection, self.connection = self.connection, None
+            _close_quietly(connection)
+            raise
+
+
+def _close_quietly(connection: smtplib.SMTP) -> None:
+    try:
+        connection.close()
+    except OSError:
+        pass

@@ -1,0 +1,1 @@
+"""Sending one message or many over one connection."""

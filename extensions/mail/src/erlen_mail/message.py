@@ -1,0 +1,249 @@
+"""Email messages, built on the standard library's :mod:`email` package."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import typing as t
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
+
+from .errors import HeaderInjectionError, MessageError
+
+#: An address: ``"ada@example.com"``, ``"Ada <ada@example.com>"`` or ``("Ada", "ada@example.com")``.
+Address = str | tuple[str, str]
+
+#: Headers the message sets from its own fields; ``headers`` may not set them.
+MANAGED_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "reply-to", "subject", "mime-version", "content-type", "content-transfer-encoding"}
+)
+
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':' (RFC 5322 field name)
+
+
+def check_header_value(name: str, value: str) -> str:
+    """Refuse a header value that contains a carriage return or a line feed.
+
+    :param name: the header's name, for the error message.
+    :param value: the value to check.
+    :returns: ``value`` unchanged.
+    :raises HeaderInjectionError: the value contains CR or LF.
+    """
+    if "\r" in value or "\n" in value:
+        raise HeaderInjectionError(
+            f"The {name} header value {value!r} contains a line break (CR or LF). Line breaks in header values "
+            "could inject headers, so they are refused: remove them before sending."
+        )
+    return value
+
+
+def format_address(address: Address, *, header: str = "address") -> str:
+    """Format one address for a header, refusing line breaks.
+
+    :param address: a string or a ``(name, email)`` pair.
+    :param header: the header it is for, in error messages.
+    """
+    if isinstance(address, tuple):
+        name, email = address
+        check_header_value(header, name)
+        check_header_value(header, email)
+        return formataddr((name, email))
+    if not isinstance(address, str):
+        raise MessageError(f"The {header} address {address!r} must be a string or a (name, email) pair.")
+    return check_header_value(header, address)
+
+
+def address_email(address: Address) -> str:
+    """The bare email address of ``address``, for the SMTP envelope."""
+    if isinstance(address, tuple):
+        return address[1]
+    parsed = getaddresses([address])
+    return parsed[0][1] if parsed and parsed[0][1] else address
+
+
+def _address_list(value: Address | Iterable[Address] | None) -> list[Address]:
+    if value is None:
+        return []
+    if isinstance(value, (str, tuple)):
+        return [value]
+    return list(value)
+
+
+@dataclass
+class Attachment:
+    """A file attached to a message.
+
+    :param filename: the name shown to the recipient.
+    :param content: the file's bytes, or text (sent as UTF-8).
+    :param mimetype: such as ``application/pdf``; guessed from ``filename``
+        when not given, ``application/octet-stream`` when it cannot be.
+    :param inline: show it inline (``Content-Disposition: inline``) rather
+        than as an attachment.
+    """
+
+    filename: str
+    content: bytes | str
+    mimetype: str | None = None
+    inline: bool = False
+
+    def __post_init__(self) -> None:
+        check_header_value("attachment filename", self.filename)
+        if self.mimetype is None:
+            guessed, _ = mimetypes.guess_type(self.filename)
+            self.mimetype = guessed or "application/octet-stream"
+        if "/" not in self.mimetype:
+            raise MessageError(f"Attachment {self.filename!r}: {self.mimetype!r} is not a MIME type like 'text/csv'.")
+        check_header_value("attachment MIME type", self.mimetype)
+
+
+@dataclass
+class Message:
+    """An email: recipients, subject, a text body with an HTML alternative, attachments.
+
+    Every header value is checked for line breaks when the message is made
+    and again when it is sent (a hook may have changed it).
+
+    :param subject: the subject line.
+    :param to: the recipients: one address or a list of them.
+    :param body: the plain text body.
+    :param html: the HTML body; sent as an alternative to ``body`` when both
+        are given.
+    :param sender: the ``From`` address; ``MAIL_DEFAULT_SENDER`` when not given.
+    :param cc: carbon-copy recipients.
+    :param bcc: blind-copy recipients: in the SMTP envelope, never in the headers.
+    :param reply_to: the ``Reply-To`` addresses.
+    :param headers: more headers, by name (``{"X-Campaign": "spring"}``).
+        ``From``, ``To``, ``Subject`` and the MIME headers come from the
+        fields above and cannot be set here.
+    :param attachments: :class:`Attachment` objects; see also :meth:`attach`.
+    """
+
+    subject: str = ""
+    to: list[Address] = field(default_factory=list)
+    body: str | None = None
+    html: str | None = None
+    sender: Address | None = None
+    cc: list[Address] = field(default_factory=list)
+    bcc: list[Address] = field(default_factory=list)
+    reply_to: list[Address] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.to = _address_list(t.cast(t.Any, self.to))
+        self.cc = _address_list(t.cast(t.Any, self.cc))
+        self.bcc = _address_list(t.cast(t.Any, self.bcc))
+        self.reply_to = _address_list(t.cast(t.Any, self.reply_to))
+        self.headers = dict(self.headers or {})
+        self.attachments = list(self.attachments or [])
+        self.check_headers()
+
+    def attach(self, filename: str, content: bytes | str, mimetype: str | None = None, *, inline: bool = False) -> None:
+        """Attach a file; see :class:`Attachment`."""
+        self.attachments.append(Attachment(filename, content, mimetype, inline))
+
+    @property
+    def recipients(self) -> list[str]:
+        """Every envelope recipient (to, cc and bcc), as bare addresses, without duplicates."""
+        seen: dict[str, None] = {}
+        for address in [*self.to, *self.cc, *self.bcc]:
+            seen.setdefault(address_email(address), None)
+        return list(seen)
+
+    @property
+    def message_id(self) -> str | None:
+        """The ``Message-ID`` header, set when the message is sent."""
+        for name, value in self.headers.items():
+            if name.lower() == "message-id":
+                return value
+        return None
+
+    def check_headers(self) -> None:
+        """Check every header value for line breaks, and custom header names.
+
+        :raises HeaderInjectionError: a value contains CR or LF.
+        :raises MessageError: a custom header name is invalid or managed by the message.
+        """
+        check_header_value("Subject", self.subject)
+        if self.sender is not None:
+            format_address(self.sender, header="From")
+        for header, addresses in (("To", self.to), ("Cc", self.cc), ("Bcc", self.bcc), ("Reply-To", self.reply_to)):
+            for address in addresses:
+                format_address(address, header=header)
+        for name, value in self.headers.items():
+            if not isinstance(name, str) or not _HEADER_NAME.match(name):
+                raise MessageError(f"{name!r} is not a valid header name: use printable ASCII without ':' or spaces.")
+            if name.lower() in MANAGED_HEADERS:
+                raise MessageError(
+                    f"The {name} header comes from the message's own fields; set it through them, not headers."
+                )
+            if not isinstance(value, str):
+                raise MessageError(f"The {name} header value must be a string, not {type(value).__name__}.")
+            check_header_value(name, value)
+        for attachment in self.attachments:
+            check_header_value("attachment filename", attachment.filename)
+
+    def prepare(self, default_sender: Address | None = None) -> None:
+        """Fill in the sender, ``Date`` and ``Message-ID`` before sending, and check the message.
+
+        :param default_sender: the sender when the message has none.
+        :raises MessageError: no sender or no recipient.
+        :raises HeaderInjectionError: a header value contains CR or LF.
+        """
+        if self.sender is None:
+            self.sender = default_sender
+        if self.sender is None:
+            raise MessageError(f"The message {self.subject!r} has no sender: pass sender= or set MAIL_DEFAULT_SENDER.")
+        if not self.recipients:
+            raise MessageError(f"The message {self.subject!r} has no recipient: pass to=, cc= or bcc=.")
+        lowered = {name.lower() for name in self.headers}
+        if "date" not in lowered:
+            self.headers["Date"] = formatdate(localtime=True)
+        if "message-id" not in lowered:
+            domain = address_email(self.sender).rpartition("@")[2] or None
+            self.headers["Message-ID"] = make_msgid(domain=domain)
+        self.check_headers()
+
+    def to_email(self) -> EmailMessage:
+        """Build the :class:`email.message.EmailMessage` to send; ``Bcc`` is left out.
+
+        :raises HeaderInjectionError: a header value contains CR or LF.
+        """
+        self.check_headers()
+        email = EmailMessage()
+        if self.sender is not None:
+            email["From"] = format_address(self.sender, header="From")
+        for header, addresses in (("To", self.to), ("Cc", self.cc), ("Reply-To", self.reply_to)):
+            if addresses:
+                email[header] = ", ".join(format_address(a, header=header) for a in addresses)
+        email["Subject"] = self.subject
+        for name, value in self.headers.items():
+            email[name] = value
+        if self.html is not None and self.body is not None:
+            email.set_content(self.body)
+            email.add_alternative(self.html, subtype="html")
+        elif self.html is not None:
+            email.set_content(self.html, subtype="html")
+        else:
+            email.set_content(self.body or "")
+        for attachment in self.attachments:
+            maintype, _, subtype = (attachment.mimetype or "application/octet-stream").partition("/")
+            disposition = "inline" if attachment.inline else "attachment"
+            if isinstance(attachment.content, str):
+                if maintype == "text":
+                    email.add_attachment(
+                        attachment.content, subtype=subtype, filename=attachment.filename, disposition=disposition
+                    )
+                    continue
+                content = attachment.content.encode()
+            else:
+                content = attachment.content
+            email.add_attachment(
+                content, maintype=maintype, subtype=subtype, filename=attachment.filename, disposition=disposition
+            )
+        return email
+
+
+__all__ = ["Address", "Attachment", "Message", "check_header_value", "format_address"]

@@ -1,0 +1,239 @@
+"""The ``mail`` plugin: settings, backends, templates, checks and the ``mail`` command group."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable
+from pathlib import Path
+
+import erlen
+from erlen import ConfigError, PluginError, Setting
+from erlen.checks import CheckMessage, info, warning
+
+from .backends import BUILTIN_BACKENDS
+from .state import EXTENSION_KEY, MailState
+
+if t.TYPE_CHECKING:
+    from types import ModuleType
+
+    import click
+    from flask import Flask
+    from flask.cli import AppGroup
+
+    from .backends.base import Backend
+
+PLUGIN = erlen.Plugin(
+    name="mail",
+    integrates_with=["db"],
+    description="Sends email: messages, templates, SMTP and other backends, bulk sending, hooks.",
+)
+
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+
+
+def _positive(value: object) -> None:
+    if isinstance(value, (int, float)) and value <= 0:
+        raise ValueError("must be greater than 0")
+
+
+def _not_negative(value: object) -> None:
+    if isinstance(value, int) and value < 0:
+        raise ValueError("must be 0 or more")
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    from . import hookspecs
+
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[Setting]:
+    return [
+        Setting(
+            "BACKEND",
+            str,
+            default="",
+            help="Where mail goes: smtp, console, file, memory, null, or a backend a plugin adds. "
+            "Empty (the default) means console when DEBUG is on, memory when TESTING is on, smtp otherwise.",
+        ),
+        Setting(
+            "DEFAULT_SENDER",
+            t.Optional[str],  # noqa: UP045 - a runtime value, not an annotation
+            default=None,
+            help="The From address of messages that do not set one, such as 'Example <noreply@example.com>'.",
+        ),
+        Setting("SMTP_HOST", str, default="localhost", help="The SMTP server's host name."),
+        Setting(
+            "SMTP_PORT",
+            t.Optional[int],  # noqa: UP045
+            default=None,
+            help="The SMTP server's port; by default 25, 587 with starttls, 465 with ssl.",
+        ),
+        Setting(
+            "SMTP_SECURITY",
+            t.Literal["none", "starttls", "ssl"],
+            default="none",
+            help="none (plain, for a local relay), starttls (upgrade the connection) or ssl (implicit TLS).",
+        ),
+        Setting("SMTP_USERNAME", t.Optional[str], default=None, help="Log in with this user name."),  # noqa: UP045
+        Setting(
+            "SMTP_PASSWORD",
+            t.Optional[str],  # noqa: UP045
+            default=None,
+            secret=True,
+            help="The password of SMTP_USERNAME.",
+        ),
+        Setting(
+            "SMTP_TIMEOUT",
+            float,
+            default=10.0,
+            validate=_positive,
+            help="Seconds to wait for the SMTP server to connect or answer before the send fails.",
+        ),
+        Setting(
+            "SMTP_CA_FILE",
+            t.Optional[Path],  # noqa: UP045
+            default=None,
+            help="A PEM file of certificate authorities to trust instead of the system's.",
+        ),
+        Setting(
+            "SMTP_VERIFY",
+            bool,
+            default=True,
+            help="Verify the server's TLS certificate and host name. Turn off only for testing.",
+        ),
+        Setting(
+            "BULK_RECONNECT_AFTER",
+            int,
+            default=100,
+            validate=_not_negative,
+            help="send_many opens a new connection after this many messages; 0 keeps one connection.",
+        ),
+        Setting(
+            "FILE_PATH",
+            t.Optional[Path],  # noqa: UP045
+            default=None,
+            help="The folder the file backend writes .eml files into; <instance folder>/mail by default.",
+        ),
+        Setting(
+            "CONSOLE_STREAM",
+            t.Literal["stdout", "stderr"],
+            default="stdout",
+            help="Where the console backend prints messages.",
+        ),
+    ]
+
+
+def default_backend(app: Flask) -> str:
+    """The backend used when ``MAIL_BACKEND`` is empty: console in debug, memory in tests, else smtp."""
+    if app.debug or erlen.plugins_of(app).loaded_config.get("DEBUG"):
+        return "console"
+    if app.testing:
+        return "memory"
+    return "smtp"
+
+
+def available_backends(app: Flask) -> dict[str, type[Backend]]:
+    """Every backend of the app: erlen-mail's and those enabled plugins add.
+
+    :raises PluginError: two of them have the same name, or one is not a Backend.
+    """
+    from .backends.base import Backend
+
+    backends: dict[str, type[Backend]] = dict(BUILTIN_BACKENDS)
+    owners = dict.fromkeys(backends, "mail")
+    for plugin, provided in erlen.plugins_of(app).call_each("erlen_mail_backends"):
+        for name, backend in (provided or {}).items():
+            if not (isinstance(backend, type) and issubclass(backend, Backend)):
+                raise PluginError(
+                    f"Plugin {plugin.name!r}: erlen_mail_backends returned {backend!r} for {name!r}; "
+                    "return subclasses of erlen_mail.Backend.",
+                    plugin=plugin.name,
+                )
+            if name in backends:
+                raise PluginError(
+                    f"Plugins {owners[name]!r} and {plugin.name!r} both provide the mail backend {name!r}; "
+                    "one of them must use another name.",
+                    plugin=plugin.name,
+                )
+            backends[name] = backend
+            owners[name] = plugin.name
+    return backends
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    backends = available_backends(app)
+    name = app.config.get("MAIL_BACKEND") or default_backend(app)
+    state = MailState(app, backends, name)
+    state.use_backend(name)  # raises ConfigError for an unknown backend
+    app.extensions[EXTENSION_KEY] = state
+
+
+@erlen.hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    return [str(Path(__file__).parent / "templates")]
+
+
+@erlen.hookimpl
+def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
+    from .cli import mail_group
+
+    return [mail_group]
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from .state import state_of
+
+    problems: list[CheckMessage] = []
+    config = app.config
+    backend = state_of(app).backend_name
+    if not config.get("MAIL_DEFAULT_SENDER"):
+        problems.append(
+            info(
+                "mail.I001",
+                "MAIL_DEFAULT_SENDER is not set, so every message must pass sender=.",
+                "Set MAIL_DEFAULT_SENDER (ERLEN_MAIL_DEFAULT_SENDER), such as 'Example <noreply@example.com>'.",
+            )
+        )
+    if not deploy:
+        return problems
+    if backend in ("console", "memory", "null", "file"):
+        problems.append(
+            warning(
+                "mail.W001",
+                f"The mail backend is {backend!r}, so no email reaches anyone in production.",
+                "Set MAIL_BACKEND to smtp (or a provider's backend) in production.",
+            )
+        )
+    if backend == "smtp":
+        host = str(config.get("MAIL_SMTP_HOST", "localhost"))
+        security = config.get("MAIL_SMTP_SECURITY", "none")
+        if security == "none" and host.lower() not in _LOCAL_HOSTS:
+            problems.append(
+                warning(
+                    "mail.W002",
+                    f"Mail goes to {host} without TLS, so it can be read and changed on the way"
+                    + (", and the SMTP password is sent in the clear." if config.get("MAIL_SMTP_USERNAME") else "."),
+                    "Set MAIL_SMTP_SECURITY to starttls or ssl.",
+                )
+            )
+        if not config.get("MAIL_SMTP_VERIFY", True):
+            problems.append(
+                warning(
+                    "mail.W003",
+                    "MAIL_SMTP_VERIFY is off: the SMTP server's certificate is not checked.",
+                    "Turn MAIL_SMTP_VERIFY on; use MAIL_SMTP_CA_FILE for a private certificate authority.",
+                )
+            )
+        if config.get("MAIL_SMTP_USERNAME") and not config.get("MAIL_SMTP_PASSWORD"):
+            problems.append(
+                warning("mail.W004", "MAIL_SMTP_USERNAME is set but MAIL_SMTP_PASSWORD is not.", "Set the password.")
+            )
+    return problems
+
+
+__all__ = ["PLUGIN", "ConfigError", "available_backends", "default_backend"]

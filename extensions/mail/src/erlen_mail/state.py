@@ -1,0 +1,65 @@
+"""The per-app state of erlen-mail, kept in ``app.extensions["mail"]``."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from erlen import ConfigError
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from .backends.base import Backend
+    from .message import Message
+
+#: The key of ``app.extensions`` under which :class:`MailState` lives.
+EXTENSION_KEY = "mail"
+
+
+@dataclass
+class MailState:
+    """What erlen-mail knows about one app.
+
+    :param app: the app.
+    :param backends: every available backend class, by name.
+    :param backend_name: the backend in use.
+    """
+
+    app: Flask
+    backends: dict[str, type[Backend]]
+    backend_name: str
+    #: Messages the ``memory`` backend has sent, oldest first.
+    outbox: list[Message] = field(default_factory=list)
+
+    def use_backend(self, name: str) -> None:
+        """Switch the app to the backend ``name`` (tests use this for ``memory``).
+
+        :raises ConfigError: there is no such backend.
+        """
+        if name not in self.backends:
+            raise ConfigError(
+                f"MAIL_BACKEND is {name!r}, which is not a known mail backend. "
+                f"Known backends: {', '.join(sorted(self.backends))}. Backends of other plugins are available "
+                "once those plugins are enabled in PLUGINS."
+            )
+        self.backend_name = name
+
+    def make_backend(self) -> Backend:
+        """A new instance of the backend in use, for one send or one batch."""
+        return self.backends[self.backend_name](self.app)
+
+
+def state_of(app: Flask | None = None) -> MailState:
+    """The erlen-mail state of ``app``, or of the current app.
+
+    :raises ConfigError: the ``mail`` plugin is not enabled on the app.
+    """
+    if app is None:
+        from flask import current_app
+
+        app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        return t.cast(MailState, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        raise ConfigError(f"The mail plugin is not enabled on the app {app.name!r}: add 'mail' to PLUGINS.") from None

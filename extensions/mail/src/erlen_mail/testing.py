@@ -1,0 +1,223 @@
+"""erlen-mail's testing kit, a pytest plugin loaded automatically once erlen-mail is installed.
+
+Fixtures:
+
+``outbox``
+    Switches the ``app`` fixture's app to the ``memory`` backend and returns
+    its outbox: the list of :class:`~erlen_mail.Message` objects sent,
+    oldest first. For an app made with ``make_app``, use
+    :func:`outbox_of`.
+``smtp_server``
+    A real SMTP server (aiosmtpd, install ``erlen-mail[testing]``) on
+    127.0.0.1 and a free port, stopped after the test: an
+    :class:`SMTPTestServer`. Its ``config()`` gives the ``MAIL_*`` settings
+    to reach it.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import typing as t
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+
+from .state import state_of
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from flask import Flask
+
+    from .message import Message
+
+
+def outbox_of(app: Flask) -> list[Message]:
+    """Switch ``app`` to the ``memory`` backend and return its outbox, emptied."""
+    state = state_of(app)
+    state.use_backend("memory")
+    state.outbox.clear()
+    return state.outbox
+
+
+@pytest.fixture
+def outbox(app: Flask) -> list[Message]:
+    """The messages the ``app`` fixture's app sends; see the module documentation."""
+    return outbox_of(app)
+
+
+@dataclass
+class ReceivedMessage:
+    """One message an :class:`SMTPTestServer` received.
+
+    :param sender: the envelope sender (``MAIL FROM``).
+    :param recipients: the envelope recipients (``RCPT TO``).
+    :param data: the message as received.
+    :param session: an identifier of the connection it came over.
+    :param tls: whether the connection was encrypted.
+    :param login: the user name the client logged in with, if any.
+    """
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+    session: int
+    tls: bool
+    login: str | None
+
+    @property
+    def email(self) -> EmailMessage:
+        """The message parsed."""
+        return message_from_bytes(self.data, policy=policy.default)
+
+
+@dataclass
+class _Handler:
+    server: SMTPTestServer
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: list[object] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: t.Any, session: t.Any, envelope: t.Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.server.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:
+        with self.lock:
+            if not any(s is session for s in self.sessions):
+                self.sessions.append(session)  # kept alive, so identities stay distinct
+            number = next(i for i, s in enumerate(self.sessions) if s is session)
+            login = getattr(session, "login_data", None)
+            self.server.messages.append(
+                ReceivedMessage(
+                    sender=envelope.mail_from,
+                    recipients=list(envelope.rcpt_tos),
+                    data=bytes(envelope.original_content or envelope.content),
+                    session=number,
+                    tls=session.ssl is not None,
+                    login=login.decode() if isinstance(login, bytes) else login,
+                )
+            )
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SMTPTestServer:
+    """A real SMTP server for tests, on 127.0.0.1, built on aiosmtpd.
+
+    :param port: the port; a free one by default. It stays the same across
+        :meth:`stop` and :meth:`start`, to test a server that goes down and
+        comes back.
+    :param tls_context: a server-side :class:`ssl.SSLContext`: offer
+        STARTTLS (and require it, with ``require_starttls``), or speak TLS
+        from the start with ``implicit_tls``.
+    :param credentials: user name to password; when given, clients may log in
+        (AUTH PLAIN and LOGIN) and must, with ``require_auth``.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        require_starttls: bool = False,
+        credentials: dict[str, str] | None = None,
+        require_auth: bool = False,
+    ) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.tls_context = tls_context
+        self.implicit_tls = implicit_tls
+        self.require_starttls = require_starttls
+        self.credentials = credentials
+        self.require_auth = require_auth
+        #: Every message received, oldest first.
+        self.messages: list[ReceivedMessage] = []
+        #: Recipients the server refuses (550).
+        self.refuse: set[str] = set()
+        self._handler = _Handler(self)
+        self._controller: t.Any = None
+
+    @property
+    def connections_used(self) -> int:
+        """How many distinct connections delivered at least one message."""
+        return len(self._handler.sessions)
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting connections."""
+        return self._controller is not None
+
+    def _authenticate(self, server: t.Any, session: t.Any, envelope: t.Any, mechanism: str, data: t.Any) -> t.Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        if isinstance(data, LoginPassword) and self.credentials is not None:
+            login, password = data.login.decode(), data.password.decode()
+            if self.credentials.get(login) == password:
+                return AuthResult(success=True, auth_data=login)
+        return AuthResult(success=False, handled=False)
+
+    def start(self, *, ready_timeout: float = 10.0) -> None:
+        """Start listening (again, on the same port); waits at most ``ready_timeout`` seconds."""
+        from aiosmtpd.controller import Controller
+
+        if self._controller is not None:
+            return
+        options: dict[str, t.Any] = {}
+        if self.credentials is not None:
+            options.update(authenticator=self._authenticate, auth_required=self.require_auth, auth_require_tls=False)
+        if self.tls_context is not None and not self.implicit_tls:
+            options.update(tls_context=self.tls_context, require_starttls=self.require_starttls)
+        controller = Controller(
+            self._handler,
+            hostname=self.host,
+            port=self.port,
+            ready_timeout=ready_timeout,
+            ssl_context=self.tls_context if self.implicit_tls else None,
+            server_hostname="localhost",
+            **options,
+        )
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        """Stop listening and drop open connections."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    def config(self) -> dict[str, t.Any]:
+        """The ``MAIL_*`` settings that send to this server."""
+        config: dict[str, t.Any] = {"MAIL_BACKEND": "smtp", "MAIL_SMTP_HOST": self.host, "MAIL_SMTP_PORT": self.port}
+        if self.tls_context is not None:
+            config["MAIL_SMTP_SECURITY"] = "ssl" if self.implicit_tls else "starttls"
+        return config
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPTestServer]:
+    """A running :class:`SMTPTestServer` without TLS or login, stopped after the test."""
+    pytest.importorskip("aiosmtpd", reason="the smtp_server fixture needs erlen-mail[testing]")
+    server = SMTPTestServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+__all__ = ["ReceivedMessage", "SMTPTestServer", "free_port", "outbox_of"]
