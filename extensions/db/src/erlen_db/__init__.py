@@ -1,0 +1,39 @@
+"""erlen-db: SQLAlchemy 2 databases for Erlen apps and plugins."""
+
+from __future__ import annotations
+
+from .database import APP_OWNER, Database, database_of
+from .errors import DatabaseConfigError, TableConflictError, is_unavailable
+from .helpers import first_or_404, get_or_404
+from .model import NAMING_CONVENTION, Model, naming_metadata
+from .pagination import InvalidCursorError, KeysetPage, Page, paginate, paginate_keyset
+from .queries import QueryCounter, count_queries, max_queries
+from .session import get_session, session
+from .urls import redact as redact_url
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APP_OWNER",
+    "NAMING_CONVENTION",
+    "Database",
+    "DatabaseConfigError",
+    "InvalidCursorError",
+    "KeysetPage",
+    "Model",
+    "Page",
+    "QueryCounter",
+    "TableConflictError",
+    "count_queries",
+    "database_of",
+    "first_or_404",
+    "get_or_404",
+    "get_session",
+    "is_unavailable",
+    "max_queries",
+    "naming_metadata",
+    "paginate",
+    "paginate_keyset",
+    "redact_url",
+    "session",
+]

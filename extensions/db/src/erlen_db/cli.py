@@ -1,0 +1,68 @@
+"""``erlen db``: look at the database and, in development, create its tables."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+import erlen
+
+from .database import database_of
+from .errors import is_unavailable
+
+#: The table Alembic keeps the revision of a migrated database in.
+ALEMBIC_VERSION_TABLE = "alembic_version"
+
+
+def db_group() -> AppGroup:
+    """The ``db`` command group; migrations plugins add their commands to it through ``cli.commands["db"]``."""
+    group = AppGroup("db", help="Work with the app's database.")
+    group.add_command(info_command)
+    group.add_command(create_all_command)
+    return group
+
+
+@click.command("info")
+def info_command() -> None:
+    """Show the database URL (password hidden) and the tables of each plugin."""
+    database = database_of()
+    click.echo(f"URL: {database.display_url}")
+    click.echo(f"Dialect: {database.engine.dialect.name}+{database.engine.dialect.driver}")
+    for owner, tables in database.tables_by_owner().items():
+        click.echo(f"{owner}:")
+        for table in tables:
+            click.echo(f"  {table.key}")
+    if not database.plugin_tables and not database.tables():
+        click.echo("No tables are defined.")
+
+
+@click.command("create-all")
+@click.option("--force", is_flag=True, help="Run even when the app is neither in debug nor testing mode.")
+def create_all_command(force: bool) -> None:
+    """Create the tables that do not exist yet, for development. Use migrations elsewhere."""
+    app = current_app
+    if not (app.debug or app.testing or force):
+        raise click.ClickException(
+            "db create-all is for development: run it with --debug (or set DEBUG), or pass --force. "
+            "Use migrations to set up production databases."
+        )
+    database = database_of()
+    try:
+        with database.engine.connect() as connection:
+            managed = erlen.plugins_of(app).hook.erlen_db_managed_by(app=app, connection=connection)
+            if managed is None and inspect(connection).has_table(ALEMBIC_VERSION_TABLE):
+                managed = "erlen db upgrade"
+    except SQLAlchemyError as exc:
+        if is_unavailable(exc):
+            raise click.ClickException(f"Cannot reach the database at {database.display_url}.") from None
+        raise
+    if managed:
+        raise click.ClickException(
+            f"The database at {database.display_url} is managed by migrations; create-all would bypass them. "
+            f"Run `{managed}` instead."
+        )
+    database.create_all()
+    click.echo(f"Created the missing tables of {database.display_url}.")

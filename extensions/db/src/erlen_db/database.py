@@ -1,0 +1,248 @@
+"""The database of one app: its engine, its sessions and who owns which table."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import MetaData, Table, create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
+
+import erlen
+
+from . import urls
+from .errors import DatabaseConfigError, TableConflictError
+from .model import Model
+
+#: The key of ``app.extensions`` under which the :class:`Database` lives.
+EXTENSION_KEY = "db"
+
+#: The owner of tables that no plugin claims.
+APP_OWNER = "app"
+
+_G_KEY = "_erlen_db_session"
+
+
+class Database:
+    """The database of one app, kept in ``app.extensions["db"]``.
+
+    The engine is made at startup but connects only when first used, so the
+    app starts while the database is down.
+
+    :param app: the app.
+    :param url: the parsed ``DB_URL``.
+    :param engine_options: keyword arguments of :func:`sqlalchemy.create_engine`.
+    """
+
+    def __init__(self, app: Flask, url: URL, engine_options: dict[str, t.Any]) -> None:
+        self.app = app
+        self.url = url
+        self.engine: Engine = create_engine(url, **engine_options)
+        #: Makes the sessions of this app; use it for sessions of your own (background jobs).
+        self.sessionmaker: sessionmaker[Session] = sessionmaker(bind=self.engine, expire_on_commit=False)
+        #: Tables claimed by plugins: table key to (plugin name, table).
+        self.plugin_tables: dict[str, tuple[str, Table]] = {}
+        self._test_connection: Connection | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password hidden."""
+        return urls.redact(self.url)
+
+    # Sessions
+
+    def new_session(self) -> Session:
+        """A new session of this app's database that you close yourself.
+
+        Under the ``db_session`` testing fixture it joins the test's
+        transaction through a SAVEPOINT.
+        """
+        if self._test_connection is not None:
+            return Session(bind=self._test_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        return self.sessionmaker()
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, made on first use and closed at its teardown."""
+        session = t.cast(Session | None, g.get(_G_KEY))
+        if session is None:
+            session = self.new_session()
+            setattr(g, _G_KEY, session)
+        return session
+
+    def remove_session(self, exception: BaseException | None = None) -> None:
+        """Close the current app context's session, rolling back first after an exception."""
+        session = t.cast(Session | None, g.pop(_G_KEY, None))
+        if session is None:
+            return
+        try:
+            if exception is not None:
+                session.rollback()
+        finally:
+            session.close()
+
+    @contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A session for work outside requests (background jobs), committed at the end.
+
+        It needs no app context::
+
+            with erlen_db.database_of(app).session_scope() as session:
+                session.add(Job(...))
+
+        The session is committed when the block ends normally, rolled back
+        when it raises, and closed in both cases.
+        """
+        session = self.new_session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # Tables and their owners
+
+    def claim(self, plugin: str, declared: Iterable[object]) -> None:
+        """Record that ``plugin`` owns the tables of ``declared``.
+
+        :param plugin: the plugin's name.
+        :param declared: what its ``erlen_db_models`` returned.
+        :raises TableConflictError: another plugin owns a table of the same name.
+        """
+        for table in _tables_of(plugin, declared):
+            owner = self.plugin_tables.get(table.key)
+            if owner is not None and owner[0] != plugin:
+                raise TableConflictError(
+                    f"Plugins {owner[0]!r} and {plugin!r} both define the table {table.key!r}. "
+                    "Table names are shared by every plugin of an app: one of them must rename its table "
+                    "(prefix it with the plugin's name).",
+                    plugin=plugin,
+                )
+            self.plugin_tables[table.key] = (plugin, table)
+
+    def tables_by_owner(self) -> dict[str, list[Table]]:
+        """The app's tables grouped by owner (plugin name, or ``"app"``), sorted by name.
+
+        :raises TableConflictError: an app model's table has the name of a plugin's table.
+        """
+        owners: dict[str, list[Table]] = {}
+        claimed = {id(table) for _, table in self.plugin_tables.values()}
+        for key, table in Model.metadata.tables.items():
+            if id(table) in claimed:
+                continue
+            if key in self.plugin_tables:
+                raise TableConflictError(
+                    f"The app and plugin {self.plugin_tables[key][0]!r} both define the table {key!r}. "
+                    "Rename the app's model's __tablename__.",
+                    plugin=self.plugin_tables[key][0],
+                )
+            owners.setdefault(APP_OWNER, []).append(table)
+        for plugin, table in self.plugin_tables.values():
+            owners.setdefault(plugin, []).append(table)
+        return {owner: sorted(tables, key=lambda tb: tb.key) for owner, tables in owners.items()}
+
+    def tables(self) -> list[Table]:
+        """Every table of the app, plugins' and app's."""
+        return [table for tables in self.tables_by_owner().values() for table in tables]
+
+    def create_all(self, bind: Engine | Connection | None = None) -> None:
+        """Create the app's tables that do not exist yet (for development and tests).
+
+        :param bind: where to create them; the app's engine by default.
+        """
+        tables = self.tables()
+        for metadata in _metadatas(tables):
+            metadata.create_all(bind or self.engine, tables=[tb for tb in tables if tb.metadata is metadata])
+
+    def drop_all(self, bind: Engine | Connection | None = None) -> None:
+        """Drop the app's tables.
+
+        :param bind: where to drop them; the app's engine by default.
+        """
+        tables = self.tables()
+        for metadata in reversed(_metadatas(tables)):
+            metadata.drop_all(bind or self.engine, tables=[tb for tb in tables if tb.metadata is metadata])
+
+    def dispose(self) -> None:
+        """Close every pooled connection of the engine."""
+        self.engine.dispose()
+
+
+def _metadatas(tables: Iterable[Table]) -> list[MetaData]:
+    found: list[MetaData] = []
+    for table in tables:
+        if not any(table.metadata is m for m in found):
+            found.append(table.metadata)
+    return found
+
+
+def _tables_of(plugin: str, declared: Iterable[object]) -> Iterator[Table]:
+    for item in declared:
+        if item is Model:
+            raise erlen.PluginError(
+                f"Plugin {plugin!r}: erlen_db_models returned the shared erlen_db.Model; return your own model "
+                "classes (or a declarative base of your own), so that it is clear which tables are yours.",
+                plugin=plugin,
+            )
+        if isinstance(item, Table):
+            yield item
+        elif isinstance(item, MetaData):
+            yield from item.tables.values()
+        elif isinstance(item, type) and issubclass(item, DeclarativeBase) and DeclarativeBase in item.__bases__:
+            yield from item.metadata.tables.values()
+        elif isinstance(item, type) and isinstance(mapper := getattr(item, "__mapper__", None), Mapper):
+            yield from (tb for tb in mapper.tables if isinstance(tb, Table))
+        else:
+            raise erlen.PluginError(
+                f"Plugin {plugin!r}: erlen_db_models returned {item!r}; return mapped model classes, a declarative "
+                "base of the plugin's own, MetaData or Table objects.",
+                plugin=plugin,
+            )
+
+
+def database_of(app: Flask | None = None) -> Database:
+    """The :class:`Database` of ``app``, or of the current app.
+
+    :raises DatabaseConfigError: the ``db`` plugin is not enabled on the app.
+    """
+    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        return t.cast(Database, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        raise DatabaseConfigError(
+            f"The app {app.name!r} has no database: add 'db' to its PLUGINS (the erlen-db distribution)."
+        ) from None
+
+
+def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+    """Turn on foreign keys, the WAL journal and a busy timeout on each SQLite connection.
+
+    Also lets SQLAlchemy, rather than the ``sqlite3`` module, begin
+    transactions, so that SAVEPOINTs work.
+
+    :param engine: an SQLite engine.
+    :param busy_timeout_ms: how long a connection waits for a lock.
+    """
+    memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,65 @@
+"""Errors of the ``db`` plugin, and the 503 page of an unreachable database."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+import erlen
+
+#: Marks SQLAlchemy exceptions raised because the database could not be reached.
+_UNAVAILABLE = "erlen_db_unavailable"
+
+#: Seconds after which clients may retry, sent with 503 responses.
+RETRY_AFTER = 5
+
+
+class DatabaseConfigError(erlen.ConfigError):
+    """The ``db`` plugin is misconfigured or missing."""
+
+
+class TableConflictError(erlen.PluginError):
+    """Two owners define a table of the same name."""
+
+
+def mark_unreachable_errors(engine: Engine) -> None:
+    """Mark errors raised while connecting, or by a lost connection, as "database unavailable".
+
+    :param engine: the app's engine.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return
+        if context.connection is None or context.is_disconnect:
+            exc = context.sqlalchemy_exception
+            if exc is not None:
+                setattr(exc, _UNAVAILABLE, True)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached or no connection is free."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or getattr(exc, _UNAVAILABLE, False)):
+        return True
+    return bool(getattr(exc, _UNAVAILABLE, False))
+
+
+def register_error_handler(app: Flask) -> None:
+    """Answer requests that cannot reach the database with a 503 page, not a traceback."""
+
+    def handle(exc: SQLAlchemyError) -> t.Any:
+        if not is_unavailable(exc):
+            raise exc
+        app.logger.error("Database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        body = render_template("erlen_db/503.html")
+        return body, 503, {"Retry-After": str(RETRY_AFTER)}
+
+    app.register_error_handler(SQLAlchemyError, handle)

@@ -1,0 +1,146 @@
+"""The ``db`` plugin: SQLAlchemy 2 for every Erlen app and plugin."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+import click
+from flask import Flask
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+import erlen
+from erlen.checks import CheckMessage, info, warning
+
+from . import hookspecs, urls
+from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
+from .errors import mark_unreachable_errors, register_error_handler
+
+if t.TYPE_CHECKING:
+    from flask.cli import AppGroup
+
+PLUGIN = erlen.Plugin(name="db", description="SQLAlchemy 2 databases for apps and plugins")
+
+#: The SQLite file in the instance folder used when ``DB_URL`` is not set.
+DEFAULT_SQLITE_FILE = "app.sqlite3"
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    return [
+        erlen.Setting(
+            "URL",
+            str | None,
+            default=None,
+            help="The database URL, such as postgresql+psycopg://user:password@host/name; by default an SQLite "
+            f"file {DEFAULT_SQLITE_FILE} in the app's instance folder.",
+            secret=True,
+        ),
+        erlen.Setting(
+            "ENGINE_OPTIONS",
+            dict[str, t.Any],
+            default={},
+            help="Keyword arguments of sqlalchemy.create_engine, such as pool_size or pool_timeout.",
+        ),
+        erlen.Setting("ECHO", bool, default=False, help="Log every SQL statement."),
+        erlen.Setting(
+            "SQLITE_BUSY_TIMEOUT",
+            int,
+            default=5000,
+            help="Milliseconds an SQLite connection waits for a lock before failing.",
+        ),
+    ]
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    url = _configured_url(app)
+    options: dict[str, t.Any] = {"pool_pre_ping": True, "echo": app.config["DB_ECHO"]}
+    if url.get_backend_name() == "postgresql":
+        options["pool_timeout"] = 10
+    options.update(app.config["DB_ENGINE_OPTIONS"])
+    try:
+        database = Database(app, url, options)
+    except (ArgumentError, NoSuchModuleError, ImportError, TypeError) as exc:
+        raise erlen.SettingError(
+            f"Setting DB_URL or DB_ENGINE_OPTIONS of plugin 'db' cannot make an engine for "
+            f"{urls.redact(url)}: {type(exc).__name__}: {urls.redact(str(exc))}. Check the driver name "
+            "(postgresql+psycopg, sqlite) and that the driver is installed, and the engine options.",
+            key="DB_URL",
+            plugin="db",
+        ) from None
+    if urls.is_sqlite(url):
+        install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
+    mark_unreachable_errors(database.engine)
+    app.extensions[EXTENSION_KEY] = database
+    app.teardown_appcontext(database.remove_session)
+    register_error_handler(app)
+    for plugin, declared in erlen.plugins_of(app).call_each("erlen_db_models"):
+        database.claim(plugin.name, declared or ())
+    erlen.plugins_of(app).call_each("erlen_db_engine_created", app=app, engine=database.engine)
+
+
+def _configured_url(app: Flask) -> t.Any:
+    raw = app.config["DB_URL"]
+    if raw is None:
+        os.makedirs(app.instance_path, exist_ok=True)
+        raw = "sqlite:///" + str(Path(app.instance_path) / DEFAULT_SQLITE_FILE)
+    try:
+        url = urls.parse(raw)
+        url.get_dialect()
+    except ValueError as exc:
+        raise erlen.SettingError(
+            f"Setting DB_URL of plugin 'db' has the value {urls.redact(raw)!r}: {exc}.", key="DB_URL", plugin="db"
+        ) from None
+    except NoSuchModuleError:
+        raise erlen.SettingError(
+            f"Setting DB_URL of plugin 'db' has the value {urls.redact(raw)!r}, whose database or driver "
+            f"{urls.parse(raw).drivername!r} SQLAlchemy does not know. Use postgresql+psycopg://... or sqlite:///...",
+            key="DB_URL",
+            plugin="db",
+        ) from None
+    return url
+
+
+@erlen.hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    return [str(Path(__file__).parent / "templates")]
+
+
+@erlen.hookimpl
+def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
+    from .cli import db_group
+
+    return [db_group()]
+
+
+@erlen.hookimpl
+def erlen_shell_context() -> dict[str, t.Any]:
+    from .session import session
+
+    return {"session": session}
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    database = database_of(app)
+    found: list[CheckMessage] = []
+    if deploy and urls.is_sqlite(database.url):
+        found.append(
+            info(
+                "db.I001",
+                f"The database is SQLite ({database.display_url}).",
+                "Fine for one server; set DB_URL to a PostgreSQL server for several.",
+            )
+        )
+    if deploy and app.config["DB_ECHO"]:
+        found.append(warning("db.W001", "DB_ECHO is on: every SQL statement is logged.", "Turn DB_ECHO off."))
+    return found

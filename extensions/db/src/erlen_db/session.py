@@ -1,0 +1,26 @@
+"""The session of the current app context, as a typed module-level proxy."""
+
+from __future__ import annotations
+
+import typing as t
+
+from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
+
+from .database import database_of
+
+
+def _current_session() -> Session:
+    return database_of().session
+
+
+#: The current app context's :class:`~sqlalchemy.orm.Session`, typed as one.
+#: Made on first use in each app context (each request, each CLI command),
+#: closed at the context's teardown, rolled back first after an unhandled
+#: exception. Nothing is committed unless you call ``session.commit()``.
+session: Session = t.cast(Session, LocalProxy(_current_session))
+
+
+def get_session() -> Session:
+    """The current app context's session (the object behind :data:`session`)."""
+    return _current_session()

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import DbApp
+from sqlalchemy.orm import Session
+
+import erlen
+import erlen_db
+from erlen.testing import MakeApp, assert_valid_plugin
+from erlen_db import hookspecs, plugin
+
+
+def test_plugin_is_valid() -> None:
+    assert_valid_plugin(plugin, hookspec_modules=[hookspecs], name="db")
+
+
+def test_default_url_is_sqlite_in_instance_folder(make_app: MakeApp, tmp_path: Path) -> None:
+    app = make_app(["db"])
+    database = erlen_db.database_of(app)
+    assert database.url.get_backend_name() == "sqlite"
+    assert database.url.database == str(tmp_path / "instance" / "app.sqlite3")
+    with app.app_context():
+        assert erlen_db.session.execute(sa.text("SELECT 1")).scalar() == 1
+    database.dispose()
+    assert (tmp_path / "instance" / "app.sqlite3").exists()
+
+
+def test_settings_from_environment(make_app: MakeApp, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'env.sqlite3'}"
+    app = make_app(["db"], environ={"ERLEN_DB_URL": url, "ERLEN_DB_ECHO": "yes"})
+    assert app.config["DB_URL"] == url
+    assert erlen_db.database_of(app).engine.echo is True
+
+
+def test_engine_options(make_app: MakeApp, tmp_path: Path) -> None:
+    app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "DB_ENGINE_OPTIONS": {"pool_size": 3}})
+    engine = erlen_db.database_of(app).engine
+    assert engine.pool.size() == 3  # type: ignore[attr-defined]
+    assert engine.pool._pre_ping  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "postgresql+psycopg://bob:s3cr3t@::bad::/db", "://bob:s3cr3t@host/db"],
+)
+def test_malformed_url_names_setting_and_hides_password(make_app: MakeApp, url: str) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": url})
+    assert "DB_URL" in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+    assert info.value.key == "DB_URL"
+
+
+def test_unknown_driver_names_setting_and_hides_password(make_app: MakeApp) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": "nosuchdb://bob:s3cr3t@host/db"})
+    message = str(info.value)
+    assert "DB_URL" in message and "nosuchdb" in message
+    assert "s3cr3t" not in message and "bob:***@host" in message
+
+
+def test_missing_driver_names_setting(make_app: MakeApp) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": "mysql+nosuchdriver://bob:s3cr3t@host/db"})
+    assert "DB_URL" in str(info.value) and "s3cr3t" not in str(info.value)
+
+
+def test_bad_engine_option_names_setting(make_app: MakeApp, tmp_path: Path) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'x.db'}", "DB_ENGINE_OPTIONS": {"no_such_option": 1}})
+    assert "DB_ENGINE_OPTIONS" in str(info.value)
+
+
+def test_postgresql_without_driver_means_psycopg(make_app: MakeApp) -> None:
+    app = make_app(["db"], {"DB_URL": "postgresql://bob:s3cr3t@127.0.0.1:1/db"})
+    database = erlen_db.database_of(app)
+    assert database.engine.dialect.driver == "psycopg"
+    assert database.display_url == "postgresql+psycopg://bob:***@127.0.0.1:1/db"
+
+
+def test_sqlite_connections_get_pragmas(make_app: MakeApp, tmp_path: Path) -> None:
+    app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}", "DB_SQLITE_BUSY_TIMEOUT": 1234})
+    with app.app_context():
+        session = erlen_db.session
+        assert session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+        assert session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 1234
+    erlen_db.database_of(app).dispose()
+
+
+def test_sqlite_foreign_keys_enforced(make_app: MakeApp, tmp_path: Path) -> None:
+    from app_models import Book
+
+    app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'fk.sqlite3'}"})
+    database = erlen_db.database_of(app)
+    database.create_all()
+    with Session(database.engine) as session:
+        session.add(Book(title="Orphan", published=__import__("datetime").date(2020, 1, 1), author_id=42))
+        with pytest.raises(sa.exc.IntegrityError):
+            session.commit()
+    database.dispose()
+
+
+def test_engine_created_hook(db_app: DbApp) -> None:
+    app = db_app(["sample_plugins.blog"])
+    with app.app_context():
+        erlen_db.session.execute(sa.text("SELECT 1"))
+    assert len(app.extensions["blog_connections"]) == 1
+
+
+def test_several_apps_in_one_process(db_app: DbApp, make_app: MakeApp, tmp_path: Path) -> None:
+    first = db_app()
+    second = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'second.sqlite3'}"}, import_name="second")
+    assert erlen_db.database_of(first) is not erlen_db.database_of(second)
+    with first.app_context():
+        one = erlen_db.session._get_current_object()  # type: ignore[attr-defined]
+        with second.app_context():
+            two = erlen_db.session._get_current_object()  # type: ignore[attr-defined]
+            assert two.get_bind() is erlen_db.database_of(second).engine
+        assert one.get_bind() is erlen_db.database_of(first).engine
+    erlen_db.database_of(second).dispose()
+
+
+def test_no_db_plugin_is_a_clear_error(make_app: MakeApp) -> None:
+    app = make_app([])
+    with app.app_context(), pytest.raises(erlen_db.DatabaseConfigError, match="add 'db' to its PLUGINS"):
+        erlen_db.session.execute(sa.text("SELECT 1"))
+
+
+def test_checks_in_deploy(make_app: MakeApp, tmp_path: Path) -> None:
+    from erlen.checks import run_checks
+
+    app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "DB_ECHO": True})
+    ids = {message.id for message in run_checks(app, deploy=True)}
+    assert {"db.I001", "db.W001"} <= ids
+    assert not {m.id for m in run_checks(app) if m.plugin == "db"}
+
+
+def test_sqlite_module_present() -> None:
+    assert sqlite3.sqlite_version_info >= (3, 15)
