@@ -94,7 +94,7 @@ class _Handler:
             if not any(s is session for s in self.sessions):
                 self.sessions.append(session)  # kept alive, so identities stay distinct
             number = next(i for i, s in enumerate(self.sessions) if s is session)
-            login = getattr(session, "login_data", None)
+            login = getattr(session, "auth_data", None)
             self.server.messages.append(
                 ReceivedMessage(
                     sender=envelope.mail_from,
