@@ -32,6 +32,7 @@ def _render(app: Flask, name: str, context: Mapping[str, t.Any]) -> str | None:
 
 def render_message(
     name: str,
+    /,
     *,
     to: Address | Iterable[Address] | None = None,
     subject: str | None = None,
@@ -81,6 +82,7 @@ def render_message(
 
 def send_template(
     name: str,
+    /,
     *,
     to: Address | Iterable[Address] | None = None,
     subject: str | None = None,
@@ -102,7 +104,8 @@ def send_template(
     :param name: the template name.
     :param to: the recipients.
     :param subject: the subject, instead of ``mail/<name>.subject.txt``.
-    :param context: the template variables, as keyword arguments.
+    :param context: the template variables, as keyword arguments (``name``
+        is a fine variable name: the template name is positional only).
     :returns: as :func:`erlen_mail.send`; raises as it does.
     """
     message = render_message(
