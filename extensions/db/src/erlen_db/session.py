@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from flask import has_app_context
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
@@ -11,6 +12,12 @@ from .database import database_of
 
 
 def _current_session() -> Session:
+    if not has_app_context():
+        raise RuntimeError(
+            "erlen_db.session was used outside an app context (working outside of application context). "
+            "Requests and `erlen` commands have one; elsewhere (scripts, background jobs) wrap the work in "
+            "`with app.app_context():`, or use `with erlen_db.database_of(app).session_scope() as session:`."
+        )
     return database_of().session
 
 

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+import sqlalchemy as sa
+from app_models import Author, Book
+from conftest import DbApp
+from flask import Flask
+
+import erlen_db
+
+
+@pytest.fixture
+def app_with_tables(db_app: DbApp) -> Flask:
+    app = db_app()
+    erlen_db.database_of(app).create_all()
+
+    @app.post("/authors/<name>")
+    def add(name: str) -> str:
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.commit()
+        return "ok"
+
+    @app.post("/uncommitted/<name>")
+    def uncommitted(name: str) -> str:
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.flush()
+        return "ok"
+
+    @app.post("/fail/<name>")
+    def fail(name: str) -> str:
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.flush()
+        raise RuntimeError("boom")
+
+    @app.get("/same")
+    def same() -> str:
+        return str(erlen_db.session._get_current_object() is erlen_db.get_session())  # type: ignore[attr-defined]
+
+    @app.get("/authors")
+    def authors() -> str:
+        return ",".join(a.name for a in erlen_db.session.scalars(sa.select(Author).order_by(Author.name)))
+
+    return app
+
+
+def names(app: Flask) -> list[str]:
+    with erlen_db.database_of(app).session_scope() as session:
+        return list(session.scalars(sa.select(Author.name).order_by(Author.name)))
+
+
+def test_explicit_commit_persists(app_with_tables: Flask) -> None:
+    client = app_with_tables.test_client()
+    assert client.post("/authors/ada").status_code == 200
+    assert names(app_with_tables) == ["ada"]
+    assert client.get("/authors").text == "ada"
+
+
+def test_without_commit_nothing_persists(app_with_tables: Flask) -> None:
+    assert app_with_tables.test_client().post("/uncommitted/bob").status_code == 200
+    assert names(app_with_tables) == []
+
+
+def test_unhandled_exception_rolls_back_and_removes_session(app_with_tables: Flask) -> None:
+    app_with_tables.config["PROPAGATE_EXCEPTIONS"] = False
+    assert app_with_tables.test_client().post("/fail/eve").status_code == 500
+    assert names(app_with_tables) == []
+
+
+def test_one_session_per_app_context(app_with_tables: Flask) -> None:
+    assert app_with_tables.test_client().get("/same").text == "True"
+    with app_with_tables.app_context():
+        first = erlen_db.get_session()
+        assert erlen_db.get_session() is first
+    with app_with_tables.app_context():
+        assert erlen_db.get_session() is not first
+
+
+def test_session_removed_at_teardown(app_with_tables: Flask) -> None:
+    with app_with_tables.app_context():
+        session = erlen_db.get_session()
+        session.add(Author(name="gone"))
+        session.flush()
+        assert session.in_transaction()
+    assert not session.in_transaction()
+    assert names(app_with_tables) == []
+
+
+def test_outside_requests_with_app_context(app_with_tables: Flask) -> None:
+    with app_with_tables.app_context():
+        erlen_db.session.add(Author(name="cli"))
+        erlen_db.session.commit()
+    assert names(app_with_tables) == ["cli"]
+
+
+def test_background_job_in_another_thread(app_with_tables: Flask) -> None:
+    database = erlen_db.database_of(app_with_tables)
+    errors: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            with database.session_scope() as session:
+                author = Author(name="worker")
+                session.add(author)
+                session.flush()
+                session.add(Book(title="Jobs", published=datetime.date(2024, 1, 1), author_id=author.id))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join()
+    assert not errors
+    assert names(app_with_tables) == ["worker"]
+
+
+def test_session_scope_rolls_back_on_error(app_with_tables: Flask) -> None:
+    database = erlen_db.database_of(app_with_tables)
+    with pytest.raises(ValueError), database.session_scope() as session:
+        session.add(Author(name="nope"))
+        session.flush()
+        raise ValueError
+    assert names(app_with_tables) == []
+
+
+def test_session_outside_app_context_is_a_clear_error(app_with_tables: Flask) -> None:
+    with pytest.raises(RuntimeError, match="session_scope"):
+        erlen_db.session.execute(sa.text("SELECT 1"))
