@@ -179,7 +179,12 @@ class SMTPTestServer:
             return
         options: dict[str, t.Any] = {}
         if self.credentials is not None:
-            options.update(authenticator=self._authenticate, auth_required=self.require_auth, auth_require_tls=False)
+            options.update(
+                authenticator=self._authenticate,
+                auth_required=self.require_auth,
+                # aiosmtpd can require TLS for AUTH only on STARTTLS connections.
+                auth_require_tls=self.tls_context is not None and not self.implicit_tls,
+            )
         if self.tls_context is not None and not self.implicit_tls:
             options.update(tls_context=self.tls_context, require_starttls=self.require_starttls)
         controller = Controller(

@@ -1,0 +1,168 @@
+"""The smtp backend against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import typing as t
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from erlen_mail import Message, SendError, send
+from erlen_mail.testing import SMTPTestServer, free_port
+
+SENDER = "Erlen <noreply@example.com>"
+StartServer = Callable[..., SMTPTestServer]
+
+
+def app_for(make_app: t.Any, server: SMTPTestServer, **config: t.Any) -> t.Any:
+    return make_app(["mail"], {"MAIL_DEFAULT_SENDER": SENDER, **server.config(), **config})
+
+
+def full_message() -> Message:
+    message = Message(
+        "Real SMTP",
+        to=["ada@example.com", ("Bob", "bob@example.com")],
+        cc="cy@example.com",
+        bcc="secret@example.com",
+        body="plain body",
+        html="<p>html body</p>",
+        headers={"X-Test": "1"},
+    )
+    message.attach("data.csv", "a,b\n1,2\n")
+    return message
+
+
+def test_plain_smtp(make_app: t.Any, smtp_server: SMTPTestServer) -> None:
+    app = app_for(make_app, smtp_server)
+    result = send(full_message(), app=app)
+    assert result.sent and not result.refused
+    [received] = smtp_server.messages
+    assert received.sender == "noreply@example.com"
+    assert received.recipients == ["ada@example.com", "bob@example.com", "cy@example.com", "secret@example.com"]
+    assert not received.tls
+    email = received.email
+    assert email["Subject"] == "Real SMTP"
+    assert email["X-Test"] == "1"
+    assert email["Message-ID"] == result.message.message_id
+    assert email["Bcc"] is None and b"secret@example.com" not in received.data
+    assert email.get_body(("html",)).get_content().strip() == "<p>html body</p>"  # type: ignore[union-attr]
+    assert [part.get_filename() for part in email.iter_attachments()] == ["data.csv"]
+
+
+def test_starttls_with_login(
+    make_app: t.Any, start_server: StartServer, server_tls_context: ssl.SSLContext, ca_file: Path
+) -> None:
+    server = start_server(
+        tls_context=server_tls_context, require_starttls=True, credentials={"mailer": "s3cret"}, require_auth=True
+    )
+    app = app_for(
+        make_app, server, MAIL_SMTP_CA_FILE=str(ca_file), MAIL_SMTP_USERNAME="mailer", MAIL_SMTP_PASSWORD="s3cret"
+    )
+    assert send(Message("over starttls", to="a@example.com", body="x"), app=app).sent
+    [received] = server.messages
+    assert received.tls
+    assert received.login == "mailer"
+
+
+def test_implicit_tls(
+    make_app: t.Any, start_server: StartServer, server_tls_context: ssl.SSLContext, ca_file: Path
+) -> None:
+    server = start_server(tls_context=server_tls_context, implicit_tls=True, credentials={"mailer": "s3cret"})
+    app = app_for(
+        make_app, server, MAIL_SMTP_CA_FILE=str(ca_file), MAIL_SMTP_USERNAME="mailer", MAIL_SMTP_PASSWORD="s3cret"
+    )
+    assert app.config["MAIL_SMTP_SECURITY"] == "ssl"
+    assert send(Message("over tls", to="a@example.com", body="x"), app=app).sent
+    [received] = server.messages
+    assert received.login == "mailer"
+
+
+def test_untrusted_certificate_is_refused(
+    make_app: t.Any, start_server: StartServer, server_tls_context: ssl.SSLContext
+) -> None:
+    server = start_server(tls_context=server_tls_context)
+    app = app_for(make_app, server)  # the system's CAs do not know the throwaway CA
+    with pytest.raises(SendError, match="CERTIFICATE_VERIFY_FAILED") as caught:
+        send(Message("x", to="a@example.com"), app=app)
+    assert isinstance(caught.value.__cause__, ssl.SSLError)
+    assert server.messages == []
+
+
+def test_verify_off_accepts_an_untrusted_certificate(
+    make_app: t.Any, start_server: StartServer, server_tls_context: ssl.SSLContext
+) -> None:
+    server = start_server(tls_context=server_tls_context)
+    app = app_for(make_app, server, MAIL_SMTP_VERIFY=False)
+    assert send(Message("x", to="a@example.com"), app=app).sent
+
+
+def test_server_requiring_starttls_refuses_plain(
+    make_app: t.Any, start_server: StartServer, server_tls_context: ssl.SSLContext
+) -> None:
+    server = start_server(tls_context=server_tls_context, require_starttls=True)
+    app = app_for(make_app, server, MAIL_SMTP_SECURITY="none")
+    with pytest.raises(SendError, match="STARTTLS"):
+        send(Message("x", to="a@example.com"), app=app)
+
+
+def test_wrong_password_is_reported(
+    make_app: t.Any, start_server: StartServer, server_tls_context: ssl.SSLContext, ca_file: Path
+) -> None:
+    server = start_server(tls_context=server_tls_context, credentials={"mailer": "s3cret"}, require_auth=True)
+    app = app_for(
+        make_app, server, MAIL_SMTP_CA_FILE=str(ca_file), MAIL_SMTP_USERNAME="mailer", MAIL_SMTP_PASSWORD="wrong"
+    )
+    with pytest.raises(SendError, match="SMTPAuthenticationError") as caught:
+        send(Message("x", to="a@example.com"), app=app)
+    assert "wrong" not in str(caught.value)
+    assert server.messages == []
+
+
+def test_refused_recipients(make_app: t.Any, smtp_server: SMTPTestServer) -> None:
+    smtp_server.refuse.add("ghost@example.com")
+    app = app_for(make_app, smtp_server)
+    result = send(Message("x", to=["ada@example.com", "ghost@example.com"]), app=app)
+    assert result.sent
+    assert result.refused["ghost@example.com"][0] == 550
+    with pytest.raises(SendError, match="SMTPRecipientsRefused"):
+        send(Message("y", to="ghost@example.com"), app=app)
+
+
+def test_connection_refused(make_app: t.Any) -> None:
+    app = make_app(
+        ["mail"], {"MAIL_DEFAULT_SENDER": SENDER, "MAIL_BACKEND": "smtp", "MAIL_SMTP_HOST": "127.0.0.1",
+                   "MAIL_SMTP_PORT": free_port()}
+    )  # fmt: skip
+    with pytest.raises(SendError, match="ConnectionRefusedError") as caught:
+        send(Message("x", to="a@example.com"), app=app)
+    assert caught.value.result.status == "failed"  # type: ignore[attr-defined]
+
+
+def test_timeout(make_app: t.Any) -> None:
+    # A server that accepts connections (the kernel does, into the backlog) but never greets.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        app = make_app(
+            ["mail"],
+            {
+                "MAIL_DEFAULT_SENDER": SENDER,
+                "MAIL_BACKEND": "smtp",
+                "MAIL_SMTP_HOST": "127.0.0.1",
+                "MAIL_SMTP_PORT": silent.getsockname()[1],
+                "MAIL_SMTP_TIMEOUT": 0.3,
+            },
+        )
+        with pytest.raises(SendError, match="timed out"):
+            send(Message("x", to="a@example.com"), app=app)
+
+
+def test_default_ports(make_app: t.Any) -> None:
+    from erlen_mail import SMTPBackend
+
+    for security, port in (("none", 25), ("starttls", 587), ("ssl", 465)):
+        app = make_app(["mail"], {"MAIL_SMTP_SECURITY": security})
+        assert SMTPBackend(app).port == port
