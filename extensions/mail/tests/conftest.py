@@ -11,6 +11,8 @@ from flask import Flask
 
 from erlen_mail.testing import SMTPTestServer
 
+pytest_plugins = ["pytester"]
+
 SENDER = "Erlen <noreply@example.com>"
 
 
