@@ -1,0 +1,9 @@
+"""Errors of the forms plugin."""
+
+from __future__ import annotations
+
+import erlen
+
+
+class FormExtensionError(erlen.ErlenError):
+    """A plugin's ``erlen_forms_extend`` hook returned an extension that cannot be applied."""

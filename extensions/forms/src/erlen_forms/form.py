@@ -1,0 +1,203 @@
+"""Forms bound to the current request."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable, Iterator, Mapping
+
+import wtforms
+from flask import current_app, has_app_context, has_request_context, request
+from markupsafe import Markup
+from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, MultiDict
+from wtforms.form import FormMeta
+from wtforms.validators import ValidationError
+
+from .csrf import UNSAFE_METHODS, csrf_field
+
+#: A validator of a whole form: it receives the form and raises
+#: :class:`wtforms.validators.ValidationError` to reject it.
+FormValidator = Callable[["Form"], object]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<from the request>"
+
+
+#: The default of ``formdata``: read it from the current request when it was submitted.
+FROM_REQUEST: t.Any = _Unset()
+
+
+class _ErlenFormMeta(FormMeta):
+    """Swaps a form class for its extended version (see :mod:`erlen_forms.extension`) on instantiation."""
+
+    def __call__(cls, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        target: t.Any = cls
+        if getattr(cls, "form_id", None) and not cls.__dict__.get("_erlen_extended", False) and has_app_context():
+            from .extension import extended_class
+
+            target = extended_class(target, current_app._get_current_object())  # type: ignore[attr-defined]
+        return FormMeta.__call__(target, *args, **kwargs)
+
+
+def request_formdata() -> MultiDict[str, t.Any] | None:
+    """The data the current request submitted, as WTForms reads it.
+
+    Form fields and uploaded files for form posts; a JSON object flattened
+    into WTForms' names (``{"address": {"city": "x"}}`` gives
+    ``address-city``, lists give ``tags`` and ``tags-0``...) for JSON
+    requests; ``None`` when the request submitted nothing.
+    """
+    if request.is_json:
+        payload = request.get_json(silent=True)
+        return flatten_json(payload) if isinstance(payload, Mapping) else ImmutableMultiDict()
+    if request.files:
+        return CombinedMultiDict([request.files, request.form])
+    if request.form:
+        return request.form
+    return ImmutableMultiDict()
+
+
+def _scalar(value: object) -> str:
+    if value is True:
+        return "y"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def flatten_json(payload: Mapping[t.Any, t.Any]) -> ImmutableMultiDict[str, str]:
+    """Turn a JSON object into the form data WTForms expects.
+
+    :param payload: the decoded JSON object.
+    """
+    items: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: object, depth: int) -> None:
+        if depth > 32:
+            return
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(f"{prefix}-{key}" if prefix else str(key), inner, depth + 1)
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                if not isinstance(inner, (Mapping, list)):
+                    # Both shapes: "tags" for multiple selects, "tags-0" for lists of fields.
+                    items.append((prefix, _scalar(inner)))
+                walk(f"{prefix}-{index}", inner, depth + 1)
+        else:
+            items.append((prefix, _scalar(value)))
+
+    walk("", payload, 0)
+    return ImmutableMultiDict(items)
+
+
+class Form(wtforms.Form, metaclass=_ErlenFormMeta):
+    """A WTForms form that reads the current request.
+
+    Instantiated in a view without ``formdata``, it reads the submitted form
+    fields, uploaded files or JSON object of the current request when the
+    request is a ``POST``, ``PUT``, ``PATCH`` or ``DELETE``::
+
+        class ContactForm(erlen_forms.Form):
+            form_id = "contact"
+            email = EmailField("Email", [DataRequired()])
+
+        @app.route("/contact", methods=["GET", "POST"])
+        def contact():
+            form = ContactForm()
+            if form.validate_on_submit():
+                ...
+
+    Give the form a ``form_id`` (``"plugin.name"``) so other plugins can
+    extend it through the hook ``erlen_forms_extend``.
+
+    CSRF tokens are checked for the whole app before the view runs, so the
+    form has no token field of its own; :func:`render_form` and
+    :meth:`csrf_field` add the token to the page.
+
+    :param formdata: the data to process; by default that of the current
+        request when it was submitted. Pass ``None`` to ignore the request.
+    :param obj: an object whose attributes fill the fields.
+    :param prefix: a prefix for the fields' names.
+    :param data: a mapping of Python values that fill the fields.
+    :param meta: overrides of the form's ``Meta`` options.
+    :param kwargs: values for fields by name.
+    """
+
+    #: The stable identifier plugins extend the form by; ``None`` makes it not extensible.
+    form_id: t.ClassVar[str | None] = None
+    #: Validators of the whole form, added by :class:`~erlen_forms.FormExtension`.
+    form_validators: t.ClassVar[tuple[FormValidator, ...]] = ()
+    #: Validators added to existing fields by extensions, by field name.
+    extra_field_validators: t.ClassVar[Mapping[str, tuple[t.Any, ...]]] = {}
+
+    def __init__(
+        self,
+        formdata: t.Any = FROM_REQUEST,
+        obj: object | None = None,
+        prefix: str = "",
+        data: Mapping[str, t.Any] | None = None,
+        meta: Mapping[str, t.Any] | None = None,
+        **kwargs: t.Any,
+    ) -> None:
+        if formdata is FROM_REQUEST:
+            formdata = request_formdata() if self.is_submitted() else None
+        super().__init__(formdata=formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
+        for name, validators in self.extra_field_validators.items():
+            field = self._fields.get(name)
+            if field is None:
+                continue
+            field.validators = [*field.validators, *validators]
+            for validator in validators:
+                for flag, value in getattr(validator, "field_flags", {}).items():
+                    setattr(field.flags, flag, value)
+
+    @staticmethod
+    def is_submitted() -> bool:
+        """Whether the current request submits data: a ``POST``, ``PUT``, ``PATCH`` or ``DELETE``."""
+        return has_request_context() and request.method in UNSAFE_METHODS
+
+    def validate_on_submit(self, extra_validators: Mapping[str, t.Any] | None = None) -> bool:
+        """Validate the form if the request submitted it.
+
+        :param extra_validators: more validators per field name, for this call.
+        :returns: ``True`` when the request submitted the form and it is valid.
+        """
+        return self.is_submitted() and self.validate(extra_validators=extra_validators)
+
+    def validate(self, extra_validators: Mapping[str, t.Any] | None = None) -> bool:
+        """Validate every field, then the form's validators.
+
+        Errors of form validators go to :attr:`form_errors`.
+        """
+        valid = bool(super().validate(extra_validators=extra_validators))
+        for validator in self.form_validators:
+            try:
+                validator(self)
+            except ValidationError as exc:
+                self.form_errors.append(str(exc.args[0]) if exc.args else "This form is not valid.")
+                valid = False
+        return valid
+
+    @property
+    def has_file_fields(self) -> bool:
+        """Whether the form has a file field, so it must be posted as ``multipart/form-data``."""
+        return any(isinstance(field, wtforms.FileField) for field in self._iter_all())
+
+    def _iter_all(self) -> Iterator[wtforms.Field]:
+        stack: list[t.Any] = list(self)
+        while stack:
+            field = stack.pop()
+            yield field
+            if isinstance(field, wtforms.FormField):
+                stack.extend(field.form)
+            elif isinstance(field, wtforms.FieldList):
+                stack.extend(field.entries)
+
+    @staticmethod
+    def csrf_field() -> Markup:
+        """A hidden input with a CSRF token, to write inside a hand-written ``<form>``."""
+        return csrf_field()

@@ -1,0 +1,64 @@
+"""The hook specifications of the forms plugin.
+
+Plugins implement them with :data:`erlen.hookimpl`. A plugin that works with
+or without the forms plugin marks its implementations
+``@erlen.hookimpl(optionalhook=True)``, so it still loads when ``forms`` is
+not enabled.
+"""
+
+# The specifications are stubs: their bodies are their docstrings.
+# mypy: disable-error-code="empty-body"
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping
+
+from erlen import hookspec
+
+if t.TYPE_CHECKING:
+    from .extension import FormExtension
+    from .form import Form
+
+
+@hookspec
+def erlen_forms_extend(form_id: str, form_class: type[Form]) -> FormExtension | Iterable[FormExtension] | None:
+    """Add fields and validators to a form that another plugin defines.
+
+    Called once per app and form class, the first time the form is
+    instantiated; the extended class is cached. Return ``None`` for forms the
+    plugin does not extend:
+
+    .. code-block:: python
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_forms_extend(form_id):
+            if form_id == "auth.register":
+                return erlen_forms.FormExtension(
+                    fields={"accept_terms": BooleanField("I accept the terms", [DataRequired()])},
+                    validators={"email": [Length(max=200)]},
+                )
+
+    :param form_id: the form's ``form_id``, such as ``"auth.register"``.
+    :param form_class: the form's class as its plugin defines it.
+    :returns: a :class:`erlen_forms.FormExtension`, a list of them, or ``None``.
+    """
+
+
+@hookspec
+def erlen_forms_csrf_exempt() -> Mapping[str, str]:
+    """Exempt endpoints or whole blueprints of the plugin from CSRF checks.
+
+    For views authenticated by something other than the session cookie (an
+    API token, a webhook signature), when the plugin would rather not import
+    :func:`erlen_forms.csrf_exempt`. Return names mapped to the reason:
+
+    .. code-block:: python
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_forms_csrf_exempt():
+            return {"api": "authenticated by bearer token", "hooks.stripe": "signed by Stripe"}
+
+    A name is an endpoint (``"hooks.stripe"``) or a blueprint name (``"api"``),
+    which exempts every endpoint of the blueprint.
+    """

@@ -1,0 +1,208 @@
+"""The ``forms`` plugin: its settings and hook implementations."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+import click
+from flask import Flask, current_app, jsonify, render_template
+from flask.cli import AppGroup, with_appcontext
+from werkzeug.exceptions import RequestEntityTooLarge
+
+import erlen
+from erlen.checks import CheckMessage, error, info, warning
+
+from . import csrf
+from .state import EXTENSION_KEY, FormsState
+
+PLUGIN = erlen.Plugin(
+    name="forms",
+    integrates_with=["db"],
+    description="WTForms bound to the request, app-wide CSRF protection, accessible form rendering and uploads",
+)
+
+#: The default of ``FORMS_MAX_UPLOAD_SIZE``: 16 MiB.
+DEFAULT_MAX_UPLOAD_SIZE = 16 * 1024 * 1024
+
+
+def _non_negative(value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError("must not be negative")
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    from . import hookspecs
+
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    return [
+        erlen.Setting(
+            "CSRF_ENABLED",
+            bool,
+            default=True,
+            help="Refuse POST, PUT, PATCH and DELETE requests without a valid CSRF token, on every route.",
+        ),
+        erlen.Setting(
+            "CSRF_TIME_LIMIT",
+            int | None,
+            default=8 * 3600,
+            help="Seconds a CSRF token stays valid; None for as long as the session.",
+            validate=_non_negative,
+        ),
+        erlen.Setting("CSRF_FIELD_NAME", str, default="csrf_token", help="The form field that carries the CSRF token."),
+        erlen.Setting(
+            "CSRF_HEADERS",
+            list[str],
+            default=["X-CSRF-Token", "X-CSRFToken"],
+            help="Request headers that may carry the CSRF token, for fetch and AJAX requests.",
+        ),
+        erlen.Setting(
+            "CSRF_SSL_STRICT",
+            bool,
+            default=True,
+            help="On HTTPS, also require the Origin (or Referer) header to name this site.",
+        ),
+        erlen.Setting(
+            "CSRF_TRUSTED_ORIGINS",
+            list[str],
+            default=[],
+            help="Other origins (https://example.com) accepted by the HTTPS origin check.",
+        ),
+        erlen.Setting(
+            "MAX_UPLOAD_SIZE",
+            int | None,
+            default=DEFAULT_MAX_UPLOAD_SIZE,
+            help="The largest request body in bytes; larger requests get a 413. Sets Flask's MAX_CONTENT_LENGTH "
+            "unless the app sets that itself. None for no limit.",
+            validate=_non_negative,
+        ),
+        erlen.Setting(
+            "FK_SELECT_LIMIT",
+            int,
+            default=100,
+            help="Model forms: a foreign key to a table with more rows than this gets a search-as-you-type "
+            "field instead of a select listing every row.",
+            validate=_non_negative,
+        ),
+    ]
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    state = FormsState()
+    app.extensions[EXTENSION_KEY] = state
+    for plugin, names in erlen.plugins_of(app).call_each("erlen_forms_csrf_exempt"):
+        for name, reason in (names or {}).items():
+            if not isinstance(reason, str) or not reason.strip():
+                raise erlen.PluginError(
+                    f"Plugin {plugin.name!r}: erlen_forms_csrf_exempt must give a reason for exempting {name!r}.",
+                    plugin=plugin.name,
+                )
+            state.hook_exemptions[name] = (plugin.name, reason.strip())
+    limit = app.config.get("FORMS_MAX_UPLOAD_SIZE")
+    if app.config.get("MAX_CONTENT_LENGTH") is None and limit is not None:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+
+
+def _too_large(exc: RequestEntityTooLarge) -> t.Any:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    message = (
+        f"The request is larger than the limit of {_megabytes(limit)}."
+        if isinstance(limit, int)
+        else "The request is larger than the server accepts."
+    )
+    if csrf.wants_json():
+        response = jsonify({"error": "too_large", "message": message, "max_size": limit})
+    else:
+        response = current_app.make_response(render_template("forms/too_large.html", message=message, limit=limit))
+    response.status_code = 413
+    return response
+
+
+def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size} bytes" if size < 1024 else f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+@erlen.hookimpl(tryfirst=True)
+def erlen_before_request() -> t.Any:
+    # tryfirst: no other plugin's before-request hook may answer a forged request before it is refused.
+    return csrf.protect()
+
+
+@erlen.hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    return [str(Path(__file__).parent / "templates")]
+
+
+@erlen.hookimpl
+def erlen_template_globals() -> Mapping[str, t.Any]:
+    return {"csrf_token": csrf.csrf_token, "csrf_field": csrf.csrf_field}
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    messages: list[CheckMessage] = []
+    enabled = app.config.get("FORMS_CSRF_ENABLED", True)
+    if enabled and not app.config.get("SECRET_KEY"):
+        messages.append(
+            error(
+                "forms.E001",
+                "CSRF protection is on but SECRET_KEY is not set, so no token can be signed and every "
+                "POST, PUT, PATCH and DELETE will be refused.",
+                "Set SECRET_KEY (or the environment variable ERLEN_SECRET_KEY) to a long random string.",
+            )
+        )
+    if not enabled:
+        messages.append(
+            (warning if deploy else info)(
+                "forms.W001",
+                "CSRF protection is off (FORMS_CSRF_ENABLED = false): other sites can submit forms "
+                "in your users' names.",
+                "Turn it on, and exempt only the views that are not authenticated by the session cookie.",
+            )
+        )
+    if deploy and app.config.get("MAX_CONTENT_LENGTH") is None:
+        messages.append(
+            warning(
+                "forms.W002",
+                "No request size limit is set (MAX_CONTENT_LENGTH and FORMS_MAX_UPLOAD_SIZE are None).",
+                "Set FORMS_MAX_UPLOAD_SIZE to the largest upload you accept, in bytes.",
+            )
+        )
+    for item in csrf.exemptions(app):
+        messages.append(
+            info(
+                "forms.I001",
+                f"Endpoint {item.endpoint!r} is exempt from CSRF checks ({item.source}): {item.reason}",
+            )
+        )
+    return messages
+
+
+@erlen.hookimpl
+def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
+    @click.group("forms", help="Forms and CSRF protection.")
+    def forms() -> None:
+        pass
+
+    @forms.command("exempt", help="List the endpoints exempt from CSRF checks, with the reasons.")
+    @with_appcontext
+    def exempt() -> None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        items = csrf.exemptions(app)
+        if not items:
+            click.echo("No endpoint is exempt from CSRF checks.")
+        for item in items:
+            click.echo(f"{item.endpoint}  [{item.source}]  {item.reason}")
+
+    return [forms]

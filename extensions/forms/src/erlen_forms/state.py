@@ -1,0 +1,47 @@
+"""The per-app state of the forms plugin, kept in ``app.extensions["forms"]``."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+if t.TYPE_CHECKING:
+    from .csrf import Exemption
+
+#: The key of ``app.extensions`` holding the :class:`FormsState`.
+EXTENSION_KEY = "forms"
+
+
+@dataclass
+class FormsState:
+    """What the forms plugin keeps per app.
+
+    :param form_classes: each form class, mapped to the class extended by
+        the plugins' ``erlen_forms_extend`` hooks, built once per app.
+    :param exemption_cache: the CSRF exemption of each endpoint, computed
+        on first use.
+    :param hook_exemptions: endpoints and blueprints that plugins exempted
+        through ``erlen_forms_csrf_exempt``: name to ``(plugin, reason)``.
+    """
+
+    form_classes: dict[type, type] = field(default_factory=dict)
+    exemption_cache: dict[str, Exemption | None] = field(default_factory=dict)
+    hook_exemptions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+def state_of(app: Flask | None = None) -> FormsState:
+    """The forms state of ``app`` (or of the current app).
+
+    :raises RuntimeError: the forms plugin is not enabled on the app.
+    """
+    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        return t.cast(FormsState, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        raise RuntimeError(
+            f"The forms plugin is not enabled on the app {app.name!r}: add 'forms' to PLUGINS."
+        ) from None
