@@ -1,0 +1,85 @@
+"""Sphinx configuration of Erlen's documentation.
+
+Build from the repository's root:
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+    sphinx-build -W -b doctest docs docs/_build/doctest
+"""
+
+from __future__ import annotations
+
+import doctest
+import sys
+from pathlib import Path
+
+import erlen
+
+HERE = Path(__file__).resolve().parent
+
+# The local extension that generates the hook and settings references.
+sys.path.insert(0, str(HERE / "_ext"))
+# The example project and plugins that the pages include and the doctests run.
+sys.path.insert(0, str(HERE / "examples"))
+sys.path.insert(0, str(HERE / "examples" / "quickstart"))
+
+project = "Erlen"
+author = "The Erlen developers"
+copyright = "The Erlen developers"
+version = release = erlen.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
+    "sphinx.ext.viewcode",
+    "erlen_docs",
+]
+
+exclude_patterns = ["_build", "_ext", "examples"]
+root_doc = "index"
+default_role = "code"
+pygments_style = "sphinx"
+
+# -- autodoc ----------------------------------------------------------------
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_preserve_defaults = True
+# erlen.testing is a pytest plugin; document it even where pytest is missing.
+try:
+    import pytest  # noqa: F401
+except ImportError:
+    autodoc_mock_imports = ["pytest"]
+
+# -- doctest ----------------------------------------------------------------
+
+# Exception messages are compared too (no IGNORE_EXCEPTION_DETAIL), so the
+# error messages the pages quote cannot drift from the code.
+doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.DONT_ACCEPT_TRUE_FOR_1
+
+doctest_global_setup = f"""
+import os
+import pathlib
+
+import erlen
+
+EXAMPLES = pathlib.Path({str(HERE / "examples")!r})
+
+# The examples must not depend on the ERLEN_* variables of the shell.
+for _name in [name for name in os.environ if name.startswith("ERLEN_")]:
+    del os.environ[_name]
+
+try:
+    import pytest
+except ImportError:
+    pytest = None
+"""
+
+# -- HTML -------------------------------------------------------------------
+
+html_theme = "alabaster"
+html_title = f"Erlen {release}"
+html_theme_options = {
+    "description": "A Flask web framework in which every battery is a plugin.",
+    "fixed_sidebar": True,
+    "page_width": "1100px",
+}

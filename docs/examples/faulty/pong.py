@@ -1,0 +1,3 @@
+import erlen
+
+PLUGIN = erlen.Plugin(name="pong", integrates_with=["ping"])

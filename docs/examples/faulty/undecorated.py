@@ -1,0 +1,2 @@
+def erlen_init_app(app):  # no @erlen.hookimpl
+    pass

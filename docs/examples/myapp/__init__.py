@@ -1,0 +1,1 @@
+"""An example application package for the documentation."""
