@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
+import textwrap
+from pathlib import Path
 
 from flask.testing import FlaskClient
 
@@ -19,3 +23,12 @@ def page_token(client: FlaskClient, path: str) -> str:
     response = client.get(path)
     assert response.status_code == 200, response.data
     return token_in(response.get_data(as_text=True))
+
+
+def write_plugin(folder: Path, name: str, source: str) -> str:
+    """Write the plugin module ``name`` into ``folder`` (put on ``sys.path``) and return its name."""
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    importlib.invalidate_caches()
+    return name

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import io
+import typing as t
+
+import pytest
+from flask import Flask, jsonify
+from werkzeug.datastructures import FileStorage
+from wtforms import (
+    BooleanField,
+    FieldList,
+    FormField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, ValidationError
+
+import erlen_forms
+from erlen.testing import MakeApp
+from erlen_forms import FileField, Form, flatten_json
+from erlen_forms.testing import csrf_client_for
+
+
+class Address(Form):
+    city = StringField("City", [DataRequired()])
+
+
+class PersonForm(Form):
+    name = StringField("Name", [DataRequired()])
+    age = IntegerField("Age")
+    admin = BooleanField("Admin")
+    tags = SelectMultipleField("Tags", choices=["a", "b"])
+    address = FormField(Address)
+    phones = FieldList(StringField("Phone"), min_entries=0)
+    avatar = FileField("Avatar")
+
+
+def make_person_app(make_app: MakeApp) -> Flask:
+    app = make_app(["forms"])
+
+    @app.route("/person", methods=["GET", "POST", "PUT"])
+    def person() -> t.Any:
+        form = PersonForm()
+        submitted = form.is_submitted()
+        valid = form.validate_on_submit()
+        data = dict(form.data)
+        avatar = data.pop("avatar")
+        data["avatar"] = avatar.filename if avatar else None
+        return jsonify({"submitted": submitted, "valid": valid, "data": data, "errors": form.errors})
+
+    return app
+
+
+@pytest.fixture
+def person_client(make_app: MakeApp) -> t.Any:
+    return csrf_client_for(make_person_app(make_app))
+
+
+def test_get_is_not_submitted(person_client: t.Any) -> None:
+    body = person_client.get("/person").get_json()
+    assert body["submitted"] is False
+    assert body["valid"] is False
+    assert body["errors"] == {}
+
+
+def test_reads_form_data(person_client: t.Any) -> None:
+    body = person_client.post(
+        "/person",
+        data={"name": "Ada", "age": "36", "admin": "y", "tags": ["a", "b"], "address-city": "London", "phones-0": "1"},
+    ).get_json()
+    assert body["valid"] is True, body
+    assert body["data"] == {
+        "name": "Ada",
+        "age": 36,
+        "admin": True,
+        "tags": ["a", "b"],
+        "address": {"city": "London"},
+        "phones": ["1"],
+        "avatar": None,
+    }
+
+
+def test_reports_errors(person_client: t.Any) -> None:
+    body = person_client.put("/person", data={"age": "old"}).get_json()
+    assert body["submitted"] is True
+    assert body["valid"] is False
+    assert set(body["errors"]) == {"name", "age", "address"}
+
+
+def test_reads_uploaded_files(person_client: t.Any) -> None:
+    body = person_client.post(
+        "/person",
+        data={"name": "Ada", "address-city": "x", "avatar": (io.BytesIO(b"data"), "me.png")},
+        content_type="multipart/form-data",
+    ).get_json()
+    assert body["valid"] is True, body
+    assert body["data"]["avatar"] == "me.png"
+
+
+def test_reads_json(person_client: t.Any) -> None:
+    body = person_client.post(
+        "/person",
+        json={
+            "name": "Ada",
+            "age": 36,
+            "admin": True,
+            "tags": ["b"],
+            "address": {"city": "Paris"},
+            "phones": ["1", "2"],
+        },
+    ).get_json()
+    assert body["valid"] is True, body
+    assert body["data"] == {
+        "name": "Ada",
+        "age": 36,
+        "admin": True,
+        "tags": ["b"],
+        "address": {"city": "Paris"},
+        "phones": ["1", "2"],
+        "avatar": None,
+    }
+
+
+@pytest.mark.parametrize("payload", [[], "text", 3, None, {"admin": False, "name": None}])
+def test_json_that_is_not_a_form_is_invalid_not_an_error(person_client: t.Any, payload: object) -> None:
+    body = person_client.post("/person", json=payload).get_json()
+    assert body["valid"] is False
+    assert body["data"]["admin"] is False
+
+
+def test_malformed_json_is_invalid_not_an_error(person_client: t.Any) -> None:
+    response = person_client.post("/person", data=b"{not json", content_type="application/json")
+    assert response.status_code == 200
+    assert response.get_json()["valid"] is False
+
+
+def test_flatten_json() -> None:
+    payload = {"a": {"b": 1, "c": [{"d": True}, {"d": False}]}, "e": ["x", None]}
+    assert sorted(flatten_json(payload).items(multi=True)) == sorted(
+        [("a-b", "1"), ("a-c-0-d", "y"), ("a-c-1-d", "false"), ("e", "x"), ("e-0", "x"), ("e", ""), ("e-1", "")]
+    )
+
+
+def test_explicit_formdata_ignores_the_request(make_app: MakeApp) -> None:
+    app = make_app(["forms"])
+    with app.test_request_context("/", method="POST", data={"name": "from request"}):
+        assert PersonForm(formdata=None).name.data is None
+        assert PersonForm(data={"name": "given"}).name.data == "from request"
+        assert PersonForm(formdata=None, data={"name": "given"}).name.data == "given"
+
+
+def test_obj_fills_fields_on_get(make_app: MakeApp) -> None:
+    class Person:
+        name = "Grace"
+        age = 85
+
+    app = make_app(["forms"])
+    with app.test_request_context("/"):
+        form = PersonForm(obj=Person())
+        assert (form.name.data, form.age.data) == ("Grace", 85)
+        assert form.validate_on_submit() is False
+
+
+def test_works_outside_a_request(make_app: MakeApp) -> None:
+    form = PersonForm()
+    assert form.is_submitted() is False
+    assert form.name.data is None
+    with make_app(["forms"]).app_context():
+        assert PersonForm(data={"name": "x"}).name.data == "x"
+
+
+def test_form_validators_add_form_errors(make_app: MakeApp) -> None:
+    def not_both(form: Form) -> None:
+        if form.data["name"] == "root":
+            raise ValidationError("root may not sign up.")
+
+    class Checked(Form):
+        form_validators = (not_both,)
+        name = StringField("Name")
+
+    with make_app(["forms"]).test_request_context("/", method="POST", data={"name": "root"}):
+        form = Checked()
+        assert form.validate_on_submit() is False
+        assert form.form_errors == ["root may not sign up."]
+        assert list(form.errors.values()) == [["root may not sign up."]]
+
+
+def test_has_file_fields() -> None:
+    class Plain(Form):
+        name = StringField()
+
+    class Nested(Form):
+        inner = FormField(PersonForm)
+
+    assert PersonForm().has_file_fields
+    assert not Plain().has_file_fields
+    assert Nested().has_file_fields
+
+
+def test_file_field_data_is_none_without_a_file(make_app: MakeApp) -> None:
+    class Upload(Form):
+        file = FileField()
+        many = erlen_forms.MultipleFileField()
+
+    empty = FileStorage(io.BytesIO(b""), filename="")
+    with make_app(["forms"]).test_request_context("/", method="POST", data={"file": (io.BytesIO(b""), "")}):
+        form = Upload()
+        assert form.file.data is None
+        assert form.many.data == []
+    form = Upload(formdata=None)
+    form.file.process_formdata([empty])
+    assert form.file.data is None
