@@ -100,3 +100,14 @@ def test_bulk_needs_no_app_argument_in_an_app_context(app: t.Any, outbox: list[M
 @pytest.mark.parametrize("count", [0])
 def test_empty_batch(app: t.Any, count: int) -> None:
     assert send_many(messages(count), app=app).ok
+
+
+def test_bulk_failures_are_logged(
+    smtp_app: t.Any, smtp_server: SMTPTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    smtp_server.refuse.add("user0@example.com")
+    with caplog.at_level("WARNING", logger="erlen_mail"):
+        result = send_many(messages(2), app=smtp_app)
+    assert "Mail 'm0' to ['user0@example.com'] failed: SMTPRecipientsRefused" in caplog.text
+    assert "Bulk mail: 1 sent, 1 failed, 0 cancelled" in caplog.text
+    assert result.sent[0].message.subject == "m1"

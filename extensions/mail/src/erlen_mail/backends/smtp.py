@@ -97,10 +97,11 @@ class SMTPBackend(Backend):
         sender = address_email(message.sender) if message.sender is not None else None
         try:
             self.refused = self.connection.send_message(email, from_addr=sender, to_addrs=message.recipients)
-        except smtplib.SMTPResponseException:
-            # The server answered (a refusal); the connection is still usable.
-            raise
-        except smtplib.SMTPRecipientsRefused:
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+            # The server answered with a refusal: the connection is still usable, unless it said 421 (closing).
+            if getattr(exc, "smtp_code", None) == 421:
+                connection, self.connection = self.connection, None
+                _close_quietly(connection)
             raise
         except BaseException:
             connection, self.connection = self.connection, None

@@ -101,8 +101,9 @@ def _describe(exc: BaseException) -> str:
 class _Sender:
     """Sends messages of one app through one backend instance."""
 
-    def __init__(self, app: Flask, backend: Backend) -> None:
+    def __init__(self, app: Flask, backend: Backend, *, log_failures: bool) -> None:
         self.app = app
+        self.log_failures = log_failures
         self.backend = backend
         self.registry = plugins_of(app)
         self.default_sender = app.config.get("MAIL_DEFAULT_SENDER")
@@ -117,7 +118,8 @@ class _Sender:
             self.backend.send(message)
         except Exception as exc:
             result = SendResult(message, "failed", _describe(exc), exc)
-            logger.warning("Mail %r to %s failed: %s", message.subject, message.recipients, result.error)
+            if self.log_failures:
+                logger.warning("Mail %r to %s failed: %s", message.subject, message.recipients, result.error)
             self._notify("erlen_mail_send_failed", message=message, error=exc)
             return result
         refused = dict(getattr(self.backend, "refused", None) or {})
@@ -157,7 +159,7 @@ def send(message: Message, *, app: Flask | None = None) -> SendResult:
     app = _app(app)
     backend = state_of(app).make_backend()
     try:
-        result = _Sender(app, backend).send_one(message)
+        result = _Sender(app, backend, log_failures=False).send_one(message)
     finally:
         backend.close()
     if result.failed:
@@ -189,7 +191,7 @@ def send_many(
     if reconnect_after is None:
         reconnect_after = int(app.config.get("MAIL_BULK_RECONNECT_AFTER", 100))
     backend = state_of(app).make_backend()
-    sender = _Sender(app, backend)
+    sender = _Sender(app, backend, log_failures=True)
     bulk = BulkResult()
     handed = 0
     try:
