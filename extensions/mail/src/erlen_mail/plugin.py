@@ -174,7 +174,7 @@ def erlen_init_app(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_template_folders() -> Iterable[str]:
-    return [str(Path(__file__).parent / "templates")]
+    return [str(Path(__file__).parent / "jinja")]
 
 
 @erlen.hookimpl
