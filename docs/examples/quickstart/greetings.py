@@ -13,4 +13,6 @@ def erlen_settings():
 @erlen.hookimpl
 def erlen_init_app(app):
     greeting = app.config["GREETINGS_GREETING"]
-    app.add_url_rule("/hello/<name>", "hello", lambda name: f"{greeting}, {name}!")
+    app.add_url_rule(
+        "/hello/<name>", "hello", lambda name: f"{greeting}, {name}!"
+    )

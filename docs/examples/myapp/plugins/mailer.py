@@ -8,6 +8,8 @@ PLUGIN = erlen.Plugin(name="mailer")
 @erlen.hookimpl
 def erlen_settings():
     return [
-        erlen.Setting("HOST", str, help="The SMTP server."),  # no default: required
+        erlen.Setting(
+            "HOST", str, help="The SMTP server."
+        ),  # no default: required
         erlen.Setting("PORT", int, default=25),
     ]

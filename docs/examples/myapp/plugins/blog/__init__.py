@@ -15,9 +15,15 @@ def erlen_settings():
     return [
         erlen.Setting("TITLE", str, default="Blog", help="The blog's title."),
         erlen.Setting(
-            "PAGE_SIZE", int, default=20, help="Posts per page.", validate=_positive
+            "PAGE_SIZE",
+            int,
+            default=20,
+            help="Posts per page.",
+            validate=_positive,
         ),
-        erlen.Setting("TAGS", list[str], default=[], help="Tags shown in the menu."),
+        erlen.Setting(
+            "TAGS", list[str], default=[], help="Tags shown in the menu."
+        ),
         erlen.Setting(
             "COMMENTS", bool, default=True, help="Whether readers can comment."
         ),
@@ -55,7 +61,9 @@ bp = Blueprint("blog", __name__)
 @bp.route("/")
 def index():
     registry = erlen.plugins_of()
-    links = [link for links in registry.hook.erlen_blog_sidebar() for link in links]
+    links = [
+        link for links in registry.hook.erlen_blog_sidebar() for link in links
+    ]
     title = current_app.extensions["blog"]["title"]
     return render_template("blog/index.html", title=title, links=links)
 
@@ -89,7 +97,9 @@ def blog_group():
 def info_command():
     """Show the blog's settings."""
     config = current_app.config
-    click.echo(f"{config['BLOG_TITLE']}: {config['BLOG_PAGE_SIZE']} posts per page")
+    click.echo(
+        f"{config['BLOG_TITLE']}: {config['BLOG_PAGE_SIZE']} posts per page"
+    )
 
 
 @erlen.hookimpl
