@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 import wtforms
 from flask import current_app, has_app_context, has_request_context, request
 from markupsafe import Markup
-from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, MultiDict
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms.form import FormMeta
 from wtforms.validators import ValidationError
 
@@ -51,11 +51,14 @@ def request_formdata() -> MultiDict[str, t.Any] | None:
     if request.is_json:
         payload = request.get_json(silent=True)
         return flatten_json(payload) if isinstance(payload, Mapping) else ImmutableMultiDict()
-    if request.files:
-        return CombinedMultiDict([request.files, request.form])
-    if request.form:
-        return request.form
-    return ImmutableMultiDict()
+    # Malformed multipart bodies can give keys that are not strings (None); WTForms expects strings.
+    items = [
+        (key, value)
+        for source in (request.form, request.files)
+        for key, value in source.items(multi=True)
+        if isinstance(key, str)
+    ]
+    return ImmutableMultiDict(items)
 
 
 def _scalar(value: object) -> str:

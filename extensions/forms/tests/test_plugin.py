@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from flask import Blueprint
+
+import erlen
+from erlen.checks import Level, run_checks
+from erlen.testing import MakeApp, assert_valid_plugin
+from erlen_forms import csrf_exempt_blueprint, hookspecs, plugin
+from erlen_forms.state import state_of
+
+
+def test_the_plugin_is_valid() -> None:
+    assert_valid_plugin(plugin, hookspec_modules=[hookspecs], name="forms")
+
+
+def test_the_plugin_is_found_by_its_entry_point(make_app: MakeApp) -> None:
+    app = make_app(["forms"])
+    registry = erlen.plugins_of(app)
+    assert registry.names() == ["erlen", "forms"]
+    assert registry.get("forms").declaration.description  # type: ignore[union-attr]
+
+
+def test_settings_have_defaults(make_app: MakeApp) -> None:
+    config = make_app(["forms"]).config
+    assert config["FORMS_CSRF_ENABLED"] is True
+    assert config["FORMS_CSRF_TIME_LIMIT"] == 8 * 3600
+    assert config["FORMS_CSRF_HEADERS"] == ["X-CSRF-Token", "X-CSRFToken"]
+    assert config["FORMS_CSRF_FIELD_NAME"] == "csrf_token"
+    assert config["FORMS_MAX_UPLOAD_SIZE"] == 16 * 1024 * 1024
+    assert config["FORMS_FK_SELECT_LIMIT"] == 100
+
+
+def test_settings_come_from_the_environment(make_app: MakeApp) -> None:
+    app = make_app(["forms"], environ={"ERLEN_FORMS_CSRF_ENABLED": "no", "ERLEN_FORMS_CSRF_TIME_LIMIT": "60"})
+    assert app.config["FORMS_CSRF_ENABLED"] is False
+    assert app.config["FORMS_CSRF_TIME_LIMIT"] == 60
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("FORMS_CSRF_TIME_LIMIT", -1), ("FORMS_MAX_UPLOAD_SIZE", -5), ("FORMS_CSRF_ENABLED", "maybe")]
+)
+def test_invalid_settings_are_clear_errors(make_app: MakeApp, key: str, value: object) -> None:
+    with pytest.raises(erlen.SettingError, match=key):
+        make_app(["forms"], {key: value})
+
+
+def test_each_app_has_its_own_state(make_app: MakeApp) -> None:
+    first, second = make_app(["forms"]), make_app(["forms"])
+    assert state_of(first) is not state_of(second)
+    with pytest.raises(RuntimeError, match="add 'forms' to PLUGINS"):
+        state_of(make_app([]))
+
+
+def messages(app: t.Any, deploy: bool = False) -> list[tuple[Level, str, str]]:
+    return [(m.level, m.id, m.message) for m in run_checks(app, deploy=deploy) if m.plugin == "forms"]
+
+
+def test_checks_of_a_good_app(make_app: MakeApp) -> None:
+    assert messages(make_app(["forms"])) == []
+
+
+def test_a_missing_secret_key_is_a_check_error(make_app: MakeApp) -> None:
+    found = messages(make_app(["forms"], {"SECRET_KEY": None}))
+    assert [(level, id) for level, id, _ in found] == [(Level.ERROR, "forms.E001")]
+    assert "SECRET_KEY is not set" in found[0][2]
+    assert messages(make_app(["forms"], {"SECRET_KEY": None, "FORMS_CSRF_ENABLED": False}))[0][1] == "forms.W001"
+
+
+def test_disabled_csrf_is_a_warning_on_deploy(make_app: MakeApp) -> None:
+    app = make_app(["forms"], {"FORMS_CSRF_ENABLED": False})
+    assert [(level, id) for level, id, _ in messages(app)] == [(Level.INFO, "forms.W001")]
+    assert (Level.WARNING, "forms.W001") in [(level, id) for level, id, _ in messages(app, deploy=True)]
+
+
+def test_no_size_limit_is_a_warning_on_deploy(make_app: MakeApp) -> None:
+    app = make_app(["forms"], {"FORMS_MAX_UPLOAD_SIZE": None})
+    assert messages(app) == []
+    assert [id for _, id, _ in messages(app, deploy=True)] == ["forms.W002"]
+
+
+def test_exemptions_are_listed_by_checks_and_the_cli(make_app: MakeApp) -> None:
+    app = make_app(["forms", "forms_sample_plugin"])
+    found = messages(app)
+    assert [(level, id) for level, id, _ in found] == [(Level.INFO, "forms.I001")] * 3
+    assert (
+        "Endpoint 'api.create' is exempt from CSRF checks (blueprint api): authenticated by bearer token" in found[0][2]
+    )
+    result = app.test_cli_runner().invoke(args=["forms", "exempt"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "api.create  [blueprint api]  authenticated by bearer token",
+        "hooks.incoming  [plugin sample]  verified by an HMAC signature header",
+        "webhook  [view]  signed by the payment provider",
+    ]
+
+
+def test_the_cli_without_exemptions(make_app: MakeApp) -> None:
+    result = make_app(["forms"]).test_cli_runner().invoke(args=["forms", "exempt"])
+    assert result.output == "No endpoint is exempt from CSRF checks.\n"
+
+
+def test_hook_exemptions_need_a_reason(make_app: MakeApp, tmp_path: t.Any) -> None:
+    from forms_helpers import write_plugin
+
+    write_plugin(
+        tmp_path,
+        "forms_reasonless",
+        """
+        import erlen
+
+        @erlen.hookimpl
+        def erlen_forms_csrf_exempt():
+            return {"api": ""}
+        """,
+    )
+    with pytest.raises(erlen.PluginError, match="must give a reason for exempting 'api'"):
+        make_app(["forms", "forms_reasonless"])
+
+
+def test_a_blueprint_exempt_in_one_app_is_the_same_blueprint_in_another(make_app: MakeApp) -> None:
+    bp = csrf_exempt_blueprint(Blueprint("shared", __name__), reason="token")
+
+    @bp.post("/x")
+    def x() -> str:
+        return "x"
+
+    for app in (make_app(["forms"]), make_app(["forms"])):
+        app.register_blueprint(bp)
+        assert app.test_client().post("/x").status_code == 200
