@@ -15,14 +15,18 @@ class ProductionConfig:
 
 
 def test_mapping() -> None:
-    app = erlen.create_app(__name__, {"PAGE_TITLE": "from a mapping", "lower": 1}, environ={})
+    app = erlen.create_app(__name__, {"PAGE_TITLE": "from a mapping"}, environ={})
     assert app.config["PAGE_TITLE"] == "from a mapping"
-    assert "lower" not in app.config
+
+
+def test_lower_case_keys_in_a_mapping_are_refused_not_ignored() -> None:
+    with pytest.raises(erlen.ConfigError, match=r"'plugins' in the config mapping would be ignored. Write 'PLUGINS'"):
+        erlen.create_app(__name__, {"plugins": ["db"]}, environ={})
 
 
 def test_toml_file_with_plugin_sections(tmp_path: Path) -> None:
     (tmp_path / "erlen.toml").write_text(
-        'page_title = "from TOML"\nplugins = []\n\n[db]\nurl = "sqlite:///x.db"\nengine_options = { pool_size = 5 }\n'
+        'page-title = "from TOML"\nplugins = []\n\n[db]\nurl = "sqlite:///x.db"\nengine-options = { pool_size = 5 }\n'
     )
     app = erlen.create_app(__name__, "erlen.toml", environ={}, root_path=str(tmp_path))
     assert app.config["PAGE_TITLE"] == "from TOML"

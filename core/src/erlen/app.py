@@ -40,9 +40,11 @@ def create_app(
     """Create a Flask app with the plugins that its configuration enables.
 
     :param import_name: as for :class:`flask.Flask`; pass ``__name__``.
-    :param config: a mapping, the name of a ``.toml`` or ``.py`` file
-        (relative to the app's root path), an object, or an object's dotted
-        import path. ``PLUGINS`` in it lists the enabled plugins.
+    :param config: a mapping with upper-case keys; the name or
+        :class:`os.PathLike` path of a ``.toml``, ``.py`` or ``.cfg`` file
+        (relative to the app's root path; ``.cfg`` is read as Python, as
+        Flask does); an object; or an object's dotted import path.
+        ``PLUGINS`` in it lists the enabled plugins.
     :param environ: the environment to read ``ERLEN_*`` variables from;
         ``os.environ`` by default.
     :param flask_options: passed to :class:`flask.Flask`, such as
@@ -64,8 +66,8 @@ class Erlen:
         app.config["PLUGINS"] = ["db"]
         Erlen(app)
 
-    or, with an app factory, ``erlen = Erlen()`` and later
-    ``erlen.init_app(app)``.
+    or, with an app factory, ``plugins = Erlen()`` and later
+    ``plugins.init_app(app)``.
 
     :param app: the app to attach to now.
     :param config: configuration to load into the app first (see

@@ -26,7 +26,7 @@ PLUGINS_SETTING = Setting(
     "PLUGINS",
     list[str],
     default=[],
-    help="The enabled plugins, in order: entry-point names (``db``) or dotted import paths of local plugins.",
+    help="The enabled plugins, in order: entry-point names (such as db) or dotted import paths of local plugins.",
 )
 
 #: Keys too short, too repetitive or too well known to protect sessions in production.
@@ -63,8 +63,8 @@ def erlen_settings() -> Iterable[Setting]:
             t.Union[str, bytes, None],  # noqa: UP007 - a runtime value, not an annotation
             default=None,
             secret=True,
-            help="Signs sessions and tokens. Use a long random value in production: "
-            '``python -c "import secrets; print(secrets.token_urlsafe(48))"``.',
+            help="Signs sessions and tokens. In production use a long random value, such as the output of: "
+            'python -c "import secrets; print(secrets.token_urlsafe(48))"',
         ),
     ]
 

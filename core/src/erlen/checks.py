@@ -79,8 +79,7 @@ def run_checks(app: Flask, *, deploy: bool = False) -> list[CheckMessage]:
     registry = plugins_of(app)
     found: list[CheckMessage] = []
     with app.app_context():
-        caller = registry.hook.erlen_checks
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in registry.implementations("erlen_checks"):
             arguments = {"app": app, "deploy": deploy}
             try:
                 results = impl.function(*(arguments[name] for name in impl.argnames)) or ()

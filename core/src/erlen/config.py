@@ -65,6 +65,12 @@ def load_config(config: Config, source: ConfigInput, sources: ConfigSources) -> 
     if source is None:
         return
     if isinstance(source, Mapping):
+        lower = sorted(str(key) for key in source if not str(key).isupper())
+        if lower:
+            raise ConfigError(
+                f"Config keys must be upper case, as Flask reads only those: {', '.join(map(repr, lower))} in the "
+                f"config mapping would be ignored. Write {', '.join(repr(k.upper()) for k in lower)}."
+            )
         _update(config, source, "the config mapping passed to create_app", sources)
         return
     if isinstance(source, (str, os.PathLike)):
@@ -100,14 +106,13 @@ def _load_file(config: Config, path: Path, sources: ConfigSources) -> None:
             raise ConfigError(f"Config file {str(path)!r} is not valid TOML: {exc}.") from exc
         for key, value in data.items():
             if isinstance(value, dict):
-                section = key.upper().replace("-", "_")
                 for inner, inner_value in value.items():
-                    full = f"{section}_{inner.upper()}"
+                    full = f"{_toml_key(key)}_{_toml_key(inner)}"
                     config[full] = inner_value
                     sources.record(full, f"{path.name} [{key}] {inner}")
             else:
-                config[key.upper()] = value
-                sources.record(key.upper(), f"{path.name} {key}")
+                config[_toml_key(key)] = value
+                sources.record(_toml_key(key), f"{path.name} {key}")
         return
     scratch = Config(config.root_path)
     try:
@@ -115,6 +120,11 @@ def _load_file(config: Config, path: Path, sources: ConfigSources) -> None:
     except Exception as exc:
         raise ConfigError(f"Config file {str(path)!r} failed to run: {type(exc).__name__}: {exc}") from exc
     _update(config, scratch, path.name, sources)
+
+
+def _toml_key(name: str) -> str:
+    """``pool-size`` and ``pool_size`` in TOML are both the key ``POOL_SIZE``."""
+    return name.upper().replace("-", "_")
 
 
 def _update(config: Config, values: Mapping[str, t.Any], source: str, sources: ConfigSources) -> None:

@@ -43,10 +43,13 @@ class Setting:
         ``typing.Literal[...]``, ``typing.Any``, or any of these ``| None``.
     :param default: the value used when the app does not configure one;
         :data:`REQUIRED` (the default) makes the setting mandatory.
-    :param help: one or two sentences for the settings reference.
+    :param help: one or two sentences of plain text for the settings
+        reference; error messages about the setting quote it.
     :param secret: the value is never shown in output or error messages.
     :param validate: an optional callable that receives the converted value
-        and raises :class:`ValueError` with a reason when it is not acceptable.
+        and raises :class:`ValueError` when it is not acceptable. Its message
+        completes the sentence "... has the invalid value X (from SOURCE):
+        it ...", so word it like ``"must be at least 1"``.
     """
 
     name: str

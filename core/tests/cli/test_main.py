@@ -61,6 +61,12 @@ def test_app_from_erlen_app_variable(project: Path, monkeypatch: pytest.MonkeyPa
     assert result.output.splitlines()[1].startswith("erlen ")
 
 
+def test_no_app_found_says_how_to_name_one(project: Path) -> None:
+    (project / "hello.py").unlink()
+    result = CliRunner().invoke(cli, ["plugins"])
+    assert "Could not locate an app. Use the 'erlen --app' option, the ERLEN_APP" in result.output
+
+
 def test_configuration_errors_are_shown_without_a_traceback(project: Path) -> None:
     (project / "broken_app.py").write_text("import erlen\napp = erlen.create_app(__name__, {'PLUGINS': ['nope']})\n")
     result = CliRunner().invoke(cli, ["--app", "broken_app", "plugins"])

@@ -51,7 +51,8 @@ def test_missing_requirement_says_what_to_add(noop_plugin) -> None:
         erlen.create_app(__name__, {"PLUGINS": [forms, auth]}, environ={})
     assert str(caught.value) == (
         "Plugin 'auth' requires 'db', which is not enabled. Add 'db' to PLUGINS "
-        f"(from the config mapping passed to create_app): PLUGINS = ['{forms}', 'db', '{auth}']"
+        f"(from the config mapping passed to create_app): PLUGINS = ['{forms}', 'db', '{auth}'] "
+        "(for a local plugin, use the dotted path of the module that declares that name)"
     )
     assert caught.value.plugin == "auth"
 

@@ -34,6 +34,14 @@ def test_every_hook_call_is_logged(noop_plugin, caplog: pytest.LogCaptureFixture
     assert any(re.fullmatch(r"erlen_after_request plugin=traced \d+\.\d{3} ms", line) for line in lines)
 
 
+def test_the_first_hook_call_is_traced_too(noop_plugin, caplog: pytest.LogCaptureFixture) -> None:
+    plugin = noop_plugin("specs", body="@erlen.hookimpl\ndef erlen_hookspecs():\n    return []\n")
+    caplog.set_level(logging.INFO, logger="erlen.trace")
+    erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={"ERLEN_TRACE_HOOKS": "1"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "erlen.trace"]
+    assert any(line.startswith("erlen_hookspecs plugin=specs ") for line in lines)
+
+
 def test_no_tracing_by_default(noop_plugin, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="erlen.trace")
     erlen.create_app(__name__, {"PLUGINS": [noop_plugin("quiet")]}, environ={})

@@ -77,3 +77,28 @@ def test_validate_plugin_accepts_extension_hooks(plugins) -> None:
 
     assert validate_plugin(shop_user) != []
     assert validate_plugin(shop_user, hookspec_modules=[shop_specs]) == []
+
+
+def test_wrapper_on_a_hook_called_plugin_by_plugin_is_refused(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "wrapping",
+        body="@erlen.hookimpl(wrapper=True)\ndef erlen_init_app(app):\n    return (yield)\n",
+    )
+    with pytest.raises(erlen.HookImplementationError, match=r"erlen_init_app is called plugin by plugin"):
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+
+
+def test_wrapper_on_a_per_request_hook_works(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "around",
+        body="""
+        @erlen.hookimpl(wrapper=True)
+        def erlen_after_request(response):
+            result = yield
+            response.headers["X-Wrapped"] = "yes"
+            return result
+        """,
+    )
+    app = erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+    app.add_url_rule("/", "index", lambda: "ok")
+    assert app.test_client().get("/").headers["X-Wrapped"] == "yes"

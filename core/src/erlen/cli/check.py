@@ -6,13 +6,17 @@ import click
 from flask import current_app
 
 from ..checks import Level, run_checks
+from ..errors import ErlenError
 
 
 @click.command("check")
 @click.option("--deploy", is_flag=True, help="Add the checks that matter in production.")
 def check_command(deploy: bool) -> None:
     """Run the system checks of every enabled plugin; exit 1 on errors."""
-    messages = run_checks(current_app, deploy=deploy)
+    try:
+        messages = run_checks(current_app, deploy=deploy)
+    except ErlenError as exc:
+        raise click.ClickException(str(exc)) from exc
     colours = {Level.ERROR: "red", Level.WARNING: "yellow", Level.INFO: None}
     for message in messages:
         click.secho(str(message), fg=colours[message.level], err=message.level >= Level.WARNING)

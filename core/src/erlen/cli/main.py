@@ -26,9 +26,19 @@ class _ErlenScriptInfo(ScriptInfo):
         # Flask's CLI overwrites the app's DEBUG with FLASK_DEBUG; Erlen keeps
         # the configured value (ERLEN_DEBUG, a config file) unless --debug,
         # --no-debug or FLASK_DEBUG says otherwise.
+        if self.app_import_path is None and self.create_app is None and os.environ.get("ERLEN_APP"):
+            # Read here, not at start-up, so ERLEN_APP in .env or .flaskenv counts too.
+            self.app_import_path = os.environ["ERLEN_APP"]
         override_debug, self.set_debug_flag = self.set_debug_flag, False
         try:
             app = super().load_app()
+        except NoAppException as exc:
+            if "Could not locate a Flask application" in str(exc):
+                raise NoAppException(
+                    "Could not locate an app. Use the 'erlen --app' option, the ERLEN_APP (or FLASK_APP) "
+                    "environment variable, or a 'wsgi.py' or 'app.py' file in the current directory."
+                ) from None
+            raise
         except ErlenError as exc:
             # A configuration or plugin error is for the user to fix: show the
             # message (which carries any original traceback), not Erlen's stack.
@@ -74,8 +84,6 @@ class ErlenGroup(FlaskGroup):
         parent: click.Context | None = None,
         **extra: t.Any,
     ) -> click.Context:
-        if "ERLEN_APP" in os.environ and "FLASK_APP" not in os.environ:
-            os.environ["FLASK_APP"] = os.environ["ERLEN_APP"]
         if "obj" not in extra and "obj" not in self.context_settings:
             extra["obj"] = _ErlenScriptInfo(
                 create_app=self.create_app,

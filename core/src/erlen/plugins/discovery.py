@@ -25,6 +25,7 @@ class LoadedPlugin:
     :param declaration: its :class:`~erlen.Plugin` declaration.
     :param origin: how it was found, for messages.
     :param distribution: the distribution that ships it, if installed.
+    :param distribution_version: that distribution's version.
     :param builtin: part of Erlen's core.
     :param spec: the entry of ``PLUGINS`` that enabled it.
     """
@@ -45,10 +46,12 @@ class LoadedPlugin:
 
     @property
     def requires(self) -> tuple[str, ...]:
+        """The plugins this one requires."""
         return tuple(self.declaration.requires)
 
     @property
     def integrates_with(self) -> tuple[str, ...]:
+        """The plugins this one uses when they are enabled."""
         return tuple(self.declaration.integrates_with)
 
 

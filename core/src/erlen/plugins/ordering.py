@@ -75,7 +75,8 @@ def _check_requirements(plugins: Sequence[LoadedPlugin], by_name: dict[str, Load
             needed = ", ".join(repr(name) for name in missing)
             raise MissingRequirementError(
                 f"Plugin {plugin.name!r} requires {needed}, which {'is' if len(missing) == 1 else 'are'} "
-                f"not enabled. Add {needed} to PLUGINS (from {listed_in}): PLUGINS = {suggestion}",
+                f"not enabled. Add {needed} to PLUGINS (from {listed_in}): PLUGINS = {suggestion} "
+                "(for a local plugin, use the dotted path of the module that declares that name)",
                 plugin=plugin.name,
             )
 

@@ -49,9 +49,9 @@ class PluginRegistry:
         for plugin in reversed(self.plugins):
             self.manager.register(plugin.obj, name=plugin.name)
         self.hookspec_namespaces: list[ModuleType | type] = [hookspecs]
-        self._add_extension_specs()
         if trace:
             tracing.install(self.manager)
+        self._add_extension_specs()
 
     def _add_extension_specs(self) -> None:
         known = collect_specs(self.hookspec_namespaces)
@@ -129,12 +129,7 @@ class PluginRegistry:
             raised, with the original traceback; an :class:`ErlenError` a
             plugin raises itself passes through unchanged.
         """
-        caller = getattr(self.manager.hook, hook, None)
-        if caller is None:
-            return
-        for impl in reversed(caller.get_hookimpls()):
-            if impl.wrapper or impl.hookwrapper:
-                continue
+        for impl in self.implementations(hook):
             unknown = [name for name in impl.argnames if name not in kwargs]
             if unknown:
                 raise HookImplementationError(
@@ -153,6 +148,26 @@ class PluginRegistry:
                     original=exc,
                 ) from exc
             yield self._by_name[impl.plugin_name], result
+
+    def implementations(self, hook: str) -> list[pluggy.HookImpl]:
+        """The implementations of ``hook`` in the order they are called.
+
+        :raises HookImplementationError: an implementation is a wrapper; a
+            hook called plugin by plugin (as by :meth:`iter_each`) has no
+            inner call for a wrapper to wrap.
+        """
+        caller = getattr(self.manager.hook, hook, None)
+        if caller is None:
+            return []
+        implementations = list(reversed(caller.get_hookimpls()))
+        for impl in implementations:
+            if impl.wrapper or impl.hookwrapper:
+                raise HookImplementationError(
+                    f"Plugin {impl.plugin_name!r}: {hook} is called plugin by plugin, so it cannot be implemented "
+                    "as a wrapper. Remove wrapper=True (or hookwrapper=True) and return the plugin's own result.",
+                    plugin=impl.plugin_name,
+                )
+        return implementations
 
     def settings_of(self, name: str, config: Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The values of the settings plugin ``name`` declared, by setting name."""
