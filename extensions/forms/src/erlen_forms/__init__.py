@@ -3,6 +3,8 @@ forms that plugins extend, model forms and uploads, as the Erlen plugin ``forms`
 
 from __future__ import annotations
 
+import typing as t
+
 from .csrf import (
     CSRFError,
     Exemption,
@@ -19,6 +21,21 @@ from .form import Form, flatten_json, request_formdata
 from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 
 __version__ = "0.1.0"
+
+if t.TYPE_CHECKING:
+    from .model_forms import ModelForm, ModelFormError, ModelSelectField, Unique, model_form
+
+#: Names of the module model_forms, imported on first use: it needs SQLAlchemy (``erlen-forms[models]``).
+_MODEL_FORM_NAMES = frozenset({"ModelForm", "ModelFormError", "ModelSelectField", "Unique", "model_form"})
+
+
+def __getattr__(name: str) -> t.Any:
+    if name in _MODEL_FORM_NAMES:
+        from . import model_forms
+
+        return getattr(model_forms, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     # forms
@@ -44,4 +61,10 @@ __all__ = [
     "FileRequired",
     "FileSize",
     "MultipleFileField",
+    # model forms (erlen-forms[models])
+    "ModelForm",
+    "ModelFormError",
+    "ModelSelectField",
+    "Unique",
+    "model_form",
 ]

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from erlen import hookspec
 
 if t.TYPE_CHECKING:
+    from sqlalchemy import Column, Table
+
     from .extension import FormExtension
     from .form import Form
 
@@ -61,4 +63,25 @@ def erlen_forms_csrf_exempt() -> Mapping[str, str]:
 
     A name is an endpoint (``"hooks.stripe"``) or a blueprint name (``"api"``),
     which exempts every endpoint of the blueprint.
+    """
+
+
+@hookspec(firstresult=True)
+def erlen_forms_fk_search_allowed(table: Table, column: Column[t.Any]) -> bool | None:
+    """Decide whether the current request may search the rows a foreign key refers to.
+
+    The search endpoint of model forms (``erlen_forms.fk_search``) returns
+    the keys and labels of the rows of the table that ``table.column``
+    refers to. The first plugin to return ``True`` or ``False`` decides;
+    when none does, the setting ``FORMS_FK_SEARCH_PUBLIC`` does (off by
+    default). An admin plugin allows it to its staff:
+
+    .. code-block:: python
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_forms_fk_search_allowed(table, column):
+            return current_user_is_staff() or None
+
+    :param table: the table holding the foreign key.
+    :param column: the foreign-key column.
     """

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import typing as t
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 
 import click
-from flask import Flask, current_app, jsonify, render_template
+from flask import Blueprint, Flask, current_app, jsonify, render_template
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -84,6 +85,13 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             validate=_non_negative,
         ),
         erlen.Setting(
+            "FK_SEARCH_PUBLIC",
+            bool,
+            default=False,
+            help="Model forms: let anyone search the rows foreign keys refer to, when no plugin decides "
+            "through erlen_forms_fk_search_allowed.",
+        ),
+        erlen.Setting(
             "FK_SELECT_LIMIT",
             int,
             default=100,
@@ -137,6 +145,21 @@ def _megabytes(size: int) -> str:
 def erlen_before_request() -> t.Any:
     # tryfirst: no other plugin's before-request hook may answer a forged request before it is refused.
     return csrf.protect()
+
+
+@erlen.hookimpl
+def erlen_blueprints(app: Flask) -> Iterable[tuple[Blueprint, Mapping[str, t.Any]]]:
+    # The foreign-key search of model forms needs erlen-db, an optional dependency, enabled on the app.
+    if "db" not in erlen.plugins_of(app) or importlib.util.find_spec("sqlalchemy") is None:
+        return []
+    from .search import make_blueprint
+
+    return [(make_blueprint(), {"url_prefix": "/_forms"})]
+
+
+@erlen.hookimpl
+def erlen_static_folder() -> str:
+    return str(Path(__file__).parent / "static")
 
 
 @erlen.hookimpl

@@ -1,0 +1,515 @@
+"""Forms built from SQLAlchemy models (needs ``erlen-forms[models]``, which brings erlen-db).
+
+:func:`model_form` turns a mapped class into a form class:
+
+* column types to fields: strings to text inputs (with a length validator
+  for ``String(n)``), ``Text`` to text areas, integers, numerics, floats,
+  booleans, dates, times, date-times, UUIDs, and enums to selects;
+* nullability to required or optional: a ``NOT NULL`` column without a
+  default is required;
+* unique columns to :class:`Unique`, which checks the database;
+* foreign keys to :class:`ModelSelectField`: a select of the related rows
+  while there are at most ``FORMS_FK_SELECT_LIMIT`` of them, otherwise a
+  search-as-you-type input backed by the endpoint ``erlen_forms.fk_search``;
+  the related table is never loaded whole.
+
+.. code-block:: python
+
+    PostForm = erlen_forms.model_form(Post, exclude=["created_at"], form_id="blog.post")
+
+    form = PostForm(obj=post)
+    if form.validate_on_submit():
+        form.populate_obj(post)
+        erlen_db.session.commit()
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import typing as t
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+
+import sqlalchemy as sa
+import wtforms
+import wtforms.fields.choices
+import wtforms.form
+from flask import current_app, has_app_context, url_for
+from markupsafe import Markup
+from sqlalchemy import types as satypes
+from sqlalchemy.orm import Mapper
+from wtforms import validators as v
+from wtforms.widgets import html_params
+
+from .form import FROM_REQUEST, Form
+
+#: Names of columns that make good labels for related rows, in order of preference.
+LABEL_NAMES = ("name", "title", "label", "username", "display_name", "email", "slug", "code")
+#: Column names never shown as labels or searched: they hold secrets.
+SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt", "key")
+
+
+class ModelFormError(TypeError):
+    """A model cannot be turned into a form as asked (an unsupported column type, an unknown field name)."""
+
+
+def _session() -> sa.orm.Session:
+    import erlen_db
+
+    return erlen_db.get_session()
+
+
+def _python_type(column: sa.ColumnElement[t.Any]) -> type | None:
+    try:
+        return t.cast(type, column.type.python_type)
+    except NotImplementedError:
+        return None
+
+
+def _coerce(column: sa.ColumnElement[t.Any], raw: object) -> object:
+    """Convert a submitted string to the Python type of ``column``; ``ValueError`` when it does not fit."""
+    if raw is None or raw == "":
+        return None
+    kind = _python_type(column)
+    if kind is None or isinstance(raw, kind):
+        return raw
+    text = str(raw).strip()
+    if kind is bool:
+        raise ValueError("not a key")
+    if kind is uuid.UUID:
+        return uuid.UUID(text)
+    if kind in (int, float, decimal.Decimal, str):
+        try:
+            return kind(text)
+        except (ArithmeticError, ValueError):
+            raise ValueError("not a valid value") from None
+    raise ValueError("not a valid value")
+
+
+def label_column(table: sa.Table) -> sa.Column[t.Any]:
+    """The column that best names a row of ``table`` to people.
+
+    A string column named like :data:`LABEL_NAMES`, else the first string
+    column whose name does not suggest a secret, else the primary key.
+    """
+    strings = [
+        column
+        for column in table.columns
+        if isinstance(column.type, satypes.String) and not any(word in column.name.lower() for word in SENSITIVE_WORDS)
+    ]
+    for name in LABEL_NAMES:
+        for column in strings:
+            if column.name.lower() == name:
+                return column
+    if strings:
+        return strings[0]
+    return next(iter(table.primary_key.columns))
+
+
+class Unique:
+    """Reject a value that another row of the model already has in ``column``.
+
+    The object being edited (passed to the form as ``obj``) may keep its own value.
+
+    :param model: the mapped class.
+    :param attribute: the name of the mapped attribute to check.
+    :param message: the error message.
+    """
+
+    def __init__(self, model: type, attribute: str, message: str | None = None) -> None:
+        self.model = model
+        self.attribute = attribute
+        self.message = message
+
+    def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
+        if field.data is None or field.data == "":
+            return
+        mapper = t.cast(Mapper[t.Any], sa.inspect(self.model))
+        keys = list(mapper.primary_key)
+        statement = sa.select(*keys).where(getattr(self.model, self.attribute) == field.data).limit(1)
+        row = _session().execute(statement).first()
+        if row is None:
+            return
+        editing = getattr(form, "model_obj", None)
+        if editing is not None and isinstance(editing, self.model):
+            identity = sa.inspect(editing).identity
+            if identity is not None and tuple(identity) == tuple(row):
+                return
+        raise v.ValidationError(self.message or field.gettext("This value is already taken."))
+
+
+class ModelSelectField(wtforms.Field):
+    """A foreign key: a select of the related rows, or a search input when there are too many.
+
+    The related rows are fetched up to the limit plus one: at most ``limit``
+    rows become a ``<select>``; beyond that the field renders a text input
+    that suggests rows from the endpoint ``erlen_forms.fk_search`` as the
+    user types, and a submitted value is checked with one query.
+
+    :param label: the field's label.
+    :param validators: the field's validators.
+    :param column: the foreign-key column (``Post.__table__.c.author_id``).
+    :param label_column: the column of the related table shown to people;
+        :func:`label_column` by default.
+    :param limit: the most rows a select lists; ``FORMS_FK_SELECT_LIMIT`` by default.
+    :param blank_text: the text of the empty choice of optional fields.
+    """
+
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: list[t.Any] | None = None,
+        *,
+        column: sa.Column[t.Any],
+        label_column: sa.Column[t.Any] | None = None,
+        limit: int | None = None,
+        blank_text: str = "",
+        **kwargs: t.Any,
+    ) -> None:
+        super().__init__(label, validators, **kwargs)
+        (foreign_key,) = tuple(column.foreign_keys)
+        self.column = column
+        self.remote = foreign_key.column
+        self.remote_table = self.remote.table
+        self.label_column = label_column if label_column is not None else globals()["label_column"](self.remote_table)
+        self.limit = limit
+        self.blank_text = blank_text
+        self._rows: list[tuple[t.Any, t.Any]] | None = None
+        self._searching: bool | None = None
+
+    # -- data -----------------------------------------------------------------------------------------------------
+
+    def process_formdata(self, valuelist: list[t.Any]) -> None:
+        if not valuelist:
+            return
+        try:
+            self.data = _coerce(self.remote, valuelist[0])
+        except (ValueError, TypeError):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid choice.")) from None
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+    def _limit(self) -> int:
+        if self.limit is not None:
+            return self.limit
+        if has_app_context():
+            return int(current_app.config.get("FORMS_FK_SELECT_LIMIT", 100))
+        return 100
+
+    def load(self) -> None:
+        """Fetch the related rows, at most the limit plus one; more than the limit switches to searching."""
+        if self._searching is not None:
+            return
+        limit = self._limit()
+        statement = sa.select(self.remote, self.label_column).order_by(self.label_column, self.remote).limit(limit + 1)
+        rows = [(row[0], row[1]) for row in _session().execute(statement)]
+        self._searching = len(rows) > limit
+        self._rows = None if self._searching else rows
+
+    @property
+    def searching(self) -> bool:
+        """Whether the related table has more rows than a select lists."""
+        self.load()
+        return bool(self._searching)
+
+    @property
+    def choices(self) -> list[tuple[t.Any, str]]:
+        """The related rows as ``(value, label)``; empty when :attr:`searching`."""
+        self.load()
+        return [(value, "" if label is None else str(label)) for value, label in self._rows or ()]
+
+    def pre_validate(self, form: wtforms.form.BaseForm) -> None:
+        if self.data is None:
+            return
+        if not self.searching:
+            if any(value == self.data for value, _ in self.choices):
+                return
+        else:
+            statement = sa.select(self.remote).where(self.remote == self.data).limit(1)
+            if _session().execute(statement).first() is not None:
+                return
+        raise v.ValidationError(self.gettext("Not a valid choice."))
+
+    def selected_label(self) -> str | None:
+        """The label of the chosen row, if any."""
+        if self.data is None:
+            return None
+        statement = sa.select(self.label_column).where(self.remote == self.data).limit(1)
+        label = _session().execute(statement).scalar()
+        return None if label is None else str(label)
+
+    # -- rendering --------------------------------------------------------------------------------------------------
+
+    def search_url(self) -> str:
+        """The URL of the search endpoint for this field's column."""
+        return url_for("erlen_forms.fk_search", table=self.column.table.name, column=self.column.name)
+
+    def __call__(self, **kwargs: t.Any) -> Markup:
+        kwargs.setdefault("id", self.id)
+        if self.flags.required and "required" not in kwargs:
+            kwargs["required"] = True
+        if self.searching:
+            return self._render_search(kwargs)
+        options = []
+        if not self.flags.required or self.data is None:
+            options.append(Markup('<option value="">{}</option>').format(self.blank_text))
+        for value, label in self.choices:
+            selected = " selected" if value == self.data else ""
+            options.append(Markup('<option value="{}"{}>{}</option>').format(str(value), Markup(selected), label))
+        return Markup("<select {}>{}</select>").format(
+            Markup(html_params(name=self.name, **kwargs)), Markup("").join(options)
+        )
+
+    def _render_search(self, kwargs: dict[str, t.Any]) -> Markup:
+        options_id = f"{self.id}-options"
+        kwargs.update(
+            {
+                "type": "text",
+                "list": options_id,
+                "autocomplete": "off",
+                "data_erlen_search": self.search_url(),
+                "value": self._value(),
+            }
+        )
+        current = self.selected_label() if self.data is not None else None
+        option = Markup('<option value="{}">{}</option>').format(self._value(), current) if current is not None else ""
+        script = url_for("erlen_plugin_static", plugin="forms", filename="fk-search.js")
+        return Markup('<input {}><datalist id="{}">{}</datalist><script src="{}" defer></script>').format(
+            Markup(html_params(name=self.name, **kwargs)), options_id, option, script
+        )
+
+
+def _enum_choices(column_type: satypes.Enum, *, blank: bool) -> tuple[list[t.Any], Callable[[t.Any], t.Any]]:
+    """The choices and the coerce function of a select for an enum column."""
+    # WTForms 3.3 wants SelectChoice objects; earlier versions take (value, label) pairs.
+    select_choice = getattr(wtforms.fields.choices, "SelectChoice", None)
+
+    def choice(value: str, label: str) -> t.Any:
+        return select_choice(value, label) if select_choice is not None else (value, label)
+
+    enum_class = column_type.enum_class
+    if enum_class is not None and issubclass(enum_class, enum.Enum):
+        members = enum_class
+        choices = [choice(m.name, m.name.replace("_", " ").capitalize()) for m in members]
+
+        def convert(value: t.Any) -> t.Any:
+            # An unknown name stays a string, which matches no choice: "Not a valid choice."
+            return members.__members__.get(str(value), str(value))
+
+    else:
+        choices = [choice(value, value) for value in column_type.enums]
+
+        def convert(value: t.Any) -> t.Any:
+            return str(value)
+
+    def coerce(value: t.Any) -> t.Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, enum.Enum):
+            return value
+        return convert(value)
+
+    return ([choice("", "")] if blank else []) + choices, coerce
+
+
+def _none_if_empty(value: t.Any) -> t.Any:
+    return value or None
+
+
+def _to_uuid(value: t.Any) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise ValueError("Invalid UUID.") from None
+
+
+def _is_required(column: sa.Column[t.Any]) -> bool:
+    return (
+        not column.nullable
+        and column.default is None
+        and column.server_default is None
+        and not (column.primary_key and column.autoincrement in (True, "auto"))
+    )
+
+
+def _is_unique(column: sa.Column[t.Any]) -> bool:
+    if column.unique:
+        return True
+    table = column.table
+    for constraint in getattr(table, "constraints", ()):
+        if isinstance(constraint, sa.UniqueConstraint) and list(constraint.columns) == [column]:
+            return True
+    return any(index.unique and list(index.columns) == [column] for index in getattr(table, "indexes", ()))
+
+
+def field_for(
+    model: type, attribute: str, column: sa.Column[t.Any], options: Mapping[str, t.Any] | None = None
+) -> t.Any:
+    """The unbound WTForms field for one column of ``model``.
+
+    :param model: the mapped class.
+    :param attribute: the mapped attribute's name.
+    :param column: its column.
+    :param options: keyword arguments for the field, overriding the derived ones;
+        ``validators`` are added to the derived validators.
+    :raises ModelFormError: the column's type has no field.
+    """
+    options = dict(options or {})
+    extra_validators = list(options.pop("validators", ()))
+    label = options.pop("label", None) or column.info.get("label") or attribute.replace("_", " ").capitalize()
+    description = options.pop("description", None) or column.comment or ""
+    required = _is_required(column)
+    kind = column.type
+    validators: list[t.Any] = []
+    field_kwargs: dict[str, t.Any] = {"description": description}
+    python_type = _python_type(column)
+
+    if column.foreign_keys:
+        if len(column.foreign_keys) != 1:
+            raise ModelFormError(f"{model.__name__}.{attribute}: a column with several foreign keys has no field.")
+        field_class: type[wtforms.Field] = ModelSelectField
+        field_kwargs["column"] = column
+    elif isinstance(kind, satypes.Enum):
+        field_class = wtforms.SelectField
+        field_kwargs["choices"], field_kwargs["coerce"] = _enum_choices(kind, blank=not required)
+    elif isinstance(kind, satypes.Boolean):
+        field_class = wtforms.BooleanField
+        required = False  # an unticked box is a value: False
+    elif isinstance(kind, (satypes.Text, satypes.UnicodeText)):
+        field_class = wtforms.TextAreaField
+    elif isinstance(kind, satypes.Uuid):
+        field_class = wtforms.StringField
+        field_kwargs["filters"] = [_to_uuid]
+    elif isinstance(kind, satypes.String):
+        field_class = wtforms.StringField
+        if kind.length:
+            validators.append(v.Length(max=kind.length))
+    elif isinstance(kind, satypes.Integer):
+        field_class = wtforms.IntegerField
+    elif isinstance(kind, satypes.Float) or python_type is float:
+        field_class = wtforms.FloatField
+    elif isinstance(kind, satypes.Numeric):
+        field_class = wtforms.DecimalField
+        scale = getattr(kind, "scale", None)
+        if scale is not None:
+            field_kwargs["places"] = scale
+    elif isinstance(kind, satypes.DateTime) or python_type is datetime.datetime:
+        field_class = wtforms.DateTimeLocalField
+    elif isinstance(kind, satypes.Date) or python_type is datetime.date:
+        field_class = wtforms.DateField
+    elif isinstance(kind, satypes.Time) or python_type is datetime.time:
+        field_class = wtforms.TimeField
+    else:
+        raise ModelFormError(
+            f"{model.__name__}.{attribute}: the column type {kind!r} has no form field. Exclude the column "
+            f"(exclude=[{attribute!r}]) or give a field for it (fields={{{attribute!r}: ...}})."
+        )
+
+    if required:
+        validators.insert(0, v.DataRequired() if python_type is str else v.InputRequired())
+    else:
+        validators.insert(0, v.Optional())
+        if python_type is str and field_class is not wtforms.SelectField:
+            field_kwargs["filters"] = [_none_if_empty]
+    if _is_unique(column):
+        validators.append(Unique(model, attribute))
+    field_kwargs.update(options)
+    return field_class(label, [*validators, *extra_validators], **field_kwargs)
+
+
+class ModelForm(Form):
+    """The base of forms made by :func:`model_form`.
+
+    It keeps the object it was given as ``obj`` in :attr:`model_obj`, so
+    :class:`Unique` lets the edited row keep its own value.
+    """
+
+    #: The mapped class the form was built from.
+    model: t.ClassVar[type | None] = None
+
+    def __init__(
+        self,
+        formdata: t.Any = FROM_REQUEST,
+        obj: object | None = None,
+        prefix: str = "",
+        data: Mapping[str, t.Any] | None = None,
+        meta: Mapping[str, t.Any] | None = None,
+        **kwargs: t.Any,
+    ) -> None:
+        #: The object being edited, if any.
+        self.model_obj = obj
+        super().__init__(formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
+
+
+def model_form(
+    model: type,
+    *,
+    only: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    field_args: Mapping[str, Mapping[str, t.Any]] | None = None,
+    fields: Mapping[str, t.Any] | None = None,
+    base: type[ModelForm] = ModelForm,
+    form_id: str | None = None,
+    name: str | None = None,
+) -> type[ModelForm]:
+    """Build a form class from the SQLAlchemy mapped class ``model``.
+
+    :param model: the mapped class (a subclass of :class:`erlen_db.Model`
+        or of any declarative base).
+    :param only: the attributes to include, in this order; by default every
+        column attribute except primary keys.
+    :param exclude: attributes to leave out.
+    :param field_args: keyword arguments per attribute for the derived
+        fields (``label``, ``description``, ``render_kw``, extra ``validators``).
+    :param fields: fields to use instead of derived ones, or to add.
+    :param base: the form base class, a subclass of :class:`ModelForm`.
+    :param form_id: the form's id, so plugins can extend it; by default
+        ``"model.<table name>"``.
+    :param name: the class name; ``<Model>Form`` by default.
+    :raises ModelFormError: ``model`` is not mapped, or names an unknown
+        attribute, or a column has no field.
+    """
+    try:
+        mapper = t.cast(Mapper[t.Any], sa.inspect(model))
+    except sa.exc.NoInspectionAvailable:
+        raise ModelFormError(f"{model!r} is not a SQLAlchemy mapped class.") from None
+    columns = {prop.key: prop.columns[0] for prop in mapper.column_attrs if isinstance(prop.columns[0], sa.Column)}
+    excluded = set(exclude)
+    overrides = dict(fields or {})
+    if only is not None:
+        keys = list(only)
+        unknown = [key for key in keys if key not in columns and key not in overrides]
+        if unknown:
+            raise ModelFormError(
+                f"{model.__name__} has no column attribute {', '.join(map(repr, unknown))}; "
+                f"its columns: {', '.join(columns)}."
+            )
+    else:
+        keys = [key for key, column in columns.items() if not column.primary_key]
+    unknown = [key for key in [*excluded, *(field_args or {})] if key not in columns]
+    if unknown:
+        raise ModelFormError(f"{model.__name__} has no column attribute {', '.join(map(repr, unknown))}.")
+    namespace: dict[str, t.Any] = {
+        "model": model,
+        "form_id": form_id or f"model.{mapper.local_table.name}",  # type: ignore[attr-defined]
+        "__module__": getattr(model, "__module__", __name__),
+    }
+    for key in keys:
+        if key in excluded:
+            continue
+        if key in overrides:
+            namespace[key] = overrides.pop(key)
+        else:
+            namespace[key] = field_for(model, key, columns[key], (field_args or {}).get(key))
+    namespace.update(overrides)
+    metaclass: t.Any = type(base)
+    return t.cast(type[ModelForm], metaclass(name or f"{model.__name__}Form", (base,), namespace))

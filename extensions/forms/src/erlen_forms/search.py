@@ -1,0 +1,83 @@
+"""The search-as-you-type endpoint of foreign-key fields in model forms (needs erlen-db).
+
+``GET /_forms/fk/<table>/<column>?q=text`` answers
+``{"results": [{"value": ..., "label": ...}, ...]}``: rows of the table that
+the foreign key ``table.column`` refers to, whose label contains ``text``
+(or whose key is ``text``), at most 20 (``limit``, up to 50).
+
+Only rows' keys and labels (see :func:`erlen_forms.model_forms.label_column`)
+are returned, and only when allowed: a plugin answers the hook
+``erlen_forms_fk_search_allowed`` (an admin plugin checks its permissions),
+else the setting ``FORMS_FK_SEARCH_PUBLIC`` decides (off by default).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
+
+import erlen
+
+#: The most results one search returns.
+MAX_RESULTS = 50
+#: The longest search text.
+MAX_QUERY_LENGTH = 100
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def fk_search(table: str, column: str) -> t.Any:
+    """The view of the endpoint ``erlen_forms.fk_search``; see the module documentation."""
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .model_forms import _coerce, label_column
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        database = erlen_db.database_of(app)
+    except Exception:
+        abort(404)
+    found = next((tb for tb in database.tables() if tb.name == table or tb.key == table), None)
+    if found is None or column not in found.c or len(found.c[column].foreign_keys) != 1:
+        return jsonify({"error": "not_found", "message": f"No foreign key {table}.{column}."}), 404
+    source = found.c[column]
+    allowed = erlen.plugins_of(app).hook.erlen_forms_fk_search_allowed(table=found, column=source)
+    if allowed is None:
+        allowed = bool(app.config.get("FORMS_FK_SEARCH_PUBLIC", False))
+    if not allowed:
+        return jsonify({"error": "forbidden", "message": "Searching this foreign key is not allowed."}), 403
+    (foreign_key,) = tuple(source.foreign_keys)
+    remote = foreign_key.column
+    label = label_column(remote.table)
+    text = (request.args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    try:
+        limit = max(1, min(int(request.args.get("limit", 20)), MAX_RESULTS))
+    except ValueError:
+        limit = 20
+    statement = sa.select(remote, label).order_by(label, remote).limit(limit)
+    if text:
+        conditions: list[sa.ColumnElement[bool]] = [
+            sa.cast(label, sa.String).ilike(f"%{_escape_like(text)}%", escape="\\")
+        ]
+        try:
+            key = _coerce(remote, text)
+        except (ValueError, TypeError):
+            key = None
+        if key is not None:
+            conditions.append(remote == key)
+        statement = statement.where(sa.or_(*conditions))
+    rows = database.session.execute(statement).all()
+    results = [{"value": str(value), "label": "" if name is None else str(name)} for value, name in rows]
+    return jsonify({"results": results})
+
+
+def make_blueprint() -> Blueprint:
+    """The blueprint of the search endpoint, registered at ``/_forms`` when erlen-db is enabled."""
+    blueprint = Blueprint("erlen_forms", __name__)
+    blueprint.add_url_rule("/fk/<table>/<column>", view_func=fk_search, methods=["GET"])
+    return blueprint
