@@ -42,7 +42,7 @@ def test_app_table_with_a_plugin_table_name_is_an_error(db_app: DbApp) -> None:
 
 
 def test_returning_the_shared_base_is_an_error(make_app: MakeApp) -> None:
-    with pytest.raises(erlen.PluginError, match="bad_models.*shared erlen_db.Model"):
+    with pytest.raises(erlen.PluginError, match=r"bad_models.*shared erlen_db.Model"):
         make_app(["db", "sample_plugins.bad_models"])
 
 

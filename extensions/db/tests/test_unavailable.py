@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import socket
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from app_models import Author
+from conftest import DbApp
+from flask import Flask
+from tcp_proxy import TcpProxy
+
+import erlen_db
+from erlen.testing import MakeApp
+
+
+def closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = t.cast(int, sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+def add_routes(app: Flask) -> Flask:
+    @app.get("/count")
+    def count() -> str:
+        return str(erlen_db.session.scalar(sa.select(sa.func.count()).select_from(Author)))
+
+    @app.get("/broken")
+    def broken() -> str:
+        erlen_db.session.execute(sa.text("SELECT * FROM no_such_table"))
+        return "?"
+
+    return app
+
+
+def assert_unavailable(app: Flask) -> None:
+    response = app.test_client().get("/count")
+    assert response.status_code == 503
+    assert "Service unavailable" in response.text
+    assert "Traceback" not in response.text
+    assert response.headers["Retry-After"] == "5"
+
+
+@pytest.fixture
+def down_url() -> str:
+    return f"postgresql+psycopg://postgres:s3cr3t@127.0.0.1:{closed_port()}/test?connect_timeout=2"
+
+
+def test_app_starts_while_postgresql_is_down_and_answers_503(make_app: MakeApp, down_url: str) -> None:
+    app = add_routes(make_app(["db"], {"DB_URL": down_url}))
+    assert_unavailable(app)
+    erlen_db.database_of(app).dispose()
+
+
+def test_app_starts_while_sqlite_file_is_unreachable(make_app: MakeApp, tmp_path: Path) -> None:
+    app = add_routes(make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'missing' / 'db.sqlite3'}"}))
+    assert_unavailable(app)
+
+
+def test_other_database_errors_are_not_hidden_as_503(db_app: DbApp) -> None:
+    app = add_routes(db_app())
+    with pytest.raises(sa.exc.DBAPIError):
+        app.test_client().get("/broken")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert app.test_client().get("/broken").status_code == 500
+
+
+def test_503_page_can_be_overridden(make_app: MakeApp, down_url: str, tmp_path: Path) -> None:
+    templates = tmp_path / "templates" / "erlen_db"
+    templates.mkdir(parents=True)
+    (templates / "503.html").write_text("Back soon")
+    app = add_routes(make_app(["db"], {"DB_URL": down_url}, root_path=str(tmp_path)))
+    response = app.test_client().get("/count")
+    assert (response.status_code, response.text) == (503, "Back soon")
+    erlen_db.database_of(app).dispose()
+
+
+def test_pool_exhaustion_times_out_into_503(db_app: DbApp) -> None:
+    app = add_routes(db_app(config={"DB_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2}}))
+    engine = erlen_db.database_of(app).engine
+    erlen_db.database_of(app).create_all()
+    with engine.connect():
+        assert_unavailable(app)
+    assert app.test_client().get("/count").text == "0"
+
+
+def test_stale_connections_are_replaced(db_app: DbApp, database_url: str) -> None:
+    app = add_routes(db_app())
+    erlen_db.database_of(app).create_all()
+    client = app.test_client()
+    assert client.get("/count").text == "0"
+    if database_url.startswith("postgresql"):
+        pid = erlen_db.database_of(app).engine.pool._pool.queue[0].dbapi_connection.info.backend_pid  # type: ignore[attr-defined]
+        other = sa.create_engine(database_url, poolclass=sa.NullPool)
+        with other.begin() as connection:
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.dispose()
+    assert client.get("/count").text == "0"
+
+
+@pytest.fixture
+def proxy(postgres_schema_url: str) -> Iterator[TcpProxy]:
+    url = sa.make_url(postgres_schema_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+def test_recovers_when_postgresql_returns(make_app: MakeApp, postgres_schema_url: str, proxy: TcpProxy) -> None:
+    url = sa.make_url(postgres_schema_url).set(host="127.0.0.1", port=proxy.port)
+    url = url.update_query_dict({"connect_timeout": "2"})
+    app = add_routes(make_app(["db"], {"DB_URL": url.render_as_string(hide_password=False)}))
+    database = erlen_db.database_of(app)
+    database.create_all()
+    client = app.test_client()
+    assert client.get("/count").text == "0"
+    proxy.stop()
+    assert_unavailable(app)
+    assert_unavailable(app)
+    proxy.start()
+    assert client.get("/count").text == "0"
+    database.dispose()
+
+
+def test_recovers_when_sqlite_file_becomes_available(make_app: MakeApp, tmp_path: Path) -> None:
+    app = add_routes(make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'later' / 'db.sqlite3'}"}))
+    assert_unavailable(app)
+    (tmp_path / "later").mkdir()
+    erlen_db.database_of(app).create_all()
+    assert app.test_client().get("/count").text == "0"
+    erlen_db.database_of(app).dispose()
