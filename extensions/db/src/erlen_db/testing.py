@@ -9,7 +9,8 @@ Fixtures (all use the core's ``app`` fixture; set ``erlen_plugins`` and
     Every session of the app during the test (in requests and app contexts)
     joins that transaction through a SAVEPOINT, so code that calls
     ``commit()`` only releases its SAVEPOINT and nothing persists.
-    The fixture's value is a session for preparing data.
+    The fixture's value is a session for preparing data. At the end the
+    engine's pooled connections are closed.
 ``count_queries``
     ``with count_queries() as counter: ...`` counts the statements the app's
     engine runs in the block.
@@ -52,6 +53,7 @@ def db_session(app: Flask) -> Iterator[Session]:
         if transaction.is_active:
             transaction.rollback()
         connection.close()
+        database.dispose()
 
 
 @pytest.fixture

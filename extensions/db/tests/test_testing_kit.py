@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from app_models import Author
+from flask import Flask
+from sqlalchemy.orm import Session, selectinload
+
+import erlen_db
+
+
+@pytest.fixture
+def app(app: Flask) -> Iterator[Flask]:
+    @app.post("/authors/<name>")
+    def add(name: str) -> str:
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.commit()
+        return "ok"
+
+    @app.get("/authors")
+    def authors() -> str:
+        return ",".join(a.name for a in erlen_db.session.scalars(sa.select(Author).order_by(Author.name)))
+
+    @app.get("/n-plus-one")
+    def n_plus_one() -> str:
+        authors = erlen_db.session.scalars(sa.select(Author)).all()
+        return str(sum(len(a.books) for a in authors))
+
+    @app.get("/eager")
+    def eager() -> str:
+        authors = erlen_db.session.scalars(sa.select(Author).options(selectinload(Author.books))).all()
+        return str(sum(len(a.books) for a in authors))
+
+    yield app
+    erlen_db.database_of(app).dispose()
+
+
+def committed_names(app: Flask) -> list[str]:
+    engine = erlen_db.database_of(app).engine
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("author"):
+            return []
+        return list(connection.scalars(sa.select(Author.name)))
+
+
+class TestRolledBack:
+    """The two tests see the same database; neither sees the other's committed rows."""
+
+    @pytest.mark.parametrize("name", ["first", "second"])
+    def test_commits_are_rolled_back(self, app: Flask, db_session: Session, name: str) -> None:
+        assert db_session.scalars(sa.select(Author)).all() == []
+        db_session.add(Author(name=name))
+        db_session.commit()
+        client = app.test_client()
+        assert client.post("/authors/other").status_code == 200
+        assert client.get("/authors").text == ",".join(sorted([name, "other"]))
+
+
+def test_nothing_persists_after_db_session(app: Flask, db_session: Session) -> None:
+    pass
+
+
+def test_app_context_session_joins_the_test_transaction(app: Flask, db_session: Session) -> None:
+    db_session.add(Author(name="ann"))
+    db_session.commit()
+    with app.app_context():
+        assert erlen_db.session.scalars(sa.select(Author.name)).all() == ["ann"]
+        erlen_db.session.add(Author(name="bob"))
+        erlen_db.session.commit()
+    assert sorted(db_session.scalars(sa.select(Author.name))) == ["ann", "bob"]
+
+
+def test_failed_commit_in_request_does_not_break_the_test(app: Flask, db_session: Session) -> None:
+    db_session.add(Author(name="ann"))
+    db_session.commit()
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert app.test_client().post("/authors/ann").status_code == 500  # unique name
+    assert db_session.scalars(sa.select(Author.name)).all() == ["ann"]
+
+
+def test_max_queries_catches_n_plus_one(app: Flask, db_session: Session, max_queries: object) -> None:
+    for i in range(3):
+        db_session.add(Author(name=f"a{i}"))
+    db_session.commit()
+    client = app.test_client()
+    with pytest.raises(AssertionError, match="at most 2 queries, 4 ran") as info, max_queries(2):  # type: ignore[operator]
+        client.get("/n-plus-one")
+    assert "1. SELECT" in str(info.value)
+    with max_queries(2):  # type: ignore[operator]
+        assert client.get("/eager").text == "0"
+
+
+def test_count_queries_fixture(app: Flask, db_session: Session, count_queries: object) -> None:
+    with count_queries() as counter:  # type: ignore[operator]
+        app.test_client().get("/authors")
+    assert counter.count == 1 and counter.statements[0].startswith("SELECT")
+    assert int(counter) == 1
+
+
+def test_rows_did_not_persist(app: Flask) -> None:
+    assert committed_names(app) == []
+    erlen_db.database_of(app).dispose()
