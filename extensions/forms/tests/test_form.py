@@ -8,13 +8,14 @@ from flask import Flask, jsonify
 from werkzeug.datastructures import FileStorage
 from wtforms import (
     BooleanField,
+    DecimalField,
     FieldList,
     FormField,
     IntegerField,
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, ValidationError
+from wtforms.validators import DataRequired, NumberRange, ValidationError
 
 import erlen_forms
 from erlen.testing import MakeApp
@@ -211,3 +212,15 @@ def test_file_field_data_is_none_without_a_file(make_app: MakeApp) -> None:
     form = Upload(formdata=None)
     form.file.process_formdata([empty])
     assert form.file.data is None
+
+
+@pytest.mark.parametrize("value", ["sNaN", "-sNaN1"])
+def test_signaling_nans_are_invalid_not_an_error(make_app: MakeApp, value: str) -> None:
+    class Priced(Form):
+        price = DecimalField("Price", [NumberRange(min=0, max=10)])
+
+    with make_app(["forms"]).test_request_context("/", method="POST", data={"price": value}):
+        form = Priced()
+        assert form.price.data is None
+        assert not form.validate_on_submit()
+        assert form.errors["price"][0] == "Not a valid decimal value."

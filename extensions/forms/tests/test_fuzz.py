@@ -50,7 +50,7 @@ class Everything(Form):
     website = StringField("Website", [Optional(), URL()])
     code = StringField("Code", [Optional(), Regexp(r"^[A-Z]{3}-\d+$")])
     age = IntegerField("Age", [Optional(), NumberRange(min=0, max=150)])
-    price = DecimalField("Price", places=2)
+    price = DecimalField("Price", [Optional(), NumberRange(min=0, max=1000)], places=2)
     ratio = FloatField("Ratio")
     level = IntegerRangeField("Level", [InputRequired()])
     born = DateField("Born")
@@ -117,7 +117,10 @@ def token_client(fuzz_app: Flask) -> tuple[t.Any, str]:
     return client, csrf_token_for(client)
 
 
-text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+text = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
+    st.sampled_from(["sNaN", "-sNaN1", "NaN", "Infinity", "1e999", "-0", "9" * 40, "2024-02-30", "24:00", "\x00"]),
+)
 keys = st.one_of(st.sampled_from(FIELD_NAMES), text)
 form_data = st.dictionaries(keys, st.lists(text, min_size=1, max_size=3), max_size=12)
 json_values = st.recursive(

@@ -7,6 +7,8 @@ import decimal
 import typing as t
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: model forms need erlen-forms[models]")
 
@@ -15,12 +17,13 @@ import wtforms
 from flask import Flask, jsonify, render_template_string
 from forms_model_plugin import Author, Odd, Post, Status
 from sqlalchemy.orm import Session
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 import erlen_db
 import erlen_forms
 from erlen.testing import MakeApp
 from erlen_forms import ModelForm, ModelFormError, ModelSelectField, Unique, model_form
+from erlen_forms.model_forms import Finite, NoNullCharacter
 from erlen_forms.testing import assert_csrf_protected, csrf_client_for
 
 PostForm = model_form(Post)
@@ -106,16 +109,20 @@ def test_column_types_become_fields() -> None:
 
 
 def test_nullability_and_lengths_become_validators() -> None:
-    assert validator_types(PostForm, "title") == [DataRequired, Length]
+    assert validator_types(PostForm, "title") == [DataRequired, Length, NoNullCharacter]
     assert field(PostForm, "title").args[1][1].max == 200
-    assert validator_types(PostForm, "views") == [InputRequired]
+    assert validator_types(PostForm, "views") == [InputRequired, NumberRange]
+    assert field(PostForm, "views").args[1][1].max == 2**31 - 1
+    assert validator_types(PostForm, "rating") == [Optional, Finite]
+    assert validator_types(PostForm, "price") == [Optional, Finite, NumberRange]
+    assert field(PostForm, "price").args[1][2].max == decimal.Decimal("99999999.99")
     assert validator_types(PostForm, "status") == [InputRequired]
-    assert validator_types(PostForm, "body") == [Optional]
+    assert validator_types(PostForm, "body") == [Optional, NoNullCharacter]
     assert validator_types(PostForm, "published") == [Optional]
-    assert validator_types(PostForm, "slug") == [Optional, Length, Unique]
+    assert validator_types(PostForm, "slug") == [Optional, Length, NoNullCharacter, Unique]
     assert validator_types(PostForm, "author_id") == [InputRequired]
     assert validator_types(PostForm, "editor_id") == [Optional]
-    assert validator_types(AuthorForm, "name") == [DataRequired, Length, Unique]
+    assert validator_types(AuthorForm, "name") == [DataRequired, Length, NoNullCharacter, Unique]
 
 
 def test_form_class_attributes() -> None:
@@ -138,7 +145,7 @@ def test_options() -> None:
     assert form.__name__ == "AuthorEdit"
     assert form.form_id == "tests.author"
     assert field(form, "name").args[0] == "Full name"
-    assert validator_types(form, "name") == [DataRequired, Length, Unique, Length]
+    assert validator_types(form, "name") == [DataRequired, Length, NoNullCharacter, Unique, Length]
     assert not hasattr(form, "password_hash")
     assert isinstance(getattr(form, "extra"), wtforms.fields.core.UnboundField)  # noqa: B009
 
@@ -255,6 +262,12 @@ def test_a_post_above_the_limit_is_checked_with_one_query(app: Flask, db_session
         ({"author_id": "abc"}, "Not a valid choice."),
         ({"author_id": ""}, "This field is required."),
         ({"ref": "not-a-uuid"}, "Invalid UUID."),
+        ({"views": "9" * 30}, "Number must be between"),
+        ({"author_id": "9" * 30}, "Not a valid choice."),
+        ({"price": "1e30"}, "Number must be between"),
+        ({"price": "NaN"}, "Enter a finite number."),
+        ({"rating": "inf"}, "Enter a finite number."),
+        ({"title": "a\x00b"}, "The text holds a character that is not allowed."),
     ],
 )
 def test_invalid_posts(app: Flask, db_session: Session, changes: dict[str, str], message: str) -> None:
@@ -351,3 +364,31 @@ def test_label_column_avoids_secrets() -> None:
     )
     assert label_column(table).name == "id"
     assert label_column(Author.__table__).name == "name"  # type: ignore[arg-type]
+
+
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
+values = st.one_of(
+    text,
+    st.integers().map(str),
+    st.sampled_from(["", "0", "-1", "9" * 30, "1e400", "nan", "inf", "2024-02-30", "DRAFT", "PUBLISHED", "\x00"]),
+)
+post_fields = st.sampled_from(
+    ["title", "slug", "body", "status", "kind", "views", "rating", "price", "published", "published_on", "created",
+     "at", "ref", "author_id", "editor_id"]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.dictionaries(post_fields, st.lists(values, min_size=1, max_size=2), max_size=15))
+def test_arbitrary_data_posted_to_a_model_form(app: Flask, db_session: Session, data: dict[str, list[str]]) -> None:
+    if db_session.scalar(sa.select(sa.func.count()).select_from(Author)) == 0:
+        authors(db_session, 5)
+    client = csrf_client_for(app)
+    response = client.post("/posts/new", data=data)
+    assert response.status_code in (200, 422), response.get_data(as_text=True)[:300]
+    assert client.post(f"/authors/{data.get('views', ['1'])[0][:5]}", data=data).status_code < 500

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 import typing as t
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import wtforms
 from flask import current_app, has_app_context, has_request_context, request
@@ -97,6 +98,14 @@ def flatten_json(payload: Mapping[t.Any, t.Any]) -> ImmutableMultiDict[str, str]
     return ImmutableMultiDict(items)
 
 
+def _reject_signaling_nans(fields: Iterable[wtforms.Field]) -> None:
+    # "sNaN" parses as a Decimal that raises in comparisons, and so in WTForms' NumberRange: a 500.
+    for field in fields:
+        if isinstance(field.data, decimal.Decimal) and field.data.is_snan():
+            field.data = None
+            field.process_errors = [*field.process_errors, field.gettext("Not a valid decimal value.")]
+
+
 class Form(wtforms.Form, metaclass=_ErlenFormMeta):
     """A WTForms form that reads the current request.
 
@@ -149,6 +158,7 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
         if formdata is FROM_REQUEST:
             formdata = request_formdata() if self.is_submitted() else None
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
+        _reject_signaling_nans(self._iter_all())
         for name, validators in self.extra_field_validators.items():
             field = self._fields.get(name)
             if field is None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import math
 import typing as t
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -82,10 +83,60 @@ def _coerce(column: sa.ColumnElement[t.Any], raw: object) -> object:
         return uuid.UUID(text)
     if kind in (int, float, decimal.Decimal, str):
         try:
-            return kind(text)
+            value = kind(text)
         except (ArithmeticError, ValueError):
             raise ValueError("not a valid value") from None
+        if isinstance(value, int):
+            low, high = int_bounds(column.type)
+            if not low <= value <= high:
+                raise ValueError("out of range")
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("not a valid value")
+        return value
     raise ValueError("not a valid value")
+
+
+def int_bounds(column_type: satypes.TypeEngine[t.Any]) -> tuple[int, int]:
+    """The smallest and largest integers that ``column_type`` stores on every supported database."""
+    if isinstance(column_type, satypes.SmallInteger):
+        bits = 16
+    elif isinstance(column_type, satypes.BigInteger):
+        bits = 64
+    else:
+        bits = 32
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+class Finite:
+    """Reject NaN and infinite numbers, which databases store differently or not at all.
+
+    :param message: the error message.
+    """
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message
+
+    def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
+        data = field.data
+        if data is None:
+            return
+        finite = data.is_finite() if isinstance(data, decimal.Decimal) else math.isfinite(data)
+        if not finite:
+            raise v.StopValidation(self.message or field.gettext("Enter a finite number."))
+
+
+class NoNullCharacter:
+    """Reject text holding the NUL character, which PostgreSQL cannot store.
+
+    :param message: the error message.
+    """
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message
+
+    def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
+        if isinstance(field.data, str) and "\x00" in field.data:
+            raise v.ValidationError(self.message or field.gettext("The text holds a character that is not allowed."))
 
 
 def label_column(table: sa.Table) -> sa.Column[t.Any]:
@@ -124,7 +175,7 @@ class Unique:
         self.message = message
 
     def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
-        if field.data is None or field.data == "":
+        if field.data is None or field.data == "" or field.errors:
             return
         mapper = t.cast(Mapper[t.Any], sa.inspect(self.model))
         keys = list(mapper.primary_key)
@@ -395,13 +446,21 @@ def field_for(
             validators.append(v.Length(max=kind.length))
     elif isinstance(kind, satypes.Integer):
         field_class = wtforms.IntegerField
+        low, high = int_bounds(kind)
+        validators.append(v.NumberRange(min=low, max=high))
     elif isinstance(kind, satypes.Float) or python_type is float:
         field_class = wtforms.FloatField
+        validators.append(Finite())
     elif isinstance(kind, satypes.Numeric):
         field_class = wtforms.DecimalField
+        validators.append(Finite())
         scale = getattr(kind, "scale", None)
         if scale is not None:
             field_kwargs["places"] = scale
+        if kind.precision is not None:
+            whole = decimal.Decimal(10) ** (kind.precision - (scale or 0))
+            step = decimal.Decimal(1).scaleb(-(scale or 0))
+            validators.append(v.NumberRange(min=-(whole - step), max=whole - step))
     elif isinstance(kind, satypes.DateTime) or python_type is datetime.datetime:
         field_class = wtforms.DateTimeLocalField
     elif isinstance(kind, satypes.Date) or python_type is datetime.date:
@@ -420,6 +479,8 @@ def field_for(
         validators.insert(0, v.Optional())
         if python_type is str and field_class is not wtforms.SelectField:
             field_kwargs["filters"] = [_none_if_empty]
+    if python_type is str:
+        validators.append(NoNullCharacter())
     if _is_unique(column):
         validators.append(Unique(model, attribute))
     field_kwargs.update(options)
