@@ -14,6 +14,7 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -80,7 +81,7 @@ def test_render_form_on_get(client: t.Any) -> None:
     assert '<select id="country" name="country">' in html
     assert '<input id="next" name="next" type="hidden" value="">' in html
     # Radio buttons are a group with a legend, each option with its own label.
-    assert '<fieldset class="erlen-field erlen-fieldset" id="plan">' in html
+    assert '<fieldset class="erlen-field erlen-fieldset" id="plan" role="radiogroup">' in html
     assert '<legend class="erlen-legend">Plan</legend>' in html
     assert '<label for="plan-0">free</label>' in html
     # A checkbox comes before its label.
@@ -104,6 +105,7 @@ def test_render_form_with_errors(client: t.Any) -> None:
     assert "<li>Invalid email address.</li>" in html
     assert re.search(r'<input aria-describedby="password-errors" aria-invalid="true" id="password"', html)
     assert 'aria-describedby="terms-errors" aria-invalid="true" id="terms"' in html
+    assert 'role="radiogroup"' in html
     # The password is not sent back; the email is, escaped.
     assert 'value="nope"' in html
     assert "short" not in html
@@ -209,3 +211,29 @@ def test_the_page_works_end_to_end_with_the_testing_client(make_app: MakeApp) ->
     client = csrf_client_for(app)
     data = {"email": "a@example.com", "password": "long enough", "terms": "y", "plan": "free", "country": "fr"}
     assert client.post("/s", data=data).data == b"ok"
+
+
+def test_checkbox_lists_and_invalid_radio_groups(app: Flask) -> None:
+    from wtforms import widgets
+
+    class Choices(Form):
+        plan = RadioField("Plan", [DataRequired()], choices=["free", "pro"])
+        tags = SelectMultipleField(
+            "Tags",
+            choices=["a", "b"],
+            widget=widgets.ListWidget(prefix_label=False),
+            option_widget=widgets.CheckboxInput(),
+            description="Pick any.",
+        )
+
+    with app.test_request_context("/", method="POST", data={"plan": "zzz"}):
+        form = Choices()
+        form.validate()
+        html = render(app, "{{ render_field(form.plan) }}{{ render_field(form.tags) }}", form=form)
+    assert (
+        '<fieldset class="erlen-field erlen-fieldset erlen-field-invalid" id="plan" role="radiogroup" '
+        'aria-required="true" aria-describedby="plan-errors" aria-invalid="true">'
+    ) in html
+    assert '<ul class="erlen-errors" id="plan-errors">' in html
+    assert '<fieldset class="erlen-field erlen-fieldset" id="tags" aria-describedby="tags-help">' in html
+    assert '<input id="tags-0" name="tags" type="checkbox" value="a"> <label for="tags-0">a</label>' in html
