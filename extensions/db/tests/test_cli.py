@@ -14,16 +14,22 @@ def test_info_shows_redacted_url_and_tables_by_owner(db_app: DbApp) -> None:
     assert result.exit_code == 0, result.output
     assert f"URL: {erlen_db.database_of(app).display_url}" in result.output
     lines = result.output.splitlines()
-    assert lines.index("blog:") < lines.index("  blog_post")
-    assert lines.index("tags:") < lines.index("  tags_tag")
-    assert "app:" in lines and "  author" in lines
+    assert lines.index("blog:") < lines.index("  blog_post  (not created)")
+    assert lines.index("tags:") < lines.index("  tags_tag  (not created)")
+    assert "app:" in lines and "  author  (not created)" in lines
+    assert "Database: reachable" in lines
+    erlen_db.database_of(app).create_all()
+    lines = app.test_cli_runner().invoke(args=["db", "info"]).output.splitlines()
+    assert "  author" in lines and "  blog_post" in lines
 
 
-def test_info_hides_password(make_app: MakeApp) -> None:
-    app = make_app(["db"], {"DB_URL": "postgresql+psycopg://bob:s3cr3t@127.0.0.1:1/db"})
+def test_info_hides_password_and_works_while_database_is_down(make_app: MakeApp) -> None:
+    app = make_app(["db"], {"DB_URL": "postgresql+psycopg://bob:s3cr3t@127.0.0.1:1/db?connect_timeout=2"})
     result = app.test_cli_runner().invoke(args=["db", "info"])
     assert result.exit_code == 0, result.output
     assert "s3cr3t" not in result.output and "bob:***@127.0.0.1:1/db" in result.output
+    assert "Database: unreachable" in result.output
+    erlen_db.database_of(app).dispose()
 
 
 def test_create_all_creates_tables(db_app: DbApp) -> None:

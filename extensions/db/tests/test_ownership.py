@@ -77,3 +77,20 @@ def test_models_pass_mypy_without_ignores() -> None:
         assert "type: ignore" not in Path(file).read_text()
     out, err, status = api.run(["--strict", "--no-incremental", "--follow-imports=silent", *files])
     assert status == 0, out + err
+
+
+def test_tables_of_plugins_not_enabled_are_not_the_apps(db_app: DbApp) -> None:
+    with_tags = db_app(["sample_plugins.tags"])
+    assert "tags_tag" in {table.key for table in erlen_db.database_of(with_tags).tables_by_owner()["tags"]}
+    without = db_app()
+    assert "tags_tag" not in {table.key for table in erlen_db.database_of(without).tables()}
+
+
+def test_metadata_of_one_owner(db_app: DbApp) -> None:
+    app = db_app(["sample_plugins.blog"])
+    database = erlen_db.database_of(app)
+    assert set(database.metadata_of("blog").tables) == {"blog_post"}
+    assert {"author", "book"} <= set(database.metadata_of("app").tables)
+    assert database.metadata_of("app").naming_convention == erlen_db.Model.metadata.naming_convention
+    with pytest.raises(KeyError):
+        database.metadata_of("nobody")

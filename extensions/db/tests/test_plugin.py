@@ -142,3 +142,15 @@ def test_checks_in_deploy(make_app: MakeApp, tmp_path: Path) -> None:
 
 def test_sqlite_module_present() -> None:
     assert sqlite3.sqlite_version_info >= (3, 15)
+
+
+def test_sqlite_in_memory(make_app: MakeApp) -> None:
+    app = make_app(["db"], {"DB_URL": "sqlite://"})
+    with app.app_context():
+        assert erlen_db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+    erlen_db.database_of(app).dispose()
+
+
+def test_default_pool_timeout_is_short(db_app: DbApp) -> None:
+    app = db_app()
+    assert erlen_db.database_of(app).engine.pool.timeout() == 10  # type: ignore[attr-defined]

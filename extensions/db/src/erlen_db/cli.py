@@ -31,11 +31,27 @@ def info_command() -> None:
     database = database_of()
     click.echo(f"URL: {database.display_url}")
     click.echo(f"Dialect: {database.engine.dialect.name}+{database.engine.dialect.driver}")
-    for owner, tables in database.tables_by_owner().items():
+    existing: set[str] | None = None
+    try:
+        with database.engine.connect() as connection:
+            inspector = inspect(connection)
+            existing = {
+                f"{schema}.{name}" if schema else name
+                for schema in {table.schema for table in database.tables()}
+                for name in inspector.get_table_names(schema=schema)
+            }
+        click.echo("Database: reachable")
+    except SQLAlchemyError as exc:
+        if not is_unavailable(exc):
+            raise
+        click.echo("Database: unreachable (tables are listed as the models define them)")
+    by_owner = database.tables_by_owner()
+    for owner, tables in by_owner.items():
         click.echo(f"{owner}:")
         for table in tables:
-            click.echo(f"  {table.key}")
-    if not database.plugin_tables and not database.tables():
+            missing = existing is not None and table.key not in existing
+            click.echo(f"  {table.key}" + ("  (not created)" if missing else ""))
+    if not by_owner:
         click.echo("No tables are defined.")
 
 

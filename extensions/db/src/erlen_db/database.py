@@ -23,6 +23,9 @@ EXTENSION_KEY = "db"
 #: The owner of tables that no plugin claims.
 APP_OWNER = "app"
 
+#: The key of ``Table.info`` that names the plugin owning the table.
+OWNER_INFO_KEY = "erlen_db_owner"
+
 _G_KEY = "_erlen_db_session"
 
 
@@ -124,6 +127,14 @@ class Database:
                     "(prefix it with the plugin's name).",
                     plugin=plugin,
                 )
+            previous = table.info.get(OWNER_INFO_KEY)
+            if previous is not None and previous != plugin:
+                raise TableConflictError(
+                    f"Plugins {previous!r} and {plugin!r} both claim the table {table.key!r} in "
+                    "erlen_db_models; a table belongs to one plugin.",
+                    plugin=plugin,
+                )
+            table.info[OWNER_INFO_KEY] = plugin
             self.plugin_tables[table.key] = (plugin, table)
 
     def tables_by_owner(self) -> dict[str, list[Table]]:
@@ -136,6 +147,8 @@ class Database:
         for key, table in Model.metadata.tables.items():
             if id(table) in claimed:
                 continue
+            if table.info.get(OWNER_INFO_KEY) is not None:
+                continue  # a table of a plugin that is not enabled on this app
             if key in self.plugin_tables:
                 raise TableConflictError(
                     f"The app and plugin {self.plugin_tables[key][0]!r} both define the table {key!r}. "
@@ -146,6 +159,21 @@ class Database:
         for plugin, table in self.plugin_tables.values():
             owners.setdefault(plugin, []).append(table)
         return {owner: sorted(tables, key=lambda tb: tb.key) for owner, tables in owners.items()}
+
+    def metadata_of(self, owner: str) -> MetaData:
+        """A new :class:`~sqlalchemy.MetaData` holding copies of the tables of one owner.
+
+        For tools that work owner by owner, such as a migrations plugin comparing
+        each plugin's models with the database.
+
+        :param owner: a plugin's name, or ``"app"``.
+        :raises KeyError: the owner has no tables.
+        """
+        tables = self.tables_by_owner()[owner]
+        metadata = MetaData(naming_convention=t.cast(t.Any, dict(tables[0].metadata.naming_convention)))
+        for table in tables:
+            table.to_metadata(metadata)
+        return metadata
 
     def tables(self) -> list[Table]:
         """Every table of the app, plugins' and app's."""

@@ -64,8 +64,8 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 def erlen_init_app(app: Flask) -> None:
     url = _configured_url(app)
     options: dict[str, t.Any] = {"pool_pre_ping": True, "echo": app.config["DB_ECHO"]}
-    if url.get_backend_name() == "postgresql":
-        options["pool_timeout"] = 10
+    if not (urls.is_sqlite(url) and url.database in (None, "", ":memory:")):
+        options["pool_timeout"] = 10  # SQLAlchemy's 30 seconds keep a request waiting too long for its 503
     options.update(app.config["DB_ENGINE_OPTIONS"])
     try:
         database = Database(app, url, options)
