@@ -50,7 +50,6 @@ def test_the_extended_class_is_built_once_per_app(make_app: MakeApp) -> None:
 
 
 def test_the_hook_is_called_once_per_app_and_form(make_app: MakeApp, tmp_path: t.Any) -> None:
-    calls: list[str] = []
     write_plugin(
         tmp_path,
         "forms_counting_plugin",
@@ -66,7 +65,7 @@ def test_the_hook_is_called_once_per_app_and_form(make_app: MakeApp, tmp_path: t
     )
     import forms_counting_plugin  # type: ignore[import-not-found]
 
-    calls = forms_counting_plugin.CALLS
+    calls: list[str] = forms_counting_plugin.CALLS
     app = make_app(["forms", "forms_counting_plugin"])
     for _ in range(3):
         with app.test_request_context("/", method="POST"):

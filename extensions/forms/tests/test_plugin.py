@@ -130,3 +130,9 @@ def test_a_blueprint_exempt_in_one_app_is_the_same_blueprint_in_another(make_app
     for app in (make_app(["forms"]), make_app(["forms"])):
         app.register_blueprint(bp)
         assert app.test_client().post("/x").status_code == 200
+
+
+def test_a_public_foreign_key_search_is_a_warning_on_deploy(make_app: MakeApp) -> None:
+    app = make_app(["forms"], {"FORMS_FK_SEARCH_PUBLIC": True})
+    assert messages(app) == []
+    assert [id for _, id, _ in messages(app, deploy=True)] == ["forms.W003"]

@@ -202,6 +202,15 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "Set FORMS_MAX_UPLOAD_SIZE to the largest upload you accept, in bytes.",
             )
         )
+    if deploy and app.config.get("FORMS_FK_SEARCH_PUBLIC"):
+        messages.append(
+            warning(
+                "forms.W003",
+                "FORMS_FK_SEARCH_PUBLIC is on: anyone can list the keys and labels of rows that foreign keys "
+                "of model forms refer to.",
+                "Turn it off and allow the search through the hook erlen_forms_fk_search_allowed.",
+            )
+        )
     for item in csrf.exemptions(app):
         messages.append(
             info(
