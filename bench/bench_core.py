@@ -64,13 +64,13 @@ class Plan:
 # Many short rounds rather than a few long ones: the two samples of a round are taken close together, so a
 # burst of other work on the machine hits both alike and the median of rounds shrugs it off.
 FULL = Plan(
-    wsgi_rounds=20,
-    wsgi_round_seconds=0.3,
-    http_rounds=30,
-    http_round_seconds=0.75,
+    wsgi_rounds=60,
+    wsgi_round_seconds=0.1,
+    http_rounds=50,
+    http_round_seconds=0.5,
     http_threads=2,
-    startup_rounds=10,
-    startup_round_seconds=0.5,
+    startup_rounds=20,
+    startup_round_seconds=0.2,
     startup_max_calls=200,
     cli_runs=15,
     cli_timeout=60.0,

@@ -210,6 +210,7 @@ def compare(
         "paired_ratio": statistics.median(paired) if paired else None,
         "target": str(target) if target else None,
         "target_met": target.met(ratio) if target else None,
+        "paired_target_met": target.met(statistics.median(paired)) if target and paired else None,
         "notes": list(notes),
         "extra": dict(extra or {}),
     }
@@ -542,6 +543,8 @@ def format_results(suite: str, results: Sequence[Result]) -> str:
             summary += f" (median of per-round ratios {result['paired_ratio']:.3f})"
         if result["target"]:
             summary += f"   target {result['target']}: {'met' if result['target_met'] else 'NOT met'}"
+            if result.get("paired_target_met") is not None:
+                summary += f" (by per-round ratios: {'met' if result['paired_target_met'] else 'NOT met'})"
         lines.append(summary)
         for key, value in result["extra"].items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
