@@ -75,3 +75,20 @@ def test_group_accepts_subcommands_of_other_plugins(db_app: DbApp) -> None:
     app = db_app()
     group = app.cli.commands["db"]
     assert {"info", "create-all"} <= set(group.commands)  # type: ignore[attr-defined]
+
+
+def test_commands_use_the_session_without_an_explicit_app_context(db_app: DbApp) -> None:
+    from app_models import Author
+
+    app = db_app()
+    erlen_db.database_of(app).create_all()
+
+    @app.cli.command("add-author")
+    def add_author() -> None:
+        erlen_db.session.add(Author(name="from-cli"))
+        erlen_db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["add-author"])
+    assert result.exit_code == 0, result.output
+    with erlen_db.database_of(app).session_scope() as session:
+        assert session.scalars(sa.select(Author.name)).all() == ["from-cli"]

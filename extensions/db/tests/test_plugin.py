@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -140,10 +139,6 @@ def test_checks_in_deploy(make_app: MakeApp, tmp_path: Path) -> None:
     assert not {m.id for m in run_checks(app) if m.plugin == "db"}
 
 
-def test_sqlite_module_present() -> None:
-    assert sqlite3.sqlite_version_info >= (3, 15)
-
-
 def test_sqlite_in_memory(make_app: MakeApp) -> None:
     app = make_app(["db"], {"DB_URL": "sqlite://"})
     with app.app_context():
@@ -154,3 +149,10 @@ def test_sqlite_in_memory(make_app: MakeApp) -> None:
 def test_default_pool_timeout_is_short(db_app: DbApp) -> None:
     app = db_app()
     assert erlen_db.database_of(app).engine.pool.timeout() == 10  # type: ignore[attr-defined]
+
+
+def test_sample_plugins_implement_the_db_hooks_validly() -> None:
+    from sample_plugins import blog, migrated, tags
+
+    for module in (blog, migrated, tags):
+        assert_valid_plugin(module, hookspec_modules=[hookspecs])
