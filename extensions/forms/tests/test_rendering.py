@@ -237,3 +237,10 @@ def test_checkbox_lists_and_invalid_radio_groups(app: Flask) -> None:
     assert '<ul class="erlen-errors" id="plan-errors">' in html
     assert '<fieldset class="erlen-field erlen-fieldset" id="tags" aria-describedby="tags-help">' in html
     assert '<input id="tags-0" name="tags" type="checkbox" value="a"> <label for="tags-0">a</label>' in html
+
+
+def test_hidden_tag(app: Flask) -> None:
+    with app.test_request_context("/"):
+        html = str(SignupForm(data={"next": "/home"}).hidden_tag())
+    assert html.startswith('<input type="hidden" name="csrf_token" value="')
+    assert html.endswith('<input id="next" name="next" type="hidden" value="/home">')

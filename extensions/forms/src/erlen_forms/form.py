@@ -214,3 +214,8 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
     def csrf_field() -> Markup:
         """A hidden input with a CSRF token, to write inside a hand-written ``<form>``."""
         return csrf_field()
+
+    def hidden_tag(self) -> Markup:
+        """The CSRF token input and every hidden field of the form, as Flask-WTF's ``hidden_tag``."""
+        hidden = [field() for field in self if getattr(field.widget, "input_type", None) == "hidden"]
+        return Markup("").join([csrf_field(), *hidden])
