@@ -83,10 +83,15 @@ for _name, _folder in DISTRIBUTIONS.items():
 
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
-    """Cross-package and end-to-end tests with every distribution installed."""
+    """Every package's tests with every distribution installed (optional integrations
+    such as model forms run here), then the cross-package and end-to-end tests."""
     for name in DISTRIBUTIONS:
         _install_local(session, name, "[test]")
     session.install("-r", "bench/requirements.txt")
+    for folder in DISTRIBUTIONS.values():
+        session.chdir(folder)
+        session.run("pytest", *_pytest_args(session))
+    session.chdir(ROOT)
     session.run("pytest", "tests", *_pytest_args(session))
 
 

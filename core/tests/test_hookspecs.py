@@ -262,3 +262,23 @@ def test_template_string_sees_plugin_globals(noop_plugin) -> None:
     app = erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
     with app.test_request_context():
         assert render_template_string("{{ brand }}") == "Erlen"
+
+
+def test_before_request_hook_runs_ahead_of_plugin_registered_handlers(noop_plugin) -> None:
+    guard = noop_plugin(
+        "guard",
+        body="@erlen.hookimpl\ndef erlen_before_request():\n    return 'stopped by the hook', 403\n",
+    )
+    eager = noop_plugin(
+        "eager",
+        body="""
+        @erlen.hookimpl
+        def erlen_init_app(app):
+            @app.before_request
+            def count():
+                app.extensions["eager_calls"] = app.extensions.get("eager_calls", 0) + 1
+        """,
+    )
+    app = erlen.create_app(__name__, {"PLUGINS": [eager, guard]}, environ={})
+    assert app.test_client().get("/").status_code == 403
+    assert "eager_calls" not in app.extensions

@@ -107,12 +107,14 @@ class Erlen:
         app.extensions[EXTENSION_KEY] = registry
         _apply_settings(app, registry)
         registry.loaded_config = dict(app.config)
+        # Before erlen_init_app, so request hooks (a CSRF check, say) run ahead of
+        # any before_request function a plugin registers on the app itself.
+        _register_per_request_hooks(app, registry)
         registry.call_each("erlen_init_app", app=app)
         _register_templates(app, registry)
         _register_blueprints(app, registry)
         _register_commands(app, registry)
         _register_static(app, registry)
-        _register_per_request_hooks(app, registry)
         registry.call_each("erlen_app_ready", app=app)
         return registry
 

@@ -162,8 +162,9 @@ def erlen_before_request() -> Response | None:
     """Called before each request, as Flask's ``before_request``.
 
     Return a response to answer the request without calling the view; the
-    first plugin to return one wins. Costs nothing per request when no
-    enabled plugin implements it.
+    first plugin to return one wins. Runs before any ``before_request``
+    function that plugins or the app register on the app themselves. Costs
+    nothing per request when no enabled plugin implements it.
     """
 
 
