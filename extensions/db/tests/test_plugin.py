@@ -156,3 +156,8 @@ def test_sample_plugins_implement_the_db_hooks_validly() -> None:
 
     for module in (blog, migrated, tags):
         assert_valid_plugin(module, hookspec_modules=[hookspecs])
+
+
+def test_relative_sqlite_path_is_in_instance_folder(make_app: MakeApp, tmp_path: Path) -> None:
+    app = make_app(["db"], {"DB_URL": "sqlite:///data/app.db"})
+    assert erlen_db.database_of(app).url.database == str(tmp_path / "instance" / "data" / "app.db")

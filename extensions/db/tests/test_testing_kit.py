@@ -23,6 +23,13 @@ def app(app: Flask) -> Iterator[Flask]:
     def authors() -> str:
         return ",".join(a.name for a in erlen_db.session.scalars(sa.select(Author).order_by(Author.name)))
 
+    @app.post("/rollback/<name>")
+    def rollback(name: str) -> str:
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.flush()
+        erlen_db.session.rollback()
+        return "rolled back"
+
     @app.get("/n-plus-one")
     def n_plus_one() -> str:
         authors = erlen_db.session.scalars(sa.select(Author)).all()
@@ -46,7 +53,7 @@ def committed_names(app: Flask) -> list[str]:
 
 
 class TestRolledBack:
-    """The two tests see the same database; neither sees the other's committed rows."""
+    """Data committed by the test and by requests is visible within the test."""
 
     @pytest.mark.parametrize("name", ["first", "second"])
     def test_commits_are_rolled_back(self, app: Flask, db_session: Session, name: str) -> None:
@@ -99,6 +106,25 @@ def test_count_queries_fixture(app: Flask, db_session: Session, count_queries: o
     assert int(counter) == 1
 
 
-def test_rows_did_not_persist(app: Flask) -> None:
+def test_rolled_back_leaves_nothing_behind(app: Flask) -> None:
+    with erlen_db.rolled_back(app) as session:
+        session.add(Author(name="ann"))
+        session.commit()
+        assert app.test_client().post("/authors/bob").status_code == 200
+        with erlen_db.database_of(app).session_scope() as job_session:
+            job_session.add(Author(name="job"))
+        assert sorted(session.scalars(sa.select(Author.name))) == ["ann", "bob", "job"]
+    assert not sa.inspect(erlen_db.database_of(app).engine).has_table("author")  # even the tables were rolled back
+
+    erlen_db.database_of(app).create_all()
+    with erlen_db.rolled_back(app, create_tables=False) as session:
+        session.add(Author(name="ann"))
+        session.commit()
     assert committed_names(app) == []
-    erlen_db.database_of(app).dispose()
+
+
+def test_rollback_in_code_under_test_keeps_the_tests_rows(app: Flask, db_session: Session) -> None:
+    db_session.add(Author(name="ann"))
+    db_session.commit()
+    assert app.test_client().post("/rollback/bob").text == "rolled back"
+    assert db_session.scalars(sa.select(Author.name)).all() == ["ann"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .database import APP_OWNER, Database, database_of
 from .errors import DatabaseConfigError, TableConflictError, is_unavailable
 from .helpers import first_or_404, get_or_404
+from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
 from .pagination import InvalidCursorError, KeysetPage, Page, paginate, paginate_keyset
 from .queries import QueryCounter, count_queries, max_queries
@@ -35,5 +36,6 @@ __all__ = [
     "paginate",
     "paginate_keyset",
     "redact_url",
+    "rolled_back",
     "session",
 ]

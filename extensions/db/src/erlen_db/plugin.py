@@ -10,6 +10,7 @@ from types import ModuleType
 
 import click
 from flask import Flask
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 import erlen
@@ -88,7 +89,7 @@ def erlen_init_app(app: Flask) -> None:
     erlen.plugins_of(app).call_each("erlen_db_engine_created", app=app, engine=database.engine)
 
 
-def _configured_url(app: Flask) -> t.Any:
+def _configured_url(app: Flask) -> URL:
     raw = app.config["DB_URL"]
     if raw is None:
         os.makedirs(app.instance_path, exist_ok=True)
@@ -107,6 +108,12 @@ def _configured_url(app: Flask) -> t.Any:
             key="DB_URL",
             plugin="db",
         ) from None
+    if urls.is_sqlite(url) and url.database not in (None, "", ":memory:") and not url.database.startswith("file:"):
+        path = Path(url.database)
+        if not path.is_absolute():
+            # Like Flask-SQLAlchemy: a relative SQLite file lives in the instance folder, not the working directory.
+            os.makedirs(app.instance_path, exist_ok=True)
+            url = url.set(database=str(Path(app.instance_path) / path))
     return url
 
 

@@ -29,6 +29,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from .database import database_of
+from .isolation import rolled_back
 from .queries import QueryCounter
 from .queries import count_queries as _count_queries
 from .queries import max_queries as _max_queries
@@ -37,23 +38,11 @@ from .queries import max_queries as _max_queries
 @pytest.fixture
 def db_session(app: Flask) -> Iterator[Session]:
     """A session inside a test transaction that is rolled back afterwards; see the module documentation."""
-    database = database_of(app)
-    connection = database.engine.connect()
-    transaction = connection.begin()
     try:
-        database.create_all(connection)
-        database._test_connection = connection
-        session = database.new_session()
-        try:
+        with rolled_back(app) as session:
             yield session
-        finally:
-            session.close()
     finally:
-        database._test_connection = None
-        if transaction.is_active:
-            transaction.rollback()
-        connection.close()
-        database.dispose()
+        database_of(app).dispose()
 
 
 @pytest.fixture
