@@ -161,3 +161,17 @@ def test_sample_plugins_implement_the_db_hooks_validly() -> None:
 def test_relative_sqlite_path_is_in_instance_folder(make_app: MakeApp, tmp_path: Path) -> None:
     app = make_app(["db"], {"DB_URL": "sqlite:///data/app.db"})
     assert erlen_db.database_of(app).url.database == str(tmp_path / "instance" / "data" / "app.db")
+
+
+def test_postgresql_connect_timeout_default_and_overrides(make_app: MakeApp) -> None:
+    def connect_args(url: str, options: dict[str, object] | None = None) -> object:
+        app = make_app(["db"], {"DB_URL": url, "DB_ENGINE_OPTIONS": options or {}})
+        return erlen_db.database_of(app).engine_options.get("connect_args")
+
+    base = "postgresql+psycopg://bob@127.0.0.1:1/db"
+    assert connect_args(base) == {"connect_timeout": 10}
+    assert connect_args(base + "?connect_timeout=3") is None
+    assert connect_args(base, {"connect_args": {"connect_timeout": 2, "application_name": "x"}}) == {
+        "connect_timeout": 2,
+        "application_name": "x",
+    }

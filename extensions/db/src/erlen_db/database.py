@@ -43,6 +43,8 @@ class Database:
     def __init__(self, app: Flask, url: URL, engine_options: dict[str, t.Any]) -> None:
         self.app = app
         self.url = url
+        #: The keyword arguments the engine was made with.
+        self.engine_options = engine_options
         self.engine: Engine = create_engine(url, **engine_options)
         #: Makes the sessions of this app; use it for sessions of your own (background jobs).
         self.sessionmaker: sessionmaker[Session] = sessionmaker(bind=self.engine, expire_on_commit=False)

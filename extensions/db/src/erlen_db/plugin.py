@@ -28,6 +28,9 @@ PLUGIN = erlen.Plugin(name="db", description="SQLAlchemy 2 databases for apps an
 #: The SQLite file in the instance folder used when ``DB_URL`` is not set.
 DEFAULT_SQLITE_FILE = "app.sqlite3"
 
+#: Seconds to wait for a PostgreSQL server to accept a connection, unless the URL or engine options say otherwise.
+CONNECT_TIMEOUT = 10
+
 
 @erlen.hookimpl
 def erlen_hookspecs() -> Iterable[ModuleType]:
@@ -68,6 +71,9 @@ def erlen_init_app(app: Flask) -> None:
     if not (urls.is_sqlite(url) and url.database in (None, "", ":memory:")):
         options["pool_timeout"] = 10  # SQLAlchemy's 30 seconds keep a request waiting too long for its 503
     options.update(app.config["DB_ENGINE_OPTIONS"])
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        # Without it, a server that drops packets keeps a request waiting minutes for its 503.
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **options.get("connect_args", {})}
     try:
         database = Database(app, url, options)
     except (ArgumentError, NoSuchModuleError, ImportError, TypeError) as exc:
