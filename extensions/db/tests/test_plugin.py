@@ -71,7 +71,8 @@ def test_missing_driver_names_setting(make_app: MakeApp) -> None:
 def test_bad_engine_option_names_setting(make_app: MakeApp, tmp_path: Path) -> None:
     with pytest.raises(erlen.SettingError) as info:
         make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'x.db'}", "DB_ENGINE_OPTIONS": {"no_such_option": 1}})
-    assert "DB_ENGINE_OPTIONS" in str(info.value)
+    assert "DB_ENGINE_OPTIONS" in str(info.value) and "no_such_option" in str(info.value)
+    assert info.value.key == "DB_ENGINE_OPTIONS"
 
 
 def test_postgresql_without_driver_means_psycopg(make_app: MakeApp) -> None:

@@ -76,11 +76,18 @@ def erlen_init_app(app: Flask) -> None:
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **options.get("connect_args", {})}
     try:
         database = Database(app, url, options)
-    except (ArgumentError, NoSuchModuleError, ImportError, TypeError) as exc:
+    except TypeError as exc:
         raise erlen.SettingError(
-            f"Setting DB_URL or DB_ENGINE_OPTIONS of plugin 'db' cannot make an engine for "
-            f"{urls.redact(url)}: {type(exc).__name__}: {urls.redact(str(exc))}. Check the driver name "
-            "(postgresql+psycopg, sqlite) and that the driver is installed, and the engine options.",
+            f"Setting DB_ENGINE_OPTIONS of plugin 'db' holds an option that create_engine does not accept for "
+            f"{urls.redact(url)}: {urls.redact(str(exc))}.",
+            key="DB_ENGINE_OPTIONS",
+            plugin="db",
+        ) from None
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise erlen.SettingError(
+            f"Setting DB_URL of plugin 'db' cannot make an engine for {urls.redact(url)}: "
+            f"{type(exc).__name__}: {urls.redact(str(exc))}. Check the driver name (postgresql+psycopg, sqlite) "
+            "and that the driver is installed.",
             key="DB_URL",
             plugin="db",
         ) from None
