@@ -374,3 +374,34 @@ def test_session_secret_is_created_lazily(app: Flask) -> None:
     client = app.test_client()
     assert client.get("/plain").data == b"False"
     assert client.get_cookie("session") is None
+
+
+def test_unusual_methods_are_checked_too(app: Flask) -> None:
+    # Only GET, HEAD, OPTIONS and TRACE are safe: a route taking PROPFIND or PURGE changes state as POST does.
+    @app.route("/webdav", methods=["PROPFIND", "PURGE"])
+    def webdav() -> str:
+        return "done"
+
+    client = app.test_client()
+    for method in ("PROPFIND", "PURGE"):
+        response = client.open("/webdav", method=method, headers={"Accept": "application/json"})
+        assert response.status_code == 400, method
+        assert response.get_json()["reason"] == "missing"
+        token = csrf_token_for(client)
+        assert client.open("/webdav", method=method, headers={"X-CSRF-Token": token}).data == b"done"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://[broken"}, {"Referer": "https://[broken/form"}, {"Origin": "http://[::1"}],
+)
+def test_a_malformed_origin_or_referer_is_refused_not_a_crash(client: t.Any, headers: dict[str, str]) -> None:
+    token = page_token(client, "/form")
+    response = client.post(
+        "/form",
+        base_url="https://localhost",
+        data={"csrf_token": token},
+        headers={**headers, "Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["reason"] == "origin"

@@ -117,3 +117,14 @@ def test_the_walk_finds_an_unprotected_route(make_app: MakeApp) -> None:
 
 def test_walk_routes_on_an_app_without_unsafe_routes(make_app: MakeApp) -> None:
     assert walk_routes(make_app(["forms"])) == []
+
+
+def test_the_walk_sends_every_method_a_route_accepts_but_the_safe_ones(make_app: MakeApp) -> None:
+    app = make_app(["forms"], {"FORMS_CSRF_ENABLED": False})
+
+    @app.route("/cache", methods=["GET", "PURGE"])
+    def purge_cache() -> str:
+        return "purged"
+
+    assert [(r.method, r.status) for r in walk_routes(app)] == [("PURGE", 200)]
+    assert [(r.method, r.status) for r in walk_routes(app, methods=["POST"])] == []

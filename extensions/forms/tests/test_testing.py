@@ -41,3 +41,11 @@ def test_csrf_token_for_reuses_the_sessions_secret(client: t.Any) -> None:
     first, second = csrf_token_for(client), csrf_token_for(client)
     assert client.post("/change", data={"csrf_token": first}).status_code == 200
     assert client.post("/change", data={"csrf_token": second}).status_code == 200
+
+
+def test_the_csrf_client_sends_tokens_with_unusual_methods(app: Flask) -> None:
+    @app.route("/purge", methods=["PURGE"])
+    def purge() -> str:
+        return "purged"
+
+    assert csrf_client_for(app).open("/purge", method="PURGE").status_code == 200

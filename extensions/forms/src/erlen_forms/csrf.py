@@ -1,9 +1,10 @@
 """App-wide protection against cross-site request forgery (CSRF).
 
 Every request with a state-changing method (``POST``, ``PUT``, ``PATCH``,
-``DELETE``) to any route of the app or of any plugin must carry a valid
-token, in the form field ``csrf_token`` or in the header ``X-CSRF-Token``.
-Without one the request is refused with a 400 before the view runs.
+``DELETE``: any but ``GET``, ``HEAD``, ``OPTIONS`` and ``TRACE``) to any
+route of the app or of any plugin must carry a valid token, in the form
+field ``csrf_token`` or in the header ``X-CSRF-Token``. Without one the
+request is refused with a 400 before the view runs.
 
 How tokens work: each session holds a random secret (in the Flask session,
 so in the signed cookie by default, and every worker on every host accepts
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import typing as t
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ F = t.TypeVar("F", bound=Callable[..., t.Any])
 
 #: The methods that never change state and are never checked.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-#: The methods that must carry a token.
+#: The usual methods that must carry a token; any method not in :data:`SAFE_METHODS` must too.
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: The key of the session's CSRF secret in the Flask session.
 SESSION_KEY = "_erlen_csrf"
@@ -135,13 +136,20 @@ def _serializer(app: Flask) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(keys, salt=SALT)
 
 
-def _session_secret(create: bool) -> str | None:
-    secret = session.get(SESSION_KEY)
+def session_secret(store: MutableMapping[str, t.Any], *, create: bool) -> str | None:
+    """The CSRF secret kept in a session, optionally creating it.
+
+    :param store: the session: :data:`flask.session`, or the one a test
+        client's ``session_transaction`` opens.
+    :param create: make and store a new secret when the session has none.
+    :returns: the secret, or ``None`` when there is none and ``create`` is false.
+    """
+    secret = store.get(SESSION_KEY)
     if not isinstance(secret, str) or not secret:
         if not create:
             return None
         secret = secrets.token_hex(32)
-        session[SESSION_KEY] = secret
+        store[SESSION_KEY] = secret
     return secret
 
 
@@ -167,7 +175,7 @@ def csrf_token() -> str:
         serializer = _serializer(app)
     except CSRFError as exc:
         raise RuntimeError(exc.message) from None
-    return serializer.dumps(_session_secret(create=True))
+    return serializer.dumps(session_secret(session, create=True))
 
 
 def csrf_field() -> Markup:
@@ -206,7 +214,7 @@ def validate_token(token: str | None) -> None:
         raise CSRFError("expired", "The CSRF token has expired. Reload the page and try again.") from None
     except BadData:
         raise CSRFError("invalid", "The CSRF token is not valid.") from None
-    secret = _session_secret(create=False)
+    secret = session_secret(session, create=False)
     if secret is None:
         raise CSRFError(
             "no-session",
@@ -218,7 +226,11 @@ def validate_token(token: str | None) -> None:
 
 
 def _same_origin(url: str, trusted: Iterable[str]) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # A malformed header ("https://[x") names no origin at all: refuse, never answer 500.
+        return False
     origin = f"{parts.scheme}://{parts.netloc}".lower()
     own = f"{request.scheme}://{request.host}".lower()
     return origin == own or origin in {o.rstrip("/").lower() for o in trusted}
@@ -315,9 +327,11 @@ def exemptions(app: Flask) -> list[Exemption]:
 def protect() -> t.Any:
     """Check the current request; return an error response, or ``None`` to let it through.
 
-    Runs before every view through the ``erlen_before_request`` hook.
+    Every method but the safe ones (:data:`SAFE_METHODS`) is checked, so a
+    route accepting an unusual method (``PROPFIND``, ``PURGE``) is protected
+    too. Runs before every view through the ``erlen_before_request`` hook.
     """
-    if request.method not in UNSAFE_METHODS:
+    if request.method in SAFE_METHODS:
         return None
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("FORMS_CSRF_ENABLED", True):

@@ -48,7 +48,8 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "CSRF_ENABLED",
             bool,
             default=True,
-            help="Refuse POST, PUT, PATCH and DELETE requests without a valid CSRF token, on every route.",
+            help="Refuse POST, PUT, PATCH, DELETE (every method but GET, HEAD, OPTIONS and TRACE) without a "
+            "valid CSRF token, on every route.",
         ),
         erlen.Setting(
             "CSRF_TIME_LIMIT",

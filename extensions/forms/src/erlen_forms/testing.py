@@ -33,7 +33,7 @@ from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, FloatConverter, IntegerConverter, PathConverter, UUIDConverter
 
-from .csrf import SESSION_KEY, UNSAFE_METHODS, exemption_for, generate_token
+from .csrf import SAFE_METHODS, exemption_for, generate_token, session_secret
 
 
 def csrf_token_for(client: FlaskClient) -> str:
@@ -45,26 +45,22 @@ def csrf_token_for(client: FlaskClient) -> str:
 
     :param client: a test client whose app enables the forms plugin.
     """
-    import secrets
-
     with client.session_transaction() as session:
-        secret = session.get(SESSION_KEY)
-        if not isinstance(secret, str) or not secret:
-            secret = secrets.token_hex(32)
-            session[SESSION_KEY] = secret
+        secret = t.cast(str, session_secret(session, create=True))
     return generate_token(client.application, secret)
 
 
 class CSRFClient(FlaskClient):
     """A test client that adds a valid CSRF token header to state-changing requests.
 
-    Requests that set the header themselves (or ``csrf=False``) are sent as
-    they are.
+    Every method the forms plugin checks (any but ``GET``, ``HEAD``,
+    ``OPTIONS`` and ``TRACE``) gets the header. Requests that set the header
+    themselves (or ``csrf=False``) are sent as they are.
     """
 
     def open(self, *args: t.Any, csrf: bool = True, **kwargs: t.Any) -> t.Any:
         method = str(kwargs.get("method", "GET")).upper()
-        if csrf and method in UNSAFE_METHODS and (not args or isinstance(args[0], str)):
+        if csrf and method not in SAFE_METHODS and (not args or isinstance(args[0], str)):
             header = (self.application.config.get("FORMS_CSRF_HEADERS") or ["X-CSRF-Token"])[0]
             headers = dict(kwargs.pop("headers", None) or {})
             headers.setdefault(header, csrf_token_for(self))
@@ -145,20 +141,22 @@ class RouteResult:
         return f"{self.method} {self.path} (rule {self.rule}, endpoint {self.endpoint}) -> {self.status}"
 
 
-def walk_routes(app: Flask, *, methods: Iterable[str] = UNSAFE_METHODS) -> list[RouteResult]:
+def walk_routes(app: Flask, *, methods: Iterable[str] | None = None) -> list[RouteResult]:
     """Send every state-changing method of every route of ``app`` without a CSRF token.
 
     The client has a session (with a CSRF secret), as a victim's browser
     would, and asks for JSON so the refusal can be told from other 400s.
 
     :param app: the app to walk.
-    :param methods: the methods to try, of those each rule accepts.
+    :param methods: the methods to try, of those each rule accepts; by
+        default every method but ``GET``, ``HEAD``, ``OPTIONS`` and ``TRACE``.
     """
     client = app.test_client()
     csrf_token_for(client)
     results: list[RouteResult] = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
-        for method in sorted(set(methods) & set(rule.methods or ())):
+        accepted = set(rule.methods or ()) - SAFE_METHODS
+        for method in sorted(accepted if methods is None else accepted & set(methods)):
             path = build_path(rule)
             response = client.open(path, method=method, data={"field": "value"}, headers={"Accept": "application/json"})
             body = response.get_json(silent=True)
@@ -178,9 +176,13 @@ def walk_routes(app: Flask, *, methods: Iterable[str] = UNSAFE_METHODS) -> list[
     return results
 
 
+def _unprotected(results: Iterable[RouteResult]) -> list[RouteResult]:
+    return [result for result in results if not result.refused and result.exempt is None]
+
+
 def unprotected_routes(app: Flask) -> list[RouteResult]:
     """The state-changing requests without a token that ``app`` did not refuse, though not exempt."""
-    return [result for result in walk_routes(app) if not result.refused and result.exempt is None]
+    return _unprotected(walk_routes(app))
 
 
 def assert_csrf_protected(app: Flask) -> list[RouteResult]:
@@ -189,7 +191,7 @@ def assert_csrf_protected(app: Flask) -> list[RouteResult]:
     :returns: every request sent, for further assertions.
     """
     results = walk_routes(app)
-    unprotected = [result for result in results if not result.refused and result.exempt is None]
+    unprotected = _unprotected(results)
     assert not unprotected, "Requests without a CSRF token that were not refused:\n" + "\n".join(
         f"  {result}" for result in unprotected
     )
