@@ -110,6 +110,37 @@ def test_content_check_can_be_turned_off(make_app: MakeApp) -> None:
         assert Loose().validate()
 
 
+def test_a_custom_message_gets_the_extensions(make_app: MakeApp) -> None:
+    class Custom(Form):
+        doc = FileField(validators=[FileAllowed(["png"], message="Send a picture (%(extensions)s).")])
+
+    for name, expected in (("x.exe", "Send a picture (png)."), ("x.png", "Send a picture (png).")):
+        with make_app(["forms"]).test_request_context(
+            "/", method="POST", data={"doc": (io.BytesIO(b"MZ"), name, "application/octet-stream")}
+        ):
+            form = Custom()
+            assert not form.validate()
+            assert form.errors == {"doc": [expected]}
+
+
+@pytest.mark.parametrize(
+    ("content", "valid"),
+    [
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 20, True),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 20, False),  # a WAV file is a RIFF container too
+        (b"RIFF", False),
+    ],
+)
+def test_webp_content_is_told_from_other_riff_files(make_app: MakeApp, content: bytes, valid: bool) -> None:
+    class Picture(Form):
+        image = FileField(validators=[FileAllowed(["webp"])])
+
+    with make_app(["forms"]).test_request_context(
+        "/", method="POST", data={"image": (io.BytesIO(content), "x.webp", "image/webp")}
+    ):
+        assert Picture().validate() is valid
+
+
 def test_validator_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="at least one extension"):
         FileAllowed([])

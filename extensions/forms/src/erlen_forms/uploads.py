@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 import typing as t
 from collections.abc import Iterable, Sequence
 
@@ -23,15 +24,16 @@ _ALIASES = {
     "application/vnd.ms-excel": "text/csv",
     "image/x-icon": "image/vnd.microsoft.icon",
 }
-#: The first bytes of common formats: extension to accepted signatures.
-_SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "png": (b"\x89PNG\r\n\x1a\n",),
-    "jpg": (b"\xff\xd8\xff",),
-    "jpeg": (b"\xff\xd8\xff",),
-    "gif": (b"GIF87a", b"GIF89a"),
-    "pdf": (b"%PDF-",),
-    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
-    "webp": (b"RIFF",),
+#: The first bytes of common formats, by extension. WebP is a RIFF container: its
+#: ``WEBP`` tag follows the container's size, so a WAV or AVI file does not pass for one.
+_SIGNATURES: dict[str, re.Pattern[bytes]] = {
+    "png": re.compile(rb"\x89PNG\r\n\x1a\n"),
+    "jpg": re.compile(rb"\xff\xd8\xff"),
+    "jpeg": re.compile(rb"\xff\xd8\xff"),
+    "gif": re.compile(rb"GIF8[79]a"),
+    "pdf": re.compile(rb"%PDF-"),
+    "zip": re.compile(rb"PK(?:\x03\x04|\x05\x06)"),
+    "webp": re.compile(rb"RIFF.{4}WEBP", re.DOTALL),
 }
 
 
@@ -174,17 +176,11 @@ class FileAllowed:
         for storage in _files(field):
             extension = extension_of(storage.filename or "")
             if extension not in self.extensions:
-                raise ValidationError(
-                    self.message
-                    or field.gettext("Only files of these types are accepted: %(extensions)s.")
-                    % {"extensions": allowed}
-                )
+                message = self.message or field.gettext("Only files of these types are accepted: %(extensions)s.")
+                raise ValidationError(message % {"extensions": allowed})
             if self.check_content and not self._content_matches(storage, extension):
-                raise ValidationError(
-                    self.message
-                    or field.gettext("The file's content does not match its type (%(extensions)s).")
-                    % {"extensions": extension}
-                )
+                message = self.message or field.gettext("The file's content does not match its type (%(extensions)s).")
+                raise ValidationError(message % {"extensions": extension})
 
     @staticmethod
     def _content_matches(storage: FileStorage, extension: str) -> bool:
@@ -192,12 +188,12 @@ class FileAllowed:
         expected, _ = mimetypes.guess_type(f"file.{extension}", strict=False)
         if declared not in _GENERIC_TYPES and expected is not None and declared != _normal_type(expected):
             return False
-        signatures = _SIGNATURES.get(extension)
-        if signatures:
+        signature = _SIGNATURES.get(extension)
+        if signature is not None:
             stream = storage.stream
             start = stream.tell() if stream.seekable() else 0
             head = stream.read(16)
             if stream.seekable():
                 stream.seek(start)
-            return any(head.startswith(signature) for signature in signatures)
+            return signature.match(head) is not None
         return True
