@@ -497,18 +497,17 @@ class ModelForm(Form):
     #: The mapped class the form was built from.
     model: t.ClassVar[type | None] = None
 
-    def __init__(
-        self,
-        formdata: t.Any = FROM_REQUEST,
-        obj: object | None = None,
-        prefix: str = "",
-        data: Mapping[str, t.Any] | None = None,
-        meta: Mapping[str, t.Any] | None = None,
-        **kwargs: t.Any,
-    ) -> None:
+    def __init__(self, formdata: t.Any = FROM_REQUEST, obj: object | None = None, **kwargs: t.Any) -> None:
+        """Take the arguments of :class:`~erlen_forms.Form`, keeping ``obj``.
+
+        :param formdata: as for :class:`~erlen_forms.Form`.
+        :param obj: the object being edited, if any.
+        :param kwargs: ``prefix``, ``data``, ``meta`` and field values, as for
+            :class:`~erlen_forms.Form`.
+        """
         #: The object being edited, if any.
         self.model_obj = obj
-        super().__init__(formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
+        super().__init__(formdata, obj=obj, **kwargs)
 
 
 def model_form(
