@@ -115,7 +115,7 @@ def test_managed_headers_cannot_be_set(name: str) -> None:
         Message(to="a@example.com", headers={name: "x"})
 
 
-@pytest.mark.parametrize("name", ["X Bad", "X:Bad", ""])
+@pytest.mark.parametrize("name", ["X Bad", "X:Bad", "", "X-Tag\n", "X-Tag\r\n"])
 def test_invalid_header_names(name: str) -> None:
     with pytest.raises(MessageError, match="not a valid header name"):
         Message(to="a@example.com", headers={name: "x"})
@@ -136,3 +136,38 @@ def test_prepare_keeps_given_sender_date_and_message_id() -> None:
     assert message.sender == "own@example.org"
     assert message.message_id == "<1@x>"
     assert message.headers["Date"] == "Mon, 1 Jan 2024 0:0:0"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"bcc": "archive@example.com, audit@example.com"},
+        {"to": ["ada@example.com", "bob@example.com, eve@example.com"]},
+        {"cc": "Smith, Bob <bob@example.com>"},  # an unquoted comma: "Smith" would become a recipient
+    ],
+)
+def test_a_string_holding_several_addresses_is_refused(fields: dict[str, object]) -> None:
+    # The SMTP envelope took only the first address of such a string: the others were silently not sent to.
+    fields.setdefault("to", "ada@example.com")
+    with pytest.raises(MessageError, match="holds several addresses; pass them as a list"):
+        Message(**fields)  # type: ignore[arg-type]
+
+
+def test_a_quoted_display_name_with_a_comma_is_one_address() -> None:
+    message = Message(to='"Smith, Bob" <bob@example.com>')
+    assert message.recipients == ["bob@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"to": [("Ada", "ada@example.com", "extra")]}, "must be a \\(name, email\\) pair"),
+        ({"to": [(None, "ada@example.com")]}, "must be a string, not NoneType"),
+        ({"sender": ("Ada", 42)}, "must be a string, not int"),
+        ({"subject": 42}, "Subject header value 42 must be a string"),
+    ],
+)
+def test_malformed_fields_are_a_message_error(fields: dict[str, object], error: str) -> None:
+    fields.setdefault("to", "ada@example.com")
+    with pytest.raises(MessageError, match=error):
+        Message(**fields)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ MANAGED_HEADERS = frozenset(
     {"from", "to", "cc", "bcc", "reply-to", "subject", "mime-version", "content-type", "content-transfer-encoding"}
 )
 
-_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':' (RFC 5322 field name)
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII except ':' (RFC 5322 field name); use fullmatch
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -30,7 +30,10 @@ def check_header_value(name: str, value: str) -> str:
     :param value: the value to check.
     :returns: ``value`` unchanged.
     :raises HeaderInjectionError: the value contains CR or LF.
+    :raises MessageError: the value is not a string.
     """
+    if not isinstance(value, str):
+        raise MessageError(f"The {name} header value {value!r} must be a string, not {type(value).__name__}.")
     if "\r" in value or "\n" in value:
         raise HeaderInjectionError(
             f"The {name} header value {value!r} contains a line break (CR or LF). Line breaks in header values "
@@ -40,19 +43,30 @@ def check_header_value(name: str, value: str) -> str:
 
 
 def format_address(address: Address, *, header: str = "address") -> str:
-    """Format one address for a header, refusing line breaks.
+    """Format one address for a header, refusing line breaks and lists.
 
     :param address: a string or a ``(name, email)`` pair.
     :param header: the header it is for, in error messages.
+    :raises HeaderInjectionError: the address contains CR or LF.
+    :raises MessageError: it is not one address: another type, a tuple of
+        another length, or a string listing several (``"a@x, b@y"``), whose
+        recipients past the first would be left out of the SMTP envelope.
     """
     if isinstance(address, tuple):
+        if len(address) != 2:
+            raise MessageError(f"The {header} address {address!r} must be a (name, email) pair.")
         name, email = address
         check_header_value(header, name)
         check_header_value(header, email)
         return formataddr((name, email))
     if not isinstance(address, str):
         raise MessageError(f"The {header} address {address!r} must be a string or a (name, email) pair.")
-    return check_header_value(header, address)
+    check_header_value(header, address)
+    if len(getaddresses([address])) > 1:
+        raise MessageError(
+            f"The {header} address {address!r} holds several addresses; pass them as a list, one address each."
+        )
+    return address
 
 
 def address_email(address: Address) -> str:
@@ -173,14 +187,12 @@ class Message:
             for address in addresses:
                 format_address(address, header=header)
         for name, value in self.headers.items():
-            if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
                 raise MessageError(f"{name!r} is not a valid header name: use printable ASCII without ':' or spaces.")
             if name.lower() in MANAGED_HEADERS:
                 raise MessageError(
                     f"The {name} header comes from the message's own fields; set it through them, not headers."
                 )
-            if not isinstance(value, str):
-                raise MessageError(f"The {name} header value must be a string, not {type(value).__name__}.")
             check_header_value(name, value)
         for attachment in self.attachments:
             check_header_value("attachment filename", attachment.filename)
