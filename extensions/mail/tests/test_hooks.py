@@ -94,5 +94,41 @@ def test_a_failing_after_hook_is_logged_not_raised(make_app: t.Any, caplog: pyte
     with app.app_context(), caplog.at_level(logging.ERROR, logger="erlen_mail"):
         result = send(Message("x", to="a@example.com"))
     assert result.sent and len(outbox) == 1
-    assert "erlen_mail_after_send hook failed" in caplog.text
+    assert "Plugin 'hooktest' failed in erlen_mail_after_send" in caplog.text
     assert "after hook exploded" in caplog.text
+
+
+LISTENER = """
+import erlen
+from flask import current_app
+
+PLUGIN = erlen.Plugin(name="listener", requires=["mail"])
+
+
+@erlen.hookimpl
+def erlen_mail_after_send(message, result):
+    current_app.extensions.setdefault("hooktest", []).append(("listener after", message.subject))
+
+
+@erlen.hookimpl
+def erlen_mail_send_failed(message, error):
+    raise RuntimeError("the listener exploded")
+"""
+
+
+def test_a_failing_notification_hook_does_not_silence_the_next_plugins(
+    make_app: t.Any, plugins_dir: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    (plugins_dir / "listener_plugin.py").write_text(LISTENER)
+    # Hooks run in PLUGINS order: hooktest raises in erlen_mail_after_send before listener's runs.
+    app = make_app(
+        ["mail", "hooktest_plugin", "listener_plugin"],
+        {"MAIL_DEFAULT_SENDER": SENDER, "MAIL_BACKEND": "recording", "HOOKTEST_AFTER_RAISES": True},
+    )
+    with app.app_context(), caplog.at_level(logging.ERROR, logger="erlen_mail"):
+        bulk = send_many([Message("fine", to="a@example.com"), Message("boom", to="a@example.com")])
+    assert [r.status for r in bulk] == ["sent", "failed"]
+    assert ("listener after", "fine") in events(app)
+    assert ("failed", "boom", "ConnectionError") in events(app)
+    assert "Plugin 'listener' failed in erlen_mail_send_failed" in caplog.text
+    assert "Plugin 'hooktest' failed in erlen_mail_after_send" in caplog.text

@@ -130,11 +130,13 @@ class _Sender:
         return result
 
     def _notify(self, hook: str, **kwargs: object) -> None:
-        try:
-            for _ in self.registry.iter_each(hook, **kwargs):
-                pass
-        except Exception:
-            logger.exception("A plugin's %s hook failed", hook)
+        # Each plugin is called on its own: one plugin's failure must not keep
+        # the next (an audit log, say) from hearing about the send.
+        for impl in self.registry.implementations(hook):
+            try:
+                impl.function(*(kwargs[name] for name in impl.argnames))
+            except Exception:
+                logger.exception("Plugin %r failed in %s; the send's outcome stands", impl.plugin_name, hook)
 
 
 def _app(app: Flask | None) -> Flask:
