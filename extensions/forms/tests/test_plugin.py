@@ -120,6 +120,26 @@ def test_hook_exemptions_need_a_reason(make_app: MakeApp, tmp_path: t.Any) -> No
         make_app(["forms", "forms_reasonless"])
 
 
+def test_hook_exemptions_must_be_a_mapping(make_app: MakeApp, tmp_path: t.Any) -> None:
+    # A list used to fail with AttributeError inside erlen_init_app, blaming the forms plugin.
+    from forms_helpers import write_plugin
+
+    write_plugin(
+        tmp_path,
+        "forms_listing",
+        """
+        import erlen
+
+        @erlen.hookimpl
+        def erlen_forms_csrf_exempt():
+            return ["api"]
+        """,
+    )
+    with pytest.raises(erlen.PluginError, match="erlen_forms_csrf_exempt returned list") as info:
+        make_app(["forms", "forms_listing"])
+    assert info.value.plugin == "forms_listing"
+
+
 def test_a_blueprint_exempt_in_one_app_is_the_same_blueprint_in_another(make_app: MakeApp) -> None:
     bp = csrf_exempt_blueprint(Blueprint("shared", __name__), reason="token")
 
