@@ -12,6 +12,8 @@ import typing as t
 from dataclasses import dataclass, replace
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from flask import Flask
 
 
@@ -82,8 +84,10 @@ def run_checks(app: Flask, *, deploy: bool = False) -> list[CheckMessage]:
         for impl in registry.implementations("erlen_checks"):
             arguments = {"app": app, "deploy": deploy}
             try:
-                results = impl.function(*(arguments[name] for name in impl.argnames)) or ()
-                found.extend(message.from_plugin(impl.plugin_name) for message in results)
+                results = t.cast(
+                    "Iterable[CheckMessage] | None", impl.function(*(arguments[name] for name in impl.argnames))
+                )
+                found.extend(message.from_plugin(impl.plugin_name) for message in results or ())
             except Exception as exc:
                 found.append(
                     error(
