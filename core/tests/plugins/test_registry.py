@@ -82,3 +82,23 @@ def test_registry_lookup(noop_plugin) -> None:
     assert registry.get("nope") is None
     core = registry.get("erlen")
     assert core is not None and core.builtin and core.version == erlen.__version__
+
+
+def test_notify_calls_every_plugin_and_reports_failures(noop_plugin, caplog: pytest.LogCaptureFixture) -> None:
+    body = """
+    calls = []
+    @erlen.hookimpl
+    def erlen_teardown_request(exception):
+        calls.append(exception)
+        if PLUGIN.name == "failing":
+            raise RuntimeError("audit log unreachable")
+    """
+    failing, after = noop_plugin("failing", body=body), noop_plugin("after", body=body)
+    registry = erlen.plugins_of(erlen.create_app(__name__, {"PLUGINS": [failing, after]}, environ={}))
+    marker = ValueError("the request failed")
+    failures = registry.notify("erlen_teardown_request", exception=marker)
+    assert [(plugin.name, str(exc)) for plugin, exc in failures] == [("failing", "audit log unreachable")]
+    import sys
+
+    assert sys.modules[after].calls == [marker]
+    assert "Plugin 'failing' failed in erlen_teardown_request; the other plugins were still called" in caplog.text

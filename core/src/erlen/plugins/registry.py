@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
 from types import ModuleType
@@ -15,6 +16,8 @@ from ..settings import DeclaredSetting
 from . import tracing
 from .discovery import LoadedPlugin
 from .validation import check_plugins, collect_specs, hook_implementations
+
+logger = logging.getLogger("erlen.plugins")
 
 
 class PluginRegistry:
@@ -148,6 +151,28 @@ class PluginRegistry:
                     original=exc,
                 ) from exc
             yield self._by_name[impl.plugin_name], result
+
+    def notify(self, hook: str, **kwargs: object) -> list[tuple[LoadedPlugin, Exception]]:
+        """Call ``hook`` for its side effects: every plugin, whatever the others do.
+
+        For notifications (a message was sent, a user logged in) where one
+        plugin's failure must neither stop the others nor undo what already
+        happened. Each failure is logged on the ``erlen.plugins`` logger with
+        the plugin's name and traceback, and returned.
+
+        :param hook: the hook's name.
+        :param kwargs: the hook's arguments, by name.
+        :returns: the plugins that raised, with their exceptions.
+        """
+        failures: list[tuple[LoadedPlugin, Exception]] = []
+        for impl in self.implementations(hook):
+            plugin = self._by_name[impl.plugin_name]
+            try:
+                impl.function(*(kwargs[name] for name in impl.argnames))
+            except Exception as exc:
+                logger.exception("Plugin %r failed in %s; the other plugins were still called", plugin.name, hook)
+                failures.append((plugin, exc))
+        return failures
 
     def implementations(self, hook: str) -> list[pluggy.HookImpl]:
         """The implementations of ``hook`` in the order they are called.
