@@ -1,0 +1,542 @@
+"""Running an app's migrations: upgrade, downgrade, stamp, new revisions and model comparison.
+
+Alembic is driven in code: no ``alembic.ini`` and no ``env.py``. One
+``alembic_version`` table holds a row per branch head, so a plugin enabled
+later adds its row, and the row of a plugin that is disabled stays as it is
+(revisions the enabled plugins do not know are left out of every command).
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.autogenerate import RevisionContext, compare_metadata
+from alembic.config import Config
+from alembic.operations import Operations
+from alembic.operations.ops import CreateTableOp
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script
+from alembic.util import CommandError, rev_id, to_tuple
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import MetaData, Table
+from sqlalchemy.engine import Connection
+
+import erlen
+import erlen_db
+from erlen_db.database import OWNER_INFO_KEY
+
+from .errors import MigrationError, MigrationFailed, UnknownBranchError
+from .scripts import BranchScripts
+
+#: The label of the app's own branch, and the owner of the app's tables.
+APP_BRANCH = erlen_db.APP_OWNER
+
+#: The table holding the applied head of each branch.
+VERSION_TABLE = "alembic_version"
+
+Echo = Callable[[str], None]
+
+
+def migrations_folders(app: Flask) -> dict[str, Path]:
+    """The migrations folder of each enabled plugin that ships migrations, and the app's, in load order.
+
+    :param app: the app.
+    """
+    folders: dict[str, Path] = {}
+    for plugin, location in erlen.plugins_of(app).call_each("erlen_migrate_locations"):
+        if location is None:
+            continue
+        path = Path(location)
+        if not path.is_absolute():
+            module_file = getattr(plugin.obj, "__file__", None)
+            if module_file is None:
+                raise MigrationError(
+                    f"Plugin {plugin.name!r} returned the relative migrations folder {str(location)!r} from "
+                    "erlen_migrate_locations, but has no module file to resolve it against; return an absolute path.",
+                    plugin=plugin.name,
+                )
+            path = Path(module_file).parent / path
+        folders[plugin.name] = path
+    folders[APP_BRANCH] = app_folder(app)
+    return folders
+
+
+def app_folder(app: Flask) -> Path:
+    """The folder of the app's own migrations: ``MIGRATE_APP_DIRECTORY``, relative to the app's root."""
+    configured = app.config.get("MIGRATE_APP_DIRECTORY") or "migrations"
+    return Path(app.root_path) / configured
+
+
+@dataclass
+class BranchStatus:
+    """Where one branch stands in the database."""
+
+    name: str
+    #: The newest applied revision of the branch, or ``None``.
+    current: Script | None
+    #: The revisions not applied yet, first to last.
+    pending: list[Script]
+    head: Script | None
+
+
+class Migrations:
+    """The migrations of one app, kept in ``app.extensions["migrate"]``.
+
+    Every method reloads the revision files, so new files are seen at once.
+
+    :param app: the app.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    # Scripts and ownership
+
+    def scripts(self) -> BranchScripts:
+        """Load the revisions of every enabled branch.
+
+        :raises MigrationScriptError: a broken file or a branch with two heads.
+        """
+        return BranchScripts(migrations_folders(self.app))
+
+    @property
+    def database(self) -> erlen_db.Database:
+        return erlen_db.database_of(self.app)
+
+    def tables_by_owner(self) -> dict[str, list[Table]]:
+        """The enabled owners' tables, by owner."""
+        return self.database.tables_by_owner()
+
+    def owners_without_migrations(self, scripts: BranchScripts) -> dict[str, list[Table]]:
+        """Owners (plugins, or ``"app"``) whose tables no migration of theirs creates."""
+        return {
+            owner: tables
+            for owner, tables in self.tables_by_owner().items()
+            if owner not in scripts.branches or not scripts.branches[owner].revisions
+        }
+
+    def _metadatas(self) -> list[MetaData]:
+        found: list[MetaData] = []
+        for table in self.database.tables():
+            if not any(table.metadata is m for m in found):
+                found.append(table.metadata)
+        return found
+
+    # Connections and contexts
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for migrations. On SQLite, foreign keys are off while it is used (batch
+        ALTERs copy tables) and checked after each migration."""
+        engine = self.database.engine
+        with engine.connect() as connection:
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:
+                _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+            try:
+                yield connection
+            finally:
+                if connection.in_transaction():
+                    connection.rollback()
+                if sqlite:
+                    _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+    @contextmanager
+    def context(
+        self,
+        connection: Connection,
+        scripts: BranchScripts,
+        fn: t.Any = None,
+        *,
+        owner: str | None = None,
+        on_version_apply: Iterable[t.Callable[..., None]] = (),
+    ) -> Iterator[MigrationContext]:
+        """An Alembic migration context on ``connection`` that sees only the enabled branches' revisions.
+
+        :param owner: compare only this owner's tables (for autogenerate and check).
+        """
+        env = EnvironmentContext(Config(), scripts, fn=fn)
+        names = None if owner is None else {_name_key(tb.schema, tb.name) for tb in self.tables_by_owner()[owner]}
+
+        def include_name(name: str | None, type_: str, parent_names: t.Mapping[str, str | None]) -> bool:
+            if type_ == "table" and names is not None:
+                return _name_key(parent_names.get("schema_name"), name or "") in names
+            return True
+
+        def include_object(obj: t.Any, name: str | None, type_: str, reflected: bool, compare_to: t.Any) -> bool:
+            if names is None:
+                return True
+            table = obj if type_ == "table" else getattr(obj, "table", None)
+            if isinstance(table, Table):
+                return _name_key(table.schema, table.name) in names
+            return True
+
+        callbacks = [lambda ctx, **kw: expand_rows(ctx.connection, scripts), *on_version_apply]
+        if connection.dialect.name == "sqlite":
+            callbacks.append(_check_sqlite_foreign_keys)
+        env.configure(
+            connection=connection,
+            target_metadata=self._metadatas() if owner is not None else None,
+            include_name=include_name,
+            include_object=include_object,
+            render_as_batch=connection.dialect.name == "sqlite",
+            process_revision_directives=_without_owner_info,
+            transaction_per_migration=True,
+            compare_type=True,
+            on_version_apply=callbacks,
+            version_table=VERSION_TABLE,
+        )
+        context = env.get_context()
+        everything = context.get_current_heads
+        # Alembic sees the heads it expects: rows of revisions no enabled branch holds (plugins that are
+        # disabled) are left out, and so are the rows kept for branches another row depends on.
+        context.get_current_heads = lambda: tuple(scripts.minimal(everything()))  # type: ignore[method-assign]
+        with env, Operations.context(context):
+            yield context
+
+    # Status
+
+    def database_heads(self, connection: Connection) -> tuple[str, ...]:
+        """Every row of the version table, the revisions of disabled plugins' branches included."""
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_heads()
+
+    def status(self, connection: Connection, scripts: BranchScripts) -> list[BranchStatus]:
+        """Where each branch stands in the database, in load order."""
+        applied = scripts.ancestors(self.database_heads(connection))
+        found = []
+        for branch in scripts.branches.values():
+            done = [s for s in branch.revisions if s.revision in applied]
+            pending = [s for s in branch.revisions if s.revision not in applied]
+            found.append(BranchStatus(branch.name, done[-1] if done else None, pending, branch.head))
+        return found
+
+    # Commands
+
+    def upgrade(self, plugin: str | None = None, *, echo: Echo = print) -> int:
+        """Apply the revisions not applied yet, of every enabled branch or of ``plugin``'s (and what it depends on).
+
+        Each revision runs in a transaction of its own; one that fails is
+        rolled back and the database stays at the revisions before it.
+
+        :returns: how many revisions were applied.
+        :raises MigrationFailed: a migration raised.
+        """
+        scripts = self.scripts()
+        if plugin is not None:
+            scripts.branch(plugin)
+        target = "heads" if plugin is None else f"{plugin}@head"
+        if plugin is not None and not scripts.branches[plugin].revisions:
+            echo(f"Plugin {plugin!r} has no migrations yet.")
+            return 0
+        if not scripts.has_revisions:
+            echo("No migrations to apply.")
+            return 0
+        return self._run(scripts, lambda heads: scripts._upgrade_revs(target, heads), echo, "Applied")
+
+    def downgrade(self, plugin: str, revision: str, *, echo: Echo = print) -> int:
+        """Undo ``plugin``'s revisions down to ``revision`` (an id, ``-1`` or ``base``).
+
+        Revisions of other plugins that depend on those undone are undone first.
+
+        :returns: how many revisions were undone.
+        """
+        scripts = self.scripts()
+        target = self._branch_target(scripts, plugin, revision)
+        return self._run(scripts, lambda heads: scripts._downgrade_revs(target, heads), echo, "Undid")
+
+    def stamp(self, plugin: str | None, revision: str = "head", *, echo: Echo = print) -> None:
+        """Record that a branch (every branch when ``plugin`` is ``None``) is at ``revision``, running nothing."""
+        scripts = self.scripts()
+        if plugin is None:
+            if revision not in ("head", "heads"):
+                raise MigrationError("Stamp every branch only to its head; name a plugin with --plugin for another.")
+            target = "heads"
+        else:
+            target = self._branch_target(scripts, plugin, revision)
+        with self.connect() as connection:
+            with self.context(connection, scripts) as context:
+                collapse_rows(connection, scripts)
+                try:
+                    context.stamp(scripts, target)
+                except CommandError as exc:
+                    raise MigrationError(f"Cannot stamp {target}: {exc}", plugin=plugin) from None
+                expand_rows(connection, scripts)
+            connection.commit()
+        echo(f"Stamped {target}.")
+
+    def _branch_target(self, scripts: BranchScripts, plugin: str, revision: str) -> str:
+        branch = scripts.branch(plugin)
+        if revision in ("base", "head") or revision.startswith("-"):
+            return f"{plugin}@{revision}"
+        matches = [s.revision for s in branch.revisions if s.revision.startswith(revision)]
+        if len(matches) != 1:
+            raise UnknownBranchError(
+                f"Plugin {plugin!r} has {'no' if not matches else 'more than one'} revision {revision!r}"
+                f" in {branch.folder}. Its revisions: "
+                + (", ".join(s.revision for s in branch.revisions) or "none")
+                + "; or use head, base, or -N.",
+                plugin=plugin,
+            )
+        return matches[0]
+
+    def _run(self, scripts: BranchScripts, steps: t.Callable[[t.Any], t.Any], echo: Echo, verb: str) -> int:
+        progress = _Progress(scripts, echo, verb)
+
+        def fn(heads: t.Any, context: MigrationContext) -> Iterator[t.Any]:
+            try:
+                planned = steps(heads)
+            except CommandError as exc:
+                raise MigrationError(f"Cannot plan the migrations: {exc}") from None
+            return progress.wrap(planned, before=lambda: collapse_rows(connection, scripts))
+
+        with self.connect() as connection:
+            try:
+                with self.context(connection, scripts, fn, on_version_apply=[progress.applied]) as context:
+                    context.run_migrations()
+            except MigrationError:
+                raise
+            except Exception as exc:
+                step = progress.current
+                if step is None:
+                    raise
+                script = step.revision
+                owner = scripts.owner_of[script.revision]
+                raise MigrationFailed(
+                    f"Migration {script.revision} ({script.doc}) of plugin {owner!r} failed: {type(exc).__name__}: "
+                    f"{exc}\nFile: {script.path}\nIts changes were rolled back: the database stays at the revisions "
+                    f"before it ({progress.count} applied before it in this run). Fix the migration, then run the "
+                    "command again.",
+                    plugin=owner,
+                ) from exc
+            connection.commit()
+        if progress.count == 0:
+            echo("Nothing to do: the database is up to date." if verb == "Applied" else "Nothing to undo.")
+        return progress.count
+
+    def revision(
+        self,
+        plugin: str,
+        message: str,
+        *,
+        autogenerate: bool = False,
+        echo: Echo = print,
+    ) -> Script | None:
+        """Write a new revision file into ``plugin``'s migrations folder.
+
+        The first revision of a plugin starts its branch. With
+        ``autogenerate`` the file holds the differences between the plugin's
+        tables and the database, and only those; the database must be
+        up to date. A plugin whose tables reference another plugin's tables
+        depends on that plugin's current head.
+
+        :returns: the new revision, or ``None`` when autogenerate found no difference.
+        """
+        scripts = self.scripts()
+        branch = scripts.branch(plugin)
+        tables = self.tables_by_owner().get(plugin, [])
+        depends_on = self._dependencies(scripts, plugin, tables)
+        branch.folder.mkdir(parents=True, exist_ok=True)
+        command_args = {
+            "message": message,
+            "autogenerate": autogenerate,
+            "sql": False,
+            "head": f"{plugin}@head" if branch.revisions else "base",
+            "splice": False,
+            "branch_label": None if branch.revisions else plugin,
+            "version_path": str(branch.folder),
+            "rev_id": rev_id(),
+            "depends_on": depends_on or None,
+        }
+        revision_context = RevisionContext(Config(), scripts, command_args)
+        if not autogenerate:
+            written = list(revision_context.generate_scripts())
+        else:
+            if not tables:
+                raise MigrationError(
+                    f"Plugin {plugin!r} owns no tables, so there is nothing to autogenerate. "
+                    + (
+                        "Declare its models through the erlen_db_models hook."
+                        if plugin != APP_BRANCH
+                        else "Define models on erlen_db.Model."
+                    ),
+                    plugin=plugin,
+                )
+            with self.connect() as connection:
+                self._require_applied(connection, scripts, [plugin, *self._referenced_owners(plugin, tables)])
+                with self.context(connection, scripts, owner=plugin) as context:
+                    revision_context.run_autogenerate("heads", context)
+            migration = revision_context.generated_revisions[-1]
+            if all(ops.is_empty() for ops in migration.upgrade_ops_list):
+                echo(f"No changes in the tables of plugin {plugin!r}: no revision written.")
+                return None
+            written = list(revision_context.generate_scripts())
+        script = written[0] if written else None
+        if script is not None:
+            echo(f"Wrote {script.path} (plugin {plugin!r}, revision {script.revision}).")
+        return script
+
+    def _referenced_owners(self, plugin: str, tables: Iterable[Table]) -> list[str]:
+        owners: list[str] = []
+        for table in tables:
+            for key in table.foreign_keys:
+                try:
+                    target = key.column.table
+                except Exception:
+                    continue
+                owner = target.info.get(OWNER_INFO_KEY) or APP_BRANCH
+                if owner != plugin and owner not in owners:
+                    owners.append(owner)
+        return owners
+
+    def _dependencies(self, scripts: BranchScripts, plugin: str, tables: Iterable[Table]) -> list[str]:
+        """The heads of the branches whose tables ``plugin``'s tables reference, unless already depended on."""
+        branch = scripts.branches[plugin]
+        ancestors = scripts.ancestors([branch.head.revision] if branch.head else [])
+        found = []
+        for owner in self._referenced_owners(plugin, tables):
+            other = scripts.branches.get(owner)
+            if other is None or other.head is None:
+                raise MigrationError(
+                    f"The tables of plugin {plugin!r} reference tables of {owner!r}, which has no migrations yet. "
+                    f"Generate those first: erlen db revision --plugin {owner} --autogenerate -m 'initial'"
+                    + ("" if other is not None else f" (plugin {owner!r} must ship them through erlen_migrate_locations)")
+                    + ".",
+                    plugin=plugin,
+                )
+            if other.head.revision not in ancestors:
+                found.append(other.head.revision)
+        # posts' head already depends on users': comments need name only posts.
+        return [rev for rev in found if not any(rev in scripts.ancestors([o]) - {o} for o in found)]
+
+    def _require_applied(self, connection: Connection, scripts: BranchScripts, names: Iterable[str]) -> None:
+        behind = [s for s in self.status(connection, scripts) if s.name in names and s.pending]
+        if behind:
+            raise MigrationError(
+                "The database is not up to date: "
+                + "; ".join(f"plugin {s.name!r} has {len(s.pending)} unapplied revisions" for s in behind)
+                + ". Run erlen db upgrade first.",
+                plugin=behind[0].name,
+            )
+
+    def compare(self, connection: Connection, scripts: BranchScripts) -> dict[str, list[t.Any]]:
+        """The differences between each enabled owner's models and the database, by owner.
+
+        Empty lists are left out: an empty result means models and database agree.
+        """
+        found: dict[str, list[t.Any]] = {}
+        for owner in self.tables_by_owner():
+            with self.context(connection, scripts, owner=owner) as context:
+                diffs = compare_metadata(context, t.cast(MetaData, self._metadatas()))
+            if diffs:
+                found[owner] = list(diffs)
+        return found
+
+
+class _Progress:
+    """Prints each revision applied with its plugin and the time it took."""
+
+    def __init__(self, scripts: BranchScripts, echo: Echo, verb: str) -> None:
+        self.scripts = scripts
+        self.echo = echo
+        self.verb = verb
+        self.current: t.Any = None
+        self.started = 0.0
+        self.count = 0
+
+    def wrap(self, steps: Iterable[t.Any], before: t.Callable[[], None]) -> Iterator[t.Any]:
+        for step in steps:
+            before()  # in the step's transaction, which begins with it
+            self.current = step
+            self.started = time.perf_counter()
+            yield step
+        self.current = None
+
+    def applied(self, ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: t.Any) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.count += 1
+        revision = step.up_revision_id or ""
+        owner = self.scripts.owner_of.get(revision, "?")
+        doc = self.scripts.script_of(revision).doc if revision in self.scripts.owner_of else ""
+        self.echo(f"{self.verb} {owner} {revision} {doc} ({elapsed:.2f}s)")
+
+
+def _version_rows(connection: Connection) -> tuple[sa.TableClause, set[str]]:
+    table = sa.table(VERSION_TABLE, sa.column("version_num", sa.String(32)))
+    return table, {row[0] for row in connection.execute(sa.select(table.c.version_num))}
+
+
+def expand_rows(connection: Connection | None, scripts: BranchScripts) -> None:
+    """Give every applied branch a row of its own in the version table: its newest applied revision.
+
+    Alembic folds a revision's ``depends_on`` into its heads, so applying
+    ``comments`` (which depends on ``posts``) would replace ``posts``' row.
+    Disabling ``comments`` would then hide that ``posts`` is applied; with a
+    row per branch each branch stands on its own. Rows of revisions no
+    enabled branch holds are left alone.
+    """
+    assert connection is not None
+    table, rows = _version_rows(connection)
+    applied = scripts.ancestors(rows)
+    for branch in scripts.branches.values():
+        done = [s.revision for s in branch.revisions if s.revision in applied]
+        if done and done[-1] not in rows:
+            connection.execute(sa.insert(table).values(version_num=done[-1]))
+            rows.add(done[-1])
+    for revision in scripts.minimal_known(rows):
+        branch = scripts.branches[scripts.owner_of[revision]]
+        done = [s.revision for s in branch.revisions if s.revision in applied]
+        if done and done[-1] != revision:  # an older revision of a branch whose newer one has a row
+            connection.execute(sa.delete(table).where(table.c.version_num == revision))
+
+
+def collapse_rows(connection: Connection, scripts: BranchScripts) -> None:
+    """Leave in the version table only the rows Alembic expects: drop those that other rows depend on.
+
+    Done in the transaction of each migration, before it runs; :func:`expand_rows`
+    adds them back after it.
+    """
+    table, rows = _version_rows(connection)
+    for revision in set(scripts.minimal_known(rows)) - scripts.minimal(rows):
+        connection.execute(sa.delete(table).where(table.c.version_num == revision))
+
+
+def _without_owner_info(context: MigrationContext, revision: t.Any, directives: list[t.Any]) -> None:
+    # erlen-db records each table's owner in Table.info; it has no place in a migration.
+    for script in directives:
+        for ops in script.upgrade_ops_list:
+            for op in ops.ops:
+                info = getattr(op, "info", None)
+                if isinstance(op, CreateTableOp) and info and OWNER_INFO_KEY in info:
+                    op.info = {k: v for k, v in info.items() if k != OWNER_INFO_KEY}
+
+
+def _sqlite_pragma(connection: Connection, statement: str) -> None:
+    # Outside any transaction: SQLite ignores PRAGMA foreign_keys inside one.
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
+def _check_sqlite_foreign_keys(ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: t.Any) -> None:
+    assert ctx.connection is not None
+    problems = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if problems:
+        listed = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in problems[:5])
+        raise MigrationError(f"Migration {step.up_revision_id} leaves rows whose foreign keys point nowhere: {listed}.")
+
+
+def _name_key(schema: str | None, name: str) -> tuple[str | None, str]:
+    return (schema, name)
+
+
+__all__ = ["APP_BRANCH", "VERSION_TABLE", "BranchStatus", "Migrations", "app_folder", "migrations_folders"]

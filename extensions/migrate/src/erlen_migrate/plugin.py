@@ -1,0 +1,126 @@
+"""The ``migrate`` plugin: an Alembic branch per plugin, so composed schemas just work."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable
+from types import ModuleType
+
+import click
+from flask import Flask
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+import erlen
+from erlen.checks import CheckMessage, error, info, warning
+
+from . import hookspecs
+from .migrations import APP_BRANCH, VERSION_TABLE, Migrations
+
+if t.TYPE_CHECKING:
+    from flask.cli import AppGroup
+
+PLUGIN = erlen.Plugin(name="migrate", requires=["db"], description="Migrations: an Alembic branch per plugin")
+
+#: The key of ``app.extensions`` under which the :class:`Migrations` live.
+EXTENSION_KEY = "migrate"
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    return [
+        erlen.Setting(
+            "APP_DIRECTORY",
+            str,
+            default="migrations",
+            help="The folder of the app's own migrations (the 'app' branch), relative to the app's root folder.",
+        ),
+    ]
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    app.extensions[EXTENSION_KEY] = Migrations(app)
+
+
+def migrations_of(app: Flask) -> Migrations:
+    """The :class:`Migrations` of ``app``."""
+    return t.cast(Migrations, app.extensions[EXTENSION_KEY])
+
+
+@erlen.hookimpl
+def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
+    from .cli import add_commands
+
+    group = cli.commands.get("db")
+    if group is None:  # pragma: no cover - db is required, so its group exists
+        raise erlen.PluginError("The 'db' command group is missing; is the db plugin enabled?", plugin="migrate")
+    add_commands(t.cast("AppGroup", group))
+    return []
+
+
+@erlen.hookimpl
+def erlen_db_managed_by(app: Flask, connection: Connection) -> str | None:
+    migrations = migrations_of(app)
+    try:
+        has_revisions = migrations.scripts().has_revisions
+    except erlen.ErlenError:
+        has_revisions = True
+    if has_revisions or inspect(connection).has_table(VERSION_TABLE):
+        return "erlen db upgrade"
+    return None
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    migrations = migrations_of(app)
+    try:
+        scripts = migrations.scripts()
+    except erlen.ErlenError as exc:
+        return [error("migrate.E001", str(exc), "Fix the migration files named above.")]
+    found: list[CheckMessage] = []
+    for owner, tables in migrations.owners_without_migrations(scripts).items():
+        names = ", ".join(tb.name for tb in tables)
+        how = (
+            "implement the erlen_migrate_locations hook and run "
+            if owner != APP_BRANCH and owner not in scripts.branches
+            else "run "
+        )
+        found.append(
+            warning(
+                "migrate.W002",
+                f"{'The app' if owner == APP_BRANCH else f'Plugin {owner!r}'} owns tables ({names}) that no "
+                "migration creates.",
+                f"To ship them, {how}erlen db revision --plugin {owner} --autogenerate -m 'initial'.",
+            )
+        )
+    try:
+        with migrations.connect() as connection:
+            statuses = migrations.status(connection, scripts)
+    except SQLAlchemyError as exc:
+        found.append(
+            info(
+                "migrate.I001",
+                f"Cannot read the applied migrations: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+                "Check that the database is reachable.",
+            )
+        )
+        return found
+    for status in statuses:
+        if status.pending:
+            found.append(
+                warning(
+                    "migrate.W001",
+                    f"{'The app' if status.name == APP_BRANCH else f'Plugin {status.name!r}'} has "
+                    f"{len(status.pending)} unapplied migration{'s' if len(status.pending) != 1 else ''} "
+                    f"(head {status.pending[-1].revision}).",
+                    "Run erlen db upgrade.",
+                )
+            )
+    return found

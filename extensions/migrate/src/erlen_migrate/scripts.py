@@ -1,0 +1,245 @@
+"""The migration scripts of an app: one Alembic branch per plugin, and one for the app.
+
+Each branch is a folder of revision files. Its first revision has
+``down_revision = None`` and ``branch_labels = ("<plugin>",)``; the others
+follow it in one line. A revision that needs another plugin's tables names
+that plugin's revision in ``depends_on``.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import typing as t
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic.script import Script, ScriptDirectory
+from alembic.util import to_tuple
+
+from .errors import MigrationScriptError, UnknownBranchError
+
+#: The folder holding ``script.py.mako``, the template of new revision files.
+TEMPLATE_DIR = Path(__file__).parent / "template"
+
+#: How new revision files are named.
+FILE_TEMPLATE = "%%(rev)s_%%(slug)s"
+
+
+@dataclass
+class Branch:
+    """The migrations of one plugin (or of the app).
+
+    :param name: the plugin's name, which is also the branch label; ``"app"`` for the app.
+    :param folder: the folder of its revision files (it may not exist yet).
+    """
+
+    name: str
+    folder: Path
+    #: Its revisions, from the first to the head.
+    revisions: list[Script] = field(default_factory=list)
+
+    @property
+    def head(self) -> Script | None:
+        """The last revision, or ``None`` when the branch has none yet."""
+        return self.revisions[-1] if self.revisions else None
+
+    def file_of(self, script: Script) -> str:
+        """The path of a revision's file, for messages."""
+        return str(script.path)
+
+
+class BranchScripts(ScriptDirectory):
+    """An Alembic script directory composed of the branches' folders.
+
+    The revisions are loaded and checked when it is made: a file that cannot
+    be imported, a branch with two heads or a revision that leaves its branch
+    raises :class:`MigrationScriptError` naming the plugin and the file.
+
+    :param locations: the folder of each branch, by branch name, in load order.
+    """
+
+    def __init__(self, locations: Mapping[str, Path]) -> None:
+        super().__init__(
+            TEMPLATE_DIR,
+            file_template=FILE_TEMPLATE.replace("%%", "%"),
+            version_locations=[str(folder) for folder in locations.values()],
+        )
+        #: The branches, by name, in load order.
+        self.branches: dict[str, Branch] = {name: Branch(name, Path(folder)) for name, folder in locations.items()}
+        #: The branch name of each revision id.
+        self.owner_of: dict[str, str] = {}
+        self._scripts: list[Script] = list(self._load_branch_scripts())
+        self._check_and_order()
+
+    # Loading
+
+    def _load_revisions(self) -> Iterator[Script]:
+        return iter(self._scripts)
+
+    def _load_branch_scripts(self) -> Iterator[Script]:
+        for branch in self.branches.values():
+            if not branch.folder.is_dir():
+                continue
+            for path in sorted(branch.folder.glob("*.py")):
+                if path.name.startswith(("_", ".")):
+                    continue
+                try:
+                    script = Script._from_path(self, path)
+                except Exception as exc:
+                    raise MigrationScriptError(
+                        f"The migration file {path} of plugin {branch.name!r} cannot be loaded: "
+                        f"{type(exc).__name__}: {exc}. Fix the file; a file that is not a revision must have a name "
+                        "starting with '_'.",
+                        plugin=branch.name,
+                    ) from exc
+                if script is None:
+                    continue
+                if script.revision in self.owner_of:
+                    other = self.branches[self.owner_of[script.revision]]
+                    first = next(s for s in other.revisions if s.revision == script.revision)
+                    raise MigrationScriptError(
+                        f"The migration file {path} of plugin {branch.name!r} has the revision id "
+                        f"{script.revision!r}, as {first.path} of plugin {other.name!r} does. Give one of them "
+                        "a new revision id.",
+                        plugin=branch.name,
+                    )
+                self.owner_of[script.revision] = branch.name
+                branch.revisions.append(script)
+                yield script
+
+    def _check_and_order(self) -> None:
+        labels = {name for name, branch in self.branches.items()}
+        known = set(self.owner_of)
+        for branch in self.branches.values():
+            own = {s.revision: s for s in branch.revisions}
+            for script in branch.revisions:
+                declared = set(to_tuple(getattr(script.module, "branch_labels", None), default=()))
+                down = to_tuple(script.down_revision, default=())
+                foreign = [rev for rev in down if rev not in own]
+                if foreign:
+                    where = self.owner_of.get(foreign[0])
+                    raise MigrationScriptError(
+                        f"The migration file {script.path} of plugin {branch.name!r} revises {foreign[0]!r}, which "
+                        + (f"is a revision of plugin {where!r}" if where else "no migration file holds")
+                        + f". A plugin's branch starts at base (down_revision = None) and its revisions follow one "
+                        "another; name another plugin's revision in depends_on instead.",
+                        plugin=branch.name,
+                    )
+                if not down and branch.name not in declared:
+                    raise MigrationScriptError(
+                        f"The migration file {script.path} is the first revision of plugin {branch.name!r} but does "
+                        f"not carry its branch label: set branch_labels = ({branch.name!r},) in it.",
+                        plugin=branch.name,
+                    )
+                stray = declared - {branch.name}
+                if stray:
+                    raise MigrationScriptError(
+                        f"The migration file {script.path} of plugin {branch.name!r} has the branch labels "
+                        f"{sorted(stray)}; a plugin's revisions carry only the plugin's name as label.",
+                        plugin=branch.name,
+                    )
+                for dependency in to_tuple(script.dependencies, default=()):
+                    if dependency not in known and dependency not in labels:
+                        raise MigrationScriptError(
+                            f"The migration file {script.path} of plugin {branch.name!r} depends on "
+                            f"{dependency!r}, which no enabled plugin's migrations hold. Enable the plugin that ships "
+                            "that revision (add it to PLUGINS, or to the plugin's requires), or fix depends_on.",
+                            plugin=branch.name,
+                        )
+            roots = [s for s in branch.revisions if not to_tuple(s.down_revision, default=())]
+            if len(roots) > 1:
+                raise MigrationScriptError(
+                    f"Plugin {branch.name!r} has {len(roots)} first revisions (down_revision = None): "
+                    + ", ".join(str(s.path) for s in roots)
+                    + ". A branch has one first revision: set the down_revision of the later ones to the revision "
+                    "each follows.",
+                    plugin=branch.name,
+                )
+            revised = {rev for s in branch.revisions for rev in to_tuple(s.down_revision, default=())}
+            heads = [s for s in branch.revisions if s.revision not in revised]
+            if len(heads) > 1:
+                raise MigrationScriptError(
+                    f"Plugin {branch.name!r} has {len(heads)} head revisions: "
+                    + ", ".join(str(s.path) for s in heads)
+                    + ". Two revisions were made from the same parent (two developers, or a merge of two "
+                    "branches of the code). Set the down_revision of the newer file to the revision id of the "
+                    "other, so they follow one another.",
+                    plugin=branch.name,
+                )
+            sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+            for script in branch.revisions:
+                sorter.add(script.revision, *to_tuple(script.down_revision, default=()))
+            try:
+                order = list(sorter.static_order())
+            except graphlib.CycleError as exc:
+                raise MigrationScriptError(
+                    f"The revisions of plugin {branch.name!r} revise one another in a cycle: {exc.args[1]}. "
+                    "Fix their down_revision.",
+                    plugin=branch.name,
+                ) from None
+            branch.revisions = [own[rev] for rev in order]
+
+    # Queries
+
+    def branch(self, name: str) -> Branch:
+        """The branch called ``name``.
+
+        :raises UnknownBranchError: no enabled plugin of that name has migrations.
+        """
+        try:
+            return self.branches[name]
+        except KeyError:
+            raise UnknownBranchError(
+                f"No migrations of a plugin {name!r} on this app. Plugins with migrations: "
+                f"{', '.join(self.branches) or 'none'}. A plugin ships migrations through the "
+                "erlen_migrate_locations hook, and must be enabled (in PLUGINS).",
+                plugin=name,
+            ) from None
+
+    def script_of(self, revision: str) -> Script:
+        """The revision with the id ``revision``."""
+        return t.cast(Script, self.revision_map.get_revision(revision))
+
+    def ancestors(self, revisions: t.Iterable[str]) -> set[str]:
+        """``revisions`` and every revision they follow or depend on, transitively (ids)."""
+        seen: set[str] = set()
+        stack = [rev for rev in revisions if rev in self.owner_of]
+        while stack:
+            rev = stack.pop()
+            if rev in seen:
+                continue
+            seen.add(rev)
+            script = self.script_of(rev)
+            parents = [*to_tuple(script.down_revision, default=())]
+            for dependency in to_tuple(script.dependencies, default=()):
+                if dependency in self.branches:
+                    head = self.branches[dependency].head
+                    # A label names the branch's revision that carries it: its first.
+                    first = self.branches[dependency].revisions[0] if head is not None else None
+                    if first is not None:
+                        parents.append(first.revision)
+                else:
+                    parents.append(dependency)
+            stack.extend(p for p in parents if p not in seen)
+        return seen
+
+    def minimal_known(self, rows: t.Iterable[str]) -> set[str]:
+        """The rows that are revisions of enabled branches."""
+        return {row for row in rows if row in self.owner_of}
+
+    def minimal(self, rows: t.Iterable[str]) -> set[str]:
+        """The revisions of ``rows`` that enabled branches hold and that no other of them follows or depends on.
+
+        These are the heads as Alembic counts them.
+        """
+        known = self.minimal_known(rows)
+        implied: set[str] = set()
+        for row in known:
+            implied |= self.ancestors([row]) - {row}
+        return known - implied
+
+    @property
+    def has_revisions(self) -> bool:
+        """Whether any branch has a revision."""
+        return bool(self.owner_of)

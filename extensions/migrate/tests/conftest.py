@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import typing as t
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+from flask import Flask
+
+import erlen_db
+from erlen.testing import MakeApp
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+BASE = """
+from sqlalchemy.orm import DeclarativeBase
+
+import erlen_db
+
+
+class Base(DeclarativeBase):
+    metadata = erlen_db.naming_metadata()
+"""
+
+MODELS = {
+    "users": """
+        from sqlalchemy import String
+        from sqlalchemy.orm import Mapped, mapped_column
+
+        from .base import Base
+
+
+        class User(Base):
+            __tablename__ = "users"
+
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str] = mapped_column(String(80), unique=True)
+    """,
+    "posts": """
+        from sqlalchemy import ForeignKey, String
+        from sqlalchemy.orm import Mapped, mapped_column
+
+        from .base import Base
+        from . import users_models  # noqa: F401
+
+
+        class Post(Base):
+            __tablename__ = "posts"
+
+            id: Mapped[int] = mapped_column(primary_key=True)
+            author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+            title: Mapped[str] = mapped_column(String(200), index=True)
+    """,
+    "comments": """
+        from sqlalchemy import ForeignKey, Text
+        from sqlalchemy.orm import Mapped, mapped_column
+
+        from .base import Base
+        from . import posts_models, users_models  # noqa: F401
+
+
+        class Comment(Base):
+            __tablename__ = "comments"
+
+            id: Mapped[int] = mapped_column(primary_key=True)
+            post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+            author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+            body: Mapped[str] = mapped_column(Text)
+    """,
+}
+
+REQUIRES = {"users": ["db"], "posts": ["db", "users"], "comments": ["db", "users", "posts"]}
+
+PLUGIN = """
+import erlen
+
+PLUGIN = erlen.Plugin(name={name!r}, requires={requires!r})
+
+
+@erlen.hookimpl
+def erlen_db_models():
+    from . import {name}_models
+
+    return [getattr({name}_models, n) for n in dir({name}_models) if getattr(getattr({name}_models, n), "__tablename__", None)]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_migrate_locations():
+    return "{name}_migrations"
+"""
+
+
+class Blogkit:
+    """Three test plugins whose tables reference each other: users <- posts <- comments.
+
+    Written as a real package ``blogkit`` in a folder on ``sys.path``; each
+    plugin's migrations folder is ``blogkit/<name>_migrations``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.package = root / "blogkit"
+        self.package.mkdir()
+        (self.package / "__init__.py").write_text("")
+        (self.package / "base.py").write_text(BASE)
+        for name, source in MODELS.items():
+            (self.package / f"{name}_models.py").write_text(textwrap.dedent(source))
+            (self.package / f"{name}.py").write_text(PLUGIN.format(name=name, requires=REQUIRES[name]))
+
+    def folder(self, name: str) -> Path:
+        return self.package / f"{name}_migrations"
+
+    def files(self, name: str) -> list[Path]:
+        folder = self.folder(name)
+        return sorted(folder.glob("*.py")) if folder.is_dir() else []
+
+    def write_migration(self, name: str, filename: str, source: str) -> Path:
+        folder = self.folder(name)
+        folder.mkdir(exist_ok=True)
+        path = folder / filename
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    @staticmethod
+    def cleanup() -> None:
+        for module in list(sys.modules):
+            if module == "blogkit" or module.startswith("blogkit."):
+                del sys.modules[module]
+
+
+@pytest.fixture
+def blogkit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Blogkit]:
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    kit = Blogkit(root)
+    yield kit
+    kit.cleanup()
+
+
+# Databases
+
+
+def postgres_url() -> str:
+    return os.environ.get("ERLEN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def _unreachable(reason: str) -> t.NoReturn:
+    where = erlen_db.redact_url(postgres_url())
+    message = f"PostgreSQL not reachable at {where} ({reason}); set ERLEN_TEST_POSTGRES_URL"
+    if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (ERLEN_REQUIRE_SERVICES=1: services are required)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(postgres_url(), connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        engine.dispose()
+        _unreachable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """A factory of URLs of empty databases: SQLite files, or fresh PostgreSQL schemas dropped afterwards."""
+    schemas: list[str] = []
+    engine: sa.Engine | None = None
+    if request.param == "postgresql":
+        engine = request.getfixturevalue("postgres_engine")
+
+    def make() -> str:
+        if engine is None:
+            return f"sqlite:///{tmp_path / f'db{uuid.uuid4().hex[:8]}.sqlite3'}"
+        schema = f"erlen_migrate_test_{uuid.uuid4().hex[:12]}"
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        url = sa.make_url(postgres_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False)
+
+    yield make
+    if engine is not None:
+        with engine.begin() as connection:
+            for schema in schemas:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[], str]) -> str:
+    return new_database()
+
+
+@pytest.fixture
+def dialect(database_url: str) -> str:
+    return sa.make_url(database_url).get_backend_name()
+
+
+MigrateApp = Callable[..., Flask]
+
+
+@pytest.fixture
+def migrate_app(make_app: MakeApp, database_url: str, tmp_path: Path) -> Iterator[MigrateApp]:
+    """A factory of apps with ``db`` and ``migrate`` and the given plugins, on ``database_url`` by default."""
+    made: list[Flask] = []
+
+    def make(plugins: Iterable[str] = (), config: Mapping[str, t.Any] | None = None, *, url: str | None = None) -> Flask:
+        settings = {
+            "DB_URL": url or database_url,
+            "MIGRATE_APP_DIRECTORY": str(tmp_path / "app_migrations"),
+            **(config or {}),
+        }
+        app = make_app(["db", "migrate", *(f"blogkit.{p}" for p in plugins)], settings)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        erlen_db.database_of(app).dispose()
+
+
+def run(app: Flask, *args: str) -> Result:
+    """Run ``erlen db ARGS`` on ``app``."""
+    return app.test_cli_runner().invoke(args=["db", *args])
+
+
+def ok(app: Flask, *args: str) -> Result:
+    """Run ``erlen db ARGS`` and assert it succeeded."""
+    result = run(app, *args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def tables(url: str) -> set[str]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def versions(url: str) -> set[str]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            return {row[0] for row in connection.execute(sa.text("SELECT version_num FROM alembic_version"))}
+    finally:
+        engine.dispose()
