@@ -257,3 +257,41 @@ def versions(url: str) -> set[str]:
             return {row[0] for row in connection.execute(sa.text("SELECT version_num FROM alembic_version"))}
     finally:
         engine.dispose()
+
+
+def generate_initial(app: Flask, names: Iterable[str] = ("users", "posts", "comments")) -> None:
+    """Autogenerate and apply each plugin's first migration, in dependency order."""
+    for name in names:
+        ok(app, "revision", "--plugin", name, "-m", f"create {name}", "--autogenerate")
+        ok(app, "upgrade")
+
+
+USERS_INITIAL = '''
+"""create users, written by hand
+
+Revision ID: u1
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "u1"
+down_revision = None
+branch_labels = ("users",)
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sa.UniqueConstraint("name", name=op.f("uq_users_name")),
+    )
+
+
+def downgrade():
+    op.drop_table("users")
+'''

@@ -51,7 +51,7 @@ def upgrade(plugin: str | None) -> None:
         migrations().upgrade(plugin, echo=click.echo)
 
 
-@click.command("downgrade")
+@click.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.option("--plugin", "plugin", metavar="NAME", required=True, help="The plugin (or 'app') to downgrade.")
 @click.argument("revision")
 def downgrade(plugin: str, revision: str) -> None:
