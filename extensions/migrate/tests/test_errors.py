@@ -1,0 +1,171 @@
+"""Failing migrations roll back; broken files, two heads and unknown plugins get messages that say what to do."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from conftest import USERS_INITIAL, ok, run, tables, versions
+
+FAILING = '''
+"""{message}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("audit", sa.Column("id", sa.Integer(), primary_key=True))
+    op.add_column("users", sa.Column("email", sa.String(120), nullable=True))
+    {body}
+
+
+def downgrade():
+    op.drop_column("users", "email")
+    op.drop_table("audit")
+'''
+
+
+def test_failing_upgrade_is_rolled_back(blogkit, migrate_app, database_url):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    app = migrate_app(["users"])
+    ok(app, "upgrade")
+    path = blogkit.write_migration(
+        "users",
+        "u2_broken.py",
+        FAILING.format(message="fails halfway", revision="u2", down="u1", body='op.execute("SELECT * FROM nowhere")'),
+    )
+
+    result = run(app, "upgrade")
+    assert result.exit_code == 1
+    assert "Migration u2 (fails halfway) of plugin 'users' failed" in result.output
+    assert str(path) in result.output
+    assert "rolled back" in result.output
+    assert tables(database_url) == {"alembic_version", "users"}
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    with engine.connect() as connection:
+        assert [c["name"] for c in sa.inspect(connection).get_columns("users")] == ["id", "name"]
+    engine.dispose()
+    assert versions(database_url) == {"u1"}
+    assert "users: u1 (1 pending)" in ok(app, "current").output
+
+
+def test_failure_keeps_the_revisions_applied_before_it(blogkit, migrate_app, database_url):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    blogkit.write_migration(
+        "users", "u2_ok.py", FAILING.format(message="works", revision="u2", down="u1", body="pass")
+    )
+    blogkit.write_migration(
+        "users",
+        "u3_broken.py",
+        FAILING.replace("audit", "audit2")
+        .replace('"email"', '"phone"')
+        .format(message="fails", revision="u3", down="u2", body="raise RuntimeError('deliberately')"),
+    )
+    app = migrate_app(["users"])
+    result = run(app, "upgrade")
+    assert result.exit_code == 1
+    assert "Applied users u1" in result.output and "Applied users u2" in result.output
+    assert "RuntimeError: deliberately" in result.output
+    assert "(2 applied before it in this run)" in result.output
+    assert versions(database_url) == {"u2"}
+    assert tables(database_url) == {"alembic_version", "users", "audit"}
+
+
+def test_broken_migration_file_names_plugin_and_file(blogkit, migrate_app):
+    path = blogkit.write_migration("users", "u1_broken.py", "import nothing_of_that_name\nrevision = 'u1'\n")
+    app = migrate_app(["users"])
+    for command in (["upgrade"], ["current"], ["heads"], ["check"]):
+        result = run(app, *command)
+        assert result.exit_code == 1, command
+        assert f"The migration file {path} of plugin 'users' cannot be loaded" in result.output
+        assert "ModuleNotFoundError" in result.output
+        assert "Fix the file" in result.output
+
+
+def test_syntax_error_in_migration_file(blogkit, migrate_app):
+    path = blogkit.write_migration("posts", "p1.py", "revision = 'p1'\ndef upgrade(:\n")
+    result = run(migrate_app(["users", "posts"]), "upgrade")
+    assert result.exit_code == 1
+    assert f"{path} of plugin 'posts' cannot be loaded: SyntaxError" in result.output
+
+
+def test_two_heads_in_a_branch(blogkit, migrate_app):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    a = blogkit.write_migration("users", "u2a.py", FAILING.format(message="a", revision="u2a", down="u1", body=""))
+    b = blogkit.write_migration("users", "u2b.py", FAILING.format(message="b", revision="u2b", down="u1", body=""))
+    result = run(migrate_app(["users"]), "upgrade")
+    assert result.exit_code == 1
+    assert "Plugin 'users' has 2 head revisions" in result.output
+    assert str(a) in result.output and str(b) in result.output
+    assert "Set the down_revision of the newer file" in result.output
+
+
+def test_first_revision_without_branch_label(blogkit, migrate_app):
+    path = blogkit.write_migration("users", "u1.py", USERS_INITIAL.replace('branch_labels = ("users",)', ""))
+    result = run(migrate_app(["users"]), "upgrade")
+    assert result.exit_code == 1
+    assert f"{path} is the first revision of plugin 'users'" in result.output
+    assert "branch_labels = ('users',)" in result.output
+
+
+def test_revision_of_another_plugin_as_down_revision(blogkit, migrate_app):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    path = blogkit.write_migration(
+        "posts", "p1.py", FAILING.format(message="p", revision="p1", down="u1", body="").replace("None\n", "('posts',)\n", 1)
+    )
+    result = run(migrate_app(["users", "posts"]), "upgrade")
+    assert result.exit_code == 1
+    assert f"{path} of plugin 'posts' revises 'u1', which is a revision of plugin 'users'" in result.output
+    assert "depends_on" in result.output
+
+
+def test_dependency_on_a_plugin_that_is_not_enabled(blogkit, migrate_app):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    source = FAILING.format(message="p", revision="p1", down=None, body="")
+    source = source.replace("branch_labels = None", "branch_labels = ('posts',)").replace(
+        "depends_on = None", "depends_on = 'zz9'"
+    )
+    path = blogkit.write_migration("posts", "p1.py", source)
+    result = run(migrate_app(["users", "posts"]), "upgrade")
+    assert result.exit_code == 1
+    assert f"{path} of plugin 'posts' depends on 'zz9', which no enabled plugin's migrations hold" in result.output
+
+
+def test_unknown_plugin_name(blogkit, migrate_app):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    app = migrate_app(["users"])
+    for command in (
+        ["upgrade", "--plugin", "nope"],
+        ["downgrade", "--plugin", "nope", "base"],
+        ["revision", "--plugin", "nope", "-m", "x"],
+        ["stamp", "--plugin", "nope"],
+    ):
+        result = run(app, *command)
+        assert result.exit_code == 1, command
+        assert "No migrations of a plugin 'nope' on this app. Plugins with migrations: users, app." in result.output
+        assert "erlen_migrate_locations" in result.output
+
+
+def test_unknown_revision(blogkit, migrate_app):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    result = run(migrate_app(["users"]), "downgrade", "--plugin", "users", "zzz")
+    assert result.exit_code == 1
+    assert "Plugin 'users' has no revision 'zzz'" in result.output
+    assert "Its revisions: u1" in result.output
+
+
+def test_autogenerate_needs_referenced_plugins_migrations(blogkit, migrate_app):
+    result = run(migrate_app(["users", "posts"]), "revision", "--plugin", "posts", "-m", "x", "--autogenerate")
+    assert result.exit_code == 1
+    assert "The tables of plugin 'posts' reference tables of 'users', which has no migrations yet" in result.output
+    assert "erlen db revision --plugin users --autogenerate" in result.output
+
+
+def test_autogenerate_needs_an_up_to_date_database(blogkit, migrate_app):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    result = run(migrate_app(["users", "posts"]), "revision", "--plugin", "posts", "-m", "x", "--autogenerate")
+    assert result.exit_code == 1
+    assert "plugin 'users' has 1 unapplied revisions. Run erlen db upgrade first." in result.output
