@@ -87,7 +87,8 @@ PLUGIN = erlen.Plugin(name={name!r}, requires={requires!r})
 def erlen_db_models():
     from . import {name}_models
 
-    return [getattr({name}_models, n) for n in dir({name}_models) if getattr(getattr({name}_models, n), "__tablename__", None)]
+    found = [getattr({name}_models, n) for n in dir({name}_models)]
+    return [model for model in found if getattr(model, "__tablename__", None)]
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -214,7 +215,9 @@ def migrate_app(make_app: MakeApp, database_url: str, tmp_path: Path) -> Iterato
     """A factory of apps with ``db`` and ``migrate`` and the given plugins, on ``database_url`` by default."""
     made: list[Flask] = []
 
-    def make(plugins: Iterable[str] = (), config: Mapping[str, t.Any] | None = None, *, url: str | None = None) -> Flask:
+    def make(
+        plugins: Iterable[str] = (), config: Mapping[str, t.Any] | None = None, *, url: str | None = None
+    ) -> Flask:
         settings = {
             "DB_URL": url or database_url,
             "MIGRATE_APP_DIRECTORY": str(tmp_path / "app_migrations"),

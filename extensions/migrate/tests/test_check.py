@@ -68,9 +68,10 @@ def test_check_fails_on_an_outdated_database(blogkit, migrate_app):
 def test_autogenerate_with_no_changes_writes_nothing(blogkit, migrate_app):
     app = migrate_app(["users"])
     generate_initial(app, ["users"])
-    assert "No changes in the tables of plugin 'users': no revision written." in ok(
-        app, "revision", "--plugin", "users", "-m", "nothing", "--autogenerate"
-    ).output
+    assert (
+        "No changes in the tables of plugin 'users': no revision written."
+        in ok(app, "revision", "--plugin", "users", "-m", "nothing", "--autogenerate").output
+    )
     assert len(blogkit.files("users")) == 1
 
 

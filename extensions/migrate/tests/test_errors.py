@@ -54,9 +54,7 @@ def test_failing_upgrade_is_rolled_back(blogkit, migrate_app, database_url):
 
 def test_failure_keeps_the_revisions_applied_before_it(blogkit, migrate_app, database_url):
     blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
-    blogkit.write_migration(
-        "users", "u2_ok.py", FAILING.format(message="works", revision="u2", down="u1", body="pass")
-    )
+    blogkit.write_migration("users", "u2_ok.py", FAILING.format(message="works", revision="u2", down="u1", body="pass"))
     blogkit.write_migration(
         "users",
         "u3_broken.py",
@@ -114,7 +112,9 @@ def test_first_revision_without_branch_label(blogkit, migrate_app):
 def test_revision_of_another_plugin_as_down_revision(blogkit, migrate_app):
     blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
     path = blogkit.write_migration(
-        "posts", "p1.py", FAILING.format(message="p", revision="p1", down="u1", body="").replace("None\n", "('posts',)\n", 1)
+        "posts",
+        "p1.py",
+        FAILING.format(message="p", revision="p1", down="u1", body="").replace("None\n", "('posts',)\n", 1),
     )
     result = run(migrate_app(["users", "posts"]), "upgrade")
     assert result.exit_code == 1

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import RevisionContext, compare_metadata
 from alembic.config import Config
 from alembic.operations import Operations
@@ -22,8 +23,7 @@ from alembic.operations.ops import CreateTableOp
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script
-from alembic.util import CommandError, rev_id, to_tuple
-import sqlalchemy as sa
+from alembic.util import CommandError, rev_id
 from flask import Flask
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import Connection
@@ -165,7 +165,7 @@ class Migrations:
         env = EnvironmentContext(Config(), scripts, fn=fn)
         names = None if owner is None else {_name_key(tb.schema, tb.name) for tb in self.tables_by_owner()[owner]}
 
-        def include_name(name: str | None, type_: str, parent_names: t.Mapping[str, str | None]) -> bool:
+        def include_name(name: str | None, type_: t.Any, parent_names: t.Any) -> bool:
             if type_ == "table" and names is not None:
                 return _name_key(parent_names.get("schema_name"), name or "") in names
             return True
@@ -178,9 +178,15 @@ class Migrations:
                 return _name_key(table.schema, table.name) in names
             return True
 
-        callbacks = [lambda ctx, **kw: expand_rows(ctx.connection, scripts), *on_version_apply]
+        callbacks: list[t.Callable[..., None]] = [*on_version_apply]
         if connection.dialect.name == "sqlite":
-            callbacks.append(_check_sqlite_foreign_keys)
+            callbacks.insert(0, _check_sqlite_foreign_keys)
+
+        def applied(ctx: MigrationContext, step: MigrationInfo, heads: t.Any, run_args: t.Any) -> None:
+            expand_rows(ctx.connection, scripts)
+            for callback in callbacks:
+                callback(ctx=ctx, step=step, heads=heads, run_args=run_args)
+
         env.configure(
             connection=connection,
             target_metadata=self._metadatas() if owner is not None else None,
@@ -190,7 +196,7 @@ class Migrations:
             process_revision_directives=_without_owner_info,
             transaction_per_migration=True,
             compare_type=True,
-            on_version_apply=callbacks,
+            on_version_apply=applied,
             version_table=VERSION_TABLE,
         )
         context = env.get_context()
@@ -407,7 +413,11 @@ class Migrations:
                 raise MigrationError(
                     f"The tables of plugin {plugin!r} reference tables of {owner!r}, which has no migrations yet. "
                     f"Generate those first: erlen db revision --plugin {owner} --autogenerate -m 'initial'"
-                    + ("" if other is not None else f" (plugin {owner!r} must ship them through erlen_migrate_locations)")
+                    + (
+                        ""
+                        if other is not None
+                        else f" (plugin {owner!r} must ship them through erlen_migrate_locations)"
+                    )
                     + ".",
                     plugin=plugin,
                 )

@@ -122,7 +122,7 @@ class BranchScripts(ScriptDirectory):
                     raise MigrationScriptError(
                         f"The migration file {script.path} of plugin {branch.name!r} revises {foreign[0]!r}, which "
                         + (f"is a revision of plugin {where!r}" if where else "no migration file holds")
-                        + f". A plugin's branch starts at base (down_revision = None) and its revisions follow one "
+                        + ". A plugin's branch starts at base (down_revision = None) and its revisions follow one "
                         "another; name another plugin's revision in depends_on instead.",
                         plugin=branch.name,
                     )
