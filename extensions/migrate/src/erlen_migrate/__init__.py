@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import MigrationError, MigrationFailed, MigrationScriptError, UnknownBranchError
-from .migrations import APP_BRANCH, VERSION_TABLE, BranchStatus, Migrations
+from .migrations import APP_BRANCH, LOCK_KEY, VERSION_TABLE, BranchStatus, Migrations
 from .plugin import migrations_of
 from .scripts import Branch, BranchScripts
 
@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APP_BRANCH",
+    "LOCK_KEY",
     "VERSION_TABLE",
     "Branch",
     "BranchScripts",

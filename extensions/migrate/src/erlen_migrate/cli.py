@@ -10,8 +10,10 @@ import click
 from alembic.util import to_tuple
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 import erlen
+import erlen_db
 
 from .diffs import describe
 from .migrations import Migrations
@@ -35,6 +37,13 @@ def reported() -> Iterator[None]:
         yield
     except erlen.ErlenError as exc:
         raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        if not erlen_db.is_unavailable(exc):
+            raise
+        raise click.ClickException(
+            f"Cannot reach the database at {erlen_db.database_of().display_url}: {type(exc).__name__}. "
+            "Check DB_URL and that the server is running."
+        ) from None
 
 
 def add_commands(group: AppGroup) -> None:

@@ -38,6 +38,9 @@ from .scripts import BranchScripts
 #: The label of the app's own branch, and the owner of the app's tables.
 APP_BRANCH = erlen_db.APP_OWNER
 
+#: The PostgreSQL advisory lock taken while migrations run ("ERLENMIG").
+LOCK_KEY = 0x45524C454E4D4947
+
 #: The table holding the applied head of each branch.
 VERSION_TABLE = "alembic_version"
 
@@ -132,14 +135,26 @@ class Migrations:
     # Connections and contexts
 
     @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A connection for migrations. On SQLite, foreign keys are off while it is used (batch
-        ALTERs copy tables) and checked after each migration."""
+    def connect(self, *, lock: bool = False, echo: Echo = print) -> Iterator[Connection]:
+        """A connection for migrations.
+
+        On SQLite, foreign keys are off while it is used (batch ALTERs copy
+        tables) and checked after each migration. On PostgreSQL, ``lock``
+        takes an advisory lock first, so that two processes (two containers
+        of one deploy) never migrate at once: the second waits, then finds
+        the work done.
+
+        :param lock: take the migrations lock (PostgreSQL).
+        :param echo: where to say that another process holds the lock.
+        """
         engine = self.database.engine
         with engine.connect() as connection:
             sqlite = engine.dialect.name == "sqlite"
+            locked = lock and engine.dialect.name == "postgresql"
             if sqlite:
                 _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+            if locked:
+                _advisory_lock(connection, echo)
             try:
                 yield connection
             finally:
@@ -147,6 +162,9 @@ class Migrations:
                     connection.rollback()
                 if sqlite:
                     _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+                if locked:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                    connection.commit()
 
     @contextmanager
     def context(
@@ -267,7 +285,7 @@ class Migrations:
             target = "heads"
         else:
             target = self._branch_target(scripts, plugin, revision)
-        with self.connect() as connection:
+        with self.connect(lock=True, echo=echo) as connection:
             with self.context(connection, scripts) as context:
                 collapse_rows(connection, scripts)
                 try:
@@ -303,7 +321,7 @@ class Migrations:
                 raise MigrationError(f"Cannot plan the migrations: {exc}") from None
             return progress.wrap(planned, before=lambda: collapse_rows(connection, scripts))
 
-        with self.connect() as connection:
+        with self.connect(lock=True, echo=echo) as connection:
             try:
                 with self.context(connection, scripts, fn, on_version_apply=[progress.applied]) as context:
                     context.run_migrations()
@@ -315,11 +333,16 @@ class Migrations:
                     raise
                 script = step.revision
                 owner = scripts.owner_of[script.revision]
+                hint = "Fix the migration, then run the command again."
+                if "already exists" in str(exc) and step.is_upgrade:
+                    hint = (
+                        f"If {owner!r}'s tables were made without migrations (erlen db create-all), record them as "
+                        f"migrated instead: erlen db stamp --plugin {owner} {script.revision}. Otherwise, " + hint
+                    )
                 raise MigrationFailed(
                     f"Migration {script.revision} ({script.doc}) of plugin {owner!r} failed: {type(exc).__name__}: "
                     f"{exc}\nFile: {script.path}\nIts changes were rolled back: the database stays at the revisions "
-                    f"before it ({progress.count} applied before it in this run). Fix the migration, then run the "
-                    "command again.",
+                    f"before it ({progress.count} applied before it in this run). {hint}",
                     plugin=owner,
                 ) from exc
             connection.commit()
@@ -480,6 +503,8 @@ class _Progress:
 
 def _version_rows(connection: Connection) -> tuple[sa.TableClause, set[str]]:
     table = sa.table(VERSION_TABLE, sa.column("version_num", sa.String(32)))
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return table, set()
     return table, {row[0] for row in connection.execute(sa.select(table.c.version_num))}
 
 
@@ -526,6 +551,14 @@ def _without_owner_info(context: MigrationContext, revision: t.Any, directives: 
                 info = getattr(op, "info", None)
                 if isinstance(op, CreateTableOp) and info and OWNER_INFO_KEY in info:
                     op.info = {k: v for k, v in info.items() if k != OWNER_INFO_KEY}
+
+
+def _advisory_lock(connection: Connection, echo: Echo) -> None:
+    acquired = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
+    if not acquired:
+        echo("Another process is running migrations on this database; waiting for it to finish...")
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+    connection.commit()  # the lock is the session's; migrations begin transactions of their own
 
 
 def _sqlite_pragma(connection: Connection, statement: str) -> None:
