@@ -1,0 +1,107 @@
+"""erlen-auth: accounts and access control for Erlen apps, as the plugin ``auth``, on Flask-Login.
+
+Names are imported on first use: the models are defined only once something
+uses them, so merely installing erlen-auth gives no app its tables.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing as t
+
+from flask_login import current_user, login_required
+
+from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
+from .permissions import Permission, grant, permission_required, permissions_of, require_known
+from .redirects import is_safe_redirect, safe_next
+from .state import AuthState, state_of
+from .throttling import LoginThrottle, MemoryStore, RedisStore, Throttled, ThrottleStore
+
+if t.TYPE_CHECKING:
+    from .accounts import (
+        AccountExistsError,
+        LoginResult,
+        authenticate,
+        create_user,
+        deactivate,
+        find_user,
+        login,
+        logout,
+        logout_everywhere,
+        set_password,
+    )
+    from .models import AnonymousUser, Role, RolePermission, User, UserRole
+    from .passwords import Passwords
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    **dict.fromkeys(("AnonymousUser", "Role", "RolePermission", "User", "UserRole"), "models"),
+    **dict.fromkeys(
+        (
+            "AccountExistsError",
+            "LoginResult",
+            "authenticate",
+            "create_user",
+            "deactivate",
+            "find_user",
+            "login",
+            "logout",
+            "logout_everywhere",
+            "set_password",
+        ),
+        "accounts",
+    ),
+    "Passwords": "passwords",
+}
+
+
+def __getattr__(name: str) -> t.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+__all__ = [
+    # models
+    "AnonymousUser",
+    "Role",
+    "RolePermission",
+    "User",
+    "UserRole",
+    # accounts
+    "AccountExistsError",
+    "LoginResult",
+    "authenticate",
+    "create_user",
+    "deactivate",
+    "find_user",
+    "login",
+    "logout",
+    "logout_everywhere",
+    "set_password",
+    # access control
+    "Permission",
+    "current_user",
+    "grant",
+    "login_required",
+    "permission_required",
+    "permissions_of",
+    "require_known",
+    # redirects
+    "is_safe_redirect",
+    "safe_next",
+    # machinery
+    "AuthError",
+    "AuthState",
+    "LoginThrottle",
+    "MemoryStore",
+    "Passwords",
+    "PermissionDeclarationError",
+    "RedisStore",
+    "ThrottleStore",
+    "Throttled",
+    "UnknownPermissionError",
+    "state_of",
+]

@@ -1,0 +1,203 @@
+"""Creating users, checking passwords, logging in and out, and ending sessions.
+
+These are what the views and the ``erlen user`` commands do, for apps that
+need them in their own views.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from dataclasses import dataclass
+
+import flask_login
+import sqlalchemy as sa
+from flask import current_app, request, session
+from sqlalchemy.orm import Session
+
+import erlen
+from erlen_db import get_session
+from erlen_forms import reset_csrf_secret
+
+from .models import Role, User, email_key
+from .state import state_of
+from .throttling import Throttled
+
+
+class AccountExistsError(ValueError):
+    """An account with that email exists already."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of :func:`authenticate`.
+
+    :param user: the user when the email and password match an active, allowed account.
+    :param reason: why not: ``"unknown"``, ``"password"``, ``"inactive"``,
+        ``"unconfirmed"`` or ``"throttled"``.
+    :param throttled: the refusal when the attempt was throttled.
+    """
+
+    user: User | None
+    reason: str | None = None
+    throttled: Throttled | None = None
+
+
+def _db(db: Session | None) -> Session:
+    return db if db is not None else get_session()
+
+
+def find_user(email: str, *, db: Session | None = None) -> User | None:
+    """The user whose email is ``email``, compared case-insensitively."""
+    return _db(db).scalar(sa.select(User).where(User.email_key == email_key(email)))
+
+
+def create_user(
+    email: str,
+    password: str,
+    *,
+    superuser: bool = False,
+    active: bool = True,
+    confirmed: bool = False,
+    roles: t.Iterable[str] = (),
+    db: Session | None = None,
+    commit: bool = True,
+) -> User:
+    """Create a user with a hashed password.
+
+    :param email: the address; unique, compared case-insensitively.
+    :param password: the password in clear; only its argon2id hash is kept.
+    :param superuser: give every permission.
+    :param active: allow the user to log in.
+    :param confirmed: mark the address as confirmed.
+    :param roles: names of existing roles to give.
+    :param db: the session to use; the current app context's by default.
+    :param commit: commit the session.
+    :raises AccountExistsError: the address is taken.
+    :raises LookupError: a role does not exist.
+    """
+    db = _db(db)
+    if find_user(email, db=db) is not None:
+        raise AccountExistsError(f"An account with the email {email.strip()!r} exists already.")
+    user = User(
+        email=email.strip(),
+        password_hash=state_of().passwords.hash(password),
+        is_superuser=superuser,
+        is_active=active,
+        email_confirmed_at=dt.datetime.now(dt.UTC) if confirmed else None,
+    )
+    for name in roles:
+        role = db.scalar(sa.select(Role).where(Role.name == name))
+        if role is None:
+            raise LookupError(f"There is no role {name!r}; create it with `erlen role create {name}`.")
+        user.roles.append(role)
+    db.add(user)
+    if commit:
+        db.commit()
+    else:
+        db.flush()
+    return user
+
+
+def set_password(user: User, password: str, *, reason: str, db: Session | None = None) -> None:
+    """Give ``user`` a new password and end all their sessions; commits.
+
+    :param reason: passed to ``erlen_auth_password_changed``: ``"change"``, ``"reset"`` or ``"command"``.
+    """
+    user.password_hash = state_of().passwords.hash(password)
+    user.rotate_session_token()
+    _db(db).commit()
+    erlen.plugins_of().notify("erlen_auth_password_changed", user=user, reason=reason)
+
+
+def deactivate(user: User, *, db: Session | None = None) -> None:
+    """Stop ``user`` from logging in and end all their sessions; commits."""
+    user.is_active = False
+    user.rotate_session_token()
+    _db(db).commit()
+
+
+def client_address() -> str | None:
+    """The client's address, as the throttle counts it (behind a proxy, configure werkzeug's ``ProxyFix``)."""
+    return request.remote_addr
+
+
+def authenticate(email: str, password: str, *, db: Session | None = None) -> LoginResult:
+    """Check an email and password, with throttling; the same work whether the account exists or not.
+
+    For an unknown email a dummy hash is verified, so the time taken does not
+    tell whether the account exists. A correct password whose hash has
+    outdated parameters is re-hashed (and committed).
+    """
+    state = state_of()
+    key = email_key(email)
+    address = client_address()
+    throttled = state.throttle.check(key, address)
+    if throttled is not None:
+        _failed(email, None, "throttled")
+        return LoginResult(None, "throttled", throttled)
+    db = _db(db)
+    user = find_user(email, db=db)
+    if user is None:
+        state.passwords.verify_dummy(password)
+        result = LoginResult(None, "unknown")
+    elif not state.passwords.verify(user.password_hash, password):
+        result = LoginResult(None, "password")
+    elif not user.is_active:
+        result = LoginResult(None, "inactive")
+    elif current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and state.confirmation_enabled and (
+        user.email_confirmed_at is None
+    ):
+        result = LoginResult(None, "unconfirmed")
+    else:
+        if state.passwords.needs_rehash(user.password_hash):
+            user.password_hash = state.passwords.hash(password)
+            db.commit()
+        state.throttle.succeeded(key)
+        return LoginResult(user)
+    if result.reason in ("unknown", "password"):
+        state.throttle.failed(key, address)
+    _failed(email, user, t.cast(str, result.reason))
+    return result
+
+
+def _failed(email: str, user: User | None, reason: str) -> None:
+    erlen.plugins_of().notify("erlen_auth_login_failed", email=email, user=user, reason=reason)
+
+
+def login(user: User, *, remember: bool = False, db: Session | None = None, notify: bool = True) -> None:
+    """Log ``user`` in to the current session, in a fresh session.
+
+    Whatever the session held before is dropped (no session fixation) and a
+    new CSRF secret will be issued. Records the time of the log-in.
+    """
+    session.clear()
+    reset_csrf_secret()
+    flask_login.login_user(user, remember=remember, force=False)
+    if notify:
+        user.last_login_at = dt.datetime.now(dt.UTC)
+        _db(db).commit()
+        erlen.plugins_of().notify("erlen_auth_logged_in", user=user, remember=remember)
+
+
+def logout() -> None:
+    """Log the current user out: the session is emptied and the remember-me cookie cleared."""
+    user = flask_login.current_user._get_current_object()  # type: ignore[attr-defined]
+    session.clear()
+    flask_login.logout_user()
+    if isinstance(user, User):
+        erlen.plugins_of().notify("erlen_auth_logged_out", user=user)
+
+
+def logout_everywhere(user: User, *, db: Session | None = None) -> None:
+    """End every session and remember-me cookie of ``user``, keeping the current one logged in when it is theirs."""
+    remembered = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+    user.rotate_session_token()
+    _db(db).commit()
+    relogin(user, remember=remembered)
+
+
+def relogin(user: User, *, remember: bool = False) -> None:
+    """Put the current session (a new one) on ``user``'s new session token, after it was rotated."""
+    if flask_login.current_user.is_authenticated and flask_login.current_user.id == user.id:
+        login(user, remember=remember, notify=False)

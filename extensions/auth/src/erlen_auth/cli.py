@@ -1,0 +1,191 @@
+"""``erlen user``, ``erlen role`` and ``erlen permissions``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from erlen_db import get_session
+
+from . import accounts
+from .errors import UnknownPermissionError
+from .models import Role, User
+from .permissions import permissions_of, require_known
+
+
+def _read_password(confirm: bool = True) -> str:
+    """Ask for a password without echo on a terminal; otherwise read the first line of standard input."""
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty() and sys.stdin.isatty():
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+    else:
+        password = stdin.readline().rstrip("\r\n")
+    low, high = current_app.config["AUTH_PASSWORD_MIN_LENGTH"], current_app.config["AUTH_PASSWORD_MAX_LENGTH"]
+    if not low <= len(password) <= high:
+        raise click.ClickException(f"The password must have between {low} and {high} characters.")
+    return password
+
+
+def _user(email: str) -> User:
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException(f"There is no user with the email {email!r}.")
+    return user
+
+
+def _role(name: str) -> Role:
+    role = get_session().scalar(sa.select(Role).where(Role.name == name))
+    if role is None:
+        raise click.ClickException(f"There is no role {name!r}. Roles: {', '.join(_role_names()) or 'none'}.")
+    return role
+
+
+def _role_names() -> list[str]:
+    return list(get_session().scalars(sa.select(Role.name).order_by(Role.name)))
+
+
+user_group = AppGroup("user", help="Manage user accounts.")
+
+
+@user_group.command("create")
+@click.option("--email", required=True, help="The user's email address.")
+@click.option("--superuser", is_flag=True, help="Give every permission.")
+@click.option("--role", "roles", multiple=True, help="A role to give; repeat for several.")
+def create_user_command(email: str, superuser: bool, roles: tuple[str, ...]) -> None:
+    """Create a user. The password is asked for without echo, or read from standard input."""
+    for name in roles:
+        _role(name)
+    if accounts.find_user(email) is not None:
+        raise click.ClickException(f"A user with the email {email!r} exists already.")
+    password = _read_password()
+    user = accounts.create_user(email, password, superuser=superuser, roles=roles, confirmed=True)
+    click.echo(f"Created user {user.id} <{user.email}>" + (" (superuser)" if superuser else "") + ".")
+
+
+@user_group.command("set-password")
+@click.option("--email", required=True, help="The user's email address.")
+def set_password_command(email: str) -> None:
+    """Set a user's password (asked for without echo, or read from standard input); their sessions end."""
+    user = _user(email)
+    accounts.set_password(user, _read_password(), reason="command")
+    click.echo(f"Changed the password of <{user.email}>; their sessions have ended.")
+
+
+@user_group.command("deactivate")
+@click.option("--email", required=True, help="The user's email address.")
+def deactivate_command(email: str) -> None:
+    """Stop a user from logging in; their sessions end at once."""
+    user = _user(email)
+    accounts.deactivate(user)
+    click.echo(f"Deactivated <{user.email}>; their sessions have ended.")
+
+
+@user_group.command("activate")
+@click.option("--email", required=True, help="The user's email address.")
+def activate_command(email: str) -> None:
+    """Let a deactivated user log in again."""
+    user = _user(email)
+    user.is_active = True
+    get_session().commit()
+    click.echo(f"Activated <{user.email}>.")
+
+
+@user_group.command("add-role")
+@click.option("--email", required=True, help="The user's email address.")
+@click.argument("role")
+def add_role_command(email: str, role: str) -> None:
+    """Give a user a role."""
+    user, found = _user(email), _role(role)
+    if found not in user.roles:
+        user.roles.append(found)
+    get_session().commit()
+    click.echo(f"<{user.email}> has the role {role!r}.")
+
+
+@user_group.command("remove-role")
+@click.option("--email", required=True, help="The user's email address.")
+@click.argument("role")
+def remove_role_command(email: str, role: str) -> None:
+    """Take a role from a user."""
+    user, found = _user(email), _role(role)
+    user.roles[:] = [r for r in user.roles if r.id != found.id]
+    get_session().commit()
+    click.echo(f"<{user.email}> no longer has the role {role!r}.")
+
+
+role_group = AppGroup("role", help="Manage roles: named groups of permissions.")
+
+
+@role_group.command("create")
+@click.argument("name")
+@click.option("--description", default="", help="What the role is for.")
+def create_role_command(name: str, description: str) -> None:
+    """Create a role."""
+    if get_session().scalar(sa.select(Role).where(Role.name == name)) is not None:
+        raise click.ClickException(f"The role {name!r} exists already.")
+    get_session().add(Role(name=name, description=description))
+    get_session().commit()
+    click.echo(f"Created the role {name!r}.")
+
+
+def _check_permissions(names: tuple[str, ...]) -> None:
+    try:
+        require_known(*names)
+    except UnknownPermissionError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@role_group.command("grant")
+@click.argument("name")
+@click.argument("permissions", nargs=-1, required=True)
+def grant_command(name: str, permissions: tuple[str, ...]) -> None:
+    """Grant permissions to a role."""
+    _check_permissions(permissions)
+    role = _role(name)
+    for permission in permissions:
+        role.grant(permission)
+    get_session().commit()
+    click.echo(f"The role {name!r} has: {', '.join(sorted(role.permissions))}.")
+
+
+@role_group.command("revoke")
+@click.argument("name")
+@click.argument("permissions", nargs=-1, required=True)
+def revoke_command(name: str, permissions: tuple[str, ...]) -> None:
+    """Revoke permissions from a role."""
+    role = _role(name)
+    for permission in permissions:
+        role.revoke(permission)
+    get_session().commit()
+    click.echo(f"The role {name!r} has: {', '.join(sorted(role.permissions)) or 'no permissions'}.")
+
+
+@role_group.command("list")
+def list_roles_command() -> None:
+    """List the roles with their permissions and number of users."""
+    roles = list(get_session().scalars(sa.select(Role).order_by(Role.name)))
+    if not roles:
+        click.echo("No roles. Create one with `erlen role create NAME`.")
+    known = permissions_of()
+    for role in roles:
+        members = get_session().scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.roles.any(Role.id == role.id))
+        )
+        click.echo(f"{role.name}" + (f" - {role.description}" if role.description else "") + f" ({members} users)")
+        for permission in sorted(role.permissions):
+            click.echo(f"  {permission}" + ("" if permission in known else "  (not declared by any enabled plugin)"))
+
+
+@click.command("permissions")
+def permissions_command() -> None:
+    """List every permission with the plugin that declares it."""
+    known = permissions_of()
+    width = max((len(name) for name in known), default=0)
+    for permission in known.values():
+        click.echo(f"{permission.name.ljust(width)}  [{permission.plugin}]  {permission.description}")
+    if not known:
+        click.echo("No permissions are declared.")

@@ -1,0 +1,68 @@
+"""Password hashing with argon2id, re-hashing when the parameters change."""
+
+from __future__ import annotations
+
+import secrets
+import typing as t
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import Flask
+
+
+class Passwords:
+    """The password hasher of one app: argon2id with the parameters of its settings.
+
+    :param time_cost: ``AUTH_ARGON2_TIME_COST``, iterations.
+    :param memory_cost: ``AUTH_ARGON2_MEMORY_COST``, KiB of memory.
+    :param parallelism: ``AUTH_ARGON2_PARALLELISM``, lanes.
+    """
+
+    def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
+        )
+        self._dummy_hash: str | None = None
+
+    @classmethod
+    def from_config(cls, app: Flask) -> Passwords:
+        """The hasher configured by ``app``'s ``AUTH_ARGON2_*`` settings."""
+        config = app.config
+        return cls(
+            time_cost=config["AUTH_ARGON2_TIME_COST"],
+            memory_cost=config["AUTH_ARGON2_MEMORY_COST"],
+            parallelism=config["AUTH_ARGON2_PARALLELISM"],
+        )
+
+    def hash(self, password: str) -> str:
+        """The argon2id hash of ``password``, with a random salt."""
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash``; ``False`` for a malformed hash too."""
+        try:
+            return bool(self.hasher.verify(password_hash, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether ``password_hash`` was made with other parameters (or another algorithm) than today's."""
+        try:
+            return bool(self.hasher.check_needs_rehash(password_hash))
+        except (InvalidHashError, ValueError):
+            return True
+
+    @property
+    def dummy_hash(self) -> str:
+        """A hash of a random password, made once, to verify against for unknown users."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hash(secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+    def verify_dummy(self, password: str) -> t.Literal[False]:
+        """Spend the time of a real verification, for a log-in with an unknown email; always ``False``.
+
+        So the time of an answer does not tell whether an account exists.
+        """
+        self.verify(self.dummy_hash, password)
+        return False

@@ -1,0 +1,335 @@
+"""The ``auth`` plugin: accounts and access control, on Flask-Login."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+import click
+from flask import Flask
+from flask_login import LoginManager
+
+import erlen
+from erlen.checks import CheckMessage, error, info, warning
+
+from . import hookspecs
+from .state import EXTENSION_KEY, AuthState, state_of
+
+if t.TYPE_CHECKING:
+    from flask.cli import AppGroup
+
+PLUGIN = erlen.Plugin(
+    name="auth",
+    requires=["db", "forms"],
+    integrates_with=["mail", "migrate"],
+    description="Accounts and access control: log-in, registration, reset, roles and permissions",
+)
+
+#: Cookie settings the plugin makes safe unless the app configures them itself.
+COOKIE_KEYS = (
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_COOKIE_SECURE",
+    "REMEMBER_COOKIE_HTTPONLY",
+    "REMEMBER_COOKIE_SAMESITE",
+    "REMEMBER_COOKIE_SECURE",
+)
+
+
+def _at_least(low: int) -> t.Callable[[int], None]:
+    def check(value: int) -> None:
+        if value < low:
+            raise ValueError(f"must be at least {low}")
+
+    return check
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    S = erlen.Setting
+    return [
+        S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
+        S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
+        S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
+        S("LOGOUT_REDIRECT", str, default="/", help="Where to go after logging out."),
+        S("REMEMBER_DAYS", int, default=30, validate=_at_least(1), help="Days a remember-me cookie lasts."),
+        S("PASSWORD_MIN_LENGTH", int, default=10, validate=_at_least(1), help="Shortest new password accepted."),
+        S("PASSWORD_MAX_LENGTH", int, default=1024, validate=_at_least(8), help="Longest new password accepted."),
+        S("ARGON2_TIME_COST", int, default=3, validate=_at_least(1), help="argon2id iterations."),
+        S("ARGON2_MEMORY_COST", int, default=65536, validate=_at_least(8), help="argon2id memory, in KiB."),
+        S("ARGON2_PARALLELISM", int, default=4, validate=_at_least(1), help="argon2id lanes."),
+        S(
+            "PASSWORD_RESET",
+            bool,
+            default=True,
+            help="Offer password reset by email. Needs the mail plugin: without it reset is off.",
+        ),
+        S("RESET_MAX_AGE", int, default=3600, validate=_at_least(60), help="Seconds a reset link stays valid."),
+        S(
+            "EMAIL_CONFIRMATION",
+            bool,
+            default=False,
+            help="Email new users a link to confirm their address. Needs the mail plugin.",
+        ),
+        S(
+            "REQUIRE_CONFIRMED_EMAIL",
+            bool,
+            default=False,
+            help="Refuse log-ins until the address is confirmed (with AUTH_EMAIL_CONFIRMATION).",
+        ),
+        S(
+            "CONFIRM_MAX_AGE",
+            int,
+            default=3 * 86400,
+            validate=_at_least(60),
+            help="Seconds a confirmation link stays valid.",
+        ),
+        S(
+            "THROTTLE_ACCOUNT_LIMIT",
+            int,
+            default=5,
+            validate=_at_least(0),
+            help="Failed log-ins to one account in a window before it is throttled (0: no limit).",
+        ),
+        S(
+            "THROTTLE_ADDRESS_LIMIT",
+            int,
+            default=20,
+            validate=_at_least(0),
+            help="Failed log-ins from one client address in a window before it is throttled (0: no limit).",
+        ),
+        S("THROTTLE_WINDOW", int, default=900, validate=_at_least(1), help="Seconds failed log-ins are counted for."),
+        S(
+            "THROTTLE_REDIS_URL",
+            str | None,
+            default=None,
+            secret=True,
+            help="A redis:// URL to count failed log-ins in, shared by every process and host; "
+            "by default they are counted in each process's memory.",
+        ),
+        S(
+            "PERMISSIONS",
+            dict[str, str],
+            default={},
+            help="The app's own permissions: names such as 'app.export' mapped to descriptions.",
+        ),
+    ]
+
+
+def _make_store(app: Flask) -> t.Any:
+    from .throttling import MemoryStore, RedisStore
+
+    url = app.config["AUTH_THROTTLE_REDIS_URL"]
+    return RedisStore(url) if url else MemoryStore()
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    from . import permissions
+    from .models import AnonymousUser
+    from .passwords import Passwords
+    from .throttling import LoginThrottle
+
+    manager = LoginManager()
+    manager.init_app(app)
+    manager.anonymous_user = AnonymousUser  # type: ignore[assignment]
+    manager.login_view = "auth.login"
+    manager.user_loader(_load_user)
+    from .views import unauthorized
+
+    manager.unauthorized_handler(unauthorized)
+    config = app.config
+    throttle = LoginThrottle(
+        _make_store(app),
+        account_limit=config["AUTH_THROTTLE_ACCOUNT_LIMIT"],
+        address_limit=config["AUTH_THROTTLE_ADDRESS_LIMIT"],
+        window=config["AUTH_THROTTLE_WINDOW"],
+    )
+    state = AuthState(
+        login_manager=manager,
+        passwords=Passwords.from_config(app),
+        throttle=throttle,
+        mail="mail" in erlen.plugins_of(app),
+        _config=config,
+    )
+    app.extensions[EXTENSION_KEY] = state
+    state.permissions = dict(sorted(permissions.collect(app).items()))
+    config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=config["AUTH_REMEMBER_DAYS"]))
+    state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
+    _settle_cookies(app, state)
+
+
+def _configured(app: Flask, key: str) -> bool:
+    sources = erlen.plugins_of(app).config_sources
+    if sources.get(key, "") != "":
+        return True
+    if key.startswith("SESSION_"):
+        return key in app.config and app.config[key] != Flask.default_config.get(key)
+    return key in app.config
+
+
+def _settle_cookies(app: Flask, state: AuthState) -> None:
+    safe = {"HTTPONLY": True, "SAMESITE": "Lax", "SECURE": not app.debug}
+    for key in state.managed_cookie_keys:
+        app.config[key] = safe[key.rsplit("_", 1)[1]]
+
+
+def _load_user(user_id: str) -> t.Any:
+    import hmac
+
+    from erlen_db import get_session
+
+    from .models import User
+
+    ident, _, token = user_id.partition(":")
+    if not ident.isdigit() or not token:
+        return None
+    user = get_session().get(User, int(ident))
+    if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return None
+    return user
+
+
+@erlen.hookimpl
+def erlen_before_request() -> None:
+    # `erlen run --debug` turns debug on after the app is made: decide Secure on the first request.
+    from flask import current_app
+
+    state = state_of()
+    if not state.cookies_settled:
+        state.cookies_settled = True
+        _settle_cookies(current_app, state)  # type: ignore[arg-type]
+
+
+@erlen.hookimpl
+def erlen_app_ready(app: Flask) -> None:
+    from .permissions import check_views
+
+    check_views(app)
+
+
+@erlen.hookimpl
+def erlen_db_models() -> Iterable[type[t.Any]]:
+    from .models import MODELS
+
+    return list(MODELS)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_migrate_locations() -> str:
+    return "migrations"
+
+
+@erlen.hookimpl
+def erlen_auth_permissions() -> Mapping[str, str]:
+    return {
+        "auth.manage_users": "Create, change and deactivate accounts",
+        "auth.manage_roles": "Create roles and grant or revoke their permissions",
+    }
+
+
+@erlen.hookimpl
+def erlen_blueprints(app: Flask) -> Iterable[t.Any]:
+    from .views import make_blueprint
+
+    return [(make_blueprint(app), {"url_prefix": app.config["AUTH_URL_PREFIX"].rstrip("/") or None})]
+
+
+@erlen.hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    return [str(Path(__file__).parent / "templates")]
+
+
+@erlen.hookimpl
+def erlen_template_globals() -> Mapping[str, t.Any]:
+    from .redirects import is_safe_redirect
+
+    return {"is_safe_redirect": is_safe_redirect}
+
+
+@erlen.hookimpl
+def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
+    from .cli import permissions_command, role_group, user_group
+
+    return [user_group, role_group, permissions_command]
+
+
+@erlen.hookimpl
+def erlen_shell_context() -> Mapping[str, t.Any]:
+    from .models import Role, User
+
+    return {"User": User, "Role": Role}
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from .permissions import unknown_in_views
+    from .throttling import MemoryStore
+
+    state = state_of(app)
+    config = app.config
+    found: list[CheckMessage] = []
+    if not state.mail:
+        found.append(
+            info(
+                "auth.I001",
+                "Password reset and email confirmation are off: the mail plugin is not enabled.",
+                "Add 'mail' to PLUGINS to email reset and confirmation links.",
+            )
+        )
+        if config["AUTH_EMAIL_CONFIRMATION"]:
+            found.append(
+                warning(
+                    "auth.W001",
+                    "AUTH_EMAIL_CONFIRMATION is on but the mail plugin is not enabled, so addresses are not confirmed.",
+                    "Add 'mail' to PLUGINS, or turn AUTH_EMAIL_CONFIRMATION off.",
+                )
+            )
+    if config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and not state.confirmation_enabled:
+        found.append(
+            warning(
+                "auth.W002",
+                "AUTH_REQUIRE_CONFIRMED_EMAIL is on but email confirmation is off, so it has no effect.",
+                "Enable the mail plugin and AUTH_EMAIL_CONFIRMATION.",
+            )
+        )
+    for endpoint, name in unknown_in_views(app):
+        found.append(
+            error(
+                "auth.E003",
+                f"The view {endpoint!r} requires the permission {name!r}, which no enabled plugin declares.",
+                "Fix the name, enable the plugin that declares it, or list it in AUTH_PERMISSIONS.",
+            )
+        )
+    if deploy:
+        for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+            if not config.get(key):
+                found.append(
+                    error(
+                        "auth.E001" if key.startswith("SESSION") else "auth.E002",
+                        f"{key} is off: the cookie that logs users in is also sent over plain HTTP.",
+                        f"Serve the app over HTTPS and leave {key} unset (Erlen turns it on outside debug mode).",
+                    )
+                )
+        for key in ("SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_HTTPONLY"):
+            if not config.get(key):
+                found.append(
+                    warning("auth.W003", f"{key} is off: scripts on the page can read the log-in cookie.", "")
+                )
+        if isinstance(state.throttle.store, MemoryStore):
+            found.append(
+                info(
+                    "auth.I002",
+                    "Failed log-ins are counted in each process's memory: several workers or hosts count apart.",
+                    "Set AUTH_THROTTLE_REDIS_URL to share the counts between them.",
+                )
+            )
+    return found

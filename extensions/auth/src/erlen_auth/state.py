@@ -1,0 +1,65 @@
+"""The auth plugin's state on one app, kept in ``app.extensions["auth"]``."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from .errors import AuthError
+
+if t.TYPE_CHECKING:
+    from flask_login import LoginManager
+
+    from .passwords import Passwords
+    from .permissions import Permission
+    from .throttling import LoginThrottle
+
+#: The key of ``app.extensions`` under which :class:`AuthState` lives.
+EXTENSION_KEY = "auth"
+
+
+@dataclass
+class AuthState:
+    """What the auth plugin keeps per app.
+
+    :param login_manager: Flask-Login's manager of the app.
+    :param passwords: the app's password hasher.
+    :param throttle: the log-in throttle.
+    :param permissions: every declared permission, by name.
+    :param mail: whether mail is enabled, so reset and confirmation are on.
+    """
+
+    login_manager: LoginManager
+    passwords: Passwords
+    throttle: LoginThrottle
+    permissions: dict[str, Permission] = field(default_factory=dict)
+    mail: bool = False
+    #: Cookie keys Erlen sets from the debug flag (those the app did not configure).
+    managed_cookie_keys: tuple[str, ...] = ()
+    cookies_settled: bool = False
+
+    @property
+    def reset_enabled(self) -> bool:
+        """Whether password reset by email is on: mail is enabled and ``AUTH_PASSWORD_RESET`` is true."""
+        return self.mail and bool(self._config.get("AUTH_PASSWORD_RESET", True))
+
+    @property
+    def confirmation_enabled(self) -> bool:
+        """Whether email confirmation is on: mail is enabled and ``AUTH_EMAIL_CONFIRMATION`` is true."""
+        return self.mail and bool(self._config.get("AUTH_EMAIL_CONFIRMATION", False))
+
+    _config: t.Mapping[str, t.Any] = field(default_factory=dict)
+
+
+def state_of(app: Flask | None = None) -> AuthState:
+    """The :class:`AuthState` of ``app``, or of the current app.
+
+    :raises AuthError: the auth plugin is not enabled on the app.
+    """
+    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        return t.cast(AuthState, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        raise AuthError(f"The app {app.name!r} does not enable the auth plugin: add 'auth' to its PLUGINS.") from None

@@ -1,0 +1,200 @@
+"""Throttling of failed log-ins, per account and per client address.
+
+Counts live in a :class:`ThrottleStore`: :class:`MemoryStore` (the default)
+keeps them in the process, so each worker process counts on its own;
+:class:`RedisStore` (``AUTH_THROTTLE_REDIS_URL``) shares them between every
+process and host, with an atomic increment-and-expire script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+import typing as t
+from dataclasses import dataclass
+
+logger = logging.getLogger("erlen_auth.throttling")
+
+
+@t.runtime_checkable
+class ThrottleStore(t.Protocol):
+    """Counters that expire a fixed time after their first hit."""
+
+    def hit(self, key: str, window: int) -> tuple[int, int]:
+        """Add one to ``key``'s counter, starting a window of ``window`` seconds if there is none.
+
+        :returns: the count and the seconds left in the window.
+        """
+
+    def peek(self, key: str) -> tuple[int, int]:
+        """The count of ``key`` and the seconds left in its window; ``(0, 0)`` when there is none."""
+
+    def reset(self, key: str) -> None:
+        """Forget ``key``'s counter."""
+
+
+class MemoryStore:
+    """Counters in this process's memory: each worker process throttles on its own.
+
+    :param clock: the time source, in seconds (tests pass a fake one).
+    """
+
+    def __init__(self, clock: t.Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._counts: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, key: str, now: float) -> tuple[int, float] | None:
+        entry = self._counts.get(key)
+        if entry is not None and entry[1] <= now:
+            del self._counts[key]
+            return None
+        return entry
+
+    def hit(self, key: str, window: int) -> tuple[int, int]:
+        with self._lock:
+            now = self._clock()
+            if len(self._counts) > 100_000:
+                self._purge(now)
+            entry = self._live(key, now)
+            count, expires = (entry[0] + 1, entry[1]) if entry else (1, now + window)
+            self._counts[key] = (count, expires)
+            return count, max(1, math.ceil(expires - now))
+
+    def peek(self, key: str) -> tuple[int, int]:
+        with self._lock:
+            now = self._clock()
+            entry = self._live(key, now)
+            return (entry[0], max(1, math.ceil(entry[1] - now))) if entry else (0, 0)
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+
+    def _purge(self, now: float) -> None:
+        for key in [key for key, (_, expires) in self._counts.items() if expires <= now]:
+            del self._counts[key]
+
+
+#: Increment a counter and start its expiry on the first hit, atomically; returns the count and its TTL.
+_HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
+class RedisStore:
+    """Counters in Redis, shared by every process and host that uses the same server.
+
+    :param url: a ``redis://`` URL (``AUTH_THROTTLE_REDIS_URL``).
+    :param prefix: put before every key.
+    :param client: a ready client instead of ``url`` (tests).
+    """
+
+    def __init__(self, url: str | None = None, *, prefix: str = "erlen-auth:throttle:", client: t.Any = None) -> None:
+        if client is None:
+            try:
+                import redis
+            except ImportError:
+                from .errors import AuthError
+
+                raise AuthError(
+                    "AUTH_THROTTLE_REDIS_URL is set but the redis package is not installed: "
+                    "install erlen-auth[redis]."
+                ) from None
+            client = redis.Redis.from_url(t.cast(str, url), socket_timeout=2, socket_connect_timeout=2)
+        self.client = client
+        self.prefix = prefix
+        self._script = client.register_script(_HIT_SCRIPT)
+
+    def hit(self, key: str, window: int) -> tuple[int, int]:
+        count, ttl = self._script(keys=[self.prefix + key], args=[window])
+        return int(count), max(1, int(ttl))
+
+    def peek(self, key: str) -> tuple[int, int]:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self.prefix + key)
+        pipe.ttl(self.prefix + key)
+        raw, ttl = pipe.execute()
+        if raw is None:
+            return 0, 0
+        return int(raw), max(1, int(ttl))
+
+    def reset(self, key: str) -> None:
+        self.client.delete(self.prefix + key)
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """A refusal: too many failures.
+
+    :param retry_after: seconds until another attempt is allowed.
+    :param scope: ``"account"`` or ``"address"``.
+    """
+
+    retry_after: int
+    scope: str
+
+
+class LoginThrottle:
+    """Counts failed log-ins per account and per client address, and refuses once either is over its limit.
+
+    A store that fails (Redis unreachable) is logged and lets the log-in
+    through: throttling never locks everyone out.
+
+    :param store: where counts live.
+    :param account_limit: failures allowed per account in a window.
+    :param address_limit: failures allowed per client address in a window.
+    :param window: seconds after the first failure that the counts are kept.
+    """
+
+    def __init__(self, store: ThrottleStore, *, account_limit: int, address_limit: int, window: int) -> None:
+        self.store = store
+        self.account_limit = account_limit
+        self.address_limit = address_limit
+        self.window = window
+
+    @staticmethod
+    def _account(email_key: str) -> str:
+        return "account:" + hashlib.sha256(email_key.encode()).hexdigest()
+
+    @staticmethod
+    def _address(address: str | None) -> str:
+        return "address:" + (address or "unknown")
+
+    def check(self, email_key: str, address: str | None) -> Throttled | None:
+        """Whether a log-in to ``email_key`` from ``address`` must be refused now."""
+        try:
+            for key, limit, scope in (
+                (self._account(email_key), self.account_limit, "account"),
+                (self._address(address), self.address_limit, "address"),
+            ):
+                count, left = self.store.peek(key)
+                if limit and count >= limit:
+                    return Throttled(left, scope)
+        except Exception:
+            logger.exception("The log-in throttle's store failed; the attempt is let through")
+        return None
+
+    def failed(self, email_key: str, address: str | None) -> None:
+        """Count a failed log-in."""
+        try:
+            self.store.hit(self._account(email_key), self.window)
+            self.store.hit(self._address(address), self.window)
+        except Exception:
+            logger.exception("The log-in throttle's store failed; the failure was not counted")
+
+    def succeeded(self, email_key: str) -> None:
+        """Forget the account's failures (the address's stay counted)."""
+        try:
+            self.store.reset(self._account(email_key))
+        except Exception:
+            logger.exception("The log-in throttle's store failed")

@@ -1,0 +1,245 @@
+"""The views of the auth plugin, as the blueprint ``auth``.
+
+Templates live under ``auth/`` and can be overridden by the app:
+``auth/login.html``, ``auth/register.html``, ``auth/change_password.html``,
+``auth/logout_everywhere.html``, ``auth/reset_request.html``,
+``auth/reset_sent.html``, ``auth/reset_password.html``,
+``auth/token_invalid.html``, ``auth/confirm.html``, ``auth/confirm_sent.html``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+import erlen
+from erlen_db import get_session
+
+from . import accounts, tokens
+from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
+from .models import User
+from .redirects import safe_next
+from .state import state_of
+
+#: The message for every refused log-in, whatever the reason, so it does not tell whether the account exists.
+LOGIN_REFUSED = "The email or password is not correct."
+
+
+def _home() -> str:
+    return t.cast(str, current_app.config["AUTH_LOGIN_REDIRECT"])
+
+
+def make_blueprint(app: Flask) -> Blueprint:
+    """The ``auth`` blueprint for ``app``: reset and confirmation views only when mail is enabled."""
+    state = state_of(app)
+    bp = Blueprint("auth", __name__)
+    bp.add_url_rule("/login", "login", login, methods=["GET", "POST"])
+    bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
+    bp.add_url_rule("/password", "change_password", change_password, methods=["GET", "POST"])
+    bp.add_url_rule("/logout-everywhere", "logout_everywhere", logout_everywhere, methods=["GET", "POST"])
+    if app.config["AUTH_REGISTRATION_ENABLED"]:
+        bp.add_url_rule("/register", "register", register, methods=["GET", "POST"])
+    if state.reset_enabled:
+        bp.add_url_rule("/reset", "reset_request", reset_request, methods=["GET", "POST"])
+        bp.add_url_rule("/reset/<token>", "reset_password", reset_password, methods=["GET", "POST"])
+    if state.confirmation_enabled:
+        bp.add_url_rule("/confirm/<token>", "confirm_email", confirm_email, methods=["GET", "POST"])
+        bp.add_url_rule("/confirm", "resend_confirmation", resend_confirmation, methods=["GET", "POST"])
+    return bp
+
+
+def login() -> t.Any:
+    """Log in with email and password; ``next`` may name a path of this site to go to afterwards."""
+    form = LoginForm()
+    status = 200
+    headers: dict[str, str] = {}
+    if form.validate_on_submit():
+        result = accounts.authenticate(form.email.data or "", form.password.data or "")
+        if result.user is not None:
+            accounts.login(result.user, remember=bool(form.remember.data))
+            return redirect(safe_next(_home()))
+        if result.throttled is not None:
+            status = 429
+            headers["Retry-After"] = str(result.throttled.retry_after)
+            form.form_errors.append(
+                f"Too many failed attempts. Try again in {_duration(result.throttled.retry_after)}."
+            )
+        elif result.reason == "unconfirmed":
+            # Said only to whoever knows the password: it tells nothing an attacker could use.
+            form.form_errors.append("Confirm your email address first: follow the link we sent you.")
+        else:
+            form.form_errors.append(LOGIN_REFUSED)
+    elif request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    state = state_of()
+    body = render_template(
+        "auth/login.html",
+        form=form,
+        registration_enabled=current_app.config["AUTH_REGISTRATION_ENABLED"],
+        reset_enabled=state.reset_enabled,
+    )
+    return body, status, headers
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
+
+
+def logout() -> t.Any:
+    """Log out (POST only, with a CSRF token): the session is emptied, the remember-me cookie cleared."""
+    accounts.logout()
+    return redirect(safe_next(current_app.config["AUTH_LOGOUT_REDIRECT"]))
+
+
+def register() -> t.Any:
+    """Create an account; the registration form is extensible (``form_id = "auth.register"``)."""
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        email = form.email.data or ""
+        try:
+            user = accounts.create_user(email, form.password.data or "", commit=False)
+        except accounts.AccountExistsError:
+            form.email.errors = [*form.email.errors, "An account with this email exists already."]
+        else:
+            get_session().commit()
+            registry = erlen.plugins_of()
+            registry.notify("erlen_auth_user_registered", user=user, form=form)
+            if state_of().confirmation_enabled:
+                send_confirmation(user)
+            if current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and state_of().confirmation_enabled:
+                return render_template("auth/confirm_sent.html", email=user.email)
+            accounts.login(user)
+            return redirect(safe_next(_home()))
+    return render_template("auth/register.html", form=form)
+
+
+@login_required
+def change_password() -> t.Any:
+    """Change the password, knowing the current one; every other session ends."""
+    form = ChangePasswordForm()
+    user = t.cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
+    if form.validate_on_submit():
+        if state_of().passwords.verify(user.password_hash, form.current.data or ""):
+            remembered = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+            accounts.set_password(user, form.password.data or "", reason="change")
+            accounts.relogin(user, remember=remembered)
+            flash("Your password was changed. Your other sessions have ended.", "success")
+            return redirect(_home())
+        form.current.errors = [*form.current.errors, "This is not your current password."]
+    return render_template("auth/change_password.html", form=form)
+
+
+@login_required
+def logout_everywhere() -> t.Any:
+    """End every other session and remember-me cookie of the current user."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        accounts.logout_everywhere(t.cast(User, current_user._get_current_object()))  # type: ignore[attr-defined]
+        flash("You were logged out of every other session.", "success")
+        return redirect(_home())
+    return render_template("auth/logout_everywhere.html", form=form)
+
+
+def send_reset(user: User) -> None:
+    """Email ``user`` a link to reset their password."""
+    from erlen_mail import send_template
+
+    token = tokens.make_token(tokens.RESET, user)
+    send_template(
+        "auth/reset",
+        to=user.email,
+        user=user,
+        link=url_for("auth.reset_password", token=token, _external=True),
+        max_age_hours=max(1, current_app.config["AUTH_RESET_MAX_AGE"] // 3600),
+    )
+
+
+def send_confirmation(user: User) -> None:
+    """Email ``user`` a link to confirm their address."""
+    from erlen_mail import send_template
+
+    token = tokens.make_token(tokens.CONFIRM, user)
+    send_template(
+        "auth/confirm",
+        to=user.email,
+        user=user,
+        link=url_for("auth.confirm_email", token=token, _external=True),
+    )
+
+
+def reset_request() -> t.Any:
+    """Ask for a reset link; the answer is the same whether the account exists or not."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        user = accounts.find_user(form.email.data or "")
+        if user is not None and user.is_active:
+            send_reset(user)
+        return render_template("auth/reset_sent.html", email=form.email.data)
+    return render_template("auth/reset_request.html", form=form)
+
+
+def _token_user(purpose: str, token: str, max_age: int) -> User | None:
+    user_id = tokens.user_id_of(purpose, token, max_age)
+    user = get_session().get(User, user_id) if user_id is not None else None
+    if user is None or not tokens.matches(purpose, token, user, max_age):
+        return None
+    return user
+
+
+def reset_password(token: str) -> t.Any:
+    """Set a new password from a reset link; the link works once, then every session of the user ends."""
+    user = _token_user(tokens.RESET, token, current_app.config["AUTH_RESET_MAX_AGE"])
+    if user is None or not user.is_active:
+        return render_template("auth/token_invalid.html", purpose="reset"), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        accounts.set_password(user, form.password.data or "", reason="reset")
+        if user.email_confirmed_at is None:
+            # Following the link proved the address.
+            user.email_confirmed_at = dt.datetime.now(dt.UTC)
+            get_session().commit()
+        flash("Your password was changed. Log in with the new one.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form, token=token)
+
+
+def confirm_email(token: str) -> t.Any:
+    """Confirm an address from the emailed link: the page asks, a POST confirms (link scanners only GET)."""
+    user = _token_user(tokens.CONFIRM, token, current_app.config["AUTH_CONFIRM_MAX_AGE"])
+    if user is None:
+        return render_template("auth/token_invalid.html", purpose="confirm"), 400
+    form = EmptyForm()
+    if form.validate_on_submit():
+        user.email_confirmed_at = dt.datetime.now(dt.UTC)
+        get_session().commit()
+        flash("Your email address is confirmed.", "success")
+        return redirect(_home() if current_user.is_authenticated else url_for("auth.login"))
+    return render_template("auth/confirm.html", form=form, token=token, email=user.email)
+
+
+def resend_confirmation() -> t.Any:
+    """Send the confirmation link again; the answer is the same whether the account exists or not."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        user = accounts.find_user(form.email.data or "")
+        if user is not None and user.is_active and user.email_confirmed_at is None:
+            send_confirmation(user)
+        return render_template("auth/confirm_sent.html", email=form.email.data)
+    if request.method == "GET" and current_user.is_authenticated:
+        form.email.data = current_user.email
+    return render_template("auth/resend_confirmation.html", form=form)
+
+
+def unauthorized() -> t.Any:
+    """Anonymous users of a protected view: 401 for JSON clients, otherwise to the log-in page with ``next``."""
+    from erlen_forms.csrf import wants_json
+
+    if wants_json():
+        return {"error": "unauthorized", "message": "Log in first."}, 401
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
