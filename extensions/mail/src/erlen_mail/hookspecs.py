@@ -54,7 +54,8 @@ def erlen_mail_before_send(message: Message) -> bool | None:
 def erlen_mail_after_send(message: Message, result: SendResult) -> None:
     """Called after a message was handed to the backend successfully.
 
-    An exception raised here is logged (logger ``erlen_mail``) and does not
+    An exception raised here is logged (loggers ``erlen.plugins``, with the
+    traceback, and ``erlen_mail``) and does not
     turn the send into a failure: the message has already left.
 
     :param message: the message that was sent.
@@ -66,7 +67,8 @@ def erlen_mail_after_send(message: Message, result: SendResult) -> None:
 def erlen_mail_send_failed(message: Message, error: BaseException) -> None:
     """Called when a message could not be sent (a hook or the backend raised).
 
-    An exception raised here is logged (logger ``erlen_mail``).
+    An exception raised here is logged (loggers ``erlen.plugins``, with the
+    traceback, and ``erlen_mail``).
 
     :param message: the message that was not sent.
     :param error: the exception that stopped it.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
+import secrets
 import typing as t
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email import message_from_bytes, policy, quoprimime
+from email.message import EmailMessage, MIMEPart
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
 
 from .errors import HeaderInjectionError, MessageError
@@ -21,6 +24,22 @@ MANAGED_HEADERS = frozenset(
 )
 
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII except ':' (RFC 5322 field name); use fullmatch
+
+#: Folds and encodes headers that are not plain short ASCII, and writes attachments: CRLF line ends.
+_SMTP_POLICY = policy.SMTP
+#: The same for a message to or from an address that is not ASCII (sent with SMTPUTF8).
+_SMTPUTF8_POLICY = policy.SMTPUTF8
+#: The longest header line written as it is (RFC 5322 recommends 78); longer ones are folded.
+_MAX_HEADER_LINE = 78
+#: The longest body line sent as 7bit/8bit (RFC 5322's limit); a longer one makes the part quoted-printable.
+_MAX_BODY_LINE = 998
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_address(address: str) -> tuple[tuple[str, str], ...]:
+    # An address string is parsed once, however often it is checked or its
+    # bare address is needed (checks, the envelope, the recipients list).
+    return tuple(getaddresses([address]))
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -62,7 +81,7 @@ def format_address(address: Address, *, header: str = "address") -> str:
     if not isinstance(address, str):
         raise MessageError(f"The {header} address {address!r} must be a string or a (name, email) pair.")
     check_header_value(header, address)
-    if len(getaddresses([address])) > 1:
+    if len(_parse_address(address)) > 1:
         raise MessageError(
             f"The {header} address {address!r} holds several addresses; pass them as a list, one address each."
         )
@@ -73,8 +92,78 @@ def address_email(address: Address) -> str:
     """The bare email address of ``address``, for the SMTP envelope."""
     if isinstance(address, tuple):
         return address[1]
-    parsed = getaddresses([address])
+    parsed = _parse_address(address)
     return parsed[0][1] if parsed and parsed[0][1] else address
+
+
+def _header_text(address: Address) -> str:
+    """``address`` as it appears in a header; it has been checked."""
+    return formataddr(address) if isinstance(address, tuple) else address
+
+
+def _header_line(name: str, value: str, utf8: bool) -> bytes:
+    """One header field, CRLF-terminated: as it is when short ASCII, else encoded (RFC 2047) and folded."""
+    if value.isascii() and len(name) + len(value) + 2 <= _MAX_HEADER_LINE:
+        return f"{name}: {value}\r\n".encode("ascii")
+    fold_policy = _SMTPUTF8_POLICY if utf8 else _SMTP_POLICY
+    folded: str = fold_policy.header_factory(name, value).fold(policy=fold_policy)
+    return folded.encode("utf-8")
+
+
+def _text_part(text: str, subtype: str) -> bytes:
+    """A ``text/<subtype>`` UTF-8 part: its headers, a blank line and the CRLF body.
+
+    7bit for ASCII, 8bit otherwise, quoted-printable when a line is longer
+    than SMTP allows (998 octets).
+    """
+    lines = text.encode("utf-8").splitlines()
+    if max(map(len, lines), default=0) <= _MAX_BODY_LINE:
+        body = b"\r\n".join(lines) + b"\r\n"
+        cte = b"7bit" if body.isascii() else b"8bit"
+    else:
+        cte = b"quoted-printable"
+        latin = (b"\n".join(lines) + b"\n").decode("latin-1")
+        body = quoprimime.body_encode(latin, 76, eol="\r\n").encode("ascii")
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+    return (
+        b"Content-Type: text/" + subtype.encode("ascii") + b'; charset="utf-8"\r\n'
+        b"Content-Transfer-Encoding: " + cte + b"\r\n\r\n" + body
+    )
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    """An attachment part (headers, blank line, body), written by the standard library under policy SMTP.
+
+    The standard library quotes and encodes the file name (RFC 2231 for a
+    name that is not ASCII) and base64-encodes binary content.
+    """
+    part = MIMEPart(policy=_SMTP_POLICY)
+    maintype, _, subtype = (attachment.mimetype or "application/octet-stream").partition("/")
+    disposition = "inline" if attachment.inline else "attachment"
+    if isinstance(attachment.content, str) and maintype == "text":
+        part.set_content(attachment.content, subtype=subtype, filename=attachment.filename, disposition=disposition)
+    else:
+        content = attachment.content.encode() if isinstance(attachment.content, str) else attachment.content
+        part.set_content(
+            content, maintype=maintype, subtype=subtype, filename=attachment.filename, disposition=disposition
+        )
+    return part.as_bytes(policy=_SMTP_POLICY)
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+    """A ``multipart/<subtype>`` of ``parts`` (each headers, blank line, body ending in CRLF)."""
+    while True:
+        boundary = b"=_" + secrets.token_hex(16).encode("ascii")
+        if not any(boundary in part for part in parts):
+            break
+    delimiter = b"--" + boundary + b"\r\n"
+    return (
+        b"Content-Type: multipart/" + subtype.encode("ascii") + b';\r\n boundary="' + boundary + b'"\r\n\r\n'
+        + delimiter
+        + (b"\r\n" + delimiter).join(parts)
+        + b"\r\n--" + boundary + b"--\r\n"
+    )  # fmt: skip
 
 
 def _address_list(value: Address | Iterable[Address] | None) -> list[Address]:
@@ -197,10 +286,14 @@ class Message:
         for attachment in self.attachments:
             check_header_value("attachment filename", attachment.filename)
 
-    def prepare(self, default_sender: Address | None = None) -> None:
+    def prepare(self, default_sender: Address | None = None, *, check: bool = True) -> None:
         """Fill in the sender, ``Date`` and ``Message-ID`` before sending, and check the message.
 
         :param default_sender: the sender when the message has none.
+        :param check: check every header value (:meth:`check_headers`);
+            sending turns it off when no plugin implements
+            ``erlen_mail_before_send``, since it checks the message again
+            right after that hook's turn, and again when it is built.
         :raises MessageError: no sender or no recipient.
         :raises HeaderInjectionError: a header value contains CR or LF.
         """
@@ -208,54 +301,66 @@ class Message:
             self.sender = default_sender
         if self.sender is None:
             raise MessageError(f"The message {self.subject!r} has no sender: pass sender= or set MAIL_DEFAULT_SENDER.")
-        if not self.recipients:
+        if not (self.to or self.cc or self.bcc):  # each address gives one recipient
             raise MessageError(f"The message {self.subject!r} has no recipient: pass to=, cc= or bcc=.")
         lowered = {name.lower() for name in self.headers}
         if "date" not in lowered:
             self.headers["Date"] = formatdate(localtime=True)
         if "message-id" not in lowered:
-            domain = address_email(self.sender).rpartition("@")[2] or None
+            sender = address_email(self.sender) if isinstance(self.sender, (str, tuple)) else ""
+            domain = sender.rpartition("@")[2] or None
             self.headers["Message-ID"] = make_msgid(domain=domain)
+        if check:
+            self.check_headers()
+
+    def to_bytes(self) -> bytes:
+        """The message as sent over SMTP: MIME, headers encoded, CRLF line ends; ``Bcc`` is left out.
+
+        Header values that are short ASCII are written as they are; the others
+        are encoded (RFC 2047, RFC 2231 for attachment names) and folded by
+        the standard library's ``email.policy.SMTP``. Text parts are UTF-8,
+        7bit or 8bit, quoted-printable when a line is too long for SMTP.
+
+        :raises HeaderInjectionError: a header value contains CR or LF.
+        :raises MessageError: a header (name) is invalid.
+        """
         self.check_headers()
+        envelope = [*self.to, *self.cc, *self.bcc]
+        if self.sender is not None:
+            envelope.append(self.sender)
+        utf8 = not all(address_email(address).isascii() for address in envelope)
+        lines: list[bytes] = []
+        if self.sender is not None:
+            lines.append(_header_line("From", _header_text(self.sender), utf8))
+        for header, addresses in (("To", self.to), ("Cc", self.cc), ("Reply-To", self.reply_to)):
+            if addresses:
+                lines.append(_header_line(header, ", ".join(map(_header_text, addresses)), utf8))
+        lines.append(_header_line("Subject", self.subject, utf8))
+        for name, value in self.headers.items():
+            lines.append(_header_line(name, value, utf8))
+        lines.append(b"MIME-Version: 1.0\r\n")
+        if self.html is not None and self.body is not None:
+            content = _multipart("alternative", [_text_part(self.body, "plain"), _text_part(self.html, "html")])
+        elif self.html is not None:
+            content = _text_part(self.html, "html")
+        else:
+            content = _text_part(self.body or "", "plain")
+        if self.attachments:
+            content = _multipart("mixed", [content, *map(_attachment_part, self.attachments)])
+        lines.append(content)
+        return b"".join(lines)
 
     def to_email(self) -> EmailMessage:
-        """Build the :class:`email.message.EmailMessage` to send; ``Bcc`` is left out.
+        """The message as an :class:`email.message.EmailMessage`; ``Bcc`` is left out.
+
+        It is :meth:`to_bytes` parsed back (``email.policy.default``, with
+        ``\\n`` line ends): what would be sent, for inspection.
 
         :raises HeaderInjectionError: a header value contains CR or LF.
         """
-        self.check_headers()
-        email = EmailMessage()
-        if self.sender is not None:
-            email["From"] = format_address(self.sender, header="From")
-        for header, addresses in (("To", self.to), ("Cc", self.cc), ("Reply-To", self.reply_to)):
-            if addresses:
-                email[header] = ", ".join(format_address(a, header=header) for a in addresses)
-        email["Subject"] = self.subject
-        for name, value in self.headers.items():
-            email[name] = value
-        if self.html is not None and self.body is not None:
-            email.set_content(self.body)
-            email.add_alternative(self.html, subtype="html")
-        elif self.html is not None:
-            email.set_content(self.html, subtype="html")
-        else:
-            email.set_content(self.body or "")
-        for attachment in self.attachments:
-            maintype, _, subtype = (attachment.mimetype or "application/octet-stream").partition("/")
-            disposition = "inline" if attachment.inline else "attachment"
-            if isinstance(attachment.content, str):
-                if maintype == "text":
-                    email.add_attachment(
-                        attachment.content, subtype=subtype, filename=attachment.filename, disposition=disposition
-                    )
-                    continue
-                content = attachment.content.encode()
-            else:
-                content = attachment.content
-            email.add_attachment(
-                content, maintype=maintype, subtype=subtype, filename=attachment.filename, disposition=disposition
-            )
-        return email
+        # Every line of to_bytes() ends in CRLF and none holds a bare CR or LF.
+        data = self.to_bytes().replace(b"\r\n", b"\n")
+        return message_from_bytes(data, policy=policy.default)
 
 
 __all__ = ["Address", "Attachment", "Message", "check_header_value", "format_address"]

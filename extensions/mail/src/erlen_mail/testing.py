@@ -60,6 +60,7 @@ class ReceivedMessage:
     :param session: an identifier of the connection it came over.
     :param tls: whether the connection was encrypted.
     :param login: the user name the client logged in with, if any.
+    :param mail_options: the ``MAIL FROM`` parameters, such as ``BODY=8BITMIME``.
     """
 
     sender: str
@@ -68,6 +69,7 @@ class ReceivedMessage:
     session: int
     tls: bool
     login: str | None
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def email(self) -> EmailMessage:
@@ -103,6 +105,7 @@ class _Handler:
                     session=number,
                     tls=session.ssl is not None,
                     login=login.decode() if isinstance(login, bytes) else login,
+                    mail_options=list(envelope.mail_options),
                 )
             )
         return "250 Message accepted for delivery"

@@ -16,5 +16,5 @@ class MemoryBackend(Backend):
     def send(self, message: Message) -> None:
         from ..state import state_of
 
-        message.to_email()  # refuse what the real backends would refuse
+        message.to_bytes()  # refuse what the real backends would refuse
         state_of(self.app).outbox.append(message)

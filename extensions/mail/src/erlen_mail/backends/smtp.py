@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import smtplib
+import socket
 import ssl
 import typing as t
 
+from ..errors import MessageError
+from ..message import address_email
 from .base import Backend
 
 if t.TYPE_CHECKING:
@@ -14,6 +18,15 @@ if t.TYPE_CHECKING:
     from ..message import Message
 
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+@functools.cache
+def local_hostname() -> str:
+    """This host's fully qualified name, for EHLO: looked up once per process (as Django does).
+
+    Without it, :class:`smtplib.SMTP` looks it up (DNS) on every connection.
+    """
+    return socket.getfqdn()
 
 
 class SMTPBackend(Backend):
@@ -63,9 +76,11 @@ class SMTPBackend(Backend):
         timeout = float(self.config.get("MAIL_SMTP_TIMEOUT", 10.0))
         connection: smtplib.SMTP
         if self.security == "ssl":
-            connection = smtplib.SMTP_SSL(self.host, self.port, timeout=timeout, context=self.ssl_context())
+            connection = smtplib.SMTP_SSL(
+                self.host, self.port, local_hostname(), timeout=timeout, context=self.ssl_context()
+            )
         else:
-            connection = smtplib.SMTP(self.host, self.port, timeout=timeout)
+            connection = smtplib.SMTP(self.host, self.port, local_hostname(), timeout=timeout)
         try:
             if self.security == "starttls":
                 connection.ehlo()
@@ -89,14 +104,17 @@ class SMTPBackend(Backend):
             _close_quietly(connection)
 
     def send(self, message: Message) -> None:
-        email = message.to_email()
+        if message.sender is None:
+            raise MessageError(f"The message {message.subject!r} has no sender: prepare() it before sending.")
+        data = message.to_bytes()
+        sender = address_email(message.sender)
+        recipients = message.recipients
         self.open()
         assert self.connection is not None
-        from ..message import address_email
-
-        sender = address_email(message.sender) if message.sender is not None else None
         try:
-            self.refused = self.connection.send_message(email, from_addr=sender, to_addrs=message.recipients)
+            self.refused = self.connection.sendmail(
+                sender, recipients, data, self._mail_options(self.connection, data, sender, recipients)
+            )
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
             # The server answered with a refusal: the connection is still usable, unless it said 421 (closing).
             if getattr(exc, "smtp_code", None) == 421:
@@ -107,6 +125,22 @@ class SMTPBackend(Backend):
             connection, self.connection = self.connection, None
             _close_quietly(connection)
             raise
+
+    @staticmethod
+    def _mail_options(connection: smtplib.SMTP, data: bytes, sender: str, recipients: list[str]) -> list[str]:
+        # As smtplib's send_message: SMTPUTF8 for an address that is not ASCII;
+        # and BODY=8BITMIME for 8bit content when the server supports it.
+        if not (sender.isascii() and all(recipient.isascii() for recipient in recipients)):
+            connection.ehlo_or_helo_if_needed()
+            if not connection.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError(
+                    "An address of the message is not ASCII, but the server does not support SMTPUTF8."
+                )
+            return ["SMTPUTF8", "BODY=8BITMIME"]
+        if data.isascii():
+            return []
+        connection.ehlo_or_helo_if_needed()
+        return ["BODY=8BITMIME"] if connection.has_extn("8bitmime") else []
 
 
 def _close_quietly(connection: smtplib.SMTP) -> None:

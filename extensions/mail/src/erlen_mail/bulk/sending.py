@@ -107,13 +107,18 @@ class _Sender:
         self.backend = backend
         self.registry = plugins_of(app)
         self.default_sender = app.config.get("MAIL_DEFAULT_SENDER")
+        # The enabled plugins do not change during a send or a batch.
+        self.before_send = self.registry.implements("erlen_mail_before_send")
 
     def send_one(self, message: Message) -> SendResult:
         try:
-            message.prepare(self.default_sender)
-            for plugin, outcome in self.registry.iter_each("erlen_mail_before_send", message=message):
-                if outcome is False:
-                    return SendResult(message, "cancelled", f"cancelled by plugin {plugin.name!r}")
+            # Checked after the hooks (which may change the message); before
+            # them as well only when there are hooks to see the message.
+            message.prepare(self.default_sender, check=self.before_send)
+            if self.before_send:
+                for plugin, outcome in self.registry.iter_each("erlen_mail_before_send", message=message):
+                    if outcome is False:
+                        return SendResult(message, "cancelled", f"cancelled by plugin {plugin.name!r}")
             message.check_headers()
             self.backend.send(message)
         except Exception as exc:
@@ -129,14 +134,19 @@ class _Sender:
         self._notify("erlen_mail_after_send", message=message, result=result)
         return result
 
-    def _notify(self, hook: str, **kwargs: object) -> None:
-        # Each plugin is called on its own: one plugin's failure must not keep
-        # the next (an audit log, say) from hearing about the send.
-        for impl in self.registry.implementations(hook):
-            try:
-                impl.function(*(kwargs[name] for name in impl.argnames))
-            except Exception:
-                logger.exception("Plugin %r failed in %s; the send's outcome stands", impl.plugin_name, hook)
+    def _notify(self, hook: str, *, message: Message, **kwargs: object) -> None:
+        # Every plugin is called, whatever the others do: one plugin's failure
+        # must not keep the next (an audit log, say) from hearing about the
+        # send. The registry logs each failure with its traceback (logger
+        # erlen.plugins); the send's outcome stands.
+        for plugin, exc in self.registry.notify(hook, message=message, **kwargs):
+            logger.error(
+                "Plugin %r failed in %s for the mail %r (%s); the send's outcome stands",
+                plugin.name,
+                hook,
+                message.subject,
+                _describe(exc),
+            )
 
 
 def _app(app: Flask | None) -> Flask:
