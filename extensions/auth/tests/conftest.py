@@ -97,3 +97,17 @@ def auth_app(make_app: MakeApp, database_url: str) -> Iterator[AuthApp]:
     yield make
     for app in made:
         erlen_db.database_of(app).dispose()
+
+
+@pytest.fixture
+def db_session_for() -> Iterator[Callable[[Flask], t.Any]]:
+    """Wrap apps made in the test in a rolled-back transaction, as ``db_session`` does for ``app``."""
+    import contextlib
+
+    stack = contextlib.ExitStack()
+
+    def enter(app: Flask) -> t.Any:
+        return stack.enter_context(erlen_db.rolled_back(app))
+
+    with stack:
+        yield enter
