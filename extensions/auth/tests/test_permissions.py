@@ -1,0 +1,136 @@
+"""Permissions from plugins, roles, superusers; decorators and templates; unknown names fail loudly."""
+
+from __future__ import annotations
+
+import pytest
+from auth_helpers import log_in
+
+from erlen_auth import (
+    PermissionDeclarationError,
+    Role,
+    UnknownPermissionError,
+    grant,
+    permission_required,
+    permissions_of,
+    require_known,
+)
+from erlen_auth.testing import login_as
+
+
+@pytest.fixture
+def erlen_plugins():
+    return ["db", "forms", "auth", "auth_sample_plugins.blog"]
+
+
+def test_plugins_contribute_permissions_with_descriptions(app):
+    known = permissions_of(app)
+    assert known["blog.publish"].plugin == "blog"
+    assert known["blog.publish"].description == "Publish posts"
+    assert known["auth.manage_users"].plugin == "auth"
+    assert list(known) == sorted(known)
+
+
+def test_the_app_declares_its_own_permissions(auth_app):
+    app = auth_app(config={"AUTH_PERMISSIONS": {"app.export": "Export everything"}})
+    assert permissions_of(app)["app.export"].plugin == "app"
+
+
+def test_a_permission_declared_twice_stops_the_app(auth_app):
+    with pytest.raises(PermissionDeclarationError, match="declared twice"):
+        auth_app(["auth_sample_plugins.blog", "auth_sample_plugins.dupe"])
+
+
+@pytest.mark.parametrize(
+    ("declared", "match"),
+    [({"Publish": "x"}, "dotted lower-case"), ({"nodot": "x"}, "dotted lower-case"), ({"app.x": " "}, "description")],
+)
+def test_malformed_declarations_stop_the_app(auth_app, declared, match):
+    with pytest.raises(PermissionDeclarationError, match=match):
+        auth_app(config={"AUTH_PERMISSIONS": declared})
+
+
+def test_a_view_requiring_an_unknown_permission_stops_the_app(auth_app):
+    with pytest.raises(UnknownPermissionError, match=r"typo\.view.*'blog\.publsh'"):
+        auth_app(["auth_sample_plugins.blog", "auth_sample_plugins.typo"])
+
+
+def test_an_unknown_permission_in_code_raises(app, create_user):
+    user = create_user("ada@example.com", superuser=True)
+    with app.app_context():
+        with pytest.raises(UnknownPermissionError, match="Known permissions: auth.manage_roles"):
+            user.can("blog.publsh")
+        with pytest.raises(UnknownPermissionError):
+            require_known("nothing.here")
+
+
+def test_an_unknown_permission_in_a_template_is_an_error_not_a_deny(app, client, create_user):
+    app.testing = False  # see the 500 page rather than the exception
+    assert client.get("/blog/typo").status_code == 500
+    login_as(client, create_user("ada@example.com", superuser=True))
+    assert client.get("/blog/typo").status_code == 500
+
+
+def test_decorator_refuses_malformed_names():
+    with pytest.raises(ValueError, match="not a permission name"):
+        permission_required("Publish")
+    with pytest.raises(ValueError, match="at least one"):
+        permission_required()
+
+
+def test_permission_required(client, create_user, db_session):
+    assert client.get("/blog/publish").status_code == 302  # anonymous: log in first
+    user = create_user("ada@example.com")
+    login_as(client, user)
+    assert client.get("/blog/publish").status_code == 403
+    role = Role(name="editor")
+    with client.application.app_context():
+        grant(role, "blog.publish")
+    db_session.add(role)
+    user.roles.append(role)
+    db_session.commit()
+    assert client.get("/blog/publish").text == "published"
+
+
+def test_any_of(client, create_user, db_session):
+    user = create_user("ada@example.com", roles=["moderator"])
+    login_as(client, user)
+    assert client.get("/blog/either").status_code == 403
+    user.roles[0].grant("blog.moderate")
+    db_session.commit()
+    assert client.get("/blog/either").text == "either"
+    assert client.get("/blog/publish").status_code == 403
+
+
+def test_superusers_can_do_everything(client, create_user):
+    login_as(client, create_user("root@example.com", superuser=True))
+    assert client.get("/blog/publish").status_code == 200
+    assert client.get("/blog/menu").text == "[publish][moderate][root@example.com]"
+
+
+def test_templates_ask_current_user(client, create_user, db_session):
+    assert client.get("/blog/menu").text == "[anonymous]"
+    user = create_user("ada@example.com", roles=["editor"])
+    user.roles[0].grant("blog.publish")
+    db_session.commit()
+    log_in(client, "ada@example.com")
+    assert client.get("/blog/menu").text == "[publish][ada@example.com]"
+
+
+def test_grant_refuses_unknown_permissions(app):
+    with app.app_context(), pytest.raises(UnknownPermissionError):
+        grant(Role(name="x"), "blog.publsh")
+
+
+def test_roles_and_users(app, create_user, db_session):
+    user = create_user("ada@example.com", roles=["editor", "moderator"])
+    user.roles[0].grant("blog.publish")
+    user.roles[1].grant("blog.moderate")
+    user.roles[1].grant("blog.publish")
+    db_session.commit()
+    with app.app_context():
+        assert user.permissions == {"blog.publish", "blog.moderate"}
+        assert user.has_role("editor") and not user.has_role("admin")
+        user.roles[1].revoke("blog.moderate")
+        assert not user.can("blog.moderate")
+        user.is_active = False
+        assert not user.can("blog.publish")
