@@ -90,7 +90,9 @@ def auth_app(make_app: MakeApp, database_url: str) -> Iterator[AuthApp]:
     made: list[Flask] = []
 
     def make(plugins: t.Iterable[str] = (), config: Mapping[str, t.Any] | None = None, **kwargs: t.Any) -> Flask:
-        app = make_app(["db", "forms", *plugins, "auth"], {"DB_URL": database_url, **FAST_HASHING, **(config or {})})
+        app = make_app(
+            ["db", "forms", *plugins, "auth"], {"DB_URL": database_url, **FAST_HASHING, **(config or {})}, **kwargs
+        )
         made.append(app)
         return app
 
