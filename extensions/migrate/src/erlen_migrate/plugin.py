@@ -97,7 +97,10 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "migrate.W002",
                 f"{'The app' if owner == APP_BRANCH else f'Plugin {owner!r}'} owns tables ({names}) that no "
                 "migration creates.",
-                f"To ship them, {how}erlen db revision --plugin {owner} --autogenerate -m 'initial'.",
+                f"To ship them, {how}erlen db revision --plugin {owner} --autogenerate -m 'initial'."
+                if owner != APP_BRANCH
+                else f"Create its first migration: erlen db revision --autogenerate -m 'initial' (written into "
+                f"{scripts.branches[APP_BRANCH].folder}).",
             )
         )
     try:
