@@ -1,0 +1,163 @@
+"""Password reset and email confirmation through erlen-mail; both off without it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from auth_helpers import is_logged_in, log_in, post_form
+
+from erlen.checks import run_checks
+from erlen_auth import User, state_of
+from erlen_auth.testing import make_user
+
+erlen_mail = pytest.importorskip(
+    "erlen_mail", reason="erlen-mail is not installed: reset and confirmation are tested in the integration session"
+)
+from erlen_mail.testing import outbox_of  # noqa: E402
+
+
+@pytest.fixture
+def mail_app(auth_app, db_session_for):
+    def make(**config):
+        app = auth_app(["mail"], {"MAIL_DEFAULT_SENDER": "noreply@example.com", **config})
+        db_session_for(app)
+        return app, outbox_of(app)
+
+    return make
+
+
+def _link(message) -> str:
+    found = re.search(r"http://localhost(/auth/\S+)", message.body)
+    assert found, message.body
+    return found.group(1)
+
+
+def test_without_mail_reset_and_confirmation_are_off(auth_app):
+    app = auth_app(config={"AUTH_EMAIL_CONFIRMATION": True})
+    client = app.test_client()
+    assert client.get("/auth/reset").status_code == 404
+    assert client.get("/auth/confirm").status_code == 404
+    assert not state_of(app).reset_enabled and not state_of(app).confirmation_enabled
+    found = {message.id: message for message in run_checks(app)}
+    assert "mail plugin is not enabled" in found["auth.I001"].message
+    assert "auth.W001" in found
+
+
+def test_with_mail_the_check_is_quiet(mail_app):
+    app, _ = mail_app()
+    assert not {m.id for m in run_checks(app)} & {"auth.I001", "auth.W001"}
+
+
+def test_reset_password_by_email(mail_app):
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    other = app.test_client()
+    log_in(other, "ada@example.com", remember=True)
+    client = app.test_client()
+    assert "Forgot your password?" in client.get("/auth/login").text
+    response = post_form(client, "/auth/reset", {"email": "ADA@example.com"})
+    assert "we have sent it a link" in response.text
+    assert len(outbox) == 1
+    assert outbox[0].subject == "Reset your password"
+    link = _link(outbox[0])
+    assert "Choose a new password" in client.get(link).text
+    done = post_form(client, link, {"password": "a brand new password", "confirm": "a brand new password"})
+    assert done.status_code == 302 and done.headers["Location"] == "/auth/login"
+    assert log_in(client, "ada@example.com", "a brand new password").status_code == 302
+    # The reset ended every other session, remember-me cookies included.
+    assert not is_logged_in(other)
+
+
+def test_a_reset_link_works_once(mail_app):
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    link = _link(outbox[0])
+    post_form(client, link, {"password": "a brand new password", "confirm": "a brand new password"})
+    again = post_form(client, link, {"password": "another new password", "confirm": "another new password"})
+    assert again.status_code == 400
+    assert "This link does not work" in again.text
+    assert client.get(link).status_code == 400
+
+
+def test_a_reset_link_expires(mail_app, monkeypatch):
+    app, outbox = mail_app(AUTH_RESET_MAX_AGE=60)
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    link = _link(outbox[0])
+    import time
+
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 120)
+    assert client.get(link).status_code == 400
+
+
+@pytest.mark.parametrize("tamper", [lambda link: link[:-3] + "abc", lambda link: "/auth/reset/not-a-token"])
+def test_a_forged_reset_link_is_refused(mail_app, tamper):
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    assert client.get(tamper(_link(outbox[0]))).status_code == 400
+
+
+def test_a_reset_link_dies_when_the_password_changes_otherwise(mail_app, db_session_for):
+    app, outbox = mail_app()
+    user = make_user(app, "ada@example.com")
+    client = app.test_client()
+    post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    link = _link(outbox[0])
+    with app.test_request_context():
+        from erlen_auth import set_password
+        from erlen_db import get_session
+
+        set_password(get_session().get(User, user.id), "changed elsewhere now", reason="command")
+    assert client.get(link).status_code == 400
+
+
+def test_reset_of_an_unknown_email_answers_the_same_and_sends_nothing(mail_app):
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    known = post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    unknown = post_form(client, "/auth/reset", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace("ada@example.com", "X") == unknown.text.replace("nobody@example.com", "X")
+    assert len(outbox) == 1
+
+
+def test_email_confirmation(mail_app):
+    app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True)
+    client = app.test_client()
+    post_form(client, "/auth/register", {"email": "ada@example.com", "password": "long enough pw", "confirm": "long enough pw"})
+    assert outbox[0].subject == "Confirm your email address"
+    link = _link(outbox[0])
+    page = client.get(link)
+    assert "Confirm that ada@example.com is yours." in page.text
+    with app.app_context():
+        from erlen_auth import find_user
+
+        assert find_user("ada@example.com").email_confirmed_at is None
+    assert post_form(client, link).status_code == 302
+    with app.app_context():
+        assert find_user("ada@example.com").email_confirmed_at is not None
+    assert client.get(link).status_code == 400  # used up
+
+
+def test_required_confirmation_refuses_log_in_until_confirmed(mail_app):
+    app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True, AUTH_REQUIRE_CONFIRMED_EMAIL=True)
+    client = app.test_client()
+    registered = post_form(
+        client, "/auth/register", {"email": "ada@example.com", "password": "long enough pw", "confirm": "long enough pw"}
+    )
+    assert "Check your email" in registered.text
+    assert not is_logged_in(client)
+    refused = log_in(client, "ada@example.com", "long enough pw")
+    assert "Confirm your email address first" in refused.text
+    post_form(client, "/auth/confirm", {"email": "ada@example.com"})
+    assert len(outbox) == 2
+    post_form(client, _link(outbox[1]))
+    assert log_in(client, "ada@example.com", "long enough pw").status_code == 302
