@@ -169,3 +169,24 @@ def test_autogenerate_needs_an_up_to_date_database(blogkit, migrate_app):
     result = run(migrate_app(["users", "posts"]), "revision", "--plugin", "posts", "-m", "x", "--autogenerate")
     assert result.exit_code == 1
     assert "plugin 'users' has 1 unapplied revisions. Run erlen db upgrade first." in result.output
+
+
+def test_downgrade_under_a_disabled_dependent_is_refused(blogkit, migrate_app, database_url):
+    from conftest import generate_initial
+
+    full = migrate_app(["users", "posts", "comments"])
+    generate_initial(full)
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO users (id, name) VALUES (1, 'ann')"))
+        connection.execute(sa.text("INSERT INTO posts (id, author_id, title) VALUES (1, 1, 'hello')"))
+        connection.execute(sa.text("INSERT INTO comments (id, post_id, author_id, body) VALUES (1, 1, 1, 'hi')"))
+    engine.dispose()
+    before = versions(database_url)
+
+    # comments is disabled: its migrations are unknown, but its rows still reference posts
+    result = run(migrate_app(["users", "posts"]), "downgrade", "--plugin", "posts", "base")
+    assert result.exit_code == 1
+    assert "of plugin 'posts' failed" in result.output and "rolled back" in result.output
+    assert tables(database_url) == {"alembic_version", "users", "posts", "comments"}
+    assert versions(database_url) == before

@@ -581,12 +581,16 @@ def _sqlite_pragma(connection: Connection, statement: str) -> None:
         cursor.close()
 
 
+class DanglingRowsError(Exception):
+    """A migration on SQLite left rows whose foreign keys point nowhere (foreign keys are off while it runs)."""
+
+
 def _check_sqlite_foreign_keys(ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: t.Any) -> None:
     assert ctx.connection is not None
     problems = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if problems:
         listed = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in problems[:5])
-        raise MigrationError(f"Migration {step.up_revision_id} leaves rows whose foreign keys point nowhere: {listed}.")
+        raise DanglingRowsError(f"it leaves rows whose foreign keys point nowhere: {listed}")
 
 
 def _name_key(schema: str | None, name: str) -> tuple[str | None, str]:
