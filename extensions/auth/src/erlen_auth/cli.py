@@ -19,11 +19,10 @@ from .permissions import permissions_of, require_known
 
 def _read_password(confirm: bool = True) -> str:
     """Ask for a password without echo on a terminal; otherwise read the first line of standard input."""
-    stdin = click.get_text_stream("stdin")
-    if stdin.isatty() and sys.stdin.isatty():
+    if sys.stdin.isatty():
         password = str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
     else:
-        password = stdin.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     low, high = current_app.config["AUTH_PASSWORD_MIN_LENGTH"], current_app.config["AUTH_PASSWORD_MAX_LENGTH"]
     if not low <= len(password) <= high:
         raise click.ClickException(f"The password must have between {low} and {high} characters.")
