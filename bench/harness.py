@@ -457,6 +457,7 @@ def http_load(
     port: int,
     *,
     path: str = "/",
+    paths: Sequence[str] = (),
     seconds: float,
     max_requests: int,
     threads: int,
@@ -464,9 +465,11 @@ def http_load(
 ) -> LoadOutcome:
     """Send ``GET path`` to 127.0.0.1:``port`` from ``threads`` client threads for ``seconds``.
 
-    Each thread keeps an ``http.client`` connection (HTTP/1.1 keep-alive; it
-    reconnects by itself when the server closes, as gunicorn's sync worker does
-    after every response). Stops after ``seconds``, ``max_requests`` in all, or
+    With ``paths``, the requests go to them in turn instead (request ``n`` to
+    ``paths[n % len(paths)]``, counted across all threads). Each thread keeps
+    an ``http.client`` connection (HTTP/1.1 keep-alive; it reconnects by itself
+    when the server closes, as gunicorn's sync worker does after every
+    response). Stops after ``seconds``, ``max_requests`` in all, or
     ``max_errors`` failed requests, whichever comes first.
     """
     lock = threading.Lock()
@@ -480,9 +483,10 @@ def http_load(
                 with lock:
                     if counts["sent"] >= max_requests or counts["errors"] >= max_errors:
                         return
+                    target = paths[counts["sent"] % len(paths)] if paths else path
                     counts["sent"] += 1
                 try:
-                    connection.request("GET", path)
+                    connection.request("GET", target)
                     response = connection.getresponse()
                     response.read()
                     good = response.status == 200
