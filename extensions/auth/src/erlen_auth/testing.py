@@ -60,14 +60,21 @@ def make_user(
     from .models import Role
 
     session = db if db is not None else database_of(app).new_session()
-    with app.app_context():
-        for name in roles:
-            if session.scalar(sa.select(Role).where(Role.name == name)) is None:
-                session.add(Role(name=name))
-        session.flush()
-        return accounts.create_user(
-            email, password, superuser=superuser, active=active, confirmed=confirmed, roles=roles, db=session
-        )
+    try:
+        with app.app_context():
+            for name in roles:
+                if session.scalar(sa.select(Role).where(Role.name == name)) is None:
+                    session.add(Role(name=name))
+            session.flush()
+            return accounts.create_user(
+                email, password, superuser=superuser, active=active, confirmed=confirmed, roles=roles, db=session
+            )
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if db is None:
+            session.close()  # the user stays usable: sessions do not expire objects on commit
 
 
 def login_as(client: FlaskClient, user: User, *, remember: bool = False) -> FlaskClient:
