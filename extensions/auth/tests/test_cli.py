@@ -64,7 +64,16 @@ def test_the_password_is_asked_for_without_echo_on_a_terminal(app, monkeypatch):
 
 def test_user_create_superuser_with_roles(app, run):
     run("role", "create", "editor", "--description", "Writes posts")
-    run("user", "create", "--email", "root@example.com", "--superuser", "--role", "editor", input="a good long password\n")
+    run(
+        "user",
+        "create",
+        "--email",
+        "root@example.com",
+        "--superuser",
+        "--role",
+        "editor",
+        input="a good long password\n",
+    )
     user = _user(app, "root@example.com")
     assert user.is_superuser and [role.name for role in user.roles] == ["editor"]
 
@@ -75,7 +84,9 @@ def test_user_create_refusals(run):
     assert taken.exit_code == 1 and "exists already" in taken.output
     short = run("user", "create", "--email", "bob@example.com", input="short\n", ok=False)
     assert "between 10 and 1024 characters" in short.output
-    role = run("user", "create", "--email", "bob@example.com", "--role", "nope", input="a good long password\n", ok=False)
+    role = run(
+        "user", "create", "--email", "bob@example.com", "--role", "nope", input="a good long password\n", ok=False
+    )
     assert "There is no role 'nope'" in role.output
 
 

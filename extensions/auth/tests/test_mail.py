@@ -132,7 +132,11 @@ def test_reset_of_an_unknown_email_answers_the_same_and_sends_nothing(mail_app):
 def test_email_confirmation(mail_app):
     app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True)
     client = app.test_client()
-    post_form(client, "/auth/register", {"email": "ada@example.com", "password": "long enough pw", "confirm": "long enough pw"})
+    post_form(
+        client,
+        "/auth/register",
+        {"email": "ada@example.com", "password": "long enough pw", "confirm": "long enough pw"},
+    )
     assert outbox[0].subject == "Confirm your email address"
     link = _link(outbox[0])
     page = client.get(link)
@@ -151,7 +155,9 @@ def test_required_confirmation_refuses_log_in_until_confirmed(mail_app):
     app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True, AUTH_REQUIRE_CONFIRMED_EMAIL=True)
     client = app.test_client()
     registered = post_form(
-        client, "/auth/register", {"email": "ada@example.com", "password": "long enough pw", "confirm": "long enough pw"}
+        client,
+        "/auth/register",
+        {"email": "ada@example.com", "password": "long enough pw", "confirm": "long enough pw"},
     )
     assert "Check your email" in registered.text
     assert not is_logged_in(client)

@@ -50,4 +50,4 @@ def test_the_plugin_tells_migrate_where_its_migrations_are(auth_app):
     folder = Path(erlen_auth.plugin.__file__).parent / "migrations"
     revisions = [path for path in folder.glob("*.py") if not path.name.startswith("_")]
     assert len(revisions) == 1
-    assert "branch_labels: str | Sequence[str] | None = ('auth',)" in revisions[0].read_text()
+    assert 'branch_labels: str | Sequence[str] | None = ("auth",)' in revisions[0].read_text()

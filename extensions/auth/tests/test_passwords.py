@@ -58,6 +58,7 @@ def test_the_same_message_for_an_unknown_email_and_a_wrong_password(client, crea
     wrong = log_in(client, "ada@example.com", "some password")
     assert unknown.status_code == wrong.status_code == 200
     assert LOGIN_REFUSED in unknown.text and LOGIN_REFUSED in wrong.text
+
     # The pages differ only by the CSRF token and the typed email.
     def strip(text: str, email: str) -> str:
         import re
@@ -88,7 +89,7 @@ def test_a_dummy_hash_is_verified_for_unknown_users(client, create_user, monkeyp
             calls.append((password_hash, password))
             return bool(real.verify(password_hash, password))
 
-    passwords.dummy_hash  # made before the spy is in place
+    assert passwords.dummy_hash  # made before the spy is in place
     monkeypatch.setattr(passwords, "hasher", SpyHasher())
     log_in(client, "nobody@example.com", "guess one")
     assert calls == [(passwords.dummy_hash, "guess one")]
@@ -103,10 +104,13 @@ def test_the_dummy_hash_has_the_current_parameters(auth_app):
     assert passwords.dummy_hash is passwords.dummy_hash
 
 
-@pytest.mark.parametrize(("email", "password", "reason"), [
-    ("nobody@example.com", "x", "unknown"),
-    ("ada@example.com", "wrong", "password"),
-])
+@pytest.mark.parametrize(
+    ("email", "password", "reason"),
+    [
+        ("nobody@example.com", "x", "unknown"),
+        ("ada@example.com", "wrong", "password"),
+    ],
+)
 def test_authenticate_reports_the_reason_to_code_not_to_users(app, create_user, email, password, reason):
     from erlen_auth import authenticate
 

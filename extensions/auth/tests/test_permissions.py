@@ -57,7 +57,7 @@ def test_a_view_requiring_an_unknown_permission_stops_the_app(auth_app):
 def test_an_unknown_permission_in_code_raises(app, create_user):
     user = create_user("ada@example.com", superuser=True)
     with app.app_context():
-        with pytest.raises(UnknownPermissionError, match="Known permissions: auth.manage_roles"):
+        with pytest.raises(UnknownPermissionError, match=r"Known permissions: auth\.manage_roles"):
             user.can("blog.publsh")
         with pytest.raises(UnknownPermissionError):
             require_known("nothing.here")

@@ -91,8 +91,18 @@ def test_safe_next_returns_a_safe_target() -> None:
         assert safe_next("/home") == "/home"
 
 
-@pytest.mark.parametrize("target", ["//evil.example", "\\\\evil.example", "/\\evil.example", "https://evil.example",
-                                    "javascript:alert(1)", "%2F%2Fevil.example", "/%5Cevil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "\\\\evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "javascript:alert(1)",
+        "%2F%2Fevil.example",
+        "/%5Cevil.example",
+    ],
+)
 def test_login_refuses_unsafe_next(client, create_user, target: str) -> None:
     from erlen_forms.testing import csrf_token_for
 
@@ -100,7 +110,11 @@ def test_login_refuses_unsafe_next(client, create_user, target: str) -> None:
     response = client.post(
         "/auth/login",
         query_string={"next": target},
-        data={"email": "ada@example.com", "password": "correct horse battery staple", "csrf_token": csrf_token_for(client)},
+        data={
+            "email": "ada@example.com",
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_token_for(client),
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"

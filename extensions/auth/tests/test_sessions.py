@@ -104,7 +104,11 @@ def test_password_change_ends_every_other_session(app, create_user):
     response = post_form(
         here,
         "/auth/password",
-        {"current": "correct horse battery staple", "password": "a new long password", "confirm": "a new long password"},
+        {
+            "current": "correct horse battery staple",
+            "password": "a new long password",
+            "confirm": "a new long password",
+        },
     )
     assert response.status_code == 302, response.text
     assert is_logged_in(here)
@@ -116,7 +120,9 @@ def test_password_change_ends_every_other_session(app, create_user):
 def test_password_change_needs_the_current_password(app, create_user):
     _, here, elsewhere, _ = _two_sessions(app, create_user)
     response = post_form(
-        here, "/auth/password", {"current": "wrong", "password": "a new long password", "confirm": "a new long password"}
+        here,
+        "/auth/password",
+        {"current": "wrong", "password": "a new long password", "confirm": "a new long password"},
     )
     assert response.status_code == 200
     assert "This is not your current password." in response.text

@@ -107,9 +107,7 @@ def test_a_successful_login_forgets_the_account_failures(client, create_user):
     for _ in range(2):
         log_in(client, "ada@example.com", "wrong password")
     assert log_in(client, "ada@example.com").status_code == 302
-    assert state_of(client.application).throttle.store.peek(
-        LoginThrottle._account("ada@example.com")
-    ) == (0, 0)
+    assert state_of(client.application).throttle.store.peek(LoginThrottle._account("ada@example.com")) == (0, 0)
 
 
 def test_the_account_key_ignores_case(client, create_user):

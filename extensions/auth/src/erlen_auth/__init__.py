@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 import typing as t
 
-from flask_login import current_user, login_required
+from flask_login import current_user  # type: ignore[import-untyped]
 
 from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
-from .permissions import Permission, grant, permission_required, permissions_of, require_known
+from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
 from .state import AuthState, state_of
 from .throttling import LoginThrottle, MemoryStore, RedisStore, Throttled, ThrottleStore

@@ -10,7 +10,7 @@ import datetime as dt
 import typing as t
 from dataclasses import dataclass
 
-import flask_login
+import flask_login  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from flask import current_app, request, session
 from sqlalchemy.orm import Session
@@ -145,8 +145,10 @@ def authenticate(email: str, password: str, *, db: Session | None = None) -> Log
         result = LoginResult(None, "password")
     elif not user.is_active:
         result = LoginResult(None, "inactive")
-    elif current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and state.confirmation_enabled and (
-        user.email_confirmed_at is None
+    elif (
+        current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"]
+        and state.confirmation_enabled
+        and (user.email_confirmed_at is None)
     ):
         result = LoginResult(None, "unconfirmed")
     else:
@@ -182,7 +184,7 @@ def login(user: User, *, remember: bool = False, db: Session | None = None, noti
 
 def logout() -> None:
     """Log the current user out: the session is emptied and the remember-me cookie cleared."""
-    user = flask_login.current_user._get_current_object()  # type: ignore[attr-defined]
+    user = flask_login.current_user._get_current_object()
     session.clear()
     flask_login.logout_user()
     if isinstance(user, User):

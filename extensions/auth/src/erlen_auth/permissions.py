@@ -133,9 +133,21 @@ def check_views(app: Flask) -> None:
     unknown = unknown_in_views(app)
     if unknown:
         endpoint, name = unknown[0]
-        raise UnknownPermissionError(f"The view {endpoint!r} requires a permission nobody declares. " + (
-            _unknown_message(name, permissions_of(app))
-        ))
+        raise UnknownPermissionError(
+            f"The view {endpoint!r} requires a permission nobody declares. "
+            + (_unknown_message(name, permissions_of(app)))
+        )
+
+
+def login_required(view: F) -> F:
+    """Require a logged-in user to use a view; put it below the route decorator.
+
+    Flask-Login's decorator, typed: anonymous users are sent to the log-in
+    page with ``next`` set to this page (or get a 401 when they ask for JSON).
+    """
+    import flask_login  # type: ignore[import-untyped]
+
+    return t.cast(F, flask_login.login_required(view))
 
 
 def permission_required(*names: str, any_of: bool = False) -> Callable[[F], F]:

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import click
 from flask import Flask
-from flask_login import LoginManager
+from flask_login import LoginManager  # type: ignore[import-untyped]
 
 import erlen
 from erlen.checks import CheckMessage, error, info, warning
@@ -140,7 +140,7 @@ def erlen_init_app(app: Flask) -> None:
 
     manager = LoginManager()
     manager.init_app(app)
-    manager.anonymous_user = AnonymousUser  # type: ignore[assignment]
+    manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
     manager.user_loader(_load_user)
     from .views import unauthorized
@@ -206,7 +206,7 @@ def erlen_before_request() -> None:
     state = state_of()
     if not state.cookies_settled:
         state.cookies_settled = True
-        _settle_cookies(current_app, state)  # type: ignore[arg-type]
+        _settle_cookies(current_app, state)
 
 
 @erlen.hookimpl
@@ -321,9 +321,7 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 )
         for key in ("SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_HTTPONLY"):
             if not config.get(key):
-                found.append(
-                    warning("auth.W003", f"{key} is off: scripts on the page can read the log-in cookie.", "")
-                )
+                found.append(warning("auth.W003", f"{key} is off: scripts on the page can read the log-in cookie.", ""))
         if isinstance(state.throttle.store, MemoryStore):
             found.append(
                 info(

@@ -107,8 +107,7 @@ class RedisStore:
                 from .errors import AuthError
 
                 raise AuthError(
-                    "AUTH_THROTTLE_REDIS_URL is set but the redis package is not installed: "
-                    "install erlen-auth[redis]."
+                    "AUTH_THROTTLE_REDIS_URL is set but the redis package is not installed: install erlen-auth[redis]."
                 ) from None
             client = redis.Redis.from_url(t.cast(str, url), socket_timeout=2, socket_connect_timeout=2)
         self.client = client

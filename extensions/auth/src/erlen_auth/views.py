@@ -13,7 +13,7 @@ import datetime as dt
 import typing as t
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user  # type: ignore[import-untyped]
 
 import erlen
 from erlen_db import get_session
@@ -21,6 +21,7 @@ from erlen_db import get_session
 from . import accounts, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User
+from .permissions import login_required
 from .redirects import safe_next
 from .state import state_of
 
@@ -122,7 +123,7 @@ def register() -> t.Any:
 def change_password() -> t.Any:
     """Change the password, knowing the current one; every other session ends."""
     form = ChangePasswordForm()
-    user = t.cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
+    user = t.cast(User, current_user._get_current_object())
     if form.validate_on_submit():
         if state_of().passwords.verify(user.password_hash, form.current.data or ""):
             remembered = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
@@ -139,7 +140,7 @@ def logout_everywhere() -> t.Any:
     """End every other session and remember-me cookie of the current user."""
     form = EmptyForm()
     if form.validate_on_submit():
-        accounts.logout_everywhere(t.cast(User, current_user._get_current_object()))  # type: ignore[attr-defined]
+        accounts.logout_everywhere(t.cast(User, current_user._get_current_object()))
         flash("You were logged out of every other session.", "success")
         return redirect(_home())
     return render_template("auth/logout_everywhere.html", form=form)

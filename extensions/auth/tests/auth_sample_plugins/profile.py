@@ -16,7 +16,6 @@ from erlen_auth import User
 PLUGIN = erlen.Plugin(name="profile", requires=["auth"])
 
 
-
 class Profile(erlen_db.Model):
     __tablename__ = "profile_profile"
 
