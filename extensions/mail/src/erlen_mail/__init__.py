@@ -13,6 +13,7 @@ from .backends import (
 from .bulk.sending import BulkResult, SendResult, send, send_many
 from .errors import HeaderInjectionError, MailError, MessageError, SendError
 from .message import Address, Attachment, Message
+from .outbox import OutboxUnavailableError, queue, queue_template
 from .state import MailState, state_of
 from .templates import render_message, send_template
 
@@ -32,9 +33,12 @@ __all__ = [
     "Message",
     "MessageError",
     "NullBackend",
+    "OutboxUnavailableError",
     "SMTPBackend",
     "SendError",
     "SendResult",
+    "queue",
+    "queue_template",
     "render_message",
     "send",
     "send_many",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import signal
+import threading
+import typing as t
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -26,3 +31,169 @@ def send_test_command(to: tuple[str, ...], sender: str | None) -> None:
     if result.status == "cancelled":
         raise click.ClickException(f"The test message was not sent: {result.error}.")
     click.echo(f"Sent a test message to {', '.join(to)} through the {backend!r} backend.")
+
+
+def _outbox_app() -> t.Any:
+    from .outbox import require_outbox
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        require_outbox(app)
+    except MailError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return app
+
+
+@mail_group.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--batch", "batch", type=click.IntRange(min=1), default=None, help="Messages per batch.")
+@click.option("--poll", type=click.FloatRange(min=0.01), default=None, help="Seconds to wait when nothing is due.")
+def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
+    """Deliver the queued messages of the durable outbox (needs db). Ctrl-C stops after the current message."""
+    from .outbox.worker import BatchResult, OutboxWorker
+
+    app = _outbox_app()
+    worker = OutboxWorker(app, batch_size=batch)
+    stop = threading.Event()
+    numbers = itertools.count(1)
+
+    def request_stop(signum: int, frame: object) -> None:
+        if not stop.is_set():
+            click.echo("Stopping after the current message (Ctrl-C again to force)...", err=True)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def report(result: BatchResult) -> None:
+        line = f"Batch {next(numbers)}: {result.claimed} claimed: {result.summary()}"
+        if result.recovered:
+            line += f"; {result.recovered} interrupted send(s) recovered"
+        click.echo(line)
+        for row_id, outcome, reason in result.errors:
+            color = "yellow" if outcome == "retrying" else "red"
+            click.echo(click.style(f"  #{row_id} {outcome}: {reason}", fg=color), err=True)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(f"Mail outbox worker started (backend {state_of().backend_name!r}); Ctrl-C to stop.")
+    try:
+        totals = worker.run(
+            once=once,
+            poll=poll if poll is not None else float(app.config.get("MAIL_OUTBOX_POLL_SECONDS", 5.0)),
+            stop=stop,
+            report=report,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(("Stopped" if stop.is_set() else "Done") + f": {totals.summary()}.")
+
+
+_LISTED = {
+    "pending": ("pending", "sending"),
+    "failed": ("failed",),
+    "uncertain": ("uncertain",),
+    "sent": ("sent",),
+    "open": ("pending", "sending", "failed", "uncertain"),
+}
+
+
+def _short(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@mail_group.command("outbox")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "pending", "failed", "uncertain", "sent", "all"]),
+    default="open",
+    show_default=True,
+    help="Which messages: open is pending, sending, failed and uncertain.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def outbox_command(status: str, limit: int) -> None:
+    """List queued messages of the durable outbox, oldest first, with their last error."""
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .outbox.models import OutboxMessage
+
+    app = _outbox_app()
+    query = sa.select(OutboxMessage).order_by(OutboxMessage.id).limit(limit)
+    if status != "all":
+        query = query.where(OutboxMessage.status.in_(_LISTED[status]))
+    with erlen_db.database_of(app).session_scope() as session:
+        rows = session.scalars(query).all()
+        counts = dict(
+            session.execute(sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)).tuples()
+        )
+    click.echo(
+        ", ".join(f"{counts.get(name, 0)} {name}" for name in ("pending", "sending", "failed", "uncertain", "sent"))
+    )
+    if not rows:
+        click.echo(f"No {status} messages." if status != "all" else "The outbox is empty.")
+        return
+    click.echo(f"{'ID':>6}  {'STATUS':<9} {'TRIES':>5}  {'TO':<30} {'SUBJECT':<30} LAST ERROR")
+    for row in rows:
+        click.echo(
+            f"{row.id:>6}  {row.status:<9} {row.attempts:>5}  {_short(', '.join(row.recipient_list), 30):<30} "
+            f"{_short(row.subject, 30):<30} {_short(row.last_error, 80)}"
+        )
+
+
+@mail_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed message.")
+@click.option(
+    "--uncertain", "all_uncertain", is_flag=True, help="Send every uncertain message again (same Message-ID)."
+)
+def retry_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -> None:
+    """Queue failed or uncertain messages again (by ID, or all of them), with a fresh count of attempts.
+
+    An uncertain message may already have reached its recipients: it is sent
+    again with the same Message-ID, which lets mail clients spot the copy.
+    """
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .outbox.models import FAILED, PENDING, UNCERTAIN, OutboxMessage
+
+    app = _outbox_app()
+    if not (ids or all_failed or all_uncertain):
+        raise click.UsageError("Name message IDs, or pass --failed or --uncertain.")
+    statuses = [FAILED, UNCERTAIN]
+    condition = sa.or_(
+        OutboxMessage.id.in_(ids),
+        OutboxMessage.status == FAILED if all_failed else sa.false(),
+        OutboxMessage.status == UNCERTAIN if all_uncertain else sa.false(),
+    )
+    with erlen_db.database_of(app).session_scope() as session:
+        if ids:
+            found = dict(
+                session.execute(sa.select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids)))
+                .tuples()
+                .all()
+            )
+            for ident in ids:
+                if ident not in found:
+                    raise click.ClickException(f"There is no queued message {ident}.")
+                if found[ident] not in statuses:
+                    raise click.ClickException(
+                        f"Message {ident} is {found[ident]}: only failed and uncertain messages can be retried."
+                    )
+        result = session.execute(
+            sa.update(OutboxMessage)
+            .where(condition, OutboxMessage.status.in_(statuses))
+            .values(
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=dt.datetime.now(dt.UTC),
+                claim_token=None,
+                claimed_until=None,
+            )
+        )
+        count = int(t.cast(t.Any, result).rowcount or 0)
+    click.echo(f"Queued {count} message(s) again; `erlen mail worker` will send them.")

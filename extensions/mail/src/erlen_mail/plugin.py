@@ -41,6 +41,11 @@ def _not_negative(value: object) -> None:
         raise ValueError("must be 0 or more")
 
 
+def _not_negative_number(value: object) -> None:
+    if isinstance(value, (int, float)) and value < 0:
+        raise ValueError("must be 0 or more")
+
+
 @erlen.hookimpl
 def erlen_hookspecs() -> Iterable[ModuleType]:
     from . import hookspecs
@@ -112,6 +117,56 @@ def erlen_settings() -> Iterable[Setting]:
             help="send_many opens a new connection after this many messages; 0 keeps one connection.",
         ),
         Setting(
+            "OUTBOX_MAX_ATTEMPTS",
+            int,
+            default=8,
+            validate=_positive,
+            help="Attempts to deliver a queued message before it is marked failed (outbox, needs db).",
+        ),
+        Setting(
+            "OUTBOX_BACKOFF_SECONDS",
+            float,
+            default=60.0,
+            validate=_not_negative_number,
+            help="Wait after a queued message's first failed attempt; it doubles after each further one.",
+        ),
+        Setting(
+            "OUTBOX_MAX_BACKOFF_SECONDS",
+            float,
+            default=21600.0,
+            validate=_not_negative_number,
+            help="The longest wait between two attempts of a queued message.",
+        ),
+        Setting(
+            "OUTBOX_LEASE_SECONDS",
+            float,
+            default=300.0,
+            validate=_positive,
+            help="How long a worker holds the messages it claimed; must be well above MAIL_SMTP_TIMEOUT. "
+            "After it, another worker may claim them, or report an interrupted send as uncertain.",
+        ),
+        Setting(
+            "OUTBOX_BATCH_SIZE",
+            int,
+            default=100,
+            validate=_positive,
+            help="Queued messages a worker claims and sends per batch (over one connection).",
+        ),
+        Setting(
+            "OUTBOX_POLL_SECONDS",
+            float,
+            default=5.0,
+            validate=_positive,
+            help="How long the worker waits when no queued message is due.",
+        ),
+        Setting(
+            "OUTBOX_RESEND_UNCERTAIN",
+            bool,
+            default=False,
+            help="Send again (same Message-ID) a queued message whose send was interrupted after the server may "
+            "have accepted it, instead of marking it uncertain: at-least-once instead of at-most-once.",
+        ),
+        Setting(
             "FILE_PATH",
             t.Optional[Path],  # noqa: UP045
             default=None,
@@ -177,6 +232,19 @@ def erlen_template_folders() -> Iterable[str]:
     return [str(Path(__file__).parent / "jinja")]
 
 
+@erlen.hookimpl(optionalhook=True)
+def erlen_db_models() -> Iterable[t.Any]:
+    # Called only when db is enabled (so erlen-db is installed): the outbox's table.
+    from .outbox.models import OutboxMessage
+
+    return [OutboxMessage]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_migrate_locations() -> str:
+    return "migrations"
+
+
 @erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
     from .cli import mail_group
@@ -197,6 +265,17 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "mail.I001",
                 "MAIL_DEFAULT_SENDER is not set, so every message must pass sender=.",
                 "Set MAIL_DEFAULT_SENDER (ERLEN_MAIL_DEFAULT_SENDER), such as 'Example <noreply@example.com>'.",
+            )
+        )
+    from .outbox import outbox_enabled
+
+    if not outbox_enabled(app):
+        problems.append(
+            info(
+                "mail.I002",
+                "The durable mail outbox is off: the db plugin is not enabled, so erlen_mail.queue() raises.",
+                "To queue mail for `erlen mail worker`, install erlen-mail[outbox] and add 'db' and 'migrate' "
+                "to PLUGINS.",
             )
         )
     if not deploy:

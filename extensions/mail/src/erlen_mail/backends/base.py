@@ -46,6 +46,27 @@ class Backend:
         """
         raise NotImplementedError
 
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+        """Deliver a message already serialised (the durable outbox sends these).
+
+        :param sender: the envelope sender, a bare address.
+        :param recipients: the envelope recipients (to, cc and bcc), bare addresses.
+        :param data: the message as :meth:`Message.to_bytes` made it.
+        :returns: recipients the server refused while it accepted others (SMTP), else ``{}``.
+        :raises Exception: the message was not sent (unless :meth:`delivery_uncertain` says otherwise).
+        """
+        raise NotImplementedError(f"The {self.name or type(self).__name__!r} mail backend cannot send queued messages.")
+
+    def delivery_uncertain(self, exc: BaseException) -> bool:
+        """Whether the failure ``exc`` of the last send may have happened after the message was accepted.
+
+        The SMTP backend answers ``True`` when the connection broke after the
+        whole message was written and before the server's answer was read: the
+        server may have accepted it. The durable outbox then marks the message
+        ``uncertain`` rather than sending it again. ``False`` by default.
+        """
+        return False
+
     def __enter__(self) -> Backend:
         self.open()
         return self

@@ -31,3 +31,10 @@ class ConsoleBackend(Backend):
         lines.append(text.rstrip("\n"))
         lines.append("-" * 79)
         click.echo("\n".join(lines), file=stream)
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+        stream = sys.stderr if self.config.get("MAIL_CONSOLE_STREAM") == "stderr" else sys.stdout
+        text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+        lines = ["-" * 79, f"(envelope: from {sender} to {', '.join(recipients)})", text.rstrip("\n"), "-" * 79]
+        click.echo("\n".join(lines), file=stream)
+        return {}

@@ -28,9 +28,15 @@ class FileBackend(Backend):
         return Path(configured) if configured else Path(self.app.instance_path) / "mail"
 
     def send(self, message: Message) -> None:
+        self._write(message.to_email().as_bytes())
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+        self._write(data.replace(b"\r\n", b"\n"))  # line ends as send() writes them
+        return {}
+
+    def _write(self, data: bytes) -> None:
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
-        data = message.to_email().as_bytes()
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
         partial = folder / f".{name}.tmp"
         partial.write_bytes(data)

@@ -15,3 +15,6 @@ class NullBackend(Backend):
 
     def send(self, message: Message) -> None:
         message.to_bytes()  # still refuse what could not be sent for real
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+        return {}

@@ -7,6 +7,7 @@ import smtplib
 import socket
 import ssl
 import typing as t
+from collections.abc import Sequence
 
 from ..errors import MessageError
 from ..message import address_email
@@ -29,6 +30,31 @@ def local_hostname() -> str:
     return socket.getfqdn()
 
 
+class _SMTP(smtplib.SMTP):
+    """Records whether the whole message (ending in ``CRLF.CRLF``) was written since the last ``MAIL FROM``.
+
+    smtplib writes the message body with one ``send`` of bytes ending in
+    ``b"\\r\\n.\\r\\n"``; commands are written as text. When the connection
+    breaks after that write and before the server's answer is read, the
+    server may have accepted the message.
+    """
+
+    data_written = False
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self.data_written = False
+        return super().mail(sender, options)
+
+    def send(self, s: t.Any) -> None:
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.data_written = True
+
+
+class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):
+    pass
+
+
 class SMTPBackend(Backend):
     """Sends over one SMTP connection, opened on the first message and kept for the batch.
 
@@ -47,6 +73,8 @@ class SMTPBackend(Backend):
         self.connection: smtplib.SMTP | None = None
         #: Recipients the server refused in the last send while accepting others: address to (code, reply).
         self.refused: dict[str, tuple[int, bytes]] = {}
+        #: Whether the last send broke after the whole message was written, before the server answered.
+        self.uncertain = False
 
     @property
     def security(self) -> str:
@@ -76,11 +104,9 @@ class SMTPBackend(Backend):
         timeout = float(self.config.get("MAIL_SMTP_TIMEOUT", 10.0))
         connection: smtplib.SMTP
         if self.security == "ssl":
-            connection = smtplib.SMTP_SSL(
-                self.host, self.port, local_hostname(), timeout=timeout, context=self.ssl_context()
-            )
+            connection = _SMTP_SSL(self.host, self.port, local_hostname(), timeout=timeout, context=self.ssl_context())
         else:
-            connection = smtplib.SMTP(self.host, self.port, local_hostname(), timeout=timeout)
+            connection = _SMTP(self.host, self.port, local_hostname(), timeout=timeout)
         try:
             if self.security == "starttls":
                 connection.ehlo()
@@ -107,8 +133,10 @@ class SMTPBackend(Backend):
         if message.sender is None:
             raise MessageError(f"The message {message.subject!r} has no sender: prepare() it before sending.")
         data = message.to_bytes()
-        sender = address_email(message.sender)
-        recipients = message.recipients
+        self.send_raw(address_email(message.sender), message.recipients, data)
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+        self.uncertain = False
         self.open()
         assert self.connection is not None
         try:
@@ -123,8 +151,13 @@ class SMTPBackend(Backend):
             raise
         except BaseException:
             connection, self.connection = self.connection, None
+            self.uncertain = bool(getattr(connection, "data_written", False))
             _close_quietly(connection)
             raise
+        return self.refused
+
+    def delivery_uncertain(self, exc: BaseException) -> bool:
+        return self.uncertain
 
     @staticmethod
     def _mail_options(connection: smtplib.SMTP, data: bytes, sender: str, recipients: list[str]) -> list[str]:
