@@ -26,7 +26,9 @@ def run(app, cli_runner, db_session):
 
 def _user(app, email):
     with app.app_context():
-        return find_user(email)
+        user = find_user(email)
+        assert user.roles is not None  # loaded before the context's session closes
+        return user
 
 
 def test_user_create_reads_the_password_from_stdin(app, run):

@@ -167,3 +167,27 @@ def test_required_confirmation_refuses_log_in_until_confirmed(mail_app):
     assert len(outbox) == 2
     post_form(client, _link(outbox[1]))
     assert log_in(client, "ada@example.com", "long enough pw").status_code == 302
+
+
+def test_erlen_check_says_reset_is_off_without_mail(auth_app):
+    app = auth_app()
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert "auth.I001" in result.output
+    assert "Password reset and email confirmation are off" in result.output
+
+
+def test_reset_emails_are_throttled(mail_app):
+    app, outbox = mail_app(AUTH_THROTTLE_MAIL_LIMIT=2)
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    for _ in range(2):
+        assert post_form(client, "/auth/reset", {"email": "ada@example.com"}).status_code == 200
+    refused = post_form(client, "/auth/reset", {"email": "ADA@example.com"})
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "Too many emails were asked for" in refused.text
+    assert len(outbox) == 2
+    # An unknown address is counted the same way, so the answer tells nothing.
+    for _ in range(2):
+        post_form(client, "/auth/reset", {"email": "nobody@example.com"})
+    assert post_form(client, "/auth/reset", {"email": "nobody@example.com"}).status_code == 429

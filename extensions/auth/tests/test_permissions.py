@@ -134,3 +134,28 @@ def test_roles_and_users(app, create_user, db_session):
         assert not user.can("blog.moderate")
         user.is_active = False
         assert not user.can("blog.publish")
+
+
+def test_views_added_after_create_app_are_checked_by_erlen_check(app):
+    from erlen.checks import run_checks
+
+    @app.get("/late")
+    @permission_required("blog.publsh")
+    def late() -> str:
+        return "late"
+
+    found = [message for message in run_checks(app) if message.id == "auth.E003"]
+    assert len(found) == 1
+    assert "'late'" in found[0].message and "'blog.publsh'" in found[0].message
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code != 0
+    assert "auth.E003" in result.output
+
+
+def test_an_authenticated_request_costs_one_query(client, create_user, max_queries):
+    login_as(client, create_user("ada@example.com"))
+    with max_queries(1):
+        assert client.get("/blog/private").text == "private"
+    login_as(client, create_user("root@example.com", superuser=True))
+    with max_queries(1):
+        assert client.get("/blog/publish").status_code == 200

@@ -106,7 +106,8 @@ class User(Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, server_default=func.now())
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
-    roles: Mapped[list[Role]] = relationship(secondary="auth_user_role", lazy="selectin")
+    #: Loaded on first use (``can()`` of a non-superuser), so a request that only needs the user costs one query.
+    roles: Mapped[list[Role]] = relationship(secondary="auth_user_role")
 
     def __init__(self, **kwargs: t.Any) -> None:
         if "email" in kwargs and "email_key" not in kwargs:

@@ -106,6 +106,13 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             validate=_at_least(0),
             help="Failed log-ins from one client address in a window before it is throttled (0: no limit).",
         ),
+        S(
+            "THROTTLE_MAIL_LIMIT",
+            int,
+            default=3,
+            validate=_at_least(0),
+            help="Reset or confirmation emails one address may be sent in a window (0: no limit).",
+        ),
         S("THROTTLE_WINDOW", int, default=900, validate=_at_least(1), help="Seconds failed log-ins are counted for."),
         S(
             "THROTTLE_REDIS_URL",
@@ -152,6 +159,7 @@ def erlen_init_app(app: Flask) -> None:
         account_limit=config["AUTH_THROTTLE_ACCOUNT_LIMIT"],
         address_limit=config["AUTH_THROTTLE_ADDRESS_LIMIT"],
         window=config["AUTH_THROTTLE_WINDOW"],
+        mail_limit=config["AUTH_THROTTLE_MAIL_LIMIT"],
     )
     state = AuthState(
         login_manager=manager,

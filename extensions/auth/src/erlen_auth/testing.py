@@ -66,9 +66,11 @@ def make_user(
                 if session.scalar(sa.select(Role).where(Role.name == name)) is None:
                     session.add(Role(name=name))
             session.flush()
-            return accounts.create_user(
+            user = accounts.create_user(
                 email, password, superuser=superuser, active=active, confirmed=confirmed, roles=roles, db=session
             )
+            _ = [role.permissions for role in user.roles]  # loaded now: the session may close below
+            return user
     except BaseException:
         session.rollback()
         raise

@@ -153,28 +153,34 @@ class LoginThrottle:
     :param account_limit: failures allowed per account in a window.
     :param address_limit: failures allowed per client address in a window.
     :param window: seconds after the first failure that the counts are kept.
+    :param mail_limit: emails (reset, confirmation) one account may be sent in a window; the
+        address limit applies to their requests too.
     """
 
-    def __init__(self, store: ThrottleStore, *, account_limit: int, address_limit: int, window: int) -> None:
+    def __init__(
+        self, store: ThrottleStore, *, account_limit: int, address_limit: int, window: int, mail_limit: int = 3
+    ) -> None:
         self.store = store
         self.account_limit = account_limit
         self.address_limit = address_limit
         self.window = window
+        self.mail_limit = mail_limit
 
     @staticmethod
-    def _account(email_key: str) -> str:
-        return "account:" + hashlib.sha256(email_key.encode()).hexdigest()
+    def _account(email_key: str, kind: str = "login") -> str:
+        return f"{kind}:account:" + hashlib.sha256(email_key.encode()).hexdigest()
 
     @staticmethod
-    def _address(address: str | None) -> str:
-        return "address:" + (address or "unknown")
+    def _address(address: str | None, kind: str = "login") -> str:
+        return f"{kind}:address:" + (address or "unknown")
 
-    def check(self, email_key: str, address: str | None) -> Throttled | None:
-        """Whether a log-in to ``email_key`` from ``address`` must be refused now."""
+    def check(self, email_key: str, address: str | None, *, kind: str = "login") -> Throttled | None:
+        """Whether a log-in (``kind="login"``) or an email request (``"mail"``) must be refused now."""
+        account_limit = self.mail_limit if kind == "mail" else self.account_limit
         try:
             for key, limit, scope in (
-                (self._account(email_key), self.account_limit, "account"),
-                (self._address(address), self.address_limit, "address"),
+                (self._account(email_key, kind), account_limit, "account"),
+                (self._address(address, kind), self.address_limit, "address"),
             ):
                 count, left = self.store.peek(key)
                 if limit and count >= limit:
@@ -183,11 +189,11 @@ class LoginThrottle:
             logger.exception("The log-in throttle's store failed; the attempt is let through")
         return None
 
-    def failed(self, email_key: str, address: str | None) -> None:
-        """Count a failed log-in."""
+    def failed(self, email_key: str, address: str | None, *, kind: str = "login") -> None:
+        """Count a failed log-in (or, with ``kind="mail"``, a request for an email)."""
         try:
-            self.store.hit(self._account(email_key), self.window)
-            self.store.hit(self._address(address), self.window)
+            self.store.hit(self._account(email_key, kind), self.window)
+            self.store.hit(self._address(address, kind), self.window)
         except Exception:
             logger.exception("The log-in throttle's store failed; the failure was not counted")
 

@@ -20,7 +20,7 @@ from erlen_db import get_session
 
 from . import accounts, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
-from .models import User
+from .models import User, email_key
 from .permissions import login_required
 from .redirects import safe_next
 from .state import state_of
@@ -173,10 +173,27 @@ def send_confirmation(user: User) -> None:
     )
 
 
+def _mail_throttled(form: ResetRequestForm, template: str) -> t.Any:
+    """A 429 answer when too many emails were asked for this address or from this client, else ``None``.
+
+    Every request counts, whether the account exists or not, so the answer tells nothing about it.
+    """
+    throttle, key, address = state_of().throttle, email_key(form.email.data or ""), accounts.client_address()
+    refused = throttle.check(key, address, kind="mail")
+    if refused is None:
+        throttle.failed(key, address, kind="mail")
+        return None
+    form.form_errors.append(f"Too many emails were asked for. Try again in {_duration(refused.retry_after)}.")
+    return render_template(template, form=form), 429, {"Retry-After": str(refused.retry_after)}
+
+
 def reset_request() -> t.Any:
     """Ask for a reset link; the answer is the same whether the account exists or not."""
     form = ResetRequestForm()
     if form.validate_on_submit():
+        throttled = _mail_throttled(form, "auth/reset_request.html")
+        if throttled is not None:
+            return throttled
         user = accounts.find_user(form.email.data or "")
         if user is not None and user.is_active:
             send_reset(user)
@@ -227,6 +244,9 @@ def resend_confirmation() -> t.Any:
     """Send the confirmation link again; the answer is the same whether the account exists or not."""
     form = ResetRequestForm()
     if form.validate_on_submit():
+        throttled = _mail_throttled(form, "auth/resend_confirmation.html")
+        if throttled is not None:
+            return throttled
         user = accounts.find_user(form.email.data or "")
         if user is not None and user.is_active and user.email_confirmed_at is None:
             send_confirmation(user)
