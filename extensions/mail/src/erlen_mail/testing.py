@@ -29,7 +29,7 @@ import pytest
 from .state import state_of
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from flask import Flask
 
@@ -92,6 +92,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:
+        if self.server.data_reply is not None:
+            return self.server.data_reply
         with self.lock:
             if not any(s is session for s in self.sessions):
                 self.sessions.append(session)  # kept alive, so identities stay distinct
@@ -108,6 +110,11 @@ class _Handler:
                     mail_options=list(envelope.mail_options),
                 )
             )
+            received = self.server.messages[-1]
+        if self.server.on_data is not None:
+            self.server.on_data(received)
+        if self.server.hang_up_after_data:
+            server.transport.close()  # the message is kept, but the client never hears that it was
         return "250 Message accepted for delivery"
 
 
@@ -152,6 +159,14 @@ class SMTPTestServer:
         self.messages: list[ReceivedMessage] = []
         #: Recipients the server refuses (550).
         self.refuse: set[str] = set()
+        #: When set, the answer to every message's DATA (such as ``"451 4.3.0 Try again later"``);
+        #: the message is not kept.
+        self.data_reply: str | None = None
+        #: Called with each message received (in the server's thread) before the server answers.
+        self.on_data: Callable[[ReceivedMessage], None] | None = None
+        #: Keep each message but close the connection instead of answering, as a server
+        #: or network failing at the worst moment: the client cannot know it was accepted.
+        self.hang_up_after_data = False
         self._handler = _Handler(self)
         self._controller: t.Any = None
 

@@ -161,17 +161,18 @@ class OutboxWorker:
         )
         candidates = sa.select(TABLE.c.id).where(due).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
         candidates = candidates.limit(self.batch_size)
-        if self.engine.dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        # The condition is repeated in the UPDATE: PostgreSQL re-checks it on a
-        # row another transaction changed meanwhile, so a row is never claimed twice.
-        statement = (
-            sa.update(TABLE)
-            .where(TABLE.c.id.in_(candidates.scalar_subquery()), due)
-            .values(claim_token=self.token, claimed_until=now + self.lease)
-        )
+        claim = sa.update(TABLE).values(claim_token=self.token, claimed_until=now + self.lease)
         with self.engine.begin() as connection:
-            connection.execute(statement)
+            if self.engine.dialect.name == "postgresql":
+                # Lock the candidates, skipping rows other workers are claiming right now,
+                # then claim exactly those. (In one UPDATE ... WHERE id IN (subquery), the
+                # planner may run the subquery more than once and claim more than the limit.)
+                ids = list(connection.scalars(candidates.with_for_update(skip_locked=True)))
+                if ids:
+                    connection.execute(claim.where(TABLE.c.id.in_(ids), due))
+            else:
+                # One statement: SQLite runs it under its write lock, so no other worker sees the rows free.
+                connection.execute(claim.where(TABLE.c.id.in_(candidates.scalar_subquery()), due))
             rows = connection.execute(
                 sa.select(TABLE).where(TABLE.c.claim_token == self.token).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
             ).all()
