@@ -190,3 +190,16 @@ def test_redis_url_needs_the_redis_package(monkeypatch):
 
     with pytest.raises(AuthError, match=r"erlen-auth\[redis\]"):
         RedisStore("redis://127.0.0.1:6379/0")
+
+
+def test_wrong_current_passwords_count_as_failed_log_ins(client, create_user):
+    from auth_helpers import post_form
+
+    from erlen_auth.testing import login_as
+
+    login_as(client, create_user("ada@example.com"))
+    change = {"password": "a new long password", "confirm": "a new long password"}
+    for _ in range(3):
+        assert post_form(client, "/auth/password", {"current": "guess", **change}).status_code == 200
+    refused = post_form(client, "/auth/password", {"current": DEFAULT_PASSWORD, **change})
+    assert refused.status_code == 429 and "Retry-After" in refused.headers

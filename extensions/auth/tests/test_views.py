@@ -154,3 +154,19 @@ def test_apps_extend_users_with_a_profile_table(app, client, db_session):
     profile = db_session.scalar(sa.select(Profile))
     assert profile.display_name == "Ada L."
     assert profile.user.email == "Ada@Example.com"
+
+
+def test_a_registration_race_is_a_form_error_not_a_500(client, db_session, monkeypatch):
+    from erlen_auth import accounts
+
+    real, misses = accounts.find_user, [None, None]
+
+    def racing(email, db=None):  # both registrations pass the check before either inserts
+        return misses.pop() if misses else real(email, db=db)
+
+    monkeypatch.setattr(accounts, "find_user", racing)
+    assert post_form(client, "/auth/register", NEW).status_code == 302
+    client.delete_cookie("session")
+    response = post_form(client, "/auth/register", {**NEW, "email": "ADA@example.COM"})
+    assert response.status_code == 200
+    assert "An account with this email exists already." in response.text

@@ -92,10 +92,17 @@ def create_user(
             raise LookupError(f"There is no role {name!r}; create it with `erlen role create {name}`.")
         user.roles.append(role)
     db.add(user)
-    if commit:
-        db.commit()
-    else:
-        db.flush()
+    try:
+        if commit:
+            db.commit()
+        else:
+            db.flush()
+    except sa.exc.IntegrityError:
+        # Another request registered the address between the check and the insert.
+        db.rollback()
+        if find_user(email, db=db) is None:
+            raise
+        raise AccountExistsError(f"An account with the email {email.strip()!r} exists already.") from None
     return user
 
 

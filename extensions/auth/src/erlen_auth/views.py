@@ -14,6 +14,7 @@ import typing as t
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user  # type: ignore[import-untyped]
+from sqlalchemy.exc import IntegrityError
 
 import erlen
 from erlen_db import get_session
@@ -107,7 +108,13 @@ def register() -> t.Any:
         except accounts.AccountExistsError:
             form.email.errors = [*form.email.errors, "An account with this email exists already."]
         else:
-            get_session().commit()
+            try:
+                get_session().commit()
+            except IntegrityError:
+                # Someone registered the same address between the check and the commit.
+                get_session().rollback()
+                form.email.errors = [*form.email.errors, "An account with this email exists already."]
+                return render_template("auth/register.html", form=form)
             registry = erlen.plugins_of()
             registry.notify("erlen_auth_user_registered", user=user, form=form)
             if state_of().confirmation_enabled:
@@ -125,12 +132,20 @@ def change_password() -> t.Any:
     form = ChangePasswordForm()
     user = t.cast(User, current_user._get_current_object())
     if form.validate_on_submit():
+        throttle, address = state_of().throttle, accounts.client_address()
+        refused = throttle.check(user.email_key, address)
+        if refused is not None:
+            # A stolen session must not become a way to guess the password: wrong guesses count as failed log-ins.
+            form.form_errors.append(f"Too many failed attempts. Try again in {_duration(refused.retry_after)}.")
+            body = render_template("auth/change_password.html", form=form)
+            return body, 429, {"Retry-After": str(refused.retry_after)}
         if state_of().passwords.verify(user.password_hash, form.current.data or ""):
             remembered = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
             accounts.set_password(user, form.password.data or "", reason="change")
             accounts.relogin(user, remember=remembered)
             flash("Your password was changed. Your other sessions have ended.", "success")
             return redirect(_home())
+        throttle.failed(user.email_key, address)
         form.current.errors = [*form.current.errors, "This is not your current password."]
     return render_template("auth/change_password.html", form=form)
 
