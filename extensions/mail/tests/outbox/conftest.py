@@ -75,10 +75,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: t.Any) -> str:
 
 
 class Clock:
-    """A clock the test moves forward: retries become due without waiting."""
+    """A clock the test moves forward: retries become due without waiting.
+
+    It starts a minute ahead of the real time, so messages the test queues (at the real time) are due.
+    """
 
     def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC)
+        self.now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
 
     def __call__(self) -> dt.datetime:
         return self.now
