@@ -124,9 +124,12 @@ def outbox_command(status: str, limit: int) -> None:
         query = query.where(OutboxMessage.status.in_(_LISTED[status]))
     with erlen_db.database_of(app).session_scope() as session:
         rows = session.scalars(query).all()
-        counts = dict(
-            session.execute(sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)).tuples()
-        )
+        counts: dict[str, int] = {
+            status: count
+            for status, count in session.execute(
+                sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)
+            )
+        }
     click.echo(
         ", ".join(f"{counts.get(name, 0)} {name}" for name in ("pending", "sending", "failed", "uncertain", "sent"))
     )
@@ -172,11 +175,12 @@ def retry_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -
     )
     with erlen_db.database_of(app).session_scope() as session:
         if ids:
-            found = dict(
-                session.execute(sa.select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids)))
-                .tuples()
-                .all()
-            )
+            found: dict[int, str] = {
+                ident: status
+                for ident, status in session.execute(
+                    sa.select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids))
+                )
+            }
             for ident in ids:
                 if ident not in found:
                     raise click.ClickException(f"There is no queued message {ident}.")

@@ -1,0 +1,214 @@
+"""A worker that dies at any step neither loses a message nor sends one twice.
+
+In-process, a worker subclass raises at a step (as a crash would stop it
+there); the lease then runs out (the clock moves on) and a new worker takes
+over. The subprocess tests kill a real ``erlen mail worker`` with SIGKILL
+while the server holds its message, and stop one with SIGINT.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import typing as t
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
+
+from conftest import SENDER, Clock, OutboxApp  # noqa: E402
+from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of  # noqa: E402
+
+from erlen_mail.outbox.worker import OutboxWorker  # noqa: E402
+from erlen_mail.testing import ReceivedMessage, SMTPTestServer  # noqa: E402
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing handles it."""
+
+
+class CrashingWorker(OutboxWorker):
+    def __init__(self, *args: t.Any, step: str, row_id: int, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.step, self.row_id = step, row_id
+
+    def checkpoint(self, step: str, row_id: int) -> None:
+        if (step, row_id) == (self.step, self.row_id):
+            raise Crash(step)
+
+
+#: Where the crash leaves the second message, and what becomes of it.
+CRASHES = {
+    "claimed": "sent",  # claimed, never handed over: the next worker sends it, once
+    "sending": "uncertain",  # marked sending, not yet transmitted: it cannot be told apart from the next case
+    "accepted": "uncertain",  # the server accepted it, the worker died before recording it: never resent
+    "sent": "sent",  # recorded: nothing to do
+}
+
+
+@pytest.mark.parametrize("step", list(CRASHES))
+def test_crash_at_each_step(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock, step: str) -> None:
+    app = make_outbox_app()
+    queued = queue_messages(app, 3)
+    with pytest.raises(Crash):
+        CrashingWorker(app, clock=clock, step=step, row_id=queued[1]).run(once=True)
+    assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
+
+    # Within the lease nobody touches the interrupted row.
+    after = OutboxWorker(app, clock=clock).run(once=True)
+    assert after.recovered == 0
+    clock.advance(61)  # past MAIL_OUTBOX_LEASE_SECONDS
+    OutboxWorker(app, clock=clock).run(once=True)
+    clock.advance(3600)
+    OutboxWorker(app, clock=clock).run(once=True)
+
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert rows[queued[0]].status == "sent" and rows[queued[2]].status == "sent"
+    interrupted = rows[queued[1]]
+    assert interrupted.status == CRASHES[step]
+    if step == "accepted":
+        assert received(smtp_server)[interrupted.message_id] == 1
+    if interrupted.status == "uncertain":
+        assert "may have accepted it" in (interrupted.last_error or "")
+
+
+def test_uncertain_is_resent_with_the_same_message_id_when_configured(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock
+) -> None:
+    app = make_outbox_app({"MAIL_OUTBOX_RESEND_UNCERTAIN": True})
+    queued = queue_messages(app, 1)
+    with pytest.raises(Crash):
+        CrashingWorker(app, clock=clock, step="accepted", row_id=queued[0]).run(once=True)
+    clock.advance(61)
+    OutboxWorker(app, clock=clock).run(once=True)
+    [row] = rows_of(app).values()
+    assert row.status == "sent"
+    assert received(smtp_server) == {row.message_id: 2}  # at least once: a copy, with the same Message-ID
+
+
+def test_hang_up_after_data_is_uncertain(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app()
+    queued = queue_messages(app, 2)
+    smtp_server.hang_up_after_data = True
+    totals = OutboxWorker(app).run(once=True)
+    assert totals.uncertain == 2 and totals.retrying == 0
+    smtp_server.hang_up_after_data = False
+    assert OutboxWorker(app).run(once=True).claimed == 0  # not sent again
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    for row in rows.values():
+        assert row.status == "uncertain"
+        assert "after the message was sent, before the server answered" in (row.last_error or "")
+    assert len(received(smtp_server)) == 2
+
+
+def test_operator_resolves_uncertain(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app()
+    queued = queue_messages(app, 1)
+    smtp_server.hang_up_after_data = True
+    OutboxWorker(app).run(once=True)
+    smtp_server.hang_up_after_data = False
+    runner = app.test_cli_runner()
+    listing = runner.invoke(args=["mail", "outbox", "--status", "uncertain"])
+    assert listing.exit_code == 0, listing.output
+    assert "uncertain" in listing.output and "user0@example.com" in listing.output and "Message 0" in listing.output
+    retried = runner.invoke(args=["mail", "retry", str(queued[0])])
+    assert retried.exit_code == 0, retried.output
+    assert "Queued 1 message(s) again" in retried.output
+    OutboxWorker(app).run(once=True)
+    [row] = rows_of(app).values()
+    assert row.status == "sent"
+    assert received(smtp_server) == {row.message_id: 2}
+
+
+# A real worker process.
+
+
+def _worker_process(tmp_path: Path, app_config: dict[str, t.Any], *args: str) -> subprocess.Popen[str]:
+    (tmp_path / "worker_app.py").write_text(
+        f"from erlen import create_app\napp = create_app(__name__, {app_config!r})\n", encoding="utf-8"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "erlen", "--app", "worker_app:app", "mail", "worker", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _config(app: t.Any, smtp_server: SMTPTestServer) -> dict[str, t.Any]:
+    return {
+        "PLUGINS": ["db", "mail"],
+        "DB_URL": app.config["DB_URL"],
+        "MAIL_DEFAULT_SENDER": SENDER,
+        "MAIL_OUTBOX_LEASE_SECONDS": 60.0,
+        **smtp_server.config(),
+    }
+
+
+def test_sigkill_while_the_server_holds_the_message(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock, tmp_path: Path
+) -> None:
+    app = make_outbox_app()
+    queued = queue_messages(app, 4)
+    arrived = threading.Event()
+    process = _worker_process(tmp_path, _config(app, smtp_server), "--batch", "4", "--poll", "0.2")
+
+    def kill_on_second(message: ReceivedMessage) -> None:
+        if len(smtp_server.messages) == 2:
+            process.kill()  # SIGKILL: dies before it hears the server's 250
+            process.wait(timeout=30)
+            arrived.set()
+
+    smtp_server.on_data = kill_on_second
+    try:
+        assert arrived.wait(timeout=60), "the worker never delivered two messages"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.communicate(timeout=30)[0]
+    smtp_server.on_data = None
+    assert process.returncode == -signal.SIGKILL, output
+
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
+    assert [rows[i].status for i in queued] == ["sent", "sending", "pending", "pending"]
+    clock.advance(61)
+    OutboxWorker(app, clock=clock).run(once=True)
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert [rows[i].status for i in queued] == ["sent", "uncertain", "sent", "sent"]
+    assert received(smtp_server)[rows[queued[1]].message_id] == 1  # it did arrive: resending would double it
+
+
+def test_sigint_stops_cleanly(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
+    app = make_outbox_app()
+    queued = queue_messages(app, 5)
+    interrupted = threading.Event()
+    process = _worker_process(tmp_path, _config(app, smtp_server), "--batch", "5", "--poll", "0.2")
+
+    def interrupt_on_first(message: ReceivedMessage) -> None:
+        if not interrupted.is_set():
+            process.send_signal(signal.SIGINT)  # Ctrl-C while the first message is being sent
+            interrupted.set()
+
+    smtp_server.on_data = interrupt_on_first
+    try:
+        output = process.communicate(timeout=60)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    smtp_server.on_data = None
+    assert interrupted.is_set()
+    assert process.returncode == 0, output
+    assert "Stopping after the current message" in output and "Stopped: 1 sent" in output
+
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert [rows[i].status for i in queued] == ["sent", "pending", "pending", "pending", "pending"]
+    assert all(row.claim_token is None and row.attempts == 0 for row in list(rows.values())[1:])  # released
+    assert OutboxWorker(app).run(once=True).sent == 4  # another worker takes them at once
+    assert_none_lost_none_doubled(app, smtp_server, queued)
