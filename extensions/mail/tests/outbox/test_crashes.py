@@ -20,11 +20,11 @@ import pytest
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
 
-from conftest import SENDER, Clock, OutboxApp  # noqa: E402
-from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of  # noqa: E402
+from conftest import SENDER, Clock, OutboxApp
+from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of
 
-from erlen_mail.outbox.worker import OutboxWorker  # noqa: E402
-from erlen_mail.testing import ReceivedMessage, SMTPTestServer  # noqa: E402
+from erlen_mail.outbox.worker import OutboxWorker
+from erlen_mail.testing import ReceivedMessage, SMTPTestServer
 
 
 class Crash(BaseException):

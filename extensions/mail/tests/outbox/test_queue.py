@@ -8,13 +8,13 @@ import pytest
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
 
-import erlen_db  # noqa: E402
-from flask import Flask  # noqa: E402
-from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of  # noqa: E402
+from flask import Flask
+from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of
 
-from erlen_mail import Message, queue, queue_template  # noqa: E402
-from erlen_mail.outbox.worker import OutboxWorker  # noqa: E402
-from erlen_mail.testing import SMTPTestServer  # noqa: E402
+import erlen_db
+from erlen_mail import Message, queue, queue_template
+from erlen_mail.outbox.worker import OutboxWorker
+from erlen_mail.testing import SMTPTestServer
 
 
 def test_queue_and_deliver(outbox_app: Flask, smtp_server: SMTPTestServer) -> None:

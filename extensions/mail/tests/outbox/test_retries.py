@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
 
-from conftest import Clock, OutboxApp  # noqa: E402
-from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of  # noqa: E402
+from conftest import Clock, OutboxApp
+from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of
 
-from erlen_mail.outbox.worker import OutboxWorker  # noqa: E402
-from erlen_mail.testing import SMTPTestServer  # noqa: E402
+from erlen_mail.outbox.worker import OutboxWorker
+from erlen_mail.testing import SMTPTestServer
 
 
 def test_server_down_then_back(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock) -> None:

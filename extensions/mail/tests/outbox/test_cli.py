@@ -1,0 +1,83 @@
+"""``erlen mail worker``, ``outbox`` and ``retry`` in-process, and the shipped migration."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
+
+from conftest import OutboxApp
+from outbox_helpers import queue_messages, rows_of
+
+from erlen_mail.testing import SMTPTestServer
+
+
+def test_worker_once_reports_progress(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app()
+    queue_messages(app, 5)
+    smtp_server.refuse = {"user3@example.com"}
+    result = app.test_cli_runner().invoke(args=["mail", "worker", "--once", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Batch 1: 2 claimed: 2 sent, 0 retrying, 0 failed, 0 uncertain" in result.output
+    assert "Batch 2: 2 claimed: 1 sent, 0 retrying, 1 failed, 0 uncertain" in result.output
+    assert "#4 failed: SMTPRecipientsRefused" in result.output
+    assert "Done: 4 sent, 0 retrying, 1 failed, 0 uncertain." in result.output
+    assert len(smtp_server.messages) == 4
+
+
+def test_worker_reports_retries_when_the_server_is_down(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer
+) -> None:
+    app = make_outbox_app()
+    queue_messages(app, 2)
+    smtp_server.stop()
+    result = app.test_cli_runner().invoke(args=["mail", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "2 claimed: 0 sent, 2 retrying" in result.output and "ConnectionRefusedError" in result.output
+
+
+def test_outbox_listing_and_retry_failed(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app()
+    runner = app.test_cli_runner()
+    empty = runner.invoke(args=["mail", "outbox"])
+    assert empty.exit_code == 0 and "No open messages." in empty.output
+    queued = queue_messages(app, 3)
+    smtp_server.refuse = {"user1@example.com"}
+    runner.invoke(args=["mail", "worker", "--once"])
+
+    listing = runner.invoke(args=["mail", "outbox"])
+    assert listing.exit_code == 0, listing.output
+    assert "0 pending, 0 sending, 1 failed, 0 uncertain, 2 sent" in listing.output
+    [line] = [line for line in listing.output.splitlines() if line.strip().startswith(str(queued[1]))]
+    assert "failed" in line and "user1@example.com" in line and "Message 1" in line and "550" in line
+    every = runner.invoke(args=["mail", "outbox", "--status", "all"])
+    assert sum("user" in line for line in every.output.splitlines()) == 3
+
+    refused = runner.invoke(args=["mail", "retry", str(queued[0])])
+    assert refused.exit_code == 1 and "is sent: only failed and uncertain" in refused.output
+    missing = runner.invoke(args=["mail", "retry", "9999"])
+    assert missing.exit_code == 1 and "no queued message 9999" in missing.output
+    assert runner.invoke(args=["mail", "retry"]).exit_code == 2
+
+    smtp_server.refuse = set()
+    retried = runner.invoke(args=["mail", "retry", "--failed"])
+    assert "Queued 1 message(s) again" in retried.output
+    row = rows_of(app)[queued[1]]
+    assert row.status == "pending" and row.attempts == 0
+    runner.invoke(args=["mail", "worker", "--once"])
+    assert rows_of(app)[queued[1]].status == "sent"
+    assert len(smtp_server.messages) == 3
+
+
+def test_shipped_migration_creates_the_table(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    pytest.importorskip("erlen_migrate", reason="erlen-migrate is not installed")
+    app = make_outbox_app(plugins=("db", "migrate", "mail"))
+    runner = app.test_cli_runner()
+    upgrade = runner.invoke(args=["db", "upgrade"])
+    assert upgrade.exit_code == 0, upgrade.output
+    assert "mail" in upgrade.output and "outbox" in upgrade.output
+    check = runner.invoke(args=["db", "check"])
+    assert check.exit_code == 0, check.output
+    queued = queue_messages(app, 1)
+    assert runner.invoke(args=["mail", "worker", "--once"]).exit_code == 0
+    assert rows_of(app)[queued[0]].status == "sent"
