@@ -6,19 +6,18 @@ skip themselves when erlen-db is not installed (the tests-mail session).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import typing as t
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from outbox_support import SENDER, Clock, OutboxApp
 
 from erlen.testing import MakeApp
 from erlen_mail.testing import SMTPTestServer
 
-SENDER = "Erlen <noreply@example.com>"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -74,28 +73,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: t.Any) -> str:
     return t.cast(str, request.getfixturevalue("postgres_schema_url"))
 
 
-class Clock:
-    """A clock the test moves forward: retries become due without waiting.
-
-    It starts a minute ahead of the real time, so messages the test queues (at the real time) are due.
-    """
-
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-OutboxApp = Callable[..., Flask]
 
 
 @pytest.fixture

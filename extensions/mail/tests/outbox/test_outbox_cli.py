@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
 
-from conftest import OutboxApp
 from outbox_helpers import queue_messages, rows_of
+from outbox_support import OutboxApp
 
 from erlen_mail.testing import SMTPTestServer
 

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
 
-from conftest import Clock, OutboxApp
 from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of
+from outbox_support import Clock, OutboxApp
 
 from erlen_mail.outbox.worker import OutboxWorker
 from erlen_mail.testing import SMTPTestServer
