@@ -4,7 +4,8 @@ Templates live under ``auth/`` and can be overridden by the app:
 ``auth/login.html``, ``auth/register.html``, ``auth/change_password.html``,
 ``auth/logout_everywhere.html``, ``auth/reset_request.html``,
 ``auth/reset_sent.html``, ``auth/reset_password.html``,
-``auth/token_invalid.html``, ``auth/confirm.html``, ``auth/confirm_sent.html``.
+``auth/token_invalid.html``, ``auth/confirm.html``, ``auth/confirm_sent.html``,
+``auth/resend_confirmation.html``; the layout is ``auth/base.html``.
 """
 
 from __future__ import annotations
