@@ -191,3 +191,19 @@ def test_reset_emails_are_throttled(mail_app):
     for _ in range(2):
         post_form(client, "/auth/reset", {"email": "nobody@example.com"})
     assert post_form(client, "/auth/reset", {"email": "nobody@example.com"}).status_code == 429
+
+
+def test_a_token_does_not_give_away_the_password_hash(mail_app):
+    import base64
+    import hashlib
+    import json
+
+    app, outbox = mail_app()
+    user = make_user(app, "ada@example.com")
+    post_form(app.test_client(), "/auth/reset", {"email": "ada@example.com"})
+    token = _link(outbox[0]).rsplit("/", 1)[1]
+    payload = token.split(".")[0]
+    state = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["state"]
+    for unkeyed in (user.password_hash, f"{user.password_hash}|{user.session_token}|True"):
+        assert state not in hashlib.sha256(unkeyed.encode()).hexdigest()
+    assert user.password_hash not in token and user.session_token not in token

@@ -170,3 +170,9 @@ def test_a_registration_race_is_a_form_error_not_a_500(client, db_session, monke
     response = post_form(client, "/auth/register", {**NEW, "email": "ADA@example.COM"})
     assert response.status_code == 200
     assert "An account with this email exists already." in response.text
+
+
+def test_account_pages_are_not_cached_and_send_no_referrer(client, db_session):
+    response = client.get("/auth/login")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"

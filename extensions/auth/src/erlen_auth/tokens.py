@@ -33,18 +33,20 @@ def _serializer(purpose: str, app: Flask) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(keys, salt=_SALTS[purpose])
 
 
-def _fingerprint(purpose: str, user: User) -> str:
+def _fingerprint(purpose: str, user: User, app: Flask) -> str:
+    # Keyed with SECRET_KEY: the payload of a token is readable, and must not give away a function of the hash.
     if purpose == RESET:
-        state = f"{user.password_hash}|{user.session_token}|{user.is_active}"
+        state = f"{purpose}|{user.password_hash}|{user.session_token}|{user.is_active}"
     else:
-        state = f"{user.email_key}|{user.email_confirmed_at is not None}"
-    return hashlib.sha256(state.encode()).hexdigest()[:32]
+        state = f"{purpose}|{user.email_key}|{user.email_confirmed_at is not None}"
+    key = str(app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, state.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def make_token(purpose: str, user: User, app: Flask | None = None) -> str:
     """A token that lets ``user`` do ``purpose`` (:data:`RESET` or :data:`CONFIRM`) once."""
     app = app or t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    return _serializer(purpose, app).dumps({"user": user.id, "state": _fingerprint(purpose, user)})
+    return _serializer(purpose, app).dumps({"user": user.id, "state": _fingerprint(purpose, user, app)})
 
 
 def user_id_of(purpose: str, token: str, max_age: int, app: Flask | None = None) -> int | None:
@@ -69,4 +71,4 @@ def matches(purpose: str, token: str, user: User, max_age: int, app: Flask | Non
     if not isinstance(payload, dict) or payload.get("user") != user.id:
         return False
     state = payload.get("state")
-    return isinstance(state, str) and hmac.compare_digest(state, _fingerprint(purpose, user))
+    return isinstance(state, str) and hmac.compare_digest(state, _fingerprint(purpose, user, app))

@@ -51,7 +51,15 @@ def make_blueprint(app: Flask) -> Blueprint:
     if state.confirmation_enabled:
         bp.add_url_rule("/confirm/<token>", "confirm_email", confirm_email, methods=["GET", "POST"])
         bp.add_url_rule("/confirm", "resend_confirmation", resend_confirmation, methods=["GET", "POST"])
+    bp.after_request(_private)
     return bp
+
+
+def _private(response: t.Any) -> t.Any:
+    """Keep account pages out of caches, and links with tokens out of ``Referer`` headers."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
 
 
 def login() -> t.Any:
