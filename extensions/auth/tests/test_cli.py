@@ -149,3 +149,12 @@ def test_permissions_lists_every_permission_with_its_plugin(run):
 def test_models_in_the_shell_context(app):
     context = app.make_shell_context()
     assert context["User"] is User and context["Role"] is Role
+
+
+def test_end_sessions(app, run):
+    run("user", "create", "--email", "ada@example.com", input="a good long password\n")
+    client = app.test_client()
+    log_in(client, "ada@example.com", "a good long password", remember=True)
+    assert "Ended every session" in run("user", "end-sessions", "--email", "ada@example.com").output
+    assert not is_logged_in(client)
+    assert log_in(client, "ada@example.com", "a good long password").status_code == 302

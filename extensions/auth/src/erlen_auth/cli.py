@@ -83,6 +83,16 @@ def deactivate_command(email: str) -> None:
     click.echo(f"Deactivated <{user.email}>; their sessions have ended.")
 
 
+@user_group.command("end-sessions")
+@click.option("--email", required=True, help="The user's email address.")
+def end_sessions_command(email: str) -> None:
+    """Log a user out everywhere: every session and remember-me cookie stops working."""
+    user = _user(email)
+    user.rotate_session_token()
+    get_session().commit()
+    click.echo(f"Ended every session of <{user.email}>.")
+
+
 @user_group.command("activate")
 @click.option("--email", required=True, help="The user's email address.")
 def activate_command(email: str) -> None:
