@@ -50,9 +50,9 @@ def _outbox_app() -> t.Any:
 @click.option("--poll", type=click.FloatRange(min=0.01), default=None, help="Seconds to wait when nothing is due.")
 def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
     """Deliver the queued messages of the durable outbox (needs db). Ctrl-C stops after the current message."""
+    app = _outbox_app()  # before importing what needs erlen-db
     from .outbox.worker import BatchResult, OutboxWorker
 
-    app = _outbox_app()
     worker = OutboxWorker(app, batch_size=batch)
     stop = threading.Event()
     numbers = itertools.count(1)
@@ -112,13 +112,13 @@ def _short(text: str | None, width: int) -> str:
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 def outbox_command(status: str, limit: int) -> None:
     """List queued messages of the durable outbox, oldest first, with their last error."""
+    app = _outbox_app()  # before importing what needs erlen-db
     import sqlalchemy as sa
 
     import erlen_db
 
     from .outbox.models import OutboxMessage
 
-    app = _outbox_app()
     query = sa.select(OutboxMessage).order_by(OutboxMessage.id).limit(limit)
     if status != "all":
         query = query.where(OutboxMessage.status.in_(_LISTED[status]))
@@ -158,13 +158,13 @@ def retry_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -
     """
     import datetime as dt
 
+    app = _outbox_app()  # before importing what needs erlen-db
     import sqlalchemy as sa
 
     import erlen_db
 
     from .outbox.models import FAILED, PENDING, UNCERTAIN, OutboxMessage
 
-    app = _outbox_app()
     if not (ids or all_failed or all_uncertain):
         raise click.UsageError("Name message IDs, or pass --failed or --uncertain.")
     statuses = [FAILED, UNCERTAIN]
