@@ -166,7 +166,7 @@ def erlen_init_app(app: Flask) -> None:
         passwords=Passwords.from_config(app),
         throttle=throttle,
         mail="mail" in erlen.plugins_of(app),
-        _config=config,
+        config=config,
     )
     app.extensions[EXTENSION_KEY] = state
     state.permissions = dict(sorted(permissions.collect(app).items()))

@@ -29,6 +29,7 @@ class AuthState:
     :param throttle: the log-in throttle.
     :param permissions: every declared permission, by name.
     :param mail: whether mail is enabled, so reset and confirmation are on.
+    :param config: the app's configuration.
     """
 
     login_manager: LoginManager
@@ -36,6 +37,7 @@ class AuthState:
     throttle: LoginThrottle
     permissions: dict[str, Permission] = field(default_factory=dict)
     mail: bool = False
+    config: t.Mapping[str, t.Any] = field(default_factory=dict)
     #: Cookie keys Erlen sets from the debug flag (those the app did not configure).
     managed_cookie_keys: tuple[str, ...] = ()
     cookies_settled: bool = False
@@ -43,14 +45,12 @@ class AuthState:
     @property
     def reset_enabled(self) -> bool:
         """Whether password reset by email is on: mail is enabled and ``AUTH_PASSWORD_RESET`` is true."""
-        return self.mail and bool(self._config.get("AUTH_PASSWORD_RESET", True))
+        return self.mail and bool(self.config.get("AUTH_PASSWORD_RESET", True))
 
     @property
     def confirmation_enabled(self) -> bool:
         """Whether email confirmation is on: mail is enabled and ``AUTH_EMAIL_CONFIRMATION`` is true."""
-        return self.mail and bool(self._config.get("AUTH_EMAIL_CONFIRMATION", False))
-
-    _config: t.Mapping[str, t.Any] = field(default_factory=dict)
+        return self.mail and bool(self.config.get("AUTH_EMAIL_CONFIRMATION", False))
 
 
 def state_of(app: Flask | None = None) -> AuthState:
