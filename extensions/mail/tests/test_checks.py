@@ -69,3 +69,8 @@ def test_password_setting_is_secret(make_app: t.Any) -> None:
 
     app = make_app(["mail"], {"MAIL_SMTP_PASSWORD": "pw"})
     assert erlen.plugins_of(app).settings["MAIL_SMTP_PASSWORD"].setting.secret
+
+
+def test_outbox_lease_shorter_than_the_smtp_timeout(make_app: t.Any) -> None:
+    app = make_app(["mail"], {"MAIL_DEFAULT_SENDER": "a@example.com", "MAIL_OUTBOX_LEASE_SECONDS": 20.0})
+    assert ids(app, deploy=False) == {"mail.W005"}

@@ -64,6 +64,9 @@ def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def report(result: BatchResult) -> None:
+        if result.errors and result.errors[0][1] == "database error":
+            click.echo(click.style(f"Database error, trying again: {result.errors[0][2]}", fg="red"), err=True)
+            return
         line = f"Batch {next(numbers)}: {result.claimed} claimed: {result.summary()}"
         if result.recovered:
             line += f"; {result.recovered} interrupted send(s) recovered"
@@ -72,7 +75,10 @@ def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
             color = "yellow" if outcome == "retrying" else "red"
             click.echo(click.style(f"  #{row_id} {outcome}: {reason}", fg=color), err=True)
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be handled there
+    previous = (
+        {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
+    )
     click.echo(f"Mail outbox worker started (backend {state_of().backend_name!r}); Ctrl-C to stop.")
     try:
         totals = worker.run(

@@ -278,6 +278,17 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "to PLUGINS.",
             )
         )
+    lease = config.get("MAIL_OUTBOX_LEASE_SECONDS", 300.0)
+    timeout = config.get("MAIL_SMTP_TIMEOUT", 10.0)
+    if isinstance(lease, (int, float)) and isinstance(timeout, (int, float)) and lease < 3 * timeout:
+        problems.append(
+            warning(
+                "mail.W005",
+                f"MAIL_OUTBOX_LEASE_SECONDS ({lease:g}) is less than three times MAIL_SMTP_TIMEOUT ({timeout:g}): "
+                "a slow send can outlast its lease, and the message is then reported uncertain.",
+                "Raise MAIL_OUTBOX_LEASE_SECONDS (300 by default) or lower MAIL_SMTP_TIMEOUT.",
+            )
+        )
     if not deploy:
         return problems
     if backend in ("console", "memory", "null", "file"):

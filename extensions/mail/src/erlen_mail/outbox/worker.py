@@ -258,7 +258,10 @@ class OutboxWorker:
                 handed += 1
         finally:
             backend.close()
-            result.released += self.release()
+            try:
+                result.released += self.release()
+            except sa.exc.DBAPIError as exc:  # the database went away: the claims run out by themselves
+                logger.error("Mail outbox: could not release the batch's claims: %s", _describe(exc))
             self.token = None
         return result
 
@@ -313,7 +316,18 @@ class OutboxWorker:
         stop = stop or threading.Event()
         totals = BatchResult()
         while not stop.is_set():
-            batch = self.run_batch(stop)
+            try:
+                batch = self.run_batch(stop)
+            except sa.exc.DBAPIError as exc:
+                # The database is down or failing. A message handed over meanwhile stays
+                # "sending" and becomes "uncertain" when its lease runs out; nothing is lost.
+                logger.error("Mail outbox: database error, trying again in %s s: %s", poll, _describe(exc))
+                if report is not None:
+                    report(BatchResult(errors=[(0, "database error", _describe(exc))]))
+                if once:
+                    raise
+                stop.wait(poll)
+                continue
             for name in ("claimed", "sent", "retrying", "failed", "uncertain", "released", "recovered"):
                 setattr(totals, name, getattr(totals, name) + getattr(batch, name))
             totals.errors.extend(batch.errors)
