@@ -39,7 +39,37 @@ def test_engine_options(make_app: MakeApp, tmp_path: Path) -> None:
     app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "DB_ENGINE_OPTIONS": {"pool_size": 3}})
     engine = erlen_db.database_of(app).engine
     assert engine.pool.size() == 3  # type: ignore[attr-defined]
-    assert engine.pool._pre_ping  # type: ignore[attr-defined]
+
+
+def test_pre_ping_is_off_on_sqlite_by_default(make_app: MakeApp, tmp_path: Path) -> None:
+    # Nothing drops an SQLite connection; a "SELECT 1" on every checkout would only cost time.
+    for url in (f"sqlite:///{tmp_path / 'x.sqlite3'}", "sqlite://"):
+        app = make_app(["db"], {"DB_URL": url})
+        assert not erlen_db.database_of(app).engine.pool._pre_ping  # type: ignore[attr-defined]
+
+
+def test_pre_ping_is_on_for_postgresql_by_default(make_app: MakeApp) -> None:
+    app = make_app(["db"], {"DB_URL": "postgresql+psycopg://bob@127.0.0.1:1/db"})  # lazy: nothing connects
+    assert erlen_db.database_of(app).engine.pool._pre_ping  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("url", "pre_ping"),
+    [("sqlite:///{tmp}/x.sqlite3", True), ("postgresql+psycopg://bob@127.0.0.1:1/db", False)],
+)
+def test_pool_pre_ping_set_in_engine_options_wins(make_app: MakeApp, tmp_path: Path, url: str, pre_ping: bool) -> None:
+    app = make_app(["db"], {"DB_URL": url.format(tmp=tmp_path), "DB_ENGINE_OPTIONS": {"pool_pre_ping": pre_ping}})
+    assert erlen_db.database_of(app).engine.pool._pre_ping is pre_ping  # type: ignore[attr-defined]
+
+
+def test_sqlite_pre_ping_when_asked_for_works(make_app: MakeApp, tmp_path: Path) -> None:
+    app = make_app(
+        ["db"], {"DB_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}", "DB_ENGINE_OPTIONS": {"pool_pre_ping": True}}
+    )
+    for _ in range(2):  # the second checkout pings the pooled connection
+        with app.app_context():
+            assert erlen_db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+    erlen_db.database_of(app).dispose()
 
 
 @pytest.mark.parametrize(
@@ -89,6 +119,40 @@ def test_sqlite_connections_get_pragmas(make_app: MakeApp, tmp_path: Path) -> No
         assert session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
         assert session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 1234
+    erlen_db.database_of(app).dispose()
+
+
+def test_sqlite_engine_has_no_execution_events(make_app: MakeApp, tmp_path: Path) -> None:
+    # An engine-level listener (such as a "begin" one) makes SQLAlchemy look for listeners
+    # on every statement of the engine: the BEGIN is sent by the dialect instead.
+    app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}"})
+    engine = erlen_db.database_of(app).engine
+    with app.app_context():
+        erlen_db.session.execute(sa.text("SELECT 1"))
+    assert not engine._has_events
+    erlen_db.database_of(app).dispose()
+
+
+def test_sqlite_reads_run_in_a_transaction(make_app: MakeApp, tmp_path: Path) -> None:
+    # The sqlite3 module alone would not begin one before a SELECT: two reads could see different data.
+    app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}"})
+    with app.app_context():
+        session = erlen_db.session
+        session.execute(sa.text("SELECT 1"))
+        driver = session.connection().connection.driver_connection
+        assert driver is not None and driver.in_transaction
+    assert not driver.in_transaction  # rolled back at teardown, and the connection went back to the pool
+    erlen_db.database_of(app).dispose()
+
+
+def test_sqlite_begin_is_logged_once_with_echo(
+    make_app: MakeApp, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'l.sqlite3'}", "DB_ECHO": True})
+    with caplog.at_level("INFO", logger="sqlalchemy.engine"), app.app_context():
+        erlen_db.session.execute(sa.text("SELECT 1"))
+    messages = [record.getMessage() for record in caplog.records if record.name.startswith("sqlalchemy.engine")]
+    assert sum(message.startswith("BEGIN") for message in messages) == 1
     erlen_db.database_of(app).dispose()
 
 

@@ -128,3 +128,50 @@ def test_session_scope_rolls_back_on_error(app_with_tables: Flask) -> None:
 def test_session_outside_app_context_is_a_clear_error(app_with_tables: Flask) -> None:
     with pytest.raises(RuntimeError, match="session_scope"):
         erlen_db.session.execute(sa.text("SELECT 1"))
+
+
+def test_savepoint_rolls_back_alone(app_with_tables: Flask) -> None:
+    with app_with_tables.app_context():
+        session = erlen_db.session
+        session.add(Author(name="kept"))
+        with session.begin_nested() as savepoint:
+            session.add(Author(name="undone"))
+            session.flush()
+            savepoint.rollback()
+        session.commit()
+    assert names(app_with_tables) == ["kept"]
+
+
+def test_released_savepoint_is_rolled_back_with_its_transaction(app_with_tables: Flask) -> None:
+    # Without a BEGIN before it, an SQLite SAVEPOINT opens a transaction of its own,
+    # which its RELEASE commits whatever the enclosing transaction does next.
+    with app_with_tables.app_context():
+        session = erlen_db.session
+        session.execute(sa.select(Author))  # the transaction begins with a read
+        with session.begin_nested():
+            session.add(Author(name="inner"))
+        session.rollback()
+    assert names(app_with_tables) == []
+
+
+def test_savepoint_first_thing_in_the_transaction(app_with_tables: Flask) -> None:
+    with app_with_tables.app_context():
+        session = erlen_db.session
+        with session.begin_nested():
+            session.add(Author(name="inner"))
+        session.rollback()
+    assert names(app_with_tables) == []
+
+
+def test_reads_of_one_transaction_see_one_snapshot(db_app: DbApp, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's READ COMMITTED shows other transactions' commits")
+    app = db_app()
+    erlen_db.database_of(app).create_all()
+    with app.app_context():
+        session = erlen_db.session
+        assert session.scalars(sa.select(Author.name)).all() == []
+        with erlen_db.database_of(app).session_scope() as other:
+            other.add(Author(name="later"))
+        assert session.scalars(sa.select(Author.name)).all() == []
+    assert names(app) == ["later"]

@@ -72,15 +72,17 @@ class Database:
     @property
     def session(self) -> Session:
         """The session of the current app context, made on first use and closed at its teardown."""
-        session = t.cast(Session | None, g.get(_G_KEY))
+        # The proxy's target once, rather than through the proxy for each attribute: this runs on every use.
+        app_globals = _app_globals()
+        session = t.cast("Session | None", app_globals.get(_G_KEY))
         if session is None:
             session = self.new_session()
-            setattr(g, _G_KEY, session)
+            setattr(app_globals, _G_KEY, session)
         return session
 
     def remove_session(self, exception: BaseException | None = None) -> None:
         """Close the current app context's session, rolling back first after an exception."""
-        session = t.cast(Session | None, g.pop(_G_KEY, None))
+        session = t.cast("Session | None", _app_globals().pop(_G_KEY, None))
         if session is None:
             return
         try:
@@ -204,6 +206,11 @@ class Database:
         self.engine.dispose()
 
 
+def _app_globals() -> t.Any:
+    """The current app context's ``g`` itself (an ``app.app_ctx_globals_class``), not its proxy."""
+    return g._get_current_object()
+
+
 def _metadatas(tables: Iterable[Table]) -> list[MetaData]:
     found: list[MetaData] = []
     for table in tables:
@@ -254,7 +261,16 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     """Turn on foreign keys, the WAL journal and a busy timeout on each SQLite connection.
 
     Also lets SQLAlchemy, rather than the ``sqlite3`` module, begin
-    transactions, so that SAVEPOINTs work.
+    transactions, so that SAVEPOINTs work: the ``sqlite3`` module's own
+    transaction handling is turned off, and every transaction SQLAlchemy
+    begins sends ``BEGIN`` first, reads included.
+
+    Both hooks avoid engine-level events: SQLAlchemy's recipe, a ``"begin"``
+    listener calling ``exec_driver_sql("BEGIN")``, runs the statement through
+    the whole execution path and, by existing, makes every statement of the
+    engine look for execution listeners. The pragmas are set by a pool
+    ``"connect"`` listener; the ``BEGIN`` is sent on the driver's cursor by the
+    engine's dialect, which SQLAlchemy asks to begin each transaction.
 
     :param engine: an SQLite engine.
     :param busy_timeout_ms: how long a connection waits for a lock.
@@ -273,6 +289,17 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+    # Each engine has a dialect of its own (engines derived by execution_options
+    # share it), so this changes this engine only. Connection._begin_impl calls
+    # it with the pooled connection and wraps a driver error as it would one of
+    # the statement's (so "handle_error" listeners still see it).
+    engine.dialect.do_begin = _begin_on_driver  # type: ignore[method-assign]
+
+
+def _begin_on_driver(dbapi_connection: t.Any) -> None:
+    """Send ``BEGIN`` on a pooled SQLite connection whose driver does not begin transactions itself."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("BEGIN")
+    finally:
+        cursor.close()

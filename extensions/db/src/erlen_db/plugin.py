@@ -67,7 +67,11 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
     url = _configured_url(app)
-    options: dict[str, t.Any] = {"pool_pre_ping": True, "echo": app.config["DB_ECHO"]}
+    options: dict[str, t.Any] = {"echo": app.config["DB_ECHO"]}
+    if not urls.is_sqlite(url):
+        # A server can drop a pooled connection (restart, idle timeout): test it before use.
+        # An SQLite connection is a file handle that nothing drops; a "SELECT 1" each checkout only costs time.
+        options["pool_pre_ping"] = True
     if not (urls.is_sqlite(url) and url.database in (None, "", ":memory:")):
         options["pool_timeout"] = 10  # SQLAlchemy's 30 seconds keep a request waiting too long for its 503
     options.update(app.config["DB_ENGINE_OPTIONS"])
