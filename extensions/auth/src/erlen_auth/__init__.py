@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import typing as t
 
-from flask_login import current_user  # type: ignore[import-untyped]
+from flask_login import current_user
 
 from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known

@@ -10,7 +10,7 @@ import datetime as dt
 import typing as t
 from dataclasses import dataclass
 
-import flask_login  # type: ignore[import-untyped]
+import flask_login
 import sqlalchemy as sa
 from flask import current_app, request, session
 from sqlalchemy.orm import Session

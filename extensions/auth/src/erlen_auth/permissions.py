@@ -145,7 +145,7 @@ def login_required(view: F) -> F:
     Flask-Login's decorator, typed: anonymous users are sent to the log-in
     page with ``next`` set to this page (or get a 401 when they ask for JSON).
     """
-    import flask_login  # type: ignore[import-untyped]
+    import flask_login
 
     return t.cast(F, flask_login.login_required(view))
 

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import click
 from flask import Flask
-from flask_login import LoginManager  # type: ignore[import-untyped]
+from flask_login import LoginManager
 
 import erlen
 from erlen.checks import CheckMessage, error, info, warning

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from .errors import AuthError
 
 if t.TYPE_CHECKING:
-    from flask_login import LoginManager  # type: ignore[import-untyped]
+    from flask_login import LoginManager
 
     from .passwords import Passwords
     from .permissions import Permission

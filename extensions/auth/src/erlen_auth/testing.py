@@ -85,7 +85,7 @@ def login_as(client: FlaskClient, user: User, *, remember: bool = False) -> Flas
     :param remember: also set the remember-me cookie, as "remember me" does.
     :returns: the client.
     """
-    from flask_login.utils import encode_cookie  # type: ignore[import-untyped]
+    from flask_login.utils import encode_cookie
 
     app = client.application
     with app.test_request_context(environ_base=dict(client.environ_base)):

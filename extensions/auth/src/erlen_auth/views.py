@@ -14,11 +14,12 @@ import datetime as dt
 import typing as t
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user  # type: ignore[import-untyped]
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 import erlen
 from erlen_db import get_session
+from erlen_forms import wants_json
 
 from . import accounts, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
@@ -282,8 +283,6 @@ def resend_confirmation() -> t.Any:
 
 def unauthorized() -> t.Any:
     """Anonymous users of a protected view: 401 for JSON clients, otherwise to the log-in page with ``next``."""
-    from erlen_forms.csrf import wants_json
-
     if wants_json():
         return {"error": "unauthorized", "message": "Log in first."}, 401
     target = request.full_path if request.query_string else request.path

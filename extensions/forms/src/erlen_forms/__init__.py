@@ -14,6 +14,7 @@ from .csrf import (
     csrf_token,
     exemptions,
     reset_csrf_secret,
+    wants_json,
 )
 from .errors import FormExtensionError
 from .extension import FormExtension, extended_class
@@ -55,6 +56,7 @@ __all__ = [
     "csrf_token",
     "exemptions",
     "reset_csrf_secret",
+    "wants_json",
     # uploads
     "FileAllowed",
     "FileField",
