@@ -57,6 +57,13 @@ def test_queue_into_a_session_of_ones_own(outbox_app: Flask, smtp_server: SMTPTe
     assert OutboxWorker(outbox_app).run(once=True).sent == 1
 
 
+def test_queue_outside_an_app_context_needs_a_session(outbox_app: Flask) -> None:
+    from erlen_mail import MailError
+
+    with pytest.raises(MailError, match="needs session="):
+        queue(Message("No context", to="ada@example.com", body="x"), app=outbox_app)
+
+
 def test_queue_template(outbox_app: Flask, smtp_server: SMTPTestServer) -> None:
     with outbox_app.app_context():
         queue_template("erlen/test", to="ada@example.com", app_name="Outbox", backend="smtp")

@@ -83,8 +83,15 @@ def queue(message: Message, *, session: Session | None = None, app: Flask | None
         raw=message.to_bytes(),
     )
     if session is None:
+        from flask import has_app_context
+
         import erlen_db
 
+        if not has_app_context():
+            raise MailError(
+                "erlen_mail.queue() outside an app context needs session=: pass the session whose transaction "
+                "the message belongs to, or push an app context (`with app.app_context():`)."
+            )
         session = erlen_db.database_of(app).session
     session.add(row)
     session.flush()
