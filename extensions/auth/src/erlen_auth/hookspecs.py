@@ -18,13 +18,19 @@ from collections.abc import Mapping
 from erlen import hookspec
 
 if t.TYPE_CHECKING:
+    from flask import Flask
+
     from .forms import RegistrationForm
     from .models import User
 
 
 @hookspec
-def erlen_auth_permissions() -> Mapping[str, str]:
+def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
     """Declare the plugin's permissions: dotted names mapped to what they allow.
+
+    Called once per app while the auth plugin initialises. Accept ``app``
+    when the permissions depend on the app (the admin plugin derives one per
+    registered model view); most plugins take no argument.
 
     .. code-block:: python
 

@@ -56,7 +56,8 @@ def collect(app: Flask) -> dict[str, Permission]:
     """
     found: dict[str, Permission] = {}
     declared: list[tuple[str, Mapping[str, str]]] = [
-        (plugin.name, result or {}) for plugin, result in erlen.plugins_of(app).call_each("erlen_auth_permissions")
+        (plugin.name, result or {})
+        for plugin, result in erlen.plugins_of(app).call_each("erlen_auth_permissions", app=app)
     ]
     declared.append((APP_OWNER, app.config.get("AUTH_PERMISSIONS") or {}))
     for owner, permissions in declared:

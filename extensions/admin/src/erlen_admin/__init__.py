@@ -1,0 +1,27 @@
+"""erlen-admin: an admin interface for Erlen apps, as the plugin ``admin``.
+
+Model classes are defined only when the plugin is enabled: import
+:class:`AuditEntry` from :mod:`erlen_admin.models` inside an app that enables it.
+"""
+
+from __future__ import annotations
+
+from .actions import DELETE_SELECTED, Action
+from .counting import estimate, exact
+from .views import AdminConfigError, AdminPage, AdminRegistry, FilterSpec, Group, ModelView, registry_of
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DELETE_SELECTED",
+    "Action",
+    "AdminConfigError",
+    "AdminPage",
+    "AdminRegistry",
+    "FilterSpec",
+    "Group",
+    "ModelView",
+    "estimate",
+    "exact",
+    "registry_of",
+]

@@ -1,0 +1,85 @@
+"""The audit log: every create, edit, delete and bulk action made through the admin.
+
+Entries are added to the same session as the change, so they are committed
+with it, or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import typing as t
+import uuid
+from collections.abc import Mapping
+
+from sqlalchemy.orm import Session
+
+from .views.model_view import ModelView
+
+
+def jsonable(value: t.Any) -> t.Any:
+    """``value`` as something JSON stores."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def snapshot(view: ModelView, obj: t.Any, keys: t.Iterable[str] | None = None) -> dict[str, t.Any]:
+    """The column values of ``obj``, JSON-ready; secret-looking columns are masked."""
+    from .views.model_view import _sensitive
+
+    keys = list(keys) if keys is not None else list(view.columns)
+    return {key: "***" if _sensitive(key) else jsonable(getattr(obj, key, None)) for key in keys}
+
+
+def diff(before: Mapping[str, t.Any], after: Mapping[str, t.Any]) -> dict[str, list[t.Any]]:
+    """``{column: [old, new]}`` for every column whose value changed."""
+    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
+
+
+def record(
+    session: Session,
+    view: ModelView,
+    action: str,
+    obj: t.Any,
+    changes: Mapping[str, t.Any] | None,
+    *,
+    user: t.Any = None,
+) -> t.Any:
+    """Add an audit entry for ``action`` on ``obj`` to ``session`` (committed with the change).
+
+    :param session: the session holding the change.
+    :param view: the model view the change was made through.
+    :param action: ``create``, ``edit``, ``delete`` or ``bulk:<name>``.
+    :param obj: the object (flushed, so it has its key).
+    :param changes: what changed: ``{column: [old, new]}``, or a snapshot of a deleted row.
+    :param user: who; the current user by default.
+    """
+    from .models import AuditEntry
+
+    if user is None:
+        from flask_login import current_user
+
+        user = current_user
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    pk = view.pk_of(obj)
+    entry = AuditEntry(
+        user_id=getattr(user, "id", None) if authenticated else None,
+        user_email=getattr(user, "email", None) if authenticated else None,
+        action=action[:64],
+        model=view.slug,
+        object_id=None if pk is None else str(pk)[:200],
+        object_repr=view.describe(obj)[:200],
+        changes=dict(changes) if changes is not None else None,
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,76 @@
+"""How many rows a list has: an estimate where the database gives one cheaply, an exact count on request.
+
+No list page counts by default. PostgreSQL keeps an estimate of each table's
+rows in its statistics (``pg_class.reltuples``), and the planner estimates
+filtered queries (``EXPLAIN``); SQLite has one after ``ANALYZE``
+(``sqlite_stat1``). Elsewhere, and when no statistics exist, there is no estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+
+def estimate(session: Session, table: sa.Table, statement: sa.Select[t.Any] | None = None) -> int | None:
+    """An estimate of the rows of ``table`` (or of ``statement``, filtered), or ``None``.
+
+    :param session: the session.
+    :param table: the table of the list.
+    :param statement: the filtered ``SELECT``; ``None`` for the whole table.
+    """
+    bind = session.get_bind()
+    name = bind.dialect.name
+    try:
+        if name == "postgresql":
+            with session.begin_nested():
+                return _postgresql(session, table, statement)
+        if name == "sqlite" and statement is None:
+            return _sqlite(session, table)
+    except sa.exc.DBAPIError:
+        return None
+    return None
+
+
+def _postgresql(session: Session, table: sa.Table, statement: sa.Select[t.Any] | None) -> int | None:
+    if statement is None:
+        qualified = f"{table.schema}.{table.name}" if table.schema else table.name
+        found = session.execute(
+            sa.text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"), {"name": qualified}
+        ).scalar()
+        # -1: never analysed (PostgreSQL 14+); 0 may be "never analysed" before 14.
+        return None if found is None or found < 0 else int(found)
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect)
+    plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    if not plan:
+        return None
+    rows = plan[0]["Plan"]["Plan Rows"]
+    return int(rows)
+
+
+def _sqlite(session: Session, table: sa.Table) -> int | None:
+    exists = session.execute(sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"))
+    if exists.first() is None:
+        return None
+    stat = session.execute(
+        sa.text("SELECT stat FROM sqlite_stat1 WHERE tbl = :name ORDER BY idx IS NULL DESC LIMIT 1"),
+        {"name": table.name},
+    ).scalar()
+    if not stat:
+        return None
+    try:
+        return int(str(stat).split()[0])
+    except ValueError:
+        return None
+
+
+def exact(session: Session, statement: sa.Select[t.Any]) -> int:
+    """The exact number of rows of ``statement``: ``SELECT count(*)``, which reads them all. Only on request."""
+    counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+    return int(session.execute(counted).scalar_one())

@@ -1,0 +1,251 @@
+"""The list page's query: sort, search and filters from whitelists, keyset pagination in both directions.
+
+Every page is one range query through the index of the sort column
+(``WHERE (sort, id) > (:last_sort, :last_id) ORDER BY sort, id LIMIT n + 1``):
+no ``OFFSET`` and no ``COUNT(*)``, whatever the page. Parameters never reach
+SQL as text: sort keys and filter names are looked up in the view's
+whitelists, values are bound parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import typing as t
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from erlen_db import InvalidCursorError
+from erlen_db.pagination import decode_cursor, encode_cursor
+
+from .views.model_view import ModelView
+
+#: The longest search text accepted.
+MAX_SEARCH_LENGTH = 200
+#: The parameter prefix of filters: ``?f_status=draft``.
+FILTER_PREFIX = "f_"
+
+
+@dataclass
+class ListingParams:
+    """What a list page was asked for, checked against the view's whitelists.
+
+    :param sort: the sort column attribute.
+    :param descending: sort in descending order.
+    :param search: the search text, or ``""``.
+    :param filters: filter values by column attribute, already converted.
+    :param raw_filters: the same values as given, for links and forms.
+    :param per_page: the page size (one of the view's sizes).
+    :param after: the cursor of the row before this page (going forward).
+    :param before: the cursor of the row after this page (going back).
+    :param page: the page number shown to people (not used in the query).
+    :param count: whether the exact count was asked for.
+    :param errors: messages about parameters that were ignored.
+    """
+
+    sort: str
+    descending: bool
+    search: str = ""
+    filters: dict[str, t.Any] = field(default_factory=dict)
+    raw_filters: dict[str, str] = field(default_factory=dict)
+    per_page: int = 20
+    after: str | None = None
+    before: str | None = None
+    page: int = 1
+    count: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def sort_param(self) -> str:
+        """The sort as a URL parameter: ``name`` or ``-name``."""
+        return f"-{self.sort}" if self.descending else self.sort
+
+    @property
+    def filtered(self) -> bool:
+        """Whether a search or a filter narrows the rows."""
+        return bool(self.search or self.filters)
+
+    def query_args(self, **changes: t.Any) -> dict[str, t.Any]:
+        """The URL parameters of this listing (without cursors), with ``changes``; ``None`` drops a key."""
+        args: dict[str, t.Any] = {"sort": self.sort_param, "per_page": self.per_page}
+        if self.search:
+            args["q"] = self.search
+        for key, value in self.raw_filters.items():
+            args[FILTER_PREFIX + key] = value
+        args.update(changes)
+        return {key: value for key, value in args.items() if value is not None}
+
+
+@dataclass
+class ListingPage:
+    """One list page.
+
+    :param items: the objects of the page, in order.
+    :param next_cursor: the ``after`` cursor of the next page, or ``None``.
+    :param prev_cursor: the ``before`` cursor of the previous page, or ``None``.
+    """
+
+    items: list[t.Any]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def parse(view: ModelView, args: Mapping[str, str]) -> ListingParams:
+    """Read a list page's parameters; unknown or malformed values are ignored, with a message.
+
+    :param view: the model view.
+    :param args: the request's query parameters.
+    """
+    default = view.default_sort
+    params = ListingParams(sort=default.lstrip("-"), descending=default.startswith("-"), per_page=view.page_sizes[0])
+    sort = args.get("sort", "")
+    if sort:
+        key = sort.removeprefix("-")
+        if key in view.sortable:
+            params.sort, params.descending = key, sort.startswith("-")
+        else:
+            params.errors.append("That column cannot be sorted; the default order is used.")
+    params.search = (args.get("q") or "").strip()[:MAX_SEARCH_LENGTH].replace("\x00", "") if view.search else ""
+    for key in view.filter_keys:
+        raw = args.get(FILTER_PREFIX + key, "")
+        if raw == "":
+            continue
+        try:
+            params.filters[key] = view.coerce(key, raw)
+        except (ValueError, KeyError, TypeError):
+            params.errors.append(f"The filter {view.label(key)!r} was ignored: {raw[:50]!r} is not a valid value.")
+            continue
+        params.raw_filters[key] = raw
+    try:
+        size = int(args.get("per_page", ""))
+    except ValueError:
+        size = 0
+    if size in view.page_sizes:
+        params.per_page = size
+    params.after = args.get("after") or None
+    params.before = None if params.after else (args.get("before") or None)
+    try:
+        params.page = max(1, min(int(args.get("page", "1")), 10**9))
+    except ValueError:
+        params.page = 1
+    if not (params.after or params.before):
+        params.page = 1
+    params.count = args.get("count") == "1"
+    return params
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filtered_statement(view: ModelView, params: ListingParams) -> sa.Select[t.Any]:
+    """``SELECT`` of the view's model narrowed by the search and filters (unordered)."""
+    statement: sa.Select[t.Any] = sa.select(view.model)
+    if params.search:
+        pattern = f"%{_escape_like(params.search)}%"
+        statement = statement.where(sa.or_(*(view.attribute(key).ilike(pattern, escape="\\") for key in view.search)))
+    for key, value in params.filters.items():
+        statement = statement.where(view.attribute(key) == value)
+    return statement
+
+
+def order_columns(view: ModelView, params: ListingParams) -> list[t.Any]:
+    """The keyset ordering: the sort column, then the primary key (unless it is the sort column)."""
+    keys = [params.sort] if params.sort == view.pk_key else [params.sort, view.pk_key]
+    return [view.attribute(key) for key in keys]
+
+
+def _json(value: t.Any) -> t.Any:
+    if value is None:
+        raise ValueError("keyset ordering columns must not hold NULL")
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _from_json(column: t.Any, value: t.Any) -> t.Any:
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    if not isinstance(value, (str, int, float, bool)) or value is None:
+        raise InvalidCursorError("the pagination cursor is not valid")
+    try:
+        if python_type in (dt.datetime, dt.date, dt.time) and isinstance(value, str):
+            return python_type.fromisoformat(value)
+        if python_type in (decimal.Decimal, uuid.UUID):
+            return python_type(str(value))
+        if python_type is int and not isinstance(value, int):
+            raise ValueError(value)
+        if python_type is str and not isinstance(value, str):
+            raise ValueError(value)
+    except ValueError:
+        raise InvalidCursorError("the pagination cursor is not valid") from None
+    return value
+
+
+def cursor_of(columns: list[t.Any], obj: t.Any) -> str:
+    """The cursor of ``obj``'s position in the ordering ``columns``."""
+    return encode_cursor([_json(getattr(obj, column.key)) for column in columns])
+
+
+def _beyond(columns: list[t.Any], values: list[t.Any], greater: bool) -> sa.ColumnElement[bool]:
+    if len(columns) == 1:
+        single: sa.ColumnElement[bool] = columns[0] > values[0] if greater else columns[0] < values[0]
+        return single
+    left, right = sa.tuple_(*columns), sa.tuple_(*values)
+    return left > right if greater else left < right
+
+
+def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPage:
+    """Run the page's query: one ``SELECT ... WHERE ... ORDER BY ... LIMIT n + 1``.
+
+    :raises InvalidCursorError: a cursor that does not fit this ordering.
+    """
+    columns = order_columns(view, params)
+    statement = filtered_statement(view, params)
+    cursor = params.after or params.before
+    backwards = params.before is not None and params.after is None
+    # Going back reads the previous rows in the reverse order, then flips them.
+    ascending = params.descending == backwards
+    if cursor is not None:
+        values = [
+            _from_json(column, value)
+            for column, value in zip(columns, decode_cursor(cursor, len(columns)), strict=True)
+        ]
+        statement = statement.where(_beyond(columns, values, greater=ascending))
+    statement = statement.order_by(*(column.asc() if ascending else column.desc() for column in columns))
+    rows = list(session.execute(statement.limit(params.per_page + 1)).scalars())
+    more = len(rows) > params.per_page
+    rows = rows[: params.per_page]
+    if backwards:
+        rows.reverse()
+        has_prev, has_next = more, True
+    else:
+        has_prev, has_next = cursor is not None, more
+    next_cursor = cursor_of(columns, rows[-1]) if rows and has_next else None
+    prev_cursor = cursor_of(columns, rows[0]) if rows and has_prev else None
+    return ListingPage(items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor)
+
+
+def related_labels(view: ModelView, key: str, items: list[t.Any], session: Session) -> dict[t.Any, str]:
+    """The labels of the rows that foreign key ``key`` of ``items`` refers to: one ``IN`` query, at most a page."""
+    from erlen_forms.model_forms import label_column
+
+    remote = view.foreign_key(key)
+    if remote is None:
+        return {}
+    values = {getattr(item, key) for item in items} - {None}
+    if not values:
+        return {}
+    label = label_column(remote.table)
+    if label is remote:
+        return {value: str(value) for value in values}
+    rows = session.execute(sa.select(remote, label).where(remote.in_(values)))
+    return {value: ("" if name is None else str(name)) for value, name in rows}

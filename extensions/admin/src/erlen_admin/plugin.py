@@ -1,0 +1,155 @@
+"""The ``admin`` plugin: an admin interface at ``/admin`` that every plugin adds views to."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+from flask import Flask
+
+import erlen
+from erlen.checks import CheckMessage, warning
+
+from . import hookspecs
+
+if t.TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from .views.model_view import ModelView
+    from .views.pages import AdminPage
+
+PLUGIN = erlen.Plugin(
+    name="admin",
+    requires=["db", "forms", "auth"],
+    integrates_with=["migrate"],
+    description="Admin interface: model views and pages of every plugin, keyset lists, permissions, audit log",
+)
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    S = erlen.Setting
+    return [
+        S("URL_PREFIX", str, default="/admin", help="Where the admin is mounted."),
+        S("TITLE", str, default="Admin", help="The admin's title, in the header and page titles."),
+    ]
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    from .views.registry import registry_of
+
+    registry_of(app)  # built here at the latest, so configuration errors stop the app at startup
+
+
+@erlen.hookimpl
+def erlen_db_models() -> Iterable[type[t.Any]]:
+    from .models import MODELS
+
+    return list(MODELS)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_migrate_locations() -> str:
+    return "migrations"
+
+
+@erlen.hookimpl
+def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
+    from .views.registry import registry_of
+
+    return {"admin.access": "Enter the admin interface", **registry_of(app).permissions()}
+
+
+@erlen.hookimpl
+def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
+    from .models import AuditEntry
+    from .views.model_view import ModelView
+
+    return [
+        ModelView(
+            AuditEntry,
+            name="Audit entry",
+            plural="Audit log",
+            slug="audit",
+            list_columns=["created_at", "user_email", "action", "model", "object_id", "object_repr"],
+            sortable=["id", "created_at"],
+            default_sort="-id",
+            search=["object_repr", "user_email"],
+            filters=["model", "object_id", "action", "user_email"],
+            can_create=False,
+            can_edit=False,
+            can_delete=False,
+        )
+    ]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> bool | None:
+    """Admin users may search a foreign key's rows when they may create or edit the model holding it."""
+    from flask_login import current_user
+
+    from .views.registry import registry_of
+
+    view = registry_of().view_for_table(table.name)
+    if view is None or not current_user.is_authenticated or not current_user.can("admin.access"):
+        return None
+    if view.allows(current_user, "create") or view.allows(current_user, "edit"):
+        return True
+    return None
+
+
+@erlen.hookimpl
+def erlen_blueprints(app: Flask) -> Iterable[t.Any]:
+    from .routes import make_blueprint
+
+    return [(make_blueprint(app), {"url_prefix": app.config["ADMIN_URL_PREFIX"].rstrip("/") or None})]
+
+
+@erlen.hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    return [str(Path(__file__).parent / "templates")]
+
+
+@erlen.hookimpl
+def erlen_static_folder() -> str:
+    return str(Path(__file__).parent / "static")
+
+
+@erlen.hookimpl
+def erlen_template_globals() -> Mapping[str, t.Any]:
+    from .views.registry import registry_of
+
+    return {"admin_registry": registry_of}
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from .views.registry import registry_of
+
+    found = []
+    for view in registry_of(app).models.values():
+        for key in view.sortable:
+            column = view.columns[key]
+            indexed = (
+                column.primary_key
+                or column.index
+                or any(list(index.columns)[:1] == [column] for index in view.table.indexes)
+            )
+            if not indexed:
+                found.append(
+                    warning(
+                        "admin.W001",
+                        f"Admin view {view.slug!r} sorts by {key!r}, which has no index: sorting a big table "
+                        "reads all of it.",
+                        f"Add index=True to {view.model.__name__}.{key}, or leave it out of sortable.",
+                    )
+                )
+    return found

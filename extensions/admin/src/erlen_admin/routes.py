@@ -1,0 +1,331 @@
+"""The admin's blueprint: dashboard, model pages, bulk actions, export and custom pages.
+
+Every route needs ``admin.access`` (anonymous users are sent to log in, others
+get 403), then the model's permission for the operation. Unknown models and
+objects are 404. Every change is a POST, which erlen-forms checks for CSRF.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from markupsafe import Markup
+
+import erlen_db
+from erlen_db import InvalidCursorError
+
+from . import audit, counting, export, listing
+from .views.model_view import ModelView
+from .views.registry import registry_of
+
+#: The most objects one bulk action takes.
+MAX_BULK = 1000
+
+
+def make_blueprint(app: Flask) -> Blueprint:
+    """The admin blueprint (endpoints ``admin.*``)."""
+    bp = Blueprint("admin", __name__)
+    bp.before_request(_check_access)
+    bp.after_request(_secure_headers)
+    bp.add_url_rule("/", "index", index)
+    bp.add_url_rule("/m/<slug>/", "list", list_view, methods=["GET"])
+    bp.add_url_rule("/m/<slug>/export.csv", "export", export_view, methods=["GET"])
+    bp.add_url_rule("/m/<slug>/new", "create", create_view, methods=["GET", "POST"])
+    bp.add_url_rule("/m/<slug>/action", "action", action_view, methods=["POST"])
+    bp.add_url_rule("/m/<slug>/<ident>/", "detail", detail_view, methods=["GET"])
+    bp.add_url_rule("/m/<slug>/<ident>/edit", "edit", edit_view, methods=["GET", "POST"])
+    bp.add_url_rule("/m/<slug>/<ident>/delete", "delete", delete_view, methods=["GET", "POST"])
+    bp.add_url_rule("/p/<slug>", "page", page_view, methods=["GET", "POST"])
+    return bp
+
+
+def _check_access() -> t.Any:
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if not current_user.can("admin.access"):
+        abort(403)
+    return None
+
+
+def _secure_headers(response: Response) -> Response:
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _view(slug: str, operation: str) -> ModelView:
+    view = registry_of().models.get(slug)
+    if view is None:
+        abort(404)
+    if not view.offers(operation):
+        abort(404)
+    if not view.allows(current_user, operation):
+        abort(403)
+    return view
+
+
+def _object(view: ModelView, ident: str) -> t.Any:
+    try:
+        key = view.coerce(view.pk_key, ident)
+    except (ValueError, KeyError, TypeError):
+        abort(404)
+    obj = erlen_db.session.get(view.model, key)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def index() -> str:
+    user = current_user
+    groups = []
+    for group in registry_of().groups:
+        models = [view for view in group.models if view.allows(user, "view")]
+        pages = [page for page in group.pages if page.allowed(user)]
+        if models or pages:
+            groups.append((group.plugin, models, pages))
+    return render_template("admin/index.html", groups=groups)
+
+
+def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -> Markup | str:
+    """A foreign-key value as a link to the related row's admin page, when there is one the user may see."""
+    if value is None:
+        return view.display(key, value)
+    remote = view.foreign_key(key)
+    label = labels.get(value, str(value))
+    text = label if label == str(value) else f"{label} (#{value})"
+    if remote is None:
+        return text
+    target = registry_of().view_for_table(remote.table.name)
+    if target is None or not target.allows(current_user, "view") or remote.key != target.pk_column.key:
+        return text
+    return Markup('<a href="{}">{}</a>').format(url_for("admin.detail", slug=target.slug, ident=value), text)
+
+
+def list_view(slug: str) -> t.Any:
+    view = _view(slug, "view")
+    params = listing.parse(view, request.args)
+    for message in params.errors:
+        flash(message, "warning")
+    session = erlen_db.session
+    try:
+        page = listing.fetch(view, params, session)
+    except InvalidCursorError:
+        flash("That page link is no longer valid; here is the first page.", "warning")
+        return redirect(url_for("admin.list", slug=slug, **params.query_args()))
+    statement = listing.filtered_statement(view, params) if params.filtered else None
+    total = counting.exact(session, listing.filtered_statement(view, params)) if params.count else None
+    estimate = None if total is not None else counting.estimate(session, view.table, statement)
+    links = {
+        key: related_labels
+        for key in view.list_columns
+        if view.foreign_key(key) is not None
+        for related_labels in [listing.related_labels(view, key, page.items, session)]
+    }
+    rows = []
+    for obj in page.items:
+        cells = []
+        for key in view.list_columns:
+            value = getattr(obj, key)
+            cells.append(fk_link(view, key, value, links[key]) if key in links else view.display(key, value))
+        rows.append((view.pk_of(obj), cells))
+    actions = [action for action in view.actions if view.allows(current_user, action.permission)]
+    return render_template(
+        "admin/list.html",
+        view=view,
+        params=params,
+        page=page,
+        rows=rows,
+        total=total,
+        estimate=estimate,
+        actions=actions,
+        can=lambda operation: view.allows(current_user, operation),
+    )
+
+
+def export_view(slug: str) -> t.Any:
+    view = _view(slug, "view")
+    if not view.can_export:
+        abort(404)
+    params = listing.parse(view, request.args)
+    session = erlen_db.session
+    lines = export.rows(view, params, session)
+    response = Response(stream_with_context(lines), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{view.slug}.csv"'
+    return response
+
+
+def detail_view(slug: str, ident: str) -> str:
+    view = _view(slug, "view")
+    obj = _object(view, ident)
+    session = erlen_db.session
+    fields = []
+    for key in view.detail_columns:
+        value = getattr(obj, key)
+        if view.foreign_key(key) is not None:
+            fields.append(
+                (view.label(key), fk_link(view, key, value, listing.related_labels(view, key, [obj], session)))
+            )
+        else:
+            fields.append((view.label(key), view.display(key, value)))
+    audit_view = registry_of().models.get("audit")
+    history = None
+    if audit_view is not None and audit_view.allows(current_user, "view") and view is not audit_view:
+        history = url_for("admin.list", slug="audit", f_model=view.slug, f_object_id=str(view.pk_of(obj)))
+    return render_template(
+        "admin/detail.html",
+        view=view,
+        obj=obj,
+        ident=view.pk_of(obj),
+        fields=fields,
+        history=history,
+        can=lambda operation: view.allows(current_user, operation),
+    )
+
+
+def _form_keys(form: t.Any) -> list[str]:
+    return [field.name for field in form if field.name != "csrf_token"]
+
+
+def create_view(slug: str) -> t.Any:
+    view = _view(slug, "create")
+    form = view.form_class()()
+    session = erlen_db.session
+    if form.validate_on_submit():
+        obj = view.model()
+        form.populate_obj(obj)
+        session.add(obj)
+        try:
+            session.flush()
+            keys = [key for key in _form_keys(form) if key in view.columns]
+            audit.record(session, view, "create", obj, audit.diff({}, audit.snapshot(view, obj, keys)))
+            session.commit()
+        except sa.exc.IntegrityError:
+            session.rollback()
+            form.form_errors.append("The database refused this row (a duplicate or a missing reference).")
+        else:
+            flash(f"{view.name} {view.describe(obj)!s} created.", "success")
+            return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
+    return render_template("admin/form.html", view=view, form=form, obj=None)
+
+
+def edit_view(slug: str, ident: str) -> t.Any:
+    view = _view(slug, "edit")
+    obj = _object(view, ident)
+    form = view.form_class()(obj=obj)
+    session = erlen_db.session
+    if form.validate_on_submit():
+        keys = [key for key in _form_keys(form) if key in view.columns]
+        before = audit.snapshot(view, obj, keys)
+        form.populate_obj(obj)
+        changes = audit.diff(before, audit.snapshot(view, obj, keys))
+        try:
+            if changes:
+                audit.record(session, view, "edit", obj, changes)
+            session.commit()
+        except sa.exc.IntegrityError:
+            session.rollback()
+            form.form_errors.append("The database refused this change (a duplicate or a missing reference).")
+        else:
+            flash(f"{view.name} {view.describe(obj)!s} saved." if changes else "Nothing changed.", "success")
+            return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
+    return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj))
+
+
+def delete_view(slug: str, ident: str) -> t.Any:
+    view = _view(slug, "delete")
+    obj = _object(view, ident)
+    if request.method == "POST":
+        session = erlen_db.session
+        description = view.describe(obj)
+        audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
+        session.delete(obj)
+        try:
+            session.commit()
+        except sa.exc.IntegrityError:
+            session.rollback()
+            flash(f"{view.name} {description} cannot be deleted: other rows refer to it.", "error")
+            return redirect(url_for("admin.detail", slug=slug, ident=ident))
+        flash(f"{view.name} {description} deleted.", "success")
+        return redirect(url_for("admin.list", slug=slug))
+    return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
+
+
+def action_view(slug: str) -> t.Any:
+    view = _view(slug, "view")
+    action = view.action(request.form.get("action", ""))
+    if action is None:
+        flash("Choose an action.", "warning")
+        return redirect(_back(view))
+    if not view.allows(current_user, action.permission):
+        abort(403)
+    keys = []
+    for raw in request.form.getlist("ids")[:MAX_BULK]:
+        try:
+            keys.append(view.coerce(view.pk_key, raw))
+        except (ValueError, KeyError, TypeError):
+            abort(400)
+    if not keys:
+        flash("Select at least one row.", "warning")
+        return redirect(_back(view))
+    session = erlen_db.session
+    pk = view.attribute(view.pk_key)
+    objects: list[t.Any] = list(session.execute(sa.select(view.model).where(pk.in_(keys)).order_by(pk)).scalars())
+    if action.confirm and request.form.get("confirmed") != "1":
+        return render_template("admin/confirm_action.html", view=view, action=action, objects=objects, back=_back(view))
+    before = {view.pk_of(obj): audit.snapshot(view, obj) for obj in objects}
+    label = f"bulk:{action.name}"
+    message = action.callback(view, objects)
+    session.flush()
+    for obj in objects:
+        old = before[view.pk_of(obj)]
+        if action.name == "delete" or obj in session.deleted or sa.inspect(obj).was_deleted:
+            audit.record(session, view, label, obj, old)
+        else:
+            audit.record(session, view, label, obj, audit.diff(old, audit.snapshot(view, obj)))
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        flash(f"{action.label} failed: the database refused the change.", "error")
+        return redirect(_back(view))
+    flash(message or f"{action.label}: done for {len(objects)} {view.plural.lower()}.", "success")
+    return redirect(_back(view))
+
+
+def _back(view: ModelView) -> str:
+    target = request.form.get("next", "")
+    from erlen_auth import is_safe_redirect
+
+    if target and is_safe_redirect(target) and target.startswith(url_for("admin.list", slug=view.slug)):
+        return target
+    return url_for("admin.list", slug=view.slug)
+
+
+def page_view(slug: str) -> t.Any:
+    page = registry_of().pages.get(slug)
+    if page is None:
+        abort(404)
+    if not page.allowed(current_user):
+        abort(403)
+    return page.view()

@@ -1,0 +1,9 @@
+"""Admin views: model views, custom pages and their registry."""
+
+from __future__ import annotations
+
+from .model_view import AdminConfigError, FilterSpec, ModelView
+from .pages import AdminPage
+from .registry import AdminRegistry, Group, registry_of
+
+__all__ = ["AdminConfigError", "AdminPage", "AdminRegistry", "FilterSpec", "Group", "ModelView", "registry_of"]

@@ -1,0 +1,313 @@
+"""Model views: the admin's list, detail, create, edit and delete pages of one mapped class."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import re
+import typing as t
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import types as satypes
+from sqlalchemy.orm import Mapper
+
+from ..actions import DELETE_SELECTED, OPERATIONS, Action
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+#: Columns whose names suggest a secret are never listed, shown or exported unless asked for.
+SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt")
+
+
+class AdminConfigError(ValueError):
+    """A model view is configured with something the admin cannot do safely."""
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A filter of a list page: equality on one column.
+
+    :param key: the column attribute.
+    :param label: shown next to the control.
+    :param choices: ``(value, label)`` pairs for a select; ``None`` for a text input.
+    """
+
+    key: str
+    label: str
+    choices: tuple[tuple[str, str], ...] | None
+
+
+class ModelView:
+    """The admin pages of one SQLAlchemy mapped class.
+
+    :param model: the mapped class (single-column primary key).
+    :param name: the singular name people see; from the class name by default.
+    :param plural: the plural name; ``name + "s"`` by default.
+    :param slug: the URL part and the middle of the permission names
+        (``admin.<slug>.view``); the table name by default.
+    :param list_columns: the column attributes the list shows; the first few by default.
+    :param sortable: the columns people may sort by (each ``NOT NULL``; index them on big tables).
+    :param default_sort: the list's order, ``"column"`` or ``"-column"``; the primary key, newest first, by default.
+    :param search: the text columns the search box looks in (``LIKE %term%``).
+    :param filters: columns filtered by equality (selects for booleans and enums).
+    :param form_columns: the columns of the create and edit forms (``None``: every column but the key).
+    :param form_exclude: columns left out of the forms.
+    :param detail_columns: the columns of the detail page; every non-secret column by default.
+    :param formatters: ``{column: function(value) -> str}`` for the list and detail pages.
+    :param actions: bulk actions of this view, besides "delete selected".
+    :param can_create: offer creating rows.
+    :param can_edit: offer editing rows.
+    :param can_delete: offer deleting rows (and the bulk delete).
+    :param can_export: offer the CSV export.
+    :param page_sizes: the page sizes people may choose; the first is the default.
+    """
+
+    def __init__(
+        self,
+        model: type,
+        *,
+        name: str | None = None,
+        plural: str | None = None,
+        slug: str | None = None,
+        list_columns: Sequence[str] | None = None,
+        sortable: Sequence[str] | None = None,
+        default_sort: str | None = None,
+        search: Sequence[str] = (),
+        filters: Sequence[str] = (),
+        form_columns: Sequence[str] | None = None,
+        form_exclude: Sequence[str] = (),
+        detail_columns: Sequence[str] | None = None,
+        formatters: Mapping[str, Callable[[t.Any], str]] | None = None,
+        actions: Sequence[Action] = (),
+        can_create: bool = True,
+        can_edit: bool = True,
+        can_delete: bool = True,
+        can_export: bool = True,
+        page_sizes: Sequence[int] = (20, 50, 100),
+    ) -> None:
+        try:
+            mapper = t.cast(Mapper[t.Any], sa.inspect(model))
+        except sa.exc.NoInspectionAvailable:
+            raise AdminConfigError(f"{model!r} is not a SQLAlchemy mapped class.") from None
+        self.model = model
+        self.mapper = mapper
+        self.table = t.cast(sa.Table, mapper.local_table)
+        if len(mapper.primary_key) != 1:
+            raise AdminConfigError(f"{model.__name__}: the admin needs a single-column primary key.")
+        self.columns: dict[str, sa.Column[t.Any]] = {
+            prop.key: prop.columns[0] for prop in mapper.column_attrs if isinstance(prop.columns[0], sa.Column)
+        }
+        pk_column = mapper.primary_key[0]
+        self.pk_key = next(key for key, column in self.columns.items() if column is pk_column)
+        self.pk_column = pk_column
+        self.name = name or re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower().capitalize()
+        self.plural = plural or f"{self.name}s"
+        self.slug = slug or self.table.name.lower()
+        if not _SLUG.match(self.slug):
+            raise AdminConfigError(f"{model.__name__}: slug {self.slug!r} must be lower-case letters, digits, - or _.")
+        visible = [key for key in self.columns if not _sensitive(key)]
+        self.list_columns = list(list_columns) if list_columns is not None else visible[:6]
+        self.detail_columns = list(detail_columns) if detail_columns is not None else visible
+        self.sortable = list(sortable) if sortable is not None else [self.pk_key]
+        if self.pk_key not in self.sortable:
+            self.sortable.append(self.pk_key)
+        self.search = list(search)
+        self.filter_keys = list(filters)
+        self.form_columns = list(form_columns) if form_columns is not None else None
+        self.form_exclude = list(form_exclude)
+        self.formatters = dict(formatters or {})
+        self.can_create = can_create
+        self.can_edit = can_edit
+        self.can_delete = can_delete
+        self.can_export = can_export
+        self.page_sizes = [int(size) for size in page_sizes]
+        if not self.page_sizes or any(not 1 <= size <= 1000 for size in self.page_sizes):
+            raise AdminConfigError(f"{model.__name__}: page sizes must be between 1 and 1000.")
+        for key in [*self.list_columns, *self.detail_columns, *self.sortable, *self.search, *self.filter_keys]:
+            if key not in self.columns:
+                raise AdminConfigError(
+                    f"{model.__name__} has no column attribute {key!r}; its columns: {', '.join(self.columns)}."
+                )
+        for key in self.sortable:
+            if self.columns[key].nullable and key != self.pk_key:
+                raise AdminConfigError(
+                    f"{model.__name__}.{key} may hold NULL, so it cannot be a keyset sort column; "
+                    "make it NOT NULL or leave it out of sortable."
+                )
+        for key in self.search:
+            if not isinstance(self.columns[key].type, satypes.String):
+                raise AdminConfigError(f"{model.__name__}.{key}: only text columns can be searched.")
+        sort = default_sort or f"-{self.pk_key}"
+        if sort.lstrip("-") not in self.sortable:
+            raise AdminConfigError(f"{model.__name__}: default_sort {sort!r} is not a sortable column.")
+        self.default_sort = sort
+        self.actions: list[Action] = ([DELETE_SELECTED] if can_delete else []) + list(actions)
+        self.filters = [self._filter_spec(key) for key in self.filter_keys]
+        #: The plugin that registered the view; set by the registry.
+        self.plugin = ""
+        self._form_class: t.Any = None
+
+    # -- permissions -------------------------------------------------------------------------------------------------
+
+    def permission(self, operation: str) -> str:
+        """The permission name of ``operation`` (view, create, edit, delete) on this model."""
+        if operation not in OPERATIONS:
+            raise ValueError(f"unknown admin operation {operation!r}")
+        return f"admin.{self.slug}.{operation}"
+
+    def permissions(self) -> dict[str, str]:
+        """The view's permissions with their descriptions, for erlen-auth's registry."""
+        return {self.permission(op): f"Admin: {op} {self.plural.lower()}" for op in OPERATIONS}
+
+    def offers(self, operation: str) -> bool:
+        """Whether the view offers ``operation`` at all (``can_create=False`` turns creating off)."""
+        return {"create": self.can_create, "edit": self.can_edit, "delete": self.can_delete}.get(operation, True)
+
+    def allows(self, user: t.Any, operation: str) -> bool:
+        """Whether ``user`` may do ``operation``; ``False`` for operations the view does not offer."""
+        return self.offers(operation) and bool(user.is_authenticated) and bool(user.can(self.permission(operation)))
+
+    def add_actions(self, actions: Iterable[Action]) -> None:
+        """Add bulk actions (those plugins give through ``erlen_admin_actions``)."""
+        names = {action.name for action in self.actions}
+        for action in actions:
+            if action.name in names:
+                raise AdminConfigError(f"{self.model.__name__}: two bulk actions are named {action.name!r}.")
+            names.add(action.name)
+            self.actions.append(action)
+
+    def action(self, name: str) -> Action | None:
+        """The bulk action called ``name``, if the view has one."""
+        return next((action for action in self.actions if action.name == name), None)
+
+    # -- columns -----------------------------------------------------------------------------------------------------
+
+    def attribute(self, key: str) -> t.Any:
+        """The mapped attribute ``key`` (``Model.key``), for statements."""
+        return getattr(self.model, key)
+
+    def label(self, key: str) -> str:
+        """A column's heading."""
+        column = self.columns[key]
+        return str(column.info.get("label") or key.replace("_", " ").capitalize())
+
+    def foreign_key(self, key: str) -> sa.Column[t.Any] | None:
+        """The column that ``key`` refers to, for single foreign keys."""
+        keys = tuple(self.columns[key].foreign_keys)
+        return keys[0].column if len(keys) == 1 else None
+
+    def coerce(self, key: str, raw: str) -> t.Any:
+        """``raw`` as a value of column ``key``.
+
+        :raises ValueError: it is not one.
+        """
+        return coerce_value(self.columns[key], raw)
+
+    def pk_of(self, obj: t.Any) -> t.Any:
+        """The primary key value of ``obj``."""
+        return getattr(obj, self.pk_key)
+
+    def describe(self, obj: t.Any) -> str:
+        """A short text naming ``obj`` (its ``__str__`` when it has one of its own)."""
+        if type(obj).__str__ is not object.__str__:  # type: ignore[comparison-overlap]
+            return str(obj)[:200]
+        return f"{self.name} {self.pk_of(obj)}"
+
+    def display(self, key: str, value: t.Any) -> str:
+        """The text of ``value`` in column ``key`` (escaped by the templates)."""
+        formatter = self.formatters.get(key)
+        if formatter is not None:
+            return formatter(value)
+        return display_value(value)
+
+    def form_class(self) -> t.Any:
+        """The create/edit form, built once by erlen-forms' ``model_form``."""
+        if self._form_class is None:
+            from erlen_forms import model_form
+
+            self._form_class = model_form(self.model, only=self.form_columns, exclude=self.form_exclude)
+        return self._form_class
+
+    def _filter_spec(self, key: str) -> FilterSpec:
+        column = self.columns[key]
+        choices: tuple[tuple[str, str], ...] | None = None
+        if isinstance(column.type, satypes.Boolean):
+            choices = (("1", "Yes"), ("0", "No"))
+        elif isinstance(column.type, satypes.Enum):
+            enum_class = column.type.enum_class
+            if enum_class is not None:
+                choices = tuple((member.name, str(member.value)) for member in enum_class)
+            else:
+                choices = tuple((str(value), str(value)) for value in column.type.enums)
+        return FilterSpec(key, self.label(key), choices)
+
+    def __repr__(self) -> str:
+        return f"<ModelView {self.slug} of {self.model.__name__}>"
+
+
+def _sensitive(key: str) -> bool:
+    return any(word in key.lower() for word in SENSITIVE_WORDS)
+
+
+def coerce_value(column: sa.Column[t.Any], raw: str) -> t.Any:
+    """``raw`` (from a URL) as a Python value of ``column``'s type.
+
+    :raises ValueError: ``raw`` is not such a value.
+    """
+    kind = column.type
+    if isinstance(kind, satypes.Boolean):
+        if raw in ("1", "true", "yes"):
+            return True
+        if raw in ("0", "false", "no"):
+            return False
+        raise ValueError(raw)
+    if isinstance(kind, satypes.Enum):
+        enum_class = kind.enum_class
+        if enum_class is not None:
+            return enum_class[raw]
+        if raw in kind.enums:
+            return raw
+        raise ValueError(raw)
+    try:
+        python_type = kind.python_type
+    except NotImplementedError:
+        return raw
+    if python_type is bool:
+        return coerce_value(sa.Column(sa.Boolean()), raw)
+    if python_type is int:
+        return int(raw)
+    if python_type in (float, decimal.Decimal):
+        value = python_type(raw)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(raw)
+        return value
+    if python_type in (dt.datetime, dt.date, dt.time):
+        return python_type.fromisoformat(raw)
+    if python_type is uuid.UUID:
+        return uuid.UUID(raw)
+    if python_type is str:
+        if "\x00" in raw:
+            raise ValueError("NUL character")
+        return raw
+    return raw
+
+
+def display_value(value: t.Any) -> str:
+    """A plain-text rendering of a stored value."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return str(value)

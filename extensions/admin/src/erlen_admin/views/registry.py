@@ -1,0 +1,92 @@
+"""The admin views of one app, gathered from every plugin's ``erlen_admin_views``."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+import erlen
+
+from .model_view import AdminConfigError, ModelView
+from .pages import AdminPage
+
+#: The key of the registry in ``app.extensions``.
+EXTENSION_KEY = "admin"
+
+
+@dataclass
+class Group:
+    """The views one plugin registered, as the dashboard shows them."""
+
+    plugin: str
+    models: list[ModelView] = field(default_factory=list)
+    pages: list[AdminPage] = field(default_factory=list)
+
+
+class AdminRegistry:
+    """Every model view and page of an app, by slug, grouped by plugin.
+
+    :param app: the app.
+    :raises AdminConfigError: two views share a slug, or a hook returned something else.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.models: dict[str, ModelView] = {}
+        self.pages: dict[str, AdminPage] = {}
+        self.groups: list[Group] = []
+        self.by_table: dict[str, ModelView] = {}
+        plugins = erlen.plugins_of(app)
+        for plugin, views in plugins.call_each("erlen_admin_views", app=app):
+            group = Group(plugin.name)
+            for view in views or ():
+                if isinstance(view, ModelView):
+                    if view.slug in self.models:
+                        raise AdminConfigError(
+                            f"Plugins {self.models[view.slug].plugin!r} and {plugin.name!r} both register an admin "
+                            f"model view with the slug {view.slug!r}; give one another slug."
+                        )
+                    view.plugin = plugin.name
+                    self.models[view.slug] = view
+                    self.by_table.setdefault(view.table.name, view)
+                    group.models.append(view)
+                elif isinstance(view, AdminPage):
+                    if view.slug in self.pages:
+                        raise AdminConfigError(
+                            f"Plugins {self.pages[view.slug].plugin!r} and {plugin.name!r} both register an admin "
+                            f"page with the slug {view.slug!r}."
+                        )
+                    view.plugin = plugin.name
+                    self.pages[view.slug] = view
+                    group.pages.append(view)
+                else:
+                    raise AdminConfigError(
+                        f"Plugin {plugin.name!r}: erlen_admin_views must return ModelView or AdminPage objects, "
+                        f"not {type(view).__name__}."
+                    )
+            if group.models or group.pages:
+                self.groups.append(group)
+        for view in self.models.values():
+            for _, actions in plugins.call_each("erlen_admin_actions", app=app, view=view):
+                view.add_actions(actions or ())
+
+    def permissions(self) -> dict[str, str]:
+        """The permissions of every model view."""
+        found: dict[str, str] = {}
+        for view in self.models.values():
+            found.update(view.permissions())
+        return found
+
+    def view_for_table(self, table: str) -> ModelView | None:
+        """The model view of the table named ``table``, if one is registered."""
+        return self.by_table.get(table)
+
+
+def registry_of(app: Flask | None = None) -> AdminRegistry:
+    """The admin registry of ``app`` (or the current app), built on first use."""
+    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    registry = app.extensions.get(EXTENSION_KEY)
+    if registry is None:
+        registry = app.extensions[EXTENSION_KEY] = AdminRegistry(app)
+    return t.cast(AdminRegistry, registry)

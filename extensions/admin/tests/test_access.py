@@ -1,0 +1,155 @@
+"""Access control: admin.access to enter, a permission per model and operation, 403s, 404s and log-in redirects."""
+
+from __future__ import annotations
+
+import pytest
+
+from erlen_auth import permissions_of
+from erlen_auth.testing import login_as
+
+
+@pytest.fixture
+def staff(app, create_user, db_session):
+    """Users with admin access and some model permissions, by role."""
+    import sqlalchemy as sa
+
+    from erlen_auth import Role, grant
+
+    def make(email: str, *names: str):
+        user = create_user(email, roles=[email.split("@")[0]])
+        role = db_session.scalar(sa.select(Role).where(Role.name == email.split("@")[0]))
+        grant(role, *names, app=app)
+        db_session.commit()
+        return user
+
+    return make
+
+
+def test_permissions_are_registered_with_auth(app, db_session):
+    known = permissions_of(app)
+    assert "admin.access" in known
+    for operation in ("view", "create", "edit", "delete"):
+        assert known[f"admin.library_book.{operation}"].plugin == "admin"
+        assert f"admin.audit.{operation}" in known
+
+
+def test_anonymous_users_are_sent_to_log_in(client, db_session):
+    for path in ("/admin/", "/admin/m/library_book/", "/admin/m/library_book/1/", "/admin/m/nothing/"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert "/auth/login" in response.headers["Location"]
+
+
+def test_anonymous_posts_are_refused(client, db_session):
+    from erlen_forms.testing import csrf_token_for
+
+    token = csrf_token_for(client)
+    response = client.post("/admin/m/library_book/action", data={"action": "delete", "ids": "1", "csrf_token": token})
+    assert response.status_code == 302
+    assert "/auth/login" in response.headers["Location"]
+
+
+def test_users_without_admin_access_get_403(client, create_user, db_session):
+    login_as(client, create_user("plain@example.com"))
+    assert client.get("/admin/").status_code == 403
+    assert client.get("/admin/m/library_book/").status_code == 403
+
+
+def test_model_permissions(app, client, staff, books):
+    user = staff("viewer@example.com", "admin.access", "admin.library_book.view")
+    login_as(client, user)
+    dashboard = client.get("/admin/")
+    assert dashboard.status_code == 200
+    assert "/admin/m/library_book/" in dashboard.text
+    assert "/admin/m/library_author/" not in dashboard.text  # no permission: not shown
+    assert client.get("/admin/m/library_author/").status_code == 403
+    listing = client.get("/admin/m/library_book/")
+    assert listing.status_code == 200
+    assert "Add book" not in listing.text
+    assert "Delete selected" not in listing.text
+    ident = books[0].id
+    assert client.get(f"/admin/m/library_book/{ident}/").status_code == 200
+    assert client.get("/admin/m/library_book/new").status_code == 403
+    assert client.get(f"/admin/m/library_book/{ident}/edit").status_code == 403
+    assert client.get(f"/admin/m/library_book/{ident}/delete").status_code == 403
+    from erlen_forms.testing import csrf_token_for
+
+    token = csrf_token_for(client)
+    response = client.post(f"/admin/m/library_book/{ident}/delete", data={"csrf_token": token})
+    assert response.status_code == 403
+    response = client.post(
+        "/admin/m/library_book/action", data={"action": "delete", "ids": str(ident), "csrf_token": token}
+    )
+    assert response.status_code == 403
+
+
+def test_editor_can_edit_but_not_delete(app, client, staff, books):
+    user = staff("editor@example.com", "admin.access", "admin.library_book.view", "admin.library_book.edit")
+    login_as(client, user)
+    ident = books[0].id
+    assert client.get(f"/admin/m/library_book/{ident}/edit").status_code == 200
+    assert client.get(f"/admin/m/library_book/{ident}/delete").status_code == 403
+    page = client.get("/admin/m/library_book/").text
+    assert 'value="publish"' in page
+    assert 'value="delete"' not in page
+
+
+def test_superusers_can_do_everything(admin_client, books):
+    ident = books[0].id
+    for path in (
+        "/admin/",
+        "/admin/m/library_book/",
+        "/admin/m/library_book/new",
+        f"/admin/m/library_book/{ident}/",
+        f"/admin/m/library_book/{ident}/edit",
+        f"/admin/m/library_book/{ident}/delete",
+        "/admin/m/audit/",
+        "/admin/p/statistics",
+    ):
+        assert admin_client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/m/nothing/",
+        "/admin/m/nothing/1/",
+        "/admin/m/nothing/new",
+        "/admin/m/library_book/999999/",
+        "/admin/m/library_book/999999/edit",
+        "/admin/m/library_book/999999/delete",
+        "/admin/m/library_book/not-a-number/",
+        "/admin/m/library_book/1%27%20OR%201=1--/",
+        "/admin/p/nothing",
+        "/admin/m/audit/new",  # the audit log cannot be written through the admin
+    ],
+)
+def test_unknown_models_and_objects_are_404(admin_client, books, path):
+    assert admin_client.get(path).status_code == 404
+
+
+def test_audit_log_cannot_be_edited_or_deleted(admin_client, books, db_session):
+    import sqlalchemy as sa
+
+    from erlen_admin.models import AuditEntry
+
+    admin_client.post(f"/admin/m/library_book/{books[0].id}/delete")
+    session = db_session
+    entry = session.scalars(sa.select(AuditEntry)).first()
+    assert entry is not None
+    assert admin_client.get(f"/admin/m/audit/{entry.id}/").status_code == 200
+    assert admin_client.get(f"/admin/m/audit/{entry.id}/edit").status_code == 404
+    assert admin_client.post(f"/admin/m/audit/{entry.id}/delete").status_code == 404
+    response = admin_client.post("/admin/m/audit/action", data={"action": "delete", "ids": str(entry.id)})
+    assert response.status_code == 302  # no such action: back to the list, nothing done
+    assert session.get(AuditEntry, entry.id) is not None
+
+
+def test_fk_search_is_open_to_admin_editors_only(app, client, staff, admin_client, books):
+    assert admin_client.get("/_forms/fk/library_book/author_id?q=Ad").status_code == 200
+    assert "Ada" in admin_client.get("/_forms/fk/library_book/author_id?q=Ad").text
+    viewer = staff("viewer@example.com", "admin.access", "admin.library_book.view")
+    other = app.test_client()
+    login_as(other, viewer)
+    assert other.get("/_forms/fk/library_book/author_id?q=Ad").status_code == 403
+    assert app.test_client().get("/_forms/fk/library_book/author_id?q=Ad").status_code == 403
