@@ -1,0 +1,85 @@
+"""The app's own plugin, ``notes``: app code written as a plugin, with the same hooks as the shipped ones.
+
+The app enables it by its dotted path, ``notes_app.notes``, in ``erlen.toml``.
+It brings:
+
+* a table, ``notes_note``, and its own migrations branch, ``notes``, that
+  depends on the ``auth`` branch (a note refers to its author in ``auth_user``);
+* pages under ``/notes`` with a form (``notes.note``, extensible by other plugins);
+* a permission, ``notes.moderate``, to delete anyone's notes;
+* a mail to the admins about each new note (``mail/notes/new_note.*``);
+* the commands ``erlen demo`` and ``erlen notes export``;
+* an admin view of the notes when the ``admin`` plugin is enabled.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping
+
+import click
+from flask import Blueprint, Flask
+
+import erlen
+
+PLUGIN = erlen.Plugin(
+    name="notes",
+    requires=["db", "forms", "mail", "migrate", "auth"],
+    integrates_with=["admin", "profiles"],
+    description="Team notes: the example app's own plugin.",
+)
+
+
+def _at_least_one(value: int) -> None:
+    if value < 1:
+        raise ValueError("must be at least 1")
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    return [
+        erlen.Setting("PER_PAGE", int, default=20, help="Notes per page.", validate=_at_least_one),
+        erlen.Setting("NOTIFY_ADMINS", bool, default=True, help="Mail the superusers about every new note."),
+        erlen.Setting(
+            "DEMO_ADMIN_EMAIL",
+            str,
+            default="admin@example.com",
+            help="The address of the superuser that `erlen demo` creates.",
+        ),
+    ]
+
+
+@erlen.hookimpl
+def erlen_db_models() -> Iterable[type[t.Any]]:
+    from .models import MODELS
+
+    return list(MODELS)
+
+
+@erlen.hookimpl
+def erlen_migrate_locations() -> str:
+    return "migrations"
+
+
+@erlen.hookimpl
+def erlen_auth_permissions() -> Mapping[str, str]:
+    return {"notes.moderate": "Delete anyone's notes"}
+
+
+@erlen.hookimpl
+def erlen_blueprints(app: Flask) -> Iterable[tuple[Blueprint, Mapping[str, t.Any]]]:
+    from .views import bp
+
+    return [(bp, {"url_prefix": "/notes"})]
+
+
+@erlen.hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    return ["templates"]
+
+
+@erlen.hookimpl
+def erlen_cli_commands() -> Iterable[click.Command]:
+    from .cli import demo_command, notes_group
+
+    return [demo_command, notes_group]

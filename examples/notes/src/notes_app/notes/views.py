@@ -1,0 +1,94 @@
+"""The notes pages, under ``/notes``: the list, a note, writing one, deleting one."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from erlen_auth import User, current_user, login_required
+from erlen_db import get_or_404, paginate_keyset, session
+
+from .forms import NoteForm
+from .models import Note
+
+bp = Blueprint("notes", __name__)
+logger = logging.getLogger(__name__)
+
+#: Delete anyone's notes (declared by the plugin through ``erlen_auth_permissions``).
+MODERATE = "notes.moderate"
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    """The newest notes first, a page at a time."""
+    page = paginate_keyset(
+        sa.select(Note).order_by(Note.id.desc()),
+        [Note.id.desc()],
+        after=request.args.get("after"),
+        per_page=current_app.config["NOTES_PER_PAGE"],
+    )
+    return render_template("notes/index.html", page=page)
+
+
+@bp.get("/<int:note_id>")
+@login_required
+def show(note_id: int) -> str:
+    """One note."""
+    note = get_or_404(Note, note_id)
+    can_delete = note.author_id == current_user.id or current_user.can(MODERATE)
+    return render_template("notes/show.html", note=note, can_delete=can_delete)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> t.Any:
+    """Write a note; the admins are told by mail."""
+    form = NoteForm()
+    if form.validate_on_submit():
+        note = Note(title=form.title.data or "", body=form.body.data or "", author_id=current_user.id)
+        session.add(note)
+        session.commit()
+        notify_admins(note)
+        flash("The note is saved.", "success")
+        return redirect(url_for("notes.show", note_id=note.id))
+    return render_template("notes/new.html", form=form)
+
+
+@bp.post("/<int:note_id>/delete")
+@login_required
+def delete(note_id: int) -> t.Any:
+    """Delete a note: its author may, and so may whoever has ``notes.moderate``."""
+    note = get_or_404(Note, note_id)
+    if note.author_id != current_user.id and not current_user.can(MODERATE):
+        abort(403)
+    session.delete(note)
+    session.commit()
+    flash("The note is deleted.", "success")
+    return redirect(url_for("notes.index"))
+
+
+def notify_admins(note: Note) -> None:
+    """Mail the superusers about a new note, unless ``NOTES_NOTIFY_ADMINS`` is off.
+
+    A mail failure is logged: the note is saved whatever happens to the mail.
+    """
+    if not current_app.config["NOTES_NOTIFY_ADMINS"]:
+        return
+    from erlen_mail import SendError, send_template
+
+    admins = session.scalars(sa.select(User.email).where(User.is_superuser, User.id != note.author_id)).all()
+    if not admins:
+        return
+    try:
+        send_template(
+            "notes/new_note",
+            to=list(admins),
+            note=note,
+            link=url_for("notes.show", note_id=note.id, _external=True),
+        )
+    except SendError:
+        logger.exception("Could not mail the admins about the note %s", note.id)

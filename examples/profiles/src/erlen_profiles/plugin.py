@@ -1,0 +1,106 @@
+"""The plugin ``profiles``: the entry point ``profiles = "erlen_profiles.plugin"`` names this module.
+
+Everything here is one of Erlen's public hooks, of the core or of an extension:
+
+* ``erlen_settings``: ``PROFILES_SHOW_BIO``.
+* ``erlen_db_models`` and ``erlen_migrate_locations``: the ``profiles_profile``
+  table and its migrations branch, ``profiles``, which depends on the ``auth``
+  branch (the table refers to ``auth_user``).
+* ``erlen_forms_extend``: a display name field on the ``auth`` plugin's
+  registration form; ``erlen_auth_user_registered`` stores it.
+* ``erlen_auth_permissions``: ``profiles.edit_any``.
+* ``erlen_blueprints``, ``erlen_template_folders``, ``erlen_template_globals``:
+  the pages under ``/profiles`` and ``display_name(user)`` for every template.
+* ``erlen_admin_views``: the profiles in the admin, when ``admin`` is enabled.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping
+
+from flask import Blueprint, Flask
+
+import erlen
+
+PLUGIN = erlen.Plugin(
+    name="profiles",
+    requires=["db", "forms", "auth"],
+    integrates_with=["migrate", "admin"],
+    description="Public profiles: a display name asked at registration, a bio, a profile page.",
+)
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    return [
+        erlen.Setting("SHOW_BIO", bool, default=True, help="Show the bio on profile pages."),
+    ]
+
+
+@erlen.hookimpl
+def erlen_db_models() -> Iterable[type[t.Any]]:
+    from .models import MODELS
+
+    return list(MODELS)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_migrate_locations() -> str:
+    return "migrations"
+
+
+@erlen.hookimpl
+def erlen_forms_extend(form_id: str) -> t.Any:
+    if form_id == "auth.register":
+        from .forms import REGISTRATION_EXTENSION
+
+        return REGISTRATION_EXTENSION
+    return None
+
+
+@erlen.hookimpl
+def erlen_auth_user_registered(user: t.Any, form: t.Any) -> None:
+    from erlen_db import session
+
+    from .models import Profile
+
+    display_name = getattr(form, "display_name", None)
+    name = display_name.data if display_name is not None and display_name.data else user.email.split("@", 1)[0]
+    session.add(Profile(user_id=user.id, display_name=name, bio=""))
+    session.commit()
+
+
+@erlen.hookimpl
+def erlen_auth_permissions() -> Mapping[str, str]:
+    return {"profiles.edit_any": "Edit anyone's profile"}
+
+
+@erlen.hookimpl
+def erlen_blueprints(app: Flask) -> Iterable[tuple[Blueprint, Mapping[str, t.Any]]]:
+    from .views import bp
+
+    return [(bp, {"url_prefix": "/profiles"})]
+
+
+@erlen.hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    return ["templates"]
+
+
+@erlen.hookimpl
+def erlen_template_globals() -> Mapping[str, t.Any]:
+    return {"display_name": display_name}
+
+
+def display_name(user: t.Any) -> str:
+    """The display name of ``user`` (a ``User`` or its id), for templates: ``{{ display_name(note.author) }}``."""
+    from erlen_db import session
+
+    from .models import Profile
+
+    user_id = user if isinstance(user, int) else user.id
+    profile = session.get(Profile, user_id)
+    if profile is not None:
+        return profile.display_name
+    return "" if isinstance(user, int) else str(user.email).split("@", 1)[0]

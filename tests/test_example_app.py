@@ -1,0 +1,215 @@
+"""The example app, ``examples/notes``, as a newcomer uses it: demo set-up, accounts, notes, mail, commands.
+
+The app is installed with the third-party plugin ``examples/profiles`` (the
+integration session installs both); each test builds it on a fresh SQLite
+database through ``ERLEN_*`` variables, as a deployment would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
+
+import notes_app
+
+from erlen_auth.testing import FAST_HASHING
+from erlen_forms.testing import csrf_client_for
+from erlen_mail.testing import outbox_of
+
+PASSWORD = "correct horse battery staple"
+
+
+def example_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The variables that point the example app at a database and mail folder of the test's own."""
+    return {
+        "ERLEN_DB_URL": f"sqlite:///{tmp_path / 'notes.sqlite3'}",
+        "ERLEN_MAIL_FILE_PATH": str(tmp_path / "mail"),
+        **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
+        **extra,
+    }
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    app = notes_app.create_app(example_environ(tmp_path), instance_path=str(tmp_path / "instance"))
+    app.config["TESTING"] = True
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.fixture
+def outbox(app: Flask) -> list[t.Any]:
+    return outbox_of(app)
+
+
+def register(client: FlaskClient, email: str, name: str) -> str:
+    response = client.post(
+        "/auth/register",
+        data={"email": email, "display_name": name, "password": PASSWORD, "confirm": PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def confirm_and_log_in(app: Flask, outbox: list[t.Any], email: str, name: str) -> FlaskClient:
+    client = csrf_client_for(app)
+    page = register(client, email, name)
+    assert "confirm" in page.lower()
+    (mail,) = [m for m in outbox if email in m.recipients]
+    link = re.search(r"https?://\S+/auth/confirm/\S+", mail.body).group(0)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    assert client.get("/" + path).status_code == 200
+    assert client.post("/" + path).status_code == 302
+    response = client.post("/auth/login", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 302, response.text
+    return client
+
+
+def test_demo_applies_every_branch_and_prints_the_admin_password_once(tmp_path: Path) -> None:
+    app = notes_app.create_app(example_environ(tmp_path), instance_path=str(tmp_path / "instance"))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    for branch in ("auth", "mail", "profiles", "notes"):
+        assert re.search(rf"^Applied {branch} ", first.output, re.MULTILINE), first.output
+    password = re.search(r"password: (\S+)", first.output).group(1)
+    second = runner.invoke(args=["demo", "--no-serve"])
+    assert second.exit_code == 0, second.output
+    assert password not in second.output and "exists already" in second.output
+    from erlen_auth import authenticate
+
+    with app.test_request_context():
+        assert authenticate("admin@example.com", password).user.is_superuser
+    check = runner.invoke(args=["db", "check"])
+    assert check.exit_code == 0, check.output
+
+
+def test_plugins_enabled_by_name_and_by_path(app: Flask) -> None:
+    rows = {row["name"]: row for row in json.loads(app.test_cli_runner().invoke(args=["plugins", "--json"]).output)}
+    for name in ("db", "forms", "mail", "migrate", "auth", "profiles", "notes"):
+        assert rows[name]["enabled"], name
+    assert rows["profiles"]["distribution"] == "erlen-profiles"
+    assert rows["notes"]["distribution"] is None and rows["notes"]["origin"] == "module notes_app.notes"
+    assert app.config["PLUGINS"][-1] == "notes_app.notes"
+
+
+def test_a_new_user_registers_confirms_and_writes_a_note(app: Flask, outbox: list[t.Any]) -> None:
+    anonymous = app.test_client()
+    assert anonymous.get("/notes/").status_code == 302
+    register_page = anonymous.get("/auth/register").text
+    assert 'name="display_name"' in register_page  # the field the profiles plugin adds
+    client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada Lovelace")
+    response = client.post("/notes/new", data={"title": "Engines", "body": "They weave algebra."})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).text
+    assert "Engines" in page and "They weave algebra." in page and "Ada Lovelace" in page
+    assert "Engines" in client.get("/notes/").text
+    (notification,) = [m for m in outbox if m.subject == "New note: Engines"]
+    assert notification.recipients == ["admin@example.com"]
+    assert "/notes/1" in notification.body
+
+
+def test_only_the_author_or_a_moderator_deletes_a_note(app: Flask, outbox: list[t.Any]) -> None:
+    ada = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
+    bob = confirm_and_log_in(app, outbox, "bob@example.com", "Bob")
+    location = ada.post("/notes/new", data={"title": "Mine", "body": ""}).headers["Location"]
+    note_id = int(location.rstrip("/").rsplit("/", 1)[1])
+    assert bob.post(f"/notes/{note_id}/delete").status_code == 403
+    runner = app.test_cli_runner()
+    for args in (
+        ["role", "create", "moderator"],
+        ["role", "grant", "moderator", "notes.moderate"],
+        ["user", "add-role", "--email", "bob@example.com", "moderator"],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    assert bob.post(f"/notes/{note_id}/delete").status_code == 302
+    assert ada.get(f"/notes/{note_id}").status_code == 404
+
+
+def test_profile_pages_of_the_third_party_plugin(app: Flask, outbox: list[t.Any]) -> None:
+    client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada Lovelace")
+    profile = client.get("/profiles/me", follow_redirects=True)
+    assert "<h1>Ada Lovelace</h1>" in profile.text and "Team notes" in profile.text  # the app's layout
+    edit = client.post("/profiles/2/edit", data={"display_name": "Countess", "bio": "Mathematician"})
+    assert edit.status_code == 302
+    assert "Mathematician" in client.get("/profiles/2").text
+    assert client.post("/profiles/1/edit", data={"display_name": "x", "bio": ""}).status_code == 403
+
+
+def test_notes_export_command(app: Flask, outbox: list[t.Any]) -> None:
+    client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
+    client.post("/notes/new", data={"title": "One", "body": "1"})
+    client.post("/notes/new", data={"title": "Two", "body": "2"})
+    result = app.test_cli_runner().invoke(args=["notes", "export", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    (note,) = json.loads(result.output)
+    assert note["title"] == "Two" and note["author"] == "ada@example.com"
+
+
+def test_every_form_is_csrf_protected(app: Flask) -> None:
+    from erlen_forms.testing import assert_csrf_protected
+
+    assert_csrf_protected(app)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    env = {**os.environ, **example_environ(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "erlen", "--app", "notes_app", "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/auth/login", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_demo_command_serves_the_app(demo_server: tuple[str, subprocess.Popen[str]]) -> None:
+    base, process = demo_server
+    with urllib.request.urlopen(base + "/", timeout=5) as response:  # redirected to the log-in page
+        assert response.url.startswith(base + "/auth/login")
+        assert "<h1>Log in</h1>" in response.read().decode()
+    process.terminate()
+    output, _ = process.communicate(timeout=10)
+    assert "email:    admin@example.com" in output
+    assert f"Serving the notes app on {base}/" in output
