@@ -1,0 +1,100 @@
+"""erlen-profiles' own tests, on Erlen's testing kit and the fixtures of erlen-db, erlen-forms and erlen-auth."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+import erlen_auth.hookspecs
+import erlen_db.hookspecs
+import erlen_forms.hookspecs
+from erlen.testing import MakeApp, assert_valid_plugin
+from erlen_auth import grant
+from erlen_profiles import plugin
+from erlen_profiles.models import Profile
+
+PASSWORD = "a long enough password"
+
+
+def test_the_plugin_implements_its_hooks_as_specified() -> None:
+    modules: list[object] = [erlen_db.hookspecs, erlen_forms.hookspecs, erlen_auth.hookspecs]
+    try:
+        import erlen_migrate.hookspecs
+
+        modules.append(erlen_migrate.hookspecs)
+    except ImportError:
+        pass
+    assert_valid_plugin(plugin, hookspec_modules=modules, name="profiles")
+
+
+def test_registration_asks_for_a_display_name_and_stores_it(app: Flask, csrf_client: t.Any, db_session: t.Any) -> None:
+    assert 'name="display_name"' in csrf_client.get("/auth/register").text
+    response = csrf_client.post(
+        "/auth/register",
+        data={"email": "ada@example.com", "display_name": "Ada Lovelace", "password": PASSWORD, "confirm": PASSWORD},
+    )
+    assert response.status_code == 302, response.text
+    (profile,) = db_session.query(Profile).all()
+    assert profile.display_name == "Ada Lovelace" and profile.user.email == "ada@example.com"
+
+
+def test_the_display_name_is_required(csrf_client: t.Any, db_session: t.Any) -> None:
+    response = csrf_client.post(
+        "/auth/register", data={"email": "ada@example.com", "password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert response.status_code == 200 and 'aria-invalid="true" id="display_name"' in response.text
+
+
+def test_a_profile_page_and_its_owner_edits_it(csrf_client: t.Any, create_user: t.Any, login_as: t.Any) -> None:
+    ada = create_user("ada@example.com")
+    page = csrf_client.get(f"/profiles/{ada.id}")
+    assert page.status_code == 200 and "<h1>ada</h1>" in page.text  # made on first use from the address
+    login_as(csrf_client, ada)
+    response = csrf_client.post(f"/profiles/{ada.id}/edit", data={"display_name": "Ada", "bio": "Analyst"})
+    assert response.status_code == 302
+    page = csrf_client.get(f"/profiles/{ada.id}").text
+    assert "<h1>Ada</h1>" in page and "Analyst" in page
+
+
+def test_editing_another_profile_needs_the_permission(
+    app: Flask, csrf_client: t.Any, create_user: t.Any, login_as: t.Any, db_session: t.Any
+) -> None:
+    ada = create_user("ada@example.com")
+    bob = create_user("bob@example.com", roles=["editor"])
+    login_as(csrf_client, bob)
+    assert csrf_client.post(f"/profiles/{ada.id}/edit", data={"display_name": "X"}).status_code == 403
+    grant(bob.roles[0], "profiles.edit_any", app=app)
+    db_session.commit()
+    assert csrf_client.post(f"/profiles/{ada.id}/edit", data={"display_name": "X"}).status_code == 302
+
+
+def test_display_name_is_a_template_global(app: Flask, create_user: t.Any) -> None:
+    ada = create_user("ada@example.com")
+    with app.test_request_context():
+        render = app.jinja_env.from_string("{{ display_name(user) }}").render
+        assert render(user=ada) == "ada"
+
+
+def test_the_permission_is_declared(cli_runner: t.Any) -> None:
+    result = cli_runner.invoke(args=["permissions"])
+    assert "profiles.edit_any" in result.output
+
+
+def test_the_setting_has_its_default(app: Flask) -> None:
+    assert app.config["PROFILES_SHOW_BIO"] is True
+
+
+def test_the_migrations_create_the_table_the_model_describes(make_app: MakeApp, tmp_path: Path) -> None:
+    pytest.importorskip("erlen_migrate", reason="erlen-migrate is not installed: pip install erlen-profiles[test]")
+    app = make_app(
+        ["db", "forms", "migrate", "auth", "profiles"],
+        {"DB_URL": f"sqlite:///{tmp_path / 'profiles.sqlite3'}", "MIGRATE_APP_DIRECTORY": str(tmp_path / "none")},
+    )
+    runner = app.test_cli_runner()
+    upgrade = runner.invoke(args=["db", "upgrade"])
+    assert upgrade.exit_code == 0 and "Applied profiles" in upgrade.output, upgrade.output
+    check = runner.invoke(args=["db", "check"])
+    assert check.exit_code == 0, check.output
