@@ -193,7 +193,8 @@ class ModelView:
     def label(self, key: str) -> str:
         """A column's heading."""
         column = self.columns[key]
-        return str(column.info.get("label") or key.replace("_", " ").capitalize())
+        name = key.removesuffix("_id") if column.foreign_keys and key != "_id" else key
+        return str(column.info.get("label") or name.replace("_", " ").capitalize())
 
     def foreign_key(self, key: str) -> sa.Column[t.Any] | None:
         """The column that ``key`` refers to, for single foreign keys."""

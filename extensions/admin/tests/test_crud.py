@@ -1,0 +1,210 @@
+"""Create, edit, detail, delete with confirmation, bulk actions and CSV export, each recorded in the audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import sqlalchemy as sa
+
+from erlen_admin.models import AuditEntry
+
+BOOKS = "/admin/m/library_book/"
+
+
+def entries(db_session, **where):
+    statement = sa.select(AuditEntry).order_by(AuditEntry.id)
+    for key, value in where.items():
+        statement = statement.where(getattr(AuditEntry, key) == value)
+    return list(db_session.scalars(statement))
+
+
+def test_create_with_a_form_from_the_model(admin_client, books, db_session, models, superuser):
+    form = admin_client.get(BOOKS + "new").text
+    assert 'name="title"' in form and 'name="author_id"' in form and "<select" in form
+    author_id = books[0].author_id
+    response = admin_client.post(
+        BOOKS + "new", data={"title": "New book", "pages": "123", "status": "published", "author_id": str(author_id)}
+    )
+    assert response.status_code == 302, response.text
+    book = db_session.scalar(sa.select(models.Book).where(models.Book.title == "New book"))
+    assert book is not None and book.pages == 123 and book.status is models.Status.published
+    assert response.headers["Location"].endswith(f"{BOOKS}{book.id}/")
+    detail = admin_client.get(response.headers["Location"]).text
+    assert "created." in detail  # flash message
+    (entry,) = entries(db_session, action="create")
+    assert entry.user_id == superuser.id and entry.user_email == "root@example.com"
+    assert entry.model == "library_book" and entry.object_id == str(book.id) and entry.object_repr == "New book"
+    assert entry.changes["title"] == [None, "New book"] and entry.changes["pages"] == [None, 123]
+    assert entry.created_at is not None
+
+
+def test_form_errors_are_inline(admin_client, books, db_session, models):
+    response = admin_client.post(BOOKS + "new", data={"title": "", "pages": "many", "author_id": "999999"})
+    assert response.status_code == 200
+    assert 'aria-invalid="true"' in response.text
+    assert "Not a valid choice" in response.text
+    assert entries(db_session) == []
+
+
+def test_edit_records_what_changed(admin_client, books, db_session, models):
+    book = books[0]
+    form = admin_client.get(f"{BOOKS}{book.id}/edit").text
+    assert 'value="Book 01"' in form
+    response = admin_client.post(
+        f"{BOOKS}{book.id}/edit",
+        data={"title": "Renamed", "pages": str(book.pages), "status": "draft", "author_id": str(book.author_id)},
+    )
+    assert response.status_code == 302, response.text
+    db_session.expire_all()
+    assert db_session.get(models.Book, book.id).title == "Renamed"
+    (entry,) = entries(db_session, action="edit")
+    assert entry.changes == {"title": ["Book 01", "Renamed"]}
+    history = admin_client.get(f"/admin/m/audit/?f_model=library_book&f_object_id={book.id}").text
+    assert "Renamed" in history and "edit" in history
+
+
+def test_detail_shows_columns_and_foreign_key_link(admin_client, books, db_session, models):
+    book = books[0]
+    html = admin_client.get(f"{BOOKS}{book.id}/").text
+    assert "Book 01" in html
+    assert f'href="/admin/m/library_author/{book.author_id}/"' in html
+    assert "History" in html
+
+
+def test_delete_needs_a_confirmation_step(admin_client, books, db_session, models):
+    ident = books[0].id
+    page = admin_client.get(f"{BOOKS}{ident}/delete")
+    assert page.status_code == 200 and "Yes, delete" in page.text
+    assert db_session.get(models.Book, ident) is not None  # GET changes nothing
+    response = admin_client.post(f"{BOOKS}{ident}/delete")
+    assert response.status_code == 302
+    db_session.expunge_all()
+    assert db_session.get(models.Book, ident) is None
+    (entry,) = entries(db_session, action="delete")
+    assert entry.object_id == str(ident) and entry.changes["title"] == "Book 01"
+
+
+def test_delete_refused_by_references_is_an_error_message(admin_client, books, db_session, models):
+    author_id = books[0].author_id
+    response = admin_client.post(f"/admin/m/library_author/{author_id}/delete", follow_redirects=True)
+    assert response.status_code == 200
+    assert "cannot be deleted" in response.text
+    assert db_session.get(models.Author, author_id) is not None
+    assert entries(db_session) == []
+
+
+def test_bulk_delete_confirms_then_deletes_and_records_each(admin_client, books, db_session, models):
+    ids = [str(book.id) for book in books[:3]]
+    confirm = admin_client.post(BOOKS + "action", data={"action": "delete", "ids": ids})
+    assert confirm.status_code == 200 and "Yes, delete selected" in confirm.text
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(models.Book)) == 45
+    done = admin_client.post(BOOKS + "action", data={"action": "delete", "ids": ids, "confirmed": "1"})
+    assert done.status_code == 302
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(models.Book)) == 42
+    recorded = entries(db_session, action="bulk:delete")
+    assert sorted(entry.object_id for entry in recorded) == sorted(ids)
+    assert admin_client.get(done.headers["Location"]).status_code == 200
+
+
+def test_plugin_actions(admin_client, books, db_session, models):
+    ids = [str(book.id) for book in books[:2]]
+    # The sample plugin's own action, without confirmation.
+    response = admin_client.post(BOOKS + "action", data={"action": "publish", "ids": ids}, follow_redirects=True)
+    assert "Published 2." in response.text
+    db_session.expire_all()
+    assert {db_session.get(models.Book, int(i)).status for i in ids} == {models.Status.published}
+    recorded = entries(db_session, action="bulk:publish")
+    assert [entry.changes for entry in recorded] == [{"status": ["draft", "published"]}] * 2
+    # An action another plugin added through erlen_admin_actions, with confirmation.
+    assert "Yes, feature" in admin_client.post(BOOKS + "action", data={"action": "feature", "ids": ids}).text
+    admin_client.post(BOOKS + "action", data={"action": "feature", "ids": ids, "confirmed": "1"})
+    assert [entry.changes for entry in entries(db_session, action="bulk:feature")] == [{"featured": [False, True]}] * 2
+
+
+def test_bulk_action_validation(admin_client, books, db_session, models):
+    assert admin_client.post(BOOKS + "action", data={"action": "nope", "ids": "1"}).status_code == 302
+    assert admin_client.post(BOOKS + "action", data={"action": "delete"}).status_code == 302
+    assert admin_client.post(BOOKS + "action", data={"action": "delete", "ids": "1 OR 1=1"}).status_code == 400
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(models.Book)) == 45
+    evil_next = admin_client.post(
+        BOOKS + "action", data={"action": "nope", "ids": "1", "next": "https://evil.example/admin/m/library_book/"}
+    )
+    assert evil_next.headers["Location"] == BOOKS
+
+
+def test_every_mutation_needs_csrf(app, client, superuser, books, db_session, models):
+    from erlen_auth.testing import login_as
+
+    login_as(client, superuser)
+    book = books[0]
+    for path, data in [
+        (BOOKS + "new", {"title": "x", "pages": "1", "status": "draft", "author_id": str(book.author_id)}),
+        (f"{BOOKS}{book.id}/edit", {"title": "x", "pages": "1", "status": "draft", "author_id": str(book.author_id)}),
+        (f"{BOOKS}{book.id}/delete", {}),
+        (BOOKS + "action", {"action": "delete", "ids": str(book.id), "confirmed": "1"}),
+    ]:
+        assert client.post(path, data=data).status_code == 400, path
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(models.Book)) == 45
+    assert entries(db_session) == []
+    from erlen_forms.testing import assert_csrf_protected
+
+    assert_csrf_protected(app)
+
+
+def test_xss_payloads_in_data_render_as_text(admin_client, db_session, models):
+    payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    author = models.Author(name=payload)
+    db_session.add(author)
+    db_session.flush()
+    book = models.Book(title=payload, notes=payload, author_id=author.id)
+    db_session.add(book)
+    db_session.commit()
+    for path in (
+        BOOKS,
+        f"{BOOKS}{book.id}/",
+        f"{BOOKS}{book.id}/edit",
+        f"{BOOKS}{book.id}/delete",
+        "/admin/m/library_author/",
+    ):
+        html = admin_client.get(path).text
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+        assert "&lt;script&gt;" in html, path
+    response = admin_client.get(BOOKS)
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    confirm = admin_client.post(BOOKS + "action", data={"action": "delete", "ids": str(book.id)}).text
+    assert "<script>alert" not in confirm and "&lt;script&gt;" in confirm
+
+
+def test_csv_export_streams_every_row(admin_client, books):
+    response = admin_client.get(BOOKS + "export.csv?sort=title")
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == ["Id", "Title", "Pages", "Status", "Author"]
+    assert [row[1] for row in rows[1:]] == [f"Book {n:02d}" for n in range(1, 46)]
+
+
+def test_csv_export_in_batches_with_search(app, admin_client, books, monkeypatch):
+    from erlen_admin import export
+
+    monkeypatch.setattr(export, "BATCH_SIZE", 7)
+    response = admin_client.get(BOOKS + "export.csv?q=ook 2")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert sorted(row[1] for row in rows[1:]) == [f"Book {n:02d}" for n in range(20, 30)]
+
+
+def test_csv_export_defuses_formulas(admin_client, db_session, models, books):
+    db_session.add(models.Book(title='=HYPERLINK("http://evil")', author_id=books[0].author_id))
+    db_session.commit()
+    text = admin_client.get(BOOKS + "export.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in text
+
+
+def test_custom_page_and_dashboard_groups(admin_client, books):
+    dashboard = admin_client.get("/admin/").text
+    assert dashboard.index(">admin<") < dashboard.index(">library<")
+    assert "Statistics" in dashboard and "Audit log" in dashboard
+    page = admin_client.get("/admin/p/statistics")
+    assert page.status_code == 200 and "Library statistics" in page.text
