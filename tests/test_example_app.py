@@ -86,7 +86,7 @@ def test_demo_applies_every_branch_and_prints_the_admin_password_once(tmp_path: 
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
-    for branch in ("auth", "mail", "profiles", "notes"):
+    for branch in ("auth", "mail", "admin", "profiles", "notes"):
         assert re.search(rf"^Applied {branch} ", first.output, re.MULTILINE), first.output
     password = re.search(r"password: (\S+)", first.output).group(1)
     second = runner.invoke(args=["demo", "--no-serve"])
@@ -102,7 +102,7 @@ def test_demo_applies_every_branch_and_prints_the_admin_password_once(tmp_path: 
 
 def test_plugins_enabled_by_name_and_by_path(app: Flask) -> None:
     rows = {row["name"]: row for row in json.loads(app.test_cli_runner().invoke(args=["plugins", "--json"]).output)}
-    for name in ("db", "forms", "mail", "migrate", "auth", "profiles", "notes"):
+    for name in ("db", "forms", "mail", "migrate", "auth", "admin", "profiles", "notes"):
         assert rows[name]["enabled"], name
     assert rows["profiles"]["distribution"] == "erlen-profiles"
     assert rows["notes"]["distribution"] is None and rows["notes"]["origin"] == "module notes_app.notes"
@@ -213,3 +213,21 @@ def test_the_demo_command_serves_the_app(demo_server: tuple[str, subprocess.Pope
     output, _ = process.communicate(timeout=10)
     assert "email:    admin@example.com" in output
     assert f"Serving the notes app on {base}/" in output
+
+
+def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: list[t.Any]) -> None:
+    from erlen_auth import find_user
+    from erlen_auth.testing import login_as
+
+    ada = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
+    ada.post("/notes/new", data={"title": "For the admin", "body": ""})
+    assert ada.get("/admin/").status_code == 403  # admin.access: superusers and granted roles only
+    admin = app.test_client()
+    with app.app_context():
+        login_as(admin, find_user("admin@example.com"))
+    assert 'href="/admin/"' in admin.get("/notes/").text
+    dashboard = admin.get("/admin/").text
+    assert "/admin/m/notes_note/" in dashboard and "/admin/m/profiles_profile/" in dashboard
+    listing = admin.get("/admin/m/notes_note/?q=admin").text
+    assert "For the admin" in listing
+    assert "Ada" in admin.get("/admin/m/profiles_profile/").text

@@ -98,3 +98,20 @@ def test_the_migrations_create_the_table_the_model_describes(make_app: MakeApp, 
     assert upgrade.exit_code == 0 and "Applied profiles" in upgrade.output, upgrade.output
     check = runner.invoke(args=["db", "check"])
     assert check.exit_code == 0, check.output
+
+
+def test_profiles_have_an_admin_view_when_admin_is_enabled(make_app: MakeApp, tmp_path: Path) -> None:
+    pytest.importorskip("erlen_admin", reason="erlen-admin is not installed: pip install erlen-profiles[test]")
+    from erlen_auth.testing import FAST_HASHING, login_as, make_user
+    from erlen_db import database_of
+
+    app = make_app(["db", "forms", "auth", "admin", "profiles"], {**FAST_HASHING})
+    database_of(app).create_all()
+    ada = make_user(app, "ada@example.com")
+    root = make_user(app, "root@example.com", superuser=True)
+    client = app.test_client()
+    login_as(client, ada)
+    client.get(f"/profiles/{ada.id}")  # makes Ada's profile
+    login_as(client, root)
+    listing = client.get("/admin/m/profiles_profile/")
+    assert listing.status_code == 200 and "ada" in listing.text

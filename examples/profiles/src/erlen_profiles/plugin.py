@@ -104,3 +104,14 @@ def display_name(user: t.Any) -> str:
     if profile is not None:
         return profile.display_name
     return "" if isinstance(user, int) else str(user.email).split("@", 1)[0]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_admin_views() -> Iterable[t.Any]:
+    from erlen_admin import ModelView
+
+    from .models import Profile
+
+    return [
+        ModelView(Profile, list_columns=["display_name", "user_id"], search=["display_name"], sortable=["display_name"])
+    ]

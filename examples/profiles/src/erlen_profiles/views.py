@@ -24,7 +24,7 @@ def profile_for(user: User) -> Profile:
     if profile is None:
         profile = Profile(user_id=user.id, display_name=user.email.split("@", 1)[0], bio="")
         session.add(profile)
-        session.flush()
+        session.commit()
     return profile
 
 

@@ -78,6 +78,24 @@ def erlen_template_folders() -> Iterable[str]:
     return ["templates"]
 
 
+@erlen.hookimpl(optionalhook=True)
+def erlen_admin_views() -> Iterable[t.Any]:
+    from erlen_admin import ModelView
+
+    from .models import Note
+
+    return [
+        ModelView(
+            Note,
+            list_columns=["title", "author_id", "created_at"],
+            search=["title", "body"],
+            sortable=["title", "created_at"],
+            filters=["author_id"],
+            form_exclude=["created_at"],
+        )
+    ]
+
+
 @erlen.hookimpl
 def erlen_cli_commands() -> Iterable[click.Command]:
     from .cli import demo_command, notes_group
