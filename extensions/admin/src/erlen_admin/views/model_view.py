@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import types as satypes
 from sqlalchemy.orm import Mapper
 
+from erlen import ErlenError
+
 from ..actions import DELETE_SELECTED, OPERATIONS, Action
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -23,8 +25,8 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt")
 
 
-class AdminConfigError(ValueError):
-    """A model view is configured with something the admin cannot do safely."""
+class AdminConfigError(ErlenError, ValueError):
+    """A model view or page is configured with something the admin cannot do safely; stops the app at startup."""
 
 
 @dataclass(frozen=True)
