@@ -19,6 +19,7 @@ from flask.cli import FlaskGroup, NoAppException, ScriptInfo
 from flask.helpers import get_debug_flag
 
 from ..errors import ErlenError
+from .new_plugin import new_plugin_command
 
 
 class _ErlenScriptInfo(ScriptInfo):
@@ -101,6 +102,8 @@ cli = ErlenGroup(
     in the current folder. Set ERLEN_TRACE_HOOKS=1 to log every hook call.
     """,
 )
+# Needs no app: it writes a new plugin's package.
+cli.add_command(new_plugin_command)
 
 
 def main() -> None:

@@ -1,0 +1,131 @@
+"""``erlen new-plugin NAME``: a third-party plugin's package, which installs and passes its own tests."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from erlen.cli import cli, new_plugin
+
+EXPECTED = [
+    "README.md",
+    "pyproject.toml",
+    "src/erlen_bookmarks/__init__.py",
+    "src/erlen_bookmarks/forms.py",
+    "src/erlen_bookmarks/models.py",
+    "src/erlen_bookmarks/plugin.py",
+    "src/erlen_bookmarks/py.typed",
+    "src/erlen_bookmarks/templates/bookmarks/base.html",
+    "src/erlen_bookmarks/templates/bookmarks/index.html",
+    "src/erlen_bookmarks/templates/bookmarks/new.html",
+    "src/erlen_bookmarks/views.py",
+    "tests/conftest.py",
+    "tests/test_bookmarks.py",
+]
+
+
+def scaffold(tmp_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["new-plugin", *args, "--directory", str(tmp_path)], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def no_auth_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scaffold without erlen-auth installed: its first revision's id is made up."""
+    monkeypatch.setattr(new_plugin, "auth_base_revision", lambda: "0123456789ab")
+
+
+def test_it_writes_a_distribution_with_the_plugin_structure(
+    tmp_path: Path, no_auth_needed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no app anywhere: the command needs none
+    monkeypatch.delenv("ERLEN_APP", raising=False)
+    monkeypatch.delenv("FLASK_APP", raising=False)
+    code, output = scaffold(tmp_path, "bookmarks", "--description", "Bookmarks for everyone.")
+    assert code == 0, output
+    root = tmp_path / "erlen-bookmarks"
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    (migration,) = [f for f in files if "/migrations/" in f]
+    assert [f for f in files if f != migration] == EXPECTED
+    with (root / "pyproject.toml").open("rb") as fh:
+        project = tomllib.load(fh)["project"]
+    assert project["name"] == "erlen-bookmarks" and project["description"] == "Bookmarks for everyone."
+    assert project["entry-points"]["erlen.plugins"] == {"bookmarks": "erlen_bookmarks.plugin"}
+    for path in root.rglob("*.py"):
+        ast.parse(path.read_text(), filename=str(path))
+    text = (root / migration).read_text()
+    assert 'branch_labels: str | Sequence[str] | None = ("bookmarks",)' in text
+    assert 'depends_on: str | Sequence[str] | None = "0123456789ab"' in text
+    assert "$" not in "".join(p.read_text() for p in root.rglob("*") if p.is_file())
+    assert "cd " in output and "pytest" in output
+
+
+@pytest.mark.parametrize("name", ["Bookmarks", "1st", "my-plugin", "erlen_things", "erlen", ""])
+def test_it_refuses_names_that_make_no_package(tmp_path: Path, no_auth_needed: None, name: str) -> None:
+    code, output = scaffold(tmp_path, name)
+    assert code == 2 and "NAME" in output
+    assert not any(tmp_path.iterdir())
+
+
+def test_it_does_not_overwrite_a_folder(tmp_path: Path, no_auth_needed: None) -> None:
+    (tmp_path / "erlen-bookmarks").mkdir()
+    code, output = scaffold(tmp_path, "bookmarks")
+    assert code == 1 and "exists already" in output
+
+
+def test_it_asks_for_erlen_auth_when_it_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        new_plugin.importlib.util, "find_spec", lambda name, *a: None if name == "erlen_auth" else real(name, *a)
+    )
+    code, output = scaffold(tmp_path, "bookmarks")
+    assert code == 1 and "install erlen-auth first" in output
+
+
+def _installer(target: Path, folder: Path) -> list[str] | None:
+    """A command that installs ``folder`` (without dependencies) into ``target``, or ``None``."""
+    uv = shutil.which("uv")
+    if uv:
+        return [uv, "pip", "install", "--python", sys.executable, "--no-deps", "--target", str(target), str(folder)]
+    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, check=False)
+    if pip.returncode == 0:
+        return [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(folder)]
+    return None
+
+
+def test_the_generated_plugin_installs_and_its_tests_pass(tmp_path: Path) -> None:
+    for module in ("erlen_db", "erlen_forms", "erlen_auth", "erlen_migrate"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed (the integration session runs this test)")
+    code, output = scaffold(tmp_path, "bookmarks")
+    assert code == 0, output
+    folder = tmp_path / "erlen-bookmarks"
+    site = tmp_path / "site"
+    command = _installer(site, folder)
+    if command is None:
+        pytest.skip("neither uv nor pip is available to install the plugin")
+    installed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert (site / "erlen_bookmarks" / "plugin.py").is_file()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ERLEN_") or k == "ERLEN_REQUIRE_SERVICES"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [env.get("PYTHONPATH")])])
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert " passed" in tests.stdout and " failed" not in tests.stdout
