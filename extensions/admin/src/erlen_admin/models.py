@@ -25,13 +25,13 @@ class AuditEntry(Model):
     __table_args__ = (sa.Index("ix_admin_audit_log_model_object", "model", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(), default=_now, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(), default=_now, index=True, info={"label": "When"})
     user_id: Mapped[int | None] = mapped_column(sa.Integer())
-    user_email: Mapped[str | None] = mapped_column(sa.String(320))
+    user_email: Mapped[str | None] = mapped_column(sa.String(320), info={"label": "User"})
     action: Mapped[str] = mapped_column(sa.String(64))
     model: Mapped[str] = mapped_column(sa.String(100))
     object_id: Mapped[str | None] = mapped_column(sa.String(200))
-    object_repr: Mapped[str] = mapped_column(sa.String(200), default="")
+    object_repr: Mapped[str] = mapped_column(sa.String(200), default="", info={"label": "Object"})
     changes: Mapped[dict[str, t.Any] | None] = mapped_column(sa.JSON())
 
     def __str__(self) -> str:
