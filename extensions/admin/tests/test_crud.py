@@ -208,3 +208,14 @@ def test_custom_page_and_dashboard_groups(admin_client, books):
     assert "Statistics" in dashboard and "Audit log" in dashboard
     page = admin_client.get("/admin/p/statistics")
     assert page.status_code == 200 and "Library statistics" in page.text
+
+
+def test_foreign_key_fields_do_not_load_large_tables(app, admin_client, books, count_queries):
+    app.config["FORMS_FK_SELECT_LIMIT"] = 1  # two authors: more than a select lists
+    with count_queries() as counter:
+        html = admin_client.get(BOOKS + "new").text
+    assert 'data-erlen-search="/_forms/fk/library_book/author_id"' in html
+    author_queries = [s for s in counter.statements if "from library_author" in s.lower()]
+    assert author_queries and all("limit" in s.lower() for s in author_queries)
+    # The search endpoint is open to the admin's editors.
+    assert "Grace" in admin_client.get("/_forms/fk/library_book/author_id?q=Gra").text
