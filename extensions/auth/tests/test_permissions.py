@@ -159,3 +159,10 @@ def test_an_authenticated_request_costs_one_query(client, create_user, max_queri
     login_as(client, create_user("root@example.com", superuser=True))
     with max_queries(1):
         assert client.get("/blog/publish").status_code == 200
+
+
+def test_permissions_may_depend_on_the_app(auth_app):
+    app = auth_app(["auth_sample_plugins.per_app"], config={"PERAPP_THINGS": ["books", "films"]})
+    known = permissions_of(app)
+    assert known["perapp.books"].plugin == "perapp"
+    assert known["perapp.films"].description == "Manage films"
