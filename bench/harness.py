@@ -462,6 +462,7 @@ def http_load(
     max_requests: int,
     threads: int,
     max_errors: int = 50,
+    headers: Mapping[str, str] | None = None,
 ) -> LoadOutcome:
     """Send ``GET path`` to 127.0.0.1:``port`` from ``threads`` client threads for ``seconds``.
 
@@ -470,8 +471,10 @@ def http_load(
     an ``http.client`` connection (HTTP/1.1 keep-alive; it reconnects by itself
     when the server closes, as gunicorn's sync worker does after every
     response). Stops after ``seconds``, ``max_requests`` in all, or
-    ``max_errors`` failed requests, whichever comes first.
+    ``max_errors`` failed requests, whichever comes first. ``headers`` are
+    sent with every request (a session ``Cookie``, say).
     """
+    sent_headers = dict(headers or {})
     lock = threading.Lock()
     counts = {"ok": 0, "errors": 0, "sent": 0}
     deadline = time.perf_counter() + seconds
@@ -486,7 +489,7 @@ def http_load(
                     target = paths[counts["sent"] % len(paths)] if paths else path
                     counts["sent"] += 1
                 try:
-                    connection.request("GET", target)
+                    connection.request("GET", target, headers=sent_headers)
                     response = connection.getresponse()
                     response.read()
                     good = response.status == 200
