@@ -21,6 +21,12 @@ sys.path.insert(0, str(HERE / "_ext"))
 # The example project and plugins that the pages include and the doctests run.
 sys.path.insert(0, str(HERE / "examples"))
 sys.path.insert(0, str(HERE / "examples" / "quickstart"))
+# The repository's example app and third-party plugin, which the tutorial and the
+# plugin author guide include. Installed (pip install ./examples/profiles
+# ./examples/notes), the app runs in the tutorial's examples; otherwise they skip.
+REPOSITORY = HERE.parent
+for _example in ("profiles", "notes"):
+    sys.path.append(str(REPOSITORY / "examples" / _example / "src"))
 
 project = "Erlen"
 author = "The Erlen developers"
@@ -72,6 +78,12 @@ try:
     import pytest
 except ImportError:
     pytest = None
+
+# The tutorial runs the example app when it is installed with its plugin.
+from importlib.metadata import entry_points as _entry_points
+
+EXAMPLE_APP_INSTALLED = bool(_entry_points(group="erlen.plugins", name="profiles"))
+REPOSITORY = EXAMPLES.parent.parent
 """
 
 # -- HTML -------------------------------------------------------------------

@@ -112,6 +112,4 @@ def erlen_admin_views() -> Iterable[t.Any]:
 
     from .models import Profile
 
-    return [
-        ModelView(Profile, list_columns=["display_name", "user_id"], search=["display_name"], sortable=["display_name"])
-    ]
+    return [ModelView(Profile, list_columns=["display_name", "user_id"], search=["display_name"])]

@@ -89,7 +89,6 @@ def erlen_admin_views() -> Iterable[t.Any]:
             Note,
             list_columns=["title", "author_id", "created_at"],
             search=["title", "body"],
-            sortable=["title", "created_at"],
             filters=["author_id"],
             form_exclude=["created_at"],
         )
