@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import typing as t
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -149,7 +150,7 @@ def erlen_init_app(app: Flask) -> None:
     manager.init_app(app)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
-    manager.user_loader(_load_user)
+    manager.user_loader(_user_loader())
     from .views import unauthorized
 
     manager.unauthorized_handler(unauthorized)
@@ -190,20 +191,24 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
         app.config[key] = safe[key.rsplit("_", 1)[1]]
 
 
-def _load_user(user_id: str) -> t.Any:
-    import hmac
-
+def _user_loader() -> t.Callable[[str], t.Any]:
+    """Flask-Login's user loader; it runs on every request, so its imports are resolved once, here."""
     from erlen_db import get_session
 
+    # Imported when the plugin is enabled, not when erlen_auth.plugin is imported
+    # (``erlen plugins`` imports installed plugins that are not enabled).
     from .models import User
 
-    ident, _, token = user_id.partition(":")
-    if not ident.isdigit() or not token:
-        return None
-    user = get_session().get(User, int(ident))
-    if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
-        return None
-    return user
+    def load_user(user_id: str) -> t.Any:
+        ident, _, token = user_id.partition(":")
+        if not ident.isdigit() or not token:
+            return None
+        user = get_session().get(User, int(ident))
+        if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
+            return None
+        return user
+
+    return load_user
 
 
 @erlen.hookimpl
