@@ -1,0 +1,169 @@
+"""The example app in a real browser, as a new user meets it: register, confirm by mail, log in, write a note;
+then the demo admin finds the note in the admin.
+
+The app (``examples/notes``, installed with ``examples/profiles``) is served by
+werkzeug on 127.0.0.1 in a thread, on a fresh SQLite database, with the ``file``
+mail backend: the test reads the confirmation link from the ``.eml`` file, as a
+developer reads it from the folder. Playwright drives Debian's Chromium
+(``/usr/bin/chromium``, or ``ERLEN_CHROMIUM``). Without Chromium or Playwright
+the test skips, unless ``ERLEN_REQUIRE_SERVICES=1`` (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import threading
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("ERLEN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery staple"
+
+
+def _unavailable(message: str) -> t.NoReturn:
+    if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (ERLEN_REQUIRE_SERVICES=1: the browser test must run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def browser() -> Iterator[t.Any]:
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"Chromium not found at {CHROMIUM} (install Debian's chromium, or set ERLEN_CHROMIUM)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install './examples/notes[test]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Site:
+    """The example app, migrated, with its demo admin, served on 127.0.0.1."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        import notes_app
+        from werkzeug.serving import make_server
+
+        from erlen_auth.testing import FAST_HASHING
+
+        self.mail = tmp_path / "mail"
+        environ = {
+            "ERLEN_DB_URL": f"sqlite:///{tmp_path / 'notes.sqlite3'}",
+            "ERLEN_MAIL_BACKEND": "file",
+            "ERLEN_MAIL_FILE_PATH": str(self.mail),
+            **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
+        }
+        self.app = notes_app.create_app(environ, instance_path=str(tmp_path / "instance"))
+        demo = self.app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+        assert demo.exit_code == 0, demo.output
+        found = re.search(r"email: +(\S+)\n +password: +(\S+)", demo.output)
+        assert found, demo.output
+        self.admin_email, self.admin_password = found.groups()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="notes-e2e", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def mails_to(self, address: str) -> list[email.message.EmailMessage]:
+        """The messages the file backend wrote for ``address``, oldest first."""
+        found = []
+        for path in sorted(self.mail.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if address in str(message["To"]):
+                found.append(t.cast(email.message.EmailMessage, message))
+        return found
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
+    served = Site(tmp_path)
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+def _text(message: email.message.EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.Any, site: Site) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+
+    # A visitor is sent to the log-in page, and goes to create an account.
+    page.goto(site.url + "/")
+    assert page.url.startswith(site.url + "/auth/login")
+    page.get_by_role("link", name="Create an account").first.click()
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Display name").fill("Ada Lovelace")  # the field of the third-party plugin
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Create the account").click()
+    page.get_by_role("heading", name="Check your email").wait_for()
+
+    # The confirmation mail, as the file backend wrote it.
+    (confirmation,) = site.mails_to("ada@example.com")
+    link = re.search(r"http://\S+/auth/confirm/\S+", _text(confirmation))
+    assert link, _text(confirmation)
+    page.goto(link.group(0))
+    page.get_by_role("button", name="Confirm").click()
+
+    # Log in and write a note.
+    page.goto(site.url + "/auth/login")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Write a note").click()
+    page.get_by_label("Title").fill("Analytical engines")
+    page.get_by_label("Note").fill("They weave algebraic patterns.")
+    page.get_by_role("button", name="Save the note").click()
+    page.get_by_role("heading", name="Analytical engines").wait_for()
+    assert "Ada Lovelace" in page.content()
+    assert page.get_by_role("link", name="Admin", exact=True).count() == 0
+    page.get_by_role("button", name="Log out").click()
+
+    # The admins were told by mail.
+    (notification,) = site.mails_to(site.admin_email)
+    assert notification["Subject"] == "New note: Analytical engines"
+
+    # The demo admin logs in with the printed credentials and finds the note in the admin.
+    page.goto(site.url + "/auth/login")
+    page.get_by_label("Email").fill(site.admin_email)
+    page.get_by_label("Password").fill(site.admin_password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Admin", exact=True).click()
+    page.locator("a[href$='/admin/m/notes_note/']").first.click()
+    page.get_by_text("Analytical engines").first.wait_for()
+    page.locator("a[href*='/admin/m/notes_note/1/']").first.click()
+    page.get_by_text("They weave algebraic patterns.").first.wait_for()
+    assert page.url.startswith(site.url + "/admin/m/notes_note/1/")
+    context.close()
