@@ -44,6 +44,10 @@ def erlen_admin_views(app: Flask) -> Iterable[ModelView | AdminPage]:
     Each model view gets the permissions ``admin.<slug>.view``, ``.create``,
     ``.edit`` and ``.delete``, declared automatically.
 
+    Called once per app while it is being set up (when erlen-auth collects
+    permissions, before the registering plugin's ``erlen_init_app``): build
+    the views from classes, not from state your plugin sets up later.
+
     :param app: the app being created.
     """
 
