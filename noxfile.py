@@ -36,6 +36,10 @@ def _distributions() -> dict[str, Path]:
 
 DISTRIBUTIONS = _distributions()
 
+#: The example distributions: a third-party plugin and the app that enables it by name.
+EXAMPLES = ["./examples/profiles", "./examples/notes"]
+EXAMPLES_WITH_TESTS = [f"{example}[test]" for example in EXAMPLES]
+
 
 def _local_requirements(name: str, seen: set[str] | None = None) -> list[Path]:
     """The folders of ``name`` and of the monorepo distributions it depends on, dependencies first."""
@@ -88,6 +92,7 @@ def integration(session: nox.Session) -> None:
     for name in DISTRIBUTIONS:
         _install_local(session, name, "[test]")
     session.install("-r", "bench/requirements.txt")
+    session.install(*EXAMPLES_WITH_TESTS)
     for folder in DISTRIBUTIONS.values():
         session.chdir(folder)
         session.run("pytest", *_pytest_args(session))
@@ -117,6 +122,7 @@ def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors, and run its examples."""
     for name in DISTRIBUTIONS:
         _install_local(session, name)
+    session.install(*EXAMPLES)
     session.install("-r", "docs/requirements.txt")
     session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
     session.run("sphinx-build", "-W", "-q", "-b", "doctest", "docs", "docs/_build/doctest")
