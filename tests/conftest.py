@@ -7,12 +7,13 @@ install step, and it fails the run instead of passing it silently.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 
 import pytest
 
-REQUIRE_EVERYTHING = os.environ.get("ERLEN_REQUIRE_SERVICES") == "1"
+from erlen.testing import services_required
+
+REQUIRE_EVERYTHING = services_required()
 
 
 def _fail_skip(report: pytest.CollectReport | pytest.TestReport) -> None:

@@ -68,3 +68,22 @@ def test_fixtures_in_a_plugin_authors_test_suite(pytester: pytest.Pytester) -> N
     pytester.syspathinsert()
     result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=5)
+
+
+def test_service_unavailable_skips_locally_and_fails_when_services_are_required(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        test_service="""
+        from erlen.testing import service_unavailable
+
+        def test_needs_a_server():
+            service_unavailable("Nothing listens on 127.0.0.1:1; start it")
+        """
+    )
+    monkeypatch.delenv("ERLEN_REQUIRE_SERVICES", raising=False)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(skipped=1)
+    monkeypatch.setenv("ERLEN_REQUIRE_SERVICES", "1")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Nothing listens on 127.0.0.1:1; start it (ERLEN_REQUIRE_SERVICES=1*"])

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from erlen.testing import service_unavailable
+
 CHROMIUM = os.environ.get("ERLEN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -34,20 +36,14 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery staple"
 
 
-def _unavailable(message: str) -> t.NoReturn:
-    if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (ERLEN_REQUIRE_SERVICES=1: the browser test must run)", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture
 def browser() -> Iterator[t.Any]:
     if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium not found at {CHROMIUM} (install Debian's chromium, or set ERLEN_CHROMIUM)")
+        service_unavailable(f"Chromium not found at {CHROMIUM} (install Debian's chromium, or set ERLEN_CHROMIUM)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install './examples/notes[test]')")
+        service_unavailable("playwright is not installed (pip install './examples/notes[test]')")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:

@@ -16,11 +16,14 @@ Extensions ship fixtures of their own through their own ``pytest11`` entry
 points, built on ``make_app``.
 
 :func:`validate_plugin` checks a plugin's hook implementations against the
-hook specifications, for a plugin's own test suite.
+hook specifications, for a plugin's own test suite. :func:`service_unavailable`
+skips a test whose server or browser is missing, and fails it instead under
+``ERLEN_REQUIRE_SERVICES=1`` (as CI runs).
 """
 
 from __future__ import annotations
 
+import os
 import typing as t
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -35,6 +38,28 @@ from .plugins.validation import collect_specs, find_problems
 
 #: The secret key of apps built by :func:`make_app` unless the config sets one.
 TESTING_SECRET_KEY = "erlen-testing-secret-key-not-for-production-use"
+
+#: Set to ``1`` (CI does) to make tests fail, not skip, when a service they need is missing.
+SERVICES_REQUIRED_VARIABLE = "ERLEN_REQUIRE_SERVICES"
+
+
+def services_required() -> bool:
+    """Whether ``ERLEN_REQUIRE_SERVICES=1`` asks for every service to be present."""
+    return os.environ.get(SERVICES_REQUIRED_VARIABLE) == "1"
+
+
+def service_unavailable(message: str) -> t.NoReturn:
+    """Skip the current test because a service (a server, a browser) is missing.
+
+    On a developer's machine the test skips with ``message``; under
+    ``ERLEN_REQUIRE_SERVICES=1`` (CI) it fails, so a missing install step
+    cannot pass silently.
+
+    :param message: what is missing and how to provide it.
+    """
+    if services_required():
+        pytest.fail(f"{message} ({SERVICES_REQUIRED_VARIABLE}=1: services are required)", pytrace=False)
+    pytest.skip(message)
 
 
 def validate_plugin(plugin: object, *, hookspec_modules: Iterable[object] = (), name: str | None = None) -> list[str]:
@@ -126,8 +151,11 @@ def cli_runner(app: Flask) -> FlaskCliRunner:
 
 
 __all__: list[str] = [
+    "SERVICES_REQUIRED_VARIABLE",
     "TESTING_SECRET_KEY",
     "MakeApp",
     "assert_valid_plugin",
+    "service_unavailable",
+    "services_required",
     "validate_plugin",
 ]

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from auth_helpers import log_in
 
+from erlen.testing import service_unavailable
 from erlen_auth import LoginThrottle, MemoryStore, RedisStore, state_of
 from erlen_auth.testing import DEFAULT_PASSWORD
 
@@ -127,10 +128,7 @@ def redis_url():
     try:
         client.ping()
     except redis.RedisError as exc:
-        message = f"Redis not reachable at {REDIS_URL} ({type(exc).__name__}); set ERLEN_TEST_REDIS_URL"
-        if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (ERLEN_REQUIRE_SERVICES=1: services are required)", pytrace=False)
-        pytest.skip(message)
+        service_unavailable(f"Redis not reachable at {REDIS_URL} ({type(exc).__name__}); set ERLEN_TEST_REDIS_URL")
     finally:
         client.close()
     return REDIS_URL

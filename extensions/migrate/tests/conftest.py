@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 import typing as t
@@ -15,8 +14,7 @@ from flask import Flask
 
 import erlen_db
 from erlen.testing import MakeApp
-
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from erlen_db.testing import postgres_url
 
 BASE = """
 from sqlalchemy.orm import DeclarativeBase
@@ -145,31 +143,6 @@ def blogkit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Blogkit
 
 
 # Databases
-
-
-def postgres_url() -> str:
-    return os.environ.get("ERLEN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-def _unreachable(reason: str) -> t.NoReturn:
-    where = erlen_db.redact_url(postgres_url())
-    message = f"PostgreSQL not reachable at {where} ({reason}); set ERLEN_TEST_POSTGRES_URL"
-    if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (ERLEN_REQUIRE_SERVICES=1: services are required)", pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[sa.Engine]:
-    engine = sa.create_engine(postgres_url(), connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as exc:
-        engine.dispose()
-        _unreachable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

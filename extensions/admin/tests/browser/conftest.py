@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from erlen.testing import service_unavailable
+
 CHROMIUM = os.environ.get("ERLEN_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".browser-artifacts"
 CHROMIUM_ARGS = [
@@ -33,20 +35,14 @@ PASSWORD = "correct horse battery staple"
 _folders: list[Path] = []
 
 
-def _unavailable(message: str) -> t.NoReturn:
-    if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (ERLEN_REQUIRE_SERVICES=1: browsers are required)", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[t.Any]:
     if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium not found at {CHROMIUM} (install Debian's chromium, or set ERLEN_CHROMIUM)")
+        service_unavailable(f"Chromium not found at {CHROMIUM} (install Debian's chromium, or set ERLEN_CHROMIUM)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install 'erlen-admin[test]')")
+        service_unavailable("playwright is not installed (pip install 'erlen-admin[test]')")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=30000

@@ -17,22 +17,83 @@ Fixtures (all use the core's ``app`` fixture; set ``erlen_plugins`` and
 ``max_queries``
     ``with max_queries(2): client.get("/posts")`` fails, listing the
     statements, when the block runs more than two: catches N+1 queries.
+``database_url``
+    Parametrizes a test over an empty SQLite file and an empty PostgreSQL
+    schema of its own (dropped afterwards), so a plugin's tests run on both.
+``postgres_schema_url``, ``postgres_engine``
+    The PostgreSQL parts alone. The server is ``ERLEN_TEST_POSTGRES_URL``
+    (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); without
+    one the tests skip, or fail under ``ERLEN_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations
 
+import os
+import typing as t
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
+
+from erlen.testing import service_unavailable
 
 from .database import database_of
 from .isolation import rolled_back
 from .queries import QueryCounter
 from .queries import count_queries as _count_queries
 from .queries import max_queries as _max_queries
+from .urls import redact as redact_url
+
+#: The PostgreSQL server of the tests unless ``ERLEN_TEST_POSTGRES_URL`` names another.
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str:
+    """The URL of the PostgreSQL server the tests use."""
+    return os.environ.get("ERLEN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[sa.Engine]:
+    """An engine of the test PostgreSQL server; skips (or fails under ERLEN_REQUIRE_SERVICES=1) without one."""
+    engine = sa.create_engine(postgres_url(), connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any failure to connect means "not reachable"
+        engine.dispose()
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        service_unavailable(
+            f"PostgreSQL not reachable at {redact_url(postgres_url())} ({type(exc).__name__}: {reason}); "
+            "set ERLEN_TEST_POSTGRES_URL"
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_engine: sa.Engine) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL schema of its own, dropped after the test."""
+    schema = f"erlen_test_{uuid.uuid4().hex[:12]}"
+    with postgres_engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(postgres_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with postgres_engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: an SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return t.cast(str, request.getfixturevalue("postgres_schema_url"))
 
 
 @pytest.fixture

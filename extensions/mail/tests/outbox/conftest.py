@@ -6,9 +6,7 @@ skip themselves when erlen-db is not installed (the tests-mail session).
 
 from __future__ import annotations
 
-import os
 import typing as t
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,60 +15,6 @@ from outbox_support import SENDER, Clock, OutboxApp
 
 from erlen.testing import MakeApp
 from erlen_mail.testing import SMTPTestServer
-
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def postgres_url() -> str:
-    return os.environ.get("ERLEN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-def _unreachable(reason: str) -> t.NoReturn:
-    import erlen_db
-
-    where = erlen_db.redact_url(postgres_url())
-    message = f"PostgreSQL not reachable at {where} ({reason}); set ERLEN_TEST_POSTGRES_URL"
-    if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (ERLEN_REQUIRE_SERVICES=1: services are required)", pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[t.Any]:
-    """An engine of the test PostgreSQL server; skips (or fails under ERLEN_REQUIRE_SERVICES=1) without one."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(postgres_url(), connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # any failure to connect means "not reachable"
-        engine.dispose()
-        _unreachable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def postgres_schema_url(postgres_engine: t.Any) -> Iterator[str]:
-    """The URL of a fresh PostgreSQL schema of its own, dropped after the test."""
-    import sqlalchemy as sa
-
-    schema = f"erlen_mail_test_{uuid.uuid4().hex[:12]}"
-    with postgres_engine.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(postgres_url()).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with postgres_engine.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: t.Any) -> str:
-    """The URL of an empty database: an SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
-    return t.cast(str, request.getfixturevalue("postgres_schema_url"))
 
 
 @pytest.fixture
