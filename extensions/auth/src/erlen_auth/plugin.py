@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import typing as t
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -150,7 +151,7 @@ def erlen_init_app(app: Flask) -> None:
     manager.init_app(app)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
-    manager.user_loader(_user_loader())
+    manager.user_loader(_user_loader(app))
     from .views import unauthorized
 
     manager.unauthorized_handler(unauthorized)
@@ -174,6 +175,12 @@ def erlen_init_app(app: Flask) -> None:
     config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=config["AUTH_REMEMBER_DAYS"]))
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
+    _unsettled.add(app)
+
+
+#: Apps whose cookie flags are settled again on their first request; empty once each has served one,
+#: so the before-request hook then costs one truth test.
+_unsettled: weakref.WeakSet[Flask] = weakref.WeakSet()
 
 
 def _configured(app: Flask, key: str) -> bool:
@@ -191,9 +198,12 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
         app.config[key] = safe[key.rsplit("_", 1)[1]]
 
 
-def _user_loader() -> t.Callable[[str], t.Any]:
-    """Flask-Login's user loader; it runs on every request, so its imports are resolved once, here."""
-    from erlen_db import get_session
+def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
+    """Flask-Login's user loader of ``app``; it runs on every request, so its look-ups are resolved once, here."""
+    from erlen_db import database_of
+
+    # The db plugin, which auth requires, is initialised first; its Database is the app's for good.
+    database = database_of(app)
 
     # Imported when the plugin is enabled, not when erlen_auth.plugin is imported
     # (``erlen plugins`` imports installed plugins that are not enabled).
@@ -203,7 +213,7 @@ def _user_loader() -> t.Callable[[str], t.Any]:
         ident, _, token = user_id.partition(":")
         if not ident.isdigit() or not token:
             return None
-        user = get_session().get(User, int(ident))
+        user = database.session.get(User, int(ident))
         if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
             return None
         return user
@@ -214,12 +224,16 @@ def _user_loader() -> t.Callable[[str], t.Any]:
 @erlen.hookimpl
 def erlen_before_request() -> None:
     # `erlen run --debug` turns debug on after the app is made: decide Secure on the first request.
+    if not _unsettled:
+        return
     from flask import current_app
 
-    state = state_of()
-    if not state.cookies_settled:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app in _unsettled:
+        _unsettled.discard(app)
+        state = state_of(app)
         state.cookies_settled = True
-        _settle_cookies(current_app, state)
+        _settle_cookies(app, state)
 
 
 @erlen.hookimpl
