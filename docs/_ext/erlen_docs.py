@@ -24,6 +24,7 @@ installing or removing an extension shows up without a clean build.
 
 from __future__ import annotations
 
+import abc
 import inspect
 import sys
 import typing as t
@@ -120,15 +121,16 @@ def _indent(text: str, prefix: str = "   ") -> list[str]:
 # Directives
 
 
-class _GeneratingDirective(SphinxDirective):
+class _GeneratingDirective(SphinxDirective, abc.ABC):
     """A directive whose output is reStructuredText it generates."""
 
     has_content = False
     required_arguments = 0
     optional_arguments = 0
 
+    @abc.abstractmethod
     def generate(self) -> list[str]:
-        raise NotImplementedError
+        """The reStructuredText lines the directive stands for."""
 
     def run(self) -> list[nodes.Node]:
         _generated_docs(self.env).add(self.env.docname)

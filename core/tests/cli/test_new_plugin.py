@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from erlen.cli import cli, new_plugin
+from erlen.testing import service_unavailable
 
 EXPECTED = [
     "README.md",
@@ -112,7 +113,7 @@ def test_the_generated_plugin_installs_and_its_tests_pass(tmp_path: Path) -> Non
     site = tmp_path / "site"
     command = _installer(site, folder)
     if command is None:
-        pytest.skip("neither uv nor pip is available to install the plugin")
+        service_unavailable("neither uv nor pip is available to install the plugin")
     installed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert (site / "erlen_bookmarks" / "plugin.py").is_file()

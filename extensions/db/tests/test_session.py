@@ -163,9 +163,9 @@ def test_savepoint_first_thing_in_the_transaction(app_with_tables: Flask) -> Non
     assert names(app_with_tables) == []
 
 
+# SQLite only: PostgreSQL's READ COMMITTED shows other transactions' commits by design.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_reads_of_one_transaction_see_one_snapshot(db_app: DbApp, database_url: str) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's READ COMMITTED shows other transactions' commits")
     app = db_app()
     erlen_db.database_of(app).create_all()
     with app.app_context():

@@ -33,9 +33,9 @@ def test_unreachable_database(blogkit, migrate_app):
     assert "Cannot reach the database at postgresql+psycopg://postgres@127.0.0.1:1/nowhere" in result.output
 
 
+# PostgreSQL only: the migrations lock is a PostgreSQL advisory lock.
+@pytest.mark.parametrize("new_database", ["postgresql"], indirect=True)
 def test_a_second_process_waits_for_the_migrations_lock(blogkit, migrate_app, database_url, dialect):
-    if dialect != "postgresql":
-        pytest.skip("the migrations lock is a PostgreSQL advisory lock")
     blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
     app = migrate_app(["users"])
     holder = sa.create_engine(database_url, poolclass=sa.NullPool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -12,7 +13,7 @@ if t.TYPE_CHECKING:
     from ..message import Message
 
 
-class Backend:
+class Backend(abc.ABC):
     """Delivers messages: over SMTP, to the console, to files, to a provider's API.
 
     A backend is made for one send or one batch, so it may hold a connection
@@ -31,12 +32,14 @@ class Backend:
         self.app = app
         self.config = app.config
 
-    def open(self) -> None:
+    # open and close are optional: backends without a connection inherit these no-ops.
+    def open(self) -> None:  # noqa: B027
         """Open a connection, if the backend uses one. Calling it again while open does nothing."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027
         """Close the connection, if open; never raises for a connection that is already gone."""
 
+    @abc.abstractmethod
     def send(self, message: Message) -> None:
         """Deliver one prepared message, opening the connection first if needed.
 
@@ -44,7 +47,7 @@ class Backend:
         :raises Exception: any exception means the message was not sent; its
             text is reported as the reason.
         """
-        raise NotImplementedError
+        ...
 
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
         """Deliver a message already serialised (the durable outbox sends these).
