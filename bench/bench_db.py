@@ -414,7 +414,8 @@ def bench_page(plan: Plan, root: Path) -> list[Result]:
         "render_template_string would recompile it on every request, ~1 ms, hiding the database layer).",
         f"The ids follow one pseudo-random sequence of {ID_SEQUENCE_LENGTH:,} (seed {ID_SEED}), the same for both; "
         "before timing, both apps answered the same bodies for 52 ids and 404 for a missing one.",
-        "Engines as each library configures them by default (erlen-db: pool_pre_ping, WAL and foreign keys on "
+        "Each library's own get_or_404: erlen-db loads by a statement built once per model, Flask-SQLAlchemy "
+        "through Session.get. Engines as each library configures them by default (erlen-db: WAL and foreign keys on "
         "connect, an explicit BEGIN; Flask-SQLAlchemy: SQLAlchemy's defaults).",
     ]
     extra = {"versions": versions()}

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import typing as t
+from collections.abc import Iterator
+
 import pytest
 import sqlalchemy as sa
 from app_models import Author
 from conftest import DbApp
 from flask import Flask
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 import erlen_db
 
@@ -39,3 +45,130 @@ def test_first_or_404(app: Flask) -> None:
     assert client.get("/by-name/ann").text == "1"
     response = client.get("/by-name/bob")
     assert response.status_code == 404 and "No such author" in response.text
+
+
+class OtherBase(DeclarativeBase):
+    """Models of these tests only, kept off the shared metadata that other tests list."""
+
+
+class Shelf(OtherBase):
+    __tablename__ = "helpers_shelf"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(40))
+    volumes: Mapped[list[Volume]] = relationship(lazy="joined", order_by="Volume.id")
+
+
+class Volume(OtherBase):
+    __tablename__ = "helpers_volume"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(ForeignKey("helpers_shelf.id"))
+    shelf: Mapped[Shelf] = relationship(lazy="joined", overlaps="volumes")
+
+
+class Placement(OtherBase):
+    __tablename__ = "helpers_placement"
+
+    shelf_id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Item(OtherBase):
+    __tablename__ = "helpers_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    __mapper_args__: t.ClassVar[dict[str, t.Any]] = {"polymorphic_on": "kind", "polymorphic_identity": "item"}
+
+
+class Lamp(Item):
+    __mapper_args__: t.ClassVar[dict[str, t.Any]] = {"polymorphic_identity": "lamp"}
+
+
+@pytest.fixture
+def shelves(app: Flask) -> Iterator[Flask]:
+    database = erlen_db.database_of(app)
+    OtherBase.metadata.create_all(database.engine)
+    with database.session_scope() as session:
+        session.add_all([Shelf(id=1, label="top"), Volume(id=1, shelf_id=1), Volume(id=2, shelf_id=1)])
+        session.add_all([Placement(shelf_id=1, position=3), Item(id=1, kind="item"), Lamp(id=2, kind="lamp")])
+    yield app
+    OtherBase.metadata.drop_all(database.engine)
+
+
+def test_get_loads_by_primary_key_and_answers_none_for_a_missing_row(app: Flask) -> None:
+    with app.app_context():
+        with erlen_db.count_queries() as queries:
+            author = erlen_db.get(Author, 1)
+            assert erlen_db.get(Author, 2) is None
+        assert author is not None and author.name == "ann" and queries.count == 2
+        assert erlen_db.get(Author, "1") is author  # converted as Session.get would
+
+
+def test_get_answers_from_the_identity_map_without_a_query(app: Flask) -> None:
+    with app.app_context():
+        author = erlen_db.session.get(Author, 1)
+        with erlen_db.count_queries() as queries:
+            assert erlen_db.get(Author, 1) is author
+        assert queries.count == 0
+
+
+def test_get_sees_a_deleted_row_as_gone_and_flushes_pending_changes(app: Flask) -> None:
+    with app.app_context():
+        session = erlen_db.session
+        session.delete(session.get(Author, 1))
+        session.flush()
+        assert erlen_db.get(Author, 1) is None
+        session.add(Author(id=7, name="gil"))
+        added = erlen_db.get(Author, 7)
+        assert added is not None and added.name == "gil"
+        session.rollback()
+
+
+def test_get_with_a_given_session_outside_an_app_context(app: Flask) -> None:
+    with erlen_db.database_of(app).session_scope() as session:
+        author = erlen_db.get(Author, 1, session=session)
+        assert author is not None and author.name == "ann"
+
+
+def test_get_of_a_model_that_joins_a_collection_loads_one_object_with_its_collection(shelves: Flask) -> None:
+    with shelves.app_context():
+        shelf = erlen_db.get(Shelf, 1)
+        assert shelf is not None and [volume.id for volume in shelf.volumes] == [1, 2]
+        volume = erlen_db.get(Volume, 2)  # joins its shelf, which joins the shelf's volumes in turn
+        assert volume is not None and volume.shelf is shelf
+
+
+def test_get_with_a_composite_key(shelves: Flask) -> None:
+    with shelves.app_context():
+        placement = erlen_db.get(Placement, (1, 3))
+        assert placement is not None and placement.position == 3
+        assert erlen_db.get(Placement, {"shelf_id": 1, "position": 3}) is placement
+        assert erlen_db.get(Placement, (1, 4)) is None
+
+
+def test_get_of_a_subclass_refuses_a_row_of_another_class(shelves: Flask) -> None:
+    with shelves.app_context():
+        assert erlen_db.get(Lamp, 1) is None
+        lamp = erlen_db.get(Item, 2)
+        assert isinstance(lamp, Lamp)
+        assert erlen_db.get(Lamp, 2) is lamp
+
+
+def test_get_leaves_a_session_class_with_its_own_lookup_to_it(app: Flask) -> None:
+    calls: list[object] = []
+
+    class AuditedSession(Session):
+        def get(self, entity: t.Any, ident: t.Any, **kwargs: t.Any) -> t.Any:
+            calls.append(ident)
+            return super().get(entity, ident, **kwargs)
+
+    with AuditedSession(erlen_db.database_of(app).engine) as session:
+        author = erlen_db.get(Author, 1, session=session)
+    assert author is not None and calls == [1]
+
+
+def test_get_of_none_behaves_as_session_get(app: Flask) -> None:
+    with app.app_context(), pytest.warns(SAWarning, match="fully NULL primary key"):
+        assert erlen_db.get(Author, None) is None

@@ -200,7 +200,7 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
 
 def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
     """Flask-Login's user loader of ``app``; it runs on every request, so its look-ups are resolved once, here."""
-    from erlen_db import database_of
+    from erlen_db import database_of, get
 
     # The db plugin, which auth requires, is initialised first; its Database is the app's for good.
     database = database_of(app)
@@ -213,7 +213,7 @@ def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
         ident, _, token = user_id.partition(":")
         if not ident.isdigit() or not token:
             return None
-        user = database.session.get(User, int(ident))
+        user = get(User, int(ident), session=database.session)
         if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
             return None
         return user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .database import APP_OWNER, Database, database_of
 from .errors import DatabaseConfigError, TableConflictError, is_unavailable
-from .helpers import first_or_404, get_or_404
+from .helpers import first_or_404, get, get_or_404
 from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
 from .pagination import InvalidCursorError, KeysetPage, Page, paginate, paginate_keyset
@@ -28,6 +28,7 @@ __all__ = [
     "count_queries",
     "database_of",
     "first_or_404",
+    "get",
     "get_or_404",
     "get_session",
     "is_unavailable",
