@@ -31,6 +31,11 @@ def _user(app, email):
         return user
 
 
+def _user_or_none(app, email):
+    with app.app_context():
+        return find_user(email)
+
+
 def test_user_create_reads_the_password_from_stdin(app, run):
     result = run("user", "create", "--email", "Ada@Example.com", input="a good long password\n")
     assert "Created user" in result.output
@@ -62,6 +67,63 @@ def test_the_password_is_asked_for_without_echo_on_a_terminal(app, monkeypatch):
     with app.app_context():
         assert _read_password() == "typed without echo!"
     assert asked == {"hide_input": True, "confirmation_prompt": True}
+
+
+def test_mismatched_passwords_on_a_terminal_are_refused(app, run, monkeypatch):
+    import sys
+
+    from erlen_auth import cli
+
+    class Terminal:  # click's prompts read the runner's input; only the check for a terminal is faked
+        def __getattr__(self, name):
+            return getattr(sys, name)
+
+        @property
+        def stdin(self):
+            class Stdin:
+                def isatty(self):
+                    return True
+
+            return Stdin()
+
+    monkeypatch.setattr(cli, "sys", Terminal())
+    result = run("user", "create", "--email", "ada@example.com", input="a good long password\nanother one\n", ok=False)
+    assert result.exit_code == 1
+    assert "The two entered values do not match." in result.output
+    assert _user_or_none(app, "ada@example.com") is None
+
+
+def test_an_empty_password_on_stdin_is_refused_with_what_to_do(app, run):
+    for given in ("", "\n"):
+        result = run("user", "create", "--email", "ada@example.com", input=given, ok=False)
+        assert result.exit_code == 1
+        assert "No password on standard input" in result.output, result.output
+    assert _user_or_none(app, "ada@example.com") is None
+
+
+@pytest.mark.parametrize(
+    ("email", "why"),
+    [
+        ("", "must have an @-sign"),
+        ("not an email", "must have an @-sign"),
+        ("ada@", "There must be something after the @-sign"),
+        ("a" * 300 + "@example.com", "too long"),
+    ],
+)
+def test_user_create_refuses_a_malformed_email(run, email, why):
+    result = run("user", "create", "--email", email, input="a good long password\n", ok=False)
+    assert result.exit_code == 1
+    assert "--email:" in result.output and "is not a valid email address" in result.output
+    assert why in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["", "   ", "r" * 81])
+def test_role_create_refuses_a_malformed_name(run, name):
+    result = run("role", "create", name, ok=False)
+    assert result.exit_code == 1
+    assert "NAME: give a role name that is not blank, of at most 80 characters." in result.output
+    assert "No roles" in run("role", "list").output
 
 
 def test_user_create_superuser_with_roles(app, run):

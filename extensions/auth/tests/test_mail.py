@@ -49,6 +49,14 @@ def test_with_mail_the_check_is_quiet(mail_app):
     assert not {m.id for m in run_checks(app)} & {"auth.I001", "auth.W001"}
 
 
+def test_reset_and_confirmation_routes_are_csrf_protected(mail_app):
+    from erlen_forms.testing import assert_csrf_protected
+
+    app, _ = mail_app(AUTH_EMAIL_CONFIRMATION=True)
+    endpoints = {result.endpoint for result in assert_csrf_protected(app)}
+    assert endpoints >= {"auth.reset_request", "auth.reset_password", "auth.confirm_email", "auth.resend_confirmation"}
+
+
 def test_reset_password_by_email(mail_app):
     app, outbox = mail_app()
     make_user(app, "ada@example.com")
@@ -116,6 +124,25 @@ def test_a_reset_link_dies_when_the_password_changes_otherwise(mail_app, db_sess
 
         set_password(get_session().get(User, user.id), "changed elsewhere now", reason="command")
     assert client.get(link).status_code == 400
+
+
+def test_links_survive_a_secret_key_rotation_with_the_old_key_as_fallback(mail_app):
+    app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True)
+    client = app.test_client()
+    post_form(
+        client,
+        "/auth/register",
+        {"email": "ada@example.com", "password": "long enough pw", "confirm": "long enough pw"},
+    )
+    post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    confirm, reset = _link(outbox[0]), _link(outbox[1])
+    old_key = app.config["SECRET_KEY"]
+    app.config.update(SECRET_KEY="a brand new secret key", SECRET_KEY_FALLBACKS=[old_key])
+    assert client.get(confirm).status_code == 200
+    assert client.get(reset).status_code == 200
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert client.get(confirm).status_code == 400
+    assert client.get(reset).status_code == 400
 
 
 def test_reset_of_an_unknown_email_answers_the_same_and_sends_nothing(mail_app):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from auth_helpers import log_in
+from auth_helpers import log_in, post_form
 
 from erlen_auth import LoginThrottle, Passwords, User, state_of
 from erlen_auth.accounts import LoginResult
@@ -46,8 +46,8 @@ def test_login_rehashes_when_the_parameters_change(client, create_user, db_sessi
     assert new != old
     assert new.startswith("$argon2id$v=19$m=16,t=2,p=1$")
     # A second log-in with the same parameters keeps the hash.
-    client.post("/auth/logout")
-    log_in(client, "ada@example.com")
+    assert post_form(client, "/auth/logout").status_code == 302
+    assert log_in(client, "ada@example.com").status_code == 302
     db_session.expire_all()
     assert db_session.get(User, user.id).password_hash == new
 
@@ -66,6 +66,14 @@ def test_the_same_message_for_an_unknown_email_and_a_wrong_password(client, crea
         return re.sub(r'value="[^"]*"', "", text).replace(email, "")
 
     assert strip(unknown.text, "nobody@example.com") == strip(wrong.text, "ada@example.com")
+
+
+def test_an_email_with_a_nul_character_is_refused_like_an_unknown_one(client, create_user):
+    # PostgreSQL refuses NUL in a query: without care this garbage is a 500 there.
+    create_user("ada@example.com")
+    response = log_in(client, "ada@example.com\x00", "some password")
+    assert response.status_code == 200
+    assert LOGIN_REFUSED in response.text
 
 
 def test_an_inactive_account_gets_the_same_message(client, create_user):

@@ -101,6 +101,11 @@ def test_safe_next_returns_a_safe_target() -> None:
         "javascript:alert(1)",
         "%2F%2Fevil.example",
         "/%5Cevil.example",
+        "HtTpS://evil.example",
+        "JaVaScRiPt:alert(1)",
+        "%2f%2Fevil.example",
+        "/%5c%5Cevil.example",
+        "/%252F%252fevil.example",
     ],
 )
 def test_login_refuses_unsafe_next(client, create_user, target: str) -> None:
@@ -134,3 +139,16 @@ def test_login_follows_safe_next(client, create_user) -> None:
         },
     )
     assert response.headers["Location"] == "/blog/private?x=1"
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/%5Cevil.example", "HTTPS://evil.example"])
+def test_logout_refuses_unsafe_next(client, create_user, target: str) -> None:
+    from auth_helpers import log_in, post_form
+
+    create_user("ada@example.com")
+    log_in(client, "ada@example.com")
+    response = post_form(client, "/auth/logout", {"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    log_in(client, "ada@example.com")
+    assert post_form(client, "/auth/logout", {"next": "/bye"}).headers["Location"] == "/bye"

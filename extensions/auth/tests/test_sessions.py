@@ -166,6 +166,50 @@ def test_a_forged_user_id_is_refused(app, create_user):
         assert not is_logged_in(client), forged
 
 
+def test_malformed_user_ids_are_refused_not_a_500(app, create_user):
+    from flask_login.utils import encode_cookie
+
+    user = create_user("ada@example.com")
+    # Only the app writes these (the session and the remember-me cookie are signed), but a bad one is no 500.
+    for forged in ("\u00b2:x", "\u0661:x", "99999999999999999999:x", "9" * 1000 + ":x", f"-{user.id}:x"):
+        with app.test_request_context():
+            remembered = encode_cookie(forged)
+        in_session, in_cookie = app.test_client(), app.test_client()
+        with in_session.session_transaction() as session:
+            session["_user_id"] = forged
+        in_cookie.set_cookie("remember_token", remembered)
+        assert not is_logged_in(in_session), forged
+        assert not is_logged_in(in_cookie), forged
+
+
+def test_garbage_session_and_remember_cookies_are_ignored_not_a_500(app, create_user):
+    create_user("ada@example.com")
+    for name, value in [
+        ("remember_token", "garbage"),
+        ("remember_token", "1:x|0000"),
+        ("remember_token", "|"),
+        ("remember_token", "\u00e9t\u00e9|\u00e9t\u00e9"),  # Flask-Login's digest check raises on non-ASCII
+        ("remember_token", "a" * 3000),
+        ("session", "garbage"),
+        ("session", "\u00e9t\u00e9.x.y"),
+    ]:
+        client = app.test_client()
+        client.set_cookie(name, value)
+        assert not is_logged_in(client), (name, value)
+
+
+def test_login_without_remember_me_clears_a_remember_cookie_left_in_the_browser(app, create_user):
+    create_user("ada@example.com")
+    create_user("bob@example.com")
+    client = app.test_client()
+    log_in(client, "bob@example.com", remember=True)  # or a cookie of Bob's planted in Ada's browser
+    response = log_in(client, "ada@example.com")
+    assert "remember_token=;" in set_cookies(response)["remember_token"]
+    assert client.get_cookie("remember_token") is None
+    client.delete_cookie("session")  # the browser closes: nobody is logged in, Bob least of all
+    assert not is_logged_in(client)
+
+
 def test_protected_views_send_anonymous_users_to_log_in_with_next(client, db_session):
     response = client.get("/auth/password?x=1")
     assert response.status_code == 302

@@ -49,7 +49,10 @@ def _db(db: Session | None) -> Session:
 
 def find_user(email: str, *, db: Session | None = None) -> User | None:
     """The user whose email is ``email``, compared case-insensitively."""
-    return _db(db).scalar(sa.select(User).where(User.email_key == email_key(email)))
+    key = email_key(email)
+    if "\x00" in key:
+        return None  # no address holds a NUL, and PostgreSQL refuses one in a query
+    return _db(db).scalar(sa.select(User).where(User.email_key == key))
 
 
 def create_user(
@@ -178,11 +181,15 @@ def login(user: User, *, remember: bool = False, db: Session | None = None, noti
     """Log ``user`` in to the current session, in a fresh session.
 
     Whatever the session held before is dropped (no session fixation) and a
-    new CSRF secret will be issued. Records the time of the log-in.
+    new CSRF secret will be issued; without ``remember``, a remember-me cookie
+    the browser still has (another account's, or one planted) is cleared.
+    Records the time of the log-in.
     """
     session.clear()
     reset_csrf_secret()
     flask_login.login_user(user, remember=remember, force=False)
+    if not remember and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
+        session["_remember"] = "clear"  # Flask-Login deletes the cookie at the end of the request
     if notify:
         user.last_login_at = dt.datetime.now(dt.UTC)
         _db(db).commit()

@@ -13,7 +13,7 @@ from erlen_db import get_session
 
 from . import accounts
 from .errors import UnknownPermissionError
-from .models import Role, User
+from .models import ROLE_NAME_MAX_LENGTH, Role, User
 from .permissions import permissions_of, require_known
 
 
@@ -23,10 +23,27 @@ def _read_password(confirm: bool = True) -> str:
         password = str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException(
+                'No password on standard input: pipe it in (echo "$PASSWORD" | erlen user ...) '
+                "or run the command in a terminal to be asked for it."
+            )
     low, high = current_app.config["AUTH_PASSWORD_MIN_LENGTH"], current_app.config["AUTH_PASSWORD_MAX_LENGTH"]
     if not low <= len(password) <= high:
         raise click.ClickException(f"The password must have between {low} and {high} characters.")
     return password
+
+
+def _new_email(email: str) -> str:
+    """``email`` stripped, when it is an address the registration form would accept too."""
+    import email_validator
+
+    email = email.strip()
+    try:
+        email_validator.validate_email(email, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise click.ClickException(f"--email: {email!r} is not a valid email address: {exc}") from None
+    return email
 
 
 def _user(email: str) -> User:
@@ -56,6 +73,7 @@ user_group = AppGroup("user", help="Manage user accounts.")
 @click.option("--role", "roles", multiple=True, help="A role to give; repeat for several.")
 def create_user_command(email: str, superuser: bool, roles: tuple[str, ...]) -> None:
     """Create a user. The password is asked for without echo, or read from standard input."""
+    email = _new_email(email)
     for name in roles:
         _role(name)
     if accounts.find_user(email) is not None:
@@ -134,6 +152,10 @@ role_group = AppGroup("role", help="Manage roles: named groups of permissions.")
 @click.option("--description", default="", help="What the role is for.")
 def create_role_command(name: str, description: str) -> None:
     """Create a role."""
+    if not name.strip() or len(name) > ROLE_NAME_MAX_LENGTH:
+        raise click.ClickException(
+            f"NAME: give a role name that is not blank, of at most {ROLE_NAME_MAX_LENGTH} characters."
+        )
     if get_session().scalar(sa.select(Role).where(Role.name == name)) is not None:
         raise click.ClickException(f"The role {name!r} exists already.")
     get_session().add(Role(name=name, description=description))

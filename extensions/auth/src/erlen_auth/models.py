@@ -19,6 +19,9 @@ from erlen_db import Model
 #: The longest email address the ``auth_user`` table stores (RFC 5321 limits a path to 254 characters).
 EMAIL_MAX_LENGTH = 254
 
+#: The longest role name the ``auth_role`` table stores.
+ROLE_NAME_MAX_LENGTH = 80
+
 
 def new_session_token() -> str:
     """A new random per-user session token."""
@@ -61,7 +64,7 @@ class Role(Model):
     __tablename__ = "auth_role"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(ROLE_NAME_MAX_LENGTH), unique=True)
     description: Mapped[str] = mapped_column(String(255), default="")
     grants: Mapped[list[RolePermission]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

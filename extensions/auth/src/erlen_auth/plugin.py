@@ -41,6 +41,17 @@ COOKIE_KEYS = (
 )
 
 
+class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyped
+    """Flask-Login's manager, refusing remember-me cookies it would fail on."""
+
+    def _load_user_from_remember_cookie(self, cookie: str) -> t.Any:
+        # Flask-Login compares the cookie's digest with hmac.compare_digest, which raises
+        # TypeError on non-ASCII text: a client sending such a cookie would get a 500.
+        if not cookie.isascii():
+            return None
+        return super()._load_user_from_remember_cookie(cookie)
+
+
 def _at_least(low: int) -> t.Callable[[int], None]:
     def check(value: int) -> None:
         if value < low:
@@ -147,7 +158,7 @@ def erlen_init_app(app: Flask) -> None:
     from .passwords import Passwords
     from .throttling import LoginThrottle
 
-    manager = LoginManager()
+    manager = _LoginManager()
     manager.init_app(app)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
@@ -198,6 +209,10 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
         app.config[key] = safe[key.rsplit("_", 1)[1]]
 
 
+#: The most digits a user id in a session or remember-me cookie may have (ids fit a signed 64-bit integer).
+_MAX_ID_DIGITS = 18
+
+
 def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
     """Flask-Login's user loader of ``app``; it runs on every request, so its look-ups are resolved once, here."""
     from erlen_db import database_of, get
@@ -211,7 +226,9 @@ def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
 
     def load_user(user_id: str) -> t.Any:
         ident, _, token = user_id.partition(":")
-        if not ident.isdigit() or not token:
+        # ASCII digits only ("²".isdigit() is true, int() refuses it), and few enough to fit a
+        # BIGINT: anything else is no user of ours, not a 500.
+        if not (ident.isascii() and ident.isdigit()) or len(ident) > _MAX_ID_DIGITS or not token:
             return None
         user = get(User, int(ident), session=database.session)
         if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):

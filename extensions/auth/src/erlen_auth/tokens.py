@@ -33,14 +33,14 @@ def _serializer(purpose: str, app: Flask) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(keys, salt=_SALTS[purpose])
 
 
-def _fingerprint(purpose: str, user: User, app: Flask) -> str:
+def _fingerprint(purpose: str, user: User, app: Flask, key: t.Any = None) -> str:
     # Keyed with SECRET_KEY: the payload of a token is readable, and must not give away a function of the hash.
     if purpose == RESET:
         state = f"{purpose}|{user.password_hash}|{user.session_token}|{user.is_active}"
     else:
         state = f"{purpose}|{user.email_key}|{user.email_confirmed_at is not None}"
-    key = str(app.config["SECRET_KEY"]).encode()
-    return hmac.new(key, state.encode(), hashlib.sha256).hexdigest()[:32]
+    secret = str(app.config["SECRET_KEY"] if key is None else key).encode()
+    return hmac.new(secret, state.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def make_token(purpose: str, user: User, app: Flask | None = None) -> str:
@@ -71,4 +71,8 @@ def matches(purpose: str, token: str, user: User, max_age: int, app: Flask | Non
     if not isinstance(payload, dict) or payload.get("user") != user.id:
         return False
     state = payload.get("state")
-    return isinstance(state, str) and hmac.compare_digest(state, _fingerprint(purpose, user, app))
+    if not isinstance(state, str):
+        return False
+    # A token made before SECRET_KEY was rotated carries a fingerprint keyed with what is now a fallback.
+    keys = [app.config["SECRET_KEY"], *(app.config.get("SECRET_KEY_FALLBACKS") or ())]
+    return any(hmac.compare_digest(state, _fingerprint(purpose, user, app, key)) for key in keys if key)
