@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import typing as t
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -172,3 +173,37 @@ def test_get_leaves_a_session_class_with_its_own_lookup_to_it(app: Flask) -> Non
 def test_get_of_none_behaves_as_session_get(app: Flask) -> None:
     with app.app_context(), pytest.warns(SAWarning, match="fully NULL primary key"):
         assert erlen_db.get(Author, None) is None
+
+
+class Ticket(OtherBase):
+    __tablename__ = "helpers_ticket"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+@pytest.mark.parametrize("text", ["abc", "1.5", "", "99999999999999999999999", "0x1"])
+def test_get_or_404_of_text_that_cannot_be_an_integer_key_is_a_404(app: Flask, text: str) -> None:
+    @app.get("/authors-by-text/<path:ident>")
+    def by_text(ident: str) -> str:
+        return erlen_db.get_or_404(Author, ident).name
+
+    client = app.test_client()
+    assert client.get("/authors-by-text/1").text == "ann"
+    assert client.get(f"/authors-by-text/{text}").status_code == 404
+
+
+def test_get_or_404_of_a_uuid_key_given_as_text(shelves: Flask) -> None:
+    with erlen_db.database_of(shelves).session_scope() as session:
+        ticket = Ticket()
+        session.add(ticket)
+        session.flush()
+        known = str(ticket.id)
+
+    @shelves.get("/tickets/<ident>")
+    def ticket_page(ident: str) -> str:
+        return str(erlen_db.get_or_404(Ticket, ident).id)
+
+    client = shelves.test_client()
+    assert client.get(f"/tickets/{known}").text == known
+    assert client.get(f"/tickets/{uuid.uuid4()}").status_code == 404
+    assert client.get("/tickets/not-a-uuid").status_code == 404

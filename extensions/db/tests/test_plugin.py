@@ -74,7 +74,14 @@ def test_sqlite_pre_ping_when_asked_for_works(make_app: MakeApp, tmp_path: Path)
 
 @pytest.mark.parametrize(
     "url",
-    ["not a url", "postgresql+psycopg://bob:s3cr3t@::bad::/db", "://bob:s3cr3t@host/db"],
+    [
+        "not a url",
+        "postgresql+psycopg://bob:s3cr3t@::bad::/db",
+        "://bob:s3cr3t@host/db",
+        "bob:s3cr3t@host/db",  # no scheme
+        "postgresql:bob:s3cr3t@host/db",  # no //
+        "postgresql:bob:s3cr3t@host/db?password=s3cr3t",
+    ],
 )
 def test_malformed_url_names_setting_and_hides_password(make_app: MakeApp, url: str) -> None:
     with pytest.raises(erlen.SettingError) as info:
@@ -92,6 +99,27 @@ def test_unknown_driver_names_setting_and_hides_password(make_app: MakeApp) -> N
     assert "s3cr3t" not in message and "bob:***@host" in message
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql+psycopg://bob@127.0.0.1:1/db?password=s3cr3t",
+            "postgresql+psycopg://bob@127.0.0.1:1/db?password=***",
+        ),
+        (
+            "postgresql+psycopg://bob:s3cr3t@127.0.0.1:1/db?sslmode=disable&PASSWORD=s3cr3t",
+            "postgresql+psycopg://bob:***@127.0.0.1:1/db?PASSWORD=***&sslmode=disable",
+        ),
+    ],
+)
+def test_password_in_the_url_query_is_hidden(make_app: MakeApp, url: str, shown: str) -> None:
+    # libpq and psycopg take the password from the query string too.
+    app = make_app(["db"], {"DB_URL": url})
+    assert erlen_db.database_of(app).display_url == shown
+    output = app.test_cli_runner().invoke(args=["db", "info"]).output
+    assert "s3cr3t" not in output and shown in output
+
+
 def test_missing_driver_names_setting(make_app: MakeApp) -> None:
     with pytest.raises(erlen.SettingError) as info:
         make_app(["db"], {"DB_URL": "mysql+nosuchdriver://bob:s3cr3t@host/db"})
@@ -103,6 +131,30 @@ def test_bad_engine_option_names_setting(make_app: MakeApp, tmp_path: Path) -> N
         make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'x.db'}", "DB_ENGINE_OPTIONS": {"no_such_option": 1}})
     assert "DB_ENGINE_OPTIONS" in str(info.value) and "no_such_option" in str(info.value)
     assert info.value.key == "DB_ENGINE_OPTIONS"
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/x.db", "postgresql+psycopg://bob:s3cr3t@127.0.0.1:1/db"])
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"pool_size": "x"}, "pool_size"),
+        ({"max_overflow": "x"}, "max_overflow"),  # accepted by create_engine, failing on every checkout
+        ({"pool_timeout": "10"}, "pool_timeout"),
+        ({"pool_recycle": True}, "pool_recycle"),
+        ({"connect_args": "x"}, "connect_args"),
+        ({"connect_args": [["connect_timeout", 3]]}, "connect_args"),
+        ({"echo": "yes"}, "'yes'"),
+        ({"poolclass": "NullPool"}, "AttributeError"),
+    ],
+)
+def test_bad_engine_option_values_name_setting(
+    make_app: MakeApp, tmp_path: Path, url: str, options: dict[str, object], named: str
+) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": url.format(tmp=tmp_path), "DB_ENGINE_OPTIONS": options})
+    assert info.value.key == "DB_ENGINE_OPTIONS"
+    assert "DB_ENGINE_OPTIONS" in str(info.value) and named in str(info.value)
+    assert "s3cr3t" not in str(info.value)
 
 
 def test_postgresql_without_driver_means_psycopg(make_app: MakeApp) -> None:

@@ -69,6 +69,36 @@ def test_unhandled_exception_rolls_back_and_removes_session(app_with_tables: Fla
     assert names(app_with_tables) == []
 
 
+def test_error_handler_that_commits_does_not_commit_the_failed_requests_writes(app_with_tables: Flask) -> None:
+    app_with_tables.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app_with_tables.errorhandler(500)
+    def log_error(error: Exception) -> tuple[str, int]:
+        erlen_db.session.add(Author(name="error-log"))
+        erlen_db.session.commit()
+        return "logged", 500
+
+    assert app_with_tables.test_client().post("/fail/eve").text == "logged"
+    assert names(app_with_tables) == ["error-log"]
+
+
+def test_error_handler_can_use_the_session_after_a_failed_flush(app_with_tables: Flask) -> None:
+    app_with_tables.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app_with_tables.post("/twice/<name>")
+    def twice(name: str) -> str:
+        erlen_db.session.add_all([Author(name=name), Author(name=name)])
+        erlen_db.session.flush()  # IntegrityError: the name is unique
+        return "?"
+
+    @app_with_tables.errorhandler(500)
+    def count_authors(error: Exception) -> tuple[str, int]:
+        return f"{erlen_db.session.scalar(sa.select(sa.func.count()).select_from(Author))} authors", 500
+
+    response = app_with_tables.test_client().post("/twice/ann")
+    assert (response.status_code, response.text) == (500, "0 authors")
+
+
 def test_one_session_per_app_context(app_with_tables: Flask) -> None:
     assert app_with_tables.test_client().get("/same").text == "True"
     with app_with_tables.app_context():

@@ -65,8 +65,13 @@ class TestRolledBack:
         assert client.get("/authors").text == ",".join(sorted([name, "other"]))
 
 
-def test_nothing_persists_after_db_session(app: Flask, db_session: Session) -> None:
-    pass
+def test_commits_under_db_session_are_not_visible_outside_its_transaction(app: Flask, db_session: Session) -> None:
+    db_session.add(Author(name="ann"))
+    db_session.commit()
+    assert app.test_client().post("/authors/bob").status_code == 200
+    with erlen_db.database_of(app).session_scope() as job_session:
+        job_session.add(Author(name="job"))
+    assert committed_names(app) == []  # seen from a connection of its own
 
 
 def test_app_context_session_joins_the_test_transaction(app: Flask, db_session: Session) -> None:

@@ -127,6 +127,29 @@ def test_recovers_when_postgresql_returns(make_app: MakeApp, postgres_schema_url
     database.dispose()
 
 
+def test_database_lost_during_a_failing_request_leaves_its_500_and_recovers(
+    make_app: MakeApp, postgres_schema_url: str, proxy: TcpProxy
+) -> None:
+    # The rollback at teardown fails on the lost connection; it must not replace the request's own error.
+    url = sa.make_url(postgres_schema_url).set(host="127.0.0.1", port=proxy.port)
+    url = url.update_query_dict({"connect_timeout": "2"})
+    app = add_routes(make_app(["db"], {"DB_URL": url.render_as_string(hide_password=False)}))
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    database = erlen_db.database_of(app)
+    database.create_all()
+
+    @app.get("/lost")
+    def lost() -> str:
+        erlen_db.session.execute(sa.select(Author))
+        proxy.stop()
+        raise RuntimeError("a bug in the view")
+
+    assert app.test_client().get("/lost").status_code == 500
+    proxy.start()
+    assert app.test_client().get("/count").text == "0"
+    database.dispose()
+
+
 def test_recovers_when_sqlite_file_becomes_available(make_app: MakeApp, tmp_path: Path) -> None:
     app = add_routes(make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'later' / 'db.sqlite3'}"}))
     assert_unavailable(app)

@@ -7,7 +7,7 @@ from .errors import DatabaseConfigError, TableConflictError, is_unavailable
 from .helpers import first_or_404, get, get_or_404
 from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
-from .pagination import InvalidCursorError, KeysetPage, Page, paginate, paginate_keyset
+from .pagination import InvalidCursorError, InvalidPageError, KeysetPage, Page, paginate, paginate_keyset
 from .queries import QueryCounter, count_queries, max_queries
 from .session import get_session, session
 from .urls import redact as redact_url
@@ -20,6 +20,7 @@ __all__ = [
     "Database",
     "DatabaseConfigError",
     "InvalidCursorError",
+    "InvalidPageError",
     "KeysetPage",
     "Model",
     "Page",

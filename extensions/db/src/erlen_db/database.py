@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 
 import erlen
 
 from . import urls
-from .errors import DatabaseConfigError, TableConflictError
+from .errors import DatabaseConfigError, TableConflictError, is_unavailable
 from .model import Model
 
 #: The key of ``app.extensions`` under which the :class:`Database` lives.
@@ -87,9 +88,30 @@ class Database:
             return
         try:
             if exception is not None:
-                session.rollback()
+                self._roll_back(session)
         finally:
             session.close()
+
+    def rollback_session(self) -> None:
+        """Roll back the current app context's session, if it has one.
+
+        The plugin calls it as soon as a request raises an unhandled exception,
+        before the app's error handlers run: a 500 handler that writes (an
+        error log) and commits must not commit the failed request's writes
+        with it, and must find the session usable after a failed flush.
+        """
+        session = t.cast("Session | None", _app_globals().get(_G_KEY))
+        if session is not None:
+            self._roll_back(session)
+
+    def _roll_back(self, session: Session) -> None:
+        """Roll back ``session``; a database lost meanwhile has discarded the transaction itself."""
+        try:
+            session.rollback()
+        except SQLAlchemyError as exc:
+            if not is_unavailable(exc):
+                raise
+            self.app.logger.warning("Database unavailable while rolling back: %s", exc.__class__.__name__)
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:

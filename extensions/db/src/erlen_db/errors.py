@@ -1,4 +1,4 @@
-"""Errors of the ``db`` plugin, and the 503 page of an unreachable database."""
+"""Errors of the ``db`` plugin, the 503 page of an unreachable database and the 400 of bad page requests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import BadRequest
 
 import erlen
 
@@ -63,3 +64,18 @@ def register_error_handler(app: Flask) -> None:
         return body, 503, {"Retry-After": str(RETRY_AFTER)}
 
     app.register_error_handler(SQLAlchemyError, handle)
+
+
+def register_pagination_error_handler(app: Flask) -> None:
+    """Answer a page request whose cursor, page number or page size is bad with a 400, not a 500.
+
+    The response is the app's own 400 page, if it has one, with the error's
+    message as its description.
+    """
+    from .pagination import InvalidCursorError, InvalidPageError  # it imports the session, which imports us
+
+    def handle(exc: ValueError) -> t.Any:
+        return app.handle_http_exception(BadRequest(description=str(exc)))
+
+    app.register_error_handler(InvalidCursorError, handle)
+    app.register_error_handler(InvalidPageError, handle)

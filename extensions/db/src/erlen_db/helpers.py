@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+import uuid
 import weakref
 
 from flask import abort
@@ -82,15 +83,46 @@ def _joins_a_collection(mapper: Mapper[t.Any], seen: frozenset[Mapper[t.Any]] = 
 def get_or_404(model: type[_T], ident: t.Any, *, session: Session | None = None, description: str | None = None) -> _T:
     """The row of ``model`` with primary key ``ident`` (loaded by :func:`get`), or a 404 response.
 
+    ``ident`` may be the text of the key, as a URL holds it (``"42"``, a
+    UUID's text): text that cannot be a key of the model (``"abc"`` for an
+    integer or UUID key) is a 404, not a database error.
+
     :param model: a mapped class.
     :param ident: the primary key value (a tuple for composite keys).
     :param session: the session; the current app context's by default.
     :param description: the 404 page's message.
     """
-    row = get(model, ident, session=session)
+    if isinstance(ident, str):
+        ident = _key_from_text(inspect(model), ident)
+    row = None if ident is _NOT_A_KEY else get(model, ident, session=session)
     if row is None:
         abort(404, description=description)
     return row
+
+
+_NOT_A_KEY = object()
+
+#: The range of the integers that databases store (signed 64 bits); SQLite refuses to bind any other.
+_INTEGER_KEYS = range(-(2**63), 2**63)
+
+
+def _key_from_text(mapper: Mapper[t.Any], text: str) -> t.Any:
+    """``text`` as a value of ``mapper``'s one-column primary key, or ``_NOT_A_KEY``; other keys keep the text."""
+    if len(mapper.primary_key) != 1:
+        return text
+    try:
+        python_type = mapper.primary_key[0].type.python_type
+    except NotImplementedError:  # a type with no Python equivalent: the database decides
+        return text
+    try:
+        if python_type is int:
+            number = int(text)
+            return number if number in _INTEGER_KEYS else _NOT_A_KEY
+        if python_type is uuid.UUID:
+            return uuid.UUID(text)
+    except ValueError:
+        return _NOT_A_KEY
+    return text
 
 
 def first_or_404(statement: Select[t.Any], *, session: Session | None = None, description: str | None = None) -> t.Any:

@@ -19,8 +19,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, func, inspect, or_, select
+from sqlalchemy.orm import Mapper, QueryableAttribute, Session
+from sqlalchemy.orm.exc import UnmappedColumnError
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import desc_op
 
@@ -31,9 +32,24 @@ _T = t.TypeVar("_T")
 #: The largest page size the helpers accept, whatever the caller asks for.
 MAX_PER_PAGE = 1000
 
+#: The largest integer databases take (a signed 64 bits): for row offsets and cursor values.
+_MAX_INT64 = 2**63 - 1
+
+
+class InvalidPageError(ValueError):
+    """A page number or page size is out of range.
+
+    In a request of an app with the ``db`` plugin it answers ``400 Bad Request``
+    with the message, as ``page`` and ``per_page`` often come from the query string.
+    """
+
 
 class InvalidCursorError(ValueError):
-    """A keyset cursor cannot be decoded or does not fit the ordering."""
+    """A keyset cursor cannot be decoded or does not fit the ordering.
+
+    In a request of an app with the ``db`` plugin it answers ``400 Bad Request``:
+    cursors come from the query string, where anyone can change them.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,9 +84,11 @@ class Page(t.Generic[_T]):
 
 def _check_size(page: int, per_page: int) -> None:
     if page < 1:
-        raise ValueError(f"page must be 1 or more, not {page}")
+        raise InvalidPageError(f"page must be 1 or more, not {page}")
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
+        raise InvalidPageError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
+    if (page - 1) * per_page > _MAX_INT64:
+        raise InvalidPageError(f"page {page} is too large")
 
 
 def paginate(
@@ -88,6 +106,7 @@ def paginate(
     :param per_page: rows per page, at most :data:`MAX_PER_PAGE`.
     :param count: also count every row (one more query), for ``total`` and ``pages``.
     :param session: the session; the current app context's by default.
+    :raises InvalidPageError: ``page`` or ``per_page`` is out of range (a 400 response in a request).
     """
     _check_size(page, per_page)
     session = session or get_session()
@@ -139,7 +158,7 @@ def decode_cursor(cursor: str, length: int) -> list[t.Any]:
 
 def paginate_keyset(
     statement: Select[t.Any],
-    order_by: Sequence[ColumnElement[t.Any]],
+    order_by: Sequence[ColumnElement[t.Any] | QueryableAttribute[t.Any]],
     *,
     after: str | None = None,
     per_page: int = 20,
@@ -159,15 +178,19 @@ def paginate_keyset(
     :param after: the ``next_cursor`` of the previous page; ``None`` for the first page.
     :param per_page: rows per page, at most :data:`MAX_PER_PAGE`.
     :param session: the session; the current app context's by default.
-    :raises InvalidCursorError: ``after`` is not a cursor of this ordering.
+    :raises InvalidCursorError: ``after`` is not a cursor of this ordering (a 400 response in a request).
+    :raises InvalidPageError: ``per_page`` is out of range (a 400 response in a request).
     """
     _check_size(1, per_page)
     columns: list[tuple[ColumnElement[t.Any], bool]] = []
     for item in order_by:
-        if isinstance(item, UnaryExpression) and item.modifier is desc_op:
+        if isinstance(item, QueryableAttribute):
+            columns.append((item.expression, False))
+        elif isinstance(item, UnaryExpression) and item.modifier is desc_op:
             columns.append((item.element, True))
         else:
             columns.append((item, False))
+    keys = _attribute_keys(statement, [column for column, _ in columns])
     if after is not None:
         values = [
             _from_json(column, value)
@@ -181,7 +204,7 @@ def paginate_keyset(
     if len(rows) > per_page:
         rows = rows[:per_page]
         last = rows[-1]
-        next_cursor = encode_cursor([_json_value(getattr(last, _key_of(column))) for column, _ in columns])
+        next_cursor = encode_cursor([_json_value(getattr(last, key)) for key in keys])
     return KeysetPage(items=rows, next_cursor=next_cursor, per_page=per_page)
 
 
@@ -193,6 +216,25 @@ def _after(columns: list[tuple[ColumnElement[t.Any], bool]], values: list[t.Any]
         beyond = column < values[index] if desc else column > values[index]
         clauses.append(and_(*equal, beyond))
     return or_(*clauses)
+
+
+def _attribute_keys(statement: Select[t.Any], columns: list[ColumnElement[t.Any]]) -> list[str]:
+    """The names of the ordering columns' attributes on the rows, which may differ from the columns' names.
+
+    ``id: Mapped[int] = mapped_column("book_id")`` is the attribute ``id`` of the column ``book_id``.
+    """
+    descriptions = statement.column_descriptions
+    mapper = inspect(descriptions[0].get("entity"), raiseerr=False) if descriptions else None
+    keys = []
+    for column in columns:
+        key = None
+        if isinstance(mapper, Mapper):
+            try:
+                key = mapper.get_property_by_column(column).key
+            except UnmappedColumnError:
+                pass
+        keys.append(key or _key_of(column))
+    return keys
 
 
 def _key_of(column: ColumnElement[t.Any]) -> str:
@@ -213,17 +255,43 @@ def _json_value(value: t.Any) -> t.Any:
 
 
 def _from_json(column: ColumnElement[t.Any], value: t.Any) -> t.Any:
+    """The value of ``column`` that the cursor holds, checked against the column's type.
+
+    A cursor comes from the client: a value of another type would make the
+    database fail on the comparison (a 500) or, on SQLite, compare silently wrong.
+
+    :raises InvalidCursorError: the value cannot be one of the column.
+    """
+    if value is None or not isinstance(value, (str, int, float)):
+        raise InvalidCursorError("the pagination cursor is not valid")  # NULL, or a JSON list or object
     try:
         python_type = column.type.python_type
     except NotImplementedError:
         return value
-    if not isinstance(value, str) or python_type is str:
-        return value
     try:
-        if python_type in (datetime.datetime, datetime.date, datetime.time):
-            return python_type.fromisoformat(value)
-        if python_type in (decimal.Decimal, uuid.UUID):
-            return python_type(value)
-    except ValueError:
-        raise InvalidCursorError("the pagination cursor is not valid") from None
-    return value
+        if python_type is bool:
+            if isinstance(value, bool):
+                return value
+        elif python_type is int:
+            if isinstance(value, int) and not isinstance(value, bool) and -_MAX_INT64 - 1 <= value <= _MAX_INT64:
+                return value
+        elif python_type is float:
+            if not isinstance(value, bool):
+                return float(value)
+        elif python_type is str:
+            if isinstance(value, str):
+                return value
+        elif python_type in (datetime.datetime, datetime.date, datetime.time):
+            if isinstance(value, str):
+                return python_type.fromisoformat(value)
+        elif python_type is decimal.Decimal:
+            if not isinstance(value, bool):
+                return decimal.Decimal(str(value))
+        elif python_type is uuid.UUID:
+            if isinstance(value, str):
+                return uuid.UUID(value)
+        else:
+            return value
+    except (ValueError, decimal.InvalidOperation):
+        pass
+    raise InvalidCursorError("the pagination cursor does not fit this listing")

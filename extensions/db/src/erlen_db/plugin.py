@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import click
-from flask import Flask
+from flask import Flask, got_request_exception
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -18,7 +18,7 @@ from erlen.checks import CheckMessage, info, warning
 
 from . import hookspecs, urls
 from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
-from .errors import mark_unreachable_errors, register_error_handler
+from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
@@ -74,16 +74,17 @@ def erlen_init_app(app: Flask) -> None:
         options["pool_pre_ping"] = True
     if not (urls.is_sqlite(url) and url.database in (None, "", ":memory:")):
         options["pool_timeout"] = 10  # SQLAlchemy's 30 seconds keep a request waiting too long for its 503
-    options.update(app.config["DB_ENGINE_OPTIONS"])
+    options.update(_checked_engine_options(app.config["DB_ENGINE_OPTIONS"]))
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
         # Without it, a server that drops packets keeps a request waiting minutes for its 503.
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **options.get("connect_args", {})}
     try:
         database = Database(app, url, options)
-    except TypeError as exc:
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise erlen.SettingError(
             f"Setting DB_ENGINE_OPTIONS of plugin 'db' holds an option that create_engine does not accept for "
-            f"{urls.redact(url)}: {urls.redact(str(exc))}.",
+            f"{urls.redact(url)}: {type(exc).__name__}: {urls.redact(str(exc))}. Check the options' names and "
+            "the types of their values.",
             key="DB_ENGINE_OPTIONS",
             plugin="db",
         ) from None
@@ -100,10 +101,44 @@ def erlen_init_app(app: Flask) -> None:
     mark_unreachable_errors(database.engine)
     app.extensions[EXTENSION_KEY] = database
     app.teardown_appcontext(database.remove_session)
+    got_request_exception.connect(_roll_back_after_exception, app)
     register_error_handler(app)
+    register_pagination_error_handler(app)
     for plugin, declared in erlen.plugins_of(app).call_each("erlen_db_models"):
         database.claim(plugin.name, declared or ())
     erlen.plugins_of(app).call_each("erlen_db_engine_created", app=app, engine=database.engine)
+
+
+#: Engine options whose value must be a number; create_engine accepts any value, the pool then fails on every checkout.
+_NUMERIC_ENGINE_OPTIONS = ("pool_size", "max_overflow", "pool_timeout", "pool_recycle")
+
+
+def _checked_engine_options(options: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``DB_ENGINE_OPTIONS``, with the values that would fail only once connecting checked now.
+
+    :raises erlen.SettingError: ``connect_args`` is not a mapping, or a pool size or time is not a number.
+    """
+    problems = [
+        f"{name} must be a number, not {options[name]!r}"
+        for name in _NUMERIC_ENGINE_OPTIONS
+        if name in options and (isinstance(options[name], bool) or not isinstance(options[name], (int, float)))
+    ]
+    if not isinstance(options.get("connect_args", {}), dict):
+        problems.append(
+            f"connect_args must be a mapping of the driver's connect() arguments, not {options['connect_args']!r}"
+        )
+    if problems:
+        raise erlen.SettingError(
+            f"Setting DB_ENGINE_OPTIONS of plugin 'db' is invalid: {'; '.join(problems)}.",
+            key="DB_ENGINE_OPTIONS",
+            plugin="db",
+        )
+    return options
+
+
+def _roll_back_after_exception(sender: Flask, **extra: t.Any) -> None:
+    """Roll back the request's session when it raised an unhandled exception, before the 500 handlers run."""
+    database_of(sender).rollback_session()
 
 
 def _configured_url(app: Flask) -> URL:

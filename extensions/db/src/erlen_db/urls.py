@@ -10,18 +10,32 @@ from sqlalchemy.exc import ArgumentError
 #: ``//user:password@host`` in a URL that may not parse; the password runs to the last ``@``.
 _PASSWORD = re.compile(r"(?P<head>//[^:/@\s]*:)(?P<password>\S*)(?P<tail>@[^@\s]*)")
 
+#: ``user:password@host`` or ``scheme:user:password@host`` (no ``//``): all before the last ``@`` is hidden
+#: but a first word, which is the user or the scheme.
+_PASSWORD_WITHOUT_SLASHES = re.compile(r"(?P<head>(?:^|\s)[^:/@\s]*:)(?P<password>\S*)(?P<tail>@[^@\s]*)")
+
+#: A ``password=`` query parameter, which libpq and psycopg accept as well.
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)", re.IGNORECASE)
+
 
 def redact(url: str | URL) -> str:
     """Render ``url`` with its password replaced by ``***``, whether or not it parses.
 
+    The password is hidden wherever it is: after the user, in a ``password``
+    query parameter, or in a malformed URL that lacks its scheme or ``//``.
+
     :param url: a URL object or string.
     """
     if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError, TypeError):
-        return _PASSWORD.sub(r"\g<head>***\g<tail>", url)
+        rendered = url.render_as_string(hide_password=True)
+    else:
+        try:
+            rendered = make_url(url).render_as_string(hide_password=True)
+        except (ArgumentError, ValueError, TypeError):
+            rendered, found = _PASSWORD.subn(r"\g<head>***\g<tail>", url)
+            if not found:
+                rendered = _PASSWORD_WITHOUT_SLASHES.sub(r"\g<head>***\g<tail>", url)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", rendered)
 
 
 def parse(url: str) -> URL:
