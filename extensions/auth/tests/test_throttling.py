@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import threading
+import typing as t
 import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 from auth_helpers import log_in
 
 from erlen.testing import service_unavailable
-from erlen_auth import LoginThrottle, MemoryStore, RedisStore, state_of
+from erlen_auth import LoginThrottle, MemoryStore, RedisStore, Throttled, state_of
 from erlen_auth.testing import DEFAULT_PASSWORD
 
 REDIS_URL = os.environ.get("ERLEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -201,3 +204,241 @@ def test_wrong_current_passwords_count_as_failed_log_ins(client, create_user):
         assert post_form(client, "/auth/password", {"current": "guess", **change}).status_code == 200
     refused = post_form(client, "/auth/password", {"current": DEFAULT_PASSWORD, **change})
     assert refused.status_code == 429 and "Retry-After" in refused.headers
+
+
+# -- Concurrency: the limit holds when attempts arrive together ----------------------------------------------
+
+#: The bound on every wait below; reached only when something is broken (nothing here is timed).
+WAIT = 30
+#: Attempts sent at once, well above the limits of 3 the tests set.
+PARALLEL = 12
+LIMIT = 3
+
+
+class PasswordGate:
+    """Holds every attempt that reaches the password check until each of ``parties`` was let through or answered.
+
+    So all the attempts the throttle let through are still in flight when the last one is decided, whatever the
+    scheduling: a throttle that looks at the count first and adds to it after the check lets every one through.
+
+    :param passwords: the app's :class:`~erlen_auth.Passwords`; its ``verify`` is wrapped (``verify_dummy`` uses it).
+    :param parties: the attempts sent.
+    """
+
+    def __init__(self, passwords: t.Any, parties: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.parties = parties
+        self.checked = 0
+        self.answered = 0
+        self._changed = threading.Condition()
+        self._open = threading.Event()
+        real = passwords.verify
+
+        def verify(password_hash: str, password: str) -> bool:
+            with self._changed:
+                self.checked += 1
+                self._changed.notify_all()
+            self._open.wait(WAIT)
+            return bool(real(password_hash, password))
+
+        monkeypatch.setattr(passwords, "verify", verify)
+
+    def answer(self) -> None:
+        with self._changed:
+            self.answered += 1
+            self._changed.notify_all()
+
+    def open_once_all_decided(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self.checked + self.answered >= self.parties, WAIT)
+        self._open.set()
+
+
+R = t.TypeVar("R")
+
+
+def run_together(parties: int, attempt: Callable[[int], R], gate: PasswordGate | None = None) -> list[R]:
+    """Run ``attempt(0)`` to ``attempt(parties - 1)`` in threads lined up on a barrier; their results, in any order."""
+    barrier = threading.Barrier(parties, timeout=WAIT)
+    results: list[R] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            result = attempt(index)
+            with lock:
+                results.append(result)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+        finally:
+            if gate is not None:
+                gate.answer()
+
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(parties)]
+    for thread in threads:
+        thread.start()
+    if gate is not None:
+        gate.open_once_all_decided()
+    for thread in threads:
+        thread.join(WAIT)
+    assert not [thread for thread in threads if thread.is_alive()], "attempts still running after the bound"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[MemoryStore | RedisStore]:
+    """Each store, the Redis one under a key prefix of its own that is deleted afterwards."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    redis_store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"erlen-auth-test:{uuid.uuid4().hex}:")
+    try:
+        yield redis_store
+    finally:
+        for key in redis_store.client.scan_iter(redis_store.prefix + "*"):
+            redis_store.client.delete(key)
+        redis_store.client.close()
+
+
+@pytest.mark.parametrize("scope", ["account", "address"])
+def test_parallel_attempts_let_exactly_the_limit_through(store, scope):
+    throttle = LoginThrottle(store, account_limit=LIMIT, address_limit=LIMIT, window=60)
+
+    def attempt(index: int) -> Throttled | None:
+        # One account from many addresses, or many accounts from one address.
+        if scope == "account":
+            return throttle.attempt("ada@example.com", f"10.0.0.{index}").refused
+        return throttle.attempt(f"user{index}@example.com", "10.9.9.9").refused
+
+    refusals = run_together(PARALLEL, attempt)
+    assert refusals.count(None) == LIMIT
+    assert {refused.scope for refused in refusals if refused is not None} == {scope}
+    assert all(0 < refused.retry_after <= 60 for refused in refusals if refused is not None)
+    key = throttle._account("ada@example.com") if scope == "account" else throttle._address("10.9.9.9")
+    assert store.peek(key)[0] == LIMIT  # the refused attempts were given back
+
+
+def test_an_attempt_gives_back_what_was_not_a_failure(store):
+    throttle = LoginThrottle(store, account_limit=LIMIT, address_limit=10, window=60)
+    account, address = throttle._account("ada@example.com"), throttle._address("10.0.0.1")
+    throttle.attempt("ada@example.com", "10.0.0.1").failed()
+    assert store.peek(account)[0] == store.peek(address)[0] == 1
+    throttle.attempt("ada@example.com", "10.0.0.1").release()  # e.g. the right password of an inactive account
+    assert store.peek(account)[0] == store.peek(address)[0] == 1
+    success = throttle.attempt("ada@example.com", "10.0.0.1")
+    success.succeeded()
+    success.release()  # a second outcome does nothing
+    assert store.peek(account) == (0, 0)  # the account's failures are forgotten, not the address's
+    assert store.peek(address)[0] == 1
+    for _ in range(LIMIT):
+        throttle.attempt("ada@example.com", "10.0.0.1").failed()
+    refused = throttle.attempt("ada@example.com", "10.0.0.1")
+    assert refused.refused is not None and refused.refused.scope == "account"
+    assert store.peek(account)[0] == LIMIT and store.peek(address)[0] == 1 + LIMIT  # refusals are not counted
+
+
+def test_a_release_after_the_window_counts_nothing(store):
+    if isinstance(store, MemoryStore):
+        clock = Clock()
+        store = MemoryStore(clock)
+        store.hit("k", 60)
+        clock.now += 61
+    store.release("k")  # Redis: the key does not exist, as after its expiry
+    assert store.peek("k") == (0, 0)
+    assert store.hit("k", 60)[0] == 1  # not a counter that went below zero
+    if isinstance(store, RedisStore):
+        assert 0 < store.client.ttl(store.prefix + "k") <= 60
+
+
+def test_a_failing_store_lets_attempts_through(caplog):
+    class Broken:
+        def hit(self, key, window):
+            raise ConnectionError("down")
+
+        peek = reset = release = hit
+
+    throttle = LoginThrottle(Broken(), account_limit=1, address_limit=1, window=60)  # type: ignore[arg-type]
+    attempt = throttle.attempt("ada@example.com", "10.0.0.1")
+    assert attempt.refused is None
+    attempt.succeeded()
+    assert "throttle" in caplog.text
+
+
+@pytest.fixture
+def fresh_app(request, auth_app, make_app):
+    """An app with a committed user on a database of its own (threads cannot share the test transaction's connection).
+
+    ``request.param`` picks the throttle's store: ``"memory"`` or ``"redis"``.
+    """
+    from erlen_auth.testing import make_user
+    from erlen_db import database_of
+
+    config: dict[str, t.Any] = {"AUTH_THROTTLE_ACCOUNT_LIMIT": LIMIT, "AUTH_THROTTLE_ADDRESS_LIMIT": 100}
+    if request.param == "redis":
+        config["AUTH_THROTTLE_REDIS_URL"] = request.getfixturevalue("redis_url")
+    app = auth_app(config=config)
+    database_of(app).create_all()  # a fresh SQLite file or PostgreSQL schema, dropped after the test
+    make_user(app, "ada@example.com")
+    store = state_of(app).throttle.store
+    if isinstance(store, RedisStore):
+        store.prefix = f"erlen-auth-test:{uuid.uuid4().hex}:"
+    try:
+        yield app
+    finally:
+        if isinstance(store, RedisStore):
+            for key in store.client.scan_iter(store.prefix + "*"):
+                store.client.delete(key)
+            store.client.close()
+
+
+@pytest.mark.parametrize("fresh_app", ["memory", "redis"], indirect=True)
+def test_parallel_wrong_passwords_reach_the_password_check_at_most_limit_times(fresh_app, monkeypatch):
+    gate = PasswordGate(state_of(fresh_app).passwords, PARALLEL, monkeypatch)
+    clients = [fresh_app.test_client() for _ in range(PARALLEL)]
+
+    def attempt(index: int) -> int:
+        return int(log_in(clients[index], "ada@example.com", "wrong password").status_code)
+
+    statuses = run_together(PARALLEL, attempt, gate)
+    assert gate.checked == LIMIT
+    assert sorted(statuses) == [200] * LIMIT + [429] * (PARALLEL - LIMIT)
+    assert log_in(clients[0], "ada@example.com", DEFAULT_PASSWORD).status_code == 429
+
+
+@pytest.mark.parametrize("fresh_app", ["memory"], indirect=True)
+def test_a_right_password_within_the_limit_logs_in_beside_parallel_failures(fresh_app, monkeypatch):
+    gate = PasswordGate(state_of(fresh_app).passwords, LIMIT, monkeypatch)
+    clients = [fresh_app.test_client() for _ in range(LIMIT)]
+
+    def attempt(index: int) -> int:
+        password = DEFAULT_PASSWORD if index == 0 else "wrong password"
+        return int(log_in(clients[index], "ada@example.com", password).status_code)
+
+    assert sorted(run_together(LIMIT, attempt, gate)) == [200] * (LIMIT - 1) + [302]
+    assert gate.checked == LIMIT
+
+
+@pytest.mark.parametrize("fresh_app", ["memory"], indirect=True)
+def test_parallel_wrong_current_passwords_reach_the_check_at_most_limit_times(fresh_app, monkeypatch):
+    from auth_helpers import post_form
+
+    from erlen_auth import find_user
+    from erlen_auth.testing import login_as
+
+    with fresh_app.app_context():
+        user = find_user("ada@example.com")
+    assert user is not None
+    clients = [login_as(fresh_app.test_client(), user) for _ in range(PARALLEL)]
+    gate = PasswordGate(state_of(fresh_app).passwords, PARALLEL, monkeypatch)
+    change = {"current": "guess", "password": "a new long password", "confirm": "a new long password"}
+
+    def attempt(index: int) -> int:
+        return int(post_form(clients[index], "/auth/password", change).status_code)
+
+    statuses = run_together(PARALLEL, attempt, gate)
+    assert gate.checked == LIMIT
+    assert sorted(statuses) == [200] * LIMIT + [429] * (PARALLEL - LIMIT)

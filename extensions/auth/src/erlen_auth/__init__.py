@@ -15,7 +15,7 @@ from .errors import AuthError, PermissionDeclarationError, UnknownPermissionErro
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
 from .state import AuthState, state_of
-from .throttling import LoginThrottle, MemoryStore, RedisStore, Throttled, ThrottleStore
+from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
     from .accounts import (
@@ -95,6 +95,7 @@ __all__ = [
     # machinery
     "AuthError",
     "AuthState",
+    "LoginAttempt",
     "LoginThrottle",
     "MemoryStore",
     "Passwords",

@@ -142,12 +142,18 @@ def authenticate(email: str, password: str, *, db: Session | None = None) -> Log
     state = state_of()
     key = email_key(email)
     address = client_address()
-    throttled = state.throttle.check(key, address)
-    if throttled is not None:
+    # Counted before the password is checked: a check now and a count after the hash would let parallel guesses
+    # all through on the same count. Past the limit, nothing is checked (no hash is paid, nothing is learnt).
+    attempt = state.throttle.attempt(key, address)
+    if attempt.refused is not None:
         _failed(email, None, "throttled")
-        return LoginResult(None, "throttled", throttled)
+        return LoginResult(None, "throttled", attempt.refused)
     db = _db(db)
-    user = find_user(email, db=db)
+    try:
+        user = find_user(email, db=db)
+    except BaseException:
+        attempt.release()  # no password was checked: a database error is not a failed log-in
+        raise
     if user is None:
         state.passwords.verify_dummy(password)
         result = LoginResult(None, "unknown")
@@ -162,13 +168,15 @@ def authenticate(email: str, password: str, *, db: Session | None = None) -> Log
     ):
         result = LoginResult(None, "unconfirmed")
     else:
+        attempt.succeeded()
         if state.passwords.needs_rehash(user.password_hash):
             user.password_hash = state.passwords.hash(password)
             db.commit()
-        state.throttle.succeeded(key)
         return LoginResult(user)
     if result.reason in ("unknown", "password"):
-        state.throttle.failed(key, address)
+        attempt.failed()
+    else:
+        attempt.release()  # the right password of an account that may not log in is not a failure
     _failed(email, user, t.cast(str, result.reason))
     return result
 

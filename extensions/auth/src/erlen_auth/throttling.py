@@ -4,6 +4,12 @@ Counts live in a :class:`ThrottleStore`: :class:`MemoryStore` (the default)
 keeps them in the process, so each worker process counts on its own;
 :class:`RedisStore` (``AUTH_THROTTLE_REDIS_URL``) shares them between every
 process and host, with an atomic increment-and-expire script.
+
+:meth:`LoginThrottle.attempt` counts an attempt *before* the password is
+checked and decides on the count that increment returned, so the limit holds
+however many requests run at once: with a look first and a count after the
+check, parallel attempts all saw the same count and all got through. An
+attempt that turns out not to be a failure gives its count back.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ class ThrottleStore(t.Protocol):
 
     def peek(self, key: str) -> tuple[int, int]:
         """The count of ``key`` and the seconds left in its window; ``(0, 0)`` when there is none."""
+
+    def release(self, key: str) -> None:
+        """Take one back from ``key``'s counter (forgetting it at zero); nothing when its window has ended."""
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s counter."""
@@ -70,6 +79,16 @@ class MemoryStore:
             entry = self._live(key, now)
             return (entry[0], max(1, math.ceil(entry[1] - now))) if entry else (0, 0)
 
+    def release(self, key: str) -> None:
+        with self._lock:
+            entry = self._live(key, self._clock())
+            if entry is None:
+                return  # the window ended meanwhile: there is nothing left to give back
+            if entry[0] <= 1:
+                del self._counts[key]
+            else:
+                self._counts[key] = (entry[0] - 1, entry[1])
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._counts.pop(key, None)
@@ -88,6 +107,18 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {count, ttl}
+"""
+
+#: Take one back from a counter that still exists (a DECR of an expired key would make one without expiry).
+_RELEASE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+local count = redis.call('DECR', KEYS[1])
+if count <= 0 then
+  redis.call('DEL', KEYS[1])
+end
+return count
 """
 
 
@@ -113,6 +144,7 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self._script = client.register_script(_HIT_SCRIPT)
+        self._release_script = client.register_script(_RELEASE_SCRIPT)
 
     def hit(self, key: str, window: int) -> tuple[int, int]:
         count, ttl = self._script(keys=[self.prefix + key], args=[window])
@@ -126,6 +158,9 @@ class RedisStore:
         if raw is None:
             return 0, 0
         return int(raw), max(1, int(ttl))
+
+    def release(self, key: str) -> None:
+        self._release_script(keys=[self.prefix + key])
 
     def reset(self, key: str) -> None:
         self.client.delete(self.prefix + key)
@@ -141,6 +176,52 @@ class Throttled:
 
     retry_after: int
     scope: str
+
+
+class LoginAttempt:
+    """A log-in attempt (or email request) counted before its outcome is known; made by :meth:`LoginThrottle.attempt`.
+
+    When :attr:`refused` is ``None`` the attempt holds one place in the
+    account's and the address's counts; say how it ended with :meth:`failed`,
+    :meth:`succeeded` or :meth:`release` (the first call counts, later ones do nothing).
+
+    :param throttle: the throttle that counted it.
+    :param email_key: the account's key, as :func:`~erlen_auth.models.email_key` makes it.
+    """
+
+    def __init__(self, throttle: LoginThrottle, email_key: str) -> None:
+        self.throttle = throttle
+        self.email_key = email_key
+        #: The refusal when the attempt is over a limit (and so was not counted); ``None`` when it may go on.
+        self.refused: Throttled | None = None
+        self._counted: list[str] = []
+
+    def failed(self) -> None:
+        """A failure (unknown email, wrong password): it stays counted, as it was counted when it began."""
+        self._counted = []
+
+    def succeeded(self) -> None:
+        """A log-in with the right password: forget the account's failures, and give back the address's count."""
+        counted, self._counted = self._counted, []
+        self.throttle.succeeded(self.email_key)
+        # The account's counter is gone with its failures; taking one back from it would eat a newer attempt's place.
+        account = self.throttle._account(self.email_key)
+        self._release([key for key in counted if key != account])
+
+    def release(self) -> None:
+        """Not a failure (the right password of an account that may not log in, an error before any check).
+
+        Its places are given back to the account's and the address's counts.
+        """
+        counted, self._counted = self._counted, []
+        self._release(counted)
+
+    def _release(self, keys: list[str]) -> None:
+        try:
+            for key in keys:
+                self.throttle.store.release(key)
+        except Exception:
+            logger.exception("The log-in throttle's store failed; an attempt stays counted")
 
 
 class LoginThrottle:
@@ -174,14 +255,48 @@ class LoginThrottle:
     def _address(address: str | None, kind: str = "login") -> str:
         return f"{kind}:address:" + (address or "unknown")
 
-    def check(self, email_key: str, address: str | None, *, kind: str = "login") -> Throttled | None:
-        """Whether a log-in (``kind="login"``) or an email request (``"mail"``) must be refused now."""
+    def _limits(self, email_key: str, address: str | None, kind: str) -> tuple[tuple[str, int, str], ...]:
         account_limit = self.mail_limit if kind == "mail" else self.account_limit
+        return (
+            (self._account(email_key, kind), account_limit, "account"),
+            (self._address(address, kind), self.address_limit, "address"),
+        )
+
+    def attempt(self, email_key: str, address: str | None, *, kind: str = "login") -> LoginAttempt:
+        """Count a log-in attempt (``kind="login"``) or an email request (``"mail"``) and decide whether it may go on.
+
+        Call it before the password is checked: each count is one atomic
+        increment of the store, and the decision is made on the count that
+        increment returned, so however many attempts run at once, at most the
+        limit get through. A refused attempt is taken back out of the counts.
+
+        :param email_key: the account's key, as :func:`~erlen_auth.models.email_key` makes it.
+        :param address: the client's address (``None`` when unknown).
+        :param kind: ``"login"`` (also wrong current passwords) or ``"mail"``.
+        :returns: the attempt; refused when its :attr:`LoginAttempt.refused` is set.
+        """
+        attempt = LoginAttempt(self, email_key)
         try:
-            for key, limit, scope in (
-                (self._account(email_key, kind), account_limit, "account"),
-                (self._address(address, kind), self.address_limit, "address"),
-            ):
+            for key, limit, scope in self._limits(email_key, address, kind):
+                count, left = self.store.hit(key, self.window)
+                attempt._counted.append(key)
+                if limit and count > limit:
+                    # Refused attempts were never counted as failures: give the places back.
+                    attempt.release()
+                    attempt.refused = Throttled(left, scope)
+                    return attempt
+        except Exception:
+            logger.exception("The log-in throttle's store failed; the attempt is let through")
+        return attempt
+
+    def check(self, email_key: str, address: str | None, *, kind: str = "login") -> Throttled | None:
+        """Whether a log-in (``kind="login"``) or an email request (``"mail"``) would be refused now, counting nothing.
+
+        Only a look: deciding on it and counting with :meth:`failed` afterwards
+        lets concurrent attempts past the limit; use :meth:`attempt` for that.
+        """
+        try:
+            for key, limit, scope in self._limits(email_key, address, kind):
                 count, left = self.store.peek(key)
                 if limit and count >= limit:
                     return Throttled(left, scope)
@@ -190,7 +305,7 @@ class LoginThrottle:
         return None
 
     def failed(self, email_key: str, address: str | None, *, kind: str = "login") -> None:
-        """Count a failed log-in (or, with ``kind="mail"``, a request for an email)."""
+        """Count a failed log-in (or, with ``kind="mail"``, a request for an email) not begun with :meth:`attempt`."""
         try:
             self.store.hit(self._account(email_key, kind), self.window)
             self.store.hit(self._address(address, kind), self.window)

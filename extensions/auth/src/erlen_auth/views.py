@@ -143,19 +143,22 @@ def change_password() -> t.Any:
     user = t.cast(User, current_user._get_current_object())
     if form.validate_on_submit():
         throttle, address = state_of().throttle, accounts.client_address()
-        refused = throttle.check(user.email_key, address)
+        # Counted before the check, as a log-in is, so parallel guesses cannot pass the limit together.
+        attempt = throttle.attempt(user.email_key, address)
+        refused = attempt.refused
         if refused is not None:
             # A stolen session must not become a way to guess the password: wrong guesses count as failed log-ins.
             form.form_errors.append(f"Too many failed attempts. Try again in {_duration(refused.retry_after)}.")
             body = render_template("auth/change_password.html", form=form)
             return body, 429, {"Retry-After": str(refused.retry_after)}
         if state_of().passwords.verify(user.password_hash, form.current.data or ""):
+            attempt.release()  # the right current password is no failure (nor, unlike a log-in, a reason to forget any)
             remembered = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
             accounts.set_password(user, form.password.data or "", reason="change")
             accounts.relogin(user, remember=remembered)
             flash("Your password was changed. Your other sessions have ended.", "success")
             return redirect(_home())
-        throttle.failed(user.email_key, address)
+        attempt.failed()
         form.current.errors = [*form.current.errors, "This is not your current password."]
     return render_template("auth/change_password.html", form=form)
 
@@ -204,9 +207,9 @@ def _mail_throttled(form: ResetRequestForm, template: str) -> t.Any:
     Every request counts, whether the account exists or not, so the answer tells nothing about it.
     """
     throttle, key, address = state_of().throttle, email_key(form.email.data or ""), accounts.client_address()
-    refused = throttle.check(key, address, kind="mail")
+    # Counted and decided in one step, so parallel requests cannot send more emails than the limit.
+    refused = throttle.attempt(key, address, kind="mail").refused
     if refused is None:
-        throttle.failed(key, address, kind="mail")
         return None
     form.form_errors.append(f"Too many emails were asked for. Try again in {_duration(refused.retry_after)}.")
     return render_template(template, form=form), 429, {"Retry-After": str(refused.retry_after)}
