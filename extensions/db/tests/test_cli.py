@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
 import app_models  # noqa: F401  (defines the app's own models)
+import pytest
 import sqlalchemy as sa
 from conftest import DbApp
 
@@ -92,3 +97,64 @@ def test_commands_use_the_session_without_an_explicit_app_context(db_app: DbApp)
     assert result.exit_code == 0, result.output
     with erlen_db.database_of(app).session_scope() as session:
         assert session.scalars(sa.select(Author.name)).all() == ["from-cli"]
+
+
+@pytest.fixture
+def app_table_named_like_blogs() -> Iterator[sa.Table]:
+    """An app table with the name of the blog plugin's table, removed from the shared metadata afterwards."""
+    table = sa.Table("blog_post", erlen_db.Model.metadata, sa.Column("id", sa.Integer, primary_key=True))
+    yield table
+    erlen_db.Model.metadata.remove(table)
+
+
+@pytest.mark.parametrize("command", [["db", "info"], ["db", "create-all"]])
+def test_commands_report_a_table_conflict_without_a_traceback(
+    db_app: DbApp, app_table_named_like_blogs: sa.Table, command: list[str]
+) -> None:
+    app = db_app(["sample_plugins.blog"])
+    result = app.test_cli_runner().invoke(args=command)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception  # a message, not an uncaught error
+    assert "Error: The app and plugin 'blog' both define the table 'blog_post'" in result.output
+    assert "__tablename__" in result.output
+    assert sa.inspect(erlen_db.database_of(app).engine).get_table_names() == []
+
+
+def read_only_url(database_url: str, tmp_path: Path) -> str:
+    """``database_url`` opened read-only, with a password that must not be shown (trust auth ignores it)."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        path = tmp_path / "read-only.sqlite3"
+        connection = sqlite3.connect(path)
+        connection.execute("PRAGMA journal_mode=WAL")  # as the plugin sets it, which a read-only file cannot
+        connection.close()
+        return f"sqlite:///file:{path}?mode=ro&uri=true"
+    options = f"{url.query['options']} -cdefault_transaction_read_only=on"
+    return url.set(password="s3cr3t").update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def test_create_all_reports_a_database_that_refuses_writes(
+    make_app: MakeApp, database_url: str, tmp_path: Path
+) -> None:
+    app = make_app(["db"], {"DB_URL": read_only_url(database_url, tmp_path)})
+    result = app.test_cli_runner().invoke(args=["db", "create-all"])
+    erlen_db.database_of(app).dispose()
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"Error: The database at {erlen_db.database_of(app).display_url} answered with an error: " in result.output
+    assert "readonly database" in result.output or "read-only transaction" in result.output
+    assert "s3cr3t" not in result.output and "[SQL:" not in result.output  # no password, no statement
+    assert len(result.output.strip().splitlines()) == 1
+
+
+# SQLite only: PostgreSQL lists any schema's tables, existing or not, without an error.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_info_reports_a_database_error_without_a_traceback(db_app: DbApp) -> None:
+    table = sa.Table("elsewhere_note", erlen_db.Model.metadata, sa.Column("id", sa.Integer), schema="elsewhere")
+    try:
+        result = db_app().test_cli_runner().invoke(args=["db", "info"])
+    finally:
+        erlen_db.Model.metadata.remove(table)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "answered with an error: OperationalError: no such table: elsewhere.sqlite_master." in result.output

@@ -157,6 +157,34 @@ def test_bad_engine_option_values_name_setting(
     assert "s3cr3t" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("sqlite:///{tmp}/x.db", "READ UNCOMMITTED, SERIALIZABLE, AUTOCOMMIT"),
+        # A server that is down: the level is checked without connecting.
+        ("postgresql+psycopg://bob:s3cr3t@127.0.0.1:1/db", "AUTOCOMMIT, READ COMMITTED, READ UNCOMMITTED"),
+    ],
+)
+@pytest.mark.parametrize("level", ["BOGUS", "READ COMMITED", 5])
+def test_isolation_level_the_database_does_not_accept_is_a_startup_error(
+    make_app: MakeApp, tmp_path: Path, url: str, accepted: str, level: object
+) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": url.format(tmp=tmp_path), "DB_ENGINE_OPTIONS": {"isolation_level": level}})
+    assert info.value.key == "DB_ENGINE_OPTIONS"
+    assert f"DB_ENGINE_OPTIONS of plugin 'db' has isolation_level {level!r}" in str(info.value)
+    assert f"Use one of: {accepted}" in str(info.value) and "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize("level", ["SERIALIZABLE", "serializable"])
+def test_isolation_level_the_database_accepts_is_used(make_app: MakeApp, database_url: str, level: str) -> None:
+    app = make_app(["db"], {"DB_URL": database_url, "DB_ENGINE_OPTIONS": {"isolation_level": level}})
+    with app.app_context():
+        assert erlen_db.session.connection().get_isolation_level() == "SERIALIZABLE"
+        assert erlen_db.session.execute(sa.text("SELECT 1")).scalar() == 1
+    erlen_db.database_of(app).dispose()
+
+
 def test_postgresql_without_driver_means_psycopg(make_app: MakeApp) -> None:
     app = make_app(["db"], {"DB_URL": "postgresql://bob:s3cr3t@127.0.0.1:1/db"})
     database = erlen_db.database_of(app)

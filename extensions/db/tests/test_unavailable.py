@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,4 +157,30 @@ def test_recovers_when_sqlite_file_becomes_available(make_app: MakeApp, tmp_path
     (tmp_path / "later").mkdir()
     erlen_db.database_of(app).create_all()
     assert app.test_client().get("/count").text == "0"
+    erlen_db.database_of(app).dispose()
+
+
+def test_sqlite_locked_by_another_writer_answers_503_until_released(make_app: MakeApp, tmp_path: Path) -> None:
+    path = tmp_path / "busy.sqlite3"
+    app = add_routes(make_app(["db"], {"DB_URL": f"sqlite:///{path}", "DB_SQLITE_BUSY_TIMEOUT": 50}))
+    erlen_db.database_of(app).create_all()
+
+    @app.post("/authors/<name>")
+    def add_author(name: str) -> tuple[str, int]:
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.commit()
+        return "", 201
+
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock until it ends
+        response = app.test_client().post("/authors/ann")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5" and "Service unavailable" in response.text
+        assert app.test_client().get("/count").text == "0"  # readers are not blocked (WAL)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert app.test_client().post("/authors/ann").status_code == 201
+    assert app.test_client().get("/count").text == "1"
     erlen_db.database_of(app).dispose()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 import erlen
 
-from .database import database_of
+from . import urls
+from .database import Database, database_of
 from .errors import is_unavailable
 
 #: The table Alembic keeps the revision of a migrated database in.
@@ -25,27 +29,66 @@ def db_group() -> AppGroup:
     return group
 
 
+@contextmanager
+def _reported(database: Database) -> Iterator[None]:
+    """Turn Erlen's errors and the database's errors into a one-paragraph message and exit status 1.
+
+    :param database: the app's database, whose URL (password hidden) the messages name.
+    """
+    try:
+        yield
+    except erlen.ErlenError as exc:  # a table conflict: its message says which table and what to rename
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        if is_unavailable(exc):
+            raise click.ClickException(
+                f"Cannot reach the database at {database.display_url}: {_reason(exc, database)}. "
+                "Check DB_URL and that the server is running."
+            ) from None
+        raise click.ClickException(
+            f"The database at {database.display_url} answered with an error: {_reason(exc, database)}. "
+            "Check that DB_URL's user may read and create the app's tables, and that the schema matches the models."
+        ) from None
+
+
+def _reason(exc: SQLAlchemyError, database: Database) -> str:
+    """The driver's error in one line, without the password or the statement SQLAlchemy adds to it.
+
+    :param exc: the error.
+    :param database: the app's database.
+    """
+    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    reason = f"{type(cause).__name__}: {lines[0].strip()}" if lines else type(cause).__name__
+    reason = urls.redact(reason)
+    password = database.url.password
+    if password:  # a driver may quote it without the URL around it, where redact cannot see it
+        reason = reason.replace(str(password), "***")
+    return reason
+
+
 @click.command("info")
 def info_command() -> None:
     """Show the database URL (password hidden) and the tables of each plugin."""
     database = database_of()
     click.echo(f"URL: {database.display_url}")
     click.echo(f"Dialect: {database.engine.dialect.name}+{database.engine.dialect.driver}")
-    existing: set[str] | None = None
-    try:
-        with database.engine.connect() as connection:
-            inspector = inspect(connection)
-            existing = {
-                f"{schema}.{name}" if schema else name
-                for schema in {table.schema for table in database.tables()}
-                for name in inspector.get_table_names(schema=schema)
-            }
-        click.echo("Database: reachable")
-    except SQLAlchemyError as exc:
-        if not is_unavailable(exc):
-            raise
-        click.echo("Database: unreachable (tables are listed as the models define them)")
-    by_owner = database.tables_by_owner()
+    with _reported(database):
+        by_owner = database.tables_by_owner()
+        existing: set[str] | None = None
+        try:
+            with database.engine.connect() as connection:
+                inspector = inspect(connection)
+                existing = {
+                    f"{schema}.{name}" if schema else name
+                    for schema in {table.schema for tables in by_owner.values() for table in tables}
+                    for name in inspector.get_table_names(schema=schema)
+                }
+            click.echo("Database: reachable")
+        except SQLAlchemyError as exc:
+            if not is_unavailable(exc):
+                raise
+            click.echo("Database: unreachable (tables are listed as the models define them)")
     for owner, tables in by_owner.items():
         click.echo(f"{owner}:")
         for table in tables:
@@ -66,19 +109,16 @@ def create_all_command(force: bool) -> None:
             "Use migrations to set up production databases."
         )
     database = database_of()
-    try:
+    with _reported(database):
+        database.tables_by_owner()  # a table conflict stops the command before it touches the database
         with database.engine.connect() as connection:
             managed = erlen.plugins_of(app).hook.erlen_db_managed_by(app=app, connection=connection)
             if managed is None and inspect(connection).has_table(ALEMBIC_VERSION_TABLE):
                 managed = "erlen db upgrade"
-    except SQLAlchemyError as exc:
-        if is_unavailable(exc):
-            raise click.ClickException(f"Cannot reach the database at {database.display_url}.") from None
-        raise
-    if managed:
-        raise click.ClickException(
-            f"The database at {database.display_url} is managed by migrations; create-all would bypass them. "
-            f"Run `{managed}` instead."
-        )
-    database.create_all()
+        if managed:
+            raise click.ClickException(
+                f"The database at {database.display_url} is managed by migrations; create-all would bypass them. "
+                f"Run `{managed}` instead."
+            )
+        database.create_all()
     click.echo(f"Created the missing tables of {database.display_url}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import typing as t
 
 from flask import Flask, render_template
@@ -18,6 +19,10 @@ _UNAVAILABLE = "erlen_db_unavailable"
 
 #: Seconds after which clients may retry, sent with 503 responses.
 RETRY_AFTER = 5
+
+#: SQLite's primary result codes of a lock held by another connection (SQLITE_BUSY, "database is locked")
+#: or by another statement or shared-cache connection (SQLITE_LOCKED, "database table is locked").
+_SQLITE_LOCK_CODES = (5, 6)
 
 
 class DatabaseConfigError(erlen.ConfigError):
@@ -45,12 +50,35 @@ def mark_unreachable_errors(engine: Engine) -> None:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database cannot be reached or no connection is free."""
+    """Whether ``exc`` means the database cannot be reached, no connection is free, or SQLite stayed locked.
+
+    :param exc: an exception, usually a :class:`~sqlalchemy.exc.SQLAlchemyError`.
+    """
     if isinstance(exc, PoolTimeoutError):
         return True
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or getattr(exc, _UNAVAILABLE, False)):
         return True
+    if isinstance(exc, DBAPIError) and _is_sqlite_lock(exc.orig):
+        return True
     return bool(getattr(exc, _UNAVAILABLE, False))
+
+
+def _is_sqlite_lock(error: BaseException | None) -> bool:
+    """Whether ``error`` is SQLite's "database is locked" after the busy timeout, or "database table is locked".
+
+    Another writer holds the lock: the same request can succeed a moment
+    later, so it is a 503 to retry rather than a 500. Other SQLite errors
+    (a missing table, a read-only file) are not.
+
+    :param error: the driver's exception.
+    """
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        # An extended code (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE) keeps its primary code in the low byte.
+        return code & 0xFF in _SQLITE_LOCK_CODES
+    return str(error).startswith(("database is locked", "database table is locked"))
 
 
 def register_error_handler(app: Flask) -> None:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime
 import decimal
+import enum
 import json
 import math
 import typing as t
@@ -175,7 +176,8 @@ def paginate_keyset(
 
     :param statement: a ``select(Model)`` without ``order_by``, limit or offset.
     :param order_by: the ordering columns, each optionally ``.desc()``.
-    :param after: the ``next_cursor`` of the previous page; ``None`` for the first page.
+    :param after: the ``next_cursor`` of the previous page; ``None`` or ``""`` for the first page (an empty
+        ``?after=`` in a query string asks for the first page, as no ``after`` does).
     :param per_page: rows per page, at most :data:`MAX_PER_PAGE`.
     :param session: the session; the current app context's by default.
     :raises InvalidCursorError: ``after`` is not a cursor of this ordering (a 400 response in a request).
@@ -191,7 +193,7 @@ def paginate_keyset(
         else:
             columns.append((item, False))
     keys = _attribute_keys(statement, [column for column, _ in columns])
-    if after is not None:
+    if after:  # "" too: no cursor is ever empty
         values = [
             _from_json(column, value)
             for (column, _), value in zip(columns, decode_cursor(after, len(columns)), strict=True)
@@ -245,8 +247,15 @@ def _key_of(column: ColumnElement[t.Any]) -> str:
 
 
 def _json_value(value: t.Any) -> t.Any:
+    """The JSON form of an ordering value, which :func:`_from_json` turns back into it.
+
+    :param value: the value of an ordering column on the last row of a page.
+    """
     if value is None:
         raise ValueError("keyset ordering columns must not hold NULL")
+    if isinstance(value, enum.Enum):
+        # By name, as SQLAlchemy's Enum stores it; before the str check, which a StrEnum member would pass.
+        return value.name
     if isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
@@ -290,6 +299,9 @@ def _from_json(column: ColumnElement[t.Any], value: t.Any) -> t.Any:
         elif python_type is uuid.UUID:
             if isinstance(value, str):
                 return uuid.UUID(value)
+        elif isinstance(python_type, type) and issubclass(python_type, enum.Enum):
+            if isinstance(value, str) and value in python_type.__members__:
+                return python_type[value]
         else:
             return value
     except (ValueError, decimal.InvalidOperation):

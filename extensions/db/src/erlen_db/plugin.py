@@ -96,6 +96,7 @@ def erlen_init_app(app: Flask) -> None:
             key="DB_URL",
             plugin="db",
         ) from None
+    _check_isolation_level(database)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
     mark_unreachable_errors(database.engine)
@@ -134,6 +135,35 @@ def _checked_engine_options(options: dict[str, t.Any]) -> dict[str, t.Any]:
             plugin="db",
         )
     return options
+
+
+def _check_isolation_level(database: Database) -> None:
+    """Check ``isolation_level`` of ``DB_ENGINE_OPTIONS`` against the levels of the database, without connecting.
+
+    ``create_engine`` accepts any value and SQLAlchemy checks it on each new
+    connection, so a misspelt level would let the app start and fail every request.
+
+    :param database: the database just made, with the engine options.
+    :raises erlen.SettingError: the level is not one the database's dialect accepts.
+    """
+    level = database.engine_options.get("isolation_level")
+    if level is None:
+        return
+    try:
+        # The public way to the accepted levels. It takes a DBAPI connection so that a dialect may ask the
+        # server; SQLAlchemy's own dialects answer without one, and the app must start while the database is down.
+        accepted = [str(name) for name in database.engine.dialect.get_isolation_level_values(t.cast(t.Any, None))]
+    except (NotImplementedError, AttributeError, TypeError):
+        return  # a dialect that needs a connection to say: SQLAlchemy checks the level when connecting
+    # SQLAlchemy's own normalization, so that "read_committed" or "serializable" pass as they would when connecting.
+    if isinstance(level, str) and level.replace("_", " ").upper() in accepted:
+        return
+    raise erlen.SettingError(
+        f"Setting DB_ENGINE_OPTIONS of plugin 'db' has isolation_level {level!r}, which {database.display_url} "
+        f"does not accept. Use one of: {', '.join(accepted)}.",
+        key="DB_ENGINE_OPTIONS",
+        plugin="db",
+    )
 
 
 def _roll_back_after_exception(sender: Flask, **extra: t.Any) -> None:
