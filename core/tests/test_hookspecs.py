@@ -282,3 +282,26 @@ def test_before_request_hook_runs_ahead_of_plugin_registered_handlers(noop_plugi
     app = erlen.create_app(__name__, {"PLUGINS": [eager, guard]}, environ={})
     assert app.test_client().get("/").status_code == 403
     assert "eager_calls" not in app.extensions
+
+
+@pytest.mark.parametrize(
+    ("hook", "returned", "message"),
+    [
+        ("erlen_template_folders", "'templates'", r"erlen_template_folders returned str 'templates'; it must return"),
+        ("erlen_blueprints", "flask.Blueprint('one', __name__)", r"erlen_blueprints returned Blueprint; it must"),
+        ("erlen_cli_commands", "click.Command('hello')", r"erlen_cli_commands returned Command; it must return"),
+        ("erlen_settings", "erlen.Setting('URL', default='')", r"erlen_settings returned Setting; it must return"),
+        ("erlen_template_globals", "[len]", r"erlen_template_globals returned list; return a dict"),
+        ("erlen_template_filters", "'upper'", r"erlen_template_filters returned str; return a dict"),
+    ],
+)
+def test_a_single_item_where_a_collection_is_due_names_the_plugin(
+    noop_plugin, hook: str, returned: str, message: str
+) -> None:
+    # A bare string would otherwise be iterated letter by letter (a template folder per
+    # character), and a single object fail with a TypeError that names no plugin.
+    body = f"import click, flask\n@erlen.hookimpl\ndef {hook}():\n    return {returned}\n"
+    plugin = noop_plugin("single", body=body)
+    with pytest.raises(erlen.PluginError, match=rf"Plugin 'single': {message}") as caught:
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+    assert caught.value.plugin == "single"

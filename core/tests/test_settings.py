@@ -221,3 +221,53 @@ def test_conversion(tp: object, value: object, from_text: bool, expected: object
 def test_conversion_refuses(tp: object, value: object, from_text: bool, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         convert(tp, value, from_text=from_text)
+
+
+def test_literal_choices_that_are_not_strings_are_read_from_the_environment(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "levels",
+        body="""
+        import typing as t
+
+        @erlen.hookimpl
+        def erlen_settings():
+            return [erlen.Setting("LEVEL", t.Literal[1, 2, 3], default=1)]
+        """,
+    )
+    app = erlen.create_app(__name__, environ={"ERLEN_PLUGINS": plugin, "ERLEN_LEVELS_LEVEL": "2"})
+    assert app.config["LEVELS_LEVEL"] == 2
+
+
+@pytest.mark.parametrize(
+    ("tp", "value", "from_text", "expected"),
+    [
+        (t.Literal[1, 2], " 2", True, 2),
+        (t.Literal[True, "auto"], "yes", True, True),
+        (t.Literal[True, "auto"], "auto", True, "auto"),
+        (t.Literal[0.5, 1.0], "0.5", True, 0.5),
+    ],
+)
+def test_literal_conversion_from_text(tp: object, value: object, from_text: bool, expected: object) -> None:
+    assert convert(tp, value, from_text=from_text) == expected
+
+
+def test_a_boolean_is_not_an_integer_choice() -> None:
+    # 1 == True in Python; without the check DEBUG-style true would pass for Literal[0, 1].
+    with pytest.raises(ValueError, match="must be one of 0, 1"):
+        convert(t.Literal[0, 1], True, from_text=False)
+
+
+@pytest.mark.parametrize("tp", [set[str], list[set[int]], t.Callable[[], int], "str"])
+def test_unsupported_setting_types_are_refused_where_declared(tp: object) -> None:
+    with pytest.raises(TypeError, match=r"Setting TAGS has the unsupported type .*Use str, int"):
+        Setting("TAGS", tp)
+
+
+def test_unsupported_setting_type_names_the_plugin(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "tags", body='@erlen.hookimpl\ndef erlen_settings():\n    return [erlen.Setting("NAMES", set[str])]\n'
+    )
+    with pytest.raises(
+        erlen.PluginHookError, match=r"Plugin 'tags' failed in erlen_settings: TypeError: Setting NAMES"
+    ):
+        erlen.create_app(__name__, {"PLUGINS": [plugin], "TAGS_NAMES": {"a"}}, environ={})

@@ -19,7 +19,7 @@ from .errors import CommandConflictError, DuplicatePluginError, ErlenError, Plug
 from .plugins.declaration import default_prefix
 from .plugins.discovery import LoadedPlugin, installed_plugins, load_plugin
 from .plugins.ordering import resolve_order
-from .plugins.registry import PluginRegistry
+from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .plugins.tracing import tracing_enabled
 from .settings import DeclaredSetting, Setting, validate_value
 
@@ -158,7 +158,7 @@ def _apply_settings(app: Flask, registry: PluginRegistry) -> None:
     for plugin, declared in registry.call_each("erlen_settings"):
         prefix = plugin.declaration.settings_prefix
         prefix = default_prefix(plugin.name) if prefix is None else prefix
-        for setting in declared or ():
+        for setting in hook_items(plugin.name, "erlen_settings", declared, "erlen.Setting objects"):
             if not isinstance(setting, Setting):
                 raise PluginError(
                     f"Plugin {plugin.name!r}: erlen_settings must return erlen.Setting objects, "
@@ -198,7 +198,7 @@ def _register_templates(app: Flask, registry: PluginRegistry) -> None:
     folders = [
         _plugin_path(plugin, folder)
         for plugin, result in registry.call_each("erlen_template_folders")
-        for folder in result or ()
+        for folder in hook_items(plugin.name, "erlen_template_folders", result, "folder paths")
     ]
     if folders:
         own = app.jinja_loader
@@ -206,10 +206,10 @@ def _register_templates(app: Flask, registry: PluginRegistry) -> None:
         # Later plugins come first so a plugin can override the templates of those it requires.
         loaders.extend(FileSystemLoader(folder) for folder in reversed(folders))
         app.jinja_loader = ChoiceLoader(loaders)
-    for _, names in registry.call_each("erlen_template_globals"):
-        app.jinja_env.globals.update(names or {})
-    for _, filters in registry.call_each("erlen_template_filters"):
-        app.jinja_env.filters.update(filters or {})
+    for plugin, names in registry.call_each("erlen_template_globals"):
+        app.jinja_env.globals.update(hook_mapping(plugin.name, "erlen_template_globals", names))
+    for plugin, filters in registry.call_each("erlen_template_filters"):
+        app.jinja_env.filters.update(hook_mapping(plugin.name, "erlen_template_filters", filters))
 
 
 def _plugin_path(plugin: LoadedPlugin, folder: str | os.PathLike[str]) -> str:
@@ -226,7 +226,7 @@ def _plugin_path(plugin: LoadedPlugin, folder: str | os.PathLike[str]) -> str:
 
 def _register_blueprints(app: Flask, registry: PluginRegistry) -> None:
     for plugin, blueprints in registry.call_each("erlen_blueprints", app=app):
-        for item in blueprints or ():
+        for item in hook_items(plugin.name, "erlen_blueprints", blueprints, "flask.Blueprint objects"):
             blueprint, options = item if isinstance(item, tuple) else (item, {})
             if not isinstance(blueprint, Blueprint):
                 raise PluginError(
@@ -246,7 +246,7 @@ def _register_blueprints(app: Flask, registry: PluginRegistry) -> None:
 def _register_commands(app: Flask, registry: PluginRegistry) -> None:
     owners: dict[str, str] = {}
     for plugin, commands in registry.iter_each("erlen_cli_commands", cli=app.cli):
-        for command in commands or ():
+        for command in hook_items(plugin.name, "erlen_cli_commands", commands, "click commands"):
             name = command.name or ""
             if name in _FLASK_COMMANDS:
                 raise CommandConflictError(

@@ -12,7 +12,7 @@ from flask import Flask
 
 from .checks import CheckMessage, error, warning
 from .markers import hookimpl
-from .plugins.declaration import Plugin
+from .plugins.declaration import Plugin, default_prefix
 from .plugins.discovery import LoadedPlugin
 from .settings import Setting
 
@@ -71,9 +71,9 @@ def erlen_settings() -> Iterable[Setting]:
 
 @hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    problems = _unknown_plugin_settings(app)
     if not deploy:
-        return []
-    problems = []
+        return problems
     secret = app.config.get("SECRET_KEY")
     hint = 'Set ERLEN_SECRET_KEY to the output of: python -c "import secrets; print(secrets.token_urlsafe(48))"'
     if not secret:
@@ -99,6 +99,47 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
         )
     if app.testing:
         problems.append(warning("erlen.W001", "TESTING is on in production.", "Unset TESTING."))
+    return problems
+
+
+def _unknown_plugin_settings(app: Flask) -> list[CheckMessage]:
+    """Configured keys in an enabled plugin's namespace that it does not declare.
+
+    ``[db] ulr = ...`` in a TOML file or ``ERLEN_DB_ULR`` is otherwise ignored
+    without a word, and the app runs on the default instead.
+    """
+    import difflib
+
+    from .app import plugins_of
+
+    registry = plugins_of(app)
+    prefixes: list[tuple[str, str]] = []
+    for plugin in registry:
+        prefix = plugin.declaration.settings_prefix
+        prefix = default_prefix(plugin.name) if prefix is None else prefix
+        if prefix:
+            prefixes.append((prefix, plugin.name))
+    # The longest prefix owns a key: DB_POOL_SIZE belongs to db_pool before db.
+    prefixes.sort(key=lambda item: -len(item[0]))
+    problems = []
+    for key in sorted(registry.loaded_config):
+        if key in registry.settings or key in Flask.default_config:
+            continue
+        owner = next((name for prefix, name in prefixes if key.startswith(prefix)), None)
+        if owner is None:
+            continue
+        declared = sorted(name for name, setting in registry.settings.items() if setting.plugin == owner)
+        close = difflib.get_close_matches(key, declared, n=1)
+        hint = f"Did you mean {close[0]}? " if close else ""
+        hint += f"Plugin {owner!r} declares: {', '.join(declared)}." if declared else f"Plugin {owner!r} declares none."
+        problems.append(
+            warning(
+                "erlen.W002",
+                f"{key} (from {registry.config_sources.get(key)}) is not a setting of plugin {owner!r}, "
+                "so it has no effect.",
+                hint,
+            )
+        )
     return problems
 
 

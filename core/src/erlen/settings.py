@@ -64,6 +64,14 @@ class Setting:
             raise ValueError(
                 f"Setting name {self.name!r} must be non-empty and upper case, such as {self.name.upper() or 'URL'!r}."
             )
+        # Refused here, where the plugin declares it, rather than with a bare
+        # TypeError once some app configures a value.
+        if not supported_type(self.type):
+            raise TypeError(
+                f"Setting {self.name} has the unsupported type {describe_type(self.type)}. Use str, int, float, "
+                "bool, pathlib.Path, list[X], tuple[X, ...], dict[str, X], typing.Literal[...], typing.Any, "
+                "a class, or any of these | None."
+            )
 
     @property
     def required(self) -> bool:
@@ -119,6 +127,19 @@ def describe_type(tp: t.Any) -> str:
     return str(tp)
 
 
+def supported_type(tp: t.Any) -> bool:
+    """Whether :func:`convert` can check values of the type ``tp``."""
+    if tp is t.Any:
+        return True
+    origin = t.get_origin(tp)
+    args = t.get_args(tp)
+    if origin is t.Literal:
+        return True
+    if origin in (t.Union, types.UnionType, list, tuple, dict):
+        return all(arg is Ellipsis or supported_type(arg) for arg in args)
+    return origin is None and isinstance(tp, type)
+
+
 def convert(tp: t.Any, value: object, *, from_text: bool) -> object:
     """Check ``value`` against ``tp`` and convert it where that is lossless.
 
@@ -148,8 +169,17 @@ def convert(tp: t.Any, value: object, *, from_text: bool) -> object:
                 errors.append(str(exc))
         raise ValueError("; ".join(errors))
     if origin is t.Literal:
-        if value in args:
-            return value
+        for choice in args:
+            # 1 == True in Python, but a boolean is no answer to Literal[0, 1] (nor 1 to Literal[True]).
+            if value == choice and isinstance(value, bool) == isinstance(choice, bool):
+                return choice
+            if from_text and isinstance(value, str) and not isinstance(choice, str):
+                # An environment variable is text: "2" stands for the choice 2.
+                try:
+                    if convert(type(choice), value, from_text=True) == choice:
+                        return choice
+                except ValueError:
+                    pass
         raise ValueError(f"must be one of {', '.join(repr(a) for a in args)}")
     if origin in (list, tuple):
         if from_text and isinstance(value, str):

@@ -68,3 +68,28 @@ def test_a_crashing_check_is_reported_not_raised(noop_plugin) -> None:
     result = app.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 1
     assert "ERROR erlen.E000 [flaky] The system check of plugin 'flaky' failed: OSError: disk gone" in result.output
+
+
+def test_misspelt_plugin_setting_is_reported(noop_plugin, tmp_path) -> None:
+    plugin = noop_plugin(
+        "shop",
+        body='@erlen.hookimpl\ndef erlen_settings():\n    return [erlen.Setting("CURRENCY", default="EUR")]\n',
+    )
+    config = tmp_path / "erlen.toml"
+    config.write_text(f'plugins = ["{plugin}"]\nsite_name = "Shop"\n[shop]\ncurency = "USD"\n')
+    environ = {"ERLEN_SHOP_COLOUR": "red", "ERLEN_SESSION_COOKIE_SECURE": "true"}
+    app = erlen.create_app(__name__, config, environ=environ)
+    # The typo is otherwise silently ignored and the app runs on the default.
+    assert app.config["SHOP_CURRENCY"] == "EUR"
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0
+    assert (
+        "WARNING erlen.W002 [erlen] SHOP_CURENCY (from erlen.toml [shop] curency) is not a setting of plugin 'shop', "
+        "so it has no effect.\n    hint: Did you mean SHOP_CURRENCY? Plugin 'shop' declares: SHOP_CURRENCY.\n"
+    ) in result.output
+    assert (
+        "SHOP_COLOUR (from environment variable ERLEN_SHOP_COLOUR) is not a setting of plugin 'shop'" in result.output
+    )
+    # Keys outside any plugin's namespace, and Flask's own, are not flagged.
+    assert "SITE_NAME" not in result.output and "SESSION_COOKIE_SECURE" not in result.output
+    assert result.output.endswith("System check found 0 errors and 2 warnings.\n")

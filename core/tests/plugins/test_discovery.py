@@ -140,3 +140,20 @@ def test_invalid_plugin_name() -> None:
 def test_plugins_must_be_a_list_of_names() -> None:
     with pytest.raises(erlen.SettingError, match=r"Setting PLUGINS of plugin 'erlen' has the invalid value 3"):
         erlen.create_app(__name__, {"PLUGINS": 3}, environ={})
+
+
+@pytest.mark.parametrize("attribute", ["requires", "integrates_with"])
+def test_requirements_given_as_one_string_are_refused(attribute: str) -> None:
+    # A string is a sequence: requires="db" would otherwise mean the plugins 'd' and 'b'.
+    with pytest.raises(ValueError, match=rf"Plugin {attribute} must be a list of plugin names.*{attribute}=\['db'\]"):
+        erlen.Plugin(name="blog", **{attribute: "db"})
+
+
+def test_one_module_enabled_by_entry_point_and_by_path(plugins) -> None:
+    plugins.module("erlen_notes", "")
+    plugins.distribution("erlen-notes", plugins={"notes": "erlen_notes"})
+    with pytest.raises(erlen.DuplicatePluginError) as caught:
+        erlen.create_app(__name__, {"PLUGINS": ["notes", "erlen_notes"]}, environ={})
+    message = str(caught.value)
+    assert "PLUGINS enables one plugin twice: as 'notes' (entry point notes = erlen_notes" in message
+    assert "as 'erlen_notes' (module erlen_notes). List it once." in message

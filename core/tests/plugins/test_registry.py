@@ -102,3 +102,14 @@ def test_notify_calls_every_plugin_and_reports_failures(noop_plugin, caplog: pyt
 
     assert sys.modules[after].calls == [marker]
     assert "Plugin 'failing' failed in erlen_teardown_request; the other plugins were still called" in caplog.text
+
+
+def test_hookspecs_hook_returning_one_module_names_the_plugin(noop_plugin, plugins) -> None:
+    plugins.module("lone_specs", "import erlen\n@erlen.hookspec\ndef erlen_lone_thing():\n    ''''''\n")
+    plugin = noop_plugin(
+        "lone", body="import lone_specs\n@erlen.hookimpl\ndef erlen_hookspecs():\n    return lone_specs\n"
+    )
+    with pytest.raises(
+        erlen.PluginError, match=r"Plugin 'lone': erlen_hookspecs returned module; it must return a list"
+    ):
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})

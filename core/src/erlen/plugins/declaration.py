@@ -44,6 +44,14 @@ class Plugin:
     settings_prefix: str | None = None
 
     def __post_init__(self) -> None:
+        for attribute in ("requires", "integrates_with"):
+            names = getattr(self, attribute)
+            # A string is a sequence too: requires="db" would mean the plugins 'd' and 'b'.
+            if isinstance(names, str):
+                raise ValueError(
+                    f"Plugin {attribute} must be a list of plugin names, not the string {names!r}: "
+                    f"write {attribute}=[{names!r}]."
+                )
         # Accept any sequence but keep the declaration hashable and immutable.
         object.__setattr__(self, "requires", tuple(self.requires))
         object.__setattr__(self, "integrates_with", tuple(self.integrates_with))

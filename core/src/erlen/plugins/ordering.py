@@ -23,6 +23,7 @@ def resolve_order(plugins: Sequence[LoadedPlugin], *, listed_in: str) -> list[Lo
     :raises PluginCycleError: requirements form a cycle.
     """
     by_name: dict[str, LoadedPlugin] = {}
+    by_object: dict[int, LoadedPlugin] = {}
     for plugin in plugins:
         if plugin.name in by_name:
             other = by_name[plugin.name]
@@ -32,6 +33,15 @@ def resolve_order(plugins: Sequence[LoadedPlugin], *, listed_in: str) -> list[Lo
                 plugin=plugin.name,
             )
         by_name[plugin.name] = plugin
+        # An undeclared plugin module listed by entry-point name and by dotted path
+        # gets two names; pluggy would refuse the second with a bare ValueError.
+        other = by_object.setdefault(id(plugin.obj), plugin)
+        if other is not plugin:
+            raise DuplicatePluginError(
+                f"PLUGINS enables one plugin twice: as {other.spec!r} ({other.origin}) and as "
+                f"{plugin.spec!r} ({plugin.origin}). List it once.",
+                plugin=plugin.name,
+            )
 
     _check_requirements(plugins, by_name, listed_in)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import ModuleType
 
 import pluggy
@@ -59,7 +59,7 @@ class PluginRegistry:
     def _add_extension_specs(self) -> None:
         known = collect_specs(self.hookspec_namespaces)
         for plugin, namespaces in self.call_each("erlen_hookspecs"):
-            for namespace in namespaces or ():
+            for namespace in hook_items(plugin.name, "erlen_hookspecs", namespaces, "hook specification modules"):
                 added = collect_specs([namespace])
                 clash = set(added) & set(known)
                 if clash:
@@ -199,3 +199,47 @@ class PluginRegistry:
         return {
             declared.setting.name: config.get(key) for key, declared in self.settings.items() if declared.plugin == name
         }
+
+
+def hook_items(plugin: str, hook: str, result: object, expected: str) -> Iterable[t.Any]:
+    """The items of a hook result that must be a collection, such as a list.
+
+    A plugin returning one item where a list is expected (``return "templates"``,
+    ``return blueprint``) would otherwise be iterated character by character
+    or fail with a bare ``TypeError`` that names no plugin.
+
+    :param plugin: the name of the plugin that returned ``result``, for the message.
+    :param hook: the hook's name, for the message.
+    :param result: what the implementation returned; ``None`` counts as empty.
+    :param expected: what the items should be, such as ``"folder paths"``.
+    :raises PluginError: ``result`` is not a list-like collection.
+    """
+    if result is None:
+        return ()
+    if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
+        shown = f" {result!r}" if isinstance(result, (str, bytes)) else ""
+        raise PluginError(
+            f"Plugin {plugin!r}: {hook} returned {type(result).__name__}{shown}; it must return a list of "
+            f"{expected}. Wrap a single one in a list.",
+            plugin=plugin,
+        )
+    return result
+
+
+def hook_mapping(plugin: str, hook: str, result: object) -> Mapping[str, t.Any]:
+    """A hook result that must be a mapping of names, such as template globals.
+
+    :param plugin: the name of the plugin that returned ``result``, for the message.
+    :param hook: the hook's name, for the message.
+    :param result: what the implementation returned; ``None`` counts as empty.
+    :raises PluginError: ``result`` is not a mapping.
+    """
+    if result is None:
+        return {}
+    if not isinstance(result, Mapping):
+        raise PluginError(
+            f"Plugin {plugin!r}: {hook} returned {type(result).__name__}; return a dict from names to values, "
+            'such as {"site_name": "Notes"}.',
+            plugin=plugin,
+        )
+    return result
