@@ -136,6 +136,14 @@ def test_malformed_json_is_invalid_not_an_error(person_client: t.Any) -> None:
     assert response.get_json()["valid"] is False
 
 
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"name": ' * 50_000 + "1" + "}" * 50_000])
+def test_json_nested_too_deep_is_invalid_not_an_error(person_client: t.Any, body: str) -> None:
+    # The JSON decoder raises RecursionError (not ValueError) on such bodies, which silent=True lets through.
+    response = person_client.post("/person", data=body, content_type="application/json")
+    assert response.status_code == 200
+    assert response.get_json()["valid"] is False
+
+
 def test_flatten_json() -> None:
     payload = {"a": {"b": 1, "c": [{"d": True}, {"d": False}]}, "e": ["x", None]}
     assert sorted(flatten_json(payload).items(multi=True)) == sorted(

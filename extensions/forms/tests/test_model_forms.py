@@ -23,7 +23,7 @@ import erlen_db
 import erlen_forms
 from erlen.testing import MakeApp
 from erlen_forms import ModelForm, ModelFormError, ModelSelectField, Unique, model_form
-from erlen_forms.model_forms import Finite, NoNullCharacter
+from erlen_forms.model_forms import DecimalPlaces, Finite, NoNullCharacter
 from erlen_forms.testing import assert_csrf_protected, csrf_client_for
 
 PostForm = model_form(Post)
@@ -36,8 +36,9 @@ def erlen_plugins() -> list[str]:
 
 
 @pytest.fixture
-def erlen_config() -> dict[str, t.Any]:
-    return {"FORMS_FK_SELECT_LIMIT": 3}
+def erlen_config(database_url: str, request: pytest.FixtureRequest) -> dict[str, t.Any]:
+    # Every model-form test runs on SQLite and PostgreSQL (database_url); PostgreSQL refuses input SQLite takes.
+    return {"FORMS_FK_SELECT_LIMIT": 3, "DB_URL": database_url, **getattr(request, "param", {})}
 
 
 @pytest.fixture
@@ -114,7 +115,8 @@ def test_nullability_and_lengths_become_validators() -> None:
     assert validator_types(PostForm, "views") == [InputRequired, NumberRange]
     assert field(PostForm, "views").args[1][1].max == 2**31 - 1
     assert validator_types(PostForm, "rating") == [Optional, Finite]
-    assert validator_types(PostForm, "price") == [Optional, Finite, NumberRange]
+    assert validator_types(PostForm, "price") == [Optional, Finite, NumberRange, DecimalPlaces]
+    assert field(PostForm, "price").args[1][3].places == 2
     assert field(PostForm, "price").args[1][2].max == decimal.Decimal("99999999.99")
     assert validator_types(PostForm, "status") == [InputRequired]
     assert validator_types(PostForm, "body") == [Optional, NoNullCharacter]
@@ -243,6 +245,15 @@ def test_a_post_is_created(app: Flask, db_session: Session) -> None:
     assert str(post.ref) == "12345678-1234-5678-1234-567812345678"
 
 
+@pytest.mark.parametrize("price", ["1.50", "100", "0.000", "-0.1", "1E+2", "99999999.99"])
+def test_prices_that_fit_the_scale_are_stored_as_given(app: Flask, db_session: Session, price: str) -> None:
+    (author,) = authors(db_session, 1)
+    response = csrf_client_for(app).post("/posts/new", data=valid_post(author.id, price=price))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    post = db_session.get(Post, response.get_json()["id"])
+    assert post is not None and post.price == decimal.Decimal(price)
+
+
 def test_a_post_above_the_limit_is_checked_with_one_query(app: Flask, db_session: Session) -> None:
     made = authors(db_session, 10)
     client = csrf_client_for(app)
@@ -266,6 +277,9 @@ def test_a_post_above_the_limit_is_checked_with_one_query(app: Flask, db_session
         ({"author_id": "9" * 30}, "Not a valid choice."),
         ({"price": "1e30"}, "Number must be between"),
         ({"price": "NaN"}, "Enter a finite number."),
+        # Numeric(10, 2) would round 0.001 to 0.00 and 12.345 to 12.35 without a word.
+        ({"price": "0.001"}, "Enter a number with at most 2 digits after the point."),
+        ({"price": "12.345"}, "Enter a number with at most 2 digits after the point."),
         ({"rating": "inf"}, "Enter a finite number."),
         ({"title": "a\x00b"}, "The text holds a character that is not allowed."),
     ],
@@ -310,7 +324,7 @@ def test_search_is_refused_unless_allowed(app: Flask, db_session: Session) -> No
     assert response.get_json()["error"] == "forbidden"
 
 
-@pytest.mark.parametrize("erlen_config", [{"FORMS_FK_SEARCH_PUBLIC": True}])
+@pytest.mark.parametrize("erlen_config", [{"FORMS_FK_SEARCH_PUBLIC": True}], indirect=True)
 def test_search_finds_rows_by_label_or_key(app: Flask, db_session: Session) -> None:
     made = authors(db_session, 12)
     client = app.test_client()
@@ -327,7 +341,17 @@ def test_search_finds_rows_by_label_or_key(app: Flask, db_session: Session) -> N
     assert "password" not in search(client, "").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("erlen_config", [{"FORMS_FK_SEARCH_PUBLIC": True}])
+@pytest.mark.parametrize("erlen_config", [{"FORMS_FK_SEARCH_PUBLIC": True}], indirect=True)
+@pytest.mark.parametrize("query", ["\x00", "Author\x000", "1\x00"])
+def test_search_text_with_a_nul_character_finds_nothing(app: Flask, db_session: Session, query: str) -> None:
+    # PostgreSQL refuses NUL in any text parameter; no stored label or key can hold one anyway.
+    authors(db_session, 2)
+    response = search(app.test_client(), query)
+    assert response.status_code == 200
+    assert response.get_json() == {"results": []}
+
+
+@pytest.mark.parametrize("erlen_config", [{"FORMS_FK_SEARCH_PUBLIC": True}], indirect=True)
 def test_search_of_unknown_keys(app: Flask, db_session: Session) -> None:
     client = app.test_client()
     assert search(client, path="/_forms/fk/nope/author_id").status_code == 404

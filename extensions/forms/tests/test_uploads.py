@@ -5,7 +5,8 @@ import typing as t
 
 import pytest
 from flask import Flask, jsonify, request
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from erlen.testing import MakeApp
 from erlen_forms import FileAllowed, FileField, FileRequired, FileSize, Form, MultipleFileField
@@ -220,6 +221,41 @@ def test_an_oversized_upload_without_a_token_gets_a_413_not_a_crash(app: Flask) 
         "/avatar", data={"avatar": (io.BytesIO(b"\x00" * (100 * 1024)), "huge.png")}, content_type="multipart/form-data"
     )
     assert response.status_code == 413
+
+
+def multipart(values: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Keyword arguments posting ``values`` as a multipart body held in memory (no temporary file left open)."""
+    boundary, body = encode_multipart(MultiDict(values))
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_a_text_field_over_flasks_form_limit_gets_a_413_that_says_so(make_app: MakeApp) -> None:
+    # The body is far below FORMS_MAX_UPLOAD_SIZE (16 MiB) but one multipart text field is over Flask's
+    # MAX_FORM_MEMORY_SIZE (500,000 bytes by default): the page must not claim the request is over 16 MB.
+    app = make_app(["forms"])
+
+    @app.post("/article")
+    def post_article() -> str:
+        return str(len(request.form["body"]))
+
+    client = csrf_client_for(app)
+    expected = "A text field of the form is longer than the limit of 488 KB, or the form has more than 1000 fields."
+    fields = {"body": "x" * 600_000, "cover": file(PNG, "cover.png", "image/png")}
+    response = client.post("/article", **multipart(fields))
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "16.0 MB" not in page
+    assert expected in page
+    fields["cover"] = file(PNG, "cover.png", "image/png")
+    response = client.post("/article", **multipart(fields), headers={"Accept": "application/json"})
+    assert response.get_json() == {
+        "error": "too_large",
+        "message": expected,
+        "max_size": 16 * 1024 * 1024,
+        "max_field_size": 500_000,
+        "max_fields": 1000,
+    }
+    assert client.post("/article", **multipart({"body": "x" * 400_000})).data == b"400000"
 
 
 def test_the_limit_sets_max_content_length(make_app: MakeApp) -> None:

@@ -50,7 +50,12 @@ def request_formdata() -> MultiDict[str, t.Any] | None:
     requests; ``None`` when the request submitted nothing.
     """
     if request.is_json:
-        payload = request.get_json(silent=True)
+        try:
+            payload = request.get_json(silent=True)
+        except RecursionError:
+            # silent=True only covers ValueError: JSON nested deeper than the decoder recurses ("[[[[...")
+            # raises RecursionError. It is malformed input like any other, so the form is invalid, not a 500.
+            payload = None
         return flatten_json(payload) if isinstance(payload, Mapping) else ImmutableMultiDict()
     # Malformed multipart bodies can give keys that are not strings (None); WTForms expects strings.
     items = [

@@ -125,6 +125,30 @@ class Finite:
             raise v.StopValidation(self.message or field.gettext("Enter a finite number."))
 
 
+class DecimalPlaces:
+    """Reject numbers with more digits after the point than a ``Numeric(p, s)`` column keeps.
+
+    The database would round them to ``s`` places without a word (``0.001``
+    stored as ``0.00``); trailing zeros do not count (``1.50`` fits two places).
+
+    :param places: the column's scale.
+    :param message: the error message; ``%(places)s`` is replaced.
+    """
+
+    def __init__(self, places: int, message: str | None = None) -> None:
+        self.places = places
+        self.message = message
+
+    def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
+        data = field.data
+        if not isinstance(data, decimal.Decimal) or not data.is_finite() or data.is_zero():
+            return
+        exponent = data.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > self.places:
+            message = self.message or field.gettext("Enter a number with at most %(places)s digits after the point.")
+            raise v.ValidationError(message % {"places": self.places})
+
+
 class NoNullCharacter:
     """Reject text holding the NUL character, which PostgreSQL cannot store.
 
@@ -461,6 +485,8 @@ def field_for(
             whole = decimal.Decimal(10) ** (kind.precision - (scale or 0))
             step = decimal.Decimal(1).scaleb(-(scale or 0))
             validators.append(v.NumberRange(min=-(whole - step), max=whole - step))
+        if scale is not None:
+            validators.append(DecimalPlaces(scale))
     elif isinstance(kind, satypes.DateTime) or python_type is datetime.datetime:
         field_class = wtforms.DateTimeLocalField
     elif isinstance(kind, satypes.Date) or python_type is datetime.date:

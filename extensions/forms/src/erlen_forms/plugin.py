@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import click
-from flask import Blueprint, Flask, current_app, jsonify, render_template
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -128,14 +128,35 @@ def erlen_init_app(app: Flask) -> None:
 
 
 def _too_large(exc: RequestEntityTooLarge) -> t.Any:
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    message = (
-        f"The request is larger than the limit of {_megabytes(limit)}."
-        if isinstance(limit, int)
-        else "The request is larger than the server accepts."
-    )
+    config = current_app.config
+    limit = config.get("MAX_CONTENT_LENGTH")
+    length = request.content_length
+    body: dict[str, t.Any] = {"error": "too_large"}
+    if isinstance(limit, int) and (length is None or length > limit):
+        message = f"The request is larger than the limit of {_megabytes(limit)}."
+    elif request.mimetype == "multipart/form-data":
+        # The body is within MAX_CONTENT_LENGTH: Werkzeug refused one text field over MAX_FORM_MEMORY_SIZE
+        # (500 KB by default) or more than MAX_FORM_PARTS fields. Saying "larger than 16 MB" would be false.
+        field_limit, parts = config.get("MAX_FORM_MEMORY_SIZE"), config.get("MAX_FORM_PARTS")
+        message = "A text field of the form is too long, or the form has too many fields."
+        if isinstance(field_limit, int) and isinstance(parts, int):
+            message = (
+                f"A text field of the form is longer than the limit of {_megabytes(field_limit)}, "
+                f"or the form has more than {parts} fields."
+            )
+        current_app.logger.info(
+            "%s %s refused with 413: a multipart text field is over MAX_FORM_MEMORY_SIZE (%s) or there are more "
+            "than MAX_FORM_PARTS (%s) parts; raise those settings if such forms are expected.",
+            request.method,
+            request.path,
+            field_limit,
+            parts,
+        )
+        body.update({"max_field_size": field_limit, "max_fields": parts})
+    else:
+        message = "The request is larger than the server accepts."
     if csrf.wants_json():
-        response = jsonify({"error": "too_large", "message": message, "max_size": limit})
+        response = jsonify({**body, "message": message, "max_size": limit})
     else:
         response = current_app.make_response(render_template("forms/too_large.html", message=message, limit=limit))
     response.status_code = 413

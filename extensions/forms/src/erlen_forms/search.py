@@ -55,6 +55,9 @@ def fk_search(table: str, column: str) -> t.Any:
     remote = foreign_key.column
     label = label_column(remote.table)
     text = (request.args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    if "\x00" in text:
+        # PostgreSQL refuses NUL in a text parameter (a 500), and no label or key can hold one: nothing matches.
+        return jsonify({"results": []})
     try:
         limit = max(1, min(int(request.args.get("limit", 20)), MAX_RESULTS))
     except ValueError:
