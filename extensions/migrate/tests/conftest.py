@@ -155,19 +155,33 @@ def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
 
     def make() -> str:
         if engine is None:
-            return f"sqlite:///{tmp_path / f'db{uuid.uuid4().hex[:8]}.sqlite3'}"
-        schema = f"erlen_migrate_test_{uuid.uuid4().hex[:12]}"
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        schemas.append(schema)
-        url = sa.make_url(postgres_url()).update_query_dict({"options": f"-csearch_path={schema}"})
-        return url.render_as_string(hide_password=False)
+            return sqlite_url(tmp_path)
+        return postgres_schema_url(engine, schemas)
 
     yield make
     if engine is not None:
-        with engine.begin() as connection:
-            for schema in schemas:
-                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        drop_schemas(engine, schemas)
+
+
+def sqlite_url(folder: Path) -> str:
+    """The URL of a new SQLite file in ``folder``."""
+    return f"sqlite:///{folder / f'db{uuid.uuid4().hex[:8]}.sqlite3'}"
+
+
+def postgres_schema_url(engine: sa.Engine, schemas: list[str]) -> str:
+    """The URL of a new, empty PostgreSQL schema, whose name is added to ``schemas`` for :func:`drop_schemas`."""
+    schema = f"erlen_migrate_test_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    schemas.append(schema)
+    url = sa.make_url(postgres_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def drop_schemas(engine: sa.Engine, schemas: Iterable[str]) -> None:
+    with engine.begin() as connection:
+        for schema in schemas:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture
@@ -197,6 +211,22 @@ def migrate_app(make_app: MakeApp, database_url: str, tmp_path: Path) -> Iterato
             **(config or {}),
         }
         app = make_app(["db", "migrate", *(f"blogkit.{p}" for p in plugins)], settings)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        erlen_db.database_of(app).dispose()
+
+
+@pytest.fixture
+def app_on(make_app: MakeApp, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """A factory of apps on the URL given, for tests that pick their databases rather than run once per database."""
+    made: list[Flask] = []
+
+    def make(url: str, plugins: list[str] | None = None, **config: object) -> Flask:
+        settings = {"DB_URL": url, "MIGRATE_APP_DIRECTORY": str(tmp_path / "app_migrations"), **config}
+        app = make_app(["db", "migrate", *(plugins or [])], settings)
         made.append(app)
         return app
 

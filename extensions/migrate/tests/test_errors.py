@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from conftest import USERS_INITIAL, ok, run, tables, versions
 
+from erlen_migrate import migrations_of
+
 FAILING = '''
 """{message}"""
 import sqlalchemy as sa
@@ -190,3 +192,35 @@ def test_downgrade_under_a_disabled_dependent_is_refused(blogkit, migrate_app, d
     assert "of plugin 'posts' failed" in result.output and "rolled back" in result.output
     assert tables(database_url) == {"alembic_version", "users", "posts", "comments"}
     assert versions(database_url) == before
+
+
+def test_downgrade_of_a_branch_with_nothing_applied(blogkit, migrate_app, database_url):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    app = migrate_app(["users"])
+    for target in ("-1", "base", "u1"):
+        result = run(app, "downgrade", "--plugin", "users", target)
+        assert result.exit_code == 0, (target, result.output, result.exception)
+        assert "Nothing to undo: no revision of plugin 'users' is applied." in result.output
+    ok(app, "upgrade")
+    assert "Undid users u1" in ok(app, "downgrade", "--plugin", "users", "-1").output
+    assert tables(database_url) == {"alembic_version"}
+
+
+def test_stamp_and_downgrade_of_a_branch_without_migrations(blogkit, migrate_app):
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    app = migrate_app(["users", "posts"])
+    for command in (["stamp", "--plugin", "posts"], ["downgrade", "--plugin", "posts", "-1"]):
+        result = run(app, *command)
+        assert result.exit_code == 1, (command, result.output, result.exception)
+        assert f"Plugin 'posts' has no migrations yet ({blogkit.folder('posts')} holds no revision files)" in (
+            result.output
+        )
+        assert "erlen db revision --plugin posts --autogenerate -m 'initial'" in result.output
+
+
+def test_a_message_with_quotes_and_backslashes(blogkit, app_on, tmp_path):
+    app = app_on(f"sqlite:///{tmp_path / 'app.sqlite3'}", ["blogkit.users"])
+    message = 'rename """legacy""" "users" from C:\\New\\data\\'
+    ok(app, "revision", "--plugin", "users", "-m", message)
+    assert migrations_of(app).scripts().branches["users"].head.doc == message
+    assert "Applied users" in ok(app, "upgrade").output

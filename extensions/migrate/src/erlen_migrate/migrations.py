@@ -33,6 +33,7 @@ import erlen_db
 from erlen_db.database import OWNER_INFO_KEY
 
 from .errors import MigrationError, MigrationFailed, UnknownBranchError
+from .render import render_item
 from .scripts import BranchScripts
 
 #: The label of the app's own branch, and the owner of the app's tables.
@@ -125,6 +126,23 @@ class Migrations:
             if owner not in scripts.branches or not scripts.branches[owner].revisions
         }
 
+    def dropped_tables(self, scripts: BranchScripts, owner: str) -> set[tuple[str | None, str]]:
+        """The tables (schema, name) ``owner``'s migrations created that no enabled owner's models hold any more.
+
+        Autogenerate drops them. A table that moved to another enabled
+        plugin's models is that plugin's now, and is left alone.
+        """
+        branch = scripts.branches.get(owner)
+        if branch is None:
+            return set()
+        modelled = {_name_key(tb.schema, tb.name) for tables in self.tables_by_owner().values() for tb in tables}
+        return branch.tables_created() - modelled
+
+    def compared_tables(self, scripts: BranchScripts, owner: str) -> set[tuple[str | None, str]]:
+        """The tables (schema, name) compared for ``owner``: those it owns, and those its models dropped."""
+        owned = {_name_key(tb.schema, tb.name) for tb in self.tables_by_owner().get(owner, [])}
+        return owned | self.dropped_tables(scripts, owner)
+
     def _metadatas(self) -> list[MetaData]:
         found: list[MetaData] = []
         for table in self.database.tables():
@@ -178,10 +196,11 @@ class Migrations:
     ) -> Iterator[MigrationContext]:
         """An Alembic migration context on ``connection`` that sees only the enabled branches' revisions.
 
-        :param owner: compare only this owner's tables (for autogenerate and check).
+        :param owner: compare only this owner's tables, and those its migrations created that left every
+            enabled owner's models (for autogenerate and check).
         """
         env = EnvironmentContext(Config(), scripts, fn=fn)
-        names = None if owner is None else {_name_key(tb.schema, tb.name) for tb in self.tables_by_owner()[owner]}
+        names = None if owner is None else self.compared_tables(scripts, owner)
 
         def include_name(name: str | None, type_: t.Any, parent_names: t.Any) -> bool:
             if type_ == "table" and names is not None:
@@ -211,6 +230,7 @@ class Migrations:
             include_name=include_name,
             include_object=include_object,
             render_as_batch=connection.dialect.name == "sqlite",
+            render_item=render_item,
             process_revision_directives=_tidy_directives,
             transaction_per_migration=True,
             compare_type=True,
@@ -274,6 +294,11 @@ class Migrations:
         """
         scripts = self.scripts()
         target = self._branch_target(scripts, plugin, revision)
+        with self.connect() as connection:
+            applied = next(s for s in self.status(connection, scripts) if s.name == plugin).current
+        if applied is None:  # Alembic's planner asserts when the branch has no row to start from
+            echo(f"Nothing to undo: no revision of plugin {plugin!r} is applied.")
+            return 0
         return self._run(scripts, lambda heads: scripts._downgrade_revs(target, heads), echo, "Undid")
 
     def stamp(self, plugin: str | None, revision: str = "head", *, echo: Echo = print) -> None:
@@ -298,6 +323,12 @@ class Migrations:
 
     def _branch_target(self, scripts: BranchScripts, plugin: str, revision: str) -> str:
         branch = scripts.branch(plugin)
+        if not branch.revisions and revision != "base":
+            raise UnknownBranchError(
+                f"Plugin {plugin!r} has no migrations yet ({branch.folder} holds no revision files). "
+                f"Write its first one with erlen db revision --plugin {plugin} --autogenerate -m 'initial'.",
+                plugin=plugin,
+            )
         if revision in ("base", "head") or revision.startswith("-"):
             return f"{plugin}@{revision}"
         matches = [s.revision for s in branch.revisions if s.revision.startswith(revision)]
@@ -329,7 +360,8 @@ class Migrations:
                 raise
             except Exception as exc:
                 step = progress.current
-                if step is None:
+                # A lost server or a locked SQLite file is no fault of the migration: the command says so.
+                if step is None or erlen_db.is_unavailable(exc):
                     raise
                 script = step.revision
                 owner = scripts.owner_of[script.revision]
@@ -374,7 +406,9 @@ class Migrations:
         depends_on = self._dependencies(scripts, plugin, tables)
         branch.folder.mkdir(parents=True, exist_ok=True)
         command_args = {
-            "message": message,
+            # The template writes the message into the file's docstring, whose quotes and backslashes it must not
+            # end or escape: read back as the docstring, it is the message again.
+            "message": message.replace("\\", "\\\\").replace('"', '\\"'),
             "autogenerate": autogenerate,
             "sql": False,
             "head": f"{plugin}@head" if branch.revisions else "base",
@@ -388,7 +422,7 @@ class Migrations:
         if not autogenerate:
             written = list(revision_context.generate_scripts())
         else:
-            if not tables:
+            if not tables and not self.dropped_tables(scripts, plugin):
                 raise MigrationError(
                     f"Plugin {plugin!r} owns no tables, so there is nothing to autogenerate. "
                     + (
@@ -465,7 +499,8 @@ class Migrations:
         Empty lists are left out: an empty result means models and database agree.
         """
         found: dict[str, list[t.Any]] = {}
-        for owner in self.tables_by_owner():
+        owners = [*self.tables_by_owner(), *(name for name in scripts.branches if self.dropped_tables(scripts, name))]
+        for owner in dict.fromkeys(owners):
             with self.context(connection, scripts, owner=owner) as context:
                 diffs = compare_metadata(context, t.cast(MetaData, self._metadatas()))
             if diffs:

@@ -8,6 +8,7 @@ that plugin's revision in ``depends_on``.
 
 from __future__ import annotations
 
+import ast
 import graphlib
 import typing as t
 from collections.abc import Iterator, Mapping
@@ -47,6 +48,58 @@ class Branch:
     def file_of(self, script: Script) -> str:
         """The path of a revision's file, for messages."""
         return str(script.path)
+
+    def tables_created(self) -> set[tuple[str | None, str]]:
+        """The tables (schema, name) the branch's revisions create and do not drop again, first to last.
+
+        Read from the ``op.create_table``, ``op.rename_table`` and
+        ``op.drop_table`` calls in each revision's ``upgrade()`` that name
+        their table as a string literal. Autogenerate drops those of them
+        that left the plugin's models; a table made another way (raw SQL)
+        is not seen, so it is never dropped.
+        """
+        tables: set[tuple[str | None, str]] = set()
+        for script in self.revisions:
+            for call, args in _table_calls(Path(script.path)):
+                if call == "create_table":
+                    tables.add(args[0])
+                elif call == "drop_table":
+                    tables.discard(args[0])
+                elif args[0] in tables:  # rename_table
+                    tables.discard(args[0])
+                    tables.add(args[1])
+        return tables
+
+
+def _table_calls(path: Path) -> Iterator[tuple[str, list[tuple[str | None, str]]]]:
+    """The table operations of a revision file's ``upgrade()``, in the order they appear.
+
+    :param path: the revision file.
+    :returns: pairs of the operation's name and the (schema, name) of each table it names.
+    """
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return  # it was imported when loaded: it cannot be broken now, and a file we cannot read creates nothing
+    upgrade = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), None)
+    if upgrade is None:
+        return
+    calls = [n for n in ast.walk(upgrade) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    for call in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
+        name = call.func.attr  # type: ignore[attr-defined]
+        wanted = {"create_table": 1, "drop_table": 1, "rename_table": 2}.get(name)
+        if wanted is None or len(call.args) < wanted:
+            continue
+        names = [a.value for a in call.args[:wanted] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        schema_arg = next((k.value for k in call.keywords if k.arg == "schema"), None)
+        if schema_arg is None:
+            schema: str | None = None
+        elif isinstance(schema_arg, ast.Constant) and isinstance(schema_arg.value, (str, type(None))):
+            schema = schema_arg.value
+        else:
+            continue  # a computed schema: which table it means is unknown
+        if len(names) == wanted:
+            yield name, [(schema, n) for n in names]
 
 
 class BranchScripts(ScriptDirectory):
