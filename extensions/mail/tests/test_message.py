@@ -161,6 +161,48 @@ def test_a_quoted_display_name_with_a_comma_is_one_address() -> None:
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
+        # The parser would have sent these to another address than the one given, or to none.
+        ({"to": "ada@example.com extra"}, "is not a valid email address \\(it reads as 'ada@example.comextra'\\)"),
+        ({"to": "ada@exa mple.com"}, "is not a valid email address \\(it reads as 'ada@example.com'\\)"),
+        ({"to": "not an address"}, "is not a valid email address \\(it reads as 'not'\\)"),
+        ({"cc": "Ada Lovelace ada@example.com"}, "The Cc address .* is not a valid email address"),
+        ({"bcc": "Ada <ada@example.com"}, "The Bcc address .* is not a valid email address"),
+        ({"to": ""}, "The To address '' holds no email address"),
+        ({"to": "Ada <>"}, "holds no email address"),
+        ({"reply_to": "ada@"}, "The Reply-To address 'ada@' holds no email address"),
+        ({"to": [("Ada", "")]}, "has '', which is not an email address"),
+        ({"to": [("Ada", "ada@example.com, eve@example.com")]}, "which is not an email address"),
+        ({"sender": "noreply"}, "The From address 'noreply' is not a valid email address"),
+    ],
+)
+def test_an_address_that_is_not_valid_is_refused(fields: dict[str, object], error: str) -> None:
+    fields.setdefault("to", "ada@example.com")
+    with pytest.raises(MessageError, match=error) as raised:
+        Message(**fields)  # type: ignore[arg-type]
+    assert "use an address such as 'ada@example.com'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("address", "envelope"),
+    [
+        ("ada@example.com", "ada@example.com"),
+        ("Ada Lovelace <ada@example.com>", "ada@example.com"),
+        ("<ada@example.com>", "ada@example.com"),
+        ("ada@example.com (Ada)", "ada@example.com"),
+        ('"a b"@example.com', '"a b"@example.com'),
+        ("ada@[192.0.2.1]", "ada@[192.0.2.1]"),
+        ("root@localhost", "root@localhost"),
+        ("Ädä <ädä@exämple.com>", "ädä@exämple.com"),
+        (("Lovelace, Ada", "ada+mail@example.com"), "ada+mail@example.com"),
+    ],
+)
+def test_valid_addresses_go_to_the_address_given(address: object, envelope: str) -> None:
+    assert Message(to=address).recipients == [envelope]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
         ({"to": [("Ada", "ada@example.com", "extra")]}, "must be a \\(name, email\\) pair"),
         ({"to": [(None, "ada@example.com")]}, "must be a string, not NoneType"),
         ({"sender": ("Ada", 42)}, "must be a string, not int"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import signal
 import threading
 import typing as t
+from collections.abc import Iterator
 
 import click
 from flask import current_app
@@ -33,7 +35,14 @@ def send_test_command(to: tuple[str, ...], sender: str | None) -> None:
     click.echo(f"Sent a test message to {', '.join(to)} through the {backend!r} backend.")
 
 
-def _outbox_app() -> t.Any:
+def _outbox_app(*, wait_for_database: bool = False) -> t.Any:
+    """The current app, once it is known to have the outbox and its table.
+
+    :param wait_for_database: let an unreachable database pass (the worker
+        waits for it, reporting each try); a missing table still stops.
+    :raises click.ClickException: the ``db`` plugin is off, the database
+        cannot be reached, or the ``mail_outbox`` table does not exist.
+    """
     from .outbox import require_outbox
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -41,7 +50,66 @@ def _outbox_app() -> t.Any:
         require_outbox(app)
     except MailError as exc:
         raise click.ClickException(str(exc)) from exc
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .outbox.models import OutboxMessage
+
+    database = erlen_db.database_of(app)
+    try:
+        with database.engine.connect() as connection:
+            exists = sa.inspect(connection).has_table(OutboxMessage.__tablename__)
+    except sa.exc.SQLAlchemyError as exc:
+        if wait_for_database and erlen_db.is_unavailable(exc):
+            return app
+        raise click.ClickException(_database_problem(database, exc)) from None
+    if not exists:
+        # Without this, every command fails on "no such table" with a traceback, and the worker
+        # retries forever: the table comes from a migration the user has not run yet.
+        raise click.ClickException(
+            f"The mail outbox table {OutboxMessage.__tablename__!r} does not exist in the database at "
+            f"{database.display_url}: run `erlen db upgrade` (it ships with erlen-mail's migration), "
+            "or `erlen db create-all` in development."
+        )
     return app
+
+
+def _database_problem(database: t.Any, exc: BaseException) -> str:
+    """A one-line description of a database error for the user: the driver's reason, password hidden.
+
+    :param database: the app's :class:`erlen_db.Database`.
+    :param exc: the SQLAlchemy error.
+    """
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    cause: BaseException = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    reason = erlen_db.redact_url(f"{type(cause).__name__}: {lines[0].strip()}" if lines else type(cause).__name__)
+    password = database.url.password
+    if password:  # a driver may quote it without the URL around it, where redact_url cannot see it
+        reason = reason.replace(str(password), "***")
+    if erlen_db.is_unavailable(exc):
+        return f"Cannot reach the database at {database.display_url}: {reason}. Check DB_URL and that it is running."
+    return f"The database at {database.display_url} answered with an error: {reason}."
+
+
+@contextlib.contextmanager
+def _database_errors(app: t.Any) -> Iterator[None]:
+    """Report a database error met by a command as a clear message, not a traceback.
+
+    :param app: the app whose database the command uses.
+    """
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(_database_problem(erlen_db.database_of(app), exc)) from None
 
 
 @mail_group.command("worker")
@@ -50,7 +118,7 @@ def _outbox_app() -> t.Any:
 @click.option("--poll", type=click.FloatRange(min=0.01), default=None, help="Seconds to wait when nothing is due.")
 def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
     """Deliver the queued messages of the durable outbox (needs db). Ctrl-C stops after the current message."""
-    app = _outbox_app()  # before importing what needs erlen-db
+    app = _outbox_app(wait_for_database=not once)  # before importing what needs erlen-db
     from .outbox.worker import BatchResult, OutboxWorker
 
     worker = OutboxWorker(app, batch_size=batch)
@@ -81,12 +149,13 @@ def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
     )
     click.echo(f"Mail outbox worker started (backend {state_of().backend_name!r}); Ctrl-C to stop.")
     try:
-        totals = worker.run(
-            once=once,
-            poll=poll if poll is not None else float(app.config.get("MAIL_OUTBOX_POLL_SECONDS", 5.0)),
-            stop=stop,
-            report=report,
-        )
+        with _database_errors(app):  # only --once gives up on one: the loop waits for the database
+            totals = worker.run(
+                once=once,
+                poll=poll if poll is not None else float(app.config.get("MAIL_OUTBOX_POLL_SECONDS", 5.0)),
+                stop=stop,
+                report=report,
+            )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -128,7 +197,7 @@ def outbox_command(status: str, limit: int) -> None:
     query = sa.select(OutboxMessage).order_by(OutboxMessage.id).limit(limit)
     if status != "all":
         query = query.where(OutboxMessage.status.in_(_LISTED[status]))
-    with erlen_db.database_of(app).session_scope() as session:
+    with _database_errors(app), erlen_db.database_of(app).session_scope() as session:
         rows = session.scalars(query).all()
         counts: dict[str, int] = {
             status: count
@@ -179,7 +248,7 @@ def retry_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -
         OutboxMessage.status == FAILED if all_failed else sa.false(),
         OutboxMessage.status == UNCERTAIN if all_uncertain else sa.false(),
     )
-    with erlen_db.database_of(app).session_scope() as session:
+    with _database_errors(app), erlen_db.database_of(app).session_scope() as session:
         if ids:
             found: dict[int, str] = {
                 ident: status

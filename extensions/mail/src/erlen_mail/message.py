@@ -61,15 +61,50 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
+#: Characters that cannot appear unquoted in an addr-spec (RFC 5322 specials), nor in its domain.
+_ADDR_SPEC_SPECIALS = frozenset('<>()[],;:\\"@')
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_addr_spec(email: str) -> bool:
+    """Whether ``email`` is a usable envelope address: ``local@domain``, both parts present, no spaces or specials.
+
+    A quoted local part (``"a b"@example.com``) and a domain literal
+    (``ada@[192.0.2.1]``) are accepted; addresses that are not ASCII too
+    (they are sent with SMTPUTF8).
+    """
+    local, at, domain = email.rpartition("@")
+    if not (at and local and domain) or any(ord(char) < 32 or ord(char) == 127 for char in email):
+        return False
+    if not (len(local) >= 2 and local[0] == local[-1] == '"') and (
+        any(char.isspace() for char in local) or not _ADDR_SPEC_SPECIALS.isdisjoint(local)
+    ):
+        return False
+    if len(domain) >= 2 and domain[0] == "[" and domain[-1] == "]":
+        domain = domain[1:-1]
+    return not (any(char.isspace() for char in domain) or not _ADDR_SPEC_SPECIALS.isdisjoint(domain))
+
+
+def _invalid_address(header: str, address: object, reason: str) -> MessageError:
+    return MessageError(
+        f"The {header} address {address!r} {reason}; use an address such as 'ada@example.com' or "
+        "'Ada Lovelace <ada@example.com>'."
+    )
+
+
 def format_address(address: Address, *, header: str = "address") -> str:
-    """Format one address for a header, refusing line breaks and lists.
+    """Format one address for a header, refusing line breaks, lists and addresses that are not valid.
 
     :param address: a string or a ``(name, email)`` pair.
     :param header: the header it is for, in error messages.
     :raises HeaderInjectionError: the address contains CR or LF.
-    :raises MessageError: it is not one address: another type, a tuple of
-        another length, or a string listing several (``"a@x, b@y"``), whose
-        recipients past the first would be left out of the SMTP envelope.
+    :raises MessageError: it is not one valid address: another type, a tuple
+        of another length, a string listing several (``"a@x, b@y"``), whose
+        recipients past the first would be left out of the SMTP envelope, or
+        an address the parser would silently turn into another one
+        (``"ada@example.com extra"`` reads as ``ada@example.comextra``,
+        ``"not an address"`` as ``not``): mail must go where it was meant to,
+        or not at all.
     """
     if isinstance(address, tuple):
         if len(address) != 2:
@@ -77,14 +112,24 @@ def format_address(address: Address, *, header: str = "address") -> str:
         name, email = address
         check_header_value(header, name)
         check_header_value(header, email)
+        if not _is_addr_spec(email):
+            raise _invalid_address(header, address, f"has {email!r}, which is not an email address")
         return formataddr((name, email))
     if not isinstance(address, str):
         raise MessageError(f"The {header} address {address!r} must be a string or a (name, email) pair.")
     check_header_value(header, address)
-    if len(_parse_address(address)) > 1:
+    parsed = _parse_address(address)
+    if len(parsed) > 1:
         raise MessageError(
             f"The {header} address {address!r} holds several addresses; pass them as a list, one address each."
         )
+    email = parsed[0][1] if parsed else ""
+    if not email:
+        raise _invalid_address(header, address, "holds no email address")
+    # The parser drops what it cannot read (spaces, a missing '>'): the address it found
+    # must be written out in full in what was given, between <> when there are any.
+    if not _is_addr_spec(email) or email not in address or ("<" in address and f"<{email}>" not in address):
+        raise _invalid_address(header, address, f"is not a valid email address (it reads as {email!r})")
     return address
 
 
@@ -93,7 +138,7 @@ def address_email(address: Address) -> str:
     if isinstance(address, tuple):
         return address[1]
     parsed = _parse_address(address)
-    return parsed[0][1] if parsed and parsed[0][1] else address
+    return parsed[0][1] if parsed and parsed[0][1] else address  # format_address refuses the latter
 
 
 def _header_text(address: Address) -> str:

@@ -46,6 +46,25 @@ def _not_negative_number(value: object) -> None:
         raise ValueError("must be 0 or more")
 
 
+def _port(value: object) -> None:
+    # Otherwise a bad port surfaces only at the first send, as an OverflowError from the socket.
+    if isinstance(value, int) and not 1 <= value <= 65535:
+        raise ValueError("must be a TCP port from 1 to 65535")
+
+
+def _one_address(value: object) -> None:
+    # Checked at start-up: a bad default sender would otherwise fail every send (the first
+    # password reset, say) with an error that does not name the setting.
+    if isinstance(value, str):
+        from .errors import MessageError
+        from .message import format_address
+
+        try:
+            format_address(value, header="From")
+        except MessageError:  # the error shows the value: say what it should be
+            raise ValueError("must be one valid email address, such as 'Example <noreply@example.com>'") from None
+
+
 @erlen.hookimpl
 def erlen_hookspecs() -> Iterable[ModuleType]:
     from . import hookspecs
@@ -67,6 +86,7 @@ def erlen_settings() -> Iterable[Setting]:
             "DEFAULT_SENDER",
             t.Optional[str],  # noqa: UP045 - a runtime value, not an annotation
             default=None,
+            validate=_one_address,
             help="The From address of messages that do not set one, such as 'Example <noreply@example.com>'.",
         ),
         Setting("SMTP_HOST", str, default="localhost", help="The SMTP server's host name."),
@@ -74,6 +94,7 @@ def erlen_settings() -> Iterable[Setting]:
             "SMTP_PORT",
             t.Optional[int],  # noqa: UP045
             default=None,
+            validate=_port,
             help="The SMTP server's port; by default 25, 587 with starttls, 465 with ssl.",
         ),
         Setting(

@@ -43,6 +43,19 @@ def test_invalid_settings_are_refused(make_app: t.Any) -> None:
         make_app(["mail"], {"MAIL_SMTP_SECURITY": "tls"})
 
 
+@pytest.mark.parametrize("sender", ["noreply", "noreply@example.com, admin@example.com", "Example noreply@example.com"])
+def test_a_default_sender_that_is_not_one_address_is_refused_at_start_up(make_app: t.Any, sender: str) -> None:
+    # Not at the first send, with an error that does not name the setting.
+    with pytest.raises(erlen.SettingError, match=r"MAIL_DEFAULT_SENDER .* must be one valid email address"):
+        make_app(["mail"], {"MAIL_DEFAULT_SENDER": sender})
+
+
+@pytest.mark.parametrize("port", [0, -25, 70000])
+def test_an_smtp_port_out_of_range_is_refused_at_start_up(make_app: t.Any, port: int) -> None:
+    with pytest.raises(erlen.SettingError, match=r"MAIL_SMTP_PORT .* must be a TCP port from 1 to 65535"):
+        make_app(["mail"], {"MAIL_SMTP_PORT": port})
+
+
 def test_mail_not_enabled(make_app: t.Any) -> None:
     app = make_app([])
     with app.app_context(), pytest.raises(erlen.ConfigError, match="add 'mail' to PLUGINS"):

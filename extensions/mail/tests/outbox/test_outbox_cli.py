@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import typing as t
+
 import pytest
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
@@ -81,3 +84,32 @@ def test_shipped_migration_creates_the_table(make_outbox_app: OutboxApp, smtp_se
     queued = queue_messages(app, 1)
     assert runner.invoke(args=["mail", "worker", "--once"]).exit_code == 0
     assert rows_of(app)[queued[0]].status == "sent"
+
+
+@pytest.mark.parametrize(
+    "args", [["mail", "outbox"], ["mail", "retry", "--failed"], ["mail", "worker", "--once"], ["mail", "worker"]]
+)
+def test_commands_say_to_migrate_when_the_table_is_missing(make_outbox_app: OutboxApp, args: list[str]) -> None:
+    pytest.importorskip("erlen_migrate", reason="erlen-migrate is not installed")
+    app = make_outbox_app(plugins=("db", "migrate", "mail"))  # with migrate, the fixture creates no table
+    outcome: list[t.Any] = []
+    # In a daemon thread: a worker that retried the missing table forever would hang the test, not fail it.
+    runner = threading.Thread(target=lambda: outcome.append(app.test_cli_runner().invoke(args=args)), daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert outcome, f"{' '.join(args)} kept running against a database without its table"
+    [result] = outcome
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "The mail outbox table 'mail_outbox' does not exist" in result.output
+    assert "run `erlen db upgrade`" in result.output
+
+
+@pytest.mark.parametrize("args", [["mail", "outbox"], ["mail", "retry", "--failed"], ["mail", "worker", "--once"]])
+def test_commands_report_an_unreachable_database(make_app: t.Any, args: list[str]) -> None:
+    app = make_app(["db", "mail"], {"DB_URL": "postgresql+psycopg://mailer:s3cret-pw@127.0.0.1:1/mail"})
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Cannot reach the database at postgresql+psycopg://mailer:***@127.0.0.1:1/mail" in result.output
+    assert "s3cret-pw" not in result.output
