@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from .database import APP_OWNER, Database, database_of
-from .errors import DatabaseConfigError, TableConflictError, is_unavailable
+from .errors import (
+    DatabaseConfigError,
+    TableConflictError,
+    database_error_message,
+    describe_error,
+    is_unavailable,
+)
 from .helpers import first_or_404, get, get_or_404
 from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
@@ -27,7 +33,9 @@ __all__ = [
     "QueryCounter",
     "TableConflictError",
     "count_queries",
+    "database_error_message",
     "database_of",
+    "describe_error",
     "first_or_404",
     "get",
     "get_or_404",

@@ -9,13 +9,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import inspect
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 import erlen
 
-from . import urls
 from .database import Database, database_of
-from .errors import is_unavailable
+from .errors import database_error_message, is_unavailable
 
 #: The table Alembic keeps the revision of a migrated database in.
 ALEMBIC_VERSION_TABLE = "alembic_version"
@@ -40,31 +39,7 @@ def _reported(database: Database) -> Iterator[None]:
     except erlen.ErlenError as exc:  # a table conflict: its message says which table and what to rename
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
-        if is_unavailable(exc):
-            raise click.ClickException(
-                f"Cannot reach the database at {database.display_url}: {_reason(exc, database)}. "
-                "Check DB_URL and that the server is running."
-            ) from None
-        raise click.ClickException(
-            f"The database at {database.display_url} answered with an error: {_reason(exc, database)}. "
-            "Check that DB_URL's user may read and create the app's tables, and that the schema matches the models."
-        ) from None
-
-
-def _reason(exc: SQLAlchemyError, database: Database) -> str:
-    """The driver's error in one line, without the password or the statement SQLAlchemy adds to it.
-
-    :param exc: the error.
-    :param database: the app's database.
-    """
-    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    reason = f"{type(cause).__name__}: {lines[0].strip()}" if lines else type(cause).__name__
-    reason = urls.redact(reason)
-    password = database.url.password
-    if password:  # a driver may quote it without the URL around it, where redact cannot see it
-        reason = reason.replace(str(password), "***")
-    return reason
+        raise click.ClickException(database_error_message(exc, database)) from None
 
 
 @click.command("info")

@@ -14,6 +14,11 @@ from werkzeug.exceptions import BadRequest
 
 import erlen
 
+from . import urls
+
+if t.TYPE_CHECKING:
+    from .database import Database
+
 #: Marks SQLAlchemy exceptions raised because the database could not be reached.
 _UNAVAILABLE = "erlen_db_unavailable"
 
@@ -79,6 +84,66 @@ def _is_sqlite_lock(error: BaseException | None) -> bool:
         # An extended code (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE) keeps its primary code in the low byte.
         return code & 0xFF in _SQLITE_LOCK_CODES
     return str(error).startswith(("database is locked", "database table is locked"))
+
+
+def is_sqlite_lock(exc: BaseException) -> bool:
+    """Whether ``exc`` (a SQLAlchemy error, or the driver's) is SQLite saying another connection holds the lock.
+
+    :param exc: an exception.
+    """
+    return _is_sqlite_lock(exc.orig if isinstance(exc, DBAPIError) else exc)
+
+
+def describe_error(exc: BaseException, database: Database) -> str:
+    """The driver's error in one line, without the password or the SQL statement SQLAlchemy appends.
+
+    For messages of commands and checks that tell the user what went wrong.
+
+    :param exc: the error, usually a :class:`~sqlalchemy.exc.SQLAlchemyError`.
+    :param database: the app's database, whose password is hidden wherever the driver quotes it.
+    """
+    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    reason = urls.redact(f"{type(cause).__name__}: {lines[0].strip()}" if lines else type(cause).__name__)
+    password = database.url.password
+    if password:  # a driver may quote it without the URL around it, where redact cannot see it
+        reason = reason.replace(str(password), "***")
+    return reason
+
+
+def database_error_message(exc: SQLAlchemyError, database: Database) -> str:
+    """What went wrong with the database, in the driver's words, and what to do; without a password.
+
+    The message of a command that met ``exc``: a busy SQLite file, one that
+    cannot be opened, an unreachable server, models SQLAlchemy refuses, or an
+    error the database answered.
+
+    :param exc: the error.
+    :param database: the app's database.
+    """
+    reason = describe_error(exc, database)
+    where = database.display_url
+    if is_unavailable(exc):
+        if is_sqlite_lock(exc):
+            return (
+                f"The database at {where} is busy: {reason}. Another process is writing to it; run the command "
+                "again when it has finished."
+            )
+        if database.engine.dialect.name == "sqlite":  # no server that could be down: the file is at fault
+            return (
+                f"Cannot open the database at {where}: {reason}. Check DB_URL, and that the file is an SQLite "
+                "database this user may read and write."
+            )
+        return f"Cannot reach the database at {where}: {reason}. Check DB_URL and that the server is running."
+    if not isinstance(exc, DBAPIError):  # SQLAlchemy itself refused, before asking the database
+        return (
+            f"SQLAlchemy cannot work with the models: {reason}. Fix the model or table it names (a foreign key to "
+            "a table of another MetaData, a misspelt column), then run the command again."
+        )
+    return (
+        f"The database at {where} answered with an error: {reason}. Check that DB_URL names the app's database "
+        "and that its user may read and change the schema."
+    )
 
 
 def register_error_handler(app: Flask) -> None:

@@ -63,7 +63,7 @@ def _outbox_app(*, wait_for_database: bool = False) -> t.Any:
     except sa.exc.SQLAlchemyError as exc:
         if wait_for_database and erlen_db.is_unavailable(exc):
             return app
-        raise click.ClickException(_database_problem(database, exc)) from None
+        raise click.ClickException(erlen_db.database_error_message(exc, database)) from None
     if not exists:
         # Without this, every command fails on "no such table" with a traceback, and the worker
         # retries forever: the table comes from a migration the user has not run yet.
@@ -73,27 +73,6 @@ def _outbox_app(*, wait_for_database: bool = False) -> t.Any:
             "or `erlen db create-all` in development."
         )
     return app
-
-
-def _database_problem(database: t.Any, exc: BaseException) -> str:
-    """A one-line description of a database error for the user: the driver's reason, password hidden.
-
-    :param database: the app's :class:`erlen_db.Database`.
-    :param exc: the SQLAlchemy error.
-    """
-    import sqlalchemy as sa
-
-    import erlen_db
-
-    cause: BaseException = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    reason = erlen_db.redact_url(f"{type(cause).__name__}: {lines[0].strip()}" if lines else type(cause).__name__)
-    password = database.url.password
-    if password:  # a driver may quote it without the URL around it, where redact_url cannot see it
-        reason = reason.replace(str(password), "***")
-    if erlen_db.is_unavailable(exc):
-        return f"Cannot reach the database at {database.display_url}: {reason}. Check DB_URL and that it is running."
-    return f"The database at {database.display_url} answered with an error: {reason}."
 
 
 @contextlib.contextmanager
@@ -109,7 +88,7 @@ def _database_errors(app: t.Any) -> Iterator[None]:
     try:
         yield
     except sa.exc.SQLAlchemyError as exc:
-        raise click.ClickException(_database_problem(erlen_db.database_of(app), exc)) from None
+        raise click.ClickException(erlen_db.database_error_message(exc, erlen_db.database_of(app))) from None
 
 
 @mail_group.command("worker")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import typing as t
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ import click
 from alembic.util import to_tuple
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 import erlen
 import erlen_db
@@ -39,63 +38,7 @@ def reported() -> Iterator[None]:
     except erlen.ErlenError as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
-        raise click.ClickException(database_error_message(exc, erlen_db.database_of())) from None
-
-
-def database_error_message(exc: SQLAlchemyError, database: erlen_db.Database) -> str:
-    """What went wrong, in the driver's words, and what to do; without a password.
-
-    :param exc: the error.
-    :param database: the app's database.
-    """
-    reason = driver_reason(exc, database)
-    where = database.display_url
-    if erlen_db.is_unavailable(exc):
-        if _is_sqlite_lock(exc):
-            return (
-                f"The database at {where} is busy: {reason}. Another process is writing to it; run the command "
-                "again when it has finished."
-            )
-        if database.engine.dialect.name == "sqlite":  # no server that could be down: the file is at fault
-            return (
-                f"Cannot open the database at {where}: {reason}. Check DB_URL, and that the file is an SQLite "
-                "database this user may read and write."
-            )
-        return f"Cannot reach the database at {where}: {reason}. Check DB_URL and that the server is running."
-    if not isinstance(exc, DBAPIError):  # SQLAlchemy itself refused, before asking the database
-        return (
-            f"SQLAlchemy cannot work with the models: {reason}. Fix the model or table it names (a foreign key to "
-            "a table of another MetaData, a misspelt column), then run the command again."
-        )
-    return (
-        f"The database at {where} answered with an error: {reason}. Check that DB_URL names the app's database "
-        "and that its user may read and change the schema."
-    )
-
-
-def _is_sqlite_lock(exc: SQLAlchemyError) -> bool:
-    """Whether SQLite said another connection holds the lock (``SQLITE_BUSY`` or ``SQLITE_LOCKED``)."""
-    orig = exc.orig if isinstance(exc, DBAPIError) else None
-    code = getattr(orig, "sqlite_errorcode", None)
-    if isinstance(orig, sqlite3.OperationalError) and isinstance(code, int):
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # the primary code is the low byte
-    return isinstance(orig, sqlite3.OperationalError) and "is locked" in str(orig)
-
-
-def driver_reason(exc: SQLAlchemyError, database: erlen_db.Database) -> str:
-    """The driver's error in one line, without the password or the SQL statement SQLAlchemy appends.
-
-    :param exc: the error.
-    :param database: the app's database, whose password is hidden wherever the driver quotes it.
-    """
-    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    reason = f"{type(cause).__name__}: {lines[0].strip()}" if lines else type(cause).__name__
-    reason = erlen_db.redact_url(reason)
-    password = database.url.password
-    if password:  # a driver may quote the password without the URL around it, where redact_url cannot see it
-        reason = reason.replace(str(password), "***")
-    return reason
+        raise click.ClickException(erlen_db.database_error_message(exc, erlen_db.database_of())) from None
 
 
 def add_commands(group: AppGroup) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 import erlen
+import erlen_db
 from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
@@ -110,7 +111,7 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
         found.append(
             info(
                 "migrate.I001",
-                f"Cannot read the applied migrations: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+                f"Cannot read the applied migrations: {erlen_db.describe_error(exc, erlen_db.database_of(app))}",
                 "Check that the database is reachable.",
             )
         )
