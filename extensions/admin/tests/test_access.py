@@ -119,6 +119,10 @@ def test_superusers_can_do_everything(admin_client, books):
         "/admin/m/library_book/999999/edit",
         "/admin/m/library_book/999999/delete",
         "/admin/m/library_book/not-a-number/",
+        "/admin/m/library_book/99999999999999999999999/",  # beyond every database's integers
+        "/admin/m/library_book/99999999999999999999999/edit",
+        "/admin/m/library_book/-9223372036854775809/delete",
+        "/admin/m/library_book/2147483648/",  # beyond PostgreSQL's integer
         "/admin/m/library_book/1%27%20OR%201=1--/",
         "/admin/p/nothing",
         "/admin/m/audit/new",  # the audit log cannot be written through the admin

@@ -107,6 +107,24 @@ def test_bulk_delete_confirms_then_deletes_and_records_each(admin_client, books,
     assert admin_client.get(done.headers["Location"]).status_code == 200
 
 
+def test_bulk_delete_refused_by_references_changes_nothing(admin_client, books, db_session, models):
+    referenced = books[0].author_id
+    unreferenced = models.Author(name="Nobody")
+    db_session.add(unreferenced)
+    db_session.commit()
+    ids = [str(referenced), str(unreferenced.id)]
+    response = admin_client.post(
+        "/admin/m/library_author/action", data={"action": "delete", "ids": ids, "confirmed": "1"}
+    )
+    assert response.status_code == 302
+    page = admin_client.get(response.headers["Location"]).text
+    assert "Delete selected failed" in page and "Nothing was changed" in page
+    db_session.expire_all()
+    assert db_session.get(models.Author, referenced) is not None
+    assert db_session.get(models.Author, unreferenced.id) is not None  # all or nothing
+    assert entries(db_session) == []
+
+
 def test_plugin_actions(admin_client, books, db_session, models):
     ids = [str(book.id) for book in books[:2]]
     # The sample plugin's own action, without confirmation.
@@ -126,6 +144,7 @@ def test_bulk_action_validation(admin_client, books, db_session, models):
     assert admin_client.post(BOOKS + "action", data={"action": "nope", "ids": "1"}).status_code == 302
     assert admin_client.post(BOOKS + "action", data={"action": "delete"}).status_code == 302
     assert admin_client.post(BOOKS + "action", data={"action": "delete", "ids": "1 OR 1=1"}).status_code == 400
+    assert admin_client.post(BOOKS + "action", data={"action": "publish", "ids": str(2**63)}).status_code == 400
     assert db_session.scalar(sa.select(sa.func.count()).select_from(models.Book)) == 45
     evil_next = admin_client.post(
         BOOKS + "action", data={"action": "nope", "ids": "1", "next": "https://evil.example/admin/m/library_book/"}

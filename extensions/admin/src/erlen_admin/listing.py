@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import enum
 import typing as t
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from erlen_db import InvalidCursorError
 from erlen_db.pagination import decode_cursor, encode_cursor
 
-from .views.model_view import ModelView
+from .views.model_view import ModelView, coerce_value
 
 #: The longest search text accepted.
 MAX_SEARCH_LENGTH = 200
@@ -94,11 +94,12 @@ class ListingPage:
     prev_cursor: str | None
 
 
-def parse(view: ModelView, args: Mapping[str, str]) -> ListingParams:
+def parse(view: ModelView, args: Mapping[str, str], dialect: str | None = None) -> ListingParams:
     """Read a list page's parameters; unknown or malformed values are ignored, with a message.
 
     :param view: the model view.
     :param args: the request's query parameters.
+    :param dialect: the database's dialect name, so filter values it cannot store are refused here.
     """
     default = view.default_sort
     params = ListingParams(sort=default.lstrip("-"), descending=default.startswith("-"), per_page=view.page_sizes[0])
@@ -115,7 +116,7 @@ def parse(view: ModelView, args: Mapping[str, str]) -> ListingParams:
         if raw == "":
             continue
         try:
-            params.filters[key] = view.coerce(key, raw)
+            params.filters[key] = view.coerce(key, raw, dialect)
         except (ValueError, KeyError, TypeError):
             params.errors.append(f"The filter {view.label(key)!r} was ignored: {raw[:50]!r} is not a valid value.")
             continue
@@ -162,6 +163,8 @@ def order_columns(view: ModelView, params: ListingParams) -> list[t.Any]:
 def _json(value: t.Any) -> t.Any:
     if value is None:
         raise ValueError("keyset ordering columns must not hold NULL")
+    if isinstance(value, enum.Enum):
+        return value.name  # what coerce_value reads back
     if isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
@@ -169,25 +172,31 @@ def _json(value: t.Any) -> t.Any:
     return str(value)
 
 
-def _from_json(column: t.Any, value: t.Any) -> t.Any:
+def _from_json(column: t.Any, value: t.Any, dialect: str | None = None) -> t.Any:
+    """A cursor's value for ``column``, checked like a filter value: a cursor is input, and a value of the
+    wrong type or beyond the column's range would make the database raise (a 500) instead of page 1."""
     try:
         python_type = column.type.python_type
     except NotImplementedError:
-        return value
-    if not isinstance(value, (str, int, float, bool)) or value is None:
-        raise InvalidCursorError("the pagination cursor is not valid")
+        python_type = None
     try:
-        if python_type in (dt.datetime, dt.date, dt.time) and isinstance(value, str):
-            return python_type.fromisoformat(value)
-        if python_type in (decimal.Decimal, uuid.UUID):
-            return python_type(str(value))
-        if python_type is int and not isinstance(value, int):
+        if isinstance(column.type, sa.Boolean) or python_type is bool:
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ValueError(value)
-        if python_type is str and not isinstance(value, str):
+        if python_type is None:
+            return value
+        if python_type in (int, float) and not isinstance(column.type, sa.Enum):
+            if isinstance(value, str) or (python_type is int and not isinstance(value, int)):
+                raise ValueError(value)
+            return coerce_value(column, repr(value), dialect)
+        if not isinstance(value, str) and python_type is not decimal.Decimal:
             raise ValueError(value)
-    except ValueError:
+        return coerce_value(column, str(value), dialect)
+    except (ValueError, KeyError, TypeError):
         raise InvalidCursorError("the pagination cursor is not valid") from None
-    return value
 
 
 def cursor_of(columns: list[t.Any], obj: t.Any) -> str:
@@ -199,7 +208,12 @@ def _beyond(columns: list[t.Any], values: list[t.Any], greater: bool) -> sa.Colu
     if len(columns) == 1:
         single: sa.ColumnElement[bool] = columns[0] > values[0] if greater else columns[0] < values[0]
         return single
-    left, right = sa.tuple_(*columns), sa.tuple_(*values)
+    # Bound with each column's type: a tuple's values are otherwise untyped, and an Enum member would reach
+    # the driver as is.
+    left = sa.tuple_(*columns)
+    right = sa.tuple_(
+        *(sa.bindparam(None, value, type_=column.type) for column, value in zip(columns, values, strict=True))
+    )
     return left > right if greater else left < right
 
 
@@ -209,6 +223,7 @@ def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPa
     :raises InvalidCursorError: a cursor that does not fit this ordering.
     """
     columns = order_columns(view, params)
+    dialect = session.get_bind().dialect.name
     statement = filtered_statement(view, params)
     cursor = params.after or params.before
     backwards = params.before is not None and params.after is None
@@ -216,7 +231,7 @@ def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPa
     ascending = params.descending == backwards
     if cursor is not None:
         values = [
-            _from_json(column, value)
+            _from_json(column, value, dialect)
             for column, value in zip(columns, decode_cursor(cursor, len(columns)), strict=True)
         ]
         statement = statement.where(_beyond(columns, values, greater=ascending))

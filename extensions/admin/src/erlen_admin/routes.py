@@ -85,9 +85,14 @@ def _view(slug: str, operation: str) -> ModelView:
     return view
 
 
+def _dialect() -> str:
+    """The name of the database's dialect, so values it cannot store are refused before a query."""
+    return erlen_db.session.get_bind().dialect.name
+
+
 def _object(view: ModelView, ident: str) -> t.Any:
     try:
-        key = view.coerce(view.pk_key, ident)
+        key = view.coerce(view.pk_key, ident, _dialect())
     except (ValueError, KeyError, TypeError):
         abort(404)
     obj = erlen_db.session.get(view.model, key)
@@ -124,7 +129,7 @@ def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -
 
 def list_view(slug: str) -> t.Any:
     view = _view(slug, "view")
-    params = listing.parse(view, request.args)
+    params = listing.parse(view, request.args, _dialect())
     for message in params.errors:
         flash(message, "warning")
     session = erlen_db.session
@@ -167,7 +172,7 @@ def export_view(slug: str) -> t.Any:
     view = _view(slug, "view")
     if not view.can_export:
         abort(404)
-    params = listing.parse(view, request.args)
+    params = listing.parse(view, request.args, _dialect())
     session = erlen_db.session
     lines = export.rows(view, params, session)
     response = Response(stream_with_context(lines), mimetype="text/csv")
@@ -280,9 +285,10 @@ def action_view(slug: str) -> t.Any:
     if not view.allows(current_user, action.permission):
         abort(403)
     keys = []
+    dialect = _dialect()
     for raw in request.form.getlist("ids")[:MAX_BULK]:
         try:
-            keys.append(view.coerce(view.pk_key, raw))
+            keys.append(view.coerce(view.pk_key, raw, dialect))
         except (ValueError, KeyError, TypeError):
             abort(400)
     if not keys:
@@ -295,19 +301,25 @@ def action_view(slug: str) -> t.Any:
         return render_template("admin/confirm_action.html", view=view, action=action, objects=objects, back=_back(view))
     before = {view.pk_of(obj): audit.snapshot(view, obj) for obj in objects}
     label = f"bulk:{action.name}"
-    message = action.callback(view, objects)
-    session.flush()
-    for obj in objects:
-        old = before[view.pk_of(obj)]
-        if action.name == "delete" or obj in session.deleted or sa.inspect(obj).was_deleted:
-            audit.record(session, view, label, obj, old)
-        else:
-            audit.record(session, view, label, obj, audit.diff(old, audit.snapshot(view, obj)))
+    # The flush is where the database refuses a change (deleting a row others refer to): inside the
+    # try, so the whole action is rolled back and reported instead of answering 500.
     try:
+        message = action.callback(view, objects)
+        session.flush()
+        for obj in objects:
+            old = before[view.pk_of(obj)]
+            if action.name == "delete" or obj in session.deleted or sa.inspect(obj).was_deleted:
+                audit.record(session, view, label, obj, old)
+            else:
+                audit.record(session, view, label, obj, audit.diff(old, audit.snapshot(view, obj)))
         session.commit()
     except sa.exc.IntegrityError:
         session.rollback()
-        flash(f"{action.label} failed: the database refused the change.", "error")
+        flash(
+            f"{action.label} failed: the database refused the change (other rows may refer to the selected "
+            f"{view.plural.lower()}, or a value is a duplicate). Nothing was changed.",
+            "error",
+        )
         return redirect(_back(view))
     flash(message or f"{action.label}: done for {len(objects)} {view.plural.lower()}.", "success")
     return redirect(_back(view))

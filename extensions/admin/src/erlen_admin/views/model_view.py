@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import math
 import re
 import typing as t
 import uuid
@@ -56,7 +57,8 @@ class ModelView:
     :param default_sort: the list's order, ``"column"`` or ``"-column"``; the primary key, newest first, by default.
     :param search: the text columns the search box looks in (``LIKE %term%``).
     :param filters: columns filtered by equality (selects for booleans and enums).
-    :param form_columns: the columns of the create and edit forms (``None``: every column but the key).
+    :param form_columns: the columns of the create and edit forms (``None``: every column but the key and
+        the secret-looking ones, whose stored values a form would otherwise send to the browser).
     :param form_exclude: columns left out of the forms.
     :param detail_columns: the columns of the detail page; every non-secret column by default.
     :param formatters: ``{column: function(value) -> str}`` for the list and detail pages.
@@ -203,12 +205,15 @@ class ModelView:
         keys = tuple(self.columns[key].foreign_keys)
         return keys[0].column if len(keys) == 1 else None
 
-    def coerce(self, key: str, raw: str) -> t.Any:
-        """``raw`` as a value of column ``key``.
+    def coerce(self, key: str, raw: str, dialect: str | None = None) -> t.Any:
+        """``raw`` as a value of column ``key`` that the database can store.
 
+        :param key: the column attribute.
+        :param raw: the text from the URL or form.
+        :param dialect: the database's dialect name (``"postgresql"``), for the range of integers.
         :raises ValueError: it is not one.
         """
-        return coerce_value(self.columns[key], raw)
+        return coerce_value(self.columns[key], raw, dialect)
 
     def pk_of(self, obj: t.Any) -> t.Any:
         """The primary key value of ``obj``."""
@@ -232,7 +237,12 @@ class ModelView:
         if self._form_class is None:
             from erlen_forms import model_form
 
-            self._form_class = model_form(self.model, only=self.form_columns, exclude=self.form_exclude)
+            exclude = list(self.form_exclude)
+            if self.form_columns is None:
+                # A secret's stored value (a password hash, a session token) would be sent as the input's
+                # value; edit such columns only when the view lists them in form_columns.
+                exclude += [key for key in self.columns if _sensitive(key) and key not in exclude]
+            self._form_class = model_form(self.model, only=self.form_columns, exclude=exclude)
         return self._form_class
 
     def _filter_spec(self, key: str) -> FilterSpec:
@@ -256,9 +266,48 @@ def _sensitive(key: str) -> bool:
     return any(word in key.lower() for word in SENSITIVE_WORDS)
 
 
-def coerce_value(column: sa.Column[t.Any], raw: str) -> t.Any:
-    """``raw`` (from a URL) as a Python value of ``column``'s type.
+#: Bits of the signed integers each integer type stores, most specific first (SQLite stores 64 in all).
+_INTEGER_BITS = ((satypes.SmallInteger, 16), (satypes.BigInteger, 64), (satypes.Integer, 32))
+#: The widest decimal PostgreSQL's ``numeric`` stores: digits before the point, digits after it.
+_NUMERIC_DIGITS = (131072, 16383)
 
+
+def integer_range(column: sa.Column[t.Any], dialect: str | None = None) -> range:
+    """The integers ``column`` can hold, so a value beyond them is refused before the database raises.
+
+    :param column: an integer column.
+    :param dialect: the dialect name; ``None`` or ``"sqlite"`` give signed 64 bits, the widest any stores.
+    """
+    bits = 64
+    if dialect not in (None, "sqlite"):
+        bits = next((width for kind, width in _INTEGER_BITS if isinstance(column.type, kind)), 64)
+    return range(-(2 ** (bits - 1)), 2 ** (bits - 1))
+
+
+def _decimal(column: sa.Column[t.Any], raw: str, dialect: str | None) -> decimal.Decimal:
+    try:
+        value = decimal.Decimal(raw)
+    except decimal.InvalidOperation:
+        raise ValueError(raw) from None
+    if not value.is_finite():
+        raise ValueError(raw)
+    if dialect in (None, "sqlite") or value.is_zero():
+        return value
+    digits = value.adjusted() + 1  # digits before the point
+    precision, scale = getattr(column.type, "precision", None), getattr(column.type, "scale", None) or 0
+    if precision is not None and digits > precision - scale:
+        raise ValueError(raw)
+    if digits > _NUMERIC_DIGITS[0] or -t.cast(int, value.as_tuple().exponent) > _NUMERIC_DIGITS[1]:
+        raise ValueError(raw)
+    return value
+
+
+def coerce_value(column: sa.Column[t.Any], raw: str, dialect: str | None = None) -> t.Any:
+    """``raw`` (from a URL) as a Python value of ``column``'s type that the database can store.
+
+    :param column: the column.
+    :param raw: the text.
+    :param dialect: the database's dialect name, for the range of integers and decimals; ``None``: the widest.
     :raises ValueError: ``raw`` is not such a value.
     """
     kind = column.type
@@ -282,10 +331,15 @@ def coerce_value(column: sa.Column[t.Any], raw: str) -> t.Any:
     if python_type is bool:
         return coerce_value(sa.Column(sa.Boolean()), raw)
     if python_type is int:
-        return int(raw)
-    if python_type in (float, decimal.Decimal):
-        value = python_type(raw)
-        if value != value or value in (float("inf"), float("-inf")):
+        number = int(raw)
+        if number not in integer_range(column, dialect):
+            raise ValueError(raw)
+        return number
+    if python_type is decimal.Decimal:
+        return _decimal(column, raw, dialect)
+    if python_type is float:
+        value = float(raw)
+        if not math.isfinite(value):
             raise ValueError(raw)
         return value
     if python_type in (dt.datetime, dt.date, dt.time):

@@ -15,7 +15,7 @@ class AdminPage:
     """A page of the admin that is not a model view: statistics, a tool, a report.
 
     ``view`` is called like a Flask view (with no arguments) for ``GET`` and
-    ``POST`` at ``/admin/pages/<slug>``, after the admin's access check. Render a
+    ``POST`` at ``/admin/p/<slug>``, after the admin's access check. Render a
     template that extends ``admin/base.html`` to get the admin's layout::
 
         def stats() -> str:
