@@ -57,6 +57,13 @@ class Post(Base):
     editor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ft_author.id"))
 
 
+class Event(Base):
+    __tablename__ = "ft_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime.datetime] = mapped_column(sa.DateTime(timezone=True))
+    noted_at: Mapped[datetime.datetime | None]  # naive: DateTime()
+
+
 class Odd(Base):
     __tablename__ = "ft_odd"
     id: Mapped[int] = mapped_column(primary_key=True)

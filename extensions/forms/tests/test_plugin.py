@@ -156,3 +156,37 @@ def test_a_public_foreign_key_search_is_a_warning_on_deploy(make_app: MakeApp) -
     app = make_app(["forms"], {"FORMS_FK_SEARCH_PUBLIC": True})
     assert messages(app) == []
     assert [id for _, id, _ in messages(app, deploy=True)] == ["forms.W003"]
+
+
+def test_hook_exemptions_of_unknown_names_are_check_warnings(make_app: MakeApp, tmp_path: t.Any) -> None:
+    # A misspelt name exempts nothing (fails safe), so the author's API keeps refusing tokenless requests: say so.
+    from forms_helpers import write_plugin
+
+    write_plugin(
+        tmp_path,
+        "forms_misspelt_exemption",
+        """
+        import erlen
+
+        PLUGIN = erlen.Plugin(name="misspelt", requires=["sample"])
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_forms_csrf_exempt():
+            return {"hooks.incomming": "signed", "apii": "bearer token", "pages": "a whole blueprint", "zzz": "no"}
+        """,
+    )
+    app = make_app(["forms", "forms_sample_plugin", "forms_misspelt_exemption"])
+    found = [m for m in run_checks(app) if m.id == "forms.W004"]
+    assert [m.level for m in found] == [Level.WARNING] * 3
+    unknown = "from CSRF checks through erlen_forms_csrf_exempt, but the app has no endpoint or blueprint of that name"
+    assert [m.message.split(":")[0] for m in found] == [
+        f"Plugin 'misspelt' exempts {name!r} {unknown}" for name in ("apii", "hooks.incomming", "zzz")
+    ]
+    assert found[0].hint.startswith("Did you mean 'api'? ")
+    assert found[1].hint.startswith("Did you mean 'hooks.incoming'? ")
+    assert found[2].hint == "Return an endpoint name (`erlen routes` lists them) or a blueprint name from the hook."
+    # Names that exist (the blueprint "pages", the sample plugin's endpoint "hooks.incoming") are no warning, and
+    # the misspelt ones exempt nothing.
+    client = app.test_client()
+    assert client.post("/hooks/incoming").status_code == 200
+    assert client.post("/hooks/other").status_code == 400

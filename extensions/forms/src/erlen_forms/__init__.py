@@ -24,10 +24,12 @@ from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFil
 __version__ = "0.1.0"
 
 if t.TYPE_CHECKING:
-    from .model_forms import ModelForm, ModelFormError, ModelSelectField, Unique, model_form
+    from .model_forms import ModelForm, ModelFormError, ModelSelectField, Unique, UTCDateTimeField, model_form
 
 #: Names of the module model_forms, imported on first use: it needs SQLAlchemy (``erlen-forms[models]``).
-_MODEL_FORM_NAMES = frozenset({"ModelForm", "ModelFormError", "ModelSelectField", "Unique", "model_form"})
+_MODEL_FORM_NAMES = frozenset(
+    {"ModelForm", "ModelFormError", "ModelSelectField", "Unique", "UTCDateTimeField", "model_form"}
+)
 
 
 def __getattr__(name: str) -> t.Any:
@@ -68,5 +70,6 @@ __all__ = [
     "ModelFormError",
     "ModelSelectField",
     "Unique",
+    "UTCDateTimeField",
     "model_form",
 ]

@@ -7,7 +7,9 @@
   booleans, dates, times, date-times, UUIDs, and enums to selects;
 * nullability to required or optional: a ``NOT NULL`` column without a
   default is required;
-* unique columns to :class:`Unique`, which checks the database;
+* unique columns to :class:`Unique`, which checks the database
+  (and :meth:`ModelForm.save` turns a value taken meanwhile into a field error);
+* ``DateTime(timezone=True)`` columns to :class:`UTCDateTimeField`, in UTC;
 * foreign keys to :class:`ModelSelectField`: a select of the related rows
   while there are at most ``FORMS_FK_SELECT_LIMIT`` of them, otherwise a
   search-as-you-type input backed by the endpoint ``erlen_forms.fk_search``;
@@ -18,9 +20,8 @@
     PostForm = erlen_forms.model_form(Post, exclude=["created_at"], form_id="blog.post")
 
     form = PostForm(obj=post)
-    if form.validate_on_submit():
-        form.populate_obj(post)
-        erlen_db.session.commit()
+    if form.validate_on_submit() and form.save() is not None:
+        return redirect(url_for("show_post", id=post.id))
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ from .form import FROM_REQUEST, Form
 LABEL_NAMES = ("name", "title", "label", "username", "display_name", "email", "slug", "code")
 #: Column names never shown as labels or searched: they hold secrets.
 SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt", "key")
+
+
+#: The zone of the date-times that ``DateTime(timezone=True)`` columns show and take in forms.
+UTC = datetime.UTC
 
 
 class ModelFormError(TypeError):
@@ -213,6 +218,46 @@ class Unique:
             if identity is not None and tuple(identity) == tuple(row):
                 return
         raise v.ValidationError(self.message or field.gettext("This value is already taken."))
+
+
+def as_utc(value: datetime.datetime) -> datetime.datetime:
+    """``value`` as an aware date-time in UTC; a naive one is taken to be in UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UTCDateTimeField(wtforms.DateTimeLocalField):
+    """A date and time shown and entered in UTC: the field of ``DateTime(timezone=True)`` columns.
+
+    An ``<input type="datetime-local">`` carries no time zone. A naive value
+    written to a ``timestamptz`` column is read in the database session's
+    time zone, so a stored time could shift when a form is saved unchanged.
+    This field renders the stored instant converted to UTC and gives the
+    submitted value ``tzinfo=UTC``. A naive value (SQLite keeps no zone) is
+    taken to be in UTC. The input shows whole seconds: a value submitted as
+    it was rendered keeps the stored fraction of a second.
+
+    :param label: the field's label; say "UTC" in it (:func:`model_form` does).
+    :param validators: the field's validators.
+    :param kwargs: the other arguments of :class:`wtforms.DateTimeLocalField`.
+    """
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if not isinstance(self.data, datetime.datetime):
+            return ""
+        return as_utc(self.data).replace(tzinfo=None).strftime(self.format[0])
+
+    def process_formdata(self, valuelist: list[t.Any]) -> None:
+        super().process_formdata(valuelist)
+        if not valuelist or not isinstance(self.data, datetime.datetime):
+            return
+        entered = self.data.replace(tzinfo=UTC)
+        stored = self.object_data
+        if isinstance(stored, datetime.datetime) and as_utc(stored).replace(microsecond=0) == entered:
+            # Unchanged by the user: keep the microseconds the input could not show.
+            entered = as_utc(stored)
+        self.data = entered
 
 
 class ModelSelectField(wtforms.Field):
@@ -487,6 +532,10 @@ def field_for(
             validators.append(v.NumberRange(min=-(whole - step), max=whole - step))
         if scale is not None:
             validators.append(DecimalPlaces(scale))
+    elif isinstance(kind, satypes.DateTime) and kind.timezone:
+        field_class = UTCDateTimeField
+        if "UTC" not in label:
+            label = f"{label} (UTC)"
     elif isinstance(kind, satypes.DateTime) or python_type is datetime.datetime:
         field_class = wtforms.DateTimeLocalField
     elif isinstance(kind, satypes.Date) or python_type is datetime.date:
@@ -534,6 +583,71 @@ class ModelForm(Form):
         #: The object being edited, if any.
         self.model_obj = obj
         super().__init__(formdata, obj=obj, **kwargs)
+
+    def save(self, obj: object | None = None, *, commit: bool = True) -> t.Any:
+        """Write the form's data to an object and save it; a value taken meanwhile becomes a field error.
+
+        :class:`Unique` checks the database when the form is validated, but
+        two requests sending the same value at once both pass that check and
+        the database refuses the second row. Then the session is rolled back,
+        each field whose value another row now holds gets the error "This value
+        is already taken." and ``None`` is returned, so the view shows the form
+        again instead of failing with a 500::
+
+            form = PostForm(obj=post)
+            if form.validate_on_submit() and form.save() is not None:
+                return redirect(url_for("show_post", id=post.id))
+            return render_template("edit.html", form=form)
+
+        :param obj: the object to write to; by default the ``obj`` the form was
+            made with, else a new instance of :attr:`model`, added to the session.
+        :param commit: commit the session; with ``False`` it is only flushed (the
+            database checks its constraints then) and the view commits later.
+        :returns: the saved object, or ``None`` when a unique value was taken.
+        :raises sqlalchemy.exc.IntegrityError: the database refused the data for
+            another reason (a foreign key, a check); the session is rolled back.
+        :raises ModelFormError: there is no object and the form has no :attr:`model`.
+        """
+        target = obj if obj is not None else self.model_obj
+        if target is None:
+            if self.model is None:
+                raise ModelFormError(f"{type(self).__name__}.save() needs an object: the form has no model.")
+            target = self.model()
+        self.populate_obj(target)
+        session = _session()
+        session.add(target)
+        try:
+            session.flush()
+            if commit:
+                session.commit()
+        except sa.exc.IntegrityError:
+            session.rollback()
+            if self.mark_taken_values():
+                return None
+            raise
+        return target
+
+    def mark_taken_values(self) -> bool:
+        """After the database refused a row, put "already taken" on each unique field whose value another row holds.
+
+        For views that save the object themselves: call it once the session is
+        rolled back after an ``IntegrityError`` (:meth:`save` does), to tell a
+        value taken by a concurrent request from other refusals.
+
+        :returns: whether any field got the error; if none did, the refusal had
+            another cause.
+        """
+        taken = False
+        for field in self:
+            for validator in field.validators:
+                if not isinstance(validator, Unique):
+                    continue
+                try:
+                    validator(self, field)
+                except v.ValidationError as exc:
+                    field.errors = [*field.errors, *exc.args[:1]]
+                    taken = True
+        return taken
 
 
 def model_form(

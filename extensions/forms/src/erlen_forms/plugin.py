@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import typing as t
 from collections.abc import Iterable, Mapping
@@ -17,7 +18,7 @@ import erlen
 from erlen.checks import CheckMessage, error, info, warning
 
 from . import csrf
-from .state import EXTENSION_KEY, FormsState
+from .state import EXTENSION_KEY, FormsState, state_of
 
 PLUGIN = erlen.Plugin(
     name="forms",
@@ -239,6 +240,7 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "Turn it off and allow the search through the hook erlen_forms_fk_search_allowed.",
             )
         )
+    messages.extend(_unknown_exemptions(app))
     for item in csrf.exemptions(app):
         messages.append(
             info(
@@ -247,6 +249,34 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
             )
         )
     return messages
+
+
+def _unknown_exemptions(app: Flask) -> list[CheckMessage]:
+    """``forms.W004`` for each name a plugin's ``erlen_forms_csrf_exempt`` gave that is no endpoint or blueprint.
+
+    Such a name exempts nothing: the plugin's views stay protected, and its
+    token-authenticated API refuses every request with a 400 that its author
+    may take for a bug of their own.
+
+    :param app: the app being checked, with every route registered.
+    """
+    known = sorted({*app.view_functions, *app.blueprints})
+    found = []
+    for name, (plugin_name, _reason) in sorted(state_of(app).hook_exemptions.items()):
+        if name in app.view_functions or name in app.blueprints:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        found.append(
+            warning(
+                "forms.W004",
+                f"Plugin {plugin_name!r} exempts {name!r} from CSRF checks through erlen_forms_csrf_exempt, but the "
+                "app has no endpoint or blueprint of that name: nothing is exempt, and requests to the views meant "
+                "still need a CSRF token.",
+                (f"Did you mean {close[0]!r}? " if close else "")
+                + "Return an endpoint name (`erlen routes` lists them) or a blueprint name from the hook.",
+            )
+        )
+    return found
 
 
 @erlen.hookimpl
