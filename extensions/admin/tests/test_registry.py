@@ -34,6 +34,8 @@ def test_views_grouped_by_plugin(app):
     book = registry.models["library_book"]
     assert book.plugin == "library"
     assert [action.name for action in book.actions] == ["delete", "publish", "feature"]
+    # Each action knows the plugin that gave it, for the message when its callback fails.
+    assert [action.plugin for action in book.actions] == ["admin", "library", "extra"]
 
 
 def test_duplicate_slugs_stop_the_app(make_app, erlen_config):
@@ -60,6 +62,8 @@ def test_configuration_errors(app):
         view = ModelView(Book)
         with pytest.raises(AdminConfigError, match="two bulk actions"):
             view.add_actions([Action("delete", "Again", lambda v, o: None)])
+        with pytest.raises(AdminConfigError, match="Plugin 'extra': erlen_admin_actions must return Action objects"):
+            view.add_actions(["publish"], plugin="extra")  # type: ignore[list-item]
     with pytest.raises(ValueError, match="lower-case"):
         Action("Bad Name", "x", lambda v, o: None)
     with pytest.raises(ValueError, match="permission must be"):

@@ -32,6 +32,7 @@ class Action:
     :param callback: ``callback(view, objects)``; may return a message to flash.
     :param permission: the model operation it needs: ``view``, ``create``, ``edit`` or ``delete``.
     :param confirm: ask for a confirmation step listing the objects first.
+    :param plugin: the plugin that gives the action, named when its callback fails; the admin sets it.
     """
 
     name: str
@@ -39,6 +40,7 @@ class Action:
     callback: ActionCallback
     permission: str = "edit"
     confirm: bool = True
+    plugin: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -56,4 +58,4 @@ def _delete(view: ModelView, objects: Sequence[t.Any]) -> str:
 
 
 #: The built-in action of every model view that allows deleting.
-DELETE_SELECTED = Action("delete", "Delete selected", _delete, permission="delete", confirm=True)
+DELETE_SELECTED = Action("delete", "Delete selected", _delete, permission="delete", confirm=True, plugin="admin")

@@ -25,11 +25,15 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
+from werkzeug.exceptions import HTTPException
 
 import erlen_db
 from erlen_db import InvalidCursorError
+from erlen_db.errors import is_sqlite_lock
 
-from . import audit, counting, export, listing
+from . import audit, counting, export, listing, refusals
+from .actions import Action
 from .views.model_view import ModelView
 from .views.registry import registry_of
 
@@ -217,17 +221,16 @@ def create_view(slug: str) -> t.Any:
     form = view.form_class()()
     session = erlen_db.session
     if form.validate_on_submit():
+        keys = [key for key in _form_keys(form) if key in view.columns]
         obj = view.model()
         form.populate_obj(obj)
         session.add(obj)
         try:
             session.flush()
-            keys = [key for key in _form_keys(form) if key in view.columns]
             audit.record(session, view, "create", obj, audit.diff({}, audit.snapshot(view, obj, keys)))
             session.commit()
-        except sa.exc.IntegrityError:
-            session.rollback()
-            form.form_errors.append("The database refused this row (a duplicate or a missing reference).")
+        except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+            _refused(view, form, keys, exc)
         else:
             flash(f"{view.name} {view.describe(obj)!s} created.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
@@ -248,13 +251,49 @@ def edit_view(slug: str, ident: str) -> t.Any:
             if changes:
                 audit.record(session, view, "edit", obj, changes)
             session.commit()
-        except sa.exc.IntegrityError:
+        except StaleDataError:
+            # The UPDATE matched no row: someone deleted it after this request loaded it.
             session.rollback()
-            form.form_errors.append("The database refused this change (a duplicate or a missing reference).")
+            return _deleted_meanwhile(view, ident)
+        except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+            _refused(view, form, keys, exc)
+            try:
+                view.pk_of(obj)  # reloads the row the rollback expired; SQLite's lock may hide a deletion
+            except ObjectDeletedError:
+                return _deleted_meanwhile(view, ident)
         else:
             flash(f"{view.name} {view.describe(obj)!s} saved." if changes else "Nothing changed.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
     return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj))
+
+
+def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
+    """Back to the list, saying that the row being edited was deleted by someone else."""
+    flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was saved.", "error")
+    return redirect(url_for("admin.list", slug=view.slug))
+
+
+def _refused(view: ModelView, form: t.Any, keys: list[str], error: sa.exc.DBAPIError) -> None:
+    """Roll back a save the database refused and put its reason on ``form``, on the field it names if any.
+
+    :param view: the model view whose object was being saved.
+    :param form: the validated form, shown again.
+    :param keys: the form's column attributes.
+    :param error: what the flush or commit raised; re-raised unless it is a constraint or SQLite's lock.
+    :raises sa.exc.OperationalError: ``error``, when it is not another writer's lock (erlen-db answers 503).
+    """
+    session = erlen_db.session
+    busy = isinstance(error, sa.exc.OperationalError)
+    if busy and not is_sqlite_lock(error):
+        raise error
+    # Rolled back before anything else: the audit entry and the object go with it, and the session is usable
+    # again for the look-ups below and for rendering the form.
+    session.rollback()
+    reason = refusals.BUSY if busy else refusals.explain(error, view, session, {key: form[key].data for key in keys})
+    if reason.field is not None:
+        form[reason.field].errors.append(reason.message)
+    else:
+        form.form_errors.append(reason.message)
 
 
 def delete_view(slug: str, ident: str) -> t.Any:
@@ -290,7 +329,8 @@ def action_view(slug: str) -> t.Any:
         try:
             keys.append(view.coerce(view.pk_key, raw, dialect))
         except (ValueError, KeyError, TypeError):
-            abort(400)
+            flash(f"The selection is not valid: each row must be a {view.name.lower()} of this list.", "warning")
+            return redirect(_back(view))
     if not keys:
         flash("Select at least one row.", "warning")
         return redirect(_back(view))
@@ -304,7 +344,14 @@ def action_view(slug: str) -> t.Any:
     # The flush is where the database refuses a change (deleting a row others refer to): inside the
     # try, so the whole action is rolled back and reported instead of answering 500.
     try:
-        message = action.callback(view, objects)
+        try:
+            message = action.callback(view, objects)
+        except (HTTPException, sa.exc.IntegrityError):
+            raise  # an abort() the plugin meant; a refusal the callback's own flush met, reported below
+        except Exception as exc:
+            if erlen_db.is_unavailable(exc):
+                raise  # the database, not the plugin: erlen-db answers 503
+            return _action_crashed(view, action, objects)
         session.flush()
         for obj in objects:
             old = before[view.pk_of(obj)]
@@ -322,6 +369,31 @@ def action_view(slug: str) -> t.Any:
         )
         return redirect(_back(view))
     flash(message or f"{action.label}: done for {len(objects)} {view.plural.lower()}.", "success")
+    return redirect(_back(view))
+
+
+def _action_crashed(view: ModelView, action: Action, objects: t.Sequence[t.Any]) -> t.Any:
+    """Roll back a bulk action whose callback raised, log the traceback naming its plugin, and tell the user.
+
+    Called from the ``except`` block, so the log record carries the callback's traceback.
+
+    :param view: the model view.
+    :param action: the action whose callback raised.
+    :param objects: the selected objects.
+    """
+    erlen_db.session.rollback()
+    current_app.logger.exception(
+        "Admin bulk action %r of plugin %r failed on %d %s; rolled back, nothing was changed.",
+        action.name,
+        action.plugin or view.plugin,
+        len(objects),
+        view.slug,
+    )
+    flash(
+        f"{action.label} failed because of an error in the {action.plugin or view.plugin!r} plugin. Nothing was "
+        "changed; the details are in the app's log.",
+        "error",
+    )
     return redirect(_back(view))
 
 

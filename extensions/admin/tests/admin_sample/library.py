@@ -31,6 +31,8 @@ class Author(Model):
 
 class Book(Model):
     __tablename__ = "library_book"
+    # A rule only the database knows (no form validator checks it), for the tests of refused saves.
+    __table_args__ = (sa.CheckConstraint("pages >= 0", name="pages_not_negative"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200), index=True)

@@ -10,7 +10,7 @@ import re
 import typing as t
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy import types as satypes
@@ -175,10 +175,19 @@ class ModelView:
         """Whether ``user`` may do ``operation``; ``False`` for operations the view does not offer."""
         return self.offers(operation) and bool(user.is_authenticated) and bool(user.can(self.permission(operation)))
 
-    def add_actions(self, actions: Iterable[Action]) -> None:
-        """Add bulk actions (those plugins give through ``erlen_admin_actions``)."""
+    def add_actions(self, actions: Iterable[Action], plugin: str = "") -> None:
+        """Add bulk actions (those plugins give through ``erlen_admin_actions``).
+
+        :param actions: the actions.
+        :param plugin: the plugin giving them, for the actions that do not name one.
+        """
         names = {action.name for action in self.actions}
         for action in actions:
+            if not isinstance(action, Action):
+                raise AdminConfigError(
+                    f"Plugin {plugin!r}: erlen_admin_actions must return Action objects, not {type(action).__name__}."
+                )
+            action = action if action.plugin or not plugin else replace(action, plugin=plugin)
             if action.name in names:
                 raise AdminConfigError(f"{self.model.__name__}: two bulk actions are named {action.name!r}.")
             names.add(action.name)

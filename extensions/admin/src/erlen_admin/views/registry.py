@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import Flask, current_app
 
@@ -48,6 +48,9 @@ class AdminRegistry:
                             f"model view with the slug {view.slug!r}; give one another slug."
                         )
                     view.plugin = plugin.name
+                    view.actions = [
+                        action if action.plugin else replace(action, plugin=plugin.name) for action in view.actions
+                    ]
                     self.models[view.slug] = view
                     self.by_table.setdefault(view.table.name, view)
                     group.models.append(view)
@@ -68,8 +71,8 @@ class AdminRegistry:
             if group.models or group.pages:
                 self.groups.append(group)
         for view in self.models.values():
-            for _, actions in plugins.call_each("erlen_admin_actions", app=app, view=view):
-                view.add_actions(actions or ())
+            for giver, actions in plugins.call_each("erlen_admin_actions", app=app, view=view):
+                view.add_actions(actions or (), plugin=giver.name)
 
     def permissions(self) -> dict[str, str]:
         """The permissions of every model view."""

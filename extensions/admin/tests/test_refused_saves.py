@@ -1,0 +1,172 @@
+"""Saves the database refuses after the form validated: the form comes back with the reason, nothing is saved.
+
+The conflicting writes are real: a SQLAlchemy ``before_flush`` listener makes
+them just before the admin's flush, from another connection that commits (as
+another user's request would) or inside the admin's own transaction.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from erlen_admin.models import AuditEntry
+from erlen_auth.testing import login_as, make_user
+from erlen_db import database_of
+from erlen_forms.testing import csrf_token_for
+
+BOOKS = "/admin/m/library_book/"
+AUTHORS = "/admin/m/library_author/"
+
+
+@contextmanager
+def before_flush(callback: Callable[[Session], None]) -> Iterator[None]:
+    """Run ``callback(session)`` before every flush of every session in the block."""
+
+    def listener(session: Session, flush_context: t.Any, instances: t.Any) -> None:
+        callback(session)
+
+    event.listen(Session, "before_flush", listener)
+    try:
+        yield
+    finally:
+        event.remove(Session, "before_flush", listener)
+
+
+@pytest.fixture
+def committed(app, client, models):
+    """Tables and rows committed for real (no test transaction), so another connection can change them meanwhile.
+
+    :returns: the app's database and the ids of an author with a book, an author without, and the book.
+    """
+    database = database_of(app)
+    database.create_all()
+    login_as(client, make_user(app, "root@example.com", superuser=True))
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf_token_for(client)
+    with database.session_scope() as session:
+        ada, spare = models.Author(name="Ada"), models.Author(name="Spare")
+        session.add_all([ada, spare])
+        session.flush()
+        book = models.Book(title="Notes", pages=10, author_id=ada.id)
+        session.add(book)
+        session.flush()
+        ids = {"ada": ada.id, "spare": spare.id, "book": book.id}
+    yield database, ids
+    database.dispose()
+
+
+def audit_entries(database) -> list[t.Any]:
+    with database.session_scope() as session:
+        return list(session.scalars(sa.select(AuditEntry)))
+
+
+def book_form(ids, **changes: str) -> dict[str, str]:
+    return {"title": "Notes", "pages": "10", "status": "draft", "author_id": str(ids["ada"]), **changes}
+
+
+def field_errors(html: str, field: str) -> str:
+    """The HTML of the form field ``field`` (its input, label and errors)."""
+    start = html.index(f'for="{field}"')
+    ends = [html.find(marker, start) for marker in ('<div class="erlen-field', '<div class="form-actions"')]
+    return html[start : min(end for end in ends if end != -1)]
+
+
+def is_sqlite(database) -> bool:
+    return database.engine.dialect.name == "sqlite"
+
+
+BUSY = "Someone else changed the database while this was being saved, so nothing was saved."
+
+
+def test_duplicate_committed_by_another_session_before_create(app, client, committed, models):
+    database, _ = committed
+
+    def insert_duplicate(session: Session) -> None:
+        if any(isinstance(obj, models.Author) for obj in session.new):
+            with database.engine.begin() as other:
+                other.execute(sa.insert(models.Author.__table__).values(name="Twin"))
+
+    with before_flush(insert_duplicate):
+        response = client.post(AUTHORS + "new", data={"name": "Twin"})
+    assert response.status_code == 200, response.text
+    if is_sqlite(database):
+        # SQLite's WAL refuses to write on a snapshot older than the other commit: the form comes back to resend.
+        assert BUSY in response.text
+    else:
+        assert "Another author already has this value" in field_errors(response.text, "name")
+    assert 'value="Twin"' in response.text  # what was typed is kept
+    with database.session_scope() as session:
+        assert session.scalar(sa.select(sa.func.count()).where(models.Author.name == "Twin")) == 1  # the other's
+    assert audit_entries(database) == []
+
+
+def test_reference_deleted_by_another_session_before_edit(app, client, committed, models):
+    database, ids = committed
+
+    def delete_author(session: Session) -> None:
+        if any(isinstance(obj, models.Book) for obj in session.dirty):
+            with database.engine.begin() as other:
+                other.execute(sa.delete(models.Author.__table__).where(models.Author.id == ids["spare"]))
+
+    with before_flush(delete_author):
+        response = client.post(f"{BOOKS}{ids['book']}/edit", data=book_form(ids, author_id=str(ids["spare"])))
+    assert response.status_code == 200, response.text
+    if is_sqlite(database):
+        assert BUSY in response.text
+    else:
+        assert "The chosen row no longer exists" in field_errors(response.text, "author_id")
+    with database.session_scope() as session:
+        assert session.get(models.Book, ids["book"]).author_id == ids["ada"]
+    assert audit_entries(database) == []
+
+
+def test_row_deleted_by_another_session_before_edit(app, client, committed, models):
+    database, ids = committed
+
+    def delete_book(session: Session) -> None:
+        if any(isinstance(obj, models.Book) for obj in session.dirty):
+            with database.engine.begin() as other:
+                other.execute(sa.delete(models.Book.__table__).where(models.Book.id == ids["book"]))
+
+    with before_flush(delete_book):
+        response = client.post(f"{BOOKS}{ids['book']}/edit", data=book_form(ids, title="Renamed"))
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"] == BOOKS
+    assert "was deleted by someone else meanwhile; nothing was saved" in client.get(BOOKS).text
+    assert audit_entries(database) == []
+
+
+def test_duplicate_written_in_the_same_transaction_is_shown_on_the_field(admin_client, books, db_session, models):
+    """The refusal SQLite reports too, whose message names the column differently from PostgreSQL's."""
+
+    def insert_duplicate(session: Session) -> None:
+        if any(isinstance(obj, models.Author) for obj in session.new):
+            session.connection().execute(sa.insert(models.Author.__table__).values(name="Twin"))
+
+    with before_flush(insert_duplicate):
+        response = admin_client.post(AUTHORS + "new", data={"name": "Twin"})
+    assert response.status_code == 200, response.text
+    assert "Another author already has this value" in field_errors(response.text, "name")
+    assert db_session.scalar(sa.select(sa.func.count()).where(models.Author.name == "Twin")) == 0  # rolled back
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+
+
+@pytest.mark.parametrize("edit", [False, True], ids=["create", "edit"])
+def test_check_constraint_refusal_is_shown_on_its_field(admin_client, books, db_session, models, edit):
+    book = books[0]
+    data = {"title": "Negative", "pages": "-1", "status": "draft", "author_id": str(book.author_id)}
+    response = admin_client.post(f"{BOOKS}{book.id}/edit" if edit else BOOKS + "new", data=data)
+    assert response.status_code == 200, response.text
+    errors = field_errors(response.text, "pages")
+    assert "The database does not allow this value (ck_library_book_pages_not_negative)" in errors
+    assert 'aria-invalid="true"' in errors
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(sa.func.count()).where(models.Book.title == "Negative")) == 0
+    assert db_session.get(models.Book, book.id).pages == book.pages
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
