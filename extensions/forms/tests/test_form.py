@@ -232,3 +232,22 @@ def test_signaling_nans_are_invalid_not_an_error(make_app: MakeApp, value: str) 
         assert form.price.data is None
         assert not form.validate_on_submit()
         assert form.errors["price"][0] == "Not a valid decimal value."
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": "a\x00b"}, "name"),
+        ({"name": "Ada", "address-city": "\x00"}, "address"),
+        ({"name": "Ada", "phones-0": "0\x001"}, "phones"),
+    ],
+)
+def test_text_holding_a_nul_character_is_a_field_error(person_client: t.Any, data: dict[str, str], field: str) -> None:
+    body = person_client.post("/person", data={"address-city": "Paris", **data}).get_json()
+    assert body["valid"] is False
+    assert "The text holds a character that is not allowed." in str(body["errors"][field])
+
+
+def test_text_holding_a_nul_character_in_json_is_a_field_error(person_client: t.Any) -> None:
+    body = person_client.post("/person", json={"name": "Ada\u0000", "address": {"city": "Paris"}}).get_json()
+    assert body["valid"] is False and body["errors"] == {"name": ["The text holds a character that is not allowed."]}

@@ -189,9 +189,13 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
     def validate(self, extra_validators: Mapping[str, t.Any] | None = None) -> bool:
         """Validate every field, then the form's validators.
 
-        Errors of form validators go to :attr:`form_errors`.
+        Errors of form validators go to :attr:`form_errors`. Text holding the
+        NUL character is an error of its field in every form: no database
+        column can store it (PostgreSQL refuses it), and no person types it.
         """
         valid = bool(super().validate(extra_validators=extra_validators))
+        if not self._refuse_nul_characters():
+            valid = False
         for validator in self.form_validators:
             try:
                 validator(self)
@@ -199,6 +203,23 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
                 self.form_errors.append(str(exc.args[0]) if exc.args else "This form is not valid.")
                 valid = False
         return valid
+
+    def _refuse_nul_characters(self) -> bool:
+        """Give each field whose text holds NUL an error; ``False`` when there was one."""
+        found = False
+        fields = list(self._iter_all())
+        for field in fields:
+            if not isinstance(field, (wtforms.FormField, wtforms.FieldList)) and _holds_nul(field.data):
+                if not field.errors:  # a model form's own NUL validator may have said so already
+                    field.errors = [field.gettext("The text holds a character that is not allowed.")]
+                found = True
+        if found:
+            # A list collected its entries' errors while validating: collect them again, innermost lists first.
+            for field in reversed(fields):
+                if isinstance(field, wtforms.FieldList) and any(entry.errors for entry in field.entries):
+                    field.errors = [entry.errors for entry in field.entries]
+            self._errors = None  # wtforms caches Form.errors
+        return not found
 
     @property
     def has_file_fields(self) -> bool:
@@ -224,3 +245,10 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
         """The CSRF token input and every hidden field of the form, as Flask-WTF's ``hidden_tag``."""
         hidden = [field() for field in self if getattr(field.widget, "input_type", None) == "hidden"]
         return Markup("").join([csrf_field(), *hidden])
+
+
+def _holds_nul(data: object) -> bool:
+    """Whether a field's data is text, or a list of texts, holding the NUL character."""
+    if isinstance(data, str):
+        return "\x00" in data
+    return isinstance(data, list) and any(isinstance(item, str) and "\x00" in item for item in data)
