@@ -130,7 +130,8 @@ def test_relative_template_folder_is_relative_to_the_plugin_module(plugins) -> N
 
 
 def test_unused_per_request_hooks_add_no_handlers() -> None:
-    plain = erlen.create_app(__name__, environ={})
+    # With no security headers to add, the core adds no after_request function of its own either.
+    plain = erlen.create_app(__name__, {"SECURITY_HEADERS": {}}, environ={})
     assert not any(plain.before_request_funcs.values())
     assert not any(plain.after_request_funcs.values())
     assert not any(plain.teardown_request_funcs.values())

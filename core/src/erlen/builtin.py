@@ -5,6 +5,7 @@ It is always loaded first and uses the same hooks as every other plugin.
 
 from __future__ import annotations
 
+import json
 import typing as t
 from collections.abc import Iterable
 
@@ -28,6 +29,18 @@ PLUGINS_SETTING = Setting(
     default=[],
     help="The enabled plugins, in order: entry-point names (such as db) or dotted import paths of local plugins.",
 )
+
+#: The headers ``erlen check --deploy`` recommends for ``SECURITY_HEADERS``: no MIME sniffing of uploads and JSON
+#: into HTML, no framing by other sites (clickjacking), and no full URLs (with their query strings) in the
+#: ``Referer`` header sent to other sites. The pages of erlen-auth and erlen-admin send their own.
+RECOMMENDED_SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+#: The characters an HTTP header name may have (RFC 9110 ``token``).
+_HEADER_NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 #: Keys too short, too repetitive or too well known to protect sessions in production.
 _MIN_SECRET_LENGTH = 32
@@ -66,7 +79,27 @@ def erlen_settings() -> Iterable[Setting]:
             help="Signs sessions and tokens. In production use a long random value, such as the output of: "
             'python -c "import secrets; print(secrets.token_urlsafe(48))"',
         ),
+        Setting(
+            "SECURITY_HEADERS",
+            dict[str, str],
+            default={},
+            validate=_valid_headers,
+            help="Headers added to every response that does not set them itself (a header with an empty value is "
+            "not sent), such as "
+            + json.dumps(RECOMMENDED_SECURITY_HEADERS)
+            + ". None by default: plain Flask sends none, and each costs every response a little; "
+            "erlen check --deploy recommends them.",
+        ),
     ]
+
+
+def _valid_headers(headers: dict[str, str]) -> None:
+    # Checked at startup: a bad name or a line break in a value would otherwise fail every response with a 500.
+    for name, value in headers.items():
+        if not name or not set(name) <= _HEADER_NAME_CHARS:
+            raise ValueError(f"must name valid HTTP headers, and {name!r} is not one")
+        if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
+            raise ValueError(f"must not have line breaks or control characters in a value (the value of {name} has)")
 
 
 @hookimpl
@@ -74,6 +107,15 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     problems = _unknown_plugin_settings(app)
     if not deploy:
         return problems
+    if not any(app.config.get("SECURITY_HEADERS") or {}):
+        problems.append(
+            warning(
+                "erlen.W003",
+                "SECURITY_HEADERS is empty: responses carry no nosniff, framing or referrer policy header "
+                "(the pages of erlen-auth and erlen-admin send their own).",
+                f"Set ERLEN_SECURITY_HEADERS='{json.dumps(RECOMMENDED_SECURITY_HEADERS)}'.",
+            )
+        )
     secret = app.config.get("SECRET_KEY")
     hint = 'Set ERLEN_SECRET_KEY to the output of: python -c "import secrets; print(secrets.token_urlsafe(48))"'
     if not secret:

@@ -21,14 +21,15 @@ def test_deploy_flags_missing_secret_and_debug() -> None:
     assert "ERROR erlen.E001 [erlen] SECRET_KEY is not set" in result.output
     assert "ERROR erlen.E003 [erlen] Debug mode is on" in result.output
     assert "secrets.token_urlsafe" in result.output
-    assert result.output.endswith("System check found 2 errors and 0 warnings.\n")
+    assert "WARNING erlen.W003 [erlen] SECURITY_HEADERS is empty" in result.output
+    assert result.output.endswith("System check found 2 errors and 1 warning.\n")
 
 
 def test_deploy_flags_weak_secrets() -> None:
     for weak in ("dev", "a" * 40, "short-but-random-x7", "hello-example-development-key-change-me"):
         app = erlen.create_app(__name__, {"SECRET_KEY": weak}, environ={})
         ids = [m.id for m in run_checks(app, deploy=True)]
-        assert ids == ["erlen.E002"], weak
+        assert ids == ["erlen.E002", "erlen.W003"], weak
 
 
 def test_deploy_passes_with_a_strong_secret() -> None:

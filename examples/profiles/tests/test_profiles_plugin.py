@@ -48,6 +48,22 @@ def test_the_display_name_is_required(csrf_client: t.Any, db_session: t.Any) -> 
     assert response.status_code == 200 and 'aria-invalid="true" id="display_name"' in response.text
 
 
+def test_text_with_a_nul_character_is_a_field_error(
+    csrf_client: t.Any, create_user: t.Any, login_as: t.Any, db_session: t.Any
+) -> None:
+    # PostgreSQL refuses NUL in text: stored as is, it would be a 500 after the user is committed.
+    response = csrf_client.post(
+        "/auth/register",
+        data={"email": "ada@example.com", "display_name": "Ada\x00", "password": PASSWORD, "confirm": PASSWORD},
+    )
+    assert response.status_code == 200 and 'aria-invalid="true" id="display_name"' in response.text
+    assert db_session.query(Profile).count() == 0
+    bob = create_user("bob@example.com")
+    login_as(csrf_client, bob)
+    response = csrf_client.post(f"/profiles/{bob.id}/edit", data={"display_name": "Bob", "bio": "\x00"})
+    assert response.status_code == 200 and 'aria-invalid="true" id="bio"' in response.text
+
+
 def test_a_profile_page_and_its_owner_edits_it(csrf_client: t.Any, create_user: t.Any, login_as: t.Any) -> None:
     ada = create_user("ada@example.com")
     page = csrf_client.get(f"/profiles/{ada.id}")

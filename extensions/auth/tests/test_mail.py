@@ -234,3 +234,33 @@ def test_a_token_does_not_give_away_the_password_hash(mail_app):
     for unkeyed in (user.password_hash, f"{user.password_hash}|{user.session_token}|True"):
         assert state not in hashlib.sha256(unkeyed.encode()).hexdigest()
     assert user.password_hash not in token and user.session_token not in token
+
+
+def test_check_deploy_requires_trusted_hosts_while_links_are_mailed(mail_app, auth_app):
+    # Links are built from the Host header: without TRUSTED_HOSTS, "Host: evil.example" on a reset
+    # request for someone else's address mails that person a link that gives evil.example the token.
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    attacker = app.test_client()
+    page = attacker.get("/auth/reset", base_url="http://evil.example").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    attacker.post("/auth/reset", data={"email": "ada@example.com", "csrf_token": token}, base_url="http://evil.example")
+    assert "http://evil.example/auth/reset/" in outbox[0].body
+    found = {message.id: message for message in run_checks(app, deploy=True)}
+    assert found["auth.E004"].level.name == "ERROR"
+    assert "TRUSTED_HOSTS" in found["auth.E004"].message and "ERLEN_TRUSTED_HOSTS" in found["auth.E004"].hint
+    assert "auth.E004" not in {message.id for message in run_checks(app)}
+    assert "auth.E004" not in {message.id for message in run_checks(auth_app(), deploy=True)}  # no mail, no links
+
+
+def test_with_trusted_hosts_a_request_for_another_host_is_refused_and_nothing_is_mailed(mail_app):
+    app, outbox = mail_app(TRUSTED_HOSTS=["localhost"])
+    assert "auth.E004" not in {message.id for message in run_checks(app, deploy=True)}
+    make_user(app, "ada@example.com")
+    attacker = app.test_client()
+    assert attacker.get("/auth/reset", base_url="http://evil.example").status_code == 400
+    response = attacker.post("/auth/reset", data={"email": "ada@example.com"}, base_url="http://evil.example")
+    assert response.status_code == 400
+    assert outbox == []
+    assert post_form(app.test_client(), "/auth/reset", {"email": "ada@example.com"}).status_code == 200
+    assert "http://localhost/auth/reset/" in outbox[0].body

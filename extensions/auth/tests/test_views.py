@@ -176,3 +176,9 @@ def test_account_pages_are_not_cached_and_send_no_referrer(client, db_session):
     response = client.get("/auth/login")
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_account_pages_may_not_be_framed(client, db_session):
+    # Clickjacking: a page of another site must not lay the log-in form, or a button of ours, under its own.
+    for path in ("/auth/login", "/auth/register", "/auth/login?next=/x"):
+        assert client.get(path).headers["X-Frame-Options"] == "DENY"

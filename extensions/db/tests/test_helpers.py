@@ -192,6 +192,20 @@ def test_get_or_404_of_text_that_cannot_be_an_integer_key_is_a_404(app: Flask, t
     assert client.get(f"/authors-by-text/{text}").status_code == 404
 
 
+@pytest.mark.parametrize("ident", [2**31, 2**63 - 1, 2**63, 10**30])
+def test_get_or_404_of_a_number_the_key_column_cannot_hold_is_a_404(app: Flask, ident: int) -> None:
+    # <int:ident> takes any number of digits: PostgreSQL refuses more than 32 bits for an integer
+    # column and SQLite more than 64 with an error, which was a 500.
+    @app.get("/authors-by-text/<ident>")
+    def by_text(ident: str) -> str:
+        return erlen_db.get_or_404(Author, ident).name
+
+    client = app.test_client()
+    assert client.get(f"/authors/{ident}").status_code == 404
+    assert client.get(f"/authors-by-text/{ident}").status_code == 404
+    assert client.get("/authors/1").text == "ann"
+
+
 def test_get_or_404_of_a_uuid_key_given_as_text(shelves: Flask) -> None:
     with erlen_db.database_of(shelves).session_scope() as session:
         ticket = Ticket()

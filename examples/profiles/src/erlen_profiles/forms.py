@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Regexp
 
 import erlen_forms
+
+#: PostgreSQL cannot store the NUL character: text holding one is a field error, not a database error (a 500).
+NO_NUL = Regexp(r"[^\x00]*\Z", message="The text holds a character that is not allowed.")
 
 
 def display_name_field() -> StringField:
     """The display name field, as added to ``auth.register`` and used by :class:`ProfileForm`."""
     return StringField(
         "Display name",
-        [DataRequired(), Length(max=80)],
+        [DataRequired(), Length(max=80), NO_NUL],
         description="Shown next to what you write.",
     )
 
@@ -22,7 +25,7 @@ class ProfileForm(erlen_forms.Form):
 
     form_id = "profiles.edit"
     display_name = display_name_field()
-    bio = TextAreaField("About you", [Length(max=2000)])
+    bio = TextAreaField("About you", [Length(max=2000), NO_NUL])
 
 
 #: The extension of the ``auth`` plugin's registration form.

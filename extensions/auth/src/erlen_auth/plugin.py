@@ -363,6 +363,20 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                         f"Serve the app over HTTPS and leave {key} unset (Erlen turns it on outside debug mode).",
                     )
                 )
+        if (state.reset_enabled or state.confirmation_enabled) and not config.get("TRUSTED_HOSTS"):
+            # Flask builds external links from the request's Host header: without a list of the app's
+            # own hosts, anyone can ask for a reset of any account with "Host: their-site" and the
+            # account's owner is mailed a link that hands the token to that site when followed.
+            found.append(
+                error(
+                    "auth.E004",
+                    "TRUSTED_HOSTS is not set: password reset and confirmation links are built from the Host "
+                    "header of the request asking for them, so anyone can have them mailed pointing at their "
+                    "own site, which receives the token when the link is followed.",
+                    "Set TRUSTED_HOSTS to the host names the app is served under, such as "
+                    "ERLEN_TRUSTED_HOSTS='[\"notes.example.com\"]'; requests for other hosts then get a 400.",
+                )
+            )
         for key in ("SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_HTTPONLY"):
             if not config.get(key):
                 found.append(warning("auth.W003", f"{key} is off: scripts on the page can read the log-in cookie.", ""))

@@ -57,9 +57,11 @@ def make_blueprint(app: Flask) -> Blueprint:
 
 
 def _private(response: t.Any) -> t.Any:
-    """Keep account pages out of caches, and links with tokens out of ``Referer`` headers."""
+    """Keep account pages out of caches and frames, and links with tokens out of ``Referer`` headers."""
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # No page of any site, this one included, may frame the log-in and password pages (clickjacking).
+    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 

@@ -9,6 +9,7 @@ import weakref
 from flask import abort
 from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.sql import sqltypes
 
 from .session import get_session
 
@@ -85,15 +86,22 @@ def get_or_404(model: type[_T], ident: t.Any, *, session: Session | None = None,
 
     ``ident`` may be the text of the key, as a URL holds it (``"42"``, a
     UUID's text): text that cannot be a key of the model (``"abc"`` for an
-    integer or UUID key) is a 404, not a database error.
+    integer or UUID key) is a 404, not a database error, and so is a number
+    the key's column cannot hold (``<int:id>`` in a URL takes any number of
+    digits; PostgreSQL's ``integer`` holds 32 bits, SQLite 64).
 
     :param model: a mapped class.
     :param ident: the primary key value (a tuple for composite keys).
     :param session: the session; the current app context's by default.
     :param description: the 404 page's message.
     """
+    mapper: Mapper[_T] = inspect(model)
     if isinstance(ident, str):
-        ident = _key_from_text(inspect(model), ident)
+        ident = _key_from_text(mapper, ident)
+    if isinstance(ident, int) and not isinstance(ident, bool) and ident not in _integer_keys(mapper, session, ident):
+        # Flask's <int:id> takes any number of digits; the database would refuse a number its column
+        # cannot hold with an error (a 500), and no row has such a key.
+        ident = _NOT_A_KEY
     row = None if ident is _NOT_A_KEY else get(model, ident, session=session)
     if row is None:
         abort(404, description=description)
@@ -102,8 +110,26 @@ def get_or_404(model: type[_T], ident: t.Any, *, session: Session | None = None,
 
 _NOT_A_KEY = object()
 
-#: The range of the integers that databases store (signed 64 bits); SQLite refuses to bind any other.
-_INTEGER_KEYS = range(-(2**63), 2**63)
+#: Bits of the signed integers each integer type stores elsewhere than in SQLite, most specific first.
+_INTEGER_BITS = ((sqltypes.SmallInteger, 16), (sqltypes.BigInteger, 64), (sqltypes.Integer, 32))
+
+
+def _integer_keys(mapper: Mapper[t.Any], session: Session | None, ident: int) -> range:
+    """The integers the one-column integer primary key of ``mapper`` can hold in its database.
+
+    SQLite stores (and binds) signed 64 bits in any column; PostgreSQL and others
+    as many as the integer type of the column. Composite keys are not checked:
+    the range returned then holds ``ident``.
+    """
+    if len(mapper.primary_key) != 1:
+        return range(ident, ident + 1)
+    bits = 64
+    column_type = mapper.primary_key[0].type
+    if isinstance(column_type, sqltypes.Integer):
+        dialect = (session if session is not None else get_session()).get_bind(mapper=mapper).dialect.name
+        if dialect != "sqlite":
+            bits = next((width for kind, width in _INTEGER_BITS if isinstance(column_type, kind)), 64)
+    return range(-(2 ** (bits - 1)), 2 ** (bits - 1))
 
 
 def _key_from_text(mapper: Mapper[t.Any], text: str) -> t.Any:
@@ -116,8 +142,7 @@ def _key_from_text(mapper: Mapper[t.Any], text: str) -> t.Any:
         return text
     try:
         if python_type is int:
-            number = int(text)
-            return number if number in _INTEGER_KEYS else _NOT_A_KEY
+            return int(text)  # get_or_404 checks the range
         if python_type is uuid.UUID:
             return uuid.UUID(text)
     except ValueError:

@@ -51,7 +51,7 @@ def notes_group() -> None:
 
 
 @notes_group.command("export")
-@click.option("--limit", default=None, type=int, help="Export at most this many notes, newest first.")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Export at most this many notes, newest first.")
 def export_command(limit: int | None) -> None:
     """Print the notes as JSON, newest first."""
     query = sa.select(Note).order_by(Note.id.desc())
