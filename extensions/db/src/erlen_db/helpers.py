@@ -98,7 +98,7 @@ def get_or_404(model: type[_T], ident: t.Any, *, session: Session | None = None,
     mapper: Mapper[_T] = inspect(model)
     if isinstance(ident, str):
         ident = _key_from_text(mapper, ident)
-    if isinstance(ident, int) and not isinstance(ident, bool) and ident not in _integer_keys(mapper, session, ident):
+    if isinstance(ident, int) and not isinstance(ident, bool) and not _holds_integer(mapper, session, ident):
         # Flask's <int:id> takes any number of digits; the database would refuse a number its column
         # cannot hold with an error (a 500), and no row has such a key.
         ident = _NOT_A_KEY
@@ -114,22 +114,26 @@ _NOT_A_KEY = object()
 _INTEGER_BITS = ((sqltypes.SmallInteger, 16), (sqltypes.BigInteger, 64), (sqltypes.Integer, 32))
 
 
-def _integer_keys(mapper: Mapper[t.Any], session: Session | None, ident: int) -> range:
-    """The integers the one-column integer primary key of ``mapper`` can hold in its database.
+def _holds_integer(mapper: Mapper[t.Any], session: Session | None, ident: int) -> bool:
+    """Whether the one-column integer primary key of ``mapper`` can hold ``ident`` in its database.
 
-    SQLite stores (and binds) signed 64 bits in any column; PostgreSQL and others
-    as many as the integer type of the column. Composite keys are not checked:
-    the range returned then holds ``ident``.
+    Only integer columns are checked. The integer type of the column bounds it (16, 32 or 64 bits) except on
+    SQLite, which stores (and binds) signed 64 bits in any column: the database
+    is only asked for when ``ident`` is beyond the type's bounds, so the common
+    case costs no look-up. Composite keys are not checked.
     """
     if len(mapper.primary_key) != 1:
-        return range(ident, ident + 1)
-    bits = 64
+        return True
     column_type = mapper.primary_key[0].type
-    if isinstance(column_type, sqltypes.Integer):
-        dialect = (session if session is not None else get_session()).get_bind(mapper=mapper).dialect.name
-        if dialect != "sqlite":
-            bits = next((width for kind, width in _INTEGER_BITS if isinstance(column_type, kind)), 64)
-    return range(-(2 ** (bits - 1)), 2 ** (bits - 1))
+    if not isinstance(column_type, sqltypes.Integer):
+        return True  # a Numeric key holds any number: the database decides
+    bits = next((width for kind, width in _INTEGER_BITS if isinstance(column_type, kind)), 64)
+    if -(2 ** (bits - 1)) <= ident < 2 ** (bits - 1):
+        return True
+    if not -(2**63) <= ident < 2**63:
+        return False
+    dialect = (session if session is not None else get_session()).get_bind(mapper=mapper).dialect.name
+    return dialect == "sqlite"
 
 
 def _key_from_text(mapper: Mapper[t.Any], text: str) -> t.Any:
