@@ -80,3 +80,26 @@ def test_a_failing_hook_does_not_break_the_log_in(app, client, create_user, monk
     with caplog.at_level(logging.ERROR):
         assert log_in(client, "ada@example.com").status_code == 302
     assert "erlen_auth_logged_in" in caplog.text
+
+
+def test_a_hook_whose_write_fails_does_not_break_the_registration(app, client, db_session, monkeypatch, caplog):
+    from erlen_auth.models import User
+    from erlen_db import session
+
+    def broken(user, form):
+        session.add(User(email=user.email, password_hash="x"))  # the same address again: the flush fails
+        session.flush()
+
+    registry = erlen.plugins_of(app)
+    implementation = next(i for i in registry.implementations("erlen_auth_user_registered"))
+    monkeypatch.setattr(implementation, "function", broken)
+    data = {
+        "email": "ada@example.com",
+        "nickname": "ada",
+        "password": "a long enough password",
+        "confirm": "a long enough password",
+    }
+    with caplog.at_level(logging.ERROR):
+        assert post_form(client, "/auth/register", data).status_code == 302
+    assert "erlen_auth_user_registered" in caplog.text
+    assert [user.email for user in db_session.query(User)] == ["ada@example.com"]

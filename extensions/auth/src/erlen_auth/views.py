@@ -129,6 +129,10 @@ def register() -> t.Any:
                 return render_template("auth/register.html", form=form)
             registry = erlen.plugins_of()
             registry.notify("erlen_auth_user_registered", user=user, form=form)
+            if not get_session().is_active:
+                # A plugin's write failed in its flush (notify logged it): the account is committed already,
+                # and the session must be usable again for the confirmation mail and the log-in.
+                get_session().rollback()
             if state_of().confirmation_enabled:
                 send_confirmation(user)
             if current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and state_of().confirmation_enabled:
