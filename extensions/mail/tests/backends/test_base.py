@@ -1,4 +1,4 @@
-"""The backend interface: send is required, open and close are optional."""
+"""The backend interface: send is required; open, close and send_raw are optional."""
 
 from __future__ import annotations
 
@@ -28,3 +28,30 @@ def test_connectionless_backend_needs_only_send() -> None:
     backend.send("message")
     backend.close()
     assert sent == ["message"]
+
+
+def test_a_backend_with_only_send_delivers_queued_messages_parsed_back() -> None:
+    from erlen_mail import Message
+
+    sent: list[Message] = []
+
+    class SendOnly(Backend):
+        def send(self, message: Message) -> None:
+            sent.append(message)
+
+    queued = Message(
+        subject="Weekly digest",
+        to=["Ada <ada@example.com>"],
+        bcc=["audit@example.com"],
+        sender="Team <team@example.com>",
+        body="Hello",
+        headers={"Message-ID": "<digest-1@example.com>", "X-Kind": "digest"},
+    )
+    refused = SendOnly(Flask(__name__)).send_raw(
+        "team@example.com", ["ada@example.com", "audit@example.com"], queued.to_bytes()
+    )
+    assert refused == {}
+    (delivered,) = sent
+    assert (delivered.subject, delivered.body.strip() if delivered.body else None) == ("Weekly digest", "Hello")
+    assert delivered.to == ["Ada <ada@example.com>"] and delivered.bcc == ["audit@example.com"]
+    assert delivered.message_id == "<digest-1@example.com>" and delivered.headers["X-Kind"] == "digest"

@@ -52,13 +52,22 @@ class Backend(abc.ABC):
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
         """Deliver a message already serialised (the durable outbox sends these).
 
+        By default the bytes are parsed back into a :class:`~erlen_mail.Message`
+        (its ``Date``, ``Message-ID`` and headers kept) and given to
+        :meth:`send`, so a backend that implements only ``send`` delivers queued
+        mail too. Backends that speak MIME (SMTP, a provider's raw-message API)
+        override it to send the bytes as they are.
+
         :param sender: the envelope sender, a bare address.
         :param recipients: the envelope recipients (to, cc and bcc), bare addresses.
         :param data: the message as :meth:`Message.to_bytes` made it.
         :returns: recipients the server refused while it accepted others (SMTP), else ``{}``.
         :raises Exception: the message was not sent (unless :meth:`delivery_uncertain` says otherwise).
         """
-        raise NotImplementedError(f"The {self.name or type(self).__name__!r} mail backend cannot send queued messages.")
+        from ..message import message_from_raw
+
+        self.send(message_from_raw(sender, recipients, data))
+        return {}
 
     def delivery_uncertain(self, exc: BaseException) -> bool:
         """Whether the failure ``exc`` of the last send may have happened after the message was accepted.
