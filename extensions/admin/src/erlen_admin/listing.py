@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from erlen_db import InvalidCursorError
+from erlen_db import InvalidCursorError, python_type_of
 from erlen_db.pagination import decode_cursor, encode_cursor
 
 from .views.model_view import ModelView, coerce_value
@@ -175,10 +175,7 @@ def _json(value: t.Any) -> t.Any:
 def _from_json(column: t.Any, value: t.Any, dialect: str | None = None) -> t.Any:
     """A cursor's value for ``column``, checked like a filter value: a cursor is input, and a value of the
     wrong type or beyond the column's range would make the database raise (a 500) instead of page 1."""
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        python_type = None
+    python_type = python_type_of(column)
     try:
         if isinstance(column.type, sa.Boolean) or python_type is bool:
             if not isinstance(value, bool):

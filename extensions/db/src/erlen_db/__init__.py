@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .columns import python_type_of
 from .database import APP_OWNER, Database, database_of
 from .errors import (
     DatabaseConfigError,
@@ -45,6 +46,7 @@ __all__ = [
     "naming_metadata",
     "paginate",
     "paginate_keyset",
+    "python_type_of",
     "redact_url",
     "rolled_back",
     "session",

@@ -11,6 +11,7 @@ from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.sql import sqltypes
 
+from .columns import python_type_of
 from .session import get_session
 
 _T = t.TypeVar("_T")
@@ -140,10 +141,7 @@ def _key_from_text(mapper: Mapper[t.Any], text: str) -> t.Any:
     """``text`` as a value of ``mapper``'s one-column primary key, or ``_NOT_A_KEY``; other keys keep the text."""
     if len(mapper.primary_key) != 1:
         return text
-    try:
-        python_type = mapper.primary_key[0].type.python_type
-    except NotImplementedError:  # a type with no Python equivalent: the database decides
-        return text
+    python_type = python_type_of(mapper.primary_key[0])
     try:
         if python_type is int:
             return int(text)  # get_or_404 checks the range

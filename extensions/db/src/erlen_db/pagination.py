@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import UnmappedColumnError
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import desc_op
 
+from .columns import python_type_of
 from .session import get_session
 
 _T = t.TypeVar("_T")
@@ -273,9 +274,8 @@ def _from_json(column: ColumnElement[t.Any], value: t.Any) -> t.Any:
     """
     if value is None or not isinstance(value, (str, int, float)):
         raise InvalidCursorError("the pagination cursor is not valid")  # NULL, or a JSON list or object
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
+    python_type = python_type_of(column)
+    if python_type is None:
         return value
     try:
         if python_type is bool:

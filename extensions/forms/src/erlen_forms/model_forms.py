@@ -68,10 +68,10 @@ def _session() -> sa.orm.Session:
 
 
 def _python_type(column: sa.ColumnElement[t.Any]) -> type | None:
-    try:
-        return t.cast(type, column.type.python_type)
-    except NotImplementedError:
-        return None
+    # Imported here: erlen-forms installs without erlen-db, which only model forms need.
+    from erlen_db import python_type_of
+
+    return python_type_of(column)
 
 
 def _coerce(column: sa.ColumnElement[t.Any], raw: object) -> object:

@@ -17,6 +17,7 @@ from sqlalchemy import types as satypes
 from sqlalchemy.orm import Mapper
 
 from erlen import ErlenError
+from erlen_db import python_type_of
 
 from ..actions import DELETE_SELECTED, OPERATIONS, Action
 
@@ -333,9 +334,8 @@ def coerce_value(column: sa.Column[t.Any], raw: str, dialect: str | None = None)
         if raw in kind.enums:
             return raw
         raise ValueError(raw)
-    try:
-        python_type = kind.python_type
-    except NotImplementedError:
+    python_type = python_type_of(column)
+    if python_type is None:
         return raw
     if python_type is bool:
         return coerce_value(sa.Column(sa.Boolean()), raw)
