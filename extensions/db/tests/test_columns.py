@@ -10,4 +10,16 @@ import erlen_db
 def test_python_type_of_a_column_and_of_a_type_without_one() -> None:
     assert erlen_db.python_type_of(sa.Column("n", sa.Integer())) is int
     assert erlen_db.python_type_of(sa.Column("at", sa.DateTime(timezone=True))) is datetime.datetime
-    assert erlen_db.python_type_of(sa.literal_column("x", type_=sa.types.NullType())) is None
+
+
+class Point(sa.types.UserDefinedType[object]):
+    """A database type SQLAlchemy knows no Python type of (its python_type raises NotImplementedError)."""
+
+    cache_ok = True
+
+    def get_col_spec(self) -> str:
+        return "POINT"
+
+
+def test_a_type_without_a_python_type_gives_none() -> None:
+    assert erlen_db.python_type_of(sa.Column("at", Point())) is None
