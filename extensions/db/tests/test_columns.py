@@ -13,7 +13,7 @@ def test_python_type_of_a_column_and_of_a_type_without_one() -> None:
 
 
 class Point(sa.types.UserDefinedType[object]):
-    """A database type SQLAlchemy knows no Python type of (its python_type raises NotImplementedError)."""
+    """A database type SQLAlchemy knows no Python type of: ``object`` since SQLAlchemy 2.1, an error before."""
 
     cache_ok = True
 
@@ -23,3 +23,18 @@ class Point(sa.types.UserDefinedType[object]):
 
 def test_a_type_without_a_python_type_gives_none() -> None:
     assert erlen_db.python_type_of(sa.Column("at", Point())) is None
+
+
+class Opaque(sa.types.TypeDecorator[object]):
+    """A type whose python_type raises NotImplementedError, as SQLAlchemy 2.0's default does."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type:
+        raise NotImplementedError
+
+
+def test_a_type_that_raises_for_its_python_type_gives_none() -> None:
+    assert erlen_db.python_type_of(sa.Column("blob", Opaque())) is None

@@ -10,13 +10,15 @@ from sqlalchemy import ColumnElement
 def python_type_of(column: ColumnElement[t.Any]) -> type | None:
     """The Python type of the values of ``column``, or ``None`` when SQLAlchemy knows none.
 
-    ``TypeEngine.python_type`` raises ``NotImplementedError`` for types that
-    have no Python equivalent (``NullType``, many custom and dialect types);
-    callers then leave the value as it is and let the database decide.
+    SQLAlchemy says it knows none in two ways: ``TypeEngine.python_type``
+    raises ``NotImplementedError`` (SQLAlchemy 2.0, and some types in 2.1) or
+    answers ``object`` (the default since 2.1), for custom and dialect types.
+    Callers then leave the value as it is and let the database decide.
 
     :param column: a column, or a column expression.
     """
     try:
-        return t.cast(type, column.type.python_type)
+        python_type = column.type.python_type
     except NotImplementedError:
         return None
+    return None if python_type is object else t.cast(type, python_type)
