@@ -7,8 +7,8 @@ import pytest
 from flask import Flask
 
 import erlen_db
-from erlen.testing import MakeApp
 from erlen_auth.testing import FAST_HASHING
+from erlen_db.testing import MakeDbApp
 
 
 def mail_available() -> bool:
@@ -33,20 +33,13 @@ AuthApp = Callable[..., Flask]
 
 
 @pytest.fixture
-def auth_app(make_app: MakeApp, database_url: str) -> Iterator[AuthApp]:
+def auth_app(make_db_app: MakeDbApp) -> AuthApp:
     """A factory of apps with db, forms and auth (and more plugins) on ``database_url``, with fast hashing."""
-    made: list[Flask] = []
 
     def make(plugins: t.Iterable[str] = (), config: Mapping[str, t.Any] | None = None, **kwargs: t.Any) -> Flask:
-        app = make_app(
-            ["db", "forms", *plugins, "auth"], {"DB_URL": database_url, **FAST_HASHING, **(config or {})}, **kwargs
-        )
-        made.append(app)
-        return app
+        return make_db_app(["forms", *plugins, "auth"], {**FAST_HASHING, **(config or {})}, **kwargs)
 
-    yield make
-    for app in made:
-        erlen_db.database_of(app).dispose()
+    return make
 
 
 @pytest.fixture

@@ -1,31 +1,13 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 import erlen_db
-from erlen.testing import MakeApp
-
-DbApp = Callable[..., Flask]
-
-
-@pytest.fixture
-def db_app(make_app: MakeApp, database_url: str) -> Iterator[DbApp]:
-    """A factory of apps with the ``db`` plugin on ``database_url``; their engines are disposed afterwards."""
-    made: list[Flask] = []
-
-    def make(plugins: Iterable[str] = (), config: Mapping[str, t.Any] | None = None, **kwargs: t.Any) -> Flask:
-        settings = {"DB_URL": database_url, **(config or {})}
-        app = make_app(["db", *plugins], settings, **kwargs)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        erlen_db.database_of(app).dispose()
 
 
 @pytest.fixture
@@ -42,3 +24,20 @@ def erlen_config(database_url: str) -> dict[str, t.Any]:
 def dispose_app(app: Flask) -> Iterator[Flask]:
     yield app
     erlen_db.database_of(app).dispose()
+
+
+def add_author_routes(app: Flask) -> Flask:
+    """Add ``POST /authors/<name>`` (adds and commits an author) and ``GET /authors`` (their names) to ``app``."""
+    from app_models import Author  # not at the top: importing it adds the models to every test's app
+
+    @app.post("/authors/<name>")
+    def add(name: str) -> str:
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.commit()
+        return "ok"
+
+    @app.get("/authors")
+    def authors() -> str:
+        return ",".join(a.name for a in erlen_db.session.scalars(sa.select(Author).order_by(Author.name)))
+
+    return app

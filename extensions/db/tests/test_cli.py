@@ -7,14 +7,14 @@ from pathlib import Path
 import app_models  # noqa: F401  (defines the app's own models)
 import pytest
 import sqlalchemy as sa
-from conftest import DbApp
 
 import erlen_db
 from erlen.testing import MakeApp
+from erlen_db.testing import MakeDbApp
 
 
-def test_info_shows_redacted_url_and_tables_by_owner(db_app: DbApp) -> None:
-    app = db_app(["sample_plugins.blog", "sample_plugins.tags"])
+def test_info_shows_redacted_url_and_tables_by_owner(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(["sample_plugins.blog", "sample_plugins.tags"])
     result = app.test_cli_runner().invoke(args=["db", "info"])
     assert result.exit_code == 0, result.output
     assert f"URL: {erlen_db.database_of(app).display_url}" in result.output
@@ -37,31 +37,31 @@ def test_info_hides_password_and_works_while_database_is_down(make_app: MakeApp)
     erlen_db.database_of(app).dispose()
 
 
-def test_create_all_creates_tables(db_app: DbApp) -> None:
-    app = db_app(["sample_plugins.blog"])
+def test_create_all_creates_tables(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(["sample_plugins.blog"])
     result = app.test_cli_runner().invoke(args=["db", "create-all"])
     assert result.exit_code == 0, result.output
     assert {"author", "book", "blog_post"} <= set(sa.inspect(erlen_db.database_of(app).engine).get_table_names())
 
 
-def test_create_all_is_for_development_only(db_app: DbApp) -> None:
-    app = db_app(config={"TESTING": False})
+def test_create_all_is_for_development_only(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(config={"TESTING": False})
     result = app.test_cli_runner().invoke(args=["db", "create-all"])
     assert result.exit_code == 1
     assert "for development" in result.output
     assert app.test_cli_runner().invoke(args=["db", "create-all", "--force"]).exit_code == 0
 
 
-def test_create_all_refuses_a_database_the_migrations_plugin_manages(db_app: DbApp) -> None:
-    app = db_app(["sample_plugins.migrated"])
+def test_create_all_refuses_a_database_the_migrations_plugin_manages(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(["sample_plugins.migrated"])
     result = app.test_cli_runner().invoke(args=["db", "create-all"])
     assert result.exit_code == 1
     assert "managed by migrations" in result.output and "erlen db upgrade" in result.output
     assert "author" not in sa.inspect(erlen_db.database_of(app).engine).get_table_names()
 
 
-def test_create_all_refuses_a_database_with_alembic_version(db_app: DbApp) -> None:
-    app = db_app()
+def test_create_all_refuses_a_database_with_alembic_version(make_db_app: MakeDbApp) -> None:
+    app = make_db_app()
     with erlen_db.database_of(app).engine.begin() as connection:
         connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
     result = app.test_cli_runner().invoke(args=["db", "create-all"])
@@ -76,17 +76,16 @@ def test_create_all_on_unreachable_database(make_app: MakeApp) -> None:
     erlen_db.database_of(app).dispose()
 
 
-def test_group_accepts_subcommands_of_other_plugins(db_app: DbApp) -> None:
-    app = db_app()
+def test_group_accepts_subcommands_of_other_plugins(make_db_app: MakeDbApp) -> None:
+    app = make_db_app()
     group = app.cli.commands["db"]
     assert {"info", "create-all"} <= set(group.commands)  # type: ignore[attr-defined]
 
 
-def test_commands_use_the_session_without_an_explicit_app_context(db_app: DbApp) -> None:
+def test_commands_use_the_session_without_an_explicit_app_context(make_db_app: MakeDbApp) -> None:
     from app_models import Author
 
-    app = db_app()
-    erlen_db.database_of(app).create_all()
+    app = make_db_app(create_all=True)
 
     @app.cli.command("add-author")
     def add_author() -> None:
@@ -109,9 +108,9 @@ def app_table_named_like_blogs() -> Iterator[sa.Table]:
 
 @pytest.mark.parametrize("command", [["db", "info"], ["db", "create-all"]])
 def test_commands_report_a_table_conflict_without_a_traceback(
-    db_app: DbApp, app_table_named_like_blogs: sa.Table, command: list[str]
+    make_db_app: MakeDbApp, app_table_named_like_blogs: sa.Table, command: list[str]
 ) -> None:
-    app = db_app(["sample_plugins.blog"])
+    app = make_db_app(["sample_plugins.blog"])
     result = app.test_cli_runner().invoke(args=command)
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit), result.exception  # a message, not an uncaught error
@@ -149,10 +148,10 @@ def test_create_all_reports_a_database_that_refuses_writes(
 
 # SQLite only: PostgreSQL lists any schema's tables, existing or not, without an error.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_info_reports_a_database_error_without_a_traceback(db_app: DbApp) -> None:
+def test_info_reports_a_database_error_without_a_traceback(make_db_app: MakeDbApp) -> None:
     table = sa.Table("elsewhere_note", erlen_db.Model.metadata, sa.Column("id", sa.Integer), schema="elsewhere")
     try:
-        result = db_app().test_cli_runner().invoke(args=["db", "info"])
+        result = make_db_app().test_cli_runner().invoke(args=["db", "info"])
     finally:
         erlen_db.Model.metadata.remove(table)
     assert result.exit_code == 1

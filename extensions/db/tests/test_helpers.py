@@ -7,21 +7,19 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from app_models import Author
-from conftest import DbApp
 from flask import Flask
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 import erlen_db
+from erlen_db.testing import MakeDbApp
 
 
 @pytest.fixture
-def app(db_app: DbApp) -> Flask:
-    app = db_app()
-    database = erlen_db.database_of(app)
-    database.create_all()
-    with database.session_scope() as session:
+def app(make_db_app: MakeDbApp) -> Flask:
+    app = make_db_app(create_all=True)
+    with erlen_db.database_of(app).session_scope() as session:
         session.add(Author(id=1, name="ann"))
 
     @app.get("/authors/<int:ident>")

@@ -3,38 +3,38 @@ from __future__ import annotations
 import app_models  # noqa: F401  (defines the app's own models)
 import pytest
 import sqlalchemy as sa
-from conftest import DbApp
 
 import erlen
 import erlen_db
 from erlen.testing import MakeApp
 from erlen_db.model import NAMING_CONVENTION
+from erlen_db.testing import MakeDbApp
 
 
-def test_app_models_belong_to_the_app(db_app: DbApp) -> None:
-    app = db_app()
+def test_app_models_belong_to_the_app(make_db_app: MakeDbApp) -> None:
+    app = make_db_app()
     owners = erlen_db.database_of(app).tables_by_owner()
     assert {"author", "book"} <= {table.key for table in owners["app"]}
 
 
-def test_plugin_tables_belong_to_the_plugin(db_app: DbApp) -> None:
-    app = db_app(["sample_plugins.blog", "sample_plugins.tags"])
+def test_plugin_tables_belong_to_the_plugin(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(["sample_plugins.blog", "sample_plugins.tags"])
     owners = erlen_db.database_of(app).tables_by_owner()
     assert [table.key for table in owners["blog"]] == ["blog_post"]
     assert [table.key for table in owners["tags"]] == ["tags_tag"]
     assert "tags_tag" not in {table.key for table in owners["app"]}
 
 
-def test_two_plugins_with_one_table_name_is_a_startup_error(db_app: DbApp) -> None:
+def test_two_plugins_with_one_table_name_is_a_startup_error(make_db_app: MakeDbApp) -> None:
     with pytest.raises(erlen_db.TableConflictError) as info:
-        db_app(["sample_plugins.blog", "sample_plugins.clash"])
+        make_db_app(["sample_plugins.blog", "sample_plugins.clash"])
     assert "'blog'" in str(info.value) and "'clash'" in str(info.value) and "blog_post" in str(info.value)
 
 
-def test_app_table_with_a_plugin_table_name_is_an_error(db_app: DbApp) -> None:
+def test_app_table_with_a_plugin_table_name_is_an_error(make_db_app: MakeDbApp) -> None:
     table = sa.Table("blog_post", erlen_db.Model.metadata, sa.Column("id", sa.Integer, primary_key=True))
     try:
-        app = db_app(["sample_plugins.blog"])
+        app = make_db_app(["sample_plugins.blog"])
         with pytest.raises(erlen_db.TableConflictError, match="The app and plugin 'blog'"):
             erlen_db.database_of(app).tables_by_owner()
     finally:
@@ -46,8 +46,8 @@ def test_returning_the_shared_base_is_an_error(make_app: MakeApp) -> None:
         make_app(["db", "sample_plugins.bad_models"])
 
 
-def test_create_all_creates_every_owners_tables_with_conventional_names(db_app: DbApp) -> None:
-    app = db_app(["sample_plugins.blog", "sample_plugins.tags"])
+def test_create_all_creates_every_owners_tables_with_conventional_names(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(["sample_plugins.blog", "sample_plugins.tags"])
     database = erlen_db.database_of(app)
     database.create_all()
     inspector = sa.inspect(database.engine)
@@ -79,15 +79,15 @@ def test_models_pass_mypy_without_ignores() -> None:
     assert status == 0, out + err
 
 
-def test_tables_of_plugins_not_enabled_are_not_the_apps(db_app: DbApp) -> None:
-    with_tags = db_app(["sample_plugins.tags"])
+def test_tables_of_plugins_not_enabled_are_not_the_apps(make_db_app: MakeDbApp) -> None:
+    with_tags = make_db_app(["sample_plugins.tags"])
     assert "tags_tag" in {table.key for table in erlen_db.database_of(with_tags).tables_by_owner()["tags"]}
-    without = db_app()
+    without = make_db_app()
     assert "tags_tag" not in {table.key for table in erlen_db.database_of(without).tables()}
 
 
-def test_metadata_of_one_owner(db_app: DbApp) -> None:
-    app = db_app(["sample_plugins.blog"])
+def test_metadata_of_one_owner(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(["sample_plugins.blog"])
     database = erlen_db.database_of(app)
     assert set(database.metadata_of("blog").tables) == {"blog_post"}
     assert {"author", "book"} <= set(database.metadata_of("app").tables)

@@ -12,21 +12,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from app_models import Author, Book
-from conftest import DbApp
 from flask import Flask, request
 from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, Session, mapped_column
 
 import erlen_db
 from erlen_db import InvalidCursorError, InvalidPageError, paginate, paginate_keyset
 from erlen_db.pagination import encode_cursor
+from erlen_db.testing import MakeDbApp
 
 
 @pytest.fixture
-def app(db_app: DbApp) -> Flask:
-    app = db_app()
-    database = erlen_db.database_of(app)
-    database.create_all()
-    with database.session_scope() as session:
+def app(make_db_app: MakeDbApp) -> Flask:
+    app = make_db_app(create_all=True)
+    with erlen_db.database_of(app).session_scope() as session:
         author = Author(name="ann")
         session.add(author)
         for i in range(25):

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import DbApp
 from sqlalchemy.orm import Session
 
 import erlen
 import erlen_db
 from erlen.testing import MakeApp, assert_valid_plugin
 from erlen_db import hookspecs, plugin
+from erlen_db.testing import MakeDbApp
 
 
 def test_plugin_is_valid() -> None:
@@ -249,15 +249,15 @@ def test_sqlite_foreign_keys_enforced(make_app: MakeApp, tmp_path: Path) -> None
     database.dispose()
 
 
-def test_engine_created_hook(db_app: DbApp) -> None:
-    app = db_app(["sample_plugins.blog"])
+def test_engine_created_hook(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(["sample_plugins.blog"])
     with app.app_context():
         erlen_db.session.execute(sa.text("SELECT 1"))
     assert len(app.extensions["blog_connections"]) == 1
 
 
-def test_several_apps_in_one_process(db_app: DbApp, make_app: MakeApp, tmp_path: Path) -> None:
-    first = db_app()
+def test_several_apps_in_one_process(make_db_app: MakeDbApp, make_app: MakeApp, tmp_path: Path) -> None:
+    first = make_db_app()
     second = make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'second.sqlite3'}"}, import_name="second")
     assert erlen_db.database_of(first) is not erlen_db.database_of(second)
     with first.app_context():
@@ -291,8 +291,8 @@ def test_sqlite_in_memory(make_app: MakeApp) -> None:
     erlen_db.database_of(app).dispose()
 
 
-def test_default_pool_timeout_is_short(db_app: DbApp) -> None:
-    app = db_app()
+def test_default_pool_timeout_is_short(make_db_app: MakeDbApp) -> None:
+    app = make_db_app()
     assert erlen_db.database_of(app).engine.pool.timeout() == 10  # type: ignore[attr-defined]
 
 

@@ -6,22 +6,16 @@ import threading
 import pytest
 import sqlalchemy as sa
 from app_models import Author, Book
-from conftest import DbApp
+from conftest import add_author_routes
 from flask import Flask
 
 import erlen_db
+from erlen_db.testing import MakeDbApp
 
 
 @pytest.fixture
-def app_with_tables(db_app: DbApp) -> Flask:
-    app = db_app()
-    erlen_db.database_of(app).create_all()
-
-    @app.post("/authors/<name>")
-    def add(name: str) -> str:
-        erlen_db.session.add(Author(name=name))
-        erlen_db.session.commit()
-        return "ok"
+def app_with_tables(make_db_app: MakeDbApp) -> Flask:
+    app = add_author_routes(make_db_app(create_all=True))
 
     @app.post("/uncommitted/<name>")
     def uncommitted(name: str) -> str:
@@ -38,10 +32,6 @@ def app_with_tables(db_app: DbApp) -> Flask:
     @app.get("/same")
     def same() -> str:
         return str(erlen_db.session._get_current_object() is erlen_db.get_session())  # type: ignore[attr-defined]
-
-    @app.get("/authors")
-    def authors() -> str:
-        return ",".join(a.name for a in erlen_db.session.scalars(sa.select(Author).order_by(Author.name)))
 
     return app
 
@@ -195,9 +185,8 @@ def test_savepoint_first_thing_in_the_transaction(app_with_tables: Flask) -> Non
 
 # SQLite only: PostgreSQL's READ COMMITTED shows other transactions' commits by design.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_reads_of_one_transaction_see_one_snapshot(db_app: DbApp, database_url: str) -> None:
-    app = db_app()
-    erlen_db.database_of(app).create_all()
+def test_reads_of_one_transaction_see_one_snapshot(make_db_app: MakeDbApp, database_url: str) -> None:
+    app = make_db_app(create_all=True)
     with app.app_context():
         session = erlen_db.session
         assert session.scalars(sa.select(Author.name)).all() == []

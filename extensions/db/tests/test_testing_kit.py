@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from app_models import Author
+from conftest import add_author_routes
 from flask import Flask
 from sqlalchemy.orm import Session, selectinload
 
@@ -13,15 +14,7 @@ import erlen_db
 
 @pytest.fixture
 def app(app: Flask) -> Iterator[Flask]:
-    @app.post("/authors/<name>")
-    def add(name: str) -> str:
-        erlen_db.session.add(Author(name=name))
-        erlen_db.session.commit()
-        return "ok"
-
-    @app.get("/authors")
-    def authors() -> str:
-        return ",".join(a.name for a in erlen_db.session.scalars(sa.select(Author).order_by(Author.name)))
+    add_author_routes(app)
 
     @app.post("/rollback/<name>")
     def rollback(name: str) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from app_models import Author
-from conftest import DbApp
 from flask import Flask
 from tcp_proxy import TcpProxy
 
 import erlen_db
 from erlen.testing import MakeApp
+from erlen_db.testing import MakeDbApp
 
 
 def closed_port() -> int:
@@ -62,8 +62,8 @@ def test_app_starts_while_sqlite_file_is_unreachable(make_app: MakeApp, tmp_path
     assert_unavailable(app)
 
 
-def test_other_database_errors_are_not_hidden_as_503(db_app: DbApp) -> None:
-    app = add_routes(db_app())
+def test_other_database_errors_are_not_hidden_as_503(make_db_app: MakeDbApp) -> None:
+    app = add_routes(make_db_app())
     with pytest.raises(sa.exc.DBAPIError):
         app.test_client().get("/broken")
     app.config["PROPAGATE_EXCEPTIONS"] = False
@@ -80,8 +80,10 @@ def test_503_page_can_be_overridden(make_app: MakeApp, down_url: str, tmp_path: 
     erlen_db.database_of(app).dispose()
 
 
-def test_pool_exhaustion_times_out_into_503(db_app: DbApp) -> None:
-    app = add_routes(db_app(config={"DB_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2}}))
+def test_pool_exhaustion_times_out_into_503(make_db_app: MakeDbApp) -> None:
+    app = add_routes(
+        make_db_app(config={"DB_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2}})
+    )
     engine = erlen_db.database_of(app).engine
     erlen_db.database_of(app).create_all()
     with engine.connect():
@@ -89,8 +91,8 @@ def test_pool_exhaustion_times_out_into_503(db_app: DbApp) -> None:
     assert app.test_client().get("/count").text == "0"
 
 
-def test_stale_connections_are_replaced(db_app: DbApp, database_url: str) -> None:
-    app = add_routes(db_app())
+def test_stale_connections_are_replaced(make_db_app: MakeDbApp, database_url: str) -> None:
+    app = add_routes(make_db_app())
     erlen_db.database_of(app).create_all()
     client = app.test_client()
     assert client.get("/count").text == "0"

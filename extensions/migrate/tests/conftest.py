@@ -14,7 +14,7 @@ from flask import Flask
 
 import erlen_db
 from erlen.testing import MakeApp
-from erlen_db.testing import postgres_url
+from erlen_db.testing import MakeDbApp, postgres_url
 
 BASE = """
 from sqlalchemy.orm import DeclarativeBase
@@ -198,25 +198,16 @@ MigrateApp = Callable[..., Flask]
 
 
 @pytest.fixture
-def migrate_app(make_app: MakeApp, database_url: str, tmp_path: Path) -> Iterator[MigrateApp]:
+def migrate_app(make_db_app: MakeDbApp, tmp_path: Path) -> MigrateApp:
     """A factory of apps with ``db`` and ``migrate`` and the given plugins, on ``database_url`` by default."""
-    made: list[Flask] = []
 
     def make(
         plugins: Iterable[str] = (), config: Mapping[str, t.Any] | None = None, *, url: str | None = None
     ) -> Flask:
-        settings = {
-            "DB_URL": url or database_url,
-            "MIGRATE_APP_DIRECTORY": str(tmp_path / "app_migrations"),
-            **(config or {}),
-        }
-        app = make_app(["db", "migrate", *(f"blogkit.{p}" for p in plugins)], settings)
-        made.append(app)
-        return app
+        settings = {"MIGRATE_APP_DIRECTORY": str(tmp_path / "app_migrations"), **(config or {})}
+        return make_db_app(["migrate", *(f"blogkit.{p}" for p in plugins)], settings, url=url or None)
 
-    yield make
-    for app in made:
-        erlen_db.database_of(app).dispose()
+    return make
 
 
 @pytest.fixture

@@ -24,6 +24,14 @@ Fixtures (all use the core's ``app`` fixture; set ``erlen_plugins`` and
     The PostgreSQL parts alone. The server is ``ERLEN_TEST_POSTGRES_URL``
     (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); without
     one the tests skip, or fail under ``ERLEN_REQUIRE_SERVICES=1``.
+``make_db_app``
+    A factory of apps with the ``db`` plugin on ``database_url`` (so the test
+    runs on both databases), built with the core's ``make_app``:
+    ``make_db_app(["mail"], {"MAIL_DEFAULT_SENDER": ...})`` enables ``db`` then
+    ``mail``. ``url=`` puts one app on another database, ``create_all=True``
+    creates its tables. The engines of every app it made are disposed at the
+    end of the test. Plugins' test suites wrap it to add their own plugins
+    and settings.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from __future__ import annotations
 import os
 import typing as t
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -40,7 +48,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from erlen.testing import service_unavailable
+from erlen.testing import MakeApp, service_unavailable
 
 from .database import database_of
 from .isolation import rolled_back
@@ -96,6 +104,59 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return t.cast(str, request.getfixturevalue("postgres_schema_url"))
 
 
+class MakeDbApp(t.Protocol):
+    """The type of the ``make_db_app`` fixture's factory."""
+
+    def __call__(
+        self,
+        plugins: Iterable[str] = (),
+        config: Mapping[str, t.Any] | None = None,
+        *,
+        url: str | None = None,
+        create_all: bool = False,
+        **make_app_options: t.Any,
+    ) -> Flask: ...
+
+
+@pytest.fixture
+def make_db_app(make_app: MakeApp, database_url: str) -> Iterator[MakeDbApp]:
+    """A factory of apps with ``db`` on ``database_url``, disposing their engines afterwards.
+
+    The factory's parameters:
+
+    ``plugins``
+        The plugins to enable after ``db``, in order.
+    ``config``
+        Settings applied over ``DB_URL``.
+    ``url``
+        The ``DB_URL`` of this app instead of ``database_url``.
+    ``create_all``
+        Create the tables of the app's models before returning it.
+    ``make_app_options``
+        Passed on to ``make_app``: ``import_name``, ``environ``, or Flask's options.
+    """
+    made: list[Flask] = []
+
+    def make(
+        plugins: Iterable[str] = (),
+        config: Mapping[str, t.Any] | None = None,
+        *,
+        url: str | None = None,
+        create_all: bool = False,
+        **make_app_options: t.Any,
+    ) -> Flask:
+        settings = {"DB_URL": database_url if url is None else url, **(config or {})}
+        app = make_app(["db", *plugins], settings, **make_app_options)
+        made.append(app)
+        if create_all:
+            database_of(app).create_all()
+        return app
+
+    yield make
+    for app in made:
+        database_of(app).dispose()
+
+
 @pytest.fixture
 def db_session(app: Flask) -> Iterator[Session]:
     """A session inside a test transaction that is rolled back afterwards; see the module documentation."""
@@ -118,4 +179,4 @@ def max_queries(app: Flask) -> Callable[[int], AbstractContextManager[QueryCount
     return lambda limit: _max_queries(limit, app)
 
 
-__all__: list[str] = ["count_queries", "db_session", "max_queries"]
+__all__: list[str] = ["MakeDbApp", "count_queries", "db_session", "make_db_app", "max_queries"]

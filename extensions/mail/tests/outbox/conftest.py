@@ -1,20 +1,22 @@
 """Fixtures of the outbox tests: an app with db and mail on SQLite or PostgreSQL, an SMTP server, a clock.
 
-erlen-db and SQLAlchemy are imported inside the fixtures: the test modules
-skip themselves when erlen-db is not installed (the tests-mail session).
+The apps come from erlen-db's ``make_db_app`` fixture; erlen-db is imported
+only for type checking: the test modules skip themselves when erlen-db is not
+installed (the tests-mail session).
 """
 
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from outbox_support import SENDER, Clock, OutboxApp
 
-from erlen.testing import MakeApp
 from erlen_mail.testing import SMTPTestServer
+
+if t.TYPE_CHECKING:
+    from erlen_db.testing import MakeDbApp
 
 
 @pytest.fixture
@@ -23,15 +25,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_outbox_app(make_app: MakeApp, database_url: str, smtp_server: SMTPTestServer) -> Iterator[OutboxApp]:
+def make_outbox_app(make_db_app: MakeDbApp, smtp_server: SMTPTestServer) -> OutboxApp:
     """Apps with db and mail on ``database_url``, sending to ``smtp_server``; the first one creates the table."""
-    import erlen_db
-
     made: list[Flask] = []
 
-    def make(config: dict[str, t.Any] | None = None, plugins: tuple[str, ...] = ("db", "mail")) -> Flask:
+    def make(config: dict[str, t.Any] | None = None, plugins: tuple[str, ...] = ("mail",)) -> Flask:
         settings = {
-            "DB_URL": database_url,
             "MAIL_DEFAULT_SENDER": SENDER,
             "MAIL_OUTBOX_BACKOFF_SECONDS": 10.0,
             "MAIL_OUTBOX_LEASE_SECONDS": 60.0,
@@ -39,15 +38,11 @@ def make_outbox_app(make_app: MakeApp, database_url: str, smtp_server: SMTPTestS
             **smtp_server.config(),
             **(config or {}),
         }
-        app = make_app(list(plugins), settings)
-        if not made and "migrate" not in plugins:
-            erlen_db.database_of(app).create_all()
+        app = make_db_app(plugins, settings, create_all=not made and "migrate" not in plugins)
         made.append(app)
         return app
 
-    yield make
-    for app in made:
-        erlen_db.database_of(app).dispose()
+    return make
 
 
 @pytest.fixture

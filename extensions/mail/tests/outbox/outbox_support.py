@@ -9,7 +9,7 @@ from flask import Flask
 
 SENDER = "Erlen <noreply@example.com>"
 
-#: make_outbox_app(config=None, plugins=("db", "mail")) -> Flask
+#: make_outbox_app(config=None, plugins=("mail",)) -> Flask, with "db" before the plugins
 OutboxApp = Callable[..., Flask]
 
 

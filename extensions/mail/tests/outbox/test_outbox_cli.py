@@ -74,7 +74,7 @@ def test_outbox_listing_and_retry_failed(make_outbox_app: OutboxApp, smtp_server
 
 def test_shipped_migration_creates_the_table(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
     pytest.importorskip("erlen_migrate", reason="erlen-migrate is not installed")
-    app = make_outbox_app(plugins=("db", "migrate", "mail"))
+    app = make_outbox_app(plugins=("migrate", "mail"))
     runner = app.test_cli_runner()
     upgrade = runner.invoke(args=["db", "upgrade"])
     assert upgrade.exit_code == 0, upgrade.output
@@ -91,7 +91,7 @@ def test_shipped_migration_creates_the_table(make_outbox_app: OutboxApp, smtp_se
 )
 def test_commands_say_to_migrate_when_the_table_is_missing(make_outbox_app: OutboxApp, args: list[str]) -> None:
     pytest.importorskip("erlen_migrate", reason="erlen-migrate is not installed")
-    app = make_outbox_app(plugins=("db", "migrate", "mail"))  # with migrate, the fixture creates no table
+    app = make_outbox_app(plugins=("migrate", "mail"))  # with migrate, the fixture creates no table
     outcome: list[t.Any] = []
     # In a daemon thread: a worker that retried the missing table forever would hang the test, not fail it.
     runner = threading.Thread(target=lambda: outcome.append(app.test_cli_runner().invoke(args=args)), daemon=True)
