@@ -416,3 +416,22 @@ def test_arbitrary_data_posted_to_a_model_form(app: Flask, db_session: Session, 
     response = client.post("/posts/new", data=data)
     assert response.status_code in (200, 422), response.get_data(as_text=True)[:300]
     assert client.post(f"/authors/{data.get('views', ['1'])[0][:5]}", data=data).status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [
+        ("password_hash", True),
+        ("session_token", True),
+        ("api_key", True),
+        ("key", True),
+        ("API-Key", True),
+        ("keyword", False),
+        ("monkey", False),
+        ("title", False),
+    ],
+)
+def test_which_column_names_hold_secrets(name: str, sensitive: bool) -> None:
+    from erlen_forms.model_forms import is_sensitive
+
+    assert is_sensitive(name) is sensitive

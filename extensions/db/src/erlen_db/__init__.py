@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .columns import python_type_of
+from .columns import integer_range, python_type_of
 from .database import APP_OWNER, Database, database_of
 from .errors import (
     DatabaseConfigError,
@@ -41,6 +41,7 @@ __all__ = [
     "get",
     "get_or_404",
     "get_session",
+    "integer_range",
     "is_unavailable",
     "max_queries",
     "naming_metadata",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.sql import sqltypes
 
 
 def python_type_of(column: ColumnElement[t.Any]) -> type | None:
@@ -22,3 +23,20 @@ def python_type_of(column: ColumnElement[t.Any]) -> type | None:
     except NotImplementedError:
         return None
     return None if python_type is object else t.cast(type, python_type)
+
+
+#: Bits of the signed integers each integer type stores, most specific first; SQLite stores 64 in any column.
+_INTEGER_BITS = ((sqltypes.SmallInteger, 16), (sqltypes.BigInteger, 64), (sqltypes.Integer, 32))
+
+
+def integer_range(column: ColumnElement[t.Any], dialect: str | None = None) -> range:
+    """The integers ``column`` can hold, so that a value beyond them is refused before the database raises.
+
+    :param column: an integer column.
+    :param dialect: the database's dialect name. ``"sqlite"`` and ``None`` (not known) give signed 64 bits,
+        the widest any database stores; others the bits of the column's integer type.
+    """
+    bits = 64
+    if dialect not in (None, "sqlite"):
+        bits = next((width for kind, width in _INTEGER_BITS if isinstance(column.type, kind)), 64)
+    return range(-(2 ** (bits - 1)), 2 ** (bits - 1))

@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.sql import sqltypes
 
-from .columns import python_type_of
+from .columns import integer_range, python_type_of
 from .session import get_session
 
 _T = t.TypeVar("_T")
@@ -111,9 +111,6 @@ def get_or_404(model: type[_T], ident: t.Any, *, session: Session | None = None,
 
 _NOT_A_KEY = object()
 
-#: Bits of the signed integers each integer type stores elsewhere than in SQLite, most specific first.
-_INTEGER_BITS = ((sqltypes.SmallInteger, 16), (sqltypes.BigInteger, 64), (sqltypes.Integer, 32))
-
 
 def _holds_integer(mapper: Mapper[t.Any], session: Session | None, ident: int) -> bool:
     """Whether the one-column integer primary key of ``mapper`` can hold ``ident`` in its database.
@@ -125,13 +122,12 @@ def _holds_integer(mapper: Mapper[t.Any], session: Session | None, ident: int) -
     """
     if len(mapper.primary_key) != 1:
         return True
-    column_type = mapper.primary_key[0].type
-    if not isinstance(column_type, sqltypes.Integer):
+    column = mapper.primary_key[0]
+    if not isinstance(column.type, sqltypes.Integer):
         return True  # a Numeric key holds any number: the database decides
-    bits = next((width for kind, width in _INTEGER_BITS if isinstance(column_type, kind)), 64)
-    if -(2 ** (bits - 1)) <= ident < 2 ** (bits - 1):
+    if ident in integer_range(column, "postgresql"):  # the type's own bounds, which every database keeps
         return True
-    if not -(2**63) <= ident < 2**63:
+    if ident not in integer_range(column):  # beyond what any database stores
         return False
     dialect = (session if session is not None else get_session()).get_bind(mapper=mapper).dialect.name
     return dialect == "sqlite"

@@ -49,8 +49,19 @@ from .form import FROM_REQUEST, Form
 
 #: Names of columns that make good labels for related rows, in order of preference.
 LABEL_NAMES = ("name", "title", "label", "username", "display_name", "email", "slug", "code")
-#: Column names never shown as labels or searched: they hold secrets.
-SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt", "key")
+#: Words in column names that mark secrets: such columns are never labels, searched, listed or put in forms.
+SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt")
+
+
+def is_sensitive(name: str) -> bool:
+    """Whether a column named ``name`` holds a secret (``password_hash``, ``api_key``, ``session_token``).
+
+    ``key`` counts as a whole word of the name only: ``api_key`` is a secret, ``keyword`` and ``monkey`` are not.
+
+    :param name: the column's or attribute's name.
+    """
+    lowered = name.lower()
+    return any(word in lowered for word in SENSITIVE_WORDS) or "key" in lowered.replace("-", "_").split("_")
 
 
 #: The zone of the date-times that ``DateTime(timezone=True)`` columns show and take in forms.
@@ -175,9 +186,7 @@ def label_column(table: sa.Table) -> sa.Column[t.Any]:
     column whose name does not suggest a secret, else the primary key.
     """
     strings = [
-        column
-        for column in table.columns
-        if isinstance(column.type, satypes.String) and not any(word in column.name.lower() for word in SENSITIVE_WORDS)
+        column for column in table.columns if isinstance(column.type, satypes.String) and not is_sensitive(column.name)
     ]
     for name in LABEL_NAMES:
         for column in strings:

@@ -17,14 +17,12 @@ from sqlalchemy import types as satypes
 from sqlalchemy.orm import Mapper
 
 from erlen import ErlenError
-from erlen_db import python_type_of
+from erlen_db import integer_range, python_type_of
+from erlen_forms.model_forms import is_sensitive
 
 from ..actions import DELETE_SELECTED, OPERATIONS, Action
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-#: Columns whose names suggest a secret are never listed, shown or exported unless asked for.
-SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt")
 
 
 class AdminConfigError(ErlenError, ValueError):
@@ -114,7 +112,8 @@ class ModelView:
         self.slug = slug or self.table.name.lower()
         if not _SLUG.match(self.slug):
             raise AdminConfigError(f"{model.__name__}: slug {self.slug!r} must be lower-case letters, digits, - or _.")
-        visible = [key for key in self.columns if not _sensitive(key)]
+        # Columns whose names suggest a secret are never listed, shown or exported unless asked for.
+        visible = [key for key in self.columns if not is_sensitive(key)]
         self.list_columns = list(list_columns) if list_columns is not None else visible[:6]
         self.detail_columns = list(detail_columns) if detail_columns is not None else visible
         self.sortable = list(sortable) if sortable is not None else [self.pk_key]
@@ -251,7 +250,7 @@ class ModelView:
             if self.form_columns is None:
                 # A secret's stored value (a password hash, a session token) would be sent as the input's
                 # value; edit such columns only when the view lists them in form_columns.
-                exclude += [key for key in self.columns if _sensitive(key) and key not in exclude]
+                exclude += [key for key in self.columns if is_sensitive(key) and key not in exclude]
             self._form_class = model_form(self.model, only=self.form_columns, exclude=exclude)
         return self._form_class
 
@@ -272,26 +271,8 @@ class ModelView:
         return f"<ModelView {self.slug} of {self.model.__name__}>"
 
 
-def _sensitive(key: str) -> bool:
-    return any(word in key.lower() for word in SENSITIVE_WORDS)
-
-
-#: Bits of the signed integers each integer type stores, most specific first (SQLite stores 64 in all).
-_INTEGER_BITS = ((satypes.SmallInteger, 16), (satypes.BigInteger, 64), (satypes.Integer, 32))
 #: The widest decimal PostgreSQL's ``numeric`` stores: digits before the point, digits after it.
 _NUMERIC_DIGITS = (131072, 16383)
-
-
-def integer_range(column: sa.Column[t.Any], dialect: str | None = None) -> range:
-    """The integers ``column`` can hold, so a value beyond them is refused before the database raises.
-
-    :param column: an integer column.
-    :param dialect: the dialect name; ``None`` or ``"sqlite"`` give signed 64 bits, the widest any stores.
-    """
-    bits = 64
-    if dialect not in (None, "sqlite"):
-        bits = next((width for kind, width in _INTEGER_BITS if isinstance(column.type, kind)), 64)
-    return range(-(2 ** (bits - 1)), 2 ** (bits - 1))
 
 
 def _decimal(column: sa.Column[t.Any], raw: str, dialect: str | None) -> decimal.Decimal:
