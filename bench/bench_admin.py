@@ -39,17 +39,12 @@ page). Timings never fail the run; wrong pages do.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import importlib.util
 import re
-import sqlite3
 import statistics
-import time
 import typing as t
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import harness
@@ -83,58 +78,50 @@ FULL = Plan(table_rows=1_000_000, deep_page=5_001, rounds=15, round_seconds=0.25
 QUICK = Plan(table_rows=100_000, deep_page=2_001, rounds=3, round_seconds=0.1, max_calls=10)
 
 
-def missing() -> list[str]:
-    """The distributions this suite needs that cannot be imported."""
-    needed = [
-        ("erlen_admin", "erlen-admin (./extensions/admin)"),
-        ("flask_admin", "flask-admin"),
-        ("flask_sqlalchemy", "flask-sqlalchemy"),
-    ]
-    return [name for module, name in needed if importlib.util.find_spec(module) is None]
-
-
-def versions() -> str:
-    found = []
-    for distribution in ("erlen-admin", "flask-admin", "flask-sqlalchemy", "sqlalchemy"):
-        try:
-            found.append(f"{distribution} {version(distribution)}")
-        except PackageNotFoundError:
-            found.append(f"{distribution} not installed")
-    return ", ".join([*found, f"SQLite {sqlite3.sqlite_version}"])
+#: What this suite needs, as ``(module, distribution)`` pairs.
+REQUIRED = (
+    ("erlen_admin", "erlen-admin (./extensions/admin)"),
+    ("flask_admin", "flask-admin"),
+    ("flask_sqlalchemy", "flask-sqlalchemy"),
+)
+#: The distributions whose versions the results name.
+DISTRIBUTIONS = ("erlen-admin", "flask-admin", "flask-sqlalchemy", "sqlalchemy")
+#: The columns of the row model, the same in both admins' apps (``harness.model_class``).
+ROW_COLUMNS = (
+    "id: Mapped[int] = mapped_column(primary_key=True)",
+    "title: Mapped[str] = mapped_column(sa.String(80))",
+    "score: Mapped[int] = mapped_column(index=True)",
+    "category: Mapped[str] = mapped_column(sa.String(20))",
+)
 
 
 def build_table(path: Path, rows: int) -> float:
     """The SQLite table of ``rows`` rows with an index on ``score``, analysed; returns seconds taken."""
-    started = time.perf_counter()
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=OFF")
-        connection.execute(
-            f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, title VARCHAR(80) NOT NULL, "
-            "score INTEGER NOT NULL, category VARCHAR(20) NOT NULL)"
-        )
-        connection.execute(
-            f"INSERT INTO {TABLE} (id, title, score, category) "
-            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?) "
-            "SELECT n, 'Row ' || n, (n * 7919) % 1000, 'cat-' || (n % 7) FROM seq",
-            (rows,),
-        )
-        connection.execute(f"CREATE INDEX ix_{TABLE}_score ON {TABLE} (score)")
-        connection.execute("ANALYZE")
-    connection.close()
-    with sqlite3.connect(path) as connection:
-        (count,) = connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
-    connection.close()
-    if count != rows:
-        raise BenchError(f"the table has {count} rows, expected {rows}")
-    return time.perf_counter() - started
+    return harness.build_sqlite_table(
+        path,
+        table=TABLE,
+        columns={
+            "id": "INTEGER PRIMARY KEY",
+            "title": "VARCHAR(80) NOT NULL",
+            "score": "INTEGER NOT NULL",
+            "category": "VARCHAR(20) NOT NULL",
+        },
+        select="n, 'Row ' || n, (n * 7919) % 1000, 'cat-' || (n % 7)",
+        rows=rows,
+        after=[f"CREATE INDEX ix_{TABLE}_score ON {TABLE} (score)", "ANALYZE"],
+    )
 
 
 def write_modules(root: Path, url: str) -> None:
+    """The Erlen plugin with the row model and its admin view, and the Flask-Admin app, both over ``url``.
+
+    :param root: the folder of the generated modules.
+    :param url: the SQLAlchemy URL of the database holding the table.
+    """
     harness.write_module(
         root,
         ERLEN_PLUGIN,
-        f'''
+        '''
         """The benchmark's Erlen plugin: the row model and its admin view."""
 
         import sqlalchemy as sa
@@ -144,17 +131,9 @@ def write_modules(root: Path, url: str) -> None:
         import erlen_db
 
         PLUGIN = erlen.Plugin(name="benchrows", requires=["db", "admin"])
-
-
-        class Row(erlen_db.Model):
-            __tablename__ = {TABLE!r}
-
-            id: Mapped[int] = mapped_column(primary_key=True)
-            title: Mapped[str] = mapped_column(sa.String(80))
-            score: Mapped[int] = mapped_column(index=True)
-            category: Mapped[str] = mapped_column(sa.String(20))
-
-
+        ''',
+        harness.model_class("Row", "erlen_db.Model", TABLE, ROW_COLUMNS),
+        f"""
         @erlen.hookimpl
         def erlen_db_models():
             return [Row]
@@ -175,7 +154,7 @@ def write_modules(root: Path, url: str) -> None:
                     page_sizes=[{PER_PAGE}],
                 )
             ]
-        ''',
+        """,
     )
     harness.write_module(
         root,
@@ -193,17 +172,9 @@ def write_modules(root: Path, url: str) -> None:
         app = Flask(__name__)
         app.config.update(SQLALCHEMY_DATABASE_URI={url!r}, SECRET_KEY="bench")
         db = SQLAlchemy(app)
-
-
-        class Row(db.Model):
-            __tablename__ = {TABLE!r}
-
-            id: Mapped[int] = mapped_column(primary_key=True)
-            title: Mapped[str] = mapped_column(sa.String(80))
-            score: Mapped[int] = mapped_column(index=True)
-            category: Mapped[str] = mapped_column(sa.String(20))
-
-
+        ''',
+        harness.model_class("Row", "db.Model", TABLE, ROW_COLUMNS),
+        f"""
         class RowView(ModelView):
             column_list = ["id", "title", "score", "category"]
             column_sortable_list = ["score"]
@@ -214,7 +185,7 @@ def write_modules(root: Path, url: str) -> None:
 
         admin = Admin(app, name="bench")
         admin.add_view(RowView(Row, db.session, endpoint="rows"))
-        ''',
+        """,
     )
 
 
@@ -246,14 +217,8 @@ def make_erlen_app(url: str, instance: Path) -> tuple[t.Any, str]:
         create_user("root@example.com", PASSWORD, superuser=True, confirmed=True)
     # Log in through erlen-auth's own form, as a person would: the CSRF token from the page, then POST.
     client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page)
-    token = re.search(r'value="([^"]+)"', field.group(0)) if field else None
-    if token is None:
-        raise BenchError("the log-in page has no CSRF token")
-    answer = client.post(
-        "/auth/login", data={"email": "root@example.com", "password": PASSWORD, "csrf_token": token.group(1)}
-    )
+    token = harness.csrf_token_in(client.get("/auth/login").get_data(as_text=True), ERLEN)
+    answer = client.post("/auth/login", data={"email": "root@example.com", "password": PASSWORD, "csrf_token": token})
     if answer.status_code != 302:
         raise BenchError(f"logging in answered {answer.status_code}")
     cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
@@ -262,34 +227,9 @@ def make_erlen_app(url: str, instance: Path) -> tuple[t.Any, str]:
     return app, f"{cookie.key}={cookie.value}"
 
 
-def _write(data: bytes) -> None:
-    pass
-
-
-def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], None]:
-    if not status.startswith("200 "):
-        raise BenchError(f"a timed request answered {status}")
-    return _write
-
-
 def caller(app: t.Any, path: str, cookie: str | None) -> Callable[[], None]:
-    """One request to ``path`` through the app's WSGI interface; it must answer 200."""
-    from werkzeug.test import EnvironBuilder
-
-    headers = {"Cookie": cookie} if cookie else {}
-    environ = EnvironBuilder(path=path, base_url="http://localhost/", headers=headers).get_environ()
-
-    def call() -> None:
-        body = app(environ.copy(), _start_response)
-        try:
-            for _ in body:
-                pass
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-
-    return call
+    """One request to ``path`` through the app's WSGI interface, with the session ``cookie`` if any; must answer 200."""
+    return harness.wsgi_caller(app, [harness.wsgi_environ(path, headers={"Cookie": cookie} if cookie else {})])
 
 
 def fetch(app: t.Any, path: str, cookie: str | None) -> str:
@@ -347,10 +287,9 @@ def run(quick: bool) -> list[Result]:
         "search_none": f"Admin list searching the title for {SEARCH_NONE!r}, which no row holds (no target)",
     }
     where = f" on a {plan.table_rows:,}-row SQLite table: server time, erlen-admin vs Flask-Admin"
-    absent = missing()
+    absent = harness.missing(REQUIRED)
     if absent:
-        reason = f"not installed: {', '.join(absent)} (nox -s bench installs them)"
-        return [harness.skipped(name=name, title=titles[name] + where, reason=reason) for name in names]
+        return harness.skipped_all({name: titles[name] + where for name in names}, harness.not_installed(absent))
     if (plan.deep_page - 1) * PER_PAGE + PER_PAGE > plan.table_rows:
         raise BenchError(f"page {plan.deep_page} is past the end of a {plan.table_rows}-row table")
 
@@ -461,7 +400,11 @@ def run(quick: bool) -> list[Result]:
                 f"The table was built once ({build_seconds:.1f} s) and ANALYZEd. Before timing, both admins showed "
                 "the expected rows on every page.",
             ],
-            extra={"versions": versions(), "table rows": plan.table_rows, "rows per page": PER_PAGE},
+            extra={
+                "versions": harness.versions(DISTRIBUTIONS, sqlite=True),
+                "table rows": plan.table_rows,
+                "rows per page": PER_PAGE,
+            },
         )
         if name == "search_none":
             result["notes"].insert(
@@ -473,6 +416,5 @@ def run(quick: bool) -> list[Result]:
             result["target"] = f"{ERLEN} median <= {TARGET_MS:g} ms"
             result["target_met"] = erlen_median <= TARGET_MS
             result["paired_target_met"] = None
-        result["plan"] = dataclasses.asdict(plan)
         results.append(result)
-    return results
+    return harness.with_plan(results, plan)

@@ -35,27 +35,19 @@ what the in-process runs import.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import functools
-import html
 import http.client
 import importlib
-import importlib.util
 import io
-import re
 import typing as t
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import flask
 import harness
 from harness import BenchError, Result, Target
-from werkzeug.test import EnvironBuilder
 
 #: Where ``run.py`` writes this module's results: ``results/auth.json``.
 SUITE = "auth"
@@ -92,19 +84,11 @@ CLASSIC_LOGIN_TEMPLATE = """<!doctype html>
 """
 
 
-@dataclass(frozen=True)
-class Plan:
-    """How much is measured; every figure is an upper bound."""
-
-    wsgi_rounds: int
-    wsgi_round_seconds: float
-    http_rounds: int
-    http_round_seconds: float
-    http_threads: int
-
+#: How much is measured: only requests/s, so the shared request figures are the whole plan.
+Plan = harness.RequestPlan
 
 FULL = Plan(wsgi_rounds=40, wsgi_round_seconds=0.1, http_rounds=30, http_round_seconds=0.5, http_threads=2)
-QUICK = Plan(wsgi_rounds=3, wsgi_round_seconds=0.15, http_rounds=2, http_round_seconds=0.5, http_threads=2)
+QUICK = Plan(**harness.QUICK_REQUESTS)
 
 
 def run(quick: bool) -> list[Result]:
@@ -116,9 +100,7 @@ def run(quick: bool) -> list[Result]:
     plan = QUICK if quick else FULL
     with harness.module_dir("erlen-bench-auth-") as root:
         results = bench_me(plan, root)
-    for result in results:
-        result["plan"] = dataclasses.asdict(plan)
-    return results
+    return harness.with_plan(results, plan)
 
 
 # --------------------------------------------------------------------------- requirements and versions
@@ -134,30 +116,18 @@ REQUIRED = (
 )
 
 
-def missing(modules: Sequence[tuple[str, str]]) -> list[str]:
-    """The distributions, of ``(module, distribution)`` pairs, whose module cannot be imported."""
-    return [distribution for module, distribution in modules if importlib.util.find_spec(module) is None]
-
-
-def versions() -> str:
-    """The versions of the distributions this suite compares (``run.py`` reports only the core's)."""
-    found = []
-    for distribution in (
-        "erlen-db",
-        "erlen-forms",
-        "erlen-auth",
-        "flask-sqlalchemy",
-        "flask-login",
-        "flask-wtf",
-        "wtforms",
-        "sqlalchemy",
-        "argon2-cffi",
-    ):
-        try:
-            found.append(f"{distribution} {version(distribution)}")
-        except PackageNotFoundError:
-            found.append(f"{distribution} not installed")
-    return ", ".join(found)
+#: The distributions whose versions the results name.
+DISTRIBUTIONS = (
+    "erlen-db",
+    "erlen-forms",
+    "erlen-auth",
+    "flask-sqlalchemy",
+    "flask-login",
+    "flask-wtf",
+    "wtforms",
+    "sqlalchemy",
+    "argon2-cffi",
+)
 
 
 # --------------------------------------------------------------------------- generated apps
@@ -165,10 +135,7 @@ def versions() -> str:
 
 def write_apps(root: Path) -> None:
     """The two apps, each with its SQLite file under ``root``, and their templates."""
-    templates = root / "templates"
-    templates.mkdir()
-    (templates / "me.html").write_text(ME_TEMPLATE, encoding="utf-8")
-    (templates / "classic_login.html").write_text(CLASSIC_LOGIN_TEMPLATE, encoding="utf-8")
+    harness.write_templates(root, {"me.html": ME_TEMPLATE, "classic_login.html": CLASSIC_LOGIN_TEMPLATE})
     erlen_url = f"sqlite:///{root / 'erlen.sqlite3'}"
     classic_url = f"sqlite:///{root / 'classic.sqlite3'}"
     harness.write_module(
@@ -283,10 +250,6 @@ def write_apps(root: Path) -> None:
     )
 
 
-def import_app(module: str) -> flask.Flask:
-    return t.cast(flask.Flask, importlib.import_module(module).app)
-
-
 def create_users(apps: Mapping[str, flask.Flask]) -> None:
     """Create each app's tables and its one user (argon2id hash of :data:`PASSWORD`)."""
     import erlen_auth
@@ -350,11 +313,9 @@ def http_sender(port: int) -> Send:
 
 def wsgi_environ(method: str, path: str, headers: Mapping[str, str], body: bytes) -> dict[str, t.Any]:
     """The WSGI environ of one request from :data:`REMOTE_ADDR`, as gunicorn would make it."""
-    environ = EnvironBuilder(
-        path=path, base_url="http://127.0.0.1/", method=method, headers=list(headers.items()), data=body or None
-    ).get_environ()
-    environ["REMOTE_ADDR"] = REMOTE_ADDR
-    return environ
+    return harness.wsgi_environ(
+        path, method=method, headers=headers, body=body, base_url="http://127.0.0.1/", remote_addr=REMOTE_ADDR
+    )
 
 
 def wsgi_sender(app: flask.Flask) -> Send:
@@ -387,19 +348,6 @@ def wsgi_sender(app: flask.Flask) -> Send:
 # --------------------------------------------------------------------------- logging in and checking
 
 
-_CSRF_INPUT = re.compile(r"<input\b[^>]*\bname=\"csrf_token\"[^>]*>", re.IGNORECASE)
-_VALUE = re.compile(r"\bvalue=\"([^\"]*)\"", re.IGNORECASE)
-
-
-def csrf_token_in(page: bytes, name: str) -> str:
-    """The value of the ``csrf_token`` field of the form on ``page``."""
-    found = _CSRF_INPUT.search(page.decode("utf-8", "replace"))
-    value = _VALUE.search(found.group(0)) if found else None
-    if value is None:
-        raise BenchError(f"{name}: the log-in page has no csrf_token field: {page[:500]!r}")
-    return html.unescape(value.group(1))
-
-
 def log_in(name: str, send: Send, login_path: str, cookie_name: str) -> str:
     """Log in through the app's own form (GET it, then POST it with its CSRF token); the session cookie's value.
 
@@ -410,7 +358,7 @@ def log_in(name: str, send: Send, login_path: str, cookie_name: str) -> str:
     page = send("GET", login_path, base, b"")
     if page.status != 200:
         raise BenchError(f"{name}: GET {login_path} answered {page.status} {page.body[:200]!r}")
-    token = csrf_token_in(page.body, name)
+    token = harness.csrf_token_in(page.body, name)
     first = page.set_cookies().get(cookie_name)
     if first is None:
         raise BenchError(f"{name}: GET {login_path} set no {cookie_name!r} cookie (the CSRF secret lives there)")
@@ -473,16 +421,12 @@ def logged_in_headers(apps_send: Mapping[str, Send]) -> tuple[dict[str, dict[str
 def bench_me(plan: Plan, root: Path) -> list[Result]:
     wsgi_title = f"Logged-in page requests/s, in-process WSGI ({CLASSIC} vs {ERLEN}: GET /me)"
     http_title = f"Logged-in page requests/s over HTTP, gunicorn 1 sync worker ({CLASSIC} vs {ERLEN}: GET /me)"
-    absent = missing(REQUIRED)
+    absent = harness.missing(REQUIRED)
     if absent:
-        reason = f"not installed: {', '.join(absent)} (nox -s bench installs them)"
-        return [
-            harness.skipped(name="me_wsgi", title=wsgi_title, reason=reason),
-            harness.skipped(name="me_http", title=http_title, reason=reason),
-        ]
+        return harness.skipped_all({"me_wsgi": wsgi_title, "me_http": http_title}, harness.not_installed(absent))
     write_apps(root)
     harness.compile_tree(root)
-    apps = {CLASSIC: import_app(CLASSIC_APP), ERLEN: import_app(ERLEN_APP)}
+    apps = {CLASSIC: harness.import_app(CLASSIC_APP), ERLEN: harness.import_app(ERLEN_APP)}
     create_users(apps)
     common_notes = [
         "GET /me: login_required, then render_template of one small template file both apps share, showing "
@@ -495,61 +439,25 @@ def bench_me(plan: Plan, root: Path) -> list[Result]:
         "Before timing, each page answered 200 with the user's email and set no cookie, and an anonymous "
         "GET /me was redirected to the log-in page.",
     ]
-    extra = {"versions": versions()}
+    extra = {"versions": harness.versions(DISTRIBUTIONS)}
     wsgi = bench_me_wsgi(plan, apps, wsgi_title, common_notes, extra)
     return [wsgi, bench_me_http(plan, root, http_title, common_notes, extra)]
-
-
-def wsgi_caller(app: flask.Flask, headers: Mapping[str, str]) -> Callable[[], None]:
-    """One ``GET /me`` through the app's WSGI interface with ``headers``, body consumed; it must answer 200."""
-    environ = wsgi_environ("GET", "/me", headers, b"")
-    statuses: list[str] = []
-
-    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: object = None) -> t.Any:
-        statuses.append(status)
-        return _write
-
-    def call() -> None:
-        statuses.clear()
-        body = app(environ.copy(), start_response)
-        try:
-            for _ in body:
-                pass
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-        if statuses[0][:3] != "200":
-            raise BenchError(f"{app.name}: GET /me answered {statuses[0]} during the benchmark")
-
-    return call
-
-
-def _write(data: bytes) -> None:
-    pass
 
 
 def bench_me_wsgi(
     plan: Plan, apps: Mapping[str, flask.Flask], title: str, notes: Sequence[str], extra: Mapping[str, t.Any]
 ) -> Result:
     headers, _ = logged_in_headers({name: wsgi_sender(app) for name, app in apps.items()})
-    callers = {name: wsgi_caller(app, headers[name]) for name, app in apps.items()}
-    samples = harness.alternate(
-        {
-            name: functools.partial(harness.rate, call, seconds=plan.wsgi_round_seconds, max_calls=200_000)
-            for name, call in callers.items()
-        },
-        rounds=plan.wsgi_rounds,
-        max_seconds=plan.wsgi_rounds * plan.wsgi_round_seconds * len(callers) * 2,
-    )
-    return harness.compare(
+    callers = {
+        name: harness.wsgi_caller(app, [wsgi_environ("GET", "/me", headers[name], b"")]) for name, app in apps.items()
+    }
+    samples = harness.alternate_rates(plan, callers, max_calls=200_000)
+    return harness.compare_rates(
         name="me_wsgi",
         title=title,
-        unit="req/s",
         samples=samples,
         baseline=CLASSIC,
         subject=ERLEN,
-        higher_is_better=True,
         target=ME_TARGET,
         notes=[
             "app(environ, start_response) called directly with a prepared environ carrying the session cookie "
@@ -563,54 +471,25 @@ def bench_me_wsgi(
 
 def bench_me_http(plan: Plan, root: Path, title: str, notes: Sequence[str], extra: Mapping[str, t.Any]) -> Result:
     if not harness.gunicorn_available():
-        reason = "gunicorn is not installed (pip install -r bench/requirements.txt)"
-        return harness.skipped(name="me_http", title=title, reason=reason)
-    errors = {CLASSIC: 0, ERLEN: 0}
-    with contextlib.ExitStack() as stack:
-        ports = {
-            name: stack.enter_context(
-                harness.gunicorn_server(f"{module}:app", chdir=root, expect_body=b"ok", path="/ping")
-            )
-            for name, module in ((CLASSIC, CLASSIC_APP), (ERLEN, ERLEN_APP))
-        }
+        return harness.skipped(name="me_http", title=title, reason=harness.GUNICORN_MISSING)
+    servers = {CLASSIC: f"{CLASSIC_APP}:app", ERLEN: f"{ERLEN_APP}:app"}
+    with harness.gunicorn_servers(servers, chdir=root, expect_body=b"ok", path="/ping") as ports:
         headers, _ = logged_in_headers({name: http_sender(port) for name, port in ports.items()})
-
-        def load(name: str) -> float:
-            outcome = harness.http_load(
-                ports[name],
-                path="/me",
-                headers=headers[name],
-                seconds=plan.http_round_seconds,
-                max_requests=1_000_000,
-                threads=plan.http_threads,
-            )
-            errors[name] += outcome.errors
-            if outcome.errors:
-                raise BenchError(f"{name}: {outcome.errors} request(s) to /me did not answer 200 in a round")
-            if outcome.ok == 0:
-                raise BenchError(f"{name}: no successful request in a round")
-            return outcome.per_second
-
-        samples = harness.alternate(
-            {CLASSIC: lambda: load(CLASSIC), ERLEN: lambda: load(ERLEN)},
-            rounds=plan.http_rounds,
-            max_seconds=plan.http_rounds * plan.http_round_seconds * 2 * 2,
-        )
-    return harness.compare(
+        # A redirect to the log-in page would be a cheap wrong answer: any failed request fails the suite.
+        samples, failed = harness.alternate_http(plan, ports, path="/me", headers=headers, fail_on_error=True)
+    return harness.compare_rates(
         name="me_http",
         title=title,
-        unit="req/s",
         samples=samples,
         baseline=CLASSIC,
         subject=ERLEN,
-        higher_is_better=True,
         target=ME_TARGET,
         notes=[
             f"{plan.http_threads} client threads (http.client) in this process, each sending the session cookie "
             "with every request; the sync worker closes the connection after each response. Every answer had "
             "to be 200 (a redirect to the log-in page would have failed the suite).",
-            "Client and server share the machine's cores: the ratio matters more than the absolute figures.",
+            harness.SHARED_CORES_NOTE,
             *notes,
         ],
-        extra={**extra, "failed requests": sum(errors.values())},
+        extra={**extra, "failed requests": failed},
     )

@@ -15,11 +15,9 @@ gunicorn and CLI subprocesses import exactly what the in-process runs import.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
 import sys
-import typing as t
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,6 @@ from pathlib import Path
 import flask
 import harness
 from harness import BenchError, Result, Target
-from werkzeug.test import EnvironBuilder
 
 import erlen
 
@@ -46,14 +43,9 @@ STARTUP_PACKAGE = "erlen_bench_startup"
 
 
 @dataclass(frozen=True)
-class Plan:
-    """How long each measurement runs; every figure is an upper bound."""
+class Plan(harness.RequestPlan):
+    """How long each measurement runs; every figure is an upper bound (the request figures: ``RequestPlan``)."""
 
-    wsgi_rounds: int
-    wsgi_round_seconds: float
-    http_rounds: int
-    http_round_seconds: float
-    http_threads: int
     startup_rounds: int
     startup_round_seconds: float
     startup_max_calls: int
@@ -76,11 +68,7 @@ FULL = Plan(
     cli_timeout=60.0,
 )
 QUICK = Plan(
-    wsgi_rounds=3,
-    wsgi_round_seconds=0.15,
-    http_rounds=2,
-    http_round_seconds=0.5,
-    http_threads=2,
+    **harness.QUICK_REQUESTS,
     startup_rounds=3,
     startup_round_seconds=0.1,
     startup_max_calls=20,
@@ -103,9 +91,7 @@ def run(quick: bool) -> list[Result]:
             bench_create_app(plan, startup_specs),
             bench_cli(plan, root),
         ]
-    for result in results:
-        result["plan"] = dataclasses.asdict(plan)
-    return results
+    return harness.with_plan(results, plan)
 
 
 # --------------------------------------------------------------------------- generated code
@@ -179,36 +165,7 @@ def write_apps(root: Path, noop_specs: Sequence[str]) -> None:
     )
 
 
-def import_app(module: str) -> flask.Flask:
-    return t.cast(flask.Flask, importlib.import_module(module).app)
-
-
 # --------------------------------------------------------------------------- requests/s
-
-
-def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], None]:
-    return _write
-
-
-def _write(data: bytes) -> None:
-    pass
-
-
-def wsgi_caller(app: flask.Flask) -> Callable[[], None]:
-    """One request to ``GET /`` through the app's WSGI interface, the body consumed and closed."""
-    environ = EnvironBuilder(path="/", base_url="http://localhost/").get_environ()
-
-    def call() -> None:
-        body = app(environ.copy(), _start_response)
-        try:
-            for _ in body:
-                pass
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-
-    return call
 
 
 def check_hello(app: flask.Flask) -> None:
@@ -219,30 +176,27 @@ def check_hello(app: flask.Flask) -> None:
 
 
 def bench_wsgi(plan: Plan) -> Result:
-    flask_app = import_app("flask_app")
-    erlen_app = import_app("erlen_noop_app")
+    flask_app = harness.import_app("flask_app")
+    erlen_app = harness.import_app("erlen_noop_app")
     registry = erlen.plugins_of(erlen_app)
     if len(registry) != NOOP_PLUGINS + 1:
         raise BenchError(f"expected {NOOP_PLUGINS + 1} plugins on erlen_noop_app, got {registry.names()}")
     for app in (flask_app, erlen_app):
         check_hello(app)
-    callers = {"flask": wsgi_caller(flask_app), f"erlen + {NOOP_PLUGINS} no-op plugins": wsgi_caller(erlen_app)}
-    samples = harness.alternate(
-        {
-            name: functools.partial(harness.rate, call, seconds=plan.wsgi_round_seconds, max_calls=500_000)
-            for name, call in callers.items()
-        },
-        rounds=plan.wsgi_rounds,
-        max_seconds=plan.wsgi_rounds * plan.wsgi_round_seconds * len(callers) * 2,
-    )
-    return harness.compare(
+    environ = harness.wsgi_environ("/")
+    # check_hello vetted both answers before timing; the hello-world loop takes no per-request status check, so
+    # these figures stay comparable with earlier runs (the route is fixed and cannot start failing mid-run).
+    callers = {
+        "flask": harness.wsgi_caller(flask_app, [environ], require_200=False),
+        f"erlen + {NOOP_PLUGINS} no-op plugins": harness.wsgi_caller(erlen_app, [environ], require_200=False),
+    }
+    samples = harness.alternate_rates(plan, callers, max_calls=500_000)
+    return harness.compare_rates(
         name="requests_wsgi",
         title=f"Hello-world requests/s, in-process WSGI (Flask vs Erlen + {NOOP_PLUGINS} no-op plugins)",
-        unit="req/s",
         samples=samples,
         baseline="flask",
         subject=f"erlen + {NOOP_PLUGINS} no-op plugins",
-        higher_is_better=True,
         target=REQUEST_TARGET,
         notes=["app(environ, start_response) called directly with a prepared environ: framework overhead only."],
     )
@@ -251,44 +205,24 @@ def bench_wsgi(plan: Plan) -> Result:
 def bench_http(plan: Plan, root: Path) -> Result:
     title = f"Hello-world requests/s over HTTP, gunicorn 1 sync worker (Flask vs Erlen + {NOOP_PLUGINS} no-op plugins)"
     if not harness.gunicorn_available():
-        reason = "gunicorn is not installed (pip install -r bench/requirements.txt)"
-        return harness.skipped(name="requests_http", title=title, reason=reason)
+        return harness.skipped(name="requests_http", title=title, reason=harness.GUNICORN_MISSING)
     subject = f"erlen + {NOOP_PLUGINS} no-op plugins"
-    errors = {"flask": 0, subject: 0}
-    with (
-        harness.gunicorn_server("flask_app:app", chdir=root, expect_body=HELLO) as flask_port,
-        harness.gunicorn_server("erlen_noop_app:app", chdir=root, expect_body=HELLO) as erlen_port,
-    ):
-
-        def load(name: str, port: int) -> float:
-            outcome = harness.http_load(
-                port, seconds=plan.http_round_seconds, max_requests=1_000_000, threads=plan.http_threads
-            )
-            errors[name] += outcome.errors
-            if outcome.ok == 0:
-                raise BenchError(f"{name}: no successful request in a round ({outcome.errors} errors)")
-            return outcome.per_second
-
-        samples = harness.alternate(
-            {"flask": lambda: load("flask", flask_port), subject: lambda: load(subject, erlen_port)},
-            rounds=plan.http_rounds,
-            max_seconds=plan.http_rounds * plan.http_round_seconds * 2 * 2,
-        )
-    return harness.compare(
+    servers = {"flask": "flask_app:app", subject: "erlen_noop_app:app"}
+    with harness.gunicorn_servers(servers, chdir=root, expect_body=HELLO) as ports:
+        samples, failed = harness.alternate_http(plan, ports)
+    return harness.compare_rates(
         name="requests_http",
         title=title,
-        unit="req/s",
         samples=samples,
         baseline="flask",
         subject=subject,
-        higher_is_better=True,
         target=REQUEST_TARGET,
         notes=[
             f"{plan.http_threads} client threads (http.client) in this process; the sync worker closes the "
             "connection after each response, so every request includes a TCP connect.",
-            "Client and server share the machine's cores: the ratio matters more than the absolute figures.",
+            harness.SHARED_CORES_NOTE,
         ],
-        extra={"failed requests": sum(errors.values())},
+        extra={"failed requests": failed},
     )
 
 

@@ -33,25 +33,17 @@ import. Before timing, both apps must answer the same bodies for the same ids
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import importlib
-import importlib.util
-import itertools
 import random
-import sqlite3
 import statistics
-import time
 import typing as t
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import flask
 import harness
 from harness import BenchError, Result, Target
-from werkzeug.test import EnvironBuilder
 
 #: Where ``run.py`` writes this module's results: ``results/db.json``.
 SUITE = "db"
@@ -87,14 +79,9 @@ TEMPLATE = """<!doctype html>
 
 
 @dataclass(frozen=True)
-class Plan:
-    """How much is measured; every figure is an upper bound."""
+class Plan(harness.RequestPlan):
+    """How much is measured; every figure is an upper bound (the request figures: ``RequestPlan``)."""
 
-    wsgi_rounds: int
-    wsgi_round_seconds: float
-    http_rounds: int
-    http_round_seconds: float
-    http_threads: int
     table_rows: int
     deep_page: int
     pagination_rounds: int
@@ -115,11 +102,7 @@ FULL = Plan(
     pagination_max_calls=500,
 )
 QUICK = Plan(
-    wsgi_rounds=3,
-    wsgi_round_seconds=0.15,
-    http_rounds=2,
-    http_round_seconds=0.5,
-    http_threads=2,
+    **harness.QUICK_REQUESTS,
     table_rows=100_000,
     deep_page=2_000,
     pagination_rounds=3,
@@ -137,32 +120,18 @@ def run(quick: bool) -> list[Result]:
     plan = QUICK if quick else FULL
     with harness.module_dir("erlen-bench-db-") as root:
         results = [*bench_page(plan, root), *bench_pagination(plan, root)]
-    for result in results:
-        result["plan"] = dataclasses.asdict(plan)
-    return results
+    return harness.with_plan(results, plan)
 
 
 # --------------------------------------------------------------------------- requirements and versions
-
-
-def missing(modules: Sequence[tuple[str, str]]) -> list[str]:
-    """The distributions, of ``(module, distribution)`` pairs, whose module cannot be imported."""
-    return [distribution for module, distribution in modules if importlib.util.find_spec(module) is None]
 
 
 ERLEN_DB = ("erlen_db", "erlen-db (./extensions/db)")
 FLASK_SQLALCHEMY = ("flask_sqlalchemy", "flask-sqlalchemy")
 
 
-def versions() -> str:
-    """The versions of the distributions this suite compares (``run.py`` reports only the core's)."""
-    found = []
-    for distribution in ("erlen-db", "flask-sqlalchemy", "sqlalchemy"):
-        try:
-            found.append(f"{distribution} {version(distribution)}")
-        except PackageNotFoundError:
-            found.append(f"{distribution} not installed")
-    return ", ".join([*found, f"SQLite {sqlite3.sqlite_version}"])
+#: The distributions whose versions the results name.
+DISTRIBUTIONS = ("erlen-db", "flask-sqlalchemy", "sqlalchemy")
 
 
 # --------------------------------------------------------------------------- databases
@@ -170,45 +139,32 @@ def versions() -> str:
 
 def build_items(path: Path, rows: int) -> None:
     """An SQLite file with ``rows`` items, ids 1..rows, in WAL mode (as erlen-db would set it)."""
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute(
-            f"CREATE TABLE {ITEM_TABLE} (id INTEGER PRIMARY KEY, name VARCHAR(80) NOT NULL, "
-            "sku VARCHAR(20) NOT NULL, price_cents INTEGER NOT NULL, stock INTEGER NOT NULL, description TEXT NOT NULL)"
-        )
-        connection.execute(
-            f"INSERT INTO {ITEM_TABLE} (id, name, sku, price_cents, stock, description) "
-            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?) "
-            "SELECT n, 'Item ' || n, printf('SKU-%06d', n), (n * 7919) % 100000, (n * 31) % 500, "
-            "'Item ' || n || ' is a thing of some use, described in a sentence or two so that the page has text.' "
-            "FROM seq",
-            (rows,),
-        )
-    connection.close()
+    harness.build_sqlite_table(
+        path,
+        table=ITEM_TABLE,
+        columns={
+            "id": "INTEGER PRIMARY KEY",
+            "name": "VARCHAR(80) NOT NULL",
+            "sku": "VARCHAR(20) NOT NULL",
+            "price_cents": "INTEGER NOT NULL",
+            "stock": "INTEGER NOT NULL",
+            "description": "TEXT NOT NULL",
+        },
+        select="n, 'Item ' || n, printf('SKU-%06d', n), (n * 7919) % 100000, (n * 31) % 500, "
+        "'Item ' || n || ' is a thing of some use, described in a sentence or two so that the page has text.'",
+        rows=rows,
+    )
 
 
 def build_rows(path: Path, rows: int) -> float:
     """An SQLite file with ``rows`` rows, ids 1..rows, in one ``INSERT ... SELECT``; returns seconds taken."""
-    started = time.perf_counter()
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=OFF")
-        connection.execute(
-            f"CREATE TABLE {ROW_TABLE} (id INTEGER PRIMARY KEY, title VARCHAR(80) NOT NULL, score INTEGER NOT NULL)"
-        )
-        connection.execute(
-            f"INSERT INTO {ROW_TABLE} (id, title, score) "
-            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?) "
-            "SELECT n, 'Row ' || n, (n * 7919) % 1000 FROM seq",
-            (rows,),
-        )
-    connection.close()
-    with sqlite3.connect(path) as connection:
-        (count,) = connection.execute(f"SELECT count(*) FROM {ROW_TABLE}").fetchone()
-    connection.close()
-    if count != rows:
-        raise BenchError(f"the pagination table has {count} rows, expected {rows}")
-    return time.perf_counter() - started
+    return harness.build_sqlite_table(
+        path,
+        table=ROW_TABLE,
+        columns={"id": "INTEGER PRIMARY KEY", "title": "VARCHAR(80) NOT NULL", "score": "INTEGER NOT NULL"},
+        select="n, 'Row ' || n, (n * 7919) % 1000",
+        rows=rows,
+    )
 
 
 # --------------------------------------------------------------------------- generated apps
@@ -216,12 +172,11 @@ def build_rows(path: Path, rows: int) -> float:
 
 def write_page_apps(root: Path, url: str) -> None:
     """The page apps, ``erlen_db_page_app`` and ``flask_sqlalchemy_page_app``, and their shared template."""
-    (root / "templates").mkdir()
-    (root / "templates" / "item.html").write_text(TEMPLATE, encoding="utf-8")
+    harness.write_templates(root, {"item.html": TEMPLATE})
     harness.write_module(
         root,
         ERLEN_PAGE_APP,
-        f'''
+        '''
         """One item page: Erlen with erlen-db."""
 
         from flask import render_template
@@ -230,26 +185,26 @@ def write_page_apps(root: Path, url: str) -> None:
 
         import erlen
         import erlen_db
-
-
-        class Item(erlen_db.Model):
-            __tablename__ = {ITEM_TABLE!r}
-
-            id: Mapped[int] = mapped_column(primary_key=True)
-            name: Mapped[str] = mapped_column(String(80))
-            sku: Mapped[str] = mapped_column(String(20))
-            price_cents: Mapped[int]
-            stock: Mapped[int]
-            description: Mapped[str] = mapped_column(Text)
-
-
-        app = erlen.create_app(__name__, {{"PLUGINS": ["db"], "DB_URL": {url!r}}}, environ={{}})
-
-
+        ''',
+        harness.model_class(
+            "Item",
+            "erlen_db.Model",
+            ITEM_TABLE,
+            [
+                "id: Mapped[int] = mapped_column(primary_key=True)",
+                "name: Mapped[str] = mapped_column(String(80))",
+                "sku: Mapped[str] = mapped_column(String(20))",
+                "price_cents: Mapped[int]",
+                "stock: Mapped[int]",
+                "description: Mapped[str] = mapped_column(Text)",
+            ],
+        ),
+        erlen_db_app(url),
+        """
         @app.get("/items/<int:ident>")
         def item(ident):
             return render_template("item.html", item=erlen_db.get_or_404(Item, ident))
-        ''',
+        """,
     )
     harness.write_module(
         root,
@@ -284,10 +239,15 @@ def write_page_apps(root: Path, url: str) -> None:
 
 
 def write_pagination_app(root: Path, url: str) -> None:
+    """The Erlen app over the pagination table, ``erlen_db_pagination_app``, with its ``Row`` model.
+
+    :param root: the folder of the generated modules.
+    :param url: the SQLAlchemy URL of the database holding the table.
+    """
     harness.write_module(
         root,
         ERLEN_PAGINATION_APP,
-        f'''
+        '''
         """An Erlen app with erlen-db over the pagination table."""
 
         from sqlalchemy import String
@@ -295,23 +255,24 @@ def write_pagination_app(root: Path, url: str) -> None:
 
         import erlen
         import erlen_db
-
-
-        class Row(erlen_db.Model):
-            __tablename__ = {ROW_TABLE!r}
-
-            id: Mapped[int] = mapped_column(primary_key=True)
-            title: Mapped[str] = mapped_column(String(80))
-            score: Mapped[int]
-
-
-        app = erlen.create_app(__name__, {{"PLUGINS": ["db"], "DB_URL": {url!r}}}, environ={{}})
         ''',
+        harness.model_class(
+            "Row",
+            "erlen_db.Model",
+            ROW_TABLE,
+            [
+                "id: Mapped[int] = mapped_column(primary_key=True)",
+                "title: Mapped[str] = mapped_column(String(80))",
+                "score: Mapped[int]",
+            ],
+        ),
+        erlen_db_app(url),
     )
 
 
-def import_app(module: str) -> flask.Flask:
-    return t.cast(flask.Flask, importlib.import_module(module).app)
+def erlen_db_app(url: str) -> str:
+    """The line creating both generated Erlen apps: the core and erlen-db, nothing else, on ``url``."""
+    return f"app = erlen.create_app(__name__, {{'PLUGINS': ['db'], 'DB_URL': {url!r}}}, environ={{}})"
 
 
 # --------------------------------------------------------------------------- the item page
@@ -321,35 +282,6 @@ def item_paths(rows: int) -> list[str]:
     """The bounded pseudo-random sequence of item pages both apps are sent, the same every run."""
     chooser = random.Random(ID_SEED)
     return [f"/items/{chooser.randint(1, rows)}" for _ in range(ID_SEQUENCE_LENGTH)]
-
-
-def _write(data: bytes) -> None:
-    pass
-
-
-def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], None]:
-    if not status.startswith("200 "):
-        raise BenchError(f"a timed request answered {status}")
-    return _write
-
-
-def wsgi_caller(app: flask.Flask, paths: Sequence[str]) -> Callable[[], None]:
-    """One request through the app's WSGI interface, to the next path of ``paths`` in turn; it must answer 200."""
-    environs = [EnvironBuilder(path=path, base_url="http://localhost/").get_environ() for path in paths]
-    # Endless, but only ever advanced by harness.rate, which is bounded in calls and time.
-    turn = itertools.cycle(environs)
-
-    def call() -> None:
-        body = app(next(turn).copy(), _start_response)
-        try:
-            for _ in body:
-                pass
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-
-    return call
 
 
 def check_pages(apps: dict[str, flask.Flask], paths: Sequence[str], rows: int) -> bytes:
@@ -394,18 +326,14 @@ def check_pool_returned(app: flask.Flask) -> None:
 def bench_page(plan: Plan, root: Path) -> list[Result]:
     wsgi_title = f"Item page requests/s, in-process WSGI ({FSA} vs {ERLEN}: get_or_404 + template)"
     http_title = f"Item page requests/s over HTTP, gunicorn 1 sync worker ({FSA} vs {ERLEN})"
-    absent = missing([ERLEN_DB, FLASK_SQLALCHEMY])
+    absent = harness.missing([ERLEN_DB, FLASK_SQLALCHEMY])
     if absent:
-        reason = f"not installed: {', '.join(absent)} (nox -s bench installs them)"
-        return [
-            harness.skipped(name="page_wsgi", title=wsgi_title, reason=reason),
-            harness.skipped(name="page_http", title=http_title, reason=reason),
-        ]
+        return harness.skipped_all({"page_wsgi": wsgi_title, "page_http": http_title}, harness.not_installed(absent))
     database = root / "items.sqlite3"
     build_items(database, ITEM_ROWS)
     write_page_apps(root, f"sqlite:///{database}")
     harness.compile_tree(root)
-    apps = {FSA: import_app(FSA_PAGE_APP), ERLEN: import_app(ERLEN_PAGE_APP)}
+    apps = {FSA: harness.import_app(FSA_PAGE_APP), ERLEN: harness.import_app(ERLEN_PAGE_APP)}
     paths = item_paths(ITEM_ROWS)
     first_body = check_pages(apps, paths, ITEM_ROWS)
     common_notes = [
@@ -418,7 +346,7 @@ def bench_page(plan: Plan, root: Path) -> list[Result]:
         "through Session.get. Engines as each library configures them by default (erlen-db: WAL and foreign keys on "
         "connect, an explicit BEGIN; Flask-SQLAlchemy: SQLAlchemy's defaults).",
     ]
-    extra = {"versions": versions()}
+    extra = {"versions": harness.versions(DISTRIBUTIONS, sqlite=True)}
     return [
         bench_page_wsgi(plan, apps, paths, wsgi_title, common_notes, extra),
         *bench_page_http(plan, root, paths, first_body, http_title, common_notes, extra),
@@ -433,24 +361,16 @@ def bench_page_wsgi(
     notes: Sequence[str],
     extra: dict[str, t.Any],
 ) -> Result:
-    callers = {name: wsgi_caller(app, paths) for name, app in apps.items()}
-    samples = harness.alternate(
-        {
-            name: functools.partial(harness.rate, call, seconds=plan.wsgi_round_seconds, max_calls=200_000)
-            for name, call in callers.items()
-        },
-        rounds=plan.wsgi_rounds,
-        max_seconds=plan.wsgi_rounds * plan.wsgi_round_seconds * len(callers) * 2,
-    )
+    environs = [harness.wsgi_environ(path) for path in paths]
+    callers = {name: harness.wsgi_caller(app, environs) for name, app in apps.items()}
+    samples = harness.alternate_rates(plan, callers, max_calls=200_000)
     check_pool_returned(apps[ERLEN])
-    return harness.compare(
+    return harness.compare_rates(
         name="page_wsgi",
         title=title,
-        unit="req/s",
         samples=samples,
         baseline=FSA,
         subject=ERLEN,
-        higher_is_better=True,
         target=PAGE_TARGET,
         notes=[
             "app(environ, start_response) called directly with prepared environs; every answer must be 200.",
@@ -470,51 +390,25 @@ def bench_page_http(
     extra: dict[str, t.Any],
 ) -> list[Result]:
     if not harness.gunicorn_available():
-        reason = "gunicorn is not installed (pip install -r bench/requirements.txt)"
-        return [harness.skipped(name="page_http", title=title, reason=reason)]
-    errors = {FSA: 0, ERLEN: 0}
-    with (
-        harness.gunicorn_server(f"{FSA_PAGE_APP}:app", chdir=root, expect_body=first_body, path=paths[0]) as fsa_port,
-        harness.gunicorn_server(
-            f"{ERLEN_PAGE_APP}:app", chdir=root, expect_body=first_body, path=paths[0]
-        ) as erlen_port,
-    ):
-
-        def load(name: str, port: int) -> float:
-            outcome = harness.http_load(
-                port,
-                paths=paths,
-                seconds=plan.http_round_seconds,
-                max_requests=1_000_000,
-                threads=plan.http_threads,
-            )
-            errors[name] += outcome.errors
-            if outcome.ok == 0:
-                raise BenchError(f"{name}: no successful request in a round ({outcome.errors} errors)")
-            return outcome.per_second
-
-        samples = harness.alternate(
-            {FSA: lambda: load(FSA, fsa_port), ERLEN: lambda: load(ERLEN, erlen_port)},
-            rounds=plan.http_rounds,
-            max_seconds=plan.http_rounds * plan.http_round_seconds * 2 * 2,
-        )
+        return [harness.skipped(name="page_http", title=title, reason=harness.GUNICORN_MISSING)]
+    servers = {FSA: f"{FSA_PAGE_APP}:app", ERLEN: f"{ERLEN_PAGE_APP}:app"}
+    with harness.gunicorn_servers(servers, chdir=root, expect_body=first_body, path=paths[0]) as ports:
+        samples, failed = harness.alternate_http(plan, ports, paths=paths)
     return [
-        harness.compare(
+        harness.compare_rates(
             name="page_http",
             title=title,
-            unit="req/s",
             samples=samples,
             baseline=FSA,
             subject=ERLEN,
-            higher_is_better=True,
             target=PAGE_TARGET,
             notes=[
                 f"{plan.http_threads} client threads (http.client) in this process, each request to the next id of "
                 "the sequence; the sync worker closes the connection after each response.",
-                "Client and server share the machine's cores: the ratio matters more than the absolute figures.",
+                harness.SHARED_CORES_NOTE,
                 *notes,
             ],
-            extra={**extra, "failed requests": sum(errors.values())},
+            extra={**extra, "failed requests": failed},
         )
     ]
 
@@ -527,13 +421,10 @@ def bench_pagination(plan: Plan, root: Path) -> list[Result]:
     where = f"a {plan.table_rows:,}-row SQLite table, {PER_PAGE} rows a page"
     offset_title = f"Offset pagination on {where}: erlen_db.paginate(count=False) at page 1 and page {deep:,}"
     keyset_title = f"Keyset pagination on {where}: erlen_db.paginate_keyset at page 1 and page {deep:,}"
-    absent = missing([ERLEN_DB])
+    absent = harness.missing([ERLEN_DB])
     if absent:
-        reason = f"not installed: {', '.join(absent)} (nox -s bench installs it)"
-        return [
-            harness.skipped(name="pagination_offset", title=offset_title, reason=reason),
-            harness.skipped(name="pagination_keyset", title=keyset_title, reason=reason),
-        ]
+        titles = {"pagination_offset": offset_title, "pagination_keyset": keyset_title}
+        return harness.skipped_all(titles, harness.not_installed(absent))
     if deep * PER_PAGE > plan.table_rows:
         raise BenchError(f"page {deep} of {PER_PAGE} rows is past the end of a {plan.table_rows}-row table")
 
@@ -601,7 +492,11 @@ def bench_pagination(plan: Plan, root: Path) -> list[Result]:
         f"The table was built once for the run ({build_seconds:.1f} s, one INSERT ... SELECT over a recursive CTE); "
         f"page {deep:,} is its last. Before timing, both styles returned the expected ids at pages 1, 2 and {deep:,}.",
     ]
-    extra = {"versions": versions(), "table rows": plan.table_rows, "rows per page": PER_PAGE}
+    extra = {
+        "versions": harness.versions(DISTRIBUTIONS, sqlite=True),
+        "table rows": plan.table_rows,
+        "rows per page": PER_PAGE,
+    }
     return [
         harness.compare(
             name="pagination_offset",

@@ -21,8 +21,6 @@ erlen-mail / Flask-Mailman has no target (higher is better).
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.util
 import threading
 import time
 import typing as t
@@ -30,7 +28,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from importlib.metadata import PackageNotFoundError, version
 
 import flask
 import harness
@@ -264,44 +261,28 @@ class Meter:
 # --------------------------------------------------------------------------- the suite
 
 
-def versions() -> dict[str, str | None]:
-    """The versions of the distributions this suite compares (``run.py`` reports only the core's)."""
-    found: dict[str, str | None] = {}
-    for distribution in ("erlen-mail", "flask-mailman", "aiosmtpd"):
-        try:
-            found[distribution] = version(distribution)
-        except PackageNotFoundError:
-            found[distribution] = None
-    return found
-
-
-def missing_requirements() -> list[str]:
-    return [
-        distribution
-        for module, distribution in (
-            ("erlen_mail", "erlen-mail (./extensions/mail)"),
-            ("flask_mailman", "flask-mailman"),
-            ("aiosmtpd", "aiosmtpd"),
-        )
-        if importlib.util.find_spec(module) is None
-    ]
+#: What this suite needs, as ``(module, distribution)`` pairs.
+REQUIRED = (
+    ("erlen_mail", "erlen-mail (./extensions/mail)"),
+    ("flask_mailman", "flask-mailman"),
+    ("aiosmtpd", "aiosmtpd"),
+)
+#: The distributions whose versions the results name.
+DISTRIBUTIONS = ("erlen-mail", "flask-mailman", "aiosmtpd")
 
 
 def run(quick: bool) -> list[Result]:
     """Run the mail benchmark; ``quick`` sends one round of 50 messages per contender."""
     plan = QUICK if quick else FULL
-    result = bench_bulk_smtp(plan)
-    result["plan"] = dataclasses.asdict(plan)
-    return [result]
+    return harness.with_plan([bench_bulk_smtp(plan)], plan)
 
 
 def bench_bulk_smtp(plan: Plan) -> Result:
     name = "bulk_smtp"
     title = f"Bulk mail, {plan.messages:,} messages over one SMTP connection to aiosmtpd (Flask-Mailman vs erlen-mail)"
-    missing = missing_requirements()
-    if missing:
-        reason = f"not installed: {', '.join(missing)} (nox -s bench installs them)"
-        return harness.skipped(name=name, title=title, reason=reason)
+    absent = harness.missing(REQUIRED)
+    if absent:
+        return harness.skipped(name=name, title=title, reason=harness.not_installed(absent))
     handler = CountingHandler()
     with smtp_server(handler) as port:
         meters = {
@@ -340,6 +321,6 @@ def bench_bulk_smtp(plan: Plan) -> Result:
             "bytes per message, flask-mailman": round(meters[MAILMAN].bytes_per_message),
             "messages received by the server": totals.messages,
             "connections that delivered": totals.connections,
-            "versions": ", ".join(f"{name} {number}" for name, number in versions().items()),
+            "versions": harness.versions(DISTRIBUTIONS),
         },
     )

@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import compileall
 import contextlib
+import dataclasses
+import functools
 import gc
+import html
 import http.client
 import importlib
 import importlib.util
+import itertools
 import os
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -28,9 +34,13 @@ import textwrap
 import threading
 import time
 import typing as t
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import flask
+from werkzeug.test import EnvironBuilder
 
 #: One benchmark's outcome, as ``run(quick)`` returns it and ``results/*.json`` stores it.
 Result = dict[str, t.Any]
@@ -41,6 +51,89 @@ _APP_ENV_PREFIXES = ("ERLEN_", "FLASK_")
 
 class BenchError(RuntimeError):
     """A benchmark could not run (as opposed to: it ran slowly)."""
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """How long the requests/s benchmarks run, in-process and over HTTP; every figure is an upper bound.
+
+    A suite with more to measure subclasses it, adding its own fields after these.
+    """
+
+    wsgi_rounds: int
+    wsgi_round_seconds: float
+    http_rounds: int
+    http_round_seconds: float
+    http_threads: int
+
+
+#: The request figures of every suite's ``--quick`` plan: a smoke run, the same for all (``Plan(**QUICK_REQUESTS)``).
+QUICK_REQUESTS: Mapping[str, t.Any] = {
+    "wsgi_rounds": 3,
+    "wsgi_round_seconds": 0.15,
+    "http_rounds": 2,
+    "http_round_seconds": 0.5,
+    "http_threads": 2,
+}
+
+
+def with_plan(results: list[Result], plan: object) -> list[Result]:
+    """``results``, each given the ``plan`` it ran under, as ``results/*.json`` stores it.
+
+    :param results: what the suite measured.
+    :param plan: the suite's plan, a dataclass instance (stored as ``dataclasses.asdict``).
+    """
+    for result in results:
+        result["plan"] = dataclasses.asdict(t.cast(t.Any, plan))
+    return results
+
+
+# --------------------------------------------------------------------------- requirements and versions
+
+#: The skip reason of an HTTP benchmark without gunicorn.
+GUNICORN_MISSING = "gunicorn is not installed (pip install -r bench/requirements.txt)"
+
+
+def missing(modules: Sequence[tuple[str, str]]) -> list[str]:
+    """The distributions whose module cannot be imported.
+
+    :param modules: ``(module, distribution)`` pairs, the distribution as a reader would install it.
+    """
+    return [distribution for module, distribution in modules if importlib.util.find_spec(module) is None]
+
+
+def not_installed(absent: Sequence[str]) -> str:
+    """The skip reason of a benchmark whose distributions ``absent`` (from :func:`missing`) are not installed."""
+    return f"not installed: {', '.join(absent)} (nox -s bench installs {'it' if len(absent) == 1 else 'them'})"
+
+
+def skipped_all(titles: Mapping[str, str], reason: str) -> list[Result]:
+    """One :func:`skipped` result per benchmark, all for the same ``reason``.
+
+    :param titles: each benchmark's name to its title.
+    :param reason: why none of them could run here.
+    """
+    return [skipped(name=name, title=title, reason=reason) for name, title in titles.items()]
+
+
+def versions(distributions: Sequence[str], *, sqlite: bool = False) -> str:
+    """The versions of the distributions a suite compares (``run.py`` reports only the core's).
+
+    :param distributions: the distribution names, reported in this order (``not installed`` where absent).
+    :param sqlite: add the SQLite library's version, for suites that time SQLite queries.
+    """
+    found = []
+    for distribution in distributions:
+        try:
+            found.append(f"{distribution} {version(distribution)}")
+        except PackageNotFoundError:
+            found.append(f"{distribution} not installed")
+    if sqlite:
+        found.append(f"SQLite {sqlite3.sqlite_version}")
+    return ", ".join(found)
 
 
 # --------------------------------------------------------------------------- bounded loops
@@ -148,6 +241,25 @@ def alternate(
     return samples
 
 
+def alternate_rates(
+    plan: RequestPlan, callers: Mapping[str, Callable[[], object]], *, max_calls: int
+) -> dict[str, list[float]]:
+    """Calls per second of each caller, alternating in ``plan.wsgi_rounds`` rounds of ``plan.wsgi_round_seconds``.
+
+    :param plan: the suite's request figures.
+    :param callers: contender name to one request (from :func:`wsgi_caller`).
+    :param max_calls: the most calls of one sample, should a round's clock run late.
+    """
+    return alternate(
+        {
+            name: functools.partial(rate, call, seconds=plan.wsgi_round_seconds, max_calls=max_calls)
+            for name, call in callers.items()
+        },
+        rounds=plan.wsgi_rounds,
+        max_seconds=plan.wsgi_rounds * plan.wsgi_round_seconds * len(callers) * 2,
+    )
+
+
 @dataclass(frozen=True)
 class Target:
     """A goal for the ratio ``subject / baseline`` of medians: ``ratio <op> value``."""
@@ -216,9 +328,88 @@ def compare(
     }
 
 
+def compare_rates(
+    *,
+    name: str,
+    title: str,
+    samples: Mapping[str, Sequence[float]],
+    baseline: str,
+    subject: str,
+    target: Target,
+    notes: Sequence[str],
+    extra: Mapping[str, t.Any] | None = None,
+) -> Result:
+    """:func:`compare` for a requests/s benchmark (higher is better), in-process or over HTTP.
+
+    :param name: the benchmark's name in the results.
+    :param title: its title in the table.
+    :param samples: contender name to its requests/s samples.
+    :param baseline: the contender the ratios divide by.
+    :param subject: the contender the ``target`` applies to.
+    :param target: the goal for ``subject / baseline``.
+    :param notes: what the reader needs to know to read the figures.
+    :param extra: further figures for the table and the JSON.
+    """
+    return compare(
+        name=name,
+        title=title,
+        unit="req/s",
+        samples=samples,
+        baseline=baseline,
+        subject=subject,
+        higher_is_better=True,
+        target=target,
+        notes=notes,
+        extra=extra,
+    )
+
+
 def skipped(*, name: str, title: str, reason: str) -> Result:
     """A benchmark that could not run here, with the reason (shown in the table and the JSON)."""
     return {"name": name, "title": title, "skipped": reason}
+
+
+# --------------------------------------------------------------------------- SQLite tables
+
+
+def build_sqlite_table(
+    path: Path, *, table: str, columns: Mapping[str, str], select: str, rows: int, after: Sequence[str] = ()
+) -> float:
+    """Create ``table`` in the SQLite file ``path`` and fill it with ``rows`` rows in one ``INSERT ... SELECT``.
+
+    The rows come from a recursive CTE counting ``n`` from 1 to ``rows``; the
+    file is in WAL mode and written without syncs (it is rebuilt every run).
+    Fails unless the table then holds ``rows`` rows. Returns the seconds taken.
+
+    :param path: the database file.
+    :param table: the table's name.
+    :param columns: column name to its type and constraints (``"INTEGER PRIMARY KEY"``); the
+        ``INSERT`` fills them in this order.
+    :param select: the values of row ``n``, as after ``SELECT`` (``"n, 'Row ' || n"``).
+    :param rows: how many rows.
+    :param after: statements to run once the rows are in (an index, ``ANALYZE``).
+    """
+    started = time.perf_counter()
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
+        connection.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?) "
+            f"SELECT {select} FROM seq",
+            (rows,),
+        )
+        for statement in after:
+            connection.execute(statement)
+    # sqlite3's context manager commits but does not close.
+    connection.close()
+    with sqlite3.connect(path) as connection:
+        (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+    connection.close()
+    if count != rows:
+        raise BenchError(f"the table {table} has {count} rows, expected {rows}")
+    return time.perf_counter() - started
 
 
 # --------------------------------------------------------------------------- temporary modules
@@ -255,8 +446,14 @@ def compile_tree(root: Path) -> None:
         raise BenchError(f"generated modules under {root} do not compile")
 
 
-def write_module(root: Path, dotted: str, source: str) -> Path:
-    """Write ``source`` as the module ``dotted`` under ``root``, creating packages on the way."""
+def write_module(root: Path, dotted: str, *sources: str) -> Path:
+    """Write the module ``dotted`` under ``root``, creating packages on the way.
+
+    :param root: the folder on ``sys.path`` (from :func:`module_dir`).
+    :param dotted: the module's dotted name.
+    :param sources: the module's source in parts, each dedented on its own (so a part made by
+        :func:`model_class` can stand between two indented literals), joined by two blank lines.
+    """
     *packages, module = dotted.split(".")
     folder = root
     for package in packages:
@@ -264,8 +461,140 @@ def write_module(root: Path, dotted: str, source: str) -> Path:
         folder.mkdir(exist_ok=True)
         (folder / "__init__.py").touch()
     path = folder / f"{module}.py"
-    path.write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
+    text = "\n\n\n".join(textwrap.dedent(source).strip("\n") for source in sources)
+    path.write_text(text + "\n", encoding="utf-8")
     return path
+
+
+def model_class(name: str, base: str, table: str, columns: Sequence[str]) -> str:
+    """The source of a declarative SQLAlchemy model, a part for :func:`write_module`.
+
+    Suites that map one table in two apps write it with this, so both map the same columns.
+
+    :param name: the class name.
+    :param base: the base class(es), as written between the parentheses (``"erlen_db.Model"``).
+    :param table: the ``__tablename__``.
+    :param columns: one line a column, as in the class body (``"id: Mapped[int] = mapped_column(primary_key=True)"``).
+    """
+    body = "".join(f"    {column}\n" for column in columns)
+    return f"class {name}({base}):\n    __tablename__ = {table!r}\n\n{body}"
+
+
+def write_templates(root: Path, templates: Mapping[str, str]) -> None:
+    """Write template files into ``root/templates``, where the generated apps (``Flask(__name__)``) look.
+
+    :param root: the folder of the generated app modules.
+    :param templates: file name to template source.
+    """
+    folder = root / "templates"
+    folder.mkdir()
+    for name, text in templates.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def import_app(module: str) -> flask.Flask:
+    """The ``app`` of the generated module ``module`` (importable from a :func:`module_dir`)."""
+    return t.cast(flask.Flask, importlib.import_module(module).app)
+
+
+# --------------------------------------------------------------------------- in-process WSGI
+
+#: A WSGI application, as the suites' apps are called in-process.
+WSGIApp = Callable[[dict[str, t.Any], Callable[..., t.Any]], Iterable[bytes]]
+
+
+def wsgi_environ(
+    path: str,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    base_url: str = "http://localhost/",
+    remote_addr: str | None = None,
+) -> dict[str, t.Any]:
+    """The WSGI environ of one request, prepared once so that timed calls only copy it.
+
+    :param path: the path and query string.
+    :param method: the HTTP method.
+    :param headers: request headers (a session ``Cookie``, say).
+    :param body: the request body (``b""`` for none).
+    :param base_url: scheme and host the request is addressed to.
+    :param remote_addr: the client address to set, as a server would (werkzeug leaves it out otherwise).
+    """
+    environ = EnvironBuilder(
+        path=path, base_url=base_url, method=method, headers=list((headers or {}).items()), data=body or None
+    ).get_environ()
+    if remote_addr is not None:
+        environ["REMOTE_ADDR"] = remote_addr
+    return environ
+
+
+def _discard(data: bytes) -> None:
+    pass
+
+
+def _start_response_any(
+    status: str, headers: list[tuple[str, str]], exc_info: object = None
+) -> Callable[[bytes], None]:
+    return _discard
+
+
+def _start_response_200(
+    status: str, headers: list[tuple[str, str]], exc_info: object = None
+) -> Callable[[bytes], None]:
+    if not status.startswith("200 "):
+        raise BenchError(f"a timed request answered {status}")
+    return _discard
+
+
+def wsgi_caller(app: WSGIApp, environs: Sequence[dict[str, t.Any]], *, require_200: bool = True) -> Callable[[], None]:
+    """One request through ``app``'s WSGI interface, its body consumed and closed as a server would.
+
+    :param app: the WSGI application, called directly (framework overhead only: no server, no socket).
+    :param environs: the prepared environs (:func:`wsgi_environ`); each call copies the next one in turn.
+    :param require_200: fail on an answer other than 200 (``start_response`` checks the status).
+    """
+    start_response = _start_response_200 if require_200 else _start_response_any
+    if len(environs) == 1:
+        # One request, as before the rotation existed: no iterator to advance on every call.
+        next_environ = environs[0].copy
+    else:
+        # Endless, but only ever advanced by rate(), which is bounded in calls and time.
+        turn = itertools.cycle(environs)
+
+        def next_environ() -> dict[str, t.Any]:
+            return next(turn).copy()
+
+    def call() -> None:
+        body = app(next_environ(), start_response)
+        try:
+            for _ in body:
+                pass
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return call
+
+
+#: The ``csrf_token`` field of a form, and the value in it.
+_CSRF_INPUT = re.compile(r"<input\b[^>]*\bname=\"csrf_token\"[^>]*>", re.IGNORECASE)
+_VALUE = re.compile(r"\bvalue=\"([^\"]*)\"", re.IGNORECASE)
+
+
+def csrf_token_in(page: str | bytes, name: str) -> str:
+    """The value of the ``csrf_token`` field of the (log-in) form on ``page``.
+
+    :param page: the page's HTML.
+    :param name: the contender, for the error message.
+    """
+    text = page.decode("utf-8", "replace") if isinstance(page, bytes) else page
+    found = _CSRF_INPUT.search(text)
+    value = _VALUE.search(found.group(0)) if found else None
+    if value is None:
+        raise BenchError(f"{name}: the log-in page has no csrf_token field: {text[:500]!r}")
+    return html.unescape(value.group(1))
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -509,6 +838,76 @@ def http_load(
         worker.join(timeout=seconds + 10)
     elapsed = time.perf_counter() - started
     return LoadOutcome(ok=counts["ok"], errors=counts["errors"], seconds=elapsed)
+
+
+#: Every over-HTTP result says so: the load generator competes with the server for the cores.
+SHARED_CORES_NOTE = "Client and server share the machine's cores: the ratio matters more than the absolute figures."
+
+
+@contextlib.contextmanager
+def gunicorn_servers(
+    apps: Mapping[str, str], *, chdir: Path, expect_body: bytes, path: str = "/"
+) -> Iterator[dict[str, int]]:
+    """One :func:`gunicorn_server` per contender, started in order; yields their ports; all stopped on exit.
+
+    :param apps: contender name to ``module:variable``.
+    :param chdir: the folder the modules are importable from.
+    :param expect_body: what ``GET path`` must answer (200) before a server counts as started.
+    :param path: the path probed at start.
+    """
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(gunicorn_server(app, chdir=chdir, expect_body=expect_body, path=path))
+            for name, app in apps.items()
+        }
+
+
+def alternate_http(
+    plan: RequestPlan,
+    ports: Mapping[str, int],
+    *,
+    path: str = "/",
+    paths: Sequence[str] = (),
+    headers: Mapping[str, Mapping[str, str]] | None = None,
+    fail_on_error: bool = False,
+) -> tuple[dict[str, list[float]], int]:
+    """Requests/s of each server under :func:`http_load`, alternating in ``plan.http_rounds`` rounds.
+
+    Returns the samples and how many requests failed in all. A round with no
+    successful request fails the benchmark.
+
+    :param plan: the suite's request figures (rounds, seconds a round, client threads).
+    :param ports: contender name to its server's port on 127.0.0.1.
+    :param path: the path every request goes to, unless ``paths`` are given.
+    :param paths: paths the requests go to in turn (see :func:`http_load`).
+    :param headers: contender name to the headers of its requests (its session cookie, say).
+    :param fail_on_error: fail on any request that does not answer 200, not only on a round without one.
+    """
+    errors = dict.fromkeys(ports, 0)
+
+    def load(name: str) -> float:
+        outcome = http_load(
+            ports[name],
+            path=path,
+            paths=paths,
+            headers=(headers or {}).get(name),
+            seconds=plan.http_round_seconds,
+            max_requests=1_000_000,
+            threads=plan.http_threads,
+        )
+        errors[name] += outcome.errors
+        if fail_on_error and outcome.errors:
+            raise BenchError(f"{name}: {outcome.errors} request(s) to {path} did not answer 200 in a round")
+        if outcome.ok == 0:
+            raise BenchError(f"{name}: no successful request in a round ({outcome.errors} errors)")
+        return outcome.per_second
+
+    samples = alternate(
+        {name: functools.partial(load, name) for name in ports},
+        rounds=plan.http_rounds,
+        max_seconds=plan.http_rounds * plan.http_round_seconds * len(ports) * 2,
+    )
+    return samples, sum(errors.values())
 
 
 # --------------------------------------------------------------------------- output
