@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+import erlen
 import erlen_migrate.plugin
 from erlen.testing import assert_valid_plugin
 from erlen_db import hookspecs as db_hookspecs
@@ -52,3 +55,8 @@ def test_no_migrations_anywhere(migrate_app):
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0 and "No migrations to apply." in result.output
     assert app.test_cli_runner().invoke(args=["db", "check"]).exit_code == 0
+
+
+def test_migrations_of_an_app_without_the_plugin_says_what_to_enable(make_app) -> None:
+    with pytest.raises(erlen.ConfigError, match=r"add 'migrate' to its PLUGINS"):
+        migrations_of(make_app(["db"]))

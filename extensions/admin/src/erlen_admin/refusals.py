@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+import erlen_db
+
 from .views.model_view import ModelView
 
 # SQLite's messages: "UNIQUE constraint failed: book.a, book.b", "CHECK constraint failed: <name or expression>".
@@ -82,8 +84,7 @@ def explain(error: sa.exc.DBAPIError, view: ModelView, session: Session, values:
         if field is not None:
             return Refusal("This field is required.", field)
         return Refusal(f"The database needs a value for {labels or 'a column'}, which this form does not set.")
-    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
-    return Refusal(f"The database refused this {noun}: {reason}")
+    return Refusal(f"The database refused this {noun}: {erlen_db.describe_error(error, erlen_db.database_of())}")
 
 
 def _parse(orig: BaseException | None) -> tuple[str | None, list[str], str | None]:

@@ -379,7 +379,13 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
             )
         for key in ("SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_HTTPONLY"):
             if not config.get(key):
-                found.append(warning("auth.W003", f"{key} is off: scripts on the page can read the log-in cookie.", ""))
+                found.append(
+                    warning(
+                        "auth.W003",
+                        f"{key} is off: scripts on the page can read the log-in cookie.",
+                        f"Leave {key} unset (the auth plugin turns it on) or set it to true.",
+                    )
+                )
         if isinstance(state.throttle.store, MemoryStore):
             found.append(
                 info(

@@ -16,6 +16,8 @@ import typing as t
 from flask import Flask, current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+import erlen
+
 if t.TYPE_CHECKING:
     from .models import User
 
@@ -28,7 +30,10 @@ _SALTS = {RESET: "erlen-auth.password-reset", CONFIRM: "erlen-auth.email-confirm
 def _serializer(purpose: str, app: Flask) -> URLSafeTimedSerializer:
     key = app.config.get("SECRET_KEY")
     if not key:
-        raise RuntimeError("The auth plugin signs reset and confirmation tokens with SECRET_KEY, which is not set.")
+        raise erlen.ConfigError(
+            "The auth plugin signs reset and confirmation tokens with SECRET_KEY, which is not set. Set SECRET_KEY "
+            '(or ERLEN_SECRET_KEY) to a long random value: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
     keys = [str(k) for k in (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), key) if k]
     return URLSafeTimedSerializer(keys, salt=_SALTS[purpose])
 

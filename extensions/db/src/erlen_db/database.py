@@ -297,7 +297,7 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     :param engine: an SQLite engine.
     :param busy_timeout_ms: how long a connection waits for a lock.
     """
-    memory = engine.url.database in (None, "", ":memory:")
+    memory = urls.is_sqlite_memory(engine.url)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: t.Any, connection_record: t.Any) -> None:

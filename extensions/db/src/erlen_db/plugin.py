@@ -72,7 +72,7 @@ def erlen_init_app(app: Flask) -> None:
         # A server can drop a pooled connection (restart, idle timeout): test it before use.
         # An SQLite connection is a file handle that nothing drops; a "SELECT 1" each checkout only costs time.
         options["pool_pre_ping"] = True
-    if not (urls.is_sqlite(url) and url.database in (None, "", ":memory:")):
+    if not urls.is_sqlite_memory(url):
         options["pool_timeout"] = 10  # SQLAlchemy's 30 seconds keep a request waiting too long for its 503
     options.update(_checked_engine_options(app.config["DB_ENGINE_OPTIONS"]))
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
@@ -190,7 +190,7 @@ def _configured_url(app: Flask) -> URL:
             key="DB_URL",
             plugin="db",
         ) from None
-    if urls.is_sqlite(url) and url.database not in (None, "", ":memory:") and not url.database.startswith("file:"):
+    if url.database and urls.is_sqlite(url) and not urls.is_sqlite_memory(url) and not url.database.startswith("file:"):
         path = Path(url.database)
         if not path.is_absolute():
             # Like Flask-SQLAlchemy: a relative SQLite file lives in the instance folder, not the working directory.

@@ -58,3 +58,8 @@ def parse(url: str) -> URL:
 def is_sqlite(url: URL) -> bool:
     """Whether ``url`` names an SQLite database."""
     return url.get_backend_name() == "sqlite"
+
+
+def is_sqlite_memory(url: URL) -> bool:
+    """Whether ``url`` names an SQLite database held in memory (no file), which each connection has its own of."""
+    return is_sqlite(url) and url.database in (None, "", ":memory:")

@@ -37,11 +37,6 @@ def _positive(value: object) -> None:
 
 
 def _not_negative(value: object) -> None:
-    if isinstance(value, int) and value < 0:
-        raise ValueError("must be 0 or more")
-
-
-def _not_negative_number(value: object) -> None:
     if isinstance(value, (int, float)) and value < 0:
         raise ValueError("must be 0 or more")
 
@@ -148,14 +143,14 @@ def erlen_settings() -> Iterable[Setting]:
             "OUTBOX_BACKOFF_SECONDS",
             float,
             default=60.0,
-            validate=_not_negative_number,
+            validate=_not_negative,
             help="Wait after a queued message's first failed attempt; it doubles after each further one.",
         ),
         Setting(
             "OUTBOX_MAX_BACKOFF_SECONDS",
             float,
             default=21600.0,
-            validate=_not_negative_number,
+            validate=_not_negative,
             help="The longest wait between two attempts of a queued message.",
         ),
         Setting(

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import click
 from alembic.util import to_tuple
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,7 +27,9 @@ plugin_option = click.option("--plugin", "plugin", metavar="NAME", help="The plu
 
 
 def migrations() -> Migrations:
-    return t.cast(Migrations, current_app.extensions["migrate"])
+    from .plugin import migrations_of
+
+    return migrations_of(t.cast(Flask, current_app._get_current_object()))  # type: ignore[attr-defined]
 
 
 @contextmanager
