@@ -29,14 +29,19 @@ def db_group() -> AppGroup:
 
 
 @contextmanager
-def _reported(database: Database) -> Iterator[None]:
+def reported_errors(database: Database) -> Iterator[None]:
     """Turn Erlen's errors and the database's errors into a one-paragraph message and exit status 1.
 
-    :param database: the app's database, whose URL (password hidden) the messages name.
+    For the commands of any plugin that uses the database: a table conflict, a
+    missing plugin or a database error (busy, unreachable, refused) becomes a
+    :class:`click.ClickException` that says what went wrong and what to do,
+    with the URL's password hidden, instead of a traceback.
+
+    :param database: the app's database, whose URL the messages name.
     """
     try:
         yield
-    except erlen.ErlenError as exc:  # a table conflict: its message says which table and what to rename
+    except erlen.ErlenError as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
         raise click.ClickException(database_error_message(exc, database)) from None
@@ -48,7 +53,7 @@ def info_command() -> None:
     database = database_of()
     click.echo(f"URL: {database.display_url}")
     click.echo(f"Dialect: {database.engine.dialect.name}+{database.engine.dialect.driver}")
-    with _reported(database):
+    with reported_errors(database):
         by_owner = database.tables_by_owner()
         existing: set[str] | None = None
         try:
@@ -84,7 +89,7 @@ def create_all_command(force: bool) -> None:
             "Use migrations to set up production databases."
         )
     database = database_of()
-    with _reported(database):
+    with reported_errors(database):
         database.tables_by_owner()  # a table conflict stops the command before it touches the database
         with database.engine.connect() as connection:
             managed = erlen.plugins_of(app).hook.erlen_db_managed_by(app=app, connection=connection)

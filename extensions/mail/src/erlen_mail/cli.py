@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import signal
 import threading
 import typing as t
-from collections.abc import Iterator
 
 import click
 from flask import current_app
@@ -75,20 +73,15 @@ def _outbox_app(*, wait_for_database: bool = False) -> t.Any:
     return app
 
 
-@contextlib.contextmanager
-def _database_errors(app: t.Any) -> Iterator[None]:
+def _database_errors(app: t.Any) -> t.ContextManager[None]:
     """Report a database error met by a command as a clear message, not a traceback.
 
     :param app: the app whose database the command uses.
     """
-    import sqlalchemy as sa
-
     import erlen_db
+    from erlen_db.cli import reported_errors
 
-    try:
-        yield
-    except sa.exc.SQLAlchemyError as exc:
-        raise click.ClickException(erlen_db.database_error_message(exc, erlen_db.database_of(app))) from None
+    return reported_errors(erlen_db.database_of(app))
 
 
 @mail_group.command("worker")

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import click
 from alembic.util import to_tuple
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
-import erlen
 import erlen_db
+from erlen_db.cli import reported_errors
 
 from .diffs import describe
 from .migrations import Migrations
@@ -32,15 +30,9 @@ def migrations() -> Migrations:
     return migrations_of(t.cast(Flask, current_app._get_current_object()))  # type: ignore[attr-defined]
 
 
-@contextmanager
-def reported() -> Iterator[None]:
-    """Turn Erlen's errors into a message and exit status 1."""
-    try:
-        yield
-    except erlen.ErlenError as exc:
-        raise click.ClickException(str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise click.ClickException(erlen_db.database_error_message(exc, erlen_db.database_of())) from None
+def reported() -> t.ContextManager[None]:
+    """Turn Erlen's errors and database errors into a message and exit status 1."""
+    return reported_errors(erlen_db.database_of())
 
 
 def add_commands(group: AppGroup) -> None:
