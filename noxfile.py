@@ -3,7 +3,8 @@
 ``nox`` runs the default sessions: a test session per distribution in a
 virtual environment holding only that distribution and its declared
 dependencies (which proves each installs and works alone), ``integration``
-with everything, ``lint``, ``typecheck`` and ``docs``. ``nox -s bench`` runs
+with everything, ``production`` (the example app deployed and put under load
+and faults, see tests/production/README.md), ``lint``, ``typecheck`` and ``docs``. ``nox -s bench`` runs
 the benchmarks. uv creates the environments when it is installed; plain
 virtualenv otherwise.
 """
@@ -97,7 +98,31 @@ def integration(session: nox.Session) -> None:
         session.chdir(folder)
         session.run("pytest", *_pytest_args(session))
     session.chdir(ROOT)
-    session.run("pytest", "tests", *_pytest_args(session))
+    # tests/production has a session of its own (it starts servers and runs for minutes).
+    session.run("pytest", "tests", "--ignore=tests/production", *_pytest_args(session))
+
+
+#: The production suite's limit per test, in seconds (the suite bounds its whole run too: see its conftest).
+PRODUCTION_TEST_TIMEOUT = 150
+
+
+@nox.session(python=PYTHON)
+def production(session: nox.Session) -> None:
+    """The example app deployed with gunicorn, PostgreSQL, Redis, SMTP and the mail worker, under load,
+    with one fault injected per test; prints the figures (requests, statuses, recovery, mail counts)."""
+    for name in DISTRIBUTIONS:
+        _install_local(session, name, "[test]")
+    session.install(*EXAMPLES, "gunicorn", "aiosmtpd", "redis", "psycopg[binary]", "pytest-timeout")
+    session.chdir(ROOT)
+    session.run(
+        "pytest",
+        "tests/production",
+        f"--timeout={PRODUCTION_TEST_TIMEOUT}",
+        "--tb=short",
+        "-p",
+        "no:cacheprovider",
+        *_pytest_args(session),
+    )
 
 
 @nox.session(python=PYTHON)

@@ -1,0 +1,279 @@
+"""The example app deployed as docs/deployment.rst says, on servers of the suite's own.
+
+PostgreSQL, Redis and the SMTP server each listen on a free loopback port and
+are started and stopped by the suite (never the machine's shared services);
+gunicorn runs ``notes_app:create_app()`` with several workers and ``erlen
+mail worker`` delivers the outbox. Every process reads the same ``ERLEN_*``
+environment, as the guide's ``production.env``.
+
+Two settings differ from production, and say so: cheap password hashing
+(the suite logs in hundreds of times on two cores) and a retry backoff and
+poll of the mail worker in seconds rather than minutes, so that mail held
+back by an outage is delivered within the test's bounded wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import time
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from erlen.testing import free_port
+from erlen_auth.testing import FAST_HASHING, RedisServer, make_user
+from erlen_db.testing import PostgresServer
+from erlen_mail.testing import SMTPTestServer
+
+from .load import PASSWORD, UserPlan
+from .processes import Gunicorn, MailWorker, run_command
+
+#: gunicorn workers: several, so a killed one leaves others serving (two cores: more would only queue).
+WORKERS = 3
+
+#: The superuser the app mails about each new note.
+ADMIN_EMAIL = "admin@example.com"
+
+#: The folder holding the package ``production`` (this suite), for subprocesses that import its plugin.
+TESTS_FOLDER = Path(__file__).resolve().parent.parent
+
+#: The plugins of the example app's erlen.toml, in its order.
+EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "profiles", "notes_app.notes"]
+
+
+def deployment_environ(*, database_url: str, redis_url: str, smtp: SMTPTestServer) -> dict[str, str]:
+    """The ``ERLEN_*`` variables of every process, over the suite's environment minus its own ``ERLEN_*``.
+
+    :param database_url: the app's PostgreSQL database.
+    :param redis_url: the Redis of the log-in throttle.
+    :param smtp: the mail server.
+    """
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ERLEN_") or k == "ERLEN_REQUIRE_SERVICES"}
+    # Every process imports the whole stack: let the first one cache the bytecode for the others.
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    environ.update(
+        ERLEN_SECRET_KEY=secrets.token_urlsafe(48),
+        ERLEN_DB_URL=database_url,
+        ERLEN_DB_ENGINE_OPTIONS=json.dumps({"pool_size": 5, "max_overflow": 5}),
+        ERLEN_AUTH_THROTTLE_REDIS_URL=redis_url,
+        ERLEN_MAIL_BACKEND="smtp",
+        ERLEN_MAIL_SMTP_HOST=smtp.host,
+        ERLEN_MAIL_SMTP_PORT=str(smtp.port),
+        ERLEN_MAIL_DEFAULT_SENDER="Team notes <notes@example.com>",
+        # Seconds, not minutes: mail held back by an outage goes out within the test's wait.
+        ERLEN_MAIL_OUTBOX_BACKOFF_SECONDS="1",
+        ERLEN_MAIL_OUTBOX_MAX_BACKOFF_SECONDS="2",
+        ERLEN_MAIL_OUTBOX_POLL_SECONDS="0.5",
+        PYTHONUNBUFFERED="1",
+    )
+    # Cheap hashing: hundreds of log-ins on two cores. Never in production.
+    environ.update({f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()})
+    return environ
+
+
+@dataclass
+class Deployment:
+    """The running deployment and the suite's handles on each of its parts."""
+
+    directory: Path
+    postgres: PostgresServer
+    redis: RedisServer
+    smtp: SMTPTestServer
+    environ: dict[str, str]
+    database_url: str
+    gunicorn: Gunicorn | None = None
+    mail_workers: list[MailWorker] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+    #: Seconds each start-up step took, for the report.
+    timings: dict[str, float] = field(default_factory=dict)
+    _engine: sa.Engine | None = None
+
+    # Starting and stopping
+
+    @classmethod
+    def start(cls, directory: Path, *, accounts: int) -> Deployment:
+        """Start every server, apply the migrations, create the accounts and start gunicorn and a mail worker.
+
+        Stops whatever it started when a step fails.
+
+        :param directory: the suite's temporary folder (logs, the app's instance folder).
+        :param accounts: how many confirmed accounts the simulated writers log in as.
+        """
+        started = time.monotonic()
+        stack = contextlib.ExitStack()
+        with stack:
+            postgres = PostgresServer.start()
+            stack.callback(postgres.close)
+            redis = RedisServer(directory / "redis")
+            redis.start()
+            stack.callback(redis.stop)
+            smtp = SMTPTestServer(port=free_port())
+            smtp.start()
+            stack.callback(smtp.stop)
+            database_url = _create_database(postgres.url, "notes")
+            deployment = cls(
+                directory=directory,
+                postgres=postgres,
+                redis=redis,
+                smtp=smtp,
+                environ=deployment_environ(database_url=database_url, redis_url=redis.url, smtp=smtp),
+                database_url=database_url,
+            )
+            stack.callback(deployment.close)
+            deployment.timings["servers"] = time.monotonic() - started
+            for step, action in [
+                ("erlen db upgrade", deployment._migrate),
+                ("accounts", lambda: deployment._create_accounts(accounts)),
+                ("gunicorn", deployment.start_gunicorn),
+                ("mail worker", deployment.start_mail_worker),
+            ]:
+                begun = time.monotonic()
+                action()
+                deployment.timings[step] = time.monotonic() - begun
+            stack.pop_all()
+        return deployment
+
+    def close(self) -> None:
+        """Stop every process and server the deployment started; safe to call twice."""
+        steps = [*(worker.stop for worker in self.mail_workers)]
+        if self.gunicorn is not None:
+            steps.append(self.gunicorn.stop)
+        if self._engine is not None:
+            steps.append(self._engine.dispose)
+        steps += [self.redis.stop, self.smtp.stop, self.postgres.close]
+        errors = []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # every other part must still be stopped
+                errors.append(f"{step}: {exc}")
+        if errors:
+            raise RuntimeError("stopping the deployment failed: " + "; ".join(errors))
+
+    def _migrate(self) -> None:
+        result = run_command(self.environ, self.directory, "db", "upgrade")
+        if result.returncode != 0:
+            raise RuntimeError(f"erlen db upgrade failed:\n{result.stdout}{result.stderr}")
+
+    def _create_accounts(self, count: int) -> None:
+        import notes_app
+
+        app = notes_app.create_app(self.environ, instance_path=str(self.directory / "instance"))
+        try:
+            make_user(app, ADMIN_EMAIL, password=PASSWORD, superuser=True)
+            for number in range(1, count + 1):
+                email = f"writer-{number}@example.com"
+                make_user(app, email, password=PASSWORD)
+                self.accounts.append(email)
+        finally:
+            import erlen_db
+
+            erlen_db.database_of(app).engine.dispose()
+
+    @property
+    def port(self) -> int:
+        """The port gunicorn serves the app on."""
+        if self.gunicorn is None:
+            raise RuntimeError("gunicorn is not started")
+        return self.gunicorn.port
+
+    def start_gunicorn(self) -> None:
+        """Start gunicorn with :data:`WORKERS` workers and wait until it answers."""
+        self.gunicorn = Gunicorn(self.environ, self.directory, port=free_port(), workers=WORKERS)
+        self.gunicorn.start()
+        self.gunicorn.wait_ready()
+
+    def start_mail_worker(self) -> MailWorker:
+        """Start one more ``erlen mail worker`` and wait until it runs."""
+        worker = MailWorker(self.environ, self.directory, number=len(self.mail_workers) + 1)
+        self.mail_workers.append(worker)
+        worker.start()
+        worker.wait_ready()
+        return worker
+
+    @property
+    def mail_worker(self) -> MailWorker:
+        """The newest mail worker."""
+        return self.mail_workers[-1]
+
+    def make_healthy(self) -> None:
+        """Undo what a failed scenario may have left: every server up, gunicorn's workers all back, a mail worker."""
+        if not self.postgres.running:
+            self.postgres.start_again()
+        if self.redis.frozen:
+            self.redis.thaw()
+        if not self.redis.running:
+            self.redis.start_again()
+        self.smtp.on_data = None
+        self.smtp.start()
+        assert self.gunicorn is not None
+        if not self.gunicorn.running:
+            self.gunicorn.stop()
+            self.start_gunicorn()
+        self.gunicorn.wait_ready()
+        if not self.mail_worker.running:
+            self.start_mail_worker()
+
+    # Plans of the simulated users
+
+    def writers(self, count: int | None = None, **options: t.Any) -> list[UserPlan]:
+        """Plans for ``count`` users who log in and read and write notes (every account by default)."""
+        emails = self.accounts if count is None else self.accounts[:count]
+        return [UserPlan(email, **options) for email in emails]
+
+    # The database, read by the checks
+
+    @property
+    def engine(self) -> sa.Engine:
+        """An engine on the app's database without a pool (the server is stopped and started under it)."""
+        if self._engine is None:
+            self._engine = sa.create_engine(self.database_url, poolclass=sa.NullPool)
+        return self._engine
+
+    def query(self, statement: str, **parameters: t.Any) -> list[sa.Row[t.Any]]:
+        """Run a read-only SQL statement on the app's database."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(sa.text(statement), parameters))
+
+    def database_answers(self) -> bool:
+        """Whether the app's database accepts a query."""
+        try:
+            self.query("SELECT 1")
+        except sa.exc.OperationalError:
+            return False
+        return True
+
+    def queue_mail(self, count: int, *, to: str) -> list[str]:
+        """Queue ``count`` test messages in the outbox, as the app would, in one transaction; their Message-IDs."""
+        import notes_app
+
+        from erlen_db import database_of, session
+        from erlen_mail import queue_template
+
+        app = notes_app.create_app(self.environ, instance_path=str(self.directory / "instance"))
+        try:
+            with app.test_request_context():
+                rows = [queue_template("erlen/test", to=to, app_name="notes") for _ in range(count)]
+                session.commit()
+                return [str(row.message_id) for row in rows if row is not None]
+        finally:
+            database_of(app).engine.dispose()
+
+
+def _create_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``server_url``; its URL."""
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+__all__ = ["ADMIN_EMAIL", "EXAMPLE_PLUGINS", "TESTS_FOLDER", "WORKERS", "Deployment", "deployment_environ"]
