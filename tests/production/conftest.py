@@ -11,6 +11,7 @@ import pytest
 
 from erlen.testing import service_unavailable
 
+from .deployment import Deployment
 from .report import Report
 from .scenario import Scenario
 
@@ -55,13 +56,11 @@ def report(pytestconfig: pytest.Config) -> Report:
 
 
 @pytest.fixture(scope="session")
-def deployment(tmp_path_factory: pytest.TempPathFactory, report: Report) -> Iterator[object]:
+def deployment(tmp_path_factory: pytest.TempPathFactory, report: Report) -> Iterator[Deployment]:
     """The example app on gunicorn, PostgreSQL, Redis, SMTP and a mail worker of the suite's own."""
     for module, what in _NEEDED.items():
         if importlib.util.find_spec(module) is None:
             service_unavailable(f"the production suite needs {what}")
-    from .deployment import Deployment
-
     started = time.monotonic()
     running = Deployment.start(Path(tmp_path_factory.mktemp("production")), accounts=WRITERS)
     report.notes.append(
@@ -78,11 +77,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, report: Report) -> Iter
 
 
 @pytest.fixture
-def scenario(deployment: object, report: Report, pytestconfig: pytest.Config) -> Iterator[Scenario]:
+def scenario(deployment: Deployment, report: Report, pytestconfig: pytest.Config) -> Iterator[Scenario]:
     """One scenario's users and counts; its users are stopped after the test whatever happens."""
-    from .deployment import Deployment
-
-    assert isinstance(deployment, Deployment)
     elapsed = time.monotonic() - pytestconfig.stash[STARTED_KEY]
     if elapsed > SUITE_BUDGET:
         pytest.fail(f"the production suite's budget of {SUITE_BUDGET:g} s ran out ({elapsed:.0f} s) before this one")

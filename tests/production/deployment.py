@@ -20,6 +20,7 @@ import os
 import secrets
 import time
 import typing as t
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,7 +141,7 @@ class Deployment:
 
     def close(self) -> None:
         """Stop every process and server the deployment started; safe to call twice."""
-        steps = [*(worker.stop for worker in self.mail_workers)]
+        steps: list[Callable[[], object]] = [worker.stop for worker in self.mail_workers]
         if self.gunicorn is not None:
             steps.append(self.gunicorn.stop)
         if self._engine is not None:
@@ -235,10 +236,10 @@ class Deployment:
             self._engine = sa.create_engine(self.database_url, poolclass=sa.NullPool)
         return self._engine
 
-    def query(self, statement: str, **parameters: t.Any) -> list[sa.Row[t.Any]]:
-        """Run a read-only SQL statement on the app's database."""
+    def query(self, statement: str, **parameters: t.Any) -> list[tuple[t.Any, ...]]:
+        """Run a read-only SQL statement on the app's database; its rows."""
         with self.engine.connect() as connection:
-            return list(connection.execute(sa.text(statement), parameters))
+            return [tuple(row) for row in connection.execute(sa.text(statement), parameters)]
 
     def database_answers(self) -> bool:
         """Whether the app's database accepts a query."""

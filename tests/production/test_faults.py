@@ -81,20 +81,24 @@ REDIS_OUTAGE_SECONDS = 6.0
 REDIS_OUTAGE_MAX_SECONDS = 12.0
 
 
-def _wrong_passwords(deployment: Deployment, source: str, email: str, over: threading.Event) -> list[int | None]:
-    """Wrong passwords for ``email`` from ``source``: more than every worker's own limit allows, until ``over``.
+#: Wrong passwords sent during a Redis outage: more than every worker's own limit
+#: (AUTH_THROTTLE_ACCOUNT_LIMIT, 5 by default) allows, so one worker at least must refuse one.
+WRONG_PASSWORDS = WORKERS * 5 + 3
 
-    :returns: the status of each answer (``None``: no answer).
+
+def _wrong_passwords(
+    deployment: Deployment, source: str, email: str, over: threading.Event, statuses: list[int | None]
+) -> None:
+    """Send :data:`WRONG_PASSWORDS` wrong passwords for ``email`` from ``source``, stopping once ``over`` is set.
+
+    :param statuses: gets the status of each answer as it comes (``None``: no answer).
     """
-    attempts = WORKERS * 5 + 3  # 5: AUTH_THROTTLE_ACCOUNT_LIMIT's default
     browser = Browser(deployment.port, Ledger(), source=source)
-    statuses: list[int | None] = []
-    for _ in range(attempts):
+    for _ in range(WRONG_PASSWORDS):
         if over.is_set():
-            break
+            return
         answer = browser.log_in(email, "not the password")
         statuses.append(answer.status if answer is not None else None)
-    return statuses
 
 
 def _redis_outage(deployment: Deployment, scenario: Scenario, *, name: str, freeze: bool, source: str) -> None:
@@ -109,8 +113,7 @@ def _redis_outage(deployment: Deployment, scenario: Scenario, *, name: str, free
     over = threading.Event()
     statuses: list[int | None] = []
     checker = threading.Thread(
-        target=lambda: statuses.extend(_wrong_passwords(deployment, source, f"nobody-{source}@example.com", over)),
-        daemon=True,
+        target=_wrong_passwords, args=(deployment, source, f"nobody-{source}@example.com", over, statuses), daemon=True
     )
     checker.start()
     load.pause(REDIS_OUTAGE_SECONDS)
@@ -125,8 +128,8 @@ def _redis_outage(deployment: Deployment, scenario: Scenario, *, name: str, free
     checker.join(REQUEST_TIMEOUT + 5)
     load.pause(2)
     log_ins = [o for o in load.ledger.of_kind("login.post") if start <= o.started < end]
-    attempts = WORKERS * 5 + 3
-    refused = statuses.count(429)
+    attempts = WRONG_PASSWORDS
+    refused = statuses[:answered_in_outage].count(429)
     figures = scenario.finish(
         **{
             "outage": f"{end - start:.1f} s",
@@ -183,16 +186,14 @@ def test_smtp_stopped_during_registrations(deployment: Deployment, scenario: Sce
 
 def test_gunicorn_worker_killed(deployment: Deployment, scenario: Scenario) -> None:
     """A SIGKILLed worker loses at most the request it was serving; gunicorn starts another."""
-    assert deployment.gunicorn is not None
+    gunicorn = deployment.gunicorn
+    assert gunicorn is not None
     load = scenario.begin("gunicorn worker killed", deployment.writers() + _registrars(1))
     load.pause(3)
-    victim = deployment.gunicorn.worker_pids()[0]
+    victim = gunicorn.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
     replaced = wait_until(
-        lambda: (
-            victim not in deployment.gunicorn.worker_pids()  # type: ignore[union-attr]
-            and len(deployment.gunicorn.worker_pids()) == WORKERS
-        ),  # type: ignore[union-attr]
+        lambda: victim not in gunicorn.worker_pids() and len(gunicorn.worker_pids()) == WORKERS,
         timeout=30,
         what="gunicorn replacing the killed worker",
     )
