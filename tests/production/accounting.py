@@ -9,8 +9,10 @@ once: a confirmation for each acknowledged registration, and a notification
 to the admin for each acknowledged note. Every message of the outbox queued
 during the scenario must be received exactly once, by its Message-ID (a
 message left ``uncertain`` by a killed worker counts as delivered only if the
-server has it). Mail that reached the server without going through the
-outbox is counted and printed.
+server has it). A ``suppressed`` row (recorded so that a request does the
+same work whether it mails or not, never sent) and a ``discarded`` one (an
+operator's decision) must never be received. Mail that reached the server
+without going through the outbox is counted and printed.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ def count_writes(deployment: Deployment, ledger: Ledger) -> WriteCounts:
         if not acknowledged and copies == 1:
             counts.saved_unacknowledged += 1
     return counts
+
+
+#: Outbox statuses of rows that are never to be sent.
+NEVER_SENT = frozenset({"suppressed", "discarded"})
 
 
 @dataclass
@@ -140,13 +146,18 @@ def count_mail(deployment: Deployment, ledger: Ledger, mark: MailMark) -> MailCo
     by_id: Counter[str] = Counter(_message_id(m) for m in received)
     since_mark = received[mark.received :]
     promised = _promised(ledger)
-    counts = MailCounts(queued=len(rows), received=len(since_mark), promised=len(promised))
+    counts = MailCounts(
+        queued=sum(1 for row in rows if row[1] not in NEVER_SENT), received=len(since_mark), promised=len(promised)
+    )
     counts.statuses = dict(Counter(row[1] for row in rows))
     counts.uncertain = counts.statuses.get("uncertain", 0)
-    for message_id, _status in rows:
+    for message_id, status in rows:
         copies = by_id.get(message_id, 0)
-        if copies == 0:
-            counts.lost.append(f"outbox {message_id} ({_status})")
+        if status in NEVER_SENT:
+            if copies:
+                counts.doubled.append(f"{message_id} is {status} but was received {copies} time(s)")
+        elif copies == 0:
+            counts.lost.append(f"outbox {message_id} ({status})")
         elif copies > 1:
             counts.doubled.append(f"{message_id} received {copies} times")
     for message in since_mark:

@@ -167,6 +167,12 @@ class Browser:
             else:
                 self.cookies[name] = morsel.value
 
+    def csrf_token(self, path: str) -> str | None:
+        """The CSRF token of the form page at ``path``, or ``None`` when the page did not come."""
+        page = self.request("form.get", "GET", path)
+        token = _CSRF.search(page.body) if page is not None and page.status == 200 else None
+        return token.group(1) if token is not None else None
+
     def form(self, kind: str, path: str, fields: dict[str, str]) -> Response | None:
         """GET the form page at ``path`` for its CSRF token, then POST ``fields`` to it.
 

@@ -23,6 +23,8 @@ class Figures:
     extra: dict[str, str] = field(default_factory=dict)
     #: Tracebacks the app logged during the scenario (the first lines of each).
     app_errors: list[str] = field(default_factory=list)
+    #: 5xx answers in gunicorn's access log, by ``METHOD /path status``.
+    server_errors_by_route: Counter[str] = field(default_factory=Counter)
 
     @property
     def requests(self) -> int:
@@ -61,6 +63,9 @@ class Figures:
                 f"{m.outside_outbox} sent outside the outbox{settled}"
             )
         lines += [f"  {name}: {value}" for name, value in self.extra.items()]
+        if self.server_errors_by_route:
+            routes = ", ".join(f"{route} x{n}" for route, n in self.server_errors_by_route.most_common())
+            lines.append(f"  5xx answers by route: {routes}")
         if self.app_errors:
             lines.append(f"  tracebacks in the app's log: {len(self.app_errors)}")
             lines += [f"    {error}" for error in self.app_errors[:5]]

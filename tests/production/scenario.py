@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 
 from .accounting import count_mail, count_writes, mark_mail, settle_mail
 from .deployment import Deployment
@@ -38,6 +39,18 @@ def tracebacks(log: str) -> list[str]:
             end += 1
         exception = lines[end].strip() if end < len(lines) else "?"
         found.append(f"{context[-160:]} -> {exception[:240]}")
+    return found
+
+
+_ACCESS = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (5\d\d) ')
+
+
+def server_errors_by_route(log: str) -> Counter[str]:
+    """``METHOD /path status`` of each 5xx answer in gunicorn's access log, numbers in paths as ``<n>``."""
+    found: Counter[str] = Counter()
+    for method, target, status in _ACCESS.findall(log):
+        path = re.sub(r"/\d+(?=/|$)", "/<n>", target.split("?", 1)[0])
+        found[f"{method} {path} {status}"] += 1
     return found
 
 
@@ -90,7 +103,9 @@ class Scenario:
         figures.writes = count_writes(self.deployment, ledger)
         figures.mail = count_mail(self.deployment, ledger, self.mail_mark)
         assert self.deployment.gunicorn is not None
-        figures.app_errors = tracebacks(self.deployment.gunicorn.log(self.log_mark))
+        log = self.deployment.gunicorn.log(self.log_mark)
+        figures.app_errors = tracebacks(log)
+        figures.server_errors_by_route = server_errors_by_route(log)
         if self.load.errors:
             raise AssertionError(f"the simulated users failed: {self.load.errors}")
         return figures
