@@ -110,9 +110,16 @@ PRODUCTION_TEST_TIMEOUT = 150
 def production(session: nox.Session) -> None:
     """The example app deployed with gunicorn, PostgreSQL, Redis, SMTP and the mail worker, under load,
     with one fault injected per test; prints the figures (requests, statuses, recovery, mail counts)."""
-    for name in DISTRIBUTIONS:
-        _install_local(session, name, "[test]")
-    session.install(*EXAMPLES, "gunicorn", "aiosmtpd", "redis", "psycopg[binary]", "pytest-timeout")
+    # One resolver run: every local distribution is named by its path.
+    session.install(
+        *[f"{folder}[test]" for folder in DISTRIBUTIONS.values()],
+        *EXAMPLES,
+        "gunicorn",
+        "aiosmtpd",
+        "redis",
+        "psycopg[binary]",
+        "pytest-timeout",
+    )
     session.chdir(ROOT)
     session.run(
         "pytest",

@@ -37,6 +37,9 @@ from .processes import Gunicorn, MailWorker, run_command
 #: gunicorn workers: several, so a killed one leaves others serving (two cores: more would only queue).
 WORKERS = 3
 
+#: AUTH_THROTTLE_ACCOUNT_LIMIT of the deployment: failed log-ins per account before it is throttled.
+ACCOUNT_LIMIT = 3
+
 #: The superuser the app mails about each new note.
 ADMIN_EMAIL = "admin@example.com"
 
@@ -72,6 +75,9 @@ def deployment_environ(*, database_url: str, redis_url: str, smtp: SMTPTestServe
         ERLEN_MAIL_OUTBOX_POLL_SECONDS="0.5",
         PYTHONUNBUFFERED="1",
     )
+    # Three failed log-ins per account (5 by default): the Redis scenarios need fewer wrong passwords
+    # to show that every worker still counts them while Redis is out.
+    environ["ERLEN_AUTH_THROTTLE_ACCOUNT_LIMIT"] = str(ACCOUNT_LIMIT)
     # Cheap hashing: hundreds of log-ins on two cores. Never in production.
     environ.update({f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()})
     return environ
@@ -277,4 +283,12 @@ def _create_database(server_url: str, name: str) -> str:
     return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-__all__ = ["ADMIN_EMAIL", "EXAMPLE_PLUGINS", "TESTS_FOLDER", "WORKERS", "Deployment", "deployment_environ"]
+__all__ = [
+    "ACCOUNT_LIMIT",
+    "ADMIN_EMAIL",
+    "EXAMPLE_PLUGINS",
+    "TESTS_FOLDER",
+    "WORKERS",
+    "Deployment",
+    "deployment_environ",
+]

@@ -2,8 +2,8 @@
 
 The production suite enables it (by this dotted path, ``production.failing_release``)
 for one ``erlen db upgrade`` while the app serves its users: the migration
-creates a table, adds a column, rewrites every note's title and then adds a
-unique constraint the data violates. The upgrade must fail and leave the
+creates a table, adds a column to ``notes_note``, rewrites every note's
+title and then inserts two rows with one key. The upgrade must fail and leave the
 schema and the data as they were.
 """
 

@@ -25,11 +25,10 @@ def upgrade() -> None:
     op.create_table("failing_release_audit", sa.Column("id", sa.Integer(), primary_key=True))
     op.add_column("notes_note", sa.Column("word_count", sa.Integer(), nullable=False, server_default="0"))
     op.execute(sa.text("UPDATE notes_note SET title = left(title, 180) || :mark").bindparams(mark=MARK))
-    # Each writer has several notes: this constraint cannot hold, and the migration fails here.
-    op.create_unique_constraint("uq_notes_note_author_id", "notes_note", ["author_id"])
+    # A data step with a bug: the second row repeats the first one's key, and the migration fails here.
+    op.execute(sa.text("INSERT INTO failing_release_audit (id) VALUES (1), (1)"))
 
 
 def downgrade() -> None:
-    op.drop_constraint("uq_notes_note_author_id", "notes_note", type_="unique")
     op.drop_column("notes_note", "word_count")
     op.drop_table("failing_release_audit")
