@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ class Figures:
             m = self.mail
             settled = "" if self.mail_settled_seconds is None else f"; settled in {self.mail_settled_seconds:.1f} s"
             lines.append(
-                f"  mail: {m.promised} promised, {m.queued} queued in the outbox {m.statuses or ''}, "
+                f"  mail: {m.promised} promised, {m.queued} queued in the outbox {json.dumps(m.statuses)}, "
                 f"{m.received} received, {len(m.lost)} lost, {len(m.doubled)} doubled, {m.uncertain} uncertain, "
                 f"{m.outside_outbox} sent outside the outbox{settled}"
             )

@@ -35,6 +35,7 @@ def _outcomes_between(ledger: Ledger, kind: str, start: float, end: float) -> li
 
 
 def test_load_alone(deployment: Deployment, scenario: Scenario) -> None:
+    """The baseline: the same users without a fault lose nothing and see no 5xx."""
     load = scenario.begin("load alone", deployment.writers() + _registrars(2))
     load.pause(8)
     figures = scenario.finish()
