@@ -103,7 +103,7 @@ def integration(session: nox.Session) -> None:
 
 
 #: The production suite's limit per test, in seconds (the suite bounds its whole run too: see its conftest).
-PRODUCTION_TEST_TIMEOUT = 150
+PRODUCTION_TEST_TIMEOUT = 120
 
 
 @nox.session(python=PYTHON)
