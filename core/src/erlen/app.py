@@ -29,6 +29,9 @@ EXTENSION_KEY = "erlen"
 #: Command names Flask's CLI provides itself; a plugin command of that name would be hidden.
 _FLASK_COMMANDS = frozenset({"run", "shell", "routes"})
 
+#: What ``erlen_template_globals`` returns, for the message when it returns something else.
+_GLOBALS_EXPECTED = 'names to values, such as {"site_name": "Notes"}'
+
 
 def create_app(
     import_name: str,
@@ -207,9 +210,11 @@ def _register_templates(app: Flask, registry: PluginRegistry) -> None:
         loaders.extend(FileSystemLoader(folder) for folder in reversed(folders))
         app.jinja_loader = ChoiceLoader(loaders)
     for plugin, names in registry.call_each("erlen_template_globals"):
-        app.jinja_env.globals.update(hook_mapping(plugin.name, "erlen_template_globals", names))
+        app.jinja_env.globals.update(hook_mapping(plugin.name, "erlen_template_globals", names, _GLOBALS_EXPECTED))
     for plugin, filters in registry.call_each("erlen_template_filters"):
-        app.jinja_env.filters.update(hook_mapping(plugin.name, "erlen_template_filters", filters))
+        app.jinja_env.filters.update(
+            hook_mapping(plugin.name, "erlen_template_filters", filters, "filter names to functions")
+        )
 
 
 def _plugin_path(plugin: LoadedPlugin, folder: str | os.PathLike[str]) -> str:

@@ -6,7 +6,7 @@ import typing as t
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 import erlen
 
 from . import urls
-from .errors import DatabaseConfigError, TableConflictError, is_unavailable
+from .errors import TableConflictError, is_unavailable
 from .model import Model
 
 #: The key of ``app.extensions`` under which the :class:`Database` lives.
@@ -268,15 +268,9 @@ def _tables_of(plugin: str, declared: Iterable[object]) -> Iterator[Table]:
 def database_of(app: Flask | None = None) -> Database:
     """The :class:`Database` of ``app``, or of the current app.
 
-    :raises DatabaseConfigError: the ``db`` plugin is not enabled on the app.
+    :raises erlen.PluginNotEnabledError: the ``db`` plugin is not enabled on the app, so it has no database.
     """
-    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        return t.cast(Database, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        raise DatabaseConfigError(
-            f"The app {app.name!r} has no database: add 'db' to its PLUGINS (the erlen-db distribution)."
-        ) from None
+    return t.cast(Database, erlen.extension_state(EXTENSION_KEY, app))
 
 
 def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:

@@ -31,7 +31,7 @@ _SQLITE_LOCK_CODES = (5, 6)
 
 
 class DatabaseConfigError(erlen.ConfigError):
-    """The ``db`` plugin is misconfigured or missing."""
+    """The ``db`` plugin is misconfigured (an app without it gets erlen.PluginNotEnabledError)."""
 
 
 class TableConflictError(erlen.PluginError):

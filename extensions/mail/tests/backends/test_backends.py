@@ -58,7 +58,10 @@ def test_an_smtp_port_out_of_range_is_refused_at_start_up(make_app: t.Any, port:
 
 def test_mail_not_enabled(make_app: t.Any) -> None:
     app = make_app([])
-    with app.app_context(), pytest.raises(erlen.ConfigError, match="add 'mail' to PLUGINS"):
+    with (
+        app.app_context(),
+        pytest.raises(erlen.PluginNotEnabledError, match=r"plugin 'mail' .*: add 'mail' to PLUGINS,"),
+    ):
         send(Message(to="a@example.com"))
 
 
