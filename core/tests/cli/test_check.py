@@ -71,6 +71,26 @@ def test_a_crashing_check_is_reported_not_raised(noop_plugin) -> None:
     assert "ERROR erlen.E000 [flaky] The system check of plugin 'flaky' failed: OSError: disk gone" in result.output
 
 
+def test_a_check_returning_one_message_instead_of_a_list_says_so(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "shop",
+        body="""
+        from erlen.checks import warning
+        @erlen.hookimpl
+        def erlen_checks():
+            return warning("shop.W001", "No currency set.")
+        """,
+    )
+    app = erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+    (message,) = run_checks(app)
+    assert (message.level, message.plugin, message.id) == (Level.ERROR, "shop", "erlen.E000")
+    # Was "failed: TypeError: 'CheckMessage' object is not iterable".
+    assert message.message == (
+        "The system check of plugin 'shop' failed: PluginError: Plugin 'shop': erlen_checks returned CheckMessage; "
+        "it must return a list of CheckMessage objects. Wrap a single one in a list."
+    )
+
+
 def test_misspelt_plugin_setting_is_reported(noop_plugin, tmp_path) -> None:
     plugin = noop_plugin(
         "shop",

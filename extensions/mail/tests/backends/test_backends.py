@@ -167,6 +167,20 @@ def test_plugin_backend_must_be_a_backend(plugins_dir: Path, make_app: t.Any) ->
         make_app(["mail", "bad_backend_plugin"])
 
 
+def test_plugin_backends_returned_as_a_list_name_the_plugin(plugins_dir: Path, make_app: t.Any) -> None:
+    (plugins_dir / "listed_backends_plugin.py").write_text(
+        "import erlen\nfrom erlen_mail import NullBackend\n"
+        "PLUGIN = erlen.Plugin(name='listed', requires=['mail'])\n"
+        "@erlen.hookimpl\ndef erlen_mail_backends():\n    return [NullBackend]\n"
+    )
+    with pytest.raises(erlen.PluginError) as caught:
+        make_app(["mail", "listed_backends_plugin"])
+    assert caught.value.plugin == "listed"
+    assert str(caught.value) == (
+        "Plugin 'listed': erlen_mail_backends returned list; return a dict of backend names to Backend subclasses."
+    )
+
+
 def test_plugin_is_valid() -> None:
     import erlen_mail.plugin
     from erlen.testing import assert_valid_plugin
