@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import typing as t
 from collections.abc import Callable, Iterator
 
@@ -135,3 +137,57 @@ def test_a_failing_request_keeps_its_own_500_when_closing_fails(
     client = server_app.test_client()
     assert client.get("/fails").status_code == 500
     assert client.post("/authors/ada").status_code == 201
+
+
+def test_a_connection_lost_during_commit_is_a_503_and_nothing_is_saved(
+    server_app: Flask, postgres_server: PostgresServer
+) -> None:
+    # A deferred trigger runs inside COMMIT; while it waits, the server ends the connection. The client cannot
+    # tell whether the write was saved, so it gets the 503 page (retry later), never a bare 500.
+    with erlen_db.database_of(server_app).engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON author DEFERRABLE INITIALLY DEFERRED "
+                "FOR EACH ROW EXECUTE FUNCTION slow_commit()"
+            )
+        )
+    terminated: list[bool] = []
+
+    def terminate_when_committing(pid: int) -> None:
+        engine = sa.create_engine(postgres_server.url, poolclass=sa.NullPool)
+        with engine.connect() as connection:
+            for _ in range(600):  # bounded: at most 30 s
+                state = connection.scalar(
+                    sa.text("SELECT wait_event FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+                if state == "PgSleep":
+                    terminated.append(connection.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}))
+                    break
+                time.sleep(0.05)
+        engine.dispose()
+
+    @server_app.post("/slow/<name>")
+    def slow(name: str) -> str:
+        pid = backend_pid()
+        killer = threading.Thread(target=terminate_when_committing, args=(pid,))
+        killer.start()
+        try:
+            erlen_db.session.add(Author(name=name))
+            erlen_db.session.commit()
+        finally:
+            killer.join()
+        return "saved"
+
+    add_routes(server_app, lambda: None)
+    client = server_app.test_client()
+    response = client.post("/slow/ada")
+    assert terminated == [True]
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert client.get("/authors").text == ""  # ended before the commit completed: the retry is safe
