@@ -159,10 +159,13 @@ def erlen_init_app(app: Flask) -> None:
     from .throttling import LoginThrottle
 
     manager = _LoginManager()
-    manager.init_app(app)
+    # Flask-Login's own context processor loads the user for every template, error pages included;
+    # ours hands templates the lazy proxy, loaded only by a template that uses it.
+    manager.init_app(app, add_context_processor=False)
+    app.context_processor(_current_user_context)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
-    manager.user_loader(_user_loader(app))
+    manager.user_loader(_outage_safe(_user_loader(app)))
     from .views import unauthorized
 
     manager.unauthorized_handler(unauthorized)
@@ -211,6 +214,24 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
 
 #: The most digits a user id in a session or remember-me cookie may have (ids fit a signed 64-bit integer).
 _MAX_ID_DIGITS = 18
+
+
+def _current_user_context() -> dict[str, t.Any]:
+    """``current_user`` in templates, as Flask-Login's lazy proxy: a page that does not show the user loads nobody."""
+    from flask_login import current_user
+
+    return {"current_user": current_user}
+
+
+def _outage_safe(load_user: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any]:
+    """The user loader, treating the user as logged out on an error page while the database is unavailable.
+
+    The 503 page of a logged-in user would otherwise load the user again from
+    the database that just failed, and turn into a 500.
+    """
+    from erlen_db import unless_unavailable
+
+    return unless_unavailable(lambda user_id: None)(load_user)
 
 
 def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
