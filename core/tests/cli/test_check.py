@@ -29,7 +29,7 @@ def test_deploy_flags_weak_secrets() -> None:
     for weak in ("dev", "a" * 40, "short-but-random-x7", "hello-example-development-key-change-me"):
         app = erlen.create_app(__name__, {"SECRET_KEY": weak}, environ={})
         ids = [m.id for m in run_checks(app, deploy=True)]
-        assert ids == ["erlen.E002", "erlen.W003"], weak
+        assert ids == ["erlen.E002", "erlen.W003", "erlen.I001"], weak
 
 
 def test_deploy_passes_with_a_strong_secret() -> None:

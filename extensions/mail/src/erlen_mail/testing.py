@@ -16,7 +16,6 @@ Fixtures:
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 import typing as t
@@ -25,6 +24,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
+
+from erlen.testing import free_port
 
 from .state import state_of
 
@@ -116,13 +117,6 @@ class _Handler:
         if self.server.hang_up_after_data:
             server.transport.close()  # the message is kept, but the client never hears that it was
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SMTPTestServer:
