@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from auth_helpers import log_in
 
+import erlen
 from erlen_auth import (
     PermissionDeclarationError,
     Role,
@@ -38,6 +39,15 @@ def test_the_app_declares_its_own_permissions(auth_app):
 def test_a_permission_declared_twice_stops_the_app(auth_app):
     with pytest.raises(PermissionDeclarationError, match="declared twice"):
         auth_app(["auth_sample_plugins.blog", "auth_sample_plugins.dupe"])
+
+
+def test_permissions_returned_as_a_list_name_the_plugin(auth_app):
+    with pytest.raises(erlen.PluginError) as caught:
+        auth_app(["auth_sample_plugins.listed"])
+    assert caught.value.plugin == "listed"
+    assert str(caught.value) == (
+        "Plugin 'listed': erlen_auth_permissions returned list; return a dict of permission names to descriptions."
+    )
 
 
 @pytest.mark.parametrize(

@@ -90,6 +90,14 @@ def test_close_stops_the_server_and_deletes_its_files(tmp_path: Path) -> None:
     server.close()  # twice is harmless
 
 
+def test_settings_reach_the_server(tmp_path: Path) -> None:
+    with (
+        PostgresServer.start(tmp_path, settings={"max_connections": 42}) as server,
+        engine_of(server).connect() as connection,
+    ):
+        assert connection.scalar(sa.text("SHOW max_connections")) == "42"
+
+
 def test_close_also_cleans_up_a_killed_server(tmp_path: Path) -> None:
     server = PostgresServer.start(tmp_path)
     server.kill()

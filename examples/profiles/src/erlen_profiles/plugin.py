@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from flask import Blueprint, Flask
 
 import erlen
+from erlen_db import unless_unavailable
 
 PLUGIN = erlen.Plugin(
     name="profiles",
@@ -93,6 +94,14 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
     return {"display_name": display_name}
 
 
+def _name_without_profile(user: t.Any) -> str:
+    """The display name of a user without a profile: the address's local part (nothing for a bare id)."""
+    return "" if isinstance(user, int) else str(user.email).split("@", 1)[0]
+
+
+# Layouts call it for the logged-in user, error pages included: once the database failed in the request,
+# the 503 page shows the address's local part rather than trying the database again (and failing as a 500).
+@unless_unavailable(_name_without_profile)
 def display_name(user: t.Any) -> str:
     """The display name of ``user`` (a ``User`` or its id), for templates: ``{{ display_name(note.author) }}``."""
     from erlen_db import session
@@ -103,7 +112,7 @@ def display_name(user: t.Any) -> str:
     profile = session.get(Profile, user_id)
     if profile is not None:
         return profile.display_name
-    return "" if isinstance(user, int) else str(user.email).split("@", 1)[0]
+    return _name_without_profile(user)
 
 
 @erlen.hookimpl(optionalhook=True)

@@ -15,7 +15,7 @@ from .errors import AuthError, PermissionDeclarationError, UnknownPermissionErro
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
 from .state import AuthState, state_of
-from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, Throttled, ThrottleStore
+from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
     from .accounts import (
@@ -101,6 +101,7 @@ __all__ = [
     "Passwords",
     "PermissionDeclarationError",
     "RedisStore",
+    "StoreHealth",
     "ThrottleStore",
     "Throttled",
     "UnknownPermissionError",

@@ -128,7 +128,7 @@ def deactivate(user: User, *, db: Session | None = None) -> None:
 
 
 def client_address() -> str | None:
-    """The client's address, as the throttle counts it (behind a proxy, configure werkzeug's ``ProxyFix``)."""
+    """The client's address, as the throttle counts it (behind reverse proxies, set ``TRUSTED_PROXY_HOPS``)."""
     return request.remote_addr
 
 

@@ -52,12 +52,17 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
         return super()._load_user_from_remember_cookie(cookie)
 
 
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def check(value: int) -> None:
+def _at_least(low: int) -> t.Callable[[float], None]:
+    def check(value: float) -> None:
         if value < low:
             raise ValueError(f"must be at least {low}")
 
     return check
+
+
+def _above_zero(value: float) -> None:
+    if value <= 0:
+        raise ValueError("must be more than 0")
 
 
 @erlen.hookimpl
@@ -133,7 +138,30 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             default=None,
             secret=True,
             help="A redis:// URL to count failed log-ins in, shared by every process and host; "
-            "by default they are counted in each process's memory.",
+            "by default they are counted in each process's memory. While Redis cannot be reached, each "
+            "process counts in its own memory and logs it once.",
+        ),
+        S(
+            "THROTTLE_REDIS_CONNECT_TIMEOUT",
+            float,
+            default=0.25,
+            validate=_above_zero,
+            help="Seconds to wait for a connection to the throttle's Redis before counting in memory.",
+        ),
+        S(
+            "THROTTLE_REDIS_READ_TIMEOUT",
+            float,
+            default=0.25,
+            validate=_above_zero,
+            help="Seconds to wait for the throttle's Redis to answer before counting in memory: "
+            "what a hung Redis adds to a log-in at most.",
+        ),
+        S(
+            "THROTTLE_REDIS_RETRY_INTERVAL",
+            float,
+            default=5.0,
+            validate=_at_least(0),
+            help="Seconds between tries of the throttle's Redis while it cannot be reached (0: try on every log-in).",
         ),
         S(
             "PERMISSIONS",
@@ -147,8 +175,16 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 def _make_store(app: Flask) -> t.Any:
     from .throttling import MemoryStore, RedisStore
 
-    url = app.config["AUTH_THROTTLE_REDIS_URL"]
-    return RedisStore(url) if url else MemoryStore()
+    config = app.config
+    url = config["AUTH_THROTTLE_REDIS_URL"]
+    if not url:
+        return MemoryStore()
+    return RedisStore(
+        url,
+        connect_timeout=config["AUTH_THROTTLE_REDIS_CONNECT_TIMEOUT"],
+        read_timeout=config["AUTH_THROTTLE_REDIS_READ_TIMEOUT"],
+        retry_interval=config["AUTH_THROTTLE_REDIS_RETRY_INTERVAL"],
+    )
 
 
 @erlen.hookimpl
@@ -159,10 +195,13 @@ def erlen_init_app(app: Flask) -> None:
     from .throttling import LoginThrottle
 
     manager = _LoginManager()
-    manager.init_app(app)
+    # Flask-Login's own context processor loads the user for every template, error pages included;
+    # ours hands templates the lazy proxy, loaded only by a template that uses it.
+    manager.init_app(app, add_context_processor=False)
+    app.context_processor(_current_user_context)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
-    manager.user_loader(_user_loader(app))
+    manager.user_loader(_outage_safe(_user_loader(app)))
     from .views import unauthorized
 
     manager.unauthorized_handler(unauthorized)
@@ -211,6 +250,24 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
 
 #: The most digits a user id in a session or remember-me cookie may have (ids fit a signed 64-bit integer).
 _MAX_ID_DIGITS = 18
+
+
+def _current_user_context() -> dict[str, t.Any]:
+    """``current_user`` in templates, as Flask-Login's lazy proxy: a page that does not show the user loads nobody."""
+    from flask_login import current_user
+
+    return {"current_user": current_user}
+
+
+def _outage_safe(load_user: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any]:
+    """The user loader, treating the user as logged out on an error page while the database is unavailable.
+
+    The 503 page of a logged-in user would otherwise load the user again from
+    the database that just failed, and turn into a 500.
+    """
+    from erlen_db import unless_unavailable
+
+    return unless_unavailable(lambda user_id: None)(load_user)
 
 
 def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
@@ -316,7 +373,7 @@ def erlen_shell_context() -> Mapping[str, t.Any]:
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     from .permissions import unknown_in_views
-    from .throttling import MemoryStore
+    from .throttling import MemoryStore, RedisStore
 
     state = state_of(app)
     config = app.config
@@ -345,6 +402,19 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "Enable the mail plugin and AUTH_EMAIL_CONFIRMATION.",
             )
         )
+    store = state.throttle.store
+    if isinstance(store, RedisStore):
+        unreachable = store.ping()
+        if unreachable is not None:
+            found.append(
+                warning(
+                    "auth.W004",
+                    f"The throttle's Redis at {store.location} cannot be reached ({unreachable}): until it can, "
+                    "each process counts failed log-ins in its own memory, so the limits apply per process.",
+                    "Start Redis or correct AUTH_THROTTLE_REDIS_URL; a slow network may need a longer "
+                    "AUTH_THROTTLE_REDIS_CONNECT_TIMEOUT or AUTH_THROTTLE_REDIS_READ_TIMEOUT.",
+                )
+            )
     for endpoint, name in unknown_in_views(app):
         found.append(
             error(
@@ -374,7 +444,8 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                     "header of the request asking for them, so anyone can have them mailed pointing at their "
                     "own site, which receives the token when the link is followed.",
                     "Set TRUSTED_HOSTS to the host names the app is served under, such as "
-                    "ERLEN_TRUSTED_HOSTS='[\"notes.example.com\"]'; requests for other hosts then get a 400.",
+                    "ERLEN_TRUSTED_HOSTS='[\"notes.example.com\"]' (\"notes.example.com:8443\" for a port other "
+                    "than 80 and 443); requests for other hosts or ports then get a 400.",
                 )
             )
         for key in ("SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_HTTPONLY"):

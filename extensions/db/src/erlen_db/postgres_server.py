@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 import typing as t
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -154,7 +154,9 @@ class PostgresServer:
         self._closed = False
 
     @classmethod
-    def start(cls, tmp_dir: Path | str | None = None) -> PostgresServer:
+    def start(
+        cls, tmp_dir: Path | str | None = None, settings: Mapping[str, str | int] | None = None
+    ) -> PostgresServer:
         """Create a fresh cluster and start its server; skips the test when PostgreSQL is not installed.
 
         :param tmp_dir: the folder to create the cluster's folder in (the
@@ -162,7 +164,10 @@ class PostgresServer:
             root the cluster goes to the system's temporary folder anyway,
             owned by the ``postgres`` user, since that user cannot enter
             pytest's private folders.
-        :returns: the running server.
+        :param settings: server settings over the defaults, written to its
+            ``postgresql.conf``, such as ``{"max_connections": 200}``.
+        :returns: the running server. It is also closed when the test process
+            exits, should nothing close it before.
         """
         bindir = find_bindir()
         if bindir is None:
@@ -188,8 +193,10 @@ class PostgresServer:
         else:
             directory = Path(tempfile.mkdtemp(prefix="erlen-postgres-", dir=tmp_dir))
         server = cls(directory, bindir=bindir, port=free_port(), run_as=run_as, owns_directory=True)
+        atexit.register(server.close)
         try:
             server._copy_template_cluster()
+            server._configure(settings or {})
             server._start_on_a_free_port()
         except BaseException:
             server.close()
@@ -256,6 +263,7 @@ class PostgresServer:
         if self._closed:
             return
         self._closed = True
+        atexit.unregister(self.close)
         try:
             if self.running:
                 try:
@@ -303,6 +311,14 @@ class PostgresServer:
             template_server._create_cluster()
             template = _templates[key] = template_server.data_dir
         self._run(["cp", "-a", str(template), str(self.data_dir)])
+
+    def _configure(self, settings: Mapping[str, str | int]) -> None:
+        """Append ``settings`` to the cluster's ``postgresql.conf`` (later lines win)."""
+        if not settings:
+            return
+        lines = "".join(f"{name} = '{value}'\n" for name, value in settings.items())
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write(lines)
 
     def _create_cluster(self) -> None:
         self._run(

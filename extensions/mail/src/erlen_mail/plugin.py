@@ -216,7 +216,8 @@ def available_backends(app: Flask) -> dict[str, type[Backend]]:
     backends: dict[str, type[Backend]] = dict(BUILTIN_BACKENDS)
     owners = dict.fromkeys(backends, "mail")
     for plugin, provided in erlen.plugins_of(app).call_each("erlen_mail_backends"):
-        for name, backend in (provided or {}).items():
+        given = erlen.hook_mapping(plugin.name, "erlen_mail_backends", provided, "backend names to Backend subclasses")
+        for name, backend in given.items():
             if not (isinstance(backend, type) and issubclass(backend, Backend)):
                 raise PluginError(
                     f"Plugin {plugin.name!r}: erlen_mail_backends returned {backend!r} for {name!r}; "
