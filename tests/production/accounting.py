@@ -35,8 +35,8 @@ class WriteCounts:
     acknowledged: int
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
-    #: Saved although the user was never told (the answer was lost or was an error).
-    saved_unacknowledged: int = 0
+    #: Saved although the user was never told (the answer was lost or was an error): title to its answers.
+    saved_unacknowledged: dict[str, list[str]] = field(default_factory=dict)
 
 
 def count_writes(deployment: Deployment, ledger: Ledger) -> WriteCounts:
@@ -53,11 +53,11 @@ def count_writes(deployment: Deployment, ledger: Ledger) -> WriteCounts:
     for title, acknowledged in ledger.notes.items():
         copies = found.get(title, 0)
         if copies > 1:
-            counts.doubled.append(title)
+            counts.doubled.append(f"{title} ({copies} copies; answers {ledger.answers.get(title, [])})")
         if acknowledged and copies == 0:
             counts.lost.append(title)
         if not acknowledged and copies == 1:
-            counts.saved_unacknowledged += 1
+            counts.saved_unacknowledged[title] = ledger.answers.get(title, [])
     return counts
 
 

@@ -62,6 +62,8 @@ class Ledger:
     notes: dict[str, bool] = field(default_factory=dict)
     #: Every address a user tried to register, and whether a POST of it was acknowledged.
     registrations: dict[str, bool] = field(default_factory=dict)
+    #: What each try to write a key (a note's title, an address) was answered, in order.
+    answers: dict[str, list[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, outcome: Outcome) -> None:
@@ -78,6 +80,12 @@ class Ledger:
         """Note that a write of ``key`` was acknowledged."""
         with self.lock:
             book[key] = True
+
+    def answered(self, key: str, answer: Response | None) -> None:
+        """Note what a try to write ``key`` was answered (the form page's answer when it did not come)."""
+        label = "no answer" if answer is None else f"{answer.status} {answer.location}".strip()
+        with self.lock:
+            self.answers.setdefault(key, []).append(label)
 
     def statuses(self, since: float = 0.0, until: float = float("inf")) -> Counter[str]:
         """How many requests started in ``[since, until)`` ended with each status."""
@@ -305,6 +313,7 @@ class Load:
         self.ledger.attempt(self.ledger.notes, title)
         for _attempt in range(5):
             answer = browser.form("note", "/notes/new", {"title": title, "body": f"Written by {browser.source}."})
+            self.ledger.answered(title, answer)
             if answer is None:
                 return True  # no answer: the outcome is unknown, and a careful client does not resend
             if _sent_to_login(answer):
@@ -333,6 +342,7 @@ class Load:
             for _attempt in range(5):
                 browser.cookies.clear()
                 answer = browser.form("register", "/auth/register", fields)
+                self.ledger.answered(email, answer)
                 if answer is None:
                     break
                 if answer.status == 200 and "<h1>Check your email</h1>" in answer.body:

@@ -53,8 +53,11 @@ class Figures:
             w = self.writes
             lines.append(
                 f"  notes: {w.attempted} tried, {w.acknowledged} acknowledged, {len(w.lost)} lost, "
-                f"{len(w.doubled)} doubled, {w.saved_unacknowledged} saved without acknowledgement"
+                f"{len(w.doubled)} doubled, {len(w.saved_unacknowledged)} saved without acknowledgement"
             )
+            lines += [
+                f"    saved, but answered {answers}: {title!r}" for title, answers in w.saved_unacknowledged.items()
+            ]
         if self.mail is not None:
             m = self.mail
             settled = "" if self.mail_settled_seconds is None else f"; settled in {self.mail_settled_seconds:.1f} s"
