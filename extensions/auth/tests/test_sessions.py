@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from auth_helpers import is_logged_in, log_in, post_form, set_cookies
+
+from erlen_auth.models import LoginSession
+from erlen_auth.sessions import hash_key
 
 from erlen_forms.csrf import SESSION_KEY as CSRF_SESSION_KEY
 from erlen_forms.testing import csrf_token_for
 
 
-def test_login_rotates_the_session_no_fixation(client, create_user):
+def test_login_rotates_the_session_no_fixation(client, create_user, db_session):
     user = create_user("ada@example.com")
     old_token = csrf_token_for(client)
     with client.session_transaction() as session:
@@ -19,7 +23,9 @@ def test_login_rotates_the_session_no_fixation(client, create_user):
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session.get(CSRF_SESSION_KEY) != old_secret
-        assert session["_user_id"] == user.get_id()
+        key = session["_user_id"]
+    assert [row.user_id for row in db_session.scalars(sa.select(LoginSession))] == [user.id]
+    assert db_session.scalar(sa.select(LoginSession.key_hash)) == hash_key(key)
     # The CSRF token issued before the log-in no longer works; a new secret is issued.
     refused = client.post("/auth/logout", data={"csrf_token": old_token})
     assert refused.status_code == 400
