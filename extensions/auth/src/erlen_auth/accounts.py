@@ -225,8 +225,8 @@ def login(user: User, *, remember: bool = False, db: Session | None = None, noti
         return
     db = _db(db)
     previous = flask_login.current_user._get_current_object()
-    if isinstance(previous, User) and previous.login_session is not None:
-        sessions.end(db, previous.id, only=previous.login_session.id)
+    if isinstance(previous, User) and previous.login_session_id is not None:
+        sessions.end(db, previous.id, only=previous.login_session_id)
     sessions.purge(db, sessions.idle_limit(current_app.config), user_id=user.id)
     sessions.start(user, db, user_agent=request.headers.get("User-Agent", ""), address=client_address())
     if notify:
@@ -247,9 +247,9 @@ def logout(*, db: Session | None = None) -> None:
     Cookies copied from this browser before no longer log anyone in.
     """
     user = flask_login.current_user._get_current_object()
-    if isinstance(user, User) and user.login_session is not None:
+    if isinstance(user, User) and user.login_session_id is not None:
         db = _db(db)
-        sessions.end(db, user.id, only=user.login_session.id)
+        sessions.end(db, user.id, only=user.login_session_id)
         db.commit()
     session.clear()
     flask_login.logout_user()

@@ -173,24 +173,24 @@ class User(Model):
         return current
 
     @property
-    def login_session(self) -> LoginSession | None:
-        """The log-in session of the current request when the user is logged in through it, else ``None``."""
-        found: tuple[LoginSession, str] | None = inspect(self).info.get(_LOGIN)
+    def login_session_id(self) -> int | None:
+        """The id of the :class:`LoginSession` the user is logged in through in this request, else ``None``."""
+        found: tuple[int, str] | None = inspect(self).info.get(_LOGIN)
         return found[0] if found is not None else None
 
     @property
     def login_session_key(self) -> str | None:
-        """The key of :attr:`login_session` (only its hash is stored), or ``None``."""
-        found: tuple[LoginSession, str] | None = inspect(self).info.get(_LOGIN)
+        """The key of that log-in session (only its hash is stored), or ``None``."""
+        found: tuple[int, str] | None = inspect(self).info.get(_LOGIN)
         return found[1] if found is not None else None
 
-    def attach_login_session(self, login_session: LoginSession, key: str) -> None:
-        """Record that the user is logged in through ``login_session`` with ``key`` in this request.
+    def attach_login_session(self, session_id: int, key: str) -> None:
+        """Record that the user is logged in through the log-in session ``session_id`` in this request.
 
-        :param login_session: the row, whose ``key_hash`` is the hash of ``key``.
+        :param session_id: the id of the :class:`LoginSession`, whose ``key_hash`` is the hash of ``key``.
         :param key: the key the cookies carry.
         """
-        inspect(self).info[_LOGIN] = (login_session, key)
+        inspect(self).info[_LOGIN] = (session_id, key)
 
     def rotate_session_token(self) -> None:
         """Rotate :attr:`session_token`, so that reset links sent before no longer work.
@@ -249,7 +249,7 @@ class AnonymousUser:
     is_superuser = False
     email = None
     roles: t.ClassVar[list[Role]] = []
-    login_session = None
+    login_session_id = None
     login_session_key = None
 
     def get_id(self) -> None:
@@ -285,7 +285,7 @@ class LoginSession(Model):
 
     __tablename__ = "auth_session"
     # Ids are never reused on SQLite either: a "sign out this device" form left open must not end a newer session.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__: t.ClassVar[dict[str, t.Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: The SHA-256 of the key, in hexadecimal.

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User
 
@@ -29,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: The longest key a cookie may carry to be looked up (keys made here have 43 characters).
 MAX_KEY_LENGTH = 128
+
+_KEY_HASH_PARAMETER = "erlen_auth_key_hash"
 
 
 def new_key() -> str:
@@ -61,7 +62,7 @@ def start(user: User, db: Session, *, user_agent: str = "", address: str | None 
     :param db: the session to add the row to.
     :param user_agent: the browser's ``User-Agent``; cut to fit.
     :param address: the client's address; cut to fit.
-    :returns: the row; its key is ``user.login_session_key``.
+    :returns: the row; ``user.login_session_id`` is its id and ``user.login_session_key`` its key.
     """
     key = new_key()
     now = dt.datetime.now(dt.UTC)
@@ -75,7 +76,7 @@ def start(user: User, db: Session, *, user_agent: str = "", address: str | None 
     )
     db.add(row)
     db.flush()
-    user.attach_login_session(row, key)
+    user.attach_login_session(row.id, key)
     return row
 
 
@@ -141,8 +142,14 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
     database = database_of(app)
     idle = idle_limit(app.config)
     interval = dt.timedelta(seconds=app.config["AUTH_LAST_SEEN_INTERVAL"])
-    # The session row and its user in one statement: a logged-in request costs one round trip.
-    by_key = sa.select(LoginSession, User).join(User, LoginSession.user_id == User.id)
+    # The session's id and last use with its user, in one statement built once (a statement used again keeps
+    # its SQL cache key): a logged-in request costs one round trip and no statement building.
+    by_key = (
+        sa.select(User, LoginSession.id, LoginSession.last_seen_at)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.key_hash == sa.bindparam(_KEY_HASH_PARAMETER, type_=LoginSession.key_hash.type))
+        .execution_options(autoflush=False)
+    )
 
     def load_user(key: str) -> User | None:
         # Only the app writes the key (the session and the remember-me cookie are signed), but anything
@@ -150,29 +157,29 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
         if not key or len(key) > MAX_KEY_LENGTH or not key.isascii():
             return None
         db = database.session
-        # Whether the request's session had begun nothing before this look-up: then last-seen can be
-        # written and committed at once without committing anything of the view's.
-        untouched = not (db.in_transaction() or db.new or db.dirty or db.deleted)
-        found = db.execute(by_key.where(LoginSession.key_hash == hash_key(key))).first()
+        began = db.in_transaction()
+        found = db.execute(by_key, {_KEY_HASH_PARAMETER: hash_key(key)}).first()
         if found is None:
             return None
-        row, user = found
+        user, session_id, last_seen_at = found
         if not user.is_active:
             return None
         now = dt.datetime.now(dt.UTC)
-        unused = now - utc(row.last_seen_at)
+        unused = now - utc(last_seen_at)
         if unused > idle:
             return None
-        if unused >= interval and untouched:
-            _record_last_seen(db, row, now)
-        user.attach_login_session(row, key)
+        # Written and committed at once only when the request's session held nothing before this look-up
+        # (which does not flush), so that nothing of the view's is committed with it; else at a later request.
+        if unused >= interval and not (began or db.new or db.dirty or db.deleted):
+            _record_last_seen(db, session_id, now)
+        user.attach_login_session(session_id, key)
         return user
 
     return load_user
 
 
-def _record_last_seen(db: Session, row: LoginSession, now: dt.datetime) -> None:
-    """Write ``now`` as the row's last use and commit it, in the request's session (which holds nothing else).
+def _record_last_seen(db: Session, session_id: int, now: dt.datetime) -> None:
+    """Write ``now`` as the session's last use and commit it, in the request's session (which holds nothing else).
 
     The request's own session and connection, not another: on SQLite another connection's commit would
     leave the request's read snapshot stale, and the request's next write would fail as busy.
@@ -180,7 +187,7 @@ def _record_last_seen(db: Session, row: LoginSession, now: dt.datetime) -> None:
     """
     try:
         db.execute(
-            sa.update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=now),
+            sa.update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now),
             execution_options={"synchronize_session": False},
         )
         db.commit()
@@ -189,6 +196,4 @@ def _record_last_seen(db: Session, row: LoginSession, now: dt.datetime) -> None:
             db.rollback()
         except SQLAlchemyError:
             pass  # a lost connection has discarded the transaction itself
-        logger.warning("Could not record the last use of log-in session %s: %s", row.id, exc.__class__.__name__)
-        return
-    set_committed_value(row, "last_seen_at", now)
+        logger.warning("Could not record the last use of log-in session %s: %s", session_id, exc.__class__.__name__)
