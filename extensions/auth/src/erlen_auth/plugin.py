@@ -291,9 +291,9 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
 
 @erlen.hookimpl
 def erlen_shell_context() -> Mapping[str, t.Any]:
-    from .models import Role, User
+    from .models import LoginSession, Role, User
 
-    return {"User": User, "Role": Role}
+    return {"User": User, "Role": Role, "LoginSession": LoginSession}
 
 
 @erlen.hookimpl
