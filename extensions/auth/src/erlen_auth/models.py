@@ -285,7 +285,7 @@ class LoginSession(Model):
 
     __tablename__ = "auth_session"
     # Ids are never reused on SQLite either: a "sign out this device" form left open must not end a newer session.
-    __table_args__: t.ClassVar[dict[str, t.Any]] = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: The SHA-256 of the key, in hexadecimal.
