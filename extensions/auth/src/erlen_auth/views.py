@@ -5,7 +5,7 @@ Templates live under ``auth/`` and can be overridden by the app:
 ``auth/logout_everywhere.html``, ``auth/reset_request.html``,
 ``auth/reset_sent.html``, ``auth/reset_password.html``,
 ``auth/token_invalid.html``, ``auth/confirm.html``, ``auth/confirm_sent.html``,
-``auth/resend_confirmation.html``; the layout is ``auth/base.html``.
+``auth/resend_confirmation.html``, ``auth/sessions.html``; the layout is ``auth/base.html``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
-from . import accounts, tokens
+from . import accounts, session_views, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
@@ -44,6 +44,9 @@ def make_blueprint(app: Flask) -> Blueprint:
     bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
     bp.add_url_rule("/password", "change_password", change_password, methods=["GET", "POST"])
     bp.add_url_rule("/logout-everywhere", "logout_everywhere", logout_everywhere, methods=["GET", "POST"])
+    bp.add_url_rule("/sessions", "sessions", session_views.sessions_page)
+    bp.add_url_rule("/sessions/<int:session_id>/end", "end_session", session_views.end_session, methods=["POST"])
+    bp.add_url_rule("/sessions/end-others", "end_other_sessions", session_views.end_other_sessions, methods=["POST"])
     if app.config["AUTH_REGISTRATION_ENABLED"]:
         bp.add_url_rule("/register", "register", register, methods=["GET", "POST"])
     if state.reset_enabled:
