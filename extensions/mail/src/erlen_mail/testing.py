@@ -7,6 +7,10 @@ Fixtures:
     its outbox: the list of :class:`~erlen_mail.Message` objects sent,
     oldest first. For an app made with ``make_app``, use
     :func:`outbox_of`.
+``deliver_outbox(app)``
+    Runs the outbox worker once, as ``erlen mail worker --once`` does: every
+    due message that was queued and committed goes to the app's backend (the
+    ``memory`` backend after :func:`outbox_of`, so the outbox list holds it).
 ``smtp_server``
     A real SMTP server (aiosmtpd, install ``erlen-mail[testing]``) on
     127.0.0.1 and a free port, stopped after the test: an
@@ -34,6 +38,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
     from .message import Message
+    from .outbox.worker import BatchResult
 
 
 def outbox_of(app: Flask) -> list[Message]:
@@ -42,6 +47,21 @@ def outbox_of(app: Flask) -> list[Message]:
     state.use_backend("memory")
     state.outbox.clear()
     return state.outbox
+
+
+def deliver_outbox(app: Flask) -> BatchResult:
+    """Deliver the app's queued, committed, due messages now, as ``erlen mail worker --once`` does.
+
+    The worker runs on its own database connections: what a test queued
+    inside a transaction that is still open (such as ``db_session``'s) is
+    not seen, so tests of queued mail commit for real.
+
+    :param app: an app with ``db`` and ``mail`` enabled.
+    :returns: what the worker did.
+    """
+    from .outbox.worker import OutboxWorker
+
+    return OutboxWorker(app).run(once=True)
 
 
 @pytest.fixture
@@ -243,4 +263,4 @@ def smtp_server() -> Iterator[SMTPTestServer]:
         server.stop()
 
 
-__all__ = ["ReceivedMessage", "SMTPTestServer", "free_port", "outbox_of"]
+__all__ = ["ReceivedMessage", "SMTPTestServer", "deliver_outbox", "free_port", "outbox_of"]
