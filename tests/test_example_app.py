@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import typing as t
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ import notes_app
 
 from erlen_auth.testing import FAST_HASHING
 from erlen_forms.testing import csrf_client_for
-from erlen_mail.testing import outbox_of
+from erlen_mail.testing import DeliveredMail
 
 PASSWORD = "correct horse battery staple"
 
@@ -54,8 +53,9 @@ def app(tmp_path: Path) -> Flask:
 
 
 @pytest.fixture
-def outbox(app: Flask) -> list[t.Any]:
-    return outbox_of(app)
+def outbox(app: Flask) -> DeliveredMail:
+    """The mail the app queued and its outbox worker delivered (reading it runs the worker)."""
+    return DeliveredMail(app)
 
 
 def register(client: FlaskClient, email: str, name: str) -> str:
@@ -67,7 +67,7 @@ def register(client: FlaskClient, email: str, name: str) -> str:
     return response.text
 
 
-def confirm_and_log_in(app: Flask, outbox: list[t.Any], email: str, name: str) -> FlaskClient:
+def confirm_and_log_in(app: Flask, outbox: DeliveredMail, email: str, name: str) -> FlaskClient:
     client = csrf_client_for(app)
     page = register(client, email, name)
     assert "confirm" in page.lower()
@@ -109,7 +109,7 @@ def test_plugins_enabled_by_name_and_by_path(app: Flask) -> None:
     assert app.config["PLUGINS"][-1] == "notes_app.notes"
 
 
-def test_a_new_user_registers_confirms_and_writes_a_note(app: Flask, outbox: list[t.Any]) -> None:
+def test_a_new_user_registers_confirms_and_writes_a_note(app: Flask, outbox: DeliveredMail) -> None:
     anonymous = app.test_client()
     assert anonymous.get("/notes/").status_code == 302
     register_page = anonymous.get("/auth/register").text
@@ -125,7 +125,7 @@ def test_a_new_user_registers_confirms_and_writes_a_note(app: Flask, outbox: lis
     assert "/notes/1" in notification.body
 
 
-def test_only_the_author_or_a_moderator_deletes_a_note(app: Flask, outbox: list[t.Any]) -> None:
+def test_only_the_author_or_a_moderator_deletes_a_note(app: Flask, outbox: DeliveredMail) -> None:
     ada = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
     bob = confirm_and_log_in(app, outbox, "bob@example.com", "Bob")
     location = ada.post("/notes/new", data={"title": "Mine", "body": ""}).headers["Location"]
@@ -143,7 +143,7 @@ def test_only_the_author_or_a_moderator_deletes_a_note(app: Flask, outbox: list[
     assert ada.get(f"/notes/{note_id}").status_code == 404
 
 
-def test_profile_pages_of_the_third_party_plugin(app: Flask, outbox: list[t.Any]) -> None:
+def test_profile_pages_of_the_third_party_plugin(app: Flask, outbox: DeliveredMail) -> None:
     client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada Lovelace")
     profile = client.get("/profiles/me", follow_redirects=True)
     assert "<h1>Ada Lovelace</h1>" in profile.text and "Team notes" in profile.text  # the app's layout
@@ -153,7 +153,7 @@ def test_profile_pages_of_the_third_party_plugin(app: Flask, outbox: list[t.Any]
     assert client.post("/profiles/1/edit", data={"display_name": "x", "bio": ""}).status_code == 403
 
 
-def test_notes_export_command(app: Flask, outbox: list[t.Any]) -> None:
+def test_notes_export_command(app: Flask, outbox: DeliveredMail) -> None:
     client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
     client.post("/notes/new", data={"title": "One", "body": "1"})
     client.post("/notes/new", data={"title": "Two", "body": "2"})
@@ -215,7 +215,7 @@ def test_the_demo_command_serves_the_app(demo_server: tuple[str, subprocess.Pope
     assert f"Serving the notes app on {base}/" in output
 
 
-def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: list[t.Any]) -> None:
+def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: DeliveredMail) -> None:
     from erlen_auth import find_user
     from erlen_auth.testing import login_as
 

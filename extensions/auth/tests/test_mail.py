@@ -14,27 +14,7 @@ from erlen_auth.testing import make_user
 erlen_mail = pytest.importorskip(
     "erlen_mail", reason="erlen-mail is not installed: reset and confirmation are tested in the integration session"
 )
-from erlen_mail.testing import deliver_outbox, outbox_of  # noqa: E402
-
-
-class Mailbox:
-    """The mail an app's outbox worker delivered to the memory backend; each read runs the worker first.
-
-    Auth queues its mail in the outbox, so the tests read it as a user would
-    get it: once ``erlen mail worker`` has sent it.
-    """
-
-    def __init__(self, app):
-        self.app = app
-        self.delivered = outbox_of(app)
-
-    def __len__(self):
-        deliver_outbox(self.app)
-        return len(self.delivered)
-
-    def __getitem__(self, index):
-        deliver_outbox(self.app)
-        return self.delivered[index]
+from erlen_mail.testing import DeliveredMail  # noqa: E402
 
 
 @pytest.fixture
@@ -42,7 +22,7 @@ def mail_app(auth_app):
     # Committed for real (each test has a database of its own): the worker reads the outbox on its own connection.
     def make(**config):
         app = auth_app(["mail"], {"MAIL_DEFAULT_SENDER": "noreply@example.com", **config}, create_all=True)
-        return app, Mailbox(app)
+        return app, DeliveredMail(app)  # auth queues its mail: reading this runs the worker
 
     return make
 
@@ -284,3 +264,29 @@ def test_with_trusted_hosts_a_request_for_another_host_is_refused_and_nothing_is
     assert len(outbox) == 0
     assert post_form(app.test_client(), "/auth/reset", {"email": "ada@example.com"}).status_code == 200
     assert "http://localhost/auth/reset/" in outbox[0].body
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_reset_link_is_verified_once_per_request(mail_app, monkeypatch, method):
+    from itsdangerous import URLSafeTimedSerializer
+
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    link = _link(outbox[0])
+    checked: list[str] = []
+    real_loads = URLSafeTimedSerializer.loads
+
+    def counting_loads(self, *args, **kwargs):
+        checked.append(args[0])
+        return real_loads(self, *args, **kwargs)
+
+    monkeypatch.setattr(URLSafeTimedSerializer, "loads", counting_loads)
+    if method == "GET":
+        assert client.get(link).status_code == 200
+    else:
+        done = post_form(client, link, {"password": "a brand new password", "confirm": "a brand new password"})
+        assert done.status_code == 302
+    token = link.rsplit("/", 1)[1]
+    assert checked.count(token) == 1  # (the session cookie is loaded with the same class: not counted)

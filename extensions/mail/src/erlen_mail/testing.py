@@ -11,6 +11,10 @@ Fixtures:
     Runs the outbox worker once, as ``erlen mail worker --once`` does: every
     due message that was queued and committed goes to the app's backend (the
     ``memory`` backend after :func:`outbox_of`, so the outbox list holds it).
+``DeliveredMail(app)``
+    The messages the app's outbox worker delivered, as a read-only list:
+    reading it (its length, an item, iterating) runs :func:`deliver_outbox`
+    first. For tests of an app that queues its mail (erlen-auth does).
 ``smtp_server``
     A real SMTP server (aiosmtpd, install ``erlen-mail[testing]``) on
     127.0.0.1 and a free port, stopped after the test: an
@@ -24,6 +28,7 @@ import socket
 import ssl
 import threading
 import typing as t
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -62,6 +67,38 @@ def deliver_outbox(app: Flask) -> BatchResult:
     from .outbox.worker import OutboxWorker
 
     return OutboxWorker(app).run(once=True)
+
+
+class DeliveredMail(Sequence["Message"]):
+    """The mail an app's outbox worker delivered to the ``memory`` backend, oldest first.
+
+    Each read runs the worker once (:func:`deliver_outbox`), so a test reads
+    queued mail as its recipient gets it: once ``erlen mail worker`` sent it.
+
+    :param app: an app with ``db`` and ``mail`` enabled; it is switched to the ``memory`` backend.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.messages = outbox_of(app)
+
+    def __len__(self) -> int:
+        deliver_outbox(self.app)
+        return len(self.messages)
+
+    @t.overload
+    def __getitem__(self, index: int) -> Message: ...
+
+    @t.overload
+    def __getitem__(self, index: slice) -> Sequence[Message]: ...
+
+    def __getitem__(self, index: int | slice) -> Message | Sequence[Message]:
+        deliver_outbox(self.app)
+        return self.messages[index]
+
+    def __iter__(self) -> Iterator[Message]:
+        deliver_outbox(self.app)
+        return iter(list(self.messages))
 
 
 @pytest.fixture
@@ -263,4 +300,4 @@ def smtp_server() -> Iterator[SMTPTestServer]:
         server.stop()
 
 
-__all__ = ["ReceivedMessage", "SMTPTestServer", "deliver_outbox", "free_port", "outbox_of"]
+__all__ = ["DeliveredMail", "ReceivedMessage", "SMTPTestServer", "deliver_outbox", "free_port", "outbox_of"]
