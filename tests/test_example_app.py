@@ -231,3 +231,38 @@ def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: Deliv
     listing = admin.get("/admin/m/notes_note/?q=admin").text
     assert "For the admin" in listing
     assert "Ada" in admin.get("/admin/m/profiles_profile/").text
+
+
+def test_a_note_written_while_the_mail_server_is_down_keeps_its_notification(app: Flask, outbox: DeliveredMail) -> None:
+    # The admins' mail is queued in the note's transaction: the outage delays it, it is never dropped.
+    pytest.importorskip("aiosmtpd", reason="the SMTP server of this test needs erlen-mail[testing]")
+    import sqlalchemy as sa
+
+    import erlen_db
+    from erlen_mail import state_of
+    from erlen_mail.outbox.models import OutboxMessage
+    from erlen_mail.testing import SMTPTestServer, deliver_outbox
+
+    client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
+    server = SMTPTestServer()  # not started: its port refuses connections
+    app.config.update(server.config(), MAIL_SMTP_TIMEOUT=5.0, MAIL_OUTBOX_BACKOFF_SECONDS=0.3)
+    state_of(app).use_backend("smtp")
+    try:
+        response = client.post("/notes/new", data={"title": "During the outage", "body": "Still saved."})
+        assert response.status_code == 302
+        assert "During the outage" in client.get(response.headers["Location"]).text
+        assert deliver_outbox(app).retrying == 1  # the server is down: kept for later
+        server.start()
+        time.sleep(0.3)  # until the retry is due
+        assert deliver_outbox(app).sent == 1
+        assert deliver_outbox(app).claimed == 0
+    finally:
+        server.stop()
+    [received] = server.messages
+    assert received.recipients == ["admin@example.com"]
+    assert received.email["Subject"] == "New note: During the outage"
+    with erlen_db.database_of(app).session_scope() as session:
+        statuses = session.scalars(
+            sa.select(OutboxMessage.status).where(OutboxMessage.subject == "New note: During the outage")
+        ).all()
+    assert statuses == ["sent"]
