@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,7 +179,7 @@ def _free_port() -> int:
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
-    env = {**os.environ, **example_environ(tmp_path)}
+    env = {**os.environ, **example_environ(tmp_path), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "erlen", "--app", "notes_app", "demo", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -213,6 +214,38 @@ def test_the_demo_command_serves_the_app(demo_server: tuple[str, subprocess.Pope
     output, _ = process.communicate(timeout=10)
     assert "email:    admin@example.com" in output
     assert f"Serving the notes app on {base}/" in output
+
+
+def test_the_demo_command_delivers_queued_mail_to_the_console(
+    tmp_path: Path, demo_server: tuple[str, subprocess.Popen[str]]
+) -> None:
+    # The app queues its mail; the demo's worker thread prints it, as `erlen mail worker` would.
+    import http.cookiejar
+
+    import sqlalchemy as sa
+
+    base, process = demo_server
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    page = opener.open(base + "/auth/register", timeout=5).read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    form = {"email": "ada@example.com", "display_name": "Ada", "password": PASSWORD, "confirm": PASSWORD}
+    body = urllib.parse.urlencode({**form, "csrf_token": token}).encode()
+    request = urllib.request.Request(base + "/auth/register", data=body, headers={"Origin": base})
+    assert "confirm" in opener.open(request, timeout=10).read().decode().lower()
+    engine = sa.create_engine(example_environ(tmp_path)["ERLEN_DB_URL"])
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while status != "sent" and time.monotonic() < deadline:
+            with engine.connect() as connection:
+                status = connection.scalar(sa.text("SELECT status FROM mail_outbox"))
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    assert status == "sent"
+    process.terminate()
+    output, _ = process.communicate(timeout=10)
+    assert "Subject: Confirm your email address" in output and "/auth/confirm/" in output
 
 
 def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: DeliveredMail) -> None:
