@@ -225,7 +225,7 @@ def send_confirmation(user: User, *, suppressed: str | None = None) -> None:
 
 #: Why a reset or confirmation mail was recorded but not sent (kept in the outbox row, for operators).
 NO_ACCOUNT = "no active account with this address"
-CONFIRMED_ALREADY = "no active account with this address waiting for confirmation"
+NOT_AWAITING_CONFIRMATION = "no active account with this address waiting for confirmation"
 
 
 def _stand_in(email: str) -> User:
@@ -327,7 +327,7 @@ def resend_confirmation() -> t.Any:
         if user is not None and user.is_active and user.email_confirmed_at is None:
             send_confirmation(user)
         else:
-            send_confirmation(_stand_in(email), suppressed=CONFIRMED_ALREADY)  # the same work: see _stand_in
+            send_confirmation(_stand_in(email), suppressed=NOT_AWAITING_CONFIRMATION)  # the same work: see _stand_in
         get_session().commit()
         return render_template("auth/confirm_sent.html", email=form.email.data)
     if request.method == "GET" and current_user.is_authenticated:
