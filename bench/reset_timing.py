@@ -12,6 +12,7 @@ code that sends directly (the code before the outbox did, and that is what
 made a known address slower); otherwise the backend points at a closed port.
 
     python bench/reset_timing.py --tries 40
+    python bench/reset_timing.py --db-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 Not a ``bench_<suite>`` module of ``run.py``: it reports a comparison of two
 paths of one app, not a speed target.
@@ -20,6 +21,7 @@ paths of one app, not a speed target.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 import statistics
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 import typing as t
+import uuid
 from pathlib import Path
 
 KNOWN = "ada@example.com"
@@ -39,7 +42,27 @@ def welch_t(a: t.Sequence[float], b: t.Sequence[float]) -> float:
     return (statistics.fmean(a) - statistics.fmean(b)) / math.sqrt(va / len(a) + vb / len(b))
 
 
-def make_app(folder: Path, smtp_config: dict[str, t.Any]) -> t.Any:
+@contextlib.contextmanager
+def own_schema(url: str | None) -> t.Iterator[str | None]:
+    """``url`` on a new PostgreSQL schema of its own, dropped afterwards (``None`` stays ``None``: SQLite)."""
+    if url is None:
+        yield None
+        return
+    import sqlalchemy as sa
+
+    schema = f"erlen_reset_timing_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def make_app(folder: Path, smtp_config: dict[str, t.Any], db_url: str | None = None) -> t.Any:
     import erlen
     import erlen_db
     from erlen_auth import create_user
@@ -49,7 +72,7 @@ def make_app(folder: Path, smtp_config: dict[str, t.Any]) -> t.Any:
         {
             "PLUGINS": ["db", "forms", "mail", "auth"],
             "SECRET_KEY": "a secret key for the timing benchmark only",
-            "DB_URL": f"sqlite:///{folder / 'reset.sqlite3'}",
+            "DB_URL": db_url or f"sqlite:///{folder / 'reset.sqlite3'}",
             "MAIL_DEFAULT_SENDER": "noreply@example.com",
             "MAIL_SMTP_TIMEOUT": 5.0,
             "AUTH_THROTTLE_MAIL_LIMIT": 0,  # no limit: the throttle is not what is measured
@@ -91,22 +114,32 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     parser.add_argument("--tries", type=int, default=40, help="Timed requests per address (at least 30).")
     parser.add_argument("--warmup", type=int, default=5, help="Untimed rounds first.")
     parser.add_argument("--smtp", action="store_true", help="Run an aiosmtpd server for code that sends directly.")
+    parser.add_argument(
+        "--db-url",
+        default=None,
+        help="A PostgreSQL server instead of a new SQLite file; the run gets a schema of its own, dropped after.",
+    )
     options = parser.parse_args(argv)
     if options.tries < 2:
         parser.error("--tries must be at least 2")
+    import erlen_db
     from erlen_mail.testing import SMTPTestServer
 
     server = SMTPTestServer()
     if options.smtp:
         server.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="erlen-reset-timing-") as folder:
-            app = make_app(Path(folder), server.config())
-            timings = measure(app, options.tries, options.warmup)
+        with tempfile.TemporaryDirectory(prefix="erlen-reset-timing-") as folder, own_schema(options.db_url) as url:
+            app = make_app(Path(folder), server.config(), url)
+            try:
+                timings = measure(app, options.tries, options.warmup)
+            finally:
+                erlen_db.database_of(app).dispose()
     finally:
         server.stop()
     known, unknown = timings[KNOWN], timings[UNKNOWN]
-    print(f"POST /auth/reset on SQLite, in-process, {options.tries} alternating tries per address")
+    where = "SQLite" if options.db_url is None else options.db_url.split(":", 1)[0]
+    print(f"POST /auth/reset on {where}, in-process, {options.tries} alternating tries per address")
     for label, sample in (("known address", known), ("unknown address", unknown)):
         print(
             f"  {label:<16} mean {statistics.fmean(sample):7.2f} ms  median {statistics.median(sample):7.2f} ms  "
