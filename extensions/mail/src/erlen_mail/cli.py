@@ -139,6 +139,7 @@ _LISTED = {
     "failed": ("failed",),
     "uncertain": ("uncertain",),
     "sent": ("sent",),
+    "suppressed": ("suppressed",),
     "open": ("pending", "sending", "failed", "uncertain"),
 }
 
@@ -151,10 +152,10 @@ def _short(text: str | None, width: int) -> str:
 @mail_group.command("outbox")
 @click.option(
     "--status",
-    type=click.Choice(["open", "pending", "failed", "uncertain", "sent", "all"]),
+    type=click.Choice(["open", "pending", "failed", "uncertain", "sent", "suppressed", "all"]),
     default="open",
     show_default=True,
-    help="Which messages: open is pending, sending, failed and uncertain.",
+    help="Which messages: open is pending, sending, failed and uncertain; suppressed ones are never sent.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 def outbox_command(status: str, limit: int) -> None:
@@ -178,7 +179,10 @@ def outbox_command(status: str, limit: int) -> None:
             )
         }
     click.echo(
-        ", ".join(f"{counts.get(name, 0)} {name}" for name in ("pending", "sending", "failed", "uncertain", "sent"))
+        ", ".join(
+            f"{counts.get(name, 0)} {name}"
+            for name in ("pending", "sending", "failed", "uncertain", "sent", "suppressed")
+        )
     )
     if not rows:
         click.echo(f"No {status} messages." if status != "all" else "The outbox is empty.")
