@@ -48,7 +48,7 @@ import smtplib
 import threading
 import typing as t
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -170,6 +170,8 @@ class OutboxWorker:
         # The heartbeat and this thread never write the batch's rows at the same time: on
         # PostgreSQL two such transactions could deadlock, on SQLite one would wait for the other.
         self._writing = threading.Lock()
+        #: The connection a batch holds for all its transactions (checked out, and pinged, once).
+        self._connection: sa.Connection | None = None
 
     # Steps a test can intercept (subclass and raise) to simulate a crash.
 
@@ -182,6 +184,20 @@ class OutboxWorker:
         """
 
     # The database steps
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One committed transaction: on the batch's connection during a batch, else on a new one.
+
+        Holds the lock that keeps the heartbeat from writing at the same time.
+        """
+        with self._writing:
+            if self._connection is None:
+                with self.engine.begin() as connection:
+                    yield connection
+            else:
+                with self._connection.begin():
+                    yield self._connection
 
     def backoff_for(self, attempts: int) -> dt.timedelta:
         """The wait before the next attempt after ``attempts`` failed ones: doubling, capped."""
@@ -205,7 +221,7 @@ class OutboxWorker:
             values = {"status": PENDING, "next_attempt_at": now, "claim_token": None, "claimed_until": None}
         else:
             values = {"status": UNCERTAIN, "claim_token": None, "claimed_until": None}
-        with self.engine.begin() as connection:
+        with self.transaction() as connection:
             result = connection.execute(sa.update(TABLE).where(stale).values(last_error=reason, **values))
         count = int(result.rowcount or 0)
         if count:
@@ -224,7 +240,7 @@ class OutboxWorker:
         candidates = sa.select(TABLE.c.id).where(due).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
         candidates = candidates.limit(self.batch_size)
         claim = sa.update(TABLE).values(claim_token=self.token, claimed_until=now + self.lease)
-        with self.engine.begin() as connection:
+        with self.transaction() as connection:
             if self.engine.dialect.name == "postgresql":
                 # Lock the candidates, skipping rows other workers are claiming right now,
                 # then claim exactly those. (In one UPDATE ... WHERE id IN (subquery), the
@@ -240,9 +256,12 @@ class OutboxWorker:
             ).all()
         return list(rows)
 
-    def mark_sending(self, group: t.Sequence[sa.Row[t.Any]]) -> set[int]:
+    def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
         """Mark the group's rows ``sending`` (attempt counted, lease renewed) in one transaction.
 
+        :param group: the rows, claimed by this batch.
+        :param after: the previous group's outcomes, written in the same transaction: one
+            commit (one disk sync) per group.
         :returns: the ids of the rows marked: those whose claim this batch still holds.
         """
         ids = [row.id for row in group]
@@ -251,7 +270,9 @@ class OutboxWorker:
             .where(TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
             .values(status=SENDING, attempts=TABLE.c.attempts + 1, claimed_until=self.clock() + self.lease)
         )
-        with self._writing, self.engine.begin() as connection:
+        with self.transaction() as connection:
+            if after is not None:
+                self._write(connection, after)
             if self.engine.dialect.update_returning:
                 return set(connection.scalars(mark.returning(TABLE.c.id)))
             connection.execute(mark)
@@ -261,25 +282,27 @@ class OutboxWorker:
             return set(connection.scalars(held))
 
     def record(self, outcomes: GroupRecord) -> None:
-        """Write a group's outcomes in one transaction (so one disk sync for the whole group)."""
-        if not (outcomes.sent or outcomes.updates):
-            return
+        """Write a group's outcomes in one transaction."""
+        if outcomes.sent or outcomes.updates:
+            with self.transaction() as connection:
+                self._write(connection, outcomes)
+
+    def _write(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
         held = TABLE.c.claim_token == self.token
-        with self._writing, self.engine.begin() as connection:
-            if outcomes.sent:
-                connection.execute(
-                    sa.update(TABLE)
-                    .where(TABLE.c.id.in_(outcomes.sent), held)
-                    .values(status=SENT, sent_at=self.clock(), last_error=None, claim_token=None, claimed_until=None)
-                )
-            for row_id, conditions, values in outcomes.updates:
-                connection.execute(sa.update(TABLE).where(TABLE.c.id == row_id, held, *conditions).values(**values))
+        if outcomes.sent:
+            connection.execute(
+                sa.update(TABLE)
+                .where(TABLE.c.id.in_(outcomes.sent), held)
+                .values(status=SENT, sent_at=self.clock(), last_error=None, claim_token=None, claimed_until=None)
+            )
+        for row_id, conditions, values in outcomes.updates:
+            connection.execute(sa.update(TABLE).where(TABLE.c.id == row_id, held, *conditions).values(**values))
 
     def release(self) -> int:
         """Give back this batch's claimed rows that were not handed over yet."""
         if self.token is None:
             return 0
-        with self._writing, self.engine.begin() as connection:
+        with self.transaction() as connection:
             result = connection.execute(
                 sa.update(TABLE)
                 .where(TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
@@ -326,6 +349,14 @@ class OutboxWorker:
         :param backend: the backend to send with, left open for the next batch;
             by default one of the batch's own, closed at its end.
         """
+        with self.engine.connect() as connection:
+            self._connection = connection
+            try:
+                return self._run_batch(stop, backend)
+            finally:
+                self._connection = None
+
+    def _run_batch(self, stop: threading.Event | None, backend: Backend | None) -> BatchResult:
         result = BatchResult(recovered=self.recover())
         rows = self.claim()
         result.claimed = len(rows)
@@ -338,12 +369,7 @@ class OutboxWorker:
             self.handed = 0
         try:
             with self._heartbeat():
-                for start in range(0, len(rows), self.group_size):
-                    if stop is not None and stop.is_set():
-                        break
-                    group, later = rows[start : start + self.group_size], rows[start + self.group_size :]
-                    if not self._deliver_group(backend, group, later, result, stop):
-                        break
+                self._deliver(backend, rows, result, stop)
         finally:
             if own_backend:
                 backend.close()
@@ -361,25 +387,45 @@ class OutboxWorker:
             return contextlib.nullcontext()
         return Heartbeat(self.engine, self.token, self.lease, self.clock, lock=self._writing)
 
-    def _deliver_group(
+    def _deliver(
+        self, backend: Backend, rows: t.Sequence[sa.Row[t.Any]], result: BatchResult, stop: threading.Event | None
+    ) -> None:
+        """Deliver a batch's rows group by group: one commit marks a group and records the one before."""
+        previous = GroupRecord()
+        for start in range(0, len(rows), self.group_size):
+            if stop is not None and stop.is_set():
+                break
+            group, later = rows[start : start + self.group_size], rows[start + self.group_size :]
+            for row in group:
+                self.checkpoint("claimed", row.id)
+            marked = self.mark_sending(group, after=previous)
+            self._recorded(previous)
+            result.released += len(group) - len(marked)  # their lease ran out and another worker claimed them
+            previous = GroupRecord()
+            if not self._hand_over(backend, [row for row in group if row.id in marked], later, previous, result, stop):
+                break
+        self.record(previous)
+        self._recorded(previous)
+
+    def _recorded(self, outcomes: GroupRecord) -> None:
+        for row_id in outcomes.accepted:
+            self.checkpoint("sent", row_id)
+
+    def _hand_over(
         self,
         backend: Backend,
-        group: t.Sequence[sa.Row[t.Any]],
+        rows: t.Sequence[sa.Row[t.Any]],
         later: t.Sequence[sa.Row[t.Any]],
+        outcomes: GroupRecord,
         result: BatchResult,
         stop: threading.Event | None,
     ) -> bool:
-        """Mark ``group`` sending, hand its messages over, record their outcomes; whether the batch goes on.
+        """Hand a marked group's messages over, noting their outcomes; whether the batch goes on.
 
+        :param rows: the group's rows marked ``sending``.
         :param later: the batch's rows after the group, retried with it when the server cannot be reached.
+        :param outcomes: where each row's outcome is noted, to be written with the next group's mark.
         """
-        for row in group:
-            self.checkpoint("claimed", row.id)
-        marked = self.mark_sending(group)
-        result.released += len(group) - len(marked)  # their lease ran out and another worker claimed them
-        rows = [row for row in group if row.id in marked]
-        outcomes = GroupRecord()
-        going_on = True
         for index, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 # Never handed over: back to pending as they were, for the next worker at once.
@@ -393,8 +439,7 @@ class OutboxWorker:
                         claimed_until=None,
                     )
                 result.released += len(rows) - index
-                going_on = False
-                break
+                return False
             if self.reconnect_after > 0 and self.handed and self.handed % self.reconnect_after == 0:
                 self.close_connection(backend)
             try:
@@ -403,19 +448,13 @@ class OutboxWorker:
                 # Nothing more was handed over: the rest of the group and of the batch is retried later.
                 reason = f"Could not connect: {_describe(exc)}"
                 logger.warning("Mail outbox: %s", reason)
-                for waiting in rows[index:]:
+                for waiting in [*rows[index:], *later]:
                     self._retry_or_fail(outcomes, waiting, int(waiting.attempts) + 1, reason, result)
-                for waiting in later:
-                    self._retry_or_fail(outcomes, waiting, int(waiting.attempts) + 1, reason, result)
-                going_on = False
-                break
+                return False
             self.checkpoint("sending", row.id)
             self._send(backend, row, outcomes, result)
             self.handed += 1
-        self.record(outcomes)
-        for row_id in outcomes.accepted:
-            self.checkpoint("sent", row_id)
-        return going_on
+        return True
 
     def _send(self, backend: Backend, row: sa.Row[t.Any], outcomes: GroupRecord, result: BatchResult) -> None:
         """Hand one message of a group to the backend and note its outcome in ``outcomes``."""
