@@ -43,12 +43,19 @@ class CrashingWorker(OutboxWorker):
             raise Crash(step)
 
 
-#: The status a crash at each step of the second of three messages leaves the messages of its group in.
+#: For a crash at each step of the second of three messages, sent in groups of 1 or 2: the messages
+#: left uncertain (by index). That is the group open at the crash: marked sending, its outcome not
+#: committed yet. One commit records a group and marks the next, so one group is open at any time
+#: once sending has begun; all other messages are sent, once.
 CRASHES = {
-    "claimed": "sent",  # the group was not marked sending yet: the next worker sends it, once
-    "sending": "uncertain",  # marked sending: a group-mate may have been handed over already
-    "accepted": "uncertain",  # the server accepted it, the worker died before recording it: never resent
-    "sent": "sent",  # recorded: nothing to do
+    # Before the second message's group is marked: the group before it (if any) is still open.
+    "claimed": {1: [0], 2: []},
+    # Its group marked, a group-mate before it perhaps handed over already.
+    "sending": {1: [1], 2: [0, 1]},
+    # The server accepted it; the worker died before recording it: never resent.
+    "accepted": {1: [1], 2: [0, 1]},
+    # Recorded, together with the mark of the group after it, which nobody handed over.
+    "sent": {1: [2], 2: [2]},
 }
 
 
@@ -72,15 +79,13 @@ def test_crash_at_each_step(
     OutboxWorker(app, clock=clock).run(once=True)
 
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
-    # Groups of 1: the second message alone; groups of 2: the first two share the crash's fate.
-    crashed_group = queued[:2] if group_size == 2 else queued[1:2]
-    assert {i: rows[i].status for i in queued} == {i: CRASHES[step] if i in crashed_group else "sent" for i in queued}
+    open_group = [queued[index] for index in CRASHES[step][group_size]]
+    assert {i: rows[i].status for i in queued} == {i: "uncertain" if i in open_group else "sent" for i in queued}
     if step == "accepted":
         assert received(smtp_server)[rows[queued[1]].message_id] == 1
-    for ident in crashed_group:
-        if rows[ident].status == "uncertain":
-            assert "may have accepted it" in (rows[ident].last_error or "")
-            assert rows[ident].claim_token is None
+    for ident in open_group:
+        assert "may have accepted it" in (rows[ident].last_error or "")
+        assert rows[ident].claim_token is None
 
 
 def test_uncertain_is_resent_with_the_same_message_id_when_configured(

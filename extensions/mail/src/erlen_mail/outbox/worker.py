@@ -14,28 +14,30 @@ Each row goes through these steps:
    Before any message of a group is handed to the server, the whole group
    becomes ``sending`` (its attempt counted) in one committed ``UPDATE``.
 3. The group's messages are handed to the server one after the other, over
-   the worker's connection.
-4. *outcome*: one committed transaction records the whole group: ``sent``
-   for each message the server accepted (``250`` after ``DATA``); each
-   failure as its kind says: retried later (``pending``, a failure before
-   the end of the message was sent: nothing was delivered), ``failed`` (a
-   permanent refusal, or the last attempt), or ``uncertain`` (the connection
-   broke after the whole message was written, before the server answered).
-   A message's outcome never depends on its group-mates'. Messages of the
-   group not handed over (a stop was requested) go back to ``pending``,
-   their attempt uncounted; when the server cannot be reached, they and the
-   rest of the batch are retried later.
+   the worker's connection (kept from one batch to the next while there is
+   work).
+4. *outcome*: the group's outcomes are committed together, in the
+   transaction that marks the next group ``sending`` (or alone, after the
+   batch's last group): ``sent`` for each message the server accepted
+   (``250`` after ``DATA``); each failure as its kind says: retried later
+   (``pending``: a failure before the whole message was sent, so nothing
+   was delivered), ``failed`` (a permanent refusal, or the last attempt), or
+   ``uncertain`` (the connection broke after the whole message was written,
+   before the server answered). A message's outcome never depends on its
+   group-mates'. Messages of the group not handed over because a stop was
+   requested go back to ``pending``, their attempt uncounted; when the server
+   cannot be reached, they and the rest of the batch are retried later.
 
-So a row is ``sending`` from just before its group is handed over until the
-group's outcome is committed. A crash in between (kill, power loss, lost
-database connection) leaves the group's rows ``sending``; once their lease
-has run out, the next batch of any worker moves them to ``uncertain`` (or
-back to ``pending`` with ``MAIL_OUTBOX_RESEND_UNCERTAIN``): the server may
-have accepted any of them, so none is sent again unless an operator says so
-(``erlen mail retry``), or discards it (``erlen mail discard``). The group
-size bounds how many messages one crash can leave uncertain; committing
-twice per group rather than twice per message is what lets the worker keep
-up with sending directly (disk syncs, not SMTP, bound it otherwise).
+So once sending has begun, one group at a time is *open*: ``sending`` from
+the commit that marks it to the commit that records it. A crash (kill, power
+loss, lost database connection) leaves the open group's rows ``sending``;
+once their lease has run out, the next batch of any worker moves them to
+``uncertain`` (or back to ``pending`` with ``MAIL_OUTBOX_RESEND_UNCERTAIN``):
+the server may have accepted any of them, so none is sent again unless an
+operator says so (``erlen mail retry``); ``erlen mail discard`` settles them
+without sending. The group size bounds how many messages one crash can leave
+uncertain; one commit per group rather than two per message is what lets the
+worker keep up with sending directly (disk syncs bound it otherwise).
 """
 
 from __future__ import annotations
@@ -178,9 +180,11 @@ class OutboxWorker:
     def checkpoint(self, step: str, row_id: int) -> None:
         """Called at each step of a row, to let tests stop the worker there.
 
-        ``claimed``: before its group is marked ``sending``; ``sending``: its group is
-        marked, the row is about to be handed over; ``accepted``: the server accepted
-        it, its group's outcome is not recorded yet; ``sent``: recorded.
+        ``claimed``: before the commit that marks its group ``sending`` (and
+        records the group before); ``sending``: its group is marked, the row is
+        about to be handed over; ``accepted``: the server accepted it, its
+        group's outcome is not committed yet; ``sent``: committed (with the
+        next group's mark).
         """
 
     # The database steps
