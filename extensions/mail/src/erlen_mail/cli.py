@@ -158,7 +158,8 @@ def _short(text: str | None, width: int) -> str:
     help="Which messages: open is pending, sending, failed and uncertain.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
-def outbox_command(status: str, limit: int) -> None:
+@click.option("--message-ids", is_flag=True, help="Show each message's Message-ID, to look it up in the relay's log.")
+def outbox_command(status: str, limit: int, message_ids: bool) -> None:
     """List queued messages of the durable outbox, oldest first, with their last error."""
     app = _outbox_app()  # before importing what needs erlen-db
     import sqlalchemy as sa
@@ -193,6 +194,8 @@ def outbox_command(status: str, limit: int) -> None:
             f"{row.id:>6}  {row.status:<9} {row.attempts:>5}  {_short(', '.join(row.recipient_list), 30):<30} "
             f"{_short(row.subject, 30):<30} {_short(row.last_error, 80)}"
         )
+        if message_ids:
+            click.echo(f"{'':>6}  Message-ID: {row.message_id}")
 
 
 def _resolve(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool, action: str, **values: t.Any) -> int:

@@ -124,9 +124,10 @@ def test_operator_resolves_uncertain(make_outbox_app: OutboxApp, smtp_server: SM
     OutboxWorker(app).run(once=True)
     smtp_server.hang_up_after_data = False
     runner = app.test_cli_runner()
-    listing = runner.invoke(args=["mail", "outbox", "--status", "uncertain"])
+    listing = runner.invoke(args=["mail", "outbox", "--status", "uncertain", "--message-ids"])
     assert listing.exit_code == 0, listing.output
     assert "uncertain" in listing.output and "user0@example.com" in listing.output and "Message 0" in listing.output
+    assert f"Message-ID: {rows_of(app)[queued[0]].message_id}" in listing.output  # to search the relay's log
     retried = runner.invoke(args=["mail", "retry", str(queued[0])])
     assert retried.exit_code == 0, retried.output
     assert "Queued 1 message(s) again" in retried.output
