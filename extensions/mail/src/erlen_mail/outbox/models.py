@@ -17,9 +17,10 @@ SENDING = "sending"  # a worker is handing it to the server: it may have been ac
 SENT = "sent"  # the server accepted it
 FAILED = "failed"  # refused for good, or the last attempt failed; last_error says why
 UNCERTAIN = "uncertain"  # a send was interrupted after it may have been accepted; an operator decides
+DISCARDED = "discarded"  # an operator resolved a failed or uncertain message without sending it (again)
 #: Recorded, never sent: a stand-in that makes a request do the same work as one that mails (last_error says why).
 SUPPRESSED = "suppressed"
-STATUSES = (PENDING, SENDING, SENT, FAILED, UNCERTAIN, SUPPRESSED)
+STATUSES = (PENDING, SENDING, SENT, FAILED, UNCERTAIN, DISCARDED, SUPPRESSED)
 
 
 class OutboxBase(DeclarativeBase):
@@ -72,6 +73,7 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 __all__ = [
+    "DISCARDED",
     "FAILED",
     "PENDING",
     "SENDING",
