@@ -63,10 +63,10 @@ def erlen_forms_extend(form_id: str) -> t.Any:
 def erlen_auth_user_registered(user: t.Any, form: t.Any) -> None:
     from erlen_db import session
 
-    from .models import Profile
+    from .models import Profile, default_display_name
 
     display_name = getattr(form, "display_name", None)
-    name = display_name.data if display_name is not None and display_name.data else user.email.split("@", 1)[0]
+    name = display_name.data if display_name is not None and display_name.data else default_display_name(user)
     session.add(Profile(user_id=user.id, display_name=name, bio=""))
     session.commit()
 
@@ -97,13 +97,13 @@ def display_name(user: t.Any) -> str:
     """The display name of ``user`` (a ``User`` or its id), for templates: ``{{ display_name(note.author) }}``."""
     from erlen_db import session
 
-    from .models import Profile
+    from .models import Profile, default_display_name
 
     user_id = user if isinstance(user, int) else user.id
     profile = session.get(Profile, user_id)
     if profile is not None:
         return profile.display_name
-    return "" if isinstance(user, int) else str(user.email).split("@", 1)[0]
+    return "" if isinstance(user, int) else default_display_name(user)
 
 
 @erlen.hookimpl(optionalhook=True)
