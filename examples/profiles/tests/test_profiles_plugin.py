@@ -67,7 +67,7 @@ def test_text_with_a_nul_character_is_a_field_error(
 def test_a_profile_page_and_its_owner_edits_it(csrf_client: t.Any, create_user: t.Any, login_as: t.Any) -> None:
     ada = create_user("ada@example.com")
     page = csrf_client.get(f"/profiles/{ada.id}")
-    assert page.status_code == 200 and "<h1>ada</h1>" in page.text  # made on first use from the address
+    assert page.status_code == 200 and "<h1>ada</h1>" in page.text  # the default, from the address
     login_as(csrf_client, ada)
     response = csrf_client.post(f"/profiles/{ada.id}/edit", data={"display_name": "Ada", "bio": "Analyst"})
     assert response.status_code == 302
@@ -120,14 +120,15 @@ def test_profiles_have_an_admin_view_when_admin_is_enabled(make_app: MakeApp, tm
     pytest.importorskip("erlen_admin", reason="erlen-admin is not installed: pip install erlen-profiles[test]")
     from erlen_auth.testing import FAST_HASHING, login_as, make_user
     from erlen_db import database_of
+    from erlen_forms.testing import csrf_client_for
 
     app = make_app(["db", "forms", "auth", "admin", "profiles"], {**FAST_HASHING})
     database_of(app).create_all()
     ada = make_user(app, "ada@example.com")
     root = make_user(app, "root@example.com", superuser=True)
-    client = app.test_client()
+    client = csrf_client_for(app)
     login_as(client, ada)
-    client.get(f"/profiles/{ada.id}")  # makes Ada's profile
+    assert client.post(f"/profiles/{ada.id}/edit", data={"display_name": "ada"}).status_code == 302  # saves it
     login_as(client, root)
     listing = client.get("/admin/m/profiles_profile/")
     assert listing.status_code == 200 and "ada" in listing.text

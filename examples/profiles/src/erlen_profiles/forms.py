@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from wtforms import StringField, TextAreaField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Length, Regexp
 
 import erlen_forms
@@ -28,5 +31,8 @@ class ProfileForm(erlen_forms.Form):
     bio = TextAreaField("About you", [Length(max=2000), NO_NUL])
 
 
-#: The extension of the ``auth`` plugin's registration form.
-REGISTRATION_EXTENSION = erlen_forms.FormExtension(fields={"display_name": display_name_field()})
+#: The extension of the ``auth`` plugin's registration form. Outside a form class a field is unbound
+#: (``Field.__new__`` returns an ``UnboundField``), which wtforms' type stubs cannot say.
+REGISTRATION_EXTENSION = erlen_forms.FormExtension(
+    fields={"display_name": t.cast("UnboundField[StringField]", display_name_field())}
+)

@@ -64,10 +64,10 @@ def erlen_forms_extend(form_id: str) -> t.Any:
 def erlen_auth_user_registered(user: t.Any, form: t.Any) -> None:
     from erlen_db import session
 
-    from .models import Profile
+    from .models import Profile, default_display_name
 
     display_name = getattr(form, "display_name", None)
-    name = display_name.data if display_name is not None and display_name.data else user.email.split("@", 1)[0]
+    name = display_name.data if display_name is not None and display_name.data else default_display_name(user)
     session.add(Profile(user_id=user.id, display_name=name, bio=""))
     session.commit()
 
@@ -96,7 +96,9 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
 
 def _name_without_profile(user: t.Any) -> str:
     """The display name of a user without a profile: the address's local part (nothing for a bare id)."""
-    return "" if isinstance(user, int) else str(user.email).split("@", 1)[0]
+    from .models import default_display_name
+
+    return "" if isinstance(user, int) else default_display_name(user)
 
 
 # Layouts call it for the logged-in user, error pages included: once the database failed in the request,

@@ -10,7 +10,7 @@ from erlen_auth import User, current_user, login_required
 from erlen_db import get_or_404, session
 
 from .forms import ProfileForm
-from .models import Profile
+from .models import Profile, default_profile, insert_missing_profile
 
 bp = Blueprint("profiles", __name__)
 
@@ -18,14 +18,12 @@ bp = Blueprint("profiles", __name__)
 EDIT_ANY = "profiles.edit_any"
 
 
-def profile_for(user: User) -> Profile:
-    """The profile of ``user``, made on first use for accounts that predate the plugin."""
-    profile = session.get(Profile, user.id)
-    if profile is None:
-        profile = Profile(user_id=user.id, display_name=user.email.split("@", 1)[0], bio="")
-        session.add(profile)
-        session.commit()
-    return profile
+def profile_or_default(user: User) -> Profile:
+    """The stored profile of ``user``, or an unsaved default one for accounts that predate the plugin.
+
+    Reading a page never writes: the row of such an account is made when its profile is first saved.
+    """
+    return session.get(Profile, user.id) or default_profile(user)
 
 
 @bp.get("/<int:user_id>")
@@ -33,7 +31,7 @@ def show(user_id: int) -> str:
     """A user's public profile."""
     user = get_or_404(User, user_id)
     can_edit = current_user.is_authenticated and (current_user.id == user.id or current_user.can(EDIT_ANY))
-    return render_template("profiles/show.html", profile=profile_for(user), can_edit=can_edit)
+    return render_template("profiles/show.html", profile=profile_or_default(user), can_edit=can_edit)
 
 
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
@@ -43,9 +41,12 @@ def edit(user_id: int) -> t.Any:
     user = get_or_404(User, user_id)
     if current_user.id != user.id and not current_user.can(EDIT_ANY):
         abort(403)
-    profile = profile_for(user)
+    profile = profile_or_default(user)
     form = ProfileForm(obj=profile)
     if form.validate_on_submit():
+        # Two first saves at once must not collide on the primary key: the insert does nothing if the row exists.
+        insert_missing_profile(session, user)
+        profile = session.get_one(Profile, user.id)
         profile.display_name = form.display_name.data or ""
         profile.bio = form.bio.data or ""
         session.commit()

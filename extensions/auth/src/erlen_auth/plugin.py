@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import typing as t
 import weakref
 from collections.abc import Iterable, Mapping
@@ -78,7 +77,20 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
         S("LOGOUT_REDIRECT", str, default="/", help="Where to go after logging out."),
-        S("REMEMBER_DAYS", int, default=30, validate=_at_least(1), help="Days a remember-me cookie lasts."),
+        S(
+            "REMEMBER_DAYS",
+            int,
+            default=30,
+            validate=_at_least(1),
+            help="Days a remember-me cookie lasts; a log-in session unused for as long ends.",
+        ),
+        S(
+            "LAST_SEEN_INTERVAL",
+            int,
+            default=300,
+            validate=_at_least(0),
+            help="Seconds between two writes of a log-in session's last use (0: on every request).",
+        ),
         S("PASSWORD_MIN_LENGTH", int, default=10, validate=_at_least(1), help="Shortest new password accepted."),
         S("PASSWORD_MAX_LENGTH", int, default=1024, validate=_at_least(8), help="Longest new password accepted."),
         S("ARGON2_TIME_COST", int, default=3, validate=_at_least(1), help="argon2id iterations."),
@@ -189,7 +201,7 @@ def _make_store(app: Flask) -> t.Any:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    from . import permissions
+    from . import permissions, sessions
     from .models import AnonymousUser
     from .passwords import Passwords
     from .throttling import LoginThrottle
@@ -201,7 +213,7 @@ def erlen_init_app(app: Flask) -> None:
     app.context_processor(_current_user_context)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
-    manager.user_loader(_outage_safe(_user_loader(app)))
+    manager.user_loader(_outage_safe(sessions.user_loader(app)))
     from .views import unauthorized
 
     manager.unauthorized_handler(unauthorized)
@@ -248,10 +260,6 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
         app.config[key] = safe[key.rsplit("_", 1)[1]]
 
 
-#: The most digits a user id in a session or remember-me cookie may have (ids fit a signed 64-bit integer).
-_MAX_ID_DIGITS = 18
-
-
 def _current_user_context() -> dict[str, t.Any]:
     """``current_user`` in templates, as Flask-Login's lazy proxy: a page that does not show the user loads nobody."""
     from flask_login import current_user
@@ -268,31 +276,6 @@ def _outage_safe(load_user: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any
     from erlen_db import unless_unavailable
 
     return unless_unavailable(lambda user_id: None)(load_user)
-
-
-def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
-    """Flask-Login's user loader of ``app``; it runs on every request, so its look-ups are resolved once, here."""
-    from erlen_db import database_of, get
-
-    # The db plugin, which auth requires, is initialised first; its Database is the app's for good.
-    database = database_of(app)
-
-    # Imported when the plugin is enabled, not when erlen_auth.plugin is imported
-    # (``erlen plugins`` imports installed plugins that are not enabled).
-    from .models import User
-
-    def load_user(user_id: str) -> t.Any:
-        ident, _, token = user_id.partition(":")
-        # ASCII digits only ("²".isdigit() is true, int() refuses it), and few enough to fit a
-        # BIGINT: anything else is no user of ours, not a 500.
-        if not (ident.isascii() and ident.isdigit()) or len(ident) > _MAX_ID_DIGITS or not token:
-            return None
-        user = get(User, int(ident), session=database.session)
-        if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
-            return None
-        return user
-
-    return load_user
 
 
 @erlen.hookimpl
@@ -365,9 +348,9 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
 
 @erlen.hookimpl
 def erlen_shell_context() -> Mapping[str, t.Any]:
-    from .models import Role, User
+    from .models import LoginSession, Role, User
 
-    return {"User": User, "Role": Role}
+    return {"User": User, "Role": Role, "LoginSession": LoginSession}
 
 
 @erlen.hookimpl

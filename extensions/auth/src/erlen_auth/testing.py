@@ -8,7 +8,9 @@ Fixtures (on the core's ``app`` fixture; enable ``auth`` in ``erlen_plugins``):
     back at the end). The default password is :data:`DEFAULT_PASSWORD`.
 ``login_as``
     ``login_as(client, user, remember=False)`` logs a test client in as
-    ``user`` without the log-in form, as a real log-in would leave the session.
+    ``user`` without the log-in form: it makes a log-in session (an
+    ``auth_session`` row, in the test transaction under ``db_session``) and
+    sets the cookies as a real log-in would.
 ``redis_server``
     A :class:`RedisServer` of the test's own (never the machine's shared
     one), started on a free loopback port and stopped after the test: for
@@ -94,20 +96,33 @@ def make_user(
 
 
 def login_as(client: FlaskClient, user: User, *, remember: bool = False) -> FlaskClient:
-    """Log ``client`` in as ``user`` without the form: the session gets what a log-in puts in it.
+    """Log ``client`` in as ``user`` without the form: a log-in session is made and the cookies carry it.
 
     :param remember: also set the remember-me cookie, as "remember me" does.
     :returns: the client.
     """
+    from flask import request
     from flask_login.utils import encode_cookie
+
+    from erlen_db import database_of
+
+    from . import sessions
+    from .accounts import client_address
 
     app = client.application
     with app.test_request_context(environ_base=dict(client.environ_base)):
         identifier = app.login_manager._session_identifier_generator()  # type: ignore[attr-defined]
-        cookie = encode_cookie(user.get_id())
+        db = database_of(app).new_session()
+        try:
+            sessions.start(user, db, user_agent=request.headers.get("User-Agent", ""), address=client_address())
+            db.commit()
+        finally:
+            db.close()
+        key = user.get_id()
+        cookie = encode_cookie(key)
     with client.session_transaction() as session:
         session.clear()
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = key
         session["_fresh"] = True
         session["_id"] = identifier
     if remember:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 import erlen
 from erlen.checks import CheckMessage, info, warning
 
-from . import hookspecs, urls
+from . import connection_budget, hookspecs, urls
 from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
 from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
 
@@ -61,6 +61,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             default=5000,
             help="Milliseconds an SQLite connection waits for a lock before failing.",
         ),
+        *connection_budget.SETTINGS,
     ]
 
 
@@ -234,4 +235,6 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
         )
     if deploy and app.config["DB_ECHO"]:
         found.append(warning("db.W001", "DB_ECHO is on: every SQL statement is logged.", "Turn DB_ECHO off."))
+    if deploy:
+        found.extend(connection_budget.check(app, database))
     return found
