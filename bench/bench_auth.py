@@ -433,9 +433,11 @@ def bench_me(plan: Plan, root: Path) -> list[Result]:
         "current_user.email; the client sends the session cookie it got from logging in once through the app's "
         "own form (GET the form, POST it with its CSRF token; a POST without the token was refused).",
         "Each app has an SQLite file of its own holding one user. Erlen: PLUGINS ['db', 'forms', 'auth'], no "
-        "TESTING, no debug, SESSION/REMEMBER_COOKIE_SECURE off (plain HTTP); its user loader checks the "
-        "session token kept with the id. Classic: CSRFProtect(app), a user_loader doing "
-        "db.session.get(User, int(id)). Both hash with argon2id at the same parameters (log-in only, not timed).",
+        "TESTING, no debug, SESSION/REMEMBER_COOKIE_SECURE off (plain HTTP); its user loader looks the "
+        "session key up in auth_session joined with auth_user (one query; last seen written at most every "
+        "AUTH_LAST_SEEN_INTERVAL seconds, so not in the timed requests). Classic: CSRFProtect(app), a "
+        "user_loader doing db.session.get(User, int(id)). Both hash with argon2id at the same parameters (log-in "
+        "only, not timed).",
         "Before timing, each page answered 200 with the user's email and set no cookie, and an anonymous "
         "GET /me was redirected to the log-in page.",
     ]

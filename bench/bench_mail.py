@@ -17,17 +17,32 @@ accepts and the connections they came over; before timing, each contender
 sends a whole batch that must arrive complete over one connection, and every
 timed batch is checked the same way. Figures are messages/s; the ratio
 erlen-mail / Flask-Mailman has no target (higher is better).
+
+The outbox benchmarks (``outbox_worker_sqlite``, ``outbox_worker_postgresql``)
+put the durable outbox's worker next to sending directly, on each database:
+the same ``count`` messages, built before timing, go to the same aiosmtpd
+server over one connection, either with ``send_many`` (which serialises each
+message as it sends it) or queued with ``erlen_mail.queue`` and committed
+(before timing: that is the request's work) and then drained by
+``OutboxWorker.run(once=True)``, the loop of ``erlen mail worker``, with
+the outbox's default settings. Target: worker / direct >= 0.8. PostgreSQL is
+``ERLEN_BENCH_POSTGRES_URL`` (``postgresql+psycopg://postgres@127.0.0.1:5432/test``
+by default), in a schema of the benchmark's own, dropped after.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 import typing as t
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import flask
 import harness
@@ -55,6 +70,14 @@ HTML = (
 
 ERLEN = "erlen-mail send_many"
 MAILMAN = "flask-mailman send_messages"
+DIRECT = "send_many (direct)"
+WORKER = "outbox worker"
+
+#: The outbox's target: the worker delivers at least this fraction of the direct rate.
+WORKER_TARGET = harness.Target(">=", 0.8)
+
+#: The PostgreSQL server of the outbox benchmark (a schema of its own is created and dropped).
+POSTGRES_URL = os.environ.get("ERLEN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 SMTP_TIMEOUT = 10.0
 
@@ -207,6 +230,134 @@ def mailman_batch(port: int) -> Batch:
     return batch
 
 
+def build_messages(count: int) -> list[t.Any]:
+    """The benchmark's ``count`` messages as ``erlen_mail.Message`` objects (the same for every contender)."""
+    from erlen_mail import Message
+
+    return [Message(SUBJECT, to=[recipient(index)], body=TEXT, html=HTML, sender=SENDER) for index in range(count)]
+
+
+def outbox_app(port: int, url: str) -> flask.Flask:
+    """An app with ``db`` and ``mail`` on ``url``, sending to the server on ``port``, with its outbox table.
+
+    The outbox settings are the defaults; only the connection is kept for the
+    whole batch (``MAIL_BULK_RECONNECT_AFTER = 0``), as for ``send_many``.
+    """
+    import erlen_db
+
+    app = erlen.create_app(
+        __name__,
+        {
+            "PLUGINS": ["db", "mail"],
+            "DB_URL": url,
+            "MAIL_BACKEND": "smtp",
+            "MAIL_SMTP_HOST": "127.0.0.1",
+            "MAIL_SMTP_PORT": port,
+            "MAIL_SMTP_TIMEOUT": SMTP_TIMEOUT,
+            "MAIL_BULK_RECONNECT_AFTER": 0,
+            "MAIL_DEFAULT_SENDER": SENDER,
+        },
+        environ={},
+    )
+    erlen_db.database_of(app).create_all()
+    return app
+
+
+def direct_batch(app: flask.Flask) -> Batch:
+    """Sends a batch with ``send_many``; the messages are built before the clock starts."""
+    from erlen_mail import send_many
+
+    def batch(count: int) -> tuple[float, int]:
+        messages = build_messages(count)
+        with app.app_context():
+            started = time.perf_counter()
+            result = send_many(messages)
+            elapsed = time.perf_counter() - started
+        if not result.ok:
+            raise BenchError(f"{DIRECT}: {result.summary()}; first failure: {result.failed[0].error}")
+        return elapsed, len(result.sent)
+
+    return batch
+
+
+class CommitCounter:
+    """Counts the commits of an engine (SQLAlchemy's ``commit`` event), to report commits per message."""
+
+    def __init__(self, engine: t.Any) -> None:
+        import sqlalchemy as sa
+
+        self.commits = 0
+        #: The commits of the last batch the worker drained.
+        self.last_batch = 0
+        sa.event.listen(engine, "commit", self._count)
+
+    def _count(self, connection: object) -> None:
+        self.commits += 1
+
+
+def worker_batch(app: flask.Flask, commits: CommitCounter) -> Batch:
+    """Queues a batch (before the clock starts) and drains it with the outbox worker; counts its commits."""
+    import sqlalchemy as sa
+
+    import erlen_db
+    from erlen_mail import queue
+    from erlen_mail.outbox.models import OutboxMessage
+    from erlen_mail.outbox.worker import OutboxWorker
+
+    database = erlen_db.database_of(app)
+
+    def batch(count: int) -> tuple[float, int]:
+        messages = build_messages(count)
+        with app.app_context():
+            database.session.execute(sa.delete(OutboxMessage))  # every round starts from the same table
+            for message in messages:
+                queue(message)
+            database.session.commit()
+        worker = OutboxWorker(app)
+        before = commits.commits
+        started = time.perf_counter()
+        totals = worker.run(once=True)
+        elapsed = time.perf_counter() - started
+        commits.last_batch = commits.commits - before
+        if totals.sent != count or totals.errors:
+            raise BenchError(f"{WORKER}: {totals.summary()}; errors: {totals.errors[:3]}")
+        return elapsed, totals.sent
+
+    return batch
+
+
+@contextmanager
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh schema on ``POSTGRES_URL``, as a URL whose connections use it; dropped after.
+
+    :raises BenchError: PostgreSQL cannot be reached (the caller reports the benchmark skipped).
+    """
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
+    schema = f"erlen_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise BenchError(
+            f"PostgreSQL is not reachable at {sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)} "
+            f"({reason}); set ERLEN_BENCH_POSTGRES_URL"
+        ) from None
+    try:
+        yield (
+            sa.make_url(POSTGRES_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -271,10 +422,114 @@ REQUIRED = (
 DISTRIBUTIONS = ("erlen-mail", "flask-mailman", "aiosmtpd")
 
 
+#: What the outbox benchmarks need besides erlen-mail and aiosmtpd.
+OUTBOX_REQUIRED = (
+    ("erlen_mail", "erlen-mail (./extensions/mail)"),
+    ("erlen_db", "erlen-db (./extensions/db)"),
+    ("aiosmtpd", "aiosmtpd"),
+)
+
+
 def run(quick: bool) -> list[Result]:
-    """Run the mail benchmark; ``quick`` sends one round of 50 messages per contender."""
+    """Run the mail benchmarks; ``quick`` sends one round of 50 messages per contender."""
     plan = QUICK if quick else FULL
-    return harness.with_plan([bench_bulk_smtp(plan)], plan)
+    return harness.with_plan([bench_bulk_smtp(plan), *bench_outbox_worker(plan)], plan)
+
+
+def bench_outbox_worker(plan: Plan) -> list[Result]:
+    """The outbox worker against sending directly, on SQLite and on PostgreSQL."""
+    titles = {
+        f"outbox_worker_{database}": f"Outbox worker vs sending directly, {plan.messages:,} messages, {label} "
+        "(send_many vs erlen mail worker's loop)"
+        for database, label in (("sqlite", "SQLite file"), ("postgresql", "PostgreSQL"))
+    }
+    absent = harness.missing(OUTBOX_REQUIRED)
+    if absent:
+        return harness.skipped_all(titles, harness.not_installed(absent))
+    results = []
+    handler = CountingHandler()
+    with smtp_server(handler) as port, tempfile.TemporaryDirectory(prefix="erlen-bench-outbox-") as folder:
+        results.append(
+            compare_worker(
+                plan,
+                "outbox_worker_sqlite",
+                titles["outbox_worker_sqlite"],
+                handler,
+                port,
+                f"sqlite:///{Path(folder) / 'outbox.sqlite3'}",
+            )
+        )
+        try:
+            with postgres_schema_url() as url:
+                results.append(
+                    compare_worker(
+                        plan, "outbox_worker_postgresql", titles["outbox_worker_postgresql"], handler, port, url
+                    )
+                )
+        except BenchError as exc:
+            if "not reachable" not in str(exc):
+                raise
+            results.append(
+                harness.skipped(
+                    name="outbox_worker_postgresql", title=titles["outbox_worker_postgresql"], reason=str(exc)
+                )
+            )
+    return results
+
+
+def compare_worker(plan: Plan, name: str, title: str, handler: CountingHandler, port: int, url: str) -> Result:
+    """Alternate ``send_many`` and the outbox worker on the database at ``url``; their ratio against the target."""
+    import erlen_db
+
+    app = outbox_app(port, url)
+    database = erlen_db.database_of(app)
+    commits = CommitCounter(database.engine)
+    try:
+        meters = {
+            DIRECT: Meter(DIRECT, direct_batch(app), handler, plan.messages),
+            WORKER: Meter(WORKER, worker_batch(app, commits), handler, plan.messages),
+        }
+        # Before timing: each delivers a whole batch, complete, over one connection, as built.
+        for meter in meters.values():
+            meter.run()
+            check_received(meter.name, handler, plan.messages - 1)
+        samples = harness.alternate(
+            {meter_name: meter.run for meter_name, meter in meters.items()},
+            rounds=plan.rounds,
+            max_seconds=plan.max_seconds,
+            warmup=False,
+        )
+        config = app.config
+        extra = {
+            "messages per batch": plan.messages,
+            "outbox settings": f"MAIL_OUTBOX_GROUP_SIZE={config['MAIL_OUTBOX_GROUP_SIZE']}, "
+            f"MAIL_OUTBOX_BATCH_SIZE={config['MAIL_OUTBOX_BATCH_SIZE']}, "
+            f"MAIL_OUTBOX_LEASE_SECONDS={config['MAIL_OUTBOX_LEASE_SECONDS']:g}",
+            "worker commits per message (last batch)": round(commits.last_batch / plan.messages, 3),
+            "versions": harness.versions(("erlen-mail", "erlen-db", "sqlalchemy", "psycopg", "aiosmtpd"), sqlite=True),
+        }
+    finally:
+        database.dispose()
+    return harness.compare(
+        name=name,
+        title=title,
+        unit="msg/s",
+        samples=samples,
+        baseline=DIRECT,
+        subject=WORKER,
+        higher_is_better=True,
+        target=WORKER_TARGET,
+        notes=[
+            "Both send the same messages (built before timing) to the same aiosmtpd server over one connection. "
+            "send_many serialises each message as it sends it; the worker sends the bytes stored when the message "
+            "was queued (queueing and its commit, the request's work, happen before timing).",
+            "The worker's figure is the drain of a full outbox by OutboxWorker.run(once=True), the loop of "
+            "`erlen mail worker`: claims, one commit per group of messages, the lease's heartbeat, the final empty "
+            "claim. Every batch is checked: all of it arrived over one connection.",
+            "Client, server and database share the machine: the ratio matters more than the absolute figures.",
+        ],
+        extra=extra,
+    )
 
 
 def bench_bulk_smtp(plan: Plan) -> Result:

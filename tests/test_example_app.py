@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-import typing as t
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +29,7 @@ import notes_app
 
 from erlen_auth.testing import FAST_HASHING
 from erlen_forms.testing import csrf_client_for
-from erlen_mail.testing import outbox_of
+from erlen_mail.testing import DeliveredMail
 
 PASSWORD = "correct horse battery staple"
 
@@ -54,8 +54,9 @@ def app(tmp_path: Path) -> Flask:
 
 
 @pytest.fixture
-def outbox(app: Flask) -> list[t.Any]:
-    return outbox_of(app)
+def outbox(app: Flask) -> DeliveredMail:
+    """The mail the app queued and its outbox worker delivered (reading it runs the worker)."""
+    return DeliveredMail(app)
 
 
 def register(client: FlaskClient, email: str, name: str) -> str:
@@ -67,7 +68,7 @@ def register(client: FlaskClient, email: str, name: str) -> str:
     return response.text
 
 
-def confirm_and_log_in(app: Flask, outbox: list[t.Any], email: str, name: str) -> FlaskClient:
+def confirm_and_log_in(app: Flask, outbox: DeliveredMail, email: str, name: str) -> FlaskClient:
     client = csrf_client_for(app)
     page = register(client, email, name)
     assert "confirm" in page.lower()
@@ -109,7 +110,7 @@ def test_plugins_enabled_by_name_and_by_path(app: Flask) -> None:
     assert app.config["PLUGINS"][-1] == "notes_app.notes"
 
 
-def test_a_new_user_registers_confirms_and_writes_a_note(app: Flask, outbox: list[t.Any]) -> None:
+def test_a_new_user_registers_confirms_and_writes_a_note(app: Flask, outbox: DeliveredMail) -> None:
     anonymous = app.test_client()
     assert anonymous.get("/notes/").status_code == 302
     register_page = anonymous.get("/auth/register").text
@@ -125,7 +126,7 @@ def test_a_new_user_registers_confirms_and_writes_a_note(app: Flask, outbox: lis
     assert "/notes/1" in notification.body
 
 
-def test_only_the_author_or_a_moderator_deletes_a_note(app: Flask, outbox: list[t.Any]) -> None:
+def test_only_the_author_or_a_moderator_deletes_a_note(app: Flask, outbox: DeliveredMail) -> None:
     ada = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
     bob = confirm_and_log_in(app, outbox, "bob@example.com", "Bob")
     location = ada.post("/notes/new", data={"title": "Mine", "body": ""}).headers["Location"]
@@ -143,7 +144,7 @@ def test_only_the_author_or_a_moderator_deletes_a_note(app: Flask, outbox: list[
     assert ada.get(f"/notes/{note_id}").status_code == 404
 
 
-def test_profile_pages_of_the_third_party_plugin(app: Flask, outbox: list[t.Any]) -> None:
+def test_profile_pages_of_the_third_party_plugin(app: Flask, outbox: DeliveredMail) -> None:
     client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada Lovelace")
     profile = client.get("/profiles/me", follow_redirects=True)
     assert "<h1>Ada Lovelace</h1>" in profile.text and "Team notes" in profile.text  # the app's layout
@@ -153,7 +154,7 @@ def test_profile_pages_of_the_third_party_plugin(app: Flask, outbox: list[t.Any]
     assert client.post("/profiles/1/edit", data={"display_name": "x", "bio": ""}).status_code == 403
 
 
-def test_notes_export_command(app: Flask, outbox: list[t.Any]) -> None:
+def test_notes_export_command(app: Flask, outbox: DeliveredMail) -> None:
     client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
     client.post("/notes/new", data={"title": "One", "body": "1"})
     client.post("/notes/new", data={"title": "Two", "body": "2"})
@@ -178,7 +179,7 @@ def _free_port() -> int:
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
-    env = {**os.environ, **example_environ(tmp_path)}
+    env = {**os.environ, **example_environ(tmp_path), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "erlen", "--app", "notes_app", "demo", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -215,7 +216,39 @@ def test_the_demo_command_serves_the_app(demo_server: tuple[str, subprocess.Pope
     assert f"Serving the notes app on {base}/" in output
 
 
-def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: list[t.Any]) -> None:
+def test_the_demo_command_delivers_queued_mail_to_the_console(
+    tmp_path: Path, demo_server: tuple[str, subprocess.Popen[str]]
+) -> None:
+    # The app queues its mail; the demo's worker thread prints it, as `erlen mail worker` would.
+    import http.cookiejar
+
+    import sqlalchemy as sa
+
+    base, process = demo_server
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    page = opener.open(base + "/auth/register", timeout=5).read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    form = {"email": "ada@example.com", "display_name": "Ada", "password": PASSWORD, "confirm": PASSWORD}
+    body = urllib.parse.urlencode({**form, "csrf_token": token}).encode()
+    request = urllib.request.Request(base + "/auth/register", data=body, headers={"Origin": base})
+    assert "confirm" in opener.open(request, timeout=10).read().decode().lower()
+    engine = sa.create_engine(example_environ(tmp_path)["ERLEN_DB_URL"])
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while status != "sent" and time.monotonic() < deadline:
+            with engine.connect() as connection:
+                status = connection.scalar(sa.text("SELECT status FROM mail_outbox"))
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    assert status == "sent"
+    process.terminate()
+    output, _ = process.communicate(timeout=10)
+    assert "Subject: Confirm your email address" in output and "/auth/confirm/" in output
+
+
+def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: DeliveredMail) -> None:
     from erlen_auth import find_user
     from erlen_auth.testing import login_as
 
@@ -231,3 +264,38 @@ def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: list[
     listing = admin.get("/admin/m/notes_note/?q=admin").text
     assert "For the admin" in listing
     assert "Ada" in admin.get("/admin/m/profiles_profile/").text
+
+
+def test_a_note_written_while_the_mail_server_is_down_keeps_its_notification(app: Flask, outbox: DeliveredMail) -> None:
+    # The admins' mail is queued in the note's transaction: the outage delays it, it is never dropped.
+    pytest.importorskip("aiosmtpd", reason="the SMTP server of this test needs erlen-mail[testing]")
+    import sqlalchemy as sa
+
+    import erlen_db
+    from erlen_mail import state_of
+    from erlen_mail.outbox.models import OutboxMessage
+    from erlen_mail.testing import SMTPTestServer, deliver_outbox
+
+    client = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
+    server = SMTPTestServer()  # not started: its port refuses connections
+    app.config.update(server.config(), MAIL_SMTP_TIMEOUT=5.0, MAIL_OUTBOX_BACKOFF_SECONDS=0.3)
+    state_of(app).use_backend("smtp")
+    try:
+        response = client.post("/notes/new", data={"title": "During the outage", "body": "Still saved."})
+        assert response.status_code == 302
+        assert "During the outage" in client.get(response.headers["Location"]).text
+        assert deliver_outbox(app).retrying == 1  # the server is down: kept for later
+        server.start()
+        time.sleep(0.3)  # until the retry is due
+        assert deliver_outbox(app).sent == 1
+        assert deliver_outbox(app).claimed == 0
+    finally:
+        server.stop()
+    [received] = server.messages
+    assert received.recipients == ["admin@example.com"]
+    assert received.email["Subject"] == "New note: During the outage"
+    with erlen_db.database_of(app).session_scope() as session:
+        statuses = session.scalars(
+            sa.select(OutboxMessage.status).where(OutboxMessage.subject == "New note: During the outage")
+        ).all()
+    assert statuses == ["sent"]

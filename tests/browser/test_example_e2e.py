@@ -85,7 +85,10 @@ class Site:
         self.thread.join(timeout=10)
 
     def mails_to(self, address: str) -> list[email.message.EmailMessage]:
-        """The messages the file backend wrote for ``address``, oldest first."""
+        """The messages the file backend wrote for ``address``, oldest first, once the outbox worker ran."""
+        from erlen_mail.testing import deliver_outbox
+
+        deliver_outbox(self.app)  # the app queues its mail; `erlen mail worker` sends it in production
         found = []
         for path in sorted(self.mail.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)

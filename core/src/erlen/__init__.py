@@ -16,14 +16,16 @@ from .errors import (
     PluginFailure,
     PluginHookError,
     PluginImportError,
+    PluginNotEnabledError,
     SettingError,
     UnknownPluginError,
 )
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
-from .plugins.registry import PluginRegistry
+from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .settings import REQUIRED, Setting
+from .state import extension_state
 
 __version__ = "0.1.0"
 
@@ -45,11 +47,15 @@ __all__ = [
     "PluginFailure",
     "PluginHookError",
     "PluginImportError",
+    "PluginNotEnabledError",
     "PluginRegistry",
     "SettingError",
     "Setting",
     "UnknownPluginError",
     "create_app",
+    "extension_state",
+    "hook_items",
+    "hook_mapping",
     "hookimpl",
     "hookspec",
     "plugins_of",

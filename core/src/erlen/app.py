@@ -16,11 +16,13 @@ from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from . import builtin
 from .config import ConfigInput, ConfigSources, decode_undeclared, load_config, load_environment
 from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, SettingError
+from .hosts import register_host_check
 from .plugins.declaration import default_prefix
 from .plugins.discovery import LoadedPlugin, installed_plugins, load_plugin
 from .plugins.ordering import resolve_order
 from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .plugins.tracing import tracing_enabled
+from .proxies import apply_proxy_hops
 from .settings import DeclaredSetting, Setting, validate_value
 
 #: The key of ``app.extensions`` under which the :class:`PluginRegistry` lives.
@@ -28,6 +30,9 @@ EXTENSION_KEY = "erlen"
 
 #: Command names Flask's CLI provides itself; a plugin command of that name would be hidden.
 _FLASK_COMMANDS = frozenset({"run", "shell", "routes"})
+
+#: What ``erlen_template_globals`` returns, for the message when it returns something else.
+_GLOBALS_EXPECTED = 'names to values, such as {"site_name": "Notes"}'
 
 
 def create_app(
@@ -116,6 +121,8 @@ class Erlen:
         _register_commands(app, registry)
         _register_static(app, registry)
         registry.call_each("erlen_app_ready", app=app)
+        # Last, so the proxy fix wraps every middleware the plugins added: all of it sees the client.
+        apply_proxy_hops(app)
         return registry
 
 
@@ -207,9 +214,11 @@ def _register_templates(app: Flask, registry: PluginRegistry) -> None:
         loaders.extend(FileSystemLoader(folder) for folder in reversed(folders))
         app.jinja_loader = ChoiceLoader(loaders)
     for plugin, names in registry.call_each("erlen_template_globals"):
-        app.jinja_env.globals.update(hook_mapping(plugin.name, "erlen_template_globals", names))
+        app.jinja_env.globals.update(hook_mapping(plugin.name, "erlen_template_globals", names, _GLOBALS_EXPECTED))
     for plugin, filters in registry.call_each("erlen_template_filters"):
-        app.jinja_env.filters.update(hook_mapping(plugin.name, "erlen_template_filters", filters))
+        app.jinja_env.filters.update(
+            hook_mapping(plugin.name, "erlen_template_filters", filters, "filter names to functions")
+        )
 
 
 def _plugin_path(plugin: LoadedPlugin, folder: str | os.PathLike[str]) -> str:
@@ -297,6 +306,7 @@ def _register_static(app: Flask, registry: PluginRegistry) -> None:
 def _register_per_request_hooks(app: Flask, registry: PluginRegistry) -> None:
     # Only hooks some plugin implements get a Flask handler: an unused hook adds no work to a request.
     hook = registry.hook
+    register_host_check(app)  # first: no hook runs for a request naming a port the app does not answer on
     headers = {name: value for name, value in app.config["SECURITY_HEADERS"].items() if value}
     if headers:
         app.wsgi_app = _with_security_headers(app.wsgi_app, headers)  # type: ignore[method-assign]

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 from flask import Flask
 
-from .checks import CheckMessage, error, warning
+from .checks import CheckMessage, error, info, warning
+from .hosts import validate_trusted_hosts
 from .markers import hookimpl
 from .plugins.declaration import Plugin, default_prefix
 from .plugins.discovery import LoadedPlugin
@@ -90,7 +91,33 @@ def erlen_settings() -> Iterable[Setting]:
             + ". None by default: plain Flask sends none, and each costs every response a little; "
             "erlen check --deploy recommends them.",
         ),
+        Setting(
+            "TRUSTED_HOSTS",
+            list[str] | None,
+            default=None,
+            validate=validate_trusted_hosts,
+            help='The host names the app answers to, as Flask\'s TRUSTED_HOSTS, such as ["notes.example.com"]; '
+            "requests for other hosts get a 400. An entry allows the default port of the request's scheme (80 for "
+            'http, 443 for https) or the port it names ("notes.example.com:8443"); a leading dot '
+            '(".example.com") allows subdomains. Unset, every host is answered and links in mail can be '
+            "pointed at another site.",
+        ),
+        Setting(
+            "TRUSTED_PROXY_HOPS",
+            int,
+            default=0,
+            validate=_not_negative,
+            help="How many reverse proxies (nginx, a load balancer) are in front of the app. Their X-Forwarded-For, "
+            "-Proto, -Host, -Port and -Prefix headers are trusted for that many hops (Werkzeug's ProxyFix), so the "
+            "client's address, https and the public host are seen. 0 (the default) ignores the headers, as "
+            "an app served directly must: any client can send them.",
+        ),
     ]
+
+
+def _not_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError("must be 0 (no proxy) or the number of reverse proxies in front of the app")
 
 
 def _valid_headers(headers: dict[str, str]) -> None:
@@ -141,7 +168,48 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
         )
     if app.testing:
         problems.append(warning("erlen.W001", "TESTING is on in production.", "Unset TESTING."))
+    problems.extend(_proxy_checks(app))
     return problems
+
+
+def _proxy_checks(app: Flask) -> list[CheckMessage]:
+    """What the app knows about proxies: forwarded headers seen while no proxy is trusted, or a reminder.
+
+    Whether a proxy is in front of the app shows only in the requests that
+    arrive; ``erlen check`` runs in a process of its own, which sees none. So
+    with no forwarded request seen in this process the check says what the
+    setting means (an info), and a running app logs a warning at its first
+    forwarded request, and reports ``erlen.W004`` when checked in-process.
+    """
+    from .proxies import proxy_state
+
+    state = proxy_state(app)
+    if state is None or state.hops:
+        return []
+    hint = (
+        "Set ERLEN_TRUSTED_PROXY_HOPS to the number of reverse proxies in front of the app (1 for one nginx); "
+        "leave it 0 when clients reach the app directly."
+    )
+    seen = state.forwarded
+    if seen is not None:
+        return [
+            warning(
+                "erlen.W004",
+                f"Requests arrive with {seen.header} (the first at {seen.at:%Y-%m-%d %H:%M:%S} UTC, from "
+                f"{seen.remote_addr or 'an unknown address'}) but TRUSTED_PROXY_HOPS is 0, so the X-Forwarded-* "
+                "headers are ignored: behind a proxy, links say http:// and every client has the proxy's address.",
+                hint + " If no proxy is in front of the app, a client sent the header itself.",
+            )
+        ]
+    return [
+        info(
+            "erlen.I001",
+            "TRUSTED_PROXY_HOPS is 0, so X-Forwarded-* headers are ignored: right when clients reach the app "
+            "directly, wrong behind a reverse proxy (links say http://, every client has the proxy's address). "
+            "A running app logs a warning when one of its first requests carries them.",
+            hint,
+        )
+    ]
 
 
 def _unknown_plugin_settings(app: Flask) -> list[CheckMessage]:

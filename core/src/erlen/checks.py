@@ -77,6 +77,7 @@ def run_checks(app: Flask, *, deploy: bool = False) -> list[CheckMessage]:
     :param deploy: include production checks.
     """
     from .app import plugins_of
+    from .plugins.registry import hook_items
 
     registry = plugins_of(app)
     found: list[CheckMessage] = []
@@ -87,7 +88,8 @@ def run_checks(app: Flask, *, deploy: bool = False) -> list[CheckMessage]:
                 results = t.cast(
                     "Iterable[CheckMessage] | None", impl.function(*(arguments[name] for name in impl.argnames))
                 )
-                found.extend(message.from_plugin(impl.plugin_name) for message in results or ())
+                messages = hook_items(impl.plugin_name, "erlen_checks", results, "CheckMessage objects")
+                found.extend(message.from_plugin(impl.plugin_name) for message in messages)
             except Exception as exc:
                 found.append(
                     error(

@@ -53,6 +53,18 @@ class MissingRequirementError(PluginError):
     """An enabled plugin requires a plugin that is not enabled."""
 
 
+class PluginNotEnabledError(PluginError, ConfigError, LookupError):
+    """Code asked for the per-app state of a plugin that the app does not enable.
+
+    Raised by :func:`erlen.extension_state`, and so by every extension's
+    lookup of its state (``erlen_db.database_of``, ``erlen_mail.state_of``,
+    …). It is a :class:`ConfigError` too, since the fix is in ``PLUGINS``, and
+    a :class:`LookupError`, as the lookup of a missing key.
+
+    :param plugin: the name of the plugin to enable.
+    """
+
+
 class PluginCycleError(PluginError):
     """Plugins require each other in a cycle, so no load order exists."""
 

@@ -18,12 +18,14 @@ points, built on ``make_app``.
 :func:`validate_plugin` checks a plugin's hook implementations against the
 hook specifications, for a plugin's own test suite. :func:`service_unavailable`
 skips a test whose server or browser is missing, and fails it instead under
-``ERLEN_REQUIRE_SERVICES=1`` (as CI runs).
+``ERLEN_REQUIRE_SERVICES=1`` (as CI runs). :func:`free_port` finds a loopback
+port for a server a test starts of its own.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import typing as t
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -60,6 +62,13 @@ def service_unavailable(message: str) -> t.NoReturn:
     if services_required():
         pytest.fail(f"{message} ({SERVICES_REQUIRED_VARIABLE}=1: services are required)", pytrace=False)
     pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now, for a server a test starts of its own."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def validate_plugin(plugin: object, *, hookspec_modules: Iterable[object] = (), name: str | None = None) -> list[str]:
@@ -155,6 +164,7 @@ __all__: list[str] = [
     "TESTING_SECRET_KEY",
     "MakeApp",
     "assert_valid_plugin",
+    "free_port",
     "service_unavailable",
     "services_required",
     "validate_plugin",

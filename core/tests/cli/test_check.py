@@ -29,7 +29,7 @@ def test_deploy_flags_weak_secrets() -> None:
     for weak in ("dev", "a" * 40, "short-but-random-x7", "hello-example-development-key-change-me"):
         app = erlen.create_app(__name__, {"SECRET_KEY": weak}, environ={})
         ids = [m.id for m in run_checks(app, deploy=True)]
-        assert ids == ["erlen.E002", "erlen.W003"], weak
+        assert ids == ["erlen.E002", "erlen.W003", "erlen.I001"], weak
 
 
 def test_deploy_passes_with_a_strong_secret() -> None:
@@ -69,6 +69,26 @@ def test_a_crashing_check_is_reported_not_raised(noop_plugin) -> None:
     result = app.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 1
     assert "ERROR erlen.E000 [flaky] The system check of plugin 'flaky' failed: OSError: disk gone" in result.output
+
+
+def test_a_check_returning_one_message_instead_of_a_list_says_so(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "shop",
+        body="""
+        from erlen.checks import warning
+        @erlen.hookimpl
+        def erlen_checks():
+            return warning("shop.W001", "No currency set.")
+        """,
+    )
+    app = erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+    (message,) = run_checks(app)
+    assert (message.level, message.plugin, message.id) == (Level.ERROR, "shop", "erlen.E000")
+    # Was "failed: TypeError: 'CheckMessage' object is not iterable".
+    assert message.message == (
+        "The system check of plugin 'shop' failed: PluginError: Plugin 'shop': erlen_checks returned CheckMessage; "
+        "it must return a list of CheckMessage objects. Wrap a single one in a list."
+    )
 
 
 def test_misspelt_plugin_setting_is_reported(noop_plugin, tmp_path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import erlen
 from erlen.testing import assert_valid_plugin
 from erlen_admin import Action, AdminConfigError, AdminPage, ModelView, registry_of
 from erlen_admin import plugin as admin_plugin
@@ -41,6 +42,30 @@ def test_views_grouped_by_plugin(app):
 def test_duplicate_slugs_stop_the_app(make_app, erlen_config):
     with pytest.raises(AdminConfigError, match="both register an admin model view with the slug 'library_book'"):
         make_app(["db", "forms", "auth", "admin", "admin_sample.library", "admin_sample.clash"], erlen_config)
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        (
+            "lone_view",
+            "Plugin 'loneview': erlen_admin_views returned ModelView; it must return a list of ModelView or "
+            "AdminPage objects. Wrap a single one in a list.",
+        ),
+        (
+            "lone_action",
+            "Plugin 'loneaction': erlen_admin_actions returned Action; it must return a list of Action "
+            "objects. Wrap a single one in a list.",
+        ),
+    ],
+)
+def test_a_hook_returning_one_view_or_action_instead_of_a_list_names_the_plugin(
+    make_app, erlen_config, module, message
+):
+    # Used to be a bare TypeError ("object is not iterable") that named no plugin.
+    with pytest.raises(erlen.PluginError) as caught:
+        make_app(["db", "forms", "auth", "admin", "admin_sample.library", f"admin_sample.{module}"], erlen_config)
+    assert str(caught.value) == message
 
 
 def test_configuration_errors(app):

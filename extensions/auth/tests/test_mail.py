@@ -14,15 +14,15 @@ from erlen_auth.testing import make_user
 erlen_mail = pytest.importorskip(
     "erlen_mail", reason="erlen-mail is not installed: reset and confirmation are tested in the integration session"
 )
-from erlen_mail.testing import outbox_of  # noqa: E402
+from erlen_mail.testing import DeliveredMail  # noqa: E402
 
 
 @pytest.fixture
-def mail_app(auth_app, db_session_for):
+def mail_app(auth_app):
+    # Committed for real (each test has a database of its own): the worker reads the outbox on its own connection.
     def make(**config):
-        app = auth_app(["mail"], {"MAIL_DEFAULT_SENDER": "noreply@example.com", **config})
-        db_session_for(app)
-        return app, outbox_of(app)
+        app = auth_app(["mail"], {"MAIL_DEFAULT_SENDER": "noreply@example.com", **config}, create_all=True)
+        return app, DeliveredMail(app)  # auth queues its mail: reading this runs the worker
 
     return make
 
@@ -112,7 +112,7 @@ def test_a_forged_reset_link_is_refused(mail_app, tamper):
     assert client.get(tamper(_link(outbox[0]))).status_code == 400
 
 
-def test_a_reset_link_dies_when_the_password_changes_otherwise(mail_app, db_session_for):
+def test_a_reset_link_dies_when_the_password_changes_otherwise(mail_app):
     app, outbox = mail_app()
     user = make_user(app, "ada@example.com")
     client = app.test_client()
@@ -261,6 +261,32 @@ def test_with_trusted_hosts_a_request_for_another_host_is_refused_and_nothing_is
     assert attacker.get("/auth/reset", base_url="http://evil.example").status_code == 400
     response = attacker.post("/auth/reset", data={"email": "ada@example.com"}, base_url="http://evil.example")
     assert response.status_code == 400
-    assert outbox == []
+    assert len(outbox) == 0
     assert post_form(app.test_client(), "/auth/reset", {"email": "ada@example.com"}).status_code == 200
     assert "http://localhost/auth/reset/" in outbox[0].body
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_reset_link_is_verified_once_per_request(mail_app, monkeypatch, method):
+    from itsdangerous import URLSafeTimedSerializer
+
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    post_form(client, "/auth/reset", {"email": "ada@example.com"})
+    link = _link(outbox[0])
+    checked: list[str] = []
+    real_loads = URLSafeTimedSerializer.loads
+
+    def counting_loads(self, *args, **kwargs):
+        checked.append(args[0])
+        return real_loads(self, *args, **kwargs)
+
+    monkeypatch.setattr(URLSafeTimedSerializer, "loads", counting_loads)
+    if method == "GET":
+        assert client.get(link).status_code == 200
+    else:
+        done = post_form(client, link, {"password": "a brand new password", "confirm": "a brand new password"})
+        assert done.status_code == 302
+    token = link.rsplit("/", 1)[1]
+    assert checked.count(token) == 1  # (the session cookie is loaded with the same class: not counted)

@@ -25,7 +25,7 @@ def test_upgrade_creates_the_tables_and_check_agrees(auth_app):
     assert "auth" in upgraded.output
     engine = erlen_db.database_of(app).engine
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"auth_user", "auth_role", "auth_user_role", "auth_role_permission"} <= tables
+    assert {"auth_user", "auth_role", "auth_user_role", "auth_role_permission", "auth_session"} <= tables
     assert run(app, "check").output == "Models and migrations agree.\n"
     # The migrated tables work: a user made through the app, and case-insensitive uniqueness.
     from erlen_auth.testing import make_user
@@ -35,7 +35,7 @@ def test_upgrade_creates_the_tables_and_check_agrees(auth_app):
     with pytest.raises(ValueError, match="exists already"):
         make_user(app, "ADA@example.com")
     run(app, "downgrade", "--plugin", "auth", "base")
-    assert not {"auth_user", "auth_role"} & set(sa.inspect(engine).get_table_names())
+    assert not {"auth_user", "auth_role", "auth_session"} & set(sa.inspect(engine).get_table_names())
 
 
 def test_the_plugin_tells_migrate_where_its_migrations_are(auth_app):
@@ -48,6 +48,6 @@ def test_the_plugin_tells_migrate_where_its_migrations_are(auth_app):
     found = dict((p.name, r) for p, r in erlen.plugins_of(app).call_each("erlen_migrate_locations"))
     assert found["auth"] == "migrations"
     folder = Path(erlen_auth.plugin.__file__).parent / "migrations"
-    revisions = [path for path in folder.glob("*.py") if not path.name.startswith("_")]
-    assert len(revisions) == 1
-    assert 'branch_labels: str | Sequence[str] | None = ("auth",)' in revisions[0].read_text()
+    revisions = sorted(path.name for path in folder.glob("*.py") if not path.name.startswith("_"))
+    assert revisions == ["3040392e085a_initial.py", "35303276e885_log_in_sessions.py"]
+    assert 'branch_labels: str | Sequence[str] | None = ("auth",)' in (folder / revisions[0]).read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from auth_helpers import log_in
 
+import erlen
 from erlen_auth import (
     PermissionDeclarationError,
     Role,
@@ -38,6 +39,15 @@ def test_the_app_declares_its_own_permissions(auth_app):
 def test_a_permission_declared_twice_stops_the_app(auth_app):
     with pytest.raises(PermissionDeclarationError, match="declared twice"):
         auth_app(["auth_sample_plugins.blog", "auth_sample_plugins.dupe"])
+
+
+def test_permissions_returned_as_a_list_name_the_plugin(auth_app):
+    with pytest.raises(erlen.PluginError) as caught:
+        auth_app(["auth_sample_plugins.listed"])
+    assert caught.value.plugin == "listed"
+    assert str(caught.value) == (
+        "Plugin 'listed': erlen_auth_permissions returned list; return a dict of permission names to descriptions."
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,6 +144,42 @@ def test_roles_and_users(app, create_user, db_session):
         assert not user.can("blog.moderate")
         user.is_active = False
         assert not user.can("blog.publish")
+
+
+def test_the_permission_set_is_built_once_and_again_only_when_roles_or_grants_change(app, create_user, db_session):
+    from erlen_auth.models import RolePermission
+
+    user = create_user("ada@example.com", roles=["editor"])
+    editor = user.roles[0]
+    editor.grant("blog.publish")
+    db_session.commit()
+    with app.app_context():
+        first = user.permissions
+        assert first == {"blog.publish"}
+        assert user.permissions is first  # kept: the admin asks can() many times per page
+        assert user.can("blog.publish") and user.permissions is first
+        editor.grant("blog.moderate")  # a grant of one of the user's roles
+        assert user.can("blog.moderate")
+        editor.grants.append(RolePermission(permission="auth.manage_users"))  # the list itself
+        assert user.can("auth.manage_users")
+        editor.revoke("blog.publish")
+        assert not user.can("blog.publish")
+        moderator = Role(name="moderator")
+        moderator.grant("blog.publish")
+        user.roles.append(moderator)  # a role given
+        assert user.can("blog.publish")
+        user.roles.remove(moderator)  # and taken
+        assert not user.can("blog.publish")
+        user.roles[:] = []
+        assert user.permissions == frozenset()
+        db_session.commit()
+        user.roles.append(editor)
+        db_session.commit()
+        cached = user.permissions
+        db_session.execute(RolePermission.__table__.delete())  # behind the ORM's back, then reloaded
+        db_session.commit()
+        db_session.expire(editor)
+        assert user.permissions == frozenset() and cached == {"blog.moderate", "auth.manage_users"}
 
 
 def test_views_added_after_create_app_are_checked_by_erlen_check(app):

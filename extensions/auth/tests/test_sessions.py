@@ -1,14 +1,20 @@
-"""Sessions: rotated at log-in, cleared at log-out, and ended everywhere by the per-user token."""
+"""Sessions: a log-in session row per log-in, rotated at log-in, deleted at log-out, ended by password changes."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
 from auth_helpers import is_logged_in, log_in, post_form, set_cookies
 
+from erlen_auth.models import LoginSession
+from erlen_auth.sessions import hash_key, utc
 from erlen_forms.csrf import SESSION_KEY as CSRF_SESSION_KEY
 from erlen_forms.testing import csrf_token_for
 
 
-def test_login_rotates_the_session_no_fixation(client, create_user):
+def test_login_rotates_the_session_no_fixation(client, create_user, db_session):
     user = create_user("ada@example.com")
     old_token = csrf_token_for(client)
     with client.session_transaction() as session:
@@ -19,7 +25,9 @@ def test_login_rotates_the_session_no_fixation(client, create_user):
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session.get(CSRF_SESSION_KEY) != old_secret
-        assert session["_user_id"] == user.get_id()
+        key = session["_user_id"]
+    assert [row.user_id for row in db_session.scalars(sa.select(LoginSession))] == [user.id]
+    assert db_session.scalar(sa.select(LoginSession.key_hash)) == hash_key(key)
     # The CSRF token issued before the log-in no longer works; a new secret is issued.
     refused = client.post("/auth/logout", data={"csrf_token": old_token})
     assert refused.status_code == 400
@@ -218,3 +226,187 @@ def test_protected_views_send_anonymous_users_to_log_in_with_next(client, db_ses
     assert 'name="next" type="hidden" value="/auth/password?x=1"' in page.text
     json = client.get("/auth/password", headers={"Accept": "application/json"})
     assert json.status_code == 401
+
+
+# Log-in sessions kept on the server: a cookie is worth what its auth_session row is.
+
+
+def _copy_cookie(source, target, name: str) -> None:
+    """Give ``target`` the cookie ``name`` of ``source``, as a thief or a shared computer would."""
+    cookie = source.get_cookie(name)
+    assert cookie is not None, name
+    target.set_cookie(name, cookie.value)
+
+
+def test_a_session_cookie_copied_before_log_out_is_refused_after_it(app, create_user):
+    create_user("ada@example.com")
+    browser, copy = app.test_client(), app.test_client()
+    log_in(browser, "ada@example.com")
+    _copy_cookie(browser, copy, "session")
+    assert is_logged_in(copy)
+    post_form(browser, "/auth/logout")
+    assert not is_logged_in(browser)
+    assert not is_logged_in(copy)
+
+
+def test_a_remember_cookie_copied_before_log_out_is_refused_after_it(app, create_user):
+    create_user("ada@example.com")
+    browser, copy = app.test_client(), app.test_client()
+    log_in(browser, "ada@example.com", remember=True)
+    _copy_cookie(browser, copy, "remember_token")  # the remember-me cookie alone, no session
+    assert is_logged_in(copy)
+    post_form(browser, "/auth/logout")
+    assert not is_logged_in(copy)
+    # Logging in again makes a new session: the old cookie stays dead.
+    log_in(browser, "ada@example.com", remember=True)
+    copy.delete_cookie("session")
+    assert not is_logged_in(copy)
+
+
+def test_each_log_in_makes_a_session_row_with_the_device_and_log_out_deletes_it(app, create_user, db_session):
+    user = create_user("ada@example.com")
+    browser = app.test_client()
+    browser.environ_base.update(HTTP_USER_AGENT="Firefox/140 " + "x" * 400, REMOTE_ADDR="192.0.2.7")
+    log_in(browser, "ada@example.com")
+    row = db_session.scalars(sa.select(LoginSession)).one()
+    assert (row.user_id, row.address) == (user.id, "192.0.2.7")
+    assert row.user_agent.startswith("Firefox/140 ") and len(row.user_agent) == 255
+    assert row.created_at is not None and row.last_seen_at is not None
+    with browser.session_transaction() as session:
+        assert hash_key(session["_user_id"]) == row.key_hash  # the cookie has the key, the table only its hash
+    assert len(row.key_hash) == 64 and row.key_hash not in str(row.id)
+    log_in(browser, "ada@example.com")  # a new log-in on the same browser replaces its session
+    rows = db_session.scalars(sa.select(LoginSession).execution_options(populate_existing=True)).all()
+    assert len(rows) == 1 and rows[0].id != row.id
+    post_form(browser, "/auth/logout")
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 0
+
+
+def test_password_change_keeps_this_browser_in_a_new_session_and_ends_the_others(app, create_user, db_session):
+    _, here, elsewhere, remembered = _two_sessions(app, create_user)
+    copy = app.test_client()
+    _copy_cookie(here, copy, "session")
+    change = {"current": "correct horse battery staple", "password": "a new long password"}
+    response = post_form(here, "/auth/password", {**change, "confirm": change["password"]})
+    assert response.status_code == 302
+    assert is_logged_in(here)
+    assert not is_logged_in(copy)  # this browser's session was rotated: its old key is dead
+    assert not is_logged_in(elsewhere) and not is_logged_in(remembered)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 1
+
+
+def test_a_password_reset_ends_every_session(auth_app, db_session_for):
+    pytest.importorskip("erlen_mail", reason="erlen-mail is not installed: reset needs it")
+    from flask import url_for
+
+    from erlen_auth import tokens
+    from erlen_auth.testing import make_user
+
+    app = auth_app(["mail"], {"MAIL_DEFAULT_SENDER": "noreply@example.com"})
+    db = db_session_for(app)
+    user = make_user(app, "ada@example.com")
+    here, remembered = app.test_client(), app.test_client()
+    log_in(here, "ada@example.com")
+    log_in(remembered, "ada@example.com", remember=True)
+    remembered.delete_cookie("session")
+    with app.test_request_context():
+        link = url_for("auth.reset_password", token=tokens.make_token(tokens.RESET, user))
+    done = post_form(here, link, {"password": "a brand new password", "confirm": "a brand new password"})
+    assert done.status_code == 302
+    assert not is_logged_in(here) and not is_logged_in(remembered)
+    assert db.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 0
+
+
+def test_deactivating_a_user_ends_every_session(app, create_user, db_session):
+    from erlen_auth import deactivate
+
+    user = create_user("ada@example.com")
+    browser = app.test_client()
+    log_in(browser, "ada@example.com", remember=True)
+    with app.app_context():
+        deactivate(user, db=db_session)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 0
+    user.is_active = True  # even let back in, the old cookies log nobody in
+    db_session.commit()
+    assert not is_logged_in(browser)
+
+
+def test_a_logged_in_request_costs_one_query(app, create_user, count_queries):
+    create_user("ada@example.com")
+    browser = app.test_client()
+    log_in(browser, "ada@example.com")
+    with count_queries() as counted:
+        assert browser.get("/auth/password").status_code == 200
+    assert counted.count == 1, counted
+
+
+def test_a_remembered_request_costs_one_query(app, create_user, count_queries):
+    create_user("ada@example.com")
+    browser = app.test_client()
+    log_in(browser, "ada@example.com", remember=True)
+    browser.delete_cookie("session")
+    with count_queries() as counted:
+        assert browser.get("/auth/password").status_code == 200
+    assert counted.count == 1, counted
+
+
+def _age(db_session, **ago: float) -> None:
+    """Make every session look last used ``ago`` (timedelta arguments) in the past."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(**ago)
+    db_session.execute(sa.update(LoginSession).values(last_seen_at=past))
+    db_session.commit()
+
+
+def _last_seen(db_session) -> dt.datetime:
+    return utc(db_session.scalars(sa.select(LoginSession).execution_options(populate_existing=True)).one().last_seen_at)
+
+
+def test_last_seen_is_written_at_most_once_an_interval(app, create_user, db_session, count_queries):
+    create_user("ada@example.com")
+    browser = app.test_client()
+    log_in(browser, "ada@example.com")
+    logged_in_at = _last_seen(db_session)
+    assert is_logged_in(browser)
+    assert _last_seen(db_session) == logged_in_at  # used again within AUTH_LAST_SEEN_INTERVAL: not written
+    _age(db_session, seconds=app.config["AUTH_LAST_SEEN_INTERVAL"] + 1)
+    aged = _last_seen(db_session)
+    with count_queries() as counted:
+        assert is_logged_in(browser)
+    assert counted.count == 2, counted  # the look-up and one UPDATE
+    assert _last_seen(db_session) > aged
+    with count_queries() as counted:
+        assert is_logged_in(browser)
+    assert counted.count == 1, counted
+
+
+@pytest.mark.parametrize("remember", [False, True])
+def test_a_session_unused_for_longer_than_the_remember_days_is_refused(app, create_user, db_session, remember):
+    create_user("ada@example.com")
+    browser = app.test_client()
+    log_in(browser, "ada@example.com", remember=remember)
+    _age(db_session, days=app.config["AUTH_REMEMBER_DAYS"], seconds=-60)
+    assert is_logged_in(browser)
+    _age(db_session, days=app.config["AUTH_REMEMBER_DAYS"], seconds=60)
+    assert not is_logged_in(browser)
+
+
+def test_idle_sessions_are_purged_at_the_next_log_in_and_by_the_command(app, create_user, db_session):
+    create_user("ada@example.com")
+    create_user("bob@example.com")
+    for email in ("ada@example.com", "bob@example.com", "bob@example.com"):
+        log_in(app.test_client(), email)
+    _age(db_session, days=app.config["AUTH_REMEMBER_DAYS"], seconds=60)
+    log_in(app.test_client(), "ada@example.com")  # purges Ada's idle session, not Bob's
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 3
+    result = app.test_cli_runner().invoke(args=["user", "sessions", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "Purged 2 log-in sessions unused for more than 30 days." in result.output
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 1
+
+
+def test_get_id_without_a_log_in_session_says_how_to_log_in(app, create_user):
+    from erlen_auth import AuthError
+
+    user = create_user("ada@example.com")
+    with pytest.raises(AuthError, match=r"erlen_auth.login\(user\)"):
+        user.get_id()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 from auth_helpers import is_logged_in, set_cookies
 
-from erlen_auth.testing import DEFAULT_PASSWORD, login_as
+from erlen.testing import SERVICES_REQUIRED_VARIABLE
+from erlen_auth.testing import DEFAULT_PASSWORD, RedisServer, login_as
 
 
 def test_create_user(create_user, db_session):
@@ -41,3 +45,57 @@ def test_the_default_password_logs_in(client, create_user):
     response = log_in(client, "ada@example.com", DEFAULT_PASSWORD)
     assert response.status_code == 302
     assert "session" in set_cookies(response)
+
+
+# -- RedisServer ---------------------------------------------------------------------------------------------
+
+
+def test_redis_server_stops_freezes_and_starts_again_on_its_port(redis_server):
+    redis = pytest.importorskip("redis", reason="the redis package is not installed (erlen-auth[redis])")
+    assert redis_server.port != 6379 and redis_server.url == f"redis://127.0.0.1:{redis_server.port}/0"
+    client = redis.Redis.from_url(redis_server.url, socket_timeout=0.3, socket_connect_timeout=0.3)
+    try:
+        client.set("k", "v")
+        assert client.get("k") == b"v"
+
+        redis_server.freeze()
+        assert redis_server.frozen
+        with pytest.raises(redis.TimeoutError):
+            client.get("k")
+        redis_server.thaw()
+        client.connection_pool.disconnect()  # the timed-out connection's late answer is not for the next command
+        assert client.get("k") == b"v"
+
+        pid = redis_server.pid
+        redis_server.stop()
+        assert redis_server.pid is None and not redis_server.running
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the process has exited and been reaped
+        with pytest.raises(redis.ConnectionError):
+            client.get("k")
+
+        port = redis_server.port
+        redis_server.start_again()
+        assert redis_server.port == port and redis_server.pid not in (None, pid)
+        assert client.get("k") is None  # a fresh server: nothing was saved
+    finally:
+        client.close()
+
+
+def test_a_frozen_redis_server_is_stopped_all_the_same(tmp_path):
+    with RedisServer(tmp_path) as server:
+        server.freeze()
+        process_id = server.pid
+    assert not server.running
+    with pytest.raises(ProcessLookupError):
+        os.kill(process_id, 0)
+
+
+def test_redis_server_without_the_binary_skips(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server there
+    monkeypatch.delenv(SERVICES_REQUIRED_VARIABLE, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="redis-server is not installed"):
+        RedisServer.started(tmp_path)
+    monkeypatch.setenv(SERVICES_REQUIRED_VARIABLE, "1")
+    with pytest.raises(pytest.fail.Exception, match="redis-server is not installed"):
+        RedisServer(tmp_path).start()

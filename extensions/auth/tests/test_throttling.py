@@ -193,6 +193,143 @@ def test_redis_url_needs_the_redis_package(monkeypatch):
         RedisStore("redis://127.0.0.1:6379/0")
 
 
+# -- Redis outages, on a Redis server of the test's own ---------------------------------------------------------
+
+
+@pytest.fixture
+def outage_app(make_app, tmp_path, redis_server):
+    """A factory of apps throttling in ``redis_server`` (account limit 3), with the user ada@example.com.
+
+    The database does not matter here: an SQLite file.
+    """
+    pytest.importorskip("redis", reason="the redis package is not installed (erlen-auth[redis])")
+    from erlen_auth.testing import FAST_HASHING, make_user
+    from erlen_db import database_of
+
+    made = []
+
+    def make(**config: t.Any):
+        settings = {
+            "DB_URL": f"sqlite:///{tmp_path / 'outage.sqlite3'}",
+            "AUTH_THROTTLE_REDIS_URL": redis_server.url,
+            "AUTH_THROTTLE_ACCOUNT_LIMIT": 3,
+            **FAST_HASHING,
+            **config,
+        }
+        app = make_app(["db", "forms", "auth"], settings)
+        made.append(app)
+        database_of(app).create_all()
+        make_user(app, "ada@example.com")
+        return app
+
+    yield make
+    for app in made:
+        state_of(app).throttle.store.client.close()
+
+        database_of(app).dispose()
+
+
+def redis_count(store: RedisStore, key: str) -> int:
+    """The count Redis itself holds for ``key``, asked past the store (and its fallback)."""
+    return int(store.client.get(store.prefix + key) or 0)
+
+
+def throttle_messages(caplog: pytest.LogCaptureFixture, words: str) -> int:
+    return sum(words in record.getMessage() for record in caplog.records if record.name == "erlen_auth.throttling")
+
+
+def test_a_stopped_redis_throttles_in_memory_then_redis_is_used_again(outage_app, redis_server, caplog):
+    caplog.set_level("WARNING", logger="erlen_auth.throttling")
+    app = outage_app(AUTH_THROTTLE_REDIS_RETRY_INTERVAL=0)  # try Redis on every use: no waiting in the test
+    store = state_of(app).throttle.store
+    client = app.test_client()
+    assert log_in(client, "ada@example.com", "wrong password").status_code == 200
+    assert redis_count(store, LoginThrottle._account("ada@example.com")) == 1
+
+    redis_server.stop()
+    # Throttling goes on in this process's memory (which never saw the failure counted in Redis).
+    for _ in range(3):
+        assert log_in(client, "ada@example.com", "wrong password").status_code == 200
+    assert log_in(client, "ada@example.com", DEFAULT_PASSWORD).status_code == 429
+    assert throttle_messages(caplog, "cannot be reached") == 1  # logged once, not per request
+    health = state_of(app).throttle.health()
+    assert health.degraded and health.since is not None and "ConnectionError" in (health.reason or "")
+    assert str(health).startswith("redis: degraded, using in-process throttling since ")
+
+    redis_server.start_again()  # an empty Redis: its counts are gone
+    assert log_in(client, "bob@example.com", "wrong password").status_code == 200
+    assert redis_count(store, LoginThrottle._account("bob@example.com")) == 1  # counted in Redis again
+    assert throttle_messages(caplog, "answers again after") == 1
+    assert throttle_messages(caplog, "cannot be reached") == 1
+    assert str(state_of(app).throttle.health()) == "redis: ok"
+
+
+def test_a_frozen_redis_costs_its_timeouts_and_throttling_goes_on(outage_app, redis_server, caplog):
+    caplog.set_level("WARNING", logger="erlen_auth.throttling")
+    app = outage_app(AUTH_THROTTLE_REDIS_READ_TIMEOUT=0.2, AUTH_THROTTLE_REDIS_RETRY_INTERVAL=600)
+    store = state_of(app).throttle.store
+    client = app.test_client()
+    assert log_in(client, "ada@example.com", "wrong password").status_code == 200  # a pooled connection to Redis
+
+    redis_server.freeze()  # connections open, nothing answered: a hung Redis
+    for _ in range(3):
+        assert log_in(client, "ada@example.com", "wrong password").status_code == 200
+    assert log_in(client, "ada@example.com", DEFAULT_PASSWORD).status_code == 429
+    assert throttle_messages(caplog, "cannot be reached") == 1
+    health = state_of(app).throttle.health()
+    assert health.degraded and "Timeout" in (health.reason or "")
+    redis_server.thaw()
+    # Within the retry interval the store keeps to memory: the hung server was waited for once, not per request.
+    assert log_in(client, "bob@example.com", "wrong password").status_code == 200
+    assert redis_count(store, LoginThrottle._account("bob@example.com")) == 0
+    assert state_of(app).throttle.health().degraded
+    assert store.client.connection_pool.connection_kwargs["socket_timeout"] == 0.2
+
+
+def test_an_unreachable_redis_is_tried_again_after_the_retry_interval(redis_server, caplog):
+    pytest.importorskip("redis", reason="the redis package is not installed (erlen-auth[redis])")
+    caplog.set_level("WARNING", logger="erlen_auth.throttling")
+    clock = Clock()
+    store = RedisStore(redis_server.url, retry_interval=10, clock=clock)
+    try:
+        assert store.hit("k", 60)[0] == 1
+        redis_server.stop()
+        assert store.hit("k", 60)[0] == 1  # the fallback's first count
+        assert store.peek("k")[0] == 1
+        redis_server.start_again()
+        clock.now += 9
+        assert store.hit("k", 60)[0] == 2  # still in memory: Redis is not tried before the interval is over
+        assert redis_count(store, "k") == 0
+        clock.now += 1
+        assert store.hit("k", 60)[0] == 1  # Redis again (empty after its restart)
+        assert redis_count(store, "k") == 1
+        assert throttle_messages(caplog, "cannot be reached") == throttle_messages(caplog, "answers again after") == 1
+        assert store.ping() is None
+        redis_server.stop()
+        assert "ConnectionError" in (store.ping() or "")
+    finally:
+        store.client.close()
+
+
+def test_erlen_check_warns_when_the_throttle_redis_cannot_be_reached(outage_app, redis_server):
+    from erlen.checks import run_checks
+
+    app = outage_app()
+    assert "auth.W004" not in [message.id for message in run_checks(app)]
+    redis_server.stop()
+    [message] = [message for message in run_checks(app) if message.id == "auth.W004"]
+    assert f"127.0.0.1:{redis_server.port}" in message.message and "ConnectionError" in message.message
+    assert "AUTH_THROTTLE_REDIS_URL" in message.hint
+    assert not state_of(app).throttle.health().degraded  # the check only asked
+
+
+def test_the_redis_timeouts_are_settings(make_app):
+    from erlen.errors import SettingError
+
+    with pytest.raises(SettingError, match="AUTH_THROTTLE_REDIS_READ_TIMEOUT"):
+        make_app(["db", "forms", "auth"], {"DB_URL": "sqlite://", "AUTH_THROTTLE_REDIS_READ_TIMEOUT": 0})
+
+
 def test_wrong_current_passwords_count_as_failed_log_ins(client, create_user):
     from auth_helpers import post_form
 

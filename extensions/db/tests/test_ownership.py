@@ -46,6 +46,17 @@ def test_returning_the_shared_base_is_an_error(make_app: MakeApp) -> None:
         make_app(["db", "sample_plugins.bad_models"])
 
 
+def test_returning_one_metadata_instead_of_a_list_names_the_plugin(make_app: MakeApp) -> None:
+    # Used to fail inside the db plugin's erlen_init_app with "'MetaData' object is not iterable", blaming 'db'.
+    with pytest.raises(erlen.PluginError) as caught:
+        make_app(["db", "sample_plugins.lone_metadata"])
+    assert caught.value.plugin == "lone_metadata"
+    assert str(caught.value) == (
+        "Plugin 'lone_metadata': erlen_db_models returned MetaData; it must return a list of models, MetaData or "
+        "Tables. Wrap a single one in a list."
+    )
+
+
 def test_create_all_creates_every_owners_tables_with_conventional_names(make_db_app: MakeDbApp) -> None:
     app = make_db_app(["sample_plugins.blog", "sample_plugins.tags"])
     database = erlen_db.database_of(app)

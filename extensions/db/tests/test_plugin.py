@@ -271,8 +271,13 @@ def test_several_apps_in_one_process(make_db_app: MakeDbApp, make_app: MakeApp, 
 
 def test_no_db_plugin_is_a_clear_error(make_app: MakeApp) -> None:
     app = make_app([])
-    with app.app_context(), pytest.raises(erlen_db.DatabaseConfigError, match="add 'db' to its PLUGINS"):
+    with app.app_context(), pytest.raises(erlen.PluginNotEnabledError) as caught:
         erlen_db.session.execute(sa.text("SELECT 1"))
+    assert caught.value.plugin == "db"
+    assert str(caught.value) == (
+        "The app 'erlen_test_app' does not enable the plugin 'db' (the erlen-db distribution): add 'db' to PLUGINS, "
+        "which this app takes from the config mapping passed to create_app."
+    )
 
 
 def test_checks_in_deploy(make_app: MakeApp, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from app_models import Author
-from flask import Flask
+from flask import Flask, render_template_string
 from tcp_proxy import TcpProxy
 
 import erlen_db
@@ -186,3 +186,71 @@ def test_sqlite_locked_by_another_writer_answers_503_until_released(make_app: Ma
     assert app.test_client().post("/authors/ann").status_code == 201
     assert app.test_client().get("/count").text == "1"
     erlen_db.database_of(app).dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def unreachable_url(request: pytest.FixtureRequest, down_url: str, tmp_path: Path) -> str:
+    """A PostgreSQL server that is down, or an SQLite file in a folder that does not exist."""
+    return down_url if request.param == "postgresql" else f"sqlite:///{tmp_path / 'missing' / 'db.sqlite3'}"
+
+
+def add_guarded_loader(app: Flask, calls: list[str]) -> None:
+    """A template global ``whoami()`` that reads the database, guarded by ``unless_unavailable``."""
+
+    @erlen_db.unless_unavailable(lambda: "nobody")
+    def whoami() -> str:
+        calls.append("loaded")
+        return str(erlen_db.session.scalar(sa.select(Author.name).limit(1)))
+
+    app.jinja_env.globals["whoami"] = whoami
+    app.jinja_env.globals["found_unavailable"] = erlen_db.found_unavailable
+
+    @app.get("/whoami")
+    def whoami_view() -> str:
+        return whoami()
+
+    @app.errorhandler(404)
+    def not_found(exc: Exception) -> tuple[str, int]:
+        return render_template_string("Not found, {{ whoami() }}"), 404
+
+
+def test_error_pages_skip_guarded_loaders_once_the_database_failed(
+    make_app: MakeApp, unreachable_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "templates" / "erlen_db").mkdir(parents=True)
+    (tmp_path / "templates" / "erlen_db" / "503.html").write_text(
+        "Back soon, {{ whoami() }} ({{ found_unavailable() }})"
+    )
+    app = add_routes(make_app(["db"], {"DB_URL": unreachable_url}, root_path=str(tmp_path)))
+    calls: list[str] = []
+    add_guarded_loader(app, calls)
+    client = app.test_client()
+
+    response = client.get("/count")
+    assert (response.status_code, response.text) == (503, "Back soon, nobody (True)")
+    assert calls == []  # the page did not try the database that just failed
+
+    # Outside an error page the guarded loader still raises, so the request is a 503, not a page without the data.
+    assert client.get("/whoami").status_code == 503
+    assert calls == ["loaded"]
+
+    # On an error page it tries the database once, and answers without it instead of turning the page into a 500.
+    response = client.get("/no-such-page")
+    assert (response.status_code, response.text) == (404, "Not found, nobody")
+    assert calls == ["loaded", "loaded"]
+    erlen_db.database_of(app).dispose()
+
+
+def test_guarded_loaders_run_while_the_database_is_up(make_db_app: MakeDbApp) -> None:
+    app = add_routes(make_db_app(create_all=True))
+    calls: list[str] = []
+    add_guarded_loader(app, calls)
+    with erlen_db.database_of(app).session_scope() as session:
+        session.add(Author(name="ann"))
+    client = app.test_client()
+    assert client.get("/whoami").text == "ann"
+    assert client.get("/no-such-page").text == "Not found, ann"
+    assert calls == ["loaded", "loaded"]
+    with app.test_request_context():
+        assert not erlen_db.found_unavailable()
+    assert not erlen_db.found_unavailable()  # outside an app context too

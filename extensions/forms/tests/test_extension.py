@@ -159,7 +159,8 @@ def test_extensions_apply_to_subclasses_with_the_same_id(make_app: MakeApp, tmp_
         ('return erlen_forms.FormExtension(fields={"validate": StringField()})', "already has a field"),
         ('return erlen_forms.FormExtension(fields={"x": "not a field"})', "unbound field"),
         ('return erlen_forms.FormExtension(validators={"nope": [DataRequired()]})', "has no such field"),
-        ('return {"fields": {}}', "return an erlen_forms.FormExtension"),
+        ('return {"fields": {}}', "returned dict for the form 'tests.base'; return an erlen_forms.FormExtension"),
+        ("return True", "returned bool for the form 'tests.base'; return an erlen_forms.FormExtension"),
     ],
 )
 def test_bad_extensions_are_clear_errors(make_app: MakeApp, tmp_path: t.Any, body: str, message: str) -> None:

@@ -50,8 +50,11 @@ def test_invalid_settings_are_clear_errors(make_app: MakeApp, key: str, value: o
 def test_each_app_has_its_own_state(make_app: MakeApp) -> None:
     first, second = make_app(["forms"]), make_app(["forms"])
     assert state_of(first) is not state_of(second)
-    with pytest.raises(RuntimeError, match="add 'forms' to PLUGINS"):
+    with pytest.raises(
+        erlen.PluginNotEnabledError, match=r"does not enable the plugin 'forms' \(the erlen-forms"
+    ) as caught:
         state_of(make_app([]))
+    assert caught.value.plugin == "forms" and "add 'forms' to PLUGINS, which this app takes from" in str(caught.value)
 
 
 def messages(app: t.Any, deploy: bool = False) -> list[tuple[Level, str, str]]:

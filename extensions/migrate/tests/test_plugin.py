@@ -58,5 +58,9 @@ def test_no_migrations_anywhere(migrate_app):
 
 
 def test_migrations_of_an_app_without_the_plugin_says_what_to_enable(make_app) -> None:
-    with pytest.raises(erlen.ConfigError, match=r"add 'migrate' to its PLUGINS"):
+    with pytest.raises(
+        erlen.PluginNotEnabledError,
+        match=r"plugin 'migrate' \(the erlen-migrate distribution\): add 'migrate' to PLUGINS,",
+    ) as caught:
         migrations_of(make_app(["db"]))
+    assert caught.value.plugin == "migrate" and isinstance(caught.value, erlen.ConfigError)

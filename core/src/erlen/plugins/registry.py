@@ -206,7 +206,10 @@ def hook_items(plugin: str, hook: str, result: object, expected: str) -> Iterabl
 
     A plugin returning one item where a list is expected (``return "templates"``,
     ``return blueprint``) would otherwise be iterated character by character
-    or fail with a bare ``TypeError`` that names no plugin.
+    or fail with a bare ``TypeError`` that names no plugin. Use it on each
+    result of :meth:`PluginRegistry.call_each` for a hook whose
+    implementations return lists; it checks only the container, so check
+    each item where the hook expects a certain type.
 
     :param plugin: the name of the plugin that returned ``result``, for the message.
     :param hook: the hook's name, for the message.
@@ -226,20 +229,27 @@ def hook_items(plugin: str, hook: str, result: object, expected: str) -> Iterabl
     return result
 
 
-def hook_mapping(plugin: str, hook: str, result: object) -> Mapping[str, t.Any]:
-    """A hook result that must be a mapping of names, such as template globals.
+def hook_mapping(plugin: str, hook: str, result: object, expected: str = "names to values") -> Mapping[str, t.Any]:
+    """A hook result that must be a mapping, such as template globals by name.
+
+    A plugin returning a list or a single object where a dict is expected would
+    otherwise fail later with a bare ``AttributeError`` (``'list' object has no
+    attribute 'items'``) that names no plugin. Use it on each result of
+    :meth:`PluginRegistry.call_each` for a hook whose implementations return
+    dicts; it checks only the container, so check keys and values where the
+    hook expects certain types.
 
     :param plugin: the name of the plugin that returned ``result``, for the message.
     :param hook: the hook's name, for the message.
     :param result: what the implementation returned; ``None`` counts as empty.
+    :param expected: what the dict maps, such as ``"filter names to functions"``.
     :raises PluginError: ``result`` is not a mapping.
     """
     if result is None:
         return {}
     if not isinstance(result, Mapping):
         raise PluginError(
-            f"Plugin {plugin!r}: {hook} returned {type(result).__name__}; return a dict from names to values, "
-            'such as {"site_name": "Notes"}.',
+            f"Plugin {plugin!r}: {hook} returned {type(result).__name__}; return a dict of {expected}.",
             plugin=plugin,
         )
     return result

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from flask import Blueprint, Flask
 
 import erlen
+from erlen_db import unless_unavailable
 
 PLUGIN = erlen.Plugin(
     name="profiles",
@@ -93,17 +94,27 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
     return {"display_name": display_name}
 
 
+def _name_without_profile(user: t.Any) -> str:
+    """The display name of a user without a profile: the address's local part (nothing for a bare id)."""
+    from .models import default_display_name
+
+    return "" if isinstance(user, int) else default_display_name(user)
+
+
+# Layouts call it for the logged-in user, error pages included: once the database failed in the request,
+# the 503 page shows the address's local part rather than trying the database again (and failing as a 500).
+@unless_unavailable(_name_without_profile)
 def display_name(user: t.Any) -> str:
     """The display name of ``user`` (a ``User`` or its id), for templates: ``{{ display_name(note.author) }}``."""
     from erlen_db import session
 
-    from .models import Profile, default_display_name
+    from .models import Profile
 
     user_id = user if isinstance(user, int) else user.id
     profile = session.get(Profile, user_id)
     if profile is not None:
         return profile.display_name
-    return "" if isinstance(user, int) else default_display_name(user)
+    return _name_without_profile(user)
 
 
 @erlen.hookimpl(optionalhook=True)

@@ -15,7 +15,7 @@ from .errors import AuthError, PermissionDeclarationError, UnknownPermissionErro
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
 from .state import AuthState, state_of
-from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, Throttled, ThrottleStore
+from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
     from .accounts import (
@@ -24,19 +24,21 @@ if t.TYPE_CHECKING:
         authenticate,
         create_user,
         deactivate,
+        end_sessions,
         find_user,
         login,
         logout,
         logout_everywhere,
+        relogin,
         set_password,
     )
-    from .models import AnonymousUser, Role, RolePermission, User, UserRole
+    from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
     from .passwords import Passwords
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    **dict.fromkeys(("AnonymousUser", "Role", "RolePermission", "User", "UserRole"), "models"),
+    **dict.fromkeys(("AnonymousUser", "LoginSession", "Role", "RolePermission", "User", "UserRole"), "models"),
     **dict.fromkeys(
         (
             "AccountExistsError",
@@ -44,10 +46,12 @@ _LAZY = {
             "authenticate",
             "create_user",
             "deactivate",
+            "end_sessions",
             "find_user",
             "login",
             "logout",
             "logout_everywhere",
+            "relogin",
             "set_password",
         ),
         "accounts",
@@ -66,6 +70,7 @@ def __getattr__(name: str) -> t.Any:
 __all__ = [
     # models
     "AnonymousUser",
+    "LoginSession",
     "Role",
     "RolePermission",
     "User",
@@ -76,10 +81,12 @@ __all__ = [
     "authenticate",
     "create_user",
     "deactivate",
+    "end_sessions",
     "find_user",
     "login",
     "logout",
     "logout_everywhere",
+    "relogin",
     "set_password",
     # access control
     "Permission",
@@ -101,6 +108,7 @@ __all__ = [
     "Passwords",
     "PermissionDeclarationError",
     "RedisStore",
+    "StoreHealth",
     "ThrottleStore",
     "Throttled",
     "UnknownPermissionError",

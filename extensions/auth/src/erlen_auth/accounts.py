@@ -19,6 +19,7 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import reset_csrf_secret
 
+from . import sessions
 from .models import Role, User, email_key
 from .state import state_of
 from .throttling import Throttled
@@ -110,25 +111,47 @@ def create_user(
 
 
 def set_password(user: User, password: str, *, reason: str, db: Session | None = None) -> None:
-    """Give ``user`` a new password and end all their sessions; commits.
+    """Give ``user`` a new password and end all their sessions, this browser's included; commits.
+
+    Call :func:`relogin` afterwards to keep the current browser logged in (in a new session).
 
     :param reason: passed to ``erlen_auth_password_changed``: ``"change"``, ``"reset"`` or ``"command"``.
     """
+    db = _db(db)
     user.password_hash = state_of().passwords.hash(password)
-    user.rotate_session_token()
-    _db(db).commit()
+    _end_every_session(user, db)
+    db.commit()
     erlen.plugins_of().notify("erlen_auth_password_changed", user=user, reason=reason)
 
 
 def deactivate(user: User, *, db: Session | None = None) -> None:
     """Stop ``user`` from logging in and end all their sessions; commits."""
+    db = _db(db)
     user.is_active = False
+    _end_every_session(user, db)
+    db.commit()
+
+
+def end_sessions(user: User, *, db: Session | None = None) -> int:
+    """Log ``user`` out everywhere, this browser included: every session and remember-me cookie ends; commits.
+
+    Reset links sent before stop working too.
+
+    :returns: how many sessions ended.
+    """
+    db = _db(db)
+    ended = _end_every_session(user, db)
+    db.commit()
+    return ended
+
+
+def _end_every_session(user: User, db: Session) -> int:
     user.rotate_session_token()
-    _db(db).commit()
+    return sessions.end(db, user.id)
 
 
 def client_address() -> str | None:
-    """The client's address, as the throttle counts it (behind a proxy, configure werkzeug's ``ProxyFix``)."""
+    """The client's address, as the throttle counts it (behind reverse proxies, set ``TRUSTED_PROXY_HOPS``)."""
     return request.remote_addr
 
 
@@ -186,27 +209,48 @@ def _failed(email: str, user: User | None, reason: str) -> None:
 
 
 def login(user: User, *, remember: bool = False, db: Session | None = None, notify: bool = True) -> None:
-    """Log ``user`` in to the current session, in a fresh session.
+    """Log ``user`` in to the current browser, in a new log-in session; commits.
 
-    Whatever the session held before is dropped (no session fixation) and a
-    new CSRF secret will be issued; without ``remember``, a remember-me cookie
-    the browser still has (another account's, or one planted) is cleared.
-    Records the time of the log-in.
+    A new ``auth_session`` row is made, with a new key, whatever the browser
+    had (no session fixation): the session it was logged in to ends, what
+    the session cookie held is dropped and a new CSRF secret will be issued.
+    Without ``remember``, a remember-me cookie the browser still has
+    (another account's, or one planted) is cleared. The user's sessions
+    unused for longer than ``AUTH_REMEMBER_DAYS`` are purged. Records the
+    time of the log-in. An inactive user is not logged in.
+
+    :param notify: record the time and call ``erlen_auth_logged_in`` (not for a new session after a password change).
     """
+    if not user.is_active:
+        return
+    db = _db(db)
+    previous = flask_login.current_user._get_current_object()
+    if isinstance(previous, User) and previous.login_session_id is not None:
+        sessions.end(db, previous.id, only=previous.login_session_id)
+    sessions.purge(db, sessions.idle_limit(current_app.config), user_id=user.id)
+    sessions.start(user, db, user_agent=request.headers.get("User-Agent", ""), address=client_address())
+    if notify:
+        user.last_login_at = dt.datetime.now(dt.UTC)
+    db.commit()
     session.clear()
     reset_csrf_secret()
     flask_login.login_user(user, remember=remember, force=False)
     if not remember and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
         session["_remember"] = "clear"  # Flask-Login deletes the cookie at the end of the request
     if notify:
-        user.last_login_at = dt.datetime.now(dt.UTC)
-        _db(db).commit()
         erlen.plugins_of().notify("erlen_auth_logged_in", user=user, remember=remember)
 
 
-def logout() -> None:
-    """Log the current user out: the session is emptied and the remember-me cookie cleared."""
+def logout(*, db: Session | None = None) -> None:
+    """Log the current user out: their log-in session ends, the session is emptied and the remember-me cookie cleared.
+
+    Cookies copied from this browser before no longer log anyone in.
+    """
     user = flask_login.current_user._get_current_object()
+    if isinstance(user, User) and user.login_session_id is not None:
+        db = _db(db)
+        sessions.end(db, user.id, only=user.login_session_id)
+        db.commit()
     session.clear()
     flask_login.logout_user()
     if isinstance(user, User):
@@ -214,14 +258,16 @@ def logout() -> None:
 
 
 def logout_everywhere(user: User, *, db: Session | None = None) -> None:
-    """End every session and remember-me cookie of ``user``, keeping the current one logged in when it is theirs."""
+    """End every session and remember-me cookie of ``user``, keeping the current browser logged in when it is theirs.
+
+    The current browser gets a new session (and keeps its remember-me cookie, renewed, when it had one).
+    """
     remembered = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
-    user.rotate_session_token()
-    _db(db).commit()
-    relogin(user, remember=remembered)
+    end_sessions(user, db=db)
+    relogin(user, remember=remembered, db=db)
 
 
-def relogin(user: User, *, remember: bool = False) -> None:
-    """Put the current session (a new one) on ``user``'s new session token, after it was rotated."""
+def relogin(user: User, *, remember: bool = False, db: Session | None = None) -> None:
+    """Log the current browser in to a new session of ``user``, after their sessions ended, when it was theirs."""
     if flask_login.current_user.is_authenticated and flask_login.current_user.id == user.id:
-        login(user, remember=remember, notify=False)
+        login(user, remember=remember, notify=False, db=db)

@@ -106,9 +106,28 @@ def deactivate_command(email: str) -> None:
 def end_sessions_command(email: str) -> None:
     """Log a user out everywhere: every session and remember-me cookie stops working."""
     user = _user(email)
-    user.rotate_session_token()
+    ended = accounts.end_sessions(user)
+    click.echo(f"Ended every session of <{user.email}> ({ended}).")
+
+
+sessions_group = AppGroup("sessions", help="Manage log-in sessions.")
+user_group.add_command(sessions_group)
+
+
+@sessions_group.command("purge")
+def purge_sessions_command() -> None:
+    """Delete the log-in sessions unused for longer than AUTH_REMEMBER_DAYS (they log nobody in any more).
+
+    Each user's are purged when they log in; run this from cron to purge those of users who do not come back.
+    """
+    from . import sessions
+
+    purged = sessions.purge(get_session(), sessions.idle_limit(current_app.config))
     get_session().commit()
-    click.echo(f"Ended every session of <{user.email}>.")
+    click.echo(
+        f"Purged {purged} log-in session{'' if purged == 1 else 's'} unused for more than "
+        f"{current_app.config['AUTH_REMEMBER_DAYS']} days."
+    )
 
 
 @user_group.command("activate")

@@ -1,4 +1,4 @@
-"""The tables of the auth plugin: users, roles and the permissions of roles.
+"""The tables of the auth plugin: users, roles, the permissions of roles and log-in sessions.
 
 Every table name starts with ``auth_``. Apps add fields of their own in a
 table of their own that refers to ``auth_user.id`` (a profile), filled in
@@ -8,10 +8,11 @@ from the ``erlen_auth_user_registered`` hook; see the README.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import secrets
 import typing as t
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, event, func, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erlen_db import Model
@@ -21,6 +22,19 @@ EMAIL_MAX_LENGTH = 254
 
 #: The longest role name the ``auth_role`` table stores.
 ROLE_NAME_MAX_LENGTH = 80
+
+#: The longest user agent the ``auth_session`` table keeps (longer ones are cut).
+USER_AGENT_MAX_LENGTH = 255
+
+#: The longest client address the ``auth_session`` table keeps (an IPv6 address with a zone fits).
+ADDRESS_MAX_LENGTH = 64
+
+#: Where a role keeps its cached permission set, and a user the union of their roles' sets (see ``can``).
+_ROLE_PERMISSIONS = "_erlen_auth_permissions"
+_USER_PERMISSIONS = "_erlen_auth_permissions"
+
+#: The key of a user's ``InstanceState.info`` holding the log-in session of the request, and its key.
+_LOGIN = "erlen_auth_login"
 
 
 def new_session_token() -> str:
@@ -70,8 +84,20 @@ class Role(Model):
 
     @property
     def permissions(self) -> frozenset[str]:
-        """The names of the permissions the role grants."""
-        return frozenset(grant.permission for grant in self.grants)
+        """The names of the permissions the role grants.
+
+        Computed once and kept until :attr:`grants` changes (or is reloaded):
+        the same set object is returned meanwhile, which :attr:`User.permissions`
+        relies on to know its own cache is current.
+        """
+        cached: frozenset[str] | None = self.__dict__.get(_ROLE_PERMISSIONS)
+        if cached is None:
+            cached = frozenset(grant.permission for grant in self.grants)
+            self.__dict__[_ROLE_PERMISSIONS] = cached
+        return cached
+
+    def _forget_permissions(self) -> None:
+        self.__dict__.pop(_ROLE_PERMISSIONS, None)
 
     def grant(self, permission: str) -> None:
         """Grant ``permission`` to the role (no check that it is known: see :func:`erlen_auth.grant`)."""
@@ -89,10 +115,11 @@ class Role(Model):
 class User(Model):
     """An account.
 
-    Flask-Login's protocol is implemented here: :meth:`get_id` returns the
-    id joined with the user's :attr:`session_token`, so rotating the token
-    (:meth:`rotate_session_token`) ends every session and remember-me
-    cookie of the user at once.
+    Flask-Login's protocol is implemented here: :meth:`get_id` returns the key
+    of the user's log-in session in this request (a :class:`LoginSession` row),
+    which the session cookie and the remember-me cookie carry; deleting the
+    row ends both. :attr:`session_token` is rotated whenever every session of
+    the user ends; reset links carry a fingerprint of it, so they end too.
     """
 
     __tablename__ = "auth_user"
@@ -129,11 +156,47 @@ class User(Model):
         return False
 
     def get_id(self) -> str:
-        """The id Flask-Login keeps in the session and the remember cookie: ``"<id>:<session token>"``."""
-        return f"{self.id}:{self.session_token}"
+        """The id Flask-Login keeps in the session and the remember cookie: the key of the log-in session.
+
+        :raises AuthError: the user is not logged in to a log-in session in
+            this request; log in with :func:`erlen_auth.login`, which makes
+            one (``flask_login.login_user`` alone does not).
+        """
+        current = self.login_session_key
+        if current is None:
+            from .errors import AuthError
+
+            raise AuthError(
+                f"{self!r} has no log-in session in this request: log in with erlen_auth.login(user), "
+                "not flask_login.login_user(user), so that the session is recorded and can be ended."
+            )
+        return current
+
+    @property
+    def login_session_id(self) -> int | None:
+        """The id of the :class:`LoginSession` the user is logged in through in this request, else ``None``."""
+        found: tuple[int, str] | None = inspect(self).info.get(_LOGIN)
+        return found[0] if found is not None else None
+
+    @property
+    def login_session_key(self) -> str | None:
+        """The key of that log-in session (only its hash is stored), or ``None``."""
+        found: tuple[int, str] | None = inspect(self).info.get(_LOGIN)
+        return found[1] if found is not None else None
+
+    def attach_login_session(self, session_id: int, key: str) -> None:
+        """Record that the user is logged in through the log-in session ``session_id`` in this request.
+
+        :param session_id: the id of the :class:`LoginSession`, whose ``key_hash`` is the hash of ``key``.
+        :param key: the key the cookies carry.
+        """
+        inspect(self).info[_LOGIN] = (session_id, key)
 
     def rotate_session_token(self) -> None:
-        """End every session and remember-me cookie of the user: they carry the old token."""
+        """Rotate :attr:`session_token`, so that reset links sent before no longer work.
+
+        Ending the log-in sessions is :func:`erlen_auth.end_sessions`'s work.
+        """
         self.session_token = new_session_token()
 
     def set_email(self, email: str) -> None:
@@ -145,8 +208,19 @@ class User(Model):
 
     @property
     def permissions(self) -> frozenset[str]:
-        """The permissions the user's roles grant (a superuser has every permission regardless)."""
-        return frozenset(name for role in self.roles for name in role.permissions)
+        """The permissions the user's roles grant (a superuser has every permission regardless).
+
+        Kept on the instance with the role sets it was made from, and made
+        again when :attr:`roles` or the grants of one of them change: checking
+        costs one identity comparison per role, not a new set per call.
+        """
+        sources = tuple(role.permissions for role in self.roles)
+        cached: tuple[tuple[frozenset[str], ...], frozenset[str]] | None = self.__dict__.get(_USER_PERMISSIONS)
+        if cached is not None and len(cached[0]) == len(sources) and all(map(operator.is_, cached[0], sources)):
+            return cached[1]
+        permissions = frozenset[str]().union(*sources)
+        self.__dict__[_USER_PERMISSIONS] = (sources, permissions)
+        return permissions
 
     def can(self, permission: str) -> bool:
         """Whether the user has ``permission``: a superuser, or through a role.
@@ -175,6 +249,8 @@ class AnonymousUser:
     is_superuser = False
     email = None
     roles: t.ClassVar[list[Role]] = []
+    login_session_id = None
+    login_session_key = None
 
     def get_id(self) -> None:
         return None
@@ -197,4 +273,46 @@ class AnonymousUser:
         return False
 
 
-MODELS: tuple[type[Model], ...] = (User, Role, UserRole, RolePermission)
+class LoginSession(Model):
+    """One log-in of a user on one device: the session cookie and the remember-me cookie carry its key.
+
+    The key is random (32 bytes) and only its SHA-256 hash is stored, so the
+    table's contents log nobody in. Deleting the row logs that device out,
+    whatever cookies it kept. A session unused for longer than
+    ``AUTH_REMEMBER_DAYS`` is refused, and purged at the user's next log-in
+    or by ``erlen user sessions purge``.
+    """
+
+    __tablename__ = "auth_session"
+    # Ids are never reused on SQLite either: a "sign out this device" form left open must not end a newer session.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The SHA-256 of the key, in hexadecimal.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    #: When the session was last used, to within ``AUTH_LAST_SEEN_INTERVAL`` seconds.
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, index=True)
+    #: The browser's ``User-Agent`` at log-in, cut to :data:`USER_AGENT_MAX_LENGTH` characters.
+    user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX_LENGTH), default="")
+    #: The client's address at log-in (as :func:`erlen_auth.client_address` gives it).
+    address: Mapped[str | None] = mapped_column(String(ADDRESS_MAX_LENGTH), default=None)
+
+    def __repr__(self) -> str:
+        return f"<LoginSession {self.id} of user {self.user_id}>"
+
+
+def _forget_role_permissions(role: Role, *args: t.Any, **kwargs: t.Any) -> None:
+    role._forget_permissions()
+
+
+# Any change of a role's grants, through grant()/revoke() or the list itself, or their reload from the
+# database (expire, refresh), drops the role's cached set; users compare their cache with the roles' sets.
+for _name in ("append", "remove", "bulk_replace"):
+    event.listen(Role.grants, _name, _forget_role_permissions)
+event.listen(Role, "expire", _forget_role_permissions)
+event.listen(Role, "refresh", _forget_role_permissions)
+
+
+MODELS: tuple[type[Model], ...] = (User, Role, UserRole, RolePermission, LoginSession)

@@ -56,17 +56,14 @@ def collect(app: Flask) -> dict[str, Permission]:
     """
     found: dict[str, Permission] = {}
     declared: list[tuple[str, Mapping[str, str]]] = [
-        (plugin.name, result or {})
+        (
+            plugin.name,
+            erlen.hook_mapping(plugin.name, "erlen_auth_permissions", result, "permission names to descriptions"),
+        )
         for plugin, result in erlen.plugins_of(app).call_each("erlen_auth_permissions", app=app)
     ]
     declared.append((APP_OWNER, app.config.get("AUTH_PERMISSIONS") or {}))
     for owner, permissions in declared:
-        if not isinstance(permissions, Mapping):
-            raise PermissionDeclarationError(
-                f"Plugin {owner!r}: erlen_auth_permissions must return a mapping of permission names to "
-                f"descriptions, not {type(permissions).__name__}.",
-                plugin=owner,
-            )
         for name, description in permissions.items():
             where = "AUTH_PERMISSIONS" if owner == APP_OWNER else f"plugin {owner!r}"
             if not isinstance(name, str) or not _NAME.match(name):

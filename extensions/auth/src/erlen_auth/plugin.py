@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import typing as t
 import weakref
 from collections.abc import Iterable, Mapping
@@ -52,12 +51,17 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
         return super()._load_user_from_remember_cookie(cookie)
 
 
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def check(value: int) -> None:
+def _at_least(low: int) -> t.Callable[[float], None]:
+    def check(value: float) -> None:
         if value < low:
             raise ValueError(f"must be at least {low}")
 
     return check
+
+
+def _above_zero(value: float) -> None:
+    if value <= 0:
+        raise ValueError("must be more than 0")
 
 
 @erlen.hookimpl
@@ -73,7 +77,20 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
         S("LOGOUT_REDIRECT", str, default="/", help="Where to go after logging out."),
-        S("REMEMBER_DAYS", int, default=30, validate=_at_least(1), help="Days a remember-me cookie lasts."),
+        S(
+            "REMEMBER_DAYS",
+            int,
+            default=30,
+            validate=_at_least(1),
+            help="Days a remember-me cookie lasts; a log-in session unused for as long ends.",
+        ),
+        S(
+            "LAST_SEEN_INTERVAL",
+            int,
+            default=300,
+            validate=_at_least(0),
+            help="Seconds between two writes of a log-in session's last use (0: on every request).",
+        ),
         S("PASSWORD_MIN_LENGTH", int, default=10, validate=_at_least(1), help="Shortest new password accepted."),
         S("PASSWORD_MAX_LENGTH", int, default=1024, validate=_at_least(8), help="Longest new password accepted."),
         S("ARGON2_TIME_COST", int, default=3, validate=_at_least(1), help="argon2id iterations."),
@@ -133,7 +150,30 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             default=None,
             secret=True,
             help="A redis:// URL to count failed log-ins in, shared by every process and host; "
-            "by default they are counted in each process's memory.",
+            "by default they are counted in each process's memory. While Redis cannot be reached, each "
+            "process counts in its own memory and logs it once.",
+        ),
+        S(
+            "THROTTLE_REDIS_CONNECT_TIMEOUT",
+            float,
+            default=0.25,
+            validate=_above_zero,
+            help="Seconds to wait for a connection to the throttle's Redis before counting in memory.",
+        ),
+        S(
+            "THROTTLE_REDIS_READ_TIMEOUT",
+            float,
+            default=0.25,
+            validate=_above_zero,
+            help="Seconds to wait for the throttle's Redis to answer before counting in memory: "
+            "what a hung Redis adds to a log-in at most.",
+        ),
+        S(
+            "THROTTLE_REDIS_RETRY_INTERVAL",
+            float,
+            default=5.0,
+            validate=_at_least(0),
+            help="Seconds between tries of the throttle's Redis while it cannot be reached (0: try on every log-in).",
         ),
         S(
             "PERMISSIONS",
@@ -147,22 +187,33 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 def _make_store(app: Flask) -> t.Any:
     from .throttling import MemoryStore, RedisStore
 
-    url = app.config["AUTH_THROTTLE_REDIS_URL"]
-    return RedisStore(url) if url else MemoryStore()
+    config = app.config
+    url = config["AUTH_THROTTLE_REDIS_URL"]
+    if not url:
+        return MemoryStore()
+    return RedisStore(
+        url,
+        connect_timeout=config["AUTH_THROTTLE_REDIS_CONNECT_TIMEOUT"],
+        read_timeout=config["AUTH_THROTTLE_REDIS_READ_TIMEOUT"],
+        retry_interval=config["AUTH_THROTTLE_REDIS_RETRY_INTERVAL"],
+    )
 
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    from . import permissions
+    from . import permissions, sessions
     from .models import AnonymousUser
     from .passwords import Passwords
     from .throttling import LoginThrottle
 
     manager = _LoginManager()
-    manager.init_app(app)
+    # Flask-Login's own context processor loads the user for every template, error pages included;
+    # ours hands templates the lazy proxy, loaded only by a template that uses it.
+    manager.init_app(app, add_context_processor=False)
+    app.context_processor(_current_user_context)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
-    manager.user_loader(_user_loader(app))
+    manager.user_loader(_outage_safe(sessions.user_loader(app)))
     from .views import unauthorized
 
     manager.unauthorized_handler(unauthorized)
@@ -209,33 +260,22 @@ def _settle_cookies(app: Flask, state: AuthState) -> None:
         app.config[key] = safe[key.rsplit("_", 1)[1]]
 
 
-#: The most digits a user id in a session or remember-me cookie may have (ids fit a signed 64-bit integer).
-_MAX_ID_DIGITS = 18
+def _current_user_context() -> dict[str, t.Any]:
+    """``current_user`` in templates, as Flask-Login's lazy proxy: a page that does not show the user loads nobody."""
+    from flask_login import current_user
+
+    return {"current_user": current_user}
 
 
-def _user_loader(app: Flask) -> t.Callable[[str], t.Any]:
-    """Flask-Login's user loader of ``app``; it runs on every request, so its look-ups are resolved once, here."""
-    from erlen_db import database_of, get
+def _outage_safe(load_user: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any]:
+    """The user loader, treating the user as logged out on an error page while the database is unavailable.
 
-    # The db plugin, which auth requires, is initialised first; its Database is the app's for good.
-    database = database_of(app)
+    The 503 page of a logged-in user would otherwise load the user again from
+    the database that just failed, and turn into a 500.
+    """
+    from erlen_db import unless_unavailable
 
-    # Imported when the plugin is enabled, not when erlen_auth.plugin is imported
-    # (``erlen plugins`` imports installed plugins that are not enabled).
-    from .models import User
-
-    def load_user(user_id: str) -> t.Any:
-        ident, _, token = user_id.partition(":")
-        # ASCII digits only ("²".isdigit() is true, int() refuses it), and few enough to fit a
-        # BIGINT: anything else is no user of ours, not a 500.
-        if not (ident.isascii() and ident.isdigit()) or len(ident) > _MAX_ID_DIGITS or not token:
-            return None
-        user = get(User, int(ident), session=database.session)
-        if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
-            return None
-        return user
-
-    return load_user
+    return unless_unavailable(lambda user_id: None)(load_user)
 
 
 @erlen.hookimpl
@@ -308,15 +348,15 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
 
 @erlen.hookimpl
 def erlen_shell_context() -> Mapping[str, t.Any]:
-    from .models import Role, User
+    from .models import LoginSession, Role, User
 
-    return {"User": User, "Role": Role}
+    return {"User": User, "Role": Role, "LoginSession": LoginSession}
 
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     from .permissions import unknown_in_views
-    from .throttling import MemoryStore
+    from .throttling import MemoryStore, RedisStore
 
     state = state_of(app)
     config = app.config
@@ -345,6 +385,19 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "Enable the mail plugin and AUTH_EMAIL_CONFIRMATION.",
             )
         )
+    store = state.throttle.store
+    if isinstance(store, RedisStore):
+        unreachable = store.ping()
+        if unreachable is not None:
+            found.append(
+                warning(
+                    "auth.W004",
+                    f"The throttle's Redis at {store.location} cannot be reached ({unreachable}): until it can, "
+                    "each process counts failed log-ins in its own memory, so the limits apply per process.",
+                    "Start Redis or correct AUTH_THROTTLE_REDIS_URL; a slow network may need a longer "
+                    "AUTH_THROTTLE_REDIS_CONNECT_TIMEOUT or AUTH_THROTTLE_REDIS_READ_TIMEOUT.",
+                )
+            )
     for endpoint, name in unknown_in_views(app):
         found.append(
             error(
@@ -374,7 +427,8 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                     "header of the request asking for them, so anyone can have them mailed pointing at their "
                     "own site, which receives the token when the link is followed.",
                     "Set TRUSTED_HOSTS to the host names the app is served under, such as "
-                    "ERLEN_TRUSTED_HOSTS='[\"notes.example.com\"]'; requests for other hosts then get a 400.",
+                    "ERLEN_TRUSTED_HOSTS='[\"notes.example.com\"]' (\"notes.example.com:8443\" for a port other "
+                    "than 80 and 443); requests for other hosts or ports then get a 400.",
                 )
             )
         for key in ("SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_HTTPONLY"):

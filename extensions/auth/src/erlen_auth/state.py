@@ -5,9 +5,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
-from flask import Flask, current_app
+from flask import Flask
 
-from .errors import AuthError
+import erlen
 
 if t.TYPE_CHECKING:
     from flask_login import LoginManager
@@ -56,10 +56,6 @@ class AuthState:
 def state_of(app: Flask | None = None) -> AuthState:
     """The :class:`AuthState` of ``app``, or of the current app.
 
-    :raises AuthError: the auth plugin is not enabled on the app.
+    :raises erlen.PluginNotEnabledError: the auth plugin is not enabled on the app.
     """
-    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        return t.cast(AuthState, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        raise AuthError(f"The app {app.name!r} does not enable the auth plugin: add 'auth' to its PLUGINS.") from None
+    return t.cast(AuthState, erlen.extension_state(EXTENSION_KEY, app))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import typing as t
+from dataclasses import dataclass
 
 from flask import Flask, current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -54,30 +55,51 @@ def make_token(purpose: str, user: User, app: Flask | None = None) -> str:
     return _serializer(purpose, app).dumps({"user": user.id, "state": _fingerprint(purpose, user, app)})
 
 
-def user_id_of(purpose: str, token: str, max_age: int, app: Flask | None = None) -> int | None:
-    """The user id a token was made for, if it is authentic and not expired (it may be used up: see :func:`matches`)."""
+@dataclass(frozen=True)
+class TokenPayload:
+    """What an authentic, unexpired token says: the user it was made for and the fingerprint of their state."""
+
+    user_id: int
+    state: str
+
+
+def read(purpose: str, token: str, max_age: int, app: Flask | None = None) -> TokenPayload | None:
+    """The payload of ``token`` if it is authentic and not expired (it may be used up: see :func:`fits`).
+
+    The signature is checked here, once; :func:`fits` then compares the
+    payload with the user's current state without checking it again.
+    """
     app = app or t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
         payload = _serializer(purpose, app).loads(token, max_age=max_age)
     except BadData:
         return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("user"), int):
+    if not isinstance(payload, dict):
         return None
-    return t.cast(int, payload["user"])
+    user_id, state = payload.get("user"), payload.get("state")
+    # bool is an int to Python, never a user id.
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or not isinstance(state, str):
+        return None
+    return TokenPayload(user_id, state)
+
+
+def fits(purpose: str, payload: TokenPayload, user: User, app: Flask | None = None) -> bool:
+    """Whether the payload of a token (from :func:`read`) was made for ``user`` and is not used yet."""
+    app = app or t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    if payload.user_id != user.id:
+        return False
+    # A token made before SECRET_KEY was rotated carries a fingerprint keyed with what is now a fallback.
+    keys = [app.config["SECRET_KEY"], *(app.config.get("SECRET_KEY_FALLBACKS") or ())]
+    return any(hmac.compare_digest(payload.state, _fingerprint(purpose, user, app, key)) for key in keys if key)
+
+
+def user_id_of(purpose: str, token: str, max_age: int, app: Flask | None = None) -> int | None:
+    """The user id a token was made for, if it is authentic and not expired (it may be used up: see :func:`matches`)."""
+    payload = read(purpose, token, max_age, app)
+    return None if payload is None else payload.user_id
 
 
 def matches(purpose: str, token: str, user: User, max_age: int, app: Flask | None = None) -> bool:
     """Whether ``token`` is authentic, not expired, made for ``user`` and not used yet."""
-    app = app or t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        payload = _serializer(purpose, app).loads(token, max_age=max_age)
-    except BadData:
-        return False
-    if not isinstance(payload, dict) or payload.get("user") != user.id:
-        return False
-    state = payload.get("state")
-    if not isinstance(state, str):
-        return False
-    # A token made before SECRET_KEY was rotated carries a fingerprint keyed with what is now a fallback.
-    keys = [app.config["SECRET_KEY"], *(app.config.get("SECRET_KEY_FALLBACKS") or ())]
-    return any(hmac.compare_digest(state, _fingerprint(purpose, user, app, key)) for key in keys if key)
+    payload = read(purpose, token, max_age, app)
+    return payload is not None and fits(purpose, payload, user, app)

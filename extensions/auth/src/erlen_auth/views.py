@@ -5,7 +5,7 @@ Templates live under ``auth/`` and can be overridden by the app:
 ``auth/logout_everywhere.html``, ``auth/reset_request.html``,
 ``auth/reset_sent.html``, ``auth/reset_password.html``,
 ``auth/token_invalid.html``, ``auth/confirm.html``, ``auth/confirm_sent.html``,
-``auth/resend_confirmation.html``; the layout is ``auth/base.html``.
+``auth/resend_confirmation.html``, ``auth/sessions.html``; the layout is ``auth/base.html``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
-from . import accounts, tokens
+from . import accounts, session_views, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
@@ -44,6 +44,9 @@ def make_blueprint(app: Flask) -> Blueprint:
     bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
     bp.add_url_rule("/password", "change_password", change_password, methods=["GET", "POST"])
     bp.add_url_rule("/logout-everywhere", "logout_everywhere", logout_everywhere, methods=["GET", "POST"])
+    bp.add_url_rule("/sessions", "sessions", session_views.sessions_page)
+    bp.add_url_rule("/sessions/<int:session_id>/end", "end_session", session_views.end_session, methods=["POST"])
+    bp.add_url_rule("/sessions/end-others", "end_other_sessions", session_views.end_other_sessions, methods=["POST"])
     if app.config["AUTH_REGISTRATION_ENABLED"]:
         bp.add_url_rule("/register", "register", register, methods=["GET", "POST"])
     if state.reset_enabled:
@@ -111,7 +114,13 @@ def logout() -> t.Any:
 
 
 def register() -> t.Any:
-    """Create an account; the registration form is extensible (``form_id = "auth.register"``)."""
+    """Create an account; the registration form is extensible (``form_id = "auth.register"``).
+
+    The account and its confirmation mail are one transaction: the mail is
+    queued in the outbox and both commit together, or neither does. The
+    mail server being down changes nothing here (the worker sends the mail
+    once it is back).
+    """
     form = RegistrationForm()
     if form.validate_on_submit():
         email = form.email.data or ""
@@ -120,6 +129,8 @@ def register() -> t.Any:
         except accounts.AccountExistsError:
             form.email.errors = [*form.email.errors, "An account with this email exists already."]
         else:
+            if state_of().confirmation_enabled:
+                send_confirmation(user)  # flushed with the account, after it has its id
             try:
                 get_session().commit()
             except IntegrityError:
@@ -131,10 +142,8 @@ def register() -> t.Any:
             registry.notify("erlen_auth_user_registered", user=user, form=form)
             if not get_session().is_active:
                 # A plugin's write failed in its flush (notify logged it): the account is committed already,
-                # and the session must be usable again for the confirmation mail and the log-in.
+                # and the session must be usable again for the log-in.
                 get_session().rollback()
-            if state_of().confirmation_enabled:
-                send_confirmation(user)
             if current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and state_of().confirmation_enabled:
                 return render_template("auth/confirm_sent.html", email=user.email)
             accounts.login(user)
@@ -180,31 +189,61 @@ def logout_everywhere() -> t.Any:
     return render_template("auth/logout_everywhere.html", form=form)
 
 
-def send_reset(user: User) -> None:
-    """Email ``user`` a link to reset their password."""
-    from erlen_mail import send_template
+def send_reset(user: User, *, suppressed: str | None = None) -> None:
+    """Mail ``user`` a link to reset their password, queued in the current transaction (the caller commits).
+
+    :param user: the user.
+    :param suppressed: record the mail in the outbox without ever sending it, for this reason (see :func:`_stand_in`).
+    """
+    from erlen_mail import deliver_template
 
     token = tokens.make_token(tokens.RESET, user)
-    send_template(
+    deliver_template(
         "auth/reset",
         to=user.email,
+        suppressed=suppressed,
         user=user,
         link=url_for("auth.reset_password", token=token, _external=True),
         max_age_hours=max(1, current_app.config["AUTH_RESET_MAX_AGE"] // 3600),
     )
 
 
-def send_confirmation(user: User) -> None:
-    """Email ``user`` a link to confirm their address."""
-    from erlen_mail import send_template
+def send_confirmation(user: User, *, suppressed: str | None = None) -> None:
+    """Mail ``user`` a link to confirm their address, queued in the current transaction (the caller commits).
+
+    :param user: the user.
+    :param suppressed: as for :func:`send_reset`.
+    """
+    from erlen_mail import deliver_template
 
     token = tokens.make_token(tokens.CONFIRM, user)
-    send_template(
+    deliver_template(
         "auth/confirm",
         to=user.email,
+        suppressed=suppressed,
         user=user,
         link=url_for("auth.confirm_email", token=token, _external=True),
     )
+
+
+#: Why a reset or confirmation mail was recorded but not sent (kept in the outbox row, for operators).
+NO_ACCOUNT = "no active account with this address"
+NOT_AWAITING_CONFIRMATION = "no active account with this address waiting for confirmation"
+
+
+def _stand_in(email: str) -> User:
+    """A user that is never saved, to prepare the mail an address without an account would have got.
+
+    Reset and confirmation requests must not tell, by their timing either,
+    whether an account exists. So a request for an unknown address does what
+    one for a known address does: it renders the same mail (with a token that
+    names no user and so opens nothing) and records it in the outbox as
+    ``suppressed``, a row the worker never sends; then both commit a write
+    (on SQLite a commit that writes waits for the disk, a read-only one does
+    not). Both run the same statements: a SELECT of the user, an INSERT into
+    the outbox, a COMMIT.
+    """
+    return User(email=email.strip())
 
 
 def _mail_throttled(form: ResetRequestForm, template: str) -> t.Any:
@@ -228,17 +267,22 @@ def reset_request() -> t.Any:
         throttled = _mail_throttled(form, "auth/reset_request.html")
         if throttled is not None:
             return throttled
-        user = accounts.find_user(form.email.data or "")
+        email = form.email.data or ""
+        user = accounts.find_user(email)
         if user is not None and user.is_active:
             send_reset(user)
+        else:
+            send_reset(_stand_in(email), suppressed=NO_ACCOUNT)  # the same work: see _stand_in
+        get_session().commit()
         return render_template("auth/reset_sent.html", email=form.email.data)
     return render_template("auth/reset_request.html", form=form)
 
 
 def _token_user(purpose: str, token: str, max_age: int) -> User | None:
-    user_id = tokens.user_id_of(purpose, token, max_age)
-    user = get_session().get(User, user_id) if user_id is not None else None
-    if user is None or not tokens.matches(purpose, token, user, max_age):
+    """The user a link's token is for, when it is authentic, unexpired and unused; its signature is checked once."""
+    payload = tokens.read(purpose, token, max_age)
+    user = get_session().get(User, payload.user_id) if payload is not None else None
+    if user is None or payload is None or not tokens.fits(purpose, payload, user):
         return None
     return user
 
@@ -281,9 +325,13 @@ def resend_confirmation() -> t.Any:
         throttled = _mail_throttled(form, "auth/resend_confirmation.html")
         if throttled is not None:
             return throttled
-        user = accounts.find_user(form.email.data or "")
+        email = form.email.data or ""
+        user = accounts.find_user(email)
         if user is not None and user.is_active and user.email_confirmed_at is None:
             send_confirmation(user)
+        else:
+            send_confirmation(_stand_in(email), suppressed=NOT_AWAITING_CONFIRMATION)  # the same work: see _stand_in
+        get_session().commit()
         return render_template("auth/confirm_sent.html", email=form.email.data)
     if request.method == "GET" and current_user.is_authenticated:
         form.email.data = current_user.email

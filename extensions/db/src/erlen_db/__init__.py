@@ -9,7 +9,9 @@ from .errors import (
     TableConflictError,
     database_error_message,
     describe_error,
+    found_unavailable,
     is_unavailable,
+    unless_unavailable,
 )
 from .helpers import first_or_404, get, get_or_404
 from .isolation import rolled_back
@@ -38,6 +40,7 @@ __all__ = [
     "database_of",
     "describe_error",
     "first_or_404",
+    "found_unavailable",
     "get",
     "get_or_404",
     "get_session",
@@ -51,4 +54,5 @@ __all__ = [
     "redact_url",
     "rolled_back",
     "session",
+    "unless_unavailable",
 ]

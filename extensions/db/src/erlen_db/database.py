@@ -6,7 +6,7 @@ import typing as t
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 import erlen
 
 from . import urls
-from .errors import DatabaseConfigError, TableConflictError, is_unavailable
+from .errors import TableConflictError, describe_error, is_unavailable
 from .model import Model
 
 #: The key of ``app.extensions`` under which the :class:`Database` lives.
@@ -82,15 +82,42 @@ class Database:
         return session
 
     def remove_session(self, exception: BaseException | None = None) -> None:
-        """Close the current app context's session, rolling back first after an exception."""
+        """Close the current app context's session, rolling back first after an exception.
+
+        The plugin calls it at each app context's teardown, once the response
+        is made. A failure here (the connection dropped after the commit, the
+        server went away) is logged once and never raised: raised, it would
+        replace the request's answer with a bare 500 although whatever it
+        committed is saved, and a client retrying would write it twice. The
+        database itself rolls back whatever was left uncommitted when the
+        connection ends.
+        """
         session = t.cast("Session | None", _app_globals().pop(_G_KEY, None))
         if session is None:
             return
         try:
             if exception is not None:
                 self._roll_back(session)
-        finally:
             session.close()
+        except SQLAlchemyError as exc:
+            self._log_closing_failure(exc)
+            # The connection may still be checked out, in a transaction the failure left behind: drop it
+            # rather than return it to the pool, where the next request would meet it.
+            try:
+                session.invalidate()
+            except SQLAlchemyError:
+                pass  # already reported above; the pool replaces the connection
+
+    def _log_closing_failure(self, exc: SQLAlchemyError) -> None:
+        """Log, once, that closing a session failed after the response was made."""
+        message = (
+            "Closing the database session failed after the response was made; the response stands and "
+            "anything committed is saved (the database rolled back the rest): %s"
+        )
+        if is_unavailable(exc):
+            self.app.logger.warning(message, describe_error(exc, self))
+        else:  # not a lost connection: a bug worth its traceback
+            self.app.logger.error(message, describe_error(exc, self), exc_info=exc)
 
     def rollback_session(self) -> None:
         """Roll back the current app context's session, if it has one.
@@ -268,15 +295,9 @@ def _tables_of(plugin: str, declared: Iterable[object]) -> Iterator[Table]:
 def database_of(app: Flask | None = None) -> Database:
     """The :class:`Database` of ``app``, or of the current app.
 
-    :raises DatabaseConfigError: the ``db`` plugin is not enabled on the app.
+    :raises erlen.PluginNotEnabledError: the ``db`` plugin is not enabled on the app, so it has no database.
     """
-    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        return t.cast(Database, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        raise DatabaseConfigError(
-            f"The app {app.name!r} has no database: add 'db' to its PLUGINS (the erlen-db distribution)."
-        ) from None
+    return t.cast(Database, erlen.extension_state(EXTENSION_KEY, app))
 
 
 def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:

@@ -107,7 +107,9 @@ def erlen_init_app(app: Flask) -> None:
     register_error_handler(app)
     register_pagination_error_handler(app)
     for plugin, declared in erlen.plugins_of(app).call_each("erlen_db_models"):
-        database.claim(plugin.name, declared or ())
+        database.claim(
+            plugin.name, erlen.hook_items(plugin.name, "erlen_db_models", declared, "models, MetaData or Tables")
+        )
     erlen.plugins_of(app).call_each("erlen_db_engine_created", app=app, engine=database.engine)
 
 

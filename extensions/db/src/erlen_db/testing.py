@@ -32,6 +32,14 @@ Fixtures (all use the core's ``app`` fixture; set ``erlen_plugins`` and
     creates its tables. The engines of every app it made are disposed at the
     end of the test. Plugins' test suites wrap it to add their own plugins
     and settings.
+``postgres_server``
+    A PostgreSQL server of the test's own (a :class:`PostgresServer`), for
+    tests that stop, kill or restart the database: ``postgres_server.url``,
+    ``.stop()``, ``.start_again()``, ``.restart()``, ``.kill()``, ``.pid``.
+    It listens on a free loopback port and is stopped and deleted after the
+    test. Never stop the shared server of ``ERLEN_TEST_POSTGRES_URL``.
+    Without PostgreSQL's server programs the test skips (or fails under
+    ``ERLEN_REQUIRE_SERVICES=1``).
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ from erlen.testing import MakeApp, service_unavailable
 
 from .database import database_of
 from .isolation import rolled_back
+from .postgres_server import PostgresServer
 from .queries import QueryCounter
 from .queries import count_queries as _count_queries
 from .queries import max_queries as _max_queries
@@ -158,6 +167,13 @@ def make_db_app(make_app: MakeApp, database_url: str) -> Iterator[MakeDbApp]:
 
 
 @pytest.fixture
+def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, stopped and deleted afterwards; see the module documentation."""
+    with PostgresServer.start(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
 def db_session(app: Flask) -> Iterator[Session]:
     """A session inside a test transaction that is rolled back afterwards; see the module documentation."""
     try:
@@ -179,4 +195,12 @@ def max_queries(app: Flask) -> Callable[[int], AbstractContextManager[QueryCount
     return lambda limit: _max_queries(limit, app)
 
 
-__all__: list[str] = ["MakeDbApp", "count_queries", "db_session", "make_db_app", "max_queries"]
+__all__: list[str] = [
+    "MakeDbApp",
+    "PostgresServer",
+    "count_queries",
+    "db_session",
+    "make_db_app",
+    "max_queries",
+    "postgres_server",
+]

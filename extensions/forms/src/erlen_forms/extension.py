@@ -72,7 +72,8 @@ def _extensions(form_class: type[Form], app: Flask) -> list[tuple[str, FormExten
     for plugin, result in registry.call_each("erlen_forms_extend", form_id=form_class.form_id, form_class=form_class):
         if result is None:
             continue
-        items = [result] if isinstance(result, FormExtension) else result
+        # Anything but a list is one item, so a dict or a bool gets the message below, not a bare TypeError.
+        items = result if isinstance(result, (list, tuple)) else [result]
         for item in items:
             if not isinstance(item, FormExtension):
                 raise FormExtensionError(

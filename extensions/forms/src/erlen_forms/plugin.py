@@ -109,13 +109,8 @@ def erlen_init_app(app: Flask) -> None:
     state = FormsState()
     app.extensions[EXTENSION_KEY] = state
     for plugin, names in erlen.plugins_of(app).call_each("erlen_forms_csrf_exempt"):
-        if names is not None and not isinstance(names, Mapping):
-            raise erlen.PluginError(
-                f"Plugin {plugin.name!r}: erlen_forms_csrf_exempt returned {type(names).__name__}; return a dict "
-                "of endpoint or blueprint names to the reason each is exempt.",
-                plugin=plugin.name,
-            )
-        for name, reason in (names or {}).items():
+        expected = "endpoint or blueprint names to the reason each is exempt"
+        for name, reason in erlen.hook_mapping(plugin.name, "erlen_forms_csrf_exempt", names, expected).items():
             if not isinstance(reason, str) or not reason.strip():
                 raise erlen.PluginError(
                     f"Plugin {plugin.name!r}: erlen_forms_csrf_exempt must give a reason for exempting {name!r}.",

@@ -6,7 +6,9 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
-from flask import Flask, current_app
+from flask import Flask
+
+import erlen
 
 if t.TYPE_CHECKING:
     from .csrf import Exemption
@@ -36,12 +38,6 @@ class FormsState:
 def state_of(app: Flask | None = None) -> FormsState:
     """The forms state of ``app`` (or of the current app).
 
-    :raises RuntimeError: the forms plugin is not enabled on the app.
+    :raises erlen.PluginNotEnabledError: the forms plugin is not enabled on the app.
     """
-    app = app if app is not None else t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        return t.cast(FormsState, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        raise RuntimeError(
-            f"The forms plugin is not enabled on the app {app.name!r}: add 'forms' to PLUGINS."
-        ) from None
+    return t.cast(FormsState, erlen.extension_state(EXTENSION_KEY, app))

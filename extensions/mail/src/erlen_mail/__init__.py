@@ -11,6 +11,7 @@ from .backends import (
     SMTPBackend,
 )
 from .bulk.sending import BulkResult, SendResult, send, send_many
+from .delivery import Delivery, deliver, deliver_template
 from .errors import HeaderInjectionError, MailError, MessageError, SendError
 from .message import Address, Attachment, Message
 from .outbox import OutboxUnavailableError, queue, queue_template
@@ -25,6 +26,7 @@ __all__ = [
     "Backend",
     "BulkResult",
     "ConsoleBackend",
+    "Delivery",
     "FileBackend",
     "HeaderInjectionError",
     "MailError",
@@ -37,6 +39,8 @@ __all__ = [
     "SMTPBackend",
     "SendError",
     "SendResult",
+    "deliver",
+    "deliver_template",
     "queue",
     "queue_template",
     "render_message",

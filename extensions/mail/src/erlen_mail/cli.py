@@ -139,6 +139,8 @@ _LISTED = {
     "failed": ("failed",),
     "uncertain": ("uncertain",),
     "sent": ("sent",),
+    "discarded": ("discarded",),
+    "suppressed": ("suppressed",),
     "open": ("pending", "sending", "failed", "uncertain"),
 }
 
@@ -151,13 +153,14 @@ def _short(text: str | None, width: int) -> str:
 @mail_group.command("outbox")
 @click.option(
     "--status",
-    type=click.Choice(["open", "pending", "failed", "uncertain", "sent", "all"]),
+    type=click.Choice(["open", "pending", "failed", "uncertain", "sent", "discarded", "suppressed", "all"]),
     default="open",
     show_default=True,
-    help="Which messages: open is pending, sending, failed and uncertain.",
+    help="Which messages: open is pending, sending, failed and uncertain; suppressed ones are never sent.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
-def outbox_command(status: str, limit: int) -> None:
+@click.option("--message-ids", is_flag=True, help="Show each message's Message-ID, to look it up in the relay's log.")
+def outbox_command(status: str, limit: int, message_ids: bool) -> None:
     """List queued messages of the durable outbox, oldest first, with their last error."""
     app = _outbox_app()  # before importing what needs erlen-db
     import sqlalchemy as sa
@@ -178,7 +181,10 @@ def outbox_command(status: str, limit: int) -> None:
             )
         }
     click.echo(
-        ", ".join(f"{counts.get(name, 0)} {name}" for name in ("pending", "sending", "failed", "uncertain", "sent"))
+        ", ".join(
+            f"{counts.get(name, 0)} {name}"
+            for name in ("pending", "sending", "failed", "uncertain", "sent", "discarded", "suppressed")
+        )
     )
     if not rows:
         click.echo(f"No {status} messages." if status != "all" else "The outbox is empty.")
@@ -189,28 +195,26 @@ def outbox_command(status: str, limit: int) -> None:
             f"{row.id:>6}  {row.status:<9} {row.attempts:>5}  {_short(', '.join(row.recipient_list), 30):<30} "
             f"{_short(row.subject, 30):<30} {_short(row.last_error, 80)}"
         )
+        if message_ids:
+            click.echo(f"{'':>6}  Message-ID: {row.message_id}")
 
 
-@mail_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
-@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed message.")
-@click.option(
-    "--uncertain", "all_uncertain", is_flag=True, help="Send every uncertain message again (same Message-ID)."
-)
-def retry_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -> None:
-    """Queue failed or uncertain messages again (by ID, or all of them), with a fresh count of attempts.
+def _resolve(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool, action: str, **values: t.Any) -> int:
+    """Set ``values`` on the failed and uncertain messages named by ``ids`` or the flags; returns how many.
 
-    An uncertain message may already have reached its recipients: it is sent
-    again with the same Message-ID, which lets mail clients spot the copy.
+    :param ids: message IDs; each must exist and be failed or uncertain.
+    :param all_failed: every failed message too.
+    :param all_uncertain: every uncertain message too.
+    :param action: what is done to them, for the errors (``retried``, ``discarded``).
+    :param values: the columns to set.
+    :raises click.ClickException: an ID that does not exist, or whose message is neither failed nor uncertain.
     """
-    import datetime as dt
-
     app = _outbox_app()  # before importing what needs erlen-db
     import sqlalchemy as sa
 
     import erlen_db
 
-    from .outbox.models import FAILED, PENDING, UNCERTAIN, OutboxMessage
+    from .outbox.models import FAILED, UNCERTAIN, OutboxMessage
 
     if not (ids or all_failed or all_uncertain):
         raise click.UsageError("Name message IDs, or pass --failed or --uncertain.")
@@ -233,18 +237,46 @@ def retry_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -
                     raise click.ClickException(f"There is no queued message {ident}.")
                 if found[ident] not in statuses:
                     raise click.ClickException(
-                        f"Message {ident} is {found[ident]}: only failed and uncertain messages can be retried."
+                        f"Message {ident} is {found[ident]}: only failed and uncertain messages can be {action}."
                     )
         result = session.execute(
             sa.update(OutboxMessage)
             .where(condition, OutboxMessage.status.in_(statuses))
-            .values(
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=dt.datetime.now(dt.UTC),
-                claim_token=None,
-                claimed_until=None,
-            )
+            .values(claim_token=None, claimed_until=None, **values)
         )
-        count = int(t.cast(t.Any, result).rowcount or 0)
+        return int(t.cast(t.Any, result).rowcount or 0)
+
+
+@mail_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed message.")
+@click.option(
+    "--uncertain", "all_uncertain", is_flag=True, help="Send every uncertain message again (same Message-ID)."
+)
+def retry_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -> None:
+    """Queue failed or uncertain messages again (by ID, or all of them), with a fresh count of attempts.
+
+    An uncertain message may already have reached its recipients: it is sent
+    again with the same Message-ID, which lets mail clients spot the copy.
+    """
+    import datetime as dt
+
+    count = _resolve(
+        ids, all_failed, all_uncertain, "retried", status="pending", attempts=0, next_attempt_at=dt.datetime.now(dt.UTC)
+    )
     click.echo(f"Queued {count} message(s) again; `erlen mail worker` will send them.")
+
+
+@mail_group.command("discard")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "all_failed", is_flag=True, help="Discard every failed message.")
+@click.option("--uncertain", "all_uncertain", is_flag=True, help="Discard every uncertain message.")
+def discard_command(ids: tuple[int, ...], all_failed: bool, all_uncertain: bool) -> None:
+    """Settle failed or uncertain messages without sending them (by ID, or all of them).
+
+    For an uncertain message that did reach its recipients (the relay's log
+    shows its Message-ID), or one no longer worth sending. The message stays
+    in the outbox, as discarded, and is never sent.
+    """
+    count = _resolve(ids, all_failed, all_uncertain, "discarded", status="discarded")
+    click.echo(f"Discarded {count} message(s); they will not be sent.")

@@ -44,6 +44,8 @@ def erlen_mail_before_send(message: Message) -> bool | None:
     ``"cancelled"`` naming the plugin. Any other return value (``None``)
     lets it go on. Raising marks the message failed, with the exception as
     the reason. The message's headers are checked again after the hooks.
+    Queued messages meet the hooks when they are queued; suppressed ones
+    (``suppressed=``), which are never sent, do not meet them.
 
     :param message: the message about to be sent; its sender, ``Date`` and
         ``Message-ID`` are already filled in.

@@ -28,6 +28,10 @@ PLUGIN = erlen.Plugin(
     description="Sends email: messages, templates, SMTP and other backends, bulk sending, hooks.",
 )
 
+#: Below this, mail.W005: a lease shorter than SQLite's default busy timeout (5 s) can run out
+#: while the worker's renewal waits for the database.
+_SHORTEST_LEASE = 5.0
+
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
 
 
@@ -156,17 +160,27 @@ def erlen_settings() -> Iterable[Setting]:
         Setting(
             "OUTBOX_LEASE_SECONDS",
             float,
-            default=300.0,
+            default=15.0,
             validate=_positive,
-            help="How long a worker holds the messages it claimed; must be well above MAIL_SMTP_TIMEOUT. "
-            "After it, another worker may claim them, or report an interrupted send as uncertain.",
+            help="How long a worker's claim on queued messages lasts; a live worker renews it five times per "
+            "lease while it sends. After it, another worker may claim the messages of a worker that died, "
+            "or report its interrupted group uncertain: the longest a crash delays mail.",
         ),
         Setting(
             "OUTBOX_BATCH_SIZE",
             int,
             default=100,
             validate=_positive,
-            help="Queued messages a worker claims and sends per batch (over one connection).",
+            help="Queued messages a worker claims per batch.",
+        ),
+        Setting(
+            "OUTBOX_GROUP_SIZE",
+            int,
+            default=10,
+            validate=_positive,
+            help="Queued messages a worker marks sending together, and records sent together, in one commit "
+            "each: larger groups cost fewer disk syncs, but a worker that dies mid-group leaves up to this many "
+            "messages uncertain.",
         ),
         Setting(
             "OUTBOX_POLL_SECONDS",
@@ -216,7 +230,8 @@ def available_backends(app: Flask) -> dict[str, type[Backend]]:
     backends: dict[str, type[Backend]] = dict(BUILTIN_BACKENDS)
     owners = dict.fromkeys(backends, "mail")
     for plugin, provided in erlen.plugins_of(app).call_each("erlen_mail_backends"):
-        for name, backend in (provided or {}).items():
+        given = erlen.hook_mapping(plugin.name, "erlen_mail_backends", provided, "backend names to Backend subclasses")
+        for name, backend in given.items():
             if not (isinstance(backend, type) and issubclass(backend, Backend)):
                 raise PluginError(
                     f"Plugin {plugin.name!r}: erlen_mail_backends returned {backend!r} for {name!r}; "
@@ -294,15 +309,15 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 "to PLUGINS.",
             )
         )
-    lease = config.get("MAIL_OUTBOX_LEASE_SECONDS", 300.0)
-    timeout = config.get("MAIL_SMTP_TIMEOUT", 10.0)
-    if isinstance(lease, (int, float)) and isinstance(timeout, (int, float)) and lease < 3 * timeout:
+    lease = config.get("MAIL_OUTBOX_LEASE_SECONDS", 15.0)
+    if isinstance(lease, (int, float)) and lease < _SHORTEST_LEASE:
         problems.append(
             warning(
                 "mail.W005",
-                f"MAIL_OUTBOX_LEASE_SECONDS ({lease:g}) is less than three times MAIL_SMTP_TIMEOUT ({timeout:g}): "
-                "a slow send can outlast its lease, and the message is then reported uncertain.",
-                "Raise MAIL_OUTBOX_LEASE_SECONDS (300 by default) or lower MAIL_SMTP_TIMEOUT.",
+                f"MAIL_OUTBOX_LEASE_SECONDS ({lease:g}) is under {_SHORTEST_LEASE:g} seconds: the worker renews "
+                "its claims every fifth of it, and a database that pauses longer than the lease (a busy SQLite "
+                "file, a failover) lets another worker report messages still being sent as uncertain.",
+                f"Raise MAIL_OUTBOX_LEASE_SECONDS to {_SHORTEST_LEASE:g} or more (15 by default).",
             )
         )
     if not deploy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
+import erlen
 from erlen import ConfigError
 
 if t.TYPE_CHECKING:
@@ -53,13 +54,6 @@ class MailState:
 def state_of(app: Flask | None = None) -> MailState:
     """The erlen-mail state of ``app``, or of the current app.
 
-    :raises ConfigError: the ``mail`` plugin is not enabled on the app.
+    :raises erlen.PluginNotEnabledError: the ``mail`` plugin is not enabled on the app (a ``ConfigError``).
     """
-    if app is None:
-        from flask import current_app
-
-        app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        return t.cast(MailState, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        raise ConfigError(f"The mail plugin is not enabled on the app {app.name!r}: add 'mail' to PLUGINS.") from None
+    return t.cast(MailState, erlen.extension_state(EXTENSION_KEY, app))

@@ -7,6 +7,14 @@ Fixtures:
     its outbox: the list of :class:`~erlen_mail.Message` objects sent,
     oldest first. For an app made with ``make_app``, use
     :func:`outbox_of`.
+``deliver_outbox(app)``
+    Runs the outbox worker once, as ``erlen mail worker --once`` does: every
+    due message that was queued and committed goes to the app's backend (the
+    ``memory`` backend after :func:`outbox_of`, so the outbox list holds it).
+``DeliveredMail(app)``
+    The messages the app's outbox worker delivered, as a read-only list:
+    reading it (its length, an item, iterating) runs :func:`deliver_outbox`
+    first. For tests of an app that queues its mail (erlen-auth does).
 ``smtp_server``
     A real SMTP server (aiosmtpd, install ``erlen-mail[testing]``) on
     127.0.0.1 and a free port, stopped after the test: an
@@ -16,15 +24,17 @@ Fixtures:
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 import typing as t
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
+
+from erlen.testing import free_port
 
 from .state import state_of
 
@@ -34,6 +44,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
     from .message import Message
+    from .outbox.worker import BatchResult
 
 
 def outbox_of(app: Flask) -> list[Message]:
@@ -42,6 +53,53 @@ def outbox_of(app: Flask) -> list[Message]:
     state.use_backend("memory")
     state.outbox.clear()
     return state.outbox
+
+
+def deliver_outbox(app: Flask) -> BatchResult:
+    """Deliver the app's queued, committed, due messages now, as ``erlen mail worker --once`` does.
+
+    The worker runs on its own database connections: what a test queued
+    inside a transaction that is still open (such as ``db_session``'s) is
+    not seen, so tests of queued mail commit for real.
+
+    :param app: an app with ``db`` and ``mail`` enabled.
+    :returns: what the worker did.
+    """
+    from .outbox.worker import OutboxWorker
+
+    return OutboxWorker(app).run(once=True)
+
+
+class DeliveredMail(Sequence["Message"]):
+    """The mail an app's outbox worker delivered to the ``memory`` backend, oldest first.
+
+    Each read runs the worker once (:func:`deliver_outbox`), so a test reads
+    queued mail as its recipient gets it: once ``erlen mail worker`` sent it.
+
+    :param app: an app with ``db`` and ``mail`` enabled; it is switched to the ``memory`` backend.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.messages = outbox_of(app)
+
+    def __len__(self) -> int:
+        deliver_outbox(self.app)
+        return len(self.messages)
+
+    @t.overload
+    def __getitem__(self, index: int) -> Message: ...
+
+    @t.overload
+    def __getitem__(self, index: slice) -> Sequence[Message]: ...
+
+    def __getitem__(self, index: int | slice) -> Message | Sequence[Message]:
+        deliver_outbox(self.app)
+        return self.messages[index]
+
+    def __iter__(self) -> Iterator[Message]:
+        deliver_outbox(self.app)
+        return iter(list(self.messages))
 
 
 @pytest.fixture
@@ -116,13 +174,6 @@ class _Handler:
         if self.server.hang_up_after_data:
             server.transport.close()  # the message is kept, but the client never hears that it was
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SMTPTestServer:
@@ -243,4 +294,4 @@ def smtp_server() -> Iterator[SMTPTestServer]:
         server.stop()
 
 
-__all__ = ["ReceivedMessage", "SMTPTestServer", "free_port", "outbox_of"]
+__all__ = ["DeliveredMail", "ReceivedMessage", "SMTPTestServer", "deliver_outbox", "free_port", "outbox_of"]

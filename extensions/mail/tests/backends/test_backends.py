@@ -58,7 +58,10 @@ def test_an_smtp_port_out_of_range_is_refused_at_start_up(make_app: t.Any, port:
 
 def test_mail_not_enabled(make_app: t.Any) -> None:
     app = make_app([])
-    with app.app_context(), pytest.raises(erlen.ConfigError, match="add 'mail' to PLUGINS"):
+    with (
+        app.app_context(),
+        pytest.raises(erlen.PluginNotEnabledError, match=r"plugin 'mail' .*: add 'mail' to PLUGINS,"),
+    ):
         send(Message(to="a@example.com"))
 
 
@@ -162,6 +165,20 @@ def test_plugin_backend_must_be_a_backend(plugins_dir: Path, make_app: t.Any) ->
     )
     with pytest.raises(erlen.PluginError, match=r"return subclasses of erlen_mail\.Backend"):
         make_app(["mail", "bad_backend_plugin"])
+
+
+def test_plugin_backends_returned_as_a_list_name_the_plugin(plugins_dir: Path, make_app: t.Any) -> None:
+    (plugins_dir / "listed_backends_plugin.py").write_text(
+        "import erlen\nfrom erlen_mail import NullBackend\n"
+        "PLUGIN = erlen.Plugin(name='listed', requires=['mail'])\n"
+        "@erlen.hookimpl\ndef erlen_mail_backends():\n    return [NullBackend]\n"
+    )
+    with pytest.raises(erlen.PluginError) as caught:
+        make_app(["mail", "listed_backends_plugin"])
+    assert caught.value.plugin == "listed"
+    assert str(caught.value) == (
+        "Plugin 'listed': erlen_mail_backends returned list; return a dict of backend names to Backend subclasses."
+    )
 
 
 def test_plugin_is_valid() -> None:

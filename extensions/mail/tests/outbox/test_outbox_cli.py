@@ -12,7 +12,8 @@ pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable o
 from outbox_helpers import queue_messages, rows_of
 from outbox_support import OutboxApp
 
-from erlen_mail.testing import SMTPTestServer
+from erlen_mail.outbox.worker import OutboxWorker
+from erlen_mail.testing import ReceivedMessage, SMTPTestServer
 
 
 def test_worker_once_reports_progress(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
@@ -70,6 +71,39 @@ def test_outbox_listing_and_retry_failed(make_outbox_app: OutboxApp, smtp_server
     runner.invoke(args=["mail", "worker", "--once"])
     assert rows_of(app)[queued[1]].status == "sent"
     assert len(smtp_server.messages) == 3
+
+
+def test_discard_settles_failed_and_uncertain_messages(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app()
+    runner = app.test_cli_runner()
+    queued = queue_messages(app, 4)
+    smtp_server.refuse = {"user1@example.com"}
+
+    def hang_up_on_user2(message: ReceivedMessage) -> None:
+        smtp_server.hang_up_after_data = len(smtp_server.messages) == 2  # user0's came first; user1 was refused
+
+    smtp_server.on_data = hang_up_on_user2
+    runner.invoke(args=["mail", "worker", "--once"])
+    smtp_server.on_data = None
+    assert [rows_of(app)[i].status for i in queued] == ["sent", "failed", "uncertain", "sent"]
+
+    refused = runner.invoke(args=["mail", "discard", str(queued[0])])
+    assert refused.exit_code == 1 and "is sent: only failed and uncertain messages can be discarded" in refused.output
+    assert runner.invoke(args=["mail", "discard"]).exit_code == 2
+    discarded = runner.invoke(args=["mail", "discard", str(queued[2])])
+    assert discarded.exit_code == 0, discarded.output
+    assert "Discarded 1 message(s)" in discarded.output
+    assert runner.invoke(args=["mail", "discard", "--failed"]).output.startswith("Discarded 1 message(s)")
+
+    rows = rows_of(app)
+    assert [rows[i].status for i in queued] == ["sent", "discarded", "discarded", "sent"]
+    assert "before the server answered" in (rows[queued[2]].last_error or "")  # why it was uncertain, kept
+    listing = runner.invoke(args=["mail", "outbox"])
+    assert "0 failed, 0 uncertain, 2 sent, 2 discarded" in listing.output and "No open messages." in listing.output
+    assert len(runner.invoke(args=["mail", "outbox", "--status", "discarded"]).output.splitlines()) == 4
+    assert runner.invoke(args=["mail", "retry", str(queued[2])]).exit_code == 1  # settled for good
+    assert OutboxWorker(app).run(once=True).claimed == 0
+    assert len(smtp_server.messages) == 3  # user0, user2 (kept by the server), user3
 
 
 def test_shipped_migration_creates_the_table(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:

@@ -8,6 +8,7 @@ while the server holds its message, and stop one with SIGINT.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable o
 from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of
 from outbox_support import SENDER, Clock, OutboxApp
 
+from erlen_mail.outbox.models import aware
 from erlen_mail.outbox.worker import OutboxWorker
 from erlen_mail.testing import ReceivedMessage, SMTPTestServer
 
@@ -41,24 +43,34 @@ class CrashingWorker(OutboxWorker):
             raise Crash(step)
 
 
-#: Where the crash leaves the second message, and what becomes of it.
+#: For a crash at each step of the second of three messages, sent in groups of 1 or 2: the messages
+#: left uncertain (by index). That is the group open at the crash: marked sending, its outcome not
+#: committed yet. One commit records a group and marks the next, so one group is open at any time
+#: once sending has begun; all other messages are sent, once.
 CRASHES = {
-    "claimed": "sent",  # claimed, never handed over: the next worker sends it, once
-    "sending": "uncertain",  # marked sending, not yet transmitted: it cannot be told apart from the next case
-    "accepted": "uncertain",  # the server accepted it, the worker died before recording it: never resent
-    "sent": "sent",  # recorded: nothing to do
+    # Before the second message's group is marked: the group before it (if any) is still open.
+    "claimed": {1: [0], 2: []},
+    # Its group marked, a group-mate before it perhaps handed over already.
+    "sending": {1: [1], 2: [0, 1]},
+    # The server accepted it; the worker died before recording it: never resent.
+    "accepted": {1: [1], 2: [0, 1]},
+    # Recorded, together with the mark of the group after it, which nobody handed over.
+    "sent": {1: [2], 2: [2]},
 }
 
 
+@pytest.mark.parametrize("group_size", [1, 2])
 @pytest.mark.parametrize("step", list(CRASHES))
-def test_crash_at_each_step(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock, step: str) -> None:
-    app = make_outbox_app()
+def test_crash_at_each_step(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock, step: str, group_size: int
+) -> None:
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": group_size})
     queued = queue_messages(app, 3)
     with pytest.raises(Crash):
         CrashingWorker(app, clock=clock, step=step, row_id=queued[1]).run(once=True)
     assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
 
-    # Within the lease nobody touches the interrupted row.
+    # Within the lease nobody touches the interrupted rows.
     after = OutboxWorker(app, clock=clock).run(once=True)
     assert after.recovered == 0
     clock.advance(61)  # past MAIL_OUTBOX_LEASE_SECONDS
@@ -67,13 +79,13 @@ def test_crash_at_each_step(make_outbox_app: OutboxApp, smtp_server: SMTPTestSer
     OutboxWorker(app, clock=clock).run(once=True)
 
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
-    assert rows[queued[0]].status == "sent" and rows[queued[2]].status == "sent"
-    interrupted = rows[queued[1]]
-    assert interrupted.status == CRASHES[step]
+    open_group = [queued[index] for index in CRASHES[step][group_size]]
+    assert {i: rows[i].status for i in queued} == {i: "uncertain" if i in open_group else "sent" for i in queued}
     if step == "accepted":
-        assert received(smtp_server)[interrupted.message_id] == 1
-    if interrupted.status == "uncertain":
-        assert "may have accepted it" in (interrupted.last_error or "")
+        assert received(smtp_server)[rows[queued[1]].message_id] == 1
+    for ident in open_group:
+        assert "may have accepted it" in (rows[ident].last_error or "")
+        assert rows[ident].claim_token is None
 
 
 def test_uncertain_is_resent_with_the_same_message_id_when_configured(
@@ -112,9 +124,10 @@ def test_operator_resolves_uncertain(make_outbox_app: OutboxApp, smtp_server: SM
     OutboxWorker(app).run(once=True)
     smtp_server.hang_up_after_data = False
     runner = app.test_cli_runner()
-    listing = runner.invoke(args=["mail", "outbox", "--status", "uncertain"])
+    listing = runner.invoke(args=["mail", "outbox", "--status", "uncertain", "--message-ids"])
     assert listing.exit_code == 0, listing.output
     assert "uncertain" in listing.output and "user0@example.com" in listing.output and "Message 0" in listing.output
+    assert f"Message-ID: {rows_of(app)[queued[0]].message_id}" in listing.output  # to search the relay's log
     retried = runner.invoke(args=["mail", "retry", str(queued[0])])
     assert retried.exit_code == 0, retried.output
     assert "Queued 1 message(s) again" in retried.output
@@ -143,53 +156,74 @@ def _worker_process(tmp_path: Path, app_config: dict[str, t.Any], *args: str) ->
 
 
 def _config(app: t.Any, smtp_server: SMTPTestServer) -> dict[str, t.Any]:
+    """The worker app's settings: the test app's database and server, the outbox's defaults otherwise."""
     return {
         "PLUGINS": ["db", "mail"],
         "DB_URL": app.config["DB_URL"],
         "MAIL_DEFAULT_SENDER": SENDER,
-        "MAIL_OUTBOX_LEASE_SECONDS": 60.0,
         **smtp_server.config(),
     }
 
 
-def test_sigkill_while_the_server_holds_the_message(
-    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock, tmp_path: Path
-) -> None:
-    app = make_outbox_app()
-    queued = queue_messages(app, 4)
-    arrived = threading.Event()
-    process = _worker_process(tmp_path, _config(app, smtp_server), "--batch", "4", "--poll", "0.2")
+def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
+    """A worker killed mid-group: its other claimed rows go out after a short lease, nothing twice.
 
-    def kill_on_second(message: ReceivedMessage) -> None:
-        if len(smtp_server.messages) == 2:
+    With the default settings (batches of 100, groups of 10, a 15 s lease): 25 messages, one batch;
+    the worker dies while the server holds the 15th message, in the second group.
+    """
+    app = make_outbox_app()
+    queued = queue_messages(app, 25)
+    lease = dt.timedelta(seconds=15)  # MAIL_OUTBOX_LEASE_SECONDS's default: a crash delays mail by seconds
+    killed = threading.Event()
+    process = _worker_process(tmp_path, _config(app, smtp_server), "--poll", "0.2")
+
+    def kill_on_fifteenth(message: ReceivedMessage) -> None:
+        if len(smtp_server.messages) == 15:
             process.kill()  # SIGKILL: dies before it hears the server's 250
             process.wait(timeout=30)
-            arrived.set()
+            killed.set()
 
-    smtp_server.on_data = kill_on_second
+    smtp_server.on_data = kill_on_fifteenth
     try:
-        assert arrived.wait(timeout=60), "the worker never delivered two messages"
+        assert killed.wait(timeout=60), "the worker never delivered 15 messages"
     finally:
         if process.poll() is None:
             process.kill()
         output = process.communicate(timeout=30)[0]
+    killed_at = dt.datetime.now(dt.UTC)
     smtp_server.on_data = None
     assert process.returncode == -signal.SIGKILL, output
 
     rows = assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
-    assert [rows[i].status for i in queued] == ["sent", "sending", "pending", "pending"]
-    clock.advance(61)
-    OutboxWorker(app, clock=clock).run(once=True)
+    first, in_flight, claimed = queued[:10], queued[10:20], queued[20:]
+    assert [rows[i].status for i in queued] == ["sent"] * 10 + ["sending"] * 10 + ["pending"] * 5
+    # The dead worker's claims end at most one lease after it died (they were 300 s long, and not renewed).
+    held = [rows[i] for i in in_flight + claimed]
+    assert all(row.claim_token is not None for row in held)
+    ends = [t.cast(dt.datetime, aware(row.claimed_until)) for row in held]
+    assert max(ends) <= killed_at + lease
+
+    # Before the leases end, another worker leaves the rows alone; once they have, it takes over.
+    before = OutboxWorker(app, clock=lambda: min(ends) - dt.timedelta(milliseconds=1)).run(once=True)
+    assert (before.claimed, before.recovered) == (0, 0)
+    takeover = OutboxWorker(app, clock=lambda: max(ends) + dt.timedelta(milliseconds=1)).run(once=True)
+    assert (takeover.recovered, takeover.sent, takeover.uncertain) == (10, 5, 0)
+
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
-    assert [rows[i].status for i in queued] == ["sent", "uncertain", "sent", "sent"]
-    assert received(smtp_server)[rows[queued[1]].message_id] == 1  # it did arrive: resending would double it
+    assert [rows[i].status for i in queued] == ["sent"] * 10 + ["uncertain"] * 10 + ["sent"] * 5
+    counts = received(smtp_server)
+    assert all(counts[rows[i].message_id] == 1 for i in first + claimed)
+    # The in-flight group: the first five reached the server (the fifth as the worker died), the
+    # other five never did; the worker cannot tell which, so none is sent again.
+    assert [counts[rows[i].message_id] for i in in_flight] == [1] * 5 + [0] * 5
+    assert sum(counts.values()) == 20
 
 
 def test_sigint_stops_cleanly(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
     app = make_outbox_app()
     queued = queue_messages(app, 5)
     interrupted = threading.Event()
-    process = _worker_process(tmp_path, _config(app, smtp_server), "--batch", "5", "--poll", "0.2")
+    process = _worker_process(tmp_path, _config(app, smtp_server), "--batch", "5", "--poll", "0.2")  # one group
 
     def interrupt_on_first(message: ReceivedMessage) -> None:
         if not interrupted.is_set():

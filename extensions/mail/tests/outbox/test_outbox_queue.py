@@ -73,13 +73,31 @@ def test_queue_template(outbox_app: Flask, smtp_server: SMTPTestServer) -> None:
     assert got.email["Subject"] == "Test message from Outbox"
 
 
-def test_batches_reuse_one_connection(make_outbox_app: object, smtp_server: SMTPTestServer) -> None:
+def test_consecutive_batches_share_one_connection(make_outbox_app: object, smtp_server: SMTPTestServer) -> None:
     app = make_outbox_app()  # type: ignore[operator]
     queued = queue_messages(app, 7)
-    totals = OutboxWorker(app, batch_size=3).run(once=True)
+    totals = OutboxWorker(app, batch_size=3, group_size=2).run(once=True)
     assert totals.sent == 7
-    assert smtp_server.connections_used == 3  # batches of 3, 3 and 1
+    assert smtp_server.connections_used == 1  # batches of 3, 3 and 1, in groups of 2 and 1
     assert_none_lost_none_doubled(app, smtp_server, queued)
+
+
+def test_reconnects_every_bulk_reconnect_after_across_batches(
+    make_outbox_app: object, smtp_server: SMTPTestServer
+) -> None:
+    app = make_outbox_app({"MAIL_BULK_RECONNECT_AFTER": 3})  # type: ignore[operator]
+    queued = queue_messages(app, 7)
+    assert OutboxWorker(app, batch_size=2).run(once=True).sent == 7
+    assert [message.session for message in smtp_server.messages] == [0, 0, 0, 1, 1, 1, 2]
+    assert_none_lost_none_doubled(app, smtp_server, queued)
+
+
+def test_a_batch_of_its_own_has_a_connection_of_its_own(make_outbox_app: object, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app()  # type: ignore[operator]
+    queue_messages(app, 4)
+    worker = OutboxWorker(app, batch_size=2)
+    assert worker.run_batch().sent == 2 and worker.run_batch().sent == 2
+    assert smtp_server.connections_used == 2
 
 
 def test_memory_backend_delivers_queued_mail(make_outbox_app: object, smtp_server: SMTPTestServer) -> None:

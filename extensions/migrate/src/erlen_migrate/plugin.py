@@ -53,14 +53,9 @@ def erlen_init_app(app: Flask) -> None:
 def migrations_of(app: Flask) -> Migrations:
     """The :class:`Migrations` of ``app``.
 
-    :raises erlen.ConfigError: the ``migrate`` plugin is not enabled on the app.
+    :raises erlen.PluginNotEnabledError: the ``migrate`` plugin is not enabled on the app (a ``ConfigError``).
     """
-    try:
-        return t.cast(Migrations, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        raise erlen.ConfigError(
-            f"The app {app.name!r} has no migrations: add 'migrate' to its PLUGINS (the erlen-migrate distribution)."
-        ) from None
+    return t.cast(Migrations, erlen.extension_state(EXTENSION_KEY, app))
 
 
 @erlen.hookimpl

@@ -62,9 +62,13 @@ bp = Blueprint("blog", __name__)
 def index():
     registry = erlen.plugins_of()
     links = [
-        link for links in registry.hook.erlen_blog_sidebar() for link in links
+        link
+        for plugin, result in registry.call_each("erlen_blog_sidebar")
+        for link in erlen.hook_items(
+            plugin.name, "erlen_blog_sidebar", result, "(title, url) pairs"
+        )
     ]
-    title = current_app.extensions["blog"]["title"]
+    title = erlen.extension_state("blog")["title"]
     return render_template("blog/index.html", title=title, links=links)
 
 

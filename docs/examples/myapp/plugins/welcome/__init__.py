@@ -25,7 +25,9 @@ def erlen_template_folders():
 def erlen_auth_user_registered(user):
     from flask import current_app
 
-    from erlen_mail import send_template
+    import erlen_db
+    from erlen_mail import deliver_template
 
     site = current_app.config["WELCOME_SITE_NAME"]
-    send_template("welcome/welcome", to=user.email, user=user, site=site)
+    deliver_template("welcome/welcome", to=user.email, user=user, site=site)
+    erlen_db.session.commit()  # queued in the outbox: it leaves once committed

@@ -39,10 +39,25 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"The demo admin {email} exists already; its password was printed when it was created.")
     if no_serve:
         return
+    import threading
+
     from werkzeug.serving import run_simple
 
+    from erlen_mail.outbox.worker import OutboxWorker
+
+    # The app queues its mail in the outbox; in production `erlen mail worker` runs beside
+    # gunicorn, here a worker thread delivers it (to the console) while the demo serves.
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=OutboxWorker(app).run, kwargs={"poll": 1.0, "stop": stop}, name="demo-mail-worker", daemon=True
+    )
+    worker.start()
     click.echo(f"Serving the notes app on http://{host}:{port}/ (Ctrl-C to stop). Mail goes to this console.")
-    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+    try:
+        run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
 
 
 @click.group("notes")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import typing as t
 
 import sqlalchemy as sa
@@ -15,7 +14,6 @@ from .forms import NoteForm
 from .models import Note
 
 bp = Blueprint("notes", __name__)
-logger = logging.getLogger(__name__)
 
 #: Delete anyone's notes (declared by the plugin through ``erlen_auth_permissions``).
 MODERATE = "notes.moderate"
@@ -46,13 +44,14 @@ def show(note_id: int) -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new() -> t.Any:
-    """Write a note; the admins are told by mail."""
+    """Write a note; the admins are told by mail, queued with the note: both are saved, or neither."""
     form = NoteForm()
     if form.validate_on_submit():
         note = Note(title=form.title.data or "", body=form.body.data or "", author_id=current_user.id)
         session.add(note)
-        session.commit()
+        session.flush()  # gives the note its id, for the link in the mail
         notify_admins(note)
+        session.commit()
         flash("The note is saved.", "success")
         return redirect(url_for("notes.show", note_id=note.id))
     return render_template("notes/new.html", form=form)
@@ -74,21 +73,20 @@ def delete(note_id: int) -> t.Any:
 def notify_admins(note: Note) -> None:
     """Mail the superusers about a new note, unless ``NOTES_NOTIFY_ADMINS`` is off.
 
-    A mail failure is logged: the note is saved whatever happens to the mail.
+    The mail is queued in the outbox, in the note's transaction: it is sent
+    by ``erlen mail worker`` once the note is committed, and waits there
+    while the mail server is down.
     """
     if not current_app.config["NOTES_NOTIFY_ADMINS"]:
         return
-    from erlen_mail import SendError, send_template
+    from erlen_mail import deliver_template
 
     admins = session.scalars(sa.select(User.email).where(User.is_superuser, User.id != note.author_id)).all()
     if not admins:
         return
-    try:
-        send_template(
-            "notes/new_note",
-            to=list(admins),
-            note=note,
-            link=url_for("notes.show", note_id=note.id, _external=True),
-        )
-    except SendError:
-        logger.exception("Could not mail the admins about the note %s", note.id)
+    deliver_template(
+        "notes/new_note",
+        to=list(admins),
+        note=note,
+        link=url_for("notes.show", note_id=note.id, _external=True),
+    )

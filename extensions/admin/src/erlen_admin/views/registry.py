@@ -40,7 +40,7 @@ class AdminRegistry:
         plugins = erlen.plugins_of(app)
         for plugin, views in plugins.call_each("erlen_admin_views", app=app):
             group = Group(plugin.name)
-            for view in views or ():
+            for view in erlen.hook_items(plugin.name, "erlen_admin_views", views, "ModelView or AdminPage objects"):
                 if isinstance(view, ModelView):
                     if view.slug in self.models:
                         raise AdminConfigError(
@@ -72,7 +72,9 @@ class AdminRegistry:
                 self.groups.append(group)
         for view in self.models.values():
             for giver, actions in plugins.call_each("erlen_admin_actions", app=app, view=view):
-                view.add_actions(actions or (), plugin=giver.name)
+                view.add_actions(
+                    erlen.hook_items(giver.name, "erlen_admin_actions", actions, "Action objects"), plugin=giver.name
+                )
 
     def permissions(self) -> dict[str, str]:
         """The permissions of every model view."""

@@ -17,7 +17,10 @@ SENDING = "sending"  # a worker is handing it to the server: it may have been ac
 SENT = "sent"  # the server accepted it
 FAILED = "failed"  # refused for good, or the last attempt failed; last_error says why
 UNCERTAIN = "uncertain"  # a send was interrupted after it may have been accepted; an operator decides
-STATUSES = (PENDING, SENDING, SENT, FAILED, UNCERTAIN)
+DISCARDED = "discarded"  # an operator resolved a failed or uncertain message without sending it (again)
+#: Recorded, never sent: a stand-in that makes a request do the same work as one that mails (last_error says why).
+SUPPRESSED = "suppressed"
+STATUSES = (PENDING, SENDING, SENT, FAILED, UNCERTAIN, DISCARDED, SUPPRESSED)
 
 
 class OutboxBase(DeclarativeBase):
@@ -69,4 +72,16 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-__all__ = ["FAILED", "PENDING", "SENDING", "SENT", "STATUSES", "UNCERTAIN", "OutboxBase", "OutboxMessage", "aware"]
+__all__ = [
+    "DISCARDED",
+    "FAILED",
+    "PENDING",
+    "SENDING",
+    "SENT",
+    "STATUSES",
+    "SUPPRESSED",
+    "UNCERTAIN",
+    "OutboxBase",
+    "OutboxMessage",
+    "aware",
+]

@@ -39,7 +39,9 @@ def require_outbox(app: Flask) -> None:
         )
 
 
-def queue(message: Message, *, session: Session | None = None, app: Flask | None = None) -> OutboxMessage | None:
+def queue(
+    message: Message, *, session: Session | None = None, app: Flask | None = None, suppressed: str | None = None
+) -> OutboxMessage | None:
     """Queue ``message`` in the durable outbox; ``erlen mail worker`` delivers it.
 
     The row is added to ``session`` (the app context's ``erlen_db.session``
@@ -52,27 +54,38 @@ def queue(message: Message, *, session: Session | None = None, app: Flask | None
     cancel it); the bytes stored are the bytes sent, with the same
     ``Message-ID`` on every attempt.
 
+    With ``suppressed``, the message is prepared and stored all the same, as
+    a row of the status ``suppressed`` that no worker ever sends (its
+    ``last_error`` gives the reason; the ``erlen_mail_before_send`` hooks do
+    not run, as nothing is sent). A request that must not tell whether it
+    mailed anyone, such as a password reset for an unknown address, records
+    one instead of a real message: both do the same work, an insert and a
+    commit that writes.
+
     :param message: the message.
     :param session: the SQLAlchemy session to add the row to.
     :param app: the app; the current app by default.
+    :param suppressed: record the message without ever sending it, for this reason.
     :returns: the new row (its ``id`` set), or ``None`` when a plugin cancelled the message.
     :raises OutboxUnavailableError: the ``db`` plugin is not enabled.
     :raises MessageError: the message is invalid.
     """
     app = _app(app)
     require_outbox(app)
-    from .models import PENDING, OutboxMessage
+    from .models import PENDING, SUPPRESSED, OutboxMessage
 
     registry = erlen.plugins_of(app)
     message.prepare(app.config.get("MAIL_DEFAULT_SENDER"))
-    for _plugin, outcome in registry.iter_each("erlen_mail_before_send", message=message):
-        if outcome is False:
-            return None
+    if suppressed is None:
+        for _plugin, outcome in registry.iter_each("erlen_mail_before_send", message=message):
+            if outcome is False:
+                return None
     message.check_headers()
     assert message.sender is not None and message.message_id is not None
     now = dt.datetime.now(dt.UTC)
     row = OutboxMessage(
-        status=PENDING,
+        status=PENDING if suppressed is None else SUPPRESSED,
+        last_error=None if suppressed is None else f"Not sent: {suppressed}",
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -112,6 +125,7 @@ def queue_template(
     attachments: Iterable[Attachment] | None = None,
     session: Session | None = None,
     app: Flask | None = None,
+    suppressed: str | None = None,
     **context: t.Any,
 ) -> OutboxMessage | None:
     """Render the mail templates of ``name`` (as :func:`erlen_mail.send_template`) and :func:`queue` the message."""
@@ -132,7 +146,7 @@ def queue_template(
         headers=dict(headers or {}),
         attachments=list(attachments or []),
     )
-    return queue(message, session=session, app=app)
+    return queue(message, session=session, app=app, suppressed=suppressed)
 
 
 __all__ = ["OutboxUnavailableError", "outbox_enabled", "queue", "queue_template", "require_outbox"]

@@ -1,24 +1,48 @@
-"""The outbox worker: claims due messages, hands them to the backend, records the outcome.
+"""The outbox worker: claims due messages, hands them to the backend in groups, records the outcomes.
 
-Each row goes through these steps, each committed on its own:
+Each row goes through these steps:
 
-1. *claim*: a batch of due ``pending`` rows gets this batch's ``claim_token``
-   and a lease (``claimed_until``); on PostgreSQL with ``FOR UPDATE SKIP
-   LOCKED``, and everywhere with the condition re-checked by the
-   ``UPDATE``, so two workers never claim one row. A row whose lease ran
-   out (its worker died) can be claimed again: it was never handed over.
-2. *sending*: just before the message is handed to the server, the row
-   becomes ``sending`` (attempt counted, lease renewed).
-3. *sent*: as soon as the server accepted it (``250`` after ``DATA``).
+1. *claim*: a batch (``MAIL_OUTBOX_BATCH_SIZE``) of due ``pending`` rows
+   gets the batch's ``claim_token`` and a lease (``claimed_until``,
+   ``MAIL_OUTBOX_LEASE_SECONDS`` ahead), in one committed statement; on
+   PostgreSQL with ``FOR UPDATE SKIP LOCKED``, and everywhere with the
+   condition re-checked by the ``UPDATE``, so two workers never claim one
+   row. While the batch lasts, a heartbeat thread renews the lease of the
+   rows it still holds (:mod:`.lease`). A row whose lease ran out (its worker
+   died) can be claimed again: it was never handed over.
+2. *sending*: the batch is delivered in groups (``MAIL_OUTBOX_GROUP_SIZE``).
+   Before any message of a group is handed to the server, the whole group
+   becomes ``sending`` (its attempt counted) in one committed ``UPDATE``.
+3. The group's messages are handed to the server one after the other, over
+   the worker's connection (kept from one batch to the next while there is
+   work).
+4. *outcome*: the group's outcomes are committed together, in the
+   transaction that marks the next group ``sending`` (or alone, after the
+   batch's last group): ``sent`` for each message the server accepted
+   (``250`` after ``DATA``); each failure as its kind says: retried later
+   (``pending``: a failure before the whole message was sent, so nothing
+   was delivered), ``failed`` (a permanent refusal, or the last attempt), or
+   ``uncertain`` (the connection broke after the whole message was written,
+   before the server answered). A message's outcome never depends on its
+   group-mates'. Messages of the group not handed over because a stop was
+   requested go back to ``pending``, their attempt uncounted; when the server
+   cannot be reached, they and the rest of the batch are retried later.
 
-A crash between 2 and 3 leaves a ``sending`` row; once its lease has run
-out, the next batch moves it to ``uncertain`` (or back to ``pending`` with
-``MAIL_OUTBOX_RESEND_UNCERTAIN``): the server may have accepted it, so it is
-not sent again unless an operator says so (``erlen mail retry``).
+So once sending has begun, one group at a time is *open*: ``sending`` from
+the commit that marks it to the commit that records it. A crash (kill, power
+loss, lost database connection) leaves the open group's rows ``sending``;
+once their lease has run out, the next batch of any worker moves them to
+``uncertain`` (or back to ``pending`` with ``MAIL_OUTBOX_RESEND_UNCERTAIN``):
+the server may have accepted any of them, so none is sent again unless an
+operator says so (``erlen mail retry``); ``erlen mail discard`` settles them
+without sending. The group size bounds how many messages one crash can leave
+uncertain; one commit per group rather than two per message is what lets the
+worker keep up with sending directly (disk syncs bound it otherwise).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -26,7 +50,7 @@ import smtplib
 import threading
 import typing as t
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -69,14 +93,14 @@ def is_permanent(exc: BaseException) -> bool:
 
 @dataclass
 class BatchResult:
-    """What one batch did; ``ids`` maps each outcome to the rows it concerns."""
+    """What one batch did; ``errors`` lists each failure as ``(row id, outcome, reason)``."""
 
     claimed: int = 0
     sent: int = 0
     retrying: int = 0
     failed: int = 0
     uncertain: int = 0
-    #: Rows whose claim was lost to another worker (their lease ran out), or released on stop.
+    #: Rows whose claim was lost to another worker (their lease ran out), or given back on stop.
     released: int = 0
     #: Stale ``sending`` rows of a dead worker moved to ``uncertain`` (or ``pending``).
     recovered: int = 0
@@ -88,38 +112,96 @@ class BatchResult:
         )
 
 
+@dataclass
+class GroupRecord:
+    """The outcomes of one group of messages, written in one transaction once the group was handed over."""
+
+    #: Rows the server accepted with nothing to note: one ``UPDATE`` marks them all ``sent``.
+    sent: list[int] = field(default_factory=list)
+    #: Every row the server accepted (those above, and those sent with a note in ``updates``).
+    accepted: list[int] = field(default_factory=list)
+    #: Every other outcome, one ``UPDATE`` each: ``(row id, extra conditions, values)``.
+    updates: list[tuple[int, tuple[t.Any, ...], dict[str, t.Any]]] = field(default_factory=list)
+
+    def update(self, row_id: int, *conditions: t.Any, **values: t.Any) -> None:
+        """Record ``values`` for the row ``row_id``, written only where ``conditions`` hold then."""
+        self.updates.append((row_id, conditions, values))
+
+
 class OutboxWorker:
     """Delivers the app's queued messages; ``erlen mail worker`` runs one.
 
     :param app: the app (with ``db`` and ``mail`` enabled).
     :param batch_size: rows claimed per batch; ``MAIL_OUTBOX_BATCH_SIZE`` by default.
+    :param group_size: rows marked ``sending`` together, and recorded together;
+        ``MAIL_OUTBOX_GROUP_SIZE`` by default.
     :param clock: returns the current time (timezone-aware UTC); tests pass
-        their own to make retries due without waiting.
+        their own to make retries due and leases run out without waiting.
     """
 
-    def __init__(self, app: Flask, *, batch_size: int | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        batch_size: int | None = None,
+        group_size: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         import erlen_db
+        from erlen_db.urls import is_sqlite_memory
 
         config = app.config
         self.app = app
         self.engine = erlen_db.database_of(app).engine
         self.batch_size = int(batch_size or config.get("MAIL_OUTBOX_BATCH_SIZE", 100))
+        self.group_size = int(group_size or config["MAIL_OUTBOX_GROUP_SIZE"])
         self.clock = clock or utcnow
         self.max_attempts = int(config.get("MAIL_OUTBOX_MAX_ATTEMPTS", 8))
         self.backoff = float(config.get("MAIL_OUTBOX_BACKOFF_SECONDS", 60.0))
         self.max_backoff = float(config.get("MAIL_OUTBOX_MAX_BACKOFF_SECONDS", 6 * 3600.0))
-        self.lease = dt.timedelta(seconds=float(config.get("MAIL_OUTBOX_LEASE_SECONDS", 300.0)))
+        self.lease = dt.timedelta(seconds=float(config["MAIL_OUTBOX_LEASE_SECONDS"]))
         self.resend_uncertain = bool(config.get("MAIL_OUTBOX_RESEND_UNCERTAIN", False))
         self.reconnect_after = int(config.get("MAIL_BULK_RECONNECT_AFTER", 100))
+        # An in-memory SQLite database lives in one connection: no other worker can see it, and
+        # the heartbeat's thread would get a database of its own (SQLAlchemy pools one per thread).
+        self.keeps_lease = not is_sqlite_memory(self.engine.url)
         #: The token of the batch in progress.
         self.token: str | None = None
+        #: Messages handed over the backend's current connection, for MAIL_BULK_RECONNECT_AFTER.
+        self.handed = 0
+        # The heartbeat and this thread never write the batch's rows at the same time: on
+        # PostgreSQL two such transactions could deadlock, on SQLite one would wait for the other.
+        self._writing = threading.Lock()
+        #: The connection a batch holds for all its transactions (checked out, and pinged, once).
+        self._connection: sa.Connection | None = None
 
     # Steps a test can intercept (subclass and raise) to simulate a crash.
 
     def checkpoint(self, step: str, row_id: int) -> None:
-        """Called at each step of a row: ``claimed``, ``sending``, ``accepted`` (before it is marked sent), ``sent``."""
+        """Called at each step of a row, to let tests stop the worker there.
+
+        ``claimed``: before the commit that marks its group ``sending`` (and
+        records the group before); ``sending``: its group is marked, the row is
+        about to be handed over; ``accepted``: the server accepted it, its
+        group's outcome is not committed yet; ``sent``: committed (with the
+        next group's mark).
+        """
 
     # The database steps
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One committed transaction: on the batch's connection during a batch, else on a new one.
+
+        Holds the lock that keeps the heartbeat from writing at the same time.
+        """
+        with self._writing:
+            if self._connection is None:
+                with self.engine.begin() as connection:
+                    yield connection
+            else:
+                with self._connection.begin():
+                    yield self._connection
 
     def backoff_for(self, attempts: int) -> dt.timedelta:
         """The wait before the next attempt after ``attempts`` failed ones: doubling, capped."""
@@ -127,7 +209,7 @@ class OutboxWorker:
         return dt.timedelta(seconds=seconds)
 
     def recover(self) -> int:
-        """Move ``sending`` rows whose lease ran out (their worker died mid-send) to ``uncertain``.
+        """Move ``sending`` rows whose lease ran out (their worker died mid-group) to ``uncertain``.
 
         With ``MAIL_OUTBOX_RESEND_UNCERTAIN`` they go back to ``pending``
         instead, to be sent again with the same Message-ID.
@@ -135,15 +217,15 @@ class OutboxWorker:
         now = self.clock()
         stale = sa.and_(TABLE.c.status == SENDING, TABLE.c.claimed_until < now)
         reason = (
-            "The worker stopped while handing the message to the server (crash, kill or lost database connection "
-            "before the outcome was recorded); the server may have accepted it."
+            "The worker stopped while handing this message's group to the server (crash, kill or lost database "
+            "connection before the outcome was recorded); the server may have accepted it."
         )
         values: dict[str, t.Any]
         if self.resend_uncertain:
             values = {"status": PENDING, "next_attempt_at": now, "claim_token": None, "claimed_until": None}
         else:
-            values = {"status": UNCERTAIN}
-        with self.engine.begin() as connection:
+            values = {"status": UNCERTAIN, "claim_token": None, "claimed_until": None}
+        with self.transaction() as connection:
             result = connection.execute(sa.update(TABLE).where(stale).values(last_error=reason, **values))
         count = int(result.rowcount or 0)
         if count:
@@ -162,7 +244,7 @@ class OutboxWorker:
         candidates = sa.select(TABLE.c.id).where(due).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
         candidates = candidates.limit(self.batch_size)
         claim = sa.update(TABLE).values(claim_token=self.token, claimed_until=now + self.lease)
-        with self.engine.begin() as connection:
+        with self.transaction() as connection:
             if self.engine.dialect.name == "postgresql":
                 # Lock the candidates, skipping rows other workers are claiming right now,
                 # then claim exactly those. (In one UPDATE ... WHERE id IN (subquery), the
@@ -178,20 +260,53 @@ class OutboxWorker:
             ).all()
         return list(rows)
 
-    def _update(self, row_id: int, *conditions: t.Any, **values: t.Any) -> bool:
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.id == row_id, TABLE.c.claim_token == self.token, *conditions)
-                .values(**values)
+    def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
+        """Mark the group's rows ``sending`` (attempt counted, lease renewed) in one transaction.
+
+        :param group: the rows, claimed by this batch.
+        :param after: the previous group's outcomes, written in the same transaction: one
+            commit (one disk sync) per group.
+        :returns: the ids of the rows marked: those whose claim this batch still holds.
+        """
+        ids = [row.id for row in group]
+        mark = (
+            sa.update(TABLE)
+            .where(TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
+            .values(status=SENDING, attempts=TABLE.c.attempts + 1, claimed_until=self.clock() + self.lease)
+        )
+        with self.transaction() as connection:
+            if after is not None:
+                self._write(connection, after)
+            if self.engine.dialect.update_returning:
+                return set(connection.scalars(mark.returning(TABLE.c.id)))
+            connection.execute(mark)
+            held = sa.select(TABLE.c.id).where(
+                TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == SENDING
             )
-        return bool(result.rowcount)
+            return set(connection.scalars(held))
+
+    def record(self, outcomes: GroupRecord) -> None:
+        """Write a group's outcomes in one transaction."""
+        if outcomes.sent or outcomes.updates:
+            with self.transaction() as connection:
+                self._write(connection, outcomes)
+
+    def _write(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
+        held = TABLE.c.claim_token == self.token
+        if outcomes.sent:
+            connection.execute(
+                sa.update(TABLE)
+                .where(TABLE.c.id.in_(outcomes.sent), held)
+                .values(status=SENT, sent_at=self.clock(), last_error=None, claim_token=None, claimed_until=None)
+            )
+        for row_id, conditions, values in outcomes.updates:
+            connection.execute(sa.update(TABLE).where(TABLE.c.id == row_id, held, *conditions).values(**values))
 
     def release(self) -> int:
         """Give back this batch's claimed rows that were not handed over yet."""
         if self.token is None:
             return 0
-        with self.engine.begin() as connection:
+        with self.transaction() as connection:
             result = connection.execute(
                 sa.update(TABLE)
                 .where(TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
@@ -199,9 +314,11 @@ class OutboxWorker:
             )
         return int(result.rowcount or 0)
 
-    def _retry_or_fail(self, row: sa.Row[t.Any], attempts: int, reason: str, result: BatchResult) -> None:
+    def _retry_or_fail(
+        self, outcomes: GroupRecord, row: sa.Row[t.Any], attempts: int, reason: str, result: BatchResult
+    ) -> None:
         if attempts >= self.max_attempts:
-            self._update(
+            outcomes.update(
                 row.id,
                 status=FAILED,
                 attempts=attempts,
@@ -212,7 +329,7 @@ class OutboxWorker:
             result.failed += 1
             result.errors.append((row.id, FAILED, reason))
         else:
-            self._update(
+            outcomes.update(
                 row.id,
                 status=PENDING,
                 attempts=attempts,
@@ -226,38 +343,40 @@ class OutboxWorker:
 
     # Delivery
 
-    def run_batch(self, stop: threading.Event | None = None) -> BatchResult:
-        """Recover stale rows, claim a batch and deliver it over one backend connection.
+    def run_batch(self, stop: threading.Event | None = None, *, backend: Backend | None = None) -> BatchResult:
+        """Recover stale rows, claim a batch and deliver it, group by group, over one backend connection.
 
-        Stops early, releasing the rows not handed over yet, once ``stop`` is set.
+        Stops early once ``stop`` is set: the message being handed over is
+        finished and recorded, the rest of the batch given back.
+
+        :param stop: set it to stop after the current message.
+        :param backend: the backend to send with, left open for the next batch;
+            by default one of the batch's own, closed at its end.
         """
+        with self.engine.connect() as connection:
+            self._connection = connection
+            try:
+                return self._run_batch(stop, backend)
+            finally:
+                self._connection = None
+
+    def _run_batch(self, stop: threading.Event | None, backend: Backend | None) -> BatchResult:
         result = BatchResult(recovered=self.recover())
         rows = self.claim()
         result.claimed = len(rows)
         if not rows:
+            self.token = None
             return result
-        backend = state_of(self.app).make_backend()
-        handed = 0
+        own_backend = backend is None
+        if backend is None:
+            backend = state_of(self.app).make_backend()
+            self.handed = 0
         try:
-            for index, row in enumerate(rows):
-                if stop is not None and stop.is_set():
-                    break
-                self.checkpoint("claimed", row.id)
-                if self.reconnect_after > 0 and handed and handed % self.reconnect_after == 0:
-                    backend.close()
-                try:
-                    backend.open()
-                except Exception as exc:
-                    # Nothing was handed over: every row left in the batch is retried later.
-                    reason = f"Could not connect: {_describe(exc)}"
-                    logger.warning("Mail outbox: %s", reason)
-                    for later in rows[index:]:
-                        self._retry_or_fail(later, int(later.attempts) + 1, reason, result)
-                    break
-                self._deliver(backend, row, result)
-                handed += 1
+            with self._heartbeat():
+                self._deliver(backend, rows, result, stop)
         finally:
-            backend.close()
+            if own_backend:
+                backend.close()
             try:
                 result.released += self.release()
             except sa.exc.DBAPIError as exc:  # the database went away: the claims run out by themselves
@@ -265,19 +384,85 @@ class OutboxWorker:
             self.token = None
         return result
 
-    def _deliver(self, backend: Backend, row: sa.Row[t.Any], result: BatchResult) -> None:
-        attempts = int(row.attempts) + 1
-        marked = self._update(
-            row.id,
-            TABLE.c.status == PENDING,
-            status=SENDING,
-            attempts=attempts,
-            claimed_until=self.clock() + self.lease,
-        )
-        if not marked:  # the lease ran out and another worker claimed it
-            result.released += 1
-            return
-        self.checkpoint("sending", row.id)
+    def _heartbeat(self) -> t.ContextManager[object]:
+        from .lease import Heartbeat
+
+        if not self.keeps_lease or self.token is None:
+            return contextlib.nullcontext()
+        return Heartbeat(self.engine, self.token, self.lease, self.clock, lock=self._writing)
+
+    def _deliver(
+        self, backend: Backend, rows: t.Sequence[sa.Row[t.Any]], result: BatchResult, stop: threading.Event | None
+    ) -> None:
+        """Deliver a batch's rows group by group: one commit marks a group and records the one before."""
+        previous = GroupRecord()
+        for start in range(0, len(rows), self.group_size):
+            if stop is not None and stop.is_set():
+                break
+            group, later = rows[start : start + self.group_size], rows[start + self.group_size :]
+            for row in group:
+                self.checkpoint("claimed", row.id)
+            marked = self.mark_sending(group, after=previous)
+            self._recorded(previous)
+            result.released += len(group) - len(marked)  # their lease ran out and another worker claimed them
+            previous = GroupRecord()
+            if not self._hand_over(backend, [row for row in group if row.id in marked], later, previous, result, stop):
+                break
+        self.record(previous)
+        self._recorded(previous)
+
+    def _recorded(self, outcomes: GroupRecord) -> None:
+        for row_id in outcomes.accepted:
+            self.checkpoint("sent", row_id)
+
+    def _hand_over(
+        self,
+        backend: Backend,
+        rows: t.Sequence[sa.Row[t.Any]],
+        later: t.Sequence[sa.Row[t.Any]],
+        outcomes: GroupRecord,
+        result: BatchResult,
+        stop: threading.Event | None,
+    ) -> bool:
+        """Hand a marked group's messages over, noting their outcomes; whether the batch goes on.
+
+        :param rows: the group's rows marked ``sending``.
+        :param later: the batch's rows after the group, retried with it when the server cannot be reached.
+        :param outcomes: where each row's outcome is noted, to be written with the next group's mark.
+        """
+        for index, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                # Never handed over: back to pending as they were, for the next worker at once.
+                for untouched in rows[index:]:
+                    outcomes.update(
+                        untouched.id,
+                        TABLE.c.status == SENDING,
+                        status=PENDING,
+                        attempts=untouched.attempts,
+                        claim_token=None,
+                        claimed_until=None,
+                    )
+                result.released += len(rows) - index
+                return False
+            if self.reconnect_after > 0 and self.handed and self.handed % self.reconnect_after == 0:
+                self.close_connection(backend)
+            try:
+                backend.open()
+            except Exception as exc:
+                # Nothing more was handed over: the rest of the group and of the batch is retried later.
+                reason = f"Could not connect: {_describe(exc)}"
+                logger.warning("Mail outbox: %s", reason)
+                for waiting in [*rows[index:], *later]:
+                    self._retry_or_fail(outcomes, waiting, int(waiting.attempts) + 1, reason, result)
+                return False
+            self.checkpoint("sending", row.id)
+            self._send(backend, row, outcomes, result)
+            self.handed += 1
+        return True
+
+    def _send(self, backend: Backend, row: sa.Row[t.Any], outcomes: GroupRecord, result: BatchResult) -> None:
+        """Hand one message of a group to the backend and note its outcome in ``outcomes``."""
+        attempts = int(row.attempts) + 1  # counted when its group was marked sending
         try:
             refused = backend.send_raw(row.sender, json.loads(row.recipients), bytes(row.raw))
         except Exception as exc:
@@ -285,24 +470,38 @@ class OutboxWorker:
             if backend.delivery_uncertain(exc):
                 reason = f"The connection broke after the message was sent, before the server answered: {reason}"
                 if self.resend_uncertain:
-                    self._retry_or_fail(row, attempts, reason, result)
+                    self._retry_or_fail(outcomes, row, attempts, reason, result)
                 else:
-                    self._update(row.id, status=UNCERTAIN, last_error=reason)
+                    outcomes.update(row.id, status=UNCERTAIN, last_error=reason, claim_token=None, claimed_until=None)
                     result.uncertain += 1
                     result.errors.append((row.id, UNCERTAIN, reason))
             elif is_permanent(exc):
-                self._update(row.id, status=FAILED, last_error=reason, claim_token=None, claimed_until=None)
+                outcomes.update(row.id, status=FAILED, last_error=reason, claim_token=None, claimed_until=None)
                 result.failed += 1
                 result.errors.append((row.id, FAILED, reason))
             else:
-                self._retry_or_fail(row, attempts, reason, result)
+                self._retry_or_fail(outcomes, row, attempts, reason, result)
             logger.warning("Mail outbox: message %d (%s): %s", row.id, row.message_id, reason)
             return
         self.checkpoint("accepted", row.id)
-        note = f"Refused recipients: {refused!r}" if refused else None
-        self._update(row.id, status=SENT, sent_at=self.clock(), last_error=note, claim_token=None, claimed_until=None)
+        if refused:
+            outcomes.update(
+                row.id,
+                status=SENT,
+                sent_at=self.clock(),
+                last_error=f"Refused recipients: {refused!r}",
+                claim_token=None,
+                claimed_until=None,
+            )
+        else:
+            outcomes.sent.append(row.id)
+        outcomes.accepted.append(row.id)
         result.sent += 1
-        self.checkpoint("sent", row.id)
+
+    def close_connection(self, backend: Backend) -> None:
+        """Close the backend's connection; the next message opens a new one."""
+        backend.close()
+        self.handed = 0
 
     def run(
         self,
@@ -312,34 +511,45 @@ class OutboxWorker:
         stop: threading.Event | None = None,
         report: Callable[[BatchResult], None] | None = None,
     ) -> BatchResult:
-        """Deliver batches until ``stop`` is set (or, with ``once``, until nothing is due); returns the totals."""
+        """Deliver batches until ``stop`` is set (or, with ``once``, until nothing is due); returns the totals.
+
+        One connection serves consecutive batches; it is closed whenever the worker waits.
+        """
         stop = stop or threading.Event()
         totals = BatchResult()
-        while not stop.is_set():
-            try:
-                batch = self.run_batch(stop)
-            except sa.exc.DBAPIError as exc:
-                # The database is down or failing. A message handed over meanwhile stays
-                # "sending" and becomes "uncertain" when its lease runs out; nothing is lost.
-                logger.error("Mail outbox: database error, trying again in %s s: %s", poll, _describe(exc))
-                if report is not None:
-                    report(BatchResult(errors=[(0, "database error", _describe(exc))]))
-                if once:
-                    raise
-                stop.wait(poll)
-                continue
-            for name in ("claimed", "sent", "retrying", "failed", "uncertain", "released", "recovered"):
-                setattr(totals, name, getattr(totals, name) + getattr(batch, name))
-            totals.errors.extend(batch.errors)
-            if report is not None and (batch.claimed or batch.recovered):
-                report(batch)
-            if batch.claimed == 0:
-                if once:
-                    break
-                stop.wait(poll)
-            elif batch.sent == 0 and not once:
-                stop.wait(poll)  # the server is down: no busy loop when the backoff is short
+        backend = state_of(self.app).make_backend()
+        self.handed = 0
+        try:
+            while not stop.is_set():
+                try:
+                    batch = self.run_batch(stop, backend=backend)
+                except sa.exc.DBAPIError as exc:
+                    # The database is down or failing. A group handed over meanwhile stays
+                    # "sending" and becomes "uncertain" when its lease runs out; nothing is lost.
+                    self.close_connection(backend)
+                    logger.error("Mail outbox: database error, trying again in %s s: %s", poll, _describe(exc))
+                    if report is not None:
+                        report(BatchResult(errors=[(0, "database error", _describe(exc))]))
+                    if once:
+                        raise
+                    stop.wait(poll)
+                    continue
+                for name in ("claimed", "sent", "retrying", "failed", "uncertain", "released", "recovered"):
+                    setattr(totals, name, getattr(totals, name) + getattr(batch, name))
+                totals.errors.extend(batch.errors)
+                if report is not None and (batch.claimed or batch.recovered):
+                    report(batch)
+                if batch.claimed == 0:
+                    self.close_connection(backend)  # no connection held open while idle
+                    if once:
+                        break
+                    stop.wait(poll)
+                elif batch.sent == 0 and not once:
+                    self.close_connection(backend)
+                    stop.wait(poll)  # the server is down: no busy loop when the backoff is short
+        finally:
+            self.close_connection(backend)
         return totals
 
 
-__all__ = ["BatchResult", "OutboxWorker", "is_permanent"]
+__all__ = ["BatchResult", "GroupRecord", "OutboxWorker", "is_permanent"]

@@ -1,0 +1,199 @@
+"""Log-in sessions kept on the server: one ``auth_session`` row per log-in of a user on a device.
+
+The session cookie and the remember-me cookie carry the row's key (32
+random bytes); the table keeps only its SHA-256, so reading the table logs
+nobody in. A request is logged in while the row exists, its user is active
+and it was used within ``AUTH_REMEMBER_DAYS``; deleting the row logs that
+device out, whatever cookies it copied. The row and its user are loaded in
+one query; the row's ``last_seen_at`` is written at most once every
+``AUTH_LAST_SEEN_INTERVAL`` seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+import typing as t
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User
+
+logger = logging.getLogger(__name__)
+
+#: The longest key a cookie may carry to be looked up (keys made here have 43 characters).
+MAX_KEY_LENGTH = 128
+
+_KEY_HASH_PARAMETER = "erlen_auth_key_hash"
+
+
+def new_key() -> str:
+    """A new random session key: 32 bytes, URL-safe base64."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 of ``key`` in hexadecimal, as ``auth_session.key_hash`` stores it.
+
+    A fast hash is enough: the key is random and long, so there is nothing to guess from the hash.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as an aware UTC time: SQLite gives back naive times (stored in UTC), PostgreSQL its session zone's."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def idle_limit(config: t.Mapping[str, t.Any]) -> dt.timedelta:
+    """How long a session may go unused before it is refused: ``AUTH_REMEMBER_DAYS``, the remember-me cookie's life."""
+    return dt.timedelta(days=config["AUTH_REMEMBER_DAYS"])
+
+
+def start(user: User, db: Session, *, user_agent: str = "", address: str | None = None) -> LoginSession:
+    """Add a new log-in session of ``user`` to ``db`` (flushed, not committed) and attach it to ``user``.
+
+    :param user: the user logging in.
+    :param db: the session to add the row to.
+    :param user_agent: the browser's ``User-Agent``; cut to fit.
+    :param address: the client's address; cut to fit.
+    :returns: the row; ``user.login_session_id`` is its id and ``user.login_session_key`` its key.
+    """
+    key = new_key()
+    now = dt.datetime.now(dt.UTC)
+    row = LoginSession(
+        key_hash=hash_key(key),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        user_agent=user_agent[:USER_AGENT_MAX_LENGTH],
+        address=address[:ADDRESS_MAX_LENGTH] if address else None,
+    )
+    db.add(row)
+    db.flush()
+    user.attach_login_session(row.id, key)
+    return row
+
+
+def end(db: Session, user_id: int, *, only: int | None = None, keep: int | None = None) -> int:
+    """Delete log-in sessions of the user ``user_id`` (not committed).
+
+    :param db: the session to delete with.
+    :param user_id: whose sessions.
+    :param only: delete only the session with this id (when it is the user's).
+    :param keep: delete every session but the one with this id.
+    :returns: how many were deleted.
+    """
+    statement = sa.delete(LoginSession).where(LoginSession.user_id == user_id)
+    if only is not None:
+        statement = statement.where(LoginSession.id == only)
+    if keep is not None:
+        statement = statement.where(LoginSession.id != keep)
+    result = db.execute(statement)  # the deleted rows leave the identity map too
+    return int(t.cast(sa.CursorResult[t.Any], result).rowcount)
+
+
+def purge(db: Session, idle: dt.timedelta, *, user_id: int | None = None) -> int:
+    """Delete the sessions unused for longer than ``idle`` (not committed); they are refused anyway.
+
+    :param db: the session to delete with.
+    :param idle: how long a session may go unused (see :func:`idle_limit`).
+    :param user_id: only this user's sessions; every user's by default.
+    :returns: how many were deleted.
+    """
+    statement = sa.delete(LoginSession).where(LoginSession.last_seen_at < dt.datetime.now(dt.UTC) - idle)
+    if user_id is not None:
+        statement = statement.where(LoginSession.user_id == user_id)
+    # "fetch": the times cannot be compared in Python (SQLite gives naive ones), and the deleted rows must
+    # leave the identity map (the request's own row may be among them).
+    result = db.execute(statement, execution_options={"synchronize_session": "fetch"})
+    return int(t.cast(sa.CursorResult[t.Any], result).rowcount)
+
+
+def sessions_of(user: User, db: Session, idle: dt.timedelta) -> list[LoginSession]:
+    """The user's sessions that still log in, the most recently used first.
+
+    :param user: whose sessions.
+    :param db: the session to query with.
+    :param idle: how long a session may go unused (see :func:`idle_limit`).
+    """
+    statement = (
+        sa.select(LoginSession)
+        .where(LoginSession.user_id == user.id)
+        .where(LoginSession.last_seen_at >= dt.datetime.now(dt.UTC) - idle)
+        .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+    )
+    return list(db.scalars(statement))
+
+
+def user_loader(app: Flask) -> t.Callable[[str], User | None]:
+    """Flask-Login's user loader for ``app``: the user of a session key, or ``None``.
+
+    It runs on every logged-in request, so what it needs is resolved once, here.
+    """
+    from erlen_db import database_of
+
+    # The db plugin, which auth requires, is initialised first; its Database is the app's for good.
+    database = database_of(app)
+    idle = idle_limit(app.config)
+    interval = dt.timedelta(seconds=app.config["AUTH_LAST_SEEN_INTERVAL"])
+    # The session's id and last use with its user, in one statement built once (a statement used again keeps
+    # its SQL cache key): a logged-in request costs one round trip and no statement building.
+    by_key = (
+        sa.select(User, LoginSession.id, LoginSession.last_seen_at)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.key_hash == sa.bindparam(_KEY_HASH_PARAMETER, type_=LoginSession.key_hash.type))
+        .execution_options(autoflush=False)
+    )
+
+    def load_user(key: str) -> User | None:
+        # Only the app writes the key (the session and the remember-me cookie are signed), but anything
+        # other than a plausible key is no session of ours, not a 500.
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isascii():
+            return None
+        db = database.session
+        began = db.in_transaction()
+        found = db.execute(by_key, {_KEY_HASH_PARAMETER: hash_key(key)}).first()
+        if found is None:
+            return None
+        user, session_id, last_seen_at = found
+        if not user.is_active:
+            return None
+        now = dt.datetime.now(dt.UTC)
+        unused = now - utc(last_seen_at)
+        if unused > idle:
+            return None
+        # Written and committed at once only when the request's session held nothing before this look-up
+        # (which does not flush), so that nothing of the view's is committed with it; else at a later request.
+        if unused >= interval and not (began or db.new or db.dirty or db.deleted):
+            _record_last_seen(db, session_id, now)
+        user.attach_login_session(session_id, key)
+        return user
+
+    return load_user
+
+
+def _record_last_seen(db: Session, session_id: int, now: dt.datetime) -> None:
+    """Write ``now`` as the session's last use and commit it, in the request's session (which holds nothing else).
+
+    The request's own session and connection, not another: on SQLite another connection's commit would
+    leave the request's read snapshot stale, and the request's next write would fail as busy.
+    A failure is logged and the request goes on: a session's last use is bookkeeping.
+    """
+    try:
+        db.execute(
+            sa.update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        db.commit()
+    except SQLAlchemyError as exc:
+        try:
+            db.rollback()
+        except SQLAlchemyError:
+            pass  # a lost connection has discarded the transaction itself
+        logger.warning("Could not record the last use of log-in session %s: %s", session_id, exc.__class__.__name__)

@@ -1,0 +1,87 @@
+"""The worker commits per group of messages, and each message of a group still gets its own outcome."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
+
+import sqlalchemy as sa
+from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received
+from outbox_support import OutboxApp
+
+import erlen_db
+from erlen_mail.outbox.worker import OutboxWorker
+from erlen_mail.testing import ReceivedMessage, SMTPTestServer
+
+
+def test_commits_per_group_not_per_message(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 10})
+    queued = queue_messages(app, 40)
+    commits: list[object] = []
+    engine = erlen_db.database_of(app).engine
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    sa.event.listen(engine, "commit", count)
+    try:
+        assert OutboxWorker(app).run(once=True).sent == 40
+    finally:
+        sa.event.remove(engine, "commit", count)
+    # One batch: recover, claim, one commit per group (the last group's outcome alone), release;
+    # then the empty batch that ends --once: recover and claim. Two per message before: 80 and more.
+    assert len(commits) == 2 + (4 + 1) + 1 + 2
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert {row.status for row in rows.values()} == {"sent"}
+    assert all(row.attempts == 1 and row.claim_token is None and row.sent_at is not None for row in rows.values())
+
+
+def test_a_refusal_fails_only_its_own_message(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 5})
+    smtp_server.refuse = {"user2@example.com"}
+    queued = queue_messages(app, 5)
+    totals = OutboxWorker(app).run(once=True)
+    assert (totals.sent, totals.failed) == (4, 1)
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert [rows[i].status for i in queued] == ["sent", "sent", "failed", "sent", "sent"]
+    assert "550" in (rows[queued[2]].last_error or "")
+    assert smtp_server.connections_used == 1  # a refusal keeps the connection
+
+
+def test_a_connection_dropped_mid_group(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    """The server keeps the third message but hangs up before answering: that one is uncertain,
+    those before it sent, those after it sent over a new connection."""
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 5})
+    queued = queue_messages(app, 5)
+
+    def hang_up_on_third(message: ReceivedMessage) -> None:
+        smtp_server.hang_up_after_data = len(smtp_server.messages) == 3
+
+    smtp_server.on_data = hang_up_on_third
+    totals = OutboxWorker(app).run(once=True)
+    assert (totals.sent, totals.uncertain, totals.retrying) == (4, 1, 0)
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert [rows[i].status for i in queued] == ["sent", "sent", "uncertain", "sent", "sent"]
+    assert "before the server answered" in (rows[queued[2]].last_error or "")
+    assert sum(received(smtp_server).values()) == 5 and smtp_server.connections_used == 2
+
+
+def test_temporary_refusals_mid_group_are_retried_alone(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer
+) -> None:
+    """The server accepts the first message, then answers 451 (nothing delivered): the others are retried."""
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 3})
+    queued = queue_messages(app, 3)
+
+    def refuse_after_first(message: ReceivedMessage) -> None:
+        smtp_server.data_reply = "451 4.3.0 Try again later"
+
+    smtp_server.on_data = refuse_after_first
+    totals = OutboxWorker(app).run(once=True)
+    assert (totals.sent, totals.retrying) == (1, 2)
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert [rows[i].status for i in queued] == ["sent", "pending", "pending"]
+    for ident in queued[1:]:
+        assert rows[ident].attempts == 1 and rows[ident].claim_token is None
+        assert "451" in (rows[ident].last_error or "")

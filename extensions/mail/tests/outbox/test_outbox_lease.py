@@ -1,0 +1,94 @@
+"""The lease: short, so a dead worker's claims run out soon; renewed, so a live worker's never do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import typing as t
+
+import pytest
+
+pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
+
+import sqlalchemy as sa
+from outbox_helpers import assert_none_lost_none_doubled, queue_messages, rows_of
+from outbox_support import SENDER, OutboxApp
+
+import erlen_db
+from erlen_mail.outbox.lease import renew
+from erlen_mail.outbox.models import OutboxMessage, aware
+from erlen_mail.outbox.worker import BatchResult, OutboxWorker
+from erlen_mail.testing import ReceivedMessage, SMTPTestServer
+
+if t.TYPE_CHECKING:
+    from erlen_db.testing import MakeDbApp
+
+
+def _leases(app: t.Any, ids: list[int]) -> list[dt.datetime]:
+    rows = rows_of(app)
+    return [t.cast(dt.datetime, aware(rows[ident].claimed_until)) for ident in ids]
+
+
+def test_the_heartbeat_keeps_a_slow_batch_claimed(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    """The server holds the first message; meanwhile the worker's claims are renewed, so that past
+    the claim's first lease another worker neither takes the waiting rows nor calls the first uncertain."""
+    app = make_outbox_app({"MAIL_OUTBOX_LEASE_SECONDS": 1.0, "MAIL_OUTBOX_GROUP_SIZE": 1, "MAIL_SMTP_TIMEOUT": 60.0})
+    queued = queue_messages(app, 3)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_first(message: ReceivedMessage) -> None:
+        if len(smtp_server.messages) == 1:
+            holding.set()
+            release.wait(timeout=60)
+
+    smtp_server.on_data = hold_first
+    totals: list[BatchResult] = []
+    worker = threading.Thread(target=lambda: totals.append(OutboxWorker(app).run(once=True)))
+    worker.start()
+    try:
+        assert holding.wait(timeout=60), "the worker never sent the first message"
+        first = _leases(app, queued)
+        renewed = first
+        deadline = time.monotonic() + 30  # a bound on the wait, not a timing assertion
+        while not min(renewed) > max(first) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            renewed = _leases(app, queued)
+        assert min(renewed) > max(first), "the claims were never renewed"
+        assert [rows_of(app)[i].status for i in queued] == ["sending", "pending", "pending"]
+
+        # Another worker, at a moment past every first lease but within the renewed ones.
+        probe = OutboxWorker(make_outbox_app(), clock=lambda: min(renewed) - dt.timedelta(microseconds=1))
+        taken = probe.run_batch()
+        assert (taken.claimed, taken.recovered) == (0, 0)
+    finally:
+        release.set()
+        worker.join(timeout=60)
+    assert totals and totals[0].sent == 3
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert {row.status for row in rows.values()} == {"sent"}
+
+
+def test_renewal_touches_only_the_rows_the_batch_still_holds(outbox_app: t.Any) -> None:
+    queued = queue_messages(outbox_app, 4)
+    old = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    states = [("pending", "ours"), ("sending", "ours"), ("uncertain", "ours"), ("pending", "theirs")]
+    engine = erlen_db.database_of(outbox_app).engine
+    table = t.cast(sa.Table, OutboxMessage.__table__)
+    with engine.begin() as connection:
+        for ident, (status, token) in zip(queued, states, strict=True):
+            connection.execute(
+                sa.update(table).where(table.c.id == ident).values(status=status, claim_token=token, claimed_until=old)
+            )
+    until = old + dt.timedelta(hours=1)
+    assert renew(engine, "ours", until) == 2
+    assert _leases(outbox_app, queued) == [until, until, old, old]
+
+
+def test_the_default_lease_is_short(make_db_app: MakeDbApp) -> None:
+    """A crashed worker's claimed mail waits seconds, not minutes: a claim lasts 15 s by default (was 300 s)."""
+    app = make_db_app(["mail"], {"MAIL_DEFAULT_SENDER": SENDER, "MAIL_BACKEND": "null"}, create_all=True)
+    queued = queue_messages(app, 2)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    assert len(OutboxWorker(app, clock=lambda: now).claim()) == 2
+    assert _leases(app, queued) == [now + dt.timedelta(seconds=15)] * 2
