@@ -438,9 +438,7 @@ def _app_whose_views_use_the_database_first(auth_app):
 
 
 @pytest.mark.parametrize("path", ["/reads-then-commits", "/writes-without-commit"])
-def test_last_seen_is_written_after_a_view_that_used_the_database_first_and_commits_none_of_its_work(
-    auth_app, path
-):
+def test_last_seen_is_written_after_a_view_that_used_the_database_first_and_commits_none_of_its_work(auth_app, path):
     from erlen_auth import Role
     from erlen_db import database_of
 
