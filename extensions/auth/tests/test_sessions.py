@@ -160,9 +160,13 @@ def test_a_deactivated_user_is_logged_out(app, create_user, db_session):
     user = create_user("ada@example.com")
     client = app.test_client()
     log_in(client, "ada@example.com")
-    user.is_active = False
+    user.is_active = False  # as the admin's form does, not through erlen_auth.deactivate
     db_session.commit()
     assert not is_logged_in(client)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 0
+    user.is_active = True
+    db_session.commit()
+    assert not is_logged_in(client)  # activated again, the old cookies stay dead
 
 
 def test_a_forged_user_id_is_refused(app, create_user):
