@@ -160,9 +160,13 @@ def test_a_deactivated_user_is_logged_out(app, create_user, db_session):
     user = create_user("ada@example.com")
     client = app.test_client()
     log_in(client, "ada@example.com")
-    user.is_active = False
+    user.is_active = False  # as the admin's form does, not through erlen_auth.deactivate
     db_session.commit()
     assert not is_logged_in(client)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 0
+    user.is_active = True
+    db_session.commit()
+    assert not is_logged_in(client)  # activated again, the old cookies stay dead
 
 
 def test_a_forged_user_id_is_refused(app, create_user):
@@ -410,3 +414,49 @@ def test_get_id_without_a_log_in_session_says_how_to_log_in(app, create_user):
     user = create_user("ada@example.com")
     with pytest.raises(AuthError, match=r"erlen_auth.login\(user\)"):
         user.get_id()
+
+
+def _app_whose_views_use_the_database_first(auth_app):
+    from flask_login import current_user
+
+    from erlen_auth import Role
+    from erlen_auth.testing import make_user
+    from erlen_db import get_session
+
+    app = auth_app(create_all=True)
+
+    @app.get("/reads-then-commits")
+    def reads_then_commits() -> str:
+        get_session().execute(sa.select(1))
+        get_session().commit()
+        return str(current_user.email)
+
+    @app.get("/writes-without-commit")
+    def writes_without_commit() -> str:
+        get_session().add(Role(name="never-committed"))
+        get_session().flush()
+        return str(current_user.email)
+
+    make_user(app, "ada@example.com")
+    return app
+
+
+@pytest.mark.parametrize("path", ["/reads-then-commits", "/writes-without-commit"])
+def test_last_seen_is_written_after_a_view_that_used_the_database_first_and_commits_none_of_its_work(auth_app, path):
+    from erlen_auth import Role
+    from erlen_db import database_of
+
+    app = _app_whose_views_use_the_database_first(auth_app)
+    browser = app.test_client()
+    log_in(browser, "ada@example.com")
+    with database_of(app).session_scope() as db:
+        _age(db, seconds=app.config["AUTH_LAST_SEEN_INTERVAL"] + 60)
+        aged = _last_seen(db)
+    assert browser.get(path).text == "ada@example.com"
+    with database_of(app).session_scope() as db:
+        assert db.scalar(sa.select(Role).where(Role.name == "never-committed")) is None
+        if path == "/writes-without-commit" and db.get_bind().dialect.name == "sqlite":
+            # The view's open write transaction holds the file's one write lock: a later request records it.
+            assert _last_seen(db) == aged
+        else:
+            assert _last_seen(db) > aged

@@ -66,7 +66,7 @@ def test_too_many_workers_for_max_connections_is_a_warning(
     assert needed > server_accepts
     assert message.id == "db.W002" and message.level.name == "WARNING", message
     assert f"may open {needed} connections" in message.message, message
-    assert f"{workers} web worker(s) and 1 other process(es) x 5" in message.message, message
+    assert f"({workers} web worker(s) + 1 other process(es)) x 5" in message.message, message
     assert f"the server accepts {server_accepts} (max_connections" in message.message, message
     assert "WEB_CONCURRENCY" in message.hint and "max_overflow" in message.hint
     assert _budget(app, deploy=False) == []  # a production check only
@@ -88,7 +88,7 @@ def test_the_setting_wins_over_the_variable_and_counts_the_other_processes(
     app = budget_app({"DB_WEB_WORKERS": server_accepts, "DB_OTHER_PROCESSES": 2})
     (message,) = _budget(app)
     # SQLAlchemy's default pool: pool_size 5 and max_overflow 10.
-    assert f"{server_accepts} web worker(s) and 2 other process(es) x 15" in message.message, message
+    assert f"({server_accepts} web worker(s) + 2 other process(es)) x 15" in message.message, message
 
 
 def test_a_connection_limit_of_the_database_is_the_tighter_limit(

@@ -12,7 +12,7 @@ import operator
 import secrets
 import typing as t
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, event, func, inspect
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, event, func, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erlen_db import Model
@@ -313,6 +313,17 @@ for _name in ("append", "remove", "bulk_replace"):
     event.listen(Role.grants, _name, _forget_role_permissions)
 event.listen(Role, "expire", _forget_role_permissions)
 event.listen(Role, "refresh", _forget_role_permissions)
+
+
+def _end_sessions_of_deactivated(mapper: t.Any, connection: t.Any, user: User) -> None:
+    # However a user is deactivated (erlen_auth.deactivate, the admin's form, code setting is_active), their
+    # sessions end in the same transaction: activating the account again does not revive old cookies.
+    if user.is_active or not inspect(user).attrs.is_active.history.deleted:
+        return
+    connection.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+
+
+event.listen(User, "after_update", _end_sessions_of_deactivated)
 
 
 MODELS: tuple[type[Model], ...] = (User, Role, UserRole, RolePermission, LoginSession)

@@ -427,7 +427,7 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                     "header of the request asking for them, so anyone can have them mailed pointing at their "
                     "own site, which receives the token when the link is followed.",
                     "Set TRUSTED_HOSTS to the host names the app is served under, such as "
-                    "ERLEN_TRUSTED_HOSTS='[\"notes.example.com\"]' (\"notes.example.com:8443\" for a port other "
+                    'ERLEN_TRUSTED_HOSTS=\'["notes.example.com"]\' ("notes.example.com:8443" for a port other '
                     "than 80 and 443); requests for other hosts or ports then get a 400.",
                 )
             )

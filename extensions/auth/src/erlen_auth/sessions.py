@@ -6,7 +6,8 @@ nobody in. A request is logged in while the row exists, its user is active
 and it was used within ``AUTH_REMEMBER_DAYS``; deleting the row logs that
 device out, whatever cookies it copied. The row and its user are loaded in
 one query; the row's ``last_seen_at`` is written at most once every
-``AUTH_LAST_SEEN_INTERVAL`` seconds.
+``AUTH_LAST_SEEN_INTERVAL`` seconds: at the look-up when the request has not
+used the database before it, else once the view is done.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import secrets
 import typing as t
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, Response, after_this_request, has_request_context
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User
+
+if t.TYPE_CHECKING:
+    from erlen_db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -168,14 +172,50 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
         unused = now - utc(last_seen_at)
         if unused > idle:
             return None
-        # Written and committed at once only when the request's session held nothing before this look-up
-        # (which does not flush), so that nothing of the view's is committed with it; else at a later request.
-        if unused >= interval and not (began or db.new or db.dirty or db.deleted):
-            _record_last_seen(db, session_id, now)
+        if unused >= interval:
+            if not (began or _holds_work(db)):
+                # The request's session held nothing before this look-up (which does not flush): the write
+                # and its commit take nothing of the view's with them.
+                _record_last_seen(db, session_id, now)
+            elif has_request_context():
+                # The view used the database first: write once it is done, so that its work is not committed.
+                after_this_request(_later(database, session_id, now))
         user.attach_login_session(session_id, key)
         return user
 
     return load_user
+
+
+def _holds_work(db: Session) -> bool:
+    """Whether ``db`` has objects waiting to be flushed."""
+    return bool(db.new or db.dirty or db.deleted)
+
+
+def _later(database: Database, session_id: int, now: dt.datetime) -> t.Callable[[Response], Response]:
+    """An after-request function writing the session's last use once the view is done.
+
+    In the request's session when the view ended its transaction (committed) and left nothing pending;
+    otherwise in a session of its own, so that what the view left uncommitted stays uncommitted. Not on
+    SQLite then: the file has one writer at a time, and the view's open transaction may be it, which would
+    make the write wait for the busy timeout; a later request records the use.
+    """
+    sqlite = database.engine.dialect.name == "sqlite"
+
+    def record(response: Response) -> Response:
+        db = database.session
+        if not (db.in_transaction() or _holds_work(db)):
+            _record_last_seen(db, session_id, now)
+            return response
+        if sqlite:
+            return response
+        own = database.new_session()
+        try:
+            _record_last_seen(own, session_id, now)
+        finally:
+            own.close()
+        return response
+
+    return record
 
 
 def _record_last_seen(db: Session, session_id: int, now: dt.datetime) -> None:

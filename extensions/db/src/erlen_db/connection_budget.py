@@ -227,8 +227,8 @@ def check(app: Flask, database: Database) -> list[CheckMessage]:
     return [
         warning(
             "db.W002",
-            f"At full load the app may open {needed} connections to {database.display_url}: {workers} web "
-            f"worker(s) and {others} other process(es) x {per_process} (pool_size + max_overflow) + "
+            f"At full load the app may open {needed} connections to {database.display_url}: ({workers} web "
+            f"worker(s) + {others} other process(es)) x {per_process} (pool_size + max_overflow) + "
             f"{ADMIN_HEADROOM} for administration; the server accepts {limit.available} ({limit.describe()}).",
             f"Lower {WORKERS_VARIABLE} or DB_WEB_WORKERS, pool_size or max_overflow in DB_ENGINE_OPTIONS, or "
             "DB_OTHER_PROCESSES if fewer run; or raise the server's max_connections (a restart) or put "

@@ -176,7 +176,7 @@ def erlen_settings() -> Iterable[Setting]:
         Setting(
             "OUTBOX_GROUP_SIZE",
             int,
-            default=10,
+            default=20,
             validate=_positive,
             help="Queued messages a worker marks sending together, and records sent together, in one commit "
             "each: larger groups cost fewer disk syncs, but a worker that dies mid-group leaves up to this many "

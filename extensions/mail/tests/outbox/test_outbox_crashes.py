@@ -144,7 +144,8 @@ def _worker_process(tmp_path: Path, app_config: dict[str, t.Any], *args: str) ->
     (tmp_path / "worker_app.py").write_text(
         f"from erlen import create_app\napp = create_app(__name__, {app_config!r})\n", encoding="utf-8"
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "erlen", "--app", "worker_app:app", "mail", "worker", *args],
         cwd=tmp_path,
@@ -168,24 +169,24 @@ def _config(app: t.Any, smtp_server: SMTPTestServer) -> dict[str, t.Any]:
 def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
     """A worker killed mid-group: its other claimed rows go out after a short lease, nothing twice.
 
-    With the default settings (batches of 100, groups of 10, a 15 s lease): 25 messages, one batch;
-    the worker dies while the server holds the 15th message, in the second group.
+    With the default settings (batches of 100, groups of 20, a 15 s lease): 50 messages, one batch;
+    the worker dies while the server holds the 30th message, in the second group.
     """
     app = make_outbox_app()
-    queued = queue_messages(app, 25)
+    queued = queue_messages(app, 50)
     lease = dt.timedelta(seconds=15)  # MAIL_OUTBOX_LEASE_SECONDS's default: a crash delays mail by seconds
     killed = threading.Event()
     process = _worker_process(tmp_path, _config(app, smtp_server), "--poll", "0.2")
 
-    def kill_on_fifteenth(message: ReceivedMessage) -> None:
-        if len(smtp_server.messages) == 15:
+    def kill_on_thirtieth(message: ReceivedMessage) -> None:
+        if len(smtp_server.messages) == 30:
             process.kill()  # SIGKILL: dies before it hears the server's 250
             process.wait(timeout=30)
             killed.set()
 
-    smtp_server.on_data = kill_on_fifteenth
+    smtp_server.on_data = kill_on_thirtieth
     try:
-        assert killed.wait(timeout=60), "the worker never delivered 15 messages"
+        assert killed.wait(timeout=60), "the worker never delivered 30 messages"
     finally:
         if process.poll() is None:
             process.kill()
@@ -195,8 +196,8 @@ def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServ
     assert process.returncode == -signal.SIGKILL, output
 
     rows = assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
-    first, in_flight, claimed = queued[:10], queued[10:20], queued[20:]
-    assert [rows[i].status for i in queued] == ["sent"] * 10 + ["sending"] * 10 + ["pending"] * 5
+    first, in_flight, claimed = queued[:20], queued[20:40], queued[40:]
+    assert [rows[i].status for i in queued] == ["sent"] * 20 + ["sending"] * 20 + ["pending"] * 10
     # The dead worker's claims end at most one lease after it died (they were 300 s long, and not renewed).
     held = [rows[i] for i in in_flight + claimed]
     assert all(row.claim_token is not None for row in held)
@@ -207,16 +208,16 @@ def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServ
     before = OutboxWorker(app, clock=lambda: min(ends) - dt.timedelta(milliseconds=1)).run(once=True)
     assert (before.claimed, before.recovered) == (0, 0)
     takeover = OutboxWorker(app, clock=lambda: max(ends) + dt.timedelta(milliseconds=1)).run(once=True)
-    assert (takeover.recovered, takeover.sent, takeover.uncertain) == (10, 5, 0)
+    assert (takeover.recovered, takeover.sent, takeover.uncertain) == (20, 10, 0)
 
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
-    assert [rows[i].status for i in queued] == ["sent"] * 10 + ["uncertain"] * 10 + ["sent"] * 5
+    assert [rows[i].status for i in queued] == ["sent"] * 20 + ["uncertain"] * 20 + ["sent"] * 10
     counts = received(smtp_server)
     assert all(counts[rows[i].message_id] == 1 for i in first + claimed)
-    # The in-flight group: the first five reached the server (the fifth as the worker died), the
-    # other five never did; the worker cannot tell which, so none is sent again.
-    assert [counts[rows[i].message_id] for i in in_flight] == [1] * 5 + [0] * 5
-    assert sum(counts.values()) == 20
+    # The in-flight group: the first ten reached the server (the tenth as the worker died), the
+    # other ten never did; the worker cannot tell which, so none is sent again.
+    assert [counts[rows[i].message_id] for i in in_flight] == [1] * 10 + [0] * 10
+    assert sum(counts.values()) == 40
 
 
 def test_sigint_stops_cleanly(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:

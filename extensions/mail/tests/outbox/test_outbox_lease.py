@@ -16,7 +16,6 @@ from outbox_helpers import assert_none_lost_none_doubled, queue_messages, rows_o
 from outbox_support import SENDER, OutboxApp
 
 import erlen_db
-from erlen_mail.outbox.lease import renew
 from erlen_mail.outbox.models import OutboxMessage, aware
 from erlen_mail.outbox.worker import BatchResult, OutboxWorker
 from erlen_mail.testing import ReceivedMessage, SMTPTestServer
@@ -70,6 +69,8 @@ def test_the_heartbeat_keeps_a_slow_batch_claimed(make_outbox_app: OutboxApp, sm
 
 
 def test_renewal_touches_only_the_rows_the_batch_still_holds(outbox_app: t.Any) -> None:
+    from erlen_mail.outbox.lease import renew
+
     queued = queue_messages(outbox_app, 4)
     old = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     states = [("pending", "ours"), ("sending", "ours"), ("uncertain", "ours"), ("pending", "theirs")]
