@@ -11,7 +11,7 @@ from erlen_auth.models import LoginSession
 
 
 def _session_ids(page_text: str) -> list[int]:
-    return [int(found) for found in re.findall(r'<tr id="session-(\d+)"', page_text)]
+    return [int(found) for found in re.findall(r'<li id="session-(\d+)"', page_text)]
 
 
 def _devices(app, create_user):
