@@ -169,8 +169,8 @@ def _config(app: t.Any, smtp_server: SMTPTestServer) -> dict[str, t.Any]:
 def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
     """A worker killed mid-group: its other claimed rows go out after a short lease, nothing twice.
 
-    With the default settings (batches of 100, groups of 20, a 15 s lease): 50 messages, one batch;
-    the worker dies while the server holds the 30th message, in the second group.
+    With the default settings (batches of 100, groups of 1, a 15 s lease): 50 messages, one batch;
+    the worker dies while the server holds the 30th message.
     """
     app = make_outbox_app()
     queued = queue_messages(app, 50)
@@ -196,8 +196,8 @@ def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServ
     assert process.returncode == -signal.SIGKILL, output
 
     rows = assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
-    first, in_flight, claimed = queued[:20], queued[20:40], queued[40:]
-    assert [rows[i].status for i in queued] == ["sent"] * 20 + ["sending"] * 20 + ["pending"] * 10
+    first, in_flight, claimed = queued[:29], queued[29:30], queued[30:]
+    assert [rows[i].status for i in queued] == ["sent"] * 29 + ["sending"] + ["pending"] * 20
     # The dead worker's claims end at most one lease after it died (they were 300 s long, and not renewed).
     held = [rows[i] for i in in_flight + claimed]
     assert all(row.claim_token is not None for row in held)
@@ -208,16 +208,16 @@ def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServ
     before = OutboxWorker(app, clock=lambda: min(ends) - dt.timedelta(milliseconds=1)).run(once=True)
     assert (before.claimed, before.recovered) == (0, 0)
     takeover = OutboxWorker(app, clock=lambda: max(ends) + dt.timedelta(milliseconds=1)).run(once=True)
-    assert (takeover.recovered, takeover.sent, takeover.uncertain) == (20, 10, 0)
+    assert (takeover.recovered, takeover.sent, takeover.uncertain) == (1, 20, 0)
 
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
-    assert [rows[i].status for i in queued] == ["sent"] * 20 + ["uncertain"] * 20 + ["sent"] * 10
+    assert [rows[i].status for i in queued] == ["sent"] * 29 + ["uncertain"] + ["sent"] * 20
     counts = received(smtp_server)
     assert all(counts[rows[i].message_id] == 1 for i in first + claimed)
-    # The in-flight group: the first ten reached the server (the tenth as the worker died), the
-    # other ten never did; the worker cannot tell which, so none is sent again.
-    assert [counts[rows[i].message_id] for i in in_flight] == [1] * 10 + [0] * 10
-    assert sum(counts.values()) == 40
+    # The message in flight reached the server as the worker died; the worker cannot tell, so it is
+    # not sent again. Only it is uncertain: the rest of the batch was never handed over.
+    assert [counts[rows[i].message_id] for i in in_flight] == [1]
+    assert sum(counts.values()) == 50
 
 
 def test_sigint_stops_cleanly(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
