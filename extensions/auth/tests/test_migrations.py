@@ -49,5 +49,5 @@ def test_the_plugin_tells_migrate_where_its_migrations_are(auth_app):
     assert found["auth"] == "migrations"
     folder = Path(erlen_auth.plugin.__file__).parent / "migrations"
     revisions = sorted(path.name for path in folder.glob("*.py") if not path.name.startswith("_"))
-    assert revisions == ["3040392e085a_initial.py", "35303276e885_log_in_sessions.py"]
-    assert 'branch_labels: str | Sequence[str] | None = ("auth",)' in (folder / revisions[0]).read_text()
+    assert "3040392e085a_initial.py" in revisions
+    assert 'branch_labels: str | Sequence[str] | None = ("auth",)' in (folder / "3040392e085a_initial.py").read_text()

@@ -14,7 +14,7 @@ from flask_login import current_user
 from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
-from .state import AuthState, state_of
+from .state import AuthState, SecuritySection, state_of
 from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
@@ -26,6 +26,7 @@ if t.TYPE_CHECKING:
         deactivate,
         end_sessions,
         find_user,
+        finish_login,
         login,
         logout,
         logout_everywhere,
@@ -34,6 +35,7 @@ if t.TYPE_CHECKING:
     )
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
     from .passwords import Passwords
+    from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
 
 __version__ = "0.1.0"
 
@@ -48,6 +50,7 @@ _LAZY = {
             "deactivate",
             "end_sessions",
             "find_user",
+            "finish_login",
             "login",
             "logout",
             "logout_everywhere",
@@ -57,6 +60,7 @@ _LAZY = {
         "accounts",
     ),
     "Passwords": "passwords",
+    **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
 }
 
 
@@ -83,6 +87,7 @@ __all__ = [
     "deactivate",
     "end_sessions",
     "find_user",
+    "finish_login",
     "login",
     "logout",
     "logout_everywhere",
@@ -96,6 +101,10 @@ __all__ = [
     "permission_required",
     "permissions_of",
     "require_known",
+    # re-authentication
+    "mark_reauthenticated",
+    "reauthentication_required",
+    "recently_authenticated",
     # redirects
     "is_safe_redirect",
     "safe_next",
@@ -108,6 +117,7 @@ __all__ = [
     "Passwords",
     "PermissionDeclarationError",
     "RedisStore",
+    "SecuritySection",
     "StoreHealth",
     "ThrottleStore",
     "Throttled",

@@ -117,9 +117,12 @@ def set_password(user: User, password: str, *, reason: str, db: Session | None =
 
     :param reason: passed to ``erlen_auth_password_changed``: ``"change"``, ``"reset"`` or ``"command"``.
     """
+    from . import notices
+
     db = _db(db)
     user.password_hash = state_of().passwords.hash(password)
     _end_every_session(user, db)
+    notices.notify(user, "password_changed", reason=reason)  # committed with the change
     db.commit()
     erlen.plugins_of().notify("erlen_auth_password_changed", user=user, reason=reason)
 
@@ -204,6 +207,13 @@ def authenticate(email: str, password: str, *, db: Session | None = None) -> Log
     return result
 
 
+def duration(seconds: int) -> str:
+    """``seconds`` for people: "45 seconds", "15 minutes" (rounded up)."""
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
+
+
 def _failed(email: str, user: User | None, reason: str) -> None:
     erlen.plugins_of().notify("erlen_auth_login_failed", email=email, user=user, reason=reason)
 
@@ -239,6 +249,26 @@ def login(user: User, *, remember: bool = False, db: Session | None = None, noti
         session["_remember"] = "clear"  # Flask-Login deletes the cookie at the end of the request
     if notify:
         erlen.plugins_of().notify("erlen_auth_logged_in", user=user, remember=remember)
+
+
+def finish_login(user: User, *, remember: bool = False, method: str = "password") -> t.Any:
+    """Complete a sign-in whose proof was accepted, and answer the request: the one way in for every method.
+
+    The password form, passkeys and OpenID Connect providers all end here,
+    so that what a sign-in must also pass (a second factor, when the user
+    has one and ``method`` is not itself two factors) applies to each.
+
+    :param user: the user who proved who they are.
+    :param remember: whether they asked to be remembered.
+    :param method: how: ``"password"``, ``"passkey"`` or ``"oidc"``.
+    :returns: the response: a redirect to the safe ``next`` of the request, else ``AUTH_LOGIN_REDIRECT``.
+    """
+    from flask import redirect
+
+    from .redirects import safe_next
+
+    login(user, remember=remember)
+    return redirect(safe_next(current_app.config["AUTH_LOGIN_REDIRECT"]))
 
 
 def logout(*, db: Session | None = None) -> None:

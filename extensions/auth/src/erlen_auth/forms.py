@@ -2,7 +2,7 @@
 
 Each has a ``form_id`` so plugins extend it through ``erlen_forms_extend``:
 ``auth.register``, ``auth.login``, ``auth.change_password``,
-``auth.reset_request``, ``auth.reset_password``.
+``auth.reset_request``, ``auth.reset_password``, ``auth.reauthenticate``.
 """
 
 from __future__ import annotations
@@ -97,6 +97,16 @@ class ResetPasswordForm(Form):
         [DataRequired(), EqualTo("password", message="The passwords differ.")],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ReauthenticateForm(Form):
+    """The password again, before a sensitive action."""
+
+    form_id = "auth.reauthenticate"
+    password = PasswordField(
+        "Password", [DataRequired(), Length(max=4096)], render_kw={"autocomplete": "current-password"}
+    )
+    next = HiddenField()
 
 
 class EmptyForm(Form):

@@ -13,7 +13,7 @@ of them raises; failures are logged.
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from erlen import hookspec
 
@@ -22,6 +22,7 @@ if t.TYPE_CHECKING:
 
     from .forms import RegistrationForm
     from .models import User
+    from .state import SecuritySection
 
 
 @hookspec
@@ -89,4 +90,23 @@ def erlen_auth_password_changed(user: User, reason: str) -> None:
 
     :param user: the user.
     :param reason: ``"change"`` (the form), ``"reset"`` (by email) or ``"command"`` (``erlen user set-password``).
+    """
+
+
+@hookspec
+def erlen_auth_security_sections() -> Iterable[SecuritySection]:
+    """Add sections to the account's security page, ``/auth/security``.
+
+    Each section is a template rendered inside the page (it extends nothing;
+    it sees ``user``, the current user, and ``csrf_input`` from
+    ``forms/macros.html`` when it imports it), placed by its ``order``: the
+    built-in sections use 10 (email) to 90 (your data) in steps of ten.
+
+    .. code-block:: python
+
+        from erlen_auth import SecuritySection
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_auth_security_sections():
+            return [SecuritySection("blog/security_section.html", order=75, title="Blog authors")]
     """

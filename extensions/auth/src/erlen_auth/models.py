@@ -298,6 +298,9 @@ class LoginSession(Model):
     user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX_LENGTH), default="")
     #: The client's address at log-in (as :func:`erlen_auth.client_address` gives it).
     address: Mapped[str | None] = mapped_column(String(ADDRESS_MAX_LENGTH), default=None)
+    #: When the user last proved who they are in this session (logging in, or re-authenticating for a
+    #: sensitive action); ``None`` for sessions made before the column existed.
+    reauthenticated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     def __repr__(self) -> str:
         return f"<LoginSession {self.id} of user {self.user_id}>"

@@ -71,8 +71,12 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
+    from . import notices, reauth
+
     S = erlen.Setting
     return [
+        *reauth.SETTINGS,
+        *notices.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -234,6 +238,9 @@ def erlen_init_app(app: Flask) -> None:
     )
     app.extensions[EXTENSION_KEY] = state
     state.permissions = dict(sorted(permissions.collect(app).items()))
+    from . import security_page
+
+    security_page.add(app, *security_page.collect(app))
     config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=config["AUTH_REMEMBER_DAYS"]))
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)

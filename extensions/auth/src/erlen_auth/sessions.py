@@ -75,6 +75,7 @@ def start(user: User, db: Session, *, user_agent: str = "", address: str | None 
         user_id=user.id,
         created_at=now,
         last_seen_at=now,
+        reauthenticated_at=now,
         user_agent=user_agent[:USER_AGENT_MAX_LENGTH],
         address=address[:ADDRESS_MAX_LENGTH] if address else None,
     )

@@ -16,6 +16,24 @@ if t.TYPE_CHECKING:
     from .permissions import Permission
     from .throttling import LoginThrottle
 
+
+@dataclass(frozen=True)
+class SecuritySection:
+    """A section of the account's security page (``/auth/security``).
+
+    :param template: the template rendered in place of the section; it sees ``user`` (the current user)
+        and ``csrf_input`` as every page does, and extends nothing.
+    :param order: where it goes: sections are shown by ascending order (the built-in ones use 10 to 90
+        in steps of 10: email 10, password 20, two-factor 30, passkeys 40, linked providers 50,
+        sessions 60, access tokens 70, your data 90).
+    :param title: the section's heading, also used in the page's table of contents.
+    """
+
+    template: str
+    order: int
+    title: str
+
+
 #: The key of ``app.extensions`` under which :class:`AuthState` lives.
 EXTENSION_KEY = "auth"
 
@@ -41,6 +59,13 @@ class AuthState:
     #: Cookie keys Erlen sets from the debug flag (those the app did not configure).
     managed_cookie_keys: tuple[str, ...] = ()
     cookies_settled: bool = False
+    #: The sections of the security page, in order: the plugin's features' and other plugins'
+    #: (``erlen_auth_security_sections``).
+    security_sections: list[SecuritySection] = field(default_factory=list)
+    #: Templates included under the log-in form: other ways in (passkeys, OpenID Connect providers).
+    login_parts: list[str] = field(default_factory=list)
+    #: Templates included under the re-authentication form: other ways to prove who one is (passkeys).
+    reauth_parts: list[str] = field(default_factory=list)
 
     @property
     def reset_enabled(self) -> bool:

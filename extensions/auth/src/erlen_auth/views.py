@@ -5,7 +5,8 @@ Templates live under ``auth/`` and can be overridden by the app:
 ``auth/logout_everywhere.html``, ``auth/reset_request.html``,
 ``auth/reset_sent.html``, ``auth/reset_password.html``,
 ``auth/token_invalid.html``, ``auth/confirm.html``, ``auth/confirm_sent.html``,
-``auth/resend_confirmation.html``, ``auth/sessions.html``; the layout is ``auth/base.html``.
+``auth/resend_confirmation.html``, ``auth/sessions.html``, ``auth/reauthenticate.html``,
+``auth/security.html`` (with a template per section under ``auth/security/``); the layout is ``auth/base.html``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
-from . import accounts, session_views, tokens
+from . import accounts, reauth, security_page, session_views, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
@@ -55,6 +56,8 @@ def make_blueprint(app: Flask) -> Blueprint:
     if state.confirmation_enabled:
         bp.add_url_rule("/confirm/<token>", "confirm_email", confirm_email, methods=["GET", "POST"])
         bp.add_url_rule("/confirm", "resend_confirmation", resend_confirmation, methods=["GET", "POST"])
+    reauth.register(bp, app)
+    security_page.register(bp, app)
     bp.after_request(_private)
     return bp
 
@@ -76,13 +79,12 @@ def login() -> t.Any:
     if form.validate_on_submit():
         result = accounts.authenticate(form.email.data or "", form.password.data or "")
         if result.user is not None:
-            accounts.login(result.user, remember=bool(form.remember.data))
-            return redirect(safe_next(_home()))
+            return accounts.finish_login(result.user, remember=bool(form.remember.data), method="password")
         if result.throttled is not None:
             status = 429
             headers["Retry-After"] = str(result.throttled.retry_after)
             form.form_errors.append(
-                f"Too many failed attempts. Try again in {_duration(result.throttled.retry_after)}."
+                f"Too many failed attempts. Try again in {accounts.duration(result.throttled.retry_after)}."
             )
         elif result.reason == "unconfirmed":
             # Said only to whoever knows the password: it tells nothing an attacker could use.
@@ -95,16 +97,11 @@ def login() -> t.Any:
     body = render_template(
         "auth/login.html",
         form=form,
+        parts=state.login_parts,
         registration_enabled=current_app.config["AUTH_REGISTRATION_ENABLED"],
         reset_enabled=state.reset_enabled,
     )
     return body, status, headers
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} seconds"
-    return f"{(seconds + 59) // 60} minutes"
 
 
 def logout() -> t.Any:
@@ -163,7 +160,7 @@ def change_password() -> t.Any:
         refused = attempt.refused
         if refused is not None:
             # A stolen session must not become a way to guess the password: wrong guesses count as failed log-ins.
-            form.form_errors.append(f"Too many failed attempts. Try again in {_duration(refused.retry_after)}.")
+            form.form_errors.append(f"Too many failed attempts. Try again in {accounts.duration(refused.retry_after)}.")
             body = render_template("auth/change_password.html", form=form)
             return body, 429, {"Retry-After": str(refused.retry_after)}
         if state_of().passwords.verify(user.password_hash, form.current.data or ""):
@@ -256,7 +253,7 @@ def _mail_throttled(form: ResetRequestForm, template: str) -> t.Any:
     refused = throttle.attempt(key, address, kind="mail").refused
     if refused is None:
         return None
-    form.form_errors.append(f"Too many emails were asked for. Try again in {_duration(refused.retry_after)}.")
+    form.form_errors.append(f"Too many emails were asked for. Try again in {accounts.duration(refused.retry_after)}.")
     return render_template(template, form=form), 429, {"Retry-After": str(refused.retry_after)}
 
 
