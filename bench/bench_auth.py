@@ -510,7 +510,8 @@ def bench_me_instructions(
         target=INSTRUCTIONS_TARGET,
         notes=[
             f"valgrind --tool=callgrind of a subprocess that imports the app, checks the page with the session "
-            f"cookie of a log-in made before (through the form, outside valgrind), then calls the WSGI app N times; run with N = {counts[0]} and N = {counts[1]}, the difference of the two "
+            f"cookie of a log-in made before (through the form, outside valgrind), then calls the WSGI app N "
+            f"times; run with N = {counts[0]} and N = {counts[1]}, the difference of the two "
             f"totals divided by {counts[1] - counts[0]}. PYTHONHASHSEED=0, so both runs hash alike.",
             *notes,
         ],
