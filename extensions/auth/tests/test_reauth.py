@@ -94,9 +94,7 @@ def test_a_wrong_password_is_refused_and_counted_as_a_failed_log_in(app, client,
 def test_the_next_page_must_be_of_this_site(app, client, create_user, db_session):
     create_user("ada@example.com")
     log_in(client, "ada@example.com")
-    done = post_form(
-        client, "/auth/reauthenticate", {"password": DEFAULT_PASSWORD, "next": "https://evil.example/"}
-    )
+    done = post_form(client, "/auth/reauthenticate", {"password": DEFAULT_PASSWORD, "next": "https://evil.example/"})
     assert done.status_code == 302 and done.headers["Location"] == "/auth/security"
 
 
