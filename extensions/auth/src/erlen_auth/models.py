@@ -332,8 +332,10 @@ class LoginSession(Model):
         return f"<LoginSession {self.id} of user {self.user_id}>"
 
 
-def _forget_role_permissions(role: Role, *args: t.Any, **kwargs: t.Any) -> None:
-    role._forget_permissions()
+def _forget_role_permissions(role: Role | None, *args: t.Any, **kwargs: t.Any) -> None:
+    # A rollback expires every state of the identity map, those whose object was garbage-collected too: no role then.
+    if role is not None:
+        role._forget_permissions()
 
 
 # Any change of a role's grants, through grant()/revoke() or the list itself, or their reload from the
