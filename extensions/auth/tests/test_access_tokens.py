@@ -168,8 +168,8 @@ def test_a_token_is_made_on_the_page_after_reauthenticating_and_shown_once(api, 
     row = token_row(db_session, token)
     assert row.name == "ci" and row.scopes == ["app.read"]
     assert row.expires_at is not None
-    assert dt.timedelta(days=29) < row.expires_at.replace(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC) <= dt.timedelta(
-        days=30
+    assert (
+        dt.timedelta(days=29) < row.expires_at.replace(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC) <= dt.timedelta(days=30)
     )
     # Never again: the security page lists it by its public prefix only.
     listed = client.get("/auth/security")
@@ -360,7 +360,12 @@ def test_anonymous_requests_to_token_routes_are_asked_to_authenticate(api):
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/me?access_token={token}", "/api/me?x=1&token={token}", "/api/me?access_token=anything", "/api/me?t={quoted}"],
+    [
+        "/api/me?access_token={token}",
+        "/api/me?x=1&token={token}",
+        "/api/me?access_token=anything",
+        "/api/me?t={quoted}",
+    ],
 )
 def test_a_token_in_the_url_is_refused(api, create_user, db_session, path):
     user = make_user_with(create_user, db_session, "ada@example.com", "app.read")
@@ -479,9 +484,7 @@ def test_the_last_use_is_recorded_at_most_every_interval(api, create_user, db_se
     db_session.commit()
     client.get("/api/me", headers=bearer(token))
     row = token_row(db_session, token)
-    assert row.last_used_address == "203.0.113.9" and row.last_used_at.replace(tzinfo=None) > first.replace(
-        tzinfo=None
-    )
+    assert row.last_used_address == "203.0.113.9" and row.last_used_at.replace(tzinfo=None) > first.replace(tzinfo=None)
     log_in(client, "ada@example.com")
     assert "from 203.0.113.9" in client.get("/auth/security").text
 
