@@ -556,3 +556,42 @@ def test_deleting_the_user_deletes_their_tokens(api, create_user, db_session):
     db_session.delete(db_session.get(User, user.id))
     db_session.commit()
     assert db_session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 0
+
+
+# -- the notice --------------------------------------------------------------------------------------------------
+
+
+def test_a_notice_is_queued_with_the_token_in_its_transaction(auth_app):
+    pytest.importorskip(
+        "erlen_mail", reason="erlen-mail is not installed: notices are tested in the integration session"
+    )
+    from erlen_auth import access_tokens
+    from erlen_auth.testing import make_user
+    from erlen_db import get_session
+    from erlen_mail.outbox.models import OutboxMessage
+    from erlen_mail.testing import DeliveredMail
+
+    config = {"AUTH_PERMISSIONS": PERMISSIONS, "MAIL_DEFAULT_SENDER": "noreply@example.com"}
+    app = add_api(auth_app(["mail"], config, create_all=True))
+    user = make_user(app, "ada@example.com", superuser=True)
+    delivered = DeliveredMail(app)
+    client = app.test_client()
+    log_in(client, "ada@example.com")
+    made = post_form(client, "/auth/tokens/new", {"name": "deploy", "scopes": ["app.read"], "expires": "7"})
+    token = _created_token(made.text)
+    [message] = list(delivered)
+    assert "ada@example.com" in str(message.to)
+    assert message.subject == "A new access token was created for your account"
+    assert '"deploy"' in message.body and token[: len("erlen_pat_") + 12] in message.body
+    assert "app.read" in message.body and token not in message.body and token not in (message.html or "")
+    # A token rolled back takes its notice with it.
+    with app.test_request_context():
+        access_tokens.create(get_session().get(User, user.id), name="gone", scopes=(), expires_days=7)
+        get_session().rollback()
+        assert get_session().scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
+    # The command line notifies too.
+    assert (
+        app.test_cli_runner().invoke(args=["user", "token", "create", "ada@example.com", "--name", "cli"]).exit_code
+        == 0
+    )
+    assert [m.subject for m in delivered][1] == "A new access token was created for your account"
