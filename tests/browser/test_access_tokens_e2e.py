@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask, jsonify
+from flask import jsonify
+from test_example_e2e import PASSWORD, browser  # noqa: F401  (the fixture)
 
 import erlen
 from erlen.testing import TESTING_SECRET_KEY
-
-from test_example_e2e import PASSWORD, browser  # noqa: F401  (the fixture)
 
 
 class TokenSite:
