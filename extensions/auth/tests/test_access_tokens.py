@@ -300,9 +300,9 @@ def test_a_bearer_header_with_a_cookie_session_is_authenticated_by_the_token_onl
     other = make_user_with(create_user, db_session, "bob@example.com", "app.read")
     client = api.test_client()
     log_in(client, "root@example.com")
-    assert client.get("/api/me", headers=bearer(make_token(api, other, "app.read"))).get_json()["email"] == (
-        "bob@example.com"
-    )
+    as_bob = client.get("/api/me", headers=bearer(make_token(api, other, "app.read")))
+    assert as_bob.get_json()["email"] == "bob@example.com" and as_bob.get_json()["session_modified"] is False
+    assert "Set-Cookie" not in as_bob.headers  # the browser's session is neither changed nor refreshed
     # A bad token with a good cookie is refused, never let through on the cookie (that would forge around CSRF).
     answer = client.post("/api/items", headers=bearer("erlen_pat_000000000000_" + "0" * 64))
     assert answer.status_code == 401
@@ -595,3 +595,17 @@ def test_a_notice_is_queued_with_the_token_in_its_transaction(auth_app):
         == 0
     )
     assert [m.subject for m in delivered][1] == "A new access token was created for your account"
+
+
+def test_views_requiring_undeclared_scopes_are_reported_and_scopes_are_a_list(api):
+    from erlen.checks import run_checks
+
+    @api.get("/api/typo")
+    @token_auth(scopes=["app.raed"])
+    def typo() -> str:
+        return "never"
+
+    found = {message.id: message.message for message in run_checks(api)}
+    assert "'app.raed'" in found["auth.E003"]
+    with pytest.raises(TypeError, match=r"\['app.read'\]"):
+        token_auth(scopes="app.read")

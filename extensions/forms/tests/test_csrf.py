@@ -287,6 +287,8 @@ def test_a_view_can_be_exempted_for_some_requests_only(app: Flask) -> None:
     assert (exemption.endpoint, exemption.source, exemption.when) == ("items", "view", has_bearer)
     # The walk sends no credential: the view must refuse it, and does.
     assert any(result.endpoint == "items" and result.refused for result in assert_csrf_protected(app))
+    listed = app.test_cli_runner().invoke(args=["forms", "exempt"]).output
+    assert "items  [view, some requests only]  Bearer requests are authenticated by the token only" in listed
 
 
 def test_a_conditional_exemption_needs_a_function() -> None:
