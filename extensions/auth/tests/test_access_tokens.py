@@ -58,6 +58,15 @@ def add_api(app: Flask) -> Flask:
     def either() -> t.Any:
         return jsonify(ok=True)
 
+    @app.get("/api/session")
+    @token_auth()
+    def login_session() -> t.Any:
+        from flask_login import current_user
+
+        from erlen_auth import recently_authenticated
+
+        return jsonify(id=current_user.login_session_id, recent=recently_authenticated())
+
     @app.get("/cookie-only")
     @login_required
     def cookie_only() -> str:
@@ -609,3 +618,12 @@ def test_views_requiring_undeclared_scopes_are_reported_and_scopes_are_a_list(ap
     assert "'app.raed'" in found["auth.E003"]
     with pytest.raises(TypeError, match=r"\['app.read'\]"):
         token_auth(scopes="app.read")
+
+
+def test_a_token_request_has_no_log_in_session_even_with_the_same_users_cookie(api, create_user, db_session):
+    user = make_user_with(create_user, db_session, "ada@example.com", "app.read")
+    client = api.test_client()
+    log_in(client, "ada@example.com")
+    assert client.get("/api/session").get_json()["recent"] is True  # the browser just logged in
+    with_token = client.get("/api/session", headers=bearer(make_token(api, user, "app.read")))
+    assert with_token.get_json() == {"id": None, "recent": False}

@@ -58,7 +58,7 @@ import erlen
 from erlen_db import Model, get_session
 
 from .errors import AuthError
-from .models import ADDRESS_MAX_LENGTH, User
+from .models import _LOGIN, ADDRESS_MAX_LENGTH, User
 from .permissions import REQUIRED_ATTRIBUTE, permissions_of
 from .sessions import utc
 
@@ -436,6 +436,9 @@ def authenticate_bearer(req: Request | None = None) -> TokenUser | None:
     _note_use(db, token, now, began=began)
     scopes = frozenset(token.scopes or ())
     user.restrict_to_token_scopes(scopes)
+    # The request's session may hold this user already, loaded from a cookie with its log-in session attached:
+    # a token request has no log-in session (so no re-authentication either).
+    sa.inspect(user).info.pop(_LOGIN, None)
     if has_request_context():
         setattr(g, _G_TOKEN_USER, user)  # the restriction is lifted when the request ends (see init)
     return TokenUser(user=user, token=token, scopes=scopes)
