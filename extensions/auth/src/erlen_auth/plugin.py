@@ -71,12 +71,13 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import notices, reauth
+    from . import notices, reauth, two_factor
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *two_factor.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -205,7 +206,7 @@ def _make_store(app: Flask) -> t.Any:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    from . import permissions, sessions
+    from . import permissions, sessions, two_factor
     from .models import AnonymousUser
     from .passwords import Passwords
     from .throttling import LoginThrottle
@@ -245,6 +246,7 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    two_factor.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -310,8 +312,9 @@ def erlen_app_ready(app: Flask) -> None:
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
     from .models import MODELS
+    from .totp_models import MODELS as TOTP_MODELS
 
-    return list(MODELS)
+    return [*MODELS, *TOTP_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
