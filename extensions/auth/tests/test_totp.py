@@ -168,7 +168,7 @@ def test_the_security_section_comes_after_the_password(tf_app):
     make_user(app, "ada@example.com")
     log_in(client, "ada@example.com")
     text = client.get("/auth/security").text
-    assert text.index("<h2 id=\"security-1-title\">Password") < text.index("Two-factor authentication</h2>")
+    assert text.index('<h2 id="security-1-title">Password') < text.index("Two-factor authentication</h2>")
     assert "<strong>Off</strong>" in text and "/auth/two-factor/setup" in text
 
 
@@ -333,7 +333,7 @@ def test_remember_me_is_set_only_after_the_second_step(tf_app, clock):
 def test_a_passkey_sign_in_has_no_second_step_and_other_factors_plug_in(tf_app, auth_app):
     from flask import request
 
-    from erlen_auth import complete_second_factor, finish_login, find_user, pending_user
+    from erlen_auth import complete_second_factor, find_user, finish_login, pending_user
 
     app = tf_app()
     state_of(app).second_factors.append(
@@ -341,7 +341,9 @@ def test_a_passkey_sign_in_has_no_second_step_and_other_factors_plug_in(tf_app, 
     )
     from jinja2 import ChoiceLoader, DictLoader
 
-    app.jinja_loader = ChoiceLoader([DictLoader({"auth/two_factor/fake_part.html": "<p>FAKE {{ pending_user.email }}</p>"}), app.jinja_loader])
+    app.jinja_loader = ChoiceLoader(
+        [DictLoader({"auth/two_factor/fake_part.html": "<p>FAKE {{ pending_user.email }}</p>"}), app.jinja_loader]
+    )
 
     def passkey() -> t.Any:
         return finish_login(find_user(request.args["email"]), method="passkey")
@@ -426,7 +428,7 @@ def test_required_by_permission_only_for_those_who_hold_it(tf_app):
 
 
 def test_an_unknown_permission_in_the_setting_stops_the_app(auth_app):
-    with pytest.raises(erlen.ConfigError, match="AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS names 'admin.acces'"):
+    with pytest.raises(erlen.ConfigError, match=r"AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS names 'admin\.acces'"):
         auth_app(config={"AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS": ["admin.acces"]})
 
 
@@ -436,7 +438,7 @@ def test_an_unknown_permission_in_the_setting_stops_the_app(auth_app):
 def test_turning_it_off_needs_a_recent_password(tf_app, clock):
     app = tf_app()
     client = app.test_client()
-    secret, _ = enrol(app, client)
+    enrol(app, client)
     make_old_reauthentication(app)
     asked = client.get("/auth/two-factor/disable")
     assert asked.status_code == 302 and asked.headers["Location"].startswith("/auth/reauthenticate?next=")
