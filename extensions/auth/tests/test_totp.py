@@ -533,3 +533,38 @@ def test_a_notice_and_its_change_commit_together(tf_app, monkeypatch):
     # Neither the change nor its notice was committed.
     assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 1
     assert [subject for subject, _ in outbox_subjects(app)] == ["Two-factor authentication is on"]
+
+
+# Rotating SECRET_KEY
+
+
+def test_secrets_and_recovery_codes_survive_a_key_rotation_through_the_fallbacks(tf_app, clock, caplog):
+    old = tf_app(SECRET_KEY="the old secret key, long enough")
+    secret, codes = enrol(old, old.test_client())
+    stored = with_db(old, lambda s: s.scalar(sa.select(TotpCredential.secret)))
+    rotated = tf_app(
+        SECRET_KEY="the new secret key, long enough", SECRET_KEY_FALLBACKS=["the old secret key, long enough"]
+    )
+    client = rotated.test_client()
+    log_in(client, "ada@example.com")
+    clock.advance(30)
+    assert second_step(client, code_at(secret, clock.now)).status_code == 302
+    assert with_db(rotated, lambda s: s.scalar(sa.select(TotpCredential.secret))) != stored  # re-encrypted
+    other = rotated.test_client()
+    log_in(other, "ada@example.com")
+    assert second_step(other, codes[0]).status_code == 302  # hashed under the old key, found through it
+    # Without the old key, the secret re-encrypted under the new one still opens; the old codes do not.
+    forgotten = tf_app(SECRET_KEY="the new secret key, long enough")
+    third = forgotten.test_client()
+    log_in(third, "ada@example.com")
+    assert second_step(third, codes[1]).status_code == 200
+    clock.advance(30)
+    assert second_step(third, code_at(secret, clock.now)).status_code == 302
+    # And an app that never had the key cannot read the secret: refused, and logged for the operator.
+    stranger = tf_app(SECRET_KEY="another key altogether, long enough")
+    fourth = stranger.test_client()
+    log_in(fourth, "ada@example.com")
+    clock.advance(30)
+    with caplog.at_level("ERROR", logger="erlen_auth.totp"):
+        assert second_step(fourth, code_at(secret, clock.now)).status_code == 200
+    assert "cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS" in caplog.text

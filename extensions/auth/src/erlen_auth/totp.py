@@ -164,7 +164,16 @@ def start_enrolment(user: User) -> str:
         db.flush()
     secret = pyotp.random_base32()  # 32 letters, 160 bits: RFC 4226's recommended length
     db.add(TotpCredential(user_id=user.id, secret=encrypt_secret(secret)))
-    db.commit()
+    try:
+        db.commit()
+    except sa.exc.IntegrityError:
+        # The same page opened twice at once: the other request's secret is the one to show.
+        db.rollback()
+        found = db.get(TotpCredential, user.id)
+        opened = decrypt_secret(found.secret) if found is not None and found.confirmed_at is None else None
+        if opened is None:
+            raise
+        return opened
     return secret
 
 
