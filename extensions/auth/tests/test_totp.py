@@ -568,3 +568,25 @@ def test_secrets_and_recovery_codes_survive_a_key_rotation_through_the_fallbacks
     with caplog.at_level("ERROR", logger="erlen_auth.totp"):
         assert second_step(fourth, code_at(secret, clock.now)).status_code == 200
     assert "cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS" in caplog.text
+
+
+def test_wrong_codes_are_reported_to_plugins_and_the_page_is_private(tf_app, clock, monkeypatch):
+    app = tf_app()
+    enrol(app, app.test_client())
+    failures: list[tuple[str, str]] = []
+    registry = erlen.plugins_of(app)
+    real = registry.notify
+
+    def record(name: str, **kwargs: t.Any) -> None:
+        if name == "erlen_auth_login_failed":
+            failures.append((kwargs["email"], kwargs["reason"]))
+        real(name, **kwargs)
+
+    monkeypatch.setattr(registry, "notify", record)
+    client = app.test_client()
+    log_in(client, "ada@example.com")
+    page = client.get("/auth/two-factor")
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
+    second_step(client, "123456")
+    second_step(client, "not-a-recovery-code")
+    assert failures == [("ada@example.com", "second_factor"), ("ada@example.com", "second_factor")]
