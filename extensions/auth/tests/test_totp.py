@@ -590,3 +590,17 @@ def test_wrong_codes_are_reported_to_plugins_and_the_page_is_private(tf_app, clo
     second_step(client, "123456")
     second_step(client, "not-a-recovery-code")
     assert failures == [("ada@example.com", "second_factor"), ("ada@example.com", "second_factor")]
+
+
+def test_when_required_totp_can_be_turned_off_only_with_another_kind_of_second_factor(tf_app):
+    app = tf_app(AUTH_TWO_FACTOR_REQUIRED=True)
+    has_other: list[bool] = []
+    state_of(app).second_factors.append(SecondFactor("other", lambda user: bool(has_other)))
+    client = app.test_client()
+    enrol(app, client)
+    assert client.get("/auth/two-factor/disable").status_code == 403
+    has_other.append(True)  # say, a passkey
+    assert "Turn off two-factor" in client.get("/auth/security").text
+    assert post_form(client, "/auth/two-factor/disable").headers["Location"] == "/auth/security"
+    assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 0
+    assert client.get("/auth/sessions").status_code == 200  # the other factor still meets the requirement
