@@ -32,6 +32,8 @@ def test_upgrade_creates_the_tables_and_check_agrees(auth_app):
         "auth_role_permission",
         "auth_session",
         "auth_access_token",
+        "auth_totp",
+        "auth_recovery_code",
     } <= tables
     assert run(app, "check").output == "Models and migrations agree.\n"
     # The migrated tables work: a user made through the app, and case-insensitive uniqueness.

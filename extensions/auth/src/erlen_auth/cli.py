@@ -317,3 +317,24 @@ def revoke_token_command(token_id: int) -> None:
         raise click.ClickException(f"There is no access token {token_id} that is not revoked already.")
     get_session().commit()
     click.echo(f"Revoked the access token {row.id} {row.name!r}.")
+
+
+two_factor_group = AppGroup("two-factor", help="Manage users' two-factor authentication.")
+user_group.add_command(two_factor_group)
+
+
+@two_factor_group.command("reset")
+@click.argument("email")
+def reset_two_factor_command(email: str) -> None:
+    """Turn a user's two-factor authentication off (a lost device): their secret and recovery codes are deleted.
+
+    They sign in with the password alone and set it up again (at once, when
+    it is required of them). They are mailed a notice.
+    """
+    from . import totp
+
+    user = _user(email)
+    if totp.disable(user, reason="reset"):
+        click.echo(f"Reset the two-factor authentication of <{user.email}>: they sign in with their password alone.")
+    else:
+        click.echo(f"<{user.email}> had no two-factor authentication; nothing changed.")

@@ -71,13 +71,14 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, notices, reauth
+    from . import access_tokens, notices, reauth, two_factor
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
         *access_tokens.SETTINGS,
+        *two_factor.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -206,7 +207,7 @@ def _make_store(app: Flask) -> t.Any:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    from . import permissions, sessions
+    from . import permissions, sessions, two_factor
     from .models import AnonymousUser
     from .passwords import Passwords
     from .throttling import LoginThrottle
@@ -249,6 +250,7 @@ def erlen_init_app(app: Flask) -> None:
     from . import access_tokens
 
     access_tokens.init(app)
+    two_factor.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -315,8 +317,9 @@ def erlen_app_ready(app: Flask) -> None:
 def erlen_db_models() -> Iterable[type[t.Any]]:
     from . import access_tokens
     from .models import MODELS
+    from .totp_models import MODELS as TOTP_MODELS
 
-    return [*MODELS, *access_tokens.MODELS]
+    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
