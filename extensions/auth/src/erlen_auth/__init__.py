@@ -34,6 +34,7 @@ if t.TYPE_CHECKING:
         set_password,
     )
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
+    from .oidc_models import AuthIdentity
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
 
@@ -60,6 +61,7 @@ _LAZY = {
         "accounts",
     ),
     "Passwords": "passwords",
+    "AuthIdentity": "oidc_models",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
 }
 
@@ -74,6 +76,7 @@ def __getattr__(name: str) -> t.Any:
 __all__ = [
     # models
     "AnonymousUser",
+    "AuthIdentity",
     "LoginSession",
     "Role",
     "RolePermission",

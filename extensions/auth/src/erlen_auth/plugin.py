@@ -71,12 +71,13 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import notices, reauth
+    from . import notices, oidc, reauth
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *oidc.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -245,6 +246,9 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    from . import oidc
+
+    oidc.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -310,8 +314,9 @@ def erlen_app_ready(app: Flask) -> None:
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
     from .models import MODELS
+    from .oidc_models import MODELS as OIDC_MODELS
 
-    return list(MODELS)
+    return [*MODELS, *OIDC_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
