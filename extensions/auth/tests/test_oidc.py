@@ -113,7 +113,7 @@ def test_presets_fill_in_the_discovery_url_and_label(auth_app):
 @pytest.mark.parametrize("tenant", [None, "common", "organizations"])
 def test_microsoft_needs_one_tenant(auth_app, tenant):
     entry = {"client_id": "m", "client_secret": "ms", **({"tenant": tenant} if tenant else {})}
-    with pytest.raises(erlen.SettingError, match="'microsoft'.*tenant"):
+    with pytest.raises(erlen.SettingError, match=r"'microsoft'.*tenant"):
         auth_app(config={"AUTH_OIDC_PROVIDERS": {"microsoft": entry}})
 
 

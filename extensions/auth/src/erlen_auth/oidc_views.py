@@ -274,7 +274,9 @@ def _signed_in_as(user_id: object) -> User | None:
 def _finish_link(config: oidc.ProviderConfig, identity: Identity, flow: dict[str, t.Any]) -> t.Any:
     user = _signed_in_as(flow.get("user_id"))
     if user is None:
-        return _failed(config, "You are no longer signed in to the account that asked to link. Sign in and start again.")
+        return _failed(
+            config, "You are no longer signed in to the account that asked to link. Sign in and start again."
+        )
     db = get_session()
     existing = oidc.find_identity(db, config.name, identity.subject)
     if existing is not None:
@@ -415,7 +417,7 @@ def _can_confirm(user: User) -> bool:
 
 
 def pending() -> t.Any:
-    """"An account with this email exists": sign in to it with its password to link the provider's identity.
+    """ "An account with this email exists": sign in to it with its password to link the provider's identity.
 
     The password proves the owner: a provider saying the address is verified
     is not enough (an attacker's account at a careless provider can claim any
@@ -514,4 +516,6 @@ def unlink(identity_id: int) -> t.Any:
             return redirect(url_for("auth.security"))
         db.rollback()
     allowed = oidc.can_unlink(db, user, identity)
-    return _page("unlink", 200 if allowed else 409, provider, form=form, identity=identity, label=label, allowed=allowed)
+    return _page(
+        "unlink", 200 if allowed else 409, provider, form=form, identity=identity, label=label, allowed=allowed
+    )

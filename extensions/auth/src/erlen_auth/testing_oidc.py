@@ -263,7 +263,7 @@ class TestProvider:
         app = Flask("erlen_auth.testing_oidc")
 
         class Grant(AuthorizationCodeGrant):  # type: ignore[misc]
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS: t.ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
 
             def save_authorization_code(self, code: str, request: t.Any) -> None:
                 data = request.payload.data
