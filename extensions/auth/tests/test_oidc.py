@@ -522,3 +522,98 @@ def test_reauthenticating_with_an_identity_of_someone_else_does_not_count(app, p
     provider.sign_in("alice-1", "alice@example.com")
     response = client.get(provider.authorize(started.headers["Location"]))
     assert response.status_code == 403
+
+
+def test_an_account_keeps_its_identity_when_a_passkey_remains(client, provider, db_session):
+    """Unlinking the only identity is allowed once a passkey (a table of another feature) is another way in."""
+    from erlen_db import Model
+
+    sign_in_with(client, provider, "alice-1", "alice@example.com")
+    [identity] = identities(db_session)
+    assert post_form(client, f"/auth/oidc/identities/{identity.id}/unlink").status_code == 409
+    passkeys = sa.Table(
+        "auth_passkey",
+        Model.metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("auth_user.id", ondelete="CASCADE")),
+    )
+    try:
+        passkeys.create(db_session.connection())
+        db_session.execute(passkeys.insert().values(user_id=identity.user_id))
+        db_session.commit()
+        response = post_form(client, f"/auth/oidc/identities/{identity.id}/unlink")
+        assert response.status_code == 302 and identities(db_session) == []
+    finally:
+        Model.metadata.remove(passkeys)
+
+
+# With mail: notices, confirmation, reset
+
+
+@pytest.fixture
+def mail_app(auth_app, provider):
+    pytest.importorskip("erlen_mail", reason="erlen-mail is not installed: tested in the integration session")
+    from erlen_mail.testing import DeliveredMail
+
+    def make(**config):
+        settings = {"MAIL_DEFAULT_SENDER": "noreply@example.com", "AUTH_OIDC_PROVIDERS": {"test": provider.config()}}
+        app = auth_app(["mail"], {**settings, **config}, create_all=True)
+        return app, DeliveredMail(app)
+
+    return make
+
+
+def test_linking_and_unlinking_send_notices(mail_app, provider):
+    from erlen_auth.testing import make_user
+
+    app, outbox = mail_app()
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    log_in(client, "ada@example.com")
+    provider.sign_in("ada-elsewhere", "ada@example.net")
+    client.get(provider.authorize(post_form(client, "/auth/oidc/test/link").headers["Location"]))
+    [linked] = outbox
+    assert linked.subject == "A Test provider account was linked to yours" and linked.recipients == ["ada@example.com"]
+    assert "ada@example.net" in linked.body
+    page = client.get("/auth/security").text
+    unlink_path = page.split('action="/auth/oidc/identities/', 1)[1].split('"', 1)[0]
+    post_form(client, "/auth/oidc/identities/" + unlink_path)
+    assert [message.subject for message in outbox] == [
+        "A Test provider account was linked to yours",
+        "A Test provider account was unlinked from yours",
+    ]
+
+
+def test_a_new_account_is_not_greeted_with_a_notice(mail_app, provider):
+    app, outbox = mail_app()
+    sign_in_with(app.test_client(), provider, "alice-1", "alice@example.com")
+    assert list(outbox) == []
+
+
+def test_an_unverified_address_of_a_new_account_is_confirmed_by_mail_first(mail_app, provider):
+    app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True, AUTH_REQUIRE_CONFIRMED_EMAIL=True)
+    client = app.test_client()
+    response = sign_in_with(client, provider, "alice-1", "alice@example.com", verified=False)
+    assert response.status_code == 200 and not is_logged_in(client)
+    [message] = outbox
+    assert message.subject == "Confirm your email address"
+    again = sign_in_with(client, provider, "alice-1", "alice@example.com", verified=False)
+    assert again.status_code == 403 and "Confirm your email address first" in again.text
+    # A provider that vouches for the address now confirms it.
+    assert sign_in_with(client, provider, "alice-1", "alice@example.com").status_code == 302
+    assert is_logged_in(client)
+
+
+def test_a_reset_link_gives_an_account_without_a_password_one(mail_app, provider):
+    import re
+
+    app, outbox = mail_app()
+    client = app.test_client()
+    sign_in_with(client, provider, "alice-1", "alice@example.com")
+    post_form(client, "/auth/logout")
+    post_form(client, "/auth/reset", {"email": "alice@example.com"})
+    [message] = outbox
+    link = re.search(r"http://localhost(/auth/reset/\S+)", message.body).group(1)
+    post_form(client, link, {"password": "a brand new password", "confirm": "a brand new password"})
+    log_in(client, "alice@example.com", "a brand new password")
+    assert is_logged_in(client)
