@@ -154,6 +154,8 @@ class TestProvider:
         redirect_uris: t.Iterable[str] = ("http://localhost/auth/oidc/test/callback",),
     ) -> None:
         self.client = _Client(client_id, client_secret or secrets.token_urlsafe(24), list(redirect_uris))
+        #: The callback addresses the client may use: append the address of an app served on a port of its own.
+        self.redirect_uris = self.client.redirect_uris
         self.key = RSAKey.generate_key(2048, parameters={"kid": KEY_ID})
         self.account: ProviderAccount | None = None
         #: Claims to put in (or, with ``None``, take out of) the next ID tokens.
