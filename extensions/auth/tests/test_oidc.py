@@ -223,6 +223,18 @@ def test_an_identity_without_an_email_gets_no_account(client, provider, db_sessi
     assert identities(db_session) == []
 
 
+def test_the_address_is_read_from_userinfo_when_the_id_token_has_none(client, provider, db_session):
+    provider.id_token_claims = {"email": None, "email_verified": None}
+    response = sign_in_with(client, provider, "alice-1", "alice@example.com")
+    assert response.status_code == 302 and is_logged_in(client)
+    assert user_by_email(db_session, "alice@example.com").email_confirmed_at is not None
+
+
+def test_an_unsafe_next_is_ignored(client, provider, db_session):
+    response = sign_in_with(client, provider, "alice-1", "alice@example.com", next_target="//evil.example/")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
 # An account with the same address
 
 
