@@ -134,6 +134,20 @@ def test_the_log_in_page_has_a_button_that_posts_with_a_csrf_token(client):
     assert 'name="csrf_token"' in form and 'name="next" value="/notes"' in form
 
 
+def test_every_provider_route_that_changes_state_needs_the_csrf_token(app, db_session):
+    from erlen_forms.testing import assert_csrf_protected
+
+    endpoints = {result.endpoint for result in assert_csrf_protected(app)}
+    assert endpoints >= {
+        "auth.oidc_login",
+        "auth.oidc_reauthenticate",
+        "auth.oidc_link",
+        "auth.oidc_pending",
+        "auth.oidc_pending_confirm",
+        "auth.oidc_unlink",
+    }
+
+
 def test_a_sign_in_starts_only_with_a_post_carrying_the_csrf_token(client, provider):
     # A GET could be sent by any page the visitor opens (login CSRF): there is none.
     assert client.get("/auth/oidc/test/login").status_code == 405
