@@ -22,9 +22,8 @@ from erlen_auth.testing_oidc import TestProvider
 
 
 @pytest.fixture
-def provider() -> t.Iterator[TestProvider]:
-    with TestProvider() as running:
-        yield running
+def provider(oidc_provider: TestProvider) -> TestProvider:
+    return oidc_provider
 
 
 @pytest.fixture
