@@ -361,6 +361,7 @@ def _register(config: oidc.ProviderConfig, identity: Identity, flow: dict[str, t
         password_hash=unusable_password(),
         email_confirmed_at=dt.datetime.now(dt.UTC) if identity.verified else None,
     )
+    confirm = state_of().confirmation_enabled and not identity.verified
     db.add(user)
     try:
         db.flush()
@@ -373,7 +374,6 @@ def _register(config: oidc.ProviderConfig, identity: Identity, flow: dict[str, t
                 last_used_at=dt.datetime.now(dt.UTC),
             )
         )
-        confirm = state_of().confirmation_enabled and not identity.verified
         if confirm:
             send_confirmation(user)
         db.commit()
