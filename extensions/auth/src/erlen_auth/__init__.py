@@ -42,6 +42,7 @@ if t.TYPE_CHECKING:
         set_password,
     )
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
+    from .oidc_models import AuthIdentity
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
     from .two_factor import complete_second_factor, has_second_factor, pending_user
@@ -73,6 +74,7 @@ _LAZY = {
         ("AccessToken", "InvalidTokenError", "TokenUser", "authenticate_bearer", "token_auth", "use_token_user"),
         "access_tokens",
     ),
+    "AuthIdentity": "oidc_models",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
     **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }
@@ -88,6 +90,7 @@ def __getattr__(name: str) -> t.Any:
 __all__ = [
     # models
     "AnonymousUser",
+    "AuthIdentity",
     "LoginSession",
     "Role",
     "RolePermission",

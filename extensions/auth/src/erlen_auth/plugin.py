@@ -71,7 +71,7 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, notices, reauth, two_factor
+    from . import access_tokens, notices, oidc, reauth, two_factor
 
     S = erlen.Setting
     return [
@@ -79,6 +79,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         *notices.SETTINGS,
         *access_tokens.SETTINGS,
         *two_factor.SETTINGS,
+        *oidc.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -251,6 +252,9 @@ def erlen_init_app(app: Flask) -> None:
 
     access_tokens.init(app)
     two_factor.init(app)
+    from . import oidc
+
+    oidc.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -317,9 +321,10 @@ def erlen_app_ready(app: Flask) -> None:
 def erlen_db_models() -> Iterable[type[t.Any]]:
     from . import access_tokens
     from .models import MODELS
+    from .oidc_models import MODELS as OIDC_MODELS
     from .totp_models import MODELS as TOTP_MODELS
 
-    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS]
+    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS, *OIDC_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
