@@ -204,7 +204,7 @@ def _operation(
     options = endpoint.options
     summary, description = _docstring(endpoint)
     operation_id = options.operation_id or rule.endpoint.replace(".", "_")
-    if len(rule.methods or ()) > 1 and not options.operation_id:
+    if len(set(rule.methods or ()) - {"HEAD", "OPTIONS"}) > 1 and not options.operation_id:
         operation_id = f"{operation_id}_{method.lower()}"
     while operation_id in used_ids:
         operation_id += "_"
