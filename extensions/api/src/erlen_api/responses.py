@@ -119,6 +119,7 @@ def make_response(app: Flask, endpoint: Endpoint, returned: t.Any) -> WerkzeugRe
             )
     if endpoint.response is None or status == 204 or status == 304:
         response = Response(status=status)
+        del response.headers["Content-Type"]  # no body, no media type
     else:
         response = Response(serialize(endpoint, value, check=checks_responses(app)), status=status, mimetype=JSON_MEDIA_TYPE)
     if headers:
