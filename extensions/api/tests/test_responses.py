@@ -55,7 +55,7 @@ def test_checking_can_be_forced_on(make_app: t.Any) -> None:
 
 def test_no_body_status_and_headers(client: t.Any) -> None:
     deleted = client.delete("/api/v1/items/1")
-    assert (deleted.status_code, deleted.data, deleted.mimetype) == (204, b"", "")
+    assert (deleted.status_code, deleted.data, deleted.content_type) == (204, b"", None)
     untyped = client.get("/api/v1/untyped")
     assert (untyped.status_code, untyped.json, untyped.headers["X-Extra"]) == (202, {"ok": True}, "yes")
 
