@@ -290,7 +290,7 @@ class Api(Blueprint):
                 self, reason="erlen-api checks the CSRF header itself, on requests with the session cookie"
             )
         super().register(app, options)
-        state.add_prefix(str(options.get("url_prefix") or self.url_prefix or "/"))
+        state.add_prefix(str(options.get("url_prefix") or self.url_prefix or "/"), self.lifecycle)
         state.spec = None
 
     def _check_security(self, app: Flask) -> None:

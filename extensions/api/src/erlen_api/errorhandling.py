@@ -104,9 +104,14 @@ def answer_routing_error() -> Response | HTTPException | None:
         return None
     from .state import state_of
 
-    if not state_of(t.cast(Flask, current_app._get_current_object())).covers(request.path):  # type: ignore[attr-defined]
+    state = state_of(t.cast(Flask, current_app._get_current_object()))  # type: ignore[attr-defined]
+    if not state.covers(request.path):
         return None
-    return to_problem(error)
+    response = to_problem(error)
+    lifecycle = state.lifecycle_for(request.path)
+    if lifecycle is not None and not isinstance(response, HTTPException):
+        lifecycle.apply(response)
+    return response
 
 
 def install_routing_handler(app: Flask) -> None:

@@ -9,6 +9,8 @@ from flask import Flask
 
 import erlen
 
+from .versioning import Lifecycle
+
 #: The key of ``app.extensions`` holding the :class:`ApiState`.
 EXTENSION_KEY = "api"
 
@@ -20,20 +22,35 @@ class ApiState:
     :param prefixes: the URL prefixes of the app's APIs (and of the documentation): under them every error is
         a problem document, even when no route matches.
     :param spec: the OpenAPI document, built on first use.
+    :param lifecycles: the deprecation of the API versions, by prefix, for the responses no view answers.
     """
 
     prefixes: list[str] = field(default_factory=list)
     spec: dict[str, t.Any] | None = None
+    lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
 
-    def add_prefix(self, prefix: str) -> None:
+    def add_prefix(self, prefix: str, lifecycle: Lifecycle | None = None) -> None:
         """Answer errors under ``prefix`` with problem documents.
 
         :param prefix: a URL prefix such as ``/api/v1``.
+        :param lifecycle: the deprecation of the API version served there.
         """
         prefix = "/" + prefix.strip("/")
         if prefix not in self.prefixes:
             self.prefixes.append(prefix)
             self.prefixes.sort(key=len, reverse=True)
+        if lifecycle is not None and lifecycle.headers():
+            self.lifecycles[prefix] = lifecycle
+
+    def lifecycle_for(self, path: str) -> Lifecycle | None:
+        """The deprecation of the API version whose prefix is the longest one ``path`` is under.
+
+        :param path: a request path.
+        """
+        for prefix in self.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return self.lifecycles.get(prefix)
+        return None
 
     def covers(self, path: str) -> bool:
         """Whether ``path`` is under one of the prefixes.
