@@ -57,7 +57,9 @@ def test_a_locked_sqlite_database(make_app: t.Any, tmp_path: Path) -> None:
 
 
 def test_other_database_errors_are_500_problems(make_db_app: t.Any) -> None:
-    app = make_db_app(["forms", "auth", "api", "api_sample.notes"], {"PROPAGATE_EXCEPTIONS": False})  # no tables: the query fails
+    app = make_db_app(
+        ["forms", "auth", "api", "api_sample.notes"], {"PROPAGATE_EXCEPTIONS": False}
+    )  # no tables: the query fails
     response = app.test_client().get("/api/v1/notes")
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"

@@ -39,7 +39,9 @@ def test_a_missing_field_and_a_missing_body(client: t.Any) -> None:
     assert [(e["pointer"], e["type"]) for e in missing_field["errors"]] == [("#/quantity", "missing")]
     no_body = client.post("/api/v1/items")
     assert no_body.status_code == 422
-    assert no_body.json["errors"] == [{"detail": "A JSON body is required.", "location": "body", "pointer": "#", "type": "missing"}]
+    assert no_body.json["errors"] == [
+        {"detail": "A JSON body is required.", "location": "body", "pointer": "#", "type": "missing"}
+    ]
 
 
 def test_unparseable_json_is_a_400(client: t.Any) -> None:
@@ -58,7 +60,9 @@ def test_a_body_of_another_media_type_is_a_415(client: t.Any) -> None:
 
 
 def test_a_json_suffix_media_type_is_json(client: t.Any) -> None:
-    response = client.post("/api/v1/items", data=b'{"name":"pen","quantity":1}', content_type="application/merge-patch+json")
+    response = client.post(
+        "/api/v1/items", data=b'{"name":"pen","quantity":1}', content_type="application/merge-patch+json"
+    )
     assert response.status_code == 201
 
 
@@ -75,13 +79,20 @@ def test_dataclass_typeddict_and_list_bodies(client: t.Any) -> None:
     assert client.post("/api/v1/greetings", json={"name": "ada"}).json == {"name": "Ada", "polite": True}
     assert client.post("/api/v1/numbers", json=[1, 2, 3]).json == 6
     problem = client.post("/api/v1/greetings", json={"polite": "very"}).json
-    assert sorted((e["pointer"], e["type"]) for e in problem["errors"]) == [("#/name", "missing"), ("#/polite", "bool_parsing")]
+    assert sorted((e["pointer"], e["type"]) for e in problem["errors"]) == [
+        ("#/name", "missing"),
+        ("#/polite", "bool_parsing"),
+    ]
     assert client.post("/api/v1/numbers", json=[1, "x"]).json["errors"][0]["pointer"] == "#/1"
 
 
 def test_query_parameters_scalars_renamed_and_optional(client: t.Any) -> None:
     assert client.get("/api/v1/search?q=pen").json == {"q": "pen", "when": None, "n": 5}
-    assert client.get("/api/v1/search?q=pen&when=2026-12-02&max-results=9").json == {"q": "pen", "when": "2026-12-02", "n": 9}
+    assert client.get("/api/v1/search?q=pen&when=2026-12-02&max-results=9").json == {
+        "q": "pen",
+        "when": "2026-12-02",
+        "n": 9,
+    }
     problem = client.get("/api/v1/search?when=yesterday&max-results=x").json
     assert problem["status"] == 422
     assert sorted((e["location"], e["parameter"], e["type"]) for e in problem["errors"]) == [
@@ -96,7 +107,10 @@ def test_a_query_model_with_repeated_parameters_and_an_enum(client: t.Any) -> No
     assert [row["id"] for row in client.get("/api/v1/items?tag=4&tag=9").json] == [4, 9]
     assert client.get("/api/v1/items?colour=red").status_code == 200
     problem = client.get("/api/v1/items?limit=0&colour=blue").json
-    assert sorted((e["parameter"], e["type"]) for e in problem["errors"]) == [("colour", "enum"), ("limit", "greater_than_equal")]
+    assert sorted((e["parameter"], e["type"]) for e in problem["errors"]) == [
+        ("colour", "enum"),
+        ("limit", "greater_than_equal"),
+    ]
 
 
 def test_path_parameters_are_converted_by_their_type_hint(client: t.Any) -> None:
@@ -104,18 +118,30 @@ def test_path_parameters_are_converted_by_their_type_hint(client: t.Any) -> None
     problem = client.get("/api/v1/codes/abc").json
     assert problem["status"] == 422
     assert problem["errors"] == [
-        {"detail": "Input should be a valid integer, unable to parse string as an integer", "location": "path", "parameter": "code", "type": "int_parsing"}
+        {
+            "detail": "Input should be a valid integer, unable to parse string as an integer",
+            "location": "path",
+            "parameter": "code",
+            "type": "int_parsing",
+        }
     ]
 
 
 def test_errors_of_every_location_are_reported_together(app: Flask, client: t.Any) -> None:
     response = client.put("/api/v1/things/3", json={"name": ""})
-    assert {(e["location"], e.get("pointer")) for e in response.json["errors"]} == {("body", "#/name"), ("body", "#/quantity")}
+    assert {(e["location"], e.get("pointer")) for e in response.json["errors"]} == {
+        ("body", "#/name"),
+        ("body", "#/quantity"),
+    }
 
 
 def test_class_based_views(client: t.Any) -> None:
     assert client.get("/api/v1/things/4?verbose=true").json == {"id": 4, "name": "thing!", "quantity": 0}
-    assert client.put("/api/v1/things/4", json={"name": "cup", "quantity": 1}).json == {"id": 4, "name": "cup", "quantity": 1}
+    assert client.put("/api/v1/things/4", json={"name": "cup", "quantity": 1}).json == {
+        "id": 4,
+        "name": "cup",
+        "quantity": 1,
+    }
     deleted = client.delete("/api/v1/things/4")
     assert deleted.status_code == 204 and deleted.data == b""
     assert client.head("/api/v1/things/4").status_code == 200

@@ -74,7 +74,13 @@ def test_problems_with_headers_and_extension_members(app: Flask, client: t.Any) 
     response = client.get("/plain/limited")  # outside any API, a Problem still renders as one
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "30"
-    assert response.json == {"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": "Slow down.", "limit": 10}
+    assert response.json == {
+        "type": "about:blank",
+        "title": "Too Many Requests",
+        "status": 429,
+        "detail": "Slow down.",
+        "limit": 10,
+    }
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 405, 406, 409, 412, 413, 415, 429, 503])

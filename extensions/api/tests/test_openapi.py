@@ -29,12 +29,19 @@ def test_paths_parameters_and_operations(app: Flask) -> None:
     assert read["tags"] == ["shapes"]
     assert read["parameters"] == [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
     assert read["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ItemOut"}
-    assert read["responses"]["404"]["content"]["application/problem+json"]["schema"]["$ref"] == "#/components/schemas/Problem"
+    assert (
+        read["responses"]["404"]["content"]["application/problem+json"]["schema"]["$ref"]
+        == "#/components/schemas/Problem"
+    )
     assert read["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"] == (
         "#/components/schemas/ValidationProblem"
     )
     search = paths["/api/v1/search"]["get"]
-    assert [(p["name"], p["required"]) for p in search["parameters"]] == [("q", True), ("when", False), ("max-results", False)]
+    assert [(p["name"], p["required"]) for p in search["parameters"]] == [
+        ("q", True),
+        ("when", False),
+        ("max-results", False),
+    ]
     listing = paths["/api/v1/items"]["get"]
     tag = next(p for p in listing["parameters"] if p["name"] == "tag")
     assert tag["schema"]["type"] == "array" and tag["explode"] is True

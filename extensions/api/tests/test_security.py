@@ -1,4 +1,4 @@
-"""Who may call an endpoint: the session cookie (with CSRF in a header), bearer tokens, permissions; on both databases."""
+"""Who may call an endpoint: the session cookie (with CSRF in a header), bearer tokens, permissions; both databases."""
 
 from __future__ import annotations
 
@@ -112,7 +112,9 @@ def test_an_invalid_token_gets_a_401_with_the_bearer_error(client: t.Any) -> Non
 
 def test_an_endpoint_may_refuse_tokens(client: t.Any, editor: t.Any) -> None:
     created = client.post("/api/v1/notes", json={"title": "x"}, headers={"Authorization": f"Bearer user-{editor.id}"})
-    response = client.delete(f"/api/v1/notes/{created.json['id']}", headers={"Authorization": f"Bearer user-{editor.id}"})
+    response = client.delete(
+        f"/api/v1/notes/{created.json['id']}", headers={"Authorization": f"Bearer user-{editor.id}"}
+    )
     problem = _problem(response, 401)
     assert "does not accept access tokens" in problem["detail"]
     assert response.headers["WWW-Authenticate"] == 'Cookie realm="API", cookie-name="session"'
@@ -120,7 +122,9 @@ def test_an_endpoint_may_refuse_tokens(client: t.Any, editor: t.Any) -> None:
 
 def test_validation_runs_after_authorization(client: t.Any, reader: t.Any) -> None:
     _problem(client.post("/api/v1/notes", json={"title": ""}), 401)
-    problem = _problem(client.post("/api/v1/notes", json={"title": ""}, headers={"Authorization": f"Bearer user-{reader.id}"}), 403)
+    problem = _problem(
+        client.post("/api/v1/notes", json={"title": ""}, headers={"Authorization": f"Bearer user-{reader.id}"}), 403
+    )
     assert "notes.edit" in problem["detail"]
 
 
@@ -144,5 +148,5 @@ def test_an_unknown_permission_stops_the_app(make_db_app: t.Any, auth_config: di
         pass
 
     app = make_db_app(["forms", "auth", "api"], auth_config)
-    with pytest.raises(ApiDeclarationError, match="Unknown permission 'notes.edti'"):
+    with pytest.raises(ApiDeclarationError, match=r"Unknown permission 'notes\.edti'"):
         app.register_blueprint(typo)

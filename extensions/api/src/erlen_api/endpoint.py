@@ -92,7 +92,9 @@ def endpoint(**options: t.Any) -> Callable[[t.Callable[..., t.Any]], t.Callable[
     """
     unknown = set(options) - OPTION_NAMES
     if unknown:
-        raise TypeError(f"Unknown endpoint options: {', '.join(sorted(unknown))}. Known: {', '.join(sorted(OPTION_NAMES))}.")
+        raise TypeError(
+            f"Unknown endpoint options: {', '.join(sorted(unknown))}. Known: {', '.join(sorted(OPTION_NAMES))}."
+        )
 
     def decorate(view: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         setattr(view, OPTIONS_ATTRIBUTE, options)
@@ -259,7 +261,9 @@ class Endpoint:
                 errors.extend(_field_errors(exc.errors(include_url=False), "path", parameter=name))
         if self._query_model is not None:
             raw = {
-                parameter.key: request.args.getlist(parameter.key) if parameter.repeated else request.args[parameter.key]
+                parameter.key: request.args.getlist(parameter.key)
+                if parameter.repeated
+                else request.args[parameter.key]
                 for parameter in self.query.values()
                 if parameter.key in request.args
             }
@@ -271,7 +275,9 @@ class Endpoint:
                 arguments.update({name: getattr(parsed, name) for name in self.query})
         for model in self.query_models:
             raw = {
-                parameter.key: request.args.getlist(parameter.key) if parameter.repeated else request.args[parameter.key]
+                parameter.key: request.args.getlist(parameter.key)
+                if parameter.repeated
+                else request.args[parameter.key]
                 for parameter in model.parameters
                 if parameter.key in request.args
             }
@@ -436,7 +442,9 @@ def compile_endpoint(
             )
         annotation, marker = split_annotation(hints[parameter.name])
         if isinstance(marker, Path):
-            raise TypeError(f"The view {name}: {parameter.name!r} is marked Path() but the URL rule has no such variable.")
+            raise TypeError(
+                f"The view {name}: {parameter.name!r} is marked Path() but the URL rule has no such variable."
+            )
         if isinstance(marker, Query) or (marker is None and (is_scalar(annotation) or is_sequence(annotation))):
             query_marker = marker if isinstance(marker, Query) else Query()
             if is_structured(annotation):

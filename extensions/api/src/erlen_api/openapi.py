@@ -229,7 +229,12 @@ def _operation(
             item["description"] = path_parameter.description
         parameters.append(item)
     for name, query in endpoint.query.items():
-        item = {"name": query.key, "in": "query", "required": query.required, "schema": _schema(schemas, keys[f"query:{name}"])}
+        item = {
+            "name": query.key,
+            "in": "query",
+            "required": query.required,
+            "schema": _schema(schemas, keys[f"query:{name}"]),
+        }
         if query.description:
             item["description"] = query.description
         if query.repeated:
@@ -276,7 +281,9 @@ def _operation(
             "Forbidden: the user lacks the permission, or a request with the session cookie lacks the CSRF token."
         )
     if has_inputs:
-        responses["422"] = _problem_response("The request's inputs are invalid: every error, with its place.", "ValidationProblem")
+        responses["422"] = _problem_response(
+            "The request's inputs are invalid: every error, with its place.", "ValidationProblem"
+        )
     for extra_status, extra_description in sorted(options.responses.items()):
         responses.setdefault(str(extra_status), _problem_response(extra_description))
     responses["default"] = _problem_response("An error, as RFC 9457 problem details.")

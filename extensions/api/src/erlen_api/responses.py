@@ -121,7 +121,9 @@ def make_response(app: Flask, endpoint: Endpoint, returned: t.Any) -> WerkzeugRe
         response = Response(status=status)
         del response.headers["Content-Type"]  # no body, no media type
     else:
-        response = Response(serialize(endpoint, value, check=checks_responses(app)), status=status, mimetype=JSON_MEDIA_TYPE)
+        response = Response(
+            serialize(endpoint, value, check=checks_responses(app)), status=status, mimetype=JSON_MEDIA_TYPE
+        )
     if headers:
         response.headers.update(headers)
     return response

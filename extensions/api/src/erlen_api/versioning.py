@@ -33,7 +33,9 @@ class Lifecycle:
         for name in ("deprecated", "sunset"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, datetime.datetime) or value.tzinfo is None):
-                raise ValueError(f"{name} must be a datetime with a time zone, such as datetime(2027, 1, 1, tzinfo=UTC).")
+                raise ValueError(
+                    f"{name} must be a datetime with a time zone, such as datetime(2027, 1, 1, tzinfo=UTC)."
+                )
 
     @property
     def is_deprecated(self) -> bool:

@@ -6,11 +6,12 @@ import datetime
 import enum
 import typing as t
 from dataclasses import dataclass
+from typing import NotRequired
 
 from flask import Response, jsonify
 from flask.views import MethodView
 from pydantic import BaseModel, Field
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 import erlen_api
 from erlen_api import Api, Body, Path, Query
@@ -85,7 +86,9 @@ def list_items(page: t.Annotated[Page, Query()], colour: Colour | None = None) -
 
 
 @api.get("/search")
-def search(q: str, when: datetime.date | None = None, n: t.Annotated[int, Query(name="max-results")] = 5) -> dict[str, t.Any]:
+def search(
+    q: str, when: datetime.date | None = None, n: t.Annotated[int, Query(name="max-results")] = 5
+) -> dict[str, t.Any]:
     """Scalar query parameters: required, optional, renamed."""
     return {"q": q, "when": when.isoformat() if when else None, "n": n}
 
