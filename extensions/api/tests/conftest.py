@@ -7,8 +7,6 @@ import typing as t
 import pytest
 from flask import Flask
 
-from erlen_auth.testing import FAST_HASHING
-
 
 @pytest.fixture
 def erlen_plugins() -> list[str]:
@@ -29,4 +27,6 @@ def app(make_app: t.Any, erlen_plugins: list[str], erlen_config: dict[str, t.Any
 @pytest.fixture
 def auth_config() -> dict[str, t.Any]:
     """Settings of apps with accounts: cheap hashing."""
+    from erlen_auth.testing import FAST_HASHING
+
     return {**FAST_HASHING}
