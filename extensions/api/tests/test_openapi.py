@@ -31,10 +31,10 @@ def test_paths_parameters_and_operations(app: Flask) -> None:
     assert read["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ItemOut"}
     assert (
         read["responses"]["404"]["content"]["application/problem+json"]["schema"]["$ref"]
-        == "#/components/schemas/Problem"
+        == "#/components/schemas/ProblemDetails"
     )
     assert read["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"] == (
-        "#/components/schemas/ValidationProblem"
+        "#/components/schemas/ValidationProblemDetails"
     )
     search = paths["/api/v1/search"]["get"]
     assert [(p["name"], p["required"]) for p in search["parameters"]] == [
@@ -62,7 +62,7 @@ def test_request_bodies_and_component_schemas(app: Flask) -> None:
     assert set(create["responses"]) >= {"201", "400", "413", "415", "422", "default"}
     schemas = document["components"]["schemas"]
     assert schemas["Item"]["properties"]["name"] == {"maxLength": 20, "minLength": 1, "title": "Name", "type": "string"}
-    assert {"Point", "Greeting", "Problem", "ValidationProblem", "FieldError", "Colour"} <= set(schemas)
+    assert {"Point", "Greeting", "ProblemDetails", "ValidationProblemDetails", "FieldError", "Colour"} <= set(schemas)
     numbers = document["paths"]["/api/v1/numbers"]["post"]["requestBody"]
     assert numbers["description"] == "Numbers to add."
 

@@ -115,11 +115,8 @@ def _docstring(endpoint: Endpoint) -> tuple[str | None, str | None]:
     return " ".join(summary.split()), rest.strip() or None
 
 
-def _problem_response(description: str, ref: str = "Problem") -> dict[str, t.Any]:
-    return {
-        "description": description,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF_TEMPLATE.format(model=ref)}}},
-    }
+def _problem_response(description: str, schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": dict(schema)}}}
 
 
 def generate(app: Flask) -> dict[str, t.Any]:
@@ -158,13 +155,14 @@ def generate(app: Flask) -> dict[str, t.Any]:
                 tags.setdefault(tag, api.description if tag == api.name else None)
             pending.append((path, method, endpoint, keys, {"rule": rule, "converters": converters}))
     components = schemas.resolve()
+    problems = {"problem": schemas.results[problem_key], "validation": schemas.results[validation_key]}
     paths: dict[str, dict[str, t.Any]] = {}
     used_ids: set[str] = set()
     for path, method, endpoint, keys, context in pending:
-        operation = _operation(app, method, endpoint, keys, schemas, context["rule"], context["converters"], used_ids)
+        operation = _operation(
+            method, endpoint, keys, schemas, context["rule"], context["converters"], used_ids, problems
+        )
         paths.setdefault(path, {})[method.lower()] = operation
-    components.setdefault("Problem", schemas.results[problem_key])
-    components.setdefault("ValidationProblem", schemas.results[validation_key])
     document: dict[str, t.Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -192,7 +190,6 @@ def _schema(schemas: _Schemas, key: t.Any) -> dict[str, t.Any]:
 
 
 def _operation(
-    app: Flask,
     method: str,
     endpoint: Endpoint,
     keys: dict[str, t.Any],
@@ -200,8 +197,14 @@ def _operation(
     rule: Rule,
     converters: dict[str, str],
     used_ids: set[str],
+    problems: dict[str, dict[str, t.Any]],
 ) -> dict[str, t.Any]:
+    """The operation object of ``endpoint``.
+
+    :param problems: the schemas (``$ref``) of the problem documents: ``problem`` and ``validation``.
+    """
     options = endpoint.options
+    problem = problems["problem"]
     summary, description = _docstring(endpoint)
     operation_id = options.operation_id or rule.endpoint.replace(".", "_")
     if len(set(rule.methods or ()) - {"HEAD", "OPTIONS"}) > 1 and not options.operation_id:
@@ -271,22 +274,23 @@ def _operation(
     responses[str(status)] = success
     has_inputs = bool(endpoint.path or endpoint.query or endpoint.query_models or endpoint.body)
     if endpoint.body is not None:
-        responses["400"] = _problem_response("The body is not valid JSON.")
-        responses["413"] = _problem_response("The body is too large.")
-        responses["415"] = _problem_response("The body is not JSON.")
+        responses["400"] = _problem_response("The body is not valid JSON.", problem)
+        responses["413"] = _problem_response("The body is too large.", problem)
+        responses["415"] = _problem_response("The body is not JSON.", problem)
     if options.needs_login:
-        responses["401"] = _problem_response("Authentication is required (WWW-Authenticate says how).")
+        responses["401"] = _problem_response("Authentication is required (WWW-Authenticate says how).", problem)
     if options.needs_login or (method not in ("GET", "HEAD", "OPTIONS", "TRACE")):
         responses["403"] = _problem_response(
-            "Forbidden: the user lacks the permission, or a request with the session cookie lacks the CSRF token."
+            "Forbidden: the user lacks the permission, or a request with the session cookie lacks the CSRF token.",
+            problem,
         )
     if has_inputs:
         responses["422"] = _problem_response(
-            "The request's inputs are invalid: every error, with its place.", "ValidationProblem"
+            "The request's inputs are invalid: every error, with its place.", problems["validation"]
         )
     for extra_status, extra_description in sorted(options.responses.items()):
-        responses.setdefault(str(extra_status), _problem_response(extra_description))
-    responses["default"] = _problem_response("An error, as RFC 9457 problem details.")
+        responses.setdefault(str(extra_status), _problem_response(extra_description, problem))
+    responses["default"] = _problem_response("An error, as RFC 9457 problem details.", problem)
     operation["responses"] = responses
     if options.needs_login:
         requirements: list[dict[str, list[str]]] = [{"cookieAuth": []}]
