@@ -153,3 +153,19 @@ def test_an_unknown_permission_stops_the_app(make_db_app: t.Any, auth_config: di
     app = make_db_app(["forms", "auth", "api"], auth_config)
     with pytest.raises(ApiDeclarationError, match=r"Unknown permission 'notes\.edti'"):
         app.register_blueprint(typo)
+
+
+def test_every_answer_matches_the_document(app: Flask, editor: t.Any, reader: t.Any) -> None:
+    from erlen_api.testing import api_client_for
+
+    anonymous = api_client_for(app)
+    assert anonymous.post("/api/v1/notes", json={"title": "x"}).status_code == 401
+    by_token = api_client_for(app, token=f"user-{editor.id}")
+    note = by_token.post("/api/v1/notes", json={"title": "x"}).json
+    assert by_token.patch(f"/api/v1/notes/{note['id']}", json={"title": ""}).status_code == 422
+    assert by_token.get("/api/v1/notes?limit=500").status_code == 422
+    assert api_client_for(app, token=f"read-{reader.id}").delete(f"/api/v1/notes/{note['id']}").status_code == 401
+    session_client = login_as(api_client_for(app), editor)
+    assert session_client.patch(f"/api/v1/notes/{note['id']}", json={"body": "b"}).json["body"] == "b"
+    assert session_client.delete(f"/api/v1/notes/{note['id']}").status_code == 204
+    assert session_client.get(f"/api/v1/notes/{note['id']}").status_code == 404
