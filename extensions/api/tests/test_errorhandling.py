@@ -105,3 +105,12 @@ def test_every_status_of_flask_abort_is_a_problem(app: Flask, status: int) -> No
 def test_a_problem_status_must_be_an_error() -> None:
     with pytest.raises(ValueError, match="400 to 599"):
         Problem(302)
+
+
+def test_a_request_that_accepts_no_json_is_a_406(client: t.Any) -> None:
+    response = client.get("/api/v1/items/1", headers={"Accept": "text/html"})
+    assert response.status_code == 406
+    assert response.mimetype == PROBLEM_MEDIA_TYPE
+    for accept in ("application/json", "*/*", "text/html,application/xhtml+xml,*/*;q=0.8", "application/*"):
+        assert client.get("/api/v1/items/1", headers={"Accept": accept}).status_code == 200, accept
+    assert client.delete("/api/v1/items/1", headers={"Accept": "text/html"}).status_code == 204  # no body to refuse

@@ -32,7 +32,8 @@ import erlen
 
 from .endpoint import OPTION_NAMES, Endpoint, compile_endpoint, merged_options
 from .errorhandling import register_handlers
-from .responses import make_response
+from .problems import PROBLEM_MEDIA_TYPE, Problem
+from .responses import JSON_MEDIA_TYPE, make_response
 from .security import authenticate
 from .state import state_of
 from .versioning import Lifecycle
@@ -315,6 +316,12 @@ class Api(Blueprint):
             )
 
 
+def _accepts_json() -> bool:
+    """Whether the request's ``Accept`` header allows JSON (no header allows anything)."""
+    accepted = request.accept_mimetypes
+    return not accepted or accepted.best_match([JSON_MEDIA_TYPE, PROBLEM_MEDIA_TYPE]) is not None
+
+
 def typed_view(view_func: Callable[..., t.Any], endpoints: Mapping[str, Endpoint]) -> Callable[..., Response]:
     """The view Flask calls: authenticate, parse and validate the inputs, call ``view_func``, serialise.
 
@@ -326,6 +333,11 @@ def typed_view(view_func: Callable[..., t.Any], endpoints: Mapping[str, Endpoint
     def view(**path_values: t.Any) -> Response:
         method = request.method
         endpoint = endpoints.get(method) or endpoints["GET" if method == "HEAD" else next(iter(endpoints))]
+        if endpoint.response is not None and not _accepts_json():
+            raise Problem(
+                406,
+                f"This endpoint answers {JSON_MEDIA_TYPE} (errors {PROBLEM_MEDIA_TYPE}); the request accepts neither.",
+            )
         authenticate(endpoint)
         arguments = endpoint.parse(path_values)
         returned = view_func(**arguments)
