@@ -52,7 +52,10 @@ _PAGE = """<!doctype html>
 
 
 def _csrf(app: Flask) -> tuple[str, str]:
-    """A CSRF token for the page's requests, and the header to send it in; empty without erlen-forms."""
+    """A CSRF token for the page's requests, and the header to send it in; empty without erlen-forms.
+
+    :param app: the current app.
+    """
     import erlen
 
     if "forms" not in erlen.plugins_of(app) or not app.config.get("FORMS_CSRF_ENABLED", True):

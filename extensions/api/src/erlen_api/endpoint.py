@@ -299,6 +299,11 @@ class Endpoint:
         return arguments
 
     def _parse_body(self, arguments: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        """Parse the JSON body into ``arguments``; the errors of its fields.
+
+        :param arguments: the view's arguments so far.
+        :raises Problem: 400 for a body that is not JSON, 415 for another media type.
+        """
         body = t.cast(BodyParameter, self.body)
         data = request.get_data(cache=True)
         if not data:
@@ -372,7 +377,10 @@ def _field_errors(
 
 
 def _fields_of(annotation: t.Any) -> dict[str, tuple[t.Any, bool, t.Any]]:
-    """The fields of a model, dataclass or ``TypedDict``: key to (type, required, default)."""
+    """The fields of a model, dataclass or ``TypedDict``: key to (type, required, default).
+
+    :param annotation: the model, dataclass or ``TypedDict``.
+    """
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return {
             (info.alias or name): (info.annotation, info.is_required(), info.default)
@@ -487,7 +495,10 @@ def compile_endpoint(
 
 
 def _response_from_hint(hint: t.Any) -> t.Any:
-    """The response type a return annotation declares: :data:`UNSET` for a Flask response (anything goes)."""
+    """The response type a return annotation declares: :data:`UNSET` for a Flask response (anything goes).
+
+    :param hint: the resolved return annotation.
+    """
     from werkzeug.wrappers import Response as WerkzeugResponse
 
     if hint is type(None):

@@ -45,6 +45,11 @@ def to_problem(exc: HTTPException) -> Response | HTTPException:
 
 
 def _with_instance(response: Response, exc: Problem) -> Response:
+    """The problem's response, with the request's path as its ``instance`` unless it has one.
+
+    :param response: the problem's own response.
+    :param exc: the problem.
+    """
     if "instance" in exc.extensions:
         return response
     return problem_response(
@@ -59,7 +64,10 @@ def _with_instance(response: Response, exc: Problem) -> Response:
 
 
 def _database_error(exc: Exception) -> Response:
-    """erlen-db's unavailable database as a 503 problem; any other database error goes on to the 500 handler."""
+    """erlen-db's unavailable database as a 503 problem; any other database error goes on to the 500 handler.
+
+    :param exc: a SQLAlchemy error.
+    """
     from erlen_db import is_unavailable
     from erlen_db.errors import RETRY_AFTER, note_unavailable
 

@@ -54,6 +54,10 @@ SECURITY_SCHEMES: dict[str, dict[str, t.Any]] = {
 
 
 def _cookie_scheme(app: Flask) -> dict[str, t.Any]:
+    """The security scheme of the session cookie, named as the app names it.
+
+    :param app: the app.
+    """
     return {
         "type": "apiKey",
         "in": "cookie",
@@ -72,10 +76,18 @@ def openapi_path(rule: str) -> str:
 
 
 def _converters(rule: str) -> dict[str, str]:
+    """The converter of each variable of a URL rule: ``{"id": "int"}`` for ``/notes/<int:id>``.
+
+    :param rule: the rule.
+    """
     return {match.group(2): match.group(1) or "default" for match in _RULE_VARIABLE.finditer(rule)}
 
 
 def _api_rules(app: Flask) -> Iterator[tuple[Rule, dict[str, Endpoint]]]:
+    """The app's URL rules whose views are API endpoints, with their endpoints by method, sorted by path.
+
+    :param app: the app.
+    """
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: (rule.rule, rule.endpoint)):
         view = app.view_functions.get(rule.endpoint)
         endpoints = getattr(view, ENDPOINTS_ATTRIBUTE, None)
@@ -92,6 +104,11 @@ class _Schemas:
         self.adapters: dict[tuple[int, JsonSchemaMode], TypeAdapter[t.Any]] = {}
 
     def ask(self, annotation: t.Any, mode: JsonSchemaMode) -> tuple[int, JsonSchemaMode]:
+        """Note that the schema of ``annotation`` is needed; its key in :attr:`results` once resolved.
+
+        :param annotation: a type.
+        :param mode: ``validation`` for inputs, ``serialization`` for responses.
+        """
         key = (id(annotation), mode)
         if key not in self.adapters:
             adapter: TypeAdapter[t.Any] = TypeAdapter(annotation)
@@ -100,6 +117,7 @@ class _Schemas:
         return key
 
     def resolve(self) -> dict[str, t.Any]:
+        """Make every schema asked for; fill :attr:`results` and return the shared definitions (components)."""
         if not self.inputs:
             return {}
         mapping, definitions = TypeAdapter.json_schemas(self.inputs, ref_template=_REF_TEMPLATE)
@@ -108,6 +126,10 @@ class _Schemas:
 
 
 def _docstring(endpoint: Endpoint) -> tuple[str | None, str | None]:
+    """The summary (first paragraph) and description (the rest) of the view's docstring.
+
+    :param endpoint: the endpoint.
+    """
     doc = inspect.getdoc(endpoint.view)
     if not doc:
         return None, None
@@ -116,6 +138,11 @@ def _docstring(endpoint: Endpoint) -> tuple[str | None, str | None]:
 
 
 def _problem_response(description: str, schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A response object of problem documents.
+
+    :param description: when it is answered.
+    :param schema: the schema (a ``$ref``) of the problem document.
+    """
     return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": dict(schema)}}}
 
 
@@ -186,6 +213,11 @@ def generate(app: Flask) -> dict[str, t.Any]:
 
 
 def _schema(schemas: _Schemas, key: t.Any) -> dict[str, t.Any]:
+    """A copy of a resolved schema.
+
+    :param schemas: the resolved schemas.
+    :param key: the key :meth:`_Schemas.ask` gave.
+    """
     return dict(schemas.results[key])
 
 
@@ -201,6 +233,13 @@ def _operation(
 ) -> dict[str, t.Any]:
     """The operation object of ``endpoint``.
 
+    :param method: the HTTP method.
+    :param endpoint: the endpoint.
+    :param keys: the keys of its schemas in ``schemas``: ``path:NAME``, ``query:NAME``, ``body``, ``response``...
+    :param schemas: the resolved schemas.
+    :param rule: its URL rule.
+    :param converters: the converter of each variable of the rule.
+    :param used_ids: the operation ids taken so far; this one is added.
     :param problems: the schemas (``$ref``) of the problem documents: ``problem`` and ``validation``.
     """
     options = endpoint.options

@@ -97,6 +97,10 @@ def split_annotation(annotation: t.Any) -> tuple[t.Any, Marker | None]:
 
 
 def _without_none(annotation: t.Any) -> list[t.Any]:
+    """The members of a union other than ``None`` (the type itself when it is no union).
+
+    :param annotation: a type hint, possibly ``Annotated``.
+    """
     if t.get_origin(annotation) is t.Annotated:
         annotation = t.get_args(annotation)[0]
     origin = t.get_origin(annotation)

@@ -51,6 +51,10 @@ class ResponseValidationError(Exception):
 
 
 def _type_name(annotation: t.Any) -> str:
+    """A type's name for messages.
+
+    :param annotation: the type.
+    """
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 

@@ -103,6 +103,10 @@ def current_identity() -> Identity:
 
 
 def _realm(app: Flask) -> str:
+    """The realm of the challenges: ``API_TITLE``, quoted for a header.
+
+    :param app: the current app.
+    """
     return str(app.config.get("API_TITLE") or "api").replace("\\", "\\\\").replace('"', '\\"')
 
 
@@ -123,10 +127,18 @@ def challenges(app: Flask, endpoint: Endpoint, error: str | None = None) -> str:
 
 
 def _unauthorized(app: Flask, endpoint: Endpoint, detail: str, error: str | None = None) -> Problem:
+    """A 401 problem with the endpoint's ``WWW-Authenticate`` challenges.
+
+    :param app: the current app.
+    :param endpoint: the endpoint refusing the request.
+    :param detail: what is wrong, for people.
+    :param error: the RFC 6750 error code, for a refused bearer token.
+    """
     return Problem(401, detail, headers={"WWW-Authenticate": challenges(app, endpoint, error)})
 
 
 def _session_user() -> ApiUser | None:
+    """The user the session cookie logs in (Flask-Login's ``current_user``); ``None``: anonymous, or no erlen-auth."""
     app = current_app
     if getattr(app, "login_manager", None) is None:
         return None
@@ -174,6 +186,10 @@ def authenticate(endpoint: Endpoint) -> Identity:
 
 
 def _has_session_cookie(app: Flask) -> bool:
+    """Whether the request carries the app's session cookie, the ambient authority CSRF abuses.
+
+    :param app: the current app.
+    """
     return app.config.get("SESSION_COOKIE_NAME", "session") in request.cookies
 
 

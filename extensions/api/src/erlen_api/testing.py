@@ -38,6 +38,13 @@ class SpecMismatchError(AssertionError):
 
 
 def _operation(app: Flask, method: str, path: str) -> tuple[str, dict[str, t.Any]]:
+    """The OpenAPI path and operation that a request of ``method`` to ``path`` reaches.
+
+    :param app: the app.
+    :param method: the HTTP method.
+    :param path: the request path.
+    :raises SpecMismatchError: no route or no documented operation.
+    """
     adapter = app.url_map.bind("localhost")
     try:
         rule, _ = adapter.match(path, method, return_rule=True)
@@ -131,6 +138,11 @@ class ApiClient(FlaskClient):
 
 
 def _is_documented(app: Flask, response: TestResponse) -> bool:
+    """Whether the document has an operation for the request of ``response``.
+
+    :param app: the app.
+    :param response: a test response.
+    """
     try:
         _operation(app, response.request.method, response.request.path)
     except SpecMismatchError:
@@ -139,6 +151,10 @@ def _is_documented(app: Flask, response: TestResponse) -> bool:
 
 
 def _csrf_enabled(app: Flask) -> bool:
+    """Whether erlen-forms checks CSRF tokens on ``app``.
+
+    :param app: the app.
+    """
     import erlen
 
     return "forms" in erlen.plugins_of(app) and bool(app.config.get("FORMS_CSRF_ENABLED", True))
