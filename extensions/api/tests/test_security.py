@@ -113,6 +113,12 @@ def test_an_invalid_token_gets_a_401_with_the_bearer_error(client: t.Any) -> Non
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="API", error="invalid_token"')
 
 
+def test_a_token_refused_with_a_reason(client: t.Any, editor: t.Any) -> None:
+    response = client.get("/api/v1/notes", headers={"Authorization": f"Bearer expired-{editor.id}"})
+    assert _problem(response, 401)["detail"] == "The access token has expired."
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
 def test_an_endpoint_may_refuse_tokens(client: t.Any, editor: t.Any) -> None:
     created = client.post("/api/v1/notes", json={"title": "x"}, headers={"Authorization": f"Bearer user-{editor.id}"})
     response = client.delete(

@@ -18,7 +18,7 @@ from .problems import (
     problem_response,
 )
 from .responses import ResponseValidationError
-from .security import ApiUser, Identity, TokenIdentity, current_identity
+from .security import ApiUser, Identity, TokenIdentity, TokenRejected, current_identity
 from .state import ApiState, state_of
 
 __version__ = "0.1.0"
@@ -49,6 +49,7 @@ __all__ = [
     "ApiUser",
     "Identity",
     "TokenIdentity",
+    "TokenRejected",
     "current_identity",
     # the OpenAPI document and state
     "generate_spec",

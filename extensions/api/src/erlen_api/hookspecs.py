@@ -23,5 +23,6 @@ def erlen_api_authenticate_token(app: Flask, token: str) -> TokenIdentity | None
 
     :param app: the current app.
     :param token: the token, as sent.
-    :returns: a :class:`erlen_api.TokenIdentity`, or ``None``.
+    :returns: a :class:`erlen_api.TokenIdentity` (or any object with its ``user`` and ``scopes``), or ``None``.
+    :raises erlen_api.TokenRejected: to refuse the token with a reason (expired, revoked).
     """

@@ -54,6 +54,20 @@ class ApiUser(t.Protocol):
         """
 
 
+class TokenRejected(Exception):
+    """Raised by an ``erlen_api_authenticate_token`` implementation to refuse a token and say why.
+
+    The request gets a 401 whose detail is the message (``The access token has expired.``); returning
+    ``None`` gives the generic ``The access token is not valid.``
+
+    :param message: why the token is refused, for the client.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class TokenIdentity:
     """What a bearer token stands for: the answer of ``erlen_api_authenticate_token``.
@@ -163,7 +177,10 @@ def authenticate(endpoint: Endpoint) -> Identity:
         token = credentials.strip()
         if not endpoint.options.tokens:
             raise _unauthorized(app, endpoint, "This endpoint does not accept access tokens; use the session.")
-        found = erlen.plugins_of(app).hook.erlen_api_authenticate_token(app=app, token=token) if token else None
+        try:
+            found = erlen.plugins_of(app).hook.erlen_api_authenticate_token(app=app, token=token) if token else None
+        except TokenRejected as exc:
+            raise _unauthorized(app, endpoint, exc.message, error="invalid_token") from None
         if found is None:
             raise _unauthorized(app, endpoint, "The access token is not valid.", error="invalid_token")
         identity = Identity(found.user, "token", found.scopes)
