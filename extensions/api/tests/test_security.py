@@ -175,3 +175,18 @@ def test_every_answer_matches_the_document(app: Flask, editor: t.Any, reader: t.
     assert session_client.patch(f"/api/v1/notes/{note['id']}", json={"body": "b"}).json["body"] == "b"
     assert session_client.delete(f"/api/v1/notes/{note['id']}").status_code == 204
     assert session_client.get(f"/api/v1/notes/{note['id']}").status_code == 404
+
+
+def test_the_identity_of_the_request(client: t.Any, editor: t.Any) -> None:
+    assert client.get("/api/v1/whoami").json == {"method": None, "email": None}
+    by_token = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer user-{editor.id}"})
+    assert by_token.json == {"method": "token", "email": "editor@example.com"}
+    login_as(client, editor)
+    assert client.get("/api/v1/whoami").json == {"method": "session", "email": "editor@example.com"}
+
+
+def test_the_identity_is_only_known_in_api_requests(app: Flask) -> None:
+    from erlen_api import current_identity
+
+    with app.test_request_context("/"), pytest.raises(RuntimeError, match="only known inside a request"):
+        current_identity()

@@ -46,6 +46,14 @@ class NoteChanges(BaseModel):
 api = Api("notes", __name__, version="v1", description="Team notes.")
 
 
+@api.get("/whoami")
+def whoami() -> dict[str, str | None]:
+    """Who is calling, and how."""
+    identity = erlen_api.current_identity()
+    email = getattr(identity.user, "email", None)
+    return {"method": identity.method, "email": email}
+
+
 @api.get("/notes")
 def list_notes(limit: t.Annotated[int, Field(ge=1, le=100)] = 50) -> list[NoteOut]:
     """List the notes, oldest first."""
