@@ -1,0 +1,59 @@
+"""erlen-api: typed REST APIs for Erlen apps, as the plugin ``api``."""
+
+from __future__ import annotations
+
+from .api import Api, ApiDeclarationError, RouteOptions
+from .endpoint import UNSET, Endpoint, EndpointOptions, endpoint
+from .openapi import generate as generate_spec
+from .openapi import spec_of
+from .params import Body, Path, Query
+from .problems import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_TYPES,
+    FieldError,
+    Problem,
+    ProblemDetails,
+    ValidationProblemDetails,
+    abort,
+    problem_response,
+)
+from .responses import ResponseValidationError
+from .security import ApiUser, Identity, TokenIdentity, TokenRejected, current_identity
+from .state import ApiState, state_of
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # declaring APIs
+    "Api",
+    "RouteOptions",
+    "endpoint",
+    "EndpointOptions",
+    "Endpoint",
+    "UNSET",
+    "Query",
+    "Body",
+    "Path",
+    # errors
+    "Problem",
+    "abort",
+    "problem_response",
+    "ProblemDetails",
+    "ValidationProblemDetails",
+    "FieldError",
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPES",
+    "ApiDeclarationError",
+    "ResponseValidationError",
+    # security
+    "ApiUser",
+    "Identity",
+    "TokenIdentity",
+    "TokenRejected",
+    "current_identity",
+    # the OpenAPI document and state
+    "generate_spec",
+    "spec_of",
+    "ApiState",
+    "state_of",
+]

@@ -1,0 +1,510 @@
+"""An endpoint: what one view declares for one HTTP method, read from its type hints, and how its inputs are parsed.
+
+:func:`compile_endpoint` reads a view's signature once, when the route is
+declared; :meth:`Endpoint.parse` then turns each request's path values,
+query string and JSON body into the view's arguments, or raises a
+:class:`~erlen_api.Problem` listing every invalid input (422), an
+unparseable body (400) or a body that is not JSON (415).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing as t
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from flask import request
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic_core import ErrorDetails
+
+from .params import Body, Path, Query, is_scalar, is_sequence, is_structured, split_annotation
+from .problems import PROBLEM_TYPES, Problem
+
+if t.TYPE_CHECKING:
+    from .api import Api
+
+#: The attribute of a view function (or a method of a class view) holding its :class:`EndpointOptions`.
+OPTIONS_ATTRIBUTE = "__erlen_api_options__"
+
+
+class _Unset:
+    """The type of :data:`UNSET`."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Not declared": the response type comes from the view's return annotation.
+UNSET: t.Final = _Unset()
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    """What an endpoint declares besides its parameters; the keyword arguments of ``Api.get`` and friends.
+
+    :param response: the type of the response body; the view's return annotation by default. ``None`` means no
+        body (204 by default).
+    :param status: the status of a successful response; 200 by default (204 when ``response`` is ``None``).
+    :param permission: the permission the user needs (``"notes.edit"``); implies ``login_required``.
+    :param login_required: only authenticated users (by session or token) may call it.
+    :param tokens: whether bearer access tokens are accepted; the session cookie always is.
+    :param summary: the operation's summary in the OpenAPI document; the docstring's first line by default.
+    :param description: the operation's description; the rest of the docstring by default.
+    :param tags: the operation's tags; the API's name by default.
+    :param deprecated: mark the operation deprecated in the OpenAPI document.
+    :param operation_id: the operation's id in the OpenAPI document; the endpoint name by default.
+    :param responses: other statuses it may answer, to document: status to description (``{404: "No such note"}``).
+    """
+
+    response: t.Any = UNSET
+    status: int | None = None
+    permission: str | None = None
+    login_required: bool = False
+    tokens: bool = True
+    summary: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    deprecated: bool = False
+    operation_id: str | None = None
+    responses: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def needs_login(self) -> bool:
+        """Whether an anonymous request is refused with a 401."""
+        return self.login_required or self.permission is not None
+
+
+#: The keyword arguments of route declarations that are :class:`EndpointOptions`.
+OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(EndpointOptions))
+
+
+def endpoint(**options: t.Any) -> Callable[[t.Callable[..., t.Any]], t.Callable[..., t.Any]]:
+    """Declare a method of a class-based view (or a view function), with the options of :class:`EndpointOptions`::
+
+        class NoteView(MethodView):
+            @erlen_api.endpoint(permission="notes.edit", status=200)
+            def patch(self, id: int, changes: NoteChanges) -> NoteOut: ...
+
+    :param options: the fields of :class:`EndpointOptions`.
+    :raises TypeError: an unknown option.
+    """
+    unknown = set(options) - OPTION_NAMES
+    if unknown:
+        raise TypeError(
+            f"Unknown endpoint options: {', '.join(sorted(unknown))}. Known: {', '.join(sorted(OPTION_NAMES))}."
+        )
+
+    def decorate(view: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        setattr(view, OPTIONS_ATTRIBUTE, options)
+        return view
+
+    return decorate
+
+
+def merged_options(defaults: Mapping[str, t.Any], view: t.Callable[..., t.Any]) -> EndpointOptions:
+    """The options of ``view``: ``defaults`` (the route's), overridden by those its :func:`endpoint` declares.
+
+    :param defaults: options given to the route.
+    :param view: the function or method.
+    """
+    values = {**defaults, **getattr(view, OPTIONS_ATTRIBUTE, {})}
+    if "tags" in values:
+        values["tags"] = tuple(values["tags"])
+    return EndpointOptions(**values)
+
+
+@dataclass(frozen=True)
+class PathParameter:
+    """A path parameter of an endpoint.
+
+    :param name: its name in the rule and the view's signature.
+    :param annotation: its declared type, or ``None`` when the view declares none (the converter's value is kept).
+    :param description: its description in the OpenAPI document.
+    """
+
+    name: str
+    annotation: t.Any
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter of an endpoint.
+
+    :param key: its name in the query string.
+    :param annotation: its type.
+    :param required: whether a request must carry it.
+    :param default: its value when absent (when not required).
+    :param repeated: whether it is a list read from a repeated parameter (``?tag=a&tag=b``).
+    :param description: its description in the OpenAPI document.
+    """
+
+    key: str
+    annotation: t.Any
+    required: bool
+    default: t.Any
+    repeated: bool
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryModel:
+    """A view argument read from several query parameters: a model, dataclass or ``TypedDict`` marked ``Query()``.
+
+    :param argument: the view's parameter name.
+    :param annotation: the model type.
+    :param parameters: a parameter per field.
+    """
+
+    argument: str
+    annotation: t.Any
+    parameters: tuple[QueryParameter, ...]
+
+
+@dataclass(frozen=True)
+class BodyParameter:
+    """The JSON body of an endpoint.
+
+    :param argument: the view's parameter name.
+    :param annotation: its type.
+    :param required: whether a request must carry one.
+    :param default: the argument when no body is sent (when not required).
+    :param description: its description in the OpenAPI document.
+    """
+
+    argument: str
+    annotation: t.Any
+    required: bool
+    default: t.Any
+    description: str | None = None
+
+
+@dataclass
+class Endpoint:
+    """One view's declaration for one HTTP method: its inputs, its response and its options.
+
+    :param method: the HTTP method.
+    :param view: the function (or method of a class view) whose signature declares it.
+    :param options: its :class:`EndpointOptions`.
+    :param api: the :class:`~erlen_api.Api` it belongs to.
+    :param path: its path parameters, by name.
+    :param query: its scalar query parameters, by argument name.
+    :param query_models: its arguments read from several query parameters.
+    :param body: its JSON body, if it has one.
+    :param response: the response body's type; :data:`UNSET` when it declares none, ``None`` for no body.
+    """
+
+    method: str
+    view: t.Callable[..., t.Any]
+    options: EndpointOptions
+    api: Api
+    path: dict[str, PathParameter] = field(default_factory=dict)
+    query: dict[str, QueryParameter] = field(default_factory=dict)
+    query_models: list[QueryModel] = field(default_factory=list)
+    body: BodyParameter | None = None
+    response: t.Any = UNSET
+    _path_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
+    _query_model: type[BaseModel] | None = field(default=None, repr=False)
+    _query_model_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
+    _body_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
+    _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> int:
+        """The status of a successful response."""
+        if self.options.status is not None:
+            return self.options.status
+        return 204 if self.response is None else 200
+
+    @property
+    def response_adapter(self) -> TypeAdapter[t.Any] | None:
+        """The adapter serialising the response body, or ``None`` when no type is declared (or no body)."""
+        return self._response_adapter
+
+    def prepare(self) -> None:
+        """Build the pydantic validators of the declared types; :func:`compile_endpoint` calls it."""
+        self._path_adapters = {
+            name: TypeAdapter(parameter.annotation)
+            for name, parameter in self.path.items()
+            if parameter.annotation is not None
+        }
+        if self.query:
+            fields: dict[str, t.Any] = {
+                argument: (
+                    parameter.annotation,
+                    Field(... if parameter.required else parameter.default, alias=parameter.key),
+                )
+                for argument, parameter in self.query.items()
+            }
+            self._query_model = create_model("QueryParameters", **fields)
+        self._query_model_adapters = {model.argument: TypeAdapter(model.annotation) for model in self.query_models}
+        if self.body is not None:
+            self._body_adapter = TypeAdapter(self.body.annotation)
+        if self.response is not UNSET and self.response is not None:
+            self._response_adapter = TypeAdapter(self.response)
+
+    def parse(self, path_values: Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The view's arguments from the current request.
+
+        :param path_values: the values the URL rule matched, converted by its converters.
+        :raises Problem: 422 with every invalid input, 400 for a body that is not JSON, 415 for one of another
+            media type.
+        """
+        arguments = dict(path_values)
+        errors: list[dict[str, t.Any]] = []
+        for name, adapter in self._path_adapters.items():
+            try:
+                arguments[name] = adapter.validate_python(path_values[name])
+            except ValidationError as exc:
+                errors.extend(_field_errors(exc.errors(include_url=False), "path", parameter=name))
+        if self._query_model is not None:
+            raw = {
+                parameter.key: request.args.getlist(parameter.key)
+                if parameter.repeated
+                else request.args[parameter.key]
+                for parameter in self.query.values()
+                if parameter.key in request.args
+            }
+            try:
+                parsed = self._query_model.model_validate(raw)
+            except ValidationError as exc:
+                errors.extend(_field_errors(exc.errors(include_url=False), "query", by_parameter=True))
+            else:
+                arguments.update({name: getattr(parsed, name) for name in self.query})
+        for model in self.query_models:
+            raw = {
+                parameter.key: request.args.getlist(parameter.key)
+                if parameter.repeated
+                else request.args[parameter.key]
+                for parameter in model.parameters
+                if parameter.key in request.args
+            }
+            try:
+                arguments[model.argument] = self._query_model_adapters[model.argument].validate_python(raw)
+            except ValidationError as exc:
+                errors.extend(_field_errors(exc.errors(include_url=False), "query", by_parameter=True))
+        if self.body is not None:
+            body_errors = self._parse_body(arguments)
+            errors.extend(body_errors)
+        if errors:
+            raise Problem(
+                422,
+                f"The request has {len(errors)} invalid input{'s' if len(errors) > 1 else ''}.",
+                type=PROBLEM_TYPES["validation"],
+                title="Invalid request",
+                errors=errors,
+            )
+        return arguments
+
+    def _parse_body(self, arguments: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        """Parse the JSON body into ``arguments``; the errors of its fields.
+
+        :param arguments: the view's arguments so far.
+        :raises Problem: 400 for a body that is not JSON, 415 for another media type.
+        """
+        body = t.cast(BodyParameter, self.body)
+        data = request.get_data(cache=True)
+        if not data:
+            if body.required:
+                return [
+                    {
+                        "detail": "A JSON body is required.",
+                        "location": "body",
+                        "pointer": "#",
+                        "type": "missing",
+                    }
+                ]
+            arguments[body.argument] = body.default
+            return []
+        mimetype = request.mimetype
+        if mimetype != "application/json" and not mimetype.endswith("+json"):
+            raise Problem(
+                415,
+                f"The body must be JSON (Content-Type: application/json), not {mimetype or 'of no declared type'}.",
+                headers={"Accept-Patch": "application/json"} if request.method == "PATCH" else None,
+            )
+        adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
+        try:
+            arguments[body.argument] = adapter.validate_json(data)
+        except ValidationError as exc:
+            details = exc.errors(include_url=False)
+            invalid = next((error for error in details if error["type"] == "json_invalid"), None)
+            if invalid is not None:
+                raise Problem(
+                    400,
+                    f"The body is not valid JSON: {invalid['msg'].removeprefix('Invalid JSON: ')}.",
+                    type=PROBLEM_TYPES["invalid-json"],
+                    title="Invalid JSON",
+                ) from None
+            return _field_errors(details, "body")
+        return []
+
+
+def json_pointer(location: Iterable[str | int]) -> str:
+    """A JSON pointer (RFC 6901) in URI fragment form to the value at ``location``: ``#/tags/0``.
+
+    :param location: the keys and indexes from the document's root.
+    """
+    from urllib.parse import quote
+
+    parts = [quote(str(part).replace("~", "~0").replace("/", "~1"), safe="~!$&'()*+,;=:@") for part in location]
+    return "#" + "".join("/" + part for part in parts)
+
+
+def _field_errors(
+    details: list[ErrorDetails], location: str, *, parameter: str | None = None, by_parameter: bool = False
+) -> list[dict[str, t.Any]]:
+    """pydantic's errors as the ``errors`` of a validation problem.
+
+    :param details: pydantic's errors.
+    :param location: ``body``, ``query`` or ``path``.
+    :param parameter: the parameter all the errors are about.
+    :param by_parameter: the first item of each error's location is the parameter.
+    """
+    found = []
+    for error in details:
+        item: dict[str, t.Any] = {"detail": error["msg"], "location": location, "type": error["type"]}
+        if location == "body":
+            item["pointer"] = json_pointer(error["loc"])
+        elif by_parameter:
+            item["parameter"] = str(error["loc"][0]) if error["loc"] else None
+        else:
+            item["parameter"] = parameter
+        found.append(item)
+    return found
+
+
+def _fields_of(annotation: t.Any) -> dict[str, tuple[t.Any, bool, t.Any]]:
+    """The fields of a model, dataclass or ``TypedDict``: key to (type, required, default).
+
+    :param annotation: the model, dataclass or ``TypedDict``.
+    """
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {
+            (info.alias or name): (info.annotation, info.is_required(), info.default)
+            for name, info in annotation.model_fields.items()
+        }
+    hints = t.get_type_hints(annotation)
+    if dataclasses.is_dataclass(annotation):
+        found: dict[str, tuple[t.Any, bool, t.Any]] = {}
+        for item in dataclasses.fields(annotation):
+            required = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+            found[item.name] = (hints[item.name], required, None if required else item.default)
+        return found
+    required_keys: frozenset[str] = getattr(annotation, "__required_keys__", frozenset())
+    return {name: (hint, name in required_keys, None) for name, hint in hints.items()}
+
+
+def compile_endpoint(
+    view: t.Callable[..., t.Any],
+    *,
+    method: str,
+    rule_arguments: Iterable[str],
+    options: EndpointOptions,
+    api: Api,
+    bound: bool = False,
+) -> Endpoint:
+    """Read the declaration of ``view`` for ``method`` from its signature and type hints.
+
+    :param view: the view function, or the method of a class view.
+    :param method: the HTTP method.
+    :param rule_arguments: the names of the URL rule's variables.
+    :param options: the endpoint's options.
+    :param api: the API it belongs to.
+    :param bound: ``view`` is a method of a class view: its first parameter (``self``) is not an input.
+    :raises TypeError: the signature cannot be served: a variable of the rule the view does not take, two bodies,
+        a parameter without a type, or a type hint that does not resolve.
+    """
+    name = getattr(view, "__qualname__", repr(view))
+    try:
+        hints = t.get_type_hints(view, include_extras=True)
+    except NameError as exc:
+        raise TypeError(f"The type hints of the view {name} do not resolve: {exc}.") from None
+    signature = inspect.signature(view)
+    parameters = list(signature.parameters.values())
+    if bound and parameters:
+        parameters = parameters[1:]
+    rule_names = set(rule_arguments)
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    endpoint = Endpoint(method=method, view=view, options=options, api=api)
+    for parameter in parameters:
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        has_default = parameter.default is not inspect.Parameter.empty
+        default = parameter.default if has_default else None
+        if parameter.name in rule_names:
+            annotation, marker = split_annotation(hints.get(parameter.name))
+            if marker is not None and not isinstance(marker, Path):
+                raise TypeError(f"The view {name}: {parameter.name!r} is a variable of the URL rule, not {marker!r}.")
+            endpoint.path[parameter.name] = PathParameter(
+                parameter.name, annotation, marker.description if isinstance(marker, Path) else None
+            )
+            continue
+        if parameter.name not in hints:
+            raise TypeError(
+                f"The view {name}: the parameter {parameter.name!r} has no type hint, and is not a variable of the "
+                f"URL rule ({', '.join(sorted(rule_names)) or 'none'}). Give it a type: a model for the body, a "
+                "scalar for a query parameter."
+            )
+        annotation, marker = split_annotation(hints[parameter.name])
+        if isinstance(marker, Path):
+            raise TypeError(
+                f"The view {name}: {parameter.name!r} is marked Path() but the URL rule has no such variable."
+            )
+        if isinstance(marker, Query) or (marker is None and (is_scalar(annotation) or is_sequence(annotation))):
+            query_marker = marker if isinstance(marker, Query) else Query()
+            if is_structured(annotation):
+                model_parameters = tuple(
+                    QueryParameter(key, hint, required, field_default, is_sequence(hint))
+                    for key, (hint, required, field_default) in _fields_of(annotation).items()
+                )
+                endpoint.query_models.append(QueryModel(parameter.name, annotation, model_parameters))
+            else:
+                endpoint.query[parameter.name] = QueryParameter(
+                    query_marker.name or parameter.name,
+                    annotation,
+                    not has_default,
+                    default,
+                    is_sequence(annotation),
+                    query_marker.description,
+                )
+            continue
+        if endpoint.body is not None:
+            raise TypeError(
+                f"The view {name} has two bodies, {endpoint.body.argument!r} and {parameter.name!r}: a request has "
+                "one JSON body. Mark query parameters with Annotated[..., Query()]."
+            )
+        endpoint.body = BodyParameter(
+            parameter.name,
+            annotation,
+            not has_default,
+            default,
+            marker.description if isinstance(marker, Body) else None,
+        )
+    missing = rule_names - set(endpoint.path)
+    if missing and not takes_kwargs:
+        raise TypeError(f"The view {name} does not take the URL rule's variables: {', '.join(sorted(missing))}.")
+    if options.response is not UNSET:
+        endpoint.response = options.response
+    elif "return" in hints:
+        endpoint.response = _response_from_hint(hints["return"])
+    endpoint.prepare()
+    return endpoint
+
+
+def _response_from_hint(hint: t.Any) -> t.Any:
+    """The response type a return annotation declares: :data:`UNSET` for a Flask response (anything goes).
+
+    :param hint: the resolved return annotation.
+    """
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    if hint is type(None):
+        return None
+    if isinstance(hint, type) and issubclass(hint, WerkzeugResponse):
+        return UNSET
+    if hint is t.Any:
+        return UNSET
+    return hint

@@ -1,0 +1,131 @@
+"""Every error under an API's prefix answered with a problem document, never an HTML page or a traceback.
+
+* Errors raised while an API endpoint runs (a :class:`~erlen_api.Problem`,
+  Flask's ``abort(404)``, Werkzeug's 413, an unexpected exception) are
+  handled by the API blueprint's handlers, which Flask consults before the
+  app's: an app's HTML 404 page does not apply under the API.
+* A request under an API's prefix that matches no route (404), or not with
+  its method (405), never reaches a blueprint: :func:`answer_routing_error`
+  answers it, before any other ``before_request`` function.
+* erlen-db's unavailable database (its ``is_unavailable`` errors) is a 503
+  with ``Retry-After``, like erlen-db's own page.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import typing as t
+
+from flask import Blueprint, Flask, current_app, request
+from werkzeug.exceptions import HTTPException, default_exceptions
+
+from .problems import PROBLEM_TYPES, Problem, problem_response
+
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+#: The headers of Werkzeug's errors that a problem document keeps (the rest describe its HTML page).
+_KEPT_HEADERS = frozenset({"allow", "www-authenticate", "retry-after", "accept-patch", "accept-post", "location"})
+
+
+def to_problem(exc: HTTPException) -> Response | HTTPException:
+    """The problem document of an HTTP error; redirects (``RequestRedirect``) are returned as they are.
+
+    :param exc: the error.
+    """
+    if isinstance(exc, Problem):
+        return _with_instance(exc.get_response(), exc)
+    status = exc.code or 500
+    if status < 400:
+        return exc
+    headers = {name: value for name, value in exc.get_headers() if name.lower() in _KEPT_HEADERS}
+    # A 500's description may come from an exception's message: never show it.
+    detail = "The server met an unexpected error." if status == 500 else exc.description
+    return problem_response(status, detail, headers=headers, instance=request.path)
+
+
+def _with_instance(response: Response, exc: Problem) -> Response:
+    """The problem's response, with the request's path as its ``instance`` unless it has one.
+
+    :param response: the problem's own response.
+    :param exc: the problem.
+    """
+    if "instance" in exc.extensions:
+        return response
+    return problem_response(
+        t.cast(int, exc.code),
+        exc.detail,
+        type=exc.type,
+        title=exc.title,
+        headers=exc.headers,
+        instance=request.path,
+        **exc.extensions,
+    )
+
+
+def _database_error(exc: Exception) -> Response:
+    """erlen-db's unavailable database as a 503 problem; any other database error goes on to the 500 handler.
+
+    :param exc: a SQLAlchemy error.
+    """
+    from erlen_db import is_unavailable
+    from erlen_db.errors import RETRY_AFTER, note_unavailable
+
+    if not is_unavailable(exc):
+        raise exc
+    note_unavailable()
+    current_app.logger.error("Database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+    return problem_response(
+        503,
+        "The database is unavailable. Try again shortly.",
+        type=PROBLEM_TYPES["database-unavailable"],
+        title="Service Unavailable",
+        headers={"Retry-After": str(RETRY_AFTER)},
+        instance=request.path,
+    )
+
+
+def register_handlers(blueprint: Blueprint) -> None:
+    """Answer every error of ``blueprint``'s views with a problem document.
+
+    A handler per status code (an app's handler for a code would otherwise win over a blueprint's for the
+    class), one for any other HTTP error, and, when erlen-db is installed, one for its unavailable database.
+
+    :param blueprint: an API blueprint.
+    """
+    for code in default_exceptions:
+        blueprint.register_error_handler(code, to_problem)
+    blueprint.register_error_handler(HTTPException, to_problem)
+    if importlib.util.find_spec("erlen_db") is not None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        blueprint.register_error_handler(SQLAlchemyError, _database_error)
+
+
+def answer_routing_error() -> Response | HTTPException | None:
+    """A problem document for a request under an API's prefix that matched no route, or not with its method.
+
+    Runs first among the app's ``before_request`` functions.
+    """
+    error = request.routing_exception
+    if error is None or not isinstance(error, HTTPException) or (error.code or 500) < 400:
+        return None
+    from .state import state_of
+
+    state = state_of(t.cast(Flask, current_app._get_current_object()))  # type: ignore[attr-defined]
+    if not state.covers(request.path):
+        return None
+    response = to_problem(error)
+    lifecycle = state.lifecycle_for(request.path)
+    if lifecycle is not None and not isinstance(response, HTTPException):
+        lifecycle.apply(response)
+    return response
+
+
+def install_routing_handler(app: Flask) -> None:
+    """Run :func:`answer_routing_error` before any other ``before_request`` function of ``app``.
+
+    :param app: the app.
+    """
+    functions = app.before_request_funcs.setdefault(None, [])
+    functions.insert(0, answer_routing_error)

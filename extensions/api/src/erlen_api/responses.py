@@ -1,0 +1,133 @@
+"""Turning what a view returns into a response: its value serialised straight to JSON bytes by pydantic.
+
+A view returns a value of its declared response type (a model instance, a
+dict, a dataclass, an ORM object with the attributes of the model, a list of
+them), optionally in a tuple with a status and headers like any Flask view:
+``return note, 201, {"Location": url}``. A Flask response passes through
+untouched.
+
+When responses are checked (``API_CHECK_RESPONSES``, by default in debug
+and testing), the JSON produced is validated against the declared type
+again, so a view that builds a model with ``model_construct`` or returns
+something its type does not describe fails loudly in tests instead of
+sending clients what the OpenAPI document does not promise.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+
+import pydantic_core
+from flask import Flask, Response
+from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from .endpoint import Endpoint
+
+#: The media type of successful responses.
+JSON_MEDIA_TYPE = "application/json"
+
+
+class ResponseValidationError(Exception):
+    """A view returned a value its declared response type does not describe.
+
+    Answered with a 500 (no details for the client); the message, in the log
+    and in tests, names the view and every mismatch.
+
+    :param endpoint: the endpoint whose view returned it.
+    :param error: pydantic's error (a validation error, or a serialisation error).
+    """
+
+    def __init__(self, endpoint: Endpoint, error: ValidationError | pydantic_core.PydanticSerializationError) -> None:
+        name = getattr(endpoint.view, "__qualname__", repr(endpoint.view))
+        super().__init__(
+            f"The view {name} ({endpoint.method}) returned a value that its response type "
+            f"{_type_name(endpoint.response)} does not describe:\n{error}"
+        )
+        self.endpoint = endpoint
+        self.error = error
+
+
+def _type_name(annotation: t.Any) -> str:
+    """A type's name for messages.
+
+    :param annotation: the type.
+    """
+    return getattr(annotation, "__name__", None) or repr(annotation)
+
+
+def checks_responses(app: Flask) -> bool:
+    """Whether ``app`` validates responses against their declared types (``API_CHECK_RESPONSES``).
+
+    :param app: the app.
+    """
+    setting = app.config.get("API_CHECK_RESPONSES")
+    if setting is None:
+        return bool(app.debug or app.testing)
+    return bool(setting)
+
+
+def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
+    """``value`` as JSON bytes, by the endpoint's declared response type.
+
+    :param endpoint: the endpoint.
+    :param value: what the view returned (without status and headers).
+    :param check: validate the JSON produced against the declared type.
+    :raises ResponseValidationError: ``value`` does not fit the declared type.
+    """
+    adapter = endpoint.response_adapter
+    if adapter is None:
+        return pydantic_core.to_json(value)
+    response_type = endpoint.response
+    try:
+        if not (isinstance(response_type, type) and type(value) is response_type and isinstance(value, BaseModel)):
+            # Dicts, dataclasses, ORM objects, lists of them: validated into the declared type first.
+            value = adapter.validate_python(value, from_attributes=True)
+        data = adapter.dump_json(value, warnings="error" if check else "none")
+        if check:
+            adapter.validate_json(data)
+    except (ValidationError, pydantic_core.PydanticSerializationError) as exc:
+        raise ResponseValidationError(endpoint, exc) from None
+    return data
+
+
+def make_response(app: Flask, endpoint: Endpoint, returned: t.Any) -> WerkzeugResponse:
+    """The response of the view of ``endpoint``, from what it returned.
+
+    :param app: the current app.
+    :param endpoint: the endpoint that ran.
+    :param returned: the view's return value: a response, a value, or ``(value, status)``,
+        ``(value, headers)``, ``(value, status, headers)``.
+    :raises ResponseValidationError: the value does not fit the declared type.
+    """
+    if isinstance(returned, WerkzeugResponse):
+        return returned
+    status: int = endpoint.status
+    headers: Headers | Mapping[str, str] | None = None
+    value = returned
+    if isinstance(returned, tuple):
+        if len(returned) == 3:
+            value, status, headers = returned
+        elif len(returned) == 2:
+            value, second = returned
+            if isinstance(second, int):
+                status = second
+            else:
+                headers = second
+        else:
+            raise TypeError(
+                "A view returns a value, (value, status), (value, headers) or (value, status, headers); "
+                f"got a tuple of {len(returned)}."
+            )
+    if endpoint.response is None or status == 204 or status == 304:
+        response = Response(status=status)
+        del response.headers["Content-Type"]  # no body, no media type
+    else:
+        response = Response(
+            serialize(endpoint, value, check=checks_responses(app)), status=status, mimetype=JSON_MEDIA_TYPE
+        )
+    if headers:
+        response.headers.update(headers)
+    return response

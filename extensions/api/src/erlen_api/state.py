@@ -1,0 +1,69 @@
+"""The per-app state of the ``api`` plugin, kept in ``app.extensions["api"]``."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+import erlen
+
+from .versioning import Lifecycle
+
+#: The key of ``app.extensions`` holding the :class:`ApiState`.
+EXTENSION_KEY = "api"
+
+
+@dataclass
+class ApiState:
+    """What the ``api`` plugin keeps per app.
+
+    :param prefixes: the URL prefixes of the app's APIs (and of the documentation): under them every error is
+        a problem document, even when no route matches.
+    :param spec: the OpenAPI document, built on first use.
+    :param lifecycles: the deprecation of the API versions, by prefix, for the responses no view answers.
+    """
+
+    prefixes: list[str] = field(default_factory=list)
+    spec: dict[str, t.Any] | None = None
+    lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
+
+    def add_prefix(self, prefix: str, lifecycle: Lifecycle | None = None) -> None:
+        """Answer errors under ``prefix`` with problem documents.
+
+        :param prefix: a URL prefix such as ``/api/v1``.
+        :param lifecycle: the deprecation of the API version served there.
+        """
+        prefix = "/" + prefix.strip("/")
+        if prefix not in self.prefixes:
+            self.prefixes.append(prefix)
+            self.prefixes.sort(key=len, reverse=True)
+        if lifecycle is not None and lifecycle.headers():
+            self.lifecycles[prefix] = lifecycle
+
+    def lifecycle_for(self, path: str) -> Lifecycle | None:
+        """The deprecation of the API version whose prefix is the longest one ``path`` is under.
+
+        :param path: a request path.
+        """
+        for prefix in self.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return self.lifecycles.get(prefix)
+        return None
+
+    def covers(self, path: str) -> bool:
+        """Whether ``path`` is under one of the prefixes.
+
+        :param path: a request path.
+        """
+        return any(path == prefix or path.startswith(prefix + "/") or prefix == "/" for prefix in self.prefixes)
+
+
+def state_of(app: Flask | None = None) -> ApiState:
+    """The ``api`` plugin's state on ``app`` (the current app by default).
+
+    :param app: the app.
+    :raises erlen.PluginNotEnabledError: the app does not enable ``api``.
+    """
+    return t.cast(ApiState, erlen.extension_state(EXTENSION_KEY, app, plugin="api"))

@@ -1,0 +1,1 @@
+"""Sample APIs of the tests."""

@@ -1,0 +1,178 @@
+"""Inputs: path, query and body parameters parsed and validated before the view runs."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from flask import Flask
+
+from erlen_api import PROBLEM_MEDIA_TYPE, Api
+from erlen_api.endpoint import json_pointer
+
+
+def test_a_model_body_is_validated_and_passed_to_the_view(client: t.Any) -> None:
+    response = client.post("/api/v1/items", json={"name": "pen", "quantity": 2})
+    assert response.status_code == 201
+    assert response.mimetype == "application/json"
+    assert response.data == b'{"id":1,"name":"pen","quantity":2}'
+
+
+def test_every_invalid_field_is_listed_with_its_json_pointer(client: t.Any) -> None:
+    response = client.post("/api/v1/items", json={"name": "", "quantity": -1, "tags": ["ok", 7]})
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM_MEDIA_TYPE
+    problem = response.json
+    assert problem["type"] == "urn:erlen:problem:validation"
+    assert problem["status"] == 422
+    assert problem["instance"] == "/api/v1/items"
+    assert [(e["location"], e["pointer"], e["type"]) for e in problem["errors"]] == [
+        ("body", "#/name", "string_too_short"),
+        ("body", "#/quantity", "greater_than_equal"),
+        ("body", "#/tags/1", "string_type"),
+    ]
+    assert all(e["detail"] for e in problem["errors"])
+
+
+def test_a_missing_field_and_a_missing_body(client: t.Any) -> None:
+    missing_field = client.post("/api/v1/items", json={"name": "pen"}).json
+    assert [(e["pointer"], e["type"]) for e in missing_field["errors"]] == [("#/quantity", "missing")]
+    no_body = client.post("/api/v1/items")
+    assert no_body.status_code == 422
+    assert no_body.json["errors"] == [
+        {"detail": "A JSON body is required.", "location": "body", "pointer": "#", "type": "missing"}
+    ]
+
+
+def test_unparseable_json_is_a_400(client: t.Any) -> None:
+    response = client.post("/api/v1/items", data=b'{"name": "pen",', content_type="application/json")
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM_MEDIA_TYPE
+    assert response.json["type"] == "urn:erlen:problem:invalid-json"
+    assert response.json["detail"].startswith("The body is not valid JSON")
+
+
+def test_a_body_of_another_media_type_is_a_415(client: t.Any) -> None:
+    response = client.post("/api/v1/items", data={"name": "pen"})
+    assert response.status_code == 415
+    assert response.mimetype == PROBLEM_MEDIA_TYPE
+    assert "application/x-www-form-urlencoded" in response.json["detail"]
+
+
+def test_a_json_suffix_media_type_is_json(client: t.Any) -> None:
+    response = client.post(
+        "/api/v1/items", data=b'{"name":"pen","quantity":1}', content_type="application/merge-patch+json"
+    )
+    assert response.status_code == 201
+
+
+def test_a_body_over_the_limit_is_a_413_problem(app: Flask, client: t.Any) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    response = client.post("/api/v1/items", json={"name": "x" * 200, "quantity": 1})
+    assert response.status_code == 413
+    assert response.mimetype == PROBLEM_MEDIA_TYPE
+    assert response.json["title"] == "Request Entity Too Large"
+
+
+def test_dataclass_typeddict_and_list_bodies(client: t.Any) -> None:
+    assert client.post("/api/v1/points", json={"x": 1, "y": 2.5}).json == {"x": 2.0, "y": 3.5}
+    assert client.post("/api/v1/greetings", json={"name": "ada"}).json == {"name": "Ada", "polite": True}
+    assert client.post("/api/v1/numbers", json=[1, 2, 3]).json == 6
+    problem = client.post("/api/v1/greetings", json={"polite": "very"}).json
+    assert sorted((e["pointer"], e["type"]) for e in problem["errors"]) == [
+        ("#/name", "missing"),
+        ("#/polite", "bool_parsing"),
+    ]
+    assert client.post("/api/v1/numbers", json=[1, "x"]).json["errors"][0]["pointer"] == "#/1"
+
+
+def test_query_parameters_scalars_renamed_and_optional(client: t.Any) -> None:
+    assert client.get("/api/v1/search?q=pen").json == {"q": "pen", "when": None, "n": 5}
+    assert client.get("/api/v1/search?q=pen&when=2026-12-02&max-results=9").json == {
+        "q": "pen",
+        "when": "2026-12-02",
+        "n": 9,
+    }
+    problem = client.get("/api/v1/search?when=yesterday&max-results=x").json
+    assert problem["status"] == 422
+    assert sorted((e["location"], e["parameter"], e["type"]) for e in problem["errors"]) == [
+        ("query", "max-results", "int_parsing"),
+        ("query", "q", "missing"),
+        ("query", "when", "date_from_datetime_parsing"),
+    ]
+
+
+def test_a_query_model_with_repeated_parameters_and_an_enum(client: t.Any) -> None:
+    assert [row["id"] for row in client.get("/api/v1/items?limit=3").json] == [1, 2, 3]
+    assert [row["id"] for row in client.get("/api/v1/items?tag=4&tag=9").json] == [4, 9]
+    assert client.get("/api/v1/items?colour=red").status_code == 200
+    problem = client.get("/api/v1/items?limit=0&colour=blue").json
+    assert sorted((e["parameter"], e["type"]) for e in problem["errors"]) == [
+        ("colour", "enum"),
+        ("limit", "greater_than_equal"),
+    ]
+
+
+def test_path_parameters_are_converted_by_their_type_hint(client: t.Any) -> None:
+    assert client.get("/api/v1/codes/42").json == {"code": 42}
+    problem = client.get("/api/v1/codes/abc").json
+    assert problem["status"] == 422
+    assert problem["errors"] == [
+        {
+            "detail": "Input should be a valid integer, unable to parse string as an integer",
+            "location": "path",
+            "parameter": "code",
+            "type": "int_parsing",
+        }
+    ]
+
+
+def test_errors_of_every_location_are_reported_together(app: Flask, client: t.Any) -> None:
+    response = client.put("/api/v1/things/3", json={"name": ""})
+    assert {(e["location"], e.get("pointer")) for e in response.json["errors"]} == {
+        ("body", "#/name"),
+        ("body", "#/quantity"),
+    }
+
+
+def test_class_based_views(client: t.Any) -> None:
+    assert client.get("/api/v1/things/4?verbose=true").json == {"id": 4, "name": "thing!", "quantity": 0}
+    assert client.put("/api/v1/things/4", json={"name": "cup", "quantity": 1}).json == {
+        "id": 4,
+        "name": "cup",
+        "quantity": 1,
+    }
+    deleted = client.delete("/api/v1/things/4")
+    assert deleted.status_code == 204 and deleted.data == b""
+    assert client.head("/api/v1/things/4").status_code == 200
+    assert client.post("/api/v1/counter?amount=5").json == {"value": 15}
+    assert client.post("/api/v1/counter").json == {"value": 11}
+
+
+def test_json_pointers_escape_slashes_and_tildes() -> None:
+    assert json_pointer(["a/b", "m~n", 0]) == "#/a~1b/m~0n/0"
+    assert json_pointer([]) == "#"
+
+
+def test_a_view_parameter_without_a_type_is_refused() -> None:
+    api = Api("bad", __name__)
+    with pytest.raises(TypeError, match="'thing' has no type hint"):
+
+        @api.get("/bad")
+        def bad(thing) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+
+def test_a_view_must_take_the_rule_variables_and_have_one_body() -> None:
+    api = Api("bad", __name__)
+    with pytest.raises(TypeError, match="does not take the URL rule's variables: id"):
+
+        @api.get("/bad/<int:id>")
+        def bad() -> None:
+            pass
+
+    with pytest.raises(TypeError, match="has two bodies"):
+
+        @api.post("/two")
+        def two(a: dict[str, int], b: list[dict[str, int]]) -> None:
+            pass
