@@ -469,3 +469,20 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 )
             )
     return found
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_api_authenticate_token(app: Flask, token: str) -> t.Any:
+    """erlen-api's bearer tokens are erlen-auth's personal access tokens (see :mod:`erlen_auth.access_tokens`)."""
+    from erlen_api import TokenIdentity, TokenRejected
+
+    from . import access_tokens
+
+    try:
+        found = access_tokens.authenticate_bearer()
+    except access_tokens.InvalidTokenError as exc:
+        raise TokenRejected(str(exc)) from None
+    if found is None:
+        return None
+    access_tokens.use_token_user(found)
+    return TokenIdentity(found.user, found.scopes)
