@@ -23,6 +23,7 @@ crashes").
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import logging
 import threading
 import typing as t
@@ -41,19 +42,23 @@ class MarkWriter:
 
     :param engine: the app's engine.
     :param local: the worker's per-thread state; on its thread the writer sets
-        ``local.connection``, the connection the worker's transactions use there,
-        and ``local.first_statement``, SQL each of them runs first (or ``None``).
+        ``local.connection``, the connection the worker's transactions use there.
     :param threaded: run the writes on a thread of their own (with a connection of
-        their own); otherwise each runs at once, on the caller's thread and
-        connection (an in-memory SQLite database has one connection only).
+        their own); otherwise each runs at once, on the caller's thread.
+    :param own_connection: without a thread, run the writes on a connection of their
+        own all the same (not for an in-memory SQLite database: it has one connection).
     :param durable: leave the connection's commits waiting for the disk, as the
         engine's other connections do (``MAIL_OUTBOX_DURABLE_MARKS``).
     """
 
-    def __init__(self, engine: sa.Engine, local: threading.local, *, threaded: bool, durable: bool) -> None:
+    def __init__(
+        self, engine: sa.Engine, local: threading.local, *, threaded: bool, own_connection: bool, durable: bool
+    ) -> None:
         self.engine = engine
         self.local = local
         self.threaded = threaded
+        self.own_connection = own_connection
+        self._caller_connection: sa.Connection | None = None
         self.durable = durable
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._futures: list[concurrent.futures.Future[t.Any]] = []
@@ -66,6 +71,9 @@ class MarkWriter:
         if self.threaded:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="erlen-mail-marks")
             self._executor.submit(self._open)  # a failure surfaces in the first write, on its own connection
+        elif self.own_connection:
+            self._caller_connection = getattr(self.local, "connection", None)
+            self._open()
         return self
 
     def __exit__(
@@ -73,6 +81,9 @@ class MarkWriter:
     ) -> None:
         executor, self._executor = self._executor, None
         if executor is None:
+            if self.own_connection:
+                self._close()
+                self.local.connection = self._caller_connection
             return
         if exc is not None:
             # After a failure, writes not started yet are dropped (as a crash would drop them).
@@ -103,28 +114,32 @@ class MarkWriter:
     # On the writer's thread
 
     def _open(self) -> None:
-        connection = self.connection = self.engine.connect()
-        self.local.connection = connection
-        if self.durable:
-            return
+        connection = self.engine.connect()
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
-            # In each of the writer's transactions (the worker's transaction() runs it first):
-            # its commit returns once the server has it, before the server flushed it to disk.
-            self.local.first_statement = "SET LOCAL synchronous_commit = off"
-        elif dialect == "sqlite":
-            # Outside any transaction (SQLite refuses the change inside one): on the driver's connection,
-            # whose own transaction handling erlen-db turns off, so nothing begins one.
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            if str(driver.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-                # Without WAL, NORMAL still syncs, and would not survive a power loss either.
-                self._restore = str(driver.execute("PRAGMA synchronous").fetchone()[0])
-                driver.execute("PRAGMA synchronous = NORMAL")
+            # Each statement its own transaction: the writer's usual commit is one UPDATE, so one round
+            # trip instead of three (BEGIN, UPDATE, COMMIT). The worker's writes need no atomicity:
+            # a group's outcomes are written before the next group's mark, each row's on its own.
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        self.connection = self.local.connection = connection
+        if self.durable:
+            return
+        # Outside any transaction (SQLite refuses the change inside one), on the driver's connection,
+        # which runs each statement at once (autocommit; erlen-db turns off the sqlite3 module's transactions).
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        if dialect == "postgresql":
+            # Until _close: commits return once the server has them, before it flushed them to disk.
+            self._restore = str(driver.execute("SHOW synchronous_commit").fetchone()[0])
+            driver.execute("SET synchronous_commit = off")
+        elif dialect == "sqlite" and str(driver.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            # Without WAL, NORMAL still syncs, and would not survive a power loss either.
+            self._restore = str(driver.execute("PRAGMA synchronous").fetchone()[0])
+            driver.execute("PRAGMA synchronous = NORMAL")
 
     def _close(self) -> None:
         connection, self.connection = self.connection, None
-        self.local.connection = self.local.first_statement = None
+        self.local.connection = None
         if connection is None:
             return
         try:
@@ -133,7 +148,10 @@ class MarkWriter:
             if self._restore is not None:
                 driver = connection.connection.driver_connection
                 assert driver is not None
-                driver.execute(f"PRAGMA synchronous = {int(self._restore)}")
+                if self.engine.dialect.name == "postgresql":
+                    driver.execute(f"SET synchronous_commit = {self._restore}")
+                else:
+                    driver.execute(f"PRAGMA synchronous = {int(self._restore)}")
         except Exception as exc:
             # The connection is not put back with the setting changed: the pool drops it.
             logger.warning("Mail outbox: could not restore the marks' connection: %s", exc)

@@ -73,6 +73,44 @@ Clock = Callable[[], dt.datetime]
 TABLE: sa.Table = t.cast(sa.Table, OutboxMessage.__table__)
 
 
+def _mark_statement() -> sa.Update:
+    """The ``UPDATE`` marking a group ``sending`` and the group before ``sent``, built once.
+
+    Parameters: ``token`` (the batch's), ``marked`` (the group's ids: ``sending``,
+    attempt counted, lease until ``until``), ``sent`` (ids the server accepted:
+    ``sent`` at ``now``, claim ended). Only rows the batch holds change, and only
+    ``pending`` ones are marked.
+    """
+    marked = TABLE.c.id.in_(sa.bindparam("marked", expanding=True))
+
+    def either(mark: t.Any, record: t.Any) -> sa.Case[t.Any]:
+        return sa.case((marked, mark), else_=record)
+
+    return (
+        sa.update(TABLE)
+        .where(
+            TABLE.c.claim_token == sa.bindparam("token"),
+            sa.or_(
+                sa.and_(marked, TABLE.c.status == PENDING),
+                TABLE.c.id.in_(sa.bindparam("sent", expanding=True)),
+            ),
+        )
+        .values(
+            status=either(SENDING, SENT),
+            attempts=either(TABLE.c.attempts + 1, TABLE.c.attempts),
+            claimed_until=either(sa.bindparam("until", type_=TABLE.c.claimed_until.type), None),
+            claim_token=either(TABLE.c.claim_token, None),
+            sent_at=either(TABLE.c.sent_at, sa.bindparam("now", type_=TABLE.c.sent_at.type)),
+            last_error=either(TABLE.c.last_error, None),
+        )
+    )
+
+
+#: Built once: executing it then costs SQLAlchemy a lookup in its cache of compiled statements.
+MARK = _mark_statement()
+MARK_RETURNING = MARK.returning(TABLE.c.id, TABLE.c.status)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -238,9 +276,6 @@ class OutboxWorker:
                     yield connection
             else:
                 with self._connection.begin():
-                    first = getattr(self._local, "first_statement", None)
-                    if first is not None:
-                        self._connection.exec_driver_sql(first)
                     yield self._connection
 
     def backoff_for(self, attempts: int) -> dt.timedelta:
@@ -303,23 +338,30 @@ class OutboxWorker:
     def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
         """Mark the group's rows ``sending`` (attempt counted, lease renewed) in one transaction.
 
+        The rows of ``after`` the server accepted are marked ``sent`` by the
+        same ``UPDATE`` (one statement, one round trip in the common case).
+
         :param group: the rows, claimed by this batch.
         :param after: the previous group's outcomes, written in the same transaction: one
             commit (one disk sync) per group.
         :returns: the ids of the rows marked: those whose claim this batch still holds.
         """
         ids = [row.id for row in group]
-        mark = (
-            sa.update(TABLE)
-            .where(TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
-            .values(status=SENDING, attempts=TABLE.c.attempts + 1, claimed_until=self.clock() + self.lease)
-        )
+        now = self.clock()
+        parameters = {
+            "token": self.token,
+            "marked": ids,
+            "sent": after.sent if after is not None else [],
+            "now": now,
+            "until": now + self.lease,
+        }
         with self.transaction() as connection:
             if after is not None:
-                self._write(connection, after)
+                self._write_updates(connection, after)
             if self.engine.dialect.update_returning:
-                return set(connection.scalars(mark.returning(TABLE.c.id)))
-            connection.execute(mark)
+                marked = connection.execute(MARK_RETURNING, parameters)
+                return {row_id for row_id, status in marked if status == SENDING}
+            connection.execute(MARK, parameters)
             held = sa.select(TABLE.c.id).where(
                 TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == SENDING
             )
@@ -332,13 +374,17 @@ class OutboxWorker:
                 self._write(connection, outcomes)
 
     def _write(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
-        held = TABLE.c.claim_token == self.token
         if outcomes.sent:
             connection.execute(
                 sa.update(TABLE)
-                .where(TABLE.c.id.in_(outcomes.sent), held)
+                .where(TABLE.c.id.in_(outcomes.sent), TABLE.c.claim_token == self.token)
                 .values(status=SENT, sent_at=self.clock(), last_error=None, claim_token=None, claimed_until=None)
             )
+        self._write_updates(connection, outcomes)
+
+    def _write_updates(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
+        """Write the outcomes other than plain ``sent``, one ``UPDATE`` each."""
+        held = TABLE.c.claim_token == self.token
         for row_id, conditions, values in outcomes.updates:
             connection.execute(sa.update(TABLE).where(TABLE.c.id == row_id, held, *conditions).values(**values))
 
@@ -440,7 +486,15 @@ class OutboxWorker:
         goes out; the message's end waits for it.
         """
         previous = GroupRecord()
-        with MarkWriter(self.engine, self._local, threaded=self.keeps_lease, durable=self.durable_marks) as writer:
+        import os
+        writer = MarkWriter(
+            self.engine,
+            self._local,
+            threaded=self.keeps_lease and not os.environ.get("XX_INLINE"),
+            own_connection=self.keeps_lease,
+            durable=self.durable_marks,
+        )
+        with writer:
             for start in range(0, len(rows), self.group_size):
                 if stop is not None and stop.is_set():
                     break
