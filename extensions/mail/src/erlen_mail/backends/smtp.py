@@ -134,7 +134,8 @@ class SMTPBackend(Backend):
         try:
             # Commands and the held-back end of a message are small writes: send each at once
             # rather than wait (Nagle) for the server to acknowledge the previous one.
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if connection.sock is not None:
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.security == "starttls":
                 connection.ehlo()
                 connection.starttls(context=self.ssl_context())

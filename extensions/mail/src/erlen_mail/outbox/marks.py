@@ -23,7 +23,6 @@ crashes").
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import logging
 import threading
 import typing as t
@@ -100,16 +99,16 @@ class MarkWriter:
         exception) is in the future returned.
         """
         if self._executor is not None:
-            future = self._executor.submit(write, *args, **kwargs)
+            submitted = self._executor.submit(write, *args, **kwargs)
             self._futures = [pending for pending in self._futures if not pending.done()]
-            self._futures.append(future)
-            return future
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+            self._futures.append(submitted)
+            return submitted
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
         try:
-            future.set_result(write(*args, **kwargs))
+            done.set_result(write(*args, **kwargs))
         except Exception as exc:
-            future.set_exception(exc)
-        return future
+            done.set_exception(exc)
+        return done
 
     # On the writer's thread
 
