@@ -10,14 +10,18 @@ Each row goes through these steps:
    row. While the batch lasts, a heartbeat thread renews the lease of the
    rows it still holds (:mod:`.lease`). A row whose lease ran out (its worker
    died) can be claimed again: it was never handed over.
-2. *sending*: the batch is delivered in groups (``MAIL_OUTBOX_GROUP_SIZE``).
-   Before any message of a group is handed to the server, the whole group
-   becomes ``sending`` (its attempt counted) in one committed ``UPDATE``.
+2. *sending*: the batch is delivered in groups (``MAIL_OUTBOX_GROUP_SIZE``,
+   1 by default). Before the server can accept any message of a group, the
+   whole group becomes ``sending`` (its attempt counted) in one committed
+   ``UPDATE``. The commit runs on the marks' writer (:mod:`.marks`) while the
+   group's first message goes out (``MAIL FROM``, ``RCPT TO``, ``DATA``, the
+   body); the final ``.`` waits for it
+   (:meth:`~erlen_mail.Backend.send_raw_staged`).
 3. The group's messages are handed to the server one after the other, over
    the worker's connection (kept from one batch to the next while there is
    work).
 4. *outcome*: the group's outcomes are committed together, in the
-   transaction that marks the next group ``sending`` (or alone, after the
+   ``UPDATE`` that marks the next group ``sending`` (or alone, after the
    batch's last group): ``sent`` for each message the server accepted
    (``250`` after ``DATA``); each failure as its kind says: retried later
    (``pending``: a failure before the whole message was sent, so nothing
@@ -36,8 +40,10 @@ once their lease has run out, the next batch of any worker moves them to
 the server may have accepted any of them, so none is sent again unless an
 operator says so (``erlen mail retry``); ``erlen mail discard`` settles them
 without sending. The group size bounds how many messages one crash can leave
-uncertain; one commit per group rather than two per message is what lets the
-worker keep up with sending directly (disk syncs bound it otherwise).
+uncertain. One commit per group rather than two per message, overlapped with
+the SMTP exchange and not waiting for the disk (the marks need only outlive
+the worker, see :mod:`.marks`), is what lets the worker keep up with sending
+directly even with groups of one.
 """
 
 from __future__ import annotations
