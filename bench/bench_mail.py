@@ -526,7 +526,8 @@ def compare_worker(plan: Plan, name: str, title: str, handler: CountingHandler, 
             "was queued (queueing and its commit, the request's work, happen before timing).",
             "The worker's figure is the drain of a full outbox by OutboxWorker.run(once=True), the loop of "
             "`erlen mail worker`: claims, one commit per group of messages (overlapping the SMTP exchange of the "
-            "group's first message, awaited before its final dot), the lease's heartbeat, the final empty claim. Every batch is checked: all of it arrived over one connection.",
+            "group's first message, awaited before its final dot), the lease's heartbeat, the final empty claim. "
+            "Every batch is checked: all of it arrived over one connection.",
             "Client, server and database share the machine: the ratio matters more than the absolute figures.",
         ],
         extra=extra,
