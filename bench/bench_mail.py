@@ -504,7 +504,8 @@ def compare_worker(plan: Plan, name: str, title: str, handler: CountingHandler, 
             "messages per batch": plan.messages,
             "outbox settings": f"MAIL_OUTBOX_GROUP_SIZE={config['MAIL_OUTBOX_GROUP_SIZE']}, "
             f"MAIL_OUTBOX_BATCH_SIZE={config['MAIL_OUTBOX_BATCH_SIZE']}, "
-            f"MAIL_OUTBOX_LEASE_SECONDS={config['MAIL_OUTBOX_LEASE_SECONDS']:g}",
+            f"MAIL_OUTBOX_LEASE_SECONDS={config['MAIL_OUTBOX_LEASE_SECONDS']:g}, "
+            f"MAIL_OUTBOX_DURABLE_MARKS={config['MAIL_OUTBOX_DURABLE_MARKS']}",
             "worker commits per message (last batch)": round(commits.last_batch / plan.messages, 3),
             "versions": harness.versions(("erlen-mail", "erlen-db", "sqlalchemy", "psycopg", "aiosmtpd"), sqlite=True),
         }
@@ -524,8 +525,9 @@ def compare_worker(plan: Plan, name: str, title: str, handler: CountingHandler, 
             "send_many serialises each message as it sends it; the worker sends the bytes stored when the message "
             "was queued (queueing and its commit, the request's work, happen before timing).",
             "The worker's figure is the drain of a full outbox by OutboxWorker.run(once=True), the loop of "
-            "`erlen mail worker`: claims, one commit per group of messages, the lease's heartbeat, the final empty "
-            "claim. Every batch is checked: all of it arrived over one connection.",
+            "`erlen mail worker`: claims, one commit per group of messages (overlapping the SMTP exchange of the "
+            "group's first message, awaited before its final dot), the lease's heartbeat, the final empty claim. "
+            "Every batch is checked: all of it arrived over one connection.",
             "Client, server and database share the machine: the ratio matters more than the absolute figures.",
         ],
         extra=extra,

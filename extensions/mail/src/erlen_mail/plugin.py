@@ -179,9 +179,17 @@ def erlen_settings() -> Iterable[Setting]:
             default=1,
             validate=_positive,
             help="Queued messages a worker marks sending together, and records sent together, in one commit "
-            "each: larger groups cost fewer disk syncs, but a worker that dies mid-group leaves every message "
-            "of the group uncertain, those it had not handed over yet included (never sent without an operator). "
-            "At 1, a crash leaves at most the one message in flight uncertain.",
+            "each (the commit overlaps the first message's SMTP exchange): a worker that dies mid-group leaves "
+            "every message of the group uncertain, those it had not handed over yet included (never sent without "
+            "an operator). At 1, a crash leaves at most the one message in flight uncertain.",
+        ),
+        Setting(
+            "OUTBOX_DURABLE_MARKS",
+            bool,
+            default=False,
+            help="Make the worker's commits of sending and sent marks wait for the database's disk. Off, they "
+            "survive a crash of the worker but not of the database server (or machine): one of those may then "
+            "send again the messages handed over in the last moments before it.",
         ),
         Setting(
             "OUTBOX_POLL_SECONDS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from erlen_mail import Message
 from erlen_mail.backends.base import Backend
 
 
@@ -55,3 +56,24 @@ def test_a_backend_with_only_send_delivers_queued_messages_parsed_back() -> None
     assert (delivered.subject, delivered.body.strip() if delivered.body else None) == ("Weekly digest", "Hello")
     assert delivered.to == ["Ada <ada@example.com>"] and delivered.bcc == ["audit@example.com"]
     assert delivered.message_id == "<digest-1@example.com>" and delivered.headers["X-Kind"] == "digest"
+
+
+def test_send_raw_staged_calls_before_end_first_by_default() -> None:
+    """A backend without stages calls ``before_end`` before it sends anything; when it raises, nothing is sent."""
+    calls: list[str] = []
+
+    class Recording(Backend):
+        def send(self, message: Message) -> None:
+            calls.append("send")
+
+    data = Message("Hi", to="ada@example.com", body="Hello", sender="team@example.com").to_bytes()
+    backend = Recording(Flask(__name__))
+    assert backend.send_raw_staged("team@example.com", ["ada@example.com"], data, lambda: calls.append("before")) == {}
+    assert calls == ["before", "send"]
+
+    def refuse() -> None:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        backend.send_raw_staged("team@example.com", ["ada@example.com"], data, refuse)
+    assert calls == ["before", "send"]

@@ -166,3 +166,46 @@ def test_default_ports(make_app: t.Any) -> None:
     for security, port in (("none", 25), ("starttls", 587), ("ssl", 465)):
         app = make_app(["mail"], {"MAIL_SMTP_SECURITY": security})
         assert SMTPBackend(app).port == port
+
+
+def test_send_raw_staged_holds_the_end_until_before_end_returns(make_app: t.Any, smtp_server: SMTPTestServer) -> None:
+    """Everything but the final dot reaches the server before ``before_end`` is called: the server has
+    not received the message then, and does once the call returned."""
+    from erlen_mail.backends.smtp import SMTPBackend
+
+    app = app_for(make_app, smtp_server)
+    data = Message("Staged", to="ada@example.com", body="Body", sender=SENDER).to_bytes()
+    seen: list[int] = []
+    with SMTPBackend(app) as backend:
+        refused = backend.send_raw_staged(
+            "noreply@example.com", ["ada@example.com"], data, lambda: seen.append(len(smtp_server.messages))
+        )
+    assert refused == {} and seen == [0]
+    [received] = smtp_server.messages
+    assert received.data.replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
+
+
+def test_send_raw_staged_abandons_the_message_when_before_end_raises(
+    make_app: t.Any, smtp_server: SMTPTestServer
+) -> None:
+    """``before_end`` raising: the end is never written, the connection is dropped, nothing is delivered,
+    and the failure is certain (not ``delivery_uncertain``); the next message goes over a new connection."""
+    from erlen_mail.backends.smtp import SMTPBackend
+
+    class Refused(Exception):
+        pass
+
+    def refuse() -> None:
+        raise Refused("not now")
+
+    app = app_for(make_app, smtp_server)
+    data = Message("Abandoned", to="ada@example.com", body="Body", sender=SENDER).to_bytes()
+    backend = SMTPBackend(app)
+    try:
+        with pytest.raises(Refused) as raised:
+            backend.send_raw_staged("noreply@example.com", ["ada@example.com"], data, refuse)
+        assert backend.connection is None and not backend.delivery_uncertain(raised.value)
+        backend.send_raw("noreply@example.com", ["bob@example.com"], data)
+    finally:
+        backend.close()
+    assert [message.recipients for message in smtp_server.messages] == [["bob@example.com"]]

@@ -247,3 +247,107 @@ def test_sigint_stops_cleanly(make_outbox_app: OutboxApp, smtp_server: SMTPTestS
     assert all(row.claim_token is None and row.attempts == 0 for row in list(rows.values())[1:])  # released
     assert OutboxWorker(app).run(once=True).sent == 4  # another worker takes them at once
     assert_none_lost_none_doubled(app, smtp_server, queued)
+
+
+#: Where a real worker is SIGKILLed, on the fifth of ten messages (index 4), sent in groups of 1 (the
+#: default): the message left uncertain (by index), and whether the server received it. Each moment is
+#: reached for certain: the worker parks at one of its checkpoints (the app it runs makes ``checkpoint``
+#: wait there), or the server holds the message (``on_data``), until the test kills it.
+KILLS = {
+    # Before the commit that marks the fifth sending (and records the fourth sent) is started: the
+    # fourth was accepted (its 250 read), not yet recorded.
+    "claimed": (3, 1),
+    # Marked sending; MAIL FROM, RCPT TO, DATA and the body were sent, not the final dot: the server
+    # never accepts it, and the worker cannot know that it did not.
+    "sending": (4, 0),
+    # The final dot was sent; the server holds the message, its 250 not written yet.
+    "server": (4, 1),
+    # The server's 250 was read; not recorded yet.
+    "accepted": (4, 1),
+    # Recorded sent, with the mark of the sixth, whose body (not its dot) was sent.
+    "sent": (5, 0),
+}
+
+
+def _parking_worker(tmp_path: Path, app_config: dict[str, t.Any], step: str, row_id: int) -> subprocess.Popen[str]:
+    """``erlen mail worker`` on an app whose worker parks at ``step`` of the row ``row_id`` until killed."""
+    (tmp_path / "parking.py").write_text(
+        "import threading\n"
+        "from erlen_mail.outbox.worker import OutboxWorker\n\n\n"
+        "def checkpoint(self, step, row_id):\n"
+        f"    if (step, row_id) == ({step!r}, {row_id!r}):\n"
+        "        print(f'Parked at {step} of {row_id}', flush=True)\n"
+        "        threading.Event().wait()\n\n\n"
+        "OutboxWorker.checkpoint = checkpoint\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "worker_app.py").write_text(
+        f"import parking  # noqa: F401\nfrom erlen import create_app\napp = create_app(__name__, {app_config!r})\n",
+        encoding="utf-8",
+    )
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "erlen", "--app", "worker_app:app", "mail", "worker", "--poll", "0.2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("moment", list(KILLS))
+def test_sigkill_at_each_moment(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path, moment: str
+) -> None:
+    """A real worker SIGKILLed at each moment of a message's delivery leaves exactly one message
+    uncertain, the one it was handing over (or whose 250 it had not recorded yet); a new worker sends
+    every other message, each exactly once."""
+    app = make_outbox_app()
+    queued = queue_messages(app, 10)
+    uncertain, reached = KILLS[moment]
+    killed = threading.Event()
+    if moment == "server":
+        process = _worker_process(tmp_path, _config(app, smtp_server), "--poll", "0.2")
+
+        def kill_on_fifth(message: ReceivedMessage) -> None:
+            if len(smtp_server.messages) == 5:
+                process.kill()  # the server holds the message: the worker dies before it hears the 250
+                process.wait(timeout=30)
+                killed.set()
+
+        smtp_server.on_data = kill_on_fifth
+    else:
+        process = _parking_worker(tmp_path, _config(app, smtp_server), moment, queued[4])
+    try:
+        if moment == "server":
+            assert killed.wait(timeout=60), "the worker never delivered 5 messages"
+        else:
+            assert process.stdout is not None
+            lines = []
+            while not (lines and lines[-1].startswith("Parked at")):
+                lines.append(process.stdout.readline())  # blocks until the worker parks (or dies: then "")
+                assert lines[-1], "".join(lines)
+            process.kill()
+            process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.communicate(timeout=30)[0]
+        smtp_server.on_data = None
+    assert process.returncode == -signal.SIGKILL, output
+
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
+    statuses = ["sent"] * uncertain + ["sending"] + ["pending"] * (9 - uncertain)
+    assert [rows[i].status for i in queued] == statuses
+    ends = [t.cast(dt.datetime, aware(rows[i].claimed_until)) for i in queued[uncertain:]]
+
+    takeover = OutboxWorker(app, clock=lambda: max(ends) + dt.timedelta(milliseconds=1)).run(once=True)
+    assert (takeover.recovered, takeover.sent, takeover.uncertain) == (1, 9 - uncertain, 0)
+
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert [rows[i].status for i in queued] == ["sent"] * uncertain + ["uncertain"] + ["sent"] * (9 - uncertain)
+    assert "may have accepted it" in (rows[queued[uncertain]].last_error or "")
+    counts = received(smtp_server)
+    assert [counts[rows[i].message_id] for i in queued] == [1] * uncertain + [reached] + [1] * (9 - uncertain)

@@ -6,6 +6,7 @@ import abc
 import typing as t
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
 
     from flask import Flask
@@ -68,6 +69,31 @@ class Backend(abc.ABC):
 
         self.send(message_from_raw(sender, recipients, data))
         return {}
+
+    def send_raw_staged(
+        self, sender: str, recipients: list[str], data: bytes, before_end: Callable[[], None]
+    ) -> dict[str, tuple[int, bytes]]:
+        """Deliver a serialised message as :meth:`send_raw` does, calling ``before_end`` before its end.
+
+        ``before_end`` is called once, as late as the backend can: after
+        everything that does not let the server accept the message yet was
+        handed over, and before what does. The durable outbox waits there for
+        the commit that records the message as being handed over, so the
+        commit overlaps the exchange. The ``smtp`` backend calls it after
+        ``MAIL FROM``, ``RCPT TO``, ``DATA`` and the body, before the final
+        ``.`` line; this default calls it first, then :meth:`send_raw`. When the
+        server refuses the message before that point, ``before_end`` is not
+        called.
+
+        :param sender: the envelope sender, a bare address.
+        :param recipients: the envelope recipients, bare addresses.
+        :param data: the message as :meth:`Message.to_bytes` made it.
+        :param before_end: called before the message can be accepted; when it
+            raises, the message is not delivered and the exception propagates.
+        :returns: as :meth:`send_raw`.
+        """
+        before_end()
+        return self.send_raw(sender, recipients, data)
 
     def delivery_uncertain(self, exc: BaseException) -> bool:
         """Whether the failure ``exc`` of the last send may have happened after the message was accepted.

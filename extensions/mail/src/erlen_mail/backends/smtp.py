@@ -7,7 +7,7 @@ import smtplib
 import socket
 import ssl
 import typing as t
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..errors import MessageError
 from ..message import address_email
@@ -30,25 +30,49 @@ def local_hostname() -> str:
     return socket.getfqdn()
 
 
+#: The line that ends a message's data (after its last line's CRLF): until the server reads it,
+#: it cannot accept the message; a connection that breaks before it leaves nothing delivered.
+_END = b".\r\n"
+
+
 class _SMTP(smtplib.SMTP):
-    """Records whether the whole message (ending in ``CRLF.CRLF``) was written since the last ``MAIL FROM``.
+    """Records whether the whole message (ending in ``CRLF.CRLF``) was written since the last ``MAIL FROM``,
+    and can hold back the message's end until a callback returns.
 
     smtplib writes the message body with one ``send`` of bytes ending in
     ``b"\\r\\n.\\r\\n"``; commands are written as text. When the connection
     breaks after that write and before the server's answer is read, the
     server may have accepted the message.
+
+    With :attr:`before_end` set (for one message: it is cleared when called),
+    that write is split: everything but the final ``.`` line, then
+    ``before_end()``, then the ``.`` line. The commands and the body thus
+    travel while the caller does something else (the outbox commits that the
+    message is being handed over), and only the end waits for it. When
+    ``before_end`` raises, the end is never written: the server, whose
+    connection the caller then closes, discards the message.
     """
 
     data_written = False
+    #: Called once the message's body, all but its end, was written; the end is written after it returns.
+    before_end: Callable[[], None] | None = None
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         self.data_written = False
         return super().mail(sender, options)
 
     def send(self, s: t.Any) -> None:
-        super().send(s)
-        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
-            self.data_written = True
+        if not (isinstance(s, bytes) and s.endswith(b"\r\n" + _END)):
+            super().send(s)
+            return
+        before_end, self.before_end = self.before_end, None
+        if before_end is None:
+            super().send(s)
+        else:
+            super().send(s[: -len(_END)])
+            before_end()
+            super().send(_END)
+        self.data_written = True
 
 
 class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):
@@ -70,7 +94,7 @@ class SMTPBackend(Backend):
 
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
-        self.connection: smtplib.SMTP | None = None
+        self.connection: _SMTP | None = None
         #: Recipients the server refused in the last send while accepting others: address to (code, reply).
         self.refused: dict[str, tuple[int, bytes]] = {}
         #: Whether the last send broke after the whole message was written, before the server answered.
@@ -102,12 +126,16 @@ class SMTPBackend(Backend):
         if self.connection is not None:
             return
         timeout = float(self.config.get("MAIL_SMTP_TIMEOUT", 10.0))
-        connection: smtplib.SMTP
+        connection: _SMTP
         if self.security == "ssl":
             connection = _SMTP_SSL(self.host, self.port, local_hostname(), timeout=timeout, context=self.ssl_context())
         else:
             connection = _SMTP(self.host, self.port, local_hostname(), timeout=timeout)
         try:
+            # Commands and the held-back end of a message are small writes: send each at once
+            # rather than wait (Nagle) for the server to acknowledge the previous one.
+            if connection.sock is not None:
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.security == "starttls":
                 connection.ehlo()
                 connection.starttls(context=self.ssl_context())
@@ -136,13 +164,33 @@ class SMTPBackend(Backend):
         self.send_raw(address_email(message.sender), message.recipients, data)
 
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+        return self._sendmail(sender, recipients, data, None)
+
+    def send_raw_staged(
+        self, sender: str, recipients: list[str], data: bytes, before_end: Callable[[], None]
+    ) -> dict[str, tuple[int, bytes]]:
+        """Send ``MAIL FROM``, ``RCPT TO``, ``DATA`` and the body, then call ``before_end``, then the end.
+
+        See :meth:`Backend.send_raw_staged`. When ``before_end`` raises, the
+        connection is closed without the message's end (the server discards
+        it) and the exception propagates; :meth:`delivery_uncertain` is then
+        ``False``.
+        """
+        return self._sendmail(sender, recipients, data, before_end)
+
+    def _sendmail(
+        self, sender: str, recipients: list[str], data: bytes, before_end: Callable[[], None] | None
+    ) -> dict[str, tuple[int, bytes]]:
         self.uncertain = False
         self.open()
         assert self.connection is not None
         try:
-            self.refused = self.connection.sendmail(
-                sender, recipients, data, self._mail_options(self.connection, data, sender, recipients)
-            )
+            options = self._mail_options(self.connection, data, sender, recipients)
+            self.connection.before_end = before_end
+            try:
+                self.refused = self.connection.sendmail(sender, recipients, data, options)
+            finally:
+                self.connection.before_end = None
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
             # The server answered with a refusal: the connection is still usable, unless it said 421 (closing).
             if getattr(exc, "smtp_code", None) == 421:

@@ -10,14 +10,18 @@ Each row goes through these steps:
    row. While the batch lasts, a heartbeat thread renews the lease of the
    rows it still holds (:mod:`.lease`). A row whose lease ran out (its worker
    died) can be claimed again: it was never handed over.
-2. *sending*: the batch is delivered in groups (``MAIL_OUTBOX_GROUP_SIZE``).
-   Before any message of a group is handed to the server, the whole group
-   becomes ``sending`` (its attempt counted) in one committed ``UPDATE``.
+2. *sending*: the batch is delivered in groups (``MAIL_OUTBOX_GROUP_SIZE``,
+   1 by default). Before the server can accept any message of a group, the
+   whole group becomes ``sending`` (its attempt counted) in one committed
+   ``UPDATE``. The commit runs on the marks' writer (:mod:`.marks`) while the
+   group's first message goes out (``MAIL FROM``, ``RCPT TO``, ``DATA``, the
+   body); the final ``.`` waits for it
+   (:meth:`~erlen_mail.Backend.send_raw_staged`).
 3. The group's messages are handed to the server one after the other, over
    the worker's connection (kept from one batch to the next while there is
    work).
 4. *outcome*: the group's outcomes are committed together, in the
-   transaction that marks the next group ``sending`` (or alone, after the
+   ``UPDATE`` that marks the next group ``sending`` (or alone, after the
    batch's last group): ``sent`` for each message the server accepted
    (``250`` after ``DATA``); each failure as its kind says: retried later
    (``pending``: a failure before the whole message was sent, so nothing
@@ -36,12 +40,15 @@ once their lease has run out, the next batch of any worker moves them to
 the server may have accepted any of them, so none is sent again unless an
 operator says so (``erlen mail retry``); ``erlen mail discard`` settles them
 without sending. The group size bounds how many messages one crash can leave
-uncertain; one commit per group rather than two per message is what lets the
-worker keep up with sending directly (disk syncs bound it otherwise).
+uncertain. One commit per group rather than two per message, overlapped with
+the SMTP exchange and not waiting for the disk (the marks need only outlive
+the worker, see :mod:`.marks`), is what lets the worker keep up with sending
+directly even with groups of one.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import json
@@ -57,6 +64,7 @@ import sqlalchemy as sa
 
 from ..errors import MessageError
 from ..state import state_of
+from .marks import MarkWriter
 from .models import FAILED, PENDING, SENDING, SENT, UNCERTAIN, OutboxMessage
 
 if t.TYPE_CHECKING:
@@ -69,6 +77,44 @@ logger = logging.getLogger("erlen_mail")
 Clock = Callable[[], dt.datetime]
 
 TABLE: sa.Table = t.cast(sa.Table, OutboxMessage.__table__)
+
+
+def _mark_statement() -> sa.Update:
+    """The ``UPDATE`` marking a group ``sending`` and the group before ``sent``, built once.
+
+    Parameters: ``token`` (the batch's), ``marked`` (the group's ids: ``sending``,
+    attempt counted, lease until ``until``), ``sent`` (ids the server accepted:
+    ``sent`` at ``now``, claim ended). Only rows the batch holds change, and only
+    ``pending`` ones are marked.
+    """
+    marked = TABLE.c.id.in_(sa.bindparam("marked", expanding=True))
+
+    def either(mark: t.Any, record: t.Any) -> sa.Case[t.Any]:
+        return sa.case((marked, mark), else_=record)
+
+    return (
+        sa.update(TABLE)
+        .where(
+            TABLE.c.claim_token == sa.bindparam("token"),
+            sa.or_(
+                sa.and_(marked, TABLE.c.status == PENDING),
+                TABLE.c.id.in_(sa.bindparam("sent", expanding=True)),
+            ),
+        )
+        .values(
+            status=either(SENDING, SENT),
+            attempts=either(TABLE.c.attempts + 1, TABLE.c.attempts),
+            claimed_until=either(sa.bindparam("until", type_=TABLE.c.claimed_until.type), None),
+            claim_token=either(TABLE.c.claim_token, None),
+            sent_at=either(TABLE.c.sent_at, sa.bindparam("now", type_=TABLE.c.sent_at.type)),
+            last_error=either(TABLE.c.last_error, None),
+        )
+    )
+
+
+#: Built once: executing it then costs SQLAlchemy a lookup in its cache of compiled statements.
+MARK = _mark_statement()
+MARK_RETURNING = MARK.returning(TABLE.c.id, TABLE.c.status)
 
 
 def utcnow() -> dt.datetime:
@@ -112,6 +158,14 @@ class BatchResult:
         )
 
 
+class ClaimLost(Exception):
+    """A row's claim was lost before its message's end was handed over: another worker took it over.
+
+    Raised by the worker's ``before_end`` callback (see
+    :meth:`~erlen_mail.Backend.send_raw_staged`), so the message is not delivered.
+    """
+
+
 @dataclass
 class GroupRecord:
     """The outcomes of one group of messages, written in one transaction once the group was handed over."""
@@ -126,6 +180,20 @@ class GroupRecord:
     def update(self, row_id: int, *conditions: t.Any, **values: t.Any) -> None:
         """Record ``values`` for the row ``row_id``, written only where ``conditions`` hold then."""
         self.updates.append((row_id, conditions, values))
+
+
+@dataclass
+class Marking:
+    """The commit that marks a group ``sending`` and records the group before, running on the writer."""
+
+    #: The group's rows, claimed by the batch.
+    group: t.Sequence[sa.Row[t.Any]]
+    #: The ids the commit marked (the rows the batch still held), once it is done.
+    future: concurrent.futures.Future[set[int]]
+    #: The outcomes of the group before, committed with the mark.
+    recorded: GroupRecord
+    #: ``future``'s result, once a message of the group waited for it.
+    held: set[int] | None = None
 
 
 class OutboxWorker:
@@ -172,8 +240,19 @@ class OutboxWorker:
         # The heartbeat and this thread never write the batch's rows at the same time: on
         # PostgreSQL two such transactions could deadlock, on SQLite one would wait for the other.
         self._writing = threading.Lock()
-        #: The connection a batch holds for all its transactions (checked out, and pinged, once).
-        self._connection: sa.Connection | None = None
+        self.durable_marks = bool(config.get("MAIL_OUTBOX_DURABLE_MARKS", False))
+        # Per thread: the connection a batch holds for its transactions (checked out, and pinged,
+        # once); the marks' writer has its own, on its own thread.
+        self._local = threading.local()
+
+    @property
+    def _connection(self) -> sa.Connection | None:
+        """The connection this thread's transactions use during a batch (``None``: a new one each)."""
+        return t.cast("sa.Connection | None", getattr(self._local, "connection", None))
+
+    @_connection.setter
+    def _connection(self, connection: sa.Connection | None) -> None:
+        self._local.connection = connection
 
     # Steps a test can intercept (subclass and raise) to simulate a crash.
 
@@ -181,10 +260,12 @@ class OutboxWorker:
         """Called at each step of a row, to let tests stop the worker there.
 
         ``claimed``: before the commit that marks its group ``sending`` (and
-        records the group before); ``sending``: its group is marked, the row is
-        about to be handed over; ``accepted``: the server accepted it, its
-        group's outcome is not committed yet; ``sent``: committed (with the
-        next group's mark).
+        records the group before) is started; ``sending``: that commit is done
+        and the message, all but its end, was handed over (for the ``smtp``
+        backend: ``MAIL FROM``, ``RCPT TO``, ``DATA`` and the body, without the
+        final ``.``): the end is next; ``accepted``: the server accepted it, its
+        outcome is not committed yet; ``sent``: committed (with the next
+        group's mark). Each is called on the worker's main thread.
         """
 
     # The database steps
@@ -263,23 +344,30 @@ class OutboxWorker:
     def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
         """Mark the group's rows ``sending`` (attempt counted, lease renewed) in one transaction.
 
+        The rows of ``after`` the server accepted are marked ``sent`` by the
+        same ``UPDATE`` (one statement, one round trip in the common case).
+
         :param group: the rows, claimed by this batch.
         :param after: the previous group's outcomes, written in the same transaction: one
             commit (one disk sync) per group.
         :returns: the ids of the rows marked: those whose claim this batch still holds.
         """
         ids = [row.id for row in group]
-        mark = (
-            sa.update(TABLE)
-            .where(TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
-            .values(status=SENDING, attempts=TABLE.c.attempts + 1, claimed_until=self.clock() + self.lease)
-        )
+        now = self.clock()
+        parameters = {
+            "token": self.token,
+            "marked": ids,
+            "sent": after.sent if after is not None else [],
+            "now": now,
+            "until": now + self.lease,
+        }
         with self.transaction() as connection:
             if after is not None:
-                self._write(connection, after)
+                self._write_updates(connection, after)
             if self.engine.dialect.update_returning:
-                return set(connection.scalars(mark.returning(TABLE.c.id)))
-            connection.execute(mark)
+                marked = connection.execute(MARK_RETURNING, parameters)
+                return {row_id for row_id, status in marked if status == SENDING}
+            connection.execute(MARK, parameters)
             held = sa.select(TABLE.c.id).where(
                 TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == SENDING
             )
@@ -292,13 +380,17 @@ class OutboxWorker:
                 self._write(connection, outcomes)
 
     def _write(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
-        held = TABLE.c.claim_token == self.token
         if outcomes.sent:
             connection.execute(
                 sa.update(TABLE)
-                .where(TABLE.c.id.in_(outcomes.sent), held)
+                .where(TABLE.c.id.in_(outcomes.sent), TABLE.c.claim_token == self.token)
                 .values(status=SENT, sent_at=self.clock(), last_error=None, claim_token=None, claimed_until=None)
             )
+        self._write_updates(connection, outcomes)
+
+    def _write_updates(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
+        """Write the outcomes other than plain ``sent``, one ``UPDATE`` each."""
+        held = TABLE.c.claim_token == self.token
         for row_id, conditions, values in outcomes.updates:
             connection.execute(sa.update(TABLE).where(TABLE.c.id == row_id, held, *conditions).values(**values))
 
@@ -394,22 +486,47 @@ class OutboxWorker:
     def _deliver(
         self, backend: Backend, rows: t.Sequence[sa.Row[t.Any]], result: BatchResult, stop: threading.Event | None
     ) -> None:
-        """Deliver a batch's rows group by group: one commit marks a group and records the one before."""
+        """Deliver a batch's rows group by group: one commit marks a group and records the one before.
+
+        That commit runs on the marks' writer while the group's first message
+        goes out; the message's end waits for it.
+        """
         previous = GroupRecord()
-        for start in range(0, len(rows), self.group_size):
-            if stop is not None and stop.is_set():
-                break
-            group, later = rows[start : start + self.group_size], rows[start + self.group_size :]
-            for row in group:
-                self.checkpoint("claimed", row.id)
-            marked = self.mark_sending(group, after=previous)
-            self._recorded(previous)
-            result.released += len(group) - len(marked)  # their lease ran out and another worker claimed them
-            previous = GroupRecord()
-            if not self._hand_over(backend, [row for row in group if row.id in marked], later, previous, result, stop):
-                break
-        self.record(previous)
+        writer = MarkWriter(
+            self.engine,
+            self._local,
+            # A database server is a round trip away: overlap it with the SMTP exchange. SQLite's
+            # commit is work in this process, with nothing to wait for: a thread would only add handoffs.
+            threaded=self.keeps_lease and self.engine.dialect.name != "sqlite",
+            own_connection=self.keeps_lease,
+            durable=self.durable_marks,
+        )
+        with writer:
+            for start in range(0, len(rows), self.group_size):
+                if stop is not None and stop.is_set():
+                    break
+                group, later = rows[start : start + self.group_size], rows[start + self.group_size :]
+                for row in group:
+                    self.checkpoint("claimed", row.id)
+                marking = Marking(group, writer.submit(self.mark_sending, group, after=previous), previous)
+                previous = GroupRecord()
+                go_on = self._hand_over(backend, marking, later, previous, result, stop)
+                self._marked(marking, result)
+                if not go_on:
+                    break
+            writer.submit(self.record, previous).result()
         self._recorded(previous)
+
+    def _marked(self, marking: Marking, result: BatchResult) -> set[int]:
+        """Wait for the commit that marks ``marking``'s group (once); the ids it marked.
+
+        :raises sqlalchemy.exc.SQLAlchemyError: the commit failed.
+        """
+        if marking.held is None:
+            marking.held = marking.future.result()
+            result.released += len(marking.group) - len(marking.held)  # their lease ran out: another worker's
+            self._recorded(marking.recorded)
+        return marking.held
 
     def _recorded(self, outcomes: GroupRecord) -> None:
         for row_id in outcomes.accepted:
@@ -418,31 +535,35 @@ class OutboxWorker:
     def _hand_over(
         self,
         backend: Backend,
-        rows: t.Sequence[sa.Row[t.Any]],
+        marking: Marking,
         later: t.Sequence[sa.Row[t.Any]],
         outcomes: GroupRecord,
         result: BatchResult,
         stop: threading.Event | None,
     ) -> bool:
-        """Hand a marked group's messages over, noting their outcomes; whether the batch goes on.
+        """Hand a group's messages over, noting their outcomes; whether the batch goes on.
 
-        :param rows: the group's rows marked ``sending``.
+        :param marking: the group and the commit marking it ``sending``, perhaps still running;
+            each message's end waits for it.
         :param later: the batch's rows after the group, retried with it when the server cannot be reached.
         :param outcomes: where each row's outcome is noted, to be written with the next group's mark.
         """
+        rows = marking.group
         for index, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 # Never handed over: back to pending as they were, for the next worker at once.
-                for untouched in rows[index:]:
+                held = self._marked(marking, result)
+                untouched = [row for row in rows[index:] if row.id in held]
+                for row in untouched:
                     outcomes.update(
-                        untouched.id,
+                        row.id,
                         TABLE.c.status == SENDING,
                         status=PENDING,
-                        attempts=untouched.attempts,
+                        attempts=row.attempts,
                         claim_token=None,
                         claimed_until=None,
                     )
-                result.released += len(rows) - index
+                result.released += len(untouched)
                 return False
             if self.reconnect_after > 0 and self.handed and self.handed % self.reconnect_after == 0:
                 self.close_connection(backend)
@@ -452,19 +573,34 @@ class OutboxWorker:
                 # Nothing more was handed over: the rest of the group and of the batch is retried later.
                 reason = f"Could not connect: {_describe(exc)}"
                 logger.warning("Mail outbox: %s", reason)
-                for waiting in [*rows[index:], *later]:
+                held = self._marked(marking, result)
+                for waiting in [*(row for row in rows[index:] if row.id in held), *later]:
                     self._retry_or_fail(outcomes, waiting, int(waiting.attempts) + 1, reason, result)
                 return False
-            self.checkpoint("sending", row.id)
-            self._send(backend, row, outcomes, result)
+            self._send(backend, row, marking, outcomes, result)
             self.handed += 1
         return True
 
-    def _send(self, backend: Backend, row: sa.Row[t.Any], outcomes: GroupRecord, result: BatchResult) -> None:
-        """Hand one message of a group to the backend and note its outcome in ``outcomes``."""
+    def _send(
+        self, backend: Backend, row: sa.Row[t.Any], marking: Marking, outcomes: GroupRecord, result: BatchResult
+    ) -> None:
+        """Hand one message of a group to the backend and note its outcome in ``outcomes``.
+
+        Its end is handed over only once the commit marking its group ``sending`` is done.
+        """
+
+        def before_end() -> None:
+            if row.id not in self._marked(marking, result):
+                raise ClaimLost(f"Message {row.id} was taken over by another worker before it was handed over.")
+            self.checkpoint("sending", row.id)
+
         attempts = int(row.attempts) + 1  # counted when its group was marked sending
         try:
-            refused = backend.send_raw(row.sender, json.loads(row.recipients), bytes(row.raw))
+            refused = backend.send_raw_staged(row.sender, json.loads(row.recipients), bytes(row.raw), before_end)
+        except ClaimLost:
+            return  # not delivered, and no longer this batch's: counted as released
+        except sa.exc.SQLAlchemyError:
+            raise  # the mark could not be committed: the message's end was not handed over
         except Exception as exc:
             reason = _describe(exc)
             if backend.delivery_uncertain(exc):
