@@ -71,12 +71,13 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import notices, reauth
+    from . import notices, passkeys, reauth
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *passkeys.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -245,6 +246,9 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    from . import passkeys
+
+    passkeys.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -310,8 +314,9 @@ def erlen_app_ready(app: Flask) -> None:
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
     from .models import MODELS
+    from .passkey_models import MODELS as PASSKEY_MODELS
 
-    return list(MODELS)
+    return [*MODELS, *PASSKEY_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -340,6 +345,11 @@ def erlen_template_folders() -> Iterable[str]:
 
 
 @erlen.hookimpl
+def erlen_static_folder() -> str:
+    return str(Path(__file__).parent / "static")
+
+
+@erlen.hookimpl
 def erlen_template_globals() -> Mapping[str, t.Any]:
     from .redirects import is_safe_redirect
 
@@ -362,6 +372,7 @@ def erlen_shell_context() -> Mapping[str, t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from . import passkeys
     from .permissions import unknown_in_views
     from .throttling import MemoryStore, RedisStore
 
@@ -455,4 +466,5 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                     "Set AUTH_THROTTLE_REDIS_URL to share the counts between them.",
                 )
             )
+    found.extend(passkeys.checks(app, deploy))
     return found
