@@ -142,6 +142,7 @@ def register_passkey() -> t.Any:
 @_json_view
 def login_options() -> t.Any:
     """Options for ``navigator.credentials.get`` to sign in: any passkey of this site, the user chooses."""
+    _body()  # an empty object: the JSON endpoints all take one
     return jsonify(passkeys.authentication_options(passkeys.LOGIN))
 
 
@@ -174,6 +175,7 @@ def login_with_passkey() -> t.Any:
 @login_required
 def reauth_options() -> t.Any:
     """Options for ``navigator.credentials.get`` to confirm it is the user: their passkeys only."""
+    _body()
     return jsonify(passkeys.authentication_options(passkeys.REAUTH, _user()))
 
 

@@ -379,6 +379,8 @@ def register(user: User, credential: object) -> Passkey:
     except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         logger.info("Passkey registration refused for user %s: %s", user.id, exc)
         raise PasskeyError("invalid", f"The passkey could not be verified: {exc}") from None
+    if not secrets.compare_digest(parsed.raw_id, verified.credential_id):
+        raise PasskeyError("invalid", "The passkey could not be verified: its id is not the one its data carries.")
     db = get_session()
     if db.scalar(sa.select(Passkey.id).where(Passkey.credential_id == verified.credential_id)) is not None:
         raise PasskeyError("exists", "This passkey is registered already.")
