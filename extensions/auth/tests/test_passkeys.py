@@ -29,7 +29,7 @@ from erlen_db import database_of
 from erlen_forms.testing import csrf_token_for
 
 pytest.importorskip("erlen_mail", reason="erlen-mail is not installed: notices are tested in the integration session")
-from erlen_mail.testing import DeliveredMail  # noqa: E402
+from erlen_mail.testing import DeliveredMail
 
 
 @pytest.fixture
