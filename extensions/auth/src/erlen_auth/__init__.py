@@ -14,7 +14,7 @@ from flask_login import current_user
 from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
-from .state import AuthState, SecuritySection, state_of
+from .state import AuthState, SecondFactor, SecuritySection, state_of
 from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
@@ -36,6 +36,7 @@ if t.TYPE_CHECKING:
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
+    from .two_factor import complete_second_factor, has_second_factor, pending_user
 
 __version__ = "0.1.0"
 
@@ -61,6 +62,7 @@ _LAZY = {
     ),
     "Passwords": "passwords",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
+    **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }
 
 
@@ -105,6 +107,11 @@ __all__ = [
     "mark_reauthenticated",
     "reauthentication_required",
     "recently_authenticated",
+    # second factors
+    "SecondFactor",
+    "complete_second_factor",
+    "has_second_factor",
+    "pending_user",
     # redirects
     "is_safe_redirect",
     "safe_next",

@@ -239,3 +239,24 @@ def permissions_command() -> None:
         click.echo(f"{permission.name.ljust(width)}  [{permission.plugin}]  {permission.description}")
     if not known:
         click.echo("No permissions are declared.")
+
+
+two_factor_group = AppGroup("two-factor", help="Manage users' two-factor authentication.")
+user_group.add_command(two_factor_group)
+
+
+@two_factor_group.command("reset")
+@click.argument("email")
+def reset_two_factor_command(email: str) -> None:
+    """Turn a user's two-factor authentication off (a lost device): their secret and recovery codes are deleted.
+
+    They sign in with the password alone and set it up again (at once, when
+    it is required of them). They are mailed a notice.
+    """
+    from . import totp
+
+    user = _user(email)
+    if totp.disable(user, reason="reset"):
+        click.echo(f"Reset the two-factor authentication of <{user.email}>: they sign in with their password alone.")
+    else:
+        click.echo(f"<{user.email}> had no two-factor authentication; nothing changed.")

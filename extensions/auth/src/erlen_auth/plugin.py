@@ -71,12 +71,13 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import notices, passkeys, reauth
+    from . import notices, passkeys, reauth, two_factor
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *two_factor.SETTINGS,
         *passkeys.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
@@ -206,7 +207,7 @@ def _make_store(app: Flask) -> t.Any:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    from . import permissions, sessions
+    from . import permissions, sessions, two_factor
     from .models import AnonymousUser
     from .passwords import Passwords
     from .throttling import LoginThrottle
@@ -246,6 +247,7 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    two_factor.init(app)
     from . import passkeys
 
     passkeys.init(app)
@@ -315,8 +317,9 @@ def erlen_app_ready(app: Flask) -> None:
 def erlen_db_models() -> Iterable[type[t.Any]]:
     from .models import MODELS
     from .passkey_models import MODELS as PASSKEY_MODELS
+    from .totp_models import MODELS as TOTP_MODELS
 
-    return [*MODELS, *PASSKEY_MODELS]
+    return [*MODELS, *TOTP_MODELS, *PASSKEY_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
