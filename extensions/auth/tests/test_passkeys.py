@@ -635,3 +635,87 @@ def test_the_security_page_has_the_section_in_order(pk_app):
     assert titles.index("Password") < titles.index("Passkeys") < titles.index("Sessions")
     text = logged_in(pk_app).get("/auth/security").text
     assert re.search(r'href="/auth/passkeys/new"', text)
+
+
+# As a second factor (the two-factor page of erlen_auth.two_factor)
+
+
+@pytest.fixture
+def tf_client(pk_app):
+    """A client logged in as ada, who turned TOTP on (at the fake time of test_totp) and added a passkey."""
+    from test_totp import Clock, enrol
+
+    state_of(pk_app).clock = Clock()
+    client = pk_app.test_client()
+    enrol(pk_app, client)
+    return client
+
+
+def test_a_passkey_is_a_second_factor_of_a_password_sign_in(pk_app, tf_client):
+    authenticator = SoftAuthenticator()
+    assert add_passkey(tf_client, authenticator).status_code == 200
+    client = pk_app.test_client()
+    first = post_form(client, "/auth/login?next=/auth/security", {"email": "ada@example.com", "password": "x"})
+    assert first.status_code == 200  # a wrong password is no first factor
+    from erlen_auth.testing import DEFAULT_PASSWORD
+
+    first = post_form(
+        client, "/auth/login?next=/auth/security", {"email": "ada@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert first.status_code == 302 and first.headers["Location"] == "/auth/two-factor"
+    assert not is_logged_in(client)
+    page = client.get("/auth/two-factor")
+    assert 'data-erlen-passkey="second_factor"' in page.text and "Use a passkey" in page.text
+    options = post_json(client, "/auth/passkeys/second-factor/options").json
+    assert [item["id"] for item in options["allowCredentials"]] == [b64url(authenticator.credentials[0].id)]
+    assert options["userVerification"] == "required"
+    done = post_json(client, "/auth/passkeys/second-factor", {"credential": authenticator.get(options)})
+    assert done.status_code == 200, done.text
+    assert done.json == {"redirect": "/auth/security"}
+    assert is_logged_in(client)
+    assert rows(pk_app)[0].last_used_at is not None
+
+
+def test_the_second_factor_needs_a_pending_sign_in_and_the_users_own_passkey(pk_app, tf_client):
+    from erlen_auth.testing import DEFAULT_PASSWORD
+
+    authenticator = SoftAuthenticator()
+    add_passkey(tf_client, authenticator)
+    stranger_client = logged_in(pk_app, "bob@example.com")
+    bobs_key = SoftAuthenticator()
+    add_passkey(stranger_client, bobs_key)
+    nobody = pk_app.test_client()
+    _refusal(post_json(nobody, "/auth/passkeys/second-factor/options"), "no_pending_sign_in")
+    _refusal(post_json(nobody, "/auth/passkeys/second-factor", {"credential": {}}), "no_pending_sign_in")
+    client = pk_app.test_client()
+    post_form(client, "/auth/login", {"email": "ada@example.com", "password": DEFAULT_PASSWORD})
+    # Bob's passkey is no second factor of Ada's.
+    options = post_json(client, "/auth/passkeys/second-factor/options").json
+    forged = bobs_key.get(options, credential=bobs_key.credentials[0])
+    assert "not one of yours" in _refusal(
+        post_json(client, "/auth/passkeys/second-factor", {"credential": forged}), "unknown"
+    )
+    # A sign-in challenge does not answer the second step.
+    login_options = post_json(client, "/auth/passkeys/login/options").json
+    _refusal(
+        post_json(client, "/auth/passkeys/second-factor", {"credential": authenticator.get(login_options)}), "expired"
+    )
+    assert not is_logged_in(client)
+
+
+def test_a_passkey_alone_adds_no_second_step(pk_app):
+    owner = logged_in(pk_app)
+    authenticator = SoftAuthenticator()
+    add_passkey(owner, authenticator)
+    client = pk_app.test_client()
+    assert log_in(client, "ada@example.com").headers["Location"] == "/"  # the password alone, as before
+    assert is_logged_in(client)
+
+
+def test_signing_in_with_a_passkey_skips_the_second_step(pk_app, tf_client):
+    authenticator = SoftAuthenticator()
+    add_passkey(tf_client, authenticator)
+    client = pk_app.test_client()
+    done = sign_in(client, authenticator)
+    assert done.status_code == 200 and done.json == {"redirect": "/"}
+    assert is_logged_in(client)

@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length
 from erlen_db import get_session
 from erlen_forms import Form
 
-from . import accounts, passkeys, reauth
+from . import accounts, passkeys, reauth, two_factor
 from .forms import EmptyForm
 from .models import User
 from .passkey_models import NAME_MAX_LENGTH, Passkey
@@ -52,6 +52,8 @@ def register(bp: Blueprint, app: Flask) -> None:
         ("/passkeys/login", "passkey_login", login_with_passkey, ["POST"]),
         ("/passkeys/reauth/options", "passkey_reauth_options", reauth_options, ["POST"]),
         ("/passkeys/reauth", "passkey_reauth", reauth_with_passkey, ["POST"]),
+        ("/passkeys/second-factor/options", "passkey_second_factor_options", second_factor_options, ["POST"]),
+        ("/passkeys/second-factor", "passkey_second_factor", second_factor_with_passkey, ["POST"]),
         ("/passkeys/<int:passkey_id>/rename", "passkey_rename", rename_passkey, ["GET", "POST"]),
         ("/passkeys/<int:passkey_id>/remove", "passkey_remove", remove_passkey, ["GET", "POST"]),
     ]
@@ -189,6 +191,33 @@ def reauth_with_passkey() -> t.Any:
     passkeys.authenticate(passkeys.REAUTH, _credential(_body()), user)
     reauth.mark_reauthenticated()  # commits the passkey's use with the proof
     return jsonify({"redirect": safe_next(url_for("auth.security"))})
+
+
+def _pending_user() -> User:
+    user = two_factor.pending_user()
+    if user is None:
+        raise PasskeyError("no_pending_sign_in", "Your sign-in has expired. Sign in again.")
+    return user
+
+
+@_json_view
+def second_factor_options() -> t.Any:
+    """Options for ``navigator.credentials.get`` for the second step of a password sign-in: the user's passkeys."""
+    _body()
+    return jsonify(passkeys.authentication_options(passkeys.SECOND_FACTOR, _pending_user()))
+
+
+@_json_view
+def second_factor_with_passkey() -> t.Any:
+    """Give a passkey as the second factor of the pending sign-in; the body is ``{"credential": ...}``.
+
+    Answers ``{"redirect": url}``: the pending sign-in's ``next``, else ``AUTH_LOGIN_REDIRECT``.
+    """
+    user = _pending_user()
+    passkeys.authenticate(passkeys.SECOND_FACTOR, _credential(_body()), user)
+    get_session().commit()  # the counter and the last use
+    response = two_factor.complete_second_factor(passkeys.SECOND_FACTOR_NAME)
+    return jsonify({"redirect": response.location})
 
 
 # Managing

@@ -72,7 +72,7 @@ from erlen.hosts import split_host
 from erlen_db import get_session
 
 from .passkey_models import NAME_MAX_LENGTH, USER_HANDLE_LENGTH, Passkey
-from .state import SecuritySection
+from .state import SecondFactor, SecuritySection
 
 if t.TYPE_CHECKING:
     from .models import User
@@ -509,13 +509,34 @@ def rename(passkey: Passkey, name: object) -> None:
 #: The section of the security page.
 SECTION = SecuritySection("auth/passkeys/section.html", 40, "Passkeys")
 
+#: The name of passkeys among the kinds of second factor.
+SECOND_FACTOR_NAME = "passkey"
+
+
+def usable_as_second_factor(user: User) -> bool:
+    """Whether the two-factor page offers ``user`` their passkey: they have one, and another second factor.
+
+    A passkey alone does not turn the second step on: a user who signs in with their password and lost
+    the device of their only passkey would be locked out (a passkey comes with no recovery codes). Once
+    the user has set up another second factor (TOTP, with its recovery codes), a password sign-in asks
+    for one, and a passkey is one.
+    """
+    from .state import state_of
+
+    others = [factor for factor in state_of().second_factors if factor.name != SECOND_FACTOR_NAME]
+    return has_passkey(user) and any(factor.enrolled(user) for factor in others)
+
 
 def init(app: Flask) -> None:
-    """Add the passkeys' section to the security page and their buttons to the log-in and re-authentication pages."""
+    """Add the passkeys' section to the security page, their buttons to the log-in and re-authentication pages,
+    and passkeys to the kinds of second factor."""
     from . import security_page
     from .state import state_of
 
     state = state_of(app)
+    state.second_factors.append(
+        SecondFactor(SECOND_FACTOR_NAME, usable_as_second_factor, "auth/passkeys/two_factor_part.html")
+    )
     security_page.add(app, SECTION)
     state.login_parts.append("auth/passkeys/login_part.html")
     state.reauth_parts.append("auth/passkeys/reauth_part.html")

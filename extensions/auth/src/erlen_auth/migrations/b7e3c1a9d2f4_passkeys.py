@@ -1,7 +1,7 @@
 """passkeys: the auth_passkey table of WebAuthn credentials
 
 Revision ID: b7e3c1a9d2f4
-Revises: 5f0c2a7d9e41
+Revises: 8c4d2f6a1b37
 Create Date: 2026-12-02
 
 Each row is a passkey of a user: its credential id and public key, its
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "b7e3c1a9d2f4"
-down_revision: str | Sequence[str] | None = "5f0c2a7d9e41"
+down_revision: str | Sequence[str] | None = "8c4d2f6a1b37"  # after two-factor (branch totp, merged in)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
