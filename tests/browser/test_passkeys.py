@@ -104,9 +104,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
         served.close()
 
 
-def test_add_a_passkey_sign_in_with_it_and_remove_it(browser: t.Any, site: Site) -> None:
-    from erlen_auth.testing import DEFAULT_PASSWORD
-
+def _with_authenticator(browser: t.Any) -> tuple[t.Any, t.Any, t.Any, str]:
+    """A new context and page with Chromium's virtual authenticator: resident keys, user verified."""
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -124,6 +123,26 @@ def test_add_a_passkey_sign_in_with_it_and_remove_it(browser: t.Any, site: Site)
             }
         },
     )["authenticatorId"]
+    return context, page, cdp, authenticator
+
+
+def _log_in_and_add_a_passkey(page: t.Any, site: Site, name: str) -> None:
+    from erlen_auth.testing import DEFAULT_PASSWORD
+
+    page.goto(site.url + "/auth/login?next=/auth/security")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Add a passkey").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Add the passkey").click()
+    page.get_by_text(f"The passkey “{name}” was added.").wait_for()
+
+
+def test_add_a_passkey_sign_in_with_it_and_remove_it(browser: t.Any, site: Site) -> None:
+    from erlen_auth.testing import DEFAULT_PASSWORD
+
+    context, page, cdp, authenticator = _with_authenticator(browser)
 
     # Log in with the password and add a passkey from the security page.
     page.goto(site.url + "/auth/login?next=/auth/security")
@@ -167,4 +186,35 @@ def test_add_a_passkey_sign_in_with_it_and_remove_it(browser: t.Any, site: Site)
     page.goto(site.url + "/auth/login")
     page.get_by_role("button", name="Sign in with a passkey").click()
     page.get_by_text("This passkey is not registered on this site.").wait_for()
+    context.close()
+
+
+def test_a_passkey_answers_the_second_step_of_a_password_sign_in(browser: t.Any, site: Site) -> None:
+    import pyotp
+    import sqlalchemy as sa
+
+    from erlen_auth import totp
+    from erlen_auth.models import User
+    from erlen_auth.testing import DEFAULT_PASSWORD
+    from erlen_db import database_of
+
+    context, page, _, _ = _with_authenticator(browser)
+    _log_in_and_add_a_passkey(page, site, "Phone")
+    page.goto(site.url + "/auth/sessions")
+    page.get_by_role("button", name="Log out").click()
+    # The user turns TOTP on (here in code: its own pages are tested with TOTP), so password sign-ins ask for more.
+    with site.app.test_request_context():
+        user = database_of(site.app).session.scalar(sa.select(User).where(User.email_key == EMAIL))
+        assert user is not None
+        assert totp.verify_enrolment(user, pyotp.TOTP(totp.start_enrolment(user)).now())
+
+    page.goto(site.url + "/auth/login?next=/auth/security")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Two-factor authentication").wait_for()
+    page.get_by_role("button", name="Use a passkey").click()
+    page.get_by_role("heading", name="Passkeys").wait_for()
+    assert page.url == site.url + "/auth/security"
+    assert "last used" in page.content()
     context.close()

@@ -584,6 +584,13 @@ def test_in_production_the_origin_comes_from_the_host_header_only_once_it_is_che
     assert "Sign in with a passkey" not in client.get("/auth/login", base_url="https://evil.example").text
     with app.test_request_context("/", base_url="http://localhost:5000"):
         assert relying_party().origins == ("http://localhost:5000",)  # only this machine reaches it
+    # An IP address is no relying party id: the button is not offered rather than failing in the browser.
+    with (
+        app.test_request_context("/", base_url="http://127.0.0.1:5000"),
+        pytest.raises(PasskeyNotConfigured, match="IP address"),
+    ):
+        relying_party()
+    assert "Sign in with a passkey" not in client.get("/auth/login", base_url="http://127.0.0.1:5000").text
     assert "auth.E005" in {message.id for message in run_checks(app, deploy=True)}
     assert "auth.E005" not in {message.id for message in run_checks(app)}
 

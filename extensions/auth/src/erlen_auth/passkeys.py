@@ -35,6 +35,7 @@ and ``erlen check --deploy`` reports ``auth.E005``.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import logging
 import secrets
@@ -194,10 +195,19 @@ def _request_is_trusted(app: Flask) -> bool:
     return name.lower() in LOOPBACK_HOSTS
 
 
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def relying_party() -> RelyingParty:
     """The relying party of the current request, from the settings or, when it can be trusted, the request.
 
-    :raises PasskeyNotConfigured: the origin would come from an unchecked ``Host`` header in production.
+    :raises PasskeyNotConfigured: the origin would come from an unchecked ``Host`` header in production, or the
+        relying party id would be an IP address (WebAuthn allows domain names only).
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = app.config
@@ -212,6 +222,11 @@ def relying_party() -> RelyingParty:
             "origin they are checked against does not come from the request's Host header."
         )
     rp_id = config["AUTH_PASSKEY_RP_ID"] or urlsplit(origins[0]).hostname or ""
+    if _is_ip_address(rp_id):
+        raise PasskeyNotConfigured(
+            f"Passkeys need a domain name, and this site is visited as {rp_id}, an IP address: visit it as "
+            "http://localhost (in development) or set AUTH_PASSKEY_RP_ID and AUTH_PASSKEY_ORIGINS."
+        )
     return RelyingParty(id=rp_id, name=config["AUTH_PASSKEY_RP_NAME"] or rp_id, origins=origins)
 
 
