@@ -34,6 +34,7 @@ if t.TYPE_CHECKING:
         set_password,
     )
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
+    from .passkey_models import Passkey
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
     from .two_factor import complete_second_factor, has_second_factor, pending_user
@@ -61,6 +62,7 @@ _LAZY = {
         "accounts",
     ),
     "Passwords": "passwords",
+    "Passkey": "passkey_models",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
     **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }
@@ -81,6 +83,7 @@ __all__ = [
     "RolePermission",
     "User",
     "UserRole",
+    "Passkey",
     # accounts
     "AccountExistsError",
     "LoginResult",
