@@ -476,6 +476,8 @@ def test_another_users_passkey_does_not_reauthenticate(pk_app):
 def test_the_reauth_page_offers_passkeys_only_to_users_who_have_one(pk_app):
     client = logged_in(pk_app)
     assert 'data-erlen-passkey="reauth"' not in client.get("/auth/reauthenticate").text
+    # Options without allowed passkeys would let the browser offer any passkey of the site.
+    _refusal(post_json(client, "/auth/passkeys/reauth/options"), "unknown")
 
 
 # Malformed requests
@@ -524,6 +526,7 @@ GARBAGE: list[t.Any] = [
 @pytest.mark.parametrize("body", GARBAGE)
 def test_garbage_credentials_are_400_never_500(pk_app, body):
     client = logged_in(pk_app)
+    add_passkey(client, SoftAuthenticator())
     for ceremony, options_body in (("login", {}), ("reauth", {}), ("register", {"name": "X"})):
         assert post_json(client, f"/auth/passkeys/{ceremony}/options", options_body).status_code == 200
         response = post_json(client, f"/auth/passkeys/{ceremony}", body)

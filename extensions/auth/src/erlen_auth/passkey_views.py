@@ -141,6 +141,16 @@ def register_passkey() -> t.Any:
 # Signing in and re-authenticating
 
 
+def _may_sign_in(user: User) -> bool:
+    """Whether ``user`` may sign in: active and, when ``AUTH_REQUIRE_CONFIRMED_EMAIL`` applies, confirmed."""
+    unconfirmed = (
+        current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"]
+        and state_of().confirmation_enabled
+        and user.email_confirmed_at is None
+    )
+    return user.is_active and not unconfirmed
+
+
 @_json_view
 def login_options() -> t.Any:
     """Options for ``navigator.credentials.get`` to sign in: any passkey of this site, the user chooses."""
@@ -158,14 +168,7 @@ def login_with_passkey() -> t.Any:
     body = _body()
     passkey = passkeys.authenticate(passkeys.LOGIN, _credential(body))
     user = get_session().get(User, passkey.user_id)
-    refused = user is None or not user.is_active
-    if user is not None and not refused:
-        refused = bool(
-            current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"]
-            and state_of().confirmation_enabled
-            and user.email_confirmed_at is None
-        )
-    if refused or user is None:
+    if user is None or not _may_sign_in(user):
         get_session().rollback()
         raise PasskeyError("refused", "This account cannot sign in.", status=403)
     get_session().commit()  # the counter and the last use

@@ -424,12 +424,15 @@ def authentication_options(ceremony: str, user: User | None = None) -> dict[str,
     :param ceremony: :data:`LOGIN` (``user`` is ``None``: any discoverable passkey of the site, the
         browser lets the person choose), :data:`REAUTH` or :data:`SECOND_FACTOR` (``user``'s passkeys).
     :param user: whose passkeys are allowed; ``None`` for any.
-    :raises PasskeyError: the relying party cannot be told.
+    :raises PasskeyError: the relying party cannot be told, or ``user`` has no passkey.
     """
     if ceremony not in CEREMONIES or ceremony == REGISTER:
         raise ValueError(f"not an authentication ceremony: {ceremony!r}")
     rp = relying_party()
     allowed = _descriptors(passkeys_of(user)) if user is not None else []
+    if user is not None and not allowed:
+        # Empty allowCredentials would let the browser offer any passkey of the site, other accounts' too.
+        raise PasskeyError("unknown", "You have no passkey on this site.")
     options = generate_authentication_options(
         rp_id=rp.id,
         timeout=_timeout_ms(),
