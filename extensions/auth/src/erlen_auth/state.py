@@ -14,9 +14,9 @@ import erlen
 if t.TYPE_CHECKING:
     from flask_login import LoginManager
 
+    from .models import User
     from .passwords import Passwords
     from .permissions import Permission
-    from .models import User
     from .throttling import LoginThrottle
 
 

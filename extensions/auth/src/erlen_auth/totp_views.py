@@ -33,9 +33,7 @@ def register(bp: Blueprint, app: Flask) -> None:
 
     bp.add_url_rule("/two-factor/setup", "two_factor_setup", setup, methods=["GET", "POST"])
     bp.add_url_rule("/two-factor/disable", "two_factor_disable", disable, methods=["GET", "POST"])
-    bp.add_url_rule(
-        "/two-factor/recovery-codes", "two_factor_recovery_codes", recovery_codes, methods=["GET", "POST"]
-    )
+    bp.add_url_rule("/two-factor/recovery-codes", "two_factor_recovery_codes", recovery_codes, methods=["GET", "POST"])
     security_page.add(app, SECTION)
 
 
@@ -153,7 +151,4 @@ def recovery_codes() -> t.Any:
         return render_template(
             "auth/two_factor/recovery_codes.html", codes=codes, enabled=False, continue_to=_security()
         )
-    return render_template(
-        "auth/two_factor/regenerate.html", form=form, remaining=totp.remaining_recovery_codes(user)
-    )
-
+    return render_template("auth/two_factor/regenerate.html", form=form, remaining=totp.remaining_recovery_codes(user))
