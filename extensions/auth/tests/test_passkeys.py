@@ -489,10 +489,13 @@ def test_the_reauth_page_offers_passkeys_only_to_users_who_have_one(pk_app):
 def test_malformed_json_is_a_clear_400(pk_app, path):
     client = logged_in(pk_app)
     headers = {"X-CSRF-Token": csrf_token_for(client), "Content-Type": "application/json"}
-    for body in (b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe"):
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    for body in (b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"[" * 50_000):
         response = client.post(path, data=body, headers=headers)
         assert response.status_code == 400, (path, body, response.text)
         assert response.json["error"] == "bad_request" and "JSON object" in response.json["message"]
+    too_large = client.post(path, data=deep, headers=headers)
+    assert too_large.status_code == 413 and too_large.json["error"] == "bad_request"
     as_form = client.post(path, data={"credential": "x"}, headers={"X-CSRF-Token": csrf_token_for(client)})
     assert as_form.status_code == 400
 

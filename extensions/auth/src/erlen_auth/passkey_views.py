@@ -34,6 +34,9 @@ from .state import state_of
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
+#: The largest JSON body the passkey endpoints read: a WebAuthn answer takes a few kilobytes.
+MAX_BODY_BYTES = 64 * 1024
+
 
 class RenamePasskeyForm(Form):
     """A passkey's new name."""
@@ -81,9 +84,15 @@ def _json_view(view: F) -> F:
 def _body() -> dict[str, t.Any]:
     """The request's JSON object.
 
-    :raises PasskeyError: the body is not a JSON object (malformed, or not sent as ``application/json``).
+    :raises PasskeyError: the body is not a JSON object (malformed, nested too deep, or not sent as
+        ``application/json``), or is larger than :data:`MAX_BODY_BYTES`.
     """
-    body = request.get_json(silent=True)
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise PasskeyError("bad_request", f"The request body is too large: at most {MAX_BODY_BYTES} bytes.", 413)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # JSON nested thousands deep; silent=True covers only what the decoder reports
+        body = None
     if not isinstance(body, dict):
         raise PasskeyError(
             "bad_request", "Send a JSON object as the request body, with the header Content-Type: application/json."
