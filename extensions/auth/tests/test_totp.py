@@ -568,3 +568,39 @@ def test_secrets_and_recovery_codes_survive_a_key_rotation_through_the_fallbacks
     with caplog.at_level("ERROR", logger="erlen_auth.totp"):
         assert second_step(fourth, code_at(secret, clock.now)).status_code == 200
     assert "cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS" in caplog.text
+
+
+def test_wrong_codes_are_reported_to_plugins_and_the_page_is_private(tf_app, clock, monkeypatch):
+    app = tf_app()
+    enrol(app, app.test_client())
+    failures: list[tuple[str, str]] = []
+    registry = erlen.plugins_of(app)
+    real = registry.notify
+
+    def record(name: str, **kwargs: t.Any) -> None:
+        if name == "erlen_auth_login_failed":
+            failures.append((kwargs["email"], kwargs["reason"]))
+        real(name, **kwargs)
+
+    monkeypatch.setattr(registry, "notify", record)
+    client = app.test_client()
+    log_in(client, "ada@example.com")
+    page = client.get("/auth/two-factor")
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
+    second_step(client, "123456")
+    second_step(client, "not-a-recovery-code")
+    assert failures == [("ada@example.com", "second_factor"), ("ada@example.com", "second_factor")]
+
+
+def test_when_required_totp_can_be_turned_off_only_with_another_kind_of_second_factor(tf_app):
+    app = tf_app(AUTH_TWO_FACTOR_REQUIRED=True)
+    has_other: list[bool] = []
+    state_of(app).second_factors.append(SecondFactor("other", lambda user: bool(has_other)))
+    client = app.test_client()
+    enrol(app, client)
+    assert client.get("/auth/two-factor/disable").status_code == 403
+    has_other.append(True)  # say, a passkey
+    assert "Turn off two-factor" in client.get("/auth/security").text
+    assert post_form(client, "/auth/two-factor/disable").headers["Location"] == "/auth/security"
+    assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 0
+    assert client.get("/auth/sessions").status_code == 200  # the other factor still meets the requirement

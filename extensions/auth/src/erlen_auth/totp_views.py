@@ -21,7 +21,7 @@ from .forms import EmptyForm
 from .models import User
 from .reauth import reauthentication_required
 from .redirects import safe_next
-from .state import SecuritySection
+from .state import SecuritySection, state_of
 
 #: The security page's section.
 SECTION = SecuritySection("auth/security/two_factor.html", 30, "Two-factor authentication")
@@ -44,13 +44,21 @@ class TwoFactorStatus:
     :param enabled: whether the user has a confirmed TOTP authenticator.
     :param confirmed_at: since when.
     :param recovery_codes_left: unused recovery codes.
-    :param required: whether the user must have a second factor (then it cannot be turned off).
+    :param required: whether the user must have a second factor.
+    :param can_turn_off: whether TOTP may be turned off: not when it is required and the user's only second factor.
     """
 
     enabled: bool
     confirmed_at: t.Any
     recovery_codes_left: int
     required: bool
+    can_turn_off: bool
+
+
+def _must_keep(user: User) -> bool:
+    """Whether ``user`` must keep TOTP: a second factor is required of them and they have no other kind."""
+    others = (factor for factor in state_of().second_factors if factor.name != "totp")
+    return two_factor.required_for(user) and not any(factor.enrolled(user) for factor in others)
 
 
 def two_factor_status(user: User) -> TwoFactorStatus:
@@ -61,6 +69,7 @@ def two_factor_status(user: User) -> TwoFactorStatus:
         confirmed_at=found.confirmed_at if found is not None else None,
         recovery_codes_left=totp.remaining_recovery_codes(user) if found is not None else 0,
         required=two_factor.required_for(user),
+        can_turn_off=found is not None and not _must_keep(user),
     )
 
 
@@ -123,12 +132,12 @@ def setup() -> t.Any:
 
 @reauthentication_required
 def disable() -> t.Any:
-    """Turn two-factor authentication off (not when the account must have it)."""
+    """Turn TOTP off (not when the account must have a second factor and has no other kind)."""
     user = _user()
     if not totp.is_enrolled(user):
         flash("Two-factor authentication is off already.", "info")
         return redirect(_security())
-    if two_factor.required_for(user):
+    if _must_keep(user):
         return render_template("auth/two_factor/disable.html", form=None, required=True), 403
     form = EmptyForm()
     if form.validate_on_submit():
