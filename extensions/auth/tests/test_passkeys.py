@@ -732,3 +732,23 @@ def test_signing_in_with_a_passkey_skips_the_second_step(pk_app, tf_client):
     done = sign_in(client, authenticator)
     assert done.status_code == 200 and done.json == {"redirect": "/"}
     assert is_logged_in(client)
+
+
+def test_an_unconfirmed_address_cannot_sign_in_with_a_passkey_when_confirmation_is_required(auth_app):
+    from erlen_auth.testing import login_as
+
+    app = auth_app(
+        ["mail"],
+        {
+            "MAIL_DEFAULT_SENDER": "noreply@example.com",
+            "AUTH_EMAIL_CONFIRMATION": True,
+            "AUTH_REQUIRE_CONFIRMED_EMAIL": True,
+        },
+        create_all=True,
+    )
+    owner = login_as(app.test_client(), make_user(app, "ada@example.com", confirmed=False))
+    authenticator = SoftAuthenticator()
+    assert add_passkey(owner, authenticator).status_code == 200
+    client = app.test_client()
+    _refusal(sign_in(client, authenticator), "refused", 403)
+    assert not is_logged_in(client)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+import erlen
 from erlen_db import get_session
 from erlen_forms import Form
 
@@ -150,14 +151,20 @@ def register_passkey() -> t.Any:
 # Signing in and re-authenticating
 
 
-def _may_sign_in(user: User) -> bool:
-    """Whether ``user`` may sign in: active and, when ``AUTH_REQUIRE_CONFIRMED_EMAIL`` applies, confirmed."""
-    unconfirmed = (
+def _refusal(user: User) -> str | None:
+    """Why ``user`` may not sign in (``"inactive"``, ``"unconfirmed"``: reasons of ``erlen_auth_login_failed``).
+
+    :returns: the reason, or ``None`` when they may.
+    """
+    if not user.is_active:
+        return "inactive"
+    if (
         current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"]
         and state_of().confirmation_enabled
         and user.email_confirmed_at is None
-    )
-    return user.is_active and not unconfirmed
+    ):
+        return "unconfirmed"
+    return None
 
 
 @_json_view
@@ -177,8 +184,12 @@ def login_with_passkey() -> t.Any:
     body = _body()
     passkey = passkeys.authenticate(passkeys.LOGIN, _credential(body))
     user = get_session().get(User, passkey.user_id)
-    if user is None or not _may_sign_in(user):
+    if user is None:  # deleted since the passkey was read: the passkey went with it
+        raise PasskeyError("unknown", "This passkey is not registered on this site.")
+    refusal = _refusal(user)
+    if refusal is not None:
         get_session().rollback()
+        erlen.plugins_of().notify("erlen_auth_login_failed", email=user.email, user=user, reason=refusal)
         raise PasskeyError("refused", "This account cannot sign in.", status=403)
     get_session().commit()  # the counter and the last use
     response = accounts.finish_login(user, remember=body.get("remember") is True, method="passkey")
