@@ -34,6 +34,7 @@ def test_upgrade_creates_the_tables_and_check_agrees(auth_app):
         "auth_access_token",
         "auth_totp",
         "auth_identity",
+        "auth_passkey",
         "auth_recovery_code",
     } <= tables
     assert run(app, "check").output == "Models and migrations agree.\n"

@@ -604,3 +604,15 @@ def test_when_required_totp_can_be_turned_off_only_with_another_kind_of_second_f
     assert post_form(client, "/auth/two-factor/disable").headers["Location"] == "/auth/security"
     assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 0
     assert client.get("/auth/sessions").status_code == 200  # the other factor still meets the requirement
+
+
+def test_when_required_a_factor_that_does_not_stand_alone_does_not_let_totp_go(tf_app):
+    # A passkey is offered as a second step only beside TOTP: turning TOTP off would leave the user without a
+    # second factor, sent back to set it up at once (the loop a user with TOTP and a passkey fell into).
+    app = tf_app(AUTH_TWO_FACTOR_REQUIRED=True)
+    state_of(app).second_factors.append(SecondFactor("beside", lambda user: True, standalone=False))
+    client = app.test_client()
+    enrol(app, client)
+    assert "Turn off two-factor" not in client.get("/auth/security").text
+    assert client.get("/auth/two-factor/disable").status_code == 403
+    assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 1

@@ -43,6 +43,7 @@ if t.TYPE_CHECKING:
     )
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
     from .oidc_models import AuthIdentity
+    from .passkey_models import Passkey
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
     from .two_factor import complete_second_factor, has_second_factor, pending_user
@@ -75,6 +76,7 @@ _LAZY = {
         "access_tokens",
     ),
     "AuthIdentity": "oidc_models",
+    "Passkey": "passkey_models",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
     **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }
@@ -96,6 +98,7 @@ __all__ = [
     "RolePermission",
     "User",
     "UserRole",
+    "Passkey",
     # accounts
     "AccountExistsError",
     "LoginResult",

@@ -71,7 +71,7 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, notices, oidc, reauth, two_factor
+    from . import access_tokens, notices, oidc, passkeys, reauth, two_factor
 
     S = erlen.Setting
     return [
@@ -80,6 +80,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         *access_tokens.SETTINGS,
         *two_factor.SETTINGS,
         *oidc.SETTINGS,
+        *passkeys.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -255,6 +256,9 @@ def erlen_init_app(app: Flask) -> None:
     from . import oidc
 
     oidc.init(app)
+    from . import passkeys
+
+    passkeys.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -322,9 +326,10 @@ def erlen_db_models() -> Iterable[type[t.Any]]:
     from . import access_tokens
     from .models import MODELS
     from .oidc_models import MODELS as OIDC_MODELS
+    from .passkey_models import MODELS as PASSKEY_MODELS
     from .totp_models import MODELS as TOTP_MODELS
 
-    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS, *OIDC_MODELS]
+    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS, *OIDC_MODELS, *PASSKEY_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -353,6 +358,11 @@ def erlen_template_folders() -> Iterable[str]:
 
 
 @erlen.hookimpl
+def erlen_static_folder() -> str:
+    return str(Path(__file__).parent / "static")
+
+
+@erlen.hookimpl
 def erlen_template_globals() -> Mapping[str, t.Any]:
     from .redirects import is_safe_redirect
 
@@ -375,6 +385,7 @@ def erlen_shell_context() -> Mapping[str, t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from . import passkeys
     from .permissions import unknown_in_views
     from .throttling import MemoryStore, RedisStore
 
@@ -468,6 +479,7 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                     "Set AUTH_THROTTLE_REDIS_URL to share the counts between them.",
                 )
             )
+    found.extend(passkeys.checks(app, deploy))
     return found
 
 

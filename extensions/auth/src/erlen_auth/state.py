@@ -49,11 +49,15 @@ class SecondFactor:
     :param enrolled: whether a user has this factor, ready to use.
     :param template: a template included on the two-factor page for users who have it (it extends nothing;
         it sees ``pending_user`` and ``csrf_input``), or ``None`` when the page's own form serves it.
+    :param standalone: whether it counts as the user's second factor on its own, so that another kind may be
+        turned off while it stays; a kind usable only beside another (passkeys as a second step are offered
+        only to users who also have TOTP, since they come with no recovery codes) is not.
     """
 
     name: str
     enrolled: Callable[[User], bool]
     template: str | None = None
+    standalone: bool = True
 
 
 #: The key of ``app.extensions`` under which :class:`AuthState` lives.

@@ -22,7 +22,17 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
-from . import access_token_views, accounts, oidc_views, reauth, security_page, session_views, tokens, two_factor
+from . import (
+    access_token_views,
+    accounts,
+    oidc_views,
+    passkey_views,
+    reauth,
+    security_page,
+    session_views,
+    tokens,
+    two_factor,
+)
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
@@ -61,6 +71,7 @@ def make_blueprint(app: Flask) -> Blueprint:
     security_page.register(bp, app)
     access_token_views.register(bp, app)
     two_factor.register(bp, app)
+    passkey_views.register(bp, app)
     bp.after_request(_private)
     return bp
 
