@@ -610,7 +610,9 @@ def test_when_required_a_factor_that_does_not_stand_alone_does_not_let_totp_go(t
     # A passkey is offered as a second step only beside TOTP: turning TOTP off would leave the user without a
     # second factor, sent back to set it up at once (the loop a user with TOTP and a passkey fell into).
     app = tf_app(AUTH_TWO_FACTOR_REQUIRED=True)
-    state_of(app).second_factors.append(SecondFactor("beside", lambda user: True, standalone=False))
+    from erlen_auth import totp
+
+    state_of(app).second_factors.append(SecondFactor("beside", totp.is_enrolled, standalone=False))
     client = app.test_client()
     enrol(app, client)
     assert "Turn off two-factor" not in client.get("/auth/security").text

@@ -56,7 +56,7 @@ class TwoFactorStatus:
 
 
 def _must_keep(user: User) -> bool:
-    """Whether ``user`` must keep TOTP: a second factor is required of them and they have no other kind that stands alone."""
+    """Whether ``user`` must keep TOTP: a second factor is required of them and no other kind stands alone."""
     others = (factor for factor in state_of().second_factors if factor.name != "totp" and factor.standalone)
     return two_factor.required_for(user) and not any(factor.enrolled(user) for factor in others)
 
