@@ -71,12 +71,13 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import notices, reauth
+    from . import data_rights, notices, reauth
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *data_rights.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -309,9 +310,10 @@ def erlen_app_ready(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
+    from .data_rights_models import MODELS as DATA_RIGHTS_MODELS
     from .models import MODELS
 
-    return list(MODELS)
+    return [*MODELS, *DATA_RIGHTS_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -325,6 +327,27 @@ def erlen_auth_permissions() -> Mapping[str, str]:
         "auth.manage_users": "Create, change and deactivate accounts",
         "auth.manage_roles": "Create roles and grant or revoke their permissions",
     }
+
+
+@erlen.hookimpl
+def erlen_auth_user_export(user: t.Any) -> Mapping[str, t.Any]:
+    from .data_rights import own_export
+
+    return own_export(user)
+
+
+@erlen.hookimpl
+def erlen_auth_user_delete(user: t.Any) -> None:
+    from .data_rights import own_delete
+
+    own_delete(user)
+
+
+@erlen.hookimpl
+def erlen_auth_logged_in(user: t.Any, remember: bool) -> None:
+    from .data_rights import cancel_on_sign_in
+
+    cancel_on_sign_in(user)  # signing in within the grace period takes a deletion back
 
 
 @erlen.hookimpl
