@@ -33,6 +33,16 @@ if t.TYPE_CHECKING:
         relogin,
         set_password,
     )
+    from .data_rights import (
+        AccountDeletionError,
+        ExportError,
+        cancel_deletion,
+        delete_account,
+        export_user,
+        purge_deleted,
+        request_deletion,
+    )
+    from .data_rights_models import AccountDeletion
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
@@ -60,6 +70,19 @@ _LAZY = {
         "accounts",
     ),
     "Passwords": "passwords",
+    **dict.fromkeys(
+        (
+            "AccountDeletionError",
+            "ExportError",
+            "cancel_deletion",
+            "delete_account",
+            "export_user",
+            "purge_deleted",
+            "request_deletion",
+        ),
+        "data_rights",
+    ),
+    "AccountDeletion": "data_rights_models",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
 }
 
@@ -105,6 +128,15 @@ __all__ = [
     "mark_reauthenticated",
     "reauthentication_required",
     "recently_authenticated",
+    # data rights
+    "AccountDeletion",
+    "AccountDeletionError",
+    "ExportError",
+    "cancel_deletion",
+    "delete_account",
+    "export_user",
+    "purge_deleted",
+    "request_deletion",
     # redirects
     "is_safe_redirect",
     "safe_next",

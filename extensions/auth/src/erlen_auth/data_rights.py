@@ -130,9 +130,12 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 
 def _json_value(value: object) -> t.Any:
-    """What ``json.dumps`` writes for the values it does not know: times as ISO 8601, decimals and UUIDs as text."""
+    """What ``json.dumps`` writes for the values it does not know: times as ISO 8601, decimals and UUIDs as text.
+
+    A datetime without a time zone is taken to be UTC, as Erlen stores times (SQLite gives them back naive).
+    """
     if isinstance(value, dt.datetime):
-        return (utc(value) if value.tzinfo is not None else value).isoformat()
+        return utc(value).isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, (decimal.Decimal, uuid.UUID)):
@@ -366,8 +369,8 @@ def delete_account(user: User, *, db: Session | None = None, notice: bool = True
             # A row that goes with the user (ON DELETE CASCADE) is itself referred to by a row that does not.
             raise AccountDeletionError(
                 f"The database refused to delete {shown}: {describe_error(exc, database_of())}. Nothing was "
-                "deleted. A table referring to a row that goes with the user blocks it: its plugin must delete those rows in "
-                f'{DELETE_HOOK}, or declare its key with ondelete="CASCADE".',
+                "deleted. A table referring to a row that goes with the user blocks it: its plugin must delete "
+                f'those rows in {DELETE_HOOK}, or declare its key with ondelete="CASCADE".',
             ) from exc
         db.commit()
     except BaseException:

@@ -11,6 +11,7 @@ gets the section "Your data" (order 90).
 from __future__ import annotations
 
 import json
+import logging
 import typing as t
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, url_for
@@ -27,6 +28,8 @@ from .models import EMAIL_MAX_LENGTH, User, email_key
 from .permissions import login_required
 from .reauth import reauthentication_required
 from .state import SecuritySection, state_of
+
+logger = logging.getLogger(__name__)
 
 SECTION = SecuritySection("auth/data/section.html", 90, "Your data")
 
@@ -95,7 +98,17 @@ def delete_account() -> t.Any:
     if form.validate_on_submit():
         user = _user()
         email = user.email
-        deletion = data_rights.request_deletion(user)  # ends every session, this one's too
+        try:
+            deletion = data_rights.request_deletion(user)  # ends every session, this one's too
+        except data_rights.AccountDeletionError:
+            # A plugin could not delete its data (rolled back: the account is whole). The operators must
+            # see why; the user is told that nothing happened, and may try again.
+            logger.exception("The account of user %s could not be deleted", user.id)
+            form.form_errors.append(
+                "Your account could not be deleted because of an error on our side. Nothing was deleted: "
+                "try again later, or contact us."
+            )
+            return render_template("auth/data/delete.html", form=form, grace_days=grace.days), 503
         accounts.logout()
         if deletion is None:
             return render_template("auth/data/deleted.html", email=email)
