@@ -16,7 +16,9 @@ from erlen_auth.data_rights import delete_account, deletion_for_token, export_us
 from erlen_auth.models import LoginSession
 from erlen_auth.testing import make_user
 
-pytest.importorskip("erlen_mail", reason="erlen-mail is not installed: the notices are tested in the integration session")
+pytest.importorskip(
+    "erlen_mail", reason="erlen-mail is not installed: the notices are tested in the integration session"
+)
 from erlen_mail.testing import DeliveredMail  # noqa: E402
 
 KEEPER = "auth_sample_plugins.keeper"
@@ -196,7 +198,9 @@ def test_deleting_needs_a_recent_password(data_app):
     posted = post_form(client, "/auth/delete", {"email": EMAIL})
     assert posted.status_code == 302 and "/auth/reauthenticate" in posted.headers["Location"]
     assert _deletion(app, user.id) is None and is_logged_in(client)
-    back = post_form(client, "/auth/reauthenticate", {"password": "correct horse battery staple", "next": "/auth/delete"})
+    back = post_form(
+        client, "/auth/reauthenticate", {"password": "correct horse battery staple", "next": "/auth/delete"}
+    )
     assert back.headers["Location"] == "/auth/delete"
     page = client.get("/auth/delete")
     assert page.status_code == 200 and "Type your email address to confirm" in page.text
