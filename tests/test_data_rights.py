@@ -27,13 +27,13 @@ from flask.testing import FlaskClient
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 pytest.importorskip("erlen_profiles", reason="erlen-profiles is not installed: pip install ./examples/profiles")
 
-import notes_app  # noqa: E402
+import notes_app
 
-import erlen_db  # noqa: E402
-from erlen_auth import AccountDeletion, User  # noqa: E402
-from erlen_auth.data_rights import purge_deleted  # noqa: E402
-from erlen_auth.testing import DEFAULT_PASSWORD, FAST_HASHING, make_user  # noqa: E402
-from erlen_forms.testing import csrf_client_for  # noqa: E402
+import erlen_db
+from erlen_auth import AccountDeletion, User
+from erlen_auth.data_rights import purge_deleted
+from erlen_auth.testing import DEFAULT_PASSWORD, FAST_HASHING, make_user
+from erlen_forms.testing import csrf_client_for
 
 #: The plugins of the example app (its erlen.toml), to which a test adds the bad plugin.
 EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "profiles", "notes_app.notes"]

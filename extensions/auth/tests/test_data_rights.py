@@ -1,4 +1,4 @@
-"""The users' data rights: "Download my data", "Delete my account" with its grace period, and the operators' commands."""
+"""The users' data rights: "Download my data", "Delete my account" with its grace period, the operators' commands."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from erlen_auth.testing import make_user
 pytest.importorskip(
     "erlen_mail", reason="erlen-mail is not installed: the notices are tested in the integration session"
 )
-from erlen_mail.testing import DeliveredMail  # noqa: E402
+from erlen_mail.testing import DeliveredMail
 
 KEEPER = "auth_sample_plugins.keeper"
 EMAIL = "ada@example.com"
@@ -171,7 +171,7 @@ def test_exports_are_throttled_per_account(data_app):
 def test_an_export_of_data_that_is_not_json_names_the_plugin(data_app):
     app, _ = data_app(["auth_sample_plugins.bad_export"])
     user = _ada(app)
-    with app.app_context(), pytest.raises(ExportError, match="Plugin 'bad_export'.*not JSON") as caught:
+    with app.app_context(), pytest.raises(ExportError, match=r"Plugin 'bad_export'.*not JSON") as caught:
         export_user(erlen_db.session.get(User, user.id))
     assert caught.value.plugin == "bad_export"
 

@@ -122,7 +122,8 @@ def erlen_auth_user_export(user: User) -> Mapping[str, t.Any]:
     Return JSON values (dicts with string keys, lists, strings, numbers,
     booleans, ``None``); ``datetime`` and ``date`` values are written in
     ISO 8601 (a datetime without a time zone is taken to be UTC, as Erlen
-    stores times), ``Decimal`` and ``UUID`` values as text. Anything else stops the export with an error naming the plugin.
+    stores times), ``Decimal`` and ``UUID`` values as text. Anything else
+    stops the export with an error naming the plugin.
     Return ``None`` or ``{}`` when the plugin keeps nothing about the user.
 
     Give everything the user gave or the plugin recorded about them (rows of
