@@ -177,4 +177,5 @@ def test_the_users_audit_entries_are_exported_and_anonymised_with_the_account(
     db_session.expire_all()
     (kept,) = db_session.scalars(sa.select(AuditEntry)).all()
     assert kept.action == "delete" and kept.user_id is None and kept.user_email is None
-    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.user_id == user_id)) == 0
+    left = sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.user_id == user_id)
+    assert db_session.scalar(left) == 0
