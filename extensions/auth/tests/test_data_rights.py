@@ -389,6 +389,25 @@ def test_a_plugin_committing_in_its_delete_hook_is_refused(data_app):
     assert _count(app, User, id=user.id) == 1 and _kept(app, user.id) == 1
 
 
+def test_a_plugin_rolling_back_in_its_delete_hook_is_refused(data_app):
+    # Loaded before keeper, so called after it: its rollback undid keeper's deletion, which must not go unnoticed.
+    app, _ = data_app(["auth_sample_plugins.rollbacker"])
+    user = _ada(app)
+    with app.app_context(), pytest.raises(AccountDeletionError, match="Plugin 'rollbacker' rolled") as caught:
+        delete_account(erlen_db.session.get(User, user.id))
+    assert caught.value.plugin == "rollbacker"
+    assert _count(app, User, id=user.id) == 1 and _kept(app, user.id) == 1
+
+
+def test_columns_named_like_secrets_are_never_exported():
+    from erlen_auth.data_rights import is_secret_column
+
+    for name in ("key_hash", "password_hash", "totp_secret", "public_key", "apikey", "refresh_token", "otp", "salt"):
+        assert is_secret_column(name), name
+    for name in ("user_agent", "address", "created_at", "label", "footprint", "provider", "subject"):
+        assert not is_secret_column(name), name
+
+
 def test_rows_no_hook_deletes_stop_the_deletion_naming_the_plugin_and_table(data_app):
     from auth_sample_plugins.orphaner import Orphan
 

@@ -30,7 +30,6 @@ import datetime as dt
 import decimal
 import json
 import logging
-import re
 import typing as t
 import uuid
 
@@ -188,9 +187,20 @@ def export_user(user: User, *, now: dt.datetime | None = None, app: Flask | None
     }
 
 
-#: Columns of the auth plugin's tables never exported: a leaked export file must not hand out
-#: anything that logs in or proves who someone is (hashes, keys, tokens, second-factor seeds).
-SECRET_COLUMN = re.compile(r"hash|secret|token|key|password|salt|seed|credential|challenge|nonce|otp", re.IGNORECASE)
+#: Words that mark a column of the auth plugin's tables as never exported: a leaked export file must
+#: not hand out anything that logs in or proves who someone is (hashes, keys, tokens, second-factor seeds).
+SECRET_WORDS = frozenset(
+    {"hash", "secret", "token", "key", "password", "salt", "seed", "credential", "challenge", "nonce", "otp", "totp"}
+)
+
+
+def is_secret_column(name: str) -> bool:
+    """Whether the column ``name`` holds a secret, by its words: ``key_hash``, ``totp_secret``, ``apikey``.
+
+    Errs on the side of leaving a column out of the export.
+    """
+    words = name.lower().split("_")
+    return any(word in SECRET_WORDS or word.endswith(("hash", "secret", "token", "key", "password")) for word in words)
 
 #: The auth plugin's tables :func:`own_export` writes itself; its other tables referring to the user are
 #: exported generically (every column but the secret ones and the key to the user).
@@ -247,7 +257,7 @@ def own_export(user: User, db: Session | None = None) -> dict[str, t.Any]:
         columns = [
             column
             for column in table.columns
-            if not SECRET_COLUMN.search(column.name) and all(column is not fk.parent for fk in references)
+            if not is_secret_column(column.name) and all(column is not fk.parent for fk in references)
         ]
         if not columns:
             continue
@@ -262,19 +272,28 @@ def own_export(user: User, db: Session | None = None) -> dict[str, t.Any]:
 # Deletion
 
 
-class _CommitGuard:
-    """Refuses commits while a plugin's ``erlen_auth_user_delete`` runs: the deletion must stay one transaction."""
+class _TransactionGuard:
+    """Refuses commits, and notices rollbacks, while a plugin's ``erlen_auth_user_delete`` runs.
+
+    The deletion must stay one transaction: a commit would make the data deleted so far permanent
+    whatever happens next, and a rollback would undo what the plugins before did.
+    """
 
     def __init__(self) -> None:
         self.plugin: str | None = None
+        self.rolled_back_by: str | None = None
 
-    def __call__(self, session: Session) -> None:
+    def before_commit(self, session: Session) -> None:
         if self.plugin is not None:
             raise AccountDeletionError(
                 f"Plugin {self.plugin!r} committed in {DELETE_HOOK}; it must not: an account is deleted in one "
                 "transaction, committed once every plugin has deleted its data. Remove the commit.",
                 plugin=self.plugin,
             )
+
+    def after_soft_rollback(self, session: Session, previous_transaction: t.Any) -> None:
+        if self.plugin is not None and self.rolled_back_by is None:
+            self.rolled_back_by = self.plugin
 
 
 def _blocking_rows(user_id: int, db: Session) -> tuple[str, sa.Table, sa.Column[t.Any], int] | None:
@@ -295,8 +314,9 @@ def _blocking_rows(user_id: int, db: Session) -> tuple[str, sa.Table, sa.Column[
 
 def _run_delete_hooks(user: User, db: Session) -> None:
     registry = erlen.plugins_of()
-    guard = _CommitGuard()
-    event.listen(db, "before_commit", guard)
+    guard = _TransactionGuard()
+    event.listen(db, "before_commit", guard.before_commit)
+    event.listen(db, "after_soft_rollback", guard.after_soft_rollback)
     try:
         # Reverse load order: a plugin is loaded after those it requires, so its rows (which may refer to
         # theirs) go first; the auth plugin's own implementation runs last.
@@ -313,6 +333,13 @@ def _run_delete_hooks(user: User, db: Session) -> None:
                     plugin=impl.plugin_name,
                 ) from exc
             guard.plugin = None
+            if guard.rolled_back_by is not None:
+                raise AccountDeletionError(
+                    f"Plugin {guard.rolled_back_by!r} rolled the transaction back in {DELETE_HOOK}; it must not: "
+                    "that undoes what the plugins before it deleted. Raise an exception instead, which rolls the "
+                    "whole deletion back. Nothing was deleted.",
+                    plugin=guard.rolled_back_by,
+                )
             try:
                 db.flush()  # the plugin's changes, while a failure can still be put down to it
             except sa.exc.SQLAlchemyError as exc:
@@ -322,7 +349,8 @@ def _run_delete_hooks(user: User, db: Session) -> None:
                     plugin=impl.plugin_name,
                 ) from exc
     finally:
-        event.remove(db, "before_commit", guard)
+        event.remove(db, "before_commit", guard.before_commit)
+        event.remove(db, "after_soft_rollback", guard.after_soft_rollback)
 
 
 def delete_account(user: User, *, db: Session | None = None, notice: bool = True, reason: str = "request") -> None:
