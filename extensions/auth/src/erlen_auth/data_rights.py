@@ -202,6 +202,7 @@ def is_secret_column(name: str) -> bool:
     words = name.lower().split("_")
     return any(word in SECRET_WORDS or word.endswith(("hash", "secret", "token", "key", "password")) for word in words)
 
+
 #: The auth plugin's tables :func:`own_export` writes itself; its other tables referring to the user are
 #: exported generically (every column but the secret ones and the key to the user).
 _EXPORTED_BY_NAME = frozenset({"auth_user", "auth_user_role", "auth_session"})
