@@ -519,7 +519,15 @@ def request_deletion(
     notices.notify(
         user, "deletion_scheduled", delete_after=deletion.delete_after, grace_days=grace.days, cancel_link=link
     )
-    db.commit()
+    try:
+        db.commit()
+    except sa.exc.IntegrityError:
+        # The same request sent twice at once (a double click): the other one scheduled it, mail included.
+        db.rollback()
+        scheduled = db.get(AccountDeletion, user.id)
+        if scheduled is None:
+            raise
+        return scheduled
     return deletion
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import typing as t
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, url_for
@@ -78,12 +79,14 @@ def export_data() -> t.Any:
             return page, 429, {"Retry-After": str(left)}
     document = data_rights.export_user(user)
     stamp = document["generated_at"][:10]
+    # The app's import name is a module path: a file name of safe characters whatever it holds.
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", current_app.name).strip("._") or "app"
     body = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
     return Response(
         body + "\n",
         mimetype="application/json",
         headers={
-            "Content-Disposition": f'attachment; filename="{current_app.name}-data-{user.id}-{stamp}.json"',
+            "Content-Disposition": f'attachment; filename="{name}-data-{user.id}-{stamp}.json"',
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },
