@@ -18,6 +18,14 @@ from .state import AuthState, SecuritySection, state_of
 from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
+    from .access_tokens import (
+        AccessToken,
+        InvalidTokenError,
+        TokenUser,
+        authenticate_bearer,
+        token_auth,
+        use_token_user,
+    )
     from .accounts import (
         AccountExistsError,
         LoginResult,
@@ -70,6 +78,10 @@ _LAZY = {
         "accounts",
     ),
     "Passwords": "passwords",
+    **dict.fromkeys(
+        ("AccessToken", "InvalidTokenError", "TokenUser", "authenticate_bearer", "token_auth", "use_token_user"),
+        "access_tokens",
+    ),
     **dict.fromkeys(
         (
             "AccountDeletionError",
@@ -128,6 +140,13 @@ __all__ = [
     "mark_reauthenticated",
     "reauthentication_required",
     "recently_authenticated",
+    # personal access tokens
+    "AccessToken",
+    "InvalidTokenError",
+    "TokenUser",
+    "authenticate_bearer",
+    "token_auth",
+    "use_token_user",
     # data rights
     "AccountDeletion",
     "AccountDeletionError",

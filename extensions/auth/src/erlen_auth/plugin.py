@@ -71,12 +71,13 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import data_rights, notices, reauth
+    from . import access_tokens, data_rights, notices, reauth
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *access_tokens.SETTINGS,
         *data_rights.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
@@ -246,6 +247,9 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    from . import access_tokens
+
+    access_tokens.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -310,10 +314,11 @@ def erlen_app_ready(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
+    from . import access_tokens
     from .data_rights_models import MODELS as DATA_RIGHTS_MODELS
     from .models import MODELS
 
-    return [*MODELS, *DATA_RIGHTS_MODELS]
+    return [*MODELS, *access_tokens.MODELS, *DATA_RIGHTS_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)

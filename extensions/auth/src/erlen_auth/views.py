@@ -22,7 +22,7 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
-from . import accounts, data_rights_views, reauth, security_page, session_views, tokens
+from . import access_token_views, accounts, data_rights_views, reauth, security_page, session_views, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
@@ -58,6 +58,7 @@ def make_blueprint(app: Flask) -> Blueprint:
         bp.add_url_rule("/confirm", "resend_confirmation", resend_confirmation, methods=["GET", "POST"])
     reauth.register(bp, app)
     security_page.register(bp, app)
+    access_token_views.register(bp, app)
     data_rights_views.register(bp, app)
     bp.after_request(_private)
     return bp

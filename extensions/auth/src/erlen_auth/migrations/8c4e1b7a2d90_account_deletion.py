@@ -1,7 +1,7 @@
 """account deletion: the accounts their owners asked to delete, until the grace period ends
 
 Revision ID: 8c4e1b7a2d90
-Revises: 5f0c2a7d9e41
+Revises: 8c1e4b7a2d53
 Create Date: 2026-12-02
 
 A user deleting their account is kept for AUTH_DELETION_GRACE_DAYS in
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "8c4e1b7a2d90"
-down_revision: str | Sequence[str] | None = "5f0c2a7d9e41"
+down_revision: str | Sequence[str] | None = "8c1e4b7a2d53"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
