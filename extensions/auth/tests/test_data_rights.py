@@ -134,6 +134,24 @@ def test_the_export_is_a_json_attachment_of_every_plugin_without_secrets(data_ap
     assert "password" not in text and "key_hash" not in text and "session_token" not in text
 
 
+def test_the_tables_of_other_auth_features_are_exported_without_their_secrets(data_app):
+    from erlen_auth import access_tokens
+
+    app, _ = data_app()
+    user = _ada(app)
+    with app.test_request_context():
+        made = access_tokens.create(erlen_db.session.get(User, user.id), name="CI", scopes=(), expires_days=30)
+        erlen_db.session.commit()
+        secret_hash = made.row.secret_hash
+    client = app.test_client()
+    log_in(client, EMAIL)
+    response = post_form(client, "/auth/data/export")
+    (token,) = json.loads(response.data)["data"]["auth"]["auth_access_token"]
+    assert token["name"] == "CI" and "created_at" in token and "expires_at" in token
+    assert "secret_hash" not in token and "user_id" not in token
+    assert made.token not in response.text and secret_hash not in response.text
+
+
 def test_the_export_is_a_post_with_a_csrf_token_by_a_logged_in_user(data_app):
     app, _ = data_app()
     _ada(app)
