@@ -132,6 +132,7 @@ PASSWORD = "a long enough password"
 #: The guide's commands after the first administrator is made, but the mail worker: what each prints in the walk.
 LATER_COMMANDS = {
     "erlen --app notes_app user sessions purge": "Purged 0 log-in sessions",
+    "erlen --app notes_app user purge-deleted": "Deleted 0 accounts whose grace period had ended.",
     "erlen --app notes_app mail outbox --status uncertain": "No uncertain messages.",
 }
 

@@ -132,3 +132,20 @@ def test_profiles_have_an_admin_view_when_admin_is_enabled(make_app: MakeApp, tm
     login_as(client, root)
     listing = client.get("/admin/m/profiles_profile/")
     assert listing.status_code == 200 and "ada" in listing.text
+
+
+def test_the_profile_is_in_the_users_data_and_goes_with_the_account(
+    app: Flask, create_user: t.Any, db_session: t.Any
+) -> None:
+    from erlen_auth import delete_account, export_user
+
+    user = create_user("ada@example.com")
+    user_id = user.id
+    db_session.add(Profile(user_id=user_id, display_name="Ada Lovelace", bio="Engines"))
+    db_session.flush()
+    with app.test_request_context():
+        exported = export_user(user)
+        assert exported["data"]["profiles"] == {"profile": {"display_name": "Ada Lovelace", "bio": "Engines"}}
+        delete_account(user, notice=False)
+    db_session.expire_all()
+    assert db_session.get(Profile, user_id) is None

@@ -157,3 +157,25 @@ def test_fk_search_is_open_to_admin_editors_only(app, client, staff, admin_clien
     login_as(other, viewer)
     assert other.get("/_forms/fk/library_book/author_id?q=Ad").status_code == 403
     assert app.test_client().get("/_forms/fk/library_book/author_id?q=Ad").status_code == 403
+
+
+def test_the_users_audit_entries_are_exported_and_anonymised_with_the_account(
+    app, admin_client, superuser, books, db_session
+):
+    import sqlalchemy as sa
+
+    from erlen_admin.models import AuditEntry
+    from erlen_auth import delete_account, export_user
+
+    admin_client.post(f"/admin/m/library_book/{books[0].id}/delete")
+    user_id = superuser.id
+    with app.test_request_context():
+        (entry,) = export_user(superuser)["data"]["admin"]["audit_log"]
+        assert entry["action"] == "delete" and entry["model"] == "library_book"
+        assert "changes" not in entry  # what was changed is others' data
+        delete_account(superuser, notice=False)
+    db_session.expire_all()
+    (kept,) = db_session.scalars(sa.select(AuditEntry)).all()
+    assert kept.action == "delete" and kept.user_id is None and kept.user_email is None
+    left = sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.user_id == user_id)
+    assert db_session.scalar(left) == 0

@@ -35,6 +35,7 @@ def test_upgrade_creates_the_tables_and_check_agrees(auth_app):
         "auth_totp",
         "auth_identity",
         "auth_passkey",
+        "auth_account_deletion",
         "auth_recovery_code",
     } <= tables
     assert run(app, "check").output == "Models and migrations agree.\n"

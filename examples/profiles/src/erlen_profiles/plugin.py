@@ -11,6 +11,8 @@ Everything here is one of Erlen's public hooks, of the core or of an extension:
 * ``erlen_auth_permissions``: ``profiles.edit_any``.
 * ``erlen_blueprints``, ``erlen_template_folders``, ``erlen_template_globals``:
   the pages under ``/profiles`` and ``display_name(user)`` for every template.
+* ``erlen_auth_user_export`` and ``erlen_auth_user_delete``: the user's
+  profile in "Download my data", and deleted with the account.
 * ``erlen_admin_views``: the profiles in the admin, when ``admin`` is enabled.
 """
 
@@ -70,6 +72,31 @@ def erlen_auth_user_registered(user: t.Any, form: t.Any) -> None:
     name = display_name.data if display_name is not None and display_name.data else default_display_name(user)
     session.add(Profile(user_id=user.id, display_name=name, bio=""))
     session.commit()
+
+
+@erlen.hookimpl
+def erlen_auth_user_export(user: t.Any) -> Mapping[str, t.Any]:
+    """The user's profile for "Download my data" (nothing when they never saved one)."""
+    from erlen_db import session
+
+    from .models import Profile
+
+    profile = session.get(Profile, user.id)
+    if profile is None:
+        return {}
+    return {"profile": {"display_name": profile.display_name, "bio": profile.bio}}
+
+
+@erlen.hookimpl
+def erlen_auth_user_delete(user: t.Any) -> None:
+    """Delete the user's profile with the account; the auth plugin commits the whole deletion (no commit here)."""
+    import sqlalchemy as sa
+
+    from erlen_db import session
+
+    from .models import Profile
+
+    session.execute(sa.delete(Profile).where(Profile.user_id == user.id))
 
 
 @erlen.hookimpl

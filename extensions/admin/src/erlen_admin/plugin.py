@@ -91,6 +91,39 @@ def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
     ]
 
 
+@erlen.hookimpl
+def erlen_auth_user_export(user: t.Any) -> Mapping[str, t.Any]:
+    """The changes the user made through the admin, for "Download my data" (not their contents: others' data)."""
+    import sqlalchemy as sa
+
+    from erlen_db import session
+
+    from .models import AuditEntry
+
+    entries = session.scalars(sa.select(AuditEntry).where(AuditEntry.user_id == user.id).order_by(AuditEntry.id))
+    made = [
+        {"at": e.created_at, "action": e.action, "model": e.model, "object_id": e.object_id, "object": e.object_repr}
+        for e in entries
+    ]
+    return {"audit_log": made} if made else {}
+
+
+@erlen.hookimpl
+def erlen_auth_user_delete(user: t.Any) -> None:
+    """Anonymise the user's audit entries: the record of what was changed outlives the account, not who did it.
+
+    The id goes too, not only the address: a later account may be given the same id (SQLite reuses the
+    highest), and must not inherit the entries.
+    """
+    import sqlalchemy as sa
+
+    from erlen_db import session
+
+    from .models import AuditEntry
+
+    session.execute(sa.update(AuditEntry).where(AuditEntry.user_id == user.id).values(user_id=None, user_email=None))
+
+
 @erlen.hookimpl(optionalhook=True)
 def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> bool | None:
     """Admin users may search a foreign key's rows when they may create or edit the model holding it."""

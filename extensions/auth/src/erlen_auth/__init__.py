@@ -41,6 +41,16 @@ if t.TYPE_CHECKING:
         relogin,
         set_password,
     )
+    from .data_rights import (
+        AccountDeletionError,
+        ExportError,
+        cancel_deletion,
+        delete_account,
+        export_user,
+        purge_deleted,
+        request_deletion,
+    )
+    from .data_rights_models import AccountDeletion
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
     from .oidc_models import AuthIdentity
     from .passkey_models import Passkey
@@ -77,6 +87,19 @@ _LAZY = {
     ),
     "AuthIdentity": "oidc_models",
     "Passkey": "passkey_models",
+    **dict.fromkeys(
+        (
+            "AccountDeletionError",
+            "ExportError",
+            "cancel_deletion",
+            "delete_account",
+            "export_user",
+            "purge_deleted",
+            "request_deletion",
+        ),
+        "data_rights",
+    ),
+    "AccountDeletion": "data_rights_models",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
     **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }
@@ -137,6 +160,15 @@ __all__ = [
     "complete_second_factor",
     "has_second_factor",
     "pending_user",
+    # data rights
+    "AccountDeletion",
+    "AccountDeletionError",
+    "ExportError",
+    "cancel_deletion",
+    "delete_account",
+    "export_user",
+    "purge_deleted",
+    "request_deletion",
     # redirects
     "is_safe_redirect",
     "safe_next",

@@ -338,3 +338,39 @@ def reset_two_factor_command(email: str) -> None:
         click.echo(f"Reset the two-factor authentication of <{user.email}>: they sign in with their password alone.")
     else:
         click.echo(f"<{user.email}> had no two-factor authentication; nothing changed.")
+
+
+@user_group.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-mail", is_flag=True, help="Do not mail the user that the account was deleted.")
+def delete_user_command(email: str, yes: bool, no_mail: bool) -> None:
+    """Delete the account EMAIL and every plugin's data about it, at once (no grace period)."""
+    from .data_rights import AccountDeletionError, delete_account
+
+    user = _user(email)
+    if not yes:
+        click.confirm(f"Delete the account <{user.email}> and all its data? This cannot be undone", abort=True)
+    shown = user.email
+    try:
+        delete_account(user, notice=not no_mail, reason="operator")
+    except AccountDeletionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Deleted the account <{shown}> and its data.")
+
+
+@user_group.command("purge-deleted")
+def purge_deleted_command() -> None:
+    """Delete the accounts whose owners asked to delete them and whose grace period has ended.
+
+    Run it daily (from cron, or a task worker): an account is deleted at the first run after
+    AUTH_DELETION_GRACE_DAYS. An account that cannot be deleted is reported (exit status 1); the others are.
+    """
+    from .data_rights import purge_deleted
+
+    deleted, failures = purge_deleted()
+    click.echo(f"Deleted {deleted} account{'' if deleted == 1 else 's'} whose grace period had ended.")
+    if failures:
+        for failure in failures:
+            click.echo(f"Not deleted: {failure}", err=True)
+        raise SystemExit(1)

@@ -3,8 +3,9 @@
 Plugins implement them with :data:`erlen.hookimpl`. A plugin that works
 with or without auth marks its implementations
 ``@erlen.hookimpl(optionalhook=True)``. The notification hooks (all but
-:func:`erlen_auth_permissions`) are called for every plugin even when one
-of them raises; failures are logged.
+:func:`erlen_auth_permissions`, :func:`erlen_auth_security_sections`,
+:func:`erlen_auth_user_export` and :func:`erlen_auth_user_delete`) are
+called for every plugin even when one of them raises; failures are logged.
 """
 
 # The specifications are stubs: their bodies are their docstrings.
@@ -111,4 +112,71 @@ def erlen_auth_security_sections() -> Iterable[SecuritySection]:
         @erlen.hookimpl(optionalhook=True)
         def erlen_auth_security_sections():
             return [SecuritySection("blog/security_section.html", order=75, title="Blog authors")]
+    """
+
+
+@hookspec
+def erlen_auth_user_export(user: User) -> Mapping[str, t.Any]:
+    """Return what the plugin keeps about ``user``, for the "Download my data" export.
+
+    The export (``POST /auth/data/export``, a JSON file) nests each plugin's
+    mapping under the plugin's name: ``{"data": {"auth": {...}, "blog": {...}}}``.
+    Return JSON values (dicts with string keys, lists, strings, numbers,
+    booleans, ``None``); ``datetime`` and ``date`` values are written in
+    ISO 8601 (a datetime without a time zone is taken to be UTC, as Erlen
+    stores times), ``Decimal`` and ``UUID`` values as text. Anything else
+    stops the export with an error naming the plugin.
+    Return ``None`` or ``{}`` when the plugin keeps nothing about the user.
+
+    Give everything the user gave or the plugin recorded about them (rows of
+    your tables that refer to the user, with their times), but no secrets a
+    leaked file must not hand out: hashes, keys, tokens, second-factor seeds.
+    Called in load order, in a request of the user (or a command), with the
+    app's session; it must only read.
+
+    .. code-block:: python
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_auth_user_export(user):
+            posts = erlen_db.session.scalars(sa.select(Post).where(Post.author_id == user.id).order_by(Post.id))
+            return {"posts": [{"title": p.title, "body": p.body, "published_at": p.published_at} for p in posts]}
+
+    :param user: the account whose data is exported.
+    :returns: the plugin's data about the user, as a mapping of JSON values.
+    """
+
+
+@hookspec
+def erlen_auth_user_delete(user: User) -> None:
+    """Delete (or anonymise) what the plugin keeps about ``user``, whose account is being deleted.
+
+    The deletion of an account is **one transaction**: every plugin's
+    implementation runs in it, in reverse load order (the plugins that
+    require others first, so rows referring to another plugin's rows go
+    before them; the auth plugin's own runs last), then the ``auth_user``
+    row is deleted and the transaction commits. Work in the app's session
+    (``erlen_db.session``) and **never commit**: committing raises
+    ``erlen_auth.AccountDeletionError``. If any implementation raises,
+    everything is rolled back, the account stays whole, and the error names
+    the plugin.
+
+    Rows of tables whose foreign key to ``auth_user.id`` has
+    ``ondelete="CASCADE"`` (or ``"SET NULL"``) go with the user by themselves:
+    implement the hook for the rest. Rows that still refer to the user after
+    every implementation ran, in a table whose foreign key would block the
+    deletion, stop it with an error naming the table and its plugin.
+    Anonymising is fine where deleting would harm others (a comment in a
+    thread): set the reference to ``NULL`` and clear what identifies the user.
+
+    .. code-block:: python
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_auth_user_delete(user):
+            # Comments stay in their threads, without their author.
+            erlen_db.session.execute(
+                sa.update(Comment).where(Comment.author_id == user.id).values(author_id=None, author_name="")
+            )
+            erlen_db.session.execute(sa.delete(Draft).where(Draft.author_id == user.id))
+
+    :param user: the account being deleted (still in the database while the hook runs).
     """

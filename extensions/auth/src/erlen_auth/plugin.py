@@ -71,7 +71,7 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, notices, oidc, passkeys, reauth, two_factor
+    from . import access_tokens, data_rights, notices, oidc, passkeys, reauth, two_factor
 
     S = erlen.Setting
     return [
@@ -81,6 +81,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         *two_factor.SETTINGS,
         *oidc.SETTINGS,
         *passkeys.SETTINGS,
+        *data_rights.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -324,12 +325,13 @@ def erlen_app_ready(app: Flask) -> None:
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
     from . import access_tokens
+    from .data_rights_models import MODELS as DATA_RIGHTS_MODELS
     from .models import MODELS
     from .oidc_models import MODELS as OIDC_MODELS
     from .passkey_models import MODELS as PASSKEY_MODELS
     from .totp_models import MODELS as TOTP_MODELS
 
-    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS, *OIDC_MODELS, *PASSKEY_MODELS]
+    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS, *OIDC_MODELS, *PASSKEY_MODELS, *DATA_RIGHTS_MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -343,6 +345,27 @@ def erlen_auth_permissions() -> Mapping[str, str]:
         "auth.manage_users": "Create, change and deactivate accounts",
         "auth.manage_roles": "Create roles and grant or revoke their permissions",
     }
+
+
+@erlen.hookimpl
+def erlen_auth_user_export(user: t.Any) -> Mapping[str, t.Any]:
+    from .data_rights import own_export
+
+    return own_export(user)
+
+
+@erlen.hookimpl
+def erlen_auth_user_delete(user: t.Any) -> None:
+    from .data_rights import own_delete
+
+    own_delete(user)
+
+
+@erlen.hookimpl
+def erlen_auth_logged_in(user: t.Any, remember: bool) -> None:
+    from .data_rights import cancel_on_sign_in
+
+    cancel_on_sign_in(user)  # signing in within the grace period takes a deletion back
 
 
 @erlen.hookimpl

@@ -25,6 +25,7 @@ from erlen_forms import wants_json
 from . import (
     access_token_views,
     accounts,
+    data_rights_views,
     oidc_views,
     passkey_views,
     reauth,
@@ -72,6 +73,7 @@ def make_blueprint(app: Flask) -> Blueprint:
     access_token_views.register(bp, app)
     two_factor.register(bp, app)
     passkey_views.register(bp, app)
+    data_rights_views.register(bp, app)
     bp.after_request(_private)
     return bp
 

@@ -9,6 +9,8 @@ It brings:
 * a permission, ``notes.moderate``, to delete anyone's notes;
 * a mail to the admins about each new note (``mail/notes/new_note.*``);
 * the commands ``erlen demo`` and ``erlen notes export``;
+* its part of the users' data rights: a user's notes in "Download my data"
+  (``erlen_auth_user_export``) and deleted with the account (``erlen_auth_user_delete``);
 * an admin view of the notes when the ``admin`` plugin is enabled.
 """
 
@@ -64,6 +66,36 @@ def erlen_migrate_locations() -> str:
 @erlen.hookimpl
 def erlen_auth_permissions() -> Mapping[str, str]:
     return {"notes.moderate": "Delete anyone's notes"}
+
+
+@erlen.hookimpl
+def erlen_auth_user_export(user: t.Any) -> Mapping[str, t.Any]:
+    """The user's notes, oldest first, for "Download my data"."""
+    import sqlalchemy as sa
+
+    from erlen_db import session
+
+    from .models import Note
+
+    notes = session.scalars(sa.select(Note).where(Note.author_id == user.id).order_by(Note.id))
+    return {"notes": [{"id": n.id, "title": n.title, "body": n.body, "created_at": n.created_at} for n in notes]}
+
+
+@erlen.hookimpl
+def erlen_auth_user_delete(user: t.Any) -> None:
+    """Delete the user's notes with the account (not anonymised: a note is its author's words).
+
+    ``notes_note.author_id`` has ``ON DELETE CASCADE``, so the database would
+    delete them anyway; deleting them here says so and keeps it true should
+    the key ever change. No commit: the auth plugin commits the whole deletion.
+    """
+    import sqlalchemy as sa
+
+    from erlen_db import session
+
+    from .models import Note
+
+    session.execute(sa.delete(Note).where(Note.author_id == user.id))
 
 
 @erlen.hookimpl

@@ -1,0 +1,14 @@
+"""A plugin whose delete hook rolls the transaction back, which it must not do."""
+
+from __future__ import annotations
+
+import erlen
+import erlen_db
+from erlen_auth import User
+
+PLUGIN = erlen.Plugin(name="rollbacker", requires=["auth"])
+
+
+@erlen.hookimpl
+def erlen_auth_user_delete(user: User) -> None:
+    erlen_db.session.rollback()
