@@ -550,26 +550,24 @@ def test_reauthenticating_with_an_identity_of_someone_else_does_not_count(app, p
 
 
 def test_an_account_keeps_its_identity_when_a_passkey_remains(client, provider, db_session):
-    """Unlinking the only identity is allowed once a passkey (a table of another feature) is another way in."""
-    from erlen_db import Model
+    """Unlinking the only identity is allowed once a passkey is another way in."""
+    from erlen_auth.passkey_models import Passkey
 
     sign_in_with(client, provider, "alice-1", "alice@example.com")
     [identity] = identities(db_session)
     assert post_form(client, f"/auth/oidc/identities/{identity.id}/unlink").status_code == 409
-    passkeys = sa.Table(
-        "auth_passkey",
-        Model.metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("auth_user.id", ondelete="CASCADE")),
+    db_session.add(
+        Passkey(
+            user_id=identity.user_id,
+            credential_id=b"credential-1",
+            public_key=b"key",
+            user_handle=b"handle",
+            name="Phone",
+        )
     )
-    try:
-        passkeys.create(db_session.connection())
-        db_session.execute(passkeys.insert().values(user_id=identity.user_id))
-        db_session.commit()
-        response = post_form(client, f"/auth/oidc/identities/{identity.id}/unlink")
-        assert response.status_code == 302 and identities(db_session) == []
-    finally:
-        Model.metadata.remove(passkeys)
+    db_session.commit()
+    response = post_form(client, f"/auth/oidc/identities/{identity.id}/unlink")
+    assert response.status_code == 302 and identities(db_session) == []
 
 
 # With mail: notices, confirmation, reset

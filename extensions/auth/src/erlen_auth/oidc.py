@@ -404,13 +404,10 @@ def link(db: Session, user: User, provider: ProviderConfig, subject: str, email:
 
 
 def passkey_count(db: Session, user: User) -> int:
-    """How many passkeys ``user`` has: 0 unless a plugin defines the table ``auth_passkey``."""
-    from erlen_db import Model
+    """How many passkeys ``user`` has."""
+    from .passkey_models import Passkey
 
-    table = Model.metadata.tables.get("auth_passkey")
-    if table is None or "user_id" not in table.c:
-        return 0
-    return int(db.scalar(sa.select(sa.func.count()).select_from(table).where(table.c.user_id == user.id)) or 0)
+    return int(db.scalar(sa.select(sa.func.count()).select_from(Passkey).where(Passkey.user_id == user.id)) or 0)
 
 
 def can_unlink(db: Session, user: User, identity: AuthIdentity) -> bool:
