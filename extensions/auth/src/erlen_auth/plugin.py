@@ -71,12 +71,14 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import notices, reauth
+    from . import email_change, notices, password_policy, reauth
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *password_policy.SETTINGS,
+        *email_change.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -245,6 +247,9 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    from . import email_change
+
+    email_change.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -309,9 +314,10 @@ def erlen_app_ready(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
+    from . import account_models
     from .models import MODELS
 
-    return list(MODELS)
+    return [*MODELS, *account_models.MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)

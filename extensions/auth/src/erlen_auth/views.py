@@ -22,7 +22,7 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
-from . import accounts, reauth, security_page, session_views, tokens
+from . import accounts, email_change, reauth, security_page, session_views, tokens
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
@@ -58,6 +58,7 @@ def make_blueprint(app: Flask) -> Blueprint:
         bp.add_url_rule("/confirm", "resend_confirmation", resend_confirmation, methods=["GET", "POST"])
     reauth.register(bp, app)
     security_page.register(bp, app)
+    email_change.register(bp, app)
     bp.after_request(_private)
     return bp
 
@@ -290,6 +291,7 @@ def reset_password(token: str) -> t.Any:
     if user is None or not user.is_active:
         return render_template("auth/token_invalid.html", purpose="reset"), 400
     form = ResetPasswordForm()
+    form.account_email = user.email  # the policy refuses a password made of it
     if form.validate_on_submit():
         accounts.set_password(user, form.password.data or "", reason="reset")
         if user.email_confirmed_at is None:
