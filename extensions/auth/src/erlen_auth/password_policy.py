@@ -29,6 +29,11 @@ SHIPPED_LIST = Path(__file__).parent / "data" / "common-passwords.txt.gz"
 #: ("al", "jo") are parts of too many good passwords to refuse them.
 LOCAL_PART_MIN_LENGTH = 3
 
+def _existing_file(value: str | None) -> None:
+    if value and not Path(value).is_file():
+        raise ValueError(f"there is no file at {value!r}: give the path of a list of passwords, one a line")
+
+
 SETTINGS = [
     erlen.Setting(
         "PASSWORD_REJECT_COMMON",
@@ -41,6 +46,7 @@ SETTINGS = [
         "PASSWORD_COMMON_LIST",
         str | None,
         default=None,
+        validate=_existing_file,
         help="The path of the app's own list of common passwords to refuse, one a line, plain text or gzip "
         "(instead of the list shipped with erlen-auth).",
     ),

@@ -80,9 +80,7 @@ def _fingerprint(
     return hmac.new(secret, state.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def make_token(
-    purpose: str, user: User, app: Flask | None = None, *, data: Mapping[str, t.Any] | None = None
-) -> str:
+def make_token(purpose: str, user: User, app: Flask | None = None, *, data: Mapping[str, t.Any] | None = None) -> str:
     """A token that lets ``user`` do ``purpose`` (:data:`RESET`, :data:`CONFIRM` or a registered one) once.
 
     :param data: more to carry, signed but readable by whoever has the token (JSON values); a registered
