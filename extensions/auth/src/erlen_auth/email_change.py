@@ -118,6 +118,7 @@ class ChangeEmailForm(Form):
     email = EmailField(
         "New email address",
         [DataRequired(), Length(max=EMAIL_MAX_LENGTH), Email()],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
         render_kw={"autocomplete": "email"},
     )
 

@@ -29,6 +29,7 @@ SHIPPED_LIST = Path(__file__).parent / "data" / "common-passwords.txt.gz"
 #: ("al", "jo") are parts of too many good passwords to refuse them.
 LOCAL_PART_MIN_LENGTH = 3
 
+
 def _existing_file(value: str | None) -> None:
     if value and not Path(value).is_file():
         raise ValueError(f"there is no file at {value!r}: give the path of a list of passwords, one a line")
