@@ -19,8 +19,8 @@ pytest.importorskip(
     "erlen_mail", reason="erlen-mail is not installed: email change is tested in the integration session"
 )
 
-from erlen_auth.account_models import EmailChange  # noqa: E402
-from erlen_mail.testing import DeliveredMail  # noqa: E402
+from erlen_auth.account_models import EmailChange
+from erlen_mail.testing import DeliveredMail
 
 CONFIRM_SUBJECT = "Confirm your new email address"
 TAKEN_SUBJECT = "Someone tried to use your email address"
@@ -168,7 +168,7 @@ def test_the_page_needs_a_recent_proof_of_who_the_user_is(ada):
 
 
 def test_requests_are_throttled_as_reset_emails_are(ada):
-    app, mail, client = ada
+    _, mail, client = ada
     for _ in range(3):
         assert ask(client, "target@example.org").status_code == 200
     refused = ask(client, "target@example.org")
