@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 import typing as t
 
-from test_example_e2e import Site, _text, browser, site  # noqa: F401  (fixtures)
+import test_example_e2e
+from test_example_e2e import Site, _text
+
+# The fixtures of the example app's end-to-end test: its browser and its site.
+browser = test_example_e2e.browser
+site = test_example_e2e.site
 
 NEW_PASSWORD = "owner is back again"
 
