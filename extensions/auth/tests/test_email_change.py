@@ -304,3 +304,14 @@ def test_the_security_section_and_the_routes_follow_the_mail_plugin(auth_app, ma
     assert client.get("/auth/email").status_code == 404
     page = client.get("/auth/security").text
     assert "Your address is <strong>ada@example.com</strong> (confirmed)" in page and "/auth/email" not in page
+
+
+def test_a_deactivated_accounts_address_does_not_change(ada):
+    from erlen_auth import deactivate
+
+    app, mail, client = ada
+    ask(client, "new@example.org")
+    with database_of(app).session_scope() as session:
+        deactivate(session.scalar(sa.select(User)), db=session)
+    assert post_form(app.test_client(), link_in(mail[0], "/auth/email/confirm/")).status_code == 400
+    assert email_of(app)[0] == "ada@example.com"

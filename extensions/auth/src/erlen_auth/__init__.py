@@ -18,6 +18,7 @@ from .state import AuthState, SecuritySection, state_of
 from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
+    from .account_models import EmailChange, KnownDevice
     from .accounts import (
         AccountExistsError,
         LoginResult,
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     **dict.fromkeys(("AnonymousUser", "LoginSession", "Role", "RolePermission", "User", "UserRole"), "models"),
+    **dict.fromkeys(("EmailChange", "KnownDevice"), "account_models"),
     **dict.fromkeys(
         (
             "AccountExistsError",
@@ -79,6 +81,8 @@ __all__ = [
     "RolePermission",
     "User",
     "UserRole",
+    "EmailChange",
+    "KnownDevice",
     # accounts
     "AccountExistsError",
     "LoginResult",

@@ -266,8 +266,8 @@ def _taken_by_another(user: User, email: str) -> bool:
 def confirm_email_change(token: str) -> t.Any:
     """Make the new address the account's, from the link mailed to it: the page asks, a POST changes it."""
     found = _from_token(CHANGE, token, current_app.config["AUTH_EMAIL_CHANGE_MAX_AGE"])
-    if found is None:
-        return _invalid()
+    if found is None or not found[0].is_active:
+        return _invalid()  # a deactivated account's address does not change
     user, change = found
     form = EmptyForm()
     if form.validate_on_submit():
