@@ -183,8 +183,8 @@ def test_tampered_expired_and_foreign_links_do_not_work(ada, monkeypatch):
     ask(client, "new@example.org")
     link = link_in(mail[0], "/auth/email/confirm/")
     token = link.rsplit("/", 1)[1]
-    with app.test_request_context():
-        user = database_of(app).new_session().scalar(sa.select(User))
+    with app.test_request_context(), database_of(app).session_scope() as session:
+        user = session.scalar(sa.select(User))
         reset = tokens.make_token(tokens.RESET, user, app)
         with_a_string_row = tokens.make_token(tokens.RESET, user, app, data={"row": "1"})
     for bad in (token[:-2] + "xx", "garbage", reset, with_a_string_row, "a" * 5000, "%00"):
