@@ -26,6 +26,12 @@
   called directly with a prepared environ carrying the cookie; framework
   overhead only) and over HTTP (gunicorn, 1 sync worker, 127.0.0.1).
   Target: Erlen / classic >= 1.0.
+* ``me_instructions``: instructions per ``GET /me`` of the same two apps,
+  in-process, counted by valgrind's callgrind: each app is run twice in a
+  subprocess (log in, one warm-up request, then N requests) and the
+  difference of the counts divided by the difference of N is the cost of
+  one request. Counts do not move with the machine's load, so they show a
+  change of a few percent that timings hide. Target: Erlen / classic <= 1.0.
 
 Each transport logs in on its own, through the real form: over HTTP against
 the gunicorn server, in-process against the imported app. The apps are
@@ -38,6 +44,7 @@ from __future__ import annotations
 import http.client
 import importlib
 import io
+import sys
 import typing as t
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +63,7 @@ ERLEN = "erlen + erlen-db + erlen-auth"
 CLASSIC = "flask-sqlalchemy + flask-login + flask-wtf"
 
 ME_TARGET = Target(">=", 1.0)
+INSTRUCTIONS_TARGET = Target("<=", 1.0)
 
 EMAIL = "ada.lovelace@example.com"
 PASSWORD = "correct horse battery staple"
@@ -443,7 +451,72 @@ def bench_me(plan: Plan, root: Path) -> list[Result]:
     ]
     extra = {"versions": harness.versions(DISTRIBUTIONS)}
     wsgi = bench_me_wsgi(plan, apps, wsgi_title, common_notes, extra)
-    return [wsgi, bench_me_http(plan, root, http_title, common_notes, extra)]
+    counted = bench_me_instructions(plan, root, apps, common_notes, extra)
+    return [wsgi, counted, bench_me_http(plan, root, http_title, common_notes, extra)]
+
+
+#: The script counted by callgrind: one app in-process, with the session cookie of a log-in made before
+#: (argon2 under valgrind would take minutes), one checked request, then N requests for /me.
+CALLS_SCRIPT = """
+import sys
+
+sys.path[:0] = [{root!r}, {bench!r}]
+import bench_auth
+import harness
+
+name, module, cookie, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+app = harness.import_app(module)
+headers = {{"User-Agent": bench_auth.USER_AGENT, "Cookie": cookie}}
+bench_auth.check_me(name, bench_auth.wsgi_sender(app), headers)
+call = harness.wsgi_caller(app, [bench_auth.wsgi_environ("GET", "/me", headers, b"")])
+for _ in range(count):
+    call()
+"""
+
+
+def bench_me_instructions(
+    plan: Plan, root: Path, apps: Mapping[str, flask.Flask], notes: Sequence[str], extra: Mapping[str, t.Any]
+) -> Result:
+    title = f"Instructions per logged-in request, in-process, callgrind ({CLASSIC} vs {ERLEN}: GET /me)"
+    if not harness.valgrind_available():
+        return harness.skipped(name="me_instructions", title=title, reason=harness.VALGRIND_MISSING)
+    script = root / "auth_me_calls.py"
+    script.write_text(CALLS_SCRIPT.format(root=str(root), bench=str(Path(__file__).resolve().parent)))
+    counts = (10, 60) if plan is QUICK else (20, 220)
+    env = harness.clean_env(PYTHONHASHSEED="0")
+    modules = {CLASSIC: CLASSIC_APP, ERLEN: ERLEN_APP}
+    # Logged in here, in-process: the subprocesses only send the cookie (the same database, the same key).
+    headers, _ = logged_in_headers({name: wsgi_sender(app) for name, app in apps.items()})
+    samples = {
+        name: [
+            harness.instructions_per_call(
+                [sys.executable, str(script), name, module, headers[name]["Cookie"]],
+                counts,
+                cwd=root,
+                env=env,
+                timeout=900,
+            )
+        ]
+        for name, module in modules.items()
+    }
+    return harness.compare(
+        name="me_instructions",
+        title=title,
+        unit="instructions/request",
+        samples=samples,
+        baseline=CLASSIC,
+        subject=ERLEN,
+        higher_is_better=False,
+        target=INSTRUCTIONS_TARGET,
+        notes=[
+            f"valgrind --tool=callgrind of a subprocess that imports the app, checks the page with the session "
+            f"cookie of a log-in made before (through the form, outside valgrind), then calls the WSGI app N "
+            f"times; run with N = {counts[0]} and N = {counts[1]}, the difference of the two "
+            f"totals divided by {counts[1] - counts[0]}. PYTHONHASHSEED=0, so both runs hash alike.",
+            *notes,
+        ],
+        extra=dict(extra),
+    )
 
 
 def bench_me_wsgi(

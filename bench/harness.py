@@ -662,6 +662,48 @@ def wall_ms(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: 
     return elapsed
 
 
+def valgrind_available() -> bool:
+    """Whether ``valgrind`` is on the PATH, for the instruction counts."""
+    return shutil.which("valgrind") is not None
+
+
+#: Why an instruction count is skipped on a machine without valgrind.
+VALGRIND_MISSING = "valgrind is not installed (Debian: apt-get install valgrind)"
+
+
+def instructions(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float) -> int:
+    """The instructions one run of ``argv`` executes, counted by valgrind's callgrind (which must exit 0).
+
+    Unlike a time, the count does not move with what else the machine does.
+    """
+    with tempfile.TemporaryDirectory(prefix="erlen-bench-callgrind-") as folder:
+        out = Path(folder) / "callgrind.out"
+        run_checked(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv], cwd=cwd, env=env, timeout=timeout
+        )
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise BenchError(f"callgrind wrote no total for {' '.join(argv)}")
+
+
+def instructions_per_call(
+    argv: Sequence[str], counts: tuple[int, int], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> float:
+    """Instructions per call of what ``argv`` repeats: ``argv`` with the number of calls appended, run twice.
+
+    The difference of the two runs divided by the difference of their calls
+    leaves out what both do once (start-up, imports, logging in, warming up).
+
+    :param argv: the command; it must repeat its work as many times as its last argument says.
+    :param counts: the two numbers of calls, the smaller first.
+    """
+    low, high = counts
+    few = instructions([*argv, str(low)], cwd=cwd, env=env, timeout=timeout)
+    many = instructions([*argv, str(high)], cwd=cwd, env=env, timeout=timeout)
+    return (many - few) / (high - low)
+
+
 # --------------------------------------------------------------------------- HTTP server and client
 
 

@@ -55,7 +55,7 @@ def browser() -> Iterator[t.Any]:
 class Site:
     """The example app, migrated, with its demo admin, served on 127.0.0.1."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, **settings: str) -> None:
         import notes_app
         from werkzeug.serving import make_server
 
@@ -67,6 +67,7 @@ class Site:
             "ERLEN_MAIL_BACKEND": "file",
             "ERLEN_MAIL_FILE_PATH": str(self.mail),
             **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
+            **{f"ERLEN_{key}": value for key, value in settings.items()},
         }
         self.app = notes_app.create_app(environ, instance_path=str(tmp_path / "instance"))
         demo = self.app.test_cli_runner().invoke(args=["demo", "--no-serve"])

@@ -25,7 +25,17 @@ def test_upgrade_creates_the_tables_and_check_agrees(auth_app):
     assert "auth" in upgraded.output
     engine = erlen_db.database_of(app).engine
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"auth_user", "auth_role", "auth_user_role", "auth_role_permission", "auth_session"} <= tables
+    assert {
+        "auth_user",
+        "auth_role",
+        "auth_user_role",
+        "auth_role_permission",
+        "auth_session",
+        "auth_access_token",
+        "auth_totp",
+        "auth_identity",
+        "auth_recovery_code",
+    } <= tables
     assert run(app, "check").output == "Models and migrations agree.\n"
     # The migrated tables work: a user made through the app, and case-insensitive uniqueness.
     from erlen_auth.testing import make_user

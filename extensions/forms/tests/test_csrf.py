@@ -264,6 +264,38 @@ def test_views_can_be_exempted_with_a_reason(app: Flask) -> None:
     ]
 
 
+def test_a_view_can_be_exempted_for_some_requests_only(app: Flask) -> None:
+    from flask import request
+
+    from erlen_forms.testing import assert_csrf_protected
+
+    def has_bearer() -> bool:
+        return request.headers.get("Authorization", "").startswith("Bearer ")
+
+    @app.post("/api/items")
+    @erlen_forms.csrf_exempt(reason="Bearer requests are authenticated by the token only", when=has_bearer)
+    def items() -> str:
+        return "made"
+
+    client = app.test_client()
+    csrf_token_for(client)  # a session with a secret, as a victim's browser has
+    assert client.post("/api/items", headers={"Authorization": "Bearer abc"}).data == b"made"
+    refused = client.post("/api/items", headers={"Accept": "application/json"})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "csrf"
+    assert client.post("/api/items", headers={"Authorization": "Basic abc"}).status_code == 400
+    [exemption] = erlen_forms.exemptions(app)
+    assert (exemption.endpoint, exemption.source, exemption.when) == ("items", "view", has_bearer)
+    # The walk sends no credential: the view must refuse it, and does.
+    assert any(result.endpoint == "items" and result.refused for result in assert_csrf_protected(app))
+    listed = app.test_cli_runner().invoke(args=["forms", "exempt"]).output
+    assert "items  [view, some requests only]  Bearer requests are authenticated by the token only" in listed
+
+
+def test_a_conditional_exemption_needs_a_function() -> None:
+    with pytest.raises(ValueError, match="function of no arguments"):
+        erlen_forms.csrf_exempt(reason="a reason", when=True)  # type: ignore[arg-type]
+
+
 def test_blueprints_can_be_exempted_with_a_reason(app: Flask) -> None:
     api = Blueprint("api", __name__)
     nested = Blueprint("v2", __name__)

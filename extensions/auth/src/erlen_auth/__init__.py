@@ -14,10 +14,18 @@ from flask_login import current_user
 from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
-from .state import AuthState, SecuritySection, state_of
+from .state import AuthState, SecondFactor, SecuritySection, state_of
 from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
+    from .access_tokens import (
+        AccessToken,
+        InvalidTokenError,
+        TokenUser,
+        authenticate_bearer,
+        token_auth,
+        use_token_user,
+    )
     from .account_models import EmailChange, KnownDevice
     from .accounts import (
         AccountExistsError,
@@ -35,8 +43,10 @@ if t.TYPE_CHECKING:
         set_password,
     )
     from .models import AnonymousUser, LoginSession, Role, RolePermission, User, UserRole
+    from .oidc_models import AuthIdentity
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
+    from .two_factor import complete_second_factor, has_second_factor, pending_user
 
 __version__ = "0.1.0"
 
@@ -62,7 +72,13 @@ _LAZY = {
         "accounts",
     ),
     "Passwords": "passwords",
+    **dict.fromkeys(
+        ("AccessToken", "InvalidTokenError", "TokenUser", "authenticate_bearer", "token_auth", "use_token_user"),
+        "access_tokens",
+    ),
+    "AuthIdentity": "oidc_models",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
+    **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }
 
 
@@ -76,6 +92,7 @@ def __getattr__(name: str) -> t.Any:
 __all__ = [
     # models
     "AnonymousUser",
+    "AuthIdentity",
     "LoginSession",
     "Role",
     "RolePermission",
@@ -109,6 +126,18 @@ __all__ = [
     "mark_reauthenticated",
     "reauthentication_required",
     "recently_authenticated",
+    # personal access tokens
+    "AccessToken",
+    "InvalidTokenError",
+    "TokenUser",
+    "authenticate_bearer",
+    "token_auth",
+    "use_token_user",
+    # second factors
+    "SecondFactor",
+    "complete_second_factor",
+    "has_second_factor",
+    "pending_user",
     # redirects
     "is_safe_redirect",
     "safe_next",

@@ -272,6 +272,11 @@ def finish_login(user: User, *, remember: bool = False, method: str = "password"
 
     from .redirects import safe_next
 
+    if method != "passkey":  # a passkey is two factors already: something one has, unlocked by something one knows
+        from . import two_factor
+
+        if two_factor.has_second_factor(user):
+            return two_factor.begin(user, remember=remember, next=safe_next(""))
     login(user, remember=remember)
     return redirect(safe_next(current_app.config["AUTH_LOGIN_REDIRECT"]))
 

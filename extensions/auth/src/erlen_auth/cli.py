@@ -247,3 +247,102 @@ def permissions_command() -> None:
         click.echo(f"{permission.name.ljust(width)}  [{permission.plugin}]  {permission.description}")
     if not known:
         click.echo("No permissions are declared.")
+
+
+token_group = AppGroup("token", help="Manage personal access tokens.")
+user_group.add_command(token_group)
+
+
+@token_group.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for, shown in lists.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A permission the token may use (one the user has); repeat for several. None: it allows no permission.",
+)
+@click.option(
+    "--expires-days",
+    type=int,
+    default=None,
+    help="Days the token is valid for (default AUTH_ACCESS_TOKEN_DEFAULT_DAYS); 0: never expires, "
+    "allowed only when AUTH_ACCESS_TOKEN_MAX_DAYS is unset.",
+)
+def create_token_command(email: str, name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
+    """Make a personal access token for the user EMAIL and print it, once: it is stored nowhere."""
+    from . import access_tokens
+
+    user = _user(email)
+    _check_permissions(scopes)
+    days: int | None = access_tokens.expiry_limits()[0] if expires_days is None else expires_days or None
+    try:
+        made = access_tokens.create(user, name=name, scopes=scopes, expires_days=days)
+    except access_tokens.ScopeError as exc:
+        raise click.ClickException(f"--scope: <{user.email}> does not have {', '.join(exc.scopes)}.") from None
+    except ValueError as exc:
+        raise click.ClickException(f"--name/--expires-days: {exc}") from None
+    get_session().commit()
+    row = made.row
+    expiry = row.expires_at.strftime("%Y-%m-%d %H:%M UTC") if row.expires_at else "never"
+    click.echo(f"Created the access token {row.id} {row.name!r} of <{user.email}> (expires: {expiry}).", err=True)
+    click.echo("Copy it now; it is not shown again:", err=True)
+    click.echo(made.token)
+
+
+@token_group.command("list")
+@click.argument("email")
+def list_tokens_command(email: str) -> None:
+    """List the access tokens of the user EMAIL (never the tokens themselves)."""
+    from . import access_tokens
+
+    user = _user(email)
+    rows = access_tokens.tokens_of(user)
+    if not rows:
+        click.echo(f"<{user.email}> has no access tokens.")
+    for row in rows:
+        when = "%Y-%m-%d %H:%M"
+        last = (
+            f"last used {row.last_used_at.strftime(when)} from {row.last_used_address or 'an unknown address'}"
+            if row.last_used_at
+            else "never used"
+        )
+        expires = f"expires {row.expires_at.strftime(when)}" if row.expires_at else "never expires"
+        click.echo(
+            f"{row.id}  {row.display_prefix}_…  {row.name!r}  [{row.status()}]  "
+            f"scopes: {', '.join(row.scopes) or 'none'}; {expires}; {last}"
+        )
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token_command(token_id: int) -> None:
+    """Revoke the access token TOKEN_ID (see `erlen user token list`): it stops working at once."""
+    from . import access_tokens
+
+    row = access_tokens.revoke(token_id)
+    if row is None:
+        raise click.ClickException(f"There is no access token {token_id} that is not revoked already.")
+    get_session().commit()
+    click.echo(f"Revoked the access token {row.id} {row.name!r}.")
+
+
+two_factor_group = AppGroup("two-factor", help="Manage users' two-factor authentication.")
+user_group.add_command(two_factor_group)
+
+
+@two_factor_group.command("reset")
+@click.argument("email")
+def reset_two_factor_command(email: str) -> None:
+    """Turn a user's two-factor authentication off (a lost device): their secret and recovery codes are deleted.
+
+    They sign in with the password alone and set it up again (at once, when
+    it is required of them). They are mailed a notice.
+    """
+    from . import totp
+
+    user = _user(email)
+    if totp.disable(user, reason="reset"):
+        click.echo(f"Reset the two-factor authentication of <{user.email}>: they sign in with their password alone.")
+    else:
+        click.echo(f"<{user.email}> had no two-factor authentication; nothing changed.")

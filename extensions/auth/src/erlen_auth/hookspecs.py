@@ -80,7 +80,9 @@ def erlen_auth_login_failed(email: str, user: User | None, reason: str) -> None:
     :param email: the address that was typed.
     :param user: the account of that address, or ``None`` when there is none.
     :param reason: ``"unknown"`` (no such account), ``"password"``,
-        ``"inactive"``, ``"unconfirmed"`` or ``"throttled"``.
+        ``"inactive"``, ``"unconfirmed"``, ``"throttled"`` (too many failures,
+        of passwords or of second-factor codes), or ``"second_factor"``
+        (the password was right, the second factor's code wrong).
     """
 
 

@@ -36,6 +36,9 @@ _USER_PERMISSIONS = "_erlen_auth_permissions"
 #: The key of a user's ``InstanceState.info`` holding the log-in session of the request, and its key.
 _LOGIN = "erlen_auth_login"
 
+#: The key of a user's ``InstanceState.info`` holding the scopes of the access token the request came with.
+_TOKEN_SCOPES = "erlen_auth_token_scopes"
+
 
 def new_session_token() -> str:
     """A new random per-user session token."""
@@ -222,14 +225,36 @@ class User(Model):
         self.__dict__[_USER_PERMISSIONS] = (sources, permissions)
         return permissions
 
+    @property
+    def token_scopes(self) -> frozenset[str] | None:
+        """The scopes of the access token this request authenticated the user with, else ``None``.
+
+        While set, :meth:`can` allows only what the token's scopes and the
+        user's current permissions both allow (see :mod:`erlen_auth.access_tokens`).
+        """
+        found: frozenset[str] | None = inspect(self).info.get(_TOKEN_SCOPES)
+        return found
+
+    def restrict_to_token_scopes(self, scopes: frozenset[str] | None) -> None:
+        """Limit :meth:`can` to ``scopes`` for this request (an access token's), or lift the limit with ``None``."""
+        if scopes is None:
+            inspect(self).info.pop(_TOKEN_SCOPES, None)
+        else:
+            inspect(self).info[_TOKEN_SCOPES] = frozenset(scopes)
+
     def can(self, permission: str) -> bool:
         """Whether the user has ``permission``: a superuser, or through a role.
+
+        In a request authenticated by an access token, the token's scopes must allow it too.
 
         :raises UnknownPermissionError: no enabled plugin declares the permission.
         """
         from .permissions import require_known
 
         require_known(permission)
+        scopes = self.token_scopes
+        if scopes is not None and permission not in scopes:
+            return False
         return self.is_active and (self.is_superuser or permission in self.permissions)
 
     def has_role(self, name: str) -> bool:
@@ -251,6 +276,7 @@ class AnonymousUser:
     roles: t.ClassVar[list[Role]] = []
     login_session_id = None
     login_session_key = None
+    token_scopes = None
 
     def get_id(self) -> None:
         return None
@@ -306,8 +332,10 @@ class LoginSession(Model):
         return f"<LoginSession {self.id} of user {self.user_id}>"
 
 
-def _forget_role_permissions(role: Role, *args: t.Any, **kwargs: t.Any) -> None:
-    role._forget_permissions()
+def _forget_role_permissions(role: Role | None, *args: t.Any, **kwargs: t.Any) -> None:
+    # A rollback expires every state of the identity map, those whose object was garbage-collected too: no role then.
+    if role is not None:
+        role._forget_permissions()
 
 
 # Any change of a role's grants, through grant()/revoke() or the list itself, or their reload from the

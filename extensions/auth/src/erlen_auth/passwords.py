@@ -9,6 +9,24 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask
 
+#: The start of a password hash that no password matches: an account without a password (made through an
+#: OpenID Connect provider). argon2 hashes start with "$", so no real hash is mistaken for one.
+UNUSABLE_PREFIX = "!"
+
+
+def unusable_password() -> str:
+    """A password hash that no password matches, for an account made without a password.
+
+    Random, so two such accounts never share a hash; setting a password
+    (a reset link, ``erlen user set-password``) replaces it.
+    """
+    return UNUSABLE_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_usable(password_hash: str) -> bool:
+    """Whether some password can match ``password_hash`` (not the marker of :func:`unusable_password`)."""
+    return not password_hash.startswith(UNUSABLE_PREFIX)
+
 
 class Passwords:
     """The password hasher of one app: argon2id with the parameters of its settings.
@@ -39,7 +57,13 @@ class Passwords:
         return self.hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
-        """Whether ``password`` matches ``password_hash``; ``False`` for a malformed hash too."""
+        """Whether ``password`` matches ``password_hash``; ``False`` for a malformed or unusable hash too.
+
+        For an account without a password (:func:`unusable_password`) a dummy hash is verified, so
+        the time taken does not tell that the account has no password.
+        """
+        if not is_usable(password_hash):
+            return self.verify_dummy(password)
         try:
             return bool(self.hasher.verify(password_hash, password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -71,12 +71,15 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import email_change, notices, password_policy, reauth
+    from . import access_tokens, email_change, notices, oidc, password_policy, reauth, two_factor
 
     S = erlen.Setting
     return [
         *reauth.SETTINGS,
         *notices.SETTINGS,
+        *access_tokens.SETTINGS,
+        *two_factor.SETTINGS,
+        *oidc.SETTINGS,
         *password_policy.SETTINGS,
         *email_change.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
@@ -207,7 +210,7 @@ def _make_store(app: Flask) -> t.Any:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    from . import permissions, sessions
+    from . import permissions, sessions, two_factor
     from .models import AnonymousUser
     from .passwords import Passwords
     from .throttling import LoginThrottle
@@ -247,6 +250,13 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    from . import access_tokens
+
+    access_tokens.init(app)
+    two_factor.init(app)
+    from . import oidc
+
+    oidc.init(app)
     from . import email_change
 
     email_change.init(app)
@@ -314,10 +324,12 @@ def erlen_app_ready(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
-    from . import account_models
+    from . import access_tokens, account_models
     from .models import MODELS
+    from .oidc_models import MODELS as OIDC_MODELS
+    from .totp_models import MODELS as TOTP_MODELS
 
-    return [*MODELS, *account_models.MODELS]
+    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS, *OIDC_MODELS, *account_models.MODELS]
 
 
 @erlen.hookimpl(optionalhook=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -12,6 +14,7 @@ import erlen
 if t.TYPE_CHECKING:
     from flask_login import LoginManager
 
+    from .models import User
     from .passwords import Passwords
     from .permissions import Permission
     from .throttling import LoginThrottle
@@ -32,6 +35,25 @@ class SecuritySection:
     template: str
     order: int
     title: str
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    """A kind of second factor a user can have (TOTP, passkeys), offered on the two-factor page ``/auth/two-factor``.
+
+    A user who has at least one (``enrolled(user)`` is true) is asked for one of
+    them after the password (see :mod:`erlen_auth.two_factor`).
+
+    :param name: the method's name, such as ``"totp"`` or ``"passkey"``; passed to
+        :func:`erlen_auth.two_factor.complete_second_factor`.
+    :param enrolled: whether a user has this factor, ready to use.
+    :param template: a template included on the two-factor page for users who have it (it extends nothing;
+        it sees ``pending_user`` and ``csrf_input``), or ``None`` when the page's own form serves it.
+    """
+
+    name: str
+    enrolled: Callable[[User], bool]
+    template: str | None = None
 
 
 #: The key of ``app.extensions`` under which :class:`AuthState` lives.
@@ -66,6 +88,10 @@ class AuthState:
     login_parts: list[str] = field(default_factory=list)
     #: Templates included under the re-authentication form: other ways to prove who one is (passkeys).
     reauth_parts: list[str] = field(default_factory=list)
+    #: The kinds of second factor, in the order the two-factor page offers them (TOTP first; passkeys add theirs).
+    second_factors: list[SecondFactor] = field(default_factory=list)
+    #: The time source of second factors and pending sign-ins, in seconds since the epoch (tests pass a fake one).
+    clock: Callable[[], float] = time.time
 
     @property
     def reset_enabled(self) -> bool:

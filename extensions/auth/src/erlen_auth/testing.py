@@ -11,6 +11,9 @@ Fixtures (on the core's ``app`` fixture; enable ``auth`` in ``erlen_plugins``):
     ``user`` without the log-in form: it makes a log-in session (an
     ``auth_session`` row, in the test transaction under ``db_session``) and
     sets the cookies as a real log-in would.
+``oidc_provider``
+    An OpenID Connect provider on loopback, running for the test: a
+    :class:`erlen_auth.testing_oidc.TestProvider` (see that module).
 ``redis_server``
     A :class:`RedisServer` of the test's own (never the machine's shared
     one), started on a free loopback port and stopped after the test: for
@@ -298,6 +301,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     """A :class:`RedisServer` of the test's own, running; stopped after the test."""
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server
+
+
+@pytest.fixture
+def oidc_provider() -> Iterator[t.Any]:
+    """An OpenID Connect provider on loopback (:class:`erlen_auth.testing_oidc.TestProvider`), stopped after."""
+    from .testing_oidc import TestProvider
+
+    with TestProvider() as provider:
+        yield provider
 
 
 __all__ = ["DEFAULT_PASSWORD", "FAST_HASHING", "RedisServer", "login_as", "make_user"]

@@ -22,7 +22,17 @@ import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
-from . import accounts, email_change, reauth, security_page, session_views, tokens
+from . import (
+    access_token_views,
+    accounts,
+    email_change,
+    oidc_views,
+    reauth,
+    security_page,
+    session_views,
+    tokens,
+    two_factor,
+)
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
@@ -57,7 +67,10 @@ def make_blueprint(app: Flask) -> Blueprint:
         bp.add_url_rule("/confirm/<token>", "confirm_email", confirm_email, methods=["GET", "POST"])
         bp.add_url_rule("/confirm", "resend_confirmation", resend_confirmation, methods=["GET", "POST"])
     reauth.register(bp, app)
+    oidc_views.register(bp, app)
     security_page.register(bp, app)
+    access_token_views.register(bp, app)
+    two_factor.register(bp, app)
     email_change.register(bp, app)
     bp.after_request(_private)
     return bp

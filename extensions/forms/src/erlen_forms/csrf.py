@@ -15,7 +15,9 @@ stamp. Any token signed for the session's secret is valid until it expires
 Views and blueprints authenticated by something other than the session
 cookie (an API token, a webhook signature) are exempted explicitly, with a
 reason, by :func:`csrf_exempt`, :func:`csrf_exempt_blueprint` or the hook
-:func:`erlen_forms.hookspecs.erlen_forms_csrf_exempt`.
+:func:`erlen_forms.hookspecs.erlen_forms_csrf_exempt`. A view that accepts
+both the cookie and another credential is exempted for the requests that
+carry the other credential only: ``csrf_exempt(reason=..., when=...)``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ SESSION_KEY = "_erlen_csrf"
 SALT = "erlen-forms.csrf-token"
 #: The attribute that marks an exempt view function or blueprint; it holds the reason.
 EXEMPT_ATTRIBUTE = "_erlen_csrf_exempt"
+#: The attribute of a view exempt only for some requests; it holds the condition (see :func:`csrf_exempt`).
+EXEMPT_WHEN_ATTRIBUTE = "_erlen_csrf_exempt_when"
 
 
 class CSRFError(Exception):
@@ -69,11 +73,18 @@ class Exemption:
     :param reason: the reason given when it was exempted.
     :param source: what exempted it: ``view``, ``blueprint <name>`` or
         ``plugin <name>``.
+    :param when: for an endpoint exempt only for some requests, the condition
+        (called in the request, before the view); ``None`` when every request is exempt.
     """
 
     endpoint: str
     reason: str
     source: str
+    when: Callable[[], bool] | None = None
+
+    def applies(self) -> bool:
+        """Whether the current request is exempt: always, or when :attr:`when` says so."""
+        return self.when is None or bool(self.when())
 
 
 def _check_reason(reason: str) -> str:
@@ -84,7 +95,7 @@ def _check_reason(reason: str) -> str:
     return reason.strip()
 
 
-def csrf_exempt(*, reason: str) -> Callable[[F], F]:
+def csrf_exempt(*, reason: str, when: Callable[[], bool] | None = None) -> Callable[[F], F]:
     """Exempt a view from CSRF checks; decorate it below the route decorator.
 
     Only exempt views that do not rely on the session cookie for
@@ -94,14 +105,39 @@ def csrf_exempt(*, reason: str) -> Callable[[F], F]:
         @erlen_forms.csrf_exempt(reason="authenticated by bearer token")
         def create_item(): ...
 
-    :param reason: why the view is safe without a token; mandatory, listed
-        by ``erlen check`` and ``erlen forms exempt``.
-    :raises ValueError: the reason is empty.
+    A view that browsers use with their cookies *and* scripts with another
+    credential is exempted for the second kind of request only, by ``when``:
+    a function of no arguments, called in the request before the view, that
+    tells whether the request carries that credential. The view must then
+    authenticate such a request by that credential alone, never by the
+    cookie (else a forged request adding the credential's header would ride
+    on the cookie)::
+
+        def has_bearer() -> bool:
+            return request.headers.get("Authorization", "").startswith("Bearer ")
+
+        @app.post("/api/items")
+        @erlen_forms.csrf_exempt(reason="Bearer requests are authenticated by the token only", when=has_bearer)
+        def create_item(): ...
+
+    Browsers cannot send an ``Authorization`` header to another site without
+    that site's consent (CORS), which is what makes such a condition safe.
+    :func:`erlen_forms.testing.assert_csrf_protected` treats such a view as
+    protected: its requests without the credential must be refused.
+
+    :param reason: why the view (or the requests ``when`` picks) is safe without a token;
+        mandatory, listed by ``erlen check`` and ``erlen forms exempt``.
+    :param when: exempt only the requests for which it returns true; every request by default.
+    :raises ValueError: the reason is empty, or ``when`` is not callable.
     """
     text = _check_reason(reason)
+    if when is not None and not callable(when):
+        raise ValueError(f"csrf_exempt(when=...) takes a function of no arguments returning a bool, not {when!r}.")
 
     def decorate(view: F) -> F:
         setattr(view, EXEMPT_ATTRIBUTE, text)
+        if when is not None:
+            setattr(view, EXEMPT_WHEN_ATTRIBUTE, when)
         return view
 
     return decorate
@@ -296,7 +332,7 @@ def _find_exemption(app: Flask, endpoint: str) -> Exemption | None:
     view = app.view_functions.get(endpoint)
     reason = getattr(view, EXEMPT_ATTRIBUTE, None)
     if reason:
-        return Exemption(endpoint, reason, "view")
+        return Exemption(endpoint, reason, "view", getattr(view, EXEMPT_WHEN_ATTRIBUTE, None))
     state = state_of(app)
     if endpoint in state.hook_exemptions:
         plugin, reason = state.hook_exemptions[endpoint]
@@ -339,7 +375,8 @@ def protect() -> t.Any:
     if request.url_rule is None or request.endpoint is None:
         # Routing failed: let Flask answer 404 or 405; no view will run.
         return None
-    if exemption_for(app, request.endpoint) is not None:
+    exemption = exemption_for(app, request.endpoint)
+    if exemption is not None and exemption.applies():
         return None
     try:
         check_origin()

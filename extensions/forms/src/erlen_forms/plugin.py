@@ -240,7 +240,9 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
         messages.append(
             info(
                 "forms.I001",
-                f"Endpoint {item.endpoint!r} is exempt from CSRF checks ({item.source}): {item.reason}",
+                f"Endpoint {item.endpoint!r} is exempt from CSRF checks ({item.source}"
+                + (", some requests only" if item.when is not None else "")
+                + f"): {item.reason}",
             )
         )
     return messages
@@ -288,6 +290,7 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
         if not items:
             click.echo("No endpoint is exempt from CSRF checks.")
         for item in items:
-            click.echo(f"{item.endpoint}  [{item.source}]  {item.reason}")
+            some = ", some requests only" if item.when is not None else ""
+            click.echo(f"{item.endpoint}  [{item.source}{some}]  {item.reason}")
 
     return [forms]

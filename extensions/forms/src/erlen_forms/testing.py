@@ -170,7 +170,9 @@ def walk_routes(app: Flask, *, methods: Iterable[str] | None = None) -> list[Rou
                     path=path,
                     status=response.status_code,
                     refused=refused,
-                    exempt=exemption.reason if exemption else None,
+                    # An exemption for some requests only (csrf_exempt(when=...)) does not cover these,
+                    # which carry no credential but the session cookie: they must be refused.
+                    exempt=exemption.reason if exemption and exemption.when is None else None,
                 )
             )
     return results

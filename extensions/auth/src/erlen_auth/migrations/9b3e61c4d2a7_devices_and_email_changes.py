@@ -1,7 +1,7 @@
 """known devices and email changes: new-device sign-in notices, email change with confirmation and undo
 
 Revision ID: 9b3e61c4d2a7
-Revises: 5f0c2a7d9e41
+Revises: b7e4c1a9d2f3
 Create Date: 2026-12-02
 
 Users known before this revision have no known device: their first sign-in
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "9b3e61c4d2a7"
-down_revision: str | Sequence[str] | None = "5f0c2a7d9e41"
+down_revision: str | Sequence[str] | None = "b7e4c1a9d2f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
