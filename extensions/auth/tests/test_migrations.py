@@ -36,6 +36,8 @@ def test_upgrade_creates_the_tables_and_check_agrees(auth_app):
         "auth_identity",
         "auth_passkey",
         "auth_account_deletion",
+        "auth_email_change",
+        "auth_known_device",
         "auth_recovery_code",
     } <= tables
     assert run(app, "check").output == "Models and migrations agree.\n"

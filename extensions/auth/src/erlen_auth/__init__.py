@@ -26,6 +26,7 @@ if t.TYPE_CHECKING:
         token_auth,
         use_token_user,
     )
+    from .account_models import EmailChange, KnownDevice
     from .accounts import (
         AccountExistsError,
         LoginResult,
@@ -62,6 +63,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     **dict.fromkeys(("AnonymousUser", "LoginSession", "Role", "RolePermission", "User", "UserRole"), "models"),
+    **dict.fromkeys(("EmailChange", "KnownDevice"), "account_models"),
     **dict.fromkeys(
         (
             "AccountExistsError",
@@ -122,6 +124,8 @@ __all__ = [
     "User",
     "UserRole",
     "Passkey",
+    "EmailChange",
+    "KnownDevice",
     # accounts
     "AccountExistsError",
     "LoginResult",

@@ -229,7 +229,9 @@ def login(user: User, *, remember: bool = False, db: Session | None = None, noti
     unused for longer than ``AUTH_REMEMBER_DAYS`` are purged. Records the
     time of the log-in. An inactive user is not logged in.
 
-    :param notify: record the time and call ``erlen_auth_logged_in`` (not for a new session after a password change).
+    :param notify: record the time, recognise the device (a sign-in from a browser new to the user mails
+        them the ``new_device_sign_in`` notice, see :mod:`erlen_auth.devices`) and call ``erlen_auth_logged_in``
+        (not for a new session after a password change).
     """
     if not user.is_active:
         return
@@ -241,6 +243,9 @@ def login(user: User, *, remember: bool = False, db: Session | None = None, noti
     sessions.start(user, db, user_agent=request.headers.get("User-Agent", ""), address=client_address())
     if notify:
         user.last_login_at = dt.datetime.now(dt.UTC)
+        from . import devices
+
+        devices.recognise(user, db, address=client_address())  # a new device's notice commits with the sign-in
     db.commit()
     session.clear()
     reset_csrf_secret()

@@ -11,14 +11,19 @@ from flask.cli import AppGroup
 
 from erlen_db import get_session
 
-from . import accounts
+from . import accounts, password_policy
 from .errors import UnknownPermissionError
 from .models import ROLE_NAME_MAX_LENGTH, Role, User
 from .permissions import permissions_of, require_known
 
 
-def _read_password(confirm: bool = True) -> str:
-    """Ask for a password without echo on a terminal; otherwise read the first line of standard input."""
+def _read_password(confirm: bool = True, *, email: str | None = None) -> str:
+    """Ask for a password without echo on a terminal; otherwise read the first line of standard input.
+
+    :param confirm: ask twice on a terminal.
+    :param email: the account's address: the password policy refuses a password made of it.
+    :raises click.ClickException: no password, or one the password policy refuses (with the forms' message).
+    """
     if sys.stdin.isatty():
         password = str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
     else:
@@ -31,6 +36,9 @@ def _read_password(confirm: bool = True) -> str:
     low, high = current_app.config["AUTH_PASSWORD_MIN_LENGTH"], current_app.config["AUTH_PASSWORD_MAX_LENGTH"]
     if not low <= len(password) <= high:
         raise click.ClickException(f"The password must have between {low} and {high} characters.")
+    found = password_policy.problems(password, current_app.config, email=email)
+    if found:
+        raise click.ClickException(" ".join(found))
     return password
 
 
@@ -78,7 +86,7 @@ def create_user_command(email: str, superuser: bool, roles: tuple[str, ...]) -> 
         _role(name)
     if accounts.find_user(email) is not None:
         raise click.ClickException(f"A user with the email {email!r} exists already.")
-    password = _read_password()
+    password = _read_password(email=email)
     user = accounts.create_user(email, password, superuser=superuser, roles=roles, confirmed=True)
     click.echo(f"Created user {user.id} <{user.email}>" + (" (superuser)" if superuser else "") + ".")
 
@@ -88,7 +96,7 @@ def create_user_command(email: str, superuser: bool, roles: tuple[str, ...]) -> 
 def set_password_command(email: str) -> None:
     """Set a user's password (asked for without echo, or read from standard input); their sessions end."""
     user = _user(email)
-    accounts.set_password(user, _read_password(), reason="command")
+    accounts.set_password(user, _read_password(email=user.email), reason="command")
     click.echo(f"Changed the password of <{user.email}>; their sessions have ended.")
 
 

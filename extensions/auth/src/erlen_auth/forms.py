@@ -15,22 +15,55 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 
 from erlen_forms import Form
 
+from . import password_policy
 from .models import EMAIL_MAX_LENGTH
 
 
 class PasswordPolicy:
-    """A new password's length, between ``AUTH_PASSWORD_MIN_LENGTH`` and ``AUTH_PASSWORD_MAX_LENGTH``."""
+    """A new password's policy (see :mod:`erlen_auth.password_policy`): its length, not a common password,
+    not made of the account's email address.
+
+    The address is the form's ``email`` field when it has one (registration), else the form's
+    ``account_email`` attribute when the view sets it (reset), else the logged-in user's.
+    """
 
     field_flags: t.ClassVar[dict[str, bool]] = {"required": True}
 
     def __call__(self, form: t.Any, field: t.Any) -> None:
+        found = password_policy.problems(field.data or "", current_app.config, email=_account_email(form))
+        if found:
+            raise ValidationError(" ".join(found))
+
+
+def _account_email(form: t.Any) -> str | None:
+    typed = getattr(form, "email", None)
+    if typed is not None and isinstance(typed.data, str):
+        return typed.data
+    given = getattr(form, "account_email", None)
+    if isinstance(given, str):
+        return given
+    from flask_login import current_user
+
+    return t.cast(str | None, getattr(current_user, "email", None))
+
+
+class NewPasswordField(PasswordField):
+    """A new password: checked by :class:`PasswordPolicy`, with the policy as help text and the lengths as
+    ``minlength``/``maxlength``, so the form says what it takes before it is submitted.
+
+    The help text and lengths follow the app's settings, read when the form is made.
+    """
+
+    def __init__(self, label: str | None = None, validators: t.Any = None, **kwargs: t.Any) -> None:
+        super().__init__(label, [PasswordPolicy(), *(validators or ())], **kwargs)
         config = current_app.config
-        low, high = config["AUTH_PASSWORD_MIN_LENGTH"], config["AUTH_PASSWORD_MAX_LENGTH"]
-        value = field.data or ""
-        if len(value) < low:
-            raise ValidationError(f"Use at least {low} characters.")
-        if len(value) > high:
-            raise ValidationError(f"Use at most {high} characters.")
+        self.description = self.description or password_policy.describe(config)
+        self.render_kw = {
+            "autocomplete": "new-password",
+            "minlength": config["AUTH_PASSWORD_MIN_LENGTH"],
+            "maxlength": config["AUTH_PASSWORD_MAX_LENGTH"],
+            **(self.render_kw or {}),
+        }
 
 
 def _email_field() -> t.Any:
@@ -57,7 +90,7 @@ class RegistrationForm(Form):
 
     form_id = "auth.register"
     email = _email_field()
-    password = PasswordField("Password", [PasswordPolicy()], render_kw={"autocomplete": "new-password"})
+    password = NewPasswordField("Password")
     confirm = PasswordField(
         "Repeat the password",
         [DataRequired(), EqualTo("password", message="The passwords differ.")],
@@ -72,7 +105,7 @@ class ChangePasswordForm(Form):
     current = PasswordField(
         "Current password", [DataRequired(), Length(max=4096)], render_kw={"autocomplete": "current-password"}
     )
-    password = PasswordField("New password", [PasswordPolicy()], render_kw={"autocomplete": "new-password"})
+    password = NewPasswordField("New password")
     confirm = PasswordField(
         "Repeat the new password",
         [DataRequired(), EqualTo("password", message="The passwords differ.")],
@@ -91,7 +124,9 @@ class ResetPasswordForm(Form):
     """A new password, twice."""
 
     form_id = "auth.reset_password"
-    password = PasswordField("New password", [PasswordPolicy()], render_kw={"autocomplete": "new-password"})
+    #: The address of the account whose password is reset, for the policy (the view sets it).
+    account_email: str | None = None
+    password = NewPasswordField("New password")
     confirm = PasswordField(
         "Repeat the new password",
         [DataRequired(), EqualTo("password", message="The passwords differ.")],

@@ -71,7 +71,7 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, data_rights, notices, oidc, passkeys, reauth, two_factor
+    from . import access_tokens, data_rights, email_change, notices, oidc, passkeys, password_policy, reauth, two_factor
 
     S = erlen.Setting
     return [
@@ -82,6 +82,8 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         *oidc.SETTINGS,
         *passkeys.SETTINGS,
         *data_rights.SETTINGS,
+        *password_policy.SETTINGS,
+        *email_change.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -260,6 +262,9 @@ def erlen_init_app(app: Flask) -> None:
     from . import passkeys
 
     passkeys.init(app)
+    from . import email_change
+
+    email_change.init(app)
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,
@@ -324,14 +329,22 @@ def erlen_app_ready(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_db_models() -> Iterable[type[t.Any]]:
-    from . import access_tokens
+    from . import access_tokens, account_models
     from .data_rights_models import MODELS as DATA_RIGHTS_MODELS
     from .models import MODELS
     from .oidc_models import MODELS as OIDC_MODELS
     from .passkey_models import MODELS as PASSKEY_MODELS
     from .totp_models import MODELS as TOTP_MODELS
 
-    return [*MODELS, *access_tokens.MODELS, *TOTP_MODELS, *OIDC_MODELS, *PASSKEY_MODELS, *DATA_RIGHTS_MODELS]
+    return [
+        *MODELS,
+        *access_tokens.MODELS,
+        *TOTP_MODELS,
+        *OIDC_MODELS,
+        *PASSKEY_MODELS,
+        *DATA_RIGHTS_MODELS,
+        *account_models.MODELS,
+    ]
 
 
 @erlen.hookimpl(optionalhook=True)

@@ -5,6 +5,10 @@ A token is signed with ``SECRET_KEY`` (and accepted with
 state it changes: the user's password hash and session token for a reset,
 the address and its confirmation for a confirmation. Once used, that state
 has changed, so the token no longer matches: it works once.
+
+Other features add purposes of their own with :func:`register_purpose`
+(the email change's confirmation and undo links), giving the state their
+tokens are bound to.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import typing as t
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -27,6 +32,24 @@ CONFIRM = "confirm"
 
 _SALTS = {RESET: "erlen-auth.password-reset", CONFIRM: "erlen-auth.email-confirmation"}
 
+#: The state of a user (and of a token's data) that the tokens of a registered purpose are bound to.
+StateOf = Callable[["User", Mapping[str, t.Any]], "str | None"]
+
+_STATES: dict[str, StateOf] = {}
+
+
+def register_purpose(purpose: str, salt: str, state: StateOf) -> None:
+    """Add a purpose of tokens: signed with its own salt, and bound to the state ``state`` returns.
+
+    :param purpose: its name, passed to :func:`make_token`, :func:`read` and :func:`fits`.
+    :param salt: the signer's salt, unique to the purpose, so a token of one purpose is no token of another.
+    :param state: given the user and the token's ``data``, the state the token is bound to, as a string
+        (a token fits while its state is unchanged: change it when the token is used); ``None`` when no
+        token fits now (the request it was made for is gone).
+    """
+    _SALTS[purpose] = salt
+    _STATES[purpose] = state
+
 
 def _serializer(purpose: str, app: Flask) -> URLSafeTimedSerializer:
     key = app.config.get("SECRET_KEY")
@@ -39,9 +62,17 @@ def _serializer(purpose: str, app: Flask) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(keys, salt=_SALTS[purpose])
 
 
-def _fingerprint(purpose: str, user: User, app: Flask, key: t.Any = None) -> str:
+def _fingerprint(
+    purpose: str, user: User, app: Flask, key: t.Any = None, data: Mapping[str, t.Any] | None = None
+) -> str | None:
     # Keyed with SECRET_KEY: the payload of a token is readable, and must not give away a function of the hash.
-    if purpose == RESET:
+    registered = _STATES.get(purpose)
+    if registered is not None:
+        found = registered(user, data or {})
+        if found is None:
+            return None
+        state = f"{purpose}|{found}"
+    elif purpose == RESET:
         state = f"{purpose}|{user.password_hash}|{user.session_token}|{user.is_active}"
     else:
         state = f"{purpose}|{user.email_key}|{user.email_confirmed_at is not None}"
@@ -49,10 +80,21 @@ def _fingerprint(purpose: str, user: User, app: Flask, key: t.Any = None) -> str
     return hmac.new(secret, state.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def make_token(purpose: str, user: User, app: Flask | None = None) -> str:
-    """A token that lets ``user`` do ``purpose`` (:data:`RESET` or :data:`CONFIRM`) once."""
+def make_token(purpose: str, user: User, app: Flask | None = None, *, data: Mapping[str, t.Any] | None = None) -> str:
+    """A token that lets ``user`` do ``purpose`` (:data:`RESET`, :data:`CONFIRM` or a registered one) once.
+
+    :param data: more to carry, signed but readable by whoever has the token (JSON values); a registered
+        purpose's state may depend on it.
+    :raises ValueError: the purpose's state is ``None`` now: no token could fit.
+    """
     app = app or t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    return _serializer(purpose, app).dumps({"user": user.id, "state": _fingerprint(purpose, user, app)})
+    fingerprint = _fingerprint(purpose, user, app, data=data)
+    if fingerprint is None:
+        raise ValueError(f"No {purpose} token can be made for {user!r} now: its state is None.")
+    payload: dict[str, t.Any] = {"user": user.id, "state": fingerprint}
+    if data:
+        payload["data"] = dict(data)
+    return _serializer(purpose, app).dumps(payload)
 
 
 @dataclass(frozen=True)
@@ -61,6 +103,8 @@ class TokenPayload:
 
     user_id: int
     state: str
+    #: What the token carries besides (see :func:`make_token`).
+    data: Mapping[str, t.Any] = field(default_factory=dict)
 
 
 def read(purpose: str, token: str, max_age: int, app: Flask | None = None) -> TokenPayload | None:
@@ -80,7 +124,10 @@ def read(purpose: str, token: str, max_age: int, app: Flask | None = None) -> To
     # bool is an int to Python, never a user id.
     if not isinstance(user_id, int) or isinstance(user_id, bool) or not isinstance(state, str):
         return None
-    return TokenPayload(user_id, state)
+    data = payload.get("data", {})
+    if not isinstance(data, dict):
+        return None
+    return TokenPayload(user_id, state, data)
 
 
 def fits(purpose: str, payload: TokenPayload, user: User, app: Flask | None = None) -> bool:
@@ -90,7 +137,15 @@ def fits(purpose: str, payload: TokenPayload, user: User, app: Flask | None = No
         return False
     # A token made before SECRET_KEY was rotated carries a fingerprint keyed with what is now a fallback.
     keys = [app.config["SECRET_KEY"], *(app.config.get("SECRET_KEY_FALLBACKS") or ())]
-    return any(hmac.compare_digest(payload.state, _fingerprint(purpose, user, app, key)) for key in keys if key)
+    for key in keys:
+        if not key:
+            continue
+        expected = _fingerprint(purpose, user, app, key, payload.data)
+        if expected is None:
+            return False  # nothing fits now: the request the token was made for is gone
+        if hmac.compare_digest(payload.state, expected):
+            return True
+    return False
 
 
 def user_id_of(purpose: str, token: str, max_age: int, app: Flask | None = None) -> int | None:

@@ -26,6 +26,7 @@ from . import (
     access_token_views,
     accounts,
     data_rights_views,
+    email_change,
     oidc_views,
     passkey_views,
     reauth,
@@ -74,6 +75,7 @@ def make_blueprint(app: Flask) -> Blueprint:
     two_factor.register(bp, app)
     passkey_views.register(bp, app)
     data_rights_views.register(bp, app)
+    email_change.register(bp, app)
     bp.after_request(_private)
     return bp
 
@@ -306,6 +308,7 @@ def reset_password(token: str) -> t.Any:
     if user is None or not user.is_active:
         return render_template("auth/token_invalid.html", purpose="reset"), 400
     form = ResetPasswordForm()
+    form.account_email = user.email  # the policy refuses a password made of it
     if form.validate_on_submit():
         accounts.set_password(user, form.password.data or "", reason="reset")
         if user.email_confirmed_at is None:
