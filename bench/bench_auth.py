@@ -480,9 +480,12 @@ def bench_me_instructions(
     title = f"Instructions per logged-in request, in-process, callgrind ({CLASSIC} vs {ERLEN}: GET /me)"
     if not harness.valgrind_available():
         return harness.skipped(name="me_instructions", title=title, reason=harness.VALGRIND_MISSING)
+    if plan is QUICK:
+        # Four runs under valgrind take minutes: too long for a smoke run.
+        return harness.skipped(name="me_instructions", title=title, reason="not counted in a --quick run")
     script = root / "auth_me_calls.py"
     script.write_text(CALLS_SCRIPT.format(root=str(root), bench=str(Path(__file__).resolve().parent)))
-    counts = (10, 60) if plan is QUICK else (20, 220)
+    counts = (20, 220)
     env = harness.clean_env(PYTHONHASHSEED="0")
     modules = {CLASSIC: CLASSIC_APP, ERLEN: ERLEN_APP}
     # Logged in here, in-process: the subprocesses only send the cookie (the same database, the same key).
