@@ -526,6 +526,8 @@ def erlen_api_authenticate_token(app: Flask, token: str) -> t.Any:
 
     from . import access_tokens
 
+    if access_tokens.parse(token) is None:
+        return None  # not one of ours: another plugin's tokens may answer
     try:
         found = access_tokens.authenticate_bearer()
     except access_tokens.InvalidTokenError as exc:
