@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import time
 import typing as t
@@ -302,8 +303,6 @@ def soft_authenticator_class() -> t.Any:
 def set_up(app: flask.Flask, clock: Clock) -> tuple[str, t.Any]:
     """Create the users, turn TOTP on for one and add a passkey for another, through the pages; the TOTP secret
     and the authenticator holding the passkey."""
-    import re
-
     import erlen_auth
     import erlen_db
     import pyotp
