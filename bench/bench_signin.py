@@ -303,9 +303,10 @@ def soft_authenticator_class() -> t.Any:
 def set_up(app: flask.Flask, clock: Clock) -> tuple[str, t.Any]:
     """Create the users, turn TOTP on for one and add a passkey for another, through the pages; the TOTP secret
     and the authenticator holding the passkey."""
+    import pyotp
+
     import erlen_auth
     import erlen_db
-    import pyotp
 
     erlen_db.database_of(app).create_all()
     with app.app_context():
