@@ -30,6 +30,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import re
@@ -52,6 +53,10 @@ SUITE = "signin"
 PASSWORD_ONLY = "erlen: password"
 WITH_TOTP = "erlen: password + TOTP"
 PASSKEY = "erlen: passkey"
+FST_PASSWORD = "flask-security: password"
+FST_TOTP = "flask-security: password + TOTP"
+FST_APP = "fst_signin_app"
+FST_EMAILS = {FST_PASSWORD: "ada@example.com", FST_TOTP: "grace@example.com"}
 
 PASSWORD = "correct horse battery staple"
 EMAILS = {PASSWORD_ONLY: "ada@example.com", WITH_TOTP: "grace@example.com", PASSKEY: "katherine@example.com"}
@@ -92,7 +97,17 @@ REQUIRED = (
     ("webauthn", "webauthn"),
     ("argon2", "argon2-cffi"),
 )
-DISTRIBUTIONS = ("erlen-auth", "erlen-forms", "erlen-db", "argon2-cffi", "pyotp", "webauthn", "sqlalchemy")
+DISTRIBUTIONS = (
+    "flask-security",
+    "passlib",
+    "erlen-auth",
+    "erlen-forms",
+    "erlen-db",
+    "argon2-cffi",
+    "pyotp",
+    "webauthn",
+    "sqlalchemy",
+)
 
 TITLE = "Full sign-in, ms per sign-in, in-process WSGI (erlen-auth: password; password + TOTP; passkey)"
 
@@ -221,6 +236,105 @@ def expect(name: str, answer: Answer, statuses: tuple[int, ...], what: str) -> A
     if answer.status not in statuses:
         raise BenchError(f"{name}: {what} answered {answer.status}, expected {statuses}: {answer.body[:400]!r}")
     return answer
+
+
+def write_fst_app(root: Path) -> None:
+    """Flask-Security-Too as its docs recommend: fsqla_v3 models, argon2 (erlen-auth's parameters), TOTP."""
+    harness.write_module(
+        root,
+        FST_APP,
+        f'''
+        """Sign-in: Flask-Security-Too with Flask-SQLAlchemy, two-factor by authenticator app."""
+
+        from flask import Flask
+        from flask_security import Security, SQLAlchemyUserDatastore, auth_required, current_user
+        from flask_security.models import fsqla_v3 as fsqla
+        from flask_sqlalchemy import SQLAlchemy
+
+        app = Flask(__name__)
+        app.config.update(
+            SECRET_KEY={SECRET_KEY!r},
+            SECURITY_PASSWORD_SALT="erlen-bench-signin-password-salt-0123456789",
+            SQLALCHEMY_DATABASE_URI={f"sqlite:///{root / 'fst.sqlite3'}"!r},
+            SECURITY_PASSWORD_HASH="argon2",
+            SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS={{
+                "argon2__rounds": {{argon2_rounds}},
+                "argon2__memory_cost": {{argon2_memory}},
+                "argon2__parallelism": {{argon2_lanes}},
+            }},
+            SECURITY_TWO_FACTOR=True,
+            SECURITY_TWO_FACTOR_ENABLED_METHODS=["authenticator"],
+            SECURITY_TOTP_SECRETS={{"1": "erlen-bench-signin-totp-secret-0123456789abcdef"}},
+            SECURITY_TOTP_ISSUER="erlen-bench",
+            SESSION_COOKIE_SECURE=False,
+            REMEMBER_COOKIE_SECURE=False,
+        )
+        db = SQLAlchemy(app)
+        fsqla.FsModels.set_db_info(db)
+
+
+        class Role(db.Model, fsqla.FsRoleMixin):
+            pass
+
+
+        class User(db.Model, fsqla.FsUserMixin):
+            pass
+
+
+        class WebAuthn(db.Model, fsqla.FsWebAuthnMixin):
+            pass
+
+
+        datastore = SQLAlchemyUserDatastore(db, User, Role, WebAuthn)
+        security = Security(app, datastore)
+
+
+        @app.get("/me")
+        @auth_required()
+        def me():
+            return f"<p>Signed in as <strong>{{current_user.email}}</strong>.</p>"
+        '''.replace("{argon2_rounds}", "3")
+        .replace("{argon2_memory}", "65536")
+        .replace("{argon2_lanes}", "4"),
+    )
+
+
+def fst_set_up(module: t.Any) -> str:
+    """The two FST users (one with TOTP, its secret set as tf-setup would); the secret."""
+    from flask_security import hash_password
+
+    app = module.app
+    with app.app_context():
+        module.db.create_all()
+        module.datastore.create_user(email=FST_EMAILS[FST_PASSWORD], password=hash_password(PASSWORD))
+        user = module.datastore.create_user(email=FST_EMAILS[FST_TOTP], password=hash_password(PASSWORD))
+        secret = module.security._totp_factory.generate_totp_secret()
+        module.datastore.tf_set(user, "authenticator", totp_secret=secret)
+        module.db.session.commit()
+    return t.cast(str, secret)
+
+
+def fst_sign_in(module: t.Any, name: str, secret: str | None) -> Browser:
+    browser = Browser(module.app)
+    page = expect(name, browser.send("GET", "/login"), (200,), "GET /login")
+    form = {"email": FST_EMAILS[name], "password": PASSWORD, "csrf_token": harness.csrf_token_in(page.body, name)}
+    answer = expect(name, browser.send("POST", "/login", form=form), (302, 303), "the log-in POST")
+    location = answer.header("location") or ""
+    if secret is None:
+        if "tf-" in location:
+            raise BenchError(f"{name}: the password sign-in asked for a second factor")
+        return browser
+    path = urllib.parse.urlsplit(location).path
+    if path != "/tf-validate":
+        raise BenchError(f"{name}: the password step redirected to {location!r}, not /tf-validate")
+    page = expect(name, browser.send("GET", location), (200,), "GET /tf-validate")
+    with module.app.app_context():
+        code = module.security._totp_factory.generate_totp_password(secret)
+    form = {"code": code, "csrf_token": harness.csrf_token_in(page.body, name)}
+    done = expect(name, browser.send("POST", path, form=form), (302, 303), "the code's POST")
+    if "tf-" in (done.header("location") or ""):
+        raise BenchError(f"{name}: the code was refused")
+    return browser
 
 
 def check_signed_in(name: str, browser: Browser, email: str) -> None:
@@ -363,7 +477,7 @@ def timed(plan: Plan, name: str, sign_in: Callable[[], Browser]) -> Callable[[],
             started = time.perf_counter()
             browser = sign_in()
             total += time.perf_counter() - started
-            check_signed_in(name, browser, EMAILS[name])
+            check_signed_in(name, browser, {**EMAILS, **FST_EMAILS}[name])
         return total / plan.signins_per_sample * 1000
 
     return measure
@@ -388,6 +502,21 @@ def bench_signin(plan: Plan, root: Path) -> Result:
         WITH_TOTP: timed(plan, WITH_TOTP, lambda: sign_in_totp(app, clock, secret)),
         PASSKEY: timed(plan, PASSKEY, lambda: sign_in_passkey(app, authenticator)),
     }
+    fst_note = "Flask-Security-Too not installed (pip install -r bench/requirements.txt): Erlen only."
+    if not harness.missing([("flask_security", "flask-security"), ("passlib", "passlib")]):
+        write_fst_app(root)
+        harness.compile_tree(root)
+        fst = importlib.import_module(FST_APP)
+        fst_secret = fst_set_up(fst)
+        contenders[FST_PASSWORD] = timed(plan, FST_PASSWORD, lambda: fst_sign_in(fst, FST_PASSWORD, None))
+        contenders[FST_TOTP] = timed(plan, FST_TOTP, lambda: fst_sign_in(fst, FST_TOTP, fst_secret))
+        fst_note = (
+            "Flask-Security-Too (fsqla_v3 models on an SQLite file of its own, SECURITY_PASSWORD_HASH argon2 "
+            "at the same parameters through passlib, SECURITY_TWO_FACTOR with the authenticator method): GET "
+            "/login, POST it with its CSRF token; for TOTP the POST redirects to /tf-validate, GET it, POST the "
+            "code. Its TOTP secret is set with datastore.tf_set before timing; it keeps no last-used step, so no "
+            "clock is moved for it."
+        )
     # The warm-up sign-in of each is checked too (``timed`` checks every one).
     samples = harness.alternate(contenders, rounds=plan.rounds, max_seconds=plan.max_seconds)
     return harness.compare(
@@ -411,6 +540,7 @@ def bench_signin(plan: Plan, root: Path) -> Result:
             "sign-in, so each code is of a later step than the last one used; nothing sleeps.",
             "After every sign-in (the warm-up's too), outside the timed region, GET /me (login_required) answered "
             "200 with the user's email. Three users, one per way in; one SQLite file; no TESTING, no debug.",
+            fst_note,
             f"Each sample is the mean of {plan.signins_per_sample} sign-in(s); contenders alternate per round.",
         ],
         extra={"versions": harness.versions(DISTRIBUTIONS, sqlite=True), "argon2": argon2},
