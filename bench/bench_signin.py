@@ -99,7 +99,7 @@ REQUIRED = (
 )
 DISTRIBUTIONS = (
     "flask-security",
-    "passlib",
+    "libpass",
     "erlen-auth",
     "erlen-forms",
     "erlen-db",
