@@ -489,6 +489,8 @@ def test_unlinking_needs_another_way_in(client, provider, db_session):
     [identity] = identities(db_session)
     page = client.get("/auth/security").text
     assert "This is the only way into your account" in page
+    # No password to change: the password section says so instead of asking for a current password.
+    assert "Your account has no password" in page and 'href="/auth/password"' not in page
     refused = post_form(client, f"/auth/oidc/identities/{identity.id}/unlink")
     assert refused.status_code == 409 and "only way into your account" in refused.text
     assert len(identities(db_session)) == 1

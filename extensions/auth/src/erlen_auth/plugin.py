@@ -400,9 +400,14 @@ def erlen_static_folder() -> str:
 
 @erlen.hookimpl
 def erlen_template_globals() -> Mapping[str, t.Any]:
+    from .passwords import is_usable
     from .redirects import is_safe_redirect
 
-    return {"is_safe_redirect": is_safe_redirect}
+    def has_password(user: t.Any) -> bool:
+        """Whether ``user`` has a password (an account made through a provider has none until it sets one)."""
+        return is_usable(getattr(user, "password_hash", "") or "")
+
+    return {"is_safe_redirect": is_safe_redirect, "has_password": has_password}
 
 
 @erlen.hookimpl

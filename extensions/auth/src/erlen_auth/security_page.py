@@ -56,4 +56,5 @@ def add(app: Flask, *sections: SecuritySection) -> None:
 @login_required
 def security_page() -> t.Any:
     """Every security setting of the current user's account, section by section."""
-    return render_template("auth/security.html", sections=state_of().security_sections)
+    state = state_of()
+    return render_template("auth/security.html", sections=state.security_sections, reset_enabled=state.reset_enabled)
