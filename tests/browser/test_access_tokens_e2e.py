@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from flask import jsonify
-from test_example_e2e import PASSWORD, browser  # noqa: F401  (the fixture)
+from test_example_e2e import PASSWORD
 
 import erlen
 from erlen.testing import TESTING_SECRET_KEY
@@ -79,7 +79,7 @@ def site(tmp_path: Path) -> Iterator[TokenSite]:
         served.close()
 
 
-def test_a_user_makes_a_token_a_script_uses_it_and_the_user_revokes_it(browser: t.Any, site: TokenSite) -> None:  # noqa: F811
+def test_a_user_makes_a_token_a_script_uses_it_and_the_user_revokes_it(browser: t.Any, site: TokenSite) -> None:
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(30_000)

@@ -14,7 +14,6 @@ import test_example_e2e
 from test_example_e2e import Site, _text
 
 # The fixtures of the example app's end-to-end test: its browser and its site.
-browser = test_example_e2e.browser
 site = test_example_e2e.site
 
 NEW_PASSWORD = "owner is back again"

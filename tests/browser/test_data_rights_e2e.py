@@ -15,7 +15,6 @@ import test_example_e2e
 from test_example_e2e import PASSWORD, Site, _text
 
 # The example app's browser and site, as that module serves them.
-browser = test_example_e2e.browser
 site = test_example_e2e.site
 
 

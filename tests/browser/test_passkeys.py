@@ -10,7 +10,6 @@ as http://localhost:<port>: a secure context for WebAuthn, whose relying party i
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import typing as t
 from collections.abc import Iterator
@@ -18,27 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from erlen.testing import service_unavailable
-
-CHROMIUM = os.environ.get("ERLEN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 EMAIL = "ada@example.com"
-
-
-@pytest.fixture
-def browser() -> Iterator[t.Any]:
-    if not Path(CHROMIUM).exists():
-        service_unavailable(f"Chromium not found at {CHROMIUM} (install Debian's chromium, or set ERLEN_CHROMIUM)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        service_unavailable("playwright is not installed (pip install playwright)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 class Site:

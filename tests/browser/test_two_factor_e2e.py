@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_example_e2e import Site, browser  # noqa: F401  # the browser fixture, shared
+from test_example_e2e import Site
 
 pyotp = pytest.importorskip("pyotp")
 
@@ -37,7 +37,7 @@ def _log_in(page: t.Any, site: Site, next_path: str = "/") -> None:
 
 
 def test_the_admin_must_set_up_two_factor_then_signs_in_with_a_code_and_with_a_recovery_code(
-    browser: t.Any,  # noqa: F811
+    browser: t.Any,
     site: Site,
 ) -> None:
     context = browser.new_context()
