@@ -70,4 +70,3 @@ def test_an_allowed_origin_is_not_trusted_by_the_csrf_origin_check(client: t.Any
         base_url="https://localhost",
     )
     assert same_site.status_code == 201, same_site.data
-

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 from flask_cors.core import get_cors_options, set_cors_headers
+
 import erlen
 
 #: The headers scripts of allowed origins may read, by default.

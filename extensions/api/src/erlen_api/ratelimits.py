@@ -392,10 +392,10 @@ def _count(app: Flask, limiter: RateLimiter, endpoint: Endpoint, kind: t.Literal
         return
     client = _token_key() if kind == "token" else client_address()
     scope = "*" if isinstance(getattr(endpoint.options, "ratelimit", None), bool | None) else _endpoint_key(endpoint)
-    now = time.time()
     usage = []
     for item in items:
         allowed, remaining, reset_at = limiter.hit(item, kind, scope, client)
+        now = time.time()
         window = item.get_expiry()
         usage.append(
             Usage(
@@ -403,7 +403,7 @@ def _count(app: Flask, limiter: RateLimiter, endpoint: Endpoint, kind: t.Literal
                 item.amount,
                 window,
                 max(0, remaining),
-                max(0, math.ceil(reset_at - now)),
+                min(window, max(0, math.ceil(reset_at - now))),
                 not allowed,
             )
         )
