@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import socket
+import os
 import typing as t
 import uuid
 from collections.abc import Iterator
@@ -15,10 +15,11 @@ from pydantic import BaseModel
 
 import erlen
 from erlen.checks import run_checks
+from erlen.testing import free_port, service_unavailable
 from erlen_api import Api, spec_of, state_of
 from erlen_api.ratelimits import RateLimiter, client_address
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("ERLEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PLUGINS = ["api", "api_sample.static_tokens"]
 
 
@@ -224,12 +225,13 @@ def test_the_api_client_checks_429_against_the_document(app: Flask) -> None:
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A key prefix of this test's own in the shared Redis; its keys are deleted afterwards."""
-    redis = pytest.importorskip("redis")
+    import redis
+
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+        service_unavailable(f"Redis not reachable at {REDIS_URL} ({type(exc).__name__}); set ERLEN_TEST_REDIS_URL")
     prefix = f"erlen-api-test-{uuid.uuid4().hex}"
     yield prefix
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
@@ -260,14 +262,8 @@ def test_workers_sharing_redis_share_the_counts(make_app: t.Any, redis_prefix: s
     assert _get(separate.test_client()).status_code == 200
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_an_unreachable_redis_falls_back_to_memory(make_app: t.Any, caplog: pytest.LogCaptureFixture) -> None:
-    url = f"redis://127.0.0.1:{_closed_port()}/0"
+    url = f"redis://127.0.0.1:{free_port()}/0"
     app = make_app(PLUGINS, {"API_RATELIMIT_ADDRESS": "2/minute", "API_RATELIMIT_REDIS_URL": url})
     app.register_blueprint(api)
     client = app.test_client()
@@ -290,7 +286,7 @@ def test_redis_is_used_again_once_it_answers(redis_prefix: str, caplog: pytest.L
     item = parse("10/minute")
     real = limiter.redis
     assert real is not None
-    broken = RateLimiter(redis_url=f"redis://127.0.0.1:{_closed_port()}/0").redis
+    broken = RateLimiter(redis_url=f"redis://127.0.0.1:{free_port()}/0").redis
     limiter.redis = broken
     with caplog.at_level(logging.WARNING, logger="erlen_api.ratelimits"):
         assert limiter.hit(item, "address", "*", "x")[1] == 9  # in memory
