@@ -243,7 +243,6 @@ class RateLimiter:
         if self.redis is None:
             return None
         try:
-            self.redis.storage.check()
             t.cast(t.Any, self.redis.storage).get_connection().ping()
         except self._errors as exc:
             return _describe_error(exc)
@@ -456,6 +455,10 @@ def authenticate_within_limits(endpoint: Endpoint) -> Identity:
 
 
 def _item(usage: Usage) -> str:
+    """The policy's identifier as the headers write it: a quoted string (RFC 8941).
+
+    :param usage: where the request stands against the policy.
+    """
     return f'"{usage.policy}"'
 
 
