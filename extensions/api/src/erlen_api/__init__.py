@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .api import Api, ApiDeclarationError, RouteOptions
+from .conditional import check_if_match, etag_of
 from .endpoint import UNSET, Endpoint, EndpointOptions, endpoint
 from .openapi import generate as generate_spec
 from .openapi import spec_of
@@ -45,6 +46,9 @@ __all__ = [
     "PROBLEM_TYPES",
     "ApiDeclarationError",
     "ResponseValidationError",
+    # conditional requests
+    "check_if_match",
+    "etag_of",
     # security
     "ApiUser",
     "Identity",

@@ -32,9 +32,9 @@ import erlen
 
 from .endpoint import OPTION_NAMES, Endpoint, compile_endpoint, merged_options
 from .errorhandling import register_handlers
-from .problems import PROBLEM_MEDIA_TYPE, Problem
-from .responses import JSON_MEDIA_TYPE, make_response
-from .security import authenticate
+from .negotiation import require_acceptable
+from .ratelimits import authenticate_within_limits
+from .responses import make_response
 from .state import state_of
 from .versioning import Lifecycle
 
@@ -60,7 +60,8 @@ class RouteOptions(t.TypedDict, total=False):
 
     Besides Flask's own (``methods``, ``endpoint``, ``defaults``, ``strict_slashes``...), the fields of
     :class:`erlen_api.EndpointOptions`: ``response``, ``status``, ``permission``, ``login_required``,
-    ``tokens``, ``summary``, ``description``, ``tags``, ``deprecated``, ``operation_id``, ``responses``.
+    ``tokens``, ``summary``, ``description``, ``tags``, ``deprecated``, ``operation_id``, ``responses``,
+    ``ratelimit``.
     """
 
     methods: list[str]
@@ -79,6 +80,7 @@ class RouteOptions(t.TypedDict, total=False):
     deprecated: bool
     operation_id: str
     responses: Mapping[int, str]
+    ratelimit: str | t.Literal[False] | None
 
 
 def rule_variables(rule: str) -> list[str]:
@@ -316,12 +318,6 @@ class Api(Blueprint):
             )
 
 
-def _accepts_json() -> bool:
-    """Whether the request's ``Accept`` header allows JSON (no header allows anything)."""
-    accepted = request.accept_mimetypes
-    return not accepted or accepted.best_match([JSON_MEDIA_TYPE, PROBLEM_MEDIA_TYPE]) is not None
-
-
 def typed_view(view_func: Callable[..., t.Any], endpoints: Mapping[str, Endpoint]) -> Callable[..., Response]:
     """The view Flask calls: authenticate, parse and validate the inputs, call ``view_func``, serialise.
 
@@ -333,12 +329,9 @@ def typed_view(view_func: Callable[..., t.Any], endpoints: Mapping[str, Endpoint
     def view(**path_values: t.Any) -> Response:
         method = request.method
         endpoint = endpoints.get(method) or endpoints["GET" if method == "HEAD" else next(iter(endpoints))]
-        if endpoint.response is not None and not _accepts_json():
-            raise Problem(
-                406,
-                f"This endpoint answers {JSON_MEDIA_TYPE} (errors {PROBLEM_MEDIA_TYPE}); the request accepts neither.",
-            )
-        authenticate(endpoint)
+        if endpoint.response is not None:
+            require_acceptable()
+        authenticate_within_limits(endpoint)
         arguments = endpoint.parse(path_values)
         returned = view_func(**arguments)
         return make_response(t.cast(Flask, current_app._get_current_object()), endpoint, returned)  # type: ignore[attr-defined]

@@ -19,8 +19,10 @@ from flask import request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
+from .negotiation import require_json_body
 from .params import Body, Path, Query, is_scalar, is_sequence, is_structured, split_annotation
 from .problems import PROBLEM_TYPES, Problem
+from .ratelimits import validate_declared
 
 if t.TYPE_CHECKING:
     from .api import Api
@@ -56,6 +58,9 @@ class EndpointOptions:
     :param deprecated: mark the operation deprecated in the OpenAPI document.
     :param operation_id: the operation's id in the OpenAPI document; the endpoint name by default.
     :param responses: other statuses it may answer, to document: status to description (``{404: "No such note"}``).
+    :param ratelimit: its own rate limits, such as ``"5/minute"`` (counted for it alone, per token or address,
+        instead of ``API_RATELIMIT_ADDRESS`` and ``API_RATELIMIT_TOKEN``), or ``False`` for none; ``None``: the
+        app's.
     """
 
     response: t.Any = UNSET
@@ -69,6 +74,10 @@ class EndpointOptions:
     deprecated: bool = False
     operation_id: str | None = None
     responses: Mapping[int, str] = field(default_factory=dict)
+    ratelimit: str | t.Literal[False] | None = None
+
+    def __post_init__(self) -> None:
+        validate_declared(self.ratelimit)
 
     @property
     def needs_login(self) -> bool:
@@ -318,13 +327,7 @@ class Endpoint:
                 ]
             arguments[body.argument] = body.default
             return []
-        mimetype = request.mimetype
-        if mimetype != "application/json" and not mimetype.endswith("+json"):
-            raise Problem(
-                415,
-                f"The body must be JSON (Content-Type: application/json), not {mimetype or 'of no declared type'}.",
-                headers={"Accept-Patch": "application/json"} if request.method == "PATCH" else None,
-            )
+        require_json_body()
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
         try:
             arguments[body.argument] = adapter.validate_json(data)

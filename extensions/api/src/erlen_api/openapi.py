@@ -21,6 +21,7 @@ from pydantic.json_schema import JsonSchemaMode
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Rule
 
+from . import conditional, negotiation, ratelimits
 from .api import ENDPOINTS_ATTRIBUTE
 from .endpoint import UNSET, Endpoint
 from .problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ValidationProblemDetails
@@ -189,6 +190,7 @@ def generate(app: Flask) -> dict[str, t.Any]:
         operation = _operation(
             method, endpoint, keys, schemas, context["rule"], context["converters"], used_ids, problems
         )
+        describe_http(operation, endpoint, app, has_response="response" in keys or endpoint.response is UNSET)
         paths.setdefault(path, {})[method.lower()] = operation
     document: dict[str, t.Any] = {
         "openapi": OPENAPI_VERSION,
@@ -200,6 +202,7 @@ def generate(app: Flask) -> dict[str, t.Any]:
         "components": {
             "schemas": dict(sorted(components.items())),
             "securitySchemes": {**SECURITY_SCHEMES, "cookieAuth": _cookie_scheme(app)},
+            "headers": {**conditional.HEADERS, **ratelimits.HEADERS},
         },
     }
     if app.config.get("API_DESCRIPTION"):
@@ -339,6 +342,19 @@ def _operation(
     if options.deprecated or endpoint.api.lifecycle.is_deprecated:
         operation["deprecated"] = True
     return operation
+
+
+def describe_http(operation: dict[str, t.Any], endpoint: Endpoint, app: Flask, *, has_response: bool) -> None:
+    """Add what the HTTP layer answers to an operation: conditional requests, negotiation, rate limits.
+
+    :param operation: the operation object, changed in place.
+    :param endpoint: its endpoint.
+    :param app: the app whose document it is.
+    :param has_response: whether the operation answers a body.
+    """
+    negotiation.describe(operation, endpoint.body is not None, has_response and endpoint.status not in (204, 304))
+    conditional.describe(operation, endpoint, app)
+    ratelimits.describe(operation, endpoint, app)
 
 
 def spec_of(app: Flask) -> dict[str, t.Any]:

@@ -11,8 +11,9 @@ import click
 from flask import Blueprint, Flask
 
 import erlen
+from erlen.checks import CheckMessage, info, warning
 
-from . import hookspecs
+from . import conditional, cors, hookspecs, ratelimits
 from .docs import docs_blueprint
 from .errorhandling import install_routing_handler
 from .state import EXTENSION_KEY, ApiState
@@ -61,7 +62,120 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             help="Validate every response against its declared type (a mismatch is a 500 and a logged error); "
             "None: in debug and testing only.",
         ),
+        erlen.Setting(
+            "REQUIRE_IF_MATCH",
+            bool,
+            default=False,
+            help="Updates and deletes that check If-Match (erlen_api.check_if_match) answer 428 to a request "
+            "without it, instead of letting it overwrite unseen changes.",
+        ),
+        erlen.Setting(
+            "CORS_ORIGINS",
+            list[str],
+            default=[],
+            validate=cors.validate_origins,
+            help="The origins whose scripts may call the APIs (CORS), such as https://app.example.com; '*' for "
+            "any (not with API_CORS_CREDENTIALS). Empty: no cross-origin access.",
+        ),
+        erlen.Setting(
+            "CORS_CREDENTIALS",
+            bool,
+            default=False,
+            help="Let the allowed origins send cookies (Access-Control-Allow-Credentials); state-changing requests "
+            "with the session cookie still need the CSRF header.",
+        ),
+        erlen.Setting(
+            "CORS_MAX_AGE",
+            int | None,
+            default=600,
+            validate=_at_least(0),
+            help="Seconds a browser may keep a preflight's answer (Access-Control-Max-Age).",
+        ),
+        erlen.Setting(
+            "CORS_EXPOSE_HEADERS",
+            list[str],
+            default=list(cors.DEFAULT_EXPOSE_HEADERS),
+            help="The response headers the allowed origins' scripts may read (Access-Control-Expose-Headers).",
+        ),
+        erlen.Setting(
+            "CORS_ALLOW_HEADERS",
+            list[str],
+            default=list(cors.DEFAULT_ALLOW_HEADERS),
+            help="The request headers the allowed origins may send (the CSRF header is added).",
+        ),
+        erlen.Setting(
+            "RATELIMIT_ADDRESS",
+            str | None,
+            default=None,
+            validate=ratelimits.validate_setting,
+            help="Requests a client address may make to the API (those not authenticated with an access token), "
+            "such as '100/minute' or '10/second;1000/hour'. None: no limit.",
+        ),
+        erlen.Setting(
+            "RATELIMIT_TOKEN",
+            str | None,
+            default=None,
+            validate=ratelimits.validate_setting,
+            help="Requests one access token may make to the API, such as '1000/hour'. None: no limit.",
+        ),
+        erlen.Setting(
+            "RATELIMIT_STRATEGY",
+            t.Literal["fixed-window", "moving-window", "sliding-window"],
+            default="fixed-window",
+            help="How requests are counted (the limits library's strategies): fixed windows (cheapest), a moving "
+            "window (exact, a list per client) or a sliding window counter (an approximation of it).",
+        ),
+        erlen.Setting(
+            "RATELIMIT_REDIS_URL",
+            str | None,
+            default=None,
+            secret=True,
+            help="A redis:// URL to count API requests in, shared by every process and host; by default each "
+            "process counts in its own memory. While Redis cannot be reached, each process counts in its own "
+            "memory and logs it once.",
+        ),
+        erlen.Setting(
+            "RATELIMIT_KEY_PREFIX",
+            str,
+            default="erlen-api:ratelimit",
+            help="Put before the rate limits' keys in Redis (apps sharing a Redis keep apart with their own).",
+        ),
+        erlen.Setting(
+            "RATELIMIT_REDIS_CONNECT_TIMEOUT",
+            float,
+            default=0.25,
+            validate=_above_zero,
+            help="Seconds to wait for a connection to the rate limits' Redis before counting in memory.",
+        ),
+        erlen.Setting(
+            "RATELIMIT_REDIS_READ_TIMEOUT",
+            float,
+            default=0.25,
+            validate=_above_zero,
+            help="Seconds to wait for the rate limits' Redis to answer before counting in memory: what a hung "
+            "Redis adds to a request at most.",
+        ),
+        erlen.Setting(
+            "RATELIMIT_REDIS_RETRY_INTERVAL",
+            float,
+            default=5.0,
+            validate=_at_least(0),
+            help="Seconds between tries of the rate limits' Redis while it cannot be reached (0: on every request).",
+        ),
     ]
+
+
+def _at_least(minimum: float) -> t.Callable[[float | None], None]:
+    def check(value: float | None) -> None:
+        if value is not None and value < minimum:
+            raise ValueError(f"must be at least {minimum:g}")
+
+    return check
+
+
+def _above_zero(value: float) -> None:
+    if value <= 0:
+        raise ValueError("must be more than 0")
 
 
 @erlen.hookimpl
@@ -70,6 +184,39 @@ def erlen_init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = state
     state.add_prefix(app.config["API_URL_PREFIX"])
     install_routing_handler(app)
+    state.ratelimiter = ratelimits.make_limiter(app)
+    app.after_request(conditional.tag_response)
+    app.after_request(ratelimits.add_headers)
+    cors.install(app)
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from .state import state_of
+
+    found: list[CheckMessage] = []
+    limiter = state_of(app).ratelimiter
+    if limiter is not None and limiter.redis is not None:
+        unreachable = limiter.ping()
+        if unreachable is not None:
+            found.append(
+                warning(
+                    "api.W001",
+                    f"The rate limits' Redis at {limiter.location} cannot be reached ({unreachable}): until it can, "
+                    "each process counts API requests in its own memory, so the limits apply per process.",
+                    "Start Redis or correct API_RATELIMIT_REDIS_URL; a slow network may need a longer "
+                    "API_RATELIMIT_REDIS_CONNECT_TIMEOUT or API_RATELIMIT_REDIS_READ_TIMEOUT.",
+                )
+            )
+    if deploy and limiter is not None and limiter.limits_by_default and limiter.redis is None:
+        found.append(
+            info(
+                "api.I001",
+                "API rate limits are counted in each process's memory: several workers or hosts count apart.",
+                "Set API_RATELIMIT_REDIS_URL to share the counts between them.",
+            )
+        )
+    return found
 
 
 @erlen.hookimpl

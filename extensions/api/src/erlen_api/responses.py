@@ -25,9 +25,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .endpoint import Endpoint
-
-#: The media type of successful responses.
-JSON_MEDIA_TYPE = "application/json"
+from .negotiation import JSON_MEDIA_TYPE as JSON_MEDIA_TYPE
 
 
 class ResponseValidationError(Exception):

@@ -11,6 +11,9 @@ import erlen
 
 from .versioning import Lifecycle
 
+if t.TYPE_CHECKING:
+    from .ratelimits import RateLimiter
+
 #: The key of ``app.extensions`` holding the :class:`ApiState`.
 EXTENSION_KEY = "api"
 
@@ -23,11 +26,13 @@ class ApiState:
         a problem document, even when no route matches.
     :param spec: the OpenAPI document, built on first use.
     :param lifecycles: the deprecation of the API versions, by prefix, for the responses no view answers.
+    :param ratelimiter: counts requests against the rate limits (``API_RATELIMIT_*``).
     """
 
     prefixes: list[str] = field(default_factory=list)
     spec: dict[str, t.Any] | None = None
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
+    ratelimiter: RateLimiter | None = None
 
     def add_prefix(self, prefix: str, lifecycle: Lifecycle | None = None) -> None:
         """Answer errors under ``prefix`` with problem documents.

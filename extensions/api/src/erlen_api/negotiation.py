@@ -1,0 +1,138 @@
+"""Content negotiation: what a request accepts (406) and what its body is (415).
+
+* An endpoint that answers a body answers JSON. A request whose ``Accept``
+  refuses ``application/json`` gets a 406 problem document (problem
+  documents are always acceptable: RFC 9110 lets an error disregard
+  ``Accept``). The most specific media range that matches decides, with its
+  parameters other than ``q`` ignored, so ``application/json;q=0, */*``
+  refuses JSON and ``application/json; charset=utf-8`` accepts it. No
+  ``Accept``, or one without a single valid media range, accepts anything.
+* A body must be JSON (``application/json`` or a ``+json`` type) in the
+  ``identity`` coding: another media type, or a ``Content-Encoding`` such as
+  ``gzip``, gets a 415 that says what is accepted (``Accept-Patch``,
+  ``Accept-Post``, ``Accept-Encoding``).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import request
+
+from .problems import PROBLEM_MEDIA_TYPE, Problem
+
+#: The media type of successful responses.
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _quality(parameters: list[str]) -> float:
+    """The ``q`` of a media range's parameters; 1 when absent or unreadable.
+
+    :param parameters: the parameters after the media range, such as ``["q=0.5"]``.
+    """
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return min(max(float(value.strip()), 0.0), 1.0)
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
+def accepts_json(accept: str | None) -> bool:
+    """Whether an ``Accept`` header allows ``application/json``.
+
+    :param accept: the header's value, or ``None`` when the request has none.
+    """
+    if not accept:
+        return True
+    best: tuple[int, float] | None = None  # (specificity, quality) of the most specific matching range
+    valid = False
+    for item in accept.split(","):
+        media_range, *parameters = item.split(";")
+        kind, slash, subtype = media_range.strip().lower().partition("/")
+        if not slash or not kind or not subtype:
+            continue
+        valid = True
+        if (kind, subtype) == ("application", "json"):
+            specificity = 2
+        elif (kind, subtype) == ("application", "*"):
+            specificity = 1
+        elif (kind, subtype) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        quality = _quality(parameters)
+        if best is None or specificity > best[0] or (specificity == best[0] and quality > best[1]):
+            best = (specificity, quality)
+    if not valid:
+        return True
+    return best is not None and best[1] > 0
+
+
+def require_acceptable() -> None:
+    """Refuse a request that does not accept JSON.
+
+    :raises Problem: 406.
+    """
+    if not accepts_json(request.headers.get("Accept")):
+        raise Problem(
+            406,
+            f"This endpoint answers {JSON_MEDIA_TYPE} (errors {PROBLEM_MEDIA_TYPE}); the request's Accept "
+            "header refuses it.",
+        )
+
+
+def _accepted_media(method: str) -> dict[str, str]:
+    """The headers saying which bodies a request of ``method`` may send.
+
+    :param method: the request's method.
+    """
+    if method == "PATCH":
+        return {"Accept-Patch": JSON_MEDIA_TYPE}
+    if method == "POST":
+        return {"Accept-Post": JSON_MEDIA_TYPE}
+    return {}
+
+
+def require_json_body() -> None:
+    """Refuse a body that is not JSON, or that comes in a content coding (``gzip``) the API does not decode.
+
+    :raises Problem: 415, with ``Accept-Encoding: identity`` for a coded body, ``Accept-Patch`` or ``Accept-Post``
+        for another media type.
+    """
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding and coding != "identity":
+        raise Problem(
+            415,
+            f"The body must not be compressed: send it without Content-Encoding (not {coding}).",
+            headers={"Accept-Encoding": "identity"},
+        )
+    mimetype = request.mimetype
+    if mimetype != JSON_MEDIA_TYPE and not mimetype.endswith("+json"):
+        raise Problem(
+            415,
+            f"The body must be JSON (Content-Type: {JSON_MEDIA_TYPE}), not {mimetype or 'of no declared type'}.",
+            headers=_accepted_media(request.method) or None,
+        )
+
+
+def describe(operation: dict[str, t.Any], has_body: bool, has_response: bool) -> None:
+    """Document the negotiation answers of an operation: 406 when it answers a body.
+
+    :param operation: the operation object, changed in place.
+    :param has_body: whether the operation takes a body (its 415 is documented already).
+    :param has_response: whether it answers a body.
+    """
+    responses: dict[str, t.Any] = operation["responses"]
+    default = responses.get("default")
+    if has_response and default is not None:
+        responses.setdefault(
+            "406", {**default, "description": "Not Acceptable: the request's Accept header refuses JSON."}
+        )
+    if has_body and "415" in responses:
+        responses["415"] = {
+            **responses["415"],
+            "description": "The body is not JSON, or is compressed (Content-Encoding).",
+        }
