@@ -84,6 +84,7 @@ RUN_AXE = """async () => {
         help: v.help,
         help_url: v.helpUrl,
         targets: v.nodes.map((node) => node.target.join(" ")),
+        snippets: v.nodes.map((node) => node.html.slice(0, 120)),
     }));
 }"""
 
@@ -102,6 +103,7 @@ class Violation:
     help: str
     help_url: str
     targets: tuple[str, ...]
+    snippets: tuple[str, ...]
 
 
 @dataclass
@@ -329,7 +331,9 @@ class Sweep:
             tab.screenshot(path=str(shot), full_page=True, animations="disabled")
             document_width, document_height = tab.evaluate(DOCUMENT_SIZE)
             violations = [
-                Violation(v["rule"], v["impact"] or "", v["help"], v["help_url"], tuple(v["targets"]))
+                Violation(
+                    v["rule"], v["impact"] or "", v["help"], v["help_url"], tuple(v["targets"]), tuple(v["snippets"])
+                )
                 for v in tab.evaluate(RUN_AXE)
             ]
             visit.shots.append(
@@ -436,7 +440,7 @@ def survey(module_browser: t.Any, site: Site, screenshot_dir: Path) -> Iterator[
         _newcomer_flows(sweep, site)
         _log_in(sweep.as_("member"), site, MEMBER, PASSWORD)
         _log_in(sweep.as_("admin"), site, site.admin_email, site.admin_password)
-        _edit_in_admin(sweep.as_("admin"), site)
+        _member_and_admin_flows(sweep, site)
         done = {visit.endpoint for visit in sweep.visits}
         for endpoint, path, who in _plain_pages(site):
             if endpoint not in done:
@@ -446,7 +450,9 @@ def survey(module_browser: t.Any, site: Site, screenshot_dir: Path) -> Iterator[
             paths = [url_for(endpoint, **values) for endpoint, values, _ in seeded]
         for (endpoint, values, who), path in zip(seeded, paths, strict=True):
             sweep.visit(_page_name(endpoint, values), path, who, endpoint)
-        sweep.visit("not-found", "/no/such/page", "member", None, expected_status=404)
+        sweep.visit("error-404", "/no/such/page", "member", None, expected_status=404)
+        sweep.visit("error-403", "/admin/", "member", None, expected_status=403)  # the member may not enter
+        sweep.visit("error-405", "/auth/logout", "member", None, expected_status=405)  # POST only
         expected = {r.endpoint for r in site.app.url_map.iter_rules() if "GET" in (r.methods or ())} - set(NOT_PAGES)
         with site.app.app_context():
             if not registry_of(site.app).pages:
@@ -508,15 +514,19 @@ def _newcomer_flows(sweep: Sweep, site: Site) -> None:
 
     tab = sweep.as_("newcomer")
 
-    def register(tab: t.Any) -> None:
-        tab.get_by_label("Email").fill(NEWCOMER)
-        tab.get_by_label("Display name").fill("Grace Hopper")
-        tab.get_by_label("Password", exact=True).fill(PASSWORD)
-        tab.get_by_label("Repeat the password").fill(PASSWORD)
-        tab.get_by_role("button", name="Create the account").click()
+    def register(repeated: str) -> Callable[[t.Any], None]:
+        def action(tab: t.Any) -> None:
+            tab.get_by_label("Email").fill(NEWCOMER)
+            tab.get_by_label("Display name").fill("Grace Hopper")
+            tab.get_by_label("Password", exact=True).fill(PASSWORD)
+            tab.get_by_label("Repeat the password").fill(repeated)
+            tab.get_by_role("button", name="Create the account").click()
+
+        return action
 
     tab.goto(site.url + "/auth/register")
-    sweep.after("auth-register-sent", "newcomer", None, register)
+    sweep.after("auth-register-refused", "newcomer", None, register("another password altogether"))
+    sweep.after("auth-register-sent", "newcomer", None, register(PASSWORD))
     link = site.link_mailed_to(NEWCOMER, "/auth/confirm/")
     sweep.visit("auth-confirm-email", _path(link), "newcomer", "auth.confirm_email")
     tab.get_by_role("button", name="Confirm").click()
@@ -535,8 +545,9 @@ def _newcomer_flows(sweep: Sweep, site: Site) -> None:
     codes = "auth.two_factor_recovery_codes"
     sweep.visit("auth-two-factor-recovery-codes", "/auth/two-factor/recovery-codes", "newcomer", codes)
     sweep.visit("auth-two-factor-disable", "/auth/two-factor/disable", "newcomer", "auth.two_factor_disable")
-    tab.get_by_role("button", name="Log out").first.click()
-    tab.wait_for_load_state()
+    sweep.after(
+        "auth-logged-out", "newcomer", None, lambda tab: tab.get_by_role("button", name="Log out").first.click()
+    )
 
     def password_step(tab: t.Any) -> None:
         tab.get_by_label("Email").fill(NEWCOMER)
@@ -574,13 +585,29 @@ def _newcomer_flows(sweep: Sweep, site: Site) -> None:
     sweep.visit("auth-cancel-deletion", _path(link), "newcomer", "auth.cancel_deletion")
 
 
-def _edit_in_admin(tab: t.Any, site: Site) -> None:
-    """Rename the member's first note in the admin, so that the audit log has a row to show."""
+def _member_and_admin_flows(sweep: Sweep, site: Site) -> None:
+    """The member and the admin log in; the pages their saves answer with (with their flash messages): the member
+    writes a note, the admin renames one (which gives the audit log a row to show)."""
+    _log_in(sweep.as_("member"), site, MEMBER, PASSWORD)
+
+    def write(tab: t.Any) -> None:
+        tab.get_by_label("Title").fill("Written in the browser")
+        tab.get_by_label("Note").fill("A first line\nand a second one.")
+        tab.get_by_role("button", name="Save the note").click()
+
+    sweep.as_("member").goto(site.url + "/notes/new")
+    sweep.after("notes-show-saved", "member", None, write)
+
+    _log_in(sweep.as_("admin"), site, site.admin_email, site.admin_password)
     note = site.first_note_of(MEMBER)
-    tab.goto(f"{site.url}/admin/m/notes_note/{note}/edit")
-    tab.get_by_label("Title").fill("Analytical engines, revised")
-    tab.get_by_role("button", name="Save").click()
-    tab.wait_for_url(re.compile(rf".*/admin/m/notes_note/{note}/$"))
+
+    def rename(tab: t.Any) -> None:
+        tab.get_by_label("Title").fill("Analytical engines, revised")
+        tab.get_by_role("button", name="Save").click()
+
+    sweep.as_("admin").goto(f"{site.url}/admin/m/notes_note/{note}/edit")
+    saved = sweep.after("admin-detail-notes_note-saved", "admin", None, rename)
+    assert saved.landed == f"/admin/m/notes_note/{note}/", saved
     assert site.note_title(note) == "Analytical engines, revised"
 
 
@@ -634,7 +661,8 @@ def test_no_serious_accessibility_violations(survey: Survey) -> None:
                 if violation.impact in FAILING_IMPACTS:
                     lines.append(
                         f"{visit.name} at {shot.width} px ({visit.landed}): {violation.rule} [{violation.impact}] "
-                        f"{violation.help} on {', '.join(violation.targets)} -- {violation.help_url}"
+                        f"{violation.help} on {', '.join(violation.targets)} -- {violation.help_url}\n"
+                        f"    {' | '.join(violation.snippets)}"
                     )
     assert not lines, f"{len(lines)} serious or critical accessibility violations:\n" + "\n".join(lines)
 
