@@ -2,18 +2,20 @@
 
 The example app (``examples/notes`` with ``examples/profiles``) is served by
 werkzeug on 127.0.0.1 on a fresh SQLite database, seeded with a member (Ada,
-with notes), the demo admin (a superuser) and, through the browser, a second
-account registering, a password reset and an admin edit (which gives the audit
-log a row). The pages are found, not listed by hand: every ``GET`` route of the
-app's URL map without required arguments, every admin model view (list, new,
-and the detail, edit and delete pages of its first row) and admin page, the
-example app's own pages of the seeded objects, the pages the mailed links open,
-the pages a form answers with, and a page that does not exist. A route that is
-neither visited nor named in :data:`NOT_PAGES` fails
-:func:`test_every_page_is_visited`, so a new page cannot slip past.
+with notes and a role) and the demo admin (a superuser). Through the browser, a
+newcomer registers, confirms, turns on two-factor authentication, signs in with
+it, changes address and asks to delete the account; a visitor asks for a
+password reset; the member writes a note; the admin edits one (which gives the
+audit log a row). The pages are found, not listed by hand: every ``GET`` route
+of the app's URL map without required arguments, every admin model view (list,
+new, and the detail, edit and delete pages of its first row) and admin page,
+the example app's own pages of the seeded objects, the pages the mailed links
+open, the pages forms answer with (errors, flash messages), and the 403, 404
+and 405 error pages. A route that is neither visited nor named in
+:data:`NOT_PAGES` fails :func:`test_every_page_is_visited`, so a new page
+cannot slip past.
 
-Each page is opened in the context of who would see it (a visitor, the member,
-the admin), at 1280 px and then at 390 px wide, and for each width:
+Each page is opened as who would see it (:data:`PEOPLE`), at 1280 px and then at 390 px wide, and for each width:
 
 * a full-page screenshot is saved as ``<page>-<width>.png`` in ``every-page``
   in the folder the report names at its end (``ERLEN_SCREENSHOT_DIR``, or
