@@ -12,6 +12,7 @@ virtualenv otherwise.
 from __future__ import annotations
 
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -98,6 +99,11 @@ def integration(session: nox.Session) -> None:
         session.chdir(folder)
         session.run("pytest", *_pytest_args(session))
     session.chdir(ROOT)
+    # axe-core, which the browser tests inject to check accessibility, from the npm registry.
+    if shutil.which("npm"):
+        session.run("npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", external=True)
+    else:
+        session.warn("npm is missing: the accessibility checks of tests/browser will skip (install Node.js and npm)")
     # tests/production has a session of its own (it starts servers and runs for minutes).
     session.run("pytest", "tests", "--ignore=tests/production", *_pytest_args(session))
 

@@ -1,0 +1,744 @@
+"""Every page of the example app and its admin, looked at as a person would, at 1280 and 390 px.
+
+The example app (``examples/notes`` with ``examples/profiles``) is served by
+werkzeug on 127.0.0.1 on a fresh SQLite database, seeded with a member (Ada,
+with notes and a role) and the demo admin (a superuser). Through the browser, a
+newcomer registers, confirms, turns on two-factor authentication, signs in with
+it, changes address and asks to delete the account; a visitor asks for a
+password reset; the member writes a note; the admin edits one (which gives the
+audit log a row). The pages are found, not listed by hand: every ``GET`` route
+of the app's URL map without required arguments, every admin model view (list,
+new, and the detail, edit and delete pages of its first row) and admin page,
+the example app's own pages of the seeded objects, the pages the mailed links
+open, the pages forms answer with (errors, flash messages), and the 403, 404
+and 405 error pages. A route that is neither visited nor named in
+:data:`NOT_PAGES` fails :func:`test_every_page_is_visited`, so a new page
+cannot slip past.
+
+Each page is opened as who would see it (:data:`PEOPLE`), at 1280 px and then at 390 px wide, and for each width:
+
+* a full-page screenshot is saved as ``<page>-<width>.png`` in ``every-page``
+  in the folder the report names at its end (``ERLEN_SCREENSHOT_DIR``, or
+  ``screenshots`` under pytest's basetemp), beside ``pages.json``: every page,
+  its screenshots and all of axe-core's findings, of any impact;
+* axe-core (the npm package of ``tests/browser/package.json``, installed by
+  ``npm ci`` in nox's integration session; ``ERLEN_AXE_CORE`` names another
+  ``axe.min.js``) is injected and run; :func:`test_no_serious_accessibility_violations`
+  fails listing every serious or critical violation with its page, rule,
+  impact, elements and help URL.
+
+A last test signs in and edits a note in the admin with the keyboard alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+import json
+import os
+import re
+import struct
+import threading
+import time
+import typing as t
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from erlen.testing import service_unavailable
+
+PASSWORD = "correct horse battery staple"
+MEMBER = "ada@example.com"
+NEWCOMER = "grace@example.com"
+NEWCOMER_NEW = "grace.hopper@example.com"
+
+#: Who looks at the pages: a visitor, the member, the demo admin, and the newcomer who registers in the browser.
+PEOPLE = ("anonymous", "member", "admin", "newcomer")
+
+#: The widths every page is looked at, each with a phone's or a laptop's height.
+VIEWPORTS = ((1280, 800), (390, 844))
+
+#: The impacts that fail the accessibility test.
+FAILING_IMPACTS = frozenset({"serious", "critical"})
+
+#: ``GET`` routes that are not pages a person looks at, and why.
+NOT_PAGES = {
+    "static": "the app's static files",
+    "erlen_plugin_static": "the plugins' static files",
+    "erlen_forms.fk_search": "JSON for the searchable selects of foreign keys",
+    "admin.export": "a CSV download",
+    "auth.passkey_rename": "needs a registered passkey, made only by a WebAuthn authenticator (test_passkeys.py)",
+    "auth.passkey_remove": "needs a registered passkey, made only by a WebAuthn authenticator (test_passkeys.py)",
+}
+
+AXE_CORE = Path(os.environ.get("ERLEN_AXE_CORE", Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"))
+
+#: Runs axe-core on the page and returns its violations, each with the CSS selectors of its elements.
+RUN_AXE = """async () => {
+    const results = await axe.run(document, {resultTypes: ["violations"]});
+    return results.violations.map((v) => ({
+        rule: v.id,
+        impact: v.impact,
+        help: v.help,
+        help_url: v.helpUrl,
+        targets: v.nodes.map((node) => node.target.join(" ")),
+        snippets: v.nodes.map((node) => node.html.slice(0, 120)),
+    }));
+}"""
+
+DOCUMENT_SIZE = """() => [
+    Math.max(document.documentElement.scrollWidth, document.body ? document.body.scrollWidth : 0),
+    Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0),
+]"""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One axe-core rule a page breaks."""
+
+    rule: str
+    impact: str
+    help: str
+    help_url: str
+    targets: tuple[str, ...]
+    snippets: tuple[str, ...]
+
+
+@dataclass
+class Shot:
+    """A page at one width: its screenshot and what was measured and checked."""
+
+    width: int
+    height: int
+    path: Path
+    image_size: tuple[int, int]
+    document_size: tuple[int, int]
+    violations: list[Violation]
+
+
+@dataclass
+class Visit:
+    """One page, as one person saw it."""
+
+    name: str
+    path: str
+    who: str
+    endpoint: str | None
+    status: int
+    landed: str
+    expected_status: int = 200
+    shots: list[Shot] = field(default_factory=list)
+
+
+class Site:
+    """The example app, migrated and seeded, served on 127.0.0.1.
+
+    Seeded: the demo admin (``erlen demo``), the member :data:`MEMBER` with
+    three notes and a role, and a note of the admin's that the keyboard test edits.
+
+    :param folder: where the database, the instance folder and the mail go.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import notes_app
+        from werkzeug.serving import make_server
+
+        from erlen_auth.testing import FAST_HASHING
+
+        self.mail = folder / "mail"
+        environ = {
+            "ERLEN_DB_URL": f"sqlite:///{folder / 'notes.sqlite3'}",
+            "ERLEN_MAIL_BACKEND": "file",
+            "ERLEN_MAIL_FILE_PATH": str(self.mail),
+            "ERLEN_NOTES_PER_PAGE": "2",  # three notes make two pages, so the paging links show
+            **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
+        }
+        self.app = notes_app.create_app(environ, instance_path=str(folder / "instance"))
+        demo = self.app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+        assert demo.exit_code == 0, demo.output
+        found = re.search(r"email: +(\S+)\n +password: +(\S+)", demo.output)
+        assert found, demo.output
+        self.admin_email, self.admin_password = found.groups()
+        self._seed()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="every-page", daemon=True)
+        self.thread.start()
+
+    def _seed(self) -> None:
+        from notes_app.notes.models import Note
+
+        from erlen_auth import Role, create_user, find_user, grant
+        from erlen_db import session
+
+        with self.app.app_context():
+            moderators = Role(name="moderators", description="Delete anyone's notes")
+            grant(moderators, "notes.moderate", app=self.app)
+            session.add(moderators)
+            session.commit()
+            member = create_user(MEMBER, PASSWORD, confirmed=True, roles=["moderators"])
+            admin = find_user(self.admin_email)
+            assert admin is not None
+            session.add_all(
+                [
+                    Note(title="Analytical engines", body="They weave algebraic patterns.", author_id=member.id),
+                    Note(
+                        title="A list kept with its line breaks",
+                        body="Bread\nMilk\n\nAnd a paragraph after an empty line.",
+                        author_id=member.id,
+                    ),
+                    Note(
+                        title="A rather long title, to see how a title wraps when the column is as narrow as a phone",
+                        body="Short.",
+                        author_id=member.id,
+                    ),
+                    Note(title="Kept by keyboard", body="The keyboard test renames this note.", author_id=admin.id),
+                ]
+            )
+            session.commit()
+            self.member_id = member.id
+
+    def first_note_of(self, email_address: str) -> int:
+        """The id of the oldest note written by ``email_address``."""
+        import sqlalchemy as sa
+        from notes_app.notes.models import Note
+
+        from erlen_auth import User
+        from erlen_db import session
+
+        with self.app.app_context():
+            query = sa.select(Note.id).join(User, Note.author_id == User.id).where(User.email == email_address)
+            return int(session.scalars(query.order_by(Note.id)).first() or 0)
+
+    def note_title(self, note_id: int) -> str:
+        """The stored title of the note ``note_id``."""
+        from notes_app.notes.models import Note
+
+        from erlen_db import session
+
+        with self.app.app_context():
+            note = session.get(Note, note_id)
+            assert note is not None
+            return str(note.title)
+
+    def link_mailed_to(self, address: str, pattern: str) -> str:
+        """The newest link matching ``pattern`` in the mail to ``address``, once the outbox is delivered.
+
+        :param address: the recipient.
+        :param pattern: a regular expression for the link's path, such as ``/auth/reset/``.
+        """
+        from erlen_mail.testing import deliver_outbox
+
+        deliver_outbox(self.app)
+        for path in sorted(self.mail.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns, reverse=True):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if address not in str(message["To"]):
+                continue
+            body = message.get_body(preferencelist=("plain",))
+            found = re.search(rf"http://\S+{pattern}\S+", str(body.get_content()) if body else "")
+            if found:
+                return found.group(0)
+        raise AssertionError(f"no mail to {address} holds a link matching {pattern!r}")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
+    served = Site(tmp_path_factory.mktemp("every-page"))
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _log_in(page: t.Any, site: Site, address: str, password: str) -> None:
+    page.goto(site.url + "/auth/login")
+    page.get_by_label("Email").fill(address)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    return int(width), int(height)
+
+
+class Sweep:
+    """Opens pages as one person or another and records each at every width.
+
+    One tab serves every person: switching person swaps the context's cookies, which is all that tells the
+    people apart here, and spares a renderer per person.
+
+    :param site: the served app.
+    :param context: the browser context, with axe-core injected into its pages.
+    :param folder: where the screenshots go.
+    """
+
+    def __init__(self, site: Site, context: t.Any, folder: Path) -> None:
+        self.site = site
+        self.context = context
+        self.folder = folder
+        self.tab = context.new_page()
+        self.tab.set_default_timeout(30_000)
+        self.cookies: dict[str, list[t.Any]] = {who: [] for who in PEOPLE}
+        self.person = PEOPLE[0]
+        self.visits: list[Visit] = []
+
+    def as_(self, who: str) -> t.Any:
+        """The tab, with the cookies of ``who`` (one of :data:`PEOPLE`), in the 1280 px window."""
+        if who != self.person:
+            self.cookies[self.person] = self.context.cookies()
+            self.context.clear_cookies()
+            if self.cookies[who]:
+                self.context.add_cookies(self.cookies[who])
+            self.person = who
+        self.tab.set_viewport_size({"width": VIEWPORTS[0][0], "height": VIEWPORTS[0][1]})
+        return self.tab
+
+    def visit(self, name: str, path: str, who: str, endpoint: str | None, expected_status: int = 200) -> Visit:
+        """Open ``path`` as ``who`` and record it as ``name``."""
+        response = self.as_(who).goto(self.site.url + path)
+        return self.record(name, path, who, endpoint, response.status if response else 0, expected_status)
+
+    def after(self, name: str, who: str, endpoint: str | None, action: Callable[[t.Any], t.Any]) -> Visit:
+        """Record, as ``name``, the page ``action`` (given ``who``'s tab) leads to, such as a form's answer."""
+        tab = self.as_(who)
+        with tab.expect_navigation() as navigation:
+            action(tab)
+        response = navigation.value
+        return self.record(name, _path(tab.url), who, endpoint, response.status if response else 0)
+
+    def record(self, name: str, path: str, who: str, endpoint: str | None, status: int, expected: int = 200) -> Visit:
+        """Screenshot the open page and run axe-core on it, at every width."""
+        tab = self.tab
+        visit = Visit(name, path, who, endpoint, status, _path(tab.url), expected)
+        for width, height in VIEWPORTS:
+            tab.set_viewport_size({"width": width, "height": height})
+            shot = self.folder / f"{name}-{width}.png"
+            tab.screenshot(path=str(shot), full_page=True, animations="disabled")
+            document_width, document_height = tab.evaluate(DOCUMENT_SIZE)
+            violations = [
+                Violation(
+                    v["rule"], v["impact"] or "", v["help"], v["help_url"], tuple(v["targets"]), tuple(v["snippets"])
+                )
+                for v in tab.evaluate(RUN_AXE)
+            ]
+            visit.shots.append(
+                Shot(width, height, shot, _png_size(shot), (int(document_width), int(document_height)), violations)
+            )
+        self.visits.append(visit)
+        return visit
+
+
+def _page_name(endpoint: str, values: dict[str, t.Any]) -> str:
+    return "-".join([endpoint.replace(".", "-").replace("_", "-"), *(str(v) for v in values.values())])
+
+
+def _seeded_pages(site: Site) -> tuple[list[tuple[str, dict[str, t.Any], str]], list[str]]:
+    """The pages with arguments, ``(endpoint, arguments, who)``, from the admin registry and the seeded rows;
+    and the admin model views without a row (whose detail, edit and delete pages cannot be shown)."""
+    import sqlalchemy as sa
+
+    from erlen_admin import registry_of
+    from erlen_db import session
+
+    found: list[tuple[str, dict[str, t.Any], str]] = []
+    empty = []
+    with site.app.app_context():
+        registry = registry_of(site.app)
+        for slug, view in registry.models.items():
+            found.append(("admin.list", {"slug": slug}, "admin"))
+            if view.can_create:
+                found.append(("admin.create", {"slug": slug}, "admin"))
+            first = session.scalars(sa.select(view.model).order_by(view.pk_column).limit(1)).first()
+            if first is None:
+                empty.append(slug)
+                continue
+            ident = view.pk_of(first)
+            found.append(("admin.detail", {"slug": slug, "ident": ident}, "admin"))
+            if view.can_edit:
+                found.append(("admin.edit", {"slug": slug, "ident": ident}, "admin"))
+            if view.can_delete:
+                found.append(("admin.delete", {"slug": slug, "ident": ident}, "admin"))
+        found += [("admin.page", {"slug": slug}, "admin") for slug in registry.pages]
+    note = site.first_note_of(MEMBER)
+    found += [
+        ("notes.show", {"note_id": note}, "member"),
+        ("profiles.show", {"user_id": site.member_id}, "member"),
+        ("profiles.edit", {"user_id": site.member_id}, "member"),
+    ]
+    return found, empty
+
+
+def _plain_pages(site: Site) -> list[tuple[str, str, str]]:
+    """Every ``GET`` route without required arguments: ``(endpoint, path, who)``.
+
+    Who: a visitor unless the route sends visitors to the log-in page; then the admin for the admin's
+    routes and the member for the others.
+    """
+    from flask import url_for
+
+    found = []
+    client = site.app.test_client()
+    with site.app.test_request_context():
+        login = url_for("auth.login")
+        for rule in site.app.url_map.iter_rules():
+            required = rule.arguments - set(rule.defaults or {})
+            if "GET" not in (rule.methods or ()) or required or rule.endpoint in NOT_PAGES:
+                continue
+            path = url_for(rule.endpoint)
+            answer = client.get(path, follow_redirects=True)
+            needs_login = path != login and answer.request.path == login
+            who = ("admin" if rule.endpoint.startswith("admin.") else "member") if needs_login else "anonymous"
+            found.append((rule.endpoint, path, who))
+    return sorted(found)
+
+
+@dataclass
+class Survey:
+    """Every page visited; the ``GET`` endpoints a page should have been visited for; the admin model views
+    without a row; where the screenshots are."""
+
+    visits: list[Visit]
+    expected_endpoints: set[str]
+    empty_models: list[str]
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def survey(module_browser: t.Any, site: Site, screenshot_dir: Path) -> Iterator[Survey]:
+    if not AXE_CORE.is_file():
+        service_unavailable(
+            f"axe-core not found at {AXE_CORE}: run `npm ci --prefix tests/browser` (or set ERLEN_AXE_CORE)"
+        )
+    from flask import url_for
+
+    from erlen_admin import registry_of
+
+    folder = screenshot_dir / "every-page"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    context = module_browser.new_context(viewport={"width": VIEWPORTS[0][0], "height": VIEWPORTS[0][1]})
+    try:
+        context.add_init_script(path=str(AXE_CORE))
+        sweep = Sweep(site, context, folder)
+        _visitor_flows(sweep, site)
+        _newcomer_flows(sweep, site)
+        _log_in(sweep.as_("member"), site, MEMBER, PASSWORD)
+        _log_in(sweep.as_("admin"), site, site.admin_email, site.admin_password)
+        _member_and_admin_flows(sweep, site)
+        done = {visit.endpoint for visit in sweep.visits}
+        for endpoint, path, who in _plain_pages(site):
+            if endpoint not in done:
+                sweep.visit(_page_name(endpoint, {}), path, who, endpoint)
+        seeded, empty = _seeded_pages(site)
+        with site.app.test_request_context():
+            paths = [url_for(endpoint, **values) for endpoint, values, _ in seeded]
+        for (endpoint, values, who), path in zip(seeded, paths, strict=True):
+            sweep.visit(_page_name(endpoint, values), path, who, endpoint)
+        sweep.visit("error-404", "/no/such/page", "member", None, expected_status=404)
+        sweep.visit("error-403", "/admin/", "member", None, expected_status=403)  # the member may not enter
+        sweep.visit("error-405", "/auth/logout", "member", None, expected_status=405)  # POST only
+        expected = {r.endpoint for r in site.app.url_map.iter_rules() if "GET" in (r.methods or ())} - set(NOT_PAGES)
+        with site.app.app_context():
+            if not registry_of(site.app).pages:
+                expected.discard("admin.page")  # no plugin registers an admin page in this app
+        _write_report(sweep.visits, folder / "pages.json")
+        yield Survey(sweep.visits, expected, empty, folder)
+    finally:
+        context.close()
+
+
+def _write_report(visits: list[Visit], path: Path) -> None:
+    """Write every page, its screenshots and all of axe-core's violations (of any impact) to ``path`` as JSON."""
+    pages = [
+        {
+            "page": visit.name,
+            "who": visit.who,
+            "url": visit.landed,
+            "status": visit.status,
+            "widths": {
+                str(shot.width): {
+                    "screenshot": shot.path.name,
+                    "violations": [dataclasses.asdict(violation) for violation in shot.violations],
+                }
+                for shot in visit.shots
+            },
+        }
+        for visit in visits
+    ]
+    path.write_text(json.dumps(pages, indent=2))
+
+
+def _visitor_flows(sweep: Sweep, site: Site) -> None:
+    """The pages a visitor reaches through forms and mailed links: a refused log-in, a password reset."""
+    tab = sweep.as_("anonymous")
+
+    def wrong_password(tab: t.Any) -> None:
+        tab.get_by_label("Email").fill(MEMBER)
+        tab.get_by_label("Password").fill("not the password")
+        tab.get_by_role("button", name="Log in").click()
+
+    tab.goto(site.url + "/auth/login")
+    sweep.after("auth-login-refused", "anonymous", None, wrong_password)
+
+    def reset(tab: t.Any) -> None:
+        tab.get_by_label("Email").fill(MEMBER)
+        tab.get_by_role("button", name="Send the link").click()
+
+    tab.goto(site.url + "/auth/reset")
+    sweep.after("auth-reset-sent", "anonymous", None, reset)
+    link = site.link_mailed_to(MEMBER, "/auth/reset/")
+    sweep.visit("auth-reset-password", _path(link), "anonymous", "auth.reset_password")
+
+
+def _newcomer_flows(sweep: Sweep, site: Site) -> None:
+    """The pages of a newcomer's account, through forms and mailed links: registering and confirming, two-factor
+    set-up and sign-in, changing the address (and its undo link), asking to delete the account (and its cancel
+    link)."""
+    import pyotp
+
+    tab = sweep.as_("newcomer")
+
+    def register(repeated: str) -> Callable[[t.Any], None]:
+        def action(tab: t.Any) -> None:
+            tab.get_by_label("Email").fill(NEWCOMER)
+            tab.get_by_label("Display name").fill("Grace Hopper")
+            tab.get_by_label("Password", exact=True).fill(PASSWORD)
+            tab.get_by_label("Repeat the password").fill(repeated)
+            tab.get_by_role("button", name="Create the account").click()
+
+        return action
+
+    tab.goto(site.url + "/auth/register")
+    sweep.after("auth-register-refused", "newcomer", None, register("another password altogether"))
+    sweep.after("auth-register-sent", "newcomer", None, register(PASSWORD))
+    link = site.link_mailed_to(NEWCOMER, "/auth/confirm/")
+    sweep.visit("auth-confirm-email", _path(link), "newcomer", "auth.confirm_email")
+    tab.get_by_role("button", name="Confirm").click()
+    tab.wait_for_load_state()
+    _log_in(tab, site, NEWCOMER, PASSWORD)
+
+    # Two-factor: set up (the set-up page itself is the member's, in the walk of plain pages), then its pages.
+    tab.goto(site.url + "/auth/two-factor/setup")
+    totp = pyotp.TOTP(tab.locator("#totp-secret").inner_text().replace(" ", ""))
+
+    def turn_on(tab: t.Any) -> None:
+        tab.get_by_label("Code from the app").fill(totp.now())
+        tab.get_by_role("button", name="Turn on two-factor authentication").click()
+
+    sweep.after("auth-two-factor-recovery-codes-new", "newcomer", None, turn_on)
+    codes = "auth.two_factor_recovery_codes"
+    sweep.visit("auth-two-factor-recovery-codes", "/auth/two-factor/recovery-codes", "newcomer", codes)
+    sweep.visit("auth-two-factor-disable", "/auth/two-factor/disable", "newcomer", "auth.two_factor_disable")
+    sweep.after(
+        "auth-logged-out", "newcomer", None, lambda tab: tab.get_by_role("button", name="Log out").first.click()
+    )
+
+    def password_step(tab: t.Any) -> None:
+        tab.get_by_label("Email").fill(NEWCOMER)
+        tab.get_by_label("Password").fill(PASSWORD)
+        tab.get_by_role("button", name="Log in").click()
+
+    tab.goto(site.url + "/auth/login")
+    sweep.after("auth-two-factor", "newcomer", "auth.two_factor", password_step)
+    tab.get_by_label("Code").fill(totp.at(time.time() + 30))  # the next step's code: the first one was used
+    tab.get_by_role("button", name="Sign in", exact=True).click()
+    tab.wait_for_url(lambda url: "/auth/" not in url)
+
+    # A new address: confirmed from the new one, undoable from the old one.
+    def change_email(tab: t.Any) -> None:
+        tab.get_by_label("New email address").fill(NEWCOMER_NEW)
+        tab.get_by_role("button", name="Send the link").click()
+
+    tab.goto(site.url + "/auth/email")
+    sweep.after("auth-change-email-sent", "newcomer", None, change_email)
+    link = site.link_mailed_to(NEWCOMER_NEW, "/auth/email/confirm/")
+    sweep.visit("auth-confirm-email-change", _path(link), "newcomer", "auth.confirm_email_change")
+    tab.get_by_role("button", name="Change my address").click()
+    tab.wait_for_load_state()
+    link = site.link_mailed_to(NEWCOMER, "/auth/email/undo/")
+    sweep.visit("auth-undo-email-change", _path(link), "newcomer", "auth.undo_email_change")
+
+    # Deleting the account, last: the mail holds a link to keep it.
+    def delete(tab: t.Any) -> None:
+        tab.get_by_label("Type your email address to confirm").fill(NEWCOMER_NEW)
+        tab.get_by_role("button", name="Delete my account").click()
+
+    tab.goto(site.url + "/auth/delete")
+    sweep.after("auth-delete-account-requested", "newcomer", None, delete)
+    link = site.link_mailed_to(NEWCOMER_NEW, "/auth/delete/cancel/")
+    sweep.visit("auth-cancel-deletion", _path(link), "newcomer", "auth.cancel_deletion")
+
+
+def _member_and_admin_flows(sweep: Sweep, site: Site) -> None:
+    """The member and the admin log in; the pages their saves answer with (with their flash messages): the member
+    writes a note, the admin renames one (which gives the audit log a row to show)."""
+    _log_in(sweep.as_("member"), site, MEMBER, PASSWORD)
+
+    def write(tab: t.Any) -> None:
+        tab.get_by_label("Title").fill("Written in the browser")
+        tab.get_by_label("Note").fill("A first line\nand a second one.")
+        tab.get_by_role("button", name="Save the note").click()
+
+    sweep.as_("member").goto(site.url + "/notes/new")
+    sweep.after("notes-show-saved", "member", None, write)
+
+    _log_in(sweep.as_("admin"), site, site.admin_email, site.admin_password)
+    note = site.first_note_of(MEMBER)
+
+    def rename(tab: t.Any) -> None:
+        tab.get_by_label("Title").fill("Analytical engines, revised")
+        tab.get_by_role("button", name="Save").click()
+
+    sweep.as_("admin").goto(f"{site.url}/admin/m/notes_note/{note}/edit")
+    saved = sweep.after("admin-detail-notes_note-saved", "admin", None, rename)
+    assert saved.landed == f"/admin/m/notes_note/{note}/", saved
+    assert site.note_title(note) == "Analytical engines, revised"
+
+
+def test_every_page_is_visited(survey: Survey) -> None:
+    """Each ``GET`` route of the app is a page visited here, or is named in NOT_PAGES with the reason."""
+    visited = {visit.endpoint for visit in survey.visits}
+    missing = sorted(survey.expected_endpoints - visited)
+    assert not missing, f"GET routes no test visits (visit them, or name them in NOT_PAGES): {missing}"
+    assert not survey.empty_models, (
+        f"Admin model views without a row, whose detail, edit and delete pages go unseen: {survey.empty_models}; "
+        "seed a row in Site._seed"
+    )
+    print(f"\n{len(survey.visits)} pages, screenshots in {survey.folder}:")
+    for visit in survey.visits:
+        print(f"  {visit.name}: {visit.who} at {visit.landed} ({visit.status})")
+
+
+def test_every_page_answers_and_is_screenshot_whole(survey: Survey) -> None:
+    """Each page answered as expected, and each screenshot holds the whole page at its width."""
+    problems = []
+    for visit in survey.visits:
+        if visit.status != visit.expected_status:
+            problems.append(f"{visit.name}: {visit.path} answered {visit.status}, not {visit.expected_status}")
+        for shot in visit.shots:
+            width, height = shot.image_size
+            if height < shot.document_size[1] or width < shot.width or height < shot.height:
+                problems.append(
+                    f"{shot.path.name}: the screenshot is {width}x{height}, the page {shot.document_size[0]}x"
+                    f"{shot.document_size[1]} in a {shot.width}x{shot.height} window"
+                )
+    assert not problems, "\n".join(problems)
+
+
+def test_no_page_scrolls_sideways(survey: Survey) -> None:
+    """At 1280 and 390 px nothing sticks out of the window: the page is as wide as the window."""
+    wide = [
+        f"{shot.path.name}: {shot.document_size[0]} px wide in a {shot.width} px window"
+        for visit in survey.visits
+        for shot in visit.shots
+        if shot.document_size[0] > shot.width
+    ]
+    assert not wide, "Pages wider than the window:\n" + "\n".join(wide)
+
+
+def test_no_serious_accessibility_violations(survey: Survey) -> None:
+    """axe-core finds no serious or critical violation on any page at any width."""
+    lines = []
+    for visit in survey.visits:
+        for shot in visit.shots:
+            for violation in shot.violations:
+                if violation.impact in FAILING_IMPACTS:
+                    lines.append(
+                        f"{visit.name} at {shot.width} px ({visit.landed}): {violation.rule} [{violation.impact}] "
+                        f"{violation.help} on {', '.join(violation.targets)} -- {violation.help_url}\n"
+                        f"    {' | '.join(violation.snippets)}"
+                    )
+    assert not lines, f"{len(lines)} serious or critical accessibility violations:\n" + "\n".join(lines)
+
+
+def test_axe_core_is_injected_and_finds_a_serious_violation(module_browser: t.Any) -> None:
+    """The checker works in this harness: on a page with an unlabelled input and an image without a text
+    alternative it reports both, with their impact, elements and help."""
+    if not AXE_CORE.is_file():
+        service_unavailable(f"axe-core not found at {AXE_CORE}: run `npm ci --prefix tests/browser`")
+    context = module_browser.new_context()
+    try:
+        context.add_init_script(path=str(AXE_CORE))
+        tab = context.new_page()
+        tab.set_content(
+            '<html lang="en"><head><title>Broken</title></head><body><main><h1>Broken</h1>'
+            '<img src="data:," id="picture"><input id="nameless"></main></body></html>'
+        )
+        found = {v["rule"]: v for v in tab.evaluate(RUN_AXE)}
+    finally:
+        context.close()
+    assert found["image-alt"]["impact"] == "critical" and found["image-alt"]["targets"] == ["#picture"]
+    assert found["label"]["impact"] in FAILING_IMPACTS and found["label"]["targets"] == ["#nameless"]
+    assert found["label"]["help_url"].startswith("https://dequeuniversity.com/rules/axe/")
+
+
+def _tab_to(tab: t.Any, target: t.Any, *, backwards: bool = False, limit: int = 60) -> None:
+    """Press Tab (or Shift+Tab) until ``target`` has the focus, at most ``limit`` times."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(limit):
+        tab.keyboard.press(key)
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"{limit} presses of {key} never reached {target}")
+
+
+def test_keyboard_alone_signs_in_and_edits_a_note_in_the_admin(module_browser: t.Any, site: Site) -> None:
+    """Sign in and rename a note in the admin with Tab, Shift+Tab, Enter, Space and typing: no clicks."""
+    context = module_browser.new_context(viewport={"width": VIEWPORTS[0][0], "height": VIEWPORTS[0][1]})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        note = site.first_note_of(site.admin_email)
+        tab.goto(site.url + "/admin/")  # typed in the address bar; the admin sends a visitor to log in
+        tab.wait_for_url(re.compile(r".*/auth/login.*"))
+
+        _tab_to(tab, tab.get_by_label("Email"))
+        tab.keyboard.type(site.admin_email)
+        _tab_to(tab, tab.get_by_label("Password"))
+        tab.keyboard.type(site.admin_password)
+        _tab_to(tab, tab.get_by_role("button", name="Log in"))
+        tab.keyboard.press("Enter")
+        tab.wait_for_url(re.compile(r".*/admin/$"))
+
+        _tab_to(tab, tab.locator("a[href$='/admin/m/notes_note/']").first)
+        tab.keyboard.press("Enter")
+        tab.wait_for_url(re.compile(r".*/admin/m/notes_note/$"))
+        _tab_to(tab, tab.locator(f"a[href$='/admin/m/notes_note/{note}/']").first)
+        tab.keyboard.press("Enter")
+        tab.wait_for_url(re.compile(rf".*/admin/m/notes_note/{note}/$"))
+        _tab_to(tab, tab.locator(f"a[href$='/admin/m/notes_note/{note}/edit']").first)
+        tab.keyboard.press("Enter")
+        tab.wait_for_url(re.compile(rf".*/admin/m/notes_note/{note}/edit$"))
+
+        # Past the title to the body, then back with Shift+Tab: focus by keyboard selects the title's text,
+        # so typing replaces it.
+        title = tab.get_by_label("Title")
+        _tab_to(tab, tab.get_by_label("Body"))
+        _tab_to(tab, title, backwards=True)
+        tab.keyboard.type("Renamed by keyboard")
+        _tab_to(tab, tab.get_by_role("button", name="Save"))
+        tab.keyboard.press("Space")
+        tab.wait_for_url(re.compile(rf".*/admin/m/notes_note/{note}/$"))
+
+        assert site.note_title(note) == "Renamed by keyboard"
+        tab.get_by_text("Renamed by keyboard").first.wait_for()
+    finally:
+        context.close()
