@@ -12,7 +12,11 @@ def erlen_plugins() -> list[str]:
 
 
 def test_forms_leave_out_secret_columns_by_default(admin_client, superuser):
-    for path in (f"/admin/m/sample_users/{superuser.id}/edit", "/admin/m/sample_users/new", f"/admin/m/sample_users/{superuser.id}/"):
+    for path in (
+        f"/admin/m/sample_users/{superuser.id}/edit",
+        "/admin/m/sample_users/new",
+        f"/admin/m/sample_users/{superuser.id}/",
+    ):
         html = admin_client.get(path).text
         assert 'name="email"' in html or path.endswith("/")
         assert superuser.password_hash not in html

@@ -79,7 +79,7 @@ class UserView(ModelView):
             name="User",
             plural="Users",
             slug="users",
-            list_columns=["email", "is_active", "is_superuser", "email_confirmed_at", "last_login_at", "created_at"],
+            list_columns=["email", "is_active", "is_superuser", "email_confirmed_at", "last_login_at"],
             detail_columns=[
                 "id",
                 "email",
