@@ -55,8 +55,8 @@ def erlen_admin_views(app: Flask) -> Iterable[ModelView | AdminPage]:
 
 @hookspec
 def erlen_admin_actions(app: Flask, view: ModelView) -> Iterable[Action | ObjectAction] | None:
-    """Add bulk actions (:class:`~erlen_admin.Action`) and actions on one object
-    (:class:`~erlen_admin.ObjectAction`, offered on its detail page) to a model view of any plugin
+    """Add bulk actions (``erlen_admin.Action``) and actions on one object
+    (``erlen_admin.ObjectAction``, offered on its detail page) to a model view of any plugin
     (the app's included).
 
     Called once per model view when the admin is set up:
