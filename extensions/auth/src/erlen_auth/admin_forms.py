@@ -21,11 +21,15 @@ from .forms import NewPasswordField
 from .models import EMAIL_MAX_LENGTH, Role, User, email_key
 
 
-class RoleChecklist(SelectMultipleField):
-    """Roles as checkboxes (one per role, choices set per request by the form)."""
-
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
+def _role_checklist() -> SelectMultipleField:
+    """Roles as checkboxes, one per role (the choices are set per request by the form)."""
+    return SelectMultipleField(
+        "Roles",
+        coerce=int,
+        validate_choice=True,
+        widget=widgets.ListWidget(prefix_label=False),
+        option_widget=widgets.CheckboxInput(),
+    )
 
 
 def _email() -> EmailField:
@@ -96,7 +100,7 @@ class NewUserForm(Form):
     email_confirmed_at = BooleanField(
         "Email confirmed", default=True, description="Untick to have the user confirm the address first."
     )
-    roles = RoleChecklist("Roles", coerce=int, validate_choice=True)
+    roles = _role_checklist()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
