@@ -12,7 +12,11 @@ def erlen_plugins() -> list[str]:
 
 
 def test_forms_leave_out_secret_columns_by_default(admin_client, superuser):
-    for path in (f"/admin/m/users/{superuser.id}/edit", "/admin/m/users/new", f"/admin/m/users/{superuser.id}/"):
+    for path in (
+        f"/admin/m/sample_users/{superuser.id}/edit",
+        "/admin/m/sample_users/new",
+        f"/admin/m/sample_users/{superuser.id}/",
+    ):
         html = admin_client.get(path).text
         assert 'name="email"' in html or path.endswith("/")
         assert superuser.password_hash not in html
@@ -26,7 +30,7 @@ def test_editing_without_the_secret_fields_keeps_them(admin_client, superuser, d
 
     password_hash, token = superuser.password_hash, superuser.session_token
     form = {"email": "boss@example.com", "email_key": "boss@example.com", "is_active": "y", "is_superuser": "y"}
-    response = admin_client.post(f"/admin/m/users/{superuser.id}/edit", data=form)
+    response = admin_client.post(f"/admin/m/sample_users/{superuser.id}/edit", data=form)
     assert response.status_code == 302, response.text
     db_session.expire_all()
     user = db_session.get(User, superuser.id)

@@ -8,19 +8,35 @@ from __future__ import annotations
 
 from .actions import DELETE_SELECTED, Action
 from .counting import estimate, exact
-from .views import AdminConfigError, AdminPage, AdminRegistry, FilterSpec, Group, ModelView, registry_of
+from .object_actions import ActionOutcome, ActionRefused, ObjectAction
+from .views import (
+    AdminConfigError,
+    AdminPage,
+    AdminRegistry,
+    FilterSpec,
+    Group,
+    ModelView,
+    Panel,
+    QueryFilter,
+    registry_of,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DELETE_SELECTED",
     "Action",
+    "ActionOutcome",
+    "ActionRefused",
     "AdminConfigError",
     "AdminPage",
     "AdminRegistry",
     "FilterSpec",
     "Group",
     "ModelView",
+    "ObjectAction",
+    "Panel",
+    "QueryFilter",
     "estimate",
     "exact",
     "registry_of",

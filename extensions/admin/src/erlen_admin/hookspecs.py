@@ -18,6 +18,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
     from .actions import Action
+    from .object_actions import ObjectAction
     from .views.model_view import ModelView
     from .views.pages import AdminPage
 
@@ -53,8 +54,10 @@ def erlen_admin_views(app: Flask) -> Iterable[ModelView | AdminPage]:
 
 
 @hookspec
-def erlen_admin_actions(app: Flask, view: ModelView) -> Iterable[Action] | None:
-    """Add bulk actions to a model view of any plugin (the app's included).
+def erlen_admin_actions(app: Flask, view: ModelView) -> Iterable[Action | ObjectAction] | None:
+    """Add bulk actions (``erlen_admin.Action``) and actions on one object
+    (``erlen_admin.ObjectAction``, offered on its detail page) to a model view of any plugin
+    (the app's included).
 
     Called once per model view when the admin is set up:
 

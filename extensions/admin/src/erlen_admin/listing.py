@@ -111,14 +111,16 @@ def parse(view: ModelView, args: Mapping[str, str], dialect: str | None = None) 
         else:
             params.errors.append("That column cannot be sorted; the default order is used.")
     params.search = (args.get("q") or "").strip()[:MAX_SEARCH_LENGTH].replace("\x00", "") if view.search else ""
-    for key in view.filter_keys:
+    for key in [*view.filter_keys, *view.query_filters]:
         raw = args.get(FILTER_PREFIX + key, "")
         if raw == "":
             continue
         try:
-            params.filters[key] = view.coerce(key, raw, dialect)
+            params.filters[key] = view.coerce_filter(key, raw, dialect)
         except (ValueError, KeyError, TypeError):
-            params.errors.append(f"The filter {view.label(key)!r} was ignored: {raw[:50]!r} is not a valid value.")
+            params.errors.append(
+                f"The filter {view.filter_label(key)!r} was ignored: {raw[:50]!r} is not a valid value."
+            )
             continue
         params.raw_filters[key] = raw
     try:
@@ -150,7 +152,11 @@ def filtered_statement(view: ModelView, params: ListingParams) -> sa.Select[t.An
         pattern = f"%{_escape_like(params.search)}%"
         statement = statement.where(sa.or_(*(view.attribute(key).ilike(pattern, escape="\\") for key in view.search)))
     for key, value in params.filters.items():
-        statement = statement.where(view.attribute(key) == value)
+        query_filter = view.query_filters.get(key)
+        if query_filter is not None:
+            statement = query_filter.apply(statement, value)
+        else:
+            statement = statement.where(view.attribute(key) == value)
     return statement
 
 

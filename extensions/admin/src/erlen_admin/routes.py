@@ -34,6 +34,8 @@ from erlen_db.errors import is_sqlite_lock
 
 from . import audit, counting, export, listing, refusals
 from .actions import Action
+from .object_actions import ActionRefused
+from .object_routes import object_action_view, object_extras
 from .views.model_view import ModelView
 from .views.registry import registry_of
 
@@ -54,6 +56,7 @@ def make_blueprint(app: Flask) -> Blueprint:
     bp.add_url_rule("/m/<slug>/<ident>/", "detail", detail_view, methods=["GET"])
     bp.add_url_rule("/m/<slug>/<ident>/edit", "edit", edit_view, methods=["GET", "POST"])
     bp.add_url_rule("/m/<slug>/<ident>/delete", "delete", delete_view, methods=["GET", "POST"])
+    bp.add_url_rule("/m/<slug>/<ident>/do/<name>", "object_action", object_action_view, methods=["POST"])
     bp.add_url_rule("/p/<slug>", "page", page_view, methods=["GET", "POST"])
     return bp
 
@@ -209,6 +212,7 @@ def detail_view(slug: str, ident: str) -> str:
         fields=fields,
         history=history,
         can=lambda operation: view.allows(current_user, operation),
+        **object_extras(view, obj),
     )
 
 
@@ -218,13 +222,11 @@ def _form_keys(form: t.Any) -> list[str]:
 
 def create_view(slug: str) -> t.Any:
     view = _view(slug, "create")
-    form = view.form_class()()
+    form = view.create_form_class()()
     session = erlen_db.session
     if form.validate_on_submit():
         keys = [key for key in _form_keys(form) if key in view.columns]
-        obj = view.model()
-        form.populate_obj(obj)
-        session.add(obj)
+        obj = view.create_object(form, session)
         try:
             session.flush()
             audit.record(session, view, "create", obj, audit.diff({}, audit.snapshot(view, obj, keys)))
@@ -240,12 +242,12 @@ def create_view(slug: str) -> t.Any:
 def edit_view(slug: str, ident: str) -> t.Any:
     view = _view(slug, "edit")
     obj = _object(view, ident)
-    form = view.form_class()(obj=obj)
+    form = view.edit_form_class()(obj=obj)
     session = erlen_db.session
     if form.validate_on_submit():
         keys = [key for key in _form_keys(form) if key in view.columns]
         before = audit.snapshot(view, obj, keys)
-        form.populate_obj(obj)
+        view.update_object(form, obj)
         changes = audit.diff(before, audit.snapshot(view, obj, keys))
         try:
             if changes:
@@ -346,6 +348,10 @@ def action_view(slug: str) -> t.Any:
     try:
         try:
             message = action.callback(view, objects)
+        except ActionRefused as refused:
+            session.rollback()
+            flash(f"{action.label}: {refused} Nothing was changed.", "error")
+            return redirect(_back(view))
         except (HTTPException, sa.exc.IntegrityError):
             raise  # an abort() the plugin meant; a refusal the callback's own flush met, reported below
         except Exception as exc:

@@ -14,4 +14,4 @@ def erlen_admin_views() -> list[t.Any]:
     from erlen_admin import ModelView
     from erlen_auth.models import User
 
-    return [ModelView(User, slug="users")]
+    return [ModelView(User, slug="sample_users")]

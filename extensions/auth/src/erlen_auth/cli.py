@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import typing as t
 
 import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.orm import selectinload
 
 from erlen_db import get_session
 
@@ -116,6 +118,65 @@ def end_sessions_command(email: str) -> None:
     user = _user(email)
     ended = accounts.end_sessions(user)
     click.echo(f"Ended every session of <{user.email}> ({ended}).")
+
+
+def _time(value: t.Any) -> str | None:
+    from .sessions import utc
+
+    return None if value is None else utc(value).isoformat(timespec="seconds")
+
+
+@user_group.command("list")
+@click.option("--active/--inactive", default=None, help="Only active accounts, or only deactivated ones.")
+@click.option("--superuser/--not-superuser", default=None, help="Only superusers, or only the others.")
+@click.option("--role", "role_name", default=None, help="Only users who have this role.")
+@click.option("--confirmed/--unconfirmed", default=None, help="Only users whose address is confirmed, or not.")
+@click.option("--search", default=None, help="Only users whose email contains this text (any case).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+def list_users_command(
+    active: bool | None,
+    superuser: bool | None,
+    role_name: str | None,
+    confirmed: bool | None,
+    search: str | None,
+    as_json: bool,
+) -> None:
+    """List user accounts, by id: never their password hashes or tokens."""
+    import json
+
+    from .user_filters import users
+
+    role_id = _role(role_name).id if role_name is not None else None
+    statement = users(
+        active=active, superuser=superuser, role_id=role_id, is_confirmed=confirmed, search=search
+    ).options(selectinload(User.roles))
+    found = [
+        {
+            "id": user.id,
+            "email": user.email,
+            "is_active": user.is_active,
+            "is_superuser": user.is_superuser,
+            "email_confirmed_at": _time(user.email_confirmed_at),
+            "last_login_at": _time(user.last_login_at),
+            "created_at": _time(user.created_at),
+            "roles": sorted(role.name for role in user.roles),
+        }
+        for user in get_session().scalars(statement)
+    ]
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        click.echo("No users match.")
+        return
+    width = max(len(row["email"]) for row in found)
+    click.echo(f"{'ID':>6}  {'EMAIL'.ljust(width)}  ACTIVE  SUPER  CONFIRMED  LAST LOGIN                 ROLES")
+    for row in found:
+        click.echo(
+            f"{row['id']:>6}  {row['email'].ljust(width)}  {'yes' if row['is_active'] else 'no':<6}  "
+            f"{'yes' if row['is_superuser'] else 'no':<5}  {'yes' if row['email_confirmed_at'] else 'no':<9}  "
+            f"{row['last_login_at'] or 'never':<25}  {', '.join(row['roles']) or '-'}"
+        )
 
 
 sessions_group = AppGroup("sessions", help="Manage log-in sessions.")

@@ -133,11 +133,17 @@ class User(Model):
     #: The address stripped and lower-cased: unique, and what log-ins look up.
     email_key: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
-    email_confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, server_default=func.now())
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, info={"label": "Active"})
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, info={"label": "Superuser"})
+    email_confirmed_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None, info={"label": "Email confirmed"}
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, server_default=func.now(), info={"label": "Created"}
+    )
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None, info={"label": "Last login"}
+    )
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     #: Loaded on first use (``can()`` of a non-superuser), so a request that only needs the user costs one query.
     roles: Mapped[list[Role]] = relationship(secondary="auth_user_role")

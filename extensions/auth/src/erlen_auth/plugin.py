@@ -360,6 +360,17 @@ def erlen_auth_permissions() -> Mapping[str, str]:
     }
 
 
+@erlen.hookimpl(optionalhook=True)
+def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
+    """Users and roles in the admin, when the ``admin`` plugin is enabled (see :mod:`erlen_auth.admin_views`).
+
+    Optional: without erlen-admin the hook is never called, and the module importing it is never imported.
+    """
+    from .admin_views import admin_views
+
+    return admin_views(app)
+
+
 @erlen.hookimpl
 def erlen_auth_user_export(user: t.Any) -> Mapping[str, t.Any]:
     from .data_rights import own_export

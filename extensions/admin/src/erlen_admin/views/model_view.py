@@ -21,6 +21,9 @@ from erlen_db import integer_range, python_type_of
 from erlen_forms.model_forms import is_sensitive
 
 from ..actions import DELETE_SELECTED, OPERATIONS, Action
+from ..object_actions import ObjectAction
+from .panels import Panel
+from .query_filters import QueryFilter
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -55,7 +58,8 @@ class ModelView:
     :param sortable: the columns people may sort by (each ``NOT NULL``; index them on big tables).
     :param default_sort: the list's order, ``"column"`` or ``"-column"``; the primary key, newest first, by default.
     :param search: the text columns the search box looks in (``LIKE %term%``).
-    :param filters: columns filtered by equality (selects for booleans and enums).
+    :param filters: columns filtered by equality (selects for booleans and enums), and
+        :class:`~erlen_admin.QueryFilter` s for other conditions (a role, ``IS NULL``).
     :param form_columns: the columns of the create and edit forms (``None``: every column but the key and
         the secret-looking ones, whose stored values a form would otherwise send to the browser).
     :param form_exclude: columns left out of the forms.
@@ -67,6 +71,14 @@ class ModelView:
     :param can_delete: offer deleting rows (and the bulk delete).
     :param can_export: offer the CSV export.
     :param page_sizes: the page sizes people may choose; the first is the default.
+    :param permissions: ``{operation: permission}`` naming, for some operations, a permission the
+        registering plugin declares itself (``{"edit": "auth.manage_users"}``) instead of
+        ``admin.<slug>.<operation>``, which is then not declared.
+    :param object_actions: :class:`~erlen_admin.ObjectAction` s offered on the detail page.
+    :param panels: :class:`~erlen_admin.Panel` s shown on the detail page under the fields.
+
+    Subclasses change how rows are made and saved by overriding :meth:`create_form_class`,
+    :meth:`edit_form_class`, :meth:`create_object` and :meth:`update_object`.
     """
 
     def __init__(
@@ -80,7 +92,7 @@ class ModelView:
         sortable: Sequence[str] | None = None,
         default_sort: str | None = None,
         search: Sequence[str] = (),
-        filters: Sequence[str] = (),
+        filters: Sequence[str | QueryFilter] = (),
         form_columns: Sequence[str] | None = None,
         form_exclude: Sequence[str] = (),
         detail_columns: Sequence[str] | None = None,
@@ -91,6 +103,9 @@ class ModelView:
         can_delete: bool = True,
         can_export: bool = True,
         page_sizes: Sequence[int] = (20, 50, 100),
+        permissions: Mapping[str, str] | None = None,
+        object_actions: Sequence[ObjectAction] = (),
+        panels: Sequence[Panel] = (),
     ) -> None:
         try:
             mapper = t.cast(Mapper[t.Any], sa.inspect(model))
@@ -120,7 +135,21 @@ class ModelView:
         if self.pk_key not in self.sortable:
             self.sortable.append(self.pk_key)
         self.search = list(search)
-        self.filter_keys = list(filters)
+        self.filter_keys = [key for key in filters if isinstance(key, str)]
+        #: The filters that are not equality on a column, by key.
+        self.query_filters = {item.key: item for item in filters if isinstance(item, QueryFilter)}
+        clash = set(self.query_filters) & set(self.filter_keys)
+        if clash:
+            raise AdminConfigError(f"{model.__name__}: two filters use the key {sorted(clash)[0]!r}.")
+        self.permission_names = dict(permissions or {})
+        for operation in self.permission_names:
+            if operation not in OPERATIONS:
+                raise AdminConfigError(
+                    f"{model.__name__}: permissions names the operation {operation!r}; "
+                    f"operations are {', '.join(OPERATIONS)}."
+                )
+        self.object_actions: list[ObjectAction] = []
+        self.panels = list(panels)
         self.form_columns = list(form_columns) if form_columns is not None else None
         self.form_exclude = list(form_exclude)
         self.formatters = dict(formatters or {})
@@ -150,7 +179,10 @@ class ModelView:
             raise AdminConfigError(f"{model.__name__}: default_sort {sort!r} is not a sortable column.")
         self.default_sort = sort
         self.actions: list[Action] = ([DELETE_SELECTED] if can_delete else []) + list(actions)
-        self.filters = [self._filter_spec(key) for key in self.filter_keys]
+        self.filters: list[FilterSpec | QueryFilter] = [
+            self._filter_spec(item) if isinstance(item, str) else item for item in filters
+        ]
+        self.add_actions(object_actions)
         #: The plugin that registered the view; set by the registry.
         self.plugin = ""
         self._form_class: t.Any = None
@@ -161,11 +193,15 @@ class ModelView:
         """The permission name of ``operation`` (view, create, edit, delete) on this model."""
         if operation not in OPERATIONS:
             raise ValueError(f"unknown admin operation {operation!r}")
-        return f"admin.{self.slug}.{operation}"
+        return self.permission_names.get(operation) or f"admin.{self.slug}.{operation}"
 
     def permissions(self) -> dict[str, str]:
-        """The view's permissions with their descriptions, for erlen-auth's registry."""
-        return {self.permission(op): f"Admin: {op} {self.plural.lower()}" for op in OPERATIONS}
+        """The view's own permissions with their descriptions, for erlen-auth's registry (not those it borrows)."""
+        return {
+            self.permission(op): f"Admin: {op} {self.plural.lower()}"
+            for op in OPERATIONS
+            if op not in self.permission_names
+        }
 
     def offers(self, operation: str) -> bool:
         """Whether the view offers ``operation`` at all (``can_create=False`` turns creating off)."""
@@ -175,14 +211,17 @@ class ModelView:
         """Whether ``user`` may do ``operation``; ``False`` for operations the view does not offer."""
         return self.offers(operation) and bool(user.is_authenticated) and bool(user.can(self.permission(operation)))
 
-    def add_actions(self, actions: Iterable[Action], plugin: str = "") -> None:
-        """Add bulk actions (those plugins give through ``erlen_admin_actions``).
+    def add_actions(self, actions: Iterable[Action | ObjectAction], plugin: str = "") -> None:
+        """Add bulk and object actions (those plugins give through ``erlen_admin_actions``).
 
         :param actions: the actions.
         :param plugin: the plugin giving them, for the actions that do not name one.
         """
         names = {action.name for action in self.actions}
         for action in actions:
+            if isinstance(action, ObjectAction):
+                self._add_object_action(action, plugin)
+                continue
             if not isinstance(action, Action):
                 raise AdminConfigError(
                     f"Plugin {plugin!r}: erlen_admin_actions must return Action objects, not {type(action).__name__}."
@@ -193,9 +232,31 @@ class ModelView:
             names.add(action.name)
             self.actions.append(action)
 
+    def _add_object_action(self, action: ObjectAction, plugin: str) -> None:
+        if any(found.name == action.name for found in self.object_actions):
+            raise AdminConfigError(f"{self.model.__name__}: two object actions are named {action.name!r}.")
+        self.object_actions.append(action if action.plugin or not plugin else replace(action, plugin=plugin))
+
     def action(self, name: str) -> Action | None:
         """The bulk action called ``name``, if the view has one."""
         return next((action for action in self.actions if action.name == name), None)
+
+    def object_action(self, name: str) -> ObjectAction | None:
+        """The object action called ``name``, if the view has one."""
+        return next((action for action in self.object_actions if action.name == name), None)
+
+    def coerce_filter(self, key: str, raw: str, dialect: str | None = None) -> t.Any:
+        """``raw`` as a value of the filter ``key`` (a column's or a :class:`QueryFilter`'s).
+
+        :raises ValueError: it is not one.
+        """
+        found = self.query_filters.get(key)
+        return found.coerce(raw) if found is not None else self.coerce(key, raw, dialect)
+
+    def filter_label(self, key: str) -> str:
+        """The label of the filter ``key``."""
+        found = self.query_filters.get(key)
+        return found.label if found is not None else self.label(key)
 
     # -- columns -----------------------------------------------------------------------------------------------------
 
@@ -253,6 +314,34 @@ class ModelView:
                 exclude += [key for key in self.columns if is_sensitive(key) and key not in exclude]
             self._form_class = model_form(self.model, only=self.form_columns, exclude=exclude)
         return self._form_class
+
+    def create_form_class(self) -> t.Any:
+        """The form of the create page; :meth:`form_class` by default."""
+        return self.form_class()
+
+    def edit_form_class(self) -> t.Any:
+        """The form of the edit page (made with ``obj=``); :meth:`form_class` by default."""
+        return self.form_class()
+
+    def create_object(self, form: t.Any, session: t.Any) -> t.Any:
+        """Make the object of a validated create form and add it to ``session`` (the admin flushes,
+        records and commits). By default, a new model instance filled by ``form.populate_obj``.
+
+        :param form: the validated form.
+        :param session: the request's database session.
+        """
+        obj = self.model()
+        form.populate_obj(obj)
+        session.add(obj)
+        return obj
+
+    def update_object(self, form: t.Any, obj: t.Any) -> None:
+        """Apply a validated edit form to ``obj`` (the admin records and commits); ``form.populate_obj`` by default.
+
+        :param form: the validated form.
+        :param obj: the object being edited.
+        """
+        form.populate_obj(obj)
 
     def _filter_spec(self, key: str) -> FilterSpec:
         column = self.columns[key]

@@ -51,6 +51,10 @@ class AdminRegistry:
                     view.actions = [
                         action if action.plugin else replace(action, plugin=plugin.name) for action in view.actions
                     ]
+                    view.object_actions = [
+                        action if action.plugin else replace(action, plugin=plugin.name)
+                        for action in view.object_actions
+                    ]
                     self.models[view.slug] = view
                     self.by_table.setdefault(view.table.name, view)
                     group.models.append(view)

@@ -1,0 +1,94 @@
+"""The detail page's object actions and panels: the ``POST /admin/m/<slug>/<id>/do/<name>`` route and what
+the detail page shows of them."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+import erlen_db
+
+from . import audit
+from .object_actions import ActionOutcome, ActionRefused, ObjectAction
+from .views.model_view import ModelView
+
+
+def object_extras(view: ModelView, obj: t.Any) -> dict[str, t.Any]:
+    """The detail page's object-action buttons and rendered panels that the current user may use and see.
+
+    :param view: the model view.
+    :param obj: the object shown.
+    :returns: ``object_actions`` (the :class:`ObjectAction` s with a button) and ``panels``
+        (``(panel, html)`` pairs).
+    """
+    actions = [
+        action
+        for action in view.object_actions
+        if action.button and view.allows(current_user, action.permission) and action.applies_to(obj)
+    ]
+    panels = [
+        (panel, Markup(render_template(panel.template, **panel.variables(view, obj))))
+        for panel in view.panels
+        if view.allows(current_user, panel.permission)
+    ]
+    return {"object_actions": actions, "panels": panels}
+
+
+def object_action_view(slug: str, ident: str, name: str) -> t.Any:
+    """Run the object action ``name`` on one object, record it in the audit log and commit; back to its page."""
+    from .routes import _object, _view
+
+    view = _view(slug, "view")
+    action = view.object_action(name)
+    if action is None:
+        abort(404)
+    if not view.allows(current_user, action.permission):
+        abort(403)
+    obj = _object(view, ident)
+    back = url_for("admin.detail", slug=view.slug, ident=view.pk_of(obj))
+    if not action.applies_to(obj):
+        flash(f"{action.label}: this does not apply to {view.describe(obj)} now. Nothing was changed.", "warning")
+        return redirect(back)
+    session = erlen_db.session
+    before = audit.snapshot(view, obj)
+    try:
+        result = action.callback(view, obj)
+    except ActionRefused as refused:
+        session.rollback()
+        flash(f"{action.label}: {refused} Nothing was changed.", "error")
+        return redirect(back)
+    except HTTPException:
+        raise
+    except Exception as exc:
+        if erlen_db.is_unavailable(exc):
+            raise
+        return _crashed(view, action, back)
+    outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
+    session.flush()
+    changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
+    audit.record(session, view, f"action:{action.name}", obj, changes)
+    session.commit()
+    flash(outcome.message, "success")
+    return redirect(back)
+
+
+def _crashed(view: ModelView, action: ObjectAction, back: str) -> t.Any:
+    """Roll back an object action whose callback raised, log its traceback naming its plugin, and say so."""
+    erlen_db.session.rollback()
+    plugin = action.plugin or view.plugin
+    current_app.logger.exception(
+        "Admin object action %r of plugin %r failed on %s; rolled back, nothing was changed.",
+        action.name,
+        plugin,
+        view.slug,
+    )
+    flash(
+        f"{action.label} failed because of an error in the {plugin!r} plugin. Nothing was changed; "
+        "the details are in the app's log.",
+        "error",
+    )
+    return redirect(back)
