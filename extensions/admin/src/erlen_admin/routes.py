@@ -218,7 +218,7 @@ def _form_keys(form: t.Any) -> list[str]:
 
 def create_view(slug: str) -> t.Any:
     view = _view(slug, "create")
-    form = view.form_class()()
+    form = view.form_class(creating=True)()
     session = erlen_db.session
     if form.validate_on_submit():
         keys = [key for key in _form_keys(form) if key in view.columns]
@@ -232,7 +232,7 @@ def create_view(slug: str) -> t.Any:
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             _refused(view, form, keys, exc)
         else:
-            flash(f"{view.name} {view.describe(obj)!s} created.", "success")
+            flash(f"{view.title(obj)} created.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
     return render_template("admin/form.html", view=view, form=form, obj=None)
 
@@ -262,9 +262,13 @@ def edit_view(slug: str, ident: str) -> t.Any:
             except ObjectDeletedError:
                 return _deleted_meanwhile(view, ident)
         else:
-            flash(f"{view.name} {view.describe(obj)!s} saved." if changes else "Nothing changed.", "success")
+            flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
-    return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj))
+    key = None
+    if view.key_in_form:
+        labels = listing.related_labels(view, view.pk_key, [obj], session)
+        key = (view.label(view.pk_key), fk_link(view, view.pk_key, view.pk_of(obj), labels))
+    return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key)
 
 
 def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
@@ -301,16 +305,16 @@ def delete_view(slug: str, ident: str) -> t.Any:
     obj = _object(view, ident)
     if request.method == "POST":
         session = erlen_db.session
-        description = view.describe(obj)
+        description = view.title(obj)
         audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
         session.delete(obj)
         try:
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()
-            flash(f"{view.name} {description} cannot be deleted: other rows refer to it.", "error")
+            flash(f"{description} cannot be deleted: other rows refer to it.", "error")
             return redirect(url_for("admin.detail", slug=slug, ident=ident))
-        flash(f"{view.name} {description} deleted.", "success")
+        flash(f"{description} deleted.", "success")
         return redirect(url_for("admin.list", slug=slug))
     return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
 

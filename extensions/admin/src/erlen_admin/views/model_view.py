@@ -67,6 +67,10 @@ class ModelView:
     :param can_delete: offer deleting rows (and the bulk delete).
     :param can_export: offer the CSV export.
     :param page_sizes: the page sizes people may choose; the first is the default.
+    :param export_columns: the columns of the CSV export; the key and ``list_columns`` by default.
+
+    A primary key that is also a foreign key (a profile keyed by its user's id) is chosen on the create form,
+    as a select of the related rows (a search input on big tables), and shown read-only on the edit form.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class ModelView:
         can_delete: bool = True,
         can_export: bool = True,
         page_sizes: Sequence[int] = (20, 50, 100),
+        export_columns: Sequence[str] | None = None,
     ) -> None:
         try:
             mapper = t.cast(Mapper[t.Any], sa.inspect(model))
@@ -131,7 +136,18 @@ class ModelView:
         self.page_sizes = [int(size) for size in page_sizes]
         if not self.page_sizes or any(not 1 <= size <= 1000 for size in self.page_sizes):
             raise AdminConfigError(f"{model.__name__}: page sizes must be between 1 and 1000.")
-        for key in [*self.list_columns, *self.detail_columns, *self.sortable, *self.search, *self.filter_keys]:
+        default_export = self.list_columns if self.pk_key in self.list_columns else [self.pk_key, *self.list_columns]
+        self.export_columns = list(export_columns) if export_columns is not None else default_export
+        #: Whether the primary key is a foreign key, chosen on the create form (the database cannot make it).
+        self.key_in_form = len(pk_column.foreign_keys) == 1
+        for key in [
+            *self.list_columns,
+            *self.detail_columns,
+            *self.sortable,
+            *self.search,
+            *self.filter_keys,
+            *self.export_columns,
+        ]:
             if key not in self.columns:
                 raise AdminConfigError(
                     f"{model.__name__} has no column attribute {key!r}; its columns: {', '.join(self.columns)}."
@@ -153,7 +169,7 @@ class ModelView:
         self.filters = [self._filter_spec(key) for key in self.filter_keys]
         #: The plugin that registered the view; set by the registry.
         self.plugin = ""
-        self._form_class: t.Any = None
+        self._form_classes: dict[bool, t.Any] = {}
 
     # -- permissions -------------------------------------------------------------------------------------------------
 
@@ -234,6 +250,17 @@ class ModelView:
             return str(obj)[:200]
         return f"{self.name} {self.pk_of(obj)}"
 
+    def title(self, obj: t.Any) -> str:
+        """``obj`` named for a sentence or a heading, with the model's name said once.
+
+        ``Note 26`` for a model without ``__str__``, ``Note 26`` too when ``__str__`` already begins with
+        the name, otherwise the name and the text in quotes: ``Note “Shopping list”``.
+        """
+        text = self.describe(obj)
+        if text.lower().startswith(self.name.lower()):
+            return text
+        return f"{self.name} “{text}”"
+
     def display(self, key: str, value: t.Any) -> str:
         """The text of ``value`` in column ``key`` (escaped by the templates)."""
         formatter = self.formatters.get(key)
@@ -241,18 +268,46 @@ class ModelView:
             return formatter(value)
         return display_value(value)
 
-    def form_class(self) -> t.Any:
-        """The create/edit form, built once by erlen-forms' ``model_form``."""
-        if self._form_class is None:
+    def form_class(self, creating: bool = False) -> t.Any:
+        """The create or edit form, built once each by erlen-forms' ``model_form``.
+
+        :param creating: the create form, which has a field for a primary key that is a foreign key
+            (:attr:`key_in_form`); the edit form never has one.
+        """
+        creating = creating and self.key_in_form
+        form_class = self._form_classes.get(creating)
+        if form_class is None:
             from erlen_forms import model_form
 
+            fields = {self.pk_key: self._key_field()} if creating else {}
             exclude = list(self.form_exclude)
             if self.form_columns is None:
                 # A secret's stored value (a password hash, a session token) would be sent as the input's
                 # value; edit such columns only when the view lists them in form_columns.
                 exclude += [key for key in self.columns if is_sensitive(key) and key not in exclude]
-            self._form_class = model_form(self.model, only=self.form_columns, exclude=exclude)
-        return self._form_class
+            if not creating and self.pk_key not in exclude:
+                exclude.append(self.pk_key)  # a row's key is never edited
+            only = self.form_columns
+            if only is not None and creating and self.pk_key not in only:
+                only = [self.pk_key, *only]
+            form_class = self._form_classes[creating] = model_form(
+                self.model, only=only, exclude=exclude, fields=fields
+            )
+        return form_class
+
+    def _key_field(self) -> t.Any:
+        """The create form's field for a primary key that is a foreign key: a required select of the rows."""
+        from erlen_forms import ModelSelectField, Unique
+        from wtforms.validators import InputRequired
+
+        target = self.label(self.pk_key).lower()
+        taken = f"This {target} already has a {self.name.lower()}; choose another."
+        return ModelSelectField(
+            self.label(self.pk_key),
+            [InputRequired(), Unique(self.model, self.pk_key, message=taken)],
+            column=self.pk_column,
+            description=f"The {target} this {self.name.lower()} belongs to; it cannot be changed later.",
+        )
 
     def _filter_spec(self, key: str) -> FilterSpec:
         column = self.columns[key]
