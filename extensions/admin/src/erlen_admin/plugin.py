@@ -126,7 +126,11 @@ def erlen_auth_user_delete(user: t.Any) -> None:
 
 @erlen.hookimpl(optionalhook=True)
 def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> bool | None:
-    """Admin users may search a foreign key's rows when they may create or edit the model holding it."""
+    """Admin users may search a foreign key's rows when they may view the model holding it.
+
+    The create and edit forms search to choose a row; the list page's filters search to narrow the list
+    (whose cells show the same labels, so viewing is enough).
+    """
     from flask_login import current_user
 
     from .views.registry import registry_of
@@ -134,7 +138,7 @@ def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> 
     view = registry_of().view_for_table(table.name)
     if view is None or not current_user.is_authenticated or not current_user.can("admin.access"):
         return None
-    if view.allows(current_user, "create") or view.allows(current_user, "edit"):
+    if any(view.allows(current_user, operation) for operation in ("view", "create", "edit")):
         return True
     return None
 

@@ -32,7 +32,7 @@ import erlen_db
 from erlen_db import InvalidCursorError
 from erlen_db.errors import is_sqlite_lock
 
-from . import audit, counting, export, listing, refusals
+from . import audit, counting, export, filters, listing, refusals
 from .actions import Action
 from .views.model_view import ModelView
 from .views.registry import registry_of
@@ -168,6 +168,7 @@ def list_view(slug: str) -> t.Any:
         total=total,
         estimate=estimate,
         actions=actions,
+        fk_filters=filters.controls(view, params),
         can=lambda operation: view.allows(current_user, operation),
     )
 
