@@ -70,16 +70,20 @@ def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
 
 @erlen.hookimpl
 def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
+    from .audit import changes_text
     from .models import AuditEntry
     from .views.model_view import ModelView
 
+    columns = ["created_at", "user_email", "action", "model", "object_id", "object_repr"]
     return [
         ModelView(
             AuditEntry,
             name="Audit entry",
             plural="Audit log",
             slug="audit",
-            list_columns=["created_at", "user_email", "action", "model", "object_id", "object_repr"],
+            list_columns=columns,
+            export_columns=["id", *columns, "changes"],
+            formatters={"changes": changes_text},
             sortable=["id", "created_at"],
             default_sort="-id",
             search=["object_repr", "user_email"],

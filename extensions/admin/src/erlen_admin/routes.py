@@ -121,8 +121,7 @@ def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -
     if value is None:
         return view.display(key, value)
     remote = view.foreign_key(key)
-    label = labels.get(value, str(value))
-    text = label if label == str(value) else f"{label} (#{value})"
+    text = listing.related_text(value, labels)
     if remote is None:
         return text
     target = registry_of().view_for_table(remote.table.name)
@@ -186,11 +185,19 @@ def export_view(slug: str) -> t.Any:
 
 
 def detail_view(slug: str, ident: str) -> str:
+    from .models import AuditEntry
+
     view = _view(slug, "view")
     obj = _object(view, ident)
     session = erlen_db.session
     fields = []
+    changes = None
+    if isinstance(obj, AuditEntry):
+        # What changed, as a before/after table instead of the column's JSON.
+        changes = audit.changes_of(obj.action, obj.changes, registry_of().models.get(obj.model))
     for key in view.detail_columns:
+        if changes is not None and key == "changes":
+            continue
         value = getattr(obj, key)
         if view.foreign_key(key) is not None:
             fields.append(
@@ -208,6 +215,7 @@ def detail_view(slug: str, ident: str) -> str:
         obj=obj,
         ident=view.pk_of(obj),
         fields=fields,
+        changes=changes,
         history=history,
         can=lambda operation: view.allows(current_user, operation),
     )
