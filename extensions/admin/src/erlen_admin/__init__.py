@@ -9,6 +9,7 @@ from __future__ import annotations
 from .actions import DELETE_SELECTED, Action
 from .counting import estimate, exact
 from .views import AdminConfigError, AdminPage, AdminRegistry, FilterSpec, Group, ModelView, registry_of
+from .widgets import Widget
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,7 @@ __all__ = [
     "FilterSpec",
     "Group",
     "ModelView",
+    "Widget",
     "estimate",
     "exact",
     "registry_of",

@@ -19,6 +19,7 @@ if t.TYPE_CHECKING:
 
     from .views.model_view import ModelView
     from .views.pages import AdminPage
+    from .widgets import Widget
 
 PLUGIN = erlen.Plugin(
     name="admin",
@@ -39,6 +40,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
     return [
         S("URL_PREFIX", str, default="/admin", help="Where the admin is mounted."),
         S("TITLE", str, default="Admin", help="The admin's title, in the header and page titles."),
+        S("SITE_URL", str, default="/", help='Where the header\'s "View site" link goes; empty for no link.'),
     ]
 
 
@@ -93,6 +95,13 @@ def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
             can_delete=False,
         )
     ]
+
+
+@erlen.hookimpl
+def erlen_admin_widgets() -> Iterable[Widget]:
+    from .widgets import admin_widgets
+
+    return admin_widgets()
 
 
 @erlen.hookimpl

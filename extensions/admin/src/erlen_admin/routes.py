@@ -36,6 +36,7 @@ from . import audit, counting, export, filters, listing, refusals
 from .actions import Action
 from .views.model_view import ModelView
 from .views.registry import registry_of
+from .widgets import Widget
 
 #: The most objects one bulk action takes.
 MAX_BULK = 1000
@@ -107,13 +108,32 @@ def _object(view: ModelView, ident: str) -> t.Any:
 
 def index() -> str:
     user = current_user
+    registry = registry_of()
     groups = []
-    for group in registry_of().groups:
+    for group in registry.groups:
         models = [view for view in group.models if view.allows(user, "view")]
         pages = [page for page in group.pages if page.allowed(user)]
         if models or pages:
             groups.append((group.plugin, models, pages))
-    return render_template("admin/index.html", groups=groups)
+    widgets = [(widget, _render_widget(widget)) for widget in registry.widgets if widget.allowed(user)]
+    return render_template("admin/index.html", groups=groups, widgets=widgets)
+
+
+def _render_widget(widget: Widget) -> Markup | None:
+    """A dashboard widget's HTML, or ``None`` (logged, naming its plugin) when its function raises."""
+    try:
+        return Markup(widget.render())
+    except HTTPException:
+        raise
+    except Exception as exc:
+        if erlen_db.is_unavailable(exc):
+            raise  # the database, not the plugin: erlen-db answers 503
+        current_app.logger.exception(
+            "Admin dashboard widget %r of plugin %r failed; the dashboard shows a notice instead.",
+            widget.slug,
+            widget.plugin,
+        )
+        return None
 
 
 def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -> Markup | str:
