@@ -269,12 +269,11 @@ def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: Deliv
 def test_the_admin_sorts_notes_and_adds_profiles(app: Flask) -> None:
     """The tutorial says the notes admin sorts; "Add profile" needs a field for the profile's user (its key)."""
     import sqlalchemy as sa
+    from notes_app.notes.models import Note
 
     import erlen_db
     from erlen_auth import find_user
     from erlen_auth.testing import login_as, make_user
-    from notes_app.notes.models import Note
-
     from erlen_profiles.models import Profile
 
     with app.app_context():

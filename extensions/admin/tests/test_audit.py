@@ -32,7 +32,11 @@ def test_an_edit_shows_before_and_after(admin_client, books, db_session):
         data={"title": "Renamed", "pages": "77", "status": "published", "author_id": str(book.author_id)},
     )
     html = entry_page(admin_client, db_session, "edit")
-    assert sorted(rows_of(html)) == [("Pages", "10", "77"), ("Status", "draft", "published"), ("Title", "Book 01", "Renamed")]
+    assert sorted(rows_of(html)) == [
+        ("Pages", "10", "77"),
+        ("Status", "draft", "published"),
+        ("Title", "Book 01", "Renamed"),
+    ]
     assert '{"' not in html  # no raw JSON
 
 

@@ -24,14 +24,16 @@ def test_a_foreign_key_filter_is_a_select_of_labels(admin_client, books, models,
     assert 'id="f_author_id"' in select and '<label for="f_author_id">Author</label>' in html
     assert '<option value="">All</option>' in select
     assert f'<option value="{ada.id}">Ada</option>' in select and ">Grace</option>" in select
-    assert f'<input type="text" id="f_author_id"' not in html
+    assert '<input type="text" id="f_author_id"' not in html
 
     filtered = admin_client.get(f"{BOOKS}?f_author_id={ada.id}&per_page=50").text
     assert f'<option value="{ada.id}" selected>Ada</option>' in select_of(filtered, "f_author_id")
     assert len(re.findall(r"<td>Book \d\d</td>", filtered)) == 23  # the odd books are Ada's
 
 
-def test_a_big_related_table_gives_a_search_input_showing_the_chosen_label(app, admin_client, books, models, db_session):
+def test_a_big_related_table_gives_a_search_input_showing_the_chosen_label(
+    app, admin_client, books, models, db_session
+):
     app.config["FORMS_FK_SELECT_LIMIT"] = 1  # two authors: more than a select lists
     ada = db_session.scalar(sa.select(models.Author).where(models.Author.name == "Ada"))
     html = admin_client.get(f"{BOOKS}?f_author_id={ada.id}").text

@@ -140,7 +140,7 @@ def daily_activity(today: dt.date | None = None, days: int = ACTIVITY_DAYS) -> l
 
 
 def chart_bars(series: list[tuple[dt.date, int]], width: float = 280, height: float = 100) -> list[Bar]:
-    """The bars of a bar chart of ``series`` in a ``width`` × ``height`` box (bars touch the bottom).
+    """The bars of a bar chart of ``series`` in a box ``width`` wide and ``height`` high (bars touch the bottom).
 
     :param series: ``(day, count)`` pairs.
     :param width: the box's width.
@@ -153,7 +153,9 @@ def chart_bars(series: list[tuple[dt.date, int]], width: float = 280, height: fl
     bars = []
     for index, (day, count) in enumerate(series):
         tall = round(height * count / top, 2)
-        bars.append(Bar(day, count, round(index * slot + slot * 0.15, 2), round(height - tall, 2), round(slot * 0.7, 2), tall))
+        bars.append(
+            Bar(day, count, round(index * slot + slot * 0.15, 2), round(height - tall, 2), round(slot * 0.7, 2), tall)
+        )
     return bars
 
 

@@ -297,15 +297,16 @@ class ModelView:
 
     def _key_field(self) -> t.Any:
         """The create form's field for a primary key that is a foreign key: a required select of the rows."""
-        from erlen_forms import ModelSelectField, Unique
         from wtforms.validators import InputRequired
+
+        from erlen_forms import ModelSelectField, Unique
 
         target = self.label(self.pk_key).lower()
         taken = f"This {target} already has a {self.name.lower()}; choose another."
         return ModelSelectField(
             self.label(self.pk_key),
             [InputRequired(), Unique(self.model, self.pk_key, message=taken)],
-            column=self.pk_column,
+            column=self.columns[self.pk_key],
             description=f"The {target} this {self.name.lower()} belongs to; it cannot be changed later.",
         )
 
