@@ -48,7 +48,7 @@ def test_the_admin_s_own_widgets(admin_client, books, db_session):
     records = widget(html, "records")
     assert re.search(r'<a href="/admin/m/library_book/">Books</a></th>\s*<td class="number">', records)
     recent = widget(html, "recent-changes")
-    assert recent.count("<li>") == 5 and "edit book Book 0" in recent
+    assert recent.count("<li>") == 5 and "Edited book “Book 0”" in recent
     chart = widget(html, "activity")
     assert '<svg viewBox="0 0 280 118" role="img" aria-labelledby="activity-title activity-desc"' in chart
     assert '<title id="activity-title">' in chart and '<desc id="activity-desc">5 changes in all' in chart

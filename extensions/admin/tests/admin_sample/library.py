@@ -90,6 +90,6 @@ def erlen_admin_views() -> list[t.Any]:
             filters=["status", "featured", "author_id"],
             actions=[Action("publish", "Publish", publish, permission="edit", confirm=False)],
         ),
-        ModelView(Biography, list_columns=["author_id", "text"], filters=["author_id"]),
+        ModelView(Biography, plural="Biographies", list_columns=["author_id", "text"], filters=["author_id"]),
         AdminPage("Statistics", stats),
     ]

@@ -307,6 +307,7 @@ class ModelView:
             self.label(self.pk_key),
             [InputRequired(), Unique(self.model, self.pk_key, message=taken)],
             column=self.columns[self.pk_key],
+            blank_text=f"Choose the {target}",
             description=f"The {target} this {self.name.lower()} belongs to; it cannot be changed later.",
         )
 
