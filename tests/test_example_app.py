@@ -266,6 +266,45 @@ def test_the_demo_admin_sees_the_new_note_in_the_admin(app: Flask, outbox: Deliv
     assert "Ada" in admin.get("/admin/m/profiles_profile/").text
 
 
+def test_the_admin_sorts_notes_and_adds_profiles(app: Flask) -> None:
+    """The tutorial says the notes admin sorts; "Add profile" needs a field for the profile's user (its key)."""
+    import sqlalchemy as sa
+    from notes_app.notes.models import Note
+
+    import erlen_db
+    from erlen_auth import find_user
+    from erlen_auth.testing import login_as, make_user
+    from erlen_profiles.models import Profile
+
+    with app.app_context():
+        admin_user = find_user("admin@example.com")
+        session = erlen_db.database_of(app).session
+        session.add_all(Note(title=title, body="", author_id=admin_user.id) for title in ("Banana", "Apple", "Cherry"))
+        session.commit()
+    bob = make_user(app, "bob@example.com", password=PASSWORD)
+    admin = csrf_client_for(app)
+    with app.app_context():
+        login_as(admin, find_user("admin@example.com"))
+    listing = admin.get("/admin/m/notes_note/").text
+    assert 'href="/admin/m/notes_note/?sort=title' in listing.replace("&amp;", "&")
+    by_title = admin.get("/admin/m/notes_note/?sort=title").text
+    shown = [t for t in re.findall(r"<td>(Apple|Banana|Cherry)</td>", by_title)]
+    assert shown == ["Apple", "Banana", "Cherry"]
+    assert "cannot be sorted" not in admin.get("/admin/m/notes_note/?sort=-created_at").text
+    check = app.test_cli_runner().invoke(args=["check"])
+    assert "admin.W001" not in check.output, check.output
+
+    form = admin.get("/admin/m/profiles_profile/new").text
+    assert re.search(r'<select[^>]*name="user_id"', form), form
+    response = admin.post(
+        "/admin/m/profiles_profile/new", data={"user_id": str(bob.id), "display_name": "Bob", "bio": "Hi"}
+    )
+    assert response.status_code == 302, response.text
+    with app.app_context():
+        profile = erlen_db.database_of(app).session.scalar(sa.select(Profile).where(Profile.user_id == bob.id))
+        assert profile is not None and profile.display_name == "Bob"
+
+
 def test_a_note_written_while_the_mail_server_is_down_keeps_its_notification(app: Flask, outbox: DeliveredMail) -> None:
     # The admins' mail is queued in the note's transaction: the outage delays it, it is never dropped.
     pytest.importorskip("aiosmtpd", reason="the SMTP server of this test needs erlen-mail[testing]")

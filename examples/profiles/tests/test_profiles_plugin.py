@@ -132,6 +132,15 @@ def test_profiles_have_an_admin_view_when_admin_is_enabled(make_app: MakeApp, tm
     login_as(client, root)
     listing = client.get("/admin/m/profiles_profile/")
     assert listing.status_code == 200 and "ada" in listing.text
+    # The dashboard's box of the newest profiles (erlen_admin_widgets).
+    dashboard = client.get("/admin/").text
+    assert 'id="widget-newest-profiles"' in dashboard
+    assert f'<a href="/admin/m/profiles_profile/{ada.id}/">ada</a>' in dashboard
+    # "Add profile": the key is the user, chosen on the form.
+    bob = make_user(app, "bob@example.com")
+    created = client.post("/admin/m/profiles_profile/new", data={"user_id": str(bob.id), "display_name": "Bob"})
+    assert created.status_code == 302, created.text
+    assert "Bob" in client.get(f"/profiles/{bob.id}").text
 
 
 def test_the_profile_is_in_the_users_data_and_goes_with_the_account(

@@ -30,7 +30,7 @@ def test_views_grouped_by_plugin(app):
     registry = registry_of(app)
     assert [group.plugin for group in registry.groups] == ["admin", "library"]
     library = registry.groups[1]
-    assert [view.slug for view in library.models] == ["library_author", "library_book"]
+    assert [view.slug for view in library.models] == ["library_author", "library_book", "library_biography"]
     assert [page.slug for page in library.pages] == ["statistics"]
     book = registry.models["library_book"]
     assert book.plugin == "library"

@@ -13,7 +13,8 @@ Everything here is one of Erlen's public hooks, of the core or of an extension:
   the pages under ``/profiles`` and ``display_name(user)`` for every template.
 * ``erlen_auth_user_export`` and ``erlen_auth_user_delete``: the user's
   profile in "Download my data", and deleted with the account.
-* ``erlen_admin_views``: the profiles in the admin, when ``admin`` is enabled.
+* ``erlen_admin_views`` and ``erlen_admin_widgets``: the profiles in the admin,
+  and the newest on its dashboard, when ``admin`` is enabled.
 """
 
 from __future__ import annotations
@@ -151,3 +152,23 @@ def erlen_admin_views() -> Iterable[t.Any]:
     from .models import Profile
 
     return [ModelView(Profile, list_columns=["display_name", "user_id"], search=["display_name"])]
+
+
+def newest_profiles() -> str:
+    """The admin dashboard's box of the newest profiles: one query, at most five rows."""
+    import sqlalchemy as sa
+    from flask import render_template
+
+    from erlen_db import session
+
+    from .models import Profile
+
+    profiles = session.scalars(sa.select(Profile).order_by(Profile.user_id.desc()).limit(5))
+    return render_template("profiles/admin_newest.html", profiles=list(profiles))
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_admin_widgets() -> Iterable[t.Any]:
+    from erlen_admin import Widget
+
+    return [Widget("Newest profiles", newest_profiles, permission="admin.profiles_profile.view")]

@@ -20,6 +20,7 @@ from .views import (
     QueryFilter,
     registry_of,
 )
+from .widgets import Widget
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "ObjectAction",
     "Panel",
     "QueryFilter",
+    "Widget",
     "estimate",
     "exact",
     "registry_of",

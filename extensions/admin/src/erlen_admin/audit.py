@@ -12,10 +12,11 @@ import enum
 import typing as t
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from .views.model_view import ModelView
+from .views.model_view import ModelView, display_value
 
 
 def jsonable(value: t.Any) -> t.Any:
@@ -83,3 +84,59 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+@dataclass(frozen=True)
+class Change:
+    """One column of an audit entry's changes, as the audit entry's page shows it.
+
+    :param key: the column attribute.
+    :param label: its heading (from the model view, when the model is still registered).
+    :param before: the value before the change, as text (``—`` for none: a created row).
+    :param after: the value after it (``—`` for a deleted row).
+    """
+
+    key: str
+    label: str
+    before: str
+    after: str
+
+
+def _is_deletion(action: str, changes: Mapping[str, t.Any]) -> bool:
+    """Whether ``changes`` is a deleted row's snapshot rather than ``{column: [old, new]}``."""
+    if action in ("delete", "bulk:delete"):
+        return True
+    return not all(isinstance(value, list) and len(value) == 2 for value in changes.values())
+
+
+def _text(value: t.Any) -> str:
+    return display_value(value)
+
+
+def changes_of(action: str, changes: Mapping[str, t.Any] | None, view: ModelView | None = None) -> list[Change]:
+    """An audit entry's changes as rows of a before/after table.
+
+    :param action: the entry's action (``delete`` entries hold the deleted row's values).
+    :param changes: the entry's ``changes``.
+    :param view: the model view of the entry's model, for the columns' headings.
+    """
+    if not changes:
+        return []
+    deletion = _is_deletion(action, changes)
+    rows = []
+    for key, value in changes.items():
+        label = view.label(key) if view is not None and key in view.columns else key
+        if deletion:
+            rows.append(Change(key, label, _text(value), _text(None)))
+        else:
+            rows.append(Change(key, label, _text(value[0]), _text(value[1])))
+    return rows
+
+
+def changes_text(changes: Mapping[str, t.Any] | None, action: str = "edit") -> str:
+    """An audit entry's changes on one line, for the CSV export: ``title: Old → New; pages: 1 → 2``.
+
+    :param changes: the entry's ``changes``.
+    :param action: the entry's action; a deletion lists the deleted row's values.
+    """
+    return "; ".join(f"{row.key}: {row.before} → {row.after}" for row in changes_of(action, changes))

@@ -26,12 +26,16 @@ def cell(text: str) -> str:
 def rows(view: ModelView, params: listing.ListingParams, session: Session, *, batch: int = BATCH_SIZE) -> Iterator[str]:
     """The lines of the CSV export of the listing ``params`` (search, filters and sort; every page).
 
+    The columns are the view's ``export_columns``, as the list shows them: foreign keys as their rows'
+    labels with the key (``Ada (#3)``), values through the view's formatters.
+
     :param view: the model view.
     :param params: the listing; its cursors and page size are ignored.
     :param session: the session to read with.
     :param batch: rows per query.
     """
-    keys = view.list_columns if view.pk_key in view.list_columns else [view.pk_key, *view.list_columns]
+    keys = view.export_columns
+    related = [key for key in keys if view.foreign_key(key) is not None]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -52,8 +56,10 @@ def rows(view: ModelView, params: listing.ListingParams, session: Session, *, ba
     )
     while True:
         page = listing.fetch(view, page_params, session)
+        # Foreign keys as the list shows them: one IN query per column and batch, like a list page.
+        labels = {key: listing.related_labels(view, key, page.items, session) for key in related}
         for obj in page.items:
-            writer.writerow([cell(_text(view, key, getattr(obj, key))) for key in keys])
+            writer.writerow([cell(_text(view, key, getattr(obj, key), labels.get(key))) for key in keys])
         yield flush()
         session.expunge_all()  # the batch is written: let it go
         if page.next_cursor is None:
@@ -61,5 +67,9 @@ def rows(view: ModelView, params: listing.ListingParams, session: Session, *, ba
         page_params.after = page.next_cursor
 
 
-def _text(view: ModelView, key: str, value: t.Any) -> str:
-    return "" if value is None else view.display(key, value)
+def _text(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str] | None) -> str:
+    if value is None:
+        return ""
+    if labels is not None:
+        return listing.related_text(value, labels)
+    return view.display(key, value)

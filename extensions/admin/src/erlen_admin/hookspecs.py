@@ -21,6 +21,7 @@ if t.TYPE_CHECKING:
     from .object_actions import ObjectAction
     from .views.model_view import ModelView
     from .views.pages import AdminPage
+    from .widgets import Widget
 
 
 @hookspec
@@ -70,4 +71,44 @@ def erlen_admin_actions(app: Flask, view: ModelView) -> Iterable[Action | Object
 
     :param app: the app being created.
     :param view: the model view.
+    """
+
+
+@hookspec
+def erlen_admin_widgets(app: Flask) -> Iterable[Widget]:
+    """Add boxes to the admin's dashboard: counts, recent activity, a small chart.
+
+    Return :class:`erlen_admin.Widget` objects: a title and a function returning the box's HTML,
+    called each time the dashboard is shown (after the access check and the widget's ``permission``).
+    Render a template of your plugin, so Jinja escapes the values:
+
+    .. code-block:: python
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_admin_widgets():
+            from erlen_admin import Widget
+
+            def newest_posts():
+                from flask import render_template
+                from erlen_db import session
+                from .models import Post
+
+                posts = session.scalars(sa.select(Post).order_by(Post.id.desc()).limit(5))
+                return render_template("blog/admin_newest.html", posts=posts)
+
+            return [Widget("Newest posts", newest_posts, permission="admin.blog_post.view")]
+
+    A dashboard is opened often: keep each widget's queries independent of the tables' sizes. Count with
+    :func:`erlen_admin.estimate` (the database's statistics) rather than ``COUNT(*)``, list with a
+    ``LIMIT``, aggregate over a range of an indexed column. Draw a chart as inline SVG with a ``<title>``
+    and a ``<desc>`` saying what it shows (the admin's page allows no scripts from elsewhere and no
+    inline scripts). A widget that raises is logged, naming its plugin, and shown as a short notice: the
+    rest of the dashboard still works.
+
+    The admin's own widgets come first: "Records" (rows per model, estimated), "Recent changes" (the
+    latest audit entries) and a chart of the audit log's entries per day over two weeks.
+
+    Called once per app while the admin is set up.
+
+    :param app: the app being created.
     """

@@ -252,6 +252,16 @@ def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPa
     return ListingPage(items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor)
 
 
+def related_text(value: t.Any, labels: Mapping[t.Any, str]) -> str:
+    """How a list shows foreign-key ``value``: its row's label and key (``Ada (#3)``), or the key alone.
+
+    :param value: the foreign key's value (not ``None``).
+    :param labels: labels by key, from :func:`related_labels`.
+    """
+    label = labels.get(value, str(value))
+    return label if label == str(value) else f"{label} (#{value})"
+
+
 def related_labels(view: ModelView, key: str, items: list[t.Any], session: Session) -> dict[t.Any, str]:
     """The labels of the rows that foreign key ``key`` of ``items`` refers to: one ``IN`` query, at most a page."""
     from erlen_forms.model_forms import label_column

@@ -35,7 +35,10 @@ class AuditEntry(Model):
     changes: Mapped[dict[str, t.Any] | None] = mapped_column(sa.JSON())
 
     def __str__(self) -> str:
-        return f"{self.action} {self.model} {self.object_id or ''}".strip()
+        """What was done to what, for headings: ``Edit library_book 40 “Book 40”``."""
+        action = self.action[:1].upper() + self.action[1:]
+        text = f"{action} {self.model} {self.object_id or ''}".strip()
+        return f"{text} “{self.object_repr}”" if self.object_repr else text
 
 
 MODELS = (AuditEntry,)

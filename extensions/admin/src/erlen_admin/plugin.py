@@ -19,6 +19,7 @@ if t.TYPE_CHECKING:
 
     from .views.model_view import ModelView
     from .views.pages import AdminPage
+    from .widgets import Widget
 
 PLUGIN = erlen.Plugin(
     name="admin",
@@ -39,6 +40,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
     return [
         S("URL_PREFIX", str, default="/admin", help="Where the admin is mounted."),
         S("TITLE", str, default="Admin", help="The admin's title, in the header and page titles."),
+        S("SITE_URL", str, default="/", help='Where the header\'s "View site" link goes; empty for no link.'),
     ]
 
 
@@ -70,16 +72,20 @@ def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
 
 @erlen.hookimpl
 def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
+    from .audit import changes_text
     from .models import AuditEntry
     from .views.model_view import ModelView
 
+    columns = ["created_at", "user_email", "action", "model", "object_id", "object_repr"]
     return [
         ModelView(
             AuditEntry,
             name="Audit entry",
             plural="Audit log",
             slug="audit",
-            list_columns=["created_at", "user_email", "action", "model", "object_id", "object_repr"],
+            list_columns=columns,
+            export_columns=["id", *columns, "changes"],
+            formatters={"changes": changes_text},
             sortable=["id", "created_at"],
             default_sort="-id",
             search=["object_repr", "user_email"],
@@ -89,6 +95,13 @@ def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
             can_delete=False,
         )
     ]
+
+
+@erlen.hookimpl
+def erlen_admin_widgets() -> Iterable[Widget]:
+    from .widgets import admin_widgets
+
+    return admin_widgets()
 
 
 @erlen.hookimpl
@@ -126,7 +139,11 @@ def erlen_auth_user_delete(user: t.Any) -> None:
 
 @erlen.hookimpl(optionalhook=True)
 def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> bool | None:
-    """Admin users may search a foreign key's rows when they may create or edit the model holding it."""
+    """Admin users may search a foreign key's rows when they may view the model holding it.
+
+    The create and edit forms search to choose a row; the list page's filters search to narrow the list
+    (whose cells show the same labels, so viewing is enough).
+    """
     from flask_login import current_user
 
     from .views.registry import registry_of
@@ -134,7 +151,7 @@ def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> 
     view = registry_of().view_for_table(table.name)
     if view is None or not current_user.is_authenticated or not current_user.can("admin.access"):
         return None
-    if view.allows(current_user, "create") or view.allows(current_user, "edit"):
+    if any(view.allows(current_user, operation) for operation in ("view", "create", "edit")):
         return True
     return None
 

@@ -32,12 +32,13 @@ import erlen_db
 from erlen_db import InvalidCursorError
 from erlen_db.errors import is_sqlite_lock
 
-from . import audit, counting, export, listing, refusals
+from . import audit, counting, export, filters, listing, refusals
 from .actions import Action
 from .object_actions import ActionRefused
 from .object_routes import object_action_view, object_extras
 from .views.model_view import ModelView
 from .views.registry import registry_of
+from .widgets import Widget
 
 #: The most objects one bulk action takes.
 MAX_BULK = 1000
@@ -110,13 +111,32 @@ def _object(view: ModelView, ident: str) -> t.Any:
 
 def index() -> str:
     user = current_user
+    registry = registry_of()
     groups = []
-    for group in registry_of().groups:
+    for group in registry.groups:
         models = [view for view in group.models if view.allows(user, "view")]
         pages = [page for page in group.pages if page.allowed(user)]
         if models or pages:
             groups.append((group.plugin, models, pages))
-    return render_template("admin/index.html", groups=groups)
+    widgets = [(widget, _render_widget(widget)) for widget in registry.widgets if widget.allowed(user)]
+    return render_template("admin/index.html", groups=groups, widgets=widgets)
+
+
+def _render_widget(widget: Widget) -> Markup | None:
+    """A dashboard widget's HTML, or ``None`` (logged, naming its plugin) when its function raises."""
+    try:
+        return Markup(widget.render())
+    except HTTPException:
+        raise
+    except Exception as exc:
+        if erlen_db.is_unavailable(exc):
+            raise  # the database, not the plugin: erlen-db answers 503
+        current_app.logger.exception(
+            "Admin dashboard widget %r of plugin %r failed; the dashboard shows a notice instead.",
+            widget.slug,
+            widget.plugin,
+        )
+        return None
 
 
 def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -> Markup | str:
@@ -124,8 +144,7 @@ def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -
     if value is None:
         return view.display(key, value)
     remote = view.foreign_key(key)
-    label = labels.get(value, str(value))
-    text = label if label == str(value) else f"{label} (#{value})"
+    text = listing.related_text(value, labels)
     if remote is None:
         return text
     target = registry_of().view_for_table(remote.table.name)
@@ -171,6 +190,7 @@ def list_view(slug: str) -> t.Any:
         total=total,
         estimate=estimate,
         actions=actions,
+        fk_filters=filters.controls(view, params),
         can=lambda operation: view.allows(current_user, operation),
     )
 
@@ -188,11 +208,19 @@ def export_view(slug: str) -> t.Any:
 
 
 def detail_view(slug: str, ident: str) -> str:
+    from .models import AuditEntry
+
     view = _view(slug, "view")
     obj = _object(view, ident)
     session = erlen_db.session
     fields = []
+    changes = None
+    if isinstance(obj, AuditEntry):
+        # What changed, as a before/after table instead of the column's JSON.
+        changes = audit.changes_of(obj.action, obj.changes, registry_of().models.get(obj.model))
     for key in view.detail_columns:
+        if changes is not None and key == "changes":
+            continue
         value = getattr(obj, key)
         if view.foreign_key(key) is not None:
             fields.append(
@@ -210,6 +238,7 @@ def detail_view(slug: str, ident: str) -> str:
         obj=obj,
         ident=view.pk_of(obj),
         fields=fields,
+        changes=changes,
         history=history,
         can=lambda operation: view.allows(current_user, operation),
         **object_extras(view, obj),
@@ -234,7 +263,7 @@ def create_view(slug: str) -> t.Any:
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             _refused(view, form, keys, exc)
         else:
-            flash(f"{view.name} {view.describe(obj)!s} created.", "success")
+            flash(f"{view.title(obj)} created.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
     return render_template("admin/form.html", view=view, form=form, obj=None)
 
@@ -264,9 +293,13 @@ def edit_view(slug: str, ident: str) -> t.Any:
             except ObjectDeletedError:
                 return _deleted_meanwhile(view, ident)
         else:
-            flash(f"{view.name} {view.describe(obj)!s} saved." if changes else "Nothing changed.", "success")
+            flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
-    return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj))
+    key = None
+    if view.key_in_form:
+        labels = listing.related_labels(view, view.pk_key, [obj], session)
+        key = (view.label(view.pk_key), fk_link(view, view.pk_key, view.pk_of(obj), labels))
+    return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key)
 
 
 def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
@@ -303,16 +336,16 @@ def delete_view(slug: str, ident: str) -> t.Any:
     obj = _object(view, ident)
     if request.method == "POST":
         session = erlen_db.session
-        description = view.describe(obj)
+        description = view.title(obj)
         audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
         session.delete(obj)
         try:
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()
-            flash(f"{view.name} {description} cannot be deleted: other rows refer to it.", "error")
+            flash(f"{description} cannot be deleted: other rows refer to it.", "error")
             return redirect(url_for("admin.detail", slug=slug, ident=ident))
-        flash(f"{view.name} {description} deleted.", "success")
+        flash(f"{description} deleted.", "success")
         return redirect(url_for("admin.list", slug=slug))
     return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
 

@@ -47,9 +47,19 @@ class Book(Model):
         return self.title
 
 
+class Biography(Model):
+    """One per author, keyed by the author's id: a primary key that is also a foreign key."""
+
+    __tablename__ = "library_biography"
+
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("library_author.id"), primary_key=True)
+    text: Mapped[str] = mapped_column(sa.Text(), default="")
+    author: Mapped[Author] = relationship()
+
+
 @erlen.hookimpl
 def erlen_db_models() -> list[type[t.Any]]:
-    return [Author, Book]
+    return [Author, Book, Biography]
 
 
 def publish(view: t.Any, objects: t.Sequence[Book]) -> str:
@@ -80,5 +90,6 @@ def erlen_admin_views() -> list[t.Any]:
             filters=["status", "featured", "author_id"],
             actions=[Action("publish", "Publish", publish, permission="edit", confirm=False)],
         ),
+        ModelView(Biography, plural="Biographies", list_columns=["author_id", "text"], filters=["author_id"]),
         AdminPage("Statistics", stats),
     ]

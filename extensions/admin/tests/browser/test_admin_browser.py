@@ -150,3 +150,37 @@ def test_responsive_on_a_phone(page: t.Any) -> None:
     page.shot("phone-list")
     page.goto("/admin/m/library_book/1/")
     page.shot("phone-detail")
+
+
+def test_dashboard_fk_filter_and_audit_changes_by_keyboard(page: t.Any) -> None:
+    log_in(page)
+    chart = page.get_by_role("img", name=re.compile("Changes made through the admin per day"))
+    expect(chart).to_be_visible()
+    # The author filter is a select of names, chosen with the keyboard alone.
+    page.goto("/admin/m/library_book/")
+    page.get_by_label("Author").focus()
+    page.keyboard.press("End")  # the last author by name: Grace
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Apply").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*f_author_id=\d+.*"))
+    expect(page.get_by_label("Author")).to_have_value(re.compile(r"\d+"))
+    assert page.locator("#f_author_id option:checked").inner_text() == "Grace"
+    assert all("Grace" in cell for cell in page.locator("table.admin-table tbody td:nth-child(6)").all_inner_texts())
+    page.shot("fk-filter")
+    # An edit, then its audit entry's before/after table.
+    page.goto("/admin/m/library_book/1/edit")
+    page.get_by_label("Title").fill("Book 01, revised")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Book 01, revised saved.")).to_be_visible()
+    page.goto("/admin/m/audit/")
+    page.get_by_role("link", name=re.compile(r"^View audit entry")).first.click()
+    table = page.locator("table.changes-table")
+    expect(table.get_by_role("row", name=re.compile("Title Book 01 Book 01, revised"))).to_be_visible()
+    page.shot("audit-changes")
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 800})
+        for path, name in (("/admin/", "dashboard"), ("/admin/m/library_book/?f_author_id=2", "list-filter")):
+            page.goto(path)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (path, width)
+            page.shot(f"{name}-{width}")

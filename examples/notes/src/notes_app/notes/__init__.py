@@ -120,6 +120,8 @@ def erlen_admin_views() -> Iterable[t.Any]:
         ModelView(
             Note,
             list_columns=["title", "author_id", "created_at"],
+            sortable=["title", "created_at"],  # both indexed: a sorted page reads the index
+            default_sort="-created_at",
             search=["title", "body"],
             filters=["author_id"],
             form_exclude=["created_at"],

@@ -76,9 +76,13 @@ class ModelView:
         ``admin.<slug>.<operation>``, which is then not declared.
     :param object_actions: :class:`~erlen_admin.ObjectAction` s offered on the detail page.
     :param panels: :class:`~erlen_admin.Panel` s shown on the detail page under the fields.
+    :param export_columns: the columns of the CSV export; the key and ``list_columns`` by default.
 
     Subclasses change how rows are made and saved by overriding :meth:`create_form_class`,
     :meth:`edit_form_class`, :meth:`create_object` and :meth:`update_object`.
+
+    A primary key that is also a foreign key (a profile keyed by its user's id) is chosen on the create form,
+    as a select of the related rows (a search input on big tables), and shown read-only on the edit form.
     """
 
     def __init__(
@@ -106,6 +110,7 @@ class ModelView:
         permissions: Mapping[str, str] | None = None,
         object_actions: Sequence[ObjectAction] = (),
         panels: Sequence[Panel] = (),
+        export_columns: Sequence[str] | None = None,
     ) -> None:
         try:
             mapper = t.cast(Mapper[t.Any], sa.inspect(model))
@@ -160,7 +165,18 @@ class ModelView:
         self.page_sizes = [int(size) for size in page_sizes]
         if not self.page_sizes or any(not 1 <= size <= 1000 for size in self.page_sizes):
             raise AdminConfigError(f"{model.__name__}: page sizes must be between 1 and 1000.")
-        for key in [*self.list_columns, *self.detail_columns, *self.sortable, *self.search, *self.filter_keys]:
+        default_export = self.list_columns if self.pk_key in self.list_columns else [self.pk_key, *self.list_columns]
+        self.export_columns = list(export_columns) if export_columns is not None else default_export
+        #: Whether the primary key is a foreign key, chosen on the create form (the database cannot make it).
+        self.key_in_form = len(pk_column.foreign_keys) == 1
+        for key in [
+            *self.list_columns,
+            *self.detail_columns,
+            *self.sortable,
+            *self.search,
+            *self.filter_keys,
+            *self.export_columns,
+        ]:
             if key not in self.columns:
                 raise AdminConfigError(
                     f"{model.__name__} has no column attribute {key!r}; its columns: {', '.join(self.columns)}."
@@ -185,7 +201,7 @@ class ModelView:
         self.add_actions(object_actions)
         #: The plugin that registered the view; set by the registry.
         self.plugin = ""
-        self._form_class: t.Any = None
+        self._form_classes: dict[bool, t.Any] = {}
 
     # -- permissions -------------------------------------------------------------------------------------------------
 
@@ -295,6 +311,17 @@ class ModelView:
             return str(obj)[:200]
         return f"{self.name} {self.pk_of(obj)}"
 
+    def title(self, obj: t.Any) -> str:
+        """``obj`` named for a sentence or a heading, with the model's name said once.
+
+        ``Note 26`` for a model without ``__str__``, ``Note 26`` too when ``__str__`` already begins with
+        the name, otherwise the name and the text in quotes: ``Note “Shopping list”``.
+        """
+        text = self.describe(obj)
+        if text.lower().startswith(self.name.lower()):
+            return text
+        return f"{self.name} “{text}”"
+
     def display(self, key: str, value: t.Any) -> str:
         """The text of ``value`` in column ``key`` (escaped by the templates)."""
         formatter = self.formatters.get(key)
@@ -302,22 +329,52 @@ class ModelView:
             return formatter(value)
         return display_value(value)
 
-    def form_class(self) -> t.Any:
-        """The create/edit form, built once by erlen-forms' ``model_form``."""
-        if self._form_class is None:
+    def form_class(self, creating: bool = False) -> t.Any:
+        """The create or edit form, built once each by erlen-forms' ``model_form``.
+
+        :param creating: the create form, which has a field for a primary key that is a foreign key
+            (:attr:`key_in_form`); the edit form never has one.
+        """
+        creating = creating and self.key_in_form
+        form_class = self._form_classes.get(creating)
+        if form_class is None:
             from erlen_forms import model_form
 
+            fields = {self.pk_key: self._key_field()} if creating else {}
             exclude = list(self.form_exclude)
             if self.form_columns is None:
                 # A secret's stored value (a password hash, a session token) would be sent as the input's
                 # value; edit such columns only when the view lists them in form_columns.
                 exclude += [key for key in self.columns if is_sensitive(key) and key not in exclude]
-            self._form_class = model_form(self.model, only=self.form_columns, exclude=exclude)
-        return self._form_class
+            if not creating and self.pk_key not in exclude:
+                exclude.append(self.pk_key)  # a row's key is never edited
+            only = self.form_columns
+            if only is not None and creating and self.pk_key not in only:
+                only = [self.pk_key, *only]
+            form_class = self._form_classes[creating] = model_form(
+                self.model, only=only, exclude=exclude, fields=fields
+            )
+        return form_class
+
+    def _key_field(self) -> t.Any:
+        """The create form's field for a primary key that is a foreign key: a required select of the rows."""
+        from wtforms.validators import InputRequired
+
+        from erlen_forms import ModelSelectField, Unique
+
+        target = self.label(self.pk_key).lower()
+        taken = f"This {target} already has a {self.name.lower()}; choose another."
+        return ModelSelectField(
+            self.label(self.pk_key),
+            [InputRequired(), Unique(self.model, self.pk_key, message=taken)],
+            column=self.columns[self.pk_key],
+            blank_text=f"Choose the {target}",
+            description=f"The {target} this {self.name.lower()} belongs to; it cannot be changed later.",
+        )
 
     def create_form_class(self) -> t.Any:
-        """The form of the create page; :meth:`form_class` by default."""
-        return self.form_class()
+        """The form of the create page; :meth:`form_class` with ``creating=True`` by default."""
+        return self.form_class(creating=True)
 
     def edit_form_class(self) -> t.Any:
         """The form of the edit page (made with ``obj=``); :meth:`form_class` by default."""

@@ -12,6 +12,9 @@ import erlen
 from .model_view import AdminConfigError, ModelView
 from .pages import AdminPage
 
+if t.TYPE_CHECKING:
+    from ..widgets import Widget
+
 #: The key of the registry in ``app.extensions``.
 EXTENSION_KEY = "admin"
 
@@ -37,6 +40,8 @@ class AdminRegistry:
         self.pages: dict[str, AdminPage] = {}
         self.groups: list[Group] = []
         self.by_table: dict[str, ModelView] = {}
+        #: The dashboard's widgets, in the order of the plugins that give them.
+        self.widgets: list[Widget] = []
         plugins = erlen.plugins_of(app)
         for plugin, views in plugins.call_each("erlen_admin_views", app=app):
             group = Group(plugin.name)
@@ -79,6 +84,27 @@ class AdminRegistry:
                 view.add_actions(
                     erlen.hook_items(giver.name, "erlen_admin_actions", actions, "Action objects"), plugin=giver.name
                 )
+        self._add_widgets(app)
+
+    def _add_widgets(self, app: Flask) -> None:
+        from ..widgets import Widget
+
+        slugs: dict[str, str] = {}
+        for plugin, widgets in erlen.plugins_of(app).call_each("erlen_admin_widgets", app=app):
+            for widget in erlen.hook_items(plugin.name, "erlen_admin_widgets", widgets, "Widget objects"):
+                if not isinstance(widget, Widget):
+                    raise AdminConfigError(
+                        f"Plugin {plugin.name!r}: erlen_admin_widgets must return Widget objects, "
+                        f"not {type(widget).__name__}."
+                    )
+                if widget.slug in slugs:
+                    raise AdminConfigError(
+                        f"Plugins {slugs[widget.slug]!r} and {plugin.name!r} both give a dashboard widget with the "
+                        f"slug {widget.slug!r}; give one another slug."
+                    )
+                slugs[widget.slug] = plugin.name
+                widget.plugin = plugin.name
+                self.widgets.append(widget)
 
     def permissions(self) -> dict[str, str]:
         """The permissions of every model view."""

@@ -1,0 +1,67 @@
+"""The audit log's pages: an entry's changes as a before/after table, headed by the model's column labels."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from erlen_admin.audit import changes_of, changes_text
+from erlen_admin.models import AuditEntry
+
+BOOKS = "/admin/m/library_book/"
+
+
+def entry_page(admin_client, db_session, action: str) -> str:
+    entry = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id.desc()))
+    return admin_client.get(f"/admin/m/audit/{entry.id}/").text
+
+
+def rows_of(html: str) -> list[tuple[str, str, str]]:
+    table = re.search(r'<table class="admin-table changes-table">(.*?)</table>', html, re.DOTALL)
+    assert table is not None, html
+    return re.findall(
+        r'<tr><th scope="row">(.*?)</th><td class="before">(.*?)</td><td class="after">(.*?)</td></tr>', table.group(1)
+    )
+
+
+def test_an_edit_shows_before_and_after(admin_client, books, db_session):
+    book = books[0]
+    admin_client.post(
+        f"{BOOKS}{book.id}/edit",
+        data={"title": "Renamed", "pages": "77", "status": "published", "author_id": str(book.author_id)},
+    )
+    html = entry_page(admin_client, db_session, "edit")
+    assert sorted(rows_of(html)) == [
+        ("Pages", "10", "77"),
+        ("Status", "draft", "published"),
+        ("Title", "Book 01", "Renamed"),
+    ]
+    assert '{"' not in html  # no raw JSON
+
+
+def test_a_creation_and_a_deletion(admin_client, books, db_session, models):
+    admin_client.post("/admin/m/library_author/new", data={"name": "Barbara"})
+    created = rows_of(entry_page(admin_client, db_session, "create"))
+    assert ("Name", "—", "Barbara") in created
+    admin_client.post(f"{BOOKS}{books[2].id}/delete")
+    deleted = rows_of(entry_page(admin_client, db_session, "delete"))
+    assert ("Title", "Book 03", "—") in deleted and ("Pages", "30", "—") in deleted
+
+
+def test_values_are_escaped(admin_client, books, db_session):
+    book = books[0]
+    admin_client.post(
+        f"{BOOKS}{book.id}/edit",
+        data={"title": "<b>bold</b>", "pages": "10", "status": "draft", "author_id": str(book.author_id)},
+    )
+    html = entry_page(admin_client, db_session, "edit")
+    assert ("Title", "Book 01", "&lt;b&gt;bold&lt;/b&gt;") in rows_of(html)
+
+
+def test_changes_of_an_unregistered_model_use_the_column_names():
+    assert changes_of("edit", {"title": ["a", None]}) == changes_of("edit", {"title": ["a", None]}, None)
+    (row,) = changes_of("edit", {"title": ["a", None]})
+    assert (row.label, row.before, row.after) == ("title", "a", "—")
+    assert changes_text({"id": 3, "title": "x"}, "delete") == "id: 3 → —; title: x → —"
+    assert changes_text(None) == ""
