@@ -17,6 +17,7 @@ from .problems import (
     abort,
     problem_response,
 )
+from .resources import OPERATIONS, Resource
 from .responses import ResponseValidationError
 from .security import ApiUser, Identity, TokenIdentity, TokenRejected, current_identity
 from .state import ApiState, state_of
@@ -34,6 +35,9 @@ __all__ = [
     "Query",
     "Body",
     "Path",
+    # resources from models
+    "Resource",
+    "OPERATIONS",
     # errors
     "Problem",
     "abort",
