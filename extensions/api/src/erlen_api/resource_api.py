@@ -240,7 +240,7 @@ def _list_schemas(built: BuiltResource, sorts: list[str]) -> None:
         ),
     }
     for key in resource.filters:
-        values: t.Any = list[built.fields[key].annotation]  # type: ignore[name-defined]
+        values: t.Any = list[built.fields[key].annotation]  # type: ignore[misc]
         query_fields[key] = (
             values | None,
             Field(default=None, description=f"Only items whose {key} is one of these values."),
