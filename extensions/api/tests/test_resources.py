@@ -18,7 +18,8 @@ import erlen
 for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
     pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
 
-from api_sample.library import Book, Shelf, Status  # noqa: E402
+from api_sample.library import Book, Shelf  # noqa: E402
+
 from erlen_api import ApiDeclarationError, Resource  # noqa: E402
 from erlen_api.etags import entity_tag  # noqa: E402
 from erlen_api.testing import ApiClient, api_client_for  # noqa: E402
