@@ -60,7 +60,8 @@ class RouteOptions(t.TypedDict, total=False):
 
     Besides Flask's own (``methods``, ``endpoint``, ``defaults``, ``strict_slashes``...), the fields of
     :class:`erlen_api.EndpointOptions`: ``response``, ``status``, ``permission``, ``login_required``,
-    ``tokens``, ``summary``, ``description``, ``tags``, ``deprecated``, ``operation_id``, ``responses``.
+    ``tokens``, ``summary``, ``description``, ``tags``, ``deprecated``, ``operation_id``, ``responses``,
+    ``headers``.
     """
 
     methods: list[str]
@@ -79,6 +80,7 @@ class RouteOptions(t.TypedDict, total=False):
     deprecated: bool
     operation_id: str
     responses: Mapping[int, str]
+    headers: Mapping[str, str]
 
 
 def rule_variables(rule: str) -> list[str]:

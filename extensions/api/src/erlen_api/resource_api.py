@@ -309,7 +309,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     if key.python_type is not None and key.python_type.__name__ == "UUID":
         converter = "uuid"
     collection = f"/{name}"
-    item = f"/{name}/<{converter}:key>"
+    item = f"/{name}/<{converter}:{key.key}>"
     operations = set(resource.operations)
 
     def options(operation: Operation, **more: t.Any) -> dict[str, t.Any]:
@@ -322,6 +322,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **more,
         }
 
+    etag = {"ETag": "The item's version (a strong entity tag), which If-Match names to change or delete it."}
     precondition = {412: "If-Match names another version of the item: it changed since it was read."}
     if resource.if_match_required:
         precondition[428] = "If-Match is required: send the ETag of a read."
@@ -363,12 +364,22 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             f"List {name}.\n\nA page at a time, by cursor: the Link header (and next_cursor, prev_cursor) "
             "lead to the pages after and before."
         )
-        api.add_url_rule(collection, "list", list_items, methods=["GET"], **options("list", response=page_schema))
+        api.add_url_rule(
+            collection,
+            "list",
+            list_items,
+            methods=["GET"],
+            **options(
+                "list",
+                response=page_schema,
+                headers={"Link": 'The pages after and before this one (rel="next", rel="prev"), when there are.'},
+            ),
+        )
 
     if "read" in operations:
 
         def read_item(**path: t.Any) -> Response:
-            return built.item_response(built.find(session, path["key"]))
+            return built.item_response(built.find(session, path[key.key]))
 
         _view(read_item, f"read_{name}", {})
         read_item.__doc__ = f"Read one of {name}.\n\nThe ETag header is the version If-Match names."
@@ -377,7 +388,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             "read",
             read_item,
             methods=["GET"],
-            **options("read", response=schemas.read, responses={404: "No such item."}),
+            **options("read", response=schemas.read, responses={404: "No such item."}, headers=etag),
         )
 
     if "create" in operations:
@@ -388,7 +399,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                 resource.on_create(row)
             session.add(row)
             save(built, session, row)
-            location = url_for(f"{api.name}.read", key=getattr(row, key.key)) if "read" in operations else None
+            location = url_for(f"{api.name}.read", **{key.key: getattr(row, key.key)}) if "read" in operations else None
             return built.item_response(row, 201, {"Location": location} if location else None)
 
         _view(create_item, f"create_{name}", {"body": schemas.create})
@@ -402,6 +413,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                 "create",
                 response=schemas.read,
                 status=201,
+                headers={"Location": "The URL of the new item.", **etag} if "read" in operations else etag,
                 responses={409: "A unique value is taken, or a reference points to no row."},
             ),
         )
@@ -410,7 +422,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
 
         def update_item(body: t.Any, **path: t.Any) -> Response:
             changes = body.model_dump(exclude_unset=True)
-            row = built.find(session, path["key"], lock=True)
+            row = built.find(session, path[key.key], lock=True)
             built.check_if_match(row)
             for attribute, value in changes.items():
                 setattr(row, attribute, value)
@@ -432,6 +444,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **options(
                 "update",
                 response=schemas.read,
+                headers=etag,
                 responses={
                     404: "No such item.",
                     409: "A unique value is taken, or a reference points to no row.",
@@ -443,7 +456,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     if "delete" in operations:
 
         def delete_item(**path: t.Any) -> None:
-            row = built.find(session, path["key"], lock=True)
+            row = built.find(session, path[key.key], lock=True)
             built.check_if_match(row)
             session.delete(row)
             save(built, session)
