@@ -72,18 +72,22 @@ class BuiltResource:
         """
         return self._read_adapter.dump_json(self.schemas.read.model_validate(row))
 
-    def statement(self) -> sa.Select[t.Any]:
-        """``select(model)``, narrowed by the resource's ``scope``."""
+    def statement(self, operation: Operation) -> sa.Select[t.Any]:
+        """``select(model)``, narrowed by the resource's ``scope`` for ``operation``.
+
+        :param operation: the operation the rows are for.
+        """
         statement = sa.select(self.resource.model)
         if self.resource.scope is not None:
-            statement = self.resource.scope(statement)
+            statement = self.resource.scope(statement, operation)
         return statement
 
-    def find(self, session: Session, key: t.Any, *, lock: bool = False) -> t.Any:
+    def find(self, session: Session, key: t.Any, operation: Operation, *, lock: bool = False) -> t.Any:
         """The row whose primary key is ``key`` within the scope; a 404 problem when there is none.
 
         :param session: the session.
         :param key: the key, as the URL gave it.
+        :param operation: the operation the row is for (``read``, ``update``, ``delete``).
         :param lock: lock the row until the transaction ends (``SELECT ... FOR UPDATE``, where supported).
         :raises Problem: 404.
         """
@@ -94,7 +98,7 @@ class BuiltResource:
             value = None
         row = None
         if value is not None:
-            statement = self.statement().where(self.key.column == value)
+            statement = self.statement(operation).where(self.key.column == value)
             if lock:
                 statement = statement.with_for_update()
             row = session.scalars(statement).one_or_none()
@@ -315,7 +319,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     def options(operation: Operation, **more: t.Any) -> dict[str, t.Any]:
         return {
             "permission": resource.permission_for(operation),
-            "login_required": resource.login_required,
+            "login_required": resource.needs_login(operation),
             "tokens": resource.tokens,
             "tags": (name,),
             "operation_id": f"{name.replace('-', '_')}_{operation}",
@@ -332,7 +336,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
         page_schema = t.cast(type[BaseModel], built.page_schema)
 
         def list_items(params: t.Any) -> t.Any:
-            statement = built.statement()
+            statement = built.statement("list")
             for filtered in resource.filters:
                 values = getattr(params, filtered)
                 if values:
@@ -379,7 +383,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     if "read" in operations:
 
         def read_item(**path: t.Any) -> Response:
-            return built.item_response(built.find(session, path[key.key]))
+            return built.item_response(built.find(session, path[key.key], "read"))
 
         _view(read_item, f"read_{name}", {})
         read_item.__doc__ = f"Read one of {name}.\n\nThe ETag header is the version If-Match names."
@@ -422,7 +426,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
 
         def update_item(body: t.Any, **path: t.Any) -> Response:
             changes = body.model_dump(exclude_unset=True)
-            row = built.find(session, path[key.key], lock=True)
+            row = built.find(session, path[key.key], "update", lock=True)
             built.check_if_match(row)
             for attribute, value in changes.items():
                 setattr(row, attribute, value)
@@ -456,7 +460,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     if "delete" in operations:
 
         def delete_item(**path: t.Any) -> None:
-            row = built.find(session, path[key.key], lock=True)
+            row = built.find(session, path[key.key], "delete", lock=True)
             built.check_if_match(row)
             session.delete(row)
             save(built, session)

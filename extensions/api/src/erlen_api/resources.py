@@ -55,7 +55,8 @@ class Resource:
     :param permissions: the permission each operation needs, by operation (``{"create": "notes.edit"}``); one
         string applies to every operation. An operation without one is open to anyone (or to users, with
         ``login_required``). Bearer tokens must have the permission in their scopes.
-    :param login_required: only authenticated users (by session or token) may call its operations.
+    :param login_required: only authenticated users (by session or token) may call its operations; or the
+        operations that need one (``["update"]``).
     :param tokens: whether bearer access tokens are accepted.
     :param fields: the model's attributes to expose; every column but the secret ones by default.
     :param exclude: attributes to leave out.
@@ -66,9 +67,10 @@ class Resource:
     :param default_sort: the sort of a list without ``sort``; the primary key, ascending, by default.
     :param per_page: the page size of a list without ``limit``.
     :param max_per_page: the largest ``limit``.
-    :param scope: the rows the current request may see, read, change or delete: takes ``select(model)`` and
-        returns it narrowed (``lambda query: query.where(Note.author_id == current_user.id)``). Rows outside it
-        answer 404.
+    :param scope: the rows the current request may reach with an operation: takes ``select(model)`` and the
+        operation (``list``, ``read``, ``update`` or ``delete``), returns the statement narrowed
+        (``lambda query, operation: query.where(Note.author_id == current_user.id)``). Rows outside it answer
+        404.
     :param on_create: called with each new row before it is saved (to set its owner, say).
     :param on_update: called with each changed row before it is saved.
     :param if_match_required: changes and deletions must send ``If-Match`` (428 without it).
@@ -82,7 +84,7 @@ class Resource:
     version: str | None = "v1"
     operations: Collection[Operation] = OPERATIONS
     permissions: Mapping[Operation, str] | str | None = None
-    login_required: bool = False
+    login_required: bool | Collection[Operation] = False
     tokens: bool = True
     fields: Collection[str] | None = None
     exclude: Collection[str] = ()
@@ -92,7 +94,7 @@ class Resource:
     default_sort: str | None = None
     per_page: int = 20
     max_per_page: int = 100
-    scope: Callable[[sa.Select[t.Any]], sa.Select[t.Any]] | None = None
+    scope: Callable[[sa.Select[t.Any], Operation], sa.Select[t.Any]] | None = None
     on_create: Callable[[t.Any], None] | None = None
     on_update: Callable[[t.Any], None] | None = None
     if_match_required: bool = False
@@ -106,6 +108,15 @@ class Resource:
         import sqlalchemy as sa
 
         return self.name or str(sa.inspect(self.model).local_table.name)
+
+    def needs_login(self, operation: Operation) -> bool:
+        """Whether ``operation`` is only for authenticated users (besides needing a permission).
+
+        :param operation: an operation.
+        """
+        if isinstance(self.login_required, bool):
+            return self.login_required
+        return operation in self.login_required
 
     def permission_for(self, operation: Operation) -> str | None:
         """The permission ``operation`` needs, if any.

@@ -47,7 +47,7 @@ class Book(Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-def _own_books(statement: sa.Select[t.Any]) -> sa.Select[t.Any]:
+def _own_books(statement: sa.Select[t.Any], operation: str) -> sa.Select[t.Any]:
     """Only the calling user's books."""
     user = erlen_api.current_identity().user
     return statement.where(Book.owner_id == getattr(user, "id", None))
