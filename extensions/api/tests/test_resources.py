@@ -225,7 +225,9 @@ def test_each_operation_needs_its_permission_and_tokens_their_scope(app: Flask, 
     assert _problem(no_csrf.post("/api/v1/books", json={"title": "x"}), 403)["type"] == "urn:erlen:problem:csrf"
 
 
-def test_operations_can_be_switched_off_and_need_a_user_one_by_one(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> None:
+def test_operations_can_be_switched_off_and_need_a_user_one_by_one(
+    make_db_app: t.Any, auth_config: dict[str, t.Any]
+) -> None:
     racks = Resource(Shelf, name="racks", version="v2", operations=["list", "read"], login_required=["read"])
     app = make_db_app([*PLUGINS, "api_sample.configured"], {**auth_config, "SAMPLE_RESOURCES": [racks]})
     database_of(app).create_all()

@@ -14,6 +14,7 @@ Everything here is one of Erlen's public hooks, of the core or of an extension:
 * ``erlen_auth_user_export`` and ``erlen_auth_user_delete``: the user's
   profile in "Download my data", and deleted with the account.
 * ``erlen_admin_views``: the profiles in the admin, when ``admin`` is enabled.
+* ``erlen_api_resources``: the profiles as a REST resource, ``/api/v1/profiles``, when ``api`` is enabled.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from erlen_db import unless_unavailable
 PLUGIN = erlen.Plugin(
     name="profiles",
     requires=["db", "forms", "auth"],
-    integrates_with=["migrate", "admin"],
+    integrates_with=["migrate", "admin", "api"],
     description="Public profiles: a display name asked at registration, a bio, a profile page.",
 )
 
@@ -151,3 +152,10 @@ def erlen_admin_views() -> Iterable[t.Any]:
     from .models import Profile
 
     return [ModelView(Profile, list_columns=["display_name", "user_id"], search=["display_name"])]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_api_resources() -> Iterable[t.Any]:
+    from .api import PROFILES
+
+    return [PROFILES]
