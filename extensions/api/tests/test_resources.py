@@ -183,7 +183,7 @@ def test_a_reference_to_no_row_is_a_409_naming_the_field(ada: ApiClient) -> None
         == "#/shelf_id"
     )
     referred = _problem(ada.delete(f"/api/v1/shelves/{shelf['id']}"), 409)
-    assert referred["detail"] == "Other rows refer to this shelves item; delete or change them first."
+    assert referred["detail"] == "Other rows refer to this item of shelves; delete or change them first."
     assert ada.get(f"/api/v1/shelves/{shelf['id']}").status_code == 200
 
 

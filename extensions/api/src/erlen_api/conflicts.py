@@ -100,7 +100,7 @@ def conflict(
     if kind == "foreign_key" and values is None:
         return Problem(
             409,
-            f"Other rows refer to this {name} item; delete or change them first.",
+            f"Other rows refer to this item of {name}; delete or change them first.",
             type=PROBLEM_TYPES["conflict"],
             title="Conflict",
         )
@@ -110,7 +110,7 @@ def conflict(
         columns = _missing_reference(session, table, values or {})
     fields = [keys_by_column.get(column, column) for column in columns or []]
     if kind == "unique":
-        detail = f"Another {name} item has the same {', '.join(fields) or 'unique values'}."
+        detail = f"Another item of {name} has the same {', '.join(fields) or 'unique values'}."
         each = "This value is taken by another item."
     else:
         detail = f"No row exists that {', '.join(fields) or 'a reference'} refers to."

@@ -103,7 +103,7 @@ class BuiltResource:
                 statement = statement.with_for_update()
             row = session.scalars(statement).one_or_none()
         if row is None:
-            raise Problem(404, f"No {self.resource.resource_name} has the key {key}.")
+            raise Problem(404, f"No item of {self.resource.resource_name} has the key {key}.")
         return row
 
     def check_if_match(self, row: t.Any) -> None:
@@ -123,7 +123,7 @@ class BuiltResource:
         if not matches(header, entity_tag(self.representation(row)), weak=False):
             raise Problem(
                 412,
-                f"The {self.resource.resource_name} item changed since the version If-Match names: read it again "
+                f"The item of {self.resource.resource_name} changed since the version If-Match names: read it again "
                 "and send its new ETag.",
             )
 
