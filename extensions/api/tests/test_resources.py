@@ -94,6 +94,16 @@ def test_create_read_change_delete(ada: ApiClient) -> None:
     _problem(ada.get(f"/api/v1/books/{book['id']}"), 404)
 
 
+def test_keys_beyond_the_column_are_404s_not_500s(ada: ApiClient) -> None:
+    huge = "9" * 30
+    for response in (
+        ada.get(f"/api/v1/books/{huge}"),
+        ada.patch(f"/api/v1/books/{huge}", json={}),
+        ada.delete(f"/api/v1/books/{huge}"),
+    ):
+        _problem(response, 404)
+
+
 def test_a_stale_if_match_is_refused_with_412_and_changes_nothing(ada: ApiClient) -> None:
     book = ada.post("/api/v1/books", json={"title": "Emma"})
     first_tag = book.headers["ETag"]

@@ -39,13 +39,13 @@ class SortKey:
     :param key: the attribute's name.
     :param column: the column.
     :param descending: whether it sorts from the largest value.
-    :param python_type: the Python type of its values, to check a cursor's.
+    :param annotation: the type of its values, with the column's limits, to check a cursor's.
     """
 
     key: str
     column: sa.ColumnElement[t.Any]
     descending: bool
-    python_type: type
+    annotation: t.Any
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def decode_cursor(text: str, sort: str, keys: Sequence[SortKey]) -> tuple[bool, 
         if value is None or isinstance(value, (list, dict)):
             raise _invalid_cursor("Not a cursor of this list: pass on the one a Link header gave.")
         try:
-            checked.append(TypeAdapter(key.python_type).validate_python(value, strict=False))
+            checked.append(TypeAdapter(key.annotation).validate_python(value, strict=False))
         except (ValidationError, TypeError):
             raise _invalid_cursor("Not a cursor of this list: pass on the one a Link header gave.") from None
     return bool(before), checked

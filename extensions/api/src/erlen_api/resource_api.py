@@ -59,9 +59,13 @@ class BuiltResource:
     page_schema: type[BaseModel] | None = None
     list_query: type[BaseModel] | None = None
     _read_adapter: TypeAdapter[t.Any] = field(init=False, repr=False)
+    _key_adapter: TypeAdapter[t.Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._read_adapter = TypeAdapter(self.schemas.read)
+        # With the column's limits: a key beyond them names no row, and must not reach the database (SQLite
+        # raises on an integer past 64 bits).
+        self._key_adapter = TypeAdapter(self.key.annotation)
 
     # -- representations and rows ---------------------------------------------------------------------------
 
@@ -93,7 +97,7 @@ class BuiltResource:
         """
         value: t.Any
         try:
-            value = TypeAdapter(self.key.python_type or str).validate_python(key)
+            value = self._key_adapter.validate_python(key)
         except ValidationError:
             value = None
         row = None
@@ -151,10 +155,10 @@ def _sort_keys(built: BuiltResource, sort: str) -> list[SortKey]:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     chosen = built.fields[key]
-    keys = [SortKey(key, chosen.column, descending, t.cast(type, chosen.python_type))]
+    keys = [SortKey(key, chosen.column, descending, chosen.annotation)]
     if not chosen.primary_key:
         primary = built.key
-        keys.append(SortKey(primary.key, primary.column, descending, t.cast(type, primary.python_type)))
+        keys.append(SortKey(primary.key, primary.column, descending, primary.annotation))
     return keys
 
 
