@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import typing as t
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -313,9 +314,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     default_sort = resource.default_sort or key.key
     if default_sort not in sorts:
         raise _declaration_error(resource, plugin, f"default_sort {default_sort!r} is none of {sorts}.")
-    converter = {int: "int", str: "string"}.get(key.python_type or str, "string")
-    if key.python_type is not None and key.python_type.__name__ == "UUID":
-        converter = "uuid"
+    converter = {int: "int", uuid.UUID: "uuid"}.get(key.python_type or str, "string")
     collection = f"/{name}"
     item = f"/{name}/<{converter}:{key.key}>"
     operations = set(resource.operations)
