@@ -36,7 +36,7 @@ from erlen_auth.testing import DEFAULT_PASSWORD, FAST_HASHING, make_user
 from erlen_forms.testing import csrf_client_for
 
 #: The plugins of the example app (its erlen.toml), to which a test adds the bad plugin.
-EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "profiles", "notes_app.notes"]
+EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "api", "profiles", "notes_app.notes"]
 
 
 MakeNotesApp = Callable[..., Flask]

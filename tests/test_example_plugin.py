@@ -21,7 +21,7 @@ PLUGIN = ROOT / "examples" / "profiles"
 pytest.importorskip("erlen_profiles", reason="erlen-profiles is not installed: pip install ./examples/profiles[test]")
 
 #: The modules a third-party plugin may import from Erlen's distributions: their top-level packages.
-PUBLIC = {"erlen", "erlen_db", "erlen_forms", "erlen_auth", "erlen_mail", "erlen_migrate", "erlen_admin"}
+PUBLIC = {"erlen", "erlen_db", "erlen_forms", "erlen_auth", "erlen_mail", "erlen_migrate", "erlen_admin", "erlen_api"}
 
 
 def test_it_is_installed_as_a_distribution_with_an_entry_point() -> None:

@@ -47,7 +47,7 @@ ADMIN_EMAIL = "admin@example.com"
 TESTS_FOLDER = Path(__file__).resolve().parent.parent
 
 #: The plugins of the example app's erlen.toml, in its order.
-EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "profiles", "notes_app.notes"]
+EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "api", "profiles", "notes_app.notes"]
 
 
 def deployment_environ(*, database_url: str, redis_url: str, smtp: SMTPTestServer) -> dict[str, str]:

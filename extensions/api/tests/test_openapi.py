@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 
@@ -112,3 +113,70 @@ def test_the_document_follows_later_registrations(app: Flask) -> None:
 def test_openapi_paths() -> None:
     assert openapi_path("/a/<int:id>/b/<path:rest>/<name>") == "/a/{id}/b/{rest}/{name}"
     assert openapi_path("/x/<any(a, b):kind>") == "/x/{kind}"
+
+
+def _resource_app(make_app: t.Any, tmp_path: t.Any) -> Flask:
+    """An app serving the sample library's resources (needs erlen-db, erlen-forms and erlen-auth)."""
+    for name in ("erlen_db", "erlen_forms", "erlen_auth"):
+        pytest.importorskip(name, reason=f"{name} is not installed: these tests run in nox's integration session")
+    return t.cast(
+        Flask,
+        make_app(
+            ["db", "forms", "auth", "api", "api_sample.tokens", "api_sample.library"],
+            {"DB_URL": f"sqlite:///{tmp_path / 'doc.sqlite3'}"},
+        ),
+    )
+
+
+def test_resources_are_documented(make_app: t.Any, tmp_path: t.Any) -> None:
+    document = spec_of(_resource_app(make_app, tmp_path))
+    validate(document)
+    paths = document["paths"]
+    assert set(paths["/api/v1/books"]) == {"get", "post"}
+    assert set(paths["/api/v1/books/{id}"]) == {"get", "patch", "delete"}
+    listing = paths["/api/v1/books"]["get"]
+    assert listing["operationId"] == "books_list" and listing["tags"] == ["books"]
+    parameters = {p["name"]: p for p in listing["parameters"]}
+    assert list(parameters) == ["cursor", "limit", "sort", "status", "shelf_id"]
+    assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 50}
+    assert parameters["sort"]["schema"]["anyOf"][0]["enum"] == ["id", "-id", "title", "-title"]
+    assert parameters["status"]["explode"] is True
+    ok = listing["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BookPage"}
+    assert "Link" in ok["headers"]
+    assert listing["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
+    create = paths["/api/v1/books"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BookCreate"}
+    assert set(create["responses"]["201"]["headers"]) == {"Location", "ETag"}
+    assert {"401", "403", "409", "422"} <= set(create["responses"])
+    change = paths["/api/v1/books/{id}"]["patch"]
+    assert {"404", "409", "412"} <= set(change["responses"]) and "ETag" in change["responses"]["200"]["headers"]
+    assert set(paths["/api/v1/books/{id}"]["delete"]["responses"]) >= {"204", "404", "409", "412"}
+    # Anyone may read shelves; writing needs a user.
+    assert "security" not in paths["/api/v1/shelves"]["get"]
+    assert "security" in paths["/api/v1/shelves"]["post"]
+
+
+def test_resource_schemas_follow_the_model(make_app: t.Any, tmp_path: t.Any) -> None:
+    schemas = spec_of(_resource_app(make_app, tmp_path))["components"]["schemas"]
+    book = schemas["Book"]
+    assert list(book["properties"]) == ["id", "title", "isbn", "status", "price", "shelf_id", "owner_id", "created_at"]
+    assert "access_token" not in book["properties"]  # a secret, by is_sensitive
+    assert book["required"] == list(book["properties"])
+    assert book["properties"]["title"]["maxLength"] == 80
+    assert book["properties"]["isbn"]["anyOf"][1] == {"type": "null"}  # nullable
+    assert book["properties"]["status"] == {"$ref": "#/components/schemas/Status"}
+    assert schemas["Status"]["enum"] == ["draft", "published"]
+    assert book["properties"]["created_at"]["format"] == "date-time"
+    create = schemas["BookCreate"]
+    # The autoincremented key, the server default and the read-only owner are the server's.
+    assert list(create["properties"]) == ["title", "isbn", "status", "price", "shelf_id"]
+    assert create["required"] == ["title"] and create["additionalProperties"] is False
+    assert "default" not in create["properties"]["status"]
+    update = schemas["BookUpdate"]
+    assert list(update["properties"]) == ["title", "isbn", "status", "price", "shelf_id"]
+    assert "required" not in update and update["properties"]["title"]["type"] == "string"
+    assert "default" not in update["properties"]["title"]
+    page = schemas["BookPage"]
+    assert page["required"] == ["items", "next_cursor", "prev_cursor", "estimated_total"]
+    assert page["properties"]["items"]["items"] == {"$ref": "#/components/schemas/Book"}

@@ -1,7 +1,7 @@
 """Erlen's example app: team notes.
 
 The app is the plugins its configuration (``erlen.toml`` beside this file)
-enables: the six shipped extensions, the third-party plugin ``profiles`` and
+enables: the seven shipped extensions, the third-party plugin ``profiles`` and
 the app's own plugin, :mod:`notes_app.notes`. This module only builds it and
 adds the home page.
 

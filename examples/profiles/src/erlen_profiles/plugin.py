@@ -15,6 +15,7 @@ Everything here is one of Erlen's public hooks, of the core or of an extension:
   profile in "Download my data", and deleted with the account.
 * ``erlen_admin_views`` and ``erlen_admin_widgets``: the profiles in the admin,
   and the newest on its dashboard, when ``admin`` is enabled.
+* ``erlen_api_resources``: the profiles as a REST resource, ``/api/v1/profiles``, when ``api`` is enabled.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from erlen_db import unless_unavailable
 PLUGIN = erlen.Plugin(
     name="profiles",
     requires=["db", "forms", "auth"],
-    integrates_with=["migrate", "admin"],
+    integrates_with=["migrate", "admin", "api"],
     description="Public profiles: a display name asked at registration, a bio, a profile page.",
 )
 
@@ -172,3 +173,10 @@ def erlen_admin_widgets() -> Iterable[t.Any]:
     from erlen_admin import Widget
 
     return [Widget("Newest profiles", newest_profiles, permission="admin.profiles_profile.view")]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_api_resources() -> Iterable[t.Any]:
+    from .api import PROFILES
+
+    return [PROFILES]

@@ -18,6 +18,7 @@ from .problems import (
     abort,
     problem_response,
 )
+from .resources import OPERATIONS, Resource
 from .responses import ResponseValidationError
 from .security import ApiUser, Identity, TokenIdentity, TokenRejected, current_identity
 from .state import ApiState, state_of
@@ -35,6 +36,9 @@ __all__ = [
     "Query",
     "Body",
     "Path",
+    # resources from models
+    "Resource",
+    "OPERATIONS",
     # errors
     "Problem",
     "abort",

@@ -61,7 +61,7 @@ class RouteOptions(t.TypedDict, total=False):
     Besides Flask's own (``methods``, ``endpoint``, ``defaults``, ``strict_slashes``...), the fields of
     :class:`erlen_api.EndpointOptions`: ``response``, ``status``, ``permission``, ``login_required``,
     ``tokens``, ``summary``, ``description``, ``tags``, ``deprecated``, ``operation_id``, ``responses``,
-    ``ratelimit``.
+    ``ratelimit``, ``headers``.
     """
 
     methods: list[str]
@@ -81,6 +81,7 @@ class RouteOptions(t.TypedDict, total=False):
     operation_id: str
     responses: Mapping[int, str]
     ratelimit: str | t.Literal[False] | None
+    headers: Mapping[str, str]
 
 
 def rule_variables(rule: str) -> list[str]:

@@ -61,6 +61,8 @@ class EndpointOptions:
     :param ratelimit: its own rate limits, such as ``"5/minute"`` (counted for it alone, per token or address,
         instead of ``API_RATELIMIT_ADDRESS`` and ``API_RATELIMIT_TOKEN``), or ``False`` for none; ``None``: the
         app's.
+    :param headers: the headers of a successful response, to document: name to description
+        (``{"ETag": "The version, for If-Match"}``).
     """
 
     response: t.Any = UNSET
@@ -75,6 +77,7 @@ class EndpointOptions:
     operation_id: str | None = None
     responses: Mapping[int, str] = field(default_factory=dict)
     ratelimit: str | t.Literal[False] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_declared(self.ratelimit)
@@ -382,11 +385,18 @@ def _field_errors(
 def _fields_of(annotation: t.Any) -> dict[str, tuple[t.Any, bool, t.Any]]:
     """The fields of a model, dataclass or ``TypedDict``: key to (type, required, default).
 
+    A pydantic field's constraints (``Field(ge=1)``) stay on its type, in ``Annotated``, so that the OpenAPI
+    document shows them.
+
     :param annotation: the model, dataclass or ``TypedDict``.
     """
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return {
-            (info.alias or name): (info.annotation, info.is_required(), info.default)
+            (info.alias or name): (
+                t.Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
+                info.is_required(),
+                info.default,
+            )
             for name, info in annotation.model_fields.items()
         }
     hints = t.get_type_hints(annotation)
@@ -398,6 +408,18 @@ def _fields_of(annotation: t.Any) -> dict[str, tuple[t.Any, bool, t.Any]]:
         return found
     required_keys: frozenset[str] = getattr(annotation, "__required_keys__", frozenset())
     return {name: (hint, name in required_keys, None) for name, hint in hints.items()}
+
+
+def _descriptions_of(annotation: t.Any) -> dict[str, str]:
+    """The descriptions of a pydantic model's fields (``Field(description=...)``), by key.
+
+    :param annotation: a model, dataclass or ``TypedDict``; only models have descriptions.
+    """
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {
+            (info.alias or name): info.description for name, info in annotation.model_fields.items() if info.description
+        }
+    return {}
 
 
 def compile_endpoint(
@@ -459,8 +481,9 @@ def compile_endpoint(
         if isinstance(marker, Query) or (marker is None and (is_scalar(annotation) or is_sequence(annotation))):
             query_marker = marker if isinstance(marker, Query) else Query()
             if is_structured(annotation):
+                descriptions = _descriptions_of(annotation)
                 model_parameters = tuple(
-                    QueryParameter(key, hint, required, field_default, is_sequence(hint))
+                    QueryParameter(key, hint, required, field_default, is_sequence(hint), descriptions.get(key))
                     for key, (hint, required, field_default) in _fields_of(annotation).items()
                 )
                 endpoint.query_models.append(QueryModel(parameter.name, annotation, model_parameters))

@@ -293,6 +293,8 @@ def _operation(
                 "required": query.required,
                 "schema": _schema(schemas, keys[f"query-model:{model.argument}:{query.key}"]),
             }
+            if query.description:
+                item["description"] = query.description
             if query.repeated:
                 item["style"], item["explode"] = "form", True
             parameters.append(item)
@@ -313,6 +315,11 @@ def _operation(
         success["content"] = {JSON_MEDIA_TYPE: {"schema": _schema(schemas, keys["response"])}}
     elif endpoint.response is UNSET and status not in (204, 304):
         success["content"] = {JSON_MEDIA_TYPE: {"schema": {}}}
+    if options.headers:
+        success["headers"] = {
+            name: {"description": description, "schema": {"type": "string"}}
+            for name, description in options.headers.items()
+        }
     responses[str(status)] = success
     has_inputs = bool(endpoint.path or endpoint.query or endpoint.query_models or endpoint.body)
     if endpoint.body is not None:

@@ -220,8 +220,10 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
 
 
 @erlen.hookimpl
-def erlen_blueprints(app: Flask) -> Iterable[tuple[Blueprint, Mapping[str, t.Any]]]:
-    return [(docs_blueprint(app), {"url_prefix": app.config["API_URL_PREFIX"]})]
+def erlen_blueprints(app: Flask) -> Iterable[Blueprint | tuple[Blueprint, Mapping[str, t.Any]]]:
+    from .resources import resource_blueprints
+
+    return [(docs_blueprint(app), {"url_prefix": app.config["API_URL_PREFIX"]}), *resource_blueprints(app)]
 
 
 @erlen.hookimpl

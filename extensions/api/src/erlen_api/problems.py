@@ -32,6 +32,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "csrf": "urn:erlen:problem:csrf",
     "database-unavailable": "urn:erlen:problem:database-unavailable",
     "response-validation": "urn:erlen:problem:response-validation",
+    "conflict": "urn:erlen:problem:conflict",
 }
 
 

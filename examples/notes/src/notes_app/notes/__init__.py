@@ -11,7 +11,8 @@ It brings:
 * the commands ``erlen demo`` and ``erlen notes export``;
 * its part of the users' data rights: a user's notes in "Download my data"
   (``erlen_auth_user_export``) and deleted with the account (``erlen_auth_user_delete``);
-* an admin view of the notes when the ``admin`` plugin is enabled.
+* an admin view of the notes when the ``admin`` plugin is enabled;
+* the notes as a REST resource, ``/api/v1/notes`` (each user's own), when the ``api`` plugin is enabled.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import erlen
 PLUGIN = erlen.Plugin(
     name="notes",
     requires=["db", "forms", "mail", "migrate", "auth"],
-    integrates_with=["admin", "profiles"],
+    integrates_with=["admin", "profiles", "api"],
     description="Team notes: the example app's own plugin.",
 )
 
@@ -127,6 +128,13 @@ def erlen_admin_views() -> Iterable[t.Any]:
             form_exclude=["created_at"],
         )
     ]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_api_resources() -> Iterable[t.Any]:
+    from .api import NOTES
+
+    return [NOTES]
 
 
 @erlen.hookimpl

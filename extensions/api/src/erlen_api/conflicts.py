@@ -1,0 +1,143 @@
+"""Unique and foreign-key violations answered as 409 problems naming the fields, instead of 500s.
+
+PostgreSQL names the violated constraint (``diag.constraint_name``), whose
+columns the table's metadata lists. SQLite names the columns of a unique
+constraint in its message, but not those of a foreign key: after the
+rollback, each reference of the row is looked up to find the one that
+points to no row.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .problems import PROBLEM_TYPES, Problem
+
+if t.TYPE_CHECKING:
+    from .resource_api import BuiltResource
+
+
+def _columns_of_constraint(table: sa.Table, name: str) -> list[str] | None:
+    """The names of the columns of the constraint or unique index ``name`` of ``table``.
+
+    :param table: the table.
+    :param name: the constraint's name, as the database reports it.
+    """
+    for constraint in table.constraints:
+        if constraint.name == name:
+            return [column.name for column in getattr(constraint, "columns", ())]
+    for index in table.indexes:
+        if index.name == name:
+            return [column.name for column in index.columns if isinstance(column, sa.Column)]
+    return None
+
+
+def _missing_reference(session: Session, table: sa.Table, values: Mapping[str, t.Any]) -> list[str]:
+    """The columns of ``table`` whose value in ``values`` no row of the referenced table has.
+
+    :param session: the session, rolled back.
+    :param table: the table of the row.
+    :param values: the row's values, by column name.
+    """
+    missing = []
+    for foreign_key in table.foreign_keys:
+        column = foreign_key.parent
+        value = values.get(column.name)
+        if value is None:
+            continue
+        target = foreign_key.column
+        found = session.execute(sa.select(sa.literal(1)).select_from(target.table).where(target == value)).first()
+        if found is None:
+            missing.append(column.name)
+    return missing
+
+
+def _violation(exc: IntegrityError) -> tuple[str | None, list[str] | None, str | None]:
+    """The kind of an integrity error (``unique``, ``foreign_key`` or ``None``), its columns, and its constraint.
+
+    :param exc: the error.
+    :returns: the kind, the column names when the database says them, the constraint's name when it says it.
+    """
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if sqlstate is not None:  # PostgreSQL
+        diag = getattr(original, "diag", None)
+        constraint = getattr(diag, "constraint_name", None)
+        kind = {"23505": "unique", "23503": "foreign_key"}.get(str(sqlstate))
+        return kind, None, constraint
+    name = str(getattr(original, "sqlite_errorname", ""))
+    message = str(original)
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY") or "UNIQUE constraint failed" in message:
+        listed = message.partition("failed:")[2]
+        return "unique", [part.strip().rpartition(".")[2] for part in listed.split(",") if part.strip()], None
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY" or "FOREIGN KEY constraint failed" in message:
+        return "foreign_key", None, None
+    return None, None, None
+
+
+def conflict(
+    built: BuiltResource, session: Session, exc: IntegrityError, values: Mapping[str, t.Any] | None
+) -> Problem:
+    """The 409 problem of a unique or foreign-key violation, naming the fields; ``exc`` itself for others.
+
+    :param built: the resource.
+    :param session: the session, already rolled back.
+    :param exc: the error.
+    :param values: the row's values by column name, for a create or change; ``None`` for a deletion.
+    :raises IntegrityError: ``exc``, when it is another kind of violation.
+    """
+    table = t.cast(sa.Table, sa.inspect(built.resource.model).local_table)
+    kind, columns, constraint = _violation(exc)
+    name = built.resource.resource_name
+    if kind is None:
+        raise exc
+    keys_by_column = {item.column.name: key for key, item in built.fields.items()}
+    if kind == "foreign_key" and values is None:
+        return Problem(
+            409,
+            f"Other rows refer to this item of {name}; delete or change them first.",
+            type=PROBLEM_TYPES["conflict"],
+            title="Conflict",
+        )
+    if columns is None and constraint is not None:
+        columns = _columns_of_constraint(table, constraint)
+    if kind == "foreign_key" and not columns:
+        columns = _missing_reference(session, table, values or {})
+    fields = [keys_by_column.get(column, column) for column in columns or []]
+    if kind == "unique":
+        detail = f"Another item of {name} has the same {', '.join(fields) or 'unique values'}."
+        each = "This value is taken by another item."
+    else:
+        detail = f"No row exists that {', '.join(fields) or 'a reference'} refers to."
+        each = "No row has this key."
+    return Problem(
+        409,
+        detail,
+        type=PROBLEM_TYPES["conflict"],
+        title="Conflict",
+        errors=[{"detail": each, "location": "body", "pointer": f"#/{key}", "type": kind} for key in fields],
+    )
+
+
+def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> None:
+    """Commit ``session``; a unique or foreign-key violation becomes a 409 problem.
+
+    :param built: the resource.
+    :param session: the session.
+    :param row: the row created or changed; ``None`` for a deletion.
+    :raises Problem: 409.
+    """
+    values = None
+    if row is not None:
+        mapper = sa.inspect(built.resource.model)
+        values = {prop.columns[0].name: getattr(row, prop.key) for prop in mapper.column_attrs}
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise conflict(built, session, exc, values) from None

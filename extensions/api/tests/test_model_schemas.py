@@ -1,0 +1,110 @@
+"""The schemas derived from a model: types, nullability, limits, writability, secrets (no database needed)."""
+
+from __future__ import annotations
+
+import decimal
+import typing as t
+
+import pytest
+from pydantic import ValidationError
+
+for _name in ("erlen_db", "erlen_forms"):
+    pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column  # noqa: E402
+
+from erlen_api.model_schemas import ModelSchemaError, build_schemas, column_fields, is_secret  # noqa: E402
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Gadget(Base):
+    __tablename__ = "gadget"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(10))
+    kind: Mapped[str] = mapped_column(sa.Enum("tool", "toy", name="gadget_kind"))
+    weight: Mapped[decimal.Decimal | None] = mapped_column(sa.Numeric(4, 1))
+    count: Mapped[int] = mapped_column(sa.SmallInteger, server_default="0")
+    password_hash: Mapped[str] = mapped_column(sa.String(200), default="")
+    monkey: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class Pair(Base):
+    __tablename__ = "pair"
+
+    left: Mapped[int] = mapped_column(primary_key=True)
+    right: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Slug(Base):
+    __tablename__ = "slug"
+
+    code: Mapped[str] = mapped_column(sa.String(8), primary_key=True, autoincrement=False)
+    label: Mapped[str] = mapped_column(sa.String(20))
+
+
+def test_secrets_by_the_forms_rule() -> None:
+    from erlen_forms.model_forms import is_sensitive
+
+    for name in ("password_hash", "api_key", "session_token", "salt", "monkey", "keyword", "title"):
+        assert is_secret(name) is is_sensitive(name)
+    fields = column_fields(Gadget)
+    assert list(fields) == ["id", "name", "kind", "weight", "count", "monkey"]  # no password_hash
+
+
+def test_what_clients_may_write() -> None:
+    fields = column_fields(Gadget, dialect="postgresql")
+    assert [key for key, f in fields.items() if f.writable_on_create] == ["name", "kind", "weight", "monkey"]
+    assert [key for key, f in fields.items() if f.required_on_create] == ["name", "kind"]
+    schemas = build_schemas("Gadget", fields, module=__name__)
+    created = schemas.create.model_validate({"name": "saw", "kind": "tool", "weight": "12.5"})
+    assert created.model_dump(exclude_unset=True) == {"name": "saw", "kind": "tool", "weight": decimal.Decimal("12.5")}
+    with pytest.raises(ValidationError) as caught:
+        schemas.create.model_validate({"name": "x" * 11, "kind": "car", "weight": "1234.5", "count": 3})
+    assert sorted(error["type"] for error in caught.value.errors()) == [
+        "decimal_max_digits",
+        "extra_forbidden",
+        "literal_error",
+        "string_too_long",
+    ]
+    changed = schemas.update.model_validate({"weight": None})
+    assert changed.model_dump(exclude_unset=True) == {"weight": None}
+    with pytest.raises(ValidationError):
+        schemas.update.model_validate({"name": None})  # NOT NULL
+    read = schemas.read.model_validate(Gadget(id=1, name="saw", kind="tool", weight=None, count=0, monkey=""))
+    assert read.model_dump() == {"id": 1, "name": "saw", "kind": "tool", "weight": None, "count": 0, "monkey": ""}
+
+
+def test_a_key_the_client_chooses_is_written_on_create_only() -> None:
+    fields = column_fields(Slug)
+    assert fields["code"].writable_on_create and fields["code"].required_on_create
+    assert not fields["code"].writable_on_update
+    schemas = build_schemas("Slug", fields, module=__name__)
+    assert schemas.create.model_validate({"code": "abc", "label": "A"}).model_dump() == {"code": "abc", "label": "A"}
+    assert "code" not in schemas.update.model_fields
+
+
+def test_the_range_of_integers_depends_on_the_database() -> None:
+    fields = column_fields(Gadget, dialect="postgresql")
+    read = build_schemas("Gadget", fields, module=__name__).read
+    assert read.model_json_schema()["properties"]["count"]["maximum"] == 2**15 - 1
+    sqlite = build_schemas("Gadget", column_fields(Gadget, dialect="sqlite"), module=__name__).read
+    assert sqlite.model_json_schema()["properties"]["count"]["maximum"] == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "message"),
+    [
+        (Pair, {}, "a primary key of 2 columns; a resource needs one"),
+        (Gadget, {"fields": ["id", "password_hash"]}, "'password_hash' hold secrets"),
+        (Gadget, {"read_only": ["colour"]}, "read_only names 'colour'"),
+        (Gadget, {"exclude": ["id"]}, "must expose the primary key"),
+    ],
+)
+def test_models_that_cannot_be_resources(model: type, options: dict[str, t.Any], message: str) -> None:
+    with pytest.raises(ModelSchemaError, match=message):
+        column_fields(model, **options)

@@ -1,0 +1,279 @@
+"""Resources from models: create, read, change, delete; ETag and If-Match; 409 conflicts; scope; permissions.
+
+On SQLite and PostgreSQL (``make_db_app`` runs each test on both).
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+import erlen
+
+for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
+    pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
+
+from api_sample.library import Book, Shelf  # noqa: E402
+
+from erlen_api import ApiDeclarationError, Resource  # noqa: E402
+from erlen_api.etags import entity_tag  # noqa: E402
+from erlen_api.testing import ApiClient, api_client_for  # noqa: E402
+from erlen_auth import Role, grant  # noqa: E402
+from erlen_auth.testing import login_as, make_user  # noqa: E402
+from erlen_db import database_of  # noqa: E402
+
+PLUGINS = ["forms", "auth", "api", "api_sample.tokens", "api_sample.library"]
+
+
+@pytest.fixture
+def app(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> Flask:
+    return t.cast(Flask, make_db_app(PLUGINS, auth_config, create_all=True))
+
+
+def _editor(app: Flask, email: str) -> t.Any:
+    user = make_user(app, email, roles=["librarian"])
+    db = database_of(app).new_session()
+    try:
+        role = db.scalars(sa.select(Role).where(Role.name == "librarian")).one()
+        grant(role, "books.edit", app=app)
+        db.commit()
+    finally:
+        db.close()
+    return user
+
+
+@pytest.fixture
+def ada(app: Flask) -> ApiClient:
+    """A client with a token of a librarian (who has books.edit)."""
+    return api_client_for(app, token=f"user-{_editor(app, 'ada@example.com').id}")
+
+
+@pytest.fixture
+def bob(app: Flask) -> ApiClient:
+    """A client with a token of another librarian."""
+    return api_client_for(app, token=f"user-{_editor(app, 'bob@example.com').id}")
+
+
+def _problem(response: t.Any, status: int) -> dict[str, t.Any]:
+    assert response.status_code == status, response.data
+    assert response.mimetype == "application/problem+json"
+    return t.cast(dict[str, t.Any], response.json)
+
+
+def test_create_read_change_delete(ada: ApiClient) -> None:
+    created = ada.post("/api/v1/books", json={"title": "Dune", "isbn": "9780441013593", "price": "9.99"})
+    assert created.status_code == 201, created.data
+    book = created.json
+    assert created.headers["Location"] == f"/api/v1/books/{book['id']}"
+    assert created.headers["ETag"] == entity_tag(created.data)
+    assert set(book) == {"id", "title", "isbn", "status", "price", "shelf_id", "owner_id", "created_at"}
+    assert book["status"] == "draft" and book["price"] == "9.99" and book["shelf_id"] is None
+    assert book["created_at"] is not None and book["owner_id"] is not None
+
+    read = ada.get(created.headers["Location"])
+    assert read.status_code == 200
+    assert read.data == created.data
+    assert read.headers["ETag"] == created.headers["ETag"]
+
+    changed = ada.patch(
+        f"/api/v1/books/{book['id']}",
+        json={"status": "published", "price": None},
+        headers={"If-Match": read.headers["ETag"]},
+    )
+    assert changed.status_code == 200, changed.data
+    assert changed.json == {**book, "status": "published", "price": None}
+    assert changed.headers["ETag"] == entity_tag(changed.data) != read.headers["ETag"]
+    assert ada.get(f"/api/v1/books/{book['id']}").data == changed.data
+
+    assert ada.delete(f"/api/v1/books/{book['id']}", headers={"If-Match": changed.headers["ETag"]}).status_code == 204
+    _problem(ada.get(f"/api/v1/books/{book['id']}"), 404)
+
+
+def test_keys_beyond_the_column_are_404s_not_500s(ada: ApiClient) -> None:
+    huge = "9" * 30
+    for response in (
+        ada.get(f"/api/v1/books/{huge}"),
+        ada.patch(f"/api/v1/books/{huge}", json={}),
+        ada.delete(f"/api/v1/books/{huge}"),
+    ):
+        _problem(response, 404)
+
+
+def test_a_stale_if_match_is_refused_with_412_and_changes_nothing(ada: ApiClient) -> None:
+    book = ada.post("/api/v1/books", json={"title": "Emma"})
+    first_tag = book.headers["ETag"]
+    url = book.headers["Location"]
+    # Someone else changes it meanwhile (no If-Match: last write wins, as without the header).
+    assert ada.patch(url, json={"title": "Emma (2nd ed.)"}).status_code == 200
+    stale = _problem(ada.patch(url, json={"title": "Mine"}, headers={"If-Match": first_tag}), 412)
+    assert "changed since" in stale["detail"]
+    _problem(ada.delete(url, headers={"If-Match": first_tag}), 412)
+    assert ada.get(url).json["title"] == "Emma (2nd ed.)"
+    # A weak tag never matches If-Match (strong comparison); "*" matches any version.
+    current = ada.get(url).headers["ETag"]
+    _problem(ada.patch(url, json={"title": "Weak"}, headers={"If-Match": f"W/{current}"}), 412)
+    assert ada.patch(url, json={"title": "Star"}, headers={"If-Match": "*"}).status_code == 200
+
+
+def test_secret_columns_are_never_exposed_nor_written(app: Flask, ada: ApiClient) -> None:
+    created = ada.post("/api/v1/books", json={"title": "Secret"}).json
+    db = database_of(app).new_session()
+    try:
+        db.get(Book, created["id"]).access_token = "s3cret-value"  # type: ignore[union-attr]
+        db.commit()
+    finally:
+        db.close()
+    assert b"s3cret" not in ada.get(f"/api/v1/books/{created['id']}").data
+    assert b"s3cret" not in ada.get("/api/v1/books").data
+    refused = _problem(ada.post("/api/v1/books", json={"title": "x", "access_token": "mine"}), 422)
+    assert [(e["pointer"], e["type"]) for e in refused["errors"]] == [("#/access_token", "extra_forbidden")]
+
+
+def test_keys_server_defaults_and_read_only_fields_cannot_be_written(ada: ApiClient) -> None:
+    refused = _problem(
+        ada.post("/api/v1/books", json={"title": "x", "id": 7, "created_at": "2020-01-01T00:00:00Z"}), 422
+    )
+    assert sorted(e["pointer"] for e in refused["errors"]) == ["#/created_at", "#/id"]
+    book = ada.post("/api/v1/books", json={"title": "x"}).json
+    refused = _problem(ada.patch(f"/api/v1/books/{book['id']}", json={"owner_id": 1, "id": 9}), 422)
+    assert sorted(e["pointer"] for e in refused["errors"]) == ["#/id", "#/owner_id"]
+
+
+def test_types_lengths_nullability_and_enums_are_validated(app: Flask, ada: ApiClient) -> None:
+    refused = _problem(ada.post("/api/v1/books", json={"title": "x" * 81, "status": "lost", "price": "12345.678"}), 422)
+    assert sorted(e["type"] for e in refused["errors"]) == ["decimal_max_digits", "enum", "string_too_long"]
+    assert _problem(ada.post("/api/v1/books", json={}), 422)["errors"][0]["pointer"] == "#/title"
+    book = ada.post("/api/v1/books", json={"title": "x"}).json
+    # title is NOT NULL: a change may leave it out, never set it to null; isbn takes null.
+    assert _problem(ada.patch(f"/api/v1/books/{book['id']}", json={"title": None}), 422)["errors"][0]["pointer"] == (
+        "#/title"
+    )
+    assert ada.patch(f"/api/v1/books/{book['id']}", json={"isbn": None}).status_code == 200
+    _problem(ada.post("/api/v1/books", json={"title": "nul \x00 inside"}), 422)
+    # A SmallInteger holds 16 bits on PostgreSQL; SQLite stores 64 in any integer column.
+    big = ada.post("/api/v1/shelves", json={"name": "big", "floor": 40000})
+    assert big.status_code == (422 if database_of(app).engine.dialect.name == "postgresql" else 201), big.data
+
+
+def test_a_taken_unique_value_is_a_409_naming_the_field(ada: ApiClient) -> None:
+    assert ada.post("/api/v1/shelves", json={"name": "Fiction"}).status_code == 201
+    problem = _problem(ada.post("/api/v1/shelves", json={"name": "Fiction"}), 409)
+    assert problem["type"] == "urn:erlen:problem:conflict"
+    assert problem["errors"] == [
+        {"detail": "This value is taken by another item.", "location": "body", "pointer": "#/name", "type": "unique"}
+    ]
+    other = ada.post("/api/v1/shelves", json={"name": "Poetry"}).json
+    assert (
+        _problem(ada.patch(f"/api/v1/shelves/{other['id']}", json={"name": "Fiction"}), 409)["errors"][0]["pointer"]
+        == "#/name"
+    )
+    ada.post("/api/v1/books", json={"title": "a", "isbn": "111"})
+    assert _problem(ada.post("/api/v1/books", json={"title": "b", "isbn": "111"}), 409)["errors"][0]["pointer"] == (
+        "#/isbn"
+    )
+    # The failed writes left the session usable and nothing half-done.
+    assert [s["name"] for s in ada.get("/api/v1/shelves").json["items"]] == ["Fiction", "Poetry"]
+
+
+def test_a_reference_to_no_row_is_a_409_naming_the_field(ada: ApiClient) -> None:
+    problem = _problem(ada.post("/api/v1/books", json={"title": "x", "shelf_id": 999}), 409)
+    assert problem["errors"] == [
+        {"detail": "No row has this key.", "location": "body", "pointer": "#/shelf_id", "type": "foreign_key"}
+    ]
+    shelf = ada.post("/api/v1/shelves", json={"name": "Fiction"}).json
+    book = ada.post("/api/v1/books", json={"title": "x", "shelf_id": shelf["id"]}).json
+    assert book["shelf_id"] == shelf["id"]
+    assert (
+        _problem(ada.patch(f"/api/v1/books/{book['id']}", json={"shelf_id": 998}), 409)["errors"][0]["pointer"]
+        == "#/shelf_id"
+    )
+    referred = _problem(ada.delete(f"/api/v1/shelves/{shelf['id']}"), 409)
+    assert referred["detail"] == "Other rows refer to this item of shelves; delete or change them first."
+    assert ada.get(f"/api/v1/shelves/{shelf['id']}").status_code == 200
+
+
+def test_the_scope_keeps_each_user_to_their_own_books(ada: ApiClient, bob: ApiClient) -> None:
+    mine = ada.post("/api/v1/books", json={"title": "Ada's"}).json
+    theirs = bob.post("/api/v1/books", json={"title": "Bob's"}).json
+    assert [b["title"] for b in ada.get("/api/v1/books").json["items"]] == ["Ada's"]
+    assert [b["title"] for b in bob.get("/api/v1/books").json["items"]] == ["Bob's"]
+    url = f"/api/v1/books/{theirs['id']}"
+    _problem(ada.get(url), 404)
+    _problem(ada.patch(url, json={"title": "stolen"}), 404)
+    _problem(ada.delete(url), 404)
+    assert bob.get(url).json["title"] == "Bob's"
+    assert mine["owner_id"] != theirs["owner_id"]
+
+
+def test_each_operation_needs_its_permission_and_tokens_their_scope(app: Flask, ada: ApiClient) -> None:
+    reader = make_user(app, "reader@example.com")
+    anonymous = api_client_for(app)
+    shelf = ada.post("/api/v1/shelves", json={"name": "Open"}).json
+    assert anonymous.get("/api/v1/shelves").status_code == 200
+    assert anonymous.get(f"/api/v1/shelves/{shelf['id']}").status_code == 200
+    response = anonymous.post("/api/v1/shelves", json={"name": "x"})
+    _problem(response, 401)
+    assert "Bearer" in response.headers["WWW-Authenticate"]
+    _problem(anonymous.get("/api/v1/books"), 401)  # login_required
+    as_reader = api_client_for(app, token=f"user-{reader.id}")
+    assert as_reader.get("/api/v1/books").json["items"] == []
+    assert _problem(as_reader.post("/api/v1/books", json={"title": "x"}), 403)["detail"] == (
+        "You need the permission 'books.edit'."
+    )
+    librarian_without_scope = api_client_for(app, token=ada.token.replace("user-", "read-"))  # type: ignore[union-attr]
+    problem = _problem(librarian_without_scope.patch(f"/api/v1/shelves/{shelf['id']}", json={"name": "y"}), 403)
+    assert problem["detail"] == "The access token's scopes do not include the permission 'books.edit'."
+    # The session cookie works too, with the CSRF header (the api client sends it).
+    session_client = login_as(api_client_for(app), _editor(app, "cyd@example.com"))
+    assert session_client.post("/api/v1/books", json={"title": "by session"}).status_code == 201
+    no_csrf = login_as(app.test_client(), reader)
+    assert _problem(no_csrf.post("/api/v1/books", json={"title": "x"}), 403)["type"] == "urn:erlen:problem:csrf"
+
+
+def test_operations_can_be_switched_off_and_need_a_user_one_by_one(
+    make_db_app: t.Any, auth_config: dict[str, t.Any]
+) -> None:
+    racks = Resource(Shelf, name="racks", version="v2", operations=["list", "read"], login_required=["read"])
+    app = make_db_app([*PLUGINS, "api_sample.configured"], {**auth_config, "SAMPLE_RESOURCES": [racks]})
+    database_of(app).create_all()
+    client = api_client_for(app)
+    assert client.get("/api/v2/racks").json["items"] == []
+    _problem(client.post("/api/v2/racks", json={"name": "x"}), 405)
+    _problem(client.delete("/api/v2/racks/1"), 405)
+    _problem(client.get("/api/v2/racks/1"), 401)  # reading one needs a user, listing does not
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        (Resource(Shelf, name="a", filters=["colour"]), "filters names 'colour', which the resource does not expose"),
+        (
+            Resource(Book, name="b", sorts=["isbn"]),
+            "sorts names 'isbn': a list sorts only by columns that are NOT NULL",
+        ),
+        (Resource(Book, name="c", fields=["id", "access_token"]), "'access_token' hold secrets"),
+        (Resource(Shelf, name="d", exclude=["nope"]), "exclude names 'nope', which Shelf has no column attribute of"),
+        (Resource(Shelf, name="Bad Name"), "name 'Bad Name' must be a URL segment"),
+        (Resource(Shelf, name="f", default_sort="floor"), "default_sort 'floor' is none of"),
+        (Resource(Shelf, name="g", operations=["list", "purge"]), "unknown operations ['purge']"),
+        (Resource(Shelf, name="shelves"), "both declare the resource 'shelves' of API version v1"),
+        ("not a resource", "erlen_api_resources returned str"),
+    ],
+)
+def test_declarations_that_do_not_fit_stop_the_app(
+    make_app: t.Any, tmp_path: Path, auth_config: dict[str, t.Any], resource: t.Any, message: str
+) -> None:
+    config = {**auth_config, "DB_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "SAMPLE_RESOURCES": [resource]}
+    with pytest.raises(erlen.ErlenError, match=re.escape(message)):
+        make_app(["db", *PLUGINS, "api_sample.configured"], config)
+
+
+def test_resources_need_the_db_plugin(make_app: t.Any) -> None:
+    resource = Resource(Shelf)
+    with pytest.raises(ApiDeclarationError, match="enable the 'db' plugin"):
+        make_app(["api", "api_sample.configured"], {"SAMPLE_RESOURCES": [resource]})
