@@ -137,7 +137,8 @@ def test_resources_are_documented(make_app: t.Any, tmp_path: t.Any) -> None:
     listing = paths["/api/v1/books"]["get"]
     assert listing["operationId"] == "books_list" and listing["tags"] == ["books"]
     parameters = {p["name"]: p for p in listing["parameters"]}
-    assert list(parameters) == ["cursor", "limit", "sort", "status", "shelf_id"]
+    # If-None-Match: every GET of the API answers 304 to a matching tag (erlen_api.conditional).
+    assert list(parameters) == ["cursor", "limit", "sort", "status", "shelf_id", "If-None-Match"]
     assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 50}
     assert parameters["sort"]["schema"]["anyOf"][0]["enum"] == ["id", "-id", "title", "-title"]
     assert parameters["status"]["explode"] is True
