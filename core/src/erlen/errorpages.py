@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, json, request
+from jinja2 import Template
 from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.http import HTTP_STATUS_CODES
 
 #: The title and explanation of each status that gets a page of its own words; others use Werkzeug's.
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -64,10 +66,12 @@ def describe(status: int, exc: HTTPException | None = None) -> tuple[str, str]:
         (it may hold internals).
     """
     exception_class = default_exceptions.get(status)
-    title, detail = MESSAGES.get(status, (None, None))
-    if title is None:
-        title = exception_class.name if exception_class is not None else "Error"
-        detail = (exception_class.description if exception_class is not None else None) or ""
+    if status in MESSAGES:
+        title, detail = MESSAGES[status]
+    else:
+        title = HTTP_STATUS_CODES.get(status, "Error")
+        description: object = exception_class.description if exception_class is not None else None
+        detail = description if isinstance(description, str) else ""
     if exc is not None and status < 500 and exc.description and exc.description != type(exc).description:
         detail = exc.description
     return title, detail or ""
@@ -159,7 +163,9 @@ def render_error_page(
         erlen_error_page=True,
         **context,
     )
-    candidates = [name for name in (template, f"errors/{status}.html", "erlen/error.html") if name]
+    candidates: list[str | Template] = [
+        name for name in (template, f"errors/{status}.html", "erlen/error.html") if name
+    ]
     try:
         body = app.jinja_env.get_or_select_template(candidates).render(names)
     except Exception:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import selectinload
 
 from erlen_auth import User, current_user, login_required
 from erlen_db import get_or_404, paginate_keyset, session
