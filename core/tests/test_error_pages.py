@@ -6,8 +6,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from flask import Flask, abort
-from werkzeug.exceptions import TooManyRequests
+from flask import Flask, Response, abort
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 import erlen
 from erlen.errorpages import MESSAGES
@@ -180,3 +180,25 @@ def test_error_response_is_public_for_plugins(make_app: MakeApp) -> None:
     assert page.status_code == 503 and "Back at nine." in page.text and page.headers["Retry-After"] == "60"
     problem = client.get("/closed", headers={"Accept": "application/json"})
     assert problem.json == {"status": 503, "title": "Service unavailable", "detail": "Back at nine."}
+
+
+def test_an_exception_with_a_response_of_its_own_keeps_it(make_app: MakeApp) -> None:
+    app = error_app(make_app)
+
+    class Teapot(HTTPException):
+        code = 418
+
+        def get_response(self, environ: t.Any = None, scope: t.Any = None) -> Response:
+            return Response("short and stout", status=418)
+
+    @app.get("/own")
+    def own() -> str:
+        abort(Response("made by the view", status=409))
+
+    @app.get("/teapot")
+    def teapot() -> str:
+        raise Teapot()
+
+    client = app.test_client()
+    assert client.get("/own").text == "made by the view"
+    assert client.get("/teapot").text == "short and stout"

@@ -200,11 +200,16 @@ def _plain_page(status: int, title: str, detail: str) -> str:
 def handle_http_exception(exc: HTTPException) -> t.Any:
     """Answer an HTTP error (4xx, 5xx, and unhandled exceptions as 500) with :func:`error_response`.
 
+    An exception that carries its own response (``abort(response)``, or a
+    class that overrides ``get_response``) keeps it.
+
     :param exc: the exception Flask caught.
     """
     status = exc.code
     if status is None or status < 400:
         return exc
+    if exc.response is not None or type(exc).get_response is not HTTPException.get_response:
+        return exc  # it carries its own answer (abort(response), an API's problem document)
     return error_response(status, exception=exc)
 
 
