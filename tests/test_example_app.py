@@ -338,3 +338,48 @@ def test_a_note_written_while_the_mail_server_is_down_keeps_its_notification(app
             sa.select(OutboxMessage.status).where(OutboxMessage.subject == "New note: During the outage")
         ).all()
     assert statuses == ["sent"]
+
+
+# The pages: the note list pages both ways, a note keeps its line breaks, deleting asks first.
+
+
+def titles(html: str) -> list[str]:
+    return re.findall(r'<h2><a href="/notes/\d+">([^<]+)</a></h2>', html)
+
+
+def link(html: str, rel: str) -> str | None:
+    found = re.search(rf'href="(/notes/\?(?:after|before)=[^"]+)" rel="{rel}"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_the_note_list_pages_older_and_newer(app: Flask, outbox: DeliveredMail) -> None:
+    app.config["NOTES_PER_PAGE"] = 2
+    app.config["NOTES_NOTIFY_ADMINS"] = False
+    ada = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
+    for number in range(1, 6):
+        assert ada.post("/notes/new", data={"title": f"Note {number}", "body": ""}).status_code == 302
+    first = ada.get("/notes/").text
+    assert titles(first) == ["Note 5", "Note 4"] and link(first, "prev") is None
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+">\d{1,2} \w+ \d{4}, \d\d:\d\d</time>', first)
+    second = ada.get(link(first, "next") or "").text
+    assert titles(second) == ["Note 3", "Note 2"]
+    third = ada.get(link(second, "next") or "").text
+    assert titles(third) == ["Note 1"] and link(third, "next") is None
+    back = ada.get(link(third, "prev") or "").text
+    assert titles(back) == ["Note 3", "Note 2"]
+    newest = ada.get(link(back, "prev") or "").text
+    assert titles(newest) == ["Note 5", "Note 4"] and link(newest, "prev") is None
+
+
+def test_a_note_keeps_its_line_breaks_and_deleting_it_asks_first(app: Flask, outbox: DeliveredMail) -> None:
+    ada = confirm_and_log_in(app, outbox, "ada@example.com", "Ada")
+    location = ada.post("/notes/new", data={"title": "Agenda", "body": "One\nTwo\n\nThree"}).headers["Location"]
+    page = ada.get(location).text
+    assert '<div class="notes-body">One\nTwo\n\nThree</div>' in page  # shown with white-space: pre-wrap
+    with ada.get("/static/plugins/notes/notes.css") as css:
+        assert "white-space: pre-wrap" in css.get_data(as_text=True)
+    confirm = ada.get(f"{location}/delete")
+    assert confirm.status_code == 200 and "Delete this note?" in confirm.text
+    assert ada.get(location).status_code == 200  # asking deleted nothing
+    assert ada.post(f"{location}/delete").status_code == 302
+    assert ada.get(location).status_code == 404

@@ -121,6 +121,7 @@ def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.A
     page.get_by_role("heading", name="Analytical engines").wait_for()
     assert "Ada Lovelace" in page.content()
     assert page.get_by_role("link", name="Admin", exact=True).count() == 0
+    page.locator("#erlen-account-menu > summary").click()  # the account menu holds "Log out"
     page.get_by_role("button", name="Log out").click()
 
     # The admins were told by mail.
@@ -132,6 +133,7 @@ def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.A
     page.get_by_label("Email").fill(site.admin_email)
     page.get_by_label("Password").fill(site.admin_password)
     page.get_by_role("button", name="Log in").click()
+    page.locator("#erlen-account-menu > summary").click()  # the account menu holds "Admin"
     page.get_by_role("link", name="Admin", exact=True).click()
     page.locator("a[href$='/admin/m/notes_note/']").first.click()
     page.get_by_text("Analytical engines").first.wait_for()

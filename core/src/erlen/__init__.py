@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .app import Erlen, create_app, plugins_of
 from .checks import CheckMessage, Level
+from .errorpages import error_response, render_error_page
 from .errors import (
     CommandConflictError,
     ConfigError,
@@ -53,10 +54,12 @@ __all__ = [
     "Setting",
     "UnknownPluginError",
     "create_app",
+    "error_response",
     "extension_state",
     "hook_items",
     "hook_mapping",
     "hookimpl",
     "hookspec",
     "plugins_of",
+    "render_error_page",
 ]

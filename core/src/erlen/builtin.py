@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import typing as t
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from flask import Flask
 
@@ -111,6 +112,12 @@ def erlen_settings() -> Iterable[Setting]:
             "-Proto, -Host, -Port and -Prefix headers are trusted for that many hops (Werkzeug's ProxyFix), so the "
             "client's address, https and the public host are seen. 0 (the default) ignores the headers, as "
             "an app served directly must: any client can send them.",
+        ),
+        Setting(
+            "SITE_NAME",
+            str,
+            default="",
+            help="The site's name, shown by the layout (erlen/base.html) in the header and after each page's title.",
         ),
     ]
 
@@ -270,3 +277,37 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
     from .cli.plugins import plugins_command
 
     return [plugins_command, check_command]
+
+
+@hookimpl
+def erlen_init_app(app: Flask) -> None:
+    from .errorpages import register_error_pages
+
+    register_error_pages(app)
+
+
+@hookimpl
+def erlen_template_folders() -> Iterable[str]:
+    # The layout (erlen/base.html, erlen/layout.html) and the error page (erlen/error.html).
+    return [str(Path(__file__).parent / "templates")]
+
+
+@hookimpl
+def erlen_static_folder() -> str:
+    # erlen.css and favicon.svg, at /static/plugins/erlen/.
+    return str(Path(__file__).parent / "static")
+
+
+@hookimpl
+def erlen_template_globals() -> Mapping[str, t.Any]:
+    return {"has_endpoint": has_endpoint}
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether the current app has a view called ``name``, for templates: ``{% if has_endpoint("auth.register") %}``.
+
+    :param name: an endpoint, such as ``"admin.index"``.
+    """
+    from flask import current_app
+
+    return name in current_app.view_functions

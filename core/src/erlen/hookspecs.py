@@ -194,3 +194,16 @@ def erlen_template_context() -> Mapping[str, t.Any]:
     Called for every render, like a Flask context processor; use
     :func:`erlen_template_globals` for values that do not change per request.
     """
+
+
+@hookspec
+def erlen_error_context() -> Mapping[str, t.Any]:
+    """Return names to add to the context of error pages (400, 404, 500, 503...).
+
+    Error pages never touch the database, so that they work while it is
+    down: they render without context processors and without
+    :func:`erlen_template_context`, only with what this hook returns. Return
+    values already at hand (the user loaded earlier in the request, or an
+    anonymous one); never load anything. erlen-auth returns ``current_user``
+    this way, so layouts that show it work on error pages too.
+    """

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, current_app, render_template
+from flask import Flask, abort, current_app, render_template
 from flask.testing import FlaskClient
 
 import erlen_db
@@ -226,3 +226,103 @@ def test_a_logged_in_write_to_a_locked_sqlite_file_gets_the_503_page_with_no_fur
     assert [a for a in attempts if a != "connect"] == [a for a in attempts if "INSERT" in a]
     assert "Log in" in response.text
     erlen_db.database_of(app).dispose()
+
+
+# Erlen's own error pages (no handler of the app's): they never touch the database, whatever its state.
+
+
+@pytest.fixture
+def pages_app(make_app: MakeApp, postgres_server: PostgresServer, tmp_path: Path) -> Iterator[Flask]:
+    """An app with auth on PostgreSQL and no error page of its own: Erlen's pages answer."""
+    settings = {"DB_URL": postgres_server.url + "?connect_timeout=2", "SITE_NAME": "Shop", **FAST_HASHING}
+    app = make_app(["db", "forms", "auth"], settings, root_path=str(tmp_path))
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/whoami")
+    def whoami() -> str:
+        from erlen_auth import current_user
+
+        return str(current_user.email)
+
+    @app.get("/fails")
+    def fails() -> str:
+        raise RuntimeError("boom")
+
+    @app.get("/greet-then/<int:status>")
+    def greet_then(status: int) -> str:
+        from erlen_auth import current_user
+
+        current_app.logger.info("Hello %s", current_user.email)
+        if status == 404:
+            abort(404)
+        raise RuntimeError("boom")
+
+    erlen_db.database_of(app).create_all()
+    yield app
+    erlen_db.database_of(app).dispose()
+
+
+@pytest.fixture
+def pages_client(pages_app: Flask) -> FlaskClient:
+    client = login_as(csrf_client_for(pages_app), make_user(pages_app, "ada@example.com"))
+    assert client.get("/whoami").text == "ada@example.com"
+    erlen_db.database_of(pages_app).dispose()  # no pooled connection: a query would have to connect
+    return client
+
+
+@pytest.mark.parametrize(("path", "status"), [("/no-such-page", 404), ("/fails", 500)])
+def test_erlen_error_pages_of_a_logged_in_user_touch_no_database_while_postgresql_is_stopped(
+    pages_app: Flask, pages_client: FlaskClient, postgres_server: PostgresServer, path: str, status: int
+) -> None:
+    postgres_server.stop()
+    with database_attempts(pages_app) as attempts:
+        response = pages_client.get(path)
+        problem = pages_client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == status, response.text
+    assert "erlen.css" in response.text and '<main id="main"' in response.text
+    assert 'href="/auth/login">Log in</a>' in response.text  # the user was not loaded, and is not loaded for the page
+    assert problem.status_code == status and (problem.json or {})["status"] == status
+    assert attempts == []
+
+
+@pytest.mark.parametrize(("path", "status"), [("/no-such-page", 404), ("/fails", 500)])
+def test_erlen_error_pages_run_no_query_while_the_database_is_up(
+    pages_app: Flask, pages_client: FlaskClient, path: str, status: int
+) -> None:
+    with database_attempts(pages_app) as attempts:
+        assert pages_client.get(path).status_code == status
+    assert attempts == []
+
+
+def test_an_error_page_shows_the_account_menu_of_a_user_loaded_before_the_error(
+    pages_app: Flask, pages_client: FlaskClient
+) -> None:
+    with database_attempts(pages_app) as attempts:
+        response = pages_client.get("/greet-then/404")
+    assert response.status_code == 404
+    assert "Signed in as <strong>ada@example.com</strong>" in response.text and "Log out" in response.text
+    # The view's load of the user (one query, sessions joined); the page and its menu asked for nothing more.
+    assert len([a for a in attempts if a != "connect"]) == 1
+
+
+def test_a_500_page_shows_no_one_signed_in_rather_than_reload_the_rolled_back_user(
+    pages_app: Flask, pages_client: FlaskClient
+) -> None:
+    # erlen-db rolls the session back on an unhandled exception, which expires the loaded user: showing it
+    # would load it again, so the page shows the anonymous menu.
+    with database_attempts(pages_app) as attempts:
+        response = pages_client.get("/greet-then/500")
+    assert response.status_code == 500
+    assert 'href="/auth/login">Log in</a>' in response.text and "ada@example.com" not in response.text
+    assert len([a for a in attempts if a != "connect"]) == 1
+
+
+def test_the_503_page_is_erlens_error_page_in_the_layout(
+    pages_app: Flask, pages_client: FlaskClient, postgres_server: PostgresServer
+) -> None:
+    postgres_server.stop()
+    response = pages_client.get("/whoami")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert '<h1 id="erlen-error-title">Service unavailable</h1>' in response.text and "erlen.css" in response.text
+    problem = pages_client.get("/whoami", headers={"Accept": "application/json"})
+    assert problem.status_code == 503 and (problem.json or {})["title"] == "Service unavailable"

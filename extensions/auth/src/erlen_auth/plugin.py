@@ -418,7 +418,24 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
         """Whether ``user`` has a password (an account made through a provider has none until it sets one)."""
         return is_usable(getattr(user, "password_hash", "") or "")
 
-    return {"is_safe_redirect": is_safe_redirect, "has_password": has_password}
+    return {
+        "is_safe_redirect": is_safe_redirect,
+        "has_password": has_password,
+        # The layout (erlen/base.html) includes it in its header: log in, or the signed-in user's menu.
+        "erlen_account_menu": "auth/account_menu.html",
+    }
+
+
+@erlen.hookimpl
+def erlen_error_context() -> Mapping[str, t.Any]:
+    """``current_user`` for error pages, without loading it: the user loaded earlier in the request, if any.
+
+    A user whose attributes were expired (by a commit or a rollback) would be
+    reloaded by the page: it shows no one signed in instead.
+    """
+    from .sessions import loaded_user_or_anonymous
+
+    return {"current_user": loaded_user_or_anonymous()}
 
 
 @erlen.hookimpl

@@ -238,3 +238,24 @@ def _record_last_seen(db: Session, session_id: int, now: dt.datetime) -> None:
         except SQLAlchemyError:
             pass  # a lost connection has discarded the transaction itself
         logger.warning("Could not record the last use of log-in session %s: %s", session_id, exc.__class__.__name__)
+
+
+def loaded_user_or_anonymous() -> t.Any:
+    """The user Flask-Login loaded earlier in this request, else an anonymous user; it never loads one.
+
+    For error pages, which must not touch the database: a user not loaded
+    yet, or whose attributes a commit or rollback expired (reading them
+    would query the database again), gives the anonymous user.
+    """
+    from flask import g
+
+    from .models import AnonymousUser
+
+    user = g.get("_login_user")  # where Flask-Login keeps the user once loaded
+    if user is None:
+        return AnonymousUser()
+    if isinstance(user, User):
+        state = sa.inspect(user)
+        if state.expired_attributes or state.detached:
+            return AnonymousUser()
+    return user

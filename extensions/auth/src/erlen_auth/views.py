@@ -125,6 +125,7 @@ def login() -> t.Any:
 def logout() -> t.Any:
     """Log out (POST only, with a CSRF token): the session is emptied, the remember-me cookie cleared."""
     accounts.logout()
+    flash("You are logged out.", "success")
     return redirect(safe_next(current_app.config["AUTH_LOGOUT_REDIRECT"]))
 
 

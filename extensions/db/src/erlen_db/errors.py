@@ -8,7 +8,7 @@ import sys
 import typing as t
 from collections.abc import Callable
 
-from flask import Flask, current_app, g, has_app_context, render_template
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -244,8 +244,8 @@ def register_error_handler(app: Flask) -> None:
             raise exc
         note_unavailable()
         app.logger.error("Database unavailable: %s", exc.__class__.__name__, exc_info=exc)
-        body = render_template("erlen_db/503.html")
-        return body, 503, {"Retry-After": str(RETRY_AFTER)}
+        # erlen_db/503.html first: apps overrode the page under that name before errors/503.html existed.
+        return erlen.error_response(503, template="erlen_db/503.html", headers={"Retry-After": str(RETRY_AFTER)})
 
     app.register_error_handler(SQLAlchemyError, handle)
 

@@ -203,11 +203,6 @@ def _configured_url(app: Flask) -> URL:
 
 
 @erlen.hookimpl
-def erlen_template_folders() -> Iterable[str]:
-    return [str(Path(__file__).parent / "templates")]
-
-
-@erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
     from .cli import db_group
 

@@ -29,9 +29,11 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request, session
+from flask import Blueprint, Flask, current_app, jsonify, request, session
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup, escape
+
+import erlen
 
 from .state import state_of
 
@@ -399,8 +401,13 @@ def error_response(error: CSRFError) -> t.Any:
     if wants_json():
         response = jsonify({"error": "csrf", "reason": error.code, "message": error.message})
     else:
-        response = current_app.make_response(
-            render_template("forms/csrf_error.html", reason=error.code, message=error.message)
+        response = erlen.render_error_page(
+            400,
+            title="The form could not be accepted",
+            detail=error.message,
+            template="forms/csrf_error.html",
+            reason=error.code,
+            message=error.message,
         )
     response.status_code = 400
     return response

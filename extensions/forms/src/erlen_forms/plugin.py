@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import click
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -154,7 +154,14 @@ def _too_large(exc: RequestEntityTooLarge) -> t.Any:
     if csrf.wants_json():
         response = jsonify({**body, "message": message, "max_size": limit})
     else:
-        response = current_app.make_response(render_template("forms/too_large.html", message=message, limit=limit))
+        response = erlen.render_error_page(
+            413,
+            title="The upload is too large",
+            detail=message,
+            template="forms/too_large.html",
+            message=message,
+            limit=limit,
+        )
     response.status_code = 413
     return response
 

@@ -111,6 +111,11 @@ def erlen_template_folders() -> Iterable[str]:
     return ["templates"]
 
 
+@erlen.hookimpl
+def erlen_static_folder() -> str:
+    return "static"  # notes.css, which the app's layout links after Erlen's stylesheet
+
+
 @erlen.hookimpl(optionalhook=True)
 def erlen_admin_views() -> Iterable[t.Any]:
     from erlen_admin import ModelView

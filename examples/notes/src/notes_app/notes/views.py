@@ -6,9 +6,11 @@ import typing as t
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import selectinload
 
 from erlen_auth import User, current_user, login_required
 from erlen_db import get_or_404, paginate_keyset, session
+from erlen_db.pagination import encode_cursor
 
 from .forms import NoteForm
 from .models import Note
@@ -21,15 +23,32 @@ MODERATE = "notes.moderate"
 
 @bp.get("/")
 @login_required
-def index() -> str:
-    """The newest notes first, a page at a time."""
-    page = paginate_keyset(
-        sa.select(Note).order_by(Note.id.desc()),
-        [Note.id.desc()],
-        after=request.args.get("after"),
-        per_page=current_app.config["NOTES_PER_PAGE"],
+def index() -> t.Any:
+    """The newest notes first, a page at a time, with links to older and newer pages.
+
+    Both directions are keyset pages (one indexed range query each, wherever
+    the page is): ``after`` a note's cursor lists older notes, ``before`` one
+    lists newer notes (read oldest first, then shown newest first).
+    """
+    per_page = current_app.config["NOTES_PER_PAGE"]
+    notes = sa.select(Note).options(selectinload(Note.author))
+    before = request.args.get("before")
+    if before:
+        page = paginate_keyset(notes, [Note.id], after=before, per_page=per_page)
+        if not page.items:  # the newer notes were deleted meanwhile: the first page is the newest
+            return redirect(url_for("notes.index"))
+        items = list(reversed(page.items))
+        has_newer, has_older = page.has_next, True
+    else:
+        page = paginate_keyset(notes, [Note.id.desc()], after=request.args.get("after"), per_page=per_page)
+        items = page.items
+        has_newer, has_older = bool(request.args.get("after")), page.has_next
+    return render_template(
+        "notes/index.html",
+        notes=items,
+        newer=encode_cursor([items[0].id]) if items and has_newer else None,
+        older=encode_cursor([items[-1].id]) if items and has_older else None,
     )
-    return render_template("notes/index.html", page=page)
 
 
 @bp.get("/<int:note_id>")
@@ -57,13 +76,18 @@ def new() -> t.Any:
     return render_template("notes/new.html", form=form)
 
 
-@bp.post("/<int:note_id>/delete")
+@bp.route("/<int:note_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(note_id: int) -> t.Any:
-    """Delete a note: its author may, and so may whoever has ``notes.moderate``."""
+    """Delete a note, once confirmed: its author may, and so may whoever has ``notes.moderate``.
+
+    A GET asks for the confirmation; the page's form POSTs it.
+    """
     note = get_or_404(Note, note_id)
     if note.author_id != current_user.id and not current_user.can(MODERATE):
         abort(403)
+    if request.method == "GET":
+        return render_template("notes/delete.html", note=note)
     session.delete(note)
     session.commit()
     flash("The note is deleted.", "success")

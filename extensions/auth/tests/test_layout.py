@@ -1,0 +1,31 @@
+"""The auth pages in Erlen's layout: the account menu in the header, and a message after log-out."""
+
+from __future__ import annotations
+
+from auth_helpers import log_in, post_form
+
+
+def test_anonymous_visitors_get_log_in_links_in_the_header(app) -> None:
+    page = app.test_client().get("/auth/register").text
+    assert "/static/plugins/erlen/erlen.css" in page and '<main id="main" class="erlen-main erlen-auth"' in page
+    header = page.split("<main", 1)[0]
+    assert 'href="/auth/login">Log in</a>' in header
+
+
+def test_the_account_menu_links_the_account_pages_and_logs_out(app, create_user) -> None:
+    create_user("ada@example.com")
+    client = app.test_client()
+    log_in(client, "ada@example.com")
+    header = client.get("/auth/security").text.split("<main", 1)[0]
+    assert "Signed in as <strong>ada@example.com</strong>" in header
+    for link in ("/auth/security", "/auth/password", "/auth/sessions"):
+        assert f'href="{link}"' in header
+    assert '<form method="post" action="/auth/logout">' in header and ">Log out</button>" in header
+
+
+def test_after_logging_out_a_message_says_so(app, create_user) -> None:
+    create_user("ada@example.com")
+    client = app.test_client()
+    log_in(client, "ada@example.com")
+    assert post_form(client, "/auth/logout").status_code == 302
+    assert "You are logged out." in client.get("/auth/login").text
