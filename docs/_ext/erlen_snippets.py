@@ -14,6 +14,7 @@ errors) when one:
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 import tomllib
 import typing as t
@@ -33,7 +34,7 @@ def repeated_decorator(code: str) -> str | None:
     :param code: the text of a code block.
     """
     lines = [line.strip() for line in code.splitlines()]
-    for line, following in zip(lines, lines[1:], strict=False):
+    for line, following in itertools.pairwise(lines):
         if line.startswith("@") and line == following:
             return line
     return None
@@ -74,7 +75,8 @@ def _check_blocks(app: Sphinx, doctree: nodes.document) -> None:
             continue
         problem = problem_of(code, block.get("language", ""))
         if problem is not None:
-            logger.warning("erlen-snippets: a %s code block is wrong: %s", block.get("language"), problem, location=block)
+            language = block.get("language")
+            logger.warning("erlen-snippets: a %s code block is wrong: %s", language, problem, location=block)
 
 
 def setup(app: Sphinx) -> dict[str, t.Any]:

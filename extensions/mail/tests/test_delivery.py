@@ -44,7 +44,8 @@ def test_mail_errors_a_view_catches_share_one_base_class(make_app: t.Any) -> Non
         deliver(Message("Hi", to="ada@example.com", body="x"))
     assert isinstance(raised.value, MessageError)
     down = SMTPTestServer()  # a free port nobody listens on
-    unreachable = make_app(["mail"], {"MAIL_DEFAULT_SENDER": "a@example.com", "MAIL_SMTP_TIMEOUT": 5.0, **down.config()})
+    config = {"MAIL_DEFAULT_SENDER": "a@example.com", "MAIL_SMTP_TIMEOUT": 5.0, **down.config()}
+    unreachable = make_app(["mail"], config)
     with unreachable.app_context(), pytest.raises(MailError) as raised:
         deliver(Message("Hi", to="ada@example.com", body="x"))
     assert isinstance(raised.value, SendError)
