@@ -18,8 +18,8 @@ from erlen.checks import CheckMessage, info, warning
 
 from . import connection_budget, hookspecs, urls
 from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
-from .timezones import install_sqlite_aware_datetimes
 from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
+from .timezones import install_sqlite_aware_datetimes
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
