@@ -197,7 +197,8 @@ def test_the_test_extra_installs_everything_the_generated_code_imports(tmp_path:
     assert code == 0, output
     folder = tmp_path / "erlen-bookmarks"
     project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
-    declared = {Requirement(text).name for text in [*project["dependencies"], *project["optional-dependencies"]["test"]]}
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    declared = {Requirement(text).name for text in requirements}
     installable = _with_requirements(declared)
     providers = packages_distributions()
     missing = []
