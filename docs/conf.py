@@ -38,6 +38,8 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
     "erlen_docs",
+    "erlen_console",
+    "erlen_snippets",
 ]
 
 exclude_patterns = ["_build", "_ext", "examples"]
@@ -62,28 +64,29 @@ except ImportError:
 # error messages the pages quote cannot drift from the code.
 doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.DONT_ACCEPT_TRUE_FOR_1
 
+# What a reader types must work as shown: the setup below defines no name a
+# shown example uses. Each page imports what it uses (``import erlen``,
+# ``import pathlib``) in a block the reader sees. The hidden checks use only the
+# underscore names, and those a hidden block imports itself.
 doctest_global_setup = f"""
-import os
-import pathlib
+import os as _os
+from importlib.metadata import entry_points as _entry_points
+from pathlib import Path as _Path
 
-import erlen
-
-EXAMPLES = pathlib.Path({str(HERE / "examples")!r})
+_EXAMPLES = _Path({str(HERE / "examples")!r})
+_REPOSITORY = _EXAMPLES.parent.parent
 
 # The examples must not depend on the ERLEN_* variables of the shell.
-for _name in [name for name in os.environ if name.startswith("ERLEN_")]:
-    del os.environ[_name]
+for _name in [_name for _name in _os.environ if _name.startswith("ERLEN_")]:
+    del _os.environ[_name]
 
 try:
-    import pytest
+    import pytest as _pytest
 except ImportError:
-    pytest = None
+    _pytest = None
 
 # The tutorial runs the example app when it is installed with its plugin.
-from importlib.metadata import entry_points as _entry_points
-
-EXAMPLE_APP_INSTALLED = bool(_entry_points(group="erlen.plugins", name="profiles"))
-REPOSITORY = EXAMPLES.parent.parent
+_EXAMPLE_APP_INSTALLED = bool(_entry_points(group="erlen.plugins", name="profiles"))
 """
 
 # -- HTML -------------------------------------------------------------------

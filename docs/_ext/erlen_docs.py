@@ -133,7 +133,7 @@ class _GeneratingDirective(SphinxDirective, abc.ABC):
         """The reStructuredText lines the directive stands for."""
 
     def run(self) -> list[nodes.Node]:
-        _generated_docs(self.env).add(self.env.docname)
+        generated_docs(self.env).add(self.env.docname)
         source, line = self.get_source_info()
         content = StringList()
         for text in self.generate():
@@ -339,7 +339,11 @@ def _reexported_data_doc(app: Sphinx, what: str, name: str, obj: object, options
 # Always re-read documents with generated content
 
 
-def _generated_docs(env: BuildEnvironment) -> set[str]:
+def generated_docs(env: BuildEnvironment) -> set[str]:
+    """The documents read again on every build, as they show what is installed or what commands print.
+
+    :param env: the build environment.
+    """
     if not hasattr(env, "erlen_generated_docs"):
         env.erlen_generated_docs = set()  # type: ignore[attr-defined]
     return env.erlen_generated_docs  # type: ignore[attr-defined,no-any-return]
@@ -352,15 +356,15 @@ def _outdated(
     changed: set[str],
     removed: set[str],
 ) -> list[str]:
-    return sorted(_generated_docs(env) - removed)
+    return sorted(generated_docs(env) - removed)
 
 
 def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    _generated_docs(env).discard(docname)
+    generated_docs(env).discard(docname)
 
 
 def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
-    _generated_docs(env).update(_generated_docs(other) & set(docnames))
+    generated_docs(env).update(generated_docs(other) & set(docnames))
 
 
 def setup(app: Sphinx) -> dict[str, t.Any]:

@@ -24,6 +24,7 @@ from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .plugins.tracing import tracing_enabled
 from .proxies import apply_proxy_hops
 from .settings import DeclaredSetting, Setting, validate_value
+from .unknown_settings import warn_unknown_settings
 
 #: The key of ``app.extensions`` under which the :class:`PluginRegistry` lives.
 EXTENSION_KEY = "erlen"
@@ -112,6 +113,7 @@ class Erlen:
         app.extensions[EXTENSION_KEY] = registry
         _apply_settings(app, registry)
         registry.loaded_config = dict(app.config)
+        warn_unknown_settings(registry)
         # Before erlen_init_app, so request hooks (a CSRF check, say) run ahead of
         # any before_request function a plugin registers on the app itself.
         _register_per_request_hooks(app, registry)

@@ -15,7 +15,7 @@ from flask import Flask
 from .checks import CheckMessage, error, info, warning
 from .hosts import validate_trusted_hosts
 from .markers import hookimpl
-from .plugins.declaration import Plugin, default_prefix
+from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
 from .settings import Setting
 
@@ -220,44 +220,11 @@ def _proxy_checks(app: Flask) -> list[CheckMessage]:
 
 
 def _unknown_plugin_settings(app: Flask) -> list[CheckMessage]:
-    """Configured keys in an enabled plugin's namespace that it does not declare.
-
-    ``[db] ulr = ...`` in a TOML file or ``ERLEN_DB_ULR`` is otherwise ignored
-    without a word, and the app runs on the default instead.
-    """
-    import difflib
-
+    """Configured keys that no enabled plugin reads (see :mod:`erlen.unknown_settings`)."""
     from .app import plugins_of
+    from .unknown_settings import unknown_settings
 
-    registry = plugins_of(app)
-    prefixes: list[tuple[str, str]] = []
-    for plugin in registry:
-        prefix = plugin.declaration.settings_prefix
-        prefix = default_prefix(plugin.name) if prefix is None else prefix
-        if prefix:
-            prefixes.append((prefix, plugin.name))
-    # The longest prefix owns a key: DB_POOL_SIZE belongs to db_pool before db.
-    prefixes.sort(key=lambda item: -len(item[0]))
-    problems = []
-    for key in sorted(registry.loaded_config):
-        if key in registry.settings or key in Flask.default_config:
-            continue
-        owner = next((name for prefix, name in prefixes if key.startswith(prefix)), None)
-        if owner is None:
-            continue
-        declared = sorted(name for name, setting in registry.settings.items() if setting.plugin == owner)
-        close = difflib.get_close_matches(key, declared, n=1)
-        hint = f"Did you mean {close[0]}? " if close else ""
-        hint += f"Plugin {owner!r} declares: {', '.join(declared)}." if declared else f"Plugin {owner!r} declares none."
-        problems.append(
-            warning(
-                "erlen.W002",
-                f"{key} (from {registry.config_sources.get(key)}) is not a setting of plugin {owner!r}, "
-                "so it has no effect.",
-                hint,
-            )
-        )
-    return problems
+    return [warning("erlen.W002", unknown.message, unknown.hint) for unknown in unknown_settings(plugins_of(app))]
 
 
 def _is_weak(secret: str | bytes) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import erlen
 from erlen.checks import Level, run_checks
 
@@ -114,3 +116,28 @@ def test_misspelt_plugin_setting_is_reported(noop_plugin, tmp_path) -> None:
     # Keys outside any plugin's namespace, and Flask's own, are not flagged.
     assert "SITE_NAME" not in result.output and "SESSION_COOKIE_SECURE" not in result.output
     assert result.output.endswith("System check found 0 errors and 2 warnings.\n")
+
+
+def test_misspelt_settings_and_tables_are_logged_at_startup(noop_plugin, tmp_path, caplog) -> None:
+    plugin = noop_plugin(
+        "bookings",
+        body='@erlen.hookimpl\ndef erlen_settings():\n    return [erlen.Setting("ROOMS", default=1)]\n',
+    )
+    config = tmp_path / "erlen.toml"
+    config.write_text(
+        f'plugins = ["{plugin}"]\n[booking]\nrooms = 4\n[bookings]\nromos = 5\n[analytics]\nsite_id = "x"\n'
+    )
+    with caplog.at_level(logging.WARNING, logger="erlen.config"):
+        app = erlen.create_app(__name__, config, environ={})
+    assert app.config["BOOKINGS_ROOMS"] == 1
+    warnings = [record.getMessage() for record in caplog.records if record.name == "erlen.config"]
+    assert warnings == [
+        "BOOKINGS_ROMOS (from erlen.toml [bookings] romos) is not a setting of plugin 'bookings', so it has no "
+        "effect. Did you mean BOOKINGS_ROOMS? Plugin 'bookings' declares: BOOKINGS_ROOMS.",
+        "BOOKING_ROOMS (from erlen.toml [booking] rooms) has no effect: the table [booking] of erlen.toml "
+        "configures no enabled plugin. Did you mean [bookings]? The enabled plugins' tables: [bookings].",
+    ]
+    # erlen check says the same.
+    output = app.test_cli_runner().invoke(args=["check"]).output
+    assert "WARNING erlen.W002 [erlen] BOOKING_ROOMS (from erlen.toml [booking] rooms) has no effect" in output
+    assert "ANALYTICS_SITE_ID" not in output  # a table close to no plugin's may be the app's own

@@ -75,6 +75,20 @@ def test_configuration_errors_are_shown_without_a_traceback(project: Path) -> No
     assert "Traceback" not in result.output
 
 
+def test_a_mistyped_app_ends_with_the_import_error(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["--app", "helo", "plugins"])
+    assert result.exit_code == 2
+    assert result.output.rstrip().endswith("Error: Could not import 'helo'."), result.output
+    assert "No such command" not in result.output
+    assert "Did you mean" not in result.output
+
+
+def test_an_unknown_command_of_a_loaded_app_is_still_reported(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["--app", "hello", "plugin"])
+    assert result.exit_code == 2
+    assert "No such command 'plugin'." in result.output
+
+
 def test_flask_cli_sees_plugin_commands(project: Path) -> None:
     from flask.cli import cli as flask_cli
 

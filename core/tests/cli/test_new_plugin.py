@@ -104,7 +104,7 @@ def _installer(target: Path, folder: Path) -> list[str] | None:
 
 
 def test_the_generated_plugin_installs_and_its_tests_pass(tmp_path: Path) -> None:
-    for module in ("erlen_db", "erlen_forms", "erlen_auth", "erlen_migrate"):
+    for module in ("erlen_db", "erlen_forms", "erlen_auth", "erlen_migrate", "erlen_admin"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed (the integration session runs this test)")
     code, output = scaffold(tmp_path, "bookmarks")
@@ -130,3 +130,83 @@ def test_the_generated_plugin_installs_and_its_tests_pass(tmp_path: Path) -> Non
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout and " failed" not in tests.stdout
+
+
+def _imported_modules(root: Path) -> set[str]:
+    """The top-level modules the generated package and its tests import, ``pytest.importorskip`` included."""
+    found: set[str] = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "importorskip"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                found.add(str(node.args[0].value).split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"__future__"}
+
+
+def _with_requirements(names: set[str]) -> set[str]:
+    """``names`` (installed distributions) and every distribution they require, without extras."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [canonicalize_name(name) for name in names]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requirements = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        for text in requirements:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(requirement.name))
+    return seen
+
+
+def _installed(distribution: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(distribution)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def test_the_test_extra_installs_everything_the_generated_code_imports(tmp_path: Path) -> None:
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    code, output = scaffold(tmp_path, "bookmarks")
+    assert code == 0, output
+    folder = tmp_path / "erlen-bookmarks"
+    project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    declared = {Requirement(text).name for text in requirements}
+    installable = _with_requirements(declared)
+    providers = packages_distributions()
+    missing = []
+    for module in sorted(_imported_modules(folder) - {"erlen_bookmarks"}):
+        # Editable installs may not list their modules: Erlen's are named after their distribution.
+        names = providers.get(module) or [module.replace("_", "-")]
+        if not _installed(names[0]):
+            pytest.skip(f"{module} is not installed (the integration session runs this test)")
+        if not {canonicalize_name(name) for name in names} & installable:
+            missing.append(f"{module} (from {', '.join(names)})")
+    assert missing == [], f"imported by the generated plugin, not installed by its [test] extra: {missing}"

@@ -251,3 +251,23 @@ def test_text_holding_a_nul_character_is_a_field_error(person_client: t.Any, dat
 def test_text_holding_a_nul_character_in_json_is_a_field_error(person_client: t.Any) -> None:
     body = person_client.post("/person", json={"name": "Ada\u0000", "address": {"city": "Paris"}}).get_json()
     assert body["valid"] is False and body["errors"] == {"name": ["The text holds a character that is not allowed."]}
+
+
+def test_a_view_adds_a_form_error_that_renders_as_an_alert(make_app: MakeApp) -> None:
+    app = make_app(["forms"])
+
+    @app.route("/book", methods=["GET", "POST"])
+    def book() -> t.Any:
+        from flask import render_template_string
+
+        form = PersonForm()
+        if form.validate_on_submit():
+            form.add_form_error("The room is taken at that time.")
+        page = render_template_string(
+            '{% from "forms/macros.html" import render_form %}{{ render_form(form) }}', form=form
+        )
+        return jsonify({"errors": form.errors, "page": page})
+
+    body = csrf_client_for(app).post("/book", data={"name": "Ada", "address-city": "Paris"}).get_json()
+    assert body["errors"] == {"": ["The room is taken at that time."]}
+    assert 'role="alert"' in body["page"] and "The room is taken at that time." in body["page"]

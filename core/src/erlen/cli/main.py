@@ -23,7 +23,19 @@ from .new_plugin import new_plugin_command
 
 
 class _ErlenScriptInfo(ScriptInfo):
+    #: Why the app could not be loaded, once loading it failed; ``None`` before that or after a success.
+    load_error: NoAppException | None = None
+
     def load_app(self) -> Flask:
+        try:
+            app = self._load_app()
+        except NoAppException as exc:
+            self.load_error = exc
+            raise
+        self.load_error = None
+        return app
+
+    def _load_app(self) -> Flask:
         # Flask's CLI overwrites the app's DEBUG with FLASK_DEBUG; Erlen keeps
         # the configured value (ERLEN_DEBUG, a config file) unless --debug,
         # --no-debug or FLASK_DEBUG says otherwise.
@@ -92,6 +104,23 @@ class ErlenGroup(FlaskGroup):
                 load_dotenv_defaults=self.load_dotenv,
             )
         return super().make_context(info_name, args, parent=parent, **extra)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The command ``name``; when the app could not be loaded, exit with status 2 after its error.
+
+        Flask prints why the app could not be loaded and then lets click
+        report the app's commands as unknown, with a suggestion taken from the
+        commands that need no app ("Did you mean 'new-plugin'?"), which hides
+        the real error. Erlen stops at the error instead.
+
+        :param ctx: the click context of the ``erlen`` group.
+        :param name: the command's name, as typed.
+        """
+        command = super().get_command(ctx, name)
+        info = ctx.find_object(_ErlenScriptInfo)
+        if command is None and info is not None and info.load_error is not None and not ctx.resilient_parsing:
+            ctx.exit(2)
+        return command
 
 
 cli = ErlenGroup(

@@ -19,6 +19,7 @@ from .model import NAMING_CONVENTION, Model, naming_metadata
 from .pagination import InvalidCursorError, InvalidPageError, KeysetPage, Page, paginate, paginate_keyset
 from .queries import QueryCounter, count_queries, max_queries
 from .session import get_session, session
+from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
 from .urls import redact as redact_url
 
 __version__ = "0.1.0"
@@ -32,9 +33,11 @@ __all__ = [
     "InvalidPageError",
     "KeysetPage",
     "Model",
+    "NaiveDateTimeError",
     "Page",
     "QueryCounter",
     "TableConflictError",
+    "UTCDateTime",
     "count_queries",
     "database_error_message",
     "database_of",
@@ -44,6 +47,7 @@ __all__ = [
     "get",
     "get_or_404",
     "get_session",
+    "install_sqlite_aware_datetimes",
     "integer_range",
     "is_unavailable",
     "max_queries",

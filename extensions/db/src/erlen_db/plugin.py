@@ -19,6 +19,7 @@ from erlen.checks import CheckMessage, info, warning
 from . import connection_budget, hookspecs, urls
 from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
 from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
+from .timezones import install_sqlite_aware_datetimes
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
@@ -100,6 +101,7 @@ def erlen_init_app(app: Flask) -> None:
     _check_isolation_level(database)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
+        install_sqlite_aware_datetimes(database.engine)
     mark_unreachable_errors(database.engine)
     app.extensions[EXTENSION_KEY] = database
     app.teardown_appcontext(database.remove_session)

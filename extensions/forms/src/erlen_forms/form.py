@@ -189,7 +189,8 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
     def validate(self, extra_validators: Mapping[str, t.Any] | None = None) -> bool:
         """Validate every field, then the form's validators.
 
-        Errors of form validators go to :attr:`form_errors`. Text holding the
+        Errors of form validators go to :attr:`form_errors` (a view adds its
+        own with :meth:`add_form_error`). Text holding the
         NUL character is an error of its field in every form: no database
         column can store it (PostgreSQL refuses it), and no person types it.
         """
@@ -203,6 +204,25 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
                 self.form_errors.append(str(exc.args[0]) if exc.args else "This form is not valid.")
                 valid = False
         return valid
+
+    def add_form_error(self, message: str) -> None:
+        """Add an error about the whole form, not one field: a view's verdict after the fields validated.
+
+        :func:`render_form` (and the macro ``render_form_errors``) shows it
+        above the fields, in a ``role="alert"`` block; ``form.errors`` lists it
+        under the key ``""``. For a rule the form always checks, give the
+        form a validator instead (see :class:`~erlen_forms.FormExtension`)::
+
+            if form.validate_on_submit():
+                if not booking_fits(form.start.data, form.end.data):
+                    form.add_form_error("The room is taken at that time.")
+                else:
+                    ...
+            return render_template("book.html", form=form)
+
+        :param message: the error, as the user reads it.
+        """
+        self.form_errors.append(message)
 
     def _refuse_nul_characters(self) -> bool:
         """Give each field whose text holds NUL an error; ``False`` when there was one."""
