@@ -567,8 +567,12 @@ class InProcessApp(t.Protocol):
     def measurer(self, workload: Workload, *, seconds: float, max_calls: int) -> Callable[[], float]:
         """A callable measuring requests/s of ``workload`` for one sample."""
 
-    def repeat(self, workload: Workload, count: int) -> None:
-        """``count`` requests of ``workload``, each checked for its status."""
+    def repeater(self, workload: Workload) -> Callable[[int], None]:
+        """A callable making ``count`` requests of ``workload``, each checked for its status.
+
+        Everything the requests need is prepared here, before the callable runs: the callgrind script counts
+        only what the callable does.
+        """
 
 
 class WsgiTarget:
@@ -599,10 +603,14 @@ class WsgiTarget:
     def measurer(self, workload: Workload, *, seconds: float, max_calls: int) -> Callable[[], float]:
         return functools.partial(harness.rate, self.caller(workload), seconds=seconds, max_calls=max_calls)
 
-    def repeat(self, workload: Workload, count: int) -> None:
+    def repeater(self, workload: Workload) -> Callable[[int], None]:
         call = self.caller(workload)
-        for _ in range(count):
-            call()
+
+        def repeat(count: int) -> None:
+            for _ in range(count):
+                call()
+
+        return repeat
 
 
 def environ(call: Call) -> dict[str, t.Any]:
@@ -671,9 +679,16 @@ class AsgiTarget:
     def send(self, call: Call) -> tuple[int, bytes]:
         return self.runner.run(self.call(scope(call), call.body))
 
-    async def _repeat(self, workload: Workload, count: int, seconds: float | None) -> float:
-        """``count`` requests of ``workload`` (fewer once ``seconds`` pass, checked every 100); requests/s."""
-        prepared = [(scope(call), call.body) for call in workload.calls]
+    async def _repeat(
+        self, prepared: Sequence[tuple[dict[str, t.Any], bytes]], status: int, count: int, seconds: float | None
+    ) -> float:
+        """``count`` of the ``prepared`` requests in turn (fewer once ``seconds`` pass, checked every 100); requests/s.
+
+        :param prepared: each request's scope and body.
+        :param status: the status each must answer.
+        :param count: how many requests.
+        :param seconds: the time limit, if any.
+        """
         turn = itertools.cycle(prepared)
         calls = 0
         started = time.perf_counter()
@@ -682,19 +697,25 @@ class AsgiTarget:
             batch = min(100, count - calls)
             for _ in range(batch):
                 request_scope, body = next(turn)
-                status, _ = await self.call(request_scope, body)
-                if status != workload.status:
-                    raise BenchError(f"a timed request answered {status}, expected {workload.status}")
+                answered, _ = await self.call(request_scope, body)
+                if answered != status:
+                    raise BenchError(f"a timed request answered {answered}, expected {status}")
             calls += batch
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         return calls / (time.perf_counter() - started)
 
     def measurer(self, workload: Workload, *, seconds: float, max_calls: int) -> Callable[[], float]:
-        return lambda: self.runner.run(self._repeat(workload, max_calls, seconds))
+        prepared = [(scope(call), call.body) for call in workload.calls]
+        return lambda: self.runner.run(self._repeat(prepared, workload.status, max_calls, seconds))
 
-    def repeat(self, workload: Workload, count: int) -> None:
-        self.runner.run(self._repeat(workload, count, None))
+    def repeater(self, workload: Workload) -> Callable[[int], None]:
+        prepared = [(scope(call), call.body) for call in workload.calls]
+
+        def repeat(count: int) -> None:
+            self.runner.run(self._repeat(prepared, workload.status, count, None))
+
+        return repeat
 
 
 def scope(call: Call) -> dict[str, t.Any]:
@@ -978,12 +999,12 @@ import harness
 
 contender, database, count, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 with bench_api.in_process_one(contender, database) as target:
-    workloads = bench_api.workloads()
-    for workload in workloads.values():
-        target.repeat(workload, warmup)
-    for workload in workloads.values():
+    repeaters = [target.repeater(workload) for workload in bench_api.workloads().values()]
+    for repeat in repeaters:
+        repeat(warmup)
+    for repeat in repeaters:
         harness.mark()
-        target.repeat(workload, count)
+        repeat(count)
     harness.mark()
 """
 
