@@ -328,7 +328,7 @@ def _accepts_json() -> bool:
 def _accept_allows_json(header: str) -> bool:
     """Whether an ``Accept`` header allows JSON; remembered, since a client sends the same header every time.
 
-    Parsing it and matching the media types was a sixth of erlen-api's own work on a request. A memo of a
+    Parsing it and matching the media types was a quarter of erlen-api's own work on a request. A memo of a
     pure function of the header's text: it holds no app's state, and a client sending a new header on every
     request only replaces old entries.
 
