@@ -33,12 +33,10 @@ by default), in a schema of the benchmark's own, dropped after.
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 import threading
 import time
 import typing as t
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,8 +75,6 @@ WORKER = "outbox worker"
 #: The outbox's target: the worker delivers at least this fraction of the direct rate.
 WORKER_TARGET = harness.Target(">=", 0.8)
 
-#: The PostgreSQL server of the outbox benchmark (a schema of its own is created and dropped).
-POSTGRES_URL = os.environ.get("ERLEN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 SMTP_TIMEOUT = 10.0
 
@@ -391,38 +387,6 @@ def worker_batch(app: flask.Flask, commits: CommitCounter) -> Batch:
     return batch
 
 
-@contextmanager
-def postgres_schema_url() -> Iterator[str]:
-    """A fresh schema on ``POSTGRES_URL``, as a URL whose connections use it; dropped after.
-
-    :raises BenchError: PostgreSQL cannot be reached (the caller reports the benchmark skipped).
-    """
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
-    schema = f"erlen_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise BenchError(
-            f"PostgreSQL is not reachable at {sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)} "
-            f"({reason}); set ERLEN_BENCH_POSTGRES_URL"
-        ) from None
-    try:
-        yield (
-            sa.make_url(POSTGRES_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-
-
 # --------------------------------------------------------------------------- checks
 
 
@@ -524,7 +488,7 @@ def bench_outbox_worker(plan: Plan) -> list[Result]:
             )
         )
         try:
-            with postgres_schema_url() as url:
+            with harness.postgres_schema_url() as url:
                 results.append(
                     compare_worker(plan, "outbox_worker_postgresql", titles["outbox_worker_postgresql"], server, url)
                 )

@@ -19,6 +19,7 @@ import html
 import http.client
 import importlib
 import importlib.util
+import io
 import itertools
 import os
 import re
@@ -412,6 +413,49 @@ def build_sqlite_table(
     return time.perf_counter() - started
 
 
+# --------------------------------------------------------------------------- PostgreSQL
+
+#: The PostgreSQL server of the benchmarks that use one (each in a schema of its own, created and dropped).
+POSTGRES_URL = os.environ.get("ERLEN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def postgres_schema_url(prefix: str = "erlen_bench") -> Iterator[str]:
+    """A fresh schema on :data:`POSTGRES_URL`, as a URL whose connections use it; dropped after.
+
+    :param prefix: the start of the schema's name; a random suffix makes it unique, so runs in parallel
+        do not meet.
+    :raises BenchError: PostgreSQL cannot be reached (the caller reports the benchmark skipped); the message
+        says "not reachable".
+    """
+    import uuid
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise BenchError(
+            f"PostgreSQL is not reachable at {sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)} "
+            f"({reason}); set ERLEN_BENCH_POSTGRES_URL"
+        ) from None
+    try:
+        yield (
+            sa.make_url(POSTGRES_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 # --------------------------------------------------------------------------- temporary modules
 
 
@@ -547,15 +591,57 @@ def _start_response_200(
     return _discard
 
 
-def wsgi_caller(app: WSGIApp, environs: Sequence[dict[str, t.Any]], *, require_200: bool = True) -> Callable[[], None]:
+def _start_response_expecting(expected: int) -> Callable[..., Callable[[bytes], None]]:
+    prefix = f"{expected} "
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], None]:
+        if not status.startswith(prefix):
+            raise BenchError(f"a timed request answered {status}, expected {expected}")
+        return _discard
+
+    return start_response
+
+
+def _body_of(environ: Mapping[str, t.Any]) -> bytes:
+    """The request body a prepared environ holds (``b""`` for none), read without consuming its stream."""
+    stream = environ.get("wsgi.input")
+    if not int(environ.get("CONTENT_LENGTH") or 0) or stream is None:
+        return b""
+    position = stream.tell()
+    body = t.cast(bytes, stream.read())
+    stream.seek(position)
+    return body
+
+
+def wsgi_caller(
+    app: WSGIApp, environs: Sequence[dict[str, t.Any]], *, require_200: bool = True, expect_status: int = 200
+) -> Callable[[], None]:
     """One request through ``app``'s WSGI interface, its body consumed and closed as a server would.
 
     :param app: the WSGI application, called directly (framework overhead only: no server, no socket).
-    :param environs: the prepared environs (:func:`wsgi_environ`); each call copies the next one in turn.
-    :param require_200: fail on an answer other than 200 (``start_response`` checks the status).
+    :param environs: the prepared environs (:func:`wsgi_environ`); each call copies the next one in turn, and
+        gives a request with a body (a POST) a fresh ``wsgi.input`` holding it.
+    :param require_200: fail on an answer other than ``expect_status`` (``start_response`` checks the status).
+    :param expect_status: the status every answer must have (201 for a create), when ``require_200``.
     """
-    start_response = _start_response_200 if require_200 else _start_response_any
-    if len(environs) == 1:
+    if not require_200:
+        start_response = _start_response_any
+    elif expect_status == 200:
+        start_response = _start_response_200
+    else:
+        start_response = _start_response_expecting(expect_status)
+    bodies = [_body_of(environ) for environ in environs]
+    if any(bodies):
+        # The stream of a prepared environ is read once: each call gets a new one with the same bytes.
+        turn_with_body = itertools.cycle(list(zip(environs, bodies, strict=True)))
+
+        def next_environ() -> dict[str, t.Any]:
+            environ, body = next(turn_with_body)
+            copied = environ.copy()
+            copied["wsgi.input"] = io.BytesIO(body)
+            return copied
+
+    elif len(environs) == 1:
         # One request, as before the rotation existed: no iterator to advance on every call.
         next_environ = environs[0].copy
     else:
@@ -704,6 +790,67 @@ def instructions_per_call(
     return (many - few) / (high - low)
 
 
+#: The C function whose calls end the parts of a run under :func:`instructions_by_part`: :func:`mark` calls it,
+#: and nothing a benchmark measures does.
+MARK_FUNCTION = "getppid"
+
+
+def mark() -> None:
+    """End a part of a run counted by :func:`instructions_by_part` (callgrind dumps its counts here)."""
+    os.getppid()
+
+
+def instructions_by_part(
+    argv: Sequence[str], *, marks: int, cwd: Path, env: Mapping[str, str], timeout: float
+) -> list[int]:
+    """The instructions of each part of one run of ``argv`` under callgrind, the parts separated by :func:`mark`.
+
+    Callgrind dumps its counts and starts afresh on entering :data:`MARK_FUNCTION`,
+    so one run measures several things in turn: a script imports and warms up
+    (part 0), calls :func:`mark`, repeats one request N times, calls :func:`mark`,
+    and so on; part ``i`` divided by N is the cost of one request of the ``i``-th
+    kind, without the start-up that :func:`instructions_per_call` needs a second
+    run to subtract.
+
+    :param argv: the command; it must call :func:`mark` exactly ``marks`` times.
+    :param marks: how many times it calls it.
+    :returns: ``marks + 1`` counts: before the first mark, between each two, after the last.
+    :raises BenchError: the command failed, or the run had another number of parts (something else called
+        :data:`MARK_FUNCTION`).
+    """
+    with tempfile.TemporaryDirectory(prefix="erlen-bench-callgrind-") as folder:
+        out = Path(folder) / "callgrind.out"
+        run_checked(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                f"--dump-before={MARK_FUNCTION}",
+                *argv,
+            ],
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+        )
+        parts: dict[int, int] = {}
+        for path in Path(folder).glob("callgrind.out*"):
+            part = total = None
+            for line in path.read_text().splitlines():
+                if line.startswith("part:"):
+                    part = int(line.split()[1])
+                elif line.startswith(("summary:", "totals:")):
+                    total = int(line.split()[1])
+            if part is None or total is None:
+                raise BenchError(f"callgrind wrote no part or total in {path.name} for {' '.join(argv)}")
+            parts[part] = total
+    if sorted(parts) != list(range(1, marks + 2)):
+        raise BenchError(
+            f"{' '.join(argv)}: callgrind counted parts {sorted(parts)}, expected 1 to {marks + 1}: something other "
+            f"than harness.mark() called {MARK_FUNCTION}()"
+        )
+    return [parts[index] for index in range(1, marks + 2)]
+
+
 # --------------------------------------------------------------------------- HTTP server and client
 
 
@@ -734,7 +881,6 @@ def gunicorn_server(
     whatever happens.
     """
     port = free_port()
-    log_path = chdir / f"gunicorn-{app.replace(':', '-')}-{port}.log"
     argv = [
         sys.executable,
         "-m",
@@ -755,13 +901,104 @@ def gunicorn_server(
         "warning",
         app,
     ]
+    with serving(
+        argv,
+        port=port,
+        log_path=chdir / f"gunicorn-{app.replace(':', '-')}-{port}.log",
+        chdir=chdir,
+        expect_body=expect_body,
+        path=path,
+        start_timeout=start_timeout,
+    ):
+        yield port
+
+
+def uvicorn_available() -> bool:
+    return importlib.util.find_spec("uvicorn") is not None
+
+
+#: The skip reason of an HTTP benchmark without uvicorn.
+UVICORN_MISSING = "uvicorn is not installed (pip install -r bench/requirements.txt)"
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    app: str,
+    *,
+    chdir: Path,
+    expect_body: bytes,
+    path: str = "/",
+    start_timeout: float = 30.0,
+) -> Iterator[int]:
+    """Serve the ASGI ``app`` (``module:variable`` importable from ``chdir``) with uvicorn, 1 worker (one process).
+
+    uvicorn's defaults otherwise (uvloop and httptools when installed, keep-alive), without the access log,
+    which gunicorn does not write either. Yields the port once ``GET path`` answers 200 with ``expect_body``;
+    the server is stopped on exit, whatever happens.
+    """
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(chdir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        app,
+    ]
+    with serving(
+        argv,
+        port=port,
+        log_path=chdir / f"uvicorn-{app.replace(':', '-')}-{port}.log",
+        chdir=chdir,
+        expect_body=expect_body,
+        path=path,
+        start_timeout=start_timeout,
+    ):
+        yield port
+
+
+@contextlib.contextmanager
+def serving(
+    argv: Sequence[str],
+    *,
+    port: int,
+    log_path: Path,
+    chdir: Path,
+    expect_body: bytes,
+    path: str = "/",
+    start_timeout: float = 30.0,
+) -> Iterator[None]:
+    """Run the server ``argv`` (listening on 127.0.0.1:``port``) until the block ends.
+
+    Enters the block once ``GET path`` answers 200 with ``expect_body``. The
+    server runs in a session of its own, without ``ERLEN_*``/``FLASK_*``
+    variables, its output in ``log_path``; on exit its whole process group is
+    stopped, whatever happens.
+
+    :param argv: the command starting the server.
+    :param port: the port it listens on.
+    :param log_path: where its output goes (shown when it fails to start).
+    :param chdir: the folder it runs in.
+    :param expect_body: what ``GET path`` must answer before it counts as started.
+    :param path: the path probed.
+    :param start_timeout: how long it may take to start.
+    """
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            argv, cwd=chdir, env=clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            list(argv), cwd=chdir, env=clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             _wait_until_serving(process, port, path, expect_body, start_timeout, log_path)
-            yield port
+            yield
         finally:
             _stop(process)
 
@@ -772,7 +1009,7 @@ def _wait_until_serving(
     last_error = "no attempt"
     for _ in Budget(10_000, timeout):
         if process.poll() is not None:
-            raise BenchError(f"gunicorn exited with {process.returncode}:\n{_tail(log_path)}")
+            raise BenchError(f"{log_path.stem} exited with {process.returncode}:\n{_tail(log_path)}")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             connection.request("GET", path)
@@ -786,7 +1023,7 @@ def _wait_until_serving(
         finally:
             connection.close()
         time.sleep(0.05)
-    raise BenchError(f"gunicorn did not serve within {timeout:g} s ({last_error}):\n{_tail(log_path)}")
+    raise BenchError(f"{log_path.stem} did not serve within {timeout:g} s ({last_error}):\n{_tail(log_path)}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -834,6 +1071,9 @@ def http_load(
     threads: int,
     max_errors: int = 50,
     headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+    expect_status: int = 200,
 ) -> LoadOutcome:
     """Send ``GET path`` to 127.0.0.1:``port`` from ``threads`` client threads for ``seconds``.
 
@@ -843,7 +1083,9 @@ def http_load(
     when the server closes, as gunicorn's sync worker does after every
     response). Stops after ``seconds``, ``max_requests`` in all, or
     ``max_errors`` failed requests, whichever comes first. ``headers`` are
-    sent with every request (a session ``Cookie``, say).
+    sent with every request (a session ``Cookie``, say); ``method`` and
+    ``body`` make them another request than a GET (a JSON ``POST``), and an
+    answer counts as good when its status is ``expect_status``.
     """
     sent_headers = dict(headers or {})
     lock = threading.Lock()
@@ -860,10 +1102,10 @@ def http_load(
                     target = paths[counts["sent"] % len(paths)] if paths else path
                     counts["sent"] += 1
                 try:
-                    connection.request("GET", target, headers=sent_headers)
+                    connection.request(method, target, body=body, headers=sent_headers)
                     response = connection.getresponse()
                     response.read()
-                    good = response.status == 200
+                    good = response.status == expect_status
                 except (OSError, http.client.HTTPException):
                     connection.close()
                     good = False
@@ -912,6 +1154,9 @@ def alternate_http(
     paths: Sequence[str] = (),
     headers: Mapping[str, Mapping[str, str]] | None = None,
     fail_on_error: bool = False,
+    method: str = "GET",
+    body: bytes | None = None,
+    expect_status: int = 200,
 ) -> tuple[dict[str, list[float]], int]:
     """Requests/s of each server under :func:`http_load`, alternating in ``plan.http_rounds`` rounds.
 
@@ -923,7 +1168,10 @@ def alternate_http(
     :param path: the path every request goes to, unless ``paths`` are given.
     :param paths: paths the requests go to in turn (see :func:`http_load`).
     :param headers: contender name to the headers of its requests (its session cookie, say).
-    :param fail_on_error: fail on any request that does not answer 200, not only on a round without one.
+    :param fail_on_error: fail on any request that does not answer ``expect_status``, not only on a round without one.
+    :param method: the requests' method.
+    :param body: the requests' body (with its ``Content-Type`` in ``headers``), for a ``POST``.
+    :param expect_status: the status a request must answer to count (201 for a create).
     """
     errors = dict.fromkeys(ports, 0)
 
@@ -936,10 +1184,13 @@ def alternate_http(
             seconds=plan.http_round_seconds,
             max_requests=1_000_000,
             threads=plan.http_threads,
+            method=method,
+            body=body,
+            expect_status=expect_status,
         )
         errors[name] += outcome.errors
         if fail_on_error and outcome.errors:
-            raise BenchError(f"{name}: {outcome.errors} request(s) to {path} did not answer 200 in a round")
+            raise BenchError(f"{name}: {outcome.errors} request(s) to {path} did not answer {expect_status} in a round")
         if outcome.ok == 0:
             raise BenchError(f"{name}: no successful request in a round ({outcome.errors} errors)")
         return outcome.per_second

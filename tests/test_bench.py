@@ -29,3 +29,29 @@ def test_quick_benchmark_run_reports_every_suite(tmp_path: Path) -> None:
         results = json.loads((tmp_path / f"{suite}.json").read_text())
         assert results, suite
     assert "ratio" in result.stdout
+
+
+def test_instructions_by_part_counts_each_part_of_one_run(tmp_path: Path) -> None:
+    """callgrind splits one run at each ``harness.mark()``: a part doing twice the work counts about twice as much.
+
+    The API benchmark counts three endpoints in one run this way; the quick run above does not count.
+    """
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import harness
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    script = tmp_path / "parts.py"
+    # What harness.mark() does, without importing the harness (and Flask) under valgrind: seconds, not minutes.
+    mark = f"os.{harness.MARK_FUNCTION}()"
+    script.write_text(
+        "import os\n\ndef work(n):\n    return sum(i * i for i in range(n))\n\n"
+        f"work(1000)\n{mark}\nwork(20000)\n{mark}\nwork(40000)\n{mark}\n"
+    )
+    parts = harness.instructions_by_part(
+        [sys.executable, str(script)], marks=3, cwd=tmp_path, env=harness.clean_env(), timeout=300
+    )
+    assert len(parts) == 4
+    start_up, once, twice, _ = parts
+    assert start_up > twice > once > 0
+    assert 1.8 < twice / once < 2.2

@@ -272,12 +272,12 @@ class Endpoint:
             except ValidationError as exc:
                 errors.extend(_field_errors(exc.errors(include_url=False), "path", parameter=name))
         if self._query_model is not None:
+            # Bound once: through the proxy, each use would look the request up again.
+            args = request.args
             raw = {
-                parameter.key: request.args.getlist(parameter.key)
-                if parameter.repeated
-                else request.args[parameter.key]
+                parameter.key: args.getlist(parameter.key) if parameter.repeated else args[parameter.key]
                 for parameter in self.query.values()
-                if parameter.key in request.args
+                if parameter.key in args
             }
             try:
                 parsed = self._query_model.model_validate(raw)
@@ -286,12 +286,11 @@ class Endpoint:
             else:
                 arguments.update({name: getattr(parsed, name) for name in self.query})
         for model in self.query_models:
+            args = request.args
             raw = {
-                parameter.key: request.args.getlist(parameter.key)
-                if parameter.repeated
-                else request.args[parameter.key]
+                parameter.key: args.getlist(parameter.key) if parameter.repeated else args[parameter.key]
                 for parameter in model.parameters
-                if parameter.key in request.args
+                if parameter.key in args
             }
             try:
                 arguments[model.argument] = self._query_model_adapters[model.argument].validate_python(raw)

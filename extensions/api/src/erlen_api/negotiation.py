@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 
 from flask import request
@@ -40,8 +41,13 @@ def _quality(parameters: list[str]) -> float:
     return 1.0
 
 
+@functools.lru_cache(maxsize=256)
 def accepts_json(accept: str | None) -> bool:
     """Whether an ``Accept`` header allows ``application/json``.
+
+    Remembered per header value: a client sends the same header on every request, and parsing it was a
+    good part of erlen-api's own work per request. A pure function of the text, so the memo holds no
+    app's state; a client sending a new header each time only replaces old entries.
 
     :param accept: the header's value, or ``None`` when the request has none.
     """
@@ -76,7 +82,7 @@ def require_acceptable() -> None:
 
     :raises Problem: 406.
     """
-    if not accepts_json(request.headers.get("Accept")):
+    if not accepts_json(request.environ.get("HTTP_ACCEPT")):
         raise Problem(
             406,
             f"This endpoint answers {JSON_MEDIA_TYPE} (errors {PROBLEM_MEDIA_TYPE}); the request's Accept "
