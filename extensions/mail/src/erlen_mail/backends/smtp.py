@@ -68,9 +68,6 @@ class _SMTP(smtplib.SMTP):
         before_end, self.before_end = self.before_end, None
         if before_end is None:
             super().send(s)
-        elif __import__("os").environ.get("EXP_EARLY") == "1":
-            before_end()
-            super().send(s)
         else:
             super().send(s[: -len(_END)])
             before_end()

@@ -507,7 +507,7 @@ class OutboxWorker:
             self._local,
             # A database server is a round trip away: overlap it with the SMTP exchange. SQLite's
             # commit is work in this process, with nothing to wait for: a thread would only add handoffs.
-            threaded=self.keeps_lease and (self.engine.dialect.name != "sqlite" or __import__("os").environ.get("EXP_THREADED") == "1"),
+            threaded=self.keeps_lease and self.engine.dialect.name != "sqlite",
             own_connection=self.keeps_lease,
             durable=self.durable_marks,
         )
