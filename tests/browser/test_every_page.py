@@ -73,7 +73,21 @@ NOT_PAGES = {
     "admin.export": "a CSV download",
     "auth.passkey_rename": "needs a registered passkey, made only by a WebAuthn authenticator (test_passkeys.py)",
     "auth.passkey_remove": "needs a registered passkey, made only by a WebAuthn authenticator (test_passkeys.py)",
+    "erlen_api.asset": "Swagger UI's script and stylesheet, for /api/docs",
+    "erlen_api.static_file": "Swagger UI's script and stylesheet, for /api/docs",
 }
+
+#: Pages whose markup is not Erlen's: visited and screenshot, but axe-core's findings there are only reported
+#: (in pages.json), not failed. Swagger UI, shipped unmodified by erlen-api, nests buttons in its operation
+#: summaries and draws method badges below the contrast threshold.
+AXE_NOT_OURS = {"erlen-api-docs": "Swagger UI's own markup and colours (erlen-api ships it unmodified)"}
+
+
+def _is_json(site: Site, rule: t.Any) -> bool:
+    """Whether a route answers JSON, not a page: erlen-api's routes under its prefix, but its docs page."""
+    prefix = site.app.config.get("API_URL_PREFIX", "/api").rstrip("/") + "/"
+    return rule.rule.startswith(prefix) and rule.endpoint != "erlen_api.docs"
+
 
 AXE_CORE = Path(os.environ.get("ERLEN_AXE_CORE", Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"))
 
@@ -379,6 +393,7 @@ def _seeded_pages(site: Site) -> tuple[list[tuple[str, dict[str, t.Any], str]], 
     note = site.first_note_of(MEMBER)
     found += [
         ("notes.show", {"note_id": note}, "member"),
+        ("notes.delete", {"note_id": note}, "member"),  # the confirmation page
         ("profiles.show", {"user_id": site.member_id}, "member"),
         ("profiles.edit", {"user_id": site.member_id}, "member"),
     ]
@@ -399,7 +414,7 @@ def _plain_pages(site: Site) -> list[tuple[str, str, str]]:
         login = url_for("auth.login")
         for rule in site.app.url_map.iter_rules():
             required = rule.arguments - set(rule.defaults or {})
-            if "GET" not in (rule.methods or ()) or required or rule.endpoint in NOT_PAGES:
+            if "GET" not in (rule.methods or ()) or required or rule.endpoint in NOT_PAGES or _is_json(site, rule):
                 continue
             path = url_for(rule.endpoint)
             answer = client.get(path, follow_redirects=True)
@@ -455,7 +470,11 @@ def survey(module_browser: t.Any, site: Site, screenshot_dir: Path) -> Iterator[
         sweep.visit("error-404", "/no/such/page", "member", None, expected_status=404)
         sweep.visit("error-403", "/admin/", "member", None, expected_status=403)  # the member may not enter
         sweep.visit("error-405", "/auth/logout", "member", None, expected_status=405)  # POST only
-        expected = {r.endpoint for r in site.app.url_map.iter_rules() if "GET" in (r.methods or ())} - set(NOT_PAGES)
+        expected = {
+            r.endpoint
+            for r in site.app.url_map.iter_rules()
+            if "GET" in (r.methods or ()) and not _is_json(site, r)  # the JSON API: tests/test_example_api.py
+        } - set(NOT_PAGES)
         with site.app.app_context():
             if not registry_of(site.app).pages:
                 expected.discard("admin.page")  # no plugin registers an admin page in this app
@@ -547,9 +566,12 @@ def _newcomer_flows(sweep: Sweep, site: Site) -> None:
     codes = "auth.two_factor_recovery_codes"
     sweep.visit("auth-two-factor-recovery-codes", "/auth/two-factor/recovery-codes", "newcomer", codes)
     sweep.visit("auth-two-factor-disable", "/auth/two-factor/disable", "newcomer", "auth.two_factor_disable")
-    sweep.after(
-        "auth-logged-out", "newcomer", None, lambda tab: tab.get_by_role("button", name="Log out").first.click()
-    )
+
+    def log_out(tab: t.Any) -> None:
+        tab.locator("#erlen-account-menu > summary").click()  # the account menu holds "Log out"
+        tab.get_by_role("button", name="Log out").first.click()
+
+    sweep.after("auth-logged-out", "newcomer", None, log_out)
 
     def password_step(tab: t.Any) -> None:
         tab.get_by_label("Email").fill(NEWCOMER)
@@ -658,6 +680,8 @@ def test_no_serious_accessibility_violations(survey: Survey) -> None:
     """axe-core finds no serious or critical violation on any page at any width."""
     lines = []
     for visit in survey.visits:
+        if visit.name in AXE_NOT_OURS:
+            continue
         for shot in visit.shots:
             for violation in shot.violations:
                 if violation.impact in FAILING_IMPACTS:
