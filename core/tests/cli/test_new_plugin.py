@@ -193,6 +193,8 @@ def test_the_test_extra_installs_everything_the_generated_code_imports(tmp_path:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
+    # The scaffold's model refers to erlen-auth's users: tests-core installs erlen alone.
+    pytest.importorskip("erlen_auth", reason="erlen-auth is not installed (the integration session runs this test)")
     code, output = scaffold(tmp_path, "bookmarks")
     assert code == 0, output
     folder = tmp_path / "erlen-bookmarks"

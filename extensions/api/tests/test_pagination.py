@@ -9,12 +9,12 @@ import typing as t
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
     pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
 
+import sqlalchemy as sa  # noqa: E402
 from api_sample.library import Book, Shelf, Status  # noqa: E402
 from werkzeug.http import parse_options_header  # noqa: E402
 

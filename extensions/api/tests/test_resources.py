@@ -10,7 +10,6 @@ import typing as t
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 import erlen
@@ -18,6 +17,7 @@ import erlen
 for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
     pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
 
+import sqlalchemy as sa  # noqa: E402
 from api_sample.library import Book, Shelf  # noqa: E402
 
 from erlen_api import ApiDeclarationError, Resource  # noqa: E402
