@@ -505,9 +505,10 @@ class OutboxWorker:
         writer = MarkWriter(
             self.engine,
             self._local,
-            # A database server is a round trip away: overlap it with the SMTP exchange. SQLite's
-            # commit is work in this process, with nothing to wait for: a thread would only add handoffs.
-            threaded=self.keeps_lease and self.engine.dialect.name != "sqlite",
+            # Overlap the commit with the SMTP exchange, on every database: while this thread waits for
+            # the mail server's answers (the interpreter's lock released), the writer's thread commits.
+            # (A server is a round trip away; even SQLite's commit is work this thread need not wait for.)
+            threaded=self.keeps_lease,
             own_connection=self.keeps_lease,
             durable=self.durable_marks,
         )
