@@ -202,3 +202,17 @@ def test_an_exception_with_a_response_of_its_own_keeps_it(make_app: MakeApp) -> 
     client = app.test_client()
     assert client.get("/own").text == "made by the view"
     assert client.get("/teapot").text == "short and stout"
+
+
+@pytest.mark.parametrize("referrer", [None, "http://evil.example/somewhere"])
+def test_an_untrusted_host_gets_the_plain_400_page_without_an_error_logged(
+    make_app: MakeApp, referrer: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Such a request is never routed: no URL can be built, and request.host raises again. With a Referer,
+    # the way-back link asked for request.host outside the page's guard, and the answer was a bare 500.
+    app = make_app([], {"TRUSTED_HOSTS": ["notes.example.com"]})
+    headers = {"Host": "evil.example"} | ({"Referer": referrer} if referrer else {})
+    response = app.test_client().get("/", headers=headers)
+    assert response.status_code == 400
+    assert "is not trusted" in response.text and "Go to the home page" in response.text
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, json, request
+from flask.globals import request_ctx
 from jinja2 import Template
 from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
@@ -166,11 +167,16 @@ def render_error_page(
     candidates: list[str | Template] = [
         name for name in (template, f"errors/{status}.html", "erlen/error.html") if name
     ]
-    try:
-        body = app.jinja_env.get_or_select_template(candidates).render(names)
-    except Exception:
-        app.logger.exception("The error page for %s could not be rendered; a plain page was sent instead.", status)
+    if request_ctx.url_adapter is None:
+        # No URLs can be built for this request (its Host is not trusted, so it was never routed): the
+        # layout's links and stylesheets cannot be either. The plain page is the answer, not a failure.
         body = _plain_page(status, title, detail)
+    else:
+        try:
+            body = app.jinja_env.get_or_select_template(candidates).render(names)
+        except Exception:
+            app.logger.exception("The error page for %s could not be rendered; a plain page was sent instead.", status)
+            body = _plain_page(status, title, detail)
     response = app.response_class(body, status=status, mimetype="text/html")
     response.headers.update(headers or {})
     return response
@@ -181,6 +187,8 @@ def _back_url() -> str | None:
     referrer = request.referrer
     if not referrer:
         return None
+    if request_ctx.url_adapter is None:
+        return None  # the request's Host is not trusted: request.host and request.url would raise again
     parts = urlsplit(referrer)
     if parts.scheme not in ("http", "https") or parts.netloc != request.host or referrer == request.url:
         return None
