@@ -42,7 +42,7 @@ extensions = [
     "erlen_snippets",
 ]
 
-exclude_patterns = ["_build", "_ext", "examples"]
+exclude_patterns = ["_build", "_ext", "examples", "tests"]
 root_doc = "index"
 default_role = "code"
 pygments_style = "sphinx"
