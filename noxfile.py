@@ -1,12 +1,41 @@
 """Build, test and benchmark the Erlen monorepo.
 
-``nox`` runs the default sessions: a test session per distribution in a
-virtual environment holding only that distribution and its declared
-dependencies (which proves each installs and works alone), ``integration``
-with everything, ``production`` (the example app deployed and put under load
-and faults, see tests/production/README.md), ``lint``, ``typecheck`` and ``docs``. ``nox -s bench`` runs
-the benchmarks. uv creates the environments when it is installed; plain
-virtualenv otherwise.
+``nox`` runs the default sessions, in this order:
+
+``tests-<package>``
+    Each distribution's tests in a virtual environment holding only that
+    distribution and its declared dependencies (which proves each installs and
+    works alone). Tests needing a distribution the package does not declare
+    (erlen-auth's mail pages need erlen-mail, ...) skip here.
+``compat-lowest``
+    Every distribution installed together with ``uv pip install --resolution
+    lowest-direct``: the lowest version of every dependency the pyprojects
+    declare; then every package's tests.
+``compat-newest``
+    Every distribution and the example apps installed together with the newest
+    releases of Flask, Werkzeug, SQLAlchemy, Alembic, WTForms, Flask-Login,
+    pluggy and psycopg; then every package's tests, so the tests that skipped
+    alone for want of another distribution run here (docs/compatibility.rst).
+``integration``
+    Everything installed: the cross-package and end-to-end tests (``tests/``,
+    browser tests included). Every package's tests with everything installed
+    also run here, unless ``compat-newest`` already ran them in the same
+    ``nox`` invocation (its environment is this one's without the benchmarks'
+    libraries), so ``nox -s integration`` alone still runs them all.
+``production``
+    The example app deployed and put under load and faults, see
+    tests/production/README.md.
+``lint``, ``typecheck``, ``docs``
+    ruff, mypy and the Sphinx build with its doctests.
+
+The tests run spread over every CPU with pytest-xdist (``-n auto``): each test
+has its own temporary folder, database file or PostgreSQL schema, Redis or
+PostgreSQL server on a free port, and browser, so they are independent. Passing
+pytest arguments replaces the defaults: ``nox -s tests-db -- -x -k url`` runs in
+one process.
+
+``nox -s bench`` runs the benchmarks. uv creates the environments when it is
+installed; plain virtualenv otherwise (``compat-lowest`` needs uv).
 """
 
 from __future__ import annotations
@@ -67,8 +96,16 @@ def _install_local(session: nox.Session, name: str, extras: str = "") -> None:
     session.install(*[str(folder) for folder in dependencies], f"{own}{extras}")
 
 
+#: pytest-xdist, which spreads the tests over the CPUs (``--dist worksteal`` is 3.2's).
+XDIST = "pytest-xdist>=3.5"
+
+#: pytest's arguments unless the command line gives others: quiet, one worker per CPU, and a worker that is
+#: done takes tests queued for another (the durations of tests vary from milliseconds to a minute).
+PYTEST_DEFAULTS = ["-q", "-n", "auto", "--dist", "worksteal"]
+
+
 def _pytest_args(session: nox.Session) -> list[str]:
-    return session.posargs or ["-q"]
+    return session.posargs or PYTEST_DEFAULTS
 
 
 def _make_test_session(name: str, folder: Path) -> None:
@@ -77,6 +114,7 @@ def _make_test_session(name: str, folder: Path) -> None:
     @nox.session(name=f"tests-{short}", python=PYTHON)
     def tests(session: nox.Session) -> None:
         _install_local(session, name, "[test]")
+        session.install(XDIST)
         session.chdir(folder)
         session.run("pytest", *_pytest_args(session))
 
@@ -87,18 +125,80 @@ for _name, _folder in DISTRIBUTIONS.items():
     _make_test_session(_name, _folder)
 
 
-@nox.session(python=PYTHON)
-def integration(session: nox.Session) -> None:
-    """Every package's tests with every distribution installed (optional integrations
-    such as model forms run here), then the cross-package and end-to-end tests."""
-    for name in DISTRIBUTIONS:
-        _install_local(session, name, "[test]")
-    session.install("-r", "bench/requirements.txt")
-    session.install(*EXAMPLES_WITH_TESTS)
+#: The libraries whose newest releases ``compat-newest`` installs: what Erlen is built on.
+NEWEST = ["flask", "werkzeug", "sqlalchemy", "alembic", "wtforms", "flask-login", "pluggy", "psycopg[binary]"]
+
+#: The sessions of this ``nox`` invocation that passed (nox runs them all in this process).
+_PASSED: set[str] = set()
+
+
+def _every_distribution(extras: str = "") -> list[str]:
+    """Every local distribution by its path (one resolver run finds them all), with ``extras``."""
+    return [f"{folder}{extras}" for folder in DISTRIBUTIONS.values()]
+
+
+def _show_versions(session: nox.Session) -> None:
+    """Print the installed versions of the libraries of the compatibility range, for the log."""
+    names = [re.split(r"\[", name, maxsplit=1)[0] for name in NEWEST]
+    session.run(
+        "python",
+        "-c",
+        "import sys; from importlib.metadata import version; "
+        "print(', '.join(f'{n} {version(n)}' for n in sys.argv[1:]))",
+        *names,
+        silent=False,
+    )
+
+
+def _run_package_suites(session: nox.Session) -> None:
+    """Every distribution's tests, each from its folder (its own pytest configuration)."""
     for folder in DISTRIBUTIONS.values():
         session.chdir(folder)
         session.run("pytest", *_pytest_args(session))
     session.chdir(ROOT)
+
+
+@nox.session(name="compat-lowest", python=PYTHON)
+def compat_lowest(session: nox.Session) -> None:
+    """Every package's tests, everything installed at the lowest declared versions.
+
+    uv's ``--resolution lowest-direct`` takes the lowest version of every dependency a pyproject
+    declares; the distributions are installed together so that their optional integrations run.
+    """
+    if not shutil.which("uv"):
+        session.error("compat-lowest needs uv (python3 -m pip install uv): pip cannot resolve to the lowest versions")
+    session.install("--resolution", "lowest-direct", *_every_distribution("[test]"))
+    # pytest-xdist is not a declared dependency: a run of its own keeps it out of the lowest resolution.
+    session.install(XDIST)
+    _show_versions(session)
+    _run_package_suites(session)
+
+
+@nox.session(name="compat-newest", python=PYTHON)
+def compat_newest(session: nox.Session) -> None:
+    """Every package's tests, everything installed with the newest releases of what Erlen builds on.
+
+    Every distribution and the example apps together, with the newest Flask, Werkzeug, SQLAlchemy,
+    Alembic, WTForms, Flask-Login, pluggy and psycopg.
+    """
+    session.install("--upgrade", *_every_distribution("[test]"), *EXAMPLES_WITH_TESTS, *NEWEST, XDIST)
+    _show_versions(session)
+    _run_package_suites(session)
+    _PASSED.add("compat-newest")
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """The cross-package and end-to-end tests (tests/), everything installed.
+
+    Every package's tests too, unless compat-newest ran them in this nox invocation (see the module
+    documentation).
+    """
+    session.install(*_every_distribution("[test]"), *EXAMPLES_WITH_TESTS, "-r", "bench/requirements.txt", XDIST)
+    if "compat-newest" in _PASSED:
+        session.log("every package's tests with everything installed passed in compat-newest: not run again")
+    else:
+        _run_package_suites(session)
     # axe-core, which the browser tests inject to check accessibility, from the npm registry.
     if shutil.which("npm"):
         session.run("npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", external=True)
@@ -118,7 +218,7 @@ def production(session: nox.Session) -> None:
     with one fault injected per test; prints the figures (requests, statuses, recovery, mail counts)."""
     # One resolver run: every local distribution is named by its path.
     session.install(
-        *[f"{folder}[test]" for folder in DISTRIBUTIONS.values()],
+        *_every_distribution("[test]"),
         *EXAMPLES,
         "gunicorn",
         "aiosmtpd",
@@ -149,19 +249,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy, strict for the core."""
-    for name in DISTRIBUTIONS:
-        _install_local(session, name, "[test]")
-    session.install("mypy")
+    session.install(*_every_distribution("[test]"), "mypy")
     session.run("mypy", *[str(folder / "src") for folder in DISTRIBUTIONS.values()])
 
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors, and run its examples."""
-    for name in DISTRIBUTIONS:
-        _install_local(session, name)
-    session.install(*EXAMPLES)
-    session.install("-r", "docs/requirements.txt", "pytest")
+    session.install(*_every_distribution(), *EXAMPLES, "-r", "docs/requirements.txt", "pytest")
     # The docs' own checks (the Sphinx extensions that refuse snippets a reader could not run), then the build.
     session.run("pytest", "docs/tests", "-q")
     session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
