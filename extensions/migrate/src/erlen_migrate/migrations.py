@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 import erlen
 import erlen_db
 from erlen_db.database import OWNER_INFO_KEY
+from erlen_db.search import is_search_index
 
 from .errors import MigrationError, MigrationFailed, UnknownBranchError
 from .render import render_item
@@ -214,6 +215,8 @@ class Migrations:
             return True
 
         def include_object(obj: t.Any, name: str | None, type_: str, reflected: bool, compare_to: t.Any) -> bool:
+            if type_ == "index" and reflected and compare_to is None and is_search_index(obj.table.name, name):
+                return False  # made by erlen_db.search.create_search_index in a migration, never by a model
             if names is None:
                 return True
             table = obj if type_ == "table" else getattr(obj, "table", None)
