@@ -115,14 +115,19 @@ def _load_entry_point(name: str, eps: list[EntryPoint]) -> LoadedPlugin:
             "the entry-point name and Plugin(name=...) must agree.",
             plugin=name,
         )
+    # One read of the distribution's metadata: each access to Distribution.name or .version parses the file again.
+    metadata = ep.dist.metadata if ep.dist else None
+    distribution = metadata["Name"] if metadata else None
+    distribution_version = metadata["Version"] if metadata else None
+    label = f"distribution {distribution} {distribution_version}" if metadata else "an unknown distribution"
     return LoadedPlugin(
         name=name,
         obj=obj,
         declaration=declaration,
-        origin=f"entry point {name} = {ep.value} of {_dist_label(ep)}",
+        origin=f"entry point {name} = {ep.value} of {label}",
         spec=name,
-        distribution=ep.dist.name if ep.dist else None,
-        distribution_version=ep.dist.version if ep.dist else None,
+        distribution=distribution,
+        distribution_version=distribution_version,
     )
 
 

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 
 from erlen_db import InvalidCursorError, python_type_of
 from erlen_db.pagination import decode_cursor, encode_cursor
+from erlen_db.search import search_condition
 
+from .search import search_indexed
 from .views.model_view import ModelView, coerce_value
 
 #: The longest search text accepted.
@@ -45,6 +47,8 @@ class ListingParams:
     :param page: the page number shown to people (not used in the query).
     :param count: whether the exact count was asked for.
     :param errors: messages about parameters that were ignored.
+    :param search_indexed: whether the search goes through the searched columns' index (set by :func:`fetch`);
+        without it the search reads every row, and the page says so.
     """
 
     sort: str
@@ -58,6 +62,7 @@ class ListingParams:
     page: int = 1
     count: bool = False
     errors: list[str] = field(default_factory=list)
+    search_indexed: bool = False
 
     @property
     def sort_param(self) -> str:
@@ -141,16 +146,23 @@ def parse(view: ModelView, args: Mapping[str, str], dialect: str | None = None) 
     return params
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def filtered_statement(view: ModelView, params: ListingParams, dialect: str = "") -> sa.Select[t.Any]:
+    """``SELECT`` of the view's model narrowed by the search and filters (unordered).
 
-
-def filtered_statement(view: ModelView, params: ListingParams) -> sa.Select[t.Any]:
-    """``SELECT`` of the view's model narrowed by the search and filters (unordered)."""
+    :param view: the model view.
+    :param params: the list's parameters; the search goes through the index when ``params.search_indexed``.
+    :param dialect: the database's dialect name (the search is written for it).
+    """
     statement: sa.Select[t.Any] = sa.select(view.model)
     if params.search:
-        pattern = f"%{_escape_like(params.search)}%"
-        statement = statement.where(sa.or_(*(view.attribute(key).ilike(pattern, escape="\\") for key in view.search)))
+        condition = search_condition(
+            [view.columns[key] for key in view.search],
+            params.search,
+            dialect=dialect,
+            key=view.pk_column,
+            indexed=params.search_indexed,
+        )
+        statement = statement.where(condition)
     for key, value in params.filters.items():
         query_filter = view.query_filters.get(key)
         if query_filter is not None:
@@ -227,7 +239,9 @@ def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPa
     """
     columns = order_columns(view, params)
     dialect = session.get_bind().dialect.name
-    statement = filtered_statement(view, params)
+    if params.search:
+        params.search_indexed = search_indexed(view, session)
+    statement = filtered_statement(view, params, dialect)
     cursor = params.after or params.before
     backwards = params.before is not None and params.after is None
     # Going back reads the previous rows in the reverse order, then flips them.

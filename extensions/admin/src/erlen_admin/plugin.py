@@ -202,4 +202,38 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                         f"Add index=True to {view.model.__name__}.{key}, or leave it out of sortable.",
                     )
                 )
+    found.extend(_search_index_checks(app, registry_of(app).models.values()))
+    return found
+
+
+def _search_index_checks(app: Flask, views: Iterable[ModelView]) -> list[CheckMessage]:
+    """``admin.W002`` for each view whose searched columns no search index covers in the database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    import erlen_db
+
+    from .search import unindexed_columns
+
+    searched = [view for view in views if view.search]
+    if not searched:
+        return []
+    found = []
+    try:
+        with erlen_db.database_of(app).engine.connect() as connection:
+            for view in searched:
+                missing = unindexed_columns(view, connection)
+                if missing:
+                    found.append(
+                        warning(
+                            "admin.W002",
+                            f"Admin view {view.slug!r} searches {', '.join(missing)} of table {view.table.name!r} "
+                            "without a search index: each search reads the whole table (the results are right, "
+                            "but slow on a big table).",
+                            f"Run erlen db upgrade; if that does not create it, plugin {view.plugin!r} should create "
+                            f"it in a migration with erlen_db.search.create_search_index(op.get_bind(), "
+                            f"{view.table.name!r}, {[view.columns[key].name for key in view.search]!r}).",
+                        )
+                    )
+    except SQLAlchemyError:
+        return []  # the database is unreachable: erlen-db's and erlen-migrate's checks say so
     return found

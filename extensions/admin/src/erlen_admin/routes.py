@@ -164,7 +164,7 @@ def list_view(slug: str) -> t.Any:
     except InvalidCursorError:
         flash("That page link is no longer valid; here is the first page.", "warning")
         return redirect(url_for("admin.list", slug=slug, **params.query_args()))
-    statement = listing.filtered_statement(view, params) if params.filtered or params.count else None
+    statement = listing.filtered_statement(view, params, _dialect()) if params.filtered or params.count else None
     total = counting.exact(session, statement) if statement is not None and params.count else None
     estimate = None if total is not None else counting.estimate(session, view.table, statement)
     links = {

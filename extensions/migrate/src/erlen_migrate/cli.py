@@ -6,7 +6,6 @@ import typing as t
 from collections.abc import Callable
 
 import click
-from alembic.util import to_tuple
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -97,6 +96,8 @@ def current() -> None:
 @plugin_option
 def history(plugin: str | None) -> None:
     """List each plugin's revisions, first to last."""
+    from alembic.util import to_tuple
+
     with reported():
         m = migrations()
         scripts = m.scripts()

@@ -16,14 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic.autogenerate import RevisionContext, compare_metadata
-from alembic.config import Config
-from alembic.operations import Operations
-from alembic.operations.ops import CreateTableOp, ExecuteSQLOp
-from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext, MigrationInfo
-from alembic.script import Script
-from alembic.util import CommandError, rev_id
 from flask import Flask
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import Connection
@@ -31,10 +23,19 @@ from sqlalchemy.engine import Connection
 import erlen
 import erlen_db
 from erlen_db.database import OWNER_INFO_KEY
+from erlen_db.search import is_search_index
 
 from .errors import MigrationError, MigrationFailed, UnknownBranchError
 from .render import render_item
-from .scripts import BranchScripts
+
+if t.TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from alembic.script import Script
+
+    from .scripts import BranchScripts
+
+# Alembic is imported by the methods that use it, never with this module: the plugin imports this module in every
+# process (each web worker, each ``--help``), and Alembic's import costs more than the rest of the plugin.
 
 #: The label of the app's own branch, and the owner of the app's tables.
 APP_BRANCH = erlen_db.APP_OWNER
@@ -108,6 +109,8 @@ class Migrations:
 
         :raises MigrationScriptError: a broken file or a branch with two heads.
         """
+        from .scripts import BranchScripts
+
         return BranchScripts(migrations_folders(self.app))
 
     @property
@@ -199,6 +202,10 @@ class Migrations:
         :param owner: compare only this owner's tables, and those its migrations created that left every
             enabled owner's models (for autogenerate and check).
         """
+        from alembic.config import Config
+        from alembic.operations import Operations
+        from alembic.runtime.environment import EnvironmentContext
+
         env = EnvironmentContext(Config(), scripts, fn=fn)
         names = None if owner is None else self.compared_tables(scripts, owner)
 
@@ -208,6 +215,8 @@ class Migrations:
             return True
 
         def include_object(obj: t.Any, name: str | None, type_: str, reflected: bool, compare_to: t.Any) -> bool:
+            if type_ == "index" and reflected and compare_to is None and is_search_index(obj.table.name, name):
+                return False  # made by erlen_db.search.create_search_index in a migration, never by a model
             if names is None:
                 return True
             table = obj if type_ == "table" else getattr(obj, "table", None)
@@ -249,6 +258,8 @@ class Migrations:
 
     def database_heads(self, connection: Connection) -> tuple[str, ...]:
         """Every row of the version table, the revisions of disabled plugins' branches included."""
+        from alembic.runtime.migration import MigrationContext
+
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         return context.get_current_heads()
 
@@ -310,6 +321,8 @@ class Migrations:
             target = "heads"
         else:
             target = self._branch_target(scripts, plugin, revision)
+        from alembic.util import CommandError
+
         with self.connect(lock=True, echo=echo) as connection:
             with self.context(connection, scripts) as context:
                 collapse_rows(connection, scripts)
@@ -343,6 +356,8 @@ class Migrations:
         return matches[0]
 
     def _run(self, scripts: BranchScripts, steps: t.Callable[[t.Any], t.Any], echo: Echo, verb: str) -> int:
+        from alembic.util import CommandError
+
         progress = _Progress(scripts, echo, verb)
 
         def fn(heads: t.Any, context: MigrationContext) -> Iterator[t.Any]:
@@ -400,6 +415,10 @@ class Migrations:
 
         :returns: the new revision, or ``None`` when autogenerate found no difference.
         """
+        from alembic.autogenerate import RevisionContext
+        from alembic.config import Config
+        from alembic.util import rev_id
+
         scripts = self.scripts()
         branch = scripts.branch(plugin)
         tables = self.tables_by_owner().get(plugin, [])
@@ -498,6 +517,8 @@ class Migrations:
 
         Empty lists are left out: an empty result means models and database agree.
         """
+        from alembic.autogenerate import compare_metadata
+
         found: dict[str, list[t.Any]] = {}
         owners = [*self.tables_by_owner(), *(name for name in scripts.branches if self.dropped_tables(scripts, name))]
         for owner in dict.fromkeys(owners):
@@ -580,6 +601,8 @@ def collapse_rows(connection: Connection, scripts: BranchScripts) -> None:
 
 def _tidy_directives(context: MigrationContext, revision: t.Any, directives: list[t.Any]) -> None:
     """Adjust autogenerated revisions: no owner in ``Table.info``; PostgreSQL enum types dropped on downgrade."""
+    from alembic.operations.ops import CreateTableOp, ExecuteSQLOp
+
     for script in directives:
         created_enums: list[str] = []
         for ops in script.upgrade_ops_list:
