@@ -801,7 +801,13 @@ def mark() -> None:
 
 
 def instructions_by_part(
-    argv: Sequence[str], *, marks: int, cwd: Path, env: Mapping[str, str], timeout: float
+    argv: Sequence[str],
+    *,
+    marks: int,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    valgrind_options: Sequence[str] = (),
 ) -> list[int]:
     """The instructions of each part of one run of ``argv`` under callgrind, the parts separated by :func:`mark`.
 
@@ -814,6 +820,8 @@ def instructions_by_part(
 
     :param argv: the command; it must call :func:`mark` exactly ``marks`` times.
     :param marks: how many times it calls it.
+    :param valgrind_options: more options of valgrind, such as ``--instr-atstart=no`` for a command that
+        starts callgrind's instrumentation itself (see :func:`instrumentation_starter`).
     :returns: ``marks + 1`` counts: before the first mark, between each two, after the last.
     :raises BenchError: the command failed, or the run had another number of parts (something else called
         :data:`MARK_FUNCTION`).
@@ -826,6 +834,7 @@ def instructions_by_part(
                 "--tool=callgrind",
                 f"--callgrind-out-file={out}",
                 f"--dump-before={MARK_FUNCTION}",
+                *valgrind_options,
                 *argv,
             ],
             cwd=cwd,
@@ -849,6 +858,48 @@ def instructions_by_part(
             f"than harness.mark() called {MARK_FUNCTION}()"
         )
     return [parts[index] for index in range(1, marks + 2)]
+
+
+#: A C function starting callgrind's instrumentation, for runs with ``--instr-atstart=no``.
+_STARTER_SOURCE = """#include <valgrind/callgrind.h>
+void erlen_bench_start_instrumentation(void) { CALLGRIND_START_INSTRUMENTATION; }
+"""
+
+
+def instrumentation_starter(folder: Path) -> Path | None:
+    """A shared library whose ``erlen_bench_start_instrumentation()`` starts callgrind's instrumentation.
+
+    Under ``valgrind --tool=callgrind --instr-atstart=no`` a process runs uninstrumented, several times
+    faster, until it calls the function (through :mod:`ctypes`): imports and set-up then cost minutes less
+    on a busy machine, and the counts after the call are the same. Built with the C compiler from
+    valgrind's own header; ``None`` without either (then run instrumented from the start).
+
+    :param folder: where to build it.
+    """
+    header = Path("/usr/include/valgrind/callgrind.h")
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not header.exists():
+        return None
+    source = folder / "erlen_bench_callgrind.c"
+    library = folder / "erlen_bench_callgrind.so"
+    source.write_text(_STARTER_SOURCE)
+    try:
+        subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(library), str(source)], check=True, timeout=60)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    return library
+
+
+def start_instrumentation() -> None:
+    """Start callgrind's instrumentation, when ``ERLEN_BENCH_CALLGRIND_STARTER`` names the starter library.
+
+    A no-op otherwise (a run instrumented from the start); see :func:`instrumentation_starter`.
+    """
+    library = os.environ.get("ERLEN_BENCH_CALLGRIND_STARTER")
+    if library:
+        import ctypes
+
+        ctypes.CDLL(library).erlen_bench_start_instrumentation()
 
 
 # --------------------------------------------------------------------------- HTTP server and client

@@ -176,6 +176,66 @@ def test_per_request_hooks_run_when_implemented(noop_plugin) -> None:
     assert sys.modules[plugin].seen == [None, None]
 
 
+def test_per_request_hooks_run_in_pluggy_order_and_may_leave_out_their_argument(noop_plugin) -> None:
+    # The per-request hooks are called without pluggy's dispatch (built once when the app is made):
+    # its order (tryfirst) and its leniency (an implementation taking fewer arguments) must hold.
+    first = noop_plugin(
+        "first",
+        body="""
+        calls = []
+
+        @erlen.hookimpl
+        def erlen_before_request():
+            calls.append("first before")
+
+        @erlen.hookimpl
+        def erlen_after_request():
+            calls.append("first after")
+
+        @erlen.hookimpl
+        def erlen_teardown_request():
+            calls.append("first teardown")
+        """,
+    )
+    second = noop_plugin(
+        "second",
+        body="""
+        from flask import request
+        calls = []
+
+        @erlen.hookimpl(tryfirst=True)
+        def erlen_before_request():
+            calls.append("second before")
+            if request.path == "/stop":
+                return "stopped", 409
+
+        @erlen.hookimpl
+        def erlen_after_request(response):
+            response.headers["X-Second"] = "yes"
+
+        @erlen.hookimpl
+        def erlen_teardown_request(exception):
+            calls.append(f"second teardown {exception!r}")
+        """,
+    )
+    app = erlen.create_app(__name__, {"PLUGINS": [first, second]}, environ={})
+
+    @app.route("/")
+    def index() -> str:
+        return "ok"
+
+    import sys
+
+    calls = sys.modules[second].calls = sys.modules[first].calls
+    response = app.test_client().get("/")
+    assert response.data == b"ok" and response.headers["X-Second"] == "yes"
+    assert calls == ["second before", "first before", "first after", "first teardown", "second teardown None"]
+    calls.clear()
+    stopped = app.test_client().get("/stop")
+    assert (stopped.status_code, stopped.data) == (409, b"stopped")
+    assert calls == ["second before", "first after", "first teardown", "second teardown None"]
+
+
 def test_command_conflicts_name_both_plugins(noop_plugin) -> None:
     body = """
     import click

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auth_helpers import log_in, set_cookies
+from auth_helpers import log_in, post_form, set_cookies
 
 from erlen.checks import Level, run_checks
 
@@ -62,3 +62,38 @@ def test_check_deploy_accepts_the_defaults(auth_app):
     ids = {message.id for message in run_checks(app, deploy=True)}
     assert not ids & {"auth.E001", "auth.E002", "auth.W003"}
     assert "auth.I002" in ids  # the throttle counts per process
+
+
+def test_a_page_that_does_not_use_the_session_is_not_marked_as_varying_by_cookie(auth_app):
+    # Flask-Login's after-request function read the session on every response: Flask then added "Vary: Cookie"
+    # (and saved the session) even for a public page that never touched it, so no cache could keep the page.
+    app = auth_app()
+
+    @app.get("/public")
+    def public() -> str:
+        return "hello"
+
+    response = app.test_client().get("/public")
+    assert response.status_code == 200
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert response.headers.get("Set-Cookie") is None
+
+
+def test_remember_cookie_is_still_set_at_log_in_and_cleared_at_log_out(client, create_user):
+    create_user("ada@example.com")
+    assert "remember_token" in set_cookies(log_in(client, "ada@example.com", remember=True))
+    assert client.get("/auth/password").status_code == 200
+    logged_out = set_cookies(post_form(client, "/auth/logout"))
+    assert "remember_token=;" in logged_out["remember_token"]
+    assert client.get_cookie("remember_token") is None
+
+
+def test_remember_cookie_refreshed_on_each_request_when_asked(auth_app, db_session_for):
+    app = auth_app(config={"REMEMBER_COOKIE_REFRESH_EACH_REQUEST": True})
+    db_session_for(app)
+    from erlen_auth.testing import make_user
+
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    log_in(client, "ada@example.com", remember=True)
+    assert "remember_token" in set_cookies(client.get("/auth/password"))

@@ -10,7 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+from flask.globals import request_ctx
 from flask_login import LoginManager
 
 import erlen
@@ -49,6 +50,21 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
         if not cookie.isascii():
             return None
         return super()._load_user_from_remember_cookie(cookie)
+
+    def _update_remember_cookie(self, response: t.Any) -> t.Any:
+        # Flask-Login's after-request function reads the session on every response to find "_remember", which
+        # marks it read (Flask >= 3.1.3 tracks that in the request context): every page, a public one that
+        # never used the session included, then got "Vary: Cookie" and the work of saving the session.
+        # Only login_user(remember=True) or logout_user in this request leave "_remember" there, or the
+        # refresh setting asks for the cookie on every response: look without marking the session read.
+        stored = getattr(request_ctx._get_current_object(), "_session", None)
+        if (
+            stored is not None
+            and "_remember" not in stored
+            and not current_app.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST")
+        ):
+            return response
+        return super()._update_remember_cookie(response)
 
 
 def _at_least(low: int) -> t.Callable[[float], None]:

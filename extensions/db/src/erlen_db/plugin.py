@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 import erlen
 from erlen.checks import CheckMessage, info, warning
 
-from . import connection_budget, hookspecs, urls
+from . import connection_budget, hookspecs, stale_connections, urls
 from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
 from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
 from .timezones import install_sqlite_aware_datetimes
@@ -70,9 +70,12 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 def erlen_init_app(app: Flask) -> None:
     url = _configured_url(app)
     options: dict[str, t.Any] = {"echo": app.config["DB_ECHO"]}
-    if not urls.is_sqlite(url):
-        # A server can drop a pooled connection (restart, idle timeout): test it before use.
-        # An SQLite connection is a file handle that nothing drops; a "SELECT 1" each checkout only costs time.
+    # A server can drop a pooled connection (restart, idle timeout): find it before use. Polling the idle
+    # socket costs a request no round trip, where pool_pre_ping sends "SELECT 1" on every checkout; the ping
+    # stays for a driver whose socket cannot be polled. An SQLite connection is a file handle that nothing
+    # drops: neither is needed.
+    polled = not urls.is_sqlite(url) and stale_connections.can_check(url)
+    if not urls.is_sqlite(url) and not polled:
         options["pool_pre_ping"] = True
     if not urls.is_sqlite_memory(url):
         options["pool_timeout"] = 10  # SQLAlchemy's 30 seconds keep a request waiting too long for its 503
@@ -99,6 +102,8 @@ def erlen_init_app(app: Flask) -> None:
             plugin="db",
         ) from None
     _check_isolation_level(database)
+    if polled and not options.get("pool_pre_ping"):
+        stale_connections.install(database.engine)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
         install_sqlite_aware_datetimes(database.engine)
