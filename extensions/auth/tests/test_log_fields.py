@@ -1,4 +1,4 @@
-"""erlen-auth's ``user_id`` in JSON log lines (``erlen_log_fields``): the user loaded in the request, never loaded for it."""
+"""erlen-auth's ``user_id`` in JSON log lines (``erlen_log_fields``): the user the request loaded, never loaded."""
 
 from __future__ import annotations
 
