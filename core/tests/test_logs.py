@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import typing as t
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -77,7 +78,9 @@ def test_time_is_utc_iso_8601() -> None:
     assert json.loads(JsonFormatter().format(record))["time"] == "1970-01-01T00:00:00.500Z"
 
 
-def test_the_plugin_whose_code_logged(noop_plugin: Callable[..., str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_plugin_whose_code_logged(
+    noop_plugin: Callable[..., str], plugins: t.Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     shop = noop_plugin(
         "shop",
         body="""
@@ -87,14 +90,19 @@ def test_the_plugin_whose_code_logged(noop_plugin: Callable[..., str], capsys: p
             logging.getLogger(__name__).warning("shop ready")
         """,
     )
-    erlen.create_app("jsonapp", {"LOG_FORMAT": "json", "PLUGINS": [shop]}, environ={})
+    blog = plugins.module("myapp.plugins.blog", "import erlen\nPLUGIN = erlen.Plugin(name='blog')\n")
+    erlen.create_app("jsonapp", {"LOG_FORMAT": "json", "PLUGINS": [shop, blog]}, environ={})
     logging.getLogger("erlen.anything").warning("core")
-    logging.getLogger("elsewhere").warning("no plugin", extra={"plugin": "named"})
+    logging.getLogger("myapp.plugins.blog.views").warning("in the local plugin")
+    logging.getLogger("myapp.views").warning("the app's own")
+    logging.getLogger("elsewhere").warning("named", extra={"plugin": "named"})
     lines = lines_of(capsys.readouterr().err)
     assert [(line["message"], line.get("plugin")) for line in lines] == [
         ("shop ready", "shop"),
         ("core", "erlen"),
-        ("no plugin", "named"),
+        ("in the local plugin", "blog"),
+        ("the app's own", None),
+        ("named", "named"),
     ]
 
 

@@ -54,7 +54,8 @@ class LogState:
     """What an app's log lines need to know about it.
 
     :param secrets: the values of the settings declared ``secret=True``, hidden wherever they occur.
-    :param plugins: the top-level package of each plugin's code, to the plugin's name.
+    :param plugins: the package or module of each plugin's code (a logger named after it or a module in it is
+        the plugin's), to the plugin's name.
     :param fields_hook: the caller of ``erlen_log_fields``, ``None`` when no plugin implements it.
     """
 
@@ -86,9 +87,12 @@ def log_state(registry: PluginRegistry, config: Mapping[str, t.Any]) -> LogState
             secrets.update(value for value in _texts(config.get(key)) if len(value) >= _MIN_SECRET_LENGTH)
     plugins: dict[str, str] = {}
     for plugin in registry.plugins:
-        package = getattr(plugin.obj, "__name__", "").partition(".")[0]
-        if package:
-            plugins.setdefault(package, plugin.name)
+        module = getattr(plugin.obj, "__name__", "")
+        # An installed plugin owns its distribution's top-level package (erlen_mail for erlen_mail.plugin); a
+        # local one (myapp.plugins.blog) only its own module, not the app's package around it.
+        owned = module.partition(".")[0] if plugin.distribution is not None else module
+        if owned:
+            plugins.setdefault(owned, plugin.name)
     hook = registry.hook
     fields_hook = hook.erlen_log_fields if registry.implements("erlen_log_fields") else None
     # Longest first: a secret that holds another is hidden whole.
@@ -142,7 +146,7 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = current_id
         if in_app and state.fields_hook is not None and not _in_fields_hook.get():
             line.update(redact_fields(self._plugin_fields(state), secrets))
-        plugin = record.__dict__.get("plugin") or state.plugins.get(record.name.partition(".")[0])
+        plugin = record.__dict__.get("plugin") or _owner(record.name, state.plugins)
         if plugin:
             line["plugin"] = plugin
         for name, value in record.__dict__.items():
@@ -170,6 +174,17 @@ class JsonFormatter(logging.Formatter):
         for result in results:
             fields.update(result or {})
         return fields
+
+
+def _owner(logger: str, plugins: Mapping[str, str]) -> str | None:
+    """The plugin owning the module ``logger`` is named after: the longest dotted prefix in ``plugins``."""
+    name = logger
+    while name:
+        owner = plugins.get(name)
+        if owner is not None:
+            return owner
+        name = name.rpartition(".")[0]
+    return None
 
 
 class StderrHandler(logging.StreamHandler[t.Any]):
