@@ -25,6 +25,7 @@ from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
 from .plugins.registry import PluginRegistry, hook_items, hook_mapping
+from .request_ids import request_id
 from .settings import REQUIRED, Setting
 from .state import extension_state
 
@@ -62,4 +63,5 @@ __all__ = [
     "hookspec",
     "plugins_of",
     "render_error_page",
+    "request_id",
 ]

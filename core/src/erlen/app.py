@@ -23,6 +23,7 @@ from .plugins.ordering import resolve_order
 from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .plugins.tracing import tracing_enabled
 from .proxies import apply_proxy_hops
+from .request_ids import register_request_ids
 from .settings import DeclaredSetting, Setting, validate_value
 from .unknown_settings import warn_unknown_settings
 
@@ -123,6 +124,8 @@ class Erlen:
         _register_commands(app, registry)
         _register_static(app, registry)
         registry.call_each("erlen_app_ready", app=app)
+        # Around every middleware the plugins added, so all their log lines carry the request's id.
+        register_request_ids(app)
         # Last, so the proxy fix wraps every middleware the plugins added: all of it sees the client.
         apply_proxy_hops(app)
         return registry

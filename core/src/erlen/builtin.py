@@ -114,6 +114,36 @@ def erlen_settings() -> Iterable[Setting]:
             "an app served directly must: any client can send them.",
         ),
         Setting(
+            "LOG_FORMAT",
+            t.Literal["text", "json"],
+            default="text",
+            help='How the app logs: "text" (the default) leaves logging as Flask and Python set it up; "json" '
+            "writes one JSON object a line on standard error (time, level, logger, message, request_id, user_id, "
+            "plugin, event and extra fields), secrets redacted, from the web workers, the erlen commands and the "
+            "mail worker alike, and turns request ids on.",
+        ),
+        Setting(
+            "LOG_LEVEL",
+            t.Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+            default="INFO",
+            help='The lowest level logged with LOG_FORMAT = "json" (the root logger\'s level).',
+        ),
+        Setting(
+            "REQUEST_IDS",
+            bool,
+            default=False,
+            help="Give each request an id, taken from the REQUEST_ID_HEADER header when it is a plausible one "
+            "(1 to 128 letters, digits and -_.:=+/@) or made, answered in the same header and readable with "
+            'erlen.request_id(). Always on with LOG_FORMAT = "json", whose lines carry it.',
+        ),
+        Setting(
+            "REQUEST_ID_HEADER",
+            str,
+            default="X-Request-ID",
+            validate=_valid_header_name,
+            help="The request and response header of request ids (see REQUEST_IDS), such as X-Amzn-Trace-Id.",
+        ),
+        Setting(
             "SITE_NAME",
             str,
             default="",
@@ -125,6 +155,11 @@ def erlen_settings() -> Iterable[Setting]:
 def _not_negative(value: int) -> None:
     if value < 0:
         raise ValueError("must be 0 (no proxy) or the number of reverse proxies in front of the app")
+
+
+def _valid_header_name(name: str) -> None:
+    if not name or not set(name) <= _HEADER_NAME_CHARS:
+        raise ValueError("must be a valid HTTP header name, such as X-Request-ID")
 
 
 def _valid_headers(headers: dict[str, str]) -> None:
@@ -248,8 +283,11 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
 
 @hookimpl
 def erlen_init_app(app: Flask) -> None:
+    from .app import plugins_of
     from .errorpages import register_error_pages
+    from .logs import configure_logging
 
+    configure_logging(app, plugins_of(app))  # first, so that the plugins' start-up logs are formatted too
     register_error_pages(app)
 
 

@@ -207,3 +207,16 @@ def erlen_error_context() -> Mapping[str, t.Any]:
     anonymous one); never load anything. erlen-auth returns ``current_user``
     this way, so layouts that show it work on error pages too.
     """
+
+
+@hookspec
+def erlen_log_fields() -> Mapping[str, t.Any] | None:
+    """Return fields to add to each JSON log line written in an app context, such as ``{"user_id": 42}``.
+
+    Called for every record only when ``LOG_FORMAT`` is ``"json"`` (never with the default text format),
+    in the app context (and request, if any) the record was logged in. Return what is already at hand
+    (the user loaded earlier in the request), or ``None``; never load anything, and keep it cheap: it runs
+    once per log line. What it logs itself gets no fields, and an exception it raises is reported in the
+    line's ``log_fields_error`` rather than losing the line. erlen-auth returns the logged-in user's
+    ``user_id`` this way; the fields are redacted like the rest of the line.
+    """

@@ -443,6 +443,15 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
 
 
 @erlen.hookimpl
+def erlen_log_fields() -> Mapping[str, t.Any] | None:
+    """``user_id`` in JSON log lines: the user loaded earlier in the request, if any (none is loaded for it)."""
+    from .sessions import loaded_user_id
+
+    user_id = loaded_user_id()
+    return None if user_id is None else {"user_id": user_id}
+
+
+@erlen.hookimpl
 def erlen_error_context() -> Mapping[str, t.Any]:
     """``current_user`` for error pages, without loading it: the user loaded earlier in the request, if any.
 

@@ -240,6 +240,23 @@ def _record_last_seen(db: Session, session_id: int, now: dt.datetime) -> None:
         logger.warning("Could not record the last use of log-in session %s: %s", session_id, exc.__class__.__name__)
 
 
+def loaded_user_id() -> t.Any:
+    """The id of the user Flask-Login loaded earlier in this request, else ``None``; it never loads one.
+
+    For log lines (``erlen_log_fields``): read from the row's identity, so a user whose attributes a commit
+    expired is not loaded again either.
+    """
+    from flask import g, has_app_context
+
+    if not has_app_context():
+        return None
+    user = g.get("_login_user")  # where Flask-Login keeps the user once loaded
+    if not isinstance(user, User):
+        return None
+    identity = sa.inspect(user).identity
+    return identity[0] if identity else None
+
+
 def loaded_user_or_anonymous() -> t.Any:
     """The user Flask-Login loaded earlier in this request, else an anonymous user; it never loads one.
 

@@ -7,22 +7,20 @@ import re
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-#: ``//user:password@host`` in a URL that may not parse; the password runs to the last ``@``.
-_PASSWORD = re.compile(r"(?P<head>//[^:/@\s]*:)(?P<password>\S*)(?P<tail>@[^@\s]*)")
+from erlen.redaction import QUERY_PASSWORD as _QUERY_PASSWORD
+from erlen.redaction import URL_PASSWORD as _PASSWORD
 
 #: ``user:password@host`` or ``scheme:user:password@host`` (no ``//``): all before the last ``@`` is hidden
 #: but a first word, which is the user or the scheme.
 _PASSWORD_WITHOUT_SLASHES = re.compile(r"(?P<head>(?:^|\s)[^:/@\s]*:)(?P<password>\S*)(?P<tail>@[^@\s]*)")
-
-#: A ``password=`` query parameter, which libpq and psycopg accept as well.
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)", re.IGNORECASE)
 
 
 def redact(url: str | URL) -> str:
     """Render ``url`` with its password replaced by ``***``, whether or not it parses.
 
     The password is hidden wherever it is: after the user, in a ``password``
-    query parameter, or in a malformed URL that lacks its scheme or ``//``.
+    query parameter, or in a malformed URL that lacks its scheme or ``//``
+    (by the patterns of :mod:`erlen.redaction`, which JSON log lines use too).
 
     :param url: a URL object or string.
     """

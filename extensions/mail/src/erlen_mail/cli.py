@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import signal
 import threading
 import typing as t
@@ -96,30 +97,48 @@ def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
     worker = OutboxWorker(app, batch_size=batch)
     stop = threading.Event()
     numbers = itertools.count(1)
+    say = _progress(app)
 
     def request_stop(signum: int, frame: object) -> None:
         if not stop.is_set():
-            click.echo("Stopping after the current message (Ctrl-C again to force)...", err=True)
+            say("Stopping after the current message (Ctrl-C again to force)...", event="mail.worker.stopping")
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def report(result: BatchResult) -> None:
         if result.errors and result.errors[0][1] == "database error":
-            click.echo(click.style(f"Database error, trying again: {result.errors[0][2]}", fg="red"), err=True)
+            say(
+                f"Database error, trying again: {result.errors[0][2]}",
+                event="mail.worker.database_error",
+                level=logging.ERROR,
+                color="red",
+            )
             return
-        line = f"Batch {next(numbers)}: {result.claimed} claimed: {result.summary()}"
+        number = next(numbers)
+        line = f"Batch {number}: {result.claimed} claimed: {result.summary()}"
         if result.recovered:
             line += f"; {result.recovered} interrupted send(s) recovered"
-        click.echo(line)
+        counts = {name: getattr(result, name) for name in _BATCH_COUNTS}
+        say(line, event="mail.worker.batch", err=False, batch=number, **counts)
         for row_id, outcome, reason in result.errors:
-            color = "yellow" if outcome == "retrying" else "red"
-            click.echo(click.style(f"  #{row_id} {outcome}: {reason}", fg=color), err=True)
+            say(
+                f"  #{row_id} {outcome}: {reason}",
+                event="mail.worker.message_" + outcome.replace(" ", "_"),
+                level=logging.WARNING if outcome == "retrying" else logging.ERROR,
+                color="yellow" if outcome == "retrying" else "red",
+                outbox_id=row_id,
+            )
 
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be handled there
     previous = (
         {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
     )
-    click.echo(f"Mail outbox worker started (backend {state_of().backend_name!r}); Ctrl-C to stop.")
+    say(
+        f"Mail outbox worker started (backend {state_of().backend_name!r}); Ctrl-C to stop.",
+        event="mail.worker.started",
+        err=False,
+        backend=state_of().backend_name,
+    )
     try:
         with _database_errors(app):  # only --once gives up on one: the loop waits for the database
             totals = worker.run(
@@ -131,7 +150,57 @@ def worker_command(once: bool, batch: int | None, poll: float | None) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    click.echo(("Stopped" if stop.is_set() else "Done") + f": {totals.summary()}.")
+    say(
+        ("Stopped" if stop.is_set() else "Done") + f": {totals.summary()}.",
+        event="mail.worker.stopped",
+        err=False,
+        **{name: getattr(totals, name) for name in _BATCH_COUNTS},
+    )
+
+
+#: The counts of a batch that the worker's JSON log lines carry as fields.
+_BATCH_COUNTS = ("claimed", "sent", "retrying", "failed", "uncertain", "released", "recovered")
+
+
+class _Say(t.Protocol):
+    def __call__(
+        self, text: str, *, event: str, level: int = ..., err: bool = ..., color: str | None = ..., **fields: t.Any
+    ) -> None: ...
+
+
+def _progress(app: t.Any) -> _Say:
+    """How the worker tells its progress: printed lines, or log records (``erlen_mail.worker``) when the app
+    logs JSON lines (``LOG_FORMAT = "json"``), so that its output is as structured as everything else it logs.
+
+    :param app: the worker's app.
+    """
+    from erlen.logs import json_logs
+
+    if json_logs(app):
+
+        def log(
+            text: str,
+            *,
+            event: str,
+            level: int = logging.INFO,
+            err: bool = True,
+            color: str | None = None,
+            **fields: t.Any,
+        ) -> None:
+            _worker_logger.log(level, text.strip(), extra={"event": event, **fields})
+
+        return log
+
+    def echo(
+        text: str, *, event: str, level: int = logging.INFO, err: bool = True, color: str | None = None, **fields: t.Any
+    ) -> None:
+        click.echo(click.style(text, fg=color) if color else text, err=err)
+
+    return echo
+
+
+#: The logger of the worker's progress with JSON logs.
+_worker_logger = logging.getLogger("erlen_mail.worker")
 
 
 _LISTED = {
