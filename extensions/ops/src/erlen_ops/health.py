@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 import typing as t
@@ -16,6 +17,14 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
 logger = logging.getLogger("erlen_ops.health")
+
+#: The password of a URL (``scheme://user:password@host``) in a message.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the passwords of the URLs in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
 
 #: What a check may return: ``None`` or numbers by name.
 CheckFunction = Callable[[], Mapping[str, float] | None]
@@ -160,7 +169,7 @@ class ReadinessChecker:
             with self.app.app_context():
                 returned = check()
         except Exception as exc:
-            logger.warning("Readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
+            logger.warning("Readiness check %s failed: %s: %s", name, type(exc).__name__, redact(str(exc)))
             outcomes[name] = CheckResult(name, "fail", time.perf_counter() - started, type(exc).__name__)
             return
         outcomes[name] = CheckResult(name, "ok", time.perf_counter() - started, details=_numbers(returned))
