@@ -46,12 +46,19 @@ def test_requests_are_counted_by_endpoint_method_and_status(make_app: MakeApp) -
     found = scrape(client)
     assert found[("erlen_http_requests_total", (("endpoint", "hello"), ("method", "GET"), ("status", "200")))] == 3
     # A method the route does not take matches no endpoint, as an unknown path does.
-    assert found[("erlen_http_requests_total", (("endpoint", "<unmatched>"), ("method", "POST"), ("status", "405")))] == 1
-    assert found[("erlen_http_requests_total", (("endpoint", "<unmatched>"), ("method", "GET"), ("status", "404")))] == 2
+    assert (
+        found[("erlen_http_requests_total", (("endpoint", "<unmatched>"), ("method", "POST"), ("status", "405")))] == 1
+    )
+    assert (
+        found[("erlen_http_requests_total", (("endpoint", "<unmatched>"), ("method", "GET"), ("status", "404")))] == 2
+    )
     assert found[("erlen_http_requests_total", (("endpoint", "boom"), ("method", "GET"), ("status", "500")))] == 1
     assert found[("erlen_http_request_duration_seconds_count", (("endpoint", "hello"), ("method", "GET")))] == 3
     assert found[("erlen_http_requests_in_flight", ())] == 0
-    assert ("erlen_http_requests_total", (("endpoint", "<unmatched>"), ("method", "GET"), ("status", "200"))) not in found
+    assert (
+        "erlen_http_requests_total",
+        (("endpoint", "<unmatched>"), ("method", "GET"), ("status", "200")),
+    ) not in found
     hooks = {labels for name, labels in found if name == "erlen_hook_duration_seconds_count"}
     assert (("hook", "erlen_ops_metrics"), ("plugin", "sample")) in hooks
 

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("erlen_db", reason="the database checks need erlen-db")
 
-import erlen_db  # noqa: E402
-from erlen.testing import MakeApp, free_port  # noqa: E402
-from erlen_db.postgres_server import PostgresServer  # noqa: E402
+import erlen_db
+from erlen.testing import MakeApp, free_port
+from erlen_db.postgres_server import PostgresServer
 
 
 def _checks(client: t.Any) -> tuple[int, dict[str, t.Any]]:

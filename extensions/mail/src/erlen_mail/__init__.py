@@ -12,8 +12,8 @@ from .backends import (
 )
 from .bulk.sending import BulkResult, SendResult, send, send_many
 from .delivery import Delivery, deliver, deliver_template
-from .health import OutboxBacklog, outbox_backlog
 from .errors import HeaderInjectionError, MailError, MessageError, SendError
+from .health import OutboxBacklog, outbox_backlog
 from .message import Address, Attachment, Message
 from .outbox import OutboxUnavailableError, queue, queue_template
 from .state import MailState, state_of

@@ -57,8 +57,8 @@ def outbox_backlog(app: Flask) -> OutboxBacklog | None:
         OutboxMessage.status.in_((PENDING, SENDING))
     )
     with erlen_db.database_of(app).engine.connect() as connection:
-        count, oldest = connection.execute(query).one()
-    oldest = aware(oldest)
+        count, oldest_row = connection.execute(query).one()
+    oldest = aware(oldest_row)
     age = 0.0 if oldest is None else max(0.0, (dt.datetime.now(dt.UTC) - oldest).total_seconds())
     return OutboxBacklog(int(count), age)
 

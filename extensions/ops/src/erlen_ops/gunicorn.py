@@ -26,4 +26,4 @@ def child_exit(server: t.Any, worker: t.Any) -> None:
     if folder is not None:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid, folder)
+        multiprocess.mark_process_dead(worker.pid, folder)  # type: ignore[no-untyped-call]

@@ -26,6 +26,7 @@ def redact(text: str) -> str:
     """``text`` with the passwords of the URLs in it replaced by ``***``."""
     return _URL_PASSWORD.sub(r"\g<head>***@", text)
 
+
 #: What a check may return: ``None`` or numbers by name.
 CheckFunction = Callable[[], Mapping[str, float] | None]
 

@@ -226,7 +226,7 @@ def exposition(app: t.Any, factory: MetricsFactory) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     folder = multiprocess_dir()
     if folder is not None:
-        MultiProcessCollector(registry, path=folder)
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Forward(factory.registry))
     registry.register(_Scraped(app, factory.scrapers))

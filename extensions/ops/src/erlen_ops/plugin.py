@@ -61,10 +61,10 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
     return [
-        erlen.Setting("HEALTH_PATH", str, default="/healthz", validate=_path, help="The path of the liveness endpoint."),
         erlen.Setting(
-            "READY_PATH", str, default="/readyz", validate=_path, help="The path of the readiness endpoint."
+            "HEALTH_PATH", str, default="/healthz", validate=_path, help="The path of the liveness endpoint."
         ),
+        erlen.Setting("READY_PATH", str, default="/readyz", validate=_path, help="The path of the readiness endpoint."),
         erlen.Setting("METRICS_PATH", str, default="/metrics", validate=_path, help="The path of the metrics."),
         erlen.Setting(
             "READY_TIMEOUT",

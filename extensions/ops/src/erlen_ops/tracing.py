@@ -83,15 +83,20 @@ def start(app: Flask) -> Tracing:
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     # The health, readiness and metrics endpoints are answered outside this, untraced.
-    FlaskInstrumentor().instrument_app(app, tracer_provider=provider)
+    FlaskInstrumentor().instrument_app(app, tracer_provider=provider)  # type: ignore[no-untyped-call]
     return Tracing(provider, provider.get_tracer("erlen_ops"))
 
 
 def instrument_engine(tracing: Tracing, engine: t.Any) -> None:
     """Trace every SQL statement run on ``engine``."""
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import NoOpMeterProvider
 
-    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=tracing.provider)
+    # The engine's own tracer, not SQLAlchemyInstrumentor: that one is a process-wide singleton that
+    # instruments once (the first app's engine only) and patches create_engine for every library.
+    usage = NoOpMeterProvider().get_meter("erlen_ops").create_up_down_counter("db.client.connections.usage")
+    tracer = tracing.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    EngineTracer(tracer, engine, usage)  # type: ignore[no-untyped-call]
 
 
 def mail_started(started: dict[int, int], message: object) -> None:
