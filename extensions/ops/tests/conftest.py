@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from erlen_ops.metrics import MULTIPROCESS_VARIABLE
+from erlen_ops.names import MULTIPROCESS_VARIABLE
 
 
 @pytest.fixture(autouse=True)

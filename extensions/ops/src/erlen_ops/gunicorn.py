@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .metrics import multiprocess_dir
+from .names import multiprocess_dir
 
 
 def child_exit(server: t.Any, worker: t.Any) -> None:

@@ -10,7 +10,6 @@ in prometheus-client's global registry.
 
 from __future__ import annotations
 
-import os
 import time
 import typing as t
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,15 +19,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-#: The environment variable of prometheus-client's multiprocess mode.
-MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+from .names import QUERIES_KEY, multiprocess_dir
 
-#: The WSGI environ keys where a request's endpoint and query count are noted.
-ENDPOINT_KEY = "erlen_ops.endpoint"
-QUERIES_KEY = "erlen_ops.queries"
-
-#: The endpoint label of requests that match no route (404s): one label, however many paths are tried.
-UNMATCHED = "<unmatched>"
+#: Label combinations whose children are kept at most (a client sending made-up methods cannot grow it further).
+_CHILDREN_CACHED = 10_000
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -39,11 +33,6 @@ QUERY_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100)
 
 #: A value read at scrape time: a number, or numbers by label values.
 ScrapeValue = float | Mapping[tuple[str, ...], float] | None
-
-
-def multiprocess_dir() -> str | None:
-    """The folder of prometheus-client's multiprocess mode, or ``None`` outside it."""
-    return os.environ.get(MULTIPROCESS_VARIABLE) or None
 
 
 class MetricsFactory:
@@ -135,14 +124,26 @@ class AppMetrics:
             "Refused log-ins by reason; reason throttled counts log-ins refused by the throttle.",
             ["reason"],
         )
+        # The label children of each (endpoint, method, status) seen, so a request skips labels()' lookup.
+        self._children: dict[tuple[str, str, str], tuple[t.Any, t.Any, t.Any]] = {}
 
     def observe_request(self, endpoint: str, method: str, status: str, seconds: float, queries: int | None) -> None:
         """Count one answered request."""
-        method = method if method in _METHODS else "other"
-        self.requests.labels(endpoint, method, status).inc()
-        self.latency.labels(endpoint, method).observe(seconds)
+        key = (endpoint, method, status)
+        children = self._children.get(key)
+        if children is None:
+            method = method if method in _METHODS else "other"
+            children = (
+                self.requests.labels(endpoint, method, status),
+                self.latency.labels(endpoint, method),
+                self.queries.labels(endpoint),
+            )
+            if len(self._children) < _CHILDREN_CACHED:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if queries is not None:
-            self.queries.labels(endpoint).observe(queries)
+            children[2].observe(queries)
 
     def timed_hook(self, function: Callable[..., t.Any], hook: str, plugin: str) -> Callable[..., t.Any]:
         """``function`` timing each call into ``erlen_hook_duration_seconds``."""

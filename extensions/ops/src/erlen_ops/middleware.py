@@ -18,7 +18,8 @@ from collections.abc import Iterable
 
 from werkzeug.wrappers import Response
 
-from .metrics import ENDPOINT_KEY, QUERIES_KEY, UNMATCHED, exposition
+# Not the metrics module: it imports prometheus-client, which an app with metrics off never needs.
+from .names import ENDPOINT_KEY, QUERIES_KEY, UNMATCHED
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -81,6 +82,8 @@ class OpsMiddleware:
         if not self._allowed(environ):
             return Response("Forbidden\n", 403, _NO_STORE, mimetype="text/plain")
         from prometheus_client import CONTENT_TYPE_LATEST
+
+        from .metrics import exposition
 
         metrics = self.state.metrics
         assert metrics is not None

@@ -14,6 +14,7 @@ import erlen
 from . import hookspecs
 from .health import ReadinessChecker, collect_checks
 from .middleware import OpsMiddleware
+from .names import ENDPOINT_KEY, UNMATCHED
 from .state import EXTENSION_KEY, OpsSettings, OpsState, state_of
 
 PLUGIN = erlen.Plugin(
@@ -236,7 +237,7 @@ def _engine(app: Flask) -> t.Any:
 
 
 def _note_endpoint(sender: Flask, **extra: t.Any) -> None:
-    request.environ["erlen_ops.endpoint"] = request.endpoint or "<unmatched>"
+    request.environ[ENDPOINT_KEY] = request.endpoint or UNMATCHED
 
 
 def _hook_wrapper(state: OpsState) -> t.Callable[[t.Callable[..., t.Any], str, str], t.Callable[..., t.Any]]:
