@@ -1,4 +1,4 @@
-"""gunicorn settings with erlen-ops' metrics: gunicorn -c gunicorn.conf.py wsgi:app."""
+"""gunicorn -c gunicorn.conf.py wsgi:app, with erlen-ops' metrics."""
 
 # When a worker exits, its live gauges (requests in flight, connections
 # in use) leave the sums.
