@@ -113,3 +113,42 @@ def test_hookspecs_hook_returning_one_module_names_the_plugin(noop_plugin, plugi
         erlen.PluginError, match=r"Plugin 'lone': erlen_hookspecs returned module; it must return a list"
     ):
         erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+
+
+def test_an_optional_hook_of_a_plugin_loading_later_is_called(shop, noop_plugin, plugins) -> None:
+    # erlen-db implements erlen-ops' erlen_health_checks without depending on erlen-ops: the
+    # implementation sits in a module of its own, imported into the plugin module, marked
+    # optionalhook, and the plugin that adds the specification loads after it (or not at all).
+    plugins.module(
+        "cart_health",
+        "import erlen\n@erlen.hookimpl(optionalhook=True)\ndef erlen_shop_products(app):\n    return ['cart']\n",
+    )
+    body = "from cart_health import erlen_shop_products\n"
+    cart = noop_plugin("cart", body=body)
+    app = erlen.create_app(__name__, {"PLUGINS": [cart, shop]}, environ={})
+    registry = erlen.plugins_of(app)
+    assert registry.names() == ["erlen", "cart", "shop"]
+    assert app.extensions["shop"] == {"cart": ["cart"]}
+    alone = erlen.plugins_of(erlen.create_app(__name__, {"PLUGINS": [cart]}, environ={}))
+    assert alone.hooks_of("cart") == ["erlen_shop_products"]
+
+
+def test_wrap_implementations_sees_each_plugin_call(shop, noop_plugin) -> None:
+    books = noop_plugin("books", body="@erlen.hookimpl\ndef erlen_shop_products(app):\n    return ['novel']\n")
+    app = erlen.create_app(__name__, {"PLUGINS": [shop, books]}, environ={})
+    registry = erlen.plugins_of(app)
+    seen: list[tuple[str, str, tuple[object, ...]]] = []
+
+    def wrap(function, hook, plugin):
+        def wrapped(*args):
+            seen.append((hook, plugin, args))
+            return function(*args)
+
+        return wrapped
+
+    assert registry.wrap_implementations(wrap) >= 2
+    assert registry.hook.erlen_shop_products(app=app) == [["novel"]]
+    assert [(plugin.name, result) for plugin, result in registry.call_each("erlen_shop_products", app=app)] == [
+        ("books", ["novel"])
+    ]
+    assert seen == [("erlen_shop_products", "books", (app,))] * 2

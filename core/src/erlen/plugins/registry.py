@@ -19,6 +19,9 @@ from .validation import check_plugins, collect_specs, hook_implementations
 
 logger = logging.getLogger("erlen.plugins")
 
+#: What :meth:`PluginRegistry.wrap_implementations` calls: ``(function, hook, plugin) -> function``.
+HookWrapFactory = t.Callable[[t.Callable[..., t.Any], str, str], t.Callable[..., t.Any]]
+
 
 class PluginRegistry:
     """The enabled plugins of one app, in load order, and their hooks.
@@ -53,7 +56,7 @@ class PluginRegistry:
             self.manager.register(plugin.obj, name=plugin.name)
         self.hookspec_namespaces: list[ModuleType | type] = [hookspecs]
         if trace:
-            tracing.install(self.manager)
+            tracing.install(self)
         self._add_extension_specs()
 
     def _add_extension_specs(self) -> None:
@@ -193,6 +196,37 @@ class PluginRegistry:
                     plugin=impl.plugin_name,
                 )
         return implementations
+
+    def wrap_implementations(self, wrap: HookWrapFactory) -> int:
+        """Replace every hook implementation's function with ``wrap(function, hook, plugin)``.
+
+        For instrumentation that must see each plugin's own call (time per
+        plugin, a span per hook call), which pluggy's hook-level monitoring
+        cannot give: erlen-ops measures hook calls this way. The wrapper
+        receives the implementation's arguments as pluggy passes them
+        (positionally, in the order of the implementation's own signature)
+        and must return what the function returns. Wrappers (``wrapper=True``)
+        are left alone. Implementations registered later, and hooks called
+        before this, are not wrapped.
+
+        :param wrap: called once per implementation with the function, the
+            hook's name and the plugin's name; returns the function to call
+            instead.
+        :returns: the number of implementations wrapped.
+        """
+        wrapped = 0
+        for name in dir(self.manager.hook):
+            caller = getattr(self.manager.hook, name)
+            if not isinstance(caller, pluggy.HookCaller):
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.wrapper or impl.hookwrapper:
+                    continue
+                # HookImpl keeps the argument names it computed at registration, so
+                # swapping the function for one taking the same arguments is safe.
+                object.__setattr__(impl, "function", wrap(impl.function, name, impl.plugin_name))
+                wrapped += 1
+        return wrapped
 
     def settings_of(self, name: str, config: Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The values of the settings plugin ``name`` declared, by setting name."""

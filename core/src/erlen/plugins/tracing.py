@@ -14,9 +14,11 @@ import functools
 import logging
 import os
 import time
+import typing as t
 from collections.abc import Callable, Mapping
 
-import pluggy
+if t.TYPE_CHECKING:
+    from .registry import PluginRegistry
 
 #: The environment variable that switches tracing on.
 TRACE_VARIABLE = "ERLEN_TRACE_HOOKS"
@@ -30,7 +32,7 @@ def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
     return value.strip().lower() not in ("", "0", "false", "no", "off")
 
 
-def install(manager: pluggy.PluginManager) -> None:
+def install(registry: PluginRegistry) -> None:
     """Wrap every registered hook implementation so that each call is logged."""
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
@@ -38,16 +40,7 @@ def install(manager: pluggy.PluginManager) -> None:
         logger.addHandler(handler)
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
-    for name in dir(manager.hook):
-        caller = getattr(manager.hook, name)
-        if not isinstance(caller, pluggy.HookCaller):
-            continue
-        for impl in caller.get_hookimpls():
-            if impl.wrapper or impl.hookwrapper:
-                continue
-            # HookImpl keeps the argument names it computed at registration, so
-            # swapping the function for a same-arity wrapper is safe.
-            object.__setattr__(impl, "function", _timed(impl.function, name, impl.plugin_name))
+    registry.wrap_implementations(_timed)
 
 
 def _timed(function: Callable[..., object], hook: str, plugin: str) -> Callable[..., object]:

@@ -16,6 +16,7 @@ from erlen.checks import CheckMessage, info, warning
 from . import conditional, cors, hookspecs, ratelimits
 from .docs import docs_blueprint
 from .errorhandling import install_routing_handler
+from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .state import EXTENSION_KEY, ApiState
 
 if t.TYPE_CHECKING:

@@ -18,6 +18,7 @@ import erlen
 from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
+from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .state import EXTENSION_KEY, AuthState, state_of
 
 if t.TYPE_CHECKING:

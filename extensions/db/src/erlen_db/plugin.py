@@ -19,6 +19,7 @@ from erlen.checks import CheckMessage, info, warning
 from . import connection_budget, hookspecs, stale_connections, urls
 from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
 from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
+from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .timezones import install_sqlite_aware_datetimes
 
 if t.TYPE_CHECKING:

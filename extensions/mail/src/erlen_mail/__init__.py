@@ -13,6 +13,7 @@ from .backends import (
 from .bulk.sending import BulkResult, SendResult, send, send_many
 from .delivery import Delivery, deliver, deliver_template
 from .errors import HeaderInjectionError, MailError, MessageError, SendError
+from .health import OutboxBacklog, outbox_backlog
 from .message import Address, Attachment, Message
 from .outbox import OutboxUnavailableError, queue, queue_template
 from .state import MailState, state_of
@@ -35,12 +36,14 @@ __all__ = [
     "Message",
     "MessageError",
     "NullBackend",
+    "OutboxBacklog",
     "OutboxUnavailableError",
     "SMTPBackend",
     "SendError",
     "SendResult",
     "deliver",
     "deliver_template",
+    "outbox_backlog",
     "queue",
     "queue_template",
     "render_message",

@@ -11,6 +11,7 @@ from erlen import ConfigError, PluginError, Setting
 from erlen.checks import CheckMessage, info, warning
 
 from .backends import BUILTIN_BACKENDS
+from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .state import EXTENSION_KEY, MailState
 
 if t.TYPE_CHECKING:
@@ -210,6 +211,13 @@ def erlen_settings() -> Iterable[Setting]:
             t.Optional[Path],  # noqa: UP045
             default=None,
             help="The folder the file backend writes .eml files into; <instance folder>/mail by default.",
+        ),
+        Setting(
+            "HEALTH_SMTP",
+            bool,
+            default=False,
+            help="With erlen-ops' /readyz and the smtp backend: check that the mail server accepts a connection "
+            "(and the login), within MAIL_SMTP_TIMEOUT.",
         ),
         Setting(
             "CONSOLE_STREAM",

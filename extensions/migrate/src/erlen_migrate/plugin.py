@@ -17,6 +17,7 @@ import erlen_db
 from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
+from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .migrations import APP_BRANCH, VERSION_TABLE, Migrations
 
 if t.TYPE_CHECKING:

@@ -1,0 +1,86 @@
+"""erlen-mail's readiness checks for erlen-ops' ``/readyz``, and the outbox backlog erlen-ops' metrics read.
+
+``outbox``: the messages waiting in the durable outbox and the age of the
+oldest (it fails only when the table cannot be read: a backlog is the
+worker's trouble, not this process's, and shows in the numbers and the
+metrics). ``smtp``, with ``MAIL_HEALTH_SMTP`` on and the ``smtp`` backend:
+the mail server accepts a connection (and the login) within
+``MAIL_SMTP_TIMEOUT``.
+
+An optional hook: erlen-mail does not depend on erlen-ops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import erlen
+
+from .outbox import outbox_enabled
+from .state import state_of
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """The messages of the durable outbox still to deliver.
+
+    :param messages: how many are pending or being sent.
+    :param oldest_seconds: the age of the oldest of them, 0 when there are none.
+    """
+
+    messages: int
+    oldest_seconds: float
+
+
+def outbox_backlog(app: Flask) -> OutboxBacklog | None:
+    """The durable outbox's backlog, or ``None`` when the app has no outbox (no ``db`` plugin).
+
+    One query on the outbox table.
+
+    :raises sqlalchemy.exc.SQLAlchemyError: the table cannot be read.
+    """
+    if not outbox_enabled(app):
+        return None
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .outbox.models import PENDING, SENDING, OutboxMessage, aware
+
+    query = sa.select(sa.func.count(), sa.func.min(OutboxMessage.created_at)).where(
+        OutboxMessage.status.in_((PENDING, SENDING))
+    )
+    with erlen_db.database_of(app).engine.connect() as connection:
+        count, oldest_row = connection.execute(query).one()
+    oldest = aware(oldest_row)
+    age = 0.0 if oldest is None else max(0.0, (dt.datetime.now(dt.UTC) - oldest).total_seconds())
+    return OutboxBacklog(int(count), age)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
+    """``outbox`` (with the ``db`` plugin) and ``smtp`` (with ``MAIL_HEALTH_SMTP`` on the ``smtp`` backend)."""
+    checks: dict[str, Callable[[], Mapping[str, float] | None]] = {}
+    if outbox_enabled(app):
+
+        def outbox() -> Mapping[str, float]:
+            backlog = outbox_backlog(app)
+            assert backlog is not None
+            return {"backlog": backlog.messages, "oldest_seconds": round(backlog.oldest_seconds, 3)}
+
+        checks["outbox"] = outbox
+    if app.config["MAIL_HEALTH_SMTP"] and state_of(app).backend_name == "smtp":
+
+        def smtp() -> None:
+            backend = state_of(app).make_backend()
+            backend.open()
+            backend.close()
+
+        checks["smtp"] = smtp
+    return checks

@@ -1,0 +1,190 @@
+"""Readiness: every enabled plugin's checks, each bounded by a timeout, the answer cached briefly."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import typing as t
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import erlen
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+logger = logging.getLogger("erlen_ops.health")
+
+#: The password of a URL (``scheme://user:password@host``) in a message.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the passwords of the URLs in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+
+
+#: What a check may return: ``None`` or numbers by name.
+CheckFunction = Callable[[], Mapping[str, float] | None]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one readiness check.
+
+    :param name: ``plugin.check``.
+    :param status: ``"ok"``, ``"fail"`` (it raised) or ``"timeout"``.
+    :param seconds: how long it ran (the timeout, for one that did not finish).
+    :param error: the type name of the exception it raised; never its message.
+    :param details: the numbers it returned.
+    """
+
+    name: str
+    status: t.Literal["ok", "fail", "timeout"]
+    seconds: float
+    error: str | None = None
+    details: Mapping[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, t.Any]:
+        """The result as shown by ``/readyz``."""
+        shown: dict[str, t.Any] = {"status": self.status, "time_ms": round(self.seconds * 1000, 3)}
+        if self.error is not None:
+            shown["error"] = self.error
+        shown.update(self.details)
+        return shown
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The answer of ``/readyz``: whether every check passed, and each result."""
+
+    results: tuple[CheckResult, ...]
+    checked_at: float
+
+    @property
+    def ready(self) -> bool:
+        """Whether every check passed."""
+        return all(result.status == "ok" for result in self.results)
+
+    def as_json(self) -> dict[str, t.Any]:
+        """The answer's JSON body."""
+        return {
+            "status": "ok" if self.ready else "fail",
+            "checks": {result.name: result.as_json() for result in self.results},
+        }
+
+
+def collect_checks(app: Flask) -> dict[str, CheckFunction]:
+    """Every enabled plugin's checks, named ``plugin.check``.
+
+    :raises erlen.PluginError: a plugin returned something else than a mapping of names to callables.
+    """
+    registry = erlen.plugins_of(app)
+    checks: dict[str, CheckFunction] = {}
+    for plugin, returned in registry.call_each("erlen_health_checks", app=app):
+        if returned is None:
+            continue
+        if not isinstance(returned, Mapping):
+            raise erlen.PluginError(
+                f"Plugin {plugin.name!r}: erlen_health_checks returned {type(returned).__name__}; return a dict "
+                "of check names to functions without arguments.",
+                plugin=plugin.name,
+            )
+        for name, check in returned.items():
+            if not isinstance(name, str) or not callable(check):
+                raise erlen.PluginError(
+                    f"Plugin {plugin.name!r}: erlen_health_checks returned {name!r}: {check!r}; each entry must be "
+                    "a check name (a str) and a function without arguments.",
+                    plugin=plugin.name,
+                )
+            checks[f"{plugin.name}.{name}"] = check
+    return checks
+
+
+class ReadinessChecker:
+    """Runs an app's readiness checks, at most once per ``cache_seconds`` per process.
+
+    :param app: the app, pushed as the app context of each check.
+    :param checks: the checks, by name (from :func:`collect_checks`).
+    :param timeout: seconds each run of the checks may take; checks run in parallel.
+    :param cache_seconds: how long an answer is reused.
+    :param clock: the time source, in seconds.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        checks: Mapping[str, CheckFunction],
+        *,
+        timeout: float,
+        cache_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.checks = dict(checks)
+        self.timeout = timeout
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: Readiness | None = None
+
+    def readiness(self) -> Readiness:
+        """The current answer: the cached one while fresh, otherwise the checks run now.
+
+        Concurrent callers wait for one run rather than starting their own.
+        """
+        with self._lock:
+            last = self._last
+            if last is not None and self._clock() - last.checked_at < self.cache_seconds:
+                return last
+            self._last = self._run()
+            return self._last
+
+    def _run(self) -> Readiness:
+        started = self._clock()
+        outcomes: dict[str, CheckResult] = {}
+        threads: list[tuple[str, threading.Thread]] = []
+        for name, check in self.checks.items():
+            thread = threading.Thread(
+                target=self._run_one, args=(name, check, outcomes), name=f"erlen-ops-check-{name}", daemon=True
+            )
+            thread.start()
+            threads.append((name, thread))
+        deadline = started + self.timeout
+        results = []
+        for name, thread in threads:
+            thread.join(max(0.0, deadline - self._clock()))
+            result = outcomes.get(name)
+            if result is None:
+                logger.warning("Readiness check %s did not finish within %s seconds", name, self.timeout)
+                result = CheckResult(name, "timeout", self.timeout)
+            results.append(result)
+        return Readiness(tuple(results), self._clock())
+
+    def _run_one(self, name: str, check: CheckFunction, outcomes: dict[str, CheckResult]) -> None:
+        started = time.perf_counter()
+        try:
+            with self.app.app_context():
+                returned = check()
+        except Exception as exc:
+            logger.warning("Readiness check %s failed: %s: %s", name, type(exc).__name__, redact(str(exc)))
+            outcomes[name] = CheckResult(name, "fail", time.perf_counter() - started, type(exc).__name__)
+            return
+        outcomes[name] = CheckResult(name, "ok", time.perf_counter() - started, details=_numbers(returned))
+
+
+def _numbers(returned: object) -> dict[str, float]:
+    if not isinstance(returned, Mapping):
+        return {}
+    return {
+        str(key): value
+        for key, value in returned.items()
+        if isinstance(key, str)
+        and key not in ("status", "time_ms", "error")
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    }

@@ -1,0 +1,234 @@
+"""Prometheus metrics of one app, correct under gunicorn's several workers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment before the app (and
+prometheus-client) is imported, every worker writes its values to files in
+that folder and ``/metrics`` answers with the sum over the workers
+(prometheus-client's multiprocess mode); otherwise with this process's
+values. The metrics are made per app (``registry=`` of the app's own), never
+in prometheus-client's global registry.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from .names import QUERIES_KEY, multiprocess_dir
+
+#: Label combinations whose children are kept at most (a client sending made-up methods cannot grow it further).
+_CHILDREN_CACHED = 10_000
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+#: Seconds; from a cached answer to a slow report.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HOOK_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
+QUERY_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100)
+
+#: A value read at scrape time: a number, or numbers by label values.
+ScrapeValue = float | Mapping[tuple[str, ...], float] | None
+
+
+class MetricsFactory:
+    """Makes the metrics of one app; plugins receive it in ``erlen_ops_metrics``.
+
+    :param registry: the app's own registry.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.scrapers: list[tuple[str, str, tuple[str, ...], Callable[[], ScrapeValue]]] = []
+
+    def counter(self, name: str, documentation: str, labelnames: Sequence[str] = (), **options: t.Any) -> Counter:
+        """A :class:`prometheus_client.Counter` of the app; ``options`` as prometheus-client takes them."""
+        return Counter(name, documentation, labelnames, registry=self.registry, **options)
+
+    def gauge(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str] = (),
+        *,
+        multiprocess_mode: str = "livesum",
+        **options: t.Any,
+    ) -> Gauge:
+        """A :class:`prometheus_client.Gauge` of the app.
+
+        :param multiprocess_mode: how the workers' values combine: ``livesum`` (the default: the sum over
+            the live workers, such as requests in flight), ``liveall`` (one series per worker), ``max``...
+        """
+        return Gauge(
+            name,
+            documentation,
+            labelnames,
+            registry=self.registry,
+            multiprocess_mode=t.cast(t.Any, multiprocess_mode),
+            **options,
+        )
+
+    def histogram(self, name: str, documentation: str, labelnames: Sequence[str] = (), **options: t.Any) -> Histogram:
+        """A :class:`prometheus_client.Histogram` of the app (``buckets=`` to choose them)."""
+        return Histogram(name, documentation, labelnames, registry=self.registry, **options)
+
+    def on_scrape(
+        self, name: str, documentation: str, read: Callable[[], ScrapeValue], labelnames: Sequence[str] = ()
+    ) -> None:
+        """A gauge read when Prometheus scrapes, in the worker that answers (a queue's length in the database).
+
+        :param read: returns the value, or values by a tuple of label values (one per ``labelnames``), or
+            ``None`` to leave the gauge out of this scrape. It runs in an app context; an exception leaves
+            the gauge out and is logged.
+        """
+        self.scrapers.append((name, documentation, tuple(labelnames), read))
+
+
+class AppMetrics:
+    """The metrics erlen-ops keeps for one app.
+
+    :param factory: the app's factory.
+    """
+
+    def __init__(self, factory: MetricsFactory) -> None:
+        self.factory = factory
+        self.requests = factory.counter(
+            "erlen_http_requests_total", "HTTP requests answered.", ["endpoint", "method", "status"]
+        )
+        self.latency = factory.histogram(
+            "erlen_http_request_duration_seconds",
+            "Time to answer HTTP requests.",
+            ["endpoint", "method"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.in_flight = factory.gauge("erlen_http_requests_in_flight", "HTTP requests being answered.")
+        self.queries = factory.histogram(
+            "erlen_db_queries_per_request", "SQL statements run per HTTP request.", ["endpoint"], buckets=QUERY_BUCKETS
+        )
+        self.pool_in_use = factory.gauge(
+            "erlen_db_pool_connections_in_use", "Database connections checked out of the pool."
+        )
+        self.pool_checkouts = factory.counter("erlen_db_pool_checkouts_total", "Connections taken from the pool.")
+        self.hooks = factory.histogram(
+            "erlen_hook_duration_seconds", "Time of each plugin's hook calls.", ["hook", "plugin"], buckets=HOOK_BUCKETS
+        )
+        self.mail_deliveries = factory.counter(
+            "erlen_mail_deliveries_total", "Messages handed to the mail backend, by result.", ["result"]
+        )
+        self.login_failures = factory.counter(
+            "erlen_auth_login_failures_total",
+            "Refused log-ins by reason; reason throttled counts log-ins refused by the throttle.",
+            ["reason"],
+        )
+        # The label children of each (endpoint, method, status) seen, so a request skips labels()' lookup.
+        self._children: dict[tuple[str, str, str], tuple[t.Any, t.Any, t.Any]] = {}
+
+    def observe_request(self, endpoint: str, method: str, status: str, seconds: float, queries: int | None) -> None:
+        """Count one answered request."""
+        key = (endpoint, method, status)
+        children = self._children.get(key)
+        if children is None:
+            method = method if method in _METHODS else "other"
+            children = (
+                self.requests.labels(endpoint, method, status),
+                self.latency.labels(endpoint, method),
+                self.queries.labels(endpoint),
+            )
+            if len(self._children) < _CHILDREN_CACHED:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if queries is not None:
+            children[2].observe(queries)
+
+    def timed_hook(self, function: Callable[..., t.Any], hook: str, plugin: str) -> Callable[..., t.Any]:
+        """``function`` timing each call into ``erlen_hook_duration_seconds``."""
+        histogram = self.hooks.labels(hook, plugin)
+
+        def timed(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - started)
+
+        return timed
+
+    def instrument_engine(self, engine: t.Any) -> None:
+        """Count queries per request and the pool's connections in use on a SQLAlchemy engine."""
+        from flask import has_request_context, request
+        from sqlalchemy import event
+
+        in_use, checkouts = self.pool_in_use, self.pool_checkouts
+
+        def counted(*_args: t.Any) -> None:
+            if has_request_context():
+                environ = request.environ
+                environ[QUERIES_KEY] = environ.get(QUERIES_KEY, 0) + 1
+
+        def checked_out(*_args: t.Any) -> None:
+            in_use.inc()
+            checkouts.inc()
+
+        def checked_in(*_args: t.Any) -> None:
+            in_use.dec()
+
+        event.listen(engine, "before_cursor_execute", counted)
+        event.listen(engine.pool, "checkout", checked_out)
+        event.listen(engine.pool, "checkin", checked_in)
+
+
+class _Scraped(Collector):
+    """The gauges plugins read at scrape time."""
+
+    def __init__(self, app: t.Any, scrapers: Iterable[tuple[str, str, tuple[str, ...], Callable[[], ScrapeValue]]]):
+        self.app = app
+        self.scrapers = list(scrapers)
+
+    def collect(self) -> Iterator[Metric]:
+        import logging
+
+        for name, documentation, labelnames, read in self.scrapers:
+            try:
+                with self.app.app_context():
+                    value = read()
+            except Exception as exc:
+                logging.getLogger("erlen_ops.metrics").warning(
+                    "Metric %s could not be read: %s: %s", name, type(exc).__name__, exc
+                )
+                continue
+            if value is None:
+                continue
+            family = GaugeMetricFamily(name, documentation, labels=labelnames)
+            if isinstance(value, Mapping):
+                for labels, number in value.items():
+                    family.add_metric(list(labels), float(number))
+            elif labelnames:
+                continue
+            else:
+                family.add_metric([], float(value))
+            yield family
+
+
+class _Forward(Collector):
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.registry.collect())
+
+
+def exposition(app: t.Any, factory: MetricsFactory) -> bytes:
+    """The metrics of ``app`` in Prometheus' text format: every worker's in multiprocess mode."""
+    registry = CollectorRegistry(auto_describe=False)
+    folder = multiprocess_dir()
+    if folder is not None:
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_Forward(factory.registry))
+    registry.register(_Scraped(app, factory.scrapers))
+    return generate_latest(registry)

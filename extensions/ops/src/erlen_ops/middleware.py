@@ -1,0 +1,130 @@
+"""The WSGI middleware in front of the app: health, readiness and metrics endpoints, request metrics.
+
+The endpoints are answered before Flask sees the request: no session is
+opened, no CSRF check, no plugin's ``before_request``, no database touched
+(``/healthz``), and no trusted-host check either, since load balancers probe
+by address. The middleware sits inside the proxy fix (``TRUSTED_PROXY_HOPS``),
+so the address ``/metrics`` allows is the client's.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import time
+import typing as t
+from collections.abc import Iterable
+
+from werkzeug.wrappers import Response
+
+# Not the metrics module: it imports prometheus-client, which an app with metrics off never needs.
+from .names import ENDPOINT_KEY, QUERIES_KEY, UNMATCHED
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .state import OpsState
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+class OpsMiddleware:
+    """Answers the ops endpoints; counts the other requests when metrics are on.
+
+    :param wsgi_app: the app's WSGI callable to wrap.
+    :param state: the app's erlen-ops state.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication, state: OpsState) -> None:
+        self.wsgi_app = wsgi_app
+        self.state = state
+        settings = state.settings
+        self.health_path: str = settings.health_path
+        self.ready_path: str = settings.ready_path
+        self.metrics_path: str | None = settings.metrics_path if state.metrics is not None else None
+        self.allowed = [ipaddress.ip_network(network, strict=False) for network in settings.metrics_allow]
+        self.token = settings.metrics_token.encode() if settings.metrics_token else None
+        self.count = state.metrics is not None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == self.health_path:
+            return self._answer(environ, start_response, self._healthz)
+        if path == self.ready_path:
+            return self._answer(environ, start_response, self._readyz)
+        if path == self.metrics_path:
+            return self._answer(environ, start_response, self._metrics)
+        if self.count:
+            return self._counted(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    def _answer(
+        self, environ: WSGIEnvironment, start_response: StartResponse, make: t.Callable[[WSGIEnvironment], Response]
+    ) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            response = Response("Method Not Allowed\n", 405, {"Allow": "GET, HEAD", **_NO_STORE}, mimetype="text/plain")
+        else:
+            response = make(environ)
+        return response(environ, start_response)
+
+    def _healthz(self, environ: WSGIEnvironment) -> Response:
+        return _json({"status": "ok"}, 200)
+
+    def _readyz(self, environ: WSGIEnvironment) -> Response:
+        checker = self.state.checker
+        if checker is None:  # the app is still starting
+            return _json({"status": "fail", "checks": {}}, 503)
+        readiness = checker.readiness()
+        return _json(readiness.as_json(), 200 if readiness.ready else 503)
+
+    def _metrics(self, environ: WSGIEnvironment) -> Response:
+        if not self._allowed(environ):
+            return Response("Forbidden\n", 403, _NO_STORE, mimetype="text/plain")
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from .metrics import exposition
+
+        metrics = self.state.metrics
+        assert metrics is not None
+        body = exposition(self.state.app, metrics.factory)
+        return Response(body, 200, {"Content-Type": CONTENT_TYPE_LATEST, **_NO_STORE})
+
+    def _allowed(self, environ: WSGIEnvironment) -> bool:
+        if self.token is not None:
+            given = environ.get("HTTP_AUTHORIZATION", "")
+            scheme, _, credentials = given.partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token):
+                return True
+        try:
+            address = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            return False
+        return any(address in network for network in self.allowed)
+
+    def _counted(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        metrics = self.state.metrics
+        assert metrics is not None
+        status = ["500"]
+
+        def noting_status(status_line: str, headers: t.Any, exc_info: t.Any = None) -> t.Any:
+            status[0] = status_line[:3]
+            return start_response(status_line, headers, exc_info)
+
+        metrics.in_flight.inc()
+        started = time.perf_counter()
+        try:
+            return self.wsgi_app(environ, noting_status)
+        finally:
+            metrics.in_flight.dec()
+            metrics.observe_request(
+                environ.get(ENDPOINT_KEY, UNMATCHED),
+                environ.get("REQUEST_METHOD", ""),
+                status[0],
+                time.perf_counter() - started,
+                environ.get(QUERIES_KEY, 0) if self.state.counts_queries else None,
+            )
+
+
+def _json(body: object, status: int) -> Response:
+    return Response(json.dumps(body, sort_keys=True) + "\n", status, _NO_STORE, mimetype="application/json")

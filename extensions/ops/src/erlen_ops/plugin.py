@@ -1,0 +1,251 @@
+"""The ``ops`` plugin: ``/healthz``, ``/readyz``, Prometheus metrics and OpenTelemetry tracing."""
+
+from __future__ import annotations
+
+import ipaddress
+import typing as t
+from collections.abc import Iterable
+from types import ModuleType
+
+from flask import Flask, request, request_started
+
+import erlen
+
+from . import hookspecs
+from .health import ReadinessChecker, collect_checks
+from .middleware import OpsMiddleware
+from .names import ENDPOINT_KEY, UNMATCHED
+from .state import EXTENSION_KEY, OpsSettings, OpsState, state_of
+
+PLUGIN = erlen.Plugin(
+    name="ops",
+    integrates_with=["db", "migrate", "mail", "auth", "api"],
+    description="Operations: health and readiness endpoints, Prometheus metrics, OpenTelemetry tracing",
+)
+
+
+def _path(value: object) -> None:
+    if not isinstance(value, str) or not value.startswith("/") or len(value) < 2:
+        raise ValueError("must be a path starting with '/', such as '/healthz'")
+
+
+def _positive(value: object) -> None:
+    if not isinstance(value, int | float) or value <= 0:
+        raise ValueError("must be more than 0")
+
+
+def _not_negative(value: object) -> None:
+    if not isinstance(value, int | float) or value < 0:
+        raise ValueError("must be 0 or more")
+
+
+def _ratio(value: object) -> None:
+    if not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+
+
+def _networks(value: object) -> None:
+    for network in t.cast(list[str], value):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"holds {network!r}, which is not an address or network such as '10.0.0.0/8' or '::1'"
+            ) from None
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[erlen.Setting]:
+    return [
+        erlen.Setting(
+            "HEALTH_PATH", str, default="/healthz", validate=_path, help="The path of the liveness endpoint."
+        ),
+        erlen.Setting("READY_PATH", str, default="/readyz", validate=_path, help="The path of the readiness endpoint."),
+        erlen.Setting("METRICS_PATH", str, default="/metrics", validate=_path, help="The path of the metrics."),
+        erlen.Setting(
+            "READY_TIMEOUT",
+            float,
+            default=2.0,
+            validate=_positive,
+            help="Seconds the readiness checks may take (they run in parallel); a check still running counts as "
+            "failed.",
+        ),
+        erlen.Setting(
+            "READY_CACHE",
+            float,
+            default=1.0,
+            validate=_not_negative,
+            help="Seconds a readiness answer is reused by the process, so probes cannot overload the database.",
+        ),
+        erlen.Setting(
+            "METRICS",
+            bool,
+            default=False,
+            help="Collect Prometheus metrics and serve them at OPS_METRICS_PATH. Under gunicorn, set "
+            "PROMETHEUS_MULTIPROC_DIR (see the operations guide).",
+        ),
+        erlen.Setting(
+            "METRICS_ALLOW",
+            list[str],
+            default=["127.0.0.1/32", "::1/128"],
+            validate=_networks,
+            help="Addresses or networks allowed to read the metrics without a token (the client's address after "
+            "TRUSTED_PROXY_HOPS).",
+        ),
+        erlen.Setting(
+            "METRICS_TOKEN",
+            str | None,
+            default=None,
+            secret=True,
+            help="A token that lets any address read the metrics, sent as 'Authorization: Bearer TOKEN'.",
+        ),
+        erlen.Setting(
+            "TRACING",
+            bool,
+            default=False,
+            help="Trace requests, SQL, outgoing mail and plugin hooks with OpenTelemetry (erlen-ops[tracing]).",
+        ),
+        erlen.Setting(
+            "TRACING_EXPORTER",
+            t.Literal["otlp", "console", "none"],
+            default="otlp",
+            help="Where spans go: otlp (OTLP over HTTP), console (standard output) or none.",
+        ),
+        erlen.Setting(
+            "TRACING_ENDPOINT",
+            str | None,
+            default=None,
+            help="The OTLP traces URL, such as http://127.0.0.1:4318/v1/traces; by default the exporter's "
+            "(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces).",
+        ),
+        erlen.Setting(
+            "TRACING_SERVICE_NAME",
+            str | None,
+            default=None,
+            help="The service.name of the spans; the app's name by default.",
+        ),
+        erlen.Setting(
+            "TRACING_SAMPLE_RATIO",
+            float,
+            default=1.0,
+            validate=_ratio,
+            help="The share of new traces recorded; a trace begun upstream follows the caller's decision.",
+        ),
+    ]
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    settings = OpsSettings.from_config(app.config)
+    state = OpsState(app, settings)
+    app.extensions[EXTENSION_KEY] = state
+    registry = erlen.plugins_of(app)
+    engine = _engine(app) if "db" in registry else None
+    if settings.tracing:
+        from . import tracing
+
+        state.tracing = tracing.start(app)
+        if engine is not None:
+            tracing.instrument_engine(state.tracing, engine)
+    if settings.metrics:
+        from prometheus_client import CollectorRegistry
+
+        from .metrics import AppMetrics, MetricsFactory
+
+        state.metrics = AppMetrics(MetricsFactory(CollectorRegistry(auto_describe=True)))
+        request_started.connect(_note_endpoint, app)
+        if engine is not None:
+            state.metrics.instrument_engine(engine)
+            state.counts_queries = True
+    if state.metrics is not None or state.tracing is not None:
+        registry.wrap_implementations(_hook_wrapper(state))
+    app.wsgi_app = OpsMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
+
+
+@erlen.hookimpl
+def erlen_app_ready(app: Flask) -> None:
+    state = state_of(app)
+    state.checker = ReadinessChecker(
+        app, collect_checks(app), timeout=state.settings.ready_timeout, cache_seconds=state.settings.ready_cache
+    )
+    if state.metrics is not None:
+        erlen.plugins_of(app).call_each("erlen_ops_metrics", app=app, metrics=state.metrics.factory)
+
+
+@erlen.hookimpl
+def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
+    if "mail" in erlen.plugins_of(app):
+        from erlen_mail import outbox_backlog
+
+        def depth() -> float | None:
+            backlog = outbox_backlog(app)
+            return None if backlog is None else backlog.messages
+
+        def oldest() -> float | None:
+            backlog = outbox_backlog(app)
+            return None if backlog is None else backlog.oldest_seconds
+
+        metrics.on_scrape("erlen_mail_outbox_messages", "Messages waiting in the mail outbox.", depth)
+        metrics.on_scrape("erlen_mail_outbox_oldest_seconds", "Age of the oldest waiting message.", oldest)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_mail_before_send(message: t.Any) -> None:
+    state = state_of()
+    if state.tracing is not None:
+        from .tracing import mail_started
+
+        mail_started(state.mail_started, message)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_mail_after_send(message: t.Any, result: t.Any) -> None:
+    _mail_ended(message, None)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_mail_send_failed(message: t.Any, error: BaseException) -> None:
+    _mail_ended(message, error)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_auth_login_failed(email: str, user: t.Any, reason: str) -> None:
+    metrics = state_of().metrics
+    if metrics is not None:
+        metrics.login_failures.labels(reason).inc()
+
+
+def _mail_ended(message: t.Any, error: BaseException | None) -> None:
+    state = state_of()
+    if state.metrics is not None:
+        state.metrics.mail_deliveries.labels("failed" if error is not None else "sent").inc()
+    if state.tracing is not None:
+        from .tracing import mail_ended
+
+        mail_ended(state.tracing, state.mail_started, message, error)
+
+
+def _engine(app: Flask) -> t.Any:
+    import erlen_db
+
+    return erlen_db.database_of(app).engine
+
+
+def _note_endpoint(sender: Flask, **extra: t.Any) -> None:
+    request.environ[ENDPOINT_KEY] = request.endpoint or UNMATCHED
+
+
+def _hook_wrapper(state: OpsState) -> t.Callable[[t.Callable[..., t.Any], str, str], t.Callable[..., t.Any]]:
+    def wrap(function: t.Callable[..., t.Any], hook: str, plugin: str) -> t.Callable[..., t.Any]:
+        if state.metrics is not None:
+            function = state.metrics.timed_hook(function, hook, plugin)
+        if state.tracing is not None:
+            function = state.tracing.traced_hook(function, hook, plugin)
+        return function
+
+    return wrap

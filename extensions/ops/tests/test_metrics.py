@@ -1,0 +1,158 @@
+"""Prometheus metrics in one process: requests, hooks, plugins' own metrics, who may read them."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from erlen.testing import MakeApp
+
+PLUGINS = ["ops_sample_plugin", "ops"]
+LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
+
+
+def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The samples of an exposition, by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+
+def scrape(client: t.Any, **options: t.Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics", environ_base=LOCAL, **options)
+    assert response.status_code == 200, response.data
+    assert response.headers["Content-Type"].startswith("text/plain; version=")
+    return samples(response.data)
+
+
+def test_metrics_are_off_by_default(make_app: MakeApp) -> None:
+    assert make_app(PLUGINS).test_client().get("/metrics", environ_base=LOCAL).status_code == 404
+
+
+def test_requests_are_counted_by_endpoint_method_and_status(make_app: MakeApp) -> None:
+    app = make_app(PLUGINS, {"OPS_METRICS": True, "PROPAGATE_EXCEPTIONS": False})
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/hello").status_code == 200
+    client.post("/hello")
+    client.get("/nowhere/1")
+    client.get("/nowhere/2")
+    client.get("/boom")
+    client.get("/healthz")  # not counted: probes would drown the app's own traffic
+    found = scrape(client)
+    assert found[("erlen_http_requests_total", (("endpoint", "hello"), ("method", "GET"), ("status", "200")))] == 3
+    # A method the route does not take matches no endpoint, as an unknown path does.
+    assert (
+        found[("erlen_http_requests_total", (("endpoint", "<unmatched>"), ("method", "POST"), ("status", "405")))] == 1
+    )
+    assert (
+        found[("erlen_http_requests_total", (("endpoint", "<unmatched>"), ("method", "GET"), ("status", "404")))] == 2
+    )
+    assert found[("erlen_http_requests_total", (("endpoint", "boom"), ("method", "GET"), ("status", "500")))] == 1
+    assert found[("erlen_http_request_duration_seconds_count", (("endpoint", "hello"), ("method", "GET")))] == 3
+    assert found[("erlen_http_requests_in_flight", ())] == 0
+    assert (
+        "erlen_http_requests_total",
+        (("endpoint", "<unmatched>"), ("method", "GET"), ("status", "200")),
+    ) not in found
+    hooks = {labels for name, labels in found if name == "erlen_hook_duration_seconds_count"}
+    assert (("hook", "erlen_ops_metrics"), ("plugin", "sample")) in hooks
+
+
+def test_plugins_add_metrics_of_their_own(make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
+    client = make_app(PLUGINS, {"OPS_METRICS": True}).test_client()
+    client.get("/hello")
+    client.get("/hello")
+    found = scrape(client)
+    assert found[("erlen_sample_jobs_total", ())] == 2
+    assert found[("erlen_sample_queue_depth", ())] == 3
+    assert not any(name == "erlen_sample_broken" for name, _ in found)
+    assert "Metric erlen_sample_broken could not be read: ZeroDivisionError" in caplog.text
+
+
+def test_metrics_only_for_allowed_addresses_or_with_the_token(make_app: MakeApp) -> None:
+    config = {"OPS_METRICS": True, "OPS_METRICS_ALLOW": ["10.1.0.0/16"], "OPS_METRICS_TOKEN": "s3cret-token"}
+    client = make_app(PLUGINS, config).test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 403
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    outside = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/metrics", environ_base=outside, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    allowed = client.get("/metrics", environ_base=outside, headers={"Authorization": "Bearer s3cret-token"})
+    assert allowed.status_code == 200
+    assert b"s3cret-token" not in allowed.data
+
+
+def test_the_client_address_is_taken_after_the_trusted_proxies(make_app: MakeApp) -> None:
+    client = make_app(PLUGINS, {"OPS_METRICS": True, "TRUSTED_PROXY_HOPS": 1}).test_client()
+    proxied = {"REMOTE_ADDR": "127.0.0.1"}
+    forwarded = client.get("/metrics", environ_base=proxied, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert forwarded.status_code == 403  # the proxy is local, the client is not
+
+
+def test_a_bad_network_names_the_setting(make_app: MakeApp) -> None:
+    import erlen
+
+    with pytest.raises(erlen.SettingError, match=r"OPS_METRICS_ALLOW.*'localhost', which is not an address"):
+        make_app(PLUGINS, {"OPS_METRICS": True, "OPS_METRICS_ALLOW": ["localhost"]})
+
+
+def test_database_queries_per_request_and_pool_use(make_app: MakeApp, tmp_path: t.Any) -> None:
+    erlen_db = pytest.importorskip("erlen_db", reason="the database metrics need erlen-db")
+    import sqlalchemy as sa
+
+    app = make_app(["db", *PLUGINS], {"OPS_METRICS": True, "DB_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}"})
+
+    @app.route("/three")
+    def three() -> str:
+        for _ in range(3):
+            erlen_db.session.execute(sa.text("SELECT 1"))
+        return "ok"
+
+    client = app.test_client()
+    try:
+        client.get("/three")
+        client.get("/hello")
+        found = scrape(client)
+        assert found[("erlen_db_queries_per_request_sum", (("endpoint", "three"),))] == 3
+        assert found[("erlen_db_queries_per_request_sum", (("endpoint", "hello"),))] == 0
+        assert found[("erlen_db_pool_connections_in_use", ())] == 0
+        assert found[("erlen_db_pool_checkouts_total", ())] >= 1
+    finally:
+        erlen_db.database_of(app).dispose()
+
+
+def test_mail_deliveries_outbox_depth_and_login_throttling(make_app: MakeApp, tmp_path: t.Any) -> None:
+    erlen_db = pytest.importorskip("erlen_db", reason="the outbox needs erlen-db")
+    erlen_mail = pytest.importorskip("erlen_mail", reason="the mail metrics need erlen-mail")
+    pytest.importorskip("erlen_auth", reason="the log-in metrics need erlen-auth")
+    from erlen_auth import accounts
+
+    config = {
+        "OPS_METRICS": True,
+        "DB_URL": f"sqlite:///{tmp_path / 'mail.sqlite3'}",
+        "MAIL_BACKEND": "memory",
+        "MAIL_DEFAULT_SENDER": "app@example.com",
+        "AUTH_THROTTLE_ACCOUNT_LIMIT": 1,
+    }
+    app = make_app(["db", "mail", "forms", "auth", *PLUGINS], config)
+    erlen_db.database_of(app).create_all()
+    try:
+        with app.app_context():
+            erlen_mail.send(erlen_mail.Message("Hi", to=["a@example.com"], body="Hello"))
+            erlen_mail.queue(erlen_mail.Message("Later", to=["b@example.com"], body="Hello"))
+            erlen_db.session.commit()
+        with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.1"}):
+            for _ in range(3):
+                accounts.authenticate("nobody@example.com", "wrong")
+        found = scrape(app.test_client())
+        assert found[("erlen_mail_deliveries_total", (("result", "sent"),))] == 1
+        assert found[("erlen_mail_outbox_messages", ())] == 1
+        assert found[("erlen_mail_outbox_oldest_seconds", ())] >= 0
+        assert found[("erlen_auth_login_failures_total", (("reason", "unknown"),))] >= 1
+        assert found[("erlen_auth_login_failures_total", (("reason", "throttled"),))] >= 1
+    finally:
+        erlen_db.database_of(app).dispose()
