@@ -67,7 +67,7 @@ def worker_thread(app: Flask, **options: t.Any) -> Iterator[list[RunReport]]:
     reports: list[RunReport] = []
     thread = threading.Thread(
         target=run_worker,
-        args=(app, stop, WorkerOptions(**{"threads": 2, "stop_timeout": 30.0, **options})),
+        args=(app, stop, WorkerOptions(**{"threads": 2, "stop_timeout": 30.0, "scheduler": False, **options})),
         kwargs={"report": reports.append},
         daemon=True,
     )

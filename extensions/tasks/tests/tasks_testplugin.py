@@ -54,10 +54,11 @@ def flaky(label: str, failures: int) -> None:
     from flask import current_app
 
     with erlen_db.database_of(current_app).session_scope() as session:
-        tries = session.scalar(sa.select(sa.func.count()).where(Effect.label == f"{label}:try"))
         session.add(Effect(label=f"{label}:try"))
-    if t.cast(int, tries) < failures:
-        raise RuntimeError(f"failure {tries + 1} of {failures}")
+        session.flush()  # write first: on SQLite a transaction that reads before it writes can meet "locked"
+        tries = t.cast(int, session.scalar(sa.select(sa.func.count()).where(Effect.label == f"{label}:try")))
+    if tries <= failures:
+        raise RuntimeError(f"failure {tries} of {failures}")
     add_effect(label)
 
 
@@ -88,7 +89,8 @@ def slow(label: str, seconds: float, started_file: str) -> None:
 
 @job(name="test.hang", timeout=0.5, retries=0)
 def hang(label: str) -> None:
-    time.sleep(30)
+    for _ in range(300):  # Python code: the time limit interrupts it (not a single blocking C call)
+        time.sleep(0.1)
     add_effect(label)
 
 

@@ -79,14 +79,15 @@ class Relay:
             sa.or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until < now),
         )
         try:
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection:  # a read of its own: see DatabaseConsumer._claim
                 ids = list(
                     connection.execute(
                         sa.select(TABLE.c.id).where(free).order_by(TABLE.c.priority, TABLE.c.id).limit(self.batch_size)
                     ).scalars()
                 )
-                if not ids:
-                    return result
+            if not ids:
+                return result
+            with self.engine.begin() as connection:
                 connection.execute(
                     sa.update(TABLE)
                     .where(TABLE.c.id.in_(ids), free)
@@ -108,7 +109,13 @@ class Relay:
                     connection.execute(
                         sa.update(TABLE)
                         .where(TABLE.c.id == row_id, TABLE.c.claim_token == token)
-                        .values(status=RELAYED, claim_token=None, claimed_until=None, updated_at=self.clock())
+                        .values(
+                            # A worker may have run it already (and recorded so): keep what it wrote.
+                            status=sa.case((TABLE.c.status == PENDING, RELAYED), else_=TABLE.c.status),
+                            claim_token=None,
+                            claimed_until=None,
+                            updated_at=self.clock(),
+                        )
                     )
                 result.relayed += 1
         except Exception as exc:  # the broker is away (or refused): keep the rest for the next pass

@@ -123,6 +123,8 @@ def run_worker(
                 target=scheduler.run, args=(stop,), kwargs={"poll": poll, "report": report_schedule}, daemon=True
             )
         )
+    # What Dramatiq's own command does once per process: starts the time limits' watcher thread.
+    broker.emit_after("process_boot")
     worker.start()
     for thread in threads:
         thread.start()

@@ -250,14 +250,19 @@ class DatabaseConsumer(Consumer):
     def _claim(self) -> dramatiq.Message[t.Any] | None:
         broker = self.broker
         now = broker.clock()
-        with broker.engine.begin() as connection:
-            candidates = connection.execute(
-                sa.select(TABLE.c.id)
-                .where(TABLE.c.queue == self.queue_name, claimable(now))
-                .order_by(TABLE.c.priority, TABLE.c.eta, TABLE.c.id)
-                .limit(5)
-            ).scalars()
-            for row_id in list(candidates):
+        # The read and each claim are transactions of their own: on SQLite, a transaction that reads and
+        # then writes fails at once ("database is locked") when another writer committed in between.
+        with broker.engine.connect() as connection:
+            candidates = list(
+                connection.execute(
+                    sa.select(TABLE.c.id)
+                    .where(TABLE.c.queue == self.queue_name, claimable(now))
+                    .order_by(TABLE.c.priority, TABLE.c.eta, TABLE.c.id)
+                    .limit(5)
+                ).scalars()
+            )
+        for row_id in candidates:
+            with broker.engine.begin() as connection:
                 # The condition again: another worker may have claimed it since the SELECT.
                 claimed = connection.execute(
                     sa.update(TABLE)
@@ -270,12 +275,13 @@ class DatabaseConsumer(Consumer):
                         updated_at=now,
                     )
                 )
-                if claimed.rowcount:
-                    data = connection.execute(sa.select(TABLE.c.message).where(TABLE.c.id == row_id)).scalar_one()
-                    message = dramatiq.Message.decode(data.encode())
-                    with self._lock:
-                        self.held.add(message.message_id)
-                    return message
+                if not claimed.rowcount:
+                    continue
+                data = connection.execute(sa.select(TABLE.c.message).where(TABLE.c.id == row_id)).scalar_one()
+            message = dramatiq.Message.decode(data.encode())
+            with self._lock:
+                self.held.add(message.message_id)
+            return message
         return None
 
     def _settle(self, message: MessageProxy, **values: t.Any) -> None:
