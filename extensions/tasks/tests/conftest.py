@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from tasks_support import require_rabbitmq, require_redis
+from tasks_support import RABBITMQ_URL, REDIS_URL, require_rabbitmq, require_redis
 
 if t.TYPE_CHECKING:
     from erlen_db.testing import MakeDbApp
@@ -76,7 +76,12 @@ def make_tasks_app(make_db_app: MakeDbApp, queue_prefix: str) -> Iterator[TasksA
 
     yield make
     for app in made:
-        clean_broker(app)
+        try:
+            clean_broker(app)
+        except Exception as exc:  # a broker of the test's own, already stopped, or an unreachable URL
+            if app.config["TASKS_URL"] in (REDIS_URL, RABBITMQ_URL):
+                raise
+            del exc
 
 
 @pytest.fixture(params=["database", "redis", "rabbitmq"])
