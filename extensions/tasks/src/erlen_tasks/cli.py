@@ -177,9 +177,12 @@ def list_command(status: str, limit: int) -> None:
         query = query.where(JobRecord.status.in_(_LISTED[status]))
     with erlen_db.database_of(app).session_scope() as session:
         rows = session.scalars(query).all()
-        counts = dict(
-            session.execute(sa.select(JobRecord.status, sa.func.count()).group_by(JobRecord.status)).tuples().all()
-        )
+        counts: dict[str, int] = {
+            name: count
+            for name, count in session.execute(
+                sa.select(JobRecord.status, sa.func.count()).group_by(JobRecord.status)
+            )
+        }
     click.echo(", ".join(f"{counts.get(name, 0)} {name}" for name in STATUSES))
     if not rows:
         click.echo(f"No {status} jobs." if status != "all" else "No jobs.")

@@ -110,6 +110,14 @@ def erlen_settings() -> Iterable[Setting]:
             validate=_positive,
             help="Redis broker: after this long without a heartbeat, a worker is dead and its jobs run again elsewhere.",
         ),
+        Setting(
+            "REDIS_MAINTENANCE_CHANCE",
+            int,
+            default=1000,
+            validate=_not_negative,
+            help="Redis broker: out of a million broker commands, how many also give the jobs of dead workers back "
+            "to their queues (Dramatiq's maintenance_chance). Raise it for a faster recovery after a crash.",
+        ),
     ]
 
 

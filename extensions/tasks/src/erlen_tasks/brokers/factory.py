@@ -50,6 +50,7 @@ def make_broker(state: TasksState) -> dramatiq.Broker:
             url=url,
             middleware=[Tracking(engine), *_middleware()],
             heartbeat_timeout=int(float(config.get("TASKS_REDIS_HEARTBEAT_SECONDS", 60.0)) * 1000),
+            maintenance_chance=int(config.get("TASKS_REDIS_MAINTENANCE_CHANCE", 1000)),
         )
     else:
         try:
