@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import typing as t
 from pathlib import Path
 

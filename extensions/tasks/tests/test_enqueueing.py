@@ -21,7 +21,12 @@ def test_a_committed_enqueue_is_a_pending_row(make_tasks_app: TasksApp, queue_pr
         assert row.id is not None
         erlen_db.session.commit()
     [stored] = rows(app)
-    assert (stored.job, stored.status, stored.queue, stored.attempts) == ("test.record", PENDING, f"{queue_prefix}default", 0)
+    assert (stored.job, stored.status, stored.queue, stored.attempts) == (
+        "test.record",
+        PENDING,
+        f"{queue_prefix}default",
+        0,
+    )
     assert '"kwargs":{"label":"a","times":2}' in stored.message
 
 
@@ -79,9 +84,13 @@ def test_eta_and_delay(make_tasks_app: TasksApp) -> None:
 def test_errors_name_the_job(make_tasks_app: TasksApp) -> None:
     app = make_tasks_app()
     with app.app_context():
-        with pytest.raises(UnknownJobError, match=r"There is no job 'test.nope'. Jobs of the enabled plugins: test.boom"):
+        with pytest.raises(
+            UnknownJobError, match=r"There is no job 'test.nope'. Jobs of the enabled plugins: test.boom"
+        ):
             enqueue("test.nope")
-        with pytest.raises(JobArgumentError, match=r"Job 'test.record', argument 'times': Input should be a valid integer"):
+        with pytest.raises(
+            JobArgumentError, match=r"Job 'test.record', argument 'times': Input should be a valid integer"
+        ):
             record.enqueue("a", times="many")
     with pytest.raises(TasksError, match="outside an app context needs app= and session="):
         record.enqueue("a")

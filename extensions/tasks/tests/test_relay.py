@@ -28,7 +28,9 @@ def own_redis(tmp_path: Path) -> t.Iterator[OwnRedis]:
 def test_jobs_enqueued_while_redis_is_down_are_kept_then_relayed(
     make_tasks_app: TasksApp, own_redis: OwnRedis, queue_prefix: str
 ) -> None:
-    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": own_redis.url})
+    app = make_tasks_app(
+        {**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": own_redis.url}
+    )
 
     @app.post("/notes/<label>")
     def create(label: str) -> str:

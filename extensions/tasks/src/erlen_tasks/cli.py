@@ -68,13 +68,17 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
     def report(run: RunReport) -> None:
         line = f"[{_stamp()}] {run.job} {run.message_id[:8]} {run.outcome} in {run.seconds:.3f}s"
         if run.error:
-            click.echo(click.style(f"{line}: {run.error}", fg="yellow" if run.outcome == "retrying" else "red"), err=True)
+            click.echo(
+                click.style(f"{line}: {run.error}", fg="yellow" if run.outcome == "retrying" else "red"), err=True
+            )
         else:
             click.echo(line)
 
     def report_relay(result: t.Any) -> None:
         if result.error:
-            click.echo(click.style(f"[{_stamp()}] Relay: broker unavailable, jobs kept: {result.error}", fg="red"), err=True)
+            click.echo(
+                click.style(f"[{_stamp()}] Relay: broker unavailable, jobs kept: {result.error}", fg="red"), err=True
+            )
         else:
             click.echo(f"[{_stamp()}] Relay: {result.relayed} job(s) handed to {state.broker_kind}")
 
@@ -92,7 +96,7 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
         relay=not no_relay,
         scheduler=not no_scheduler,
     )
-    names = ", ".join(sorted({state.queue_name(job.queue) for job in state.jobs.values()} if not queues else queues))
+    names = ", ".join(sorted(queues or {state.queue_name(job.queue) for job in state.jobs.values()}))
     click.echo(
         f"[{_stamp()}] Worker started: broker {state.broker_kind}, {options.threads} thread(s), "
         f"queues {names or '(no jobs declared)'}; Ctrl-C or SIGTERM to stop.",
@@ -179,9 +183,7 @@ def list_command(status: str, limit: int) -> None:
         rows = session.scalars(query).all()
         counts: dict[str, int] = {
             name: count
-            for name, count in session.execute(
-                sa.select(JobRecord.status, sa.func.count()).group_by(JobRecord.status)
-            )
+            for name, count in session.execute(sa.select(JobRecord.status, sa.func.count()).group_by(JobRecord.status))
         }
     click.echo(", ".join(f"{counts.get(name, 0)} {name}" for name in STATUSES))
     if not rows:
@@ -242,7 +244,9 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
     show_default=True,
     help="Which jobs to delete: finished is done and dead; pending deletes jobs not run (nor relayed) yet.",
 )
-@click.option("--older-than", type=click.FloatRange(min=0), default=0, help="Only jobs last changed this many hours ago.")
+@click.option(
+    "--older-than", type=click.FloatRange(min=0), default=0, help="Only jobs last changed this many hours ago."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge_command(status: str, older_than: float, yes: bool) -> None:
     """Delete finished (or pending) jobs from the jobs table."""

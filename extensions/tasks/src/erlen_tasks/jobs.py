@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pydantic
 import pydantic_core
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # no type hints shipped
 
 from .errors import JobArgumentError, JobDeclarationError
 
@@ -127,7 +127,9 @@ class Job:
             try:
                 loaded[name] = adapter.validate_python(value)
             except pydantic.ValidationError as exc:
-                raise JobArgumentError(f"Job {self.name!r}, queued argument {name!r}: {_describe_errors(exc)}.") from None
+                raise JobArgumentError(
+                    f"Job {self.name!r}, queued argument {name!r}: {_describe_errors(exc)}."
+                ) from None
         return loaded
 
     def key_for(self, arguments: Mapping[str, t.Any]) -> str | None:
@@ -136,11 +138,15 @@ class Job:
             return None
         key = self.idempotency_key(**arguments)
         if not isinstance(key, str) or not key:
-            raise JobArgumentError(f"Job {self.name!r}: idempotency_key returned {key!r}; it must return a non-empty str.")
+            raise JobArgumentError(
+                f"Job {self.name!r}: idempotency_key returned {key!r}; it must return a non-empty str."
+            )
         return f"{self.name}:{key}"[:255]
 
 
-def _adapters(function: Callable[..., t.Any], name: str) -> tuple[inspect.Signature, dict[str, pydantic.TypeAdapter[t.Any]]]:
+def _adapters(
+    function: Callable[..., t.Any], name: str
+) -> tuple[inspect.Signature, dict[str, pydantic.TypeAdapter[t.Any]]]:
     signature = inspect.signature(function)
     try:
         hints = t.get_type_hints(function)
@@ -192,7 +198,9 @@ def job(
         if not job_name or len(job_name) > 200:
             raise JobDeclarationError(f"Job {job_name!r}: its name must have 1 to 200 characters.")
         if not queue or len(queue) > 100 or not all(c.isalnum() or c in "-_." for c in queue):
-            raise JobDeclarationError(f"Job {job_name!r}: queue {queue!r} must be 1 to 100 letters, digits, '-', '_' or '.'.")
+            raise JobDeclarationError(
+                f"Job {job_name!r}: queue {queue!r} must be 1 to 100 letters, digits, '-', '_' or '.'."
+            )
         if not 0 <= priority <= MAX_PRIORITY:
             raise JobDeclarationError(f"Job {job_name!r}: priority must be from 0 to {MAX_PRIORITY}, not {priority!r}.")
         if timeout <= 0:
@@ -204,7 +212,9 @@ def job(
                 f"Job {job_name!r}: backoff must be more than 0 and at most max_backoff ({backoff!r}, {max_backoff!r})."
             )
         if cron is not None and not croniter.is_valid(cron):
-            raise JobDeclarationError(f"Job {job_name!r}: {cron!r} is not a valid cron expression (such as '0 3 * * *').")
+            raise JobDeclarationError(
+                f"Job {job_name!r}: {cron!r} is not a valid cron expression (such as '0 3 * * *')."
+            )
         signature, adapters = _adapters(function, job_name)
         reserved = RESERVED & set(signature.parameters)
         if reserved:

@@ -108,7 +108,8 @@ def erlen_settings() -> Iterable[Setting]:
             float,
             default=60.0,
             validate=_positive,
-            help="Redis broker: after this long without a heartbeat, a worker is dead and its jobs run again elsewhere.",
+            help="Redis broker: after this long without a heartbeat, a worker is dead and its jobs run again "
+            "elsewhere.",
         ),
         Setting(
             "REDIS_MAINTENANCE_CHANCE",

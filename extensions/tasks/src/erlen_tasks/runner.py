@@ -18,7 +18,6 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("erlen_tasks")
 
 
-
 def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     """The function Dramatiq's actor calls for ``job`` on ``app``.
 
@@ -43,19 +42,18 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
             session = erlen_db.database_of(app).session
             try:
                 if key is not None:
-                    if session.get(CompletedKey, key) is not None:
+                    # Written first, not looked up: the insert waits for a run of the same key in progress
+                    # and fails once that one commits (and on SQLite, a transaction that reads before it
+                    # writes may fail when another writer commits in between).
+                    session.add(CompletedKey(key=key, completed_at=utcnow()))
+                    try:
+                        session.flush()
+                    except sa.exc.IntegrityError:
+                        session.rollback()
                         logger.info("Job %s: key %r has completed already; skipped.", job.name, key)
                         return
-                    session.add(CompletedKey(key=key, completed_at=utcnow()))
-                    session.flush()
                 job.function(**arguments)
                 session.commit()
-            except sa.exc.IntegrityError:
-                session.rollback()
-                if key is not None and _completed(app, key):
-                    logger.info("Job %s: key %r completed in another run meanwhile; skipped.", job.name, key)
-                    return
-                raise
             except BaseException:
                 session.rollback()
                 raise
@@ -63,13 +61,6 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     run.__name__ = job.name.rsplit(".", 1)[-1]
     run.__qualname__ = job.name
     return run
-
-
-def _completed(app: Flask, key: str) -> bool:
-    import erlen_db
-
-    with erlen_db.database_of(app).session_scope() as session:
-        return session.get(CompletedKey, key) is not None
 
 
 __all__ = ["make_runner"]

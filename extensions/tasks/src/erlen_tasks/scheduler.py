@@ -18,7 +18,7 @@ import typing as t
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # no type hints shipped
 
 from .enqueueing import enqueue
 from .models import CronPeriod, utcnow

@@ -105,7 +105,7 @@ class DatabaseBroker(dramatiq.Broker):
         transaction.
         """
         if message.queue_name not in self.queues:
-            raise QueueNotFound(message.queue_name)
+            raise QueueNotFound(message.queue_name)  # type: ignore[no-untyped-call]
         self.emit_before("enqueue", message, delay)
         now = self.clock()
         eta = now + dt.timedelta(milliseconds=delay or 0)
@@ -147,7 +147,7 @@ class DatabaseBroker(dramatiq.Broker):
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         """A consumer claiming the due rows of ``queue_name``, at most ``prefetch`` held at once."""
         if queue_name not in self.queues:
-            raise QueueNotFound(queue_name)
+            raise QueueNotFound(queue_name)  # type: ignore[no-untyped-call]
         consumer = DatabaseConsumer(self, queue_name, prefetch, timeout)
         with self._consumers_lock:
             self._consumers.add(consumer)

@@ -45,8 +45,10 @@ def make_broker(state: TasksState) -> dramatiq.Broker:
         try:
             from dramatiq.brokers.redis import RedisBroker
         except ImportError:
-            raise ConfigError("TASKS_BROKER is 'redis', but the redis client is missing: install erlen-tasks[redis].") from None
-        broker = RedisBroker(
+            raise ConfigError(
+                "TASKS_BROKER is 'redis', but the redis client is missing: install erlen-tasks[redis]."
+            ) from None
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
             url=url,
             middleware=[Tracking(engine), *_middleware()],
             heartbeat_timeout=int(float(config.get("TASKS_REDIS_HEARTBEAT_SECONDS", 60.0)) * 1000),
@@ -62,8 +64,7 @@ def make_broker(state: TasksState) -> dramatiq.Broker:
         # Publisher confirms: the relay marks a job relayed only once RabbitMQ has taken it.
         broker = RabbitmqBroker(url=url, middleware=[Tracking(engine), *_middleware()], confirm_delivery=True)
     for job in state.jobs.values():
-        dramatiq.actor(
-            make_runner(app, job),
+        declare = dramatiq.actor(
             broker=broker,
             actor_name=job.name,
             queue_name=state.queue_name(job.queue),
@@ -73,6 +74,7 @@ def make_broker(state: TasksState) -> dramatiq.Broker:
             max_backoff=int(job.max_backoff * 1000),
             time_limit=int(job.timeout * 1000),
         )
+        declare(make_runner(app, job))
     return broker
 
 

@@ -38,7 +38,7 @@ class Tracking(Middleware):
                 sa.update(TABLE).where(TABLE.c.message_id == message.message_id).values(updated_at=utcnow(), **values)
             )
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message[t.Any]) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
         self._update(message, status=RUNNING, attempts=TABLE.c.attempts + 1)
 
     def after_process_message(
