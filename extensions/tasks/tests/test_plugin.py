@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typing as t
 
+import dupe_plugin
 import pytest
 from conftest import TasksApp
 from tasks_support import effects, statuses, wait_for, worker_thread
 from tasks_testplugin import once
 
-import dupe_plugin
 import erlen_db
 import erlen_tasks
 from erlen import ConfigError, PluginError
