@@ -102,13 +102,21 @@ class Relay:
         except sa.exc.SQLAlchemyError as exc:
             result.error = f"database error: {type(exc).__name__}"
             return result
+        handed: list[int] = []
         try:
             for row_id, data in rows:
                 self.broker.enqueue(dramatiq.Message.decode(data.encode()))
+                handed.append(row_id)
+        except Exception as exc:  # the broker is away (or refused): keep the rest for the next pass
+            result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        # One commit for the batch's marks. Should the relay die before it, the batch is handed over
+        # again once the lease has run out (at least once, as after any crash).
+        try:
+            if handed:
                 with self.engine.begin() as connection:
                     connection.execute(
                         sa.update(TABLE)
-                        .where(TABLE.c.id == row_id, TABLE.c.claim_token == token)
+                        .where(TABLE.c.id.in_(handed), TABLE.c.claim_token == token)
                         .values(
                             # A worker may have run it already (and recorded so): keep what it wrote.
                             status=sa.case((TABLE.c.status == PENDING, RELAYED), else_=TABLE.c.status),
@@ -117,9 +125,9 @@ class Relay:
                             updated_at=self.clock(),
                         )
                     )
-                result.relayed += 1
-        except Exception as exc:  # the broker is away (or refused): keep the rest for the next pass
-            result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                result.relayed = len(handed)
+        except sa.exc.SQLAlchemyError as exc:
+            result.error = result.error or f"database error: {type(exc).__name__}"
         finally:
             try:
                 with self.engine.begin() as connection:
