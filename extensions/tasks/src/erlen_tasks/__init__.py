@@ -1,0 +1,25 @@
+"""erlen-tasks: background jobs for Erlen apps and plugins, on Dramatiq.
+
+Declare jobs with :func:`job`, offer them through the ``erlen_tasks_jobs``
+hook, enqueue them with :func:`enqueue` inside your transaction, and run
+them with ``erlen tasks worker``.
+"""
+
+from __future__ import annotations
+
+from .enqueueing import enqueue
+from .errors import JobArgumentError, JobDeclarationError, TasksError, UnknownJobError
+from .jobs import Job, job
+from .state import TasksState, state_of
+
+__all__ = [
+    "Job",
+    "JobArgumentError",
+    "JobDeclarationError",
+    "TasksError",
+    "TasksState",
+    "UnknownJobError",
+    "enqueue",
+    "job",
+    "state_of",
+]

@@ -1,0 +1,81 @@
+"""Making an app's Dramatiq broker from its settings, with an actor per declared job."""
+
+from __future__ import annotations
+
+import typing as t
+
+import dramatiq
+from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, TimeLimit
+
+from erlen import ConfigError
+
+from ..runner import make_runner
+from .database import DatabaseBroker
+from .tracking import Tracking
+
+if t.TYPE_CHECKING:
+    from ..state import TasksState
+
+
+def _middleware() -> list[Middleware]:
+    return [TimeLimit(), ShutdownNotifications(), Retries()]
+
+
+def make_broker(state: TasksState) -> dramatiq.Broker:
+    """The broker ``TASKS_BROKER`` names, on ``TASKS_URL``, with an actor per job of ``state``.
+
+    :raises ConfigError: the broker's client library is not installed.
+    """
+    import erlen_db
+
+    app = state.app
+    config = app.config
+    engine = erlen_db.database_of(app).engine
+    kind = state.broker_kind
+    url = str(config.get("TASKS_URL") or "")
+    broker: dramatiq.Broker
+    if kind == "database":
+        broker = DatabaseBroker(
+            engine,
+            lease=float(config.get("TASKS_LEASE_SECONDS", 30.0)),
+            poll=float(config.get("TASKS_POLL_SECONDS", 1.0)),
+            middleware=_middleware(),
+        )
+    elif kind == "redis":
+        try:
+            from dramatiq.brokers.redis import RedisBroker
+        except ImportError:
+            raise ConfigError(
+                "TASKS_BROKER is 'redis', but the redis client is missing: install erlen-tasks[redis]."
+            ) from None
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            url=url,
+            middleware=[Tracking(engine), *_middleware()],
+            heartbeat_timeout=int(float(config.get("TASKS_REDIS_HEARTBEAT_SECONDS", 60.0)) * 1000),
+            maintenance_chance=int(config.get("TASKS_REDIS_MAINTENANCE_CHANCE", 1000)),
+        )
+    else:
+        try:
+            from dramatiq.brokers.rabbitmq import RabbitmqBroker
+        except ImportError:
+            raise ConfigError(
+                "TASKS_BROKER is 'rabbitmq', but the pika client is missing: install erlen-tasks[rabbitmq]."
+            ) from None
+        # Publisher confirms: the relay marks a job relayed only once RabbitMQ has taken it.
+        broker = RabbitmqBroker(url=url, middleware=[Tracking(engine), *_middleware()], confirm_delivery=True)
+    for job in state.jobs.values():
+        declare = dramatiq.actor(
+            broker=broker,
+            actor_name=job.name,
+            queue_name=state.queue_name(job.queue),
+            priority=job.priority,
+            max_retries=job.retries,
+            min_backoff=int(job.backoff * 1000),
+            max_backoff=int(job.max_backoff * 1000),
+            time_limit=int(job.timeout * 1000),
+        )
+        declare(make_runner(app, job))
+    return broker
+
+
+__all__ = ["make_broker"]

@@ -1,0 +1,269 @@
+"""The ``erlen tasks`` command group: worker, relay, list, retry, purge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import threading
+import typing as t
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+tasks_group = AppGroup("tasks", help="Run and inspect background jobs.")
+
+
+def _app() -> t.Any:
+    """The current app, once its jobs table is known to exist.
+
+    :raises click.ClickException: the database cannot be reached or the table is missing.
+    """
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .models import JobRecord
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    database = erlen_db.database_of(app)
+    try:
+        with database.engine.connect() as connection:
+            exists = sa.inspect(connection).has_table(JobRecord.__tablename__)
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(erlen_db.database_error_message(exc, database)) from None
+    if not exists:
+        raise click.ClickException(
+            f"The jobs table {JobRecord.__tablename__!r} does not exist in the database at {database.display_url}: "
+            "run `erlen db upgrade` (it ships with erlen-tasks' migration), or `erlen db create-all` in development."
+        )
+    return app
+
+
+def _stamp() -> str:
+    return dt.datetime.now().strftime("%H:%M:%S")
+
+
+@tasks_group.command("worker")
+@click.option("--queue", "queues", multiple=True, help="Work on this queue only; repeat for more. All by default.")
+@click.option("--threads", type=click.IntRange(min=1, max=64), default=None, help="Jobs run at once.")
+@click.option("--no-relay", is_flag=True, help="Do not relay committed jobs to Redis or RabbitMQ from here.")
+@click.option("--no-scheduler", is_flag=True, help="Do not enqueue periodic (cron) jobs from here.")
+def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool, no_scheduler: bool) -> None:
+    """Run background jobs until stopped; SIGTERM or Ctrl-C stops after the running jobs end."""
+    from .state import state_of
+    from .worker import RunReport, WorkerOptions, run_worker
+
+    app = _app()
+    state = state_of(app)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if not stop.is_set():
+            click.echo(f"[{_stamp()}] Stopping after the running jobs end (Ctrl-C again to force)...", err=True)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def report(run: RunReport) -> None:
+        line = f"[{_stamp()}] {run.job} {run.message_id[:8]} {run.outcome} in {run.seconds:.3f}s"
+        if run.error:
+            click.echo(
+                click.style(f"{line}: {run.error}", fg="yellow" if run.outcome == "retrying" else "red"), err=True
+            )
+        else:
+            click.echo(line)
+
+    def report_relay(result: t.Any) -> None:
+        if result.error:
+            click.echo(
+                click.style(f"[{_stamp()}] Relay: broker unavailable, jobs kept: {result.error}", fg="red"), err=True
+            )
+        else:
+            click.echo(f"[{_stamp()}] Relay: {result.relayed} job(s) handed to {state.broker_kind}")
+
+    def report_schedule(enqueued: list[tuple[str, dt.datetime]]) -> None:
+        for name, period in enqueued:
+            click.echo(f"[{_stamp()}] Scheduled {name} for the period of {period:%Y-%m-%d %H:%M} UTC")
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = (
+        {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
+    )
+    options = WorkerOptions(
+        queues=queues,
+        threads=threads or int(app.config.get("TASKS_WORKER_THREADS", 4)),
+        relay=not no_relay,
+        scheduler=not no_scheduler,
+    )
+    names = ", ".join(sorted(queues or {state.queue_name(job.queue) for job in state.jobs.values()}))
+    click.echo(
+        f"[{_stamp()}] Worker started: broker {state.broker_kind}, {options.threads} thread(s), "
+        f"queues {names or '(no jobs declared)'}; Ctrl-C or SIGTERM to stop.",
+    )
+    try:
+        counts = run_worker(
+            app, stop, options, report=report, report_relay=report_relay, report_schedule=report_schedule
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(f"[{_stamp()}] Stopped: " + ", ".join(f"{count} {name}" for name, count in counts.items()) + ".")
+
+
+@tasks_group.command("relay")
+@click.option("--once", is_flag=True, help="Relay what is due now, then exit.")
+def relay_command(once: bool) -> None:
+    """Hand committed jobs to Redis or RabbitMQ (the worker does this too, unless --no-relay)."""
+    from .relay import Relay
+    from .state import state_of
+
+    app = _app()
+    if not state_of(app).uses_relay:
+        raise click.ClickException("TASKS_BROKER is 'database': workers run jobs from the table, nothing to relay.")
+    relay = Relay(app)
+    if once:
+        total = 0
+        while True:
+            result = relay.relay_once()
+            total += result.relayed
+            if result.error:
+                raise click.ClickException(f"Relayed {total} job(s), then: {result.error}; the rest are kept.")
+            if result.relayed < relay.batch_size:
+                break
+        click.echo(f"Relayed {total} job(s).")
+        return
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        relay.run(stop, report=lambda r: click.echo(f"Relayed {r.relayed}" + (f"; {r.error}" if r.error else "")))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_LISTED = {
+    "open": ("pending", "relayed", "running", "failed"),
+    "pending": ("pending",),
+    "relayed": ("relayed",),
+    "running": ("running",),
+    "failed": ("failed",),
+    "dead": ("dead",),
+    "done": ("done",),
+}
+
+
+def _short(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@tasks_group.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([*_LISTED, "all"]),
+    default="open",
+    show_default=True,
+    help="Which jobs: open is pending, relayed, running and failed (to be retried).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def list_command(status: str, limit: int) -> None:
+    """List jobs, oldest first, with their last error."""
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .models import STATUSES, JobRecord
+
+    app = _app()
+    query = sa.select(JobRecord).order_by(JobRecord.id).limit(limit)
+    if status != "all":
+        query = query.where(JobRecord.status.in_(_LISTED[status]))
+    with erlen_db.database_of(app).session_scope() as session:
+        rows = session.scalars(query).all()
+        counts: dict[str, int] = {
+            name: count
+            for name, count in session.execute(sa.select(JobRecord.status, sa.func.count()).group_by(JobRecord.status))
+        }
+    click.echo(", ".join(f"{counts.get(name, 0)} {name}" for name in STATUSES))
+    if not rows:
+        click.echo(f"No {status} jobs." if status != "all" else "No jobs.")
+        return
+    click.echo(f"{'ID':>6}  {'STATUS':<8} {'TRIES':>5}  {'JOB':<36} {'QUEUE':<16} {'ETA (UTC)':<19}  LAST ERROR")
+    for row in rows:
+        click.echo(
+            f"{row.id:>6}  {row.status:<8} {row.attempts:>5}  {_short(row.job, 36):<36} {_short(row.queue, 16):<16} "
+            f"{row.eta:%Y-%m-%d %H:%M:%S}  {_short(row.last_error, 80)}"
+        )
+
+
+@tasks_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", "all_dead", is_flag=True, help="Retry every dead job.")
+def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
+    """Queue dead jobs again (by ID, or all of them), with a fresh count of tries."""
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .models import DEAD, FAILED, PENDING, JobRecord, utcnow
+
+    app = _app()
+    if not (ids or all_dead):
+        raise click.UsageError("Name job IDs, or pass --dead.")
+    condition = sa.or_(JobRecord.id.in_(ids), JobRecord.status == DEAD if all_dead else sa.false())
+    count = 0
+    with erlen_db.database_of(app).session_scope() as session:
+        rows = session.scalars(sa.select(JobRecord).where(condition)).all()
+        found = {row.id: row for row in rows}
+        for ident in ids:
+            if ident not in found:
+                raise click.ClickException(f"There is no job {ident}.")
+            if found[ident].status not in (DEAD, FAILED):
+                raise click.ClickException(
+                    f"Job {ident} is {found[ident].status}: only dead and failed jobs can be retried."
+                )
+        now = utcnow()
+        for row in rows:
+            message = json.loads(row.message)
+            message.get("options", {}).pop("retries", None)  # a fresh count of tries for Dramatiq's Retries
+            message.get("options", {}).pop("traceback", None)
+            row.message = json.dumps(message, separators=(",", ":"))
+            row.status, row.eta, row.attempts, row.last_error = PENDING, now, 0, None
+            row.claim_token = row.claimed_until = None
+            row.updated_at = now
+            count += 1
+    click.echo(f"Queued {count} job(s) again.")
+
+
+@tasks_group.command("purge")
+@click.option(
+    "--status",
+    type=click.Choice(["finished", "done", "dead", "pending"]),
+    default="finished",
+    show_default=True,
+    help="Which jobs to delete: finished is done and dead; pending deletes jobs not run (nor relayed) yet.",
+)
+@click.option(
+    "--older-than", type=click.FloatRange(min=0), default=0, help="Only jobs last changed this many hours ago."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge_command(status: str, older_than: float, yes: bool) -> None:
+    """Delete finished (or pending) jobs from the jobs table."""
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .models import DEAD, DONE, PENDING, JobRecord, utcnow
+
+    app = _app()
+    statuses = {"finished": (DONE, DEAD), "done": (DONE,), "dead": (DEAD,), "pending": (PENDING,)}[status]
+    condition = sa.and_(
+        JobRecord.status.in_(statuses), JobRecord.updated_at <= utcnow() - dt.timedelta(hours=older_than)
+    )
+    if status == "pending" and not yes:
+        click.confirm("Delete jobs that have not run yet? They will never run", abort=True)
+    with erlen_db.database_of(app).session_scope() as session:
+        result = session.execute(sa.delete(JobRecord).where(condition))
+        count = int(t.cast(t.Any, result).rowcount or 0)
+    click.echo(f"Deleted {count} {status} job(s).")

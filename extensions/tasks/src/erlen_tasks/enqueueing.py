@@ -1,0 +1,123 @@
+"""Enqueuing jobs with the caller's database transaction (the transactional outbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import dramatiq
+
+from .errors import JobArgumentError, TasksError
+from .jobs import Job
+from .models import PENDING, JobRecord, utcnow
+from .state import state_of
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.orm import Session
+
+
+def build_message(app: Flask, job: Job, arguments: dict[str, t.Any]) -> dramatiq.Message[t.Any]:
+    """The Dramatiq message of one run of ``job`` with JSON ``arguments``.
+
+    :param app: the app (for its queue prefix).
+    :param job: the job.
+    :param arguments: the arguments, as :meth:`Job.dump_arguments` returns them.
+    """
+    return dramatiq.Message(
+        queue_name=state_of(app).queue_name(job.queue),
+        actor_name=job.name,
+        args=(),
+        kwargs=arguments,
+        options={},
+    )
+
+
+def record_for(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, now: dt.datetime) -> JobRecord:
+    """A new ``pending`` row for ``message``.
+
+    :param job: the job.
+    :param message: its Dramatiq message.
+    :param eta: when it may run.
+    :param now: the time of the enqueue.
+    """
+    return JobRecord(
+        message_id=message.message_id,
+        job=job.name,
+        queue=message.queue_name,
+        priority=job.priority,
+        status=PENDING,
+        eta=eta,
+        message=message.encode().decode(),
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def enqueue(
+    job: Job | str,
+    /,
+    *args: t.Any,
+    eta: dt.datetime | None = None,
+    delay: float | None = None,
+    session: Session | None = None,
+    app: Flask | None = None,
+    **kwargs: t.Any,
+) -> JobRecord:
+    """Enqueue a run of ``job`` in the current database transaction.
+
+    The job's row is added to ``session`` (the app context's
+    ``erlen_db.session`` by default) and flushed, not committed: the job runs
+    only once the caller commits, and never when it rolls back. With the
+    database broker, workers take it from that table; with Redis or RabbitMQ,
+    the relay hands it to the broker after the commit, and keeps it while the
+    broker is away.
+
+    :param job: the job, or its name.
+    :param args: the job's positional arguments.
+    :param eta: the earliest time it may run (timezone-aware); now by default.
+    :param delay: or: seconds from now before it may run.
+    :param session: the SQLAlchemy session whose transaction the job belongs to.
+    :param app: the app; the current app by default.
+    :param kwargs: the job's keyword arguments.
+    :returns: the new row (its ``id`` set).
+    :raises UnknownJobError: no enabled plugin declares the job.
+    :raises JobArgumentError: the arguments do not match the job's signature or types, or do not survive JSON.
+    """
+    from flask import current_app, has_app_context
+
+    import erlen_db
+
+    if app is None:
+        if not has_app_context():
+            raise TasksError(
+                "erlen_tasks.enqueue() outside an app context needs app= and session=: pass them, or push an "
+                "app context (`with app.app_context():`)."
+            )
+        app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+    state = state_of(app)
+    declared = state.get_job(job if isinstance(job, str) else job.name)
+    if not isinstance(job, str) and declared is not job:
+        raise TasksError(f"Job {declared.name!r} is not the job of that name the app's plugins declare.")
+    arguments = declared.dump_arguments(args, kwargs)
+    now = utcnow()
+    if eta is not None and delay is not None:
+        raise JobArgumentError(f"Job {declared.name!r}: pass eta= or delay=, not both.")
+    if eta is not None:
+        if eta.tzinfo is None:
+            raise JobArgumentError(f"Job {declared.name!r}: eta={eta!r} has no time zone; pass an aware datetime.")
+        when = eta.astimezone(dt.UTC)
+    else:
+        when = now + dt.timedelta(seconds=delay or 0)
+    row = record_for(declared, build_message(app, declared, arguments), when, now)
+    if session is None:
+        if not has_app_context():
+            raise TasksError("erlen_tasks.enqueue() outside an app context needs session=.")
+        session = erlen_db.database_of(app).session
+    session.add(row)
+    session.flush()
+    return row
+
+
+__all__ = ["build_message", "enqueue", "record_for"]

@@ -1,0 +1,251 @@
+"""Declared jobs: a function, its typed arguments and how it runs (queue, priority, timeout, retries).
+
+A job is declared with :func:`job` and offered to the app by a plugin's
+``erlen_tasks_jobs`` hook. Its arguments are checked when it is enqueued,
+against the function's annotations (with pydantic), and stored as JSON: an
+argument that JSON cannot carry back unchanged is refused then, not when the
+worker runs the job.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing as t
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pydantic
+import pydantic_core
+from croniter import croniter  # type: ignore[import-untyped]  # no type hints shipped
+
+from .errors import JobArgumentError, JobDeclarationError
+
+#: Parameter names a job cannot have: they are enqueue()'s options.
+RESERVED = frozenset({"eta", "delay", "session", "app"})
+
+#: The highest priority a job may declare (0 runs first).
+MAX_PRIORITY = 255
+
+
+def _describe_errors(error: pydantic.ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        parts.append(f"{item['msg']}" + (f" (at {where})" if where else ""))
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A declared background job; made by :func:`job`.
+
+    :param function: what the worker calls, with the job's arguments as keywords.
+    :param name: the job's name, unique in the app (``module.function`` by default).
+    :param queue: the queue it goes to; workers can be limited to some queues.
+    :param priority: 0 (first) to 255; among the jobs waiting in one queue, lower runs first.
+    :param timeout: seconds a run may last before it is interrupted (and counts as failed).
+    :param retries: how many times a failed run is tried again before the job is dead.
+    :param backoff: seconds before the first retry; each further one waits twice as long, with jitter.
+    :param max_backoff: the longest wait before a retry, in seconds.
+    :param cron: a cron expression (``"0 3 * * *"``): the job runs once per period, on one host.
+    :param idempotency_key: a function of the job's arguments returning its key: a job whose key has
+        already completed is skipped, and the key is recorded in the same transaction as the job's effect.
+    """
+
+    function: Callable[..., t.Any]
+    name: str
+    queue: str = "default"
+    priority: int = 0
+    timeout: float = 600.0
+    retries: int = 3
+    backoff: float = 15.0
+    max_backoff: float = 3600.0
+    cron: str | None = None
+    idempotency_key: Callable[..., str] | None = None
+    adapters: Mapping[str, pydantic.TypeAdapter[t.Any]] = field(default_factory=dict, repr=False, compare=False)
+    signature: inspect.Signature | None = field(default=None, repr=False, compare=False)
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Run the job's function here and now (in tests, or from another job)."""
+        return self.function(*args, **kwargs)
+
+    def enqueue(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Enqueue a run of this job with the current transaction; see :func:`erlen_tasks.enqueue`."""
+        from .enqueueing import enqueue
+
+        return enqueue(self, *args, **kwargs)
+
+    def dump_arguments(self, args: tuple[t.Any, ...], kwargs: Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The arguments of one call, checked against the signature and converted to JSON values.
+
+        :param args: positional arguments, as the function takes them.
+        :param kwargs: keyword arguments.
+        :raises JobArgumentError: an argument is missing, unknown, of the wrong type, or does not survive
+            JSON; the message names the job and the argument.
+        """
+        assert self.signature is not None
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise JobArgumentError(f"Job {self.name!r}: {exc}.") from None
+        dumped: dict[str, t.Any] = {}
+        for name, value in bound.arguments.items():
+            adapter = self.adapters[name]
+            try:
+                checked = adapter.validate_python(value)
+            except pydantic.ValidationError as exc:
+                raise JobArgumentError(f"Job {self.name!r}, argument {name!r}: {_describe_errors(exc)}.") from None
+            try:
+                as_json = adapter.dump_python(checked, mode="json")
+                json.dumps(as_json)
+                back = adapter.validate_python(as_json)
+            except (pydantic_core.PydanticSerializationError, pydantic.ValidationError, TypeError, ValueError) as exc:
+                raise JobArgumentError(
+                    f"Job {self.name!r}, argument {name!r}: {value!r} cannot be stored as JSON ({exc}); "
+                    "pass plain data (numbers, strings, lists, dicts, dates) or an annotated pydantic model."
+                ) from None
+            if back != checked:
+                raise JobArgumentError(
+                    f"Job {self.name!r}, argument {name!r}: {value!r} comes back from JSON as {back!r}; "
+                    "annotate the parameter with a type that JSON carries back unchanged."
+                )
+            dumped[name] = as_json
+        return dumped
+
+    def load_arguments(self, stored: Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The arguments stored by :meth:`dump_arguments`, converted back to the annotated types.
+
+        :raises JobArgumentError: the stored arguments no longer fit the signature (the job changed
+            while it was queued).
+        """
+        loaded: dict[str, t.Any] = {}
+        for name, value in stored.items():
+            adapter = self.adapters.get(name)
+            if adapter is None:
+                raise JobArgumentError(f"Job {self.name!r} no longer has the argument {name!r} it was queued with.")
+            try:
+                loaded[name] = adapter.validate_python(value)
+            except pydantic.ValidationError as exc:
+                raise JobArgumentError(
+                    f"Job {self.name!r}, queued argument {name!r}: {_describe_errors(exc)}."
+                ) from None
+        return loaded
+
+    def key_for(self, arguments: Mapping[str, t.Any]) -> str | None:
+        """The idempotency key of a run with ``arguments`` (as loaded), or ``None`` for a job without one."""
+        if self.idempotency_key is None:
+            return None
+        key = self.idempotency_key(**arguments)
+        if not isinstance(key, str) or not key:
+            raise JobArgumentError(
+                f"Job {self.name!r}: idempotency_key returned {key!r}; it must return a non-empty str."
+            )
+        return f"{self.name}:{key}"[:255]
+
+
+def _adapters(
+    function: Callable[..., t.Any], name: str
+) -> tuple[inspect.Signature, dict[str, pydantic.TypeAdapter[t.Any]]]:
+    signature = inspect.signature(function)
+    try:
+        hints = t.get_type_hints(function)
+    except Exception as exc:  # a NameError in a string annotation, typically
+        raise JobDeclarationError(f"Job {name!r}: its annotations cannot be resolved ({exc}).") from None
+    adapters: dict[str, pydantic.TypeAdapter[t.Any]] = {}
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise JobDeclarationError(
+                f"Job {name!r}: *{parameter.name} and **{parameter.name} are not allowed; "
+                "declare each argument, with its type."
+            )
+        annotation = hints.get(parameter.name, t.Any)
+        try:
+            adapters[parameter.name] = pydantic.TypeAdapter(annotation)
+        except pydantic.PydanticSchemaGenerationError as exc:
+            raise JobDeclarationError(
+                f"Job {name!r}, argument {parameter.name!r}: its type {annotation!r} cannot be checked or "
+                f"stored as JSON ({exc.message})."
+            ) from None
+    return signature, adapters
+
+
+def job(
+    function: Callable[..., t.Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str = "default",
+    priority: int = 0,
+    timeout: float = 600.0,
+    retries: int = 3,
+    backoff: float = 15.0,
+    max_backoff: float = 3600.0,
+    cron: str | None = None,
+    idempotency_key: Callable[..., str] | None = None,
+) -> t.Any:
+    """Declare a background job (as ``@job`` or ``@job(queue="mail", retries=5)``); see :class:`Job`.
+
+    Return the job from your plugin's ``erlen_tasks_jobs`` hook, and enqueue
+    it with :func:`erlen_tasks.enqueue` (or ``the_job.enqueue(...)``).
+
+    :raises JobDeclarationError: an option is out of range, the cron expression is invalid, or an
+        argument's type cannot be stored as JSON.
+    """
+
+    def declare(function: Callable[..., t.Any]) -> Job:
+        job_name = name or f"{function.__module__}.{function.__qualname__}"
+        if not job_name or len(job_name) > 200:
+            raise JobDeclarationError(f"Job {job_name!r}: its name must have 1 to 200 characters.")
+        if not queue or len(queue) > 100 or not all(c.isalnum() or c in "-_." for c in queue):
+            raise JobDeclarationError(
+                f"Job {job_name!r}: queue {queue!r} must be 1 to 100 letters, digits, '-', '_' or '.'."
+            )
+        if not 0 <= priority <= MAX_PRIORITY:
+            raise JobDeclarationError(f"Job {job_name!r}: priority must be from 0 to {MAX_PRIORITY}, not {priority!r}.")
+        if timeout <= 0:
+            raise JobDeclarationError(f"Job {job_name!r}: timeout must be more than 0 seconds, not {timeout!r}.")
+        if retries < 0:
+            raise JobDeclarationError(f"Job {job_name!r}: retries must be 0 or more, not {retries!r}.")
+        if backoff <= 0 or max_backoff < backoff:
+            raise JobDeclarationError(
+                f"Job {job_name!r}: backoff must be more than 0 and at most max_backoff ({backoff!r}, {max_backoff!r})."
+            )
+        if cron is not None and not croniter.is_valid(cron):
+            raise JobDeclarationError(
+                f"Job {job_name!r}: {cron!r} is not a valid cron expression (such as '0 3 * * *')."
+            )
+        signature, adapters = _adapters(function, job_name)
+        reserved = RESERVED & set(signature.parameters)
+        if reserved:
+            raise JobDeclarationError(
+                f"Job {job_name!r}: the argument names {sorted(reserved)} are taken by enqueue()'s own options; "
+                "rename them."
+            )
+        if cron is not None:
+            required = [p.name for p in signature.parameters.values() if p.default is p.empty]
+            if required:
+                raise JobDeclarationError(
+                    f"Job {job_name!r}: a periodic (cron) job is called without arguments, but it requires {required}."
+                )
+        return Job(
+            function=function,
+            name=job_name,
+            queue=queue,
+            priority=priority,
+            timeout=float(timeout),
+            retries=retries,
+            backoff=float(backoff),
+            max_backoff=float(max_backoff),
+            cron=cron,
+            idempotency_key=idempotency_key,
+            adapters=adapters,
+            signature=signature,
+        )
+
+    if function is not None:
+        return declare(function)
+    return declare
+
+
+__all__ = ["MAX_PRIORITY", "Job", "job"]

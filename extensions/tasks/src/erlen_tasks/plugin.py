@@ -1,0 +1,197 @@
+"""The ``tasks`` plugin: settings, declared jobs, tables, migrations and the ``tasks`` command group."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable
+
+import erlen
+from erlen import ConfigError, PluginError, Setting
+from erlen.checks import CheckMessage, warning
+
+from .state import EXTENSION_KEY, TasksState
+
+if t.TYPE_CHECKING:
+    from types import ModuleType
+
+    import click
+    from flask import Flask
+    from flask.cli import AppGroup
+
+    from .jobs import Job
+
+PLUGIN = erlen.Plugin(
+    name="tasks",
+    requires=["db"],
+    integrates_with=["migrate"],
+    description="Background jobs on Dramatiq: enqueued with the transaction, retried, scheduled.",
+)
+
+
+def _positive(value: object) -> None:
+    if isinstance(value, (int, float)) and value <= 0:
+        raise ValueError("must be greater than 0")
+
+
+def _not_negative(value: object) -> None:
+    if isinstance(value, (int, float)) and value < 0:
+        raise ValueError("must be 0 or more")
+
+
+def _prefix(value: object) -> None:
+    if isinstance(value, str) and not all(c.isalnum() or c in "-_." for c in value):
+        raise ValueError("must be letters, digits, '-', '_' or '.'")
+
+
+@erlen.hookimpl
+def erlen_hookspecs() -> Iterable[ModuleType]:
+    from . import hookspecs
+
+    return [hookspecs]
+
+
+@erlen.hookimpl
+def erlen_settings() -> Iterable[Setting]:
+    return [
+        Setting(
+            "BROKER",
+            t.Literal["database", "redis", "rabbitmq"],
+            default="database",
+            help="Where jobs wait: database (the app's database, no server: the default), or redis or rabbitmq "
+            "(TASKS_URL) for workers on several hosts.",
+        ),
+        Setting(
+            "URL",
+            str,
+            default="",
+            secret=True,
+            help="The Redis or RabbitMQ URL, such as redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672/%2F.",
+        ),
+        Setting(
+            "QUEUE_PREFIX",
+            str,
+            default="",
+            validate=_prefix,
+            help="Put before every queue's name in the broker, so that apps (or test runs) sharing one do not mix.",
+        ),
+        Setting(
+            "LEASE_SECONDS",
+            float,
+            default=30.0,
+            validate=_positive,
+            help="How long a database worker's (or relay's) claim on a job lasts; a live worker renews it five times "
+            "per lease. After it, another worker runs the job of a worker that died.",
+        ),
+        Setting(
+            "POLL_SECONDS",
+            float,
+            default=1.0,
+            validate=_positive,
+            help="How long a database worker, the relay and the scheduler wait when nothing is due.",
+        ),
+        Setting(
+            "WORKER_THREADS", int, default=4, validate=_positive, help="Jobs one `erlen tasks worker` runs at once."
+        ),
+        Setting(
+            "RELAY_BATCH_SIZE", int, default=100, validate=_positive, help="Committed jobs the relay claims per pass."
+        ),
+        Setting(
+            "CRON_CATCH_UP_SECONDS",
+            float,
+            default=300.0,
+            validate=_not_negative,
+            help="A periodic job's period missed while no scheduler ran is still enqueued if it began less than "
+            "this long ago.",
+        ),
+        Setting(
+            "REDIS_HEARTBEAT_SECONDS",
+            float,
+            default=60.0,
+            validate=_positive,
+            help="Redis broker: after this long without a heartbeat, a worker is dead and its jobs run again "
+            "elsewhere.",
+        ),
+        Setting(
+            "REDIS_MAINTENANCE_CHANCE",
+            int,
+            default=1000,
+            validate=_not_negative,
+            help="Redis broker: out of a million broker commands, how many also give the jobs of dead workers back "
+            "to their queues (Dramatiq's maintenance_chance). Raise it for a faster recovery after a crash.",
+        ),
+    ]
+
+
+def collect_jobs(app: Flask) -> tuple[dict[str, Job], dict[str, str]]:
+    """Every job the enabled plugins declare, by name, and the plugin of each.
+
+    :raises PluginError: a plugin returned something other than jobs, or two jobs share a name.
+    """
+    from .jobs import Job
+
+    jobs: dict[str, Job] = {}
+    owners: dict[str, str] = {}
+    for plugin, provided in erlen.plugins_of(app).call_each("erlen_tasks_jobs"):
+        for item in erlen.hook_items(plugin.name, "erlen_tasks_jobs", provided, "a list of jobs"):
+            if not isinstance(item, Job):
+                raise PluginError(
+                    f"Plugin {plugin.name!r}: erlen_tasks_jobs returned {item!r}; return jobs made with "
+                    "@erlen_tasks.job.",
+                    plugin=plugin.name,
+                )
+            if item.name in jobs and jobs[item.name] is not item:
+                raise PluginError(
+                    f"Plugins {owners[item.name]!r} and {plugin.name!r} both declare a job named {item.name!r}; "
+                    "give one of them another name (@job(name=...)).",
+                    plugin=plugin.name,
+                )
+            jobs[item.name] = item
+            owners[item.name] = plugin.name
+    return jobs, owners
+
+
+@erlen.hookimpl
+def erlen_init_app(app: Flask) -> None:
+    broker = app.config.get("TASKS_BROKER", "database")
+    if broker != "database" and not app.config.get("TASKS_URL"):
+        example = "redis://127.0.0.1:6379/0" if broker == "redis" else "amqp://guest:guest@127.0.0.1:5672/%2F"
+        raise ConfigError(f"TASKS_BROKER is {broker!r} but TASKS_URL is empty: set it, such as {example!r}.")
+    jobs, owners = collect_jobs(app)
+    app.extensions[EXTENSION_KEY] = TasksState(app, jobs, owners)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_db_models() -> Iterable[t.Any]:
+    from .models import CompletedKey, CronPeriod, JobRecord
+
+    return [JobRecord, CompletedKey, CronPeriod]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_migrate_locations() -> str:
+    return "migrations"
+
+
+@erlen.hookimpl
+def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
+    from .cli import tasks_group
+
+    return [tasks_group]
+
+
+@erlen.hookimpl
+def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    problems: list[CheckMessage] = []
+    url = str(app.config.get("DB_URL", ""))
+    if deploy and app.config.get("TASKS_BROKER", "database") == "database" and url.startswith("sqlite"):
+        problems.append(
+            warning(
+                "tasks.W001",
+                "Jobs wait in an SQLite database: workers on other hosts cannot reach them.",
+                "For several hosts, set TASKS_BROKER to redis or rabbitmq (and TASKS_URL), or DB_URL to PostgreSQL.",
+            )
+        )
+    return problems
+
+
+__all__ = ["PLUGIN", "collect_jobs"]

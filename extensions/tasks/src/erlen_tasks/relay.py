@@ -1,0 +1,169 @@
+"""The relay: hands committed jobs from the outbox table to Redis or RabbitMQ.
+
+A job enqueued in a transaction becomes a ``pending`` row when the
+transaction commits. The relay claims due rows (a lease, like a worker's, so
+two relays never hand one row over twice while both live), hands each to the
+broker (RabbitMQ with publisher confirms), then marks it ``relayed``. When
+the broker cannot be reached, the rows stay ``pending`` and the next pass
+tries again: no job is lost while the broker is away. A relay that dies
+between the broker's confirmation and its own mark hands that row over again
+once the lease has run out, so a job may be delivered twice: declare an
+idempotency key on jobs whose effect must happen once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import typing as t
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dramatiq
+import sqlalchemy as sa
+
+from .models import PENDING, RELAYED, JobRecord, utcnow
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
+
+
+@dataclass
+class RelayResult:
+    """What one pass of the relay did."""
+
+    relayed: int = 0
+    #: Why the pass stopped early (the broker or the database is away), or ``None``.
+    error: str | None = None
+
+
+class Relay:
+    """Relays an app's committed jobs to its broker; ``erlen tasks worker`` runs one in a thread.
+
+    :param app: the app (``TASKS_BROKER`` redis or rabbitmq).
+    :param broker: the Dramatiq broker to hand jobs to; the app's by default.
+    :param batch_size: rows claimed per pass; ``TASKS_RELAY_BATCH_SIZE`` by default.
+    :param clock: returns the current time (timezone-aware UTC).
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        broker: dramatiq.Broker | None = None,
+        batch_size: int | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        import erlen_db
+
+        from .state import state_of
+
+        self.app = app
+        self.engine = erlen_db.database_of(app).engine
+        self.broker = broker if broker is not None else state_of(app).broker
+        self.batch_size = int(batch_size or app.config.get("TASKS_RELAY_BATCH_SIZE", 100))
+        self.lease = dt.timedelta(seconds=float(app.config.get("TASKS_LEASE_SECONDS", 30.0)))
+        self.clock = clock
+
+    def relay_once(self) -> RelayResult:
+        """Hand the due ``pending`` rows (one batch) to the broker."""
+        result = RelayResult()
+        token = uuid.uuid4().hex
+        now = self.clock()
+        free = sa.and_(
+            TABLE.c.status == PENDING,
+            TABLE.c.eta <= now,
+            sa.or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until < now),
+        )
+        try:
+            with self.engine.connect() as connection:  # a read of its own: see DatabaseConsumer._claim
+                ids = list(
+                    connection.execute(
+                        sa.select(TABLE.c.id).where(free).order_by(TABLE.c.priority, TABLE.c.id).limit(self.batch_size)
+                    ).scalars()
+                )
+            if not ids:
+                return result
+            with self.engine.begin() as connection:
+                connection.execute(
+                    sa.update(TABLE)
+                    .where(TABLE.c.id.in_(ids), free)
+                    .values(claim_token=token, claimed_until=now + self.lease)
+                )
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(TABLE.c.id, TABLE.c.message)
+                    .where(TABLE.c.claim_token == token)
+                    .order_by(TABLE.c.priority, TABLE.c.id)
+                ).all()
+        except sa.exc.SQLAlchemyError as exc:
+            result.error = f"database error: {type(exc).__name__}"
+            return result
+        handed: list[int] = []
+        try:
+            for row_id, data in rows:
+                self.broker.enqueue(dramatiq.Message.decode(data.encode()))
+                handed.append(row_id)
+        except Exception as exc:  # the broker is away (or refused): keep the rest for the next pass
+            result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        # One commit for the batch's marks. Should the relay die before it, the batch is handed over
+        # again once the lease has run out (at least once, as after any crash).
+        try:
+            if handed:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        sa.update(TABLE)
+                        .where(TABLE.c.id.in_(handed), TABLE.c.claim_token == token)
+                        .values(
+                            # A worker may have run it already (and recorded so): keep what it wrote.
+                            status=sa.case((TABLE.c.status == PENDING, RELAYED), else_=TABLE.c.status),
+                            claim_token=None,
+                            claimed_until=None,
+                            updated_at=self.clock(),
+                        )
+                    )
+                result.relayed = len(handed)
+        except sa.exc.SQLAlchemyError as exc:
+            result.error = result.error or f"database error: {type(exc).__name__}"
+        finally:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        sa.update(TABLE)
+                        .where(TABLE.c.claim_token == token, TABLE.c.status == PENDING)
+                        .values(claim_token=None, claimed_until=None)
+                    )
+            except sa.exc.SQLAlchemyError:
+                pass  # the lease runs out on its own
+        return result
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        poll: float = 0.5,
+        report: Callable[[RelayResult], None] | None = None,
+    ) -> None:
+        """Relay until ``stop`` is set, waiting ``poll`` seconds when nothing is due (longer after an error).
+
+        :param stop: set it to end the loop.
+        :param poll: seconds between passes that found nothing.
+        :param report: called with each pass that relayed something or met an error.
+        """
+        failures = 0
+        while not stop.is_set():
+            result = self.relay_once()
+            if report is not None and (result.relayed or result.error):
+                report(result)
+            if result.error:
+                failures += 1
+                stop.wait(min(poll * 2**failures, 30.0))
+            elif result.relayed < self.batch_size:
+                failures = 0
+                stop.wait(poll)
+
+
+__all__ = ["Relay", "RelayResult"]

@@ -1,0 +1,66 @@
+"""What a worker runs for one job: the app context, the arguments, the idempotency key, the commit."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from .models import CompletedKey, utcnow
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from .jobs import Job
+
+logger = logging.getLogger("erlen_tasks")
+
+
+def make_runner(app: Flask, job: Job) -> Callable[..., None]:
+    """The function Dramatiq's actor calls for ``job`` on ``app``.
+
+    It runs the job in an app context with its arguments converted back to
+    their annotated types. ``erlen_db.session`` is committed when the job
+    returns, rolled back when it raises. A job with an idempotency key
+    records the key in that same transaction: a run whose key has already
+    completed (a redelivery after a crash between the commit and the
+    broker's acknowledgement) is skipped, so the job's database effect happens
+    once.
+
+    :param app: the app.
+    :param job: the job.
+    """
+
+    def run(**stored: t.Any) -> None:
+        import erlen_db
+
+        with app.app_context():
+            arguments = job.load_arguments(stored)
+            key = job.key_for(arguments)
+            session = erlen_db.database_of(app).session
+            try:
+                if key is not None:
+                    # Written first, not looked up: the insert waits for a run of the same key in progress
+                    # and fails once that one commits (and on SQLite, a transaction that reads before it
+                    # writes may fail when another writer commits in between).
+                    session.add(CompletedKey(key=key, completed_at=utcnow()))
+                    try:
+                        session.flush()
+                    except sa.exc.IntegrityError:
+                        session.rollback()
+                        logger.info("Job %s: key %r has completed already; skipped.", job.name, key)
+                        return
+                job.function(**arguments)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    run.__name__ = job.name.rsplit(".", 1)[-1]
+    run.__qualname__ = job.name
+    return run
+
+
+__all__ = ["make_runner"]

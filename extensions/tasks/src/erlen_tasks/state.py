@@ -1,0 +1,92 @@
+"""The per-app state of erlen-tasks, kept in ``app.extensions["tasks"]``."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from dataclasses import dataclass, field
+
+import erlen
+
+if t.TYPE_CHECKING:
+    import dramatiq
+    from flask import Flask
+
+    from .jobs import Job
+
+#: The key of ``app.extensions`` under which :class:`TasksState` lives.
+EXTENSION_KEY = "tasks"
+
+
+@dataclass
+class TasksState:
+    """What erlen-tasks knows about one app.
+
+    :param app: the app.
+    :param jobs: every declared job, by name.
+    :param owners: the plugin that declared each job, by job name.
+    """
+
+    app: Flask
+    jobs: dict[str, Job]
+    owners: dict[str, str]
+    _broker: dramatiq.Broker | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def broker_kind(self) -> str:
+        """``database``, ``redis`` or ``rabbitmq`` (``TASKS_BROKER``)."""
+        return str(self.app.config.get("TASKS_BROKER", "database"))
+
+    @property
+    def uses_relay(self) -> bool:
+        """Whether committed jobs wait in the outbox for the relay (Redis, RabbitMQ) rather than run from it."""
+        return self.broker_kind != "database"
+
+    def queue_name(self, queue: str) -> str:
+        """The broker's name of the job queue ``queue``: ``TASKS_QUEUE_PREFIX`` and the name."""
+        return f"{self.app.config.get('TASKS_QUEUE_PREFIX', '')}{queue}"
+
+    @property
+    def broker(self) -> dramatiq.Broker:
+        """The app's Dramatiq broker with an actor per job, made (and connected) on first use."""
+        with self._lock:
+            if self._broker is None:
+                from .brokers import make_broker
+
+                self._broker = make_broker(self)
+            return self._broker
+
+    def close(self) -> None:
+        """Close the broker's connections, if it was made; the next use makes a new one."""
+        with self._lock:
+            broker, self._broker = self._broker, None
+        if broker is not None:
+            broker.close()
+
+    def get_job(self, name: str) -> Job:
+        """The job named ``name``.
+
+        :raises UnknownJobError: no enabled plugin declares it.
+        """
+        from .errors import UnknownJobError
+
+        try:
+            return self.jobs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.jobs)) or "none"
+            raise UnknownJobError(
+                f"There is no job {name!r}. Jobs of the enabled plugins: {known}. A plugin declares jobs "
+                "through its erlen_tasks_jobs hook."
+            ) from None
+
+
+def state_of(app: Flask | None = None) -> TasksState:
+    """The erlen-tasks state of ``app``, or of the current app.
+
+    :raises erlen.PluginNotEnabledError: the ``tasks`` plugin is not enabled on the app.
+    """
+    return t.cast(TasksState, erlen.extension_state(EXTENSION_KEY, app))
+
+
+__all__ = ["EXTENSION_KEY", "TasksState", "state_of"]

@@ -1,0 +1,143 @@
+"""Running a worker: Dramatiq's worker on the app's broker, with the relay and the scheduler beside it."""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+
+@dataclass
+class RunReport:
+    """One finished run of a job, for progress lines."""
+
+    job: str
+    message_id: str
+    #: ``done``, ``retrying``, ``dead`` or ``skipped``.
+    outcome: str
+    seconds: float
+    error: str | None = None
+
+
+class Progress(Middleware):
+    """Dramatiq middleware reporting each finished run to ``report``.
+
+    :param report: called with a :class:`RunReport` once each run ends.
+    """
+
+    def __init__(self, report: Callable[[RunReport], None]) -> None:
+        self.report = report
+        self.started: dict[str, float] = {}
+        self.counts: dict[str, int] = {"done": 0, "retrying": 0, "dead": 0, "skipped": 0}
+        self._lock = threading.Lock()
+
+    def before_process_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
+        with self._lock:
+            self.started[message.message_id] = time.monotonic()
+
+    def _finish(self, message: t.Any, outcome: str, error: str | None) -> None:
+        with self._lock:
+            started = self.started.pop(message.message_id, time.monotonic())
+            self.counts[outcome] += 1
+        self.report(RunReport(message.actor_name, message.message_id, outcome, time.monotonic() - started, error))
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: t.Any, *, result: t.Any = None, exception: BaseException | None = None
+    ) -> None:
+        if exception is None:
+            self._finish(message, "done", None)
+        else:
+            error = f"{type(exception).__name__}: {exception}" if str(exception) else type(exception).__name__
+            self._finish(message, "dead" if message.failed else "retrying", error)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
+        self._finish(message, "skipped", None)
+
+
+@dataclass
+class WorkerOptions:
+    """How ``erlen tasks worker`` runs."""
+
+    #: The job queues to work on (their names without TASKS_QUEUE_PREFIX); all by default.
+    queues: Iterable[str] = ()
+    #: Worker threads running jobs.
+    threads: int = 4
+    #: Run the relay (Redis and RabbitMQ brokers).
+    relay: bool = True
+    #: Run the cron scheduler.
+    scheduler: bool = True
+    #: Seconds to wait for running jobs when stopping.
+    stop_timeout: float = 600.0
+
+
+def run_worker(
+    app: Flask,
+    stop: threading.Event,
+    options: WorkerOptions,
+    *,
+    report: Callable[[RunReport], None] = lambda _: None,
+    report_relay: Callable[[t.Any], None] | None = None,
+    report_schedule: Callable[[t.Any], None] | None = None,
+) -> dict[str, int]:
+    """Run jobs until ``stop`` is set, then stop after the running jobs end; returns the counts of outcomes.
+
+    :param app: the app.
+    :param stop: set it (from a signal handler) to stop.
+    :param options: the worker's options.
+    :param report: called with each finished run.
+    :param report_relay: called with each relay pass that did something.
+    :param report_schedule: called with each scheduler tick that enqueued something.
+    """
+    from .brokers import make_broker
+    from .relay import Relay
+    from .scheduler import Scheduler
+    from .state import state_of
+
+    state = state_of(app)
+    broker = make_broker(state)  # the worker's own: its middleware is not the web processes' broker's
+    progress = Progress(report)
+    broker.add_middleware(progress, before=type(broker.middleware[0]))
+    queues = {state.queue_name(name) for name in options.queues} or None
+    worker = dramatiq.Worker(broker, queues=queues, worker_threads=options.threads, worker_timeout=1000)
+    threads: list[threading.Thread] = []
+    poll = float(app.config.get("TASKS_POLL_SECONDS", 1.0))
+    if options.relay and state.uses_relay:
+        relay = Relay(app, broker=broker)
+        threads.append(
+            threading.Thread(
+                target=relay.run, args=(stop,), kwargs={"poll": min(poll, 0.5), "report": report_relay}, daemon=True
+            )
+        )
+    if options.scheduler and any(job.cron for job in state.jobs.values()):
+        scheduler = Scheduler(app)
+        threads.append(
+            threading.Thread(
+                target=scheduler.run, args=(stop,), kwargs={"poll": poll, "report": report_schedule}, daemon=True
+            )
+        )
+    # What Dramatiq's own command does once per process: starts the time limits' watcher thread.
+    broker.emit_after("process_boot")
+    worker.start()
+    for thread in threads:
+        thread.start()
+    try:
+        while not stop.wait(0.2):
+            pass
+    finally:
+        stop.set()
+        worker.stop(timeout=int(options.stop_timeout * 1000))
+        for thread in threads:
+            thread.join(timeout=10.0)
+        broker.close()
+    return dict(progress.counts)
+
+
+__all__ = ["Progress", "RunReport", "WorkerOptions", "run_worker"]

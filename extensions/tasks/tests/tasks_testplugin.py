@@ -1,0 +1,109 @@
+"""A plugin declaring the jobs the tests run, and the table their effects go to."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import erlen
+import erlen_db
+from erlen_tasks import job
+
+PLUGIN = erlen.Plugin(name="tasks_testplugin", requires=["db", "tasks"])
+
+
+class Base(DeclarativeBase):
+    metadata = erlen_db.naming_metadata()
+
+
+class Effect(Base):
+    """One effect of a job run (or one try, for ``flaky``)."""
+
+    __tablename__ = "tasks_test_effects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(200))
+
+
+def add_effect(label: str) -> None:
+    erlen_db.session.add(Effect(label=label))
+
+
+def record_now(label: str) -> None:
+    """Record ``label`` in a transaction of its own, committed even when the job then fails."""
+    from flask import current_app
+
+    with erlen_db.database_of(current_app).session_scope() as session:
+        session.add(Effect(label=label))
+
+
+@job(name="test.record")
+def record(label: str, times: int = 1) -> None:
+    for _ in range(times):
+        add_effect(label)
+
+
+@job(name="test.flaky", retries=3, backoff=0.05, max_backoff=0.2)
+def flaky(label: str, failures: int) -> None:
+    """Fails ``failures`` times, then succeeds; each try is recorded as ``label:try``."""
+    from flask import current_app
+
+    with erlen_db.database_of(current_app).session_scope() as session:
+        session.add(Effect(label=f"{label}:try"))
+        session.flush()  # write first: on SQLite a transaction that reads before it writes can meet "locked"
+        tries = t.cast(int, session.scalar(sa.select(sa.func.count()).where(Effect.label == f"{label}:try")))
+    if tries <= failures:
+        raise RuntimeError(f"failure {tries} of {failures}")
+    add_effect(label)
+
+
+@job(name="test.boom", retries=0)
+def boom(label: str) -> None:
+    raise RuntimeError(f"boom {label}")
+
+
+@job(name="test.once", idempotency_key=lambda label, pause_file=None: label)
+def once(label: str, pause_file: str | None = None) -> None:
+    """Records ``label`` once; with ``pause_file``, the first run hangs after its commit (to be killed)."""
+    add_effect(label)
+    if pause_file is not None and not Path(pause_file).exists():
+
+        def pause(session: t.Any) -> None:
+            Path(pause_file).write_text("committed")
+            time.sleep(120)
+
+        sa.event.listen(erlen_db.session, "after_commit", pause, once=True)
+
+
+@job(name="test.slow", queue="slow")
+def slow(label: str, seconds: float, started_file: str) -> None:
+    Path(started_file).write_text("started")
+    time.sleep(seconds)
+    add_effect(label)
+
+
+@job(name="test.hang", timeout=0.5, retries=0)
+def hang(label: str) -> None:
+    for _ in range(300):  # Python code: the time limit interrupts it (not a single blocking C call)
+        time.sleep(0.1)
+    add_effect(label)
+
+
+@job(name="test.minutely", cron="* * * * *")
+def minutely() -> None:
+    add_effect("minutely")
+
+
+@erlen.hookimpl
+def erlen_db_models() -> Iterable[t.Any]:
+    return [Effect]
+
+
+@erlen.hookimpl
+def erlen_tasks_jobs() -> Iterable[t.Any]:
+    return [record, flaky, boom, once, slow, hang, minutely]

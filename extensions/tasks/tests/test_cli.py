@@ -1,0 +1,188 @@
+"""``erlen tasks``: the worker as a real process (SIGTERM, SIGKILL), list, retry, purge."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+from conftest import TasksApp, broker_settings
+from flask import Flask
+from tasks_support import effects, rows, statuses, wait_for, worker_thread
+from tasks_testplugin import boom, once, record, slow
+
+import erlen_db
+from erlen_tasks.models import DEAD, DONE, PENDING
+
+TESTS = Path(__file__).parent
+
+
+def start_worker(app: Flask, tmp_path: Path, *args: str, name: str = "worker") -> subprocess.Popen[str]:
+    """``erlen tasks worker`` in a process of its own, on ``app``'s settings; its output goes to a file."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "FLASK_"))}
+    environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")])
+    environ["ERLEN_DB_URL"] = str(app.config["DB_URL"])
+    for key in ("TASKS_BROKER", "TASKS_URL", "TASKS_QUEUE_PREFIX", "TASKS_POLL_SECONDS", "TASKS_LEASE_SECONDS",
+                "TASKS_REDIS_HEARTBEAT_SECONDS", "TASKS_REDIS_MAINTENANCE_CHANCE"):  # fmt: skip
+        if key in app.config:
+            environ[f"ERLEN_{key}"] = str(app.config[key])
+    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed by the process's end
+    process = subprocess.Popen(
+        [sys.executable, "-m", "erlen", "--app", "tasks_cliapp:create", "tasks", "worker", "--no-scheduler", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environ,
+        cwd=tmp_path,
+        text=True,
+    )
+    log.close()
+    return process
+
+
+def output(tmp_path: Path, name: str = "worker") -> str:
+    return (tmp_path / f"{name}.log").read_text()
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def commit(app: Flask, job: t.Any, *args: t.Any, **kwargs: t.Any) -> int:
+    with app.app_context():
+        row_id = job.enqueue(*args, **kwargs).id
+        erlen_db.session.commit()
+    return t.cast(int, row_id)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sigterm_stops_the_worker_after_the_running_job(
+    make_tasks_app: TasksApp, broker_kind: str, queue_prefix: str, tmp_path: Path
+) -> None:
+    app = make_tasks_app(broker_settings(broker_kind, queue_prefix))
+    commit(app, slow, "finished", seconds=2.0, started_file=str(tmp_path / "started"))
+    process = start_worker(app, tmp_path)
+    try:
+        wait_for(lambda: (tmp_path / "started").exists(), timeout=60, what="the job to start")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, output(tmp_path)
+    finally:
+        stop(process)
+    log = output(tmp_path)
+    assert "Worker started: broker " + broker_kind in log
+    assert "Stopping after the running jobs end" in log
+    assert "test.slow" in log and " done in " in log
+    assert "Stopped: 1 done" in log
+    assert effects(app) == ["finished"]
+    assert set(statuses(app).values()) == {DONE}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_killed_after_the_commit_runs_the_job_again_with_its_effect_once(
+    make_tasks_app: TasksApp, broker_kind: str, queue_prefix: str, tmp_path: Path
+) -> None:
+    app = make_tasks_app(
+        {
+            **broker_settings(broker_kind, queue_prefix),
+            "TASKS_LEASE_SECONDS": 1.0,
+            "TASKS_REDIS_HEARTBEAT_SECONDS": 1.0,
+            "TASKS_REDIS_MAINTENANCE_CHANCE": 1000000,
+        }
+    )
+    pause = tmp_path / "committed"
+    commit(app, once, "charged", pause_file=str(pause))
+    first = start_worker(app, tmp_path, name="first")
+    try:
+        # The job's effect and key are committed; the broker has not been told it is done.
+        wait_for(pause.exists, timeout=60, what="the first run's commit")
+        first.kill()
+        first.wait(timeout=30)
+    finally:
+        stop(first)
+    assert effects(app) == ["charged"]
+    second = start_worker(app, tmp_path, name="second")
+    try:
+        wait_for(lambda: set(statuses(app).values()) == {DONE}, timeout=60, what="the job settled")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=60)
+        stop(second)
+    assert "test.once" in output(tmp_path, "second"), output(tmp_path, "second")
+    assert effects(app) == ["charged"]  # run twice, effect once
+    assert rows(app)[0].attempts == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_killed_before_the_commit_runs_the_job_again(
+    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
+) -> None:
+    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 1.0})
+    commit(app, slow, "once", seconds=60.0, started_file=str(tmp_path / "started"))
+    first = start_worker(app, tmp_path, name="first")
+    try:
+        wait_for(lambda: (tmp_path / "started").exists(), timeout=60, what="the job to start")
+        first.kill()
+        first.wait(timeout=30)
+    finally:
+        stop(first)
+    assert effects(app) == []
+    (tmp_path / "started").unlink()
+    with app.app_context():  # the rerun should not take a minute: shorten it (the row's arguments)
+        import json
+
+        from erlen_tasks.models import JobRecord
+
+        row = erlen_db.session.get(JobRecord, rows(app)[0].id)
+        assert row is not None
+        message = json.loads(row.message)
+        message["kwargs"]["seconds"] = 0.0
+        row.message = json.dumps(message)
+        erlen_db.session.commit()
+    with worker_thread(app):
+        wait_for(lambda: effects(app) == ["once"], timeout=30, what="the job to run again")
+    assert rows(app)[0].attempts == 2
+
+
+def test_list_retry_purge(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    dead_id = commit(app, boom, "x")
+    done_id = commit(app, record, "y")
+    with worker_thread(app):
+        wait_for(lambda: statuses(app) == {f"test.boom#{dead_id}": DEAD, f"test.record#{done_id}": DONE}, what="both")
+    commit(app, record, "later", delay=3600)
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["tasks", "list", "--status", "all"])
+    assert result.exit_code == 0, result.output
+    assert "1 pending, 0 relayed, 0 running, 0 failed, 1 done, 1 dead" in result.output
+    assert "RuntimeError: boom x" in result.output
+    assert runner.invoke(args=["tasks", "list"]).output.count("test.") == 1  # open: the pending one
+
+    result = runner.invoke(args=["tasks", "retry", str(done_id)])
+    assert result.exit_code == 1 and f"Job {done_id} is done: only dead and failed jobs can be retried" in result.output
+    assert "There is no job 999" in runner.invoke(args=["tasks", "retry", "999"]).output
+    assert runner.invoke(args=["tasks", "retry"]).exit_code == 2
+    result = runner.invoke(args=["tasks", "retry", "--dead"])
+    assert result.exit_code == 0 and "Queued 1 job(s) again" in result.output
+    [retried] = [row for row in rows(app) if row.id == dead_id]
+    assert (retried.status, retried.attempts, retried.last_error) == (PENDING, 0, None)
+    assert '"retries"' not in retried.message
+
+    result = runner.invoke(args=["tasks", "purge"])
+    assert result.exit_code == 0 and "Deleted 1 finished job(s)" in result.output
+    assert sorted(row.id for row in rows(app)) == [dead_id, done_id + 1]
+    result = runner.invoke(args=["tasks", "purge", "--status", "pending"], input="n\n")
+    assert result.exit_code == 1 and len(rows(app)) == 2
+    assert "Deleted 2 pending" in runner.invoke(args=["tasks", "purge", "--status", "pending", "--yes"]).output
+
+
+def test_commands_without_the_table_say_what_to_do(make_db_app: t.Any) -> None:
+    app = make_db_app(["tasks"], {})
+    result = app.test_cli_runner().invoke(args=["tasks", "list"])
+    assert result.exit_code == 1
+    assert "The jobs table 'tasks_jobs' does not exist" in result.output and "erlen db upgrade" in result.output

@@ -1,0 +1,103 @@
+"""Enqueuing with the transaction: a job exists once the caller commits, never after a rollback."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import TasksApp
+from tasks_support import rows
+from tasks_testplugin import record
+
+import erlen_db
+from erlen_tasks import JobArgumentError, TasksError, UnknownJobError, enqueue
+from erlen_tasks.models import PENDING
+
+
+def test_a_committed_enqueue_is_a_pending_row(make_tasks_app: TasksApp, queue_prefix: str) -> None:
+    app = make_tasks_app()
+    with app.app_context():
+        row = enqueue("test.record", "a", times=2)
+        assert row.id is not None
+        erlen_db.session.commit()
+    [stored] = rows(app)
+    assert (stored.job, stored.status, stored.queue, stored.attempts) == (
+        "test.record",
+        PENDING,
+        f"{queue_prefix}default",
+        0,
+    )
+    assert '"kwargs":{"label":"a","times":2}' in stored.message
+
+
+def test_a_rolled_back_enqueue_leaves_nothing(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    with app.app_context():
+        record.enqueue("kept-out")
+        erlen_db.session.rollback()
+    with app.app_context():
+        record.enqueue("never committed")  # the app context ends without a commit
+    assert rows(app) == []
+
+
+def test_a_request_that_fails_enqueues_nothing(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+
+    @app.post("/ok")
+    def ok() -> str:
+        record.enqueue("ok")
+        erlen_db.session.commit()
+        return "ok"
+
+    @app.post("/fails")
+    def fails() -> str:
+        record.enqueue("fails")
+        erlen_db.session.flush()
+        raise RuntimeError("the request fails after enqueuing")
+
+    client = app.test_client()
+    assert client.post("/ok").status_code == 200
+    app.testing = False  # let the error become a 500 instead of propagating
+    assert client.post("/fails").status_code == 500
+    assert [row.job for row in rows(app)] == ["test.record"]
+    assert '"label":"ok"' in rows(app)[0].message
+
+
+def test_eta_and_delay(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    when = dt.datetime(2030, 5, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with app.app_context():
+        enqueue(record, "later", eta=when)
+        before = dt.datetime.now(dt.UTC)
+        enqueue(record, "soon", delay=60)
+        erlen_db.session.commit()
+    later, soon = rows(app)
+    assert later.eta.replace(tzinfo=dt.UTC) == dt.datetime(2030, 5, 1, 10, 0, tzinfo=dt.UTC)
+    assert dt.timedelta(seconds=59) < soon.eta.replace(tzinfo=dt.UTC) - before < dt.timedelta(seconds=62)
+    with app.app_context():
+        with pytest.raises(JobArgumentError, match="has no time zone"):
+            enqueue(record, "x", eta=dt.datetime(2030, 1, 1))
+        with pytest.raises(JobArgumentError, match="pass eta= or delay=, not both"):
+            enqueue(record, "x", eta=when, delay=1)
+
+
+def test_errors_name_the_job(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    with app.app_context():
+        with pytest.raises(
+            UnknownJobError, match=r"There is no job 'test.nope'. Jobs of the enabled plugins: test.boom"
+        ):
+            enqueue("test.nope")
+        with pytest.raises(
+            JobArgumentError, match=r"Job 'test.record', argument 'times': Input should be a valid integer"
+        ):
+            record.enqueue("a", times="many")
+    with pytest.raises(TasksError, match="outside an app context needs app= and session="):
+        record.enqueue("a")
+
+
+def test_enqueue_on_an_explicit_session(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    with erlen_db.database_of(app).session_scope() as session:
+        enqueue(record, "scoped", session=session, app=app)
+    assert len(rows(app)) == 1

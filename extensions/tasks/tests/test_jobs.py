@@ -1,0 +1,124 @@
+"""Declaring jobs: options checked at declaration, arguments checked and made JSON at enqueue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import typing as t
+
+import pydantic
+import pytest
+
+from erlen_tasks import Job, JobArgumentError, JobDeclarationError, job
+
+
+class Point(pydantic.BaseModel):
+    x: int
+    y: int
+
+
+@job(name="t.typed")
+def typed(user_id: int, when: dt.datetime, tags: list[str], point: Point, note: str | None = None) -> None:
+    """A job with typed arguments."""
+
+
+def test_job_keeps_its_options() -> None:
+    @job(queue="mail", priority=5, timeout=30, retries=7, backoff=2, max_backoff=60)
+    def send(user_id: int) -> None: ...
+
+    assert isinstance(send, Job)
+    assert send.name == f"{__name__}.test_job_keeps_its_options.<locals>.send"
+    assert (send.queue, send.priority, send.timeout, send.retries, send.backoff, send.max_backoff) == (
+        "mail", 5, 30.0, 7, 2.0, 60.0,
+    )  # fmt: skip
+
+
+def test_bare_decorator_and_direct_call() -> None:
+    @job
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    assert add.queue == "default" and add.retries == 3
+    assert add(2, 3) == 5
+
+
+def test_arguments_become_json_and_come_back() -> None:
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    dumped = typed.dump_arguments((3,), {"when": when, "tags": ("a", "b"), "point": Point(x=1, y=2)})
+    assert dumped == {"user_id": 3, "when": "2026-01-02T03:04:05Z", "tags": ["a", "b"], "point": {"x": 1, "y": 2}}
+    loaded = typed.load_arguments(dumped)
+    assert loaded == {"user_id": 3, "when": when, "tags": ["a", "b"], "point": Point(x=1, y=2)}
+
+
+def test_a_wrong_type_names_the_job_and_the_argument() -> None:
+    with pytest.raises(JobArgumentError, match=r"Job 't.typed', argument 'user_id': Input should be a valid integer"):
+        typed.dump_arguments(("three",), {"when": dt.datetime.now(dt.UTC), "tags": [], "point": {"x": 1, "y": 2}})
+
+
+def test_missing_and_unknown_arguments() -> None:
+    with pytest.raises(JobArgumentError, match=r"Job 't.typed': missing a required argument: 'when'"):
+        typed.dump_arguments((1,), {})
+    with pytest.raises(JobArgumentError, match=r"Job 't.typed': got an unexpected keyword argument 'colour'"):
+        typed.dump_arguments((), {"user_id": 1, "when": None, "tags": [], "point": None, "colour": "red"})
+
+
+def test_an_argument_that_does_not_survive_json_is_refused() -> None:
+    @job(name="t.loose")
+    def loose(thing: t.Any) -> None: ...
+
+    with pytest.raises(JobArgumentError, match=r"Job 't.loose', argument 'thing': .*cannot be stored as JSON"):
+        loose.dump_arguments((object(),), {})
+
+    @job(name="t.decimal")
+    def money(amount: t.Any) -> None: ...
+
+    with pytest.raises(JobArgumentError, match=r"argument 'amount': Decimal\('1.5'\) comes back from JSON as '1.5'"):
+        money.dump_arguments((decimal.Decimal("1.5"),), {})
+    assert money.dump_arguments(({"a": [1, 2.5, None]},), {}) == {"amount": {"a": [1, 2.5, None]}}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"priority": 300}, "priority must be from 0 to 255"),
+        ({"timeout": 0}, "timeout must be more than 0"),
+        ({"retries": -1}, "retries must be 0 or more"),
+        ({"backoff": 10, "max_backoff": 1}, "backoff must be more than 0 and at most max_backoff"),
+        ({"cron": "every day"}, "'every day' is not a valid cron expression"),
+        ({"queue": "a b"}, "queue 'a b' must be"),
+    ],
+)
+def test_bad_options_are_refused_at_declaration(options: dict[str, t.Any], message: str) -> None:
+    with pytest.raises(JobDeclarationError, match=message):
+        job(name="t.bad", **options)(lambda: None)
+
+
+def test_signatures_that_cannot_be_checked_are_refused() -> None:
+    def star(*args: int) -> None: ...
+
+    with pytest.raises(JobDeclarationError, match=r"\*args and \*\*args are not allowed"):
+        job(name="t.star")(star)
+
+    def reserved(eta: int) -> None: ...
+
+    with pytest.raises(JobDeclarationError, match=r"the argument names \['eta'\] are taken by enqueue"):
+        job(name="t.reserved")(reserved)
+
+    def needs(user_id: int) -> None: ...
+
+    with pytest.raises(JobDeclarationError, match=r"a periodic \(cron\) job is called without arguments"):
+        job(name="t.cron", cron="0 3 * * *")(needs)
+
+
+def test_idempotency_key() -> None:
+    @job(name="t.key", idempotency_key=lambda order_id: f"order-{order_id}")
+    def charge(order_id: int) -> None: ...
+
+    assert charge.key_for({"order_id": 4}) == "t.key:order-4"
+    assert typed.key_for({}) is None
+
+    @job(name="t.badkey", idempotency_key=lambda order_id: order_id)  # type: ignore[arg-type,return-value]
+    def bad(order_id: int) -> None: ...
+
+    with pytest.raises(JobArgumentError, match="idempotency_key returned 4; it must return a non-empty str"):
+        bad.key_for({"order_id": 4})

@@ -1,0 +1,64 @@
+"""The ``tasks`` plugin: settings, jobs collected from the hook, checks, idempotent runs."""
+
+from __future__ import annotations
+
+import typing as t
+
+import dupe_plugin
+import pytest
+from conftest import TasksApp
+from tasks_support import effects, statuses, wait_for, worker_thread
+from tasks_testplugin import once
+
+import erlen_db
+import erlen_tasks
+from erlen import ConfigError, PluginError
+from erlen.testing import assert_valid_plugin
+from erlen_tasks import hookspecs, plugin
+from erlen_tasks.models import DONE
+
+
+def test_the_plugin_is_valid() -> None:
+    assert_valid_plugin(plugin, hookspec_modules=[hookspecs], name="tasks")
+
+
+def test_jobs_are_collected_from_the_hook(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    state = erlen_tasks.state_of(app)
+    assert state.get_job("test.record").queue == "default"
+    assert state.owners["test.once"] == "tasks_testplugin"
+    assert state.broker_kind == "database" and not state.uses_relay
+
+
+def test_a_broker_without_url_is_a_config_error(make_db_app: t.Any) -> None:
+    with pytest.raises(ConfigError, match=r"TASKS_BROKER is 'redis' but TASKS_URL is empty: set it, such as 'redis://"):
+        make_db_app(["tasks"], {"TASKS_BROKER": "redis"})
+    with pytest.raises(Exception, match="TASKS_BROKER"):
+        make_db_app(["tasks"], {"TASKS_BROKER": "kafka"})
+
+
+def test_two_plugins_declaring_one_job_name(make_db_app: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(PluginError, match=r"Plugins 'tasks_testplugin' and 'dupe_plugin' both declare a job named"):
+        make_db_app(["tasks", "tasks_testplugin", "dupe_plugin"])
+    monkeypatch.setattr(dupe_plugin, "BAD", True)
+    with pytest.raises(PluginError, match=r"Plugin 'dupe_plugin': erlen_tasks_jobs returned 'not a job'"):
+        make_db_app(["tasks", "dupe_plugin"])
+
+
+def test_deploy_check_warns_about_sqlite_jobs(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    problems = [p.id for p in plugin.erlen_checks(app, deploy=True)]
+    assert problems == (["tasks.W001"] if str(app.config["DB_URL"]).startswith("sqlite") else [])
+    assert list(plugin.erlen_checks(app, deploy=False)) == []
+
+
+def test_a_job_with_a_completed_key_is_skipped(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    with app.app_context():
+        once.enqueue("order-1")
+        once.enqueue("order-1")
+        once.enqueue("order-2")
+        erlen_db.session.commit()
+    with worker_thread(app):
+        wait_for(lambda: set(statuses(app).values()) == {DONE} and len(statuses(app)) == 3, what="three runs")
+    assert sorted(effects(app)) == ["order-1", "order-2"]

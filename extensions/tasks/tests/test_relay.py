@@ -1,0 +1,102 @@
+"""The relay: committed jobs reach Redis or RabbitMQ after the commit, and wait while the broker is away."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import pytest
+from conftest import TasksApp, broker_settings
+from tasks_support import OwnRedis, effects, rows, statuses, wait_for, worker_thread
+from tasks_testplugin import record
+
+import erlen_db
+from erlen.testing import free_port
+from erlen_tasks.models import DONE, PENDING, RELAYED
+from erlen_tasks.relay import Relay
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> t.Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_jobs_enqueued_while_redis_is_down_are_kept_then_relayed(
+    make_tasks_app: TasksApp, own_redis: OwnRedis, queue_prefix: str
+) -> None:
+    app = make_tasks_app(
+        {**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": own_redis.url}
+    )
+
+    @app.post("/notes/<label>")
+    def create(label: str) -> str:
+        record.enqueue(label)
+        erlen_db.session.commit()
+        return "created"
+
+    client = app.test_client()
+    assert client.post("/notes/before").status_code == 200
+    own_redis.stop()
+    # Requests keep working while the broker is away: they only write to the database.
+    for n in range(3):
+        assert client.post(f"/notes/during{n}").status_code == 200
+    relay = Relay(app)
+    result = relay.relay_once()
+    assert result.relayed == 0 and result.error is not None and "Connection" in result.error
+    assert {row.status for row in rows(app)} == {PENDING}
+    assert all(row.claim_token is None for row in rows(app))  # released for the next pass
+
+    own_redis.start()  # the same port: the broker is back
+    result = relay.relay_once()
+    assert (result.relayed, result.error) == (4, None)
+    assert {row.status for row in rows(app)} == {RELAYED}
+    with worker_thread(app):
+        wait_for(lambda: len(effects(app)) == 4, what="the four jobs")
+        wait_for(lambda: set(statuses(app).values()) == {DONE}, what="every job done")
+    assert sorted(effects(app)) == ["before", "during0", "during1", "during2"]
+    app.extensions["tasks"].close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_jobs_wait_for_rabbitmq_then_go_through(make_tasks_app: TasksApp, queue_prefix: str) -> None:
+    settings = broker_settings("rabbitmq", queue_prefix)
+    away = make_tasks_app({**settings, "TASKS_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"})
+    with away.app_context():
+        record.enqueue("waits")
+        erlen_db.session.commit()
+    result = Relay(away).relay_once()
+    assert result.relayed == 0 and result.error
+    assert [row.status for row in rows(away)] == [PENDING]
+    # The broker is reachable (here: a second process of the app, configured with the real one).
+    back = make_tasks_app(settings)
+    assert Relay(back).relay_once().relayed == 1
+    with worker_thread(back):
+        wait_for(lambda: effects(back) == ["waits"], what="the job")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_rolled_back_job_never_reaches_the_broker(make_tasks_app: TasksApp, queue_prefix: str) -> None:
+    app = make_tasks_app(broker_settings("redis", queue_prefix))
+    with app.app_context():
+        record.enqueue("rolled back")
+        erlen_db.session.rollback()
+        record.enqueue("committed")
+        erlen_db.session.commit()
+    assert Relay(app).relay_once().relayed == 1
+    with worker_thread(app):
+        wait_for(lambda: effects(app) == ["committed"], what="the committed job")
+    assert len(rows(app)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_jobs_not_due_yet_are_not_relayed(make_tasks_app: TasksApp, queue_prefix: str) -> None:
+    app = make_tasks_app(broker_settings("redis", queue_prefix))
+    with app.app_context():
+        record.enqueue("tomorrow", delay=86400)
+        erlen_db.session.commit()
+    assert Relay(app).relay_once().relayed == 0
+    assert [row.status for row in rows(app)] == [PENDING]

@@ -1,0 +1,91 @@
+"""The worker on each broker (database, Redis, RabbitMQ) and each database: runs, retries, time limits, queues."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import TasksApp, broker_settings
+from flask import Flask
+from tasks_support import effects, rows, statuses, wait_for, worker_thread
+from tasks_testplugin import boom, flaky, hang, record, slow
+
+import erlen_db
+from erlen_tasks.models import DEAD, DONE
+
+
+def enqueue_committed(app: Flask, *calls: tuple[object, tuple[object, ...], dict[str, object]]) -> None:
+    with app.app_context():
+        for job, args, kwargs in calls:
+            job.enqueue(*args, **kwargs)  # type: ignore[attr-defined]
+        erlen_db.session.commit()
+
+
+def test_jobs_run_once_each(tasks_app: Flask) -> None:
+    enqueue_committed(tasks_app, *[(record, (f"job{n}",), {}) for n in range(5)])
+    with worker_thread(tasks_app) as reports:
+        wait_for(lambda: len(effects(tasks_app)) == 5, what="five effects")
+        wait_for(lambda: set(statuses(tasks_app).values()) == {DONE}, what="every job done")
+    assert sorted(effects(tasks_app)) == [f"job{n}" for n in range(5)]
+    assert sorted(r.outcome for r in reports) == ["done"] * 5
+    assert all(row.attempts == 1 for row in rows(tasks_app))
+
+
+def test_a_failing_job_is_retried_with_backoff_then_succeeds(tasks_app: Flask) -> None:
+    enqueue_committed(tasks_app, (flaky, ("f",), {"failures": 2}))
+    with worker_thread(tasks_app) as reports:
+        wait_for(lambda: effects(tasks_app, "f"), what="the third try to succeed")
+        wait_for(lambda: set(statuses(tasks_app).values()) == {DONE}, what="the job done")
+    assert effects(tasks_app, "f:try") == ["f:try"] * 3
+    assert [r.outcome for r in reports] == ["retrying", "retrying", "done"]
+    assert rows(tasks_app)[0].attempts == 3
+
+
+def test_a_job_out_of_tries_is_dead_with_its_error(tasks_app: Flask) -> None:
+    enqueue_committed(tasks_app, (boom, ("b",), {}))
+    with worker_thread(tasks_app) as reports:
+        wait_for(lambda: set(statuses(tasks_app).values()) == {DEAD}, what="the job dead")
+    [row] = rows(tasks_app)
+    assert row.last_error == "RuntimeError: boom b"
+    assert [r.outcome for r in reports] == ["dead"]
+
+
+def test_a_job_past_its_timeout_is_interrupted(tasks_app: Flask) -> None:
+    enqueue_committed(tasks_app, (hang, ("h",), {}))
+    with worker_thread(tasks_app) as reports:
+        wait_for(lambda: set(statuses(tasks_app).values()) == {DEAD}, timeout=15, what="the job interrupted")
+    assert effects(tasks_app) == []
+    assert "TimeLimitExceeded" in (rows(tasks_app)[0].last_error or "")
+    assert reports[0].seconds < 5
+
+
+def test_two_workers_on_two_queues(make_tasks_app: TasksApp, broker_kind: str, queue_prefix: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = broker_settings(broker_kind, queue_prefix)
+    first, second = make_tasks_app(settings), make_tasks_app(settings)
+    enqueue_committed(
+        first,
+        (record, ("default-queue",), {}),
+        (slow, ("slow-queue",), {"seconds": 0.0, "started_file": str(tmp_path / "started")}),
+    )
+    with worker_thread(first, queues=["default"]) as default_runs, worker_thread(second, queues=["slow"]) as slow_runs:
+        wait_for(lambda: len(effects(first)) == 2, what="both jobs")
+    assert [r.job for r in default_runs] == ["test.record"]
+    assert [r.job for r in slow_runs] == ["test.slow"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_priority_orders_waiting_jobs_on_the_database_broker(make_tasks_app: TasksApp) -> None:
+    from erlen_tasks.jobs import job
+
+    app = make_tasks_app()
+    # Rows of one queue are claimed by priority, then time: the later, more urgent job runs first.
+    with app.app_context():
+        record.enqueue("low")
+        row = record.enqueue("urgent")
+        row.priority = 0
+        rows_low = erlen_db.session.get(type(row), row.id - 1)
+        assert rows_low is not None
+        rows_low.priority = 9
+        erlen_db.session.commit()
+    with worker_thread(app, threads=1):
+        wait_for(lambda: len(effects(app)) == 2, what="both jobs")
+    assert effects(app) == ["urgent", "low"]
+    assert job  # the decorator is public API
