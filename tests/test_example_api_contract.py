@@ -18,13 +18,13 @@ pytest.importorskip("notes_app", reason="the example app is not installed: pip i
 pytest.importorskip("erlen_profiles", reason="erlen-profiles is not installed: pip install ./examples/profiles")
 pytest.importorskip("schemathesis", reason='schemathesis is not installed: pip install "erlen-api[contract]"')
 
-import notes_app  # noqa: E402
+import notes_app
 
-import erlen_db  # noqa: E402
-from erlen_api.contract import check_contract  # noqa: E402
-from erlen_auth import User  # noqa: E402
-from erlen_auth.access_tokens import create as create_token  # noqa: E402
-from erlen_auth.testing import FAST_HASHING, make_user  # noqa: E402
+import erlen_db
+from erlen_api.contract import check_contract
+from erlen_auth import User
+from erlen_auth.access_tokens import create as create_token
+from erlen_auth.testing import FAST_HASHING, make_user
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from flask import Flask
 
 pytest.importorskip("schemathesis", reason='schemathesis is not installed: pip install "erlen-api[contract]"')
 
-from erlen_api.contract import ContractError, check_contract  # noqa: E402
+from erlen_api.contract import ContractError, check_contract
 
 #: The sample API's views that break their document on purpose (the tests of the response checks use them).
 BROKEN_ON_PURPOSE = [r"/(wrong|constructed|crash|untyped)$"]
@@ -29,9 +29,7 @@ def test_the_sample_api_keeps_its_contract(app: Flask) -> None:
 def test_a_view_that_breaks_its_document_is_reported(app: Flask) -> None:
     """The check can fail: a view answering what its type does not describe, and one that crashes."""
     app.config["API_CHECK_RESPONSES"] = False  # production: the wrong body is sent, not refused with a 500
-    report = check_contract(
-        app, exclude=[r"^(?!/api/v1/(constructed|crash)$)"], max_examples=1, raise_on_failure=False
-    )
+    report = check_contract(app, exclude=[r"^(?!/api/v1/(constructed|crash)$)"], max_examples=1, raise_on_failure=False)
     assert sorted(report.operations) == ["GET /api/v1/constructed", "GET /api/v1/crash"]
     assert set(report.failures) == {"GET /api/v1/constructed (positive)", "GET /api/v1/crash (positive)"}
     assert "Response violates schema" in report.failures["GET /api/v1/constructed (positive)"]
@@ -57,9 +55,7 @@ def test_resources_keep_their_contract(make_db_app: t.Any, auth_config: dict[str
     from erlen_auth.testing import make_user
     from erlen_db import database_of
 
-    app = make_db_app(
-        ["forms", "auth", "api", "api_sample.tokens", "api_sample.library"], auth_config, create_all=True
-    )
+    app = make_db_app(["forms", "auth", "api", "api_sample.tokens", "api_sample.library"], auth_config, create_all=True)
     user = make_user(app, "ada@example.com", roles=["librarian"])
     db = database_of(app).new_session()
     try:

@@ -98,6 +98,7 @@ def check_contract(
         ) from None
     from schemathesis.checks import CHECKS as REGISTRY
     from schemathesis.checks import load_all_checks
+    from schemathesis.core.result import Err
 
     load_all_checks()
     selected = REGISTRY.get_by_names(list(checks))
@@ -110,6 +111,9 @@ def check_contract(
     report = ContractReport()
     started = time.monotonic()
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            report.failures[f"document: {result.err()}"] = "schemathesis cannot read this operation of the document."
+            continue
         operation = result.ok()
         if any(pattern.search(operation.path) for pattern in patterns):
             continue
