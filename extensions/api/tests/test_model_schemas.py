@@ -108,3 +108,39 @@ def test_the_range_of_integers_depends_on_the_database() -> None:
 def test_models_that_cannot_be_resources(model: type, options: dict[str, t.Any], message: str) -> None:
     with pytest.raises(ModelSchemaError, match=message):
         column_fields(model, **options)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("12.5", True),
+        ("-999.9", True),
+        ("+0.5", True),
+        ("7", True),
+        ("current-password", False),  # any string, by pydantic's schema: a 422 the document did not announce
+        ("1234.5", False),
+        ("1.25", False),
+        ("1e2", False),
+        ("NaN", False),
+        ("", False),
+    ],
+)
+def test_the_document_states_a_decimal_columns_digits(value: str, valid: bool) -> None:
+    """Every decimal string the create schema's JSON Schema allows for ``Numeric(4, 1)`` is accepted, and only those.
+
+    Found by the contract tests: the document allowed any string and any number for such a column.
+    """
+    import jsonschema
+
+    schemas = build_schemas("Gadget", column_fields(Gadget), module=__name__)
+    document = schemas.create.model_json_schema()
+    weight = {**document["properties"]["weight"], "$defs": document.get("$defs", {})}
+    allowed = jsonschema.Draft202012Validator(weight).is_valid(value)
+    assert allowed is valid
+    try:
+        schemas.create.model_validate({"name": "saw", "kind": "tool", "weight": value})
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted or not allowed, f"{value!r} is allowed by the document but refused"

@@ -291,6 +291,66 @@ def test_a_view_can_be_exempted_for_some_requests_only(app: Flask) -> None:
     assert "items  [view, some requests only]  Bearer requests are authenticated by the token only" in listed
 
 
+def _checking_view(app: Flask, **options: t.Any) -> None:
+    """An exempt view that runs erlen_forms.check_csrf itself and answers its error as JSON."""
+
+    @app.route("/api/checked", methods=["GET", "POST"])
+    @erlen_forms.csrf_exempt(reason="checks the token itself, answering its own errors")
+    def checked() -> t.Any:
+        try:
+            erlen_forms.check_csrf(**options)
+        except erlen_forms.CSRFError as exc:
+            return {"refused": exc.code}, 403
+        return {"refused": None}
+
+
+def test_an_exempt_view_checks_the_token_itself(app: Flask) -> None:
+    _checking_view(app)
+    client = app.test_client()
+    assert client.post("/api/checked").get_json() == {"refused": "missing"}
+    token = csrf_token_for(client)
+    assert client.post("/api/checked", headers={"X-CSRF-Token": token}).get_json() == {"refused": None}
+    assert client.post("/api/checked", data={"csrf_token": token}).get_json() == {"refused": None}
+    assert client.post("/api/checked", headers={"X-CSRF-Token": token + "x"}).get_json() == {"refused": "invalid"}
+    # Safe methods too: which requests to check is the caller's choice.
+    assert client.get("/api/checked").get_json() == {"refused": "missing"}
+    assert client.get("/api/checked", headers={"X-CSRF-Token": token}).get_json() == {"refused": None}
+    other = app.test_client()
+    csrf_token_for(other)
+    assert other.post("/api/checked", headers={"X-CSRF-Token": token}).get_json() == {"refused": "invalid"}
+
+
+def test_check_csrf_can_take_the_token_from_headers_only(app: Flask) -> None:
+    _checking_view(app, form_field=False)
+    client = app.test_client()
+    token = csrf_token_for(client)
+    assert client.post("/api/checked", data={"csrf_token": token}).get_json() == {"refused": "missing"}
+    assert client.post("/api/checked", headers={"X-CSRFToken": token}).get_json() == {"refused": None}
+
+
+def test_check_csrf_checks_the_origin_on_https(app: Flask) -> None:
+    _checking_view(app)
+    client = app.test_client()
+    token = csrf_token_for(client)
+    answer = client.post(
+        "/api/checked",
+        base_url="https://localhost",
+        headers={"X-CSRF-Token": token, "Origin": "https://evil.example"},
+    )
+    assert answer.get_json() == {"refused": "origin"}
+
+
+def test_check_csrf_checks_nothing_when_csrf_is_off(make_app: MakeApp) -> None:
+    app = make_app(["forms"], {"FORMS_CSRF_ENABLED": False})
+    _checking_view(app)
+    assert app.test_client().post("/api/checked").get_json() == {"refused": None}
+
+
+def test_check_csrf_needs_a_request(app: Flask) -> None:
+    with app.app_context(), pytest.raises(RuntimeError, match="call it in a request"):
+        erlen_forms.check_csrf()
+
+
 def test_a_conditional_exemption_needs_a_function() -> None:
     with pytest.raises(ValueError, match="function of no arguments"):
         erlen_forms.csrf_exempt(reason="a reason", when=True)  # type: ignore[arg-type]

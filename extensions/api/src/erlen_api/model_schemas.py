@@ -26,7 +26,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from sqlalchemy import types as satypes
 from sqlalchemy.orm import Mapper
 
@@ -106,7 +106,9 @@ def _type_of(column: sa.Column[t.Any], dialect: str | None) -> tuple[t.Any, type
     if isinstance(column_type, satypes.Numeric) and not isinstance(column_type, satypes.Float):
         precision, scale = column_type.precision, column_type.scale
         if column_type.asdecimal and precision is not None:
-            return t.Annotated[python_type, Field(max_digits=precision, decimal_places=scale)], python_type
+            limits = Field(max_digits=precision, decimal_places=scale)
+            schema = WithJsonSchema(decimal_json_schema(precision, scale or 0), mode="validation")
+            return t.Annotated[python_type, limits, schema], python_type
         return python_type, python_type
     if python_type is float:
         return t.Annotated[float, Field(allow_inf_nan=False)], float
@@ -115,6 +117,27 @@ def _type_of(column: sa.Column[t.Any], dialect: str | None) -> tuple[t.Any, type
     if python_type is datetime.datetime and getattr(column_type, "timezone", False):
         return datetime.datetime, python_type
     return python_type, python_type
+
+
+def decimal_json_schema(precision: int, scale: int) -> dict[str, t.Any]:
+    """The JSON Schema of what a client may send for a ``Numeric(precision, scale)`` column.
+
+    A decimal string of at most ``precision - scale`` digits before the point and ``scale`` after it,
+    such as ``"-12.50"``: pydantic's own schema for such a ``Decimal`` (any number or any string) states
+    neither limit, so clients and contract tests would send values answered by a 422. A JSON number within
+    the same limits is still accepted; the document names the string, which keeps every digit.
+
+    :param precision: the column's total number of digits.
+    :param scale: its digits after the decimal point.
+    """
+    whole = precision - scale
+    integer = rf"\d{{1,{whole}}}" if whole > 0 else "0"
+    fraction = rf"(\.\d{{1,{scale}}})?" if scale > 0 else ""
+    return {
+        "type": "string",
+        "pattern": f"^[+-]?{integer}{fraction}$",
+        "description": f"A decimal number, as a string: at most {whole} digits before the point and {scale} after.",
+    }
 
 
 def column_fields(

@@ -218,14 +218,11 @@ def _check_csrf(app: Flask) -> None:
     """
     if "forms" not in erlen.plugins_of(app) or not app.config.get("FORMS_CSRF_ENABLED", True):
         return
-    from erlen_forms import CSRFError
-    from erlen_forms.csrf import check_origin, validate_token
+    from erlen_forms import CSRFError, check_csrf
 
     headers = app.config.get("FORMS_CSRF_HEADERS") or ["X-CSRF-Token"]
-    token = next((request.headers[name] for name in headers if request.headers.get(name)), None)
     try:
-        check_origin()
-        validate_token(token)
+        check_csrf(form_field=False)
     except CSRFError as exc:
         raise Problem(
             403,

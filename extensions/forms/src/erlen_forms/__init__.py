@@ -8,6 +8,7 @@ import typing as t
 from .csrf import (
     CSRFError,
     Exemption,
+    check_csrf,
     csrf_exempt,
     csrf_exempt_blueprint,
     csrf_field,
@@ -52,6 +53,7 @@ __all__ = [
     # CSRF
     "CSRFError",
     "Exemption",
+    "check_csrf",
     "csrf_exempt",
     "csrf_exempt_blueprint",
     "csrf_field",

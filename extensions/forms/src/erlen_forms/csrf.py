@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, jsonify, request, session
+from flask import Blueprint, Flask, current_app, has_request_context, jsonify, request, session
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
@@ -301,12 +301,44 @@ def check_origin() -> None:
 def token_from_request() -> str | None:
     """The token the current request carries, from a header or the form field."""
     config = current_app.config
-    for header in config.get("FORMS_CSRF_HEADERS") or ():
-        value = request.headers.get(header)
-        if value:
-            return value
+    value = _token_from_headers()
+    if value:
+        return value
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         value = request.form.get(config.get("FORMS_CSRF_FIELD_NAME", "csrf_token"))
+        if value:
+            return value
+    return None
+
+
+def check_csrf(*, form_field: bool = True) -> None:
+    """Check the current request as the app-wide protection does: its origin on HTTPS, then its token.
+
+    For code that runs its own check in a view exempted from the app-wide one,
+    such as an API that accepts both bearer tokens (exempt) and the session
+    cookie (never exempt): it calls this for the cookie's requests and answers
+    the :class:`CSRFError` in its own format. Safe methods are checked too:
+    deciding which requests need the check is the caller's business. With
+    ``FORMS_CSRF_ENABLED`` off it checks nothing.
+
+    :param form_field: also take the token from the form field ``FORMS_CSRF_FIELD_NAME`` of a form body;
+        ``False`` takes it from the headers ``FORMS_CSRF_HEADERS`` only, as a JSON API would.
+    :raises CSRFError: the request comes from another origin, or its token is missing, expired or
+        not this session's (:attr:`CSRFError.code` says which).
+    :raises RuntimeError: outside a request.
+    """
+    if not has_request_context():
+        raise RuntimeError("erlen_forms.check_csrf() checks the current request: call it in a request.")
+    if not current_app.config.get("FORMS_CSRF_ENABLED", True):
+        return
+    check_origin()
+    validate_token(token_from_request() if form_field else _token_from_headers())
+
+
+def _token_from_headers() -> str | None:
+    """The token the current request carries in one of the headers ``FORMS_CSRF_HEADERS``."""
+    for header in current_app.config.get("FORMS_CSRF_HEADERS") or ():
+        value = request.headers.get(header)
         if value:
             return value
     return None
