@@ -83,3 +83,68 @@ def test_a_note_saved_before_the_connection_drops_is_answered_as_saved(
     assert response.status_code == 302, response.text
     assert note_titles(app) == ["Engines"]
     assert client.get(response.headers["Location"]).status_code == 200
+
+
+def statements_and_connections(app: Flask) -> tuple[list[str], t.Callable[[], None]]:
+    """A list that collects every connection attempt and statement on the app's engine, and a function ending that."""
+    engine = erlen_db.database_of(app).engine
+    seen: list[str] = []
+
+    def on_connect(*args: t.Any) -> None:
+        seen.append("connect")
+
+    def on_statement(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(engine, "do_connect", on_connect)
+    sa.event.listen(engine, "before_cursor_execute", on_statement)
+
+    def stop() -> None:
+        sa.event.remove(engine, "do_connect", on_connect)
+        sa.event.remove(engine, "before_cursor_execute", on_statement)
+
+    return seen, stop
+
+
+def assert_neutral_header(page: str) -> None:
+    """The app's header offers neither a "Log in" link nor the account menu (nor names anyone)."""
+    header = page[page.index('<header class="erlen-header">') : page.index("</header>")]
+    assert "Log in" not in header and "/auth/login" not in header, header
+    assert "erlen-account-menu" not in page and "ada@example.com" not in page and "Log out" not in page, page
+
+
+def test_a_logged_in_users_500_and_503_pages_claim_no_one_and_touch_no_database(
+    app: Flask, postgres_server: PostgresServer
+) -> None:
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: an unhandled error is the 500 page
+
+    @app.get("/greets-then-fails")
+    def greets_then_fails() -> str:
+        from erlen_auth import current_user
+
+        app.logger.info("Hello %s", current_user.email)  # the user is loaded, then the view fails
+        raise RuntimeError("boom")
+
+    client = logged_in(app)
+    erlen_db.database_of(app).dispose()  # no pooled connection: the next request connects
+
+    seen, stop = statements_and_connections(app)
+    try:
+        failed = client.get("/greets-then-fails")
+    finally:
+        stop()
+    assert failed.status_code == 500 and "Something went wrong" in failed.text
+    assert_neutral_header(failed.text)  # the rollback expired the user: reloading it is not the page's to do
+    assert len([s for s in seen if s != "connect"]) == 1  # the user's load; the page asked for nothing
+
+    postgres_server.stop()
+    seen, stop = statements_and_connections(app)
+    try:
+        unavailable = client.get("/notes/")
+    finally:
+        stop()
+    assert unavailable.status_code == 503 and "Service unavailable" in unavailable.text
+    assert_neutral_header(unavailable.text)
+    assert seen == ["connect"]  # the user's load found the server down; the page tried nothing more
+    postgres_server.start_again()
+    assert "ada@example.com" in client.get("/notes/").text

@@ -205,7 +205,10 @@ def erlen_error_context() -> Mapping[str, t.Any]:
     :func:`erlen_template_context`, only with what this hook returns. Return
     values already at hand (the user loaded earlier in the request, or an
     anonymous one); never load anything. erlen-auth returns ``current_user``
-    this way, so layouts that show it work on error pages too.
+    this way, so layouts that show it work on error pages too, and
+    ``current_user_unknown``, true when ``current_user`` is anonymous only
+    because the request's log-in could not be read without the database: a
+    layout then shows neither a "Log in" link nor an account.
     """
 
 

@@ -28,7 +28,7 @@ def test_a_foreign_key_filter_is_a_select_of_labels(admin_client, books, models,
 
     filtered = admin_client.get(f"{BOOKS}?f_author_id={ada.id}&per_page=50").text
     assert f'<option value="{ada.id}" selected>Ada</option>' in select_of(filtered, "f_author_id")
-    assert len(re.findall(r"<td>Book \d\d</td>", filtered)) == 23  # the odd books are Ada's
+    assert len(re.findall(r"<td[^>]*>Book \d\d</td>", filtered)) == 23  # the odd books are Ada's
 
 
 def test_a_big_related_table_gives_a_search_input_showing_the_chosen_label(

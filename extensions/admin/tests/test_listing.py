@@ -15,7 +15,7 @@ BOOKS = "/admin/m/library_book/"
 
 
 def titles(html: str) -> list[str]:
-    return re.findall(r"<td>(Book \d\d)</td>", html)
+    return re.findall(r"<td[^>]*>(Book \d\d)</td>", html)
 
 
 def link(html: str, rel: str) -> str | None:

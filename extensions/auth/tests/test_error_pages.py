@@ -126,6 +126,14 @@ def database_attempts(app: Flask) -> Iterator[list[str]]:
         sa.event.remove(engine, "before_cursor_execute", on_statement)
 
 
+def assert_neutral_header(page: str) -> None:
+    """The page is Erlen's error page, and its header offers neither a "Log in" link nor an account menu."""
+    assert "erlen.css" in page and '<header class="erlen-header">' in page, page
+    header = page[page.index('<header class="erlen-header">') : page.index("</header>")]
+    assert "Log in" not in header and "/auth/login" not in header, header
+    assert "ada@example.com" not in page and "erlen-account-menu" not in page and "Log out" not in page, page
+
+
 def assert_503(response: t.Any) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == "5"
@@ -280,7 +288,8 @@ def test_erlen_error_pages_of_a_logged_in_user_touch_no_database_while_postgresq
         problem = pages_client.get(path, headers={"Accept": "application/json"})
     assert response.status_code == status, response.text
     assert "erlen.css" in response.text and '<main id="main"' in response.text
-    assert 'href="/auth/login">Log in</a>' in response.text  # the user was not loaded, and is not loaded for the page
+    # The user was not loaded, and is not loaded for the page: the header claims no one, neither way.
+    assert_neutral_header(response.text)
     assert problem.status_code == status and (problem.json or {})["status"] == status
     assert attempts == []
 
@@ -305,16 +314,37 @@ def test_an_error_page_shows_the_account_menu_of_a_user_loaded_before_the_error(
     assert len([a for a in attempts if a != "connect"]) == 1
 
 
-def test_a_500_page_shows_no_one_signed_in_rather_than_reload_the_rolled_back_user(
+def test_a_500_page_shows_a_neutral_header_rather_than_reload_the_rolled_back_user(
     pages_app: Flask, pages_client: FlaskClient
 ) -> None:
     # erlen-db rolls the session back on an unhandled exception, which expires the loaded user: showing it
-    # would load it again, so the page shows the anonymous menu.
+    # would load it again, and a "Log in" link would be false: the header leaves the account out.
     with database_attempts(pages_app) as attempts:
         response = pages_client.get("/greet-then/500")
     assert response.status_code == 500
-    assert 'href="/auth/login">Log in</a>' in response.text and "ada@example.com" not in response.text
+    assert_neutral_header(response.text)
     assert len([a for a in attempts if a != "connect"]) == 1
+
+
+def test_a_visitors_error_pages_offer_to_log_in(pages_app: Flask) -> None:
+    client = csrf_client_for(pages_app)
+    with database_attempts(pages_app) as attempts:
+        for path, status in (("/no-such-page", 404), ("/fails", 500)):
+            response = client.get(path)
+            assert response.status_code == status
+            assert 'href="/auth/login">Log in</a>' in response.text
+    assert attempts == []
+
+
+def test_an_error_page_offers_to_log_in_when_the_requests_log_in_was_found_to_belong_to_no_one(
+    pages_app: Flask, pages_client: FlaskClient
+) -> None:
+    with pages_app.app_context():
+        erlen_db.session.execute(sa.text("DELETE FROM auth_session"))  # logged out everywhere, elsewhere
+        erlen_db.session.commit()
+    response = pages_client.get("/greet-then/404")  # the view looks the log-in up: no one
+    assert response.status_code == 404
+    assert 'href="/auth/login">Log in</a>' in response.text
 
 
 def test_the_503_page_is_erlens_error_page_in_the_layout(
@@ -324,5 +354,6 @@ def test_the_503_page_is_erlens_error_page_in_the_layout(
     response = pages_client.get("/whoami")
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert '<h1 id="erlen-error-title">Service unavailable</h1>' in response.text and "erlen.css" in response.text
+    assert_neutral_header(response.text)  # the user could not be loaded: the header claims no one, neither way
     problem = pages_client.get("/whoami", headers={"Accept": "application/json"})
     assert problem.status_code == 503 and (problem.json or {})["title"] == "Service unavailable"

@@ -454,14 +454,18 @@ def erlen_log_fields() -> Mapping[str, t.Any] | None:
 
 @erlen.hookimpl
 def erlen_error_context() -> Mapping[str, t.Any]:
-    """``current_user`` for error pages, without loading it: the user loaded earlier in the request, if any.
+    """``current_user`` for error pages, without loading it: the user loaded earlier in the request, if any;
+    and ``current_user_unknown``, true when that user is anonymous although the request carries a log-in.
 
-    A user whose attributes were expired (by a commit or a rollback) would be
-    reloaded by the page: it shows no one signed in instead.
+    A user not loaded (the database is down) or whose attributes were expired
+    by a rollback (reading them would load it again) gives the anonymous user
+    and ``current_user_unknown``: the account menu then shows neither a "Log
+    in" link nor an account, rather than a false one.
     """
-    from .sessions import loaded_user_or_anonymous
+    from .sessions import loaded_user_or_anonymous, may_be_signed_in
 
-    return {"current_user": loaded_user_or_anonymous()}
+    user = loaded_user_or_anonymous()
+    return {"current_user": user, "current_user_unknown": may_be_signed_in(user)}
 
 
 @erlen.hookimpl

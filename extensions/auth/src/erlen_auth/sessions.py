@@ -262,7 +262,8 @@ def loaded_user_or_anonymous() -> t.Any:
 
     For error pages, which must not touch the database: a user not loaded
     yet, or whose attributes a commit or rollback expired (reading them
-    would query the database again), gives the anonymous user.
+    would query the database again), gives the anonymous user. Whether that
+    anonymous user is really a visitor is :func:`may_be_signed_in`.
     """
     from flask import g
 
@@ -276,3 +277,24 @@ def loaded_user_or_anonymous() -> t.Any:
         if state.expired_attributes or state.detached:
             return AnonymousUser()
     return user
+
+
+def may_be_signed_in(user: t.Any) -> bool:
+    """Whether a request whose error page shows ``user`` (from :func:`loaded_user_or_anonymous`) may come from
+    someone signed in all the same, so that the page should claim neither way.
+
+    It may when ``user`` is anonymous although the request carries a log-in (a session key in the session
+    cookie, a remember-me cookie, an ``Authorization`` header) that was not looked up (the database is down,
+    or the error came first) or whose user a rollback expired. It may not when ``user`` is signed in, or when
+    the log-in was looked up in this request and belonged to no one. Nothing is loaded to tell.
+
+    :param user: the user the error page got.
+    """
+    from flask import current_app, g, request, session
+
+    from .models import AnonymousUser
+
+    if getattr(user, "is_authenticated", False) or isinstance(g.get("_login_user"), AnonymousUser):
+        return False
+    remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    return bool(session.get("_user_id") or request.cookies.get(remember_cookie) or request.authorization)
