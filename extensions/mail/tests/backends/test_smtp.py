@@ -209,3 +209,53 @@ def test_send_raw_staged_abandons_the_message_when_before_end_raises(
     finally:
         backend.close()
     assert [message.recipients for message in smtp_server.messages] == [["bob@example.com"]]
+
+
+class RecordingSocket:
+    """A connected socket whose writes are recorded, to see how a message travels."""
+
+    def __init__(self, sock: t.Any) -> None:
+        self.sock = sock
+        self.writes: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.sock.sendall(data)
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self.sock, name)
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_send_raw_staged_writes_body_and_end_together_when_the_end_is_ready(
+    make_app: t.Any, smtp_server: SMTPTestServer, ready: bool
+) -> None:
+    """``end_ready()`` true at the body: ``before_end`` runs first and the body goes out with its end in
+    one write (one wake-up of the server less); false: the body, ``before_end``, then the end alone."""
+    from erlen_mail.backends.smtp import SMTPBackend
+
+    app = app_for(make_app, smtp_server)
+    data = Message("Staged", to="ada@example.com", body="Body", sender=SENDER).to_bytes()
+    with SMTPBackend(app) as backend:
+        backend.open()
+        assert backend.connection is not None
+        sock = RecordingSocket(backend.connection.sock)
+        backend.connection.sock = sock
+        writes_before_end: list[list[bytes]] = []
+        backend.send_raw_staged(
+            "noreply@example.com",
+            ["ada@example.com"],
+            data,
+            lambda: writes_before_end.append(list(sock.writes)),
+            end_ready=lambda: ready,
+        )
+    [seen] = writes_before_end
+    body_writes = [write for write in sock.writes[sock.writes.index(b"data\r\n") + 1 :] if write != b"quit\r\n"]
+    if ready:
+        assert seen[-1] == b"data\r\n"  # called before any of the body was written
+        assert len(body_writes) == 1 and body_writes[0].endswith(b"Body\r\n.\r\n")
+    else:
+        assert seen[-1].endswith(b"Body\r\n")  # the body is out, the end is not
+        assert len(body_writes) == 2 and body_writes[-1] == b".\r\n"
+    [received] = smtp_server.messages
+    assert received.data.replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")

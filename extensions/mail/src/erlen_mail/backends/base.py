@@ -71,7 +71,13 @@ class Backend(abc.ABC):
         return {}
 
     def send_raw_staged(
-        self, sender: str, recipients: list[str], data: bytes, before_end: Callable[[], None]
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        before_end: Callable[[], None],
+        *,
+        end_ready: Callable[[], bool] | None = None,
     ) -> dict[str, tuple[int, bytes]]:
         """Deliver a serialised message as :meth:`send_raw` does, calling ``before_end`` before its end.
 
@@ -90,6 +96,10 @@ class Backend(abc.ABC):
         :param data: the message as :meth:`Message.to_bytes` made it.
         :param before_end: called before the message can be accepted; when it
             raises, the message is not delivered and the exception propagates.
+        :param end_ready: whether ``before_end`` would return at once (what it
+            waits for is done). A backend may then call it earlier and send
+            the message in fewer writes: the ``smtp`` backend writes the body
+            and its end together.
         :returns: as :meth:`send_raw`.
         """
         before_end()

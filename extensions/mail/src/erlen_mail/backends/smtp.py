@@ -56,6 +56,9 @@ class _SMTP(smtplib.SMTP):
     data_written = False
     #: Called once the message's body, all but its end, was written; the end is written after it returns.
     before_end: Callable[[], None] | None = None
+    #: Whether :attr:`before_end` would return at once: it is then called before the body, which is
+    #: written with its end in one write (one wake-up of the server less than two writes).
+    end_ready: Callable[[], bool] | None = None
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         self.data_written = False
@@ -67,6 +70,9 @@ class _SMTP(smtplib.SMTP):
             return
         before_end, self.before_end = self.before_end, None
         if before_end is None:
+            super().send(s)
+        elif self.end_ready is not None and self.end_ready():
+            before_end()
             super().send(s)
         else:
             super().send(s[: -len(_END)])
@@ -164,33 +170,45 @@ class SMTPBackend(Backend):
         self.send_raw(address_email(message.sender), message.recipients, data)
 
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
-        return self._sendmail(sender, recipients, data, None)
+        return self._sendmail(sender, recipients, data, None, None)
 
     def send_raw_staged(
-        self, sender: str, recipients: list[str], data: bytes, before_end: Callable[[], None]
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        before_end: Callable[[], None],
+        *,
+        end_ready: Callable[[], bool] | None = None,
     ) -> dict[str, tuple[int, bytes]]:
         """Send ``MAIL FROM``, ``RCPT TO``, ``DATA`` and the body, then call ``before_end``, then the end.
 
         See :meth:`Backend.send_raw_staged`. When ``before_end`` raises, the
         connection is closed without the message's end (the server discards
         it) and the exception propagates; :meth:`delivery_uncertain` is then
-        ``False``.
+        ``False``. When ``end_ready()`` is true at the body, ``before_end`` is
+        called first and the body goes out with its end in one write.
         """
-        return self._sendmail(sender, recipients, data, before_end)
+        return self._sendmail(sender, recipients, data, before_end, end_ready)
 
     def _sendmail(
-        self, sender: str, recipients: list[str], data: bytes, before_end: Callable[[], None] | None
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        before_end: Callable[[], None] | None,
+        end_ready: Callable[[], bool] | None,
     ) -> dict[str, tuple[int, bytes]]:
         self.uncertain = False
         self.open()
         assert self.connection is not None
         try:
             options = self._mail_options(self.connection, data, sender, recipients)
-            self.connection.before_end = before_end
+            self.connection.before_end, self.connection.end_ready = before_end, end_ready
             try:
                 self.refused = self.connection.sendmail(sender, recipients, data, options)
             finally:
-                self.connection.before_end = None
+                self.connection.before_end = self.connection.end_ready = None
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
             # The server answered with a refusal: the connection is still usable, unless it said 421 (closing).
             if getattr(exc, "smtp_code", None) == 421:

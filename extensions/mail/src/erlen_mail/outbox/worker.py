@@ -607,7 +607,9 @@ class OutboxWorker:
 
         attempts = int(row.attempts) + 1  # counted when its group was marked sending
         try:
-            refused = backend.send_raw_staged(row.sender, json.loads(row.recipients), bytes(row.raw), before_end)
+            refused = backend.send_raw_staged(
+                row.sender, json.loads(row.recipients), bytes(row.raw), before_end, end_ready=marking.future.done
+            )
         except ClaimLost:
             return  # not delivered, and no longer this batch's: counted as released
         except sa.exc.SQLAlchemyError:
