@@ -69,3 +69,8 @@ def test_resources_keep_their_contract(make_db_app: t.Any, auth_config: dict[str
         db.close()
     report = check_contract(app, headers={"Authorization": f"Bearer user-{user.id}"}, max_examples=4)
     assert "PATCH /api/v1/books/{id}" in report.operations and "DELETE /api/v1/shelves/{id}" in report.operations
+
+
+def test_an_unknown_check_is_named(app: Flask) -> None:
+    with pytest.raises(ValueError, match="no check 'no_such_check'; it has not_a_server_error"):
+        check_contract(app, checks=["no_such_check"])

@@ -85,6 +85,7 @@ def check_contract(
         document, which pydantic's lax mode does not give (it accepts ``"7"`` and ``true`` for an integer).
     :returns: the report.
     :raises ContractError: some answer broke the document (with ``raise_on_failure``).
+    :raises ValueError: a name in ``checks`` is no check of schemathesis.
     :raises RuntimeError: schemathesis is not installed.
     """
     try:
@@ -101,7 +102,14 @@ def check_contract(
     from schemathesis.core.result import Err
 
     load_all_checks()
-    selected = REGISTRY.get_by_names(list(checks))
+    wanted = list(checks)
+    unknown = sorted(set(wanted) - set(REGISTRY.get_all_names()))
+    if unknown:
+        raise ValueError(
+            f"check_contract(checks=...): schemathesis has no check {', '.join(map(repr, unknown))}; "
+            f"it has {', '.join(REGISTRY.get_all_names())}."
+        )
+    selected = REGISTRY.get_by_names(wanted)
     with app.test_request_context():
         url = url_for(f"{BLUEPRINT_NAME}.spec")
     schema = schemathesis.openapi.from_wsgi(url, app)
