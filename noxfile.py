@@ -205,7 +205,10 @@ def integration(session: nox.Session) -> None:
     else:
         session.warn("npm is missing: the accessibility checks of tests/browser will skip (install Node.js and npm)")
     # tests/production has a session of its own (it starts servers and runs for minutes).
-    session.run("pytest", "tests", "--ignore=tests/production", *_pytest_args(session))
+    # Whole modules per worker: tests/browser's module-scoped fixtures (a sweep of every page) run once, not once per
+    # worker; a worker that is free takes the next module.
+    arguments = session.posargs or [*PYTEST_DEFAULTS[:-1], "loadscope"]
+    session.run("pytest", "tests", "--ignore=tests/production", *arguments)
 
 
 #: The production suite's limit per test, in seconds (the suite bounds its whole run too: see its conftest).

@@ -75,6 +75,14 @@ def screenshot_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     return folder
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker, hand the screenshot folders to the controller (tests/conftest.py names them)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        folders = session.config.stash.get(_SCREENSHOT_DIRS, [])
+        workeroutput["erlen_screenshot_dirs"] = [str(folder) for folder in folders]
+
+
 def pytest_terminal_summary(terminalreporter: t.Any, exitstatus: int, config: pytest.Config) -> None:
     for folder in config.stash.get(_SCREENSHOT_DIRS, []):
         terminalreporter.write_sep("-", "screenshots")

@@ -1,3 +1,5 @@
+"""The admin's test fixtures; under pytest-xdist, the browser tests' screenshot folders in the report."""
+
 from __future__ import annotations
 
 import sys
@@ -67,3 +69,23 @@ def books(db_session: t.Any, models: t.Any) -> list[t.Any]:
 
 def app_of(client: FlaskClient) -> Flask:
     return client.application
+
+
+#: The browser tests' screenshot folders of the pytest-xdist workers (tests/browser/conftest.py).
+_WORKER_SCREENSHOT_DIRS = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: t.Any, error: object) -> None:
+    """pytest-xdist's controller, which loads only this conftest: note a finished worker's screenshot folders."""
+    folders = getattr(node, "workeroutput", {}).get("erlen_admin_screenshot_dirs", [])
+    node.config.stash.setdefault(_WORKER_SCREENSHOT_DIRS, []).extend(folders)
+
+
+def pytest_terminal_summary(terminalreporter: t.Any, exitstatus: int, config: pytest.Config) -> None:
+    folders = dict.fromkeys(config.stash.get(_WORKER_SCREENSHOT_DIRS, []))
+    if folders:
+        terminalreporter.write_sep("-", "admin browser screenshots")
+        for folder in folders:
+            count = len(list(Path(folder).glob("*.png")))
+            terminalreporter.write_line(f"{folder} ({count} screenshots)")

@@ -143,6 +143,13 @@ def page(browser: t.Any, live_server: LiveServer, request: pytest.FixtureRequest
         context.close()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker, hand the screenshot folders to the controller (tests/conftest.py names them)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["erlen_admin_screenshot_dirs"] = [str(folder) for folder in _folders]
+
+
 def pytest_terminal_summary(terminalreporter: t.Any) -> None:
     if _folders:
         terminalreporter.write_sep("-", "admin browser screenshots")
