@@ -114,7 +114,11 @@ def test_a_worker_killed_after_the_commit_runs_the_job_again_with_its_effect_onc
         stop(second)
     assert "test.once" in output(tmp_path, "second"), output(tmp_path, "second")
     assert effects(app) == ["charged"]  # run twice, effect once
-    assert rows(app)[0].attempts == 2
+    # The database broker counts each try as it claims the row; the records of runs relayed to Redis or
+    # RabbitMQ are written in batches, so the killed worker's last one may be missing.
+    if broker_kind == "database":
+        assert rows(app)[0].attempts == 2
+    assert rows(app)[0].attempts >= 1
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

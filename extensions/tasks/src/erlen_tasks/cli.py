@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import signal
 import threading
 import typing as t
@@ -206,33 +205,24 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
 
     import erlen_db
 
-    from .models import DEAD, FAILED, PENDING, JobRecord, utcnow
+    from .models import DEAD, JobRecord
+    from .operations import RETRYABLE, requeue
 
     app = _app()
     if not (ids or all_dead):
         raise click.UsageError("Name job IDs, or pass --dead.")
     condition = sa.or_(JobRecord.id.in_(ids), JobRecord.status == DEAD if all_dead else sa.false())
-    count = 0
     with erlen_db.database_of(app).session_scope() as session:
         rows = session.scalars(sa.select(JobRecord).where(condition)).all()
         found = {row.id: row for row in rows}
         for ident in ids:
             if ident not in found:
                 raise click.ClickException(f"There is no job {ident}.")
-            if found[ident].status not in (DEAD, FAILED):
+            if found[ident].status not in RETRYABLE:
                 raise click.ClickException(
                     f"Job {ident} is {found[ident].status}: only dead and failed jobs can be retried."
                 )
-        now = utcnow()
-        for row in rows:
-            message = json.loads(row.message)
-            message.get("options", {}).pop("retries", None)  # a fresh count of tries for Dramatiq's Retries
-            message.get("options", {}).pop("traceback", None)
-            row.message = json.dumps(message, separators=(",", ":"))
-            row.status, row.eta, row.attempts, row.last_error = PENDING, now, 0, None
-            row.claim_token = row.claimed_until = None
-            row.updated_at = now
-            count += 1
+        count = requeue(rows)
     click.echo(f"Queued {count} job(s) again.")
 
 

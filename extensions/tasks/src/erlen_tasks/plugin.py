@@ -23,7 +23,7 @@ if t.TYPE_CHECKING:
 PLUGIN = erlen.Plugin(
     name="tasks",
     requires=["db"],
-    integrates_with=["migrate"],
+    integrates_with=["migrate", "admin"],
     description="Background jobs on Dramatiq: enqueued with the transaction, retried, scheduled.",
 )
 
@@ -177,6 +177,49 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
     from .cli import tasks_group
 
     return [tasks_group]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
+    # Called only when the admin is enabled (so erlen-admin is installed).
+    from erlen_admin import Action, ModelView
+
+    from .models import JobRecord
+    from .operations import requeue
+
+    def retry(view: t.Any, objects: t.Sequence[JobRecord]) -> str:
+        count = requeue(objects)
+        skipped = len(objects) - count
+        return f"Queued {count} job(s) again." + (f" {skipped} not dead nor failed, left alone." if skipped else "")
+
+    return [
+        ModelView(
+            JobRecord,
+            name="job",
+            plural="jobs",
+            list_columns=["job", "status", "queue", "attempts", "eta", "last_error"],
+            sortable=["id", "eta"],
+            search=["job"],
+            filters=["status", "queue"],
+            detail_columns=[
+                "job",
+                "status",
+                "queue",
+                "priority",
+                "attempts",
+                "eta",
+                "last_error",
+                "message",
+                "message_id",
+                "created_at",
+                "updated_at",
+                "claimed_until",
+            ],
+            can_create=False,  # jobs are enqueued by code, with checked arguments
+            form_columns=["eta", "priority"],  # reschedule or reprioritise a waiting job
+            actions=[Action("retry", "Retry", retry, permission="edit", confirm=False)],
+        )
+    ]
 
 
 @erlen.hookimpl

@@ -62,7 +62,9 @@ class TasksState:
         with self._lock:
             broker, self._broker = self._broker, None
         if broker is not None:
-            broker.close()
+            from .brokers import close_broker
+
+            close_broker(broker)
 
     def get_job(self, name: str) -> Job:
         """The job named ``name``.

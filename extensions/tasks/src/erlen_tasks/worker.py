@@ -96,7 +96,7 @@ def run_worker(
     :param report_relay: called with each relay pass that did something.
     :param report_schedule: called with each scheduler tick that enqueued something.
     """
-    from .brokers import make_broker
+    from .brokers import close_broker, make_broker
     from .relay import Relay
     from .scheduler import Scheduler
     from .state import state_of
@@ -136,7 +136,7 @@ def run_worker(
         worker.stop(timeout=int(options.stop_timeout * 1000))
         for thread in threads:
             thread.join(timeout=10.0)
-        broker.close()
+        close_broker(broker)
     return dict(progress.counts)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .database import DatabaseBroker, DatabaseConsumer
-from .factory import make_broker
+from .factory import close_broker, make_broker
 from .tracking import Tracking
 
-__all__ = ["DatabaseBroker", "DatabaseConsumer", "Tracking", "make_broker"]
+__all__ = ["DatabaseBroker", "DatabaseConsumer", "Tracking", "close_broker", "make_broker"]

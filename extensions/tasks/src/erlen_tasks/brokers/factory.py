@@ -78,4 +78,12 @@ def make_broker(state: TasksState) -> dramatiq.Broker:
     return broker
 
 
-__all__ = ["make_broker"]
+def close_broker(broker: dramatiq.Broker) -> None:
+    """Write the runs' records still waiting (see :class:`Tracking`), then close ``broker``."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, Tracking):
+            middleware.close()
+    broker.close()
+
+
+__all__ = ["close_broker", "make_broker"]
