@@ -82,12 +82,16 @@ def count(name: str, script: Path, requests: int) -> float:
 def run(quick: bool) -> list[harness.Result]:
     title_off = "Instructions per hello-world request: erlen-ops enabled, metrics and tracing off (callgrind)"
     title_on = "Instructions per hello-world request: erlen-ops with metrics on (callgrind)"
+    titles = {"ops_off_instructions": title_off, "ops_metrics_instructions": title_on}
+    absent = harness.missing([("erlen_ops", "erlen-ops"), ("prometheus_client", "prometheus-client")])
+    if absent:
+        return harness.skipped_all(titles, harness.not_installed(absent))
     if not harness.valgrind_available():
-        return [
-            harness.skipped(name="ops_off_instructions", title=title_off, reason=harness.VALGRIND_MISSING),
-            harness.skipped(name="ops_metrics_instructions", title=title_on, reason=harness.VALGRIND_MISSING),
-        ]
-    requests = 200 if quick else 2000
+        return harness.skipped_all(titles, harness.VALGRIND_MISSING)
+    if quick:
+        # Four runs under valgrind take minutes: too long for a smoke run.
+        return harness.skipped_all(titles, "not counted in a --quick run")
+    requests = 2000
     with tempfile.TemporaryDirectory(prefix="erlen-bench-ops-") as folder:
         script = Path(folder) / "ops_calls.py"
         script.write_text(CALLS_SCRIPT.format(bench=str(Path(__file__).resolve().parent)))

@@ -16,10 +16,12 @@ import time
 import typing as t
 from collections.abc import Iterable
 
+from flask import has_request_context
+from flask.globals import request_ctx
 from werkzeug.wrappers import Response
 
 # Not the metrics module: it imports prometheus-client, which an app with metrics off never needs.
-from .names import ENDPOINT_KEY, QUERIES_KEY, UNMATCHED
+from .names import QUERIES_KEY, UNMATCHED
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -105,10 +107,15 @@ class OpsMiddleware:
     def _counted(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         metrics = self.state.metrics
         assert metrics is not None
-        status = ["500"]
+        status = ["500", UNMATCHED]
 
         def noting_status(status_line: str, headers: t.Any, exc_info: t.Any = None) -> t.Any:
+            # Flask starts the response inside the request context: the matched rule is still at hand.
             status[0] = status_line[:3]
+            if has_request_context():
+                rule = request_ctx.request.url_rule
+                if rule is not None and rule.endpoint:
+                    status[1] = rule.endpoint
             return start_response(status_line, headers, exc_info)
 
         metrics.in_flight.inc()
@@ -118,7 +125,7 @@ class OpsMiddleware:
         finally:
             metrics.in_flight.dec()
             metrics.observe_request(
-                environ.get(ENDPOINT_KEY, UNMATCHED),
+                status[1],
                 environ.get("REQUEST_METHOD", ""),
                 status[0],
                 time.perf_counter() - started,

@@ -7,8 +7,7 @@ import os
 #: The environment variable of prometheus-client's multiprocess mode.
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
-#: The WSGI environ keys where a request's endpoint and query count are noted.
-ENDPOINT_KEY = "erlen_ops.endpoint"
+#: The WSGI environ key where a request's SQL statements are counted.
 QUERIES_KEY = "erlen_ops.queries"
 
 #: The endpoint label of requests that match no route (404s, 405s): one label, however many paths are tried.

@@ -7,14 +7,13 @@ import typing as t
 from collections.abc import Iterable
 from types import ModuleType
 
-from flask import Flask, request, request_started
+from flask import Flask
 
 import erlen
 
 from . import hookspecs
 from .health import ReadinessChecker, collect_checks
 from .middleware import OpsMiddleware
-from .names import ENDPOINT_KEY, UNMATCHED
 from .state import EXTENSION_KEY, OpsSettings, OpsState, state_of
 
 PLUGIN = erlen.Plugin(
@@ -158,7 +157,6 @@ def erlen_init_app(app: Flask) -> None:
         from .metrics import AppMetrics, MetricsFactory
 
         state.metrics = AppMetrics(MetricsFactory(CollectorRegistry(auto_describe=True)))
-        request_started.connect(_note_endpoint, app)
         if engine is not None:
             state.metrics.instrument_engine(engine)
             state.counts_queries = True
@@ -234,10 +232,6 @@ def _engine(app: Flask) -> t.Any:
     import erlen_db
 
     return erlen_db.database_of(app).engine
-
-
-def _note_endpoint(sender: Flask, **extra: t.Any) -> None:
-    request.environ[ENDPOINT_KEY] = request.endpoint or UNMATCHED
 
 
 def _hook_wrapper(state: OpsState) -> t.Callable[[t.Callable[..., t.Any], str, str], t.Callable[..., t.Any]]:
