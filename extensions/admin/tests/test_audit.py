@@ -18,10 +18,11 @@ def entry_page(admin_client, db_session, action: str) -> str:
 
 
 def rows_of(html: str) -> list[tuple[str, str, str]]:
-    table = re.search(r'<table class="admin-table changes-table">(.*?)</table>', html, re.DOTALL)
+    table = re.search(r'<table class="admin-table changes-table[^"]*">(.*?)</table>', html, re.DOTALL)
     assert table is not None, html
     return re.findall(
-        r'<tr><th scope="row">(.*?)</th><td class="before">(.*?)</td><td class="after">(.*?)</td></tr>', table.group(1)
+        r'<tr><th scope="row">(.*?)</th><td class="before"[^>]*>(.*?)</td><td class="after"[^>]*>(.*?)</td></tr>',
+        table.group(1),
     )
 
 
