@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, abort, current_app, send_from_directory
 from flask.cli import with_appcontext
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
-from . import builtin
+from . import builtin, cookie_sessions
 from .config import ConfigInput, ConfigSources, decode_undeclared, load_config, load_environment
 from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, SettingError
 from .hosts import register_host_check
@@ -311,6 +311,7 @@ def _register_static(app: Flask, registry: PluginRegistry) -> None:
 def _register_per_request_hooks(app: Flask, registry: PluginRegistry) -> None:
     # Only hooks some plugin implements get a Flask handler: an unused hook adds no work to a request.
     hook = registry.hook
+    cookie_sessions.install(app)  # the session cookie's serializer made once per key, not on every request
     register_host_check(app)  # first: no hook runs for a request naming a port the app does not answer on
     headers = {name: value for name, value in app.config["SECURITY_HEADERS"].items() if value}
     if headers:

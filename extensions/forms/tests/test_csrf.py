@@ -219,6 +219,28 @@ def test_tokens_survive_a_secret_key_rotation(make_app: MakeApp) -> None:
     assert rotated.post("/form", data={"csrf_token": token}).status_code == 200
 
 
+def test_a_key_changed_on_the_running_app_is_used_at_once(make_app: MakeApp) -> None:
+    # The token serializer is kept per app while the keys stay the same: a new key must not be missed.
+    app = add_routes(make_app(["forms"], {"SECRET_KEY": "old" * 20}))
+    client = app.test_client()
+    token = page_token(client, "/form")
+    assert client.post("/form", data={"csrf_token": token}).status_code == 200
+    app.config["SECRET_KEY"] = "new" * 20
+    assert client.post("/form", data={"csrf_token": token}).status_code == 400
+    app.config["SECRET_KEY_FALLBACKS"] = ["old" * 20]
+    assert client.post("/form", data={"csrf_token": token}).status_code == 200
+
+
+def test_tokens_are_itsdangerous_own(app: Flask) -> None:
+    client = app.test_client()
+    token = page_token(client, "/form")
+    with client.session_transaction() as sess:
+        secret = sess[SESSION_KEY]
+    assert URLSafeTimedSerializer(TESTING_SECRET_KEY, salt=SALT).loads(token) == secret
+    made_by_itsdangerous = URLSafeTimedSerializer(TESTING_SECRET_KEY, salt=SALT).dumps(secret)
+    assert client.post("/form", data={"csrf_token": made_by_itsdangerous}).status_code == 200
+
+
 def test_reset_invalidates_earlier_tokens(app: Flask) -> None:
     @app.post("/login")
     def login() -> str:

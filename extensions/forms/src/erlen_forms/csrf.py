@@ -34,8 +34,10 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
 import erlen
+from erlen.cookie_sessions import KeyCachingSigner
 
-from .state import state_of
+from .state import EXTENSION_KEY as FORMS_EXTENSION_KEY
+from .state import FormsState, state_of
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
 
@@ -170,8 +172,20 @@ def _serializer(app: Flask) -> URLSafeTimedSerializer:
         )
     fallbacks = [k for k in app.config.get("SECRET_KEY_FALLBACKS") or () if k]
     # itsdangerous signs with the last key and accepts any of them: old keys keep tokens valid during a rotation.
-    keys: list[str] = [str(k) for k in (*fallbacks, key)]
-    return URLSafeTimedSerializer(keys, salt=SALT)
+    keys = tuple(str(k) for k in (*fallbacks, key))
+    state: FormsState | None = app.extensions.get(FORMS_EXTENSION_KEY)
+    if state is None:  # the plugin is not enabled on this app: nothing to keep the serializer in
+        return URLSafeTimedSerializer(list(keys), salt=SALT)
+    cached = state.csrf_serializer
+    if cached is not None and cached[0] == keys:
+        return cached[1]
+    # Made once per set of keys, each key derived once: building them cost every check and every token.
+    state.csrf_derived_keys.clear()
+    serializer = URLSafeTimedSerializer(
+        list(keys), salt=SALT, signer=KeyCachingSigner, signer_kwargs={"derived_keys": state.csrf_derived_keys}
+    )
+    state.csrf_serializer = (keys, serializer)
+    return serializer
 
 
 def session_secret(store: MutableMapping[str, t.Any], *, create: bool) -> str | None:

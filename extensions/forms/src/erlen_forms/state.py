@@ -7,6 +7,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from flask import Flask
+from itsdangerous import URLSafeTimedSerializer
 
 import erlen
 
@@ -27,12 +28,17 @@ class FormsState:
         on first use.
     :param hook_exemptions: endpoints and blueprints that plugins exempted
         through ``erlen_forms_csrf_exempt``: name to ``(plugin, reason)``.
+    :param csrf_serializer: the keys (``SECRET_KEY`` and its fallbacks) and the serializer of CSRF tokens
+        made for them, kept while they stay the same.
+    :param csrf_derived_keys: the signing keys derived from them, each derived once.
     """
 
     form_classes: dict[type, type] = field(default_factory=dict)
     exemption_cache: dict[str, Exemption | None] = field(default_factory=dict)
     hook_exemptions: dict[str, tuple[str, str]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    csrf_serializer: tuple[tuple[t.Any, ...], URLSafeTimedSerializer] | None = None
+    csrf_derived_keys: dict[tuple[t.Any, bytes], bytes] = field(default_factory=dict)
 
 
 def state_of(app: Flask | None = None) -> FormsState:

@@ -1,0 +1,106 @@
+"""Flask's signed-cookie sessions, with the signing work that does not change made once per key, not per request.
+
+Flask's ``SecureCookieSessionInterface`` builds its serializer on every
+request (which serializes an empty dict to learn that its serializer makes
+text), and itsdangerous derives the signing key from ``SECRET_KEY`` with an
+HMAC on every signature it makes or checks. Both depend only on the keys:
+:class:`CookieSessionInterface` keeps them until ``SECRET_KEY`` or
+``SECRET_KEY_FALLBACKS`` change. The cookies are Flask's own, byte for byte.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+#: At most this many derived keys are kept per interface (a key and its fallbacks, with each salt).
+MAX_DERIVED_KEYS = 64
+
+
+class KeyCachingSigner(TimestampSigner):
+    """An itsdangerous :class:`~itsdangerous.TimestampSigner` deriving each key once, into ``derived_keys``.
+
+    :param secret_key: as for :class:`~itsdangerous.Signer`: a key, or the keys oldest first.
+    :param salt: as for :class:`~itsdangerous.Signer`.
+    :param derived_keys: where derived keys are kept, by secret key and salt; shared by the signers of one
+        serializer, which makes a new signer for each value it signs or checks.
+    :param kwargs: ``key_derivation``, ``digest_method`` and the rest, as for :class:`~itsdangerous.Signer`;
+        fixed for every signer sharing ``derived_keys``.
+    """
+
+    def __init__(
+        self,
+        secret_key: t.Any,
+        salt: str | bytes | None = b"itsdangerous.Signer",
+        *,
+        derived_keys: dict[tuple[t.Any, bytes], bytes],
+        **kwargs: t.Any,
+    ) -> None:
+        super().__init__(secret_key, salt, **kwargs)
+        self.derived_keys = derived_keys
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        """The key derived from ``secret_key`` (the newest key by default), derived once.
+
+        :param secret_key: the secret key to derive from.
+        """
+        lookup = (self.secret_keys[-1] if secret_key is None else secret_key, self.salt)
+        derived = self.derived_keys.get(lookup)
+        if derived is None:
+            derived = super().derive_key(secret_key)
+            if len(self.derived_keys) < MAX_DERIVED_KEYS:
+                self.derived_keys[lookup] = derived
+        return derived
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session interface, its serializer made once per ``SECRET_KEY`` (and fallbacks).
+
+    Erlen installs one on each app that uses Flask's default interface; an app that sets its own
+    ``session_interface`` keeps it.
+    """
+
+    def __init__(self) -> None:
+        self._keys: tuple[t.Any, tuple[t.Any, ...]] | None = None
+        self._serializer: URLSafeTimedSerializer | None = None
+        self._derived_keys: dict[tuple[t.Any, bytes], bytes] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """The serializer signing ``app``'s session cookies, as Flask's, kept while the keys stay the same.
+
+        :param app: the app whose ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` sign the cookies.
+        :returns: ``None`` without a ``SECRET_KEY`` (then Flask has no session).
+        """
+        secret_key = app.secret_key
+        if not secret_key:
+            return None
+        keys = (secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        if keys == self._keys:
+            return self._serializer
+        if keys[0] != (self._keys or (None,))[0]:
+            self._derived_keys.clear()  # the old key's derivations stay in memory no longer than needed
+        serializer = URLSafeTimedSerializer(
+            [*keys[1], keys[0]],  # itsdangerous signs with the last key and accepts any of them
+            salt=self.salt,
+            serializer=self.serializer,
+            signer=KeyCachingSigner,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+                "derived_keys": self._derived_keys,
+            },
+        )
+        self._keys, self._serializer = keys, serializer
+        return serializer
+
+
+def install(app: Flask) -> None:
+    """Give ``app`` a :class:`CookieSessionInterface`, unless it set a session interface of its own.
+
+    :param app: the app being set up.
+    """
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = CookieSessionInterface()

@@ -1,0 +1,73 @@
+"""The session cookie's serializer and derived keys are made once per key; the cookies stay Flask's own."""
+
+from __future__ import annotations
+
+import flask
+from flask.sessions import SecureCookieSessionInterface
+
+import erlen
+from erlen.cookie_sessions import CookieSessionInterface
+
+KEY = "a-long-random-secret-key-for-the-session-tests-0123456789"
+OLD_KEY = "the-previous-secret-key-for-the-session-tests-9876543210"
+
+
+def make_app(**config: object) -> flask.Flask:
+    app = erlen.create_app(__name__, {"SECRET_KEY": KEY, **config}, environ={})
+
+    @app.get("/set/<value>")
+    def set_value(value: str) -> str:
+        flask.session["value"] = value
+        return "set"
+
+    @app.get("/get")
+    def get_value() -> str:
+        return flask.session.get("value", "none")
+
+    return app
+
+
+def test_the_serializer_is_made_once_per_key() -> None:
+    app = make_app()
+    interface = app.session_interface
+    assert isinstance(interface, CookieSessionInterface)
+    first = interface.get_signing_serializer(app)
+    assert first is not None and interface.get_signing_serializer(app) is first
+    app.config["SECRET_KEY"] = OLD_KEY
+    assert interface.get_signing_serializer(app) is not first
+
+
+def test_cookies_are_flasks_own_both_ways() -> None:
+    app = make_app()
+    client = app.test_client()
+    client.get("/set/hello")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    plain = flask.Flask(__name__)
+    plain.secret_key = KEY
+    flasks = SecureCookieSessionInterface().get_signing_serializer(plain)
+    assert flasks is not None and flasks.loads(cookie.value) == {"value": "hello"}
+    other = app.test_client()
+    other.set_cookie("session", flasks.dumps({"value": "from flask"}))
+    assert other.get("/get").text == "from flask"
+
+
+def test_a_changed_key_refuses_old_cookies_unless_it_is_a_fallback() -> None:
+    app = make_app(SECRET_KEY=OLD_KEY)
+    client = app.test_client()
+    client.get("/set/kept")
+    assert client.get("/get").text == "kept"
+    app.config["SECRET_KEY"] = KEY
+    assert client.get("/get").text == "none"
+    app.config["SECRET_KEY_FALLBACKS"] = [OLD_KEY]
+    assert client.get("/get").text == "kept"
+
+
+def test_an_app_with_its_own_session_interface_keeps_it() -> None:
+    class Own(SecureCookieSessionInterface):
+        pass
+
+    app = flask.Flask(__name__)
+    app.session_interface = Own()
+    erlen.Erlen(app, config={"SECRET_KEY": KEY}, environ={})
+    assert type(app.session_interface) is Own
