@@ -112,7 +112,7 @@ def test_check_warns_about_unindexed_sort_columns(app):
 
     registry = registry_of(app)
     registry.models["library_book"].sortable.append("featured")
-    messages = admin_plugin.erlen_checks(app, deploy=False)
+    messages = [m for m in admin_plugin.erlen_checks(app, deploy=False) if m.id != "admin.W002"]  # W002: search
     assert [message.id for message in messages] == ["admin.W001"]
     assert "featured" in messages[0].message
     assert Book is not None

@@ -219,7 +219,8 @@ def _search_index_checks(app: Flask, views: Iterable[ModelView]) -> list[CheckMe
         return []
     found = []
     try:
-        with erlen_db.database_of(app).engine.connect() as connection:
+        with erlen_db.database_of(app).new_session() as session:
+            connection = session.connection()
             for view in searched:
                 missing = unindexed_columns(view, connection)
                 if missing:

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
@@ -41,6 +40,7 @@ from .state import SecuritySection, state_of
 
 if t.TYPE_CHECKING:
     from .models import User
+    from .oidc_client import OIDCClient
 
 #: The key of ``app.extensions`` under which :class:`OIDCState` lives.
 EXTENSION_KEY = "auth_oidc"
@@ -253,81 +253,18 @@ class ProviderError(Exception):
     """A provider's discovery document cannot be used (this app's or the provider's configuration is wrong)."""
 
 
-class OIDCClient(FlaskOAuth2App):  # type: ignore[misc]  # Authlib is untyped
-    """Authlib's Flask client of one provider, checking the discovery document and the ID token's signature algorithm.
-
-    ``provider`` is set right after registration.
-    """
-
-    provider: ProviderConfig
-
-    def load_server_metadata(self) -> dict[str, t.Any]:
-        loaded = "_loaded_at" in self.server_metadata
-        metadata: dict[str, t.Any] = super().load_server_metadata()
-        if not loaded:
-            try:
-                _check_metadata(self.provider, metadata)
-            except ProviderError:
-                self.server_metadata.clear()  # fetched again next time: the provider may be fixed by then
-                raise
-        return metadata
-
-    def claims_options(self) -> dict[str, t.Any]:
-        """What Authlib checks the ID token's claims against: the issuer(s) and this client as the audience."""
-        metadata = self.load_server_metadata()
-        issuers = list(self.provider.issuers) or [metadata["issuer"]]
-        return {
-            "iss": {"essential": True, "values": issuers},
-            # Authlib checks the audience only through azp by default: a token issued to another client of the same
-            # provider, naming this one as azp, would pass.
-            "aud": {"essential": True, "value": self.provider.client_id},
-            "sub": {"essential": True},
-        }
-
-
-def _check_metadata(provider: ProviderConfig, metadata: dict[str, t.Any]) -> None:
-    """Check ``metadata``, a discovery document, and keep only the signature algorithms accepted.
-
-    :raises ProviderError: it lacks an endpoint, an endpoint is not HTTPS, or its issuer is not the configured one.
-    """
-    where = f"The discovery document of the OpenID Connect provider {provider.name!r} ({provider.discovery_url})"
-    issuer = metadata.get("issuer")
-    if not isinstance(issuer, str) or not issuer:
-        raise ProviderError(f"{where} names no issuer.")
-    if provider.issuers and issuer not in provider.issuers:
-        raise ProviderError(
-            f"{where} names the issuer {issuer!r}, not the configured {provider.issuers[0]!r}: "
-            "correct issuer or discovery_url in AUTH_OIDC_PROVIDERS."
-        )
-    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-        url = metadata.get(key)
-        if not isinstance(url, str) or not _secure_url(url):
-            raise ProviderError(f"{where} gives no usable {key} (an https:// address): {url!r}.")
-    advertised = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
-    accepted = [alg for alg in advertised if alg in SIGNING_ALGORITHMS]
-    if not accepted:
-        raise ProviderError(
-            f"{where} signs ID tokens only with {advertised!r}; accepted: {', '.join(SIGNING_ALGORITHMS)}."
-        )
-    # Authlib lets through what the document lists: "none" must never be among them.
-    metadata["id_token_signing_alg_values_supported"] = accepted
-
-
-class _OAuth(OAuth):  # type: ignore[misc]  # Authlib is untyped
-    oauth2_client_cls = OIDCClient
-
-
 @dataclass
 class OIDCState:
     """The providers of one app and their Authlib clients, in ``app.extensions["auth_oidc"]``.
 
     :param providers: the configured providers, by name.
-    :param oauth: Authlib's registry of the app's clients.
+    :param oauth: Authlib's registry of the app's clients (``None`` without providers: Authlib, and the
+        HTTP and JOSE libraries it brings, are imported only by an app that has some).
     :param clients: each provider's client, by name.
     """
 
     providers: dict[str, ProviderConfig]
-    oauth: OAuth
+    oauth: t.Any
     clients: dict[str, OIDCClient] = field(default_factory=dict)
 
 
@@ -343,13 +280,16 @@ def init(app: Flask) -> None:
     loaded at the first sign-in, so an app starts while a provider is down.
     """
     providers = parse_providers(app.config["AUTH_OIDC_PROVIDERS"])
-    oauth = _OAuth()
-    # Not oauth.init_app(app): that takes app.extensions["authlib.integrations.flask_client"], which belongs to
-    # the app's own Authlib clients if it has any.
-    oauth.app = app
-    state = OIDCState(providers=providers, oauth=oauth)
+    state = OIDCState(providers=providers, oauth=None)
+    if providers:
+        from .oidc_client import OIDCRegistry
+
+        state.oauth = OIDCRegistry()
+        # Not oauth.init_app(app): that takes app.extensions["authlib.integrations.flask_client"], which belongs
+        # to the app's own Authlib clients if it has any.
+        state.oauth.app = app
     for name, provider in providers.items():
-        client = oauth.register(
+        client = state.oauth.register(
             name,
             client_id=provider.client_id,
             client_secret=provider.client_secret,

@@ -26,13 +26,10 @@ import datetime as dt
 import logging
 import typing as t
 
-import requests
 import sqlalchemy as sa
-from authlib.common.errors import AuthlibBaseError
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from joserfc.errors import JoseError
 from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
@@ -49,13 +46,29 @@ from .permissions import login_required
 from .redirects import is_safe_redirect
 from .state import state_of
 
+if t.TYPE_CHECKING:
+    from .oidc_client import OIDCClient
+
 log = logging.getLogger(__name__)
 
 #: Purposes of a round trip to a provider.
 LOGIN, LINK, REAUTH = "login", "link", "reauth"
 
+
 #: What can go wrong while talking to a provider or checking what it sent.
-_PROVIDER_FAILURES = (AuthlibBaseError, JoseError, ValueError, KeyError, TypeError)
+def _provider_failures() -> tuple[type[BaseException], ...]:
+    """What a provider's answers can raise in Authlib and the JOSE library (imported with the client, on use)."""
+    from authlib.common.errors import AuthlibBaseError
+    from joserfc.errors import JoseError
+
+    return (AuthlibBaseError, JoseError, ValueError, KeyError, TypeError)
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """What a provider that cannot be reached raises (Requests comes with Authlib, on use)."""
+    import requests
+
+    return (requests.RequestException, oidc.ProviderError)
 
 
 class StartForm(Form):
@@ -119,7 +132,7 @@ def identities_for_templates(user: User) -> list[IdentityRow]:
 # Starting a round trip
 
 
-def _provider(name: str) -> tuple[oidc.ProviderConfig, oidc.OIDCClient]:
+def _provider(name: str) -> tuple[oidc.ProviderConfig, OIDCClient]:
     state = oidc.oidc_state()
     provider = state.providers.get(name)
     if provider is None:
@@ -148,7 +161,7 @@ def _start(name: str, purpose: str, next_target: str | None, user_id: int | None
     try:
         # state, nonce and the PKCE code_verifier are made here; the discovery document is loaded on first use.
         found = client.create_authorization_url(redirect_uri)
-    except (requests.RequestException, oidc.ProviderError, *_PROVIDER_FAILURES) as error:
+    except (*_unreachable(), *_provider_failures()) as error:
         return _unavailable(provider, error)
     target = next_target if next_target and is_safe_redirect(next_target) else None
     client.save_authorize_data(redirect_uri=redirect_uri, purpose=purpose, next=target, user_id=user_id, **found)
@@ -204,7 +217,7 @@ class Identity(t.NamedTuple):
     verified: bool
 
 
-def _identity(client: oidc.OIDCClient, token: dict[str, t.Any]) -> Identity | None:
+def _identity(client: OIDCClient, token: dict[str, t.Any]) -> Identity | None:
     claims = token.get("userinfo")
     if not claims:
         return None  # no ID token: a plain OAuth answer proves nobody's identity
@@ -246,9 +259,9 @@ def callback(provider: str) -> t.Any:
     try:
         token = client.authorize_access_token(claims_options=client.claims_options())
         identity = _identity(client, token)
-    except (requests.RequestException, oidc.ProviderError) as error:
+    except _unreachable() as error:
         return _unavailable(config, error)
-    except _PROVIDER_FAILURES as error:
+    except _provider_failures() as error:
         # A refused code (used already, expired), or an ID token that failed a check: its signature, algorithm,
         # issuer, audience, expiry, issue time or nonce. Said in the log, not to the visitor.
         log.warning("OpenID Connect sign-in with %r refused: %s: %s", provider, type(error).__name__, error)

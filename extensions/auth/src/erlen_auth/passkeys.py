@@ -47,25 +47,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, current_app, request, session
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.parse_authentication_credential_json import parse_authentication_credential_json
-from webauthn.helpers.parse_registration_credential_json import parse_registration_credential_json
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 import erlen
 from erlen.checks import CheckMessage, error
@@ -76,7 +57,12 @@ from .passkey_models import NAME_MAX_LENGTH, USER_HANDLE_LENGTH, Passkey
 from .state import SecondFactor, SecuritySection
 
 if t.TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
     from .models import User
+
+# py_webauthn (with cryptography, pydantic and pyasn1) is imported by the functions of the ceremonies, when a
+# passkey is made or used: every process of an app imports this module, few of them ever see a passkey.
 
 logger = logging.getLogger("erlen_auth.passkeys")
 
@@ -243,6 +229,8 @@ def available() -> bool:
 
 
 def _remember(ceremony: str, challenge: bytes, user_id: int | None, **extra: t.Any) -> None:
+    from webauthn.helpers import bytes_to_base64url
+
     pending = session.get(SESSION_KEY)
     pending = dict(pending) if isinstance(pending, dict) else {}
     pending[ceremony] = {
@@ -283,6 +271,8 @@ def _timeout_ms() -> int:
 
 
 def _options_json(options: t.Any) -> dict[str, t.Any]:
+    from webauthn import options_to_json
+
     return t.cast(dict[str, t.Any], json.loads(options_to_json(options)))
 
 
@@ -320,6 +310,8 @@ def has_passkey(user: User) -> bool:
 
 
 def _descriptors(passkeys: t.Iterable[Passkey]) -> list[PublicKeyCredentialDescriptor]:
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     descriptors = []
     for passkey in passkeys:
         transports = []
@@ -344,6 +336,15 @@ def registration_options(user: User, name: object) -> dict[str, t.Any]:
     :param name: the name the user gives it (checked here, before the authenticator is asked).
     :raises PasskeyError: the name is not acceptable, or the relying party cannot be told.
     """
+    from webauthn import generate_registration_options
+    from webauthn.helpers import bytes_to_base64url
+    from webauthn.helpers.structs import (
+        AttestationConveyancePreference,
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     cleaned = clean_name(name)
     rp = relying_party()
     existing = passkeys_of(user)
@@ -378,6 +379,11 @@ def register(user: User, credential: object) -> Passkey:
     :param credential: the ``PublicKeyCredential`` the browser made, as JSON (base64url fields).
     :raises PasskeyError: no pending challenge, or the answer does not verify.
     """
+    from webauthn import verify_registration_response
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.parse_registration_credential_json import parse_registration_credential_json
+
     from . import notices
 
     entry = _take(REGISTER, user.id)
@@ -426,6 +432,9 @@ def authentication_options(ceremony: str, user: User | None = None) -> dict[str,
     :param user: whose passkeys are allowed; ``None`` for any.
     :raises PasskeyError: the relying party cannot be told, or ``user`` has no passkey.
     """
+    from webauthn import generate_authentication_options
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     if ceremony not in CEREMONIES or ceremony == REGISTER:
         raise ValueError(f"not an authentication ceremony: {ceremony!r}")
     rp = relying_party()
@@ -454,6 +463,11 @@ def authenticate(ceremony: str, credential: object, user: User | None = None) ->
         an answer that does not verify (origin, relying party, challenge, signature, user not verified), or
         a signature counter that went back (logged as a warning: the passkey may have been copied).
     """
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.parse_authentication_credential_json import parse_authentication_credential_json
+
     entry = _take(ceremony, user.id if user is not None else None)
     rp = relying_party()
     try:

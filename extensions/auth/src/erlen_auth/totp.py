@@ -37,11 +37,7 @@ import logging
 import secrets
 import typing as t
 
-import pyotp
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app, request
 from markupsafe import Markup
 
@@ -52,7 +48,12 @@ from .state import state_of
 from .totp_models import RecoveryCode, TotpCredential
 
 if t.TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
     from .models import User
+
+# pyotp and cryptography are imported by the functions that use them: every process of an app imports this
+# module, and most requests never see a second factor.
 
 logger = logging.getLogger("erlen_auth.totp")
 
@@ -89,10 +90,15 @@ def _secret_keys(app: Flask) -> list[bytes]:
 
 def _derive(key: bytes, purpose: bytes) -> bytes:
     """A 32-byte key for ``purpose`` derived from ``key`` (HKDF-SHA256): one secret, independent keys per use."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"erlen-auth " + purpose).derive(key)
 
 
 def _fernet() -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
     return MultiFernet(
         [Fernet(base64.urlsafe_b64encode(_derive(key, b"totp secret"))) for key in _secret_keys(current_app)]
     )
@@ -105,6 +111,8 @@ def encrypt_secret(secret: str) -> str:
 
 def decrypt_secret(token: str) -> str | None:
     """The secret in ``token``, or ``None`` when no key of ``SECRET_KEY`` and its fallbacks opens it (logged)."""
+    from cryptography.fernet import InvalidToken
+
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
@@ -152,6 +160,8 @@ def start_enrolment(user: User) -> str:
 
     :raises ValueError: ``user`` has a confirmed authenticator already.
     """
+    import pyotp
+
     db = get_session()
     found = db.get(TotpCredential, user.id)
     if found is not None and found.confirmed_at is not None:
@@ -185,6 +195,8 @@ def issuer() -> str:
 
 def provisioning_uri(user: User, secret: str) -> str:
     """The ``otpauth://`` address an authenticator app reads from the QR code."""
+    import pyotp
+
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
         name=user.email, issuer_name=issuer()
     )
@@ -217,6 +229,8 @@ def looks_like_totp(code: str) -> bool:
 
 def _matching_step(secret: str, code: str, after: int | None) -> int | None:
     """The time step, within :data:`VALID_WINDOW` of now and later than ``after``, whose code is ``code``."""
+    import pyotp
+
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
     now = _now()
     current = totp.timecode(dt.datetime.fromtimestamp(now, dt.UTC))

@@ -1,0 +1,48 @@
+"""Authlib, py_webauthn, pyotp and cryptography are imported when they are used, never by an app's start-up alone.
+
+Every process of an app (each web worker, each ``--help``) imports erlen-auth;
+Authlib (with Requests and a JOSE library) serves only apps with OpenID Connect
+providers, py_webauthn (with pydantic and cryptography) only the passkey ceremonies,
+pyotp and cryptography only the second factor.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+SCRIPT = """
+import sys
+
+import erlen
+
+config = {{"PLUGINS": ["db", "forms", "auth"], "DB_URL": {url!r}, "SECRET_KEY": "lazy-imports-key-0123456789abcdef"}}
+{configure}
+app = erlen.create_app("lazy_app", config=config)
+app.test_client().get("/auth/login")
+loaded = {{name.split(".")[0] for name in sys.modules}}
+print("loaded:", sorted(loaded & {{"authlib", "webauthn", "requests", "joserfc", "pyotp", "cryptography"}}))
+"""
+
+
+def loaded(tmp_path: Path, configure: str = "") -> str:
+    """The heavy libraries a fresh interpreter holds after creating an app and serving the log-in page."""
+    source = textwrap.dedent(SCRIPT).format(url=f"sqlite:///{tmp_path / 'lazy.sqlite3'}", configure=configure)
+    done = subprocess.run(
+        [sys.executable, "-c", source], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_an_app_without_providers_imports_neither(tmp_path: Path) -> None:
+    assert "loaded: []" in loaded(tmp_path)
+
+
+def test_an_app_with_a_provider_imports_authlib(tmp_path: Path) -> None:
+    provider = 'config["AUTH_OIDC_PROVIDERS"] = {"google": {"client_id": "g", "client_secret": "gs"}}'
+    output = loaded(tmp_path, provider)
+    assert all(f"'{name}'" in output for name in ("authlib", "joserfc", "requests")), output
+    assert "'webauthn'" not in output and "'pyotp'" not in output, output
