@@ -58,7 +58,7 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
         # never used the session included, then got "Vary: Cookie" and the work of saving the session.
         # Only login_user(remember=True) or logout_user in this request leave "_remember" there, or the
         # refresh setting asks for the cookie on every response: look without marking the session read.
-        stored = getattr(request_ctx._get_current_object(), "_session", None)
+        stored = getattr(request_ctx, "_session", None)
         if (
             stored is not None
             and "_remember" not in stored
