@@ -801,7 +801,13 @@ def mark() -> None:
 
 
 def instructions_by_part(
-    argv: Sequence[str], *, marks: int, cwd: Path, env: Mapping[str, str], timeout: float
+    argv: Sequence[str],
+    *,
+    marks: int,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    valgrind_options: Sequence[str] = (),
 ) -> list[int]:
     """The instructions of each part of one run of ``argv`` under callgrind, the parts separated by :func:`mark`.
 
@@ -814,6 +820,8 @@ def instructions_by_part(
 
     :param argv: the command; it must call :func:`mark` exactly ``marks`` times.
     :param marks: how many times it calls it.
+    :param valgrind_options: more options of valgrind (``--instr-atstart=no``: the command turns
+        instrumentation on itself, with ``callgrind_control -i on``).
     :returns: ``marks + 1`` counts: before the first mark, between each two, after the last.
     :raises BenchError: the command failed, or the run had another number of parts (something else called
         :data:`MARK_FUNCTION`).
@@ -826,6 +834,7 @@ def instructions_by_part(
                 "--tool=callgrind",
                 f"--callgrind-out-file={out}",
                 f"--dump-before={MARK_FUNCTION}",
+                *valgrind_options,
                 *argv,
             ],
             cwd=cwd,
