@@ -435,6 +435,7 @@ class Sweep:
         """The open page in ``scheme`` at ``width``: screenshot, size, background and axe-core's findings."""
         tab = self.tab
         tab.set_viewport_size({"width": width, "height": height})
+        _wait_for_a_settled_size(tab)
         shot = self.folder / (f"{name}-{width}.png" if scheme == "light" else f"{name}-{scheme}-{width}.png")
         tab.screenshot(path=str(shot), full_page=True, animations="disabled")
         document_width, document_height = tab.evaluate(DOCUMENT_SIZE)
@@ -445,6 +446,17 @@ class Sweep:
         ]
         size = (int(document_width), int(document_height))
         return Shot(width, height, shot, _png_size(shot), size, violations, scheme, (int(red), int(green), int(blue)))
+
+
+def _wait_for_a_settled_size(tab: t.Any, *, checks: int = 40, interval_ms: int = 50) -> None:
+    """Wait until the document's size is the same twice ``interval_ms`` apart (at most ``checks`` times): a page
+    still drawing itself (Swagger UI on a loaded machine) would otherwise be screenshot before it is whole."""
+    size = tab.evaluate(DOCUMENT_SIZE)
+    for _ in range(checks):
+        tab.wait_for_timeout(interval_ms)
+        size, before = tab.evaluate(DOCUMENT_SIZE), size
+        if size == before:
+            return
 
 
 def _page_name(endpoint: str, values: dict[str, t.Any]) -> str:
