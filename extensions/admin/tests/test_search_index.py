@@ -16,7 +16,7 @@ NOTICE = "read every row"
 
 
 def titles(html: str) -> list[str]:
-    return re.findall(r"<td>(Book \d\d)</td>", html)
+    return re.findall(r"<td[^>]*>(Book \d\d)</td>", html)
 
 
 def index_books(app, db_session) -> None:
@@ -35,6 +35,8 @@ def test_indexed_search_finds_what_the_scan_finds(admin_client, books, db_sessio
     indexed = admin_client.get(BOOKS + query).text
     assert NOTICE not in indexed
     assert titles(indexed) == titles(scanned)
+    if term in ("ok 1", "BOOK 3", "4"):
+        assert titles(indexed), "the search should find books: the rows' markup changed under this test"
 
 
 def test_the_index_sees_rows_written_after_it(admin_client, books, db_session, models):

@@ -7,8 +7,6 @@ number of examples: together well under a minute.
 
 from __future__ import annotations
 
-import typing as t
-
 import pytest
 from flask import Flask
 
@@ -43,32 +41,6 @@ def test_the_time_limit_skips_the_rest(app: Flask) -> None:
     report = check_contract(app, exclude=BROKEN_ON_PURPOSE, max_examples=1, time_limit=0, raise_on_failure=False)
     assert report.examples == 0 and len(report.failures) >= len(report.operations)
     assert all("time limit" in text for text in report.failures.values())
-
-
-def test_resources_keep_their_contract(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> None:
-    for name in ("erlen_db", "erlen_forms", "erlen_auth"):
-        pytest.importorskip(name, reason=f"{name} is not installed: these tests run in nox's integration session")
-    import sqlalchemy as sa
-    from api_sample.library import Book, Shelf
-
-    from erlen_auth import Role, grant
-    from erlen_auth.testing import make_user
-    from erlen_db import database_of
-
-    app = make_db_app(["forms", "auth", "api", "api_sample.tokens", "api_sample.library"], auth_config, create_all=True)
-    user = make_user(app, "ada@example.com", roles=["librarian"])
-    db = database_of(app).new_session()
-    try:
-        grant(db.scalars(sa.select(Role).where(Role.name == "librarian")).one(), "books.edit", app=app)
-        shelf = Shelf(name="Fiction")
-        db.add(shelf)
-        db.flush()
-        db.add_all(Book(title=f"Book {n}", owner_id=user.id, shelf_id=shelf.id) for n in range(3))
-        db.commit()
-    finally:
-        db.close()
-    report = check_contract(app, headers={"Authorization": f"Bearer user-{user.id}"}, max_examples=4)
-    assert "PATCH /api/v1/books/{id}" in report.operations and "DELETE /api/v1/shelves/{id}" in report.operations
 
 
 def test_an_unknown_check_is_named(app: Flask) -> None:

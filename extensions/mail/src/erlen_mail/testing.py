@@ -254,6 +254,17 @@ class SMTPTestServer:
 
         if self._controller is not None:
             return
+
+        class TrackingController(Controller):
+            """Keeps the server's protocol instances, so :meth:`stop` can close their connections."""
+
+            protocols: list[t.Any]
+
+            def factory(self) -> t.Any:
+                protocol = super().factory()  # type: ignore[no-untyped-call]
+                self.protocols.append(protocol)
+                return protocol
+
         options: dict[str, t.Any] = {}
         if self.credentials is not None:
             options.update(
@@ -264,7 +275,7 @@ class SMTPTestServer:
             )
         if self.tls_context is not None and not self.implicit_tls:
             options.update(tls_context=self.tls_context, require_starttls=self.require_starttls)
-        controller = Controller(
+        controller = TrackingController(
             self._handler,
             hostname=self.host,
             port=self.port,
@@ -273,14 +284,33 @@ class SMTPTestServer:
             server_hostname="localhost",
             **options,
         )
+        controller.protocols = []
         controller.start()
         self._controller = controller
 
     def stop(self) -> None:
-        """Stop listening and drop open connections."""
+        """Stop listening and drop open connections.
+
+        The connections still open are closed on the server's loop first: stopping the loop with them open
+        would leave their sockets to the garbage collector (a ResourceWarning in a later test).
+        """
         controller, self._controller = self._controller, None
-        if controller is not None:
-            controller.stop()
+        if controller is None:
+            return
+        import asyncio
+
+        async def close_connections() -> None:
+            for protocol in controller.protocols:
+                transport = getattr(protocol, "transport", None)
+                if transport is not None and not transport.is_closing():
+                    transport.close()
+            await asyncio.sleep(0)  # their connection_lost callbacks run
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_connections(), controller.loop).result(timeout=5)
+        except Exception:  # the loop already stopped, or hangs: stopping it below is what matters
+            pass
+        controller.stop()
 
     def config(self) -> dict[str, t.Any]:
         """The ``MAIL_*`` settings that send to this server."""
