@@ -247,7 +247,8 @@ def production(session: nox.Session) -> None:
         "--tb=short",
         "-p",
         "no:cacheprovider",
-        *_pytest_args(session),
+        # In one process: its tests deploy the app and put it under load one after another (a fault each).
+        *(session.posargs or ["-q"]),
     )
 
 
