@@ -50,7 +50,7 @@ def app(tmp_path: Path, database_url: str) -> Flask:
 
 
 def titles(html: str) -> list[str]:
-    return re.findall(r"<td>(Note [^<]*)</td>", html)
+    return re.findall(r"<td[^>]*>(Note [^<]*)</td>", html)
 
 
 def admin_client(app: Flask) -> t.Any:

@@ -18,6 +18,7 @@ from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
 from .pagination import InvalidCursorError, InvalidPageError, KeysetPage, Page, paginate, paginate_keyset
 from .queries import QueryCounter, count_queries, max_queries
+from .search import create_search_index, drop_search_index
 from .session import get_session, session
 from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
 from .urls import redact as redact_url
@@ -39,9 +40,11 @@ __all__ = [
     "TableConflictError",
     "UTCDateTime",
     "count_queries",
+    "create_search_index",
     "database_error_message",
     "database_of",
     "describe_error",
+    "drop_search_index",
     "first_or_404",
     "found_unavailable",
     "get",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from erlen_db.search import create_search_index, drop_search_index
+from erlen_db import create_search_index, drop_search_index
 
 # revision identifiers, used by Alembic.
 revision: str = "410881485b75"
