@@ -106,16 +106,10 @@ XDIST = "pytest-xdist>=3.5"
 PYTEST_DEFAULTS = ["-q", "-n", "auto", "--dist", "worksteal"]
 
 
-#: Distributions whose tests run in one process. erlen-migrate's PostgreSQL advisory lock is one per database, not
-#: per schema, so two workers migrating their own schemas wait for each other, and the CLI then prints "Another
-#: process is running migrations..." into output its tests compare line by line.
-SERIAL = {"erlen-migrate"}
-
-
-def _pytest_args(session: nox.Session, name: str = "") -> list[str]:
+def _pytest_args(session: nox.Session) -> list[str]:
     if session.posargs:
         return session.posargs
-    return ["-q"] if name in SERIAL else PYTEST_DEFAULTS
+    return PYTEST_DEFAULTS
 
 
 def _make_test_session(name: str, folder: Path) -> None:
@@ -126,7 +120,7 @@ def _make_test_session(name: str, folder: Path) -> None:
         _install_local(session, name, "[test]")
         session.install(XDIST)
         session.chdir(folder)
-        session.run("pytest", *_pytest_args(session, name))
+        session.run("pytest", *_pytest_args(session))
 
     tests.__doc__ = f"Test {name} alone, with only its declared dependencies."
 
@@ -162,9 +156,9 @@ def _show_versions(session: nox.Session) -> None:
 
 def _run_package_suites(session: nox.Session) -> None:
     """Every distribution's tests, each from its folder (its own pytest configuration)."""
-    for name, folder in DISTRIBUTIONS.items():
+    for folder in DISTRIBUTIONS.values():
         session.chdir(folder)
-        session.run("pytest", *_pytest_args(session, name))
+        session.run("pytest", *_pytest_args(session))
     session.chdir(ROOT)
 
 

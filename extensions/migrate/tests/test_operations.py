@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from conftest import USERS_INITIAL, run, tables, versions
 
 import erlen_db
-from erlen_migrate import LOCK_KEY, migrations_of
+from erlen_migrate import LOCK_KEY, lock_key, migrations_of
 
 
 def test_tables_made_by_create_all_get_a_stamp_hint(blogkit, migrate_app, database_url):
@@ -33,6 +33,38 @@ def test_unreachable_database(blogkit, migrate_app):
     assert "Cannot reach the database at postgresql+psycopg://postgres@127.0.0.1:1/nowhere" in result.output
 
 
+def test_the_migrations_lock_is_one_per_schema():
+    # public keeps the key of earlier releases: a rolling deploy mixing releases still migrates one at a time.
+    assert lock_key("public") == LOCK_KEY
+    assert len({lock_key("public"), lock_key("tenant_a"), lock_key("tenant_b")}) == 3
+
+
+@pytest.mark.parametrize("new_database", ["postgresql"], indirect=True)
+def test_migrations_in_another_schema_do_not_wait_for_the_lock(blogkit, migrate_app, new_database):
+    # Apps sharing a database in schemas of their own (and parallel test runs) migrate independently.
+    blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
+    other_schema_url, own_url = new_database(), new_database()
+    holder = migrate_app(["users"], url=other_schema_url)
+    app = migrate_app(["users"], url=own_url)
+    lines: list[str] = []
+    done = threading.Event()
+
+    def upgrade() -> None:
+        try:
+            migrations_of(app).upgrade(echo=lines.append)
+        finally:
+            done.set()
+
+    with migrations_of(holder).connect(lock=True):
+        worker = threading.Thread(target=upgrade)
+        worker.start()
+        finished_while_held = done.wait(20)
+    worker.join(30)
+    assert finished_while_held, lines
+    assert not any(line.startswith("Another process") for line in lines)
+    assert tables(own_url) == {"alembic_version", "users"}
+
+
 # PostgreSQL only: the migrations lock is a PostgreSQL advisory lock.
 @pytest.mark.parametrize("new_database", ["postgresql"], indirect=True)
 def test_a_second_process_waits_for_the_migrations_lock(blogkit, migrate_app, database_url, dialect):
@@ -49,7 +81,8 @@ def test_a_second_process_waits_for_the_migrations_lock(blogkit, migrate_app, da
             errors.append(exc)
 
     with holder.connect() as connection:
-        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+        key = lock_key(connection.execute(sa.text("SELECT current_schema()")).scalar_one())
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
         connection.commit()
         worker = threading.Thread(target=upgrade)
         worker.start()
@@ -58,7 +91,7 @@ def test_a_second_process_waits_for_the_migrations_lock(blogkit, migrate_app, da
             time.sleep(0.02)
         assert lines and lines[0].startswith("Another process is running migrations")
         assert tables(database_url) == set()
-        connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+        connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         connection.commit()
         worker.join(30)
     holder.dispose()

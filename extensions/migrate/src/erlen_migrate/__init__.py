@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from .errors import MigrationError, MigrationFailed, MigrationScriptError, UnknownBranchError
-from .migrations import APP_BRANCH, LOCK_KEY, VERSION_TABLE, BranchStatus, Migrations
+from .migrations import APP_BRANCH, LOCK_KEY, VERSION_TABLE, BranchStatus, Migrations, lock_key
 from .plugin import migrations_of
 
 if t.TYPE_CHECKING:
@@ -35,5 +35,6 @@ __all__ = [
     "MigrationScriptError",
     "Migrations",
     "UnknownBranchError",
+    "lock_key",
     "migrations_of",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import typing as t
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ if t.TYPE_CHECKING:
 #: The label of the app's own branch, and the owner of the app's tables.
 APP_BRANCH = erlen_db.APP_OWNER
 
-#: The PostgreSQL advisory lock taken while migrations run ("ERLENMIG").
+#: The PostgreSQL advisory lock taken while migrations run in the ``public`` schema ("ERLENMIG").
 LOCK_KEY = 0x45524C454E4D4947
 
 #: The table holding the applied head of each branch.
@@ -174,8 +175,7 @@ class Migrations:
             locked = lock and engine.dialect.name == "postgresql"
             if sqlite:
                 _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
-            if locked:
-                _advisory_lock(connection, echo)
+            key = _advisory_lock(connection, echo) if locked else None
             try:
                 yield connection
             finally:
@@ -183,8 +183,8 @@ class Migrations:
                     connection.rollback()
                 if sqlite:
                     _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
-                if locked:
-                    connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                if key is not None:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                     connection.commit()
 
     @contextmanager
@@ -622,12 +622,29 @@ def _tidy_directives(context: MigrationContext, revision: t.Any, directives: lis
                 ops.ops.extend(ExecuteSQLOp(f'DROP TYPE IF EXISTS "{name}"') for name in dict.fromkeys(created_enums))
 
 
-def _advisory_lock(connection: Connection, echo: Echo) -> None:
-    acquired = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
+def lock_key(schema: str) -> int:
+    """The advisory lock key of migrations run in ``schema`` (PostgreSQL).
+
+    Migrations of one schema exclude each other; apps that share a database
+    but live in schemas of their own migrate independently. The ``public``
+    schema keeps :data:`LOCK_KEY`, the key of earlier releases, so a rolling
+    deploy mixing releases still migrates one process at a time.
+
+    :param schema: the connection's current schema.
+    """
+    if schema == "public":
+        return LOCK_KEY
+    return LOCK_KEY ^ zlib.crc32(schema.encode())
+
+
+def _advisory_lock(connection: Connection, echo: Echo) -> int:
+    key = lock_key(connection.execute(sa.text("SELECT current_schema()")).scalar_one())
+    acquired = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
     if not acquired:
-        echo("Another process is running migrations on this database; waiting for it to finish...")
-        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+        echo("Another process is running migrations on this database schema; waiting for it to finish...")
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
     connection.commit()  # the lock is the session's; migrations begin transactions of their own
+    return key
 
 
 def _sqlite_pragma(connection: Connection, statement: str) -> None:
