@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .app import Erlen, create_app, plugins_of
 from .checks import CheckMessage, Level
+from .cookie_sessions import KeyCachingSigner
 from .errorpages import error_response, render_error_page
 from .errors import (
     CommandConflictError,
@@ -21,6 +22,7 @@ from .errors import (
     SettingError,
     UnknownPluginError,
 )
+from .hosts import split_host
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
@@ -40,6 +42,7 @@ __all__ = [
     "Erlen",
     "ErlenError",
     "HookImplementationError",
+    "KeyCachingSigner",
     "Level",
     "LoadedPlugin",
     "MissingRequirementError",
@@ -51,8 +54,8 @@ __all__ = [
     "PluginImportError",
     "PluginNotEnabledError",
     "PluginRegistry",
-    "SettingError",
     "Setting",
+    "SettingError",
     "UnknownPluginError",
     "create_app",
     "error_response",
@@ -64,4 +67,5 @@ __all__ = [
     "plugins_of",
     "render_error_page",
     "request_id",
+    "split_host",
 ]

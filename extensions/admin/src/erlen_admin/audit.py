@@ -36,7 +36,7 @@ def jsonable(value: t.Any) -> t.Any:
 
 def snapshot(view: ModelView, obj: t.Any, keys: t.Iterable[str] | None = None) -> dict[str, t.Any]:
     """The column values of ``obj``, JSON-ready; secret-looking columns are masked."""
-    from erlen_forms.model_forms import is_sensitive
+    from erlen_forms import is_sensitive
 
     keys = list(keys) if keys is not None else list(view.columns)
     return {key: "***" if is_sensitive(key) else jsonable(getattr(obj, key, None)) for key in keys}

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from erlen_db import InvalidCursorError, python_type_of
-from erlen_db.pagination import decode_cursor, encode_cursor
-from erlen_db.search import search_condition
+from erlen_db import InvalidCursorError, decode_cursor, encode_cursor, python_type_of, search_condition
 
 from .search import search_indexed
 from .views.model_view import ModelView, coerce_value
@@ -278,7 +276,7 @@ def related_text(value: t.Any, labels: Mapping[t.Any, str]) -> str:
 
 def related_labels(view: ModelView, key: str, items: list[t.Any], session: Session) -> dict[t.Any, str]:
     """The labels of the rows that foreign key ``key`` of ``items`` refers to: one ``IN`` query, at most a page."""
-    from erlen_forms.model_forms import label_column
+    from erlen_forms import label_column
 
     remote = view.foreign_key(key)
     if remote is None:

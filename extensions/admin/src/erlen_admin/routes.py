@@ -29,8 +29,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 import erlen_db
-from erlen_db import InvalidCursorError
-from erlen_db.errors import is_sqlite_lock
+from erlen_db import InvalidCursorError, is_sqlite_lock
 
 from . import audit, counting, export, filters, listing, refusals
 from .actions import Action

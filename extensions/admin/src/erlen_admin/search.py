@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from erlen_db.search import search_index_columns
+from erlen_db import search_index_columns
 
 from .views.model_view import ModelView
 

@@ -68,8 +68,7 @@ def _database_error(exc: Exception) -> Response:
 
     :param exc: a SQLAlchemy error.
     """
-    from erlen_db import is_unavailable
-    from erlen_db.errors import RETRY_AFTER, note_unavailable
+    from erlen_db import RETRY_AFTER, is_unavailable, note_unavailable
 
     if not is_unavailable(exc):
         raise exc

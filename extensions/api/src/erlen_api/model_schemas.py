@@ -43,7 +43,7 @@ def is_secret(name: str) -> bool:
 
     :param name: the column's or attribute's name.
     """
-    from erlen_forms.model_forms import is_sensitive
+    from erlen_forms import is_sensitive
 
     return is_sensitive(name)
 

@@ -25,7 +25,7 @@ from flask_login import current_user
 
 from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of
 from erlen_db import get_session
-from erlen_forms.model_forms import is_sensitive
+from erlen_forms import is_sensitive
 
 from . import accounts, admin_actions, user_filters
 from .admin_forms import EditUserForm, NewUserForm

@@ -49,8 +49,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app, request, session
 
 import erlen
+from erlen import split_host
 from erlen.checks import CheckMessage, error
-from erlen.hosts import split_host
 from erlen_db import get_session
 
 from .passkey_models import NAME_MAX_LENGTH, USER_HANDLE_LENGTH, Passkey

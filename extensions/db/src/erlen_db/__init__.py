@@ -2,32 +2,68 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from .columns import integer_range, python_type_of
-from .database import APP_OWNER, Database, database_of
+from .database import APP_OWNER, OWNER_INFO_KEY, Database, database_of
 from .errors import (
+    RETRY_AFTER,
     DatabaseConfigError,
     TableConflictError,
     database_error_message,
     describe_error,
     found_unavailable,
+    is_sqlite_lock,
     is_unavailable,
+    note_unavailable,
     unless_unavailable,
 )
 from .helpers import first_or_404, get, get_or_404
 from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
-from .pagination import InvalidCursorError, InvalidPageError, KeysetPage, Page, paginate, paginate_keyset
+from .pagination import (
+    InvalidCursorError,
+    InvalidPageError,
+    KeysetPage,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    paginate,
+    paginate_keyset,
+)
 from .queries import QueryCounter, count_queries, max_queries
-from .search import create_search_index, drop_search_index
+from .search import (
+    create_search_index,
+    drop_search_index,
+    is_search_index,
+    search_condition,
+    search_index_columns,
+)
 from .session import get_session, session
 from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
+from .urls import is_sqlite_memory
 from .urls import redact as redact_url
 
+if t.TYPE_CHECKING:
+    from .cli import reported_errors
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> t.Any:
+    # The command-line helpers are imported on first use: a web worker never needs them.
+    if name == "reported_errors":
+        from . import cli
+
+        return cli.reported_errors
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "APP_OWNER",
     "NAMING_CONVENTION",
+    "OWNER_INFO_KEY",
+    "RETRY_AFTER",
     "Database",
     "DatabaseConfigError",
     "InvalidCursorError",
@@ -43,8 +79,10 @@ __all__ = [
     "create_search_index",
     "database_error_message",
     "database_of",
+    "decode_cursor",
     "describe_error",
     "drop_search_index",
+    "encode_cursor",
     "first_or_404",
     "found_unavailable",
     "get",
@@ -52,14 +90,21 @@ __all__ = [
     "get_session",
     "install_sqlite_aware_datetimes",
     "integer_range",
+    "is_search_index",
+    "is_sqlite_lock",
+    "is_sqlite_memory",
     "is_unavailable",
     "max_queries",
     "naming_metadata",
+    "note_unavailable",
     "paginate",
     "paginate_keyset",
     "python_type_of",
     "redact_url",
+    "reported_errors",
     "rolled_back",
+    "search_condition",
+    "search_index_columns",
     "session",
     "unless_unavailable",
 ]

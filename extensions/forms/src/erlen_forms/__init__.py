@@ -25,11 +25,29 @@ from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFil
 __version__ = "0.1.0"
 
 if t.TYPE_CHECKING:
-    from .model_forms import ModelForm, ModelFormError, ModelSelectField, Unique, UTCDateTimeField, model_form
+    from .model_forms import (
+        ModelForm,
+        ModelFormError,
+        ModelSelectField,
+        Unique,
+        UTCDateTimeField,
+        is_sensitive,
+        label_column,
+        model_form,
+    )
 
 #: Names of the module model_forms, imported on first use: it needs SQLAlchemy (``erlen-forms[models]``).
 _MODEL_FORM_NAMES = frozenset(
-    {"ModelForm", "ModelFormError", "ModelSelectField", "Unique", "UTCDateTimeField", "model_form"}
+    {
+        "ModelForm",
+        "ModelFormError",
+        "ModelSelectField",
+        "Unique",
+        "UTCDateTimeField",
+        "is_sensitive",
+        "label_column",
+        "model_form",
+    }
 )
 
 
@@ -73,5 +91,7 @@ __all__ = [
     "ModelSelectField",
     "Unique",
     "UTCDateTimeField",
+    "is_sensitive",
+    "label_column",
     "model_form",
 ]

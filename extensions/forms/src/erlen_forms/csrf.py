@@ -34,7 +34,7 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
 import erlen
-from erlen.cookie_sessions import KeyCachingSigner
+from erlen import KeyCachingSigner
 
 from .state import EXTENSION_KEY as FORMS_EXTENSION_KEY
 from .state import FormsState, state_of

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from .backends import (
     Backend,
     ConsoleBackend,
@@ -19,7 +21,20 @@ from .outbox import OutboxUnavailableError, queue, queue_template
 from .state import MailState, state_of
 from .templates import render_message, send_template
 
+if t.TYPE_CHECKING:
+    from .outbox.worker import OutboxWorker
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> t.Any:
+    # The worker needs erlen-db and SQLAlchemy: imported on first use, never by a web worker that only queues.
+    if name == "OutboxWorker":
+        from .outbox.worker import OutboxWorker
+
+        return OutboxWorker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Address",
@@ -38,6 +53,7 @@ __all__ = [
     "NullBackend",
     "OutboxBacklog",
     "OutboxUnavailableError",
+    "OutboxWorker",
     "SMTPBackend",
     "SendError",
     "SendResult",

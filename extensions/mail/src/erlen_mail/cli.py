@@ -80,7 +80,7 @@ def _database_errors(app: t.Any) -> t.ContextManager[None]:
     :param app: the app whose database the command uses.
     """
     import erlen_db
-    from erlen_db.cli import reported_errors
+    from erlen_db import reported_errors
 
     return reported_errors(erlen_db.database_of(app))
 

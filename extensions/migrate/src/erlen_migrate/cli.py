@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 import erlen_db
-from erlen_db.cli import reported_errors
+from erlen_db import reported_errors
 
 from .diffs import describe
 from .migrations import Migrations

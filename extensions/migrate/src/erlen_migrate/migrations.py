@@ -23,8 +23,7 @@ from sqlalchemy.engine import Connection
 
 import erlen
 import erlen_db
-from erlen_db.database import OWNER_INFO_KEY
-from erlen_db.search import is_search_index
+from erlen_db import OWNER_INFO_KEY, is_search_index
 
 from .errors import MigrationError, MigrationFailed, UnknownBranchError
 from .render import render_item

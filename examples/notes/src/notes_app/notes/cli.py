@@ -43,7 +43,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
     from werkzeug.serving import run_simple
 
-    from erlen_mail.outbox.worker import OutboxWorker
+    from erlen_mail import OutboxWorker
 
     # The app queues its mail in the outbox; in production `erlen mail worker` runs beside
     # gunicorn, here a worker thread delivers it (to the console) while the demo serves.

@@ -9,8 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy.orm import selectinload
 
 from erlen_auth import User, current_user, login_required
-from erlen_db import get_or_404, paginate_keyset, session
-from erlen_db.pagination import encode_cursor
+from erlen_db import encode_cursor, get_or_404, paginate_keyset, session
 
 from .forms import NoteForm
 from .models import Note

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapper
 
 from erlen import ErlenError
 from erlen_db import integer_range, python_type_of
-from erlen_forms.model_forms import is_sensitive
+from erlen_forms import is_sensitive
 
 from ..actions import DELETE_SELECTED, OPERATIONS, Action
 from ..object_actions import ObjectAction

@@ -224,7 +224,7 @@ class OutboxWorker:
         clock: Clock | None = None,
     ) -> None:
         import erlen_db
-        from erlen_db.urls import is_sqlite_memory
+        from erlen_db import is_sqlite_memory
 
         config = app.config
         self.app = app
