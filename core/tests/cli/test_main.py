@@ -113,10 +113,11 @@ def test_erlen_run_serves_the_app(project: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 20
+        # Bounded generously: on a loaded 2-core CI machine the server's start-up alone can take seconds.
+        deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
                     assert response.read() == b"<p>Hello, World!</p>"
                     break
             except OSError:
