@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import typing as t
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,17 +18,8 @@ from flask import Flask
 import erlen
 from erlen.logs import JsonFormatter, StderrHandler, json_logs
 
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Undo what an app with JSON logs does to the root logger, for the tests that follow."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
+# What an app with JSON logs does to the root logger is undone after each test.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def lines_of(err: str) -> list[dict[str, object]]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -15,15 +13,8 @@ from erlen.request_ids import MAX_LENGTH, valid_request_id
 NEW_ID = re.compile(r"[0-9a-f]{32}")
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
+# What an app with JSON logs does to the root logger is undone after each test.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def app_with(config: dict[str, object]) -> Flask:

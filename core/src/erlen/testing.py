@@ -11,6 +11,10 @@ Fixtures:
     Override these in a ``conftest.py`` to choose what ``app`` is built with.
 ``app``, ``client``, ``cli_runner``
     The app built from them, its test client and its CLI runner.
+``restore_logging``
+    For tests of apps with ``LOG_FORMAT = "json"``, which set up the root
+    logger: afterwards, removes the handlers the test added and restores its
+    level (``pytestmark = pytest.mark.usefixtures("restore_logging")``).
 
 Extensions ship fixtures of their own through their own ``pytest11`` entry
 points, built on ``make_app``.
@@ -24,10 +28,11 @@ port for a server a test starts of its own.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import typing as t
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -169,3 +174,15 @@ __all__: list[str] = [
     "services_required",
     "validate_plugin",
 ]
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo what the test did to the root logger: remove the handlers it added and restore its level."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import typing as t
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -17,15 +16,8 @@ from erlen_auth.testing import login_as, make_user
 AuthApp = t.Callable[..., Flask]
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
+# What an app with JSON logs does to the root logger is undone after each test.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def view_lines(err: str) -> list[dict[str, object]]:

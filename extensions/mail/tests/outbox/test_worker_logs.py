@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,16 +13,8 @@ from outbox_support import OutboxApp
 
 from erlen_mail.testing import SMTPTestServer
 
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
+# What an app with JSON logs does to the root logger is undone after each test.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def test_worker_logs_json_lines(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
