@@ -137,9 +137,7 @@ def delivery_jobs() -> tuple[t.Any, ...]:
     from erlen_tasks import job
 
     deliver = job(name=DELIVER_JOB, queue=DELIVERY_QUEUE, timeout=DELIVERY_TIMEOUT_SECONDS)(_deliver_outbox)
-    sweep = job(name=SWEEP_JOB, queue=DELIVERY_QUEUE, timeout=DELIVERY_TIMEOUT_SECONDS, cron=SWEEP_CRON)(
-        _sweep_outbox
-    )
+    sweep = job(name=SWEEP_JOB, queue=DELIVERY_QUEUE, timeout=DELIVERY_TIMEOUT_SECONDS, cron=SWEEP_CRON)(_sweep_outbox)
     return deliver, sweep
 
 
