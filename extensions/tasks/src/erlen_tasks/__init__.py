@@ -7,7 +7,7 @@ them with ``erlen tasks worker`` (or, in development, :func:`background_worker`)
 
 from __future__ import annotations
 
-from .background import background_worker
+from .background import background_worker, run_jobs, waiting_jobs
 from .enqueueing import enqueue
 from .errors import JobArgumentError, JobDeclarationError, TasksError, UnknownJobError
 from .jobs import Job, job
@@ -23,5 +23,7 @@ __all__ = [
     "background_worker",
     "enqueue",
     "job",
+    "run_jobs",
     "state_of",
+    "waiting_jobs",
 ]

@@ -72,4 +72,64 @@ def background_worker(
             raise RuntimeError(f"The background tasks worker did not stop within {stop_timeout + 10.0:g} seconds.")
 
 
-__all__ = ["background_worker"]
+def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
+    """How many committed jobs of ``queues`` (all by default) are due and not finished: pending, relayed or running.
+
+    Jobs that failed and wait for their retry's time are not counted.
+
+    :param app: the app (with ``tasks`` enabled).
+    :param queues: the queues (without ``TASKS_QUEUE_PREFIX``).
+    """
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .models import PENDING, RELAYED, RUNNING, JobRecord, utcnow
+    from .state import state_of
+
+    state = state_of(app)
+    query = sa.select(sa.func.count()).where(
+        JobRecord.status.in_((PENDING, RELAYED, RUNNING)), JobRecord.eta <= utcnow()
+    )
+    names = [state.queue_name(name) for name in queues]
+    if names:
+        query = query.where(JobRecord.queue.in_(names))
+    with erlen_db.database_of(app).engine.connect() as connection:
+        return int(connection.scalar(query) or 0)
+
+
+def run_jobs(app: Flask, *, queues: Iterable[str] = (), timeout: float = 60.0) -> int:
+    """Run the committed, due jobs of ``queues`` (all by default) in this process, until none is waiting.
+
+    For tests and scripts: the jobs a request enqueued, and those they
+    enqueue in turn, run now, on a :func:`background_worker` started only if
+    a job is waiting. Periodic jobs are not scheduled; a job that failed and
+    waits for its retry is left to it.
+
+    .. code-block:: python
+
+        client.post("/notes/new", data=...)
+        run_jobs(app)  # the notification job ran: its mail is queued
+
+    :param app: the app (with ``tasks`` enabled).
+    :param queues: the queues to run (without ``TASKS_QUEUE_PREFIX``).
+    :param timeout: seconds after which jobs still waiting fail the call.
+    :returns: how many runs ended (done, retrying, dead or skipped).
+    :raises TimeoutError: jobs were still waiting after ``timeout`` seconds.
+    """
+    import time
+
+    queues = tuple(queues)
+    if not waiting_jobs(app, queues):
+        return 0
+    runs: list[RunReport] = []
+    deadline = time.monotonic() + timeout
+    with background_worker(app, queues=queues, scheduler=False, report=runs.append):
+        while waiting_jobs(app, queues):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Jobs were still waiting after {timeout:g} seconds: is one of them stuck?")
+            time.sleep(0.02)
+    return len(runs)
+
+
+__all__ = ["background_worker", "run_jobs", "waiting_jobs"]

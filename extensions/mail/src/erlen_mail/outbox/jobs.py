@@ -30,7 +30,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 #: The queue of the delivery jobs: a worker limited with ``--queue`` must include it.
-DELIVERY_QUEUE = "mail"
+DELIVERY_QUEUE = "mail-outbox"
 
 #: The name of the job that delivers what its transaction queued (and whatever else is due).
 DELIVER_JOB = "mail.deliver_outbox"
