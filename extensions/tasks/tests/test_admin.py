@@ -77,3 +77,22 @@ def test_jobs_cannot_be_created_and_only_their_time_and_priority_edited(
     form = admin_client.get(f"{JOBS}{jobs[0].id}/edit")
     assert form.status_code == 200
     assert 'name="eta"' in form.text and 'name="priority"' in form.text and 'name="message"' not in form.text
+
+
+# SQLite only: on PostgreSQL the checks leave a connection to the garbage collector (the warning erlen-admin's
+# suite ignores, its source not found yet), which fails the next test.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_jobs_view_sorts_and_filters_on_indexed_columns_only(app: t.Any) -> None:
+    """`erlen check` finds no unindexed sort or search in the jobs view (an app enabling tasks and admin,
+    such as the example app, passes its checks)."""
+    from erlen.checks import run_checks
+
+    with app.app_context():
+        found = [message for message in run_checks(app) if "tasks_jobs" in str(message)]
+    assert found == []
+
+
+def test_jobs_are_filtered_by_name(admin_client: FlaskClient, jobs: list[JobRecord]) -> None:
+    page = admin_client.get(JOBS + "?f_job=test.record")
+    assert page.status_code == 200, page.text[:2000]
+    assert "test.record" in page.text and "RuntimeError: boom x" not in page.text

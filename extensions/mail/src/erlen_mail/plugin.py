@@ -12,6 +12,7 @@ from erlen.checks import CheckMessage, info, warning
 
 from .backends import BUILTIN_BACKENDS
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
+from .outbox.jobs import erlen_tasks_jobs  # noqa: F401  (erlen-tasks' jobs hook, optional)
 from .state import EXTENSION_KEY, MailState
 
 if t.TYPE_CHECKING:
@@ -205,6 +206,13 @@ def erlen_settings() -> Iterable[Setting]:
             default=False,
             help="Send again (same Message-ID) a queued message whose send was interrupted after the server may "
             "have accepted it, instead of marking it uncertain: at-least-once instead of at-most-once.",
+        ),
+        Setting(
+            "OUTBOX_WITH_TASKS",
+            bool,
+            default=True,
+            help="With the tasks plugin enabled, queued mail is delivered by erlen-tasks jobs (`erlen tasks worker`), "
+            "so no `erlen mail worker` is needed. Off, run `erlen mail worker` as without tasks.",
         ),
         Setting(
             "FILE_PATH",

@@ -11,6 +11,7 @@ Fixtures:
     Runs the outbox worker once, as ``erlen mail worker --once`` does: every
     due message that was queued and committed goes to the app's backend (the
     ``memory`` backend after :func:`outbox_of`, so the outbox list holds it).
+    With ``tasks`` enabled, the app's waiting jobs run first.
 ``DeliveredMail(app)``
     The messages the app's outbox worker delivered, as a read-only list:
     reading it (its length, an item, iterating) runs :func:`deliver_outbox`
@@ -34,6 +35,7 @@ from email.message import EmailMessage
 
 import pytest
 
+import erlen
 from erlen.testing import free_port
 
 from .state import state_of
@@ -70,11 +72,23 @@ def deliver_outbox(app: Flask) -> BatchResult:
     inside a transaction that is still open (such as ``db_session``'s) is
     not seen, so tests of queued mail commit for real.
 
+    With the ``tasks`` plugin enabled, the app's waiting jobs run first (with
+    :func:`erlen_tasks.run_jobs`), as its workers would run them, so the mail
+    they queue (a notification sent by a job) is delivered too; the outbox's
+    own delivery jobs are left waiting, as this call does their work.
+
     :param app: an app with ``db`` and ``mail`` enabled.
     :returns: what the worker did.
     """
+    from .outbox.jobs import DELIVERY_QUEUE
     from .outbox.worker import OutboxWorker
 
+    if erlen.plugins_of(app).get("tasks") is not None:
+        import erlen_tasks
+
+        queues = {job.queue for job in erlen_tasks.state_of(app).jobs.values()} - {DELIVERY_QUEUE}
+        if queues:
+            erlen_tasks.run_jobs(app, queues=queues)
     return OutboxWorker(app).run(once=True)
 
 

@@ -2,11 +2,12 @@
 
 Declare jobs with :func:`job`, offer them through the ``erlen_tasks_jobs``
 hook, enqueue them with :func:`enqueue` inside your transaction, and run
-them with ``erlen tasks worker``.
+them with ``erlen tasks worker`` (or, in development, :func:`background_worker`).
 """
 
 from __future__ import annotations
 
+from .background import background_worker, run_jobs, waiting_jobs
 from .enqueueing import enqueue
 from .errors import JobArgumentError, JobDeclarationError, TasksError, UnknownJobError
 from .jobs import Job, job
@@ -19,7 +20,10 @@ __all__ = [
     "TasksError",
     "TasksState",
     "UnknownJobError",
+    "background_worker",
     "enqueue",
     "job",
+    "run_jobs",
     "state_of",
+    "waiting_jobs",
 ]

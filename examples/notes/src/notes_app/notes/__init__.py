@@ -7,7 +7,9 @@ It brings:
   depends on the ``auth`` branch (a note refers to its author in ``auth_user``);
 * pages under ``/notes`` with a form (``notes.note``, extensible by other plugins);
 * a permission, ``notes.moderate``, to delete anyone's notes;
-* a mail to the admins about each new note (``mail/notes/new_note.*``);
+* a mail to the admins about each new note (``mail/notes/new_note.*``), sent
+  by a job when the ``tasks`` plugin is enabled, and a daily digest of the
+  day's notes (``mail/notes/digest.*``, a periodic job);
 * the commands ``erlen demo`` and ``erlen notes export``;
 * its part of the users' data rights: a user's notes in "Download my data"
   (``erlen_auth_user_export``) and deleted with the account (``erlen_auth_user_delete``);
@@ -28,7 +30,7 @@ import erlen
 PLUGIN = erlen.Plugin(
     name="notes",
     requires=["db", "forms", "mail", "migrate", "auth"],
-    integrates_with=["admin", "profiles", "api"],
+    integrates_with=["admin", "profiles", "api", "tasks"],
     description="Team notes: the example app's own plugin.",
 )
 
@@ -140,6 +142,14 @@ def erlen_api_resources() -> Iterable[t.Any]:
     from .api import NOTES
 
     return [NOTES]
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_tasks_jobs() -> Iterable[t.Any]:
+    # Called only when the tasks plugin is enabled (so erlen-tasks is installed).
+    from .jobs import declared_jobs
+
+    return list(declared_jobs())
 
 
 @erlen.hookimpl

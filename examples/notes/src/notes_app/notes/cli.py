@@ -39,25 +39,34 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"The demo admin {email} exists already; its password was printed when it was created.")
     if no_serve:
         return
+    import contextlib
     import threading
 
     from werkzeug.serving import run_simple
 
-    from erlen_mail import OutboxWorker
+    from .jobs import tasks_enabled
 
-    # The app queues its mail in the outbox; in production `erlen mail worker` runs beside
-    # gunicorn, here a worker thread delivers it (to the console) while the demo serves.
-    stop = threading.Event()
-    worker = threading.Thread(
-        target=OutboxWorker(app).run, kwargs={"poll": 1.0, "stop": stop}, name="demo-mail-worker", daemon=True
-    )
-    worker.start()
-    click.echo(f"Serving the notes app on http://{host}:{port}/ (Ctrl-C to stop). Mail goes to this console.")
-    try:
+    with contextlib.ExitStack() as workers:
+        if tasks_enabled(app):
+            from erlen_tasks import background_worker
+
+            # The app's jobs (the admins' notifications, the digest, and the delivery of the mail
+            # outbox) run here, in a thread; in production `erlen tasks worker` runs beside gunicorn.
+            workers.enter_context(background_worker(app))
+        else:
+            from erlen_mail import OutboxWorker
+
+            # The app queues its mail in the outbox; in production `erlen mail worker` runs beside
+            # gunicorn, here a worker thread delivers it (to the console) while the demo serves.
+            stop = threading.Event()
+            worker = threading.Thread(
+                target=OutboxWorker(app).run, kwargs={"poll": 1.0, "stop": stop}, name="demo-mail-worker", daemon=True
+            )
+            worker.start()
+            workers.callback(worker.join, timeout=10)
+            workers.callback(stop.set)
+        click.echo(f"Serving the notes app on http://{host}:{port}/ (Ctrl-C to stop). Mail goes to this console.")
         run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
-    finally:
-        stop.set()
-        worker.join(timeout=10)
 
 
 @click.group("notes")

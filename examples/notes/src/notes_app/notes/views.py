@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
-from erlen_auth import User, current_user, login_required
+from erlen_auth import current_user, login_required
 from erlen_db import encode_cursor, get_or_404, paginate_keyset, session
 
 from .forms import NoteForm
@@ -96,20 +96,18 @@ def delete(note_id: int) -> t.Any:
 def notify_admins(note: Note) -> None:
     """Mail the superusers about a new note, unless ``NOTES_NOTIFY_ADMINS`` is off.
 
-    The mail is queued in the outbox, in the note's transaction: it is sent
-    by ``erlen mail worker`` once the note is committed, and waits there
-    while the mail server is down.
+    With the ``tasks`` plugin, the job ``notes.notify_admins`` is enqueued in
+    the note's transaction and mails them from a worker; without it, the mail
+    is queued in the outbox here, in that transaction. Either way it leaves
+    once the note is committed, never without it, and waits while the mail
+    server is down.
     """
     if not current_app.config["NOTES_NOTIFY_ADMINS"]:
         return
-    from erlen_mail import deliver_template
+    from . import jobs
 
-    admins = session.scalars(sa.select(User.email).where(User.is_superuser, User.id != note.author_id)).all()
-    if not admins:
-        return
-    deliver_template(
-        "notes/new_note",
-        to=list(admins),
-        note=note,
-        link=url_for("notes.show", note_id=note.id, _external=True),
-    )
+    link = url_for("notes.show", note_id=note.id, _external=True)
+    if jobs.tasks_enabled(current_app):
+        jobs.notify_admins_job().enqueue(note.id, link)
+    else:
+        jobs.notify_admins(note, link)

@@ -12,6 +12,7 @@ import erlen
 from ..bulk.sending import _app
 from ..errors import MailError
 from ..message import Address, Attachment, Message, address_email
+from .jobs import delivers_with_tasks, enqueue_delivery
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -42,12 +43,14 @@ def require_outbox(app: Flask) -> None:
 def queue(
     message: Message, *, session: Session | None = None, app: Flask | None = None, suppressed: str | None = None
 ) -> OutboxMessage | None:
-    """Queue ``message`` in the durable outbox; ``erlen mail worker`` delivers it.
+    """Queue ``message`` in the durable outbox; ``erlen mail worker`` delivers it (or, with ``tasks``, a job).
 
     The row is added to ``session`` (the app context's ``erlen_db.session``
     by default) and flushed, not committed: it is delivered only once the
     caller commits, together with its own changes, and never when the
-    caller rolls back (the transactional outbox pattern).
+    caller rolls back (the transactional outbox pattern). With the ``tasks``
+    plugin enabled, the job that delivers it is enqueued in that transaction
+    too (one per transaction, see :mod:`erlen_mail.outbox.jobs`).
 
     The message is prepared now: its sender, ``Date`` and ``Message-ID``
     are filled in and the ``erlen_mail_before_send`` hooks run (they may
@@ -108,6 +111,8 @@ def queue(
         session = erlen_db.database_of(app).session
     session.add(row)
     session.flush()
+    if suppressed is None and delivers_with_tasks(app):
+        enqueue_delivery(app, session)  # in the same transaction: the message and its delivery job, or neither
     return row
 
 

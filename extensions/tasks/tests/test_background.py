@@ -1,0 +1,52 @@
+"""``background_worker``: the worker in a thread of the process, for development servers, demos and tests."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import TasksApp
+from flask import Flask
+from tasks_support import effects, statuses, wait_for
+from tasks_testplugin import record
+
+import erlen
+import erlen_db
+from erlen_tasks import background_worker
+from erlen_tasks.models import DONE
+
+
+def test_runs_committed_jobs_while_the_block_lasts(tasks_app: Flask) -> None:
+    reports = []
+    with background_worker(tasks_app, scheduler=False, report=reports.append) as thread:
+        with tasks_app.app_context():
+            record.enqueue("in the background")
+            erlen_db.session.commit()
+        wait_for(lambda: effects(tasks_app) == ["in the background"], what="the job's effect")
+        wait_for(lambda: set(statuses(tasks_app).values()) == {DONE}, what="the job done")
+        assert thread.is_alive()
+    assert not thread.is_alive()  # stopped with the block
+    assert [(r.job, r.outcome) for r in reports] == [("test.record", "done")]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_job_enqueued_after_the_block_waits_for_a_worker(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    with background_worker(app):
+        pass
+    with app.app_context():
+        record.enqueue("later")
+        erlen_db.session.commit()
+    assert effects(app) == []
+    assert set(statuses(app).values()) == {"pending"}
+
+
+def test_needs_the_tasks_plugin(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app([])
+    with pytest.raises(erlen.PluginNotEnabledError, match="tasks"), background_worker(app):
+        pass  # pragma: no cover - never entered
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_runs_the_scheduler_by_default(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    with background_worker(app):
+        wait_for(lambda: effects(app, "minutely"), what="the periodic job of the current minute")
