@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from erlen_db import InvalidCursorError, python_type_of
-from erlen_db.pagination import decode_cursor, encode_cursor
-from erlen_db.search import search_condition
+from erlen_db import InvalidCursorError, decode_cursor, encode_cursor, python_type_of, search_condition
 
 from .search import search_indexed
 from .views.model_view import ModelView, coerce_value

@@ -10,15 +10,25 @@ from .errors import (
     database_error_message,
     describe_error,
     found_unavailable,
+    is_sqlite_lock,
     is_unavailable,
     unless_unavailable,
 )
 from .helpers import first_or_404, get, get_or_404
 from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
-from .pagination import InvalidCursorError, InvalidPageError, KeysetPage, Page, paginate, paginate_keyset
+from .pagination import (
+    InvalidCursorError,
+    InvalidPageError,
+    KeysetPage,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    paginate,
+    paginate_keyset,
+)
 from .queries import QueryCounter, count_queries, max_queries
-from .search import create_search_index, drop_search_index
+from .search import create_search_index, drop_search_index, search_condition, search_index_columns
 from .session import get_session, session
 from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
 from .urls import redact as redact_url
@@ -43,8 +53,10 @@ __all__ = [
     "create_search_index",
     "database_error_message",
     "database_of",
+    "decode_cursor",
     "describe_error",
     "drop_search_index",
+    "encode_cursor",
     "first_or_404",
     "found_unavailable",
     "get",
@@ -52,6 +64,7 @@ __all__ = [
     "get_session",
     "install_sqlite_aware_datetimes",
     "integer_range",
+    "is_sqlite_lock",
     "is_unavailable",
     "max_queries",
     "naming_metadata",
@@ -60,6 +73,8 @@ __all__ = [
     "python_type_of",
     "redact_url",
     "rolled_back",
+    "search_condition",
+    "search_index_columns",
     "session",
     "unless_unavailable",
 ]
