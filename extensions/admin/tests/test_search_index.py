@@ -9,7 +9,7 @@ import pytest
 
 from erlen_admin import plugin as admin_plugin
 from erlen_admin.search import CACHE_KEY
-from erlen_db.search import create_search_index
+from erlen_db import create_search_index
 
 BOOKS = "/admin/m/library_book/"
 NOTICE = "read every row"

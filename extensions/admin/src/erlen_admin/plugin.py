@@ -231,7 +231,7 @@ def _search_index_checks(app: Flask, views: Iterable[ModelView]) -> list[CheckMe
                             "without a search index: each search reads the whole table (the results are right, "
                             "but slow on a big table).",
                             f"Run erlen db upgrade; if that does not create it, plugin {view.plugin!r} should create "
-                            f"it in a migration with erlen_db.search.create_search_index(op.get_bind(), "
+                            f"it in a migration with erlen_db.create_search_index(op.get_bind(), "
                             f"{view.table.name!r}, {[view.columns[key].name for key in view.search]!r}).",
                         )
                     )

@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 import erlen_db
-from erlen_db import InvalidCursorError, is_sqlite_lock
+from erlen_db import InvalidCursorError
 
 from . import audit, counting, export, filters, listing, refusals
 from .actions import Action
@@ -318,7 +318,7 @@ def _refused(view: ModelView, form: t.Any, keys: list[str], error: sa.exc.DBAPIE
     """
     session = erlen_db.session
     busy = isinstance(error, sa.exc.OperationalError)
-    if busy and not is_sqlite_lock(error):
+    if busy and not erlen_db.is_sqlite_lock(error):
         raise error
     # Rolled back before anything else: the audit entry and the object go with it, and the session is usable
     # again for the look-ups below and for rendering the form.

@@ -1,6 +1,6 @@
 """Whether a view's searched columns are searched through the index their plugin's migration creates.
 
-The owning plugin creates the index with :func:`erlen_db.search.create_search_index`
+The owning plugin creates the index with :func:`erlen_db.create_search_index`
 (FTS5 trigrams on SQLite, ``pg_trgm`` on PostgreSQL). Without it a search reads
 every row: the list page still shows the right rows and says that it scanned,
 and ``erlen check`` names the columns (``admin.W002``).
