@@ -178,12 +178,14 @@ def erlen_settings() -> Iterable[Setting]:
         Setting(
             "OUTBOX_GROUP_SIZE",
             int,
-            default=1,
+            default=10,
             validate=_positive,
-            help="Queued messages a worker marks sending together, and records sent together, in one commit "
-            "each (the commit overlaps the first message's SMTP exchange): a worker that dies mid-group leaves "
-            "every message of the group uncertain, those it had not handed over yet included (never sent without "
-            "an operator). At 1, a crash leaves at most the one message in flight uncertain.",
+            help="The most queued messages a worker marks sending together, and records sent together, in one "
+            "commit (the commit overlaps the first message's SMTP exchange). A batch's groups grow 1, 2, 4, ... up "
+            "to it, so a shallow queue goes out one message per commit. It is the most messages one crash of a "
+            "worker (killed mid-group) leaves uncertain, those of the group it had not handed over yet included: "
+            "never sent again without an operator (erlen mail outbox --status uncertain, then erlen mail retry or "
+            "discard). 1: at most the one message in flight, at about half the throughput.",
         ),
         Setting(
             "OUTBOX_DURABLE_MARKS",

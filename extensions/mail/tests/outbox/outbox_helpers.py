@@ -13,8 +13,8 @@ from erlen_mail import Message, queue
 from erlen_mail.outbox.models import OutboxMessage
 from erlen_mail.testing import SMTPTestServer
 
-#: The statuses a row may rest in: "sending" only while a worker holds it.
-RESTING = {"sent", "pending", "failed", "uncertain"}
+#: The statuses a row may rest in ("discarded": settled by an operator): "sending" only while a worker holds it.
+RESTING = {"sent", "pending", "failed", "uncertain", "discarded"}
 
 
 def queue_messages(app: Flask, count: int, **fields: t.Any) -> list[int]:

@@ -43,19 +43,21 @@ class CrashingWorker(OutboxWorker):
             raise Crash(step)
 
 
-#: For a crash at each step of the second of three messages, sent in groups of 1 or 2: the messages
-#: left uncertain (by index). That is the group open at the crash: marked sending, its outcome not
-#: committed yet. One commit records a group and marks the next, so one group is open at any time
-#: once sending has begun; all other messages are sent, once.
+#: For a crash at each step of the second of three messages, sent with MAIL_OUTBOX_GROUP_SIZE 1 (groups
+#: [0], [1], [2]) or 2 (groups [0], [1, 2]: a batch's groups start at 1 and double): the messages left
+#: uncertain (by index). That is the group open at the crash: marked sending, its outcome not committed
+#: yet. One commit records a group and marks the next, so one group is open at any time once sending
+#: has begun; all other messages are sent, once.
 CRASHES = {
-    # Before the second message's group is marked: the group before it (if any) is still open.
-    "claimed": {1: [0], 2: []},
-    # Its group marked, a group-mate before it perhaps handed over already.
-    "sending": {1: [1], 2: [0, 1]},
+    # Before the second message's group is marked: the group before it (the first message) is still open.
+    "claimed": {1: [0], 2: [0]},
+    # Its group marked (with the third message, not handed over yet, in groups of 2).
+    "sending": {1: [1], 2: [1, 2]},
     # The server accepted it; the worker died before recording it: never resent.
-    "accepted": {1: [1], 2: [0, 1]},
-    # Recorded, together with the mark of the group after it, which nobody handed over.
-    "sent": {1: [2], 2: [2]},
+    "accepted": {1: [1], 2: [1, 2]},
+    # Recorded: with the mark of the group after it, which nobody handed over; or, the batch's last
+    # group, alone.
+    "sent": {1: [2], 2: []},
 }
 
 
@@ -156,27 +158,29 @@ def _worker_process(tmp_path: Path, app_config: dict[str, t.Any], *args: str) ->
     )
 
 
-def _config(app: t.Any, smtp_server: SMTPTestServer) -> dict[str, t.Any]:
-    """The worker app's settings: the test app's database and server, the outbox's defaults otherwise."""
+def _config(app: t.Any, smtp_server: SMTPTestServer, **settings: t.Any) -> dict[str, t.Any]:
+    """The worker app's settings: the test app's database and server, ``settings``, the outbox's defaults otherwise."""
     return {
         "PLUGINS": ["db", "mail"],
         "DB_URL": app.config["DB_URL"],
         "MAIL_DEFAULT_SENDER": SENDER,
         **smtp_server.config(),
+        **settings,
     }
 
 
 def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
     """A worker killed mid-group: its other claimed rows go out after a short lease, nothing twice.
 
-    With the default settings (batches of 100, groups of 1, a 15 s lease): 50 messages, one batch;
-    the worker dies while the server holds the 30th message.
+    With the default settings (batches of 100, a 15 s lease) but groups of 1: 50 messages, one batch;
+    the worker dies while the server holds the 30th message. (The default groups:
+    :func:`test_sigkill_mid_group_with_the_default_groups`.)
     """
     app = make_outbox_app()
     queued = queue_messages(app, 50)
     lease = dt.timedelta(seconds=15)  # MAIL_OUTBOX_LEASE_SECONDS's default: a crash delays mail by seconds
     killed = threading.Event()
-    process = _worker_process(tmp_path, _config(app, smtp_server), "--poll", "0.2")
+    process = _worker_process(tmp_path, _config(app, smtp_server, MAIL_OUTBOX_GROUP_SIZE=1), "--poll", "0.2")
 
     def kill_on_thirtieth(message: ReceivedMessage) -> None:
         if len(smtp_server.messages) == 30:
@@ -220,6 +224,73 @@ def test_sigkill_mid_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServ
     assert sum(counts.values()) == 50
 
 
+def test_sigkill_mid_group_with_the_default_groups(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path
+) -> None:
+    """A worker with the default settings killed mid-group leaves at most MAIL_OUTBOX_GROUP_SIZE messages
+    uncertain, none sent twice; the operator settles them by their Message-IDs, and each is then sent once.
+
+    50 messages, one batch, in groups of 1, 2, 4, 8, 10, 10, 10, 5; the worker dies while the server
+    holds the 30th message, the fifth of the group of messages 26 to 35.
+    """
+    app = make_outbox_app()
+    queued = queue_messages(app, 50)
+    group_size = app.config["MAIL_OUTBOX_GROUP_SIZE"]
+    assert group_size == 10  # the default
+    sizes = OutboxWorker(app).group_sizes(len(queued))
+    assert sizes == [1, 2, 4, 8, 10, 10, 10, 5]
+    killed = threading.Event()
+    process = _worker_process(tmp_path, _config(app, smtp_server), "--poll", "0.2")
+
+    def kill_on_thirtieth(message: ReceivedMessage) -> None:
+        if len(smtp_server.messages) == 30:
+            process.kill()  # SIGKILL: dies before it hears the server's 250
+            process.wait(timeout=30)
+            killed.set()
+
+    smtp_server.on_data = kill_on_thirtieth
+    try:
+        assert killed.wait(timeout=60), "the worker never delivered 30 messages"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.communicate(timeout=30)[0]
+    smtp_server.on_data = None
+    assert process.returncode == -signal.SIGKILL, output
+
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued, settled=False)
+    # The open group: messages 26 to 35 (indexes 25 to 34), marked sending before the 26th was accepted.
+    opened = sum(sizes[:5])
+    open_group = queued[opened : opened + group_size]
+    assert [rows[i].status for i in queued] == ["sent"] * opened + ["sending"] * group_size + ["pending"] * 15
+    ends = [t.cast(dt.datetime, aware(rows[i].claimed_until)) for i in queued[opened:]]
+    takeover = OutboxWorker(app, clock=lambda: max(ends) + dt.timedelta(milliseconds=1)).run(once=True)
+    assert (takeover.recovered, takeover.sent, takeover.uncertain) == (group_size, 15, 0)
+
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    uncertain = [i for i in queued if rows[i].status == "uncertain"]
+    assert uncertain == open_group and len(uncertain) <= group_size
+    counts = received(smtp_server)
+    # The server has the open group's first five (four accepted, the fifth held as the worker died),
+    # never the other five; every other message exactly once.
+    assert [counts[rows[i].message_id] for i in open_group] == [1] * 5 + [0] * 5
+    assert all(counts[rows[i].message_id] == 1 for i in queued if i not in open_group)
+
+    # The operator looks each uncertain message up by its Message-ID (here: the server's inbox) and
+    # discards those it has, retries the others.
+    reached = [i for i in uncertain if counts[rows[i].message_id]]
+    missing = [i for i in uncertain if not counts[rows[i].message_id]]
+    runner = app.test_cli_runner()
+    for command, ids in (("discard", reached), ("retry", missing)):
+        settled = runner.invoke(args=["mail", command, *map(str, ids)])
+        assert settled.exit_code == 0, settled.output
+    assert OutboxWorker(app).run(once=True).sent == 5
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert {rows[i].status for i in reached} == {"discarded"}
+    assert {rows[i].status for i in queued if i not in reached} == {"sent"}
+    assert sorted(received(smtp_server).values()) == [1] * 50
+
+
 def test_sigint_stops_cleanly(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, tmp_path: Path) -> None:
     app = make_outbox_app()
     queued = queue_messages(app, 5)
@@ -249,10 +320,11 @@ def test_sigint_stops_cleanly(make_outbox_app: OutboxApp, smtp_server: SMTPTestS
     assert_none_lost_none_doubled(app, smtp_server, queued)
 
 
-#: Where a real worker is SIGKILLed, on the fifth of ten messages (index 4), sent in groups of 1 (the
-#: default): the message left uncertain (by index), and whether the server received it. Each moment is
-#: reached for certain: the worker parks at one of its checkpoints (the app it runs makes ``checkpoint``
-#: wait there), or the server holds the message (``on_data``), until the test kills it.
+#: Where a real worker is SIGKILLed, on the fifth of ten messages (index 4), sent in groups of 1
+#: (``MAIL_OUTBOX_GROUP_SIZE = 1``): the message left uncertain (by index), and whether the server
+#: received it. Each moment is reached for certain: the worker parks at one of its checkpoints (the app
+#: it runs makes ``checkpoint`` wait there), or the server holds the message (``on_data``), until the
+#: test kills it.
 KILLS = {
     # Before the commit that marks the fifth sending (and records the fourth sent) is started: the
     # fourth was accepted (its 250 read), not yet recorded.
@@ -308,8 +380,9 @@ def test_sigkill_at_each_moment(
     queued = queue_messages(app, 10)
     uncertain, reached = KILLS[moment]
     killed = threading.Event()
+    config = _config(app, smtp_server, MAIL_OUTBOX_GROUP_SIZE=1)
     if moment == "server":
-        process = _worker_process(tmp_path, _config(app, smtp_server), "--poll", "0.2")
+        process = _worker_process(tmp_path, config, "--poll", "0.2")
 
         def kill_on_fifth(message: ReceivedMessage) -> None:
             if len(smtp_server.messages) == 5:
@@ -319,7 +392,7 @@ def test_sigkill_at_each_moment(
 
         smtp_server.on_data = kill_on_fifth
     else:
-        process = _parking_worker(tmp_path, _config(app, smtp_server), moment, queued[4])
+        process = _parking_worker(tmp_path, config, moment, queued[4])
     try:
         if moment == "server":
             assert killed.wait(timeout=60), "the worker never delivered 5 messages"

@@ -10,8 +10,10 @@ Each row goes through these steps:
    row. While the batch lasts, a heartbeat thread renews the lease of the
    rows it still holds (:mod:`.lease`). A row whose lease ran out (its worker
    died) can be claimed again: it was never handed over.
-2. *sending*: the batch is delivered in groups (``MAIL_OUTBOX_GROUP_SIZE``,
-   1 by default). Before the server can accept any message of a group, the
+2. *sending*: the batch is delivered in groups: the first message alone,
+   then each group twice the one before, up to ``MAIL_OUTBOX_GROUP_SIZE``
+   (10 by default): 1, 2, 4, 8, 10, 10, … (:meth:`OutboxWorker.group_sizes`).
+   Before the server can accept any message of a group, the
    whole group becomes ``sending`` (its attempt counted) in one committed
    ``UPDATE``. The commit runs on the marks' writer (:mod:`.marks`) while the
    group's first message goes out (``MAIL FROM``, ``RCPT TO``, ``DATA``, the
@@ -39,11 +41,28 @@ once their lease has run out, the next batch of any worker moves them to
 ``uncertain`` (or back to ``pending`` with ``MAIL_OUTBOX_RESEND_UNCERTAIN``):
 the server may have accepted any of them, so none is sent again unless an
 operator says so (``erlen mail retry``); ``erlen mail discard`` settles them
-without sending. The group size bounds how many messages one crash can leave
-uncertain. One commit per group rather than two per message, overlapped with
-the SMTP exchange and not waiting for the disk (the marks need only outlive
-the worker, see :mod:`.marks`), is what lets the worker keep up with sending
-directly even with groups of one.
+without sending.
+
+The trade-off of the group size: one crash leaves at most one group
+uncertain, that is at most ``MAIL_OUTBOX_GROUP_SIZE`` messages (10 by
+default): those of the open group the server accepted (their ``250`` read,
+not yet recorded), the one it was handing over, and those of the group not
+handed over yet (the server never saw them). None is sent twice
+automatically; an operator settles them (``erlen mail outbox --status
+uncertain --message-ids``, then for each, by its ``Message-ID`` in the relay's
+log, ``erlen mail retry ID`` or ``erlen mail discard ID``). As the groups of a
+batch start at 1 and double, a worker that finds one or two messages due (a
+shallow queue, the usual traffic) sends them one commit each, and a crash
+then leaves at most that one, or two, uncertain; only a deep queue (a batch
+of more than 7 messages) reaches groups of the full size. One commit per
+group rather than two per message, overlapped with the SMTP exchange and not
+waiting for the disk (the marks need only outlive the worker, see
+:mod:`.marks`), is what lets the worker keep up with sending directly:
+with groups of 1 each message costs a commit, its statement's work in
+SQLAlchemy and the driver, and a hand-off to the writer's thread that
+competes with the SMTP exchange for the interpreter, about as much again as
+the exchange itself (``python bench/run.py --only mail``: worker/direct about
+0.5-0.6 with ``MAIL_OUTBOX_GROUP_SIZE = 1``, above 0.8 with the default).
 """
 
 from __future__ import annotations
@@ -209,8 +228,8 @@ class OutboxWorker:
 
     :param app: the app (with ``db`` and ``mail`` enabled).
     :param batch_size: rows claimed per batch; ``MAIL_OUTBOX_BATCH_SIZE`` by default.
-    :param group_size: rows marked ``sending`` together, and recorded together;
-        ``MAIL_OUTBOX_GROUP_SIZE`` by default.
+    :param group_size: the most rows marked ``sending`` together, and recorded together
+        (the groups of a batch grow 1, 2, 4, … up to it); ``MAIL_OUTBOX_GROUP_SIZE`` by default.
     :param clock: returns the current time (timezone-aware UTC); tests pass
         their own to make retries due and leases run out without waiting.
     """
@@ -513,10 +532,12 @@ class OutboxWorker:
             durable=self.durable_marks,
         )
         with writer:
-            for start in range(0, len(rows), self.group_size):
+            start = 0
+            for size in self.group_sizes(len(rows)):
                 if stop is not None and stop.is_set():
                     break
-                group, later = rows[start : start + self.group_size], rows[start + self.group_size :]
+                group, later = rows[start : start + size], rows[start + size :]
+                start += size
                 for row in group:
                     self.checkpoint("claimed", row.id)
                 marking = Marking(group, writer.submit(self.mark_sending, group, after=previous), previous)
@@ -527,6 +548,26 @@ class OutboxWorker:
                     break
             writer.submit(self.record, previous).result()
         self._recorded(previous)
+
+    def group_sizes(self, count: int) -> list[int]:
+        """The sizes of the groups a batch of ``count`` rows is sent in: 1, 2, 4, … up to ``group_size``.
+
+        A batch's first message goes alone and each group doubles the one
+        before, up to :attr:`group_size` (``MAIL_OUTBOX_GROUP_SIZE``): a
+        shallow queue (a message or two per batch, the usual traffic) is sent
+        one message per commit, so a crash leaves at most one or two messages
+        uncertain; a deep one reaches full groups within a few messages, where
+        saving commits matters. The sizes add up to ``count``.
+
+        :param count: the rows of the batch.
+        """
+        sizes: list[int] = []
+        size, left = 1, count
+        while left > 0:
+            sizes.append(min(size, left))
+            left -= sizes[-1]
+            size = min(size * 2, self.group_size)
+        return sizes
 
     def _marked(self, marking: Marking, result: BatchResult) -> set[int]:
         """Wait for the commit that marks ``marking``'s group (once); the ids it marked.
