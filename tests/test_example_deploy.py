@@ -1,4 +1,4 @@
-"""The deployment guide's commands on the example app: gunicorn serves it, the tasks worker runs its jobs and delivers its mail.
+"""The deployment guide's commands on the example app: gunicorn serves it, the tasks worker runs its jobs and mail.
 
 :func:`test_the_deployment_guide_walked_on_postgresql` follows
 ``docs/deployment.rst`` as written: the shell reads its ``production.env``
