@@ -1,10 +1,10 @@
-"""The deployment guide's commands on the example app: gunicorn serves it, the mail worker delivers its queue.
+"""The deployment guide's commands on the example app: gunicorn serves it, the tasks worker runs its jobs and mail.
 
 :func:`test_the_deployment_guide_walked_on_postgresql` follows
 ``docs/deployment.rst`` as written: the shell reads its ``production.env``
 (placeholders filled in), every ``erlen`` command of its console blocks runs
 in order, gunicorn starts from its ``wsgi.py`` and ``gunicorn.conf.py`` and
-the mail worker from its systemd unit, on PostgreSQL, Redis and an SMTP
+the background worker (`erlen tasks worker`) from its systemd unit, on PostgreSQL, Redis and an SMTP
 server with STARTTLS and a log-in, with requests sent as the reverse proxy
 forwards them.
 """
@@ -129,7 +129,7 @@ FORWARDED = {
 
 PASSWORD = "a long enough password"
 
-#: The guide's commands after the first administrator is made, but the mail worker: what each prints in the walk.
+#: The guide's commands after the first administrator is made, but the worker: what each prints in the walk.
 LATER_COMMANDS = {
     "erlen --app notes_app user sessions purge": "Purged 0 log-in sessions",
     "erlen --app notes_app user purge-deleted": "Deleted 0 accounts whose grace period had ended.",
@@ -300,14 +300,14 @@ def smtp_starttls(tmp_path: Path) -> Iterator[_SMTP]:
 
 def test_the_units_and_the_procfile_run_the_commands_of_the_guide() -> None:
     web = re.search(r"^ExecStart=(.+)$", (DEPLOY / "notes-web.service").read_text(), re.M)
-    mail = re.search(r"^ExecStart=(.+)$", (DEPLOY / "notes-mail.service").read_text(), re.M)
-    assert web and mail
+    worker = re.search(r"^ExecStart=(.+)$", (DEPLOY / "notes-worker.service").read_text(), re.M)
+    assert web and worker
     procfile = dict(line.split(": ", 1) for line in (DEPLOY / "Procfile").read_text().splitlines())
     assert (
         procfile["web"] == web.group(1).removeprefix("/srv/notes/.venv/bin/") == "gunicorn -c gunicorn.conf.py wsgi:app"
     )
-    assert procfile["mail"] == mail.group(1).removeprefix("/srv/notes/.venv/bin/")
-    assert procfile["mail"] in _console_commands("erlen")
+    assert procfile["worker"] == worker.group(1).removeprefix("/srv/notes/.venv/bin/")
+    assert procfile["worker"] in _console_commands("erlen")
     assert procfile["release"] in _console_commands("erlen")
     assert "$ gunicorn -c gunicorn.conf.py wsgi:app" in GUIDE.read_text()
 
@@ -334,7 +334,7 @@ def test_the_deployment_guide_walked_on_postgresql(
     ], commands
     check = shell.run(commands[0])
     assert check.returncode == 0, check.stdout + check.stderr
-    # WEB_CONCURRENCY=4 workers and the mail worker, 10 connections each, fit the server's max_connections.
+    # WEB_CONCURRENCY=4 workers and the background worker, 10 connections each, fit the server's max_connections.
     assert not re.search(r"\b(ERROR|db\.W00\d|db\.I00\d)\b", check.stdout + check.stderr), check.stdout + check.stderr
     upgrade = shell.run(commands[1])
     assert upgrade.returncode == 0 and "Applied notes" in upgrade.stdout, upgrade.stdout + upgrade.stderr
@@ -352,10 +352,10 @@ def test_the_deployment_guide_walked_on_postgresql(
     gunicorn = shell.start(
         "gunicorn -c gunicorn.conf.py wsgi:app", web_log, {"GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
     )
-    mail_unit = re.search(r"^ExecStart=\S+/bin/(.+)$", (DEPLOY / "notes-mail.service").read_text(), re.M)
-    assert mail_unit
-    worker_log = tmp_path / "mail-worker.log"
-    worker = shell.start(mail_unit.group(1), worker_log)
+    worker_unit = re.search(r"^ExecStart=\S+/bin/(.+)$", (DEPLOY / "notes-worker.service").read_text(), re.M)
+    assert worker_unit
+    worker_log = tmp_path / "worker.log"
+    worker = shell.start(worker_unit.group(1), worker_log)
     try:
         _wait_for(lambda: _answers(port), "an answer of gunicorn", gunicorn, web_log)
         assert len(re.findall(r"Booting worker", web_log.read_text())) == 4  # WEB_CONCURRENCY
@@ -376,7 +376,7 @@ def test_the_deployment_guide_walked_on_postgresql(
         status, _, page = admin.request("/admin/")
         assert status == 200, page
         for command in commands[3:]:
-            if command == "erlen --app notes_app mail worker":
+            if command == "erlen --app notes_app tasks worker":
                 continue  # running since the start, as its unit runs it
             assert command in LATER_COMMANDS, f"the walk does not know {command!r}: add it to LATER_COMMANDS"
             result = shell.run(command)
@@ -389,6 +389,7 @@ def test_the_deployment_guide_walked_on_postgresql(
         worker_status = _stop(worker)
         web_status = _stop(gunicorn)
     assert worker_status == 0, worker_log.read_text()
-    # The confirmation mail went through the outbox: the worker sent it, not the request.
-    assert "Stopped: 1 sent," in worker_log.read_text(), worker_log.read_text()
+    # The confirmation mail went through the outbox: the worker's delivery job sent it, not the request.
+    assert re.search(r"mail\.deliver_outbox \w+ done", worker_log.read_text()), worker_log.read_text()
+    assert "Stopped:" in worker_log.read_text(), worker_log.read_text()
     assert web_status == 0, web_log.read_text()

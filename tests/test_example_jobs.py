@@ -17,17 +17,17 @@ from flask import Flask
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 pytest.importorskip("erlen_tasks", reason="erlen-tasks is not installed: pip install ./extensions/tasks")
 
+import notes_app
 import sqlalchemy as sa
+from notes_app.notes.jobs import DIGEST_CRON, daily_digest, digest_day, notify_admins_job
+from notes_app.notes.models import Note
 from test_example_app import confirm_and_log_in, example_environ
 
 import erlen_db
-import notes_app
 from erlen_auth import find_user
 from erlen_mail.testing import DeliveredMail, deliver_outbox
 from erlen_tasks import enqueue, run_jobs
 from erlen_tasks.models import JobRecord
-from notes_app.notes.jobs import DIGEST_CRON, daily_digest, digest_day, notify_admins_job
-from notes_app.notes.models import Note
 
 
 @pytest.fixture

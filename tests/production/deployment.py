@@ -46,7 +46,9 @@ ADMIN_EMAIL = "admin@example.com"
 #: The folder holding the package ``production`` (this suite), for subprocesses that import its plugin.
 TESTS_FOLDER = Path(__file__).resolve().parent.parent
 
-#: The plugins of the example app's erlen.toml, in its order.
+#: The plugins of the example app's erlen.toml, in its order, but ``tasks``: this suite deploys the app with
+#: ``erlen mail worker`` delivering its outbox (its faults are that worker's), so every process gets this list
+#: (ERLEN_PLUGINS); without ``tasks`` the admins' notifications are queued by the request itself.
 EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "api", "profiles", "notes_app.notes"]
 
 
@@ -74,6 +76,7 @@ def deployment_environ(*, database_url: str, redis_url: str, smtp: SMTPTestServe
         ERLEN_MAIL_OUTBOX_MAX_BACKOFF_SECONDS="2",
         ERLEN_MAIL_OUTBOX_POLL_SECONDS="0.5",
         PYTHONUNBUFFERED="1",
+        ERLEN_PLUGINS=json.dumps(EXAMPLE_PLUGINS),
     )
     # Three failed log-ins per account (5 by default): the Redis scenarios need fewer wrong passwords
     # to show that every worker still counts them while Redis is out.
