@@ -7,6 +7,7 @@ objects are 404. Every change is a POST, which erlen-forms checks for CSRF.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 
 import sqlalchemy as sa
@@ -172,26 +173,58 @@ def list_view(slug: str) -> t.Any:
         if view.foreign_key(key) is not None
         for related_labels in [listing.related_labels(view, key, page.items, session)]
     }
+    # What is the same on every row is worked out once: the permissions, the headings, the links' pattern.
+    can = functools.cache(lambda operation: view.allows(current_user, operation))
+    detail_url = _row_url_builder("admin.detail", slug)
+    edit_url = _row_url_builder("admin.edit", slug) if can("edit") else None
     rows = []
     for obj in page.items:
         cells = []
         for key in view.list_columns:
             value = getattr(obj, key)
             cells.append(fk_link(view, key, value, links[key]) if key in links else view.display(key, value))
-        rows.append((view.pk_of(obj), cells))
-    actions = [action for action in view.actions if view.allows(current_user, action.permission)]
+        ident = view.pk_of(obj)
+        rows.append(ListRow(ident, cells, detail_url(ident), edit_url(ident) if edit_url else None))
+    actions = [action for action in view.actions if can(action.permission)]
     return render_template(
         "admin/list.html",
         view=view,
         params=params,
         page=page,
         rows=rows,
+        labels=[view.label(key) for key in view.list_columns],
         total=total,
         estimate=estimate,
         actions=actions,
         fk_filters=filters.controls(view, params),
-        can=lambda operation: view.allows(current_user, operation),
+        can=can,
     )
+
+
+class ListRow(t.NamedTuple):
+    """A row of the list page: its key, its cells, and the links to its detail and (if allowed) edit pages."""
+
+    ident: t.Any
+    cells: list[t.Any]
+    detail_url: str
+    edit_url: str | None
+
+
+#: Stands for a row's key while the pattern of its links is built.
+_IDENT_MARKER = "erlen-admin-row-ident"
+
+
+def _row_url_builder(endpoint: str, slug: str) -> t.Callable[[t.Any], str]:
+    """The URL of ``endpoint`` for a row of view ``slug``, given its key: ``url_for`` once, not once per row.
+
+    The key is quoted as the route's converter quotes it, so the links are the ones ``url_for`` builds.
+
+    :param endpoint: ``"admin.detail"`` or ``"admin.edit"``.
+    :param slug: the view's slug.
+    """
+    before, _, after = url_for(endpoint, slug=slug, ident=_IDENT_MARKER).partition(_IDENT_MARKER)
+    converter = current_app.url_map.converters["default"](current_app.url_map)
+    return lambda ident: f"{before}{converter.to_url(ident)}{after}"
 
 
 def export_view(slug: str) -> t.Any:
