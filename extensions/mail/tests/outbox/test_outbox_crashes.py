@@ -398,7 +398,7 @@ def test_sigkill_at_each_moment(
             assert killed.wait(timeout=60), "the worker never delivered 5 messages"
         else:
             assert process.stdout is not None
-            lines = []
+            lines: list[str] = []
             while not (lines and lines[-1].startswith("Parked at")):
                 lines.append(process.stdout.readline())  # blocks until the worker parks (or dies: then "")
                 assert lines[-1], "".join(lines)

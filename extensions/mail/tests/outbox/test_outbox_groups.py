@@ -29,9 +29,10 @@ def test_commits_per_group_not_per_message(make_outbox_app: OutboxApp, smtp_serv
         assert OutboxWorker(app).run(once=True).sent == 40
     finally:
         sa.event.remove(engine, "commit", count)
-    # One batch: recover, claim, one commit per group (the last group's outcome alone), release;
-    # then the empty batch that ends --once: recover and claim. Two per message before: 80 and more.
-    assert len(commits) == 2 + (4 + 1) + 1 + 2
+    # One batch: recover, claim, one commit per group (1, 2, 4, 8, 10, 10, 5) and the last group's
+    # outcome alone, release; then the empty batch that ends --once: recover and claim. Two per message
+    # before groups: 80 and more.
+    assert len(commits) == 2 + (7 + 1) + 1 + 2
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
     assert {row.status for row in rows.values()} == {"sent"}
     assert all(row.attempts == 1 and row.claim_token is None and row.sent_at is not None for row in rows.values())
@@ -85,3 +86,19 @@ def test_temporary_refusals_mid_group_are_retried_alone(
     for ident in queued[1:]:
         assert rows[ident].attempts == 1 and rows[ident].claim_token is None
         assert "451" in (rows[ident].last_error or "")
+
+
+def test_groups_start_alone_and_double(make_outbox_app: OutboxApp) -> None:
+    """A batch's first message goes alone, each group doubles the one before up to MAIL_OUTBOX_GROUP_SIZE:
+    a shallow queue is sent a message per commit, a deep one in full groups."""
+    app = make_outbox_app()
+    assert app.config["MAIL_OUTBOX_GROUP_SIZE"] == 10  # the default
+    sizes = OutboxWorker(app).group_sizes
+    assert sizes(0) == []
+    assert sizes(1) == [1]
+    assert sizes(3) == [1, 2]
+    assert sizes(4) == [1, 2, 1]
+    assert sizes(40) == [1, 2, 4, 8, 10, 10, 5]
+    assert sizes(100) == [1, 2, 4, 8, *[10] * 8, 5]
+    assert OutboxWorker(app, group_size=1).group_sizes(3) == [1, 1, 1]
+    assert OutboxWorker(app, group_size=3).group_sizes(9) == [1, 2, 3, 3]

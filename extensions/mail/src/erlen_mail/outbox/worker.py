@@ -53,8 +53,8 @@ uncertain --message-ids``, then for each, by its ``Message-ID`` in the relay's
 log, ``erlen mail retry ID`` or ``erlen mail discard ID``). As the groups of a
 batch start at 1 and double, a worker that finds one or two messages due (a
 shallow queue, the usual traffic) sends them one commit each, and a crash
-then leaves at most that one, or two, uncertain; only a deep queue (a batch
-of more than 7 messages) reaches groups of the full size. One commit per
+then leaves at most that one uncertain; only a deep queue (a batch of more
+than 15 messages) reaches groups of the full size. One commit per
 group rather than two per message, overlapped with the SMTP exchange and not
 waiting for the disk (the marks need only outlive the worker, see
 :mod:`.marks`), is what lets the worker keep up with sending directly:
