@@ -71,8 +71,9 @@ def enqueue(
     ``erlen_db.session`` by default) and flushed, not committed: the job runs
     only once the caller commits, and never when it rolls back. With the
     database broker, workers take it from that table; with Redis or RabbitMQ,
-    the relay hands it to the broker after the commit, and keeps it while the
-    broker is away.
+    this process hands it to the broker right after the commit
+    (``TASKS_HANDOFF``), and the relay does when that fails or the job has an
+    ``eta`` to wait for, keeping it while the broker is away.
 
     :param job: the job, or its name.
     :param args: the job's positional arguments.
@@ -110,13 +111,21 @@ def enqueue(
         when = eta.astimezone(dt.UTC)
     else:
         when = now + dt.timedelta(seconds=delay or 0)
-    row = record_for(declared, build_message(app, declared, arguments), when, now)
+    message = build_message(app, declared, arguments)
+    row = record_for(declared, message, when, now)
     if session is None:
         if not has_app_context():
             raise TasksError("erlen_tasks.enqueue() outside an app context needs session=.")
         session = erlen_db.database_of(app).session
+    handoff = state.handoff if state.hands_off and when <= now and state.handoff.active else None
+    if handoff is not None:
+        # Claimed by this process's hand-off: the relay leaves it alone unless the hand-off fails or dies.
+        row.claim_token = handoff.token
+        row.claimed_until = now + handoff.lease
     session.add(row)
     session.flush()
+    if handoff is not None:
+        handoff.track(session, row.id, message)
     return row
 
 

@@ -93,6 +93,14 @@ def erlen_settings() -> Iterable[Setting]:
             "WORKER_THREADS", int, default=4, validate=_positive, help="Jobs one `erlen tasks worker` runs at once."
         ),
         Setting(
+            "HANDOFF",
+            bool,
+            default=True,
+            help="Redis and RabbitMQ: the process that enqueued a job hands it to the broker right after the "
+            "transaction commits; the relay takes the jobs it could not hand over (the broker was away). Off: only "
+            "the relay hands jobs over, a poll later.",
+        ),
+        Setting(
             "RELAY_BATCH_SIZE", int, default=100, validate=_positive, help="Committed jobs the relay claims per pass."
         ),
         Setting(
