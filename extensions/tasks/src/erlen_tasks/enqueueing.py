@@ -6,6 +6,7 @@ import datetime as dt
 import typing as t
 
 import dramatiq
+import sqlalchemy as sa
 
 from .errors import JobArgumentError, TasksError
 from .jobs import Job
@@ -33,26 +34,45 @@ def build_message(app: Flask, job: Job, arguments: dict[str, t.Any]) -> dramatiq
     )
 
 
-def record_for(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, now: dt.datetime) -> JobRecord:
-    """A new ``pending`` row for ``message``.
+def record_values(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, now: dt.datetime) -> dict[str, t.Any]:
+    """The columns of a new ``pending`` row for ``message``.
 
     :param job: the job.
     :param message: its Dramatiq message.
     :param eta: when it may run.
     :param now: the time of the enqueue.
     """
-    return JobRecord(
-        message_id=message.message_id,
-        job=job.name,
-        queue=message.queue_name,
-        priority=job.priority,
-        status=PENDING,
-        eta=eta,
-        message=message.encode().decode(),
-        attempts=0,
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "message_id": message.message_id,
+        "job": job.name,
+        "queue": message.queue_name,
+        "priority": job.priority,
+        "status": PENDING,
+        "eta": eta,
+        "message": message.encode().decode(),
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "claim_token": None,
+        "claimed_until": None,
+    }
+
+
+def record_for(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, now: dt.datetime) -> JobRecord:
+    """A new ``pending`` row for ``message`` (an ORM object, not added to any session).
+
+    :param job: the job.
+    :param message: its Dramatiq message.
+    :param eta: when it may run.
+    :param now: the time of the enqueue.
+    """
+    return JobRecord(**record_values(job, message, eta, now))
+
+
+TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
+
+#: The statement writing a job's row: a Core insert, without the ORM's unit of work (a third of an enqueue's time).
+INSERT = TABLE.insert()
 
 
 def enqueue(
@@ -67,8 +87,8 @@ def enqueue(
 ) -> JobRecord:
     """Enqueue a run of ``job`` in the current database transaction.
 
-    The job's row is added to ``session`` (the app context's
-    ``erlen_db.session`` by default) and flushed, not committed: the job runs
+    The job's row is written in ``session``'s transaction (the app context's
+    ``erlen_db.session`` by default), not committed: the job runs
     only once the caller commits, and never when it rolls back. With the
     database broker, workers take it from that table; with Redis or RabbitMQ,
     this process hands it to the broker right after the commit
@@ -82,7 +102,7 @@ def enqueue(
     :param session: the SQLAlchemy session whose transaction the job belongs to.
     :param app: the app; the current app by default.
     :param kwargs: the job's keyword arguments.
-    :returns: the new row (its ``id`` set).
+    :returns: the new row, as written (its ``id`` set); an object of no session.
     :raises UnknownJobError: no enabled plugin declares the job.
     :raises JobArgumentError: the arguments do not match the job's signature or types, or do not survive JSON.
     """
@@ -112,7 +132,7 @@ def enqueue(
     else:
         when = now + dt.timedelta(seconds=delay or 0)
     message = build_message(app, declared, arguments)
-    row = record_for(declared, message, when, now)
+    values = record_values(declared, message, when, now)
     if session is None:
         if not has_app_context():
             raise TasksError("erlen_tasks.enqueue() outside an app context needs session=.")
@@ -120,13 +140,17 @@ def enqueue(
     handoff = state.handoff if state.hands_off and when <= now and state.handoff.active else None
     if handoff is not None:
         # Claimed by this process's hand-off: the relay leaves it alone unless the hand-off fails or dies.
-        row.claim_token = handoff.token
-        row.claimed_until = now + handoff.lease
-    session.add(row)
-    session.flush()
+        values["claim_token"] = handoff.token
+        values["claimed_until"] = now + handoff.lease
+    connection = session.connection(bind_arguments={"mapper": JobRecord})
+    key = connection.execute(INSERT, values).inserted_primary_key
+    assert key is not None  # a single-row INSERT
+    row_id = t.cast(int, key[0])
     if handoff is not None:
-        handoff.track(session, row.id, message)
-    return row
+        handoff.track(session, row_id, message)
+    if state.metrics is not None:
+        state.metrics.enqueued.labels(declared.name, declared.queue).inc()
+    return JobRecord(id=row_id, **values)
 
 
-__all__ = ["build_message", "enqueue", "record_for"]
+__all__ = ["build_message", "enqueue", "record_for", "record_values"]

@@ -106,12 +106,10 @@ class Handoff:
         :param row_id: the id of the job's row, written with this hand-off's claim.
         :param message: the job's Dramatiq message.
         """
+        _listen()
         waiting = session.info.get(SESSION_KEY)
         if waiting is None:
             waiting = session.info[SESSION_KEY] = []
-            event.listen(session, "after_commit", _after_commit)
-            event.listen(session, "after_soft_rollback", _after_soft_rollback)
-            event.listen(session, "after_transaction_end", _after_transaction_end)
         transaction = session.get_nested_transaction() or session.get_transaction()
         assert transaction is not None  # enqueue() flushed the row: a transaction is in progress
         waiting.append(_Waiting(self, transaction, row_id, message))
@@ -211,17 +209,37 @@ class Handoff:
         self.flush()
 
 
-def _waiting_of(session: Session) -> list[_Waiting]:
-    return t.cast("list[_Waiting]", session.info.get(SESSION_KEY, []))
+_listening = threading.Lock()
+_listened = False
+
+
+def _listen() -> None:
+    """Listen to every session's transactions, once per process.
+
+    On the ``Session`` class rather than on each session: an instance's first listener costs as
+    much as the rest of an enqueue, and requests make a session each. A session without jobs
+    waiting costs a dictionary lookup per transaction.
+    """
+    global _listened
+    if _listened:
+        return
+    from sqlalchemy.orm import Session
+
+    with _listening:
+        if not _listened:
+            event.listen(Session, "after_commit", _after_commit)
+            event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+            event.listen(Session, "after_transaction_end", _after_transaction_end)
+            _listened = True
 
 
 def _after_commit(session: Session) -> None:
+    waiting = session.info.get(SESSION_KEY)
+    if not waiting:
+        return
     root = session.get_transaction()
     if root is not None and root.is_active:
         return  # a savepoint was released: its jobs wait for the transaction's own commit
-    waiting = _waiting_of(session)
-    if not waiting:
-        return
     committed, waiting[:] = list(waiting), []
     by_handoff: dict[int, list[_Waiting]] = {}
     for item in committed:
@@ -231,15 +249,16 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
-    waiting = _waiting_of(session)
+    waiting = session.info.get(SESSION_KEY)
     if waiting:
         waiting[:] = [item for item in waiting if not _within(item.transaction, previous_transaction)]
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
-        # The transaction ended without a commit (a close, say): its rows were never written.
-        _waiting_of(session).clear()
+        waiting = session.info.get(SESSION_KEY)
+        if waiting:  # the transaction ended without a commit (a close, say): its rows were never written
+            waiting.clear()
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

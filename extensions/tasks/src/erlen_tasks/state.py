@@ -14,6 +14,7 @@ if t.TYPE_CHECKING:
 
     from .handoff import Handoff
     from .jobs import Job
+    from .metrics import TasksMetrics
 
 #: The key of ``app.extensions`` under which :class:`TasksState` lives.
 EXTENSION_KEY = "tasks"
@@ -31,6 +32,8 @@ class TasksState:
     app: Flask
     jobs: dict[str, Job]
     owners: dict[str, str]
+    #: erlen-tasks' Prometheus metrics, made when erlen-ops' ``OPS_METRICS`` is on; ``None`` otherwise.
+    metrics: TasksMetrics | None = field(default=None, repr=False)
     _broker: dramatiq.Broker | None = field(default=None, repr=False)
     _handoff: Handoff | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
