@@ -201,6 +201,9 @@ class Handoff:
 
     def close(self) -> None:
         """Stop the marking thread, then write the marks still waiting."""
+        if self._exit_hook:
+            atexit.unregister(self.close)
+            self._exit_hook = False
         self._stop.set()
         with self._lock:
             thread, self._thread = self._thread, None
