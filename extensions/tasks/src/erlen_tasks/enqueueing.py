@@ -7,6 +7,7 @@ import typing as t
 
 import dramatiq
 import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 
 from .errors import JobArgumentError, TasksError
 from .jobs import Job
@@ -102,7 +103,7 @@ def enqueue(
     :param session: the SQLAlchemy session whose transaction the job belongs to.
     :param app: the app; the current app by default.
     :param kwargs: the job's keyword arguments.
-    :returns: the new row, as written (its ``id`` set); an object of no session.
+    :returns: the new row (its ``id`` set), in ``session``.
     :raises UnknownJobError: no enabled plugin declares the job.
     :raises JobArgumentError: the arguments do not match the job's signature or types, or do not survive JSON.
     """
@@ -150,7 +151,12 @@ def enqueue(
         handoff.track(session, row_id, message)
     if state.metrics is not None:
         state.metrics.enqueued.labels(declared.name, declared.queue).inc()
-    return JobRecord(id=row_id, **values)
+    # The row as the session's own (persistent, as if loaded): a caller may change it and commit, as with
+    # an ORM insert, without paying for the ORM's unit of work on the insert.
+    row = JobRecord(id=row_id, **values)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 __all__ = ["build_message", "enqueue", "record_for", "record_values"]
