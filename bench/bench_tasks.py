@@ -10,15 +10,24 @@ end. The contenders:
     ``actor.send(i)`` on Dramatiq's RedisBroker; the worker is ``dramatiq
     MODULE -p 1 -t 4``.
 ``erlen-tasks``
-    ``the_job.enqueue(i)`` and a commit per job (a request's transaction) on
-    an SQLite file, the relay handing jobs to the same RedisBroker, the
-    worker ``erlen tasks worker --threads 4`` (which runs the relay and keeps
-    every job's row up to date).
+    ``the_job.enqueue(i)`` and a commit per job on an SQLite file, the
+    enqueuing process handing each job to the same RedisBroker at the commit
+    (``TASKS_HANDOFF``), the worker ``erlen tasks worker --threads 4`` (which
+    runs the relay, idle here, and keeps every job's row up to date).
 ``celery``
     ``task.delay(i)`` with ``task_acks_late`` (acknowledged after the job, as
     the other two); the worker ``celery worker --pool threads -c 4``.
 
-Target: erlen-tasks / dramatiq >= 0.9 (at most 10% overhead). Redis is
+Two variants. ``jobs_redis``: each job enqueued on its own, erlen-tasks
+with a transaction and a commit of its own per job. The work is unequal:
+Dramatiq's ``send`` is one Redis call, erlen-tasks writes and commits an
+outbox row (an fsync) before its Redis call, the cost of the transactional
+outbox itself, so this ratio is reported without a target.
+``jobs_redis_in_request``: each job enqueued by a request that writes a row
+and commits anyway, Dramatiq and Celery sending after that commit, the
+erlen-tasks job riding in it: the same transactions on both sides, what
+erlen-tasks adds is its own cost. Target, on this one: erlen-tasks / dramatiq
+>= 0.9 (at most 10% overhead). Redis is
 ``ERLEN_BENCH_REDIS_URL`` (``redis://127.0.0.1:6379/0`` by default); keys and
 queues are the run's own and deleted afterwards. Without Redis, Dramatiq,
 Celery or erlen-tasks the suite is skipped with the reason.
@@ -355,17 +364,21 @@ def _measure(plan: Plan, root: Path, envs: dict[str, dict[str, str]], client: t.
                     baseline="dramatiq",
                     subject="erlen-tasks",
                     higher_is_better=True,
-                    target=harness.Target(">=", 0.9),
+                    # Only where both sides do the same transactions (see the module's docstring).
+                    target=harness.Target(">=", 0.9) if variant == "request" else None,
                     notes=[
                         f"{plan.jobs} jobs per sample; each job INCRs a Redis key; workers: 1 process, 4 threads",
-                        "erlen-tasks: the job's row committed in the enqueuing transaction (SQLite file), relayed "
-                        "after the commit, its row kept up to date by the worker",
+                        "erlen-tasks: the job's row committed in the enqueuing transaction (SQLite file), handed to "
+                        "Redis by the enqueuing process at the commit, its row kept up to date by the worker",
                         "celery: task_acks_late=True",
                     ]
                     + (
                         ["each enqueue in a request's transaction (INSERT + commit); others send after the commit"]
                         if variant == "request"
-                        else ["erlen-tasks pays a commit per job here: the transactional outbox's own cost"]
+                        else [
+                            "no target: unequal work, erlen-tasks writes and commits a row per job (the outbox's own "
+                            "cost) where dramatiq and celery write nothing; the target applies to the request variant"
+                        ]
                     ),
                 )
             )

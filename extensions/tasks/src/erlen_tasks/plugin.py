@@ -9,6 +9,8 @@ import erlen
 from erlen import ConfigError, PluginError, Setting
 from erlen.checks import CheckMessage, warning
 
+from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
+from .metrics import erlen_ops_metrics  # noqa: F401  (erlen-ops' metrics hook, optional)
 from .state import EXTENSION_KEY, TasksState
 
 if t.TYPE_CHECKING:
@@ -91,6 +93,28 @@ def erlen_settings() -> Iterable[Setting]:
         ),
         Setting(
             "WORKER_THREADS", int, default=4, validate=_positive, help="Jobs one `erlen tasks worker` runs at once."
+        ),
+        Setting(
+            "HANDOFF",
+            bool,
+            default=True,
+            help="Redis and RabbitMQ: the process that enqueued a job hands it to the broker right after the "
+            "transaction commits; the relay takes the jobs it could not hand over (the broker was away). Off: only "
+            "the relay hands jobs over, a poll later.",
+        ),
+        Setting(
+            "HEALTH_BROKER",
+            bool,
+            default=True,
+            help="With erlen-ops: /readyz checks that the Redis or RabbitMQ broker accepts a connection. Off: the "
+            "app stays ready while the broker is away (its jobs wait in the outbox meanwhile).",
+        ),
+        Setting(
+            "HEALTH_TIMEOUT",
+            float,
+            default=2.0,
+            validate=_positive,
+            help="Seconds the broker's readiness check waits for a connection.",
         ),
         Setting(
             "RELAY_BATCH_SIZE", int, default=100, validate=_positive, help="Committed jobs the relay claims per pass."

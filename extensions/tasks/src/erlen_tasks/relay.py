@@ -111,6 +111,7 @@ class Relay:
             result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         # One commit for the batch's marks. Should the relay die before it, the batch is handed over
         # again once the lease has run out (at least once, as after any crash).
+        marked = False
         try:
             if handed:
                 with self.engine.begin() as connection:
@@ -126,9 +127,11 @@ class Relay:
                         )
                     )
                 result.relayed = len(handed)
+                marked = True
         except sa.exc.SQLAlchemyError as exc:
             result.error = result.error or f"database error: {type(exc).__name__}"
-        finally:
+        # Release the claims of the rows not marked (every row marked took its claim with it).
+        if rows and (not marked or len(handed) < len(rows)):
             try:
                 with self.engine.begin() as connection:
                     connection.execute(

@@ -12,7 +12,9 @@ if t.TYPE_CHECKING:
     import dramatiq
     from flask import Flask
 
+    from .handoff import Handoff
     from .jobs import Job
+    from .metrics import TasksMetrics
 
 #: The key of ``app.extensions`` under which :class:`TasksState` lives.
 EXTENSION_KEY = "tasks"
@@ -30,7 +32,10 @@ class TasksState:
     app: Flask
     jobs: dict[str, Job]
     owners: dict[str, str]
+    #: erlen-tasks' Prometheus metrics, made when erlen-ops' ``OPS_METRICS`` is on; ``None`` otherwise.
+    metrics: TasksMetrics | None = field(default=None, repr=False)
     _broker: dramatiq.Broker | None = field(default=None, repr=False)
+    _handoff: Handoff | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -57,8 +62,30 @@ class TasksState:
                 self._broker = make_broker(self)
             return self._broker
 
+    @property
+    def hands_off(self) -> bool:
+        """Whether committed jobs go to the broker right after the commit (``TASKS_HANDOFF``, Redis, RabbitMQ)."""
+        return self.uses_relay and bool(self.app.config.get("TASKS_HANDOFF", True))
+
+    @property
+    def handoff(self) -> Handoff:
+        """The hand-off of this process's committed jobs to the broker (see :mod:`erlen_tasks.handoff`)."""
+        handoff = self._handoff
+        if handoff is None:
+            with self._lock:
+                if self._handoff is None:
+                    from .handoff import Handoff
+
+                    self._handoff = Handoff(self)
+                handoff = self._handoff
+        return handoff
+
     def close(self) -> None:
-        """Close the broker's connections, if it was made; the next use makes a new one."""
+        """Write the hand-off's marks and close the broker's connections, if made; the next use makes new ones."""
+        with self._lock:
+            handoff, self._handoff = self._handoff, None
+        if handoff is not None:
+            handoff.close()
         with self._lock:
             broker, self._broker = self._broker, None
         if broker is not None:

@@ -105,6 +105,12 @@ def run_worker(
     broker = make_broker(state)  # the worker's own: its middleware is not the web processes' broker's
     progress = Progress(report)
     broker.add_middleware(progress, before=type(broker.middleware[0]))
+    if state.metrics is not None:  # erlen-ops' metrics are on
+        from .metrics import JobMetrics
+
+        job_queues = {state.queue_name(job.queue): job.queue for job in state.jobs.values()}
+        # First, as Progress: its "after" hooks run after Retries', which decides whether a failure is the last.
+        broker.add_middleware(JobMetrics(state.metrics, job_queues), before=type(broker.middleware[0]))
     queues = {state.queue_name(name) for name in options.queues} or None
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=options.threads, worker_timeout=1000)
     threads: list[threading.Thread] = []
