@@ -88,6 +88,8 @@ PAGES = ("page_1", "page_deep", "sorted", "search", "search_none")
 #: The speed-up erlen-admin should reach over each competitor, by page.
 TARGET_SPEEDUP = {"page_1": 3.0, "page_deep": 3.0, "sorted": 3.0, "search": 10.0, "search_none": 10.0}
 CACHE_VERSION = 1
+#: Set (not ``0``) to skip the instruction counts of a full run: on a busy machine callgrind takes the most time.
+NO_CALLGRIND_VARIABLE = "ERLEN_BENCH_ADMIN_NO_CALLGRIND"
 
 
 @dataclass(frozen=True)
@@ -645,6 +647,8 @@ def run(quick: bool) -> list[Result]:
         instructions_skip = ""
         if quick:
             instructions_skip = "not counted with --quick (callgrind takes minutes)"
+        elif os.environ.get(NO_CALLGRIND_VARIABLE, "") not in ("", "0"):
+            instructions_skip = f"not counted: {NO_CALLGRIND_VARIABLE} is set"
         elif harness.valgrind_available():
             instructions = {
                 contender: count_instructions(root, contender, files[contender], plan_name, plan.counted_calls)
