@@ -21,6 +21,7 @@ from .errors import (
     SettingError,
     UnknownPluginError,
 )
+from .gunicorn_logs import gunicorn_logconfig
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
@@ -57,6 +58,7 @@ __all__ = [
     "create_app",
     "error_response",
     "extension_state",
+    "gunicorn_logconfig",
     "hook_items",
     "hook_mapping",
     "hookimpl",
