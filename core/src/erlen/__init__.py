@@ -22,6 +22,7 @@ from .errors import (
     SettingError,
     UnknownPluginError,
 )
+from .gunicorn_logs import gunicorn_logconfig
 from .hosts import split_host
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
@@ -60,6 +61,7 @@ __all__ = [
     "create_app",
     "error_response",
     "extension_state",
+    "gunicorn_logconfig",
     "hook_items",
     "hook_mapping",
     "hookimpl",
