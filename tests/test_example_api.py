@@ -19,7 +19,7 @@ from flask import Flask
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 pytest.importorskip("erlen_profiles", reason="erlen-profiles is not installed: pip install ./examples/profiles")
 
-import notes_app
+from example_apps import UPGRADE, example_app
 from openapi_spec_validator import validate
 
 import erlen_db
@@ -27,24 +27,14 @@ from erlen_api import spec_of
 from erlen_api.testing import ApiClient, api_client_for
 from erlen_auth import Role, User, grant
 from erlen_auth.access_tokens import create as create_token
-from erlen_auth.testing import DEFAULT_PASSWORD, FAST_HASHING, make_user
+from erlen_auth.testing import DEFAULT_PASSWORD, make_user
 from erlen_forms.testing import csrf_client_for
 
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The example app on ``database_url``, migrated."""
-    app = notes_app.create_app(
-        {
-            "ERLEN_DB_URL": database_url,
-            "ERLEN_MAIL_FILE_PATH": str(tmp_path / "mail"),
-            **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
-        },
-        instance_path=str(tmp_path / "instance"),
-    )
-    app.config["TESTING"] = True
-    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
-    assert result.exit_code == 0, result.output
+    app = example_app(tmp_path, database_url=database_url, command=UPGRADE)
     yield app
     erlen_db.database_of(app).dispose()
 

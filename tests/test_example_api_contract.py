@@ -18,29 +18,19 @@ pytest.importorskip("notes_app", reason="the example app is not installed: pip i
 pytest.importorskip("erlen_profiles", reason="erlen-profiles is not installed: pip install ./examples/profiles")
 pytest.importorskip("schemathesis", reason='schemathesis is not installed: pip install "erlen-api[contract]"')
 
-import notes_app
+from example_apps import UPGRADE, example_app
 
 import erlen_db
 from erlen_api.contract import check_contract
 from erlen_auth import User
 from erlen_auth.access_tokens import create as create_token
-from erlen_auth.testing import FAST_HASHING, make_user
+from erlen_auth.testing import make_user
 
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The example app on ``database_url``, migrated."""
-    app = notes_app.create_app(
-        {
-            "ERLEN_DB_URL": database_url,
-            "ERLEN_MAIL_FILE_PATH": str(tmp_path / "mail"),
-            **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
-        },
-        instance_path=str(tmp_path / "instance"),
-    )
-    app.config["TESTING"] = True
-    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
-    assert result.exit_code == 0, result.output
+    app = example_app(tmp_path, database_url=database_url, command=UPGRADE)
     yield app
     erlen_db.database_of(app).dispose()
 

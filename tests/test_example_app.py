@@ -26,31 +26,17 @@ from flask.testing import FlaskClient
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 
 import notes_app
+from example_apps import example_app, example_environ
 
-from erlen_auth.testing import FAST_HASHING
 from erlen_forms.testing import csrf_client_for
 from erlen_mail.testing import DeliveredMail
 
 PASSWORD = "correct horse battery staple"
 
 
-def example_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The variables that point the example app at a database and mail folder of the test's own."""
-    return {
-        "ERLEN_DB_URL": f"sqlite:///{tmp_path / 'notes.sqlite3'}",
-        "ERLEN_MAIL_FILE_PATH": str(tmp_path / "mail"),
-        **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
-        **extra,
-    }
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    app = notes_app.create_app(example_environ(tmp_path), instance_path=str(tmp_path / "instance"))
-    app.config["TESTING"] = True
-    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
-    assert result.exit_code == 0, result.output
-    return app
+    return example_app(tmp_path)
 
 
 @pytest.fixture

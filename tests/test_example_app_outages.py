@@ -13,24 +13,18 @@ from flask.testing import FlaskClient
 
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 
-import notes_app
+from example_apps import example_app
 
 import erlen_db
-from erlen_auth.testing import FAST_HASHING, login_as, make_user
+from erlen_auth.testing import login_as, make_user
 from erlen_db.testing import PostgresServer
 from erlen_forms.testing import csrf_client_for
 
 
 @pytest.fixture
 def app(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[Flask]:
-    environ = {
-        "ERLEN_DB_URL": postgres_server.url + "?connect_timeout=2",
-        "ERLEN_MAIL_FILE_PATH": str(tmp_path / "mail"),
-        **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
-    }
-    app = notes_app.create_app(environ, instance_path=str(tmp_path / "instance"))
-    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
-    assert result.exit_code == 0, result.output
+    # TESTING off: the outage must reach the app's own 503 handling, as in production.
+    app = example_app(tmp_path, database_url=postgres_server.url + "?connect_timeout=2", testing=False)
     yield app
     erlen_db.database_of(app).dispose()
 

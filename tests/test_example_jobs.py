@@ -17,11 +17,11 @@ from flask import Flask
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 pytest.importorskip("erlen_tasks", reason="erlen-tasks is not installed: pip install ./extensions/tasks")
 
-import notes_app
 import sqlalchemy as sa
+from example_apps import example_app
 from notes_app.notes.jobs import DIGEST_CRON, daily_digest, digest_day, notify_admins_job
 from notes_app.notes.models import Note
-from test_example_app import confirm_and_log_in, example_environ
+from test_example_app import confirm_and_log_in
 
 import erlen_db
 from erlen_auth import find_user
@@ -32,11 +32,7 @@ from erlen_tasks.models import JobRecord
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    app = notes_app.create_app(example_environ(tmp_path), instance_path=str(tmp_path / "instance"))
-    app.config["TESTING"] = True
-    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
-    assert result.exit_code == 0, result.output
-    return app
+    return example_app(tmp_path)
 
 
 @pytest.fixture

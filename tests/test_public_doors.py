@@ -17,7 +17,7 @@ DOCUMENTED_MODULES = frozenset({"erlen.checks", "erlen.logs", "erlen.redaction",
 
 
 def _is_public(module: str) -> bool:
-    package, _, rest = module.partition(".")
+    rest = module.partition(".")[2]
     return not rest or module in DOCUMENTED_MODULES or rest == "testing"
 
 

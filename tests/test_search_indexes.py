@@ -19,10 +19,9 @@ from flask import Flask
 
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 
-import notes_app
+from example_apps import example_app
 
 import erlen_db
-from erlen_auth.testing import FAST_HASHING
 from erlen_db.search import drop_search_index, search_index_columns
 
 SEARCHED = {
@@ -36,15 +35,7 @@ SEARCHED = {
 
 @pytest.fixture
 def app(tmp_path: Path, database_url: str) -> Flask:
-    environ = {
-        "ERLEN_DB_URL": database_url,
-        "ERLEN_MAIL_FILE_PATH": str(tmp_path / "mail"),
-        **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
-    }
-    app = notes_app.create_app(environ, instance_path=str(tmp_path / "instance"))
-    app.config["TESTING"] = True
-    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
-    assert result.exit_code == 0, result.output
+    app = example_app(tmp_path, database_url=database_url)
     yield app
     erlen_db.database_of(app).dispose()
 

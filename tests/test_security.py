@@ -21,10 +21,11 @@ from flask.testing import FlaskClient
 
 pytest.importorskip("notes_app", reason="the example app is not installed: pip install ./examples/notes")
 
+import example_apps
 import notes_app
 
 from erlen.builtin import RECOMMENDED_SECURITY_HEADERS
-from erlen_auth.testing import FAST_HASHING, login_as
+from erlen_auth.testing import login_as
 from erlen_forms.testing import build_path, csrf_client_for, csrf_token_for
 
 PASSWORD = "correct horse battery staple"
@@ -34,22 +35,21 @@ DB_PASSWORD = "Db-Pa55word-9f2c"
 
 
 def example_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        "ERLEN_DB_URL": f"sqlite:///{tmp_path / 'notes.sqlite3'}",
-        "ERLEN_MAIL_FILE_PATH": str(tmp_path / "mail"),
-        "ERLEN_SECRET_KEY": SECRET_KEY,
+    """The example app's variables with a real secret key and the security headers production sets."""
+    return example_apps.example_environ(
+        tmp_path,
+        ERLEN_SECRET_KEY=SECRET_KEY,
         # As production sets it (erlen check --deploy recommends it; docs/examples/deploy/production.env).
-        "ERLEN_SECURITY_HEADERS": json.dumps(RECOMMENDED_SECURITY_HEADERS),
-        **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
+        ERLEN_SECURITY_HEADERS=json.dumps(RECOMMENDED_SECURITY_HEADERS),
         **extra,
-    }
+    )
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
     app = notes_app.create_app(example_environ(tmp_path), instance_path=str(tmp_path / "instance"))
     app.config["TESTING"] = True  # exceptions propagate: a 500 fails the test with its traceback
-    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+    result = app.test_cli_runner().invoke(args=list(example_apps.DEMO))
     assert result.exit_code == 0, result.output
     import erlen_db
     from erlen_auth import create_user
