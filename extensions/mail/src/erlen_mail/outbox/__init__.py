@@ -1,7 +1,8 @@
-"""The durable outbox: messages queued in the database, delivered by ``erlen mail worker``.
+"""The durable outbox: messages queued in the database, delivered by ``erlen mail worker`` (or erlen-tasks jobs).
 
-Only :mod:`.queueing` is imported here; the table (:mod:`.models`) and the
-worker (:mod:`.worker`) need erlen-db and SQLAlchemy, imported when used.
+Only :mod:`.queueing` (and :mod:`.jobs`, which imports erlen-tasks only when
+used) is imported here; the table (:mod:`.models`) and the worker
+(:mod:`.worker`) need erlen-db and SQLAlchemy, imported when used.
 """
 
 from __future__ import annotations
