@@ -51,7 +51,7 @@ logger = logging.getLogger("erlen_tasks")
 TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
 
 #: Seconds between two batches of marks.
-FLUSH_SECONDS = 0.2
+FLUSH_SECONDS = 1.0
 
 #: Seconds without hand-offs after the broker could not be reached (the relay takes the jobs meanwhile).
 PAUSE_SECONDS = 5.0

@@ -32,7 +32,7 @@ logger = logging.getLogger("erlen_tasks")
 TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
 
 #: Seconds between two writes of the runs' records.
-FLUSH_SECONDS = 0.2
+FLUSH_SECONDS = 1.0
 
 #: At most this many records are kept waiting (the oldest are dropped while the database is away).
 MAX_WAITING = 100_000
