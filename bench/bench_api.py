@@ -854,6 +854,7 @@ def bench_database(plan: Plan, root: Path, database: str, parts: Sequence[str] =
         with in_process(database) as targets:
             check_answers({name: target.send for name, target in targets.items()}, "in-process")
             for endpoint, workload in workloads().items():
+                load_before = harness.load_average()
                 samples = harness.alternate(
                     {
                         name: target.measurer(workload, seconds=plan.wsgi_round_seconds, max_calls=200_000)
@@ -875,6 +876,7 @@ def bench_database(plan: Plan, root: Path, database: str, parts: Sequence[str] =
                             *common_notes(database),
                         ],
                         extra=extra,
+                        load_averages=[load_before, harness.load_average()],
                     )
                 )
     if "http" in parts:
@@ -913,6 +915,7 @@ def bench_database(plan: Plan, root: Path, database: str, parts: Sequence[str] =
                                 *common_notes(database),
                             ],
                             extra={**extra, "failed requests": failed},
+                            load_averages=[load_before, harness.load_average()],
                         )
                     )
     return [result for endpoint in ENDPOINTS for result in by_endpoint[endpoint]]
@@ -958,8 +961,13 @@ def compared(
     *,
     notes: Sequence[str],
     extra: Mapping[str, t.Any],
+    load_averages: Sequence[float],
 ) -> Result:
-    """The requests/s comparison: erlen-api against APIFlask (the target of the table), then against FastAPI."""
+    """The requests/s comparison: erlen-api against APIFlask (the target of the table), then against FastAPI.
+
+    :param load_averages: the machine's 1-minute load averages before and after the samples: above
+        :data:`harness.LOAD_PER_CPU_LIMIT` per CPU, the targets are not judged (the table says why).
+    """
     result = harness.compare_rates(
         name=name,
         title=result_title,
@@ -968,9 +976,9 @@ def compared(
         subject=ERLEN,
         target=APIFLASK_TARGET,
         notes=notes,
-        extra=extra,
+        extra={**extra, "load average (1 min) before, after": ", ".join(f"{value:.2f}" for value in load_averages)},
     )
-    return with_second_target(result, samples, FASTAPI, FASTAPI_TARGET)
+    return with_second_target(harness.judged(result, load_averages), samples, FASTAPI, FASTAPI_TARGET)
 
 
 def with_second_target(result: Result, samples: Mapping[str, Sequence[float]], other: str, target: Target) -> Result:
@@ -999,9 +1007,9 @@ def with_second_target(result: Result, samples: Mapping[str, Sequence[float]], o
     line = f"{second['ratio']:.3f}"
     if second["paired_ratio"] is not None:
         line += f" (median of per-round ratios {second['paired_ratio']:.3f})"
-    line += f"   target {target}: {'met' if second['target_met'] else 'NOT met'}"
-    if second["paired_target_met"] is not None:
-        line += f" (by per-round ratios: {'met' if second['paired_target_met'] else 'NOT met'})"
+    line += f"   target {target}: " + harness.verdict(
+        second["target_met"], second["paired_target_met"], result.get("too_loaded")
+    )
     result["extra"] = {f"ratio {ERLEN} / {other}": line, **result["extra"]}
     return result
 
