@@ -58,6 +58,7 @@ counts (<= 1 / 1.3 and <= 1.0).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import concurrent.futures
 import contextlib
@@ -172,42 +173,58 @@ DISTRIBUTIONS = (
 )
 
 
+#: What :func:`measure` can measure: requests/s in-process, over HTTP, and instructions per request.
+PARTS = ("inprocess", "http", "instructions")
+
+
 def run(quick: bool) -> list[Result]:
     """Run the API benchmarks; ``quick`` makes each a short smoke run, without instruction counts.
 
     The erlen-api apps' models live on the shared ``erlen_db.Model``: run the
     suite once per process, as ``run.py`` does.
     """
-    plan = QUICK if quick else FULL
+    return measure(QUICK if quick else FULL, list(DATABASES), list(PARTS))
+
+
+def measure(plan: Plan, databases: Sequence[str], parts: Sequence[str]) -> list[Result]:
+    """The benchmarks of ``parts`` (of :data:`PARTS`) on ``databases`` (of :data:`DATABASES`), as ``plan`` says."""
+    wanted = {
+        name: text
+        for database in databases
+        for name, text in all_titles(database).items()
+        if name.rsplit("_", 1)[1] in parts
+    }
     absent = harness.missing(REQUIRED)
     if absent:
-        return harness.with_plan(
-            harness.skipped_all(all_titles(), harness.not_installed(absent)),
-            plan,
-        )
+        return harness.with_plan(harness.skipped_all(wanted, harness.not_installed(absent)), plan)
     with harness.module_dir("erlen-bench-api-") as root, contextlib.ExitStack() as stack:
-        urls: dict[str, str] = {"sqlite": f"sqlite:///{root / 'items.sqlite3'}"}
+        urls: dict[str, str] = {}
+        if "sqlite" in databases:
+            urls["sqlite"] = f"sqlite:///{root / 'items.sqlite3'}"
         results: list[Result] = []
         skipped_postgres: str | None = None
-        try:
-            urls["postgresql"] = stack.enter_context(harness.postgres_schema_url("erlen_bench_api"))
-        except BenchError as exc:
-            if "not reachable" not in str(exc):
-                raise
-            skipped_postgres = str(exc)
+        if "postgresql" in databases:
+            try:
+                urls["postgresql"] = stack.enter_context(harness.postgres_schema_url("erlen_bench_api"))
+            except BenchError as exc:
+                if "not reachable" not in str(exc):
+                    raise
+                skipped_postgres = str(exc)
         for database, url in urls.items():
             build_table(url, table_of(database))
             write_apps(root, database, url)
         harness.compile_tree(root)
-        for database in DATABASES:
+        for database in databases:
             if database in urls:
-                results.extend(bench_database(plan, root, database))
+                results.extend(bench_database(plan, root, database, parts))
             else:
                 results.extend(
-                    harness.skipped(name=name, title=title, reason=t.cast(str, skipped_postgres))
-                    for name, title in all_titles(database).items()
+                    harness.skipped(name=name, title=text, reason=t.cast(str, skipped_postgres))
+                    for name, text in wanted.items()
+                    if f"_{database}_" in name
                 )
-        results.extend(bench_instructions(plan, root, list(urls)))
+        if "instructions" in parts:
+            results.extend(bench_instructions(plan, root, list(urls)))
     return harness.with_plan(results, plan)
 
 
@@ -829,72 +846,78 @@ def check_answers(senders: Mapping[str, Send], where: str) -> None:
 # --------------------------------------------------------------------------- the benchmarks
 
 
-def bench_database(plan: Plan, root: Path, database: str) -> list[Result]:
-    """The in-process and HTTP benchmarks of every endpoint on ``database``."""
+def bench_database(plan: Plan, root: Path, database: str, parts: Sequence[str] = PARTS) -> list[Result]:
+    """The in-process and HTTP benchmarks (those of ``parts``) of every endpoint on ``database``."""
     extra = {"versions": harness.versions(DISTRIBUTIONS, sqlite=database == "sqlite")}
     by_endpoint: dict[str, list[Result]] = {endpoint: [] for endpoint in ENDPOINTS}
-    with in_process(database) as targets:
-        check_answers({name: target.send for name, target in targets.items()}, "in-process")
-        for endpoint, workload in workloads().items():
-            samples = harness.alternate(
-                {
-                    name: target.measurer(workload, seconds=plan.wsgi_round_seconds, max_calls=200_000)
-                    for name, target in targets.items()
-                },
-                rounds=plan.wsgi_rounds,
-                max_seconds=plan.wsgi_rounds * plan.wsgi_round_seconds * len(targets) * 2,
-            )
-            by_endpoint[endpoint].append(
-                compared(
-                    f"{endpoint}_{database}_inprocess",
-                    title(endpoint, database, "inprocess"),
-                    samples,
-                    notes=[
-                        "erlen-api and APIFlask: app(environ, start_response) with prepared environs; FastAPI: "
-                        f"await app(scope, receive, send) with prepared scopes, in one {loop_name()} event loop (as "
-                        "uvicorn picks), its sync endpoints in its thread pool. Framework overhead and the database "
-                        "only: no server, no socket.",
-                        *common_notes(database),
-                    ],
-                    extra=extra,
-                )
-            )
-    if not harness.gunicorn_available() or not harness.uvicorn_available():
-        reason = harness.GUNICORN_MISSING if not harness.gunicorn_available() else harness.UVICORN_MISSING
-        for endpoint in ENDPOINTS:
-            name = f"{endpoint}_{database}_http"
-            by_endpoint[endpoint].append(
-                harness.skipped(name=name, title=title(endpoint, database, "http"), reason=reason)
-            )
-    else:
-        with servers(root, database) as ports:
-            check_answers({name: http_sender(port) for name, port in ports.items()}, "over HTTP")
+    if "inprocess" in parts:
+        with in_process(database) as targets:
+            check_answers({name: target.send for name, target in targets.items()}, "in-process")
             for endpoint, workload in workloads().items():
-                samples, failed = harness.alternate_http(
-                    plan,
-                    ports,
-                    paths=[call.path for call in workload.calls],
-                    method=workload.calls[0].method,
-                    body=workload.calls[0].body or None,
-                    headers=dict.fromkeys(ports, workload.calls[0].headers),
-                    expect_status=workload.status,
-                    fail_on_error=True,
+                load_before = harness.load_average()
+                samples = harness.alternate(
+                    {
+                        name: target.measurer(workload, seconds=plan.wsgi_round_seconds, max_calls=200_000)
+                        for name, target in targets.items()
+                    },
+                    rounds=plan.wsgi_rounds,
+                    max_seconds=plan.wsgi_rounds * plan.wsgi_round_seconds * len(targets) * 2,
                 )
                 by_endpoint[endpoint].append(
                     compared(
-                        f"{endpoint}_{database}_http",
-                        title(endpoint, database, "http"),
+                        f"{endpoint}_{database}_inprocess",
+                        title(endpoint, database, "inprocess"),
                         samples,
                         notes=[
-                            f"{plan.http_threads} client threads (http.client) in this process; gunicorn's sync "
-                            "worker closes the connection after each response, uvicorn keeps it open (keep-alive), "
-                            "so FastAPI's requests skip a TCP connect. Every answer had to have the expected status.",
-                            harness.SHARED_CORES_NOTE,
+                            "erlen-api and APIFlask: app(environ, start_response) with prepared environs; "
+                            "FastAPI: await app(scope, receive, send) with prepared scopes, in one "
+                            f"{loop_name()} event loop (as uvicorn picks), its sync endpoints in its thread pool. "
+                            "Framework overhead and the database only: no server, no socket.",
                             *common_notes(database),
                         ],
-                        extra={**extra, "failed requests": failed},
+                        extra=extra,
+                        load_averages=[load_before, harness.load_average()],
                     )
                 )
+    if "http" in parts:
+        if not harness.gunicorn_available() or not harness.uvicorn_available():
+            reason = harness.GUNICORN_MISSING if not harness.gunicorn_available() else harness.UVICORN_MISSING
+            for endpoint in ENDPOINTS:
+                name = f"{endpoint}_{database}_http"
+                by_endpoint[endpoint].append(
+                    harness.skipped(name=name, title=title(endpoint, database, "http"), reason=reason)
+                )
+        else:
+            with servers(root, database) as ports:
+                check_answers({name: http_sender(port) for name, port in ports.items()}, "over HTTP")
+                for endpoint, workload in workloads().items():
+                    samples, failed = harness.alternate_http(
+                        plan,
+                        ports,
+                        paths=[call.path for call in workload.calls],
+                        method=workload.calls[0].method,
+                        body=workload.calls[0].body or None,
+                        headers=dict.fromkeys(ports, workload.calls[0].headers),
+                        expect_status=workload.status,
+                        fail_on_error=True,
+                    )
+                    by_endpoint[endpoint].append(
+                        compared(
+                            f"{endpoint}_{database}_http",
+                            title(endpoint, database, "http"),
+                            samples,
+                            notes=[
+                                f"{plan.http_threads} client threads (http.client) in this process; gunicorn's "
+                                "sync worker closes the connection after each response, uvicorn keeps it open "
+                                "(keep-alive), so FastAPI's requests skip a TCP connect. Every answer had to have "
+                                "the expected status.",
+                                harness.SHARED_CORES_NOTE,
+                                *common_notes(database),
+                            ],
+                            extra={**extra, "failed requests": failed},
+                            load_averages=[load_before, harness.load_average()],
+                        )
+                    )
     return [result for endpoint in ENDPOINTS for result in by_endpoint[endpoint]]
 
 
@@ -938,8 +961,13 @@ def compared(
     *,
     notes: Sequence[str],
     extra: Mapping[str, t.Any],
+    load_averages: Sequence[float],
 ) -> Result:
-    """The requests/s comparison: erlen-api against APIFlask (the target of the table), then against FastAPI."""
+    """The requests/s comparison: erlen-api against APIFlask (the target of the table), then against FastAPI.
+
+    :param load_averages: the machine's 1-minute load averages before and after the samples: above
+        :data:`harness.LOAD_PER_CPU_LIMIT` per CPU, the targets are not judged (the table says why).
+    """
     result = harness.compare_rates(
         name=name,
         title=result_title,
@@ -948,9 +976,9 @@ def compared(
         subject=ERLEN,
         target=APIFLASK_TARGET,
         notes=notes,
-        extra=extra,
+        extra={**extra, "load average (1 min) before, after": ", ".join(f"{value:.2f}" for value in load_averages)},
     )
-    return with_second_target(result, samples, FASTAPI, FASTAPI_TARGET)
+    return with_second_target(harness.judged(result, load_averages), samples, FASTAPI, FASTAPI_TARGET)
 
 
 def with_second_target(result: Result, samples: Mapping[str, Sequence[float]], other: str, target: Target) -> Result:
@@ -979,9 +1007,9 @@ def with_second_target(result: Result, samples: Mapping[str, Sequence[float]], o
     line = f"{second['ratio']:.3f}"
     if second["paired_ratio"] is not None:
         line += f" (median of per-round ratios {second['paired_ratio']:.3f})"
-    line += f"   target {target}: {'met' if second['target_met'] else 'NOT met'}"
-    if second["paired_target_met"] is not None:
-        line += f" (by per-round ratios: {'met' if second['paired_target_met'] else 'NOT met'})"
+    line += f"   target {target}: " + harness.verdict(
+        second["target_met"], second["paired_target_met"], result.get("too_loaded")
+    )
     result["extra"] = {f"ratio {ERLEN} / {other}": line, **result["extra"]}
     return result
 
@@ -1090,3 +1118,19 @@ def bench_instructions(plan: Plan, root: Path, databases: Sequence[str]) -> list
             )
             results.append(with_second_target(result, samples, FASTAPI, FASTAPI_INSTRUCTIONS_TARGET))
     return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run some of the benchmarks: ``python bench/bench_api.py [--quick] [--database ...] [--parts ...]``."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run, without instruction counts")
+    parser.add_argument("--database", nargs="+", default=list(DATABASES), choices=list(DATABASES))
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
+    args = parser.parse_args(argv)
+    results = measure(QUICK if args.quick else FULL, args.database, args.parts)
+    print(harness.format_results(SUITE, results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

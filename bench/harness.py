@@ -275,6 +275,63 @@ class Target:
         return f"{self.op} {self.value:g}"
 
 
+#: Above this 1-minute load average per CPU, a timing's target is not judged: other work had the cores, and
+#: how much of them each contender got is chance. The benchmark itself accounts for about one per busy thread.
+LOAD_PER_CPU_LIMIT = 1.5
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (0.0 where the system does not tell)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def too_loaded(load_averages: Sequence[float]) -> str | None:
+    """Why a timing taken while the load averages were ``load_averages`` cannot be judged, or ``None`` if it can.
+
+    :param load_averages: 1-minute load averages sampled around the measurement.
+    """
+    cpus = os.cpu_count() or 1
+    limit = LOAD_PER_CPU_LIMIT * cpus
+    worst = max(load_averages, default=0.0)
+    if worst <= limit:
+        return None
+    return (
+        f"not judged: the machine was too loaded (load average {worst:.1f} on {cpus} CPUs, over {limit:g}); "
+        "compare instruction counts, or run again on a quiet machine"
+    )
+
+
+def judged(result: Result, load_averages: Sequence[float]) -> Result:
+    """``result`` with its target left unjudged (``too_loaded``) when the machine was too loaded to time it.
+
+    :param result: a timing's result, from :func:`compare` or :func:`compare_rates`.
+    :param load_averages: 1-minute load averages sampled around the measurement.
+    """
+    result["load_averages"] = [round(value, 2) for value in load_averages]
+    reason = too_loaded(load_averages)
+    if reason is not None and result.get("target"):
+        result["too_loaded"] = reason
+    return result
+
+
+def verdict(met: bool | None, paired_met: bool | None, too_loaded_reason: str | None) -> str:
+    """How the table says whether a target was met: met, NOT met, or why it was not judged.
+
+    :param met: whether the ratio of medians meets it.
+    :param paired_met: whether the median of per-round ratios does (``None``: no pairs).
+    :param too_loaded_reason: set when the machine was too loaded to judge (:func:`too_loaded`).
+    """
+    if too_loaded_reason is not None:
+        return too_loaded_reason
+    text = "met" if met else "NOT met"
+    if paired_met is not None:
+        text += f" (by per-round ratios: {'met' if paired_met else 'NOT met'})"
+    return text
+
+
 def compare(
     *,
     name: str,
@@ -1292,9 +1349,9 @@ def format_results(suite: str, results: Sequence[Result]) -> str:
         if result.get("paired_ratio") is not None:
             summary += f" (median of per-round ratios {result['paired_ratio']:.3f})"
         if result["target"]:
-            summary += f"   target {result['target']}: {'met' if result['target_met'] else 'NOT met'}"
-            if result.get("paired_target_met") is not None:
-                summary += f" (by per-round ratios: {'met' if result['paired_target_met'] else 'NOT met'})"
+            summary += f"   target {result['target']}: " + verdict(
+                result["target_met"], result.get("paired_target_met"), result.get("too_loaded")
+            )
         lines.append(summary)
         for key, value in result["extra"].items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -55,3 +55,34 @@ def test_instructions_by_part_counts_each_part_of_one_run(tmp_path: Path) -> Non
     start_up, once, twice, _ = parts
     assert start_up > twice > once > 0
     assert 1.8 < twice / once < 2.2
+
+
+def test_a_timing_taken_on_a_loaded_machine_is_not_judged() -> None:
+    """Over ``LOAD_PER_CPU_LIMIT`` per CPU the table says the machine was too loaded, not that a target was missed."""
+    import os
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import harness
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    cpus = os.cpu_count() or 1
+    limit = harness.LOAD_PER_CPU_LIMIT * cpus
+
+    def result(loads: list[float]) -> str:
+        compared = harness.compare_rates(
+            name="x",
+            title="x",
+            samples={"base": [100.0, 110.0], "subject": [90.0, 95.0]},
+            baseline="base",
+            subject="subject",
+            target=harness.Target(">=", 1.3),
+            notes=[],
+        )
+        return harness.format_results("suite", [harness.judged(compared, loads)])
+
+    quiet = result([0.5, limit * 0.9])
+    assert "NOT met" in quiet and "too loaded" not in quiet
+    loaded = result([0.5, limit + 1])
+    assert "NOT met" not in loaded
+    assert f"too loaded (load average {limit + 1:.1f} on {cpus} CPUs" in loaded

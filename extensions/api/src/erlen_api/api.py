@@ -332,10 +332,11 @@ def typed_view(view_func: Callable[..., t.Any], endpoints: Mapping[str, Endpoint
         endpoint = endpoints.get(method) or endpoints["GET" if method == "HEAD" else next(iter(endpoints))]
         if endpoint.response is not None:
             require_acceptable()
-        authenticate_within_limits(endpoint)
+        app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+        authenticate_within_limits(endpoint, app)
         arguments = endpoint.parse(path_values)
         returned = view_func(**arguments)
-        return make_response(t.cast(Flask, current_app._get_current_object()), endpoint, returned)  # type: ignore[attr-defined]
+        return make_response(app, endpoint, returned)
 
     setattr(view, ENDPOINTS_ATTRIBUTE, dict(endpoints))
     return view

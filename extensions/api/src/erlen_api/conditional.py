@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from .etags import entity_tag, matches
 from .problems import Problem
+from .state import state_of
 
 if t.TYPE_CHECKING:
     from .endpoint import Endpoint
@@ -111,15 +112,13 @@ def tag_response(response: Response) -> Response:
         or response.direct_passthrough
     ):
         return response
-    from .state import state_of
-
     if not state_of(t.cast(Flask, current_app._get_current_object())).covers(request.path):  # type: ignore[attr-defined]
         return response
     tag = response.headers.get("ETag")
     if tag is None:
         tag = entity_tag(response.get_data())
         response.headers["ETag"] = tag
-    if matches(request.headers.get("If-None-Match"), tag, weak=True):
+    if matches(request.environ.get("HTTP_IF_NONE_MATCH"), tag, weak=True):
         return not_modified(response)
     return response
 

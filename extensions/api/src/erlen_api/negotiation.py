@@ -108,7 +108,7 @@ def require_json_body() -> None:
     :raises Problem: 415, with ``Accept-Encoding: identity`` for a coded body, ``Accept-Patch`` or ``Accept-Post``
         for another media type.
     """
-    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    coding = request.environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if coding and coding != "identity":
         raise Problem(
             415,

@@ -50,10 +50,11 @@ from limits.storage import MemoryStorage, RedisStorage
 from werkzeug.wrappers import Response
 
 from .problems import Problem
+from .security import Identity, authenticate
+from .state import state_of
 
 if t.TYPE_CHECKING:
     from .endpoint import Endpoint
-    from .security import Identity
 
 logger = logging.getLogger("erlen_api.ratelimits")
 
@@ -427,26 +428,25 @@ def _endpoint_key(endpoint: Endpoint) -> str:
     return f"{request.endpoint}:{endpoint.method}"
 
 
-def authenticate_within_limits(endpoint: Endpoint) -> Identity:
+def authenticate_within_limits(endpoint: Endpoint, app: Flask | None = None) -> Identity:
     """Authenticate the request to ``endpoint`` (:func:`erlen_api.security.authenticate`) and count it.
 
     A request refused by authentication (a bad token, no user, no CSRF token) counts against its address before
     its refusal is answered, so guessing tokens is limited too.
 
     :param endpoint: the endpoint called.
+    :param app: the current app, when the caller has it at hand.
     :returns: the request's identity.
     :raises Problem: 429 over a limit; the refusals of authentication.
     """
-    from .security import authenticate
-    from .state import state_of
-
-    app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    if app is None:
+        app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     limiter = state_of(app).ratelimiter
     declared = getattr(endpoint.options, "ratelimit", None)
     if limiter is None or declared is False or (declared is None and not limiter.limits_by_default):
-        return authenticate(endpoint)
+        return authenticate(endpoint, app)
     try:
-        identity = authenticate(endpoint)
+        identity = authenticate(endpoint, app)
     except Problem:
         _count(app, limiter, endpoint, "address")
         raise

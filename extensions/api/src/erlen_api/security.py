@@ -29,8 +29,10 @@ from flask import Flask, current_app, g, request
 
 import erlen
 
-from .endpoint import Endpoint
 from .problems import PROBLEM_TYPES, Problem
+
+if t.TYPE_CHECKING:
+    from .endpoint import Endpoint
 
 #: The methods that never change state and are not checked for CSRF.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -162,16 +164,19 @@ def _session_user() -> ApiUser | None:
     return t.cast(ApiUser, user) if user is not None and user.is_authenticated else None
 
 
-def authenticate(endpoint: Endpoint) -> Identity:
+def authenticate(endpoint: Endpoint, app: Flask | None = None) -> Identity:
     """Find who makes the current request to ``endpoint``; check its CSRF token and the endpoint's permission.
 
     :param endpoint: the endpoint being called.
+    :param app: the current app, when the caller has it at hand (saves looking it up again).
     :returns: the request's identity, also stored for :func:`current_identity`.
     :raises Problem: 401 (with ``WWW-Authenticate``) for a refused token or an anonymous request to an endpoint
         that needs a user; 403 for a missing or invalid CSRF token, or a user without the permission.
     """
-    app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    authorization = request.headers.get("Authorization", "")
+    if app is None:
+        app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    # The environ's key rather than request.headers: the same value, without the headers' case-folding look-up.
+    authorization = request.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer":
         token = credentials.strip()

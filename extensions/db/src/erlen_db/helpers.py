@@ -49,7 +49,8 @@ def get(model: type[_T], ident: t.Any, *, session: Session | None = None) -> _T 
         or isinstance(ident, (tuple, list, dict))
         or len(mapper.primary_key) != 1
         or mapper.always_refresh
-        or mapper.identity_key_from_primary_key((ident,)) in session.identity_map
+        # A request's session is usually empty here: no identity key to build then.
+        or (session.identity_map and mapper.identity_key_from_primary_key((ident,)) in session.identity_map)
     ):
         return session.get(model, ident)
     memo = _by_primary_key.get(mapper)
@@ -112,6 +113,12 @@ def get_or_404(model: type[_T], ident: t.Any, *, session: Session | None = None,
 _NOT_A_KEY = object()
 
 
+# The integers each mapper's one-column integer primary key holds by its type's own bounds (which every
+# database keeps), or None for other keys, which are not checked: worked out once per mapper, as
+# _by_primary_key is, since get_or_404 asks on every call.
+_own_integer_range: weakref.WeakKeyDictionary[Mapper[t.Any], range | None] = weakref.WeakKeyDictionary()
+
+
 def _holds_integer(mapper: Mapper[t.Any], session: Session | None, ident: int) -> bool:
     """Whether the one-column integer primary key of ``mapper`` can hold ``ident`` in its database.
 
@@ -120,14 +127,17 @@ def _holds_integer(mapper: Mapper[t.Any], session: Session | None, ident: int) -
     is only asked for when ``ident`` is beyond the type's bounds, so the common
     case costs no look-up. Composite keys are not checked.
     """
-    if len(mapper.primary_key) != 1:
+    try:
+        own = _own_integer_range[mapper]
+    except KeyError:
+        own = None
+        if len(mapper.primary_key) == 1 and isinstance(mapper.primary_key[0].type, sqltypes.Integer):
+            # A Numeric key holds any number: the database decides.
+            own = integer_range(mapper.primary_key[0], "postgresql")
+        _own_integer_range[mapper] = own
+    if own is None or ident in own:
         return True
-    column = mapper.primary_key[0]
-    if not isinstance(column.type, sqltypes.Integer):
-        return True  # a Numeric key holds any number: the database decides
-    if ident in integer_range(column, "postgresql"):  # the type's own bounds, which every database keeps
-        return True
-    if ident not in integer_range(column):  # beyond what any database stores
+    if ident not in integer_range(mapper.primary_key[0]):  # beyond what any database stores
         return False
     dialect = (session if session is not None else get_session()).get_bind(mapper=mapper).dialect.name
     return dialect == "sqlite"
