@@ -3,7 +3,8 @@
 Flask's ``SecureCookieSessionInterface`` builds its serializer on every
 request (which serializes an empty dict to learn that its serializer makes
 text), and itsdangerous derives the signing key from ``SECRET_KEY`` with an
-HMAC on every signature it makes or checks. Both depend only on the keys:
+HMAC on every signature it makes or checks. itsdangerous also makes a new signer for each
+cookie it checks. All of it depends only on the keys:
 :class:`CookieSessionInterface` keeps them until ``SECRET_KEY`` or
 ``SECRET_KEY_FALLBACKS`` change. The cookies are Flask's own, byte for byte.
 """
@@ -56,6 +57,31 @@ class KeyCachingSigner(TimestampSigner):
         return derived
 
 
+class SignerReusingSerializer(URLSafeTimedSerializer):
+    """An itsdangerous :class:`~itsdangerous.URLSafeTimedSerializer` making its signer once per salt, not per call.
+
+    itsdangerous builds a new signer (its keys listed and encoded anew) for every value it signs or checks;
+    a signer keeps nothing of one call for the next, so one per salt serves every call, from any thread.
+    The signatures are itsdangerous' own.
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signers: dict[t.Any, TimestampSigner] = {}
+
+    def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
+        """The signer of ``salt`` (the serializer's by default), made on first use.
+
+        :param salt: as for :meth:`~itsdangerous.Serializer.make_signer`.
+        """
+        signer = self._signers.get(salt)
+        if signer is None:
+            signer = t.cast(TimestampSigner, super().make_signer(salt))
+            if len(self._signers) < MAX_DERIVED_KEYS:
+                self._signers[salt] = signer
+        return signer
+
+
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session interface, its serializer made once per ``SECRET_KEY`` (and fallbacks).
 
@@ -82,7 +108,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
             return self._serializer
         if keys[0] != (self._keys or (None,))[0]:
             self._derived_keys.clear()  # the old key's derivations stay in memory no longer than needed
-        serializer = URLSafeTimedSerializer(
+        serializer = SignerReusingSerializer(
             [*keys[1], keys[0]],  # itsdangerous signs with the last key and accepts any of them
             salt=self.salt,
             serializer=self.serializer,

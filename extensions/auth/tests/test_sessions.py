@@ -460,3 +460,49 @@ def test_last_seen_is_written_after_a_view_that_used_the_database_first_and_comm
             assert _last_seen(db) == aged
         else:
             assert _last_seen(db) > aged
+
+
+def _app_whose_views_use_the_logged_in_user(auth_app):
+    from flask_login import current_user
+
+    from erlen_auth import User
+    from erlen_auth.testing import make_user
+    from erlen_db import get_session
+
+    app = auth_app(create_all=True)
+
+    @app.get("/loaded-first")
+    def loaded_first() -> str:
+        # The view loads the user before Flask-Login does: the loader gives back the session's instance.
+        mine = get_session().scalar(sa.select(User).where(User.email == "ada@example.com"))
+        return str(mine is current_user._get_current_object())
+
+    @app.get("/roles")
+    def roles() -> str:
+        return ",".join(role.name for role in current_user.roles)
+
+    @app.post("/rename")
+    def rename() -> str:
+        current_user.set_email("ada.lovelace@example.com")
+        get_session().commit()
+        return "renamed"
+
+    make_user(app, "ada@example.com", roles=["editor"])
+    return app
+
+
+def test_the_loaded_user_behaves_as_one_the_orm_loaded(auth_app):
+    # The user loader reads the user's columns with a Core statement and attaches the user to the request's
+    # session: the view's own query gives the same instance, relationships load lazily, changes are saved.
+    from erlen_auth import User
+    from erlen_db import database_of
+
+    app = _app_whose_views_use_the_logged_in_user(auth_app)
+    browser = app.test_client()
+    log_in(browser, "ada@example.com")
+    assert browser.get("/loaded-first").text == "True"
+    assert browser.get("/roles").text == "editor"
+    assert post_form(browser, "/rename").text == "renamed"
+    with database_of(app).session_scope() as db:
+        assert db.scalars(sa.select(User.email)).all() == ["ada.lovelace@example.com"]
+    assert browser.get("/roles").text == "editor"  # still logged in: the same log-in session

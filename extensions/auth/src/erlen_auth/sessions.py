@@ -21,7 +21,8 @@ import typing as t
 import sqlalchemy as sa
 from flask import Flask, Response, after_this_request, has_request_context
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User
 
@@ -147,14 +148,16 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
     database = database_of(app)
     idle = idle_limit(app.config)
     interval = dt.timedelta(seconds=app.config["AUTH_LAST_SEEN_INTERVAL"])
-    # The session's id and last use with its user, in one statement built once (a statement used again keeps
-    # its SQL cache key): a logged-in request costs one round trip and no statement building.
+    # The session's id and last use with the user's columns, in one Core statement built once: a logged-in
+    # request costs one round trip, no statement building and none of the ORM's query machinery (compile
+    # state, loading context, result processing), which cost half of the request's database work.
+    found_user = _UserFromRow(t.cast("sa.Table", User.__table__))
     by_key = (
-        sa.select(User, LoginSession.id, LoginSession.last_seen_at)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.key_hash == sa.bindparam(_KEY_HASH_PARAMETER, type_=LoginSession.key_hash.type))
-        .execution_options(autoflush=False)
+        sa.select(*found_user.columns, LoginSession.__table__.c.id, LoginSession.__table__.c.last_seen_at)
+        .join_from(User.__table__, LoginSession.__table__, LoginSession.__table__.c.user_id == User.__table__.c.id)
+        .where(LoginSession.__table__.c.key_hash == sa.bindparam(_KEY_HASH_PARAMETER, type_=LoginSession.key_hash.type))
     )
+    width = len(found_user.columns)
 
     def load_user(key: str) -> User | None:
         # Only the app writes the key (the session and the remember-me cookie are signed), but anything
@@ -163,10 +166,12 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
             return None
         db = database.session
         began = db.in_transaction()
-        found = db.execute(by_key, {_KEY_HASH_PARAMETER: hash_key(key)}).first()
+        # The request's own connection and transaction, as an ORM query would use (it does not autoflush).
+        found = db.connection().execute(by_key, {_KEY_HASH_PARAMETER: hash_key(key)}).first()
         if found is None:
             return None
-        user, session_id, last_seen_at = found
+        session_id, last_seen_at = found[width], found[width + 1]
+        user = found_user.attached(db, found)
         if not user.is_active:
             return None
         now = dt.datetime.now(dt.UTC)
@@ -185,6 +190,38 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
         return user
 
     return load_user
+
+
+class _UserFromRow:
+    """Makes a :class:`User` of the session ``db`` from a row of its columns, as an ORM query would.
+
+    The user already in the session's identity map is returned as it is (an ORM query does not overwrite
+    it either); otherwise a new instance gets the row's values as loaded (committed) values and joins the
+    session as persistent, without a query or anything to flush.
+
+    :param table: the users' table.
+    """
+
+    def __init__(self, table: sa.Table) -> None:
+        self.mapper = sa.inspect(User)
+        properties = [p for p in self.mapper.column_attrs if len(p.columns) == 1 and p.columns[0].table is table]
+        #: The columns to select, in the order :meth:`attached` reads them.
+        self.columns = [t.cast("sa.Column[t.Any]", p.columns[0]) for p in properties]
+        self.keys = [p.key for p in properties]
+        self.primary_key = [self.keys.index(self.mapper.get_property_by_column(c).key) for c in self.mapper.primary_key]
+
+    def attached(self, db: Session, row: t.Sequence[t.Any]) -> User:
+        """The user of ``row`` (its first values are :attr:`columns`'), in ``db``."""
+        identity = self.mapper.identity_key_from_primary_key(tuple(row[index] for index in self.primary_key))
+        existing = db.identity_map.get(identity)
+        if existing is not None:
+            return existing
+        user = self.mapper.class_manager.new_instance()
+        for key, value in zip(self.keys, row, strict=False):
+            set_committed_value(user, key, value)
+        make_transient_to_detached(user)
+        db.add(user)
+        return user
 
 
 def _holds_work(db: Session) -> bool:
