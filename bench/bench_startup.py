@@ -1,19 +1,27 @@
 """The example app's start-up and memory, against a plain Flask app and the classic stack.
 
 * ``cli_instructions``: instructions of ``--help``, counted by callgrind in a
-  subprocess each: ``flask --app plain_app --help`` (a hello-world Flask app)
-  against ``erlen --app notes_app --help`` (the example app: every shipped
-  extension, erlen-profiles and the app's own plugin). The bytecode of every
-  module is written beforehand by an uncounted run of each
-  (``PYTHONPYCACHEPREFIX`` in the suite's folder), so the compiler is not
-  counted. Target: erlen / flask <= 1.5. Skipped in ``--quick`` runs (minutes
-  under valgrind) and without valgrind.
+  subprocess each: ``flask --app plain_app --help`` (a hello-world Flask app,
+  the baseline), ``flask --app classic_app --help`` (the classic stack's app),
+  ``erlen --app six_app --help`` (the six extensions of issue 17: db, forms,
+  auth, migrate, mail, admin; the subject of the target) and ``erlen --app
+  notes_app --help`` (the example app: every shipped extension, erlen-profiles
+  and the app's own plugin). Each runs through ``cli.py``, which hides the
+  ``flask.commands`` entry points of the environment (apiflask's ``spec``, in
+  the benchmarks' environment, imports SQLAlchemy, marshmallow and pydantic
+  into every one of them and made the ratios look three times smaller than in
+  an app's own environment). The bytecode of every module is written
+  beforehand by an uncounted run of each (``PYTHONPYCACHEPREFIX`` in the
+  suite's folder), so the compiler is not counted. Target: erlen (six) /
+  flask <= 1.5. Skipped in ``--quick`` runs (minutes under valgrind) and
+  without valgrind.
 * ``worker_rss``: resident memory (MiB, ``VmRSS``) of a fresh process after
   creating its app and answering N requests for the log-in page in-process
   (2,000; 200 with ``--quick``): the classic stack (Flask-SQLAlchemy +
   Flask-Login + Flask-WTF's ``CSRFProtect``, a ``FlaskForm`` with a CSRF token)
-  against the example app's ``/auth/login``. Memory, unlike time, hardly moves
-  with the machine's load. Target: erlen / classic <= 1.0.
+  against the six extensions' app's ``/auth/login`` (the subject of the
+  target) and the example app's. Memory, unlike time, hardly moves with the
+  machine's load. Target: erlen (six) / classic <= 1.0.
 """
 
 from __future__ import annotations
@@ -24,13 +32,15 @@ import textwrap
 from pathlib import Path
 
 import harness
-from harness import BenchError, Result, Target
+from harness import Result, Target
 
 #: Where ``run.py`` writes this module's results: ``results/startup.json``.
 SUITE = "startup"
 
 FLASK = "flask (plain app)"
 CLASSIC = "flask-sqlalchemy + flask-login + flask-wtf"
+CLASSIC_CLI = "flask: the classic stack's app"
+SIX = "erlen: the six extensions"
 ERLEN = "erlen: the example app"
 
 CLI_TARGET = Target("<=", 1.5)
@@ -47,7 +57,76 @@ def hello():
     return "Hello, World!"
 """
 
-#: Run as ``python rss.py erlen|classic N``: prints ``{"rss_mib": ...}`` after N requests for the log-in page.
+#: The six extensions of issue 17's targets, without erlen-api, erlen-profiles and the example app's plugin.
+SIX_APP = """
+import erlen
+
+
+def create_app():
+    return erlen.create_app(
+        __name__,
+        {
+            "PLUGINS": ["db", "forms", "auth", "migrate", "mail", "admin"],
+            "SITE_NAME": "Bench",
+            "MAIL_BACKEND": "console",
+            "MAIL_DEFAULT_SENDER": "bench@localhost",
+        },
+    )
+"""
+
+#: The classic stack's app for ``flask --help``: the set-up of ``RSS_SCRIPT``'s classic branch.
+CLASSIC_APP = """
+import os
+
+from flask import Flask
+from flask_login import LoginManager, UserMixin
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+app = Flask(__name__)
+app.config.update(
+    SECRET_KEY="classic-cli-secret-key-0123456789abcdef", SQLALCHEMY_DATABASE_URI=os.environ["ERLEN_DB_URL"]
+)
+db = SQLAlchemy(app)
+CSRFProtect(app)
+login_manager = LoginManager(app)
+
+
+class User(db.Model, UserMixin):
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(200))
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    return db.session.get(User, int(user_id))
+"""
+
+#: Run as ``python cli.py flask|erlen ARGS...``: the command without the environment's ``flask.commands`` entry
+#: points, which both commands would load (what another installed package adds is no part of either).
+CLI_SCRIPT = """
+import sys
+from importlib import metadata
+
+_entry_points = metadata.entry_points
+
+
+def entry_points(**params):
+    if params.get("group") == "flask.commands":
+        return metadata.EntryPoints(())
+    return _entry_points(**params)
+
+
+metadata.entry_points = entry_points
+which, sys.argv = sys.argv[1], sys.argv[1:]
+if which == "flask":
+    from flask.cli import main
+else:
+    from erlen.cli import main
+main()
+"""
+
+#: Run as ``python rss.py erlen|six|classic N``: prints ``{"rss_mib": ...}`` after N requests for the log-in page.
 RSS_SCRIPT = """
 import json
 import sys
@@ -64,7 +143,12 @@ def rss_mib():
 
 
 which, count = sys.argv[1], int(sys.argv[2])
-if which == "erlen":
+if which == "six":
+    import six_app
+
+    app = six_app.create_app()
+    path = "/auth/login"
+elif which == "erlen":
     import notes_app
 
     app = notes_app.create_app()
@@ -131,7 +215,17 @@ def run(quick: bool) -> list[Result]:
     with harness.module_dir("erlen-bench-startup-") as root:
         (root / "plain_app.py").write_text(PLAIN_APP, encoding="utf-8")
         (root / "rss.py").write_text(RSS_SCRIPT, encoding="utf-8")
+        (root / "six_app.py").write_text(SIX_APP, encoding="utf-8")
+        (root / "classic_app.py").write_text(CLASSIC_APP, encoding="utf-8")
+        (root / "cli.py").write_text(CLI_SCRIPT, encoding="utf-8")
         return [bench_cli_instructions(quick, root, titles["cli_instructions"]), bench_rss(quick, root)]
+
+
+def _hidden_entry_points() -> list[str]:
+    """The ``flask.commands`` entry points of this environment, which ``cli.py`` hides."""
+    from importlib import metadata
+
+    return sorted(f"{entry.name} ({entry.value})" for entry in metadata.entry_points(group="flask.commands"))
 
 
 def _env(root: Path, name: str) -> dict[str, str]:
@@ -150,13 +244,11 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
         return harness.skipped(name="cli_instructions", title=title, reason=harness.VALGRIND_MISSING)
     if quick:
         return harness.skipped(name="cli_instructions", title=title, reason="not counted in a --quick run")
-    flask_cli = harness.venv_executable("flask")
-    erlen_cli = harness.venv_executable("erlen")
-    if flask_cli is None or erlen_cli is None:
-        raise BenchError("the flask and erlen commands are not beside this Python")
     commands = {
-        FLASK: [str(flask_cli), "--app", "plain_app", "--help"],
-        ERLEN: [str(erlen_cli), "--app", "notes_app", "--help"],
+        FLASK: [sys.executable, "cli.py", "flask", "--app", "plain_app", "--help"],
+        CLASSIC_CLI: [sys.executable, "cli.py", "flask", "--app", "classic_app", "--help"],
+        SIX: [sys.executable, "cli.py", "erlen", "--app", "six_app", "--help"],
+        ERLEN: [sys.executable, "cli.py", "erlen", "--app", "notes_app", "--help"],
     }
     counts: dict[str, list[float]] = {}
     for name, argv in commands.items():
@@ -169,12 +261,17 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
         unit="instructions",
         samples=counts,
         baseline=FLASK,
-        subject=ERLEN,
+        subject=SIX,
         higher_is_better=False,
         target=CLI_TARGET,
         notes=[
             "each command once under valgrind --tool=callgrind, after an uncounted run that wrote the bytecode",
-            "the example app: every shipped extension, erlen-profiles and its own plugin, on SQLite",
+            "the six extensions: db, forms, auth, migrate, mail, admin; the example app: every shipped extension, "
+            "erlen-profiles and its own plugin; the classic stack's app: Flask-SQLAlchemy, Flask-Login, "
+            "CSRFProtect; all on SQLite",
+            f"erlen (six) / the classic stack's app: {counts[SIX][0] / counts[CLASSIC_CLI][0]:.3f}",
+            "flask.commands entry points hidden from every command: "
+            + (", ".join(_hidden_entry_points()) or "none installed"),
         ],
     )
 
@@ -182,30 +279,32 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
 def bench_rss(quick: bool, root: Path) -> Result:
     count = 200 if quick else 2000
     rounds = 1 if quick else 3
-    samples: dict[str, list[float]] = {CLASSIC: [], ERLEN: []}
+    samples: dict[str, list[float]] = {CLASSIC: [], SIX: [], ERLEN: []}
     modules: dict[str, int] = {}
-    env = _env(root, "rss")
-    harness.run_checked(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                """
-                import notes_app
-                from erlen_migrate import migrations_of
+    envs = {CLASSIC: _env(root, "rss"), SIX: _env(root, "six"), ERLEN: _env(root, "rss")}
+    for app_module, env in (("notes_app", envs[ERLEN]), ("six_app", envs[SIX])):
+        harness.run_checked(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(
+                    f"""
+                    import {app_module}
+                    from erlen_migrate import migrations_of
 
-                migrations_of(notes_app.create_app()).upgrade(echo=lambda line: None)
-                """
-            ),
-        ],
-        cwd=root,
-        env=env,
-        timeout=600,
-    )
+                    migrations_of({app_module}.create_app()).upgrade(echo=lambda line: None)
+                    """
+                ),
+            ],
+            cwd=root,
+            env=env,
+            timeout=600,
+        )
+    whiches = {CLASSIC: "classic", SIX: "six", ERLEN: "erlen"}
     for index in range(rounds):
-        order = [CLASSIC, ERLEN] if index % 2 == 0 else [ERLEN, CLASSIC]
+        order = [CLASSIC, SIX, ERLEN] if index % 2 == 0 else [ERLEN, SIX, CLASSIC]
         for name in order:
-            which = "erlen" if name == ERLEN else "classic"
+            which, env = whiches[name], envs[name]
             argv = [sys.executable, "rss.py", which, str(count), f"sqlite:///{root / 'classic.sqlite3'}"]
             out, _ = harness.run_checked(argv, cwd=root, env=env, timeout=600)
             measured = json.loads(out.strip().splitlines()[-1])
@@ -217,13 +316,14 @@ def bench_rss(quick: bool, root: Path) -> Result:
         unit="MiB",
         samples=samples,
         baseline=CLASSIC,
-        subject=ERLEN,
+        subject=SIX,
         higher_is_better=False,
         target=RSS_TARGET,
         notes=[
             f"{rounds} round(s), the order reversed every other round; VmRSS read at the end of each process",
-            "classic: Flask-SQLAlchemy, Flask-Login, CSRFProtect and a FlaskForm on SQLite; "
-            "erlen: the example app (every shipped extension) on SQLite, migrated",
+            "classic: Flask-SQLAlchemy, Flask-Login, CSRFProtect and a FlaskForm on SQLite; erlen (six): db, forms, "
+            "auth, migrate, mail, admin; erlen (example app): every shipped extension (erlen-api brings pydantic, "
+            "some 10 MiB), erlen-profiles and its plugin; each on SQLite, migrated",
             f"modules imported: {', '.join(f'{name} {number}' for name, number in modules.items())}",
         ],
     )

@@ -24,6 +24,7 @@ from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .plugins.tracing import tracing_enabled
 from .proxies import apply_proxy_hops
 from .request_ids import register_request_ids
+from .routing import use_lazy_builders
 from .settings import DeclaredSetting, Setting, validate_value
 from .unknown_settings import warn_unknown_settings
 
@@ -103,6 +104,8 @@ class Erlen:
         if EXTENSION_KEY in app.extensions:
             raise ErlenError(f"Erlen is already attached to the app {app.name!r}; attach it once per app.")
         environ = os.environ if self.environ is None else self.environ
+        # Before any plugin adds a route: their URL builders are compiled when first used, not now.
+        use_lazy_builders(app)
         sources = ConfigSources()
         load_config(app.config, self.config, sources)
         load_environment(app.config, environ, sources)

@@ -1,9 +1,12 @@
-"""Authlib, py_webauthn, pyotp and cryptography are imported when they are used, never by an app's start-up alone.
+"""Authlib, py_webauthn, pyotp, cryptography, argon2-cffi and email_validator are imported when they are used.
 
-Every process of an app (each web worker, each ``--help``) imports erlen-auth;
-Authlib (with Requests and a JOSE library) serves only apps with OpenID Connect
-providers, py_webauthn (with pydantic and cryptography) only the passkey ceremonies,
-pyotp and cryptography only the second factor.
+Never by an app's start-up alone: every process of an app (each web worker, each
+``--help``) imports erlen-auth; Authlib (with Requests and a JOSE library) serves
+only apps with OpenID Connect providers, py_webauthn (with pydantic and
+cryptography) only the passkey ceremonies, pyotp and cryptography only the second
+factor, argon2-cffi (a C library loaded through cffi) only hashing and checking
+passwords, email_validator (which compiles large Unicode patterns) only checking
+an address.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ config = {{"PLUGINS": ["db", "forms", "auth"], "DB_URL": {url!r}, "SECRET_KEY": 
 app = erlen.create_app("lazy_app", config=config)
 app.test_client().get("/auth/login")
 loaded = {{name.split(".")[0] for name in sys.modules}}
-print("loaded:", sorted(loaded & {{"authlib", "webauthn", "requests", "joserfc", "pyotp", "cryptography"}}))
+heavy = {{"authlib", "webauthn", "requests", "joserfc", "pyotp", "cryptography", "argon2", "email_validator"}}
+print("loaded:", sorted(loaded & heavy))
 """
 
 
@@ -46,3 +50,4 @@ def test_an_app_with_a_provider_imports_authlib(tmp_path: Path) -> None:
     output = loaded(tmp_path, provider)
     assert all(f"'{name}'" in output for name in ("authlib", "joserfc", "requests")), output
     assert "'webauthn'" not in output and "'pyotp'" not in output, output
+    assert "'argon2'" not in output and "'email_validator'" not in output, output

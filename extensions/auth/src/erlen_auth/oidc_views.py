@@ -27,7 +27,6 @@ import logging
 import typing as t
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -234,6 +233,10 @@ def _identity(client: OIDCClient, token: dict[str, t.Any]) -> Identity | None:
     verified = source.get("email_verified") in (True, "true")  # some providers send the JSON string
     if not isinstance(email, str) or len(email) > EMAIL_MAX_LENGTH or "\x00" in email:
         return Identity(subject, None, False)
+    # Imported here: email_validator compiles large Unicode patterns on import, a cost every worker and
+    # every `erlen` command would pay, and only a sign-in with a provider needs it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:

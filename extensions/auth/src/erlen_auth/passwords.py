@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import typing as t
 
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask
+
+if t.TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 #: The start of a password hash that no password matches: an account without a password (made through an
 #: OpenID Connect provider). argon2 hashes start with "$", so no real hash is mistaken for one.
@@ -37,10 +39,23 @@ class Passwords:
     """
 
     def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int) -> None:
-        self.hasher = PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
-        )
+        self.time_cost = time_cost
+        self.memory_cost = memory_cost
+        self.parallelism = parallelism
         self._dummy_hash: str | None = None
+
+    @functools.cached_property
+    def hasher(self) -> PasswordHasher:
+        """argon2-cffi's hasher with these parameters, made on first use.
+
+        argon2-cffi loads its C library through cffi when imported: a cost that app creation, ``erlen``
+        commands and workers that hash no password need not pay.
+        """
+        from argon2 import PasswordHasher, Type
+
+        return PasswordHasher(
+            time_cost=self.time_cost, memory_cost=self.memory_cost, parallelism=self.parallelism, type=Type.ID
+        )
 
     @classmethod
     def from_config(cls, app: Flask) -> Passwords:
@@ -64,6 +79,8 @@ class Passwords:
         """
         if not is_usable(password_hash):
             return self.verify_dummy(password)
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
         try:
             return bool(self.hasher.verify(password_hash, password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -71,6 +88,8 @@ class Passwords:
 
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether ``password_hash`` was made with other parameters (or another algorithm) than today's."""
+        from argon2.exceptions import InvalidHashError
+
         try:
             return bool(self.hasher.check_needs_rehash(password_hash))
         except (InvalidHashError, ValueError):
