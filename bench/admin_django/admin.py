@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Note
+from .models import Note, PlainNote
 
 
 class NoteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -30,4 +30,4 @@ class PostgresNoteAdmin(NoteAdmin):
 
 admin.site.register(Note, NoteAdmin)
 postgres_site = admin.AdminSite(name="admin_pg")
-postgres_site.register(Note, PostgresNoteAdmin)
+postgres_site.register(PlainNote, PostgresNoteAdmin)

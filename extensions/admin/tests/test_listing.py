@@ -290,6 +290,17 @@ def test_estimate_from_database_statistics(admin_client, books, db_session):
         assert "match (an estimate)" in admin_client.get(BOOKS + "?q=Book").text
 
 
+def test_the_whole_table_s_estimate_is_asked_once_a_minute(admin_client, books, db_session, count_queries):
+    db_session.execute(sa.text("ANALYZE"))
+    db_session.commit()
+    assert "About 45 books (an estimate)." in admin_client.get(BOOKS).text
+    with count_queries() as counter:
+        html = admin_client.get(BOOKS + "?sort=title").text
+    assert "About 45 books (an estimate)." in html
+    statements = " ".join(counter.statements).lower()
+    assert "sqlite_stat1" not in statements and "pg_class" not in statements, counter.statements
+
+
 def test_foreign_keys_are_links(admin_client, books, db_session, models):
     html = admin_client.get(BOOKS).text
     ada = db_session.scalar(sa.select(models.Author).where(models.Author.name == "Ada"))

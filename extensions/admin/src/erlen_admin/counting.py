@@ -9,19 +9,42 @@ filtered queries (``EXPLAIN``); SQLite has one after ``ANALYZE``
 from __future__ import annotations
 
 import json
+import time
 import typing as t
+from collections.abc import MutableMapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+#: How long the estimate of a whole table is kept: it comes from statistics that change only when the database
+#: analyses the table again, and sparing the queries keeps unfiltered list pages to one query for their rows.
+ESTIMATE_SECONDS = 60.0
+#: The key of ``app.extensions`` under which the list pages keep the estimates, by table.
+CACHE_KEY = "admin.row_estimates"
 
-def estimate(session: Session, table: sa.Table, statement: sa.Select[t.Any] | None = None) -> int | None:
+
+def estimate(
+    session: Session,
+    table: sa.Table,
+    statement: sa.Select[t.Any] | None = None,
+    cache: MutableMapping[str, tuple[int | None, float]] | None = None,
+) -> int | None:
     """An estimate of the rows of ``table`` (or of ``statement``, filtered), or ``None``.
 
     :param session: the session.
     :param table: the table of the list.
     :param statement: the filtered ``SELECT``; ``None`` for the whole table.
+    :param cache: where the whole table's estimate is kept for :data:`ESTIMATE_SECONDS` (filtered ones are not
+        kept); ``None``: asked every time.
     """
+    if statement is None and cache is not None:
+        now = time.monotonic()
+        known = cache.get(table.fullname)
+        if known is not None and now - known[1] < ESTIMATE_SECONDS:
+            return known[0]
+        found = estimate(session, table)
+        cache[table.fullname] = (found, now)
+        return found
     bind = session.get_bind()
     name = bind.dialect.name
     try:

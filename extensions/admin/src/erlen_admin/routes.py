@@ -166,7 +166,8 @@ def list_view(slug: str) -> t.Any:
         return redirect(url_for("admin.list", slug=slug, **params.query_args()))
     statement = listing.filtered_statement(view, params, _dialect()) if params.filtered or params.count else None
     total = counting.exact(session, statement) if statement is not None and params.count else None
-    estimate = None if total is not None else counting.estimate(session, view.table, statement)
+    estimates = current_app.extensions.setdefault(counting.CACHE_KEY, {})
+    estimate = None if total is not None else counting.estimate(session, view.table, statement, estimates)
     links = {
         key: related_labels
         for key in view.list_columns
