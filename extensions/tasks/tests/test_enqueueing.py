@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from conftest import TasksApp
 from tasks_support import rows
 from tasks_testplugin import record
@@ -38,6 +39,22 @@ def test_a_rolled_back_enqueue_leaves_nothing(make_tasks_app: TasksApp) -> None:
     with app.app_context():
         record.enqueue("never committed")  # the app context ends without a commit
     assert rows(app) == []
+
+
+def test_a_row_enqueued_in_a_rolled_back_savepoint_is_no_longer_the_session_s(make_tasks_app: TasksApp) -> None:
+    # As for a row the ORM inserts itself: the caller can tell that the job went with the savepoint.
+    app = make_tasks_app()
+    with app.app_context():
+        with erlen_db.session.begin_nested() as savepoint:
+            dropped = record.enqueue("dropped")
+            savepoint.rollback()
+        with erlen_db.session.begin_nested():
+            released = record.enqueue("released")
+        assert not sa.inspect(dropped).persistent and dropped not in erlen_db.session
+        assert sa.inspect(released).persistent
+        erlen_db.session.commit()
+        assert sa.inspect(released).persistent
+    assert [row.message.count('"released"') for row in rows(app)] == [1]
 
 
 def test_a_request_that_fails_enqueues_nothing(make_tasks_app: TasksApp) -> None:

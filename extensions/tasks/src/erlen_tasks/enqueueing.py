@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import typing as t
 
 import dramatiq
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
 
+if t.TYPE_CHECKING:
+    from sqlalchemy.orm import Session, SessionTransaction
+
 from .errors import JobArgumentError, TasksError
+from .handoff import within
 from .jobs import Job
 from .models import PENDING, JobRecord, utcnow
 from .state import state_of
@@ -156,7 +162,55 @@ def enqueue(
     row = JobRecord(id=row_id, **values)
     make_transient_to_detached(row)
     session.add(row)
+    _forget_on_rollback(session, row)
     return row
+
+
+#: ``session.info`` key: the rows :func:`enqueue` attached, each with the transaction (or savepoint) that wrote it.
+ATTACHED_KEY = "erlen_tasks.attached_rows"
+
+_listening = threading.Lock()
+_listened = False
+
+
+def _forget_on_rollback(session: Session, row: JobRecord) -> None:
+    """Expunge ``row`` from ``session`` if the transaction or savepoint that wrote it rolls back.
+
+    The ORM does so for the rows it inserts itself; :func:`enqueue` writes its row with a Core
+    ``INSERT``, so without this a rolled-back job's row would still look persistent.
+    """
+    global _listened
+    if not _listened:
+        from sqlalchemy.orm import Session
+
+        with _listening:
+            if not _listened:
+                # On the class, once: an instance's first listener costs as much as an enqueue.
+                event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+                event.listen(Session, "after_commit", _after_commit)
+                _listened = True
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(ATTACHED_KEY, []).append((transaction, row))
+
+
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    attached = session.info.get(ATTACHED_KEY)
+    if not attached:
+        return
+    kept = []
+    for transaction, row in attached:
+        if within(transaction, previous_transaction):
+            if row in session:
+                session.expunge(row)
+        else:
+            kept.append((transaction, row))
+    attached[:] = kept
+
+
+def _after_commit(session: Session) -> None:
+    root = session.get_transaction()
+    if root is None or not root.is_active:  # the transaction committed, not a savepoint released
+        session.info.pop(ATTACHED_KEY, None)
 
 
 __all__ = ["build_message", "enqueue", "record_for", "record_values"]

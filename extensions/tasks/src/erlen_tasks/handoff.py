@@ -254,7 +254,7 @@ def _after_commit(session: Session) -> None:
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     waiting = session.info.get(SESSION_KEY)
     if waiting:
-        waiting[:] = [item for item in waiting if not _within(item.transaction, previous_transaction)]
+        waiting[:] = [item for item in waiting if not within(item.transaction, previous_transaction)]
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
@@ -264,7 +264,8 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
             waiting.clear()
 
 
-def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+def within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    """Whether ``transaction`` is ``ancestor`` or one of its savepoints."""
     while transaction is not None:
         if transaction is ancestor:
             return True
