@@ -1,6 +1,6 @@
 """gunicorn -c gunicorn.conf.py wsgi:app, with erlen-ops' metrics."""
 
-# When a worker exits, its live gauges (requests in flight, connections
+# When a worker exits, its live gauges (database connections
 # in use) leave the sums.
 from erlen_ops.gunicorn import child_exit  # noqa: F401
 

@@ -76,7 +76,7 @@ def test_one_scrape_sums_the_requests_of_both_workers(tmp_path: Path) -> None:
         sample.labels["status"]: sample.value
         for family in text_string_to_metric_families(body)
         for sample in family.samples
-        if sample.name == "erlen_http_requests_total" and sample.labels.get("endpoint") == "pid"
+        if sample.name == "erlen_http_request_duration_seconds_count" and sample.labels.get("endpoint") == "pid"
     }
     assert counted == {"200": sum(answered.values())}, (counted, answered)
-    assert len(list(metrics_dir.glob("counter_*.db"))) == 2  # each worker wrote its own file
+    assert len(list(metrics_dir.glob("histogram_*.db"))) == 2  # each worker wrote its own file

@@ -5,7 +5,7 @@ In ``gunicorn.conf.py``::
     from erlen_ops.gunicorn import child_exit  # noqa: F401
 
 gunicorn calls ``child_exit`` in the arbiter when a worker exits, so the
-gauges of the dead worker (requests in flight, connections in use) leave the
+gauges of the dead worker (database connections in use) leave the
 sums, as prometheus-client's multiprocess mode asks.
 """
 

@@ -61,7 +61,7 @@ class MetricsFactory:
         """A :class:`prometheus_client.Gauge` of the app.
 
         :param multiprocess_mode: how the workers' values combine: ``livesum`` (the default: the sum over
-            the live workers, such as requests in flight), ``liveall`` (one series per worker), ``max``...
+            the live workers, such as connections in use), ``liveall`` (one series per worker), ``max``...
         """
         return Gauge(
             name,
@@ -96,16 +96,15 @@ class AppMetrics:
 
     def __init__(self, factory: MetricsFactory) -> None:
         self.factory = factory
-        self.requests = factory.counter(
-            "erlen_http_requests_total", "HTTP requests answered.", ["endpoint", "method", "status"]
-        )
+        # One histogram and nothing else per request: under gunicorn each value written is a write to a file.
+        # Its _count is the requests answered (no separate counter), and the rate of its _sum the requests
+        # in flight on average (no gauge moved up and down around each request).
         self.latency = factory.histogram(
             "erlen_http_request_duration_seconds",
-            "Time to answer HTTP requests.",
-            ["endpoint", "method"],
+            "Time to answer HTTP requests; its _count is the requests answered.",
+            ["endpoint", "method", "status"],
             buckets=LATENCY_BUCKETS,
         )
-        self.in_flight = factory.gauge("erlen_http_requests_in_flight", "HTTP requests being answered.")
         self.queries = factory.histogram(
             "erlen_db_queries_per_request", "SQL statements run per HTTP request.", ["endpoint"], buckets=QUERY_BUCKETS
         )
@@ -124,8 +123,9 @@ class AppMetrics:
             "Refused log-ins by reason; reason throttled counts log-ins refused by the throttle.",
             ["reason"],
         )
-        # The label children of each (endpoint, method, status) seen, so a request skips labels()' lookup.
-        self._children: dict[tuple[str, str, str], tuple[t.Any, t.Any, t.Any]] = {}
+        # The label children's observe methods of each (endpoint, method, status) seen, so a request skips
+        # labels()' lookup.
+        self._children: dict[tuple[str, str, str], tuple[t.Any, t.Any]] = {}
 
     def observe_request(self, endpoint: str, method: str, status: str, seconds: float, queries: int | None) -> None:
         """Count one answered request."""
@@ -133,17 +133,12 @@ class AppMetrics:
         children = self._children.get(key)
         if children is None:
             method = method if method in _METHODS else "other"
-            children = (
-                self.requests.labels(endpoint, method, status),
-                self.latency.labels(endpoint, method),
-                self.queries.labels(endpoint),
-            )
+            children = (self.latency.labels(endpoint, method, status).observe, self.queries.labels(endpoint).observe)
             if len(self._children) < _CHILDREN_CACHED:
                 self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        children[0](seconds)
         if queries is not None:
-            children[2].observe(queries)
+            children[1](queries)
 
     def timed_hook(self, function: Callable[..., t.Any], hook: str, plugin: str) -> Callable[..., t.Any]:
         """``function`` timing each call into ``erlen_hook_duration_seconds``."""
