@@ -46,8 +46,9 @@ from werkzeug.test import EnvironBuilder
 #: One benchmark's outcome, as ``run(quick)`` returns it and ``results/*.json`` stores it.
 Result = dict[str, t.Any]
 
-#: Environment variables that would change how an app or a CLI behaves; removed for subprocesses.
-_APP_ENV_PREFIXES = ("ERLEN_", "FLASK_")
+#: Environment variables that would change how an app or a CLI behaves; removed for subprocesses. ``DJANGO_``:
+#: the admin suite sets ``DJANGO_SETTINGS_MODULE`` in this process, and Celery's worker then loads Django's settings.
+_APP_ENV_PREFIXES = ("ERLEN_", "FLASK_", "DJANGO_")
 
 
 class BenchError(RuntimeError):
@@ -744,7 +745,7 @@ def csrf_token_in(page: str | bytes, name: str) -> str:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The current environment without ``ERLEN_*``/``FLASK_*`` variables, plus ``extra``.
+    """The current environment without ``ERLEN_*``/``FLASK_*``/``DJANGO_*`` variables, plus ``extra``.
 
     ``PYTHONDONTWRITEBYTECODE`` is dropped too, so that subprocesses cache
     bytecode as an installed app does; otherwise a package imported from a
