@@ -219,8 +219,8 @@ def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
     return [
         ModelView(
             JobRecord,
-            name="job",
-            plural="jobs",
+            name="Job",
+            plural="Jobs",
             list_columns=["job", "status", "queue", "attempts", "eta", "last_error"],
             # Indexed columns only: the table grows by a row per run. The id orders by enqueue time;
             # a job is found by its name's filter (indexed) rather than a search (a full scan).
