@@ -147,3 +147,31 @@ def test_one_process_holds_several_apps_with_different_plugins(noop_plugin) -> N
     second = erlen.create_app(__name__, environ={})
     assert "counter" in first.extensions
     assert "counter" not in second.extensions
+
+
+def test_close_app_closes_every_plugin_in_reverse_order(plugins, noop_plugin) -> None:
+    plugins.module("close_log", "closed = []\n")
+    body = """
+    import close_log
+
+    @erlen.hookimpl
+    def erlen_app_close(app):
+        close_log.closed.append((PLUGIN.name, app.name))
+        if PLUGIN.name == "cache":
+            raise ConnectionError("cache server gone")
+    """
+    store = noop_plugin("store", body=body)
+    cache = noop_plugin("cache", requires=("store",), body=body)
+    web = noop_plugin("web", requires=("cache",), body=body)
+    app = erlen.create_app("closing_app", {"PLUGINS": [store, cache, web]}, environ={})
+    with pytest.raises(erlen.PluginHookError, match=r"Plugin 'cache' failed in erlen_app_close: ConnectionError"):
+        erlen.close_app(app)
+    import close_log
+
+    # web closes before cache before store, and cache's failure does not keep store open.
+    assert close_log.closed == [("web", "closing_app"), ("cache", "closing_app"), ("store", "closing_app")]
+
+
+def test_close_app_refuses_a_plain_flask_app() -> None:
+    with pytest.raises(erlen.ErlenError, match="has no Erlen plugins"):
+        erlen.close_app(Flask("plain"))

@@ -87,3 +87,37 @@ def test_service_unavailable_skips_locally_and_fails_when_services_are_required(
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*Nothing listens on 127.0.0.1:1; start it (ERLEN_REQUIRE_SERVICES=1*"])
+
+
+def test_apps_made_by_the_fixtures_are_closed_after_the_test(pytester: pytest.Pytester) -> None:
+    closed = pytester.path / "closed.txt"
+    pytester.makepyfile(
+        pool=f"""
+        import erlen
+
+        PLUGIN = erlen.Plugin(name="pool")
+
+        @erlen.hookimpl
+        def erlen_app_close(app):
+            with open({str(closed)!r}, "a") as log:
+                log.write(app.config["POOL_NAME"] + "\\n")
+        """,
+        test_pool="""
+        import pytest
+
+        @pytest.fixture
+        def erlen_plugins():
+            return ["pool"]
+
+        @pytest.fixture
+        def erlen_config():
+            return {"POOL_NAME": "fixture"}
+
+        def test_app_and_made_apps(app, make_app):
+            make_app(["pool"], {"POOL_NAME": "made"})
+        """,
+    )
+    pytester.syspathinsert()
+    assert not closed.exists()
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert sorted(closed.read_text().split()) == ["fixture", "made"]

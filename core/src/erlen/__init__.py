@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .app import Erlen, create_app, plugins_of
+from .app import Erlen, close_app, create_app, plugins_of
 from .checks import CheckMessage, Level
 from .cookie_sessions import KeyCachingSigner
 from .errorpages import error_response, render_error_page
@@ -58,6 +58,7 @@ __all__ = [
     "Setting",
     "SettingError",
     "UnknownPluginError",
+    "close_app",
     "create_app",
     "error_response",
     "extension_state",

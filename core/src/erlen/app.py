@@ -15,7 +15,7 @@ from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
 from . import builtin, cookie_sessions
 from .config import ConfigInput, ConfigSources, decode_undeclared, load_config, load_environment
-from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, SettingError
+from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, PluginHookError, SettingError
 from .hosts import register_host_check
 from .plugins.declaration import default_prefix
 from .plugins.discovery import LoadedPlugin, installed_plugins, load_plugin
@@ -147,6 +147,30 @@ def plugins_of(app: Flask | None = None) -> PluginRegistry:
             f"The Flask app {app.name!r} has no Erlen plugins: create it with erlen.create_app(), "
             "or attach Erlen with erlen.Erlen(app)."
         ) from None
+
+
+def close_app(app: Flask) -> None:
+    """Release what the app's plugins hold open: pooled connections, clients, threads.
+
+    Calls every plugin's ``erlen_app_close`` in the reverse of load order, each
+    one even when another fails. Call it when you are done with an app that
+    you made yourself (a script, a test); the testing kit's ``make_app`` and
+    ``app`` fixtures close theirs at the end of the test. The app stays
+    usable: what was released is opened again when next needed.
+
+    :param app: an app made by :func:`create_app`.
+    :raises PluginHookError: a plugin's ``erlen_app_close`` raised; it names
+        the first such plugin, after every plugin was called.
+    :raises ErlenError: the app was not created by Erlen.
+    """
+    failures = plugins_of(app).notify("erlen_app_close", reverse=True, app=app)
+    if failures:
+        plugin, exc = failures[0]
+        raise PluginHookError(
+            f"Plugin {plugin.name!r} failed in erlen_app_close: {type(exc).__name__}: {exc}",
+            plugin=plugin.name,
+            original=exc,
+        ) from exc
 
 
 def _enabled_plugins(app: Flask, sources: ConfigSources) -> list[LoadedPlugin]:

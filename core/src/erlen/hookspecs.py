@@ -157,6 +157,22 @@ def erlen_app_ready(app: Flask) -> None:
     """
 
 
+@hookspec
+def erlen_app_close(app: Flask) -> None:
+    """Release what the plugin holds open for ``app``: pooled connections, clients, threads.
+
+    Called by :func:`erlen.close_app`, in the reverse of load order, when the
+    code that made the app is done with it: the testing kit's ``make_app``
+    closes every app it made at the end of the test, and a script or a
+    process that builds apps closes each before dropping it. The app stays
+    usable: whatever the plugin releases must be opened again when next
+    needed (a disposed SQLAlchemy engine reconnects), and closing twice must
+    be harmless.
+
+    :param app: the app being closed.
+    """
+
+
 @hookspec(firstresult=True)
 def erlen_before_request() -> Response | None:
     """Called before each request, as Flask's ``before_request``.

@@ -7,6 +7,7 @@ Fixtures:
     plugins and config, ``TESTING`` on, its instance folder in a temporary
     directory, and an empty environment (so ``ERLEN_*`` variables of the
     shell running the tests do not leak in; pass ``environ=`` to test them).
+    Every app it made is closed (:func:`erlen.close_app`) after the test.
 ``erlen_plugins``, ``erlen_config``
     Override these in a ``conftest.py`` to choose what ``app`` is built with.
 ``app``, ``client``, ``cli_runner``
@@ -40,7 +41,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from . import hookspecs
-from .app import create_app
+from .app import close_app, create_app
 from .plugins.validation import collect_specs, find_problems
 
 #: The secret key of apps built by :func:`make_app` unless the config sets one.
@@ -113,8 +114,9 @@ class MakeApp(t.Protocol):
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> MakeApp:
-    """A factory of test apps; see the module documentation."""
+def make_app(tmp_path: Path) -> Iterator[MakeApp]:
+    """A factory of test apps, each closed (:func:`erlen.close_app`) after the test; see the module documentation."""
+    made: list[Flask] = []
 
     def make(
         plugins: Iterable[str] | None = None,
@@ -129,9 +131,13 @@ def make_app(tmp_path: Path) -> MakeApp:
         if plugins is not None:
             settings["PLUGINS"] = list(plugins)
         flask_options.setdefault("instance_path", str(tmp_path / "instance"))
-        return create_app(import_name, settings, environ={} if environ is None else environ, **flask_options)
+        app = create_app(import_name, settings, environ={} if environ is None else environ, **flask_options)
+        made.append(app)
+        return app
 
-    return make
+    yield make
+    for app in made:
+        close_app(app)
 
 
 @pytest.fixture

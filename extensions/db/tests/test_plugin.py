@@ -327,3 +327,16 @@ def test_postgresql_connect_timeout_default_and_overrides(make_app: MakeApp) -> 
         "connect_timeout": 2,
         "application_name": "x",
     }
+
+
+def test_closing_the_app_closes_its_pooled_connections(make_db_app: MakeDbApp) -> None:
+    app = make_db_app()
+    engine = erlen_db.database_of(app).engine
+    with app.app_context():
+        erlen_db.session.execute(sa.text("SELECT 1"))
+    assert engine.pool.checkedin() == 1
+    erlen.close_app(app)
+    assert engine.pool.checkedin() == 0
+    # The app stays usable: the next request opens a connection again.
+    with app.app_context():
+        assert erlen_db.session.execute(sa.text("SELECT 2")).scalar() == 2

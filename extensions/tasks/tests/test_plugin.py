@@ -10,6 +10,7 @@ from conftest import TasksApp
 from tasks_support import effects, statuses, wait_for, worker_thread
 from tasks_testplugin import once
 
+import erlen
 import erlen_db
 import erlen_tasks
 from erlen import ConfigError, PluginError
@@ -28,6 +29,16 @@ def test_jobs_are_collected_from_the_hook(make_tasks_app: TasksApp) -> None:
     assert state.get_job("test.record").queue == "default"
     assert state.owners["test.once"] == "tasks_testplugin"
     assert state.broker_kind == "database" and not state.uses_relay
+
+
+def test_closing_the_app_closes_its_broker(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    state = erlen_tasks.state_of(app)
+    broker = state.broker
+    assert state.broker is broker
+    erlen.close_app(app)
+    # Closed, and made anew when next used.
+    assert state.broker is not broker
 
 
 def test_a_broker_without_url_is_a_config_error(make_db_app: t.Any) -> None:

@@ -155,7 +155,7 @@ class PluginRegistry:
                 ) from exc
             yield self._by_name[impl.plugin_name], result
 
-    def notify(self, hook: str, **kwargs: object) -> list[tuple[LoadedPlugin, Exception]]:
+    def notify(self, hook: str, *, reverse: bool = False, **kwargs: object) -> list[tuple[LoadedPlugin, Exception]]:
         """Call ``hook`` for its side effects: every plugin, whatever the others do.
 
         For notifications (a message was sent, a user logged in) where one
@@ -164,11 +164,15 @@ class PluginRegistry:
         the plugin's name and traceback, and returned.
 
         :param hook: the hook's name.
+        :param reverse: call the plugins in the reverse of load order, as
+            for releasing what they set up (a plugin is closed before the
+            plugins it builds on).
         :param kwargs: the hook's arguments, by name.
         :returns: the plugins that raised, with their exceptions.
         """
         failures: list[tuple[LoadedPlugin, Exception]] = []
-        for impl in self.implementations(hook):
+        implementations = self.implementations(hook)
+        for impl in reversed(implementations) if reverse else implementations:
             plugin = self._by_name[impl.plugin_name]
             try:
                 impl.function(*(kwargs[name] for name in impl.argnames))

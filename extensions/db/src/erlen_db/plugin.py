@@ -225,6 +225,12 @@ def erlen_shell_context() -> dict[str, t.Any]:
 
 
 @erlen.hookimpl
+def erlen_app_close(app: Flask) -> None:
+    # Pooled connections would otherwise stay open until the garbage collector finds the engine.
+    database_of(app).dispose()
+
+
+@erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     database = database_of(app)
     found: list[CheckMessage] = []

@@ -128,8 +128,8 @@ class MakeDbApp(t.Protocol):
 
 
 @pytest.fixture
-def make_db_app(make_app: MakeApp, database_url: str) -> Iterator[MakeDbApp]:
-    """A factory of apps with ``db`` on ``database_url``, disposing their engines afterwards.
+def make_db_app(make_app: MakeApp, database_url: str) -> MakeDbApp:
+    """A factory of apps with ``db`` on ``database_url``, closed (engines disposed) by ``make_app`` afterwards.
 
     The factory's parameters:
 
@@ -144,7 +144,6 @@ def make_db_app(make_app: MakeApp, database_url: str) -> Iterator[MakeDbApp]:
     ``make_app_options``
         Passed on to ``make_app``: ``import_name``, ``environ``, or Flask's options.
     """
-    made: list[Flask] = []
 
     def make(
         plugins: Iterable[str] = (),
@@ -156,14 +155,11 @@ def make_db_app(make_app: MakeApp, database_url: str) -> Iterator[MakeDbApp]:
     ) -> Flask:
         settings = {"DB_URL": database_url if url is None else url, **(config or {})}
         app = make_app(["db", *plugins], settings, **make_app_options)
-        made.append(app)
         if create_all:
             database_of(app).create_all()
         return app
 
-    yield make
-    for app in made:
-        database_of(app).dispose()
+    return make
 
 
 @pytest.fixture

@@ -184,6 +184,14 @@ def erlen_init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = TasksState(app, jobs, owners)
 
 
+@erlen.hookimpl
+def erlen_app_close(app: Flask) -> None:
+    # Before erlen-db's (closing runs in reverse load order): the hand-off writes its last marks first.
+    state = app.extensions.get(EXTENSION_KEY)
+    if isinstance(state, TasksState):
+        state.close()
+
+
 @erlen.hookimpl(optionalhook=True)
 def erlen_db_models() -> Iterable[t.Any]:
     from .models import CompletedKey, CronPeriod, JobRecord
