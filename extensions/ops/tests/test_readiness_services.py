@@ -46,7 +46,13 @@ def test_pending_migrations_and_the_outbox_backlog(make_app: MakeApp, tmp_path: 
 
     app = make_app(
         ["db", "migrate", "mail", "ops"],
-        {"DB_URL": f"sqlite:///{tmp_path / 'ready.sqlite3'}", "OPS_READY_CACHE": 0, "MAIL_BACKEND": "memory"},
+        {
+            "DB_URL": f"sqlite:///{tmp_path / 'ready.sqlite3'}",
+            "OPS_READY_CACHE": 0,
+            # The first run imports Alembic: on a loaded machine that outlasted the 2 s default (status "timeout").
+            "OPS_READY_TIMEOUT": 30,
+            "MAIL_BACKEND": "memory",
+        },
     )
     client = app.test_client()
     try:
