@@ -8,6 +8,7 @@ has, and breaks when that module moves. When an extension needs one, the package
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,3 +53,24 @@ def test_the_sources_are_found():
 def test_no_shipped_package_imports_another_ones_private_module():
     private = [line for own, path in _sources() for line in _private_imports(own, path)]
     assert private == [], "import these from the package (export them there if needed):\n" + "\n".join(private)
+
+
+def _package_names_taken(own: str, path: Path) -> list[tuple[str, str, int]]:
+    """``(package, name, line)`` for each ``from erlen_x import name`` of another distribution's package."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and "." not in node.module:
+            if node.module != own and (node.module == "erlen" or node.module.startswith("erlen_")):
+                found += [(node.module, alias.name, node.lineno) for alias in node.names]
+    return found
+
+
+def test_names_taken_from_another_package_are_in_its_all():
+    """A name the package does not list in ``__all__`` is no door either, even if it happens to be importable."""
+    unlisted = []
+    for own, path in _sources():
+        for package, name, line in _package_names_taken(own, path):
+            public = importlib.import_module(package).__all__
+            if name not in public:
+                unlisted.append(f"{path.relative_to(ROOT)}:{line}: {package}.{name}")
+    assert unlisted == [], "export these in the package's __all__ (and document them):\n" + "\n".join(unlisted)
