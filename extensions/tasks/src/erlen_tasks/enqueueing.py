@@ -166,7 +166,7 @@ def enqueue(
     # which cost as much as the INSERT); last_error is what the INSERT left, NULL, not an attribute to load.
     if not _MAPPER.configured:  # what the ORM's constructor does first
         sa.orm.configure_mappers()
-    row = t.cast(JobRecord, _MAPPER.class_manager.new_instance())
+    row = _MAPPER.class_manager.new_instance()
     instance_dict(row).update(values, id=row_id, last_error=None)
     make_transient_to_detached(row)
     session.add(row)
