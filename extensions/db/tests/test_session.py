@@ -98,6 +98,18 @@ def test_one_session_per_app_context(app_with_tables: Flask) -> None:
         assert erlen_db.get_session() is not first
 
 
+def test_current_session_is_the_context_s_once_made_and_makes_none(app_with_tables: Flask) -> None:
+    database = erlen_db.database_of(app_with_tables)
+    assert database.current_session is None  # no app context
+    with app_with_tables.app_context():
+        assert database.current_session is None
+        assert database.current_session is None  # asking made none
+        session = erlen_db.get_session()
+        assert database.current_session is session
+    with app_with_tables.app_context():
+        assert database.current_session is None
+
+
 def test_session_removed_at_teardown(app_with_tables: Flask) -> None:
     with app_with_tables.app_context():
         session = erlen_db.get_session()

@@ -31,6 +31,24 @@ def test_a_committed_enqueue_is_a_pending_row(make_tasks_app: TasksApp, queue_pr
     assert '"kwargs":{"label":"a","times":2}' in stored.message
 
 
+def test_the_returned_row_is_the_session_s_with_every_column_as_written(make_tasks_app: TasksApp) -> None:
+    # As if loaded: persistent, nothing left to load (no query on reading it), changes flushed by the ORM.
+    app = make_tasks_app()
+    with app.app_context():
+        row = record.enqueue("as written")
+        state = sa.inspect(row)
+        assert state.persistent and row in erlen_db.session
+        assert state.unloaded == set()
+        statements: list[str] = []
+        sa.event.listen(erlen_db.session.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        assert (row.status, row.attempts, row.last_error, row.claimed_until) == (PENDING, 0, None, None)
+        assert statements == []
+        row.priority = 7
+        erlen_db.session.commit()
+    [stored] = rows(app)
+    assert (stored.priority, stored.last_error) == (7, None)
+
+
 def test_a_rolled_back_enqueue_leaves_nothing(make_tasks_app: TasksApp) -> None:
     app = make_tasks_app()
     with app.app_context():

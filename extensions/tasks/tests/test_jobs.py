@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import enum
 import typing as t
 
 import pydantic
@@ -48,6 +49,33 @@ def test_arguments_become_json_and_come_back() -> None:
     assert dumped == {"user_id": 3, "when": "2026-01-02T03:04:05Z", "tags": ["a", "b"], "point": {"x": 1, "y": 2}}
     loaded = typed.load_arguments(dumped)
     assert loaded == {"user_id": 3, "when": when, "tags": ["a", "b"], "point": Point(x=1, y=2)}
+
+
+def test_plain_arguments_are_stored_as_checking_them_would_store_them() -> None:
+    class Level(enum.IntEnum):
+        HIGH = 2
+
+    class Name(str):
+        pass
+
+    @job(name="t.plain")
+    def plain(count: int, label: str, flag: bool, level: int = 0) -> None: ...
+
+    assert dict(plain.plain) == {"count": int, "label": str, "flag": bool, "level": int}
+    cases = [
+        ((2**70, "caf\u00e9 \ud800", False), {}),
+        ((0, "", True), {"level": Level.HIGH}),  # an int subclass: checked, stored as a plain int
+        ((1, Name("x"), True), {}),  # a str subclass: checked
+    ]
+    for args, kwargs in cases:
+        dumped = plain.dump_arguments(args, kwargs)
+        bound = plain.signature.bind(*args, **kwargs)  # type: ignore[union-attr]
+        for name, value in bound.arguments.items():
+            adapter = plain.adapters[name]
+            assert dumped[name] == adapter.dump_python(adapter.validate_python(value), mode="json")
+            assert type(dumped[name]) is plain.plain[name]
+    with pytest.raises(JobArgumentError, match=r"argument 'count': Input should be a valid integer"):
+        plain.dump_arguments(("many", "x", True), {})
 
 
 def test_a_wrong_type_names_the_job_and_the_argument() -> None:

@@ -6,7 +6,7 @@ import typing as t
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, g
+from flask import Flask, g, has_app_context
 from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -80,6 +80,18 @@ class Database:
             session = self.new_session()
             setattr(app_globals, _G_KEY, session)
         return session
+
+    @property
+    def current_session(self) -> Session | None:
+        """The current app context's session if it has been made, else ``None``; never makes one.
+
+        For code that finishes work others may have done, a background job's
+        runner say: it commits the session when something used it, and pays
+        nothing for one when nothing did. Outside an app context: ``None``.
+        """
+        if not has_app_context():
+            return None
+        return t.cast("Session | None", _app_globals().get(_G_KEY))
 
     def remove_session(self, exception: BaseException | None = None) -> None:
         """Close the current app context's session, rolling back first after an exception.

@@ -10,6 +10,7 @@ import dramatiq
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict
 
 if t.TYPE_CHECKING:
     from sqlalchemy.orm import Session, SessionTransaction
@@ -80,6 +81,8 @@ TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
 
 #: The statement writing a job's row: a Core insert, without the ORM's unit of work (a third of an enqueue's time).
 INSERT = TABLE.insert()
+
+_MAPPER: sa.orm.Mapper[JobRecord] = sa.inspect(JobRecord)
 
 
 def enqueue(
@@ -158,8 +161,13 @@ def enqueue(
     if state.metrics is not None:
         state.metrics.enqueued.labels(declared.name, declared.queue).inc()
     # The row as the session's own (persistent, as if loaded): a caller may change it and commit, as with
-    # an ORM insert, without paying for the ORM's unit of work on the insert.
-    row = JobRecord(id=row_id, **values)
+    # an ORM insert, without paying for the ORM's unit of work on the insert. Made as the ORM makes the
+    # rows it loads (its values put in place, not set one by one through the instrumented constructor,
+    # which cost as much as the INSERT); last_error is what the INSERT left, NULL, not an attribute to load.
+    if not _MAPPER.configured:  # what the ORM's constructor does first
+        sa.orm.configure_mappers()
+    row = _MAPPER.class_manager.new_instance()
+    instance_dict(row).update(values, id=row_id, last_error=None)
     make_transient_to_detached(row)
     session.add(row)
     _forget_on_rollback(session, row)

@@ -36,12 +36,13 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     def run(**stored: t.Any) -> None:
         import erlen_db
 
+        database = erlen_db.database_of(app)
         with app.app_context():
             arguments = job.load_arguments(stored)
             key = job.key_for(arguments)
-            session = erlen_db.database_of(app).session
             try:
                 if key is not None:
+                    session = database.session
                     # Written first, not looked up: the insert waits for a run of the same key in progress
                     # and fails once that one commits (and on SQLite, a transaction that reads before it
                     # writes may fail when another writer commits in between).
@@ -53,9 +54,14 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
                         logger.info("Job %s: key %r has completed already; skipped.", job.name, key)
                         return
                 job.function(**arguments)
-                session.commit()
+                # The session the job used, if it used one: a job that did not costs no session.
+                used = database.current_session
+                if used is not None:
+                    used.commit()
             except BaseException:
-                session.rollback()
+                used = database.current_session
+                if used is not None:
+                    used.rollback()
                 raise
 
     run.__name__ = job.name.rsplit(".", 1)[-1]

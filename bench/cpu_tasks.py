@@ -1,0 +1,263 @@
+"""CPU time per job of erlen-tasks and of Dramatiq, both sides: ``python bench/cpu_tasks.py [--jobs N]``.
+
+The throughput of ``bench_tasks.py`` is wall-clock time on a shared machine;
+this measures what each job costs in process CPU time instead, which load
+from other processes does not change: the enqueuing process's CPU per job
+(``time.process_time()`` around the enqueue loop, the ``jobs_redis_in_request``
+variant: an INSERT, the job, a commit) and the worker's (the worker process's
+user + system time from ``/proc/PID/stat``, all its threads, over the run and
+until its last records are written, minus its idle cost over as long).
+``--profile-enqueue FILE`` writes a cProfile of the enqueue loop;
+``--py-spy FILE`` records the erlen-tasks worker with py-spy (if installed)
+while it runs the jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import typing as t
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+import bench_tasks  # noqa: E402 - needs BENCH_DIR on sys.path
+import harness  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live child processes (all their threads)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = _stat(current)
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+        pending.extend(children.get(current, []))
+    return total
+
+
+@contextlib.contextmanager
+def started(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with bench_tasks.worker(argv, cwd=cwd, env=env, log=log) as process:
+        yield process
+
+
+def measure(
+    name: str,
+    enqueue: Callable[[int], None],
+    client: t.Any,
+    key: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    jobs: int,
+    settle: float,
+    profile: str | None,
+    spy: str | None,
+) -> dict[str, float]:
+    """Enqueue ``jobs`` jobs; the CPU per job on both sides, in microseconds."""
+    # Warm up: the first jobs import and connect.
+    client.set(key, 0)
+    for index in range(20):
+        enqueue(index)
+    bench_tasks.wait_count(client, key, 20, timeout=120.0, process=process, log=log)
+    time.sleep(settle)
+    # The worker's idle cost (its polling) over ``settle`` seconds.
+    idle_start = process_cpu(process.pid)
+    time.sleep(settle)
+    idle_rate = (process_cpu(process.pid) - idle_start) / settle
+    client.set(key, 0)
+    spy_process = None
+    if spy:
+        spy_process = subprocess.Popen(
+            [
+                shutil.which("py-spy") or "py-spy",
+                "record",
+                "-p",
+                str(process.pid),
+                "-o",
+                spy,
+                "-f",
+                "speedscope",
+                "-r",
+                "200",
+                "--nonblocking",
+                "--gil",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)
+    worker_start = process_cpu(process.pid)
+    wall_start = time.monotonic()
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    cpu_start = time.process_time()
+    if profiler:
+        profiler.enable()
+    for index in range(jobs):
+        enqueue(index)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)  # type: ignore[arg-type]
+    enqueue_cpu = time.process_time() - cpu_start
+    bench_tasks.wait_count(client, key, jobs, timeout=300.0, process=process, log=log)
+    wall = time.monotonic() - wall_start
+    time.sleep(settle)  # the worker's last records (erlen-tasks writes them every second)
+    elapsed = time.monotonic() - wall_start
+    worker_cpu = process_cpu(process.pid) - worker_start - idle_rate * elapsed
+    if spy_process is not None:
+        spy_process.send_signal(2)
+        spy_process.wait(timeout=60)
+    return {
+        "enqueue_us": enqueue_cpu / jobs * 1e6,
+        "worker_us": worker_cpu / jobs * 1e6,
+        "idle_cpu_per_s": idle_rate,
+        "jobs_per_s_wall": jobs / wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--settle", type=float, default=2.5, help="seconds to wait for the workers' last writes")
+    parser.add_argument("--only", choices=["dramatiq", "erlen-tasks"], default=None)
+    parser.add_argument("--profile-enqueue", default=None, help="cProfile of erlen-tasks' enqueue loop to this file")
+    parser.add_argument("--py-spy", default=None, help="py-spy speedscope profile of the erlen-tasks worker")
+    args = parser.parse_args()
+    import redis
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    run_id = uuid.uuid4().hex[:10]
+    client = redis.Redis.from_url(bench_tasks.REDIS_URL)
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="erlen-cpu-tasks-") as folder:
+        root = Path(folder)
+        for module, source in (("bt_dramatiq", bench_tasks.DRAMATIQ_MODULE), ("bt_erlen", bench_tasks.ERLEN_MODULE)):
+            (root / f"{module}.py").write_text(textwrap.dedent(source))
+        sys.path.insert(0, str(root))
+        base = harness.clean_env(PYTHONPATH=str(root), BENCH_REDIS_URL=bench_tasks.REDIS_URL)
+        envs = {
+            name: {**base, "BENCH_KEY": f"erlen-cpu-{run_id}-{name}", "BENCH_QUEUE": f"erlen-cpu-{run_id}-{name}"}
+            for name in ("dramatiq", "erlen-tasks")
+        }
+        envs["erlen-tasks"].update(
+            ERLEN_DB_URL=f"sqlite:///{root / 'app.sqlite3'}",
+            ERLEN_TASKS_BROKER="redis",
+            ERLEN_TASKS_URL=bench_tasks.REDIS_URL,
+            ERLEN_TASKS_QUEUE_PREFIX=f"erlen-cpu-{run_id}-",
+            ERLEN_TASKS_POLL_SECONDS="0.05",
+        )
+        previous = dict(os.environ)
+        try:
+            os.environ.update(envs["dramatiq"])
+            import bt_dramatiq  # type: ignore[import-not-found]
+
+            os.environ.clear()
+            os.environ.update(previous)
+            os.environ.update({k: v for k, v in envs["erlen-tasks"].items() if k.startswith(("ERLEN_", "BENCH_"))})
+            import bt_erlen  # type: ignore[import-not-found]
+
+            app = bt_erlen.create()
+        finally:
+            os.environ.clear()
+            os.environ.update(previous)
+        database = erlen_db.database_of(app)
+        database.create_all()
+        with database.engine.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE bench_requests (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
+        write = sa.text("INSERT INTO bench_requests (n) VALUES (:n)")
+
+        def dramatiq_in_request(index: int) -> None:
+            with app.app_context():
+                erlen_db.session.execute(write, {"n": index})
+                erlen_db.session.commit()
+            bt_dramatiq.bench_job.send(index)
+
+        def erlen_in_request(index: int) -> None:
+            with app.app_context():
+                erlen_db.session.execute(write, {"n": index})
+                bt_erlen.bench_job.enqueue(index)
+                erlen_db.session.commit()
+
+        argvs = {
+            "dramatiq": [python, "-m", "dramatiq", "bt_dramatiq", "-p", "1", "-t", "4"],
+            "erlen-tasks": [
+                python,
+                "-m",
+                "erlen",
+                "--app",
+                "bt_erlen:create",
+                "tasks",
+                "worker",
+                "--threads",
+                "4",
+                "--no-scheduler",
+            ],
+        }
+        enqueues = {"dramatiq": dramatiq_in_request, "erlen-tasks": erlen_in_request}
+        try:
+            for name in ("dramatiq", "erlen-tasks"):
+                if args.only and name != args.only:
+                    continue
+                log = root / f"{name}.log"
+                with started(argvs[name], root, envs[name], log) as process:
+                    figures = measure(
+                        name,
+                        enqueues[name],
+                        client,
+                        envs[name]["BENCH_KEY"],
+                        process,
+                        log,
+                        args.jobs,
+                        args.settle,
+                        args.profile_enqueue if name == "erlen-tasks" else None,
+                        args.py_spy if name == "erlen-tasks" else None,
+                    )
+                print(
+                    f"{name:12} enqueue {figures['enqueue_us']:8.1f} us CPU/job   worker {figures['worker_us']:8.1f} "
+                    f"us CPU/job   (worker idle {figures['idle_cpu_per_s'] * 100:.1f}% CPU; "
+                    f"{figures['jobs_per_s_wall']:.0f} jobs/s wall)",
+                    flush=True,
+                )
+            if not args.only:
+                with database.engine.connect() as connection:
+                    rows = connection.execute(sa.text("SELECT status, count(*) FROM tasks_jobs GROUP BY status")).all()
+                print("erlen-tasks rows:", dict(rows))
+        finally:
+            sys.path.remove(str(root))
+            bt_dramatiq.broker.close()
+            database.dispose()
+            for found in client.scan_iter(match=f"*erlen-cpu-{run_id}*"):
+                client.delete(found)
+            client.close()
+        print(f"load average {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
