@@ -168,7 +168,8 @@ class Deployment:
             stack.callback(smtp.stop)
             broker = None
             if kind == "tasks":
-                broker = RedisServer(directory / "broker")
+                # Durable, as a broker must be (docs/tasks.rst): the jobs it holds survive its restart.
+                broker = RedisServer(directory / "broker", appendonly=True)
                 broker.start()
                 stack.callback(broker.stop)
             database_url = _create_database(postgres.url, "notes")

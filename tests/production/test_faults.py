@@ -243,19 +243,35 @@ def test_worker_killed_mid_batch(deployment: Deployment, scenario: Scenario) -> 
     assert killed.wait(30), "the mail worker never sent the batch"
     deployment.smtp.on_data = None
     victim.process.wait(timeout=10)  # type: ignore[union-attr]
+    # What the dead worker held when it died: the messages marked sending, by delivery (its claim token).
+    held = deployment.query(
+        "SELECT claim_token, count(*) FROM mail_outbox WHERE id > :mark AND status = 'sending' GROUP BY claim_token",
+        mark=scenario.mail_mark.outbox_id,
+    )
     deployment.start_worker()
     load.pause(2)
     settled = _settle_uncertain_mail(deployment, scenario)
     figures = scenario.finish(
         **{
             "killed after": f"{kill_at} of the batch's {batch_size} messages were received",
+            "sending when it died, by delivery": json.dumps(sorted(int(row[1]) for row in held)),
             "uncertain, retried by the operator": f"{settled[0]}, {settled[1]}",
         }
     )
-    # The worker sends in groups (1, 2, 4, ... up to MAIL_OUTBOX_GROUP_SIZE, 10): the crash leaves at
-    # most the open group uncertain, those the server never saw included (settled above).
-    assert settled[0] <= 10, settled
+    # A delivery sends in groups (1, 2, 4, ... up to MAIL_OUTBOX_GROUP_SIZE, 10), and the crash leaves its
+    # open group uncertain, those the server never saw included (settled above): at most 10 messages per
+    # delivery in progress. erlen mail worker runs one at a time; erlen tasks worker a delivery job per
+    # thread (TASKS_WORKER_THREADS, 4) at most.
+    deliveries = 1 if deployment.kind == "mail" else TASKS_WORKER_THREADS
+    assert all(int(row[1]) <= GROUP_SIZE for row in held), held
+    assert len(held) <= deliveries, held
+    assert settled[0] <= sum(int(row[1]) for row in held), (settled, held)
     assert_nothing_lost(figures)
+
+
+#: MAIL_OUTBOX_GROUP_SIZE's and TASKS_WORKER_THREADS' defaults, which the deployment keeps.
+GROUP_SIZE = 10
+TASKS_WORKER_THREADS = 4
 
 
 def _settle_uncertain_mail(deployment: Deployment, scenario: Scenario) -> tuple[int, int]:
