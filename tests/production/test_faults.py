@@ -41,7 +41,6 @@ def _outcomes_between(ledger: Ledger, kind: str, start: float, end: float) -> li
     return [o.status for o in ledger.of_kind(kind) if start <= o.started < end]
 
 
-@pytest.mark.deployments("mail", "tasks")
 def test_load_alone(deployment: Deployment, scenario: Scenario) -> None:
     """The baseline: the same users without a fault lose nothing and see no 5xx."""
     load = scenario.begin("load alone", deployment.writers() + _registrars(2))
