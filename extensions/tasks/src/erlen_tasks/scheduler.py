@@ -105,6 +105,7 @@ class Scheduler:
         :param poll: seconds between ticks.
         :param report: called with what each tick enqueued, when it enqueued something.
         """
+        warned = False
         while not stop.is_set():
             try:
                 enqueued = self.tick()
@@ -114,8 +115,12 @@ class Scheduler:
                 report(enqueued)
             try:
                 self.retention.tick()
-            except sa.exc.SQLAlchemyError as exc:
-                logger.warning("Retention: could not delete old job rows yet: %s", exc)
+            except sa.exc.SQLAlchemyError as exc:  # tried again at the next tick; said once per outage
+                if not warned:
+                    logger.warning("Retention: could not delete old job rows yet: %s", exc)
+                warned = True
+            else:
+                warned = False
             stop.wait(poll)
 
 
