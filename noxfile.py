@@ -221,8 +221,9 @@ PRODUCTION_TEST_TIMEOUT = 120
 
 @nox.session(python=PYTHON)
 def production(session: nox.Session) -> None:
-    """The example app deployed with gunicorn, PostgreSQL, Redis, SMTP and the mail worker, under load,
-    with one fault injected per test; prints the figures (requests, statuses, recovery, mail counts)."""
+    """The example app deployed with gunicorn, PostgreSQL, Redis, SMTP and a background worker (``erlen mail
+    worker``, then ``erlen tasks worker`` with its jobs on Redis), under load, with one fault injected per test;
+    prints the figures (requests, statuses, recovery, mail and job counts)."""
     # One resolver run: every local distribution is named by its path.
     session.install(
         *_every_distribution("[test]"),

@@ -91,12 +91,14 @@ class MailMark:
 
     outbox_id: int
     received: int
+    #: The largest id of ``tasks_jobs`` (0 without ``tasks``).
+    job_id: int = 0
 
 
 def mark_mail(deployment: Deployment) -> MailMark:
     """Remember where the outbox and the inbox stand now."""
     (row,) = deployment.query("SELECT coalesce(max(id), 0) FROM mail_outbox")
-    return MailMark(outbox_id=int(row[0]), received=len(deployment.smtp.messages))
+    return MailMark(outbox_id=int(row[0]), received=len(deployment.smtp.messages), job_id=deployment.last_job_id())
 
 
 def _message_id(message: ReceivedMessage) -> str:
@@ -117,7 +119,8 @@ def _promised(ledger: Ledger) -> dict[str, tuple[str, str]]:
 
 
 def settle_mail(deployment: Deployment, ledger: Ledger, mark: MailMark, *, timeout: float) -> float:
-    """Wait (at most ``timeout`` seconds) until the outbox has nothing left to send and the promised mail arrived.
+    """Wait (at most ``timeout`` seconds) until the outbox has nothing left to send and the promised mail arrived
+    (and, with ``tasks``, no job is left waiting for the broker).
 
     :returns: the seconds waited.
     """
@@ -133,7 +136,8 @@ def settle_mail(deployment: Deployment, ledger: Ledger, mark: MailMark, *, timeo
             for m in list(deployment.smtp.messages)[mark.received :]
             for recipient in m.recipients
         }
-        if open_rows == 0 and promised <= received:
+        waiting_jobs = deployment.job_statuses(mark.job_id).get("pending", 0)
+        if open_rows == 0 and waiting_jobs == 0 and promised <= received:
             break
         time.sleep(0.2)
     return time.monotonic() - started

@@ -2,14 +2,27 @@
 
 PostgreSQL, Redis and the SMTP server each listen on a free loopback port and
 are started and stopped by the suite (never the machine's shared services);
-gunicorn runs ``notes_app:create_app()`` with several workers and ``erlen
-mail worker`` delivers the outbox. Every process reads the same ``ERLEN_*``
-environment, as the guide's ``production.env``.
+gunicorn runs ``notes_app:create_app()`` with several workers. Each
+deployment is of one of two kinds (:data:`KINDS`):
 
-Two settings differ from production, and say so: cheap password hashing
-(the suite logs in hundreds of times on two cores) and a retry backoff and
-poll of the mail worker in seconds rather than minutes, so that mail held
-back by an outage is delivered within the test's bounded wait.
+``mail``
+    the app without its ``tasks`` plugin, ``erlen mail worker`` delivering
+    the outbox;
+``tasks``
+    the app as the guide deploys it, ``tasks`` enabled, ``erlen tasks
+    worker`` running its jobs and delivering the outbox (a job too), with a
+    Redis of the suite's own as the jobs' broker (a second one, apart from
+    the log-in throttle's, so that either can be stopped alone).
+
+Every process reads the same ``ERLEN_*`` environment, as the guide's
+``production.env``.
+
+Some settings differ from production, and say so: cheap password hashing
+(the suite logs in hundreds of times on two cores), a retry backoff and poll
+of the outbox in seconds rather than minutes, so that mail held back by an
+outage is delivered within the test's bounded wait, and, for ``tasks``, a
+Redis heartbeat of seconds, so that the jobs of a killed worker run again
+within that wait too.
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ from erlen_db.testing import PostgresServer
 from erlen_mail.testing import SMTPTestServer
 
 from .load import PASSWORD, UserPlan
-from .processes import Gunicorn, MailWorker, run_command
+from .processes import Gunicorn, Worker, run_command
 
 #: gunicorn workers: several, so a killed one leaves others serving (two cores: more would only queue).
 WORKERS = 3
@@ -46,18 +59,31 @@ ADMIN_EMAIL = "admin@example.com"
 #: The folder holding the package ``production`` (this suite), for subprocesses that import its plugin.
 TESTS_FOLDER = Path(__file__).resolve().parent.parent
 
-#: The plugins of the example app's erlen.toml, in its order, but ``tasks``: this suite deploys the app with
-#: ``erlen mail worker`` delivering its outbox (its faults are that worker's), so every process gets this list
+#: The plugins of the example app's erlen.toml, in its order, but ``tasks``: the ``mail`` deployment runs
+#: ``erlen mail worker`` delivering its outbox (its faults are that worker's), so its processes get this list
 #: (ERLEN_PLUGINS); without ``tasks`` the admins' notifications are queued by the request itself.
 EXAMPLE_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "api", "profiles", "notes_app.notes"]
 
+#: The plugins of the example app's erlen.toml, in its order: the ``tasks`` deployment's.
+TASKS_PLUGINS = ["db", "forms", "mail", "migrate", "auth", "admin", "api", "tasks", "profiles", "notes_app.notes"]
 
-def deployment_environ(*, database_url: str, redis_url: str, smtp: SMTPTestServer) -> dict[str, str]:
+#: The kinds of deployment (see the module's documentation), named as the background worker each runs.
+KINDS = ("mail", "tasks")
+
+#: Seconds without a heartbeat after which a tasks worker counts as dead and its jobs run elsewhere (60 in
+#: production, TASKS_REDIS_HEARTBEAT_SECONDS' default): a killed worker's jobs come back within the test.
+TASKS_HEARTBEAT_SECONDS = 3
+
+
+def deployment_environ(
+    *, database_url: str, redis_url: str, smtp: SMTPTestServer, broker_url: str | None = None
+) -> dict[str, str]:
     """The ``ERLEN_*`` variables of every process, over the suite's environment minus its own ``ERLEN_*``.
 
     :param database_url: the app's PostgreSQL database.
     :param redis_url: the Redis of the log-in throttle.
     :param smtp: the mail server.
+    :param broker_url: the Redis of the jobs, for the ``tasks`` deployment (``None``: the app without tasks).
     """
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ERLEN_") or k == "ERLEN_REQUIRE_SERVICES"}
     # Every process imports the whole stack: let the first one cache the bytecode for the others.
@@ -76,8 +102,17 @@ def deployment_environ(*, database_url: str, redis_url: str, smtp: SMTPTestServe
         ERLEN_MAIL_OUTBOX_MAX_BACKOFF_SECONDS="2",
         ERLEN_MAIL_OUTBOX_POLL_SECONDS="0.5",
         PYTHONUNBUFFERED="1",
-        ERLEN_PLUGINS=json.dumps(EXAMPLE_PLUGINS),
+        ERLEN_PLUGINS=json.dumps(EXAMPLE_PLUGINS if broker_url is None else TASKS_PLUGINS),
     )
+    if broker_url is not None:
+        environ.update(
+            ERLEN_TASKS_BROKER="redis",
+            ERLEN_TASKS_URL=broker_url,
+            # Seconds, not a minute: the jobs of a killed worker run again within the test's wait. Every broker
+            # command also looks for dead workers' jobs (a thousand in a million by default).
+            ERLEN_TASKS_REDIS_HEARTBEAT_SECONDS=str(TASKS_HEARTBEAT_SECONDS),
+            ERLEN_TASKS_REDIS_MAINTENANCE_CHANCE="1000000",
+        )
     # Three failed log-ins per account (5 by default): the Redis scenarios need fewer wrong passwords
     # to show that every worker still counts them while Redis is out.
     environ["ERLEN_AUTH_THROTTLE_ACCOUNT_LIMIT"] = str(ACCOUNT_LIMIT)
@@ -96,8 +131,13 @@ class Deployment:
     smtp: SMTPTestServer
     environ: dict[str, str]
     database_url: str
+    #: ``mail`` or ``tasks`` (:data:`KINDS`).
+    kind: str = "mail"
+    #: The Redis of the jobs (the ``tasks`` deployment's).
+    broker: RedisServer | None = None
     gunicorn: Gunicorn | None = None
-    mail_workers: list[MailWorker] = field(default_factory=list)
+    #: The background workers started, the newest last.
+    workers: list[Worker] = field(default_factory=list)
     accounts: list[str] = field(default_factory=list)
     #: Seconds each start-up step took, for the report.
     timings: dict[str, float] = field(default_factory=dict)
@@ -106,13 +146,14 @@ class Deployment:
     # Starting and stopping
 
     @classmethod
-    def start(cls, directory: Path, *, accounts: int) -> Deployment:
-        """Start every server, apply the migrations, create the accounts and start gunicorn and a mail worker.
+    def start(cls, directory: Path, *, accounts: int, kind: str = "mail") -> Deployment:
+        """Start every server, apply the migrations, create the accounts and start gunicorn and a worker.
 
         Stops whatever it started when a step fails.
 
         :param directory: the suite's temporary folder (logs, the app's instance folder).
         :param accounts: how many confirmed accounts the simulated writers log in as.
+        :param kind: ``mail`` or ``tasks`` (:data:`KINDS`).
         """
         started = time.monotonic()
         stack = contextlib.ExitStack()
@@ -125,14 +166,27 @@ class Deployment:
             smtp = SMTPTestServer(port=free_port())
             smtp.start()
             stack.callback(smtp.stop)
+            broker = None
+            if kind == "tasks":
+                # Durable, as a broker must be (docs/tasks.rst): the jobs it holds survive its restart.
+                broker = RedisServer(directory / "broker", appendonly=True)
+                broker.start()
+                stack.callback(broker.stop)
             database_url = _create_database(postgres.url, "notes")
             deployment = cls(
                 directory=directory,
                 postgres=postgres,
                 redis=redis,
                 smtp=smtp,
-                environ=deployment_environ(database_url=database_url, redis_url=redis.url, smtp=smtp),
+                environ=deployment_environ(
+                    database_url=database_url,
+                    redis_url=redis.url,
+                    smtp=smtp,
+                    broker_url=broker.url if broker is not None else None,
+                ),
                 database_url=database_url,
+                kind=kind,
+                broker=broker,
             )
             stack.callback(deployment.close)
             deployment.timings["servers"] = time.monotonic() - started
@@ -140,7 +194,7 @@ class Deployment:
                 ("erlen db upgrade", deployment._migrate),
                 ("accounts", lambda: deployment._create_accounts(accounts)),
                 ("gunicorn", deployment.start_gunicorn),
-                ("mail worker", deployment.start_mail_worker),
+                (f"{kind} worker", deployment.start_worker),
             ]:
                 begun = time.monotonic()
                 action()
@@ -150,11 +204,13 @@ class Deployment:
 
     def close(self) -> None:
         """Stop every process and server the deployment started; safe to call twice."""
-        steps: list[Callable[[], object]] = [worker.stop for worker in self.mail_workers]
+        steps: list[Callable[[], object]] = [worker.stop for worker in self.workers]
         if self.gunicorn is not None:
             steps.append(self.gunicorn.stop)
         if self._engine is not None:
             steps.append(self._engine.dispose)
+        if self.broker is not None:
+            steps.append(self.broker.stop)
         steps += [self.redis.stop, self.smtp.stop, self.postgres.close]
         errors = []
         for step in steps:
@@ -181,9 +237,7 @@ class Deployment:
                 make_user(app, email, password=PASSWORD)
                 self.accounts.append(email)
         finally:
-            import erlen_db
-
-            erlen_db.database_of(app).engine.dispose()
+            _dispose(app)
 
     @property
     def port(self) -> int:
@@ -198,23 +252,26 @@ class Deployment:
         self.gunicorn.start()
         self.gunicorn.wait_ready()
 
-    def start_mail_worker(self) -> MailWorker:
-        """Start one more ``erlen mail worker`` and wait until it runs."""
-        worker = MailWorker(self.environ, self.directory, number=len(self.mail_workers) + 1)
-        self.mail_workers.append(worker)
+    def start_worker(self) -> Worker:
+        """Start one more background worker of the deployment's kind (``erlen mail worker`` or ``erlen tasks
+        worker``) and wait until it runs."""
+        worker = Worker(self.environ, self.directory, kind=self.kind, number=len(self.workers) + 1)
+        self.workers.append(worker)
         worker.start()
         worker.wait_ready()
         return worker
 
     @property
-    def mail_worker(self) -> MailWorker:
-        """The newest mail worker."""
-        return self.mail_workers[-1]
+    def worker(self) -> Worker:
+        """The newest background worker."""
+        return self.workers[-1]
 
     def make_healthy(self) -> None:
-        """Undo what a failed scenario may have left: every server up, gunicorn's workers all back, a mail worker."""
+        """Undo what a failed scenario may have left: every server up, gunicorn's workers all back, a worker."""
         if not self.postgres.running:
             self.postgres.start_again()
+        if self.broker is not None and not self.broker.running:
+            self.broker.start_again()
         if self.redis.frozen:
             self.redis.thaw()
         if not self.redis.running:
@@ -226,8 +283,8 @@ class Deployment:
             self.gunicorn.stop()
             self.start_gunicorn()
         self.gunicorn.wait_ready()
-        if not self.mail_worker.running:
-            self.start_mail_worker()
+        if not self.worker.running:
+            self.start_worker()
 
     # Plans of the simulated users
 
@@ -262,7 +319,7 @@ class Deployment:
         """Queue ``count`` test messages in the outbox, as the app would, in one transaction; their Message-IDs."""
         import notes_app
 
-        from erlen_db import database_of, session
+        from erlen_db import session
         from erlen_mail import queue_template
 
         app = notes_app.create_app(self.environ, instance_path=str(self.directory / "instance"))
@@ -272,7 +329,32 @@ class Deployment:
                 session.commit()
                 return [str(row.message_id) for row in rows if row is not None]
         finally:
-            database_of(app).engine.dispose()
+            _dispose(app)
+
+    def job_statuses(self, since: int) -> dict[str, int]:
+        """The rows of ``tasks_jobs`` after id ``since``, counted by status (empty without ``tasks``)."""
+        if self.kind != "tasks":
+            return {}
+        rows = self.query("SELECT status, count(*) FROM tasks_jobs WHERE id > :since GROUP BY status", since=since)
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def last_job_id(self) -> int:
+        """The largest id of ``tasks_jobs`` (0 without ``tasks`` or jobs)."""
+        if self.kind != "tasks":
+            return 0
+        return int(self.query("SELECT coalesce(max(id), 0) FROM tasks_jobs")[0][0])
+
+
+def _dispose(app: t.Any) -> None:
+    """Release what an app made in the suite's own process: its connections, and its tasks broker's."""
+    import erlen
+    import erlen_db
+
+    if erlen.plugins_of(app).get("tasks") is not None:
+        import erlen_tasks
+
+        erlen_tasks.state_of(app).close()
+    erlen_db.database_of(app).engine.dispose()
 
 
 def _create_database(server_url: str, name: str) -> str:
@@ -290,6 +372,8 @@ __all__ = [
     "ACCOUNT_LIMIT",
     "ADMIN_EMAIL",
     "EXAMPLE_PLUGINS",
+    "KINDS",
+    "TASKS_PLUGINS",
     "TESTS_FOLDER",
     "WORKERS",
     "Deployment",

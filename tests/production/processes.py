@@ -1,4 +1,4 @@
-"""The processes of the deployment the suite starts: gunicorn and the mail workers.
+"""The processes of the deployment the suite starts: gunicorn and the background (mail or tasks) workers.
 
 Each runs in a session (a process group) of its own, writes to a log file in
 the suite's temporary folder, and is ended by its process id: SIGTERM, then
@@ -199,25 +199,37 @@ class Gunicorn(ManagedProcess):
             raise TimeoutError(f"{exc}; its log ends:\n{self.log()[-3000:]}") from None
 
 
-class MailWorker(ManagedProcess):
-    """``erlen --app notes_app mail worker``, as the deployment guide runs it next to gunicorn.
+#: The background workers the deployment guide runs next to gunicorn: the command and the line it logs once
+#: it runs. ``erlen mail worker`` delivers the outbox of an app without ``tasks``; ``erlen tasks worker`` runs
+#: the jobs of an app with it, the outbox's delivery among them.
+WORKER_KINDS = {
+    "mail": (("mail", "worker"), "Mail outbox worker started"),
+    "tasks": (("tasks", "worker"), "Worker started"),
+}
 
+
+class Worker(ManagedProcess):
+    """``erlen --app notes_app mail worker`` or ``... tasks worker`` (:data:`WORKER_KINDS`).
+
+    :param kind: ``mail`` or ``tasks``.
     :param number: told apart in the log file's name.
     """
 
-    def __init__(self, environ: Mapping[str, str], directory: Path, *, number: int) -> None:
-        command = [sys.executable, "-m", "erlen", "--app", "notes_app", "mail", "worker"]
-        super().__init__(f"mail-worker-{number}", command, environ, directory)
+    def __init__(self, environ: Mapping[str, str], directory: Path, *, kind: str, number: int) -> None:
+        arguments, self.ready_line = WORKER_KINDS[kind]
+        command = [sys.executable, "-m", "erlen", "--app", "notes_app", *arguments]
+        super().__init__(f"{kind}-worker-{number}", command, environ, directory)
+        self.kind = kind
 
     def wait_ready(self, *, timeout: float = 30.0) -> None:
         """Wait until the worker has said it started."""
 
         def started() -> bool:
             if not self.running:
-                raise RuntimeError(f"the mail worker exited:\n{self.log()[-3000:]}")
-            return "Mail outbox worker started" in self.log()
+                raise RuntimeError(f"the {self.kind} worker exited:\n{self.log()[-3000:]}")
+            return self.ready_line in self.log()
 
-        wait_until(started, timeout=timeout, interval=0.1, what="the mail worker starting")
+        wait_until(started, timeout=timeout, interval=0.1, what=f"the {self.kind} worker starting")
 
 
 def run_command(
@@ -238,4 +250,4 @@ def run_command(
     )
 
 
-__all__ = ["Gunicorn", "MailWorker", "ManagedProcess", "children_of", "run_command", "wait_until"]
+__all__ = ["WORKER_KINDS", "Gunicorn", "ManagedProcess", "Worker", "children_of", "run_command", "wait_until"]

@@ -20,6 +20,8 @@ class Figures:
     writes: WriteCounts | None = None
     mail: MailCounts | None = None
     mail_settled_seconds: float | None = None
+    #: The ``tasks`` deployment's job rows enqueued during the scenario, by status at the end.
+    jobs: dict[str, int] | None = None
     #: Other figures of the scenario, by name (recovery seconds, latencies...).
     extra: dict[str, str] = field(default_factory=dict)
     #: Tracebacks the app logged during the scenario (the first lines of each).
@@ -66,6 +68,8 @@ class Figures:
                 f"{m.received} received, {len(m.lost)} lost, {len(m.doubled)} doubled, {m.uncertain} uncertain, "
                 f"{m.outside_outbox} sent outside the outbox{settled}"
             )
+        if self.jobs is not None:
+            lines.append(f"  jobs: {sum(self.jobs.values())} enqueued, by status at the end {json.dumps(self.jobs)}")
         lines += [f"  {name}: {value}" for name, value in self.extra.items()]
         if self.server_errors_by_route:
             routes = ", ".join(f"{route} x{n}" for route, n in self.server_errors_by_route.most_common())

@@ -25,6 +25,10 @@ from .report import Figures, Report
 #: The longest a scenario waits for mail held back by its fault to be delivered, in seconds.
 MAIL_SETTLE_TIMEOUT = 30.0
 
+#: The same with ``tasks``: a message retried after its backoff goes out with the next delivery job, or at
+#: the latest with the outbox's sweep, a periodic job run once a minute.
+TASKS_MAIL_SETTLE_TIMEOUT = 75.0
+
 
 def tracebacks(log: str) -> list[str]:
     """A line per traceback in a gunicorn log: the message logged before it and the exception that ends it."""
@@ -99,9 +103,12 @@ class Scenario:
         ledger = self.load.ledger
         figures = Figures(self.name, seconds=seconds, statuses=ledger.statuses(), extra=dict(extra))
         self.report.scenarios.append(figures)
-        figures.mail_settled_seconds = settle_mail(self.deployment, ledger, self.mail_mark, timeout=MAIL_SETTLE_TIMEOUT)
+        timeout = TASKS_MAIL_SETTLE_TIMEOUT if self.deployment.kind == "tasks" else MAIL_SETTLE_TIMEOUT
+        figures.mail_settled_seconds = settle_mail(self.deployment, ledger, self.mail_mark, timeout=timeout)
         figures.writes = count_writes(self.deployment, ledger)
         figures.mail = count_mail(self.deployment, ledger, self.mail_mark)
+        if self.deployment.kind == "tasks":
+            figures.jobs = self.deployment.job_statuses(self.mail_mark.job_id)
         assert self.deployment.gunicorn is not None
         log = self.deployment.gunicorn.log(self.log_mark)
         figures.app_errors = tracebacks(log)
@@ -112,7 +119,7 @@ class Scenario:
 
 
 def assert_nothing_lost(figures: Figures, *, allowed_5xx: frozenset[int] = frozenset(), no_answer: int = 0) -> None:
-    """The counts every scenario asserts: no lost or doubled write or mail, no unexpected 5xx.
+    """The counts every scenario asserts: no lost or doubled write or mail, no dead job, no unexpected 5xx.
 
     :param allowed_5xx: statuses that are right here (503 while the database is down).
     :param no_answer: the most requests that may go unanswered (those a killed worker was serving).
@@ -134,9 +141,11 @@ def assert_nothing_lost(figures: Figures, *, allowed_5xx: frozenset[int] = froze
             f"{server_errors} answers with a 5xx status other than {sorted(allowed_5xx)}: "
             f"{dict(figures.statuses)}; the app logged: {figures.app_errors[:5]}"
         )
+    if figures.jobs and figures.jobs.get("dead"):
+        problems.append(f"{figures.jobs['dead']} jobs dead (failed on every try): {figures.jobs}")
     if figures.no_answer > no_answer:
         problems.append(f"{figures.no_answer} requests got no answer (at most {no_answer} may)")
     assert not problems, f"{figures.scenario}: " + "; ".join(problems)
 
 
-__all__ = ["MAIL_SETTLE_TIMEOUT", "Scenario", "assert_nothing_lost", "tracebacks"]
+__all__ = ["MAIL_SETTLE_TIMEOUT", "TASKS_MAIL_SETTLE_TIMEOUT", "Scenario", "assert_nothing_lost", "tracebacks"]

@@ -6,6 +6,11 @@ asserts counts, never timings: no acknowledged note lost or saved twice, no
 promised or queued mail lost or delivered twice, no 500 (a 503 while the
 database is down is right). The figures, recovery times included, are
 printed at the end of the run.
+
+A test runs on the deployment without ``tasks`` (``erlen mail worker``), and
+those marked ``deployments("mail", "tasks")`` or ``deployments("tasks")`` on
+the one with ``tasks`` too (``erlen tasks worker``, jobs on Redis): the
+faults that concern the worker, the broker and the mail server.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import signal
 import threading
 import time
 from collections import Counter
+
+import pytest
 
 from erlen_mail.testing import ReceivedMessage
 
@@ -166,6 +173,7 @@ def test_redis_frozen(deployment: Deployment, scenario: Scenario) -> None:
     _redis_outage(deployment, scenario, name="redis frozen", freeze=True, source="127.0.0.3")
 
 
+@pytest.mark.deployments("mail", "tasks")
 def test_smtp_stopped_during_registrations(deployment: Deployment, scenario: Scenario) -> None:
     """Registrations and notes go on while the SMTP server is down; their mail goes out once it is back."""
     load = scenario.begin("smtp stopped during registrations", deployment.writers(4) + _registrars(4))
@@ -207,10 +215,12 @@ def test_gunicorn_worker_killed(deployment: Deployment, scenario: Scenario) -> N
     assert_nothing_lost(figures, no_answer=1)
 
 
-def test_mail_worker_killed_mid_batch(deployment: Deployment, scenario: Scenario) -> None:
-    """The mail worker SIGKILLed while sending a batch: a new worker delivers the rest; nothing lost or sent twice."""
-    load = scenario.begin("mail worker killed mid-batch", deployment.writers(4))
-    victim = deployment.mail_worker
+@pytest.mark.deployments("mail", "tasks")
+def test_worker_killed_mid_batch(deployment: Deployment, scenario: Scenario) -> None:
+    """The worker (``erlen mail worker``, or ``erlen tasks worker`` with its jobs) SIGKILLed while sending a batch
+    of mail under load: a new worker delivers the rest, the notifications included; nothing lost or sent twice."""
+    load = scenario.begin(f"{deployment.kind} worker killed mid-batch", deployment.writers(4))
+    victim = deployment.worker
     # Killed at a message whose number no usual group size divides: mid-group, not at a group's end.
     batch_size, kill_at = 40, 7
     seen: list[str] = []
@@ -232,23 +242,39 @@ def test_mail_worker_killed_mid_batch(deployment: Deployment, scenario: Scenario
     assert killed.wait(30), "the mail worker never sent the batch"
     deployment.smtp.on_data = None
     victim.process.wait(timeout=10)  # type: ignore[union-attr]
-    deployment.start_mail_worker()
+    # What the dead worker held when it died: the messages marked sending, by delivery (its claim token).
+    held = deployment.query(
+        "SELECT claim_token, count(*) FROM mail_outbox WHERE id > :mark AND status = 'sending' GROUP BY claim_token",
+        mark=scenario.mail_mark.outbox_id,
+    )
+    deployment.start_worker()
     load.pause(2)
     settled = _settle_uncertain_mail(deployment, scenario)
     figures = scenario.finish(
         **{
             "killed after": f"{kill_at} of the batch's {batch_size} messages were received",
+            "sending when it died, by delivery": json.dumps(sorted(int(row[1]) for row in held)),
             "uncertain, retried by the operator": f"{settled[0]}, {settled[1]}",
         }
     )
-    # The worker sends in groups (1, 2, 4, ... up to MAIL_OUTBOX_GROUP_SIZE, 10): the crash leaves at
-    # most the open group uncertain, those the server never saw included (settled above).
-    assert settled[0] <= 10, settled
+    # A delivery sends in groups (1, 2, 4, ... up to MAIL_OUTBOX_GROUP_SIZE, 10), and the crash leaves its
+    # open group uncertain, those the server never saw included (settled above): at most 10 messages per
+    # delivery in progress. erlen mail worker runs one at a time; erlen tasks worker a delivery job per
+    # thread (TASKS_WORKER_THREADS, 4) at most.
+    deliveries = 1 if deployment.kind == "mail" else TASKS_WORKER_THREADS
+    assert all(int(row[1]) <= GROUP_SIZE for row in held), held
+    assert len(held) <= deliveries, held
+    assert settled[0] <= sum(int(row[1]) for row in held), (settled, held)
     assert_nothing_lost(figures)
 
 
+#: MAIL_OUTBOX_GROUP_SIZE's and TASKS_WORKER_THREADS' defaults, which the deployment keeps.
+GROUP_SIZE = 10
+TASKS_WORKER_THREADS = 4
+
+
 def _settle_uncertain_mail(deployment: Deployment, scenario: Scenario) -> tuple[int, int]:
-    """Act as the operator after a mail worker's crash: once the new worker has moved the dead one's
+    """Act as the operator after a worker's crash: once the new worker has moved the dead one's
     ``sending`` rows to ``uncertain`` (its lease ran out), look each up by its Message-ID at the server and
     ``erlen mail retry`` those it never received (the others were delivered: left as they are).
 
@@ -259,7 +285,7 @@ def _settle_uncertain_mail(deployment: Deployment, scenario: Scenario) -> tuple[
         lambda: not deployment.query("SELECT 1 FROM mail_outbox WHERE id > :mark AND status = 'sending'", mark=mark),
         timeout=60,
         interval=0.2,
-        what="the new mail worker moving the dead one's messages to uncertain",
+        what="the new worker moving the dead one's messages to uncertain",
     )
     uncertain = deployment.query(
         "SELECT id, message_id FROM mail_outbox WHERE id > :mark AND status = 'uncertain'", mark=mark
@@ -270,6 +296,41 @@ def _settle_uncertain_mail(deployment: Deployment, scenario: Scenario) -> tuple[
         retried = run_command(deployment.environ, deployment.directory, "mail", "retry", *missing)
         assert retried.returncode == 0, retried.stdout + retried.stderr
     return len(uncertain), len(missing)
+
+
+@pytest.mark.deployments("tasks")
+def test_broker_stopped(deployment: Deployment, scenario: Scenario) -> None:
+    """The jobs' Redis stopped while users write notes and register: requests go on (their jobs wait in the
+    outbox table), and once it is back the relay hands the jobs over: every notification and mail arrives."""
+    broker = deployment.broker
+    assert broker is not None
+    load = scenario.begin("broker stopped", deployment.writers() + _registrars(2))
+    load.pause(2)
+    down = time.monotonic()
+    broker.stop()
+    load.pause(BROKER_OUTAGE_SECONDS)
+    waiting = deployment.job_statuses(scenario.mail_mark.job_id).get("pending", 0)
+    broker.start_again()
+    back = time.monotonic()
+    load.pause(3)
+    notes = _outcomes_between(load.ledger, "note.post", down, back)
+    registrations = _outcomes_between(load.ledger, "register.post", down, back)
+    figures = scenario.finish(
+        **{
+            "outage": f"{back - down:.1f} s",
+            "answers to notes and registrations while it was down": json.dumps(
+                Counter(map(str, notes + registrations))
+            ),
+            "jobs waiting in the outbox when it returned": str(waiting),
+        }
+    )
+    assert notes.count(302) > 0, f"no note was acknowledged while the broker was down: {notes}"
+    assert waiting > 0, "no job waited for the broker: the outage met no enqueued job"
+    assert_nothing_lost(figures)
+
+
+#: How long the jobs' Redis stays down.
+BROKER_OUTAGE_SECONDS = 6.0
 
 
 def test_failing_migration(deployment: Deployment, scenario: Scenario) -> None:

@@ -82,6 +82,19 @@ def test_redis_server_stops_freezes_and_starts_again_on_its_port(redis_server):
         client.close()
 
 
+def test_an_appendonly_redis_server_keeps_its_data_across_a_restart(tmp_path):
+    redis = pytest.importorskip("redis", reason="the redis package is not installed (erlen-auth[redis])")
+    with RedisServer(tmp_path, appendonly=True) as server:
+        client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            client.rpush("queue", "job-1", "job-2")
+            server.stop()
+            server.start_again()
+            assert client.lrange("queue", 0, -1) == [b"job-1", b"job-2"]
+        finally:
+            client.close()
+
+
 def test_a_frozen_redis_server_is_stopped_all_the_same(tmp_path):
     with RedisServer(tmp_path) as server:
         server.freeze()

@@ -168,8 +168,8 @@ class RedisServer:
     """A ``redis-server`` of a test's own on 127.0.0.1, to stop, freeze and start again.
 
     Never the machine's shared Redis: the server listens on a free loopback
-    port, keeps nothing on disk (``--save "" --appendonly no``) and works in
-    ``directory``, where its log goes too. Use it as a context manager (or
+    port, keeps nothing on disk (``--save "" --appendonly no``) unless told
+    to (``appendonly``), and works in ``directory``, where its log goes too. Use it as a context manager (or
     the ``redis_server`` fixture) so it is always stopped; a server left
     running is killed when the test process exits.
 
@@ -181,14 +181,24 @@ class RedisServer:
     :param port: the port; a free one by default. It stays the same across
         :meth:`stop` and :meth:`start_again`.
     :param binary: the ``redis-server`` executable; found on ``PATH`` by default.
+    :param appendonly: keep the data in an append-only file in ``directory``
+        (``--appendonly yes``, fsynced every second), as a Redis that is a
+        job broker runs: what it holds survives :meth:`stop` and
+        :meth:`start_again`.
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], *, port: int | None = None, binary: str | None = None
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        port: int | None = None,
+        binary: str | None = None,
+        appendonly: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self.port = port or free_port()
         self.binary = binary or shutil.which("redis-server")
+        self.appendonly = appendonly
         self._process: subprocess.Popen[bytes] | None = None
         self._frozen = False
 
@@ -196,7 +206,7 @@ class RedisServer:
     def started(cls, directory: str | os.PathLike[str], **options: t.Any) -> RedisServer:
         """A server in ``directory``, started and ready; stop it with :meth:`stop` (or use it in a ``with``).
 
-        :param options: passed to the constructor (``port``, ``binary``).
+        :param options: passed to the constructor (``port``, ``binary``, ``appendonly``).
         """
         server = cls(directory, **options)
         server.start()
@@ -237,7 +247,10 @@ class RedisServer:
         if self.binary is None:
             service_unavailable("redis-server is not installed (apt-get install redis-server); a test Redis needs it")
         self.directory.mkdir(parents=True, exist_ok=True)
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        persistence = ["--appendonly", "no"]
+        if self.appendonly:
+            persistence = ["--appendonly", "yes", "--appendfsync", "everysec"]
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence]
         command += ["--dir", str(self.directory), "--daemonize", "no"]
         with open(self.log_path, "ab") as log:
             # A session of its own: a Ctrl-C meant for pytest does not reach it before the clean-up does.
@@ -271,7 +284,8 @@ class RedisServer:
         self._frozen = False
 
     def start_again(self, *, ready_timeout: float = 10.0) -> None:
-        """Start a stopped server again on the same port, empty; waits until it answers."""
+        """Start a stopped server again on the same port, empty (with ``appendonly``, with what it held);
+        waits until it answers."""
         self.stop()
         self.start(ready_timeout=ready_timeout)
 

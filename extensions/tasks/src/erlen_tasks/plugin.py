@@ -128,6 +128,22 @@ def erlen_settings() -> Iterable[Setting]:
             "this long ago.",
         ),
         Setting(
+            "KEEP_SUCCEEDED_DAYS",
+            float | None,
+            default=7.0,
+            validate=_positive,
+            help="How long the row of a job that succeeded is kept in tasks_jobs; the workers then delete it "
+            "(once an hour, on one host). Failed and dead jobs are kept, and so are idempotency keys. None: kept "
+            "until `erlen tasks purge`.",
+        ),
+        Setting(
+            "PRUNE_ONLY_PERIODIC",
+            bool,
+            default=False,
+            help="Delete after TASKS_KEEP_SUCCEEDED_DAYS only the rows of periodic (cron) jobs, keeping those of "
+            "every other job until `erlen tasks purge`.",
+        ),
+        Setting(
             "REDIS_HEARTBEAT_SECONDS",
             float,
             default=60.0,

@@ -8,11 +8,16 @@ the same transaction as the job's row: one scheduler enqueues the period,
 the others find it claimed. A period missed while no scheduler ran is
 enqueued when one starts, if it began less than ``TASKS_CRON_CATCH_UP_SECONDS``
 ago.
+
+The scheduler also ticks the app's :class:`~erlen_tasks.retention.Retention`:
+the rows of succeeded jobs are deleted after ``TASKS_KEEP_SUCCEEDED_DAYS``,
+once an hour across hosts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import typing as t
 from collections.abc import Callable
@@ -22,6 +27,9 @@ from croniter import croniter  # type: ignore[import-untyped]  # no type hints s
 
 from .enqueueing import enqueue
 from .models import CronPeriod, utcnow
+from .retention import Retention
+
+logger = logging.getLogger("erlen_tasks")
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -49,6 +57,13 @@ class Scheduler:
         self.catch_up = dt.timedelta(seconds=float(app.config.get("TASKS_CRON_CATCH_UP_SECONDS", 300.0)))
         #: The latest period this scheduler has seen settled, by job: no query until the next one.
         self.settled: dict[str, dt.datetime] = {}
+        #: Deletes the rows of succeeded jobs past their retention, once an hour across schedulers.
+        self.retention = Retention(app, clock=clock)
+
+    @property
+    def has_work(self) -> bool:
+        """Whether the app has periodic jobs, or rows to delete after their retention."""
+        return bool(self.jobs) or self.retention.enabled
 
     def tick(self) -> list[tuple[str, dt.datetime]]:
         """Enqueue each cron job whose latest period nobody has claimed; returns ``(job, period)`` enqueued."""
@@ -84,12 +99,13 @@ class Scheduler:
         poll: float = 1.0,
         report: Callable[[list[tuple[str, dt.datetime]]], None] | None = None,
     ) -> None:
-        """Tick every ``poll`` seconds until ``stop`` is set; a database error is reported and retried.
+        """Tick every ``poll`` seconds (and the retention) until ``stop`` is set; a database error is retried.
 
         :param stop: set it to end the loop.
         :param poll: seconds between ticks.
         :param report: called with what each tick enqueued, when it enqueued something.
         """
+        warned = False
         while not stop.is_set():
             try:
                 enqueued = self.tick()
@@ -97,6 +113,14 @@ class Scheduler:
                 enqueued = []
             if enqueued and report is not None:
                 report(enqueued)
+            try:
+                self.retention.tick()
+            except sa.exc.SQLAlchemyError as exc:  # tried again at the next tick; said once per outage
+                if not warned:
+                    logger.warning("Retention: could not delete old job rows yet: %s", exc)
+                warned = True
+            else:
+                warned = False
             stop.wait(poll)
 
 

@@ -122,8 +122,8 @@ def run_worker(
                 target=relay.run, args=(stop,), kwargs={"poll": min(poll, 0.5), "report": report_relay}, daemon=True
             )
         )
-    if options.scheduler and any(job.cron for job in state.jobs.values()):
-        scheduler = Scheduler(app)
+    scheduler = Scheduler(app) if options.scheduler else None
+    if scheduler is not None and scheduler.has_work:  # periodic jobs, or the retention of finished rows
         threads.append(
             threading.Thread(
                 target=scheduler.run, args=(stop,), kwargs={"poll": poll, "report": report_schedule}, daemon=True

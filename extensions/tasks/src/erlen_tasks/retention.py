@@ -1,0 +1,163 @@
+"""Retention: the rows of succeeded jobs deleted by the workers themselves, once an hour across hosts.
+
+Every job keeps a row of ``tasks_jobs`` (the sweep of the mail outbox alone
+adds 1,440 a day). The scheduler of each ``erlen tasks worker`` ticks a
+:class:`Retention` too: once per hour (UTC), one scheduler claims the hour
+by inserting the row ``(RETENTION_CLAIM, hour)`` of ``tasks_cron_periods``,
+as for a periodic job's period, and that one deletes, in batches of bounded
+size, the ``done`` rows last changed more than ``TASKS_KEEP_SUCCEEDED_DAYS``
+ago (of periodic jobs only under ``TASKS_PRUNE_ONLY_PERIODIC``), and the
+claimed periods no scheduler can claim again. ``failed`` and ``dead`` rows
+are kept for people (``erlen tasks purge --status dead``); so are the
+idempotency keys of ``tasks_completed_keys``, which keep protecting their
+jobs however old they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import typing as t
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from .models import DONE, CronPeriod, JobRecord, utcnow
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+logger = logging.getLogger("erlen_tasks")
+
+#: The "job" of the rows of ``tasks_cron_periods`` that claim an hour's pruning (no job's name has a space).
+RETENTION_CLAIM = "erlen-tasks retention"
+
+#: Rows deleted per statement (and transaction): short transactions, whatever the backlog.
+BATCH_SIZE = 1000
+
+#: Statements per hour at most: a backlog larger than this is deleted over the following hours.
+MAX_BATCHES = 50
+
+#: How long a claimed period of a periodic job is kept beyond its catch-up window (clocks of hosts differ).
+PERIOD_MARGIN = dt.timedelta(hours=1)
+
+
+@dataclass
+class PruneResult:
+    """What one pruning deleted."""
+
+    #: Rows of ``tasks_jobs``.
+    jobs: int = 0
+    #: Rows of ``tasks_cron_periods``.
+    periods: int = 0
+
+
+class Retention:
+    """Deletes the rows of succeeded jobs once they are older than the app's retention.
+
+    :param app: the app (its ``TASKS_KEEP_SUCCEEDED_DAYS``, ``TASKS_PRUNE_ONLY_PERIODIC`` and
+        ``TASKS_CRON_CATCH_UP_SECONDS``).
+    :param clock: returns the current time (timezone-aware UTC).
+    :param batch_size: rows per delete statement.
+    :param max_batches: delete statements per pruning at most.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        batch_size: int = BATCH_SIZE,
+        max_batches: int = MAX_BATCHES,
+    ) -> None:
+        from .state import state_of
+
+        self.app = app
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_batches = max_batches
+        days = app.config.get("TASKS_KEEP_SUCCEEDED_DAYS", 7.0)
+        #: How long a succeeded job's row is kept; ``None``: until ``erlen tasks purge``.
+        self.keep: dt.timedelta | None = None if days is None else dt.timedelta(days=float(days))
+        self.only_periodic = bool(app.config.get("TASKS_PRUNE_ONLY_PERIODIC", False))
+        #: The names of the periodic jobs.
+        self.periodic = sorted(job.name for job in state_of(app).jobs.values() if job.cron)
+        self.catch_up = dt.timedelta(seconds=float(app.config.get("TASKS_CRON_CATCH_UP_SECONDS", 300.0)))
+        #: The latest hour this retention has seen claimed (by itself or another host): no query until the next.
+        self.settled: dt.datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether rows are deleted at all (``TASKS_KEEP_SUCCEEDED_DAYS`` is set)."""
+        return self.keep is not None
+
+    def tick(self) -> PruneResult | None:
+        """Prune if nobody has this hour yet; what it deleted, or ``None`` when another host has the hour.
+
+        :raises sqlalchemy.exc.SQLAlchemyError: the database failed (the scheduler's loop reports it and
+            ticks again; a pruning interrupted halfway is finished by the next hour's).
+        """
+        import erlen_db
+
+        if not self.enabled:
+            return None
+        now = self.clock()
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if self.settled == hour:
+            return None
+        try:
+            with erlen_db.database_of(self.app).session_scope() as session:
+                session.add(CronPeriod(job=RETENTION_CLAIM, period=hour, claimed_at=now))
+        except sa.exc.IntegrityError:
+            self.settled = hour  # another scheduler has this hour
+            return None
+        self.settled = hour
+        result = self.prune(now)
+        if result.jobs or result.periods:
+            logger.info(
+                "Retention: deleted %d succeeded job row(s) and %d claimed period(s).", result.jobs, result.periods
+            )
+        return result
+
+    def prune(self, now: dt.datetime | None = None) -> PruneResult:
+        """Delete, in batches, the rows past the retention at ``now``; no claim (see :meth:`tick`).
+
+        :param now: the current time (timezone-aware UTC); the clock's by default.
+        """
+        result = PruneResult()
+        if self.keep is None:
+            return result
+        now = now or self.clock()
+        cutoff = now - self.keep
+        condition = sa.and_(JobRecord.status == DONE, JobRecord.updated_at < cutoff)
+        if self.only_periodic:
+            condition = sa.and_(condition, JobRecord.job.in_(self.periodic))
+        result.jobs = self._delete(JobRecord, JobRecord.id, condition)
+        # A claimed period older than the catch-up window is never claimed again: its row has done its work.
+        period_cutoff = min(cutoff, now - self.catch_up - PERIOD_MARGIN)
+        result.periods = self._delete(CronPeriod, CronPeriod.period, CronPeriod.period < period_cutoff)
+        return result
+
+    def _delete(
+        self, table: type[t.Any], key: sa.orm.InstrumentedAttribute[t.Any], where: sa.ColumnElement[bool]
+    ) -> int:
+        """Delete the rows of ``table`` matching ``where``, the ``batch_size`` smallest values of ``key`` at a
+        time (one short transaction each), at most ``max_batches`` times; how many were deleted.
+        """
+        import erlen_db
+
+        database = erlen_db.database_of(self.app)
+        total = 0
+        for _ in range(self.max_batches):
+            chosen = sa.select(key).where(where).distinct().order_by(key).limit(self.batch_size).scalar_subquery()
+            statement = sa.delete(table).where(key.in_(chosen)).execution_options(synchronize_session=False)
+            with database.session_scope() as session:
+                deleted = int(t.cast(t.Any, session.execute(statement)).rowcount or 0)
+            total += deleted
+            if deleted < self.batch_size:
+                break
+        return total
+
+
+__all__ = ["BATCH_SIZE", "MAX_BATCHES", "RETENTION_CLAIM", "PruneResult", "Retention"]
