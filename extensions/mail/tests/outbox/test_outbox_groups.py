@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import typing as t
+
 import pytest
 
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
@@ -11,7 +14,7 @@ from outbox_helpers import assert_none_lost_none_doubled, queue_messages, receiv
 from outbox_support import OutboxApp
 
 import erlen_db
-from erlen_mail.outbox.worker import OutboxWorker
+from erlen_mail.outbox.worker import GroupRecord, OutboxWorker
 from erlen_mail.testing import ReceivedMessage, SMTPTestServer
 
 
@@ -29,10 +32,10 @@ def test_commits_per_group_not_per_message(make_outbox_app: OutboxApp, smtp_serv
         assert OutboxWorker(app).run(once=True).sent == 40
     finally:
         sa.event.remove(engine, "commit", count)
-    # One batch: recover, claim, one commit per group (1, 2, 4, 8, 10, 10, 5) and the last group's
-    # outcome alone, release; then the empty batch that ends --once: recover and claim. Two per message
-    # before groups: 80 and more.
-    assert len(commits) == 2 + (7 + 1) + 1 + 2
+    # One batch: recover and claim (one commit), one commit per group (1, 2, 4, 8, 10, 10, 5), and the
+    # last group's outcome with the release; then the empty batch that ends --once: recover and claim.
+    # Two per message before groups: 80 and more.
+    assert len(commits) == 1 + 7 + 1 + 1
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
     assert {row.status for row in rows.values()} == {"sent"}
     assert all(row.attempts == 1 and row.claim_token is None and row.sent_at is not None for row in rows.values())
@@ -102,3 +105,51 @@ def test_groups_start_alone_and_double(make_outbox_app: OutboxApp) -> None:
     assert sizes(100) == [1, 2, 4, 8, *[10] * 8, 5]
     assert OutboxWorker(app, group_size=1).group_sizes(3) == [1, 1, 1]
     assert OutboxWorker(app, group_size=3).group_sizes(9) == [1, 2, 3, 3]
+
+
+class SizeRecordingWorker(OutboxWorker):
+    """Notes the size of each group it marks ``sending``."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marked: list[int] = []
+
+    def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
+        self.marked.append(len(group))
+        return super().mark_sending(group, after=after)
+
+
+def test_groups_go_on_growing_after_a_full_batch(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    """A full batch means a deep queue: the next batch's groups start where the batch before left off,
+    not at 1 again. A batch that is not full, or a new run, starts at 1."""
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 4, "MAIL_OUTBOX_BATCH_SIZE": 10})
+    queued = queue_messages(app, 25)
+    worker = SizeRecordingWorker(app)
+    assert worker.run(once=True).sent == 25
+    # 10 (full): 1, 2, 4, 3; 10 (full, after a full one): 4, 4, 2; 5 (after a full one): 4, 1.
+    assert worker.marked == [1, 2, 4, 3, 4, 4, 2, 4, 1]
+    assert_none_lost_none_doubled(app, smtp_server, queued)
+
+    more = queue_messages(app, 3)
+    worker.marked.clear()
+    assert worker.run(once=True).sent == 3
+    assert worker.marked == [1, 2]  # a new run: a shallow batch starts alone
+    assert worker.group_sizes(12, start=4) == [4, 4, 4]
+    assert worker.group_sizes(12, start=40) == [4, 4, 4]  # never more than MAIL_OUTBOX_GROUP_SIZE
+    assert_none_lost_none_doubled(app, smtp_server, [*queued, *more])
+
+
+def test_a_batch_not_delivered_whole_starts_the_next_at_one(make_outbox_app: OutboxApp) -> None:
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 4, "MAIL_OUTBOX_BATCH_SIZE": 10})
+    queue_messages(app, 30)
+    worker = SizeRecordingWorker(app)
+    stop = threading.Event()
+    worker.run_batch(stop)  # full and whole: the next goes on
+    assert worker.first_group_size == 4
+    stop.set()
+    worker.run_batch(stop)  # stopped before its first group: nothing handed over
+    assert worker.first_group_size == 1
+    stop.clear()
+    worker.marked.clear()
+    worker.run_batch(stop)
+    assert worker.marked == [1, 2, 4, 3]

@@ -85,7 +85,7 @@ import sqlalchemy as sa
 from ..errors import MessageError
 from ..state import state_of
 from .marks import MarkWriter
-from .models import FAILED, PENDING, SENDING, SENT, UNCERTAIN, OutboxMessage
+from .models import FAILED, PENDING, SENDING, SENT, UNCERTAIN, OutboxMessage, aware
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -264,6 +264,9 @@ class OutboxWorker:
         self.token: str | None = None
         #: Messages handed over the backend's current connection, for MAIL_BULK_RECONNECT_AFTER.
         self.handed = 0
+        #: The size of the next batch's first group: 1, unless the batch before it was full and
+        #: delivered whole (the queue is deep: the groups go on from where they were).
+        self.first_group_size = 1
         # The heartbeat and this thread never write the batch's rows at the same time: on
         # PostgreSQL two such transactions could deadlock, on SQLite one would wait for the other.
         self._writing = threading.Lock()
@@ -322,6 +325,12 @@ class OutboxWorker:
         With ``MAIL_OUTBOX_RESEND_UNCERTAIN`` they go back to ``pending``
         instead, to be sent again with the same Message-ID.
         """
+        with self.transaction() as connection:
+            count = self._recover(connection)
+        self._log_recovered(count)
+        return count
+
+    def _recover(self, connection: sa.Connection) -> int:
         now = self.clock()
         stale = sa.and_(TABLE.c.status == SENDING, TABLE.c.claimed_until < now)
         reason = (
@@ -333,15 +342,31 @@ class OutboxWorker:
             values = {"status": PENDING, "next_attempt_at": now, "claim_token": None, "claimed_until": None}
         else:
             values = {"status": UNCERTAIN, "claim_token": None, "claimed_until": None}
-        with self.transaction() as connection:
-            result = connection.execute(sa.update(TABLE).where(stale).values(last_error=reason, **values))
-        count = int(result.rowcount or 0)
+        result = connection.execute(sa.update(TABLE).where(stale).values(last_error=reason, **values))
+        return int(result.rowcount or 0)
+
+    def _log_recovered(self, count: int) -> None:
         if count:
-            logger.warning("Mail outbox: %d interrupted message(s) moved to %s", count, values["status"])
-        return count
+            status = PENDING if self.resend_uncertain else UNCERTAIN
+            logger.warning("Mail outbox: %d interrupted message(s) moved to %s", count, status)
 
     def claim(self) -> list[sa.Row[t.Any]]:
         """Claim up to ``batch_size`` due pending rows for a new batch token; returns them, oldest first."""
+        with self.transaction() as connection:
+            return self._claim(connection)
+
+    def recover_and_claim(self) -> tuple[int, list[sa.Row[t.Any]]]:
+        """:meth:`recover`, then :meth:`claim`, in one transaction: how many rows were recovered, and the batch.
+
+        What each batch begins with: one commit instead of two.
+        """
+        with self.transaction() as connection:
+            recovered = self._recover(connection)
+            rows = self._claim(connection)
+        self._log_recovered(recovered)
+        return recovered, rows
+
+    def _claim(self, connection: sa.Connection) -> list[sa.Row[t.Any]]:
         now = self.clock()
         self.token = uuid.uuid4().hex
         due = sa.and_(
@@ -352,20 +377,24 @@ class OutboxWorker:
         candidates = sa.select(TABLE.c.id).where(due).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
         candidates = candidates.limit(self.batch_size)
         claim = sa.update(TABLE).values(claim_token=self.token, claimed_until=now + self.lease)
-        with self.transaction() as connection:
-            if self.engine.dialect.name == "postgresql":
-                # Lock the candidates, skipping rows other workers are claiming right now,
-                # then claim exactly those. (In one UPDATE ... WHERE id IN (subquery), the
-                # planner may run the subquery more than once and claim more than the limit.)
-                ids = list(connection.scalars(candidates.with_for_update(skip_locked=True)))
-                if ids:
-                    connection.execute(claim.where(TABLE.c.id.in_(ids), due))
-            else:
-                # One statement: SQLite runs it under its write lock, so no other worker sees the rows free.
-                connection.execute(claim.where(TABLE.c.id.in_(candidates.scalar_subquery()), due))
-            rows = connection.execute(
-                sa.select(TABLE).where(TABLE.c.claim_token == self.token).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
-            ).all()
+        if self.engine.dialect.name == "postgresql":
+            # Lock the candidates, skipping rows other workers are claiming right now, then claim
+            # exactly those: a MATERIALIZED CTE runs once (in UPDATE ... WHERE id IN (subquery), the
+            # planner may run the subquery more than once and claim more than the limit).
+            picked = candidates.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+            chosen: t.Any = sa.select(picked.c.id).scalar_subquery()
+        else:
+            # One statement: SQLite runs it under its write lock, so no other worker sees the rows free.
+            chosen = candidates.scalar_subquery()
+        claim = claim.where(TABLE.c.id.in_(chosen), due)
+        if self.engine.dialect.update_returning:
+            # The claimed rows come back with the claim (one statement); RETURNING has no order.
+            rows = connection.execute(claim.returning(*TABLE.c)).all()
+            return sorted(rows, key=lambda row: (aware(row.next_attempt_at), row.id))
+        connection.execute(claim)  # SQLite before 3.35
+        rows = connection.execute(
+            sa.select(TABLE).where(TABLE.c.claim_token == self.token).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
+        ).all()
         return list(rows)
 
     def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
@@ -393,18 +422,22 @@ class OutboxWorker:
             if after is not None:
                 self._write_updates(connection, after)
             if returning:
-                return {row_id for row_id, status in connection.execute(statement, parameters) if status == SENDING}
+                changed = connection.execute(statement, parameters).all()  # one fetch, not one per row
+                return {row_id for row_id, status in changed if status == SENDING}
             connection.execute(statement, parameters)
             held = sa.select(TABLE.c.id).where(
                 TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == SENDING
             )
             return set(connection.scalars(held))
 
-    def record(self, outcomes: GroupRecord) -> None:
-        """Write a group's outcomes in one transaction."""
-        if outcomes.sent or outcomes.updates:
-            with self.transaction() as connection:
-                self._write(connection, outcomes)
+    def finish(self, outcomes: GroupRecord) -> int:
+        """Write the batch's last group's outcomes and give back the rows not handed over, in one transaction.
+
+        :returns: how many rows were given back (see :meth:`release`).
+        """
+        with self.transaction() as connection:
+            self._write(connection, outcomes)
+            return self._release(connection)
 
     def _write(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
         if outcomes.sent:
@@ -428,11 +461,14 @@ class OutboxWorker:
         if self.token is None:
             return 0
         with self.transaction() as connection:
-            result = connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
-                .values(claim_token=None, claimed_until=None)
-            )
+            return self._release(connection)
+
+    def _release(self, connection: sa.Connection) -> int:
+        result = connection.execute(
+            sa.update(TABLE)
+            .where(TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
+            .values(claim_token=None, claimed_until=None)
+        )
         return int(result.rowcount or 0)
 
     def _retry_or_fail(
@@ -482,9 +518,8 @@ class OutboxWorker:
                 self._connection = None
 
     def _run_batch(self, stop: threading.Event | None, backend: Backend | None) -> BatchResult:
-        result = BatchResult(recovered=self.recover())
-        rows = self.claim()
-        result.claimed = len(rows)
+        recovered, rows = self.recover_and_claim()
+        result = BatchResult(recovered=recovered, claimed=len(rows))
         if not rows:
             self.token = None
             return result
@@ -492,14 +527,16 @@ class OutboxWorker:
         if backend is None:
             backend = state_of(self.app).make_backend()
             self.handed = 0
+        released: int | None = None
         try:
             with self._heartbeat():
-                self._deliver(backend, rows, result, stop)
+                released = self._deliver(backend, rows, result, stop)
         finally:
             if own_backend:
                 backend.close()
             try:
-                result.released += self.release()
+                # Given back with the last group's outcomes, unless the delivery stopped on an error.
+                result.released += self.release() if released is None else released
             except sa.exc.DBAPIError as exc:  # the database went away: the claims run out by themselves
                 logger.error("Mail outbox: could not release the batch's claims: %s", _describe(exc))
             self.token = None
@@ -514,11 +551,14 @@ class OutboxWorker:
 
     def _deliver(
         self, backend: Backend, rows: t.Sequence[sa.Row[t.Any]], result: BatchResult, stop: threading.Event | None
-    ) -> None:
+    ) -> int:
         """Deliver a batch's rows group by group: one commit marks a group and records the one before.
 
         That commit runs on the marks' writer while the group's first message
-        goes out; the message's end waits for it.
+        goes out; the message's end waits for it. The last group's outcomes
+        are committed with the release of the rows not handed over (if any).
+
+        :returns: how many rows were released (see :meth:`release`).
         """
         previous = GroupRecord()
         writer = MarkWriter(
@@ -531,9 +571,11 @@ class OutboxWorker:
             own_connection=self.keeps_lease,
             durable=self.durable_marks,
         )
+        sizes = self.group_sizes(len(rows), start=self.first_group_size)
+        self.first_group_size = 1  # unless the whole of a full batch is handed over, below
         with writer:
             start = 0
-            for size in self.group_sizes(len(rows)):
+            for size in sizes:
                 if stop is not None and stop.is_set():
                     break
                 group, later = rows[start : start + size], rows[start + size :]
@@ -546,10 +588,16 @@ class OutboxWorker:
                 self._marked(marking, result)
                 if not go_on:
                     break
-            writer.submit(self.record, previous).result()
+            else:
+                if len(rows) >= self.batch_size:
+                    # A full batch: more is probably due. The next batch's groups go on growing from
+                    # here rather than from 1 again (a deep queue is sent in full groups).
+                    self.first_group_size = min(max(sizes) * 2, self.group_size)
+            released = writer.submit(self.finish, previous).result()
         self._recorded(previous)
+        return released
 
-    def group_sizes(self, count: int) -> list[int]:
+    def group_sizes(self, count: int, *, start: int = 1) -> list[int]:
         """The sizes of the groups a batch of ``count`` rows is sent in: 1, 2, 4, … up to ``group_size``.
 
         A batch's first message goes alone and each group doubles the one
@@ -560,9 +608,12 @@ class OutboxWorker:
         saving commits matters. The sizes add up to ``count``.
 
         :param count: the rows of the batch.
+        :param start: the first group's size (at most ``group_size``): the
+            worker goes on from where a full batch before left off
+            (:attr:`first_group_size`).
         """
         sizes: list[int] = []
-        size, left = 1, count
+        size, left = min(max(start, 1), self.group_size), count
         while left > 0:
             sizes.append(min(size, left))
             left -= sizes[-1]
@@ -709,6 +760,7 @@ class OutboxWorker:
         totals = BatchResult()
         backend = state_of(self.app).make_backend()
         self.handed = 0
+        self.first_group_size = 1
         try:
             while not stop.is_set():
                 try:
