@@ -11,9 +11,10 @@ pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable o
 
 import sqlalchemy as sa
 from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received
-from outbox_support import OutboxApp
+from outbox_support import Clock, OutboxApp
 
 import erlen_db
+from erlen_mail.outbox.marks import MarkWriter
 from erlen_mail.outbox.worker import GroupRecord, OutboxWorker
 from erlen_mail.testing import ReceivedMessage, SMTPTestServer
 
@@ -153,3 +154,68 @@ def test_a_batch_not_delivered_whole_starts_the_next_at_one(make_outbox_app: Out
     worker.marked.clear()
     worker.run_batch(stop)
     assert worker.marked == [1, 2, 4, 3]
+
+
+class WriterCountingWorker(OutboxWorker):
+    """Counts the marks' writers it makes."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writers = 0
+
+    def _new_writer(self) -> MarkWriter:
+        self.writers += 1
+        return super()._new_writer()
+
+
+def _marks_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("erlen-mail-marks")]
+
+
+def test_one_writer_for_consecutive_batches(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    """run() keeps the marks' writer (its thread and connection) from one batch to the next while there
+    is work, and closes it when it stops; a batch run alone has its own."""
+    app = make_outbox_app({"MAIL_OUTBOX_BATCH_SIZE": 10})
+    queued = queue_messages(app, 25)
+    worker = WriterCountingWorker(app)
+    assert worker.run(once=True).sent == 25  # three batches, then the empty claim
+    assert worker.writers == 1
+    assert not _marks_threads()
+    assert_none_lost_none_doubled(app, smtp_server, queued)
+
+    more = queue_messages(app, 2)
+    assert worker.run_batch().sent == 2
+    assert worker.writers == 2 and not _marks_threads()
+    assert_none_lost_none_doubled(app, smtp_server, [*queued, *more])
+
+
+class FailingMarkWorker(WriterCountingWorker):
+    """Its marks fail once, at the first group of its second batch, as a lost database connection would."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marks = 0
+
+    def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
+        self.marks += 1
+        if self.marks == 5:  # batch 1 (10 messages): groups 1, 2, 4, 3; batch 2: this one
+            raise sa.exc.OperationalError("UPDATE mail_outbox ...", {}, Exception("server closed the connection"))
+        return super().mark_sending(group, after=after)
+
+
+def test_a_failed_batch_closes_the_writer(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock
+) -> None:
+    """A database error in a batch closes the writer kept by run(): the next batch gets a new one, and
+    nothing is lost or sent twice."""
+    app = make_outbox_app({"MAIL_OUTBOX_BATCH_SIZE": 10})
+    queued = queue_messages(app, 20)
+    worker = FailingMarkWorker(app, clock=clock)
+    with pytest.raises(sa.exc.OperationalError):
+        worker.run(once=True)  # --once: a database error ends the run
+    assert worker.writers == 1 and not _marks_threads()
+    clock.advance(61)  # past MAIL_OUTBOX_LEASE_SECONDS: the failed batch's claims ran out
+    assert worker.run(once=True).sent == 10
+    assert worker.writers == 2 and not _marks_threads()
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert {row.status for row in rows.values()} == {"sent"}

@@ -274,6 +274,10 @@ class OutboxWorker:
         # Per thread: the connection a batch holds for its transactions (checked out, and pinged,
         # once); the marks' writer has its own, on its own thread.
         self._local = threading.local()
+        #: The marks' writer :meth:`run` keeps from one batch to the next while there is work
+        #: (``None``: each batch has one of its own).
+        self._writer: MarkWriter | None = None
+        self._keep_writer = False
 
     @property
     def _connection(self) -> sa.Connection | None:
@@ -561,19 +565,9 @@ class OutboxWorker:
         :returns: how many rows were released (see :meth:`release`).
         """
         previous = GroupRecord()
-        writer = MarkWriter(
-            self.engine,
-            self._local,
-            # Overlap the commit with the SMTP exchange, on every database: while this thread waits for
-            # the mail server's answers (the interpreter's lock released), the writer's thread commits.
-            # (A server is a round trip away; even SQLite's commit is work this thread need not wait for.)
-            threaded=self.keeps_lease,
-            own_connection=self.keeps_lease,
-            durable=self.durable_marks,
-        )
         sizes = self.group_sizes(len(rows), start=self.first_group_size)
         self.first_group_size = 1  # unless the whole of a full batch is handed over, below
-        with writer:
+        with self._batch_writer() as writer:
             start = 0
             for size in sizes:
                 if stop is not None and stop.is_set():
@@ -596,6 +590,46 @@ class OutboxWorker:
             released = writer.submit(self.finish, previous).result()
         self._recorded(previous)
         return released
+
+    def _new_writer(self) -> MarkWriter:
+        return MarkWriter(
+            self.engine,
+            self._local,
+            # Overlap the commit with the SMTP exchange, on every database: while this thread waits for
+            # the mail server's answers (the interpreter's lock released), the writer's thread commits.
+            # (A server is a round trip away; even SQLite's commit is work this thread need not wait for.)
+            threaded=self.keeps_lease,
+            own_connection=self.keeps_lease,
+            durable=self.durable_marks,
+        )
+
+    @contextlib.contextmanager
+    def _batch_writer(self) -> Iterator[MarkWriter]:
+        """The marks' writer of a batch: in :meth:`run`, the one kept from the batch before (or a new one,
+        kept for the next); otherwise one of the batch's own.
+
+        When the batch fails, the writer is closed (writes not started yet are dropped, as a crash
+        would drop them): the next batch has a new one.
+        """
+        if not self._keep_writer:
+            with self._new_writer() as writer:
+                yield writer
+            return
+        if self._writer is None:
+            self._writer = self._new_writer().__enter__()
+        writer = self._writer
+        try:
+            yield writer
+        except BaseException as exc:
+            self._writer = None
+            writer.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def _close_writer(self) -> None:
+        """Close the writer :meth:`run` kept (its thread and its connection), if any."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.__exit__(None, None, None)
 
     def group_sizes(self, count: int, *, start: int = 1) -> list[int]:
         """The sizes of the groups a batch of ``count`` rows is sent in: 1, 2, 4, … up to ``group_size``.
@@ -754,13 +788,17 @@ class OutboxWorker:
     ) -> BatchResult:
         """Deliver batches until ``stop`` is set (or, with ``once``, until nothing is due); returns the totals.
 
-        One connection serves consecutive batches; it is closed whenever the worker waits.
+        One connection to the mail server serves consecutive batches, and so
+        does one marks' writer (its thread and its database connection, see
+        :mod:`.marks`); both are closed whenever the worker waits.
         """
         stop = stop or threading.Event()
         totals = BatchResult()
         backend = state_of(self.app).make_backend()
         self.handed = 0
         self.first_group_size = 1
+        # One writer (its thread and its connection) for consecutive batches, closed whenever the worker waits.
+        self._keep_writer = True
         try:
             while not stop.is_set():
                 try:
@@ -769,6 +807,7 @@ class OutboxWorker:
                     # The database is down or failing. A group handed over meanwhile stays
                     # "sending" and becomes "uncertain" when its lease runs out; nothing is lost.
                     self.close_connection(backend)
+                    self._close_writer()
                     logger.error("Mail outbox: database error, trying again in %s s: %s", poll, _describe(exc))
                     if report is not None:
                         report(BatchResult(errors=[(0, "database error", _describe(exc))]))
@@ -783,14 +822,20 @@ class OutboxWorker:
                     report(batch)
                 if batch.claimed == 0:
                     self.close_connection(backend)  # no connection held open while idle
+                    self._close_writer()
                     if once:
                         break
                     stop.wait(poll)
                 elif batch.sent == 0 and not once:
                     self.close_connection(backend)
+                    self._close_writer()
                     stop.wait(poll)  # the server is down: no busy loop when the backoff is short
         finally:
-            self.close_connection(backend)
+            self._keep_writer = False
+            try:
+                self._close_writer()
+            finally:
+                self.close_connection(backend)
         return totals
 
 
