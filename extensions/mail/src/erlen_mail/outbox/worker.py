@@ -4,15 +4,18 @@ Each row goes through these steps:
 
 1. *claim*: a batch (``MAIL_OUTBOX_BATCH_SIZE``) of due ``pending`` rows
    gets the batch's ``claim_token`` and a lease (``claimed_until``,
-   ``MAIL_OUTBOX_LEASE_SECONDS`` ahead), in one committed statement; on
-   PostgreSQL with ``FOR UPDATE SKIP LOCKED``, and everywhere with the
-   condition re-checked by the ``UPDATE``, so two workers never claim one
-   row. While the batch lasts, a heartbeat thread renews the lease of the
-   rows it still holds (:mod:`.lease`). A row whose lease ran out (its worker
+   ``MAIL_OUTBOX_LEASE_SECONDS`` ahead), in one statement returning the
+   rows (committed with the recovery of stale rows, below); on PostgreSQL
+   with ``FOR UPDATE SKIP LOCKED``, and everywhere with the condition
+   re-checked by the ``UPDATE``, so two workers never claim one row. While
+   the batch lasts, a heartbeat thread renews the lease of the rows it still
+   holds (:mod:`.lease`). A row whose lease ran out (its worker
    died) can be claimed again: it was never handed over.
 2. *sending*: the batch is delivered in groups: the first message alone,
    then each group twice the one before, up to ``MAIL_OUTBOX_GROUP_SIZE``
-   (10 by default): 1, 2, 4, 8, 10, 10, … (:meth:`OutboxWorker.group_sizes`).
+   (10 by default): 1, 2, 4, 8, 10, 10, … (:meth:`OutboxWorker.group_sizes`);
+   after a full batch delivered whole (a deep queue), the next batch's
+   groups go on from where the ramp was (10, 10, …) rather than from 1.
    Before the server can accept any message of a group, the
    whole group becomes ``sending`` (its attempt counted) in one committed
    ``UPDATE``. The commit runs on the marks' writer (:mod:`.marks`) while the
@@ -23,8 +26,8 @@ Each row goes through these steps:
    the worker's connection (kept from one batch to the next while there is
    work).
 4. *outcome*: the group's outcomes are committed together, in the
-   ``UPDATE`` that marks the next group ``sending`` (or alone, after the
-   batch's last group): ``sent`` for each message the server accepted
+   ``UPDATE`` that marks the next group ``sending`` (or, after the batch's
+   last group, with the release of the rows not handed over): ``sent`` for each message the server accepted
    (``250`` after ``DATA``); each failure as its kind says: retried later
    (``pending``: a failure before the whole message was sent, so nothing
    was delivered), ``failed`` (a permanent refusal, or the last attempt), or
@@ -54,7 +57,8 @@ log, ``erlen mail retry ID`` or ``erlen mail discard ID``). As the groups of a
 batch start at 1 and double, a worker that finds one or two messages due (a
 shallow queue, the usual traffic) sends them one commit each, and a crash
 then leaves at most that one uncertain; only a deep queue (a batch of more
-than 15 messages) reaches groups of the full size. One commit per
+than 15 messages, or the batches after a full one) reaches groups of the
+full size. One commit per
 group rather than two per message, overlapped with the SMTP exchange and not
 waiting for the disk (the marks need only outlive the worker, see
 :mod:`.marks`), is what lets the worker keep up with sending directly:
@@ -114,23 +118,29 @@ def mark_statement(marking: int, recording: int, *, returning: bool) -> sa.Updat
     (a third of the statement's cost, on a path run once per message). Shapes are
     few: both sizes are at most ``MAIL_OUTBOX_GROUP_SIZE``.
 
-    :param marking: how many rows the group marks ``sending`` (at least one).
+    :param marking: how many rows the group marks ``sending`` (none: the statement
+        only records the batch's last group).
     :param recording: how many rows of the group before it marks ``sent`` (maybe none).
     :param returning: whether it returns each changed row's id and status (where the database can).
     """
+    if not (marking or recording):
+        raise ValueError("A mark marks or records at least one row.")
     marked_ids = [sa.bindparam(f"marked{index}", type_=TABLE.c.id.type) for index in range(marking)]
     sent_ids = [sa.bindparam(f"sent{index}", type_=TABLE.c.id.type) for index in range(recording)]
     marked = TABLE.c.id.in_(marked_ids)
 
     def either(mark: t.Any, record: t.Any) -> t.Any:
-        return sa.case((marked, mark), else_=record) if recording else mark
+        if not recording:
+            return mark
+        return sa.case((marked, mark), else_=record) if marking else record
 
     holds = sa.and_(marked, TABLE.c.status == PENDING)
+    recorded = TABLE.c.id.in_(sent_ids)
     statement = (
         sa.update(TABLE)
         .where(
             TABLE.c.claim_token == sa.bindparam("token"),
-            sa.or_(holds, TABLE.c.id.in_(sent_ids)) if recording else holds,
+            (sa.or_(holds, recorded) if recording else holds) if marking else recorded,
         )
         .values(
             status=either(SENDING, SENT),
@@ -229,7 +239,8 @@ class OutboxWorker:
     :param app: the app (with ``db`` and ``mail`` enabled).
     :param batch_size: rows claimed per batch; ``MAIL_OUTBOX_BATCH_SIZE`` by default.
     :param group_size: the most rows marked ``sending`` together, and recorded together
-        (the groups of a batch grow 1, 2, 4, … up to it); ``MAIL_OUTBOX_GROUP_SIZE`` by default.
+        (the groups of a batch grow 1, 2, 4, … up to it, and go on growing after a full batch);
+        ``MAIL_OUTBOX_GROUP_SIZE`` by default.
     :param clock: returns the current time (timezone-aware UTC); tests pass
         their own to make retries due and leases run out without waiting.
     """
@@ -445,11 +456,9 @@ class OutboxWorker:
 
     def _write(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
         if outcomes.sent:
-            connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.id.in_(outcomes.sent), TABLE.c.claim_token == self.token)
-                .values(status=SENT, sent_at=self.clock(), last_error=None, claim_token=None, claimed_until=None)
-            )
+            parameters: dict[str, t.Any] = {"token": self.token, "now": self.clock()}
+            parameters.update((f"sent{index}", row_id) for index, row_id in enumerate(outcomes.sent))
+            connection.execute(mark_statement(0, len(outcomes.sent), returning=False), parameters)
         self._write_updates(connection, outcomes)
 
     def _write_updates(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
