@@ -10,11 +10,12 @@ import pytest
 pytest.importorskip("erlen_db", reason="erlen-db is not installed: the durable outbox needs it (erlen-mail[outbox])")
 
 import sqlalchemy as sa
-from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received
+from outbox_helpers import assert_none_lost_none_doubled, queue_messages, received, rows_of
 from outbox_support import Clock, OutboxApp
 
 import erlen_db
 from erlen_mail.outbox.marks import MarkWriter
+from erlen_mail.outbox.models import OutboxMessage
 from erlen_mail.outbox.worker import GroupRecord, OutboxWorker
 from erlen_mail.testing import ReceivedMessage, SMTPTestServer
 
@@ -219,3 +220,57 @@ def test_a_failed_batch_closes_the_writer(
     assert worker.writers == 2 and not _marks_threads()
     rows = assert_none_lost_none_doubled(app, smtp_server, queued)
     assert {row.status for row in rows.values()} == {"sent"}
+
+
+def test_a_run_reads_the_outbox_only_in_its_claims(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    """Each claim returns its rows (no SELECT after the UPDATE) and each group's mark is one UPDATE that
+    returns nothing: its row count tells that the batch still holds the whole group."""
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 10})
+    queued = queue_messages(app, 40)
+    statements: list[str] = []
+    engine = erlen_db.database_of(app).engine
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert OutboxWorker(app).run(once=True).sent == 40
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    outbox = [statement for statement in statements if "mail_outbox" in statement]
+    assert not [statement for statement in outbox if statement.upper().startswith("SELECT")]
+    # RETURNING only in the claim (which sets claim_token and claimed_until, and nothing else).
+    assert all("RETURNING" not in statement or "SET claim_token=" in statement for statement in outbox)
+    marks = [statement for statement in outbox if "CASE WHEN" in statement or "attempts + " in statement]
+    assert len(marks) == 7  # one UPDATE per group: 1, 2, 4, 8, 10, 10, 5
+    assert_none_lost_none_doubled(app, smtp_server, queued)
+
+
+class TakeOverWorker(OutboxWorker):
+    """Before its second group is marked, another worker takes over one of the group's rows (as it would once
+    the row's lease ran out)."""
+
+    def __init__(self, *args: t.Any, taken: int, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken = taken
+
+    def checkpoint(self, step: str, row_id: int) -> None:
+        if (step, row_id) == ("claimed", self.taken):
+            with erlen_db.database_of(self.app).engine.begin() as connection:
+                taken = sa.update(OutboxMessage).where(OutboxMessage.id == row_id)
+                connection.execute(taken.values(claim_token="other"))
+
+
+def test_a_row_taken_over_before_its_mark_is_not_sent(make_outbox_app: OutboxApp, smtp_server: SMTPTestServer) -> None:
+    """When the mark's row count shows a row is no longer the batch's, the worker asks which: the others of
+    the group are sent, that one is not (it is the other worker's now)."""
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 10})
+    queued = queue_messages(app, 3)
+    result = TakeOverWorker(app, taken=queued[2]).run_batch()  # groups [0], [1, 2]
+    assert (result.sent, result.released) == (2, 1)
+    rows = rows_of(app)
+    assert [rows[ident].status for ident in queued] == ["sent", "sent", "pending"]
+    assert rows[queued[2]].claim_token == "other" and rows[queued[2]].attempts == 0
+    assert sorted(received(smtp_server).values()) == [1, 1]
+    assert rows[queued[2]].message_id not in received(smtp_server)

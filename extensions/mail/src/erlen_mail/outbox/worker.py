@@ -104,7 +104,7 @@ TABLE: sa.Table = t.cast(sa.Table, OutboxMessage.__table__)
 
 
 @functools.lru_cache(maxsize=256)
-def mark_statement(marking: int, recording: int, *, returning: bool) -> sa.Update:
+def mark_statement(marking: int, recording: int) -> sa.Update:
     """The ``UPDATE`` marking a group ``sending`` and the group before ``sent``, for groups of these sizes.
 
     Parameters: ``token`` (the batch's), ``marked0``… (the group's ids: ``sending``,
@@ -121,7 +121,6 @@ def mark_statement(marking: int, recording: int, *, returning: bool) -> sa.Updat
     :param marking: how many rows the group marks ``sending`` (none: the statement
         only records the batch's last group).
     :param recording: how many rows of the group before it marks ``sent`` (maybe none).
-    :param returning: whether it returns each changed row's id and status (where the database can).
     """
     if not (marking or recording):
         raise ValueError("A mark marks or records at least one row.")
@@ -151,7 +150,7 @@ def mark_statement(marking: int, recording: int, *, returning: bool) -> sa.Updat
             last_error=either(TABLE.c.last_error, None),
         )
     )
-    return statement.returning(TABLE.c.id, TABLE.c.status) if returning else statement
+    return statement
 
 
 def utcnow() -> dt.datetime:
@@ -431,15 +430,15 @@ class OutboxWorker:
         if sent:
             parameters["now"] = now
             parameters.update((f"sent{index}", row_id) for index, row_id in enumerate(sent))
-        returning = self.engine.dialect.update_returning
-        statement = mark_statement(len(ids), len(sent), returning=returning)
         with self.transaction() as connection:
             if after is not None:
                 self._write_updates(connection, after)
-            if returning:
-                changed = connection.execute(statement, parameters).all()  # one fetch, not one per row
-                return {row_id for row_id, status in changed if status == SENDING}
-            connection.execute(statement, parameters)
+            result = connection.execute(mark_statement(len(ids), len(sent)), parameters)
+            if self.engine.dialect.supports_sane_rowcount and result.rowcount == len(ids) + len(sent):
+                # Every row matched: the batch still holds the whole group (and the group before).
+                # Returning the rows instead would cost as much again as the UPDATE, on every group.
+                return set(ids)
+            # Some row was taken over by another worker (its lease ran out): which ones does it still hold?
             held = sa.select(TABLE.c.id).where(
                 TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == SENDING
             )
@@ -458,7 +457,7 @@ class OutboxWorker:
         if outcomes.sent:
             parameters: dict[str, t.Any] = {"token": self.token, "now": self.clock()}
             parameters.update((f"sent{index}", row_id) for index, row_id in enumerate(outcomes.sent))
-            connection.execute(mark_statement(0, len(outcomes.sent), returning=False), parameters)
+            connection.execute(mark_statement(0, len(outcomes.sent)), parameters)
         self._write_updates(connection, outcomes)
 
     def _write_updates(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
