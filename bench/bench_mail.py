@@ -33,6 +33,7 @@ by default), in a schema of the benchmark's own, dropped after.
 from __future__ import annotations
 
 import contextlib
+import statistics
 import tempfile
 import threading
 import time
@@ -324,16 +325,20 @@ def outbox_app(port: int, url: str) -> flask.Flask:
     return app
 
 
-def direct_batch(app: flask.Flask) -> Batch:
-    """Sends a batch with ``send_many``; the messages are built before the clock starts."""
+def direct_batch(app: flask.Flask, cpu: list[float]) -> Batch:
+    """Sends a batch with ``send_many``; the messages are built before the clock starts.
+
+    :param cpu: each batch's CPU time per message (the process's, in seconds) is appended to it.
+    """
     from erlen_mail import send_many
 
     def batch(count: int) -> tuple[float, int]:
         messages = build_messages(count)
         with app.app_context():
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = send_many(messages)
             elapsed = time.perf_counter() - started
+            cpu.append((time.process_time() - cpu_started) / count)
         if not result.ok:
             raise BenchError(f"{DIRECT}: {result.summary()}; first failure: {result.failed[0].error}")
         return elapsed, len(result.sent)
@@ -356,8 +361,11 @@ class CommitCounter:
         self.commits += 1
 
 
-def worker_batch(app: flask.Flask, commits: CommitCounter) -> Batch:
-    """Queues a batch (before the clock starts) and drains it with the outbox worker; counts its commits."""
+def worker_batch(app: flask.Flask, commits: CommitCounter, cpu: list[float]) -> Batch:
+    """Queues a batch (before the clock starts) and drains it with the outbox worker; counts its commits.
+
+    :param cpu: each batch's CPU time per message (the process's, all its threads, in seconds) is appended to it.
+    """
     import sqlalchemy as sa
 
     import erlen_db
@@ -376,9 +384,10 @@ def worker_batch(app: flask.Flask, commits: CommitCounter) -> Batch:
             database.session.commit()
         worker = OutboxWorker(app)
         before = commits.commits
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         totals = worker.run(once=True)
         elapsed = time.perf_counter() - started
+        cpu.append((time.process_time() - cpu_started) / count)
         commits.last_batch = commits.commits - before
         if totals.sent != count or totals.errors:
             raise BenchError(f"{WORKER}: {totals.summary()}; errors: {totals.errors[:3]}")
@@ -510,15 +519,18 @@ def compare_worker(plan: Plan, name: str, title: str, server: SMTPServer, url: s
     app = outbox_app(server.port, url)
     database = erlen_db.database_of(app)
     commits = CommitCounter(database.engine)
+    cpu: dict[str, list[float]] = {DIRECT: [], WORKER: []}
     try:
         meters = {
-            DIRECT: Meter(DIRECT, direct_batch(app), server, plan.messages),
-            WORKER: Meter(WORKER, worker_batch(app, commits), server, plan.messages),
+            DIRECT: Meter(DIRECT, direct_batch(app, cpu[DIRECT]), server, plan.messages),
+            WORKER: Meter(WORKER, worker_batch(app, commits, cpu[WORKER]), server, plan.messages),
         }
         # Before timing: each delivers a whole batch, complete, over one connection, as built.
         for meter in meters.values():
             meter.run()
             check_received(meter.name, server, plan.messages - 1)
+        for times in cpu.values():
+            times.clear()  # the checked batches are not timed
         samples = harness.alternate(
             {meter_name: meter.run for meter_name, meter in meters.items()},
             rounds=plan.rounds,
@@ -533,6 +545,14 @@ def compare_worker(plan: Plan, name: str, title: str, server: SMTPServer, url: s
             f"MAIL_OUTBOX_LEASE_SECONDS={config['MAIL_OUTBOX_LEASE_SECONDS']:g}, "
             f"MAIL_OUTBOX_DURABLE_MARKS={config['MAIL_OUTBOX_DURABLE_MARKS']}",
             "worker commits per message (last batch)": round(commits.last_batch / plan.messages, 3),
+            # CPU time is steadier than the rates on a loaded machine (waits for the server and the
+            # database are not in it); the ratio is direct / worker, as the rates' (higher is better).
+            "CPU µs per message, median (send_many / worker)": " / ".join(
+                f"{statistics.median(cpu[name]) * 1e6:.0f}" for name in (DIRECT, WORKER)
+            ),
+            "CPU ratio, send_many / worker (medians)": round(
+                statistics.median(cpu[DIRECT]) / statistics.median(cpu[WORKER]), 3
+            ),
             "versions": harness.versions(("erlen-mail", "erlen-db", "sqlalchemy", "psycopg", "aiosmtpd"), sqlite=True),
         }
     finally:

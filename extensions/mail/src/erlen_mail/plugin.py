@@ -182,8 +182,9 @@ def erlen_settings() -> Iterable[Setting]:
             validate=_positive,
             help="The most queued messages a worker marks sending together, and records sent together, in one "
             "commit (the commit overlaps the first message's SMTP exchange). A batch's groups grow 1, 2, 4, ... up "
-            "to it, so a shallow queue goes out one message per commit. It is the most messages one crash of a "
-            "worker (killed mid-group) leaves uncertain, those of the group it had not handed over yet included: "
+            "to it (and go on growing after a full batch), so a shallow queue goes out one message per commit. It is "
+            "the most messages one crash of a worker (killed mid-group) leaves uncertain, those of the group it "
+            "had not handed over yet included: "
             "never sent again without an operator (erlen mail outbox --status uncertain, then erlen mail retry or "
             "discard). 1: at most the one message in flight, at about half the throughput.",
         ),

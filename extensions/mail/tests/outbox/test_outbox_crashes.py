@@ -424,3 +424,21 @@ def test_sigkill_at_each_moment(
     assert "may have accepted it" in (rows[queued[uncertain]].last_error or "")
     counts = received(smtp_server)
     assert [counts[rows[i].message_id] for i in queued] == [1] * uncertain + [reached] + [1] * (9 - uncertain)
+
+
+def test_crash_in_a_full_group_after_a_full_batch(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock
+) -> None:
+    """After a full batch the next one starts with a full group: a crash in it leaves that group uncertain,
+    no more (at most MAIL_OUTBOX_GROUP_SIZE), and every other message sent once."""
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 4, "MAIL_OUTBOX_BATCH_SIZE": 10})
+    queued = queue_messages(app, 20)
+    # Batch 1: groups of 1, 2, 4, 3; batch 2: 4 (messages 10-13, the crash at the second), 4, 2.
+    with pytest.raises(Crash):
+        CrashingWorker(app, clock=clock, step="accepted", row_id=queued[11]).run(once=True)
+    clock.advance(61)  # past MAIL_OUTBOX_LEASE_SECONDS
+    OutboxWorker(app, clock=clock).run(once=True)
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    open_group = queued[10:14]
+    assert {i: rows[i].status for i in queued} == {i: "uncertain" if i in open_group else "sent" for i in queued}
+    assert all(received(smtp_server)[rows[i].message_id] == 1 for i in queued if i not in open_group[2:])

@@ -93,3 +93,49 @@ def test_the_default_lease_is_short(make_db_app: MakeDbApp) -> None:
     now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
     assert len(OutboxWorker(app, clock=lambda: now).claim()) == 2
     assert _leases(app, queued) == [now + dt.timedelta(seconds=15)] * 2
+
+
+def test_concurrent_claims_never_overlap(make_outbox_app: OutboxApp) -> None:
+    """Workers claiming at once (one statement each, returning its rows) each get up to a batch, none a row
+    another got; what each claim returns is exactly what the database says it holds, oldest first."""
+    app = make_outbox_app({"MAIL_OUTBOX_BATCH_SIZE": 7})
+    queued = queue_messages(app, 30)
+    workers = [OutboxWorker(app) for _ in range(5)]
+    barrier = threading.Barrier(len(workers))
+    claimed: dict[int, list[t.Any]] = {}
+
+    def claim(index: int) -> None:
+        barrier.wait(timeout=30)
+        claimed[index] = workers[index].claim()
+
+    threads = [threading.Thread(target=claim, args=(index,)) for index in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(claimed) == list(range(len(workers)))
+    every = [row.id for rows in claimed.values() for row in rows]
+    assert len(every) == len(set(every)) == len(queued)  # 5 x 7 >= 30: all claimed, each once
+    holders = {row.id: row.claim_token for row in rows_of(app).values()}
+    for index, rows in claimed.items():
+        assert 0 < len(rows) <= 7
+        assert rows == sorted(rows, key=lambda row: (aware(row.next_attempt_at), row.id))
+        assert all(row.claim_token == workers[index].token == holders[row.id] for row in rows)
+
+
+def test_a_claim_skips_rows_another_claim_holds(make_outbox_app: OutboxApp) -> None:
+    """On PostgreSQL a claim in progress (its rows locked, not committed yet) does not block another: that
+    one claims the next rows (SKIP LOCKED), and neither gets a row twice."""
+    app = make_outbox_app({"MAIL_OUTBOX_BATCH_SIZE": 3})
+    engine = erlen_db.database_of(app).engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: a second claim waits for the first")
+    queued = queue_messages(app, 6)
+    first, second = OutboxWorker(app), OutboxWorker(app)
+    with engine.connect() as connection, connection.begin():
+        held = first._claim(connection)  # locked, not committed
+        taken = second.claim()  # its own transaction, committed: it would wait here without SKIP LOCKED
+    assert [row.id for row in held] == queued[:3]
+    assert [row.id for row in taken] == queued[3:]
+    holders = {row.id: row.claim_token for row in rows_of(app).values()}
+    assert [holders[ident] for ident in queued] == [first.token] * 3 + [second.token] * 3

@@ -39,6 +39,9 @@ T = t.TypeVar("T")
 class MarkWriter:
     """Runs a batch's delivery writes one after the other, in the order submitted; a ``with`` block.
 
+    :meth:`OutboxWorker.run <erlen_mail.outbox.worker.OutboxWorker.run>` keeps one open for
+    consecutive batches while there is work, and closes it whenever it waits or a batch fails.
+
     :param engine: the app's engine.
     :param local: the worker's per-thread state; on its thread the writer sets
         ``local.connection``, the connection the worker's transactions use there.

@@ -4,15 +4,18 @@ Each row goes through these steps:
 
 1. *claim*: a batch (``MAIL_OUTBOX_BATCH_SIZE``) of due ``pending`` rows
    gets the batch's ``claim_token`` and a lease (``claimed_until``,
-   ``MAIL_OUTBOX_LEASE_SECONDS`` ahead), in one committed statement; on
-   PostgreSQL with ``FOR UPDATE SKIP LOCKED``, and everywhere with the
-   condition re-checked by the ``UPDATE``, so two workers never claim one
-   row. While the batch lasts, a heartbeat thread renews the lease of the
-   rows it still holds (:mod:`.lease`). A row whose lease ran out (its worker
+   ``MAIL_OUTBOX_LEASE_SECONDS`` ahead), in one statement returning the
+   rows (committed with the recovery of stale rows, below); on PostgreSQL
+   with ``FOR UPDATE SKIP LOCKED``, and everywhere with the condition
+   re-checked by the ``UPDATE``, so two workers never claim one row. While
+   the batch lasts, a heartbeat thread renews the lease of the rows it still
+   holds (:mod:`.lease`). A row whose lease ran out (its worker
    died) can be claimed again: it was never handed over.
 2. *sending*: the batch is delivered in groups: the first message alone,
    then each group twice the one before, up to ``MAIL_OUTBOX_GROUP_SIZE``
-   (10 by default): 1, 2, 4, 8, 10, 10, … (:meth:`OutboxWorker.group_sizes`).
+   (10 by default): 1, 2, 4, 8, 10, 10, … (:meth:`OutboxWorker.group_sizes`);
+   after a full batch delivered whole (a deep queue), the next batch's
+   groups go on from where the ramp was (10, 10, …) rather than from 1.
    Before the server can accept any message of a group, the
    whole group becomes ``sending`` (its attempt counted) in one committed
    ``UPDATE``. The commit runs on the marks' writer (:mod:`.marks`) while the
@@ -23,8 +26,8 @@ Each row goes through these steps:
    the worker's connection (kept from one batch to the next while there is
    work).
 4. *outcome*: the group's outcomes are committed together, in the
-   ``UPDATE`` that marks the next group ``sending`` (or alone, after the
-   batch's last group): ``sent`` for each message the server accepted
+   ``UPDATE`` that marks the next group ``sending`` (or, after the batch's
+   last group, with the release of the rows not handed over): ``sent`` for each message the server accepted
    (``250`` after ``DATA``); each failure as its kind says: retried later
    (``pending``: a failure before the whole message was sent, so nothing
    was delivered), ``failed`` (a permanent refusal, or the last attempt), or
@@ -54,7 +57,8 @@ log, ``erlen mail retry ID`` or ``erlen mail discard ID``). As the groups of a
 batch start at 1 and double, a worker that finds one or two messages due (a
 shallow queue, the usual traffic) sends them one commit each, and a crash
 then leaves at most that one uncertain; only a deep queue (a batch of more
-than 15 messages) reaches groups of the full size. One commit per
+than 15 messages, or the batches after a full one) reaches groups of the
+full size. One commit per
 group rather than two per message, overlapped with the SMTP exchange and not
 waiting for the disk (the marks need only outlive the worker, see
 :mod:`.marks`), is what lets the worker keep up with sending directly:
@@ -85,7 +89,7 @@ import sqlalchemy as sa
 from ..errors import MessageError
 from ..state import state_of
 from .marks import MarkWriter
-from .models import FAILED, PENDING, SENDING, SENT, UNCERTAIN, OutboxMessage
+from .models import FAILED, PENDING, SENDING, SENT, UNCERTAIN, OutboxMessage, aware
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -100,7 +104,7 @@ TABLE: sa.Table = t.cast(sa.Table, OutboxMessage.__table__)
 
 
 @functools.lru_cache(maxsize=256)
-def mark_statement(marking: int, recording: int, *, returning: bool) -> sa.Update:
+def mark_statement(marking: int, recording: int) -> sa.Update:
     """The ``UPDATE`` marking a group ``sending`` and the group before ``sent``, for groups of these sizes.
 
     Parameters: ``token`` (the batch's), ``marked0``… (the group's ids: ``sending``,
@@ -114,23 +118,28 @@ def mark_statement(marking: int, recording: int, *, returning: bool) -> sa.Updat
     (a third of the statement's cost, on a path run once per message). Shapes are
     few: both sizes are at most ``MAIL_OUTBOX_GROUP_SIZE``.
 
-    :param marking: how many rows the group marks ``sending`` (at least one).
+    :param marking: how many rows the group marks ``sending`` (none: the statement
+        only records the batch's last group).
     :param recording: how many rows of the group before it marks ``sent`` (maybe none).
-    :param returning: whether it returns each changed row's id and status (where the database can).
     """
+    if not (marking or recording):
+        raise ValueError("A mark marks or records at least one row.")
     marked_ids = [sa.bindparam(f"marked{index}", type_=TABLE.c.id.type) for index in range(marking)]
     sent_ids = [sa.bindparam(f"sent{index}", type_=TABLE.c.id.type) for index in range(recording)]
     marked = TABLE.c.id.in_(marked_ids)
 
     def either(mark: t.Any, record: t.Any) -> t.Any:
-        return sa.case((marked, mark), else_=record) if recording else mark
+        if not recording:
+            return mark
+        return sa.case((marked, mark), else_=record) if marking else record
 
     holds = sa.and_(marked, TABLE.c.status == PENDING)
+    recorded = TABLE.c.id.in_(sent_ids)
     statement = (
         sa.update(TABLE)
         .where(
             TABLE.c.claim_token == sa.bindparam("token"),
-            sa.or_(holds, TABLE.c.id.in_(sent_ids)) if recording else holds,
+            (sa.or_(holds, recorded) if recording else holds) if marking else recorded,
         )
         .values(
             status=either(SENDING, SENT),
@@ -141,7 +150,7 @@ def mark_statement(marking: int, recording: int, *, returning: bool) -> sa.Updat
             last_error=either(TABLE.c.last_error, None),
         )
     )
-    return statement.returning(TABLE.c.id, TABLE.c.status) if returning else statement
+    return statement
 
 
 def utcnow() -> dt.datetime:
@@ -229,7 +238,8 @@ class OutboxWorker:
     :param app: the app (with ``db`` and ``mail`` enabled).
     :param batch_size: rows claimed per batch; ``MAIL_OUTBOX_BATCH_SIZE`` by default.
     :param group_size: the most rows marked ``sending`` together, and recorded together
-        (the groups of a batch grow 1, 2, 4, … up to it); ``MAIL_OUTBOX_GROUP_SIZE`` by default.
+        (the groups of a batch grow 1, 2, 4, … up to it, and go on growing after a full batch);
+        ``MAIL_OUTBOX_GROUP_SIZE`` by default.
     :param clock: returns the current time (timezone-aware UTC); tests pass
         their own to make retries due and leases run out without waiting.
     """
@@ -264,6 +274,9 @@ class OutboxWorker:
         self.token: str | None = None
         #: Messages handed over the backend's current connection, for MAIL_BULK_RECONNECT_AFTER.
         self.handed = 0
+        #: The size of the next batch's first group: 1, unless the batch before it was full and
+        #: delivered whole (the queue is deep: the groups go on from where they were).
+        self.first_group_size = 1
         # The heartbeat and this thread never write the batch's rows at the same time: on
         # PostgreSQL two such transactions could deadlock, on SQLite one would wait for the other.
         self._writing = threading.Lock()
@@ -271,6 +284,10 @@ class OutboxWorker:
         # Per thread: the connection a batch holds for its transactions (checked out, and pinged,
         # once); the marks' writer has its own, on its own thread.
         self._local = threading.local()
+        #: The marks' writer :meth:`run` keeps from one batch to the next while there is work
+        #: (``None``: each batch has one of its own).
+        self._writer: MarkWriter | None = None
+        self._keep_writer = False
 
     @property
     def _connection(self) -> sa.Connection | None:
@@ -322,6 +339,12 @@ class OutboxWorker:
         With ``MAIL_OUTBOX_RESEND_UNCERTAIN`` they go back to ``pending``
         instead, to be sent again with the same Message-ID.
         """
+        with self.transaction() as connection:
+            count = self._recover(connection)
+        self._log_recovered(count)
+        return count
+
+    def _recover(self, connection: sa.Connection) -> int:
         now = self.clock()
         stale = sa.and_(TABLE.c.status == SENDING, TABLE.c.claimed_until < now)
         reason = (
@@ -333,15 +356,31 @@ class OutboxWorker:
             values = {"status": PENDING, "next_attempt_at": now, "claim_token": None, "claimed_until": None}
         else:
             values = {"status": UNCERTAIN, "claim_token": None, "claimed_until": None}
-        with self.transaction() as connection:
-            result = connection.execute(sa.update(TABLE).where(stale).values(last_error=reason, **values))
-        count = int(result.rowcount or 0)
+        result = connection.execute(sa.update(TABLE).where(stale).values(last_error=reason, **values))
+        return int(result.rowcount or 0)
+
+    def _log_recovered(self, count: int) -> None:
         if count:
-            logger.warning("Mail outbox: %d interrupted message(s) moved to %s", count, values["status"])
-        return count
+            status = PENDING if self.resend_uncertain else UNCERTAIN
+            logger.warning("Mail outbox: %d interrupted message(s) moved to %s", count, status)
 
     def claim(self) -> list[sa.Row[t.Any]]:
         """Claim up to ``batch_size`` due pending rows for a new batch token; returns them, oldest first."""
+        with self.transaction() as connection:
+            return self._claim(connection)
+
+    def recover_and_claim(self) -> tuple[int, list[sa.Row[t.Any]]]:
+        """:meth:`recover`, then :meth:`claim`, in one transaction: how many rows were recovered, and the batch.
+
+        What each batch begins with: one commit instead of two.
+        """
+        with self.transaction() as connection:
+            recovered = self._recover(connection)
+            rows = self._claim(connection)
+        self._log_recovered(recovered)
+        return recovered, rows
+
+    def _claim(self, connection: sa.Connection) -> list[sa.Row[t.Any]]:
         now = self.clock()
         self.token = uuid.uuid4().hex
         due = sa.and_(
@@ -352,20 +391,24 @@ class OutboxWorker:
         candidates = sa.select(TABLE.c.id).where(due).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
         candidates = candidates.limit(self.batch_size)
         claim = sa.update(TABLE).values(claim_token=self.token, claimed_until=now + self.lease)
-        with self.transaction() as connection:
-            if self.engine.dialect.name == "postgresql":
-                # Lock the candidates, skipping rows other workers are claiming right now,
-                # then claim exactly those. (In one UPDATE ... WHERE id IN (subquery), the
-                # planner may run the subquery more than once and claim more than the limit.)
-                ids = list(connection.scalars(candidates.with_for_update(skip_locked=True)))
-                if ids:
-                    connection.execute(claim.where(TABLE.c.id.in_(ids), due))
-            else:
-                # One statement: SQLite runs it under its write lock, so no other worker sees the rows free.
-                connection.execute(claim.where(TABLE.c.id.in_(candidates.scalar_subquery()), due))
-            rows = connection.execute(
-                sa.select(TABLE).where(TABLE.c.claim_token == self.token).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
-            ).all()
+        if self.engine.dialect.name == "postgresql":
+            # Lock the candidates, skipping rows other workers are claiming right now, then claim
+            # exactly those: a MATERIALIZED CTE runs once (in UPDATE ... WHERE id IN (subquery), the
+            # planner may run the subquery more than once and claim more than the limit).
+            picked = candidates.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+            chosen: t.Any = sa.select(picked.c.id).scalar_subquery()
+        else:
+            # One statement: SQLite runs it under its write lock, so no other worker sees the rows free.
+            chosen = candidates.scalar_subquery()
+        claim = claim.where(TABLE.c.id.in_(chosen), due)
+        if self.engine.dialect.update_returning:
+            # The claimed rows come back with the claim (one statement); RETURNING has no order.
+            rows = connection.execute(claim.returning(*TABLE.c)).all()
+            return sorted(rows, key=lambda row: (aware(row.next_attempt_at), row.id))
+        connection.execute(claim)  # SQLite before 3.35
+        rows = connection.execute(
+            sa.select(TABLE).where(TABLE.c.claim_token == self.token).order_by(TABLE.c.next_attempt_at, TABLE.c.id)
+        ).all()
         return list(rows)
 
     def mark_sending(self, group: t.Sequence[sa.Row[t.Any]], *, after: GroupRecord | None = None) -> set[int]:
@@ -387,32 +430,34 @@ class OutboxWorker:
         if sent:
             parameters["now"] = now
             parameters.update((f"sent{index}", row_id) for index, row_id in enumerate(sent))
-        returning = self.engine.dialect.update_returning
-        statement = mark_statement(len(ids), len(sent), returning=returning)
         with self.transaction() as connection:
             if after is not None:
                 self._write_updates(connection, after)
-            if returning:
-                return {row_id for row_id, status in connection.execute(statement, parameters) if status == SENDING}
-            connection.execute(statement, parameters)
+            result = connection.execute(mark_statement(len(ids), len(sent)), parameters)
+            if self.engine.dialect.supports_sane_rowcount and result.rowcount == len(ids) + len(sent):
+                # Every row matched: the batch still holds the whole group (and the group before).
+                # Returning the rows instead would cost as much again as the UPDATE, on every group.
+                return set(ids)
+            # Some row was taken over by another worker (its lease ran out): which ones does it still hold?
             held = sa.select(TABLE.c.id).where(
                 TABLE.c.id.in_(ids), TABLE.c.claim_token == self.token, TABLE.c.status == SENDING
             )
             return set(connection.scalars(held))
 
-    def record(self, outcomes: GroupRecord) -> None:
-        """Write a group's outcomes in one transaction."""
-        if outcomes.sent or outcomes.updates:
-            with self.transaction() as connection:
-                self._write(connection, outcomes)
+    def finish(self, outcomes: GroupRecord) -> int:
+        """Write the batch's last group's outcomes and give back the rows not handed over, in one transaction.
+
+        :returns: how many rows were given back (see :meth:`release`).
+        """
+        with self.transaction() as connection:
+            self._write(connection, outcomes)
+            return self._release(connection)
 
     def _write(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
         if outcomes.sent:
-            connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.id.in_(outcomes.sent), TABLE.c.claim_token == self.token)
-                .values(status=SENT, sent_at=self.clock(), last_error=None, claim_token=None, claimed_until=None)
-            )
+            parameters: dict[str, t.Any] = {"token": self.token, "now": self.clock()}
+            parameters.update((f"sent{index}", row_id) for index, row_id in enumerate(outcomes.sent))
+            connection.execute(mark_statement(0, len(outcomes.sent)), parameters)
         self._write_updates(connection, outcomes)
 
     def _write_updates(self, connection: sa.Connection, outcomes: GroupRecord) -> None:
@@ -428,11 +473,14 @@ class OutboxWorker:
         if self.token is None:
             return 0
         with self.transaction() as connection:
-            result = connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
-                .values(claim_token=None, claimed_until=None)
-            )
+            return self._release(connection)
+
+    def _release(self, connection: sa.Connection) -> int:
+        result = connection.execute(
+            sa.update(TABLE)
+            .where(TABLE.c.claim_token == self.token, TABLE.c.status == PENDING)
+            .values(claim_token=None, claimed_until=None)
+        )
         return int(result.rowcount or 0)
 
     def _retry_or_fail(
@@ -482,9 +530,8 @@ class OutboxWorker:
                 self._connection = None
 
     def _run_batch(self, stop: threading.Event | None, backend: Backend | None) -> BatchResult:
-        result = BatchResult(recovered=self.recover())
-        rows = self.claim()
-        result.claimed = len(rows)
+        recovered, rows = self.recover_and_claim()
+        result = BatchResult(recovered=recovered, claimed=len(rows))
         if not rows:
             self.token = None
             return result
@@ -492,14 +539,16 @@ class OutboxWorker:
         if backend is None:
             backend = state_of(self.app).make_backend()
             self.handed = 0
+        released: int | None = None
         try:
             with self._heartbeat():
-                self._deliver(backend, rows, result, stop)
+                released = self._deliver(backend, rows, result, stop)
         finally:
             if own_backend:
                 backend.close()
             try:
-                result.released += self.release()
+                # Given back with the last group's outcomes, unless the delivery stopped on an error.
+                result.released += self.release() if released is None else released
             except sa.exc.DBAPIError as exc:  # the database went away: the claims run out by themselves
                 logger.error("Mail outbox: could not release the batch's claims: %s", _describe(exc))
             self.token = None
@@ -514,26 +563,21 @@ class OutboxWorker:
 
     def _deliver(
         self, backend: Backend, rows: t.Sequence[sa.Row[t.Any]], result: BatchResult, stop: threading.Event | None
-    ) -> None:
+    ) -> int:
         """Deliver a batch's rows group by group: one commit marks a group and records the one before.
 
         That commit runs on the marks' writer while the group's first message
-        goes out; the message's end waits for it.
+        goes out; the message's end waits for it. The last group's outcomes
+        are committed with the release of the rows not handed over (if any).
+
+        :returns: how many rows were released (see :meth:`release`).
         """
         previous = GroupRecord()
-        writer = MarkWriter(
-            self.engine,
-            self._local,
-            # Overlap the commit with the SMTP exchange, on every database: while this thread waits for
-            # the mail server's answers (the interpreter's lock released), the writer's thread commits.
-            # (A server is a round trip away; even SQLite's commit is work this thread need not wait for.)
-            threaded=self.keeps_lease,
-            own_connection=self.keeps_lease,
-            durable=self.durable_marks,
-        )
-        with writer:
+        sizes = self.group_sizes(len(rows), start=self.first_group_size)
+        self.first_group_size = 1  # unless the whole of a full batch is handed over, below
+        with self._batch_writer() as writer:
             start = 0
-            for size in self.group_sizes(len(rows)):
+            for size in sizes:
                 if stop is not None and stop.is_set():
                     break
                 group, later = rows[start : start + size], rows[start + size :]
@@ -546,10 +590,56 @@ class OutboxWorker:
                 self._marked(marking, result)
                 if not go_on:
                     break
-            writer.submit(self.record, previous).result()
+            else:
+                if len(rows) >= self.batch_size:
+                    # A full batch: more is probably due. The next batch's groups go on growing from
+                    # here rather than from 1 again (a deep queue is sent in full groups).
+                    self.first_group_size = min(max(sizes) * 2, self.group_size)
+            released = writer.submit(self.finish, previous).result()
         self._recorded(previous)
+        return released
 
-    def group_sizes(self, count: int) -> list[int]:
+    def _new_writer(self) -> MarkWriter:
+        return MarkWriter(
+            self.engine,
+            self._local,
+            # Overlap the commit with the SMTP exchange, on every database: while this thread waits for
+            # the mail server's answers (the interpreter's lock released), the writer's thread commits.
+            # (A server is a round trip away; even SQLite's commit is work this thread need not wait for.)
+            threaded=self.keeps_lease,
+            own_connection=self.keeps_lease,
+            durable=self.durable_marks,
+        )
+
+    @contextlib.contextmanager
+    def _batch_writer(self) -> Iterator[MarkWriter]:
+        """The marks' writer of a batch: in :meth:`run`, the one kept from the batch before (or a new one,
+        kept for the next); otherwise one of the batch's own.
+
+        When the batch fails, the writer is closed (writes not started yet are dropped, as a crash
+        would drop them): the next batch has a new one.
+        """
+        if not self._keep_writer:
+            with self._new_writer() as writer:
+                yield writer
+            return
+        if self._writer is None:
+            self._writer = self._new_writer().__enter__()
+        writer = self._writer
+        try:
+            yield writer
+        except BaseException as exc:
+            self._writer = None
+            writer.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def _close_writer(self) -> None:
+        """Close the writer :meth:`run` kept (its thread and its connection), if any."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.__exit__(None, None, None)
+
+    def group_sizes(self, count: int, *, start: int = 1) -> list[int]:
         """The sizes of the groups a batch of ``count`` rows is sent in: 1, 2, 4, … up to ``group_size``.
 
         A batch's first message goes alone and each group doubles the one
@@ -560,9 +650,12 @@ class OutboxWorker:
         saving commits matters. The sizes add up to ``count``.
 
         :param count: the rows of the batch.
+        :param start: the first group's size (at most ``group_size``): the
+            worker goes on from where a full batch before left off
+            (:attr:`first_group_size`).
         """
         sizes: list[int] = []
-        size, left = 1, count
+        size, left = min(max(start, 1), self.group_size), count
         while left > 0:
             sizes.append(min(size, left))
             left -= sizes[-1]
@@ -703,12 +796,17 @@ class OutboxWorker:
     ) -> BatchResult:
         """Deliver batches until ``stop`` is set (or, with ``once``, until nothing is due); returns the totals.
 
-        One connection serves consecutive batches; it is closed whenever the worker waits.
+        One connection to the mail server serves consecutive batches, and so
+        does one marks' writer (its thread and its database connection, see
+        :mod:`.marks`); both are closed whenever the worker waits.
         """
         stop = stop or threading.Event()
         totals = BatchResult()
         backend = state_of(self.app).make_backend()
         self.handed = 0
+        self.first_group_size = 1
+        # One writer (its thread and its connection) for consecutive batches, closed whenever the worker waits.
+        self._keep_writer = True
         try:
             while not stop.is_set():
                 try:
@@ -717,6 +815,7 @@ class OutboxWorker:
                     # The database is down or failing. A group handed over meanwhile stays
                     # "sending" and becomes "uncertain" when its lease runs out; nothing is lost.
                     self.close_connection(backend)
+                    self._close_writer()
                     logger.error("Mail outbox: database error, trying again in %s s: %s", poll, _describe(exc))
                     if report is not None:
                         report(BatchResult(errors=[(0, "database error", _describe(exc))]))
@@ -731,14 +830,20 @@ class OutboxWorker:
                     report(batch)
                 if batch.claimed == 0:
                     self.close_connection(backend)  # no connection held open while idle
+                    self._close_writer()
                     if once:
                         break
                     stop.wait(poll)
                 elif batch.sent == 0 and not once:
                     self.close_connection(backend)
+                    self._close_writer()
                     stop.wait(poll)  # the server is down: no busy loop when the backoff is short
         finally:
-            self.close_connection(backend)
+            self._keep_writer = False
+            try:
+                self._close_writer()
+            finally:
+                self.close_connection(backend)
         return totals
 
 
