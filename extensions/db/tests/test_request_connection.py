@@ -196,3 +196,40 @@ def test_under_rolled_back_the_connection_joins_the_tests_transaction(app: Flask
 def test_get_connection_outside_an_app_context_says_what_to_do() -> None:
     with pytest.raises(RuntimeError, match="outside an app context"):
         erlen_db.get_connection()
+
+
+def test_get_reads_on_the_connection_without_making_the_session(app: Flask) -> None:
+    database = erlen_db.database_of(app)
+
+    @app.post("/get/<int:id>")
+    def by_id(id: int) -> str:
+        author = erlen_db.get_or_404(Author, id)
+        made = database.made_session()
+        author.name = "ada lovelace"
+        books = ",".join(book.title for book in author.books)  # lazy: makes the session, which adopts it
+        erlen_db.session.commit()
+        return f"{made is None} {books}"
+
+    client = app.test_client()
+    assert client.post("/get/1").text == "True Notes"
+    assert client.post("/get/2").status_code == 404
+    assert names(app) == ["ada lovelace"]
+
+
+def test_get_goes_through_the_orm_when_sessions_listen_to_orm_statements(make_db_app: MakeDbApp) -> None:
+    app = make_db_app(create_all=True)
+    database = erlen_db.database_of(app)
+    with database.session_scope() as session:
+        session.add(Author(name="ada"))
+    seen: list[str] = []
+    sa.event.listen(
+        database.sessionmaker, "do_orm_execute", lambda state: seen.append(state.statement.__class__.__name__)
+    )
+
+    @app.get("/get/<int:id>")
+    def by_id(id: int) -> str:
+        author = erlen_db.get_or_404(Author, id)
+        return f"{author.name} {database.made_session() is not None}"
+
+    assert app.test_client().get("/get/1").text == "ada True"
+    assert seen == ["Select"]

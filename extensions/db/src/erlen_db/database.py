@@ -102,11 +102,9 @@ class Database:
                 # The app's sessionmaker (its configuration and listeners), bound to the connection.
                 session = self.sessionmaker(bind=connection, join_transaction_mode="control_fully")
             setattr(app_globals, _G_KEY, session)
-            adopted = t.cast("list[t.Any] | None", app_globals.get(_G_ADOPTED))
+            adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
             if adopted:
-                # One at a time: an instance whose identity the session meanwhile holds stays out (the view
-                # loaded the row itself, and that instance is the session's).
-                for instance in adopted:
+                for instance in adopted.values():
                     _join(session, instance)
                 adopted.clear()
         return session
@@ -167,12 +165,13 @@ class Database:
         if session is not None:
             _join(session, instance)
             return
-        adopted = t.cast("list[t.Any] | None", app_globals.get(_G_ADOPTED))
+        adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
         if adopted is None:
-            adopted = []
+            adopted = {}
             setattr(app_globals, _G_ADOPTED, adopted)
-        adopted.append(instance)
         state = inspect(instance)
+        if adopted.setdefault(state.key, instance) is not instance:
+            return  # another instance of the row waits already: the session will have that one
         unloaded = state.unloaded
         if unloaded:
             # InstanceState.callables: the per-instance loaders SQLAlchemy consults before the mapping's own.
@@ -180,6 +179,16 @@ class Database:
                 state.callables = {}
             for key in unloaded:
                 state.callables[key] = _AdoptingLoader(self, app_globals, adopted, key)
+
+    def adopted(self, identity_key: t.Any) -> t.Any:
+        """The instance waiting in :meth:`adopt` with this identity key, else ``None``.
+
+        With the session's identity map, it keeps one instance per row in an app context.
+
+        :param identity_key: as ``Mapper.identity_key_from_primary_key`` makes it.
+        """
+        adopted = t.cast("dict[t.Any, t.Any] | None", _app_globals().get(_G_ADOPTED))
+        return adopted.get(identity_key) if adopted else None
 
     def remove_session(self, exception: BaseException | None = None) -> None:
         """Close the current app context's session and connection, rolling back first after an exception.
@@ -399,7 +408,7 @@ class _AdoptingLoader:
     :param key: the attribute's name.
     """
 
-    def __init__(self, database: Database, app_globals: t.Any, adopted: list[t.Any], key: str) -> None:
+    def __init__(self, database: Database, app_globals: t.Any, adopted: dict[t.Any, t.Any], key: str) -> None:
         self.database = database
         self.app_globals = app_globals
         self.adopted = adopted
