@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 
 from flask import Flask, g, has_app_context
 from sqlalchemy import MetaData, Table, create_engine, event, inspect
@@ -38,6 +39,7 @@ OWNER_INFO_KEY = "erlen_db_owner"
 _G_KEY = "_erlen_db_session"
 _G_CONNECTION = "_erlen_db_connection"
 _G_ADOPTED = "_erlen_db_adopted"
+_NOTHING_ADOPTED: Mapping[t.Any, t.Any] = MappingProxyType({})
 
 
 class Database:
@@ -180,15 +182,13 @@ class Database:
             for key in unloaded:
                 state.callables[key] = _AdoptingLoader(self, app_globals, adopted, key)
 
-    def adopted(self, identity_key: t.Any) -> t.Any:
-        """The instance waiting in :meth:`adopt` with this identity key, else ``None``.
+    def adopted(self) -> Mapping[t.Any, t.Any]:
+        """The instances waiting in :meth:`adopt`, by identity key (``Mapper.identity_key_from_primary_key``).
 
-        With the session's identity map, it keeps one instance per row in an app context.
-
-        :param identity_key: as ``Mapper.identity_key_from_primary_key`` makes it.
+        Empty when none waits. With the session's identity map, it keeps one instance per row in an app context.
         """
         adopted = t.cast("dict[t.Any, t.Any] | None", _app_globals().get(_G_ADOPTED))
-        return adopted.get(identity_key) if adopted else None
+        return adopted if adopted is not None else _NOTHING_ADOPTED
 
     def remove_session(self, exception: BaseException | None = None) -> None:
         """Close the current app context's session and connection, rolling back first after an exception.

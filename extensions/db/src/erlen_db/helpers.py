@@ -136,15 +136,18 @@ def _get_without_session(
     The instance is made as an ORM query makes it and waits in :meth:`Database.adopt` for the session.
     """
     statement, keys, key_index = plain
-    waiting = database.adopted(mapper.identity_key_from_primary_key((ident,)))
-    if waiting is not None:
-        return t.cast(_T, waiting)  # as Session.get answers from the identity map
+    adopted = database.adopted()
+    if adopted:
+        waiting = adopted.get(mapper.identity_key_from_primary_key((ident,)))
+        if waiting is not None:
+            return t.cast(_T, waiting)  # as Session.get answers from the identity map
     row = database.connection().execute(statement, {_PRIMARY_KEY_PARAMETER: ident}).first()
     if row is None:
         return None
-    waiting = database.adopted(mapper.identity_key_from_primary_key((row[key_index],)))
-    if waiting is not None:
-        return t.cast(_T, waiting)  # ident was the key's text: the row's instance, as an ORM query answers
+    if adopted:
+        waiting = adopted.get(mapper.identity_key_from_primary_key((row[key_index],)))
+        if waiting is not None:
+            return t.cast(_T, waiting)  # ident was the key's text: the row's instance, as an ORM query answers
     instance = mapper.class_manager.new_instance()
     instance_dict(instance).update(zip(keys, row, strict=True))
     make_transient_to_detached(instance)
