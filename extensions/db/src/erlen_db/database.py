@@ -245,9 +245,14 @@ class Database:
         before the app's error handlers run: a 500 handler that writes (an
         error log) and commits must not commit the failed request's writes
         with it, and must find the session usable after a failed flush.
+        Instances waiting in :meth:`adopt` are expired too, as the session's are.
         """
         app_globals = _app_globals()
         session = t.cast("Session | None", app_globals.get(_G_KEY))
+        if session is None and app_globals.get(_G_ADOPTED):
+            # Instances waiting in adopt() join the session, whose rollback expires them as it expires its own:
+            # read again, they are reloaded, as they would have been had they joined first. No query is run.
+            session = self.session
         if session is not None:
             self._roll_back(session)
         connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
