@@ -506,3 +506,25 @@ def test_the_loaded_user_behaves_as_one_the_orm_loaded(auth_app):
     with database_of(app).session_scope() as db:
         assert db.scalars(sa.select(User.email)).all() == ["ada.lovelace@example.com"]
     assert browser.get("/roles").text == "editor"  # still logged in: the same log-in session
+
+
+def test_a_page_that_only_shows_the_user_makes_no_orm_session(auth_app):
+    # The loader reads on the request's connection and the user waits to join the session: a page that needs
+    # nothing else of the database never builds the ORM session (its cost is most of such a page's database work).
+    from flask_login import current_user
+
+    from erlen_auth.testing import make_user
+    from erlen_db import database_of
+
+    app = auth_app(create_all=True)
+    database = database_of(app)
+
+    @app.get("/whoami")
+    def whoami() -> str:
+        return f"{current_user.email} {database.current_session is None}"
+
+    make_user(app, "ada@example.com", roles=["editor"])
+    browser = app.test_client()
+    log_in(browser, "ada@example.com")
+    assert browser.get("/whoami").text == "ada@example.com True"
+    assert database.engine.pool.checkedout() == 0

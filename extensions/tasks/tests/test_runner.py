@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tasks_support import effects
 from tasks_testplugin import add_effect, once, record
 
+import erlen_db
 from erlen_tasks import job
 from erlen_tasks.runner import make_runner
 
@@ -18,6 +19,20 @@ from erlen_tasks.runner import make_runner
 @job(name="test.quiet")
 def quiet(label: str) -> None:
     """A job that does not touch the database."""
+
+
+@job(name="test.core_write")
+def core_write(label: str) -> None:
+    """A job that writes with a Core statement on the app context's connection, making no session."""
+    erlen_db.get_connection().execute(
+        sa.text("INSERT INTO tasks_test_effects (label) VALUES (:label)"), {"label": label}
+    )
+
+
+@job(name="test.core_write_then_fails")
+def core_write_then_fails(label: str) -> None:
+    core_write(label)
+    raise RuntimeError("after the Core write")
 
 
 @job(name="test.writes_then_fails")
@@ -50,6 +65,14 @@ def test_the_session_a_job_used_is_committed(make_tasks_app: TasksApp) -> None:
     app = make_tasks_app()
     make_runner(app, record)(label="kept", times=2)
     assert effects(app) == ["kept", "kept"]
+
+
+def test_a_core_write_on_the_context_s_connection_is_committed_or_rolled_back(make_tasks_app: TasksApp) -> None:
+    app = make_tasks_app()
+    make_runner(app, core_write)(label="core")
+    with pytest.raises(RuntimeError, match="after the Core write"):
+        make_runner(app, core_write_then_fails)(label="dropped")
+    assert effects(app) == ["core"]
 
 
 def test_the_session_of_a_failed_job_is_rolled_back(make_tasks_app: TasksApp) -> None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, after_this_request, has_request_context
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_dict
 
 from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User
 
@@ -164,14 +164,15 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
         # other than a plausible key is no session of ours, not a 500.
         if not key or len(key) > MAX_KEY_LENGTH or not key.isascii():
             return None
-        db = database.session
-        began = db.in_transaction()
-        # The request's own connection and transaction, as an ORM query would use (it does not autoflush).
-        found = db.connection().execute(by_key, {_KEY_HASH_PARAMETER: hash_key(key)}).first()
+        # The request's connection, shared with its ORM session, which this look-up does not make: a request
+        # that needs nothing else of the database (a page showing the user) never builds one.
+        began = database.in_transaction()
+        connection = database.connection()
+        found = connection.execute(by_key, {_KEY_HASH_PARAMETER: hash_key(key)}).first()
         if found is None:
             return None
         session_id, last_seen_at = found[width], found[width + 1]
-        user = found_user.attached(db, found)
+        user = found_user.attached(database, found)
         if not user.is_active:
             return None
         now = dt.datetime.now(dt.UTC)
@@ -179,10 +180,11 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
         if unused > idle:
             return None
         if unused >= interval:
-            if not (began or _holds_work(db)):
-                # The request's session held nothing before this look-up (which does not flush): the write
-                # and its commit take nothing of the view's with them.
-                _record_last_seen(db, session_id, now)
+            made = database.current_session
+            if not (began or (made is not None and _holds_work(made))):
+                # The request held nothing before this look-up (which does not flush): the write and its
+                # commit take nothing of the view's with them.
+                _record_last_seen(database.session, session_id, now)
             elif has_request_context():
                 # The view used the database first: write once it is done, so that its work is not committed.
                 after_this_request(_later(database, session_id, now))
@@ -210,17 +212,23 @@ class _UserFromRow:
         self.keys = [p.key for p in properties]
         self.primary_key = [self.keys.index(self.mapper.get_property_by_column(c).key) for c in self.mapper.primary_key]
 
-    def attached(self, db: Session, row: t.Sequence[t.Any]) -> User:
-        """The user of ``row`` (its first values are :attr:`columns`'), in ``db``."""
+    def attached(self, database: Database, row: t.Sequence[t.Any]) -> User:
+        """The user of ``row`` (its first values are :attr:`columns`'), in the request's session.
+
+        The session is not made for it: the user waits in :meth:`erlen_db.Database.adopt` until the
+        request uses the session (or reads one of the user's relationships).
+        """
         identity = self.mapper.identity_key_from_primary_key(tuple(row[index] for index in self.primary_key))
-        existing = db.identity_map.get(identity)
-        if existing is not None:
-            return existing
+        session = database.current_session
+        if session is not None:
+            existing = session.identity_map.get(identity)
+            if existing is not None:
+                return existing
         user = self.mapper.class_manager.new_instance()
-        for key, value in zip(self.keys, row, strict=False):
-            set_committed_value(user, key, value)
+        # A new instance has no attribute history to keep: its values go into its dict, as an ORM query's do.
+        instance_dict(user).update(zip(self.keys, row, strict=False))
         make_transient_to_detached(user)
-        db.add(user)
+        database.adopt(user)
         return user
 
 
@@ -240,9 +248,9 @@ def _later(database: Database, session_id: int, now: dt.datetime) -> t.Callable[
     sqlite = database.engine.dialect.name == "sqlite"
 
     def record(response: Response) -> Response:
-        db = database.session
-        if not (db.in_transaction() or _holds_work(db)):
-            _record_last_seen(db, session_id, now)
+        made = database.current_session
+        if not (database.in_transaction() or (made is not None and _holds_work(made))):
+            _record_last_seen(database.session, session_id, now)
             return response
         if sqlite:
             return response
@@ -311,9 +319,16 @@ def loaded_user_or_anonymous() -> t.Any:
         return AnonymousUser()
     if isinstance(user, User):
         state = sa.inspect(user)
-        if state.expired_attributes or state.detached:
+        if state.expired_attributes or (state.detached and not _waits_for_the_session(user, state)):
             return AnonymousUser()
     return user
+
+
+def _waits_for_the_session(user: User, state: sa.orm.InstanceState[User]) -> bool:
+    """Whether the detached ``user`` is the loader's, waiting for the request's session with its columns loaded."""
+    from erlen_db import database_of
+
+    return database_of().adopted().get(state.key) is user
 
 
 def may_be_signed_in(user: t.Any) -> bool:

@@ -39,7 +39,7 @@ from .search import (
     search_condition,
     search_index_columns,
 )
-from .session import get_session, session
+from .session import get_connection, get_session, session
 from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
 from .urls import is_sqlite_memory
 from .urls import redact as redact_url
@@ -86,6 +86,7 @@ __all__ = [
     "first_or_404",
     "found_unavailable",
     "get",
+    "get_connection",
     "get_or_404",
     "get_session",
     "install_sqlite_aware_datetimes",

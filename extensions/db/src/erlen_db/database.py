@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 
 from flask import Flask, g, has_app_context
-from sqlalchemy import MetaData, Table, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, event, inspect
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstanceState,
+    LoaderCallableStatus,
+    Mapper,
+    PassiveFlag,
+    Session,
+    sessionmaker,
+)
 
 import erlen
 
@@ -28,6 +37,9 @@ APP_OWNER = "app"
 OWNER_INFO_KEY = "erlen_db_owner"
 
 _G_KEY = "_erlen_db_session"
+_G_CONNECTION = "_erlen_db_connection"
+_G_ADOPTED = "_erlen_db_adopted"
+_NOTHING_ADOPTED: Mapping[t.Any, t.Any] = MappingProxyType({})
 
 
 class Database:
@@ -72,13 +84,36 @@ class Database:
 
     @property
     def session(self) -> Session:
-        """The session of the current app context, made on first use and closed at its teardown."""
+        """The session of the current app context, made on first use and closed at its teardown.
+
+        When the context's :meth:`connection` was checked out first (a Core
+        reader ran before any ORM work), the session is bound to that
+        connection and takes over its transaction: ``session.commit()``
+        commits whatever was done on it, ``session.rollback()`` rolls it back.
+        Otherwise it connects on first use, as any session does. Instances
+        passed to :meth:`adopt` join it as it is made.
+        """
         # The proxy's target once, rather than through the proxy for each attribute: this runs on every use.
         app_globals = _app_globals()
         session = t.cast("Session | None", app_globals.get(_G_KEY))
         if session is None:
-            session = self.new_session()
+            connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+            if connection is None:
+                session = self.new_session()
+            else:
+                # The app's sessionmaker (its configuration and listeners), bound to the connection.
+                session = self.sessionmaker(bind=connection, join_transaction_mode="control_fully")
+                if connection.in_transaction():
+                    # Take over the Core work's transaction now (no SQL is sent): a session that has not begun
+                    # one of its own would let commit() pass over it, and that work would be rolled back at the
+                    # teardown.
+                    session.connection()
             setattr(app_globals, _G_KEY, session)
+            adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
+            if adopted:
+                for instance in adopted.values():
+                    _join(session, instance)
+                adopted.clear()
         return session
 
     @property
@@ -93,8 +128,83 @@ class Database:
             return None
         return t.cast("Session | None", _app_globals().get(_G_KEY))
 
+    def in_transaction(self) -> bool:
+        """Whether the current app context's session or connection is in a transaction; it makes neither."""
+        app_globals = _app_globals()
+        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        if session is not None and session.in_transaction():
+            return True
+        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        return connection is not None and connection.in_transaction()
+
+    def connection(self) -> Connection:
+        """The connection of the current app context, checked out on first use and shared with :attr:`session`.
+
+        For code that reads (or writes) with Core statements on every request,
+        such as a user loader: a request that needs nothing else never makes
+        an ORM session. The connection is the session's own when the session
+        was used first; otherwise the session, once made, is bound to it and
+        takes over its transaction (see :attr:`session`), so both always work
+        in one transaction. Statements run in the transaction that
+        SQLAlchemy begins on first use (``BEGIN`` on SQLite); the teardown rolls
+        back whatever was not committed and returns the connection to the
+        pool. Commit Core writes with ``session.commit()`` (which commits the
+        connection's transaction) or ``connection.commit()``.
+        """
+        app_globals = _app_globals()
+        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        if connection is not None:
+            return connection
+        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        if session is not None or self._test_connection is not None:
+            # The session was made first (it joins the test's transaction under rolled_back): its connection.
+            return (session if session is not None else self.session).connection()
+        connection = self.engine.connect()
+        setattr(app_globals, _G_CONNECTION, connection)
+        return connection
+
+    def adopt(self, instance: t.Any) -> None:
+        """Put a detached instance into the current app context's session, now or once the session is made.
+
+        For code that builds ORM instances from Core rows on every request (a
+        user loader) and must not make the session for it. While it waits,
+        the instance's loaded attributes read as usual; reading one that is
+        not loaded (a lazy relationship) makes the session first, which adopts
+        it, and then loads it as usual. Changes made to the instance meanwhile
+        are kept and flushed by the session.
+
+        :param instance: a detached instance (see :func:`sqlalchemy.orm.make_transient_to_detached`).
+        """
+        app_globals = _app_globals()
+        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        if session is not None:
+            _join(session, instance)
+            return
+        adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
+        if adopted is None:
+            adopted = {}
+            setattr(app_globals, _G_ADOPTED, adopted)
+        state = inspect(instance)
+        if adopted.setdefault(state.key, instance) is not instance:
+            return  # another instance of the row waits already: the session will have that one
+        unloaded = state.unloaded
+        if unloaded:
+            # InstanceState.callables: the per-instance loaders SQLAlchemy consults before the mapping's own.
+            if "callables" not in state.__dict__:
+                state.callables = {}
+            for key in unloaded:
+                state.callables[key] = _AdoptingLoader(self, app_globals, adopted, key)
+
+    def adopted(self) -> Mapping[t.Any, t.Any]:
+        """The instances waiting in :meth:`adopt`, by identity key (``Mapper.identity_key_from_primary_key``).
+
+        Empty when none waits. With the session's identity map, it keeps one instance per row in an app context.
+        """
+        adopted = t.cast("dict[t.Any, t.Any] | None", _app_globals().get(_G_ADOPTED))
+        return adopted if adopted is not None else _NOTHING_ADOPTED
+
     def remove_session(self, exception: BaseException | None = None) -> None:
-        """Close the current app context's session, rolling back first after an exception.
+        """Close the current app context's session and connection, rolling back first after an exception.
 
         The plugin calls it at each app context's teardown, once the response
         is made. A failure here (the connection dropped after the commit, the
@@ -104,21 +214,31 @@ class Database:
         database itself rolls back whatever was left uncommitted when the
         connection ends.
         """
-        session = t.cast("Session | None", _app_globals().pop(_G_KEY, None))
-        if session is None:
-            return
-        try:
-            if exception is not None:
-                self._roll_back(session)
-            session.close()
-        except SQLAlchemyError as exc:
-            self._log_closing_failure(exc)
-            # The connection may still be checked out, in a transaction the failure left behind: drop it
-            # rather than return it to the pool, where the next request would meet it.
+        app_globals = _app_globals()
+        session = t.cast("Session | None", app_globals.pop(_G_KEY, None))
+        connection = t.cast("Connection | None", app_globals.pop(_G_CONNECTION, None))
+        app_globals.pop(_G_ADOPTED, None)
+        if session is not None:
             try:
-                session.invalidate()
-            except SQLAlchemyError:
-                pass  # already reported above; the pool replaces the connection
+                if exception is not None:
+                    self._roll_back(session)
+                session.close()
+            except SQLAlchemyError as exc:
+                self._log_closing_failure(exc)
+                # The connection may still be checked out, in a transaction the failure left behind: drop it
+                # rather than return it to the pool, where the next request would meet it.
+                try:
+                    session.invalidate()
+                except SQLAlchemyError:
+                    pass  # already reported above; the pool replaces the connection
+                _invalidate(connection)
+                connection = None
+        if connection is not None:
+            try:
+                connection.close()  # rolls back what is left uncommitted
+            except SQLAlchemyError as exc:
+                self._log_closing_failure(exc)
+                _invalidate(connection)
 
     def _log_closing_failure(self, exc: SQLAlchemyError) -> None:
         """Log, once, that closing a session failed after the response was made."""
@@ -132,19 +252,29 @@ class Database:
             self.app.logger.error(message, describe_error(exc, self), exc_info=exc)
 
     def rollback_session(self) -> None:
-        """Roll back the current app context's session, if it has one.
+        """Roll back the current app context's session and connection, if it has them.
 
         The plugin calls it as soon as a request raises an unhandled exception,
         before the app's error handlers run: a 500 handler that writes (an
         error log) and commits must not commit the failed request's writes
         with it, and must find the session usable after a failed flush.
+        Instances waiting in :meth:`adopt` are expired too, as the session's are.
         """
-        session = t.cast("Session | None", _app_globals().get(_G_KEY))
+        app_globals = _app_globals()
+        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        if session is None and app_globals.get(_G_ADOPTED):
+            # Instances waiting in adopt() join the session, whose rollback expires them as it expires its own:
+            # read again, they are reloaded, as they would have been had they joined first. No query is run.
+            session = self.session
         if session is not None:
             self._roll_back(session)
+        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        if connection is not None and connection.in_transaction():
+            # Core work after the session's last commit, which the session does not hold.
+            self._roll_back(connection)
 
-    def _roll_back(self, session: Session) -> None:
-        """Roll back ``session``; a database lost meanwhile has discarded the transaction itself."""
+    def _roll_back(self, session: Session | Connection) -> None:
+        """Roll back ``session`` (or a connection); a database lost meanwhile has discarded the transaction itself."""
         try:
             session.rollback()
         except SQLAlchemyError as exc:
@@ -265,6 +395,59 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection of the engine."""
         self.engine.dispose()
+
+
+def _join(session: Session, instance: t.Any) -> None:
+    """Add the detached ``instance`` to ``session``, unless the session holds another instance of its row."""
+    state = inspect(instance)
+    if state.session_id is None and (state.key is None or state.key not in session.identity_map):
+        session.add(instance)
+
+
+def _invalidate(connection: Connection | None) -> None:
+    """Invalidate ``connection`` after a failure to close it cleanly, so that the pool does not hand it out again."""
+    if connection is not None:
+        try:
+            connection.invalidate()
+        except SQLAlchemyError:
+            pass  # the pool replaces it
+
+
+class _AdoptingLoader:
+    """The loader of one unloaded attribute of an instance waiting in :meth:`Database.adopt`.
+
+    Read while the app context's session is not made yet, the attribute makes the session (which adopts
+    the instance) and loads the usual way. Read after the context ended, it steps aside: the instance is
+    detached, as one that the session's closing detached.
+
+    :param database: the database.
+    :param app_globals: the app context's ``g`` the instance waits in.
+    :param adopted: the list it waits in.
+    :param key: the attribute's name.
+    """
+
+    def __init__(self, database: Database, app_globals: t.Any, adopted: dict[t.Any, t.Any], key: str) -> None:
+        self.database = database
+        self.app_globals = app_globals
+        self.adopted = adopted
+        self.key = key
+
+    def __call__(self, state: InstanceState[t.Any], passive: PassiveFlag) -> t.Any:
+        if not passive & PassiveFlag.SQL_OK:
+            return LoaderCallableStatus.PASSIVE_NO_RESULT  # what a lazy loader answers when it may not query
+        if state.callables.get(self.key) is self:
+            del state.callables[self.key]
+        if (
+            has_app_context()
+            and _app_globals() is self.app_globals
+            and self.app_globals.get(_G_ADOPTED) is self.adopted
+        ):
+            self.database.session  # noqa: B018 - made now: it adopts the instance
+        instance = state.obj()
+        if instance is None:
+            return LoaderCallableStatus.PASSIVE_NO_RESULT
+        getattr(instance, self.key)  # the mapping's own loader, now that the instance has its session
+        return LoaderCallableStatus.ATTR_WAS_SET
 
 
 def _app_globals() -> t.Any:

@@ -7,11 +7,13 @@ import uuid
 import weakref
 
 from flask import abort
-from sqlalchemy import Select, bindparam, inspect, select
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy import Column, Select, Table, bindparam, inspect, select
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.sql import sqltypes
 
 from .columns import integer_range, python_type_of
+from .database import Database, database_of
 from .session import get_session
 
 _T = t.TypeVar("_T")
@@ -40,8 +42,22 @@ def get(model: type[_T], ident: t.Any, *, session: Session | None = None) -> _T 
     :param ident: the primary key value (a tuple or dict for composite keys).
     :param session: the session; the current app context's by default.
     """
-    session = session if session is not None else get_session()
     mapper: Mapper[_T] = inspect(model)
+    if session is None:
+        database = database_of()
+        session = database.current_session
+        if session is None:
+            plain = _plain_columns.get(mapper, _UNKNOWN)
+            if plain is _UNKNOWN:
+                plain = _plain_columns[mapper] = _columns_if_plain(mapper)
+            if (
+                plain is not None
+                and ident is not None
+                and not isinstance(ident, (tuple, list, dict))
+                and not _listens_to_orm_loads(database)
+            ):
+                return _get_without_session(database, mapper, plain, ident)
+            session = database.session
     if (
         type(session).get is not Session.get
         or type(session)._identity_lookup is not Session._identity_lookup
@@ -61,6 +77,101 @@ def get(model: type[_T], ident: t.Any, *, session: Session | None = None) -> _T 
     statement, repeats_rows = memo
     result = session.execute(statement, {_PRIMARY_KEY_PARAMETER: ident})
     return (result.unique() if repeats_rows else result).scalar_one_or_none()
+
+
+_UNKNOWN: t.Any = object()
+
+# For each mapper whose instances a Core row makes as an ORM query would, the statement by primary key with
+# the attributes' names in its columns' order; None for the others. Worked out once per mapper.
+_plain_columns: weakref.WeakKeyDictionary[Mapper[t.Any], tuple[Select[t.Any], list[str], int] | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _columns_if_plain(mapper: Mapper[t.Any]) -> tuple[Select[t.Any], list[str], int] | None:
+    """The statement and attribute names :func:`get` loads ``mapper``'s rows with through Core, if it can.
+
+    It can when loading a row by primary key is nothing but reading the columns of one table into the
+    instance's attributes: one table, no inheritance or polymorphic loading, every mapped attribute a plain
+    column of that table loaded at once, relationships loaded lazily (on first read), a single-column primary
+    key, nothing listening to the instances' ``load`` or ``refresh`` events. Otherwise (or when a session
+    listens to ORM statements, see :func:`get`) the ORM loads it.
+    """
+    table = mapper.local_table
+    if (
+        not isinstance(table, Table)
+        or mapper.inherits is not None
+        or mapper.polymorphic_on is not None
+        or mapper.with_polymorphic
+        or mapper.always_refresh
+        or len(mapper.primary_key) != 1
+        or mapper.primary_key[0].table is not table
+        or mapper.class_manager.dispatch.load
+        or mapper.class_manager.dispatch.refresh
+        or any(r.lazy not in ("select", True) for r in mapper.relationships)
+    ):
+        return None
+    columns: list[Column[t.Any]] = []
+    keys: list[str] = []
+    for prop in mapper.column_attrs:
+        if len(prop.columns) != 1 or prop.deferred or prop.strategy_key != (("deferred", False), ("instrument", True)):
+            return None
+        column = prop.columns[0]
+        if not isinstance(column, Column) or column.table is not table:
+            return None
+        columns.append(column)
+        keys.append(prop.key)
+    if len(mapper.attrs) != len(mapper.column_attrs) + len(mapper.relationships):
+        return None  # synonyms, composites and the like: the ORM's business
+    (key_column,) = mapper.primary_key
+    statement = select(*columns).where(key_column == bindparam(_PRIMARY_KEY_PARAMETER, type_=key_column.type))
+    return statement, keys, next(i for i, column in enumerate(columns) if column is key_column)
+
+
+def _get_without_session(
+    database: Database, mapper: Mapper[_T], plain: tuple[Select[t.Any], list[str], int], ident: t.Any
+) -> _T | None:
+    """The row with primary key ``ident``, read on the app context's connection without making its session.
+
+    The instance is made as an ORM query makes it and waits in :meth:`Database.adopt` for the session.
+    """
+    statement, keys, key_index = plain
+    adopted = database.adopted()
+    if adopted:
+        waiting = adopted.get(mapper.identity_key_from_primary_key((ident,)))
+        if waiting is not None:
+            return t.cast(_T, waiting)  # as Session.get answers from the identity map
+    row = database.connection().execute(statement, {_PRIMARY_KEY_PARAMETER: ident}).first()
+    if row is None:
+        return None
+    if adopted:
+        waiting = adopted.get(mapper.identity_key_from_primary_key((row[key_index],)))
+        if waiting is not None:
+            return t.cast(_T, waiting)  # ident was the key's text: the row's instance, as an ORM query answers
+    instance = mapper.class_manager.new_instance()
+    instance_dict(instance).update(zip(keys, row, strict=True))
+    make_transient_to_detached(instance)
+    database.adopt(instance)
+    return instance
+
+
+# Whether the sessions of each app's sessionmaker have listeners that an ORM load would call; found once per
+# sessionmaker, with a session made for the purpose, on the first get() (listeners are registered at start-up).
+_orm_listeners: weakref.WeakKeyDictionary[t.Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _listens_to_orm_loads(database: Database) -> bool:
+    """Whether sessions of ``database`` run ``do_orm_execute`` or ``loaded_as_persistent`` listeners.
+
+    Such a listener may change what a query loads (``with_loader_criteria`` of a tenant, soft deletes): then
+    :func:`get` always goes through the ORM.
+    """
+    found = _orm_listeners.get(database.sessionmaker)
+    if found is None:
+        with database.sessionmaker() as probe:
+            found = bool(probe.dispatch.do_orm_execute) or bool(probe.dispatch.loaded_as_persistent)
+        _orm_listeners[database.sessionmaker] = found
+    return found
 
 
 def _joins_a_collection(mapper: Mapper[t.Any], seen: frozenset[Mapper[t.Any]] = frozenset()) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from flask import has_app_context
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
@@ -31,3 +32,16 @@ session: Session = t.cast(Session, LocalProxy(_current_session))
 def get_session() -> Session:
     """The current app context's session (the object behind :data:`session`)."""
     return _current_session()
+
+
+def get_connection() -> Connection:
+    """The current app context's connection, shared with its session (see :meth:`Database.connection`).
+
+    For Core statements on every request without making the ORM session.
+    """
+    if not has_app_context():
+        raise RuntimeError(
+            "erlen_db.get_connection() was used outside an app context (working outside of application context). "
+            "Wrap the work in `with app.app_context():`, or use `erlen_db.database_of(app).engine.connect()`."
+        )
+    return database_of().connection()

@@ -54,14 +54,13 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
                         logger.info("Job %s: key %r has completed already; skipped.", job.name, key)
                         return
                 job.function(**arguments)
-                # The session the job used, if it used one: a job that did not costs no session.
-                used = database.current_session
-                if used is not None:
-                    used.commit()
+                # What the job did in the app context's session or connection, if it used either: a job that
+                # did not costs no session. The session takes over the connection's transaction to commit it.
+                if database.in_transaction():
+                    database.session.commit()
             except BaseException:
-                used = database.current_session
-                if used is not None:
-                    used.rollback()
+                if database.in_transaction():
+                    database.rollback_session()
                 raise
 
     run.__name__ = job.name.rsplit(".", 1)[-1]
