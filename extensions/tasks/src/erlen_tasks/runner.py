@@ -22,8 +22,9 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     """The function Dramatiq's actor calls for ``job`` on ``app``.
 
     It runs the job in an app context with its arguments converted back to
-    their annotated types. ``erlen_db.session`` is committed when the job
-    returns, rolled back when it raises. A job with an idempotency key
+    their annotated types. What it did through ``erlen_db.session`` or the
+    app context's connection is committed when the job returns, rolled back
+    when it raises. A job with an idempotency key
     records the key in that same transaction: a run whose key has already
     completed (a redelivery after a crash between the commit and the
     broker's acknowledgement) is skipped, so the job's database effect happens
