@@ -45,7 +45,9 @@ def backend_pid(app: Flask) -> int:
 def terminate(url: str, pid: int) -> None:
     other = sa.create_engine(url, poolclass=sa.NullPool)
     with other.begin() as connection:
-        assert connection.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # With a timeout (PostgreSQL 14+), it returns once the backend has exited, its goodbye sent: without one it
+        # returns at the signal, and the next checkout could find the socket still quiet (seen on a loaded machine).
+        assert connection.scalar(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
     other.dispose()
 
 
