@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 import typing as t
 import weakref
 from collections.abc import Iterator
@@ -56,6 +57,7 @@ class RequestsInFlight(Collector):
         # The count's 8 bytes in this process's file (opened at the first request of each process).
         self._value: memoryview[float] | None = None
         self._mapped: tuple[t.BinaryIO, mmap.mmap] | None = None
+        self._opening = threading.Lock()  # the first requests of threads starting together open the file once
         if folder is not None:
             forget = weakref.WeakMethod(self._forget)
             # After a fork (gunicorn's preload), the worker writes a file of its own.
@@ -102,6 +104,10 @@ class RequestsInFlight(Collector):
                 return
 
     def _open(self) -> memoryview[float]:
+        with self._opening:
+            return self._value if self._value is not None else self._open_file()
+
+    def _open_file(self) -> memoryview[float]:
         assert self.folder is not None
         path = Path(self.folder) / file_name(os.getpid())
         key = mmap_key(NAME, NAME, [], [], DOCUMENTATION)
@@ -126,6 +132,7 @@ class RequestsInFlight(Collector):
         # The parent's mapping stays open in the child (closing it would not touch the parent's file).
         self._value = None
         self._mapped = None
+        self._opening = threading.Lock()  # another thread may have held it at the fork
 
     def collect(self) -> Iterator[Metric]:
         """This process's count, for the app's own registry (outside multiprocess mode)."""
