@@ -7,6 +7,11 @@
     distribution and its declared dependencies (which proves each installs and
     works alone). Tests needing a distribution the package does not declare
     (erlen-auth's mail pages need erlen-mail, ...) skip here.
+``compat-lowest``
+    Every distribution installed together with ``uv pip install --resolution
+    lowest-direct``: the lowest version of every dependency the pyprojects
+    declare (docs/compatibility.rst states the range); then every package's
+    tests.
 ``compat-newest``
     Every distribution and the example apps installed together with the newest
     releases of Flask, Werkzeug, SQLAlchemy, Alembic, WTForms, Flask-Login,
@@ -23,12 +28,6 @@
     tests/production/README.md.
 ``lint``, ``typecheck``, ``docs``
     ruff, mypy and the Sphinx build with its doctests.
-
-``nox -s compat-lowest`` (not a default session yet: erlen-auth, erlen-mail,
-erlen-api, erlen-admin, erlen-tasks and erlen-ops have not passed at their
-lowest declared versions) installs every distribution together with ``uv pip
-install --resolution lowest-direct``: the lowest version of every dependency
-the pyprojects declare; then every package's tests.
 
 The tests run spread over every CPU with pytest-xdist (``-n auto``): each test
 has its own temporary folder, database file or PostgreSQL schema, Redis or
@@ -162,7 +161,7 @@ def _run_package_suites(session: nox.Session) -> None:
     session.chdir(ROOT)
 
 
-@nox.session(name="compat-lowest", python=PYTHON, default=False)
+@nox.session(name="compat-lowest", python=PYTHON)
 def compat_lowest(session: nox.Session) -> None:
     """Every package's tests, everything installed at the lowest declared versions.
 

@@ -1,7 +1,7 @@
 """gunicorn -c gunicorn.conf.py wsgi:app, with erlen-ops' metrics."""
 
 # When a worker exits, its live gauges (database connections
-# in use) leave the sums.
+# in use, requests in flight) leave the sums.
 from erlen_ops.gunicorn import child_exit  # noqa: F401
 
 bind = "127.0.0.1:8000"

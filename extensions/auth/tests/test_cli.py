@@ -104,8 +104,9 @@ def test_an_empty_password_on_stdin_is_refused_with_what_to_do(app, run):
 @pytest.mark.parametrize(
     ("email", "why"),
     [
-        ("", "must have an @-sign"),
-        ("not an email", "must have an @-sign"),
+        # email-validator's words: "must have an @-sign" from 2.2 on, "must have exactly one @-sign" before.
+        ("", "@-sign"),
+        ("not an email", "@-sign"),
         ("ada@", "There must be something after the @-sign"),
         ("a" * 300 + "@example.com", "too long"),
     ],

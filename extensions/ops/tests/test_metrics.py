@@ -61,6 +61,26 @@ def test_requests_are_counted_by_endpoint_method_and_status(make_app: MakeApp) -
     assert (("hook", "erlen_ops_metrics"), ("plugin", "sample")) in hooks
 
 
+IN_FLIGHT = ("erlen_http_requests_in_flight", ())
+
+
+def test_requests_in_flight(make_app: MakeApp) -> None:
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    client = app.test_client()
+    during: list[float] = []
+
+    @app.route("/scraping")
+    def scraping() -> str:
+        # A scrape while this request is being answered (the scrape itself is not a request of the app's).
+        during.append(scrape(app.test_client())[IN_FLIGHT])
+        return "scraped"
+
+    assert scrape(client)[IN_FLIGHT] == 0
+    assert client.get("/scraping").status_code == 200
+    assert during == [1]
+    assert scrape(client)[IN_FLIGHT] == 0
+
+
 def test_plugins_add_metrics_of_their_own(make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
     client = make_app(PLUGINS, {"OPS_METRICS": True}).test_client()
     client.get("/hello")

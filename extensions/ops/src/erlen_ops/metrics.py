@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from .inflight import RequestsInFlight
 from .names import QUERIES_KEY, multiprocess_dir
 
 #: Label combinations whose children are kept at most (a client sending made-up methods cannot grow it further).
@@ -96,9 +97,11 @@ class AppMetrics:
 
     def __init__(self, factory: MetricsFactory) -> None:
         self.factory = factory
-        # One histogram and nothing else per request: under gunicorn each value written is a write to a file.
-        # Its _count is the requests answered (no separate counter), and the rate of its _sum the requests
-        # in flight on average (no gauge moved up and down around each request).
+        # Per request, one histogram (under gunicorn each value written is a write to a file; its _count is the
+        # requests answered, no separate counter) and the requests in flight (one double written before and
+        # after, see the inflight module).
+        self.in_flight = RequestsInFlight(multiprocess_dir())
+        factory.registry.register(self.in_flight)
         self.latency = factory.histogram(
             "erlen_http_request_duration_seconds",
             "Time to answer HTTP requests; its _count is the requests answered.",

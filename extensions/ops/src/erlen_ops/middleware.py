@@ -51,6 +51,8 @@ class OpsMiddleware:
         if state.metrics is not None:
             # Bound once: the per-request path makes no attribute lookups through the state.
             self._observe = state.metrics.observe_request
+            self._enter = state.metrics.in_flight.enter
+            self._leave = state.metrics.in_flight.leave
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -92,6 +94,7 @@ class OpsMiddleware:
 
         metrics = self.state.metrics
         assert metrics is not None
+        metrics.in_flight.publish()
         body = exposition(self.state.app, metrics.factory)
         return Response(body, 200, {"Content-Type": CONTENT_TYPE_LATEST, **_NO_STORE})
 
@@ -121,10 +124,12 @@ class OpsMiddleware:
                 status[1] = rule.endpoint
             return start_response(status_line, headers, exc_info)
 
+        self._enter()
         started = time.perf_counter()
         try:
             return self.wsgi_app(environ, noting_status)
         finally:
+            self._leave()
             self._observe(
                 status[1],
                 environ.get("REQUEST_METHOD", ""),
