@@ -59,9 +59,10 @@ def _package_names_taken(own: str, path: Path) -> list[tuple[str, str, int]]:
     """``(package, name, line)`` for each ``from erlen_x import name`` of another distribution's package."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and "." not in node.module:
-            if node.module != own and (node.module == "erlen" or node.module.startswith("erlen_")):
-                found += [(node.module, alias.name, node.lineno) for alias in node.names]
+        if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and "." not in node.module):
+            continue
+        if node.module != own and (node.module == "erlen" or node.module.startswith("erlen_")):
+            found += [(node.module, alias.name, node.lineno) for alias in node.names]
     return found
 
 
