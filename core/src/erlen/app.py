@@ -163,7 +163,7 @@ def close_app(app: Flask) -> None:
         the first such plugin, after every plugin was called.
     :raises ErlenError: the app was not created by Erlen.
     """
-    failures = plugins_of(app).notify("erlen_app_close", reverse=True, app=app)
+    failures = plugins_of(app).notify_in_reverse("erlen_app_close", app=app)
     if failures:
         plugin, exc = failures[0]
         raise PluginHookError(

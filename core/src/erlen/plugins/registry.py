@@ -155,7 +155,7 @@ class PluginRegistry:
                 ) from exc
             yield self._by_name[impl.plugin_name], result
 
-    def notify(self, hook: str, *, reverse: bool = False, **kwargs: object) -> list[tuple[LoadedPlugin, Exception]]:
+    def notify(self, hook: str, **kwargs: object) -> list[tuple[LoadedPlugin, Exception]]:
         """Call ``hook`` for its side effects: every plugin, whatever the others do.
 
         For notifications (a message was sent, a user logged in) where one
@@ -164,15 +164,26 @@ class PluginRegistry:
         the plugin's name and traceback, and returned.
 
         :param hook: the hook's name.
-        :param reverse: call the plugins in the reverse of load order, as
-            for releasing what they set up (a plugin is closed before the
-            plugins it builds on).
         :param kwargs: the hook's arguments, by name.
         :returns: the plugins that raised, with their exceptions.
         """
+        return self._notify(hook, self.implementations(hook), kwargs)
+
+    def notify_in_reverse(self, hook: str, **kwargs: object) -> list[tuple[LoadedPlugin, Exception]]:
+        """:meth:`notify`, in the reverse of load order: for releasing what plugins set up (a plugin is closed
+        before the plugins it builds on).
+
+        :param hook: the hook's name.
+        :param kwargs: the hook's arguments, by name.
+        :returns: the plugins that raised, with their exceptions.
+        """
+        return self._notify(hook, reversed(self.implementations(hook)), kwargs)
+
+    def _notify(
+        self, hook: str, implementations: Iterable[pluggy.HookImpl], kwargs: Mapping[str, object]
+    ) -> list[tuple[LoadedPlugin, Exception]]:
         failures: list[tuple[LoadedPlugin, Exception]] = []
-        implementations = self.implementations(hook)
-        for impl in reversed(implementations) if reverse else implementations:
+        for impl in implementations:
             plugin = self._by_name[impl.plugin_name]
             try:
                 impl.function(*(kwargs[name] for name in impl.argnames))
