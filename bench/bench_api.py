@@ -891,6 +891,7 @@ def bench_database(plan: Plan, root: Path, database: str, parts: Sequence[str] =
             with servers(root, database) as ports:
                 check_answers({name: http_sender(port) for name, port in ports.items()}, "over HTTP")
                 for endpoint, workload in workloads().items():
+                    load_before = harness.load_average()
                     samples, failed = harness.alternate_http(
                         plan,
                         ports,
