@@ -116,6 +116,16 @@ def bench_job(i: int) -> None:
 """
 
 
+def dramatiq_worker_argv(python: str) -> list[str]:
+    """Dramatiq's worker of the benchmark: one process, four threads."""
+    return [python, "-m", "dramatiq", "bt_dramatiq", "-p", "1", "-t", "4"]
+
+
+def erlen_worker_argv(python: str) -> list[str]:
+    """erlen-tasks' worker of the benchmark: four threads, no scheduler (no periodic jobs to run)."""
+    return [python, "-m", "erlen", "--app", "bt_erlen:create", "tasks", "worker", "--threads", "4", "--no-scheduler"]
+
+
 def _redis_reachable() -> str | None:
     import sqlalchemy as sa
 
@@ -261,7 +271,7 @@ def _measure(plan: Plan, root: Path, envs: dict[str, dict[str, str]], client: t.
         logs = {name: root / f"{name}.log" for name in envs}
         dramatiq_worker = stack.enter_context(
             worker(
-                [python, "-m", "dramatiq", "bt_dramatiq", "-p", "1", "-t", "4"],
+                dramatiq_worker_argv(python),
                 cwd=root,
                 env=envs["dramatiq"],
                 log=logs["dramatiq"],
@@ -269,18 +279,7 @@ def _measure(plan: Plan, root: Path, envs: dict[str, dict[str, str]], client: t.
         )
         erlen_worker = stack.enter_context(
             worker(
-                [
-                    python,
-                    "-m",
-                    "erlen",
-                    "--app",
-                    "bt_erlen:create",
-                    "tasks",
-                    "worker",
-                    "--threads",
-                    "4",
-                    "--no-scheduler",
-                ],
+                erlen_worker_argv(python),
                 cwd=root,
                 env=envs["erlen-tasks"],
                 log=logs["erlen-tasks"],

@@ -206,19 +206,8 @@ def main() -> None:
                 erlen_db.session.commit()
 
         argvs = {
-            "dramatiq": [python, "-m", "dramatiq", "bt_dramatiq", "-p", "1", "-t", "4"],
-            "erlen-tasks": [
-                python,
-                "-m",
-                "erlen",
-                "--app",
-                "bt_erlen:create",
-                "tasks",
-                "worker",
-                "--threads",
-                "4",
-                "--no-scheduler",
-            ],
+            "dramatiq": bench_tasks.dramatiq_worker_argv(python),
+            "erlen-tasks": bench_tasks.erlen_worker_argv(python),
         }
         enqueues = {"dramatiq": dramatiq_in_request, "erlen-tasks": erlen_in_request}
         try:
