@@ -7,8 +7,8 @@ import mimetypes
 import re
 import secrets
 import typing as t
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from email import message_from_bytes, policy, quoprimime
 from email.message import EmailMessage, MIMEPart
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
@@ -246,7 +246,7 @@ class Attachment:
         check_header_value("attachment MIME type", self.mimetype)
 
 
-@dataclass
+@dataclass(init=False)
 class Message:
     """An email: recipients, subject, a text body with an HTML alternative, attachments.
 
@@ -268,24 +268,42 @@ class Message:
     :param attachments: :class:`Attachment` objects; see also :meth:`attach`.
     """
 
-    subject: str = ""
-    to: list[Address] = field(default_factory=list)
-    body: str | None = None
-    html: str | None = None
-    sender: Address | None = None
-    cc: list[Address] = field(default_factory=list)
-    bcc: list[Address] = field(default_factory=list)
-    reply_to: list[Address] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    attachments: list[Attachment] = field(default_factory=list)
+    subject: str
+    to: list[Address]
+    body: str | None
+    html: str | None
+    sender: Address | None
+    cc: list[Address]
+    bcc: list[Address]
+    reply_to: list[Address]
+    headers: dict[str, str]
+    attachments: list[Attachment]
 
-    def __post_init__(self) -> None:
-        self.to = _address_list(t.cast(t.Any, self.to))
-        self.cc = _address_list(t.cast(t.Any, self.cc))
-        self.bcc = _address_list(t.cast(t.Any, self.bcc))
-        self.reply_to = _address_list(t.cast(t.Any, self.reply_to))
-        self.headers = dict(self.headers or {})
-        self.attachments = list(self.attachments or [])
+    # Written out rather than generated: the recipients accept one address or
+    # several, and the generated __init__ would type them as the stored lists.
+    def __init__(
+        self,
+        subject: str = "",
+        to: Address | Iterable[Address] | None = None,
+        body: str | None = None,
+        html: str | None = None,
+        sender: Address | None = None,
+        cc: Address | Iterable[Address] | None = None,
+        bcc: Address | Iterable[Address] | None = None,
+        reply_to: Address | Iterable[Address] | None = None,
+        headers: Mapping[str, str] | None = None,
+        attachments: Iterable[Attachment] | None = None,
+    ) -> None:
+        self.subject = subject
+        self.to = _address_list(to)
+        self.body = body
+        self.html = html
+        self.sender = sender
+        self.cc = _address_list(cc)
+        self.bcc = _address_list(bcc)
+        self.reply_to = _address_list(reply_to)
+        self.headers = dict(headers or {})
+        self.attachments = list(attachments or [])
         self.check_headers()
 
     def attach(self, filename: str, content: bytes | str, mimetype: str | None = None, *, inline: bool = False) -> None:
