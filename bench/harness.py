@@ -62,7 +62,9 @@ class BenchError(RuntimeError):
 class RequestPlan:
     """How long the requests/s benchmarks run, in-process and over HTTP; every figure is an upper bound.
 
-    A suite with more to measure subclasses it, adding its own fields after these.
+    A suite with more to measure subclasses it, adding its own fields after these. ``http_threads`` is
+    the number of connections wrk keeps open (:func:`http_load`; the name is from when threads of this
+    process sent the requests).
     """
 
     wsgi_rounds: int
@@ -1181,8 +1183,8 @@ WRK_MISSING = "wrk is not installed (Debian: apt-get install wrk), the HTTP benc
 #: wrk's per-request timeout (``--timeout``, whole seconds): an answer slower than this counts as a socket error.
 WRK_TIMEOUT_SECONDS = 5
 
-#: How long after a round's ``seconds`` :func:`http_load` interrupts wrk: its Lua script stops the load itself
-#: ``seconds`` after the first request, which wrk sends a few milliseconds after it starts.
+#: How long after a round's ``seconds`` :func:`http_load` interrupts wrk, should it still run: its Lua script
+#: stops the load ``seconds`` after the first request (sent a few milliseconds after wrk starts) and ends wrk.
 _WRK_GRACE_SECONDS = 0.05
 
 #: How long wrk may take to print its summary once interrupted (it stops within 100 ms: its rate timer's period).
@@ -1236,8 +1238,9 @@ def wrk_script(
 
     Request ``n`` goes to ``paths[n % len(paths)]``. The thread counts each answer as good (status
     ``expect_status``) or bad, and stops itself (``wrk.thread:stop()``) once ``seconds`` have passed since
-    its first request, ``max_requests`` answers were counted, or ``max_errors`` bad ones; answers arriving
-    after that (the other connection's, in the same turn of the event loop) are not counted. ``done()``
+    its first request, ``max_requests`` answers were counted, or ``max_errors`` bad ones, then sends wrk
+    SIGINT so that its main thread stops sleeping out ``-d`` and exits; answers arriving after that (the
+    other connection's, in the same turn of the event loop) are not counted. ``done()``
     prints one ``ERLEN_WRK ...`` line: answers counted, good, bad, wrk's socket errors, and the seconds
     from the first request to the last answer counted.
 
@@ -1259,8 +1262,11 @@ local ffi = require("ffi")
 ffi.cdef[[
 typedef struct {{ long tv_sec; long tv_nsec; }} erlen_timespec;
 int clock_gettime(int clock_id, erlen_timespec *tp);
+int getpid(void);
+int kill(int pid, int sig);
 ]]
 local CLOCK_MONOTONIC = 1
+local SIGINT = 2
 local clock = ffi.new("erlen_timespec")
 
 -- wrk's own clock is whole seconds (-d); the round's bound is read from the monotonic clock instead.
@@ -1323,6 +1329,9 @@ function response(status, headers, body)
   if erlen_seconds >= SECONDS or erlen_good + erlen_bad >= MAX_REQUESTS or erlen_bad >= MAX_ERRORS then
     stopped = true
     wrk.thread:stop()
+    -- wrk's main thread sleeps its whole -d (whole seconds) before it joins the thread and calls done();
+    -- SIGINT (its handler, installed once the thread runs) ends that sleep, so wrk exits now.
+    ffi.C.kill(ffi.C.getpid(), SIGINT)
   end
 end
 
@@ -1412,7 +1421,8 @@ def http_load(
             try:
                 out, err = process.communicate(timeout=seconds + _WRK_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
-                # wrk sleeps its whole -d; SIGINT ends the sleep, then it stops its thread and calls done().
+                # The script's own SIGINT was lost (sent before wrk's handler was installed), or no answer
+                # came: SIGINT ends wrk's sleep, its thread stops within 100 ms, then it calls done().
                 process.send_signal(signal.SIGINT)
                 out, err = process.communicate(timeout=_WRK_EXIT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -1468,7 +1478,7 @@ def alternate_http(
     Returns the samples and how many requests failed in all. A round with no
     successful request fails the benchmark.
 
-    :param plan: the suite's request figures (rounds, seconds a round, client threads).
+    :param plan: the suite's request figures (rounds, seconds a round, wrk's connections).
     :param ports: contender name to its server's port on 127.0.0.1.
     :param path: the path every request goes to, unless ``paths`` are given.
     :param paths: paths the requests go to in turn (see :func:`http_load`).
