@@ -1264,10 +1264,21 @@ typedef struct {{ long tv_sec; long tv_nsec; }} erlen_timespec;
 int clock_gettime(int clock_id, erlen_timespec *tp);
 int getpid(void);
 int kill(int pid, int sig);
+int sigaction(int sig, const void *act, void *oldact);
+int usleep(unsigned int usec);
 ]]
 local CLOCK_MONOTONIC = 1
 local SIGINT = 2
 local clock = ffi.new("erlen_timespec")
+
+-- Whether wrk's SIGINT handler is installed yet (main() installs it just after starting the thread; before,
+-- SIGINT is ignored). Every libc's struct sigaction (at most 152 bytes on Linux) begins with the handler.
+local function sigint_handled()
+  local old = ffi.new("void *[64]")
+  ffi.C.sigaction(SIGINT, nil, old)
+  local handler = tonumber(ffi.cast("intptr_t", old[0]))
+  return handler ~= 0 and handler ~= 1  -- SIG_DFL, SIG_IGN
+end
 
 -- wrk's own clock is whole seconds (-d); the round's bound is read from the monotonic clock instead.
 local function now()
@@ -1330,8 +1341,13 @@ function response(status, headers, body)
     stopped = true
     wrk.thread:stop()
     -- wrk's main thread sleeps its whole -d (whole seconds) before it joins the thread and calls done();
-    -- SIGINT ends that sleep, so wrk exits now. Its handler is installed just after the thread starts: a
-    -- SIGINT before that is ignored, and http_load's own, just after the round's seconds, ends wrk instead.
+    -- SIGINT ends that sleep, so wrk exits now. A round of a few requests can end before main() installs
+    -- the handler (when it is not scheduled meanwhile): wait for it, 2 s at most (then http_load's SIGINT,
+    -- just after the round's seconds, or -d ends wrk).
+    for _ = 1, 2000 do
+      if sigint_handled() then break end
+      ffi.C.usleep(1000)
+    end
     ffi.C.kill(ffi.C.getpid(), SIGINT)
   end
 end
