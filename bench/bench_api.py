@@ -43,7 +43,7 @@ Measured for each endpoint and database:
   ASGI app (FastAPI) with prepared scopes in one event loop (uvloop when
   installed, as uvicorn picks): framework overhead and the database, no server.
 * ``<endpoint>_<database>_http``: requests/s over HTTP to the servers above,
-  from 2 ``http.client`` threads on 127.0.0.1.
+  from wrk in its own process (1 thread, 2 connections) on 127.0.0.1.
 * ``<endpoint>_<database>_instructions``: instructions per request in-process,
   counted by valgrind's callgrind: one run per contender and database that
   imports the app, warms up every endpoint, then makes N requests of each
@@ -880,8 +880,16 @@ def bench_database(plan: Plan, root: Path, database: str, parts: Sequence[str] =
                     )
                 )
     if "http" in parts:
-        if not harness.gunicorn_available() or not harness.uvicorn_available():
-            reason = harness.GUNICORN_MISSING if not harness.gunicorn_available() else harness.UVICORN_MISSING
+        reason = (
+            harness.GUNICORN_MISSING
+            if not harness.gunicorn_available()
+            else harness.UVICORN_MISSING
+            if not harness.uvicorn_available()
+            else harness.WRK_MISSING
+            if not harness.wrk_available()
+            else None
+        )
+        if reason is not None:
             for endpoint in ENDPOINTS:
                 name = f"{endpoint}_{database}_http"
                 by_endpoint[endpoint].append(
@@ -908,7 +916,7 @@ def bench_database(plan: Plan, root: Path, database: str, parts: Sequence[str] =
                             title(endpoint, database, "http"),
                             samples,
                             notes=[
-                                f"{plan.http_threads} client threads (http.client) in this process; gunicorn's "
+                                f"{harness.load_generator(plan.http_threads)}; gunicorn's "
                                 "sync worker closes the connection after each response, uvicorn keeps it open "
                                 "(keep-alive), so FastAPI's requests skip a TCP connect. Every answer had to have "
                                 "the expected status.",

@@ -554,6 +554,8 @@ def bench_me_wsgi(
 def bench_me_http(plan: Plan, root: Path, title: str, notes: Sequence[str], extra: Mapping[str, t.Any]) -> Result:
     if not harness.gunicorn_available():
         return harness.skipped(name="me_http", title=title, reason=harness.GUNICORN_MISSING)
+    if not harness.wrk_available():
+        return harness.skipped(name="me_http", title=title, reason=harness.WRK_MISSING)
     servers = {CLASSIC: f"{CLASSIC_APP}:app", ERLEN: f"{ERLEN_APP}:app"}
     with harness.gunicorn_servers(servers, chdir=root, expect_body=b"ok", path="/ping") as ports:
         headers, _ = logged_in_headers({name: http_sender(port) for name, port in ports.items()})
@@ -567,8 +569,8 @@ def bench_me_http(plan: Plan, root: Path, title: str, notes: Sequence[str], extr
         subject=ERLEN,
         target=ME_TARGET,
         notes=[
-            f"{plan.http_threads} client threads (http.client) in this process, each sending the session cookie "
-            "with every request; the sync worker closes the connection after each response. Every answer had "
+            f"{harness.load_generator(plan.http_threads)}, each connection sending the session "
+            "cookie with every request; the sync worker closes the connection after each response. Every answer had "
             "to be 200 (a redirect to the log-in page would have failed the suite).",
             harness.SHARED_CORES_NOTE,
             *notes,

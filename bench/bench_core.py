@@ -206,6 +206,8 @@ def bench_http(plan: Plan, root: Path) -> Result:
     title = f"Hello-world requests/s over HTTP, gunicorn 1 sync worker (Flask vs Erlen + {NOOP_PLUGINS} no-op plugins)"
     if not harness.gunicorn_available():
         return harness.skipped(name="requests_http", title=title, reason=harness.GUNICORN_MISSING)
+    if not harness.wrk_available():
+        return harness.skipped(name="requests_http", title=title, reason=harness.WRK_MISSING)
     subject = f"erlen + {NOOP_PLUGINS} no-op plugins"
     servers = {"flask": "flask_app:app", subject: "erlen_noop_app:app"}
     with harness.gunicorn_servers(servers, chdir=root, expect_body=HELLO) as ports:
@@ -218,7 +220,7 @@ def bench_http(plan: Plan, root: Path) -> Result:
         subject=subject,
         target=REQUEST_TARGET,
         notes=[
-            f"{plan.http_threads} client threads (http.client) in this process; the sync worker closes the "
+            f"{harness.load_generator(plan.http_threads)}; the sync worker closes the "
             "connection after each response, so every request includes a TCP connect.",
             harness.SHARED_CORES_NOTE,
         ],

@@ -391,6 +391,8 @@ def bench_page_http(
 ) -> list[Result]:
     if not harness.gunicorn_available():
         return [harness.skipped(name="page_http", title=title, reason=harness.GUNICORN_MISSING)]
+    if not harness.wrk_available():
+        return [harness.skipped(name="page_http", title=title, reason=harness.WRK_MISSING)]
     servers = {FSA: f"{FSA_PAGE_APP}:app", ERLEN: f"{ERLEN_PAGE_APP}:app"}
     with harness.gunicorn_servers(servers, chdir=root, expect_body=first_body, path=paths[0]) as ports:
         samples, failed = harness.alternate_http(plan, ports, paths=paths)
@@ -403,7 +405,7 @@ def bench_page_http(
             subject=ERLEN,
             target=PAGE_TARGET,
             notes=[
-                f"{plan.http_threads} client threads (http.client) in this process, each request to the next id of "
+                f"{harness.load_generator(plan.http_threads)}, each request to the next id of "
                 "the sequence; the sync worker closes the connection after each response.",
                 harness.SHARED_CORES_NOTE,
                 *notes,

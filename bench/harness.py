@@ -21,6 +21,7 @@ import importlib
 import importlib.util
 import io
 import itertools
+import math
 import os
 import re
 import shutil
@@ -32,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 import typing as t
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -62,7 +62,9 @@ class BenchError(RuntimeError):
 class RequestPlan:
     """How long the requests/s benchmarks run, in-process and over HTTP; every figure is an upper bound.
 
-    A suite with more to measure subclasses it, adding its own fields after these.
+    A suite with more to measure subclasses it, adding its own fields after these. ``http_threads`` is
+    the number of connections wrk keeps open (:func:`http_load`; the name is from when threads of this
+    process sent the requests).
     """
 
     wsgi_rounds: int
@@ -1159,7 +1161,12 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @dataclass
 class LoadOutcome:
-    """What one load round achieved."""
+    """What one load round achieved.
+
+    :param ok: answers with the expected status.
+    :param errors: answers with another status, plus socket errors (connect, read, write, timeout).
+    :param seconds: how long the round sent requests, from the first request to the last answer counted.
+    """
 
     ok: int
     errors: int
@@ -1168,6 +1175,195 @@ class LoadOutcome:
     @property
     def per_second(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+
+#: The skip reason of an HTTP benchmark without wrk, the load generator of :func:`http_load`.
+WRK_MISSING = "wrk is not installed (Debian: apt-get install wrk), the HTTP benchmarks' load generator"
+
+#: wrk's per-request timeout (``--timeout``, whole seconds): an answer slower than this counts as a socket error.
+WRK_TIMEOUT_SECONDS = 5
+
+#: How long after a round's ``seconds`` :func:`http_load` interrupts wrk, should it still run: its Lua script
+#: stops the load ``seconds`` after the first request (sent a few milliseconds after wrk starts) and ends wrk.
+_WRK_GRACE_SECONDS = 0.05
+
+#: How long wrk may take to print its summary once interrupted (it stops within 100 ms: its rate timer's period).
+_WRK_EXIT_SECONDS = 10.0
+
+#: The line the generated script prints in ``done()``, parsed by :func:`http_load`.
+_WRK_SUMMARY = re.compile(
+    r"^ERLEN_WRK completed=(?P<completed>\d+) good=(?P<good>\d+) bad=(?P<bad>\d+) "
+    r"socket_errors=(?P<socket_errors>\d+) seconds=(?P<seconds>[0-9.]+)$",
+    re.MULTILINE,
+)
+
+
+def wrk_path() -> str | None:
+    """Where wrk (the HTTP load generator of :func:`http_load`) is installed, or ``None``."""
+    return shutil.which("wrk")
+
+
+def wrk_available() -> bool:
+    """Whether :func:`http_load` can run (wrk is installed)."""
+    return wrk_path() is not None
+
+
+def load_generator(connections: int) -> str:
+    """How an over-HTTP result's load was generated, for its notes.
+
+    :param connections: the connections wrk kept open (the plan's ``http_threads``).
+    """
+    return f"Load from wrk in its own process (1 thread, {connections} connection{'s' if connections != 1 else ''})"
+
+
+def _lua_string(value: str | bytes) -> str:
+    """``value`` as a Lua string literal: every byte but letters, digits and a few marks as a decimal escape."""
+    data = value.encode() if isinstance(value, str) else value
+    safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /-_.,:;=?&%+*()<>{}[]!@#$^~|"
+    return '"' + "".join(chr(byte) if byte in safe else f"\\{byte:03d}" for byte in data) + '"'
+
+
+def wrk_script(
+    *,
+    paths: Sequence[str],
+    method: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    expect_status: int,
+    seconds: float,
+    max_requests: int,
+    max_errors: int,
+) -> str:
+    """The Lua script of one :func:`http_load` round, for wrk 4.1 (LuaJIT) with one thread.
+
+    Request ``n`` goes to ``paths[n % len(paths)]``. The thread counts each answer as good (status
+    ``expect_status``) or bad, and stops itself (``wrk.thread:stop()``) once ``seconds`` have passed since
+    its first request, ``max_requests`` answers were counted, or ``max_errors`` bad ones, then sends wrk
+    SIGINT so that its main thread stops sleeping out ``-d`` and exits; answers arriving after that (the
+    other connection's, in the same turn of the event loop) are not counted. ``done()``
+    prints one ``ERLEN_WRK ...`` line: answers counted, good, bad, wrk's socket errors, and the seconds
+    from the first request to the last answer counted.
+
+    :param paths: the paths requested in turn (at least one).
+    :param method: every request's method.
+    :param headers: sent with every request (wrk adds ``Host``, and ``Content-Length`` with a body).
+    :param body: every request's body, or ``None``.
+    :param expect_status: the status of a good answer.
+    :param seconds: how long the thread sends requests.
+    :param max_requests: the most answers counted.
+    :param max_errors: the most bad answers counted.
+    """
+    lua_paths = ", ".join(_lua_string(path) for path in paths)
+    lua_headers = ", ".join(f"[{_lua_string(name)}] = {_lua_string(value)}" for name, value in headers.items())
+    lua_body = "nil" if body is None else _lua_string(body)
+    return f"""\
+-- Generated by Erlen's bench/harness.py (http_load) for wrk 4.1, run with one thread (-t1).
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} erlen_timespec;
+int clock_gettime(int clock_id, erlen_timespec *tp);
+int getpid(void);
+int kill(int pid, int sig);
+int sigaction(int sig, const void *act, void *oldact);
+int usleep(unsigned int usec);
+]]
+local CLOCK_MONOTONIC = 1
+local SIGINT = 2
+local clock = ffi.new("erlen_timespec")
+
+-- Whether wrk's SIGINT handler is installed yet (main() installs it just after starting the thread; before,
+-- SIGINT is ignored). Every libc's struct sigaction (at most 152 bytes on Linux) begins with the handler.
+local function sigint_handled()
+  local old = ffi.new("void *[64]")
+  ffi.C.sigaction(SIGINT, nil, old)
+  local handler = tonumber(ffi.cast("intptr_t", old[0]))
+  return handler ~= 0 and handler ~= 1  -- SIG_DFL, SIG_IGN
+end
+
+-- wrk's own clock is whole seconds (-d); the round's bound is read from the monotonic clock instead.
+local function now()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, clock)
+  return tonumber(clock.tv_sec) + tonumber(clock.tv_nsec) * 1e-9
+end
+
+local METHOD = {_lua_string(method)}
+local PATHS = {{ {lua_paths} }}
+local HEADERS = {{ {lua_headers} }}
+local BODY = {lua_body}
+local EXPECT_STATUS = {int(expect_status)}
+local SECONDS = {float(seconds)!r}
+local MAX_REQUESTS = {int(max_requests)}
+local MAX_ERRORS = {int(max_errors)}
+
+-- In the main Lua state: the threads, read in done().
+local threads = {{}}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("erlen_index", #threads)
+end
+
+-- In each thread's state; globals, so that done() reads them with thread:get().
+erlen_good, erlen_bad, erlen_seconds = 0, 0, 0
+local formatted = {{}}
+local sent = 0
+local started = nil
+local stopped = false
+-- wrk calls the first thread's request() once before it starts, to check the request parses: not sent.
+local checking = nil
+
+function init(args)
+  checking = erlen_index == 1
+  for index, path in ipairs(PATHS) do
+    local headers = {{}}
+    for name, value in pairs(HEADERS) do headers[name] = value end
+    formatted[index] = wrk.format(METHOD, path, headers, BODY)
+  end
+end
+
+function request()
+  if checking then
+    checking = false
+    return formatted[1]
+  end
+  if started == nil then started = now() end
+  local chosen = formatted[sent % #formatted + 1]
+  sent = sent + 1
+  return chosen
+end
+
+function response(status, headers, body)
+  if stopped then return end
+  local at = now()
+  if status == EXPECT_STATUS then erlen_good = erlen_good + 1 else erlen_bad = erlen_bad + 1 end
+  erlen_seconds = at - started
+  if erlen_seconds >= SECONDS or erlen_good + erlen_bad >= MAX_REQUESTS or erlen_bad >= MAX_ERRORS then
+    stopped = true
+    wrk.thread:stop()
+    -- wrk's main thread sleeps its whole -d (whole seconds) before it joins the thread and calls done();
+    -- SIGINT ends that sleep, so wrk exits now. A round of a few requests can end before main() installs
+    -- the handler (when it is not scheduled meanwhile): wait for it, 2 s at most (then http_load's SIGINT,
+    -- just after the round's seconds, or -d ends wrk).
+    for _ = 1, 2000 do
+      if sigint_handled() then break end
+      ffi.C.usleep(1000)
+    end
+    ffi.C.kill(ffi.C.getpid(), SIGINT)
+  end
+end
+
+function done(summary, latency, requests)
+  local good, bad, seconds = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    good = good + thread:get("erlen_good")
+    bad = bad + thread:get("erlen_bad")
+    seconds = math.max(seconds, thread:get("erlen_seconds"))
+  end
+  local errors = summary.errors
+  io.write(string.format("ERLEN_WRK completed=%d good=%d bad=%d socket_errors=%d seconds=%.6f\\n",
+    good + bad, good, bad, errors.connect + errors.read + errors.write + errors.timeout, seconds))
+end
+"""
 
 
 def http_load(
@@ -1184,53 +1380,80 @@ def http_load(
     body: bytes | None = None,
     expect_status: int = 200,
 ) -> LoadOutcome:
-    """Send ``GET path`` to 127.0.0.1:``port`` from ``threads`` client threads for ``seconds``.
+    """Send ``method path`` to 127.0.0.1:``port`` for ``seconds`` from wrk, in a process of its own.
 
-    With ``paths``, the requests go to them in turn instead (request ``n`` to
-    ``paths[n % len(paths)]``, counted across all threads). Each thread keeps
-    an ``http.client`` connection (HTTP/1.1 keep-alive; it reconnects by itself
-    when the server closes, as gunicorn's sync worker does after every
-    response). Stops after ``seconds``, ``max_requests`` in all, or
-    ``max_errors`` failed requests, whichever comes first. ``headers`` are
-    sent with every request (a session ``Cookie``, say); ``method`` and
-    ``body`` make them another request than a GET (a JSON ``POST``), and an
-    answer counts as good when its status is ``expect_status``.
+    wrk runs one thread keeping ``threads`` connections busy (HTTP/1.1 keep-alive; it reconnects when the
+    server closes, as gunicorn's sync worker does after every response): the load costs this process
+    nothing while it runs, and wrk far less CPU per request than Python client threads did. With
+    ``paths``, the requests go to them in turn instead (request ``n`` to ``paths[n % len(paths)]``). Stops
+    after ``seconds``, ``max_requests`` answers, or ``max_errors`` answers without ``expect_status``,
+    whichever comes first (:func:`wrk_script`); socket errors are not seen by the script, so a server that
+    drops connections is bounded by the time alone. ``headers`` are sent with every request (a session
+    ``Cookie``, say); ``method`` and ``body`` make them another request than a GET (a JSON ``POST``).
+
+    :param port: the server's port on 127.0.0.1.
+    :param path: the path of every request, unless ``paths`` are given.
+    :param paths: the paths requested in turn.
+    :param seconds: how long the round sends requests.
+    :param max_requests: the most answers counted.
+    :param threads: how many connections wrk keeps open (the plans' ``http_threads``).
+    :param max_errors: the most answers with another status than ``expect_status`` before it stops.
+    :param headers: sent with every request.
+    :param method: every request's method.
+    :param body: every request's body (its ``Content-Type`` in ``headers``).
+    :param expect_status: the status a good answer has.
+    :raises BenchError: wrk is not installed, or did not end with its summary.
     """
-    sent_headers = dict(headers or {})
-    lock = threading.Lock()
-    counts = {"ok": 0, "errors": 0, "sent": 0}
-    deadline = time.perf_counter() + seconds
-
-    def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    executable = wrk_path()
+    if executable is None:
+        raise BenchError(WRK_MISSING)
+    if threads < 1 or max_requests < 1 or max_errors < 1 or seconds <= 0:
+        raise ValueError("http_load needs threads, max_requests and max_errors >= 1 and seconds > 0")
+    script = wrk_script(
+        paths=list(paths) or [path],
+        method=method,
+        headers=dict(headers or {}),
+        body=body,
+        expect_status=expect_status,
+        seconds=seconds,
+        max_requests=max_requests,
+        max_errors=max_errors,
+    )
+    with tempfile.TemporaryDirectory(prefix="erlen-wrk-") as folder:
+        script_path = Path(folder) / "load.lua"
+        script_path.write_text(script)
+        argv = [
+            executable,
+            "-t1",
+            f"-c{threads}",
+            # wrk's duration is whole seconds: the bound it keeps by itself, should the interrupt below be lost.
+            f"-d{max(1, math.ceil(seconds))}s",
+            f"--timeout={WRK_TIMEOUT_SECONDS}s",
+            "-s",
+            str(script_path),
+            f"http://127.0.0.1:{port}/",
+        ]
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            while time.perf_counter() < deadline:
-                with lock:
-                    if counts["sent"] >= max_requests or counts["errors"] >= max_errors:
-                        return
-                    target = paths[counts["sent"] % len(paths)] if paths else path
-                    counts["sent"] += 1
-                try:
-                    connection.request(method, target, body=body, headers=sent_headers)
-                    response = connection.getresponse()
-                    response.read()
-                    good = response.status == expect_status
-                except (OSError, http.client.HTTPException):
-                    connection.close()
-                    good = False
-                with lock:
-                    counts["ok" if good else "errors"] += 1
-        finally:
-            connection.close()
-
-    started = time.perf_counter()
-    workers = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=seconds + 10)
-    elapsed = time.perf_counter() - started
-    return LoadOutcome(ok=counts["ok"], errors=counts["errors"], seconds=elapsed)
+            try:
+                out, err = process.communicate(timeout=seconds + _WRK_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                # The script's own SIGINT was lost (sent before wrk's handler was installed), or no answer
+                # came: SIGINT ends wrk's sleep, its thread stops within 100 ms, then it calls done().
+                process.send_signal(signal.SIGINT)
+                out, err = process.communicate(timeout=_WRK_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate(timeout=_WRK_EXIT_SECONDS)
+            raise BenchError(f"wrk did not end within {seconds + _WRK_GRACE_SECONDS + _WRK_EXIT_SECONDS:g} s") from None
+    found = _WRK_SUMMARY.search(out)
+    if process.returncode != 0 or found is None:
+        raise BenchError(f"wrk exited with {process.returncode} without its summary:\n{out}\n{err}".rstrip())
+    return LoadOutcome(
+        ok=int(found["good"]),
+        errors=int(found["bad"]) + int(found["socket_errors"]),
+        seconds=float(found["seconds"]),
+    )
 
 
 #: Every over-HTTP result says so: the load generator competes with the server for the cores.
@@ -1272,7 +1495,7 @@ def alternate_http(
     Returns the samples and how many requests failed in all. A round with no
     successful request fails the benchmark.
 
-    :param plan: the suite's request figures (rounds, seconds a round, client threads).
+    :param plan: the suite's request figures (rounds, seconds a round, wrk's connections).
     :param ports: contender name to its server's port on 127.0.0.1.
     :param path: the path every request goes to, unless ``paths`` are given.
     :param paths: paths the requests go to in turn (see :func:`http_load`).
