@@ -190,8 +190,9 @@ def bench_wsgi(plan: Plan) -> Result:
         "flask": harness.wsgi_caller(flask_app, [environ], require_200=False),
         f"erlen + {NOOP_PLUGINS} no-op plugins": harness.wsgi_caller(erlen_app, [environ], require_200=False),
     }
+    load_before = harness.load_average()
     samples = harness.alternate_rates(plan, callers, max_calls=500_000)
-    return harness.compare_rates(
+    result = harness.compare_rates(
         name="requests_wsgi",
         title=f"Hello-world requests/s, in-process WSGI (Flask vs Erlen + {NOOP_PLUGINS} no-op plugins)",
         samples=samples,
@@ -200,6 +201,7 @@ def bench_wsgi(plan: Plan) -> Result:
         target=REQUEST_TARGET,
         notes=["app(environ, start_response) called directly with a prepared environ: framework overhead only."],
     )
+    return harness.judged(result, [load_before, harness.load_average()])
 
 
 def bench_http(plan: Plan, root: Path) -> Result:
@@ -211,8 +213,10 @@ def bench_http(plan: Plan, root: Path) -> Result:
     subject = f"erlen + {NOOP_PLUGINS} no-op plugins"
     servers = {"flask": "flask_app:app", subject: "erlen_noop_app:app"}
     with harness.gunicorn_servers(servers, chdir=root, expect_body=HELLO) as ports:
+        load_before = harness.load_average()
         samples, failed = harness.alternate_http(plan, ports)
-    return harness.compare_rates(
+        load_after = harness.load_average()
+    result = harness.compare_rates(
         name="requests_http",
         title=title,
         samples=samples,
@@ -226,6 +230,7 @@ def bench_http(plan: Plan, root: Path) -> Result:
         ],
         extra={"failed requests": failed},
     )
+    return harness.judged(result, [load_before, load_after])
 
 
 # --------------------------------------------------------------------------- startup
