@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from erlen_db import InvalidCursorError, decode_cursor, encode_cursor, python_type_of, search_condition
 
@@ -230,9 +230,15 @@ def _beyond(columns: list[t.Any], values: list[t.Any], greater: bool) -> sa.Colu
     return left > right if greater else left < right
 
 
-def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPage:
+def fetch(view: ModelView, params: ListingParams, session: Session, load: t.Sequence[str] | None = None) -> ListingPage:
     """Run the page's query: one ``SELECT ... WHERE ... ORDER BY ... LIMIT n + 1``.
 
+    :param view: the model view.
+    :param params: the list's parameters.
+    :param session: the database session.
+    :param load: the column attributes the caller reads (the listed ones): only they, the primary key and the
+        ordering columns are loaded, so a wide row's other columns (a long text) are not read nor sent.
+        Reading another attribute of the objects loads it with a query of its own. ``None`` loads every column.
     :raises InvalidCursorError: a cursor that does not fit this ordering.
     """
     columns = order_columns(view, params)
@@ -251,6 +257,9 @@ def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPa
         ]
         statement = statement.where(_beyond(columns, values, greater=ascending))
     statement = statement.order_by(*(column.asc() if ascending else column.desc() for column in columns))
+    if load is not None:
+        keys = dict.fromkeys([view.pk_key, *(column.key for column in columns), *load])
+        statement = statement.options(load_only(*(view.attribute(key) for key in keys)))
     rows = list(session.execute(statement.limit(params.per_page + 1)).scalars())
     more = len(rows) > params.per_page
     rows = rows[: params.per_page]
