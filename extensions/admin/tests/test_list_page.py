@@ -105,3 +105,25 @@ def test_the_sidebar_of_a_superuser(admin_client, books):
     assert '<a href="/admin/m/library_book/">Books</a>' in nav
     assert '<a href="/admin/p/statistics">Statistics</a>' in nav
     assert '<a href="/admin/">Dashboard</a>' in nav
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {},
+        {"sort": "-title", "per_page": 20},
+        {"after": "WzIwXQ", "page": 2, "sort": "id", "per_page": 50, "q": "fish & chips = 100% /ok?"},
+        {"q": "ünïcode +plus #hash 'quote' \"dq\" <b>", "f_status": "draft", "count": 1, "before": None},
+        {"f_author_id": "", "q": "!$'()*,/:;?@[]~"},
+    ],
+)
+def test_list_links_are_the_ones_url_for_builds(app, args):
+    from flask import url_for
+
+    from erlen_admin.list_urls import list_url_builder, row_url_builder
+
+    with app.test_request_context("/admin/m/library_book/", base_url="http://example.com/prefix"):
+        assert list_url_builder("library_book")(**args) == url_for("admin.list", slug="library_book", **args)
+        detail = row_url_builder("admin.detail", "library_book")
+        for ident in (7, "a b/c?d", "ü%"):
+            assert detail(ident) == url_for("admin.detail", slug="library_book", ident=ident)

@@ -33,7 +33,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, export, filters, listing, refusals
+from . import audit, counting, export, filters, list_urls, listing, refusals
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -180,8 +180,8 @@ def list_view(slug: str) -> t.Any:
     # pattern. The user is read through flask-login's proxy once, not on every permission check.
     user = current_user._get_current_object()
     can = functools.cache(lambda operation: view.allows(user, operation))
-    detail_url = _row_url_builder("admin.detail", slug)
-    edit_url = _row_url_builder("admin.edit", slug) if can("edit") else None
+    detail_url = list_urls.row_url_builder("admin.detail", slug)
+    edit_url = list_urls.row_url_builder("admin.edit", slug) if can("edit") else None
     actions = [action for action in view.actions if can(action.permission)]
     labels = [view.label(key) for key in view.list_columns]
     writer = RowWriter(labels, view.name.lower(), selectable=bool(actions))
@@ -203,6 +203,7 @@ def list_view(slug: str) -> t.Any:
         page=page,
         rows=rows,
         rows_html=Markup("".join(html)),
+        list_url=list_urls.list_url_builder(slug),
         labels=labels,
         total=total,
         estimate=estimate,
@@ -212,23 +213,6 @@ def list_view(slug: str) -> t.Any:
         # The page has two forms that post (log out, bulk actions): one token serves both, signed once.
         csrf_token=functools.cache(erlen_forms.csrf_token),
     )
-
-
-#: Stands for a row's key while the pattern of its links is built.
-_IDENT_MARKER = "erlen-admin-row-ident"
-
-
-def _row_url_builder(endpoint: str, slug: str) -> t.Callable[[t.Any], str]:
-    """The URL of ``endpoint`` for a row of view ``slug``, given its key: ``url_for`` once, not once per row.
-
-    The key is quoted as the route's converter quotes it, so the links are the ones ``url_for`` builds.
-
-    :param endpoint: ``"admin.detail"`` or ``"admin.edit"``.
-    :param slug: the view's slug.
-    """
-    before, _, after = url_for(endpoint, slug=slug, ident=_IDENT_MARKER).partition(_IDENT_MARKER)
-    converter = current_app.url_map.converters["default"](current_app.url_map)
-    return lambda ident: f"{before}{converter.to_url(ident)}{after}"
 
 
 def export_view(slug: str) -> t.Any:
