@@ -58,22 +58,26 @@ class RowWriter:
         :param edit_url: the link to its edit page, or ``None``.
         """
         self._count += 1
-        key = escape(ident)
+        # An integer key (the usual one) is digits: nothing to escape.
+        key = str(ident) if type(ident) is int else str(escape(ident))
         # The row's name for screen readers: "note 12", after "View", "Edit" and "Select".
         spoken = f"{self._name} {key}"
-        parts = ["\n      <tr>\n        "]
-        if self._selectable:
-            parts.append(
-                f'<td class="select"><input type="checkbox" name="ids" value="{key}" id="select-{self._count}" '
-                f'aria-label="Select {spoken}"></td>'
-            )
-        parts.append("\n        ")
-        parts.extend(f"{start}{escape(value)}</td>" for start, value in zip(self._cell_starts, values, strict=True))
-        parts.append(
-            f'\n        <td class="row-links"><a href="{escape(detail_url)}">View<span class="visually-hidden"> '
-            f"{spoken}</span></a>\n          "
+        select = (
+            f'<td class="select"><input type="checkbox" name="ids" value="{key}" id="select-{self._count}" '
+            f'aria-label="Select {spoken}"></td>'
+            if self._selectable
+            else ""
         )
-        if edit_url is not None:
-            parts.append(f'<a href="{escape(edit_url)}">Edit<span class="visually-hidden"> {spoken}</span></a>')
-        parts.append("</td>\n      </tr>\n      ")
-        return "".join(parts)
+        cells = "".join(
+            [f"{start}{escape(value)}</td>" for start, value in zip(self._cell_starts, values, strict=True)]
+        )
+        edit = (
+            ""
+            if edit_url is None
+            else f'<a href="{escape(edit_url)}">Edit<span class="visually-hidden"> {spoken}</span></a>'
+        )
+        return (
+            f"\n      <tr>\n        {select}\n        {cells}\n        "
+            f'<td class="row-links"><a href="{escape(detail_url)}">View<span class="visually-hidden"> {spoken}</span>'
+            f"</a>\n          {edit}</td>\n      </tr>\n      "
+        )
