@@ -55,7 +55,7 @@ def rows(view: ModelView, params: listing.ListingParams, session: Session, *, ba
         per_page=batch,
     )
     while True:
-        page = listing.fetch(view, page_params, session)
+        page = listing.fetch(view, page_params, session, load=keys)
         # Foreign keys as the list shows them: one IN query per column and batch, like a list page.
         labels = {key: listing.related_labels(view, key, page.items, session) for key in related}
         for obj in page.items:

@@ -13,11 +13,12 @@ import datetime as dt
 import decimal
 import enum
 import typing as t
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from erlen_db import InvalidCursorError, decode_cursor, encode_cursor, python_type_of, search_condition
 
@@ -217,41 +218,96 @@ def cursor_of(columns: list[t.Any], obj: t.Any) -> str:
     return encode_cursor([_json(getattr(obj, column.key)) for column in columns])
 
 
-def _beyond(columns: list[t.Any], values: list[t.Any], greater: bool) -> sa.ColumnElement[bool]:
+#: The bound parameters of a cursor's values, by position in the ordering.
+_CURSOR_PARAMETER = "erlen_admin_cursor_{}"
+
+
+def _beyond(columns: list[t.Any], greater: bool) -> sa.ColumnElement[bool]:
+    """Rows after (or before) a cursor's values in the ordering ``columns``.
+
+    The values are bound parameters named by :data:`_CURSOR_PARAMETER`, given when the statement runs, so one
+    statement serves every page of an ordering. Each is bound with its column's type: a tuple's values are
+    otherwise untyped, and an Enum member would reach the driver as is.
+    """
+    bound = [sa.bindparam(_CURSOR_PARAMETER.format(index), type_=column.type) for index, column in enumerate(columns)]
     if len(columns) == 1:
-        single: sa.ColumnElement[bool] = columns[0] > values[0] if greater else columns[0] < values[0]
+        single: sa.ColumnElement[bool] = columns[0] > bound[0] if greater else columns[0] < bound[0]
         return single
-    # Bound with each column's type: a tuple's values are otherwise untyped, and an Enum member would reach
-    # the driver as is.
-    left = sa.tuple_(*columns)
-    right = sa.tuple_(
-        *(sa.bindparam(None, value, type_=column.type) for column, value in zip(columns, values, strict=True))
-    )
+    left, right = sa.tuple_(*columns), sa.tuple_(*bound)
     return left > right if greater else left < right
 
 
-def fetch(view: ModelView, params: ListingParams, session: Session) -> ListingPage:
+#: The statements of unfiltered pages, by view, then by what shapes them; built once each: building a
+#: statement, its options and its cache key costs more than running it on a small page.
+_STATEMENTS: weakref.WeakKeyDictionary[ModelView, dict[tuple[t.Any, ...], sa.Select[t.Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _page_statement(
+    view: ModelView,
+    params: ListingParams,
+    dialect: str,
+    columns: list[t.Any],
+    ascending: bool,
+    keyset: bool,
+    load: t.Sequence[str] | None,
+) -> sa.Select[t.Any]:
+    """The page's ``SELECT``: filtered, after the cursor's bound values (when ``keyset``), ordered and limited.
+
+    :param view: the model view.
+    :param params: the list's parameters.
+    :param dialect: the database's dialect name.
+    :param columns: the ordering columns (:func:`order_columns`).
+    :param ascending: the direction the rows are read in.
+    :param keyset: whether the page starts after a cursor.
+    :param load: the column attributes to load besides the key and ordering ones; ``None``: all.
+    """
+    shape = None
+    if not params.filtered:
+        # Without a search or filter, nothing but these shapes the statement.
+        shape = (params.sort, ascending, keyset, params.per_page, None if load is None else tuple(load))
+        found = _STATEMENTS.get(view, {}).get(shape)
+        if found is not None:
+            return found
+    statement = filtered_statement(view, params, dialect)
+    if keyset:
+        statement = statement.where(_beyond(columns, greater=ascending))
+    statement = statement.order_by(*(column.asc() if ascending else column.desc() for column in columns))
+    if load is not None:
+        keys = dict.fromkeys([view.pk_key, *(column.key for column in columns), *load])
+        statement = statement.options(load_only(*(view.attribute(key) for key in keys)))
+    statement = statement.limit(params.per_page + 1)
+    if shape is not None:
+        _STATEMENTS.setdefault(view, {})[shape] = statement
+    return statement
+
+
+def fetch(view: ModelView, params: ListingParams, session: Session, load: t.Sequence[str] | None = None) -> ListingPage:
     """Run the page's query: one ``SELECT ... WHERE ... ORDER BY ... LIMIT n + 1``.
 
+    :param view: the model view.
+    :param params: the list's parameters.
+    :param session: the database session.
+    :param load: the column attributes the caller reads (the listed ones): only they, the primary key and the
+        ordering columns are loaded, so a wide row's other columns (a long text) are not read nor sent.
+        Reading another attribute of the objects loads it with a query of its own. ``None`` loads every column.
     :raises InvalidCursorError: a cursor that does not fit this ordering.
     """
     columns = order_columns(view, params)
     dialect = session.get_bind().dialect.name
     if params.search:
         params.search_indexed = search_indexed(view, session)
-    statement = filtered_statement(view, params, dialect)
     cursor = params.after or params.before
     backwards = params.before is not None and params.after is None
     # Going back reads the previous rows in the reverse order, then flips them.
     ascending = params.descending == backwards
+    values: dict[str, t.Any] = {}
     if cursor is not None:
-        values = [
-            _from_json(column, value, dialect)
-            for column, value in zip(columns, decode_cursor(cursor, len(columns)), strict=True)
-        ]
-        statement = statement.where(_beyond(columns, values, greater=ascending))
-    statement = statement.order_by(*(column.asc() if ascending else column.desc() for column in columns))
-    rows = list(session.execute(statement.limit(params.per_page + 1)).scalars())
+        for index, (column, value) in enumerate(zip(columns, decode_cursor(cursor, len(columns)), strict=True)):
+            values[_CURSOR_PARAMETER.format(index)] = _from_json(column, value, dialect)
+    statement = _page_statement(view, params, dialect, columns, ascending, cursor is not None, load)
+    rows = list(session.execute(statement, values).scalars())
     more = len(rows) > params.per_page
     rows = rows[: params.per_page]
     if backwards:

@@ -175,9 +175,10 @@ def erlen_static_folder() -> str:
 
 @erlen.hookimpl
 def erlen_template_globals() -> Mapping[str, t.Any]:
+    from .navigation import admin_nav
     from .views.registry import registry_of
 
-    return {"admin_registry": registry_of}
+    return {"admin_registry": registry_of, "admin_nav": admin_nav}
 
 
 @erlen.hookimpl

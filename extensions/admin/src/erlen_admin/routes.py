@@ -30,10 +30,12 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 import erlen_db
+import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, export, filters, listing, refusals
+from . import audit, counting, export, filters, list_urls, listing, refusals
 from .actions import Action
+from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
 from .object_routes import object_action_view, object_extras
 from .views.model_view import ModelView
@@ -160,7 +162,7 @@ def list_view(slug: str) -> t.Any:
         flash(message, "warning")
     session = erlen_db.session
     try:
-        page = listing.fetch(view, params, session)
+        page = listing.fetch(view, params, session, load=view.list_columns)
     except InvalidCursorError:
         flash("That page link is no longer valid; here is the first page.", "warning")
         return redirect(url_for("admin.list", slug=slug, **params.query_args()))
@@ -174,58 +176,43 @@ def list_view(slug: str) -> t.Any:
         if view.foreign_key(key) is not None
         for related_labels in [listing.related_labels(view, key, page.items, session)]
     }
-    # What is the same on every row is worked out once: the permissions, the headings, the links' pattern.
-    can = functools.cache(lambda operation: view.allows(current_user, operation))
-    detail_url = _row_url_builder("admin.detail", slug)
-    edit_url = _row_url_builder("admin.edit", slug) if can("edit") else None
+    # What is the same on every row is worked out once: the user, the permissions, the headings, the links'
+    # pattern. The user is read through flask-login's proxy once, not on every permission check.
+    user = current_user._get_current_object()
+    can = functools.cache(lambda operation: view.allows(user, operation))
+    detail_url = list_urls.row_url_builder("admin.detail", slug)
+    edit_url = list_urls.row_url_builder("admin.edit", slug) if can("edit") else None
+    actions = [action for action in view.actions if can(action.permission)]
+    labels = [view.label(key) for key in view.list_columns]
+    writer = RowWriter(labels, view.name.lower(), selectable=bool(actions))
     rows = []
+    html = []
     for obj in page.items:
         cells = []
         for key in view.list_columns:
             value = getattr(obj, key)
             cells.append(fk_link(view, key, value, links[key]) if key in links else view.display(key, value))
         ident = view.pk_of(obj)
-        rows.append(ListRow(ident, cells, detail_url(ident), edit_url(ident) if edit_url else None))
-    actions = [action for action in view.actions if can(action.permission)]
+        row = ListRow(ident, cells, detail_url(ident), edit_url(ident) if edit_url else None)
+        rows.append(row)
+        html.append(writer.row(*row))
     return render_template(
         "admin/list.html",
         view=view,
         params=params,
         page=page,
         rows=rows,
-        labels=[view.label(key) for key in view.list_columns],
+        rows_html=Markup("".join(html)),
+        list_url=list_urls.list_url_builder(slug),
+        labels=labels,
         total=total,
         estimate=estimate,
         actions=actions,
         fk_filters=filters.controls(view, params),
         can=can,
+        # The page has two forms that post (log out, bulk actions): one token serves both, signed once.
+        csrf_token=functools.cache(erlen_forms.csrf_token),
     )
-
-
-class ListRow(t.NamedTuple):
-    """A row of the list page: its key, its cells, and the links to its detail and (if allowed) edit pages."""
-
-    ident: t.Any
-    cells: list[t.Any]
-    detail_url: str
-    edit_url: str | None
-
-
-#: Stands for a row's key while the pattern of its links is built.
-_IDENT_MARKER = "erlen-admin-row-ident"
-
-
-def _row_url_builder(endpoint: str, slug: str) -> t.Callable[[t.Any], str]:
-    """The URL of ``endpoint`` for a row of view ``slug``, given its key: ``url_for`` once, not once per row.
-
-    The key is quoted as the route's converter quotes it, so the links are the ones ``url_for`` builds.
-
-    :param endpoint: ``"admin.detail"`` or ``"admin.edit"``.
-    :param slug: the view's slug.
-    """
-    before, _, after = url_for(endpoint, slug=slug, ident=_IDENT_MARKER).partition(_IDENT_MARKER)
-    converter = current_app.url_map.converters["default"](current_app.url_map)
-    return lambda ident: f"{before}{converter.to_url(ident)}{after}"
 
 
 def export_view(slug: str) -> t.Any:
