@@ -40,29 +40,8 @@ if str(BENCH_DIR) not in sys.path:
 import bench_tasks  # noqa: E402 - needs BENCH_DIR on sys.path
 import harness  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its live child processes (all their threads)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        with contextlib.suppress(OSError):
-            fields = _stat(current)
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-        pending.extend(children.get(current, []))
-    return total
+#: The CPU time of a process and its children, as bench_tasks.py measures it.
+process_cpu = bench_tasks.process_cpu
 
 
 @contextlib.contextmanager
@@ -192,7 +171,6 @@ def prepare(root: Path, run_id: str) -> Setup:
         ERLEN_TASKS_BROKER="redis",
         ERLEN_TASKS_URL=bench_tasks.REDIS_URL,
         ERLEN_TASKS_QUEUE_PREFIX=f"erlen-cpu-{run_id}-",
-        ERLEN_TASKS_POLL_SECONDS="0.05",
     )
     previous = dict(os.environ)
     try:
@@ -252,7 +230,12 @@ def drive_count(folder: Path, jobs: int) -> None:
     import redis
 
     import erlen_tasks
+    import erlen_tasks.handoff
 
+    # The hand-off's marking thread writes every FLUSH_SECONDS of wall-clock time: under callgrind, many
+    # times slower, it would write a batch every few jobs, and the count would follow the machine's load.
+    # It waits here; the counted part ends with one batch of marks, as at a few hundred jobs a second.
+    erlen_tasks.handoff.FLUSH_SECONDS = 3600.0
     client = redis.Redis.from_url(bench_tasks.REDIS_URL)
     setup = prepare(folder, uuid.uuid4().hex[:10])
     try:
