@@ -31,6 +31,18 @@ erlen-tasks adds is its own cost. Target, on this one: erlen-tasks / dramatiq
 ``ERLEN_BENCH_REDIS_URL`` (``redis://127.0.0.1:6379/0`` by default); keys and
 queues are the run's own and deleted afterwards. Without Redis, Dramatiq,
 Celery or erlen-tasks the suite is skipped with the reason.
+
+Wall-clock rates on a shared machine follow its load more than the code, so
+each sample also records the CPU time per job on both sides, which load
+changes much less: the enqueuing process's (``time.process_time()``, all its
+threads: erlen-tasks' hand-off marks included) and the worker's (its process
+and children, from ``/proc``, over the sample: its idle polling included).
+Their medians are shown beside the rates, and the load averages around each
+variant's rounds: above ``harness.LOAD_PER_CPU_LIMIT`` per CPU the target is
+not judged (the table says so); ``cpu_tasks.py --instructions`` then gives
+figures load does not move. Each contender runs with its default settings:
+erlen-tasks' relay (idle here, the hand-off sends every job) polls at its
+default pace.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +59,7 @@ import time
 import typing as t
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import harness
@@ -65,7 +78,7 @@ class Plan:
     max_seconds: float
 
 
-FULL = Plan(jobs=500, rounds=5, max_seconds=600.0)
+FULL = Plan(jobs=500, rounds=9, max_seconds=900.0)
 QUICK = Plan(jobs=100, rounds=1, max_seconds=120.0)
 
 DRAMATIQ_MODULE = """
@@ -153,6 +166,54 @@ def worker(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Ite
             process.wait(timeout=30)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live child processes (all their threads)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = _stat(current)
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+        pending.extend(children.get(current, []))
+    return total
+
+
+@dataclass
+class CpuRecord:
+    """CPU microseconds per job of each sample, by contender: the enqueuing side and the worker's."""
+
+    enqueue: dict[str, list[float]] = field(default_factory=dict)
+    worker: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, enqueue_seconds: float, worker_seconds: float, jobs: int) -> None:
+        """Record one sample of ``name``: CPU seconds of each side over ``jobs`` jobs."""
+        self.enqueue.setdefault(name, []).append(enqueue_seconds / jobs * 1e6)
+        self.worker.setdefault(name, []).append(worker_seconds / jobs * 1e6)
+
+    def summary(self) -> dict[str, str]:
+        """The median CPU per job of each contender, both sides, for the table."""
+        return {
+            f"CPU us/job {name}": (
+                f"enqueue {statistics.median(self.enqueue[name]):.0f}, "
+                f"worker {statistics.median(self.worker[name]):.0f}"
+            )
+            for name in self.enqueue
+        }
+
+
 def wait_count(
     client: t.Any, key: str, expected: int, *, timeout: float, process: subprocess.Popen[bytes], log: Path
 ) -> None:
@@ -166,17 +227,34 @@ def wait_count(
 
 
 def sampler(
-    enqueue: Callable[[int], None], client: t.Any, key: str, jobs: int, process: subprocess.Popen[bytes], log: Path
+    enqueue: Callable[[int], None],
+    client: t.Any,
+    key: str,
+    jobs: int,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    name: str = "",
+    cpu: CpuRecord | None = None,
 ) -> Callable[[], float]:
-    """One sample: jobs/s from the first enqueue to the last job's end."""
+    """One sample: jobs/s from the first enqueue to the last job's end.
+
+    :param cpu: where to record the sample's CPU per job on both sides, under ``name``.
+    """
 
     def sample() -> float:
         client.set(key, 0)
+        worker_start = process_cpu(process.pid)
+        cpu_start = time.process_time()
         started = time.perf_counter()
         for index in range(jobs):
             enqueue(index)
+        enqueue_cpu = time.process_time() - cpu_start
         wait_count(client, key, jobs, timeout=300.0, process=process, log=log)
-        return jobs / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        if cpu is not None:
+            cpu.add(name, enqueue_cpu, process_cpu(process.pid) - worker_start, jobs)
+        return jobs / elapsed
 
     return sample
 
@@ -223,7 +301,6 @@ def bench_jobs(plan: Plan) -> list[Result]:
             ERLEN_TASKS_BROKER="redis",
             ERLEN_TASKS_URL=REDIS_URL,
             ERLEN_TASKS_QUEUE_PREFIX=f"erlen-bench-{run_id}-",
-            ERLEN_TASKS_POLL_SECONDS="0.05",
         )
         try:
             return _measure(plan, root, envs, client)
@@ -346,41 +423,60 @@ def _measure(plan: Plan, root: Path, envs: dict[str, dict[str, str]], client: t.
         }
         results = []
         for variant, chosen in (("bare", contenders), ("request", in_requests)):
+            cpu = CpuRecord()
+            load_before = harness.load_average()
             samples = harness.alternate(
                 {
-                    name: sampler(enqueue, client, envs[name]["BENCH_KEY"], plan.jobs, process, logs[name])
+                    name: sampler(
+                        enqueue,
+                        client,
+                        envs[name]["BENCH_KEY"],
+                        plan.jobs,
+                        process,
+                        logs[name],
+                        name=name,
+                        cpu=cpu,
+                    )
                     for name, (enqueue, process) in chosen.items()
                 },
                 rounds=plan.rounds,
                 max_seconds=plan.max_seconds,
             )
-            results.append(
-                harness.compare(
-                    name="jobs_redis" if variant == "bare" else "jobs_redis_in_request",
-                    title=TITLE if variant == "bare" else TITLE_REQUEST,
-                    unit="jobs/s",
-                    samples=samples,
-                    baseline="dramatiq",
-                    subject="erlen-tasks",
-                    higher_is_better=True,
-                    # Only where both sides do the same transactions (see the module's docstring).
-                    target=harness.Target(">=", 0.9) if variant == "request" else None,
-                    notes=[
-                        f"{plan.jobs} jobs per sample; each job INCRs a Redis key; workers: 1 process, 4 threads",
-                        "erlen-tasks: the job's row committed in the enqueuing transaction (SQLite file), handed to "
-                        "Redis by the enqueuing process at the commit, its row kept up to date by the worker",
-                        "celery: task_acks_late=True",
+            load_after = harness.load_average()
+            # The warm-up samples recorded CPU too: drop them (each contender's first).
+            for figures in (cpu.enqueue, cpu.worker):
+                for values in figures.values():
+                    del values[0]
+            result = harness.compare(
+                name="jobs_redis" if variant == "bare" else "jobs_redis_in_request",
+                title=TITLE if variant == "bare" else TITLE_REQUEST,
+                unit="jobs/s",
+                samples=samples,
+                baseline="dramatiq",
+                subject="erlen-tasks",
+                higher_is_better=True,
+                # Only where both sides do the same transactions (see the module's docstring).
+                target=harness.Target(">=", 0.9) if variant == "request" else None,
+                notes=[
+                    f"{plan.jobs} jobs per sample; each job INCRs a Redis key; workers: 1 process, 4 threads",
+                    "erlen-tasks: the job's row committed in the enqueuing transaction (SQLite file), handed to "
+                    "Redis by the enqueuing process at the commit, its row kept up to date by the worker",
+                    "celery: task_acks_late=True",
+                    "CPU us/job: median per sample; enqueue = the enqueuing process (all its threads), worker = "
+                    "the worker process over the sample (idle polling included); load averages: "
+                    f"{load_before:.1f} before, {load_after:.1f} after",
+                ]
+                + (
+                    ["each enqueue in a request's transaction (INSERT + commit); others send after the commit"]
+                    if variant == "request"
+                    else [
+                        "no target: unequal work, erlen-tasks writes and commits a row per job (the outbox's own "
+                        "cost) where dramatiq and celery write nothing; the target applies to the request variant"
                     ]
-                    + (
-                        ["each enqueue in a request's transaction (INSERT + commit); others send after the commit"]
-                        if variant == "request"
-                        else [
-                            "no target: unequal work, erlen-tasks writes and commits a row per job (the outbox's own "
-                            "cost) where dramatiq and celery write nothing; the target applies to the request variant"
-                        ]
-                    ),
-                )
+                ),
+                extra=cpu.summary(),
             )
+            results.append(harness.judged(result, [load_before, load_after]))
         bt_dramatiq.broker.close()
         erlen_db.database_of(app).dispose()
     return results

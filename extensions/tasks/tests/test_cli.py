@@ -190,3 +190,19 @@ def test_commands_without_the_table_say_what_to_do(make_db_app: t.Any) -> None:
     result = app.test_cli_runner().invoke(args=["tasks", "list"])
     assert result.exit_code == 1
     assert "The jobs table 'tasks_jobs' does not exist" in result.output and "erlen db upgrade" in result.output
+
+
+def test_progress_lines_are_written_together_and_at_the_end(capsys: pytest.CaptureFixture[str]) -> None:
+    """A line per finished run, written in one call per period by a thread, and what is left at the close."""
+    from erlen_tasks.cli import _PROGRESS_SECONDS, _ProgressLines, _stamp
+
+    assert len(_stamp()) == 8 and _stamp().count(":") == 2
+    lines = _ProgressLines()
+    lines.add("first")
+    lines.add("second")
+    assert capsys.readouterr().out == ""  # kept, not written line by line
+    lines.start()
+    wait_for(lambda: "second" in capsys.readouterr().out, timeout=_PROGRESS_SECONDS * 20, what="the period's write")
+    lines.add("last")
+    lines.close()
+    assert capsys.readouterr().out == "last\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dramatiq
 import pytest
 import redis
 from conftest import TasksApp, broker_settings
@@ -11,6 +12,7 @@ from tasks_testplugin import record
 
 import erlen_db
 from erlen_tasks import state_of
+from erlen_tasks.brokers.tracking import Tracking
 from erlen_tasks.models import DONE, PENDING, RELAYED
 from erlen_tasks.relay import Relay
 
@@ -81,3 +83,43 @@ def test_with_the_handoff_off_the_relay_hands_jobs_over(make_tasks_app: TasksApp
     assert (row.status, row.claim_token) == (PENDING, None)
     assert Relay(app).relay_once().relayed == 1
     assert waiting_in_redis(app) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_mark_leaves_a_row_whose_run_a_worker_recorded_as_the_worker_wrote_it(
+    make_tasks_app: TasksApp, queue_prefix: str
+) -> None:
+    """The worker's record came first: the hand-off's mark writes nothing (no relayed, no later updated_at)."""
+    app = make_tasks_app(broker_settings("redis", queue_prefix))
+    handoff = state_of(app).handoff
+    with app.app_context():
+        record.enqueue("ran before its mark")
+        erlen_db.session.commit()
+    [row] = rows(app)
+    tracking = Tracking(erlen_db.database_of(app).engine)
+    message = dramatiq.Message.decode(row.message.encode())
+    tracking.before_process_message(state_of(app).broker, message)
+    tracking.after_process_message(state_of(app).broker, message)
+    tracking.close()
+    [recorded] = rows(app)
+    assert (recorded.status, recorded.attempts, recorded.claim_token, recorded.claimed_until) == (DONE, 1, None, None)
+    handoff.flush()
+    [after] = rows(app)
+    assert (after.status, after.updated_at, after.claim_token) == (DONE, recorded.updated_at, None)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_marking_thread_lets_a_sent_row_wait_before_its_mark(make_tasks_app: TasksApp, queue_prefix: str) -> None:
+    app = make_tasks_app(broker_settings("redis", queue_prefix))
+    handoff = state_of(app).handoff
+    assert 0 < handoff.mark_delay <= handoff.lease.total_seconds() / 3
+    with app.app_context():
+        record.enqueue("just sent")
+        erlen_db.session.commit()
+    handoff.flush(older_than=60.0)  # sent a moment ago: not yet
+    [row] = rows(app)
+    assert (row.status, row.claim_token) == (PENDING, handoff.token)
+    assert Relay(app).relay_once().relayed == 0  # its claim still keeps the relay away
+    handoff.flush(older_than=0.0)
+    [row] = rows(app)
+    assert (row.status, row.claim_token, row.claimed_until) == (RELAYED, None, None)

@@ -162,6 +162,24 @@ def test_idempotency_keys_outlive_the_rows_of_their_runs(make_tasks_app: TasksAp
     assert effects(app) == ["order-42"]  # skipped: the key still holds
 
 
+def test_completed_keys_are_deleted_after_their_own_retention_when_set(make_tasks_app: TasksApp) -> None:
+    """TASKS_KEEP_COMPLETED_KEYS_DAYS bounds tasks_completed_keys; younger keys keep protecting their jobs."""
+    app = make_tasks_app({"TASKS_KEEP_COMPLETED_KEYS_DAYS": 90.0})
+    _enqueue(app, (once, ("old",)), (once, ("recent",)))
+    run_jobs(app)
+    with erlen_db.database_of(app).session_scope() as session:
+        session.execute(
+            sa.update(CompletedKey).where(CompletedKey.key == "test.once:old").values(completed_at=utcnow() - 91 * DAY)
+        )
+    assert Retention(app).prune().keys == 1
+    with erlen_db.database_of(app).session_scope() as session:
+        assert session.scalars(sa.select(CompletedKey.key)).all() == ["test.once:recent"]
+    _enqueue(app, (once, ("recent",)))  # delivered again within the retention
+    run_jobs(app)
+    assert sorted(effects(app)) == ["old", "recent"]  # skipped: its key still holds
+    assert Retention(make_tasks_app()).prune().keys == 0  # unset (the default): kept for good
+
+
 def test_the_worker_prunes_by_itself(make_tasks_app: TasksApp) -> None:
     """No periodic job, no command: the worker's scheduler deletes the old rows of succeeded jobs."""
     app = make_tasks_app()

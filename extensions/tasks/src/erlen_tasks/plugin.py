@@ -137,6 +137,15 @@ def erlen_settings() -> Iterable[Setting]:
             "until `erlen tasks purge`.",
         ),
         Setting(
+            "KEEP_COMPLETED_KEYS_DAYS",
+            float | None,
+            default=None,
+            validate=_positive,
+            help="How long an idempotency key of tasks_completed_keys is kept once its job completed; the workers "
+            "then delete it (once an hour, on one host). A job redelivered after that would run its effect again: "
+            "choose days, well beyond any redelivery. None: kept for good (the table grows with every keyed run).",
+        ),
+        Setting(
             "PRUNE_ONLY_PERIODIC",
             bool,
             default=False,

@@ -8,9 +8,12 @@ as for a periodic job's period, and that one deletes, in batches of bounded
 size, the ``done`` rows last changed more than ``TASKS_KEEP_SUCCEEDED_DAYS``
 ago (of periodic jobs only under ``TASKS_PRUNE_ONLY_PERIODIC``), and the
 claimed periods no scheduler can claim again. ``failed`` and ``dead`` rows
-are kept for people (``erlen tasks purge --status dead``); so are the
-idempotency keys of ``tasks_completed_keys``, which keep protecting their
-jobs however old they are.
+are kept for people (``erlen tasks purge --status dead``). The idempotency
+keys of ``tasks_completed_keys`` keep protecting their jobs however old they
+are, unless ``TASKS_KEEP_COMPLETED_KEYS_DAYS`` is set: then the keys that
+completed longer ago than that are deleted too (a job redelivered later than
+that would run its effect again: choose a span well beyond any redelivery,
+days rather than minutes).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .models import DONE, CronPeriod, JobRecord, utcnow
+from .models import DONE, CompletedKey, CronPeriod, JobRecord, utcnow
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -51,13 +54,15 @@ class PruneResult:
     jobs: int = 0
     #: Rows of ``tasks_cron_periods``.
     periods: int = 0
+    #: Rows of ``tasks_completed_keys``.
+    keys: int = 0
 
 
 class Retention:
     """Deletes the rows of succeeded jobs once they are older than the app's retention.
 
-    :param app: the app (its ``TASKS_KEEP_SUCCEEDED_DAYS``, ``TASKS_PRUNE_ONLY_PERIODIC`` and
-        ``TASKS_CRON_CATCH_UP_SECONDS``).
+    :param app: the app (its ``TASKS_KEEP_SUCCEEDED_DAYS``, ``TASKS_PRUNE_ONLY_PERIODIC``,
+        ``TASKS_KEEP_COMPLETED_KEYS_DAYS`` and ``TASKS_CRON_CATCH_UP_SECONDS``).
     :param clock: returns the current time (timezone-aware UTC).
     :param batch_size: rows per delete statement.
     :param max_batches: delete statements per pruning at most.
@@ -80,6 +85,9 @@ class Retention:
         days = app.config.get("TASKS_KEEP_SUCCEEDED_DAYS", 7.0)
         #: How long a succeeded job's row is kept; ``None``: until ``erlen tasks purge``.
         self.keep: dt.timedelta | None = None if days is None else dt.timedelta(days=float(days))
+        key_days = app.config.get("TASKS_KEEP_COMPLETED_KEYS_DAYS")
+        #: How long a completed idempotency key is kept; ``None`` (the default): for good.
+        self.keep_keys: dt.timedelta | None = None if key_days is None else dt.timedelta(days=float(key_days))
         self.only_periodic = bool(app.config.get("TASKS_PRUNE_ONLY_PERIODIC", False))
         #: The names of the periodic jobs.
         self.periodic = sorted(job.name for job in state_of(app).jobs.values() if job.cron)
@@ -89,8 +97,8 @@ class Retention:
 
     @property
     def enabled(self) -> bool:
-        """Whether rows are deleted at all (``TASKS_KEEP_SUCCEEDED_DAYS`` is set)."""
-        return self.keep is not None
+        """Whether rows are deleted at all (``TASKS_KEEP_SUCCEEDED_DAYS`` or ``TASKS_KEEP_COMPLETED_KEYS_DAYS`` set)."""
+        return self.keep is not None or self.keep_keys is not None
 
     def tick(self) -> PruneResult | None:
         """Prune if nobody has this hour yet; what it deleted, or ``None`` when another host has the hour.
@@ -114,9 +122,12 @@ class Retention:
             return None
         self.settled = hour
         result = self.prune(now)
-        if result.jobs or result.periods:
+        if result.jobs or result.periods or result.keys:
             logger.info(
-                "Retention: deleted %d succeeded job row(s) and %d claimed period(s).", result.jobs, result.periods
+                "Retention: deleted %d succeeded job row(s), %d claimed period(s) and %d idempotency key(s).",
+                result.jobs,
+                result.periods,
+                result.keys,
             )
         return result
 
@@ -126,9 +137,11 @@ class Retention:
         :param now: the current time (timezone-aware UTC); the clock's by default.
         """
         result = PruneResult()
+        now = now or self.clock()
+        if self.keep_keys is not None:
+            result.keys = self._delete(CompletedKey, CompletedKey.key, CompletedKey.completed_at < now - self.keep_keys)
         if self.keep is None:
             return result
-        now = now or self.clock()
         cutoff = now - self.keep
         condition = sa.and_(JobRecord.status == DONE, JobRecord.updated_at < cutoff)
         if self.only_periodic:

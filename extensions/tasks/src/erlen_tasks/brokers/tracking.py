@@ -48,6 +48,9 @@ _KEEP = object()
 
 _MESSAGE_ID = sa.bindparam("b_message_id", type_=TABLE.c.message_id.type)
 _SET = {
+    # A run ends any claim on the row: the hand-off's, whose mark then has nothing left to write.
+    "claim_token": None,
+    "claimed_until": None,
     "status": sa.bindparam("b_status", type_=TABLE.c.status.type),
     "updated_at": sa.bindparam("b_updated_at", type_=TABLE.c.updated_at.type),
     "attempts": TABLE.c.attempts + sa.bindparam("b_runs", type_=TABLE.c.attempts.type),
