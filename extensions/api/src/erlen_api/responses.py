@@ -131,8 +131,9 @@ def make_response(app: Flask, endpoint: Endpoint, returned: t.Any) -> WerkzeugRe
         response = Response(status=status)
         del response.headers["Content-Type"]  # no body, no media type
     else:
+        # content_type rather than mimetype: the same header, without werkzeug working out a charset to add.
         response = Response(
-            serialize(endpoint, value, check=checks_responses(app)), status=status, mimetype=JSON_MEDIA_TYPE
+            serialize(endpoint, value, check=checks_responses(app)), status=status, content_type=JSON_MEDIA_TYPE
         )
     if headers:
         response.headers.update(headers)
