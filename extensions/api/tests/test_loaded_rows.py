@@ -113,6 +113,10 @@ def rows_app(make_app: t.Any, session: Session) -> t.Any:
     def things() -> list[ThingOut]:
         return list(rows())
 
+    @api.get("/sequence")
+    def sequence() -> t.Sequence[ThingOut]:
+        return list(rows())
+
     @api.get("/things/<int:id>")
     def thing(id: int) -> ThingOut:
         return t.cast(Thing, session.get(Thing, id))
@@ -174,6 +178,7 @@ def test_loaded_rows_are_validated_from_their_dicts(
     assert (listed.status_code, listed.json) == (200, EXPECTED)
     read = client.get("/api/v1/things/2")
     assert (read.status_code, read.json) == (200, EXPECTED[1])
+    assert client.get("/api/v1/sequence").json == EXPECTED
     # The view's own ordering reads "id"; the response's fields are read from the instances' dicts.
     assert reads == []
 
