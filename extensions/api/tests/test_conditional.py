@@ -124,6 +124,28 @@ def test_the_openapi_document_is_tagged_too(client: t.Any) -> None:
     assert client.get("/api/openapi.json", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
 
 
+def test_plain_views_under_the_prefix_are_tagged_by_their_whole_body(app: Flask, client: t.Any) -> None:
+    from flask import Response, stream_with_context
+
+    chunks = [b'{"a":', b"1}"]
+    app.add_url_rule("/api/chunks", "chunks", lambda: Response(list(chunks), content_type="application/json"))
+    app.add_url_rule(
+        "/api/text", "text", lambda: Response('{"b":"\u00e9"}', content_type="application/json; charset=utf-8")
+    )
+    app.add_url_rule(
+        "/api/stream",
+        "stream",
+        lambda: Response(stream_with_context(iter(chunks)), content_type="application/json"),
+    )
+    app.add_url_rule("/elsewhere", "elsewhere", lambda: Response(b"{}", content_type="application/json"))
+    assert client.get("/api/chunks").headers["ETag"] == entity_tag(b'{"a":1}')
+    assert client.get("/api/text").headers["ETag"] == entity_tag('{"b":"\u00e9"}'.encode())
+    assert "ETag" not in client.get("/api/stream").headers  # a streamed body is not read to tag it
+    assert "ETag" not in client.get("/elsewhere").headers  # not under an API's prefix
+    tag = entity_tag(b'{"a":1}')
+    assert client.get("/api/chunks", headers={"If-None-Match": tag}).status_code == 304
+
+
 def test_if_match_with_the_current_tag_lets_the_change_through(client: t.Any) -> None:
     tag = client.get("/api/v1/notes/1").headers["ETag"]
     response = client.patch("/api/v1/notes/1", json={"title": "Call Ada"}, headers={"If-Match": tag})

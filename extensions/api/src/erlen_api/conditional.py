@@ -31,6 +31,9 @@ if t.TYPE_CHECKING:
 #: The methods whose successful JSON answers carry an ``ETag``.
 _READS = frozenset({"GET", "HEAD"})
 
+#: The ``Content-Type`` of erlen-api's JSON answers, as werkzeug writes it for ``mimetype="application/json"``.
+_JSON_CONTENT_TYPE = "application/json"
+
 #: The headers a 304 keeps besides those describing the body (RFC 9110, 15.4.5: the others describe no body).
 _BODY_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "Content-Range")
 
@@ -104,21 +107,29 @@ def tag_response(response: Response) -> Response:
 
     :param response: the response of the current request.
     """
-    if (
-        request.method not in _READS
-        or response.status_code != 200
-        or response.mimetype != "application/json"
-        or response.is_streamed
-        or response.direct_passthrough
-    ):
+    if response.status_code != 200 or response.direct_passthrough:
         return response
-    if not state_of(t.cast(Flask, current_app._get_current_object())).covers(request.path):  # type: ignore[attr-defined]
+    # The request once, rather than through its proxy for each attribute: this runs on every response.
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.method not in _READS:
         return response
-    tag = response.headers.get("ETag")
+    headers = response.headers
+    # erlen-api's own answers carry exactly this header; anything else is parsed as werkzeug parses it.
+    if headers.get("Content-Type") != _JSON_CONTENT_TYPE and response.mimetype != "application/json":
+        return response
+    chunks = response.response
+    body: list[t.Any] | tuple[t.Any, ...] | None = chunks if isinstance(chunks, list | tuple) else None
+    if body is None and response.is_streamed:
+        return response
+    if not state_of(t.cast(Flask, current_app._get_current_object())).covers(current.path):  # type: ignore[attr-defined]
+        return response
+    tag = headers.get("ETag")
     if tag is None:
-        tag = entity_tag(response.get_data())
-        response.headers["ETag"] = tag
-    if matches(request.environ.get("HTTP_IF_NONE_MATCH"), tag, weak=True):
+        # A body of one bytes object (as erlen-api makes them) is the representation itself: no copy to join.
+        single = body is not None and len(body) == 1 and type(body[0]) is bytes
+        tag = entity_tag(body[0] if single else response.get_data())  # type: ignore[index]
+        headers["ETag"] = tag
+    if matches(current.environ.get("HTTP_IF_NONE_MATCH"), tag, weak=True):
         return not_modified(response)
     return response
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing as t
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flask import request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
+from .loaded_rows import LoadedRows
 from .negotiation import require_json_body
 from .params import Body, Path, Query, is_scalar, is_sequence, is_structured, split_annotation
 from .problems import PROBLEM_TYPES, Problem
@@ -222,6 +223,8 @@ class Endpoint:
     _query_model_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
     _body_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
     _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
+    _loaded_rows: LoadedRows | None = field(default=None, repr=False)
+    _loaded_rows_many: bool = field(default=False, repr=False)
 
     @property
     def status(self) -> int:
@@ -234,6 +237,26 @@ class Endpoint:
     def response_adapter(self) -> TypeAdapter[t.Any] | None:
         """The adapter serialising the response body, or ``None`` when no type is declared (or no body)."""
         return self._response_adapter
+
+    def loaded_values(self, value: t.Any) -> t.Any:
+        """``value`` with its ORM instances replaced by their loaded values, when that validates the same.
+
+        For a response of a model or a list of one, ``getattr`` on SQLAlchemy instances costs about as much as
+        the rest of the validation; their ``__dict__`` gives the same values (see :mod:`erlen_api.loaded_rows`).
+
+        :param value: what the view returned (without status and headers).
+        :returns: the dicts, or ``value`` itself when it must be read from its attributes.
+        """
+        reader = self._loaded_rows
+        if reader is None:
+            return value
+        if self._loaded_rows_many:
+            if type(value) is list:
+                dicts = reader.dicts_of(value)
+                return value if dicts is None else dicts
+            return value
+        found = reader.dict_of(value)
+        return value if found is None else found
 
     def prepare(self) -> None:
         """Build the pydantic validators of the declared types; :func:`compile_endpoint` calls it."""
@@ -256,6 +279,9 @@ class Endpoint:
             self._body_adapter = TypeAdapter(self.body.annotation)
         if self.response is not UNSET and self.response is not None:
             self._response_adapter = TypeAdapter(self.response)
+            model, many = _model_of(self.response)
+            if model is not None:
+                self._loaded_rows, self._loaded_rows_many = LoadedRows(model), many
 
     def parse(self, path_values: Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The view's arguments from the current request.
@@ -517,6 +543,24 @@ def compile_endpoint(
         endpoint.response = _response_from_hint(hints["return"])
     endpoint.prepare()
     return endpoint
+
+
+def _model_of(response: t.Any) -> tuple[type[BaseModel] | None, bool]:
+    """The pydantic model a response type is, or is a list of; and whether it is a list.
+
+    :param response: the declared response type.
+    """
+    if isinstance(response, type) and issubclass(response, BaseModel):
+        return response, False
+    arguments = t.get_args(response)
+    if (
+        t.get_origin(response) in (list, Sequence)
+        and len(arguments) == 1
+        and isinstance(arguments[0], type)
+        and issubclass(arguments[0], BaseModel)
+    ):
+        return arguments[0], True
+    return None, False
 
 
 def _response_from_hint(hint: t.Any) -> t.Any:

@@ -81,8 +81,16 @@ def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
     response_type = endpoint.response
     try:
         if not (isinstance(response_type, type) and type(value) is response_type and isinstance(value, BaseModel)):
-            # Dicts, dataclasses, ORM objects, lists of them: validated into the declared type first.
-            value = adapter.validate_python(value, from_attributes=True)
+            # Dicts, dataclasses, ORM objects, lists of them: validated into the declared type first; ORM
+            # instances from their loaded values when those validate the same.
+            loaded = endpoint.loaded_values(value)
+            try:
+                value = adapter.validate_python(loaded, from_attributes=True)
+            except ValidationError:
+                if loaded is value:
+                    raise
+                # The error as the instances themselves give it (its input is the instance, not its dict).
+                value = adapter.validate_python(value, from_attributes=True)
         data = adapter.dump_json(value, warnings="error" if check else "none")
         if check:
             adapter.validate_json(data)
@@ -123,8 +131,9 @@ def make_response(app: Flask, endpoint: Endpoint, returned: t.Any) -> WerkzeugRe
         response = Response(status=status)
         del response.headers["Content-Type"]  # no body, no media type
     else:
+        # content_type rather than mimetype: the same header, without werkzeug working out a charset to add.
         response = Response(
-            serialize(endpoint, value, check=checks_responses(app)), status=status, mimetype=JSON_MEDIA_TYPE
+            serialize(endpoint, value, check=checks_responses(app)), status=status, content_type=JSON_MEDIA_TYPE
         )
     if headers:
         response.headers.update(headers)

@@ -1,0 +1,234 @@
+"""ORM rows answered from their loaded values (their ``__dict__``), with the same JSON as from their attributes."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import String, create_engine, select
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column
+
+import erlen_api
+from erlen_api import ResponseValidationError
+from erlen_api.loaded_rows import LoadedRows
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Thing(Base):
+    __tablename__ = "things"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.size})"
+
+
+class OtherThing(Thing):
+    """Another class in the table (single-table inheritance)."""
+
+
+class ThingOut(BaseModel):
+    id: int
+    name: str
+    size: int
+
+
+class LabelledOut(BaseModel):
+    id: int
+    label: str
+
+
+class AliasedOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)  # the check of the JSON reads "title"
+
+    id: int
+    title: str = Field(alias="name")
+
+
+class ForbiddingOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    name: str
+
+
+class KeepingOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str
+
+
+class SmallOut(BaseModel):
+    id: int
+    size: int = Field(le=3)
+
+
+class SeeingOut(BaseModel):
+    """A model validator that runs before the fields: it must see the instance."""
+
+    id: int
+    seen: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def note_input(cls, data: t.Any) -> t.Any:
+        if isinstance(data, dict):  # the check of the JSON produced
+            return data
+        return {"id": data.id, "seen": type(data).__name__}
+
+
+EXPECTED = [{"id": n, "name": f"thing {n}", "size": n} for n in range(1, 6)]
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine, expire_on_commit=False) as made:
+        made.add_all(Thing(**row) for row in EXPECTED)
+        made.commit()
+    with Session(engine, expire_on_commit=False) as made:
+        yield made
+    engine.dispose()
+
+
+@pytest.fixture
+def rows_app(make_app: t.Any, session: Session) -> t.Any:
+    """An app whose views answer the rows of ``session``, in several response models."""
+    api = erlen_api.Api("rows", version="v1")
+
+    def rows() -> t.Sequence[Thing]:
+        return session.scalars(select(Thing).order_by(Thing.id)).all()
+
+    @api.get("/things")
+    def things() -> list[ThingOut]:
+        return list(rows())
+
+    @api.get("/sequence")
+    def sequence() -> t.Sequence[ThingOut]:
+        return list(rows())
+
+    @api.get("/things/<int:id>")
+    def thing(id: int) -> ThingOut:
+        return t.cast(Thing, session.get(Thing, id))
+
+    @api.get("/labelled")
+    def labelled() -> list[LabelledOut]:
+        return list(rows())
+
+    @api.get("/aliased")
+    def aliased() -> list[AliasedOut]:
+        return list(rows())
+
+    @api.get("/forbidding")
+    def forbidding() -> list[ForbiddingOut]:
+        return list(rows())
+
+    @api.get("/keeping")
+    def keeping() -> list[KeepingOut]:
+        return list(rows())
+
+    @api.get("/seeing")
+    def seeing() -> list[SeeingOut]:
+        return list(rows())
+
+    @api.get("/small")
+    def small() -> list[SmallOut]:
+        return list(rows())
+
+    @api.get("/new")
+    def new() -> ThingOut:
+        return Thing(id=9, name="unsaved", size=1)
+
+    app = make_app(["api"], {"TESTING": True})  # responses checked, exceptions raised
+    app.register_blueprint(api)
+    return app
+
+
+def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the reads of mapped attributes through SQLAlchemy's instrumented attributes."""
+    reads: list[str] = []
+    original = InstrumentedAttribute.__get__
+
+    def counted(self: t.Any, instance: t.Any, owner: t.Any) -> t.Any:
+        if instance is not None:
+            reads.append(self.key)
+        return original(self, instance, owner)
+
+    monkeypatch.setattr(InstrumentedAttribute, "__get__", counted)
+    return reads
+
+
+def test_loaded_rows_are_validated_from_their_dicts(
+    rows_app: t.Any, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session.scalars(select(Thing)).all()  # loaded before counting
+    reads = counting_reads(monkeypatch)
+    client = rows_app.test_client()
+    listed = client.get("/api/v1/things")
+    assert (listed.status_code, listed.json) == (200, EXPECTED)
+    read = client.get("/api/v1/things/2")
+    assert (read.status_code, read.json) == (200, EXPECTED[1])
+    assert client.get("/api/v1/sequence").json == EXPECTED
+    # The view's own ordering reads "id"; the response's fields are read from the instances' dicts.
+    assert reads == []
+
+
+def test_expired_attributes_are_loaded_as_before(rows_app: t.Any, session: Session) -> None:
+    rows = session.scalars(select(Thing).order_by(Thing.id)).all()
+    session.expire(rows[2], ["name"])
+    session.expire(rows[0])
+    assert "name" not in rows[2].__dict__
+    assert rows_app.test_client().get("/api/v1/things").json == EXPECTED
+    assert rows_app.test_client().get("/api/v1/things/1").json == EXPECTED[0]
+
+
+def test_fields_that_are_not_columns_are_read_as_attributes(rows_app: t.Any) -> None:
+    assert rows_app.test_client().get("/api/v1/labelled").json == [
+        {"id": row["id"], "label": f"{row['name']} ({row['size']})"} for row in EXPECTED
+    ]
+
+
+def test_models_that_would_see_the_dict_differently_get_the_instances(rows_app: t.Any) -> None:
+    client = rows_app.test_client()
+    assert client.get("/api/v1/aliased").json == [{"id": row["id"], "title": row["name"]} for row in EXPECTED]
+    assert client.get("/api/v1/forbidding").json == [{"id": row["id"], "name": row["name"]} for row in EXPECTED]
+    assert client.get("/api/v1/keeping").json == [{"id": row["id"], "name": row["name"]} for row in EXPECTED]
+    assert client.get("/api/v1/seeing").json == [{"id": row["id"], "seen": "Thing"} for row in EXPECTED]
+
+
+def test_an_unsaved_instance_reads_its_defaults_from_its_attributes(rows_app: t.Any) -> None:
+    assert rows_app.test_client().get("/api/v1/new").json == {"id": 9, "name": "unsaved", "size": 1}
+
+
+def test_a_row_its_model_refuses_is_reported_as_from_the_instance(rows_app: t.Any, session: Session) -> None:
+    with pytest.raises(ResponseValidationError) as caught:
+        rows_app.test_client().get("/api/v1/small")
+    errors = caught.value.error.errors()  # type: ignore[union-attr]
+    assert [(error["loc"], error["input"]) for error in errors] == [((3, "size"), 4), ((4, "size"), 5)]
+
+
+def test_the_reader_takes_only_plain_mapped_instances(session: Session) -> None:
+    rows = list(session.scalars(select(Thing).order_by(Thing.id)).all())
+    reader = LoadedRows(ThingOut)
+    dicts = reader.dicts_of(rows)
+    assert dicts is not None and all(found is row.__dict__ for found, row in zip(dicts, rows, strict=True))
+    assert reader.dict_of(rows[0]) is rows[0].__dict__
+    assert reader.dicts_of([]) is None
+    assert reader.dicts_of([*rows, OtherThing(id=7, name="other", size=1)]) is None
+    assert reader.dicts_of([{"id": 1, "name": "a", "size": 1}]) is None  # not mapped: validated as it is
+    session.expire(rows[1], ["size"])
+    assert reader.dicts_of(rows) is None
+    assert LoadedRows(LabelledOut).dicts_of(rows[:1]) is None
+    assert LoadedRows(AliasedOut).dicts_of(rows[:1]) is None
+    assert LoadedRows(SeeingOut).dicts_of(rows[:1]) is None
+    assert LoadedRows(ForbiddingOut).dicts_of(rows[:1]) is None
