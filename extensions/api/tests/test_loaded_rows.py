@@ -50,7 +50,7 @@ class AliasedOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)  # the check of the JSON reads "title"
 
     id: int
-    title: str = Field(alias="name")
+    title: str = Field(validation_alias="name")
 
 
 class ForbiddingOut(BaseModel):

@@ -6,8 +6,9 @@ import typing as t
 
 import pytest
 from flask import Flask
+from pydantic import BaseModel, ConfigDict, Field
 
-from erlen_api import ResponseValidationError
+from erlen_api import Api, ResponseValidationError, etag_of
 
 
 def test_objects_with_attributes_are_validated_into_the_response_type(client: t.Any) -> None:
@@ -66,3 +67,38 @@ def test_flask_responses_pass_through(client: t.Any) -> None:
 
 def test_response_types_of_dataclasses_and_typeddicts(app: Flask, client: t.Any) -> None:
     assert client.post("/api/v1/points", json={"x": 0, "y": 0}).data == b'{"x":1.0,"y":1.0}'
+
+
+class Person(BaseModel):
+    """A response model whose field is known to clients by its alias only."""
+
+    model_config = ConfigDict(populate_by_name=False)
+
+    full_name: str = Field(alias="fullName")
+
+
+aliases = Api("aliases", __name__, version="v1")
+
+
+@aliases.get("/person")
+def person() -> Person:
+    return Person.model_validate({"fullName": "Ada Lovelace"})
+
+
+@aliases.get("/person-from-dict")
+def person_from_dict() -> Person:
+    return t.cast(Person, {"fullName": "Grace Hopper"})
+
+
+def test_aliased_fields_are_written_by_their_alias_as_the_openapi_document_says(make_app: t.Any) -> None:
+    app = make_app(["api"], {"API_CHECK_RESPONSES": True})
+    app.register_blueprint(aliases)
+    client = app.test_client()
+    # Checked responses: the JSON is read back by the same model, which knows the field by its alias only.
+    answer = client.get("/api/v1/person")
+    assert answer.json == {"fullName": "Ada Lovelace"}
+    # A view's own ETag for the value is the one its GET answers: both are computed over the same bytes.
+    assert answer.headers["ETag"] == etag_of(Person.model_validate({"fullName": "Ada Lovelace"}))
+    assert client.get("/api/v1/person-from-dict").json == {"fullName": "Grace Hopper"}
+    schema = client.get("/api/openapi.json").json["components"]["schemas"]["Person"]
+    assert list(schema["properties"]) == ["fullName"]

@@ -52,7 +52,7 @@ def representation(value: t.Any, response_type: t.Any = None) -> bytes:
     adapter: TypeAdapter[t.Any] = TypeAdapter(kind)
     if not (isinstance(kind, type) and type(value) is kind and isinstance(value, BaseModel)):
         value = adapter.validate_python(value, from_attributes=True)
-    return adapter.dump_json(value)
+    return adapter.dump_json(value, by_alias=True)
 
 
 def etag_of(value: t.Any, response_type: t.Any = None) -> str:

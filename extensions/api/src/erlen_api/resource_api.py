@@ -75,7 +75,7 @@ class BuiltResource:
 
         :param row: a row of the model.
         """
-        return self._read_adapter.dump_json(self.schemas.read.model_validate(row))
+        return self._read_adapter.dump_json(self.schemas.read.model_validate(row), by_alias=True)
 
     def statement(self, operation: Operation) -> sa.Select[t.Any]:
         """``select(model)``, narrowed by the resource's ``scope`` for ``operation``.

@@ -91,7 +91,8 @@ def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
                     raise
                 # The error as the instances themselves give it (its input is the instance, not its dict).
                 value = adapter.validate_python(value, from_attributes=True)
-        data = adapter.dump_json(value, warnings="error" if check else "none")
+        # By alias, as the OpenAPI document describes responses (pydantic's serialization schema uses aliases).
+        data = adapter.dump_json(value, by_alias=True, warnings="error" if check else "none")
         if check:
             adapter.validate_json(data)
     except (ValidationError, pydantic_core.PydanticSerializationError) as exc:
