@@ -24,6 +24,7 @@ from .errors import (
 )
 from .gunicorn_logs import gunicorn_logconfig
 from .hosts import split_host
+from .lazy_commands import LazyCommand, when_loaded
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
@@ -44,6 +45,7 @@ __all__ = [
     "ErlenError",
     "HookImplementationError",
     "KeyCachingSigner",
+    "LazyCommand",
     "Level",
     "LoadedPlugin",
     "MissingRequirementError",
@@ -71,4 +73,5 @@ __all__ = [
     "render_error_page",
     "request_id",
     "split_host",
+    "when_loaded",
 ]

@@ -17,6 +17,7 @@ from . import builtin, cookie_sessions
 from .config import ConfigInput, ConfigSources, decode_undeclared, load_config, load_environment
 from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, PluginHookError, SettingError
 from .hosts import register_host_check
+from .lazy_commands import LazyCommand
 from .plugins.declaration import default_prefix
 from .plugins.discovery import LoadedPlugin, installed_plugins, load_plugin
 from .plugins.ordering import resolve_order
@@ -308,6 +309,10 @@ def _register_commands(app: Flask, registry: PluginRegistry) -> None:
 def _in_app_context(command: click.Command) -> click.Command:
     # Flask pushes an app context for app.cli commands only when they run
     # through FlaskGroup; wrapping keeps the hook's promise under any runner.
+    if isinstance(command, LazyCommand):
+        # The real command is wrapped when it is imported (its first run or help).
+        command.when_loaded(_in_app_context)
+        return command
     if not getattr(command, "_erlen_app_context", False):
         command.callback = with_appcontext(command.callback or (lambda: None))
         command._erlen_app_context = True  # type: ignore[attr-defined]

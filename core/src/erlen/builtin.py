@@ -273,12 +273,23 @@ def _is_weak(secret: str | bytes) -> bool:
     )
 
 
+#: ``erlen check``'s help: here, not in :mod:`erlen.cli.check`, so that ``erlen --help`` lists it without importing it.
+CHECK_HELP = "Run the system checks of every enabled plugin; exit 1 on errors."
+#: ``erlen plugins``'s help (see :data:`CHECK_HELP`).
+PLUGINS_HELP = (
+    "List enabled and installed plugins with version, distribution, requirements and the hooks they implement."
+)
+
+
 @hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
-    from .cli.check import check_command
-    from .cli.plugins import plugins_command
+    from .lazy_commands import LazyCommand
 
-    return [plugins_command, check_command]
+    # Imported when run: every worker creates the app, none runs these.
+    return [
+        LazyCommand("plugins", "erlen.cli.plugins:plugins_command", help=PLUGINS_HELP),
+        LazyCommand("check", "erlen.cli.check:check_command", help=CHECK_HELP),
+    ]
 
 
 @hookimpl

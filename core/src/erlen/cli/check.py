@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 from flask import current_app
 
+from ..builtin import CHECK_HELP
 from ..checks import Level, run_checks
 from ..errors import ErlenError
 
 
-@click.command("check")
+@click.command("check", help=CHECK_HELP)
 @click.option("--deploy", is_flag=True, help="Add the checks that matter in production.")
 def check_command(deploy: bool) -> None:
-    """Run the system checks of every enabled plugin; exit 1 on errors."""
+    """``erlen check [--deploy]``: see :data:`erlen.builtin.CHECK_HELP`."""
     try:
         messages = run_checks(current_app, deploy=deploy)
     except ErlenError as exc:

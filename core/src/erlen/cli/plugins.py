@@ -9,16 +9,16 @@ import click
 from flask import current_app
 
 from ..app import plugins_of
+from ..builtin import PLUGINS_HELP
 from ..errors import ErlenError
 from ..plugins.discovery import installed_plugins, load_plugin
 from ..plugins.validation import hook_implementations
 
 
-@click.command("plugins")
+@click.command("plugins", help=PLUGINS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def plugins_command(as_json: bool) -> None:
-    """List enabled and installed plugins with version, distribution,
-    requirements and the hooks they implement."""
+    """``erlen plugins [--json]``: see :data:`erlen.builtin.PLUGINS_HELP`."""
     rows = plugin_rows()
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -11,11 +11,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .openapi import spec_of
+from .plugin import API_HELP
 
 
 def api_group() -> AppGroup:
     """The ``erlen api`` group: ``erlen api spec [--output FILE]``."""
-    group = AppGroup("api", help="Typed REST APIs: the OpenAPI document.")
+    group = AppGroup("api", help=API_HELP)
 
     @group.command("spec")
     @click.option(

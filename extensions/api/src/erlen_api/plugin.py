@@ -227,8 +227,11 @@ def erlen_blueprints(app: Flask) -> Iterable[Blueprint | tuple[Blueprint, Mappin
     return [(docs_blueprint(app), {"url_prefix": app.config["API_URL_PREFIX"]}), *resource_blueprints(app)]
 
 
+#: ``erlen api``'s help: here, so that ``erlen --help`` lists it without importing :mod:`erlen_api.cli`.
+API_HELP = "Typed REST APIs: the OpenAPI document."
+
+
 @erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
-    from .cli import api_group
-
-    return [api_group()]
+    # Imported when run (LazyCommand): every worker creates the app, none runs it.
+    return [erlen.LazyCommand("api", "erlen_api.cli:api_group", help=API_HELP)]

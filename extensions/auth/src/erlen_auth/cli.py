@@ -17,6 +17,7 @@ from . import accounts, password_policy
 from .errors import UnknownPermissionError
 from .models import ROLE_NAME_MAX_LENGTH, Role, User
 from .permissions import permissions_of, require_known
+from .plugin import PERMISSIONS_HELP, ROLE_HELP, USER_HELP
 
 
 def _read_password(confirm: bool = True, *, email: str | None = None) -> str:
@@ -74,7 +75,7 @@ def _role_names() -> list[str]:
     return list(get_session().scalars(sa.select(Role.name).order_by(Role.name)))
 
 
-user_group = AppGroup("user", help="Manage user accounts.")
+user_group = AppGroup("user", help=USER_HELP)
 
 
 @user_group.command("create")
@@ -232,7 +233,7 @@ def remove_role_command(email: str, role: str) -> None:
     click.echo(f"<{user.email}> no longer has the role {role!r}.")
 
 
-role_group = AppGroup("role", help="Manage roles: named groups of permissions.")
+role_group = AppGroup("role", help=ROLE_HELP)
 
 
 @role_group.command("create")
@@ -299,9 +300,9 @@ def list_roles_command() -> None:
             click.echo(f"  {permission}" + ("" if permission in known else "  (not declared by any enabled plugin)"))
 
 
-@click.command("permissions")
+@click.command("permissions", help=PERMISSIONS_HELP)
 def permissions_command() -> None:
-    """List every permission with the plugin that declares it."""
+    """``erlen permissions``: see :data:`erlen_auth.plugin.PERMISSIONS_HELP`."""
     known = permissions_of()
     width = max((len(name) for name in known), default=0)
     for permission in known.values():

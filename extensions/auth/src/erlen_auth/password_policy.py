@@ -16,7 +16,6 @@ process, on first use, and compared case-insensitively, as Django does.
 from __future__ import annotations
 
 import functools
-import gzip
 import typing as t
 from pathlib import Path
 
@@ -61,6 +60,8 @@ def load_list(path: str) -> frozenset[str]:
     :param path: a text file with one password a line, gzip-compressed or not.
     :raises erlen.ConfigError: the file cannot be read.
     """
+    import gzip  # here: only the pages and commands that set a password read the list
+
     try:
         with gzip.open(path, "rt", encoding="utf-8") as compressed:
             lines = compressed.read().splitlines()

@@ -468,11 +468,21 @@ def erlen_error_context() -> Mapping[str, t.Any]:
     return {"current_user": user, "current_user_unknown": may_be_signed_in(user)}
 
 
+#: The help of ``erlen user``, ``erlen role`` and ``erlen permissions``: here, so that ``erlen --help`` lists
+#: them without importing :mod:`erlen_auth.cli`, which defines them with the same text.
+USER_HELP = "Manage user accounts."
+ROLE_HELP = "Manage roles: named groups of permissions."
+PERMISSIONS_HELP = "List every permission with the plugin that declares it."
+
+
 @erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
-    from .cli import permissions_command, role_group, user_group
-
-    return [user_group, role_group, permissions_command]
+    # Imported when run (LazyCommand): every worker creates the app, none runs these.
+    return [
+        erlen.LazyCommand("user", "erlen_auth.cli:user_group", help=USER_HELP),
+        erlen.LazyCommand("role", "erlen_auth.cli:role_group", help=ROLE_HELP),
+        erlen.LazyCommand("permissions", "erlen_auth.cli:permissions_command", help=PERMISSIONS_HELP),
+    ]
 
 
 @erlen.hookimpl

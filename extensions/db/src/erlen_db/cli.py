@@ -15,6 +15,7 @@ import erlen
 
 from .database import Database, database_of
 from .errors import database_error_message, is_unavailable
+from .plugin import DB_HELP
 
 #: The table Alembic keeps the revision of a migrated database in.
 ALEMBIC_VERSION_TABLE = "alembic_version"
@@ -22,7 +23,7 @@ ALEMBIC_VERSION_TABLE = "alembic_version"
 
 def db_group() -> AppGroup:
     """The ``db`` command group; migrations plugins add their commands to it through ``cli.commands["db"]``."""
-    group = AppGroup("db", help="Work with the app's database.")
+    group = AppGroup("db", help=DB_HELP)
     group.add_command(info_command)
     group.add_command(create_all_command)
     return group

@@ -210,11 +210,15 @@ def _configured_url(app: Flask) -> URL:
     return url
 
 
+#: ``erlen db``'s help: here, so that ``erlen --help`` lists it without importing :mod:`erlen_db.cli`.
+DB_HELP = "Work with the app's database."
+
+
 @erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
-    from .cli import db_group
-
-    return [db_group()]
+    # Imported when run (LazyCommand): every worker creates the app, none runs it. db_group makes a new group
+    # for each app (migrate adds its commands to it).
+    return [erlen.LazyCommand("db", "erlen_db.cli:db_group", help=DB_HELP)]
 
 
 @erlen.hookimpl

@@ -13,10 +13,11 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import MailError
+from .plugin import MAIL_HELP
 from .state import state_of
 from .templates import send_template
 
-mail_group = AppGroup("mail", help="Send email and inspect the mail setup.")
+mail_group = AppGroup("mail", help=MAIL_HELP)
 
 
 @mail_group.command("send-test")

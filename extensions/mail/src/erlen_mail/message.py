@@ -9,11 +9,14 @@ import secrets
 import typing as t
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email import message_from_bytes, policy, quoprimime
+from email import message_from_bytes, quoprimime
 from email.message import EmailMessage, MIMEPart
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
 
 from .errors import HeaderInjectionError, MessageError
+
+if t.TYPE_CHECKING:
+    from email.policy import EmailPolicy
 
 #: An address: ``"ada@example.com"``, ``"Ada <ada@example.com>"`` or ``("Ada", "ada@example.com")``.
 Address = str | tuple[str, str]
@@ -25,14 +28,31 @@ MANAGED_HEADERS = frozenset(
 
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII except ':' (RFC 5322 field name); use fullmatch
 
-#: Folds and encodes headers that are not plain short ASCII, and writes attachments: CRLF line ends.
-_SMTP_POLICY = policy.SMTP
-#: The same for a message to or from an address that is not ASCII (sent with SMTPUTF8).
-_SMTPUTF8_POLICY = policy.SMTPUTF8
 #: The longest header line written as it is (RFC 5322 recommends 78); longer ones are folded.
 _MAX_HEADER_LINE = 78
 #: The longest body line sent as 7bit/8bit (RFC 5322's limit); a longer one makes the part quoted-printable.
 _MAX_BODY_LINE = 998
+
+
+def _smtp_policy(utf8: bool = False) -> EmailPolicy[EmailMessage]:
+    """``email.policy.SMTP``, or ``SMTPUTF8`` for a message to or from an address that is not ASCII.
+
+    It folds and encodes headers that are not plain short ASCII, and writes attachments, with CRLF line
+    ends. :mod:`email.policy` (with the header registry and its parser, some 0.6 MiB) is imported here,
+    when the first message is built, not by every process that creates the app and never sends mail.
+
+    :param utf8: whether the message is sent with SMTPUTF8.
+    """
+    from email import policy
+
+    return policy.SMTPUTF8 if utf8 else policy.SMTP
+
+
+def _default_policy() -> EmailPolicy[EmailMessage]:
+    """``email.policy.default``, to parse a written message back (imported on first use, see :func:`_smtp_policy`)."""
+    from email import policy
+
+    return policy.default
 
 
 @functools.lru_cache(maxsize=4096)
@@ -150,7 +170,7 @@ def _header_line(name: str, value: str, utf8: bool) -> bytes:
     """One header field, CRLF-terminated: as it is when short ASCII, else encoded (RFC 2047) and folded."""
     if value.isascii() and len(name) + len(value) + 2 <= _MAX_HEADER_LINE:
         return f"{name}: {value}\r\n".encode("ascii")
-    fold_policy = _SMTPUTF8_POLICY if utf8 else _SMTP_POLICY
+    fold_policy = _smtp_policy(utf8)
     folded: str = fold_policy.header_factory(name, value).fold(policy=fold_policy)
     return folded.encode("utf-8")
 
@@ -183,7 +203,7 @@ def _attachment_part(attachment: Attachment) -> bytes:
     The standard library quotes and encodes the file name (RFC 2231 for a
     name that is not ASCII) and base64-encodes binary content.
     """
-    part = MIMEPart(policy=_SMTP_POLICY)
+    part = MIMEPart(policy=_smtp_policy())
     maintype, _, subtype = (attachment.mimetype or "application/octet-stream").partition("/")
     disposition = "inline" if attachment.inline else "attachment"
     if isinstance(attachment.content, str) and maintype == "text":
@@ -193,7 +213,7 @@ def _attachment_part(attachment: Attachment) -> bytes:
         part.set_content(
             content, maintype=maintype, subtype=subtype, filename=attachment.filename, disposition=disposition
         )
-    return part.as_bytes(policy=_SMTP_POLICY)
+    return part.as_bytes(policy=_smtp_policy())
 
 
 def _multipart(subtype: str, parts: list[bytes]) -> bytes:
@@ -423,7 +443,7 @@ class Message:
         """
         # Every line of to_bytes() ends in CRLF and none holds a bare CR or LF.
         data = self.to_bytes().replace(b"\r\n", b"\n")
-        return message_from_bytes(data, policy=policy.default)
+        return message_from_bytes(data, policy=_default_policy())
 
 
 __all__ = ["Address", "Attachment", "Message", "check_header_value", "format_address"]
@@ -439,7 +459,7 @@ def message_from_raw(sender: str, recipients: list[str], data: bytes) -> Message
     :param recipients: the envelope recipients.
     :param data: the message as :meth:`Message.to_bytes` made it.
     """
-    parsed = message_from_bytes(data.replace(b"\r\n", b"\n"), policy=policy.default)
+    parsed = message_from_bytes(data.replace(b"\r\n", b"\n"), policy=_default_policy())
 
     def addresses(name: str) -> list[str]:
         return [formataddr(pair) for pair in getaddresses([str(value) for value in parsed.get_all(name, [])])]

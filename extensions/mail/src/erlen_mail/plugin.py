@@ -304,11 +304,14 @@ def erlen_migrate_locations() -> str:
     return "migrations"
 
 
+#: ``erlen mail``'s help: here, so that ``erlen --help`` lists it without importing :mod:`erlen_mail.cli`.
+MAIL_HELP = "Send email and inspect the mail setup."
+
+
 @erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
-    from .cli import mail_group
-
-    return [mail_group]
+    # Imported when run (LazyCommand): every worker creates the app, none runs it.
+    return [erlen.LazyCommand("mail", "erlen_mail.cli:mail_group", help=MAIL_HELP)]
 
 
 @erlen.hookimpl

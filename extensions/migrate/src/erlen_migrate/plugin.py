@@ -61,13 +61,19 @@ def migrations_of(app: Flask) -> Migrations:
 
 @erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
-    from .cli import add_commands
-
     group = cli.commands.get("db")
     if group is None:  # pragma: no cover - db is required, so its group exists
         raise erlen.PluginError("The 'db' command group is missing; is the db plugin enabled?", plugin="migrate")
-    add_commands(t.cast("AppGroup", group))
+    # erlen-db's group is a LazyCommand: the migration commands (and Alembic's code) are imported with it,
+    # when ``erlen db ...`` runs, never in a worker.
+    erlen.when_loaded(group, _add_commands)
     return []
+
+
+def _add_commands(group: click.Command) -> None:
+    from .cli import add_commands
+
+    add_commands(t.cast("AppGroup", group))
 
 
 @erlen.hookimpl

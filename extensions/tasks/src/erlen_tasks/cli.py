@@ -12,7 +12,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-tasks_group = AppGroup("tasks", help="Run and inspect background jobs.")
+from .plugin import TASKS_HELP
+
+tasks_group = AppGroup("tasks", help=TASKS_HELP)
 
 
 def _app() -> t.Any:

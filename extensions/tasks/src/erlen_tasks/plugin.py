@@ -229,11 +229,14 @@ def erlen_migrate_locations() -> str:
     return "migrations"
 
 
+#: ``erlen tasks``'s help: here, so that ``erlen --help`` lists it without importing :mod:`erlen_tasks.cli`.
+TASKS_HELP = "Run and inspect background jobs."
+
+
 @erlen.hookimpl
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
-    from .cli import tasks_group
-
-    return [tasks_group]
+    # Imported when run (LazyCommand): every worker creates the app, none runs it.
+    return [erlen.LazyCommand("tasks", "erlen_tasks.cli:tasks_group", help=TASKS_HELP)]
 
 
 @erlen.hookimpl(optionalhook=True)

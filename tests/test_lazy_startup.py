@@ -1,0 +1,165 @@
+"""What a worker does not import: the shipped plugins' command-line code, loaded only by the ``erlen`` command.
+
+Every gunicorn worker creates the app, and so calls every plugin's
+``erlen_cli_commands``; the plugins return :class:`erlen.LazyCommand` stand-ins,
+whose modules are imported only when a command runs or shows its own help.
+These tests check it in a fresh interpreter (what a worker has imported after
+creating the app and answering a request), that ``erlen --help`` lists the
+commands with the same one-line help without importing them, and that the
+commands still work on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+import pytest
+
+import erlen
+
+#: Every shipped plugin that adds commands, and those they require.
+PLUGINS = ["db", "forms", "auth", "migrate", "mail", "admin", "api", "tasks"]
+
+#: The modules that define the shipped commands: none may be imported by creating the app.
+CLI_MODULES = [
+    "erlen.cli",
+    "erlen.cli.check",
+    "erlen.cli.plugins",
+    "erlen_api.cli",
+    "erlen_auth.cli",
+    "erlen_db.cli",
+    "erlen_mail.cli",
+    "erlen_migrate.cli",
+    "erlen_tasks.cli",
+    "alembic",
+]
+
+#: Imported on first use by the pages that need them, not by a worker that answered the log-in page: the
+#: standard library's email policies (by the first message built) and gzip (by the first password set).
+FIRST_USE_MODULES = ["email.policy", "gzip"]
+
+APP_MODULE = f"""
+import erlen
+
+
+def create_app():
+    return erlen.create_app(
+        "lazyworker",
+        {{"PLUGINS": {PLUGINS!r}, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}},
+    )
+"""
+
+
+@pytest.fixture
+def app_folder(tmp_path: Path) -> Path:
+    (tmp_path / "lazy_worker_app.py").write_text(APP_MODULE, encoding="utf-8")
+    return tmp_path
+
+
+def _env(folder: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ERLEN_", "FLASK_"))}
+    env.update(
+        ERLEN_DB_URL=f"sqlite:///{folder / 'lazy.sqlite3'}",
+        ERLEN_SECRET_KEY="lazy-startup-secret-key-0123456789abcdef",
+        PYTHONPATH=os.pathsep.join([str(folder), env.get("PYTHONPATH", "")]),
+    )
+    return env
+
+
+def _run(folder: Path, script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=folder,
+        env=_env(folder),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_worker_imports_no_command_line_code(app_folder: Path) -> None:
+    out = _run(
+        app_folder,
+        """
+        import json, sys
+        import lazy_worker_app
+
+        app = lazy_worker_app.create_app()
+        status = app.test_client().get("/auth/login").status_code
+        print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+        """,
+    )
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["status"] == 200
+    assert [name for name in CLI_MODULES if name in seen["modules"]] == []
+    assert [name for name in FIRST_USE_MODULES if name in seen["modules"]] == []
+
+
+def test_the_command_listing_imports_no_command_line_code(app_folder: Path) -> None:
+    out = _run(
+        app_folder,
+        """
+        import json, sys
+        from erlen.cli import main
+
+        sys.argv = ["erlen", "--app", "lazy_worker_app", "--help"]
+        try:
+            main()
+        except SystemExit as exc:
+            assert not exc.code, exc.code
+        print(json.dumps(sorted(sys.modules)))
+        """,
+    )
+    *listing, modules = out.splitlines()
+    commands = "\n".join(listing).split("Commands:\n", 1)[1]
+    for name in ["api", "check", "db", "mail", "permissions", "plugins", "role", "tasks", "user"]:
+        assert f"\n  {name} " in f"\n{commands}"
+    plugin_modules = [name for name in CLI_MODULES if name not in ("erlen.cli",)]
+    assert [name for name in plugin_modules if name in json.loads(modules)] == []
+
+
+def test_commands_run_on_first_use(app_folder: Path) -> None:
+    # A command of each kind, in a fresh interpreter: a group made per app with another plugin's commands
+    # added to it (db + migrate), a shared group (mail), a command (permissions), a built-in (check).
+    out = _run(
+        app_folder,
+        """
+        from erlen.cli import cli
+
+        for args in (["db", "upgrade"], ["db", "current"], ["permissions"], ["mail", "--help"], ["check"]):
+            try:
+                cli.main(["--app", "lazy_worker_app", *args], prog_name="erlen")
+            except SystemExit as exc:
+                assert not exc.code, (args, exc.code)
+            print("--", " ".join(args))
+        """,
+    )
+    assert "-- db upgrade" in out
+    assert "admin.access" in out  # erlen permissions lists the admin's permission
+    assert "send-test" in out  # erlen mail --help lists its subcommands
+    assert "-- check" in out
+
+
+def test_the_listed_help_is_the_commands_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERLEN_DB_URL", f"sqlite:///{tmp_path / 'help.sqlite3'}")
+    app = erlen.create_app(
+        "helps", {"PLUGINS": PLUGINS, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}
+    )
+    lazy = {name: command for name, command in app.cli.commands.items() if isinstance(command, erlen.LazyCommand)}
+    assert sorted(lazy) == ["api", "check", "db", "mail", "permissions", "plugins", "role", "tasks", "user"]
+    for name, command in lazy.items():
+        listed = [command.get_short_help_str(limit) for limit in (20, 45, 80, 200)]
+        real = command.load()
+        assert [real.get_short_help_str(limit) for limit in (20, 45, 80, 200)] == listed, name
+        assert real.hidden == command.hidden, name
+    db = lazy["db"].load()
+    assert isinstance(db, click.Group)
+    assert {"upgrade", "downgrade", "revision", "info", "create-all"} <= set(db.commands)
