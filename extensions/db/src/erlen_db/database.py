@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from types import MappingProxyType
 
 from flask import Flask, g, has_app_context
-from sqlalchemy import MetaData, Table, create_engine, event, inspect
+from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
@@ -20,6 +20,7 @@ from sqlalchemy.orm import (
     Session,
     sessionmaker,
 )
+from sqlalchemy.orm.util import object_state
 
 import erlen
 
@@ -95,9 +96,9 @@ class Database:
         """
         # The proxy's target once, rather than through the proxy for each attribute: this runs on every use.
         app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        session: Session | None = app_globals.get(_G_KEY)
         if session is None:
-            connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+            connection: Connection | None = app_globals.get(_G_CONNECTION)
             if connection is None:
                 session = self.new_session()
             else:
@@ -109,7 +110,7 @@ class Database:
                     # teardown.
                     session.connection()
             setattr(app_globals, _G_KEY, session)
-            adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
+            adopted: dict[t.Any, t.Any] | None = app_globals.get(_G_ADOPTED)
             if adopted:
                 for instance in adopted.values():
                     _join(session, instance)
@@ -126,15 +127,16 @@ class Database:
         """
         if not has_app_context():
             return None
-        return t.cast("Session | None", _app_globals().get(_G_KEY))
+        session: Session | None = _app_globals().get(_G_KEY)
+        return session
 
     def in_transaction(self) -> bool:
         """Whether the current app context's session or connection is in a transaction; it makes neither."""
         app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        session: Session | None = app_globals.get(_G_KEY)
         if session is not None and session.in_transaction():
             return True
-        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        connection: Connection | None = app_globals.get(_G_CONNECTION)
         return connection is not None and connection.in_transaction()
 
     def connection(self) -> Connection:
@@ -152,10 +154,10 @@ class Database:
         connection's transaction) or ``connection.commit()``.
         """
         app_globals = _app_globals()
-        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        connection: Connection | None = app_globals.get(_G_CONNECTION)
         if connection is not None:
             return connection
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        session: Session | None = app_globals.get(_G_KEY)
         if session is not None or self._test_connection is not None:
             # The session was made first (it joins the test's transaction under rolled_back): its connection.
             return (session if session is not None else self.session).connection()
@@ -176,15 +178,15 @@ class Database:
         :param instance: a detached instance (see :func:`sqlalchemy.orm.make_transient_to_detached`).
         """
         app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        session: Session | None = app_globals.get(_G_KEY)
         if session is not None:
             _join(session, instance)
             return
-        adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
+        adopted: dict[t.Any, t.Any] | None = app_globals.get(_G_ADOPTED)
         if adopted is None:
             adopted = {}
             setattr(app_globals, _G_ADOPTED, adopted)
-        state = inspect(instance)
+        state = object_state(instance)
         if adopted.setdefault(state.key, instance) is not instance:
             return  # another instance of the row waits already: the session will have that one
         unloaded = state.unloaded
@@ -200,7 +202,7 @@ class Database:
 
         Empty when none waits. With the session's identity map, it keeps one instance per row in an app context.
         """
-        adopted = t.cast("dict[t.Any, t.Any] | None", _app_globals().get(_G_ADOPTED))
+        adopted: dict[t.Any, t.Any] | None = _app_globals().get(_G_ADOPTED)
         return adopted if adopted is not None else _NOTHING_ADOPTED
 
     def remove_session(self, exception: BaseException | None = None) -> None:
@@ -215,8 +217,8 @@ class Database:
         connection ends.
         """
         app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.pop(_G_KEY, None))
-        connection = t.cast("Connection | None", app_globals.pop(_G_CONNECTION, None))
+        session: Session | None = app_globals.pop(_G_KEY, None)
+        connection: Connection | None = app_globals.pop(_G_CONNECTION, None)
         app_globals.pop(_G_ADOPTED, None)
         if session is not None:
             try:
@@ -261,14 +263,14 @@ class Database:
         Instances waiting in :meth:`adopt` are expired too, as the session's are.
         """
         app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        session: Session | None = app_globals.get(_G_KEY)
         if session is None and app_globals.get(_G_ADOPTED):
             # Instances waiting in adopt() join the session, whose rollback expires them as it expires its own:
             # read again, they are reloaded, as they would have been had they joined first. No query is run.
             session = self.session
         if session is not None:
             self._roll_back(session)
-        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        connection: Connection | None = app_globals.get(_G_CONNECTION)
         if connection is not None and connection.in_transaction():
             # Core work after the session's last commit, which the session does not hold.
             self._roll_back(connection)
@@ -399,7 +401,7 @@ class Database:
 
 def _join(session: Session, instance: t.Any) -> None:
     """Add the detached ``instance`` to ``session``, unless the session holds another instance of its row."""
-    state = inspect(instance)
+    state = object_state(instance)
     if state.session_id is None and (state.key is None or state.key not in session.identity_map):
         session.add(instance)
 
@@ -451,7 +453,11 @@ class _AdoptingLoader:
 
 
 def _app_globals() -> t.Any:
-    """The current app context's ``g`` itself (an ``app.app_ctx_globals_class``), not its proxy."""
+    """The current app context's ``g`` itself (an ``app.app_ctx_globals_class``), not its proxy.
+
+    Typed ``Any``, so that what its ``get`` returns is given a type by annotated assignments rather than
+    ``typing.cast``, a function call each time, and these run several times on every request.
+    """
     return g._get_current_object()
 
 
