@@ -528,3 +528,30 @@ def test_a_page_that_only_shows_the_user_makes_no_orm_session(auth_app):
     log_in(browser, "ada@example.com")
     assert browser.get("/whoami").text == "ada@example.com True"
     assert database.engine.pool.checkedout() == 0
+
+
+def test_the_template_context_of_a_page_imports_nothing(auth_app):
+    # Every rendered page runs the context processors; an import statement in one cost every page a trip
+    # through the import machinery (some fifteen thousand instructions).
+    import builtins
+
+    from flask_login import current_user
+
+    app = auth_app()
+    imported: list[str] = []
+    real_import = builtins.__import__
+
+    def counting_import(name, *args, **kwargs):
+        imported.append(name)
+        return real_import(name, *args, **kwargs)
+
+    with app.test_request_context("/"):
+        app.update_template_context({})  # a first page may import what is used once, as plugins do lazily
+        context: dict[str, object] = {}
+        builtins.__import__ = counting_import
+        try:
+            app.update_template_context(context)
+        finally:
+            builtins.__import__ = real_import
+    assert context["current_user"] is current_user
+    assert imported == []

@@ -254,3 +254,28 @@ def test_guarded_loaders_run_while_the_database_is_up(make_db_app: MakeDbApp) ->
     with app.test_request_context():
         assert not erlen_db.found_unavailable()
     assert not erlen_db.found_unavailable()  # outside an app context too
+
+
+def test_asking_whether_the_database_was_found_unavailable_raises_nothing(make_db_app: MakeDbApp) -> None:
+    # The user loader asks on every logged-in request: a getattr with a default on g raised (and caught) a
+    # KeyError and an AttributeError each time, the dearest part of the question.
+    import sys
+
+    app = make_db_app()
+    raised: list[str] = []
+
+    def tracer(frame: t.Any, event: str, arg: t.Any) -> t.Any:
+        if event == "exception":
+            raised.append(f"{arg[0].__name__} in {frame.f_code.co_name}")
+        return tracer
+
+    with app.test_request_context():
+        sys.settrace(tracer)
+        try:
+            answer = erlen_db.found_unavailable()
+        finally:
+            sys.settrace(None)
+        assert answer is False
+        erlen_db.note_unavailable()
+        assert erlen_db.found_unavailable() is True
+    assert raised == []

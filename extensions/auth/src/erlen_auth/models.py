@@ -14,6 +14,7 @@ import typing as t
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, event, func, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.util import object_state
 
 from erlen_db import Model
 
@@ -184,13 +185,13 @@ class User(Model):
     @property
     def login_session_id(self) -> int | None:
         """The id of the :class:`LoginSession` the user is logged in through in this request, else ``None``."""
-        found: tuple[int, str] | None = inspect(self).info.get(_LOGIN)
+        found: tuple[int, str] | None = object_state(self).info.get(_LOGIN)
         return found[0] if found is not None else None
 
     @property
     def login_session_key(self) -> str | None:
         """The key of that log-in session (only its hash is stored), or ``None``."""
-        found: tuple[int, str] | None = inspect(self).info.get(_LOGIN)
+        found: tuple[int, str] | None = object_state(self).info.get(_LOGIN)
         return found[1] if found is not None else None
 
     def attach_login_session(self, session_id: int, key: str) -> None:
@@ -199,7 +200,7 @@ class User(Model):
         :param session_id: the id of the :class:`LoginSession`, whose ``key_hash`` is the hash of ``key``.
         :param key: the key the cookies carry.
         """
-        inspect(self).info[_LOGIN] = (session_id, key)
+        object_state(self).info[_LOGIN] = (session_id, key)
 
     def rotate_session_token(self) -> None:
         """Rotate :attr:`session_token`, so that reset links sent before no longer work.
@@ -238,15 +239,15 @@ class User(Model):
         While set, :meth:`can` allows only what the token's scopes and the
         user's current permissions both allow (see :mod:`erlen_auth.access_tokens`).
         """
-        found: frozenset[str] | None = inspect(self).info.get(_TOKEN_SCOPES)
+        found: frozenset[str] | None = object_state(self).info.get(_TOKEN_SCOPES)
         return found
 
     def restrict_to_token_scopes(self, scopes: frozenset[str] | None) -> None:
         """Limit :meth:`can` to ``scopes`` for this request (an access token's), or lift the limit with ``None``."""
         if scopes is None:
-            inspect(self).info.pop(_TOKEN_SCOPES, None)
+            object_state(self).info.pop(_TOKEN_SCOPES, None)
         else:
-            inspect(self).info[_TOKEN_SCOPES] = frozenset(scopes)
+            object_state(self).info[_TOKEN_SCOPES] = frozenset(scopes)
 
     def can(self, permission: str) -> bool:
         """Whether the user has ``permission``: a superuser, or through a role.

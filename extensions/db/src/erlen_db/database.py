@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from types import MappingProxyType
 
 from flask import Flask, g, has_app_context
-from sqlalchemy import MetaData, Table, create_engine, event, inspect
+from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
@@ -20,6 +20,7 @@ from sqlalchemy.orm import (
     Session,
     sessionmaker,
 )
+from sqlalchemy.orm.util import object_state
 
 import erlen
 
@@ -36,9 +37,8 @@ APP_OWNER = "app"
 #: The key of ``Table.info`` that names the plugin owning the table.
 OWNER_INFO_KEY = "erlen_db_owner"
 
-_G_KEY = "_erlen_db_session"
-_G_CONNECTION = "_erlen_db_connection"
-_G_ADOPTED = "_erlen_db_adopted"
+#: The attribute of ``g`` holding the app context's :class:`_ContextState`.
+_G_STATE = "_erlen_db_state"
 _NOTHING_ADOPTED: Mapping[t.Any, t.Any] = MappingProxyType({})
 
 
@@ -95,25 +95,29 @@ class Database:
         """
         # The proxy's target once, rather than through the proxy for each attribute: this runs on every use.
         app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
-        if session is None:
-            connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
-            if connection is None:
-                session = self.new_session()
-            else:
-                # The app's sessionmaker (its configuration and listeners), bound to the connection.
-                session = self.sessionmaker(bind=connection, join_transaction_mode="control_fully")
-                if connection.in_transaction():
-                    # Take over the Core work's transaction now (no SQL is sent): a session that has not begun
-                    # one of its own would let commit() pass over it, and that work would be rolled back at the
-                    # teardown.
-                    session.connection()
-            setattr(app_globals, _G_KEY, session)
-            adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
-            if adopted:
-                for instance in adopted.values():
-                    _join(session, instance)
-                adopted.clear()
+        state: _ContextState | None = app_globals.get(_G_STATE)
+        if state is None:
+            state = _ContextState()
+            setattr(app_globals, _G_STATE, state)
+        elif state.session is not None:
+            return state.session
+        connection = state.connection
+        if connection is None:
+            session = self.new_session()
+        else:
+            # The app's sessionmaker (its configuration and listeners), bound to the connection.
+            session = self.sessionmaker(bind=connection, join_transaction_mode="control_fully")
+            if connection.in_transaction():
+                # Take over the Core work's transaction now (no SQL is sent): a session that has not begun
+                # one of its own would let commit() pass over it, and that work would be rolled back at the
+                # teardown.
+                session.connection()
+        state.session = session
+        adopted = state.adopted
+        if adopted:
+            for instance in adopted.values():
+                _join(session, instance)
+            adopted.clear()
         return session
 
     @property
@@ -126,15 +130,18 @@ class Database:
         """
         if not has_app_context():
             return None
-        return t.cast("Session | None", _app_globals().get(_G_KEY))
+        state: _ContextState | None = _app_globals().get(_G_STATE)
+        return None if state is None else state.session
 
     def in_transaction(self) -> bool:
         """Whether the current app context's session or connection is in a transaction; it makes neither."""
-        app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        state: _ContextState | None = _app_globals().get(_G_STATE)
+        if state is None:
+            return False
+        session = state.session
         if session is not None and session.in_transaction():
             return True
-        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        connection = state.connection
         return connection is not None and connection.in_transaction()
 
     def connection(self) -> Connection:
@@ -152,15 +159,21 @@ class Database:
         connection's transaction) or ``connection.commit()``.
         """
         app_globals = _app_globals()
-        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
-        if connection is not None:
-            return connection
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
+        state: _ContextState | None = app_globals.get(_G_STATE)
+        if state is not None:
+            if state.connection is not None:
+                return state.connection
+            session = state.session
+        else:
+            session = None
         if session is not None or self._test_connection is not None:
             # The session was made first (it joins the test's transaction under rolled_back): its connection.
             return (session if session is not None else self.session).connection()
         connection = self.engine.connect()
-        setattr(app_globals, _G_CONNECTION, connection)
+        if state is None:
+            state = _ContextState()
+            setattr(app_globals, _G_STATE, state)
+        state.connection = connection
         return connection
 
     def adopt(self, instance: t.Any) -> None:
@@ -176,15 +189,17 @@ class Database:
         :param instance: a detached instance (see :func:`sqlalchemy.orm.make_transient_to_detached`).
         """
         app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
-        if session is not None:
-            _join(session, instance)
+        context: _ContextState | None = app_globals.get(_G_STATE)
+        if context is None:
+            context = _ContextState()
+            setattr(app_globals, _G_STATE, context)
+        elif context.session is not None:
+            _join(context.session, instance)
             return
-        adopted = t.cast("dict[t.Any, t.Any] | None", app_globals.get(_G_ADOPTED))
+        adopted = context.adopted
         if adopted is None:
-            adopted = {}
-            setattr(app_globals, _G_ADOPTED, adopted)
-        state = inspect(instance)
+            adopted = context.adopted = {}
+        state = object_state(instance)
         if adopted.setdefault(state.key, instance) is not instance:
             return  # another instance of the row waits already: the session will have that one
         unloaded = state.unloaded
@@ -200,7 +215,8 @@ class Database:
 
         Empty when none waits. With the session's identity map, it keeps one instance per row in an app context.
         """
-        adopted = t.cast("dict[t.Any, t.Any] | None", _app_globals().get(_G_ADOPTED))
+        state: _ContextState | None = _app_globals().get(_G_STATE)
+        adopted = None if state is None else state.adopted
         return adopted if adopted is not None else _NOTHING_ADOPTED
 
     def remove_session(self, exception: BaseException | None = None) -> None:
@@ -214,10 +230,11 @@ class Database:
         database itself rolls back whatever was left uncommitted when the
         connection ends.
         """
-        app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.pop(_G_KEY, None))
-        connection = t.cast("Connection | None", app_globals.pop(_G_CONNECTION, None))
-        app_globals.pop(_G_ADOPTED, None)
+        state: _ContextState | None = _app_globals().pop(_G_STATE, None)
+        if state is None:
+            return  # the context used no database
+        session = state.session
+        connection = state.connection
         if session is not None:
             try:
                 if exception is not None:
@@ -260,15 +277,17 @@ class Database:
         with it, and must find the session usable after a failed flush.
         Instances waiting in :meth:`adopt` are expired too, as the session's are.
         """
-        app_globals = _app_globals()
-        session = t.cast("Session | None", app_globals.get(_G_KEY))
-        if session is None and app_globals.get(_G_ADOPTED):
+        state: _ContextState | None = _app_globals().get(_G_STATE)
+        if state is None:
+            return  # the context used no database
+        session = state.session
+        if session is None and state.adopted:
             # Instances waiting in adopt() join the session, whose rollback expires them as it expires its own:
             # read again, they are reloaded, as they would have been had they joined first. No query is run.
             session = self.session
         if session is not None:
             self._roll_back(session)
-        connection = t.cast("Connection | None", app_globals.get(_G_CONNECTION))
+        connection = state.connection
         if connection is not None and connection.in_transaction():
             # Core work after the session's last commit, which the session does not hold.
             self._roll_back(connection)
@@ -399,7 +418,7 @@ class Database:
 
 def _join(session: Session, instance: t.Any) -> None:
     """Add the detached ``instance`` to ``session``, unless the session holds another instance of its row."""
-    state = inspect(instance)
+    state = object_state(instance)
     if state.session_id is None and (state.key is None or state.key not in session.identity_map):
         session.add(instance)
 
@@ -411,6 +430,24 @@ def _invalidate(connection: Connection | None) -> None:
             connection.invalidate()
         except SQLAlchemyError:
             pass  # the pool replaces it
+
+
+class _ContextState:
+    """What the database holds for one app context, kept in one attribute of its ``g``.
+
+    One attribute rather than one per field: the user loader of a logged-in request reads it five times and
+    the teardown once, each read a method call of ``g``.
+    """
+
+    __slots__ = ("adopted", "connection", "session")
+
+    def __init__(self) -> None:
+        #: The context's ORM session, once made (:attr:`Database.session`).
+        self.session: Session | None = None
+        #: The context's connection, when it was checked out before the session (:meth:`Database.connection`).
+        self.connection: Connection | None = None
+        #: The instances waiting in :meth:`Database.adopt`, by identity key.
+        self.adopted: dict[t.Any, t.Any] | None = None
 
 
 class _AdoptingLoader:
@@ -437,10 +474,12 @@ class _AdoptingLoader:
             return LoaderCallableStatus.PASSIVE_NO_RESULT  # what a lazy loader answers when it may not query
         if state.callables.get(self.key) is self:
             del state.callables[self.key]
+        waiting_in: _ContextState | None = self.app_globals.get(_G_STATE)
         if (
             has_app_context()
             and _app_globals() is self.app_globals
-            and self.app_globals.get(_G_ADOPTED) is self.adopted
+            and waiting_in is not None
+            and waiting_in.adopted is self.adopted
         ):
             self.database.session  # noqa: B018 - made now: it adopts the instance
         instance = state.obj()
@@ -451,7 +490,11 @@ class _AdoptingLoader:
 
 
 def _app_globals() -> t.Any:
-    """The current app context's ``g`` itself (an ``app.app_ctx_globals_class``), not its proxy."""
+    """The current app context's ``g`` itself (an ``app.app_ctx_globals_class``), not its proxy.
+
+    Typed ``Any``, so that what its ``get`` returns is given a type by annotated assignments rather than
+    ``typing.cast``, a function call each time, and these run several times on every request.
+    """
     return g._get_current_object()
 
 

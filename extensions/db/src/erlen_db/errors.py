@@ -82,7 +82,9 @@ def found_unavailable() -> bool:
     only decorate it (the user in the navigation, a display name) should not
     try the database again; see :func:`unless_unavailable`.
     """
-    return has_app_context() and bool(getattr(g._get_current_object(), _G_FOUND_UNAVAILABLE, False))
+    # g.get rather than getattr with a default: a name g does not hold raises a KeyError and then an
+    # AttributeError inside getattr, two exceptions on every logged-in request (the user loader asks).
+    return has_app_context() and bool(g._get_current_object().get(_G_FOUND_UNAVAILABLE, False))
 
 
 def unless_unavailable(fallback: Callable[..., t.Any]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
