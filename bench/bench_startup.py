@@ -15,8 +15,8 @@
   suite's folder), so the compiler is not counted. Target: erlen (six) /
   flask <= 1.5. A last row counts ``python -c "import sqlalchemy"``: the
   floor of any app whose ``--help`` creates it with SQLAlchemy models (the
-  command must create the app: its factory may add commands to ``app.cli``). Skipped in ``--quick`` runs (minutes under valgrind) and
-  without valgrind.
+  command must create the app: its factory may add commands to ``app.cli``).
+  Skipped in ``--quick`` runs (minutes under valgrind) and without valgrind.
 * ``worker_rss``: resident memory (MiB, ``VmRSS``) of a fresh process after
   creating its app and answering N requests for the log-in page in-process
   (2,000; 200 with ``--quick``): the classic stack (Flask-SQLAlchemy +
