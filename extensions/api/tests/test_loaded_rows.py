@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed: these tests run in nox's integration session")
+
 from sqlalchemy import String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column
 
