@@ -68,7 +68,8 @@ def test_a_note_saved_before_the_connection_drops_is_answered_as_saved(
             pid = t.cast(int, erlen_db.session.scalar(sa.text("SELECT pg_backend_pid()")))
             other = sa.create_engine(postgres_server.url, poolclass=sa.NullPool)
             with other.begin() as connection:
-                connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                # With a timeout it returns once the backend has exited, its goodbye sent (PostgreSQL 14+).
+                connection.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
             other.dispose()
         return response
 

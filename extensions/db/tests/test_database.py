@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 from app_models import Author
+from backends import terminate_backend
 from flask import Flask
 
 import erlen_db
@@ -21,14 +22,6 @@ from erlen_db.testing import MakeDbApp, PostgresServer
 def backend_pid() -> int:
     """The PostgreSQL backend of the request's session; asking for it begins a new transaction."""
     return t.cast(int, erlen_db.session.scalar(sa.text("SELECT pg_backend_pid()")))
-
-
-def terminate(url: str, pid: int) -> None:
-    """End backend ``pid`` from another connection, as a server restart or a network fault would."""
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    with engine.begin() as connection:
-        assert connection.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    engine.dispose()
 
 
 def add_routes(app: Flask, fault: Callable[[], None]) -> Flask:
@@ -67,7 +60,7 @@ def closing_failures(records: list[logging.LogRecord]) -> list[logging.LogRecord
 def test_the_connection_dropped_after_commit_leaves_the_success_answer(
     server_app: Flask, postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    add_routes(server_app, lambda: terminate(postgres_server.url, backend_pid()))
+    add_routes(server_app, lambda: terminate_backend(postgres_server.url, backend_pid()))
     client = server_app.test_client()
     response = client.post("/authors/ada")
     assert (response.status_code, response.text) == (201, "saved")
@@ -109,7 +102,7 @@ def test_a_failure_closing_the_session_is_not_raised_in_an_app_context(
     with server_app.app_context():
         erlen_db.session.add(Author(name="ada"))
         erlen_db.session.commit()
-        terminate(postgres_server.url, backend_pid())
+        terminate_backend(postgres_server.url, backend_pid())
     assert len(closing_failures(caplog.records)) == 1
     with server_app.app_context():
         assert erlen_db.session.scalar(sa.select(Author.name)) == "ada"
@@ -131,7 +124,7 @@ def test_a_failing_request_keeps_its_own_500_when_closing_fails(
 
     @server_app.get("/fails")
     def fails() -> str:
-        terminate(postgres_server.url, backend_pid())
+        terminate_backend(postgres_server.url, backend_pid())
         raise RuntimeError("the request's own error")
 
     client = server_app.test_client()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from app_models import Author
+from backends import pooled_backend_pid, terminate_backend
 from flask import Flask
 
 import erlen_db
@@ -37,20 +38,6 @@ def pinged(make_app: MakeApp, postgres_schema_url: str) -> Iterator[tuple[Flask,
     database.dispose()
 
 
-def backend_pid(app: Flask) -> int:
-    pool = erlen_db.database_of(app).engine.pool
-    return t.cast(int, pool._pool.queue[0].dbapi_connection.info.backend_pid)  # type: ignore[attr-defined]
-
-
-def terminate(url: str, pid: int) -> None:
-    other = sa.create_engine(url, poolclass=sa.NullPool)
-    with other.begin() as connection:
-        # With a timeout (PostgreSQL 14+), it returns once the backend has exited, its goodbye sent: without one it
-        # returns at the signal, and the next checkout could find the socket still quiet (seen on a loaded machine).
-        assert connection.scalar(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
-    other.dispose()
-
-
 def test_a_live_pooled_connection_is_used_without_a_ping(pinged: tuple[Flask, list[object]]) -> None:
     app, pings = pinged
     client = app.test_client()
@@ -65,12 +52,12 @@ def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(
     app, pings = pinged
     client = app.test_client()
     assert client.get("/count").text == "0"
-    before = backend_pid(app)
-    terminate(postgres_schema_url, before)
+    before = pooled_backend_pid(app)
+    terminate_backend(postgres_schema_url, before)
     # The server's goodbye waits on the idle socket: the checkout pings, the ping fails, the pool reconnects.
     response = client.get("/count")
     assert (response.status_code, response.text) == (200, "0")
     assert len(pings) == 1
-    assert backend_pid(app) != before
+    assert pooled_backend_pid(app) != before
     assert client.get("/count").text == "0"
     assert len(pings) == 1  # the new connection is not pinged again

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from app_models import Author
+from backends import pooled_backend_pid, terminate_backend
 from flask import Flask, render_template_string
 from tcp_proxy import TcpProxy
 
@@ -97,11 +98,7 @@ def test_stale_connections_are_replaced(make_db_app: MakeDbApp, database_url: st
     client = app.test_client()
     assert client.get("/count").text == "0"
     if database_url.startswith("postgresql"):
-        pid = erlen_db.database_of(app).engine.pool._pool.queue[0].dbapi_connection.info.backend_pid  # type: ignore[attr-defined]
-        other = sa.create_engine(database_url, poolclass=sa.NullPool)
-        with other.begin() as connection:
-            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        other.dispose()
+        terminate_backend(database_url, pooled_backend_pid(app))
     assert client.get("/count").text == "0"
 
 
