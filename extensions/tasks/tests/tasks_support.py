@@ -104,8 +104,11 @@ def require_rabbitmq() -> str:
 class OwnRedis:
     """A redis-server of the test's own on a free loopback port, to stop and start again (never the shared one)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str) -> None:
+        """:param options: redis-server options after the defaults (no snapshots, no append-only file), which they
+        override, such as ``"--appendonly", "yes"``."""
         self.directory = directory
+        self.options = options
         self.port = free_port()
         self.binary = shutil.which("redis-server")
         self.process: subprocess.Popen[bytes] | None = None
@@ -118,7 +121,8 @@ class OwnRedis:
         if self.binary is None:
             service_unavailable("redis-server is not installed (apt-get install redis-server)")
         self.directory.mkdir(parents=True, exist_ok=True)
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+        command += ["--save", "", "--appendonly", "no", *self.options]
         log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - the server's log, closed with it
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 import erlen
 from erlen import ConfigError, PluginError, Setting
-from erlen.checks import CheckMessage, warning
+from erlen.checks import CheckMessage
 
+from . import checks
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .metrics import erlen_ops_metrics  # noqa: F401  (erlen-ops' metrics hook, optional)
 from .state import EXTENSION_KEY, TasksState
@@ -285,17 +286,7 @@ def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
-    problems: list[CheckMessage] = []
-    url = str(app.config.get("DB_URL", ""))
-    if deploy and app.config.get("TASKS_BROKER", "database") == "database" and url.startswith("sqlite"):
-        problems.append(
-            warning(
-                "tasks.W001",
-                "Jobs wait in an SQLite database: workers on other hosts cannot reach them.",
-                "For several hosts, set TASKS_BROKER to redis or rabbitmq (and TASKS_URL), or DB_URL to PostgreSQL.",
-            )
-        )
-    return problems
+    return checks.deploy_problems(app) if deploy else []
 
 
 __all__ = ["PLUGIN", "collect_jobs"]
