@@ -201,7 +201,10 @@ def _after_api_request(state: ApiState) -> Callable[[Response], Response]:
     """
 
     def after_api_request(response: Response) -> Response:
-        return conditional.tag_response_of(ratelimits.add_headers(response), state)
+        # Without a limiter no request is counted: no usage to report, and no need to look for one in g.
+        if state.ratelimiter is not None:
+            ratelimits.add_headers(response)
+        return conditional.tag_response_of(response, state)
 
     return after_api_request
 
