@@ -27,6 +27,7 @@ from .proxies import apply_proxy_hops
 from .request_ids import register_request_ids
 from .routing import use_lazy_builders
 from .settings import DeclaredSetting, Setting, validate_value
+from .sync_functions import remember_plain_functions
 from .templating import use_flat_globals
 from .unknown_settings import warn_unknown_settings
 
@@ -108,6 +109,7 @@ class Erlen:
         environ = os.environ if self.environ is None else self.environ
         # Before any plugin adds a route: their URL builders are compiled when first used, not now.
         use_lazy_builders(app)
+        remember_plain_functions(app)  # Flask asks whether each hook is async on every call: once is enough
         sources = ConfigSources()
         load_config(app.config, self.config, sources)
         load_environment(app.config, environ, sources)

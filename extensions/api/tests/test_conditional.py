@@ -146,6 +146,39 @@ def test_plain_views_under_the_prefix_are_tagged_by_their_whole_body(app: Flask,
     assert client.get("/api/chunks", headers={"If-None-Match": tag}).status_code == 304
 
 
+def test_a_view_s_own_etag_is_kept_and_compared_whatever_its_case(app: Flask, client: t.Any) -> None:
+    from flask import Response
+
+    app.add_url_rule(
+        "/api/own-tag",
+        "own_tag",
+        lambda: Response(b'{"a":1}', content_type="application/json", headers=[("etag", '"v7"')]),
+    )
+    app.add_url_rule(
+        "/api/two-types",
+        "two_types",
+        lambda: Response(b"{}", headers=[("Content-Type", "application/json"), ("content-type", "text/plain")]),
+    )
+    response = client.get("/api/own-tag")
+    assert response.headers.getlist("ETag") == ['"v7"']  # kept, not replaced nor joined by a second one
+    assert client.get("/api/own-tag", headers={"If-None-Match": '"v7"'}).status_code == 304
+    assert client.get("/api/own-tag", headers={"If-None-Match": entity_tag(b'{"a":1}')}).status_code == 200
+    # The first Content-Type decides, as Headers.get reads it.
+    assert client.get("/api/two-types").headers["ETag"] == entity_tag(b"{}")
+
+
+def test_a_304_keeps_the_rate_limit_headers(make_app: t.Any) -> None:
+    limited = t.cast(Flask, make_app(["api"], {"API_RATELIMIT_ADDRESS": "100/minute"}))
+    limited.register_blueprint(api)
+    client = limited.test_client()
+    tag = client.get("/api/v1/notes/1").headers["ETag"]
+    response = client.get("/api/v1/notes/1", headers={"If-None-Match": tag})
+    assert response.status_code == 304
+    assert response.headers["ETag"] == tag
+    assert response.headers["RateLimit-Policy"] == '"address-60s";q=100;w=60'
+    assert response.headers["RateLimit"].startswith('"address-60s";r=98;')
+
+
 def test_if_match_with_the_current_tag_lets_the_change_through(client: t.Any) -> None:
     tag = client.get("/api/v1/notes/1").headers["ETag"]
     response = client.patch("/api/v1/notes/1", json={"title": "Call Ada"}, headers={"If-Match": tag})

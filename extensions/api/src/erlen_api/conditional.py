@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from .etags import entity_tag, matches
 from .problems import Problem
-from .state import state_of
+from .state import ApiState, state_of
 
 if t.TYPE_CHECKING:
     from .endpoint import Endpoint
@@ -103,9 +103,19 @@ def check_if_match(current: t.Any, response_type: t.Any = None) -> None:
 def tag_response(response: Response) -> Response:
     """Give a successful JSON answer to a read its ``ETag``; answer 304 when ``If-None-Match`` names it.
 
-    An ``after_request`` function of the app: only responses under an API's prefix are tagged.
+    An ``after_request`` function of the app (the plugin calls :func:`tag_response_of`, with the state at hand):
+    only responses under an API's prefix are tagged.
 
     :param response: the response of the current request.
+    """
+    return tag_response_of(response, state_of(t.cast(Flask, current_app._get_current_object())))  # type: ignore[attr-defined]
+
+
+def tag_response_of(response: Response, state: ApiState) -> Response:
+    """:func:`tag_response`, given the ``api`` plugin's state of the current app.
+
+    :param response: the response of the current request.
+    :param state: the state, whose prefixes say which paths are an API's.
     """
     if response.status_code != 200 or response.direct_passthrough:
         return response
@@ -114,21 +124,30 @@ def tag_response(response: Response) -> Response:
     if current.method not in _READS:
         return response
     headers = response.headers
+    # One pass over the headers for both: Headers.get raises (and builds) a KeyError for a header that is
+    # absent, as ETag usually is. The first of each, as Headers.get answers.
+    content_type = tag = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "content-type":
+            if content_type is None:
+                content_type = value
+        elif lowered == "etag" and tag is None:
+            tag = value
     # erlen-api's own answers carry exactly this header; anything else is parsed as werkzeug parses it.
-    if headers.get("Content-Type") != _JSON_CONTENT_TYPE and response.mimetype != "application/json":
+    if content_type != _JSON_CONTENT_TYPE and response.mimetype != "application/json":
         return response
     chunks = response.response
     body: list[t.Any] | tuple[t.Any, ...] | None = chunks if isinstance(chunks, list | tuple) else None
     if body is None and response.is_streamed:
         return response
-    if not state_of(t.cast(Flask, current_app._get_current_object())).covers(current.path):  # type: ignore[attr-defined]
+    if not state.covers(current.path):
         return response
-    tag = headers.get("ETag")
     if tag is None:
         # A body of one bytes object (as erlen-api makes them) is the representation itself: no copy to join.
         single = body is not None and len(body) == 1 and type(body[0]) is bytes
         tag = entity_tag(body[0] if single else response.get_data())  # type: ignore[index]
-        headers["ETag"] = tag
+        headers.add("ETag", tag)  # absent, as the pass above found: nothing to replace
     if matches(current.environ.get("HTTP_IF_NONE_MATCH"), tag, weak=True):
         return not_modified(response)
     return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import typing as t
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 
 import click
@@ -21,6 +21,7 @@ from .state import EXTENSION_KEY, ApiState
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
+    from werkzeug.wrappers import Response
 
 PLUGIN = erlen.Plugin(
     name="api",
@@ -186,9 +187,26 @@ def erlen_init_app(app: Flask) -> None:
     state.add_prefix(app.config["API_URL_PREFIX"])
     install_routing_handler(app)
     state.ratelimiter = ratelimits.make_limiter(app)
-    app.after_request(conditional.tag_response)
-    app.after_request(ratelimits.add_headers)
+    app.after_request(_after_api_request(state))
     cors.install(app)
+
+
+def _after_api_request(state: ApiState) -> Callable[[Response], Response]:
+    """The ``after_request`` function of the plugin: the rate limit headers, then the ``ETag`` (or the 304).
+
+    One function rather than one each: Flask's dispatch of an ``after_request`` function costs about as much as
+    the function when the response is not an API's.
+
+    :param state: the plugin's state on the app.
+    """
+
+    def after_api_request(response: Response) -> Response:
+        # Without a limiter no request is counted: no usage to report, and no need to look for one in g.
+        if state.ratelimiter is not None:
+            ratelimits.add_headers(response)
+        return conditional.tag_response_of(response, state)
+
+    return after_api_request
 
 
 @erlen.hookimpl
