@@ -24,6 +24,7 @@ from __future__ import annotations
 import typing as t
 
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 
 def can_keep(url: URL) -> bool:
@@ -43,25 +44,34 @@ def install(engine: Engine) -> None:
 
     :param engine: an engine for which :func:`can_keep` is true.
     """
+    import psycopg
     from psycopg import pq
 
+    if not hasattr(psycopg.Connection, "_exec_command"):
+        return  # a psycopg whose internals moved: its own rollback, which forgets them, as before
     in_transaction = pq.TransactionStatus.INTRANS
     pipeline_off = pq.PipelineStatus.OFF
     psycopg_rollback = engine.dialect.do_rollback
 
     def do_rollback(dbapi_connection: t.Any) -> None:
-        pgconn = dbapi_connection.pgconn
-        execute = getattr(dbapi_connection, "_exec_command", None)
-        if pgconn.transaction_status != in_transaction or pgconn.pipeline_status != pipeline_off or execute is None:
+        # SQLAlchemy passes its pool's proxy: the psycopg connection itself, rather than each attribute through
+        # the proxy's __getattr__ (an AttributeError raised and caught inside each time).
+        connection: t.Any = (
+            dbapi_connection.dbapi_connection
+            if isinstance(dbapi_connection, PoolProxiedConnection)
+            else dbapi_connection
+        )
+        pgconn = connection.pgconn
+        if pgconn.transaction_status != in_transaction or pgconn.pipeline_status != pipeline_off:
             # Idle (nothing to do), failed (forget the statements: one may be stale), broken or in a pipeline:
-            # psycopg's own rollback, whatever it does. So too with a psycopg whose internals moved.
-            psycopg_rollback(dbapi_connection)
+            # psycopg's own rollback, whatever it does.
+            psycopg_rollback(connection)
             return
         # What psycopg's Connection.rollback() does, without forgetting the prepared statements: the same statement,
         # sent and waited for the same way, a failure raised as the same psycopg error (a lost connection
         # included, which SQLAlchemy then invalidates). psycopg reads the transaction's state from the connection,
         # so it sees it idle again.
-        with dbapi_connection.lock:
-            dbapi_connection.wait(execute(b"ROLLBACK"))
+        with connection.lock:
+            connection.wait(connection._exec_command(b"ROLLBACK"))
 
     engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
