@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 import erlen
 from erlen.checks import CheckMessage, info, warning
 
-from . import connection_budget, hookspecs, stale_connections, urls
+from . import connection_budget, hookspecs, prepared_statements, stale_connections, urls
 from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
 from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
@@ -105,6 +105,10 @@ def erlen_init_app(app: Flask) -> None:
     _check_isolation_level(database)
     if polled and not options.get("pool_pre_ping"):
         stale_connections.install(database.engine)
+    if not urls.is_sqlite(url) and prepared_statements.can_keep(url):
+        # Every request that does not commit ends in a rollback, which would make psycopg forget the statements
+        # it prepared: each request would parse and plan its statements anew.
+        prepared_statements.install(database.engine)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
         install_sqlite_aware_datetimes(database.engine)
