@@ -22,6 +22,7 @@ from .errors import JobArgumentError, TasksError
 from .handoff import within
 from .jobs import Job
 from .models import PENDING, JobRecord, utcnow
+from .outbox import insert_row
 from .state import state_of
 
 if t.TYPE_CHECKING:
@@ -83,6 +84,7 @@ def record_values(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, 
         "eta": eta,
         "message": encode_message(message),
         "attempts": 0,
+        "last_error": None,
         "created_at": now,
         "updated_at": now,
         "claim_token": None,
@@ -100,11 +102,6 @@ def record_for(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, now
     """
     return JobRecord(**record_values(job, message, eta, now))
 
-
-TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
-
-#: The statement writing a job's row: a Core insert, without the ORM's unit of work (a third of an enqueue's time).
-INSERT = TABLE.insert()
 
 _MAPPER: sa.orm.Mapper[JobRecord] = sa.inspect(JobRecord)
 
@@ -176,10 +173,10 @@ def enqueue(
         # Claimed by this process's hand-off: the relay leaves it alone unless the hand-off fails or dies.
         values["claim_token"] = handoff.token
         values["claimed_until"] = now + handoff.lease
+    # Without the ORM's unit of work, and prepared once (see erlen_tasks.outbox): on the session's connection,
+    # in its transaction.
     connection = session.connection(bind_arguments={"mapper": JobRecord})
-    key = connection.execute(INSERT, values).inserted_primary_key
-    assert key is not None  # a single-row INSERT
-    row_id = t.cast(int, key[0])
+    row_id = insert_row(connection, values, state.prepared_insert(connection.dialect))
     if handoff is not None:
         handoff.track(session, row_id, message)
     if state.metrics is not None:
@@ -187,11 +184,11 @@ def enqueue(
     # The row as the session's own (persistent, as if loaded): a caller may change it and commit, as with
     # an ORM insert, without paying for the ORM's unit of work on the insert. Made as the ORM makes the
     # rows it loads (its values put in place, not set one by one through the instrumented constructor,
-    # which cost as much as the INSERT); last_error is what the INSERT left, NULL, not an attribute to load.
+    # which cost as much as the INSERT): every column is in the values, nothing is left to load.
     if not _MAPPER.configured:  # what the ORM's constructor does first
         sa.orm.configure_mappers()
     row = _MAPPER.class_manager.new_instance()
-    instance_dict(row).update(values, id=row_id, last_error=None)
+    instance_dict(row).update(values, id=row_id)
     make_transient_to_detached(row)
     session.add(row)
     _forget_on_rollback(session, row)
