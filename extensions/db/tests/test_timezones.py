@@ -97,3 +97,49 @@ def test_an_orm_model_gets_back_the_instant_it_stored(app: Flask) -> None:
     finally:
         _Appointment.__table__.drop(database.engine)  # type: ignore[attr-defined]
         database.dispose()
+
+
+@pytest.mark.parametrize("timezone", [True, False])
+def test_sqlite_writes_the_text_sqlalchemy_writes(timezone: bool) -> None:
+    # The fast path (datetime.isoformat) against SQLAlchemy's own formatting, on what each is given: the
+    # default storage format's text, to the character, after the UTC conversion of timezone=True columns.
+    from erlen_db.timezones import _SQLiteAwareDateTime
+
+    dialect = sa.create_engine("sqlite://").dialect
+    ours = _SQLiteAwareDateTime(timezone=timezone).bind_processor(dialect)
+    stock = sa.dialects.sqlite.DATETIME(timezone=timezone).bind_processor(dialect)
+    assert ours is not None and stock is not None
+
+    class Later(dt.datetime):
+        """A subclass of datetime: SQLAlchemy's processor, not isoformat()."""
+
+    values: list[t.Any] = [
+        dt.datetime(2026, 12, 4, 19, 23, 21, 123456),
+        dt.datetime(2026, 12, 4, 19, 23, 21),  # no microseconds: still written, .000000
+        dt.datetime(5, 1, 2, 3, 4, 5, 6),  # a year below 1000: zero-padded
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+        dt.datetime(2026, 12, 4, 19, 23, 21, 5, tzinfo=dt.UTC),
+        MEETING,
+        dt.datetime(2026, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        Later(2026, 6, 1, 9, 30, 1, 2, tzinfo=BERLIN),
+        dt.date(2026, 2, 3),
+        None,
+    ]
+    for value in values:
+        expected_input = value
+        if timezone and isinstance(value, dt.datetime) and value.tzinfo is not None:
+            expected_input = value.astimezone(dt.UTC).replace(tzinfo=None)
+        assert ours(value) == stock(expected_input), value
+    with pytest.raises(TypeError):
+        ours("2026-01-01")
+
+
+def test_a_custom_storage_format_is_kept() -> None:
+    from erlen_db.timezones import _SQLiteAwareDateTime
+
+    dialect = sa.create_engine("sqlite://").dialect
+    process = _SQLiteAwareDateTime(
+        timezone=True, storage_format="%(year)04d/%(month)02d/%(day)02d %(hour)02d:%(minute)02d", regexp=r"(\d+)"
+    ).bind_processor(dialect)
+    assert process is not None
+    assert process(MEETING) == "2026/06/01 07:30"

@@ -136,3 +136,38 @@ def test_enqueue_on_an_explicit_session(make_tasks_app: TasksApp) -> None:
     with erlen_db.database_of(app).session_scope() as session:
         enqueue(record, "scoped", session=session, app=app)
     assert len(rows(app)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "core"])
+def test_the_row_is_written_as_the_core_insert_writes_it(
+    make_tasks_app: TasksApp, monkeypatch: pytest.MonkeyPatch, prepared: bool
+) -> None:
+    # The prepared statement (lastrowid on SQLite, RETURNING on PostgreSQL) and the Core insert it stands
+    # for, which a dialect with neither gets: the same row, every column, read back through the ORM; on
+    # the session's connection, where the engine's events see it.
+    from erlen_db import count_queries
+    from erlen_tasks import state_of
+    from erlen_tasks.outbox import PreparedInsert
+
+    app = make_tasks_app()
+    if not prepared:
+        monkeypatch.setattr(PreparedInsert, "for_dialect", classmethod(lambda cls, dialect: None))
+    when = dt.datetime(2030, 5, 1, 12, 0, 0, 250, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with app.app_context():
+        with count_queries(app) as counter:
+            first = enqueue(record, "first", eta=when)
+            second = record.enqueue("second", times=3)
+        assert [statement.split()[:3] for statement in counter.statements] == [["INSERT", "INTO", "tasks_jobs"]] * 2
+        assert (state_of(app).prepared_insert(erlen_db.session.connection().dialect) is not None) is prepared
+        assert second.id == first.id + 1
+        written = {row.id: row for row in (first, second)}
+        erlen_db.session.commit()
+    stored = {row.id: row for row in rows(app)}
+    assert sorted(stored) == sorted(written)
+    columns = [column.key for column in sa.inspect(type(first)).columns]
+    for row_id, row in written.items():
+        for column in columns:
+            value, back = getattr(row, column), getattr(stored[row_id], column)
+            assert back == value, (column, back, value)  # date-times: aware on both databases
+    assert stored[first.id].eta == when

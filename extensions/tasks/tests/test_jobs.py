@@ -150,3 +150,61 @@ def test_idempotency_key() -> None:
 
     with pytest.raises(JobArgumentError, match="idempotency_key returned 4; it must return a non-empty str"):
         bad.key_for({"order_id": 4})
+
+
+def test_arguments_are_bound_as_the_signature_binds_them() -> None:
+    # The simple binding (no Signature.bind) gives what bind gives, in its order; bind explains the refusals.
+    import inspect
+
+    @job(name="t.bound")
+    def bound(a: int, b: str = "b", c: int = 3) -> None: ...
+
+    @job(name="t.keyword_only")
+    def keyword_only(a: int, *, b: str = "b") -> None: ...
+
+    assert bound.simple_names == ("a", "b", "c") and keyword_only.simple_names is None
+    calls: list[tuple[tuple[t.Any, ...], dict[str, t.Any]]] = [
+        ((1,), {}),
+        ((1, "x"), {}),
+        ((1, "x", 5), {}),
+        ((), {"a": 1}),
+        ((), {"c": 5, "a": 1}),  # keywords out of order
+        ((1,), {"c": 5}),
+        ((1,), {"c": 5, "b": "y"}),
+    ]
+    for args, kwargs in calls:
+        expected = dict(inspect.signature(bound.function).bind(*args, **kwargs).arguments)
+        dumped = bound.dump_arguments(args, kwargs)
+        assert dumped == expected and list(dumped) == list(expected), (args, kwargs)
+    assert keyword_only.dump_arguments((1,), {"b": "y"}) == {"a": 1, "b": "y"}
+    for args, kwargs, message in [
+        ((), {}, "missing a required argument: 'a'"),
+        ((), {"b": "y"}, "missing a required argument: 'a'"),
+        ((1, "x", 5, 6), {}, "too many positional arguments"),
+        ((1,), {"a": 2}, "multiple values for argument 'a'"),
+        ((1,), {"d": 2}, "unexpected keyword argument 'd'"),
+    ]:
+        with pytest.raises(JobArgumentError, match=message):
+            bound.dump_arguments(args, kwargs)
+
+
+def test_a_message_is_stored_as_dramatiq_encodes_it() -> None:
+    import dramatiq
+
+    from erlen_tasks.enqueueing import encode_message
+
+    message = dramatiq.Message(
+        queue_name="q", actor_name="a", args=(), kwargs={"text": 'é\n"', "n": [1, 2.5, None]}, options={}
+    )
+    assert encode_message(message) == message.encode().decode()
+    previous = dramatiq.get_encoder()
+
+    class Marked(dramatiq.encoder.JSONEncoder):
+        def encode(self, data: t.Any) -> bytes:
+            return b"marked" + super().encode(data)
+
+    dramatiq.set_encoder(Marked())
+    try:
+        assert encode_message(message).startswith("marked{")  # another encoder set: that one's text
+    finally:
+        dramatiq.set_encoder(previous)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import threading
 import typing as t
 
 import dramatiq
 import sqlalchemy as sa
+from dramatiq.encoder import JSONEncoder
 from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
@@ -19,6 +22,7 @@ from .errors import JobArgumentError, TasksError
 from .handoff import within
 from .jobs import Job
 from .models import PENDING, JobRecord, utcnow
+from .outbox import insert_row
 from .state import state_of
 
 if t.TYPE_CHECKING:
@@ -42,6 +46,27 @@ def build_message(app: Flask, job: Job, arguments: dict[str, t.Any]) -> dramatiq
     )
 
 
+#: The fields of a Dramatiq message, in the order its ``asdict()`` gives them.
+_MESSAGE_FIELDS = tuple(field.name for field in dataclasses.fields(dramatiq.Message))
+
+#: What Dramatiq's JSONEncoder calls for each message, made once: ``json.dumps`` with its own separators builds
+#: an encoder per call, and ``Message.asdict`` looks the fields up per call (together a quarter of a build).
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def encode_message(message: dramatiq.Message[t.Any]) -> str:
+    """``message`` as the text Dramatiq's encoder makes of it (``message.encode().decode()``).
+
+    With Dramatiq's default JSON encoder, the same text made without its per-call set-up; with any other
+    encoder set (``dramatiq.set_encoder``), that encoder's.
+
+    :param message: the message.
+    """
+    if type(dramatiq.get_encoder()) is not JSONEncoder:
+        return message.encode().decode()
+    return _JSON.encode({name: getattr(message, name) for name in _MESSAGE_FIELDS})
+
+
 def record_values(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, now: dt.datetime) -> dict[str, t.Any]:
     """The columns of a new ``pending`` row for ``message``.
 
@@ -57,8 +82,9 @@ def record_values(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, 
         "priority": job.priority,
         "status": PENDING,
         "eta": eta,
-        "message": message.encode().decode(),
+        "message": encode_message(message),
         "attempts": 0,
+        "last_error": None,
         "created_at": now,
         "updated_at": now,
         "claim_token": None,
@@ -76,11 +102,6 @@ def record_for(job: Job, message: dramatiq.Message[t.Any], eta: dt.datetime, now
     """
     return JobRecord(**record_values(job, message, eta, now))
 
-
-TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
-
-#: The statement writing a job's row: a Core insert, without the ORM's unit of work (a third of an enqueue's time).
-INSERT = TABLE.insert()
 
 _MAPPER: sa.orm.Mapper[JobRecord] = sa.inspect(JobRecord)
 
@@ -152,10 +173,10 @@ def enqueue(
         # Claimed by this process's hand-off: the relay leaves it alone unless the hand-off fails or dies.
         values["claim_token"] = handoff.token
         values["claimed_until"] = now + handoff.lease
+    # Without the ORM's unit of work, and prepared once (see erlen_tasks.outbox): on the session's connection,
+    # in its transaction.
     connection = session.connection(bind_arguments={"mapper": JobRecord})
-    key = connection.execute(INSERT, values).inserted_primary_key
-    assert key is not None  # a single-row INSERT
-    row_id = t.cast(int, key[0])
+    row_id = insert_row(connection, values, state.prepared_insert(connection.dialect))
     if handoff is not None:
         handoff.track(session, row_id, message)
     if state.metrics is not None:
@@ -163,11 +184,11 @@ def enqueue(
     # The row as the session's own (persistent, as if loaded): a caller may change it and commit, as with
     # an ORM insert, without paying for the ORM's unit of work on the insert. Made as the ORM makes the
     # rows it loads (its values put in place, not set one by one through the instrumented constructor,
-    # which cost as much as the INSERT); last_error is what the INSERT left, NULL, not an attribute to load.
+    # which cost as much as the INSERT): every column is in the values, nothing is left to load.
     if not _MAPPER.configured:  # what the ORM's constructor does first
         sa.orm.configure_mappers()
     row = _MAPPER.class_manager.new_instance()
-    instance_dict(row).update(values, id=row_id, last_error=None)
+    instance_dict(row).update(values, id=row_id)
     make_transient_to_detached(row)
     session.add(row)
     _forget_on_rollback(session, row)
@@ -221,4 +242,4 @@ def _after_commit(session: Session) -> None:
         session.info.pop(ATTACHED_KEY, None)
 
 
-__all__ = ["build_message", "enqueue", "record_for", "record_values"]
+__all__ = ["build_message", "encode_message", "enqueue", "record_for", "record_values"]

@@ -68,6 +68,11 @@ class Job:
     #: The arguments annotated ``int``, ``str`` or ``bool``, with that type: a value of exactly that type is
     #: stored as it is (what checking it would give back, at a tenth of the cost).
     plain: Mapping[str, type] = field(default_factory=dict, repr=False, compare=False)
+    #: The parameters' names in order when every one may be passed by position or keyword (the usual
+    #: signature), for binding a call without :meth:`inspect.Signature.bind`; ``None`` otherwise.
+    simple_names: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+    #: The parameters without a default value.
+    required: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Run the job's function here and now (in tests, or from another job)."""
@@ -87,14 +92,16 @@ class Job:
         :raises JobArgumentError: an argument is missing, unknown, of the wrong type, or does not survive
             JSON; the message names the job and the argument.
         """
-        assert self.signature is not None
-        try:
-            bound = self.signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise JobArgumentError(f"Job {self.name!r}: {exc}.") from None
+        arguments = self._bind_simply(args, kwargs)
+        if arguments is None:
+            assert self.signature is not None
+            try:
+                arguments = self.signature.bind(*args, **kwargs).arguments
+            except TypeError as exc:
+                raise JobArgumentError(f"Job {self.name!r}: {exc}.") from None
         dumped: dict[str, t.Any] = {}
         plain = self.plain
-        for name, value in bound.arguments.items():
+        for name, value in arguments.items():
             if type(value) is plain.get(name):
                 dumped[name] = value  # an int, str or bool: JSON carries it back unchanged
                 continue
@@ -119,6 +126,28 @@ class Job:
                 )
             dumped[name] = as_json
         return dumped
+
+    def _bind_simply(self, args: tuple[t.Any, ...], kwargs: Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+        """The arguments given by name, as ``Signature.bind(...).arguments`` has them, for a call that fits.
+
+        Only for a signature of :attr:`simple_names`, and a call that binds: ``None`` otherwise (a
+        signature of another kind, or a call ``bind`` refuses, which it then explains). A tenth of
+        ``bind``'s cost.
+        """
+        names = self.simple_names
+        if names is None or len(args) > len(names):
+            return None
+        arguments = dict(zip(names, args, strict=False))  # the first len(args) names
+        if kwargs:
+            for name in kwargs:
+                if name in arguments or name not in self.adapters:
+                    return None  # given twice, or unknown
+            arguments.update(kwargs)
+            # In the signature's order, as bind gives them, whatever the keywords' order.
+            arguments = {name: arguments[name] for name in names if name in arguments}
+        if len(arguments) < len(names) and not self.required <= arguments.keys():
+            return None  # one is missing
+        return arguments
 
     def load_arguments(self, stored: Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The arguments stored by :meth:`dump_arguments`, converted back to the annotated types.
@@ -238,7 +267,11 @@ def job(
                 raise JobDeclarationError(
                     f"Job {job_name!r}: a periodic (cron) job is called without arguments, but it requires {required}."
                 )
+        parameters = list(signature.parameters.values())
+        simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
         return Job(
+            simple_names=tuple(p.name for p in parameters) if simple else None,
+            required=frozenset(p.name for p in parameters if p.default is p.empty),
             function=function,
             name=job_name,
             queue=queue,

@@ -10,11 +10,13 @@ import erlen
 
 if t.TYPE_CHECKING:
     import dramatiq
+    import sqlalchemy as sa
     from flask import Flask
 
     from .handoff import Handoff
     from .jobs import Job
     from .metrics import TasksMetrics
+    from .outbox import PreparedInsert
 
 #: The key of ``app.extensions`` under which :class:`TasksState` lives.
 EXTENSION_KEY = "tasks"
@@ -36,6 +38,8 @@ class TasksState:
     metrics: TasksMetrics | None = field(default=None, repr=False)
     _broker: dramatiq.Broker | None = field(default=None, repr=False)
     _handoff: Handoff | None = field(default=None, repr=False)
+    #: The outbox row's INSERT and the dialect it was compiled for (see :mod:`erlen_tasks.outbox`).
+    _prepared: tuple[object, PreparedInsert | None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -79,6 +83,18 @@ class TasksState:
                     self._handoff = Handoff(self)
                 handoff = self._handoff
         return handoff
+
+    def prepared_insert(self, dialect: sa.Dialect) -> PreparedInsert | None:
+        """The outbox row's ``INSERT`` compiled for ``dialect`` (made on first use), or ``None`` for Core's.
+
+        :param dialect: the dialect of the connection the row is written on (connected once already).
+        """
+        prepared = self._prepared
+        if prepared is None or prepared[0] is not dialect:
+            from .outbox import PreparedInsert
+
+            prepared = self._prepared = (dialect, PreparedInsert.for_dialect(dialect))
+        return prepared[1]
 
     def close(self) -> None:
         """Write the hand-off's marks and close the broker's connections, if made; the next use makes new ones."""
