@@ -27,7 +27,8 @@ def start_worker(app: Flask, tmp_path: Path, *args: str, name: str = "worker") -
     environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")])
     environ["ERLEN_DB_URL"] = str(app.config["DB_URL"])
     for key in ("TASKS_BROKER", "TASKS_URL", "TASKS_QUEUE_PREFIX", "TASKS_POLL_SECONDS", "TASKS_LEASE_SECONDS",
-                "TASKS_REDIS_HEARTBEAT_SECONDS", "TASKS_REDIS_MAINTENANCE_CHANCE"):  # fmt: skip
+                "TASKS_REDIS_HEARTBEAT_SECONDS", "TASKS_REDIS_MAINTENANCE_CHANCE",
+                "TASKS_REDIS_RECOVERY_SECONDS"):  # fmt: skip
         if key in app.config:
             environ[f"ERLEN_{key}"] = str(app.config[key])
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed by the process's end

@@ -169,6 +169,14 @@ def erlen_settings() -> Iterable[Setting]:
             help="Redis broker: out of a million broker commands, how many also give the jobs of dead workers back "
             "to their queues (Dramatiq's maintenance_chance). Raise it for a faster recovery after a crash.",
         ),
+        Setting(
+            "REDIS_RECOVERY_SECONDS",
+            float,
+            default=10.0,
+            validate=_positive,
+            help="Redis broker: how often a worker puts back on their queues the jobs it fetched but never received "
+            "(the connection broke during the fetch). Such a job runs at most this long after Redis is back.",
+        ),
     ]
 
 

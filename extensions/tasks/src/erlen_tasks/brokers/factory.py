@@ -43,16 +43,17 @@ def make_broker(state: TasksState) -> dramatiq.Broker:
         )
     elif kind == "redis":
         try:
-            from dramatiq.brokers.redis import RedisBroker
+            from .redis import RecoveringRedisBroker
         except ImportError:
             raise ConfigError(
                 "TASKS_BROKER is 'redis', but the redis client is missing: install erlen-tasks[redis]."
             ) from None
-        broker = RedisBroker(  # type: ignore[no-untyped-call]
+        broker = RecoveringRedisBroker(
             url=url,
             middleware=[Tracking(engine), *_middleware()],
             heartbeat_timeout=int(float(config.get("TASKS_REDIS_HEARTBEAT_SECONDS", 60.0)) * 1000),
             maintenance_chance=int(config.get("TASKS_REDIS_MAINTENANCE_CHANCE", 1000)),
+            recovery_interval=float(config.get("TASKS_REDIS_RECOVERY_SECONDS", 10.0)),
         )
     else:
         try:

@@ -1,0 +1,178 @@
+"""Dramatiq's Redis broker, made to recover the messages of a fetch whose answer was lost.
+
+Dramatiq's Redis broker fetches with a script that moves message ids from a
+queue into the worker's set of unacknowledged messages
+(``dramatiq:__acks__.<worker>.<queue>``) and answers with the messages. When
+the connection breaks after Redis has run the script but before its answer
+arrives (Redis shutting down on ``SIGTERM``, a network cut), the worker never
+sees those messages, yet they sit in the set of a worker that is alive: the
+Redis client sends the fetch again on a new connection, or Dramatiq starts a
+new consumer, and either goes on with the next messages. Dramatiq gives a
+worker's set back to its queues only once the worker's heartbeat has stopped
+(Dramatiq issue #527), so while that worker runs, those jobs wait forever:
+their rows stay ``relayed`` and, for the mail outbox, the mail is never sent.
+The same befalls the delayed messages (retries, jobs with an ETA) a consumer
+held in memory when Dramatiq dropped them after a connection error.
+
+:class:`RecoveringRedisBroker` remembers, per queue, the messages its
+consumers have handed to the worker and that were not acknowledged, rejected
+or requeued since. Its consumers check their worker's set before they fetch:
+as they start (the worker's first, and each one Dramatiq makes anew after a
+connection error, on the same worker id), then every
+``recovery_interval`` seconds. Every message of the set that the worker does not hold goes back on
+its queue: the ones whose fetch answer was lost, and the delayed ones a
+restarted consumer no longer holds. Messages being run stay where they are;
+their acknowledgement comes through the consumer of the moment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+
+import redis
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.errors import ConnectionClosed
+
+if t.TYPE_CHECKING:
+    from dramatiq import MessageProxy
+
+
+class _Held:
+    """The messages a broker's consumers of one queue have handed out and not yet settled."""
+
+    def __init__(self) -> None:
+        #: Redis message id -> whether it was handed out with an ETA (so into the consumer's delay queue).
+        self.messages: dict[str, bool] = {}
+
+
+class RecoveringRedisBroker(RedisBroker):
+    """Dramatiq's :class:`~dramatiq.brokers.redis.RedisBroker`, whose consumers recover lost fetches.
+
+    It takes the same arguments, and one more; see the module for what it adds.
+
+    :param recovery_interval: seconds between two checks of the worker's set by a consumer that runs on
+        (its first check is at its start): how long a job whose fetch answer was lost waits at most.
+    """
+
+    def __init__(self, *args: t.Any, recovery_interval: float = 10.0, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.recovery_interval = recovery_interval
+        self._held: dict[str, _Held] = {}
+        self._held_lock = threading.Lock()
+
+    @property
+    def consumer_class(self) -> type[_RecoveringConsumer]:
+        return _RecoveringConsumer
+
+    def acks_key(self, queue_name: str) -> str:
+        """The Redis set of this worker's fetched and unacknowledged messages of ``queue_name``.
+
+        :param queue_name: the queue (its ``.DQ`` delay queue is a queue of its own).
+        """
+        return f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}"
+
+    def handed_out(self, queue_name: str, redis_message_id: str, *, delayed: bool) -> None:
+        """Record that a consumer of ``queue_name`` handed a message to the worker.
+
+        :param queue_name: the consumer's queue.
+        :param redis_message_id: the message's ``redis_message_id`` option.
+        :param delayed: whether it has an ETA, so that it waits in the consumer thread's delay queue.
+        """
+        with self._held_lock:
+            self._held.setdefault(queue_name, _Held()).messages[redis_message_id] = delayed
+
+    def settled(self, queue_name: str, *redis_message_ids: str) -> None:
+        """Record that messages were acknowledged, rejected or requeued: the worker holds them no more.
+
+        :param queue_name: the consumer's queue.
+        :param redis_message_ids: the messages' ``redis_message_id`` options.
+        """
+        with self._held_lock:
+            held = self._held.get(queue_name)
+            if held is not None:
+                for redis_message_id in redis_message_ids:
+                    held.messages.pop(redis_message_id, None)
+
+    def recover(self, queue_name: str, *, starting: bool) -> list[str]:
+        """Put back on ``queue_name`` the messages of this worker's set for it that the worker does not hold.
+
+        Called by the queue's consumer before a fetch, with nothing fetched and
+        not yet handed out: Dramatiq runs one consumer per queue and worker, so
+        every message of the set is then held by the worker or lost. A consumer
+        starting anew has lost its predecessor's delay queue (dropped after a
+        connection error, or requeued): of the messages handed out before, only
+        those without an ETA (in the worker's work queue or being run) are
+        still held. Redis's ``requeue`` script takes a message out of the set
+        only if it is still there, so a message acknowledged meanwhile stays
+        done.
+
+        :param queue_name: the consumer's queue.
+        :param starting: whether the consumer is starting (so holds no delayed message yet).
+        :returns: the ``redis_message_id`` of each message put back.
+        :raises redis.ConnectionError: Redis cannot be reached (the consumer tries again as it restarts).
+        """
+        if starting:
+            with self._held_lock:
+                held = self._held.get(queue_name)
+                if held is not None:
+                    held.messages = {key: delayed for key, delayed in held.messages.items() if not delayed}
+        members = t.cast("set[bytes]", self.client.smembers(self.acks_key(queue_name)))
+        with self._held_lock:
+            held = self._held.get(queue_name)
+            kept = set(held.messages) if held is not None else set()
+        lost = sorted(key for key in (member.decode() for member in members) if key not in kept)
+        if lost:
+            self.logger.warning(
+                "Putting %d message(s) back on queue %r: fetched by this worker, but never handed to it "
+                "(the connection to Redis broke during the fetch, or a consumer restarted).",
+                len(lost),
+                queue_name,
+            )
+            self.do_requeue(queue_name, *lost)
+        return lost
+
+
+class _RecoveringConsumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, telling its broker what it hands out and settles, and recovering lost fetches."""
+
+    broker: RecoveringRedisBroker
+
+    def __init__(self, broker: RecoveringRedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        #: ``time.monotonic()`` of the next check of the worker's set; ``None`` before the first.
+        self._next_recovery: float | None = None
+
+    def __next__(self) -> MessageProxy | None:
+        # Only with nothing fetched and waiting here: what this consumer fetched is not lost.
+        if not self.message_cache and (self._next_recovery is None or time.monotonic() >= self._next_recovery):
+            try:
+                self.broker.recover(self.queue_name, starting=self._next_recovery is None)
+            except redis.ConnectionError as exc:
+                raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+            self._next_recovery = time.monotonic() + self.broker.recovery_interval
+        proxy: MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
+        if proxy is not None:
+            self.broker.handed_out(
+                self.queue_name, proxy.options["redis_message_id"], delayed=proxy.options.get("eta") is not None
+            )
+        return proxy
+
+    # Settled only once Redis has taken the answer: Dramatiq retries a failed acknowledgement until it
+    # succeeds, and the message must stay held (not recovered, so not run twice) meanwhile.
+    def ack(self, message: MessageProxy) -> None:
+        super().ack(message)  # type: ignore[no-untyped-call]
+        self.broker.settled(self.queue_name, message.options["redis_message_id"])
+
+    def nack(self, message: MessageProxy) -> None:
+        super().nack(message)  # type: ignore[no-untyped-call]
+        self.broker.settled(self.queue_name, message.options["redis_message_id"])
+
+    def requeue(self, messages: t.Iterable[MessageProxy]) -> None:
+        messages = list(messages)
+        super().requeue(messages)  # type: ignore[no-untyped-call]
+        self.broker.settled(self.queue_name, *(message.options["redis_message_id"] for message in messages))
+
+
+__all__ = ["RecoveringRedisBroker"]
