@@ -12,7 +12,10 @@ until its last records are written, minus its idle cost over as long).
 while it runs the jobs. ``--instructions N`` counts, under valgrind's
 callgrind, the instructions per enqueue of both contenders (N enqueues each,
 in one process, the jobs handed to Redis, no worker): the figure load does not
-move at all, for comparing two builds.
+move at all, for comparing two builds. ``--worker-instructions N`` counts the
+workers' side the same way: instructions per job run by each contender's worker
+(N jobs enqueued while it is paused, then run), and per idle pass of erlen-tasks'
+relay; see bench/README.md.
 """
 
 from __future__ import annotations
