@@ -348,6 +348,12 @@ def _finished_runs() -> t.Any:
 
 
 def _wait_runs(finished: t.Any, target: int) -> None:
+    """Wait (without polling) until ``finished`` has counted ``target`` runs in all.
+
+    :param finished: the middleware of :func:`_finished_runs`.
+    :param target: the runs to wait for, the warm-up's included.
+    :raises harness.BenchError: not within 30 minutes.
+    """
     finished.expect(target)
     if not finished.reached.wait(timeout=1800.0):
         raise harness.BenchError(f"the worker ran {finished.count} of {target} jobs within 30 minutes")
