@@ -12,7 +12,10 @@ until its last records are written, minus its idle cost over as long).
 while it runs the jobs. ``--instructions N`` counts, under valgrind's
 callgrind, the instructions per enqueue of both contenders (N enqueues each,
 in one process, the jobs handed to Redis, no worker): the figure load does not
-move at all, for comparing two builds.
+move at all, for comparing two builds. ``--worker-instructions N`` counts the
+workers' side the same way: instructions per job run by each contender's worker
+(N jobs enqueued while it is paused, then run), and per idle pass of erlen-tasks'
+relay; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -293,6 +296,198 @@ def count_instructions(jobs: int) -> dict[str, float]:
     return {"dramatiq": parts[3] / jobs, "erlen-tasks": parts[5] / jobs}
 
 
+#: Jobs each worker runs before the counted ones (imports, connections, caches, the first records).
+WORKER_WARM_UP = 50
+
+#: The contenders of ``--worker-instructions``, in the order they run.
+WORKER_CONTENDERS = ("dramatiq", "erlen-tasks")
+
+#: Idle passes of erlen-tasks' relay counted after its worker's jobs (the relay polls every 0.5 s by default).
+RELAY_PASSES = 20
+
+
+def _finished_runs() -> t.Any:
+    """A Dramatiq middleware counting finished runs, its event set once ``target`` is reached.
+
+    The same on both contenders' brokers, so that the driver waits without polling (a polling loop's
+    instructions would follow the wall-clock time, which callgrind stretches).
+    """
+    import threading
+
+    from dramatiq.middleware import Middleware
+
+    class FinishedRuns(Middleware):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.count = 0
+            self.target = 0
+            self.reached = threading.Event()
+            self.lock = threading.Lock()
+
+        def expect(self, target: int) -> None:
+            with self.lock:
+                self.target = target
+                self.reached.clear()
+                if self.count >= target:
+                    self.reached.set()
+
+        def _finished(self) -> None:
+            with self.lock:
+                self.count += 1
+                if self.count >= self.target:
+                    self.reached.set()
+
+        def after_process_message(
+            self, broker: t.Any, message: t.Any, *, result: t.Any = None, exception: BaseException | None = None
+        ) -> None:
+            self._finished()
+
+        def after_skip_message(self, broker: t.Any, message: t.Any) -> None:
+            self._finished()
+
+    return FinishedRuns()
+
+
+def _wait_runs(finished: t.Any, target: int) -> None:
+    """Wait (without polling) until ``finished`` has counted ``target`` runs in all.
+
+    :param finished: the middleware of :func:`_finished_runs`.
+    :param target: the runs to wait for, the warm-up's included.
+    :raises harness.BenchError: not within 30 minutes.
+    """
+    finished.expect(target)
+    if not finished.reached.wait(timeout=1800.0):
+        raise harness.BenchError(f"the worker ran {finished.count} of {target} jobs within 30 minutes")
+
+
+def drive_worker(contender: str, folder: Path, jobs: int) -> None:
+    """The process :func:`count_worker_instructions` runs under callgrind: ``contender``'s worker runs ``jobs`` jobs.
+
+    The worker (4 threads, in this process, as ``bench_tasks.py``'s: erlen-tasks' made by
+    :func:`erlen_tasks.worker.start_worker` with its progress lines, without the relay and the scheduler)
+    runs :data:`WORKER_WARM_UP` jobs, is paused while ``jobs`` more are enqueued (uncounted), and resumes
+    once callgrind counts. Parts (ended by :func:`harness.mark`): the instrumentation's start; the
+    ``jobs`` runs (erlen-tasks' with its records of them written at the end: its tracking thread's
+    work belongs to the runs); erlen-tasks' relay, :data:`RELAY_PASSES` idle passes (nothing for
+    Dramatiq); the exit.
+    """
+    import gc
+    import threading
+
+    import dramatiq
+
+    import erlen_tasks
+    import erlen_tasks.brokers.tracking
+    import erlen_tasks.handoff
+
+    # The threads writing every second of wall-clock time (the hand-off's marks, the runs' records): under
+    # callgrind they would write a batch every few jobs, and the count would follow the machine's load.
+    # They wait; each counted part ends with one batch, as at a few hundred jobs a second.
+    erlen_tasks.handoff.FLUSH_SECONDS = 3600.0
+    erlen_tasks.brokers.tracking.FLUSH_SECONDS = 3600.0
+    setup = prepare(folder, uuid.uuid4().hex[:10])
+    finished = _finished_runs()
+    tracking: t.Any = None
+    relay: t.Any = None
+    if contender == "dramatiq":
+        broker = setup.dramatiq_module.broker
+        broker.add_middleware(finished)
+        queue = setup.envs["dramatiq"]["BENCH_QUEUE"]
+        worker = dramatiq.Worker(broker, queues={queue}, worker_threads=4, worker_timeout=1000)
+        broker.emit_after("process_boot")  # as Dramatiq's command does
+        worker.start()
+
+        def stop() -> None:
+            worker.stop()
+
+    else:
+        from erlen_tasks.brokers import Tracking
+        from erlen_tasks.cli import _ProgressLines, progress_reporter
+        from erlen_tasks.relay import Relay
+        from erlen_tasks.worker import WorkerOptions, start_worker
+
+        lines = _ProgressLines()
+        lines.start()
+        started = start_worker(
+            setup.app,
+            threading.Event(),
+            WorkerOptions(threads=4, relay=False, scheduler=False),
+            report=progress_reporter(lines),
+        )
+        started.broker.add_middleware(finished)
+        worker = started.worker
+        tracking = next(m for m in started.broker.middleware if isinstance(m, Tracking))
+        relay = Relay(setup.app, broker=started.broker)
+
+        def stop() -> None:
+            started.close(60.0)
+            lines.close()
+
+    enqueue = setup.enqueues[contender]
+    try:
+        for index in range(WORKER_WARM_UP):
+            enqueue(index)
+        _wait_runs(finished, WORKER_WARM_UP)
+        if tracking is not None:
+            tracking.flush()
+            relay.relay_once()
+        worker.pause()
+        for index in range(jobs):
+            enqueue(index)
+        if contender == "erlen-tasks":
+            erlen_tasks.state_of(setup.app).handoff.flush()  # the marks of the hand-offs: the enqueues' work
+        harness.start_instrumentation()
+        gc.collect()
+        gc.disable()
+        harness.mark()  # part 1 ends: the instrumentation's start (set-up uninstrumented with the starter)
+        worker.resume()
+        _wait_runs(finished, WORKER_WARM_UP + jobs)
+        if tracking is not None:
+            tracking.flush()  # the records of the counted runs, one batch
+        harness.mark()  # part 2 ends: the runs
+        if relay is not None:
+            for _ in range(RELAY_PASSES):
+                relay.relay_once()
+        harness.mark()  # part 3 ends: the relay's idle passes
+        gc.enable()
+    finally:
+        stop()
+        import redis
+
+        client = redis.Redis.from_url(bench_tasks.REDIS_URL)
+        setup.close(client)
+        client.close()
+
+
+def count_worker_instructions(jobs: int) -> dict[str, float]:
+    """Instructions per job run by each contender's worker, and per idle pass of erlen-tasks' relay (callgrind).
+
+    :param jobs: jobs counted per contender.
+    """
+    counts: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="erlen-cpu-tasks-worker-") as name:
+        folder = Path(name)
+        env = dict(os.environ)
+        starter = harness.instrumentation_starter(folder)
+        if starter is not None:
+            env["ERLEN_BENCH_CALLGRIND_STARTER"] = str(starter)
+        for contender in WORKER_CONTENDERS:
+            run = folder / contender
+            run.mkdir()
+            parts = harness.instructions_by_part(
+                [sys.executable, str(Path(__file__).resolve()), "--drive-worker", contender, str(run), str(jobs)],
+                marks=3,
+                cwd=folder,
+                env=env,
+                timeout=3600,
+                valgrind_options=["--instr-atstart=no"] if starter is not None else [],
+            )
+            # parts: [the instrumentation's start, the runs, the relay's passes, exit]
+            counts[contender] = parts[1] / jobs
+            if contender == "erlen-tasks":
+                counts["relay-pass"] = parts[2] / RELAY_PASSES
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1000)
@@ -307,10 +502,30 @@ def main() -> None:
         metavar="N",
         help="count instructions per enqueue of both contenders under callgrind (N enqueues each), then exit",
     )
+    parser.add_argument(
+        "--worker-instructions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="count instructions per job run by each contender's worker under callgrind (N jobs each), then exit",
+    )
     parser.add_argument("--drive-count", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--drive-worker", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive_count:
         drive_count(Path(args.drive_count[0]), int(args.drive_count[1]))
+        return
+    if args.drive_worker:
+        drive_worker(args.drive_worker[0], Path(args.drive_worker[1]), int(args.drive_worker[2]))
+        return
+    if args.worker_instructions:
+        counts = count_worker_instructions(args.worker_instructions)
+        for name in WORKER_CONTENDERS:
+            print(
+                f"{name:12} worker {counts[name]:10,.0f} instructions/job (callgrind, {args.worker_instructions} jobs)"
+            )
+        print(f"erlen-tasks - dramatiq: {counts['erlen-tasks'] - counts['dramatiq']:,.0f} instructions/job")
+        print(f"erlen-tasks relay, idle: {counts['relay-pass']:,.0f} instructions/pass (2 passes/s by default)")
         return
     if args.instructions:
         counts = count_instructions(args.instructions)

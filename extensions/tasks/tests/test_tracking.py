@@ -7,6 +7,7 @@ import typing as t
 from pathlib import Path
 
 import dramatiq
+import pytest
 import sqlalchemy as sa
 from conftest import TasksApp
 from dramatiq.broker import MessageProxy
@@ -16,6 +17,7 @@ from tasks_testplugin import record
 
 import erlen_db
 from erlen_tasks.brokers import Tracking
+from erlen_tasks.brokers.tracking import PreparedUpdate
 from erlen_tasks.models import DONE, FAILED, RELAYED, RUNNING, JobRecord
 
 
@@ -136,3 +138,31 @@ def test_a_record_for_an_unknown_message_changes_nothing(make_tasks_app: TasksAp
     finally:
         tracking.close()
     assert by_message(app)[messages[0].message_id].status == RELAYED
+
+
+def test_a_dialect_without_the_prepared_statements_gets_cores(
+    make_tasks_app: TasksApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A dialect rendering parameters of its own makes PreparedUpdate.for_dialect decline: the batch goes
+    # through Core's statements, with the same rows written.
+    monkeypatch.setattr(PreparedUpdate, "for_dialect", classmethod(lambda cls, statement, names, dialect: None))
+    app = make_tasks_app()
+    engine = erlen_db.database_of(app).engine
+    done, failing, running = committed_messages(app, 3)
+    tracking = Tracking(engine)
+    sent = executions(engine)
+    try:
+        tracking.before_process_message(t.cast(t.Any, None), done)
+        tracking.after_process_message(t.cast(t.Any, None), done)
+        tracking.before_process_message(t.cast(t.Any, None), failing)
+        tracking.after_process_message(t.cast(t.Any, None), failing, exception=RuntimeError("broken"))
+        tracking.before_process_message(t.cast(t.Any, None), running)
+        tracking.flush()
+    finally:
+        tracking.after_process_message(t.cast(t.Any, None), running)
+        tracking.close()
+    assert sum(sent) == 4  # three at the first write, the last run's end at the close
+    found = by_message(app)
+    assert (found[done.message_id].status, found[done.message_id].attempts) == (DONE, 1)
+    assert (found[failing.message_id].status, found[failing.message_id].last_error) == (FAILED, "RuntimeError: broken")
+    assert (found[running.message_id].status, found[running.message_id].attempts) == (DONE, 1)

@@ -7,12 +7,16 @@ import signal
 import threading
 import time
 import typing as t
+from collections.abc import Callable
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from .plugin import TASKS_HELP
+
+if t.TYPE_CHECKING:
+    from .worker import RunReport
 
 tasks_group = AppGroup("tasks", help=TASKS_HELP)
 
@@ -104,6 +108,24 @@ class _ProgressLines:
         self.write()
 
 
+def progress_reporter(progress: _ProgressLines) -> Callable[[RunReport], None]:
+    """The worker command's report of each finished run: its line kept in ``progress``, a failure's written at once.
+
+    :param progress: where the lines of successful runs wait for their write.
+    """
+
+    def report(run: RunReport) -> None:
+        line = f"[{_stamp()}] {run.job} {run.message_id[:8]} {run.outcome} in {run.seconds:.3f}s"
+        if run.error:
+            click.echo(
+                click.style(f"{line}: {run.error}", fg="yellow" if run.outcome == "retrying" else "red"), err=True
+            )
+        else:
+            progress.add(line)
+
+    return report
+
+
 @tasks_group.command("worker")
 @click.option("--queue", "queues", multiple=True, help="Work on this queue only; repeat for more. All by default.")
 @click.option("--threads", type=click.IntRange(min=1, max=64), default=None, help="Jobs run at once.")
@@ -112,7 +134,7 @@ class _ProgressLines:
 def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool, no_scheduler: bool) -> None:
     """Run background jobs until stopped; SIGTERM or Ctrl-C stops after the running jobs end."""
     from .state import state_of
-    from .worker import RunReport, WorkerOptions, run_worker
+    from .worker import WorkerOptions, run_worker
 
     app = _app()
     state = state_of(app)
@@ -125,15 +147,7 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     progress = _ProgressLines()
-
-    def report(run: RunReport) -> None:
-        line = f"[{_stamp()}] {run.job} {run.message_id[:8]} {run.outcome} in {run.seconds:.3f}s"
-        if run.error:
-            click.echo(
-                click.style(f"{line}: {run.error}", fg="yellow" if run.outcome == "retrying" else "red"), err=True
-            )
-        else:
-            progress.add(line)
+    report = progress_reporter(progress)
 
     def report_relay(result: t.Any) -> None:
         if result.error:

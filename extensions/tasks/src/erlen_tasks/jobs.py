@@ -156,7 +156,11 @@ class Job:
             while it was queued).
         """
         loaded: dict[str, t.Any] = {}
+        plain = self.plain
         for name, value in stored.items():
+            if type(value) is plain.get(name):
+                loaded[name] = value  # an int, str or bool: what checking it would give back
+                continue
             adapter = self.adapters.get(name)
             if adapter is None:
                 raise JobArgumentError(f"Job {self.name!r} no longer has the argument {name!r} it was queued with.")

@@ -34,10 +34,14 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     :param job: the job.
     """
 
-    def run(**stored: t.Any) -> None:
-        import erlen_db
+    import erlen_db
 
-        database = erlen_db.database_of(app)
+    databases: list[erlen_db.Database] = []  # the app's, found on the first run
+
+    def run(**stored: t.Any) -> None:
+        if not databases:
+            databases.append(erlen_db.database_of(app))
+        database = databases[0]
         with app.app_context():
             arguments = job.load_arguments(stored)
             key = job.key_for(arguments)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from .brokers.tracking import message_of
+
 if t.TYPE_CHECKING:
     from flask import Flask
 
@@ -40,14 +42,19 @@ class Progress(Middleware):
         self._lock = threading.Lock()
 
     def before_process_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
+        started = time.monotonic()
+        message_id = message_of(message).message_id  # not through the proxy's __getattr__: see message_of
         with self._lock:
-            self.started[message.message_id] = time.monotonic()
+            self.started[message_id] = started
 
     def _finish(self, message: t.Any, outcome: str, error: str | None) -> None:
+        ended = time.monotonic()
+        wrapped = message_of(message)
+        message_id = wrapped.message_id
         with self._lock:
-            started = self.started.pop(message.message_id, time.monotonic())
+            started = self.started.pop(message_id, ended)
             self.counts[outcome] += 1
-        self.report(RunReport(message.actor_name, message.message_id, outcome, time.monotonic() - started, error))
+        self.report(RunReport(wrapped.actor_name, message_id, outcome, ended - started, error))
 
     def after_process_message(
         self, broker: dramatiq.Broker, message: t.Any, *, result: t.Any = None, exception: BaseException | None = None
@@ -78,7 +85,39 @@ class WorkerOptions:
     stop_timeout: float = 600.0
 
 
-def run_worker(
+@dataclass
+class StartedWorker:
+    """A worker started by :func:`start_worker`: Dramatiq's worker on its own broker, and the threads beside it.
+
+    :param broker: the worker's broker (its middleware is not the web processes' broker's).
+    :param worker: Dramatiq's worker, running.
+    :param progress: the middleware counting the outcomes of the runs.
+    :param threads: the relay's and the scheduler's threads, running until the ``stop`` event is set.
+    :param stop: the event that ends those threads.
+    """
+
+    broker: dramatiq.Broker
+    worker: dramatiq.Worker
+    progress: Progress
+    threads: list[threading.Thread]
+    stop: threading.Event
+
+    def close(self, timeout: float) -> dict[str, int]:
+        """Stop after the running jobs end (waiting at most ``timeout`` seconds); returns the counts of outcomes.
+
+        :param timeout: seconds to wait for the running jobs.
+        """
+        self.stop.set()
+        self.worker.stop(timeout=int(timeout * 1000))
+        for thread in self.threads:
+            thread.join(timeout=10.0)
+        from .brokers import close_broker
+
+        close_broker(self.broker)
+        return dict(self.progress.counts)
+
+
+def start_worker(
     app: Flask,
     stop: threading.Event,
     options: WorkerOptions,
@@ -86,17 +125,17 @@ def run_worker(
     report: Callable[[RunReport], None] = lambda _: None,
     report_relay: Callable[[t.Any], None] | None = None,
     report_schedule: Callable[[t.Any], None] | None = None,
-) -> dict[str, int]:
-    """Run jobs until ``stop`` is set, then stop after the running jobs end; returns the counts of outcomes.
+) -> StartedWorker:
+    """Start running jobs (Dramatiq's worker, the relay, the scheduler); :meth:`StartedWorker.close` stops.
 
     :param app: the app.
-    :param stop: set it (from a signal handler) to stop.
+    :param stop: set it to stop the relay and the scheduler (:meth:`StartedWorker.close` does).
     :param options: the worker's options.
     :param report: called with each finished run.
     :param report_relay: called with each relay pass that did something.
     :param report_schedule: called with each scheduler tick that enqueued something.
     """
-    from .brokers import close_broker, make_broker
+    from .brokers import make_broker
     from .relay import Relay
     from .scheduler import Scheduler
     from .state import state_of
@@ -134,16 +173,36 @@ def run_worker(
     worker.start()
     for thread in threads:
         thread.start()
+    return StartedWorker(broker, worker, progress, threads, stop)
+
+
+def run_worker(
+    app: Flask,
+    stop: threading.Event,
+    options: WorkerOptions,
+    *,
+    report: Callable[[RunReport], None] = lambda _: None,
+    report_relay: Callable[[t.Any], None] | None = None,
+    report_schedule: Callable[[t.Any], None] | None = None,
+) -> dict[str, int]:
+    """Run jobs until ``stop`` is set, then stop after the running jobs end; returns the counts of outcomes.
+
+    :param app: the app.
+    :param stop: set it (from a signal handler) to stop.
+    :param options: the worker's options.
+    :param report: called with each finished run.
+    :param report_relay: called with each relay pass that did something.
+    :param report_schedule: called with each scheduler tick that enqueued something.
+    """
+    started = start_worker(
+        app, stop, options, report=report, report_relay=report_relay, report_schedule=report_schedule
+    )
     try:
         while not stop.wait(0.2):
             pass
     finally:
-        stop.set()
-        worker.stop(timeout=int(options.stop_timeout * 1000))
-        for thread in threads:
-            thread.join(timeout=10.0)
-        close_broker(broker)
-    return dict(progress.counts)
+        counts = started.close(options.stop_timeout)
+    return counts
 
 
-__all__ = ["Progress", "RunReport", "WorkerOptions", "run_worker"]
+__all__ = ["Progress", "RunReport", "StartedWorker", "WorkerOptions", "run_worker", "start_worker"]

@@ -20,13 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import typing as t
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from dramatiq.middleware import Middleware
 
-from ..models import DEAD, DONE, FAILED, RUNNING, JobRecord, utcnow
+from ..models import DEAD, DONE, FAILED, RUNNING, JobRecord
 from .database import last_line
 
 if t.TYPE_CHECKING:
@@ -48,9 +50,10 @@ _KEEP = object()
 
 _MESSAGE_ID = sa.bindparam("b_message_id", type_=TABLE.c.message_id.type)
 _SET = {
-    # A run ends any claim on the row: the hand-off's, whose mark then has nothing left to write.
-    "claim_token": None,
-    "claimed_until": None,
+    # A run ends any claim on the row: the hand-off's, whose mark then has nothing left to write. NULL as SQL,
+    # not as a parameter: the prepared statements' parameters are the record's alone.
+    "claim_token": sa.null(),
+    "claimed_until": sa.null(),
     "status": sa.bindparam("b_status", type_=TABLE.c.status.type),
     "updated_at": sa.bindparam("b_updated_at", type_=TABLE.c.updated_at.type),
     "attempts": TABLE.c.attempts + sa.bindparam("b_runs", type_=TABLE.c.attempts.type),
@@ -64,17 +67,88 @@ UPDATE_WITH_ERROR = (
     .values(**_SET, last_error=sa.bindparam("b_last_error", type_=TABLE.c.last_error.type))
 )
 
+#: The parameters of each statement, in the order of a record's values (see :meth:`Tracking.flush`).
+_KEEPING_NAMES = ("b_message_id", "b_status", "b_updated_at", "b_runs")
+_WITH_ERROR_NAMES = (*_KEEPING_NAMES, "b_last_error")
+
+
+@dataclass(frozen=True)
+class PreparedUpdate:
+    """One of the batch's statements compiled for a dialect, its parameters converted here.
+
+    Through ``connection.execute(statement, records)`` SQLAlchemy builds each record's parameters
+    (a dictionary per bind, its type's processor looked up per value): twice the database's own work
+    on SQLite. Compiled once, with the same bind processors, and sent with
+    ``Connection.exec_driver_sql`` (one ``executemany``, still seen by the engine's events).
+
+    :param sql: the statement's text, in the driver's parameter style.
+    :param names: the parameters' names, in the order the driver takes them when it is positional.
+    :param positional: whether the driver takes sequences (``?``) rather than mappings.
+    :param processors: each parameter's bind processor, ``None`` where its type has none.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    processors: tuple[Callable[[t.Any], t.Any] | None, ...]
+
+    @classmethod
+    def for_dialect(cls, statement: sa.Update, names: tuple[str, ...], dialect: sa.Dialect) -> PreparedUpdate | None:
+        """``statement`` (whose parameters are ``names``) for ``dialect``; ``None`` when its binds differ.
+
+        :param statement: :data:`UPDATE_KEEPING_ERROR` or :data:`UPDATE_WITH_ERROR`.
+        :param names: the statement's parameters, in the order :meth:`rows` is given their values.
+        :param dialect: the dialect of the connection it is sent on.
+        """
+        compiled = statement.compile(dialect=dialect)
+        positional = bool(dialect.positional)
+        order = tuple(compiled.positiontup or ()) if positional else names
+        if sorted(order) != sorted(names) or sorted(compiled.binds) != sorted(names):
+            return None  # a dialect that renders other parameters: leave it to Core
+        processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
+        return cls(compiled.string, order, positional, processors)
+
+    def rows(self, records: list[dict[str, t.Any]]) -> list[t.Any]:
+        """The driver's parameters for ``records`` (each a mapping of the statement's parameter names).
+
+        :param records: the values of each row update, as Python values.
+        """
+        names = self.names
+        converting = [(index, process) for index, process in enumerate(self.processors) if process is not None]
+        rows: list[t.Any] = []
+        for record in records:
+            values = [record[name] for name in names]
+            for index, process in converting:
+                values[index] = process(values[index])
+            rows.append(tuple(values) if self.positional else dict(zip(names, values, strict=True)))
+        return rows
+
 
 @dataclass
 class _Record:
     """What a run changed in its message's row: the fold of that message's records since the last write."""
 
     status: str
-    updated_at: dt.datetime
+    #: ``time.time()`` of the last record (made a date-time when written: a tenth of the cost per record).
+    updated_at: float
     #: Runs started (each adds one to ``attempts``).
     runs: int
     #: The error to write, or :data:`_KEEP`.
     last_error: object
+
+
+_NO_ATTRIBUTES: dict[str, t.Any] = {}
+
+
+def message_of(message: t.Any) -> t.Any:
+    """The :class:`dramatiq.Message` a :class:`dramatiq.broker.MessageProxy` wraps, or ``message`` itself.
+
+    The proxy lends its message's attributes through ``__getattr__``, after a failed lookup that
+    builds an ``AttributeError``: a few thousand instructions per read, several reads per run.
+
+    :param message: what a middleware hook is given.
+    """
+    return getattr(message, "__dict__", _NO_ATTRIBUTES).get("_message", message)
 
 
 class Tracking(Middleware):
@@ -85,6 +159,9 @@ class Tracking(Middleware):
     once, as ``done`` with its attempt counted), and a batch is written with
     two prepared statements, ``executemany``: the worker holds the
     database's write lock for a moment per batch, not a statement per record.
+    A run's start is kept apart until its end or the next write, whichever
+    comes first (a run still under way then is written ``running``): most
+    runs end before it, and cost one record, not two.
 
     :param engine: the app's engine.
     """
@@ -92,43 +169,81 @@ class Tracking(Middleware):
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._waiting: dict[str, _Record] = {}
+        #: Runs under way, by message id: when each started, and whether a write counted it already.
+        self._started: dict[str, list[t.Any]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: The batch's statements and the dialect they were compiled for (see :class:`PreparedUpdate`).
+        self._prepared: tuple[sa.Dialect, PreparedUpdate | None, PreparedUpdate | None] | None = None
 
-    def _record(self, message: t.Any, status: str, *, runs: int = 0, last_error: object = _KEEP) -> None:
-        now = utcnow()
+    def _fold(self, message_id: str, status: str, at: float, runs: int, last_error: object) -> None:
+        """Fold a record into the waiting ones; called with the lock held."""
+        waiting = self._waiting
+        record = waiting.get(message_id)
+        if record is None:
+            if len(waiting) >= MAX_WAITING:  # the database is away: drop the oldest
+                del waiting[next(iter(waiting))]
+            waiting[message_id] = _Record(status, at, runs, last_error)
+        else:
+            record.status = status
+            record.updated_at = at
+            record.runs += runs
+            if last_error is not _KEEP:
+                record.last_error = last_error
+        if self._thread is None:
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        # Called with the lock held, on the first record or start: the writer thread, writing every FLUSH_SECONDS.
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="erlen-tasks-tracking", daemon=True)
+        self._thread.start()
+
+    def _started_run(self, message: t.Any) -> None:
+        at = time.time()
         with self._lock:
-            waiting = self._waiting
-            record = waiting.get(message.message_id)
-            if record is None:
-                if len(waiting) >= MAX_WAITING:  # the database is away: drop the oldest
-                    del waiting[next(iter(waiting))]
-                waiting[message.message_id] = _Record(status, now, runs, last_error)
-            else:
-                record.status = status
-                record.updated_at = now
-                record.runs += runs
-                if last_error is not _KEEP:
-                    record.last_error = last_error
+            self._started[message_of(message).message_id] = [at, False]
             if self._thread is None:
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="erlen-tasks-tracking", daemon=True)
-                self._thread.start()
+                self._start_thread()
+
+    def _ended(self, message: t.Any, status: str, last_error: object = _KEEP) -> None:
+        """Record the end of a run (or a skip): its start counts one attempt, unless a write counted it."""
+        at = time.time()
+        message_id = message_of(message).message_id
+        with self._lock:
+            started = self._started.pop(message_id, None)
+            self._fold(message_id, status, at, 1 if started is not None and not started[1] else 0, last_error)
+
+    def _statements(self, dialect: sa.Dialect) -> tuple[PreparedUpdate | None, PreparedUpdate | None]:
+        prepared = self._prepared
+        if prepared is None or prepared[0] is not dialect:
+            prepared = self._prepared = (
+                dialect,
+                PreparedUpdate.for_dialect(UPDATE_KEEPING_ERROR, _KEEPING_NAMES, dialect),
+                PreparedUpdate.for_dialect(UPDATE_WITH_ERROR, _WITH_ERROR_NAMES, dialect),
+            )
+        return prepared[1], prepared[2]
 
     def flush(self) -> None:
-        """Write the waiting records now, in one transaction."""
+        """Write the waiting records, and the runs under way as ``running``, now, in one transaction."""
         with self._lock:
+            for message_id, started in self._started.items():
+                if not started[1]:  # under way since before this write: written running, its attempt counted
+                    started[1] = True
+                    self._fold(message_id, RUNNING, started[0], 1, _KEEP)
             waiting, self._waiting = self._waiting, {}
         if not waiting:
             return
         keeping: list[dict[str, t.Any]] = []
         with_error: list[dict[str, t.Any]] = []
+        utc = dt.UTC
+        from_timestamp = dt.datetime.fromtimestamp
         for message_id, record in waiting.items():
             values = {
                 "b_message_id": message_id,
                 "b_status": record.status,
-                "b_updated_at": record.updated_at,
+                "b_updated_at": from_timestamp(record.updated_at, utc),
                 "b_runs": record.runs,
             }
             if record.last_error is _KEEP:
@@ -138,10 +253,17 @@ class Tracking(Middleware):
                 with_error.append(values)
         try:
             with self.engine.begin() as connection:
-                if keeping:
-                    connection.execute(UPDATE_KEEPING_ERROR, keeping)
-                if with_error:
-                    connection.execute(UPDATE_WITH_ERROR, with_error)
+                prepared_keeping, prepared_with_error = self._statements(connection.dialect)
+                for records, prepared, statement in (
+                    (keeping, prepared_keeping, UPDATE_KEEPING_ERROR),
+                    (with_error, prepared_with_error, UPDATE_WITH_ERROR),
+                ):
+                    if not records:
+                        continue
+                    if prepared is None:
+                        connection.execute(statement, records)
+                    else:
+                        connection.exec_driver_sql(prepared.sql, prepared.rows(records))
         except Exception as exc:  # the database is away: keep them for the next flush
             logger.warning("erlen-tasks: could not record %d job run(s) yet: %s", len(waiting), exc)
             with self._lock:
@@ -175,7 +297,7 @@ class Tracking(Middleware):
         self.flush()
 
     def before_process_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
-        self._record(message, RUNNING, runs=1)
+        self._started_run(message)
 
     def after_process_message(
         self,
@@ -188,13 +310,13 @@ class Tracking(Middleware):
         # Runs after Retries (this middleware is the first of the broker's, and "after" hooks run in
         # reverse): a failed message is out of tries (dead), any other failure is retried.
         if exception is None:
-            self._record(message, DONE, last_error=None)
+            self._ended(message, DONE, None)
             return
         error = last_line(message.options.get("traceback")) or f"{type(exception).__name__}: {exception}"
-        self._record(message, DEAD if message.failed else FAILED, last_error=error)
+        self._ended(message, DEAD if message.failed else FAILED, error)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
-        self._record(message, DEAD if message.failed else DONE)
+        self._ended(message, DEAD if message.failed else DONE)
 
 
-__all__ = ["FLUSH_SECONDS", "Tracking"]
+__all__ = ["FLUSH_SECONDS", "PreparedUpdate", "Tracking", "message_of"]
