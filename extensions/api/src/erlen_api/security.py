@@ -107,6 +107,10 @@ class Identity:
         return bool(self.user.can(permission))
 
 
+#: The identity of every anonymous request.
+_ANONYMOUS = Identity(None, None)
+
+
 def current_identity() -> Identity:
     """Who made the current API request (set before the view runs).
 
@@ -198,7 +202,8 @@ def authenticate(endpoint: Endpoint, app: Flask | None = None, current: Request 
         identity = Identity(found.user, "token", found.scopes)
     else:
         user = _session_user(app)
-        identity = Identity(user, "session" if user is not None else None)
+        # Identities are frozen: every anonymous request shares one rather than making its own.
+        identity = _ANONYMOUS if user is None else Identity(user, "session")
         if current.method not in SAFE_METHODS and _has_session_cookie(app):
             _check_csrf(app)
     setattr(g._get_current_object(), _G_IDENTITY, identity)
