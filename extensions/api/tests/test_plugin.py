@@ -40,3 +40,18 @@ def test_endpoints_that_need_a_user_need_a_way_to_authenticate(make_app: t.Any) 
 
     with pytest.raises(ApiDeclarationError, match="enable the 'auth' plugin"):
         make_app(["api"]).register_blueprint(guarded)
+
+
+def test_which_paths_the_prefixes_cover() -> None:
+    from erlen_api.state import ApiState
+
+    state = ApiState()
+    state.add_prefix("/api")
+    state.add_prefix("api/v2/")
+    covered = ["/api", "/api/", "/api/v1/items/3", "/api/v2", "/api/v2/x"]
+    assert [path for path in [*covered, "/apix", "/ap", "/other", "/"] if state.covers(path)] == covered
+    # The prefixes are a public list: a change made to it directly counts too, and "/" covers every path.
+    state.prefixes.append("/")
+    assert state.covers("/other") and state.covers("/")
+    state.prefixes.remove("/")
+    assert not state.covers("/other")

@@ -73,6 +73,15 @@ class Placement(OtherBase):
     position: Mapped[int] = mapped_column(primary_key=True)
 
 
+class Label(OtherBase):
+    """Columns only: get() makes its instances from a row with every attribute loaded."""
+
+    __tablename__ = "helpers_label"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(40))
+
+
 class Item(OtherBase):
     __tablename__ = "helpers_item"
 
@@ -219,3 +228,35 @@ def test_get_or_404_of_a_uuid_key_given_as_text(shelves: Flask) -> None:
     assert client.get(f"/tickets/{known}").text == known
     assert client.get(f"/tickets/{uuid.uuid4()}").status_code == 404
     assert client.get("/tickets/not-a-uuid").status_code == 404
+
+
+def test_get_without_a_session_makes_a_detached_instance_of_a_model_of_columns_only(shelves: Flask) -> None:
+    database = erlen_db.database_of(shelves)
+    with database.session_scope() as session:
+        session.add(Label(id=1, text="fragile"))
+    with shelves.app_context():
+        label = erlen_db.get(Label, 1)
+        assert label is not None and database.current_session is None  # read on the connection
+        state = sa.inspect(label)
+        assert state.detached and state.key == (Label, (1,), None)
+        assert not state.unloaded and not state.expired_attributes and not state.committed_state
+        assert not state.modified
+        assert erlen_db.get(Label, 1) is label  # one instance per row in the app context
+        label.text = "glass"
+        assert erlen_db.session.identity_map[(Label, (1,), None)] is label  # adopted by the session
+        erlen_db.session.commit()
+    with database.session_scope() as session:
+        assert session.get_one(Label, 1).text == "glass"
+    # A listener of the class's "expire" event hears each instance made, as make_transient_to_detached tells it.
+    heard: list[tuple[int, set[str]]] = []
+
+    def expired(target: Label, attrs: set[str] | None) -> None:
+        heard.append((target.id, set(attrs or ())))
+
+    sa.event.listen(Label, "expire", expired)
+    try:
+        with shelves.app_context():
+            erlen_db.get(Label, 1)
+    finally:
+        sa.event.remove(Label, "expire", expired)
+    assert heard == [(1, set())]

@@ -328,13 +328,16 @@ def typed_view(view_func: Callable[..., t.Any], endpoints: Mapping[str, Endpoint
 
     @functools.wraps(view_func)
     def view(**path_values: t.Any) -> Response:
-        method = request.method
+        # The request and the app once, rather than through their proxies for each attribute: each use of a
+        # proxy's attribute fails a look-up on the proxy first (an AttributeError built and dropped).
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        method = current.method
         endpoint = endpoints.get(method) or endpoints["GET" if method == "HEAD" else next(iter(endpoints))]
         if endpoint.response is not None:
-            require_acceptable()
+            require_acceptable(current.environ)
         app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-        authenticate_within_limits(endpoint, app)
-        arguments = endpoint.parse(path_values)
+        authenticate_within_limits(endpoint, app, current)
+        arguments = endpoint.parse(path_values, current)
         returned = view_func(**arguments)
         return make_response(app, endpoint, returned)
 

@@ -34,6 +34,9 @@ _READS = frozenset({"GET", "HEAD"})
 #: The ``Content-Type`` of erlen-api's JSON answers, as werkzeug writes it for ``mimetype="application/json"``.
 _JSON_CONTENT_TYPE = "application/json"
 
+#: The bodies read as they are: a list or tuple of chunks (a constant, not ``list | tuple`` made on each call).
+_SEQUENCES = (list, tuple)
+
 #: The headers a 304 keeps besides those describing the body (RFC 9110, 15.4.5: the others describe no body).
 _BODY_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "Content-Range")
 
@@ -138,7 +141,7 @@ def tag_response_of(response: Response, state: ApiState) -> Response:
     if content_type != _JSON_CONTENT_TYPE and response.mimetype != "application/json":
         return response
     chunks = response.response
-    body: list[t.Any] | tuple[t.Any, ...] | None = chunks if isinstance(chunks, list | tuple) else None
+    body: list[t.Any] | tuple[t.Any, ...] | None = chunks if isinstance(chunks, _SEQUENCES) else None
     if body is None and response.is_streamed:
         return response
     if not state.covers(current.path):
@@ -148,7 +151,8 @@ def tag_response_of(response: Response, state: ApiState) -> Response:
         single = body is not None and len(body) == 1 and type(body[0]) is bytes
         tag = entity_tag(body[0] if single else response.get_data())  # type: ignore[index]
         headers.add("ETag", tag)  # absent, as the pass above found: nothing to replace
-    if matches(current.environ.get("HTTP_IF_NONE_MATCH"), tag, weak=True):
+    if_none_match = current.environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None and matches(if_none_match, tag, weak=True):
         return not_modified(response)
     return response
 

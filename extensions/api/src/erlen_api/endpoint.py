@@ -15,7 +15,7 @@ import typing as t
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from flask import request
+from flask import Request, request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
@@ -88,6 +88,10 @@ class EndpointOptions:
         """Whether an anonymous request is refused with a 401."""
         return self.login_required or self.permission is not None
 
+
+#: Path parameter types whose validation answers a value of exactly that type unchanged: a converter's value of
+#: that type is not validated again.
+_UNCHANGED_WHEN_EXACT: tuple[type, ...] = (int, str, float)  # a tuple: an annotation need not be hashable
 
 #: The keyword arguments of route declarations that are :class:`EndpointOptions`.
 OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(EndpointOptions))
@@ -218,7 +222,7 @@ class Endpoint:
     query_models: list[QueryModel] = field(default_factory=list)
     body: BodyParameter | None = None
     response: t.Any = UNSET
-    _path_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
+    _path_adapters: dict[str, tuple[TypeAdapter[t.Any], type | None]] = field(default_factory=dict, repr=False)
     _query_model: type[BaseModel] | None = field(default=None, repr=False)
     _query_model_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
     _body_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
@@ -261,7 +265,10 @@ class Endpoint:
     def prepare(self) -> None:
         """Build the pydantic validators of the declared types; :func:`compile_endpoint` calls it."""
         self._path_adapters = {
-            name: TypeAdapter(parameter.annotation)
+            name: (
+                TypeAdapter(parameter.annotation),
+                next((kind for kind in _UNCHANGED_WHEN_EXACT if parameter.annotation is kind), None),
+            )
             for name, parameter in self.path.items()
             if parameter.annotation is not None
         }
@@ -283,23 +290,29 @@ class Endpoint:
             if model is not None:
                 self._loaded_rows, self._loaded_rows_many = LoadedRows(model), many
 
-    def parse(self, path_values: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    def parse(self, path_values: Mapping[str, t.Any], current: Request | None = None) -> dict[str, t.Any]:
         """The view's arguments from the current request.
 
         :param path_values: the values the URL rule matched, converted by its converters.
+        :param current: the current request itself (not its proxy), when the caller has it at hand.
         :raises Problem: 422 with every invalid input, 400 for a body that is not JSON, 415 for one of another
             media type.
         """
         arguments = dict(path_values)
         errors: list[dict[str, t.Any]] = []
-        for name, adapter in self._path_adapters.items():
+        for name, (adapter, exact) in self._path_adapters.items():
+            value = path_values[name]
+            if type(value) is exact:
+                # The converter made the declared plain type already (<int:id> for id: int): pydantic would
+                # answer the value itself.
+                continue
             try:
-                arguments[name] = adapter.validate_python(path_values[name])
+                arguments[name] = adapter.validate_python(value)
             except ValidationError as exc:
                 errors.extend(_field_errors(exc.errors(include_url=False), "path", parameter=name))
         if self._query_model is not None:
             # Bound once: through the proxy, each use would look the request up again.
-            args = request.args
+            args = (current if current is not None else request).args
             raw = {
                 parameter.key: args.getlist(parameter.key) if parameter.repeated else args[parameter.key]
                 for parameter in self.query.values()

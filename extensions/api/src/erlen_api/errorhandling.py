@@ -106,7 +106,8 @@ def answer_routing_error() -> Response | HTTPException | None:
 
     Runs first among the app's ``before_request`` functions.
     """
-    error = request.routing_exception
+    # The request itself rather than its proxy: this runs before every request of the app.
+    error = request._get_current_object().routing_exception  # type: ignore[attr-defined]
     if error is None or not isinstance(error, HTTPException) or (error.code or 500) < 400:
         return None
     from .state import state_of

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import typing as t
+from collections.abc import Mapping
 
 from flask import request
 
@@ -77,12 +78,16 @@ def accepts_json(accept: str | None) -> bool:
     return best is not None and best[1] > 0
 
 
-def require_acceptable() -> None:
+def require_acceptable(environ: Mapping[str, t.Any] | None = None) -> None:
     """Refuse a request that does not accept JSON.
 
+    :param environ: the current request's WSGI environ, when the caller has it at hand (saves a look-up through
+        the request's proxy); the current request's by default.
     :raises Problem: 406.
     """
-    if not accepts_json(request.environ.get("HTTP_ACCEPT")):
+    if environ is None:
+        environ = request.environ
+    if not accepts_json(environ.get("HTTP_ACCEPT")):
         raise Problem(
             406,
             f"This endpoint answers {JSON_MEDIA_TYPE} (errors {PROBLEM_MEDIA_TYPE}); the request's Accept "

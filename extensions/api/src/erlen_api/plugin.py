@@ -201,8 +201,10 @@ def _after_api_request(state: ApiState) -> Callable[[Response], Response]:
     """
 
     def after_api_request(response: Response) -> Response:
-        # Without a limiter no request is counted: no usage to report, and no need to look for one in g.
-        if state.ratelimiter is not None:
+        # Until a request is counted (without a limiter, or limits, none is) no usage is in g to report: no need
+        # to look for it there through the proxy on every response.
+        limiter = state.ratelimiter
+        if limiter is not None and limiter.counted:
             ratelimits.add_headers(response)
         return conditional.tag_response_of(response, state)
 

@@ -43,7 +43,7 @@ import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g, request
 from limits import RateLimitItem, parse_many, strategies
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
@@ -207,6 +207,8 @@ class RateLimiter:
         #: Whether the app's settings limit every endpoint (set by :func:`make_limiter`); when not, only
         #: endpoints declaring a ``ratelimit`` are counted.
         self.limits_by_default = False
+        #: Whether a request was ever counted: until one is, no response has rate limit headers to add.
+        self.counted = False
         self._clock = clock
         self._lock = threading.Lock()
         self._down_since: dt.datetime | None = None
@@ -390,6 +392,7 @@ def _count(app: Flask, limiter: RateLimiter, endpoint: Endpoint, kind: t.Literal
     items = limits_for(app, endpoint, kind)
     if not items:
         return
+    limiter.counted = True
     client = _token_key() if kind == "token" else client_address()
     scope = "*" if isinstance(getattr(endpoint.options, "ratelimit", None), bool | None) else _endpoint_key(endpoint)
     usage = []
@@ -428,7 +431,9 @@ def _endpoint_key(endpoint: Endpoint) -> str:
     return f"{request.endpoint}:{endpoint.method}"
 
 
-def authenticate_within_limits(endpoint: Endpoint, app: Flask | None = None) -> Identity:
+def authenticate_within_limits(
+    endpoint: Endpoint, app: Flask | None = None, current: Request | None = None
+) -> Identity:
     """Authenticate the request to ``endpoint`` (:func:`erlen_api.security.authenticate`) and count it.
 
     A request refused by authentication (a bad token, no user, no CSRF token) counts against its address before
@@ -436,6 +441,7 @@ def authenticate_within_limits(endpoint: Endpoint, app: Flask | None = None) -> 
 
     :param endpoint: the endpoint called.
     :param app: the current app, when the caller has it at hand.
+    :param current: the current request itself (not its proxy), when the caller has it at hand.
     :returns: the request's identity.
     :raises Problem: 429 over a limit; the refusals of authentication.
     """
@@ -444,9 +450,9 @@ def authenticate_within_limits(endpoint: Endpoint, app: Flask | None = None) -> 
     limiter = state_of(app).ratelimiter
     declared = getattr(endpoint.options, "ratelimit", None)
     if limiter is None or declared is False or (declared is None and not limiter.limits_by_default):
-        return authenticate(endpoint, app)
+        return authenticate(endpoint, app, current)
     try:
-        identity = authenticate(endpoint, app)
+        identity = authenticate(endpoint, app, current)
     except Problem:
         _count(app, limiter, endpoint, "address")
         raise

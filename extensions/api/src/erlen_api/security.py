@@ -25,7 +25,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g, request
 
 import erlen
 
@@ -107,6 +107,10 @@ class Identity:
         return bool(self.user.can(permission))
 
 
+#: The identity of every anonymous request.
+_ANONYMOUS = Identity(None, None)
+
+
 def current_identity() -> Identity:
     """Who made the current API request (set before the view runs).
 
@@ -153,10 +157,14 @@ def _unauthorized(app: Flask, endpoint: Endpoint, detail: str, error: str | None
     return Problem(401, detail, headers={"WWW-Authenticate": challenges(app, endpoint, error)})
 
 
-def _session_user() -> ApiUser | None:
-    """The user the session cookie logs in (Flask-Login's ``current_user``); ``None``: anonymous, or no erlen-auth."""
-    app = current_app
-    if getattr(app, "login_manager", None) is None:
+def _session_user(app: Flask) -> ApiUser | None:
+    """The user the session cookie logs in (Flask-Login's ``current_user``); ``None``: anonymous, or no erlen-auth.
+
+    :param app: the current app.
+    """
+    # Flask-Login's init_app sets login_manager on the app itself: read from its __dict__, an app without one
+    # costs no AttributeError built and dropped (getattr with a default) on every request.
+    if app.__dict__.get("login_manager") is None:
         return None
     from flask_login import current_user
 
@@ -164,19 +172,22 @@ def _session_user() -> ApiUser | None:
     return t.cast(ApiUser, user) if user is not None and user.is_authenticated else None
 
 
-def authenticate(endpoint: Endpoint, app: Flask | None = None) -> Identity:
+def authenticate(endpoint: Endpoint, app: Flask | None = None, current: Request | None = None) -> Identity:
     """Find who makes the current request to ``endpoint``; check its CSRF token and the endpoint's permission.
 
     :param endpoint: the endpoint being called.
     :param app: the current app, when the caller has it at hand (saves looking it up again).
+    :param current: the current request itself (not its proxy), when the caller has it at hand.
     :returns: the request's identity, also stored for :func:`current_identity`.
     :raises Problem: 401 (with ``WWW-Authenticate``) for a refused token or an anonymous request to an endpoint
         that needs a user; 403 for a missing or invalid CSRF token, or a user without the permission.
     """
     if app is None:
         app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    if current is None:
+        current = t.cast(Request, request._get_current_object())  # type: ignore[attr-defined]
     # The environ's key rather than request.headers: the same value, without the headers' case-folding look-up.
-    authorization = request.environ.get("HTTP_AUTHORIZATION", "")
+    authorization = current.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer":
         token = credentials.strip()
@@ -190,11 +201,12 @@ def authenticate(endpoint: Endpoint, app: Flask | None = None) -> Identity:
             raise _unauthorized(app, endpoint, "The access token is not valid.", error="invalid_token")
         identity = Identity(found.user, "token", found.scopes)
     else:
-        user = _session_user()
-        identity = Identity(user, "session" if user is not None else None)
-        if request.method not in SAFE_METHODS and _has_session_cookie(app):
+        user = _session_user(app)
+        # Identities are frozen: every anonymous request shares one rather than making its own.
+        identity = _ANONYMOUS if user is None else Identity(user, "session")
+        if current.method not in SAFE_METHODS and _has_session_cookie(app):
             _check_csrf(app)
-    setattr(g, _G_IDENTITY, identity)
+    setattr(g._get_current_object(), _G_IDENTITY, identity)
     options = endpoint.options
     if options.needs_login and identity.user is None:
         raise _unauthorized(app, endpoint, "Authentication is required: log in, or send an access token.")

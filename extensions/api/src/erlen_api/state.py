@@ -33,6 +33,11 @@ class ApiState:
     spec: dict[str, t.Any] | None = None
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     ratelimiter: RateLimiter | None = None
+    #: What :meth:`covers` tests, made from ``prefixes`` when they change: the prefixes themselves, and the
+    #: starts of the paths under them (``/api/``), in one ``str.startswith`` rather than a loop per request.
+    _covered: tuple[list[str], frozenset[str], tuple[str, ...]] = field(
+        default=([], frozenset(), ()), repr=False, compare=False
+    )
 
     def add_prefix(self, prefix: str, lifecycle: Lifecycle | None = None) -> None:
         """Answer errors under ``prefix`` with problem documents.
@@ -62,7 +67,14 @@ class ApiState:
 
         :param path: a request path.
         """
-        return any(path == prefix or path.startswith(prefix + "/") or prefix == "/" for prefix in self.prefixes)
+        source, exact, starts = self._covered
+        if source != self.prefixes:
+            # Made again when the list changed (add_prefix, or a change made to it directly), from a copy of it.
+            source = list(self.prefixes)
+            exact = frozenset(source)
+            starts = tuple("" if prefix == "/" else prefix + "/" for prefix in source)  # "/" covers every path
+            self._covered = (source, exact, starts)
+        return path in exact or path.startswith(starts)
 
 
 def state_of(app: Flask | None = None) -> ApiState:

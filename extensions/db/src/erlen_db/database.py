@@ -188,6 +188,15 @@ class Database:
 
         :param instance: a detached instance (see :func:`sqlalchemy.orm.make_transient_to_detached`).
         """
+        self._adopt_state(instance, object_state(instance))
+
+    def _adopt_state(self, instance: t.Any, state: InstanceState[t.Any], *, unloaded: bool = True) -> None:
+        """:meth:`adopt`, given the instance's state.
+
+        :param instance: a detached instance.
+        :param state: its state.
+        :param unloaded: whether it may have attributes not loaded; ``False`` when the caller loaded them all.
+        """
         app_globals = _app_globals()
         context: _ContextState | None = app_globals.get(_G_STATE)
         if context is None:
@@ -199,15 +208,16 @@ class Database:
         adopted = context.adopted
         if adopted is None:
             adopted = context.adopted = {}
-        state = object_state(instance)
         if adopted.setdefault(state.key, instance) is not instance:
             return  # another instance of the row waits already: the session will have that one
-        unloaded = state.unloaded
-        if unloaded:
+        if not unloaded:
+            return
+        unloaded_keys = state.unloaded
+        if unloaded_keys:
             # InstanceState.callables: the per-instance loaders SQLAlchemy consults before the mapping's own.
             if "callables" not in state.__dict__:
                 state.callables = {}
-            for key in unloaded:
+            for key in unloaded_keys:
                 state.callables[key] = _AdoptingLoader(self, app_globals, adopted, key)
 
     def adopted(self) -> Mapping[t.Any, t.Any]:
