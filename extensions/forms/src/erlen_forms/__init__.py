@@ -20,6 +20,7 @@ from .csrf import (
 from .errors import FormExtensionError
 from .extension import FormExtension, extended_class
 from .form import Form, flatten_json, request_formdata
+from .sensitive import is_sensitive
 from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 
 __version__ = "0.1.0"
@@ -31,7 +32,6 @@ if t.TYPE_CHECKING:
         ModelSelectField,
         Unique,
         UTCDateTimeField,
-        is_sensitive,
         label_column,
         model_form,
     )
@@ -44,7 +44,6 @@ _MODEL_FORM_NAMES = frozenset(
         "ModelSelectField",
         "Unique",
         "UTCDateTimeField",
-        "is_sensitive",
         "label_column",
         "model_form",
     }
