@@ -88,7 +88,8 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, data_rights, email_change, notices, oidc, passkeys, password_policy, reauth, two_factor
+    from . import access_tokens, email_change, notices, oidc, passkeys, password_policy, reauth, two_factor
+    from .data_rights_models import SETTINGS as DATA_RIGHTS_SETTINGS
 
     S = erlen.Setting
     return [
@@ -98,7 +99,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         *two_factor.SETTINGS,
         *oidc.SETTINGS,
         *passkeys.SETTINGS,
-        *data_rights.SETTINGS,
+        *DATA_RIGHTS_SETTINGS,
         *password_policy.SETTINGS,
         *email_change.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
