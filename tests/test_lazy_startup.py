@@ -41,8 +41,12 @@ CLI_MODULES = [
 ]
 
 #: Imported on first use by the pages that need them, not by a worker that answered the log-in page: the
-#: standard library's email policies (by the first message built) and gzip (by the first password set).
-FIRST_USE_MODULES = ["email.policy", "gzip"]
+#: standard library's email policies (by the first message built), gzip (by the first password set) and
+#: smtplib (by the first SMTP connection).
+FIRST_USE_MODULES = ["email.policy", "gzip", "smtplib"]
+
+#: Imported by the commands, ``erlen check`` and the readiness check that use them, never by serving a page.
+CHECK_MODULES = ["erlen_migrate.migrations"]
 
 #: The views of pages the log-in page never leads a worker to, and what only they import: the app registers
 #: their rules (url_for works from the first request) and each view imports its module when first called.
@@ -129,6 +133,7 @@ def test_a_worker_imports_no_command_line_code(app_folder: Path) -> None:
     assert seen["status"] == 200
     assert [name for name in CLI_MODULES if name in seen["modules"]] == []
     assert [name for name in FIRST_USE_MODULES if name in seen["modules"]] == []
+    assert [name for name in CHECK_MODULES if name in seen["modules"]] == []
 
 
 def test_a_worker_imports_the_views_of_other_pages_on_their_first_request(app_folder: Path) -> None:
