@@ -21,7 +21,6 @@ from .errors import FormExtensionError
 from .extension import FormExtension, extended_class
 from .form import Form, flatten_json, request_formdata
 from .sensitive import is_sensitive
-from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 
 __version__ = "0.1.0"
 
@@ -35,6 +34,7 @@ if t.TYPE_CHECKING:
         label_column,
         model_form,
     )
+    from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 
 #: Names of the module model_forms, imported on first use: it needs SQLAlchemy (``erlen-forms[models]``).
 _MODEL_FORM_NAMES = frozenset(
@@ -50,7 +50,16 @@ _MODEL_FORM_NAMES = frozenset(
 )
 
 
+#: Names of the module uploads, imported on first use: only forms with file fields need it, and every process
+#: imports this package.
+_UPLOAD_NAMES = frozenset({"FileAllowed", "FileField", "FileRequired", "FileSize", "MultipleFileField"})
+
+
 def __getattr__(name: str) -> t.Any:
+    if name in _UPLOAD_NAMES:
+        from . import uploads
+
+        return getattr(uploads, name)
     if name in _MODEL_FORM_NAMES:
         from . import model_forms
 
