@@ -55,6 +55,8 @@ DEFERRED_VIEW_MODULES = [
     "erlen_admin.object_routes",
     "erlen_admin.listing",
     "erlen_forms.model_forms",
+    "erlen_forms.uploads",
+    "erlen_db.pagination",
     "erlen_auth.oidc_views",
     "erlen_auth.session_views",
     "erlen_auth.access_token_views",
