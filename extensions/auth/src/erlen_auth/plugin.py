@@ -214,12 +214,14 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 
 
 def _make_store(app: Flask) -> t.Any:
-    from .throttling import MemoryStore, RedisStore
+    from .throttling import MemoryStore
 
     config = app.config
     url = config["AUTH_THROTTLE_REDIS_URL"]
     if not url:
         return MemoryStore()
+    from .throttling_redis import RedisStore
+
     return RedisStore(
         url,
         connect_timeout=config["AUTH_THROTTLE_REDIS_CONNECT_TIMEOUT"],
@@ -497,7 +499,8 @@ def erlen_shell_context() -> Mapping[str, t.Any]:
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     from . import passkeys
     from .permissions import unknown_in_views
-    from .throttling import MemoryStore, RedisStore
+    from .throttling import MemoryStore
+    from .throttling_redis import RedisStore
 
     state = state_of(app)
     config = app.config
