@@ -48,8 +48,9 @@ FIRST_USE_MODULES = ["email.policy", "gzip", "smtplib"]
 #: Imported by the commands, ``erlen check`` and the readiness check that use them, never by serving a page.
 CHECK_MODULES = ["erlen_migrate.migrations"]
 
-#: The views of pages the log-in page never leads a worker to, and what only they import: the app registers
-#: their rules (url_for works from the first request) and each view imports its module when first called.
+#: What a worker that answered only the log-in page has not imported: the views of other pages (the app
+#: registers their rules, so url_for works from the first request, and each view imports its module when first
+#: called), and what only pages that paginate, search, upload, send mail or count failed log-ins in Redis use.
 DEFERRED_VIEW_MODULES = [
     "erlen_admin.routes",
     "erlen_admin.object_routes",
@@ -57,12 +58,17 @@ DEFERRED_VIEW_MODULES = [
     "erlen_forms.model_forms",
     "erlen_forms.uploads",
     "erlen_db.pagination",
+    "erlen_db.search",
     "erlen_auth.oidc_views",
     "erlen_auth.session_views",
     "erlen_auth.access_token_views",
     "erlen_auth.passkey_views",
     "erlen_auth.data_rights_views",
     "erlen_auth.data_rights",
+    "erlen_auth.throttling_redis",
+    "erlen_mail.bulk.sending",
+    "erlen_mail.delivery",
+    "erlen_mail.outbox.queueing",
 ]
 
 #: An endpoint of each deferred view module and the values to build its URL with.
