@@ -66,6 +66,8 @@ DEFERRED_VIEW_MODULES = [
     "erlen_auth.data_rights_views",
     "erlen_auth.data_rights",
     "erlen_auth.throttling_redis",
+    "erlen_auth.totp",
+    "erlen_auth.totp_views",
     "erlen_mail.bulk.sending",
     "erlen_mail.delivery",
     "erlen_mail.outbox.queueing",
@@ -82,6 +84,7 @@ DEFERRED_ENDPOINTS = {
     "auth.passkey_login_options": {},
     "auth.delete_account": {},
     "auth.cancel_deletion": {"token": "t"},
+    "auth.two_factor_setup": {},
 }
 
 APP_MODULE = f"""
@@ -166,7 +169,8 @@ def test_a_worker_imports_the_views_of_other_pages_on_their_first_request(app_fo
         before = sorted(sys.modules)
         # Anonymous: each view (its module imported now) sends the visitor to log in, as before.
         pages = {{path: client.get(path) for path in ["/admin/", "/admin/m/auth_user/", "/auth/sessions",
-                                                      "/auth/tokens/new", "/auth/passkeys/new", "/auth/delete"]}}
+                                                      "/auth/tokens/new", "/auth/passkeys/new", "/auth/delete",
+                                                      "/auth/two-factor/setup"]}}
         statuses = {{path: [page.status_code, page.headers.get("Location", "")] for path, page in pages.items()}}
         print(json.dumps({{"first": first, "urls": urls, "before": before, "statuses": statuses,
                           "after": sorted(sys.modules)}}))
@@ -184,11 +188,13 @@ def test_a_worker_imports_the_views_of_other_pages_on_their_first_request(app_fo
         "auth.passkey_login_options": "/auth/passkeys/login/options",
         "auth.delete_account": "/auth/delete",
         "auth.cancel_deletion": "/auth/delete/cancel/t",
+        "auth.two_factor_setup": "/auth/two-factor/setup",
     }
     assert [name for name in DEFERRED_VIEW_MODULES if name in seen["before"]] == []
     for path, (status, location) in seen["statuses"].items():
         assert status == 302 and location.startswith("/auth/login?next="), (path, status, location)
     imported = {"erlen_auth.session_views", "erlen_auth.access_token_views", "erlen_auth.passkey_views"}
+    imported |= {"erlen_auth.totp_views", "erlen_auth.totp"}
     assert imported | {"erlen_auth.data_rights_views", "erlen_auth.data_rights"} <= set(seen["after"])
     # The admin's access check sends the visitor to log in before any admin view runs.
     assert "erlen_admin.routes" not in seen["after"]

@@ -47,7 +47,7 @@ def _home() -> str:
 
 
 #: The rules whose views are imported on their first call (see :func:`lazy_view`): the pages of sessions,
-#: access tokens, passkeys and the user's data, with their modules (some 100 KiB, with erlen_auth.data_rights
+#: access tokens, passkeys, the user's data and TOTP, with their modules (some 100 KiB, with erlen_auth.data_rights
 #: another 100), which a worker answering only the log-in page and the site's own pages never runs.
 #: Each is path, endpoint, module, function and methods.
 LAZY_RULES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
@@ -76,6 +76,9 @@ LAZY_RULES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("/data/export", "export_data", "data_rights_views", "export_data", ("POST",)),
     ("/delete", "delete_account", "data_rights_views", "delete_account", ("GET", "POST")),
     ("/delete/cancel/<token>", "cancel_deletion", "data_rights_views", "cancel_deletion", ("GET", "POST")),
+    ("/two-factor/setup", "two_factor_setup", "totp_views", "setup", ("GET", "POST")),
+    ("/two-factor/disable", "two_factor_disable", "totp_views", "disable", ("GET", "POST")),
+    ("/two-factor/recovery-codes", "two_factor_recovery_codes", "totp_views", "recovery_codes", ("GET", "POST")),
 )
 
 
