@@ -41,8 +41,51 @@ CLI_MODULES = [
 ]
 
 #: Imported on first use by the pages that need them, not by a worker that answered the log-in page: the
-#: standard library's email policies (by the first message built) and gzip (by the first password set).
-FIRST_USE_MODULES = ["email.policy", "gzip"]
+#: standard library's email policies (by the first message built), gzip (by the first password set) and
+#: smtplib (by the first SMTP connection).
+FIRST_USE_MODULES = ["email.policy", "gzip", "smtplib"]
+
+#: Imported by the commands, ``erlen check`` and the readiness check that use them, never by serving a page.
+CHECK_MODULES = ["erlen_migrate.migrations"]
+
+#: What a worker that answered only the log-in page has not imported: the views of other pages (the app
+#: registers their rules, so url_for works from the first request, and each view imports its module when first
+#: called), and what only pages that paginate, search, upload, send mail or count failed log-ins in Redis use.
+DEFERRED_VIEW_MODULES = [
+    "erlen_admin.routes",
+    "erlen_admin.object_routes",
+    "erlen_admin.listing",
+    "erlen_forms.model_forms",
+    "erlen_forms.uploads",
+    "erlen_db.pagination",
+    "erlen_db.search",
+    "erlen_auth.oidc_views",
+    "erlen_auth.session_views",
+    "erlen_auth.access_token_views",
+    "erlen_auth.passkey_views",
+    "erlen_auth.data_rights_views",
+    "erlen_auth.data_rights",
+    "erlen_auth.throttling_redis",
+    "erlen_auth.totp",
+    "erlen_auth.totp_views",
+    "erlen_mail.bulk.sending",
+    "erlen_mail.delivery",
+    "erlen_mail.outbox.queueing",
+]
+
+#: An endpoint of each deferred view module and the values to build its URL with.
+DEFERRED_ENDPOINTS = {
+    "admin.index": {},
+    "admin.list": {"slug": "auth_user"},
+    "admin.object_action": {"slug": "auth_user", "ident": 1, "name": "x"},
+    "auth.sessions": {},
+    "auth.new_access_token": {},
+    "auth.passkey_new": {},
+    "auth.passkey_login_options": {},
+    "auth.delete_account": {},
+    "auth.cancel_deletion": {"token": "t"},
+    "auth.two_factor_setup": {},
+}
 
 APP_MODULE = f"""
 import erlen
@@ -101,6 +144,60 @@ def test_a_worker_imports_no_command_line_code(app_folder: Path) -> None:
     assert seen["status"] == 200
     assert [name for name in CLI_MODULES if name in seen["modules"]] == []
     assert [name for name in FIRST_USE_MODULES if name in seen["modules"]] == []
+    assert [name for name in CHECK_MODULES if name in seen["modules"]] == []
+
+
+def test_a_worker_imports_the_views_of_other_pages_on_their_first_request(app_folder: Path) -> None:
+    out = _run(
+        app_folder,
+        f"""
+        import json, sys
+        import lazy_worker_app
+        from flask import url_for
+
+        app = lazy_worker_app.create_app()
+        client = app.test_client()
+        urls = {{}}
+
+        @app.get("/_urls")
+        def build_urls():
+            endpoints = {DEFERRED_ENDPOINTS!r}
+            urls.update({{endpoint: url_for(endpoint, **values) for endpoint, values in endpoints.items()}})
+            return "built"
+
+        first = [client.get("/_urls").status_code, client.get("/auth/login").status_code]
+        before = sorted(sys.modules)
+        # Anonymous: each view (its module imported now) sends the visitor to log in, as before.
+        pages = {{path: client.get(path) for path in ["/admin/", "/admin/m/auth_user/", "/auth/sessions",
+                                                      "/auth/tokens/new", "/auth/passkeys/new", "/auth/delete",
+                                                      "/auth/two-factor/setup"]}}
+        statuses = {{path: [page.status_code, page.headers.get("Location", "")] for path, page in pages.items()}}
+        print(json.dumps({{"first": first, "urls": urls, "before": before, "statuses": statuses,
+                          "after": sorted(sys.modules)}}))
+        """,
+    )
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["first"] == [200, 200]
+    assert seen["urls"] == {
+        "admin.index": "/admin/",
+        "admin.list": "/admin/m/auth_user/",
+        "admin.object_action": "/admin/m/auth_user/1/do/x",
+        "auth.sessions": "/auth/sessions",
+        "auth.new_access_token": "/auth/tokens/new",
+        "auth.passkey_new": "/auth/passkeys/new",
+        "auth.passkey_login_options": "/auth/passkeys/login/options",
+        "auth.delete_account": "/auth/delete",
+        "auth.cancel_deletion": "/auth/delete/cancel/t",
+        "auth.two_factor_setup": "/auth/two-factor/setup",
+    }
+    assert [name for name in DEFERRED_VIEW_MODULES if name in seen["before"]] == []
+    for path, (status, location) in seen["statuses"].items():
+        assert status == 302 and location.startswith("/auth/login?next="), (path, status, location)
+    imported = {"erlen_auth.session_views", "erlen_auth.access_token_views", "erlen_auth.passkey_views"}
+    imported |= {"erlen_auth.totp_views", "erlen_auth.totp"}
+    assert imported | {"erlen_auth.data_rights_views", "erlen_auth.data_rights"} <= set(seen["after"])
+    # The admin's access check sends the visitor to log in before any admin view runs.
+    assert "erlen_admin.routes" not in seen["after"]
 
 
 def test_the_command_listing_imports_no_command_line_code(app_folder: Path) -> None:

@@ -158,7 +158,7 @@ def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> 
 
 @erlen.hookimpl
 def erlen_blueprints(app: Flask) -> Iterable[t.Any]:
-    from .routes import make_blueprint
+    from .blueprint import make_blueprint
 
     return [(make_blueprint(app), {"url_prefix": app.config["ADMIN_URL_PREFIX"].rstrip("/") or None})]
 

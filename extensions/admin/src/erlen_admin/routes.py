@@ -1,8 +1,7 @@
-"""The admin's blueprint: dashboard, model pages, bulk actions, export and custom pages.
+"""The admin's views: dashboard, model pages, bulk actions, export and custom pages.
 
-Every route needs ``admin.access`` (anonymous users are sent to log in, others
-get 403), then the model's permission for the operation. Unknown models and
-objects are 404. Every change is a POST, which erlen-forms checks for CSRF.
+:mod:`erlen_admin.blueprint` registers them (and checks ``admin.access`` before
+each); this module is imported by the first request one of them answers.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import typing as t
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint,
-    Flask,
     Response,
     abort,
     current_app,
@@ -37,51 +34,13 @@ from . import audit, counting, export, filters, list_urls, listing, refusals
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
-from .object_routes import object_action_view, object_extras
+from .object_routes import object_extras
 from .views.model_view import ModelView
 from .views.registry import registry_of
 from .widgets import Widget
 
 #: The most objects one bulk action takes.
 MAX_BULK = 1000
-
-
-def make_blueprint(app: Flask) -> Blueprint:
-    """The admin blueprint (endpoints ``admin.*``)."""
-    bp = Blueprint("admin", __name__)
-    bp.before_request(_check_access)
-    bp.after_request(_secure_headers)
-    bp.add_url_rule("/", "index", index)
-    bp.add_url_rule("/m/<slug>/", "list", list_view, methods=["GET"])
-    bp.add_url_rule("/m/<slug>/export.csv", "export", export_view, methods=["GET"])
-    bp.add_url_rule("/m/<slug>/new", "create", create_view, methods=["GET", "POST"])
-    bp.add_url_rule("/m/<slug>/action", "action", action_view, methods=["POST"])
-    bp.add_url_rule("/m/<slug>/<ident>/", "detail", detail_view, methods=["GET"])
-    bp.add_url_rule("/m/<slug>/<ident>/edit", "edit", edit_view, methods=["GET", "POST"])
-    bp.add_url_rule("/m/<slug>/<ident>/delete", "delete", delete_view, methods=["GET", "POST"])
-    bp.add_url_rule("/m/<slug>/<ident>/do/<name>", "object_action", object_action_view, methods=["POST"])
-    bp.add_url_rule("/p/<slug>", "page", page_view, methods=["GET", "POST"])
-    return bp
-
-
-def _check_access() -> t.Any:
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    if not current_user.can("admin.access"):
-        abort(403)
-    return None
-
-
-def _secure_headers(response: Response) -> Response:
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 def _view(slug: str, operation: str) -> ModelView:

@@ -15,7 +15,7 @@ from .errors import AuthError, PermissionDeclarationError, UnknownPermissionErro
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
 from .state import AuthState, SecondFactor, SecuritySection, state_of
-from .throttling import LoginAttempt, LoginThrottle, MemoryStore, RedisStore, StoreHealth, Throttled, ThrottleStore
+from .throttling import LoginAttempt, LoginThrottle, MemoryStore, StoreHealth, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
     from .access_tokens import (
@@ -57,6 +57,7 @@ if t.TYPE_CHECKING:
     from .passkey_models import Passkey
     from .passwords import Passwords
     from .reauth import mark_reauthenticated, reauthentication_required, recently_authenticated
+    from .throttling_redis import RedisStore
     from .two_factor import complete_second_factor, has_second_factor, pending_user
 
 __version__ = "0.1.0"
@@ -102,6 +103,8 @@ _LAZY = {
         "data_rights",
     ),
     "AccountDeletion": "data_rights_models",
+    # Only an app counting failed log-ins in Redis needs it.
+    "RedisStore": "throttling_redis",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
     **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }

@@ -4,13 +4,16 @@ The list is the "Access tokens" section of the security page (``auth/access_toke
 making a token is ``/auth/tokens/new`` (``auth/access_tokens/new.html``), which shows the token
 once, on the answer to the form (``auth/access_tokens/created.html``): it is in no URL, no
 cookie and no session, and the page is sent with ``Cache-Control: no-store``.
+
+The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+created, and this module is imported by the first request for one of them.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -75,12 +78,6 @@ class NewAccessTokenForm(Form):
     def expires_days(self) -> int | None:
         """The chosen life in days; ``None`` for never."""
         return None if self.expires.data == NEVER else int(self.expires.data or 0)
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the access token pages to the auth blueprint."""
-    bp.add_url_rule("/tokens/new", "new_access_token", new_access_token, methods=["GET", "POST"])
-    bp.add_url_rule("/tokens/<int:token_id>/revoke", "revoke_access_token", revoke_access_token, methods=["POST"])
 
 
 def _user() -> User:

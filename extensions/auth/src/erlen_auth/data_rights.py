@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 import erlen
 from erlen_db import database_of, describe_error, get_session
 
-from .data_rights_models import AccountDeletion
+from .data_rights_models import SETTINGS, AccountDeletion  # noqa: F401  (SETTINGS: importable from here too)
 from .errors import AuthError
 from .models import LoginSession, Role, User, UserRole
 from .sessions import utc
@@ -55,40 +55,6 @@ DELETE_HOOK = "erlen_auth_user_delete"
 #: What the export file says it is, so that a reader can tell its layout.
 EXPORT_FORMAT = "erlen-auth.user-export"
 EXPORT_FORMAT_VERSION = 1
-
-
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def check(value: int) -> None:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-
-    return check
-
-
-SETTINGS = [
-    erlen.Setting(
-        "DELETION_GRACE_DAYS",
-        int,
-        default=7,
-        validate=_at_least(0),
-        help="Days an account is kept after its owner asks to delete it; signing in again, or the link of the "
-        "notice mail, cancels within them. `erlen user purge-deleted` deletes it afterwards (0: delete at once).",
-    ),
-    erlen.Setting(
-        "DATA_EXPORT_LIMIT",
-        int,
-        default=5,
-        validate=_at_least(0),
-        help='Data exports ("Download my data") one user may make in AUTH_DATA_EXPORT_WINDOW seconds (0: no limit).',
-    ),
-    erlen.Setting(
-        "DATA_EXPORT_WINDOW",
-        int,
-        default=3600,
-        validate=_at_least(1),
-        help="Seconds data exports are counted for, from the first.",
-    ),
-]
 
 
 class AccountDeletionError(AuthError):

@@ -1,12 +1,18 @@
-"""The table of account deletion requests, ``auth_account_deletion``: one row per account scheduled for deletion."""
+"""The table of account deletion requests, ``auth_account_deletion``: one row per account scheduled for deletion.
+
+The settings of the data rights are here too, not in :mod:`erlen_auth.data_rights`: every app reads them
+when it is created, and that module (some 100 KiB) serves only the export, deletion and purge it implements.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 from sqlalchemy import DateTime, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
+import erlen
 from erlen_db import Model
 
 
@@ -33,3 +39,37 @@ class AccountDeletion(Model):
 
 
 MODELS: tuple[type[Model], ...] = (AccountDeletion,)
+
+
+def _at_least(low: int) -> t.Callable[[int], None]:
+    def check(value: int) -> None:
+        if value < low:
+            raise ValueError(f"must be at least {low}")
+
+    return check
+
+
+SETTINGS = [
+    erlen.Setting(
+        "DELETION_GRACE_DAYS",
+        int,
+        default=7,
+        validate=_at_least(0),
+        help="Days an account is kept after its owner asks to delete it; signing in again, or the link of the "
+        "notice mail, cancels within them. `erlen user purge-deleted` deletes it afterwards (0: delete at once).",
+    ),
+    erlen.Setting(
+        "DATA_EXPORT_LIMIT",
+        int,
+        default=5,
+        validate=_at_least(0),
+        help='Data exports ("Download my data") one user may make in AUTH_DATA_EXPORT_WINDOW seconds (0: no limit).',
+    ),
+    erlen.Setting(
+        "DATA_EXPORT_WINDOW",
+        int,
+        default=3600,
+        validate=_at_least(1),
+        help="Seconds data exports are counted for, from the first.",
+    ),
+]

@@ -6,6 +6,9 @@ everything the plugins keep about the user; ``GET, POST /auth/delete``
 (re-authentication first); ``GET, POST /auth/delete/cancel/<token>``
 (``auth.cancel_deletion``) is the link of the notice mail. The security page
 gets the section "Your data" (order 90).
+
+The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+created, and this module is imported by the first request for one of them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import re
 import typing as t
 
-from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -23,16 +26,14 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from erlen_db import get_session
 from erlen_forms import Form
 
-from . import accounts, data_rights, security_page
+from . import accounts, data_rights
 from .forms import EmptyForm
 from .models import EMAIL_MAX_LENGTH, User, email_key
 from .permissions import login_required
 from .reauth import reauthentication_required
-from .state import SecuritySection, state_of
+from .state import state_of
 
 logger = logging.getLogger(__name__)
-
-SECTION = SecuritySection("auth/data/section.html", 90, "Your data")
 
 
 class DeleteAccountForm(Form):
@@ -48,14 +49,6 @@ class DeleteAccountForm(Form):
     def validate_email(self, field: t.Any) -> None:
         if email_key(field.data or "") != current_user.email_key:
             raise ValidationError("This is not the address of your account.")
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the data rights views to the auth blueprint and their section to the security page."""
-    bp.add_url_rule("/data/export", "export_data", export_data, methods=["POST"])
-    bp.add_url_rule("/delete", "delete_account", delete_account, methods=["GET", "POST"])
-    bp.add_url_rule("/delete/cancel/<token>", "cancel_deletion", cancel_deletion, methods=["GET", "POST"])
-    security_page.add(app, SECTION)
 
 
 def _user() -> User:

@@ -24,7 +24,7 @@ class RedisUnreachableError(ConnectionError):
 @erlen.hookimpl(optionalhook=True)
 def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
     """``throttle_redis``: a ``PING`` to the throttle's Redis within its timeouts."""
-    from .throttling import RedisStore
+    from .throttling_redis import RedisStore
 
     store = state_of(app).throttle.store
     if not isinstance(store, RedisStore):

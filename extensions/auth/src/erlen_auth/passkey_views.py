@@ -7,6 +7,9 @@ status when they refuse, never a 500 for what a client sends.
 Templates: ``auth/passkeys/new.html``, ``auth/passkeys/rename.html``, ``auth/passkeys/remove.html``, the
 security page's section ``auth/passkeys/section.html``, and the parts of the log-in and re-authentication
 pages ``auth/passkeys/login_part.html`` and ``auth/passkeys/reauth_part.html``.
+
+The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+created, and this module is imported by the first request for one of them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import functools
 import typing as t
 
-from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms import StringField
@@ -44,25 +47,6 @@ class RenamePasskeyForm(Form):
 
     form_id = "auth.rename_passkey"
     name = StringField("Name", [DataRequired(), Length(max=NAME_MAX_LENGTH)], render_kw={"autocomplete": "off"})
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the passkey views to the auth blueprint."""
-    rules: list[tuple[str, str, t.Callable[..., t.Any], list[str]]] = [
-        ("/passkeys/new", "passkey_new", new_passkey, ["GET"]),
-        ("/passkeys/register/options", "passkey_register_options", register_options, ["POST"]),
-        ("/passkeys/register", "passkey_register", register_passkey, ["POST"]),
-        ("/passkeys/login/options", "passkey_login_options", login_options, ["POST"]),
-        ("/passkeys/login", "passkey_login", login_with_passkey, ["POST"]),
-        ("/passkeys/reauth/options", "passkey_reauth_options", reauth_options, ["POST"]),
-        ("/passkeys/reauth", "passkey_reauth", reauth_with_passkey, ["POST"]),
-        ("/passkeys/second-factor/options", "passkey_second_factor_options", second_factor_options, ["POST"]),
-        ("/passkeys/second-factor", "passkey_second_factor", second_factor_with_passkey, ["POST"]),
-        ("/passkeys/<int:passkey_id>/rename", "passkey_rename", rename_passkey, ["GET", "POST"]),
-        ("/passkeys/<int:passkey_id>/remove", "passkey_remove", remove_passkey, ["GET", "POST"]),
-    ]
-    for rule, endpoint, view, methods in rules:
-        bp.add_url_rule(rule, endpoint, view, methods=methods)
 
 
 def _user() -> User:

@@ -88,7 +88,8 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, data_rights, email_change, notices, oidc, passkeys, password_policy, reauth, two_factor
+    from . import access_tokens, email_change, notices, oidc, passkeys, password_policy, reauth, two_factor
+    from .data_rights_models import SETTINGS as DATA_RIGHTS_SETTINGS
 
     S = erlen.Setting
     return [
@@ -98,7 +99,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         *two_factor.SETTINGS,
         *oidc.SETTINGS,
         *passkeys.SETTINGS,
-        *data_rights.SETTINGS,
+        *DATA_RIGHTS_SETTINGS,
         *password_policy.SETTINGS,
         *email_change.SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
@@ -213,12 +214,14 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 
 
 def _make_store(app: Flask) -> t.Any:
-    from .throttling import MemoryStore, RedisStore
+    from .throttling import MemoryStore
 
     config = app.config
     url = config["AUTH_THROTTLE_REDIS_URL"]
     if not url:
         return MemoryStore()
+    from .throttling_redis import RedisStore
+
     return RedisStore(
         url,
         connect_timeout=config["AUTH_THROTTLE_REDIS_CONNECT_TIMEOUT"],
@@ -496,7 +499,8 @@ def erlen_shell_context() -> Mapping[str, t.Any]:
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     from . import passkeys
     from .permissions import unknown_in_views
-    from .throttling import MemoryStore, RedisStore
+    from .throttling import MemoryStore
+    from .throttling_redis import RedisStore
 
     state = state_of(app)
     config = app.config

@@ -23,6 +23,14 @@ BUILT_IN = (
     SecuritySection("auth/security/sessions.html", 60, "Sessions"),
 )
 
+#: The section of two-factor authentication (TOTP), whose pages :mod:`erlen_auth.totp_views` serves: defined
+#: here so that the app adds it without importing those views.
+TWO_FACTOR_SECTION = SecuritySection("auth/security/two_factor.html", 30, "Two-factor authentication")
+
+#: The section of the user's data (export, deletion), whose pages :mod:`erlen_auth.data_rights_views` serves:
+#: defined here so that the app adds it without importing those views.
+DATA_SECTION = SecuritySection("auth/data/section.html", 90, "Your data")
+
 
 def register(bp: Blueprint, app: Flask) -> None:
     """Add the security page to the auth blueprint."""

@@ -1,4 +1,8 @@
-"""The "Your sessions" page: the log-in sessions of the current user, each of which can be signed out."""
+"""The "Your sessions" page: the log-in sessions of the current user, each of which can be signed out.
+
+The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+created, and this module is imported by the first request for one of them.
+"""
 
 from __future__ import annotations
 

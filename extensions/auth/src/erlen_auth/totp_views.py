@@ -2,6 +2,9 @@
 
 Each needs a recent proof of who the user is (:func:`~erlen_auth.reauth.reauthentication_required`):
 a stolen session cookie alone cannot turn the second factor off or read new recovery codes.
+
+The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+created, and this module is imported by the first request for one of them (or the first security page).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
@@ -21,20 +24,7 @@ from .forms import EmptyForm
 from .models import User
 from .reauth import reauthentication_required
 from .redirects import safe_next
-from .state import SecuritySection, state_of
-
-#: The security page's section.
-SECTION = SecuritySection("auth/security/two_factor.html", 30, "Two-factor authentication")
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the TOTP pages to the auth blueprint, and the section of the security page."""
-    from . import security_page
-
-    bp.add_url_rule("/two-factor/setup", "two_factor_setup", setup, methods=["GET", "POST"])
-    bp.add_url_rule("/two-factor/disable", "two_factor_disable", disable, methods=["GET", "POST"])
-    bp.add_url_rule("/two-factor/recovery-codes", "two_factor_recovery_codes", recovery_codes, methods=["GET", "POST"])
-    security_page.add(app, SECTION)
+from .state import state_of
 
 
 @dataclass(frozen=True)

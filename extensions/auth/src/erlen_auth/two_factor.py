@@ -56,6 +56,9 @@ from .models import User
 from .redirects import is_safe_redirect
 from .state import SecondFactor, state_of
 
+if t.TYPE_CHECKING:
+    from .totp_views import TwoFactorStatus
+
 #: The key of the Flask session holding a pending sign-in.
 PENDING_KEY = "_erlen_auth_pending"
 
@@ -114,27 +117,49 @@ def init(app: Flask) -> None:
 
     :raises erlen.ConfigError: ``AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS`` names a permission nobody declares.
     """
-    from . import totp, totp_views
-
     state = state_of(app)
-    state.second_factors.insert(0, SecondFactor("totp", totp.is_enrolled, None))
+    state.second_factors.insert(0, SecondFactor("totp", _totp_enrolled, None))
     unknown = [name for name in app.config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"] if name not in state.permissions]
     if unknown:
         raise erlen.ConfigError(
             f"AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS names {', '.join(map(repr, unknown))}, which no enabled plugin "
             "declares. Fix the name or enable the plugin that declares it (`erlen permissions` lists them)."
         )
-    app.add_template_global(totp_views.two_factor_status)
+    app.add_template_global(two_factor_status)
     if app.config["AUTH_TWO_FACTOR_REQUIRED"] or app.config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"]:
         app.before_request(_enforce)
 
 
 def register(bp: Blueprint, app: Flask) -> None:
     """Add the second sign-in step and the TOTP pages to the auth blueprint."""
+    from . import security_page
+
+    # The TOTP pages' rules are in erlen_auth.views.LAZY_RULES: erlen_auth.totp_views (and erlen_auth.totp)
+    # are imported by the first request that needs them, not by every worker.
+    bp.add_url_rule("/two-factor", "two_factor", second_step, methods=["GET", "POST"])
+    security_page.add(app, security_page.TWO_FACTOR_SECTION)
+
+
+def _totp_enrolled(user: User) -> bool:
+    """Whether ``user`` has a confirmed TOTP authenticator: :func:`erlen_auth.totp.is_enrolled`, imported on first use.
+
+    :param user: the user.
+    """
+    from . import totp
+
+    return totp.is_enrolled(user)
+
+
+def two_factor_status(user: User) -> TwoFactorStatus:
+    """The security page's :class:`~erlen_auth.totp_views.TwoFactorStatus` of ``user`` (a template global).
+
+    :func:`erlen_auth.totp_views.two_factor_status`, whose module is imported by the first page that shows it.
+
+    :param user: the user.
+    """
     from . import totp_views
 
-    bp.add_url_rule("/two-factor", "two_factor", second_step, methods=["GET", "POST"])
-    totp_views.register(bp, app)
+    return totp_views.two_factor_status(user)
 
 
 # Who has, and who needs, a second factor

@@ -9,6 +9,8 @@ from .database import APP_OWNER, OWNER_INFO_KEY, Database, database_of
 from .errors import (
     RETRY_AFTER,
     DatabaseConfigError,
+    InvalidCursorError,
+    InvalidPageError,
     TableConflictError,
     database_error_message,
     describe_error,
@@ -21,24 +23,7 @@ from .errors import (
 from .helpers import first_or_404, get, get_or_404
 from .isolation import rolled_back
 from .model import NAMING_CONVENTION, Model, naming_metadata
-from .pagination import (
-    InvalidCursorError,
-    InvalidPageError,
-    KeysetPage,
-    Page,
-    decode_cursor,
-    encode_cursor,
-    paginate,
-    paginate_keyset,
-)
 from .queries import QueryCounter, count_queries, max_queries
-from .search import (
-    create_search_index,
-    drop_search_index,
-    is_search_index,
-    search_condition,
-    search_index_columns,
-)
 from .session import get_connection, get_session, session
 from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
 from .urls import is_sqlite_memory
@@ -46,11 +31,35 @@ from .urls import redact as redact_url
 
 if t.TYPE_CHECKING:
     from .cli import reported_errors
+    from .pagination import KeysetPage, Page, decode_cursor, encode_cursor, paginate, paginate_keyset
+    from .search import (
+        create_search_index,
+        drop_search_index,
+        is_search_index,
+        search_condition,
+        search_index_columns,
+    )
+
+#: The names of :mod:`.pagination`, imported on first use: every process imports this package, and only the
+#: pages that paginate need that module.
+_PAGINATION_NAMES = frozenset({"KeysetPage", "Page", "decode_cursor", "encode_cursor", "paginate", "paginate_keyset"})
+#: The names of :mod:`.search`, imported on first use: searches, search-index migrations and checks need them.
+_SEARCH_NAMES = frozenset(
+    {"create_search_index", "drop_search_index", "is_search_index", "search_condition", "search_index_columns"}
+)
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> t.Any:
+    if name in _PAGINATION_NAMES:
+        from . import pagination
+
+        return getattr(pagination, name)
+    if name in _SEARCH_NAMES:
+        from . import search
+
+        return getattr(search, name)
     # The command-line helpers are imported on first use: a web worker never needs them.
     if name == "reported_errors":
         from . import cli

@@ -252,13 +252,28 @@ def register_error_handler(app: Flask) -> None:
     app.register_error_handler(SQLAlchemyError, handle)
 
 
+class InvalidPageError(ValueError):
+    """A page number or page size is out of range.
+
+    In a request of an app with the ``db`` plugin it answers ``400 Bad Request``
+    with the message, as ``page`` and ``per_page`` often come from the query string.
+    """
+
+
+class InvalidCursorError(ValueError):
+    """A keyset cursor cannot be decoded or does not fit the ordering.
+
+    In a request of an app with the ``db`` plugin it answers ``400 Bad Request``:
+    cursors come from the query string, where anyone can change them.
+    """
+
+
 def register_pagination_error_handler(app: Flask) -> None:
     """Answer a page request whose cursor, page number or page size is bad with a 400, not a 500.
 
     The response is the app's own 400 page, if it has one, with the error's
     message as its description.
     """
-    from .pagination import InvalidCursorError, InvalidPageError  # it imports the session, which imports us
 
     def handle(exc: ValueError) -> t.Any:
         return app.handle_http_exception(BadRequest(description=str(exc)))

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import desc_op
 
 from .columns import python_type_of
+from .errors import InvalidCursorError, InvalidPageError  # defined there: the 400 handler needs no pagination
 from .session import get_session
 
 _T = t.TypeVar("_T")
@@ -36,22 +37,6 @@ MAX_PER_PAGE = 1000
 
 #: The largest integer databases take (a signed 64 bits): for row offsets and cursor values.
 _MAX_INT64 = 2**63 - 1
-
-
-class InvalidPageError(ValueError):
-    """A page number or page size is out of range.
-
-    In a request of an app with the ``db`` plugin it answers ``400 Bad Request``
-    with the message, as ``page`` and ``per_page`` often come from the query string.
-    """
-
-
-class InvalidCursorError(ValueError):
-    """A keyset cursor cannot be decoded or does not fit the ordering.
-
-    In a request of an app with the ``db`` plugin it answers ``400 Bad Request``:
-    cursors come from the query string, where anyone can change them.
-    """
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .csrf import (
 from .errors import FormExtensionError
 from .extension import FormExtension, extended_class
 from .form import Form, flatten_json, request_formdata
-from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
+from .sensitive import is_sensitive
 
 __version__ = "0.1.0"
 
@@ -31,10 +31,10 @@ if t.TYPE_CHECKING:
         ModelSelectField,
         Unique,
         UTCDateTimeField,
-        is_sensitive,
         label_column,
         model_form,
     )
+    from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 
 #: Names of the module model_forms, imported on first use: it needs SQLAlchemy (``erlen-forms[models]``).
 _MODEL_FORM_NAMES = frozenset(
@@ -44,14 +44,22 @@ _MODEL_FORM_NAMES = frozenset(
         "ModelSelectField",
         "Unique",
         "UTCDateTimeField",
-        "is_sensitive",
         "label_column",
         "model_form",
     }
 )
 
 
+#: Names of the module uploads, imported on first use: only forms with file fields need it, and every process
+#: imports this package.
+_UPLOAD_NAMES = frozenset({"FileAllowed", "FileField", "FileRequired", "FileSize", "MultipleFileField"})
+
+
 def __getattr__(name: str) -> t.Any:
+    if name in _UPLOAD_NAMES:
+        from . import uploads
+
+        return getattr(uploads, name)
     if name in _MODEL_FORM_NAMES:
         from . import model_forms
 

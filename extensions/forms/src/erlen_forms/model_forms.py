@@ -46,24 +46,10 @@ from wtforms import validators as v
 from wtforms.widgets import html_params
 
 from .form import FROM_REQUEST, Form
+from .sensitive import SENSITIVE_WORDS, is_sensitive  # noqa: F401  (SENSITIVE_WORDS: kept importable from here)
 
 #: Names of columns that make good labels for related rows, in order of preference.
 LABEL_NAMES = ("name", "title", "label", "username", "display_name", "email", "slug", "code")
-#: Words in column names that mark secrets: such columns are never labels, searched, listed or put in forms.
-SENSITIVE_WORDS = ("password", "hash", "secret", "token", "salt")
-
-
-def is_sensitive(name: str) -> bool:
-    """Whether a column named ``name`` holds a secret (``password_hash``, ``api_key``, ``session_token``).
-
-    ``key`` counts as a whole word of the name only: ``api_key`` is a secret, ``keyword`` and ``monkey`` are not.
-
-    :param name: the column's or attribute's name.
-    """
-    lowered = name.lower()
-    return any(word in lowered for word in SENSITIVE_WORDS) or "key" in lowered.replace("-", "_").split("_")
-
-
 #: The zone of the date-times that ``DateTime(timezone=True)`` columns show and take in forms.
 UTC = datetime.UTC
 

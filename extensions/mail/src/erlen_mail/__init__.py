@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import typing as t
 
 from .backends import (
@@ -12,28 +13,41 @@ from .backends import (
     NullBackend,
     SMTPBackend,
 )
-from .bulk.sending import BulkResult, SendResult, send, send_many
-from .delivery import Delivery, deliver, deliver_template
 from .errors import HeaderInjectionError, MailError, MessageError, SendError
 from .health import OutboxBacklog, outbox_backlog
 from .message import Address, Attachment, Message
-from .outbox import OutboxUnavailableError, queue, queue_template
 from .state import MailState, state_of
-from .templates import render_message, send_template
 
 if t.TYPE_CHECKING:
+    from .bulk.sending import BulkResult, SendResult, send, send_many
+    from .delivery import Delivery, deliver, deliver_template
+    from .outbox.queueing import OutboxUnavailableError, queue, queue_template
     from .outbox.worker import OutboxWorker
+    from .templates import render_message, send_template
 
 __version__ = "0.1.0"
 
+#: Names imported on first use, with their modules: sending, delivering, queueing and rendering are what a
+#: page that mails does, and every process imports this package (the plugin is in it). The worker needs
+#: erlen-db and SQLAlchemy, never imported by a web worker that only queues.
+_LAZY = {
+    **dict.fromkeys(("BulkResult", "SendResult", "send", "send_many"), "bulk.sending"),
+    **dict.fromkeys(("Delivery", "deliver", "deliver_template"), "delivery"),
+    **dict.fromkeys(("OutboxUnavailableError", "queue", "queue_template"), "outbox.queueing"),
+    **dict.fromkeys(("render_message", "send_template"), "templates"),
+    "OutboxWorker": "outbox.worker",
+}
+
 
 def __getattr__(name: str) -> t.Any:
-    # The worker needs erlen-db and SQLAlchemy: imported on first use, never by a web worker that only queues.
-    if name == "OutboxWorker":
-        from .outbox.worker import OutboxWorker
+    """The names of :data:`_LAZY`, importing their module on first use.
 
-        return OutboxWorker
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    :param name: the name asked for.
+    """
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
 
 
 __all__ = [

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import erlen
 
-from .outbox import outbox_enabled
 from .state import state_of
 
 if t.TYPE_CHECKING:
@@ -45,6 +44,8 @@ def outbox_backlog(app: Flask) -> OutboxBacklog | None:
 
     :raises sqlalchemy.exc.SQLAlchemyError: the table cannot be read.
     """
+    from .outbox.queueing import outbox_enabled
+
     if not outbox_enabled(app):
         return None
     import sqlalchemy as sa
@@ -66,6 +67,8 @@ def outbox_backlog(app: Flask) -> OutboxBacklog | None:
 @erlen.hookimpl(optionalhook=True)
 def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
     """``outbox`` (with the ``db`` plugin) and ``smtp`` (with ``MAIL_HEALTH_SMTP`` on the ``smtp`` backend)."""
+    from .outbox.queueing import outbox_enabled
+
     checks: dict[str, Callable[[], Mapping[str, float] | None]] = {}
     if outbox_enabled(app):
 

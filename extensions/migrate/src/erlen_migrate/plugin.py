@@ -18,10 +18,11 @@ from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
-from .migrations import APP_BRANCH, VERSION_TABLE, Migrations
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
+
+    from .migrations import Migrations
 
 PLUGIN = erlen.Plugin(name="migrate", requires=["db"], description="Migrations: an Alembic branch per plugin")
 
@@ -46,17 +47,38 @@ def erlen_settings() -> Iterable[erlen.Setting]:
     ]
 
 
+class _NotMadeYet:
+    """What ``app.extensions["migrate"]`` holds until :func:`migrations_of` first asks for the app's migrations."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<erlen-migrate: migrations made on first use>"
+
+
+_NOT_MADE_YET = _NotMadeYet()
+
+
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = Migrations(app)
+    # The Migrations object is made by the first migrations_of(): erlen_migrate.migrations (some 130 KiB of
+    # code) then serves the commands, `erlen check` and the readiness check, never a web worker's pages.
+    app.extensions[EXTENSION_KEY] = _NOT_MADE_YET
 
 
 def migrations_of(app: Flask) -> Migrations:
-    """The :class:`Migrations` of ``app``.
+    """The :class:`Migrations` of ``app``, made on the first call.
 
+    :param app: the app.
     :raises erlen.PluginNotEnabledError: the ``migrate`` plugin is not enabled on the app (a ``ConfigError``).
     """
-    return t.cast(Migrations, erlen.extension_state(EXTENSION_KEY, app))
+    found = erlen.extension_state(EXTENSION_KEY, app)
+    if found is _NOT_MADE_YET:
+        from .migrations import Migrations
+
+        # Two threads may both get here: each makes one, which holds nothing but the app, and one is kept.
+        found = app.extensions[EXTENSION_KEY] = Migrations(app)
+    return t.cast("Migrations", found)
 
 
 @erlen.hookimpl
@@ -78,6 +100,8 @@ def _add_commands(group: click.Command) -> None:
 
 @erlen.hookimpl
 def erlen_db_managed_by(app: Flask, connection: Connection) -> str | None:
+    from .migrations import VERSION_TABLE
+
     migrations = migrations_of(app)
     try:
         has_revisions = migrations.scripts().has_revisions
@@ -90,6 +114,8 @@ def erlen_db_managed_by(app: Flask, connection: Connection) -> str | None:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from .migrations import APP_BRANCH
+
     migrations = migrations_of(app)
     try:
         scripts = migrations.scripts()

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import functools
-import smtplib
 import socket
 import ssl
 import typing as t
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..errors import MessageError
 from ..message import address_email
 from .base import Backend
 
 if t.TYPE_CHECKING:
+    import smtplib
+
     from flask import Flask
 
     from ..message import Message
+    from .smtp_connection import SMTPConnection
 
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 
@@ -28,61 +30,6 @@ def local_hostname() -> str:
     Without it, :class:`smtplib.SMTP` looks it up (DNS) on every connection.
     """
     return socket.getfqdn()
-
-
-#: The line that ends a message's data (after its last line's CRLF): until the server reads it,
-#: it cannot accept the message; a connection that breaks before it leaves nothing delivered.
-_END = b".\r\n"
-
-
-class _SMTP(smtplib.SMTP):
-    """Records whether the whole message (ending in ``CRLF.CRLF``) was written since the last ``MAIL FROM``,
-    and can hold back the message's end until a callback returns.
-
-    smtplib writes the message body with one ``send`` of bytes ending in
-    ``b"\\r\\n.\\r\\n"``; commands are written as text. When the connection
-    breaks after that write and before the server's answer is read, the
-    server may have accepted the message.
-
-    With :attr:`before_end` set (for one message: it is cleared when called),
-    that write is split: everything but the final ``.`` line, then
-    ``before_end()``, then the ``.`` line. The commands and the body thus
-    travel while the caller does something else (the outbox commits that the
-    message is being handed over), and only the end waits for it. When
-    ``before_end`` raises, the end is never written: the server, whose
-    connection the caller then closes, discards the message.
-    """
-
-    data_written = False
-    #: Called once the message's body, all but its end, was written; the end is written after it returns.
-    before_end: Callable[[], None] | None = None
-    #: Whether :attr:`before_end` would return at once: it is then called before the body, which is
-    #: written with its end in one write (one wake-up of the server less than two writes).
-    end_ready: Callable[[], bool] | None = None
-
-    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
-        self.data_written = False
-        return super().mail(sender, options)
-
-    def send(self, s: t.Any) -> None:
-        if not (isinstance(s, bytes) and s.endswith(b"\r\n" + _END)):
-            super().send(s)
-            return
-        before_end, self.before_end = self.before_end, None
-        if before_end is None:
-            super().send(s)
-        elif self.end_ready is not None and self.end_ready():
-            before_end()
-            super().send(s)
-        else:
-            super().send(s[: -len(_END)])
-            before_end()
-            super().send(_END)
-        self.data_written = True
-
-
-class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):
-    pass
 
 
 class SMTPBackend(Backend):
@@ -100,7 +47,7 @@ class SMTPBackend(Backend):
 
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
-        self.connection: _SMTP | None = None
+        self.connection: SMTPConnection | None = None
         #: Recipients the server refused in the last send while accepting others: address to (code, reply).
         self.refused: dict[str, tuple[int, bytes]] = {}
         #: Whether the last send broke after the whole message was written, before the server answered.
@@ -131,12 +78,16 @@ class SMTPBackend(Backend):
     def open(self) -> None:
         if self.connection is not None:
             return
+        from .smtp_connection import SMTPConnection, SMTPSSLConnection, close_quietly
+
         timeout = float(self.config.get("MAIL_SMTP_TIMEOUT", 10.0))
-        connection: _SMTP
+        connection: SMTPConnection
         if self.security == "ssl":
-            connection = _SMTP_SSL(self.host, self.port, local_hostname(), timeout=timeout, context=self.ssl_context())
+            connection = SMTPSSLConnection(
+                self.host, self.port, local_hostname(), timeout=timeout, context=self.ssl_context()
+            )
         else:
-            connection = _SMTP(self.host, self.port, local_hostname(), timeout=timeout)
+            connection = SMTPConnection(self.host, self.port, local_hostname(), timeout=timeout)
         try:
             # Commands and the held-back end of a message are small writes: send each at once
             # rather than wait (Nagle) for the server to acknowledge the previous one.
@@ -150,7 +101,7 @@ class SMTPBackend(Backend):
             if username:
                 connection.login(username, self.config.get("MAIL_SMTP_PASSWORD") or "")
         except BaseException:
-            _close_quietly(connection)
+            close_quietly(connection)
             raise
         self.connection = connection
 
@@ -158,10 +109,14 @@ class SMTPBackend(Backend):
         connection, self.connection = self.connection, None
         if connection is None:
             return
+        import smtplib  # imported already, with the connection's module
+
+        from .smtp_connection import close_quietly
+
         try:
             connection.quit()
         except (smtplib.SMTPException, OSError):
-            _close_quietly(connection)
+            close_quietly(connection)
 
     def send(self, message: Message) -> None:
         if message.sender is None:
@@ -199,6 +154,10 @@ class SMTPBackend(Backend):
         before_end: Callable[[], None] | None,
         end_ready: Callable[[], bool] | None,
     ) -> dict[str, tuple[int, bytes]]:
+        import smtplib  # imported already, by open()
+
+        from .smtp_connection import close_quietly
+
         self.uncertain = False
         self.open()
         assert self.connection is not None
@@ -213,12 +172,12 @@ class SMTPBackend(Backend):
             # The server answered with a refusal: the connection is still usable, unless it said 421 (closing).
             if getattr(exc, "smtp_code", None) == 421:
                 connection, self.connection = self.connection, None
-                _close_quietly(connection)
+                close_quietly(connection)
             raise
         except BaseException:
             connection, self.connection = self.connection, None
             self.uncertain = bool(getattr(connection, "data_written", False))
-            _close_quietly(connection)
+            close_quietly(connection)
             raise
         return self.refused
 
@@ -232,6 +191,8 @@ class SMTPBackend(Backend):
         if not (sender.isascii() and all(recipient.isascii() for recipient in recipients)):
             connection.ehlo_or_helo_if_needed()
             if not connection.has_extn("smtputf8"):
+                import smtplib  # imported already, with the connection's module
+
                 raise smtplib.SMTPNotSupportedError(
                     "An address of the message is not ASCII, but the server does not support SMTPUTF8."
                 )
@@ -240,10 +201,3 @@ class SMTPBackend(Backend):
             return []
         connection.ehlo_or_helo_if_needed()
         return ["BODY=8BITMIME"] if connection.has_extn("8bitmime") else []
-
-
-def _close_quietly(connection: smtplib.SMTP) -> None:
-    try:
-        connection.close()
-    except OSError:
-        pass
