@@ -25,6 +25,7 @@ from .errors import (
 from .gunicorn_logs import gunicorn_logconfig
 from .hosts import split_host
 from .lazy_commands import LazyCommand, when_loaded
+from .lazy_views import lazy_view
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
@@ -69,6 +70,7 @@ __all__ = [
     "hook_mapping",
     "hookimpl",
     "hookspec",
+    "lazy_view",
     "plugins_of",
     "render_error_page",
     "request_id",

@@ -14,11 +14,12 @@ request, and each rule's view imports its module when it is first called.
 
 from __future__ import annotations
 
-import importlib
 import typing as t
 
 from flask import Blueprint, Flask, Response, abort, current_app
 from flask_login import current_user
+
+import erlen
 
 #: Each rule of the blueprint: its path, endpoint, the view's module and function, and methods.
 RULES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
@@ -44,31 +45,8 @@ def make_blueprint(app: Flask) -> Blueprint:
     bp.before_request(_check_access)
     bp.after_request(_secure_headers)
     for rule, endpoint, module, function, methods in RULES:
-        bp.add_url_rule(rule, endpoint, lazy_view(module, function), methods=list(methods))
+        bp.add_url_rule(rule, endpoint, erlen.lazy_view(f"{__package__}.{module}:{function}"), methods=list(methods))
     return bp
-
-
-def lazy_view(module: str, function: str) -> t.Callable[..., t.Any]:
-    """A view calling ``erlen_admin.<module>.<function>``, importing the module on its first call.
-
-    The function is looked up once and kept: later calls cost one attribute read,
-    not a trip through the import machinery.
-
-    :param module: the module's name in the ``erlen_admin`` package.
-    :param function: the view function's name in it.
-    """
-    found: list[t.Callable[..., t.Any]] = []
-
-    def view(**values: t.Any) -> t.Any:
-        if not found:
-            found.append(getattr(importlib.import_module(f"{__package__}.{module}"), function))
-        return found[0](**values)
-
-    # The view's name and qualified name are the real function's: tracebacks, logs and erlen's view
-    # checks name it, not this wrapper.
-    view.__name__ = view.__qualname__ = function
-    view.__module__ = f"{__package__}.{module}"
-    return view
 
 
 def _check_access() -> t.Any:

@@ -12,7 +12,6 @@ Templates live under ``auth/`` and can be overridden by the app:
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import typing as t
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
@@ -46,7 +45,7 @@ def _home() -> str:
     return t.cast(str, current_app.config["AUTH_LOGIN_REDIRECT"])
 
 
-#: The rules whose views are imported on their first call (see :func:`lazy_view`): the pages of sessions,
+#: The rules whose views are imported on their first call (see :func:`erlen.lazy_view`): the pages of sessions,
 #: access tokens, passkeys, the user's data and TOTP, with their modules (some 100 KiB, with erlen_auth.data_rights
 #: another 100), which a worker answering only the log-in page and the site's own pages never runs.
 #: Each is path, endpoint, module, function and methods.
@@ -82,29 +81,6 @@ LAZY_RULES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
 )
 
 
-def lazy_view(module: str, function: str) -> t.Callable[..., t.Any]:
-    """A view calling ``erlen_auth.<module>.<function>``, importing the module on its first call.
-
-    The rule and its endpoint are registered with the blueprint when the app is
-    created, so ``url_for`` builds its URLs from the first request; the function
-    is looked up once and kept, so later calls cost one list read.
-
-    :param module: the module's name in the ``erlen_auth`` package.
-    :param function: the view function's name in it (with its decorators: log-in, re-authentication).
-    """
-    found: list[t.Callable[..., t.Any]] = []
-
-    def view(**values: t.Any) -> t.Any:
-        if not found:
-            found.append(getattr(importlib.import_module(f"{__package__}.{module}"), function))
-        return found[0](**values)
-
-    # Named as the real function, so tracebacks and logs name it rather than this stand-in.
-    view.__name__ = view.__qualname__ = function
-    view.__module__ = f"{__package__}.{module}"
-    return view
-
-
 def make_blueprint(app: Flask) -> Blueprint:
     """The ``auth`` blueprint for ``app``: reset and confirmation views only when mail is enabled."""
     state = state_of(app)
@@ -114,7 +90,7 @@ def make_blueprint(app: Flask) -> Blueprint:
     bp.add_url_rule("/password", "change_password", change_password, methods=["GET", "POST"])
     bp.add_url_rule("/logout-everywhere", "logout_everywhere", logout_everywhere, methods=["GET", "POST"])
     for rule, endpoint, module, function, methods in LAZY_RULES:
-        bp.add_url_rule(rule, endpoint, lazy_view(module, function), methods=list(methods))
+        bp.add_url_rule(rule, endpoint, erlen.lazy_view(f"{__package__}.{module}:{function}"), methods=list(methods))
     if app.config["AUTH_REGISTRATION_ENABLED"]:
         bp.add_url_rule("/register", "register", register, methods=["GET", "POST"])
     if state.reset_enabled:
