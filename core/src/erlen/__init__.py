@@ -25,6 +25,7 @@ from .errors import (
 from .gunicorn_logs import gunicorn_logconfig
 from .hosts import split_host
 from .lazy_commands import LazyCommand, when_loaded
+from .lazy_exports import lazy_exports
 from .lazy_views import lazy_view
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
@@ -70,6 +71,7 @@ __all__ = [
     "hook_mapping",
     "hookimpl",
     "hookspec",
+    "lazy_exports",
     "lazy_view",
     "plugins_of",
     "render_error_page",

@@ -6,10 +6,11 @@ uses them, so merely installing erlen-auth gives no app its tables.
 
 from __future__ import annotations
 
-import importlib
 import typing as t
 
 from flask_login import current_user
+
+import erlen
 
 from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
@@ -110,11 +111,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> t.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+__getattr__ = erlen.lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()})
 
 
 __all__ = [

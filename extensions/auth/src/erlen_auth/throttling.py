@@ -28,6 +28,8 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+import erlen
+
 logger = logging.getLogger("erlen_auth.throttling")
 
 
@@ -291,13 +293,5 @@ class LoginThrottle:
             logger.exception("The log-in throttle's store failed")
 
 
-def __getattr__(name: str) -> t.Any:
-    """:class:`RedisStore` on first use, from :mod:`erlen_auth.throttling_redis`.
-
-    :param name: the name asked for.
-    """
-    if name == "RedisStore":
-        from .throttling_redis import RedisStore
-
-        return RedisStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The class's old home: it lives in erlen_auth.throttling_redis, imported only by the apps that use it.
+__getattr__ = erlen.lazy_exports(__name__, {"RedisStore": "erlen_auth.throttling_redis"})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
+import erlen
+
 from .columns import integer_range, python_type_of
 from .database import APP_OWNER, OWNER_INFO_KEY, Database, database_of
 from .errors import (
@@ -40,32 +42,25 @@ if t.TYPE_CHECKING:
         search_index_columns,
     )
 
-#: The names of :mod:`.pagination`, imported on first use: every process imports this package, and only the
-#: pages that paginate need that module.
-_PAGINATION_NAMES = frozenset({"KeysetPage", "Page", "decode_cursor", "encode_cursor", "paginate", "paginate_keyset"})
-#: The names of :mod:`.search`, imported on first use: searches, search-index migrations and checks need them.
-_SEARCH_NAMES = frozenset(
-    {"create_search_index", "drop_search_index", "is_search_index", "search_condition", "search_index_columns"}
-)
-
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> t.Any:
-    if name in _PAGINATION_NAMES:
-        from . import pagination
-
-        return getattr(pagination, name)
-    if name in _SEARCH_NAMES:
-        from . import search
-
-        return getattr(search, name)
-    # The command-line helpers are imported on first use: a web worker never needs them.
-    if name == "reported_errors":
-        from . import cli
-
-        return cli.reported_errors
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Imported on first use: every process imports this package, and only the pages that paginate or search, the
+# search-index migrations and checks, and the command line need these modules.
+__getattr__ = erlen.lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("KeysetPage", "Page", "decode_cursor", "encode_cursor", "paginate", "paginate_keyset"),
+            "erlen_db.pagination",
+        ),
+        **dict.fromkeys(
+            ("create_search_index", "drop_search_index", "is_search_index", "search_condition", "search_index_columns"),
+            "erlen_db.search",
+        ),
+        "reported_errors": "erlen_db.cli",
+    },
+)
 
 
 __all__ = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import typing as t
 
+import erlen
+
 from .csrf import (
     CSRFError,
     Exemption,
@@ -36,35 +38,28 @@ if t.TYPE_CHECKING:
     )
     from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 
-#: Names of the module model_forms, imported on first use: it needs SQLAlchemy (``erlen-forms[models]``).
-_MODEL_FORM_NAMES = frozenset(
+# Imported on first use: model_forms needs SQLAlchemy (``erlen-forms[models]``), and only forms with file fields
+# need uploads, while every process imports this package.
+__getattr__ = erlen.lazy_exports(
+    __name__,
     {
-        "ModelForm",
-        "ModelFormError",
-        "ModelSelectField",
-        "Unique",
-        "UTCDateTimeField",
-        "label_column",
-        "model_form",
-    }
+        **dict.fromkeys(
+            (
+                "ModelForm",
+                "ModelFormError",
+                "ModelSelectField",
+                "Unique",
+                "UTCDateTimeField",
+                "label_column",
+                "model_form",
+            ),
+            "erlen_forms.model_forms",
+        ),
+        **dict.fromkeys(
+            ("FileAllowed", "FileField", "FileRequired", "FileSize", "MultipleFileField"), "erlen_forms.uploads"
+        ),
+    },
 )
-
-
-#: Names of the module uploads, imported on first use: only forms with file fields need it, and every process
-#: imports this package.
-_UPLOAD_NAMES = frozenset({"FileAllowed", "FileField", "FileRequired", "FileSize", "MultipleFileField"})
-
-
-def __getattr__(name: str) -> t.Any:
-    if name in _UPLOAD_NAMES:
-        from . import uploads
-
-        return getattr(uploads, name)
-    if name in _MODEL_FORM_NAMES:
-        from . import model_forms
-
-        return getattr(model_forms, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import typing as t
+
+import erlen
 
 from .backends import (
     Backend,
@@ -39,15 +40,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> t.Any:
-    """The names of :data:`_LAZY`, importing their module on first use.
-
-    :param name: the name asked for.
-    """
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+__getattr__ = erlen.lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()})
 
 
 __all__ = [

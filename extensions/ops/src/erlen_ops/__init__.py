@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
+import erlen
+
 from .health import CheckResult, Readiness, ReadinessChecker, collect_checks
 from .names import MULTIPROCESS_VARIABLE, multiprocess_dir
 from .state import OpsSettings, OpsState, state_of
@@ -13,16 +15,10 @@ if t.TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-#: Re-exported on first use: they import prometheus-client, which an app with metrics off never loads.
-_FROM_METRICS = ("AppMetrics", "MetricsFactory", "exposition")
-
-
-def __getattr__(name: str) -> t.Any:
-    if name in _FROM_METRICS:
-        from . import metrics
-
-        return getattr(metrics, name)
-    raise AttributeError(f"module 'erlen_ops' has no attribute {name!r}")
+# Re-exported on first use: they import prometheus-client, which an app with metrics off never loads.
+__getattr__ = erlen.lazy_exports(
+    __name__, dict.fromkeys(("AppMetrics", "MetricsFactory", "exposition"), "erlen_ops.metrics")
+)
 
 
 __all__ = [

@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import typing as t
 
+import erlen
+
 if t.TYPE_CHECKING:
     from .queueing import OutboxUnavailableError, outbox_enabled, queue, queue_template, require_outbox
 
-_QUEUEING_NAMES = frozenset({"OutboxUnavailableError", "outbox_enabled", "queue", "queue_template", "require_outbox"})
-
-
-def __getattr__(name: str) -> t.Any:
-    """:mod:`.queueing`'s names, importing it on first use.
-
-    :param name: the name asked for.
-    """
-    if name in _QUEUEING_NAMES:
-        from . import queueing
-
-        return getattr(queueing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = erlen.lazy_exports(
+    __name__,
+    dict.fromkeys(
+        ("OutboxUnavailableError", "outbox_enabled", "queue", "queue_template", "require_outbox"),
+        "erlen_mail.outbox.queueing",
+    ),
+)
 
 
 __all__ = ["OutboxUnavailableError", "outbox_enabled", "queue", "queue_template", "require_outbox"]
