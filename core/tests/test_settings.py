@@ -109,6 +109,22 @@ def test_required_setting_says_where_to_set_it(blog: str) -> None:
         erlen.create_app(__name__, {"PLUGINS": [blog]}, environ={})
 
 
+def test_at_least_refuses_smaller_numbers_and_names_the_bound(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "pager",
+        body="""
+        @erlen.hookimpl
+        def erlen_settings():
+            return [erlen.Setting("SIZE", int | None, default=10, validate=erlen.at_least(1))]
+        """,
+    )
+    with pytest.raises(erlen.SettingError, match=r"PAGER_SIZE .* 0 .*it must be at least 1"):
+        erlen.create_app(__name__, {"PLUGINS": [plugin], "PAGER_SIZE": 0}, environ={})
+    for accepted in (1, 500, None):  # the bound itself, above it, and an optional setting left unset
+        app = erlen.create_app(__name__, {"PLUGINS": [plugin], "PAGER_SIZE": accepted}, environ={})
+        assert app.config["PAGER_SIZE"] == accepted
+
+
 def test_custom_validator_reason_is_shown(noop_plugin) -> None:
     def positive(value: int) -> None:
         if value <= 0:

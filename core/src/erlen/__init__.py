@@ -32,7 +32,7 @@ from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
 from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .request_ids import request_id
-from .settings import REQUIRED, Setting
+from .settings import REQUIRED, Setting, at_least
 from .state import extension_state
 
 __version__ = "0.1.0"
@@ -62,6 +62,7 @@ __all__ = [
     "Setting",
     "SettingError",
     "UnknownPluginError",
+    "at_least",
     "close_app",
     "create_app",
     "error_response",

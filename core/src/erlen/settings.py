@@ -102,6 +102,21 @@ class DeclaredSetting:
         return redact(value) if self.setting.secret else repr(value)
 
 
+def at_least(low: float) -> Callable[[float | None], None]:
+    """A ``validate`` for :class:`Setting` refusing numbers below ``low`` ("must be at least ``low``").
+
+    ``None`` (a setting declared ``int | None`` left unset) is accepted.
+
+    :param low: the smallest value allowed.
+    """
+
+    def check(value: float | None) -> None:
+        if value is not None and value < low:
+            raise ValueError(f"must be at least {low}")
+
+    return check
+
+
 def redact(value: object) -> str:
     """Hide a secret value, telling only whether it is set."""
     return "'********'" if value not in (None, "") else repr(value)

@@ -88,24 +88,19 @@ ACCEPTS_TOKENS_ATTRIBUTE = "_erlen_auth_accepts_tokens"
 _G_TOKEN_USER = "_erlen_auth_token_user"
 
 
-def _at_least_one(value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError("must be at least 1")
-
-
 SETTINGS = [
     erlen.Setting(
         "ACCESS_TOKEN_DEFAULT_DAYS",
         int,
         default=90,
-        validate=_at_least_one,
+        validate=erlen.at_least(1),
         help="Days a new personal access token is valid for unless its maker chooses otherwise.",
     ),
     erlen.Setting(
         "ACCESS_TOKEN_MAX_DAYS",
         int | None,
         default=365,
-        validate=_at_least_one,
+        validate=erlen.at_least(1),
         help="The most days a personal access token may be valid for; unset (None) lets tokens never expire.",
     ),
 ]

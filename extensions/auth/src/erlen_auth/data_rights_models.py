@@ -7,7 +7,6 @@ when it is created, and that module (some 100 KiB) serves only the export, delet
 from __future__ import annotations
 
 import datetime as dt
-import typing as t
 
 from sqlalchemy import DateTime, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,20 +40,12 @@ class AccountDeletion(Model):
 MODELS: tuple[type[Model], ...] = (AccountDeletion,)
 
 
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def check(value: int) -> None:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-
-    return check
-
-
 SETTINGS = [
     erlen.Setting(
         "DELETION_GRACE_DAYS",
         int,
         default=7,
-        validate=_at_least(0),
+        validate=erlen.at_least(0),
         help="Days an account is kept after its owner asks to delete it; signing in again, or the link of the "
         "notice mail, cancels within them. `erlen user purge-deleted` deletes it afterwards (0: delete at once).",
     ),
@@ -62,14 +53,14 @@ SETTINGS = [
         "DATA_EXPORT_LIMIT",
         int,
         default=5,
-        validate=_at_least(0),
+        validate=erlen.at_least(0),
         help='Data exports ("Download my data") one user may make in AUTH_DATA_EXPORT_WINDOW seconds (0: no limit).',
     ),
     erlen.Setting(
         "DATA_EXPORT_WINDOW",
         int,
         default=3600,
-        validate=_at_least(1),
+        validate=erlen.at_least(1),
         help="Seconds data exports are counted for, from the first.",
     ),
 ]

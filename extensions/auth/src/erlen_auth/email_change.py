@@ -61,27 +61,19 @@ UNDO = "email-undo"
 PENDING, UNDOABLE = "confirm", "undo"
 
 
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def check(value: int) -> None:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-
-    return check
-
-
 SETTINGS = [
     erlen.Setting(
         "EMAIL_CHANGE_MAX_AGE",
         int,
         default=86400,
-        validate=_at_least(60),
+        validate=erlen.at_least(60),
         help="Seconds the link confirming a new email address stays valid.",
     ),
     erlen.Setting(
         "EMAIL_CHANGE_UNDO_DAYS",
         int,
         default=7,
-        validate=_at_least(1),
+        validate=erlen.at_least(1),
         help="Days the link mailed to the old address after an email change can undo it.",
     ),
 ]

@@ -77,14 +77,6 @@ SESSION_KEY = "erlen_auth.passkey"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def check(value: int) -> None:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-
-    return check
-
-
 def _valid_origins(origins: list[str] | None) -> None:
     for origin in origins or ():
         parts = urlsplit(origin)
@@ -130,7 +122,7 @@ SETTINGS = [
         "PASSKEY_TIMEOUT",
         int,
         default=300,
-        validate=_at_least(30),
+        validate=erlen.at_least(30),
         help="Seconds a passkey ceremony may take: the browser's timeout and the life of its challenge.",
     ),
 ]

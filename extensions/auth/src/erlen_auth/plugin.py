@@ -68,14 +68,6 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
         return super()._update_remember_cookie(response)
 
 
-def _at_least(low: int) -> t.Callable[[float], None]:
-    def check(value: float) -> None:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-
-    return check
-
-
 def _above_zero(value: float) -> None:
     if value <= 0:
         raise ValueError("must be more than 0")
@@ -110,28 +102,28 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "REMEMBER_DAYS",
             int,
             default=30,
-            validate=_at_least(1),
+            validate=erlen.at_least(1),
             help="Days a remember-me cookie lasts; a log-in session unused for as long ends.",
         ),
         S(
             "LAST_SEEN_INTERVAL",
             int,
             default=300,
-            validate=_at_least(0),
+            validate=erlen.at_least(0),
             help="Seconds between two writes of a log-in session's last use (0: on every request).",
         ),
-        S("PASSWORD_MIN_LENGTH", int, default=10, validate=_at_least(1), help="Shortest new password accepted."),
-        S("PASSWORD_MAX_LENGTH", int, default=1024, validate=_at_least(8), help="Longest new password accepted."),
-        S("ARGON2_TIME_COST", int, default=3, validate=_at_least(1), help="argon2id iterations."),
-        S("ARGON2_MEMORY_COST", int, default=65536, validate=_at_least(8), help="argon2id memory, in KiB."),
-        S("ARGON2_PARALLELISM", int, default=4, validate=_at_least(1), help="argon2id lanes."),
+        S("PASSWORD_MIN_LENGTH", int, default=10, validate=erlen.at_least(1), help="Shortest new password accepted."),
+        S("PASSWORD_MAX_LENGTH", int, default=1024, validate=erlen.at_least(8), help="Longest new password accepted."),
+        S("ARGON2_TIME_COST", int, default=3, validate=erlen.at_least(1), help="argon2id iterations."),
+        S("ARGON2_MEMORY_COST", int, default=65536, validate=erlen.at_least(8), help="argon2id memory, in KiB."),
+        S("ARGON2_PARALLELISM", int, default=4, validate=erlen.at_least(1), help="argon2id lanes."),
         S(
             "PASSWORD_RESET",
             bool,
             default=True,
             help="Offer password reset by email. Needs the mail plugin: without it reset is off.",
         ),
-        S("RESET_MAX_AGE", int, default=3600, validate=_at_least(60), help="Seconds a reset link stays valid."),
+        S("RESET_MAX_AGE", int, default=3600, validate=erlen.at_least(60), help="Seconds a reset link stays valid."),
         S(
             "EMAIL_CONFIRMATION",
             bool,
@@ -148,31 +140,37 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "CONFIRM_MAX_AGE",
             int,
             default=3 * 86400,
-            validate=_at_least(60),
+            validate=erlen.at_least(60),
             help="Seconds a confirmation link stays valid.",
         ),
         S(
             "THROTTLE_ACCOUNT_LIMIT",
             int,
             default=5,
-            validate=_at_least(0),
+            validate=erlen.at_least(0),
             help="Failed log-ins to one account in a window before it is throttled (0: no limit).",
         ),
         S(
             "THROTTLE_ADDRESS_LIMIT",
             int,
             default=20,
-            validate=_at_least(0),
+            validate=erlen.at_least(0),
             help="Failed log-ins from one client address in a window before it is throttled (0: no limit).",
         ),
         S(
             "THROTTLE_MAIL_LIMIT",
             int,
             default=3,
-            validate=_at_least(0),
+            validate=erlen.at_least(0),
             help="Reset or confirmation emails one address may be sent in a window (0: no limit).",
         ),
-        S("THROTTLE_WINDOW", int, default=900, validate=_at_least(1), help="Seconds failed log-ins are counted for."),
+        S(
+            "THROTTLE_WINDOW",
+            int,
+            default=900,
+            validate=erlen.at_least(1),
+            help="Seconds failed log-ins are counted for.",
+        ),
         S(
             "THROTTLE_REDIS_URL",
             str | None,
@@ -201,7 +199,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "THROTTLE_REDIS_RETRY_INTERVAL",
             float,
             default=5.0,
-            validate=_at_least(0),
+            validate=erlen.at_least(0),
             help="Seconds between tries of the throttle's Redis while it cannot be reached (0: try on every log-in).",
         ),
         S(

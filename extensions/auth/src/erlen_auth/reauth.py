@@ -35,17 +35,12 @@ from .state import state_of
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 
-def _at_least_one(value: int) -> None:
-    if value < 1:
-        raise ValueError("must be at least 1")
-
-
 SETTINGS = [
     erlen.Setting(
         "REAUTH_MINUTES",
         int,
         default=10,
-        validate=_at_least_one,
+        validate=erlen.at_least(1),
         help="Minutes after logging in or re-authenticating during which sensitive actions (email, second "
         "factors, passkeys, access tokens, deleting the account) are allowed without asking again.",
     ),

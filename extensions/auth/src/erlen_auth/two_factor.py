@@ -71,14 +71,6 @@ SATISFIED_KEY = "_erlen_auth_2fa_ok"
 ENROLMENT_ENDPOINTS: set[str] = {"auth.two_factor_setup", "auth.reauthenticate", "auth.logout", "static"}
 
 
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def check(value: int) -> None:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-
-    return check
-
-
 SETTINGS = [
     erlen.Setting(
         "TWO_FACTOR_REQUIRED",
@@ -96,7 +88,7 @@ SETTINGS = [
         "TWO_FACTOR_PENDING_SECONDS",
         int,
         default=300,
-        validate=_at_least(30),
+        validate=erlen.at_least(30),
         help="Seconds a user has, after the password, to give the second factor before signing in again.",
     ),
     erlen.Setting(
