@@ -5,6 +5,7 @@ from __future__ import annotations
 from .app import Erlen, close_app, create_app, plugins_of
 from .checks import CheckMessage, Level
 from .cookie_sessions import KeyCachingSigner
+from .deferred import defer_setup, deferring_setup, finish_setup, setup_deferred
 from .errorpages import error_response, render_error_page
 from .errors import (
     CommandConflictError,
@@ -65,8 +66,11 @@ __all__ = [
     "at_least",
     "close_app",
     "create_app",
+    "defer_setup",
+    "deferring_setup",
     "error_response",
     "extension_state",
+    "finish_setup",
     "gunicorn_logconfig",
     "hook_items",
     "hook_mapping",
@@ -77,6 +81,7 @@ __all__ = [
     "plugins_of",
     "render_error_page",
     "request_id",
+    "setup_deferred",
     "split_host",
     "when_loaded",
 ]

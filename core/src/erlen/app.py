@@ -15,6 +15,7 @@ from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
 from . import builtin, cookie_sessions
 from .config import ConfigInput, ConfigSources, decode_undeclared, load_config, load_environment
+from .deferred import start_deferring
 from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, PluginHookError, SettingError
 from .hosts import register_host_check
 from .lazy_commands import LazyCommand
@@ -119,6 +120,7 @@ class Erlen:
             trace=tracing_enabled(environ),
         )
         app.extensions[EXTENSION_KEY] = registry
+        start_deferring(app)  # under the erlen command: plugins' erlen.defer_setup steps wait for erlen.finish_setup
         _apply_settings(app, registry)
         registry.loaded_config = dict(app.config)
         warn_unknown_settings(registry)

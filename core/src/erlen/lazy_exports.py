@@ -29,15 +29,17 @@ def lazy_exports(module: str, exports: Mapping[str, str]) -> Callable[[str], t.A
     checkers and editors see them.
 
     :param module: the ``__name__`` of the module that re-exports them.
-    :param exports: each name, and the module that defines it (absolute).
+    :param exports: each name, and the module that defines it (absolute); ``"module:attribute"`` for a name
+        exported under another name than its module's (``"redact_url": "erlen_db.urls:redact"``).
     """
-    sources = dict(exports)
+    sources = {name: source.partition(":") for name, source in exports.items()}
 
     def __getattr__(name: str) -> t.Any:
         source = sources.get(name)
         if source is None:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(source), name)
+        source_module, _, attribute = source
+        value = getattr(importlib.import_module(source_module), attribute or name)
         setattr(sys.modules[module], name, value)  # kept: the next read does not come here
         return value
 

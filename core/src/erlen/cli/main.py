@@ -12,28 +12,52 @@ from __future__ import annotations
 import os
 import sys
 import typing as t
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo
 from flask.helpers import get_debug_flag
 
+from ..deferred import deferring_setup, finish_setup
 from ..errors import ErlenError
 from .new_plugin import new_plugin_command
 
 
 class _ErlenScriptInfo(ScriptInfo):
+    """Flask's :class:`ScriptInfo`, creating the app with its deferrable set-up pending (:mod:`erlen.deferred`).
+
+    Listing the commands (``erlen --help``, finding the command to run,
+    completion) takes the app as created; every other use, which is a command
+    running (Flask's ``with_appcontext``, ``run``), finishes its set-up first.
+    """
+
     #: Why the app could not be loaded, once loading it failed; ``None`` before that or after a success.
     load_error: NoAppException | None = None
+    #: Whether the group is listing or looking up commands: :meth:`load_app` leaves the set-up deferred.
+    listing = False
 
     def load_app(self) -> Flask:
         try:
-            app = self._load_app()
+            with deferring_setup():
+                app = self._load_app()
+            if not self.listing:
+                _finish_setup(app)
         except NoAppException as exc:
             self.load_error = exc
             raise
         self.load_error = None
         return app
+
+    @contextmanager
+    def listing_commands(self) -> Iterator[None]:
+        """Load the app without finishing its set-up inside the block: only its commands are needed."""
+        listing, self.listing = self.listing, True
+        try:
+            yield
+        finally:
+            self.listing = listing
 
     def _load_app(self) -> Flask:
         # Flask's CLI overwrites the app's DEBUG with FLASK_DEBUG; Erlen keeps
@@ -61,6 +85,14 @@ class _ErlenScriptInfo(ScriptInfo):
         if override_debug and "FLASK_DEBUG" in os.environ:
             app.debug = get_debug_flag()
         return app
+
+
+def _finish_setup(app: Flask) -> None:
+    """Run the app's deferred set-up, reporting a configuration error as a failure to load the app."""
+    try:
+        finish_setup(app)
+    except ErlenError as exc:
+        raise NoAppException(str(exc)) from exc
 
 
 def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -116,11 +148,21 @@ class ErlenGroup(FlaskGroup):
         :param ctx: the click context of the ``erlen`` group.
         :param name: the command's name, as typed.
         """
-        command = super().get_command(ctx, name)
         info = ctx.find_object(_ErlenScriptInfo)
+        with info.listing_commands() if info is not None else nullcontext():
+            command = super().get_command(ctx, name)
         if command is None and info is not None and info.load_error is not None and not ctx.resilient_parsing:
             ctx.exit(2)
         return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The names of Flask's, Erlen's and the app's commands, without finishing the app's set-up.
+
+        :param ctx: the click context of the ``erlen`` group.
+        """
+        info = ctx.find_object(_ErlenScriptInfo)
+        with info.listing_commands() if info is not None else nullcontext():
+            return super().list_commands(ctx)
 
 
 cli = ErlenGroup(

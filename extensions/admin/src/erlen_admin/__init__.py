@@ -6,23 +6,45 @@ Model classes are defined only when the plugin is enabled: import
 
 from __future__ import annotations
 
-from .actions import DELETE_SELECTED, Action
-from .counting import estimate, exact
-from .object_actions import ActionOutcome, ActionRefused, ObjectAction
-from .views import (
-    AdminConfigError,
-    AdminPage,
-    AdminRegistry,
-    FilterSpec,
-    Group,
-    ModelView,
-    Panel,
-    QueryFilter,
-    registry_of,
-)
-from .widgets import Widget
+import typing as t
+
+import erlen
+
+if t.TYPE_CHECKING:
+    from .actions import DELETE_SELECTED, Action
+    from .counting import estimate, exact
+    from .object_actions import ActionOutcome, ActionRefused, ObjectAction
+    from .views import (
+        AdminConfigError,
+        AdminPage,
+        AdminRegistry,
+        FilterSpec,
+        Group,
+        ModelView,
+        Panel,
+        QueryFilter,
+        registry_of,
+    )
+    from .widgets import Widget
 
 __version__ = "0.1.0"
+
+# Imported on first use: every process imports this package (the plugin module is in it), and `erlen --help`
+# creates the app without SQLAlchemy, which the views, actions and counting import (see erlen.defer_setup).
+__getattr__ = erlen.lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(("DELETE_SELECTED", "Action"), "erlen_admin.actions"),
+        **dict.fromkeys(("estimate", "exact"), "erlen_admin.counting"),
+        **dict.fromkeys(("ActionOutcome", "ActionRefused", "ObjectAction"), "erlen_admin.object_actions"),
+        **dict.fromkeys(("AdminConfigError", "FilterSpec", "ModelView"), "erlen_admin.views.model_view"),
+        "AdminPage": "erlen_admin.views.pages",
+        "Panel": "erlen_admin.views.panels",
+        "QueryFilter": "erlen_admin.views.query_filters",
+        **dict.fromkeys(("AdminRegistry", "Group", "registry_of"), "erlen_admin.views.registry"),
+        "Widget": "erlen_admin.widgets",
+    },
+)
 
 __all__ = [
     "DELETE_SELECTED",

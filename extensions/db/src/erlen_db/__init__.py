@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
+from types import ModuleType
 
 import erlen
 
-from .columns import integer_range, python_type_of
-from .database import APP_OWNER, OWNER_INFO_KEY, Database, database_of
-from .errors import (
-    RETRY_AFTER,
-    DatabaseConfigError,
-    InvalidCursorError,
-    InvalidPageError,
-    TableConflictError,
-    database_error_message,
-    describe_error,
-    found_unavailable,
-    is_sqlite_lock,
-    is_unavailable,
-    note_unavailable,
-    unless_unavailable,
-)
-from .helpers import first_or_404, get, get_or_404
-from .isolation import rolled_back
-from .model import NAMING_CONVENTION, Model, naming_metadata
-from .queries import QueryCounter, count_queries, max_queries
-from .session import get_connection, get_session, session
-from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
-from .urls import is_sqlite_memory
-from .urls import redact as redact_url
-
 if t.TYPE_CHECKING:
     from .cli import reported_errors
+    from .columns import integer_range, python_type_of
+    from .database import APP_OWNER, OWNER_INFO_KEY, Database, database_of
+    from .errors import (
+        RETRY_AFTER,
+        DatabaseConfigError,
+        InvalidCursorError,
+        InvalidPageError,
+        TableConflictError,
+        database_error_message,
+        describe_error,
+        found_unavailable,
+        is_sqlite_lock,
+        is_unavailable,
+        note_unavailable,
+        unless_unavailable,
+    )
+    from .helpers import first_or_404, get, get_or_404
+    from .isolation import rolled_back
+    from .model import NAMING_CONVENTION, Model, naming_metadata
     from .pagination import KeysetPage, Page, decode_cursor, encode_cursor, paginate, paginate_keyset
+    from .queries import QueryCounter, count_queries, max_queries
     from .search import (
         create_search_index,
         drop_search_index,
@@ -41,15 +38,48 @@ if t.TYPE_CHECKING:
         search_condition,
         search_index_columns,
     )
+    from .session import get_connection, get_session, session
+    from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
+    from .urls import is_sqlite_memory
+    from .urls import redact as redact_url
 
 __version__ = "0.1.0"
 
 
-# Imported on first use: every process imports this package, and only the pages that paginate or search, the
-# search-index migrations and checks, and the command line need these modules.
+# Every name is imported on first use: every process imports this package (the plugin module is in it), and
+# `erlen --help` creates the app without SQLAlchemy, which all these modules import (see erlen.defer_setup). A
+# worker imports them when the app is created; the pages that paginate or search, the search-index migrations
+# and checks, and the command line need the last ones.
 __getattr__ = erlen.lazy_exports(
     __name__,
     {
+        **dict.fromkeys(("integer_range", "python_type_of"), "erlen_db.columns"),
+        **dict.fromkeys(("APP_OWNER", "OWNER_INFO_KEY", "Database", "database_of"), "erlen_db.database"),
+        **dict.fromkeys(
+            (
+                "RETRY_AFTER",
+                "DatabaseConfigError",
+                "InvalidCursorError",
+                "InvalidPageError",
+                "TableConflictError",
+                "database_error_message",
+                "describe_error",
+                "found_unavailable",
+                "is_sqlite_lock",
+                "is_unavailable",
+                "note_unavailable",
+                "unless_unavailable",
+            ),
+            "erlen_db.errors",
+        ),
+        **dict.fromkeys(("first_or_404", "get", "get_or_404"), "erlen_db.helpers"),
+        "rolled_back": "erlen_db.isolation",
+        **dict.fromkeys(("NAMING_CONVENTION", "Model", "naming_metadata"), "erlen_db.model"),
+        **dict.fromkeys(("QueryCounter", "count_queries", "max_queries"), "erlen_db.queries"),
+        **dict.fromkeys(("get_connection", "get_session"), "erlen_db.session"),
+        **dict.fromkeys(("NaiveDateTimeError", "UTCDateTime", "install_sqlite_aware_datetimes"), "erlen_db.timezones"),
+        "is_sqlite_memory": "erlen_db.urls",
+        "redact_url": "erlen_db.urls:redact",
         **dict.fromkeys(
             ("KeysetPage", "Page", "decode_cursor", "encode_cursor", "paginate", "paginate_keyset"),
             "erlen_db.pagination",
@@ -61,6 +91,30 @@ __getattr__ = erlen.lazy_exports(
         "reported_errors": "erlen_db.cli",
     },
 )
+
+
+class _Package(ModuleType):
+    """This package's type: its name ``session`` is the session proxy, never the module :mod:`erlen_db.session`.
+
+    Importing a submodule sets it on its package under its own name, so once
+    anything imported :mod:`erlen_db.session` the lazily exported proxy would
+    read as the module. A property wins over that (and ignores it).
+    """
+
+    @property
+    def session(self) -> t.Any:
+        """:data:`erlen_db.session.session`, the current app context's session."""
+        from .session import session
+
+        return session
+
+    @session.setter
+    def session(self, value: t.Any) -> None:
+        if not isinstance(value, ModuleType):
+            raise AttributeError("erlen_db.session is the session proxy: it cannot be replaced")
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -23,13 +23,11 @@ import os
 import typing as t
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool, QueuePool
-
 import erlen
 from erlen.checks import CheckMessage, info, warning
 
 if t.TYPE_CHECKING:
+    import sqlalchemy as sa
     from flask import Flask
 
     from .database import Database
@@ -44,8 +42,9 @@ ADMIN_HEADROOM = 3
 DEFAULT_MAX_OVERFLOW = 10
 
 #: The server's limits: max_connections, the reserved slots (PostgreSQL 16 adds reserved_connections), and the
-#: CONNECTION LIMIT of the role and of the database (-1 when unlimited).
-_LIMITS = sa.text(
+#: CONNECTION LIMIT of the role and of the database (-1 when unlimited). A string, not ``sa.text``: the ``db``
+#: plugin declares this module's settings, and importing SQLAlchemy for them would slow ``erlen --help``.
+_LIMITS = (
     "SELECT current_setting('max_connections')::int,"
     " current_setting('superuser_reserved_connections')::int,"
     " coalesce(current_setting('reserved_connections', true), '0')::int,"
@@ -126,8 +125,10 @@ def read_server_limit(engine: sa.Engine) -> ServerLimit:
     :param engine: a PostgreSQL engine.
     :raises sqlalchemy.exc.SQLAlchemyError: the server cannot be reached or refuses the query.
     """
+    import sqlalchemy as sa
+
     with engine.connect() as connection:
-        row = connection.execute(_LIMITS).one()
+        row = connection.execute(sa.text(_LIMITS)).one()
     max_connections, superuser_reserved, reserved, role_limit, database_limit, role, database = row
     return ServerLimit(
         max_connections=int(max_connections),
@@ -144,6 +145,8 @@ def connections_per_process(database: Database) -> int | None:
 
     :param database: the app's database.
     """
+    from sqlalchemy.pool import NullPool, QueuePool
+
     pool = database.engine.pool
     if isinstance(pool, NullPool):
         return None  # a connection per checkout: as many as the process has threads
@@ -177,6 +180,8 @@ def check(app: Flask, database: Database) -> list[CheckMessage]:
     :param app: the app.
     :param database: its database.
     """
+    import sqlalchemy as sa
+
     if database.url.get_backend_name() != "postgresql":
         return []
     workers = web_workers(app)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 
-from flask import Flask, g, has_app_context
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,9 +27,16 @@ import erlen
 from . import urls
 from .errors import TableConflictError, describe_error, is_unavailable
 from .model import Model
+from .names import EXTENSION_KEY
 
-#: The key of ``app.extensions`` under which the :class:`Database` lives.
-EXTENSION_KEY = "db"
+__all__ = [
+    "APP_OWNER",
+    "EXTENSION_KEY",
+    "OWNER_INFO_KEY",
+    "Database",
+    "database_of",
+    "install_sqlite_pragmas",
+]
 
 #: The owner of tables that no plugin claims.
 APP_OWNER = "app"
@@ -543,8 +550,18 @@ def _tables_of(plugin: str, declared: Iterable[object]) -> Iterator[Table]:
 def database_of(app: Flask | None = None) -> Database:
     """The :class:`Database` of ``app``, or of the current app.
 
+    The first call on an app that the ``erlen`` command created sets up its
+    database then (see :func:`erlen.defer_setup`): the engine, every plugin's
+    models, the handlers.
+
     :raises erlen.PluginNotEnabledError: the ``db`` plugin is not enabled on the app, so it has no database.
     """
+    if app is None:
+        app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        return t.cast(Database, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        erlen.finish_setup(app)  # nothing, unless the app deferred its set-up
     return t.cast(Database, erlen.extension_state(EXTENSION_KEY, app))
 
 

@@ -9,11 +9,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Callable, Mapping
 
-import sqlalchemy as sa
-
 import erlen
-
-from .database import database_of
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -22,6 +18,11 @@ if t.TYPE_CHECKING:
 @erlen.hookimpl(optionalhook=True)
 def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
     """``database``: a ``SELECT 1`` on a connection of the app's pool."""
+
+    # Imported here: the plugin module imports this hook, and erlen --help imports the plugin, not SQLAlchemy.
+    import sqlalchemy as sa
+
+    from .database import database_of
 
     def database() -> None:
         with database_of(app).engine.connect() as connection:

@@ -9,21 +9,23 @@ from pathlib import Path
 from types import ModuleType
 
 import click
-from flask import Flask, got_request_exception
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from flask import Flask
 
 import erlen
 from erlen.checks import CheckMessage, info, warning
 
-from . import connection_budget, hookspecs, prepared_statements, stale_connections, urls
-from .database import EXTENSION_KEY, Database, database_of, install_sqlite_pragmas
-from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
+# Nothing here imports SQLAlchemy: every process imports this module, and the erlen command lists the app's
+# commands without the database (erlen.defer_setup). The modules that need SQLAlchemy are imported by the
+# functions that use them, which run when the app is set up (at once outside the erlen command).
+from . import connection_budget, hookspecs
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
-from .timezones import install_sqlite_aware_datetimes
+from .names import EXTENSION_KEY
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
+    from sqlalchemy.engine import URL
+
+    from .database import Database
 
 PLUGIN = erlen.Plugin(name="db", description="SQLAlchemy 2 databases for apps and plugins")
 
@@ -69,6 +71,29 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
+    # The engine, the models and the handlers: at once, except while the erlen command only lists commands
+    # (then on the first database_of(app), or before any command runs).
+    erlen.defer_setup(app, set_up_database)
+
+
+def set_up_database(app: Flask) -> None:
+    """Make the app's :class:`~erlen_db.Database`, claim every plugin's models and register the handlers.
+
+    The ``db`` plugin's set-up, run by :func:`erlen.defer_setup`: when the app
+    is created, or under the ``erlen`` command when the database is first needed.
+
+    :param app: the app.
+    :raises erlen.SettingError: ``DB_URL`` or ``DB_ENGINE_OPTIONS`` is invalid.
+    :raises TableConflictError: two plugins declare the same table.
+    """
+    from flask import got_request_exception
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from . import prepared_statements, stale_connections, urls
+    from .database import Database, install_sqlite_pragmas
+    from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
+    from .timezones import install_sqlite_aware_datetimes
+
     url = _configured_url(app)
     options: dict[str, t.Any] = {"echo": app.config["DB_ECHO"]}
     # A server can drop a pooled connection (restart, idle timeout): find it before use. Polling the idle
@@ -183,10 +208,16 @@ def _check_isolation_level(database: Database) -> None:
 
 def _roll_back_after_exception(sender: Flask, **extra: t.Any) -> None:
     """Roll back the request's session when it raised an unhandled exception, before the 500 handlers run."""
+    from .database import database_of
+
     database_of(sender).rollback_session()
 
 
 def _configured_url(app: Flask) -> URL:
+    from sqlalchemy.exc import NoSuchModuleError
+
+    from . import urls
+
     raw = app.config["DB_URL"]
     if raw is None:
         os.makedirs(app.instance_path, exist_ok=True)
@@ -234,12 +265,18 @@ def erlen_shell_context() -> dict[str, t.Any]:
 
 @erlen.hookimpl
 def erlen_app_close(app: Flask) -> None:
-    # Pooled connections would otherwise stay open until the garbage collector finds the engine.
-    database_of(app).dispose()
+    # Pooled connections would otherwise stay open until the garbage collector finds the engine. An app whose
+    # set-up is still deferred has no engine: closing it must not make one.
+    database = t.cast("Database | None", app.extensions.get(EXTENSION_KEY))
+    if database is not None:
+        database.dispose()
 
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    from . import urls
+    from .database import database_of
+
     database = database_of(app)
     found: list[CheckMessage] = []
     if deploy and urls.is_sqlite(database.url):

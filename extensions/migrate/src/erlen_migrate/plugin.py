@@ -8,12 +8,8 @@ from types import ModuleType
 
 import click
 from flask import Flask
-from sqlalchemy import inspect
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 import erlen
-import erlen_db
 from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
@@ -21,6 +17,7 @@ from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hoo
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
+    from sqlalchemy.engine import Connection
 
     from .migrations import Migrations
 
@@ -100,6 +97,8 @@ def _add_commands(group: click.Command) -> None:
 
 @erlen.hookimpl
 def erlen_db_managed_by(app: Flask, connection: Connection) -> str | None:
+    from sqlalchemy import inspect
+
     from .migrations import VERSION_TABLE
 
     migrations = migrations_of(app)
@@ -114,6 +113,11 @@ def erlen_db_managed_by(app: Flask, connection: Connection) -> str | None:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # SQLAlchemy and erlen-db here, not at the top: erlen --help imports this module, not SQLAlchemy.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    import erlen_db
+
     from .migrations import APP_BRANCH
 
     migrations = migrations_of(app)
