@@ -27,7 +27,7 @@ from .gunicorn_logs import gunicorn_logconfig
 from .hosts import split_host
 from .lazy_commands import LazyCommand, when_loaded
 from .lazy_exports import lazy_exports
-from .lazy_views import lazy_view
+from .lazy_views import deferred_view, lazy_view
 from .markers import hookimpl, hookspec
 from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
@@ -67,6 +67,7 @@ __all__ = [
     "close_app",
     "create_app",
     "defer_setup",
+    "deferred_view",
     "deferring_setup",
     "error_response",
     "extension_state",

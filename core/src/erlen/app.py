@@ -19,6 +19,7 @@ from .deferred import start_deferring
 from .errors import CommandConflictError, DuplicatePluginError, ErlenError, PluginError, PluginHookError, SettingError
 from .hosts import register_host_check
 from .lazy_commands import LazyCommand
+from .lazy_views import defer_real_views
 from .plugins.declaration import default_prefix
 from .plugins.discovery import LoadedPlugin, installed_plugins, load_plugin
 from .plugins.ordering import resolve_order
@@ -132,6 +133,8 @@ class Erlen:
         _register_blueprints(app, registry)
         _register_commands(app, registry)
         _register_static(app, registry)
+        # Before erlen_app_ready's deferred steps, which may read the views' marks (required permissions).
+        defer_real_views(app)
         registry.call_each("erlen_app_ready", app=app)
         # Around every middleware the plugins added, so all their log lines carry the request's id.
         register_request_ids(app)

@@ -29,19 +29,24 @@ class _ErlenScriptInfo(ScriptInfo):
     """Flask's :class:`ScriptInfo`, creating the app with its deferrable set-up pending (:mod:`erlen.deferred`).
 
     Listing the commands (``erlen --help``, finding the command to run,
-    completion) takes the app as created; every other use, which is a command
-    running (Flask's ``with_appcontext``, ``run``), finishes its set-up first.
+    completion) takes the app as created; running a command finishes its
+    set-up first: :meth:`ErlenGroup.resolve_command` when the app was loaded
+    to find the command, else the command's own :meth:`load_app` (Flask's
+    ``with_appcontext``, ``run``).
     """
 
     #: Why the app could not be loaded, once loading it failed; ``None`` before that or after a success.
     load_error: NoAppException | None = None
     #: Whether the group is listing or looking up commands: :meth:`load_app` leaves the set-up deferred.
     listing = False
+    #: The app, once loaded.
+    loaded: Flask | None = None
 
     def load_app(self) -> Flask:
         try:
             with deferring_setup():
                 app = self._load_app()
+            self.loaded = app
             if not self.listing:
                 _finish_setup(app)
         except NoAppException as exc:
@@ -154,6 +159,26 @@ class ErlenGroup(FlaskGroup):
         if command is None and info is not None and info.load_error is not None and not ctx.resilient_parsing:
             ctx.exit(2)
         return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """The command to run, found as Flask finds it; then the set-up of the app, if loaded to find it, finished.
+
+        Flask pushes the loaded app's context when it finds an app's command,
+        so the command's ``with_appcontext`` does not load the app again: the
+        set-up is finished here instead, before the command parses its
+        arguments (click resolves a command only to run it, or to show its
+        help: ``erlen --help`` never gets here).
+
+        :param ctx: the click context of the ``erlen`` group.
+        :param args: the arguments from the command's name on.
+        """
+        found = super().resolve_command(ctx, args)
+        info = ctx.find_object(_ErlenScriptInfo)
+        if info is not None and info.loaded is not None and not ctx.resilient_parsing:
+            _finish_setup(info.loaded)
+        return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The names of Flask's, Erlen's and the app's commands, without finishing the app's set-up.

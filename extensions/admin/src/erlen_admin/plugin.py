@@ -46,9 +46,16 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
+    # Built here at the latest, so configuration errors stop the app at startup; its views import the models,
+    # which the erlen command imports only when a command runs (erlen.defer_setup).
+    erlen.defer_setup(app, _build_registry)
+
+
+def _build_registry(app: Flask) -> None:
+    """Build the app's :class:`~erlen_admin.AdminRegistry` (every plugin's admin views), checking it."""
     from .views.registry import registry_of
 
-    registry_of(app)  # built here at the latest, so configuration errors stop the app at startup
+    registry_of(app)
 
 
 @erlen.hookimpl

@@ -5,7 +5,7 @@ making a token is ``/auth/tokens/new`` (``auth/access_tokens/new.html``), which 
 once, on the answer to the form (``auth/access_tokens/created.html``): it is in no URL, no
 cookie and no session, and the page is sent with ``Cache-Control: no-store``.
 
-The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+The rules of these views are in :data:`erlen_auth.blueprint.LAZY_RULES`: the app registers them when it is
 created, and this module is imported by the first request for one of them.
 """
 

@@ -58,6 +58,7 @@ import erlen
 from erlen_db import Model, get_session
 
 from .errors import AuthError
+from .feature_settings import ACCESS_TOKEN_SETTINGS
 from .models import _LOGIN, ADDRESS_MAX_LENGTH, User
 from .permissions import REQUIRED_ATTRIBUTE, permissions_of
 from .sessions import utc
@@ -88,22 +89,8 @@ ACCEPTS_TOKENS_ATTRIBUTE = "_erlen_auth_accepts_tokens"
 _G_TOKEN_USER = "_erlen_auth_token_user"
 
 
-SETTINGS = [
-    erlen.Setting(
-        "ACCESS_TOKEN_DEFAULT_DAYS",
-        int,
-        default=90,
-        validate=erlen.at_least(1),
-        help="Days a new personal access token is valid for unless its maker chooses otherwise.",
-    ),
-    erlen.Setting(
-        "ACCESS_TOKEN_MAX_DAYS",
-        int | None,
-        default=365,
-        validate=erlen.at_least(1),
-        help="The most days a personal access token may be valid for; unset (None) lets tokens never expire.",
-    ),
-]
+#: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
+SETTINGS = ACCESS_TOKEN_SETTINGS
 
 
 def _utcnow() -> dt.datetime:

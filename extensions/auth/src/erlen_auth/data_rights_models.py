@@ -11,8 +11,9 @@ import datetime as dt
 from sqlalchemy import DateTime, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-import erlen
 from erlen_db import Model
+
+from .feature_settings import DATA_RIGHTS_SETTINGS
 
 
 class AccountDeletion(Model):
@@ -40,27 +41,5 @@ class AccountDeletion(Model):
 MODELS: tuple[type[Model], ...] = (AccountDeletion,)
 
 
-SETTINGS = [
-    erlen.Setting(
-        "DELETION_GRACE_DAYS",
-        int,
-        default=7,
-        validate=erlen.at_least(0),
-        help="Days an account is kept after its owner asks to delete it; signing in again, or the link of the "
-        "notice mail, cancels within them. `erlen user purge-deleted` deletes it afterwards (0: delete at once).",
-    ),
-    erlen.Setting(
-        "DATA_EXPORT_LIMIT",
-        int,
-        default=5,
-        validate=erlen.at_least(0),
-        help='Data exports ("Download my data") one user may make in AUTH_DATA_EXPORT_WINDOW seconds (0: no limit).',
-    ),
-    erlen.Setting(
-        "DATA_EXPORT_WINDOW",
-        int,
-        default=3600,
-        validate=erlen.at_least(1),
-        help="Seconds data exports are counted for, from the first.",
-    ),
-]
+#: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
+SETTINGS = DATA_RIGHTS_SETTINGS

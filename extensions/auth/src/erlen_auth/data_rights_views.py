@@ -7,7 +7,7 @@ everything the plugins keep about the user; ``GET, POST /auth/delete``
 (``auth.cancel_deletion``) is the link of the notice mail. The security page
 gets the section "Your data" (order 90).
 
-The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+The rules of these views are in :data:`erlen_auth.blueprint.LAZY_RULES`: the app registers them when it is
 created, and this module is imported by the first request for one of them.
 """
 

@@ -37,17 +37,17 @@ from dataclasses import dataclass
 
 import flask_login
 import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, session, url_for
+from flask import Flask, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
-import erlen
 from erlen_db import get_session
 from erlen_forms import Form
 
 from . import accounts, notices, security_page, sessions, tokens
 from .account_models import EmailChange
+from .feature_settings import EMAIL_CHANGE_SETTINGS
 from .forms import EmptyForm
 from .models import EMAIL_MAX_LENGTH, User, email_key
 from .reauth import reauthentication_required
@@ -61,22 +61,8 @@ UNDO = "email-undo"
 PENDING, UNDOABLE = "confirm", "undo"
 
 
-SETTINGS = [
-    erlen.Setting(
-        "EMAIL_CHANGE_MAX_AGE",
-        int,
-        default=86400,
-        validate=erlen.at_least(60),
-        help="Seconds the link confirming a new email address stays valid.",
-    ),
-    erlen.Setting(
-        "EMAIL_CHANGE_UNDO_DAYS",
-        int,
-        default=7,
-        validate=erlen.at_least(1),
-        help="Days the link mailed to the old address after an email change can undo it.",
-    ),
-]
+#: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
+SETTINGS = EMAIL_CHANGE_SETTINGS
 
 
 def _row_state(kind: str) -> tokens.StateOf:
@@ -131,15 +117,6 @@ def init(app: Flask) -> None:
     """Add the section of the security page, and what its template needs."""
     security_page.add(app, SecuritySection("auth/security/email.html", 10, "Email address"))
     app.add_template_global(email_status, "email_status")
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the email change views to the auth blueprint, when the mail plugin is enabled."""
-    if not state_of(app).mail:
-        return
-    bp.add_url_rule("/email", "change_email", change_email, methods=["GET", "POST"])
-    bp.add_url_rule("/email/confirm/<token>", "confirm_email_change", confirm_email_change, methods=["GET", "POST"])
-    bp.add_url_rule("/email/undo/<token>", "undo_email_change", undo_email_change, methods=["GET", "POST"])
 
 
 def email_status(user: t.Any) -> EmailStatus:

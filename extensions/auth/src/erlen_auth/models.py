@@ -18,6 +18,9 @@ from sqlalchemy.orm.util import object_state
 
 from erlen_db import Model
 
+# Defined apart (the plugin needs it without SQLAlchemy), importable from here as before.
+from .anonymous import AnonymousUser as AnonymousUser
+
 #: The longest email address the ``auth_user`` table stores (RFC 5321 limits a path to 254 characters).
 EMAIL_MAX_LENGTH = 254
 
@@ -270,40 +273,6 @@ class User(Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email!r}>"
-
-
-class AnonymousUser:
-    """The user of a request nobody is logged in to; it can do nothing."""
-
-    is_authenticated = False
-    is_active = False
-    is_anonymous = True
-    is_superuser = False
-    email = None
-    roles: t.ClassVar[list[Role]] = []
-    login_session_id = None
-    login_session_key = None
-    token_scopes = None
-
-    def get_id(self) -> None:
-        return None
-
-    @property
-    def permissions(self) -> frozenset[str]:
-        return frozenset()
-
-    def can(self, permission: str) -> bool:
-        """Always ``False``, once ``permission`` is known.
-
-        :raises UnknownPermissionError: no enabled plugin declares the permission.
-        """
-        from .permissions import require_known
-
-        require_known(permission)
-        return False
-
-    def has_role(self, name: str) -> bool:
-        return False
 
 
 class LoginSession(Model):

@@ -32,8 +32,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-import erlen
-
+from .feature_settings import OIDC_SETTINGS
 from .oidc_models import PROVIDER_MAX_LENGTH, AuthIdentity
 from .passwords import is_usable
 from .state import SecuritySection, state_of
@@ -236,17 +235,8 @@ def parse_providers(value: t.Mapping[str, t.Any]) -> dict[str, ProviderConfig]:
     return {name: parse_provider(name, entry) for name, entry in value.items()}
 
 
-SETTINGS = [
-    erlen.Setting(
-        "OIDC_PROVIDERS",
-        dict[str, dict[str, t.Any]],
-        default={},
-        secret=True,  # the client secrets
-        validate=parse_providers,
-        help="OpenID Connect providers to sign in with, by name: {client_id, client_secret} and discovery_url "
-        "or issuer (google, microsoft with tenant, and gitlab need neither), optionally scopes and label.",
-    ),
-]
+#: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
+SETTINGS = OIDC_SETTINGS
 
 
 class ProviderError(Exception):

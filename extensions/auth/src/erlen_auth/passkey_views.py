@@ -8,7 +8,7 @@ Templates: ``auth/passkeys/new.html``, ``auth/passkeys/rename.html``, ``auth/pas
 security page's section ``auth/passkeys/section.html``, and the parts of the log-in and re-authentication
 pages ``auth/passkeys/login_part.html`` and ``auth/passkeys/reauth_part.html``.
 
-The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+The rules of these views are in :data:`erlen_auth.blueprint.LAZY_RULES`: the app registers them when it is
 created, and this module is imported by the first request for one of them.
 """
 

@@ -48,11 +48,11 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import Flask, current_app, request, session
 
-import erlen
 from erlen import split_host
 from erlen.checks import CheckMessage, error
 from erlen_db import get_session
 
+from .feature_settings import PASSKEYS_SETTINGS
 from .passkey_models import NAME_MAX_LENGTH, USER_HANDLE_LENGTH, Passkey
 from .state import SecondFactor, SecuritySection
 
@@ -77,55 +77,8 @@ SESSION_KEY = "erlen_auth.passkey"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
-def _valid_origins(origins: list[str] | None) -> None:
-    for origin in origins or ():
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
-            raise ValueError(
-                f"must list origins, a scheme and a host with an optional port such as 'https://notes.example.com', "
-                f"and {origin!r} is not one"
-            )
-
-
-def _valid_rp_id(rp_id: str | None) -> None:
-    if rp_id is not None and (not rp_id or "/" in rp_id or ":" in rp_id or rp_id != rp_id.strip().lower()):
-        raise ValueError(
-            f"must be a lower-case domain name without scheme or port, such as 'example.com', not {rp_id!r}"
-        )
-
-
-SETTINGS = [
-    erlen.Setting(
-        "PASSKEY_RP_ID",
-        str | None,
-        default=None,
-        validate=_valid_rp_id,
-        help="The relying party id of passkeys: the domain they belong to, such as 'example.com' (they then work on "
-        "its subdomains too). Default: the host name of the first AUTH_PASSKEY_ORIGINS entry, else the request's. "
-        "Passkeys registered under one id do not work under another: choose it once.",
-    ),
-    erlen.Setting(
-        "PASSKEY_ORIGINS",
-        list[str] | None,
-        default=None,
-        validate=_valid_origins,
-        help="The origins passkey ceremonies may happen on, such as ['https://notes.example.com']. Default: the "
-        "request's scheme and host, which is used outside debug mode only when TRUSTED_HOSTS is set.",
-    ),
-    erlen.Setting(
-        "PASSKEY_RP_NAME",
-        str | None,
-        default=None,
-        help="The site's name that authenticators show when a passkey is made (default: the relying party id).",
-    ),
-    erlen.Setting(
-        "PASSKEY_TIMEOUT",
-        int,
-        default=300,
-        validate=erlen.at_least(30),
-        help="Seconds a passkey ceremony may take: the browser's timeout and the life of its challenge.",
-    ),
-]
+#: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
+SETTINGS = PASSKEYS_SETTINGS
 
 
 class PasskeyError(Exception):

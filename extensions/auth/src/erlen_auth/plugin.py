@@ -80,20 +80,22 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
 
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
-    from . import access_tokens, email_change, notices, oidc, passkeys, password_policy, reauth, two_factor
-    from .data_rights_models import SETTINGS as DATA_RIGHTS_SETTINGS
+    # From feature_settings, not the features' modules: they import SQLAlchemy and WTForms, which
+    # erlen --help does not (see erlen.defer_setup).
+    from . import feature_settings as features
+    from . import notices, password_policy
 
     S = erlen.Setting
     return [
-        *reauth.SETTINGS,
+        *features.REAUTH_SETTINGS,
         *notices.SETTINGS,
-        *access_tokens.SETTINGS,
-        *two_factor.SETTINGS,
-        *oidc.SETTINGS,
-        *passkeys.SETTINGS,
-        *DATA_RIGHTS_SETTINGS,
+        *features.ACCESS_TOKEN_SETTINGS,
+        *features.TWO_FACTOR_SETTINGS,
+        *features.OIDC_SETTINGS,
+        *features.PASSKEYS_SETTINGS,
+        *features.DATA_RIGHTS_SETTINGS,
         *password_policy.SETTINGS,
-        *email_change.SETTINGS,
+        *features.EMAIL_CHANGE_SETTINGS,
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
@@ -230,8 +232,8 @@ def _make_store(app: Flask) -> t.Any:
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    from . import permissions, sessions, two_factor
-    from .models import AnonymousUser
+    from . import security_page
+    from .anonymous import AnonymousUser
     from .passwords import Passwords
     from .throttling import LoginThrottle
 
@@ -242,10 +244,6 @@ def erlen_init_app(app: Flask) -> None:
     app.context_processor(_current_user_context)
     manager.anonymous_user = AnonymousUser
     manager.login_view = "auth.login"
-    manager.user_loader(_outage_safe(sessions.user_loader(app)))
-    from .views import unauthorized
-
-    manager.unauthorized_handler(unauthorized)
     config = app.config
     throttle = LoginThrottle(
         _make_store(app),
@@ -262,26 +260,35 @@ def erlen_init_app(app: Flask) -> None:
         config=config,
     )
     app.extensions[EXTENSION_KEY] = state
-    state.permissions = dict(sorted(permissions.collect(app).items()))
-    from . import security_page
-
     security_page.add(app, *security_page.collect(app))
     config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=config["AUTH_REMEMBER_DAYS"]))
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
-    from . import access_tokens
+    # The user loader, the permissions and the features need the models, the database and the admin's views:
+    # at once, or while the erlen command only lists commands, when its set-up finishes (erlen.defer_setup).
+    erlen.defer_setup(app, _set_up_users)
 
+
+def _set_up_users(app: Flask) -> None:
+    """The user loader, the permissions and the features of the plugin: the part of its set-up that
+    imports the models (and SQLAlchemy), run by :func:`erlen.defer_setup`.
+
+    :param app: the app, whose :class:`AuthState` is made.
+    :raises erlen.ConfigError: a setting names a permission nobody declares, or settings disagree.
+    """
+    from . import access_tokens, email_change, oidc, passkeys, permissions, sessions, two_factor
+    from .views import unauthorized
+
+    state = state_of(app)
+    manager = state.login_manager
+    manager.user_loader(_outage_safe(sessions.user_loader(app)))
+    manager.unauthorized_handler(unauthorized)
+    state.permissions = dict(sorted(permissions.collect(app).items()))
     access_tokens.init(app)
     two_factor.init(app)
-    from . import oidc
-
     oidc.init(app)
-    from . import passkeys
-
     passkeys.init(app)
-    from . import email_change
-
     email_change.init(app)
 
 
@@ -342,7 +349,8 @@ def erlen_before_request() -> None:
 def erlen_app_ready(app: Flask) -> None:
     from .permissions import check_views
 
-    check_views(app)
+    # After the permissions are collected and the real views are in place (both deferred by the erlen command).
+    erlen.defer_setup(app, check_views)
 
 
 @erlen.hookimpl
@@ -412,7 +420,7 @@ def erlen_auth_logged_in(user: t.Any, remember: bool) -> None:
 
 @erlen.hookimpl
 def erlen_blueprints(app: Flask) -> Iterable[t.Any]:
-    from .views import make_blueprint
+    from .blueprint import make_blueprint
 
     return [(make_blueprint(app), {"url_prefix": app.config["AUTH_URL_PREFIX"].rstrip("/") or None})]
 

@@ -17,14 +17,14 @@ import functools
 import typing as t
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-import erlen
 from erlen_db import get_session
 from erlen_forms import wants_json
 
 from . import accounts
+from .feature_settings import REAUTH_SETTINGS
 from .forms import ReauthenticateForm
 from .models import LoginSession, User
 from .permissions import login_required
@@ -35,21 +35,8 @@ from .state import state_of
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 
-SETTINGS = [
-    erlen.Setting(
-        "REAUTH_MINUTES",
-        int,
-        default=10,
-        validate=erlen.at_least(1),
-        help="Minutes after logging in or re-authenticating during which sensitive actions (email, second "
-        "factors, passkeys, access tokens, deleting the account) are allowed without asking again.",
-    ),
-]
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the re-authentication view to the auth blueprint."""
-    bp.add_url_rule("/reauthenticate", "reauthenticate", reauthenticate, methods=["GET", "POST"])
+#: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
+SETTINGS = REAUTH_SETTINGS
 
 
 def _window() -> dt.timedelta:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import Blueprint, Flask, render_template
+from flask import Flask, render_template
 
 import erlen
 
@@ -30,11 +30,6 @@ TWO_FACTOR_SECTION = SecuritySection("auth/security/two_factor.html", 30, "Two-f
 #: The section of the user's data (export, deletion), whose pages :mod:`erlen_auth.data_rights_views` serves:
 #: defined here so that the app adds it without importing those views.
 DATA_SECTION = SecuritySection("auth/data/section.html", 90, "Your data")
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the security page to the auth blueprint."""
-    bp.add_url_rule("/security", "security", security_page)
 
 
 def collect(app: Flask) -> list[SecuritySection]:

@@ -1,6 +1,6 @@
 """The "Your sessions" page: the log-in sessions of the current user, each of which can be signed out.
 
-The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+The rules of these views are in :data:`erlen_auth.blueprint.LAZY_RULES`: the app registers them when it is
 created, and this module is imported by the first request for one of them.
 """
 

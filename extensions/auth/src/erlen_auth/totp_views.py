@@ -3,7 +3,7 @@
 Each needs a recent proof of who the user is (:func:`~erlen_auth.reauth.reauthentication_required`):
 a stolen session cookie alone cannot turn the second factor off or read new recovery codes.
 
-The rules of these views are in :data:`erlen_auth.views.LAZY_RULES`: the app registers them when it is
+The rules of these views are in :data:`erlen_auth.blueprint.LAZY_RULES`: the app registers them when it is
 created, and this module is imported by the first request for one of them (or the first security page).
 """
 

@@ -42,7 +42,7 @@ import hmac
 import typing as t
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -52,6 +52,7 @@ from erlen_db import get_session
 from erlen_forms import Form, wants_json
 
 from . import accounts
+from .feature_settings import TWO_FACTOR_SETTINGS
 from .models import User
 from .redirects import is_safe_redirect
 from .state import SecondFactor, state_of
@@ -71,33 +72,8 @@ SATISFIED_KEY = "_erlen_auth_2fa_ok"
 ENROLMENT_ENDPOINTS: set[str] = {"auth.two_factor_setup", "auth.reauthenticate", "auth.logout", "static"}
 
 
-SETTINGS = [
-    erlen.Setting(
-        "TWO_FACTOR_REQUIRED",
-        bool,
-        default=False,
-        help="Require a second factor of every user: those without one are sent to set it up after signing in.",
-    ),
-    erlen.Setting(
-        "TWO_FACTOR_REQUIRED_PERMISSIONS",
-        list[str],
-        default=[],
-        help="Require a second factor of every user who holds one of these permissions, such as ['admin.access'].",
-    ),
-    erlen.Setting(
-        "TWO_FACTOR_PENDING_SECONDS",
-        int,
-        default=300,
-        validate=erlen.at_least(30),
-        help="Seconds a user has, after the password, to give the second factor before signing in again.",
-    ),
-    erlen.Setting(
-        "TWO_FACTOR_ISSUER",
-        str | None,
-        default=None,
-        help="The name authenticator apps show next to the account; the site's host name by default.",
-    ),
-]
+#: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
+SETTINGS = TWO_FACTOR_SETTINGS
 
 
 class NoPendingSignIn(LookupError):
@@ -120,16 +96,6 @@ def init(app: Flask) -> None:
     app.add_template_global(two_factor_status)
     if app.config["AUTH_TWO_FACTOR_REQUIRED"] or app.config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"]:
         app.before_request(_enforce)
-
-
-def register(bp: Blueprint, app: Flask) -> None:
-    """Add the second sign-in step and the TOTP pages to the auth blueprint."""
-    from . import security_page
-
-    # The TOTP pages' rules are in erlen_auth.views.LAZY_RULES: erlen_auth.totp_views (and erlen_auth.totp)
-    # are imported by the first request that needs them, not by every worker.
-    bp.add_url_rule("/two-factor", "two_factor", second_step, methods=["GET", "POST"])
-    security_page.add(app, security_page.TWO_FACTOR_SECTION)
 
 
 def _totp_enrolled(user: User) -> bool:

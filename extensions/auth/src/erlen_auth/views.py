@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -24,12 +24,7 @@ from erlen_forms import wants_json
 
 from . import (
     accounts,
-    email_change,
-    oidc,
-    reauth,
-    security_page,
     tokens,
-    two_factor,
 )
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
@@ -43,84 +38,6 @@ LOGIN_REFUSED = "The email or password is not correct."
 
 def _home() -> str:
     return t.cast(str, current_app.config["AUTH_LOGIN_REDIRECT"])
-
-
-#: The rules whose views are imported on their first call (see :func:`erlen.lazy_view`): the pages of sessions,
-#: access tokens, passkeys, the user's data and TOTP, with their modules (some 100 KiB, with erlen_auth.data_rights
-#: another 100), which a worker answering only the log-in page and the site's own pages never runs.
-#: Each is path, endpoint, module, function and methods.
-LAZY_RULES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
-    ("/sessions", "sessions", "session_views", "sessions_page", ("GET",)),
-    ("/sessions/<int:session_id>/end", "end_session", "session_views", "end_session", ("POST",)),
-    ("/sessions/end-others", "end_other_sessions", "session_views", "end_other_sessions", ("POST",)),
-    ("/tokens/new", "new_access_token", "access_token_views", "new_access_token", ("GET", "POST")),
-    ("/tokens/<int:token_id>/revoke", "revoke_access_token", "access_token_views", "revoke_access_token", ("POST",)),
-    ("/passkeys/new", "passkey_new", "passkey_views", "new_passkey", ("GET",)),
-    ("/passkeys/register/options", "passkey_register_options", "passkey_views", "register_options", ("POST",)),
-    ("/passkeys/register", "passkey_register", "passkey_views", "register_passkey", ("POST",)),
-    ("/passkeys/login/options", "passkey_login_options", "passkey_views", "login_options", ("POST",)),
-    ("/passkeys/login", "passkey_login", "passkey_views", "login_with_passkey", ("POST",)),
-    ("/passkeys/reauth/options", "passkey_reauth_options", "passkey_views", "reauth_options", ("POST",)),
-    ("/passkeys/reauth", "passkey_reauth", "passkey_views", "reauth_with_passkey", ("POST",)),
-    (
-        "/passkeys/second-factor/options",
-        "passkey_second_factor_options",
-        "passkey_views",
-        "second_factor_options",
-        ("POST",),
-    ),
-    ("/passkeys/second-factor", "passkey_second_factor", "passkey_views", "second_factor_with_passkey", ("POST",)),
-    ("/passkeys/<int:passkey_id>/rename", "passkey_rename", "passkey_views", "rename_passkey", ("GET", "POST")),
-    ("/passkeys/<int:passkey_id>/remove", "passkey_remove", "passkey_views", "remove_passkey", ("GET", "POST")),
-    ("/data/export", "export_data", "data_rights_views", "export_data", ("POST",)),
-    ("/delete", "delete_account", "data_rights_views", "delete_account", ("GET", "POST")),
-    ("/delete/cancel/<token>", "cancel_deletion", "data_rights_views", "cancel_deletion", ("GET", "POST")),
-    ("/two-factor/setup", "two_factor_setup", "totp_views", "setup", ("GET", "POST")),
-    ("/two-factor/disable", "two_factor_disable", "totp_views", "disable", ("GET", "POST")),
-    ("/two-factor/recovery-codes", "two_factor_recovery_codes", "totp_views", "recovery_codes", ("GET", "POST")),
-)
-
-
-def make_blueprint(app: Flask) -> Blueprint:
-    """The ``auth`` blueprint for ``app``: reset and confirmation views only when mail is enabled."""
-    state = state_of(app)
-    bp = Blueprint("auth", __name__)
-    bp.add_url_rule("/login", "login", login, methods=["GET", "POST"])
-    bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
-    bp.add_url_rule("/password", "change_password", change_password, methods=["GET", "POST"])
-    bp.add_url_rule("/logout-everywhere", "logout_everywhere", logout_everywhere, methods=["GET", "POST"])
-    for rule, endpoint, module, function, methods in LAZY_RULES:
-        bp.add_url_rule(rule, endpoint, erlen.lazy_view(f"{__package__}.{module}:{function}"), methods=list(methods))
-    if app.config["AUTH_REGISTRATION_ENABLED"]:
-        bp.add_url_rule("/register", "register", register, methods=["GET", "POST"])
-    if state.reset_enabled:
-        bp.add_url_rule("/reset", "reset_request", reset_request, methods=["GET", "POST"])
-        bp.add_url_rule("/reset/<token>", "reset_password", reset_password, methods=["GET", "POST"])
-    if state.confirmation_enabled:
-        bp.add_url_rule("/confirm/<token>", "confirm_email", confirm_email, methods=["GET", "POST"])
-        bp.add_url_rule("/confirm", "resend_confirmation", resend_confirmation, methods=["GET", "POST"])
-    reauth.register(bp, app)
-    if oidc.oidc_state(app).providers:
-        # The provider views (some 100 KiB of code) are imported only by an app that has providers: an app
-        # without any registers none of their routes, so its workers need not carry them.
-        from . import oidc_views
-
-        oidc_views.register(bp, app)
-    security_page.register(bp, app)
-    two_factor.register(bp, app)
-    security_page.add(app, security_page.DATA_SECTION)
-    email_change.register(bp, app)
-    bp.after_request(_private)
-    return bp
-
-
-def _private(response: t.Any) -> t.Any:
-    """Keep account pages out of caches and frames, and links with tokens out of ``Referer`` headers."""
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    # No page of any site, this one included, may frame the log-in and password pages (clickjacking).
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
 
 
 def login() -> t.Any:

@@ -20,13 +20,13 @@ from .csrf import (
     wants_json,
 )
 from .errors import FormExtensionError
-from .extension import FormExtension, extended_class
-from .form import Form, flatten_json, request_formdata
 from .sensitive import is_sensitive
 
 __version__ = "0.1.0"
 
 if t.TYPE_CHECKING:
+    from .extension import FormExtension, extended_class
+    from .form import Form, flatten_json, request_formdata
     from .model_forms import (
         ModelForm,
         ModelFormError,
@@ -39,10 +39,13 @@ if t.TYPE_CHECKING:
     from .uploads import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 
 # Imported on first use: model_forms needs SQLAlchemy (``erlen-forms[models]``), and only forms with file fields
-# need uploads, while every process imports this package.
+# need uploads, while every process imports this package; WTForms (form, extension) is imported by the first
+# form class, not by `erlen --help`, which creates the app (see erlen.defer_setup).
 __getattr__ = erlen.lazy_exports(
     __name__,
     {
+        **dict.fromkeys(("FormExtension", "extended_class"), "erlen_forms.extension"),
+        **dict.fromkeys(("Form", "flatten_json", "request_formdata"), "erlen_forms.form"),
         **dict.fromkeys(
             (
                 "ModelForm",

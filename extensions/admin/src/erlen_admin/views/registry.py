@@ -9,11 +9,10 @@ from flask import Flask, current_app
 
 import erlen
 
-from .model_view import AdminConfigError, ModelView
-from .pages import AdminPage
-
 if t.TYPE_CHECKING:
     from ..widgets import Widget
+    from .model_view import ModelView
+    from .pages import AdminPage
 
 #: The key of the registry in ``app.extensions``.
 EXTENSION_KEY = "admin"
@@ -36,6 +35,11 @@ class AdminRegistry:
     """
 
     def __init__(self, app: Flask) -> None:
+        # Imported here: the template globals and the navigation import this module when the app is created,
+        # which `erlen --help` does without SQLAlchemy; the registry is built when the models are set up.
+        from .model_view import AdminConfigError, ModelView
+        from .pages import AdminPage
+
         self.models: dict[str, ModelView] = {}
         self.pages: dict[str, AdminPage] = {}
         self.groups: list[Group] = []
@@ -88,6 +92,7 @@ class AdminRegistry:
 
     def _add_widgets(self, app: Flask) -> None:
         from ..widgets import Widget
+        from .model_view import AdminConfigError
 
         slugs: dict[str, str] = {}
         for plugin, widgets in erlen.plugins_of(app).call_each("erlen_admin_widgets", app=app):
