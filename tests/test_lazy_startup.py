@@ -260,3 +260,253 @@ def test_the_listed_help_is_the_commands_own(tmp_path: Path, monkeypatch: pytest
     db = lazy["db"].load()
     assert isinstance(db, click.Group)
     assert {"upgrade", "downgrade", "revision", "info", "create-all"} <= set(db.commands)
+
+
+#: The six extensions of issue 17's start-up target (no api, no tasks).
+SIX_PLUGINS = ["db", "forms", "auth", "migrate", "mail", "admin"]
+
+#: What ``erlen --help`` (and any app the ``erlen`` command creates to list commands) does not import: the
+#: database layer, the form library and every model, imported when a command runs (see erlen.defer_setup).
+NOT_IMPORTED_BY_HELP = [
+    "sqlalchemy",
+    "wtforms",
+    "alembic",
+    "erlen_db.database",
+    "erlen_auth.models",
+    "erlen_auth.views",
+    "erlen_admin.models",
+    "erlen_admin.views.model_view",
+    "erlen_mail.outbox.models",
+]
+
+#: The six extensions' app, with a command of the app's own that shows how far the app is set up.
+SIX_APP_MODULE = f"""
+import json
+
+import click
+import erlen
+from flask import current_app
+
+
+def create_app():
+    app = erlen.create_app(
+        "six_cli_app",
+        {{"PLUGINS": {SIX_PLUGINS!r}, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}},
+    )
+
+    @app.cli.command("probe")
+    def probe():
+        "Show how far the app is set up."
+        import erlen_auth
+
+        login = current_app.view_functions["auth.login"]
+        click.echo(json.dumps({{
+            "deferred": erlen.setup_deferred(current_app),
+            "database": "db" in current_app.extensions,
+            "login": [login.__module__, login.__qualname__],
+            "permissions": sorted(erlen_auth.permissions_of(current_app)),
+        }}))
+
+    return app
+"""
+
+
+#: Put first in the scripts that run the command: hides the environment's ``flask.commands`` entry points, which
+#: Flask's CLI loads for every listing (apiflask's ``spec``, installed in the test environment, imports
+#: SQLAlchemy), as bench/bench_startup.py does: what another installed package adds is no part of Erlen's start-up.
+HIDE_FLASK_COMMANDS = """
+from importlib import metadata
+
+_entry_points = metadata.entry_points
+
+
+def _without_flask_commands(**params):
+    if params.get("group") == "flask.commands":
+        return metadata.EntryPoints(())
+    return _entry_points(**params)
+
+
+metadata.entry_points = _without_flask_commands
+"""
+
+
+@pytest.fixture
+def six_folder(tmp_path: Path) -> Path:
+    (tmp_path / "six_cli_app.py").write_text(SIX_APP_MODULE, encoding="utf-8")
+    return tmp_path
+
+
+def test_erlen_help_of_the_six_plugins_imports_no_sqlalchemy(six_folder: Path) -> None:
+    out = _run(
+        six_folder,
+        HIDE_FLASK_COMMANDS
+        + textwrap.dedent(
+            """
+        import json, sys
+        from erlen.cli import main
+
+        sys.argv = ["erlen", "--app", "six_cli_app", "--help"]
+        try:
+            main()
+        except SystemExit as exc:
+            assert not exc.code, exc.code
+        print(json.dumps(sorted(sys.modules)))
+        """
+        ),
+    )
+    *listing, modules = out.splitlines()
+    commands = "\n".join(listing).split("Commands:\n", 1)[1]
+    for name in ["check", "db", "mail", "permissions", "plugins", "probe", "role", "routes", "run", "shell", "user"]:
+        assert f"\n  {name} " in f"\n{commands}", name
+    assert [name for name in NOT_IMPORTED_BY_HELP if name in json.loads(modules)] == []
+
+
+def test_an_app_created_for_the_listing_has_every_route_of_a_served_app(six_folder: Path) -> None:
+    # The app the erlen command creates (with its set-up deferred) registers the same rules, so url_for works,
+    # without importing SQLAlchemy; once its set-up is finished, its views and permissions are a served app's.
+    out = _run(
+        six_folder,
+        """
+        import json, sys
+        import erlen
+        import six_cli_app
+        from flask import url_for
+
+        with erlen.deferring_setup():
+            listed = six_cli_app.create_app()
+        rules = sorted((rule.rule, rule.endpoint, sorted(rule.methods)) for rule in listed.url_map.iter_rules())
+        with listed.test_request_context():
+            urls = [url_for(endpoint) for endpoint in ("auth.login", "auth.register", "auth.two_factor", "admin.index")]
+        before = sorted(sys.modules)
+        served = six_cli_app.create_app()
+        erlen.finish_setup(listed)
+
+        def views(app):
+            return {endpoint: [view.__module__, view.__qualname__] for endpoint, view in app.view_functions.items()}
+
+        import erlen_auth
+
+        print(json.dumps({
+            "urls": urls,
+            "before": before,
+            "same_rules": rules == sorted(
+                (rule.rule, rule.endpoint, sorted(rule.methods)) for rule in served.url_map.iter_rules()
+            ),
+            "same_views": views(listed) == views(served),
+            "login_is_served_login": listed.view_functions["auth.login"] is served.view_functions["auth.login"],
+            "same_permissions": erlen_auth.permissions_of(listed) == erlen_auth.permissions_of(served),
+            "permissions": len(erlen_auth.permissions_of(served)),
+            "deferred": [erlen.setup_deferred(listed), erlen.setup_deferred(served)],
+        }))
+        """,
+    )
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["urls"] == ["/auth/login", "/auth/register", "/auth/two-factor", "/admin/"]
+    assert [name for name in NOT_IMPORTED_BY_HELP if name in seen["before"]] == []
+    assert seen["same_rules"] and seen["same_views"] and seen["login_is_served_login"]
+    assert seen["same_permissions"] and seen["permissions"] > 0
+    assert seen["deferred"] == [False, False]
+
+
+def test_commands_that_use_the_database_work_after_the_deferred_start(six_folder: Path) -> None:
+    out = _run(
+        six_folder,
+        HIDE_FLASK_COMMANDS
+        + textwrap.dedent(
+            """
+        import sqlite3, sys
+        from erlen.cli import cli
+
+        def run(*args, input=None):
+            if input is not None:
+                import io
+                sys.stdin = io.StringIO(input)
+            try:
+                cli.main(["--app", "six_cli_app", *args], prog_name="erlen")
+            except SystemExit as exc:
+                assert not exc.code, (args, exc.code)
+
+        run("db", "upgrade")
+        print("sqlalchemy imported by db upgrade:", "sqlalchemy" in sys.modules)
+        run("user", "create", "--email", "ann@example.com", input="a long enough password\\n")
+        run("probe")
+        import os
+        path = os.environ["ERLEN_DB_URL"].removeprefix("sqlite:///")
+        rows = sqlite3.connect(path).execute("SELECT email FROM auth_user").fetchall()
+        print("users:", rows)
+        """
+        ),
+    )
+    lines = out.splitlines()
+    assert "sqlalchemy imported by db upgrade: True" in lines
+    assert any(line.startswith("Created user") and "ann@example.com" in line for line in lines)
+    assert "users: [('ann@example.com',)]" in lines
+    probe = json.loads(next(line for line in lines if line.startswith("{")))
+    # The app's own command runs on a fully set up app: its database, the real views, the permissions.
+    assert probe == {
+        "deferred": False,
+        "database": True,
+        "login": ["erlen_auth.views", "login"],
+        "permissions": probe["permissions"],
+    }
+    assert "admin.access" in probe["permissions"]
+
+
+def test_a_served_app_sets_up_everything_when_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERLEN_DB_URL", f"sqlite:///{tmp_path / 'served.sqlite3'}")
+    app = erlen.create_app(
+        "served", {"PLUGINS": SIX_PLUGINS, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}
+    )
+    import erlen_auth
+    import erlen_auth.views
+    import erlen_db
+
+    assert not erlen.setup_deferred(app)
+    assert isinstance(app.extensions["db"], erlen_db.Database)
+    assert "auth_user" in {table.name for table in app.extensions["db"].tables()}
+    assert "admin" in app.extensions  # the admin's registry, built (and checked) at start
+    assert "admin.access" in erlen_auth.permissions_of(app)
+    assert app.view_functions["auth.login"] is erlen_auth.views.login  # no stand-in in front of the log-in page
+    erlen.close_app(app)
+
+
+def test_a_served_app_refuses_a_bad_database_url_when_created(tmp_path: Path) -> None:
+    with pytest.raises(erlen.SettingError, match="DB_URL"):
+        erlen.create_app(
+            "served",
+            {
+                "PLUGINS": SIX_PLUGINS,
+                "DB_URL": "nosuchdb://x",
+                "MAIL_BACKEND": "memory",
+                "MAIL_DEFAULT_SENDER": "app@localhost",
+            },
+        )
+
+
+def test_the_command_reports_a_bad_database_url_when_a_command_runs(six_folder: Path) -> None:
+    script = """
+        import sys
+        from erlen.cli import cli
+
+        try:
+            cli.main(["--app", "six_cli_app", *sys.argv[1:]], prog_name="erlen")
+        except SystemExit as exc:
+            print("exit", exc.code)
+    """
+    env = {**_env(six_folder), "ERLEN_DB_URL": "nosuchdb://x"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script), *args],
+            cwd=six_folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    listing = run("--help")
+    assert "exit 0" in listing.stdout and "Commands:" in listing.stdout  # listing needs no database
+    upgrade = run("db", "upgrade")
+    assert "exit 2" in upgrade.stdout
+    assert "DB_URL" in upgrade.stderr and "Traceback" not in upgrade.stderr

@@ -16,7 +16,8 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     (tmp_path / name / "__init__.py").write_text(
         "import erlen\n"
         "READS = []\n"
-        f"__getattr__ = erlen.lazy_exports(__name__, {{'heavy': '{name}.heavy', 'Other': '{name}.heavy'}})\n"
+        f"__getattr__ = erlen.lazy_exports(__name__, {{'heavy': '{name}.heavy', 'Other': '{name}.heavy', "
+        f"'renamed': '{name}.heavy:heavy'}})\n"
     )
     (tmp_path / name / "heavy.py").write_text("def heavy():\n    return 'loaded'\nclass Other:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -45,3 +46,9 @@ def test_an_unknown_name_is_an_attribute_error_naming_the_module(package: str) -
     with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'missing'"):
         module.missing  # noqa: B018 - the read is the test
     assert not hasattr(module, "missing")
+
+
+def test_a_name_may_be_exported_under_another_name(package: str) -> None:
+    module = __import__(package)
+    assert module.renamed is sys.modules[f"{package}.heavy"].heavy
+    assert "renamed" in vars(module)
