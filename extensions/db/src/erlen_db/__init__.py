@@ -93,6 +93,10 @@ __getattr__ = erlen.lazy_exports(
 )
 
 
+#: The session proxy, once :class:`_Package` imported it.
+_SESSION: list[t.Any] = []
+
+
 class _Package(ModuleType):
     """This package's type: its name ``session`` is the session proxy, never the module :mod:`erlen_db.session`.
 
@@ -104,9 +108,11 @@ class _Package(ModuleType):
     @property
     def session(self) -> t.Any:
         """:data:`erlen_db.session.session`, the current app context's session."""
-        from .session import session
+        if not _SESSION:  # imported once, then a list read
+            from .session import session
 
-        return session
+            _SESSION.append(session)
+        return _SESSION[0]
 
     @session.setter
     def session(self, value: t.Any) -> None:
