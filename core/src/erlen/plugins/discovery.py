@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 from functools import cached_property
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, distributions
 
 from ..errors import DuplicatePluginError, PluginError, PluginImportError, UnknownPluginError
 from .declaration import DECLARATION_ATTRIBUTE, Plugin
@@ -59,12 +59,30 @@ def installed_plugins() -> dict[str, list[EntryPoint]]:
     """Every installed plugin's entry points, by plugin name.
 
     A name maps to several entry points when distributions clash over it.
+
+    As :func:`importlib.metadata.entry_points` finds them (a distribution
+    installed twice on ``sys.path`` counts once, the first), but only the
+    distributions whose ``entry_points.txt`` has the group's section are
+    parsed: every ``erlen`` command and every worker looks them up, among the
+    hundreds of distributions of an environment.
     """
     found: dict[str, list[EntryPoint]] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        candidates = found.setdefault(ep.name, [])
-        if all(c.value != ep.value for c in candidates):
-            candidates.append(ep)
+    seen: set[str] = set()
+    header = f"[{ENTRY_POINT_GROUP}]"
+    for dist in distributions():
+        text = dist.read_text("entry_points.txt")
+        # The section header is matched exactly (after stripping the line), as importlib.metadata reads it.
+        if not text or header not in text:
+            continue
+        # What importlib.metadata.entry_points() dedupes distributions by (the name of the folder, normalized).
+        key = getattr(dist, "_normalized_name", None) or dist.metadata["Name"]
+        if key in seen:
+            continue
+        seen.add(key)
+        for ep in dist.entry_points.select(group=ENTRY_POINT_GROUP):
+            candidates = found.setdefault(ep.name, [])
+            if all(c.value != ep.value for c in candidates):
+                candidates.append(ep)
     return found
 
 

@@ -23,8 +23,9 @@ import os
 import typing as t
 from dataclasses import dataclass
 
-import erlen
 from erlen.checks import CheckMessage, info, warning
+
+from .names import BUDGET_SETTINGS
 
 if t.TYPE_CHECKING:
     import sqlalchemy as sa
@@ -54,33 +55,9 @@ _LIMITS = (
 )
 
 
-def _at_least(low: int) -> t.Callable[[int], None]:
-    def validate(value: int) -> None:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-
-    return validate
-
-
-#: The settings of the check, declared by the ``db`` plugin.
-SETTINGS = [
-    erlen.Setting(
-        "WEB_WORKERS",
-        int | None,
-        default=None,
-        validate=_at_least(1),
-        help="The web server's worker processes on all hosts together, each with its own pool, for the "
-        "connection count of erlen check --deploy; by default the WEB_CONCURRENCY variable that gunicorn reads.",
-    ),
-    erlen.Setting(
-        "OTHER_PROCESSES",
-        int,
-        default=1,
-        validate=_at_least(0),
-        help="The other long-running processes of the app on all hosts together, each with its own pool, for "
-        "the connection count of erlen check --deploy: 1 by default, one erlen mail worker.",
-    ),
-]
+#: The settings of the check, declared by the ``db`` plugin (defined apart: the plugin module declares them
+#: whenever the app is created, and needs nothing else of this module then).
+SETTINGS = BUDGET_SETTINGS
 
 
 @dataclass(frozen=True)

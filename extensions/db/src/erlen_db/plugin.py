@@ -17,9 +17,9 @@ from erlen.checks import CheckMessage, info, warning
 # Nothing here imports SQLAlchemy: every process imports this module, and the erlen command lists the app's
 # commands without the database (erlen.defer_setup). The modules that need SQLAlchemy are imported by the
 # functions that use them, which run when the app is set up (at once outside the erlen command).
-from . import connection_budget, hookspecs
+from . import hookspecs
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
-from .names import EXTENSION_KEY
+from .names import BUDGET_SETTINGS, EXTENSION_KEY
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
@@ -65,7 +65,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             default=5000,
             help="Milliseconds an SQLite connection waits for a lock before failing.",
         ),
-        *connection_budget.SETTINGS,
+        *BUDGET_SETTINGS,
     ]
 
 
@@ -290,5 +290,7 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     if deploy and app.config["DB_ECHO"]:
         found.append(warning("db.W001", "DB_ECHO is on: every SQL statement is logged.", "Turn DB_ECHO off."))
     if deploy:
+        from . import connection_budget
+
         found.extend(connection_budget.check(app, database))
     return found
