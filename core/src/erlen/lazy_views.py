@@ -6,6 +6,10 @@ route, but a worker may never serve most of them. A plugin registers
 ``url_for`` builds their URLs from the first request, and the module that
 defines the view, with what it imports, is loaded by the first request that
 needs it.
+
+:func:`deferred_view` gives the function itself, except in an app the
+``erlen`` command creates to list its commands (see :mod:`erlen.deferred`):
+there a stand-in, which :func:`erlen.finish_setup` replaces by the function.
 """
 
 from __future__ import annotations

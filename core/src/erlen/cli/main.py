@@ -5,6 +5,11 @@
 ``shell`` and ``routes`` plus every command the enabled plugins add. The same
 plugin commands are on ``flask --app ...`` too, since they live on
 ``app.cli``.
+
+To list the commands, ``erlen`` creates the app with its deferrable set-up
+pending (:mod:`erlen.deferred`: no database, no models); it finishes the
+set-up before any command runs, so every command sees the app as a web
+worker does.
 """
 
 from __future__ import annotations
