@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 import erlen
@@ -68,3 +69,26 @@ def test_session_is_the_proxy_even_once_its_module_is_imported() -> None:
     module = importlib.import_module("erlen_db.session")
     assert erlen_db.session is module.session
     assert erlen_db.get_session is module.get_session
+
+
+def test_a_deferred_app_removes_the_session_in_the_place_of_a_served_app(tmp_path: Path) -> None:
+    # Flask runs teardown functions in the reverse of their order: a function a later plugin registers runs
+    # before the session is removed (it may still use it), in a served app and in one the erlen command made.
+    def orders(app: Flask) -> list[str]:
+        erlen_db.database_of(app)
+        return [getattr(function, "__name__", "") for function in app.teardown_appcontext_funcs]
+
+    served = _app(tmp_path)
+    served.teardown_appcontext(lambda exception: None)
+    with erlen.deferring_setup():
+        deferred = _app(tmp_path)
+    deferred.teardown_appcontext(lambda exception: None)
+    assert orders(served) == ["remove_session", "<lambda>"]
+    assert orders(deferred) == ["_remove_session_once_set_up", "<lambda>"]
+    with deferred.app_context():
+        session = erlen_db.get_session()
+        session.execute(sa.text("SELECT 1"))
+        assert session.in_transaction()
+    assert not session.in_transaction()  # the teardown removed (closed) it
+    erlen_db.database_of(served).dispose()
+    erlen_db.database_of(deferred).dispose()
