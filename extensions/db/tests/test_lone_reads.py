@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import erlen_db
 from erlen.testing import MakeApp
+from erlen_db import lone_reads
 
 
 class _GhostBase(DeclarativeBase):
@@ -45,7 +46,7 @@ def _make(make_app: MakeApp, url: str, engine_options: dict[str, t.Any] | None =
     database = erlen_db.database_of(app)
     database.create_all()
     with database.session_scope() as session:
-        session.add(Author(id=1, name="ada"))
+        session.add(Author(name="ada"))  # id 1: the first of its sequence
 
     @app.get("/authors/<int:id>")
     def read(id: int) -> dict[str, t.Any]:
@@ -146,3 +147,106 @@ def test_under_a_stricter_isolation_level_the_read_is_the_transactions_first_sta
     finally:
         erlen_db.database_of(app).dispose()
     assert answer["after_read"] == {"status": "INTRANS", "autocommit": False}  # type: ignore[index]
+
+
+# -- every statement that cannot change anything, once lone_reads.install is applied to the engine
+
+
+def _status() -> str:
+    from psycopg import pq
+
+    driver = erlen_db.get_connection().connection.driver_connection
+    assert driver is not None and driver.autocommit is False
+    return pq.TransactionStatus(driver.pgconn.transaction_status).name
+
+
+#: Statements run first in a request, and whether each may run alone (outside a transaction).
+PROBES: dict[str, tuple[t.Callable[[], t.Any], bool]] = {
+    "orm select": (lambda: erlen_db.session.scalars(sa.select(Author).order_by(Author.id)).all(), True),
+    "core select with a where": (
+        lambda: erlen_db.session.execute(sa.select(Author.__table__).where(Author.name == "ada")).all(),
+        True,
+    ),
+    "a function": (lambda: erlen_db.session.scalar(sa.select(sa.func.count()).select_from(Author)), False),
+    "for update": (lambda: erlen_db.session.scalars(sa.select(Author).with_for_update()).all(), False),
+    "text": (lambda: erlen_db.session.execute(sa.text("SELECT name FROM author")).all(), False),
+    "literal column": (
+        lambda: erlen_db.session.execute(sa.select(sa.literal_column("random()"), Author.name)).all(),
+        False,
+    ),
+    "prefix": (lambda: erlen_db.session.execute(sa.select(Author.name).prefix_with("DISTINCT")).all(), False),
+    "an insert": (lambda: erlen_db.session.execute(sa.insert(Author).values(name="grace")), False),
+    "server-side cursor": (
+        lambda: list(erlen_db.session.execute(sa.select(Author.name), execution_options={"yield_per": 1})),
+        False,
+    ),
+}
+
+
+@pytest.fixture
+def installed_app(make_app: MakeApp, postgres_schema_url: str) -> Iterator[Flask]:
+    app = _make(make_app, postgres_schema_url)
+    database = erlen_db.database_of(app)
+    lone_reads.install(database.engine)
+
+    @app.get("/probe/<name>")
+    def probe(name: str) -> dict[str, t.Any]:
+        PROBES[name][0]()
+        return {"status": _status()}
+
+    @app.post("/list-then-write/<name>")
+    def list_then_write(name: str) -> dict[str, t.Any]:
+        names = erlen_db.session.scalars(sa.select(Author.name).order_by(Author.id)).all()
+        after_list = _status()
+        erlen_db.session.add(Author(name=name))
+        erlen_db.session.flush()
+        if name == "fail":
+            raise RuntimeError("the request fails after its write")
+        erlen_db.session.commit()
+        return {"names": names, "after_list": after_list}
+
+    yield app
+    database.dispose()
+
+
+@pytest.mark.parametrize("name", list(PROBES))
+def test_only_statements_that_change_nothing_run_alone(installed_app: Flask, name: str) -> None:
+    answer = installed_app.test_client().get(f"/probe/{name}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json == {"status": "IDLE" if PROBES[name][1] else "INTRANS"}
+
+
+def test_a_write_after_a_lone_read_commits_or_rolls_back_with_the_request(installed_app: Flask) -> None:
+    client = installed_app.test_client()
+    assert client.post("/list-then-write/fail").status_code == 500
+    assert client.post("/list-then-write/grace").json == {"names": ["ada"], "after_list": "IDLE"}
+    assert client.post("/list-then-write/alan").json["names"] == ["ada", "grace"]  # type: ignore[index]
+
+
+def test_a_connection_lost_during_a_lone_statement_answers_503_and_the_pool_replaces_it(
+    installed_app: Flask, postgres_schema_url: str
+) -> None:
+    @installed_app.get("/lost-list")
+    def lost_list() -> str:
+        pid = erlen_db.get_connection().connection.driver_connection.info.backend_pid  # type: ignore[union-attr]
+        terminate_backend(postgres_schema_url, pid)
+        return ",".join(erlen_db.session.scalars(sa.select(Author.name)))
+
+    client = installed_app.test_client()
+    assert client.get("/lost-list").status_code == 503
+    assert client.get("/probe/orm select").json == {"status": "IDLE"}
+
+
+def test_under_repeatable_read_nothing_runs_alone(make_app: MakeApp, postgres_schema_url: str) -> None:
+    app = _make(make_app, postgres_schema_url, {"isolation_level": "REPEATABLE READ"})
+    lone_reads.install(erlen_db.database_of(app).engine)
+
+    @app.get("/list")
+    def listed() -> str:
+        erlen_db.session.scalars(sa.select(Author)).all()
+        return _status()
+
+    try:
+        assert app.test_client().get("/list").text == "INTRANS"
+    finally:
+        erlen_db.database_of(app).dispose()

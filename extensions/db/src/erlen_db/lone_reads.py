@@ -21,14 +21,33 @@ Under another isolation level (``REPEATABLE READ``, ``SERIALIZABLE``: the
 first statement fixes the snapshot of the whole transaction), once the
 request has run anything on the connection, on another driver, or in a
 pipeline, the statement runs in the transaction as usual.
+
+:func:`install` extends this to every statement of an engine that cannot
+change anything: a ``SELECT`` with no function call (a function may write, or
+take a lock), no raw SQL (``text``, ``literal_column``, prefixes, hints), no
+``FOR UPDATE``, no data-changing CTE, no type that wraps its columns or
+parameters in SQL expressions, not on a server-side cursor. Such a statement,
+met while psycopg is idle, runs alone; a list page
+(``session.scalars(select(Note)...)``) then costs one round trip instead of
+three. The first statement that may change something begins the
+transaction, which commits or rolls back as before: a failed request still
+undoes its writes.
 """
 
 from __future__ import annotations
 
 import typing as t
+import weakref
 
 from sqlalchemy import Executable
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine.interfaces import Dialect, ExecutionContext
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import ColumnClause, TextClause
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import Select
 
 #: The isolation level under which a statement run alone sees what it would see as a transaction's first.
 _READ_COMMITTED = "READ COMMITTED"
@@ -51,12 +70,89 @@ def first_row(connection: Connection, statement: Executable, parameters: t.Mappi
         _back_to_transactions(connection, driver)
 
 
+def install(engine: Engine) -> None:
+    """Run ``engine``'s statements that cannot change anything alone when they would begin a transaction.
+
+    For an engine on psycopg (3); see the module's documentation. Each engine has a dialect of its own
+    (engines derived by ``execution_options`` share it), so this changes this engine only; SQLAlchemy runs
+    every statement through ``dialect.do_execute``.
+
+    :param engine: an engine whose driver is psycopg.
+    """
+    dialect = engine.dialect
+    psycopg_execute = dialect.do_execute
+    from psycopg import ServerCursor
+
+    def do_execute(cursor: t.Any, statement: str, parameters: t.Any, context: ExecutionContext | None = None) -> None:
+        compiled = None if context is None else context.compiled
+        if compiled is None or not _cannot_change_anything(compiled) or isinstance(cursor, ServerCursor):
+            psycopg_execute(cursor, statement, parameters, context)
+            return
+        driver = _idle_driver(cursor.connection, dialect)
+        if driver is None:
+            psycopg_execute(cursor, statement, parameters, context)
+            return
+        driver.autocommit = True
+        try:
+            psycopg_execute(cursor, statement, parameters, context)
+        finally:
+            _leave_autocommit(driver)
+
+    dialect.do_execute = do_execute  # type: ignore[method-assign]
+
+
+# Per compiled statement (SQLAlchemy caches and reuses them): whether running it can change nothing. Compiled
+# statements live in their engine's cache; this memo holds none of them alive.
+_harmless: weakref.WeakKeyDictionary[Compiled, bool] = weakref.WeakKeyDictionary()
+
+
+def _cannot_change_anything(compiled: Compiled) -> bool:
+    """Whether the statement ``compiled`` is a ``SELECT`` that can neither write nor lock, worked out once.
+
+    :param compiled: a compiled statement.
+    """
+    found = _harmless.get(compiled)
+    if found is None:
+        found = _harmless[compiled] = _select_without_effects(compiled)
+    return found
+
+
+def _select_without_effects(compiled: Compiled) -> bool:
+    """:func:`_cannot_change_anything`, not memoized.
+
+    The SQL an ORM statement renders is that of its compile state's statement (the mapper's columns, its
+    criteria), which is what is walked here.
+
+    :param compiled: a compiled statement.
+    """
+    compile_state = getattr(compiled, "compile_state", None)
+    statement = getattr(compile_state, "statement", None)
+    if statement is None:
+        statement = compiled.statement
+    if not isinstance(statement, Select):
+        return False
+    for element in visitors.iterate(statement):
+        if isinstance(element, (FunctionElement, TextClause, UpdateBase)):
+            return False
+        if isinstance(element, ColumnClause) and element.is_literal:
+            return False
+        if isinstance(element, Select) and (
+            element._for_update_arg is not None
+            or element._prefixes
+            or element._suffixes
+            or element._hints
+            or element._statement_hints
+        ):
+            return False
+    result_columns = getattr(compiled, "_result_columns", None) or ()
+    if any(column[3]._has_column_expression for column in result_columns):
+        return False
+    binds = getattr(compiled, "binds", {})
+    return not any(bind.type._has_bind_expression for bind in binds.values())
+
+
 def _idle_psycopg(connection: Connection) -> t.Any:
     """The psycopg connection under ``connection`` when its next statement may run alone; else ``None``.
-
-    It may when it would start a ``READ COMMITTED`` transaction: psycopg idle (no transaction, no pipeline)
-    and not in autocommit already, its isolation level the server's default, and that default
-    ``READ COMMITTED`` (as SQLAlchemy found it on connecting), or set to it.
 
     :param connection: a checked-out connection.
     """
@@ -64,8 +160,19 @@ def _idle_psycopg(connection: Connection) -> t.Any:
     if dialect.driver != "psycopg" or connection.invalidated:
         return None
     driver = connection.connection.driver_connection
-    if driver is None:
-        return None
+    return None if driver is None else _idle_driver(driver, dialect)
+
+
+def _idle_driver(driver: t.Any, dialect: Dialect) -> t.Any:
+    """``driver`` (a psycopg connection) when its next statement may run alone; else ``None``.
+
+    It may when it would start a ``READ COMMITTED`` transaction: psycopg idle (no transaction, no pipeline)
+    and not in autocommit already, its isolation level the server's default, and that default
+    ``READ COMMITTED`` (as SQLAlchemy found it on connecting), or set to it.
+
+    :param driver: the psycopg connection.
+    :param dialect: its engine's dialect.
+    """
     from psycopg import IsolationLevel, pq
 
     pgconn = driver.pgconn
@@ -82,6 +189,26 @@ def _idle_psycopg(connection: Connection) -> t.Any:
     elif level != IsolationLevel.READ_COMMITTED:
         return None
     return driver
+
+
+def _leave_autocommit(driver: t.Any) -> None:
+    """Turn psycopg's autocommit off after a lone statement inside SQLAlchemy's execution; close it if it cannot be.
+
+    psycopg refuses only when the statement left the connection other than idle, which only a broken or
+    interrupted connection does; closed, it is never used again in autocommit: SQLAlchemy finds it closed and
+    the pool replaces it. The statement's own error, if any, is what the caller sees.
+
+    :param driver: the psycopg connection.
+    """
+    from psycopg import pq
+
+    try:
+        if not driver.closed and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            driver.autocommit = False
+            return
+        driver.close()
+    except Exception:  # whatever psycopg raises, the connection must not serve again
+        driver.close()
 
 
 def _back_to_transactions(connection: Connection, driver: t.Any) -> None:
