@@ -16,6 +16,9 @@ import erlen_db
 from erlen.testing import MakeApp
 from erlen_db import lone_reads
 
+#: How many times a connection runs a statement before psycopg prepares it, and once more.
+PREPARED_AFTER = 6
+
 
 class _GhostBase(DeclarativeBase):
     pass
@@ -149,7 +152,7 @@ def test_under_a_stricter_isolation_level_the_read_is_the_transactions_first_sta
     assert answer["after_read"] == {"status": "INTRANS", "autocommit": False}  # type: ignore[index]
 
 
-# -- every statement that cannot change anything, once lone_reads.install is applied to the engine
+# -- every statement that cannot change anything (lone_reads.install, which the plugin applies to psycopg engines)
 
 
 def _status() -> str:
@@ -187,7 +190,7 @@ PROBES: dict[str, tuple[t.Callable[[], t.Any], bool]] = {
 def installed_app(make_app: MakeApp, postgres_schema_url: str) -> Iterator[Flask]:
     app = _make(make_app, postgres_schema_url)
     database = erlen_db.database_of(app)
-    lone_reads.install(database.engine)
+    assert lone_reads.is_installed(database.engine)  # by the plugin, with prepared_statements
 
     @app.get("/probe/<name>")
     def probe(name: str) -> dict[str, t.Any]:
@@ -239,7 +242,6 @@ def test_a_connection_lost_during_a_lone_statement_answers_503_and_the_pool_repl
 
 def test_under_repeatable_read_nothing_runs_alone(make_app: MakeApp, postgres_schema_url: str) -> None:
     app = _make(make_app, postgres_schema_url, {"isolation_level": "REPEATABLE READ"})
-    lone_reads.install(erlen_db.database_of(app).engine)
 
     @app.get("/list")
     def listed() -> str:
@@ -250,3 +252,27 @@ def test_under_repeatable_read_nothing_runs_alone(make_app: MakeApp, postgres_sc
         assert app.test_client().get("/list").text == "INTRANS"
     finally:
         erlen_db.database_of(app).dispose()
+
+
+def test_installing_twice_wraps_the_driver_once(installed_app: Flask) -> None:
+    engine = erlen_db.database_of(installed_app).engine
+    installed = engine.dialect.do_execute
+    lone_reads.install(engine)
+    assert engine.dialect.do_execute is installed
+
+
+def test_a_read_by_key_prepared_before_a_schema_change_fails_once_then_is_prepared_afresh(
+    app: Flask, postgres_schema_url: str
+) -> None:
+    client = app.test_client()
+    for _ in range(PREPARED_AFTER):
+        assert client.get("/authors/1").status_code == 200
+    other = sa.create_engine(postgres_schema_url, poolclass=sa.NullPool)
+    with other.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE author ALTER COLUMN name TYPE varchar(200)"))
+    other.dispose()
+    # The lone read has no transaction whose rollback would forget the stale statement: it is forgotten anyway.
+    statuses = [client.get("/authors/1").status_code for _ in range(2)]
+    assert statuses in ([500, 200], [200, 200])
+    for _ in range(PREPARED_AFTER):
+        assert client.get("/authors/1").status_code == 200

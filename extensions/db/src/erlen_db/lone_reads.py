@@ -66,6 +66,9 @@ def first_row(connection: Connection, statement: Executable, parameters: t.Mappi
     driver.autocommit = True
     try:
         return connection.execute(statement, parameters).first()
+    except BaseException:
+        _forget_prepared(driver)
+        raise
     finally:
         _back_to_transactions(connection, driver)
 
@@ -80,6 +83,8 @@ def install(engine: Engine) -> None:
     :param engine: an engine whose driver is psycopg.
     """
     dialect = engine.dialect
+    if is_installed(engine):
+        return
     psycopg_execute = dialect.do_execute
     from psycopg import ServerCursor
 
@@ -95,10 +100,22 @@ def install(engine: Engine) -> None:
         driver.autocommit = True
         try:
             psycopg_execute(cursor, statement, parameters, context)
+        except BaseException:
+            _forget_prepared(driver)
+            raise
         finally:
             _leave_autocommit(driver)
 
+    do_execute.erlen_lone_reads = True  # type: ignore[attr-defined]
     dialect.do_execute = do_execute  # type: ignore[method-assign]
+
+
+def is_installed(engine: Engine) -> bool:
+    """Whether :func:`install` was applied to ``engine``.
+
+    :param engine: an engine.
+    """
+    return getattr(engine.dialect.do_execute, "erlen_lone_reads", False) is True
 
 
 # Per compiled statement (SQLAlchemy caches and reuses them): whether running it can change nothing. Compiled
@@ -189,6 +206,24 @@ def _idle_driver(driver: t.Any, dialect: Dialect) -> t.Any:
     elif level != IsolationLevel.READ_COMMITTED:
         return None
     return driver
+
+
+def _forget_prepared(driver: t.Any) -> None:
+    """After a failed lone statement: forget psycopg's prepared statements, as a failed transaction's rollback does.
+
+    A statement prepared before a migration changed a column's type fails once ("cached plan must not change
+    result type"); in a transaction, psycopg's rollback of it forgets the connection's statements, so the
+    next request prepares them afresh. A lone statement has no transaction to roll back: the statements are
+    forgotten here (the server's copies are deallocated with the connection's next statement). On a psycopg
+    whose internals moved, the connection is closed instead, and the pool replaces it.
+
+    :param driver: the psycopg connection.
+    """
+    prepared = getattr(driver, "_prepared", None)
+    if prepared is not None and callable(getattr(prepared, "clear", None)):
+        prepared.clear()
+    else:
+        driver.close()
 
 
 def _leave_autocommit(driver: t.Any) -> None:
