@@ -36,6 +36,7 @@ undoes its writes.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 import weakref
 
@@ -51,6 +52,22 @@ from sqlalchemy.sql.selectable import Select
 
 #: The isolation level under which a statement run alone sees what it would see as a transaction's first.
 _READ_COMMITTED = "READ COMMITTED"
+
+
+class _Psycopg(t.NamedTuple):
+    """The psycopg values checked on every statement, looked up once (psycopg is imported only when used)."""
+
+    idle: int
+    pipeline_off: int
+    read_committed: t.Any
+    server_cursor: type
+
+
+@functools.cache
+def _psycopg() -> _Psycopg:
+    from psycopg import IsolationLevel, ServerCursor, pq
+
+    return _Psycopg(pq.TransactionStatus.IDLE, pq.PipelineStatus.OFF, IsolationLevel.READ_COMMITTED, ServerCursor)
 
 
 def first_row(connection: Connection, statement: Executable, parameters: t.Mapping[str, t.Any]) -> Row[t.Any] | None:
@@ -86,11 +103,11 @@ def install(engine: Engine) -> None:
     if is_installed(engine):
         return
     psycopg_execute = dialect.do_execute
-    from psycopg import ServerCursor
+    server_cursor = _psycopg().server_cursor
 
     def do_execute(cursor: t.Any, statement: str, parameters: t.Any, context: ExecutionContext | None = None) -> None:
         compiled = None if context is None else context.compiled
-        if compiled is None or not _cannot_change_anything(compiled) or isinstance(cursor, ServerCursor):
+        if compiled is None or not _cannot_change_anything(compiled) or isinstance(cursor, server_cursor):
             psycopg_execute(cursor, statement, parameters, context)
             return
         driver = _idle_driver(cursor.connection, dialect)
@@ -190,20 +207,15 @@ def _idle_driver(driver: t.Any, dialect: Dialect) -> t.Any:
     :param driver: the psycopg connection.
     :param dialect: its engine's dialect.
     """
-    from psycopg import IsolationLevel, pq
-
+    psycopg = _psycopg()
     pgconn = driver.pgconn
-    if (
-        pgconn.transaction_status != pq.TransactionStatus.IDLE
-        or pgconn.pipeline_status != pq.PipelineStatus.OFF
-        or driver.autocommit
-    ):
+    if pgconn.transaction_status != psycopg.idle or pgconn.pipeline_status != psycopg.pipeline_off or driver.autocommit:
         return None
     level = driver.isolation_level
     if level is None:
         if getattr(dialect, "default_isolation_level", None) != _READ_COMMITTED:
             return None
-    elif level != IsolationLevel.READ_COMMITTED:
+    elif level != psycopg.read_committed:
         return None
     return driver
 
@@ -235,10 +247,8 @@ def _leave_autocommit(driver: t.Any) -> None:
 
     :param driver: the psycopg connection.
     """
-    from psycopg import pq
-
     try:
-        if not driver.closed and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        if not driver.closed and driver.pgconn.transaction_status == _psycopg().idle:
             driver.autocommit = False
             return
         driver.close()
@@ -257,10 +267,8 @@ def _back_to_transactions(connection: Connection, driver: t.Any) -> None:
     :param connection: the SQLAlchemy connection.
     :param driver: its psycopg connection.
     """
-    from psycopg import pq
-
     try:
-        if not driver.closed and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        if not driver.closed and driver.pgconn.transaction_status == _psycopg().idle:
             driver.autocommit = False
             return
     except Exception:  # whatever psycopg raises, the connection is dropped below
