@@ -1,0 +1,277 @@
+"""Reading one row by primary key on PostgreSQL in one round trip when it is the request's first statement.
+
+On psycopg (3), the first statement of a transaction costs a round trip of
+its own: the driver sends ``BEGIN`` and waits for it before sending the
+statement; and the request's end costs another, the ``ROLLBACK``. A request
+that reads one row and nothing else (``GET /notes/42``) pays three round trips
+for one answer.
+
+Under PostgreSQL's ``READ COMMITTED`` (its default), ``BEGIN`` takes no
+snapshot: each statement of the transaction sees what was committed when that
+statement started, exactly as a statement outside any transaction does. So
+the first statement of a request, when it is :func:`erlen_db.get`'s plain
+``SELECT`` of one row by primary key (no locks, no functions, no writes:
+nothing for a rollback to undo), gives the same answer run alone, with
+psycopg's autocommit on for that one statement. The connection then goes
+back to transactions: whatever the request does next starts the
+transaction with its own first statement, as it would have, and the
+teardown's rollback has nothing to send when nothing followed.
+
+Under another isolation level (``REPEATABLE READ``, ``SERIALIZABLE``: the
+first statement fixes the snapshot of the whole transaction), once the
+request has run anything on the connection, on another driver, or in a
+pipeline, the statement runs in the transaction as usual.
+
+:func:`install` extends this to every statement of an engine that cannot
+change anything: a ``SELECT`` with no function call (a function may write, or
+take a lock), no raw SQL (``text``, ``literal_column``, prefixes, hints), no
+``FOR UPDATE``, no data-changing CTE, no type that wraps its columns or
+parameters in SQL expressions, not on a server-side cursor. Such a statement,
+met while psycopg is idle, runs alone; a list page
+(``session.scalars(select(Note)...)``) then costs one round trip instead of
+three. The first statement that may change something begins the
+transaction, which commits or rolls back as before: a failed request still
+undoes its writes.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+import weakref
+
+from sqlalchemy import Executable
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine.interfaces import Dialect, ExecutionContext
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import ColumnClause, TextClause
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import Select
+
+#: The isolation level under which a statement run alone sees what it would see as a transaction's first.
+_READ_COMMITTED = "READ COMMITTED"
+
+
+class _Psycopg(t.NamedTuple):
+    """The psycopg values checked on every statement, looked up once (psycopg is imported only when used)."""
+
+    idle: int
+    pipeline_off: int
+    read_committed: t.Any
+    server_cursor: type
+
+
+@functools.cache
+def _psycopg() -> _Psycopg:
+    from psycopg import IsolationLevel, ServerCursor, pq
+
+    return _Psycopg(pq.TransactionStatus.IDLE, pq.PipelineStatus.OFF, IsolationLevel.READ_COMMITTED, ServerCursor)
+
+
+def first_row(connection: Connection, statement: Executable, parameters: t.Mapping[str, t.Any]) -> Row[t.Any] | None:
+    """The first row of ``statement`` on ``connection``, run alone when it would be its transaction's first.
+
+    :param connection: the app context's connection (:meth:`erlen_db.Database.connection`).
+    :param statement: a plain ``SELECT`` with no side effect and no lock (:func:`erlen_db.get`'s).
+    :param parameters: its parameters.
+    """
+    driver = _idle_psycopg(connection)
+    if driver is None:
+        return connection.execute(statement, parameters).first()
+    driver.autocommit = True
+    try:
+        return connection.execute(statement, parameters).first()
+    except BaseException:
+        _forget_prepared(driver)
+        raise
+    finally:
+        _back_to_transactions(connection, driver)
+
+
+def install(engine: Engine) -> None:
+    """Run ``engine``'s statements that cannot change anything alone when they would begin a transaction.
+
+    For an engine on psycopg (3); see the module's documentation. Each engine has a dialect of its own
+    (engines derived by ``execution_options`` share it), so this changes this engine only; SQLAlchemy runs
+    every statement through ``dialect.do_execute``.
+
+    :param engine: an engine whose driver is psycopg.
+    """
+    dialect = engine.dialect
+    if is_installed(engine):
+        return
+    psycopg_execute = dialect.do_execute
+    server_cursor = _psycopg().server_cursor
+
+    def do_execute(cursor: t.Any, statement: str, parameters: t.Any, context: ExecutionContext | None = None) -> None:
+        compiled = None if context is None else context.compiled
+        if compiled is None or not _cannot_change_anything(compiled) or isinstance(cursor, server_cursor):
+            psycopg_execute(cursor, statement, parameters, context)
+            return
+        driver = _idle_driver(cursor.connection, dialect)
+        if driver is None:
+            psycopg_execute(cursor, statement, parameters, context)
+            return
+        driver.autocommit = True
+        try:
+            psycopg_execute(cursor, statement, parameters, context)
+        except BaseException:
+            _forget_prepared(driver)
+            raise
+        finally:
+            _leave_autocommit(driver)
+
+    do_execute.erlen_lone_reads = True  # type: ignore[attr-defined]
+    dialect.do_execute = do_execute  # type: ignore[method-assign]
+
+
+def is_installed(engine: Engine) -> bool:
+    """Whether :func:`install` was applied to ``engine``.
+
+    :param engine: an engine.
+    """
+    return getattr(engine.dialect.do_execute, "erlen_lone_reads", False) is True
+
+
+# Per compiled statement (SQLAlchemy caches and reuses them): whether running it can change nothing. Compiled
+# statements live in their engine's cache; this memo holds none of them alive.
+_harmless: weakref.WeakKeyDictionary[Compiled, bool] = weakref.WeakKeyDictionary()
+
+
+def _cannot_change_anything(compiled: Compiled) -> bool:
+    """Whether the statement ``compiled`` is a ``SELECT`` that can neither write nor lock, worked out once.
+
+    :param compiled: a compiled statement.
+    """
+    found = _harmless.get(compiled)
+    if found is None:
+        found = _harmless[compiled] = _select_without_effects(compiled)
+    return found
+
+
+def _select_without_effects(compiled: Compiled) -> bool:
+    """:func:`_cannot_change_anything`, not memoized.
+
+    The SQL an ORM statement renders is that of its compile state's statement (the mapper's columns, its
+    criteria), which is what is walked here.
+
+    :param compiled: a compiled statement.
+    """
+    compile_state = getattr(compiled, "compile_state", None)
+    statement = getattr(compile_state, "statement", None)
+    if statement is None:
+        statement = compiled.statement
+    if not isinstance(statement, Select):
+        return False
+    for element in visitors.iterate(statement):
+        if isinstance(element, (FunctionElement, TextClause, UpdateBase)):
+            return False
+        if isinstance(element, ColumnClause) and element.is_literal:
+            return False
+        if isinstance(element, Select) and (
+            element._for_update_arg is not None
+            or element._prefixes
+            or element._suffixes
+            or element._hints
+            or element._statement_hints
+        ):
+            return False
+    result_columns = getattr(compiled, "_result_columns", None) or ()
+    if any(column[3]._has_column_expression for column in result_columns):
+        return False
+    binds = getattr(compiled, "binds", {})
+    return not any(bind.type._has_bind_expression for bind in binds.values())
+
+
+def _idle_psycopg(connection: Connection) -> t.Any:
+    """The psycopg connection under ``connection`` when its next statement may run alone; else ``None``.
+
+    :param connection: a checked-out connection.
+    """
+    dialect = connection.dialect
+    if dialect.driver != "psycopg" or connection.invalidated:
+        return None
+    driver = connection.connection.driver_connection
+    return None if driver is None else _idle_driver(driver, dialect)
+
+
+def _idle_driver(driver: t.Any, dialect: Dialect) -> t.Any:
+    """``driver`` (a psycopg connection) when its next statement may run alone; else ``None``.
+
+    It may when it would start a ``READ COMMITTED`` transaction: psycopg idle (no transaction, no pipeline)
+    and not in autocommit already, its isolation level the server's default, and that default
+    ``READ COMMITTED`` (as SQLAlchemy found it on connecting), or set to it.
+
+    :param driver: the psycopg connection.
+    :param dialect: its engine's dialect.
+    """
+    psycopg = _psycopg()
+    pgconn = driver.pgconn
+    if pgconn.transaction_status != psycopg.idle or pgconn.pipeline_status != psycopg.pipeline_off or driver.autocommit:
+        return None
+    level = driver.isolation_level
+    if level is None:
+        if getattr(dialect, "default_isolation_level", None) != _READ_COMMITTED:
+            return None
+    elif level != psycopg.read_committed:
+        return None
+    return driver
+
+
+def _forget_prepared(driver: t.Any) -> None:
+    """After a failed lone statement: forget psycopg's prepared statements, as a failed transaction's rollback does.
+
+    A statement prepared before a migration changed a column's type fails once ("cached plan must not change
+    result type"); in a transaction, psycopg's rollback of it forgets the connection's statements, so the
+    next request prepares them afresh. A lone statement has no transaction to roll back: the statements are
+    forgotten here (the server's copies are deallocated with the connection's next statement). On a psycopg
+    whose internals moved, the connection is closed instead, and the pool replaces it.
+
+    :param driver: the psycopg connection.
+    """
+    prepared = getattr(driver, "_prepared", None)
+    if prepared is not None and callable(getattr(prepared, "clear", None)):
+        prepared.clear()
+    else:
+        driver.close()
+
+
+def _leave_autocommit(driver: t.Any) -> None:
+    """Turn psycopg's autocommit off after a lone statement inside SQLAlchemy's execution; close it if it cannot be.
+
+    psycopg refuses only when the statement left the connection other than idle, which only a broken or
+    interrupted connection does; closed, it is never used again in autocommit: SQLAlchemy finds it closed and
+    the pool replaces it. The statement's own error, if any, is what the caller sees.
+
+    :param driver: the psycopg connection.
+    """
+    try:
+        if not driver.closed and driver.pgconn.transaction_status == _psycopg().idle:
+            driver.autocommit = False
+            return
+        driver.close()
+    except Exception:  # whatever psycopg raises, the connection must not serve again
+        driver.close()
+
+
+def _back_to_transactions(connection: Connection, driver: t.Any) -> None:
+    """Turn psycopg's autocommit off again after the lone statement, or drop the connection if it cannot be.
+
+    A connection left in autocommit would run the rest of the request, and later requests from the pool,
+    without transactions: when psycopg refuses the change (the statement left it in another state than
+    idle, which only a broken connection does), the connection is invalidated instead, and the pool
+    replaces it. The statement's own error, if any, is what the caller sees.
+
+    :param connection: the SQLAlchemy connection.
+    :param driver: its psycopg connection.
+    """
+    try:
+        if not driver.closed and driver.pgconn.transaction_status == _psycopg().idle:
+            driver.autocommit = False
+            return
+    except Exception:  # whatever psycopg raises, the connection is dropped below
+        pass
+    if not connection.invalidated:
+        connection.invalidate()
