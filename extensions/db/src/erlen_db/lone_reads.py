@@ -40,10 +40,10 @@ import functools
 import typing as t
 import weakref
 
-from sqlalchemy import Executable
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.engine.interfaces import Dialect, ExecutionContext
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ColumnClause, TextClause
