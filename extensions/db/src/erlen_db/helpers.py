@@ -14,7 +14,6 @@ from sqlalchemy.sql import sqltypes
 
 from .columns import integer_range, python_type_of
 from .database import Database, database_of
-from .lone_reads import first_row
 from .session import get_session
 
 _T = t.TypeVar("_T")
@@ -144,8 +143,7 @@ def _get_without_session(database: Database, mapper: Mapper[_T], plain: _PlainCo
         waiting = adopted.get(mapper.identity_key_from_primary_key((ident,)))
         if waiting is not None:
             return t.cast(_T, waiting)  # as Session.get answers from the identity map
-    # Usually the request's first statement: on PostgreSQL it may then run without a transaction's round trips.
-    row = first_row(database.connection(), statement, {_PRIMARY_KEY_PARAMETER: ident})
+    row = database.connection().execute(statement, {_PRIMARY_KEY_PARAMETER: ident}).first()
     if row is None:
         return None
     if adopted:

@@ -1,37 +1,30 @@
-"""Reading one row by primary key on PostgreSQL in one round trip when it is the request's first statement.
+"""Statements that cannot change anything run without a transaction on PostgreSQL (psycopg).
 
 On psycopg (3), the first statement of a transaction costs a round trip of
 its own: the driver sends ``BEGIN`` and waits for it before sending the
 statement; and the request's end costs another, the ``ROLLBACK``. A request
-that reads one row and nothing else (``GET /notes/42``) pays three round trips
-for one answer.
+that only reads (``GET /notes/42``, a list page) pays three round trips for
+one answer.
 
 Under PostgreSQL's ``READ COMMITTED`` (its default), ``BEGIN`` takes no
 snapshot: each statement of the transaction sees what was committed when that
-statement started, exactly as a statement outside any transaction does. So
-the first statement of a request, when it is :func:`erlen_db.get`'s plain
-``SELECT`` of one row by primary key (no locks, no functions, no writes:
-nothing for a rollback to undo), gives the same answer run alone, with
-psycopg's autocommit on for that one statement. The connection then goes
-back to transactions: whatever the request does next starts the
-transaction with its own first statement, as it would have, and the
-teardown's rollback has nothing to send when nothing followed.
+statement started, exactly as a statement outside any transaction does (which
+is why Django runs every query in autocommit by default). So :func:`install`
+runs a statement that cannot change anything, met while psycopg is idle (it
+would begin the transaction), alone, with psycopg's autocommit on for that one
+statement: a ``SELECT`` with no function call (a function may write, or take
+a lock), no raw SQL (``text``, ``literal_column``, prefixes, hints), no ``FOR
+UPDATE``, no data-changing CTE, no type that wraps its columns or parameters
+in SQL expressions, not on a server-side cursor. The connection then goes
+back to transactions: the first statement that may change something begins
+the transaction, which commits or rolls back as before (a failed request
+still undoes its writes), and the teardown's rollback has nothing to send
+when nothing followed.
 
 Under another isolation level (``REPEATABLE READ``, ``SERIALIZABLE``: the
 first statement fixes the snapshot of the whole transaction), once the
-request has run anything on the connection, on another driver, or in a
-pipeline, the statement runs in the transaction as usual.
-
-:func:`install` extends this to every statement of an engine that cannot
-change anything: a ``SELECT`` with no function call (a function may write, or
-take a lock), no raw SQL (``text``, ``literal_column``, prefixes, hints), no
-``FOR UPDATE``, no data-changing CTE, no type that wraps its columns or
-parameters in SQL expressions, not on a server-side cursor. Such a statement,
-met while psycopg is idle, runs alone; a list page
-(``session.scalars(select(Note)...)``) then costs one round trip instead of
-three. The first statement that may change something begins the
-transaction, which commits or rolls back as before: a failed request still
-undoes its writes.
+request has begun a transaction, or in a pipeline, every statement runs in
+the transaction as usual.
 """
 
 from __future__ import annotations
@@ -40,10 +33,9 @@ import functools
 import typing as t
 import weakref
 
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import Dialect, ExecutionContext
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ColumnClause, TextClause
@@ -68,26 +60,6 @@ def _psycopg() -> _Psycopg:
     from psycopg import IsolationLevel, ServerCursor, pq
 
     return _Psycopg(pq.TransactionStatus.IDLE, pq.PipelineStatus.OFF, IsolationLevel.READ_COMMITTED, ServerCursor)
-
-
-def first_row(connection: Connection, statement: Executable, parameters: t.Mapping[str, t.Any]) -> Row[t.Any] | None:
-    """The first row of ``statement`` on ``connection``, run alone when it would be its transaction's first.
-
-    :param connection: the app context's connection (:meth:`erlen_db.Database.connection`).
-    :param statement: a plain ``SELECT`` with no side effect and no lock (:func:`erlen_db.get`'s).
-    :param parameters: its parameters.
-    """
-    driver = _idle_psycopg(connection)
-    if driver is None:
-        return connection.execute(statement, parameters).first()
-    driver.autocommit = True
-    try:
-        return connection.execute(statement, parameters).first()
-    except BaseException:
-        _forget_prepared(driver)
-        raise
-    finally:
-        _back_to_transactions(connection, driver)
 
 
 def install(engine: Engine) -> None:
@@ -185,18 +157,6 @@ def _select_without_effects(compiled: Compiled) -> bool:
     return not any(bind.type._has_bind_expression for bind in binds.values())
 
 
-def _idle_psycopg(connection: Connection) -> t.Any:
-    """The psycopg connection under ``connection`` when its next statement may run alone; else ``None``.
-
-    :param connection: a checked-out connection.
-    """
-    dialect = connection.dialect
-    if dialect.driver != "psycopg" or connection.invalidated:
-        return None
-    driver = connection.connection.driver_connection
-    return None if driver is None else _idle_driver(driver, dialect)
-
-
 def _idle_driver(driver: t.Any, dialect: Dialect) -> t.Any:
     """``driver`` (a psycopg connection) when its next statement may run alone; else ``None``.
 
@@ -254,24 +214,3 @@ def _leave_autocommit(driver: t.Any) -> None:
         driver.close()
     except Exception:  # whatever psycopg raises, the connection must not serve again
         driver.close()
-
-
-def _back_to_transactions(connection: Connection, driver: t.Any) -> None:
-    """Turn psycopg's autocommit off again after the lone statement, or drop the connection if it cannot be.
-
-    A connection left in autocommit would run the rest of the request, and later requests from the pool,
-    without transactions: when psycopg refuses the change (the statement left it in another state than
-    idle, which only a broken connection does), the connection is invalidated instead, and the pool
-    replaces it. The statement's own error, if any, is what the caller sees.
-
-    :param connection: the SQLAlchemy connection.
-    :param driver: its psycopg connection.
-    """
-    try:
-        if not driver.closed and driver.pgconn.transaction_status == _psycopg().idle:
-            driver.autocommit = False
-            return
-    except Exception:  # whatever psycopg raises, the connection is dropped below
-        pass
-    if not connection.invalidated:
-        connection.invalidate()

@@ -100,7 +100,7 @@ def set_up_database(app: Flask) -> None:
     from flask import got_request_exception
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from . import prepared_statements, stale_connections, urls
+    from . import lone_reads, prepared_statements, stale_connections, urls
     from .database import Database, install_sqlite_pragmas
     from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
     from .timezones import install_sqlite_aware_datetimes
@@ -145,6 +145,8 @@ def set_up_database(app: Flask) -> None:
         # Every request that does not commit ends in a rollback, which would make psycopg forget the statements
         # it prepared: each request would parse and plan its statements anew.
         prepared_statements.install(database.engine)
+        # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
+        lone_reads.install(database.engine)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
         install_sqlite_aware_datetimes(database.engine)

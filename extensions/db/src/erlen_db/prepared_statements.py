@@ -42,16 +42,8 @@ def install(engine: Engine) -> None:
     this engine only; SQLAlchemy rolls back through ``dialect.do_rollback`` at the end of a transaction and when
     the pool resets a connection.
 
-    It also installs :func:`erlen_db.lone_reads.install`, psycopg's other per-request saving: a statement that
-    cannot change anything, met while the connection is idle, runs without ``BEGIN`` and ``ROLLBACK`` (under
-    ``READ COMMITTED``). Both apply to the same engines, those on psycopg.
-
     :param engine: an engine for which :func:`can_keep` is true.
     """
-    from . import lone_reads
-
-    # First: it does not depend on the psycopg internals checked below.
-    lone_reads.install(engine)
     import psycopg
     from psycopg import pq
 
