@@ -265,6 +265,13 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    # Request hooks here, not in the deferred step: an app the erlen command made (which `erlen run` serves)
+    # has them in a served app's order, before those of later plugins and of the app's factory.
+    from .state import lift_token_restriction
+
+    app.teardown_request(lift_token_restriction)
+    if config["AUTH_TWO_FACTOR_REQUIRED"] or config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"]:
+        app.before_request(erlen.lazy_view(f"{__package__}.two_factor:_enforce"))
     # The user loader, the permissions and the features need the models, the database and the admin's views:
     # at once, or while the erlen command only lists commands, when its set-up finishes (erlen.defer_setup).
     erlen.defer_setup(app, _set_up_users)

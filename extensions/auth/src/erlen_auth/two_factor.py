@@ -93,9 +93,9 @@ def init(app: Flask) -> None:
             f"AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS names {', '.join(map(repr, unknown))}, which no enabled plugin "
             "declares. Fix the name or enable the plugin that declares it (`erlen permissions` lists them)."
         )
+    # The requirement's before-request hook (this module's _enforce) is registered by the plugin when the app is
+    # created, in its place among the other plugins' hooks.
     app.add_template_global(two_factor_status)
-    if app.config["AUTH_TWO_FACTOR_REQUIRED"] or app.config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"]:
-        app.before_request(_enforce)
 
 
 def _totp_enrolled(user: User) -> bool:
