@@ -626,3 +626,47 @@ def test_the_example_app_made_by_the_command_has_a_served_apps_hooks_in_the_same
     )
     assert seen["made"] == seen["served"]
     assert seen["served"]["teardown_request"]  # the example app has request hooks to compare
+
+
+#: What a served worker of the six extensions has not imported once it has answered its log-in page: issue 17's
+#: worker memory (bench/bench_startup.py's worker_rss); each is imported by the first request that needs it.
+NOT_IMPORTED_BY_THE_LOGIN_PAGE = [
+    *(name for name in CLI_MODULES if not name.startswith(("erlen_api", "erlen_tasks"))),
+    *FIRST_USE_MODULES,
+    *CHECK_MODULES,
+    *DEFERRED_VIEW_MODULES,
+    # The second sign-in step and its enforcement, the e-mail change pages (their template globals and the
+    # second factor's enrolment check are erlen.lazy_view stand-ins).
+    "erlen_auth.two_factor",
+    "erlen_auth.email_change",
+    "erlen_auth.totp_views",
+]
+
+
+def test_a_served_six_plugin_worker_imports_only_what_the_login_page_needs(six_folder: Path) -> None:
+    out = _run(
+        six_folder,
+        f"        PLUGINS = {SIX_PLUGINS!r}\n"
+        + """
+        import json, sys
+        import erlen
+        from werkzeug.test import EnvironBuilder
+
+        app = erlen.create_app(
+            "six_worker",
+            {"PLUGINS": PLUGINS, "MAIL_BACKEND": "console", "MAIL_DEFAULT_SENDER": "app@localhost"},
+        )
+        assert not erlen.setup_deferred(app)  # a served app: everything set up when created
+        environ = EnvironBuilder(path="/auth/login").get_environ()
+        statuses = []
+        for _ in range(3):
+            body = app(environ.copy(), lambda status, headers, exc_info=None: statuses.append(status))
+            page = b"".join(body)
+            body.close()
+        print(json.dumps({"statuses": statuses, "form": b"csrf" in page, "modules": sorted(sys.modules)}))
+        """,
+    )
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["statuses"] == ["200 OK"] * 3 and seen["form"]
+    assert {"erlen_auth.views", "erlen_auth.models", "erlen_db.database"} <= set(seen["modules"])
+    assert [name for name in NOT_IMPORTED_BY_THE_LOGIN_PAGE if name in seen["modules"]] == []
