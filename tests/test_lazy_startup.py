@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import typing as t
 from pathlib import Path
 
 import click
@@ -510,3 +511,162 @@ def test_the_command_reports_a_bad_database_url_when_a_command_runs(six_folder: 
     upgrade = run("db", "upgrade")
     assert "exit 2" in upgrade.stdout
     assert "DB_URL" in upgrade.stderr and "Traceback" not in upgrade.stderr
+
+
+#: Prints, for the app ``make_app()`` returns, the order of what Flask calls around a request, in a served app and
+#: in one the erlen command made once its set-up is finished (`erlen run` serves the latter).
+HOOK_ORDER_SCRIPT = """
+import json, sys
+import erlen
+
+
+def name(function):
+    function = getattr(function, "__func__", function)
+    return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', repr(function))}"
+
+
+def orders(app):
+    def each(spec):
+        return {str(key): [name(function) for function in functions] for key, functions in spec.items()}
+
+    return {
+        "before_request": each(app.before_request_funcs),
+        "after_request": each(app.after_request_funcs),
+        "teardown_request": each(app.teardown_request_funcs),
+        "teardown_appcontext": [name(function) for function in app.teardown_appcontext_funcs],
+        "template_context_processors": each(app.template_context_processors),
+        "url_value_preprocessors": each(app.url_value_preprocessors),
+        "url_default_functions": each(app.url_default_functions),
+        # Flask finds an error handler by blueprint, status code and the exception's classes, never by position:
+        # the handlers are compared by those keys.
+        "error_handler_spec": {
+            str(blueprint): {
+                str(code): sorted(f"{cls.__module__}.{cls.__qualname__}={name(f)}" for cls, f in handlers.items())
+                for code, handlers in codes.items()
+            }
+            for blueprint, codes in app.error_handler_spec.items()
+        },
+    }
+
+
+served = make_app()
+with erlen.deferring_setup():
+    made = make_app()
+erlen.finish_setup(made)
+print(json.dumps({"served": orders(served), "made": orders(made)}))
+"""
+
+
+def _hook_orders(folder: Path, make_app: str, env: dict[str, str] | None = None) -> dict[str, t.Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(make_app) + HOOK_ORDER_SCRIPT],
+        cwd=folder,
+        env=env or _env(folder),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return t.cast(dict[str, t.Any], json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_an_app_the_command_made_has_a_served_apps_hooks_in_the_same_order(six_folder: Path) -> None:
+    # `erlen run` serves an app the command made: once its set-up is finished, every request hook, error handler
+    # and context processor sits where it does in a served app (a hook registered late would run out of order).
+    seen = _hook_orders(
+        six_folder,
+        f"""
+        PLUGINS = {SIX_PLUGINS!r}
+
+
+        def own_hook(*args):
+            return args[0] if args else None
+
+
+        def make_app():
+            app = erlen.create_app(
+                "six_cli_app",
+                {{
+                    "PLUGINS": PLUGINS,
+                    "MAIL_BACKEND": "memory",
+                    "MAIL_DEFAULT_SENDER": "app@localhost",
+                    # Every optional hook registered: two-factor's enforcement is one only when required.
+                    "AUTH_TWO_FACTOR_REQUIRED": True,
+                }},
+            )
+            # The app's own hooks, added once the plugins' are: after theirs in either app.
+            for register in (app.before_request, app.after_request, app.teardown_request, app.teardown_appcontext):
+                register(own_hook)
+            app.context_processor(lambda: {{}})
+            app.register_error_handler(LookupError, own_hook)
+            return app
+        """,
+    )
+    assert seen["made"] == seen["served"]
+    teardowns = seen["served"]["teardown_request"]["None"]
+    assert "erlen_auth.state:lift_token_restriction" in teardowns, teardowns
+    assert "erlen_auth.two_factor:_enforce" in seen["served"]["before_request"]["None"]
+
+
+def test_the_example_app_made_by_the_command_has_a_served_apps_hooks_in_the_same_order(tmp_path: Path) -> None:
+    from example_apps import example_environ
+
+    environ = example_environ(tmp_path)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ERLEN_", "FLASK_"))}
+    env.update(environ)
+    seen = _hook_orders(
+        tmp_path,
+        f"""
+        import notes_app
+
+        def make_app():
+            return notes_app.create_app({environ!r}, instance_path={str(tmp_path / "instance")!r})
+        """,
+        env,
+    )
+    assert seen["made"] == seen["served"]
+    assert seen["served"]["teardown_request"]  # the example app has request hooks to compare
+
+
+#: What a served worker of the six extensions has not imported once it has answered its log-in page: issue 17's
+#: worker memory (bench/bench_startup.py's worker_rss); each is imported by the first request that needs it.
+NOT_IMPORTED_BY_THE_LOGIN_PAGE = [
+    *(name for name in CLI_MODULES if not name.startswith(("erlen_api", "erlen_tasks"))),
+    *FIRST_USE_MODULES,
+    *CHECK_MODULES,
+    *DEFERRED_VIEW_MODULES,
+    # The second sign-in step and its enforcement, the e-mail change pages (their template globals and the
+    # second factor's enrolment check are erlen.lazy_view stand-ins).
+    "erlen_auth.two_factor",
+    "erlen_auth.email_change",
+    "erlen_auth.totp_views",
+]
+
+
+def test_a_served_six_plugin_worker_imports_only_what_the_login_page_needs(six_folder: Path) -> None:
+    out = _run(
+        six_folder,
+        f"        PLUGINS = {SIX_PLUGINS!r}\n"
+        + """
+        import json, sys
+        import erlen
+        from werkzeug.test import EnvironBuilder
+
+        app = erlen.create_app(
+            "six_worker",
+            {"PLUGINS": PLUGINS, "MAIL_BACKEND": "console", "MAIL_DEFAULT_SENDER": "app@localhost"},
+        )
+        assert not erlen.setup_deferred(app)  # a served app: everything set up when created
+        environ = EnvironBuilder(path="/auth/login").get_environ()
+        statuses = []
+        for _ in range(3):
+            body = app(environ.copy(), lambda status, headers, exc_info=None: statuses.append(status))
+            page = b"".join(body)
+            body.close()
+        print(json.dumps({"statuses": statuses, "form": b"csrf" in page, "modules": sorted(sys.modules)}))
+        """,
+    )
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["statuses"] == ["200 OK"] * 3 and seen["form"]
+    assert {"erlen_auth.views", "erlen_auth.models", "erlen_db.database"} <= set(seen["modules"])
+    assert [name for name in NOT_IMPORTED_BY_THE_LOGIN_PAGE if name in seen["modules"]] == []

@@ -35,6 +35,13 @@ def lazy_view(target: str) -> t.Callable[..., t.Any]:
 
         bp.add_url_rule("/sessions", "sessions", erlen.lazy_view("myplugin.session_views:sessions_page"))
 
+    It serves as well for a request hook or an error handler (it passes its
+    arguments on): registered when the app is created, the hook keeps its place
+    among the other plugins' hooks, and its module is imported by the first
+    request that runs it::
+
+        app.before_request(erlen.lazy_view("myplugin.enforcement:enforce"))
+
     The function is looked up once and kept: later calls cost a list read.
     The stand-in carries the function's name, qualified name and module, so
     tracebacks and logs name the real view. Marks that other code reads from
@@ -51,14 +58,14 @@ def lazy_view(target: str) -> t.Callable[..., t.Any]:
         raise PluginError(f"lazy_view({target!r}): name the view as 'package.module:function'.")
     found: list[t.Callable[..., t.Any]] = []
 
-    def view(**values: t.Any) -> t.Any:
+    def view(*args: t.Any, **values: t.Any) -> t.Any:
         if not found:
             try:
                 function = getattr(importlib.import_module(module_name), function_name)
             except (ImportError, AttributeError) as exc:
                 raise PluginError(f"The view {target!r} cannot be loaded: {exc}") from exc
             found.append(function)
-        return found[0](**values)
+        return found[0](*args, **values)
 
     view.__name__ = view.__qualname__ = function_name
     view.__module__ = module_name

@@ -83,7 +83,7 @@ def test_a_deferred_app_removes_the_session_in_the_place_of_a_served_app(tmp_pat
     with erlen.deferring_setup():
         deferred = _app(tmp_path)
     deferred.teardown_appcontext(lambda exception: None)
-    assert orders(served) == ["remove_session", "<lambda>"]
+    assert orders(served) == ["_remove_session_once_set_up", "<lambda>"]
     assert orders(deferred) == ["_remove_session_once_set_up", "<lambda>"]
     with deferred.app_context():
         session = erlen_db.get_session()

@@ -62,6 +62,7 @@ from .feature_settings import ACCESS_TOKEN_SETTINGS
 from .models import _LOGIN, ADDRESS_MAX_LENGTH, User
 from .permissions import REQUIRED_ATTRIBUTE, permissions_of
 from .sessions import utc
+from .state import TOKEN_USER_KEY
 
 if t.TYPE_CHECKING:
     from erlen_db import Database
@@ -85,8 +86,6 @@ URL_PARAMETER = "access_token"
 
 #: The attribute of a view function that accepts tokens (set by :func:`token_auth`).
 ACCEPTS_TOKENS_ATTRIBUTE = "_erlen_auth_accepts_tokens"
-#: Where the request keeps the user whose scopes were restricted, to lift the restriction at teardown.
-_G_TOKEN_USER = "_erlen_auth_token_user"
 
 
 #: Declared in :mod:`erlen_auth.feature_settings` (importable without this module's libraries).
@@ -422,19 +421,13 @@ def authenticate_bearer(req: Request | None = None) -> TokenUser | None:
     # a token request has no log-in session (so no re-authentication either).
     sa.inspect(user).info.pop(_LOGIN, None)
     if has_request_context():
-        setattr(g, _G_TOKEN_USER, user)  # the restriction is lifted when the request ends (see init)
+        setattr(g, TOKEN_USER_KEY, user)  # lifted when the request ends (state.lift_token_restriction)
     return TokenUser(user=user, token=token, scopes=scopes)
 
 
 def use_token_user(found: TokenUser) -> None:
     """Make ``found.user`` the request's ``current_user``, without a log-in session or a cookie."""
     current_app.login_manager._update_request_context_with_user(found.user)  # type: ignore[attr-defined]
-
-
-def _lift_restriction(exc: BaseException | None = None) -> None:
-    user = g.pop(_G_TOKEN_USER, None)
-    if user is not None:
-        user.restrict_to_token_scopes(None)
 
 
 def _note_use(db: Session, token: AccessToken, now: dt.datetime, *, began: bool) -> None:
@@ -623,7 +616,10 @@ def accepts_tokens(view: Callable[..., t.Any]) -> bool:
 
 
 def init(app: Flask) -> None:
-    """Check the settings, add the security page's section and lift token restrictions when requests end.
+    """Check the settings and add the security page's section.
+
+    The restriction a token puts on its user is lifted when the request ends by
+    :func:`erlen_auth.state.lift_token_restriction`, registered when the app is created.
 
     :raises erlen.SettingError: ``AUTH_ACCESS_TOKEN_DEFAULT_DAYS`` is more than ``AUTH_ACCESS_TOKEN_MAX_DAYS``.
     """
@@ -639,5 +635,4 @@ def init(app: Flask) -> None:
             plugin="auth",
         )
     security_page.add(app, SecuritySection("auth/access_tokens/section.html", 70, "Access tokens"))
-    app.teardown_request(_lift_restriction)
     app.add_template_global(tokens_of, "access_tokens_of")

@@ -64,12 +64,15 @@ def make_blueprint(app: Flask) -> Blueprint:
     def add(rule: str, endpoint: str, target: str, methods: tuple[str, ...] = ("GET", "POST")) -> None:
         bp.add_url_rule(rule, endpoint, erlen.deferred_view(app, f"{__package__}.{target}"), methods=list(methods))
 
+    def lazy(rule: str, endpoint: str, target: str, methods: tuple[str, ...] = ("GET", "POST")) -> None:
+        bp.add_url_rule(rule, endpoint, erlen.lazy_view(f"{__package__}.{target}"), methods=list(methods))
+
     add("/login", "login", "views:login")
     add("/logout", "logout", "views:logout", ("POST",))
     add("/password", "change_password", "views:change_password")
     add("/logout-everywhere", "logout_everywhere", "views:logout_everywhere")
     for rule, endpoint, module, function, methods in LAZY_RULES:
-        bp.add_url_rule(rule, endpoint, erlen.lazy_view(f"{__package__}.{module}:{function}"), methods=list(methods))
+        lazy(rule, endpoint, f"{module}:{function}", methods)
     if app.config["AUTH_REGISTRATION_ENABLED"]:
         add("/register", "register", "views:register")
     if state.reset_enabled:
@@ -90,13 +93,15 @@ def make_blueprint(app: Flask) -> Blueprint:
     bp.add_url_rule("/security", "security", security_page.security_page)
     # The second sign-in step; the TOTP pages' rules are in LAZY_RULES: erlen_auth.totp_views (and
     # erlen_auth.totp) are imported by the first request that needs them, not by every worker.
-    add("/two-factor", "two_factor", "two_factor:second_step")
+    # erlen_auth.two_factor and erlen_auth.email_change (some 40 KiB of code) likewise, by their first request:
+    # their views carry no mark read before the call.
+    lazy("/two-factor", "two_factor", "two_factor:second_step")
     security_page.add(app, security_page.TWO_FACTOR_SECTION)
     security_page.add(app, security_page.DATA_SECTION)
     if state.mail:
-        add("/email", "change_email", "email_change:change_email")
-        add("/email/confirm/<token>", "confirm_email_change", "email_change:confirm_email_change")
-        add("/email/undo/<token>", "undo_email_change", "email_change:undo_email_change")
+        lazy("/email", "change_email", "email_change:change_email")
+        lazy("/email/confirm/<token>", "confirm_email_change", "email_change:confirm_email_change")
+        lazy("/email/undo/<token>", "undo_email_change", "email_change:undo_email_change")
     bp.after_request(_private)
     return bp
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import flask_login
 import sqlalchemy as sa
-from flask import Flask, current_app, flash, redirect, render_template, session, url_for
+from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
@@ -45,13 +45,13 @@ from wtforms.validators import DataRequired, Email, Length
 from erlen_db import get_session
 from erlen_forms import Form
 
-from . import accounts, notices, security_page, sessions, tokens
+from . import accounts, notices, sessions, tokens
 from .account_models import EmailChange
 from .feature_settings import EMAIL_CHANGE_SETTINGS
 from .forms import EmptyForm
 from .models import EMAIL_MAX_LENGTH, User, email_key
 from .reauth import reauthentication_required
-from .state import SecuritySection, state_of
+from .state import state_of
 
 #: The token purposes of the confirmation link (to the new address) and the undo link (to the old one).
 CHANGE = "email-change"
@@ -111,12 +111,6 @@ class EmailStatus:
 
     enabled: bool
     pending: str | None
-
-
-def init(app: Flask) -> None:
-    """Add the section of the security page, and what its template needs."""
-    security_page.add(app, SecuritySection("auth/security/email.html", 10, "Email address"))
-    app.add_template_global(email_status, "email_status")
 
 
 def email_status(user: t.Any) -> EmailStatus:

@@ -265,6 +265,13 @@ def erlen_init_app(app: Flask) -> None:
     state.managed_cookie_keys = tuple(key for key in COOKIE_KEYS if not _configured(app, key))
     _settle_cookies(app, state)
     _unsettled.add(app)
+    # Request hooks here, not in the deferred step: an app the erlen command made (which `erlen run` serves)
+    # has them in a served app's order, before those of later plugins and of the app's factory.
+    from .state import lift_token_restriction
+
+    app.teardown_request(lift_token_restriction)
+    if config["AUTH_TWO_FACTOR_REQUIRED"] or config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"]:
+        app.before_request(erlen.lazy_view(f"{__package__}.two_factor:_enforce"))
     # The user loader, the permissions and the features need the models, the database and the admin's views:
     # at once, or while the erlen command only lists commands, when its set-up finishes (erlen.defer_setup).
     erlen.defer_setup(app, _set_up_users)
@@ -277,7 +284,7 @@ def _set_up_users(app: Flask) -> None:
     :param app: the app, whose :class:`AuthState` is made.
     :raises erlen.ConfigError: a setting names a permission nobody declares, or settings disagree.
     """
-    from . import access_tokens, email_change, oidc, passkeys, permissions, sessions, two_factor
+    from . import access_tokens, oidc, passkeys, permissions, sessions
     from .views import unauthorized
 
     state = state_of(app)
@@ -286,10 +293,46 @@ def _set_up_users(app: Flask) -> None:
     manager.unauthorized_handler(unauthorized)
     state.permissions = dict(sorted(permissions.collect(app).items()))
     access_tokens.init(app)
-    two_factor.init(app)
+    _set_up_two_factor(app)
     oidc.init(app)
     passkeys.init(app)
-    email_change.init(app)
+    _set_up_email_change(app)
+
+
+def _set_up_two_factor(app: Flask) -> None:
+    """Register TOTP as a kind of second factor and check the settings, without importing the two-factor modules.
+
+    :mod:`erlen_auth.two_factor`, :mod:`erlen_auth.totp` and :mod:`erlen_auth.totp_views` are imported by the
+    first request that needs them (the enforcement's hook is registered by :func:`erlen_init_app`).
+
+    :param app: the app, whose permissions are collected.
+    :raises erlen.ConfigError: ``AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS`` names a permission nobody declares.
+    """
+    from .state import SecondFactor
+
+    state = state_of(app)
+    state.second_factors.insert(0, SecondFactor("totp", erlen.lazy_view(f"{__package__}.totp:is_enrolled"), None))
+    unknown = [name for name in app.config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"] if name not in state.permissions]
+    if unknown:
+        raise erlen.ConfigError(
+            f"AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS names {', '.join(map(repr, unknown))}, which no enabled plugin "
+            "declares. Fix the name or enable the plugin that declares it (`erlen permissions` lists them)."
+        )
+    # The security page's status, from erlen_auth.totp_views, imported by the first page that shows it.
+    app.add_template_global(erlen.lazy_view(f"{__package__}.totp_views:two_factor_status"), "two_factor_status")
+
+
+def _set_up_email_change(app: Flask) -> None:
+    """Add the e-mail section of the security page, and its template global, without importing
+    :mod:`erlen_auth.email_change` (imported by the first page that uses it).
+
+    :param app: the app.
+    """
+    from . import security_page
+    from .state import SecuritySection
+
+    security_page.add(app, SecuritySection("auth/security/email.html", 10, "Email address"))
+    app.add_template_global(erlen.lazy_view(f"{__package__}.email_change:email_status"), "email_status")
 
 
 #: Apps whose cookie flags are settled again on their first request; empty once each has served one,

@@ -7,7 +7,7 @@ import typing as t
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Flask
+from flask import Flask, g
 
 import erlen
 
@@ -114,3 +114,21 @@ def state_of(app: Flask | None = None) -> AuthState:
     :raises erlen.PluginNotEnabledError: the auth plugin is not enabled on the app.
     """
     return t.cast(AuthState, erlen.extension_state(EXTENSION_KEY, app))
+
+
+#: Where the request keeps the user whose scopes an access token restricted, to lift the restriction at teardown.
+TOKEN_USER_KEY = "_erlen_auth_token_user"
+
+
+def lift_token_restriction(exc: BaseException | None = None) -> None:
+    """Lift the access token's restriction of the request's user (a ``teardown_request`` function).
+
+    Here, not in :mod:`erlen_auth.access_tokens`: every app registers it when created, so it keeps its place
+    among the other plugins' teardowns (also in an app the ``erlen`` command made), without importing that
+    module, which the first request using a token imports.
+
+    :param exc: the exception that ended the request, if any (unused).
+    """
+    user = g.pop(TOKEN_USER_KEY, None)
+    if user is not None:
+        user.restrict_to_token_scopes(None)

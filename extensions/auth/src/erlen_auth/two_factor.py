@@ -42,7 +42,7 @@ import hmac
 import typing as t
 from dataclasses import dataclass
 
-from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -55,10 +55,7 @@ from . import accounts
 from .feature_settings import TWO_FACTOR_SETTINGS
 from .models import User
 from .redirects import is_safe_redirect
-from .state import SecondFactor, state_of
-
-if t.TYPE_CHECKING:
-    from .totp_views import TwoFactorStatus
+from .state import state_of
 
 #: The key of the Flask session holding a pending sign-in.
 PENDING_KEY = "_erlen_auth_pending"
@@ -78,46 +75,6 @@ SETTINGS = TWO_FACTOR_SETTINGS
 
 class NoPendingSignIn(LookupError):
     """There is no pending sign-in in this browser (none begun, expired, or its user's sessions ended)."""
-
-
-def init(app: Flask) -> None:
-    """Register TOTP as a kind of second factor, check the settings and enforce the requirement on ``app``.
-
-    :raises erlen.ConfigError: ``AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS`` names a permission nobody declares.
-    """
-    state = state_of(app)
-    state.second_factors.insert(0, SecondFactor("totp", _totp_enrolled, None))
-    unknown = [name for name in app.config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"] if name not in state.permissions]
-    if unknown:
-        raise erlen.ConfigError(
-            f"AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS names {', '.join(map(repr, unknown))}, which no enabled plugin "
-            "declares. Fix the name or enable the plugin that declares it (`erlen permissions` lists them)."
-        )
-    app.add_template_global(two_factor_status)
-    if app.config["AUTH_TWO_FACTOR_REQUIRED"] or app.config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"]:
-        app.before_request(_enforce)
-
-
-def _totp_enrolled(user: User) -> bool:
-    """Whether ``user`` has a confirmed TOTP authenticator: :func:`erlen_auth.totp.is_enrolled`, imported on first use.
-
-    :param user: the user.
-    """
-    from . import totp
-
-    return totp.is_enrolled(user)
-
-
-def two_factor_status(user: User) -> TwoFactorStatus:
-    """The security page's :class:`~erlen_auth.totp_views.TwoFactorStatus` of ``user`` (a template global).
-
-    :func:`erlen_auth.totp_views.two_factor_status`, whose module is imported by the first page that shows it.
-
-    :param user: the user.
-    """
-    from . import totp_views
-
-    return totp_views.two_factor_status(user)
 
 
 # Who has, and who needs, a second factor

@@ -73,15 +73,15 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 def erlen_init_app(app: Flask) -> None:
     # The engine, the models and the handlers: at once, except while the erlen command only lists commands
     # (then on the first database_of(app), or before any command runs).
-    if erlen.setup_deferred(app):
-        # Flask runs teardown functions in the reverse of their order: the session's removal keeps its place
-        # among the other plugins' (which may still use the session) although the database comes later.
-        app.teardown_appcontext(_remove_session_once_set_up)
+    # In every app, when it is created: in an app the erlen command made, the session's removal then keeps a
+    # served app's place among the other plugins' teardowns (Flask runs them in reverse, so theirs may still
+    # use the session) although the database comes later.
+    app.teardown_appcontext(_remove_session_once_set_up)
     erlen.defer_setup(app, set_up_database)
 
 
 def _remove_session_once_set_up(exception: BaseException | None = None) -> None:
-    """The app context's teardown in an app whose database is deferred: the session's removal, once set up."""
+    """The app context's teardown: the session's removal, once the database is set up."""
     database = t.cast("Database | None", current_app.extensions.get(EXTENSION_KEY))
     if database is not None:
         database.remove_session(exception)
@@ -152,8 +152,6 @@ def set_up_database(app: Flask) -> None:
         install_sqlite_aware_datetimes(database.engine)
     mark_unreachable_errors(database.engine)
     app.extensions[EXTENSION_KEY] = database
-    if _remove_session_once_set_up not in app.teardown_appcontext_funcs:
-        app.teardown_appcontext(database.remove_session)
     got_request_exception.connect(_roll_back_after_exception, app)
     register_error_handler(app)
     register_pagination_error_handler(app)
