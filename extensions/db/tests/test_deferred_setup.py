@@ -92,3 +92,14 @@ def test_a_deferred_app_removes_the_session_in_the_place_of_a_served_app(tmp_pat
     assert not session.in_transaction()  # the teardown removed (closed) it
     erlen_db.database_of(served).dispose()
     erlen_db.database_of(deferred).dispose()
+
+
+def test_database_if_set_up_finds_the_database_without_setting_it_up(tmp_path: Path) -> None:
+    with erlen.deferring_setup():
+        deferred = _app(tmp_path)
+    assert erlen_db.database_if_set_up(deferred) is None
+    assert erlen.setup_deferred(deferred)  # looking did not set it up
+    database = erlen_db.database_of(deferred)
+    assert erlen_db.database_if_set_up(deferred) is database
+    assert erlen_db.database_if_set_up(Flask("no_db")) is None
+    database.dispose()

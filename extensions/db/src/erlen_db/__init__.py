@@ -29,6 +29,7 @@ if t.TYPE_CHECKING:
     from .helpers import first_or_404, get, get_or_404
     from .isolation import rolled_back
     from .model import NAMING_CONVENTION, Model, naming_metadata
+    from .names import database_if_set_up
     from .pagination import KeysetPage, Page, decode_cursor, encode_cursor, paginate, paginate_keyset
     from .queries import QueryCounter, count_queries, max_queries
     from .search import (
@@ -74,6 +75,7 @@ __getattr__ = erlen.lazy_exports(
         ),
         **dict.fromkeys(("first_or_404", "get", "get_or_404"), "erlen_db.helpers"),
         "rolled_back": "erlen_db.isolation",
+        "database_if_set_up": "erlen_db.names",
         **dict.fromkeys(("NAMING_CONVENTION", "Model", "naming_metadata"), "erlen_db.model"),
         **dict.fromkeys(("QueryCounter", "count_queries", "max_queries"), "erlen_db.queries"),
         **dict.fromkeys(("get_connection", "get_session"), "erlen_db.session"),
@@ -142,6 +144,7 @@ __all__ = [
     "count_queries",
     "create_search_index",
     "database_error_message",
+    "database_if_set_up",
     "database_of",
     "decode_cursor",
     "describe_error",

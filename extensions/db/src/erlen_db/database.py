@@ -27,13 +27,14 @@ import erlen
 from . import urls
 from .errors import TableConflictError, describe_error, is_unavailable
 from .model import Model
-from .names import EXTENSION_KEY
+from .names import EXTENSION_KEY, database_if_set_up
 
 __all__ = [
     "APP_OWNER",
     "EXTENSION_KEY",
     "OWNER_INFO_KEY",
     "Database",
+    "database_if_set_up",
     "database_of",
     "install_sqlite_pragmas",
 ]
@@ -552,16 +553,17 @@ def database_of(app: Flask | None = None) -> Database:
 
     The first call on an app that the ``erlen`` command created sets up its
     database then (see :func:`erlen.defer_setup`): the engine, every plugin's
-    models, the handlers.
+    models, the handlers. :func:`database_if_set_up` looks without setting up.
 
+    :param app: the app; by default the current app.
     :raises erlen.PluginNotEnabledError: the ``db`` plugin is not enabled on the app, so it has no database.
     """
     if app is None:
         app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        return t.cast(Database, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        erlen.finish_setup(app)  # nothing, unless the app deferred its set-up
+    database = database_if_set_up(app)
+    if database is not None:
+        return database
+    erlen.finish_setup(app)  # nothing, unless the app deferred its set-up
     return t.cast(Database, erlen.extension_state(EXTENSION_KEY, app))
 
 

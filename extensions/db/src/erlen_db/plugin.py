@@ -19,7 +19,7 @@ from erlen.checks import CheckMessage, info, warning
 # functions that use them, which run when the app is set up (at once outside the erlen command).
 from . import hookspecs
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
-from .names import BUDGET_SETTINGS, EXTENSION_KEY
+from .names import BUDGET_SETTINGS, EXTENSION_KEY, database_if_set_up
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
@@ -82,7 +82,7 @@ def erlen_init_app(app: Flask) -> None:
 
 def _remove_session_once_set_up(exception: BaseException | None = None) -> None:
     """The app context's teardown: the session's removal, once the database is set up."""
-    database = t.cast("Database | None", current_app.extensions.get(EXTENSION_KEY))
+    database = database_if_set_up(current_app)
     if database is not None:
         database.remove_session(exception)
 
@@ -279,7 +279,7 @@ def erlen_shell_context() -> dict[str, t.Any]:
 def erlen_app_close(app: Flask) -> None:
     # Pooled connections would otherwise stay open until the garbage collector finds the engine. An app whose
     # set-up is still deferred has no engine: closing it must not make one.
-    database = t.cast("Database | None", app.extensions.get(EXTENSION_KEY))
+    database = database_if_set_up(app)
     if database is not None:
         database.dispose()
 
