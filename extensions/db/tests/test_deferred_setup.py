@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, got_request_exception
 
 import erlen
 import erlen_db
@@ -103,3 +103,44 @@ def test_database_if_set_up_finds_the_database_without_setting_it_up(tmp_path: P
     assert erlen_db.database_if_set_up(deferred) is database
     assert erlen_db.database_if_set_up(Flask("no_db")) is None
     database.dispose()
+
+
+def test_a_deferred_app_rolls_back_after_an_exception_in_the_place_of_a_served_app(tmp_path: Path) -> None:
+    # The order blinker calls a signal's receivers in depends on when they were connected: erlen-db's rollback must be
+    # connected when the app is created, as a served app's is, not when the erlen command finishes the set-up
+    # (after the plugins that come later, such as an error reporter).
+    def receivers(app: Flask) -> list[str]:
+        return [getattr(receiver, "__qualname__", "") for receiver in got_request_exception.receivers_for(app)]
+
+    served = _app(tmp_path, plugins=("sample_plugins.exception_listener",))
+    with erlen.deferring_setup():
+        deferred = _app(tmp_path, plugins=("sample_plugins.exception_listener",))
+    # Before the set-up, erlen-db's receiver is there and does nothing (no database to set up for it).
+    got_request_exception.send(deferred, exception=LookupError("before the set-up"))
+    assert erlen.setup_deferred(deferred) and erlen_db.database_if_set_up(deferred) is None
+    erlen.finish_setup(deferred)
+    assert receivers(served) == ["_roll_back_after_exception", "report_exception"]
+    assert receivers(deferred) == receivers(served)
+
+    # And it rolls back the failed request's writes in an app the command made, as in a served one.
+    for app in (served, deferred):
+        database = erlen_db.database_of(app)
+        with database.engine.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE IF NOT EXISTS note (body TEXT)"))
+
+        @app.get("/fail")
+        def fail() -> str:
+            erlen_db.session.execute(sa.text("INSERT INTO note (body) VALUES ('lost')"))
+            raise LookupError("failed request")
+
+        @app.errorhandler(500)
+        def logged(error: Exception) -> tuple[str, int]:
+            # A 500 handler that commits must not commit the failed request's write.
+            erlen_db.session.commit()
+            return "logged", 500
+
+        assert app.test_client().get("/fail").status_code == 500
+        with database.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM note")).scalar() == 0
+        assert [str(error) for error in app.extensions["reported_exceptions"]][-1:] == ["failed request"]
+        database.dispose()

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, got_request_exception
 
 import erlen
 from erlen.checks import CheckMessage, info, warning
@@ -75,8 +75,10 @@ def erlen_init_app(app: Flask) -> None:
     # (then on the first database_of(app), or before any command runs).
     # In every app, when it is created: in an app the erlen command made, the session's removal then keeps a
     # served app's place among the other plugins' teardowns (Flask runs them in reverse, so theirs may still
-    # use the session) although the database comes later.
+    # use the session) although the database comes later; and the rollback after an unhandled exception keeps
+    # its place among the signal's receivers (the order blinker calls them in depends on when they were connected).
     app.teardown_appcontext(_remove_session_once_set_up)
+    got_request_exception.connect(_roll_back_after_exception, app)
     erlen.defer_setup(app, set_up_database)
 
 
@@ -97,7 +99,6 @@ def set_up_database(app: Flask) -> None:
     :raises erlen.SettingError: ``DB_URL`` or ``DB_ENGINE_OPTIONS`` is invalid.
     :raises TableConflictError: two plugins declare the same table.
     """
-    from flask import got_request_exception
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     from . import lone_reads, prepared_statements, stale_connections, urls
@@ -152,7 +153,6 @@ def set_up_database(app: Flask) -> None:
         install_sqlite_aware_datetimes(database.engine)
     mark_unreachable_errors(database.engine)
     app.extensions[EXTENSION_KEY] = database
-    got_request_exception.connect(_roll_back_after_exception, app)
     register_error_handler(app)
     register_pagination_error_handler(app)
     for plugin, declared in erlen.plugins_of(app).call_each("erlen_db_models"):
@@ -219,10 +219,16 @@ def _check_isolation_level(database: Database) -> None:
 
 
 def _roll_back_after_exception(sender: Flask, **extra: t.Any) -> None:
-    """Roll back the request's session when it raised an unhandled exception, before the 500 handlers run."""
-    from .database import database_of
+    """Roll back the request's session when it raised an unhandled exception, before the 500 handlers run.
 
-    database_of(sender).rollback_session()
+    Nothing while the database is not set up: a request before then has no session.
+
+    :param sender: the app whose request raised.
+    :param extra: the signal's arguments (``exception``).
+    """
+    database = database_if_set_up(sender)
+    if database is not None:
+        database.rollback_session()
 
 
 def _configured_url(app: Flask) -> URL:
