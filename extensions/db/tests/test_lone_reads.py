@@ -41,10 +41,14 @@ def _driver_state() -> dict[str, t.Any]:
     return {"status": pq.TransactionStatus(driver.pgconn.transaction_status).name, "autocommit": driver.autocommit}
 
 
-def _make(make_app: MakeApp, url: str, engine_options: dict[str, t.Any] | None = None) -> Flask:
+def _make(
+    make_app: MakeApp, url: str, engine_options: dict[str, t.Any] | None = None, lone_reads: bool | None = None
+) -> Flask:
     config: dict[str, t.Any] = {"DB_URL": url, "PROPAGATE_EXCEPTIONS": False}
     if engine_options is not None:
         config["DB_ENGINE_OPTIONS"] = engine_options
+    if lone_reads is not None:
+        config["DB_LONE_READS"] = lone_reads
     app = make_app(["db"], config)
     database = erlen_db.database_of(app)
     database.create_all()
@@ -252,6 +256,45 @@ def test_under_repeatable_read_nothing_runs_alone(make_app: MakeApp, postgres_sc
         assert app.test_client().get("/list").text == "INTRANS"
     finally:
         erlen_db.database_of(app).dispose()
+
+
+@pytest.fixture
+def app_without_lone_reads(make_app: MakeApp, postgres_schema_url: str) -> Iterator[Flask]:
+    app = _make(make_app, postgres_schema_url, lone_reads=False)
+
+    @app.get("/probe/<name>")
+    def probe(name: str) -> dict[str, t.Any]:
+        PROBES[name][0]()
+        return {"status": _status()}
+
+    yield app
+    erlen_db.database_of(app).dispose()
+
+
+def test_with_lone_reads_off_a_first_read_by_key_begins_the_transaction(app_without_lone_reads: Flask) -> None:
+    engine = erlen_db.database_of(app_without_lone_reads).engine
+    assert not lone_reads.is_installed(engine)
+    answer = app_without_lone_reads.test_client().get("/authors/1").json
+    assert answer == {
+        "name": "ada",
+        "after_read": {"status": "INTRANS", "autocommit": False},  # BEGIN was sent before the read
+        "after_next": {"status": "INTRANS", "autocommit": False},
+    }
+
+
+@pytest.mark.parametrize("name", [name for name, (_, alone) in PROBES.items() if alone])
+def test_with_lone_reads_off_every_first_select_runs_in_the_transaction(
+    app_without_lone_reads: Flask, name: str
+) -> None:
+    answer = app_without_lone_reads.test_client().get(f"/probe/{name}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json == {"status": "INTRANS"}
+
+
+def test_with_lone_reads_off_prepared_statements_are_still_kept(app_without_lone_reads: Flask) -> None:
+    # The switch turns off the lone reads only: psycopg's prepared statements still survive a request's rollback.
+    rollback = erlen_db.database_of(app_without_lone_reads).engine.dialect.do_rollback
+    assert rollback.__module__ == "erlen_db.prepared_statements"
 
 
 def test_installing_twice_wraps_the_driver_once(installed_app: Flask) -> None:

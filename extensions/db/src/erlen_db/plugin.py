@@ -60,6 +60,14 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         ),
         erlen.Setting("ECHO", bool, default=False, help="Log every SQL statement."),
         erlen.Setting(
+            "LONE_READS",
+            bool,
+            default=True,
+            help="On PostgreSQL with psycopg under READ COMMITTED, run a SELECT that cannot change anything "
+            "outside a transaction when none is open (it saves BEGIN and ROLLBACK); turn off for an app that "
+            "relies on the snapshot or locks a transaction's first SELECT takes.",
+        ),
+        erlen.Setting(
             "SQLITE_BUSY_TIMEOUT",
             int,
             default=5000,
@@ -146,8 +154,9 @@ def set_up_database(app: Flask) -> None:
         # Every request that does not commit ends in a rollback, which would make psycopg forget the statements
         # it prepared: each request would parse and plan its statements anew.
         prepared_statements.install(database.engine)
-        # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
-        lone_reads.install(database.engine)
+        if app.config["DB_LONE_READS"]:
+            # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
+            lone_reads.install(database.engine)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
         install_sqlite_aware_datetimes(database.engine)
