@@ -605,7 +605,7 @@ def test_an_app_the_command_made_has_a_served_apps_hooks_in_the_same_order(six_f
     assert seen["made"] == seen["served"]
     teardowns = seen["served"]["teardown_request"]["None"]
     assert "erlen_auth.state:lift_token_restriction" in teardowns, teardowns
-    assert "erlen_auth.two_factor:_enforce" in seen["served"]["before_request"]["None"]
+    assert "erlen_auth.two_factor:enforce_second_factor" in seen["served"]["before_request"]["None"]
 
 
 def test_the_example_app_made_by_the_command_has_a_served_apps_hooks_in_the_same_order(tmp_path: Path) -> None:

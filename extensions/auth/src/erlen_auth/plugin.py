@@ -271,7 +271,7 @@ def erlen_init_app(app: Flask) -> None:
 
     app.teardown_request(lift_token_restriction)
     if config["AUTH_TWO_FACTOR_REQUIRED"] or config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"]:
-        app.before_request(erlen.lazy_view(f"{__package__}.two_factor:_enforce"))
+        app.before_request(erlen.lazy_view(f"{__package__}.two_factor:enforce_second_factor"))
     # The user loader, the permissions and the features need the models, the database and the admin's views:
     # at once, or while the erlen command only lists commands, when its set-up finishes (erlen.defer_setup).
     erlen.defer_setup(app, _set_up_users)

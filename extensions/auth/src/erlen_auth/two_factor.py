@@ -32,7 +32,7 @@ A user has a second factor when any registered kind says so (``enrolled(user)``)
 ``AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS`` (whoever holds one of those
 permissions). A logged-in user who must have a second factor and has none is
 sent to the set-up page from every page but those of :data:`ENROLMENT_ENDPOINTS`
-until they have one.
+until they have one, by :func:`enforce_second_factor`.
 """
 
 from __future__ import annotations
@@ -93,8 +93,20 @@ def required_for(user: User) -> bool:
     return any(user.can(name) for name in config["AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS"])
 
 
-def _enforce() -> t.Any:
-    """Send a logged-in user who must have a second factor and has none to its set-up page."""
+def enforce_second_factor() -> t.Any:
+    """Send a logged-in user who must have a second factor and has none to its set-up page.
+
+    The app's ``before_request`` hook when ``AUTH_TWO_FACTOR_REQUIRED`` or
+    ``AUTH_TWO_FACTOR_REQUIRED_PERMISSIONS`` is set: the plugin registers it,
+    by this name, through an :func:`erlen.lazy_view` stand-in, so this module is
+    imported on the first request. It lets through the endpoints of
+    :data:`ENROLMENT_ENDPOINTS`, static files, anonymous visitors and users who
+    have a second factor (remembered for their log-in session).
+
+    :returns: ``None`` to let the request through; else a redirect to
+        ``auth.two_factor_setup`` (with ``next`` for a ``GET``), or, for a
+        client that wants JSON, a 403 with the error ``two_factor_required``.
+    """
     endpoint = request.endpoint or ""
     if endpoint in ENROLMENT_ENDPOINTS or endpoint.endswith(".static") or not endpoint:
         return None
