@@ -125,6 +125,39 @@ def test_at_least_refuses_smaller_numbers_and_names_the_bound(noop_plugin) -> No
         assert app.config["PAGER_SIZE"] == accepted
 
 
+def test_greater_than_refuses_the_bound_and_smaller_numbers_and_names_the_bound(noop_plugin) -> None:
+    plugin = noop_plugin(
+        "timer",
+        body="""
+        @erlen.hookimpl
+        def erlen_settings():
+            return [
+                erlen.Setting("SECONDS", float | None, default=1.0, validate=erlen.greater_than(0)),
+                erlen.Setting("COUNT", int, default=5, validate=erlen.greater_than(2)),
+            ]
+        """,
+    )
+    for refused in (0, -1.5):  # the bound itself, and below it
+        with pytest.raises(erlen.SettingError, match=rf"TIMER_SECONDS .* {refused} .*it must be greater than 0\."):
+            erlen.create_app(__name__, {"PLUGINS": [plugin], "TIMER_SECONDS": refused}, environ={})
+    with pytest.raises(erlen.SettingError, match=r"TIMER_COUNT .* 2 .*it must be greater than 2\."):
+        erlen.create_app(__name__, {"PLUGINS": [plugin], "TIMER_COUNT": 2}, environ={})
+    for accepted in (0.001, 30.0, None):  # just above the bound, above it, and an optional setting left unset
+        app = erlen.create_app(__name__, {"PLUGINS": [plugin], "TIMER_SECONDS": accepted}, environ={})
+        assert app.config["TIMER_SECONDS"] == accepted
+    assert erlen.create_app(__name__, {"PLUGINS": [plugin], "TIMER_COUNT": 3}, environ={}).config["TIMER_COUNT"] == 3
+
+
+def test_at_least_zero_and_greater_than_zero_word_the_bound_plainly() -> None:
+    # The messages continue "it ..." in a SettingError: what the plugins' own validators said before.
+    with pytest.raises(ValueError, match=r"^must be at least 0$"):
+        erlen.at_least(0)(-1)
+    with pytest.raises(ValueError, match=r"^must be greater than 0$"):
+        erlen.greater_than(0)(0)
+    erlen.at_least(0)(0)
+    erlen.greater_than(0)(1)
+
+
 def test_custom_validator_reason_is_shown(noop_plugin) -> None:
     def positive(value: int) -> None:
         if value <= 0:

@@ -33,7 +33,7 @@ from .plugins.declaration import Plugin
 from .plugins.discovery import LoadedPlugin
 from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .request_ids import request_id
-from .settings import REQUIRED, Setting, at_least
+from .settings import REQUIRED, Setting, at_least, greater_than
 from .state import extension_state
 
 __version__ = "0.1.0"
@@ -72,6 +72,7 @@ __all__ = [
     "error_response",
     "extension_state",
     "finish_setup",
+    "greater_than",
     "gunicorn_logconfig",
     "hook_items",
     "hook_mapping",

@@ -117,6 +117,23 @@ def at_least(low: float) -> Callable[[float | None], None]:
     return check
 
 
+def greater_than(low: float) -> Callable[[float | None], None]:
+    """A ``validate`` for :class:`Setting` refusing ``low`` and numbers below it ("must be greater than ``low``").
+
+    The strict counterpart of :func:`at_least`: ``greater_than(0)`` for a
+    count, size or number of seconds that must be positive. ``None`` (a setting
+    declared ``int | None`` left unset) is accepted.
+
+    :param low: the largest value refused.
+    """
+
+    def check(value: float | None) -> None:
+        if value is not None and value <= low:
+            raise ValueError(f"must be greater than {low}")
+
+    return check
+
+
 def redact(value: object) -> str:
     """Hide a secret value, telling only whether it is set."""
     return "'********'" if value not in (None, "") else repr(value)

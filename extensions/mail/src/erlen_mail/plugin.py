@@ -37,16 +37,6 @@ _SHORTEST_LEASE = 5.0
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
 
 
-def _positive(value: object) -> None:
-    if isinstance(value, (int, float)) and value <= 0:
-        raise ValueError("must be greater than 0")
-
-
-def _not_negative(value: object) -> None:
-    if isinstance(value, (int, float)) and value < 0:
-        raise ValueError("must be 0 or more")
-
-
 def _port(value: object) -> None:
     # Otherwise a bad port surfaces only at the first send, as an OverflowError from the socket.
     if isinstance(value, int) and not 1 <= value <= 65535:
@@ -116,7 +106,7 @@ def erlen_settings() -> Iterable[Setting]:
             "SMTP_TIMEOUT",
             float,
             default=10.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="Seconds to wait for the SMTP server to connect or answer before the send fails.",
         ),
         Setting(
@@ -135,35 +125,35 @@ def erlen_settings() -> Iterable[Setting]:
             "BULK_RECONNECT_AFTER",
             int,
             default=100,
-            validate=_not_negative,
+            validate=erlen.at_least(0),
             help="send_many opens a new connection after this many messages; 0 keeps one connection.",
         ),
         Setting(
             "OUTBOX_MAX_ATTEMPTS",
             int,
             default=8,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="Attempts to deliver a queued message before it is marked failed (outbox, needs db).",
         ),
         Setting(
             "OUTBOX_BACKOFF_SECONDS",
             float,
             default=60.0,
-            validate=_not_negative,
+            validate=erlen.at_least(0),
             help="Wait after a queued message's first failed attempt; it doubles after each further one.",
         ),
         Setting(
             "OUTBOX_MAX_BACKOFF_SECONDS",
             float,
             default=21600.0,
-            validate=_not_negative,
+            validate=erlen.at_least(0),
             help="The longest wait between two attempts of a queued message.",
         ),
         Setting(
             "OUTBOX_LEASE_SECONDS",
             float,
             default=15.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="How long a worker's claim on queued messages lasts; a live worker renews it five times per "
             "lease while it sends. After it, another worker may claim the messages of a worker that died, "
             "or report its interrupted group uncertain: the longest a crash delays mail.",
@@ -172,14 +162,14 @@ def erlen_settings() -> Iterable[Setting]:
             "OUTBOX_BATCH_SIZE",
             int,
             default=100,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="Queued messages a worker claims per batch.",
         ),
         Setting(
             "OUTBOX_GROUP_SIZE",
             int,
             default=10,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="The most queued messages a worker marks sending together, and records sent together, in one "
             "commit (the commit overlaps the first message's SMTP exchange). A batch's groups grow 1, 2, 4, ... up "
             "to it (and go on growing after a full batch), so a shallow queue goes out one message per commit. It is "
@@ -200,7 +190,7 @@ def erlen_settings() -> Iterable[Setting]:
             "OUTBOX_POLL_SECONDS",
             float,
             default=5.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="How long the worker waits when no queued message is due.",
         ),
         Setting(

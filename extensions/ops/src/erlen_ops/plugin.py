@@ -28,16 +28,6 @@ def _path(value: object) -> None:
         raise ValueError("must be a path starting with '/', such as '/healthz'")
 
 
-def _positive(value: object) -> None:
-    if not isinstance(value, int | float) or value <= 0:
-        raise ValueError("must be more than 0")
-
-
-def _not_negative(value: object) -> None:
-    if not isinstance(value, int | float) or value < 0:
-        raise ValueError("must be 0 or more")
-
-
 def _ratio(value: object) -> None:
     if not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValueError("must be between 0 and 1")
@@ -70,7 +60,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "READY_TIMEOUT",
             float,
             default=2.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="Seconds the readiness checks may take (they run in parallel); a check still running counts as "
             "failed.",
         ),
@@ -78,7 +68,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "READY_CACHE",
             float,
             default=1.0,
-            validate=_not_negative,
+            validate=erlen.at_least(0),
             help="Seconds a readiness answer is reused by the process, so probes cannot overload the database.",
         ),
         erlen.Setting(

@@ -31,16 +31,6 @@ PLUGIN = erlen.Plugin(
 )
 
 
-def _positive(value: object) -> None:
-    if isinstance(value, (int, float)) and value <= 0:
-        raise ValueError("must be greater than 0")
-
-
-def _not_negative(value: object) -> None:
-    if isinstance(value, (int, float)) and value < 0:
-        raise ValueError("must be 0 or more")
-
-
 def _prefix(value: object) -> None:
     if isinstance(value, str) and not all(c.isalnum() or c in "-_." for c in value):
         raise ValueError("must be letters, digits, '-', '_' or '.'")
@@ -81,7 +71,7 @@ def erlen_settings() -> Iterable[Setting]:
             "LEASE_SECONDS",
             float,
             default=30.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="How long a database worker's (or relay's) claim on a job lasts; a live worker renews it five times "
             "per lease. After it, another worker runs the job of a worker that died.",
         ),
@@ -89,11 +79,15 @@ def erlen_settings() -> Iterable[Setting]:
             "POLL_SECONDS",
             float,
             default=1.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="How long a database worker, the relay and the scheduler wait when nothing is due.",
         ),
         Setting(
-            "WORKER_THREADS", int, default=4, validate=_positive, help="Jobs one `erlen tasks worker` runs at once."
+            "WORKER_THREADS",
+            int,
+            default=4,
+            validate=erlen.greater_than(0),
+            help="Jobs one `erlen tasks worker` runs at once.",
         ),
         Setting(
             "HANDOFF",
@@ -114,17 +108,21 @@ def erlen_settings() -> Iterable[Setting]:
             "HEALTH_TIMEOUT",
             float,
             default=2.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="Seconds the broker's readiness check waits for a connection.",
         ),
         Setting(
-            "RELAY_BATCH_SIZE", int, default=100, validate=_positive, help="Committed jobs the relay claims per pass."
+            "RELAY_BATCH_SIZE",
+            int,
+            default=100,
+            validate=erlen.greater_than(0),
+            help="Committed jobs the relay claims per pass.",
         ),
         Setting(
             "CRON_CATCH_UP_SECONDS",
             float,
             default=300.0,
-            validate=_not_negative,
+            validate=erlen.at_least(0),
             help="A periodic job's period missed while no scheduler ran is still enqueued if it began less than "
             "this long ago.",
         ),
@@ -132,7 +130,7 @@ def erlen_settings() -> Iterable[Setting]:
             "KEEP_SUCCEEDED_DAYS",
             float | None,
             default=7.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="How long the row of a job that succeeded is kept in tasks_jobs; the workers then delete it "
             "(once an hour, on one host). Failed and dead jobs are kept, and so are idempotency keys. None: kept "
             "until `erlen tasks purge`.",
@@ -141,7 +139,7 @@ def erlen_settings() -> Iterable[Setting]:
             "KEEP_COMPLETED_KEYS_DAYS",
             float | None,
             default=None,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="How long an idempotency key of tasks_completed_keys is kept once its job completed; the workers "
             "then delete it (once an hour, on one host). A job redelivered after that would run its effect again: "
             "choose days, well beyond any redelivery. None: kept for good (the table grows with every keyed run).",
@@ -157,7 +155,7 @@ def erlen_settings() -> Iterable[Setting]:
             "REDIS_HEARTBEAT_SECONDS",
             float,
             default=60.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="Redis broker: after this long without a heartbeat, a worker is dead and its jobs run again "
             "elsewhere.",
         ),
@@ -165,7 +163,7 @@ def erlen_settings() -> Iterable[Setting]:
             "REDIS_MAINTENANCE_CHANCE",
             int,
             default=1000,
-            validate=_not_negative,
+            validate=erlen.at_least(0),
             help="Redis broker: out of a million broker commands, how many also give the jobs of dead workers back "
             "to their queues (Dramatiq's maintenance_chance). Raise it for a faster recovery after a crash.",
         ),
@@ -173,7 +171,7 @@ def erlen_settings() -> Iterable[Setting]:
             "REDIS_RECOVERY_SECONDS",
             float,
             default=10.0,
-            validate=_positive,
+            validate=erlen.greater_than(0),
             help="Redis broker: how often a worker puts back on their queues the jobs it fetched but never received "
             "(the connection broke during the fetch). Such a job runs at most this long after Redis is back.",
         ),
