@@ -17,10 +17,12 @@ import subprocess
 import sys
 import textwrap
 import typing as t
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
+from flask import Flask
 
 import erlen
 
@@ -88,15 +90,33 @@ DEFERRED_ENDPOINTS = {
     "auth.two_factor_setup": {},
 }
 
+
+def _app_config(plugins: list[str], **extra: t.Any) -> dict[str, t.Any]:
+    """The configuration of every app these tests create, in this process or in a fresh interpreter.
+
+    :param plugins: the plugins to enable.
+    :param extra: settings to add or replace (the mail backend, a bad ``DB_URL``).
+    """
+    return {"PLUGINS": plugins, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost", **extra}
+
+
+#: Put in the scripts that compare a served app with one the erlen command made: ``command_made(make_app)``
+#: creates the app as the ``erlen`` command does, its deferrable set-up pending until ``erlen.finish_setup``.
+COMMAND_MADE = """
+import erlen
+
+
+def command_made(make_app):
+    with erlen.deferring_setup():
+        return make_app()
+"""
+
 APP_MODULE = f"""
 import erlen
 
 
 def create_app():
-    return erlen.create_app(
-        "lazyworker",
-        {{"PLUGINS": {PLUGINS!r}, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}},
-    )
+    return erlen.create_app("lazyworker", {_app_config(PLUGINS)!r})
 """
 
 
@@ -116,17 +136,58 @@ def _env(folder: Path) -> dict[str, str]:
     return env
 
 
-def _run(folder: Path, script: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
+def _python(
+    folder: Path, script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter in ``folder``, with the apps' environment (or ``env``).
+
+    :param folder: the working directory, on the module path (where the app modules are).
+    :param script: Python source, dedented here.
+    :param args: the script's ``sys.argv[1:]``.
+    :param env: the whole environment; by default :func:`_env` of ``folder``.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
         cwd=folder,
-        env=_env(folder),
+        env=env or _env(folder),
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def _run(folder: Path, script: str, env: dict[str, str] | None = None) -> str:
+    """The output of ``script`` run by :func:`_python`, which must succeed."""
+    result = _python(folder, script, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+#: The :func:`served_app` fixture: ``served_app(name, plugins, **settings)`` returns the app.
+ServedApp = t.Callable[..., Flask]
+
+
+@pytest.fixture
+def served_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedApp]:
+    """Creates apps in this process as a worker does (set up at once), on an SQLite file of the test's; closes them.
+
+    Called with the app's name, its plugins and settings of :func:`_app_config`; a ``DB_URL`` given replaces the
+    test's file (the environment, read after the settings given, would win).
+    """
+    made: list[Flask] = []
+
+    def create(name: str, plugins: list[str], **extra: t.Any) -> Flask:
+        if "DB_URL" in extra:
+            monkeypatch.delenv("ERLEN_DB_URL", raising=False)
+        else:
+            monkeypatch.setenv("ERLEN_DB_URL", f"sqlite:///{tmp_path / f'{name}.sqlite3'}")
+        app = erlen.create_app(name, _app_config(plugins, **extra))
+        made.append(app)
+        return app
+
+    yield create
+    for app in made:
+        erlen.close_app(app)
 
 
 def test_a_worker_imports_no_command_line_code(app_folder: Path) -> None:
@@ -246,11 +307,8 @@ def test_commands_run_on_first_use(app_folder: Path) -> None:
     assert "-- check" in out
 
 
-def test_the_listed_help_is_the_commands_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ERLEN_DB_URL", f"sqlite:///{tmp_path / 'help.sqlite3'}")
-    app = erlen.create_app(
-        "helps", {"PLUGINS": PLUGINS, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}
-    )
+def test_the_listed_help_is_the_commands_own(served_app: ServedApp) -> None:
+    app = served_app("helps", PLUGINS)
     lazy = {name: command for name, command in app.cli.commands.items() if isinstance(command, erlen.LazyCommand)}
     assert sorted(lazy) == ["api", "check", "db", "mail", "permissions", "plugins", "role", "tasks", "user"]
     for name, command in lazy.items():
@@ -290,10 +348,7 @@ from flask import current_app
 
 
 def create_app():
-    app = erlen.create_app(
-        "six_cli_app",
-        {{"PLUGINS": {SIX_PLUGINS!r}, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}},
-    )
+    app = erlen.create_app("six_cli_app", {_app_config(SIX_PLUGINS)!r})
 
     @app.cli.command("probe")
     def probe():
@@ -367,14 +422,14 @@ def test_an_app_created_for_the_listing_has_every_route_of_a_served_app(six_fold
     # without importing SQLAlchemy; once its set-up is finished, its views and permissions are a served app's.
     out = _run(
         six_folder,
-        """
+        COMMAND_MADE
+        + textwrap.dedent(
+            """
         import json, sys
-        import erlen
         import six_cli_app
         from flask import url_for
 
-        with erlen.deferring_setup():
-            listed = six_cli_app.create_app()
+        listed = command_made(six_cli_app.create_app)
         rules = sorted((rule.rule, rule.endpoint, sorted(rule.methods)) for rule in listed.url_map.iter_rules())
         with listed.test_request_context():
             urls = [url_for(endpoint) for endpoint in ("auth.login", "auth.register", "auth.two_factor", "admin.index")]
@@ -399,7 +454,8 @@ def test_an_app_created_for_the_listing_has_every_route_of_a_served_app(six_fold
             "permissions": len(erlen_auth.permissions_of(served)),
             "deferred": [erlen.setup_deferred(listed), erlen.setup_deferred(served)],
         }))
-        """,
+        """
+        ),
     )
     seen = json.loads(out.splitlines()[-1])
     assert seen["urls"] == ["/auth/login", "/auth/register", "/auth/two-factor", "/admin/"]
@@ -453,11 +509,8 @@ def test_commands_that_use_the_database_work_after_the_deferred_start(six_folder
     assert "admin.access" in probe["permissions"]
 
 
-def test_a_served_app_sets_up_everything_when_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ERLEN_DB_URL", f"sqlite:///{tmp_path / 'served.sqlite3'}")
-    app = erlen.create_app(
-        "served", {"PLUGINS": SIX_PLUGINS, "MAIL_BACKEND": "memory", "MAIL_DEFAULT_SENDER": "app@localhost"}
-    )
+def test_a_served_app_sets_up_everything_when_created(served_app: ServedApp) -> None:
+    app = served_app("served", SIX_PLUGINS)
     import erlen_auth
     import erlen_auth.views
     import erlen_db
@@ -468,20 +521,11 @@ def test_a_served_app_sets_up_everything_when_created(tmp_path: Path, monkeypatc
     assert "admin" in app.extensions  # the admin's registry, built (and checked) at start
     assert "admin.access" in erlen_auth.permissions_of(app)
     assert app.view_functions["auth.login"] is erlen_auth.views.login  # no stand-in in front of the log-in page
-    erlen.close_app(app)
 
 
-def test_a_served_app_refuses_a_bad_database_url_when_created(tmp_path: Path) -> None:
+def test_a_served_app_refuses_a_bad_database_url_when_created(served_app: ServedApp) -> None:
     with pytest.raises(erlen.SettingError, match="DB_URL"):
-        erlen.create_app(
-            "served",
-            {
-                "PLUGINS": SIX_PLUGINS,
-                "DB_URL": "nosuchdb://x",
-                "MAIL_BACKEND": "memory",
-                "MAIL_DEFAULT_SENDER": "app@localhost",
-            },
-        )
+        served_app("served", SIX_PLUGINS, DB_URL="nosuchdb://x")
 
 
 def test_the_command_reports_a_bad_database_url_when_a_command_runs(six_folder: Path) -> None:
@@ -495,20 +539,9 @@ def test_the_command_reports_a_bad_database_url_when_a_command_runs(six_folder: 
             print("exit", exc.code)
     """
     env = {**_env(six_folder), "ERLEN_DB_URL": "nosuchdb://x"}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(script), *args],
-            cwd=six_folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    listing = run("--help")
+    listing = _python(six_folder, script, "--help", env=env)
     assert "exit 0" in listing.stdout and "Commands:" in listing.stdout  # listing needs no database
-    upgrade = run("db", "upgrade")
+    upgrade = _python(six_folder, script, "db", "upgrade", env=env)
     assert "exit 2" in upgrade.stdout
     assert "DB_URL" in upgrade.stderr and "Traceback" not in upgrade.stderr
 
@@ -518,6 +551,7 @@ def test_the_command_reports_a_bad_database_url_when_a_command_runs(six_folder: 
 HOOK_ORDER_SCRIPT = """
 import json, sys
 import erlen
+from flask import got_request_exception
 
 
 def name(function):
@@ -537,6 +571,8 @@ def orders(app):
         "template_context_processors": each(app.template_context_processors),
         "url_value_preprocessors": each(app.url_value_preprocessors),
         "url_default_functions": each(app.url_default_functions),
+        # Receivers of the signal Flask sends before the 500 handlers (erlen-db's rollback), in the order it calls them.
+        "got_request_exception": [name(receiver) for receiver in got_request_exception.receivers_for(app)],
         # Flask finds an error handler by blueprint, status code and the exception's classes, never by position:
         # the handlers are compared by those keys.
         "error_handler_spec": {
@@ -550,24 +586,15 @@ def orders(app):
 
 
 served = make_app()
-with erlen.deferring_setup():
-    made = make_app()
+made = command_made(make_app)
 erlen.finish_setup(made)
 print(json.dumps({"served": orders(served), "made": orders(made)}))
 """
 
 
 def _hook_orders(folder: Path, make_app: str, env: dict[str, str] | None = None) -> dict[str, t.Any]:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(make_app) + HOOK_ORDER_SCRIPT],
-        cwd=folder,
-        env=env or _env(folder),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return t.cast(dict[str, t.Any], json.loads(result.stdout.splitlines()[-1]))
+    out = _run(folder, COMMAND_MADE + textwrap.dedent(make_app) + HOOK_ORDER_SCRIPT, env)
+    return t.cast(dict[str, t.Any], json.loads(out.splitlines()[-1]))
 
 
 def test_an_app_the_command_made_has_a_served_apps_hooks_in_the_same_order(six_folder: Path) -> None:
@@ -576,29 +603,22 @@ def test_an_app_the_command_made_has_a_served_apps_hooks_in_the_same_order(six_f
     seen = _hook_orders(
         six_folder,
         f"""
-        PLUGINS = {SIX_PLUGINS!r}
+        from flask import got_request_exception
 
 
-        def own_hook(*args):
+        def own_hook(*args, **signalled):
             return args[0] if args else None
 
 
         def make_app():
-            app = erlen.create_app(
-                "six_cli_app",
-                {{
-                    "PLUGINS": PLUGINS,
-                    "MAIL_BACKEND": "memory",
-                    "MAIL_DEFAULT_SENDER": "app@localhost",
-                    # Every optional hook registered: two-factor's enforcement is one only when required.
-                    "AUTH_TWO_FACTOR_REQUIRED": True,
-                }},
-            )
+            # Every optional hook registered: two-factor's enforcement is one only when required.
+            app = erlen.create_app("six_cli_app", {_app_config(SIX_PLUGINS, AUTH_TWO_FACTOR_REQUIRED=True)!r})
             # The app's own hooks, added once the plugins' are: after theirs in either app.
             for register in (app.before_request, app.after_request, app.teardown_request, app.teardown_appcontext):
                 register(own_hook)
             app.context_processor(lambda: {{}})
             app.register_error_handler(LookupError, own_hook)
+            got_request_exception.connect(own_hook, app)  # an error reporter of the app's own
             return app
         """,
     )
@@ -606,6 +626,8 @@ def test_an_app_the_command_made_has_a_served_apps_hooks_in_the_same_order(six_f
     teardowns = seen["served"]["teardown_request"]["None"]
     assert "erlen_auth.state:lift_token_restriction" in teardowns, teardowns
     assert "erlen_auth.two_factor:enforce_second_factor" in seen["served"]["before_request"]["None"]
+    rollback_first = ["erlen_db.plugin:_roll_back_after_exception", "__main__:own_hook"]
+    assert seen["served"]["got_request_exception"] == rollback_first
 
 
 def test_the_example_app_made_by_the_command_has_a_served_apps_hooks_in_the_same_order(tmp_path: Path) -> None:
@@ -646,16 +668,13 @@ NOT_IMPORTED_BY_THE_LOGIN_PAGE = [
 def test_a_served_six_plugin_worker_imports_only_what_the_login_page_needs(six_folder: Path) -> None:
     out = _run(
         six_folder,
-        f"        PLUGINS = {SIX_PLUGINS!r}\n"
+        f"        CONFIG = {_app_config(SIX_PLUGINS, MAIL_BACKEND='console')!r}\n"
         + """
         import json, sys
         import erlen
         from werkzeug.test import EnvironBuilder
 
-        app = erlen.create_app(
-            "six_worker",
-            {"PLUGINS": PLUGINS, "MAIL_BACKEND": "console", "MAIL_DEFAULT_SENDER": "app@localhost"},
-        )
+        app = erlen.create_app("six_worker", CONFIG)
         assert not erlen.setup_deferred(app)  # a served app: everything set up when created
         environ = EnvironBuilder(path="/auth/login").get_environ()
         statuses = []
