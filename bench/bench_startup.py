@@ -54,6 +54,7 @@ CLASSIC = "flask-sqlalchemy + flask-login + flask-wtf"
 CLASSIC_FULL = "the full classic stack (+ flask-migrate, flask-admin, flask-mailman)"
 CLASSIC_CLI = "flask: the classic stack's app"
 SIX = "erlen: the six extensions"
+THREE = "erlen: db, forms, auth (the classic stack's batteries)"
 ERLEN = "erlen: the example app"
 SQLALCHEMY_FLOOR = "python -c 'import sqlalchemy' (no app)"
 
@@ -87,6 +88,9 @@ def create_app():
         },
     )
 """
+
+#: Erlen with the batteries the classic stack has (a database, forms with CSRF, log-in), like for like.
+THREE_APP = SIX_APP.replace('"db", "forms", "auth", "migrate", "mail", "admin"', '"db", "forms", "auth"')
 
 #: The classic stack's app for ``flask --help``: the set-up of ``RSS_SCRIPT``'s classic branch.
 CLASSIC_APP = """
@@ -140,7 +144,8 @@ else:
 main()
 """
 
-#: Run as ``python rss.py erlen|six|classic N``: prints ``{"rss_mib": ...}`` after N requests for the log-in page.
+#: Run as ``python rss.py erlen|six|three|classic|classic-full N [CLASSIC_DB_URL]``: prints
+#: ``{"rss_mib": ...}`` after N requests for the log-in page.
 RSS_SCRIPT = """
 import json
 import sys
@@ -157,10 +162,8 @@ def rss_mib():
 
 
 which, count = sys.argv[1], int(sys.argv[2])
-if which == "six":
-    import six_app
-
-    app = six_app.create_app()
+if which in ("six", "three"):
+    app = __import__(f"{which}_app").create_app()
     path = "/auth/login"
 elif which == "erlen":
     import notes_app
@@ -248,6 +251,7 @@ def run(quick: bool) -> list[Result]:
         (root / "plain_app.py").write_text(PLAIN_APP, encoding="utf-8")
         (root / "rss.py").write_text(RSS_SCRIPT, encoding="utf-8")
         (root / "six_app.py").write_text(SIX_APP, encoding="utf-8")
+        (root / "three_app.py").write_text(THREE_APP, encoding="utf-8")
         (root / "classic_app.py").write_text(CLASSIC_APP, encoding="utf-8")
         (root / "cli.py").write_text(CLI_SCRIPT, encoding="utf-8")
         return [bench_cli_instructions(quick, root, titles["cli_instructions"]), bench_rss(quick, root)]
@@ -316,11 +320,13 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
 def bench_rss(quick: bool, root: Path) -> Result:
     count = 200 if quick else 2000
     rounds = 1 if quick else 3
-    samples: dict[str, list[float]] = {CLASSIC: [], CLASSIC_FULL: [], SIX: [], ERLEN: []}
+    samples: dict[str, list[float]] = {CLASSIC: [], CLASSIC_FULL: [], THREE: [], SIX: [], ERLEN: []}
     modules: dict[str, int] = {}
     envs = {
         CLASSIC: _env(root, "rss"),
         CLASSIC_FULL: _env(root, "rss"),
+        # The six extensions' database, migrated below, holds erlen-auth's tables too.
+        THREE: _env(root, "six"),
         SIX: _env(root, "six"),
         ERLEN: _env(root, "rss"),
     }
@@ -342,9 +348,10 @@ def bench_rss(quick: bool, root: Path) -> Result:
             env=env,
             timeout=600,
         )
-    whiches = {CLASSIC: "classic", CLASSIC_FULL: "classic-full", SIX: "six", ERLEN: "erlen"}
+    whiches = {CLASSIC: "classic", CLASSIC_FULL: "classic-full", THREE: "three", SIX: "six", ERLEN: "erlen"}
     for index in range(rounds):
-        order = [CLASSIC, CLASSIC_FULL, SIX, ERLEN] if index % 2 == 0 else [ERLEN, SIX, CLASSIC_FULL, CLASSIC]
+        order = [CLASSIC, CLASSIC_FULL, THREE, SIX, ERLEN]
+        order = order if index % 2 == 0 else order[::-1]
         for name in order:
             which, env = whiches[name], envs[name]
             argv = [sys.executable, "rss.py", which, str(count), f"sqlite:///{root / 'classic.sqlite3'}"]
@@ -353,6 +360,7 @@ def bench_rss(quick: bool, root: Path) -> Result:
             samples[name].append(float(measured["rss_mib"]))
             modules[name] = int(measured["modules"])
     full_ratio = statistics.median(samples[SIX]) / statistics.median(samples[CLASSIC_FULL])
+    like_ratio = statistics.median(samples[THREE]) / statistics.median(samples[CLASSIC])
     return harness.compare(
         name="worker_rss",
         title=f"RSS of a fresh process after {count:,} requests for the log-in page, in-process (MiB)",
@@ -366,8 +374,11 @@ def bench_rss(quick: bool, root: Path) -> Result:
             f"{rounds} round(s), the order reversed every other round; VmRSS read at the end of each process",
             "classic: Flask-SQLAlchemy, Flask-Login, CSRFProtect and a FlaskForm on SQLite; erlen (six): db, forms, "
             "auth, migrate, mail, admin; erlen (example app): every shipped extension (erlen-api brings pydantic, "
-            "some 10 MiB), erlen-profiles and its plugin; each on SQLite, migrated",
+            "some 10 MiB), erlen-profiles and its plugin; erlen (db, forms, auth): the classic stack's three "
+            "batteries, erlen-auth with all its tables (accounts, roles, sessions, tokens, two-factor, passkeys, "
+            "OIDC); each on SQLite, migrated",
             f"modules imported: {', '.join(f'{name} {number}' for name, number in modules.items())}",
+            f"erlen (db, forms, auth) / the classic stack, like for like: {like_ratio:.3f}",
             f"erlen (six) / the full classic stack: {full_ratio:.3f} "
             "(Flask-Migrate imports Alembic into every worker, Flask-Admin's SQLAlchemy views their forms; "
             "erlen-migrate imports Alembic only for its commands)",
