@@ -32,7 +32,12 @@
   Flask-Migrate (``Migrate(app, db)``), Flask-Admin (``Admin`` with a
   ``ModelView`` of the user model) and Flask-Mailman (``Mail(app)``, the mail
   library of ``bench_mail``); it answers the same page. Its ratio is a note,
-  the target stays on the three (the stricter baseline).
+  the target stays on the three (the stricter baseline). Another note compares
+  like for like: Erlen with the classic stack's three batteries only (``db``,
+  ``forms``, ``auth``, erlen-auth with every table of its features) against the
+  classic stack. Each contender runs once uncounted first, so that no measured
+  process compiles its bytecode. ``python bench/memory_by_package.py`` shows
+  where the difference lies, package by package.
 """
 
 from __future__ import annotations
@@ -264,7 +269,12 @@ def _hidden_entry_points() -> list[str]:
     return sorted(f"{entry.name} ({entry.value})" for entry in metadata.entry_points(group="flask.commands"))
 
 
-def _env(root: Path, name: str) -> dict[str, str]:
+def app_env(root: Path, name: str) -> dict[str, str]:
+    """The environment of the suite's processes: an SQLite file ``name`` in ``root``, bytecode kept in ``root``.
+
+    :param root: the suite's folder.
+    :param name: the database file's name, without its suffix.
+    """
     env = harness.clean_env(
         ERLEN_DB_URL=f"sqlite:///{root / f'{name}.sqlite3'}",
         ERLEN_SECRET_KEY="erlen-bench-startup-secret-key-0123456789",
@@ -290,7 +300,7 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
     }
     counts: dict[str, list[float]] = {}
     for name, argv in commands.items():
-        env = _env(root, "cli")
+        env = app_env(root, "cli")
         harness.run_checked(argv, cwd=root, env=env, timeout=300)  # writes the bytecode
         counts[name] = [float(harness.instructions(argv, cwd=root, env=env, timeout=3600))]
     return harness.compare(
@@ -317,37 +327,37 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
     )
 
 
+def migrate(root: Path, app_module: str, env: dict[str, str]) -> None:
+    """Bring the database of ``env`` up to date with the app ``app_module`` makes (``erlen-migrate``).
+
+    :param root: the folder holding the generated apps.
+    :param app_module: the module whose ``create_app`` makes the app.
+    :param env: the environment, from :func:`app_env`, whose ``ERLEN_DB_URL`` names the database.
+    """
+    script = f"""
+        import {app_module}
+        from erlen_migrate import migrations_of
+
+        migrations_of({app_module}.create_app()).upgrade(echo=lambda line: None)
+        """
+    harness.run_checked([sys.executable, "-c", textwrap.dedent(script)], cwd=root, env=env, timeout=600)
+
+
 def bench_rss(quick: bool, root: Path) -> Result:
     count = 200 if quick else 2000
     rounds = 1 if quick else 3
     samples: dict[str, list[float]] = {CLASSIC: [], CLASSIC_FULL: [], THREE: [], SIX: [], ERLEN: []}
     modules: dict[str, int] = {}
     envs = {
-        CLASSIC: _env(root, "rss"),
-        CLASSIC_FULL: _env(root, "rss"),
+        CLASSIC: app_env(root, "rss"),
+        CLASSIC_FULL: app_env(root, "rss"),
         # The six extensions' database, migrated below, holds erlen-auth's tables too.
-        THREE: _env(root, "six"),
-        SIX: _env(root, "six"),
-        ERLEN: _env(root, "rss"),
+        THREE: app_env(root, "six"),
+        SIX: app_env(root, "six"),
+        ERLEN: app_env(root, "rss"),
     }
     for app_module, env in (("notes_app", envs[ERLEN]), ("six_app", envs[SIX])):
-        harness.run_checked(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(
-                    f"""
-                    import {app_module}
-                    from erlen_migrate import migrations_of
-
-                    migrations_of({app_module}.create_app()).upgrade(echo=lambda line: None)
-                    """
-                ),
-            ],
-            cwd=root,
-            env=env,
-            timeout=600,
-        )
+        migrate(root, app_module, env)
     whiches = {CLASSIC: "classic", CLASSIC_FULL: "classic-full", THREE: "three", SIX: "six", ERLEN: "erlen"}
 
     def argv(name: str, requests: int) -> list[str]:
