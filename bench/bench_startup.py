@@ -32,7 +32,12 @@
   Flask-Migrate (``Migrate(app, db)``), Flask-Admin (``Admin`` with a
   ``ModelView`` of the user model) and Flask-Mailman (``Mail(app)``, the mail
   library of ``bench_mail``); it answers the same page. Its ratio is a note,
-  the target stays on the three (the stricter baseline).
+  the target stays on the three (the stricter baseline). Another note compares
+  like for like: Erlen with the classic stack's three batteries only (``db``,
+  ``forms``, ``auth``, erlen-auth with every table of its features) against the
+  classic stack. Each contender runs once uncounted first, so that no measured
+  process compiles its bytecode. ``python bench/memory_by_package.py`` shows
+  where the difference lies, package by package.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ CLASSIC = "flask-sqlalchemy + flask-login + flask-wtf"
 CLASSIC_FULL = "the full classic stack (+ flask-migrate, flask-admin, flask-mailman)"
 CLASSIC_CLI = "flask: the classic stack's app"
 SIX = "erlen: the six extensions"
+THREE = "erlen: db, forms, auth (the classic stack's batteries)"
 ERLEN = "erlen: the example app"
 SQLALCHEMY_FLOOR = "python -c 'import sqlalchemy' (no app)"
 
@@ -87,6 +93,9 @@ def create_app():
         },
     )
 """
+
+#: Erlen with the batteries the classic stack has (a database, forms with CSRF, log-in), like for like.
+THREE_APP = SIX_APP.replace('"db", "forms", "auth", "migrate", "mail", "admin"', '"db", "forms", "auth"')
 
 #: The classic stack's app for ``flask --help``: the set-up of ``RSS_SCRIPT``'s classic branch.
 CLASSIC_APP = """
@@ -140,7 +149,8 @@ else:
 main()
 """
 
-#: Run as ``python rss.py erlen|six|classic N``: prints ``{"rss_mib": ...}`` after N requests for the log-in page.
+#: Run as ``python rss.py erlen|six|three|classic|classic-full N [CLASSIC_DB_URL]``: prints
+#: ``{"rss_mib": ...}`` after N requests for the log-in page.
 RSS_SCRIPT = """
 import json
 import sys
@@ -157,10 +167,8 @@ def rss_mib():
 
 
 which, count = sys.argv[1], int(sys.argv[2])
-if which == "six":
-    import six_app
-
-    app = six_app.create_app()
+if which in ("six", "three"):
+    app = __import__(f"{which}_app").create_app()
     path = "/auth/login"
 elif which == "erlen":
     import notes_app
@@ -248,6 +256,7 @@ def run(quick: bool) -> list[Result]:
         (root / "plain_app.py").write_text(PLAIN_APP, encoding="utf-8")
         (root / "rss.py").write_text(RSS_SCRIPT, encoding="utf-8")
         (root / "six_app.py").write_text(SIX_APP, encoding="utf-8")
+        (root / "three_app.py").write_text(THREE_APP, encoding="utf-8")
         (root / "classic_app.py").write_text(CLASSIC_APP, encoding="utf-8")
         (root / "cli.py").write_text(CLI_SCRIPT, encoding="utf-8")
         return [bench_cli_instructions(quick, root, titles["cli_instructions"]), bench_rss(quick, root)]
@@ -260,7 +269,12 @@ def _hidden_entry_points() -> list[str]:
     return sorted(f"{entry.name} ({entry.value})" for entry in metadata.entry_points(group="flask.commands"))
 
 
-def _env(root: Path, name: str) -> dict[str, str]:
+def app_env(root: Path, name: str) -> dict[str, str]:
+    """The environment of the suite's processes: an SQLite file ``name`` in ``root``, bytecode kept in ``root``.
+
+    :param root: the suite's folder.
+    :param name: the database file's name, without its suffix.
+    """
     env = harness.clean_env(
         ERLEN_DB_URL=f"sqlite:///{root / f'{name}.sqlite3'}",
         ERLEN_SECRET_KEY="erlen-bench-startup-secret-key-0123456789",
@@ -286,7 +300,7 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
     }
     counts: dict[str, list[float]] = {}
     for name, argv in commands.items():
-        env = _env(root, "cli")
+        env = app_env(root, "cli")
         harness.run_checked(argv, cwd=root, env=env, timeout=300)  # writes the bytecode
         counts[name] = [float(harness.instructions(argv, cwd=root, env=env, timeout=3600))]
     return harness.compare(
@@ -313,46 +327,56 @@ def bench_cli_instructions(quick: bool, root: Path, title: str) -> Result:
     )
 
 
+def migrate(root: Path, app_module: str, env: dict[str, str]) -> None:
+    """Bring the database of ``env`` up to date with the app ``app_module`` makes (``erlen-migrate``).
+
+    :param root: the folder holding the generated apps.
+    :param app_module: the module whose ``create_app`` makes the app.
+    :param env: the environment, from :func:`app_env`, whose ``ERLEN_DB_URL`` names the database.
+    """
+    script = f"""
+        import {app_module}
+        from erlen_migrate import migrations_of
+
+        migrations_of({app_module}.create_app()).upgrade(echo=lambda line: None)
+        """
+    harness.run_checked([sys.executable, "-c", textwrap.dedent(script)], cwd=root, env=env, timeout=600)
+
+
 def bench_rss(quick: bool, root: Path) -> Result:
     count = 200 if quick else 2000
     rounds = 1 if quick else 3
-    samples: dict[str, list[float]] = {CLASSIC: [], CLASSIC_FULL: [], SIX: [], ERLEN: []}
+    samples: dict[str, list[float]] = {CLASSIC: [], CLASSIC_FULL: [], THREE: [], SIX: [], ERLEN: []}
     modules: dict[str, int] = {}
     envs = {
-        CLASSIC: _env(root, "rss"),
-        CLASSIC_FULL: _env(root, "rss"),
-        SIX: _env(root, "six"),
-        ERLEN: _env(root, "rss"),
+        CLASSIC: app_env(root, "rss"),
+        CLASSIC_FULL: app_env(root, "rss"),
+        # The six extensions' database, migrated below, holds erlen-auth's tables too.
+        THREE: app_env(root, "six"),
+        SIX: app_env(root, "six"),
+        ERLEN: app_env(root, "rss"),
     }
     for app_module, env in (("notes_app", envs[ERLEN]), ("six_app", envs[SIX])):
-        harness.run_checked(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(
-                    f"""
-                    import {app_module}
-                    from erlen_migrate import migrations_of
+        migrate(root, app_module, env)
+    whiches = {CLASSIC: "classic", CLASSIC_FULL: "classic-full", THREE: "three", SIX: "six", ERLEN: "erlen"}
 
-                    migrations_of({app_module}.create_app()).upgrade(echo=lambda line: None)
-                    """
-                ),
-            ],
-            cwd=root,
-            env=env,
-            timeout=600,
-        )
-    whiches = {CLASSIC: "classic", CLASSIC_FULL: "classic-full", SIX: "six", ERLEN: "erlen"}
+    def argv(name: str, requests: int) -> list[str]:
+        return [sys.executable, "rss.py", whiches[name], str(requests), f"sqlite:///{root / 'classic.sqlite3'}"]
+
+    # An uncounted run of each first writes its bytecode: a process compiling its modules holds more memory
+    # than one loading them, as a deployed worker does.
+    for name in samples:
+        harness.run_checked(argv(name, 1), cwd=root, env=envs[name], timeout=600)
     for index in range(rounds):
-        order = [CLASSIC, CLASSIC_FULL, SIX, ERLEN] if index % 2 == 0 else [ERLEN, SIX, CLASSIC_FULL, CLASSIC]
+        order = [CLASSIC, CLASSIC_FULL, THREE, SIX, ERLEN]
+        order = order if index % 2 == 0 else order[::-1]
         for name in order:
-            which, env = whiches[name], envs[name]
-            argv = [sys.executable, "rss.py", which, str(count), f"sqlite:///{root / 'classic.sqlite3'}"]
-            out, _ = harness.run_checked(argv, cwd=root, env=env, timeout=600)
+            out, _ = harness.run_checked(argv(name, count), cwd=root, env=envs[name], timeout=600)
             measured = json.loads(out.strip().splitlines()[-1])
             samples[name].append(float(measured["rss_mib"]))
             modules[name] = int(measured["modules"])
     full_ratio = statistics.median(samples[SIX]) / statistics.median(samples[CLASSIC_FULL])
+    like_ratio = statistics.median(samples[THREE]) / statistics.median(samples[CLASSIC])
     return harness.compare(
         name="worker_rss",
         title=f"RSS of a fresh process after {count:,} requests for the log-in page, in-process (MiB)",
@@ -363,11 +387,15 @@ def bench_rss(quick: bool, root: Path) -> Result:
         higher_is_better=False,
         target=RSS_TARGET,
         notes=[
-            f"{rounds} round(s), the order reversed every other round; VmRSS read at the end of each process",
+            f"{rounds} round(s), the order reversed every other round, after an uncounted run of each that wrote "
+            "its bytecode; VmRSS read at the end of each process",
             "classic: Flask-SQLAlchemy, Flask-Login, CSRFProtect and a FlaskForm on SQLite; erlen (six): db, forms, "
             "auth, migrate, mail, admin; erlen (example app): every shipped extension (erlen-api brings pydantic, "
-            "some 10 MiB), erlen-profiles and its plugin; each on SQLite, migrated",
+            "some 10 MiB), erlen-profiles and its plugin; erlen (db, forms, auth): the classic stack's three "
+            "batteries, erlen-auth with all its tables (accounts, roles, sessions, tokens, two-factor, passkeys, "
+            "OIDC); each on SQLite, migrated",
             f"modules imported: {', '.join(f'{name} {number}' for name, number in modules.items())}",
+            f"erlen (db, forms, auth) / the classic stack, like for like: {like_ratio:.3f}",
             f"erlen (six) / the full classic stack: {full_ratio:.3f} "
             "(Flask-Migrate imports Alembic into every worker, Flask-Admin's SQLAlchemy views their forms; "
             "erlen-migrate imports Alembic only for its commands)",

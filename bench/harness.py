@@ -725,21 +725,21 @@ def wsgi_caller(
 
 
 #: The ``csrf_token`` field of a form, and the value in it.
-_CSRF_INPUT = re.compile(r"<input\b[^>]*\bname=\"csrf_token\"[^>]*>", re.IGNORECASE)
 _VALUE = re.compile(r"\bvalue=\"([^\"]*)\"", re.IGNORECASE)
 
 
-def csrf_token_in(page: str | bytes, name: str) -> str:
-    """The value of the ``csrf_token`` field of the (log-in) form on ``page``.
+def csrf_token_in(page: str | bytes, name: str, field: str = "csrf_token") -> str:
+    """The value of the CSRF token's field of the (log-in) form on ``page``.
 
     :param page: the page's HTML.
     :param name: the contender, for the error message.
+    :param field: the field's name (Django's is ``csrfmiddlewaretoken``).
     """
     text = page.decode("utf-8", "replace") if isinstance(page, bytes) else page
-    found = _CSRF_INPUT.search(text)
+    found = re.search(rf"<input\b[^>]*\bname=\"{re.escape(field)}\"[^>]*>", text, re.IGNORECASE)
     value = _VALUE.search(found.group(0)) if found else None
     if value is None:
-        raise BenchError(f"{name}: the log-in page has no csrf_token field: {text[:500]!r}")
+        raise BenchError(f"{name}: the page has no {field} field: {text[:500]!r}")
     return html.unescape(value.group(1))
 
 

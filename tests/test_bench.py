@@ -86,3 +86,22 @@ def test_a_timing_taken_on_a_loaded_machine_is_not_judged() -> None:
     loaded = result([0.5, limit + 1])
     assert "NOT met" not in loaded
     assert f"too loaded (load average {limit + 1:.1f} on {cpus} CPUs" in loaded
+
+
+def test_memory_by_package_names_what_each_worker_holds() -> None:
+    """``bench/memory_by_package.py`` runs the workers of ``bench_startup`` and gives each package its own memory."""
+    result = subprocess.run(
+        [sys.executable, "bench/memory_by_package.py", "--requests", "5", "--top", "100", "classic", "three"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:]}
+    classic, three = (int(float(kib)) for kib in rows["erlen_auth"])
+    assert classic == 0 < three
+    assert int(float(rows["flask_sqlalchemy"][0])) > 0 == int(float(rows["flask_sqlalchemy"][1]))
+    assert int(float(rows["sqlalchemy"][0])) > 10_000
+    assert int(float(rows["total"][1])) > int(float(rows["total"][0]))
