@@ -1,4 +1,4 @@
-"""Instructions per request of the pages issue 17 names, Erlen against its competitor, counted by callgrind.
+"""The pages issue 17 names, Erlen against its competitors: instructions per request (callgrind) and requests/s.
 
 * ``hello_instructions``: ``GET /`` answering ``Hello, World!`` of an
   ``erlen.create_app`` app with six extensions (db, forms, mail, migrate, auth,
@@ -32,9 +32,31 @@ in through its own form, sends each request a few times to warm up, then
 is one request's cost, the database server's own work excluded (it runs in
 another process). Counts do not move with the machine's load.
 
-Run alone: ``python bench/bench_pages.py [--database sqlite postgresql] [--pages hello me post]``. A
-``--quick`` run of ``run.py`` answers each page of each app once on SQLite without counting, so the apps
-cannot rot.
+Requests/s over HTTP of ``me`` and ``post``, the same three apps (the same generated modules, served as
+``module:app``), on SQLite and PostgreSQL:
+
+* ``me_<database>_http`` and ``me_<database>_django_http``: ``GET /me`` of the logged-in client. Targets:
+  Erlen / classic >= 1.3 on both databases, Erlen / Django >= 1.3 on SQLite (on PostgreSQL the figure
+  against Django informs, issue 17 sets no target there).
+* ``post_<database>_http`` and ``post_<database>_django_http``: ``POST /notes/new`` with the form's CSRF
+  token. Targets: Erlen / classic >= 1.3 on both databases, Erlen / Django >= 1.0 on SQLite.
+
+Each contender creates its tables and user and logs in through its own form in a process of its own (its
+``setup``, against the database its server then uses: Erlen's and Django's sessions are rows there, the
+classic app's is the signed cookie), then gets the note form's CSRF token. Each is served by gunicorn, 1
+sync worker, on a free port of 127.0.0.1; wrk, in its own process, sends its session cookie with every
+request (and, for ``post``, the form with its token and Django's ``csrftoken`` cookie). Before timing, ``me``
+must answer 200 with the email and redirect an anonymous client to the log-in page, and ``post`` must
+redirect to a new note that ``GET`` shows (twice, two notes) and create none for an anonymous client;
+while timing, any other answer (for ``post``, a redirect anywhere but ``/notes/<id>``) fails the run. The
+three contenders alternate in each round, in reverse order every other round
+(``harness.alternate_http``); over :data:`harness.LOAD_PER_CPU_LIMIT` load per CPU the targets are not
+judged.
+
+Run alone: ``python bench/bench_pages.py [--parts instructions http] [--database sqlite postgresql]
+[--pages hello me post] [--quick]`` (``--quick``: the HTTP part's short plan). A ``--quick`` run of
+``run.py`` answers each page of each app once on SQLite without counting and times ``me`` and ``post``
+over HTTP on SQLite for two short rounds, so the apps and the servers cannot rot.
 """
 
 from __future__ import annotations
