@@ -856,7 +856,9 @@ def check_post(name: str, send: bench_auth.Send, headers: Mapping[str, str], bod
     )
     if location_path(anonymous).startswith("/notes/"):
         raise BenchError(f"{name}: an anonymous POST /notes/new created a note ({anonymous.header('location')!r})")
-    return statuses.pop() if len(statuses) == 1 else 0
+    if len(statuses) != 1:
+        raise BenchError(f"{name}: two POSTs redirected with different statuses {sorted(statuses)}")
+    return statuses.pop()
 
 
 def measure_http(root: Path, pages: Sequence[str], databases: Sequence[str], plan: HttpPlan) -> list[Result]:
@@ -940,7 +942,7 @@ def measure_http_on(
                     check_post(name, bench_auth.http_sender(port), form_headers[name], bodies[name])
                     for name, port in ports.items()
                 }
-                if len(statuses) != 1 or 0 in statuses:
+                if len(statuses) != 1:
                     raise BenchError(f"the contenders' POST /notes/new redirect with different statuses: {statuses}")
                 samples, failed = harness.alternate_http(
                     plan,
