@@ -1,4 +1,4 @@
-"""Instructions per request of the pages issue 17 names, Erlen against its competitor, counted by callgrind.
+"""The pages issue 17 names, Erlen against its competitors: instructions per request (callgrind) and requests/s.
 
 * ``hello_instructions``: ``GET /`` answering ``Hello, World!`` of an
   ``erlen.create_app`` app with six extensions (db, forms, mail, migrate, auth,
@@ -32,20 +32,46 @@ in through its own form, sends each request a few times to warm up, then
 is one request's cost, the database server's own work excluded (it runs in
 another process). Counts do not move with the machine's load.
 
-Run alone: ``python bench/bench_pages.py [--database sqlite postgresql] [--pages hello me post]``. A
-``--quick`` run of ``run.py`` answers each page of each app once on SQLite without counting, so the apps
-cannot rot.
+Requests/s over HTTP of ``me`` and ``post``, the same three apps (the same generated modules, served as
+``module:app``), on SQLite and PostgreSQL:
+
+* ``me_<database>_http`` and ``me_<database>_django_http``: ``GET /me`` of the logged-in client. Targets:
+  Erlen / classic >= 1.3 on both databases, Erlen / Django >= 1.3 on SQLite (on PostgreSQL the figure
+  against Django informs, issue 17 sets no target there).
+* ``post_<database>_http`` and ``post_<database>_django_http``: ``POST /notes/new`` with the form's CSRF
+  token. Targets: Erlen / classic >= 1.3 on both databases, Erlen / Django >= 1.0 on SQLite.
+
+Each contender creates its tables and user and logs in through its own form in a process of its own (its
+``setup``, against the database its server then uses: Erlen's and Django's sessions are rows there, the
+classic app's is the signed cookie), then gets the note form's CSRF token. Each is served by gunicorn, 1
+sync worker, on a free port of 127.0.0.1; wrk, in its own process, sends its session cookie with every
+request (and, for ``post``, the form with its token and Django's ``csrftoken`` cookie). Before timing, ``me``
+must answer 200 with the email and redirect an anonymous client to the log-in page, and ``post`` must
+redirect to a new note that ``GET`` shows (twice, two notes) and create none for an anonymous client;
+while timing, any other answer (for ``post``, a redirect anywhere but ``/notes/<id>``) fails the run. The
+three contenders alternate in each round, in reverse order every other round
+(``harness.alternate_http``); over :data:`harness.LOAD_PER_CPU_LIMIT` load per CPU the targets are not
+judged.
+
+Run alone: ``python bench/bench_pages.py [--parts instructions http] [--database sqlite postgresql]
+[--pages hello me post] [--quick]`` (``--quick``: the HTTP part's short plan). A ``--quick`` run of
+``run.py`` answers each page of each app once on SQLite without counting and times ``me`` and ``post``
+over HTTP on SQLite for two short rounds, so the apps and the servers cannot rot.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+import typing as t
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import bench_auth
 import harness
 from harness import BenchError, Result, Target
 
@@ -550,6 +576,58 @@ harness.mark()
 """
 
 
+#: Requests/s over HTTP: targets by page and competitor (issue 17); ``None``: no target, the figure informs.
+HTTP_TARGETS: dict[tuple[str, str, str], Target | None] = {
+    ("me", "sqlite", "competitor"): Target(">=", 1.3),
+    ("me", "sqlite", "django"): Target(">=", 1.3),
+    ("me", "postgresql", "competitor"): Target(">=", 1.3),
+    ("me", "postgresql", "django"): None,
+    ("post", "sqlite", "competitor"): Target(">=", 1.3),
+    ("post", "sqlite", "django"): Target(">=", 1.0),
+    ("post", "postgresql", "competitor"): Target(">=", 1.3),
+    ("post", "postgresql", "django"): None,
+}
+
+#: The contenders of the HTTP runs, in the order their servers start and each round runs (reversed every other).
+HTTP_CONTENDERS = ("erlen", "competitor", "django")
+
+#: Each contender's log-in page: probed (any 200 answer) until its gunicorn serves.
+LOGIN_PATHS = {"erlen": "/auth/login", "competitor": "/login", "django": "/login"}
+
+#: The form every timed POST sends, beside the contender's CSRF token.
+NOTE_FORM = {"title": "A note", "body": "Its text."}
+
+#: How much the HTTP runs measure (the in-process fields are unused: these runs time over HTTP only).
+HttpPlan = harness.RequestPlan
+
+FULL_HTTP = HttpPlan(wsgi_rounds=0, wsgi_round_seconds=0.0, http_rounds=20, http_round_seconds=0.5, http_threads=2)
+QUICK_HTTP = HttpPlan(**harness.QUICK_REQUESTS)
+
+#: Run in a process of its own per contender before its server starts (argv: ``module``): creates the tables
+#: and the user, logs in through the app's own form (``setup``), gets the note form, and prints the session's
+#: cookies and the form's CSRF token as JSON on its last line.
+SESSION_SCRIPT = """
+import json
+import sys
+
+sys.path[:0] = [{root!r}, {bench!r}]
+import harness
+import werkzeug.test
+
+module_name = sys.argv[1]
+module = __import__(module_name)
+app = module.app
+client = app.test_client() if hasattr(app, "test_client") else werkzeug.test.Client(app)
+csrf_field = getattr(module, "CSRF_FIELD", "csrf_token")
+module.setup(client)
+form = client.get("/notes/new", headers=module.HEADERS)
+assert form.status_code == 200, (form.status_code, form.data[:300])
+token = harness.csrf_token_in(form.data, module_name, csrf_field)
+cookie = "; ".join(f"{{c.key}}={{c.value}}" for c in client._cookies.values())
+print(json.dumps({{"cookie": cookie, "csrf_field": csrf_field, "token": token}}))
+"""
+
+
 def write_app(root: Path, module: str, source: str, url: str) -> None:
     """The generated app ``module`` under ``root``, using the database ``url``."""
     prelude = textwrap.dedent(
@@ -586,6 +664,23 @@ def answer_page(root: Path, module: str, page: str) -> None:
     )
 
 
+def write_page_templates(root: Path) -> None:
+    """The templates of every generated app under ``root`` (Flask's in ``templates``, Django's beside), once."""
+    if (root / "templates").exists():
+        return
+    harness.write_templates(
+        root, {"me.html": ME_TEMPLATE, "new.html": NEW_TEMPLATE, "classic_login.html": CLASSIC_LOGIN_TEMPLATE}
+    )
+    django_templates = root / "django_templates"
+    django_templates.mkdir()
+    for file, source in (
+        ("me.html", DJANGO_ME_TEMPLATE),
+        ("new.html", DJANGO_NEW_TEMPLATE),
+        ("login.html", DJANGO_LOGIN_TEMPLATE),
+    ):
+        (django_templates / file).write_text(source, encoding="utf-8")
+
+
 def count_page(root: Path, module: str, page: str, count: int = COUNT) -> float:
     """Instructions per request of ``page`` of the generated app ``module``."""
     script = calls_script(root)
@@ -611,18 +706,7 @@ def measure(root: Path, pages: Sequence[str], databases: Sequence[str], *, quick
     :param databases: ``sqlite``, ``postgresql``.
     :param quick: run each app's page once without callgrind instead (its results are skipped, not counted).
     """
-    if not (root / "templates").exists():
-        harness.write_templates(
-            root, {"me.html": ME_TEMPLATE, "new.html": NEW_TEMPLATE, "classic_login.html": CLASSIC_LOGIN_TEMPLATE}
-        )
-        django_templates = root / "django_templates"
-        django_templates.mkdir()
-        for file, source in (
-            ("me.html", DJANGO_ME_TEMPLATE),
-            ("new.html", DJANGO_NEW_TEMPLATE),
-            ("login.html", DJANGO_LOGIN_TEMPLATE),
-        ):
-            (django_templates / file).write_text(source, encoding="utf-8")
+    write_page_templates(root)
     results: list[Result] = []
     for page in pages:
         kind = "hello" if page == "hello" else "pages"
@@ -689,24 +773,274 @@ def database_urls(root: Path, page: str, database: str, contenders: Sequence[str
         }
 
 
+# --------------------------------------------------------------------------- requests/s over HTTP
+
+
+def http_name(page: str, database: str, competitor: str) -> str:
+    """The result's name of ``page`` on ``database`` over HTTP against ``competitor``: ``me_sqlite_django_http``."""
+    return f"{page}_{database}_django_http" if competitor == "django" else f"{page}_{database}_http"
+
+
+def http_title(page: str, database: str, competitor: str) -> str:
+    """The result's title of ``page`` on ``database`` over HTTP against ``competitor``."""
+    request = "GET /me" if page == "me" else "POST /notes/new"
+    return (
+        f"Requests/s over HTTP, gunicorn 1 sync worker, {request} ({database}): {NAMES[page]['erlen']} vs "
+        f"{NAMES[page][competitor]}"
+    )
+
+
+def skipped_http(pages: Sequence[str], database: str, reason: str) -> list[Result]:
+    """Every HTTP result of ``pages`` on ``database`` skipped for ``reason``."""
+    return [
+        harness.skipped(
+            name=http_name(page, database, competitor), title=http_title(page, database, competitor), reason=reason
+        )
+        for page in pages
+        for competitor in HTTP_CONTENDERS[1:]
+    ]
+
+
+def log_in_in_process(root: Path, module: str) -> dict[str, str]:
+    """Set up the app ``module`` in a process of its own and log in; its cookies and the note form's CSRF token.
+
+    The server started after it uses the same database file or schema: Erlen's and Django's sessions are
+    rows there, the classic app's is the signed cookie, and the CSRF secrets live in the session or a cookie.
+
+    :param root: the folder of the generated apps.
+    :param module: the app's module name.
+    :returns: ``cookie`` (a ``Cookie`` header's value), ``csrf_field`` and ``token``.
+    """
+    script = root / "pages_session.py"
+    if not script.exists():
+        script.write_text(SESSION_SCRIPT.format(root=str(root), bench=str(Path(__file__).resolve().parent)))
+    out, _ = harness.run_checked([sys.executable, str(script), module], cwd=root, env=harness.clean_env(), timeout=300)
+    session: dict[str, str] = json.loads(out.strip().splitlines()[-1])
+    return session
+
+
+def location_path(answer: bench_auth.Answer) -> str:
+    """The path of ``answer``'s ``Location`` header, its scheme and host dropped (empty without one)."""
+    return urllib.parse.urlsplit(answer.header("location") or "").path
+
+
+def check_post(name: str, send: bench_auth.Send, headers: Mapping[str, str], body: bytes) -> int:
+    """Fail unless the logged-in form POST creates a note and redirects to it, twice, and an anonymous one does not.
+
+    :param name: the contender, for the messages.
+    :param send: sends one request to its server.
+    :param headers: the timed requests' headers (session cookie, form content type).
+    :param body: the timed requests' body (the form with its CSRF token).
+    :returns: the redirect's status, which the timed requests must answer.
+    """
+    shown_headers = {key: value for key, value in headers.items() if key != "Content-Type"}
+    created: list[str] = []
+    statuses: set[int] = set()
+    for _ in range(2):
+        answer = send("POST", "/notes/new", headers, body)
+        path = location_path(answer)
+        if answer.status not in (302, 303) or not path.startswith("/notes/"):
+            raise BenchError(
+                f"{name}: POST /notes/new answered {answer.status} (Location {answer.header('location')!r}), "
+                f"expected a redirect to the new note: {answer.body[:300]!r}"
+            )
+        shown = send("GET", path, shown_headers, b"")
+        if shown.status != 200 or shown.body != NOTE_FORM["title"].encode():
+            raise BenchError(f"{name}: GET {path} after the POST answered {shown.status} {shown.body[:200]!r}")
+        created.append(path)
+        statuses.add(answer.status)
+    if created[0] == created[1]:
+        raise BenchError(f"{name}: two POSTs redirected to the same note {created[0]!r}: no row was created")
+    anonymous = send(
+        "POST", "/notes/new", {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}, body
+    )
+    if location_path(anonymous).startswith("/notes/"):
+        raise BenchError(f"{name}: an anonymous POST /notes/new created a note ({anonymous.header('location')!r})")
+    if len(statuses) != 1:
+        raise BenchError(f"{name}: two POSTs redirected with different statuses {sorted(statuses)}")
+    return statuses.pop()
+
+
+def measure_http(root: Path, pages: Sequence[str], databases: Sequence[str], plan: HttpPlan) -> list[Result]:
+    """Requests/s of each page on each database, the three contenders alternating, over HTTP; compared.
+
+    :param root: the folder of the generated apps.
+    :param pages: ``me``, ``post``.
+    :param databases: ``sqlite``, ``postgresql``.
+    :param plan: rounds, seconds a round and wrk's connections.
+    """
+    absent = harness.missing([("django", "django"), ("flask_login", "flask-login"), ("erlen_auth", "erlen-auth")])
+    reason: str | None = None
+    if absent:
+        reason = harness.not_installed(absent)
+    elif not harness.gunicorn_available():
+        reason = harness.GUNICORN_MISSING
+    elif not harness.wrk_available():
+        reason = harness.WRK_MISSING
+    if reason is not None:
+        return [result for database in databases for result in skipped_http(pages, database, reason)]
+    write_page_templates(root)
+    results: list[Result] = []
+    for database in databases:
+        try:
+            with database_urls(root, "http", database, HTTP_CONTENDERS) as urls:
+                results.extend(measure_http_on(root, pages, database, urls, plan))
+        except BenchError as exc:
+            if "not reachable" not in str(exc):
+                raise
+            results.extend(skipped_http(pages, database, str(exc)))
+    return harness.with_plan(results, plan)
+
+
+def measure_http_on(
+    root: Path, pages: Sequence[str], database: str, urls: Mapping[str, str], plan: HttpPlan
+) -> list[Result]:
+    """:func:`measure_http` on one ``database``, each contender's at ``urls``: one server each for every page."""
+    names = NAMES["me"]
+    modules = {contender: f"pages_http_{database}_{contender}" for contender in HTTP_CONTENDERS}
+    sessions: dict[str, dict[str, str]] = {}
+    for contender, module in modules.items():
+        write_app(root, module, APPS["pages", contender], urls[contender])
+        sessions[names[contender]] = log_in_in_process(root, module)
+    results: list[Result] = []
+    with contextlib.ExitStack() as stack:
+        ports = {
+            names[contender]: stack.enter_context(
+                harness.gunicorn_server(
+                    f"{module}:app",
+                    chdir=root,
+                    expect_body=None,
+                    path=LOGIN_PATHS[contender],
+                    # The generated modules import the harness, and Django its app pages_django, from bench/.
+                    pythonpath=[Path(__file__).resolve().parent],
+                )
+            )
+            for contender, module in modules.items()
+        }
+        cookies = {name: {"User-Agent": USER_AGENT, "Cookie": session["cookie"]} for name, session in sessions.items()}
+        for page in pages:
+            load_before = harness.load_average()
+            if page == "me":
+                for name, port in ports.items():
+                    bench_auth.check_me(name, bench_auth.http_sender(port), cookies[name])
+                samples, failed = harness.alternate_http(
+                    plan, ports, path="/me", headers=cookies, fail_on_error=True, reverse_every_other=True
+                )
+                checked = (
+                    "Before timing, each GET /me answered 200 with the user's email and set no cookie, and an "
+                    "anonymous GET /me was redirected to the log-in page; during it, every answer had to be 200."
+                )
+            else:
+                form_headers = {
+                    name: {**cookies[name], "Content-Type": "application/x-www-form-urlencoded"} for name in ports
+                }
+                bodies = {
+                    name: urllib.parse.urlencode({session["csrf_field"]: session["token"], **NOTE_FORM}).encode()
+                    for name, session in sessions.items()
+                }
+                statuses = {
+                    check_post(name, bench_auth.http_sender(port), form_headers[name], bodies[name])
+                    for name, port in ports.items()
+                }
+                if len(statuses) != 1:
+                    raise BenchError(f"the contenders' POST /notes/new redirect with different statuses: {statuses}")
+                samples, failed = harness.alternate_http(
+                    plan,
+                    ports,
+                    path="/notes/new",
+                    method="POST",
+                    headers=form_headers,
+                    bodies=bodies,
+                    expect_status=statuses.pop(),
+                    expect_location="/notes/",
+                    fail_on_error=True,
+                    reverse_every_other=True,
+                )
+                checked = (
+                    "Before timing, two POSTs of each contender redirected to a new note that GET showed, and an "
+                    "anonymous POST created none; during it, every answer had to be that redirect to /notes/<id> "
+                    "(a redirect to the log-in page would have failed the suite). Each timed POST adds a row."
+                )
+            load_after = harness.load_average()
+            notes = http_notes(plan, page, checked)
+            extra: dict[str, t.Any] = {
+                "failed requests": failed,
+                "load average (1 min) before, after": f"{load_before:.2f}, {load_after:.2f}",
+            }
+            for competitor in HTTP_CONTENDERS[1:]:
+                result = harness.compare(
+                    name=http_name(page, database, competitor),
+                    title=http_title(page, database, competitor),
+                    unit="req/s",
+                    samples=samples,
+                    baseline=names[competitor],
+                    subject=names["erlen"],
+                    higher_is_better=True,
+                    target=HTTP_TARGETS[page, database, competitor],
+                    notes=notes,
+                    extra=extra,
+                )
+                results.append(harness.judged(result, [load_before, load_after]))
+    return results
+
+
+def http_notes(plan: HttpPlan, page: str, checked: str) -> list[str]:
+    """The notes of an HTTP result of ``page``: how it was run, how each contender is configured, what was checked."""
+    request = "GET /me" if page == "me" else "POST /notes/new (the form with its CSRF token)"
+    return [
+        f"Each contender served by gunicorn, 1 sync worker, on 127.0.0.1, its app the module the instruction counts "
+        f"import; {harness.load_generator(plan.http_threads)} sending {request} with the contender's session "
+        f"cookie; the three alternate in each round, in reverse order every other round.",
+        harness.SHARED_CORES_NOTE,
+        "Each logged in once, in a process of its own before its server started, through its own form (the same "
+        "database file or schema): Erlen's and Django's sessions are rows in the database, the classic one is the "
+        "signed cookie; for the POST, the note form's CSRF token from the same session (and Django's csrftoken "
+        "cookie) is sent too.",
+        "erlen: PLUGINS db, forms, auth, model_form and ModelForm.save; classic: Flask-SQLAlchemy, Flask-Login, "
+        "CSRFProtect with a FlaskForm; django: DEBUG off, CONN_MAX_AGE = 600, startproject's apps and middleware, "
+        "database sessions (the default), a ModelForm. SQLite in WAL mode for every contender.",
+        checked,
+    ]
+
+
 def run(quick: bool) -> list[Result]:
-    """Count every page on SQLite and PostgreSQL; a ``--quick`` run answers each page once on SQLite, uncounted."""
+    """Count every page on SQLite and PostgreSQL, then time ``me`` and ``post`` over HTTP on both.
+
+    A ``--quick`` run answers each page once on SQLite, uncounted, and times the HTTP pages on SQLite
+    for a second or so each.
+    """
     titles = {"hello_instructions": "Instructions per request, hello"}
-    if not quick and not harness.valgrind_available():
-        return harness.skipped_all(titles, harness.VALGRIND_MISSING)
     with harness.module_dir("erlen-bench-pages-") as root:
         if quick:
-            return measure(root, ["hello", "me", "post"], ["sqlite"], quick=True)
-        return measure(root, ["hello", "me", "post"], ["sqlite", "postgresql"])
+            results = measure(root, ["hello", "me", "post"], ["sqlite"], quick=True)
+            return results + measure_http(root, ["me", "post"], ["sqlite"], QUICK_HTTP)
+        if harness.valgrind_available():
+            results = measure(root, ["hello", "me", "post"], ["sqlite", "postgresql"])
+        else:
+            results = harness.skipped_all(titles, harness.VALGRIND_MISSING)
+        return results + measure_http(root, ["me", "post"], ["sqlite", "postgresql"], FULL_HTTP)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", nargs="+", default=["hello", "me", "post"], choices=["hello", "me", "post"])
     parser.add_argument("--database", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["instructions", "http"],
+        choices=["instructions", "http"],
+        help="instruction counts (callgrind) and/or requests/s over HTTP (me and post only)",
+    )
+    parser.add_argument("--quick", action="store_true", help="the HTTP part's short --quick plan")
     args = parser.parse_args(argv)
+    results: list[Result] = []
     with harness.module_dir("erlen-bench-pages-") as root:
-        results = measure(root, args.pages, args.database)
+        if "instructions" in args.parts:
+            results.extend(measure(root, args.pages, args.database))
+        http_pages = [page for page in args.pages if page != "hello"]
+        if "http" in args.parts and http_pages:
+            results.extend(measure_http(root, http_pages, args.database, QUICK_HTTP if args.quick else FULL_HTTP))
     print(harness.format_results(SUITE, results))
     return 0
 

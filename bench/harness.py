@@ -227,19 +227,24 @@ def alternate(
     rounds: int,
     max_seconds: float,
     warmup: bool = True,
+    reverse_every_other: bool = False,
 ) -> dict[str, list[float]]:
     """Sample every contender once per round, in turn (A, B, A, B, ...).
 
     Each callable measures one sample and returns it. Rounds stop after
     ``rounds`` or once ``max_seconds`` have passed (at least one round runs).
     With ``warmup``, each contender is run once first and that sample dropped.
+    With ``reverse_every_other``, every second round runs them in reverse order (A, B, C, C, B, A, ...),
+    so that no contender always follows the same one (a server still busy finishing the previous round's
+    connections, say).
     """
     if warmup:
         for measure in contenders.values():
             measure()
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in Budget(rounds, max_seconds):
-        for name, measure in contenders.items():
+    order = list(contenders.items())
+    for index in Budget(rounds, max_seconds):
+        for name, measure in reversed(order) if reverse_every_other and index % 2 else order:
             gc.collect()
             samples[name].append(measure())
     return samples
@@ -981,15 +986,18 @@ def gunicorn_server(
     app: str,
     *,
     chdir: Path,
-    expect_body: bytes,
+    expect_body: bytes | None,
     path: str = "/",
     start_timeout: float = 30.0,
+    pythonpath: Sequence[Path] = (),
 ) -> Iterator[int]:
     """Serve ``app`` (``module:variable`` importable from ``chdir``) with gunicorn, 1 sync worker.
 
-    Yields the port once ``GET path`` answers 200 with ``expect_body``. The
+    Yields the port once ``GET path`` answers 200 with ``expect_body`` (any body if ``None``: a form
+    whose CSRF token changes). The
     server (arbiter and worker, in their own process group) is stopped on exit,
-    whatever happens.
+    whatever happens. ``pythonpath`` adds folders the app imports from (the bench folder, for its
+    ``harness``), after ``chdir``.
     """
     port = free_port()
     argv = [
@@ -999,7 +1007,7 @@ def gunicorn_server(
         "--chdir",
         str(chdir),
         "--pythonpath",
-        str(chdir),
+        ",".join(str(folder) for folder in [chdir, *pythonpath]),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -1084,7 +1092,7 @@ def serving(
     port: int,
     log_path: Path,
     chdir: Path,
-    expect_body: bytes,
+    expect_body: bytes | None,
     path: str = "/",
     start_timeout: float = 30.0,
 ) -> Iterator[None]:
@@ -1099,7 +1107,7 @@ def serving(
     :param port: the port it listens on.
     :param log_path: where its output goes (shown when it fails to start).
     :param chdir: the folder it runs in.
-    :param expect_body: what ``GET path`` must answer before it counts as started.
+    :param expect_body: what ``GET path`` must answer before it counts as started (``None``: any body).
     :param path: the path probed.
     :param start_timeout: how long it may take to start.
     """
@@ -1115,7 +1123,12 @@ def serving(
 
 
 def _wait_until_serving(
-    process: subprocess.Popen[bytes], port: int, path: str, expect_body: bytes, timeout: float, log_path: Path
+    process: subprocess.Popen[bytes],
+    port: int,
+    path: str,
+    expect_body: bytes | None,
+    timeout: float,
+    log_path: Path,
 ) -> None:
     last_error = "no attempt"
     for _ in Budget(10_000, timeout):
@@ -1126,7 +1139,7 @@ def _wait_until_serving(
             connection.request("GET", path)
             response = connection.getresponse()
             body = response.read()
-            if response.status == 200 and body == expect_body:
+            if response.status == 200 and (expect_body is None or body == expect_body):
                 return
             raise BenchError(f"GET {path} answered {response.status} {body[:200]!r}, expected 200 {expect_body!r}")
         except OSError as exc:
@@ -1233,6 +1246,7 @@ def wrk_script(
     seconds: float,
     max_requests: int,
     max_errors: int,
+    expect_location: str | None = None,
 ) -> str:
     """The Lua script of one :func:`http_load` round, for wrk 4.1 (LuaJIT) with one thread.
 
@@ -1252,6 +1266,8 @@ def wrk_script(
     :param seconds: how long the thread sends requests.
     :param max_requests: the most answers counted.
     :param max_errors: the most bad answers counted.
+    :param expect_location: if set, a good answer's ``Location`` header must have a path starting with it
+        (scheme and host ignored): a redirect to the log-in page has the status of a redirect to the created row.
     """
     lua_paths = ", ".join(_lua_string(path) for path in paths)
     lua_headers = ", ".join(f"[{_lua_string(name)}] = {_lua_string(value)}" for name, value in headers.items())
@@ -1294,6 +1310,7 @@ local EXPECT_STATUS = {int(expect_status)}
 local SECONDS = {float(seconds)!r}
 local MAX_REQUESTS = {int(max_requests)}
 local MAX_ERRORS = {int(max_errors)}
+local EXPECT_LOCATION = {"nil" if expect_location is None else _lua_string(expect_location)}
 
 -- In the main Lua state: the threads, read in done().
 local threads = {{}}
@@ -1332,10 +1349,26 @@ function request()
   return chosen
 end
 
+-- Whether the answer's Location path (scheme and host dropped) starts with EXPECT_LOCATION, when one is expected.
+local function location_expected(headers)
+  if EXPECT_LOCATION == nil then return true end
+  for name, value in pairs(headers) do
+    if string.lower(name) == "location" then
+      local path = string.gsub(value, "^https?://[^/]*", "")
+      return string.sub(path, 1, #EXPECT_LOCATION) == EXPECT_LOCATION
+    end
+  end
+  return false
+end
+
 function response(status, headers, body)
   if stopped then return end
   local at = now()
-  if status == EXPECT_STATUS then erlen_good = erlen_good + 1 else erlen_bad = erlen_bad + 1 end
+  if status == EXPECT_STATUS and location_expected(headers) then
+    erlen_good = erlen_good + 1
+  else
+    erlen_bad = erlen_bad + 1
+  end
   erlen_seconds = at - started
   if erlen_seconds >= SECONDS or erlen_good + erlen_bad >= MAX_REQUESTS or erlen_bad >= MAX_ERRORS then
     stopped = true
@@ -1379,6 +1412,7 @@ def http_load(
     method: str = "GET",
     body: bytes | None = None,
     expect_status: int = 200,
+    expect_location: str | None = None,
 ) -> LoadOutcome:
     """Send ``method path`` to 127.0.0.1:``port`` for ``seconds`` from wrk, in a process of its own.
 
@@ -1402,6 +1436,7 @@ def http_load(
     :param method: every request's method.
     :param body: every request's body (its ``Content-Type`` in ``headers``).
     :param expect_status: the status a good answer has.
+    :param expect_location: the path a good answer's ``Location`` starts with (see :func:`wrk_script`).
     :raises BenchError: wrk is not installed, or did not end with its summary.
     """
     executable = wrk_path()
@@ -1418,6 +1453,7 @@ def http_load(
         seconds=seconds,
         max_requests=max_requests,
         max_errors=max_errors,
+        expect_location=expect_location,
     )
     with tempfile.TemporaryDirectory(prefix="erlen-wrk-") as folder:
         script_path = Path(folder) / "load.lua"
@@ -1488,7 +1524,10 @@ def alternate_http(
     fail_on_error: bool = False,
     method: str = "GET",
     body: bytes | None = None,
+    bodies: Mapping[str, bytes] | None = None,
     expect_status: int = 200,
+    expect_location: str | None = None,
+    reverse_every_other: bool = False,
 ) -> tuple[dict[str, list[float]], int]:
     """Requests/s of each server under :func:`http_load`, alternating in ``plan.http_rounds`` rounds.
 
@@ -1503,7 +1542,10 @@ def alternate_http(
     :param fail_on_error: fail on any request that does not answer ``expect_status``, not only on a round without one.
     :param method: the requests' method.
     :param body: the requests' body (with its ``Content-Type`` in ``headers``), for a ``POST``.
+    :param bodies: contender name to the body of its requests, where they differ (a form's CSRF token).
     :param expect_status: the status a request must answer to count (201 for a create).
+    :param expect_location: the path an answer's ``Location`` must start with to count (see :func:`wrk_script`).
+    :param reverse_every_other: run the contenders in reverse order every second round (see :func:`alternate`).
     """
     errors = dict.fromkeys(ports, 0)
 
@@ -1517,8 +1559,9 @@ def alternate_http(
             max_requests=1_000_000,
             threads=plan.http_threads,
             method=method,
-            body=body,
+            body=(bodies or {}).get(name, body),
             expect_status=expect_status,
+            expect_location=expect_location,
         )
         errors[name] += outcome.errors
         if fail_on_error and outcome.errors:
@@ -1531,6 +1574,7 @@ def alternate_http(
         {name: functools.partial(load, name) for name in ports},
         rounds=plan.http_rounds,
         max_seconds=plan.http_rounds * plan.http_round_seconds * len(ports) * 2,
+        reverse_every_other=reverse_every_other,
     )
     return samples, sum(errors.values())
 
