@@ -90,7 +90,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "CORS_MAX_AGE",
             int | None,
             default=600,
-            validate=_at_least(0),
+            validate=erlen.at_least(0),
             help="Seconds a browser may keep a preflight's answer (Access-Control-Max-Age).",
         ),
         erlen.Setting(
@@ -146,14 +146,14 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "RATELIMIT_REDIS_CONNECT_TIMEOUT",
             float,
             default=0.25,
-            validate=_above_zero,
+            validate=erlen.greater_than(0),
             help="Seconds to wait for a connection to the rate limits' Redis before counting in memory.",
         ),
         erlen.Setting(
             "RATELIMIT_REDIS_READ_TIMEOUT",
             float,
             default=0.25,
-            validate=_above_zero,
+            validate=erlen.greater_than(0),
             help="Seconds to wait for the rate limits' Redis to answer before counting in memory: what a hung "
             "Redis adds to a request at most.",
         ),
@@ -161,23 +161,10 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "RATELIMIT_REDIS_RETRY_INTERVAL",
             float,
             default=5.0,
-            validate=_at_least(0),
+            validate=erlen.at_least(0),
             help="Seconds between tries of the rate limits' Redis while it cannot be reached (0: on every request).",
         ),
     ]
-
-
-def _at_least(minimum: float) -> t.Callable[[float | None], None]:
-    def check(value: float | None) -> None:
-        if value is not None and value < minimum:
-            raise ValueError(f"must be at least {minimum:g}")
-
-    return check
-
-
-def _above_zero(value: float) -> None:
-    if value <= 0:
-        raise ValueError("must be more than 0")
 
 
 @erlen.hookimpl

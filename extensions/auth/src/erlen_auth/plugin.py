@@ -68,11 +68,6 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
         return super()._update_remember_cookie(response)
 
 
-def _above_zero(value: float) -> None:
-    if value <= 0:
-        raise ValueError("must be more than 0")
-
-
 @erlen.hookimpl
 def erlen_hookspecs() -> Iterable[ModuleType]:
     return [hookspecs]
@@ -186,14 +181,14 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "THROTTLE_REDIS_CONNECT_TIMEOUT",
             float,
             default=0.25,
-            validate=_above_zero,
+            validate=erlen.greater_than(0),
             help="Seconds to wait for a connection to the throttle's Redis before counting in memory.",
         ),
         S(
             "THROTTLE_REDIS_READ_TIMEOUT",
             float,
             default=0.25,
-            validate=_above_zero,
+            validate=erlen.greater_than(0),
             help="Seconds to wait for the throttle's Redis to answer before counting in memory: "
             "what a hung Redis adds to a log-in at most.",
         ),
