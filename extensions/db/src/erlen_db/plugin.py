@@ -65,7 +65,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             default=True,
             help="On PostgreSQL with psycopg under READ COMMITTED, run a SELECT that cannot change anything "
             "outside a transaction when none is open (it saves BEGIN and ROLLBACK); turn off for an app that "
-            "relies on the snapshot or locks a transaction's first SELECT takes.",
+            "relies on the locks a transaction's first SELECT takes, or on when the transaction starts.",
         ),
         erlen.Setting(
             "SQLITE_BUSY_TIMEOUT",
