@@ -83,8 +83,8 @@ def erlen_init_app(app: Flask) -> None:
     # (then on the first database_of(app), or before any command runs).
     # In every app, when it is created: in an app the erlen command made, the session's removal then keeps a
     # served app's place among the other plugins' teardowns (Flask runs them in reverse, so theirs may still
-    # use the session) although the database comes later; and the rollback after an unhandled exception keeps
-    # its place among the signal's receivers (the order blinker calls them in depends on when they were connected).
+    # use the session) although the database comes later; and the rollback after an unhandled exception is a
+    # receiver of the signal from the start, as in a served app.
     app.teardown_appcontext(_remove_session_once_set_up)
     got_request_exception.connect(_roll_back_after_exception, app)
     erlen.defer_setup(app, set_up_database)
