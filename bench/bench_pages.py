@@ -47,7 +47,8 @@ classic app's is the signed cookie), then gets the note form's CSRF token. Each 
 sync worker, on a free port of 127.0.0.1; wrk, in its own process, sends its session cookie with every
 request (and, for ``post``, the form with its token and Django's ``csrftoken`` cookie). Before timing, ``me``
 must answer 200 with the email and redirect an anonymous client to the log-in page, and ``post`` must
-redirect to a new note that ``GET`` shows (twice, two notes) and create none for an anonymous client;
+redirect to a new note that ``GET`` shows (twice, two notes), create none for an anonymous client and
+send an anonymous ``GET`` of the form to the log-in page;
 while timing, any other answer (for ``post``, a redirect anywhere but ``/notes/<id>``) fails the run. The
 three contenders alternate in each round, in reverse order every other round
 (``harness.alternate_http``); over :data:`harness.LOAD_PER_CPU_LIMIT` load per CPU the targets are not
@@ -64,6 +65,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 import textwrap
 import typing as t
@@ -371,7 +373,7 @@ DJANGO_LOGIN_TEMPLATE = """<!doctype html>
 #: ``startproject``, sessions in the database (the default), argon2 (its recommended hasher, as the others').
 DJANGO_PAGES = f"""
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import django
 from django.conf import settings
@@ -386,8 +388,8 @@ def _database(url):
         "NAME": parts.path.lstrip("/"),
         "HOST": parts.hostname,
         "PORT": parts.port or 5432,
-        "USER": parts.username or "",
-        "PASSWORD": parts.password or "",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
         "CONN_MAX_AGE": 600,
         # The schema of this contender (search_path), as the other contenders' URLs carry it.
         "OPTIONS": {{"options": parse_qs(parts.query).get("options", [""])[0]}},
@@ -532,6 +534,8 @@ CALLS_SCRIPT = """
 import sys
 
 sys.path[:0] = [{root!r}, {bench!r}]
+import re
+
 import harness
 import werkzeug.test
 
@@ -565,6 +569,11 @@ else:
     body = urllib.parse.urlencode({{csrf_field: token, "title": "A note", "body": "Its text."}}).encode()
     environ = harness.wsgi_environ("/notes/new", method="POST", headers=headers, body=body, remote_addr="127.0.0.1")
     expect = 302
+    # A 302 to the log-in page (or back to the form) has the status of a saved note's: check once where it goes.
+    checked = harness.wsgi_environ("/notes/new", method="POST", headers=headers, body=body, remote_addr="127.0.0.1")
+    _, status, answer_headers = werkzeug.test.run_wsgi_app(app, checked)
+    location = urllib.parse.urlsplit(answer_headers.get("Location", "")).path
+    assert status.startswith("302") and re.fullmatch(r"/notes/\\d+", location), (module_name, status, location)
 call = harness.wsgi_caller(app, [environ], expect_status=expect)
 harness.start_instrumentation()
 for _ in range({warm_up}):
@@ -593,6 +602,11 @@ HTTP_CONTENDERS = ("erlen", "competitor", "django")
 
 #: Each contender's log-in page: probed (any 200 answer) until its gunicorn serves.
 LOGIN_PATHS = {"erlen": "/auth/login", "competitor": "/login", "django": "/login"}
+
+#: The path a form POST must redirect to: the note it created.
+NOTE_PATH = re.compile(r"/notes/\d+")
+#: The same as a Lua pattern, for wrk's check of every timed POST's ``Location``.
+NOTE_PATH_LUA = "^/notes/%d+$"
 
 #: The form every timed POST sends, beside the contender's CSRF token.
 NOTE_FORM = {"title": "A note", "body": "Its text."}
@@ -708,12 +722,21 @@ def measure(root: Path, pages: Sequence[str], databases: Sequence[str], *, quick
     """
     write_page_templates(root)
     results: list[Result] = []
+    django_absent = harness.missing([("django", "django")])
     for page in pages:
         kind = "hello" if page == "hello" else "pages"
-        contenders = list(NAMES[page])
+        contenders = [c for c in NAMES[page] if not (c == "django" and django_absent)]
         for database in ["sqlite"] if page == "hello" else databases:
             name = f"{page}_instructions" if page == "hello" else f"{page}_{database}_instructions"
             title = f"Instructions per request, {page} ({database}), callgrind"
+            if "django" in NAMES[page] and django_absent:
+                results.append(
+                    harness.skipped(
+                        name=name.replace("_instructions", "_django_instructions"),
+                        title=f"{title} against Django",
+                        reason=harness.not_installed(django_absent),
+                    )
+                )
             samples: dict[str, list[float]] = {}
             try:
                 with database_urls(root, page, database, contenders) as urls:
@@ -839,7 +862,7 @@ def check_post(name: str, send: bench_auth.Send, headers: Mapping[str, str], bod
     for _ in range(2):
         answer = send("POST", "/notes/new", headers, body)
         path = location_path(answer)
-        if answer.status not in (302, 303) or not path.startswith("/notes/"):
+        if answer.status not in (302, 303) or not NOTE_PATH.fullmatch(path):
             raise BenchError(
                 f"{name}: POST /notes/new answered {answer.status} (Location {answer.header('location')!r}), "
                 f"expected a redirect to the new note: {answer.body[:300]!r}"
@@ -854,8 +877,16 @@ def check_post(name: str, send: bench_auth.Send, headers: Mapping[str, str], bod
     anonymous = send(
         "POST", "/notes/new", {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}, body
     )
-    if location_path(anonymous).startswith("/notes/"):
+    if NOTE_PATH.fullmatch(location_path(anonymous)):
         raise BenchError(f"{name}: an anonymous POST /notes/new created a note ({anonymous.header('location')!r})")
+    # The anonymous POST above is refused by the CSRF check before login_required runs: the form itself must be
+    # behind the log-in, or a contender without login_required would pass.
+    form = send("GET", "/notes/new", {"User-Agent": USER_AGENT}, b"")
+    if form.status not in (302, 303) or "login" not in location_path(form):
+        raise BenchError(
+            f"{name}: an anonymous GET /notes/new answered {form.status} (Location {form.header('location')!r}), "
+            "expected a redirect to the log-in page"
+        )
     if len(statuses) != 1:
         raise BenchError(f"{name}: two POSTs redirected with different statuses {sorted(statuses)}")
     return statuses.pop()
@@ -952,13 +983,13 @@ def measure_http_on(
                     headers=form_headers,
                     bodies=bodies,
                     expect_status=statuses.pop(),
-                    expect_location="/notes/",
+                    expect_location=NOTE_PATH_LUA,
                     fail_on_error=True,
                     reverse_every_other=True,
                 )
                 checked = (
                     "Before timing, two POSTs of each contender redirected to a new note that GET showed, and an "
-                    "anonymous POST created none; during it, every answer had to be that redirect to /notes/<id> "
+                    "anonymous POST created none (an anonymous GET of the form went to the log-in page); during it, every answer had to be that redirect to /notes/<id> "
                     "(a redirect to the log-in page would have failed the suite). Each timed POST adds a row."
                 )
             load_after = harness.load_average()

@@ -1266,8 +1266,9 @@ def wrk_script(
     :param seconds: how long the thread sends requests.
     :param max_requests: the most answers counted.
     :param max_errors: the most bad answers counted.
-    :param expect_location: if set, a good answer's ``Location`` header must have a path starting with it
-        (scheme and host ignored): a redirect to the log-in page has the status of a redirect to the created row.
+    :param expect_location: if set, a Lua pattern (``string.find``) that a good answer's ``Location`` path must
+        match, scheme, host and query dropped (``"^/notes/%d+$"``): a redirect to the log-in page, or back to the
+        form, has the status of a redirect to the created row.
     """
     lua_paths = ", ".join(_lua_string(path) for path in paths)
     lua_headers = ", ".join(f"[{_lua_string(name)}] = {_lua_string(value)}" for name, value in headers.items())
@@ -1349,13 +1350,14 @@ function request()
   return chosen
 end
 
--- Whether the answer's Location path (scheme and host dropped) starts with EXPECT_LOCATION, when one is expected.
+-- Whether the answer's Location path (scheme, host and query dropped) matches the Lua pattern EXPECT_LOCATION,
+-- when one is expected.
 local function location_expected(headers)
   if EXPECT_LOCATION == nil then return true end
   for name, value in pairs(headers) do
     if string.lower(name) == "location" then
-      local path = string.gsub(value, "^https?://[^/]*", "")
-      return string.sub(path, 1, #EXPECT_LOCATION) == EXPECT_LOCATION
+      local path = string.gsub(string.gsub(value, "^https?://[^/]*", ""), "[?#].*$", "")
+      return string.find(path, EXPECT_LOCATION) ~= nil
     end
   end
   return false
@@ -1436,7 +1438,7 @@ def http_load(
     :param method: every request's method.
     :param body: every request's body (its ``Content-Type`` in ``headers``).
     :param expect_status: the status a good answer has.
-    :param expect_location: the path a good answer's ``Location`` starts with (see :func:`wrk_script`).
+    :param expect_location: the Lua pattern a good answer's ``Location`` path matches (see :func:`wrk_script`).
     :raises BenchError: wrk is not installed, or did not end with its summary.
     """
     executable = wrk_path()
@@ -1544,7 +1546,7 @@ def alternate_http(
     :param body: the requests' body (with its ``Content-Type`` in ``headers``), for a ``POST``.
     :param bodies: contender name to the body of its requests, where they differ (a form's CSRF token).
     :param expect_status: the status a request must answer to count (201 for a create).
-    :param expect_location: the path an answer's ``Location`` must start with to count (see :func:`wrk_script`).
+    :param expect_location: the Lua pattern an answer's ``Location`` path must match to count (see :func:`wrk_script`).
     :param reverse_every_other: run the contenders in reverse order every second round (see :func:`alternate`).
     """
     errors = dict.fromkeys(ports, 0)
