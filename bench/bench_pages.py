@@ -989,7 +989,8 @@ def measure_http_on(
                 )
                 checked = (
                     "Before timing, two POSTs of each contender redirected to a new note that GET showed, and an "
-                    "anonymous POST created none (an anonymous GET of the form went to the log-in page); during it, every answer had to be that redirect to /notes/<id> "
+                    "anonymous POST created none (an anonymous GET of the form went to the log-in page); during "
+                    "it, every answer had to be that redirect to /notes/<id> "
                     "(a redirect to the log-in page would have failed the suite). Each timed POST adds a row."
                 )
             load_after = harness.load_average()
