@@ -5,17 +5,12 @@ Figures are not checked: timings on shared machines prove nothing in a test.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import subprocess
 import sys
-import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,78 +138,3 @@ def test_alternating_rounds_reverse_the_order_every_other_round() -> None:
     calls.clear()
     harness.alternate(contenders, rounds=2, max_seconds=60, warmup=False)
     assert calls == list("abcabc")
-
-
-class _RedirectingHandler(http.server.BaseHTTPRequestHandler):
-    """Answers a POST with 302: to ``/notes/7`` for the body ``good``, back to the form ``/notes/new`` for ``form``,
-    else to the log-in page (whose query names ``/notes/``, as Django's ``next`` does)."""
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(302)
-        location = {b"good": "http://127.0.0.1/notes/7", b"form": "/notes/new"}.get(body, "/login?next=/notes/new")
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the test reads wrk's counts, not the server's log."""
-
-
-def test_a_post_counts_only_if_it_redirects_where_expected_with_each_contenders_body() -> None:
-    """wrk counts a POST's redirect as good only if its ``Location`` path matches (a redirect to the log-in page,
-    or back to the form, has the same status), and ``alternate_http`` sends each contender its own body (its CSRF
-    token)."""
-    harness = _bench_harness()
-    if not harness.wrk_available():
-        pytest.skip(harness.WRK_MISSING)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RedirectingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    try:
-        load = functools.partial(
-            harness.http_load,
-            port,
-            path="/notes/new",
-            method="POST",
-            seconds=0.3,
-            max_requests=50,
-            threads=1,
-            expect_status=302,
-            expect_location="^/notes/%d+$",
-        )
-        good = load(body=b"good")
-        assert good.ok > 0 and good.errors == 0
-        to_log_in = load(body=b"bad")
-        assert to_log_in.ok == 0 and to_log_in.errors > 0
-        back_to_the_form = load(body=b"form")
-        assert back_to_the_form.ok == 0 and back_to_the_form.errors > 0
-        plan = harness.RequestPlan(
-            wsgi_rounds=0, wsgi_round_seconds=0.0, http_rounds=1, http_round_seconds=0.2, http_threads=1
-        )
-        samples, failed = harness.alternate_http(
-            plan,
-            {"first": port, "second": port},
-            path="/notes/new",
-            method="POST",
-            bodies={"first": b"good", "second": b"good"},
-            expect_status=302,
-            expect_location="^/notes/%d+$",
-            fail_on_error=True,
-        )
-        assert failed == 0 and all(rates[0] > 0 for rates in samples.values())
-        with pytest.raises(harness.BenchError, match="second"):
-            harness.alternate_http(
-                plan,
-                {"first": port, "second": port},
-                path="/notes/new",
-                method="POST",
-                bodies={"first": b"good", "second": b"bad"},
-                expect_status=302,
-                expect_location="^/notes/%d+$",
-                fail_on_error=True,
-            )
-    finally:
-        server.shutdown()
-        server.server_close()

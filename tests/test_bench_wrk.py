@@ -7,6 +7,7 @@ test, that records every request it received (method, path, headers, body) and a
 
 from __future__ import annotations
 
+import functools
 import importlib
 import shutil
 import socket
@@ -221,3 +222,77 @@ def test_without_wrk_the_load_fails_and_the_http_benchmarks_are_skipped_with_the
         pytest.skip(harness.GUNICORN_MISSING)
     result = bench_core.bench_http(bench_core.QUICK, tmp_path)
     assert result == {"name": "requests_http", "title": result["title"], "skipped": harness.WRK_MISSING}
+
+
+class _RedirectingHandler(BaseHTTPRequestHandler):
+    """Answers a POST with 302: to ``/notes/7`` for the body ``good``, back to the form ``/notes/new`` for ``form``,
+    else to the log-in page (whose query names ``/notes/``, as Django's ``next`` does)."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(302)
+        location = {b"good": "http://127.0.0.1/notes/7", b"form": "/notes/new"}.get(body, "/login?next=/notes/new")
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads wrk's counts, not the server's log."""
+
+
+@needs_wrk
+def test_a_post_counts_only_if_it_redirects_where_expected_with_each_contenders_body() -> None:
+    """wrk counts a POST's redirect as good only if its ``Location`` path matches (a redirect to the log-in page,
+    or back to the form, has the same status), and ``alternate_http`` sends each contender its own body (its CSRF
+    token)."""
+    harness = bench_module("harness")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RedirectingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        load = functools.partial(
+            harness.http_load,
+            port,
+            path="/notes/new",
+            method="POST",
+            seconds=0.3,
+            max_requests=50,
+            threads=1,
+            expect_status=302,
+            expect_location="^/notes/%d+$",
+        )
+        good = load(body=b"good")
+        assert good.ok > 0 and good.errors == 0
+        to_log_in = load(body=b"bad")
+        assert to_log_in.ok == 0 and to_log_in.errors > 0
+        back_to_the_form = load(body=b"form")
+        assert back_to_the_form.ok == 0 and back_to_the_form.errors > 0
+        plan = harness.RequestPlan(
+            wsgi_rounds=0, wsgi_round_seconds=0.0, http_rounds=1, http_round_seconds=0.2, http_threads=1
+        )
+        samples, failed = harness.alternate_http(
+            plan,
+            {"first": port, "second": port},
+            path="/notes/new",
+            method="POST",
+            bodies={"first": b"good", "second": b"good"},
+            expect_status=302,
+            expect_location="^/notes/%d+$",
+            fail_on_error=True,
+        )
+        assert failed == 0 and all(rates[0] > 0 for rates in samples.values())
+        with pytest.raises(harness.BenchError, match="second"):
+            harness.alternate_http(
+                plan,
+                {"first": port, "second": port},
+                path="/notes/new",
+                method="POST",
+                bodies={"first": b"good", "second": b"bad"},
+                expect_status=302,
+                expect_location="^/notes/%d+$",
+                fail_on_error=True,
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
