@@ -1,5 +1,6 @@
 """The password policy, the email change and its undo in a real browser, on the example app.
 
+Every check after a click waits (``expect``), as the page it looks at may still be loading.
 The site and the browser are those of ``test_example_e2e`` (werkzeug on
 127.0.0.1, the ``file`` mail backend, Debian's Chromium); the links are read
 from the mail the worker delivered.
@@ -28,6 +29,8 @@ def _link(site: Site, address: str, path: str) -> str:
 
 
 def test_the_register_form_shows_the_policy_and_refuses_a_common_password(browser: t.Any, site: Site) -> None:
+    from playwright.sync_api import expect  # installed: the browser fixture skips without it
+
     page = browser.new_page()
     page.goto(site.url + "/auth/register")
     field = page.locator("input[name=password]")
@@ -35,19 +38,19 @@ def test_the_register_form_shows_the_policy_and_refuses_a_common_password(browse
     described = field.get_attribute("aria-describedby")
     assert described == "password-help"
     help_text = page.locator(f"#{described}")
-    assert help_text.is_visible() and help_text.inner_text().startswith(
-        "At least 10 characters. Not a common password."
-    )
+    expect(help_text).to_have_text(re.compile(r"^At least 10 characters\. Not a common password\."))
     page.get_by_label("Email").fill("grace@example.com")
     page.get_by_label("Display name").fill("Grace")
     page.locator("input[name=password]").fill("1234567890")
     page.locator("input[name=confirm]").fill("1234567890")
     page.get_by_role("button", name=re.compile("Create|Register|Submit", re.I)).click()
-    assert page.get_by_text("This password is one of the most common ones").is_visible()
-    assert page.url.endswith("/auth/register")
+    expect(page.get_by_text("This password is one of the most common ones")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/auth/register$"))
 
 
 def test_the_email_change_is_confirmed_by_the_new_address_and_undone_by_the_old(browser: t.Any, site: Site) -> None:
+    from playwright.sync_api import expect  # installed: the browser fixture skips without it
+
     old, new = site.admin_email, "admin.new@example.org"
     page = browser.new_page()
     page.goto(site.url + "/auth/login")
@@ -58,28 +61,28 @@ def test_the_email_change_is_confirmed_by_the_new_address_and_undone_by_the_old(
     page.get_by_role("link", name="Change your email address").click()
     page.get_by_label("New email address").fill(new)
     page.get_by_role("button", name="Send the link").click()
-    assert page.get_by_text(f"We sent a message to {new}").is_visible()
+    expect(page.get_by_text(f"We sent a message to {new}")).to_be_visible()
 
     phone = browser.new_context().new_page()  # the mail is read elsewhere: no session needed
     phone.goto(_link(site, new, "/auth/email/confirm/"))
     phone.get_by_role("button", name="Change my address").click()
-    assert phone.get_by_text(f"Your email address is now {new}.").is_visible()
+    expect(phone.get_by_text(f"Your email address is now {new}.")).to_be_visible()
     page.goto(site.url + "/auth/security")
-    assert page.get_by_text(f"Your address is {new}").is_visible()  # still signed in
+    expect(page.get_by_text(f"Your address is {new}")).to_be_visible()  # still signed in
 
     owner = browser.new_context().new_page()
     owner.goto(_link(site, old, "/auth/email/undo/"))
     owner.get_by_role("button", name="Restore my address").click()
-    assert owner.get_by_text("every device was signed out").is_visible()
+    expect(owner.get_by_text("every device was signed out")).to_be_visible()
     owner.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     owner.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
     owner.get_by_role("button", name=re.compile("password", re.I)).click()
-    assert "/auth/login" in owner.url
+    expect(owner).to_have_url(re.compile("/auth/login"))
 
     page.goto(site.url + "/auth/security")
-    assert "/auth/login" in page.url  # the first browser was signed out
+    expect(page).to_have_url(re.compile("/auth/login"))  # the first browser was signed out
     page.get_by_label("Email").fill(old)
     page.get_by_label("Password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.goto(site.url + "/auth/security")
-    assert page.get_by_text(f"Your address is {old}").is_visible()
+    expect(page.get_by_text(f"Your address is {old}")).to_be_visible()

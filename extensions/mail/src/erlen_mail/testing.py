@@ -314,10 +314,21 @@ class SMTPTestServer:
         import asyncio
 
         async def close_connections() -> None:
+            # Stop accepting first, then let the connections accepted just before reach their protocol:
+            # a client retrying in a loop connects right up to the end, and a connection whose protocol
+            # never saw it would be left open when the loop stops. Not Server.close(): a connection
+            # accepted a moment before would then fail to attach to the closed server, half made.
+            for listening in controller.server.sockets:
+                controller.loop.remove_reader(listening.fileno())
+            deadline = controller.loop.time() + 2
+            while any(protocol.session is None for protocol in controller.protocols):  # not yet connected
+                if controller.loop.time() > deadline:
+                    break
+                await asyncio.sleep(0.001)
             for protocol in controller.protocols:
                 transport = getattr(protocol, "transport", None)
-                if transport is not None and not transport.is_closing():
-                    transport.close()
+                if transport is not None:
+                    transport.abort()  # at once, unsent replies dropped: close() would wait to send them
             await asyncio.sleep(0)  # their connection_lost callbacks run
 
         try:
