@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 import pytest
 import sqlalchemy as sa
@@ -555,3 +556,44 @@ def test_the_template_context_of_a_page_imports_nothing(auth_app):
             builtins.__import__ = real_import
     assert context["current_user"] is current_user
     assert imported == []
+
+
+def _client_headers(address: str, agent: str) -> dict[str, t.Any]:
+    return {"environ_base": {"REMOTE_ADDR": address}, "headers": {"User-Agent": agent}}
+
+
+def test_a_session_keeps_working_and_fresh_from_another_address_and_browser(app, create_user):
+    """Flask-Login's session protection is off by default: a phone moving between networks stays logged in,
+    and the session cookie does not carry Flask-Login's 128-character identifier of the address and browser."""
+    create_user("ada@example.com")
+    client = app.test_client()
+    log_in(client, "ada@example.com", **_client_headers("192.0.2.1", "Firefox"))
+    with client.session_transaction() as session:
+        assert session["_id"] == ""
+        assert session["_fresh"] is True
+    page = client.get("/auth/password", **_client_headers("198.51.100.7", "Firefox on a phone"))
+    assert page.status_code == 200
+    with client.session_transaction() as session:
+        assert session["_fresh"] is True
+
+
+@pytest.mark.parametrize("mode", ["basic", "strong"])
+def test_session_protection_configured_as_in_flask_login(auth_app, db_session_for, mode):
+    app = auth_app(config={"SESSION_PROTECTION": mode})
+    db_session_for(app)
+    from erlen_auth.testing import make_user
+
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    log_in(client, "ada@example.com", **_client_headers("192.0.2.1", "Firefox"))
+    with client.session_transaction() as session:
+        assert len(session["_id"]) == 128  # Flask-Login's SHA-512 of the address and browser
+    assert client.get("/auth/password", **_client_headers("192.0.2.1", "Firefox")).status_code == 200
+    elsewhere = client.get("/auth/password", **_client_headers("198.51.100.7", "Firefox"))
+    if mode == "basic":
+        assert elsewhere.status_code == 200
+        with client.session_transaction() as session:
+            assert session["_fresh"] is False
+    else:
+        assert elsewhere.status_code == 302  # logged out
+        assert not is_logged_in(client)

@@ -42,8 +42,39 @@ COOKIE_KEYS = (
 )
 
 
+#: Flask-Login's session protection modes; any other value of ``SESSION_PROTECTION`` turns it off.
+_PROTECTION_MODES = ("basic", "strong")
+
+
 class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyped
-    """Flask-Login's manager, refusing remember-me cookies it would fail on."""
+    """Flask-Login's manager, refusing remember-me cookies it would fail on, its session protection off by default.
+
+    Flask-Login's default protection ("basic") only marks a session not fresh when the client's address or
+    user agent changes; nothing of erlen-auth reads freshness (log-in sessions are rows that log-out and
+    revocation end, and sensitive actions ask for the password again, see :mod:`erlen_auth.reauth`). Yet it
+    costs every logged-in request a SHA-512 of the address and user agent, and every session cookie the
+    128 characters of that digest. ``SESSION_PROTECTION = "basic"`` or ``"strong"`` in the config turns it on,
+    as in Flask-Login.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session_protection = None
+        self._flask_login_identifier = self._session_identifier_generator
+        self._session_identifier_generator = self._identifier_if_protected
+
+    def _protected(self) -> bool:
+        return current_app.config.get("SESSION_PROTECTION", self.session_protection) in _PROTECTION_MODES
+
+    def _identifier_if_protected(self) -> str:
+        # login_user stores the identifier in the session whatever the mode: unprotected, an empty one.
+        return t.cast(str, self._flask_login_identifier()) if self._protected() else ""
+
+    def _session_protection_failed(self) -> bool:
+        # Flask-Login computes the identifier before it looks at the mode.
+        if not self._protected():
+            return False
+        return bool(super()._session_protection_failed())
 
     def _load_user_from_remember_cookie(self, cookie: str) -> t.Any:
         # Flask-Login compares the cookie's digest with hmac.compare_digest, which raises
