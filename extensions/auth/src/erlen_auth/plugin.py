@@ -60,7 +60,8 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
     def __init__(self) -> None:
         super().__init__()
         self.session_protection = None
-        self._flask_login_identifier = self._session_identifier_generator
+        # Set by Flask-Login's __init__ (untyped): its SHA-512 of the client's address and user agent.
+        self._flask_login_identifier: t.Callable[[], str] = vars(self)["_session_identifier_generator"]
         self._session_identifier_generator = self._identifier_if_protected
 
     def _protected(self) -> bool:
@@ -68,7 +69,7 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
 
     def _identifier_if_protected(self) -> str:
         # login_user stores the identifier in the session whatever the mode: unprotected, an empty one.
-        return t.cast(str, self._flask_login_identifier()) if self._protected() else ""
+        return self._flask_login_identifier() if self._protected() else ""
 
     def _session_protection_failed(self) -> bool:
         # Flask-Login computes the identifier before it looks at the mode.
