@@ -71,3 +71,51 @@ def test_an_app_with_its_own_session_interface_keeps_it() -> None:
     app.session_interface = Own()
     erlen.Erlen(app, config={"SECRET_KEY": KEY}, environ={})
     assert type(app.session_interface) is Own
+
+
+def _cookie_headers(app: flask.Flask, client: object, path: str) -> tuple[list[str], str | None]:
+    response = client.get(path)  # type: ignore[attr-defined]
+    return sorted(response.headers.getlist("Set-Cookie")), response.headers.get("Vary")
+
+
+def _without_clock(cookie: str) -> str:
+    name, _, attributes = cookie.partition("=")
+    kept = [a for a in attributes.split("; ")[1:] if not a.startswith("Expires=")]
+    return "; ".join([name, *kept])
+
+
+def test_responses_set_cookies_and_vary_exactly_as_flasks_interface() -> None:
+    """Saving skips Flask's cookie settings when nothing is set, and answers the same headers in every case."""
+    answers = {}
+    for interface in (CookieSessionInterface, SecureCookieSessionInterface):
+        app = make_app(SESSION_REFRESH_EACH_REQUEST=True)
+        app.session_interface = interface()
+
+        @app.get("/permanent")
+        def permanent() -> str:
+            flask.session.permanent = True
+            flask.session["value"] = "kept"
+            return "permanent"
+
+        @app.get("/clear")
+        def clear() -> str:
+            flask.session.clear()
+            return "cleared"
+
+        @app.get("/untouched")
+        def untouched() -> str:
+            return "untouched"
+
+        client = app.test_client()
+        steps = ["/untouched", "/get", "/set/a", "/get", "/untouched", "/permanent", "/get", "/clear", "/get"]
+        seen = []
+        for path in steps:
+            cookies, vary = _cookie_headers(app, client, path)
+            # A cookie's value and expiry move with the clock: its name and other attributes are compared.
+            seen.append((path, [_without_clock(cookie) for cookie in cookies], vary))
+        answers[interface] = seen
+    assert answers[CookieSessionInterface] == answers[SecureCookieSessionInterface]
+    by_path = dict(((p, i), (c, v)) for i, (p, c, v) in enumerate(answers[CookieSessionInterface]))
+    assert by_path["/untouched", 0] == ([], None)  # no session read: neither cookie nor Vary
+    assert by_path["/get", 1] == ([], "Cookie")  # read, unchanged: Vary only
+    assert by_path["/get", 6][0]  # permanent and refreshed each request: set again on a read

@@ -122,6 +122,21 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         self._keys, self._serializer = keys, serializer
         return serializer
 
+    def save_session(self, app: Flask, session: t.Any, response: t.Any) -> None:
+        """Flask's, without working out the cookie's domain, path and flags when there is no cookie to set.
+
+        Flask reads six settings before it looks whether the session changed; most responses set no cookie.
+
+        :param app: the app.
+        :param session: the request's session.
+        :param response: the response, which gets ``Vary: Cookie`` when the session was read.
+        """
+        if not session.modified and not self.should_set_cookie(app, session):
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
 
 def install(app: Flask) -> None:
     """Give ``app`` a :class:`CookieSessionInterface`, unless it set a session interface of its own.
