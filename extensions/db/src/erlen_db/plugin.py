@@ -159,6 +159,9 @@ def set_up_database(app: Flask) -> None:
             lone_reads.install(database.engine)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
+        if app.config["DB_LONE_READS"]:
+            # After the pragmas, whose BEGIN it defers: a request that only reads sends neither BEGIN nor ROLLBACK.
+            lone_reads.install(database.engine)
         install_sqlite_aware_datetimes(database.engine)
     mark_unreachable_errors(database.engine)
     app.extensions[EXTENSION_KEY] = database
