@@ -222,3 +222,16 @@ def test_with_lone_reads_off_the_read_snapshot_is_stale_and_the_write_fails_at_o
             _read_then_write_after_another_commit(made.app, tmp_path / "lone.sqlite3")
     finally:
         erlen_db.database_of(made.app).dispose()
+
+
+def test_reads_before_the_first_write_see_the_latest_commit(traced: _Traced) -> None:
+    database = erlen_db.database_of(traced.app)
+    with traced.app.app_context():
+        session = erlen_db.session
+        assert session.scalars(sa.select(Author.name)).all() == ["ada"]
+        with database.session_scope() as other:
+            other.add(Author(name="later"))
+        assert session.scalars(sa.select(Author.name).order_by(Author.id)).all() == ["ada", "later"]
+        session.add(Author(name="mine"))
+        session.commit()
+    assert _names(traced.app) == ["ada", "later", "mine"]
