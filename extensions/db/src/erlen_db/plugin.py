@@ -63,9 +63,10 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "LONE_READS",
             bool,
             default=True,
-            help="On PostgreSQL with psycopg under READ COMMITTED, run a SELECT that cannot change anything "
-            "outside a transaction when none is open (it saves BEGIN and ROLLBACK); turn off for an app that "
-            "relies on the locks a transaction's first SELECT takes, or on when the transaction starts.",
+            help="On PostgreSQL with psycopg under READ COMMITTED, and on SQLite, run a SELECT that cannot change "
+            "anything outside a transaction when none is open (it saves BEGIN and ROLLBACK); turn off for an app "
+            "that relies on the locks a transaction's first SELECT takes, on when the transaction starts, or, on "
+            "SQLite, on its reads before the first write seeing one snapshot.",
         ),
         erlen.Setting(
             "SQLITE_BUSY_TIMEOUT",
