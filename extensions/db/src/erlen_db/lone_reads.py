@@ -128,14 +128,16 @@ def install(engine: Engine) -> None:
 def _install_on_sqlite(engine: Engine) -> None:
     """:func:`install` on an SQLite engine whose driver is the ``sqlite3`` module, in autocommit mode.
 
-    SQLAlchemy begins a transaction (``dialect.do_begin``) before a connection's first statement and after
-    each commit or rollback; here that sends nothing. Whether the ``BEGIN`` is still owed is what the driver
-    itself tells (``in_transaction``: SQLite is out of autocommit mode) when a statement comes: a statement
-    runs outside SQLAlchemy's transactions only while one begins, so a driver without a transaction open
-    owes one. Keeping no mark of its own, nothing can outlive a checkout, a commit or rollback, an
-    invalidation or a closed connection: the pool's reset-on-return rollback, a commit or a rollback with
-    the ``BEGIN`` still owed find SQLite in autocommit mode, where ``sqlite3``'s ``commit()`` and
-    ``rollback()`` send nothing. An in-memory database (one connection, kept by its pool) works the same.
+    SQLAlchemy begins a transaction (``dialect.do_begin``) before a connection's first statement, and again
+    before the first one after each commit or rollback; here that sends nothing. Whether the ``BEGIN`` is
+    still owed is what the driver itself tells (``in_transaction``: SQLite is out of autocommit mode) when a
+    statement comes: SQLAlchemy runs statements only inside the transactions it begins (its autobegin), so
+    a driver without a transaction open owes one. Keeping no mark of its own (one in the pool connection's
+    ``info`` would need clearing on every path that ends a transaction), nothing can outlive a checkout, a
+    commit or rollback, an invalidation or a closed connection: the pool's reset-on-return rollback, a
+    commit or a rollback with the ``BEGIN`` still owed find SQLite in autocommit mode, where ``sqlite3``'s
+    ``commit()`` and ``rollback()`` send nothing. An in-memory database (one connection, kept by its pool)
+    works the same.
 
     :param engine: an SQLite engine on ``sqlite3`` with :func:`~erlen_db.database.install_sqlite_pragmas`.
     """
