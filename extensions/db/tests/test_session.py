@@ -195,10 +195,11 @@ def test_savepoint_first_thing_in_the_transaction(app_with_tables: Flask) -> Non
     assert names(app_with_tables) == []
 
 
-# SQLite only: PostgreSQL's READ COMMITTED shows other transactions' commits by design.
+# SQLite only: PostgreSQL's READ COMMITTED shows other transactions' commits by design. With lone reads (the
+# default), reads before the first write run alone; test_lone_reads_sqlite covers that.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_reads_of_one_transaction_see_one_snapshot(make_db_app: MakeDbApp, database_url: str) -> None:
-    app = make_db_app(create_all=True)
+    app = make_db_app(config={"DB_LONE_READS": False}, create_all=True)
     with app.app_context():
         session = erlen_db.session
         assert session.scalars(sa.select(Author.name)).all() == []

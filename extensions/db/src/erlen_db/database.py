@@ -573,7 +573,9 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     Also lets SQLAlchemy, rather than the ``sqlite3`` module, begin
     transactions, so that SAVEPOINTs work: the ``sqlite3`` module's own
     transaction handling is turned off, and every transaction SQLAlchemy
-    begins sends ``BEGIN`` first, reads included.
+    begins sends ``BEGIN`` first, reads included; :func:`erlen_db.lone_reads.install`,
+    applied after this (``DB_LONE_READS``), defers that ``BEGIN`` to the first
+    statement that may change something.
 
     Both hooks avoid engine-level events: SQLAlchemy's recipe, a ``"begin"``
     listener calling ``exec_driver_sql("BEGIN")``, runs the statement through

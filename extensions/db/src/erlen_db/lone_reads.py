@@ -1,4 +1,4 @@
-"""Statements that cannot change anything run without a transaction on PostgreSQL (psycopg).
+"""Statements that cannot change anything run without a transaction on PostgreSQL (psycopg) and SQLite.
 
 On psycopg (3), the first statement of a transaction costs a round trip of
 its own: the driver sends ``BEGIN`` and waits for it before sending the
@@ -25,6 +25,21 @@ Under another isolation level (``REPEATABLE READ``, ``SERIALIZABLE``: the
 first statement fixes the snapshot of the whole transaction), once the
 request has begun a transaction, or in a pipeline, every statement runs in
 the transaction as usual.
+
+On SQLite (the ``sqlite3`` module, whose own transaction handling
+:func:`erlen_db.database.install_sqlite_pragmas` turns off), the ``BEGIN``
+that SQLAlchemy asks for when it begins a transaction is deferred to the
+first statement that may change something: a statement that cannot change
+anything, met while the driver has no transaction open, runs in SQLite's
+autocommit mode (an implicit read transaction of its own, which sees what was
+committed when it started); any other statement (raw SQL, a write, a
+``SAVEPOINT``, an ``executemany``) sends ``BEGIN`` first, and everything after
+it runs in that transaction until SQLAlchemy commits or rolls it back. A
+request that only reads then sends neither ``BEGIN`` nor ``ROLLBACK``. Reads
+before the first write no longer share one snapshot, with each other or with
+the writes; and the write transaction starts from the latest commit instead
+of upgrading a read snapshot that may be stale, which fails at once
+(``SQLITE_BUSY_SNAPSHOT``) where a fresh ``BEGIN`` waits for the lock.
 """
 
 from __future__ import annotations
@@ -62,17 +77,28 @@ def _psycopg() -> _Psycopg:
     return _Psycopg(pq.TransactionStatus.IDLE, pq.PipelineStatus.OFF, IsolationLevel.READ_COMMITTED, ServerCursor)
 
 
+#: The SQLite drivers whose connections are ``sqlite3`` ones (``in_transaction``, ``isolation_level``).
+_SQLITE3_DRIVERS = frozenset({"pysqlite", "pysqlcipher"})
+
+
 def install(engine: Engine) -> None:
     """Run ``engine``'s statements that cannot change anything alone when they would begin a transaction.
 
-    For an engine on psycopg (3); see the module's documentation. Each engine has a dialect of its own
-    (engines derived by ``execution_options`` share it), so this changes this engine only; SQLAlchemy runs
-    every statement through ``dialect.do_execute``.
+    For an engine on psycopg (3), or on SQLite through the ``sqlite3`` module once
+    :func:`erlen_db.database.install_sqlite_pragmas` was applied to it (it turns the module's own transaction
+    handling off); see the module's documentation. Each engine has a dialect of its own (engines derived by
+    ``execution_options`` share it), so this changes this engine only; SQLAlchemy runs every statement
+    through ``dialect.do_execute`` (or ``do_execute_no_params``, ``do_executemany``). On another SQLite
+    driver it does nothing.
 
-    :param engine: an engine whose driver is psycopg.
+    :param engine: an engine whose driver is psycopg, or an SQLite engine with its pragmas installed.
     """
     dialect = engine.dialect
     if is_installed(engine):
+        return
+    if dialect.name == "sqlite":
+        if dialect.driver in _SQLITE3_DRIVERS:
+            _install_on_sqlite(engine)
         return
     psycopg_execute = dialect.do_execute
     server_cursor = _psycopg().server_cursor
@@ -97,6 +123,79 @@ def install(engine: Engine) -> None:
 
     do_execute.erlen_lone_reads = True  # type: ignore[attr-defined]
     dialect.do_execute = do_execute  # type: ignore[method-assign]
+
+
+def _install_on_sqlite(engine: Engine) -> None:
+    """:func:`install` on an SQLite engine whose driver is the ``sqlite3`` module, in autocommit mode.
+
+    SQLAlchemy begins a transaction (``dialect.do_begin``) before a connection's first statement, and again
+    before the first one after each commit or rollback; here that sends nothing. Whether the ``BEGIN`` is
+    still owed is what the driver itself tells (``in_transaction``: SQLite is out of autocommit mode) when a
+    statement comes: SQLAlchemy runs statements only inside the transactions it begins (its autobegin), so
+    a driver without a transaction open owes one. Keeping no mark of its own (one in the pool connection's
+    ``info`` would need clearing on every path that ends a transaction), nothing can outlive a checkout, a
+    commit or rollback, an invalidation or a closed connection: the pool's reset-on-return rollback, a
+    commit or a rollback with the ``BEGIN`` still owed find SQLite in autocommit mode, where ``sqlite3``'s
+    ``commit()`` and ``rollback()`` send nothing. An in-memory database (one connection, kept by its pool)
+    works the same.
+
+    :param engine: an SQLite engine on ``sqlite3`` with :func:`~erlen_db.database.install_sqlite_pragmas`.
+    """
+    dialect = engine.dialect
+    sqlite_execute = dialect.do_execute
+    sqlite_execute_no_params = dialect.do_execute_no_params
+    sqlite_executemany = dialect.do_executemany
+
+    def do_execute(cursor: t.Any, statement: str, parameters: t.Any, context: ExecutionContext | None = None) -> None:
+        if not cursor.connection.in_transaction and not _runs_alone(context):
+            _begin(cursor)
+        sqlite_execute(cursor, statement, parameters, context)
+
+    def do_execute_no_params(cursor: t.Any, statement: str, context: ExecutionContext | None = None) -> None:
+        if not cursor.connection.in_transaction and not _runs_alone(context):
+            _begin(cursor)
+        sqlite_execute_no_params(cursor, statement, context)
+
+    def do_executemany(
+        cursor: t.Any, statement: str, parameters: t.Any, context: ExecutionContext | None = None
+    ) -> None:
+        # Never alone: a statement run for many parameter sets is a write (SQLite refuses a SELECT here).
+        if not cursor.connection.in_transaction:
+            _begin(cursor)
+        sqlite_executemany(cursor, statement, parameters, context)
+
+    do_execute.erlen_lone_reads = True  # type: ignore[attr-defined]
+    dialect.do_begin = _owe_begin  # type: ignore[method-assign]
+    dialect.do_execute = do_execute  # type: ignore[method-assign]
+    dialect.do_execute_no_params = do_execute_no_params  # type: ignore[method-assign]
+    dialect.do_executemany = do_executemany  # type: ignore[method-assign]
+
+
+def _owe_begin(dbapi_connection: t.Any) -> None:
+    """SQLAlchemy begins a transaction on an SQLite connection: nothing is sent yet (see :func:`_install_on_sqlite`).
+
+    :param dbapi_connection: the pooled connection.
+    """
+
+
+def _runs_alone(context: ExecutionContext | None) -> bool:
+    """Whether the statement of ``context`` may run without a transaction: a compiled one that changes nothing.
+
+    :param context: the statement's execution context; ``None`` for a statement SQLAlchemy did not compile.
+    """
+    compiled = None if context is None else context.compiled
+    return compiled is not None and _cannot_change_anything(compiled)
+
+
+def _begin(cursor: t.Any) -> None:
+    """Send ``BEGIN`` on ``cursor``, an ``sqlite3`` cursor about to run the statement that follows it.
+
+    The statement's own cursor rather than a new one: it costs no cursor, and running the statement next
+    resets it. A failure is raised as the statement's, which SQLAlchemy wraps as usual.
+
+    :param cursor: the statement's cursor.
+    """
+    cursor.execute("BEGIN")
 
 
 def is_installed(engine: Engine) -> bool:

@@ -63,9 +63,10 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "LONE_READS",
             bool,
             default=True,
-            help="On PostgreSQL with psycopg under READ COMMITTED, run a SELECT that cannot change anything "
-            "outside a transaction when none is open (it saves BEGIN and ROLLBACK); turn off for an app that "
-            "relies on the locks a transaction's first SELECT takes, or on when the transaction starts.",
+            help="On PostgreSQL with psycopg under READ COMMITTED, and on SQLite, run a SELECT that cannot change "
+            "anything outside a transaction when none is open (it saves BEGIN and ROLLBACK); turn off for an app "
+            "that relies on the locks a transaction's first SELECT takes, on when the transaction starts, or, on "
+            "SQLite, on its reads before the first write seeing one snapshot.",
         ),
         erlen.Setting(
             "SQLITE_BUSY_TIMEOUT",
@@ -159,6 +160,9 @@ def set_up_database(app: Flask) -> None:
             lone_reads.install(database.engine)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
+        if app.config["DB_LONE_READS"]:
+            # After the pragmas, whose BEGIN it defers: a request that only reads sends neither BEGIN nor ROLLBACK.
+            lone_reads.install(database.engine)
         install_sqlite_aware_datetimes(database.engine)
     mark_unreachable_errors(database.engine)
     app.extensions[EXTENSION_KEY] = database
