@@ -23,6 +23,7 @@ def _log_in(page: t.Any, site: Site, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url)  # logged in: a goto now would not cancel the POST
 
 
 def test_a_user_downloads_their_data_deletes_the_account_and_takes_it_back(browser: t.Any, site: Site) -> None:
