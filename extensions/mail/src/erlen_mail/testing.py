@@ -321,15 +321,21 @@ class SMTPTestServer:
             for listening in controller.server.sockets:
                 controller.loop.remove_reader(listening.fileno())
             # asyncio accepts each connection in a task of its own, which ends once the protocol has it (after
-            # the TLS handshake, or its failure, with implicit TLS). The name is CPython's; were it renamed,
-            # only the connections already made would be closed, as before this wait.
-            accepting = [
-                task
-                for task in asyncio.all_tasks()
-                if getattr(task.get_coro(), "__name__", "") == "_accept_connection2"
-            ]
-            if accepting:
-                await asyncio.wait(accepting, timeout=2)
+            # the TLS handshake, or its failure, with implicit TLS); an accept already under way in this turn
+            # of the loop makes its tasks after this step, hence the waits until none is left. The name is
+            # CPython's; were it renamed, only the connections already made would be closed, as before.
+            deadline = controller.loop.time() + 2
+            while True:
+                await asyncio.sleep(0)
+                accepting = [
+                    task
+                    for task in asyncio.all_tasks()
+                    if getattr(task.get_coro(), "__name__", "") == "_accept_connection2"
+                ]
+                left = deadline - controller.loop.time()
+                if not accepting or left <= 0:
+                    break
+                await asyncio.wait(accepting, timeout=left)
             for protocol in controller.protocols:
                 transport = getattr(protocol, "transport", None)
                 if transport is not None:
