@@ -131,8 +131,11 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         :param session: the request's session.
         :param response: the response, which gets ``Vary: Cookie`` when the session was read.
         """
-        if not session.modified and not self.should_set_cookie(app, session):
-            if session.accessed:
+        # In Flask's order: whether the session was read is taken before should_set_cookie reads ``permanent``
+        # (which, before Flask 3.1.3, counts as reading it), and an empty session is never asked.
+        accessed = session.accessed
+        if not session.modified and (not session or not self.should_set_cookie(app, session)):
+            if accessed:
                 response.vary.add("Cookie")
             return
         super().save_session(app, session, response)
