@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from app_models import Author
+from app_models import Author, add_rename_view
 from backends import terminate_backend
 from flask import Flask
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -62,15 +62,7 @@ def _make(
         erlen_db.session.scalar(sa.select(sa.func.count()).select_from(Author))
         return {"name": author.name, "after_read": after_read, "after_next": _driver_state()}
 
-    @app.post("/authors/<int:id>/<name>")
-    def rename(id: int, name: str) -> str:
-        author = erlen_db.get_or_404(Author, id)
-        author.name = name
-        erlen_db.session.flush()
-        if name == "fail":
-            raise RuntimeError("the request fails after its write")
-        erlen_db.session.commit()
-        return author.name
+    add_rename_view(app)
 
     @app.get("/ghost")
     def ghost() -> dict[str, t.Any]:

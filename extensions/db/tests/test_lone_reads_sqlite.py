@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from app_models import Author
+from app_models import Author, add_rename_view
 from flask import Flask
 
 import erlen_db
@@ -59,15 +59,7 @@ def _make(make_app: MakeApp, url: str, *, lone: bool | None = None) -> _Traced:
         name = erlen_db.get_connection().scalar(sa.select(Author.name).where(Author.id == id))
         return str(name)
 
-    @app.post("/authors/<int:id>/<name>")
-    def rename(id: int, name: str) -> str:
-        author = erlen_db.get_or_404(Author, id)
-        author.name = name
-        erlen_db.session.flush()
-        if name == "fail":
-            raise RuntimeError("the request fails after its write")
-        erlen_db.session.commit()
-        return author.name
+    add_rename_view(app)
 
     return _Traced(app, sql)
 
