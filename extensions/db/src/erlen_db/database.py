@@ -571,11 +571,18 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     """Turn on foreign keys, the WAL journal and a busy timeout on each SQLite connection.
 
     Also lets SQLAlchemy, rather than the ``sqlite3`` module, begin
-    transactions, so that SAVEPOINTs work: the ``sqlite3`` module's own
-    transaction handling is turned off, and every transaction SQLAlchemy
-    begins sends ``BEGIN`` first, reads included; :func:`erlen_db.lone_reads.install`,
-    applied after this (``DB_LONE_READS``), defers that ``BEGIN`` to the first
-    statement that may change something.
+    transactions, so that SAVEPOINTs work: every transaction SQLAlchemy
+    begins sends ``BEGIN`` first, reads included, so the ``sqlite3`` module
+    never begins one itself (it would only before an ``INSERT``, ``UPDATE``
+    or ``DELETE``); :func:`erlen_db.lone_reads.install`, applied after this
+    (``DB_LONE_READS``), defers that ``BEGIN`` to the first statement that
+    may change something. Under the ``AUTOCOMMIT`` isolation level, of the
+    engine (``DB_ENGINE_OPTIONS``) or of one connection
+    (``execution_options(isolation_level="AUTOCOMMIT")``), no ``BEGIN`` is
+    sent: each statement commits as it runs, as SQLAlchemy promises. The
+    ``sqlite3`` module's own setting tells which (SQLAlchemy sets its
+    ``isolation_level`` to ``None``, the module's autocommit, for that level
+    only), so it is left as SQLAlchemy sets it.
 
     Both hooks avoid engine-level events: SQLAlchemy's recipe, a ``"begin"``
     listener calling ``exec_driver_sql("BEGIN")``, runs the statement through
@@ -591,7 +598,6 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: t.Any, connection_record: t.Any) -> None:
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -609,9 +615,22 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def _begin_on_driver(dbapi_connection: t.Any) -> None:
-    """Send ``BEGIN`` on a pooled SQLite connection whose driver does not begin transactions itself."""
+    """Send ``BEGIN`` on a pooled SQLite connection, unless it is in autocommit (see :func:`in_autocommit`)."""
+    if in_autocommit(dbapi_connection):
+        return
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("BEGIN")
     finally:
         cursor.close()
+
+
+def in_autocommit(dbapi_connection: t.Any) -> bool:
+    """Whether an ``sqlite3`` connection is under SQLAlchemy's ``AUTOCOMMIT`` isolation level: then no ``BEGIN``.
+
+    SQLAlchemy's SQLite dialect sets the module's ``isolation_level`` to ``None`` for ``AUTOCOMMIT`` and to
+    ``""`` for every other level (and :func:`install_sqlite_pragmas` leaves the module's default, ``""``).
+
+    :param dbapi_connection: an ``sqlite3`` connection, or the pool's proxy of one.
+    """
+    return dbapi_connection.isolation_level is None

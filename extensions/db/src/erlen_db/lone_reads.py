@@ -26,8 +26,8 @@ first statement fixes the snapshot of the whole transaction), once the
 request has begun a transaction, or in a pipeline, every statement runs in
 the transaction as usual.
 
-On SQLite (the ``sqlite3`` module, whose own transaction handling
-:func:`erlen_db.database.install_sqlite_pragmas` turns off), the ``BEGIN``
+On SQLite (the ``sqlite3`` module, with
+:func:`erlen_db.database.install_sqlite_pragmas`), the ``BEGIN``
 that SQLAlchemy asks for when it begins a transaction is deferred to the
 first statement that may change something: a statement that cannot change
 anything, met while the driver has no transaction open, runs in SQLite's
@@ -57,6 +57,8 @@ from sqlalchemy.sql.elements import ColumnClause, TextClause
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Select
 
+from .database import in_autocommit
+
 #: The isolation level under which a statement run alone sees what it would see as a transaction's first.
 _READ_COMMITTED = "READ COMMITTED"
 
@@ -85,8 +87,8 @@ def install(engine: Engine) -> None:
     """Run ``engine``'s statements that cannot change anything alone when they would begin a transaction.
 
     For an engine on psycopg (3), or on SQLite through the ``sqlite3`` module once
-    :func:`erlen_db.database.install_sqlite_pragmas` was applied to it (it turns the module's own transaction
-    handling off); see the module's documentation. Each engine has a dialect of its own (engines derived by
+    :func:`erlen_db.database.install_sqlite_pragmas` was applied to it (it sends ``BEGIN`` before the
+    module would); see the module's documentation. Each engine has a dialect of its own (engines derived by
     ``execution_options`` share it), so this changes this engine only; SQLAlchemy runs every statement
     through ``dialect.do_execute`` (or ``do_execute_no_params``, ``do_executemany``). On another SQLite
     driver it does nothing.
@@ -191,11 +193,14 @@ def _begin(cursor: t.Any) -> None:
     """Send ``BEGIN`` on ``cursor``, an ``sqlite3`` cursor about to run the statement that follows it.
 
     The statement's own cursor rather than a new one: it costs no cursor, and running the statement next
-    resets it. A failure is raised as the statement's, which SQLAlchemy wraps as usual.
+    resets it. A failure is raised as the statement's, which SQLAlchemy wraps as usual. Nothing is sent
+    under the ``AUTOCOMMIT`` isolation level (:func:`erlen_db.database.in_autocommit`): there the
+    statement commits as it runs.
 
     :param cursor: the statement's cursor.
     """
-    cursor.execute("BEGIN")
+    if not in_autocommit(cursor.connection):
+        cursor.execute("BEGIN")
 
 
 def is_installed(engine: Engine) -> bool:

@@ -126,8 +126,8 @@ class MarkWriter:
         self.connection = self.local.connection = connection
         if self.durable:
             return
-        # Outside any transaction (SQLite refuses the change inside one), on the driver's connection,
-        # which runs each statement at once (autocommit; erlen-db turns off the sqlite3 module's transactions).
+        # Outside any transaction (SQLite refuses the change inside one), on the driver's connection, where
+        # a PRAGMA runs at once (the sqlite3 module begins a transaction only before INSERT, UPDATE, DELETE).
         driver = connection.connection.driver_connection
         assert driver is not None
         if dialect == "postgresql":

@@ -1,0 +1,131 @@
+"""On SQLite, the AUTOCOMMIT isolation level commits each statement as it runs, as SQLAlchemy promises.
+
+erlen-db sends ``BEGIN`` itself (so that SAVEPOINTs work, and deferred to the first write with lone
+reads): it used to send it under ``AUTOCOMMIT`` too, and a write that the code rightly left uncommitted
+was rolled back when its connection went back to the pool.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from app_models import Author
+from flask import Flask
+
+import erlen_db
+from erlen.testing import MakeApp
+
+LONE_READS = pytest.mark.parametrize("lone", [True, False], ids=["lone-reads", "lone-reads-off"])
+
+
+class _Traced(t.NamedTuple):
+    app: Flask
+    #: The SQL the driver connections ran, whichever layer sent it.
+    sql: list[str]
+
+
+def _make(make_app: MakeApp, tmp_path: Path, *, lone: bool, engine_options: dict[str, t.Any]) -> _Traced:
+    app = make_app(
+        ["db"],
+        {
+            "DB_URL": f"sqlite:///{tmp_path / 'autocommit.sqlite3'}",
+            "DB_LONE_READS": lone,
+            "DB_ENGINE_OPTIONS": engine_options,
+            "PROPAGATE_EXCEPTIONS": False,
+        },
+    )
+    database = erlen_db.database_of(app)
+    database.create_all()
+    sql: list[str] = []
+
+    @sa.event.listens_for(database.engine, "checkout")
+    def trace(dbapi_connection: t.Any, record: t.Any, proxy: t.Any) -> None:
+        dbapi_connection.set_trace_callback(sql.append)
+
+    return _Traced(app, sql)
+
+
+@pytest.fixture
+def apps() -> Iterator[list[Flask]]:
+    made: list[Flask] = []
+    yield made
+    for app in made:
+        erlen_db.database_of(app).dispose()
+
+
+def _names(app: Flask) -> list[str]:
+    with erlen_db.database_of(app).engine.connect() as connection:
+        return list(connection.scalars(sa.select(Author.name).order_by(Author.id)))
+
+
+def _first_words(sql: list[str]) -> list[str]:
+    return [statement.split()[0].upper() for statement in sql]
+
+
+@LONE_READS
+def test_under_the_engines_autocommit_a_write_left_uncommitted_is_saved_and_no_begin_is_sent(
+    make_app: MakeApp, tmp_path: Path, apps: list[Flask], lone: bool
+) -> None:
+    traced = _make(make_app, tmp_path, lone=lone, engine_options={"isolation_level": "AUTOCOMMIT"})
+    apps.append(traced.app)
+
+    @traced.app.post("/authors")
+    def add() -> str:
+        session = erlen_db.get_session()
+        session.add(Author(name="ada"))
+        session.flush()  # no commit: under AUTOCOMMIT the INSERT is saved as it runs
+        return "added"
+
+    assert traced.app.test_client().post("/authors").status_code == 200
+    assert "BEGIN" not in _first_words(traced.sql)
+    assert _names(traced.app) == ["ada"]
+
+
+@LONE_READS
+def test_a_connection_with_autocommit_of_its_own_saves_each_statement_and_goes_back_to_transactions(
+    make_app: MakeApp, tmp_path: Path, apps: list[Flask], lone: bool
+) -> None:
+    traced = _make(make_app, tmp_path, lone=lone, engine_options={})
+    apps.append(traced.app)
+    engine = erlen_db.database_of(traced.app).engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.insert(Author).values(name="ada"))
+        # Left without commit(): the connection's close would roll back a transaction.
+    assert "BEGIN" not in _first_words(traced.sql)
+    assert _names(traced.app) == ["ada"]
+
+    # Back in the pool, the connection is under the engine's level again: a failed request undoes its write.
+    @traced.app.post("/authors")
+    def add_then_fail() -> str:
+        session = erlen_db.get_session()
+        session.add(Author(name="grace"))
+        session.flush()
+        raise RuntimeError("the view fails after its write")
+
+    del traced.sql[:]
+    assert traced.app.test_client().post("/authors").status_code == 500
+    assert _first_words(traced.sql)[:2] == ["BEGIN", "INSERT"]
+    assert _names(traced.app) == ["ada"]
+
+
+@LONE_READS
+def test_under_the_default_level_a_write_left_uncommitted_is_rolled_back(
+    make_app: MakeApp, tmp_path: Path, apps: list[Flask], lone: bool
+) -> None:
+    traced = _make(make_app, tmp_path, lone=lone, engine_options={})
+    apps.append(traced.app)
+
+    @traced.app.post("/authors")
+    def add() -> str:
+        session = erlen_db.get_session()
+        session.add(Author(name="ada"))
+        session.flush()
+        return "flushed, not committed"
+
+    assert traced.app.test_client().post("/authors").status_code == 200
+    assert _first_words(traced.sql)[:2] == ["BEGIN", "INSERT"]
+    assert _names(traced.app) == []
