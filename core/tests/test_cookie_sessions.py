@@ -106,8 +106,15 @@ def test_responses_set_cookies_and_vary_exactly_as_flasks_interface() -> None:
         def untouched() -> str:
             return "untouched"
 
+        @app.get("/get-varying")
+        def get_varying() -> flask.Response:
+            response = flask.make_response(str(flask.session.get("value", "none")))
+            response.vary.add("Accept-Encoding")
+            return response
+
         client = app.test_client()
         steps = ["/untouched", "/get", "/set/a", "/get", "/untouched", "/permanent", "/get", "/clear", "/get"]
+        steps.append("/get-varying")
         seen = []
         for path in steps:
             cookies, vary = _cookie_headers(app, client, path)
@@ -119,3 +126,4 @@ def test_responses_set_cookies_and_vary_exactly_as_flasks_interface() -> None:
     assert by_path["/untouched", 0] == ([], None)  # no session read: neither cookie nor Vary
     assert by_path["/get", 1] == ([], "Cookie")  # read, unchanged: Vary only
     assert by_path["/get", 6][0]  # permanent and refreshed each request: set again on a read
+    assert by_path["/get-varying", 9] == ([], "Accept-Encoding, Cookie")  # the response's own Vary kept

@@ -136,9 +136,23 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         accessed = session.accessed
         if not session.modified and (not session or not self.should_set_cookie(app, session)):
             if accessed:
-                response.vary.add("Cookie")
+                _vary_on_cookie(response)
             return
         super().save_session(app, session, response)
+
+
+def _vary_on_cookie(response: t.Any) -> None:
+    """Add ``Cookie`` to the response's ``Vary``, as Flask does; set the header outright when there is none.
+
+    ``response.vary`` parses the header into a set and writes it back, for every response that read the session.
+
+    :param response: the response.
+    """
+    headers = response.headers
+    if "Vary" in headers:
+        response.vary.add("Cookie")
+    else:
+        headers["Vary"] = "Cookie"
 
 
 def install(app: Flask) -> None:
