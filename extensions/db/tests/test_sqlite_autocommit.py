@@ -129,3 +129,41 @@ def test_under_the_default_level_a_write_left_uncommitted_is_rolled_back(
     assert traced.app.test_client().post("/authors").status_code == 200
     assert _first_words(traced.sql)[:2] == ["BEGIN", "INSERT"]
     assert _names(traced.app) == []
+
+
+@LONE_READS
+def test_a_driver_made_to_autocommit_by_connect_args_still_gets_transactions(
+    make_app: MakeApp, tmp_path: Path, apps: list[Flask], lone: bool
+) -> None:
+    # isolation_level=None is what SQLAlchemy's documentation has pysqlite users set so that SAVEPOINTs work;
+    # erlen-db, which takes the driver's autocommit for SQLAlchemy's AUTOCOMMIT, must not take it for that.
+    traced = _make(make_app, tmp_path, lone=lone, engine_options={"connect_args": {"isolation_level": None}})
+    apps.append(traced.app)
+
+    @traced.app.post("/authors")
+    def add_then_fail() -> str:
+        session = erlen_db.get_session()
+        session.add(Author(name="ada"))
+        session.flush()
+        raise RuntimeError("the view fails after its write")
+
+    assert traced.app.test_client().post("/authors").status_code == 500
+    assert _first_words(traced.sql)[:2] == ["BEGIN", "INSERT"]
+    assert _names(traced.app) == []
+
+
+@LONE_READS
+def test_the_engines_autocommit_wins_over_connect_args(
+    make_app: MakeApp, tmp_path: Path, apps: list[Flask], lone: bool
+) -> None:
+    traced = _make(
+        make_app,
+        tmp_path,
+        lone=lone,
+        engine_options={"isolation_level": "AUTOCOMMIT", "connect_args": {"isolation_level": "IMMEDIATE"}},
+    )
+    apps.append(traced.app)
+    with erlen_db.database_of(traced.app).engine.connect() as connection:
+        connection.execute(sa.insert(Author).values(name="ada"))
+    assert "BEGIN" not in _first_words(traced.sql)
+    assert _names(traced.app) == ["ada"]

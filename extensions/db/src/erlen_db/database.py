@@ -580,9 +580,11 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     engine (``DB_ENGINE_OPTIONS``) or of one connection
     (``execution_options(isolation_level="AUTOCOMMIT")``), no ``BEGIN`` is
     sent: each statement commits as it runs, as SQLAlchemy promises. The
-    ``sqlite3`` module's own setting tells which (SQLAlchemy sets its
+    ``sqlite3`` module's own setting tells which: SQLAlchemy sets its
     ``isolation_level`` to ``None``, the module's autocommit, for that level
-    only), so it is left as SQLAlchemy sets it.
+    only, and ``""`` for the others; each new connection starts from ``""``
+    (whatever ``connect_args`` asked for) before SQLAlchemy applies the
+    engine's level.
 
     Both hooks avoid engine-level events: SQLAlchemy's recipe, a ``"begin"``
     listener calling ``exec_driver_sql("BEGIN")``, runs the statement through
@@ -596,8 +598,13 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     """
     memory = urls.is_sqlite_memory(engine.url)
 
-    @event.listens_for(engine, "connect")
+    # First of the connection's listeners (insert=True), before the one SQLAlchemy's dialect applies the
+    # engine's isolation level with: the module's legacy mode ("") unless that level is AUTOCOMMIT, whatever
+    # connect_args asked for (isolation_level=None, SQLAlchemy's own recipe for SAVEPOINTs on pysqlite, would
+    # read as AUTOCOMMIT, and every statement would commit at once).
+    @event.listens_for(engine, "connect", insert=True)
     def _on_connect(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+        dbapi_connection.isolation_level = ""
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -629,7 +636,8 @@ def in_autocommit(dbapi_connection: t.Any) -> bool:
     """Whether an ``sqlite3`` connection is under SQLAlchemy's ``AUTOCOMMIT`` isolation level: then no ``BEGIN``.
 
     SQLAlchemy's SQLite dialect sets the module's ``isolation_level`` to ``None`` for ``AUTOCOMMIT`` and to
-    ``""`` for every other level (and :func:`install_sqlite_pragmas` leaves the module's default, ``""``).
+    ``""`` for every other level (and :func:`install_sqlite_pragmas` sets ``""`` on each new connection, before
+    SQLAlchemy applies the engine's level).
 
     :param dbapi_connection: an ``sqlite3`` connection, or the pool's proxy of one.
     """
