@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from flask import Flask
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from .database import database_of
@@ -24,7 +24,8 @@ def rolled_back(app: Flask, *, create_tables: bool = True) -> Iterator[Session]:
     fixture is built on it; use it directly in other test runners. Under the
     ``AUTOCOMMIT`` isolation level (``DB_ENGINE_OPTIONS``), the block's
     connection uses the database's default level instead, which has
-    transactions; it is back under ``AUTOCOMMIT`` once it returns to the pool.
+    transactions; it is back under ``AUTOCOMMIT`` once it returns to the pool
+    (on every supported SQLAlchemy: see :func:`_restore_autocommit`).
 
     :param app: the app.
     :param create_tables: create the app's missing tables inside the transaction
@@ -33,26 +34,34 @@ def rolled_back(app: Flask, *, create_tables: bool = True) -> Iterator[Session]:
     """
     database = database_of(app)
     connection = database.engine.connect()
-    if _autocommits(connection, database.engine_options):
-        # AUTOCOMMIT has no transaction to roll back: each statement commits, and on SQLite so does the release
-        # of the sessions' first SAVEPOINT (PostgreSQL refuses a SAVEPOINT there). SQLAlchemy puts the engine's
-        # level back when the connection returns to the pool.
-        connection.execution_options(isolation_level=connection.default_isolation_level)
-    transaction = connection.begin()
+    restore: Callable[[t.Any, t.Any], None] | None = None
     try:
-        if create_tables:
-            database.create_all(connection)
-        database._test_connection = connection
-        session = database.new_session()
+        if _autocommits(connection, database.engine_options):
+            # AUTOCOMMIT has no transaction to roll back: each statement commits, and on SQLite so does the
+            # release of the sessions' first SAVEPOINT (PostgreSQL refuses a SAVEPOINT there).
+            if "isolation_level" not in connection.get_execution_options():
+                restore = _restore_autocommit(database.engine, connection)
+            connection.execution_options(isolation_level=connection.default_isolation_level)
+        transaction = connection.begin()
         try:
-            yield session
+            if create_tables:
+                database.create_all(connection)
+            database._test_connection = connection
+            session = database.new_session()
+            try:
+                yield session
+            finally:
+                session.close()
         finally:
-            session.close()
+            database._test_connection = None
+            if transaction.is_active:
+                transaction.rollback()
     finally:
-        database._test_connection = None
-        if transaction.is_active:
-            transaction.rollback()
-        connection.close()
+        try:
+            connection.close()
+        finally:
+            if restore is not None:
+                event.remove(database.engine.pool, "checkin", restore)
 
 
 def _autocommits(connection: Connection, engine_options: Mapping[str, t.Any]) -> bool:
@@ -67,3 +76,25 @@ def _autocommits(connection: Connection, engine_options: Mapping[str, t.Any]) ->
     """
     level = connection.get_execution_options().get("isolation_level", engine_options.get("isolation_level"))
     return bool(level == "AUTOCOMMIT")
+
+
+def _restore_autocommit(engine: Engine, connection: Connection) -> Callable[[t.Any, t.Any], None]:
+    """Put the engine's ``AUTOCOMMIT`` back on ``connection``'s driver connection when it returns to the pool.
+
+    SQLAlchemy resets a connection given a level of its own, but before 2.0.20 to the database's default
+    level rather than to the engine's ``AUTOCOMMIT`` (its issue 10147). The pool's ``"checkin"`` listeners
+    run after that reset. Remove the listener returned (``event.remove(engine.pool, "checkin", ...)``) once
+    the connection is back.
+
+    :param engine: the engine, made with ``isolation_level="AUTOCOMMIT"``.
+    :param connection: its connection, about to be given another level.
+    """
+    driver: t.Any = connection.connection.dbapi_connection
+    dialect = engine.dialect
+
+    def restore(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+        if dbapi_connection is driver:
+            dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+
+    event.listen(engine.pool, "checkin", restore)
+    return restore
