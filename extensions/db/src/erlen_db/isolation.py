@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
-from .database import database_of
+from .database import Database, database_of
 
 
 @contextmanager
@@ -23,9 +23,8 @@ def rolled_back(app: Flask, *, create_tables: bool = True) -> Iterator[Session]:
     nothing persists. Works on SQLite and PostgreSQL. The ``db_session``
     fixture is built on it; use it directly in other test runners. Under the
     ``AUTOCOMMIT`` isolation level (``DB_ENGINE_OPTIONS``), the block's
-    connection uses the database's default level instead, which has
-    transactions; it is back under ``AUTOCOMMIT`` once it returns to the pool
-    (on every supported SQLAlchemy: see :func:`_restore_autocommit`).
+    connection uses the database's default level instead (see
+    :func:`connect_with_transactions`).
 
     :param app: the app.
     :param create_tables: create the app's missing tables inside the transaction
@@ -33,15 +32,7 @@ def rolled_back(app: Flask, *, create_tables: bool = True) -> Iterator[Session]:
     :returns: a session for preparing data, joined like the others.
     """
     database = database_of(app)
-    connection = database.engine.connect()
-    restore: Callable[[t.Any, t.Any], None] | None = None
-    try:
-        if _autocommits(connection, database.engine_options):
-            # AUTOCOMMIT has no transaction to roll back: each statement commits, and on SQLite so does the
-            # release of the sessions' first SAVEPOINT (PostgreSQL refuses a SAVEPOINT there).
-            if "isolation_level" not in connection.get_execution_options():
-                restore = _restore_autocommit(database.engine, connection)
-            connection.execution_options(isolation_level=connection.default_isolation_level)
+    with connect_with_transactions(database) as connection:
         transaction = connection.begin()
         try:
             if create_tables:
@@ -56,6 +47,30 @@ def rolled_back(app: Flask, *, create_tables: bool = True) -> Iterator[Session]:
             database._test_connection = None
             if transaction.is_active:
                 transaction.rollback()
+
+
+@contextmanager
+def connect_with_transactions(database: Database) -> Iterator[Connection]:
+    """A connection of ``database``'s engine whose transactions hold, checked out for the block and closed after.
+
+    Under the ``AUTOCOMMIT`` isolation level of ``DB_ENGINE_OPTIONS`` (``isolation_level``, or in
+    ``execution_options``), ``begin()`` begins nothing and each statement commits as it runs; this connection
+    uses the database's default level instead, so that what must be all or nothing (a migration, a test's
+    transaction) is. It is back under ``AUTOCOMMIT`` once it returns to the pool (on every supported
+    SQLAlchemy: see :func:`_restore_autocommit`). Under another level it is the engine's connection as is.
+
+    :param database: the database.
+    """
+    connection = database.engine.connect()
+    restore: Callable[[t.Any, t.Any], None] | None = None
+    try:
+        if _autocommits(connection, database.engine_options):
+            # AUTOCOMMIT has no transaction to roll back: each statement commits, and on SQLite so does the
+            # release of the first SAVEPOINT (PostgreSQL refuses a SAVEPOINT there).
+            if "isolation_level" not in connection.get_execution_options():
+                restore = _restore_autocommit(database.engine, connection)
+            connection.execution_options(isolation_level=connection.default_isolation_level)
+        yield connection
     finally:
         try:
             connection.close()
