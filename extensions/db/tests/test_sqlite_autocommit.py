@@ -167,3 +167,26 @@ def test_the_engines_autocommit_wins_over_connect_args(
         connection.execute(sa.insert(Author).values(name="ada"))
     assert "BEGIN" not in _first_words(traced.sql)
     assert _names(traced.app) == ["ada"]
+
+
+@LONE_READS
+def test_under_autocommit_a_savepoint_rolled_back_leaves_no_transaction_open(
+    make_app: MakeApp, tmp_path: Path, apps: list[Flask], lone: bool
+) -> None:
+    # SQLite's first SAVEPOINT outside a transaction begins one, and ROLLBACK TO keeps it open: what followed
+    # ran in it, and the pool's rollback undid it.
+    traced = _make(make_app, tmp_path, lone=lone, engine_options={"isolation_level": "AUTOCOMMIT"})
+    apps.append(traced.app)
+    with erlen_db.database_of(traced.app).engine.connect() as connection:
+        with pytest.raises(RuntimeError), connection.begin_nested():
+            connection.execute(sa.insert(Author).values(name="undone"))
+            raise RuntimeError("the savepoint's block fails")
+        assert not connection.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+        connection.execute(sa.insert(Author).values(name="ada"))
+        with connection.begin_nested():  # an outer savepoint released: committed as it is released
+            with pytest.raises(RuntimeError), connection.begin_nested():  # an inner one rolled back
+                connection.execute(sa.insert(Author).values(name="undone too"))
+                raise RuntimeError("the inner savepoint's block fails")
+            connection.execute(sa.insert(Author).values(name="grace"))
+        assert not connection.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+    assert _names(traced.app) == ["ada", "grace"]

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import MetaData, Table, create_engine, event
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -584,7 +584,9 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     ``isolation_level`` to ``None``, the module's autocommit, for that level
     only, and ``""`` for the others; each new connection starts from ``""``
     (whatever ``connect_args`` asked for) before SQLAlchemy applies the
-    engine's level.
+    engine's level. There a ``ROLLBACK TO SAVEPOINT`` is followed by the
+    savepoint's ``RELEASE``, which ends the transaction SQLite's first
+    ``SAVEPOINT`` began (see :func:`_release_after_rollback_to_under_autocommit`).
 
     Both hooks avoid engine-level events: SQLAlchemy's recipe, a ``"begin"``
     listener calling ``exec_driver_sql("BEGIN")``, runs the statement through
@@ -619,6 +621,27 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     # it with the pooled connection and wraps a driver error as it would one of
     # the statement's (so "handle_error" listeners still see it).
     engine.dialect.do_begin = _begin_on_driver  # type: ignore[method-assign]
+    _release_after_rollback_to_under_autocommit(engine.dialect)
+
+
+def _release_after_rollback_to_under_autocommit(dialect: Dialect) -> None:
+    """Under ``AUTOCOMMIT``, follow a ``ROLLBACK TO SAVEPOINT`` with its ``RELEASE``, so no transaction stays open.
+
+    Outside a transaction SQLite's ``SAVEPOINT`` begins one, which its ``RELEASE`` commits; ``ROLLBACK TO``
+    keeps it open, and SQLAlchemy sends nothing more: the statements that followed ran in it and the pool's
+    rollback undid them. The ``RELEASE`` of a savepoint just rolled back changes nothing else (inside an
+    outer savepoint or a ``BEGIN``, it only drops it); SQLAlchemy never uses it again.
+
+    :param dialect: the engine's dialect (engines derived by ``execution_options`` share it).
+    """
+    rollback_to = dialect.do_rollback_to_savepoint
+
+    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+        rollback_to(connection, name)
+        if in_autocommit(connection.connection):
+            dialect.do_release_savepoint(connection, name)
+
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
 
 
 def _begin_on_driver(dbapi_connection: t.Any) -> None:
