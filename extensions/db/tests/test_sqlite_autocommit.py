@@ -190,3 +190,51 @@ def test_under_autocommit_a_savepoint_rolled_back_leaves_no_transaction_open(
             connection.execute(sa.insert(Author).values(name="grace"))
         assert not connection.connection.driver_connection.in_transaction  # type: ignore[union-attr]
     assert _names(traced.app) == ["ada", "grace"]
+
+
+@LONE_READS
+def test_in_memory_every_statement_path_commits_under_autocommit_and_not_otherwise(
+    make_app: MakeApp, apps: list[Flask], lone: bool
+) -> None:
+    # One connection holds the database: what AUTOCOMMIT saved must survive its return to the pool, and the
+    # same connection must then be back to transactions on every path (compiled, raw SQL, executemany).
+    app = make_app(["db"], {"DB_URL": "sqlite://", "DB_LONE_READS": lone})
+    apps.append(app)
+    database = erlen_db.database_of(app)
+    database.create_all()
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.insert(Author).values(name="ada"))
+        connection.exec_driver_sql("INSERT INTO author (name) VALUES ('bob')")
+        connection.execute(sa.insert(Author), [{"name": "cy"}, {"name": "di"}])
+    with database.engine.connect() as connection:
+        connection.execute(sa.insert(Author).values(name="ed"))
+        connection.exec_driver_sql("INSERT INTO author (name) VALUES ('flo')")
+        connection.execute(sa.insert(Author), [{"name": "gus"}, {"name": "hal"}])
+        connection.commit()
+        connection.execute(sa.insert(Author).values(name="undone"))
+        connection.exec_driver_sql("INSERT INTO author (name) VALUES ('undone too')")
+        connection.execute(sa.insert(Author), [{"name": "undone 3"}, {"name": "undone 4"}])
+    assert _names(app) == ["ada", "bob", "cy", "di", "ed", "flo", "gus", "hal"]
+
+
+@LONE_READS
+@pytest.mark.parametrize("level", ["SERIALIZABLE", "READ UNCOMMITTED", "AUTOCOMMIT"])
+def test_after_a_level_of_its_own_or_an_invalidation_a_pooled_connection_has_transactions(
+    make_app: MakeApp, tmp_path: Path, apps: list[Flask], lone: bool, level: str
+) -> None:
+    traced = _make(make_app, tmp_path, lone=lone, engine_options={"pool_size": 1, "max_overflow": 0})
+    apps.append(traced.app)
+    engine = erlen_db.database_of(traced.app).engine
+    with engine.connect().execution_options(isolation_level=level) as connection:
+        connection.execute(sa.select(Author.name)).all()
+        connection.execute(sa.insert(Author).values(name="ada"))
+        with connection.begin_nested():
+            connection.execute(sa.insert(Author).values(name="bob"))
+        if level != "AUTOCOMMIT":
+            connection.commit()
+    for invalidate in (True, False):
+        with engine.connect() as connection:  # the same pooled connection, then a new one
+            connection.execute(sa.insert(Author).values(name="undone"))
+            if invalidate:
+                connection.invalidate()
+    assert _names(traced.app) == ["ada", "bob"]
