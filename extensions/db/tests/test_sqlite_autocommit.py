@@ -18,6 +18,7 @@ from flask import Flask
 
 import erlen_db
 from erlen.testing import MakeApp
+from erlen_db.database import install_sqlite_pragmas
 
 LONE_READS = pytest.mark.parametrize("lone", [True, False], ids=["lone-reads", "lone-reads-off"])
 
@@ -238,3 +239,21 @@ def test_after_a_level_of_its_own_or_an_invalidation_a_pooled_connection_has_tra
             if invalidate:
                 connection.invalidate()
     assert _names(traced.app) == ["ada", "bob"]
+
+
+def test_pragmas_installed_twice_release_a_savepoint_rolled_back_once(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'twice.sqlite3'}", isolation_level="AUTOCOMMIT")
+    install_sqlite_pragmas(engine, 1000)
+    install_sqlite_pragmas(engine, 1000)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            with pytest.raises(RuntimeError), connection.begin_nested():
+                connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                raise RuntimeError("the savepoint's block fails")
+            assert not connection.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+            connection.exec_driver_sql("INSERT INTO t VALUES (2)")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT x FROM t").scalars().all() == [2]
+    finally:
+        engine.dispose()

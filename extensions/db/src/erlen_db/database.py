@@ -635,12 +635,15 @@ def _release_after_rollback_to_under_autocommit(dialect: Dialect) -> None:
     :param dialect: the engine's dialect (engines derived by ``execution_options`` share it).
     """
     rollback_to = dialect.do_rollback_to_savepoint
+    if getattr(rollback_to, "erlen_releases", False):
+        return  # install_sqlite_pragmas applied twice: a second RELEASE would fail (no such savepoint)
 
     def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
         rollback_to(connection, name)
         if in_autocommit(connection.connection):
             dialect.do_release_savepoint(connection, name)
 
+    do_rollback_to_savepoint.erlen_releases = True  # type: ignore[attr-defined]
     dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
 
 
