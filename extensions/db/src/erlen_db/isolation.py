@@ -96,8 +96,9 @@ def _autocommits(connection: Connection, engine_options: Mapping[str, t.Any]) ->
 def _restore_autocommit(engine: Engine, connection: Connection) -> Callable[[t.Any, t.Any], None]:
     """Put the engine's ``AUTOCOMMIT`` back on ``connection``'s driver connection when it returns to the pool.
 
-    SQLAlchemy resets a connection given a level of its own, but before 2.0.20 to the database's default
-    level rather than to the engine's ``AUTOCOMMIT`` (its issue 10147). The pool's ``"checkin"`` listeners
+    SQLAlchemy resets a connection given a level of its own, but releases without the fix of its issue 10147
+    (2.0.5 among them; 2.1 has it) to the database's default level rather than to the engine's ``AUTOCOMMIT``.
+    The pool's ``"checkin"`` listeners
     run after that reset. Remove the listener returned (``event.remove(engine.pool, "checkin", ...)``) once
     the connection is back.
 
