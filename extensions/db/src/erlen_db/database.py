@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import MetaData, Table, create_engine, event
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -580,9 +580,13 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     engine (``DB_ENGINE_OPTIONS``) or of one connection
     (``execution_options(isolation_level="AUTOCOMMIT")``), no ``BEGIN`` is
     sent: each statement commits as it runs, as SQLAlchemy promises. The
-    ``sqlite3`` module's own setting tells which (SQLAlchemy sets its
+    ``sqlite3`` module's own setting tells which: SQLAlchemy sets its
     ``isolation_level`` to ``None``, the module's autocommit, for that level
-    only), so it is left as SQLAlchemy sets it.
+    only, and ``""`` for the others; each new connection starts from ``""``
+    (whatever ``connect_args`` asked for) before SQLAlchemy applies the
+    engine's level. There a ``ROLLBACK TO SAVEPOINT`` is followed by the
+    savepoint's ``RELEASE``, which ends the transaction SQLite's first
+    ``SAVEPOINT`` began (see :func:`_release_after_rollback_to_under_autocommit`).
 
     Both hooks avoid engine-level events: SQLAlchemy's recipe, a ``"begin"``
     listener calling ``exec_driver_sql("BEGIN")``, runs the statement through
@@ -596,8 +600,13 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     """
     memory = urls.is_sqlite_memory(engine.url)
 
-    @event.listens_for(engine, "connect")
+    # First of the connection's listeners (insert=True), before the one SQLAlchemy's dialect applies the
+    # engine's isolation level with: the module's legacy mode ("") unless that level is AUTOCOMMIT, whatever
+    # connect_args asked for (isolation_level=None, SQLAlchemy's own recipe for SAVEPOINTs on pysqlite, would
+    # read as AUTOCOMMIT, and every statement would commit at once).
+    @event.listens_for(engine, "connect", insert=True)
     def _on_connect(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+        dbapi_connection.isolation_level = ""
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -612,6 +621,30 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     # it with the pooled connection and wraps a driver error as it would one of
     # the statement's (so "handle_error" listeners still see it).
     engine.dialect.do_begin = _begin_on_driver  # type: ignore[method-assign]
+    _release_after_rollback_to_under_autocommit(engine.dialect)
+
+
+def _release_after_rollback_to_under_autocommit(dialect: Dialect) -> None:
+    """Under ``AUTOCOMMIT``, follow a ``ROLLBACK TO SAVEPOINT`` with its ``RELEASE``, so no transaction stays open.
+
+    Outside a transaction SQLite's ``SAVEPOINT`` begins one, which its ``RELEASE`` commits; ``ROLLBACK TO``
+    keeps it open, and SQLAlchemy sends nothing more: the statements that followed ran in it and the pool's
+    rollback undid them. The ``RELEASE`` of a savepoint just rolled back changes nothing else (inside an
+    outer savepoint or a ``BEGIN``, it only drops it); SQLAlchemy never uses it again.
+
+    :param dialect: the engine's dialect (engines derived by ``execution_options`` share it).
+    """
+    rollback_to = dialect.do_rollback_to_savepoint
+    if getattr(rollback_to, "erlen_releases", False):
+        return  # install_sqlite_pragmas applied twice: a second RELEASE would fail (no such savepoint)
+
+    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+        rollback_to(connection, name)
+        if in_autocommit(connection.connection):
+            dialect.do_release_savepoint(connection, name)
+
+    do_rollback_to_savepoint.erlen_releases = True  # type: ignore[attr-defined]
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
 
 
 def _begin_on_driver(dbapi_connection: t.Any) -> None:
@@ -629,7 +662,8 @@ def in_autocommit(dbapi_connection: t.Any) -> bool:
     """Whether an ``sqlite3`` connection is under SQLAlchemy's ``AUTOCOMMIT`` isolation level: then no ``BEGIN``.
 
     SQLAlchemy's SQLite dialect sets the module's ``isolation_level`` to ``None`` for ``AUTOCOMMIT`` and to
-    ``""`` for every other level (and :func:`install_sqlite_pragmas` leaves the module's default, ``""``).
+    ``""`` for every other level (and :func:`install_sqlite_pragmas` sets ``""`` on each new connection, before
+    SQLAlchemy applies the engine's level).
 
     :param dbapi_connection: an ``sqlite3`` connection, or the pool's proxy of one.
     """

@@ -128,7 +128,7 @@ def install(engine: Engine) -> None:
 
 
 def _install_on_sqlite(engine: Engine) -> None:
-    """:func:`install` on an SQLite engine whose driver is the ``sqlite3`` module, in autocommit mode.
+    """:func:`install` on an SQLite engine whose driver is the ``sqlite3`` module, with its pragmas installed.
 
     SQLAlchemy begins a transaction (``dialect.do_begin``) before a connection's first statement, and again
     before the first one after each commit or rollback; here that sends nothing. Whether the ``BEGIN`` is

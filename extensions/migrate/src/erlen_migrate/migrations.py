@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 import erlen
 import erlen_db
 from erlen_db import OWNER_INFO_KEY, is_search_index
+from erlen_db.isolation import connect_with_transactions
 
 from .errors import MigrationError, MigrationFailed, UnknownBranchError
 from .render import render_item
@@ -163,13 +164,17 @@ class Migrations:
         tables) and checked after each migration. On PostgreSQL, ``lock``
         takes an advisory lock first, so that two processes (two containers
         of one deploy) never migrate at once: the second waits, then finds
-        the work done.
+        the work done. Under the ``AUTOCOMMIT`` isolation level of
+        ``DB_ENGINE_OPTIONS`` it uses the database's default level instead
+        (:func:`erlen_db.isolation.connect_with_transactions`), so that a
+        failing migration is still rolled back.
 
         :param lock: take the migrations lock (PostgreSQL).
         :param echo: where to say that another process holds the lock.
         """
         engine = self.database.engine
-        with engine.connect() as connection:
+        # Transactions even under the AUTOCOMMIT level of DB_ENGINE_OPTIONS: a failing migration is rolled back.
+        with connect_with_transactions(self.database) as connection:
             sqlite = engine.dialect.name == "sqlite"
             locked = lock and engine.dialect.name == "postgresql"
             if sqlite:
