@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
         unless_unavailable,
     )
     from .helpers import first_or_404, get, get_or_404
-    from .isolation import rolled_back
+    from .isolation import connect_with_transactions, rolled_back
     from .model import NAMING_CONVENTION, Model, naming_metadata
     from .names import database_if_set_up
     from .pagination import KeysetPage, Page, decode_cursor, encode_cursor, paginate, paginate_keyset
@@ -74,7 +74,7 @@ __getattr__ = erlen.lazy_exports(
             "erlen_db.errors",
         ),
         **dict.fromkeys(("first_or_404", "get", "get_or_404"), "erlen_db.helpers"),
-        "rolled_back": "erlen_db.isolation",
+        **dict.fromkeys(("connect_with_transactions", "rolled_back"), "erlen_db.isolation"),
         "database_if_set_up": "erlen_db.names",
         **dict.fromkeys(("NAMING_CONVENTION", "Model", "naming_metadata"), "erlen_db.model"),
         **dict.fromkeys(("QueryCounter", "count_queries", "max_queries"), "erlen_db.queries"),
@@ -141,6 +141,7 @@ __all__ = [
     "QueryCounter",
     "TableConflictError",
     "UTCDateTime",
+    "connect_with_transactions",
     "count_queries",
     "create_search_index",
     "database_error_message",

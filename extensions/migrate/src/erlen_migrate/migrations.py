@@ -23,8 +23,7 @@ from sqlalchemy.engine import Connection
 
 import erlen
 import erlen_db
-from erlen_db import OWNER_INFO_KEY, is_search_index
-from erlen_db.isolation import connect_with_transactions
+from erlen_db import OWNER_INFO_KEY, connect_with_transactions, is_search_index
 
 from .errors import MigrationError, MigrationFailed, UnknownBranchError
 from .render import render_item
@@ -166,7 +165,7 @@ class Migrations:
         of one deploy) never migrate at once: the second waits, then finds
         the work done. Under the ``AUTOCOMMIT`` isolation level of
         ``DB_ENGINE_OPTIONS`` it uses the database's default level instead
-        (:func:`erlen_db.isolation.connect_with_transactions`), so that a
+        (:func:`erlen_db.connect_with_transactions`), so that a
         failing migration is still rolled back.
 
         :param lock: take the migrations lock (PostgreSQL).
