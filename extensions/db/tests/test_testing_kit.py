@@ -105,43 +105,34 @@ def test_count_queries_fixture(app: Flask, db_session: Session, count_queries: o
     assert int(counter) == 1
 
 
-def test_rolled_back_leaves_nothing_behind(app: Flask) -> None:
+@pytest.mark.parametrize("autocommit", [None, "engine", "execution_options"])
+def test_rolled_back_leaves_nothing_behind(make_db_app: MakeDbApp, autocommit: str | None) -> None:
+    # AUTOCOMMIT (of the engine, or of its connections' execution options) begins no transaction to roll back:
+    # on SQLite each statement and the release of the first SAVEPOINT committed, on PostgreSQL SAVEPOINT failed.
+    options: dict[str, object] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    if autocommit == "execution_options":
+        options = {"execution_options": options}
+    app = add_author_routes(make_db_app(config={"DB_ENGINE_OPTIONS": options}))
+    database = erlen_db.database_of(app)
     with erlen_db.rolled_back(app) as session:
         session.add(Author(name="ann"))
         session.commit()
         assert app.test_client().post("/authors/bob").status_code == 200
-        with erlen_db.database_of(app).session_scope() as job_session:
+        with database.session_scope() as job_session:
             job_session.add(Author(name="job"))
         assert sorted(session.scalars(sa.select(Author.name))) == ["ann", "bob", "job"]
-    assert not sa.inspect(erlen_db.database_of(app).engine).has_table("author")  # even the tables were rolled back
+    assert not sa.inspect(database.engine).has_table("author")  # even the tables were rolled back
 
-    erlen_db.database_of(app).create_all()
+    database.create_all()
     with erlen_db.rolled_back(app, create_tables=False) as session:
         session.add(Author(name="ann"))
         session.commit()
     assert committed_names(app) == []
-
-
-@pytest.mark.parametrize("where", ["engine", "execution_options"])
-def test_rolled_back_leaves_nothing_behind_under_the_engines_autocommit(make_db_app: MakeDbApp, where: str) -> None:
-    # AUTOCOMMIT (of the engine, or of its connections' execution options) begins no transaction to roll back:
-    # on SQLite each statement and the release of the first SAVEPOINT committed, on PostgreSQL SAVEPOINT failed.
-    options: dict[str, object] = {"isolation_level": "AUTOCOMMIT"}
-    if where == "execution_options":
-        options = {"execution_options": options}
-    app = add_author_routes(make_db_app(config={"DB_ENGINE_OPTIONS": options}, create_all=True))
-    with erlen_db.rolled_back(app) as session:
-        session.add(Author(name="ann"))
-        session.commit()
-        assert app.test_client().post("/authors/bob").status_code == 200
-        with erlen_db.database_of(app).session_scope() as job_session:
-            job_session.add(Author(name="job"))
-        assert sorted(session.scalars(sa.select(Author.name))) == ["ann", "bob", "job"]
-    assert committed_names(app) == []
-    # The test's connection went back to the pool under the engine's level: outside the block it autocommits.
-    with erlen_db.database_of(app).engine.connect() as connection:
-        connection.execute(sa.insert(Author).values(name="kept"))
-    assert committed_names(app) == ["kept"]
+    if autocommit:
+        # The test's connection went back to the pool under the engine's level: outside the block it autocommits.
+        with database.engine.connect() as connection:
+            connection.execute(sa.insert(Author).values(name="kept"))
+        assert committed_names(app) == ["kept"]
 
 
 def test_rollback_in_code_under_test_keeps_the_tests_rows(app: Flask, db_session: Session) -> None:
