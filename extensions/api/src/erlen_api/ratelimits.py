@@ -37,17 +37,17 @@ import hashlib
 import ipaddress
 import logging
 import math
-import threading
 import time
 import typing as t
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import Flask, Request, current_app, g, request
 from limits import RateLimitItem, parse_many, strategies
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
 from werkzeug.wrappers import Response
+
+from erlen.failover import Failover, describe_error, describe_location
 
 from .problems import Problem
 from .security import Identity, authenticate
@@ -182,8 +182,9 @@ class RateLimiter:
         #: Where counts go without Redis, or while it cannot be reached.
         self.memory = kind(MemoryStorage())
         self.redis: strategies.RateLimiter | None = None
-        self._errors: tuple[type[BaseException], ...] = (StorageError, OSError)
         self.location: str | None = None
+        #: Chooses between Redis and :attr:`memory` (``None`` without Redis).
+        self.failover: Failover | None = None
         if redis_url:
             try:
                 import redis
@@ -201,19 +202,22 @@ class RateLimiter:
                 "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
             }
             self.redis = kind(RedisStorage(redis_url, key_prefix=key_prefix, wrap_exceptions=True, **options))
-            self._errors = (StorageError, redis.RedisError, OSError)
-            self.location = _describe_location(redis_url)
-        self.retry_interval = retry_interval
+            self.location = describe_location(redis_url, 6379)
+            self.failover = Failover(
+                service=f"Redis at {self.location}",
+                while_down="API rate limits are counted in this process's memory",
+                when_back="API rate limits are counted there again",
+                errors=(StorageError, redis.RedisError, OSError),
+                logger=logger,
+                retry_interval=retry_interval,
+                clock=clock,
+                explain=_describe_error,
+            )
         #: Whether the app's settings limit every endpoint (set by :func:`make_limiter`); when not, only
         #: endpoints declaring a ``ratelimit`` are counted.
         self.limits_by_default = False
         #: Whether a request was ever counted: until one is, no response has rate limit headers to add.
         self.counted = False
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._down_since: dt.datetime | None = None
-        self._down_reason: str | None = None
-        self._retry_at = 0.0
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, int, float]:
         """Count one request against ``item`` for ``identifiers``.
@@ -233,97 +237,38 @@ class RateLimiter:
 
     def health(self) -> LimiterHealth:
         """Whether Redis is in use, or the limiter counts in this process's memory (since when, and why)."""
-        if self.redis is None:
+        if self.failover is None:
             return LimiterHealth("memory")
-        with self._lock:
-            return LimiterHealth("redis", self._down_since is not None, self._down_since, self._down_reason)
+        outage = self.failover.outage()
+        return LimiterHealth("redis") if outage is None else LimiterHealth("redis", True, *outage)
 
     def ping(self) -> str | None:
         """Ask Redis for an answer now, within the timeouts; changes nothing (``erlen check`` asks this way).
 
         :returns: why Redis cannot be reached, or ``None`` when it answered (or counts are kept in memory).
         """
-        if self.redis is None:
+        if self.redis is None or self.failover is None:
             return None
         try:
             t.cast(t.Any, self.redis.storage).get_connection().ping()
-        except self._errors as exc:
+        except self.failover.errors as exc:
             return _describe_error(exc)
         return None
 
     def _either(self, count: t.Callable[[strategies.RateLimiter], _T]) -> _T:
         """``count`` in Redis, or in memory without Redis, while it is unreachable, or when it fails now."""
-        if self.redis is None or not self._redis_due():
+        redis = self.redis
+        if redis is None or self.failover is None:
             return count(self.memory)
-        try:
-            result = count(self.redis)
-        except self._errors as exc:
-            self._lost(exc)
-            return count(self.memory)
-        if self._down_since is not None:  # read without the lock: _answered looks again under it
-            self._answered()
-        return result
-
-    def _redis_due(self) -> bool:
-        """Whether to use Redis now: it is up, or down and its retry time has come (claimed by this caller)."""
-        if self._down_since is None:
-            return True
-        with self._lock:
-            if self._down_since is None:
-                return True
-            now = self._clock()
-            if now < self._retry_at:
-                return False
-            # This caller tries Redis; requests meanwhile keep to memory instead of all waiting on a hung server.
-            self._retry_at = now + self.retry_interval
-            return True
-
-    def _lost(self, exc: BaseException) -> None:
-        with self._lock:
-            self._retry_at = self._clock() + self.retry_interval
-            if self._down_since is not None:
-                return  # logged when it was lost
-            self._down_since = dt.datetime.now(dt.UTC)
-            self._down_reason = _describe_error(exc)
-        logger.warning(
-            "Redis at %s cannot be reached (%s): API rate limits are counted in this process's memory until it "
-            "answers again (tried every %g s).",
-            self.location,
-            self._down_reason,
-            self.retry_interval,
-        )
-
-    def _answered(self) -> None:
-        with self._lock:
-            if self._down_since is None:
-                return
-            since, self._down_since, self._down_reason = self._down_since, None, None
-        seconds = (dt.datetime.now(dt.UTC) - since).total_seconds()
-        logger.warning(
-            "Redis at %s answers again after %.0f s: API rate limits are counted there again.", self.location, seconds
-        )
+        return self.failover.run(lambda: count(redis), lambda: count(self.memory))
 
 
 def _describe_error(exc: BaseException) -> str:
-    """An error for messages: its class and message.
+    """An error for messages: its class and message; for limits' ``StorageError``, the storage's own error's.
 
-    :param exc: the error; for limits' ``StorageError``, the storage's own error is described.
+    :param exc: the error.
     """
-    if isinstance(exc, StorageError):
-        exc = exc.storage_error
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _describe_location(url: str) -> str:
-    """Redis's host and port for messages, never the URL's password.
-
-    :param url: the Redis URL.
-    """
-    parts = urlsplit(url)
-    try:
-        return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else (parts.path or "a socket")
-    except ValueError:
-        return "the configured URL"
+    return describe_error(exc.storage_error if isinstance(exc, StorageError) else exc)
 
 
 def make_limiter(app: Flask) -> RateLimiter:

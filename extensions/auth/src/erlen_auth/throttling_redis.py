@@ -8,18 +8,15 @@ counting in memory, the default, never needs it. Its messages go to the logger
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import threading
 import time
 import typing as t
-from urllib.parse import urlsplit
+
+from erlen.failover import Failover, describe_error, describe_location
 
 from .throttling import MemoryStore, StoreHealth
 
 logger = logging.getLogger("erlen_auth.throttling")
-
-_T = t.TypeVar("_T")
 
 
 #: Increment a counter and start its expiry on the first hit, atomically; returns the count and its TTL.
@@ -105,34 +102,37 @@ class RedisStore:
             )
         self.client = client
         self.prefix = prefix
-        self.retry_interval = retry_interval
         #: Where counts go while Redis cannot be reached.
         self.fallback = MemoryStore(clock)
-        self._clock = clock
         self._script = client.register_script(_HIT_SCRIPT)
         self._release_script = client.register_script(_RELEASE_SCRIPT)
-        self._lock = threading.Lock()
-        self._down_since: dt.datetime | None = None
-        self._down_reason: str | None = None
-        self._retry_at = 0.0
         self.location = _describe_location(url, client)
+        self.failover = Failover(
+            service=f"Redis at {self.location}",
+            while_down="failed log-ins are counted in this process's memory",
+            when_back="failed log-ins are counted there again",
+            errors=self._errors,
+            logger=logger,
+            retry_interval=retry_interval,
+            clock=clock,
+        )
 
     def hit(self, key: str, window: int) -> tuple[int, int]:
-        return self._either(lambda: self._redis_hit(key, window), lambda: self.fallback.hit(key, window))
+        return self.failover.run(lambda: self._redis_hit(key, window), lambda: self.fallback.hit(key, window))
 
     def peek(self, key: str) -> tuple[int, int]:
-        return self._either(lambda: self._redis_peek(key), lambda: self.fallback.peek(key))
+        return self.failover.run(lambda: self._redis_peek(key), lambda: self.fallback.peek(key))
 
     def release(self, key: str) -> None:
-        self._either(lambda: self._release_script(keys=[self.prefix + key]), lambda: self.fallback.release(key))
+        self.failover.run(lambda: self._release_script(keys=[self.prefix + key]), lambda: self.fallback.release(key))
 
     def reset(self, key: str) -> None:
-        self._either(lambda: self.client.delete(self.prefix + key), lambda: self.fallback.reset(key))
+        self.failover.run(lambda: self.client.delete(self.prefix + key), lambda: self.fallback.reset(key))
 
     def health(self) -> StoreHealth:
         """Whether Redis is in use, or the store counts in this process's memory (since when, and why)."""
-        with self._lock:
-            return StoreHealth("redis", self._down_since is not None, self._down_since, self._down_reason)
+        outage = self.failover.outage()
+        return StoreHealth("redis") if outage is None else StoreHealth("redis", True, *outage)
 
     def ping(self) -> str | None:
         """Ask Redis for an answer now, within the timeouts; changes nothing (``erlen check`` asks this way).
@@ -142,7 +142,7 @@ class RedisStore:
         try:
             self.client.ping()
         except self._errors as exc:
-            return _describe_error(exc)
+            return describe_error(exc)
         return None
 
     def _redis_hit(self, key: str, window: int) -> tuple[int, int]:
@@ -158,70 +158,10 @@ class RedisStore:
             return 0, 0
         return int(raw), max(1, int(ttl))
 
-    def _either(self, in_redis: t.Callable[[], _T], in_memory: t.Callable[[], _T]) -> _T:
-        """``in_redis()``, or ``in_memory()`` while Redis is unreachable or when it fails now."""
-        if not self._redis_due():
-            return in_memory()
-        try:
-            result = in_redis()
-        except self._errors as exc:
-            self._lost(exc)
-            return in_memory()
-        if self._down_since is not None:  # read without the lock: _answered looks again under it
-            self._answered()
-        return result
-
-    def _redis_due(self) -> bool:
-        """Whether to use Redis now: it is up, or down and its retry time has come (claimed by this caller)."""
-        if self._down_since is None:
-            return True
-        with self._lock:
-            if self._down_since is None:
-                return True
-            now = self._clock()
-            if now < self._retry_at:
-                return False
-            # This caller tries Redis; requests meanwhile keep to memory instead of all waiting on a hung server.
-            self._retry_at = now + self.retry_interval
-            return True
-
-    def _lost(self, exc: BaseException) -> None:
-        with self._lock:
-            self._retry_at = self._clock() + self.retry_interval
-            if self._down_since is not None:
-                return  # logged when it was lost
-            self._down_since = dt.datetime.now(dt.UTC)
-            self._down_reason = _describe_error(exc)
-        logger.warning(
-            "Redis at %s cannot be reached (%s): failed log-ins are counted in this process's memory until it "
-            "answers again (tried every %g s).",
-            self.location,
-            self._down_reason,
-            self.retry_interval,
-        )
-
-    def _answered(self) -> None:
-        with self._lock:
-            if self._down_since is None:
-                return
-            since, self._down_since, self._down_reason = self._down_since, None, None
-        seconds = (dt.datetime.now(dt.UTC) - since).total_seconds()
-        logger.warning(
-            "Redis at %s answers again after %.0f s: failed log-ins are counted there again.", self.location, seconds
-        )
-
-
-def _describe_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
 
 def _describe_location(url: str | None, client: t.Any) -> str:
     """Redis's host and port for messages, never the URL's password."""
     if url:
-        parts = urlsplit(url)
-        try:
-            return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else (parts.path or "a socket")
-        except ValueError:
-            return "the configured URL"
+        return describe_location(url, 6379)
     kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
     return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"

@@ -1,0 +1,151 @@
+"""Work on a shared service, and on this process's own stand-in while the service cannot be reached.
+
+What a plugin keeping counters in Redis needs when Redis stops or hangs
+(erlen-auth's log-in throttle, erlen-api's rate limits): the request goes on,
+counted in the process's memory, the outage and the recovery are each logged
+once, one request at a time tries the service again, and health checks can
+tell which is in use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import typing as t
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+_T = t.TypeVar("_T")
+
+
+class Failover:
+    """Runs each operation on a shared service, or on a stand-in while the service cannot be reached.
+
+    When an operation on the service raises one of ``errors``, the outage is
+    logged once, and this and the following operations run on the stand-in.
+    ``retry_interval`` seconds later one operation tries the service again
+    (the others keep to the stand-in meanwhile rather than all waiting on a
+    hung server); once the service answers, that is logged once and the
+    service is used again. Thread-safe.
+
+    :param service: the service in messages, e.g. ``"Redis at 127.0.0.1:6379"`` (see :func:`describe_location`).
+    :param while_down: what happens during an outage, in messages, e.g. ``"failed log-ins are counted in
+        this process's memory"``.
+    :param when_back: what happens once the service answers again, e.g. ``"failed log-ins are counted there
+        again"``.
+    :param errors: the exceptions that mean the service cannot be reached.
+    :param logger: where the outage and the recovery are logged (at ``WARNING``).
+    :param retry_interval: seconds between tries of an unreachable service; 0 tries on every operation.
+    :param clock: the time source of the retry interval, in seconds (tests pass a fake one).
+    :param explain: an error's text for messages (default: :func:`describe_error`).
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        while_down: str,
+        when_back: str,
+        errors: tuple[type[BaseException], ...],
+        logger: logging.Logger,
+        retry_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        explain: Callable[[BaseException], str] | None = None,
+    ) -> None:
+        self.service = service
+        self.while_down = while_down
+        self.when_back = when_back
+        self.errors = errors
+        self.logger = logger
+        self.retry_interval = retry_interval
+        self._clock = clock
+        self._explain = explain or describe_error
+        self._lock = threading.Lock()
+        self._down_since: dt.datetime | None = None
+        self._down_reason: str | None = None
+        self._retry_at = 0.0
+
+    def run(self, on_service: Callable[[], _T], on_stand_in: Callable[[], _T]) -> _T:
+        """``on_service()``, or ``on_stand_in()`` while the service is unreachable or when it fails now.
+
+        :param on_service: the operation on the service; it raises one of ``errors`` when the service cannot
+            be reached.
+        :param on_stand_in: the same operation on the stand-in.
+        """
+        if not self._service_due():
+            return on_stand_in()
+        try:
+            result = on_service()
+        except self.errors as exc:
+            self._lost(exc)
+            return on_stand_in()
+        if self._down_since is not None:  # read without the lock: _answered looks again under it
+            self._answered()
+        return result
+
+    def outage(self) -> tuple[dt.datetime, str] | None:
+        """Since when (UTC) and why the service cannot be reached, or ``None`` while it is in use."""
+        with self._lock:
+            if self._down_since is None:
+                return None
+            return self._down_since, t.cast(str, self._down_reason)
+
+    def _service_due(self) -> bool:
+        """Whether to use the service now: it is up, or down and its retry time has come (claimed by this caller)."""
+        if self._down_since is None:
+            return True
+        with self._lock:
+            if self._down_since is None:
+                return True
+            now = self._clock()
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self.retry_interval
+            return True
+
+    def _lost(self, exc: BaseException) -> None:
+        with self._lock:
+            self._retry_at = self._clock() + self.retry_interval
+            if self._down_since is not None:
+                return  # logged when it was lost
+            self._down_since = dt.datetime.now(dt.UTC)
+            self._down_reason = self._explain(exc)
+        self.logger.warning(
+            "%s cannot be reached (%s): %s until it answers again (tried every %g s).",
+            self.service,
+            self._down_reason,
+            self.while_down,
+            self.retry_interval,
+        )
+
+    def _answered(self) -> None:
+        with self._lock:
+            if self._down_since is None:
+                return
+            since, self._down_since, self._down_reason = self._down_since, None, None
+        seconds = (dt.datetime.now(dt.UTC) - since).total_seconds()
+        self.logger.warning("%s answers again after %.0f s: %s.", self.service, seconds, self.when_back)
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error for messages: its class, and its message when it has one.
+
+    :param exc: the error.
+    """
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def describe_location(url: str, default_port: int) -> str:
+    """A service's host and port for messages, from its URL, never the URL's user or password.
+
+    :param url: the service's URL, e.g. ``redis://:secret@cache:6380/0``.
+    :param default_port: the port of a URL without one.
+    :returns: ``host:port``; a socket's path for a URL without host (``unix:///run/redis.sock``).
+    """
+    parts = urlsplit(url)
+    try:
+        return f"{parts.hostname}:{parts.port or default_port}" if parts.hostname else (parts.path or "a socket")
+    except ValueError:  # a port that is no number
+        return "the configured URL"

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from erlen.failover import Failover, describe_error, describe_location
+
+LOGGER = "tests.failover"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Service:
+    """A service that answers, or refuses with ConnectionRefusedError while ``down``; counts its calls."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.down:
+            raise ConnectionRefusedError("Connection refused")
+        return "service"
+
+
+def make_failover(clock: Clock, retry_interval: float = 5.0) -> Failover:
+    return Failover(
+        service="Redis at cache:6379",
+        while_down="counts are kept in this process's memory",
+        when_back="counts are kept there again",
+        errors=(OSError,),
+        logger=logging.getLogger(LOGGER),
+        retry_interval=retry_interval,
+        clock=clock,
+    )
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == LOGGER]
+
+
+def test_an_outage_is_served_by_the_stand_in_logged_once_and_ends_when_the_service_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock, service = Clock(), Service()
+    failover = make_failover(clock)
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    assert failover.run(service, lambda: "stand-in") == "service"
+    assert failover.outage() is None
+
+    service.down = True
+    assert [failover.run(service, lambda: "stand-in") for _ in range(3)] == ["stand-in"] * 3
+    assert service.calls == 2  # the failing call; the next ones wait for the retry interval
+    outage = failover.outage()
+    assert outage is not None and outage[1] == "ConnectionRefusedError: Connection refused"
+    assert messages(caplog) == [
+        "Redis at cache:6379 cannot be reached (ConnectionRefusedError: Connection refused): counts are kept in "
+        "this process's memory until it answers again (tried every 5 s)."
+    ]
+
+    clock.now += 5  # the retry time: one call tries, fails again, and the outage is not logged twice
+    assert failover.run(service, lambda: "stand-in") == "stand-in"
+    assert service.calls == 3 and len(messages(caplog)) == 1
+
+    service.down = False
+    assert failover.run(service, lambda: "stand-in") == "stand-in"  # the next try is 5 s away
+    clock.now += 5
+    assert failover.run(service, lambda: "stand-in") == "service"
+    assert failover.outage() is None
+    assert messages(caplog)[1].startswith("Redis at cache:6379 answers again after ")
+    assert messages(caplog)[1].endswith(" s: counts are kept there again.")
+    assert failover.run(service, lambda: "stand-in") == "service" and len(messages(caplog)) == 2
+
+
+def test_a_zero_retry_interval_tries_the_service_on_every_call() -> None:
+    clock, service = Clock(), Service()
+    failover = make_failover(clock, retry_interval=0)
+    service.down = True
+    assert [failover.run(service, lambda: "stand-in") for _ in range(3)] == ["stand-in"] * 3
+    assert service.calls == 3
+
+
+def test_other_errors_are_not_an_outage() -> None:
+    failover = make_failover(Clock())
+
+    def broken() -> str:
+        raise KeyError("a bug, not an outage")
+
+    with pytest.raises(KeyError):
+        failover.run(broken, lambda: "stand-in")
+    assert failover.outage() is None
+
+
+def test_while_one_call_tries_a_hung_service_the_others_keep_to_the_stand_in() -> None:
+    clock = Clock()
+    failover = make_failover(clock)
+    down = Service()
+    down.down = True
+    failover.run(down, lambda: "stand-in")
+    clock.now += 5
+    trying, release = threading.Event(), threading.Event()
+
+    def hung() -> str:
+        trying.set()
+        assert release.wait(10)
+        return "service"
+
+    results: list[str] = []
+    tryer = threading.Thread(target=lambda: results.append(failover.run(hung, lambda: "stand-in")))
+    tryer.start()
+    try:
+        assert trying.wait(10)
+        # The retry is claimed by the call in progress: this one does not wait on the hung service.
+        assert failover.run(hung, lambda: "stand-in") == "stand-in"
+    finally:
+        release.set()
+        tryer.join(10)
+    assert results == ["service"] and failover.outage() is None
+
+
+def test_errors_are_described_by_their_class_and_message() -> None:
+    assert describe_error(TimeoutError("Timeout reading from socket")) == "TimeoutError: Timeout reading from socket"
+    assert describe_error(TimeoutError()) == "TimeoutError"
+
+
+@pytest.mark.parametrize(
+    ("url", "described"),
+    [
+        ("redis://:s3cret@cache.internal:6380/0", "cache.internal:6380"),
+        ("redis://user:s3cret@cache.internal/0", "cache.internal:6379"),
+        ("unix:///run/redis/redis.sock", "/run/redis/redis.sock"),
+        ("redis://cache:notaport/0", "the configured URL"),
+    ],
+)
+def test_locations_name_the_host_and_port_never_the_password(url: str, described: str) -> None:
+    assert describe_location(url, 6379) == described
