@@ -51,7 +51,6 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 import erlen
@@ -61,11 +60,8 @@ from .errors import AuthError
 from .feature_settings import ACCESS_TOKEN_SETTINGS
 from .models import _LOGIN, ADDRESS_MAX_LENGTH, User
 from .permissions import REQUIRED_ATTRIBUTE, permissions_of
-from .sessions import utc
+from .sessions import commit_bookkeeping, record_later, utc
 from .state import TOKEN_USER_KEY
-
-if t.TYPE_CHECKING:
-    from erlen_db import Database
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
 
@@ -447,42 +443,14 @@ def _note_use(db: Session, token: AccessToken, now: dt.datetime, *, began: bool)
         _record_use(db, token.id, values)
         token.last_used_at, token.last_used_address = now, address
     elif has_request_context():
-        after_this_request(_later(database_of(current_app), token.id, values))
-
-
-def _later(database: Database, token_id: int, values: dict[str, t.Any]) -> Callable[[Response], Response]:
-    """Record the use once the view is done, leaving what the view left uncommitted alone (see sessions._later)."""
-    sqlite = database.engine.dialect.name == "sqlite"
-
-    def record(response: Response) -> Response:
-        db = database.session
-        if not (db.in_transaction() or db.new or db.dirty or db.deleted):
-            _record_use(db, token_id, values)
-        elif not sqlite:  # SQLite has one writer at a time, maybe the view's open transaction: a later use records
-            own = database.new_session()
-            try:
-                _record_use(own, token_id, values)
-            finally:
-                own.close()
-        return response
-
-    return record
+        token_id = token.id  # now: once the view has committed, reading it would load the token again
+        after_this_request(record_later(database_of(current_app), lambda db: _record_use(db, token_id, values)))
 
 
 def _record_use(db: Session, token_id: int, values: dict[str, t.Any]) -> None:
     """Write the token's last use and commit; a failure is logged and the request goes on (it is bookkeeping)."""
-    try:
-        db.execute(
-            sa.update(AccessToken).where(AccessToken.id == token_id).values(**values),
-            execution_options={"synchronize_session": False},
-        )
-        db.commit()
-    except SQLAlchemyError as exc:
-        try:
-            db.rollback()
-        except SQLAlchemyError:
-            pass  # a lost connection has discarded the transaction itself
-        logger.warning("Could not record the last use of access token %s: %s", token_id, exc.__class__.__name__)
+    statement = sa.update(AccessToken).where(AccessToken.id == token_id).values(**values)
+    commit_bookkeeping(db, statement, f"access token {token_id}")
 
 
 # -- the decorator -----------------------------------------------------------------------------------------------

@@ -238,25 +238,33 @@ def _holds_work(db: Session) -> bool:
 
 
 def _later(database: Database, session_id: int, now: dt.datetime) -> t.Callable[[Response], Response]:
-    """An after-request function writing the session's last use once the view is done.
+    """An after-request function writing the session's last use once the view is done (see :func:`record_later`)."""
+    return record_later(database, lambda db: _record_last_seen(db, session_id, now))
+
+
+def record_later(database: Database, write: t.Callable[[Session], None]) -> t.Callable[[Response], Response]:
+    """An after-request function running ``write`` (bookkeeping that commits, see :func:`commit_bookkeeping`).
 
     In the request's session when the view ended its transaction (committed) and left nothing pending;
     otherwise in a session of its own, so that what the view left uncommitted stays uncommitted. Not on
     SQLite then: the file has one writer at a time, and the view's open transaction may be it, which would
     make the write wait for the busy timeout; a later request records the use.
+
+    :param database: the app's database.
+    :param write: writes and commits in the session it is given.
     """
     sqlite = database.engine.dialect.name == "sqlite"
 
     def record(response: Response) -> Response:
         made = database.current_session
         if not (database.in_transaction() or (made is not None and _holds_work(made))):
-            _record_last_seen(database.session, session_id, now)
+            write(database.session)
             return response
         if sqlite:
             return response
         own = database.new_session()
         try:
-            _record_last_seen(own, session_id, now)
+            write(own)
         finally:
             own.close()
         return response
@@ -269,20 +277,27 @@ def _record_last_seen(db: Session, session_id: int, now: dt.datetime) -> None:
 
     The request's own session and connection, not another: on SQLite another connection's commit would
     leave the request's read snapshot stale, and the request's next write would fail as busy.
-    A failure is logged and the request goes on: a session's last use is bookkeeping.
+    """
+    statement = sa.update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now)
+    commit_bookkeeping(db, statement, f"log-in session {session_id}")
+
+
+def commit_bookkeeping(db: Session, statement: sa.Update, what: str) -> None:
+    """Run ``statement`` (an ``UPDATE`` of a last use) in ``db`` and commit; a failure is logged, the request goes on.
+
+    :param db: a session holding nothing else to commit.
+    :param statement: the ``UPDATE``.
+    :param what: what was used, for the warning (``"log-in session 7"``).
     """
     try:
-        db.execute(
-            sa.update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now),
-            execution_options={"synchronize_session": False},
-        )
+        db.execute(statement, execution_options={"synchronize_session": False})
         db.commit()
     except SQLAlchemyError as exc:
         try:
             db.rollback()
         except SQLAlchemyError:
             pass  # a lost connection has discarded the transaction itself
-        logger.warning("Could not record the last use of log-in session %s: %s", session_id, exc.__class__.__name__)
+        logger.warning("Could not record the last use of %s: %s", what, exc.__class__.__name__)
 
 
 def loaded_user_id() -> t.Any:
