@@ -627,3 +627,42 @@ def test_a_token_request_has_no_log_in_session_even_with_the_same_users_cookie(a
     assert client.get("/api/session").get_json()["recent"] is True  # the browser just logged in
     with_token = client.get("/api/session", headers=bearer(make_token(api, user, "app.read")))
     assert with_token.get_json() == {"id": None, "recent": False}
+
+
+@pytest.mark.parametrize("before", ["reads-then-view-commits", "writes-without-commit"])
+def test_a_tokens_use_is_recorded_after_the_view_when_the_request_used_the_database_first(auth_app, before):
+    """The request's transaction began before the token's look-up: its use is written once the view is done,
+    never committing what the request left uncommitted (on SQLite, whose one writer may be that transaction,
+    a later use records it)."""
+    from erlen_auth.testing import make_user
+    from erlen_db import database_of, get_session
+
+    app = add_api(auth_app(config={"AUTH_PERMISSIONS": PERMISSIONS}, create_all=True))
+
+    @app.before_request
+    def use_the_database_first() -> None:
+        if before == "writes-without-commit":
+            get_session().add(Role(name="never-committed"))
+            get_session().flush()
+        else:
+            get_session().execute(sa.select(1))
+
+    @app.get("/api/me-committing")
+    @token_auth()
+    def me_committing() -> t.Any:
+        from flask_login import current_user
+
+        if before == "reads-then-view-commits":
+            get_session().commit()
+        return jsonify(email=current_user.email)
+
+    user = make_user(app, "ada@example.com")
+    token = make_token(app, user)
+    assert app.test_client().get("/api/me-committing", headers=bearer(token)).json["email"] == "ada@example.com"
+    with database_of(app).session_scope() as db:
+        assert db.scalar(sa.select(Role).where(Role.name == "never-committed")) is None
+        used = token_row(db, token).last_used_at
+        if before == "writes-without-commit" and db.get_bind().dialect.name == "sqlite":
+            assert used is None
+        else:
+            assert used is not None
