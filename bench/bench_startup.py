@@ -32,8 +32,12 @@
   Flask-Migrate (``Migrate(app, db)``), Flask-Admin (``Admin`` with a
   ``ModelView`` of the user model) and Flask-Mailman (``Mail(app)``, the mail
   library of ``bench_mail``); it answers the same page. Its ratio is a note,
-  the target stays on the three (the stricter baseline). Another note compares
-  like for like: Erlen with the classic stack's three batteries only (``db``,
+  the target stays on the three (the stricter baseline). A third, "Flask-Security-Too's
+  stack", replaces Flask-Login with what a Flask user adds for the rest of
+  erlen-auth's features (registration, recovery, password and email change,
+  tracking, two-factor, passkeys), as its docs set it up, beside Flask-Migrate,
+  Flask-Admin and Flask-Mailman; it answers its own log-in page; its ratio is
+  a note too. Another note compares like for like: Erlen with the classic stack's three batteries only (``db``,
   ``forms``, ``auth``, erlen-auth with every table of its features) against the
   classic stack. Each contender runs once uncounted first, so that no measured
   process compiles its bytecode. ``python bench/memory_by_package.py`` shows
@@ -57,6 +61,7 @@ SUITE = "startup"
 FLASK = "flask (plain app)"
 CLASSIC = "flask-sqlalchemy + flask-login + flask-wtf"
 CLASSIC_FULL = "the full classic stack (+ flask-migrate, flask-admin, flask-mailman)"
+FST_FULL = "flask-security-too's stack (+ flask-sqlalchemy, flask-migrate, flask-admin, flask-mailman)"
 CLASSIC_CLI = "flask: the classic stack's app"
 SIX = "erlen: the six extensions"
 THREE = "erlen: db, forms, auth (the classic stack's batteries)"
@@ -149,7 +154,7 @@ else:
 main()
 """
 
-#: Run as ``python rss.py erlen|six|three|classic|classic-full N [CLASSIC_DB_URL]``: prints
+#: Run as ``python rss.py erlen|six|three|classic|classic-full|fst-full N [CLASSIC_DB_URL]``: prints
 #: ``{"rss_mib": ...}`` after N requests for the log-in page.
 RSS_SCRIPT = """
 import json
@@ -175,6 +180,57 @@ elif which == "erlen":
 
     app = notes_app.create_app()
     path = "/auth/login"
+elif which == "fst-full":
+    # What erlen-auth's features take in the classic world: Flask-Security-Too (Flask-Login, Flask-WTF and
+    # Flask-Principal inside) with registration, recovery, password and email change, tracking, two-factor by
+    # authenticator app and passkeys (WebAuthn), as its docs set it up (fsqla_v3 models, Flask-Mailman),
+    # beside Flask-Migrate and Flask-Admin, as the full classic stack has them.
+    from flask import Flask
+    from flask_admin import Admin
+    from flask_admin.contrib.sqla import ModelView
+    from flask_mailman import Mail
+    from flask_migrate import Migrate
+    from flask_security import Security, SQLAlchemyUserDatastore
+    from flask_security.models import fsqla_v3 as fsqla
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="fst-rss-secret-key-0123456789abcdef",
+        SECURITY_PASSWORD_SALT="fst-rss-password-salt-0123456789",
+        # A file of its own: its user table is not the classic stack's.
+        SQLALCHEMY_DATABASE_URI=sys.argv[3].rsplit("/", 1)[0] + "/fst.sqlite3",
+        SECURITY_REGISTERABLE=True,
+        SECURITY_RECOVERABLE=True,
+        SECURITY_CHANGEABLE=True,
+        SECURITY_CHANGE_EMAIL=True,
+        SECURITY_TRACKABLE=True,
+        SECURITY_TWO_FACTOR=True,
+        SECURITY_TWO_FACTOR_ENABLED_METHODS=["authenticator"],
+        SECURITY_TOTP_SECRETS={"1": "fst-rss-totp-secret-0123456789abcdef"},
+        SECURITY_TOTP_ISSUER="fst-rss",
+        SECURITY_WEBAUTHN=True,
+        MAIL_DEFAULT_SENDER="bench@localhost",
+    )
+    db = SQLAlchemy(app)
+    fsqla.FsModels.set_db_info(db)
+
+    class Role(db.Model, fsqla.FsRoleMixin):
+        pass
+
+    class User(db.Model, fsqla.FsUserMixin):
+        pass
+
+    class WebAuthn(db.Model, fsqla.FsWebAuthnMixin):
+        pass
+
+    Security(app, SQLAlchemyUserDatastore(db, User, Role, WebAuthn))
+    Migrate(app, db)
+    Admin(app, name="FST").add_view(ModelView(User, db))
+    Mail(app)
+    with app.app_context():
+        db.create_all()
+    path = "/login"
 else:
     from flask import Flask, render_template_string
     from flask_login import LoginManager, UserMixin
@@ -346,11 +402,12 @@ def migrate(root: Path, app_module: str, env: dict[str, str]) -> None:
 def bench_rss(quick: bool, root: Path) -> Result:
     count = 200 if quick else 2000
     rounds = 1 if quick else 3
-    samples: dict[str, list[float]] = {CLASSIC: [], CLASSIC_FULL: [], THREE: [], SIX: [], ERLEN: []}
+    samples: dict[str, list[float]] = {CLASSIC: [], CLASSIC_FULL: [], FST_FULL: [], THREE: [], SIX: [], ERLEN: []}
     modules: dict[str, int] = {}
     envs = {
         CLASSIC: app_env(root, "rss"),
         CLASSIC_FULL: app_env(root, "rss"),
+        FST_FULL: app_env(root, "rss"),
         # The six extensions' database, migrated below, holds erlen-auth's tables too.
         THREE: app_env(root, "six"),
         SIX: app_env(root, "six"),
@@ -358,7 +415,14 @@ def bench_rss(quick: bool, root: Path) -> Result:
     }
     for app_module, env in (("notes_app", envs[ERLEN]), ("six_app", envs[SIX])):
         migrate(root, app_module, env)
-    whiches = {CLASSIC: "classic", CLASSIC_FULL: "classic-full", THREE: "three", SIX: "six", ERLEN: "erlen"}
+    whiches = {
+        CLASSIC: "classic",
+        CLASSIC_FULL: "classic-full",
+        FST_FULL: "fst-full",
+        THREE: "three",
+        SIX: "six",
+        ERLEN: "erlen",
+    }
 
     def argv(name: str, requests: int) -> list[str]:
         return [sys.executable, "rss.py", whiches[name], str(requests), f"sqlite:///{root / 'classic.sqlite3'}"]
@@ -368,7 +432,7 @@ def bench_rss(quick: bool, root: Path) -> Result:
     for name in samples:
         harness.run_checked(argv(name, 1), cwd=root, env=envs[name], timeout=600)
     for index in range(rounds):
-        order = [CLASSIC, CLASSIC_FULL, THREE, SIX, ERLEN]
+        order = [CLASSIC, CLASSIC_FULL, FST_FULL, THREE, SIX, ERLEN]
         order = order if index % 2 == 0 else order[::-1]
         for name in order:
             out, _ = harness.run_checked(argv(name, count), cwd=root, env=envs[name], timeout=600)
@@ -376,6 +440,7 @@ def bench_rss(quick: bool, root: Path) -> Result:
             samples[name].append(float(measured["rss_mib"]))
             modules[name] = int(measured["modules"])
     full_ratio = statistics.median(samples[SIX]) / statistics.median(samples[CLASSIC_FULL])
+    fst_ratio = statistics.median(samples[SIX]) / statistics.median(samples[FST_FULL])
     like_ratio = statistics.median(samples[THREE]) / statistics.median(samples[CLASSIC])
     return harness.compare(
         name="worker_rss",
@@ -399,6 +464,10 @@ def bench_rss(quick: bool, root: Path) -> Result:
             f"erlen (six) / the full classic stack: {full_ratio:.3f} "
             "(Flask-Migrate imports Alembic into every worker, Flask-Admin's SQLAlchemy views their forms; "
             "erlen-migrate imports Alembic only for its commands)",
+            f"erlen (six) / Flask-Security-Too's stack: {fst_ratio:.3f} (the extension a Flask user adds for what "
+            "erlen-auth does beyond Flask-Login: registration, recovery, password and email change, tracking, "
+            "two-factor by authenticator app, passkeys; as its docs set it up, fsqla_v3 models, with Flask-Migrate, "
+            "Flask-Admin and Flask-Mailman as in the full classic stack; its log-in page is its own template)",
             "every process answers only its log-in page (GET, no session): erlen's is the full page of erlen-auth "
             "(layout, navigation, CSRF field), the classic one a bare form in one template string",
         ],
