@@ -31,6 +31,9 @@ if t.TYPE_CHECKING:
 #: The attribute of a view function (or a method of a class view) holding its :class:`EndpointOptions`.
 OPTIONS_ATTRIBUTE = "__erlen_api_options__"
 
+#: The attribute of a registered view function holding its endpoints, by HTTP method.
+ENDPOINTS_ATTRIBUTE = "__erlen_api_endpoints__"
+
 
 class _Unset:
     """The type of :data:`UNSET`."""
@@ -229,6 +232,11 @@ class Endpoint:
     _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
     _loaded_rows: LoadedRows | None = field(default=None, repr=False)
     _loaded_rows_many: bool = field(default=False, repr=False)
+
+    @property
+    def has_inputs(self) -> bool:
+        """Whether a request brings it values: path or query parameters, or a body."""
+        return bool(self.path or self.query or self.query_models or self.body)
 
     @property
     def status(self) -> int:
