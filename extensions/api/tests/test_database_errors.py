@@ -12,6 +12,8 @@ from flask import Flask
 for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
     pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
 
+import sqlalchemy as sa  # noqa: E402
+
 from erlen_db import database_of  # noqa: E402
 
 
@@ -67,3 +69,47 @@ def test_other_database_errors_are_500_problems(make_db_app: t.Any) -> None:
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"
     assert response.json["detail"] == "The server met an unexpected error."
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> None:
+    """A body value the view's type lets through but the database refuses (PostgreSQL stores no NUL character in
+    text) is the client's error: a 422 naming the body, not a 500."""
+    from erlen_api.testing import api_client_for
+    from erlen_auth import Role, grant
+    from erlen_auth.testing import make_user
+
+    app = make_db_app(
+        ["forms", "auth", "api", "api_sample.tokens", "api_sample.notes"],
+        {**auth_config, "PROPAGATE_EXCEPTIONS": False},
+        create_all=True,
+    )
+    user = make_user(app, "editor@example.com", roles=["editor"])
+    db = database_of(app).new_session()
+    try:
+        grant(db.scalars(sa.select(Role).where(Role.name == "editor")).one(), "notes.edit", app=app)
+        db.commit()
+    finally:
+        db.close()
+    client = api_client_for(app, token=f"user-{user.id}")  # checks every answer against the OpenAPI document
+
+    response = client.post("/api/v1/notes", json={"title": "Nul", "body": "a\x00b"})
+    if database_of(app).engine.dialect.name != "postgresql":
+        assert response.status_code == 201, response.data  # SQLite stores it
+        return
+    assert response.status_code == 422, response.data
+    assert response.mimetype == "application/problem+json"
+    problem = response.json
+    assert problem["type"] == "urn:erlen:problem:validation"
+    assert problem["errors"] == [
+        {
+            "detail": "A value cannot be stored: too long, out of range, or holding a character the database "
+            "refuses (such as NUL).",
+            "location": "body",
+            "pointer": "#",
+            "type": "value_not_storable",
+        }
+    ]
+    assert "NUL (0x00)" not in response.get_data(as_text=True)  # the database's own message stays in the log
+    assert client.get("/api/v1/notes").json == []
+    # The same request without the NUL is saved: the failed one left the session usable.
+    assert client.post("/api/v1/notes", json={"title": "Nul", "body": "ab"}).status_code == 201

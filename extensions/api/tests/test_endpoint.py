@@ -6,6 +6,7 @@ import typing as t
 
 import pytest
 from flask import Flask
+from pydantic import BaseModel
 
 from erlen_api import PROBLEM_MEDIA_TYPE, Api
 from erlen_api.endpoint import json_pointer
@@ -176,3 +177,47 @@ def test_a_view_must_take_the_rule_variables_and_have_one_body() -> None:
         @api.post("/two")
         def two(a: dict[str, int], b: list[dict[str, int]]) -> None:
             pass
+
+
+class _Reading(BaseModel):
+    value: float
+    extra: list[float] = []
+
+
+def test_numbers_json_cannot_carry_are_refused(make_app: t.Any, client: t.Any) -> None:
+    """NaN, the infinities and numbers beyond a float's range are no JSON numbers: a body holding them is refused
+    (422) rather than passed to the view, whose answer JSON cannot hold them (``null``, or a 500 where answers
+    are checked)."""
+    for body, pointer in (
+        (b'{"x": NaN, "y": 1}', "#/x"),
+        (b'{"x": 1, "y": -Infinity}', "#/y"),
+        (b'{"x": 1e400, "y": 1}', "#/x"),
+    ):
+        refused = client.post("/api/v1/points", data=body, content_type="application/json")
+        assert refused.status_code == 422, refused.data
+        assert [(e["pointer"], e["type"]) for e in refused.json["errors"]] == [(pointer, "finite_number")]
+    assert client.post("/api/v1/points", json={"x": 1.5, "y": -1e300}).json == {"x": 2.5, "y": -1e300}
+    assert client.post("/api/v1/points", json={"x": 1e-400, "y": 0}).json == {"x": 1.0, "y": 1.0}
+
+    api = Api("floats", __name__, version="v9")
+    seen: list[_Reading] = []
+
+    @api.post("/readings")
+    def reading(body: _Reading) -> dict[str, float]:
+        seen.append(body)
+        return {"value": body.value}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    floats = app.test_client()
+    nested = floats.post(
+        "/api/v9/readings", data=b'{"value": 1, "extra": [2, NaN, 1E+999]}', content_type="application/json"
+    )
+    assert [(e["pointer"], e["type"]) for e in nested.json["errors"]] == [
+        ("#/extra/1", "finite_number"),
+        ("#/extra/2", "finite_number"),
+    ]
+    assert seen == []
+    # A string that looks like a large exponent is text, not a number.
+    assert floats.post("/api/v9/readings", json={"value": 2, "note": "e999 NaN"}).json == {"value": 2.0}
+    assert floats.post("/api/v9/readings", json={"value": 1e300, "extra": []}).json == {"value": 1e300}

@@ -120,6 +120,31 @@ def test_a_stale_if_match_is_refused_with_412_and_changes_nothing(ada: ApiClient
     assert ada.patch(url, json={"title": "Star"}, headers={"If-Match": "*"}).status_code == 200
 
 
+def test_a_change_whose_answer_fails_is_not_saved(app: Flask, ada: ApiClient) -> None:
+    """A write answers an error only when nothing was saved: the answer is made before the commit.
+
+    A title longer than the model's String(80), stored by other means (SQLite does not enforce lengths; on
+    PostgreSQL the column was widened), cannot be read back by the schema: a change of another field that
+    keeps it answers 500, and must then leave the row as it was, or the client retries a write that happened.
+    """
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # the 500 as a client gets it
+    url = ada.post("/api/v1/books", json={"title": "Emma"}).headers["Location"]
+    with database_of(app).engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("ALTER TABLE api_sample_book ALTER COLUMN title TYPE varchar(200)"))
+        connection.execute(sa.update(Book).values(title="x" * 100))
+
+    failed = _problem(ada.patch(url, json={"status": "published"}), 500)
+    assert "Traceback" not in failed["detail"]
+    with database_of(app).engine.connect() as connection:
+        assert connection.scalar(sa.select(Book.status)).value == "draft"
+
+    # A change that makes the row readable again is saved and answered.
+    repaired = ada.patch(url, json={"title": "Emma", "status": "published"})
+    assert repaired.status_code == 200, repaired.data
+    assert ada.get(url).json["status"] == "published"
+
+
 def test_secret_columns_are_never_exposed_nor_written(app: Flask, ada: ApiClient) -> None:
     created = ada.post("/api/v1/books", json={"title": "Secret"}).json
     db = database_of(app).new_session()

@@ -30,7 +30,7 @@ from flask.views import MethodView, View
 
 import erlen
 
-from .endpoint import OPTION_NAMES, Endpoint, compile_endpoint, merged_options
+from .endpoint import ENDPOINTS_ATTRIBUTE, OPTION_NAMES, Endpoint, compile_endpoint, merged_options
 from .errorhandling import register_handlers
 from .negotiation import require_acceptable
 from .ratelimits import authenticate_within_limits
@@ -42,9 +42,6 @@ if t.TYPE_CHECKING:
     import datetime
 
     from werkzeug.wrappers import Response
-
-#: The attribute of a registered view function holding its endpoints, by HTTP method.
-ENDPOINTS_ATTRIBUTE = "__erlen_api_endpoints__"
 
 _RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 

@@ -124,12 +124,19 @@ def conflict(
     )
 
 
-def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> None:
-    """Commit ``session``; a unique or foreign-key violation becomes a 409 problem.
+def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> bytes | None:
+    """Write ``session``'s changes, make the answer, then commit; a unique or foreign-key violation is a 409.
+
+    The answer is made from the flushed row before the commit: should making it fail (a stored value the read
+    schema refuses, the database gone while reading back a server-made value), the write is rolled back with
+    the request and its error answer is true; made after the commit, it would tell the client that a saved
+    write failed, and a retry would write it again.
 
     :param built: the resource.
     :param session: the session.
     :param row: the row created or changed; ``None`` for a deletion.
+    :returns: the JSON of ``row`` as a read answers it (what its ``ETag`` is computed over); ``None`` for a
+        deletion.
     :raises Problem: 409.
     """
     values = None
@@ -137,7 +144,10 @@ def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> No
         mapper = sa.inspect(built.resource.model)
         values = {prop.columns[0].name: getattr(row, prop.key) for prop in mapper.column_attrs}
     try:
+        session.flush()
+        body = None if row is None else built.representation(row)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise conflict(built, session, exc, values) from None
+    return body

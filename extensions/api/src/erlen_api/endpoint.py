@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import re
 import typing as t
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import pydantic_core
 from flask import Request, request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
@@ -31,6 +34,9 @@ if t.TYPE_CHECKING:
 #: The attribute of a view function (or a method of a class view) holding its :class:`EndpointOptions`.
 OPTIONS_ATTRIBUTE = "__erlen_api_options__"
 
+#: The attribute of a registered view function holding its endpoints, by HTTP method.
+ENDPOINTS_ATTRIBUTE = "__erlen_api_endpoints__"
+
 
 class _Unset:
     """The type of :data:`UNSET`."""
@@ -41,6 +47,10 @@ class _Unset:
 
 #: "Not declared": the response type comes from the view's return annotation.
 UNSET: t.Final = _Unset()
+
+#: What a body holding a number JSON has not must contain: pydantic's parser reads ``NaN``, ``Infinity`` and
+#: numbers beyond a float's range (``1e400``, read as infinite), which no JSON answer can hold again.
+_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,11 @@ class Endpoint:
     _loaded_rows_many: bool = field(default=False, repr=False)
 
     @property
+    def has_inputs(self) -> bool:
+        """Whether a request brings it values: path or query parameters, or a body."""
+        return bool(self.path or self.query or self.query_models or self.body)
+
+    @property
     def status(self) -> int:
         """The status of a successful response."""
         if self.options.status is not None:
@@ -369,6 +384,11 @@ class Endpoint:
             arguments[body.argument] = body.default
             return []
         require_json_body()
+        if _NON_FINITE_HINT.search(data) is not None:
+            # Rare, and only then parsed a second time: the bytes alone cannot tell a string "e100" from 1e100.
+            non_finite = _non_finite_errors(data)
+            if non_finite:
+                return non_finite
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
         try:
             arguments[body.argument] = adapter.validate_json(data)
@@ -384,6 +404,42 @@ class Endpoint:
                 ) from None
             return _field_errors(details, "body")
         return []
+
+
+def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
+    """The errors of the numbers of the JSON ``data`` that are NaN or infinite; none when it is not JSON.
+
+    JSON numbers are finite (RFC 8259): a view given ``NaN`` or ``1e400`` for a ``float`` would answer it as
+    ``null``, store it where the database takes it (PostgreSQL's ``NaN``), and fail the check of its answers.
+
+    :param data: the request's body.
+    """
+    try:
+        document = pydantic_core.from_json(data)
+    except ValueError:
+        return []  # the validation says what is wrong with it
+    found: list[dict[str, t.Any]] = []
+
+    def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                found.append(
+                    {
+                        "detail": "Input should be a finite number",
+                        "location": "body",
+                        "pointer": json_pointer(location),
+                        "type": "finite_number",
+                    }
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, (*location, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, (*location, index))
+
+    visit(document, ())
+    return found
 
 
 def json_pointer(location: Iterable[str | int]) -> str:

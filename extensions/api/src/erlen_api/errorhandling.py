@@ -9,6 +9,11 @@
   answers it, before any other ``before_request`` function.
 * erlen-db's unavailable database (its ``is_unavailable`` errors) is a 503
   with ``Retry-After``, like erlen-db's own page.
+* A value the database refuses to store (SQLAlchemy's ``DataError``: text
+  with a NUL character or too long for its column, a number out of its
+  column's range), in an endpoint that takes inputs, is a 422 naming where
+  the inputs are: a type such as ``str`` lets it through, the database is
+  the first to refuse it, and it is the client's to correct.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import typing as t
 from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import HTTPException, default_exceptions
 
+from .endpoint import ENDPOINTS_ATTRIBUTE, Endpoint
 from .problems import PROBLEM_TYPES, Problem, problem_response
 
 if t.TYPE_CHECKING:
@@ -63,15 +69,63 @@ def _with_instance(response: Response, exc: Problem) -> Response:
     )
 
 
+#: The detail of a value the database refuses; its own message (which may quote the value) goes to the log only.
+_NOT_STORABLE = (
+    "A value cannot be stored: too long, out of range, or holding a character the database refuses (such as NUL)."
+)
+
+
+def _current_endpoint() -> Endpoint | None:
+    """The endpoint the current request reached, or ``None`` outside the API's typed views."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    endpoints: dict[str, Endpoint] | None = getattr(view, ENDPOINTS_ATTRIBUTE, None)
+    if not endpoints:
+        return None
+    method = request.method
+    return endpoints.get(method) or endpoints.get("GET" if method == "HEAD" else "")
+
+
+def _not_storable(exc: Exception) -> Response | None:
+    """A 422 for a value of the request that the database refuses; ``None`` when the endpoint takes no inputs.
+
+    Without inputs the value was the server's own making: that stays a 500.
+
+    :param exc: SQLAlchemy's ``DataError``.
+    """
+    endpoint = _current_endpoint()
+    if endpoint is None or not endpoint.has_inputs:
+        return None
+    current_app.logger.warning("The database refused a value of the request: %s", exc.__class__.__name__, exc_info=exc)
+    error: dict[str, t.Any] = {"detail": _NOT_STORABLE, "type": "value_not_storable"}
+    if endpoint.body is not None:
+        error.update(location="body", pointer="#")
+    else:
+        location = "query" if endpoint.query or endpoint.query_models else "path"
+        error.update(location=location, parameter=None)
+    return problem_response(
+        422,
+        "The request has 1 invalid input.",
+        type=PROBLEM_TYPES["validation"],
+        title="Invalid request",
+        instance=request.path,
+        errors=[error],
+    )
+
+
 def _database_error(exc: Exception) -> Response:
-    """erlen-db's unavailable database as a 503 problem; any other database error goes on to the 500 handler.
+    """erlen-db's unavailable database as a 503 problem, a value it refuses as a 422; others go on to the 500.
 
     :param exc: a SQLAlchemy error.
     """
+    from sqlalchemy.exc import DataError
+
     from erlen_db import RETRY_AFTER, is_unavailable, note_unavailable
 
     if not is_unavailable(exc):
-        raise exc
+        refused = _not_storable(exc) if isinstance(exc, DataError) else None
+        if refused is None:
+            raise exc
+        return refused
     note_unavailable()
     current_app.logger.error("Database unavailable: %s", exc.__class__.__name__, exc_info=exc)
     return problem_response(

@@ -22,8 +22,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Rule
 
 from . import conditional, negotiation, ratelimits
-from .api import ENDPOINTS_ATTRIBUTE
-from .endpoint import UNSET, Endpoint
+from .endpoint import ENDPOINTS_ATTRIBUTE, UNSET, Endpoint
 from .problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ValidationProblemDetails
 from .responses import JSON_MEDIA_TYPE
 
@@ -321,7 +320,6 @@ def _operation(
             for name, description in options.headers.items()
         }
     responses[str(status)] = success
-    has_inputs = bool(endpoint.path or endpoint.query or endpoint.query_models or endpoint.body)
     if endpoint.body is not None:
         responses["400"] = _problem_response("The body is not valid JSON.", problem)
         responses["413"] = _problem_response("The body is too large.", problem)
@@ -333,7 +331,7 @@ def _operation(
             "Forbidden: the user lacks the permission, or a request with the session cookie lacks the CSRF token.",
             problem,
         )
-    if has_inputs:
+    if endpoint.has_inputs:
         responses["422"] = _problem_response(
             "The request's inputs are invalid: every error, with its place.", problems["validation"]
         )

@@ -132,14 +132,23 @@ class BuiltResource:
                 "and send its new ETag.",
             )
 
-    def item_response(self, row: t.Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    def item_response(
+        self,
+        row: t.Any,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Response:
         """The response of a read, create or change: the item's JSON and its ``ETag``.
 
         :param row: the row.
         :param status: the status.
         :param headers: more headers.
+        :param body: the row's JSON when it is made already (by :func:`~erlen_api.conflicts.save`, before the
+            commit); made from ``row`` otherwise.
         """
-        body = self.representation(row)
+        if body is None:
+            body = self.representation(row)
         response = Response(body, status=status, mimetype=JSON_MEDIA_TYPE)
         response.headers["ETag"] = entity_tag(body)
         for name, value in (headers or {}).items():
@@ -405,9 +414,9 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             if resource.on_create is not None:
                 resource.on_create(row)
             session.add(row)
-            save(built, session, row)
+            body = save(built, session, row)
             location = url_for(f"{api.name}.read", **{key.key: getattr(row, key.key)}) if "read" in operations else None
-            return built.item_response(row, 201, {"Location": location} if location else None)
+            return built.item_response(row, 201, {"Location": location} if location else None, body)
 
         _view(create_item, f"create_{name}", {"body": schemas.create})
         create_item.__doc__ = f"Create one of {name}.\n\nAnswers 201 with its Location and ETag."
@@ -435,8 +444,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                 setattr(row, attribute, value)
             if resource.on_update is not None:
                 resource.on_update(row)
-            save(built, session, row)
-            return built.item_response(row)
+            return built.item_response(row, body=save(built, session, row))
 
         _view(update_item, f"update_{name}", {"body": schemas.update})
         update_item.__doc__ = (
