@@ -59,11 +59,12 @@ def test_a_failure_before_data_is_retried_never_uncertain(
     reply: str | None,
     position: str,
 ) -> None:
-    """The failing message (the batch's first, or the second of a group whose first went out over the same
-    connection) is pending again, its attempt counted, never uncertain; the group's messages after it are
-    sent over a new connection or, when the server cannot be reached, retried with it; none is sent twice."""
+    """The failing message (the batch's first, alone in its group, or the middle one of a group of three whose
+    first went out over the same connection) is pending again, its attempt counted, never uncertain; the
+    messages after it, in its group or later, are sent over a new connection or, when the server cannot be
+    reached, retried with it; none is sent twice."""
     config: dict[str, t.Any] = {
-        "MAIL_OUTBOX_GROUP_SIZE": 5,  # groups of 1, 2 and 2: the third message is the second of its group
+        "MAIL_OUTBOX_GROUP_SIZE": 5,  # groups [0], [1, 2], [3, 4, 5]
         "MAIL_BULK_RECONNECT_AFTER": 2 if stage in OPENING else 0,
     }
     server = smtp_server
@@ -74,7 +75,7 @@ def test_a_failure_before_data_is_retried_never_uncertain(
         server = start_server(credentials={"worker": "secret"})
         config.update(server.config(), MAIL_SMTP_USERNAME="worker", MAIL_SMTP_PASSWORD="secret")
     app = make_outbox_app(config)
-    queued = queue_messages(app, 5)
+    queued = queue_messages(app, 6)
     untrusted = tmp_path / "untrusted-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(untrusted))
 
@@ -88,18 +89,18 @@ def test_a_failure_before_data_is_retried_never_uncertain(
         else:
             server.faults[stage] = reply
 
-    failing = 0 if position == "first" else 2
+    failing = 0 if position == "first" else 4
 
     class Worker(OutboxWorker):
         def checkpoint(self, step: str, row_id: int) -> None:
-            if failing and step == "accepted" and row_id == queued[1]:
-                arm()  # the second message was accepted: the third (the next of its group) meets the fault
+            if failing and step == "accepted" and row_id == queued[failing - 1]:
+                arm()  # the first of the last group was accepted: the next one meets the fault, one is left
 
     if not failing:
         arm()
     totals = Worker(app, clock=clock).run(once=True)
 
-    expected = ["sent"] * failing + ["pending"] + ["pending" if stage in LASTING else "sent"] * (4 - failing)
+    expected = ["sent"] * failing + ["pending"] + ["pending" if stage in LASTING else "sent"] * (5 - failing)
     rows = assert_none_lost_none_doubled(app, server, queued)
     assert [rows[i].status for i in queued] == expected, [rows[i].last_error for i in queued]
     assert (totals.sent, totals.retrying, totals.uncertain, totals.failed) == (
@@ -123,7 +124,7 @@ def test_a_failure_before_data_is_retried_never_uncertain(
     clock.advance(10)
     assert OutboxWorker(app, clock=clock).run(once=True).sent == expected.count("pending")
     rows = assert_none_lost_none_doubled(app, server, queued)
-    assert {row.status for row in rows.values()} == {"sent"} and len(server.messages) == 5
+    assert {row.status for row in rows.values()} == {"sent"} and len(server.messages) == 6
 
 
 def test_a_refusal_before_mail_from_on_a_used_connection_is_not_uncertain(
