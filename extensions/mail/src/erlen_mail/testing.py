@@ -277,9 +277,10 @@ class SMTPTestServer:
         #: Keep each message but close the connection instead of answering, as a server
         #: or network failing at the worst moment: the client cannot know it was accepted.
         self.hang_up_after_data = False
-        #: Failures before a message's data, by command: ``"EHLO"``, ``"AUTH"``, ``"MAIL"`` or ``"RCPT"`` to
-        #: the answer given instead (such as ``"421 4.3.2 Closing"``), or to :data:`HANG_UP` to close the
-        #: connection without one. Each applies once, to the next such command, and is then removed.
+        #: Failures before a message's data, by command: ``"EHLO"``, ``"AUTH"`` (with ``credentials``),
+        #: ``"MAIL"`` or ``"RCPT"`` to the answer given instead (such as ``"421 4.3.2 Closing"``), or to
+        #: :data:`HANG_UP` to close the connection without one. Each applies once, to the next such command,
+        #: and is then removed.
         self.faults: dict[str, str] = {}
         self._handler = _Handler(self)
         self._controller: t.Any = None
