@@ -49,6 +49,10 @@ if t.TYPE_CHECKING:
     from .outbox.worker import BatchResult
 
 
+#: A value of :attr:`SMTPTestServer.faults`: close the connection instead of answering the command.
+HANG_UP = "hang up"
+
+
 def outbox_of(app: Flask) -> list[Message]:
     """Switch ``app`` to the ``memory`` backend and return its outbox: the messages it sent, oldest first.
 
@@ -163,9 +167,39 @@ class _Handler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: list[object] = field(default_factory=list)
 
+    def fault(self, server: t.Any, command: str) -> str | None:
+        """The fault armed for ``command``, taken (each applies once); for :data:`HANG_UP`, the connection is closed."""
+        with self.lock:
+            reply = self.server.faults.pop(command, None)
+        if reply == HANG_UP:
+            server.transport.close()  # the client never hears an answer
+        return reply
+
+    async def handle_EHLO(
+        self, server: t.Any, session: t.Any, envelope: t.Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        reply = self.fault(server, "EHLO")
+        if reply is not None:
+            return [reply]
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        return responses
+
+    async def handle_MAIL(
+        self, server: t.Any, session: t.Any, envelope: t.Any, address: str, mail_options: list[str]
+    ) -> str:
+        reply = self.fault(server, "MAIL")
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: t.Any, session: t.Any, envelope: t.Any, address: str, rcpt_options: list[str]
     ) -> str:
+        reply = self.fault(server, "RCPT")
+        if reply is not None:
+            return reply
         if address in self.server.refuse:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
@@ -209,6 +243,7 @@ class SMTPTestServer:
         from the start with ``implicit_tls``.
     :param credentials: user name to password; when given, clients may log in
         (AUTH PLAIN and LOGIN) and must, with ``require_auth``.
+    :param smtputf8: offer SMTPUTF8 (addresses that are not ASCII).
     """
 
     def __init__(
@@ -220,6 +255,7 @@ class SMTPTestServer:
         require_starttls: bool = False,
         credentials: dict[str, str] | None = None,
         require_auth: bool = False,
+        smtputf8: bool = True,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -228,6 +264,7 @@ class SMTPTestServer:
         self.require_starttls = require_starttls
         self.credentials = credentials
         self.require_auth = require_auth
+        self.smtputf8 = smtputf8
         #: Every message received, oldest first.
         self.messages: list[ReceivedMessage] = []
         #: Recipients the server refuses (550).
@@ -240,6 +277,11 @@ class SMTPTestServer:
         #: Keep each message but close the connection instead of answering, as a server
         #: or network failing at the worst moment: the client cannot know it was accepted.
         self.hang_up_after_data = False
+        #: Failures before a message's data, by command: ``"EHLO"``, ``"AUTH"`` (with ``credentials``),
+        #: ``"MAIL"`` or ``"RCPT"`` to the answer given instead (such as ``"421 4.3.2 Closing"``), or to
+        #: :data:`HANG_UP` to close the connection without one. Each applies once, to the next such command,
+        #: and is then removed.
+        self.faults: dict[str, str] = {}
         self._handler = _Handler(self)
         self._controller: t.Any = None
 
@@ -256,6 +298,9 @@ class SMTPTestServer:
     def _authenticate(self, server: t.Any, session: t.Any, envelope: t.Any, mechanism: str, data: t.Any) -> t.Any:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
+        reply = self._handler.fault(server, "AUTH")
+        if reply is not None:
+            return AuthResult(success=False, handled=False, message=None if reply == HANG_UP else reply)
         if isinstance(data, LoginPassword) and self.credentials is not None:
             login, password = data.login.decode(), data.password.decode()
             if self.credentials.get(login) == password:
@@ -296,6 +341,7 @@ class SMTPTestServer:
             ready_timeout=ready_timeout,
             ssl_context=self.tls_context if self.implicit_tls else None,
             server_hostname="localhost",
+            enable_SMTPUTF8=self.smtputf8,
             **options,
         )
         controller.protocols = []
@@ -368,4 +414,4 @@ def smtp_server() -> Iterator[SMTPTestServer]:
         server.stop()
 
 
-__all__ = ["DeliveredMail", "ReceivedMessage", "SMTPTestServer", "deliver_outbox", "free_port", "outbox_of"]
+__all__ = ["HANG_UP", "DeliveredMail", "ReceivedMessage", "SMTPTestServer", "deliver_outbox", "free_port", "outbox_of"]

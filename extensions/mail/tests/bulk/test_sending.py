@@ -52,6 +52,19 @@ def test_per_message_failures_do_not_stop_the_batch(smtp_app: t.Any, smtp_server
     assert result.summary() == "2 sent, 2 failed, 0 cancelled"
 
 
+def test_a_421_to_rcpt_closes_the_connection_and_the_next_message_opens_one(
+    smtp_app: t.Any, smtp_server: SMTPTestServer
+) -> None:
+    """smtplib closes the connection on a 421 to RCPT TO without saying so (``SMTPRecipientsRefused``):
+    the backend drops it, and the next message goes out over a new one instead of failing unsent."""
+    smtp_server.faults["RCPT"] = "421 4.3.2 Closing connection"
+    result = send_many(messages(3), app=smtp_app, reconnect_after=0)
+    assert [r.status for r in result] == ["failed", "sent", "sent"], [r.error for r in result]
+    assert "421" in (result.failed[0].error or "")
+    assert [m.email["Subject"] for m in smtp_server.messages] == ["m1", "m2"]
+    assert smtp_server.connections_used == 1  # the first connection delivered nothing
+
+
 def test_server_down_then_back(smtp_app: t.Any, smtp_server: SMTPTestServer) -> None:
     smtp_server.stop()
     down = send_many(messages(3, "down"), app=smtp_app)

@@ -161,6 +161,9 @@ class SMTPBackend(Backend):
         self.uncertain = False
         self.open()
         assert self.connection is not None
+        # Nothing of this message is written yet: a failure before its MAIL FROM (the client refusing it, say)
+        # must not be taken for one after the previous message's end, which set the flag on this connection.
+        self.connection.data_written = False
         try:
             options = self._mail_options(self.connection, data, sender, recipients)
             self.connection.before_end, self.connection.end_ready = before_end, end_ready
@@ -169,8 +172,11 @@ class SMTPBackend(Backend):
             finally:
                 self.connection.before_end = self.connection.end_ready = None
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
-            # The server answered with a refusal: the connection is still usable, unless it said 421 (closing).
-            if getattr(exc, "smtp_code", None) == 421:
+            # The server answered with a refusal: the connection is still usable, unless it said 421 (closing)
+            # or smtplib closed it already: a 421 to RCPT TO comes as SMTPRecipientsRefused, without a code of
+            # its own, and a connection lost during the RSET after a refusal is closed without a word. Kept,
+            # such a connection would fail the next message before it even began.
+            if getattr(exc, "smtp_code", None) == 421 or self.connection.sock is None:
                 connection, self.connection = self.connection, None
                 close_quietly(connection)
             raise

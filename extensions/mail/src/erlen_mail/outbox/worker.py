@@ -318,7 +318,11 @@ class OutboxWorker:
     def transaction(self) -> Iterator[sa.Connection]:
         """One committed transaction: on the batch's connection during a batch, else on a new one.
 
-        Holds the lock that keeps the heartbeat from writing at the same time.
+        Holds the lock that keeps the heartbeat from writing at the same time. Under the engine's
+        ``AUTOCOMMIT`` isolation level (``DB_ENGINE_OPTIONS``) it begins nothing and each statement
+        commits as it runs; the worker's writes need no more (as on the marks' writer, see
+        :mod:`.marks`): each statement records the outcome of its own rows, so a crash between two of
+        them leaves a state a crash between two commits leaves too.
         """
         with self._writing:
             if self._connection is None:
