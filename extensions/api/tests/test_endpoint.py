@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import typing as t
 
 import pytest
@@ -221,3 +223,56 @@ def test_numbers_json_cannot_carry_are_refused(make_app: t.Any, client: t.Any) -
     # A string that looks like a large exponent is text, not a number.
     assert floats.post("/api/v9/readings", json={"value": 2, "note": "e999 NaN"}).json == {"value": 2.0}
     assert floats.post("/api/v9/readings", json={"value": 1e300, "extra": []}).json == {"value": 1e300}
+
+
+class _Text(BaseModel):
+    text: str
+
+
+def _text_app(make_app: t.Any, config: dict[str, t.Any]) -> t.Any:
+    api = Api("bodies", __name__, version="v9")
+
+    @api.post("/texts")
+    def texts(body: _Text) -> dict[str, int]:
+        return {"length": len(body.text)}
+
+    app = make_app(["api"], config)
+    app.register_blueprint(api)
+    return app.test_client()
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(make_app: t.Any) -> None:
+    """Without erlen-forms no MAX_CONTENT_LENGTH is set: the API's own limit keeps a body from filling memory."""
+    client = _text_app(make_app, {})
+    assert client.post("/api/v9/texts", json={"text": "a" * 1_000_000}).json == {"length": 1_000_000}
+    refused = client.post("/api/v9/texts", json={"text": "a" * 1_048_577})  # 1 MiB is the default
+    assert refused.status_code == 413 and refused.mimetype == "application/problem+json"
+
+    client = _text_app(make_app, {"API_MAX_BODY_SIZE": 1000})
+    assert client.post("/api/v9/texts", json={"text": "a" * 900}).json == {"length": 900}
+    assert client.post("/api/v9/texts", json={"text": "a" * 1000}).status_code == 413
+    # A chunked body has no Content-Length to refuse: it is cut off at the limit.
+    chunked = client.post(
+        "/api/v9/texts",
+        input_stream=io.BytesIO(json.dumps({"text": "a" * 5000}).encode()),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert chunked.status_code == 413 and chunked.mimetype == "application/problem+json"
+    exactly = json.dumps({"text": "a" * 988}).encode()
+    assert len(exactly) == 1000
+    whole = client.post(
+        "/api/v9/texts",
+        input_stream=io.BytesIO(exactly),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert whole.json == {"length": 988}
+
+    # The app's own lower limit still applies; None leaves only the app's.
+    lower = _text_app(make_app, {"API_MAX_BODY_SIZE": 1000, "MAX_CONTENT_LENGTH": 500})
+    assert lower.post("/api/v9/texts", json={"text": "a" * 600}).status_code == 413
+    unlimited = _text_app(make_app, {"API_MAX_BODY_SIZE": None})
+    assert unlimited.post("/api/v9/texts", json={"text": "a" * 2_000_000}).json == {"length": 2_000_000}

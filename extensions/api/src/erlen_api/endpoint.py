@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pydantic_core
-from flask import Request, request
+from flask import Request, current_app, request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .loaded_rows import LoadedRows
 from .negotiation import require_json_body
@@ -368,9 +369,17 @@ class Endpoint:
 
         :param arguments: the view's arguments so far.
         :raises Problem: 400 for a body that is not JSON, 415 for another media type.
+        :raises werkzeug.exceptions.RequestEntityTooLarge: 413, for a body over ``API_MAX_BODY_SIZE``.
         """
         body = t.cast(BodyParameter, self.body)
+        limit = current_app.config["API_MAX_BODY_SIZE"]
+        if limit is not None and (request.max_content_length is None or limit < request.max_content_length):
+            # Flask's per-request limit: a larger Content-Length is a 413 before anything is read. A body without
+            # one (chunked) is read up to the limit and silently cut off there: one byte more tells it apart.
+            request.max_content_length = limit if request.content_length is not None else limit + 1
         data = request.get_data(cache=True)
+        if limit is not None and len(data) > limit:
+            raise RequestEntityTooLarge()
         if not data:
             if body.required:
                 return [

@@ -65,6 +65,15 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "None: in debug and testing only.",
         ),
         erlen.Setting(
+            "MAX_BODY_SIZE",
+            int | None,
+            default=1024 * 1024,
+            validate=erlen.at_least(1),
+            help="The largest JSON body in bytes an endpoint reads (1 MiB); a larger one is answered 413 before "
+            "it is read. A lower MAX_CONTENT_LENGTH of the app still applies; None leaves that one alone, and "
+            "without it (erlen-forms sets it) bodies are unbounded.",
+        ),
+        erlen.Setting(
             "REQUIRE_IF_MATCH",
             bool,
             default=False,
