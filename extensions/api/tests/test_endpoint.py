@@ -221,3 +221,20 @@ def test_numbers_json_cannot_carry_are_refused(make_app: t.Any, client: t.Any) -
     # A string that looks like a large exponent is text, not a number.
     assert floats.post("/api/v9/readings", json={"value": 2, "note": "e999 NaN"}).json == {"value": 2.0}
     assert floats.post("/api/v9/readings", json={"value": 1e300, "extra": []}).json == {"value": 1e300}
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        b"1" + b"0" * 400,  # an integer beyond a float's range: infinite as a float
+        b"1" + b"0" * 400 + b".5",  # no exponent at all
+        b"-1" + b"0" * 300 + b"e99",  # an exponent of two digits, the rest in the digits before it
+    ],
+    ids=["integer", "without-exponent", "small-exponent"],
+)
+def test_numbers_beyond_a_floats_range_are_refused_however_they_are_written(client: t.Any, number: bytes) -> None:
+    """The hint choosing the bodies to look at again must not miss a number that overflows without a large
+    exponent: it would reach the view as an infinite float."""
+    refused = client.post("/api/v1/points", data=b'{"x": 1, "y": ' + number + b"}", content_type="application/json")
+    assert refused.status_code == 422, refused.data
+    assert [(e["pointer"], e["type"]) for e in refused.json["errors"]] == [("#/y", "finite_number")]

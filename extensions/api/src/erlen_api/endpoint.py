@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import math
 import re
+import sys
 import typing as t
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,8 +50,10 @@ class _Unset:
 UNSET: t.Final = _Unset()
 
 #: What a body holding a number JSON has not must contain: pydantic's parser reads ``NaN``, ``Infinity`` and
-#: numbers beyond a float's range (``1e400``, read as infinite), which no JSON answer can hold again.
-_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}")
+#: numbers beyond a float's range (``1e400``, read as infinite), which no JSON answer can hold again. A number
+#: passes 1e308 with an exponent of three digits, or with 210 digits before an exponent of at most 99 (or
+#: before none): a run of 210 digits is a hint too.
+_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}|[0-9]{210}")
 
 
 @dataclass(frozen=True)
@@ -407,7 +410,8 @@ class Endpoint:
 
 
 def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
-    """The errors of the numbers of the JSON ``data`` that are NaN or infinite; none when it is not JSON.
+    """The errors of the numbers of the JSON ``data`` that are NaN, infinite or beyond a float's range; none
+    when it is not JSON.
 
     JSON numbers are finite (RFC 8259): a view given ``NaN`` or ``1e400`` for a ``float`` would answer it as
     ``null``, store it where the database takes it (PostgreSQL's ``NaN``), and fail the check of its answers.
@@ -423,14 +427,11 @@ def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
     def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
         if isinstance(value, float):
             if not math.isfinite(value):
-                found.append(
-                    {
-                        "detail": "Input should be a finite number",
-                        "location": "body",
-                        "pointer": json_pointer(location),
-                        "type": "finite_number",
-                    }
-                )
+                found.append(_finite_number_error(location))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            # Read exactly, but a float field would take it as infinite.
+            if abs(value) > sys.float_info.max:
+                found.append(_finite_number_error(location))
         elif isinstance(value, dict):
             for key, item in value.items():
                 visit(item, (*location, key))
@@ -440,6 +441,19 @@ def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
 
     visit(document, ())
     return found
+
+
+def _finite_number_error(location: tuple[str | int, ...]) -> dict[str, t.Any]:
+    """The error of a number of the body that is NaN, infinite or beyond a float's range.
+
+    :param location: where it is in the body.
+    """
+    return {
+        "detail": "Input should be a finite number",
+        "location": "body",
+        "pointer": json_pointer(location),
+        "type": "finite_number",
+    }
 
 
 def json_pointer(location: Iterable[str | int]) -> str:
