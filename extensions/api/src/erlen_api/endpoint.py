@@ -52,8 +52,9 @@ UNSET: t.Final = _Unset()
 #: What a body holding a number JSON has not must contain: pydantic's parser reads ``NaN``, ``Infinity`` and
 #: numbers beyond a float's range (``1e400``, read as infinite), which no JSON answer can hold again. A number
 #: passes 1e308 with an exponent of three digits, or with 210 digits before an exponent of at most 99 (or
-#: before none): a run of 210 digits is a hint too.
-_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}|[0-9]{210}")
+#: before none): a run of 210 digits is a hint too, tried only where a run begins (a search from every digit
+#: of a long run would cost 210 steps a byte).
+_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}|(?<![0-9])[0-9]{210}")
 
 
 @dataclass(frozen=True)
