@@ -238,3 +238,13 @@ def test_numbers_beyond_a_floats_range_are_refused_however_they_are_written(clie
     refused = client.post("/api/v1/points", data=b'{"x": 1, "y": ' + number + b"}", content_type="application/json")
     assert refused.status_code == 422, refused.data
     assert [(e["pointer"], e["type"]) for e in refused.json["errors"]] == [("#/y", "finite_number")]
+
+
+def test_a_body_with_a_number_json_cannot_carry_lists_its_other_errors_too(client: t.Any) -> None:
+    """A 422 lists every error of the inputs: a NaN does not hide the body's other invalid field."""
+    refused = client.post("/api/v1/points", data=b'{"x": NaN, "y": "abc"}', content_type="application/json")
+    assert refused.status_code == 422, refused.data
+    assert [(e["pointer"], e["type"]) for e in refused.json["errors"]] == [
+        ("#/x", "finite_number"),
+        ("#/y", "float_parsing"),
+    ]

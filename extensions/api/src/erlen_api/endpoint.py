@@ -388,14 +388,13 @@ class Endpoint:
             arguments[body.argument] = body.default
             return []
         require_json_body()
+        non_finite: list[dict[str, t.Any]] = []
         if _NON_FINITE_HINT.search(data) is not None:
             # Rare, and only then parsed a second time: the bytes alone cannot tell a string "e100" from 1e100.
             non_finite = _non_finite_errors(data)
-            if non_finite:
-                return non_finite
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
         try:
-            arguments[body.argument] = adapter.validate_json(data)
+            value = adapter.validate_json(data)
         except ValidationError as exc:
             details = exc.errors(include_url=False)
             invalid = next((error for error in details if error["type"] == "json_invalid"), None)
@@ -406,7 +405,12 @@ class Endpoint:
                     type=PROBLEM_TYPES["invalid-json"],
                     title="Invalid JSON",
                 ) from None
-            return _field_errors(details, "body")
+            # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
+            places = {error["pointer"] for error in non_finite}
+            return non_finite + [error for error in _field_errors(details, "body") if error["pointer"] not in places]
+        if non_finite:
+            return non_finite
+        arguments[body.argument] = value
         return []
 
 
