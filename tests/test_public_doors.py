@@ -14,7 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Modules documented as public, beyond each distribution's package itself.
-DOCUMENTED_MODULES = frozenset({"erlen.checks", "erlen.logs", "erlen.redaction", "erlen_admin.models"})
+DOCUMENTED_MODULES = frozenset(
+    {"erlen.checks", "erlen.failover", "erlen.logs", "erlen.redaction", "erlen_admin.models"}
+)
 
 
 def _is_public(module: str) -> bool:

@@ -113,3 +113,29 @@ def test_a_value_the_database_refuses_is_a_422_not_a_500(make_db_app: t.Any, aut
     assert client.get("/api/v1/notes").json == []
     # The same request without the NUL is saved: the failed one left the session usable.
     assert client.post("/api/v1/notes", json={"title": "Nul", "body": "ab"}).status_code == 201
+
+
+def test_a_data_error_of_the_views_own_making_stays_a_500(make_app: t.Any, postgres_schema_url: str) -> None:
+    """Only a value the database refuses to store is the client's to correct: a division by zero in the view's
+    own query (a ``DataError`` on PostgreSQL too) is the server's bug, a 500, even in an endpoint with inputs."""
+    from erlen_api import Api
+    from erlen_db import get_session
+
+    api = Api("data_errors", __name__, version="v9")
+
+    @api.get("/ratios/<int:n>")
+    def ratio(n: int) -> dict[str, int]:
+        value = get_session().scalar(sa.text("SELECT CAST(:n AS integer) / (:n - :n)"), {"n": n})
+        return {"ratio": value}
+
+    app = make_app(["db", "api"], {"DB_URL": postgres_schema_url, "PROPAGATE_EXCEPTIONS": False})
+    app.register_blueprint(api)
+    client = app.test_client()
+
+    own = client.get("/api/v9/ratios/3")
+    assert own.status_code == 500, own.data
+    assert own.json["detail"] == "The server met an unexpected error."
+    # A path value beyond the column type's range is still the client's: 422.
+    refused = client.get("/api/v9/ratios/99999999999")
+    assert refused.status_code == 422, refused.data
+    assert refused.json["errors"][0]["type"] == "value_not_storable"

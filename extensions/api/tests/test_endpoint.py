@@ -276,3 +276,30 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(make_app: t.Any) -> 
     assert lower.post("/api/v9/texts", json={"text": "a" * 600}).status_code == 413
     unlimited = _text_app(make_app, {"API_MAX_BODY_SIZE": None})
     assert unlimited.post("/api/v9/texts", json={"text": "a" * 2_000_000}).json == {"length": 2_000_000}
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        b"1" + b"0" * 400,  # an integer beyond a float's range: infinite as a float
+        b"1" + b"0" * 400 + b".5",  # no exponent at all
+        b"-1" + b"0" * 300 + b"e99",  # an exponent of two digits, the rest in the digits before it
+    ],
+    ids=["integer", "without-exponent", "small-exponent"],
+)
+def test_numbers_beyond_a_floats_range_are_refused_however_they_are_written(client: t.Any, number: bytes) -> None:
+    """The hint choosing the bodies to look at again must not miss a number that overflows without a large
+    exponent: it would reach the view as an infinite float."""
+    refused = client.post("/api/v1/points", data=b'{"x": 1, "y": ' + number + b"}", content_type="application/json")
+    assert refused.status_code == 422, refused.data
+    assert [(e["pointer"], e["type"]) for e in refused.json["errors"]] == [("#/y", "finite_number")]
+
+
+def test_a_body_with_a_number_json_cannot_carry_lists_its_other_errors_too(client: t.Any) -> None:
+    """A 422 lists every error of the inputs: a NaN does not hide the body's other invalid field."""
+    refused = client.post("/api/v1/points", data=b'{"x": NaN, "y": "abc"}', content_type="application/json")
+    assert refused.status_code == 422, refused.data
+    assert [(e["pointer"], e["type"]) for e in refused.json["errors"]] == [
+        ("#/x", "finite_number"),
+        ("#/y", "float_parsing"),
+    ]

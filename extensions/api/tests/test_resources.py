@@ -302,3 +302,18 @@ def test_resources_need_the_db_plugin(make_app: t.Any) -> None:
     resource = Resource(Shelf)
     with pytest.raises(ApiDeclarationError, match="enable the 'db' plugin"):
         make_app(["api", "api_sample.configured"], {"SAMPLE_RESOURCES": [resource]})
+
+
+def test_the_etag_of_a_write_is_that_of_the_stored_row_as_a_read_answers_it(ada: ApiClient) -> None:
+    """A write answers the row as the database stores it: a price of ``1.5`` in a ``Numeric(6, 2)`` column is
+    read back as ``1.50``, and the ETag of the create must be a read's, or an ``If-Match`` with it is refused."""
+    created = ada.post("/api/v1/books", json={"title": "Emma", "price": "1.5"})
+    assert created.status_code == 201, created.data
+    read = ada.get(created.headers["Location"])
+    assert (created.data, created.headers["ETag"]) == (read.data, read.headers["ETag"])
+    changed = ada.patch(
+        created.headers["Location"], json={"price": "2.5"}, headers={"If-Match": created.headers["ETag"]}
+    )
+    assert changed.status_code == 200, changed.data
+    read = ada.get(created.headers["Location"])
+    assert (changed.data, changed.headers["ETag"]) == (read.data, read.headers["ETag"])

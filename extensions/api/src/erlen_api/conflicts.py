@@ -130,7 +130,8 @@ def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> by
     The answer is made from the flushed row before the commit: should making it fail (a stored value the read
     schema refuses, the database gone while reading back a server-made value), the write is rolled back with
     the request and its error answer is true; made after the commit, it would tell the client that a saved
-    write failed, and a retry would write it again.
+    write failed, and a retry would write it again. The row is read back first: the answer and its ``ETag``
+    are of the values as stored, as a later read answers them (``1.5`` in a ``Numeric(6, 2)`` is ``1.50``).
 
     :param built: the resource.
     :param session: the session.
@@ -145,7 +146,10 @@ def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> by
         values = {prop.columns[0].name: getattr(row, prop.key) for prop in mapper.column_attrs}
     try:
         session.flush()
-        body = None if row is None else built.representation(row)
+        body = None
+        if row is not None:
+            session.refresh(row)  # the values the request set, as the database stores them
+            body = built.representation(row)
         session.commit()
     except IntegrityError as exc:
         session.rollback()

@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import math
 import re
+import sys
 import typing as t
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,8 +51,11 @@ class _Unset:
 UNSET: t.Final = _Unset()
 
 #: What a body holding a number JSON has not must contain: pydantic's parser reads ``NaN``, ``Infinity`` and
-#: numbers beyond a float's range (``1e400``, read as infinite), which no JSON answer can hold again.
-_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}")
+#: numbers beyond a float's range (``1e400``, read as infinite), which no JSON answer can hold again. A number
+#: passes 1e308 with an exponent of three digits, or with 210 digits before an exponent of at most 99 (or
+#: before none): a run of 210 digits is a hint too, tried only where a run begins (a search from every digit
+#: of a long run would cost 210 steps a byte).
+_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}|(?<![0-9])[0-9]{210}")
 
 
 @dataclass(frozen=True)
@@ -393,14 +397,13 @@ class Endpoint:
             arguments[body.argument] = body.default
             return []
         require_json_body()
+        non_finite: list[dict[str, t.Any]] = []
         if _NON_FINITE_HINT.search(data) is not None:
             # Rare, and only then parsed a second time: the bytes alone cannot tell a string "e100" from 1e100.
             non_finite = _non_finite_errors(data)
-            if non_finite:
-                return non_finite
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
         try:
-            arguments[body.argument] = adapter.validate_json(data)
+            value = adapter.validate_json(data)
         except ValidationError as exc:
             details = exc.errors(include_url=False)
             invalid = next((error for error in details if error["type"] == "json_invalid"), None)
@@ -411,12 +414,18 @@ class Endpoint:
                     type=PROBLEM_TYPES["invalid-json"],
                     title="Invalid JSON",
                 ) from None
-            return _field_errors(details, "body")
+            # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
+            places = {error["pointer"] for error in non_finite}
+            return non_finite + [error for error in _field_errors(details, "body") if error["pointer"] not in places]
+        if non_finite:
+            return non_finite
+        arguments[body.argument] = value
         return []
 
 
 def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
-    """The errors of the numbers of the JSON ``data`` that are NaN or infinite; none when it is not JSON.
+    """The errors of the numbers of the JSON ``data`` that are NaN, infinite or beyond a float's range; none
+    when it is not JSON.
 
     JSON numbers are finite (RFC 8259): a view given ``NaN`` or ``1e400`` for a ``float`` would answer it as
     ``null``, store it where the database takes it (PostgreSQL's ``NaN``), and fail the check of its answers.
@@ -432,14 +441,11 @@ def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
     def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
         if isinstance(value, float):
             if not math.isfinite(value):
-                found.append(
-                    {
-                        "detail": "Input should be a finite number",
-                        "location": "body",
-                        "pointer": json_pointer(location),
-                        "type": "finite_number",
-                    }
-                )
+                found.append(_finite_number_error(location))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            # Read exactly, but a float field would take it as infinite.
+            if abs(value) > sys.float_info.max:
+                found.append(_finite_number_error(location))
         elif isinstance(value, dict):
             for key, item in value.items():
                 visit(item, (*location, key))
@@ -449,6 +455,19 @@ def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
 
     visit(document, ())
     return found
+
+
+def _finite_number_error(location: tuple[str | int, ...]) -> dict[str, t.Any]:
+    """The error of a number of the body that is NaN, infinite or beyond a float's range.
+
+    :param location: where it is in the body.
+    """
+    return {
+        "detail": "Input should be a finite number",
+        "location": "body",
+        "pointer": json_pointer(location),
+        "type": "finite_number",
+    }
 
 
 def json_pointer(location: Iterable[str | int]) -> str:

@@ -13,7 +13,8 @@
   with a NUL character or too long for its column, a number out of its
   column's range), in an endpoint that takes inputs, is a 422 naming where
   the inputs are: a type such as ``str`` lets it through, the database is
-  the first to refuse it, and it is the client's to correct.
+  the first to refuse it, and it is the client's to correct. Other
+  database errors (a division by zero in the view's query) stay 500s.
 """
 
 from __future__ import annotations
@@ -75,6 +76,26 @@ _NOT_STORABLE = (
 )
 
 
+#: The SQLSTATEs of a value that cannot be stored: too long (``22001``, ``22026``), out of range (``22003``,
+#: ``22008``), a character the column's encoding lacks (``22021``, ``22P05``). The rest of class ``22`` (a division
+#: by zero, an invalid regular expression, ...) comes of the view's own query as much as of the request's values:
+#: a 500.
+_NOT_STORABLE_SQLSTATES = frozenset({"22001", "22026", "22003", "22008", "22021", "22P05"})
+
+
+def _refuses_a_value(exc: Exception) -> bool:
+    """Whether the database error ``exc`` says a value cannot be stored (see :data:`_NOT_STORABLE_SQLSTATES`).
+
+    A ``DataError`` without a SQLSTATE is the driver's own refusal of a value it is given, such as psycopg's of
+    a NUL character.
+
+    :param exc: SQLAlchemy's ``DataError``.
+    """
+    original = getattr(exc, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return sqlstate is None or str(sqlstate) in _NOT_STORABLE_SQLSTATES
+
+
 def _current_endpoint() -> Endpoint | None:
     """The endpoint the current request reached, or ``None`` outside the API's typed views."""
     view = current_app.view_functions.get(request.endpoint or "")
@@ -122,7 +143,7 @@ def _database_error(exc: Exception) -> Response:
     from erlen_db import RETRY_AFTER, is_unavailable, note_unavailable
 
     if not is_unavailable(exc):
-        refused = _not_storable(exc) if isinstance(exc, DataError) else None
+        refused = _not_storable(exc) if isinstance(exc, DataError) and _refuses_a_value(exc) else None
         if refused is None:
             raise exc
         return refused
