@@ -111,11 +111,12 @@ class Failover:
             if self._down_since is not None:
                 return  # logged when it was lost
             self._down_since = dt.datetime.now(dt.UTC)
-            self._down_reason = self._explain(exc)
+            # Kept for the message: a call that finds the service back may clear the attribute before it is logged.
+            reason = self._down_reason = self._explain(exc)
         self.logger.warning(
             "%s cannot be reached (%s): %s until it answers again (tried every %g s).",
             self.service,
-            self._down_reason,
+            reason,
             self.while_down,
             self.retry_interval,
         )
