@@ -139,6 +139,7 @@ def test_errors_are_described_by_their_class_and_message() -> None:
         ("redis://user:s3cret@cache.internal/0", "cache.internal:6379"),
         ("unix:///run/redis/redis.sock", "/run/redis/redis.sock"),
         ("redis://cache:notaport/0", "the configured URL"),
+        ("redis://[::1]:6380/0", "[::1]:6380"),
     ],
 )
 def test_locations_name_the_host_and_port_never_the_password(url: str, described: str) -> None:

@@ -143,10 +143,15 @@ def describe_location(url: str, default_port: int) -> str:
 
     :param url: the service's URL, e.g. ``redis://:secret@cache:6380/0``.
     :param default_port: the port of a URL without one.
-    :returns: ``host:port``; a socket's path for a URL without host (``unix:///run/redis.sock``).
+    :returns: ``host:port`` (``[::1]:6379`` for an IPv6 address); a socket's path for a URL without host
+        (``unix:///run/redis.sock``).
     """
     parts = urlsplit(url)
     try:
-        return f"{parts.hostname}:{parts.port or default_port}" if parts.hostname else (parts.path or "a socket")
+        port = parts.port or default_port
     except ValueError:  # a port that is no number
         return "the configured URL"
+    if not parts.hostname:
+        return parts.path or "a socket"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 address, as URLs write it
+    return f"{host}:{port}"
