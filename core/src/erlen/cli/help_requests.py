@@ -18,6 +18,8 @@ command, which then behaves, and reports its errors, exactly as before.
 
 from __future__ import annotations
 
+import typing as t
+
 import click
 
 from ..errors import ErlenError
@@ -68,7 +70,7 @@ def _probe_context(parent: click.Context, name: str | None, command: click.Comma
     return command.context_class(command, info_name=name, parent=parent, **extra)
 
 
-def _help_given(ctx: click.Context, command: click.Command, opts: dict[str, object]) -> bool:
+def _help_given(ctx: click.Context, command: click.Command, opts: dict[str, t.Any]) -> bool:
     # The help option is eager: click processes it before any other parameter, and exits with the page.
     help_option = command.get_help_option(ctx)
     if help_option is None:
