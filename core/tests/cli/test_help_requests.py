@@ -124,7 +124,10 @@ def help_app(noop_plugin: Callable[..., str], plugins: PluginFactory, monkeypatc
     module = types.ModuleType("help_requests_app")
 
     def create() -> t.Any:
-        return erlen.create_app("helpapp", {"PLUGINS": [things, extender]}, environ={})
+        app = erlen.create_app("helpapp", {"PLUGINS": [things, extender]}, environ={})
+        # The app's factory adds a command of its own to the plugin's group (added when the group loads).
+        app.cli.commands["things"].add_command(click.Command("own", help="The app's own thing."))
+        return app
 
     def create_set_up() -> t.Any:
         # The same app with its set-up finished by the factory: what the erlen command showed before.
@@ -147,6 +150,7 @@ def help_app(noop_plugin: Callable[..., str], plugins: PluginFactory, monkeypatc
         ["things", "count", "--help"],
         ["things", "count", "--kind", "few", "--help"],
         ["things", "extra", "--help"],  # added by another plugin when the group loads
+        ["things", "own", "--help"],  # added by the app's factory
         ["greet", "--help"],
         ["plugins", "--help"],  # Erlen's own (Flask's run, shell and routes do not load the app for their help)
     ],
@@ -163,11 +167,11 @@ def test_a_help_page_is_the_same_without_finishing_the_set_up(help_app: HelpApp,
     assert HEAVY not in sys.modules
 
 
-def test_a_group_help_lists_the_commands_other_plugins_add_when_it_loads(help_app: HelpApp) -> None:
+def test_a_group_help_lists_the_commands_other_plugins_and_the_app_add_when_it_loads(help_app: HelpApp) -> None:
     result = help_app.invoke("create", ["things", "--help"])
     assert result.exit_code == 0, result.output
     commands = result.output.split("Commands:\n", 1)[1]
-    assert [line.split()[0] for line in commands.splitlines() if line.strip()] == ["count", "extra"]
+    assert [line.split()[0] for line in commands.splitlines() if line.strip()] == ["count", "extra", "own"]
     assert help_app.calls == []
 
 
@@ -204,7 +208,7 @@ def test_completion_needs_no_set_up(help_app: HelpApp) -> None:
         "create", [], env={"_ERLEN_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": "4"}
     )
     assert result.exit_code == 0, result.output
-    assert result.output.split() == ["plain,count", "plain,extra"]
+    assert result.output.split() == ["plain,count", "plain,extra", "plain,own"]
     assert help_app.calls == []
     assert HEAVY not in sys.modules
 
