@@ -417,6 +417,62 @@ def test_erlen_help_of_the_six_plugins_imports_no_sqlalchemy(six_folder: Path) -
     assert [name for name in NOT_IMPORTED_BY_HELP if name in json.loads(modules)] == []
 
 
+#: The six extensions' app with its set-up finished by its factory: the help pages the erlen command printed
+#: before it left the set-up pending for them.
+SET_UP_APP_MODULE = """
+import erlen
+import six_cli_app
+
+
+def create_app():
+    app = six_cli_app.create_app()
+    erlen.finish_setup(app)
+    return app
+"""
+
+#: Runs ``erlen --app APP ARGS...`` (``sys.argv[1:]``), then prints its exit status and the modules imported.
+HELP_SCRIPT = HIDE_FLASK_COMMANDS + textwrap.dedent(
+    """
+    import json, sys
+    from erlen.cli import cli
+
+    app, *args = sys.argv[1:]
+    try:
+        cli.main(["--app", app, *args], prog_name="erlen")
+    except SystemExit as exc:
+        print("exit", exc.code)
+    print(json.dumps(sorted(sys.modules)))
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["db", "--help"],
+        ["db"],  # a group without a subcommand: its help page
+        ["db", "upgrade", "--help"],  # erlen-migrate's, added to erlen-db's group when it loads
+        ["mail", "--help"],
+        ["user", "--help"],
+        ["user", "create", "--help"],
+        ["user", "token", "create", "--help"],
+        ["check", "--help"],
+    ],
+)
+def test_a_help_page_of_the_six_plugins_is_the_set_up_apps_without_sqlalchemy(
+    six_folder: Path, args: list[str]
+) -> None:
+    (six_folder / "six_set_up_app.py").write_text(SET_UP_APP_MODULE, encoding="utf-8")
+    set_up = _python(six_folder, HELP_SCRIPT, "six_set_up_app", *args)
+    shown = _python(six_folder, HELP_SCRIPT, "six_cli_app", *args)
+    *set_up_page, set_up_modules = set_up.stdout.splitlines()
+    *page, modules = shown.stdout.splitlines()
+    assert (page, shown.stderr) == (set_up_page, set_up.stderr)
+    assert "Usage: erlen " in shown.stdout + shown.stderr
+    assert "sqlalchemy" in json.loads(set_up_modules)  # compared with the page of an app whose set-up ran
+    assert [name for name in NOT_IMPORTED_BY_HELP if name in json.loads(modules)] == []
+
+
 def test_an_app_created_for_the_listing_has_every_route_of_a_served_app(six_folder: Path) -> None:
     # The app the erlen command creates (with its set-up deferred) registers the same rules, so url_for works,
     # without importing SQLAlchemy; once its set-up is finished, its views and permissions are a served app's.

@@ -9,7 +9,8 @@ plugin commands are on ``flask --app ...`` too, since they live on
 To list the commands, ``erlen`` creates the app with its deferrable set-up
 pending (:mod:`erlen.deferred`: no database, no models); it finishes the
 set-up before any command runs, so every command sees the app as a web
-worker does.
+worker does. A help page (``erlen db --help``, ``erlen db upgrade --help``)
+runs nothing, and is printed with the set-up still pending.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from flask.helpers import get_debug_flag
 
 from ..deferred import deferring_setup, finish_setup
 from ..errors import ErlenError
+from .help_requests import asks_for_help
 from .new_plugin import new_plugin_command
 
 
@@ -173,8 +175,12 @@ class ErlenGroup(FlaskGroup):
         Flask pushes the loaded app's context when it finds an app's command,
         so the command's ``with_appcontext`` does not load the app again: the
         set-up is finished here instead, before the command parses its
-        arguments (click resolves a command only to run it, or to show its
-        help: ``erlen --help`` never gets here).
+        arguments. Unless the arguments only ask for a help page (``db
+        --help``, ``db upgrade --help``, ``db``: see
+        :func:`~erlen.cli.help_requests.asks_for_help`), which click prints
+        while parsing them, from the command objects that the app's creation
+        declared: the set-up then stays pending, as for ``erlen --help``
+        (which never gets here), and so does completion's resilient parsing.
 
         :param ctx: the click context of the ``erlen`` group.
         :param args: the arguments from the command's name on.
@@ -182,7 +188,9 @@ class ErlenGroup(FlaskGroup):
         found = super().resolve_command(ctx, args)
         info = ctx.find_object(_ErlenScriptInfo)
         if info is not None and info.loaded is not None and not ctx.resilient_parsing:
-            _finish_setup(info.loaded)
+            name, command, rest = found
+            if command is None or not asks_for_help(ctx, name, command, rest):
+                _finish_setup(info.loaded)
         return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,4 +1,10 @@
-"""``erlen user``, ``erlen role`` and ``erlen permissions``."""
+"""``erlen user``, ``erlen role`` and ``erlen permissions``.
+
+The ``erlen`` command loads this module for the groups' help pages too
+(``erlen user --help``, ``erlen user create --help``), which it prints without
+finishing the app's set-up: so SQLAlchemy, the models and the accounts are
+imported by the commands that use them, not at the top.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,18 @@ import sys
 import typing as t
 
 import click
-import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.orm import selectinload
 
-from erlen_db import get_session
-
-from . import accounts, password_policy
+from . import password_policy
 from .errors import UnknownPermissionError
-from .models import ROLE_NAME_MAX_LENGTH, Role, User
 from .permissions import permissions_of, require_known
 from .plugin import PERMISSIONS_HELP, ROLE_HELP, USER_HELP
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .models import Role, User
 
 
 def _read_password(confirm: bool = True, *, email: str | None = None) -> str:
@@ -57,7 +63,16 @@ def _new_email(email: str) -> str:
     return email
 
 
+def _session() -> Session:
+    # erlen_db's session module imports SQLAlchemy: imported by the commands that run, not by a help page.
+    from erlen_db import get_session
+
+    return get_session()
+
+
 def _user(email: str) -> User:
+    from . import accounts
+
     user = accounts.find_user(email)
     if user is None:
         raise click.ClickException(f"There is no user with the email {email!r}.")
@@ -65,14 +80,22 @@ def _user(email: str) -> User:
 
 
 def _role(name: str) -> Role:
-    role = get_session().scalar(sa.select(Role).where(Role.name == name))
+    import sqlalchemy as sa
+
+    from .models import Role
+
+    role = _session().scalar(sa.select(Role).where(Role.name == name))
     if role is None:
         raise click.ClickException(f"There is no role {name!r}. Roles: {', '.join(_role_names()) or 'none'}.")
     return role
 
 
 def _role_names() -> list[str]:
-    return list(get_session().scalars(sa.select(Role.name).order_by(Role.name)))
+    import sqlalchemy as sa
+
+    from .models import Role
+
+    return list(_session().scalars(sa.select(Role.name).order_by(Role.name)))
 
 
 user_group = AppGroup("user", help=USER_HELP)
@@ -84,6 +107,8 @@ user_group = AppGroup("user", help=USER_HELP)
 @click.option("--role", "roles", multiple=True, help="A role to give; repeat for several.")
 def create_user_command(email: str, superuser: bool, roles: tuple[str, ...]) -> None:
     """Create a user. The password is asked for without echo, or read from standard input."""
+    from . import accounts
+
     email = _new_email(email)
     for name in roles:
         _role(name)
@@ -98,6 +123,8 @@ def create_user_command(email: str, superuser: bool, roles: tuple[str, ...]) -> 
 @click.option("--email", required=True, help="The user's email address.")
 def set_password_command(email: str) -> None:
     """Set a user's password (asked for without echo, or read from standard input); their sessions end."""
+    from . import accounts
+
     user = _user(email)
     accounts.set_password(user, _read_password(email=user.email), reason="command")
     click.echo(f"Changed the password of <{user.email}>; their sessions have ended.")
@@ -107,6 +134,8 @@ def set_password_command(email: str) -> None:
 @click.option("--email", required=True, help="The user's email address.")
 def deactivate_command(email: str) -> None:
     """Stop a user from logging in; their sessions end at once."""
+    from . import accounts
+
     user = _user(email)
     accounts.deactivate(user)
     click.echo(f"Deactivated <{user.email}>; their sessions have ended.")
@@ -116,6 +145,8 @@ def deactivate_command(email: str) -> None:
 @click.option("--email", required=True, help="The user's email address.")
 def end_sessions_command(email: str) -> None:
     """Log a user out everywhere: every session and remember-me cookie stops working."""
+    from . import accounts
+
     user = _user(email)
     ended = accounts.end_sessions(user)
     click.echo(f"Ended every session of <{user.email}> ({ended}).")
@@ -145,6 +176,9 @@ def list_users_command(
     """List user accounts, by id: never their password hashes or tokens."""
     import json
 
+    from sqlalchemy.orm import selectinload
+
+    from .models import User
     from .user_filters import users
 
     role_id = _role(role_name).id if role_name is not None else None
@@ -162,7 +196,7 @@ def list_users_command(
             "created_at": _time(user.created_at),
             "roles": sorted(role.name for role in user.roles),
         }
-        for user in get_session().scalars(statement)
+        for user in _session().scalars(statement)
     ]
     if as_json:
         click.echo(json.dumps(found, indent=2))
@@ -192,8 +226,8 @@ def purge_sessions_command() -> None:
     """
     from . import sessions
 
-    purged = sessions.purge(get_session(), sessions.idle_limit(current_app.config))
-    get_session().commit()
+    purged = sessions.purge(_session(), sessions.idle_limit(current_app.config))
+    _session().commit()
     click.echo(
         f"Purged {purged} log-in session{'' if purged == 1 else 's'} unused for more than "
         f"{current_app.config['AUTH_REMEMBER_DAYS']} days."
@@ -206,7 +240,7 @@ def activate_command(email: str) -> None:
     """Let a deactivated user log in again."""
     user = _user(email)
     user.is_active = True
-    get_session().commit()
+    _session().commit()
     click.echo(f"Activated <{user.email}>.")
 
 
@@ -218,7 +252,7 @@ def add_role_command(email: str, role: str) -> None:
     user, found = _user(email), _role(role)
     if found not in user.roles:
         user.roles.append(found)
-    get_session().commit()
+    _session().commit()
     click.echo(f"<{user.email}> has the role {role!r}.")
 
 
@@ -229,7 +263,7 @@ def remove_role_command(email: str, role: str) -> None:
     """Take a role from a user."""
     user, found = _user(email), _role(role)
     user.roles[:] = [r for r in user.roles if r.id != found.id]
-    get_session().commit()
+    _session().commit()
     click.echo(f"<{user.email}> no longer has the role {role!r}.")
 
 
@@ -241,14 +275,18 @@ role_group = AppGroup("role", help=ROLE_HELP)
 @click.option("--description", default="", help="What the role is for.")
 def create_role_command(name: str, description: str) -> None:
     """Create a role."""
+    import sqlalchemy as sa
+
+    from .models import ROLE_NAME_MAX_LENGTH, Role
+
     if not name.strip() or len(name) > ROLE_NAME_MAX_LENGTH:
         raise click.ClickException(
             f"NAME: give a role name that is not blank, of at most {ROLE_NAME_MAX_LENGTH} characters."
         )
-    if get_session().scalar(sa.select(Role).where(Role.name == name)) is not None:
+    if _session().scalar(sa.select(Role).where(Role.name == name)) is not None:
         raise click.ClickException(f"The role {name!r} exists already.")
-    get_session().add(Role(name=name, description=description))
-    get_session().commit()
+    _session().add(Role(name=name, description=description))
+    _session().commit()
     click.echo(f"Created the role {name!r}.")
 
 
@@ -268,7 +306,7 @@ def grant_command(name: str, permissions: tuple[str, ...]) -> None:
     role = _role(name)
     for permission in permissions:
         role.grant(permission)
-    get_session().commit()
+    _session().commit()
     click.echo(f"The role {name!r} has: {', '.join(sorted(role.permissions))}.")
 
 
@@ -280,19 +318,23 @@ def revoke_command(name: str, permissions: tuple[str, ...]) -> None:
     role = _role(name)
     for permission in permissions:
         role.revoke(permission)
-    get_session().commit()
+    _session().commit()
     click.echo(f"The role {name!r} has: {', '.join(sorted(role.permissions)) or 'no permissions'}.")
 
 
 @role_group.command("list")
 def list_roles_command() -> None:
     """List the roles with their permissions and number of users."""
-    roles = list(get_session().scalars(sa.select(Role).order_by(Role.name)))
+    import sqlalchemy as sa
+
+    from .models import Role, User
+
+    roles = list(_session().scalars(sa.select(Role).order_by(Role.name)))
     if not roles:
         click.echo("No roles. Create one with `erlen role create NAME`.")
     known = permissions_of()
     for role in roles:
-        members = get_session().scalar(
+        members = _session().scalar(
             sa.select(sa.func.count()).select_from(User).where(User.roles.any(Role.id == role.id))
         )
         click.echo(f"{role.name}" + (f" - {role.description}" if role.description else "") + f" ({members} users)")
@@ -344,7 +386,7 @@ def create_token_command(email: str, name: str, scopes: tuple[str, ...], expires
         raise click.ClickException(f"--scope: <{user.email}> does not have {', '.join(exc.scopes)}.") from None
     except ValueError as exc:
         raise click.ClickException(f"--name/--expires-days: {exc}") from None
-    get_session().commit()
+    _session().commit()
     row = made.row
     expiry = row.expires_at.strftime("%Y-%m-%d %H:%M UTC") if row.expires_at else "never"
     click.echo(f"Created the access token {row.id} {row.name!r} of <{user.email}> (expires: {expiry}).", err=True)
@@ -385,7 +427,7 @@ def revoke_token_command(token_id: int) -> None:
     row = access_tokens.revoke(token_id)
     if row is None:
         raise click.ClickException(f"There is no access token {token_id} that is not revoked already.")
-    get_session().commit()
+    _session().commit()
     click.echo(f"Revoked the access token {row.id} {row.name!r}.")
 
 

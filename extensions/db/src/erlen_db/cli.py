@@ -1,21 +1,28 @@
-"""``erlen db``: look at the database and, in development, create its tables."""
+"""``erlen db``: look at the database and, in development, create its tables.
+
+The module imports neither SQLAlchemy nor the database layer at its top:
+``erlen db --help`` (and ``erlen db upgrade --help``, whose commands
+erlen-migrate adds to this group) load it to print the group's help without
+finishing the app's set-up, so that no help page imports SQLAlchemy. The
+commands import them when they run.
+"""
 
 from __future__ import annotations
 
+import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
 
 import erlen
 
-from .database import Database, database_of
-from .errors import database_error_message, is_unavailable
 from .plugin import DB_HELP
+
+if t.TYPE_CHECKING:
+    from .database import Database
 
 #: The table Alembic keeps the revision of a migrated database in.
 ALEMBIC_VERSION_TABLE = "alembic_version"
@@ -40,6 +47,10 @@ def reported_errors(database: Database) -> Iterator[None]:
 
     :param database: the app's database, whose URL the messages name.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .errors import database_error_message
+
     try:
         yield
     except erlen.ErlenError as exc:
@@ -51,6 +62,12 @@ def reported_errors(database: Database) -> Iterator[None]:
 @click.command("info")
 def info_command() -> None:
     """Show the database URL (password hidden) and the tables of each plugin."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .database import database_of
+    from .errors import is_unavailable
+
     database = database_of()
     click.echo(f"URL: {database.display_url}")
     click.echo(f"Dialect: {database.engine.dialect.name}+{database.engine.dialect.driver}")
@@ -83,6 +100,10 @@ def info_command() -> None:
 @click.option("--force", is_flag=True, help="Run even when the app is neither in debug nor testing mode.")
 def create_all_command(force: bool) -> None:
     """Create the tables that do not exist yet, for development. Use migrations elsewhere."""
+    from sqlalchemy import inspect
+
+    from .database import database_of
+
     app = current_app
     if not (app.debug or app.testing or force):
         raise click.ClickException(

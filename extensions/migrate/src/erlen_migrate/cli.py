@@ -1,4 +1,10 @@
-"""The migration commands, added to ``erlen db``."""
+"""The migration commands, added to ``erlen db``.
+
+Loaded with the ``db`` group, also for its help pages (``erlen db --help``,
+``erlen db upgrade --help``), which the ``erlen`` command prints without
+finishing the app's set-up: so neither SQLAlchemy nor Alembic is imported at
+the top, only when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,9 @@ import erlen_db
 from erlen_db import reported_errors
 
 from .diffs import describe
-from .migrations import Migrations
 
 if t.TYPE_CHECKING:
+    from .migrations import Migrations
     from .scripts import BranchScripts
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
