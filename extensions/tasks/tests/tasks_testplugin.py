@@ -62,6 +62,23 @@ def flaky(label: str, failures: int) -> None:
     add_effect(label)
 
 
+@job(name="test.retried_later", retries=1, backoff=3.0, max_backoff=6.0)
+def retried_later(label: str) -> None:
+    """Fails its first try (the next comes 3 to 6 seconds later), then succeeds; each try recorded as ``label:try``."""
+    record_now(f"{label}:try")
+    if effects_of(f"{label}:try") == 1:
+        raise RuntimeError(f"first try of {label}")
+    add_effect(label)
+
+
+def effects_of(label: str) -> int:
+    """How many effects ``label`` has, committed."""
+    from flask import current_app
+
+    with erlen_db.database_of(current_app).session_scope() as session:
+        return t.cast(int, session.scalar(sa.select(sa.func.count()).where(Effect.label == label)))
+
+
 @job(name="test.boom", retries=0)
 def boom(label: str) -> None:
     raise RuntimeError(f"boom {label}")
@@ -106,4 +123,4 @@ def erlen_db_models() -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_tasks_jobs() -> Iterable[t.Any]:
-    return [record, flaky, boom, once, slow, hang, minutely]
+    return [record, flaky, retried_later, boom, once, slow, hang, minutely]

@@ -207,3 +207,27 @@ def test_progress_lines_are_written_together_and_at_the_end(capsys: pytest.Captu
     lines.add("last")
     lines.close()
     assert capsys.readouterr().out == "last\n"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_failed_job_waiting_for_its_next_try_is_not_queued_twice(
+    make_tasks_app: TasksApp, broker_kind: str, queue_prefix: str
+) -> None:
+    """`erlen tasks retry` of a failed job: on the database broker its row is its next try, brought forward;
+    on Redis and RabbitMQ the next try waits in the broker, so it is refused (it ran twice before)."""
+    from tasks_testplugin import retried_later
+
+    app = make_tasks_app(broker_settings(broker_kind, queue_prefix))
+    row_id = commit(app, retried_later, "r")
+    runner = app.test_cli_runner()
+    with worker_thread(app):
+        wait_for(lambda: statuses(app) == {f"test.retried_later#{row_id}": "failed"}, what="the first try failed")
+        result = runner.invoke(args=["tasks", "retry", str(row_id)])
+        if broker_kind == "database":
+            assert result.exit_code == 0 and "Queued 1 job(s) again" in result.output, result.output
+        else:
+            assert result.exit_code == 1, result.output
+            assert f"Job {row_id} is failed: its next try waits in {broker_kind}" in result.output
+        # On Redis and RabbitMQ, by the broker's own retry, 3 to 6 seconds after the first try.
+        wait_for(lambda: set(statuses(app).values()) == {DONE}, what="the job done")
+    assert effects(app, "r") == ["r"]

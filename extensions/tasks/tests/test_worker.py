@@ -89,3 +89,37 @@ def test_priority_orders_waiting_jobs_on_the_database_broker(make_tasks_app: Tas
         wait_for(lambda: len(effects(app)) == 2, what="both jobs")
     assert effects(app) == ["urgent", "low"]
     assert job  # the decorator is public API
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_job_no_plugin_of_the_worker_declares_is_dead_with_its_name(
+    make_tasks_app: TasksApp, broker_kind: str, queue_prefix: str
+) -> None:
+    """A job enqueued by newer code than the worker's (or renamed): dead, its error naming it, its line written,
+    and `erlen tasks retry` can queue it again; on Redis and RabbitMQ it stayed "relayed" for good before."""
+    import json
+
+    import sqlalchemy as sa
+
+    from erlen_tasks.models import JobRecord
+
+    app = make_tasks_app({**broker_settings(broker_kind, queue_prefix), "TASKS_HANDOFF": False})
+    with app.app_context():
+        row = record.enqueue("unknown")
+        message = json.loads(row.message)
+        message["actor_name"] = "test.added_later"
+        renamed = {"job": "test.added_later", "message": json.dumps(message)}
+        erlen_db.session.execute(sa.update(JobRecord).where(JobRecord.id == row.id).values(**renamed))
+        record.enqueue("known")
+        erlen_db.session.commit()
+    with worker_thread(app) as reports:
+        wait_for(lambda: sorted(statuses(app).values()) == [DEAD, DONE], what="the unknown job dead, the other done")
+    assert effects(app) == ["known"]
+    [unknown] = [row for row in rows(app) if row.job == "test.added_later"]
+    error = "ActorNotFound: no enabled plugin of this worker declares the job 'test.added_later'."
+    assert unknown.last_error == error
+    assert [(r.job, r.outcome, r.error) for r in reports if r.job == "test.added_later"] == [
+        ("test.added_later", "dead", error)
+    ]
+    result = app.test_cli_runner().invoke(args=["tasks", "retry", "--dead"])
+    assert result.exit_code == 0 and "Queued 1 job(s) again" in result.output

@@ -283,12 +283,14 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
 
     import erlen_db
 
-    from .models import DEAD, JobRecord
-    from .operations import RETRYABLE, requeue
+    from .models import DEAD, FAILED, JobRecord
+    from .operations import requeue, retryable
+    from .state import state_of
 
     app = _app()
     if not (ids or all_dead):
         raise click.UsageError("Name job IDs, or pass --dead.")
+    statuses = retryable(app)
     condition = sa.or_(JobRecord.id.in_(ids), JobRecord.status == DEAD if all_dead else sa.false())
     with erlen_db.database_of(app).session_scope() as session:
         rows = session.scalars(sa.select(JobRecord).where(condition)).all()
@@ -296,11 +298,16 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
         for ident in ids:
             if ident not in found:
                 raise click.ClickException(f"There is no job {ident}.")
-            if found[ident].status not in RETRYABLE:
+            status = found[ident].status
+            if status == FAILED and status not in statuses:
                 raise click.ClickException(
-                    f"Job {ident} is {found[ident].status}: only dead and failed jobs can be retried."
+                    f"Job {ident} is failed: its next try waits in {state_of(app).broker_kind}, which runs it "
+                    "after its backoff; queued again from here, it would run twice. Only dead jobs can be retried."
                 )
-        count = requeue(rows)
+            if status not in statuses:
+                what = "dead and failed jobs" if FAILED in statuses else "dead jobs"
+                raise click.ClickException(f"Job {ident} is {status}: only {what} can be retried.")
+        count = requeue(rows, statuses)
     click.echo(f"Queued {count} job(s) again.")
 
 

@@ -251,13 +251,17 @@ def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
     # Called only when the admin is enabled (so erlen-admin is installed).
     from erlen_admin import Action, ModelView
 
-    from .models import JobRecord
-    from .operations import requeue
+    from .models import FAILED, JobRecord
+    from .operations import requeue, retryable
+
+    statuses = retryable(app)
+    # On Redis and RabbitMQ a failed job's next try waits in the broker: queued again, it would run twice.
+    kinds = "dead nor failed" if FAILED in statuses else "dead"
 
     def retry(view: t.Any, objects: t.Sequence[JobRecord]) -> str:
-        count = requeue(objects)
+        count = requeue(objects, statuses)
         skipped = len(objects) - count
-        return f"Queued {count} job(s) again." + (f" {skipped} not dead nor failed, left alone." if skipped else "")
+        return f"Queued {count} job(s) again." + (f" {skipped} not {kinds}, left alone." if skipped else "")
 
     return [
         ModelView(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 import dramatiq
 import sqlalchemy as sa
 from dramatiq.broker import Consumer, MessageProxy
-from dramatiq.errors import QueueNotFound
+from dramatiq.errors import ActorNotFound, QueueNotFound
 
 from ..models import DEAD, DONE, FAILED, PENDING, RUNNING, JobRecord, utcnow
 
@@ -54,6 +54,14 @@ def last_line(text: str | None) -> str | None:
         return None
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else None
+
+
+def unknown_job_error(name: str) -> str:
+    """The ``last_error`` of a job that no plugin of the worker declares (Dramatiq's ``ActorNotFound``).
+
+    :param name: the job's name.
+    """
+    return f"ActorNotFound: no enabled plugin of this worker declares the job {name!r}."
 
 
 class DatabaseBroker(dramatiq.Broker):
@@ -305,7 +313,9 @@ class DatabaseConsumer(Consumer):
     def nack(self, message: MessageProxy) -> None:
         """The job failed on its last try: ``dead``."""
         error = last_line(message.options.get("traceback"))
-        if error is None and message._exception is not None:
+        if isinstance(message._exception, ActorNotFound):  # never run: see Tracking.after_nack
+            error = unknown_job_error(message.actor_name)
+        elif error is None and message._exception is not None:
             error = f"{type(message._exception).__name__}: {message._exception}"
         self._settle(message, status=DEAD, last_error=error)
 
@@ -320,4 +330,4 @@ class DatabaseConsumer(Consumer):
         self.broker.forget(self)
 
 
-__all__ = ["DatabaseBroker", "DatabaseConsumer", "claimable"]
+__all__ = ["DatabaseBroker", "DatabaseConsumer", "claimable", "last_line", "unknown_job_error"]
