@@ -231,3 +231,26 @@ def test_a_failed_job_waiting_for_its_next_try_is_not_queued_twice(
         # On Redis and RabbitMQ, by the broker's own retry, 3 to 6 seconds after the first try.
         wait_for(lambda: set(statuses(app).values()) == {DONE}, what="the job done")
     assert effects(app, "r") == ["r"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["retry", "99999999999999999999"], "99999999999999999999 is not in the range 1<=x<=2147483647"),
+        (["retry", "0"], "0 is not in the range 1<=x<=2147483647"),
+        (["list", "--limit", "99999999999999999999"], "is not in the range 1<=x<=2147483647"),
+        (["purge", "--older-than", "1e300", "--yes"], "1e+300 is not a number of hours from 0 to 1,000,000"),
+        (["purge", "--older-than", "nan"], "nan is not a number of hours from 0 to 1,000,000"),
+        (["purge", "--older-than", "inf"], "inf is not a number of hours from 0 to 1,000,000"),
+        (["purge", "--older-than", "-1"], "-1.0 is not a number of hours from 0 to 1,000,000"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(make_tasks_app: TasksApp, args: list[str], message: str) -> None:
+    """Not the database driver's OverflowError or datetime's ValueError as a traceback; nothing is deleted."""
+    app = make_tasks_app()
+    row_id = commit(app, record, "kept")
+    result = app.test_cli_runner().invoke(args=["tasks", *args])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert message in result.output
+    assert [row.id for row in rows(app)] == [row_id]

@@ -219,6 +219,21 @@ def relay_command(once: bool) -> None:
             signal.signal(sig, handler)
 
 
+#: The largest job id (``tasks_jobs.id`` is a 32-bit integer on PostgreSQL): a larger number names no job, and
+#: the database driver would refuse it with a bare ``OverflowError`` or ``DataError``.
+MAX_ID = 2**31 - 1
+
+#: The longest span ``purge --older-than`` takes, in hours (over a century): the cut-off must stay a date.
+MAX_HOURS = 1_000_000.0
+
+
+def _hours(context: click.Context, parameter: click.Parameter, value: float) -> float:
+    """Check ``--older-than``: a number of hours from 0 to :data:`MAX_HOURS` (click's ``FloatRange`` lets NaN by)."""
+    if not 0 <= value <= MAX_HOURS:  # false for NaN too
+        raise click.BadParameter(f"{value} is not a number of hours from 0 to {MAX_HOURS:,.0f}.")
+    return value
+
+
 _LISTED = {
     "open": ("pending", "relayed", "running", "failed"),
     "pending": ("pending",),
@@ -243,7 +258,7 @@ def _short(text: str | None, width: int) -> str:
     show_default=True,
     help="Which jobs: open is pending, relayed, running and failed (to be retried).",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_ID), default=100, show_default=True)
 def list_command(status: str, limit: int) -> None:
     """List jobs, oldest first, with their last error."""
     import sqlalchemy as sa
@@ -275,7 +290,7 @@ def list_command(status: str, limit: int) -> None:
 
 
 @tasks_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1, max=MAX_ID))
 @click.option("--dead", "all_dead", is_flag=True, help="Retry every dead job.")
 def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
     """Queue dead jobs again (by ID, or all of them), with a fresh count of tries."""
@@ -320,7 +335,11 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
     help="Which jobs to delete: finished is done and dead; pending deletes jobs not run (nor relayed) yet.",
 )
 @click.option(
-    "--older-than", type=click.FloatRange(min=0), default=0, help="Only jobs last changed this many hours ago."
+    "--older-than",
+    type=float,
+    default=0,
+    callback=_hours,
+    help="Only jobs last changed this many hours ago.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge_command(status: str, older_than: float, yes: bool) -> None:
