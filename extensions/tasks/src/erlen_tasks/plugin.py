@@ -281,11 +281,11 @@ def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
     from .models import FAILED, JobRecord
     from .operations import requeue, retryable
 
-    statuses = retryable(app)
-    # On Redis and RabbitMQ a failed job's next try waits in the broker: queued again, it would run twice.
-    kinds = "dead nor failed" if FAILED in statuses else "dead"
-
     def retry(view: t.Any, objects: t.Sequence[JobRecord]) -> str:
+        # On Redis and RabbitMQ a failed job's next try waits in the broker: queued again, it would run twice.
+        # Asked here, not when the views are made: erlen-tasks' state may not be set up yet then.
+        statuses = retryable(app)
+        kinds = "dead nor failed" if FAILED in statuses else "dead"
         count = requeue(objects, statuses)
         skipped = len(objects) - count
         return f"Queued {count} job(s) again." + (f" {skipped} not {kinds}, left alone." if skipped else "")
