@@ -104,6 +104,19 @@ def slow(label: str, seconds: float, started_file: str) -> None:
     add_effect(label)
 
 
+@job(name="test.gated", queue="slow", retries=0)
+def gated(label: str, started_file: str, gate_file: str) -> None:
+    """Writes ``started_file``, waits (at most a minute) for ``gate_file`` to exist, then records ``label``."""
+    Path(started_file).write_text("started")
+    for _ in range(1200):
+        if Path(gate_file).exists():
+            break
+        time.sleep(0.05)
+    else:
+        raise TimeoutError(f"{gate_file} did not appear")
+    add_effect(label)
+
+
 @job(name="test.hang", timeout=0.5, retries=0)
 def hang(label: str) -> None:
     for _ in range(300):  # Python code: the time limit interrupts it (not a single blocking C call)
@@ -123,4 +136,4 @@ def erlen_db_models() -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_tasks_jobs() -> Iterable[t.Any]:
-    return [record, flaky, retried_later, boom, once, slow, hang, minutely]
+    return [record, flaky, retried_later, boom, once, slow, gated, hang, minutely]
