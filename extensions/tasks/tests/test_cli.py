@@ -254,3 +254,19 @@ def test_numbers_out_of_range_are_usage_errors(make_tasks_app: TasksApp, args: l
     assert isinstance(result.exception, SystemExit)
     assert message in result.output
     assert [row.id for row in rows(app)] == [row_id]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_on_a_queue_no_job_is_declared_on_is_refused(make_tasks_app: TasksApp, tmp_path: Path) -> None:
+    """A mistyped --queue: a usage error naming the jobs' queues, not a worker that runs nothing, silently."""
+    app = make_tasks_app()
+    process = start_worker(app, tmp_path, "--queue", "slow", "--queue", "reprots")
+    try:
+        # Before, the worker ran (on nothing) until stopped.
+        assert process.wait(timeout=60) == 2, output(tmp_path)
+    finally:
+        stop(process)
+    log = output(tmp_path)
+    assert "Invalid value for '--queue': no job is declared on the queue(s) 'reprots'" in log
+    assert "the jobs' queues are 'default', 'slow'." in log
+    assert "Worker started" not in log

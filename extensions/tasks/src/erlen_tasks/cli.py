@@ -138,6 +138,16 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
 
     app = _app()
     state = state_of(app)
+    declared = sorted({job.queue for job in state.jobs.values()})
+    unknown = [name for name in queues if name not in declared]
+    if unknown:
+        # Dramatiq's worker would consume nothing from such a queue, silently: a typo would leave jobs waiting.
+        raise click.BadParameter(
+            f"no job is declared on the queue(s) {', '.join(map(repr, unknown))}; the jobs' queues are "
+            + (", ".join(map(repr, declared)) or "none (no enabled plugin declares a job)")
+            + ".",
+            param_hint="'--queue'",
+        )
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
