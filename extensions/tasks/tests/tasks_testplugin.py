@@ -117,6 +117,20 @@ def gated(label: str, started_file: str, gate_file: str) -> None:
     add_effect(label)
 
 
+@job(name="test.gated_file", queue="slow", retries=0)
+def gated_file(runs_file: str, started_file: str, gate_file: str) -> None:
+    """Like ``gated``, without the database: each run appends a line to ``runs_file`` once the gate is open."""
+    Path(started_file).write_text("started")
+    for _ in range(1200):
+        if Path(gate_file).exists():
+            break
+        time.sleep(0.05)
+    else:
+        raise TimeoutError(f"{gate_file} did not appear")
+    with open(runs_file, "a") as runs:
+        runs.write("ran\n")
+
+
 @job(name="test.hang", timeout=0.5, retries=0)
 def hang(label: str) -> None:
     for _ in range(300):  # Python code: the time limit interrupts it (not a single blocking C call)
@@ -136,4 +150,4 @@ def erlen_db_models() -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_tasks_jobs() -> Iterable[t.Any]:
-    return [record, flaky, retried_later, boom, once, slow, gated, hang, minutely]
+    return [record, flaky, retried_later, boom, once, slow, gated, gated_file, hang, minutely]

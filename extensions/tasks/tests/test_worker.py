@@ -161,3 +161,28 @@ def test_a_database_outage_during_a_job_does_not_run_it_again(
         wait_for(lambda: set(statuses(app).values()) == {DONE}, timeout=30, what="both jobs done")
     assert sorted(effects(app)) == ["job", "marker"]
     assert [row.attempts for row in rows(app)] == [1, 1]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_a_job_ending_while_the_database_is_away_is_acknowledged_once_it_is_back(
+    make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path
+) -> None:
+    """The database broker: a job (touching no database) ends while the database is stopped. Its acknowledgement
+    waits for the database and is written once it is back; the job runs once (before, Dramatiq dropped the
+    failed acknowledgement: the row stayed running, and the job ran again)."""
+    from tasks_testplugin import gated_file
+
+    settings = {**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 2.0}
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    runs, started, gate = tmp_path / "runs", tmp_path / "started", tmp_path / "gate"
+    arguments = {"runs_file": str(runs), "started_file": str(started), "gate_file": str(gate)}
+    enqueue_committed(app, (gated_file, (), arguments))
+    with worker_thread(app):
+        wait_for(started.exists, what="the job to start")
+        postgres_server.stop()
+        gate.write_text("go")
+        wait_for(runs.exists, what="the job to end")
+        postgres_server.start_again()
+        wait_for(lambda: set(statuses(app).values()) == {DONE}, timeout=40, what="the job acknowledged")
+    assert runs.read_text() == "ran\n"
+    assert [row.attempts for row in rows(app)] == [1]
