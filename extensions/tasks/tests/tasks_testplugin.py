@@ -62,6 +62,23 @@ def flaky(label: str, failures: int) -> None:
     add_effect(label)
 
 
+@job(name="test.retried_later", retries=1, backoff=3.0, max_backoff=6.0)
+def retried_later(label: str) -> None:
+    """Fails its first try (the next comes 3 to 6 seconds later), then succeeds; each try recorded as ``label:try``."""
+    record_now(f"{label}:try")
+    if effects_of(f"{label}:try") == 1:
+        raise RuntimeError(f"first try of {label}")
+    add_effect(label)
+
+
+def effects_of(label: str) -> int:
+    """How many effects ``label`` has, committed."""
+    from flask import current_app
+
+    with erlen_db.database_of(current_app).session_scope() as session:
+        return t.cast(int, session.scalar(sa.select(sa.func.count()).where(Effect.label == label)))
+
+
 @job(name="test.boom", retries=0)
 def boom(label: str) -> None:
     raise RuntimeError(f"boom {label}")
@@ -87,6 +104,33 @@ def slow(label: str, seconds: float, started_file: str) -> None:
     add_effect(label)
 
 
+@job(name="test.gated", queue="slow", retries=0)
+def gated(label: str, started_file: str, gate_file: str) -> None:
+    """Writes ``started_file``, waits (at most a minute) for ``gate_file`` to exist, then records ``label``."""
+    Path(started_file).write_text("started")
+    for _ in range(1200):
+        if Path(gate_file).exists():
+            break
+        time.sleep(0.05)
+    else:
+        raise TimeoutError(f"{gate_file} did not appear")
+    add_effect(label)
+
+
+@job(name="test.gated_file", queue="slow", retries=0)
+def gated_file(runs_file: str, started_file: str, gate_file: str) -> None:
+    """Like ``gated``, without the database: each run appends a line to ``runs_file`` once the gate is open."""
+    Path(started_file).write_text("started")
+    for _ in range(1200):
+        if Path(gate_file).exists():
+            break
+        time.sleep(0.05)
+    else:
+        raise TimeoutError(f"{gate_file} did not appear")
+    with open(runs_file, "a") as runs:
+        runs.write("ran\n")
+
+
 @job(name="test.hang", timeout=0.5, retries=0)
 def hang(label: str) -> None:
     for _ in range(300):  # Python code: the time limit interrupts it (not a single blocking C call)
@@ -106,4 +150,4 @@ def erlen_db_models() -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_tasks_jobs() -> Iterable[t.Any]:
-    return [record, flaky, boom, once, slow, hang, minutely]
+    return [record, flaky, retried_later, boom, once, slow, gated, gated_file, hang, minutely]

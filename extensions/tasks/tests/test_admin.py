@@ -14,7 +14,7 @@ from tasks_testplugin import boom, record
 
 from erlen_auth.testing import FAST_HASHING, login_as
 from erlen_tasks import enqueue
-from erlen_tasks.models import DEAD, DONE, PENDING, JobRecord
+from erlen_tasks.models import DEAD, DONE, FAILED, PENDING, JobRecord
 
 JOBS = "/admin/m/tasks_jobs/"
 
@@ -68,6 +68,23 @@ def test_dead_jobs_are_retried_from_the_list(
     dead, done = (db_session.get(JobRecord, job.id) for job in jobs)
     assert (dead.status, dead.attempts, dead.last_error) == (PENDING, 0, None)
     assert done.status == DONE
+
+
+def test_failed_jobs_are_left_alone_when_their_next_try_waits_in_redis(
+    app: t.Any, admin_client: FlaskClient, jobs: list[JobRecord], db_session: t.Any
+) -> None:
+    """On Redis (and RabbitMQ) a failed job's next try is the broker's: retried from its row, it ran twice."""
+    dead, done = jobs
+    done.status = FAILED
+    db_session.commit()
+    # Asked when the action runs (the rows were enqueued on the database broker, so nothing was handed to Redis).
+    app.config["TASKS_BROKER"] = "redis"
+    ids = [str(dead.id), str(done.id)]
+    response = admin_client.post(JOBS + "action", data={"action": "retry", "ids": ids}, follow_redirects=True)
+    assert response.status_code == 200, response.text[-1500:]
+    assert "Queued 1 job(s) again. 1 not dead, left alone." in response.text
+    db_session.expire_all()
+    assert [db_session.get(JobRecord, job.id).status for job in jobs] == [PENDING, FAILED]
 
 
 def test_jobs_cannot_be_created_and_only_their_time_and_priority_edited(

@@ -207,3 +207,66 @@ def test_progress_lines_are_written_together_and_at_the_end(capsys: pytest.Captu
     lines.add("last")
     lines.close()
     assert capsys.readouterr().out == "last\n"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_failed_job_waiting_for_its_next_try_is_not_queued_twice(
+    make_tasks_app: TasksApp, broker_kind: str, queue_prefix: str
+) -> None:
+    """`erlen tasks retry` of a failed job: on the database broker its row is its next try, brought forward;
+    on Redis and RabbitMQ the next try waits in the broker, so it is refused (it ran twice before)."""
+    from tasks_testplugin import retried_later
+
+    app = make_tasks_app(broker_settings(broker_kind, queue_prefix))
+    row_id = commit(app, retried_later, "r")
+    runner = app.test_cli_runner()
+    with worker_thread(app):
+        wait_for(lambda: statuses(app) == {f"test.retried_later#{row_id}": "failed"}, what="the first try failed")
+        result = runner.invoke(args=["tasks", "retry", str(row_id)])
+        if broker_kind == "database":
+            assert result.exit_code == 0 and "Queued 1 job(s) again" in result.output, result.output
+        else:
+            assert result.exit_code == 1, result.output
+            assert f"Job {row_id} is failed: its next try waits in {broker_kind}" in result.output
+        # On Redis and RabbitMQ, by the broker's own retry, 3 to 6 seconds after the first try.
+        wait_for(lambda: set(statuses(app).values()) == {DONE}, what="the job done")
+    assert effects(app, "r") == ["r"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["retry", "99999999999999999999"], "99999999999999999999 is not in the range 1<=x<=2147483647"),
+        (["retry", "0"], "0 is not in the range 1<=x<=2147483647"),
+        (["list", "--limit", "99999999999999999999"], "is not in the range 1<=x<=2147483647"),
+        (["purge", "--older-than", "1e300", "--yes"], "1e+300 is not a number of hours from 0 to 1,000,000"),
+        (["purge", "--older-than", "nan"], "nan is not a number of hours from 0 to 1,000,000"),
+        (["purge", "--older-than", "inf"], "inf is not a number of hours from 0 to 1,000,000"),
+        (["purge", "--older-than", "-1"], "-1.0 is not a number of hours from 0 to 1,000,000"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(make_tasks_app: TasksApp, args: list[str], message: str) -> None:
+    """Not the database driver's OverflowError or datetime's ValueError as a traceback; nothing is deleted."""
+    app = make_tasks_app()
+    row_id = commit(app, record, "kept")
+    result = app.test_cli_runner().invoke(args=["tasks", *args])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert message in result.output
+    assert [row.id for row in rows(app)] == [row_id]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_on_a_queue_no_job_is_declared_on_is_refused(make_tasks_app: TasksApp, tmp_path: Path) -> None:
+    """A mistyped --queue: a usage error naming the jobs' queues, not a worker that runs nothing, silently."""
+    app = make_tasks_app()
+    process = start_worker(app, tmp_path, "--queue", "slow", "--queue", "reprots")
+    try:
+        # Before, the worker ran (on nothing) until stopped.
+        assert process.wait(timeout=60) == 2, output(tmp_path)
+    finally:
+        stop(process)
+    log = output(tmp_path)
+    assert "Invalid value for '--queue': no job is declared on the queue(s) 'reprots'" in log
+    assert "the jobs' queues are 'default', 'slow'." in log
+    assert "Worker started" not in log

@@ -48,6 +48,33 @@ def test_a_broker_without_url_is_a_config_error(make_db_app: t.Any) -> None:
         make_db_app(["tasks"], {"TASKS_BROKER": "kafka"})
 
 
+@pytest.mark.parametrize(
+    ("broker", "url", "found"),
+    [
+        ("redis", "http://user:s3cret@127.0.0.1:6379/0", "its scheme is 'http'"),
+        ("redis", "amqp://guest:s3cret@127.0.0.1:5672/%2F", "its scheme is 'amqp'"),
+        ("rabbitmq", "redis://:s3cret@127.0.0.1:6379/0", "its scheme is 'redis'"),
+        ("rabbitmq", "127.0.0.1:5672", "it has no scheme"),
+    ],
+)
+def test_a_broker_url_of_another_scheme_is_a_config_error(
+    make_db_app: t.Any, broker: str, url: str, found: str
+) -> None:
+    """Refused when the app is made, naming the setting: the worker stopped on the client's bare ValueError."""
+    with pytest.raises(ConfigError, match=rf"TASKS_URL must be a {broker} URL, beginning with") as raised:
+        make_db_app(["tasks"], {"TASKS_BROKER": broker, "TASKS_URL": url})
+    assert found in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def test_the_broker_url_schemes_of_the_clients_are_taken(make_db_app: t.Any) -> None:
+    for broker, url in [
+        ("redis", "rediss://127.0.0.1:6380/0"),
+        ("redis", "unix:///run/redis.sock"),
+        ("rabbitmq", "AMQPS://guest:guest@127.0.0.1:5671/%2F"),
+    ]:
+        make_db_app(["tasks"], {"TASKS_BROKER": broker, "TASKS_URL": url})
+
+
 def test_two_plugins_declaring_one_job_name(make_db_app: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(PluginError, match=r"Plugins 'tasks_testplugin' and 'dupe_plugin' both declare a job named"):
         make_db_app(["tasks", "tasks_testplugin", "dupe_plugin"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import typing as t
+from pathlib import Path
+
 import pytest
-from conftest import TasksApp, broker_settings
+from conftest import PLUGINS, TasksApp, broker_settings
 from flask import Flask
 from tasks_support import effects, rows, statuses, wait_for, worker_thread
 from tasks_testplugin import boom, flaky, hang, record, slow
@@ -89,3 +92,97 @@ def test_priority_orders_waiting_jobs_on_the_database_broker(make_tasks_app: Tas
         wait_for(lambda: len(effects(app)) == 2, what="both jobs")
     assert effects(app) == ["urgent", "low"]
     assert job  # the decorator is public API
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_job_no_plugin_of_the_worker_declares_is_dead_with_its_name(
+    make_tasks_app: TasksApp, broker_kind: str, queue_prefix: str
+) -> None:
+    """A job enqueued by newer code than the worker's (or renamed): dead, its error naming it, its line written,
+    and `erlen tasks retry` can queue it again; on Redis and RabbitMQ it stayed "relayed" for good before."""
+    import json
+
+    import sqlalchemy as sa
+
+    from erlen_tasks.models import JobRecord
+
+    app = make_tasks_app({**broker_settings(broker_kind, queue_prefix), "TASKS_HANDOFF": False})
+    with app.app_context():
+        row = record.enqueue("unknown")
+        message = json.loads(row.message)
+        message["actor_name"] = "test.added_later"
+        renamed = {"job": "test.added_later", "message": json.dumps(message)}
+        erlen_db.session.execute(sa.update(JobRecord).where(JobRecord.id == row.id).values(**renamed))
+        record.enqueue("known")
+        erlen_db.session.commit()
+    with worker_thread(app) as reports:
+        wait_for(lambda: sorted(statuses(app).values()) == [DEAD, DONE], what="the unknown job dead, the other done")
+    assert effects(app) == ["known"]
+    [unknown] = [row for row in rows(app) if row.job == "test.added_later"]
+    error = "ActorNotFound: no enabled plugin of this worker declares the job 'test.added_later'."
+    assert unknown.last_error == error
+    assert [(r.job, r.outcome, r.error) for r in reports if r.job == "test.added_later"] == [
+        ("test.added_later", "dead", error)
+    ]
+    result = app.test_cli_runner().invoke(args=["tasks", "retry", "--dead"])
+    assert result.exit_code == 0 and "Queued 1 job(s) again" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_a_database_outage_during_a_job_does_not_run_it_again(
+    make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database broker on a PostgreSQL of the test's own, stopped while a job runs: Dramatiq's worker closes
+    the queue's consumer and makes another. The job, ending once the database is back, is settled once and
+    runs once (before, its acknowledgement went through the new consumer's claim token and matched no row, its
+    lease was no longer renewed, and the job ran a second time)."""
+    from tasks_testplugin import gated
+
+    settings = {**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 2.0}
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    started, gate = tmp_path / "started", tmp_path / "gate"
+    enqueue_committed(app, (gated, ("job",), {"started_file": str(started), "gate_file": str(gate)}))
+    with worker_thread(app, threads=3):
+        wait_for(started.exists, what="the job to start")
+        postgres_server.stop()
+        wait_for(
+            lambda: any("Consumer encountered" in r.getMessage() for r in caplog.records),
+            what="the consumer's error while the database is away",
+        )
+        postgres_server.start_again()
+        # Once the queue's consumer is made anew (Dramatiq waits 3 s), a job enqueued now runs; only then does the
+        # first job end.
+        opened = tmp_path / "opened"
+        opened.write_text("go")
+        marker = {"started_file": str(tmp_path / "marker-started"), "gate_file": str(opened)}
+        enqueue_committed(app, (gated, ("marker",), marker))
+        wait_for(lambda: effects(app, "marker"), timeout=30, what="the queue's new consumer to run a job")
+        gate.write_text("go")
+        wait_for(lambda: set(statuses(app).values()) == {DONE}, timeout=30, what="both jobs done")
+    assert sorted(effects(app)) == ["job", "marker"]
+    assert [row.attempts for row in rows(app)] == [1, 1]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_a_job_ending_while_the_database_is_away_is_acknowledged_once_it_is_back(
+    make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path
+) -> None:
+    """The database broker: a job (touching no database) ends while the database is stopped. Its acknowledgement
+    waits for the database and is written once it is back; the job runs once (before, Dramatiq dropped the
+    failed acknowledgement: the row stayed running, and the job ran again)."""
+    from tasks_testplugin import gated_file
+
+    settings = {**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 2.0}
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    runs, started, gate = tmp_path / "runs", tmp_path / "started", tmp_path / "gate"
+    arguments = {"runs_file": str(runs), "started_file": str(started), "gate_file": str(gate)}
+    enqueue_committed(app, (gated_file, (), arguments))
+    with worker_thread(app):
+        wait_for(started.exists, what="the job to start")
+        postgres_server.stop()
+        gate.write_text("go")
+        wait_for(runs.exists, what="the job to end")
+        postgres_server.start_again()
+        wait_for(lambda: set(statuses(app).values()) == {DONE}, timeout=40, what="the job acknowledged")
+    assert runs.read_text() == "ran\n"
+    assert [row.attempts for row in rows(app)] == [1]

@@ -138,6 +138,16 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
 
     app = _app()
     state = state_of(app)
+    declared = sorted({job.queue for job in state.jobs.values()})
+    unknown = [name for name in queues if name not in declared]
+    if unknown:
+        # Dramatiq's worker would consume nothing from such a queue, silently: a typo would leave jobs waiting.
+        raise click.BadParameter(
+            f"no job is declared on the queue(s) {', '.join(map(repr, unknown))}; the jobs' queues are "
+            + (", ".join(map(repr, declared)) or "none (no enabled plugin declares a job)")
+            + ".",
+            param_hint="'--queue'",
+        )
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -219,6 +229,21 @@ def relay_command(once: bool) -> None:
             signal.signal(sig, handler)
 
 
+#: The largest job id (``tasks_jobs.id`` is a 32-bit integer on PostgreSQL): a larger number names no job, and
+#: the database driver would refuse it with a bare ``OverflowError`` or ``DataError``.
+MAX_ID = 2**31 - 1
+
+#: The longest span ``purge --older-than`` takes, in hours (over a century): the cut-off must stay a date.
+MAX_HOURS = 1_000_000.0
+
+
+def _hours(context: click.Context, parameter: click.Parameter, value: float) -> float:
+    """Check ``--older-than``: a number of hours from 0 to :data:`MAX_HOURS` (click's ``FloatRange`` lets NaN by)."""
+    if not 0 <= value <= MAX_HOURS:  # false for NaN too
+        raise click.BadParameter(f"{value} is not a number of hours from 0 to {MAX_HOURS:,.0f}.")
+    return value
+
+
 _LISTED = {
     "open": ("pending", "relayed", "running", "failed"),
     "pending": ("pending",),
@@ -243,7 +268,7 @@ def _short(text: str | None, width: int) -> str:
     show_default=True,
     help="Which jobs: open is pending, relayed, running and failed (to be retried).",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_ID), default=100, show_default=True)
 def list_command(status: str, limit: int) -> None:
     """List jobs, oldest first, with their last error."""
     import sqlalchemy as sa
@@ -275,7 +300,7 @@ def list_command(status: str, limit: int) -> None:
 
 
 @tasks_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1, max=MAX_ID))
 @click.option("--dead", "all_dead", is_flag=True, help="Retry every dead job.")
 def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
     """Queue dead jobs again (by ID, or all of them), with a fresh count of tries."""
@@ -283,12 +308,14 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
 
     import erlen_db
 
-    from .models import DEAD, JobRecord
-    from .operations import RETRYABLE, requeue
+    from .models import DEAD, FAILED, JobRecord
+    from .operations import requeue, retryable
+    from .state import state_of
 
     app = _app()
     if not (ids or all_dead):
         raise click.UsageError("Name job IDs, or pass --dead.")
+    statuses = retryable(app)
     condition = sa.or_(JobRecord.id.in_(ids), JobRecord.status == DEAD if all_dead else sa.false())
     with erlen_db.database_of(app).session_scope() as session:
         rows = session.scalars(sa.select(JobRecord).where(condition)).all()
@@ -296,11 +323,16 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
         for ident in ids:
             if ident not in found:
                 raise click.ClickException(f"There is no job {ident}.")
-            if found[ident].status not in RETRYABLE:
+            status = found[ident].status
+            if status == FAILED and status not in statuses:
                 raise click.ClickException(
-                    f"Job {ident} is {found[ident].status}: only dead and failed jobs can be retried."
+                    f"Job {ident} is failed: its next try waits in {state_of(app).broker_kind}, which runs it "
+                    "after its backoff; queued again from here, it would run twice. Only dead jobs can be retried."
                 )
-        count = requeue(rows)
+            if status not in statuses:
+                what = "dead and failed jobs" if FAILED in statuses else "dead jobs"
+                raise click.ClickException(f"Job {ident} is {status}: only {what} can be retried.")
+        count = requeue(rows, statuses)
     click.echo(f"Queued {count} job(s) again.")
 
 
@@ -313,7 +345,11 @@ def retry_command(ids: tuple[int, ...], all_dead: bool) -> None:
     help="Which jobs to delete: finished is done and dead; pending deletes jobs not run (nor relayed) yet.",
 )
 @click.option(
-    "--older-than", type=click.FloatRange(min=0), default=0, help="Only jobs last changed this many hours ago."
+    "--older-than",
+    type=float,
+    default=0,
+    callback=_hours,
+    help="Only jobs last changed this many hours ago.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge_command(status: str, older_than: float, yes: bool) -> None:

@@ -206,12 +206,39 @@ def collect_jobs(app: Flask) -> tuple[dict[str, Job], dict[str, str]]:
     return jobs, owners
 
 
+#: The URL schemes the client of each broker takes.
+URL_SCHEMES = {"redis": ("redis", "rediss", "unix"), "rabbitmq": ("amqp", "amqps")}
+
+
+def check_broker_url(broker: str, url: str) -> None:
+    """Refuse a ``TASKS_URL`` that ``TASKS_BROKER``'s client cannot take, naming the setting.
+
+    Checked when the app is made: otherwise the worker, the relay or a request's hand-off would stop on the
+    client's bare ``ValueError``. The message names the URL's scheme, never the URL (it may hold a password).
+
+    :param broker: ``TASKS_BROKER``, ``redis`` or ``rabbitmq``.
+    :param url: ``TASKS_URL``.
+    :raises ConfigError: the URL is empty, or of another scheme.
+    """
+    example = "redis://127.0.0.1:6379/0" if broker == "redis" else "amqp://guest:guest@127.0.0.1:5672/%2F"
+    if not url:
+        raise ConfigError(f"TASKS_BROKER is {broker!r} but TASKS_URL is empty: set it, such as {example!r}.")
+    scheme, separator, _ = url.partition("://")
+    schemes = URL_SCHEMES[broker]
+    if not separator or scheme.lower() not in schemes:
+        found = f"its scheme is {scheme!r}" if separator else "it has no scheme"
+        raise ConfigError(
+            f"TASKS_URL must be a {broker} URL, beginning with "
+            + " or ".join(f"{name}://" for name in schemes)
+            + f" (TASKS_BROKER is {broker!r}), such as {example!r}: {found}."
+        )
+
+
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
     broker = app.config.get("TASKS_BROKER", "database")
-    if broker != "database" and not app.config.get("TASKS_URL"):
-        example = "redis://127.0.0.1:6379/0" if broker == "redis" else "amqp://guest:guest@127.0.0.1:5672/%2F"
-        raise ConfigError(f"TASKS_BROKER is {broker!r} but TASKS_URL is empty: set it, such as {example!r}.")
+    if broker != "database":
+        check_broker_url(broker, str(app.config.get("TASKS_URL") or ""))
     jobs, owners = collect_jobs(app)
     app.extensions[EXTENSION_KEY] = TasksState(app, jobs, owners)
 
@@ -251,13 +278,17 @@ def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
     # Called only when the admin is enabled (so erlen-admin is installed).
     from erlen_admin import Action, ModelView
 
-    from .models import JobRecord
-    from .operations import requeue
+    from .models import FAILED, JobRecord
+    from .operations import requeue, retryable
 
     def retry(view: t.Any, objects: t.Sequence[JobRecord]) -> str:
-        count = requeue(objects)
+        # On Redis and RabbitMQ a failed job's next try waits in the broker: queued again, it would run twice.
+        # Asked here, not when the views are made: erlen-tasks' state may not be set up yet then.
+        statuses = retryable(app)
+        kinds = "dead nor failed" if FAILED in statuses else "dead"
+        count = requeue(objects, statuses)
         skipped = len(objects) - count
-        return f"Queued {count} job(s) again." + (f" {skipped} not dead nor failed, left alone." if skipped else "")
+        return f"Queued {count} job(s) again." + (f" {skipped} not {kinds}, left alone." if skipped else "")
 
     return [
         ModelView(

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import dramatiq
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware
 
+from .brokers.database import unknown_job_error
 from .brokers.tracking import message_of
 
 if t.TYPE_CHECKING:
@@ -67,6 +69,12 @@ class Progress(Middleware):
 
     def after_skip_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
         self._finish(message, "skipped", None)
+
+    def after_nack(self, broker: dramatiq.Broker, message: t.Any) -> None:
+        # A job no plugin of this worker declares is rejected without a run (see Tracking.after_nack): its
+        # line says so, rather than nothing. A job rejected after its run was reported by after_process_message.
+        if isinstance(getattr(message, "_exception", None), ActorNotFound):
+            self._finish(message, "dead", unknown_job_error(message_of(message).actor_name))
 
 
 @dataclass

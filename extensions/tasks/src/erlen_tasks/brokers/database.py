@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 import dramatiq
 import sqlalchemy as sa
 from dramatiq.broker import Consumer, MessageProxy
-from dramatiq.errors import QueueNotFound
+from dramatiq.errors import ActorNotFound, ConnectionFailed, QueueNotFound
 
 from ..models import DEAD, DONE, FAILED, PENDING, RUNNING, JobRecord, utcnow
 
@@ -56,6 +56,43 @@ def last_line(text: str | None) -> str | None:
     return lines[-1] if lines else None
 
 
+def unknown_job_error(name: str) -> str:
+    """The ``last_error`` of a job that no plugin of the worker declares (Dramatiq's ``ActorNotFound``).
+
+    :param name: the job's name.
+    """
+    return f"ActorNotFound: no enabled plugin of this worker declares the job {name!r}."
+
+
+def unreachable(exc: sa.exc.SQLAlchemyError) -> ConnectionFailed:
+    """Dramatiq's connection error for a database error met by a consumer.
+
+    Dramatiq's worker retries an acknowledgement that fails with it until it succeeds (any other error
+    leaves the message unsettled for good), and restarts the consumer with a line in the log rather
+    than a traceback.
+
+    :param exc: the error.
+    """
+    return ConnectionFailed(f"the jobs' database could not be reached: {exc}")  # type: ignore[no-untyped-call]
+
+
+class Claims:
+    """One queue's claims in one broker: the token its rows are claimed under, and the message ids held.
+
+    Shared by every consumer of the queue that the broker makes: Dramatiq's worker closes its consumer
+    after an error (the database away for a moment) and makes another, while the jobs the first one
+    claimed still run. The new consumer acknowledges them under the same token, and the heartbeat renews
+    their leases meanwhile; with a token per consumer, their acknowledgements matched no row and their
+    leases ran out, and another worker ran the jobs again.
+    """
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex
+        #: Message ids claimed and not yet settled.
+        self.held: set[str] = set()
+        self.lock = threading.Lock()
+
+
 class DatabaseBroker(dramatiq.Broker):
     """A Dramatiq broker on the app's database (the ``tasks_jobs`` table).
 
@@ -81,6 +118,7 @@ class DatabaseBroker(dramatiq.Broker):
         self.poll = poll
         self.clock = clock
         self.queues: dict[str, None] = {}
+        self._claims: dict[str, Claims] = {}
         self._consumers: set[DatabaseConsumer] = set()
         self._consumers_lock = threading.Lock()
         self._stop = threading.Event()
@@ -148,8 +186,11 @@ class DatabaseBroker(dramatiq.Broker):
         """A consumer claiming the due rows of ``queue_name``, at most ``prefetch`` held at once."""
         if queue_name not in self.queues:
             raise QueueNotFound(queue_name)  # type: ignore[no-untyped-call]
-        consumer = DatabaseConsumer(self, queue_name, prefetch, timeout)
         with self._consumers_lock:
+            claims = self._claims.get(queue_name)
+            if claims is None:
+                claims = self._claims[queue_name] = Claims()
+            consumer = DatabaseConsumer(self, queue_name, prefetch, timeout, claims)
             self._consumers.add(consumer)
             if self._heartbeat is None:
                 self._stop.clear()
@@ -158,7 +199,7 @@ class DatabaseBroker(dramatiq.Broker):
         return consumer
 
     def forget(self, consumer: DatabaseConsumer) -> None:
-        """Stop renewing the leases of ``consumer`` (it was closed)."""
+        """``consumer`` was closed (the leases of its queue's held rows are renewed until they are settled)."""
         with self._consumers_lock:
             self._consumers.discard(consumer)
 
@@ -166,7 +207,8 @@ class DatabaseBroker(dramatiq.Broker):
         interval = self.lease.total_seconds() / RENEWALS_PER_LEASE
         while not self._stop.wait(interval):
             with self._consumers_lock:
-                tokens = [consumer.token for consumer in self._consumers if consumer.held]
+                # Every queue's held rows, those of closed consumers too: their jobs may still be running.
+                tokens = [claims.token for claims in self._claims.values() if claims.held]
             if not tokens:
                 continue
             try:
@@ -224,15 +266,17 @@ class DatabaseBroker(dramatiq.Broker):
 class DatabaseConsumer(Consumer):
     """Claims the due rows of one queue for a worker; see :class:`DatabaseBroker`."""
 
-    def __init__(self, broker: DatabaseBroker, queue_name: str, prefetch: int, timeout: int) -> None:
+    def __init__(self, broker: DatabaseBroker, queue_name: str, prefetch: int, timeout: int, claims: Claims) -> None:
         self.broker = broker
         self.queue_name = queue_name
         self.prefetch = max(1, prefetch)
         self.timeout = timeout / 1000
-        self.token = uuid.uuid4().hex
-        #: Message ids claimed and not yet acknowledged.
-        self.held: set[str] = set()
-        self._lock = threading.Lock()
+        self.claims = claims
+        #: The claim token of the queue's rows (see :class:`Claims`).
+        self.token = claims.token
+        #: Message ids claimed and not yet acknowledged, by this consumer or an earlier one of its queue.
+        self.held = claims.held
+        self._lock = claims.lock
         self._closed = threading.Event()
 
     def __next__(self) -> MessageProxy | None:
@@ -248,6 +292,12 @@ class DatabaseConsumer(Consumer):
         return MessageProxy(message)
 
     def _claim(self) -> dramatiq.Message[t.Any] | None:
+        try:
+            return self._claim_one()
+        except sa.exc.OperationalError as exc:
+            raise unreachable(exc) from exc
+
+    def _claim_one(self) -> dramatiq.Message[t.Any] | None:
         broker = self.broker
         now = broker.clock()
         # The read and each claim are transactions of their own: on SQLite, a transaction that reads and
@@ -266,7 +316,13 @@ class DatabaseConsumer(Consumer):
                 # The condition again: another worker may have claimed it since the SELECT.
                 claimed = connection.execute(
                     sa.update(TABLE)
-                    .where(TABLE.c.id == row_id, claimable(now))
+                    .where(
+                        TABLE.c.id == row_id,
+                        claimable(now),
+                        # Never a row this worker still holds, its lease run out while the database was away
+                        # (the heartbeat renews it once the database is back): its job is running here.
+                        sa.or_(TABLE.c.claim_token.is_(None), TABLE.c.claim_token != self.token),
+                    )
                     .values(
                         status=RUNNING,
                         claim_token=self.token,
@@ -285,6 +341,16 @@ class DatabaseConsumer(Consumer):
         return None
 
     def _settle(self, message: MessageProxy, **values: t.Any) -> None:
+        try:
+            self._settle_row(message, **values)
+        except sa.exc.OperationalError as exc:
+            # Dramatiq retries the acknowledgement until the database is back; meanwhile the row stays held,
+            # its lease renewed, and no other worker runs the job again.
+            raise unreachable(exc) from exc
+        with self._lock:
+            self.held.discard(message.message_id)
+
+    def _settle_row(self, message: MessageProxy, **values: t.Any) -> None:
         with self.broker.engine.begin() as connection:
             connection.execute(
                 sa.update(TABLE)
@@ -295,8 +361,6 @@ class DatabaseConsumer(Consumer):
                 )
                 .values(claim_token=None, claimed_until=None, updated_at=self.broker.clock(), **values)
             )
-        with self._lock:
-            self.held.discard(message.message_id)
 
     def ack(self, message: MessageProxy) -> None:
         """The job ran (or was retried: its row is no longer ``running`` under this claim): ``done``."""
@@ -305,7 +369,9 @@ class DatabaseConsumer(Consumer):
     def nack(self, message: MessageProxy) -> None:
         """The job failed on its last try: ``dead``."""
         error = last_line(message.options.get("traceback"))
-        if error is None and message._exception is not None:
+        if isinstance(message._exception, ActorNotFound):  # never run: see Tracking.after_nack
+            error = unknown_job_error(message.actor_name)
+        elif error is None and message._exception is not None:
             error = f"{type(message._exception).__name__}: {message._exception}"
         self._settle(message, status=DEAD, last_error=error)
 
@@ -320,4 +386,4 @@ class DatabaseConsumer(Consumer):
         self.broker.forget(self)
 
 
-__all__ = ["DatabaseBroker", "DatabaseConsumer", "claimable"]
+__all__ = ["Claims", "DatabaseBroker", "DatabaseConsumer", "claimable", "last_line", "unknown_job_error"]

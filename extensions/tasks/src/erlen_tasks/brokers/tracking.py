@@ -26,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware
 
 from ..models import DEAD, DONE, FAILED, RUNNING, JobRecord
-from .database import last_line
+from .database import last_line, unknown_job_error
 
 if t.TYPE_CHECKING:
     import dramatiq
@@ -317,6 +318,15 @@ class Tracking(Middleware):
 
     def after_skip_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
         self._ended(message, DEAD if message.failed else DONE)
+
+    def after_nack(self, broker: dramatiq.Broker, message: t.Any) -> None:
+        # A job this worker's plugins do not declare (a worker older than the code that enqueued it, or a job
+        # renamed): Dramatiq's consumer moves it to the dead-letter queue without a run, so no other hook sees
+        # it. Recorded dead with its error, not left "relayed" forever: `erlen tasks retry` queues it again
+        # once a worker knows the job. A job nacked after a run was recorded by after_process_message.
+        exception = getattr(message, "_exception", None)
+        if isinstance(exception, ActorNotFound):
+            self._ended(message, DEAD, unknown_job_error(message_of(message).actor_name))
 
 
 __all__ = ["FLUSH_SECONDS", "PreparedUpdate", "Tracking", "message_of"]
