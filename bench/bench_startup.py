@@ -300,6 +300,8 @@ def run(quick: bool) -> list[Result]:
             ("flask_migrate", "flask-migrate"),
             ("flask_admin", "flask-admin"),
             ("flask_mailman", "flask-mailman"),
+            ("flask_security", "flask-security"),
+            ("nh3", "nh3"),
         ]
     )
     titles = {
