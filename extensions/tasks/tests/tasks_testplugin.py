@@ -104,29 +104,27 @@ def slow(label: str, seconds: float, started_file: str) -> None:
     add_effect(label)
 
 
-@job(name="test.gated", queue="slow", retries=0)
-def gated(label: str, started_file: str, gate_file: str) -> None:
-    """Writes ``started_file``, waits (at most a minute) for ``gate_file`` to exist, then records ``label``."""
+def _started_then_wait_for(started_file: str, gate_file: str) -> None:
+    """Write ``started_file``, then wait (at most a minute) for ``gate_file`` to exist."""
     Path(started_file).write_text("started")
     for _ in range(1200):
         if Path(gate_file).exists():
-            break
+            return
         time.sleep(0.05)
-    else:
-        raise TimeoutError(f"{gate_file} did not appear")
+    raise TimeoutError(f"{gate_file} did not appear")
+
+
+@job(name="test.gated", queue="slow", retries=0)
+def gated(label: str, started_file: str, gate_file: str) -> None:
+    """Writes ``started_file``, waits (at most a minute) for ``gate_file`` to exist, then records ``label``."""
+    _started_then_wait_for(started_file, gate_file)
     add_effect(label)
 
 
 @job(name="test.gated_file", queue="slow", retries=0)
 def gated_file(runs_file: str, started_file: str, gate_file: str) -> None:
     """Like ``gated``, without the database: each run appends a line to ``runs_file`` once the gate is open."""
-    Path(started_file).write_text("started")
-    for _ in range(1200):
-        if Path(gate_file).exists():
-            break
-        time.sleep(0.05)
-    else:
-        raise TimeoutError(f"{gate_file} did not appear")
+    _started_then_wait_for(started_file, gate_file)
     with open(runs_file, "a") as runs:
         runs.write("ran\n")
 
