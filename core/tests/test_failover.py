@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from erlen.failover import Failover, describe_error, describe_location
+from erlen.failover import Failover, ServiceHealth, describe_error, describe_location
 
 LOGGER = "tests.failover"
 
@@ -79,6 +79,28 @@ def test_an_outage_is_served_by_the_stand_in_logged_once_and_ends_when_the_servi
     assert messages(caplog)[1].startswith("Redis at cache:6379 answers again after ")
     assert messages(caplog)[1].endswith(" s: counts are kept there again.")
     assert failover.run(service, lambda: "stand-in") == "service" and len(messages(caplog)) == 2
+
+
+def test_health_says_which_is_in_use_since_when_and_why() -> None:
+    clock, service = Clock(), Service()
+    failover = make_failover(clock)
+    assert failover.health("redis", "counting in memory") == ServiceHealth("redis", stand_in="counting in memory")
+    assert str(failover.health("redis", "counting in memory")) == "redis: ok"
+
+    service.down = True
+    failover.run(service, lambda: "stand-in")
+    health = failover.health("redis", "counting in memory")
+    assert health.degraded and health.since is not None
+    assert health.reason == "ConnectionRefusedError: Connection refused"
+    assert str(health) == (
+        f"redis: degraded, counting in memory since {health.since:%Y-%m-%d %H:%M:%S} UTC "
+        "(ConnectionRefusedError: Connection refused)"
+    )
+
+    service.down = False
+    clock.now += 5
+    failover.run(service, lambda: "stand-in")
+    assert not failover.health("redis", "counting in memory").degraded
 
 
 def test_a_zero_retry_interval_tries_the_service_on_every_call() -> None:

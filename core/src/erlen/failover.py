@@ -4,7 +4,7 @@ What a plugin keeping counters in Redis needs when Redis stops or hangs
 (erlen-auth's log-in throttle, erlen-api's rate limits): the request goes on,
 counted in the process's memory, the outage and the recovery are each logged
 once, one request at a time tries the service again, and health checks can
-tell which is in use.
+tell which is in use (:class:`ServiceHealth`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import threading
 import time
 import typing as t
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _T = t.TypeVar("_T")
@@ -92,6 +93,17 @@ class Failover:
                 return None
             return self._down_since, t.cast(str, self._down_reason)
 
+    def health(self, backend: str, stand_in: str) -> ServiceHealth:
+        """How the service is doing, for health checks: in use, or since when and why not.
+
+        :param backend: the service's short name in the line, e.g. ``"redis"``.
+        :param stand_in: what is done during an outage, in the line, e.g. ``"counting in this process's memory"``.
+        """
+        outage = self.outage()
+        if outage is None:
+            return ServiceHealth(backend, stand_in=stand_in)
+        return ServiceHealth(backend, True, *outage, stand_in=stand_in)
+
     def _service_due(self) -> bool:
         """Whether to use the service now: it is up, or down and its retry time has come (claimed by this caller)."""
         if self._down_since is None:
@@ -128,6 +140,31 @@ class Failover:
             since, self._down_since, self._down_reason = self._down_since, None, None
         seconds = (dt.datetime.now(dt.UTC) - since).total_seconds()
         self.logger.warning("%s answers again after %.0f s: %s.", self.service, seconds, self.when_back)
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    """How a service with a stand-in is doing, for health checks: ``str()`` of it is a line for people.
+
+    :param backend: what is in use when all is well: ``"redis"``, ``"memory"``...
+    :param degraded: whether the service cannot be reached and its stand-in is in use.
+    :param since: when it became degraded (UTC).
+    :param reason: the error that made it so.
+    :param stand_in: what is done while degraded, for the line.
+    """
+
+    backend: str
+    degraded: bool = False
+    since: dt.datetime | None = None
+    reason: str | None = None
+    stand_in: str = "using this process's memory"
+
+    def __str__(self) -> str:
+        if not self.degraded:
+            return f"{self.backend}: ok"
+        since = f" since {self.since:%Y-%m-%d %H:%M:%S} UTC" if self.since else ""
+        reason = f" ({self.reason})" if self.reason else ""
+        return f"{self.backend}: degraded, {self.stand_in}{since}{reason}"
 
 
 def describe_error(exc: BaseException) -> str:

@@ -31,7 +31,6 @@ Redis never hangs the API.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import ipaddress
@@ -47,7 +46,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
 from werkzeug.wrappers import Response
 
-from erlen.failover import Failover, describe_error, describe_location
+from erlen.failover import Failover, ServiceHealth, describe_error, describe_location
 
 from .problems import Problem
 from .security import Identity, authenticate
@@ -132,27 +131,11 @@ class Usage:
     exceeded: bool
 
 
-@dataclass(frozen=True)
-class LimiterHealth:
-    """How a limiter's store is doing, for health checks: ``str()`` of it is a line for people.
+#: How a rate limiter's store is doing (:class:`erlen.failover.ServiceHealth`): ``"redis"`` or ``"memory"``.
+LimiterHealth = ServiceHealth
 
-    :param backend: ``"memory"`` or ``"redis"``.
-    :param degraded: whether Redis cannot be reached and each process counts in its own memory.
-    :param since: when it became degraded (UTC).
-    :param reason: the error that made it so.
-    """
-
-    backend: str
-    degraded: bool = False
-    since: dt.datetime | None = None
-    reason: str | None = None
-
-    def __str__(self) -> str:
-        if not self.degraded:
-            return f"{self.backend}: ok"
-        since = f" since {self.since:%Y-%m-%d %H:%M:%S} UTC" if self.since else ""
-        reason = f" ({self.reason})" if self.reason else ""
-        return f"{self.backend}: degraded, counting in this process's memory{since}{reason}"
+#: What the limiter does while Redis cannot be reached, in :class:`LimiterHealth` lines.
+STAND_IN = "counting in this process's memory"
 
 
 class RateLimiter:
@@ -238,9 +221,8 @@ class RateLimiter:
     def health(self) -> LimiterHealth:
         """Whether Redis is in use, or the limiter counts in this process's memory (since when, and why)."""
         if self.failover is None:
-            return LimiterHealth("memory")
-        outage = self.failover.outage()
-        return LimiterHealth("redis") if outage is None else LimiterHealth("redis", True, *outage)
+            return LimiterHealth("memory", stand_in=STAND_IN)
+        return self.failover.health("redis", STAND_IN)
 
     def ping(self) -> str | None:
         """Ask Redis for an answer now, within the timeouts; changes nothing (``erlen check`` asks this way).

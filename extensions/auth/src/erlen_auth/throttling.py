@@ -19,7 +19,6 @@ attempt that turns out not to be a failure gives its count back.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import math
@@ -29,6 +28,7 @@ import typing as t
 from dataclasses import dataclass
 
 import erlen
+from erlen.failover import ServiceHealth
 
 logger = logging.getLogger("erlen_auth.throttling")
 
@@ -53,27 +53,12 @@ class ThrottleStore(t.Protocol):
         """Forget ``key``'s counter."""
 
 
-@dataclass(frozen=True)
-class StoreHealth:
-    """How a throttle store is doing, for health checks: ``str()`` of it is a line for people.
+#: How a throttle store is doing (:class:`erlen.failover.ServiceHealth`), ``backend`` being ``"memory"``,
+#: ``"redis"`` or the class name of another store.
+StoreHealth = ServiceHealth
 
-    :param backend: ``"memory"``, ``"redis"`` or the class name of another store.
-    :param degraded: whether the store cannot use its backend and counts in this process's memory instead.
-    :param since: when it became degraded (UTC).
-    :param reason: the error that made it so.
-    """
-
-    backend: str
-    degraded: bool = False
-    since: dt.datetime | None = None
-    reason: str | None = None
-
-    def __str__(self) -> str:
-        if not self.degraded:
-            return f"{self.backend}: ok"
-        since = f" since {self.since:%Y-%m-%d %H:%M:%S} UTC" if self.since else ""
-        reason = f" ({self.reason})" if self.reason else ""
-        return f"{self.backend}: degraded, using in-process throttling{since}{reason}"
+#: What a throttle does while its store's backend cannot be reached, in :class:`StoreHealth` lines.
+STAND_IN = "using in-process throttling"
 
 
 class MemoryStore:
@@ -130,7 +115,7 @@ class MemoryStore:
 
     def health(self) -> StoreHealth:
         """Always ok: the process's memory is always there."""
-        return StoreHealth("memory")
+        return StoreHealth("memory", stand_in=STAND_IN)
 
 
 @dataclass(frozen=True)
@@ -283,7 +268,11 @@ class LoginThrottle:
     def health(self) -> StoreHealth:
         """How the store is doing, such as ``redis: degraded, using in-process throttling since ...``."""
         health = getattr(self.store, "health", None)
-        return t.cast(StoreHealth, health()) if callable(health) else StoreHealth(type(self.store).__name__)
+        return (
+            t.cast(StoreHealth, health())
+            if callable(health)
+            else StoreHealth(type(self.store).__name__, stand_in=STAND_IN)
+        )
 
     def succeeded(self, email_key: str) -> None:
         """Forget the account's failures (the address's stay counted)."""

@@ -14,7 +14,7 @@ import typing as t
 
 from erlen.failover import Failover, describe_error, describe_location
 
-from .throttling import MemoryStore, StoreHealth
+from .throttling import STAND_IN, MemoryStore, StoreHealth
 
 logger = logging.getLogger("erlen_auth.throttling")
 
@@ -131,8 +131,7 @@ class RedisStore:
 
     def health(self) -> StoreHealth:
         """Whether Redis is in use, or the store counts in this process's memory (since when, and why)."""
-        outage = self.failover.outage()
-        return StoreHealth("redis") if outage is None else StoreHealth("redis", True, *outage)
+        return self.failover.health("redis", STAND_IN)
 
     def ping(self) -> str | None:
         """Ask Redis for an answer now, within the timeouts; changes nothing (``erlen check`` asks this way).
