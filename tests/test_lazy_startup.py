@@ -746,3 +746,83 @@ def test_a_served_six_plugin_worker_imports_only_what_the_login_page_needs(six_f
     assert seen["statuses"] == ["200 OK"] * 3 and seen["form"]
     assert {"erlen_auth.views", "erlen_auth.models", "erlen_db.database"} <= set(seen["modules"])
     assert [name for name in NOT_IMPORTED_BY_THE_LOGIN_PAGE if name in seen["modules"]] == []
+
+
+#: An app with erlen-tasks, and a plugin of its own declaring a job in a module of its own that
+#: imports SQLAlchemy, as an app's jobs do (the example app's): ``erlen --help`` needs neither the jobs nor the
+#: task queue's engine. ``jobs_cli_app.py`` and ``jobs_cli_plugin/``.
+JOBS_APP_MODULE = f"""
+import erlen
+
+
+def create_app():
+    return erlen.create_app("jobs_cli_app", {_app_config(["db", "tasks", "jobs_cli_plugin"])!r})
+"""
+
+JOBS_PLUGIN_MODULE = """
+import erlen
+from erlen_db import unless_unavailable  # a decorator for template globals: no SQLAlchemy
+
+PLUGIN_NAME = "jobs_cli_plugin"
+
+
+@erlen.hookimpl
+def erlen_tasks_jobs():
+    from .jobs import JOBS
+
+    return JOBS
+
+
+@unless_unavailable(lambda: "fallback")
+def greeting():
+    return "hello"
+
+
+@erlen.hookimpl
+def erlen_template_globals():
+    return {"greeting": greeting}
+"""
+
+JOBS_MODULE = """
+import sqlalchemy
+from erlen_tasks import job
+
+
+@job
+def tidy():
+    pass
+
+
+JOBS = [tidy]
+"""
+
+
+def test_erlen_help_imports_neither_the_apps_jobs_nor_the_task_queue(tmp_path: Path) -> None:
+    (tmp_path / "jobs_cli_app.py").write_text(JOBS_APP_MODULE, encoding="utf-8")
+    (tmp_path / "jobs_cli_plugin").mkdir()
+    (tmp_path / "jobs_cli_plugin" / "__init__.py").write_text(JOBS_PLUGIN_MODULE, encoding="utf-8")
+    (tmp_path / "jobs_cli_plugin" / "jobs.py").write_text(JOBS_MODULE, encoding="utf-8")
+    shown = _python(tmp_path, HELP_SCRIPT, "jobs_cli_app", "--help")
+    *page, modules = shown.stdout.splitlines()
+    assert "exit 0" in page, shown.stderr
+    assert "\n  tasks " in "\n".join(page)
+    imported = json.loads(modules)
+    assert [name for name in ["sqlalchemy", "dramatiq", "jobs_cli_plugin.jobs"] if name in imported] == []
+
+    # A command that runs finishes the set-up first: the jobs are there.
+    listed = _python(tmp_path, HELP_SCRIPT, "jobs_cli_app", "shell", "--help")
+    assert "exit 0" in listed.stdout, listed.stderr
+    run = _python(
+        tmp_path,
+        HIDE_FLASK_COMMANDS
+        + """
+import erlen, erlen_tasks, jobs_cli_app
+with erlen.deferring_setup():
+    app = jobs_cli_app.create_app()
+assert erlen.setup_deferred(app)
+print(sorted(erlen_tasks.state_of(app).jobs))
+print(app.jinja_env.globals["greeting"]())
+""",
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["['jobs_cli_plugin.jobs.tidy']", "hello"]

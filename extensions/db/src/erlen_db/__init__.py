@@ -20,11 +20,8 @@ if t.TYPE_CHECKING:
         TableConflictError,
         database_error_message,
         describe_error,
-        found_unavailable,
         is_sqlite_lock,
         is_unavailable,
-        note_unavailable,
-        unless_unavailable,
     )
     from .helpers import first_or_404, get, get_or_404
     from .isolation import connect_with_transactions, rolled_back
@@ -41,6 +38,7 @@ if t.TYPE_CHECKING:
     )
     from .session import get_connection, get_session, session
     from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
+    from .unavailable import found_unavailable, note_unavailable, unless_unavailable
     from .urls import is_sqlite_memory
     from .urls import redact as redact_url
 
@@ -65,14 +63,12 @@ __getattr__ = erlen.lazy_exports(
                 "TableConflictError",
                 "database_error_message",
                 "describe_error",
-                "found_unavailable",
                 "is_sqlite_lock",
                 "is_unavailable",
-                "note_unavailable",
-                "unless_unavailable",
             ),
             "erlen_db.errors",
         ),
+        **dict.fromkeys(("found_unavailable", "note_unavailable", "unless_unavailable"), "erlen_db.unavailable"),
         **dict.fromkeys(("first_or_404", "get", "get_or_404"), "erlen_db.helpers"),
         **dict.fromkeys(("connect_with_transactions", "rolled_back"), "erlen_db.isolation"),
         "database_if_set_up": "erlen_db.names",

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-import sys
 import typing as t
-from collections.abc import Callable
 
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -18,18 +15,13 @@ from werkzeug.exceptions import BadRequest
 import erlen
 
 from . import urls
+from .unavailable import note_unavailable
 
 if t.TYPE_CHECKING:
     from .database import Database
 
 #: Marks SQLAlchemy exceptions raised because the database could not be reached.
 _UNAVAILABLE = "erlen_db_unavailable"
-
-#: The attribute of ``g`` set once the database was found unavailable in the current app context.
-_G_FOUND_UNAVAILABLE = "_erlen_db_found_unavailable"
-
-_P = t.ParamSpec("_P")
-_R = t.TypeVar("_R")
 
 #: Seconds after which clients may retry, sent with 503 responses.
 RETRY_AFTER = 5
@@ -64,77 +56,6 @@ def mark_unreachable_errors(engine: Engine) -> None:
             setattr(exc, _UNAVAILABLE, True)
         if is_unavailable(exc):
             note_unavailable()
-
-
-def note_unavailable() -> None:
-    """Record that the database was found unavailable in the current app context (a no-op outside one).
-
-    The engine's error listener and the 503 handler call it; :func:`found_unavailable` reads it.
-    """
-    if has_app_context():
-        setattr(g._get_current_object(), _G_FOUND_UNAVAILABLE, True)
-
-
-def found_unavailable() -> bool:
-    """Whether the database was found unavailable (unreachable, out of connections, locked) in this app context.
-
-    Once it is, the rest of the request is an error page: code that would
-    only decorate it (the user in the navigation, a display name) should not
-    try the database again; see :func:`unless_unavailable`.
-    """
-    # g.get rather than getattr with a default: a name g does not hold raises a KeyError and then an
-    # AttributeError inside getattr, two exceptions on every logged-in request (the user loader asks).
-    return has_app_context() and bool(g._get_current_object().get(_G_FOUND_UNAVAILABLE, False))
-
-
-def unless_unavailable(fallback: Callable[..., t.Any]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
-    """Make a loader that error pages use give ``fallback``'s answer instead of touching an unavailable database.
-
-    The decorated function runs as before, except:
-
-    * once the database was found unavailable in the current app context
-      (:func:`found_unavailable`), ``fallback`` answers and the database is
-      not tried again, so the 503 page of a logged-in user runs no query;
-    * while an error is being handled (an error handler renders its page)
-      and the function meets an unavailable database, ``fallback`` answers
-      instead of the error, which would turn the error page into a 500.
-
-    Outside error handling, an unavailable database still raises, so the
-    request ends in the 503 page rather than carrying on without the data.
-    erlen-auth's user loader is wrapped with it (the fallback: nobody is
-    logged in)::
-
-        @erlen_db.unless_unavailable(lambda user: user.email)
-        def display_name(user):
-            ...
-
-    :param fallback: called with the same arguments; it must not use the database.
-    """
-
-    def decorate(load: Callable[_P, _R]) -> Callable[_P, _R]:
-        @functools.wraps(load)
-        def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            if found_unavailable():
-                return t.cast(_R, fallback(*args, **kwargs))
-            # Flask calls error handlers inside its ``except`` blocks, so an exception being
-            # handled means an error page is being made (or a view is handling an error itself).
-            handling_error = sys.exc_info()[1] is not None
-            try:
-                return load(*args, **kwargs)
-            except SQLAlchemyError as exc:
-                if not (handling_error and is_unavailable(exc)):
-                    raise
-                note_unavailable()
-                current_app.logger.warning(
-                    "Database unavailable while an error page was made; %s answered without it: %s",
-                    getattr(load, "__qualname__", load),
-                    exc.__class__.__name__,
-                )
-                return t.cast(_R, fallback(*args, **kwargs))
-
-        return guarded
-
-    return decorate
 
 
 def is_unavailable(exc: BaseException) -> bool:

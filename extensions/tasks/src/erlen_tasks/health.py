@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-import erlen
-
 from .models import DEAD, FAILED, PENDING, JobRecord, aware, utcnow
 from .state import state_of
 
@@ -102,9 +100,12 @@ def ping_broker(app: Flask) -> None:
         connection.close()
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
-    """``outbox``, and ``broker`` (Redis or RabbitMQ, with ``TASKS_HEALTH_BROKER`` on)."""
+def readiness_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
+    """``outbox``, and ``broker`` (Redis or RabbitMQ, with ``TASKS_HEALTH_BROKER`` on): the plugin's
+    ``erlen_health_checks``.
+
+    :param app: the app whose jobs table and broker are checked.
+    """
 
     def outbox() -> Mapping[str, float]:
         backlog = jobs_backlog(app)
@@ -120,4 +121,4 @@ def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, fl
     return checks
 
 
-__all__ = ["JobsBacklog", "erlen_health_checks", "jobs_backlog", "ping_broker"]
+__all__ = ["JobsBacklog", "jobs_backlog", "ping_broker", "readiness_checks"]

@@ -27,8 +27,6 @@ from collections.abc import Mapping
 import dramatiq
 from dramatiq.middleware import Middleware
 
-import erlen
-
 from .state import state_of
 
 if t.TYPE_CHECKING:
@@ -103,9 +101,13 @@ class JobMetrics(Middleware):
         self.started.pop(message.message_id, None)
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
-    """Make erlen-tasks' metrics for ``app`` (when erlen-ops' ``OPS_METRICS`` is on)."""
+def install_metrics(app: Flask, metrics: t.Any) -> None:
+    """Make erlen-tasks' metrics for ``app`` (when erlen-ops' ``OPS_METRICS`` is on): the plugin's
+    ``erlen_ops_metrics``.
+
+    :param app: the app whose jobs are measured.
+    :param metrics: erlen-ops' factory of metrics.
+    """
     from .health import jobs_backlog
 
     state_of(app).metrics = TasksMetrics(metrics)
@@ -124,4 +126,4 @@ def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
     )
 
 
-__all__ = ["DURATION_BUCKETS", "JobMetrics", "TasksMetrics", "erlen_ops_metrics"]
+__all__ = ["DURATION_BUCKETS", "JobMetrics", "TasksMetrics", "install_metrics"]

@@ -10,11 +10,10 @@ from erlen import ConfigError, PluginError, Setting
 from erlen.checks import CheckMessage
 
 from . import checks
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
-from .metrics import erlen_ops_metrics  # noqa: F401  (erlen-ops' metrics hook, optional)
 from .state import EXTENSION_KEY, TasksState
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
     import click
@@ -239,6 +238,17 @@ def erlen_init_app(app: Flask) -> None:
     broker = app.config.get("TASKS_BROKER", "database")
     if broker != "database":
         check_broker_url(broker, str(app.config.get("TASKS_URL") or ""))
+    # Deferred in an app the `erlen` command made: the plugins' job modules import SQLAlchemy and their models,
+    # which `erlen --help` does not need. Created any other way, the app collects (and checks) them now.
+    erlen.defer_setup(app, set_up_jobs)
+
+
+def set_up_jobs(app: Flask) -> None:
+    """Collect the enabled plugins' jobs into the app's :class:`TasksState` (run by :func:`erlen.defer_setup`).
+
+    :param app: the app being set up.
+    :raises PluginError: see :func:`collect_jobs`.
+    """
     jobs, owners = collect_jobs(app)
     app.extensions[EXTENSION_KEY] = TasksState(app, jobs, owners)
 
@@ -326,4 +336,20 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     return checks.deploy_problems(app) if deploy else []
 
 
-__all__ = ["PLUGIN", "collect_jobs"]
+# erlen-ops' hooks, optional (erlen-tasks does not depend on erlen-ops). Their modules import SQLAlchemy and
+# Dramatiq, which `erlen --help` does not: imported when erlen-ops calls.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
+    from .metrics import install_metrics
+
+    install_metrics(app, metrics)
+
+
+__all__ = ["PLUGIN", "collect_jobs", "set_up_jobs"]

@@ -6,6 +6,8 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
+from flask import current_app
+
 import erlen
 
 if t.TYPE_CHECKING:
@@ -129,9 +131,18 @@ class TasksState:
 def state_of(app: Flask | None = None) -> TasksState:
     """The erlen-tasks state of ``app``, or of the current app.
 
+    The first call on an app that the ``erlen`` command created collects the
+    plugins' jobs then (see :func:`erlen.defer_setup`).
+
     :raises erlen.PluginNotEnabledError: the ``tasks`` plugin is not enabled on the app.
     """
-    return t.cast(TasksState, erlen.extension_state(EXTENSION_KEY, app))
+    if app is None:
+        app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+    state = app.extensions.get(EXTENSION_KEY)
+    if state is None:
+        erlen.finish_setup(app)  # nothing, unless the app deferred its set-up
+        state = erlen.extension_state(EXTENSION_KEY, app)
+    return t.cast(TasksState, state)
 
 
 __all__ = ["EXTENSION_KEY", "TasksState", "state_of"]
