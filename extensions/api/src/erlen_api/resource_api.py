@@ -34,6 +34,8 @@ from .params import Query
 from .problems import Problem
 from .resources import OPERATIONS, Operation, Resource
 from .responses import JSON_MEDIA_TYPE
+from .state import state_of
+from .stored_values import stored_value_error
 
 #: The query parameters of lists that no filter may take.
 RESERVED_PARAMETERS = frozenset({"cursor", "limit", "sort"})
@@ -74,8 +76,16 @@ class BuiltResource:
         """The JSON bytes a read of ``row`` answers: the body its ``ETag`` is computed over.
 
         :param row: a row of the model.
+        :raises StoredValueError: the row holds values the read schema refuses (written by other means).
         """
-        return self._read_adapter.dump_json(self.schemas.read.model_validate(row), by_alias=True)
+        try:
+            item = self.schemas.read.model_validate(row)
+        except ValidationError as exc:
+            stored = stored_value_error(row, exc, self.resource.resource_name)
+            if stored is None:
+                raise
+            raise stored from None
+        return self._read_adapter.dump_json(item, by_alias=True)
 
     def statement(self, operation: Operation) -> sa.Select[t.Any]:
         """``select(model)``, narrowed by the resource's ``scope`` for ``operation``.
@@ -316,6 +326,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     schemas = build_schemas(resource.schema_name or resource.model.__name__, fields, module=resource.model.__module__)
     api = Api(f"{name.replace('-', '_')}_resource", version=resource.version, description=resource.description)
     built = BuiltResource(resource=resource, fields=fields, schemas=schemas, key=key, api=api)
+    state_of(app).resource_names.setdefault(resource.model, name)
     sorts = [key.key, f"-{key.key}"]
     for sort in resource.sorts:
         if sort != key.key:
@@ -338,6 +349,8 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **more,
         }
 
+    # Every operation answers a stored row: one its read schema refuses (written by other means) is a 500 problem.
+    stored = {500: "A stored item holds a value its schema refuses (urn:erlen:problem:stored-value-invalid)."}
     etag = {"ETag": "The item's version (a strong entity tag), which If-Match names to change or delete it."}
     precondition = {412: "If-Match names another version of the item: it changed since it was read."}
     if resource.if_match_required:
@@ -388,6 +401,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **options(
                 "list",
                 response=page_schema,
+                responses=stored,
                 headers={"Link": 'The pages after and before this one (rel="next", rel="prev"), when there are.'},
             ),
         )
@@ -404,7 +418,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             "read",
             read_item,
             methods=["GET"],
-            **options("read", response=schemas.read, responses={404: "No such item."}, headers=etag),
+            **options("read", response=schemas.read, responses={404: "No such item.", **stored}, headers=etag),
         )
 
     if "create" in operations:
@@ -430,7 +444,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                 response=schemas.read,
                 status=201,
                 headers={"Location": "The URL of the new item.", **etag} if "read" in operations else etag,
-                responses={409: "A unique value is taken, or a reference points to no row."},
+                responses={409: "A unique value is taken, or a reference points to no row.", **stored},
             ),
         )
 
@@ -464,6 +478,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                     404: "No such item.",
                     409: "A unique value is taken, or a reference points to no row.",
                     **precondition,
+                    **stored,
                 },
             ),
         )
@@ -486,7 +501,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **options(
                 "delete",
                 response=None,
-                responses={404: "No such item.", 409: "Other rows refer to the item.", **precondition},
+                responses={404: "No such item.", 409: "Other rows refer to the item.", **precondition, **stored},
             ),
         )
     return built

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .endpoint import Endpoint
 from .negotiation import JSON_MEDIA_TYPE as JSON_MEDIA_TYPE
+from .stored_values import stored_value_error
 
 
 class ResponseValidationError(Exception):
@@ -74,11 +75,13 @@ def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
     :param value: what the view returned (without status and headers).
     :param check: validate the JSON produced against the declared type.
     :raises ResponseValidationError: ``value`` does not fit the declared type.
+    :raises StoredValueError: rows of ``value`` (ORM instances) hold stored values the declared type refuses.
     """
     adapter = endpoint.response_adapter
     if adapter is None:
         return pydantic_core.to_json(value)
     response_type = endpoint.response
+    returned = value
     try:
         if not (isinstance(response_type, type) and type(value) is response_type and isinstance(value, BaseModel)):
             # Dicts, dataclasses, ORM objects, lists of them: validated into the declared type first; ORM
@@ -96,6 +99,10 @@ def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
         if check:
             adapter.validate_json(data)
     except (ValidationError, pydantic_core.PydanticSerializationError) as exc:
+        # Rows as stored that the type refuses are the data's fault, not the view's: a problem naming the fields.
+        stored = stored_value_error(returned, exc) if isinstance(exc, ValidationError) else None
+        if stored is not None:
+            raise stored from None
         raise ResponseValidationError(endpoint, exc) from None
     return data
 
