@@ -228,6 +228,27 @@ def test_a_stored_value_of_another_type_is_a_500_problem_too(
     assert b"70000" not in ada.get("/api/v1/shelves").data
 
 
+def test_a_stored_value_of_no_enum_member_is_a_500_problem_too(
+    app: Flask, ada: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLAlchemy refuses an enum value none of its members stores while loading the row (SQLite keeps any
+    text in the column, PostgreSQL's enum type only its labels, until one is added): the same problem."""
+    fine = ada.post("/api/v1/books", json={"title": "Emma"}).json
+    bad = ada.post("/api/v1/books", json={"title": "Dune"}).json
+    with database_of(app).engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("ALTER TYPE status ADD VALUE 'abc'"))
+    with database_of(app).engine.begin() as connection:
+        connection.execute(sa.text("UPDATE api_sample_book SET status = 'abc' WHERE id = :id"), {"id": bad["id"]})
+    for url in (f"/api/v1/books/{bad['id']}", "/api/v1/books"):
+        problem = _stored_value_problem(ada.get(url), caplog, "books")
+        assert problem["fields"] == ["status"]
+        assert f"Book key {bad['id']}: status (enum)" in problem["logged"]
+    assert ada.get(f"/api/v1/books/{fine['id']}").json["status"] == "draft"
+    # A list that filters the row out is answered.
+    assert [book["id"] for book in ada.get("/api/v1/books?status=draft").json["items"]] == [fine["id"]]
+
+
 def test_secret_columns_are_never_exposed_nor_written(app: Flask, ada: ApiClient) -> None:
     created = ada.post("/api/v1/books", json={"title": "Secret"}).json
     db = database_of(app).new_session()

@@ -35,12 +35,14 @@ from .problems import Problem
 from .resources import OPERATIONS, Operation, Resource
 from .responses import JSON_MEDIA_TYPE
 from .state import state_of
-from .stored_values import stored_value_error
+from .stored_values import RowFault, StoredValueError, stored_value_error
 
 #: The query parameters of lists that no filter may take.
 RESERVED_PARAMETERS = frozenset({"cursor", "limit", "sort"})
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+_T = t.TypeVar("_T")
 
 
 @dataclass
@@ -116,10 +118,60 @@ class BuiltResource:
             statement = self.statement(operation).where(self.key.column == value)
             if lock:
                 statement = statement.with_for_update()
-            row = session.scalars(statement).one_or_none()
+            row = self.loading(session, statement, lambda: session.scalars(statement).one_or_none())
         if row is None:
             raise Problem(404, f"No item of {self.resource.resource_name} has the key {key}.")
         return row
+
+    def loading(self, session: Session, statement: sa.Select[t.Any], load: Callable[[], _T]) -> _T:
+        """``load()``, the rows of ``statement``; a stored enum value the model does not know is a stored fault.
+
+        SQLAlchemy refuses such a value (SQLite keeps any text in an ``Enum`` column) while loading the rows,
+        with a ``LookupError`` quoting it: the rows holding one are found with the raw text of each enum
+        column, and answered as :class:`~erlen_api.stored_values.StoredValueError`.
+
+        :param session: the session.
+        :param statement: what ``load`` runs (within the scope, filtered), without paging.
+        :param load: loads the rows.
+        :raises StoredValueError: rows of ``statement`` hold values no member of their enum stores.
+        """
+        try:
+            return load()
+        except LookupError as exc:
+            if type(exc) is not LookupError:  # a KeyError, an IndexError: not SQLAlchemy's refusal
+                raise
+            stored = self._unknown_enum_values(session, statement)
+            if stored is None:
+                raise
+            raise stored from None
+
+    def _unknown_enum_values(self, session: Session, statement: sa.Select[t.Any]) -> StoredValueError | None:
+        """The rows of ``statement`` whose enum columns hold a value of none of their members (the first 20).
+
+        :param session: the session.
+        :param statement: the rows' statement.
+        """
+        fields_by_key: dict[str, list[str]] = {}
+        for key, item in self.fields.items():
+            column_type = item.column.type
+            if not isinstance(column_type, sa.Enum):
+                continue
+            raw = sa.cast(item.column, sa.String())  # as text: PostgreSQL compares its enum type to its labels only
+            found = session.execute(
+                statement.with_only_columns(self.key.column)
+                .where(raw.is_not(None), raw.not_in(column_type.enums))
+                .order_by(None)
+                .limit(20)
+            ).scalars()
+            for identity in found:
+                fields_by_key.setdefault(str(identity), []).append(key)
+        if not fields_by_key:
+            return None
+        model = self.resource.model
+        faults = [
+            RowFault(model, identity, tuple(names), ("enum",) * len(names)) for identity, names in fields_by_key.items()
+        ]
+        return StoredValueError(faults, self.resource.resource_name)
 
     def check_if_match(self, row: t.Any) -> None:
         """Refuse a change of ``row`` whose ``If-Match`` names another version (412), or none when required (428).
@@ -368,8 +420,12 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                     column = fields[filtered].column
                     statement = statement.where(column.in_(values) if len(values) > 1 else column == values[0])
             sort = params.sort or default_sort
-            page = keyset_page(
-                session, statement, _sort_keys(built, sort), sort=sort, cursor=params.cursor, limit=params.limit
+            page = built.loading(
+                session,
+                statement,
+                lambda: keyset_page(
+                    session, statement, _sort_keys(built, sort), sort=sort, cursor=params.cursor, limit=params.limit
+                ),
             )
             total = estimated_total(session, statement) if resource.estimate_total else None
             headers = {}
