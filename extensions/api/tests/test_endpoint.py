@@ -303,3 +303,53 @@ def test_a_body_with_a_number_json_cannot_carry_lists_its_other_errors_too(clien
         ("#/x", "finite_number"),
         ("#/y", "float_parsing"),
     ]
+
+
+def _many(key: str, count: int) -> str:
+    return "&".join(f"{key}={n}" for n in range(count))
+
+
+def test_a_repeated_query_parameter_takes_at_most_api_max_filter_values(make_app: t.Any) -> None:
+    """A list parameter's values are capped before they are validated or reach the view (and its database)."""
+    from api_sample.shapes import api
+
+    direct = Api("direct", version="v2")
+
+    @direct.get("/ids")
+    def ids(id: list[int] | None = None) -> list[int]:
+        return id or []
+
+    app = make_app(["api"], {"API_MAX_FILTER_VALUES": 3})
+    app.register_blueprint(api)
+    app.register_blueprint(direct)
+    client = app.test_client()
+    assert client.get("/api/v2/ids?" + _many("id", 3)).json == [0, 1, 2]
+    assert [row["id"] for row in client.get("/api/v1/items?tag=4&tag=9&tag=11").json] == [4, 9, 11]
+    for url, key in (("/api/v2/ids?", "id"), ("/api/v1/items?limit=0&", "tag")):
+        response = client.get(url + _many(key, 20000))
+        assert (response.status_code, response.mimetype) == (422, PROBLEM_MEDIA_TYPE)
+        errors = [error for error in response.json["errors"] if error["parameter"] == key]
+        assert errors == [
+            {
+                "detail": f"At most 3 values of '{key}' are accepted; the request has 20000.",
+                "location": "query",
+                "parameter": key,
+                "type": "too_many_values",
+            }
+        ]
+    # The other parameters' errors are listed with it.
+    assert [e["parameter"] for e in client.get("/api/v1/items?limit=0&" + _many("tag", 4)).json["errors"]] == [
+        "tag",
+        "limit",
+    ]
+    # The OpenAPI document says so.
+    parameters = client.get("/api/openapi.json").json["paths"]["/api/v2/ids"]["get"]["parameters"]
+    assert [parameter["schema"].get("maxItems") for parameter in parameters if parameter["in"] == "query"] == [3]
+
+
+@pytest.mark.parametrize("value", [0, -1, "many"])
+def test_api_max_filter_values_is_checked_at_start_up(make_app: t.Any, value: t.Any) -> None:
+    import erlen
+
+    with pytest.raises(erlen.ConfigError, match="API_MAX_FILTER_VALUES"):
+        make_app(["api"], {"API_MAX_FILTER_VALUES": value})

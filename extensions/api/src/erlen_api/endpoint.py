@@ -31,6 +31,8 @@ from .problems import PROBLEM_TYPES, Problem
 from .ratelimits import validate_declared
 
 if t.TYPE_CHECKING:
+    from werkzeug.datastructures import MultiDict
+
     from .api import Api
 
 #: The attribute of a view function (or a method of a class view) holding its :class:`EndpointOptions`.
@@ -333,11 +335,7 @@ class Endpoint:
         if self._query_model is not None:
             # Bound once: through the proxy, each use would look the request up again.
             args = (current if current is not None else request).args
-            raw = {
-                parameter.key: args.getlist(parameter.key) if parameter.repeated else args[parameter.key]
-                for parameter in self.query.values()
-                if parameter.key in args
-            }
+            raw = _query_values(args, self.query.values(), errors)
             try:
                 parsed = self._query_model.model_validate(raw)
             except ValidationError as exc:
@@ -345,12 +343,7 @@ class Endpoint:
             else:
                 arguments.update({name: getattr(parsed, name) for name in self.query})
         for model in self.query_models:
-            args = request.args
-            raw = {
-                parameter.key: args.getlist(parameter.key) if parameter.repeated else args[parameter.key]
-                for parameter in model.parameters
-                if parameter.key in args
-            }
+            raw = _query_values(request.args, model.parameters, errors)
             try:
                 arguments[model.argument] = self._query_model_adapters[model.argument].validate_python(raw)
             except ValidationError as exc:
@@ -421,6 +414,43 @@ class Endpoint:
             return non_finite
         arguments[body.argument] = value
         return []
+
+
+def _query_values(
+    args: MultiDict[str, str], parameters: Iterable[QueryParameter], errors: list[dict[str, t.Any]]
+) -> dict[str, t.Any]:
+    """The raw values of ``parameters`` in the query string ``args``: a list for a repeated parameter.
+
+    A repeated parameter (a list filter, ``?status=a&status=b``) with more values than ``API_MAX_FILTER_VALUES``
+    is left out, with an error in ``errors``: tens of thousands of values would reach the database as bound
+    parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
+
+    :param args: the query string's values.
+    :param parameters: the parameters read.
+    :param errors: the request's errors so far; the refused parameters' are added.
+    """
+    raw: dict[str, t.Any] = {}
+    for parameter in parameters:
+        key = parameter.key
+        if key not in args:
+            continue
+        if not parameter.repeated:
+            raw[key] = args[key]
+            continue
+        values = args.getlist(key)
+        limit: int = current_app.config["API_MAX_FILTER_VALUES"]
+        if len(values) > limit:
+            errors.append(
+                {
+                    "detail": f"At most {limit} values of {key!r} are accepted; the request has {len(values)}.",
+                    "location": "query",
+                    "parameter": key,
+                    "type": "too_many_values",
+                }
+            )
+            continue
+        raw[key] = values
+    return raw
 
 
 def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
