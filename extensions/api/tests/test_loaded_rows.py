@@ -7,7 +7,7 @@ import typing as t
 from collections.abc import Iterator
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed: these tests run in nox's integration session")
 
@@ -74,6 +74,17 @@ class KeepingOut(BaseModel):
 class SmallOut(BaseModel):
     id: int
     size: int = Field(le=3)
+
+
+class MisserialisedOut(BaseModel):
+    """Validates every row, then writes what it does not read back: the model's fault, not the rows'."""
+
+    id: int
+    size: int
+
+    @field_serializer("size")
+    def size_as_text(self, size: int) -> str:
+        return f"{size} units"
 
 
 class SeeingOut(BaseModel):
@@ -147,6 +158,10 @@ def rows_app(make_app: t.Any, session: Session) -> t.Any:
 
     @api.get("/small")
     def small() -> list[SmallOut]:
+        return list(rows())
+
+    @api.get("/misserialised")
+    def misserialised() -> list[MisserialisedOut]:
         return list(rows())
 
     @api.get("/made")
@@ -235,6 +250,9 @@ def test_a_value_the_view_made_is_still_the_views_error(rows_app: t.Any) -> None
     """Only the rows' own values are stored faults: a dict the view built that its type refuses is its bug."""
     with pytest.raises(ResponseValidationError):
         rows_app.test_client().get("/api/v1/made")
+    # Rows that validated, written as the model's own serialiser says, which its schema refuses.
+    with pytest.raises(ResponseValidationError):
+        rows_app.test_client().get("/api/v1/misserialised")
 
 
 def test_the_reader_takes_only_plain_mapped_instances(session: Session) -> None:
