@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import io
 import json
 import typing as t
@@ -10,7 +11,7 @@ import pytest
 from flask import Flask
 from pydantic import BaseModel
 
-from erlen_api import PROBLEM_MEDIA_TYPE, Api
+from erlen_api import PROBLEM_MEDIA_TYPE, Api, Query
 from erlen_api.endpoint import json_pointer
 
 
@@ -303,3 +304,125 @@ def test_a_body_with_a_number_json_cannot_carry_lists_its_other_errors_too(clien
         ("#/x", "finite_number"),
         ("#/y", "float_parsing"),
     ]
+
+
+def _many(key: str, count: int) -> str:
+    return "&".join(f"{key}={n}" for n in range(count))
+
+
+def test_a_repeated_query_parameter_takes_at_most_api_max_filter_values(make_app: t.Any) -> None:
+    """A list parameter's values are capped before they are validated or reach the view (and its database)."""
+    from api_sample.shapes import api
+
+    direct = Api("direct", version="v2")
+
+    @direct.get("/ids")
+    def ids(id: list[int] | None = None) -> list[int]:
+        return id or []
+
+    app = make_app(["api"], {"API_MAX_FILTER_VALUES": 3})
+    app.register_blueprint(api)
+    app.register_blueprint(direct)
+    client = app.test_client()
+    assert client.get("/api/v2/ids?" + _many("id", 3)).json == [0, 1, 2]
+    assert [row["id"] for row in client.get("/api/v1/items?tag=4&tag=9&tag=11").json] == [4, 9, 11]
+    for url, key in (("/api/v2/ids?", "id"), ("/api/v1/items?limit=0&", "tag")):
+        response = client.get(url + _many(key, 20000))
+        assert (response.status_code, response.mimetype) == (422, PROBLEM_MEDIA_TYPE)
+        errors = [error for error in response.json["errors"] if error["parameter"] == key]
+        assert errors == [
+            {
+                "detail": f"At most 3 values of '{key}' are accepted; the request has 20000.",
+                "location": "query",
+                "parameter": key,
+                "type": "too_many_values",
+            }
+        ]
+    # The other parameters' errors are listed with it.
+    assert [e["parameter"] for e in client.get("/api/v1/items?limit=0&" + _many("tag", 4)).json["errors"]] == [
+        "tag",
+        "limit",
+    ]
+    # The OpenAPI document says so.
+    parameters = client.get("/api/openapi.json").json["paths"]["/api/v2/ids"]["get"]["parameters"]
+    assert [parameter["schema"].get("maxItems") for parameter in parameters if parameter["in"] == "query"] == [3]
+
+
+@pytest.mark.parametrize("value", [0, -1, "many"])
+def test_api_max_filter_values_is_checked_at_start_up(make_app: t.Any, value: t.Any) -> None:
+    import erlen
+
+    with pytest.raises(erlen.ConfigError, match="API_MAX_FILTER_VALUES"):
+        make_app(["api"], {"API_MAX_FILTER_VALUES": value})
+
+
+class _Priced(BaseModel):
+    price: float
+    cost: decimal.Decimal | None = None
+    label: str = ""
+    readings: list[float] = []
+
+
+class _Window(BaseModel):
+    low: float = 0.0
+    tags: list[str] = []
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "+Infinity", "-INFINITY", "1e400", "\u006ean"])
+def test_strings_read_as_non_finite_numbers_are_refused_like_json_nan(make_app: t.Any, text: str) -> None:
+    """pydantic's lax mode reads "nan", "inf" and "1e400" as floats (and "NaN", "Infinity" as Decimals): they are
+    the body's and the query's ``finite_number`` errors, with their places, never the view's values."""
+    api = Api("lax", version="v8")
+    seen: list[t.Any] = []
+
+    @api.post("/prices")
+    def prices(body: _Priced) -> dict[str, str]:
+        seen.append(body)
+        return {"label": body.label}
+
+    @api.get("/search")
+    def search(
+        window: t.Annotated[_Window, Query()],
+        above: float | None = None,
+        at_most: t.Annotated[decimal.Decimal | None, Query(name="at-most")] = None,
+        near: list[float] | None = None,
+    ) -> dict[str, t.Any]:
+        seen.append((window, above, at_most, near))
+        return {}
+
+    @api.get("/ratios/<ratio>")
+    def ratio(ratio: float) -> dict[str, float]:
+        seen.append(ratio)
+        return {"ratio": ratio}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+
+    def errors(response: t.Any) -> list[tuple[str, str | None, str]]:
+        assert (response.status_code, response.mimetype) == (422, PROBLEM_MEDIA_TYPE), response.data
+        return [(e["location"], e.get("pointer") or e.get("parameter"), e["type"]) for e in response.json["errors"]]
+
+    # The escape reaches the body as it is: "\u006ean" spells "nan".
+    encoded = json.dumps(text) if text != "\u006ean" else '"\\u006ean"'
+    body = f'{{"price": {encoded}, "label": {encoded}, "readings": [1, {encoded}]}}'.encode()
+    assert errors(client.post("/api/v8/prices", data=body, content_type="application/json")) == [
+        ("body", "#/price", "finite_number"),
+        ("body", "#/readings/1", "finite_number"),
+    ]
+    decimal_text = {"nan": "NaN", "inf": "Infinity", "1e400": "sNaN"}.get(text, text)
+    assert errors(client.post("/api/v8/prices", json={"price": 1, "cost": decimal_text})) == [
+        ("body", "#/cost", "finite_number")
+    ]
+    query = {"above": text, "at-most": decimal_text, "near": ["1", text], "low": text, "tags": text}
+    assert sorted(errors(client.get("/api/v8/search", query_string=query))) == [
+        ("query", "above", "finite_number"),
+        ("query", "at-most", "finite_number"),
+        ("query", "low", "finite_number"),
+        ("query", "near", "finite_number"),
+    ]
+    assert errors(client.get(f"/api/v8/ratios/{text}")) == [("path", "ratio", "finite_number")]
+    assert seen == []
+    # Text stays text, and finite numbers in strings are numbers.
+    assert client.post("/api/v8/prices", json={"price": "1.5", "label": text, "cost": "2.50"}).json == {"label": text}
+    assert client.get("/api/v8/search", query_string={"above": "1e300", "tags": text}).status_code == 200

@@ -5,6 +5,7 @@ On SQLite and PostgreSQL (``make_db_app`` runs each test on both).
 
 from __future__ import annotations
 
+import logging
 import re
 import typing as t
 from pathlib import Path
@@ -139,6 +140,7 @@ def test_a_change_whose_answer_fails_is_not_saved(app: Flask, ada: ApiClient) ->
 
     failed = _problem(ada.patch(url, json={"status": "published"}), 500)
     assert "Traceback" not in failed["detail"]
+    assert (failed["type"], failed["fields"]) == ("urn:erlen:problem:stored-value-invalid", ["title"])
     with database_of(app).engine.connect() as connection:
         assert connection.scalar(sa.select(Book.status)).value == "draft"
 
@@ -146,6 +148,105 @@ def test_a_change_whose_answer_fails_is_not_saved(app: Flask, ada: ApiClient) ->
     repaired = ada.patch(url, json={"title": "Emma", "status": "published"})
     assert repaired.status_code == 200, repaired.data
     assert ada.get(url).json["status"] == "published"
+
+
+def _store_a_long_title(app: Flask, book_id: int) -> None:
+    """Give the book ``book_id`` a title longer than the model's String(80), as plain SQL or another app would."""
+    with database_of(app).engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("ALTER TABLE api_sample_book ALTER COLUMN title TYPE varchar(200)"))
+        connection.execute(
+            sa.text("UPDATE api_sample_book SET title = :title WHERE id = :id"), {"title": "q" * 100, "id": book_id}
+        )
+        assert connection.scalar(sa.text("SELECT max(length(title)) FROM api_sample_book")) == 100
+
+
+def _stored_value_problem(response: t.Any, caplog: pytest.LogCaptureFixture, resource: str) -> dict[str, t.Any]:
+    """The problem of a stored value the schema refuses, checked, with the one error it logged."""
+    problem = _problem(response, 500)
+    assert problem["type"] == "urn:erlen:problem:stored-value-invalid"
+    assert problem["title"] == "Stored value invalid"
+    assert problem["resource"] == resource
+    assert b"qqqq" not in response.data and b"Traceback" not in response.data and b"abc" not in response.data
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1, [record.getMessage() for record in errors]
+    caplog.clear()
+    problem["logged"] = errors[0].getMessage()
+    assert "qqqq" not in problem["logged"]
+    return problem
+
+
+def test_a_stored_value_the_schema_refuses_is_a_500_problem_naming_the_field(
+    app: Flask, ada: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row written by other means with a value the read schema refuses answers a problem naming the resource
+    and the field, never the value, and logs one error naming the row, for reads, lists and writes alike."""
+    fine = ada.post("/api/v1/books", json={"title": "Emma"}).json
+    bad = ada.post("/api/v1/books", json={"title": "Dune"}).json
+    _store_a_long_title(app, bad["id"])
+    url = f"/api/v1/books/{bad['id']}"
+
+    read = _stored_value_problem(ada.get(url), caplog, "books")
+    assert read["fields"] == ["title"] and read["instance"] == url
+    assert "books" in read["detail"] and "title" in read["detail"]
+    assert f"Book key {bad['id']}: title (string_too_long)" in read["logged"]
+    listed = _stored_value_problem(ada.get("/api/v1/books"), caplog, "books")
+    assert listed["fields"] == ["title"]
+    assert f"Book key {bad['id']}: title (string_too_long)" in listed["logged"]
+    assert str(fine["id"]) not in listed["logged"].partition("refuses")[2].partition("correct")[0]
+    # A write's answer is made before its commit: refused so, nothing is saved.
+    changed = _stored_value_problem(ada.patch(url, json={"status": "published"}), caplog, "books")
+    assert changed["fields"] == ["title"]
+    assert ada.get(f"/api/v1/books/{fine['id']}").status_code == 200
+    with database_of(app).engine.connect() as connection:
+        assert connection.scalar(sa.select(Book.status).where(Book.id == bad["id"])).value == "draft"
+
+    document = ada.get("/api/openapi.json").json
+    for path, method in (("/api/v1/books/{id}", "get"), ("/api/v1/books", "get"), ("/api/v1/books/{id}", "patch")):
+        assert "stored-value-invalid" in document["paths"][path][method]["responses"]["500"]["description"]
+
+
+def test_a_stored_value_of_another_type_is_a_500_problem_too(
+    app: Flask, ada: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite stores text in an integer column; PostgreSQL refuses it, and its integer may pass a SmallInteger's
+    range once the column is widened: either way, the read schema refuses the stored value."""
+    shelf = ada.post("/api/v1/shelves", json={"name": "Fiction"}).json
+    with database_of(app).engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("ALTER TABLE api_sample_shelf ALTER COLUMN floor TYPE integer"))
+            connection.execute(sa.text("UPDATE api_sample_shelf SET floor = 70000"))
+            expected = "less_than_equal"
+        else:
+            connection.execute(sa.text("UPDATE api_sample_shelf SET floor = 'abc'"))
+            expected = "int_parsing"
+    for url in (f"/api/v1/shelves/{shelf['id']}", "/api/v1/shelves"):
+        problem = _stored_value_problem(ada.get(url), caplog, "shelves")
+        assert problem["fields"] == ["floor"]
+        assert f"Shelf key {shelf['id']}: floor ({expected})" in problem["logged"]
+    caplog.clear()
+    assert b"70000" not in ada.get("/api/v1/shelves").data
+
+
+def test_a_stored_value_of_no_enum_member_is_a_500_problem_too(
+    app: Flask, ada: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLAlchemy refuses an enum value none of its members stores while loading the row (SQLite keeps any
+    text in the column, PostgreSQL's enum type only its labels, until one is added): the same problem."""
+    fine = ada.post("/api/v1/books", json={"title": "Emma"}).json
+    bad = ada.post("/api/v1/books", json={"title": "Dune"}).json
+    with database_of(app).engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("ALTER TYPE status ADD VALUE 'abc'"))
+    with database_of(app).engine.begin() as connection:
+        connection.execute(sa.text("UPDATE api_sample_book SET status = 'abc' WHERE id = :id"), {"id": bad["id"]})
+    for url in (f"/api/v1/books/{bad['id']}", "/api/v1/books"):
+        problem = _stored_value_problem(ada.get(url), caplog, "books")
+        assert problem["fields"] == ["status"]
+        assert f"Book key {bad['id']}: status (enum)" in problem["logged"]
+    assert ada.get(f"/api/v1/books/{fine['id']}").json["status"] == "draft"
+    # A list that filters the row out is answered.
+    assert [book["id"] for book in ada.get("/api/v1/books?status=draft").json["items"]] == [fine["id"]]
 
 
 def test_secret_columns_are_never_exposed_nor_written(app: Flask, ada: ApiClient) -> None:

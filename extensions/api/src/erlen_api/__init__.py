@@ -22,6 +22,7 @@ from .resources import OPERATIONS, Resource
 from .responses import ResponseValidationError
 from .security import ApiUser, Identity, TokenIdentity, TokenRejected, current_identity
 from .state import ApiState, state_of
+from .stored_values import StoredValueError
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,7 @@ __all__ = [
     "PROBLEM_TYPES",
     "ApiDeclarationError",
     "ResponseValidationError",
+    "StoredValueError",
     # conditional requests
     "check_if_match",
     "etag_of",

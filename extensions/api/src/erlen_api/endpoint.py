@@ -10,6 +10,7 @@ unparseable body (400) or a body that is not JSON (415).
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import inspect
 import math
 import re
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pydantic_core
 from flask import Request, current_app, request
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, Field, RootModel, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -31,6 +32,8 @@ from .problems import PROBLEM_TYPES, Problem
 from .ratelimits import validate_declared
 
 if t.TYPE_CHECKING:
+    from werkzeug.datastructures import MultiDict
+
     from .api import Api
 
 #: The attribute of a view function (or a method of a class view) holding its :class:`EndpointOptions`.
@@ -56,6 +59,14 @@ UNSET: t.Final = _Unset()
 #: before none): a run of 210 digits is a hint too, tried only where a run begins (a search from every digit
 #: of a long run would cost 210 steps a byte).
 _NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}|(?<![0-9])[0-9]{210}")
+
+#: What a body holding a string a number field reads as NaN or infinite must contain: pydantic's lax mode reads
+#: ``"nan"``, ``"inf"``, ``"-Infinity"`` (any case), ``"1e400"`` for a float and ``"NaN"``, ``"sNaN"``,
+#: ``"Infinity"`` for a ``Decimal``; an escaped character (``"\u006ean"``) may spell any of them.
+_NON_FINITE_TEXT_HINT = re.compile(rb"(?i)nan|inf|\\u|e\+?0*[1-9][0-9]{2}|(?<![0-9])[0-9]{210}")
+
+#: No value at a location of the view's arguments.
+_ABSENT: t.Final = object()
 
 
 @dataclass(frozen=True)
@@ -244,6 +255,8 @@ class Endpoint:
     _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
     _loaded_rows: LoadedRows | None = field(default=None, repr=False)
     _loaded_rows_many: bool = field(default=False, repr=False)
+    #: Each query parameter's validator alone, made when first needed (see :meth:`_non_finite_among_others`).
+    _parameter_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
 
     @property
     def has_inputs(self) -> bool:
@@ -330,31 +343,41 @@ class Endpoint:
                 arguments[name] = adapter.validate_python(value)
             except ValidationError as exc:
                 errors.extend(_field_errors(exc.errors(include_url=False), "path", parameter=name))
+            else:
+                if _is_non_finite(arguments[name]):
+                    errors.append(_finite_number_error("path", parameter=name))
         if self._query_model is not None:
             # Bound once: through the proxy, each use would look the request up again.
             args = (current if current is not None else request).args
-            raw = {
-                parameter.key: args.getlist(parameter.key) if parameter.repeated else args[parameter.key]
-                for parameter in self.query.values()
-                if parameter.key in args
-            }
+            raw = _query_values(args, self.query.values(), errors)
             try:
                 parsed = self._query_model.model_validate(raw)
             except ValidationError as exc:
-                errors.extend(_field_errors(exc.errors(include_url=False), "query", by_parameter=True))
+                details = exc.errors(include_url=False)
+                errors.extend(_field_errors(details, "query", by_parameter=True))
+                errors.extend(self._non_finite_among_others(self.query.values(), raw, details))
             else:
                 arguments.update({name: getattr(parsed, name) for name in self.query})
+                # pydantic's lax mode reads "nan" and "inf" as numbers: refused as JSON's NaN is in a body.
+                errors.extend(
+                    _finite_number_error("query", parameter=parameter.key)
+                    for name, parameter in self.query.items()
+                    if parameter.key in raw and _is_non_finite(arguments[name])
+                )
         for model in self.query_models:
-            args = request.args
-            raw = {
-                parameter.key: args.getlist(parameter.key) if parameter.repeated else args[parameter.key]
-                for parameter in model.parameters
-                if parameter.key in args
-            }
+            raw = _query_values(request.args, model.parameters, errors)
             try:
                 arguments[model.argument] = self._query_model_adapters[model.argument].validate_python(raw)
             except ValidationError as exc:
-                errors.extend(_field_errors(exc.errors(include_url=False), "query", by_parameter=True))
+                details = exc.errors(include_url=False)
+                errors.extend(_field_errors(details, "query", by_parameter=True))
+                errors.extend(self._non_finite_among_others(model.parameters, raw, details))
+            else:
+                errors.extend(
+                    _finite_number_error("query", parameter=key)
+                    for key in raw
+                    if _is_non_finite(_value_at(arguments[model.argument], (key,)))
+                )
         if self.body is not None:
             body_errors = self._parse_body(arguments)
             errors.extend(body_errors)
@@ -367,6 +390,34 @@ class Endpoint:
                 errors=errors,
             )
         return arguments
+
+    def _non_finite_among_others(
+        self, parameters: Iterable[QueryParameter], raw: Mapping[str, t.Any], details: list[ErrorDetails]
+    ) -> list[dict[str, t.Any]]:
+        """The ``finite_number`` errors of the query parameters valid but for that, when others are invalid.
+
+        Their values are not at hand when the query's validation failed: each is validated alone (rare: a
+        request with invalid parameters), so that the 422 lists every error at once.
+
+        :param parameters: the query parameters validated together.
+        :param raw: their values in the query string.
+        :param details: pydantic's errors of the validation.
+        """
+        failed = {str(error["loc"][0]) for error in details if error["loc"]}
+        found = []
+        for parameter in parameters:
+            if parameter.key not in raw or parameter.key in failed:
+                continue
+            adapter = self._parameter_adapters.get(parameter.key)
+            if adapter is None:
+                adapter = self._parameter_adapters[parameter.key] = TypeAdapter(parameter.annotation)
+            try:
+                value = adapter.validate_python(raw[parameter.key])
+            except ValidationError:
+                continue
+            if _is_non_finite(value):
+                found.append(_finite_number_error("query", parameter=parameter.key))
+        return found
 
     def _parse_body(self, arguments: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         """Parse the JSON body into ``arguments``; the errors of its fields.
@@ -401,6 +452,8 @@ class Endpoint:
         if _NON_FINITE_HINT.search(data) is not None:
             # Rare, and only then parsed a second time: the bytes alone cannot tell a string "e100" from 1e100.
             non_finite = _non_finite_errors(data)
+        # The places of the body's strings, when one may read as NaN or infinite (rare: parsed a second time).
+        texts = _text_locations(data) if _NON_FINITE_TEXT_HINT.search(data) is not None else []
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
         try:
             value = adapter.validate_json(data)
@@ -417,10 +470,53 @@ class Endpoint:
             # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
             places = {error["pointer"] for error in non_finite}
             return non_finite + [error for error in _field_errors(details, "body") if error["pointer"] not in places]
+        # A string that a number field read as NaN or infinite ("nan", "inf", "1e400"): refused as JSON's NaN is.
+        non_finite += [
+            _finite_number_error("body", pointer=json_pointer(location))
+            for location in texts
+            if _is_non_finite(_value_at(value, location))
+        ]
         if non_finite:
             return non_finite
         arguments[body.argument] = value
         return []
+
+
+def _query_values(
+    args: MultiDict[str, str], parameters: Iterable[QueryParameter], errors: list[dict[str, t.Any]]
+) -> dict[str, t.Any]:
+    """The raw values of ``parameters`` in the query string ``args``: a list for a repeated parameter.
+
+    A repeated parameter (a list filter, ``?status=a&status=b``) with more values than ``API_MAX_FILTER_VALUES``
+    is left out, with an error in ``errors``: tens of thousands of values would reach the database as bound
+    parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
+
+    :param args: the query string's values.
+    :param parameters: the parameters read.
+    :param errors: the request's errors so far; the refused parameters' are added.
+    """
+    raw: dict[str, t.Any] = {}
+    for parameter in parameters:
+        key = parameter.key
+        if key not in args:
+            continue
+        if not parameter.repeated:
+            raw[key] = args[key]
+            continue
+        values = args.getlist(key)
+        limit: int = current_app.config["API_MAX_FILTER_VALUES"]
+        if len(values) > limit:
+            errors.append(
+                {
+                    "detail": f"At most {limit} values of {key!r} are accepted; the request has {len(values)}.",
+                    "location": "query",
+                    "parameter": key,
+                    "type": "too_many_values",
+                }
+            )
+            continue
+        raw[key] = values
+    return raw
 
 
 def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
@@ -441,11 +537,11 @@ def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
     def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
         if isinstance(value, float):
             if not math.isfinite(value):
-                found.append(_finite_number_error(location))
+                found.append(_finite_number_error("body", pointer=json_pointer(location)))
         elif isinstance(value, int) and not isinstance(value, bool):
             # Read exactly, but a float field would take it as infinite.
             if abs(value) > sys.float_info.max:
-                found.append(_finite_number_error(location))
+                found.append(_finite_number_error("body", pointer=json_pointer(location)))
         elif isinstance(value, dict):
             for key, item in value.items():
                 visit(item, (*location, key))
@@ -457,17 +553,92 @@ def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
     return found
 
 
-def _finite_number_error(location: tuple[str | int, ...]) -> dict[str, t.Any]:
-    """The error of a number of the body that is NaN, infinite or beyond a float's range.
+def _finite_number_error(
+    location: t.Literal["body", "query", "path"], *, pointer: str | None = None, parameter: str | None = None
+) -> dict[str, t.Any]:
+    """The error of an input that is NaN, infinite or beyond a float's range, as a number or as a string.
 
-    :param location: where it is in the body.
+    :param location: ``body``, ``query`` or ``path``.
+    :param pointer: for the body, the JSON pointer to the value.
+    :param parameter: for a query or path parameter, its name.
     """
-    return {
-        "detail": "Input should be a finite number",
-        "location": "body",
-        "pointer": json_pointer(location),
-        "type": "finite_number",
-    }
+    error: dict[str, t.Any] = {"detail": "Input should be a finite number", "location": location}
+    if location == "body":
+        error["pointer"] = pointer
+    else:
+        error["parameter"] = parameter
+    error["type"] = "finite_number"
+    return error
+
+
+def _is_non_finite(value: t.Any) -> bool:
+    """Whether ``value`` is a NaN or infinite float or ``Decimal``, or a collection holding one.
+
+    :param value: a validated input.
+    """
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, decimal.Decimal):
+        return not value.is_finite()
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_is_non_finite(item) for item in value)
+    return False
+
+
+def _text_locations(data: bytes) -> list[tuple[str | int, ...]]:
+    """The locations of the strings of the JSON ``data``; none when it is not JSON.
+
+    :param data: the request's body.
+    """
+    try:
+        document = pydantic_core.from_json(data)
+    except ValueError:
+        return []
+    found: list[tuple[str | int, ...]] = []
+
+    def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
+        if isinstance(value, str):
+            found.append(location)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, (*location, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, (*location, index))
+
+    visit(document, ())
+    return found
+
+
+def _value_at(value: t.Any, location: Iterable[str | int]) -> t.Any:
+    """What the input at ``location`` (its keys in the JSON or the query string) became in the validated ``value``.
+
+    :param value: a validated body or query model: models (by their fields' aliases), dataclasses, dicts, lists.
+    :param location: the keys and indexes of the input.
+    :returns: the value, or ``_ABSENT`` when the location leads nowhere (a key the model ignores).
+    """
+    for part in location:
+        while isinstance(value, RootModel):
+            value = value.root
+        if isinstance(value, BaseModel):
+            fields = type(value).model_fields
+            name = next(
+                (name for name, info in fields.items() if part in (name, info.alias, info.validation_alias)), None
+            )
+            value = getattr(value, name) if name is not None else _ABSENT
+        elif isinstance(value, Mapping):
+            value = value.get(part, _ABSENT)
+        elif isinstance(value, list | tuple):
+            value = value[part] if isinstance(part, int) and -len(value) <= part < len(value) else _ABSENT
+        elif isinstance(value, set | frozenset):
+            return value  # unordered: whichever item the input became
+        elif dataclasses.is_dataclass(value) and isinstance(part, str):
+            value = getattr(value, part, _ABSENT)
+        else:
+            return _ABSENT
+        if value is _ABSENT:
+            return _ABSENT
+    return value
 
 
 def json_pointer(location: Iterable[str | int]) -> str:

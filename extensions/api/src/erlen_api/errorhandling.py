@@ -15,6 +15,10 @@
   the inputs are: a type such as ``str`` lets it through, the database is
   the first to refuse it, and it is the client's to correct. Other
   database errors (a division by zero in the view's query) stay 500s.
+* A stored row that the response schema refuses (written by plain SQL or
+  an older version) is a 500 of type ``urn:erlen:problem:stored-value-invalid``
+  naming the resource and the fields, and an error in the log naming the
+  row (:mod:`erlen_api.stored_values`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .endpoint import ENDPOINTS_ATTRIBUTE, Endpoint
 from .problems import PROBLEM_TYPES, Problem, problem_response
+from .stored_values import StoredValueError, answer_stored_value_error
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -163,13 +168,15 @@ def register_handlers(blueprint: Blueprint) -> None:
     """Answer every error of ``blueprint``'s views with a problem document.
 
     A handler per status code (an app's handler for a code would otherwise win over a blueprint's for the
-    class), one for any other HTTP error, and, when erlen-db is installed, one for its unavailable database.
+    class), one for any other HTTP error, one for stored rows the response schema refuses, and, when erlen-db
+    is installed, one for its unavailable database.
 
     :param blueprint: an API blueprint.
     """
     for code in default_exceptions:
         blueprint.register_error_handler(code, to_problem)
     blueprint.register_error_handler(HTTPException, to_problem)
+    blueprint.register_error_handler(StoredValueError, answer_stored_value_error)
     if importlib.util.find_spec("erlen_db") is not None:
         from sqlalchemy.exc import SQLAlchemyError
 

@@ -185,9 +185,10 @@ def generate(app: Flask) -> dict[str, t.Any]:
     problems = {"problem": schemas.results[problem_key], "validation": schemas.results[validation_key]}
     paths: dict[str, dict[str, t.Any]] = {}
     used_ids: set[str] = set()
+    max_values = int(app.config.get("API_MAX_FILTER_VALUES", 100))
     for path, method, endpoint, keys, context in pending:
         operation = _operation(
-            method, endpoint, keys, schemas, context["rule"], context["converters"], used_ids, problems
+            method, endpoint, keys, schemas, context["rule"], context["converters"], used_ids, problems, max_values
         )
         describe_http(operation, endpoint, app, has_response="response" in keys or endpoint.response is UNSET)
         paths.setdefault(path, {})[method.lower()] = operation
@@ -232,6 +233,7 @@ def _operation(
     converters: dict[str, str],
     used_ids: set[str],
     problems: dict[str, dict[str, t.Any]],
+    max_values: int,
 ) -> dict[str, t.Any]:
     """The operation object of ``endpoint``.
 
@@ -243,6 +245,7 @@ def _operation(
     :param converters: the converter of each variable of the rule.
     :param used_ids: the operation ids taken so far; this one is added.
     :param problems: the schemas (``$ref``) of the problem documents: ``problem`` and ``validation``.
+    :param max_values: the most values a repeated query parameter takes (``API_MAX_FILTER_VALUES``).
     """
     options = endpoint.options
     problem = problems["problem"]
@@ -283,6 +286,7 @@ def _operation(
             item["description"] = query.description
         if query.repeated:
             item["style"], item["explode"] = "form", True
+            item["schema"]["maxItems"] = max_values
         parameters.append(item)
     for model in endpoint.query_models:
         for query in model.parameters:
@@ -296,6 +300,7 @@ def _operation(
                 item["description"] = query.description
             if query.repeated:
                 item["style"], item["explode"] = "form", True
+                item["schema"]["maxItems"] = max_values
             parameters.append(item)
     if parameters:
         operation["parameters"] = parameters

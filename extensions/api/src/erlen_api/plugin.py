@@ -74,6 +74,14 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "without it (erlen-forms sets it) bodies are unbounded.",
         ),
         erlen.Setting(
+            "MAX_FILTER_VALUES",
+            int,
+            default=100,
+            validate=erlen.at_least(1),
+            help="The most values one repeated query parameter (a list filter such as ?status=a&status=b) may "
+            "carry; a request with more is answered 422 before anything reaches the database.",
+        ),
+        erlen.Setting(
             "REQUIRE_IF_MATCH",
             bool,
             default=False,

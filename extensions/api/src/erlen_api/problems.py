@@ -33,6 +33,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "database-unavailable": "urn:erlen:problem:database-unavailable",
     "response-validation": "urn:erlen:problem:response-validation",
     "conflict": "urn:erlen:problem:conflict",
+    "stored-value-invalid": "urn:erlen:problem:stored-value-invalid",
 }
 
 

@@ -34,11 +34,15 @@ from .params import Query
 from .problems import Problem
 from .resources import OPERATIONS, Operation, Resource
 from .responses import JSON_MEDIA_TYPE
+from .state import state_of
+from .stored_values import RowFault, StoredValueError, stored_value_error
 
 #: The query parameters of lists that no filter may take.
 RESERVED_PARAMETERS = frozenset({"cursor", "limit", "sort"})
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+_T = t.TypeVar("_T")
 
 
 @dataclass
@@ -74,8 +78,16 @@ class BuiltResource:
         """The JSON bytes a read of ``row`` answers: the body its ``ETag`` is computed over.
 
         :param row: a row of the model.
+        :raises StoredValueError: the row holds values the read schema refuses (written by other means).
         """
-        return self._read_adapter.dump_json(self.schemas.read.model_validate(row), by_alias=True)
+        try:
+            item = self.schemas.read.model_validate(row)
+        except ValidationError as exc:
+            stored = stored_value_error(row, exc, self.resource.resource_name)
+            if stored is None:
+                raise
+            raise stored from None
+        return self._read_adapter.dump_json(item, by_alias=True)
 
     def statement(self, operation: Operation) -> sa.Select[t.Any]:
         """``select(model)``, narrowed by the resource's ``scope`` for ``operation``.
@@ -106,10 +118,60 @@ class BuiltResource:
             statement = self.statement(operation).where(self.key.column == value)
             if lock:
                 statement = statement.with_for_update()
-            row = session.scalars(statement).one_or_none()
+            row = self.loading(session, statement, lambda: session.scalars(statement).one_or_none())
         if row is None:
             raise Problem(404, f"No item of {self.resource.resource_name} has the key {key}.")
         return row
+
+    def loading(self, session: Session, statement: sa.Select[t.Any], load: Callable[[], _T]) -> _T:
+        """``load()``, the rows of ``statement``; a stored enum value the model does not know is a stored fault.
+
+        SQLAlchemy refuses such a value (SQLite keeps any text in an ``Enum`` column) while loading the rows,
+        with a ``LookupError`` quoting it: the rows holding one are found with the raw text of each enum
+        column, and answered as :class:`~erlen_api.stored_values.StoredValueError`.
+
+        :param session: the session.
+        :param statement: what ``load`` runs (within the scope, filtered), without paging.
+        :param load: loads the rows.
+        :raises StoredValueError: rows of ``statement`` hold values no member of their enum stores.
+        """
+        try:
+            return load()
+        except LookupError as exc:
+            if type(exc) is not LookupError:  # a KeyError, an IndexError: not SQLAlchemy's refusal
+                raise
+            stored = self._unknown_enum_values(session, statement)
+            if stored is None:
+                raise
+            raise stored from None
+
+    def _unknown_enum_values(self, session: Session, statement: sa.Select[t.Any]) -> StoredValueError | None:
+        """The rows of ``statement`` whose enum columns hold a value of none of their members (the first 20).
+
+        :param session: the session.
+        :param statement: the rows' statement.
+        """
+        fields_by_key: dict[str, list[str]] = {}
+        for key, item in self.fields.items():
+            column_type = item.column.type
+            if not isinstance(column_type, sa.Enum):
+                continue
+            raw = sa.cast(item.column, sa.String())  # as text: PostgreSQL compares its enum type to its labels only
+            found = session.execute(
+                statement.with_only_columns(self.key.column)
+                .where(raw.is_not(None), raw.not_in(column_type.enums))
+                .order_by(None)
+                .limit(20)
+            ).scalars()
+            for identity in found:
+                fields_by_key.setdefault(str(identity), []).append(key)
+        if not fields_by_key:
+            return None
+        model = self.resource.model
+        faults = [
+            RowFault(model, identity, tuple(names), ("enum",) * len(names)) for identity, names in fields_by_key.items()
+        ]
+        return StoredValueError(faults, self.resource.resource_name)
 
     def check_if_match(self, row: t.Any) -> None:
         """Refuse a change of ``row`` whose ``If-Match`` names another version (412), or none when required (428).
@@ -316,6 +378,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     schemas = build_schemas(resource.schema_name or resource.model.__name__, fields, module=resource.model.__module__)
     api = Api(f"{name.replace('-', '_')}_resource", version=resource.version, description=resource.description)
     built = BuiltResource(resource=resource, fields=fields, schemas=schemas, key=key, api=api)
+    state_of(app).resource_names.setdefault(resource.model, name)
     sorts = [key.key, f"-{key.key}"]
     for sort in resource.sorts:
         if sort != key.key:
@@ -338,6 +401,8 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **more,
         }
 
+    # Every operation answers a stored row: one its read schema refuses (written by other means) is a 500 problem.
+    stored = {500: "A stored item holds a value its schema refuses (urn:erlen:problem:stored-value-invalid)."}
     etag = {"ETag": "The item's version (a strong entity tag), which If-Match names to change or delete it."}
     precondition = {412: "If-Match names another version of the item: it changed since it was read."}
     if resource.if_match_required:
@@ -355,8 +420,12 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                     column = fields[filtered].column
                     statement = statement.where(column.in_(values) if len(values) > 1 else column == values[0])
             sort = params.sort or default_sort
-            page = keyset_page(
-                session, statement, _sort_keys(built, sort), sort=sort, cursor=params.cursor, limit=params.limit
+            page = built.loading(
+                session,
+                statement,
+                lambda: keyset_page(
+                    session, statement, _sort_keys(built, sort), sort=sort, cursor=params.cursor, limit=params.limit
+                ),
             )
             total = estimated_total(session, statement) if resource.estimate_total else None
             headers = {}
@@ -388,6 +457,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **options(
                 "list",
                 response=page_schema,
+                responses=stored,
                 headers={"Link": 'The pages after and before this one (rel="next", rel="prev"), when there are.'},
             ),
         )
@@ -404,7 +474,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             "read",
             read_item,
             methods=["GET"],
-            **options("read", response=schemas.read, responses={404: "No such item."}, headers=etag),
+            **options("read", response=schemas.read, responses={404: "No such item.", **stored}, headers=etag),
         )
 
     if "create" in operations:
@@ -430,7 +500,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                 response=schemas.read,
                 status=201,
                 headers={"Location": "The URL of the new item.", **etag} if "read" in operations else etag,
-                responses={409: "A unique value is taken, or a reference points to no row."},
+                responses={409: "A unique value is taken, or a reference points to no row.", **stored},
             ),
         )
 
@@ -464,6 +534,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
                     404: "No such item.",
                     409: "A unique value is taken, or a reference points to no row.",
                     **precondition,
+                    **stored,
                 },
             ),
         )
@@ -486,7 +557,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             **options(
                 "delete",
                 response=None,
-                responses={404: "No such item.", 409: "Other rows refer to the item.", **precondition},
+                responses={404: "No such item.", 409: "Other rows refer to the item.", **precondition, **stored},
             ),
         )
     return built

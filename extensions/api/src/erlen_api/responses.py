@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .endpoint import Endpoint
 from .negotiation import JSON_MEDIA_TYPE as JSON_MEDIA_TYPE
+from .stored_values import stored_value_error
 
 
 class ResponseValidationError(Exception):
@@ -74,11 +75,14 @@ def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
     :param value: what the view returned (without status and headers).
     :param check: validate the JSON produced against the declared type.
     :raises ResponseValidationError: ``value`` does not fit the declared type.
+    :raises StoredValueError: rows of ``value`` (ORM instances) hold stored values the declared type refuses.
     """
     adapter = endpoint.response_adapter
     if adapter is None:
         return pydantic_core.to_json(value)
     response_type = endpoint.response
+    returned = value
+    validated = False  # whether the value validated: past that, an error is of the view's making
     try:
         if not (isinstance(response_type, type) and type(value) is response_type and isinstance(value, BaseModel)):
             # Dicts, dataclasses, ORM objects, lists of them: validated into the declared type first; ORM
@@ -91,11 +95,16 @@ def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
                     raise
                 # The error as the instances themselves give it (its input is the instance, not its dict).
                 value = adapter.validate_python(value, from_attributes=True)
+        validated = True
         # By alias, as the OpenAPI document describes responses (pydantic's serialization schema uses aliases).
         data = adapter.dump_json(value, by_alias=True, warnings="error" if check else "none")
         if check:
             adapter.validate_json(data)
     except (ValidationError, pydantic_core.PydanticSerializationError) as exc:
+        # Rows as stored that the type refuses are the data's fault, not the view's: a problem naming the fields.
+        stored = None if validated or not isinstance(exc, ValidationError) else stored_value_error(returned, exc)
+        if stored is not None:
+            raise stored from None
         raise ResponseValidationError(endpoint, exc) from None
     return data
 

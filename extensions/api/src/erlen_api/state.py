@@ -27,12 +27,15 @@ class ApiState:
     :param spec: the OpenAPI document, built on first use.
     :param lifecycles: the deprecation of the API versions, by prefix, for the responses no view answers.
     :param ratelimiter: counts requests against the rate limits (``API_RATELIMIT_*``).
+    :param resource_names: the name of the resource serving each mapped class (the first one declared).
     """
 
     prefixes: list[str] = field(default_factory=list)
     spec: dict[str, t.Any] | None = None
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     ratelimiter: RateLimiter | None = None
+    #: The name of the resource serving each mapped class, for the problems of its stored rows.
+    resource_names: dict[type, str] = field(default_factory=dict)
     #: What :meth:`covers` tests, made from ``prefixes`` when they change: the prefixes themselves, and the
     #: starts of the paths under them (``/api/``), in one ``str.startswith`` rather than a loop per request.
     _covered: tuple[list[str], frozenset[str], tuple[str, ...]] = field(
