@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import typing as t
 from collections.abc import Iterable
 from types import ModuleType
@@ -26,6 +27,16 @@ PLUGIN = erlen.Plugin(
 def _path(value: object) -> None:
     if not isinstance(value, str) or not value.startswith("/") or len(value) < 2:
         raise ValueError("must be a path starting with '/', such as '/healthz'")
+
+
+def _seconds(*, zero: bool) -> t.Callable[[object], None]:
+    """A ``validate`` for a number of seconds: finite (NaN and infinity refused), positive or, with ``zero``, 0."""
+
+    def check(value: object) -> None:
+        if not isinstance(value, int | float) or not math.isfinite(value) or not (value >= 0 if zero else value > 0):
+            raise ValueError("must be a number of seconds, finite and " + ("at least 0" if zero else "greater than 0"))
+
+    return check
 
 
 def _ratio(value: object) -> None:
@@ -60,7 +71,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "READY_TIMEOUT",
             float,
             default=2.0,
-            validate=erlen.greater_than(0),
+            validate=_seconds(zero=False),
             help="Seconds the readiness checks may take (they run in parallel); a check still running counts as "
             "failed.",
         ),
@@ -68,7 +79,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "READY_CACHE",
             float,
             default=1.0,
-            validate=erlen.at_least(0),
+            validate=_seconds(zero=True),
             help="Seconds a readiness answer is reused by the process, so probes cannot overload the database.",
         ),
         erlen.Setting(
@@ -131,6 +142,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
     settings = OpsSettings.from_config(app.config)
+    _check_paths(settings)
     state = OpsState(app, settings)
     app.extensions[EXTENSION_KEY] = state
     registry = erlen.plugins_of(app)
@@ -216,6 +228,27 @@ def _mail_ended(message: t.Any, error: BaseException | None) -> None:
         from .tracing import mail_ended
 
         mail_ended(state.tracing, state.mail_started, message, error)
+
+
+def _check_paths(settings: OpsSettings) -> None:
+    """Refuse two endpoints on one path: the first would answer it, the other never.
+
+    :raises erlen.SettingError: two of OPS_HEALTH_PATH, OPS_READY_PATH and (with metrics on) OPS_METRICS_PATH
+        are the same.
+    """
+    paths = {"OPS_HEALTH_PATH": settings.health_path, "OPS_READY_PATH": settings.ready_path}
+    if settings.metrics:
+        paths["OPS_METRICS_PATH"] = settings.metrics_path
+    seen: dict[str, str] = {}
+    for key, path in paths.items():
+        if path in seen:
+            raise erlen.SettingError(
+                f"Setting {key} of plugin 'ops' is {path!r}, the path of {seen[path]} too: give each endpoint a "
+                "path of its own.",
+                key=key,
+                plugin="ops",
+            )
+        seen[path] = key
 
 
 def _engine(app: Flask) -> t.Any:
