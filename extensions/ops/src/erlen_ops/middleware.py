@@ -105,9 +105,14 @@ class OpsMiddleware:
             if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token):
                 return True
         try:
-            address = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+                environ.get("REMOTE_ADDR", "")
+            )
         except ValueError:
             return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            # A server listening on both IPv6 and IPv4 ([::]) sees IPv4 clients as ::ffff:a.b.c.d.
+            address = address.ipv4_mapped
         return any(address in network for network in self.allowed)
 
     def _counted(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

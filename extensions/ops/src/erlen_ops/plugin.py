@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import typing as t
 from collections.abc import Iterable
 from types import ModuleType
@@ -15,6 +16,7 @@ import erlen
 from . import hookspecs
 from .health import ReadinessChecker, collect_checks
 from .middleware import OpsMiddleware
+from .names import MULTIPROCESS_VARIABLE, multiprocess_dir
 from .state import EXTENSION_KEY, OpsSettings, OpsState, state_of
 
 PLUGIN = erlen.Plugin(
@@ -154,6 +156,7 @@ def erlen_init_app(app: Flask) -> None:
         if engine is not None:
             tracing.instrument_engine(state.tracing, engine)
     if settings.metrics:
+        _check_multiprocess_dir()
         from prometheus_client import CollectorRegistry
 
         from .metrics import AppMetrics, MetricsFactory
@@ -249,6 +252,31 @@ def _check_paths(settings: OpsSettings) -> None:
                 plugin="ops",
             )
         seen[path] = key
+
+
+def _check_multiprocess_dir() -> None:
+    """Refuse a ``PROMETHEUS_MULTIPROC_DIR`` the workers cannot write their metrics in, at startup.
+
+    Otherwise every request would fail (a 500) when its metrics are written, or the first scrape would.
+
+    :raises erlen.ConfigError: the folder does not exist, is not a folder, or cannot be written.
+    """
+    folder = multiprocess_dir()
+    if folder is None:
+        return
+    problem = None
+    if not os.path.exists(folder):
+        problem = "does not exist"
+    elif not os.path.isdir(folder):
+        problem = "is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = "this process cannot write in"
+    if problem is not None:
+        raise erlen.ConfigError(
+            f"Plugin 'ops': OPS_METRICS is on and {MULTIPROCESS_VARIABLE} names {folder!r}, which {problem}: "
+            "create the folder (empty, writable by the app's user) before the app starts, as the operations "
+            f"guide shows, or unset {MULTIPROCESS_VARIABLE} for metrics of this process only."
+        )
 
 
 def _engine(app: Flask) -> t.Any:
