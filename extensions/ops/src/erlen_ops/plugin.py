@@ -8,6 +8,7 @@ import os
 import typing as t
 from collections.abc import Iterable
 from types import ModuleType
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -39,6 +40,15 @@ def _seconds(*, zero: bool) -> t.Callable[[object], None]:
             raise ValueError("must be a number of seconds, finite and " + ("at least 0" if zero else "greater than 0"))
 
     return check
+
+
+def _http_url(value: object) -> None:
+    if value is None:
+        return
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # The exporter would take it, and fail at each export in the background, far from the setting.
+        raise ValueError("must be an http:// or https:// URL with a host, such as 'http://127.0.0.1:4318/v1/traces'")
 
 
 def _ratio(value: object) -> None:
@@ -122,6 +132,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "TRACING_ENDPOINT",
             str | None,
             default=None,
+            validate=_http_url,
             help="The OTLP traces URL, such as http://127.0.0.1:4318/v1/traces; by default the exporter's "
             "(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces).",
         ),
