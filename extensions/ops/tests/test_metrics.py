@@ -239,3 +239,16 @@ def test_a_multiprocess_folder_that_cannot_hold_the_metrics_stops_the_app(
     with pytest.raises(erlen.ConfigError, match=rf"PROMETHEUS_MULTIPROC_DIR names '.*metrics', which {problem}: "):
         make_app(PLUGINS, {"OPS_METRICS": True})
     assert make_app(PLUGINS).test_client().get("/hello").status_code == 200  # metrics off: the variable is not read
+
+
+@pytest.mark.parametrize("token", ["s3cret-token\n", " s3cret-token", "s3cret token", "s3crét-token"])
+def test_a_token_no_header_can_carry_names_the_setting(make_app: MakeApp, token: str) -> None:
+    """A token with a space (a newline read from a secret's file) or a character outside ASCII never matched the
+    header's ("Bearer TOKEN", stripped, as bytes): /metrics refused everyone. Refused at startup, the value not
+    shown."""
+    import erlen
+
+    refused = r"OPS_METRICS_TOKEN.*must be printable ASCII without spaces"
+    with pytest.raises(erlen.SettingError, match=refused) as caught:
+        make_app(PLUGINS, {"OPS_METRICS": True, "OPS_METRICS_TOKEN": token})
+    assert "s3cr" not in str(caught.value)

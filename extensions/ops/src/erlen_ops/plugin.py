@@ -51,6 +51,19 @@ def _http_url(value: object) -> None:
         raise ValueError("must be an http:// or https:// URL with a host, such as 'http://127.0.0.1:4318/v1/traces'")
 
 
+def _token(value: object) -> None:
+    if value is None or value == "":
+        return
+    text = str(value)
+    if not (text.isascii() and text.isprintable()) or any(character.isspace() for character in text):
+        # It travels in a header, compared byte for byte with what follows "Bearer ": a space (a trailing
+        # newline read from a secret's file) or a character outside ASCII would never match.
+        raise ValueError(
+            "must be printable ASCII without spaces, such as one from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+
+
 def _ratio(value: object) -> None:
     if not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValueError("must be between 0 and 1")
@@ -114,6 +127,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             str | None,
             default=None,
             secret=True,
+            validate=_token,
             help="A token that lets any address read the metrics, sent as 'Authorization: Bearer TOKEN'.",
         ),
         erlen.Setting(
