@@ -252,3 +252,27 @@ def test_a_token_no_header_can_carry_names_the_setting(make_app: MakeApp, token:
     with pytest.raises(erlen.SettingError, match=refused) as caught:
         make_app(PLUGINS, {"OPS_METRICS": True, "OPS_METRICS_TOKEN": token})
     assert "s3cr" not in str(caught.value)
+
+
+def test_a_multiprocess_folder_removed_while_the_app_runs_fails_no_request(
+    make_app: MakeApp, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The folder deleted after startup (a cleaner of /tmp, a stopped unit's RuntimeDirectory): the requests are
+    answered, not 500s, the scrape is a 503 saying why, and the operator is told once, naming the variable."""
+    import shutil
+
+    from erlen_ops.names import MULTIPROCESS_VARIABLE
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, str(folder))
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    shutil.rmtree(folder)
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/hello").data == b"Hello, World!"
+    scraped = client.get("/metrics", environ_base=LOCAL)
+    assert scraped.status_code == 503 and MULTIPROCESS_VARIABLE in scraped.text
+    failures = [record for record in caplog.records if record.name == "erlen_ops.metrics"]
+    assert len(failures) == 1 and MULTIPROCESS_VARIABLE in failures[0].getMessage()
+    assert "FileNotFoundError" in failures[0].getMessage()
