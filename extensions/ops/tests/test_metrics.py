@@ -261,6 +261,7 @@ def test_a_multiprocess_folder_removed_while_the_app_runs_fails_no_request(
     answered, not 500s, the scrape is a 503 saying why, and the operator is told once, naming the variable."""
     import shutil
 
+    from erlen_ops import state_of
     from erlen_ops.names import MULTIPROCESS_VARIABLE
 
     folder = tmp_path / "metrics"
@@ -271,6 +272,8 @@ def test_a_multiprocess_folder_removed_while_the_app_runs_fails_no_request(
     client = app.test_client()
     for _ in range(3):
         assert client.get("/hello").data == b"Hello, World!"
+    metrics = state_of(app).metrics
+    assert metrics is not None and metrics.in_flight.requests == []  # none left counted in flight for good
     scraped = client.get("/metrics", environ_base=LOCAL)
     assert scraped.status_code == 503 and MULTIPROCESS_VARIABLE in scraped.text
     failures = [record for record in caplog.records if record.name == "erlen_ops.metrics"]
