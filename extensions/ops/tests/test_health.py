@@ -123,6 +123,12 @@ def test_a_number_of_seconds_that_is_not_finite_names_the_setting(make_app: Make
         make_app(PLUGINS, {key: value})
 
 
+def test_a_timeout_longer_than_a_thread_can_be_waited_for_names_the_setting(make_app: MakeApp) -> None:
+    """Beyond threading.TIMEOUT_MAX, every /readyz raised OverflowError (a 500)."""
+    with pytest.raises(erlen.SettingError, match=r"OPS_READY_TIMEOUT.*finite and at most \d+"):
+        make_app(PLUGINS, {"OPS_READY_TIMEOUT": threading.TIMEOUT_MAX * 2})
+
+
 @pytest.mark.parametrize(
     ("config", "key"),
     [

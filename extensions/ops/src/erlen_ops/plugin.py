@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import threading
 import typing as t
 from collections.abc import Iterable
 from types import ModuleType
@@ -32,12 +33,18 @@ def _path(value: object) -> None:
         raise ValueError("must be a path starting with '/', such as '/healthz'")
 
 
-def _seconds(*, zero: bool) -> t.Callable[[object], None]:
-    """A ``validate`` for a number of seconds: finite (NaN and infinity refused), positive or, with ``zero``, 0."""
+def _seconds(*, zero: bool, most: float | None = None) -> t.Callable[[object], None]:
+    """A ``validate`` for a number of seconds: finite (NaN and infinity refused), positive or, with ``zero``, 0.
+
+    :param zero: whether 0 is allowed.
+    :param most: the largest value allowed, if any.
+    """
 
     def check(value: object) -> None:
         if not isinstance(value, int | float) or not math.isfinite(value) or not (value >= 0 if zero else value > 0):
             raise ValueError("must be a number of seconds, finite and " + ("at least 0" if zero else "greater than 0"))
+        if most is not None and value > most:
+            raise ValueError(f"must be a number of seconds, finite and at most {most:.0f}")
 
     return check
 
@@ -96,7 +103,8 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "READY_TIMEOUT",
             float,
             default=2.0,
-            validate=_seconds(zero=False),
+            # A thread is waited for that long: beyond the platform's limit, each /readyz would raise.
+            validate=_seconds(zero=False, most=threading.TIMEOUT_MAX),
             help="Seconds the readiness checks may take (they run in parallel); a check still running counts as "
             "failed.",
         ),
