@@ -38,6 +38,8 @@ def erlen_health_checks(app: Flask) -> dict[str, t.Callable[[], t.Any]]:
             raise ConnectionError("cannot reach postgresql://admin:hunter2@db.internal/prod")
         if state["mode"] == "hang":
             state["release"].wait(10)
+        if state["mode"] == "exit":
+            raise SystemExit(3)  # a check calling sys.exit(), or a library doing so
         return {"depth": 7, "label": "not a number", "flag": True}
 
     return {"queue": queue}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 import typing as t
 from unittest.mock import ANY
@@ -72,6 +74,73 @@ def test_a_hung_check_times_out_and_the_answer_comes_in_time(make_app: MakeApp) 
     assert response.status_code == 503
     assert response.get_json()["checks"]["sample.queue"]["status"] == "timeout"
     assert elapsed < 3, elapsed
+
+
+def test_a_hung_check_is_not_started_again_while_it_runs(make_app: MakeApp) -> None:
+    """Probes while a check hangs: each answer says it timed out, but it runs on one thread, not one more per
+    answer (which would pile up until the process could start no thread); once it ends, the next answer
+    runs it again."""
+    app = make_app(PLUGINS, {"OPS_READY_TIMEOUT": 0.05, "OPS_READY_CACHE": 0})
+    state = app.extensions["sample"]
+    state["mode"] = "hang"
+    client = app.test_client()
+
+    def check_threads() -> list[threading.Thread]:
+        return [thread for thread in threading.enumerate() if thread.name == "erlen-ops-check-sample.queue"]
+
+    try:
+        for _ in range(5):
+            response = client.get("/readyz")
+            assert response.status_code == 503
+            assert response.get_json()["checks"]["sample.queue"]["status"] == "timeout"
+        assert state["calls"] == 1
+        assert len(check_threads()) == 1
+    finally:
+        state["release"].set()
+    for thread in check_threads():
+        thread.join(10)
+    state["mode"] = "ok"
+    assert client.get("/readyz").status_code == 200
+    assert state["calls"] == 2
+
+
+def test_a_check_raising_system_exit_fails_and_is_named(make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
+    """A check that raises SystemExit (not an Exception) is a failure named by its type, not a timeout."""
+    app = make_app(PLUGINS, {"OPS_READY_TIMEOUT": 30, "OPS_READY_CACHE": 0})
+    app.extensions["sample"]["mode"] = "exit"
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["sample.queue"] == {"status": "fail", "error": "SystemExit", "time_ms": ANY}
+    assert "Readiness check sample.queue failed: SystemExit" in caplog.text
+
+
+@pytest.mark.parametrize("key", ["OPS_READY_TIMEOUT", "OPS_READY_CACHE"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0])
+def test_a_number_of_seconds_that_is_not_finite_names_the_setting(make_app: MakeApp, key: str, value: float) -> None:
+    """NaN passed the old "greater than 0" check (a timeout of NaN, a cache kept forever); infinity made /readyz a
+    500 (no lock waits that long)."""
+    with pytest.raises(erlen.SettingError, match=rf"{key}.*must be a number of seconds, finite and"):
+        make_app(PLUGINS, {key: value})
+
+
+def test_a_timeout_longer_than_a_thread_can_be_waited_for_names_the_setting(make_app: MakeApp) -> None:
+    """Beyond threading.TIMEOUT_MAX, every /readyz raised OverflowError (a 500)."""
+    with pytest.raises(erlen.SettingError, match=r"OPS_READY_TIMEOUT.*finite and at most \d+"):
+        make_app(PLUGINS, {"OPS_READY_TIMEOUT": threading.TIMEOUT_MAX * 2})
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"OPS_READY_PATH": "/healthz"}, "OPS_READY_PATH"),
+        ({"OPS_METRICS": True, "OPS_METRICS_PATH": "/readyz"}, "OPS_METRICS_PATH"),
+        ({"OPS_METRICS": True, "OPS_HEALTH_PATH": "/metrics"}, "OPS_METRICS_PATH"),
+    ],
+)
+def test_two_endpoints_on_one_path_name_the_settings(make_app: MakeApp, config: dict[str, t.Any], key: str) -> None:
+    """One of them would never answer (/readyz answered as /healthz: always ready)."""
+    with pytest.raises(erlen.SettingError, match=rf"{key} of plugin 'ops' is '/.*', the path of OPS_\w+_PATH too"):
+        make_app(PLUGINS, config)
 
 
 def test_readiness_is_cached_for_a_second(make_app: MakeApp) -> None:

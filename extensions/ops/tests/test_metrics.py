@@ -174,3 +174,108 @@ def test_mail_deliveries_outbox_depth_and_login_throttling(make_app: MakeApp, tm
         assert found[("erlen_auth_login_failures_total", (("reason", "throttled"),))] >= 1
     finally:
         erlen_db.database_of(app).dispose()
+
+
+def test_an_ipv4_client_of_a_dual_stack_server_is_allowed_by_its_ipv4_network(make_app: MakeApp) -> None:
+    """A server listening on [::] sees IPv4 clients as ::ffff:a.b.c.d: the allowed IPv4 networks apply to them."""
+    config = {"OPS_METRICS": True, "OPS_METRICS_ALLOW": ["127.0.0.1/32", "10.1.0.0/16"]}
+    client = make_app(PLUGINS, config).test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:127.0.0.1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:10.1.2.3"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:203.0.113.9"}).status_code == 403
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 403  # not in the list
+
+
+def test_the_forwarded_address_is_ignored_without_trusted_proxies(make_app: MakeApp) -> None:
+    """Without TRUSTED_PROXY_HOPS a client cannot claim a loopback address in X-Forwarded-For; with one hop,
+    only the entry the proxy added counts, not those the client sent before it."""
+    client = make_app(PLUGINS, {"OPS_METRICS": True}).test_client()
+    spoofed = {"X-Forwarded-For": "127.0.0.1"}
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}, headers=spoofed).status_code == 403
+    proxied = make_app(PLUGINS, {"OPS_METRICS": True, "TRUSTED_PROXY_HOPS": 1}).test_client()
+    chained = {"X-Forwarded-For": "127.0.0.1, 203.0.113.9"}  # the client's claim, then what the proxy saw
+    assert proxied.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.1"}, headers=chained).status_code == 403
+
+
+def test_a_plugin_gauge_reading_a_bad_value_is_left_out_not_the_scrape(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scrape-time gauge returning something other than numbers (a string, an object, label keys of the
+    wrong shape) is left out and logged, naming it; the other metrics are served (a 500 hid them all)."""
+    from erlen_ops import state_of
+
+    app = make_app(PLUGINS, {"OPS_METRICS": True, "PROPAGATE_EXCEPTIONS": False})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+    factory = metrics.factory
+    factory.on_scrape("erlen_bad_text", "A string.", lambda: "many")
+    factory.on_scrape("erlen_bad_object", "An object.", object)
+    factory.on_scrape("erlen_bad_labels", "Too many label values.", lambda: {("a", "b"): 1}, ["queue"])
+    factory.on_scrape("erlen_bad_key", "A key that is not a tuple.", lambda: {"ab": 1}, ["queue"])
+    factory.on_scrape("erlen_bad_number", "A labelled text.", lambda: {("a",): "x"}, ["queue"])
+    factory.on_scrape("erlen_good_labels", "Fine.", lambda: {("mail",): 2, ("jobs",): 5}, ["queue"])
+    found = scrape(app.test_client())
+    assert found[("erlen_sample_queue_depth", ())] == 3
+    assert found[("erlen_good_labels", (("queue", "mail"),))] == 2
+    assert not any(name.startswith("erlen_bad_") for name, _ in found)
+    for name in ("text", "object", "labels", "key", "number"):
+        assert f"Metric erlen_bad_{name} could not be read" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_multiprocess_folder_that_cannot_hold_the_metrics_stops_the_app(
+    make_app: MakeApp, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """PROMETHEUS_MULTIPROC_DIR naming no folder made every request of the app a 500 (its metrics could not
+    be written); the app now refuses to start, naming the variable and what to do."""
+    import erlen
+    from erlen_ops.names import MULTIPROCESS_VARIABLE
+
+    folder = tmp_path / "metrics"
+    if kind == "file":
+        folder.write_text("")
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, str(folder))
+    problem = "does not exist" if kind == "missing" else "is not a folder"
+    with pytest.raises(erlen.ConfigError, match=rf"PROMETHEUS_MULTIPROC_DIR names '.*metrics', which {problem}: "):
+        make_app(PLUGINS, {"OPS_METRICS": True})
+    assert make_app(PLUGINS).test_client().get("/hello").status_code == 200  # metrics off: the variable is not read
+
+
+@pytest.mark.parametrize("token", ["s3cret-token\n", " s3cret-token", "s3cret token", "s3crét-token"])
+def test_a_token_no_header_can_carry_names_the_setting(make_app: MakeApp, token: str) -> None:
+    """A token with a space (a newline read from a secret's file) or a character outside ASCII never matched the
+    header's ("Bearer TOKEN", stripped, as bytes): /metrics refused everyone. Refused at startup, the value not
+    shown."""
+    import erlen
+
+    refused = r"OPS_METRICS_TOKEN.*must be printable ASCII without spaces"
+    with pytest.raises(erlen.SettingError, match=refused) as caught:
+        make_app(PLUGINS, {"OPS_METRICS": True, "OPS_METRICS_TOKEN": token})
+    assert "s3cr" not in str(caught.value)
+
+
+def test_a_multiprocess_folder_removed_while_the_app_runs_fails_no_request(
+    make_app: MakeApp, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The folder deleted after startup (a cleaner of /tmp, a stopped unit's RuntimeDirectory): the requests are
+    answered, not 500s, the scrape is a 503 saying why, and the operator is told once, naming the variable."""
+    import shutil
+
+    from erlen_ops import state_of
+    from erlen_ops.names import MULTIPROCESS_VARIABLE
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, str(folder))
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    shutil.rmtree(folder)
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/hello").data == b"Hello, World!"
+    metrics = state_of(app).metrics
+    assert metrics is not None and metrics.in_flight.requests == []  # none left counted in flight for good
+    scraped = client.get("/metrics", environ_base=LOCAL)
+    assert scraped.status_code == 503 and MULTIPROCESS_VARIABLE in scraped.text
+    failures = [record for record in caplog.records if record.name == "erlen_ops.metrics"]
+    assert len(failures) == 1 and MULTIPROCESS_VARIABLE in failures[0].getMessage()
+    assert "FileNotFoundError" in failures[0].getMessage()

@@ -118,3 +118,25 @@ def test_the_otlp_exporter_is_chosen_in_config(make_app: MakeApp) -> None:
     ]
     assert exporters == ["OTLPSpanExporter"]
     tracing.provider.shutdown()
+
+
+@pytest.mark.parametrize("endpoint", ["localhost:4318/v1/traces", "127.0.0.1:4318", "ftp://collector/", "http://"])
+def test_an_endpoint_that_is_not_an_http_url_names_the_setting(make_app: MakeApp, endpoint: str) -> None:
+    """The exporter took any text, then failed at each export in the background, far from the setting."""
+    import erlen
+
+    with pytest.raises(erlen.SettingError, match=r"OPS_TRACING_ENDPOINT.*must be an http:// or https:// URL"):
+        make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_ENDPOINT": endpoint})
+
+
+def test_a_malformed_trace_header_starts_a_new_trace(make_app: MakeApp) -> None:
+    """A traceparent that is not W3C Trace Context (or an all-zero one) is ignored: the request is answered in a
+    trace of its own, not refused."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    exporter = recording(app)
+    client = app.test_client()
+    for header in ["garbage", f"00-{'0' * 32}-{PARENT_ID}-01", f"00-{TRACE_ID}-{PARENT_ID}-01" * 50]:
+        assert client.get("/hello", headers={"traceparent": header, "tracestate": "a=" + "x" * 5000}).status_code == 200
+    servers = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert len(servers) == 3 and all(span.parent is None for span in servers)
+    assert all(span.context.trace_id != 0 for span in servers)

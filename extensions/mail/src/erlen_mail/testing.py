@@ -208,6 +208,9 @@ class _Handler:
     async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:
         if self.server.data_reply is not None:
             return self.server.data_reply
+        reply = self.fault(server, "END")
+        if reply is not None and reply != HANG_UP:
+            return reply  # the message is not kept
         with self.lock:
             if not any(s is session for s in self.sessions):
                 self.sessions.append(session)  # kept alive, so identities stay distinct
@@ -227,7 +230,7 @@ class _Handler:
             received = self.server.messages[-1]
         if self.server.on_data is not None:
             self.server.on_data(received)
-        if self.server.hang_up_after_data:
+        if self.server.hang_up_after_data and reply is None:
             server.transport.close()  # the message is kept, but the client never hears that it was
         return "250 Message accepted for delivery"
 
@@ -277,10 +280,14 @@ class SMTPTestServer:
         #: Keep each message but close the connection instead of answering, as a server
         #: or network failing at the worst moment: the client cannot know it was accepted.
         self.hang_up_after_data = False
-        #: Failures before a message's data, by command: ``"EHLO"``, ``"AUTH"`` (with ``credentials``),
-        #: ``"MAIL"`` or ``"RCPT"`` to the answer given instead (such as ``"421 4.3.2 Closing"``), or to
-        #: :data:`HANG_UP` to close the connection without one. Each applies once, to the next such command,
-        #: and is then removed.
+        #: Failures, by step of the exchange, to the answer given instead of the usual one (such as
+        #: ``"421 4.3.2 Closing"``), or to :data:`HANG_UP` to close the connection without one: ``"GREETING"``
+        #: (the ``220`` a new connection opens with), ``"EHLO"``, ``"AUTH"`` (with ``credentials``), ``"MAIL"``,
+        #: ``"RCPT"``, ``"DATA"`` (the ``354`` to the command, before the body: the transaction stays open, as
+        #: a server's that refuses it) and ``"END"`` (the ``250`` after the body's final ``.``: with an answer
+        #: the message is not kept; with :data:`HANG_UP` it is, and the client cannot know). After a ``421``
+        #: at the greeting or at ``DATA`` the server closes the connection. Each applies once, to the next
+        #: such step, and is then removed.
         self.faults: dict[str, str] = {}
         self._handler = _Handler(self)
         self._controller: t.Any = None
@@ -310,9 +317,31 @@ class SMTPTestServer:
     def start(self, *, ready_timeout: float = 10.0) -> None:
         """Start listening (again, on the same port); waits at most ``ready_timeout`` seconds."""
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP
 
         if self._controller is not None:
             return
+        handler = self._handler
+
+        class FaultySMTP(SMTP):
+            """aiosmtpd's server, with the faults of :attr:`SMTPTestServer.faults` it has no hook for."""
+
+            async def _handle_client(self) -> None:
+                reply = handler.fault(self, "GREETING")
+                if reply is None:
+                    await super()._handle_client()
+                elif reply != HANG_UP:
+                    await self.push(reply)
+                    self.transport.close()  # type: ignore[union-attr]  # a server refusing service hangs up
+
+            async def smtp_DATA(self, arg: str) -> None:
+                reply = handler.fault(self, "DATA")
+                if reply is None:
+                    await super().smtp_DATA(arg)
+                elif reply != HANG_UP:
+                    await self.push(reply)  # the transaction (MAIL FROM, RCPT TO) stays as it was
+                    if reply.startswith("421"):
+                        self.transport.close()  # type: ignore[union-attr]
 
         class TrackingController(Controller):
             """Keeps the server's protocol instances, so :meth:`stop` can close their connections."""
@@ -320,7 +349,7 @@ class SMTPTestServer:
             protocols: list[t.Any]
 
             def factory(self) -> t.Any:
-                protocol = super().factory()  # type: ignore[no-untyped-call]
+                protocol = FaultySMTP(self.handler, **self.SMTP_kwargs)
                 self.protocols.append(protocol)
                 return protocol
 

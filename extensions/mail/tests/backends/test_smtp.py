@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from erlen_mail import Message, SendError, send
-from erlen_mail.testing import SMTPTestServer, free_port
+from erlen_mail.testing import HANG_UP, SMTPTestServer, free_port
 
 SENDER = "Erlen <noreply@example.com>"
 StartServer = Callable[..., SMTPTestServer]
@@ -259,3 +259,44 @@ def test_send_raw_staged_writes_body_and_end_together_when_the_end_is_ready(
         assert len(body_writes) == 2 and body_writes[-1] == b".\r\n"
     [received] = smtp_server.messages
     assert received.data.replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
+
+
+@pytest.mark.parametrize("reply", ["451 4.3.0 Try again later", "554 5.7.1 Not now", "421 4.3.2 Closing"])
+def test_a_refused_data_command_leaves_the_connection_usable(
+    make_app: t.Any, smtp_server: SMTPTestServer, reply: str
+) -> None:
+    """A refusal of ``DATA`` (before the body) is the message's failure, not uncertain, and not the next
+    one's: the transaction is reset (or, after a 421, the connection dropped), so the next message's
+    ``MAIL FROM`` is not refused as nested."""
+    import smtplib
+
+    from erlen_mail.state import state_of
+
+    app = app_for(make_app, smtp_server)
+    backend = state_of(app).make_backend()
+    smtp_server.faults["DATA"] = reply
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            backend.send_raw("noreply@example.com", ["ada@example.com"], b"Subject: first\r\n\r\nfirst\r\n")
+        assert caught.value.smtp_code == int(reply[:3])
+        assert not backend.delivery_uncertain(caught.value)
+        assert backend.send_raw("noreply@example.com", ["bob@example.com"], b"Subject: next\r\n\r\nnext\r\n") == {}
+    finally:
+        backend.close()
+    [received] = smtp_server.messages
+    assert received.recipients == ["bob@example.com"]
+
+
+@pytest.mark.parametrize("reply", ["421 4.3.2 Service not available", HANG_UP])
+def test_a_greeting_refusal_sends_nothing(make_app: t.Any, smtp_server: SMTPTestServer, reply: str) -> None:
+    """A server refusing service at the greeting (a 421, or hanging up): the send fails, nothing was handed
+    over, and the next send, over a new connection, goes through."""
+    app = app_for(make_app, smtp_server)
+    smtp_server.faults["GREETING"] = reply
+    error = "SMTPConnectError" if reply != HANG_UP else "SMTPServerDisconnected"
+    with pytest.raises(SendError, match=error) as caught:
+        send(Message("x", to="a@example.com"), app=app)
+    assert caught.value.result.status == "failed"  # type: ignore[attr-defined]
+    assert smtp_server.messages == [] and smtp_server.faults == {}
+    assert send(Message("y", to="a@example.com"), app=app).sent
+    assert len(smtp_server.messages) == 1

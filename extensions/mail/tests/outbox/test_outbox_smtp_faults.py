@@ -1,5 +1,7 @@
-"""A failure before a message's ``DATA`` (at connect, EHLO, STARTTLS, AUTH, MAIL FROM or RCPT TO) is a plain,
-retried failure: the server cannot have accepted the message, so it is never left ``uncertain``."""
+"""A failure before a message's body (at connect, the greeting, EHLO, STARTTLS, AUTH, MAIL FROM, RCPT TO or the
+``DATA`` command) is a plain, retried failure: the server cannot have accepted the message, so it is never left
+``uncertain``. After the body's final ``.``, a refusal is a refusal, and a connection lost before the answer
+leaves the message ``uncertain``."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from erlen_mail.testing import HANG_UP, SMTPTestServer
 #: certificate the client does not trust, a password the server refuses).
 FAULTS = [
     pytest.param("connect", None, id="connect-refused"),
+    pytest.param("GREETING", HANG_UP, id="greeting-hang-up"),
+    pytest.param("GREETING", "421 4.3.2 Service not available", id="greeting-421"),
     pytest.param("EHLO", HANG_UP, id="ehlo-hang-up"),
     pytest.param("STARTTLS", None, id="starttls-untrusted"),
     pytest.param("AUTH", HANG_UP, id="auth-hang-up"),
@@ -36,13 +40,17 @@ FAULTS = [
     pytest.param("RCPT", HANG_UP, id="rcpt-hang-up"),
     pytest.param("RCPT", "421 4.3.2 Closing connection", id="rcpt-421"),
     pytest.param("RCPT", "451 4.3.0 Try again later", id="rcpt-451"),
+    pytest.param("DATA", HANG_UP, id="data-hang-up"),
+    pytest.param("DATA", "421 4.3.2 Closing connection", id="data-421"),
+    pytest.param("DATA", "451 4.3.0 Try again later", id="data-451"),
 ]
 
 #: Stages of opening a connection: the worker reconnects before the failing message so that it meets them.
-OPENING = {"EHLO", "STARTTLS", "AUTH"}
+OPENING = {"GREETING", "EHLO", "STARTTLS", "AUTH"}
 #: Failures that stay until the test repairs them, or that fail the opening of a connection (the worker then
-#: retries the rest of the batch with the message); after the others the rest is sent over a new connection.
-LASTING = {"connect", "STARTTLS", "AUTH"}
+#: retries the rest of the batch with the message); after the others the rest is sent (over a new connection when
+#: the failure closed it).
+LASTING = {"connect", "GREETING", "STARTTLS", "AUTH"}
 
 
 @pytest.mark.parametrize("position", ["first", "mid-group"])
@@ -148,3 +156,51 @@ def test_a_refusal_before_mail_from_on_a_used_connection_is_not_uncertain(
     assert row.status == "pending" and row.attempts == 1, row.last_error
     assert "SMTPUTF8" in (row.last_error or "")
     assert rows_of(app)[first[0]].status == "sent"
+
+
+#: The server's answer after a message's final ``.``, and what becomes of the message: a refusal is a refusal (the
+#: server kept nothing); a connection closed before any answer leaves it ``uncertain`` (the server kept it).
+END_FAULTS = [
+    pytest.param("421 4.3.2 Closing connection", "pending", id="end-421"),
+    pytest.param("451 4.3.0 Try again later", "pending", id="end-451"),
+    pytest.param("554 5.7.1 Message refused", "failed", id="end-554"),
+    pytest.param(HANG_UP, "uncertain", id="end-hang-up"),
+]
+
+
+@pytest.mark.parametrize(("reply", "outcome"), END_FAULTS)
+def test_a_failure_after_the_final_dot(
+    make_outbox_app: OutboxApp, smtp_server: SMTPTestServer, clock: Clock, reply: str, outcome: str
+) -> None:
+    """The first message of a group of two meets the fault after its body's end: it is retried, failed or
+    uncertain as the answer says, and the message after it is sent, once; an uncertain one is not sent again."""
+    app = make_outbox_app({"MAIL_OUTBOX_GROUP_SIZE": 5})  # groups [0], [1, 2]
+    queued = queue_messages(app, 3)
+
+    class Worker(OutboxWorker):
+        def checkpoint(self, step: str, row_id: int) -> None:
+            if step == "accepted" and row_id == queued[0]:
+                smtp_server.faults["END"] = reply
+
+    totals = Worker(app, clock=clock).run(once=True)
+    assert smtp_server.faults == {}  # the fault was met
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert [rows[i].status for i in queued] == ["sent", outcome, "sent"], [rows[i].last_error for i in queued]
+    assert (totals.sent, totals.retrying, totals.failed, totals.uncertain) == (
+        2,
+        outcome == "pending",
+        outcome == "failed",
+        outcome == "uncertain",
+    )
+    failing = rows[queued[1]]
+    assert failing.attempts == 1 and failing.claim_token is None
+    if reply == HANG_UP:
+        assert received(smtp_server)[failing.message_id] == 1  # it may have been delivered: it was
+        assert "after the message was sent, before the server answered" in (failing.last_error or "")
+    else:
+        assert reply.split()[0] in (failing.last_error or "") and received(smtp_server)[failing.message_id] == 0
+
+    clock.advance(3600)  # only a retry goes out again, once
+    assert OutboxWorker(app, clock=clock).run(once=True).sent == (outcome == "pending")
+    rows = assert_none_lost_none_doubled(app, smtp_server, queued)
+    assert rows[queued[1]].status == {"pending": "sent"}.get(outcome, outcome)

@@ -130,6 +130,8 @@ class ReadinessChecker:
         self._clock = clock
         self._lock = threading.Lock()
         self._last: Readiness | None = None
+        #: Each check's latest thread: one still running (a hung check) is not started again.
+        self._threads: dict[str, threading.Thread] = {}
 
     def readiness(self) -> Readiness:
         """The current answer: the cached one while fresh, otherwise the checks run now.
@@ -146,20 +148,30 @@ class ReadinessChecker:
     def _run(self) -> Readiness:
         started = self._clock()
         outcomes: dict[str, CheckResult] = {}
-        threads: list[tuple[str, threading.Thread]] = []
+        threads: dict[str, threading.Thread] = {}
         for name, check in self.checks.items():
+            previous = self._threads.get(name)
+            if previous is not None and previous.is_alive():
+                # Still running since an earlier answer (it hangs): started again, every probe would add a
+                # thread stuck the same way, until the process could start no more.
+                continue
             thread = threading.Thread(
                 target=self._run_one, args=(name, check, outcomes), name=f"erlen-ops-check-{name}", daemon=True
             )
             thread.start()
-            threads.append((name, thread))
+            threads[name] = self._threads[name] = thread
         deadline = started + self.timeout
         results = []
-        for name, thread in threads:
-            thread.join(max(0.0, deadline - self._clock()))
+        for name in self.checks:
+            started_now = threads.get(name)
+            if started_now is not None:
+                started_now.join(max(0.0, deadline - self._clock()))
             result = outcomes.get(name)
             if result is None:
-                logger.warning("Readiness check %s did not finish within %s seconds", name, self.timeout)
+                if started_now is not None:
+                    logger.warning("Readiness check %s did not finish within %s seconds", name, self.timeout)
+                else:
+                    logger.debug("Readiness check %s is still running, since an earlier answer", name)
                 result = CheckResult(name, "timeout", self.timeout)
             results.append(result)
         return Readiness(tuple(results), self._clock())
@@ -169,7 +181,7 @@ class ReadinessChecker:
         try:
             with self.app.app_context():
                 returned = check()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: on this thread it would end it without an outcome
             logger.warning("Readiness check %s failed: %s: %s", name, type(exc).__name__, redact(str(exc)))
             outcomes[name] = CheckResult(name, "fail", time.perf_counter() - started, type(exc).__name__)
             return

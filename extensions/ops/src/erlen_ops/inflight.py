@@ -74,7 +74,11 @@ class RequestsInFlight(Collector):
             if len(requests) != count:
                 self._settle(value)
         elif self.folder is not None:
-            self._settle(self._open())
+            try:
+                self._settle(self._open())
+            except OSError:
+                requests.pop()  # the caller answers the request uncounted: it never leaves
+                raise
 
     def leave(self) -> None:
         """A request has been answered."""

@@ -201,15 +201,47 @@ class _Scraped(Collector):
                 continue
             if value is None:
                 continue
-            family = GaugeMetricFamily(name, documentation, labels=labelnames)
-            if isinstance(value, Mapping):
-                for labels, number in value.items():
-                    family.add_metric(list(labels), float(number))
-            elif labelnames:
+            try:
+                family = _gauge_family(name, documentation, labelnames, value)
+            except (TypeError, ValueError) as exc:
+                # A plugin's mistake leaves its gauge out, not the whole scrape (a 500 would hide every metric).
+                logging.getLogger("erlen_ops.metrics").warning("Metric %s could not be read: %s", name, exc)
                 continue
-            else:
-                family.add_metric([], float(value))
-            yield family
+            if family is not None:
+                yield family
+
+
+def _gauge_family(
+    name: str, documentation: str, labelnames: tuple[str, ...], value: float | Mapping[t.Any, t.Any]
+) -> GaugeMetricFamily | None:
+    """The gauge of a value read at scrape time (see :meth:`MetricsFactory.on_scrape`); ``None`` to leave it out.
+
+    :raises TypeError: a value is not a number, or a key not a tuple of label values (one per label name).
+    """
+    family = GaugeMetricFamily(name, documentation, labels=labelnames)
+    if isinstance(value, Mapping):
+        for labels, number in value.items():
+            if not (
+                isinstance(labels, tuple)
+                and len(labels) == len(labelnames)
+                and all(isinstance(label, str) for label in labels)
+            ):
+                raise TypeError(
+                    f"the key {labels!r} is not a tuple of {len(labelnames)} label value(s) (str) for {labelnames!r}"
+                )
+            family.add_metric(list(labels), _number(number))
+    elif labelnames:
+        return None
+    else:
+        family.add_metric([], _number(value))
+    return family
+
+
+def _number(value: t.Any) -> float:
+    try:
+        return float(value)  # an int, a float, a Decimal from the database...
+    except (TypeError, ValueError):
+        raise TypeError(f"{type(value).__name__} {value!r} is not a number") from None
 
 
 class _Forward(Collector):

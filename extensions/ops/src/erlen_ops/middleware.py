@@ -12,6 +12,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
+import os
 import time
 import typing as t
 from collections.abc import Iterable
@@ -21,7 +23,7 @@ from flask.globals import request_ctx
 from werkzeug.wrappers import Response
 
 # Not the metrics module: it imports prometheus-client, which an app with metrics off never needs.
-from .names import QUERIES_KEY, UNMATCHED
+from .names import MULTIPROCESS_VARIABLE, QUERIES_KEY, UNMATCHED
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -29,6 +31,8 @@ if t.TYPE_CHECKING:
     from .state import OpsState
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+logger = logging.getLogger("erlen_ops.metrics")
 
 
 class OpsMiddleware:
@@ -48,6 +52,7 @@ class OpsMiddleware:
         self.allowed = [ipaddress.ip_network(network, strict=False) for network in settings.metrics_allow]
         self.token = settings.metrics_token.encode() if settings.metrics_token else None
         self.count = state.metrics is not None
+        self._metrics_failure_logged = False
         if state.metrics is not None:
             # Bound once: the per-request path makes no attribute lookups through the state.
             self._observe = state.metrics.observe_request
@@ -94,7 +99,20 @@ class OpsMiddleware:
 
         metrics = self.state.metrics
         assert metrics is not None
-        metrics.in_flight.publish()
+        folder = metrics.in_flight.folder
+        if folder is not None and not os.path.isdir(folder):
+            # prometheus-client would raise (a 500); the scraper gets a reason instead, the operator the log.
+            self._metrics_failed(FileNotFoundError(f"The folder {folder!r} is gone"))
+            return Response(
+                f"Metrics unavailable: the folder of {MULTIPROCESS_VARIABLE} is gone.\n",
+                503,
+                _NO_STORE,
+                mimetype="text/plain",
+            )
+        try:
+            metrics.in_flight.publish()
+        except OSError as exc:
+            self._metrics_failed(exc)  # the other workers' values can still be read
         body = exposition(self.state.app, metrics.factory)
         return Response(body, 200, {"Content-Type": CONTENT_TYPE_LATEST, **_NO_STORE})
 
@@ -105,9 +123,14 @@ class OpsMiddleware:
             if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token):
                 return True
         try:
-            address = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+                environ.get("REMOTE_ADDR", "")
+            )
         except ValueError:
             return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            # A server listening on both IPv6 and IPv4 ([::]) sees IPv4 clients as ::ffff:a.b.c.d.
+            address = address.ipv4_mapped
         return any(address in network for network in self.allowed)
 
     def _counted(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -124,18 +147,37 @@ class OpsMiddleware:
                 status[1] = rule.endpoint
             return start_response(status_line, headers, exc_info)
 
-        self._enter()
+        try:
+            self._enter()
+        except OSError as exc:  # the metrics' folder went away (a cleaner of /tmp): the request is answered anyway
+            self._metrics_failed(exc)
+            return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         try:
             return self.wsgi_app(environ, noting_status)
         finally:
-            self._leave()
-            self._observe(
-                status[1],
-                environ.get("REQUEST_METHOD", ""),
-                status[0],
-                time.perf_counter() - started,
-                environ.get(QUERIES_KEY, 0) if self.state.counts_queries else None,
+            try:
+                self._leave()
+                self._observe(
+                    status[1],
+                    environ.get("REQUEST_METHOD", ""),
+                    status[0],
+                    time.perf_counter() - started,
+                    environ.get(QUERIES_KEY, 0) if self.state.counts_queries else None,
+                )
+            except OSError as exc:
+                self._metrics_failed(exc)
+
+    def _metrics_failed(self, exc: OSError) -> None:
+        """Log, once per process, that the metrics could not be written; requests are answered all the same."""
+        if not self._metrics_failure_logged:
+            self._metrics_failure_logged = True
+            logger.error(
+                "Metrics cannot be written (%s: %s): requests are answered but not all counted. Is the folder of "
+                "%s still there, writable? Recreate it and restart the app.",
+                type(exc).__name__,
+                exc,
+                MULTIPROCESS_VARIABLE,
             )
 
 

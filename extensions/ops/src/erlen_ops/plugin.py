@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import math
+import os
+import threading
 import typing as t
 from collections.abc import Iterable
 from types import ModuleType
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -14,6 +18,7 @@ import erlen
 from . import hookspecs
 from .health import ReadinessChecker, collect_checks
 from .middleware import OpsMiddleware
+from .names import MULTIPROCESS_VARIABLE, multiprocess_dir
 from .state import EXTENSION_KEY, OpsSettings, OpsState, state_of
 
 PLUGIN = erlen.Plugin(
@@ -26,6 +31,44 @@ PLUGIN = erlen.Plugin(
 def _path(value: object) -> None:
     if not isinstance(value, str) or not value.startswith("/") or len(value) < 2:
         raise ValueError("must be a path starting with '/', such as '/healthz'")
+
+
+def _seconds(*, zero: bool, most: float | None = None) -> t.Callable[[object], None]:
+    """A ``validate`` for a number of seconds: finite (NaN and infinity refused), positive or, with ``zero``, 0.
+
+    :param zero: whether 0 is allowed.
+    :param most: the largest value allowed, if any.
+    """
+
+    def check(value: object) -> None:
+        if not isinstance(value, int | float) or not math.isfinite(value) or not (value >= 0 if zero else value > 0):
+            raise ValueError("must be a number of seconds, finite and " + ("at least 0" if zero else "greater than 0"))
+        if most is not None and value > most:
+            raise ValueError(f"must be a number of seconds, finite and at most {most:.0f}")
+
+    return check
+
+
+def _http_url(value: object) -> None:
+    if value is None:
+        return
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # The exporter would take it, and fail at each export in the background, far from the setting.
+        raise ValueError("must be an http:// or https:// URL with a host, such as 'http://127.0.0.1:4318/v1/traces'")
+
+
+def _token(value: object) -> None:
+    if value is None or value == "":
+        return
+    text = str(value)
+    if not (text.isascii() and text.isprintable()) or any(character.isspace() for character in text):
+        # It travels in a header, compared byte for byte with what follows "Bearer ": a space (a trailing
+        # newline read from a secret's file) or a character outside ASCII would never match.
+        raise ValueError(
+            "must be printable ASCII without spaces, such as one from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
 
 
 def _ratio(value: object) -> None:
@@ -60,7 +103,8 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "READY_TIMEOUT",
             float,
             default=2.0,
-            validate=erlen.greater_than(0),
+            # A thread is waited for that long: beyond the platform's limit, each /readyz would raise.
+            validate=_seconds(zero=False, most=threading.TIMEOUT_MAX),
             help="Seconds the readiness checks may take (they run in parallel); a check still running counts as "
             "failed.",
         ),
@@ -68,7 +112,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "READY_CACHE",
             float,
             default=1.0,
-            validate=erlen.at_least(0),
+            validate=_seconds(zero=True),
             help="Seconds a readiness answer is reused by the process, so probes cannot overload the database.",
         ),
         erlen.Setting(
@@ -91,6 +135,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             str | None,
             default=None,
             secret=True,
+            validate=_token,
             help="A token that lets any address read the metrics, sent as 'Authorization: Bearer TOKEN'.",
         ),
         erlen.Setting(
@@ -109,6 +154,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "TRACING_ENDPOINT",
             str | None,
             default=None,
+            validate=_http_url,
             help="The OTLP traces URL, such as http://127.0.0.1:4318/v1/traces; by default the exporter's "
             "(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces).",
         ),
@@ -131,6 +177,7 @@ def erlen_settings() -> Iterable[erlen.Setting]:
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
     settings = OpsSettings.from_config(app.config)
+    _check_paths(settings)
     state = OpsState(app, settings)
     app.extensions[EXTENSION_KEY] = state
     registry = erlen.plugins_of(app)
@@ -142,6 +189,7 @@ def erlen_init_app(app: Flask) -> None:
         if engine is not None:
             tracing.instrument_engine(state.tracing, engine)
     if settings.metrics:
+        _check_multiprocess_dir()
         from prometheus_client import CollectorRegistry
 
         from .metrics import AppMetrics, MetricsFactory
@@ -216,6 +264,52 @@ def _mail_ended(message: t.Any, error: BaseException | None) -> None:
         from .tracing import mail_ended
 
         mail_ended(state.tracing, state.mail_started, message, error)
+
+
+def _check_paths(settings: OpsSettings) -> None:
+    """Refuse two endpoints on one path: the first would answer it, the other never.
+
+    :raises erlen.SettingError: two of OPS_HEALTH_PATH, OPS_READY_PATH and (with metrics on) OPS_METRICS_PATH
+        are the same.
+    """
+    paths = {"OPS_HEALTH_PATH": settings.health_path, "OPS_READY_PATH": settings.ready_path}
+    if settings.metrics:
+        paths["OPS_METRICS_PATH"] = settings.metrics_path
+    seen: dict[str, str] = {}
+    for key, path in paths.items():
+        if path in seen:
+            raise erlen.SettingError(
+                f"Setting {key} of plugin 'ops' is {path!r}, the path of {seen[path]} too: give each endpoint a "
+                "path of its own.",
+                key=key,
+                plugin="ops",
+            )
+        seen[path] = key
+
+
+def _check_multiprocess_dir() -> None:
+    """Refuse a ``PROMETHEUS_MULTIPROC_DIR`` the workers cannot write their metrics in, at startup.
+
+    Otherwise every request would fail (a 500) when its metrics are written, or the first scrape would.
+
+    :raises erlen.ConfigError: the folder does not exist, is not a folder, or cannot be written.
+    """
+    folder = multiprocess_dir()
+    if folder is None:
+        return
+    problem = None
+    if not os.path.exists(folder):
+        problem = "does not exist"
+    elif not os.path.isdir(folder):
+        problem = "is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = "this process cannot write in"
+    if problem is not None:
+        raise erlen.ConfigError(
+            f"Plugin 'ops': OPS_METRICS is on and {MULTIPROCESS_VARIABLE} names {folder!r}, which {problem}: "
+            "create the folder (empty, writable by the app's user) before the app starts, as the operations "
+            f"guide shows, or unset {MULTIPROCESS_VARIABLE} for metrics of this process only."
+        )
 
 
 def _engine(app: Flask) -> t.Any:

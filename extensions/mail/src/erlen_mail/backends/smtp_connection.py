@@ -46,6 +46,21 @@ class SMTPConnection(smtplib.SMTP):
         self.data_written = False
         return super().mail(sender, options)
 
+    def data(self, msg: t.Any) -> tuple[int, bytes]:
+        try:
+            return super().data(msg)
+        except smtplib.SMTPDataError as exc:
+            # Raised only for a refused DATA command (the message's own answer is returned): smtplib's
+            # sendmail resets the transaction after a refused MAIL FROM, after every RCPT TO refused and after
+            # a refused message, but not here. Left open, the next message's MAIL FROM on this connection
+            # would be refused as nested (503, a permanent failure of a message that did nothing wrong).
+            if exc.smtp_code != 421:  # after a 421 the connection is closed by the backend
+                try:
+                    self.rset()
+                except smtplib.SMTPServerDisconnected:
+                    pass  # closed already: the backend drops it
+            raise
+
     def send(self, s: t.Any) -> None:
         if not (isinstance(s, bytes) and s.endswith(b"\r\n" + _END)):
             super().send(s)

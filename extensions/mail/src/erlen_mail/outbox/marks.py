@@ -155,8 +155,15 @@ class MarkWriter:
                 else:
                     driver.execute(f"PRAGMA synchronous = {int(self._restore)}")
         except Exception as exc:
-            # The connection is not put back with the setting changed: the pool drops it.
-            logger.warning("Mail outbox: could not restore the marks' connection: %s", exc)
+            # The connection is not put back with the setting changed: the pool drops it. A connection the
+            # database dropped (an outage, which the worker logs once) needs nothing restored: no warning.
+            driver = connection.connection.driver_connection
+            lost = bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
+            logger.log(
+                logging.DEBUG if lost else logging.WARNING,
+                "Mail outbox: could not restore the marks' connection: %s",
+                exc,
+            )
             connection.invalidate()
         finally:
             self._restore = None

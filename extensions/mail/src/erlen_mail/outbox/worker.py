@@ -544,9 +544,13 @@ class OutboxWorker:
             backend = state_of(self.app).make_backend()
             self.handed = 0
         released: int | None = None
+        failure: BaseException | None = None
         try:
             with self._heartbeat():
                 released = self._deliver(backend, rows, result, stop)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             if own_backend:
                 backend.close()
@@ -554,7 +558,9 @@ class OutboxWorker:
                 # Given back with the last group's outcomes, unless the delivery stopped on an error.
                 result.released += self.release() if released is None else released
             except sa.exc.DBAPIError as exc:  # the database went away: the claims run out by themselves
-                logger.error("Mail outbox: could not release the batch's claims: %s", _describe(exc))
+                # When the batch failed on the database too, run() logs that outage (once): not again here.
+                level = logging.DEBUG if isinstance(failure, sa.exc.DBAPIError) else logging.ERROR
+                logger.log(level, "Mail outbox: could not release the batch's claims: %s", _describe(exc))
             self.token = None
         return result
 
@@ -803,6 +809,10 @@ class OutboxWorker:
         One connection to the mail server serves consecutive batches, and so
         does one marks' writer (its thread and its database connection, see
         :mod:`.marks`); both are closed whenever the worker waits.
+
+        While the database fails, the worker tries again every ``poll`` seconds: an outage is logged
+        once, as a warning (and passed to ``report`` once), however many tries fail; its end once, as an
+        info line.
         """
         stop = stop or threading.Event()
         totals = BatchResult()
@@ -811,6 +821,8 @@ class OutboxWorker:
         self.first_group_size = 1
         # One writer (its thread and its connection) for consecutive batches, closed whenever the worker waits.
         self._keep_writer = True
+        #: While the database fails: when the outage began (the worker's clock) and its first error.
+        outage: tuple[dt.datetime, str] | None = None
         try:
             while not stop.is_set():
                 try:
@@ -820,13 +832,26 @@ class OutboxWorker:
                     # "sending" and becomes "uncertain" when its lease runs out; nothing is lost.
                     self.close_connection(backend)
                     self._close_writer()
-                    logger.error("Mail outbox: database error, trying again in %s s: %s", poll, _describe(exc))
-                    if report is not None:
-                        report(BatchResult(errors=[(0, "database error", _describe(exc))]))
+                    if outage is None:
+                        # Once per outage (the worker tries again every `poll` seconds): one line, not a flood.
+                        outage = (self.clock(), _describe(exc))
+                        logger.warning(
+                            "Mail outbox: database error, trying again every %s s until it answers: %s",
+                            poll,
+                            outage[1],
+                        )
+                        if report is not None:
+                            report(BatchResult(errors=[(0, "database error", outage[1])]))
+                    else:
+                        logger.debug("Mail outbox: database error again: %s", _describe(exc))
                     if once:
                         raise
                     stop.wait(poll)
                     continue
+                if outage is not None:
+                    since, error = outage
+                    outage = None
+                    logger.info("Mail outbox: the database answers again (down since %s: %s)", since.isoformat(), error)
                 for name in ("claimed", "sent", "retrying", "failed", "uncertain", "released", "recovered"):
                     setattr(totals, name, getattr(totals, name) + getattr(batch, name))
                 totals.errors.extend(batch.errors)
