@@ -148,6 +148,26 @@ def test_greater_than_refuses_the_bound_and_smaller_numbers_and_names_the_bound(
     assert erlen.create_app(__name__, {"PLUGINS": [plugin], "TIMER_COUNT": 3}, environ={}).config["TIMER_COUNT"] == 3
 
 
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "Infinity"])
+def test_the_bounds_refuse_nan_and_the_infinities_a_float_setting_reads_from_text(noop_plugin, text: str) -> None:
+    # float("nan") passes every comparison it is not part of: "nan" in the environment was taken for a bound.
+    plugin = noop_plugin(
+        "timer",
+        body="""
+        @erlen.hookimpl
+        def erlen_settings():
+            return [
+                erlen.Setting("SECONDS", float, default=1.0, validate=erlen.greater_than(0)),
+                erlen.Setting("DELAY", float, default=1.0, validate=erlen.at_least(0)),
+            ]
+        """,
+    )
+    with pytest.raises(erlen.SettingError, match=r"TIMER_SECONDS .*it must be a finite number greater than 0\."):
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={"ERLEN_TIMER_SECONDS": text})
+    with pytest.raises(erlen.SettingError, match=r"TIMER_DELAY .*it must be a finite number of at least 0\."):
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={"ERLEN_TIMER_DELAY": text})
+
+
 def test_at_least_zero_and_greater_than_zero_word_the_bound_plainly() -> None:
     # The messages continue "it ..." in a SettingError: what the plugins' own validators said before.
     with pytest.raises(ValueError, match=r"^must be at least 0$"):

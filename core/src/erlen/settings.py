@@ -11,6 +11,7 @@ the ``db`` plugin is read from ``app.config["DB_URL"]``, from ``url`` in the
 from __future__ import annotations
 
 import json
+import math
 import types
 import typing as t
 from collections.abc import Callable, Mapping
@@ -105,13 +106,18 @@ class DeclaredSetting:
 def at_least(low: float) -> Callable[[float | None], None]:
     """A ``validate`` for :class:`Setting` refusing numbers below ``low`` ("must be at least ``low``").
 
-    ``None`` (a setting declared ``int | None`` left unset) is accepted.
+    ``None`` (a setting declared ``int | None`` left unset) is accepted; NaN and the infinities (which a
+    ``float`` setting reads from ``"nan"`` or ``"inf"``) are not.
 
     :param low: the smallest value allowed.
     """
 
     def check(value: float | None) -> None:
-        if value is not None and value < low:
+        if value is None:
+            return
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number of at least {low}")
+        if value < low:
             raise ValueError(f"must be at least {low}")
 
     return check
@@ -122,13 +128,17 @@ def greater_than(low: float) -> Callable[[float | None], None]:
 
     The strict counterpart of :func:`at_least`: ``greater_than(0)`` for a
     count, size or number of seconds that must be positive. ``None`` (a setting
-    declared ``int | None`` left unset) is accepted.
+    declared ``int | None`` left unset) is accepted; NaN and the infinities are not.
 
     :param low: the largest value refused.
     """
 
     def check(value: float | None) -> None:
-        if value is not None and value <= low:
+        if value is None:
+            return
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number greater than {low}")
+        if value <= low:
             raise ValueError(f"must be greater than {low}")
 
     return check
