@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .background import background_worker, run_jobs, waiting_jobs
 from .enqueueing import enqueue
-from .errors import JobArgumentError, JobDeclarationError, TasksError, UnknownJobError
+from .errors import JobArgumentError, JobDeclarationError, TasksError, UnknownJobError, UnknownQueueError
 from .jobs import Job, job
 from .state import TasksState, state_of
 
@@ -20,6 +20,7 @@ __all__ = [
     "TasksError",
     "TasksState",
     "UnknownJobError",
+    "UnknownQueueError",
     "background_worker",
     "enqueue",
     "job",

@@ -133,21 +133,16 @@ def progress_reporter(progress: _ProgressLines) -> Callable[[RunReport], None]:
 @click.option("--no-scheduler", is_flag=True, help="Do not enqueue periodic (cron) jobs from here.")
 def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool, no_scheduler: bool) -> None:
     """Run background jobs until stopped; SIGTERM or Ctrl-C stops after the running jobs end."""
+    from .errors import UnknownQueueError
     from .state import state_of
     from .worker import WorkerOptions, run_worker
 
     app = _app()
     state = state_of(app)
-    declared = sorted({job.queue for job in state.jobs.values()})
-    unknown = [name for name in queues if name not in declared]
-    if unknown:
-        # Dramatiq's worker would consume nothing from such a queue, silently: a typo would leave jobs waiting.
-        raise click.BadParameter(
-            f"no job is declared on the queue(s) {', '.join(map(repr, unknown))}; the jobs' queues are "
-            + (", ".join(map(repr, declared)) or "none (no enabled plugin declares a job)")
-            + ".",
-            param_hint="'--queue'",
-        )
+    try:
+        state.check_queues(queues)
+    except UnknownQueueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--queue'") from None
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
