@@ -61,14 +61,19 @@ def wait_for(condition: Callable[[], t.Any], *, timeout: float = 20.0, what: str
 
 
 @contextlib.contextmanager
-def worker_thread(app: Flask, **options: t.Any) -> Iterator[list[RunReport]]:
-    """Run ``erlen tasks worker``'s loop in a thread for the block; yields the runs it reports."""
+def worker_thread(
+    app: Flask, *, report_relay: Callable[[t.Any], None] | None = None, **options: t.Any
+) -> Iterator[list[RunReport]]:
+    """Run ``erlen tasks worker``'s loop in a thread for the block; yields the runs it reports.
+
+    :param report_relay: called with each relay pass that relayed something or met an error.
+    """
     stop = threading.Event()
     reports: list[RunReport] = []
     thread = threading.Thread(
         target=run_worker,
         args=(app, stop, WorkerOptions(**{"threads": 2, "stop_timeout": 30.0, "scheduler": False, **options})),
-        kwargs={"report": reports.append},
+        kwargs={"report": reports.append, "report_relay": report_relay},
         daemon=True,
     )
     thread.start()
@@ -131,7 +136,7 @@ class OwnRedis:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
                     connection.sendall(b"PING\r\n")
-                    if connection.recv(64).startswith(b"+PONG"):
+                    if connection.recv(64).startswith((b"+PONG", b"-NOAUTH")):  # up (with a password or not)
                         return
             except OSError:
                 pass

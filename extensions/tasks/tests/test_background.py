@@ -10,7 +10,7 @@ from tasks_testplugin import record
 
 import erlen
 import erlen_db
-from erlen_tasks import background_worker
+from erlen_tasks import UnknownQueueError, background_worker, run_jobs, waiting_jobs
 from erlen_tasks.models import DONE
 
 
@@ -50,3 +50,24 @@ def test_runs_the_scheduler_by_default(make_tasks_app: TasksApp) -> None:
     app = make_tasks_app()
     with background_worker(app):
         wait_for(lambda: effects(app, "minutely"), what="the periodic job of the current minute")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_unknown_queue_is_refused_naming_the_declared_ones(make_tasks_app: TasksApp) -> None:
+    """A mistyped queue: before, run_jobs returned 0 and ran nothing (the job was left waiting, the test went
+    on as if it had run), as `erlen tasks worker --queue` refuses it, with the same message."""
+    app = make_tasks_app()
+    with app.app_context():
+        record.enqueue("waiting")
+        erlen_db.session.commit()
+    message = "no job is declared on the queue(s) 'defualt'; the jobs' queues are 'default', 'slow'."
+    with pytest.raises(UnknownQueueError) as caught:
+        run_jobs(app, queues=["defualt"])
+    assert str(caught.value) == message
+    with pytest.raises(UnknownQueueError, match="'defualt'; the jobs' queues are 'default', 'slow'"):
+        waiting_jobs(app, ["defualt"])
+    with pytest.raises(UnknownQueueError, match="'defualt'"), background_worker(app, queues=["slow", "defualt"]):
+        pass  # pragma: no cover - never entered
+    assert set(statuses(app).values()) == {"pending"}
+    assert run_jobs(app, queues=["default"]) == 1
+    assert effects(app) == ["waiting"]

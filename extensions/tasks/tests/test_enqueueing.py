@@ -131,6 +131,20 @@ def test_errors_name_the_job(make_tasks_app: TasksApp) -> None:
         record.enqueue("a")
 
 
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf")])
+def test_a_nan_or_infinite_argument_is_refused_at_enqueue_with_nothing_stored(
+    make_tasks_app: TasksApp, seconds: float
+) -> None:
+    from tasks_testplugin import slow
+
+    app = make_tasks_app()
+    with app.app_context():
+        with pytest.raises(JobArgumentError, match=r"^Job 'test.slow', argument 'seconds': (nan|inf) is not a finite"):
+            slow.enqueue("x", seconds=seconds, started_file="started")
+        erlen_db.session.commit()
+    assert rows(app) == []
+
+
 def test_enqueue_on_an_explicit_session(make_tasks_app: TasksApp) -> None:
     app = make_tasks_app()
     with erlen_db.database_of(app).session_scope() as session:

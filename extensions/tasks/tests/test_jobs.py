@@ -105,6 +105,40 @@ def test_an_argument_that_does_not_survive_json_is_refused() -> None:
     assert money.dump_arguments(({"a": [1, 2.5, None]},), {}) == {"amount": {"a": [1, 2.5, None]}}
 
 
+class Ratios(pydantic.BaseModel):
+    ratio: float
+
+
+@job(name="t.floats")
+def floats(ratio: float, table: dict[str, t.Any], ratios: list[float], model: Ratios | None = None) -> None:
+    """A job with floats in every kind of argument."""
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    ("arguments", "argument", "place"),
+    [
+        (lambda x: {"ratio": x, "table": {}, "ratios": []}, "ratio", ""),
+        (lambda x: {"ratio": 1.0, "table": {"a": [2, x]}, "ratios": []}, "table", " (at table.a[1])"),
+        (lambda x: {"ratio": 1.0, "table": {}, "ratios": [0.5, x]}, "ratios", " (at ratios[1])"),
+        (lambda x: {"ratio": 1.0, "table": {}, "ratios": [], "model": Ratios(ratio=x)}, "model", " (at model.ratio)"),
+    ],
+)
+def test_a_nan_or_infinite_float_is_refused_naming_the_job_and_the_argument(
+    number: float, arguments: t.Callable[[float], dict[str, t.Any]], argument: str, place: str
+) -> None:
+    """Before, NaN was refused as if its type were the trouble ("comes back from JSON as nan; annotate the
+    parameter with a type that JSON carries back unchanged"), and an infinity was stored as JSON's
+    non-standard ``Infinity`` (or as null, in a dict)."""
+    with pytest.raises(JobArgumentError) as caught:
+        floats.dump_arguments((), arguments(number))
+    assert str(caught.value) == (
+        f"Job 't.floats', argument {argument!r}: {number!r}{place} is not a finite number, and JSON has no NaN nor "
+        "infinity to store it as; pass a finite number, or None where the type allows it."
+    )
+    assert floats.dump_arguments((), arguments(2.5))  # a finite number in its place is stored
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

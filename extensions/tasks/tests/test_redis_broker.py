@@ -184,7 +184,7 @@ def test_a_running_worker_runs_a_job_whose_fetch_answer_was_lost(
         if outage == "restart":
             client.close()
             own_redis.stop()
-            wait_for(lambda: "connection error" in caplog.text, what="the worker's consumer to meet the outage")
+            wait_for(lambda: "cannot be reached" in caplog.text, what="the worker to meet the outage")
             own_redis.start()
         else:
             client.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")

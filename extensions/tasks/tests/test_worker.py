@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 from pathlib import Path
 
@@ -40,6 +41,27 @@ def test_a_failing_job_is_retried_with_backoff_then_succeeds(tasks_app: Flask) -
     assert effects(tasks_app, "f:try") == ["f:try"] * 3
     assert [r.outcome for r in reports] == ["retrying", "retrying", "done"]
     assert rows(tasks_app)[0].attempts == 3
+
+
+def test_a_failed_job_s_eta_is_the_time_of_its_next_try(tasks_app: Flask) -> None:
+    """What `erlen tasks list` and the admin show of a job waiting for its retry: when it runs next. On Redis and
+    RabbitMQ (whose runs the Tracking middleware records) the row kept the time of its first enqueue before."""
+    from tasks_testplugin import retried_later
+
+    from erlen_tasks.models import FAILED, aware
+
+    enqueue_committed(tasks_app, (retried_later, ("r",), {}))
+    [queued] = rows(tasks_app)
+    with worker_thread(tasks_app):
+        wait_for(lambda: set(statuses(tasks_app).values()) == {FAILED}, what="the first try failed")
+        [failed] = rows(tasks_app)
+        wait_for(lambda: set(statuses(tasks_app).values()) == {DONE}, what="the second try done")
+    first_enqueue, next_try, failure = aware(queued.eta), aware(failed.eta), aware(failed.updated_at)
+    assert first_enqueue is not None and next_try is not None and failure is not None
+    # The backoff of test.retried_later's first retry is 1.5 to 3 seconds after the failure (Dramatiq's jitter).
+    assert next_try - failure >= dt.timedelta(seconds=1), (first_enqueue, failure, next_try)
+    assert next_try - first_enqueue >= dt.timedelta(seconds=1)
+    assert effects(tasks_app, "r:try") == ["r:try"] * 2
 
 
 def test_a_job_out_of_tries_is_dead_with_its_error(tasks_app: Flask) -> None:

@@ -14,7 +14,7 @@ import erlen
 if t.TYPE_CHECKING:
     from .background import background_worker, run_jobs, waiting_jobs
     from .enqueueing import enqueue
-    from .errors import JobArgumentError, JobDeclarationError, TasksError, UnknownJobError
+    from .errors import JobArgumentError, JobDeclarationError, TasksError, UnknownJobError, UnknownQueueError
     from .jobs import Job, job
     from .state import TasksState, state_of
 
@@ -26,7 +26,8 @@ __getattr__ = erlen.lazy_exports(
         **dict.fromkeys(("background_worker", "run_jobs", "waiting_jobs"), "erlen_tasks.background"),
         "enqueue": "erlen_tasks.enqueueing",
         **dict.fromkeys(
-            ("JobArgumentError", "JobDeclarationError", "TasksError", "UnknownJobError"), "erlen_tasks.errors"
+            ("JobArgumentError", "JobDeclarationError", "TasksError", "UnknownJobError", "UnknownQueueError"),
+            "erlen_tasks.errors",
         ),
         **dict.fromkeys(("Job", "job"), "erlen_tasks.jobs"),
         **dict.fromkeys(("TasksState", "state_of"), "erlen_tasks.state"),
@@ -41,6 +42,7 @@ __all__ = [
     "TasksError",
     "TasksState",
     "UnknownJobError",
+    "UnknownQueueError",
     "background_worker",
     "enqueue",
     "job",

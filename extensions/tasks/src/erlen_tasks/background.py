@@ -47,14 +47,16 @@ def background_worker(
     :param report: called with each finished run (a ``RunReport``: job, message id, outcome, seconds, error).
     :param stop_timeout: seconds to wait for the running jobs when the block ends.
     :returns: the worker's thread.
+    :raises UnknownQueueError: no job is declared on one of ``queues``.
     :raises RuntimeError: the worker did not stop within ``stop_timeout`` (and 10 more seconds).
     """
     from .state import state_of
     from .worker import WorkerOptions, run_worker
 
-    state_of(app)  # PluginNotEnabledError now, rather than in the thread
+    # PluginNotEnabledError and UnknownQueueError now, rather than in the thread.
+    queues = state_of(app).check_queues(queues)
     stop = threading.Event()
-    options = WorkerOptions(queues=tuple(queues), threads=threads, scheduler=scheduler, stop_timeout=stop_timeout)
+    options = WorkerOptions(queues=queues, threads=threads, scheduler=scheduler, stop_timeout=stop_timeout)
     thread = threading.Thread(
         target=run_worker,
         args=(app, stop, options),
@@ -79,6 +81,7 @@ def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
 
     :param app: the app (with ``tasks`` enabled).
     :param queues: the queues (without ``TASKS_QUEUE_PREFIX``).
+    :raises UnknownQueueError: no job is declared on one of ``queues``.
     """
     import sqlalchemy as sa
 
@@ -88,6 +91,7 @@ def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
     from .state import state_of
 
     state = state_of(app)
+    queues = state.check_queues(queues)
     query = sa.select(sa.func.count()).where(
         JobRecord.status.in_((PENDING, RELAYED, RUNNING)), JobRecord.eta <= utcnow()
     )
@@ -115,11 +119,14 @@ def run_jobs(app: Flask, *, queues: Iterable[str] = (), timeout: float = 60.0) -
     :param queues: the queues to run (without ``TASKS_QUEUE_PREFIX``).
     :param timeout: seconds after which jobs still waiting fail the call.
     :returns: how many runs ended (done, retrying, dead or skipped).
+    :raises UnknownQueueError: no job is declared on one of ``queues`` (a typo would otherwise run nothing).
     :raises TimeoutError: jobs were still waiting after ``timeout`` seconds.
     """
     import time
 
-    queues = tuple(queues)
+    from .state import state_of
+
+    queues = state_of(app).check_queues(queues)
     if not waiting_jobs(app, queues):
         return 0
     runs: list[RunReport] = []

@@ -133,21 +133,16 @@ def progress_reporter(progress: _ProgressLines) -> Callable[[RunReport], None]:
 @click.option("--no-scheduler", is_flag=True, help="Do not enqueue periodic (cron) jobs from here.")
 def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool, no_scheduler: bool) -> None:
     """Run background jobs until stopped; SIGTERM or Ctrl-C stops after the running jobs end."""
+    from .errors import UnknownQueueError
     from .state import state_of
     from .worker import WorkerOptions, run_worker
 
     app = _app()
     state = state_of(app)
-    declared = sorted({job.queue for job in state.jobs.values()})
-    unknown = [name for name in queues if name not in declared]
-    if unknown:
-        # Dramatiq's worker would consume nothing from such a queue, silently: a typo would leave jobs waiting.
-        raise click.BadParameter(
-            f"no job is declared on the queue(s) {', '.join(map(repr, unknown))}; the jobs' queues are "
-            + (", ".join(map(repr, declared)) or "none (no enabled plugin declares a job)")
-            + ".",
-            param_hint="'--queue'",
-        )
+    try:
+        state.check_queues(queues)
+    except UnknownQueueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--queue'") from None
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -160,6 +155,8 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
     report = progress_reporter(progress)
 
     def report_relay(result: t.Any) -> None:
+        if result.unreachable:
+            return  # the broker's outage is logged once, and its end (see erlen_tasks.brokers.outage)
         if result.error:
             click.echo(
                 click.style(f"[{_stamp()}] Relay: broker unavailable, jobs kept: {result.error}", fg="red"), err=True
@@ -206,27 +203,62 @@ def relay_command(once: bool) -> None:
     from .state import state_of
 
     app = _app()
-    if not state_of(app).uses_relay:
+    state = state_of(app)
+    if not state.uses_relay:
         raise click.ClickException("TASKS_BROKER is 'database': workers run jobs from the table, nothing to relay.")
-    relay = Relay(app)
     if once:
+        _relay_once(app)
+        return
+    relay = Relay(app)
+
+    def report(result: t.Any) -> None:
+        # An unreachable broker is logged once per outage by the broker's watch, not once per pass.
+        error = result.error if result.error and not result.unreachable else None
+        if result.relayed or error:
+            click.echo(f"Relayed {result.relayed}" + (f"; {error}" if error else ""))
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        relay.run(stop, report=report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _relay_once(app: t.Any) -> None:
+    """``relay --once``: hand over what is due now, on a broker of its own that raises its client's errors.
+
+    :raises click.ClickException: the broker (or the database) failed; an unreachable broker is named by its
+        host and port, never its URL.
+    """
+    from .brokers import close_broker, make_broker
+    from .brokers.outage import broker_location
+    from .relay import Relay
+    from .state import state_of
+
+    state = state_of(app)
+    broker = make_broker(state, watched=False)  # one try: no outage to watch, no "keeps trying" line
+    try:
+        relay = Relay(app, broker=broker)
         total = 0
         while True:
             result = relay.relay_once()
             total += result.relayed
+            if result.unreachable:
+                where = broker_location(state.broker_kind, str(app.config.get("TASKS_URL") or ""))
+                raise click.ClickException(
+                    f"The jobs' {where} (TASKS_URL) cannot be reached ({result.error}): relayed {total} job(s); "
+                    "the others wait in the outbox table. Check that it runs and this host can reach it, then "
+                    "relay again (workers relay on their own once it answers)."
+                )
             if result.error:
                 raise click.ClickException(f"Relayed {total} job(s), then: {result.error}; the rest are kept.")
             if result.relayed < relay.batch_size:
                 break
-        click.echo(f"Relayed {total} job(s).")
-        return
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        relay.run(stop, report=lambda r: click.echo(f"Relayed {r.relayed}" + (f"; {r.error}" if r.error else "")))
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        close_broker(broker)
+    click.echo(f"Relayed {total} job(s).")
 
 
 #: The largest job id (``tasks_jobs.id`` is a 32-bit integer on PostgreSQL): a larger number names no job, and

@@ -17,8 +17,12 @@ class UnknownJobError(TasksError):
     """A job was enqueued by a name that no enabled plugin declares."""
 
 
+class UnknownQueueError(TasksError):
+    """Jobs were to be run from a queue on which no enabled plugin declares a job (a typo, most often)."""
+
+
 class JobArgumentError(TasksError):
     """A job was enqueued with arguments that do not match its signature or do not survive JSON."""
 
 
-__all__ = ["JobArgumentError", "JobDeclarationError", "TasksError", "UnknownJobError"]
+__all__ = ["JobArgumentError", "JobDeclarationError", "TasksError", "UnknownJobError", "UnknownQueueError"]

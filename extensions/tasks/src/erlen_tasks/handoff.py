@@ -155,7 +155,11 @@ class Handoff:
             self._start_thread()
 
     def _failed(self, exc: BaseException) -> None:
+        from .brokers.outage import BrokerUnreachable
+
         self._paused_until = time.monotonic() + PAUSE_SECONDS
+        if isinstance(exc, BrokerUnreachable):
+            return  # the broker's watch logged the outage, once (the relay hands the jobs over once it is back)
         logger.warning(
             "erlen-tasks: could not hand jobs to the broker after the commit (%s: %s); the relay will, and "
             "hand-offs pause for %s seconds.",

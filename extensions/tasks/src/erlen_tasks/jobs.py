@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import typing as t
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,28 @@ def _describe_errors(error: pydantic.ValidationError) -> str:
         where = ".".join(str(part) for part in item["loc"])
         parts.append(f"{item['msg']}" + (f" (at {where})" if where else ""))
     return "; ".join(parts)
+
+
+def _non_finite(value: t.Any, where: str) -> tuple[str, float] | None:
+    """The first NaN or infinite float in ``value`` (plain data: dicts, lists, tuples, sets) and where it is.
+
+    :param value: the value to search.
+    :param where: its place, for the message (``"data.ratios[2]"``).
+    :returns: the float's place and the float, or ``None`` when every float is finite.
+    """
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where, value)
+    if isinstance(value, Mapping):
+        items: t.Iterable[tuple[str, t.Any]] = ((f"{where}.{key}", item) for key, item in value.items())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for place, item in items:
+        found = _non_finite(item, place)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -112,20 +135,47 @@ class Job:
                 raise JobArgumentError(f"Job {self.name!r}, argument {name!r}: {_describe_errors(exc)}.") from None
             try:
                 as_json = adapter.dump_python(checked, mode="json")
-                json.dumps(as_json)
+                # allow_nan=False: JSON has no NaN nor infinity (Python's json would write them as non-standard
+                # NaN and Infinity, and pydantic writes them as null).
+                json.dumps(as_json, allow_nan=False)
                 back = adapter.validate_python(as_json)
             except (pydantic_core.PydanticSerializationError, pydantic.ValidationError, TypeError, ValueError) as exc:
+                self._refuse_non_finite(name, adapter, checked)
                 raise JobArgumentError(
                     f"Job {self.name!r}, argument {name!r}: {value!r} cannot be stored as JSON ({exc}); "
                     "pass plain data (numbers, strings, lists, dicts, dates) or an annotated pydantic model."
                 ) from None
             if back != checked:
+                self._refuse_non_finite(name, adapter, checked)
                 raise JobArgumentError(
                     f"Job {self.name!r}, argument {name!r}: {value!r} comes back from JSON as {back!r}; "
                     "annotate the parameter with a type that JSON carries back unchanged."
                 )
             dumped[name] = as_json
         return dumped
+
+    def _refuse_non_finite(self, name: str, adapter: pydantic.TypeAdapter[t.Any], checked: t.Any) -> None:
+        """Refuse an argument holding a NaN or infinite float, naming the job, the argument and where it is.
+
+        Called only for an argument JSON does not carry back: the check costs nothing to the others.
+
+        :param name: the argument's name.
+        :param adapter: its type's adapter.
+        :param checked: its value, as the adapter checked it.
+        :raises JobArgumentError: the argument holds a NaN or an infinity.
+        """
+        try:
+            plain = adapter.dump_python(checked)  # a model's fields as a dict, the floats as they are
+        except Exception:  # the caller explains a value that cannot be dumped
+            return
+        found = _non_finite(plain, name)
+        if found is not None:
+            where, number = found
+            place = f" (at {where})" if where != name else ""
+            raise JobArgumentError(
+                f"Job {self.name!r}, argument {name!r}: {number!r}{place} is not a finite number, and JSON "
+                "has no NaN nor infinity to store it as; pass a finite number, or None where the type allows it."
+            )
 
     def _bind_simply(self, args: tuple[t.Any, ...], kwargs: Mapping[str, t.Any]) -> dict[str, t.Any] | None:
         """The arguments given by name, as ``Signature.bind(...).arguments`` has them, for a call that fits.

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import dramatiq
 import sqlalchemy as sa
 
+from erlen.failover import describe_error
+
 from .models import PENDING, RELAYED, JobRecord, utcnow
 
 if t.TYPE_CHECKING:
@@ -55,6 +57,8 @@ class RelayResult:
     relayed: int = 0
     #: Why the pass stopped early (the broker or the database is away), or ``None``.
     error: str | None = None
+    #: Whether it stopped because the broker could not be reached (a watched broker logged that already).
+    unreachable: bool = False
 
 
 class Relay:
@@ -76,11 +80,15 @@ class Relay:
     ) -> None:
         import erlen_db
 
+        from .brokers.outage import connection_errors
         from .state import state_of
 
         self.app = app
         self.engine = erlen_db.database_of(app).engine
         self.broker = broker if broker is not None else state_of(app).broker
+        kind = state_of(app).broker_kind
+        #: The errors that mean the broker cannot be reached.
+        self.connection_errors = connection_errors(kind) if kind != "database" else ()
         self.batch_size = int(batch_size or app.config.get("TASKS_RELAY_BATCH_SIZE", 100))
         self.lease = dt.timedelta(seconds=float(app.config.get("TASKS_LEASE_SECONDS", 30.0)))
         self.clock = clock
@@ -114,7 +122,8 @@ class Relay:
                 self.broker.enqueue(dramatiq.Message.decode(data.encode()))
                 handed.append(row_id)
         except Exception as exc:  # the broker is away (or refused): keep the rest for the next pass
-            result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            result.error = describe_error(exc)
+            result.unreachable = isinstance(exc, self.connection_errors)
         # One commit for the batch's marks. Should the relay die before it, the batch is handed over
         # again once the lease has run out (at least once, as after any crash).
         marked = False

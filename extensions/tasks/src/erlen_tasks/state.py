@@ -111,6 +111,29 @@ class TasksState:
 
             close_broker(broker)
 
+    def check_queues(self, queues: t.Iterable[str]) -> tuple[str, ...]:
+        """``queues`` (job queue names, without ``TASKS_QUEUE_PREFIX``), once each is known to have jobs.
+
+        A worker on a queue no job is declared on would consume nothing from it, silently: a typo would
+        leave jobs waiting.
+
+        :param queues: the queues to work on.
+        :raises UnknownQueueError: no enabled plugin declares a job on one of them; the message lists those
+            that do.
+        """
+        from .errors import UnknownQueueError
+
+        queues = tuple(queues)
+        declared = sorted({job.queue for job in self.jobs.values()})
+        unknown = [name for name in queues if name not in declared]
+        if unknown:
+            raise UnknownQueueError(
+                f"no job is declared on the queue(s) {', '.join(map(repr, unknown))}; the jobs' queues are "
+                + (", ".join(map(repr, declared)) or "none (no enabled plugin declares a job)")
+                + "."
+            )
+        return queues
+
     def get_job(self, name: str) -> Job:
         """The job named ``name``.
 

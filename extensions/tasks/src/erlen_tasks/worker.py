@@ -142,6 +142,7 @@ def start_worker(
     :param report: called with each finished run.
     :param report_relay: called with each relay pass that did something.
     :param report_schedule: called with each scheduler tick that enqueued something.
+    :raises UnknownQueueError: no job is declared on one of ``options.queues``.
     """
     from .brokers import make_broker
     from .relay import Relay
@@ -149,6 +150,7 @@ def start_worker(
     from .state import state_of
 
     state = state_of(app)
+    chosen = state.check_queues(options.queues)  # Dramatiq's worker would consume nothing from a typo, silently
     broker = make_broker(state)  # the worker's own: its middleware is not the web processes' broker's
     progress = Progress(report)
     broker.add_middleware(progress, before=type(broker.middleware[0]))
@@ -158,7 +160,7 @@ def start_worker(
         job_queues = {state.queue_name(job.queue): job.queue for job in state.jobs.values()}
         # First, as Progress: its "after" hooks run after Retries', which decides whether a failure is the last.
         broker.add_middleware(JobMetrics(state.metrics, job_queues), before=type(broker.middleware[0]))
-    queues = {state.queue_name(name) for name in options.queues} or None
+    queues = {state.queue_name(name) for name in chosen} or None
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=options.threads, worker_timeout=1000)
     threads: list[threading.Thread] = []
     poll = float(app.config.get("TASKS_POLL_SECONDS", 1.0))

@@ -11,6 +11,7 @@ from erlen import ConfigError
 
 from ..runner import make_runner
 from .database import DatabaseBroker
+from .outage import BrokerWatch
 from .tracking import Tracking
 
 if t.TYPE_CHECKING:
@@ -21,9 +22,13 @@ def _middleware() -> list[Middleware]:
     return [TimeLimit(), ShutdownNotifications(), Retries()]
 
 
-def make_broker(state: TasksState) -> dramatiq.Broker:
+def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
     """The broker ``TASKS_BROKER`` names, on ``TASKS_URL``, with an actor per job of ``state``.
 
+    :param state: the app's erlen-tasks state.
+    :param watched: Redis and RabbitMQ: log each outage of the broker once, and its end (see
+        :class:`~erlen_tasks.brokers.outage.BrokerWatch`), for processes that keep trying it. Off, its calls
+        raise the client's errors as they are.
     :raises ConfigError: the broker's client library is not installed.
     """
     import erlen_db
@@ -48,22 +53,28 @@ def make_broker(state: TasksState) -> dramatiq.Broker:
             raise ConfigError(
                 "TASKS_BROKER is 'redis', but the redis client is missing: install erlen-tasks[redis]."
             ) from None
+        watch = BrokerWatch(kind, url) if watched else None
         broker = RecoveringRedisBroker(
             url=url,
-            middleware=[Tracking(engine), *_middleware()],
+            middleware=[Tracking(engine), *_middleware(), *([watch] if watch else [])],
             heartbeat_timeout=int(float(config.get("TASKS_REDIS_HEARTBEAT_SECONDS", 60.0)) * 1000),
             maintenance_chance=int(config.get("TASKS_REDIS_MAINTENANCE_CHANCE", 1000)),
             recovery_interval=float(config.get("TASKS_REDIS_RECOVERY_SECONDS", 10.0)),
         )
+        broker.watch = watch
     else:
         try:
-            from dramatiq.brokers.rabbitmq import RabbitmqBroker
+            from .rabbitmq import WatchedRabbitmqBroker
         except ImportError:
             raise ConfigError(
                 "TASKS_BROKER is 'rabbitmq', but the pika client is missing: install erlen-tasks[rabbitmq]."
             ) from None
+        watch = BrokerWatch(kind, url) if watched else None
         # Publisher confirms: the relay marks a job relayed only once RabbitMQ has taken it.
-        broker = RabbitmqBroker(url=url, middleware=[Tracking(engine), *_middleware()], confirm_delivery=True)
+        broker = WatchedRabbitmqBroker(
+            url=url, middleware=[Tracking(engine), *_middleware(), *([watch] if watch else [])], confirm_delivery=True
+        )
+        broker.watch = watch
     for job in state.jobs.values():
         declare = dramatiq.actor(
             broker=broker,

@@ -35,6 +35,8 @@ import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.errors import ConnectionClosed
 
+from .outage import WatchedBroker
+
 if t.TYPE_CHECKING:
     from dramatiq import MessageProxy
 
@@ -47,10 +49,11 @@ class _Held:
         self.messages: dict[str, bool] = {}
 
 
-class RecoveringRedisBroker(RedisBroker):
+class RecoveringRedisBroker(WatchedBroker, RedisBroker):
     """Dramatiq's :class:`~dramatiq.brokers.redis.RedisBroker`, whose consumers recover lost fetches.
 
-    It takes the same arguments, and one more; see the module for what it adds.
+    It takes the same arguments, and one more; see the module for what it adds. Its calls go through its
+    ``watch`` when set (see :mod:`erlen_tasks.brokers.outage`).
 
     :param recovery_interval: seconds between two checks of the worker's set by a consumer that runs on
         (its first check is at its start): how long a job whose fetch answer was lost waits at most.

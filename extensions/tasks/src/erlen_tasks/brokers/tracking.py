@@ -65,12 +65,17 @@ UPDATE_KEEPING_ERROR = sa.update(TABLE).where(TABLE.c.message_id == _MESSAGE_ID)
 UPDATE_WITH_ERROR = (
     sa.update(TABLE)
     .where(TABLE.c.message_id == _MESSAGE_ID)
-    .values(**_SET, last_error=sa.bindparam("b_last_error", type_=TABLE.c.last_error.type))
+    .values(
+        **_SET,
+        last_error=sa.bindparam("b_last_error", type_=TABLE.c.last_error.type),
+        # A failed run's next try (NULL: the row's eta stays): failures come with their error, so only here.
+        eta=sa.func.coalesce(sa.bindparam("b_eta", type_=TABLE.c.eta.type), TABLE.c.eta),
+    )
 )
 
 #: The parameters of each statement, in the order of a record's values (see :meth:`Tracking.flush`).
 _KEEPING_NAMES = ("b_message_id", "b_status", "b_updated_at", "b_runs")
-_WITH_ERROR_NAMES = (*_KEEPING_NAMES, "b_last_error")
+_WITH_ERROR_NAMES = (*_KEEPING_NAMES, "b_last_error", "b_eta")
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class _Record:
     runs: int
     #: The error to write, or :data:`_KEEP`.
     last_error: object
+    #: ``time.time()`` of the next try of a failed run, or ``None`` (the row's ``eta`` stays).
+    eta: float | None = None
 
 
 _NO_ATTRIBUTES: dict[str, t.Any] = {}
@@ -172,26 +179,32 @@ class Tracking(Middleware):
         self._waiting: dict[str, _Record] = {}
         #: Runs under way, by message id: when each started, and whether a write counted it already.
         self._started: dict[str, list[t.Any]] = {}
+        #: The next try of each failed run, by message id: ``time.time()`` of its eta, from the retry's enqueue.
+        self._retries: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         #: The batch's statements and the dialect they were compiled for (see :class:`PreparedUpdate`).
         self._prepared: tuple[sa.Dialect, PreparedUpdate | None, PreparedUpdate | None] | None = None
 
-    def _fold(self, message_id: str, status: str, at: float, runs: int, last_error: object) -> None:
+    def _fold(
+        self, message_id: str, status: str, at: float, runs: int, last_error: object, eta: float | None = None
+    ) -> None:
         """Fold a record into the waiting ones; called with the lock held."""
         waiting = self._waiting
         record = waiting.get(message_id)
         if record is None:
             if len(waiting) >= MAX_WAITING:  # the database is away: drop the oldest
                 del waiting[next(iter(waiting))]
-            waiting[message_id] = _Record(status, at, runs, last_error)
+            waiting[message_id] = _Record(status, at, runs, last_error, eta)
         else:
             record.status = status
             record.updated_at = at
             record.runs += runs
             if last_error is not _KEEP:
                 record.last_error = last_error
+            if eta is not None:
+                record.eta = eta
         if self._thread is None:
             self._start_thread()
 
@@ -214,7 +227,8 @@ class Tracking(Middleware):
         message_id = message_of(message).message_id
         with self._lock:
             started = self._started.pop(message_id, None)
-            self._fold(message_id, status, at, 1 if started is not None and not started[1] else 0, last_error)
+            eta = self._retries.pop(message_id, None)
+            self._fold(message_id, status, at, 1 if started is not None and not started[1] else 0, last_error, eta)
 
     def _statements(self, dialect: sa.Dialect) -> tuple[PreparedUpdate | None, PreparedUpdate | None]:
         prepared = self._prepared
@@ -247,10 +261,11 @@ class Tracking(Middleware):
                 "b_updated_at": from_timestamp(record.updated_at, utc),
                 "b_runs": record.runs,
             }
-            if record.last_error is _KEEP:
+            if record.last_error is _KEEP:  # never a failure, so never a next try's eta
                 keeping.append(values)
             else:
                 values["b_last_error"] = record.last_error
+                values["b_eta"] = None if record.eta is None else from_timestamp(record.eta, utc)
                 with_error.append(values)
         try:
             with self.engine.begin() as connection:
@@ -277,6 +292,8 @@ class Tracking(Middleware):
                         older.runs += record.runs
                         if record.last_error is not _KEEP:
                             older.last_error = record.last_error
+                        if record.eta is not None:
+                            older.eta = record.eta
                 while len(waiting) > MAX_WAITING:
                     del waiting[next(iter(waiting))]
                 self._waiting = waiting
@@ -299,6 +316,17 @@ class Tracking(Middleware):
 
     def before_process_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
         self._started_run(message)
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: t.Any, delay: int | None) -> None:
+        # Retries sends a failed message back with a delay (its backoff), before this middleware's
+        # after_process_message records the failure: the row's eta becomes the next try's time, not the first
+        # enqueue's. The relay and the hand-off send without a delay (a job's own eta is awaited in the outbox).
+        if delay is None or "retries" not in message.options:  # not a retry (Retries counts them first)
+            return
+        eta = message.options.get("eta")  # Redis's and RabbitMQ's brokers set it, in milliseconds
+        at = eta / 1000 if isinstance(eta, int | float) else time.time() + delay / 1000
+        with self._lock:
+            self._retries[message_of(message).message_id] = at
 
     def after_process_message(
         self,

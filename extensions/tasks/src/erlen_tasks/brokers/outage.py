@@ -1,0 +1,254 @@
+"""A Redis or RabbitMQ broker that cannot be reached: one line when it is lost, one when it answers again.
+
+Dramatiq's worker restarts a consumer that met a connection error every
+few seconds, each time with a ``CRITICAL`` line of the client's error (one
+per queue and per try, none naming the broker for RabbitMQ), and the relay
+and the hand-off each reported their own failures. :class:`BrokerWatch`
+runs every consumer's and every enqueue's call to the broker through core's
+:class:`erlen.failover.Failover`: the outage is logged once, naming the
+broker, its host and port (never the URL, which may hold a password), what
+failed and that it keeps being tried, and once more when it answers again.
+Dramatiq's lines about those errors are left out, and the worker goes on
+restarting its consumers as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import typing as t
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+import dramatiq
+from dramatiq.broker import Consumer, MessageProxy
+from dramatiq.errors import BrokerConnectionError, ConnectionClosed
+from dramatiq.middleware import Middleware
+
+from erlen.failover import Failover, describe_error, describe_location
+from erlen.redaction import redact_text
+
+logger = logging.getLogger("erlen_tasks")
+
+_T = t.TypeVar("_T")
+
+#: Each broker's name in messages, and the port of a URL without one.
+BROKERS = {"redis": ("Redis", 6379), "rabbitmq": ("RabbitMQ", 5672)}
+
+
+def broker_location(kind: str, url: str) -> str:
+    """The broker for messages, such as ``"Redis at 127.0.0.1:6379"``: its host and port, never its URL's password.
+
+    :param kind: ``TASKS_BROKER``, ``redis`` or ``rabbitmq``.
+    :param url: ``TASKS_URL``.
+    """
+    name, port = BROKERS[kind]
+    return f"{name} at {describe_location(url, port)}"
+
+
+def connection_errors(kind: str) -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the broker ``kind`` cannot be reached (Dramatiq's, its client's, the socket's).
+
+    :param kind: ``redis`` or ``rabbitmq``.
+    """
+    errors: tuple[type[BaseException], ...] = (BrokerConnectionError, OSError)
+    if kind == "redis":
+        import redis
+
+        errors += (redis.ConnectionError, redis.TimeoutError)
+    else:
+        import pika.exceptions  # type: ignore[import-untyped]  # no type hints shipped
+
+        errors += (pika.exceptions.AMQPConnectionError,)
+    return errors
+
+
+def explain(url: str) -> Callable[[BaseException], str]:
+    """An error's text for messages, with ``url`` and its password hidden should the client's text hold them.
+
+    :param url: ``TASKS_URL``.
+    """
+    secrets = [secret for secret in (url, urlsplit(url).password) if secret]
+
+    def describe(exc: BaseException) -> str:
+        wrapped = getattr(exc, "message", None)  # Dramatiq's ConnectionClosed(e) holds the client's error
+        if isinstance(exc, BrokerConnectionError) and isinstance(wrapped, BaseException):
+            exc = wrapped
+        text = describe_error(exc)
+        if not str(exc) and repr(exc) != f"{type(exc).__name__}()":
+            text = repr(exc)  # pika's errors say what failed in their repr alone (the socket's error)
+        return redact_text(text, secrets)
+
+    return describe
+
+
+class BrokerUnreachable(ConnectionClosed):
+    """Dramatiq's connection error for a broker that cannot be reached, the outage logged already.
+
+    Dramatiq restarts the consumer that raised it, as for any connection error, and retries an
+    acknowledgement that failed with it; its own lines about it are left out (see :class:`BrokerWatch`).
+    """
+
+
+class _QuietConnectionErrors(logging.Filter):
+    """Leaves out the lines of Dramatiq's consumer threads about a :class:`BrokerUnreachable`, logged once already.
+
+    The connection error (``CRITICAL``), the acknowledgement retried (``WARNING``), and the consumer's restart
+    (``INFO``) that follows the error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: The threads whose connection error was left out: their next restart line is too.
+        self._restarting: set[int | None] = set()
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if any(isinstance(arg, BrokerUnreachable) for arg in args):
+            with self._lock:
+                self._restarting.add(record.thread)
+            return False
+        if str(record.msg).startswith("Restarting consumer"):
+            with self._lock:
+                if record.thread in self._restarting:
+                    self._restarting.discard(record.thread)
+                    return False
+        return True
+
+
+class BrokerWatch(Middleware):
+    """Runs a broker's calls through a :class:`~erlen.failover.Failover`: its outages are logged once each.
+
+    Dramatiq middleware too: it leaves Dramatiq's own lines about those outages out of the logs of the
+    broker's consumer threads.
+
+    :param kind: ``redis`` or ``rabbitmq``.
+    :param url: ``TASKS_URL``.
+    :param retry_interval: seconds between two tries while the broker cannot be reached: Dramatiq's delay
+        before it restarts a consumer, by default.
+    """
+
+    def __init__(self, kind: str, url: str, *, retry_interval: float | None = None) -> None:
+        if retry_interval is None:
+            from dramatiq import worker
+
+            retry_interval = float(worker.CONSUMER_RESTART_DELAY_SECS)
+        self.location = broker_location(kind, url)
+        self.failover = Failover(
+            service=f"The jobs' {self.location} (TASKS_URL)",
+            while_down="committed jobs wait in the outbox table and this process keeps trying to connect",
+            when_back="jobs are handed to it and taken from it again",
+            errors=connection_errors(kind),
+            logger=logger,
+            retry_interval=retry_interval,
+            explain=explain(url),
+        )
+        self._quiet = _QuietConnectionErrors()
+
+    def call(self, operation: Callable[[], _T]) -> _T:
+        """``operation()`` on the broker.
+
+        :raises BrokerUnreachable: the broker cannot be reached, now or since an earlier call, whose retry
+            time has not come (one caller at a time tries it again).
+        """
+        if self.failover.outage() is None:
+            # Begun while the broker answered, its success says nothing of an outage that began meanwhile (a
+            # fetch that waits for messages returns after the others met the outage): only its failure counts.
+            try:
+                return operation()
+            except self.failover.errors as exc:
+                self.failed(exc)
+        return self.failover.run(operation, self._unreachable)
+
+    def failed(self, exc: BaseException) -> t.NoReturn:
+        """Report ``exc``, met outside :meth:`call`: logged if it starts an outage, then raised as unreachable.
+
+        :param exc: one of the errors that mean the broker cannot be reached.
+        :raises BrokerUnreachable: always.
+        """
+
+        def again() -> t.NoReturn:
+            raise exc
+
+        self.failover.run(again, self._unreachable)
+        raise AssertionError("unreachable")  # pragma: no cover - the stand-in raised
+
+    def _unreachable(self) -> t.NoReturn:
+        outage = self.failover.outage()
+        reason = f" ({outage[1]})" if outage is not None else ""
+        raise BrokerUnreachable(  # type: ignore[no-untyped-call]
+            f"{self.failover.service} cannot be reached{reason}; tried again every {self.failover.retry_interval:g} s"
+        )
+
+    def after_consumer_thread_boot(self, broker: dramatiq.Broker, thread: t.Any) -> None:
+        thread.logger.addFilter(self._quiet)
+
+    def before_consumer_thread_shutdown(self, broker: dramatiq.Broker, thread: t.Any) -> None:
+        thread.logger.removeFilter(self._quiet)
+
+
+class WatchedConsumer(Consumer):
+    """A consumer whose calls to the broker go through its :class:`BrokerWatch`.
+
+    :param watch: the broker's watch.
+    :param consumer: the broker's own consumer.
+    """
+
+    def __init__(self, watch: BrokerWatch, consumer: Consumer) -> None:
+        self.watch = watch
+        self.consumer = consumer
+
+    def __next__(self) -> MessageProxy | None:
+        return self.watch.call(self.consumer.__next__)
+
+    def ack(self, message: MessageProxy) -> None:
+        self.watch.call(lambda: self.consumer.ack(message))
+
+    def nack(self, message: MessageProxy) -> None:
+        self.watch.call(lambda: self.consumer.nack(message))
+
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
+        messages = list(messages)
+        if messages:  # requeuing nothing (a worker stopping) asks nothing of the broker: no sign it answers
+            self.watch.call(lambda: self.consumer.requeue(messages))
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class WatchedBroker(dramatiq.Broker):
+    """A Dramatiq broker whose consumers and enqueues go through :attr:`watch`, when set (see :class:`BrokerWatch`).
+
+    Put before Dramatiq's broker class among the bases.
+    """
+
+    #: The broker's watch (also among its middleware); ``None``: calls go to the broker as they are.
+    watch: BrokerWatch | None = None
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        watch = self.watch
+        if watch is None:
+            return super().consume(queue_name, prefetch, timeout)
+        try:
+            consumer = super().consume(queue_name, prefetch, timeout)
+        except watch.failover.errors as exc:
+            watch.failed(exc)
+        # A consumer made is not a broker that answers (Redis's connects on its first fetch): its fetches say.
+        return WatchedConsumer(watch, consumer)
+
+    def enqueue(self, message: dramatiq.Message[t.Any], *, delay: int | None = None) -> dramatiq.Message[t.Any]:
+        send = super().enqueue
+        if self.watch is None:
+            return send(message, delay=delay)
+        return self.watch.call(lambda: send(message, delay=delay))
+
+
+__all__ = [
+    "BrokerUnreachable",
+    "BrokerWatch",
+    "WatchedBroker",
+    "WatchedConsumer",
+    "broker_location",
+    "connection_errors",
+]

@@ -1,0 +1,144 @@
+"""A Redis or RabbitMQ broker that cannot be reached: logged once per outage, naming it, and once when it is back.
+
+Before, the worker's consumer threads each wrote Dramatiq's ``Consumer encountered a connection error`` at every
+restart (every 3 s, per queue and delay queue; for RabbitMQ without the host), the worker command a ``Relay:
+broker unavailable`` line per relay pass, and ``relay --once`` a RabbitMQ error naming no host.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import typing as t
+from pathlib import Path
+
+import dramatiq.worker
+import pytest
+from conftest import TasksApp, broker_settings
+from flask import Flask
+from tasks_support import OwnRedis, effects, rows, wait_for, worker_thread
+from tasks_testplugin import record
+
+import erlen_db
+from erlen.testing import free_port
+from erlen_tasks.models import PENDING
+
+PASSWORD = "outage-test-s3cret"
+
+#: Dramatiq's lines about connection errors, written at each retry.
+DRAMATIQ_LINES = ("Consumer encountered", "Restarting consumer", "post_process_message")
+
+
+def unreachable_url(kind: str) -> tuple[str, str]:
+    """A URL of broker ``kind`` with a password, on a free loopback port where nothing listens, and its host:port."""
+    port = free_port()
+    if kind == "redis":
+        return f"redis://:{PASSWORD}@127.0.0.1:{port}/0", f"127.0.0.1:{port}"
+    return f"amqp://guest:{PASSWORD}@127.0.0.1:{port}/%2F", f"127.0.0.1:{port}"
+
+
+def commit(app: Flask, label: str) -> None:
+    with app.app_context():
+        record.enqueue(label)
+        erlen_db.session.commit()
+
+
+def messages(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if text in record.getMessage()]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_redis_outage_is_logged_once_naming_the_broker_and_its_end_once(
+    make_tasks_app: TasksApp,
+    queue_prefix: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker whose Redis (of the test's own, with a password) stops, then starts again on the same port."""
+    caplog.set_level(logging.INFO)
+    # Dramatiq restarts a consumer 3 s after a connection error: 0.1 s here, so the outage sees many restarts.
+    monkeypatch.setattr(dramatiq.worker, "CONSUMER_RESTART_DELAY_SECS", 0.1)
+    server = OwnRedis(tmp_path / "redis", "--requirepass", PASSWORD, "--appendonly", "yes")
+    server.start()
+    try:
+        url = f"redis://:{PASSWORD}@127.0.0.1:{server.port}/0"
+        settings = {**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": url}
+        app = make_tasks_app({**settings, "TASKS_HANDOFF": False})  # jobs reach Redis through the worker's relay
+        relay_errors: list[t.Any] = []
+        with worker_thread(app, report_relay=lambda result: result.error and relay_errors.append(result)):
+            commit(app, "before")
+            wait_for(lambda: effects(app) == ["before"], what="a job run through Redis")
+            server.stop()
+            commit(app, "during")  # waits in the outbox: the relay tries to hand it over, pass after pass
+            wait_for(lambda: len(relay_errors) >= 4, what="four relay passes meeting the outage")
+            assert effects(app) == ["before"]
+            server.start()
+            wait_for(lambda: effects(app) == ["before", "during"], timeout=30, what="the job of the outage run")
+            wait_for(lambda: messages(caplog, "answers again after"), what="the end of the outage logged")
+    finally:
+        server.stop()
+    where = f"The jobs' Redis at 127.0.0.1:{server.port} (TASKS_URL)"
+    [lost] = messages(caplog, "cannot be reached")
+    assert lost.levelno == logging.WARNING and lost.name == "erlen_tasks"
+    assert lost.getMessage().startswith(f"{where} cannot be reached (ConnectionError: ")
+    assert "this process keeps trying to connect until it answers again (tried every 0.1 s)" in lost.getMessage()
+    [back] = messages(caplog, "answers again after")
+    assert back.getMessage().startswith(f"{where} answers again after ")
+    assert all(result.unreachable for result in relay_errors)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(DRAMATIQ_LINES)] == []
+    assert PASSWORD not in caplog.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["redis", "rabbitmq"])
+def test_the_worker_command_on_an_unreachable_broker_says_so_once(
+    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """``erlen tasks worker`` started while nothing listens on TASKS_URL's port: one line naming the broker, its
+    host and port and what failed, and none per retry (of its consumers, or of its relay: a job is waiting)."""
+    from test_cli import output, start_worker, stop
+
+    monkeypatch.setenv("dramatiq_restart_delay", "100")  # Dramatiq's consumer restarts, every 0.1 s
+    url, where = unreachable_url(kind)
+    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_BROKER": kind, "TASKS_URL": url})
+    app.config["TASKS_HANDOFF"] = False
+    commit(app, "waiting")
+    process = start_worker(app, tmp_path)
+    try:
+        wait_for(lambda: "cannot be reached" in output(tmp_path), timeout=60, what="the outage's line")
+        time.sleep(1.0)  # not an assertion: time for retries, each of which wrote a line before
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, output(tmp_path)
+    finally:
+        stop(process)
+    log = output(tmp_path)
+    name = {"redis": "Redis", "rabbitmq": "RabbitMQ"}[kind]
+    lines = [line for line in log.splitlines() if "cannot be reached" in line]
+    assert len(lines) == 1, log
+    assert lines[0].startswith(f"The jobs' {name} at {where} (TASKS_URL) cannot be reached ("), log
+    assert "Connection refused" in lines[0] and "keeps trying to connect" in lines[0], log
+    assert not any(line in log for line in (*DRAMATIQ_LINES, "Relay: broker unavailable", "Traceback")), log
+    assert PASSWORD not in log
+    assert [row.status for row in rows(app)] == [PENDING]  # kept in the outbox for when the broker is back
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["redis", "rabbitmq"])
+def test_relay_once_on_an_unreachable_broker_names_it_and_fails(
+    make_tasks_app: TasksApp, queue_prefix: str, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    """No traceback, no password, no "keeps trying" line for a command that tries once; exit status 1."""
+    url, where = unreachable_url(kind)
+    settings = {**broker_settings("database", queue_prefix), "TASKS_BROKER": kind, "TASKS_URL": url}
+    app = make_tasks_app({**settings, "TASKS_HANDOFF": False})
+    commit(app, "waiting")
+    result = app.test_cli_runner().invoke(args=["tasks", "relay", "--once"])
+    assert result.exit_code == 1, result.output
+    name = {"redis": "Redis", "rabbitmq": "RabbitMQ"}[kind]
+    assert f"Error: The jobs' {name} at {where} (TASKS_URL) cannot be reached (" in result.output
+    assert "relayed 0 job(s); the others wait in the outbox table" in result.output
+    assert PASSWORD not in result.output and PASSWORD not in caplog.text
+    assert "Traceback" not in result.output and "keeps trying" not in caplog.text
+    assert [row.status for row in rows(app)] == [PENDING]
