@@ -337,9 +337,18 @@ def action_view(slug: str) -> t.Any:
         return redirect(_back(view))
     if not view.allows(current_user, action.permission):
         abort(403)
+    raw_keys = list(dict.fromkeys(request.form.getlist("ids")))
+    if len(raw_keys) > MAX_BULK:
+        # Acting on the first MAX_BULK alone would leave the others undone without a word.
+        flash(
+            f"{action.label}: at most {MAX_BULK:,} rows can be selected at a time, not {len(raw_keys):,}; "
+            "narrow the list with a search or filter. Nothing was changed.",
+            "warning",
+        )
+        return redirect(_back(view))
     keys = []
     dialect = _dialect()
-    for raw in request.form.getlist("ids")[:MAX_BULK]:
+    for raw in raw_keys:
         try:
             keys.append(view.coerce(view.pk_key, raw, dialect))
         except (ValueError, KeyError, TypeError):
@@ -351,6 +360,19 @@ def action_view(slug: str) -> t.Any:
     session = erlen_db.session
     pk = view.attribute(view.pk_key)
     objects: list[t.Any] = list(session.execute(sa.select(view.model).where(pk.in_(keys)).order_by(pk)).scalars())
+    missing = len(set(keys)) - len(objects)
+    if not objects:
+        flash(
+            f"{action.label}: the selected {view.plural.lower()} no longer exist (deleted meanwhile). "
+            "Nothing was changed.",
+            "warning",
+        )
+        return redirect(_back(view))
+    if missing:
+        flash(
+            f"{missing} of the selected {view.plural.lower()} no longer exist (deleted meanwhile) and are left out.",
+            "warning",
+        )
     if action.confirm and request.form.get("confirmed") != "1":
         return render_template("admin/confirm_action.html", view=view, action=action, objects=objects, back=_back(view))
     before = {view.pk_of(obj): audit.snapshot(view, obj) for obj in objects}
