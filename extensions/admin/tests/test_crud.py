@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -295,6 +296,51 @@ def test_a_bulk_action_on_rows_deleted_meanwhile_says_so(admin_client, books, db
     confirm = admin_client.post(BOOKS + "action", data={"action": "delete", "ids": [*gone, kept]})
     assert "2 of the selected books no longer exist (deleted meanwhile) and are left out." in confirm.text
     assert "Delete selected: 1 book?" in confirm.text
-    response = admin_client.post(BOOKS + "action", data={"action": "publish", "ids": [*gone, kept]}, follow_redirects=True)
+    response = admin_client.post(
+        BOOKS + "action", data={"action": "publish", "ids": [*gone, kept]}, follow_redirects=True
+    )
     assert "2 of the selected books no longer exist" in response.text and "Published 1." in response.text
     assert entries(db_session) == entries(db_session, action="bulk:publish") and len(entries(db_session)) == 1
+
+
+def test_a_stale_edit_does_not_overwrite_a_newer_one(admin_client, books, db_session, models):
+    book = books[0]
+    edit = f"{BOOKS}{book.id}/edit"
+    page = admin_client.get(edit).text
+    (loaded,) = re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', page)
+    # Someone else saves a new title after this form was opened.
+    db_session.execute(sa.update(models.Book).where(models.Book.id == book.id).values(title="Their title"))
+    db_session.commit()
+    mine = {"title": "My title", "pages": "77", "status": "draft", "author_id": str(book.author_id)}
+    response = admin_client.post(edit, data={**mine, "admin_loaded": loaded})
+    assert response.status_code == 200
+    assert "Someone else saved changes to this book after you opened this form, so nothing was saved" in response.text
+    assert 'value="My title"' in response.text  # what was typed is kept
+    db_session.expire_all()
+    assert db_session.get(models.Book, book.id).title == "Their title"
+    assert entries(db_session) == []
+    # Saving again, having been told, overwrites.
+    (again,) = re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', response.text)
+    assert again != loaded
+    assert admin_client.post(edit, data={**mine, "admin_loaded": again}).status_code == 302
+    db_session.expire_all()
+    saved = db_session.get(models.Book, book.id)
+    assert (saved.title, saved.pages) == ("My title", 77)
+    (entry,) = entries(db_session, action="edit")
+    assert entry.changes["title"] == ["Their title", "My title"]
+
+
+def test_a_form_error_keeps_the_values_the_user_saw(admin_client, books, db_session, models):
+    book = books[0]
+    edit = f"{BOOKS}{book.id}/edit"
+    (loaded,) = re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', admin_client.get(edit).text)
+    db_session.execute(sa.update(models.Book).where(models.Book.id == book.id).values(pages=5))
+    db_session.commit()
+    bad = {"title": "", "pages": "77", "status": "draft", "author_id": str(book.author_id), "admin_loaded": loaded}
+    response = admin_client.post(edit, data=bad)
+    # The form is shown again for its error with the first fingerprint, not one of the row as it is now.
+    assert re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', response.text) == [loaded]
+    response = admin_client.post(edit, data={**bad, "title": "Fixed"})
+    assert "Someone else saved changes" in response.text
+    db_session.expire_all()
+    assert db_session.get(models.Book, book.id).pages == 5

@@ -30,7 +30,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, export, filters, list_urls, listing, refusals
+from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -252,8 +252,16 @@ def edit_view(slug: str, ident: str) -> t.Any:
     obj = _object(view, ident)
     form = view.edit_form_class()(obj=obj)
     session = erlen_db.session
-    if form.validate_on_submit():
-        keys = [key for key in _form_keys(form) if key in view.columns]
+    keys = [key for key in _form_keys(form) if key in view.columns]
+    current = edit_guard.fingerprint(view, obj, keys)
+    # The values the user saw: those of the form's first showing, kept through the form's errors.
+    loaded = request.form.get(edit_guard.FIELD) if request.method == "POST" else current
+    valid = form.validate_on_submit()
+    if valid and edit_guard.changed_meanwhile(loaded, current):
+        form.form_errors.append(edit_guard.CHANGED_MEANWHILE.format(name=view.name.lower()))
+        loaded = current  # a second save, made knowingly, overwrites
+        valid = False
+    if valid:
         before = audit.snapshot(view, obj, keys)
         view.update_object(form, obj)
         changes = audit.diff(before, audit.snapshot(view, obj, keys))
@@ -278,7 +286,9 @@ def edit_view(slug: str, ident: str) -> t.Any:
     if view.key_in_form:
         labels = listing.related_labels(view, view.pk_key, [obj], session)
         key = (view.label(view.pk_key), fk_link(view, view.pk_key, view.pk_of(obj), labels))
-    return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key)
+    return render_template(
+        "admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key, loaded=loaded
+    )
 
 
 def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
