@@ -51,3 +51,34 @@ def test_the_audit_export_has_the_changes(admin_client, books, db_session):
     assert by_action["edit"][-1] == "title: Book 01 → Renamed"
     deleted = by_action["delete"][-1]
     assert f"id: {books[1].id} → —" in deleted and "title: Book 02 → —" in deleted
+
+
+def test_negative_numbers_stay_numbers_and_formulas_are_defused(admin_client, db_session, models):
+    from erlen_admin.export import cell
+
+    assert [cell(text) for text in ("-3", "-0.25", "+7", "-3-3", "-3 ")] == ["-3", "-0.25", "+7", "'-3-3", "'-3 "]
+    author = models.Author(name="-2+3+cmd|' /C calc'!A0")
+    db_session.add(author)
+    db_session.flush()
+    titles = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "-12", "+3.5", "-1.5e-3", "- 1", "-", "-1,5"]
+    db_session.add_all(models.Book(title=title, author_id=author.id) for title in titles)
+    db_session.commit()
+    rows = read(admin_client.get(BOOKS + "export.csv?sort=title"))
+    by_title = {row[1].lstrip("'"): row for row in rows[1:]}
+    # Before: a negative number (a balance, a temperature) was exported as text ('-12), which a spreadsheet
+    # cannot add up; a formula is still defused.
+    assert {title: by_title[title][1] for title in titles} == {
+        "=1+1": "'=1+1",
+        "+1+1": "'+1+1",
+        "-1+1": "'-1+1",
+        "@SUM(A1)": "'@SUM(A1)",
+        "\t=1": "'\t=1",
+        "\r=1": "'\r=1",
+        "-12": "-12",
+        "+3.5": "+3.5",
+        "-1.5e-3": "-1.5e-3",
+        "- 1": "'- 1",
+        "-": "'-",
+        "-1,5": "'-1,5",
+    }
+    assert by_title["=1+1"][-1] == f"'-2+3+cmd|' /C calc'!A0 (#{author.id})"
