@@ -396,8 +396,8 @@ def action_view(slug: str) -> t.Any:
             session.rollback()
             flash(f"{action.label}: {refused} Nothing was changed.", "error")
             return redirect(_back(view))
-        except (HTTPException, sa.exc.IntegrityError):
-            raise  # an abort() the plugin meant; a refusal the callback's own flush met, reported below
+        except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+            raise  # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
         except Exception as exc:
             if erlen_db.is_unavailable(exc):
                 raise  # the database, not the plugin: erlen-db answers 503
@@ -410,6 +410,15 @@ def action_view(slug: str) -> t.Any:
             else:
                 audit.record(session, view, label, obj, audit.diff(old, audit.snapshot(view, obj)))
         session.commit()
+    except StaleDataError:
+        # An UPDATE matched no row: someone deleted a selected row after this request loaded it.
+        session.rollback()
+        flash(
+            f"{action.label} failed: a selected {view.name.lower()} was deleted by someone else meanwhile. "
+            "Nothing was changed.",
+            "error",
+        )
+        return redirect(_back(view))
     except sa.exc.IntegrityError:
         session.rollback()
         flash(
