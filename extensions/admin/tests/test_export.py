@@ -82,3 +82,24 @@ def test_negative_numbers_stay_numbers_and_formulas_are_defused(admin_client, db
         "-1,5": "'-1,5",
     }
     assert by_title["=1+1"][-1] == f"'-2+3+cmd|' /C calc'!A0 (#{author.id})"
+
+
+def test_an_export_with_a_filter_it_cannot_apply_exports_nothing(admin_client, books):
+    # Before: the bad or unknown filter was dropped and the whole table exported.
+    for query, message in [
+        ("f_pages=10", "This list has no filter &#39;f_pages&#39;"),
+        ("f_author_id=abc", "The filter &#39;Author&#39; was ignored: &#39;abc&#39; is not a valid value."),
+        ("f_status=nope", "The filter &#39;Status&#39; was ignored"),
+        ("sort=notes", "That column cannot be sorted"),
+    ]:
+        response = admin_client.get(f"{BOOKS}export.csv?{query}")
+        assert response.status_code == 400, query
+        assert "Nothing was exported" in response.text and message in response.text, response.text
+    assert len(read(admin_client.get(f"{BOOKS}export.csv?f_status=draft&per_page=50"))) == 46
+
+
+def test_an_unknown_filter_on_the_list_page_is_ignored_with_a_message(admin_client, books):
+    page = admin_client.get(f"{BOOKS}?f_pages=10&f_author_idx=1")
+    assert page.status_code == 200
+    assert "This list has no filter &#39;f_pages&#39;; it was ignored." in page.text
+    assert "This list has no filter &#39;f_author_idx&#39;; it was ignored." in page.text
