@@ -335,6 +335,12 @@ def delete_view(slug: str, ident: str) -> t.Any:
         session = erlen_db.session
         description = view.title(obj)
         audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
+        # Still there? Locked (on databases that can) so that nobody deletes it between this check and the
+        # DELETE: a row deleted meanwhile would otherwise be reported, and audited, as deleted by this user.
+        pk = view.attribute(view.pk_key)
+        if session.execute(sa.select(pk).where(pk == view.pk_of(obj)).with_for_update()).first() is None:
+            session.rollback()
+            return _deleted_meanwhile(view, ident)
         session.delete(obj)
         try:
             session.commit()
