@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -261,3 +262,85 @@ def test_foreign_key_fields_do_not_load_large_tables(app, admin_client, books, c
     assert author_queries and all("limit" in s.lower() for s in author_queries)
     # The search endpoint is open to the admin's editors.
     assert "Grace" in admin_client.get("/_forms/fk/library_book/author_id?q=Gra").text
+
+
+def test_a_selection_beyond_the_bulk_limit_changes_nothing(admin_client, books, db_session, models, monkeypatch):
+    from erlen_admin import routes
+
+    monkeypatch.setattr(routes, "MAX_BULK", 5)
+    # Before: the first five ids were acted on and the rest dropped without a word.
+    ids = [str(book.id) for book in books[:8]]
+    response = admin_client.post(BOOKS + "action", data={"action": "publish", "ids": ids}, follow_redirects=True)
+    assert "at most 5 rows can be selected at a time, not 8" in response.text
+    assert "Nothing was changed" in response.text
+    published = sa.select(sa.func.count()).select_from(models.Book).where(models.Book.status == models.Status.published)
+    assert db_session.scalar(published) == 0
+    assert entries(db_session) == []
+    # The same id twice counts once.
+    response = admin_client.post(BOOKS + "action", data={"action": "publish", "ids": ids[:5] * 2})
+    assert db_session.scalar(published) == 5
+
+
+def test_a_bulk_action_on_rows_deleted_meanwhile_says_so(admin_client, books, db_session, models):
+    gone = [str(book.id) for book in books[:2]]
+    kept = str(books[2].id)
+    db_session.execute(sa.delete(models.Book).where(models.Book.id.in_([int(i) for i in gone])))
+    db_session.commit()
+    # All of them gone: no "Published 0." and no confirmation page of nothing.
+    for action in ("publish", "delete"):
+        response = admin_client.post(BOOKS + "action", data={"action": action, "ids": gone}, follow_redirects=True)
+        assert response.status_code == 200
+        assert "the selected books no longer exist (deleted meanwhile). Nothing was changed." in response.text
+        assert "Published 0." not in response.text and "Yes, delete selected" not in response.text
+    # Some of them gone: the others are acted on, and the page says what was left out.
+    confirm = admin_client.post(BOOKS + "action", data={"action": "delete", "ids": [*gone, kept]})
+    assert "2 of the selected books no longer exist (deleted meanwhile) and are left out." in confirm.text
+    assert "Delete selected: 1 book?" in confirm.text
+    response = admin_client.post(
+        BOOKS + "action", data={"action": "publish", "ids": [*gone, kept]}, follow_redirects=True
+    )
+    assert "2 of the selected books no longer exist" in response.text and "Published 1." in response.text
+    assert entries(db_session) == entries(db_session, action="bulk:publish") and len(entries(db_session)) == 1
+
+
+def test_a_stale_edit_does_not_overwrite_a_newer_one(admin_client, books, db_session, models):
+    book = books[0]
+    edit = f"{BOOKS}{book.id}/edit"
+    page = admin_client.get(edit).text
+    (loaded,) = re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', page)
+    # Someone else saves a new title after this form was opened.
+    db_session.execute(sa.update(models.Book).where(models.Book.id == book.id).values(title="Their title"))
+    db_session.commit()
+    mine = {"title": "My title", "pages": "77", "status": "draft", "author_id": str(book.author_id)}
+    response = admin_client.post(edit, data={**mine, "admin_loaded": loaded})
+    assert response.status_code == 200
+    assert "Someone else saved changes to this book after you opened this form, so nothing was saved" in response.text
+    assert 'value="My title"' in response.text  # what was typed is kept
+    db_session.expire_all()
+    assert db_session.get(models.Book, book.id).title == "Their title"
+    assert entries(db_session) == []
+    # Saving again, having been told, overwrites.
+    (again,) = re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', response.text)
+    assert again != loaded
+    assert admin_client.post(edit, data={**mine, "admin_loaded": again}).status_code == 302
+    db_session.expire_all()
+    saved = db_session.get(models.Book, book.id)
+    assert (saved.title, saved.pages) == ("My title", 77)
+    (entry,) = entries(db_session, action="edit")
+    assert entry.changes["title"] == ["Their title", "My title"]
+
+
+def test_a_form_error_keeps_the_values_the_user_saw(admin_client, books, db_session, models):
+    book = books[0]
+    edit = f"{BOOKS}{book.id}/edit"
+    (loaded,) = re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', admin_client.get(edit).text)
+    db_session.execute(sa.update(models.Book).where(models.Book.id == book.id).values(pages=5))
+    db_session.commit()
+    bad = {"title": "", "pages": "77", "status": "draft", "author_id": str(book.author_id), "admin_loaded": loaded}
+    response = admin_client.post(edit, data=bad)
+    # The form is shown again for its error with the first fingerprint, not one of the row as it is now.
+    assert re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', response.text) == [loaded]
+    response = admin_client.post(edit, data={**bad, "title": "Fixed"})
+    assert "Someone else saved changes" in response.text
+    db_session.expire_all()
+    assert db_session.get(models.Book, book.id).pages == 5

@@ -51,3 +51,55 @@ def test_the_audit_export_has_the_changes(admin_client, books, db_session):
     assert by_action["edit"][-1] == "title: Book 01 → Renamed"
     deleted = by_action["delete"][-1]
     assert f"id: {books[1].id} → —" in deleted and "title: Book 02 → —" in deleted
+
+
+def test_negative_numbers_stay_numbers_and_formulas_are_defused(admin_client, db_session, models):
+    from erlen_admin.export import cell
+
+    assert [cell(text) for text in ("-3", "-0.25", "+7", "-3-3", "-3 ")] == ["-3", "-0.25", "+7", "'-3-3", "'-3 "]
+    author = models.Author(name="-2+3+cmd|' /C calc'!A0")
+    db_session.add(author)
+    db_session.flush()
+    titles = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "-12", "+3.5", "-1.5e-3", "- 1", "-", "-1,5"]
+    db_session.add_all(models.Book(title=title, author_id=author.id) for title in titles)
+    db_session.commit()
+    rows = read(admin_client.get(BOOKS + "export.csv?sort=title"))
+    by_title = {row[1].lstrip("'"): row for row in rows[1:]}
+    # Before: a negative number (a balance, a temperature) was exported as text ('-12), which a spreadsheet
+    # cannot add up; a formula is still defused.
+    assert {title: by_title[title][1] for title in titles} == {
+        "=1+1": "'=1+1",
+        "+1+1": "'+1+1",
+        "-1+1": "'-1+1",
+        "@SUM(A1)": "'@SUM(A1)",
+        "\t=1": "'\t=1",
+        "\r=1": "'\r=1",
+        "-12": "-12",
+        "+3.5": "+3.5",
+        "-1.5e-3": "-1.5e-3",
+        "- 1": "'- 1",
+        "-": "'-",
+        "-1,5": "'-1,5",
+    }
+    assert by_title["=1+1"][-1] == f"'-2+3+cmd|' /C calc'!A0 (#{author.id})"
+
+
+def test_an_export_with_a_filter_it_cannot_apply_exports_nothing(admin_client, books):
+    # Before: the bad or unknown filter was dropped and the whole table exported.
+    for query, message in [
+        ("f_pages=10", "This list has no filter &#39;f_pages&#39;"),
+        ("f_author_id=abc", "The filter &#39;Author&#39; was ignored: &#39;abc&#39; is not a valid value."),
+        ("f_status=nope", "The filter &#39;Status&#39; was ignored"),
+        ("sort=notes", "That column cannot be sorted"),
+    ]:
+        response = admin_client.get(f"{BOOKS}export.csv?{query}")
+        assert response.status_code == 400, query
+        assert "Nothing was exported" in response.text and message in response.text, response.text
+    assert len(read(admin_client.get(f"{BOOKS}export.csv?f_status=draft&per_page=50"))) == 46
+
+
+def test_an_unknown_filter_on_the_list_page_is_ignored_with_a_message(admin_client, books):
+    page = admin_client.get(f"{BOOKS}?f_pages=10&f_author_idx=1")
+    assert page.status_code == 200
+    assert "This list has no filter &#39;f_pages&#39;; it was ignored." in page.text
+    assert "This list has no filter &#39;f_author_idx&#39;; it was ignored." in page.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import typing as t
 from collections.abc import Iterator
 
@@ -16,11 +17,19 @@ from .views.model_view import ModelView
 BATCH_SIZE = 1000
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number, which a spreadsheet reads as one and never runs: ``-12``, ``+3.5``, ``-1.2e-3``.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def cell(text: str) -> str:
-    """A CSV cell that spreadsheets do not run as a formula (CSV injection)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A CSV cell that spreadsheets do not run as a formula (CSV injection).
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``, except a plain
+    number (``-12``, ``+3.5``), which stays a number the spreadsheet can add up.
+    """
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def rows(view: ModelView, params: listing.ListingParams, session: Session, *, batch: int = BATCH_SIZE) -> Iterator[str]:

@@ -127,6 +127,10 @@ def parse(view: ModelView, args: Mapping[str, str], dialect: str | None = None) 
             )
             continue
         params.raw_filters[key] = raw
+    known = {FILTER_PREFIX + key for key in [*view.filter_keys, *view.query_filters]}
+    for name in args:
+        if name.startswith(FILTER_PREFIX) and name not in known:
+            params.errors.append(f"This list has no filter {name[:50]!r}; it was ignored.")
     try:
         size = int(args.get("per_page", ""))
     except ValueError:

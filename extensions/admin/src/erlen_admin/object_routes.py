@@ -8,6 +8,7 @@ import typing as t
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 import erlen_db
@@ -63,15 +64,26 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         return redirect(back)
     except HTTPException:
         raise
+    except StaleDataError:
+        # The callback's own flush found the object deleted meanwhile: not the plugin's error.
+        session.rollback()
+        flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was done.", "error")
+        return redirect(url_for("admin.list", slug=view.slug))
     except Exception as exc:
         if erlen_db.is_unavailable(exc):
             raise
         return _crashed(view, action, back)
     outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
-    session.flush()
-    changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
-    audit.record(session, view, f"action:{action.name}", obj, changes)
-    session.commit()
+    try:
+        session.flush()
+        changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
+        audit.record(session, view, f"action:{action.name}", obj, changes)
+        session.commit()
+    except StaleDataError:
+        # The UPDATE matched no row: someone deleted the object after this request loaded it.
+        session.rollback()
+        flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was done.", "error")
+        return redirect(url_for("admin.list", slug=view.slug))
     flash(outcome.message, "success")
     return redirect(back)
 

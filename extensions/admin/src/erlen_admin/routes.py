@@ -30,7 +30,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, export, filters, list_urls, listing, refusals
+from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -179,6 +179,14 @@ def export_view(slug: str) -> t.Any:
     if not view.can_export:
         abort(404)
     params = listing.parse(view, request.args, _dialect())
+    if params.errors:
+        # The list page shows its rows with a warning; a file exported without the filter asked for would
+        # hold rows nobody meant to export, unnoticed.
+        abort(
+            400,
+            description=f"Nothing was exported: {' '.join(params.errors)} Correct the link, or export from "
+            "the list page.",
+        )
     session = erlen_db.session
     lines = export.rows(view, params, session)
     response = Response(stream_with_context(lines), mimetype="text/csv")
@@ -252,8 +260,16 @@ def edit_view(slug: str, ident: str) -> t.Any:
     obj = _object(view, ident)
     form = view.edit_form_class()(obj=obj)
     session = erlen_db.session
-    if form.validate_on_submit():
-        keys = [key for key in _form_keys(form) if key in view.columns]
+    keys = [key for key in _form_keys(form) if key in view.columns]
+    current = edit_guard.fingerprint(view, obj, keys)
+    # The values the user saw: those of the form's first showing, kept through the form's errors.
+    loaded = request.form.get(edit_guard.FIELD) if request.method == "POST" else current
+    valid = form.validate_on_submit()
+    if valid and edit_guard.changed_meanwhile(loaded, current):
+        form.form_errors.append(edit_guard.CHANGED_MEANWHILE.format(name=view.name.lower()))
+        loaded = current  # a second save, made knowingly, overwrites
+        valid = False
+    if valid:
         before = audit.snapshot(view, obj, keys)
         view.update_object(form, obj)
         changes = audit.diff(before, audit.snapshot(view, obj, keys))
@@ -278,7 +294,9 @@ def edit_view(slug: str, ident: str) -> t.Any:
     if view.key_in_form:
         labels = listing.related_labels(view, view.pk_key, [obj], session)
         key = (view.label(view.pk_key), fk_link(view, view.pk_key, view.pk_of(obj), labels))
-    return render_template("admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key)
+    return render_template(
+        "admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key, loaded=loaded
+    )
 
 
 def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
@@ -317,6 +335,12 @@ def delete_view(slug: str, ident: str) -> t.Any:
         session = erlen_db.session
         description = view.title(obj)
         audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
+        # Still there? Locked (on databases that can) so that nobody deletes it between this check and the
+        # DELETE: a row deleted meanwhile would otherwise be reported, and audited, as deleted by this user.
+        pk = view.attribute(view.pk_key)
+        if session.execute(sa.select(pk).where(pk == view.pk_of(obj)).with_for_update()).first() is None:
+            session.rollback()
+            return _deleted_meanwhile(view, ident)
         session.delete(obj)
         try:
             session.commit()
@@ -337,9 +361,18 @@ def action_view(slug: str) -> t.Any:
         return redirect(_back(view))
     if not view.allows(current_user, action.permission):
         abort(403)
+    raw_keys = list(dict.fromkeys(request.form.getlist("ids")))
+    if len(raw_keys) > MAX_BULK:
+        # Acting on the first MAX_BULK alone would leave the others undone without a word.
+        flash(
+            f"{action.label}: at most {MAX_BULK:,} rows can be selected at a time, not {len(raw_keys):,}; "
+            "narrow the list with a search or filter. Nothing was changed.",
+            "warning",
+        )
+        return redirect(_back(view))
     keys = []
     dialect = _dialect()
-    for raw in request.form.getlist("ids")[:MAX_BULK]:
+    for raw in raw_keys:
         try:
             keys.append(view.coerce(view.pk_key, raw, dialect))
         except (ValueError, KeyError, TypeError):
@@ -351,6 +384,19 @@ def action_view(slug: str) -> t.Any:
     session = erlen_db.session
     pk = view.attribute(view.pk_key)
     objects: list[t.Any] = list(session.execute(sa.select(view.model).where(pk.in_(keys)).order_by(pk)).scalars())
+    missing = len(set(keys)) - len(objects)
+    if not objects:
+        flash(
+            f"{action.label}: the selected {view.plural.lower()} no longer exist (deleted meanwhile). "
+            "Nothing was changed.",
+            "warning",
+        )
+        return redirect(_back(view))
+    if missing:
+        flash(
+            f"{missing} of the selected {view.plural.lower()} no longer exist (deleted meanwhile) and are left out.",
+            "warning",
+        )
     if action.confirm and request.form.get("confirmed") != "1":
         return render_template("admin/confirm_action.html", view=view, action=action, objects=objects, back=_back(view))
     before = {view.pk_of(obj): audit.snapshot(view, obj) for obj in objects}
@@ -364,8 +410,8 @@ def action_view(slug: str) -> t.Any:
             session.rollback()
             flash(f"{action.label}: {refused} Nothing was changed.", "error")
             return redirect(_back(view))
-        except (HTTPException, sa.exc.IntegrityError):
-            raise  # an abort() the plugin meant; a refusal the callback's own flush met, reported below
+        except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+            raise  # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
         except Exception as exc:
             if erlen_db.is_unavailable(exc):
                 raise  # the database, not the plugin: erlen-db answers 503
@@ -378,6 +424,15 @@ def action_view(slug: str) -> t.Any:
             else:
                 audit.record(session, view, label, obj, audit.diff(old, audit.snapshot(view, obj)))
         session.commit()
+    except StaleDataError:
+        # An UPDATE matched no row: someone deleted a selected row after this request loaded it.
+        session.rollback()
+        flash(
+            f"{action.label} failed: a selected {view.name.lower()} was deleted by someone else meanwhile. "
+            "Nothing was changed.",
+            "error",
+        )
+        return redirect(_back(view))
     except sa.exc.IntegrityError:
         session.rollback()
         flash(
