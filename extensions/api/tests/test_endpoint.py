@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import importlib
 import io
 import json
 import typing as t
@@ -426,3 +427,40 @@ def test_strings_read_as_non_finite_numbers_are_refused_like_json_nan(make_app: 
     # Text stays text, and finite numbers in strings are numbers.
     assert client.post("/api/v8/prices", json={"price": "1.5", "label": text, "cost": "2.50"}).json == {"label": text}
     assert client.get("/api/v8/search", query_string={"above": "1e300", "tags": text}).status_code == 200
+
+
+class _Titled(BaseModel):
+    title: str
+    tags: list[str] = []
+
+
+def test_the_strings_of_a_body_without_number_fields_are_not_parsed_again(
+    make_app: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a float or Decimal field reads "nan" or "inf" from text: a body of other fields whose text merely
+    contains them ("maintenance info", an escaped character) is parsed once, as before the check existed."""
+    endpoint = importlib.import_module("erlen_api.endpoint")  # erlen_api.endpoint is also a decorator's name
+    parsed_again: list[bytes] = []
+    text_locations = endpoint._text_locations
+    monkeypatch.setattr(endpoint, "_text_locations", lambda data: parsed_again.append(data) or text_locations(data))
+    api = Api("texts", version="v9")
+
+    @api.post("/notes")
+    def notes(body: _Window) -> dict[str, int]:
+        return {"tags": len(body.tags)}
+
+    @api.post("/plain")
+    def plain(body: _Titled) -> dict[str, str]:
+        return {"title": body.title}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+    body = {"title": "maintenance info: caf\u00e9 closed", "tags": ["inf", "nan"]}
+    assert client.post("/api/v9/plain", data=json.dumps(body), content_type="application/json").json == {
+        "title": body["title"]
+    }
+    assert parsed_again == []
+    # A type with a float field still has its strings looked at.
+    assert client.post("/api/v9/notes", json={"low": "nan"}).status_code == 422
+    assert len(parsed_again) == 1

@@ -252,6 +252,9 @@ class Endpoint:
     _query_model: type[BaseModel] | None = field(default=None, repr=False)
     _query_model_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
     _body_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
+    #: Whether the body's type validates a float or a ``Decimal`` anywhere: only then can one of its strings read
+    #: as NaN or infinite, and only then are the body's strings looked at (see :meth:`_parse_body`).
+    _body_reads_numbers: bool = field(default=False, repr=False)
     _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
     _loaded_rows: LoadedRows | None = field(default=None, repr=False)
     _loaded_rows_many: bool = field(default=False, repr=False)
@@ -317,6 +320,7 @@ class Endpoint:
         self._query_model_adapters = {model.argument: TypeAdapter(model.annotation) for model in self.query_models}
         if self.body is not None:
             self._body_adapter = TypeAdapter(self.body.annotation)
+            self._body_reads_numbers = _validates_numbers(self._body_adapter)
         if self.response is not UNSET and self.response is not None:
             self._response_adapter = TypeAdapter(self.response)
             model, many = _model_of(self.response)
@@ -452,8 +456,11 @@ class Endpoint:
         if _NON_FINITE_HINT.search(data) is not None:
             # Rare, and only then parsed a second time: the bytes alone cannot tell a string "e100" from 1e100.
             non_finite = _non_finite_errors(data)
-        # The places of the body's strings, when one may read as NaN or infinite (rare: parsed a second time).
-        texts = _text_locations(data) if _NON_FINITE_TEXT_HINT.search(data) is not None else []
+        # The places of the body's strings, when one may read as NaN or infinite (rare: parsed a second time). Only
+        # for a type with a number field: the hint matches common words ("info", "maintenance") and any escape.
+        texts = (
+            _text_locations(data) if self._body_reads_numbers and _NON_FINITE_TEXT_HINT.search(data) is not None else []
+        )
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
         try:
             value = adapter.validate_json(data)
@@ -582,6 +589,29 @@ def _is_non_finite(value: t.Any) -> bool:
         return not value.is_finite()
     if isinstance(value, list | tuple | set | frozenset):
         return any(_is_non_finite(item) for item in value)
+    return False
+
+
+def _validates_numbers(adapter: TypeAdapter[t.Any]) -> bool:
+    """Whether ``adapter`` validates a float or a ``Decimal`` anywhere (which pydantic's lax mode reads from text).
+
+    :param adapter: a body's validator.
+    """
+    try:
+        schema: t.Any = adapter.core_schema
+    except Exception:
+        schema = None
+    if not isinstance(schema, dict):  # not built yet (a forward reference): every body is looked at
+        return True
+    pending = [schema]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if item.get("type") in ("float", "decimal"):
+                return True
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
