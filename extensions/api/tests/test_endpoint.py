@@ -441,8 +441,8 @@ def test_the_strings_of_a_body_without_number_fields_are_not_parsed_again(
     contains them ("maintenance info", an escaped character) is parsed once, as before the check existed."""
     endpoint = importlib.import_module("erlen_api.endpoint")  # erlen_api.endpoint is also a decorator's name
     parsed_again: list[bytes] = []
-    text_locations = endpoint._text_locations
-    monkeypatch.setattr(endpoint, "_text_locations", lambda data: parsed_again.append(data) or text_locations(data))
+    json_leaves = endpoint._json_leaves
+    monkeypatch.setattr(endpoint, "_json_leaves", lambda data: parsed_again.append(data) or json_leaves(data))
     api = Api("texts", version="v9")
 
     @api.post("/notes")
