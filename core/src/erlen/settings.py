@@ -103,6 +103,15 @@ class DeclaredSetting:
         return redact(value) if self.setting.secret else repr(value)
 
 
+def _finite(value: float) -> bool:
+    """Whether ``value`` is neither NaN nor infinite: an int always is (and one beyond a float's range would make
+    :func:`math.isfinite` raise ``OverflowError``).
+
+    :param value: a setting's number.
+    """
+    return isinstance(value, int) or math.isfinite(value)
+
+
 def at_least(low: float) -> Callable[[float | None], None]:
     """A ``validate`` for :class:`Setting` refusing numbers below ``low`` ("must be at least ``low``").
 
@@ -115,7 +124,7 @@ def at_least(low: float) -> Callable[[float | None], None]:
     def check(value: float | None) -> None:
         if value is None:
             return
-        if not math.isfinite(value):
+        if not _finite(value):
             raise ValueError(f"must be a finite number of at least {low}")
         if value < low:
             raise ValueError(f"must be at least {low}")
@@ -136,7 +145,7 @@ def greater_than(low: float) -> Callable[[float | None], None]:
     def check(value: float | None) -> None:
         if value is None:
             return
-        if not math.isfinite(value):
+        if not _finite(value):
             raise ValueError(f"must be a finite number greater than {low}")
         if value <= low:
             raise ValueError(f"must be greater than {low}")
