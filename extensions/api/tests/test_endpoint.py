@@ -464,3 +464,25 @@ def test_the_strings_of_a_body_without_number_fields_are_not_parsed_again(
     # A type with a float field still has its strings looked at.
     assert client.post("/api/v9/notes", json={"low": "nan"}).status_code == 422
     assert len(parsed_again) == 1
+
+
+def test_a_required_list_parameter_with_too_many_values_is_not_also_missing(make_app: t.Any) -> None:
+    """The values over API_MAX_FILTER_VALUES are refused, not dropped: the 422 says too many, not "missing"
+    for a parameter the request gave (the values up to the limit are still validated, and their errors listed)."""
+    api = Api("capped", version="v3")
+
+    @api.get("/ids")
+    def ids(id: list[int]) -> list[int]:
+        return id
+
+    app = make_app(["api"], {"API_MAX_FILTER_VALUES": 3})
+    app.register_blueprint(api)
+    client = app.test_client()
+    response = client.get("/api/v3/ids?" + _many("id", 4))
+    assert response.status_code == 422
+    assert [(e["parameter"], e["type"]) for e in response.json["errors"]] == [("id", "too_many_values")]
+    response = client.get("/api/v3/ids?id=1&id=x&id=3&id=4")
+    assert [(e["parameter"], e["type"]) for e in response.json["errors"]] == [
+        ("id", "too_many_values"),
+        ("id", "int_parsing"),
+    ]

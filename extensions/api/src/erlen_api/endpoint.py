@@ -495,8 +495,8 @@ def _query_values(
     """The raw values of ``parameters`` in the query string ``args``: a list for a repeated parameter.
 
     A repeated parameter (a list filter, ``?status=a&status=b``) with more values than ``API_MAX_FILTER_VALUES``
-    is left out, with an error in ``errors``: tens of thousands of values would reach the database as bound
-    parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
+    has an error in ``errors``, and only its first values are validated: tens of thousands of values would reach
+    the database as bound parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
 
     :param args: the query string's values.
     :param parameters: the parameters read.
@@ -521,7 +521,9 @@ def _query_values(
                     "type": "too_many_values",
                 }
             )
-            continue
+            # The first ones are still validated (their errors listed too); left out, the parameter would be
+            # reported "missing" besides, though the request gave it.
+            values = values[:limit]
         raw[key] = values
     return raw
 
