@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import types
 import typing as t
 from collections.abc import Callable, Mapping
@@ -257,7 +258,12 @@ def convert(tp: t.Any, value: object, *, from_text: bool) -> object:
         if isinstance(value, bool):
             raise ValueError(f"must be {'an integer' if tp is int else 'a number'}, not a boolean")
         if tp is float and isinstance(value, int):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int of hundreds of digits: a bare traceback otherwise
+                raise ValueError(
+                    f"must be a number within a float's range (up to about {sys.float_info.max:.1e})"
+                ) from None
         if isinstance(value, tp):
             return value
         if from_text and isinstance(value, str):
