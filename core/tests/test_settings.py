@@ -168,6 +168,30 @@ def test_the_bounds_refuse_nan_and_the_infinities_a_float_setting_reads_from_tex
         erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={"ERLEN_TIMER_DELAY": text})
 
 
+def test_the_bounds_take_an_int_beyond_a_floats_range() -> None:
+    # math.isfinite() raises OverflowError for it (create_app failed with a bare traceback): an int is finite,
+    # and an int setting given one was accepted before NaN was refused.
+    huge = 10**400
+    erlen.greater_than(0)(huge)
+    erlen.at_least(1)(huge)
+    with pytest.raises(ValueError, match=r"^must be at least 1$"):
+        erlen.at_least(1)(-huge)
+
+
+def test_a_float_setting_given_an_int_beyond_a_floats_range_names_the_setting(noop_plugin) -> None:
+    # float() raises OverflowError for it: create_app failed with a bare traceback.
+    plugin = noop_plugin(
+        "timer",
+        body="""
+        @erlen.hookimpl
+        def erlen_settings():
+            return [erlen.Setting("SECONDS", float, default=1.0)]
+        """,
+    )
+    with pytest.raises(erlen.SettingError, match=r"TIMER_SECONDS .*it must be a number within a float's range"):
+        erlen.create_app(__name__, {"PLUGINS": [plugin], "TIMER_SECONDS": 10**400}, environ={})
+
+
 def test_at_least_zero_and_greater_than_zero_word_the_bound_plainly() -> None:
     # The messages continue "it ..." in a SettingError: what the plugins' own validators said before.
     with pytest.raises(ValueError, match=r"^must be at least 0$"):

@@ -15,7 +15,7 @@ import threading
 import time
 import typing as t
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 _T = t.TypeVar("_T")
@@ -157,7 +157,8 @@ class ServiceHealth:
     degraded: bool = False
     since: dt.datetime | None = None
     reason: str | None = None
-    stand_in: str = "using this process's memory"
+    #: Wording only: two healths alike but for it are equal (``health() == StoreHealth("redis")``).
+    stand_in: str = field(default="using this process's memory", compare=False)
 
     def __str__(self) -> str:
         if not self.degraded:

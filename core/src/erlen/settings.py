@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import types
 import typing as t
 from collections.abc import Callable, Mapping
@@ -103,6 +104,15 @@ class DeclaredSetting:
         return redact(value) if self.setting.secret else repr(value)
 
 
+def _finite(value: float) -> bool:
+    """Whether ``value`` is neither NaN nor infinite: an int always is (and one beyond a float's range would make
+    :func:`math.isfinite` raise ``OverflowError``).
+
+    :param value: a setting's number.
+    """
+    return isinstance(value, int) or math.isfinite(value)
+
+
 def at_least(low: float) -> Callable[[float | None], None]:
     """A ``validate`` for :class:`Setting` refusing numbers below ``low`` ("must be at least ``low``").
 
@@ -115,7 +125,7 @@ def at_least(low: float) -> Callable[[float | None], None]:
     def check(value: float | None) -> None:
         if value is None:
             return
-        if not math.isfinite(value):
+        if not _finite(value):
             raise ValueError(f"must be a finite number of at least {low}")
         if value < low:
             raise ValueError(f"must be at least {low}")
@@ -136,7 +146,7 @@ def greater_than(low: float) -> Callable[[float | None], None]:
     def check(value: float | None) -> None:
         if value is None:
             return
-        if not math.isfinite(value):
+        if not _finite(value):
             raise ValueError(f"must be a finite number greater than {low}")
         if value <= low:
             raise ValueError(f"must be greater than {low}")
@@ -248,7 +258,12 @@ def convert(tp: t.Any, value: object, *, from_text: bool) -> object:
         if isinstance(value, bool):
             raise ValueError(f"must be {'an integer' if tp is int else 'a number'}, not a boolean")
         if tp is float and isinstance(value, int):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int of hundreds of digits: a bare traceback otherwise
+                raise ValueError(
+                    f"must be a number within a float's range (up to about {sys.float_info.max:.1e})"
+                ) from None
         if isinstance(value, tp):
             return value
         if from_text and isinstance(value, str):

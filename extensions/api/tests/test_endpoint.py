@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import importlib
 import io
 import json
 import typing as t
@@ -426,3 +427,62 @@ def test_strings_read_as_non_finite_numbers_are_refused_like_json_nan(make_app: 
     # Text stays text, and finite numbers in strings are numbers.
     assert client.post("/api/v8/prices", json={"price": "1.5", "label": text, "cost": "2.50"}).json == {"label": text}
     assert client.get("/api/v8/search", query_string={"above": "1e300", "tags": text}).status_code == 200
+
+
+class _Titled(BaseModel):
+    title: str
+    tags: list[str] = []
+
+
+def test_the_strings_of_a_body_without_number_fields_are_not_parsed_again(
+    make_app: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a float or Decimal field reads "nan" or "inf" from text: a body of other fields whose text merely
+    contains them ("maintenance info", an escaped character) is parsed once, as before the check existed."""
+    endpoint = importlib.import_module("erlen_api.endpoint")  # erlen_api.endpoint is also a decorator's name
+    parsed_again: list[bytes] = []
+    json_leaves = endpoint._json_leaves
+    monkeypatch.setattr(endpoint, "_json_leaves", lambda data: parsed_again.append(data) or json_leaves(data))
+    api = Api("texts", version="v9")
+
+    @api.post("/notes")
+    def notes(body: _Window) -> dict[str, int]:
+        return {"tags": len(body.tags)}
+
+    @api.post("/plain")
+    def plain(body: _Titled) -> dict[str, str]:
+        return {"title": body.title}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+    body = {"title": "maintenance info: caf\u00e9 closed", "tags": ["inf", "nan"]}
+    assert client.post("/api/v9/plain", data=json.dumps(body), content_type="application/json").json == {
+        "title": body["title"]
+    }
+    assert parsed_again == []
+    # A type with a float field still has its strings looked at.
+    assert client.post("/api/v9/notes", json={"low": "nan"}).status_code == 422
+    assert len(parsed_again) == 1
+
+
+def test_a_required_list_parameter_with_too_many_values_is_not_also_missing(make_app: t.Any) -> None:
+    """The values over API_MAX_FILTER_VALUES are refused, not dropped: the 422 says too many, not "missing"
+    for a parameter the request gave (the values up to the limit are still validated, and their errors listed)."""
+    api = Api("capped", version="v3")
+
+    @api.get("/ids")
+    def ids(id: list[int]) -> list[int]:
+        return id
+
+    app = make_app(["api"], {"API_MAX_FILTER_VALUES": 3})
+    app.register_blueprint(api)
+    client = app.test_client()
+    response = client.get("/api/v3/ids?" + _many("id", 4))
+    assert response.status_code == 422
+    assert [(e["parameter"], e["type"]) for e in response.json["errors"]] == [("id", "too_many_values")]
+    response = client.get("/api/v3/ids?id=1&id=x&id=3&id=4")
+    assert [(e["parameter"], e["type"]) for e in response.json["errors"]] == [
+        ("id", "too_many_values"),
+        ("id", "int_parsing"),
+    ]

@@ -172,6 +172,16 @@ def rows_app(make_app: t.Any, session: Session) -> t.Any:
     def new() -> ThingOut:
         return Thing(id=9, name="unsaved", size=1)
 
+    @api.get("/new-too-big")
+    def new_too_big() -> SmallOut:
+        return Thing(id=9, name="unsaved", size=9)
+
+    @api.get("/added-too-big")
+    def added_too_big() -> SmallOut:
+        thing = Thing(id=10, name="pending", size=9)
+        session.add(thing)  # pending: not flushed, nothing stored
+        return thing
+
     app = make_app(["api"], {"TESTING": True})  # responses checked, exceptions raised
     app.register_blueprint(api)
     return app
@@ -253,6 +263,10 @@ def test_a_value_the_view_made_is_still_the_views_error(rows_app: t.Any) -> None
     # Rows that validated, written as the model's own serialiser says, which its schema refuses.
     with pytest.raises(ResponseValidationError):
         rows_app.test_client().get("/api/v1/misserialised")
+    # Instances the view made and did not save hold the view's values, not stored ones.
+    for path in ("/api/v1/new-too-big", "/api/v1/added-too-big"):
+        with pytest.raises(ResponseValidationError):
+            rows_app.test_client().get(path)
 
 
 def test_the_reader_takes_only_plain_mapped_instances(session: Session) -> None:

@@ -579,3 +579,13 @@ def test_parallel_wrong_current_passwords_reach_the_check_at_most_limit_times(fr
     statuses = run_together(PARALLEL, attempt, gate)
     assert gate.checked == LIMIT
     assert sorted(statuses) == [200] * LIMIT + [429] * (PARALLEL - LIMIT)
+
+
+def test_a_stores_health_equals_the_health_made_by_its_backend_name_alone() -> None:
+    """``StoreHealth("memory")`` (as a caller of the public class writes it) equals what the store answers: the
+    stand-in's wording for the line is not part of the comparison."""
+    from erlen_auth.throttling import StoreHealth
+
+    assert MemoryStore().health() == StoreHealth("memory")
+    throttle = LoginThrottle(MemoryStore(), account_limit=3, address_limit=3, window=60)
+    assert throttle.health() == StoreHealth("memory")

@@ -120,13 +120,34 @@ def test_the_otlp_exporter_is_chosen_in_config(make_app: MakeApp) -> None:
     tracing.provider.shutdown()
 
 
-@pytest.mark.parametrize("endpoint", ["localhost:4318/v1/traces", "127.0.0.1:4318", "ftp://collector/", "http://"])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "localhost:4318/v1/traces",
+        "127.0.0.1:4318",
+        "ftp://collector/",
+        "http://",
+        "http://collector:99999/v1/traces",
+        "http://collector:port/v1/traces",
+        "http://[::1/v1/traces",
+    ],
+)
 def test_an_endpoint_that_is_not_an_http_url_names_the_setting(make_app: MakeApp, endpoint: str) -> None:
-    """The exporter took any text, then failed at each export in the background, far from the setting."""
+    """The exporter took any text, then failed at each export in the background, far from the setting: a port
+    beyond 65535 or not a number too, and a bracket left open says what is wanted, not only urlsplit's reason."""
     import erlen
 
     with pytest.raises(erlen.SettingError, match=r"OPS_TRACING_ENDPOINT.*must be an http:// or https:// URL"):
         make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_ENDPOINT": endpoint})
+
+
+def test_an_empty_endpoint_is_the_exporters_default(make_app: MakeApp) -> None:
+    """As tracing reads it (and as the environment's empty value is read): not a URL refused at startup."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none", "OPS_TRACING_ENDPOINT": ""})
+    assert app.config["OPS_TRACING_ENDPOINT"] == ""
+    tracing = state_of(app).tracing
+    assert tracing is not None
+    tracing.provider.shutdown()
 
 
 def test_a_malformed_trace_header_starts_a_new_trace(make_app: MakeApp) -> None:

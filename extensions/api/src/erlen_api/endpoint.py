@@ -252,6 +252,9 @@ class Endpoint:
     _query_model: type[BaseModel] | None = field(default=None, repr=False)
     _query_model_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
     _body_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
+    #: Whether the body's type validates a float or a ``Decimal`` anywhere: only then can one of its strings read
+    #: as NaN or infinite, and only then are the body's strings looked at (see :meth:`_parse_body`).
+    _body_reads_numbers: bool = field(default=False, repr=False)
     _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
     _loaded_rows: LoadedRows | None = field(default=None, repr=False)
     _loaded_rows_many: bool = field(default=False, repr=False)
@@ -317,6 +320,7 @@ class Endpoint:
         self._query_model_adapters = {model.argument: TypeAdapter(model.annotation) for model in self.query_models}
         if self.body is not None:
             self._body_adapter = TypeAdapter(self.body.annotation)
+            self._body_reads_numbers = _validates_numbers(self._body_adapter)
         if self.response is not UNSET and self.response is not None:
             self._response_adapter = TypeAdapter(self.response)
             model, many = _model_of(self.response)
@@ -448,12 +452,15 @@ class Endpoint:
             arguments[body.argument] = body.default
             return []
         require_json_body()
-        non_finite: list[dict[str, t.Any]] = []
-        if _NON_FINITE_HINT.search(data) is not None:
-            # Rare, and only then parsed a second time: the bytes alone cannot tell a string "e100" from 1e100.
-            non_finite = _non_finite_errors(data)
-        # The places of the body's strings, when one may read as NaN or infinite (rare: parsed a second time).
-        texts = _text_locations(data) if _NON_FINITE_TEXT_HINT.search(data) is not None else []
+        # Rare, and only then parsed a second time (once for both): the bytes alone cannot tell a string "e100"
+        # from 1e100. The second hint matches common words ("info", "maintenance") and any escape: looked for only
+        # when the body's type has a number field, which reads "nan" or "inf" from a string.
+        numbers_hinted = _NON_FINITE_HINT.search(data) is not None
+        texts_hinted = self._body_reads_numbers and _NON_FINITE_TEXT_HINT.search(data) is not None
+        leaves = _json_leaves(data) if numbers_hinted or texts_hinted else []
+        non_finite = _non_finite_errors(leaves) if numbers_hinted else []
+        # The places of the body's strings, of which one may read as NaN or infinite.
+        texts = [location for location, leaf in leaves if isinstance(leaf, str)] if texts_hinted else []
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
         try:
             value = adapter.validate_json(data)
@@ -488,8 +495,8 @@ def _query_values(
     """The raw values of ``parameters`` in the query string ``args``: a list for a repeated parameter.
 
     A repeated parameter (a list filter, ``?status=a&status=b``) with more values than ``API_MAX_FILTER_VALUES``
-    is left out, with an error in ``errors``: tens of thousands of values would reach the database as bound
-    parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
+    has an error in ``errors``, and only its first values are validated: tens of thousands of values would reach
+    the database as bound parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
 
     :param args: the query string's values.
     :param parameters: the parameters read.
@@ -514,42 +521,56 @@ def _query_values(
                     "type": "too_many_values",
                 }
             )
-            continue
+            # The first ones are still validated (their errors listed too); left out, the parameter would be
+            # reported "missing" besides, though the request gave it.
+            values = values[:limit]
         raw[key] = values
     return raw
 
 
-def _non_finite_errors(data: bytes) -> list[dict[str, t.Any]]:
-    """The errors of the numbers of the JSON ``data`` that are NaN, infinite or beyond a float's range; none
-    when it is not JSON.
-
-    JSON numbers are finite (RFC 8259): a view given ``NaN`` or ``1e400`` for a ``float`` would answer it as
-    ``null``, store it where the database takes it (PostgreSQL's ``NaN``), and fail the check of its answers.
+def _json_leaves(data: bytes) -> list[tuple[tuple[str | int, ...], t.Any]]:
+    """The values of the JSON ``data`` that are neither objects nor arrays, each with its location; none when it
+    is not JSON (the validation says what is wrong with it).
 
     :param data: the request's body.
     """
     try:
         document = pydantic_core.from_json(data)
     except ValueError:
-        return []  # the validation says what is wrong with it
-    found: list[dict[str, t.Any]] = []
+        return []
+    found: list[tuple[tuple[str | int, ...], t.Any]] = []
 
     def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                found.append(_finite_number_error("body", pointer=json_pointer(location)))
-        elif isinstance(value, int) and not isinstance(value, bool):
-            # Read exactly, but a float field would take it as infinite.
-            if abs(value) > sys.float_info.max:
-                found.append(_finite_number_error("body", pointer=json_pointer(location)))
-        elif isinstance(value, dict):
+        if isinstance(value, dict):
             for key, item in value.items():
                 visit(item, (*location, key))
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 visit(item, (*location, index))
+        else:
+            found.append((location, value))
 
     visit(document, ())
+    return found
+
+
+def _non_finite_errors(leaves: Iterable[tuple[tuple[str | int, ...], t.Any]]) -> list[dict[str, t.Any]]:
+    """The errors of the numbers among a JSON body's ``leaves`` that are NaN, infinite or beyond a float's range.
+
+    JSON numbers are finite (RFC 8259): a view given ``NaN`` or ``1e400`` for a ``float`` would answer it as
+    ``null``, store it where the database takes it (PostgreSQL's ``NaN``), and fail the check of its answers.
+
+    :param leaves: the body's values and their locations (:func:`_json_leaves`).
+    """
+    found: list[dict[str, t.Any]] = []
+    for location, value in leaves:
+        if isinstance(value, float):
+            refused = not math.isfinite(value)
+        else:
+            # An int is read exactly, but a float field would take one beyond a float's range as infinite.
+            refused = isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max
+        if refused:
+            found.append(_finite_number_error("body", pointer=json_pointer(location)))
     return found
 
 
@@ -585,29 +606,27 @@ def _is_non_finite(value: t.Any) -> bool:
     return False
 
 
-def _text_locations(data: bytes) -> list[tuple[str | int, ...]]:
-    """The locations of the strings of the JSON ``data``; none when it is not JSON.
+def _validates_numbers(adapter: TypeAdapter[t.Any]) -> bool:
+    """Whether ``adapter`` validates a float or a ``Decimal`` anywhere (which pydantic's lax mode reads from text).
 
-    :param data: the request's body.
+    :param adapter: a body's validator.
     """
     try:
-        document = pydantic_core.from_json(data)
-    except ValueError:
-        return []
-    found: list[tuple[str | int, ...]] = []
-
-    def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
-        if isinstance(value, str):
-            found.append(location)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                visit(item, (*location, key))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                visit(item, (*location, index))
-
-    visit(document, ())
-    return found
+        schema: t.Any = adapter.core_schema
+    except Exception:
+        schema = None
+    if not isinstance(schema, dict):  # not built yet (a forward reference): every body is looked at
+        return True
+    pending = [schema]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if item.get("type") in ("float", "decimal"):
+                return True
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
 
 
 def _value_at(value: t.Any, location: Iterable[str | int]) -> t.Any:

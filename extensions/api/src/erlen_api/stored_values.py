@@ -81,8 +81,11 @@ def _identity(instance: t.Any) -> str:
     return str(key[0]) if len(key) == 1 else "(" + ", ".join(map(str, key)) + ")"
 
 
-def _is_mapped(value: t.Any) -> bool:
-    """Whether ``value`` is an instance of a SQLAlchemy mapped class.
+def _is_stored(value: t.Any) -> bool:
+    """Whether ``value`` is an instance of a SQLAlchemy mapped class read from or written to the database.
+
+    An instance never flushed (transient, or pending in the session) holds what the view made: its values are
+    the view's, not the data's.
 
     :param value: anything.
     """
@@ -91,7 +94,8 @@ def _is_mapped(value: t.Any) -> bool:
     import sqlalchemy as sa
     from sqlalchemy.orm import InstanceState
 
-    return isinstance(sa.inspect(value, raiseerr=False), InstanceState)
+    state = sa.inspect(value, raiseerr=False)
+    return isinstance(state, InstanceState) and state.has_identity
 
 
 def _step(value: t.Any, part: str | int) -> t.Any:
@@ -112,8 +116,9 @@ def _step(value: t.Any, part: str | int) -> t.Any:
 def stored_value_error(value: t.Any, error: ValidationError, resource: str | None = None) -> StoredValueError | None:
     """The :class:`StoredValueError` of ``error``, when each of its errors is of a field of a stored row.
 
-    Each error's location is followed through ``value``: the last mapped instance met on the way is the row, and
-    the rest of the location its field. An error outside any row (a value the view made) is the view's fault:
+    Each error's location is followed through ``value``: the last stored instance met on the way is the row, and
+    the rest of the location its field. An error outside any stored row (a value the view made, an instance
+    it created and did not save) is the view's fault:
     ``None`` then, and the caller raises what it raised before.
 
     :param value: what was validated: a row, a list of rows, a dict holding them...
@@ -126,10 +131,10 @@ def stored_value_error(value: t.Any, error: ValidationError, resource: str | Non
         row: t.Any = None
         field: str | None = None
         for part in detail["loc"]:
-            if _is_mapped(current):
+            if _is_stored(current):
                 row, field = current, str(part)
             current = _step(current, part)
-        if _is_mapped(current):
+        if _is_stored(current):
             row, field = current, None  # the row itself is refused (by a model validator)
         if row is None:
             return None

@@ -114,3 +114,31 @@ def test_each_outage_is_one_warning_and_each_recovery_one_info_line(
     assert len(infos) == 2 and all(i.startswith("Mail outbox: the database answers again") for i in infos)
     assert not lines(logging.ERROR)
     assert {row.status for row in rows_of(app).values()} == {"sent"}
+
+
+def test_closing_the_marks_writer_after_its_connection_was_lost_does_not_connect_again(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer's connection dropped by the server (SQLAlchemy invalidated it): closing it logs the lost
+    connection at DEBUG, and neither connects to the database again (down: a connection error raised by the
+    close, or the connect timeout waited for) nor raises."""
+    from erlen_mail.outbox.marks import MarkWriter
+
+    engine = sa.create_engine(postgres_server.url + "?connect_timeout=2")
+    connects: list[object] = []
+    sa.event.listen(engine, "connect", lambda connection, record: connects.append(connection))
+    caplog.set_level(logging.DEBUG, logger="erlen_mail")
+    try:
+        writer = MarkWriter(engine, threading.local(), threaded=False, own_connection=True, durable=False)
+        with writer:
+            connection = writer.connection
+            assert connection is not None
+            connection.execute(sa.text("SELECT 1"))
+            postgres_server.kill()
+            with pytest.raises(sa.exc.OperationalError):
+                connection.execute(sa.text("SELECT 1"))
+            assert connection.invalidated
+        assert len(connects) == 1
+        assert [r.levelno for r in caplog.records if "could not restore" in r.getMessage()] == [logging.DEBUG]
+    finally:
+        engine.dispose()

@@ -50,12 +50,17 @@ def _seconds(*, zero: bool, most: float | None = None) -> t.Callable[[object], N
 
 
 def _http_url(value: object) -> None:
-    if value is None:
-        return
-    parts = urlsplit(str(value))
+    if value is None or value == "":
+        return  # the exporter's own default, as tracing.start reads an empty value
+    wanted = "must be an http:// or https:// URL with a host, such as 'http://127.0.0.1:4318/v1/traces'"
+    try:
+        parts = urlsplit(str(value))
+        parts.port  # noqa: B018  (read for its check: a port that is not a number or beyond 65535 raises)
+    except ValueError as exc:  # urlsplit's reason ("Invalid IPv6 URL"), which alone would not name the fix
+        raise ValueError(f"{wanted} ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         # The exporter would take it, and fail at each export in the background, far from the setting.
-        raise ValueError("must be an http:// or https:// URL with a host, such as 'http://127.0.0.1:4318/v1/traces'")
+        raise ValueError(wanted)
 
 
 def _token(value: object) -> None:

@@ -157,8 +157,10 @@ class MarkWriter:
         except Exception as exc:
             # The connection is not put back with the setting changed: the pool drops it. A connection the
             # database dropped (an outage, which the worker logs once) needs nothing restored: no warning.
-            driver = connection.connection.driver_connection
-            lost = bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
+            # Not `connection.connection` once SQLAlchemy invalidated it (a disconnect): that would connect
+            # again, to a database that is down, and raise here, or wait for the connect timeout first.
+            driver = None if connection.invalidated else connection.connection.driver_connection
+            lost = driver is None or bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
             logger.log(
                 logging.DEBUG if lost else logging.WARNING,
                 "Mail outbox: could not restore the marks' connection: %s",
