@@ -93,8 +93,12 @@ def test_a_hung_check_is_not_started_again_while_it_runs(make_app: MakeApp) -> N
             response = client.get("/readyz")
             assert response.status_code == 503
             assert response.get_json()["checks"]["sample.queue"]["status"] == "timeout"
-        assert state["calls"] == 1
+        # Thread.start returns once the thread runs, but its check may not have counted its call yet.
+        deadline = time.monotonic() + 10
+        while state["calls"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert len(check_threads()) == 1
+        assert state["calls"] == 1
     finally:
         state["release"].set()
     for thread in check_threads():

@@ -213,12 +213,14 @@ def test_a_plugin_gauge_reading_a_bad_value_is_left_out_not_the_scrape(
     factory.on_scrape("erlen_bad_labels", "Too many label values.", lambda: {("a", "b"): 1}, ["queue"])
     factory.on_scrape("erlen_bad_key", "A key that is not a tuple.", lambda: {"ab": 1}, ["queue"])
     factory.on_scrape("erlen_bad_number", "A labelled text.", lambda: {("a",): "x"}, ["queue"])
+    factory.on_scrape("erlen_bad_numeral", "A number as text, which float() would read.", lambda: "3")
+    factory.on_scrape("erlen_bad_huge", "An int beyond a float's range.", lambda: 10**400)
     factory.on_scrape("erlen_good_labels", "Fine.", lambda: {("mail",): 2, ("jobs",): 5}, ["queue"])
     found = scrape(app.test_client())
     assert found[("erlen_sample_queue_depth", ())] == 3
     assert found[("erlen_good_labels", (("queue", "mail"),))] == 2
     assert not any(name.startswith("erlen_bad_") for name, _ in found)
-    for name in ("text", "object", "labels", "key", "number"):
+    for name in ("text", "object", "labels", "key", "number", "numeral", "huge"):
         assert f"Metric erlen_bad_{name} could not be read" in caplog.text
 
 

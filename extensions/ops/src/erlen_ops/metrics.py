@@ -238,10 +238,12 @@ def _gauge_family(
 
 
 def _number(value: t.Any) -> float:
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{type(value).__name__} {value!r} is not a number")  # float() would read "3"
     try:
         return float(value)  # an int, a float, a Decimal from the database...
-    except (TypeError, ValueError):
-        raise TypeError(f"{type(value).__name__} {value!r} is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"{type(value).__name__} {str(value)[:40]!r} is not a number a gauge can hold") from None
 
 
 class _Forward(Collector):
