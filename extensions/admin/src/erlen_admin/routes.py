@@ -190,13 +190,13 @@ def export_view(slug: str) -> t.Any:
     if not view.can_export:
         abort(404)
     params = listing.parse(view, request.args, _dialect())
-    if params.errors:
+    if params.unapplied:
         # The list page shows its rows with a warning; a file exported without the filter asked for would
-        # hold rows nobody meant to export, unnoticed.
+        # hold rows nobody meant to export, unnoticed. Not the list's messages: they say what was done instead.
         abort(
             400,
-            description=f"Nothing was exported: {' '.join(params.errors)} Correct the link, or export from "
-            "the list page.",
+            description=f"Nothing was exported: this export cannot apply {'; '.join(params.unapplied)}. "
+            "Correct the link, or export from the list page.",
         )
     session = erlen_db.session
     lines = export.rows(view, params, session)
