@@ -145,15 +145,29 @@ def test_reference_deleted_by_another_session_before_edit(app, client, committed
 
 def test_row_deleted_by_another_session_before_edit(app, client, committed, models):
     database, ids = committed
+    waits: list[bool] = []
 
     def delete_book(session: Session) -> None:
         if any(isinstance(obj, models.Book) for obj in session.dirty):
-            with database.engine.begin() as other:
-                other.execute(sa.delete(models.Book.__table__).where(models.Book.id == ids["book"]))
+            row = models.Book.id == ids["book"]
+            with database.engine.connect() as other:
+                try:  # NOWAIT: this test's one thread cannot wait for the save's lock
+                    other.execute(sa.select(models.Book.id).where(row).with_for_update(nowait=True))
+                except sa.exc.OperationalError:
+                    waits.append(True)
+                    return
+                other.execute(sa.delete(models.Book.__table__).where(row))
+                other.commit()
 
     with before_flush(delete_book):
         response = client.post(f"{BOOKS}{ids['book']}/edit", data=book_form(ids, title="Renamed"))
     assert response.status_code == 302, response.text
+    if database.engine.dialect.name == "postgresql":
+        # The save holds the row (FOR UPDATE): a deletion waits for it, so the save goes through.
+        assert waits == [True]
+        with database.session_scope() as session:
+            assert session.get(models.Book, ids["book"]).title == "Renamed"
+        return
     assert response.headers["Location"] == BOOKS
     assert "was deleted by someone else meanwhile; nothing was saved" in client.get(BOOKS).text
     assert audit_entries(database) == []
@@ -251,3 +265,36 @@ def test_deleting_a_row_deleted_meanwhile(app, client, committed, models, monkey
     assert response.headers["Location"] == BOOKS
     assert "was deleted by someone else meanwhile" in client.get(BOOKS).text
     assert audit_entries(database) == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_no_change_comes_between_the_stale_edit_check_and_the_save(app, client, committed, models, lone_reads):
+    """Before: the row was read without a lock, so another user's save committed after the stale-edit check and
+    before this save's commit was overwritten unseen. Now it waits for this save (NOWAIT here: it is refused)."""
+    import re
+
+    database, ids = committed
+    edit = f"{BOOKS}{ids['book']}/edit"
+    (loaded,) = re.findall(r'name="admin_loaded" value="([0-9a-f]+)"', client.get(edit).text)
+    other_save: list[str] = []
+
+    def another_users_save(session: Session) -> None:
+        if other_save or not any(isinstance(obj, models.Book) for obj in session.dirty):
+            return
+        row = models.Book.id == ids["book"]
+        with database.engine.connect() as other:
+            try:
+                other.execute(sa.select(models.Book.id).where(row).with_for_update(nowait=True))
+            except sa.exc.OperationalError:  # the row is locked: a real save would wait for this one
+                other_save.append("waits")
+                return
+            other.execute(sa.update(models.Book).where(row).values(title="Their title"))
+            other.commit()
+            other_save.append("saved")
+
+    with before_flush(another_users_save):
+        response = client.post(edit, data={**book_form(ids, title="My title"), "admin_loaded": loaded})
+    assert response.status_code == 302, response.text
+    assert other_save == ["waits"]
+    with database.session_scope() as session:
+        assert session.get(models.Book, ids["book"]).title == "My title"

@@ -71,3 +71,21 @@ def test_an_unknown_queue_is_refused_naming_the_declared_ones(make_tasks_app: Ta
     assert set(statuses(app).values()) == {"pending"}
     assert run_jobs(app, queues=["default"]) == 1
     assert effects(app) == ["waiting"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_single_queue_name_instead_of_a_list_is_refused_saying_so(make_tasks_app: TasksApp) -> None:
+    """``queues="default"``: before, each letter was taken for a queue ("no job is declared on the queue(s) 'd',
+    'e', 'f', ..."), a message that does not point at the mistake."""
+    app = make_tasks_app()
+    with app.app_context():
+        record.enqueue("waiting")
+        erlen_db.session.commit()
+    message = r"queues is a list of queue names: pass \['default'\], not 'default'\."
+    with pytest.raises(TypeError, match=message):
+        run_jobs(app, queues="default")
+    with pytest.raises(TypeError, match=message):
+        waiting_jobs(app, "default")
+    with pytest.raises(TypeError, match=message), background_worker(app, queues="default"):
+        pass  # pragma: no cover - never entered
+    assert set(statuses(app).values()) == {"pending"}

@@ -46,6 +46,8 @@ class ListingParams:
     :param page: the page number shown to people (not used in the query).
     :param count: whether the exact count was asked for.
     :param errors: messages about parameters that were ignored.
+    :param unapplied: the same parameters, each as what could not be applied and why (``"the sort 'notes'
+        (that column cannot be sorted)"``), for the export, which refuses them rather than ignoring them.
     :param search_indexed: whether the search goes through the searched columns' index (set by :func:`fetch`);
         without it the search reads every row, and the page says so.
     """
@@ -61,6 +63,7 @@ class ListingParams:
     page: int = 1
     count: bool = False
     errors: list[str] = field(default_factory=list)
+    unapplied: list[str] = field(default_factory=list)
     search_indexed: bool = False
 
     @property
@@ -114,6 +117,7 @@ def parse(view: ModelView, args: Mapping[str, str], dialect: str | None = None) 
             params.sort, params.descending = key, sort.startswith("-")
         else:
             params.errors.append("That column cannot be sorted; the default order is used.")
+            params.unapplied.append(f"the sort {key[:50]!r} (that column cannot be sorted)")
     params.search = (args.get("q") or "").strip()[:MAX_SEARCH_LENGTH].replace("\x00", "") if view.search else ""
     for key in [*view.filter_keys, *view.query_filters]:
         raw = args.get(FILTER_PREFIX + key, "")
@@ -125,12 +129,14 @@ def parse(view: ModelView, args: Mapping[str, str], dialect: str | None = None) 
             params.errors.append(
                 f"The filter {view.filter_label(key)!r} was ignored: {raw[:50]!r} is not a valid value."
             )
+            params.unapplied.append(f"the filter {view.filter_label(key)!r} ({raw[:50]!r} is not a valid value)")
             continue
         params.raw_filters[key] = raw
     known = {FILTER_PREFIX + key for key in [*view.filter_keys, *view.query_filters]}
     for name in args:
         if name.startswith(FILTER_PREFIX) and name not in known:
             params.errors.append(f"This list has no filter {name[:50]!r}; it was ignored.")
+            params.unapplied.append(f"the filter {name[:50]!r} (this list has no such filter)")
     try:
         size = int(args.get("per_page", ""))
     except ValueError:

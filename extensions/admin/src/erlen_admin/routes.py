@@ -59,12 +59,23 @@ def _dialect() -> str:
     return erlen_db.session.get_bind().dialect.name
 
 
-def _object(view: ModelView, ident: str) -> t.Any:
+def _object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any:
+    """The object ``ident`` of ``view``, or a 404.
+
+    :param view: the model view.
+    :param ident: the primary key, as in the URL.
+    :param lock: read it ``FOR UPDATE`` (not on SQLite, which cannot), so that nobody changes it before this
+        request's transaction ends.
+    """
+    dialect = _dialect()
     try:
-        key = view.coerce(view.pk_key, ident, _dialect())
+        key = view.coerce(view.pk_key, ident, dialect)
     except (ValueError, KeyError, TypeError):
         abort(404)
-    obj = erlen_db.session.get(view.model, key)
+    # Not on SQLite, which has no row locks: there, the read would only begin the transaction early and lose
+    # erlen-db's lone reads (a write on an older snapshot is then refused as busy).
+    lock = lock and dialect != "sqlite"
+    obj = erlen_db.session.get(view.model, key, with_for_update=lock or None, populate_existing=lock)
     if obj is None:
         abort(404)
     return obj
@@ -179,13 +190,13 @@ def export_view(slug: str) -> t.Any:
     if not view.can_export:
         abort(404)
     params = listing.parse(view, request.args, _dialect())
-    if params.errors:
+    if params.unapplied:
         # The list page shows its rows with a warning; a file exported without the filter asked for would
-        # hold rows nobody meant to export, unnoticed.
+        # hold rows nobody meant to export, unnoticed. Not the list's messages: they say what was done instead.
         abort(
             400,
-            description=f"Nothing was exported: {' '.join(params.errors)} Correct the link, or export from "
-            "the list page.",
+            description=f"Nothing was exported: this export cannot apply {'; '.join(params.unapplied)}. "
+            "Correct the link, or export from the list page.",
         )
     session = erlen_db.session
     lines = export.rows(view, params, session)
@@ -257,7 +268,9 @@ def create_view(slug: str) -> t.Any:
 
 def edit_view(slug: str, ident: str) -> t.Any:
     view = _view(slug, "edit")
-    obj = _object(view, ident)
+    # A save is locked from the stale-edit check to its commit: a change committed in between would be
+    # overwritten unseen, the very thing the check is for.
+    obj = _object(view, ident, lock=request.method == "POST")
     form = view.edit_form_class()(obj=obj)
     session = erlen_db.session
     keys = [key for key in _form_keys(form) if key in view.columns]

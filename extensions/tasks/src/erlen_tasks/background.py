@@ -48,6 +48,7 @@ def background_worker(
     :param stop_timeout: seconds to wait for the running jobs when the block ends.
     :returns: the worker's thread.
     :raises UnknownQueueError: no job is declared on one of ``queues``.
+    :raises TypeError: ``queues`` is a string (one name) rather than a list of names.
     :raises RuntimeError: the worker did not stop within ``stop_timeout`` (and 10 more seconds).
     """
     from .state import state_of
@@ -82,6 +83,7 @@ def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
     :param app: the app (with ``tasks`` enabled).
     :param queues: the queues (without ``TASKS_QUEUE_PREFIX``).
     :raises UnknownQueueError: no job is declared on one of ``queues``.
+    :raises TypeError: ``queues`` is a string (one name) rather than a list of names.
     """
     import sqlalchemy as sa
 
@@ -120,6 +122,7 @@ def run_jobs(app: Flask, *, queues: Iterable[str] = (), timeout: float = 60.0) -
     :param timeout: seconds after which jobs still waiting fail the call.
     :returns: how many runs ended (done, retrying, dead or skipped).
     :raises UnknownQueueError: no job is declared on one of ``queues`` (a typo would otherwise run nothing).
+    :raises TypeError: ``queues`` is a string (one name) rather than a list of names.
     :raises TimeoutError: jobs were still waiting after ``timeout`` seconds.
     """
     import time

@@ -120,9 +120,13 @@ class TasksState:
         :param queues: the queues to work on.
         :raises UnknownQueueError: no enabled plugin declares a job on one of them; the message lists those
             that do.
+        :raises TypeError: ``queues`` is a single name (a string), not a list of names.
         """
         from .errors import UnknownQueueError
 
+        if isinstance(queues, str):
+            # tuple("default") is ('d', 'e', ...): the message would name seven one-letter queues.
+            raise TypeError(f"queues is a list of queue names: pass [{queues!r}], not {queues!r}.")
         queues = tuple(queues)
         declared = sorted({job.queue for job in self.jobs.values()})
         unknown = [name for name in queues if name not in declared]
