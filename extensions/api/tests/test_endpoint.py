@@ -429,6 +429,61 @@ def test_strings_read_as_non_finite_numbers_are_refused_like_json_nan(make_app: 
     assert client.get("/api/v8/search", query_string={"above": "1e300", "tags": text}).status_code == 200
 
 
+class _Measured(BaseModel):
+    price: float
+    count: int = 0
+    cost: decimal.Decimal | None = None
+    readings: list[float] = []
+    ratio: float | int = 1
+    label: str = ""
+    tags: list[str] = []
+
+
+def test_a_string_read_as_nan_is_listed_with_the_bodys_other_errors(make_app: t.Any) -> None:
+    """A "nan" for a number field and another invalid field: the 422 lists both at once, not the "nan" only once
+    the client has fixed the other field (strings of text fields that merely read so stay text)."""
+    api = Api("together", version="v8")
+    seen: list[_Measured] = []
+
+    @api.post("/measures")
+    def measures(body: _Measured) -> dict[str, str]:
+        seen.append(body)
+        return {"label": body.label}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+    body = {
+        "price": "nan",
+        "count": "many",
+        "cost": "-Infinity",
+        "readings": [1, "inf", "x"],
+        "ratio": "1e400",
+        "label": "nan",
+        "tags": ["inf"],
+    }
+    refused = client.post("/api/v8/measures", json=body)
+    assert (refused.status_code, refused.mimetype) == (422, PROBLEM_MEDIA_TYPE), refused.data
+    assert sorted((e["pointer"], e["type"]) for e in refused.json["errors"]) == [
+        ("#/cost", "finite_number"),
+        ("#/count", "int_parsing"),
+        ("#/price", "finite_number"),
+        ("#/ratio", "finite_number"),
+        ("#/readings/1", "finite_number"),
+        ("#/readings/2", "float_parsing"),
+    ]
+    assert refused.json["detail"] == "The request has 6 invalid inputs."
+    # With the other errors fixed, the same "nan" errors, and nothing new.
+    body.update(count=1, readings=[1, "inf"])
+    assert sorted(e["pointer"] for e in client.post("/api/v8/measures", json=body).json["errors"]) == [
+        "#/cost",
+        "#/price",
+        "#/ratio",
+        "#/readings/1",
+    ]
+    assert seen == []
+
+
 class _Titled(BaseModel):
     title: str
     tags: list[str] = []

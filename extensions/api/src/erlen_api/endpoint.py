@@ -423,6 +423,53 @@ class Endpoint:
                 found.append(_finite_number_error("query", parameter=parameter.key))
         return found
 
+    def _non_finite_texts_among_others(
+        self, document: t.Any, texts: Iterable[tuple[str | int, ...]], taken: set[str]
+    ) -> list[dict[str, t.Any]]:
+        """The ``finite_number`` errors of the body's strings a number field reads as NaN or infinite, when the
+        body is invalid for other reasons (the validated value, which tells them apart, is then not at hand).
+
+        Each such string (``"nan"``, ``"inf"``, ``"1e400"``) is replaced in ``document`` by text no number field
+        reads, and the document validated again (not parsed: rare, a body with invalid fields): the places whose
+        float or ``Decimal`` field now refuses the text are those that read the string as a number.
+
+        :param document: the body, parsed once by :func:`_json_leaves`; its strings are replaced in place.
+        :param texts: the places of its strings.
+        :param taken: the JSON pointers of the places that have an error already.
+        """
+        suspects = {
+            location: pointer
+            for location in texts
+            if location  # the root: invalid as a whole, its pointer taken
+            and (pointer := json_pointer(location)) not in taken
+            and _reads_as_non_finite(_leaf_at(document, location))
+        }
+        if not suspects:
+            return []
+        for location in suspects:
+            _replace_leaf(document, location, _NOT_A_NUMBER)
+        adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
+        try:
+            adapter.validate_python(document)
+            return []  # the body's other errors are gone too (a validator of the app's): nothing to tell apart
+        except ValidationError as exc:
+            refused = exc.errors(include_url=False, include_input=False)
+        except Exception:  # a validator of the app's that cannot take the stand-in text
+            return []  # the body's other errors still answer the request; only the "nan" waits for the next one
+        # A union's member follows the place in the error's location (#/ratio/float).
+        read_as_numbers = {
+            location
+            for error in refused
+            if error["type"] in _NUMBER_PARSING_ERRORS
+            for location in suspects
+            if tuple(error["loc"][: len(location)]) == location
+        }
+        return [
+            _finite_number_error("body", pointer=pointer)
+            for location, pointer in suspects.items()
+            if location in read_as_numbers
+        ]
+
     def _parse_body(self, arguments: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         """Parse the JSON body into ``arguments``; the errors of its fields.
 
@@ -457,7 +504,8 @@ class Endpoint:
         # when the body's type has a number field, which reads "nan" or "inf" from a string.
         numbers_hinted = _NON_FINITE_HINT.search(data) is not None
         texts_hinted = self._body_reads_numbers and _NON_FINITE_TEXT_HINT.search(data) is not None
-        leaves = _json_leaves(data) if numbers_hinted or texts_hinted else []
+        parsed = _json_leaves(data) if numbers_hinted or texts_hinted else None
+        leaves = parsed.leaves if parsed is not None else []
         non_finite = _non_finite_errors(leaves) if numbers_hinted else []
         # The places of the body's strings, of which one may read as NaN or infinite.
         texts = [location for location, leaf in leaves if isinstance(leaf, str)] if texts_hinted else []
@@ -476,7 +524,13 @@ class Endpoint:
                 ) from None
             # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
             places = {error["pointer"] for error in non_finite}
-            return non_finite + [error for error in _field_errors(details, "body") if error["pointer"] not in places]
+            others = [error for error in _field_errors(details, "body") if error["pointer"] not in places]
+            if texts and parsed is not None:
+                # The validated value is not at hand to tell which strings became NaN: asked of the document
+                # parsed already, so that a "nan" is listed with the other errors, not after they are fixed.
+                taken = places | {error["pointer"] for error in others}
+                non_finite += self._non_finite_texts_among_others(parsed.document, texts, taken)
+            return non_finite + others
         # A string that a number field read as NaN or infinite ("nan", "inf", "1e400"): refused as JSON's NaN is.
         non_finite += [
             _finite_number_error("body", pointer=json_pointer(location))
@@ -528,16 +582,28 @@ def _query_values(
     return raw
 
 
-def _json_leaves(data: bytes) -> list[tuple[tuple[str | int, ...], t.Any]]:
-    """The values of the JSON ``data`` that are neither objects nor arrays, each with its location; none when it
-    is not JSON (the validation says what is wrong with it).
+@dataclass(frozen=True)
+class _ParsedBody:
+    """A JSON body parsed once, for the checks the validation cannot make.
+
+    :param document: the body as Python values.
+    :param leaves: its values that are neither objects nor arrays, each with its location.
+    """
+
+    document: t.Any
+    leaves: list[tuple[tuple[str | int, ...], t.Any]]
+
+
+def _json_leaves(data: bytes) -> _ParsedBody:
+    """The JSON ``data`` parsed, with its values that are neither objects nor arrays, each with its location; none
+    when it is not JSON (the validation says what is wrong with it).
 
     :param data: the request's body.
     """
     try:
         document = pydantic_core.from_json(data)
     except ValueError:
-        return []
+        return _ParsedBody(None, [])
     found: list[tuple[tuple[str | int, ...], t.Any]] = []
 
     def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
@@ -551,7 +617,53 @@ def _json_leaves(data: bytes) -> list[tuple[tuple[str | int, ...], t.Any]]:
             found.append((location, value))
 
     visit(document, ())
-    return found
+    return _ParsedBody(document, found)
+
+
+#: Text that no float or ``Decimal`` field reads, and that any string field takes.
+_NOT_A_NUMBER = "erlen: not a number"
+
+#: pydantic's errors of a float or ``Decimal`` field given text it cannot read as a number.
+_NUMBER_PARSING_ERRORS = frozenset({"float_parsing", "decimal_parsing"})
+
+
+def _reads_as_non_finite(value: t.Any) -> bool:
+    """Whether ``value`` is text that reads as a NaN or infinite float or ``Decimal`` (``"nan"``, ``"-inf"``,
+    ``"1e400"``, ``"sNaN"``).
+
+    :param value: a leaf of a JSON body.
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except ValueError:
+        pass
+    try:
+        return not decimal.Decimal(value.strip()).is_finite()
+    except decimal.InvalidOperation:
+        return False
+
+
+def _leaf_at(document: t.Any, location: tuple[str | int, ...]) -> t.Any:
+    """The value at ``location`` (a leaf's, from :func:`_json_leaves`) in the parsed ``document``.
+
+    :param document: a parsed JSON body.
+    :param location: the keys and indexes from its root.
+    """
+    for part in location:
+        document = document[part]
+    return document
+
+
+def _replace_leaf(document: t.Any, location: tuple[str | int, ...], value: t.Any) -> None:
+    """Put ``value`` at ``location`` (a leaf's, never the root) in the parsed ``document``.
+
+    :param document: a parsed JSON body.
+    :param location: the keys and indexes from its root.
+    :param value: the new value.
+    """
+    _leaf_at(document, location[:-1])[location[-1]] = value
 
 
 def _non_finite_errors(leaves: Iterable[tuple[tuple[str | int, ...], t.Any]]) -> list[dict[str, t.Any]]:
