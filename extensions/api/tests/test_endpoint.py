@@ -429,6 +429,25 @@ def test_strings_read_as_non_finite_numbers_are_refused_like_json_nan(make_app: 
     assert client.get("/api/v8/search", query_string={"above": "1e300", "tags": text}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("encoding", "named"), [("utf-8-sig", "UTF-8"), ("utf-16", "UTF-16"), ("utf-16-be", None), ("utf-32", "UTF-32")]
+)
+def test_a_body_with_a_byte_order_mark_gets_a_400_saying_so(client: t.Any, encoding: str, named: str | None) -> None:
+    """JSON must not start with a byte order mark (RFC 8259): the 400 said "expected value at line 1 column 1",
+    a character the client never sees; it now names the mark and what to send."""
+    body = json.dumps({"x": 1, "y": 2}).encode(encoding)
+    refused = client.post("/api/v1/points", data=body, content_type="application/json")
+    assert (refused.status_code, refused.mimetype) == (400, PROBLEM_MEDIA_TYPE), refused.data
+    assert refused.json["type"] == "urn:erlen:problem:invalid-json"
+    if named is None:  # no mark to name: pydantic's own message
+        assert "byte order mark" not in refused.json["detail"]
+    else:
+        assert refused.json["detail"] == (
+            f"The body is not valid JSON: it starts with a {named} byte order mark. Send it in UTF-8, without a "
+            "byte order mark."
+        )
+
+
 class _Measured(BaseModel):
     price: float
     count: int = 0

@@ -9,6 +9,7 @@ unparseable body (400) or a body that is not JSON (415).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import decimal
 import inspect
@@ -518,7 +519,8 @@ class Endpoint:
             if invalid is not None:
                 raise Problem(
                     400,
-                    f"The body is not valid JSON: {invalid['msg'].removeprefix('Invalid JSON: ')}.",
+                    _byte_order_mark_detail(data)
+                    or f"The body is not valid JSON: {invalid['msg'].removeprefix('Invalid JSON: ')}.",
                     type=PROBLEM_TYPES["invalid-json"],
                     title="Invalid JSON",
                 ) from None
@@ -541,6 +543,32 @@ class Endpoint:
             return non_finite
         arguments[body.argument] = value
         return []
+
+
+#: The byte order marks a body may start with, and their encodings.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, "UTF-8"),
+    (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16's: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _byte_order_mark_detail(data: bytes) -> str | None:
+    """What is wrong with a body starting with a byte order mark, which JSON must not (RFC 8259, 8.1); else ``None``.
+
+    pydantic's own message, "expected value at line 1 column 1", points at a character the client never typed.
+
+    :param data: a body that is not valid JSON.
+    """
+    encoding = next((name for mark, name in _BYTE_ORDER_MARKS if data.startswith(mark)), None)
+    if encoding is None:
+        return None
+    return (
+        f"The body is not valid JSON: it starts with a {encoding} byte order mark. Send it in UTF-8, without a byte "
+        "order mark."
+    )
 
 
 def _query_values(
