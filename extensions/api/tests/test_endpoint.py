@@ -77,6 +77,10 @@ def test_a_body_over_the_limit_is_a_413_problem(app: Flask, client: t.Any) -> No
     assert response.status_code == 413
     assert response.mimetype == PROBLEM_MEDIA_TYPE
     assert response.json["title"] == "Request Entity Too Large"
+    assert (
+        response.json["detail"] == "The body is larger than the 100 bytes this endpoint accepts: send less at a time."
+    )
+    assert response.json["max_size"] == 100
 
 
 def test_dataclass_typeddict_and_list_bodies(client: t.Any) -> None:
@@ -262,6 +266,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(make_app: t.Any) -> 
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert chunked.status_code == 413 and chunked.mimetype == "application/problem+json"
+    assert (chunked.json["max_size"], refused.json["max_size"]) == (1000, 1_048_576)
     exactly = json.dumps({"text": "a" * 988}).encode()
     assert len(exactly) == 1000
     whole = client.post(

@@ -480,13 +480,18 @@ class Endpoint:
         """
         body = t.cast(BodyParameter, self.body)
         limit = current_app.config["API_MAX_BODY_SIZE"]
-        if limit is not None and (request.max_content_length is None or limit < request.max_content_length):
+        accepted = request.max_content_length  # the app's own (MAX_CONTENT_LENGTH), or the API's when lower
+        if limit is not None and (accepted is None or limit < accepted):
+            accepted = limit
             # Flask's per-request limit: a larger Content-Length is a 413 before anything is read. A body without
             # one (chunked) is read up to the limit and silently cut off there: one byte more tells it apart.
             request.max_content_length = limit if request.content_length is not None else limit + 1
-        data = request.get_data(cache=True)
+        try:
+            data = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            raise _too_large(accepted) from None
         if limit is not None and len(data) > limit:
-            raise RequestEntityTooLarge()
+            raise _too_large(limit)
         if not data:
             if body.required:
                 return [
@@ -543,6 +548,19 @@ class Endpoint:
             return non_finite
         arguments[body.argument] = value
         return []
+
+
+def _too_large(accepted: int | None) -> Problem:
+    """The 413 of a body over the size the endpoint accepts, saying that size (Werkzeug's says none).
+
+    :param accepted: the largest body accepted, in bytes.
+    """
+    return Problem(
+        413,
+        f"The body is larger than the {accepted} bytes this endpoint accepts: send less at a time.",
+        title="Request Entity Too Large",
+        max_size=accepted,
+    )
 
 
 #: The byte order marks a body may start with, and their encodings.
