@@ -15,6 +15,7 @@ sending clients what the OpenAPI document does not promise.
 
 from __future__ import annotations
 
+import types
 import typing as t
 from collections.abc import Mapping
 
@@ -49,9 +50,7 @@ class ResponseValidationError(Exception):
         name = getattr(endpoint.view, "__qualname__", repr(endpoint.view))
         super().__init__(
             f"The view {name} ({endpoint.method}) returned a value that its response type "
-            f"{_type_name(endpoint.response)} does not describe"
-            + (f". {explanation}" if explanation else "")
-            + f":\n{error}"
+            f"{_type_name(endpoint.response)} does not describe:\n{error}" + (f"\n{explanation}" if explanation else "")
         )
         self.endpoint = endpoint
         self.error = error
@@ -62,6 +61,11 @@ def _type_name(annotation: t.Any) -> str:
 
     :param annotation: the type.
     """
+    arguments, origin = t.get_args(annotation), t.get_origin(annotation)
+    if origin in (t.Union, types.UnionType):
+        return " | ".join(_type_name(item) for item in arguments)
+    if arguments and origin is not None:  # list[NoteOut], not "list"
+        return f"{_type_name(origin)}[{', '.join(_type_name(item) for item in arguments)}]"
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from flask import current_app, request
 from pydantic import TypeAdapter, ValidationError
 
+import erlen
+
 from .problems import PROBLEM_TYPES, problem_response
 
 if t.TYPE_CHECKING:
@@ -204,7 +206,6 @@ class _ColumnJudge:
         :param field: the attribute the response schema read.
         """
         import sqlalchemy as sa
-        from sqlalchemy.orm import object_session
 
         attribute = sa.inspect(type(row)).column_attrs.get(field)
         if attribute is None or len(attribute.columns) != 1 or not isinstance(attribute.columns[0], sa.Column):
@@ -213,8 +214,7 @@ class _ColumnJudge:
         value = getattr(row, field, None)
         if value is None:
             return not column.nullable
-        session = object_session(row)
-        dialect = session.get_bind(mapper=sa.inspect(type(row))).dialect.name if session is not None else None
+        dialect = _dialect_of(row)
         key = (id(column), dialect)
         if key not in self._adapters:
             from .model_schemas import column_value_type
@@ -231,6 +231,26 @@ class _ColumnJudge:
         except ValidationError:
             return True
         return False
+
+
+def _dialect_of(row: t.Any) -> str | None:
+    """The dialect of the database ``row`` was read from: its session's, or erlen-db's database's once the view
+    closed the session; ``None`` when neither is known (a column's integers are then the widest any stores).
+
+    :param row: a stored mapped instance.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import object_session
+
+    session = object_session(row)
+    try:
+        if session is not None:
+            return session.get_bind(mapper=sa.inspect(type(row))).dialect.name
+        from erlen_db import database_of
+
+        return database_of(current_app).engine.dialect.name
+    except (ImportError, erlen.PluginNotEnabledError, sa.exc.UnboundExecutionError):
+        return None
 
 
 def answer_stored_value_error(exc: StoredValueError) -> Response:
