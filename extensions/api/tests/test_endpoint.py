@@ -10,7 +10,7 @@ import typing as t
 
 import pytest
 from flask import Flask
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from erlen_api import PROBLEM_MEDIA_TYPE, Api, Query
 from erlen_api.endpoint import json_pointer
@@ -506,6 +506,62 @@ def test_a_string_read_as_nan_is_listed_with_the_bodys_other_errors(make_app: t.
         "#/readings/1",
     ]
     assert seen == []
+
+
+class _Cat(BaseModel):
+    kind: t.Literal["cat"]
+    weight: float
+
+
+class _Dog(BaseModel):
+    kind: t.Literal["dog"]
+    name: str
+
+
+class _Pets(BaseModel):
+    ratio: float | int = 1
+    pet: _Cat | _Dog | None = None
+    tagged: t.Annotated[_Cat | _Dog, Field(discriminator="kind")] | None = None
+    codes: list[int | str] = []
+
+
+def test_the_errors_of_a_union_point_at_places_the_body_has(make_app: t.Any) -> None:
+    """pydantic names the member a union tried in its error's location (ratio.float, pet.Cat.weight): the
+    pointers were #/ratio/float and #/pet/Cat/weight, places no client's document has. They are the JSON's own
+    now, with a missing field's place kept, and a "nan" of a union's float member listed with the rest."""
+    api = Api("unions", version="v8")
+
+    @api.post("/pets")
+    def pets(body: _Pets) -> dict[str, str]:
+        return {}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+
+    def pointers(body: dict[str, t.Any]) -> list[tuple[str, str]]:
+        refused = client.post("/api/v8/pets", json=body)
+        assert (refused.status_code, refused.mimetype) == (422, PROBLEM_MEDIA_TYPE), refused.data
+        return sorted((e["pointer"], e["type"]) for e in refused.json["errors"])
+
+    assert pointers({"ratio": "x", "codes": [[1]]}) == [
+        ("#/codes/0", "int_type"),
+        ("#/codes/0", "string_type"),
+        ("#/ratio", "float_parsing"),
+        ("#/ratio", "int_parsing"),
+    ]
+    assert pointers({"pet": {"kind": "cat"}, "tagged": {"kind": "cat", "weight": "heavy"}}) == [
+        ("#/pet/kind", "literal_error"),
+        ("#/pet/name", "missing"),
+        ("#/pet/weight", "missing"),
+        ("#/tagged/weight", "float_parsing"),
+    ]
+    assert pointers({"pet": 5, "tagged": {"kind": "cat", "weight": "nan"}, "ratio": "inf"}) == [
+        ("#/pet", "model_type"),
+        ("#/pet", "model_type"),
+        ("#/ratio", "finite_number"),
+        ("#/tagged/weight", "finite_number"),
+    ]
 
 
 class _Titled(BaseModel):

@@ -256,6 +256,9 @@ class Endpoint:
     #: Whether the body's type validates a float or a ``Decimal`` anywhere: only then can one of its strings read
     #: as NaN or infinite, and only then are the body's strings looked at (see :meth:`_parse_body`).
     _body_reads_numbers: bool = field(default=False, repr=False)
+    #: Whether the body's type has a union: only then are its errors' locations mapped onto the JSON (see
+    #: :func:`_json_location`), from the body parsed for that on that rare path (a body with invalid fields).
+    _body_has_unions: bool = field(default=False, repr=False)
     _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
     _loaded_rows: LoadedRows | None = field(default=None, repr=False)
     _loaded_rows_many: bool = field(default=False, repr=False)
@@ -322,6 +325,7 @@ class Endpoint:
         if self.body is not None:
             self._body_adapter = TypeAdapter(self.body.annotation)
             self._body_reads_numbers = _validates_numbers(self._body_adapter)
+            self._body_has_unions = _validates_unions(self._body_adapter)
         if self.response is not UNSET and self.response is not None:
             self._response_adapter = TypeAdapter(self.response)
             model, many = _model_of(self.response)
@@ -457,13 +461,11 @@ class Endpoint:
             refused = exc.errors(include_url=False, include_input=False)
         except Exception:  # a validator of the app's that cannot take the stand-in text
             return []  # the body's other errors still answer the request; only the "nan" waits for the next one
-        # A union's member follows the place in the error's location (#/ratio/float).
+        # The error's place in the JSON: a union's member follows it in pydantic's location (ratio.float).
         read_as_numbers = {
-            location
+            _json_location(document, error["loc"], error["type"])
             for error in refused
             if error["type"] in _NUMBER_PARSING_ERRORS
-            for location in suspects
-            if tuple(error["loc"][: len(location)]) == location
         }
         return [
             _finite_number_error("body", pointer=pointer)
@@ -531,7 +533,12 @@ class Endpoint:
                 ) from None
             # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
             places = {error["pointer"] for error in non_finite}
-            others = [error for error in _field_errors(details, "body") if error["pointer"] not in places]
+            if self._body_has_unions and parsed is None:
+                parsed = _json_leaves(data)  # parsed again for the errors' places: a union's, in an invalid body
+            document = parsed.document if self._body_has_unions and parsed is not None else _ABSENT
+            others = [
+                error for error in _field_errors(details, "body", document=document) if error["pointer"] not in places
+            ]
             if texts and parsed is not None:
                 # The validated value is not at hand to tell which strings became NaN: asked of the document
                 # parsed already, so that a "nan" is listed with the other errors, not after they are fixed.
@@ -769,6 +776,24 @@ def _validates_numbers(adapter: TypeAdapter[t.Any]) -> bool:
 
     :param adapter: a body's validator.
     """
+    return _schema_has(adapter, ("float", "decimal"))
+
+
+def _validates_unions(adapter: TypeAdapter[t.Any]) -> bool:
+    """Whether ``adapter`` validates a union anywhere (``float | int``, ``Cat | Dog``), whose errors pydantic
+    locates with the member's name (``ratio.float``), a place the JSON does not have.
+
+    :param adapter: a body's validator.
+    """
+    return _schema_has(adapter, ("union", "tagged-union"))
+
+
+def _schema_has(adapter: TypeAdapter[t.Any], kinds: tuple[str, ...]) -> bool:
+    """Whether the core schema of ``adapter`` has a schema of one of ``kinds`` anywhere; ``True`` when unknown.
+
+    :param adapter: a body's validator.
+    :param kinds: core schema types (``"float"``, ``"union"``).
+    """
     try:
         schema: t.Any = adapter.core_schema
     except Exception:
@@ -779,12 +804,37 @@ def _validates_numbers(adapter: TypeAdapter[t.Any]) -> bool:
     while pending:
         item = pending.pop()
         if isinstance(item, dict):
-            if item.get("type") in ("float", "decimal"):
+            if item.get("type") in kinds:
                 return True
             pending.extend(item.values())
         elif isinstance(item, list | tuple):
             pending.extend(item)
     return False
+
+
+def _json_location(document: t.Any, loc: Sequence[str | int], error_type: str) -> tuple[str | int, ...]:
+    """The place in the JSON ``document`` of a pydantic error at ``loc``, without the union members' names.
+
+    pydantic puts the member a union tried in the location (``("ratio", "float")``, ``("pet", "Cat", "weight")``,
+    ``("pet", "cat", "weight")`` for a tag): the client's document has no such place. A part the document does
+    not have is such a name, unless it is the last of a ``missing`` error (the place the value should be).
+
+    :param document: the body as parsed.
+    :param loc: pydantic's location of the error.
+    :param error_type: pydantic's type of the error.
+    """
+    node: t.Any = document
+    found: list[str | int] = []
+    for index, part in enumerate(loc):
+        if isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+            found.append(str(part))
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+            found.append(part)
+        elif index == len(loc) - 1 and error_type == "missing" and isinstance(node, dict | list):
+            found.append(part)
+    return tuple(found)
 
 
 def _value_at(value: t.Any, location: Iterable[str | int]) -> t.Any:
@@ -830,7 +880,12 @@ def json_pointer(location: Iterable[str | int]) -> str:
 
 
 def _field_errors(
-    details: list[ErrorDetails], location: str, *, parameter: str | None = None, by_parameter: bool = False
+    details: list[ErrorDetails],
+    location: str,
+    *,
+    parameter: str | None = None,
+    by_parameter: bool = False,
+    document: t.Any = _ABSENT,
 ) -> list[dict[str, t.Any]]:
     """pydantic's errors as the ``errors`` of a validation problem.
 
@@ -838,12 +893,14 @@ def _field_errors(
     :param location: ``body``, ``query`` or ``path``.
     :param parameter: the parameter all the errors are about.
     :param by_parameter: the first item of each error's location is the parameter.
+    :param document: the body as parsed, when its type has unions: the pointers are of its places.
     """
     found = []
     for error in details:
         item: dict[str, t.Any] = {"detail": error["msg"], "location": location, "type": error["type"]}
         if location == "body":
-            item["pointer"] = json_pointer(error["loc"])
+            places = error["loc"] if document is _ABSENT else _json_location(document, error["loc"], error["type"])
+            item["pointer"] = json_pointer(places)
         elif by_parameter:
             item["parameter"] = str(error["loc"][0]) if error["loc"] else None
         else:
