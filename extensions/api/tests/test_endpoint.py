@@ -10,7 +10,7 @@ import typing as t
 
 import pytest
 from flask import Flask
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from erlen_api import PROBLEM_MEDIA_TYPE, Api, Query
 from erlen_api.endpoint import json_pointer
@@ -77,6 +77,10 @@ def test_a_body_over_the_limit_is_a_413_problem(app: Flask, client: t.Any) -> No
     assert response.status_code == 413
     assert response.mimetype == PROBLEM_MEDIA_TYPE
     assert response.json["title"] == "Request Entity Too Large"
+    assert (
+        response.json["detail"] == "The body is larger than the 100 bytes this endpoint accepts: send less at a time."
+    )
+    assert response.json["max_size"] == 100
 
 
 def test_dataclass_typeddict_and_list_bodies(client: t.Any) -> None:
@@ -262,6 +266,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(make_app: t.Any) -> 
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert chunked.status_code == 413 and chunked.mimetype == "application/problem+json"
+    assert (chunked.json["max_size"], refused.json["max_size"]) == (1000, 1_048_576)
     exactly = json.dumps({"text": "a" * 988}).encode()
     assert len(exactly) == 1000
     whole = client.post(
@@ -427,6 +432,136 @@ def test_strings_read_as_non_finite_numbers_are_refused_like_json_nan(make_app: 
     # Text stays text, and finite numbers in strings are numbers.
     assert client.post("/api/v8/prices", json={"price": "1.5", "label": text, "cost": "2.50"}).json == {"label": text}
     assert client.get("/api/v8/search", query_string={"above": "1e300", "tags": text}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"), [("utf-8-sig", "UTF-8"), ("utf-16", "UTF-16"), ("utf-16-be", None), ("utf-32", "UTF-32")]
+)
+def test_a_body_with_a_byte_order_mark_gets_a_400_saying_so(client: t.Any, encoding: str, named: str | None) -> None:
+    """JSON must not start with a byte order mark (RFC 8259): the 400 said "expected value at line 1 column 1",
+    a character the client never sees; it now names the mark and what to send."""
+    body = json.dumps({"x": 1, "y": 2}).encode(encoding)
+    refused = client.post("/api/v1/points", data=body, content_type="application/json")
+    assert (refused.status_code, refused.mimetype) == (400, PROBLEM_MEDIA_TYPE), refused.data
+    assert refused.json["type"] == "urn:erlen:problem:invalid-json"
+    if named is None:  # no mark to name: pydantic's own message
+        assert "byte order mark" not in refused.json["detail"]
+    else:
+        assert refused.json["detail"] == (
+            f"The body is not valid JSON: it starts with a {named} byte order mark. Send it in UTF-8, without a "
+            "byte order mark."
+        )
+
+
+class _Measured(BaseModel):
+    price: float
+    count: int = 0
+    cost: decimal.Decimal | None = None
+    readings: list[float] = []
+    ratio: float | int = 1
+    label: str = ""
+    tags: list[str] = []
+
+
+def test_a_string_read_as_nan_is_listed_with_the_bodys_other_errors(make_app: t.Any) -> None:
+    """A "nan" for a number field and another invalid field: the 422 lists both at once, not the "nan" only once
+    the client has fixed the other field (strings of text fields that merely read so stay text)."""
+    api = Api("together", version="v8")
+    seen: list[_Measured] = []
+
+    @api.post("/measures")
+    def measures(body: _Measured) -> dict[str, str]:
+        seen.append(body)
+        return {"label": body.label}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+    body = {
+        "price": "nan",
+        "count": "many",
+        "cost": "-Infinity",
+        "readings": [1, "inf", "x"],
+        "ratio": "1e400",
+        "label": "nan",
+        "tags": ["inf"],
+    }
+    refused = client.post("/api/v8/measures", json=body)
+    assert (refused.status_code, refused.mimetype) == (422, PROBLEM_MEDIA_TYPE), refused.data
+    assert sorted((e["pointer"], e["type"]) for e in refused.json["errors"]) == [
+        ("#/cost", "finite_number"),
+        ("#/count", "int_parsing"),
+        ("#/price", "finite_number"),
+        ("#/ratio", "finite_number"),
+        ("#/readings/1", "finite_number"),
+        ("#/readings/2", "float_parsing"),
+    ]
+    assert refused.json["detail"] == "The request has 6 invalid inputs."
+    # With the other errors fixed, the same "nan" errors, and nothing new.
+    body.update(count=1, readings=[1, "inf"])
+    assert sorted(e["pointer"] for e in client.post("/api/v8/measures", json=body).json["errors"]) == [
+        "#/cost",
+        "#/price",
+        "#/ratio",
+        "#/readings/1",
+    ]
+    assert seen == []
+
+
+class _Cat(BaseModel):
+    kind: t.Literal["cat"]
+    weight: float
+
+
+class _Dog(BaseModel):
+    kind: t.Literal["dog"]
+    name: str
+
+
+class _Pets(BaseModel):
+    ratio: float | int = 1
+    pet: _Cat | _Dog | None = None
+    tagged: t.Annotated[_Cat | _Dog, Field(discriminator="kind")] | None = None
+    codes: list[int | str] = []
+
+
+def test_the_errors_of_a_union_point_at_places_the_body_has(make_app: t.Any) -> None:
+    """pydantic names the member a union tried in its error's location (ratio.float, pet.Cat.weight): the
+    pointers were #/ratio/float and #/pet/Cat/weight, places no client's document has. They are the JSON's own
+    now, with a missing field's place kept, and a "nan" of a union's float member listed with the rest."""
+    api = Api("unions", version="v8")
+
+    @api.post("/pets")
+    def pets(body: _Pets) -> dict[str, str]:
+        return {}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+
+    def pointers(body: dict[str, t.Any]) -> list[tuple[str, str]]:
+        refused = client.post("/api/v8/pets", json=body)
+        assert (refused.status_code, refused.mimetype) == (422, PROBLEM_MEDIA_TYPE), refused.data
+        return sorted((e["pointer"], e["type"]) for e in refused.json["errors"])
+
+    assert pointers({"ratio": "x", "codes": [[1]]}) == [
+        ("#/codes/0", "int_type"),
+        ("#/codes/0", "string_type"),
+        ("#/ratio", "float_parsing"),
+        ("#/ratio", "int_parsing"),
+    ]
+    assert pointers({"pet": {"kind": "cat"}, "tagged": {"kind": "cat", "weight": "heavy"}}) == [
+        ("#/pet/kind", "literal_error"),
+        ("#/pet/name", "missing"),
+        ("#/pet/weight", "missing"),
+        ("#/tagged/weight", "float_parsing"),
+    ]
+    assert pointers({"pet": 5, "tagged": {"kind": "cat", "weight": "nan"}, "ratio": "inf"}) == [
+        ("#/pet", "model_type"),
+        ("#/pet", "model_type"),
+        ("#/ratio", "finite_number"),
+        ("#/tagged/weight", "finite_number"),
+    ]
 
 
 class _Titled(BaseModel):

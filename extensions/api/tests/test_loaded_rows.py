@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_valid
 
 pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed: these tests run in nox's integration session")
 
-from sqlalchemy import String, create_engine, select
+from sqlalchemy import String, create_engine, select, text
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column
 
 import erlen_api
@@ -74,6 +74,13 @@ class KeepingOut(BaseModel):
 class SmallOut(BaseModel):
     id: int
     size: int = Field(le=3)
+
+
+class NamedOut(BaseModel):
+    """As strict as its column, String(40): a longer name stored breaks the column's own declaration."""
+
+    id: int
+    name: str = Field(max_length=40)
 
 
 class MisserialisedOut(BaseModel):
@@ -160,6 +167,10 @@ def rows_app(make_app: t.Any, session: Session) -> t.Any:
     def small() -> list[SmallOut]:
         return list(rows())
 
+    @api.get("/named")
+    def named() -> list[NamedOut]:
+        return list(rows())
+
     @api.get("/misserialised")
     def misserialised() -> list[MisserialisedOut]:
         return list(rows())
@@ -243,17 +254,36 @@ def test_an_unsaved_instance_reads_its_defaults_from_its_attributes(rows_app: t.
     assert rows_app.test_client().get("/api/v1/new").json == {"id": 9, "name": "unsaved", "size": 1}
 
 
-def test_a_row_its_model_refuses_is_reported_as_from_the_instance(
-    rows_app: t.Any, caplog: pytest.LogCaptureFixture
+def test_a_row_its_own_column_refuses_is_reported_as_from_the_instance(
+    rows_app: t.Any, session: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Rows as stored that the response model refuses are the data's fault: a problem naming the field, and the
-    log naming each row by its key (found from the instances, not their dicts)."""
-    response = rows_app.test_client().get("/api/v1/small")
+    """Rows as stored that break their own column's declaration (a name longer than its String(40), which SQLite
+    keeps) are the data's fault: a problem naming the field, and the log naming each row by its key (found from
+    the instances, not their dicts)."""
+    session.execute(text("UPDATE things SET name = :name WHERE id IN (4, 5)"), {"name": "n" * 41})
+    response = rows_app.test_client().get("/api/v1/named")
     assert (response.status_code, response.mimetype) == (500, "application/problem+json")
     assert response.json["type"] == "urn:erlen:problem:stored-value-invalid"
-    assert (response.json["resource"], response.json["fields"]) == ("Thing", ["size"])
+    assert (response.json["resource"], response.json["fields"]) == ("Thing", ["name"])
     (logged,) = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
-    assert "Thing key 4: size (less_than_equal); Thing key 5: size (less_than_equal)" in logged
+    assert "Thing key 4: name (string_too_long); Thing key 5: name (string_too_long)" in logged
+
+
+def test_a_response_model_narrower_than_its_columns_is_the_views_error(
+    rows_app: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stored values the column allows (sizes 4 and 5 in an Integer column) that the response model refuses
+    (le=3) are a programming error in the view's type, not bad data: in tests and debug the developer gets a
+    ResponseValidationError saying which fields are narrower than their columns; in production the client gets
+    the 500 problem of any error of the server's, and no operator is sent to correct rows that are right."""
+    with pytest.raises(ResponseValidationError, match=r"refuse values their columns allow: Thing\.size \(key 4\)"):
+        rows_app.test_client().get("/api/v1/small")
+    rows_app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+    response = rows_app.test_client().get("/api/v1/small")
+    assert (response.status_code, response.mimetype) == (500, "application/problem+json")
+    assert response.json["type"] == "about:blank"
+    assert b"stored" not in response.data and b"Traceback" not in response.data
+    assert not [record for record in caplog.records if "correct them" in record.getMessage()]
 
 
 def test_a_value_the_view_made_is_still_the_views_error(rows_app: t.Any) -> None:

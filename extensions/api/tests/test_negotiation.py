@@ -72,6 +72,24 @@ def test_an_identity_coded_body_is_read(client: t.Any) -> None:
     assert response.status_code == 201
 
 
+@pytest.mark.parametrize("charset", ["latin-1", "ISO-8859-1", "utf-16", "windows-1252", "utf-80"])
+def test_a_body_declaring_another_charset_than_utf8_gets_415_naming_it(client: t.Any, charset: str) -> None:
+    """JSON is UTF-8 (RFC 8259): a body declaring Latin-1 was read as UTF-8 anyway, answered 400 "invalid unicode
+    code point" for an "é", or created with other characters than the client sent."""
+    body = json.dumps({"name": "café", "quantity": 1}, ensure_ascii=False).encode("latin-1")
+    response = client.post("/api/v1/items", data=body, content_type=f"application/json; charset={charset}")
+    assert (response.status_code, response.mimetype) == (415, "application/problem+json"), response.data
+    assert f"charset={charset}" in response.json["detail"] and "UTF-8" in response.json["detail"]
+    assert response.headers["Accept-Post"] == "application/json"
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8", '"utf-8"', "us-ascii"])
+def test_a_body_declaring_utf8_is_read(client: t.Any, charset: str) -> None:
+    body = json.dumps({"name": "café", "quantity": 1}, ensure_ascii=False).encode()
+    response = client.post("/api/v1/items", data=body, content_type=f"application/json; charset={charset}")
+    assert (response.status_code, response.json["name"]) == (201, "café")
+
+
 def test_a_form_posted_gets_415_with_accept_post(client: t.Any) -> None:
     response = client.post("/api/v1/items", data={"name": "pen"})
     assert response.status_code == 415

@@ -141,6 +141,17 @@ def test_a_cursor_with_values_of_another_type_is_a_422(client: ApiClient) -> Non
     assert client.get(f"/api/v1/shelves?cursor={forged}").status_code == 422
 
 
+def test_a_cursor_nested_too_deep_to_read_is_a_422(client: ApiClient) -> None:
+    """A forged cursor of arrays nested thousands deep made the json module's reader exceed Python's recursion
+    limit: a 500 for a query parameter; now the 422 of any cursor that is not one."""
+    import base64
+
+    forged = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()
+    problem = client.get("/api/v1/shelves", query_string={"cursor": forged})
+    assert (problem.status_code, problem.mimetype) == (422, "application/problem+json"), problem.data
+    assert [(error["parameter"], error["type"]) for error in problem.json["errors"]] == [("cursor", "cursor_invalid")]
+
+
 def test_enum_filters_and_a_descending_default_sort(app: Flask) -> None:
     owner = make_user(app, "owner@example.com")
     db = database_of(app).new_session()

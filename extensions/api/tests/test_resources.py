@@ -228,6 +228,57 @@ def test_a_stored_value_of_another_type_is_a_500_problem_too(
     assert b"70000" not in ada.get("/api/v1/shelves").data
 
 
+def test_rows_whose_session_is_closed_are_judged_by_the_apps_database(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A view that closes its session before answering: the column's limits are still those of the app's
+    database (a SmallInteger's on PostgreSQL), so a stored value past them is the data's fault, while a response
+    model narrower than the column (le=3) is the view's error."""
+    from pydantic import BaseModel, Field
+
+    import erlen_api
+
+    class FloorOut(BaseModel):
+        id: int
+        floor: int = Field(ge=-32768, le=32767)  # as strict as its SmallInteger column
+
+    class LowFloorOut(BaseModel):
+        id: int
+        floor: int = Field(le=3)
+
+    extra = erlen_api.Api("closed", version="v7")
+
+    def shelves() -> list[Shelf]:
+        with database_of(app).new_session() as session:
+            return list(session.scalars(sa.select(Shelf).order_by(Shelf.id)))
+
+    # response=: the view's local models do not resolve from a return annotation (annotations are strings here).
+    @extra.get("/floors", response=list[FloorOut])
+    def floors() -> t.Any:
+        return shelves()
+
+    @extra.get("/low-floors", response=list[LowFloorOut])
+    def low_floors() -> t.Any:
+        return shelves()
+
+    app.register_blueprint(extra)
+    database = database_of(app)
+    with database.engine.begin() as connection:
+        connection.execute(sa.insert(Shelf).values(id=1, name="Fiction", floor=5))
+    client = app.test_client()
+    with pytest.raises(erlen_api.ResponseValidationError, match=r"Shelf\.floor \(key 1\)"):
+        client.get("/api/v7/low-floors")
+    with database.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("ALTER TABLE api_sample_shelf ALTER COLUMN floor TYPE integer"))
+            connection.execute(sa.text("UPDATE api_sample_shelf SET floor = 70000"))
+        else:
+            connection.execute(sa.text("UPDATE api_sample_shelf SET floor = 'abc'"))
+    problem = _problem(client.get("/api/v7/floors"), 500)
+    assert (problem["type"], problem["fields"]) == ("urn:erlen:problem:stored-value-invalid", ["floor"])
+    caplog.clear()
+
+
 def test_a_stored_value_of_no_enum_member_is_a_500_problem_too(
     app: Flask, ada: ApiClient, caplog: pytest.LogCaptureFixture
 ) -> None:

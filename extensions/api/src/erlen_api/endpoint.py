@@ -9,6 +9,7 @@ unparseable body (400) or a body that is not JSON (415).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import decimal
 import inspect
@@ -255,6 +256,9 @@ class Endpoint:
     #: Whether the body's type validates a float or a ``Decimal`` anywhere: only then can one of its strings read
     #: as NaN or infinite, and only then are the body's strings looked at (see :meth:`_parse_body`).
     _body_reads_numbers: bool = field(default=False, repr=False)
+    #: Whether the body's type has a union: only then are its errors' locations mapped onto the JSON (see
+    #: :func:`_json_location`), from the body parsed for that on that rare path (a body with invalid fields).
+    _body_has_unions: bool = field(default=False, repr=False)
     _response_adapter: TypeAdapter[t.Any] | None = field(default=None, repr=False)
     _loaded_rows: LoadedRows | None = field(default=None, repr=False)
     _loaded_rows_many: bool = field(default=False, repr=False)
@@ -321,6 +325,7 @@ class Endpoint:
         if self.body is not None:
             self._body_adapter = TypeAdapter(self.body.annotation)
             self._body_reads_numbers = _validates_numbers(self._body_adapter)
+            self._body_has_unions = _validates_unions(self._body_adapter)
         if self.response is not UNSET and self.response is not None:
             self._response_adapter = TypeAdapter(self.response)
             model, many = _model_of(self.response)
@@ -423,6 +428,51 @@ class Endpoint:
                 found.append(_finite_number_error("query", parameter=parameter.key))
         return found
 
+    def _non_finite_texts_among_others(
+        self, document: t.Any, texts: Iterable[tuple[str | int, ...]], taken: set[str]
+    ) -> list[dict[str, t.Any]]:
+        """The ``finite_number`` errors of the body's strings a number field reads as NaN or infinite, when the
+        body is invalid for other reasons (the validated value, which tells them apart, is then not at hand).
+
+        Each such string (``"nan"``, ``"inf"``, ``"1e400"``) is replaced in ``document`` by text no number field
+        reads, and the document validated again (not parsed: rare, a body with invalid fields): the places whose
+        float or ``Decimal`` field now refuses the text are those that read the string as a number.
+
+        :param document: the body, parsed once by :func:`_json_leaves`; its strings are replaced in place.
+        :param texts: the places of its strings.
+        :param taken: the JSON pointers of the places that have an error already.
+        """
+        suspects = {
+            location: pointer
+            for location in texts
+            if location  # the root: invalid as a whole, its pointer taken
+            and (pointer := json_pointer(location)) not in taken
+            and _reads_as_non_finite(_leaf_at(document, location))
+        }
+        if not suspects:
+            return []
+        for location in suspects:
+            _replace_leaf(document, location, _NOT_A_NUMBER)
+        adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
+        try:
+            adapter.validate_python(document)
+            return []  # the body's other errors are gone too (a validator of the app's): nothing to tell apart
+        except ValidationError as exc:
+            refused = exc.errors(include_url=False, include_input=False)
+        except Exception:  # a validator of the app's that cannot take the stand-in text
+            return []  # the body's other errors still answer the request; only the "nan" waits for the next one
+        # The error's place in the JSON: a union's member follows it in pydantic's location (ratio.float).
+        read_as_numbers = {
+            _json_location(document, error["loc"], error["type"])
+            for error in refused
+            if error["type"] in _NUMBER_PARSING_ERRORS
+        }
+        return [
+            _finite_number_error("body", pointer=pointer)
+            for location, pointer in suspects.items()
+            if location in read_as_numbers
+        ]
+
     def _parse_body(self, arguments: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         """Parse the JSON body into ``arguments``; the errors of its fields.
 
@@ -432,13 +482,18 @@ class Endpoint:
         """
         body = t.cast(BodyParameter, self.body)
         limit = current_app.config["API_MAX_BODY_SIZE"]
-        if limit is not None and (request.max_content_length is None or limit < request.max_content_length):
+        accepted = request.max_content_length  # the app's own (MAX_CONTENT_LENGTH), or the API's when lower
+        if limit is not None and (accepted is None or limit < accepted):
+            accepted = limit
             # Flask's per-request limit: a larger Content-Length is a 413 before anything is read. A body without
             # one (chunked) is read up to the limit and silently cut off there: one byte more tells it apart.
             request.max_content_length = limit if request.content_length is not None else limit + 1
-        data = request.get_data(cache=True)
+        try:
+            data = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            raise _too_large(accepted) from None
         if limit is not None and len(data) > limit:
-            raise RequestEntityTooLarge()
+            raise _too_large(limit)
         if not data:
             if body.required:
                 return [
@@ -457,7 +512,8 @@ class Endpoint:
         # when the body's type has a number field, which reads "nan" or "inf" from a string.
         numbers_hinted = _NON_FINITE_HINT.search(data) is not None
         texts_hinted = self._body_reads_numbers and _NON_FINITE_TEXT_HINT.search(data) is not None
-        leaves = _json_leaves(data) if numbers_hinted or texts_hinted else []
+        parsed = _json_leaves(data) if numbers_hinted or texts_hinted else None
+        leaves = parsed.leaves if parsed is not None else []
         non_finite = _non_finite_errors(leaves) if numbers_hinted else []
         # The places of the body's strings, of which one may read as NaN or infinite.
         texts = [location for location, leaf in leaves if isinstance(leaf, str)] if texts_hinted else []
@@ -470,13 +526,25 @@ class Endpoint:
             if invalid is not None:
                 raise Problem(
                     400,
-                    f"The body is not valid JSON: {invalid['msg'].removeprefix('Invalid JSON: ')}.",
+                    _byte_order_mark_detail(data)
+                    or f"The body is not valid JSON: {invalid['msg'].removeprefix('Invalid JSON: ')}.",
                     type=PROBLEM_TYPES["invalid-json"],
                     title="Invalid JSON",
                 ) from None
             # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
             places = {error["pointer"] for error in non_finite}
-            return non_finite + [error for error in _field_errors(details, "body") if error["pointer"] not in places]
+            if self._body_has_unions and parsed is None:
+                parsed = _json_leaves(data)  # parsed again for the errors' places: a union's, in an invalid body
+            document = parsed.document if self._body_has_unions and parsed is not None else _ABSENT
+            others = [
+                error for error in _field_errors(details, "body", document=document) if error["pointer"] not in places
+            ]
+            if texts and parsed is not None:
+                # The validated value is not at hand to tell which strings became NaN: asked of the document
+                # parsed already, so that a "nan" is listed with the other errors, not after they are fixed.
+                taken = places | {error["pointer"] for error in others}
+                non_finite += self._non_finite_texts_among_others(parsed.document, texts, taken)
+            return non_finite + others
         # A string that a number field read as NaN or infinite ("nan", "inf", "1e400"): refused as JSON's NaN is.
         non_finite += [
             _finite_number_error("body", pointer=json_pointer(location))
@@ -487,6 +555,45 @@ class Endpoint:
             return non_finite
         arguments[body.argument] = value
         return []
+
+
+def _too_large(accepted: int | None) -> Problem:
+    """The 413 of a body over the size the endpoint accepts, saying that size (Werkzeug's says none).
+
+    :param accepted: the largest body accepted, in bytes.
+    """
+    return Problem(
+        413,
+        f"The body is larger than the {accepted} bytes this endpoint accepts: send less at a time.",
+        title="Request Entity Too Large",
+        max_size=accepted,
+    )
+
+
+#: The byte order marks a body may start with, and their encodings.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, "UTF-8"),
+    (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16's: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _byte_order_mark_detail(data: bytes) -> str | None:
+    """What is wrong with a body starting with a byte order mark, which JSON must not (RFC 8259, 8.1); else ``None``.
+
+    pydantic's own message, "expected value at line 1 column 1", points at a character the client never typed.
+
+    :param data: a body that is not valid JSON.
+    """
+    encoding = next((name for mark, name in _BYTE_ORDER_MARKS if data.startswith(mark)), None)
+    if encoding is None:
+        return None
+    return (
+        f"The body is not valid JSON: it starts with a {encoding} byte order mark. Send it in UTF-8, without a byte "
+        "order mark."
+    )
 
 
 def _query_values(
@@ -528,16 +635,28 @@ def _query_values(
     return raw
 
 
-def _json_leaves(data: bytes) -> list[tuple[tuple[str | int, ...], t.Any]]:
-    """The values of the JSON ``data`` that are neither objects nor arrays, each with its location; none when it
-    is not JSON (the validation says what is wrong with it).
+@dataclass(frozen=True)
+class _ParsedBody:
+    """A JSON body parsed once, for the checks the validation cannot make.
+
+    :param document: the body as Python values.
+    :param leaves: its values that are neither objects nor arrays, each with its location.
+    """
+
+    document: t.Any
+    leaves: list[tuple[tuple[str | int, ...], t.Any]]
+
+
+def _json_leaves(data: bytes) -> _ParsedBody:
+    """The JSON ``data`` parsed, with its values that are neither objects nor arrays, each with its location; none
+    when it is not JSON (the validation says what is wrong with it).
 
     :param data: the request's body.
     """
     try:
         document = pydantic_core.from_json(data)
     except ValueError:
-        return []
+        return _ParsedBody(None, [])
     found: list[tuple[tuple[str | int, ...], t.Any]] = []
 
     def visit(value: t.Any, location: tuple[str | int, ...]) -> None:
@@ -551,7 +670,53 @@ def _json_leaves(data: bytes) -> list[tuple[tuple[str | int, ...], t.Any]]:
             found.append((location, value))
 
     visit(document, ())
-    return found
+    return _ParsedBody(document, found)
+
+
+#: Text that no float or ``Decimal`` field reads, and that any string field takes.
+_NOT_A_NUMBER = "erlen: not a number"
+
+#: pydantic's errors of a float or ``Decimal`` field given text it cannot read as a number.
+_NUMBER_PARSING_ERRORS = frozenset({"float_parsing", "decimal_parsing"})
+
+
+def _reads_as_non_finite(value: t.Any) -> bool:
+    """Whether ``value`` is text that reads as a NaN or infinite float or ``Decimal`` (``"nan"``, ``"-inf"``,
+    ``"1e400"``, ``"sNaN"``).
+
+    :param value: a leaf of a JSON body.
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except ValueError:
+        pass
+    try:
+        return not decimal.Decimal(value.strip()).is_finite()
+    except decimal.InvalidOperation:
+        return False
+
+
+def _leaf_at(document: t.Any, location: tuple[str | int, ...]) -> t.Any:
+    """The value at ``location`` (a leaf's, from :func:`_json_leaves`) in the parsed ``document``.
+
+    :param document: a parsed JSON body.
+    :param location: the keys and indexes from its root.
+    """
+    for part in location:
+        document = document[part]
+    return document
+
+
+def _replace_leaf(document: t.Any, location: tuple[str | int, ...], value: t.Any) -> None:
+    """Put ``value`` at ``location`` (a leaf's, never the root) in the parsed ``document``.
+
+    :param document: a parsed JSON body.
+    :param location: the keys and indexes from its root.
+    :param value: the new value.
+    """
+    _leaf_at(document, location[:-1])[location[-1]] = value
 
 
 def _non_finite_errors(leaves: Iterable[tuple[tuple[str | int, ...], t.Any]]) -> list[dict[str, t.Any]]:
@@ -611,6 +776,24 @@ def _validates_numbers(adapter: TypeAdapter[t.Any]) -> bool:
 
     :param adapter: a body's validator.
     """
+    return _schema_has(adapter, ("float", "decimal"))
+
+
+def _validates_unions(adapter: TypeAdapter[t.Any]) -> bool:
+    """Whether ``adapter`` validates a union anywhere (``float | int``, ``Cat | Dog``), whose errors pydantic
+    locates with the member's name (``ratio.float``), a place the JSON does not have.
+
+    :param adapter: a body's validator.
+    """
+    return _schema_has(adapter, ("union", "tagged-union"))
+
+
+def _schema_has(adapter: TypeAdapter[t.Any], kinds: tuple[str, ...]) -> bool:
+    """Whether the core schema of ``adapter`` has a schema of one of ``kinds`` anywhere; ``True`` when unknown.
+
+    :param adapter: a body's validator.
+    :param kinds: core schema types (``"float"``, ``"union"``).
+    """
     try:
         schema: t.Any = adapter.core_schema
     except Exception:
@@ -621,12 +804,37 @@ def _validates_numbers(adapter: TypeAdapter[t.Any]) -> bool:
     while pending:
         item = pending.pop()
         if isinstance(item, dict):
-            if item.get("type") in ("float", "decimal"):
+            if item.get("type") in kinds:
                 return True
             pending.extend(item.values())
         elif isinstance(item, list | tuple):
             pending.extend(item)
     return False
+
+
+def _json_location(document: t.Any, loc: Sequence[str | int], error_type: str) -> tuple[str | int, ...]:
+    """The place in the JSON ``document`` of a pydantic error at ``loc``, without the union members' names.
+
+    pydantic puts the member a union tried in the location (``("ratio", "float")``, ``("pet", "Cat", "weight")``,
+    ``("pet", "cat", "weight")`` for a tag): the client's document has no such place. A part the document does
+    not have is such a name, unless it is the last of a ``missing`` error (the place the value should be).
+
+    :param document: the body as parsed.
+    :param loc: pydantic's location of the error.
+    :param error_type: pydantic's type of the error.
+    """
+    node: t.Any = document
+    found: list[str | int] = []
+    for index, part in enumerate(loc):
+        if isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+            found.append(str(part))
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+            found.append(part)
+        elif index == len(loc) - 1 and error_type == "missing" and isinstance(node, dict | list):
+            found.append(part)
+    return tuple(found)
 
 
 def _value_at(value: t.Any, location: Iterable[str | int]) -> t.Any:
@@ -672,7 +880,12 @@ def json_pointer(location: Iterable[str | int]) -> str:
 
 
 def _field_errors(
-    details: list[ErrorDetails], location: str, *, parameter: str | None = None, by_parameter: bool = False
+    details: list[ErrorDetails],
+    location: str,
+    *,
+    parameter: str | None = None,
+    by_parameter: bool = False,
+    document: t.Any = _ABSENT,
 ) -> list[dict[str, t.Any]]:
     """pydantic's errors as the ``errors`` of a validation problem.
 
@@ -680,12 +893,14 @@ def _field_errors(
     :param location: ``body``, ``query`` or ``path``.
     :param parameter: the parameter all the errors are about.
     :param by_parameter: the first item of each error's location is the parameter.
+    :param document: the body as parsed, when its type has unions: the pointers are of its places.
     """
     found = []
     for error in details:
         item: dict[str, t.Any] = {"detail": error["msg"], "location": location, "type": error["type"]}
         if location == "body":
-            item["pointer"] = json_pointer(error["loc"])
+            places = error["loc"] if document is _ABSENT else _json_location(document, error["loc"], error["type"])
+            item["pointer"] = json_pointer(places)
         elif by_parameter:
             item["parameter"] = str(error["loc"][0]) if error["loc"] else None
         else:

@@ -119,6 +119,17 @@ def _type_of(column: sa.Column[t.Any], dialect: str | None) -> tuple[t.Any, type
     return python_type, python_type
 
 
+def column_value_type(column: sa.Column[t.Any], dialect: str | None) -> t.Any:
+    """The pydantic type of the non-null values ``column`` may hold, with the limits its declaration sets.
+
+    :param column: the column.
+    :param dialect: the database's dialect (for the range of integers), or ``None``.
+    :raises ImportError: erlen-db, which reads the limits, is not installed.
+    """
+    annotation, _ = _type_of(column, dialect)
+    return annotation
+
+
 def decimal_json_schema(precision: int, scale: int) -> dict[str, t.Any]:
     """The JSON Schema of what a client may send for a ``Numeric(precision, scale)`` column.
 

@@ -7,15 +7,16 @@
   parameters other than ``q`` ignored, so ``application/json;q=0, */*``
   refuses JSON and ``application/json; charset=utf-8`` accepts it. No
   ``Accept``, or one without a single valid media range, accepts anything.
-* A body must be JSON (``application/json`` or a ``+json`` type) in the
-  ``identity`` coding: another media type, or a ``Content-Encoding`` such as
-  ``gzip``, gets a 415 that says what is accepted (``Accept-Patch``,
+* A body must be JSON (``application/json`` or a ``+json`` type) in UTF-8 and
+  the ``identity`` coding: another media type, a ``charset`` other than
+  UTF-8, or a ``Content-Encoding`` such as ``gzip``, gets a 415 that says what is accepted (``Accept-Patch``,
   ``Accept-Post``, ``Accept-Encoding``).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import typing as t
 from collections.abc import Mapping
 
@@ -107,11 +108,16 @@ def _accepted_media(method: str) -> dict[str, str]:
     return {}
 
 
+#: The charsets a JSON body may declare: UTF-8, and ASCII, which is UTF-8 too.
+_UTF8_NAME = re.compile(r"(?i)utf-?8|us-ascii|ascii")
+
+
 def require_json_body() -> None:
-    """Refuse a body that is not JSON, or that comes in a content coding (``gzip``) the API does not decode.
+    """Refuse a body that is not JSON, that declares a charset other than UTF-8, or that comes in a content coding
+    (``gzip``) the API does not decode.
 
     :raises Problem: 415, with ``Accept-Encoding: identity`` for a coded body, ``Accept-Patch`` or ``Accept-Post``
-        for another media type.
+        for another media type or charset.
     """
     coding = request.environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if coding and coding != "identity":
@@ -125,6 +131,16 @@ def require_json_body() -> None:
         raise Problem(
             415,
             f"The body must be JSON (Content-Type: {JSON_MEDIA_TYPE}), not {mimetype or 'of no declared type'}.",
+            headers=_accepted_media(request.method) or None,
+        )
+    charset = request.mimetype_params.get("charset", "")
+    if charset and _UTF8_NAME.fullmatch(charset) is None:
+        # The body is read as UTF-8 whatever it declares: Latin-1 text would fail as invalid JSON, or its
+        # characters read as others, and the client would not learn why.
+        raise Problem(
+            415,
+            f"The body must be JSON in UTF-8 (RFC 8259), not charset={charset}: encode it in UTF-8, and declare "
+            "charset=utf-8 or no charset.",
             headers=_accepted_media(request.method) or None,
         )
 
@@ -145,5 +161,5 @@ def describe(operation: dict[str, t.Any], has_body: bool, has_response: bool) ->
     if has_body and "415" in responses:
         responses["415"] = {
             **responses["415"],
-            "description": "The body is not JSON, or is compressed (Content-Encoding).",
+            "description": "The body is not JSON in UTF-8, or is compressed (Content-Encoding).",
         }

@@ -91,7 +91,8 @@ def decode_cursor(text: str, sort: str, keys: Sequence[SortKey]) -> tuple[bool, 
     """
     try:
         decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    # RecursionError: a forged cursor of arrays nested a thousand deep, which the json module reads recursively.
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise _invalid_cursor("Not a cursor of this list: pass on the one a Link header gave.") from None
     if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[2], list)):
         raise _invalid_cursor("Not a cursor of this list: pass on the one a Link header gave.")

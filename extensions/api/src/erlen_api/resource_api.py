@@ -84,8 +84,8 @@ class BuiltResource:
             item = self.schemas.read.model_validate(row)
         except ValidationError as exc:
             stored = stored_value_error(row, exc, self.resource.resource_name)
-            if stored is None:
-                raise
+            if not isinstance(stored, StoredValueError):
+                raise  # not the data's fault: the error as pydantic gives it
             raise stored from None
         return self._read_adapter.dump_json(item, by_alias=True)
 

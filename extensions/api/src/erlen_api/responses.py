@@ -15,6 +15,7 @@ sending clients what the OpenAPI document does not promise.
 
 from __future__ import annotations
 
+import types
 import typing as t
 from collections.abc import Mapping
 
@@ -26,7 +27,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .endpoint import Endpoint
 from .negotiation import JSON_MEDIA_TYPE as JSON_MEDIA_TYPE
-from .stored_values import stored_value_error
+from .stored_values import StoredValueError, stored_value_error
 
 
 class ResponseValidationError(Exception):
@@ -37,13 +38,19 @@ class ResponseValidationError(Exception):
 
     :param endpoint: the endpoint whose view returned it.
     :param error: pydantic's error (a validation error, or a serialisation error).
+    :param explanation: what the developer must change, when known (a field narrower than its column).
     """
 
-    def __init__(self, endpoint: Endpoint, error: ValidationError | pydantic_core.PydanticSerializationError) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        error: ValidationError | pydantic_core.PydanticSerializationError,
+        explanation: str | None = None,
+    ) -> None:
         name = getattr(endpoint.view, "__qualname__", repr(endpoint.view))
         super().__init__(
             f"The view {name} ({endpoint.method}) returned a value that its response type "
-            f"{_type_name(endpoint.response)} does not describe:\n{error}"
+            f"{_type_name(endpoint.response)} does not describe:\n{error}" + (f"\n{explanation}" if explanation else "")
         )
         self.endpoint = endpoint
         self.error = error
@@ -54,6 +61,11 @@ def _type_name(annotation: t.Any) -> str:
 
     :param annotation: the type.
     """
+    arguments, origin = t.get_args(annotation), t.get_origin(annotation)
+    if origin in (t.Union, types.UnionType):
+        return " | ".join(_type_name(item) for item in arguments)
+    if arguments and origin is not None:  # list[NoteOut], not "list"
+        return f"{_type_name(origin)}[{', '.join(_type_name(item) for item in arguments)}]"
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 
@@ -101,11 +113,12 @@ def serialize(endpoint: Endpoint, value: t.Any, *, check: bool) -> bytes:
         if check:
             adapter.validate_json(data)
     except (ValidationError, pydantic_core.PydanticSerializationError) as exc:
-        # Rows as stored that the type refuses are the data's fault, not the view's: a problem naming the fields.
-        stored = None if validated or not isinstance(exc, ValidationError) else stored_value_error(returned, exc)
-        if stored is not None:
-            raise stored from None
-        raise ResponseValidationError(endpoint, exc) from None
+        # Rows as stored that their own columns refuse are the data's fault, not the view's: a problem naming the
+        # fields. Values the columns allow but the type refuses are the type's: the developer's error, explained.
+        found = None if validated or not isinstance(exc, ValidationError) else stored_value_error(returned, exc)
+        if isinstance(found, StoredValueError):
+            raise found from None
+        raise ResponseValidationError(endpoint, exc, found.explanation if found is not None else None) from None
     return data
 
 

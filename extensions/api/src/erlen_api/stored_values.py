@@ -9,6 +9,11 @@ resource and the fields (never the values, which may be anyone's data), and
 the log holds one error naming the resource, the row's primary key and the
 fields, for an operator to correct the row.
 
+Only a value its own column's declaration refuses is the data's fault; a
+response schema narrower than its columns, refusing values they allow, is the
+view's (:class:`NarrowerThanColumns`, raised as a
+:class:`~erlen_api.ResponseValidationError` explaining it).
+
 A write whose answer fails so is not committed (see
 :func:`erlen_api.conflicts.save`): the error answer is true.
 """
@@ -21,7 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app, request
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+
+import erlen
 
 from .problems import PROBLEM_TYPES, problem_response
 
@@ -113,19 +120,49 @@ def _step(value: t.Any, part: str | int) -> t.Any:
     return None
 
 
-def stored_value_error(value: t.Any, error: ValidationError, resource: str | None = None) -> StoredValueError | None:
-    """The :class:`StoredValueError` of ``error``, when each of its errors is of a field of a stored row.
+@dataclass(frozen=True)
+class NarrowerThanColumns:
+    """Stored rows whose values the response schema refuses though their columns allow them: the schema's fault.
+
+    A field stricter than its column (``Field(le=3)`` for an ``Integer``, ``str`` for a nullable column) refuses
+    values the database rightly holds: the view's response type is wrong, not the data, and a developer must see
+    it as a :class:`~erlen_api.ResponseValidationError`.
+
+    :param places: each refused field, as ``Thing.size (key 4)``.
+    """
+
+    places: tuple[str, ...]
+
+    @property
+    def explanation(self) -> str:
+        """What is wrong and what to do, for the error's message."""
+        return (
+            f"Its fields refuse values their columns allow: {', '.join(self.places)}. The response type is narrower "
+            "than the columns: let those fields take every value the columns store (Optional for a nullable "
+            "column, no stricter limits), or constrain the columns."
+        )
+
+
+def stored_value_error(
+    value: t.Any, error: ValidationError, resource: str | None = None
+) -> StoredValueError | NarrowerThanColumns | None:
+    """Whose fault ``error`` is: the stored data's, the response schema's, or the view's.
 
     Each error's location is followed through ``value``: the last stored instance met on the way is the row, and
     the rest of the location its field. An error outside any stored row (a value the view made, an instance
-    it created and did not save) is the view's fault:
-    ``None`` then, and the caller raises what it raised before.
+    it created and did not save) is the view's fault: ``None`` then, and the caller raises what it raised before.
+    An error of a field whose column allows the value (its type, length, range and nullability, as
+    :mod:`erlen_api.model_schemas` reads them) is the schema's: :class:`NarrowerThanColumns`. Only when every
+    refused value breaks its own column's declaration (a title longer than its ``String(80)`` written by plain
+    SQL, text in an integer column of SQLite) is it the data's: :class:`StoredValueError`.
 
     :param value: what was validated: a row, a list of rows, a dict holding them...
     :param error: pydantic's error validating it.
     :param resource: the resource's name, when the rows are a resource's.
     """
     found: dict[int, tuple[t.Any, dict[str, str]]] = {}
+    narrower: dict[str, None] = {}
+    judge = _ColumnJudge()
     for detail in error.errors(include_url=False, include_input=False):
         current = value
         row: t.Any = None
@@ -138,13 +175,82 @@ def stored_value_error(value: t.Any, error: ValidationError, resource: str | Non
             row, field = current, None  # the row itself is refused (by a model validator)
         if row is None:
             return None
+        if field is None or not judge.breaks_its_column(row, field):
+            narrower[f"{type(row).__name__}.{field or '(row)'} (key {_identity(row)})"] = None
+            continue
         # The field of the row: what follows in the location (a union's member, a nested key) stays in the log.
         _, fields = found.setdefault(id(row), (row, {}))
-        fields.setdefault(field or "(row)", detail["type"])
+        fields.setdefault(field, detail["type"])
+    if narrower:
+        return NarrowerThanColumns(tuple(narrower))
     faults = [
         RowFault(type(row), _identity(row), tuple(fields), tuple(fields.values())) for row, fields in found.values()
     ]
     return StoredValueError(faults, resource) if faults else None
+
+
+class _ColumnJudge:
+    """Tells whether stored values break their columns' declarations; each column's validator made once."""
+
+    def __init__(self) -> None:
+        self._adapters: dict[tuple[int, str | None], TypeAdapter[t.Any] | None] = {}
+
+    def breaks_its_column(self, row: t.Any, field: str) -> bool:
+        """Whether the value of ``row``'s attribute ``field`` is one its column's own declaration refuses.
+
+        A field that is no plain column (a property, a relationship, a column expression) holds what code made:
+        never the data's fault. Without erlen-db, which reads a column's limits, every refused column value is
+        taken as the data's, as a resource's schemas (made from the columns) would have it.
+
+        :param row: a stored mapped instance.
+        :param field: the attribute the response schema read.
+        """
+        import sqlalchemy as sa
+
+        attribute = sa.inspect(type(row)).column_attrs.get(field)
+        if attribute is None or len(attribute.columns) != 1 or not isinstance(attribute.columns[0], sa.Column):
+            return False
+        column = attribute.columns[0]
+        value = getattr(row, field, None)
+        if value is None:
+            return not column.nullable
+        dialect = _dialect_of(row)
+        key = (id(column), dialect)
+        if key not in self._adapters:
+            from .model_schemas import column_value_type
+
+            try:
+                self._adapters[key] = TypeAdapter(column_value_type(column, dialect))
+            except ImportError:  # erlen-db is not installed
+                self._adapters[key] = None
+        adapter = self._adapters[key]
+        if adapter is None:
+            return True
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            return True
+        return False
+
+
+def _dialect_of(row: t.Any) -> str | None:
+    """The dialect of the database ``row`` was read from: its session's, or erlen-db's database's once the view
+    closed the session; ``None`` when neither is known (a column's integers are then the widest any stores).
+
+    :param row: a stored mapped instance.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import object_session
+
+    session = object_session(row)
+    try:
+        if session is not None:
+            return session.get_bind(mapper=sa.inspect(type(row))).dialect.name
+        from erlen_db import database_of
+
+        return database_of(current_app).engine.dialect.name
+    except (ImportError, erlen.PluginNotEnabledError, sa.exc.UnboundExecutionError):
+        return None
 
 
 def answer_stored_value_error(exc: StoredValueError) -> Response:
