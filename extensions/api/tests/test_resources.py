@@ -206,6 +206,35 @@ def test_a_stored_value_the_schema_refuses_is_a_500_problem_naming_the_field(
         assert "stored-value-invalid" in document["paths"][path][method]["responses"]["500"]["description"]
 
 
+def test_the_operations_summaries_name_one_item_in_words(ada: ApiClient) -> None:
+    paths = ada.get("/api/openapi.json").json["paths"]
+    summaries = {(path, method): paths[path][method]["summary"] for path in paths for method in paths[path]}
+    assert {key: value for key, value in summaries.items() if key[0].startswith("/api/v1/books")} == {
+        ("/api/v1/books", "get"): "List books.",
+        ("/api/v1/books", "post"): "Create one book.",
+        ("/api/v1/books/{id}", "get"): "Read one book.",
+        ("/api/v1/books/{id}", "patch"): "Change one book.",
+        ("/api/v1/books/{id}", "delete"): "Delete one book.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "words"),
+    [
+        ("Note", "note"),
+        ("ProfileImage", "profile image"),
+        ("APIKey", "API key"),
+        ("HTTPLog", "HTTP log"),
+        ("OAuth2Client", "oauth2 client"),
+        ("URL", "URL"),
+    ],
+)
+def test_an_item_is_called_by_its_schema_name_in_words(schema_name: str, words: str) -> None:
+    from erlen_api.resource_api import item_words
+
+    assert item_words(schema_name) == words
+
+
 def test_a_stored_value_of_another_type_is_a_500_problem_too(
     app: Flask, ada: ApiClient, caplog: pytest.LogCaptureFixture
 ) -> None:

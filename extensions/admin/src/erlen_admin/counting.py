@@ -3,7 +3,10 @@
 No list page counts by default. PostgreSQL keeps an estimate of each table's
 rows in its statistics (``pg_class.reltuples``), and the planner estimates
 filtered queries (``EXPLAIN``); SQLite has one after ``ANALYZE``
-(``sqlite_stat1``). Elsewhere, and when no statistics exist, there is no estimate.
+(``sqlite_stat1``). Elsewhere, and when no statistics exist, there is no estimate;
+the dashboard then counts a table exactly if it is small (:func:`count_if_small`,
+which reads at most one row more than :data:`SMALL_TABLE_ROWS`, whatever the
+table's size), as a new app's tables are before the database first analyses them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from sqlalchemy.orm import Session
 #: How long the estimate of a whole table is kept: it comes from statistics that change only when the database
 #: analyses the table again, and sparing the queries keeps unfiltered list pages to one query for their rows.
 ESTIMATE_SECONDS = 60.0
+#: Up to how many rows a table without statistics is counted exactly (:func:`count_if_small`).
+SMALL_TABLE_ROWS = 1000
 #: The key of ``app.extensions`` under which the list pages keep the estimates, by table.
 CACHE_KEY = "admin.row_estimates"
 
@@ -97,3 +102,25 @@ def exact(session: Session, statement: sa.Select[t.Any]) -> int:
     """The exact number of rows of ``statement``: ``SELECT count(*)``, which reads them all. Only on request."""
     counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
     return int(session.execute(counted).scalar_one())
+
+
+def count_if_small(session: Session, table: sa.Table, limit: int = SMALL_TABLE_ROWS) -> int | None:
+    """The exact number of rows of ``table`` if it has at most ``limit``; ``None`` if it has more.
+
+    ``count(*)`` over a subquery with ``LIMIT limit + 1``: it reads at most ``limit + 1`` rows, so its cost does
+    not grow with the table.
+
+    :param session: the session.
+    :param table: the table to count.
+    :param limit: the most rows counted.
+    :raises sqlalchemy.exc.DBAPIError: the database refused the query (the table is missing, say); on
+        PostgreSQL the session's transaction is left usable.
+    """
+    capped = sa.select(sa.literal(1)).select_from(table).limit(limit + 1).subquery()
+    counted = sa.select(sa.func.count()).select_from(capped)
+    if session.get_bind().dialect.name == "postgresql":
+        with session.begin_nested():
+            found = int(session.execute(counted).scalar_one())
+    else:
+        found = int(session.execute(counted).scalar_one())
+    return found if found <= limit else None

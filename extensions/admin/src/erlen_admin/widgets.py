@@ -5,7 +5,8 @@ A widget is a title and a function returning HTML (usually
 admin's access check and the widget's own permission. A dashboard must stay
 fast whatever the tables' sizes: a widget counts with
 :func:`erlen_admin.estimate` (the database's statistics, not ``COUNT(*)``),
-lists with a ``LIMIT`` and aggregates over an indexed range. The admin ships
+lists with a ``LIMIT`` and aggregates over an indexed range (a table without
+statistics is counted only up to :data:`erlen_admin.counting.SMALL_TABLE_ROWS`). The admin ships
 three: the number of rows of each model, the latest audit entries, and a chart
 of the audit log's entries per day.
 """
@@ -19,6 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .views.model_view import ModelView
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -64,22 +70,52 @@ class Widget:
 # -- the admin's own widgets -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ModelRows:
+    """A row of the "Records" widget: a model and about how many rows it has.
+
+    :param view: the model's admin view.
+    :param count: the database's estimate, or the exact number of a small table without statistics; ``None``
+        when neither is known.
+    :param more_than: set (to :data:`~erlen_admin.counting.SMALL_TABLE_ROWS`) when the table has no statistics
+        and more rows than that.
+    """
+
+    view: ModelView
+    count: int | None
+    more_than: int | None = None
+
+
+def _rows_of(session: Session, view: ModelView) -> ModelRows:
+    import sqlalchemy as sa
+
+    from . import counting
+
+    found = counting.estimate(session, view.table)
+    if found is not None:
+        return ModelRows(view, found)
+    limit = counting.SMALL_TABLE_ROWS
+    try:
+        counted = counting.count_if_small(session, view.table, limit)
+    except sa.exc.DBAPIError:
+        return ModelRows(view, None)
+    return ModelRows(view, counted, None if counted is not None else limit)
+
+
 def model_counts() -> str:
-    """The "Records" widget: about how many rows each model the user may view has (from statistics)."""
+    """The "Records" widget: about how many rows each model the user may view has.
+
+    From the database's statistics; a table without them is counted exactly if it is small, as a new app's are.
+    """
     from flask import render_template
     from flask_login import current_user
 
     import erlen_db
 
-    from .counting import estimate
     from .views.registry import registry_of
 
     session = erlen_db.session
-    rows = [
-        (view, estimate(session, view.table))
-        for view in registry_of().models.values()
-        if view.allows(current_user, "view")
-    ]
+    rows = [_rows_of(session, view) for view in registry_of().models.values() if view.allows(current_user, "view")]
     return render_template("admin/widgets/counts.html", rows=rows)
 
 

@@ -43,6 +43,9 @@ RESERVED_PARAMETERS = frozenset({"cursor", "limit", "sort"})
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 _T = t.TypeVar("_T")
+#: Where a schema's CamelCase name breaks into words: before a capital that follows a lower-case letter or a digit
+#: (``ProfileImage``), and before the last capital of an acronym (``APIKey``).
+_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z]{2})(?=[A-Z][a-z])")
 
 
 @dataclass
@@ -218,6 +221,16 @@ class BuiltResource:
         return response
 
 
+def item_words(schema_name: str) -> str:
+    """What one item of a resource is called in its operations' summaries: ``Note`` → "note",
+    ``ProfileImage`` → "profile image", ``APIKey`` → "API key" (acronyms keep their capitals).
+
+    :param schema_name: the name of the resource's read schema.
+    """
+    words = _WORD_BREAK.split(schema_name)
+    return " ".join(word if word.isupper() and len(word) > 1 else word.lower() for word in words)
+
+
 def _sort_keys(built: BuiltResource, sort: str) -> list[SortKey]:
     """The order of ``?sort=`` (``-name`` descending), ended by the primary key.
 
@@ -375,7 +388,9 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     _check(resource, plugin, fields)
     key = next(item for item in fields.values() if item.primary_key)
     name = resource.resource_name
-    schemas = build_schemas(resource.schema_name or resource.model.__name__, fields, module=resource.model.__module__)
+    schema_name = resource.schema_name or resource.model.__name__
+    schemas = build_schemas(schema_name, fields, module=resource.model.__module__)
+    item_name = item_words(schema_name)
     api = Api(f"{name.replace('-', '_')}_resource", version=resource.version, description=resource.description)
     built = BuiltResource(resource=resource, fields=fields, schemas=schemas, key=key, api=api)
     state_of(app).resource_names.setdefault(resource.model, name)
@@ -468,7 +483,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             return built.item_response(built.find(session, path[key.key], "read"))
 
         _view(read_item, f"read_{name}", {})
-        read_item.__doc__ = f"Read one of {name}.\n\nThe ETag header is the version If-Match names."
+        read_item.__doc__ = f"Read one {item_name}.\n\nThe ETag header is the version If-Match names."
         api.add_url_rule(
             item,
             "read",
@@ -489,7 +504,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             return built.item_response(row, 201, {"Location": location} if location else None, body)
 
         _view(create_item, f"create_{name}", {"body": schemas.create})
-        create_item.__doc__ = f"Create one of {name}.\n\nAnswers 201 with its Location and ETag."
+        create_item.__doc__ = f"Create one {item_name}.\n\nAnswers 201 with its Location and ETag."
         api.add_url_rule(
             collection,
             "create",
@@ -518,7 +533,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
 
         _view(update_item, f"update_{name}", {"body": schemas.update})
         update_item.__doc__ = (
-            f"Change one of {name}.\n\nOnly the fields sent change. With If-Match, only if it is still the "
+            f"Change one {item_name}.\n\nOnly the fields sent change. With If-Match, only if it is still the "
             "version read (412 otherwise)."
         )
         api.add_url_rule(
@@ -548,7 +563,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             save(built, session)
 
         _view(delete_item, f"delete_{name}", {"return": None})
-        delete_item.__doc__ = f"Delete one of {name}.\n\nWith If-Match, only if it is still the version read."
+        delete_item.__doc__ = f"Delete one {item_name}.\n\nWith If-Match, only if it is still the version read."
         api.add_url_rule(
             item,
             "delete",
