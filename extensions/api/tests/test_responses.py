@@ -22,6 +22,19 @@ def test_a_value_its_type_does_not_describe_fails_in_tests(client: t.Any) -> Non
         client.get("/api/v1/wrong")
 
 
+def test_the_error_names_each_mismatch_but_never_its_value(make_app: t.Any, caplog: pytest.LogCaptureFixture) -> None:
+    # In production the message goes to the log: a returned row's data (an address, a token) must not.
+    from api_sample.shapes import api
+
+    app = make_app(["api"], {"TESTING": False, "API_CHECK_RESPONSES": True})
+    app.register_blueprint(api)
+    with caplog.at_level("ERROR"):
+        assert app.test_client().get("/api/v1/wrong").status_code == 500
+    logged = "\n".join(record.getMessage() + str(record.exc_info and record.exc_info[1]) for record in caplog.records)
+    assert "id\n  Input should be a valid integer, unable to parse string as an integer [type=int_parsing]" in logged
+    assert "not a number" not in logged and "input_value" not in logged
+
+
 def test_a_model_built_without_validation_is_caught_when_checking(client: t.Any) -> None:
     with pytest.raises(ResponseValidationError, match="ItemOut"):
         client.get("/api/v1/constructed")

@@ -34,7 +34,9 @@ class ResponseValidationError(Exception):
     """A view returned a value its declared response type does not describe.
 
     Answered with a 500 (no details for the client); the message, in the log
-    and in tests, names the view and every mismatch.
+    and in tests, names the view and every mismatch: where it is, what pydantic
+    says of it and its error type, never the value (a row's data would reach the
+    production log).
 
     :param endpoint: the endpoint whose view returned it.
     :param error: pydantic's error (a validation error, or a serialisation error).
@@ -50,10 +52,25 @@ class ResponseValidationError(Exception):
         name = getattr(endpoint.view, "__qualname__", repr(endpoint.view))
         super().__init__(
             f"The view {name} ({endpoint.method}) returned a value that its response type "
-            f"{_type_name(endpoint.response)} does not describe:\n{error}" + (f"\n{explanation}" if explanation else "")
+            f"{_type_name(endpoint.response)} does not describe:\n{_without_values(error)}"
+            + (f"\n{explanation}" if explanation else "")
         )
         self.endpoint = endpoint
         self.error = error
+
+
+def _without_values(error: ValidationError | pydantic_core.PydanticSerializationError) -> str:
+    """pydantic's error as its own text gives it, less the values (``input_value=...``): one line per mismatch.
+
+    :param error: the validation or serialisation error.
+    """
+    if not isinstance(error, ValidationError):
+        return str(error)
+    lines = [f"{error.error_count()} validation error{'s' if error.error_count() != 1 else ''} for {error.title}"]
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in item["loc"]) or "(the value)"
+        lines.append(f"{where}\n  {item['msg']} [type={item['type']}]")
+    return "\n".join(lines)
 
 
 def _type_name(annotation: t.Any) -> str:
