@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import typing as t
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,12 @@ class SortKey:
     column: sa.ColumnElement[t.Any]
     descending: bool
     annotation: t.Any
+
+    @functools.cached_property
+    def values(self) -> TypeAdapter[t.Any]:
+        """The validator of a cursor's value for this key, built once per key: building one costs some 200 times
+        what using it does."""
+        return TypeAdapter(self.annotation)
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def decode_cursor(text: str, sort: str, keys: Sequence[SortKey]) -> tuple[bool, 
         if value is None or isinstance(value, (list, dict)):
             raise _invalid_cursor("Not a cursor of this list: pass on the one a Link header gave.")
         try:
-            checked.append(TypeAdapter(key.annotation).validate_python(value, strict=False))
+            checked.append(key.values.validate_python(value, strict=False))
         except (ValidationError, TypeError):
             raise _invalid_cursor("Not a cursor of this list: pass on the one a Link header gave.") from None
     return bool(before), checked

@@ -66,6 +66,9 @@ class BuiltResource:
     api: Api
     page_schema: type[BaseModel] | None = None
     list_query: type[BaseModel] | None = None
+    #: The order of each ``sort`` a request asked for (the resource's sorts only), kept with the validators its
+    #: keys build for cursors.
+    orders: dict[str, list[SortKey]] = field(default_factory=dict, init=False, repr=False)
     _read_adapter: TypeAdapter[t.Any] = field(init=False, repr=False)
     _key_adapter: TypeAdapter[t.Any] = field(init=False, repr=False)
 
@@ -237,6 +240,9 @@ def _sort_keys(built: BuiltResource, sort: str) -> list[SortKey]:
     :param built: the resource.
     :param sort: an allowed value of ``sort``.
     """
+    known = built.orders.get(sort)
+    if known is not None:
+        return known
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     chosen = built.fields[key]
@@ -244,7 +250,7 @@ def _sort_keys(built: BuiltResource, sort: str) -> list[SortKey]:
     if not chosen.primary_key:
         primary = built.key
         keys.append(SortKey(primary.key, primary.column, descending, primary.annotation))
-    return keys
+    return built.orders.setdefault(sort, keys)
 
 
 def _declaration_error(resource: Resource, plugin: str, message: str) -> ApiDeclarationError:
