@@ -49,7 +49,9 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         abort(404)
     if not view.allows(current_user, action.permission):
         abort(403)
-    obj = _object(view, ident)
+    # Held until the commit, so that ``available`` and the audit's "before" are what the callback changes: a
+    # change or deletion by another user waits for this action instead of slipping in after the check.
+    obj = _object(view, ident, lock=True)
     back = url_for("admin.detail", slug=view.slug, ident=view.pk_of(obj))
     if not action.applies_to(obj):
         flash(f"{action.label}: this does not apply to {view.describe(obj)} now. Nothing was changed.", "warning")

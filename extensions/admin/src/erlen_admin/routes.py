@@ -30,7 +30,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals
+from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals, row_locks
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -64,18 +64,20 @@ def _object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any:
 
     :param view: the model view.
     :param ident: the primary key, as in the URL.
-    :param lock: read it ``FOR UPDATE`` (not on SQLite, which cannot), so that nobody changes it before this
-        request's transaction ends.
+    :param lock: hold it until this request's transaction ends, so that nobody changes or deletes it in between
+        (``FOR UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
     """
     dialect = _dialect()
     try:
         key = view.coerce(view.pk_key, ident, dialect)
     except (ValueError, KeyError, TypeError):
         abort(404)
-    # Not on SQLite, which has no row locks: there, the read would only begin the transaction early and lose
-    # erlen-db's lone reads (a write on an older snapshot is then refused as busy).
-    lock = lock and dialect != "sqlite"
-    obj = erlen_db.session.get(view.model, key, with_for_update=lock or None, populate_existing=lock)
+    session = erlen_db.session
+    if lock and dialect == "sqlite":
+        # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
+        row_locks.hold_sqlite_write_lock(session)
+    for_update = lock and dialect != "sqlite"
+    obj = session.get(view.model, key, with_for_update=for_update or None, populate_existing=lock)
     if obj is None:
         abort(404)
     return obj
@@ -297,9 +299,15 @@ def edit_view(slug: str, ident: str) -> t.Any:
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             _refused(view, form, keys, exc)
             try:
-                view.pk_of(obj)  # reloads the row the rollback expired; SQLite's lock may hide a deletion
+                # Reloads the row the rollback expired; SQLite's lock may hide a deletion or another's save.
+                now = edit_guard.fingerprint(view, obj, keys)
             except ObjectDeletedError:
                 return _deleted_meanwhile(view, ident)
+            if isinstance(exc, sa.exc.OperationalError) and edit_guard.changed_meanwhile(loaded, now):
+                # SQLite refused to write on a snapshot older than another user's save of this row (one snapshot
+                # per request, DB_LONE_READS off): say what happened, as the check would have, not "busy".
+                form.form_errors[:] = [edit_guard.CHANGED_MEANWHILE.format(name=view.name.lower())]
+                loaded = now
         else:
             flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
@@ -396,7 +404,14 @@ def action_view(slug: str) -> t.Any:
         return redirect(_back(view))
     session = erlen_db.session
     pk = view.attribute(view.pk_key)
-    objects: list[t.Any] = list(session.execute(sa.select(view.model).where(pk.in_(keys)).order_by(pk)).scalars())
+    confirming = action.confirm and request.form.get("confirmed") != "1"
+    statement: sa.Select[t.Any] = sa.select(view.model).where(pk.in_(keys)).order_by(pk)
+    if not confirming:
+        # Held until the commit: a row another user deletes or changes meanwhile waits for this action, or is
+        # gone before it reads (and left out, said so below); otherwise it would be reported, and audited, as
+        # this user's deletion or change. In the key's order, so that two actions lock in the same order.
+        statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+    objects: list[t.Any] = list(session.execute(statement).scalars())
     missing = len(set(keys)) - len(objects)
     if not objects:
         flash(
@@ -410,7 +425,7 @@ def action_view(slug: str) -> t.Any:
             f"{missing} of the selected {view.plural.lower()} no longer exist (deleted meanwhile) and are left out.",
             "warning",
         )
-    if action.confirm and request.form.get("confirmed") != "1":
+    if confirming:
         return render_template("admin/confirm_action.html", view=view, action=action, objects=objects, back=_back(view))
     before = {view.pk_of(obj): audit.snapshot(view, obj) for obj in objects}
     label = f"bulk:{action.name}"
