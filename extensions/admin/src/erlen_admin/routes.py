@@ -191,6 +191,8 @@ def export_view(slug: str) -> t.Any:
     view = _view(slug, "view")
     if not view.can_export:
         abort(404)
+    if not view.allows(current_user, "export"):
+        abort(403)  # ADMIN_EXPORT_PERMISSION: viewing the rows is not enough to take them all away in a file
     params = listing.parse(view, request.args, _dialect())
     if params.unapplied:
         # The list page shows its rows with a warning; a file exported without the filter asked for would
