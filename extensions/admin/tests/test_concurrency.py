@@ -162,3 +162,30 @@ def test_two_saves_of_one_row_on_sqlite(app, client, committed, models, lone_rea
         assert session.get(models.Book, ids["book"]).title == "My title"
     (entry,) = audit_entries(database)
     assert entry.changes == {"title": ["Notes", "My title"]}
+
+
+def test_a_deletion_holds_its_row_so_its_audit_entry_has_what_was_deleted(app, client, committed, models, lone_reads):
+    from erlen_admin.models import AuditEntry
+
+    database, ids = committed
+    saved: list[bool] = []
+
+    def another_users_save(session: Session) -> None:
+        if not saved and any(isinstance(obj, AuditEntry) for obj in session.new):
+            row = models.Book.id == ids["book"]
+            saved.append(write_unless_locked(database, models.Book.__table__, row, {"title": "Their title"}))
+
+    with before_flush(another_users_save):
+        response = client.post(f"{BOOKS}{ids['book']}/delete")
+    if writes_on_a_stale_snapshot(database, lone_reads):
+        assert saved == [True]
+        assert response.status_code == 503  # SQLite's lock: erlen-db's answer, as for any other write
+        assert audit_entries(database) == []
+        return
+    # Before: the row was read without a lock, another user's save went through before the DELETE, and the audit
+    # entry recorded the values this user had seen ("Notes"), not those of the row deleted ("Their title").
+    assert saved == [False]  # it waits for the deletion's commit
+    assert response.status_code == 302, response.text
+    (entry,) = audit_entries(database)
+    assert entry.action == "delete" and entry.changes["title"] == "Notes"
+    assert remaining(database, models, [ids["book"]]) == []

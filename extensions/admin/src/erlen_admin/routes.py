@@ -64,6 +64,20 @@ def _object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any:
 
     :param view: the model view.
     :param ident: the primary key, as in the URL.
+    :param lock: see :func:`find_object`.
+    """
+    obj = find_object(view, ident, lock=lock)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | None:
+    """The object ``ident`` of ``view``; ``None`` when no row has that key (a form posted for a row deleted since
+    its page was shown), a 404 when ``ident`` is no value the key can hold.
+
+    :param view: the model view.
+    :param ident: the primary key, as in the URL.
     :param lock: hold it until this request's transaction ends, so that nobody changes or deletes it in between
         (``FOR UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
     """
@@ -77,10 +91,7 @@ def _object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any:
         # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
         row_locks.hold_sqlite_write_lock(session)
     for_update = lock and dialect != "sqlite"
-    obj = session.get(view.model, key, with_for_update=for_update or None, populate_existing=lock)
-    if obj is None:
-        abort(404)
-    return obj
+    return session.get(view.model, key, with_for_update=for_update or None, populate_existing=lock)
 
 
 def index() -> str:
@@ -274,7 +285,11 @@ def edit_view(slug: str, ident: str) -> t.Any:
     view = _view(slug, "edit")
     # A save is locked from the stale-edit check to its commit: a change committed in between would be
     # overwritten unseen, the very thing the check is for.
-    obj = _object(view, ident, lock=request.method == "POST")
+    obj = find_object(view, ident, lock=request.method == "POST")
+    if obj is None:
+        if request.method == "POST":
+            return _deleted_meanwhile(view, ident)  # since the form was opened: not a wrong link
+        abort(404)
     form = view.edit_form_class()(obj=obj)
     session = erlen_db.session
     keys = [key for key in _form_keys(form) if key in view.columns]
@@ -322,9 +337,14 @@ def edit_view(slug: str, ident: str) -> t.Any:
     )
 
 
-def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
-    """Back to the list, saying that the row being edited was deleted by someone else."""
-    flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was saved.", "error")
+def _deleted_meanwhile(view: ModelView, ident: str, outcome: str = "nothing was saved") -> t.Any:
+    """Back to the list, saying that the row being edited or deleted was deleted by someone else.
+
+    :param view: the model view.
+    :param ident: the row's key, as in the URL.
+    :param outcome: what this request did not do.
+    """
+    flash(f"{view.name} {ident} was deleted by someone else meanwhile; {outcome}.", "error")
     return redirect(url_for("admin.list", slug=view.slug))
 
 
@@ -353,27 +373,25 @@ def _refused(view: ModelView, form: t.Any, keys: list[str], error: sa.exc.DBAPIE
 
 def delete_view(slug: str, ident: str) -> t.Any:
     view = _view(slug, "delete")
-    obj = _object(view, ident)
-    if request.method == "POST":
-        session = erlen_db.session
-        description = view.title(obj)
-        audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
-        # Still there? Locked (on databases that can) so that nobody deletes it between this check and the
-        # DELETE: a row deleted meanwhile would otherwise be reported, and audited, as deleted by this user.
-        pk = view.attribute(view.pk_key)
-        if session.execute(sa.select(pk).where(pk == view.pk_of(obj)).with_for_update()).first() is None:
-            session.rollback()
-            return _deleted_meanwhile(view, ident)
-        session.delete(obj)
-        try:
-            session.commit()
-        except sa.exc.IntegrityError:
-            session.rollback()
-            flash(f"{description} cannot be deleted: other rows refer to it.", "error")
-            return redirect(url_for("admin.detail", slug=slug, ident=ident))
-        flash(f"{description} deleted.", "success")
-        return redirect(url_for("admin.list", slug=slug))
-    return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
+    if request.method != "POST":
+        obj = _object(view, ident)
+        return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
+    # Held until the commit, so that the audit entry has the values of the row deleted, not of an older read.
+    obj = find_object(view, ident, lock=True)
+    if obj is None:
+        return _deleted_meanwhile(view, ident, "nothing was deleted")
+    session = erlen_db.session
+    description = view.title(obj)
+    audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
+    session.delete(obj)
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        flash(f"{description} cannot be deleted: other rows refer to it.", "error")
+        return redirect(url_for("admin.detail", slug=slug, ident=ident))
+    flash(f"{description} deleted.", "success")
+    return redirect(url_for("admin.list", slug=slug))
 
 
 def action_view(slug: str) -> t.Any:
