@@ -203,6 +203,7 @@ class ModelView:
         for key in self.search:
             if not isinstance(self.columns[key].type, satypes.String):
                 raise AdminConfigError(f"{model.__name__}.{key}: only text columns can be searched.")
+        self._refuse_probing_secrets()
         sort = default_sort or f"-{self.pk_key}"
         if sort.lstrip("-") not in self.sortable:
             raise AdminConfigError(f"{model.__name__}: default_sort {sort!r} is not a sortable column.")
@@ -215,6 +216,25 @@ class ModelView:
         #: The plugin that registered the view; set by the registry.
         self.plugin = ""
         self._form_classes: dict[bool, t.Any] = {}
+
+    def _refuse_probing_secrets(self) -> None:
+        """Refuse searching, filtering or sorting on a secret-looking column the view does not show.
+
+        Each answers a question about the hidden values (``LIKE %a%``, ``= 'x'``, an order, and the sort value in
+        the next page's cursor): whoever may view the list could work a password hash or a token out one guess
+        at a time. A view that shows the column (``list_columns`` or ``detail_columns``) has chosen to reveal it.
+
+        :raises AdminConfigError: such a column is in ``search``, ``filters`` or ``sortable``.
+        """
+        shown = {*self.list_columns, *self.detail_columns}
+        for option, keys in (("search", self.search), ("filters", self.filter_keys), ("sortable", self.sortable)):
+            for key in keys:
+                if is_sensitive(key) and key not in shown and key != self.pk_key:
+                    raise AdminConfigError(
+                        f"{self.model.__name__}.{key} looks like a secret, which the admin does not show, yet it is "
+                        f"in {option}: anyone who may view the list could work its values out one guess at a time. "
+                        f"Leave it out of {option}, or show it (list_columns or detail_columns) if it is no secret."
+                    )
 
     # -- permissions -------------------------------------------------------------------------------------------------
 
