@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -69,6 +70,47 @@ def books(db_session: t.Any, models: t.Any) -> list[t.Any]:
 
 def app_of(client: FlaskClient) -> Flask:
     return client.application
+
+
+def write_unless_locked(database: t.Any, table: sa.Table, where: t.Any, values: dict[str, t.Any] | None = None) -> bool:
+    """Another user's save: update (``values``) or delete the rows of ``table`` matching ``where`` on a connection
+    of its own, and commit; unless the request under test holds them: then nothing is written.
+
+    It never waits, since the test's one thread runs that request too: ``FOR UPDATE NOWAIT`` on PostgreSQL, no
+    busy timeout on SQLite (whose write lock covers the whole file).
+
+    :param database: the app's erlen-db database.
+    :param table: the table to write.
+    :param where: the rows' condition.
+    :param values: the new values; ``None`` deletes the rows.
+    :returns: whether it wrote (``False``: the rows, or SQLite's file, were locked).
+    """
+    import erlen_db
+
+    statement = sa.delete(table).where(where) if values is None else sa.update(table).where(where).values(values)
+    with database.engine.connect() as other:
+        if other.dialect.name != "sqlite":
+            try:
+                other.execute(sa.select(*table.primary_key.columns).where(where).with_for_update(nowait=True))
+            except sa.exc.OperationalError:
+                return False  # a real save would wait for the request's commit
+            other.execute(statement)
+            other.commit()
+            return True
+        driver = t.cast(t.Any, other.connection.dbapi_connection)
+        (timeout,) = driver.execute("PRAGMA busy_timeout").fetchone()
+        driver.execute("PRAGMA busy_timeout=0")
+        try:
+            other.execute(statement)
+            other.commit()
+        except sa.exc.OperationalError as exc:
+            if not erlen_db.is_sqlite_lock(exc):
+                raise
+            other.rollback()
+            return False  # a real save would wait for the request's commit (up to DB_SQLITE_BUSY_TIMEOUT)
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        return True
 
 
 #: The browser tests' screenshot folders of the pytest-xdist workers (tests/browser/conftest.py).

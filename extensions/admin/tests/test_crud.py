@@ -344,3 +344,38 @@ def test_a_form_error_keeps_the_values_the_user_saw(admin_client, books, db_sess
     assert "Someone else saved changes" in response.text
     db_session.expire_all()
     assert db_session.get(models.Book, book.id).pages == 5
+
+
+@pytest.mark.parametrize("forged", ["é", "0" * 5000, "' OR 1=1 --"])
+def test_a_forged_fingerprint_is_answered_as_a_change_meanwhile(admin_client, books, db_session, models, forged):
+    """Before: a fingerprint with a character beyond ASCII made hmac.compare_digest raise TypeError, a 500."""
+    book = books[0]
+    mine = {"title": "My title", "pages": "77", "status": "draft", "author_id": str(book.author_id)}
+    response = admin_client.post(f"{BOOKS}{book.id}/edit", data={**mine, "admin_loaded": forged})
+    assert response.status_code == 200
+    assert "Someone else saved changes to this book after you opened this form, so nothing was saved" in response.text
+    assert 'value="My title"' in response.text
+    db_session.expire_all()
+    assert db_session.get(models.Book, book.id).title == "Book 01"
+    assert entries(db_session) == []
+
+
+@pytest.mark.parametrize("erlen_plugins", [[*PLUGINS, "admin_sample.object_extras"]])
+def test_posting_to_a_row_deleted_since_its_page_was_opened(admin_client, books, db_session, models):
+    """Before: a 404 page after "Save", "Yes, delete" or an action's button, as if the link had been wrong."""
+    book = books[0]
+    db_session.execute(sa.delete(models.Book).where(models.Book.id == book.id))
+    db_session.commit()
+    form = {"title": "My title", "pages": "77", "status": "draft", "author_id": str(book.author_id)}
+    for path, data, said, back in [
+        (f"{BOOKS}{book.id}/edit", form, "nothing was saved", BOOKS),
+        (f"{BOOKS}{book.id}/delete", {}, "nothing was deleted", BOOKS),
+        (f"/admin/m/shelf/{book.id}/do/feature", {}, "nothing was done", "/admin/m/shelf/"),
+    ]:
+        response = admin_client.post(path, data=data)
+        assert response.status_code == 302, path
+        assert response.headers["Location"] == back
+        assert f"Book {book.id} was deleted by someone else meanwhile; {said}." in admin_client.get(back).text
+    # A key that was never one is still a 404.
+    assert admin_client.post(f"{BOOKS}not-a-key/delete").status_code == 404
+    assert entries(db_session) == []

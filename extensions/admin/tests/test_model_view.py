@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from erlen_admin.models import AuditEntry
 
@@ -83,3 +85,30 @@ def test_flash_titles_name_the_model_once(admin_client, db_session, models, book
     db_session.commit()
     admin_client.post(f"{BIOS}{book.author_id}/delete")
     assert f"Biography {book.author_id} deleted." in admin_client.get(BIOS).text
+
+
+class _Base(sa.orm.DeclarativeBase):
+    pass
+
+
+class _Client(_Base):
+    """A table with a secret column, of this test's own metadata (never created)."""
+
+    __tablename__ = "test_api_client"
+    id: sa.orm.Mapped[int] = sa.orm.mapped_column(primary_key=True)
+    name: sa.orm.Mapped[str] = sa.orm.mapped_column(sa.String(80))
+    api_key: sa.orm.Mapped[str] = sa.orm.mapped_column(sa.String(64))
+
+
+@pytest.mark.parametrize("option", ["search", "filters", "sortable"])
+def test_a_hidden_secret_cannot_be_searched_filtered_or_sorted(option):
+    """Before: ``?q=a`` / ``?f_api_key=`` / ``?sort=api_key`` (and its cursor) told anyone who may view the list
+    about a column it hides, one guess at a time."""
+    from erlen_admin import AdminConfigError, ModelView
+
+    with pytest.raises(AdminConfigError, match=rf"_Client.api_key looks like a secret.*in {option}.*Leave it out"):
+        ModelView(_Client, **{option: ["api_key"]})
+    # Shown on purpose (it is no secret for this app): allowed.
+    shown = ModelView(_Client, detail_columns=["id", "name", "api_key"], **{option: ["api_key"]})
+    assert "api_key" in shown.detail_columns
+    ModelView(_Client, search=["name"], filters=["name"], sortable=["name"])  # other columns as before

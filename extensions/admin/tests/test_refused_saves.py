@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from conftest import PLUGINS
+from conftest import PLUGINS, write_unless_locked
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -125,14 +125,23 @@ def test_duplicate_committed_by_another_session_before_create(app, client, commi
 
 def test_reference_deleted_by_another_session_before_edit(app, client, committed, models, lone_reads):
     database, ids = committed
+    deleted: list[bool] = []
 
     def delete_author(session: Session) -> None:
-        if any(isinstance(obj, models.Book) for obj in session.dirty):
-            with database.engine.begin() as other:
-                other.execute(sa.delete(models.Author.__table__).where(models.Author.id == ids["spare"]))
+        if not deleted and any(isinstance(obj, models.Book) for obj in session.dirty):
+            row = models.Author.id == ids["spare"]
+            deleted.append(write_unless_locked(database, models.Author.__table__, row))
 
     with before_flush(delete_author):
         response = client.post(f"{BOOKS}{ids['book']}/edit", data=book_form(ids, author_id=str(ids["spare"])))
+    if deleted == [False]:
+        # SQLite with lone reads: the save holds the file's write lock from its check, so the deletion waits for
+        # it (and is then refused by the foreign key); the save goes through.
+        assert database.engine.dialect.name == "sqlite" and lone_reads
+        assert response.status_code == 302, response.text
+        with database.session_scope() as session:
+            assert session.get(models.Book, ids["book"]).author_id == ids["spare"]
+        return
     assert response.status_code == 200, response.text
     if writes_on_a_stale_snapshot(database, lone_reads):
         assert BUSY in response.text
@@ -145,29 +154,21 @@ def test_reference_deleted_by_another_session_before_edit(app, client, committed
 
 def test_row_deleted_by_another_session_before_edit(app, client, committed, models):
     database, ids = committed
-    waits: list[bool] = []
+    deleted: list[bool] = []
 
     def delete_book(session: Session) -> None:
-        if any(isinstance(obj, models.Book) for obj in session.dirty):
-            row = models.Book.id == ids["book"]
-            with database.engine.connect() as other:
-                try:  # NOWAIT: this test's one thread cannot wait for the save's lock
-                    other.execute(sa.select(models.Book.id).where(row).with_for_update(nowait=True))
-                except sa.exc.OperationalError:
-                    waits.append(True)
-                    return
-                other.execute(sa.delete(models.Book.__table__).where(row))
-                other.commit()
+        if not deleted and any(isinstance(obj, models.Book) for obj in session.dirty):
+            deleted.append(write_unless_locked(database, models.Book.__table__, models.Book.id == ids["book"]))
 
     with before_flush(delete_book):
         response = client.post(f"{BOOKS}{ids['book']}/edit", data=book_form(ids, title="Renamed"))
     assert response.status_code == 302, response.text
-    if database.engine.dialect.name == "postgresql":
-        # The save holds the row (FOR UPDATE): a deletion waits for it, so the save goes through.
-        assert waits == [True]
+    if deleted == [False]:
+        # The save holds the row (FOR UPDATE; SQLite's write lock): a deletion waits for it, so the save goes through.
         with database.session_scope() as session:
             assert session.get(models.Book, ids["book"]).title == "Renamed"
         return
+    # SQLite with one snapshot per request: the deletion went first, and SQLite refused the save's write.
     assert response.headers["Location"] == BOOKS
     assert "was deleted by someone else meanwhile; nothing was saved" in client.get(BOOKS).text
     assert audit_entries(database) == []
@@ -203,44 +204,52 @@ def test_check_constraint_refusal_is_shown_on_its_field(admin_client, books, db_
     assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
 
 
-def deleting_the_book_before_the_flush(database, models, ids):
-    """A ``before_flush`` callback: another connection deletes the book once the admin's session changes it."""
+def deleting_the_book_before_the_flush(database, models, ids, deleted: list[bool]):
+    """A ``before_flush`` callback: another connection deletes the book once the admin's session changes it,
+    unless the admin holds it; ``deleted`` gets whether it did."""
 
     def delete_book(session: Session) -> None:
-        if any(isinstance(obj, models.Book) for obj in session.dirty):
-            with database.engine.begin() as other:
-                other.execute(sa.delete(models.Book.__table__).where(models.Book.id == ids["book"]))
+        if not deleted and any(isinstance(obj, models.Book) for obj in session.dirty):
+            deleted.append(write_unless_locked(database, models.Book.__table__, models.Book.id == ids["book"]))
 
     return delete_book
 
 
 def test_a_bulk_action_on_a_row_deleted_before_its_flush(app, client, committed, models, lone_reads):
     database, ids = committed
-    with before_flush(deleting_the_book_before_the_flush(database, models, ids)):
+    deleted: list[bool] = []
+    with before_flush(deleting_the_book_before_the_flush(database, models, ids, deleted)):
         response = client.post(BOOKS + "action", data={"action": "publish", "ids": str(ids["book"])})
     if writes_on_a_stale_snapshot(database, lone_reads):
+        assert deleted == [True]
         assert response.status_code == 503  # SQLite's lock: erlen-db's answer, as for any other write
         return
-    # Before: the UPDATE that matched no row was a 500.
+    # Before: the deletion went through between the action's read and its UPDATE (which was a 500 before that).
+    # Now the action holds its rows (FOR UPDATE; SQLite's write lock), and the deletion waits for its commit.
+    assert deleted == [False]
     assert response.status_code == 302, response.text
-    page = client.get(response.headers["Location"]).text
-    assert "Publish failed: a selected book was deleted by someone else meanwhile. Nothing was changed." in page
-    assert audit_entries(database) == []
+    assert "Published 1." in client.get(response.headers["Location"]).text
+    assert [entry.action for entry in audit_entries(database)] == ["bulk:publish"]
 
 
 @pytest.mark.parametrize("erlen_plugins", [[*PLUGINS, "admin_sample.object_extras"]])
 def test_an_object_action_on_a_row_deleted_before_its_flush(app, client, committed, models, lone_reads):
     database, ids = committed
-    with before_flush(deleting_the_book_before_the_flush(database, models, ids)):
+    deleted: list[bool] = []
+    with before_flush(deleting_the_book_before_the_flush(database, models, ids, deleted)):
         response = client.post(f"/admin/m/shelf/{ids['book']}/do/feature")
     if writes_on_a_stale_snapshot(database, lone_reads):
+        assert deleted == [True]
         assert response.status_code == 503
         return
-    # Before: the UPDATE that matched no row was a 500.
+    # Before: the deletion went through between the action's read and its UPDATE (which was a 500 before that).
+    # Now the action holds the row, and the deletion waits for its commit.
+    assert deleted == [False]
     assert response.status_code == 302, response.text
-    assert response.headers["Location"] == "/admin/m/shelf/"
-    assert "was deleted by someone else meanwhile; nothing was done" in client.get("/admin/m/shelf/").text
-    assert audit_entries(database) == []
+    assert response.headers["Location"] == f"/admin/m/shelf/{ids['book']}/"
+    with database.session_scope() as session:
+        assert session.get(models.Book, ids["book"]).featured is True
+    assert [entry.action for entry in audit_entries(database)] == ["action:feature"]
 
 
 def test_deleting_a_row_deleted_meanwhile(app, client, committed, models, monkeypatch, lone_reads):
@@ -248,23 +257,26 @@ def test_deleting_a_row_deleted_meanwhile(app, client, committed, models, monkey
 
     database, ids = committed
     record = audit.record
+    deleted: list[bool] = []
 
     def deleted_by_another_first(session, view, action, obj, changes, **kwargs):
-        with database.engine.begin() as other:
-            other.execute(sa.delete(models.Book.__table__).where(models.Book.id == ids["book"]))
+        deleted.append(write_unless_locked(database, models.Book.__table__, models.Book.id == ids["book"]))
         return record(session, view, action, obj, changes, **kwargs)
 
     monkeypatch.setattr(audit, "record", deleted_by_another_first)
     # Before: SQLAlchemy warned that the DELETE matched no row (an error under the tests' warnings), the page
-    # said "deleted" and the audit log said this user deleted it.
+    # said "deleted" and the audit log said this user deleted it. Then the row was checked again, locked, before
+    # the DELETE. Now it is held from its first read: the other deletion waits for this one.
     response = client.post(f"{BOOKS}{ids['book']}/delete")
     if writes_on_a_stale_snapshot(database, lone_reads):
+        assert deleted == [True]
         assert response.status_code == 503  # SQLite's lock: erlen-db's answer, as for any other write
+        assert audit_entries(database) == []
         return
     assert response.status_code == 302, response.text
-    assert response.headers["Location"] == BOOKS
-    assert "was deleted by someone else meanwhile" in client.get(BOOKS).text
-    assert audit_entries(database) == []
+    assert deleted == [False]
+    assert "Notes” deleted." in client.get(BOOKS).text
+    assert [entry.action for entry in audit_entries(database)] == ["delete"]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

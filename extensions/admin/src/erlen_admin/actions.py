@@ -54,7 +54,8 @@ def _delete(view: ModelView, objects: Sequence[t.Any]) -> str:
 
     for obj in objects:
         session.delete(obj)
-    return f"Deleted {len(objects)} {view.plural if len(objects) != 1 else view.name}."
+    # Lower-case mid-sentence, as the admin's other messages say them ("Deleted 3 books.", not "3 Books").
+    return f"Deleted {len(objects)} {(view.plural if len(objects) != 1 else view.name).lower()}."
 
 
 #: The built-in action of every model view that allows deleting.

@@ -50,7 +50,9 @@ def changed_meanwhile(loaded: str | None, current: str) -> bool:
     :param loaded: the fingerprint the form sent.
     :param current: the fingerprint of the row's values now.
     """
-    return bool(loaded) and not hmac.compare_digest(str(loaded), current)
+    # As bytes: compare_digest refuses str with a character beyond ASCII (TypeError), which a forged or garbled
+    # hidden input may hold; such a value is no fingerprint of the row, so the row counts as changed.
+    return bool(loaded) and not hmac.compare_digest(str(loaded).encode(), current.encode())
 
 
 __all__ = ["CHANGED_MEANWHILE", "FIELD", "changed_meanwhile", "fingerprint"]

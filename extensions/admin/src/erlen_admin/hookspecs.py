@@ -44,7 +44,9 @@ def erlen_admin_views(app: Flask) -> Iterable[ModelView | AdminPage]:
             ]
 
     Each model view gets the permissions ``admin.<slug>.view``, ``.create``,
-    ``.edit`` and ``.delete``, declared automatically.
+    ``.edit`` and ``.delete``, declared automatically (and ``.export`` when
+    the app sets ``ADMIN_EXPORT_PERMISSION`` or the view
+    ``separate_export_permission=True``).
 
     Called once per app while it is being set up (when erlen-auth collects
     permissions, before the registering plugin's ``erlen_init_app``): build

@@ -41,7 +41,7 @@ def object_extras(view: ModelView, obj: t.Any) -> dict[str, t.Any]:
 
 def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     """Run the object action ``name`` on one object, record it in the audit log and commit; back to its page."""
-    from .routes import _object, _view
+    from .routes import _view, find_object
 
     view = _view(slug, "view")
     action = view.object_action(name)
@@ -49,7 +49,11 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         abort(404)
     if not view.allows(current_user, action.permission):
         abort(403)
-    obj = _object(view, ident)
+    # Held until the commit, so that ``available`` and the audit's "before" are what the callback changes: a
+    # change or deletion by another user waits for this action instead of slipping in after the check.
+    obj = find_object(view, ident, lock=True)
+    if obj is None:
+        return _deleted_meanwhile(view, ident)  # since its page was shown: not a wrong link
     back = url_for("admin.detail", slug=view.slug, ident=view.pk_of(obj))
     if not action.applies_to(obj):
         flash(f"{action.label}: this does not apply to {view.describe(obj)} now. Nothing was changed.", "warning")
@@ -67,8 +71,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     except StaleDataError:
         # The callback's own flush found the object deleted meanwhile: not the plugin's error.
         session.rollback()
-        flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was done.", "error")
-        return redirect(url_for("admin.list", slug=view.slug))
+        return _deleted_meanwhile(view, ident)
     except Exception as exc:
         if erlen_db.is_unavailable(exc):
             raise
@@ -82,10 +85,19 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     except StaleDataError:
         # The UPDATE matched no row: someone deleted the object after this request loaded it.
         session.rollback()
-        flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was done.", "error")
-        return redirect(url_for("admin.list", slug=view.slug))
+        return _deleted_meanwhile(view, ident)
     flash(outcome.message, "success")
     return redirect(back)
+
+
+def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
+    """Back to the list, saying that the object was deleted by someone else and the action not done.
+
+    :param view: the model view.
+    :param ident: the object's key, as in the URL.
+    """
+    flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was done.", "error")
+    return redirect(url_for("admin.list", slug=view.slug))
 
 
 def _crashed(view: ModelView, action: ObjectAction, back: str) -> t.Any:

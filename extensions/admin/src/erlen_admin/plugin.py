@@ -41,6 +41,13 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         S("URL_PREFIX", str, default="/admin", help="Where the admin is mounted."),
         S("TITLE", str, default="Admin", help="The admin's title, in the header and page titles."),
         S("SITE_URL", str, default="/", help='Where the header\'s "View site" link goes; empty for no link.'),
+        S(
+            "EXPORT_PERMISSION",
+            bool,
+            default=False,
+            help="Make each model view's CSV export need its own permission, admin.<slug>.export, besides view "
+            "(off: view is enough, as before).",
+        ),
     ]
 
 

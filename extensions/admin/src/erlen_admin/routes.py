@@ -30,7 +30,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals
+from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals, row_locks
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -64,21 +64,34 @@ def _object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any:
 
     :param view: the model view.
     :param ident: the primary key, as in the URL.
-    :param lock: read it ``FOR UPDATE`` (not on SQLite, which cannot), so that nobody changes it before this
-        request's transaction ends.
+    :param lock: see :func:`find_object`.
+    """
+    obj = find_object(view, ident, lock=lock)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | None:
+    """The object ``ident`` of ``view``; ``None`` when no row has that key (a form posted for a row deleted since
+    its page was shown), a 404 when ``ident`` is no value the key can hold.
+
+    :param view: the model view.
+    :param ident: the primary key, as in the URL.
+    :param lock: hold it until this request's transaction ends, so that nobody changes or deletes it in between
+        (``FOR UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
     """
     dialect = _dialect()
     try:
         key = view.coerce(view.pk_key, ident, dialect)
     except (ValueError, KeyError, TypeError):
         abort(404)
-    # Not on SQLite, which has no row locks: there, the read would only begin the transaction early and lose
-    # erlen-db's lone reads (a write on an older snapshot is then refused as busy).
-    lock = lock and dialect != "sqlite"
-    obj = erlen_db.session.get(view.model, key, with_for_update=lock or None, populate_existing=lock)
-    if obj is None:
-        abort(404)
-    return obj
+    session = erlen_db.session
+    if lock and dialect == "sqlite":
+        # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
+        row_locks.hold_sqlite_write_lock(session)
+    for_update = lock and dialect != "sqlite"
+    return session.get(view.model, key, with_for_update=for_update or None, populate_existing=lock)
 
 
 def index() -> str:
@@ -189,6 +202,8 @@ def export_view(slug: str) -> t.Any:
     view = _view(slug, "view")
     if not view.can_export:
         abort(404)
+    if not view.allows(current_user, "export"):
+        abort(403)  # ADMIN_EXPORT_PERMISSION: viewing the rows is not enough to take them all away in a file
     params = listing.parse(view, request.args, _dialect())
     if params.unapplied:
         # The list page shows its rows with a warning; a file exported without the filter asked for would
@@ -270,7 +285,11 @@ def edit_view(slug: str, ident: str) -> t.Any:
     view = _view(slug, "edit")
     # A save is locked from the stale-edit check to its commit: a change committed in between would be
     # overwritten unseen, the very thing the check is for.
-    obj = _object(view, ident, lock=request.method == "POST")
+    obj = find_object(view, ident, lock=request.method == "POST")
+    if obj is None:
+        if request.method == "POST":
+            return _deleted_meanwhile(view, ident)  # since the form was opened: not a wrong link
+        abort(404)
     form = view.edit_form_class()(obj=obj)
     session = erlen_db.session
     keys = [key for key in _form_keys(form) if key in view.columns]
@@ -297,9 +316,15 @@ def edit_view(slug: str, ident: str) -> t.Any:
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             _refused(view, form, keys, exc)
             try:
-                view.pk_of(obj)  # reloads the row the rollback expired; SQLite's lock may hide a deletion
+                # Reloads the row the rollback expired; SQLite's lock may hide a deletion or another's save.
+                now = edit_guard.fingerprint(view, obj, keys)
             except ObjectDeletedError:
                 return _deleted_meanwhile(view, ident)
+            if isinstance(exc, sa.exc.OperationalError) and edit_guard.changed_meanwhile(loaded, now):
+                # SQLite refused to write on a snapshot older than another user's save of this row (one snapshot
+                # per request, DB_LONE_READS off): say what happened, as the check would have, not "busy".
+                form.form_errors[:] = [edit_guard.CHANGED_MEANWHILE.format(name=view.name.lower())]
+                loaded = now
         else:
             flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
             return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
@@ -312,9 +337,14 @@ def edit_view(slug: str, ident: str) -> t.Any:
     )
 
 
-def _deleted_meanwhile(view: ModelView, ident: str) -> t.Any:
-    """Back to the list, saying that the row being edited was deleted by someone else."""
-    flash(f"{view.name} {ident} was deleted by someone else meanwhile; nothing was saved.", "error")
+def _deleted_meanwhile(view: ModelView, ident: str, outcome: str = "nothing was saved") -> t.Any:
+    """Back to the list, saying that the row being edited or deleted was deleted by someone else.
+
+    :param view: the model view.
+    :param ident: the row's key, as in the URL.
+    :param outcome: what this request did not do.
+    """
+    flash(f"{view.name} {ident} was deleted by someone else meanwhile; {outcome}.", "error")
     return redirect(url_for("admin.list", slug=view.slug))
 
 
@@ -343,27 +373,25 @@ def _refused(view: ModelView, form: t.Any, keys: list[str], error: sa.exc.DBAPIE
 
 def delete_view(slug: str, ident: str) -> t.Any:
     view = _view(slug, "delete")
-    obj = _object(view, ident)
-    if request.method == "POST":
-        session = erlen_db.session
-        description = view.title(obj)
-        audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
-        # Still there? Locked (on databases that can) so that nobody deletes it between this check and the
-        # DELETE: a row deleted meanwhile would otherwise be reported, and audited, as deleted by this user.
-        pk = view.attribute(view.pk_key)
-        if session.execute(sa.select(pk).where(pk == view.pk_of(obj)).with_for_update()).first() is None:
-            session.rollback()
-            return _deleted_meanwhile(view, ident)
-        session.delete(obj)
-        try:
-            session.commit()
-        except sa.exc.IntegrityError:
-            session.rollback()
-            flash(f"{description} cannot be deleted: other rows refer to it.", "error")
-            return redirect(url_for("admin.detail", slug=slug, ident=ident))
-        flash(f"{description} deleted.", "success")
-        return redirect(url_for("admin.list", slug=slug))
-    return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
+    if request.method != "POST":
+        obj = _object(view, ident)
+        return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
+    # Held until the commit, so that the audit entry has the values of the row deleted, not of an older read.
+    obj = find_object(view, ident, lock=True)
+    if obj is None:
+        return _deleted_meanwhile(view, ident, "nothing was deleted")
+    session = erlen_db.session
+    description = view.title(obj)
+    audit.record(session, view, "delete", obj, audit.snapshot(view, obj))
+    session.delete(obj)
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        flash(f"{description} cannot be deleted: other rows refer to it.", "error")
+        return redirect(url_for("admin.detail", slug=slug, ident=ident))
+    flash(f"{description} deleted.", "success")
+    return redirect(url_for("admin.list", slug=slug))
 
 
 def action_view(slug: str) -> t.Any:
@@ -396,7 +424,14 @@ def action_view(slug: str) -> t.Any:
         return redirect(_back(view))
     session = erlen_db.session
     pk = view.attribute(view.pk_key)
-    objects: list[t.Any] = list(session.execute(sa.select(view.model).where(pk.in_(keys)).order_by(pk)).scalars())
+    confirming = action.confirm and request.form.get("confirmed") != "1"
+    statement: sa.Select[t.Any] = sa.select(view.model).where(pk.in_(keys)).order_by(pk)
+    if not confirming:
+        # Held until the commit: a row another user deletes or changes meanwhile waits for this action, or is
+        # gone before it reads (and left out, said so below); otherwise it would be reported, and audited, as
+        # this user's deletion or change. In the key's order, so that two actions lock in the same order.
+        statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+    objects: list[t.Any] = list(session.execute(statement).scalars())
     missing = len(set(keys)) - len(objects)
     if not objects:
         flash(
@@ -410,7 +445,7 @@ def action_view(slug: str) -> t.Any:
             f"{missing} of the selected {view.plural.lower()} no longer exist (deleted meanwhile) and are left out.",
             "warning",
         )
-    if action.confirm and request.form.get("confirmed") != "1":
+    if confirming:
         return render_template("admin/confirm_action.html", view=view, action=action, objects=objects, back=_back(view))
     before = {view.pk_of(obj): audit.snapshot(view, obj) for obj in objects}
     label = f"bulk:{action.name}"

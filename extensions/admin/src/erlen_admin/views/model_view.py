@@ -27,6 +27,9 @@ from .query_filters import QueryFilter
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
+#: The operations a model view checks a permission for: those of bulk actions, and the CSV export.
+MODEL_OPERATIONS = (*OPERATIONS, "export")
+
 
 class AdminConfigError(ErlenError, ValueError):
     """A model view or page is configured with something the admin cannot do safely; stops the app at startup."""
@@ -70,10 +73,15 @@ class ModelView:
     :param can_edit: offer editing rows.
     :param can_delete: offer deleting rows (and the bulk delete).
     :param can_export: offer the CSV export.
+    :param separate_export_permission: whether the CSV export needs a permission of its own,
+        ``admin.<slug>.export``, besides ``view`` (a whole table's rows in one file is a bulk read that a role
+        allowed to look rows up may not be meant to make). ``None`` (the default) follows the app's
+        ``ADMIN_EXPORT_PERMISSION`` setting, off unless the app turns it on; ``False`` keeps ``view`` enough even
+        then. Naming a permission for ``export`` in ``permissions`` makes the export need that one instead.
     :param page_sizes: the page sizes people may choose; the first is the default.
-    :param permissions: ``{operation: permission}`` naming, for some operations, a permission the
-        registering plugin declares itself (``{"edit": "auth.manage_users"}``) instead of
-        ``admin.<slug>.<operation>``, which is then not declared.
+    :param permissions: ``{operation: permission}`` naming, for some operations (``view``, ``create``,
+        ``edit``, ``delete``, ``export``), a permission the registering plugin declares itself
+        (``{"edit": "auth.manage_users"}``) instead of ``admin.<slug>.<operation>``, which is then not declared.
     :param object_actions: :class:`~erlen_admin.ObjectAction` s offered on the detail page.
     :param panels: :class:`~erlen_admin.Panel` s shown on the detail page under the fields.
     :param export_columns: the columns of the CSV export; the key and ``list_columns`` by default.
@@ -106,6 +114,7 @@ class ModelView:
         can_edit: bool = True,
         can_delete: bool = True,
         can_export: bool = True,
+        separate_export_permission: bool | None = None,
         page_sizes: Sequence[int] = (20, 50, 100),
         permissions: Mapping[str, str] | None = None,
         object_actions: Sequence[ObjectAction] = (),
@@ -148,10 +157,10 @@ class ModelView:
             raise AdminConfigError(f"{model.__name__}: two filters use the key {sorted(clash)[0]!r}.")
         self.permission_names = dict(permissions or {})
         for operation in self.permission_names:
-            if operation not in OPERATIONS:
+            if operation not in MODEL_OPERATIONS:
                 raise AdminConfigError(
                     f"{model.__name__}: permissions names the operation {operation!r}; "
-                    f"operations are {', '.join(OPERATIONS)}."
+                    f"operations are {', '.join(MODEL_OPERATIONS)}."
                 )
         self.object_actions: list[ObjectAction] = []
         self.panels = list(panels)
@@ -162,6 +171,10 @@ class ModelView:
         self.can_edit = can_edit
         self.can_delete = can_delete
         self.can_export = can_export
+        self.separate_export_permission = separate_export_permission
+        #: Whether the export needs ``admin.<slug>.export``: :attr:`separate_export_permission`, or the app's
+        #: ``ADMIN_EXPORT_PERMISSION`` when that is ``None`` (the registry sets it when it takes the view).
+        self.export_separately = bool(separate_export_permission) or "export" in self.permission_names
         self.page_sizes = [int(size) for size in page_sizes]
         if not self.page_sizes or any(not 1 <= size <= 1000 for size in self.page_sizes):
             raise AdminConfigError(f"{model.__name__}: page sizes must be between 1 and 1000.")
@@ -190,6 +203,7 @@ class ModelView:
         for key in self.search:
             if not isinstance(self.columns[key].type, satypes.String):
                 raise AdminConfigError(f"{model.__name__}.{key}: only text columns can be searched.")
+        self._refuse_probing_secrets()
         sort = default_sort or f"-{self.pk_key}"
         if sort.lstrip("-") not in self.sortable:
             raise AdminConfigError(f"{model.__name__}: default_sort {sort!r} is not a sortable column.")
@@ -203,29 +217,67 @@ class ModelView:
         self.plugin = ""
         self._form_classes: dict[bool, t.Any] = {}
 
+    def _refuse_probing_secrets(self) -> None:
+        """Refuse searching, filtering or sorting on a secret-looking column the view does not show.
+
+        Each answers a question about the hidden values (``LIKE %a%``, ``= 'x'``, an order, and the sort value in
+        the next page's cursor): whoever may view the list could work a password hash or a token out one guess
+        at a time. A view that shows the column (``list_columns`` or ``detail_columns``) has chosen to reveal it.
+
+        :raises AdminConfigError: such a column is in ``search``, ``filters`` or ``sortable``.
+        """
+        shown = {*self.list_columns, *self.detail_columns}
+        for option, keys in (("search", self.search), ("filters", self.filter_keys), ("sortable", self.sortable)):
+            for key in keys:
+                if is_sensitive(key) and key not in shown and key != self.pk_key:
+                    raise AdminConfigError(
+                        f"{self.model.__name__}.{key} looks like a secret, which the admin does not show, yet it is "
+                        f"in {option}: anyone who may view the list could work its values out one guess at a time. "
+                        f"Leave it out of {option}, or show it (list_columns or detail_columns) if it is no secret."
+                    )
+
     # -- permissions -------------------------------------------------------------------------------------------------
 
     def permission(self, operation: str) -> str:
-        """The permission name of ``operation`` (view, create, edit, delete) on this model."""
-        if operation not in OPERATIONS:
+        """The permission name of ``operation`` (view, create, edit, delete, export) on this model.
+
+        The export's is the view's unless :attr:`export_separately`.
+        """
+        if operation not in MODEL_OPERATIONS:
             raise ValueError(f"unknown admin operation {operation!r}")
+        if operation == "export" and not self.export_separately:
+            return self.permission("view")
         return self.permission_names.get(operation) or f"admin.{self.slug}.{operation}"
 
     def permissions(self) -> dict[str, str]:
         """The view's own permissions with their descriptions, for erlen-auth's registry (not those it borrows)."""
+        operations = [*OPERATIONS, *(["export"] if self.export_separately and self.can_export else [])]
         return {
             self.permission(op): f"Admin: {op} {self.plural.lower()}"
-            for op in OPERATIONS
+            for op in operations
             if op not in self.permission_names
         }
 
     def offers(self, operation: str) -> bool:
         """Whether the view offers ``operation`` at all (``can_create=False`` turns creating off)."""
-        return {"create": self.can_create, "edit": self.can_edit, "delete": self.can_delete}.get(operation, True)
+        offered = {
+            "create": self.can_create,
+            "edit": self.can_edit,
+            "delete": self.can_delete,
+            "export": self.can_export,
+        }
+        return offered.get(operation, True)
 
     def allows(self, user: t.Any, operation: str) -> bool:
-        """Whether ``user`` may do ``operation``; ``False`` for operations the view does not offer."""
-        return self.offers(operation) and bool(user.is_authenticated) and bool(user.can(self.permission(operation)))
+        """Whether ``user`` may do ``operation``; ``False`` for operations the view does not offer.
+
+        Exporting needs ``view`` as well as the export's own permission (a file of the rows one may not see).
+        """
+        if not (self.offers(operation) and bool(user.is_authenticated)):
+            return False
+        if operation == "export" and not user.can(self.permission("view")):
+            return False
+        return bool(user.can(self.permission(operation)))
 
     def add_actions(self, actions: Iterable[Action | ObjectAction], plugin: str = "") -> None:
         """Add bulk and object actions (those plugins give through ``erlen_admin_actions``).

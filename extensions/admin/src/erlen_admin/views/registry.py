@@ -57,6 +57,8 @@ class AdminRegistry:
                             f"model view with the slug {view.slug!r}; give one another slug."
                         )
                     view.plugin = plugin.name
+                    if view.separate_export_permission is None and "export" not in view.permission_names:
+                        view.export_separately = bool(app.config.get("ADMIN_EXPORT_PERMISSION", False))
                     view.actions = [
                         action if action.plugin else replace(action, plugin=plugin.name) for action in view.actions
                     ]
