@@ -186,13 +186,10 @@ def erlen_init_app(app: Flask) -> None:
     state = OpsState(app, settings)
     app.extensions[EXTENSION_KEY] = state
     registry = erlen.plugins_of(app)
-    engine = _engine(app) if "db" in registry else None
     if settings.tracing:
         from . import tracing
 
         state.tracing = tracing.start(app)
-        if engine is not None:
-            tracing.instrument_engine(state.tracing, engine)
     if settings.metrics:
         _check_multiprocess_dir()
         from prometheus_client import CollectorRegistry
@@ -200,16 +197,46 @@ def erlen_init_app(app: Flask) -> None:
         from .metrics import AppMetrics, MetricsFactory
 
         state.metrics = AppMetrics(MetricsFactory(CollectorRegistry(auto_describe=True)))
-        if engine is not None:
-            state.metrics.instrument_engine(engine)
-            state.counts_queries = True
+    if "db" in registry and (state.metrics is not None or state.tracing is not None):
+        # Deferred: reaching the engine sets up the database (SQLAlchemy, every plugin's models), which
+        # `erlen --app APP --help` skips; the db plugin loads first, so its own step has run by then.
+        erlen.defer_setup(app, _instrument_database)
+        # Counted from the first request: the step runs before any (the erlen command finishes the set-up).
+        state.counts_queries = state.metrics is not None
     if state.metrics is not None or state.tracing is not None:
         registry.wrap_implementations(_hook_wrapper(state))
     app.wsgi_app = OpsMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
 
 
+def _instrument_database(app: Flask) -> None:
+    """Trace and count the SQL statements and pooled connections of the app's engine (a deferred step).
+
+    :param app: the app, with the ``db`` plugin and metrics or tracing on.
+    """
+    import erlen_db
+
+    state = state_of(app)
+    engine = erlen_db.database_of(app).engine
+    if state.tracing is not None:
+        from . import tracing
+
+        tracing.instrument_engine(state.tracing, engine)
+    if state.metrics is not None:
+        state.metrics.instrument_engine(engine)
+
+
 @erlen.hookimpl
 def erlen_app_ready(app: Flask) -> None:
+    # Deferred: the plugins' check and metric hooks reach their set-up (erlen-db's imports SQLAlchemy), which
+    # `erlen --app APP --help` skips. Until the step runs /readyz answers 503 ("still starting").
+    erlen.defer_setup(app, _prepare_checks_and_metrics)
+
+
+def _prepare_checks_and_metrics(app: Flask) -> None:
+    """Collect every plugin's readiness checks and let each add its metrics (a deferred step).
+
+    :param app: the app, with the ``ops`` plugin.
+    """
     state = state_of(app)
     state.checker = ReadinessChecker(
         app, collect_checks(app), timeout=state.settings.ready_timeout, cache_seconds=state.settings.ready_cache
@@ -315,12 +342,6 @@ def _check_multiprocess_dir() -> None:
             "create the folder (empty, writable by the app's user) before the app starts, as the operations "
             f"guide shows, or unset {MULTIPROCESS_VARIABLE} for metrics of this process only."
         )
-
-
-def _engine(app: Flask) -> t.Any:
-    import erlen_db
-
-    return erlen_db.database_of(app).engine
 
 
 def _hook_wrapper(state: OpsState) -> t.Callable[[t.Callable[..., t.Any], str, str], t.Callable[..., t.Any]]:
