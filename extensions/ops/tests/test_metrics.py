@@ -89,7 +89,7 @@ def test_plugins_add_metrics_of_their_own(make_app: MakeApp, caplog: pytest.LogC
     assert found[("erlen_sample_jobs_total", ())] == 2
     assert found[("erlen_sample_queue_depth", ())] == 3
     assert not any(name == "erlen_sample_broken" for name, _ in found)
-    assert "Metric erlen_sample_broken could not be read: ZeroDivisionError" in caplog.text
+    assert "Metric erlen_sample_broken of plugin 'sample' could not be read: ZeroDivisionError" in caplog.text
 
 
 def test_metrics_only_for_allowed_addresses_or_with_the_token(make_app: MakeApp) -> None:

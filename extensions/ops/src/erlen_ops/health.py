@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import erlen
 
+from .bounded import BoundedCalls
+
 if t.TYPE_CHECKING:
     from flask import Flask
 
@@ -130,8 +132,7 @@ class ReadinessChecker:
         self._clock = clock
         self._lock = threading.Lock()
         self._last: Readiness | None = None
-        #: Each check's latest thread: one still running (a hung check) is not started again.
-        self._threads: dict[str, threading.Thread] = {}
+        self._calls = BoundedCalls(app, timeout=timeout, thread_prefix="erlen-ops-check-", clock=clock)
 
     def readiness(self) -> Readiness:
         """The current answer: the cached one while fresh, otherwise the checks run now.
@@ -146,46 +147,22 @@ class ReadinessChecker:
             return self._last
 
     def _run(self) -> Readiness:
-        started = self._clock()
-        outcomes: dict[str, CheckResult] = {}
-        threads: dict[str, threading.Thread] = {}
-        for name, check in self.checks.items():
-            previous = self._threads.get(name)
-            if previous is not None and previous.is_alive():
-                # Still running since an earlier answer (it hangs): started again, every probe would add a
-                # thread stuck the same way, until the process could start no more.
-                continue
-            thread = threading.Thread(
-                target=self._run_one, args=(name, check, outcomes), name=f"erlen-ops-check-{name}", daemon=True
-            )
-            thread.start()
-            threads[name] = self._threads[name] = thread
-        deadline = started + self.timeout
         results = []
-        for name in self.checks:
-            started_now = threads.get(name)
-            if started_now is not None:
-                started_now.join(max(0.0, deadline - self._clock()))
-            result = outcomes.get(name)
-            if result is None:
-                if started_now is not None:
-                    logger.warning("Readiness check %s did not finish within %s seconds", name, self.timeout)
-                else:
-                    logger.debug("Readiness check %s is still running, since an earlier answer", name)
-                result = CheckResult(name, "timeout", self.timeout)
-            results.append(result)
+        for name, outcome in self._calls.run(self.checks).items():
+            if outcome.status == "ok":
+                results.append(CheckResult(name, "ok", outcome.seconds, details=_numbers(outcome.value)))
+                continue
+            if outcome.status == "fail":
+                error = t.cast(BaseException, outcome.error)
+                logger.warning("Readiness check %s failed: %s: %s", name, type(error).__name__, redact(str(error)))
+                results.append(CheckResult(name, "fail", outcome.seconds, type(error).__name__))
+                continue
+            if outcome.status == "timeout":
+                logger.warning("Readiness check %s did not finish within %s seconds", name, self.timeout)
+            else:
+                logger.debug("Readiness check %s is still running, since an earlier answer", name)
+            results.append(CheckResult(name, "timeout", self.timeout))
         return Readiness(tuple(results), self._clock())
-
-    def _run_one(self, name: str, check: CheckFunction, outcomes: dict[str, CheckResult]) -> None:
-        started = time.perf_counter()
-        try:
-            with self.app.app_context():
-                returned = check()
-        except BaseException as exc:  # SystemExit too: on this thread it would end it without an outcome
-            logger.warning("Readiness check %s failed: %s: %s", name, type(exc).__name__, redact(str(exc)))
-            outcomes[name] = CheckResult(name, "fail", time.perf_counter() - started, type(exc).__name__)
-            return
-        outcomes[name] = CheckResult(name, "ok", time.perf_counter() - started, details=_numbers(returned))
 
 
 def _numbers(returned: object) -> dict[str, float]:

@@ -128,6 +128,15 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "PROMETHEUS_MULTIPROC_DIR (see the operations guide).",
         ),
         erlen.Setting(
+            "METRICS_TIMEOUT",
+            float,
+            default=2.0,
+            # A thread is waited for that long: beyond the platform's limit, each scrape would raise.
+            validate=_seconds(zero=False, most=threading.TIMEOUT_MAX),
+            help="Seconds a scrape waits for the gauges plugins read at scrape time (they run in parallel); a gauge "
+            "still being read is left out of the answer, and not read again until that read ends.",
+        ),
+        erlen.Setting(
             "METRICS_ALLOW",
             list[str],
             default=["127.0.0.1/32", "::1/128"],
@@ -196,7 +205,8 @@ def erlen_init_app(app: Flask) -> None:
 
         from .metrics import AppMetrics, MetricsFactory
 
-        state.metrics = AppMetrics(MetricsFactory(CollectorRegistry(auto_describe=True)))
+        factory = MetricsFactory(CollectorRegistry(auto_describe=True), app, scrape_timeout=settings.metrics_timeout)
+        state.metrics = AppMetrics(factory)
     if "db" in registry and (state.metrics is not None or state.tracing is not None):
         # Deferred: reaching the engine sets up the database (SQLAlchemy, every plugin's models), which
         # `erlen --app APP --help` skips; the db plugin loads first, so its own step has run by then.
@@ -242,24 +252,11 @@ def _prepare_checks_and_metrics(app: Flask) -> None:
         app, collect_checks(app), timeout=state.settings.ready_timeout, cache_seconds=state.settings.ready_cache
     )
     if state.metrics is not None:
-        erlen.plugins_of(app).call_each("erlen_ops_metrics", app=app, metrics=state.metrics.factory)
-
-
-@erlen.hookimpl
-def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
-    if "mail" in erlen.plugins_of(app):
-        from erlen_mail import outbox_backlog
-
-        def depth() -> float | None:
-            backlog = outbox_backlog(app)
-            return None if backlog is None else backlog.messages
-
-        def oldest() -> float | None:
-            backlog = outbox_backlog(app)
-            return None if backlog is None else backlog.oldest_seconds
-
-        metrics.on_scrape("erlen_mail_outbox_messages", "Messages waiting in the mail outbox.", depth)
-        metrics.on_scrape("erlen_mail_outbox_oldest_seconds", "Age of the oldest waiting message.", oldest)
+        factory = state.metrics.factory
+        # One plugin at a time (iter_each runs the next once this one's result is taken), so each gauge read at
+        # scrape time is credited to the plugin that added it, for the log lines about it.
+        for plugin, _ in erlen.plugins_of(app).iter_each("erlen_ops_metrics", app=app, metrics=factory):
+            factory.credit_new_gauges(plugin.name)
 
 
 @erlen.hookimpl(optionalhook=True)

@@ -28,6 +28,7 @@ class OpsSettings:
     ready_timeout: float
     ready_cache: float
     metrics: bool
+    metrics_timeout: float
     metrics_allow: tuple[str, ...]
     metrics_token: str | None
     tracing: bool
@@ -42,6 +43,7 @@ class OpsSettings:
             ready_timeout=config["OPS_READY_TIMEOUT"],
             ready_cache=config["OPS_READY_CACHE"],
             metrics=config["OPS_METRICS"],
+            metrics_timeout=config["OPS_METRICS_TIMEOUT"],
             metrics_allow=tuple(config["OPS_METRICS_ALLOW"]),
             metrics_token=config["OPS_METRICS_TOKEN"],
             tracing=config["OPS_TRACING"],
