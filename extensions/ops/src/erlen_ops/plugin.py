@@ -265,7 +265,7 @@ def erlen_mail_before_send(message: t.Any) -> None:
     if state.tracing is not None:
         from .tracing import mail_started
 
-        mail_started(state.mail_started, message)
+        mail_started(state.tracing, message)
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -292,7 +292,7 @@ def _mail_ended(message: t.Any, error: BaseException | None) -> None:
     if state.tracing is not None:
         from .tracing import mail_ended
 
-        mail_ended(state.tracing, state.mail_started, message, error)
+        mail_ended(state.tracing, message, error)
 
 
 def _check_paths(settings: OpsSettings) -> None:

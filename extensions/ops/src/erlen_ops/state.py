@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import erlen
 
@@ -68,8 +68,6 @@ class OpsState:
     tracing: Tracing | None = None
     #: Whether the ``db`` plugin is enabled, so queries per request are counted.
     counts_queries: bool = False
-    #: Start times of messages being sent, for their spans (by ``id`` of the message).
-    mail_started: dict[int, int] = field(default_factory=dict)
 
 
 def state_of(app: Flask | None = None) -> OpsState:
