@@ -35,7 +35,7 @@ def erlen_health_checks(app: Flask) -> dict[str, t.Callable[[], t.Any]]:
     def queue() -> dict[str, t.Any]:
         state["calls"] += 1
         if state["mode"] == "fail":
-            raise ConnectionError("cannot reach postgresql://admin:hunter2@db.internal/prod")
+            raise ConnectionError(state.get("message", "cannot reach postgresql://admin:hunter2@db.internal/prod"))
         if state["mode"] == "hang":
             state["release"].wait(10)
         if state["mode"] == "exit":

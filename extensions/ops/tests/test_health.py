@@ -63,6 +63,27 @@ def test_a_failing_check_makes_readyz_503_without_showing_its_message(
     assert "hunter2" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        # A password holding '@' (as URL-quoted passwords often are not): the part after it was logged.
+        ("cannot reach postgresql://admin:hunt@er2@db.internal/prod", "postgresql://admin:***@db.internal/prod"),
+        # libpq's and redis-py's other spellings: a password= parameter, a key=value DSN.
+        ("cannot reach postgresql://db.internal/prod?user=admin&password=hunter2", "prod?user=admin&password=***"),
+        ("connection failed: host=db.internal user=admin password=hunter2", "user=admin password=***"),
+    ],
+)
+def test_a_failing_checks_logged_message_hides_every_spelling_of_a_password(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture, message: str, shown: str
+) -> None:
+    app = make_app(PLUGINS, {"OPS_READY_CACHE": 0})
+    app.extensions["sample"]["mode"] = "fail"
+    app.extensions["sample"]["message"] = message
+    assert app.test_client().get("/readyz").status_code == 503
+    assert shown in caplog.text
+    assert "hunter2" not in caplog.text and "er2" not in caplog.text
+
+
 def test_a_hung_check_times_out_and_the_answer_comes_in_time(make_app: MakeApp) -> None:
     app = make_app(PLUGINS, {"OPS_READY_TIMEOUT": 0.3, "OPS_READY_CACHE": 0})
     state = app.extensions["sample"]

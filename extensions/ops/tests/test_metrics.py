@@ -281,3 +281,24 @@ def test_a_multiprocess_folder_removed_while_the_app_runs_fails_no_request(
     failures = [record for record in caplog.records if record.name == "erlen_ops.metrics"]
     assert len(failures) == 1 and MULTIPROCESS_VARIABLE in failures[0].getMessage()
     assert "FileNotFoundError" in failures[0].getMessage()
+
+
+def test_a_failing_gauges_logged_message_hides_the_password(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scrape-time gauge's exception was logged as it was, a database URL's password with it."""
+    from erlen_ops import state_of
+
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+
+    def unreachable() -> float:
+        raise ConnectionError("cannot reach postgresql://admin:hunt@er2@db.internal/prod?password=hunter2")
+
+    metrics.factory.on_scrape("erlen_test_unreachable", "Its database is down.", unreachable)
+    scrape(app.test_client())
+    assert "Metric erlen_test_unreachable could not be read: ConnectionError: cannot reach postgresql://admin:***@" in (
+        caplog.text
+    )
+    assert "er2" not in caplog.text and "hunter2" not in caplog.text

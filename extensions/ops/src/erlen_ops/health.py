@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 import typing as t
@@ -12,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import erlen
+from erlen.redaction import redact_text
 
 from .bounded import BoundedCalls
 
@@ -20,13 +20,14 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("erlen_ops.health")
 
-#: The password of a URL (``scheme://user:password@host``) in a message.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
-
 
 def redact(text: str) -> str:
-    """``text`` with the passwords of the URLs in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+    """``text`` with its passwords replaced by ``***``: of URLs (to their last ``@``), ``password=`` parameters
+    and other announced credentials, as erlen's JSON log lines hide them (:func:`erlen.redaction.redact_text`).
+
+    :param text: a message of an exception a check or gauge raised.
+    """
+    return redact_text(text)
 
 
 #: What a check may return: ``None`` or numbers by name.
