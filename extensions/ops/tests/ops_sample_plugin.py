@@ -40,6 +40,10 @@ def erlen_health_checks(app: Flask) -> dict[str, t.Callable[[], t.Any]]:
             state["release"].wait(10)
         if state["mode"] == "exit":
             raise SystemExit(3)  # a check calling sys.exit(), or a library doing so
+        if state["mode"] == "odd":
+            return state["returned"]  # what a test chose: a mapping of a new kind
+        if state["mode"] == "unprintable":
+            raise state["error"]
         return {"depth": 7, "label": "not a number", "flag": True}
 
     return {"queue": queue}

@@ -302,3 +302,38 @@ def test_a_failing_gauges_logged_message_hides_the_password(
         caplog.text
     )
     assert "er2" not in caplog.text and "hunter2" not in caplog.text
+
+
+def test_a_gauge_value_that_raises_when_read_is_left_out_not_the_scrape(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gauge's value that raises something else than TypeError or ValueError when converted (a lazily loaded
+    mapping whose result set was closed, a number type whose __float__ fails) made the whole scrape a 500."""
+    from collections.abc import Mapping
+
+    from erlen_ops import state_of
+
+    class ClosedRows(Mapping[tuple[str, ...], float]):
+        def __getitem__(self, key: tuple[str, ...]) -> float:
+            raise LookupError("the result set was closed")
+
+        def __iter__(self) -> t.Iterator[tuple[str, ...]]:
+            raise LookupError("the result set was closed")
+
+        def __len__(self) -> int:
+            return 1
+
+    class Unconvertible:
+        def __float__(self) -> float:
+            raise ArithmeticError("no float for this")
+
+    app = make_app(PLUGINS, {"OPS_METRICS": True, "PROPAGATE_EXCEPTIONS": False})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+    metrics.factory.on_scrape("erlen_bad_rows", "Rows gone.", ClosedRows, ["queue"])
+    metrics.factory.on_scrape("erlen_bad_float", "No float.", Unconvertible)
+    found = scrape(app.test_client())
+    assert found[("erlen_sample_queue_depth", ())] == 3
+    assert not any(name.startswith("erlen_bad_") for name, _ in found)
+    assert "Metric erlen_bad_rows could not be read: LookupError: the result set was closed" in caplog.text
+    assert "Metric erlen_bad_float could not be read: ArithmeticError: no float for this" in caplog.text

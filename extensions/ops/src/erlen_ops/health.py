@@ -30,6 +30,18 @@ def redact(text: str) -> str:
     return redact_text(text)
 
 
+def describe_error(error: BaseException) -> str:
+    """``error``'s type and message, passwords hidden, for a log line; never raises.
+
+    :param error: what a check or gauge raised; its ``__str__`` may itself raise.
+    """
+    try:
+        message = str(error)
+    except Exception as exc:  # a broken __str__ must not turn the answer into a 500
+        message = f"<its message could not be read: {type(exc).__name__}>"
+    return f"{type(error).__name__}: {redact(message)}"
+
+
 #: What a check may return: ``None`` or numbers by name.
 CheckFunction = Callable[[], Mapping[str, float] | None]
 
@@ -134,6 +146,9 @@ class ReadinessChecker:
         self._lock = threading.Lock()
         self._last: Readiness | None = None
         self._calls = BoundedCalls(app, timeout=timeout, thread_prefix="erlen-ops-check-", clock=clock)
+        # Each check's numbers are read on its own thread too: a result that raises when read (or holds a number
+        # no float can hold) fails that check, not the answer.
+        self._bounded_checks = {name: _reading_numbers(check) for name, check in self.checks.items()}
 
     def readiness(self) -> Readiness:
         """The current answer: the cached one while fresh, otherwise the checks run now.
@@ -149,13 +164,14 @@ class ReadinessChecker:
 
     def _run(self) -> Readiness:
         results = []
-        for name, outcome in self._calls.run(self.checks).items():
+        for name, outcome in self._calls.run(self._bounded_checks).items():
             if outcome.status == "ok":
-                results.append(CheckResult(name, "ok", outcome.seconds, details=_numbers(outcome.value)))
+                details = t.cast(dict[str, float], outcome.value)
+                results.append(CheckResult(name, "ok", outcome.seconds, details=details))
                 continue
             if outcome.status == "fail":
                 error = t.cast(BaseException, outcome.error)
-                logger.warning("Readiness check %s failed: %s: %s", name, type(error).__name__, redact(str(error)))
+                logger.warning("Readiness check %s failed: %s", name, describe_error(error))
                 results.append(CheckResult(name, "fail", outcome.seconds, type(error).__name__))
                 continue
             if outcome.status == "timeout":
@@ -166,15 +182,26 @@ class ReadinessChecker:
         return Readiness(tuple(results), self._clock())
 
 
+def _reading_numbers(check: CheckFunction) -> Callable[[], dict[str, float]]:
+    """``check``, returning the numbers of what it returns (see :func:`_numbers`)."""
+    return lambda: _numbers(check())
+
+
 def _numbers(returned: object) -> dict[str, float]:
+    """The numbers a check returned, by name: finite ints and floats, under names ``/readyz`` does not use."""
     if not isinstance(returned, Mapping):
         return {}
     return {
-        str(key): value
+        key: value
         for key, value in returned.items()
-        if isinstance(key, str)
-        and key not in ("status", "time_ms", "error")
-        and isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
+        if isinstance(key, str) and key not in ("status", "time_ms", "error") and _finite_number(value)
     }
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond a float's range: a reader of the JSON would take it for infinity
+        return False

@@ -22,7 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from .bounded import BoundedCalls
-from .health import redact
+from .health import describe_error
 from .inflight import RequestsInFlight
 from .names import QUERIES_KEY, multiprocess_dir
 
@@ -61,6 +61,14 @@ class ScrapedGauge:
     labelnames: tuple[str, ...]
     read: Callable[[], ScrapeValue]
     plugin: str | None = None
+
+    def family(self) -> GaugeMetricFamily | None:
+        """Read the gauge: its metric family, or ``None`` to leave it out of this scrape.
+
+        :raises TypeError: the value read is not a number, or a key not a tuple of label values.
+        """
+        value = self.read()
+        return None if value is None else _gauge_family(self.name, self.documentation, self.labelnames, value)
 
     @property
     def described(self) -> str:
@@ -241,7 +249,9 @@ class _Scraped(Collector):
     def collect(self) -> Iterator[Metric]:
         gauges = list(self.factory.scrapers)
         reads = self.factory.gauge_reads
-        outcomes = reads.run({gauge.name: gauge.read for gauge in gauges})
+        # Read and converted on the gauge's thread: a value that raises when converted (a plugin's mistake, a
+        # mapping whose result set was closed) leaves that gauge out, not the scrape (a 500 hides every metric).
+        outcomes = reads.run({gauge.name: gauge.family for gauge in gauges})
         for gauge in gauges:
             outcome = outcomes[gauge.name]
             if outcome.status == "timeout":
@@ -258,20 +268,10 @@ class _Scraped(Collector):
                 continue
             if outcome.status == "fail":
                 error = t.cast(BaseException, outcome.error)
-                logger.warning(
-                    "Metric %s could not be read: %s: %s", gauge.described, type(error).__name__, redact(str(error))
-                )
+                logger.warning("Metric %s could not be read: %s", gauge.described, describe_error(error))
                 continue
-            if outcome.value is None:
-                continue
-            try:
-                family = _gauge_family(gauge.name, gauge.documentation, gauge.labelnames, outcome.value)
-            except (TypeError, ValueError) as exc:
-                # A plugin's mistake leaves its gauge out, not the whole scrape (a 500 would hide every metric).
-                logger.warning("Metric %s could not be read: %s", gauge.described, exc)
-                continue
-            if family is not None:
-                yield family
+            if outcome.value is not None:
+                yield t.cast(GaugeMetricFamily, outcome.value)
 
 
 def _gauge_family(
