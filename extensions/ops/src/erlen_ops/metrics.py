@@ -130,10 +130,18 @@ class MetricsFactory:
             ``None`` to leave the gauge out of this scrape. It runs in an app context, on a thread of its own,
             in parallel with the other gauges; an exception leaves the gauge out and is logged, and so does
             a read that takes longer than ``OPS_METRICS_TIMEOUT`` (it is not read again until it ends).
-        :raises ValueError: a gauge of that name is read at scrape time already.
+        :raises ValueError: another metric of the app (read at scrape time or not) has that name, or a sample
+            of that name (a counter ``x`` has the sample ``x_total``).
         """
-        if any(gauge.name == name for gauge in self.scrapers):
-            raise ValueError(f"The gauge {name!r} is read at scrape time already: give each gauge a name of its own.")
+        try:
+            # Reserved in the app's registry, which refuses names taken (and later metrics taking this one): both
+            # written into one answer, Prometheus would refuse the whole scrape.
+            self.registry.register(_ReservedName(name))
+        except ValueError as exc:
+            raise ValueError(
+                f"The gauge {name!r} read at scrape time is named like another metric of the app ({exc}): give it "
+                "a name of its own."
+            ) from None
         self.scrapers.append(ScrapedGauge(name, documentation, tuple(labelnames), read))
 
     def credit_new_gauges(self, plugin: str) -> None:
@@ -235,6 +243,22 @@ class AppMetrics:
         event.listen(engine, "before_cursor_execute", counted)
         event.listen(engine.pool, "checkout", checked_out)
         event.listen(engine.pool, "checkin", checked_in)
+
+
+class _ReservedName(Collector):
+    """Holds a scrape-time gauge's name in the app's registry; its values come from :class:`_Scraped`.
+
+    :param name: the gauge's name.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def describe(self) -> Iterator[Metric]:
+        return iter([GaugeMetricFamily(self.name, "")])
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(())
 
 
 class _Scraped(Collector):
