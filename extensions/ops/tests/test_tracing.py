@@ -305,3 +305,29 @@ def test_starts_evicted_by_threads_at_once_raise_nothing(make_app: MakeApp) -> N
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def test_secrets_in_the_url_are_not_exported_with_the_request_span(make_app: MakeApp) -> None:
+    """The request span carried the whole URL (http.target): a reset or sign-in token in the path, an API key or a
+    password in the query string went to the tracing backend, kept for weeks, readable by every developer. The
+    values of route variables named like secrets, and of such query parameters, are hidden; the rest stays."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none", "PROPAGATE_EXCEPTIONS": False})
+    exporter = recording(app)
+
+    @app.route("/reset/<token>/<int:step>")
+    def reset(token: str, step: int) -> str:
+        return "reset"
+
+    @app.route("/fails/<secret>")
+    def fails(secret: str) -> str:
+        raise RuntimeError("a 500, answered by Flask's error handling")
+
+    client = app.test_client()
+    assert client.get("/reset/s3cr3t-r%C3%A9set/2?api_key=K3Y-abc&password=pw-xyz&page=2").status_code == 200
+    assert client.get("/fails/hidden-value").status_code == 500
+    targets = [
+        span.attributes.get("http.target")
+        for span in exporter.get_finished_spans()
+        if span.kind == SpanKind.SERVER and span.attributes
+    ]
+    assert targets == ["/reset/***/2?api_key=***&password=***&page=2", "/fails/***"]

@@ -15,8 +15,10 @@ import typing as t
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import erlen
+from erlen.redaction import MASK, is_secret_name, redact_text
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -151,8 +153,51 @@ def start(app: Flask) -> Tracing:
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     # The health, readiness and metrics endpoints are answered outside this, untraced.
-    FlaskInstrumentor().instrument_app(app, tracer_provider=provider)  # type: ignore[no-untyped-call]
+    FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
+        app, tracer_provider=provider, response_hook=hide_url_secrets
+    )
     return Tracing(provider, provider.get_tracer("erlen_ops"))
+
+
+#: The span attributes of OpenTelemetry's HTTP conventions (old and new) that hold the request's path or URL.
+URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path", "url.query")
+
+
+def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
+    """Hide the secrets of the request's URL in its span, before it is exported (the instrumentation's response
+    hook, called while the request is answered).
+
+    The values of the route's variables named like secrets (``<token>``, ``<secret>``) are replaced by ``***``
+    in the path, and those of the query's parameters named like secrets (``password=``, ``api_key=``,
+    ``token=``) too, as erlen's log lines hide them (:mod:`erlen.redaction`).
+
+    :param span: the request's span.
+    :param status: the response's status line (unused).
+    :param headers: the response's headers (unused).
+    """
+    from flask import has_request_context, request
+
+    if not span.is_recording() or not has_request_context():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    secret_values = {
+        str(value) for name, value in (request.view_args or {}).items() if is_secret_name(name) and str(value)
+    }
+    for key in URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            # url.query is the query alone, without its "?".
+            hidden = redact_text(value) if key == "url.query" else _hide_in_url(value, secret_values)
+            if hidden != value:
+                span.set_attribute(key, hidden)
+
+
+def _hide_in_url(url: str, secret_values: set[str]) -> str:
+    """``url`` with the path segments holding one of ``secret_values`` and secret query parameters hidden."""
+    path, mark, query = url.partition("?")
+    if secret_values:
+        path = "/".join(MASK if unquote(segment) in secret_values else segment for segment in path.split("/"))
+    return path + mark + (redact_text(query) if query else "")
 
 
 def instrument_engine(tracing: Tracing, engine: t.Any) -> None:
