@@ -130,18 +130,18 @@ class MetricsFactory:
             ``None`` to leave the gauge out of this scrape. It runs in an app context, on a thread of its own,
             in parallel with the other gauges; an exception leaves the gauge out and is logged, and so does
             a read that takes longer than ``OPS_METRICS_TIMEOUT`` (it is not read again until it ends).
-        :raises ValueError: another metric of the app (read at scrape time or not) has that name, or a sample
-            of that name (a counter ``x`` has the sample ``x_total``).
+        :raises ValueError: a metric made before (read at scrape time or not) writes that name into the answer,
+            as its name or a sample's (``x_total`` of a counter ``x``, ``h_count`` of a histogram ``h``): both
+            in one answer, Prometheus would refuse the whole scrape.
         """
-        try:
-            # Reserved in the app's registry, which refuses names taken (and later metrics taking this one): both
-            # written into one answer, Prometheus would refuse the whole scrape.
-            self.registry.register(_ReservedName(name))
-        except ValueError as exc:
+        taken = {gauge.name for gauge in self.scrapers}
+        for family in self.registry.collect():
+            taken |= _written_names(family)
+        if name in taken:
             raise ValueError(
-                f"The gauge {name!r} read at scrape time is named like another metric of the app ({exc}): give it "
-                "a name of its own."
-            ) from None
+                f"The gauge {name!r} read at scrape time is named like a metric (or a sample of one) the app has "
+                "already: give it a name of its own."
+            )
         self.scrapers.append(ScrapedGauge(name, documentation, tuple(labelnames), read))
 
     def credit_new_gauges(self, plugin: str) -> None:
@@ -245,22 +245,6 @@ class AppMetrics:
         event.listen(engine.pool, "checkin", checked_in)
 
 
-class _ReservedName(Collector):
-    """Holds a scrape-time gauge's name in the app's registry; its values come from :class:`_Scraped`.
-
-    :param name: the gauge's name.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def describe(self) -> Iterator[Metric]:
-        return iter([GaugeMetricFamily(self.name, "")])
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(())
-
-
 class _Scraped(Collector):
     """The gauges plugins read at scrape time, each bounded by ``OPS_METRICS_TIMEOUT``.
 
@@ -296,6 +280,25 @@ class _Scraped(Collector):
                 continue
             if outcome.value is not None:
                 yield t.cast(GaugeMetricFamily, outcome.value)
+
+
+#: The samples a metric type writes besides its name, in Prometheus' text format (prometheus-client's suffixes).
+_SAMPLE_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("", "_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+    "gaugehistogram": ("", "_bucket", "_gsum", "_gcount"),
+    "info": ("_info",),
+}
+
+
+def _written_names(family: Metric) -> set[str]:
+    """The names ``family`` writes into a text-format answer (its TYPE line's and its samples'), whether or not it
+    has samples yet (a labelled metric before its first labels). A counter's own name is not among them: its TYPE
+    line names ``x_total``."""
+    return {family.name + suffix for suffix in _SAMPLE_SUFFIXES.get(family.type, ("",))} | {
+        sample.name for sample in family.samples
+    }
 
 
 def _gauge_family(
