@@ -35,11 +35,15 @@ def erlen_health_checks(app: Flask) -> dict[str, t.Callable[[], t.Any]]:
     def queue() -> dict[str, t.Any]:
         state["calls"] += 1
         if state["mode"] == "fail":
-            raise ConnectionError("cannot reach postgresql://admin:hunter2@db.internal/prod")
+            raise ConnectionError(state.get("message", "cannot reach postgresql://admin:hunter2@db.internal/prod"))
         if state["mode"] == "hang":
             state["release"].wait(10)
         if state["mode"] == "exit":
             raise SystemExit(3)  # a check calling sys.exit(), or a library doing so
+        if state["mode"] == "odd":
+            return state["returned"]  # what a test chose: a mapping of a new kind
+        if state["mode"] == "unprintable":
+            raise state["error"]
         return {"depth": 7, "label": "not a number", "flag": True}
 
     return {"queue": queue}

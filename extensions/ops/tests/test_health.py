@@ -6,6 +6,7 @@ import math
 import threading
 import time
 import typing as t
+from collections.abc import Mapping
 from unittest.mock import ANY
 
 import pytest
@@ -61,6 +62,70 @@ def test_a_failing_check_makes_readyz_503_without_showing_its_message(
     # The operator sees why in the log, with the URL's password hidden.
     assert "Readiness check sample.queue failed: ConnectionError: cannot reach postgresql://admin:***@db" in caplog.text
     assert "hunter2" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        # A password holding '@' (as URL-quoted passwords often are not): the part after it was logged.
+        ("cannot reach postgresql://admin:hunt@er2@db.internal/prod", "postgresql://admin:***@db.internal/prod"),
+        # libpq's and redis-py's other spellings: a password= parameter, a key=value DSN.
+        ("cannot reach postgresql://db.internal/prod?user=admin&password=hunter2", "prod?user=admin&password=***"),
+        ("connection failed: host=db.internal user=admin password=hunter2", "user=admin password=***"),
+    ],
+)
+def test_a_failing_checks_logged_message_hides_every_spelling_of_a_password(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture, message: str, shown: str
+) -> None:
+    app = make_app(PLUGINS, {"OPS_READY_CACHE": 0})
+    app.extensions["sample"]["mode"] = "fail"
+    app.extensions["sample"]["message"] = message
+    assert app.test_client().get("/readyz").status_code == 503
+    assert shown in caplog.text
+    assert "hunter2" not in caplog.text and "er2" not in caplog.text
+
+
+class _BrokenMapping(Mapping[str, float]):
+    """A mapping whose reading raises, as a lazily loaded result object might."""
+
+    def __getitem__(self, key: str) -> float:
+        raise LookupError("the result set was closed")
+
+    def __iter__(self) -> t.Iterator[str]:
+        raise LookupError("the result set was closed")
+
+    def __len__(self) -> int:
+        return 1
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("cannot describe itself")
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "expected"),
+    [
+        # math.isfinite raised OverflowError for an int beyond a float's range, outside the check's guard.
+        ("odd", {"depth": 10**400, "rows": 3}, {"status": "ok", "rows": 3, "time_ms": ANY}),
+        ("odd", _BrokenMapping(), {"status": "fail", "error": "LookupError", "time_ms": ANY}),
+        # Logging the failure called str() on it, outside the check's guard.
+        ("unprintable", _UnprintableError(), {"status": "fail", "error": "_UnprintableError", "time_ms": ANY}),
+    ],
+)
+def test_a_check_broken_in_new_ways_is_answered_for_not_a_500_or_a_timeout(
+    make_app: MakeApp, mode: str, value: object, expected: dict[str, t.Any]
+) -> None:
+    """A check returning numbers that cannot be read as floats or a mapping that raises when read, or raising an
+    exception that cannot be printed: its result says so; the answer is a 503 (or 200) naming it, not a 500,
+    and the check is not reported as hanging (its thread died without an outcome)."""
+    app = make_app(PLUGINS, {"OPS_READY_CACHE": 0, "OPS_READY_TIMEOUT": 30})
+    state = app.extensions["sample"]
+    state["mode"] = mode
+    state["returned" if mode == "odd" else "error"] = value
+    response = app.test_client().get("/readyz")
+    assert response.status_code == (200 if expected["status"] == "ok" else 503)
+    assert response.get_json()["checks"]["sample.queue"] == expected
 
 
 def test_a_hung_check_times_out_and_the_answer_comes_in_time(make_app: MakeApp) -> None:

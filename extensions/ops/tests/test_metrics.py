@@ -89,7 +89,7 @@ def test_plugins_add_metrics_of_their_own(make_app: MakeApp, caplog: pytest.LogC
     assert found[("erlen_sample_jobs_total", ())] == 2
     assert found[("erlen_sample_queue_depth", ())] == 3
     assert not any(name == "erlen_sample_broken" for name, _ in found)
-    assert "Metric erlen_sample_broken could not be read: ZeroDivisionError" in caplog.text
+    assert "Metric erlen_sample_broken of plugin 'sample' could not be read: ZeroDivisionError" in caplog.text
 
 
 def test_metrics_only_for_allowed_addresses_or_with_the_token(make_app: MakeApp) -> None:
@@ -281,3 +281,88 @@ def test_a_multiprocess_folder_removed_while_the_app_runs_fails_no_request(
     failures = [record for record in caplog.records if record.name == "erlen_ops.metrics"]
     assert len(failures) == 1 and MULTIPROCESS_VARIABLE in failures[0].getMessage()
     assert "FileNotFoundError" in failures[0].getMessage()
+
+
+def test_a_failing_gauges_logged_message_hides_the_password(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scrape-time gauge's exception was logged as it was, a database URL's password with it."""
+    from erlen_ops import state_of
+
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+
+    def unreachable() -> float:
+        raise ConnectionError("cannot reach postgresql://admin:hunt@er2@db.internal/prod?password=hunter2")
+
+    metrics.factory.on_scrape("erlen_test_unreachable", "Its database is down.", unreachable)
+    scrape(app.test_client())
+    assert "Metric erlen_test_unreachable could not be read: ConnectionError: cannot reach postgresql://admin:***@" in (
+        caplog.text
+    )
+    assert "er2" not in caplog.text and "hunter2" not in caplog.text
+
+
+def test_a_gauge_value_that_raises_when_read_is_left_out_not_the_scrape(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gauge's value that raises something else than TypeError or ValueError when converted (a lazily loaded
+    mapping whose result set was closed, a number type whose __float__ fails) made the whole scrape a 500."""
+    from collections.abc import Mapping
+
+    from erlen_ops import state_of
+
+    class ClosedRows(Mapping[tuple[str, ...], float]):
+        def __getitem__(self, key: tuple[str, ...]) -> float:
+            raise LookupError("the result set was closed")
+
+        def __iter__(self) -> t.Iterator[tuple[str, ...]]:
+            raise LookupError("the result set was closed")
+
+        def __len__(self) -> int:
+            return 1
+
+    class Unconvertible:
+        def __float__(self) -> float:
+            raise ArithmeticError("no float for this")
+
+    app = make_app(PLUGINS, {"OPS_METRICS": True, "PROPAGATE_EXCEPTIONS": False})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+    metrics.factory.on_scrape("erlen_bad_rows", "Rows gone.", ClosedRows, ["queue"])
+    metrics.factory.on_scrape("erlen_bad_float", "No float.", Unconvertible)
+    found = scrape(app.test_client())
+    assert found[("erlen_sample_queue_depth", ())] == 3
+    assert not any(name.startswith("erlen_bad_") for name, _ in found)
+    assert "Metric erlen_bad_rows could not be read: LookupError: the result set was closed" in caplog.text
+    assert "Metric erlen_bad_float could not be read: ArithmeticError: no float for this" in caplog.text
+
+
+def test_a_scrape_time_gauge_named_like_another_metric_is_refused_when_made(make_app: MakeApp) -> None:
+    """A scrape-time gauge and another metric writing one name were both written into the answer: Prometheus
+    refuses an exposition with a name typed twice, so every metric of the app went unscraped, silently. Such a
+    gauge is refused when it is made, naming it; one named like a counter without its _total is not (the
+    counter's TYPE line names x_total), as erlen-tasks' erlen_tasks_jobs_dead gauge is."""
+    from erlen_ops import state_of
+
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+    factory = metrics.factory
+    factory.counter("erlen_test_things", "Things.", ["kind"])  # no sample yet: its names are taken all the same
+    factory.histogram("erlen_test_waits", "Waits.")
+    for taken in [
+        "erlen_http_requests_in_flight",
+        "erlen_sample_queue_depth",
+        "erlen_test_things_total",
+        "erlen_test_waits",
+        "erlen_test_waits_count",
+    ]:
+        with pytest.raises(ValueError, match=f"The gauge '{taken}' read at scrape time is named like a metric"):
+            factory.on_scrape(taken, "Taken.", lambda: 1)
+    factory.on_scrape("erlen_test_things", "A gauge named like the counter without _total.", lambda: 4)
+    body = app.test_client().get("/metrics", environ_base=LOCAL).text
+    type_lines = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")]
+    assert sorted(name for name in set(type_lines) if type_lines.count(name) > 1) == []
+    assert "erlen_test_things 4.0" in body.splitlines()

@@ -161,3 +161,173 @@ def test_a_malformed_trace_header_starts_a_new_trace(make_app: MakeApp) -> None:
     servers = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
     assert len(servers) == 3 and all(span.parent is None for span in servers)
     assert all(span.context.trace_id != 0 for span in servers)
+
+
+def _mail_app(make_app: MakeApp) -> t.Any:
+    pytest.importorskip("erlen_mail", reason="mail spans need erlen-mail")
+    config = {
+        "OPS_TRACING": True,
+        "OPS_TRACING_EXPORTER": "none",
+        "MAIL_BACKEND": "memory",
+        "MAIL_DEFAULT_SENDER": "app@example.com",
+    }
+    return make_app(["mail", "ops"], config)
+
+
+def _message(number: int) -> t.Any:
+    import erlen_mail
+
+    return erlen_mail.Message(f"Message {number}", to=["a@example.com"], body="Hello")
+
+
+def test_one_message_sent_on_two_threads_at_once_gets_two_spans_each_from_its_own_start(make_app: MakeApp) -> None:
+    """The starts were kept by id(message) alone: a second send of the same message (a shared Message sent by two
+    requests at once) replaced the first's start, so the first span began at the second's start and the second
+    at its end (no start left). Each thread's send now has its own start."""
+    import threading
+    import time
+
+    import erlen
+
+    app = _mail_app(make_app)
+    exporter = recording(app)
+    registry = erlen.plugins_of(app)
+    shared = _message(0)
+    first_started, second_started, first_ended = threading.Event(), threading.Event(), threading.Event()
+    marks: dict[str, int] = {}
+
+    def first() -> None:
+        with app.app_context():
+            registry.call_each("erlen_mail_before_send", message=shared)
+            marks["after_first_start"] = time.time_ns()
+            first_started.set()
+            second_started.wait(30)
+            registry.notify("erlen_mail_after_send", message=shared, result=None)
+            first_ended.set()
+
+    def second() -> None:
+        first_started.wait(30)
+        with app.app_context():
+            marks["before_second_start"] = time.time_ns()
+            registry.call_each("erlen_mail_before_send", message=shared)
+            marks["after_second_start"] = time.time_ns()
+            second_started.set()
+            first_ended.wait(30)
+            marks["before_second_end"] = time.time_ns()
+            registry.notify("erlen_mail_after_send", message=shared, result=None)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    spans = sorted(
+        (span for span in exporter.get_finished_spans() if span.name == "mail send"),
+        key=lambda span: span.end_time or 0,
+    )
+    assert len(spans) == 2
+    assert spans[0].start_time is not None and spans[0].start_time <= marks["after_first_start"]
+    assert spans[1].start_time is not None
+    assert marks["before_second_start"] <= spans[1].start_time <= marks["after_second_start"]
+    assert spans[1].start_time < marks["before_second_end"]
+
+
+def test_a_start_left_by_a_message_since_gone_is_not_taken_for_another_messages(make_app: MakeApp) -> None:
+    """A queued message meets erlen_mail_before_send and never ends there (a worker sends it later); kept by
+    id(message), its start outlived it, and the next message given the same id (CPython reuses an object's
+    memory) whose send failed before the hooks (no start of its own) got a span from that old start."""
+    import time
+
+    import erlen
+
+    class Later:
+        """Another message: an object of the same size as a Message, so it gets the freed one's memory."""
+
+        recipients = ["b@example.com"]
+        subject = "Later"
+
+    app = _mail_app(make_app)
+    exporter = recording(app)
+    registry = erlen.plugins_of(app)
+    with app.app_context():
+        queued = _message(1)
+        registry.call_each("erlen_mail_before_send", message=queued)  # as erlen_mail.queue does
+        gone = id(queued)
+        del queued
+        mark = time.time_ns()
+        kept = []  # alive, so each new object gets new memory until the freed one is reused
+        for _ in range(10_000):
+            later = Later()
+            if id(later) == gone:
+                break
+            kept.append(later)
+        assert id(later) == gone, "no new object reused the freed memory: the test proves nothing"
+        registry.notify("erlen_mail_send_failed", message=later, error=ValueError("no recipient"))
+    (span,) = [span for span in exporter.get_finished_spans() if span.name == "mail send"]
+    assert span.start_time is not None and span.start_time >= mark
+
+
+def test_starts_evicted_by_threads_at_once_raise_nothing(make_app: MakeApp) -> None:
+    """Starts that never end (every queued message's, every cancelled send's) filled the table to its limit;
+    then each start evicted the oldest by reading it, then popping it: two threads could read the same one and
+    the second pop raised KeyError (or the read, RuntimeError), which erlen-mail turned into a failed send or
+    a failed queue(). Run with a tiny switch interval, so the threads interleave as a busy worker's do."""
+    import sys
+    import threading
+
+    import erlen
+    from erlen_ops.tracing import MAIL_PENDING_LIMIT
+
+    app = _mail_app(make_app)
+    registry = erlen.plugins_of(app)
+    messages = [_message(number) for number in range(MAIL_PENDING_LIMIT + 4 * 2000)]
+    with app.app_context():
+        for message in messages[:MAIL_PENDING_LIMIT]:
+            registry.call_each("erlen_mail_before_send", message=message)
+    errors: list[BaseException] = []
+
+    def start_many(offset: int) -> None:
+        with app.app_context():
+            for number in range(MAIL_PENDING_LIMIT + offset, len(messages), 4):
+                try:
+                    registry.call_each("erlen_mail_before_send", message=messages[number])
+                except Exception as exc:
+                    errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=start_many, args=(offset,)) for offset in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+
+
+def test_secrets_in_the_url_are_not_exported_with_the_request_span(make_app: MakeApp) -> None:
+    """The request span carried the whole URL (http.target): a reset or sign-in token in the path, an API key or a
+    password in the query string went to the tracing backend, kept for weeks, readable by every developer. The
+    values of route variables named like secrets, and of such query parameters, are hidden; the rest stays."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none", "PROPAGATE_EXCEPTIONS": False})
+    exporter = recording(app)
+
+    @app.route("/reset/<token>/<int:step>")
+    def reset(token: str, step: int) -> str:
+        return "reset"
+
+    @app.route("/fails/<secret>")
+    def fails(secret: str) -> str:
+        raise RuntimeError("a 500, answered by Flask's error handling")
+
+    client = app.test_client()
+    assert client.get("/reset/s3cr3t-r%C3%A9set/2?api_key=K3Y-abc&password=pw-xyz&page=2").status_code == 200
+    assert client.get("/fails/hidden-value").status_code == 500
+    targets = [
+        span.attributes.get("http.target")
+        for span in exporter.get_finished_spans()
+        if span.kind == SpanKind.SERVER and span.attributes
+    ]
+    assert targets == ["/reset/***/2?api_key=***&password=***&page=2", "/fails/***"]

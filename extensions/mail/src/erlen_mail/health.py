@@ -1,4 +1,4 @@
-"""erlen-mail's readiness checks for erlen-ops' ``/readyz``, and the outbox backlog erlen-ops' metrics read.
+"""erlen-mail's readiness checks for erlen-ops' ``/readyz``, and its outbox gauges for erlen-ops' ``/metrics``.
 
 ``outbox``: the messages waiting in the durable outbox and the age of the
 oldest (it fails only when the table cannot be read: a backlog is the
@@ -7,7 +7,11 @@ metrics). ``smtp``, with ``MAIL_HEALTH_SMTP`` on and the ``smtp`` backend:
 the mail server accepts a connection (and the login) within
 ``MAIL_SMTP_TIMEOUT``.
 
-An optional hook: erlen-mail does not depend on erlen-ops.
+``erlen_mail_outbox_messages`` and ``erlen_mail_outbox_oldest_seconds``
+(with ``OPS_METRICS`` on and the ``db`` plugin) are read when Prometheus
+scrapes, within ``OPS_METRICS_TIMEOUT``.
+
+Optional hooks: erlen-mail does not depend on erlen-ops.
 """
 
 from __future__ import annotations
@@ -87,3 +91,27 @@ def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, fl
 
         checks["smtp"] = smtp
     return checks
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
+    """The outbox's backlog as gauges read at scrape time (with the ``db`` plugin).
+
+    :param app: the app.
+    :param metrics: erlen-ops' factory of metrics.
+    """
+    from .outbox.queueing import outbox_enabled
+
+    if not outbox_enabled(app):
+        return
+
+    def depth() -> float | None:
+        backlog = outbox_backlog(app)
+        return None if backlog is None else backlog.messages
+
+    def oldest() -> float | None:
+        backlog = outbox_backlog(app)
+        return None if backlog is None else backlog.oldest_seconds
+
+    metrics.on_scrape("erlen_mail_outbox_messages", "Messages waiting in the mail outbox.", depth)
+    metrics.on_scrape("erlen_mail_outbox_oldest_seconds", "Age of the oldest waiting message.", oldest)

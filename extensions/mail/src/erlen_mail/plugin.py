@@ -11,7 +11,7 @@ from erlen import ConfigError, PluginError, Setting
 from erlen.checks import CheckMessage, info, warning
 
 from .backends import BUILTIN_BACKENDS
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
+from .health import erlen_health_checks, erlen_ops_metrics  # noqa: F401  (erlen-ops' hooks, optional)
 from .outbox.jobs import erlen_tasks_jobs  # noqa: F401  (erlen-tasks' jobs hook, optional)
 from .state import EXTENSION_KEY, MailState
 

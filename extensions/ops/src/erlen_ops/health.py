@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 import typing as t
@@ -12,19 +11,35 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import erlen
+from erlen.redaction import redact_text
+
+from .bounded import BoundedCalls
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
 logger = logging.getLogger("erlen_ops.health")
 
-#: The password of a URL (``scheme://user:password@host``) in a message.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
-
 
 def redact(text: str) -> str:
-    """``text`` with the passwords of the URLs in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+    """``text`` with its passwords replaced by ``***``: of URLs (to their last ``@``), ``password=`` parameters
+    and other announced credentials, as erlen's JSON log lines hide them (:func:`erlen.redaction.redact_text`).
+
+    :param text: a message of an exception a check or gauge raised.
+    """
+    return redact_text(text)
+
+
+def describe_error(error: BaseException) -> str:
+    """``error``'s type and message, passwords hidden, for a log line; never raises.
+
+    :param error: what a check or gauge raised; its ``__str__`` may itself raise.
+    """
+    try:
+        message = str(error)
+    except Exception as exc:  # a broken __str__ must not turn the answer into a 500
+        message = f"<its message could not be read: {type(exc).__name__}>"
+    return f"{type(error).__name__}: {redact(message)}"
 
 
 #: What a check may return: ``None`` or numbers by name.
@@ -130,8 +145,10 @@ class ReadinessChecker:
         self._clock = clock
         self._lock = threading.Lock()
         self._last: Readiness | None = None
-        #: Each check's latest thread: one still running (a hung check) is not started again.
-        self._threads: dict[str, threading.Thread] = {}
+        self._calls = BoundedCalls(app, timeout=timeout, thread_prefix="erlen-ops-check-", clock=clock)
+        # Each check's numbers are read on its own thread too: a result that raises when read (or holds a number
+        # no float can hold) fails that check, not the answer.
+        self._bounded_checks = {name: _reading_numbers(check) for name, check in self.checks.items()}
 
     def readiness(self) -> Readiness:
         """The current answer: the cached one while fresh, otherwise the checks run now.
@@ -146,57 +163,45 @@ class ReadinessChecker:
             return self._last
 
     def _run(self) -> Readiness:
-        started = self._clock()
-        outcomes: dict[str, CheckResult] = {}
-        threads: dict[str, threading.Thread] = {}
-        for name, check in self.checks.items():
-            previous = self._threads.get(name)
-            if previous is not None and previous.is_alive():
-                # Still running since an earlier answer (it hangs): started again, every probe would add a
-                # thread stuck the same way, until the process could start no more.
-                continue
-            thread = threading.Thread(
-                target=self._run_one, args=(name, check, outcomes), name=f"erlen-ops-check-{name}", daemon=True
-            )
-            thread.start()
-            threads[name] = self._threads[name] = thread
-        deadline = started + self.timeout
         results = []
-        for name in self.checks:
-            started_now = threads.get(name)
-            if started_now is not None:
-                started_now.join(max(0.0, deadline - self._clock()))
-            result = outcomes.get(name)
-            if result is None:
-                if started_now is not None:
-                    logger.warning("Readiness check %s did not finish within %s seconds", name, self.timeout)
-                else:
-                    logger.debug("Readiness check %s is still running, since an earlier answer", name)
-                result = CheckResult(name, "timeout", self.timeout)
-            results.append(result)
+        for name, outcome in self._calls.run(self._bounded_checks).items():
+            if outcome.status == "ok":
+                details = t.cast(dict[str, float], outcome.value)
+                results.append(CheckResult(name, "ok", outcome.seconds, details=details))
+                continue
+            if outcome.status == "fail":
+                error = t.cast(BaseException, outcome.error)
+                logger.warning("Readiness check %s failed: %s", name, describe_error(error))
+                results.append(CheckResult(name, "fail", outcome.seconds, type(error).__name__))
+                continue
+            if outcome.status == "timeout":
+                logger.warning("Readiness check %s did not finish within %s seconds", name, self.timeout)
+            else:
+                logger.debug("Readiness check %s is still running, since an earlier answer", name)
+            results.append(CheckResult(name, "timeout", self.timeout))
         return Readiness(tuple(results), self._clock())
 
-    def _run_one(self, name: str, check: CheckFunction, outcomes: dict[str, CheckResult]) -> None:
-        started = time.perf_counter()
-        try:
-            with self.app.app_context():
-                returned = check()
-        except BaseException as exc:  # SystemExit too: on this thread it would end it without an outcome
-            logger.warning("Readiness check %s failed: %s: %s", name, type(exc).__name__, redact(str(exc)))
-            outcomes[name] = CheckResult(name, "fail", time.perf_counter() - started, type(exc).__name__)
-            return
-        outcomes[name] = CheckResult(name, "ok", time.perf_counter() - started, details=_numbers(returned))
+
+def _reading_numbers(check: CheckFunction) -> Callable[[], dict[str, float]]:
+    """``check``, returning the numbers of what it returns (see :func:`_numbers`)."""
+    return lambda: _numbers(check())
 
 
 def _numbers(returned: object) -> dict[str, float]:
+    """The numbers a check returned, by name: finite ints and floats, under names ``/readyz`` does not use."""
     if not isinstance(returned, Mapping):
         return {}
     return {
-        str(key): value
+        key: value
         for key, value in returned.items()
-        if isinstance(key, str)
-        and key not in ("status", "time_ms", "error")
-        and isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
+        if isinstance(key, str) and key not in ("status", "time_ms", "error") and _finite_number(value)
     }
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond a float's range: a reader of the JSON would take it for infinity
+        return False

@@ -10,17 +10,26 @@ in prometheus-client's global registry.
 
 from __future__ import annotations
 
+import logging
 import time
 import typing as t
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from .bounded import BoundedCalls
+from .health import describe_error
 from .inflight import RequestsInFlight
 from .names import QUERIES_KEY, multiprocess_dir
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+logger = logging.getLogger("erlen_ops.metrics")
 
 #: Label combinations whose children are kept at most (a client sending made-up methods cannot grow it further).
 _CHILDREN_CACHED = 10_000
@@ -36,15 +45,50 @@ QUERY_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100)
 ScrapeValue = float | Mapping[tuple[str, ...], float] | None
 
 
+@dataclass(frozen=True)
+class ScrapedGauge:
+    """A gauge read when Prometheus scrapes (see :meth:`MetricsFactory.on_scrape`).
+
+    :param name: the metric's name.
+    :param documentation: its help text.
+    :param labelnames: its label names.
+    :param read: returns its value.
+    :param plugin: the plugin that registered it, when it did so in its ``erlen_ops_metrics``.
+    """
+
+    name: str
+    documentation: str
+    labelnames: tuple[str, ...]
+    read: Callable[[], ScrapeValue]
+    plugin: str | None = None
+
+    def family(self) -> GaugeMetricFamily | None:
+        """Read the gauge: its metric family, or ``None`` to leave it out of this scrape.
+
+        :raises TypeError: the value read is not a number, or a key not a tuple of label values.
+        """
+        value = self.read()
+        return None if value is None else _gauge_family(self.name, self.documentation, self.labelnames, value)
+
+    @property
+    def described(self) -> str:
+        """The gauge's name and plugin, for log lines."""
+        return self.name if self.plugin is None else f"{self.name} of plugin {self.plugin!r}"
+
+
 class MetricsFactory:
     """Makes the metrics of one app; plugins receive it in ``erlen_ops_metrics``.
 
     :param registry: the app's own registry.
+    :param app: the app, pushed as the app context of the gauges read at scrape time.
+    :param scrape_timeout: seconds a scrape waits for those gauges (``OPS_METRICS_TIMEOUT``).
     """
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, app: Flask, *, scrape_timeout: float) -> None:
         self.registry = registry
-        self.scrapers: list[tuple[str, str, tuple[str, ...], Callable[[], ScrapeValue]]] = []
+        self.scrapers: list[ScrapedGauge] = []
+        #: Reads the scrape-time gauges, bounded: a hung one is left out, and not read again while it hangs.
+        self.gauge_reads = BoundedCalls(app, timeout=scrape_timeout, thread_prefix="erlen-ops-gauge-")
 
     def counter(self, name: str, documentation: str, labelnames: Sequence[str] = (), **options: t.Any) -> Counter:
         """A :class:`prometheus_client.Counter` of the app; ``options`` as prometheus-client takes them."""
@@ -83,10 +127,31 @@ class MetricsFactory:
         """A gauge read when Prometheus scrapes, in the worker that answers (a queue's length in the database).
 
         :param read: returns the value, or values by a tuple of label values (one per ``labelnames``), or
-            ``None`` to leave the gauge out of this scrape. It runs in an app context; an exception leaves
-            the gauge out and is logged.
+            ``None`` to leave the gauge out of this scrape. It runs in an app context, on a thread of its own,
+            in parallel with the other gauges; an exception leaves the gauge out and is logged, and so does
+            a read that takes longer than ``OPS_METRICS_TIMEOUT`` (it is not read again until it ends).
+        :raises ValueError: a metric made before (read at scrape time or not) writes that name into the answer,
+            as its name or a sample's (``x_total`` of a counter ``x``, ``h_count`` of a histogram ``h``): both
+            in one answer, Prometheus would refuse the whole scrape.
         """
-        self.scrapers.append((name, documentation, tuple(labelnames), read))
+        taken = {gauge.name for gauge in self.scrapers}
+        for family in self.registry.collect():
+            taken |= _written_names(family)
+        if name in taken:
+            raise ValueError(
+                f"The gauge {name!r} read at scrape time is named like a metric (or a sample of one) the app has "
+                "already: give it a name of its own."
+            )
+        self.scrapers.append(ScrapedGauge(name, documentation, tuple(labelnames), read))
+
+    def credit_new_gauges(self, plugin: str) -> None:
+        """Name ``plugin`` as the registrant of the scrape-time gauges that name none yet (for its log lines).
+
+        :param plugin: the plugin whose ``erlen_ops_metrics`` just ran.
+        """
+        self.scrapers = [
+            gauge if gauge.plugin is not None else replace(gauge, plugin=plugin) for gauge in self.scrapers
+        ]
 
 
 class AppMetrics:
@@ -181,38 +246,63 @@ class AppMetrics:
 
 
 class _Scraped(Collector):
-    """The gauges plugins read at scrape time."""
+    """The gauges plugins read at scrape time, each bounded by ``OPS_METRICS_TIMEOUT``.
 
-    def __init__(self, app: t.Any, scrapers: Iterable[tuple[str, str, tuple[str, ...], Callable[[], ScrapeValue]]]):
-        self.app = app
-        self.scrapers = list(scrapers)
+    :param factory: the app's factory, holding the gauges and their bounded reads.
+    """
+
+    def __init__(self, factory: MetricsFactory) -> None:
+        self.factory = factory
 
     def collect(self) -> Iterator[Metric]:
-        import logging
-
-        for name, documentation, labelnames, read in self.scrapers:
-            try:
-                with self.app.app_context():
-                    value = read()
-            except Exception as exc:
-                logging.getLogger("erlen_ops.metrics").warning(
-                    "Metric %s could not be read: %s: %s", name, type(exc).__name__, exc
+        gauges = list(self.factory.scrapers)
+        reads = self.factory.gauge_reads
+        # Read and converted on the gauge's thread: a value that raises when converted (a plugin's mistake, a
+        # mapping whose result set was closed) leaves that gauge out, not the scrape (a 500 hides every metric).
+        outcomes = reads.run({gauge.name: gauge.family for gauge in gauges})
+        for gauge in gauges:
+            outcome = outcomes[gauge.name]
+            if outcome.status == "timeout":
+                # Logged when the hang starts; later scrapes leave the gauge out quietly until it ends.
+                logger.warning(
+                    "Metric %s did not answer within %s seconds (OPS_METRICS_TIMEOUT): left out of the scrapes "
+                    "until it answers. Does the database or service it reads hang?",
+                    gauge.described,
+                    reads.timeout,
                 )
                 continue
-            if value is None:
+            if outcome.status == "still_running":
+                logger.debug("Metric %s is left out: its read of an earlier scrape still runs", gauge.described)
                 continue
-            try:
-                family = _gauge_family(name, documentation, labelnames, value)
-            except (TypeError, ValueError) as exc:
-                # A plugin's mistake leaves its gauge out, not the whole scrape (a 500 would hide every metric).
-                logging.getLogger("erlen_ops.metrics").warning("Metric %s could not be read: %s", name, exc)
+            if outcome.status == "fail":
+                error = t.cast(BaseException, outcome.error)
+                logger.warning("Metric %s could not be read: %s", gauge.described, describe_error(error))
                 continue
-            if family is not None:
-                yield family
+            if outcome.value is not None:
+                yield t.cast(GaugeMetricFamily, outcome.value)
+
+
+#: The samples a metric type writes besides its name, in Prometheus' text format (prometheus-client's suffixes).
+_SAMPLE_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("", "_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+    "gaugehistogram": ("", "_bucket", "_gsum", "_gcount"),
+    "info": ("_info",),
+}
+
+
+def _written_names(family: Metric) -> set[str]:
+    """The names ``family`` writes into a text-format answer (its TYPE line's and its samples'), whether or not it
+    has samples yet (a labelled metric before its first labels). A counter's own name is not among them: its TYPE
+    line names ``x_total``."""
+    return {family.name + suffix for suffix in _SAMPLE_SUFFIXES.get(family.type, ("",))} | {
+        sample.name for sample in family.samples
+    }
 
 
 def _gauge_family(
-    name: str, documentation: str, labelnames: tuple[str, ...], value: float | Mapping[t.Any, t.Any]
+    name: str, documentation: str, labelnames: tuple[str, ...], value: object
 ) -> GaugeMetricFamily | None:
     """The gauge of a value read at scrape time (see :meth:`MetricsFactory.on_scrape`); ``None`` to leave it out.
 
@@ -254,13 +344,16 @@ class _Forward(Collector):
         return iter(self.registry.collect())
 
 
-def exposition(app: t.Any, factory: MetricsFactory) -> bytes:
-    """The metrics of ``app`` in Prometheus' text format: every worker's in multiprocess mode."""
+def exposition(factory: MetricsFactory) -> bytes:
+    """The metrics of the factory's app in Prometheus' text format: every worker's in multiprocess mode.
+
+    :param factory: the app's factory.
+    """
     registry = CollectorRegistry(auto_describe=False)
     folder = multiprocess_dir()
     if folder is not None:
         MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Forward(factory.registry))
-    registry.register(_Scraped(app, factory.scrapers))
+    registry.register(_Scraped(factory))
     return generate_latest(registry)

@@ -113,7 +113,7 @@ class OpsMiddleware:
             metrics.in_flight.publish()
         except OSError as exc:
             self._metrics_failed(exc)  # the other workers' values can still be read
-        body = exposition(self.state.app, metrics.factory)
+        body = exposition(metrics.factory)
         return Response(body, 200, {"Content-Type": CONTENT_TYPE_LATEST, **_NO_STORE})
 
     def _allowed(self, environ: WSGIEnvironment) -> bool:

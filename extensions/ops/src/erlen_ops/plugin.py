@@ -128,6 +128,15 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             "PROMETHEUS_MULTIPROC_DIR (see the operations guide).",
         ),
         erlen.Setting(
+            "METRICS_TIMEOUT",
+            float,
+            default=2.0,
+            # A thread is waited for that long: beyond the platform's limit, each scrape would raise.
+            validate=_seconds(zero=False, most=threading.TIMEOUT_MAX),
+            help="Seconds a scrape waits for the gauges plugins read at scrape time (they run in parallel); a gauge "
+            "still being read is left out of the answer, and not read again until that read ends.",
+        ),
+        erlen.Setting(
             "METRICS_ALLOW",
             list[str],
             default=["127.0.0.1/32", "::1/128"],
@@ -186,53 +195,68 @@ def erlen_init_app(app: Flask) -> None:
     state = OpsState(app, settings)
     app.extensions[EXTENSION_KEY] = state
     registry = erlen.plugins_of(app)
-    engine = _engine(app) if "db" in registry else None
     if settings.tracing:
         from . import tracing
 
         state.tracing = tracing.start(app)
-        if engine is not None:
-            tracing.instrument_engine(state.tracing, engine)
     if settings.metrics:
         _check_multiprocess_dir()
         from prometheus_client import CollectorRegistry
 
         from .metrics import AppMetrics, MetricsFactory
 
-        state.metrics = AppMetrics(MetricsFactory(CollectorRegistry(auto_describe=True)))
-        if engine is not None:
-            state.metrics.instrument_engine(engine)
-            state.counts_queries = True
+        factory = MetricsFactory(CollectorRegistry(auto_describe=True), app, scrape_timeout=settings.metrics_timeout)
+        state.metrics = AppMetrics(factory)
+    if "db" in registry and (state.metrics is not None or state.tracing is not None):
+        # Deferred: reaching the engine sets up the database (SQLAlchemy, every plugin's models), which
+        # `erlen --app APP --help` skips; the db plugin loads first, so its own step has run by then.
+        erlen.defer_setup(app, _instrument_database)
+        # Counted from the first request: the step runs before any (the erlen command finishes the set-up).
+        state.counts_queries = state.metrics is not None
     if state.metrics is not None or state.tracing is not None:
         registry.wrap_implementations(_hook_wrapper(state))
     app.wsgi_app = OpsMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
 
 
+def _instrument_database(app: Flask) -> None:
+    """Trace and count the SQL statements and pooled connections of the app's engine (a deferred step).
+
+    :param app: the app, with the ``db`` plugin and metrics or tracing on.
+    """
+    import erlen_db
+
+    state = state_of(app)
+    engine = erlen_db.database_of(app).engine
+    if state.tracing is not None:
+        from . import tracing
+
+        tracing.instrument_engine(state.tracing, engine)
+    if state.metrics is not None:
+        state.metrics.instrument_engine(engine)
+
+
 @erlen.hookimpl
 def erlen_app_ready(app: Flask) -> None:
+    # Deferred: the plugins' check and metric hooks reach their set-up (erlen-db's imports SQLAlchemy), which
+    # `erlen --app APP --help` skips. Until the step runs /readyz answers 503 ("still starting").
+    erlen.defer_setup(app, _prepare_checks_and_metrics)
+
+
+def _prepare_checks_and_metrics(app: Flask) -> None:
+    """Collect every plugin's readiness checks and let each add its metrics (a deferred step).
+
+    :param app: the app, with the ``ops`` plugin.
+    """
     state = state_of(app)
     state.checker = ReadinessChecker(
         app, collect_checks(app), timeout=state.settings.ready_timeout, cache_seconds=state.settings.ready_cache
     )
     if state.metrics is not None:
-        erlen.plugins_of(app).call_each("erlen_ops_metrics", app=app, metrics=state.metrics.factory)
-
-
-@erlen.hookimpl
-def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
-    if "mail" in erlen.plugins_of(app):
-        from erlen_mail import outbox_backlog
-
-        def depth() -> float | None:
-            backlog = outbox_backlog(app)
-            return None if backlog is None else backlog.messages
-
-        def oldest() -> float | None:
-            backlog = outbox_backlog(app)
-            return None if backlog is None else backlog.oldest_seconds
-
-        metrics.on_scrape("erlen_mail_outbox_messages", "Messages waiting in the mail outbox.", depth)
-        metrics.on_scrape("erlen_mail_outbox_oldest_seconds", "Age of the oldest waiting message.", oldest)
+        factory = state.metrics.factory
+        # One plugin at a time (iter_each runs the next once this one's result is taken), so each gauge read at
+        # scrape time is credited to the plugin that added it, for the log lines about it.
+        for plugin, _ in erlen.plugins_of(app).iter_each("erlen_ops_metrics", app=app, metrics=factory):
+            factory.credit_new_gauges(plugin.name)
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -241,7 +265,7 @@ def erlen_mail_before_send(message: t.Any) -> None:
     if state.tracing is not None:
         from .tracing import mail_started
 
-        mail_started(state.mail_started, message)
+        mail_started(state.tracing, message)
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -268,7 +292,7 @@ def _mail_ended(message: t.Any, error: BaseException | None) -> None:
     if state.tracing is not None:
         from .tracing import mail_ended
 
-        mail_ended(state.tracing, state.mail_started, message, error)
+        mail_ended(state.tracing, message, error)
 
 
 def _check_paths(settings: OpsSettings) -> None:
@@ -315,12 +339,6 @@ def _check_multiprocess_dir() -> None:
             "create the folder (empty, writable by the app's user) before the app starts, as the operations "
             f"guide shows, or unset {MULTIPROCESS_VARIABLE} for metrics of this process only."
         )
-
-
-def _engine(app: Flask) -> t.Any:
-    import erlen_db
-
-    return erlen_db.database_of(app).engine
 
 
 def _hook_wrapper(state: OpsState) -> t.Callable[[t.Callable[..., t.Any], str, str], t.Callable[..., t.Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import erlen
 
@@ -28,6 +28,7 @@ class OpsSettings:
     ready_timeout: float
     ready_cache: float
     metrics: bool
+    metrics_timeout: float
     metrics_allow: tuple[str, ...]
     metrics_token: str | None
     tracing: bool
@@ -42,6 +43,7 @@ class OpsSettings:
             ready_timeout=config["OPS_READY_TIMEOUT"],
             ready_cache=config["OPS_READY_CACHE"],
             metrics=config["OPS_METRICS"],
+            metrics_timeout=config["OPS_METRICS_TIMEOUT"],
             metrics_allow=tuple(config["OPS_METRICS_ALLOW"]),
             metrics_token=config["OPS_METRICS_TOKEN"],
             tracing=config["OPS_TRACING"],
@@ -66,8 +68,6 @@ class OpsState:
     tracing: Tracing | None = None
     #: Whether the ``db`` plugin is enabled, so queries per request are counted.
     counts_queries: bool = False
-    #: Start times of messages being sent, for their spans (by ``id`` of the message).
-    mail_started: dict[int, int] = field(default_factory=dict)
 
 
 def state_of(app: Flask | None = None) -> OpsState:

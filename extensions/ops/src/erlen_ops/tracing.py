@@ -9,12 +9,16 @@ propagator).
 
 from __future__ import annotations
 
+import threading
 import time
 import typing as t
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import erlen
+from erlen.redaction import MASK, is_secret_name, redact_text
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -25,16 +29,82 @@ if t.TYPE_CHECKING:
 MAIL_PENDING_LIMIT = 1000
 
 
+class MailStarts:
+    """When the sends of the messages being sent started, for their spans; safe to use from several threads.
+
+    A send's start (``erlen_mail_before_send``) and end (``erlen_mail_after_send`` or
+    ``erlen_mail_send_failed``) happen on one thread, so a start is kept by thread and message: the same
+    message sent by two threads at once has a start for each. It is kept only while the message lives: a
+    start that never ends (a queued message meets ``erlen_mail_before_send`` and is sent elsewhere, a plugin
+    cancels the send) goes with its message, and no later object given the same ``id`` takes it for its own.
+
+    :param limit: starts kept at most (of messages kept alive), the oldest forgotten first.
+    """
+
+    def __init__(self, limit: int = MAIL_PENDING_LIMIT) -> None:
+        self.limit = limit
+        # Guards _starts: threads start and end sends at once, and evicting reads then removes the oldest.
+        self._lock = threading.Lock()
+        self._starts: dict[tuple[int, int], tuple[Callable[[], object], int]] = {}
+        #: The keys of messages gone since, dropped at the next start or end. The weak references' callback only
+        #: appends here: it may run inside the lock (a garbage collection set off by an allocation there).
+        self._gone: list[tuple[int, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def start(self, message: object) -> None:
+        """Note that sending ``message`` starts now, on this thread.
+
+        :param message: the message (an ``erlen_mail.Message``).
+        """
+        key = (threading.get_ident(), id(message))
+        try:
+            held: Callable[[], object] = weakref.ref(message, lambda _gone: self._gone.append(key))
+        except TypeError:  # an object without weak references: held, until it ends or is evicted
+            held = lambda: message  # noqa: E731
+        with self._lock:
+            self._drop_gone()
+            self._starts.pop(key, None)  # sent again on this thread: the newer start, last in eviction order
+            while len(self._starts) >= self.limit:
+                del self._starts[next(iter(self._starts))]
+            self._starts[key] = (held, time.time_ns())
+
+    def end(self, message: object) -> int | None:
+        """When sending ``message`` started on this thread, in nanoseconds, forgotten now; ``None`` if unknown.
+
+        :param message: the message whose send ended.
+        """
+        key = (threading.get_ident(), id(message))
+        with self._lock:
+            self._drop_gone()
+            entry = self._starts.get(key)
+            if entry is None or entry[0]() is not message:
+                return None
+            del self._starts[key]
+        return entry[1]
+
+    def _drop_gone(self) -> None:
+        """Drop the starts of messages that no longer exist (called with the lock held)."""
+        while self._gone:
+            key = self._gone.pop()
+            entry = self._starts.get(key)
+            if entry is not None and entry[0]() is None:  # not a newer message's, given the same id since
+                del self._starts[key]
+
+
 @dataclass
 class Tracing:
     """The tracer provider of one app and its tracer.
 
     :param provider: add span processors to it (a test's in-memory exporter).
     :param tracer: makes erlen-ops' own spans (hooks, mail).
+    :param mail_starts: when the messages being sent started.
     """
 
     provider: TracerProvider
     tracer: Tracer
+    mail_starts: MailStarts = field(default_factory=MailStarts)
 
     def traced_hook(self, function: Callable[..., t.Any], hook: str, plugin: str) -> Callable[..., t.Any]:
         """``function`` run in a span ``hook plugin`` of its own."""
@@ -83,8 +153,51 @@ def start(app: Flask) -> Tracing:
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     # The health, readiness and metrics endpoints are answered outside this, untraced.
-    FlaskInstrumentor().instrument_app(app, tracer_provider=provider)  # type: ignore[no-untyped-call]
+    FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
+        app, tracer_provider=provider, response_hook=hide_url_secrets
+    )
     return Tracing(provider, provider.get_tracer("erlen_ops"))
+
+
+#: The span attributes of OpenTelemetry's HTTP conventions (old and new) that hold the request's path or URL.
+URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path", "url.query")
+
+
+def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
+    """Hide the secrets of the request's URL in its span, before it is exported (the instrumentation's response
+    hook, called while the request is answered).
+
+    The values of the route's variables named like secrets (``<token>``, ``<secret>``) are replaced by ``***``
+    in the path, and those of the query's parameters named like secrets (``password=``, ``api_key=``,
+    ``token=``) too, as erlen's log lines hide them (:mod:`erlen.redaction`).
+
+    :param span: the request's span.
+    :param status: the response's status line (unused).
+    :param headers: the response's headers (unused).
+    """
+    from flask import has_request_context, request
+
+    if not span.is_recording() or not has_request_context():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    secret_values = {
+        str(value) for name, value in (request.view_args or {}).items() if is_secret_name(name) and str(value)
+    }
+    for key in URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            # url.query is the query alone, without its "?".
+            hidden = redact_text(value) if key == "url.query" else _hide_in_url(value, secret_values)
+            if hidden != value:
+                span.set_attribute(key, hidden)
+
+
+def _hide_in_url(url: str, secret_values: set[str]) -> str:
+    """``url`` with the path segments holding one of ``secret_values`` and secret query parameters hidden."""
+    path, mark, query = url.partition("?")
+    if secret_values:
+        path = "/".join(MASK if unquote(segment) in secret_values else segment for segment in path.split("/"))
+    return path + mark + (redact_text(query) if query else "")
 
 
 def instrument_engine(tracing: Tracing, engine: t.Any) -> None:
@@ -99,18 +212,16 @@ def instrument_engine(tracing: Tracing, engine: t.Any) -> None:
     EngineTracer(tracer, engine, usage)  # type: ignore[no-untyped-call]
 
 
-def mail_started(started: dict[int, int], message: object) -> None:
+def mail_started(tracing: Tracing, message: object) -> None:
     """Note when sending ``message`` started."""
-    if len(started) >= MAIL_PENDING_LIMIT:
-        started.pop(next(iter(started)))
-    started[id(message)] = time.time_ns()
+    tracing.mail_starts.start(message)
 
 
-def mail_ended(tracing: Tracing, started: dict[int, int], message: t.Any, error: BaseException | None) -> None:
-    """Record the span of sending ``message``, from its start to now."""
+def mail_ended(tracing: Tracing, message: t.Any, error: BaseException | None) -> None:
+    """Record the span of sending ``message``, from its start (or now, if its start is unknown) to now."""
     from opentelemetry.trace import Status, StatusCode
 
-    begun = started.pop(id(message), None)
+    begun = tracing.mail_starts.end(message)
     span = tracing.tracer.start_span(
         "mail send",
         start_time=begun,

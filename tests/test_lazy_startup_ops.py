@@ -1,0 +1,133 @@
+"""erlen-ops keeps the deferred set-up deferred: ``erlen --app APP --help`` of an app with ``ops`` sets up no database.
+
+erlen-ops reads the database engine (to count and trace SQL) and every plugin's readiness checks and metrics
+(erlen-db's check imports SQLAlchemy); done while the app was created, that ran every deferred step of the
+plugins before it (engines, models) for a command that only lists the commands. Both are deferred steps now
+(see :func:`erlen.defer_setup`): a worker, or a command that runs, still gets them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+
+import erlen
+
+pytest.importorskip("erlen_ops", reason="these tests are of erlen-ops")
+pytest.importorskip("opentelemetry.sdk", reason="the tracing part needs erlen-ops[tracing]")
+
+PLUGINS = ["db", "forms", "auth", "migrate", "mail", "admin", "ops"]
+
+#: What ``--help`` does not import (as in test_lazy_startup.NOT_IMPORTED_BY_HELP): the database layer, the models.
+NOT_IMPORTED_BY_HELP = [
+    "sqlalchemy",
+    "wtforms",
+    "alembic",
+    "erlen_db.database",
+    "erlen_auth.models",
+    "erlen_admin.models",
+    "erlen_mail.outbox.models",
+]
+
+
+def _config(database: Path) -> dict[str, t.Any]:
+    """Every setting of the app, metrics and tracing on (tracing to no exporter: spans are read in the test)."""
+    return {
+        "PLUGINS": PLUGINS,
+        "DB_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "lazy-ops-secret-key-0123456789abcdef",
+        "MAIL_BACKEND": "memory",
+        "MAIL_DEFAULT_SENDER": "app@localhost",
+        "OPS_METRICS": True,
+        "OPS_TRACING": True,
+        "OPS_TRACING_EXPORTER": "none",
+    }
+
+
+#: Runs ``erlen --app ops_cli_app --help`` and prints the modules imported. Hides the environment's
+#: ``flask.commands`` entry points (apiflask's imports SQLAlchemy), as test_lazy_startup.HIDE_FLASK_COMMANDS does.
+HELP_SCRIPT = """
+import json, sys
+from importlib import metadata
+
+_entry_points = metadata.entry_points
+
+
+def _without_flask_commands(**params):
+    if params.get("group") == "flask.commands":
+        return metadata.EntryPoints(())
+    return _entry_points(**params)
+
+
+metadata.entry_points = _without_flask_commands
+
+from erlen.cli import cli
+
+try:
+    cli.main(["--app", "ops_cli_app", "--help"], prog_name="erlen")
+except SystemExit as exc:
+    print("exit", exc.code)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_erlen_help_of_an_app_with_ops_sets_up_no_database(tmp_path: Path) -> None:
+    config = _config(tmp_path / "help.sqlite3")
+    app_module = f"import erlen\n\n\ndef create_app():\n    return erlen.create_app('ops_cli_app', {config!r})\n"
+    (tmp_path / "ops_cli_app.py").write_text(app_module, encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ERLEN_", "FLASK_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    shown = subprocess.run(
+        [sys.executable, "-c", HELP_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    *page, modules = shown.stdout.splitlines()
+    assert "exit 0" in page, shown.stderr
+    assert "\n  db " in "\n".join(page)
+    assert [name for name in NOT_IMPORTED_BY_HELP if name in json.loads(modules)] == []
+
+
+def test_an_app_with_ops_set_up_later_gets_its_metrics_checks_and_sql_spans(tmp_path: Path) -> None:
+    """The app the erlen command made, its set-up finished (as before a command runs): readiness has every
+    plugin's checks, each request's SQL is counted and traced, the outbox gauge is scraped."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import erlen_db
+    import erlen_ops
+
+    with erlen.deferring_setup():
+        app = erlen.create_app("ops_later", _config(tmp_path / "later.sqlite3"))
+    try:
+        assert erlen.setup_deferred(app)
+        assert app.test_client().get("/readyz").status_code == 503  # still starting: no checks yet
+        erlen.finish_setup(app)
+        erlen_db.database_of(app).create_all()
+        tracing = erlen_ops.state_of(app).tracing
+        assert tracing is not None
+        spans = InMemorySpanExporter()
+        tracing.provider.add_span_processor(SimpleSpanProcessor(spans))
+
+        @app.route("/count")
+        def count() -> str:
+            import sqlalchemy as sa
+
+            erlen_db.session.execute(sa.text("SELECT 1"))
+            erlen_db.session.execute(sa.text("SELECT 2"))
+            return "counted"
+
+        client = app.test_client()
+        assert client.get("/count").data == b"counted"
+        assert any(span.name.startswith("SELECT") for span in spans.get_finished_spans())
+        checks = client.get("/readyz").get_json()["checks"]
+        assert {"db.database", "mail.outbox", "migrate.migrations"} <= set(checks)
+        metrics = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
+        assert 'erlen_db_queries_per_request_sum{endpoint="count"} 2.0' in metrics
+        assert "erlen_mail_outbox_messages 0.0" in metrics
+    finally:
+        erlen.close_app(app)
