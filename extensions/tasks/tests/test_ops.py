@@ -28,6 +28,9 @@ from erlen_tasks.models import DEAD, DONE
 TESTS = Path(__file__).parent
 PLUGINS = ("tasks", "tasks_testplugin", "ops")
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
+#: The checks and gauges read the database while a worker writes to it: on a loaded machine (CI's two cores) one
+#: can take longer than the default 2 s, and would then be left out of the answer these tests read.
+PATIENT = {"OPS_READY_TIMEOUT": 60.0, "OPS_METRICS_TIMEOUT": 60.0}
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -61,7 +64,7 @@ def commit(app: Flask, job: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_readyz_shows_the_outbox_and_the_broker(make_db_app: MakeDbApp, queue_prefix: str) -> None:
-    settings = {**broker_settings("redis", queue_prefix), "TASKS_HANDOFF": False, "OPS_READY_CACHE": 0}
+    settings = {**PATIENT, **broker_settings("redis", queue_prefix), "TASKS_HANDOFF": False, "OPS_READY_CACHE": 0}
     app = make_db_app(PLUGINS, settings, create_all=True)
     status, checks = readiness(app)
     assert status == 200
@@ -85,7 +88,13 @@ def test_readyz_shows_the_outbox_and_the_broker(make_db_app: MakeDbApp, queue_pr
 def test_readyz_fails_while_the_broker_is_unreachable(make_db_app: MakeDbApp, queue_prefix: str, kind: str) -> None:
     port = free_port()  # nothing listens there
     url = f"redis://127.0.0.1:{port}/0" if kind == "redis" else f"amqp://guest:guest@127.0.0.1:{port}/%2F"
-    settings = {"TASKS_BROKER": kind, "TASKS_URL": url, "TASKS_QUEUE_PREFIX": queue_prefix, "OPS_READY_CACHE": 0}
+    settings = {
+        **PATIENT,
+        "TASKS_BROKER": kind,
+        "TASKS_URL": url,
+        "TASKS_QUEUE_PREFIX": queue_prefix,
+        "OPS_READY_CACHE": 0,
+    }
     app = make_db_app(PLUGINS, settings, create_all=True)
     status, checks = readiness(app)
     assert status == 503
@@ -101,7 +110,9 @@ def test_readyz_fails_while_the_broker_is_unreachable(make_db_app: MakeDbApp, qu
 def test_the_database_broker_has_no_broker_check_and_counts_dead_jobs(
     make_db_app: MakeDbApp, queue_prefix: str
 ) -> None:
-    app = make_db_app(PLUGINS, {**broker_settings("database", queue_prefix), "OPS_READY_CACHE": 0}, create_all=True)
+    app = make_db_app(
+        PLUGINS, {**PATIENT, **broker_settings("database", queue_prefix), "OPS_READY_CACHE": 0}, create_all=True
+    )
     commit(app, boom, "x")
     status, checks = readiness(app)
     assert status == 200 and set(checks) >= {"tasks.outbox"} and "tasks.broker" not in checks
@@ -118,7 +129,7 @@ def labels(job: str, queue: str = "default") -> tuple[tuple[str, str], ...]:
 
 @pytest.mark.parametrize("kind", ["database", "redis"])
 def test_a_worker_counts_its_runs(make_db_app: MakeDbApp, queue_prefix: str, kind: str) -> None:
-    app = make_db_app(PLUGINS, {**broker_settings(kind, queue_prefix), "OPS_METRICS": True}, create_all=True)
+    app = make_db_app(PLUGINS, {**PATIENT, **broker_settings(kind, queue_prefix), "OPS_METRICS": True}, create_all=True)
     commit(app, record, "a")
     commit(app, record, "b")
     commit(app, boom, "c")  # no retries: dead at its first failure
@@ -147,7 +158,9 @@ def test_a_worker_process_counts_for_the_web_processes_metrics(
     make_db_app: MakeDbApp, queue_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """prometheus-client's multiprocess mode: ``/metrics`` of a web process adds the worker process's counts."""
-    app = make_db_app(PLUGINS, {**broker_settings("redis", queue_prefix), "OPS_METRICS": True}, create_all=True)
+    app = make_db_app(
+        PLUGINS, {**PATIENT, **broker_settings("redis", queue_prefix), "OPS_METRICS": True}, create_all=True
+    )
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "FLASK_"))}
