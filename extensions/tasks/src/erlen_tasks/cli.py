@@ -209,7 +209,11 @@ def relay_command(once: bool) -> None:
     if once:
         _relay_once(app)
         return
-    relay = Relay(app)
+    from .brokers import close_broker, make_broker
+
+    # A broker of its own: the relay tries an absent broker pass after pass, and its outage message says so.
+    broker = make_broker(state, keeps_trying=True)
+    relay = Relay(app, broker=broker)
 
     def report(result: t.Any) -> None:
         # An unreachable broker is logged once per outage by the broker's watch, not once per pass.
@@ -224,6 +228,7 @@ def relay_command(once: bool) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        close_broker(broker)
 
 
 def _relay_once(app: t.Any) -> None:

@@ -22,13 +22,16 @@ def _middleware() -> list[Middleware]:
     return [TimeLimit(), ShutdownNotifications(), Retries()]
 
 
-def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
+def make_broker(state: TasksState, *, watched: bool = True, keeps_trying: bool = False) -> dramatiq.Broker:
     """The broker ``TASKS_BROKER`` names, on ``TASKS_URL``, with an actor per job of ``state``.
 
     :param state: the app's erlen-tasks state.
     :param watched: Redis and RabbitMQ: log each outage of the broker once, and its end (see
-        :class:`~erlen_tasks.brokers.outage.BrokerWatch`), for processes that keep trying it. Off, its calls
-        raise the client's errors as they are.
+        :class:`~erlen_tasks.brokers.outage.BrokerWatch`), for processes that try it more than once. Off, its
+        calls raise the client's errors as they are.
+    :param keeps_trying: whether the process tries the broker on its own until it answers (a worker, the relay
+        command) rather than when it next hands a job over (the app's processes that enqueue jobs): the
+        outage's message says which.
     :raises ConfigError: the broker's client library is not installed.
     """
     import erlen_db
@@ -53,7 +56,7 @@ def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
             raise ConfigError(
                 "TASKS_BROKER is 'redis', but the redis client is missing: install erlen-tasks[redis]."
             ) from None
-        watch = BrokerWatch(kind, url) if watched else None
+        watch = BrokerWatch(kind, url, keeps_trying=keeps_trying) if watched else None
         broker = RecoveringRedisBroker(
             url=url,
             middleware=[Tracking(engine), *_middleware(), *([watch] if watch else [])],
@@ -69,7 +72,7 @@ def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
             raise ConfigError(
                 "TASKS_BROKER is 'rabbitmq', but the pika client is missing: install erlen-tasks[rabbitmq]."
             ) from None
-        watch = BrokerWatch(kind, url) if watched else None
+        watch = BrokerWatch(kind, url, keeps_trying=keeps_trying) if watched else None
         # Publisher confirms: the relay marks a job relayed only once RabbitMQ has taken it.
         broker = WatchedRabbitmqBroker(
             url=url, middleware=[Tracking(engine), *_middleware(), *([watch] if watch else [])], confirm_delivery=True

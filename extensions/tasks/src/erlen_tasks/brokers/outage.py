@@ -90,22 +90,39 @@ class BrokerUnreachable(ConnectionClosed):
     """
 
 
+#: How Dramatiq's line about an acknowledgement it retries begins: it says the job may run twice.
+_ACK_RETRIED = "Failed to post_process_message("
+
+
 class _QuietConnectionErrors(logging.Filter):
     """Leaves out the lines of Dramatiq's consumer threads about a :class:`BrokerUnreachable`, logged once already.
 
-    The connection error (``CRITICAL``), the acknowledgement retried (``WARNING``), and the consumer's restart
-    (``INFO``) that follows the error.
+    The connection error (``CRITICAL``), the consumer's restart (``INFO``) that follows the error, and the
+    acknowledgement retried (``WARNING``) but for the first of each outage: it tells operators that a job
+    whose run ended is not acknowledged yet, and runs again should the worker stop before it is.
+
+    :param failover: the broker's failover, which tells one outage from the next.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, failover: Failover) -> None:
         super().__init__()
+        self._failover = failover
         #: The threads whose connection error was left out: their next restart line is too.
         self._restarting: set[int | None] = set()
+        #: When the outage whose acknowledgement line was kept began.
+        self._ack_line_kept_for: object = None
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
         if any(isinstance(arg, BrokerUnreachable) for arg in args):
+            if str(record.msg).startswith(_ACK_RETRIED):
+                outage = self._failover.outage()
+                with self._lock:
+                    if outage is None or outage[0] == self._ack_line_kept_for:
+                        return False
+                    self._ack_line_kept_for = outage[0]
+                return True
             with self._lock:
                 self._restarting.add(record.thread)
             return False
@@ -125,29 +142,62 @@ class BrokerWatch(Middleware):
 
     :param kind: ``redis`` or ``rabbitmq``.
     :param url: ``TASKS_URL``.
+    :param keeps_trying: whether this process tries the broker on its own until it answers (a worker, the
+        relay command), or only when it next hands a job over (a process that enqueues jobs, such as the web
+        app's): the outage's message says which.
     :param retry_interval: seconds between two tries while the broker cannot be reached: Dramatiq's delay
         before it restarts a consumer, by default.
     """
 
-    def __init__(self, kind: str, url: str, *, retry_interval: float | None = None) -> None:
+    def __init__(self, kind: str, url: str, *, keeps_trying: bool = True, retry_interval: float | None = None) -> None:
         if retry_interval is None:
             from dramatiq import worker
 
             retry_interval = float(worker.CONSUMER_RESTART_DELAY_SECS)
         self.location = broker_location(kind, url)
+        if keeps_trying:
+            while_down = "committed jobs wait in the outbox table and this process keeps trying to connect"
+            retried = f"tried every {retry_interval:g} s"
+        else:
+            from ..handoff import PAUSE_SECONDS
+
+            # Nothing here tries on its own: the hand-off of a job committed later does (see erlen_tasks.handoff).
+            while_down = "committed jobs wait in the outbox table (a worker's relay hands them over)"
+            retried = (
+                "this process tries it again only when it hands over a job committed "
+                f"{PAUSE_SECONDS:g} s or more after a failed hand-off"
+            )
         self.failover = Failover(
             service=f"The jobs' {self.location} (TASKS_URL)",
-            while_down="committed jobs wait in the outbox table and this process keeps trying to connect",
+            while_down=while_down,
             when_back="jobs are handed to it and taken from it again",
             errors=connection_errors(kind),
             logger=logger,
             retry_interval=retry_interval,
             explain=explain(url),
+            retried=retried,
         )
-        self._quiet = _QuietConnectionErrors()
+        self._quiet = _QuietConnectionErrors(self.failover)
+        #: Per thread: how many requests of the thread the broker has answered (see :meth:`answered`).
+        self._answers = threading.local()
+
+    def answered(self) -> None:
+        """Record that the broker answered a request of the calling thread: its call reached the broker.
+
+        The broker's client reports each answer; a call during an outage ends it only if it got one (see
+        :meth:`call`).
+        """
+        self._answers.count = self._answer_count() + 1
+
+    def _answer_count(self) -> int:
+        return t.cast(int, getattr(self._answers, "count", 0))
 
     def call(self, operation: Callable[[], _T]) -> _T:
         """``operation()`` on the broker.
+
+        During an outage, only an operation that got an answer from the broker (see :meth:`answered`) ends
+        it: one that returns without a request (a Redis fetch served from the messages prefetched, a RabbitMQ
+        acknowledgement of a delivery its connection no longer knows) says nothing of the broker.
 
         :raises BrokerUnreachable: the broker cannot be reached, now or since an earlier call, whose retry
             time has not come (one caller at a time tries it again).
@@ -159,7 +209,8 @@ class BrokerWatch(Middleware):
                 return operation()
             except self.failover.errors as exc:
                 self.failed(exc)
-        return self.failover.run(operation, self._unreachable)
+        before = self._answer_count()
+        return self.failover.run(operation, self._unreachable, reached=lambda: self._answer_count() != before)
 
     def failed(self, exc: BaseException) -> t.NoReturn:
         """Report ``exc``, met outside :meth:`call`: logged if it starts an outage, then raised as unreachable.
@@ -226,6 +277,21 @@ class WatchedBroker(dramatiq.Broker):
     #: The broker's watch (also among its middleware); ``None``: calls go to the broker as they are.
     watch: BrokerWatch | None = None
 
+    def answered(self) -> None:
+        """Tell the watch, if any, that the broker answered a request of the calling thread (see
+        :meth:`BrokerWatch.answered`); the broker's client calls it."""
+        if self.watch is not None:
+            self.watch.answered()
+
+    def watched(self, operation: Callable[[], _T]) -> _T:
+        """``operation()`` on the broker, through the watch when set (see :meth:`BrokerWatch.call`).
+
+        :param operation: a call to the broker.
+        """
+        if self.watch is None:
+            return operation()
+        return self.watch.call(operation)
+
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         watch = self.watch
         if watch is None:
@@ -239,9 +305,7 @@ class WatchedBroker(dramatiq.Broker):
 
     def enqueue(self, message: dramatiq.Message[t.Any], *, delay: int | None = None) -> dramatiq.Message[t.Any]:
         send = super().enqueue
-        if self.watch is None:
-            return send(message, delay=delay)
-        return self.watch.call(lambda: send(message, delay=delay))
+        return self.watched(lambda: send(message, delay=delay))
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
+from collections.abc import Callable
 
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
@@ -39,6 +40,24 @@ from .outage import WatchedBroker
 
 if t.TYPE_CHECKING:
     from dramatiq import MessageProxy
+
+
+class _AnsweringRedis(redis.Redis):
+    """A Redis client that reports each command Redis answered (its broker's watch learns which calls reached it).
+
+    :param answered: called after each command Redis answered, in the calling thread.
+    :param kwargs: :class:`redis.Redis`'s.
+    """
+
+    def __init__(self, *, answered: Callable[[], None], **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self._report_answer = answered
+
+    def execute_command(self, *args: t.Any, **options: t.Any) -> t.Any:
+        # Every command goes through here, the scripts' EVALSHA included (Dramatiq's fetch, ack, enqueue).
+        result = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        self._report_answer()
+        return result
 
 
 class _Held:
@@ -60,6 +79,12 @@ class RecoveringRedisBroker(WatchedBroker, RedisBroker):
     """
 
     def __init__(self, *args: t.Any, recovery_interval: float = 10.0, **kwargs: t.Any) -> None:
+        url = kwargs.get("url")
+        if url and kwargs.get("client") is None:
+            # Dramatiq's own client, from the same URL, that also tells the watch which calls reached Redis.
+            kwargs["client"] = _AnsweringRedis(
+                connection_pool=redis.ConnectionPool.from_url(url), answered=self.answered
+            )
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.recovery_interval = recovery_interval
         self._held: dict[str, _Held] = {}
