@@ -7,23 +7,28 @@ broker unavailable`` line per relay pass, and ``relay --once`` a RabbitMQ error 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
 import typing as t
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import dramatiq
 import dramatiq.worker
 import pytest
+import sqlalchemy as sa
 from conftest import TasksApp, broker_settings
 from flask import Flask
-from tasks_support import OwnRedis, effects, rows, wait_for, worker_thread
+from tasks_support import CuttableLink, OwnRedis, effects, require_rabbitmq, rows, wait_for, worker_thread
 from tasks_testplugin import gated, record
 
 import erlen_db
 from erlen.testing import free_port
 from erlen_tasks.brokers.outage import BrokerUnreachable, BrokerWatch
+from erlen_tasks.brokers.rabbitmq import WatchedRabbitmqBroker
 from erlen_tasks.brokers.redis import RecoveringRedisBroker
 from erlen_tasks.models import PENDING
 
@@ -263,3 +268,59 @@ def test_dramatiqs_warning_that_an_unacknowledged_job_may_run_again_is_kept_once
     assert "If you restart this worker before this operation succeeds" in kept.getMessage()
     assert f"Redis at 127.0.0.1:{server.port} (TASKS_URL) cannot be reached" in kept.getMessage()
     assert outage_lines(caplog) == ["lost", "back"]
+
+
+@pytest.fixture
+def rabbitmq_queue() -> Iterator[str]:
+    """A queue name of the test's own on the shared RabbitMQ, deleted afterwards (with its delay queues)."""
+    import pika
+
+    name = f"erlen-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    connection = pika.BlockingConnection(pika.URLParameters(require_rabbitmq()))
+    channel = connection.channel()
+    for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+        channel.queue_delete(queue)
+    connection.close()
+
+
+def close_consumer(consumer: dramatiq.Consumer) -> None:
+    """Close ``consumer``'s connection, as Dramatiq's consumer thread does: one that broke says so, harmlessly."""
+    with contextlib.suppress(dramatiq.errors.BrokerConnectionError):
+        consumer.close()
+
+
+def test_calls_that_ask_nothing_of_rabbitmq_do_not_end_its_outage(
+    rabbitmq_queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An acknowledgement of a delivery its connection no longer knows, and a requeue (RabbitMQ redelivers on
+    its own), return without a word to RabbitMQ: they logged "answers again" while it could not be reached.
+
+    The shared RabbitMQ is reached through a link of the test's own, which the test cuts and restores."""
+    caplog.set_level(logging.INFO)
+    shared = sa.make_url(require_rabbitmq().replace("amqp://", "amqp+x://"))
+    link = CuttableLink(shared.host or "127.0.0.1", shared.port or 5672)
+    link.restore()
+    url = f"amqp://{shared.username}:{shared.password}@127.0.0.1:{link.port}/%2F"
+    broker = WatchedRabbitmqBroker(url=url, confirm_delivery=True)
+    broker.watch = BrokerWatch("rabbitmq", url, retry_interval=0.0)  # every call may try RabbitMQ again
+    with contextlib.ExitStack() as closing:
+        closing.callback(link.cut)
+        closing.callback(broker.close)
+        broker.declare_queue(rabbitmq_queue)
+        message = job_message("a").copy(queue_name=rabbitmq_queue)
+        broker.enqueue(message)
+        consumer = broker.consume(rabbitmq_queue, prefetch=1, timeout=100)
+        closing.callback(close_consumer, consumer)
+        fetched = wait_for(lambda: next(consumer), what="the message")
+        consumer.ack(fetched)
+        link.cut()
+        for _cycle in range(3):
+            with pytest.raises(BrokerUnreachable):
+                broker.enqueue(message)  # a call that does reach for RabbitMQ (publisher confirms)
+            consumer.ack(fetched)  # a delivery tag this connection no longer knows: nothing is sent
+            consumer.requeue([fetched])  # nothing to ask: RabbitMQ redelivers what a closed connection held
+        assert outage_lines(caplog) == ["lost"]
+        link.restore()
+        broker.enqueue(message)
+        assert outage_lines(caplog) == ["lost", "back"]
