@@ -324,3 +324,57 @@ def test_calls_that_ask_nothing_of_rabbitmq_do_not_end_its_outage(
         link.restore()
         broker.enqueue(message)
         assert outage_lines(caplog) == ["lost", "back"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_stopped_during_a_redis_outage_stops_and_its_jobs_come_back_to_the_next_worker(
+    make_tasks_app: TasksApp,
+    queue_prefix: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped while Redis is away, a worker can neither acknowledge the job that ended nor put back the one it
+    had fetched: Dramatiq retried the acknowledgement until the stop timeout, then the jobs waited for its
+    maintenance (one command in a thousand) to see the worker dead. Now it gives up at once, says so, and a
+    worker running on puts them back once the stopped one's heartbeat is older than TASKS_REDIS_HEARTBEAT_SECONDS.
+    """
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(dramatiq.worker, "CONSUMER_RESTART_DELAY_SECS", 0.1)
+    monkeypatch.setattr(dramatiq.worker, "POST_PROCESS_MESSAGE_RETRY_DELAY_SECS", 0.1)
+    server = OwnRedis(tmp_path / "redis", "--appendonly", "yes")
+    server.start()
+    try:
+        settings = {**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": server.url}
+        app = make_tasks_app(
+            {
+                **settings,
+                "TASKS_HANDOFF": False,
+                "TASKS_REDIS_HEARTBEAT_SECONDS": 3.0,
+                "TASKS_REDIS_RECOVERY_SECONDS": 0.5,
+            }
+        )
+        started, gate = tmp_path / "started", tmp_path / "gate"
+        with app.app_context():
+            for label in ("ran", "fetched"):  # one thread: "fetched" waits in the worker's memory meanwhile
+                gated.enqueue(label, started_file=str(started), gate_file=str(gate))
+            erlen_db.session.commit()
+        # A stop timeout longer than the test's wait for the worker: the old retries outlasted the latter.
+        with worker_thread(app, threads=1, stop_timeout=60.0):
+            wait_for(started.exists, what="the first job to start")
+            wait_for(lambda: [row.status for row in rows(app)] == ["running", "relayed"], what="both fetched")
+            server.stop()
+            wait_for(lambda: messages(caplog, "cannot be reached"), what="the worker to meet the outage")
+            gate.touch()  # "ran" ends: its acknowledgement cannot be sent
+            wait_for(lambda: effects(app) == ["ran"], what="the first job's effect")
+        assert effects(app) == ["ran"]  # "fetched" was not started
+        gave_up = [r.getMessage() for r in messages(caplog, "as this worker stops")]
+        assert len(gave_up) == 2 and all("TASKS_REDIS_HEARTBEAT_SECONDS" in line for line in gave_up)
+        assert "it gave up acknowledging test.gated" in gave_up[0]
+        assert "it gave up putting back on their queue test.gated" in gave_up[1]
+        assert not messages(caplog, "found a bug") and not messages(caplog, "Failed to requeue")
+        server.start()
+        with worker_thread(app, threads=1):  # a worker of its own: the stopped one's jobs are not its own
+            wait_for(lambda: sorted(effects(app)) == ["fetched", "ran", "ran"], timeout=30, what="both jobs again")
+    finally:
+        server.stop()

@@ -94,6 +94,14 @@ class BrokerUnreachable(ConnectionClosed):
 _ACK_RETRIED = "Failed to post_process_message("
 
 
+class AcknowledgementAbandoned(Exception):
+    """An acknowledgement (or rejection) given up by a worker that stops while the broker cannot be reached.
+
+    Not a connection error, so that Dramatiq stops retrying it; its line about it is left out (the watch
+    logged what happens to the job).
+    """
+
+
 class _QuietConnectionErrors(logging.Filter):
     """Leaves out the lines of Dramatiq's consumer threads about a :class:`BrokerUnreachable`, logged once already.
 
@@ -115,6 +123,8 @@ class _QuietConnectionErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
+        if record.exc_info and isinstance(record.exc_info[1], AcknowledgementAbandoned):
+            return False  # Dramatiq's "you've found a bug" line: the watch said what happens to the job
         if any(isinstance(arg, BrokerUnreachable) for arg in args):
             if str(record.msg).startswith(_ACK_RETRIED):
                 outage = self._failover.outage()
@@ -178,6 +188,16 @@ class BrokerWatch(Middleware):
             retried=retried,
         )
         self._quiet = _QuietConnectionErrors(self.failover)
+        #: Whether the worker is stopping: acknowledgements and requeues the broker does not take are given up.
+        self.stopping = False
+        #: When the jobs a worker stopping during an outage could not settle are delivered again, for messages.
+        self.comes_back = (
+            "Redis gives them to a worker again once it answers and this worker's heartbeat is older than "
+            "TASKS_REDIS_HEARTBEAT_SECONDS (a running worker puts them back within TASKS_REDIS_RECOVERY_SECONDS "
+            "more)"
+            if kind == "redis"
+            else "RabbitMQ delivers them again once it has noticed this worker's connection is gone"
+        )
         #: Per thread: how many requests of the thread the broker has answered (see :meth:`answered`).
         self._answers = threading.local()
 
@@ -232,6 +252,28 @@ class BrokerWatch(Middleware):
             f"{self.failover.service} cannot be reached{reason}; tried again every {self.failover.retry_interval:g} s"
         )
 
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: t.Any) -> None:
+        # From now on, an acknowledgement the broker does not take is given up rather than retried (see
+        # WatchedConsumer): Dramatiq would retry it every few seconds until the broker is back, the worker
+        # waiting for it up to its stop timeout.
+        self.stopping = True
+
+    def abandoned(self, what: str, messages: Iterable[MessageProxy]) -> None:
+        """Log that the worker stops without ``what`` for ``messages``, the broker unreachable, and when they
+        come back.
+
+        :param what: the operation given up, e.g. ``"acknowledging"``.
+        :param messages: the jobs' messages.
+        """
+        jobs = ", ".join(f"{m.actor_name} ({m.message_id})" for m in messages)
+        logger.warning(
+            "%s cannot be reached as this worker stops: it gave up %s %s; %s.",
+            self.failover.service,
+            what,
+            jobs,
+            self.comes_back,
+        )
+
     def after_consumer_thread_boot(self, broker: dramatiq.Broker, thread: t.Any) -> None:
         thread.logger.addFilter(self._quiet)
 
@@ -254,15 +296,30 @@ class WatchedConsumer(Consumer):
         return self.watch.call(self.consumer.__next__)
 
     def ack(self, message: MessageProxy) -> None:
-        self.watch.call(lambda: self.consumer.ack(message))
+        self._settle("acknowledging", [message], lambda: self.consumer.ack(message))
 
     def nack(self, message: MessageProxy) -> None:
-        self.watch.call(lambda: self.consumer.nack(message))
+        self._settle("rejecting", [message], lambda: self.consumer.nack(message))
 
     def requeue(self, messages: Iterable[MessageProxy]) -> None:
         messages = list(messages)
         if messages:  # requeuing nothing (a worker stopping) asks nothing of the broker: no sign it answers
-            self.watch.call(lambda: self.consumer.requeue(messages))
+            self._settle("putting back on their queue", messages, lambda: self.consumer.requeue(messages))
+
+    def _settle(self, what: str, messages: list[MessageProxy], operation: Callable[[], None]) -> None:
+        """``operation()`` through the watch; given up, with a line, when the worker is stopping and the broker
+        cannot be reached (see :meth:`BrokerWatch.before_worker_shutdown`).
+
+        :raises AcknowledgementAbandoned: an acknowledgement (or rejection) was given up: Dramatiq stops retrying.
+        """
+        try:
+            self.watch.call(operation)
+        except BrokerUnreachable:
+            if not self.watch.stopping:
+                raise
+            self.watch.abandoned(what, messages)
+            if what != "putting back on their queue":  # Dramatiq retries these until they succeed or raise so
+                raise AcknowledgementAbandoned(what) from None
 
     def close(self) -> None:
         self.consumer.close()
@@ -309,6 +366,7 @@ class WatchedBroker(dramatiq.Broker):
 
 
 __all__ = [
+    "AcknowledgementAbandoned",
     "BrokerUnreachable",
     "BrokerWatch",
     "WatchedBroker",
