@@ -378,3 +378,29 @@ def test_a_worker_stopped_during_a_redis_outage_stops_and_its_jobs_come_back_to_
             wait_for(lambda: sorted(effects(app)) == ["fetched", "ran", "ran"], timeout=30, what="both jobs again")
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_the_worker_says_the_relay_met_a_database_outage_not_a_broker_one(
+    make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay reads the outbox table: with the app's PostgreSQL stopped, the worker wrote "Relay: broker
+    unavailable, jobs kept: database error: OperationalError", sending operators to a broker that was fine."""
+    from conftest import PLUGINS
+    from test_cli import output, start_worker, stop
+
+    settings = broker_settings("redis", queue_prefix)  # the shared Redis, which stays up
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    process = start_worker(app, tmp_path)
+    try:
+        wait_for(lambda: "Worker started" in output(tmp_path), timeout=60, what="the worker")
+        postgres_server.stop()
+        wait_for(lambda: "Relay: " in output(tmp_path), timeout=30, what="the relay's line")
+        postgres_server.start_again()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, output(tmp_path)
+    finally:
+        stop(process)
+    log = output(tmp_path)
+    assert "broker unavailable" not in log, log
+    assert "Relay: the app's database failed (database error: OperationalError); committed jobs are kept" in log

@@ -157,7 +157,16 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
     def report_relay(result: t.Any) -> None:
         if result.unreachable:
             return  # the broker's outage is logged once, and its end (see erlen_tasks.brokers.outage)
-        if result.error:
+        if result.database_failed:  # the outbox itself: the broker may be fine
+            click.echo(
+                click.style(
+                    f"[{_stamp()}] Relay: the app's database failed ({result.error}); committed jobs are kept "
+                    "and relayed once it answers.",
+                    fg="red",
+                ),
+                err=True,
+            )
+        elif result.error:
             click.echo(
                 click.style(f"[{_stamp()}] Relay: broker unavailable, jobs kept: {result.error}", fg="red"), err=True
             )
