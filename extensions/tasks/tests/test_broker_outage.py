@@ -404,3 +404,43 @@ def test_the_worker_says_the_relay_met_a_database_outage_not_a_broker_one(
     log = output(tmp_path)
     assert "broker unavailable" not in log, log
     assert "Relay: the app's database failed (database error: OperationalError); committed jobs are kept" in log
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_an_outage_of_the_database_broker_is_logged_once_and_its_end_once(
+    make_db_app: t.Any,
+    postgres_server: t.Any,
+    queue_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database broker's consumers, their PostgreSQL stopped: Dramatiq wrote a CRITICAL "Consumer encountered
+    a connection error" of several lines per queue and per restart (every 3 s), naming no outage's end."""
+    from conftest import PLUGINS
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(dramatiq.worker, "CONSUMER_RESTART_DELAY_SECS", 0.1)
+    app = make_db_app(
+        PLUGINS,
+        broker_settings("database", queue_prefix),
+        url=postgres_server.url + "?connect_timeout=2",
+        create_all=True,
+    )
+    with worker_thread(app):
+        commit(app, "before")
+        wait_for(lambda: effects(app) == ["before"], what="a job run")
+        postgres_server.stop()
+        wait_for(lambda: messages(caplog, "cannot be reached"), what="the outage's line")
+        time.sleep(1.0)  # not an assertion: time for about ten consumer restarts, each of which wrote lines before
+        postgres_server.start_again()
+        commit(app, "after")
+        wait_for(lambda: effects(app) == ["before", "after"], timeout=30, what="a job run after the outage")
+        wait_for(lambda: messages(caplog, "answers again after"), what="the end of the outage")
+    where = f"The jobs' database at 127.0.0.1:{sa.make_url(postgres_server.url).port} (DB_URL)"
+    [lost] = messages(caplog, "cannot be reached")
+    assert lost.levelno == logging.WARNING
+    assert lost.getMessage().startswith(f"{where} cannot be reached (OperationalError: "), lost.getMessage()
+    assert "\n" not in lost.getMessage()
+    assert "no job is claimed, jobs that end wait to be acknowledged, and this worker keeps trying" in lost.getMessage()
+    assert outage_lines(caplog) == ["lost", "back"]
+    assert not messages(caplog, "Consumer encountered") and not messages(caplog, "Restarting consumer")

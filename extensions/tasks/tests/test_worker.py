@@ -168,7 +168,7 @@ def test_a_database_outage_during_a_job_does_not_run_it_again(
         wait_for(started.exists, what="the job to start")
         postgres_server.stop()
         wait_for(
-            lambda: any("Consumer encountered" in r.getMessage() for r in caplog.records),
+            lambda: any("cannot be reached" in r.getMessage() for r in caplog.records),
             what="the consumer's error while the database is away",
         )
         postgres_server.start_again()

@@ -10,7 +10,7 @@ from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, Time
 from erlen import ConfigError
 
 from ..runner import make_runner
-from .database import DatabaseBroker
+from .database import DatabaseBroker, WatchedDatabaseBroker
 from .outage import BrokerWatch
 from .tracking import Tracking
 
@@ -43,12 +43,19 @@ def make_broker(state: TasksState, *, watched: bool = True, keeps_trying: bool =
     url = str(config.get("TASKS_URL") or "")
     broker: dramatiq.Broker
     if kind == "database":
-        broker = DatabaseBroker(
+        # Only a worker consumes, and only its consumers meet outages of the jobs' database (an enqueue writes
+        # in the caller's transaction, whose errors the caller sees).
+        watch = (
+            BrokerWatch(kind, engine.url.render_as_string(hide_password=False)) if watched and keeps_trying else None
+        )
+        broker = (WatchedDatabaseBroker if watch else DatabaseBroker)(
             engine,
             lease=float(config.get("TASKS_LEASE_SECONDS", 30.0)),
             poll=float(config.get("TASKS_POLL_SECONDS", 1.0)),
-            middleware=_middleware(),
+            middleware=[*_middleware(), *([watch] if watch else [])],
         )
+        if isinstance(broker, WatchedDatabaseBroker):
+            broker.watch = watch
     elif kind == "redis":
         try:
             from .redis import RecoveringRedisBroker

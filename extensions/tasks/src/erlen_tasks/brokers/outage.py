@@ -35,13 +35,19 @@ _T = t.TypeVar("_T")
 #: Each broker's name in messages, and the port of a URL without one.
 BROKERS = {"redis": ("Redis", 6379), "rabbitmq": ("RabbitMQ", 5672)}
 
+#: The port of a database URL without one, by SQLAlchemy backend (the database broker).
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+
 
 def broker_location(kind: str, url: str) -> str:
     """The broker for messages, such as ``"Redis at 127.0.0.1:6379"``: its host and port, never its URL's password.
 
-    :param kind: ``TASKS_BROKER``, ``redis`` or ``rabbitmq``.
-    :param url: ``TASKS_URL``.
+    :param kind: ``TASKS_BROKER``: ``redis``, ``rabbitmq`` or ``database``.
+    :param url: ``TASKS_URL`` (``DB_URL`` for the database broker).
     """
+    if kind == "database":
+        backend = url.split(":", 1)[0].split("+", 1)[0]
+        return f"database at {describe_location(url, DATABASE_PORTS.get(backend, 0))}"
     name, port = BROKERS[kind]
     return f"{name} at {describe_location(url, port)}"
 
@@ -49,13 +55,17 @@ def broker_location(kind: str, url: str) -> str:
 def connection_errors(kind: str) -> tuple[type[BaseException], ...]:
     """The exceptions that mean the broker ``kind`` cannot be reached (Dramatiq's, its client's, the socket's).
 
-    :param kind: ``redis`` or ``rabbitmq``.
+    :param kind: ``redis``, ``rabbitmq`` or ``database`` (whose consumers raise Dramatiq's errors).
     """
     errors: tuple[type[BaseException], ...] = (BrokerConnectionError, OSError)
     if kind == "redis":
         import redis
 
         errors += (redis.ConnectionError, redis.TimeoutError)
+    elif kind == "database":
+        import sqlalchemy as sa
+
+        errors += (sa.exc.OperationalError,)
     else:
         import pika.exceptions  # type: ignore[import-untyped]  # no type hints shipped
 
@@ -74,7 +84,10 @@ def explain(url: str) -> Callable[[BaseException], str]:
         wrapped = getattr(exc, "message", None)  # Dramatiq's ConnectionClosed(e) holds the client's error
         if isinstance(exc, BrokerConnectionError) and isinstance(wrapped, BaseException):
             exc = wrapped
-        text = describe_error(exc)
+        elif isinstance(exc, BrokerConnectionError) and exc.__cause__ is not None:
+            exc = exc.__cause__  # the database broker's: raised from SQLAlchemy's error
+        exc = getattr(exc, "orig", None) or exc  # SQLAlchemy's error: the driver's, without its long advice
+        text = describe_error(exc).strip().splitlines()[0]
         if not str(exc) and repr(exc) != f"{type(exc).__name__}()":
             text = repr(exc)  # pika's errors say what failed in their repr alone (the socket's error)
         return redact_text(text, secrets)
@@ -150,8 +163,8 @@ class BrokerWatch(Middleware):
     Dramatiq middleware too: it leaves Dramatiq's own lines about those outages out of the logs of the
     broker's consumer threads.
 
-    :param kind: ``redis`` or ``rabbitmq``.
-    :param url: ``TASKS_URL``.
+    :param kind: ``redis``, ``rabbitmq`` or ``database``.
+    :param url: ``TASKS_URL``; ``DB_URL`` for the database broker (watched in workers only).
     :param keeps_trying: whether this process tries the broker on its own until it answers (a worker, the
         relay command), or only when it next hands a job over (a process that enqueues jobs, such as the web
         app's): the outage's message says which.
@@ -165,7 +178,11 @@ class BrokerWatch(Middleware):
 
             retry_interval = float(worker.CONSUMER_RESTART_DELAY_SECS)
         self.location = broker_location(kind, url)
-        if keeps_trying:
+        setting = "DB_URL" if kind == "database" else "TASKS_URL"
+        if kind == "database":
+            while_down = "no job is claimed, jobs that end wait to be acknowledged, and this worker keeps trying"
+            retried = f"tried every {retry_interval:g} s"
+        elif keeps_trying:
             while_down = "committed jobs wait in the outbox table and this process keeps trying to connect"
             retried = f"tried every {retry_interval:g} s"
         else:
@@ -178,7 +195,7 @@ class BrokerWatch(Middleware):
                 f"{PAUSE_SECONDS:g} s or more after a failed hand-off"
             )
         self.failover = Failover(
-            service=f"The jobs' {self.location} (TASKS_URL)",
+            service=f"The jobs' {self.location} ({setting})",
             while_down=while_down,
             when_back="jobs are handed to it and taken from it again",
             errors=connection_errors(kind),
@@ -191,13 +208,14 @@ class BrokerWatch(Middleware):
         #: Whether the worker is stopping: acknowledgements and requeues the broker does not take are given up.
         self.stopping = False
         #: When the jobs a worker stopping during an outage could not settle are delivered again, for messages.
-        self.comes_back = (
-            "Redis gives them to a worker again once it answers and this worker's heartbeat is older than "
+        self.comes_back = {
+            "redis": "Redis gives them to a worker again once it answers and this worker's heartbeat is older than "
             "TASKS_REDIS_HEARTBEAT_SECONDS (a running worker puts them back within TASKS_REDIS_RECOVERY_SECONDS "
-            "more)"
-            if kind == "redis"
-            else "RabbitMQ delivers them again once it has noticed this worker's connection is gone"
-        )
+            "more)",
+            "rabbitmq": "RabbitMQ delivers them again once it has noticed this worker's connection is gone",
+            "database": "a worker runs them again once the database answers and their lease "
+            "(TASKS_LEASE_SECONDS) has run out",
+        }[kind]
         #: Per thread: how many requests of the thread the broker has answered (see :meth:`answered`).
         self._answers = threading.local()
 
