@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 import typing as t
@@ -444,3 +445,42 @@ def test_an_outage_of_the_database_broker_is_logged_once_and_its_end_once(
     assert "no job is claimed, jobs that end wait to be acknowledged, and this worker keeps trying" in lost.getMessage()
     assert outage_lines(caplog) == ["lost", "back"]
     assert not messages(caplog, "Consumer encountered") and not messages(caplog, "Restarting consumer")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
+    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
+) -> None:
+    """``erlen tasks relay`` tries pass after pass: its line says so, unlike a process that only enqueues."""
+    import subprocess
+    import sys
+
+    from test_cli import TESTS, output, stop
+
+    url, where = unreachable_url("redis")
+    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": url})
+    commit(app, "waiting")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "FLASK_"))}
+    environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")])
+    environ["ERLEN_DB_URL"] = str(app.config["DB_URL"])
+    for key in ("TASKS_BROKER", "TASKS_URL", "TASKS_QUEUE_PREFIX"):
+        environ[f"ERLEN_{key}"] = str(app.config[key])
+    with open(tmp_path / "relay.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "erlen", "--app", "tasks_cliapp:create", "tasks", "relay"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environ,
+            cwd=tmp_path,
+            text=True,
+        )
+    try:
+        wait_for(lambda: "cannot be reached" in output(tmp_path, "relay"), timeout=60, what="the outage's line")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, output(tmp_path, "relay")
+    finally:
+        stop(process)
+    [line] = [line for line in output(tmp_path, "relay").splitlines() if "cannot be reached" in line]
+    assert line.startswith(f"The jobs' Redis at {where} (TASKS_URL) cannot be reached ("), line
+    assert line.endswith("this process keeps trying to connect until it answers again (tried every 3 s)."), line
+    assert PASSWORD not in output(tmp_path, "relay")
