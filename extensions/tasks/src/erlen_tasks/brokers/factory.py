@@ -9,6 +9,7 @@ from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, Time
 
 from erlen import ConfigError
 
+from ..errors import JobArgumentError
 from ..runner import make_runner
 from .database import DatabaseBroker, WatchedDatabaseBroker
 from .outage import BrokerWatch
@@ -95,6 +96,8 @@ def make_broker(state: TasksState, *, watched: bool = True, keeps_trying: bool =
             min_backoff=int(job.backoff * 1000),
             max_backoff=int(job.max_backoff * 1000),
             time_limit=int(job.timeout * 1000),
+            # Stored arguments that no longer fit the job (changed while queued) never will: no retries.
+            throws=(JobArgumentError,),
         )
         declare(make_runner(app, job))
     return broker
