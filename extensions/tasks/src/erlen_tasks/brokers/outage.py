@@ -1,4 +1,4 @@
-"""A Redis or RabbitMQ broker that cannot be reached: one line when it is lost, one when it answers again.
+"""A broker that cannot be reached: one line when it is lost, one when it answers again.
 
 Dramatiq's worker restarts a consumer that met a connection error every
 few seconds, each time with a ``CRITICAL`` line of the client's error (one
@@ -9,7 +9,12 @@ runs every consumer's and every enqueue's call to the broker through core's
 broker, its host and port (never the URL, which may hold a password), what
 failed and that it keeps being tried, and once more when it answers again.
 Dramatiq's lines about those errors are left out, and the worker goes on
-restarting its consumers as before.
+restarting its consumers as before. Only a call the broker answered ends an
+outage (see :meth:`BrokerWatch.answered`). A worker's database broker is
+watched too (the jobs' database, ``DB_URL``). A worker stopping during an
+outage gives up the acknowledgements and requeues the broker does not take,
+saying when those jobs come back, rather than retrying them until its stop
+timeout.
 """
 
 from __future__ import annotations
