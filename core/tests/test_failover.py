@@ -168,3 +168,44 @@ def test_errors_are_described_by_their_class_and_message() -> None:
 )
 def test_locations_name_the_host_and_port_never_the_password(url: str, described: str) -> None:
     assert describe_location(url, 6379) == described
+
+
+def test_a_call_that_did_not_reach_the_service_neither_ends_the_outage_nor_uses_up_the_retry_turn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A call served from a client's cache returns during the outage: it said "answers again" before."""
+    clock, service = Clock(), Service()
+    failover = make_failover(clock)
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    service.down = True
+    assert failover.run(service, lambda: "stand-in") == "stand-in"
+    clock.now += 5  # the retry time: this call took the turn, and returned without asking the service
+    assert failover.run(lambda: "cached", lambda: "stand-in", reached=lambda: False) == "cached"
+    assert failover.outage() is not None and len(messages(caplog)) == 1
+    assert failover.run(service, lambda: "stand-in") == "stand-in"
+    assert service.calls == 2  # the turn was given back: the next call tried the service
+    clock.now += 5
+    service.down = False
+    assert failover.run(service, lambda: "stand-in", reached=lambda: True) == "service"
+    assert failover.outage() is None and messages(caplog)[1].startswith("Redis at cache:6379 answers again after ")
+
+
+def test_the_outage_message_says_how_a_process_that_tries_on_demand_tries_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failover = Failover(
+        service="Redis at cache:6379",
+        while_down="counts are kept in this process's memory",
+        when_back="counts are kept there again",
+        errors=(OSError,),
+        logger=logging.getLogger(LOGGER),
+        retried="tried again with the next log-in",
+    )
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    service = Service()
+    service.down = True
+    failover.run(service, lambda: "stand-in")
+    assert messages(caplog) == [
+        "Redis at cache:6379 cannot be reached (ConnectionRefusedError: Connection refused): counts are kept in "
+        "this process's memory until it answers again (tried again with the next log-in)."
+    ]

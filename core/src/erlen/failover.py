@@ -41,6 +41,9 @@ class Failover:
     :param retry_interval: seconds between tries of an unreachable service; 0 tries on every operation.
     :param clock: the time source of the retry interval, in seconds (tests pass a fake one).
     :param explain: an error's text for messages (default: :func:`describe_error`).
+    :param retried: how the service is tried again, at the end of the outage's message (default: ``"tried every
+        <retry_interval> s"``), for a process that tries it only when it next needs it, such as ``"tried again
+        with the next log-in"``.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class Failover:
         retry_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         explain: Callable[[BaseException], str] | None = None,
+        retried: str | None = None,
     ) -> None:
         self.service = service
         self.while_down = while_down
@@ -63,17 +67,27 @@ class Failover:
         self.retry_interval = retry_interval
         self._clock = clock
         self._explain = explain or describe_error
+        self.retried = retried if retried is not None else f"tried every {retry_interval:g} s"
         self._lock = threading.Lock()
         self._down_since: dt.datetime | None = None
         self._down_reason: str | None = None
         self._retry_at = 0.0
 
-    def run(self, on_service: Callable[[], _T], on_stand_in: Callable[[], _T]) -> _T:
+    def run(
+        self,
+        on_service: Callable[[], _T],
+        on_stand_in: Callable[[], _T],
+        *,
+        reached: Callable[[], bool] | None = None,
+    ) -> _T:
         """``on_service()``, or ``on_stand_in()`` while the service is unreachable or when it fails now.
 
         :param on_service: the operation on the service; it raises one of ``errors`` when the service cannot
             be reached.
         :param on_stand_in: the same operation on the stand-in.
+        :param reached: asked once ``on_service()`` has returned: whether it reached the service. One that did
+            not (served from a cache of the client's) says nothing of an outage: it neither ends it nor uses up
+            the retry turn it took. Every return counts as an answer without it.
         """
         if not self._service_due():
             return on_stand_in()
@@ -83,7 +97,10 @@ class Failover:
             self._lost(exc)
             return on_stand_in()
         if self._down_since is not None:  # read without the lock: _answered looks again under it
-            self._answered()
+            if reached is None or reached():
+                self._answered()
+            else:
+                self._turn_unused()
         return result
 
     def outage(self) -> tuple[dt.datetime, str] | None:
@@ -126,12 +143,18 @@ class Failover:
             # Kept for the message: a call that finds the service back may clear the attribute before it is logged.
             reason = self._down_reason = self._explain(exc)
         self.logger.warning(
-            "%s cannot be reached (%s): %s until it answers again (tried every %g s).",
+            "%s cannot be reached (%s): %s until it answers again (%s).",
             self.service,
             reason,
             self.while_down,
-            self.retry_interval,
+            self.retried,
         )
+
+    def _turn_unused(self) -> None:
+        """Give back the retry turn of a call that did not reach the service: the next call tries it instead."""
+        with self._lock:
+            if self._down_since is not None:
+                self._retry_at = self._clock()
 
     def _answered(self) -> None:
         with self._lock:

@@ -153,3 +153,69 @@ class OwnRedis:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+class CuttableLink:
+    """A TCP relay of the test's own, on a free loopback port, to a real server: a network cut on demand.
+
+    :meth:`cut` closes the relayed connections and the listening socket (connections are refused, as when the
+    server is away); :meth:`restore` listens again on the same port. For a shared server the test must not stop.
+
+    :param host: the server's host.
+    :param port: the server's port.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def restore(self) -> None:
+        """Listen (again) and relay each connection to the server."""
+        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the port again after cut()
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Close the listening socket and every relayed connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept(): close() alone would not
+            listener.close()
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed by cut()
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=5.0)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._connections += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):  # one side ended: so does the other (closing twice is harmless)
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()

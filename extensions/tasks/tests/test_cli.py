@@ -270,3 +270,36 @@ def test_a_worker_on_a_queue_no_job_is_declared_on_is_refused(make_tasks_app: Ta
     assert "Invalid value for '--queue': no job is declared on the queue(s) 'reprots'" in log
     assert "the jobs' queues are 'default', 'slow'." in log
     assert "Worker started" not in log
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_redis_worker_killed_mid_job_leaves_it_to_the_next_worker_without_waiting_for_chance(
+    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
+) -> None:
+    """With Dramatiq's default maintenance chance (one command in a thousand), the job of a worker killed -9
+    waited, after its heartbeat expired, for a maintenance to come by: a quarter of an hour on average with an
+    idle worker. The next worker's consumers put it back at their start and every TASKS_REDIS_RECOVERY_SECONDS."""
+    app = make_tasks_app(
+        {
+            **broker_settings("redis", queue_prefix),
+            "TASKS_REDIS_HEARTBEAT_SECONDS": 1.0,
+            "TASKS_REDIS_RECOVERY_SECONDS": 0.5,
+        }
+    )
+    pause = tmp_path / "committed"
+    commit(app, once, "charged", pause_file=str(pause))
+    first = start_worker(app, tmp_path, name="first")
+    try:
+        wait_for(pause.exists, timeout=60, what="the first run's commit")
+        first.kill()
+        first.wait(timeout=30)
+    finally:
+        stop(first)
+    second = start_worker(app, tmp_path, name="second")
+    try:
+        wait_for(lambda: "test.once" in output(tmp_path, "second"), timeout=40, what="the job run again")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=60)
+        stop(second)
+    assert effects(app) == ["charged"]  # run twice, effect once (its idempotency key)

@@ -168,7 +168,7 @@ def test_a_database_outage_during_a_job_does_not_run_it_again(
         wait_for(started.exists, what="the job to start")
         postgres_server.stop()
         wait_for(
-            lambda: any("Consumer encountered" in r.getMessage() for r in caplog.records),
+            lambda: any("cannot be reached" in r.getMessage() for r in caplog.records),
             what="the consumer's error while the database is away",
         )
         postgres_server.start_again()
@@ -208,3 +208,25 @@ def test_a_job_ending_while_the_database_is_away_is_acknowledged_once_it_is_back
         wait_for(lambda: set(statuses(app).values()) == {DONE}, timeout=40, what="the job acknowledged")
     assert runs.read_text() == "ran\n"
     assert [row.attempts for row in rows(app)] == [1]
+
+
+def test_a_job_whose_queued_arguments_no_longer_fit_is_dead_at_once(make_tasks_app: TasksApp) -> None:
+    """A job changed while it was queued (an argument removed): its stored arguments never fit again, yet it
+    was tried again with backoff, each try a traceback, before it was dead."""
+    import dramatiq
+
+    app = make_tasks_app()
+    with app.app_context():
+        row = record.enqueue("changed")
+        message = dramatiq.Message.decode(row.message.encode())
+        # As queued by an earlier version of the job, which had the argument "colour".
+        row.message = message.copy(kwargs={**message.kwargs, "colour": "red"}).encode().decode()
+        erlen_db.session.commit()
+    with worker_thread(app) as reports:
+        wait_for(lambda: set(statuses(app).values()) == {DEAD}, what="the job dead")
+    [dead] = rows(app)
+    assert dead.attempts == 1 and effects(app) == []
+    assert (
+        dead.last_error == "JobArgumentError: Job 'test.record' no longer has the argument 'colour' it was queued with."
+    )
+    assert [(r.job, r.outcome) for r in reports] == [("test.record", "dead")]

@@ -157,7 +157,16 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
     def report_relay(result: t.Any) -> None:
         if result.unreachable:
             return  # the broker's outage is logged once, and its end (see erlen_tasks.brokers.outage)
-        if result.error:
+        if result.database_failed:  # the outbox itself: the broker may be fine
+            click.echo(
+                click.style(
+                    f"[{_stamp()}] Relay: the app's database failed ({result.error}); committed jobs are kept "
+                    "and relayed once it answers.",
+                    fg="red",
+                ),
+                err=True,
+            )
+        elif result.error:
             click.echo(
                 click.style(f"[{_stamp()}] Relay: broker unavailable, jobs kept: {result.error}", fg="red"), err=True
             )
@@ -209,7 +218,11 @@ def relay_command(once: bool) -> None:
     if once:
         _relay_once(app)
         return
-    relay = Relay(app)
+    from .brokers import close_broker, make_broker
+
+    # A broker of its own: the relay tries an absent broker pass after pass, and its outage message says so.
+    broker = make_broker(state, keeps_trying=True)
+    relay = Relay(app, broker=broker)
 
     def report(result: t.Any) -> None:
         # An unreachable broker is logged once per outage by the broker's watch, not once per pass.
@@ -224,6 +237,7 @@ def relay_command(once: bool) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        close_broker(broker)
 
 
 def _relay_once(app: t.Any) -> None:

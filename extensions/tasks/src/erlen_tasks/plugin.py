@@ -164,7 +164,8 @@ def erlen_settings() -> Iterable[Setting]:
             default=1000,
             validate=erlen.at_least(0),
             help="Redis broker: out of a million broker commands, how many also give the jobs of dead workers back "
-            "to their queues (Dramatiq's maintenance_chance). Raise it for a faster recovery after a crash.",
+            "to their queues (Dramatiq's maintenance_chance). The workers also do so every "
+            "TASKS_REDIS_RECOVERY_SECONDS, for each queue they work on.",
         ),
         Setting(
             "REDIS_RECOVERY_SECONDS",
@@ -172,7 +173,8 @@ def erlen_settings() -> Iterable[Setting]:
             default=10.0,
             validate=erlen.greater_than(0),
             help="Redis broker: how often a worker puts back on their queues the jobs it fetched but never received "
-            "(the connection broke during the fetch). Such a job runs at most this long after Redis is back.",
+            "(the connection broke during the fetch), and those of dead workers (TASKS_REDIS_HEARTBEAT_SECONDS). "
+            "Such a job runs at most this long after Redis is back, or after the dead worker's heartbeat expired.",
         ),
     ]
 

@@ -59,6 +59,8 @@ class RelayResult:
     error: str | None = None
     #: Whether it stopped because the broker could not be reached (a watched broker logged that already).
     unreachable: bool = False
+    #: Whether it stopped because the app's database failed (the outbox could not be read or marked).
+    database_failed: bool = False
 
 
 class Relay:
@@ -115,6 +117,7 @@ class Relay:
                 ).all()
         except sa.exc.SQLAlchemyError as exc:
             result.error = f"database error: {type(exc).__name__}"
+            result.database_failed = True
             return result
         handed: list[int] = []
         try:
@@ -144,7 +147,9 @@ class Relay:
                 result.relayed = len(handed)
                 marked = True
         except sa.exc.SQLAlchemyError as exc:
-            result.error = result.error or f"database error: {type(exc).__name__}"
+            if result.error is None:
+                result.error = f"database error: {type(exc).__name__}"
+                result.database_failed = True
         # Release the claims of the rows not marked (every row marked took its claim with it).
         if rows and (not marked or len(handed) < len(rows)):
             try:

@@ -151,7 +151,8 @@ def start_worker(
 
     state = state_of(app)
     chosen = state.check_queues(options.queues)  # Dramatiq's worker would consume nothing from a typo, silently
-    broker = make_broker(state)  # the worker's own: its middleware is not the web processes' broker's
+    # The worker's own: its middleware is not the web processes' broker's, and it keeps trying an absent broker.
+    broker = make_broker(state, keeps_trying=True)
     progress = Progress(report)
     broker.add_middleware(progress, before=type(broker.middleware[0]))
     if state.metrics is not None:  # erlen-ops' metrics are on

@@ -26,6 +26,7 @@ from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.errors import ActorNotFound, ConnectionFailed, QueueNotFound
 
 from ..models import DEAD, DONE, FAILED, PENDING, RUNNING, JobRecord, utcnow
+from .outage import WatchedBroker
 
 if t.TYPE_CHECKING:
     from dramatiq.middleware import Middleware
@@ -123,6 +124,10 @@ class DatabaseBroker(dramatiq.Broker):
         self._consumers_lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+
+    def answered(self) -> None:
+        """The database answered a consumer's claim or settlement (nothing here; :class:`WatchedDatabaseBroker`
+        tells its watch: only such a call ends an outage)."""
 
     # Queues
 
@@ -293,9 +298,11 @@ class DatabaseConsumer(Consumer):
 
     def _claim(self) -> dramatiq.Message[t.Any] | None:
         try:
-            return self._claim_one()
+            message = self._claim_one()
         except sa.exc.OperationalError as exc:
             raise unreachable(exc) from exc
+        self.broker.answered()
+        return message
 
     def _claim_one(self) -> dramatiq.Message[t.Any] | None:
         broker = self.broker
@@ -347,6 +354,7 @@ class DatabaseConsumer(Consumer):
             # Dramatiq retries the acknowledgement until the database is back; meanwhile the row stays held,
             # its lease renewed, and no other worker runs the job again.
             raise unreachable(exc) from exc
+        self.broker.answered()
         with self._lock:
             self.held.discard(message.message_id)
 
@@ -386,4 +394,22 @@ class DatabaseConsumer(Consumer):
         self.broker.forget(self)
 
 
-__all__ = ["Claims", "DatabaseBroker", "DatabaseConsumer", "claimable", "last_line", "unknown_job_error"]
+class WatchedDatabaseBroker(WatchedBroker, DatabaseBroker):
+    """The database broker of a worker, whose consumers' outages are logged once each (see
+    :class:`~erlen_tasks.brokers.outage.BrokerWatch`): Dramatiq logged a ``CRITICAL`` line per queue and per
+    consumer restart (every 3 s) while the database was away."""
+
+    def enqueue(self, message: dramatiq.Message[t.Any], *, delay: int | None = None) -> dramatiq.Message[t.Any]:
+        # Not through the watch: a retry's enqueue fails inside Dramatiq's middleware, with the database's error.
+        return DatabaseBroker.enqueue(self, message, delay=delay)
+
+
+__all__ = [
+    "Claims",
+    "DatabaseBroker",
+    "DatabaseConsumer",
+    "WatchedDatabaseBroker",
+    "claimable",
+    "last_line",
+    "unknown_job_error",
+]

@@ -9,8 +9,9 @@ from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, Time
 
 from erlen import ConfigError
 
+from ..errors import JobArgumentError
 from ..runner import make_runner
-from .database import DatabaseBroker
+from .database import DatabaseBroker, WatchedDatabaseBroker
 from .outage import BrokerWatch
 from .tracking import Tracking
 
@@ -22,13 +23,16 @@ def _middleware() -> list[Middleware]:
     return [TimeLimit(), ShutdownNotifications(), Retries()]
 
 
-def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
+def make_broker(state: TasksState, *, watched: bool = True, keeps_trying: bool = False) -> dramatiq.Broker:
     """The broker ``TASKS_BROKER`` names, on ``TASKS_URL``, with an actor per job of ``state``.
 
     :param state: the app's erlen-tasks state.
     :param watched: Redis and RabbitMQ: log each outage of the broker once, and its end (see
-        :class:`~erlen_tasks.brokers.outage.BrokerWatch`), for processes that keep trying it. Off, its calls
-        raise the client's errors as they are.
+        :class:`~erlen_tasks.brokers.outage.BrokerWatch`), for processes that try it more than once. Off, its
+        calls raise the client's errors as they are.
+    :param keeps_trying: whether the process tries the broker on its own until it answers (a worker, the relay
+        command) rather than when it next hands a job over (the app's processes that enqueue jobs): the
+        outage's message says which.
     :raises ConfigError: the broker's client library is not installed.
     """
     import erlen_db
@@ -40,12 +44,19 @@ def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
     url = str(config.get("TASKS_URL") or "")
     broker: dramatiq.Broker
     if kind == "database":
-        broker = DatabaseBroker(
+        # Only a worker consumes, and only its consumers meet outages of the jobs' database (an enqueue writes
+        # in the caller's transaction, whose errors the caller sees).
+        watch = (
+            BrokerWatch(kind, engine.url.render_as_string(hide_password=False)) if watched and keeps_trying else None
+        )
+        broker = (WatchedDatabaseBroker if watch else DatabaseBroker)(
             engine,
             lease=float(config.get("TASKS_LEASE_SECONDS", 30.0)),
             poll=float(config.get("TASKS_POLL_SECONDS", 1.0)),
-            middleware=_middleware(),
+            middleware=[*_middleware(), *([watch] if watch else [])],
         )
+        if isinstance(broker, WatchedDatabaseBroker):
+            broker.watch = watch
     elif kind == "redis":
         try:
             from .redis import RecoveringRedisBroker
@@ -53,7 +64,7 @@ def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
             raise ConfigError(
                 "TASKS_BROKER is 'redis', but the redis client is missing: install erlen-tasks[redis]."
             ) from None
-        watch = BrokerWatch(kind, url) if watched else None
+        watch = BrokerWatch(kind, url, keeps_trying=keeps_trying) if watched else None
         broker = RecoveringRedisBroker(
             url=url,
             middleware=[Tracking(engine), *_middleware(), *([watch] if watch else [])],
@@ -69,7 +80,7 @@ def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
             raise ConfigError(
                 "TASKS_BROKER is 'rabbitmq', but the pika client is missing: install erlen-tasks[rabbitmq]."
             ) from None
-        watch = BrokerWatch(kind, url) if watched else None
+        watch = BrokerWatch(kind, url, keeps_trying=keeps_trying) if watched else None
         # Publisher confirms: the relay marks a job relayed only once RabbitMQ has taken it.
         broker = WatchedRabbitmqBroker(
             url=url, middleware=[Tracking(engine), *_middleware(), *([watch] if watch else [])], confirm_delivery=True
@@ -85,6 +96,8 @@ def make_broker(state: TasksState, *, watched: bool = True) -> dramatiq.Broker:
             min_backoff=int(job.backoff * 1000),
             max_backoff=int(job.max_backoff * 1000),
             time_limit=int(job.timeout * 1000),
+            # Stored arguments that no longer fit the job (changed while queued) never will: no retries.
+            throws=(JobArgumentError,),
         )
         declare(make_runner(app, job))
     return broker

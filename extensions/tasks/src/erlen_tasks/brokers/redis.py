@@ -23,6 +23,12 @@ connection error, on the same worker id), then every
 its queue: the ones whose fetch answer was lost, and the delayed ones a
 restarted consumer no longer holds. Messages being run stay where they are;
 their acknowledgement comes through the consumer of the moment.
+
+The same check runs Dramatiq's maintenance for the queue, which puts back
+the sets of dead workers (no heartbeat for ``heartbeat_timeout``): the jobs
+a worker stopped while Redis was away could not put back come back within
+``recovery_interval`` of that, rather than with Dramatiq's one command in a
+thousand (``maintenance_chance``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
+from collections.abc import Callable
 
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
@@ -39,6 +46,24 @@ from .outage import WatchedBroker
 
 if t.TYPE_CHECKING:
     from dramatiq import MessageProxy
+
+
+class _AnsweringRedis(redis.Redis):
+    """A Redis client that reports each command Redis answered (its broker's watch learns which calls reached it).
+
+    :param answered: called after each command Redis answered, in the calling thread.
+    :param kwargs: :class:`redis.Redis`'s.
+    """
+
+    def __init__(self, *, answered: Callable[[], None], **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self._report_answer = answered
+
+    def execute_command(self, *args: t.Any, **options: t.Any) -> t.Any:
+        # Every command goes through here, the scripts' EVALSHA included (Dramatiq's fetch, ack, enqueue).
+        result = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        self._report_answer()
+        return result
 
 
 class _Held:
@@ -60,8 +85,16 @@ class RecoveringRedisBroker(WatchedBroker, RedisBroker):
     """
 
     def __init__(self, *args: t.Any, recovery_interval: float = 10.0, **kwargs: t.Any) -> None:
+        url = kwargs.get("url")
+        if url and kwargs.get("client") is None:
+            # Dramatiq's own client, from the same URL, that also tells the watch which calls reached Redis.
+            kwargs["client"] = _AnsweringRedis(
+                connection_pool=redis.ConnectionPool.from_url(url), answered=self.answered
+            )
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.recovery_interval = recovery_interval
+        #: Per thread: whether the next command runs Dramatiq's maintenance for sure (see :meth:`recover`).
+        self._maintenance_now = threading.local()
         self._held: dict[str, _Held] = {}
         self._held_lock = threading.Lock()
 
@@ -126,15 +159,28 @@ class RecoveringRedisBroker(WatchedBroker, RedisBroker):
             held = self._held.get(queue_name)
             kept = set(held.messages) if held is not None else set()
         lost = sorted(key for key in (member.decode() for member in members) if key not in kept)
-        if lost:
-            self.logger.warning(
-                "Putting %d message(s) back on queue %r: fetched by this worker, but never handed to it "
-                "(the connection to Redis broke during the fetch, or a consumer restarted).",
-                len(lost),
-                queue_name,
-            )
-            self.do_requeue(queue_name, *lost)
+        # Dramatiq's maintenance, which gives the sets of dead workers (no heartbeat for heartbeat_timeout) back
+        # to their queues, runs with one command in a thousand (maintenance_chance): an idle worker fetches about
+        # once a second per queue, so the jobs of a worker stopped while Redis was away (which it could not put
+        # back) waited a quarter of an hour on average. Run with this requeue, it is due every recovery_interval.
+        self._maintenance_now.on = True
+        try:
+            if lost:
+                self.logger.warning(
+                    "Putting %d message(s) back on queue %r: fetched by this worker, but never handed to it "
+                    "(the connection to Redis broke during the fetch, or a consumer restarted).",
+                    len(lost),
+                    queue_name,
+                )
+            self.do_requeue(queue_name, *lost)  # with no message, the maintenance alone
+        finally:
+            self._maintenance_now.on = False
         return lost
+
+    def _should_do_maintenance(self, command: str) -> int:
+        if getattr(self._maintenance_now, "on", False):
+            return 1
+        return super()._should_do_maintenance(command)
 
 
 class _RecoveringConsumer(_RedisConsumer):
