@@ -72,9 +72,7 @@ def session() -> Iterator[Session]:
     engine.dispose()
 
 
-def test_a_value_of_a_column_type_pydantic_cannot_check_is_the_views_error(
-    make_app: t.Any, session: Session
-) -> None:
+def test_a_value_of_a_column_type_pydantic_cannot_check_is_the_views_error(make_app: t.Any, session: Session) -> None:
     """The column's values are of a class pydantic has no schema for: building a validator of the column's values
     raised PydanticSchemaGenerationError inside the handling of the response's error, a traceback about pydantic's
     schemas instead of the view's mistake. The value is what the column's type itself gives: the response type is
