@@ -501,3 +501,20 @@ def test_the_etag_of_a_write_is_that_of_the_stored_row_as_a_read_answers_it(ada:
     assert changed.status_code == 200, changed.data
     read = ada.get(created.headers["Location"])
     assert (changed.data, changed.headers["ETag"]) == (read.data, read.headers["ETag"])
+
+
+def test_a_row_with_a_joined_nullable_relationship_is_changed_and_deleted(
+    make_db_app: t.Any, auth_config: dict[str, t.Any]
+) -> None:
+    """Before: a change or deletion read its row ``FOR UPDATE`` with the LEFT OUTER JOIN of a relationship loaded
+    with it (``lazy="joined"``), which PostgreSQL refuses for the join's nullable side: a 500. Now ``FOR UPDATE
+    OF`` the resource's table alone."""
+    app = make_db_app([*PLUGINS, "api_sample.loans"], auth_config, create_all=True)
+    client = api_client_for(app, token=f"user-{_editor(app, 'ada@example.com').id}")
+    created = client.post("/api/v1/loans", json={"borrower": "Ada"})
+    assert created.status_code == 201, created.data
+    location = created.headers["Location"]
+    changed = client.patch(location, json={"borrower": "Grace"}, headers={"If-Match": created.headers["ETag"]})
+    assert (changed.status_code, changed.json["borrower"]) == (200, "Grace"), changed.data
+    assert client.delete(location).status_code == 204
+    _problem(client.get(location), 404)

@@ -90,8 +90,10 @@ def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | N
     if lock and dialect == "sqlite":
         # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
         row_locks.hold_sqlite_write_lock(session)
-    for_update = lock and dialect != "sqlite"
-    return session.get(view.model, key, with_for_update=for_update or None, populate_existing=lock)
+    # FOR UPDATE OF the model's table alone: a relationship loaded with a LEFT OUTER JOIN (lazy="joined") would
+    # otherwise be locked too, which PostgreSQL refuses for the join's nullable side.
+    for_update = {"of": view.model} if lock and dialect != "sqlite" else None
+    return session.get(view.model, key, with_for_update=for_update, populate_existing=lock)
 
 
 def index() -> str:

@@ -123,7 +123,9 @@ class BuiltResource:
         if value is not None:
             statement = self.statement(operation).where(self.key.column == value)
             if lock:
-                statement = statement.with_for_update()
+                # Of the resource's table alone: a relationship loaded with a LEFT OUTER JOIN (lazy="joined")
+                # would be locked too, which PostgreSQL refuses for the join's nullable side.
+                statement = statement.with_for_update(of=self.resource.model)
             row = self.loading(session, statement, lambda: session.scalars(statement).one_or_none())
         if row is None:
             raise Problem(404, f"No item of {self.resource.resource_name} has the key {key}.")

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app, request
-from pydantic import TypeAdapter, ValidationError
+from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 import erlen
 
@@ -193,7 +193,7 @@ class _ColumnJudge:
     """Tells whether stored values break their columns' declarations; each column's validator made once."""
 
     def __init__(self) -> None:
-        self._adapters: dict[tuple[int, str | None], TypeAdapter[t.Any] | None] = {}
+        self._adapters: dict[tuple[int, str | None], TypeAdapter[t.Any] | type | None] = {}
 
     def breaks_its_column(self, row: t.Any, field: str) -> bool:
         """Whether the value of ``row``'s attribute ``field`` is one its column's own declaration refuses.
@@ -217,20 +217,39 @@ class _ColumnJudge:
         dialect = _dialect_of(row)
         key = (id(column), dialect)
         if key not in self._adapters:
-            from .model_schemas import column_value_type
-
-            try:
-                self._adapters[key] = TypeAdapter(column_value_type(column, dialect))
-            except ImportError:  # erlen-db is not installed
-                self._adapters[key] = None
+            self._adapters[key] = _column_validator(column, dialect)
         adapter = self._adapters[key]
         if adapter is None:
             return True
+        if isinstance(adapter, type):
+            # A type of the app's own, which pydantic cannot check: what the column's type gives is an instance.
+            return not isinstance(value, adapter)
         try:
             adapter.validate_python(value)
         except ValidationError:
             return True
         return False
+
+
+def _column_validator(column: t.Any, dialect: str | None) -> TypeAdapter[t.Any] | type | None:
+    """What tells whether a value is one ``column`` may hold: a validator of its declaration; its Python class
+    when pydantic has no schema for that (a ``TypeDecorator`` answering a class of the app's own); ``None``
+    without erlen-db, which reads the limits.
+
+    :param column: a mapped column.
+    :param dialect: the database's dialect, or ``None``.
+    """
+    from .model_schemas import column_value_type
+
+    try:
+        annotation = column_value_type(column, dialect)
+    except ImportError:  # erlen-db is not installed
+        return None
+    try:
+        return TypeAdapter(annotation)
+    except PydanticSchemaGenerationError:
+        # Raised here, it would replace the response's own error with one about pydantic's schemas.
+        return annotation if isinstance(annotation, type) else TypeAdapter(t.Any)
 
 
 def _dialect_of(row: t.Any) -> str | None:
