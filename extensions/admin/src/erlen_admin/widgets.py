@@ -87,6 +87,11 @@ class ModelRows:
 
 
 def _rows_of(session: Session, view: ModelView) -> ModelRows:
+    """The "Records" row of ``view``: the database's estimate, else an exact count if the table is small.
+
+    :param session: the session.
+    :param view: a model view the user may view.
+    """
     import sqlalchemy as sa
 
     from . import counting
