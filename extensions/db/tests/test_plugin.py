@@ -143,6 +143,15 @@ def test_bad_engine_option_names_setting(make_app: MakeApp, tmp_path: Path) -> N
         ({"max_overflow": "x"}, "max_overflow"),  # accepted by create_engine, failing on every checkout
         ({"pool_timeout": "10"}, "pool_timeout"),
         ({"pool_recycle": True}, "pool_recycle"),
+        # Numbers the pool cannot work with, which create_engine accepts: a negative timeout failed every
+        # checkout that had to wait with a ValueError (a 500), NaN waited forever, max_overflow -5 recursed.
+        ({"pool_timeout": -1}, "pool_timeout must be the seconds"),
+        ({"pool_timeout": float("nan")}, "pool_timeout must be a number, not NaN"),
+        ({"pool_timeout": float("inf")}, "pool_timeout must be the seconds"),
+        ({"pool_size": -3}, "pool_size must be a whole number"),
+        ({"pool_size": 2.5}, "pool_size must be a whole number"),
+        ({"max_overflow": -5}, "max_overflow must be a whole number"),
+        ({"pool_recycle": float("nan")}, "pool_recycle must be a number, not NaN"),
         ({"connect_args": "x"}, "connect_args"),
         ({"connect_args": [["connect_timeout", 3]]}, "connect_args"),
         ({"echo": "yes"}, "'yes'"),
