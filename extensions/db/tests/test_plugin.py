@@ -11,6 +11,7 @@ import erlen_db
 from erlen.testing import MakeApp, assert_valid_plugin
 from erlen_db import hookspecs, plugin
 from erlen_db.testing import MakeDbApp
+from erlen_db.urls import redact
 
 
 def test_plugin_is_valid() -> None:
@@ -126,6 +127,38 @@ def test_missing_driver_names_setting(make_app: MakeApp) -> None:
     with pytest.raises(erlen.SettingError) as info:
         make_app(["db"], {"DB_URL": "mysql+nosuchdriver://bob:s3cr3t@host/db"})
     assert "DB_URL" in str(info.value) and "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bob:pa@ss/w0rd#x@127.0.0.1:1/db",  # the rest of the password became the host "ss"
+        "postgresql+psycopg://bob:pa@ss@127.0.0.1:1/db",  # ... or the host "ss@127.0.0.1"
+    ],
+)
+def test_an_unencoded_at_in_the_password_is_a_startup_error_that_hides_it(make_app: MakeApp, url: str) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": url})
+    message = str(info.value)
+    assert info.value.key == "DB_URL"
+    assert "password holds an '@'" in message and "%40" in message
+    assert "bob:***@127.0.0.1:1/db" in message
+    for shown in (message, redact(url)):
+        assert "@ss" not in shown and "pa@" not in shown and "w0rd" not in shown and "ss@" not in shown, shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user@server:pw@127.0.0.1:1/db",  # a user name holding an '@', as some hosted servers want
+        "postgresql://bob:pa%40ss@127.0.0.1:1/db",  # the '@' percent-encoded
+        "sqlite:///{tmp}/a@b@c.sqlite3",
+    ],
+)
+def test_an_at_elsewhere_in_the_url_is_accepted(make_app: MakeApp, tmp_path: Path, url: str) -> None:
+    app = make_app(["db"], {"DB_URL": url.format(tmp=tmp_path)})
+    parsed = erlen_db.database_of(app).engine.url
+    assert "@" in f"{parsed.username}{parsed.password}{parsed.database}"
 
 
 def test_bad_engine_option_names_setting(make_app: MakeApp, tmp_path: Path) -> None:
