@@ -133,7 +133,7 @@ def test_other_refusals_are_raised_after_a_rollback(app: Flask) -> None:
     with app.test_request_context("/", method="POST", data=data):
         form = PostForm()
         assert form.validate_on_submit()
-        with pytest.raises(sa.exc.IntegrityError, match="views_not_negative|CHECK constraint failed"):
+        with pytest.raises(sa.exc.IntegrityError, match=r"views_not_negative|CHECK constraint failed"):
             form.save()
         assert not form.errors
         assert not erlen_db.session.new

@@ -53,7 +53,7 @@ def sqlite_migrations_lock(url: sa.URL, echo: Callable[[str], None]) -> Iterator
         yield
         return
     # The lock file stays: removing it while another process waits on it would let a third lock a new file.
-    with open(path, "a+b") as handle:  # noqa: PTH123 - the descriptor is what flock locks
+    with open(path, "a+b") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -66,4 +66,3 @@ def sqlite_migrations_lock(url: sa.URL, echo: Callable[[str], None]) -> Iterator
 
 
 __all__ = ["LOCK_SUFFIX", "lock_path", "sqlite_migrations_lock"]
-
