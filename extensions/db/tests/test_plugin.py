@@ -11,6 +11,7 @@ import erlen_db
 from erlen.testing import MakeApp, assert_valid_plugin
 from erlen_db import hookspecs, plugin
 from erlen_db.testing import MakeDbApp
+from erlen_db.urls import redact
 
 
 def test_plugin_is_valid() -> None:
@@ -128,6 +129,38 @@ def test_missing_driver_names_setting(make_app: MakeApp) -> None:
     assert "DB_URL" in str(info.value) and "s3cr3t" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bob:pa@ss/w0rd#x@127.0.0.1:1/db",  # the rest of the password became the host "ss"
+        "postgresql+psycopg://bob:pa@ss@127.0.0.1:1/db",  # ... or the host "ss@127.0.0.1"
+    ],
+)
+def test_an_unencoded_at_in_the_password_is_a_startup_error_that_hides_it(make_app: MakeApp, url: str) -> None:
+    with pytest.raises(erlen.SettingError) as info:
+        make_app(["db"], {"DB_URL": url})
+    message = str(info.value)
+    assert info.value.key == "DB_URL"
+    assert "password holds an '@'" in message and "%40" in message
+    assert "bob:***@127.0.0.1:1/db" in message
+    for shown in (message, redact(url)):
+        assert "@ss" not in shown and "pa@" not in shown and "w0rd" not in shown and "ss@" not in shown, shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user@server:pw@127.0.0.1:1/db",  # a user name holding an '@', as some hosted servers want
+        "postgresql://bob:pa%40ss@127.0.0.1:1/db",  # the '@' percent-encoded
+        "sqlite:///{tmp}/a@b@c.sqlite3",
+    ],
+)
+def test_an_at_elsewhere_in_the_url_is_accepted(make_app: MakeApp, tmp_path: Path, url: str) -> None:
+    app = make_app(["db"], {"DB_URL": url.format(tmp=tmp_path)})
+    parsed = erlen_db.database_of(app).engine.url
+    assert "@" in f"{parsed.username}{parsed.password}{parsed.database}"
+
+
 def test_bad_engine_option_names_setting(make_app: MakeApp, tmp_path: Path) -> None:
     with pytest.raises(erlen.SettingError) as info:
         make_app(["db"], {"DB_URL": f"sqlite:///{tmp_path / 'x.db'}", "DB_ENGINE_OPTIONS": {"no_such_option": 1}})
@@ -143,6 +176,15 @@ def test_bad_engine_option_names_setting(make_app: MakeApp, tmp_path: Path) -> N
         ({"max_overflow": "x"}, "max_overflow"),  # accepted by create_engine, failing on every checkout
         ({"pool_timeout": "10"}, "pool_timeout"),
         ({"pool_recycle": True}, "pool_recycle"),
+        # Numbers the pool cannot work with, which create_engine accepts: a negative timeout failed every
+        # checkout that had to wait with a ValueError (a 500), NaN waited forever, max_overflow -5 recursed.
+        ({"pool_timeout": -1}, "pool_timeout must be the seconds"),
+        ({"pool_timeout": float("nan")}, "pool_timeout must be a number, not NaN"),
+        ({"pool_timeout": float("inf")}, "pool_timeout must be the seconds"),
+        ({"pool_size": -3}, "pool_size must be a whole number"),
+        ({"pool_size": 2.5}, "pool_size must be a whole number"),
+        ({"max_overflow": -5}, "max_overflow must be a whole number"),
+        ({"pool_recycle": float("nan")}, "pool_recycle must be a number, not NaN"),
         ({"connect_args": "x"}, "connect_args"),
         ({"connect_args": [["connect_timeout", 3]]}, "connect_args"),
         ({"echo": "yes"}, "'yes'"),

@@ -39,6 +39,8 @@ class Author(Base):
 
 class Post(Base):
     __tablename__ = "ft_post"
+    # A refusal of the database that no field validator foresees, for the tests of ModelForm.save.
+    __table_args__ = (sa.CheckConstraint("views >= 0", name="views_not_negative"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200), comment="Shown in lists")
     slug: Mapped[str | None] = mapped_column(sa.String(50), unique=True)

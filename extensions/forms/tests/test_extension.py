@@ -139,6 +139,25 @@ def test_several_plugins_extend_the_same_form(make_app: MakeApp, tmp_path: t.Any
         assert form.form_errors == ["No spam."]
 
 
+def test_a_plugin_adds_validators_to_a_field_a_later_plugin_adds(make_app: MakeApp, tmp_path: t.Any) -> None:
+    """The field and its validators are merged whatever the plugins' order in PLUGINS."""
+    extension_plugin(
+        tmp_path,
+        "forms_ext_validates_nickname",
+        'return erlen_forms.FormExtension(validators={"nickname": [Length(max=5)]})',
+    )
+    extension_plugin(
+        tmp_path,
+        "forms_ext_adds_nickname",
+        'return erlen_forms.FormExtension(fields={"nickname": StringField("Nickname")})',
+    )
+    app = make_app(["forms", "forms_ext_validates_nickname", "forms_ext_adds_nickname"])
+    with app.test_request_context("/", method="POST", data={"email": "a@example.com", "nickname": "toolong"}):
+        form = Base()
+        assert not form.validate_on_submit()
+        assert form.errors == {"nickname": ["Field cannot be longer than 5 characters."]}
+
+
 def test_extensions_apply_to_subclasses_with_the_same_id(make_app: MakeApp, tmp_path: t.Any) -> None:
     extension_plugin(
         tmp_path, "forms_ext_sub", 'return erlen_forms.FormExtension(fields={"extra": StringField("Extra")})'

@@ -1,4 +1,4 @@
-"""``ModelForm.save``: a unique value taken by a concurrent request is a field error, not a 500.
+"""``ModelForm.save``: a unique value taken, or a chosen row deleted, by a concurrent request is a field error.
 
 These tests commit for real (no rolled-back test transaction): the conflicting row is
 inserted and committed on another connection after the form was validated and before it
@@ -108,15 +108,32 @@ def test_an_edit_keeping_its_own_value_is_saved(app: Flask) -> None:
         assert connection.execute(sa.select(Author.email)).scalar_one() == "bob@example.com"
 
 
-def test_other_refusals_are_raised_after_a_rollback(app: Flask) -> None:
+def test_a_related_row_deleted_after_validation_is_a_field_error(app: Flask) -> None:
     with database_of(app).engine.begin() as connection:
-        author_id = connection.execute(sa.insert(Author).values(name="Ada").returning(Author.id)).scalar_one()
-    data = {"title": "Hello", "status": "DRAFT", "views": "1", "author_id": str(author_id)}
+        ada = connection.execute(sa.insert(Author).values(name="Ada").returning(Author.id)).scalar_one()
+        connection.execute(sa.insert(Author).values(name="Bob"))
+    data = {"title": "Hello", "status": "DRAFT", "views": "1", "author_id": str(ada)}
     with app.test_request_context("/", method="POST", data=data):
         form = PostForm()
         assert form.validate_on_submit()
-        commit_elsewhere(app, sa.delete(Author))
-        with pytest.raises(sa.exc.IntegrityError):
+        assert [label for _, label in form.author_id.choices] == ["Ada", "Bob"]
+        commit_elsewhere(app, sa.delete(Author).where(Author.id == ada))
+        assert form.save() is None
+        assert form.errors == {"author_id": ["The chosen item no longer exists. Choose another."]}
+        # The form shown again offers the rows that are left.
+        assert [label for _, label in form.author_id.choices] == ["Bob"]
+        assert not erlen_db.session.new
+        assert erlen_db.session.execute(sa.select(sa.func.count()).select_from(Post)).scalar() == 0
+
+
+def test_other_refusals_are_raised_after_a_rollback(app: Flask) -> None:
+    with database_of(app).engine.begin() as connection:
+        author_id = connection.execute(sa.insert(Author).values(name="Ada").returning(Author.id)).scalar_one()
+    data = {"title": "Hello", "status": "DRAFT", "views": "-1", "author_id": str(author_id)}
+    with app.test_request_context("/", method="POST", data=data):
+        form = PostForm()
+        assert form.validate_on_submit()
+        with pytest.raises(sa.exc.IntegrityError, match=r"views_not_negative|CHECK constraint failed"):
             form.save()
         assert not form.errors
         assert not erlen_db.session.new

@@ -140,6 +140,26 @@ def test_dependency_on_a_plugin_that_is_not_enabled(blogkit, migrate_app):
     assert f"{path} of plugin 'posts' depends on 'zz9', which no enabled plugin's migrations hold" in result.output
 
 
+def test_plugins_whose_revisions_depend_on_one_another_in_a_circle(blogkit, migrate_app, database_url):
+    users = blogkit.write_migration(
+        "users", "u1_create_users.py", USERS_INITIAL.replace("depends_on = None", "depends_on = 'p1'")
+    )
+    source = FAILING.format(message="p", revision="p1", down=None, body="")
+    source = source.replace("branch_labels = None", "branch_labels = ('posts',)").replace(
+        "depends_on = None", "depends_on = 'u1'"
+    )
+    posts = blogkit.write_migration("posts", "p1_create_posts.py", source)
+    app = migrate_app(["users", "posts"])
+    for command in (["upgrade"], ["current"], ["history"]):
+        result = run(app, *command)
+        assert result.exit_code == 1, (command, result.output)
+        assert "Revisions of plugins 'users', 'posts' need one another in a circle" in result.output, result.output
+        assert f"u1 of plugin 'users' ({users})" in result.output
+        assert f"p1 of plugin 'posts' ({posts})" in result.output
+        assert "Traceback" not in result.output
+    assert tables(database_url) == set()
+
+
 def test_unknown_plugin_name(blogkit, migrate_app):
     blogkit.write_migration("users", "u1_create_users.py", USERS_INITIAL)
     app = migrate_app(["users"])

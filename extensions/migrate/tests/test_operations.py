@@ -98,3 +98,77 @@ def test_a_second_process_waits_for_the_migrations_lock(blogkit, migrate_app, da
     assert not errors
     assert lines[1].startswith("Applied users u1")
     assert tables(database_url) == {"alembic_version", "users"}
+
+
+SLOW_USERS_INITIAL = '''
+"""create users, then wait for the test to let it finish
+
+Revision ID: u1
+Revises:
+"""
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "u1"
+down_revision = None
+branch_labels = ("users",)
+depends_on = None
+
+
+def upgrade():
+    op.create_table("users", sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id"))
+    Path({started!r}).touch()
+    deadline = time.monotonic() + 60
+    while not Path({release!r}).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def downgrade():
+    op.drop_table("users")
+'''
+
+
+# SQLite only: on PostgreSQL the test above covers the lock.
+@pytest.mark.parametrize("new_database", ["sqlite"], indirect=True)
+def test_two_upgrades_of_one_sqlite_file_at_once_both_succeed(blogkit, migrate_app, database_url, tmp_path):
+    """Two workers starting together: the second waits for the first's migrations, then finds nothing to do."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    blogkit.write_migration(
+        "users", "u1_create_users.py", SLOW_USERS_INITIAL.format(started=str(started), release=str(release))
+    )
+    first_app, second_app = migrate_app(["users"]), migrate_app(["users"])
+    first_lines: list[str] = []
+    second_lines: list[str] = []
+    errors: list[BaseException] = []
+
+    def upgrade(app, lines: list[str]) -> None:
+        try:
+            migrations_of(app).upgrade(echo=lines.append)
+        except BaseException as exc:  # reported to the test thread
+            errors.append(exc)
+
+    first = threading.Thread(target=upgrade, args=(first_app, first_lines))
+    second = threading.Thread(target=upgrade, args=(second_app, second_lines))
+    try:
+        first.start()
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started.exists(), errors
+        second.start()  # while the first is inside its migration
+        while not second_lines and second.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        release.touch()
+        first.join(60)
+        second.join(60)
+    assert not errors, errors
+    assert second_lines[0].startswith("Another process is running migrations on this database file")
+    assert first_lines[0].startswith("Applied users u1")
+    assert second_lines[1:] == ["Nothing to do: the database is up to date."]
+    assert versions(database_url) == {"u1"}
+    assert tables(database_url) == {"alembic_version", "users"}

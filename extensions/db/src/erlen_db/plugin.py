@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import typing as t
 from collections.abc import Iterable
@@ -179,16 +180,43 @@ def set_up_database(app: Flask) -> None:
 _NUMERIC_ENGINE_OPTIONS = ("pool_size", "max_overflow", "pool_timeout", "pool_recycle")
 
 
+def _pool_range_problem(name: str, value: int | float) -> str | None:
+    """What is wrong with the number ``value`` of the pool option ``name``, or ``None`` when the pool can use it.
+
+    ``create_engine`` takes any number, but the pool misbehaves on those out of range only once it is used: a
+    negative ``pool_timeout`` fails the checkout that should wait (a 500 where a 503 was due), a NaN one waits
+    forever, a ``max_overflow`` below -1 recurses without end, and a negative ``pool_size`` counts its
+    connections wrong.
+
+    :param name: one of :data:`_NUMERIC_ENGINE_OPTIONS`.
+    :param value: its value, a number that is not a bool.
+    """
+    if math.isnan(value):
+        return f"{name} must be a number, not NaN"
+    if name == "pool_size" and (not isinstance(value, int) or value < 0):
+        return f"pool_size must be a whole number of connections, 0 or more (0: no limit), not {value!r}"
+    if name == "max_overflow" and (not isinstance(value, int) or value < -1):
+        return f"max_overflow must be a whole number of connections, 0 or more (-1: no limit), not {value!r}"
+    if name == "pool_timeout" and (value < 0 or math.isinf(value)):
+        return f"pool_timeout must be the seconds to wait for a free connection, 0 or more and finite, not {value!r}"
+    return None
+
+
 def _checked_engine_options(options: dict[str, t.Any]) -> dict[str, t.Any]:
     """``DB_ENGINE_OPTIONS``, with the values that would fail only once connecting checked now.
 
-    :raises erlen.SettingError: ``connect_args`` is not a mapping, or a pool size or time is not a number.
+    :raises erlen.SettingError: ``connect_args`` is not a mapping, or a pool size or time is not a number
+        or is out of the range the pool works with.
     """
-    problems = [
-        f"{name} must be a number, not {options[name]!r}"
-        for name in _NUMERIC_ENGINE_OPTIONS
-        if name in options and (isinstance(options[name], bool) or not isinstance(options[name], (int, float)))
-    ]
+    problems: list[str] = []
+    for name in _NUMERIC_ENGINE_OPTIONS:
+        if name not in options:
+            continue
+        value = options[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{name} must be a number, not {value!r}")
+        elif (problem := _pool_range_problem(name, value)) is not None:
+            problems.append(problem)
     if not isinstance(options.get("connect_args", {}), dict):
         problems.append(
             f"connect_args must be a mapping of the driver's connect() arguments, not {options['connect_args']!r}"

@@ -108,6 +108,9 @@ def _build(form_class: type[Form], app: Flask) -> type[Form]:
                 )
             namespace[name] = unbound
             added_by[name] = plugin
+    # Validators after every plugin's fields: a plugin may validate a field another plugin adds, whichever of the
+    # two comes first in PLUGINS.
+    for plugin, extension in extensions:
         for name, extra in extension.validators.items():
             if name not in existing and name not in added_by:
                 raise FormExtensionError(

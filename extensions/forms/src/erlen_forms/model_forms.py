@@ -349,6 +349,25 @@ class ModelSelectField(wtforms.Field):
                 return
         raise v.ValidationError(self.gettext("Not a valid choice."))
 
+    def mark_if_gone(self) -> bool:
+        """After the database refused a row, put an error on the field if the row it chose no longer exists.
+
+        The choice was checked when the form was validated; a concurrent
+        request may have deleted the row since, and the foreign key then
+        refuses the save. The rows fetched for the select are dropped, so the
+        form shown again no longer lists it.
+
+        :returns: whether the chosen row is gone (and the field got the error).
+        """
+        self._rows, self._searching = None, None
+        if self.data is None:
+            return False
+        statement = sa.select(self.remote).where(self.remote == self.data).limit(1)
+        if _session().execute(statement).first() is not None:
+            return False
+        self.errors = [*self.errors, self.gettext("The chosen item no longer exists. Choose another.")]
+        return True
+
     def selected_label(self) -> str | None:
         """The label of the chosen row, if any."""
         if self.data is None:
@@ -598,9 +617,10 @@ class ModelForm(Form):
             made with, else a new instance of :attr:`model`, added to the session.
         :param commit: commit the session; with ``False`` it is only flushed (the
             database checks its constraints then) and the view commits later.
-        :returns: the saved object, or ``None`` when a unique value was taken.
+        :returns: the saved object, or ``None`` when a unique value was taken or a chosen related row was
+            deleted meanwhile (see :meth:`mark_taken_values`).
         :raises sqlalchemy.exc.IntegrityError: the database refused the data for
-            another reason (a foreign key, a check); the session is rolled back.
+            another reason (a check constraint); the session is rolled back.
         :raises ModelFormError: there is no object and the form has no :attr:`model`.
         """
         target = obj if obj is not None else self.model_obj
@@ -623,17 +643,22 @@ class ModelForm(Form):
         return target
 
     def mark_taken_values(self) -> bool:
-        """After the database refused a row, put "already taken" on each unique field whose value another row holds.
+        """After the database refused a row, mark each field whose value a concurrent request made wrong.
 
-        For views that save the object themselves: call it once the session is
-        rolled back after an ``IntegrityError`` (:meth:`save` does), to tell a
-        value taken by a concurrent request from other refusals.
+        A unique field whose value another row now holds gets "This value is
+        already taken."; a foreign-key field (:class:`ModelSelectField`) whose
+        chosen row was deleted gets "The chosen item no longer exists. Choose
+        another." For views that save the object themselves: call it once the
+        session is rolled back after an ``IntegrityError`` (:meth:`save` does),
+        to tell such a race from other refusals.
 
-        :returns: whether any field got the error; if none did, the refusal had
+        :returns: whether any field got an error; if none did, the refusal had
             another cause.
         """
         taken = False
         for field in self:
+            if isinstance(field, ModelSelectField) and field.mark_if_gone():
+                taken = True
             for validator in field.validators:
                 if not isinstance(validator, Unique):
                     continue

@@ -18,6 +18,7 @@ import erlen
 from erlen.checks import CheckMessage, error, info, warning
 
 from . import csrf
+from .malformed_bodies import strict_request_class
 from .state import EXTENSION_KEY, FormsState, state_of
 
 PLUGIN = erlen.Plugin(
@@ -121,6 +122,8 @@ def erlen_init_app(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None and limit is not None:
         app.config["MAX_CONTENT_LENGTH"] = limit
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+    # A malformed form body is a 400 with the reason, not an empty form that an edit view would save as blanks.
+    app.request_class = strict_request_class(app.request_class)
 
 
 def _too_large(exc: RequestEntityTooLarge) -> t.Any:

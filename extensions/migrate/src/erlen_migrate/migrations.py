@@ -12,7 +12,7 @@ import time
 import typing as t
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from erlen_db import OWNER_INFO_KEY, connect_with_transactions, is_search_index
 
 from .errors import MigrationError, MigrationFailed, UnknownBranchError
 from .render import render_item
+from .sqlite_lock import sqlite_migrations_lock
 
 if t.TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext, MigrationInfo
@@ -163,17 +164,22 @@ class Migrations:
         tables) and checked after each migration. On PostgreSQL, ``lock``
         takes an advisory lock first, so that two processes (two containers
         of one deploy) never migrate at once: the second waits, then finds
-        the work done. Under the ``AUTOCOMMIT`` isolation level of
+        the work done. On an SQLite file it takes a file lock beside it
+        (:mod:`erlen_migrate.sqlite_lock`) to the same end. Under the ``AUTOCOMMIT`` isolation level of
         ``DB_ENGINE_OPTIONS`` it uses the database's default level instead
         (:func:`erlen_db.connect_with_transactions`), so that a
         failing migration is still rolled back.
 
-        :param lock: take the migrations lock (PostgreSQL).
+        :param lock: take the migrations lock (PostgreSQL, or an SQLite file).
         :param echo: where to say that another process holds the lock.
         """
         engine = self.database.engine
+        # On SQLite the lock is a file lock, taken before connecting: the process that waits holds no connection.
+        file_lock = (
+            sqlite_migrations_lock(engine.url, echo) if lock and engine.dialect.name == "sqlite" else nullcontext()
+        )
         # Transactions even under the AUTOCOMMIT level of DB_ENGINE_OPTIONS: a failing migration is rolled back.
-        with connect_with_transactions(self.database) as connection:
+        with file_lock, connect_with_transactions(self.database) as connection:
             sqlite = engine.dialect.name == "sqlite"
             locked = lock and engine.dialect.name == "postgresql"
             if sqlite:

@@ -232,6 +232,41 @@ class BranchScripts(ScriptDirectory):
                     plugin=branch.name,
                 ) from None
             branch.revisions = [own[rev] for rev in order]
+        self._check_dependency_cycles()
+
+    def _check_dependency_cycles(self) -> None:
+        """Refuse revisions of several plugins that need one another in a circle through ``depends_on``.
+
+        Alembic would only say "Dependency cycle is detected in revisions (u1, p1)" when a command plans
+        its work; this names the plugins and the files, when the scripts are loaded (``erlen check`` too).
+
+        :raises MigrationScriptError: naming each revision of the cycle with its plugin and file.
+        """
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+        for branch in self.branches.values():
+            for script in branch.revisions:
+                parents = list(to_tuple(script.down_revision, default=()))
+                for dependency in to_tuple(script.dependencies, default=()):
+                    if dependency in self.branches:  # a label: the branch's revision that carries it, its first
+                        parents.extend(s.revision for s in self.branches[dependency].revisions[:1])
+                    else:
+                        parents.append(dependency)
+                sorter.add(script.revision, *parents)
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            cycle: list[str] = list(dict.fromkeys(exc.args[1]))
+            described = "; ".join(f"{rev} of plugin {self.owner_of[rev]!r} ({self._script(rev).path})" for rev in cycle)
+            first = self.owner_of[cycle[0]]
+            raise MigrationScriptError(
+                f"Revisions of plugins {', '.join(repr(n) for n in dict.fromkeys(self.owner_of[r] for r in cycle))} "
+                f"need one another in a circle (down_revision and depends_on): {described}. No order can apply "
+                "them: remove the depends_on of the revision that does not need the other's tables.",
+                plugin=first,
+            ) from None
+
+    def _script(self, revision: str) -> Script:
+        return next(s for s in self._scripts if s.revision == revision)
 
     # Queries
 
