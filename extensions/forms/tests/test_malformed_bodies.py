@@ -74,3 +74,36 @@ def test_well_formed_and_empty_bodies_still_parse(app: Flask) -> None:
     assert empty.status_code == 200 and empty.get_json() == []
     form = client.post("/raw", data={"a": "1", "b": "2"})
     assert form.get_json() == ["a", "b"]
+
+
+def test_an_apps_own_form_parser_is_kept_and_made_strict(make_app: MakeApp) -> None:
+    from flask import Request
+    from werkzeug.formparser import FormDataParser
+
+    from erlen_forms.malformed_bodies import strict_request_class
+
+    class TaggingParser(FormDataParser):
+        """An app's parser: notes each form it reads (an app may read another form type this way)."""
+
+        def parse(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            stream, form, files = super().parse(*args, **kwargs)
+            return stream, form.copy() | {"parsed_by": "tagging"}, files
+
+    class AppRequest(Request):
+        form_data_parser_class = TaggingParser
+
+    strict = strict_request_class(AppRequest)
+    assert issubclass(strict, AppRequest) and issubclass(strict.form_data_parser_class, TaggingParser)
+    assert strict_request_class(strict) is strict
+    app = make_app(["forms"])
+    app.request_class = strict
+
+    @app.post("/raw")
+    def raw() -> t.Any:
+        return jsonify(sorted(request.form.items()))
+
+    client = csrf_client_for(app)
+    ok = client.post("/raw", data=PART + b"--x--\r\n", content_type="multipart/form-data; boundary=x")
+    assert ok.get_json() == [["nickname", "Ada"], ["parsed_by", "tagging"]]
+    cut = client.post("/raw", data=PART[:-6], content_type="multipart/form-data; boundary=x")
+    assert cut.status_code == 400 and "cannot parse beyond" in cut.text

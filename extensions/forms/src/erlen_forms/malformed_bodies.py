@@ -65,14 +65,21 @@ RequestClass = t.TypeVar("RequestClass", bound=Request)
 def strict_request_class(base: type[RequestClass]) -> type[RequestClass]:
     """``base`` (the app's request class) with :class:`StrictFormDataParser` as its form parser.
 
-    A subclass, so that what another plugin or the app changed in the request class is kept; ``base``
-    itself when its parser is strict already (an app set up twice).
+    A subclass, so that what another plugin or the app changed in the request class is kept, its form parser
+    included (made strict by a subclass of it); ``base`` itself when its parser is strict already (an app set up
+    twice).
 
     :param base: the app's request class.
     """
-    if issubclass(base.form_data_parser_class, StrictFormDataParser):
+    parser = base.form_data_parser_class
+    if issubclass(parser, StrictFormDataParser):
         return base
-    namespace = {"form_data_parser_class": StrictFormDataParser, "__module__": __name__}
+    if parser is not FormDataParser:
+        # The app's own parser (one that reads another form type, say) keeps its work: strictness goes on top.
+        parser = type(f"Strict{parser.__name__}", (StrictFormDataParser, parser), {"__module__": __name__})
+    else:
+        parser = StrictFormDataParser
+    namespace = {"form_data_parser_class": parser, "__module__": __name__}
     return t.cast("type[RequestClass]", type(base.__name__, (base,), namespace))
 
 
