@@ -80,6 +80,8 @@ def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | N
     :param ident: the primary key, as in the URL.
     :param lock: hold it until this request's transaction ends, so that nobody changes or deletes it in between
         (``FOR UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
+
+    A row outside the view's ``scope`` for the current user is not found: ``None``, as for a key no row has.
     """
     dialect = _dialect()
     try:
@@ -87,6 +89,13 @@ def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | N
     except (ValueError, KeyError, TypeError):
         abort(404)
     session = erlen_db.session
+    if view.scope is not None:
+        # Read through the scope, never from the identity map: an object loaded there is no proof of scope.
+        statement = view.scoped(sa.select(view.model), current_user._get_current_object())
+        statement = statement.where(view.attribute(view.pk_key) == key)
+        if lock:
+            statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+        return session.execute(statement).scalars().first()
     if lock and dialect == "sqlite":
         # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
         row_locks.hold_sqlite_write_lock(session)
@@ -144,12 +153,17 @@ def list_view(slug: str) -> t.Any:
     for message in params.errors:
         flash(message, "warning")
     session = erlen_db.session
+    # The user is read through flask-login's proxy once, not on every permission check.
+    user = current_user._get_current_object()
     try:
-        page = listing.fetch(view, params, session, load=view.list_columns)
+        page = listing.fetch(view, params, session, load=view.list_columns, user=user)
     except InvalidCursorError:
         flash("That page link is no longer valid; here is the first page.", "warning")
         return redirect(url_for("admin.list", slug=slug, **params.query_args()))
-    statement = listing.filtered_statement(view, params, _dialect()) if params.filtered or params.count else None
+    # A scoped list is counted and estimated like a filtered one: the whole table's estimate would tell how many
+    # rows the user may not see.
+    narrowed = params.filtered or view.scope is not None
+    statement = listing.filtered_statement(view, params, _dialect(), user=user) if narrowed or params.count else None
     total = counting.exact(session, statement) if statement is not None and params.count else None
     estimates = current_app.extensions.setdefault(counting.CACHE_KEY, {})
     estimate = None if total is not None else counting.estimate(session, view.table, statement, estimates)
@@ -159,9 +173,7 @@ def list_view(slug: str) -> t.Any:
         if view.foreign_key(key) is not None
         for related_labels in [listing.related_labels(view, key, page.items, session)]
     }
-    # What is the same on every row is worked out once: the user, the permissions, the headings, the links'
-    # pattern. The user is read through flask-login's proxy once, not on every permission check.
-    user = current_user._get_current_object()
+    # What is the same on every row is worked out once: the permissions, the headings, the links' pattern.
     can = functools.cache(lambda operation: view.allows(user, operation))
     detail_url = list_urls.row_url_builder("admin.detail", slug)
     edit_url = list_urls.row_url_builder("admin.edit", slug) if can("edit") else None
@@ -214,7 +226,7 @@ def export_view(slug: str) -> t.Any:
             "Correct the link, or export from the list page.",
         )
     session = erlen_db.session
-    lines = export.rows(view, params, session)
+    lines = export.rows(view, params, session, user=current_user._get_current_object())
     response = Response(stream_with_context(lines), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{view.slug}.csv"'
     return response
@@ -425,7 +437,9 @@ def action_view(slug: str) -> t.Any:
     session = erlen_db.session
     pk = view.attribute(view.pk_key)
     confirming = action.confirm and request.form.get("confirmed") != "1"
-    statement: sa.Select[t.Any] = sa.select(view.model).where(pk.in_(keys)).order_by(pk)
+    # Through the scope: a selected row outside it is left out, reported as a row deleted meanwhile (as for a key
+    # no row has), so that a forged selection neither acts on it nor tells that it exists.
+    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk.in_(keys)).order_by(pk)
     if not confirming:
         # Held until the commit: a row another user deletes or changes meanwhile waits for this action, or is
         # gone before it reads (and left out, said so below); otherwise it would be reported, and audited, as
