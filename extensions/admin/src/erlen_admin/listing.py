@@ -297,7 +297,12 @@ def _page_statement(
 
 
 def fetch(
-    view: ModelView, params: ListingParams, session: Session, load: t.Sequence[str] | None = None, *, user: t.Any
+    view: ModelView,
+    params: ListingParams,
+    session: Session,
+    load: t.Sequence[str] | None = None,
+    *,
+    user: t.Any = None,
 ) -> ListingPage:
     """Run the page's query: one ``SELECT ... WHERE ... ORDER BY ... LIMIT n + 1``.
 
@@ -305,7 +310,7 @@ def fetch(
     :param params: the list's parameters.
     :param session: the database session.
     :param user: the user the page is for, given to the view's ``scope`` (a cursor only says where a page starts:
-        the rows after it are read through the scope too).
+        the rows after it are read through the scope too). Only a view without a scope may be read without one.
     :param load: the column attributes the caller reads (the listed ones): only they, the primary key and the
         ordering columns are loaded, so a wide row's other columns (a long text) are not read nor sent.
         Reading another attribute of the objects loads it with a query of its own. ``None`` loads every column.

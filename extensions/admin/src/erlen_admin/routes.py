@@ -283,6 +283,10 @@ def create_view(slug: str) -> t.Any:
         obj = view.create_object(form, session)
         try:
             session.flush()
+            if not _within_scope(view, obj):
+                session.rollback()
+                form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
+                return render_template("admin/form.html", view=view, form=form, obj=None)
             audit.record(session, view, "create", obj, audit.diff({}, audit.snapshot(view, obj, keys)))
             session.commit()
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
@@ -317,10 +321,17 @@ def edit_view(slug: str, ident: str) -> t.Any:
         before = audit.snapshot(view, obj, keys)
         view.update_object(form, obj)
         changes = audit.diff(before, audit.snapshot(view, obj, keys))
+        outside = False
         try:
-            if changes:
-                audit.record(session, view, "edit", obj, changes)
-            session.commit()
+            if view.scope is not None:
+                session.flush()
+                outside = not _within_scope(view, obj)
+            if outside:
+                session.rollback()  # the form shows the values again, saying why
+            else:
+                if changes:
+                    audit.record(session, view, "edit", obj, changes)
+                session.commit()
         except StaleDataError:
             # The UPDATE matched no row: someone deleted it after this request loaded it.
             session.rollback()
@@ -338,8 +349,10 @@ def edit_view(slug: str, ident: str) -> t.Any:
                 form.form_errors[:] = [edit_guard.CHANGED_MEANWHILE.format(name=view.name.lower())]
                 loaded = now
         else:
-            flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
-            return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
+            if not outside:
+                flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
+                return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
+            form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
     key = None
     if view.key_in_form:
         labels = listing.related_labels(view, view.pk_key, [obj], session)
@@ -347,6 +360,28 @@ def edit_view(slug: str, ident: str) -> t.Any:
     return render_template(
         "admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key, loaded=loaded
     )
+
+
+#: What a create or edit form says when the saved row would fall outside the view's scope for the user.
+OUTSIDE_SCOPE = (
+    "Nothing was saved: with these values the {name} would be outside the rows you may see and change here. "
+    "Change the values that decide it, or ask someone who may see such rows."
+)
+
+
+def _within_scope(view: ModelView, obj: t.Any) -> bool:
+    """Whether ``obj`` (flushed) is in the view's scope for the current user; always without a scope.
+
+    A save must not move a row, or make one, where its author could no longer see it (another team's notes).
+
+    :param view: the model view.
+    :param obj: the object just created or changed, flushed in the request's transaction.
+    """
+    if view.scope is None:
+        return True
+    pk = view.attribute(view.pk_key)
+    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk == view.pk_of(obj))
+    return erlen_db.session.execute(statement.with_only_columns(pk)).first() is not None
 
 
 def _deleted_meanwhile(view: ModelView, ident: str, outcome: str = "nothing was saved") -> t.Any:

@@ -354,9 +354,12 @@ class ModelView:
         :param statement: a ``SELECT`` of this model's rows (or of some of its columns).
         :param user: the user the rows are for (the current user).
         :raises AdminConfigError: the scope returned something other than a ``Select``.
+        :raises ValueError: ``user`` is ``None``: a scoped view's rows are always read for someone.
         """
         if self.scope is None:
             return statement
+        if user is None:
+            raise ValueError(f"Admin view {self.slug!r} has a scope: read its rows for a user (user=...), not None.")
         narrowed = self.scope(statement, user)
         if not isinstance(narrowed, sa.Select):
             raise AdminConfigError(
