@@ -221,3 +221,21 @@ def test_a_scope_that_returns_no_select_names_the_view(app):
         view.scoped(sa.select(scoped.Note), None)
     with pytest.raises(AdminConfigError, match="scope must be a function"):
         ModelView(scoped.Note, scope="team_id")  # type: ignore[arg-type]
+
+
+def test_the_audit_log_shows_a_scoped_model_s_entries_of_the_scope_only(app, editor, admin_client, notes, db_session):
+    """The changed values of another team's note are that note's: its entries are outside the editor's scope."""
+    from erlen_auth import Role, grant
+
+    red, blue = notes["red"][0], notes["blue"][0]
+    admin_client.post(f"{NOTES}{red.id}/edit", data={"title": "Red renamed", "team_id": str(red.team_id)})
+    admin_client.post(f"{NOTES}{blue.id}/edit", data={"title": "Blue renamed", "team_id": str(blue.team_id)})
+    role = db_session.scalar(sa.select(Role).where(Role.name == "editor"))
+    grant(role, "admin.audit.view", app=app)
+    db_session.commit()
+    for text in (editor.get("/admin/m/audit/").text, editor.get("/admin/m/audit/export.csv").text):
+        assert "Red renamed" in text and "Blue renamed" not in text
+    dashboard = editor.get("/admin/").text
+    assert "Red renamed" in dashboard and "Blue renamed" not in dashboard
+    assert '<desc id="activity-desc">1 changes in all' in dashboard
+    assert "Blue renamed" in admin_client.get("/admin/m/audit/").text
