@@ -162,7 +162,7 @@ def list_view(slug: str) -> t.Any:
         return redirect(url_for("admin.list", slug=slug, **params.query_args()))
     # A scoped list is counted and estimated like a filtered one: the whole table's estimate would tell how many
     # rows the user may not see.
-    narrowed = params.filtered or view.scope is not None
+    narrowed = params.filtered or view.narrows(user)
     statement = listing.filtered_statement(view, params, _dialect(), user=user) if narrowed or params.count else None
     total = counting.exact(session, statement) if statement is not None and params.count else None
     estimates = current_app.extensions.setdefault(counting.CACHE_KEY, {})

@@ -87,7 +87,10 @@ class ModelRows:
 
 
 def _rows_of(session: Session, view: ModelView, user: t.Any) -> ModelRows:
-    """The "Records" row of ``view``: of its scope for ``user`` when it has one (estimated like a filtered list).
+    """The "Records" row of ``view``: of its scope for ``user`` when it narrows the rows.
+
+    A scoped count is estimated like a filtered list's (the planner's estimate) once the table has statistics;
+    before, the planner's guess means nothing, and the scope's rows are counted exactly if they are few.
 
     :param session: the request's session.
     :param view: the model view.
@@ -97,8 +100,10 @@ def _rows_of(session: Session, view: ModelView, user: t.Any) -> ModelRows:
 
     from . import counting
 
-    scoped = None if view.scope is None else view.scoped(sa.select(view.model), user)
-    found = counting.estimate(session, view.table, scoped)
+    scoped = view.scoped(sa.select(view.model), user) if view.narrows(user) else None
+    found = counting.estimate(session, view.table)
+    if found is not None and scoped is not None:
+        found = counting.estimate(session, view.table, scoped)
     if found is not None:
         return ModelRows(view, found)
     limit = counting.SMALL_TABLE_ROWS

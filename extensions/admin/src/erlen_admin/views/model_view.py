@@ -97,7 +97,9 @@ class ModelView:
         search, filters, sorts, counts and estimates), the CSV export, the detail, edit and delete pages, bulk
         and object actions, the dashboard's count, and erlen-forms' search of this model's rows. A row outside the
         scope answers as a row that does not exist; a selected one is left out of a bulk action as a row deleted
-        meanwhile. ``None`` (the default): every row.
+        meanwhile. A scope that returns the very statement it was given (``if user.is_superuser: return
+        statement``) narrows nothing: that user's list is counted and estimated as the whole table's.
+        ``None`` (the default): every row.
 
     Subclasses change how rows are made and saved by overriding :meth:`create_form_class`,
     :meth:`edit_form_class`, :meth:`create_object` and :meth:`update_object`.
@@ -367,6 +369,17 @@ class ModelView:
                 "statement it is given with conditions added (statement.where(...))."
             )
         return narrowed
+
+    def narrows(self, user: t.Any) -> bool:
+        """Whether the scope narrows the rows for ``user``: ``False`` without a scope, or when it returns the
+        statement it is given (a superuser's), whose list is then counted and estimated as the whole table's.
+
+        :param user: the user the rows are for.
+        """
+        if self.scope is None:
+            return False
+        probe: sa.Select[t.Any] = sa.select(self.model)
+        return self.scoped(probe, user) is not probe
 
     # -- columns -----------------------------------------------------------------------------------------------------
 
