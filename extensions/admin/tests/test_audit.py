@@ -66,3 +66,48 @@ def test_changes_of_an_unregistered_model_use_the_column_names():
     assert (row.label, row.before, row.after) == ("title", "a", "—")
     assert changes_text({"id": 3, "title": "x"}, "delete") == "id: 3 → —; title: x → —"
     assert changes_text(None) == ""
+
+
+def test_the_audit_log_shows_only_entries_of_models_the_user_may_view(
+    app, admin_client, books, db_session, create_user
+):
+    """Before: anyone with admin.audit.view read every model's changed values (the list, an entry's page, the
+    export, the dashboard's "Recent changes" and chart), those of models they may not view included."""
+    from erlen_auth import Role, grant
+    from erlen_auth.testing import login_as
+
+    admin_client.post(
+        f"{BOOKS}{books[0].id}/edit",
+        data={"title": "Seen", "pages": "10", "status": "draft", "author_id": str(books[0].author_id)},
+    )
+    admin_client.post("/admin/m/library_author/new", data={"name": "Hidden Author"})
+    # An entry of a model that has no admin view any more: for superusers only.
+    db_session.add(AuditEntry(action="edit", model="gone_model", object_id="1", object_repr="Gone Row"))
+    db_session.commit()
+    hidden = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.model == "library_author"))
+    gone = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.model == "gone_model"))
+    seen = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.model == "library_book"))
+
+    user = create_user("auditor@example.com", roles=["auditor"])
+    role = db_session.scalar(sa.select(Role).where(Role.name == "auditor"))
+    grant(role, "admin.access", "admin.audit.view", "admin.library_book.view", app=app)
+    db_session.commit()
+    auditor = app.test_client()
+    login_as(auditor, user)
+
+    listing = auditor.get("/admin/m/audit/?per_page=100").text
+    assert "Seen" in listing
+    assert "Hidden Author" not in listing and "Gone Row" not in listing
+    assert auditor.get(f"/admin/m/audit/{seen.id}/").status_code == 200
+    assert auditor.get(f"/admin/m/audit/{hidden.id}/").status_code == 404
+    assert auditor.get(f"/admin/m/audit/{gone.id}/").status_code == 404
+    export = auditor.get("/admin/m/audit/export.csv").text
+    assert "Seen" in export and "Hidden Author" not in export and "Gone Row" not in export
+    dashboard = auditor.get("/admin/").text
+    assert "Seen" in dashboard and "Hidden Author" not in dashboard and "Gone Row" not in dashboard
+    assert '<desc id="activity-desc">1 changes in all' in dashboard
+    # A superuser sees every entry, those of models without a view included.
+    everything = admin_client.get("/admin/m/audit/?per_page=100").text
+    assert "Seen" in everything and "Hidden Author" in everything and "Gone Row" in everything
+    assert admin_client.get(f"/admin/m/audit/{gone.id}/").status_code == 200
+    assert '<desc id="activity-desc">3 changes in all' in admin_client.get("/admin/").text

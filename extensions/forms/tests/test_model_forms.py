@@ -367,6 +367,9 @@ def test_a_plugin_decides_who_may_search(app: Flask, db_session: Session) -> Non
     client = app.test_client()
     assert search(client, "Author").status_code == 403
     assert len(client.get("/_forms/fk/ft_post/author_id?staff=1").get_json()["results"]) == 2
+    # A plugin narrows the rows (the admin's row scope): the search text and limit apply within them.
+    narrowed = client.get("/_forms/fk/ft_post/author_id?staff=1&only=Author 01&q=Author").get_json()["results"]
+    assert [row["label"] for row in narrowed] == ["Author 01"]
 
 
 def test_model_forms_can_be_extended(app: Flask, db_session: Session) -> None:

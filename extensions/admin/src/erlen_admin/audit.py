@@ -14,9 +14,44 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .views.model_view import ModelView, display_value
+
+
+def visible_entries(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any]:
+    """``statement``, reading audit entries, narrowed to those ``user`` may see: the audit view's ``scope``.
+
+    An entry holds the changed values of its model's row, so seeing it is seeing the row: a superuser sees every
+    entry; anyone else only the entries of models whose admin view they may ``view`` (not those of models without
+    an admin view any more, which nobody but a superuser may view), and of a scoped view (``ModelView(scope=...)``)
+    only those of the rows in its scope now (a deleted row's entries are then the superusers'). The "Recent
+    changes" widget and the activity chart read through it too.
+
+    :param statement: a ``SELECT`` of :class:`~erlen_admin.models.AuditEntry` rows (or of their columns).
+    :param user: the user they are for (the current user).
+    """
+    from .models import AuditEntry
+    from .views.registry import registry_of
+
+    if bool(getattr(user, "is_superuser", False)) and bool(getattr(user, "is_active", True)):
+        return statement
+    whole: list[str] = []
+    scoped: list[sa.ColumnElement[bool]] = []
+    for slug, view in registry_of().models.items():
+        if not view.allows(user, "view"):
+            continue
+        if view.scope is None or view.model is AuditEntry:
+            whole.append(slug)
+            continue
+        # The keys of the rows in the view's scope, as the entries store them (text).
+        keys = view.scoped(sa.select(view.model), user).with_only_columns(
+            sa.cast(view.pk_column, AuditEntry.object_id.type)
+        )
+        scoped.append(sa.and_(AuditEntry.model == slug, AuditEntry.object_id.in_(keys)))
+    # An empty IN is false on every database (SQLAlchemy renders it so): no entries.
+    return statement.where(sa.or_(AuditEntry.model.in_(whole), *scoped))
 
 
 def jsonable(value: t.Any) -> t.Any:

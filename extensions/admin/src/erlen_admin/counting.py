@@ -104,8 +104,10 @@ def exact(session: Session, statement: sa.Select[t.Any]) -> int:
     return int(session.execute(counted).scalar_one())
 
 
-def count_if_small(session: Session, table: sa.Table, limit: int = SMALL_TABLE_ROWS) -> int | None:
-    """The exact number of rows of ``table`` if it has at most ``limit``; ``None`` if it has more.
+def count_if_small(
+    session: Session, table: sa.Table, limit: int = SMALL_TABLE_ROWS, statement: sa.Select[t.Any] | None = None
+) -> int | None:
+    """The exact number of rows of ``table`` (or of ``statement``) if it has at most ``limit``; ``None`` if more.
 
     ``count(*)`` over a subquery with ``LIMIT limit + 1``: it reads at most ``limit + 1`` rows, so its cost does
     not grow with the table.
@@ -113,10 +115,12 @@ def count_if_small(session: Session, table: sa.Table, limit: int = SMALL_TABLE_R
     :param session: the session.
     :param table: the table to count.
     :param limit: the most rows counted.
+    :param statement: a ``SELECT`` of some of ``table``'s rows (a model view's scope) to count instead of them all.
     :raises sqlalchemy.exc.DBAPIError: the database refused the query (the table is missing, say); on
         PostgreSQL the session's transaction is left usable.
     """
-    capped = sa.select(sa.literal(1)).select_from(table).limit(limit + 1).subquery()
+    rows = sa.select(sa.literal(1)).select_from(table) if statement is None else statement.order_by(None)
+    capped = rows.limit(limit + 1).subquery()
     counted = sa.select(sa.func.count()).select_from(capped)
     if session.get_bind().dialect.name == "postgresql":
         with session.begin_nested():

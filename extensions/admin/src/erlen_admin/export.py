@@ -32,7 +32,9 @@ def cell(text: str) -> str:
     return text
 
 
-def rows(view: ModelView, params: listing.ListingParams, session: Session, *, batch: int = BATCH_SIZE) -> Iterator[str]:
+def rows(
+    view: ModelView, params: listing.ListingParams, session: Session, *, user: t.Any, batch: int = BATCH_SIZE
+) -> Iterator[str]:
     """The lines of the CSV export of the listing ``params`` (search, filters and sort; every page).
 
     The columns are the view's ``export_columns``, as the list shows them: foreign keys as their rows'
@@ -41,6 +43,7 @@ def rows(view: ModelView, params: listing.ListingParams, session: Session, *, ba
     :param view: the model view.
     :param params: the listing; its cursors and page size are ignored.
     :param session: the session to read with.
+    :param user: the user exporting, given to the view's ``scope``: the file holds the rows they may see.
     :param batch: rows per query.
     """
     keys = view.export_columns
@@ -64,7 +67,7 @@ def rows(view: ModelView, params: listing.ListingParams, session: Session, *, ba
         per_page=batch,
     )
     while True:
-        page = listing.fetch(view, page_params, session, load=keys)
+        page = listing.fetch(view, page_params, session, load=keys, user=user)
         # Foreign keys as the list shows them: one IN query per column and batch, like a list page.
         labels = {key: listing.related_labels(view, key, page.items, session) for key in related}
         for obj in page.items:

@@ -155,14 +155,15 @@ def parse(view: ModelView, args: Mapping[str, str], dialect: str | None = None) 
     return params
 
 
-def filtered_statement(view: ModelView, params: ListingParams, dialect: str = "") -> sa.Select[t.Any]:
-    """``SELECT`` of the view's model narrowed by the search and filters (unordered).
+def filtered_statement(view: ModelView, params: ListingParams, dialect: str = "", *, user: t.Any) -> sa.Select[t.Any]:
+    """``SELECT`` of the view's model narrowed by its scope, the search and filters (unordered).
 
     :param view: the model view.
     :param params: the list's parameters; the search goes through the index when ``params.search_indexed``.
     :param dialect: the database's dialect name (the search is written for it).
+    :param user: the user the list is for, given to the view's ``scope``.
     """
-    statement: sa.Select[t.Any] = sa.select(view.model)
+    statement: sa.Select[t.Any] = view.scoped(sa.select(view.model), user)
     if params.search:
         condition = search_condition(
             [view.columns[key] for key in view.search],
@@ -262,8 +263,9 @@ def _page_statement(
     ascending: bool,
     keyset: bool,
     load: t.Sequence[str] | None,
+    user: t.Any,
 ) -> sa.Select[t.Any]:
-    """The page's ``SELECT``: filtered, after the cursor's bound values (when ``keyset``), ordered and limited.
+    """The page's ``SELECT``: scoped, filtered, after the cursor's bound values (when ``keyset``), ordered and limited.
 
     :param view: the model view.
     :param params: the list's parameters.
@@ -272,15 +274,16 @@ def _page_statement(
     :param ascending: the direction the rows are read in.
     :param keyset: whether the page starts after a cursor.
     :param load: the column attributes to load besides the key and ordering ones; ``None``: all.
+    :param user: the user the page is for, given to the view's ``scope``.
     """
     shape = None
-    if not params.filtered:
-        # Without a search or filter, nothing but these shapes the statement.
+    if not params.filtered and view.scope is None:
+        # Without a search, filter or scope (which depends on the user), nothing but these shapes the statement.
         shape = (params.sort, ascending, keyset, params.per_page, None if load is None else tuple(load))
         found = _STATEMENTS.get(view, {}).get(shape)
         if found is not None:
             return found
-    statement = filtered_statement(view, params, dialect)
+    statement = filtered_statement(view, params, dialect, user=user)
     if keyset:
         statement = statement.where(_beyond(columns, greater=ascending))
     statement = statement.order_by(*(column.asc() if ascending else column.desc() for column in columns))
@@ -293,12 +296,21 @@ def _page_statement(
     return statement
 
 
-def fetch(view: ModelView, params: ListingParams, session: Session, load: t.Sequence[str] | None = None) -> ListingPage:
+def fetch(
+    view: ModelView,
+    params: ListingParams,
+    session: Session,
+    load: t.Sequence[str] | None = None,
+    *,
+    user: t.Any = None,
+) -> ListingPage:
     """Run the page's query: one ``SELECT ... WHERE ... ORDER BY ... LIMIT n + 1``.
 
     :param view: the model view.
     :param params: the list's parameters.
     :param session: the database session.
+    :param user: the user the page is for, given to the view's ``scope`` (a cursor only says where a page starts:
+        the rows after it are read through the scope too). Only a view without a scope may be read without one.
     :param load: the column attributes the caller reads (the listed ones): only they, the primary key and the
         ordering columns are loaded, so a wide row's other columns (a long text) are not read nor sent.
         Reading another attribute of the objects loads it with a query of its own. ``None`` loads every column.
@@ -316,7 +328,7 @@ def fetch(view: ModelView, params: ListingParams, session: Session, load: t.Sequ
     if cursor is not None:
         for index, (column, value) in enumerate(zip(columns, decode_cursor(cursor, len(columns)), strict=True)):
             values[_CURSOR_PARAMETER.format(index)] = _from_json(column, value, dialect)
-    statement = _page_statement(view, params, dialect, columns, ascending, cursor is not None, load)
+    statement = _page_statement(view, params, dialect, columns, ascending, cursor is not None, load, user)
     rows = list(session.execute(statement, values).scalars())
     more = len(rows) > params.per_page
     rows = rows[: params.per_page]

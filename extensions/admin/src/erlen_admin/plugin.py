@@ -86,7 +86,7 @@ def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
 
 @erlen.hookimpl
 def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
-    from .audit import changes_text
+    from .audit import changes_text, visible_entries
     from .models import AuditEntry
     from .views.model_view import ModelView
 
@@ -107,6 +107,7 @@ def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
             can_create=False,
             can_edit=False,
             can_delete=False,
+            scope=visible_entries,
         )
     ]
 
@@ -168,6 +169,26 @@ def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> 
     if any(view.allows(current_user, operation) for operation in ("view", "create", "edit")):
         return True
     return None
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_forms_fk_search_rows(
+    table: sa.Table, column: sa.Column[t.Any], statement: sa.Select[t.Any]
+) -> sa.Select[t.Any] | None:
+    """The rows an admin user's search of a foreign key returns: those of the referred-to model's view's scope.
+
+    Only for the searches the admin allows (:func:`erlen_forms_fk_search_allowed`); ``None`` otherwise, and for
+    models without a scoped view.
+    """
+    from flask_login import current_user
+
+    from .views.registry import registry_of
+
+    (foreign_key,) = tuple(column.foreign_keys)
+    target = registry_of().view_for_table(foreign_key.column.table.name)
+    if target is None or target.scope is None or not erlen_forms_fk_search_allowed(table, column):
+        return None
+    return target.scoped(statement, current_user._get_current_object())
 
 
 @erlen.hookimpl

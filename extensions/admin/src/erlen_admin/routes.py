@@ -80,6 +80,8 @@ def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | N
     :param ident: the primary key, as in the URL.
     :param lock: hold it until this request's transaction ends, so that nobody changes or deletes it in between
         (``FOR UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
+
+    A row outside the view's ``scope`` for the current user is not found: ``None``, as for a key no row has.
     """
     dialect = _dialect()
     try:
@@ -87,6 +89,13 @@ def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | N
     except (ValueError, KeyError, TypeError):
         abort(404)
     session = erlen_db.session
+    if view.scope is not None:
+        # Read through the scope, never from the identity map: an object loaded there is no proof of scope.
+        statement = view.scoped(sa.select(view.model), current_user._get_current_object())
+        statement = statement.where(view.attribute(view.pk_key) == key)
+        if lock:
+            statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+        return session.execute(statement).scalars().first()
     if lock and dialect == "sqlite":
         # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
         row_locks.hold_sqlite_write_lock(session)
@@ -146,12 +155,17 @@ def list_view(slug: str) -> t.Any:
     for message in params.errors:
         flash(message, "warning")
     session = erlen_db.session
+    # The user is read through flask-login's proxy once, not on every permission check.
+    user = current_user._get_current_object()
     try:
-        page = listing.fetch(view, params, session, load=view.list_columns)
+        page = listing.fetch(view, params, session, load=view.list_columns, user=user)
     except InvalidCursorError:
         flash("That page link is no longer valid; here is the first page.", "warning")
         return redirect(url_for("admin.list", slug=slug, **params.query_args()))
-    statement = listing.filtered_statement(view, params, _dialect()) if params.filtered or params.count else None
+    # A scoped list is counted and estimated like a filtered one: the whole table's estimate would tell how many
+    # rows the user may not see.
+    narrowed = params.filtered or view.narrows(user)
+    statement = listing.filtered_statement(view, params, _dialect(), user=user) if narrowed or params.count else None
     total = counting.exact(session, statement) if statement is not None and params.count else None
     estimates = current_app.extensions.setdefault(counting.CACHE_KEY, {})
     estimate = None if total is not None else counting.estimate(session, view.table, statement, estimates)
@@ -161,9 +175,7 @@ def list_view(slug: str) -> t.Any:
         if view.foreign_key(key) is not None
         for related_labels in [listing.related_labels(view, key, page.items, session)]
     }
-    # What is the same on every row is worked out once: the user, the permissions, the headings, the links'
-    # pattern. The user is read through flask-login's proxy once, not on every permission check.
-    user = current_user._get_current_object()
+    # What is the same on every row is worked out once: the permissions, the headings, the links' pattern.
     can = functools.cache(lambda operation: view.allows(user, operation))
     detail_url = list_urls.row_url_builder("admin.detail", slug)
     edit_url = list_urls.row_url_builder("admin.edit", slug) if can("edit") else None
@@ -216,7 +228,7 @@ def export_view(slug: str) -> t.Any:
             "Correct the link, or export from the list page.",
         )
     session = erlen_db.session
-    lines = export.rows(view, params, session)
+    lines = export.rows(view, params, session, user=current_user._get_current_object())
     response = Response(stream_with_context(lines), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{view.slug}.csv"'
     return response
@@ -273,6 +285,10 @@ def create_view(slug: str) -> t.Any:
         obj = view.create_object(form, session)
         try:
             session.flush()
+            if not _within_scope(view, obj):
+                session.rollback()
+                form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
+                return render_template("admin/form.html", view=view, form=form, obj=None)
             audit.record(session, view, "create", obj, audit.diff({}, audit.snapshot(view, obj, keys)))
             session.commit()
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
@@ -307,10 +323,17 @@ def edit_view(slug: str, ident: str) -> t.Any:
         before = audit.snapshot(view, obj, keys)
         view.update_object(form, obj)
         changes = audit.diff(before, audit.snapshot(view, obj, keys))
+        outside = False
         try:
-            if changes:
-                audit.record(session, view, "edit", obj, changes)
-            session.commit()
+            if view.scope is not None:
+                session.flush()
+                outside = not _within_scope(view, obj)
+            if outside:
+                session.rollback()  # the form shows the values again, saying why
+            else:
+                if changes:
+                    audit.record(session, view, "edit", obj, changes)
+                session.commit()
         except StaleDataError:
             # The UPDATE matched no row: someone deleted it after this request loaded it.
             session.rollback()
@@ -328,8 +351,10 @@ def edit_view(slug: str, ident: str) -> t.Any:
                 form.form_errors[:] = [edit_guard.CHANGED_MEANWHILE.format(name=view.name.lower())]
                 loaded = now
         else:
-            flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
-            return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
+            if not outside:
+                flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
+                return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
+            form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
     key = None
     if view.key_in_form:
         labels = listing.related_labels(view, view.pk_key, [obj], session)
@@ -337,6 +362,28 @@ def edit_view(slug: str, ident: str) -> t.Any:
     return render_template(
         "admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key, loaded=loaded
     )
+
+
+#: What a create or edit form says when the saved row would fall outside the view's scope for the user.
+OUTSIDE_SCOPE = (
+    "Nothing was saved: with these values the {name} would be outside the rows you may see and change here. "
+    "Change the values that decide it, or ask someone who may see such rows."
+)
+
+
+def _within_scope(view: ModelView, obj: t.Any) -> bool:
+    """Whether ``obj`` (flushed) is in the view's scope for the current user; always without a scope.
+
+    A save must not move a row, or make one, where its author could no longer see it (another team's notes).
+
+    :param view: the model view.
+    :param obj: the object just created or changed, flushed in the request's transaction.
+    """
+    if view.scope is None:
+        return True
+    pk = view.attribute(view.pk_key)
+    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk == view.pk_of(obj))
+    return erlen_db.session.execute(statement.with_only_columns(pk)).first() is not None
 
 
 def _deleted_meanwhile(view: ModelView, ident: str, outcome: str = "nothing was saved") -> t.Any:
@@ -427,7 +474,9 @@ def action_view(slug: str) -> t.Any:
     session = erlen_db.session
     pk = view.attribute(view.pk_key)
     confirming = action.confirm and request.form.get("confirmed") != "1"
-    statement: sa.Select[t.Any] = sa.select(view.model).where(pk.in_(keys)).order_by(pk)
+    # Through the scope: a selected row outside it is left out, reported as a row deleted meanwhile (as for a key
+    # no row has), so that a forged selection neither acts on it nor tells that it exists.
+    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk.in_(keys)).order_by(pk)
     if not confirming:
         # Held until the commit: a row another user deletes or changes meanwhile waits for this action, or is
         # gone before it reads (and left out, said so below); otherwise it would be reported, and audited, as

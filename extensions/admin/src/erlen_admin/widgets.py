@@ -86,22 +86,29 @@ class ModelRows:
     more_than: int | None = None
 
 
-def _rows_of(session: Session, view: ModelView) -> ModelRows:
-    """The "Records" row of ``view``: the database's estimate, else an exact count if the table is small.
+def _rows_of(session: Session, view: ModelView, user: t.Any) -> ModelRows:
+    """The "Records" row of ``view``: of its scope for ``user`` when it narrows the rows.
 
-    :param session: the session.
-    :param view: a model view the user may view.
+    A scoped count is estimated like a filtered list's (the planner's estimate) once the table has statistics;
+    before, the planner's guess means nothing, and the scope's rows are counted exactly if they are few.
+
+    :param session: the request's session.
+    :param view: the model view.
+    :param user: the user the dashboard is for.
     """
     import sqlalchemy as sa
 
     from . import counting
 
+    scoped = view.scoped(sa.select(view.model), user) if view.narrows(user) else None
     found = counting.estimate(session, view.table)
+    if found is not None and scoped is not None:
+        found = counting.estimate(session, view.table, scoped)
     if found is not None:
         return ModelRows(view, found)
     limit = counting.SMALL_TABLE_ROWS
     try:
-        counted = counting.count_if_small(session, view.table, limit)
+        counted = counting.count_if_small(session, view.table, limit, scoped)
     except sa.exc.DBAPIError:
         return ModelRows(view, None)
     return ModelRows(view, counted, None if counted is not None else limit)
@@ -120,21 +127,25 @@ def model_counts() -> str:
     from .views.registry import registry_of
 
     session = erlen_db.session
-    rows = [_rows_of(session, view) for view in registry_of().models.values() if view.allows(current_user, "view")]
+    user = current_user._get_current_object()
+    rows = [_rows_of(session, view, user) for view in registry_of().models.values() if view.allows(user, "view")]
     return render_template("admin/widgets/counts.html", rows=rows)
 
 
 def recent_changes() -> str:
-    """The "Recent changes" widget: the latest audit entries (one query with ``LIMIT``)."""
+    """The "Recent changes" widget: the latest audit entries the user may see (one query with ``LIMIT``)."""
     import sqlalchemy as sa
     from flask import render_template
+    from flask_login import current_user
 
     import erlen_db
 
+    from .audit import visible_entries
     from .models import AuditEntry
     from .views.registry import registry_of
 
-    entries = erlen_db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(RECENT_ENTRIES))
+    statement = visible_entries(sa.select(AuditEntry), current_user._get_current_object())
+    entries = erlen_db.session.scalars(statement.order_by(AuditEntry.id.desc()).limit(RECENT_ENTRIES))
     return render_template("admin/widgets/recent.html", entries=list(entries), models=registry_of().models)
 
 
@@ -151,7 +162,8 @@ class Bar:
 
 
 def daily_activity(today: dt.date | None = None, days: int = ACTIVITY_DAYS) -> list[tuple[dt.date, int]]:
-    """The audit entries of each of the last ``days`` days (UTC), oldest first, zeros included.
+    """The audit entries the current user may see of each of the last ``days`` days (UTC), oldest first, zeros
+    included.
 
     One grouped query over the indexed ``created_at`` range: its cost follows the entries of those days,
     not the log's size.
@@ -160,9 +172,11 @@ def daily_activity(today: dt.date | None = None, days: int = ACTIVITY_DAYS) -> l
     :param days: how many days.
     """
     import sqlalchemy as sa
+    from flask_login import current_user
 
     import erlen_db
 
+    from .audit import visible_entries
     from .models import AuditEntry
 
     today = today or dt.datetime.now(dt.UTC).date()
@@ -173,6 +187,7 @@ def daily_activity(today: dt.date | None = None, days: int = ACTIVITY_DAYS) -> l
         .where(AuditEntry.created_at >= dt.datetime.combine(first, dt.time()))
         .group_by(day)
     )
+    statement = visible_entries(statement, current_user._get_current_object())
     counts: dict[dt.date, int] = {}
     for value, count in erlen_db.session.execute(statement):
         # PostgreSQL's date() gives a date, SQLite's the text YYYY-MM-DD.

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from erlen import hookspec
 
 if t.TYPE_CHECKING:
-    from sqlalchemy import Column, Table
+    from sqlalchemy import Column, Select, Table
 
     from .extension import FormExtension
     from .form import Form
@@ -84,4 +84,26 @@ def erlen_forms_fk_search_allowed(table: Table, column: Column[t.Any]) -> bool |
 
     :param table: the table holding the foreign key.
     :param column: the foreign-key column.
+    """
+
+
+@hookspec(firstresult=True)
+def erlen_forms_fk_search_rows(table: Table, column: Column[t.Any], statement: Select[t.Any]) -> Select[t.Any] | None:
+    """Narrow the rows the search endpoint may return for the current request (called once it is allowed).
+
+    ``statement`` reads the key and label of the rows that ``table.column`` refers to. The first plugin to
+    return a statement decides: it is run instead (the same columns, with conditions added, such as an admin
+    view's row scope); ``None`` leaves it as is.
+
+    .. code-block:: python
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_forms_fk_search_rows(table, column, statement):
+            if column.name == "team_id":
+                return statement.where(Team.id == current_user.team_id)
+            return None
+
+    :param table: the table holding the foreign key.
+    :param column: the foreign-key column.
+    :param statement: the ``SELECT`` of the referred-to rows' key and label.
     """

@@ -8,7 +8,8 @@ the foreign key ``table.column`` refers to, whose label contains ``text``
 Only rows' keys and labels (see :func:`erlen_forms.model_forms.label_column`)
 are returned, and only when allowed: a plugin answers the hook
 ``erlen_forms_fk_search_allowed`` (an admin plugin checks its permissions),
-else the setting ``FORMS_FK_SEARCH_PUBLIC`` decides (off by default).
+else the setting ``FORMS_FK_SEARCH_PUBLIC`` decides (off by default). A plugin may
+narrow the rows further through ``erlen_forms_fk_search_rows``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def fk_search(table: str, column: str) -> t.Any:
         limit = max(1, min(int(request.args.get("limit", 20)), MAX_RESULTS))
     except ValueError:
         limit = 20
-    statement = sa.select(remote, label).order_by(label, remote).limit(limit)
+    statement = sa.select(remote, label)
+    # Narrowed before the order and limit are added: a plugin adds conditions (an admin view's row scope).
+    narrowed = erlen.plugins_of(app).hook.erlen_forms_fk_search_rows(table=found, column=source, statement=statement)
+    statement = (statement if narrowed is None else narrowed).order_by(label, remote).limit(limit)
     if text:
         conditions: list[sa.ColumnElement[bool]] = [
             sa.cast(label, sa.String).ilike(f"%{_escape_like(text)}%", escape="\\")

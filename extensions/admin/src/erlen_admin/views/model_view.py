@@ -30,6 +30,9 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: The operations a model view checks a permission for: those of bulk actions, and the CSV export.
 MODEL_OPERATIONS = (*OPERATIONS, "export")
 
+#: ``scope(statement, user) -> statement``: a model view's row scope (see ``ModelView(scope=...)``).
+Scope = Callable[[sa.Select[t.Any], t.Any], sa.Select[t.Any]]
+
 
 class AdminConfigError(ErlenError, ValueError):
     """A model view or page is configured with something the admin cannot do safely; stops the app at startup."""
@@ -85,6 +88,18 @@ class ModelView:
     :param object_actions: :class:`~erlen_admin.ObjectAction` s offered on the detail page.
     :param panels: :class:`~erlen_admin.Panel` s shown on the detail page under the fields.
     :param export_columns: the columns of the CSV export; the key and ``list_columns`` by default.
+    :param scope: ``scope(statement, user) -> statement``: narrows the rows ``user`` (the current user, logged in
+        and allowed the operation) may see and touch through this view. ``statement`` is a ``sqlalchemy.Select``
+        reading this model's rows (the model itself, or some of its columns); return it with conditions added
+        (``statement.where(Note.team_id == user.team_id)``, a ``where`` with an ``EXISTS`` subquery), never other
+        columns, ``DISTINCT``, ``GROUP BY`` or ``LIMIT`` (the admin adds its own order, limits and
+        ``FOR UPDATE``). The admin applies it wherever the view reads or writes rows: the list (pages, cursors,
+        search, filters, sorts, counts and estimates), the CSV export, the detail, edit and delete pages, bulk
+        and object actions, the dashboard's count, and erlen-forms' search of this model's rows. A row outside the
+        scope answers as a row that does not exist; a selected one is left out of a bulk action as a row deleted
+        meanwhile. A scope that returns the very statement it was given (``if user.is_superuser: return
+        statement``) narrows nothing: that user's list is counted and estimated as the whole table's.
+        ``None`` (the default): every row.
 
     Subclasses change how rows are made and saved by overriding :meth:`create_form_class`,
     :meth:`edit_form_class`, :meth:`create_object` and :meth:`update_object`.
@@ -120,6 +135,7 @@ class ModelView:
         object_actions: Sequence[ObjectAction] = (),
         panels: Sequence[Panel] = (),
         export_columns: Sequence[str] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         try:
             mapper = t.cast(Mapper[t.Any], sa.inspect(model))
@@ -180,6 +196,12 @@ class ModelView:
             raise AdminConfigError(f"{model.__name__}: page sizes must be between 1 and 1000.")
         default_export = self.list_columns if self.pk_key in self.list_columns else [self.pk_key, *self.list_columns]
         self.export_columns = list(export_columns) if export_columns is not None else default_export
+        if scope is not None and not callable(scope):
+            raise AdminConfigError(
+                f"{model.__name__}: scope must be a function scope(statement, user) returning the statement "
+                f"narrowed, not {type(scope).__name__}."
+            )
+        self.scope = scope
         #: Whether the primary key is a foreign key, chosen on the create form (the database cannot make it).
         self.key_in_form = len(pk_column.foreign_keys) == 1
         for key in [
@@ -325,6 +347,39 @@ class ModelView:
         """The label of the filter ``key``."""
         found = self.query_filters.get(key)
         return found.label if found is not None else self.label(key)
+
+    # -- rows ------------------------------------------------------------------------------------------------------
+
+    def scoped(self, statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any]:
+        """``statement`` narrowed by the view's ``scope`` to the rows ``user`` may see; as is without a scope.
+
+        :param statement: a ``SELECT`` of this model's rows (or of some of its columns).
+        :param user: the user the rows are for (the current user).
+        :raises AdminConfigError: the scope returned something other than a ``Select``.
+        :raises ValueError: ``user`` is ``None``: a scoped view's rows are always read for someone.
+        """
+        if self.scope is None:
+            return statement
+        if user is None:
+            raise ValueError(f"Admin view {self.slug!r} has a scope: read its rows for a user (user=...), not None.")
+        narrowed = self.scope(statement, user)
+        if not isinstance(narrowed, sa.Select):
+            raise AdminConfigError(
+                f"Admin view {self.slug!r}: its scope returned {type(narrowed).__name__}, not a Select; return the "
+                "statement it is given with conditions added (statement.where(...))."
+            )
+        return narrowed
+
+    def narrows(self, user: t.Any) -> bool:
+        """Whether the scope narrows the rows for ``user``: ``False`` without a scope, or when it returns the
+        statement it is given (a superuser's), whose list is then counted and estimated as the whole table's.
+
+        :param user: the user the rows are for.
+        """
+        if self.scope is None:
+            return False
+        probe: sa.Select[t.Any] = sa.select(self.model)
+        return self.scoped(probe, user) is not probe
 
     # -- columns -----------------------------------------------------------------------------------------------------
 

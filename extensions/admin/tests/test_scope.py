@@ -1,0 +1,249 @@
+"""Row scopes: ``ModelView(scope=...)`` narrows every page, count, export and action to the user's rows.
+
+The sample plugin ``admin_sample.scoped`` scopes its notes (and teams) to the editor's team: ``red-editor`` may
+see and change the red team's notes only. A row outside the scope answers as a row that does not exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import typing as t
+
+import pytest
+import sqlalchemy as sa
+from conftest import PLUGINS
+
+from erlen_auth.testing import login_as
+
+NOTES = "/admin/m/scoped_note/"
+#: The red team's notes, and the blue team's: lopsided, so that no count or estimate of one is the other's.
+RED, BLUE = 3, 40
+NOTE_PERMISSIONS = ("view", "create", "edit", "delete")
+
+
+@pytest.fixture
+def erlen_plugins() -> list[str]:
+    return [*PLUGINS, "admin_sample.scoped"]
+
+
+@pytest.fixture
+def scoped() -> t.Any:
+    from admin_sample import scoped
+
+    return scoped
+
+
+@pytest.fixture
+def notes(db_session, scoped) -> dict[str, list[t.Any]]:
+    """Teams red and blue, with RED and BLUE notes."""
+    red, blue = scoped.Team(name="red"), scoped.Team(name="blue")
+    db_session.add_all([red, blue])
+    db_session.flush()
+    made = {
+        "red": [scoped.Note(title=f"Red {index:02d}", team_id=red.id) for index in range(RED)],
+        "blue": [scoped.Note(title=f"Blue {index:02d}", team_id=blue.id) for index in range(BLUE)],
+    }
+    db_session.add_all([*made["red"], *made["blue"]])
+    db_session.commit()
+    return made
+
+
+@pytest.fixture
+def editor(app, create_user, db_session):
+    """A client of its own (not ``admin_client``'s) logged in as red-editor, who may view, create, edit and
+    delete notes and view teams."""
+    from erlen_auth import Role, grant
+    from erlen_forms.testing import csrf_token_for
+
+    user = create_user("red-editor@example.com", roles=["editor"])
+    role = db_session.scalar(sa.select(Role).where(Role.name == "editor"))
+    names = [f"admin.scoped_note.{operation}" for operation in NOTE_PERMISSIONS]
+    grant(role, "admin.access", "admin.scoped_team.view", *names, app=app)
+    db_session.commit()
+    client = app.test_client()
+    login_as(client, user)
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf_token_for(client)
+    return client
+
+
+def titles(html: str) -> list[str]:
+    return re.findall(r'<td data-label="Title">([^<]*)</td>', html)
+
+
+def flashes(html: str) -> str:
+    return " ".join(re.findall(r'<p class="flash flash-[a-z]+">(.*?)</p>', html, re.DOTALL))
+
+
+def test_list_pages_and_their_cursors_show_only_the_scope(editor, admin_client, notes):
+    assert sorted(titles(editor.get(NOTES).text)) == [f"Red {index:02d}" for index in range(RED)]
+    assert len(titles(admin_client.get(NOTES + "?per_page=50").text)) == RED + BLUE  # the superuser's scope: all
+    # Going page by page (two notes a page) through the title order: a cursor says where a page starts, never
+    # which rows it holds.
+    seen: list[str] = []
+    url: str | None = NOTES + "?sort=title&per_page=2"
+    while url is not None:
+        page = editor.get(url).text
+        seen += titles(page)
+        following = re.search(r'href="([^"]*after=[^"]*)"', page)
+        url = following.group(1).replace("&amp;", "&") if following else None
+    assert seen == sorted(f"Red {index:02d}" for index in range(RED))
+    # A cursor taken from the superuser's list (after blue notes) still gives red notes only.
+    forged = re.search(r'href="([^"]*after=[^"]*)"', admin_client.get(NOTES + "?sort=title&per_page=2").text)
+    assert forged is not None
+    assert titles(editor.get(forged.group(1).replace("&amp;", "&")).text) == ["Red 00", "Red 01"]
+    # The search, a filter and a sort narrow the scope, never widen it.
+    assert titles(editor.get(NOTES + "?q=Blue").text) == []
+    blue_team = notes["blue"][0].team_id
+    assert titles(editor.get(f"{NOTES}?f_team_id={blue_team}").text) == []
+    assert titles(editor.get(NOTES + "?sort=-title").text) == [f"Red {index:02d}" for index in reversed(range(RED))]
+
+
+def test_a_scoped_list_is_counted_and_estimated_within_its_scope(editor, admin_client, notes, db_session):
+    # With statistics, the whole table has an estimate of its own, which a scoped list must not show.
+    sqlite = db_session.get_bind().dialect.name == "sqlite"
+    db_session.execute(sa.text("ANALYZE" if sqlite else "ANALYZE scoped_note"))
+    db_session.commit()
+    page = editor.get(NOTES).text
+    assert f"About {RED + BLUE} " not in page and f"{RED + BLUE} notes" not in page
+    assert f"{RED} notes in all." in editor.get(NOTES + "?count=1").text
+    # The superuser's scope narrows nothing (it returns the statement given): the whole table's estimate.
+    assert f"About {RED + BLUE} notes (an estimate)." in admin_client.get(NOTES).text
+    # The dashboard's count too: the scope's rows, however the table's are estimated.
+    assert dashboard_count(editor) != str(RED + BLUE)
+
+
+def test_the_export_holds_only_the_scope(editor, notes):
+    response = editor.get(NOTES + "export.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert sorted(row[1] for row in rows[1:]) == [f"Red {index:02d}" for index in range(RED)]
+
+
+def test_a_row_outside_the_scope_answers_as_a_missing_one(editor, notes, db_session, scoped):
+    blue = notes["blue"][0]
+    missing = max(note.id for note in notes["blue"]) + 1000
+    form = {"title": "Taken over", "team_id": str(notes["red"][0].team_id)}
+
+    def same(method: str, path: str, **options: t.Any) -> tuple[int, str]:
+        """The answers for the blue note's key and for a key no row has, the keys taken out."""
+        answers = []
+        for ident in (blue.id, missing):
+            response = getattr(editor, method)(path.format(ident), **options)
+            location = response.headers.get("Location", "")
+            if response.status_code == 302:
+                said = flashes(editor.get(location).text).replace(f" {ident} ", " <id> ")
+            else:
+                # The error page, which names no key; its log-out form's CSRF token is signed with the time.
+                said = re.sub(r'name="csrf_token" value="[^"]*"', "", response.text)
+            answers.append((response.status_code, location, said))
+        assert answers[0] == answers[1], path
+        return answers[0][0], answers[0][2]
+
+    assert same("get", NOTES + "{}/")[0] == 404
+    assert same("get", NOTES + "{}/edit")[0] == 404
+    assert same("get", NOTES + "{}/delete")[0] == 404
+    status, said = same("post", NOTES + "{}/edit", data=form)
+    assert status == 302 and "nothing was saved" in said
+    status, said = same("post", NOTES + "{}/delete")
+    assert status == 302 and "nothing was deleted" in said
+    status, said = same("post", NOTES + "{}/do/exclaim")
+    assert status == 302 and "nothing was done" in said
+    db_session.expire_all()
+    assert db_session.get(scoped.Note, blue.id).title == "Blue 00"  # untouched
+
+
+def test_rows_inside_the_scope_are_shown_edited_deleted_and_acted_on(editor, notes, db_session, scoped):
+    red = [note.id for note in notes["red"]]
+    assert editor.get(f"{NOTES}{red[0]}/").status_code == 200
+    team = str(notes["red"][0].team_id)
+    response = editor.post(f"{NOTES}{red[0]}/edit", data={"title": "Renamed", "team_id": team})
+    assert response.status_code == 302 and response.headers["Location"] == f"{NOTES}{red[0]}/"
+    assert editor.post(f"{NOTES}{red[1]}/do/exclaim").status_code == 302
+    assert editor.post(f"{NOTES}{red[2]}/delete").status_code == 302
+    db_session.expire_all()
+    assert db_session.get(scoped.Note, red[0]).title == "Renamed"
+    assert db_session.get(scoped.Note, red[1]).title == "Red 01!"
+    assert db_session.get(scoped.Note, red[2]) is None
+
+
+def test_a_save_may_not_move_a_row_out_of_the_scope(editor, notes, db_session, scoped):
+    red, blue_team = notes["red"][0], notes["blue"][0].team_id
+    response = editor.post(f"{NOTES}{red.id}/edit", data={"title": "Moved", "team_id": str(blue_team)})
+    assert response.status_code == 200
+    assert "would be outside the rows you may see and change here" in response.text
+    response = editor.post(NOTES + "new", data={"title": "Planted", "team_id": str(blue_team)})
+    assert response.status_code == 200 and "would be outside the rows you may see" in response.text
+    db_session.expire_all()
+    assert db_session.get(scoped.Note, red.id).title == "Red 00"
+    assert db_session.scalar(sa.select(scoped.Note).where(scoped.Note.title.in_(["Moved", "Planted"]))) is None
+
+
+def test_bulk_actions_leave_out_the_rows_outside_the_scope(editor, notes, db_session, scoped):
+    red, blue = notes["red"][0], notes["blue"][0]
+    response = editor.post(
+        NOTES + "action", data={"action": "shout", "ids": [str(red.id), str(blue.id)]}, follow_redirects=True
+    )
+    assert "1 of the selected notes no longer exist (deleted meanwhile) and are left out." in response.text
+    assert "Shouted 1." in response.text
+    response = editor.post(
+        NOTES + "action", data={"action": "delete", "ids": [str(blue.id)], "confirmed": "1"}, follow_redirects=True
+    )
+    assert "the selected notes no longer exist (deleted meanwhile). Nothing was changed." in response.text
+    db_session.expire_all()
+    assert db_session.get(scoped.Note, red.id).title == "RED 00"
+    assert db_session.get(scoped.Note, blue.id).title == "Blue 00"
+
+
+def dashboard_count(client: t.Any) -> str:
+    """The "Records" widget's number of notes."""
+    page = client.get("/admin/").text
+    row = re.search(r"Notes</a>\s*</t[dh]>\s*<td[^>]*>\s*([^<\s]*)", page)
+    assert row is not None, page
+    return row.group(1)
+
+
+def test_the_dashboard_counts_the_scope(editor, notes, db_session):
+    assert dashboard_count(editor) == str(RED)  # no statistics yet: counted exactly, within the scope
+
+
+def test_the_foreign_key_search_returns_only_the_scope(editor, admin_client, notes):
+    found = editor.get("/_forms/fk/scoped_note/team_id?q=")
+    assert found.status_code == 200
+    assert [row["label"] for row in found.json["results"]] == ["red"]
+    assert editor.get("/_forms/fk/scoped_note/team_id?q=blue").json["results"] == []
+    everything = admin_client.get("/_forms/fk/scoped_note/team_id?q=").json["results"]
+    assert sorted(row["label"] for row in everything) == ["blue", "red"]
+
+
+def test_a_scope_that_returns_no_select_names_the_view(app):
+    from admin_sample import scoped
+
+    from erlen_admin import AdminConfigError, ModelView
+
+    view = ModelView(scoped.Note, scope=lambda statement, user: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(AdminConfigError, match=r"'scoped_note'.*not a Select"):
+        view.scoped(sa.select(scoped.Note), object())
+    with pytest.raises(ValueError, match=r"read its rows for a user"):
+        view.scoped(sa.select(scoped.Note), None)
+    with pytest.raises(AdminConfigError, match="scope must be a function"):
+        ModelView(scoped.Note, scope="team_id")  # type: ignore[arg-type]
+
+
+def test_the_audit_log_shows_a_scoped_model_s_entries_of_the_scope_only(app, editor, admin_client, notes, db_session):
+    """The changed values of another team's note are that note's: its entries are outside the editor's scope."""
+    from erlen_auth import Role, grant
+
+    red, blue = notes["red"][0], notes["blue"][0]
+    admin_client.post(f"{NOTES}{red.id}/edit", data={"title": "Red renamed", "team_id": str(red.team_id)})
+    admin_client.post(f"{NOTES}{blue.id}/edit", data={"title": "Blue renamed", "team_id": str(blue.team_id)})
+    role = db_session.scalar(sa.select(Role).where(Role.name == "editor"))
+    grant(role, "admin.audit.view", app=app)
+    db_session.commit()
+    for text in (editor.get("/admin/m/audit/").text, editor.get("/admin/m/audit/export.csv").text):
+        assert "Red renamed" in text and "Blue renamed" not in text
+    dashboard = editor.get("/admin/").text
+    assert "Red renamed" in dashboard and "Blue renamed" not in dashboard
+    assert '<desc id="activity-desc">1 changes in all' in dashboard
+    assert "Blue renamed" in admin_client.get("/admin/m/audit/").text
