@@ -448,6 +448,52 @@ def test_an_outage_of_the_database_broker_is_logged_once_and_its_end_once(
     assert not messages(caplog, "Consumer encountered") and not messages(caplog, "Restarting consumer")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_the_lease_renewals_of_a_running_job_meeting_a_database_outage_log_it_once(
+    make_db_app: t.Any,
+    postgres_server: t.Any,
+    queue_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker's database broker renews the leases of its running jobs five times a lease: while their database
+    was away, each renewal logged "could not renew the leases of running jobs" with SQLAlchemy's error (the SQL
+    statement, its parameters, a link), beside the watch's one line. Renewals now go through the watch."""
+    import threading
+
+    from conftest import PLUGINS
+
+    from erlen_tasks import state_of
+    from erlen_tasks.brokers import close_broker, make_broker
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(dramatiq.worker, "CONSUMER_RESTART_DELAY_SECS", 0.0)  # each renewal may try the database
+    settings = {**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 0.5}  # a renewal every 0.1 s
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    commit(app, "held while the database is away")
+    state = state_of(app)
+    # The renewals' tries to connect to the stopped database, counted on the broker's lease thread.
+    renewals: list[str] = []
+
+    def connecting(*_args: t.Any) -> None:
+        if threading.current_thread().name == "erlen-tasks-lease":
+            renewals.append("connect")
+
+    sa.event.listen(erlen_db.database_of(app).engine, "do_connect", connecting)
+    broker = make_broker(state, keeps_trying=True)  # a worker's
+    try:
+        consumer = broker.consume(state.queue_name("default"), prefetch=1, timeout=50)
+        wait_for(lambda: next(consumer), what="the job claimed, its lease renewed from now on")
+        postgres_server.stop()
+        wait_for(lambda: len(renewals) >= 5, timeout=60, what="five renewals meeting the outage")
+    finally:
+        close_broker(broker)
+    assert not messages(caplog, "could not renew")
+    [lost] = messages(caplog, "cannot be reached")
+    assert "\n" not in lost.getMessage()
+    assert outage_lines(caplog) == ["lost"]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
     make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
