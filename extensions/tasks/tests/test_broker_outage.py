@@ -531,3 +531,21 @@ def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
     assert line.startswith(f"The jobs' Redis at {where} (TASKS_URL) cannot be reached ("), line
     assert line.endswith("this process keeps trying to connect until it answers again (tried every 3 s)."), line
     assert PASSWORD not in output(tmp_path, "relay")
+
+
+def test_the_line_about_jobs_given_up_as_a_worker_stops_names_ten_and_counts_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker stopping during an outage puts back the delayed jobs it holds (Dramatiq prefetches up to a thousand
+    per worker thread from a delay queue): the line saying it gave up named every one, a line of tens of
+    kilobytes. It names ten and counts the others."""
+    from dramatiq.broker import MessageProxy
+
+    url, _where = unreachable_url("redis")
+    watch = BrokerWatch("redis", url)
+    held = [MessageProxy(job_message(str(number))) for number in range(2000)]
+    watch.abandoned("putting back on their queue", held)
+    [line] = messages(caplog, "as this worker stops")
+    named = ", ".join(f"test.record ({proxy.message_id})" for proxy in held[:10])
+    assert f"it gave up putting back on their queue {named} and 1990 more; Redis gives them" in line.getMessage()
+    assert held[10].message_id not in line.getMessage()
