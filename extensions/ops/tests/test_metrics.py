@@ -366,3 +366,31 @@ def test_a_scrape_time_gauge_named_like_another_metric_is_refused_when_made(make
     type_lines = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")]
     assert sorted(name for name in set(type_lines) if type_lines.count(name) > 1) == []
     assert "erlen_test_things 4.0" in body.splitlines()
+
+
+def test_a_metric_made_after_a_scrape_time_gauge_of_its_name_is_refused(make_app: MakeApp) -> None:
+    """A plugin whose erlen_ops_metrics runs after another's made a metric writing the name of that plugin's
+    scrape-time gauge (a gauge of the same name, a counter x beside the gauge x_total): both were written into the
+    answer, and Prometheus refused every metric of the app, silently. The later metric is refused, naming both,
+    and left out of the registry."""
+    from erlen_ops import state_of
+
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+    factory = metrics.factory
+    factory.on_scrape("erlen_test_backlog", "A backlog.", lambda: 2)
+    factory.on_scrape("erlen_test_sent_total", "Sent, read at scrape time.", lambda: 5)
+    factory.on_scrape("erlen_test_wait_count", "Waiting, read at scrape time.", lambda: 1)
+    with pytest.raises(ValueError, match="The metric 'erlen_test_backlog' would write 'erlen_test_backlog' into"):
+        factory.gauge("erlen_test_backlog", "The same name.")
+    with pytest.raises(ValueError, match="'erlen_test_sent' would write 'erlen_test_sent_total' into /metrics"):
+        factory.counter("erlen_test_sent", "Its sample is the gauge's name.", ["kind"])
+    with pytest.raises(ValueError, match="'erlen_test_wait' would write 'erlen_test_wait_count' into /metrics"):
+        factory.histogram("erlen_test_wait", "Its sample is the gauge's name.")
+    body = app.test_client().get("/metrics", environ_base=LOCAL).text
+    type_lines = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")]
+    assert sorted(name for name in set(type_lines) if type_lines.count(name) > 1) == []
+    assert {"erlen_test_backlog 2.0", "erlen_test_sent_total 5.0", "erlen_test_wait_count 1.0"} <= set(
+        body.splitlines()
+    )

@@ -331,3 +331,28 @@ def test_secrets_in_the_url_are_not_exported_with_the_request_span(make_app: Mak
         if span.kind == SpanKind.SERVER and span.attributes
     ]
     assert targets == ["/reset/***/2?api_key=***&password=***&page=2", "/fails/***"]
+
+
+def test_secrets_of_path_and_uuid_route_variables_are_not_exported_with_the_request_span(make_app: MakeApp) -> None:
+    """A secret route variable was hidden only when its value was one path segment, written as Python writes it:
+    a <path:token> holding slashes, or a <uuid:token> sent in capitals (the converter takes them), was exported."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    exporter = recording(app)
+
+    @app.route("/files/<path:signed_token>/download")
+    def download(signed_token: str) -> str:
+        return "file"
+
+    @app.route("/invites/<uuid:invite_token>")
+    def invite(invite_token: t.Any) -> str:
+        return "invite"
+
+    client = app.test_client()
+    assert client.get("/files/abc/def-s3cr3t/download?page=1").status_code == 200
+    assert client.get("/invites/0F0E5C0E-1A2B-4C3D-8E9F-00112233AABB").status_code == 200
+    targets = [
+        span.attributes.get("http.target")
+        for span in exporter.get_finished_spans()
+        if span.kind == SpanKind.SERVER and span.attributes
+    ]
+    assert targets == ["/files/***/download?page=1", "/invites/***"]

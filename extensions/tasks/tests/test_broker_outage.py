@@ -448,6 +448,52 @@ def test_an_outage_of_the_database_broker_is_logged_once_and_its_end_once(
     assert not messages(caplog, "Consumer encountered") and not messages(caplog, "Restarting consumer")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_the_lease_renewals_of_a_running_job_meeting_a_database_outage_log_it_once(
+    make_db_app: t.Any,
+    postgres_server: t.Any,
+    queue_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker's database broker renews the leases of its running jobs five times a lease: while their database
+    was away, each renewal logged "could not renew the leases of running jobs" with SQLAlchemy's error (the SQL
+    statement, its parameters, a link), beside the watch's one line. Renewals now go through the watch."""
+    import threading
+
+    from conftest import PLUGINS
+
+    from erlen_tasks import state_of
+    from erlen_tasks.brokers import close_broker, make_broker
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(dramatiq.worker, "CONSUMER_RESTART_DELAY_SECS", 0.0)  # each renewal may try the database
+    settings = {**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 0.5}  # a renewal every 0.1 s
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    commit(app, "held while the database is away")
+    state = state_of(app)
+    # The renewals' tries to connect to the stopped database, counted on the broker's lease thread.
+    renewals: list[str] = []
+
+    def connecting(*_args: t.Any) -> None:
+        if threading.current_thread().name == "erlen-tasks-lease":
+            renewals.append("connect")
+
+    sa.event.listen(erlen_db.database_of(app).engine, "do_connect", connecting)
+    broker = make_broker(state, keeps_trying=True)  # a worker's
+    try:
+        consumer = broker.consume(state.queue_name("default"), prefetch=1, timeout=50)
+        wait_for(lambda: next(consumer), what="the job claimed, its lease renewed from now on")
+        postgres_server.stop()
+        wait_for(lambda: len(renewals) >= 5, timeout=60, what="five renewals meeting the outage")
+    finally:
+        close_broker(broker)
+    assert not messages(caplog, "could not renew")
+    [lost] = messages(caplog, "cannot be reached")
+    assert "\n" not in lost.getMessage()
+    assert outage_lines(caplog) == ["lost"]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
     make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
@@ -485,3 +531,21 @@ def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
     assert line.startswith(f"The jobs' Redis at {where} (TASKS_URL) cannot be reached ("), line
     assert line.endswith("this process keeps trying to connect until it answers again (tried every 3 s)."), line
     assert PASSWORD not in output(tmp_path, "relay")
+
+
+def test_the_line_about_jobs_given_up_as_a_worker_stops_names_ten_and_counts_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker stopping during an outage puts back the delayed jobs it holds (Dramatiq prefetches up to a thousand
+    per worker thread from a delay queue): the line saying it gave up named every one, a line of tens of
+    kilobytes. It names ten and counts the others."""
+    from dramatiq.broker import MessageProxy
+
+    url, _where = unreachable_url("redis")
+    watch = BrokerWatch("redis", url)
+    held = [MessageProxy(job_message(str(number))) for number in range(2000)]
+    watch.abandoned("putting back on their queue", held)
+    [line] = messages(caplog, "as this worker stops")
+    named = ", ".join(f"test.record ({proxy.message_id})" for proxy in held[:10])
+    assert f"it gave up putting back on their queue {named} and 1990 more; Redis gives them" in line.getMessage()
+    assert held[10].message_id not in line.getMessage()

@@ -5,7 +5,10 @@ for them together at most a timeout. A call still running when the round ends
 (it hangs: a database that stopped answering) is left running, and is not
 started again by later rounds while it runs: otherwise every probe or scrape
 would add one more thread stuck the same way (and one more database
-connection), until the process could start no more.
+connection), until the process could start no more. A round that finds a
+call started by another round still within that round's timeout (two
+scrapes at once) waits for that run's outcome as that round does, rather
+than leaving the call out of its answer.
 """
 
 from __future__ import annotations
@@ -40,6 +43,18 @@ class Outcome:
     error: BaseException | None = None
 
 
+class _Run:
+    """One run of a call, which rounds that start or find it running read the outcome of.
+
+    :param deadline: when the round that started it stops waiting for it (its clock's time).
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.outcome: Outcome | None = None
+        self.thread: threading.Thread | None = None
+
+
 class BoundedCalls:
     """Runs rounds of named calls in parallel, each round bounded by ``timeout`` seconds.
 
@@ -61,10 +76,10 @@ class BoundedCalls:
         self.timeout = timeout
         self.thread_prefix = thread_prefix
         self._clock = clock
-        #: Guards ``_threads``: rounds may run at once (scrapes on several threads of a worker).
+        #: Guards ``_runs``: rounds may run at once (scrapes on several threads of a worker).
         self._lock = threading.Lock()
-        #: Each call's latest thread, by name: one still running (a hung call) is not started again.
-        self._threads: dict[str, threading.Thread] = {}
+        #: Each call's latest run, by name: one still running (a hung call) is not started again.
+        self._runs: dict[str, _Run] = {}
 
     def run(self, calls: Mapping[str, Callable[[], object]]) -> dict[str, Outcome]:
         """Run ``calls`` (by name), wait for them at most the timeout, and return each one's outcome.
@@ -73,40 +88,45 @@ class BoundedCalls:
         :returns: the outcome of each call, by name, in the order of ``calls``.
         """
         started = self._clock()
-        outcomes: dict[str, Outcome] = {}
-        threads: dict[str, threading.Thread] = {}
+        deadline = started + self.timeout
+        #: This round's run of each call, and whether this round started it.
+        runs: dict[str, tuple[_Run, bool]] = {}
         with self._lock:
             for name, call in calls.items():
-                previous = self._threads.get(name)
-                if previous is not None and previous.is_alive():
+                previous = self._runs.get(name)
+                if previous is not None and previous.thread is not None and previous.thread.is_alive():
+                    runs[name] = (previous, False)
                     continue
-                thread = threading.Thread(
+                run = _Run(deadline)
+                run.thread = threading.Thread(
                     target=self._run_one,
-                    args=(name, call, outcomes),
+                    args=(run, call),
                     name=f"{self.thread_prefix}{name}",
                     daemon=True,  # a hung call must not keep the process from exiting
                 )
-                thread.start()
-                threads[name] = self._threads[name] = thread
-        deadline = started + self.timeout
+                run.thread.start()
+                self._runs[name] = run
+                runs[name] = (run, True)
         answered: dict[str, Outcome] = {}
         for name in calls:
-            started_now = threads.get(name)
-            if started_now is None:
-                answered[name] = Outcome("still_running", self.timeout)
-                continue
-            started_now.join(max(0.0, deadline - self._clock()))
+            run, started_here = runs[name]
+            # A run of another round is waited for as long as that round waits (two scrapes at once both get
+            # its value), not beyond: one past its round's timeout hangs, and is left out at once.
+            wait_until = deadline if started_here else min(deadline, run.deadline)
+            t.cast(threading.Thread, run.thread).join(max(0.0, wait_until - self._clock()))
             # Read once: a call ending right now writes its outcome after this round has given up on it.
-            outcome = outcomes.get(name)
-            answered[name] = outcome if outcome is not None else Outcome("timeout", self.timeout)
+            outcome = run.outcome
+            if outcome is None:
+                outcome = Outcome("timeout" if started_here else "still_running", self.timeout)
+            answered[name] = outcome
         return answered
 
-    def _run_one(self, name: str, call: Callable[[], object], outcomes: dict[str, Outcome]) -> None:
+    def _run_one(self, run: _Run, call: Callable[[], object]) -> None:
         started = time.perf_counter()
         try:
             with self.app.app_context():
                 value = call()
         except BaseException as exc:  # SystemExit too: on this thread it would end it without an outcome
-            outcomes[name] = Outcome("fail", time.perf_counter() - started, error=exc)
+            run.outcome = Outcome("fail", time.perf_counter() - started, error=exc)
             return
-        outcomes[name] = Outcome("ok", time.perf_counter() - started, value=value)
+        run.outcome = Outcome("ok", time.perf_counter() - started, value=value)

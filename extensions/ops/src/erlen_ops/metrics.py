@@ -44,6 +44,8 @@ QUERY_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100)
 #: A value read at scrape time: a number, or numbers by label values.
 ScrapeValue = float | Mapping[tuple[str, ...], float] | None
 
+_MetricT = t.TypeVar("_MetricT", Counter, Gauge, Histogram)
+
 
 @dataclass(frozen=True)
 class ScrapedGauge:
@@ -91,8 +93,11 @@ class MetricsFactory:
         self.gauge_reads = BoundedCalls(app, timeout=scrape_timeout, thread_prefix="erlen-ops-gauge-")
 
     def counter(self, name: str, documentation: str, labelnames: Sequence[str] = (), **options: t.Any) -> Counter:
-        """A :class:`prometheus_client.Counter` of the app; ``options`` as prometheus-client takes them."""
-        return Counter(name, documentation, labelnames, registry=self.registry, **options)
+        """A :class:`prometheus_client.Counter` of the app; ``options`` as prometheus-client takes them.
+
+        :raises ValueError: it would write the name of a gauge read at scrape time (see :meth:`on_scrape`).
+        """
+        return self._not_scraped(name, Counter(name, documentation, labelnames, registry=self.registry, **options))
 
     def gauge(
         self,
@@ -107,19 +112,46 @@ class MetricsFactory:
 
         :param multiprocess_mode: how the workers' values combine: ``livesum`` (the default: the sum over
             the live workers, such as connections in use), ``liveall`` (one series per worker), ``max``...
+        :raises ValueError: it would write the name of a gauge read at scrape time (see :meth:`on_scrape`).
         """
-        return Gauge(
+        return self._not_scraped(
             name,
-            documentation,
-            labelnames,
-            registry=self.registry,
-            multiprocess_mode=t.cast(t.Any, multiprocess_mode),
-            **options,
+            Gauge(
+                name,
+                documentation,
+                labelnames,
+                registry=self.registry,
+                multiprocess_mode=t.cast(t.Any, multiprocess_mode),
+                **options,
+            ),
         )
 
     def histogram(self, name: str, documentation: str, labelnames: Sequence[str] = (), **options: t.Any) -> Histogram:
-        """A :class:`prometheus_client.Histogram` of the app (``buckets=`` to choose them)."""
-        return Histogram(name, documentation, labelnames, registry=self.registry, **options)
+        """A :class:`prometheus_client.Histogram` of the app (``buckets=`` to choose them).
+
+        :raises ValueError: it would write the name of a gauge read at scrape time (see :meth:`on_scrape`).
+        """
+        return self._not_scraped(name, Histogram(name, documentation, labelnames, registry=self.registry, **options))
+
+    def _not_scraped(self, name: str, metric: _MetricT) -> _MetricT:
+        """``metric``, just made, unless it writes the name of a gauge read at scrape time (made by an earlier
+        plugin): both in one answer, Prometheus would refuse the whole scrape. Then it is taken out of the registry.
+
+        :param name: the name it was made with.
+        :param metric: a metric of the app's registry.
+        :raises ValueError: naming the metric and the gauge.
+        """
+        written: set[str] = set()
+        for family in metric.collect():
+            written |= _written_names(family)
+        clash = sorted(written & {gauge.name for gauge in self.scrapers})
+        if clash:
+            self.registry.unregister(metric)
+            raise ValueError(
+                f"The metric {name!r} would write {', '.join(map(repr, clash))} into /metrics, the name of a "
+                "gauge read at scrape time (on_scrape): give one of them a name of its own."
+            )
+        return metric
 
     def on_scrape(
         self, name: str, documentation: str, read: Callable[[], ScrapeValue], labelnames: Sequence[str] = ()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
+import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,7 +182,10 @@ def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
         return
     attributes = getattr(span, "attributes", None) or {}
     secret_values = {
-        str(value) for name, value in (request.view_args or {}).items() if is_secret_name(name) and str(value)
+        # A UUID converter takes its capitals too: the URL's text is compared in lower case with str(uuid)'s.
+        (str(value), isinstance(value, uuid.UUID))
+        for name, value in (request.view_args or {}).items()
+        if is_secret_name(name) and str(value)
     }
     for key in URL_ATTRIBUTES:
         value = attributes.get(key)
@@ -192,11 +196,25 @@ def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
                 span.set_attribute(key, hidden)
 
 
-def _hide_in_url(url: str, secret_values: set[str]) -> str:
-    """``url`` with the path segments holding one of ``secret_values`` and secret query parameters hidden."""
+def _hide_in_url(url: str, secret_values: set[tuple[str, bool]]) -> str:
+    """``url`` with the path segments holding one of ``secret_values`` and secret query parameters hidden.
+
+    :param url: a request's path (with its query) or whole URL.
+    :param secret_values: the values of the route's secret variables, each with whether it is compared in lower
+        case (a UUID's). A value of a ``path`` variable spans several segments: they are hidden as one.
+    """
     path, mark, query = url.partition("?")
-    if secret_values:
-        path = "/".join(MASK if unquote(segment) in secret_values else segment for segment in path.split("/"))
+    segments = path.split("/")
+    for value, any_case in secret_values:
+        # Its slashes sent as such (one segment each) or encoded (%2F, one segment in all).
+        for width in sorted({value.count("/") + 1, 1}, reverse=True):
+            start = 0
+            while start + width <= len(segments):
+                text = unquote("/".join(segments[start : start + width]))
+                if (text.lower() if any_case else text) == value:
+                    segments[start : start + width] = [MASK]
+                start += 1
+    path = "/".join(segments)
     return path + mark + (redact_text(query) if query else "")
 
 

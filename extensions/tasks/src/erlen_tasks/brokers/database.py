@@ -26,7 +26,7 @@ from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.errors import ActorNotFound, ConnectionFailed, QueueNotFound
 
 from ..models import DEAD, DONE, FAILED, PENDING, RUNNING, JobRecord, utcnow
-from .outage import WatchedBroker
+from .outage import BrokerUnreachable, WatchedBroker
 
 if t.TYPE_CHECKING:
     from dramatiq.middleware import Middleware
@@ -217,14 +217,24 @@ class DatabaseBroker(dramatiq.Broker):
             if not tokens:
                 continue
             try:
-                with self.engine.begin() as connection:
-                    connection.execute(
-                        sa.update(TABLE)
-                        .where(TABLE.c.claim_token.in_(tokens), TABLE.c.status == RUNNING)
-                        .values(claimed_until=self.clock() + self.lease)
-                    )
+                self.renew_leases(tokens)
+            except BrokerUnreachable:
+                continue  # a watched broker's: its watch logged the outage once, and logs its end
             except Exception as exc:  # never let the thread die: the next beat tries again
                 logger.warning("erlen-tasks: could not renew the leases of running jobs: %s", exc)
+
+    def renew_leases(self, tokens: list[str]) -> None:
+        """Extend the leases of the running rows held under ``tokens`` (the claims of this worker's queues).
+
+        :param tokens: the claim tokens of the queues with held rows.
+        """
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(TABLE)
+                .where(TABLE.c.claim_token.in_(tokens), TABLE.c.status == RUNNING)
+                .values(claimed_until=self.clock() + self.lease)
+            )
+        self.answered()
 
     def close(self) -> None:
         """Stop the heartbeat (the engine belongs to the app)."""
@@ -402,6 +412,11 @@ class WatchedDatabaseBroker(WatchedBroker, DatabaseBroker):
     def enqueue(self, message: dramatiq.Message[t.Any], *, delay: int | None = None) -> dramatiq.Message[t.Any]:
         # Not through the watch: a retry's enqueue fails inside Dramatiq's middleware, with the database's error.
         return DatabaseBroker.enqueue(self, message, delay=delay)
+
+    def renew_leases(self, tokens: list[str]) -> None:
+        # Through the watch: during an outage, a WARNING with the SQL statement and its parameters at every beat
+        # (five a lease) while a job ran; now the outage's one line, and BrokerUnreachable, which the beat skips.
+        self.watched(lambda: DatabaseBroker.renew_leases(self, tokens))
 
 
 __all__ = [

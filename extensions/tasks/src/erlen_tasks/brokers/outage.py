@@ -108,6 +108,9 @@ class BrokerUnreachable(ConnectionClosed):
     """
 
 
+#: The jobs a line about acknowledgements or requeues given up names at most (it counts the others).
+ABANDONED_LISTED = 10
+
 #: How Dramatiq's line about an acknowledgement it retries begins: it says the job may run twice.
 _ACK_RETRIED = "Failed to post_process_message("
 
@@ -288,7 +291,11 @@ class BrokerWatch(Middleware):
         :param what: the operation given up, e.g. ``"acknowledging"``.
         :param messages: the jobs' messages.
         """
-        jobs = ", ".join(f"{m.actor_name} ({m.message_id})" for m in messages)
+        listed = list(messages)
+        # A bounded line: a worker holds up to a thousand delayed jobs per thread (Dramatiq's delay prefetch).
+        jobs = ", ".join(f"{m.actor_name} ({m.message_id})" for m in listed[:ABANDONED_LISTED])
+        if len(listed) > ABANDONED_LISTED:
+            jobs += f" and {len(listed) - ABANDONED_LISTED} more"
         logger.warning(
             "%s cannot be reached as this worker stops: it gave up %s %s; %s.",
             self.failover.service,
