@@ -130,6 +130,31 @@ def test_json_that_is_not_a_form_is_invalid_not_an_error(person_client: t.Any, p
     assert body["data"]["admin"] is False
 
 
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", "null", '"Ada"', "3"])
+def test_a_json_body_that_is_not_an_object_never_validates_a_form_of_optional_fields(
+    make_app: MakeApp, body: str
+) -> None:
+    # Before, such a body was an empty form, and a form of optional fields was valid: saved, it blanked the row.
+    from erlen_forms.form import UNREADABLE_JSON
+
+    app = make_app(["forms"])
+
+    class NicknameForm(Form):
+        nickname = StringField("Nickname")
+
+    @app.post("/nickname")
+    def nickname() -> t.Any:
+        form = NicknameForm()
+        return jsonify({"valid": form.validate_on_submit(), "errors": form.errors})
+
+    client = csrf_client_for(app)
+    answer = client.post("/nickname", data=body, content_type="application/json").get_json()
+    assert answer == {"valid": False, "errors": {"": [UNREADABLE_JSON]}}
+    # An object, even an empty one, and an empty body are read as before.
+    assert client.post("/nickname", json={}).get_json() == {"valid": True, "errors": {}}
+    assert client.post("/nickname", data=b"", content_type="application/json").get_json()["valid"] is True
+
+
 def test_malformed_json_is_invalid_not_an_error(person_client: t.Any) -> None:
     response = person_client.post("/person", data=b"{not json", content_type="application/json")
     assert response.status_code == 200

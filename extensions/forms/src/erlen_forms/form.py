@@ -67,6 +67,29 @@ def request_formdata() -> MultiDict[str, t.Any] | None:
     return ImmutableMultiDict(items)
 
 
+#: The form error of a JSON submission whose body is not an object: none of the fields could be read.
+UNREADABLE_JSON = (
+    "The request body is not a JSON object, so none of the form's fields could be read: send an object whose "
+    "keys are the field names."
+)
+
+
+def unreadable_json_body() -> bool:
+    """Whether the current request says it sends JSON and sends something else than an object.
+
+    Such a body (``{not json``, ``[1, 2]``, ``null``) gives the form no data, as an empty one does; unlike an
+    empty body, it was meant to carry data, so the form is not valid (a form of optional fields would otherwise
+    save blanks over the stored values).
+    """
+    if not request.is_json or not request.get_data(cache=True):
+        return False
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        return True
+    return not isinstance(payload, Mapping)
+
+
 def _scalar(value: object) -> str:
     if value is True:
         return "y"
@@ -160,8 +183,11 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
         meta: Mapping[str, t.Any] | None = None,
         **kwargs: t.Any,
     ) -> None:
+        #: Whether the submission's JSON body was not an object (see :func:`unreadable_json_body`).
+        self.unreadable_body = False
         if formdata is FROM_REQUEST:
             formdata = request_formdata() if self.is_submitted() else None
+            self.unreadable_body = formdata is not None and unreadable_json_body()
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
         _reject_signaling_nans(self._iter_all())
         for name, validators in self.extra_field_validators.items():
@@ -190,11 +216,15 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
         """Validate every field, then the form's validators.
 
         Errors of form validators go to :attr:`form_errors` (a view adds its
-        own with :meth:`add_form_error`). Text holding the
+        own with :meth:`add_form_error`), as does a JSON submission whose body
+        is not an object (:data:`UNREADABLE_JSON`). Text holding the
         NUL character is an error of its field in every form: no database
         column can store it (PostgreSQL refuses it), and no person types it.
         """
         valid = bool(super().validate(extra_validators=extra_validators))
+        if self.unreadable_body:
+            self.form_errors.append(UNREADABLE_JSON)
+            valid = False
         if not self._refuse_nul_characters():
             valid = False
         for validator in self.form_validators:
