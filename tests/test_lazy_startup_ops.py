@@ -16,6 +16,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from test_lazy_startup import HIDE_FLASK_COMMANDS
 
 import erlen
 
@@ -50,22 +51,12 @@ def _config(database: Path) -> dict[str, t.Any]:
     }
 
 
-#: Runs ``erlen --app ops_cli_app --help`` and prints the modules imported. Hides the environment's
-#: ``flask.commands`` entry points (apiflask's imports SQLAlchemy), as test_lazy_startup.HIDE_FLASK_COMMANDS does.
-HELP_SCRIPT = """
+#: Runs ``erlen --app ops_cli_app --help`` and prints the modules imported, the environment's ``flask.commands``
+#: entry points hidden (apiflask's imports SQLAlchemy) as in test_lazy_startup.
+HELP_SCRIPT = (
+    HIDE_FLASK_COMMANDS
+    + """
 import json, sys
-from importlib import metadata
-
-_entry_points = metadata.entry_points
-
-
-def _without_flask_commands(**params):
-    if params.get("group") == "flask.commands":
-        return metadata.EntryPoints(())
-    return _entry_points(**params)
-
-
-metadata.entry_points = _without_flask_commands
 
 from erlen.cli import cli
 
@@ -75,6 +66,7 @@ except SystemExit as exc:
     print("exit", exc.code)
 print(json.dumps(sorted(sys.modules)))
 """
+)
 
 
 def test_erlen_help_of_an_app_with_ops_sets_up_no_database(tmp_path: Path) -> None:
