@@ -52,7 +52,8 @@ def extended_class(form_class: type[Form], app: Flask) -> type[Form]:
     :param app: the app whose plugins extend it.
     :returns: ``form_class`` itself when no plugin extends it.
     :raises FormExtensionError: an extension names a field the form lacks,
-        adds a field that exists, or returns something else than a
+        adds a field that exists, whose name is not an identifier or is the
+        CSRF token's, or returns something else than a
         :class:`FormExtension`.
     """
     state = state_of(app)
@@ -93,12 +94,25 @@ def _build(form_class: type[Form], app: Flask) -> type[Form]:
     validators: dict[str, tuple[t.Any, ...]] = {k: tuple(v) for k, v in form_class.extra_field_validators.items()}
     form_validators = list(form_class.form_validators)
     added_by: dict[str, str] = {}
+    csrf_field_name = app.config.get("FORMS_CSRF_FIELD_NAME", "csrf_token")
     for plugin, extension in extensions:
         for name, unbound in extension.fields.items():
             if not isinstance(unbound, UnboundField):
                 raise FormExtensionError(
                     f"Plugin {plugin!r} adds {name!r} to the form {form_class.form_id!r} as "
                     f"{type(unbound).__name__}; give an unbound field such as StringField('Label')."
+                )
+            if not name.isidentifier():
+                # WTForms names a FormField's or FieldList's inputs "address-city", "phones-0": a field named so
+                # would read (and render) another field's input.
+                raise FormExtensionError(
+                    f"Plugin {plugin!r} adds the field {name!r} to the form {form_class.form_id!r}: a field's name "
+                    "must be a Python identifier (letters, digits and _, not starting with a digit); choose another."
+                )
+            if name == csrf_field_name:
+                raise FormExtensionError(
+                    f"Plugin {plugin!r} adds the field {name!r} to the form {form_class.form_id!r}, but that is the "
+                    "name of the CSRF token's input (FORMS_CSRF_FIELD_NAME); choose another name."
                 )
             if name.startswith("_") or hasattr(form_class, name) or name in added_by:
                 owner = f"plugin {added_by[name]!r}" if name in added_by else "the form itself"
