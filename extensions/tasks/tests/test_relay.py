@@ -109,3 +109,39 @@ def test_jobs_not_due_yet_are_not_relayed(make_tasks_app: TasksApp, queue_prefix
         erlen_db.session.commit()
     assert Relay(app).relay_once().relayed == 0
     assert [row.status for row in rows(app)] == [PENDING]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["redis", "rabbitmq"])
+def test_a_row_whose_stored_message_cannot_be_read_is_dead_and_holds_up_no_other(
+    make_tasks_app: TasksApp, queue_prefix: str, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row written by another program or edited by hand: its DecodeError was taken for the broker refusing,
+    the batch kept, and every pass stopped at that row again, so no job queued after it ever reached the
+    broker."""
+    import sqlalchemy as sa
+
+    from erlen_tasks.models import DEAD, JobRecord
+
+    app = make_tasks_app({**broker_settings(kind, queue_prefix), "TASKS_HANDOFF": False})
+    with app.app_context():
+        broken = record.enqueue("broken")
+        erlen_db.session.execute(sa.update(JobRecord).where(JobRecord.id == broken.id).values(message="{not json"))
+        record.enqueue("after it")
+        erlen_db.session.commit()
+        broken_id = broken.id
+    with caplog.at_level("ERROR", logger="erlen_tasks"):
+        result = Relay(app).relay_once()
+    assert (result.relayed, result.error) == (1, None)
+    [dead, relayed] = rows(app)
+    assert (dead.id, dead.status, relayed.status) == (broken_id, DEAD, RELAYED)
+    assert dead.claim_token is None and dead.last_error is not None
+    assert (
+        dead.last_error.startswith("The stored message cannot be read (") and "Enqueue the job again" in dead.last_error
+    )
+    assert [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()] == [
+        f"erlen-tasks: job row {broken_id} of the queue {dead.queue!r} is dead: {dead.last_error}"
+    ]
+    assert Relay(app).relay_once().relayed == 0  # nothing left to hand over, nothing refused
+    with worker_thread(app):
+        wait_for(lambda: effects(app) == ["after it"], what="the job queued after the unreadable one")

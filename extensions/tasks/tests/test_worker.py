@@ -230,3 +230,34 @@ def test_a_job_whose_queued_arguments_no_longer_fit_is_dead_at_once(make_tasks_a
         dead.last_error == "JobArgumentError: Job 'test.record' no longer has the argument 'colour' it was queued with."
     )
     assert [(r.job, r.outcome) for r in reports] == [("test.record", "dead")]
+
+
+@pytest.mark.parametrize("stored", ["{not json", '{"queue_name": "default"}', "[]"])
+def test_a_row_whose_stored_message_cannot_be_read_is_dead_and_the_queue_goes_on(
+    make_tasks_app: TasksApp, stored: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row written by another program or edited by hand: the consumer raised DecodeError (a traceback) and
+    the row, left running, was claimed again after every lease, forever."""
+    import sqlalchemy as sa
+
+    from erlen_tasks.models import JobRecord
+
+    app = make_tasks_app({"TASKS_LEASE_SECONDS": 1.0})
+    with app.app_context():
+        broken = record.enqueue("broken")
+        erlen_db.session.execute(sa.update(JobRecord).where(JobRecord.id == broken.id).values(message=stored))
+        record.enqueue("fine")
+        erlen_db.session.commit()
+        broken_id = broken.id
+    with caplog.at_level("ERROR", logger="erlen_tasks"), worker_thread(app):
+        wait_for(lambda: sorted(statuses(app).values()) == [DEAD, DONE], what="the broken row dead, the other done")
+    assert effects(app) == ["fine"]
+    [dead] = [row for row in rows(app) if row.id == broken_id]
+    assert dead.last_error is not None and dead.last_error.startswith("The stored message cannot be read (")
+    assert dead.last_error.endswith("Enqueue the job again.") and dead.attempts == 1
+    logged = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert logged == [f"erlen-tasks: job row {broken_id} of the queue {dead.queue!r} is dead: {dead.last_error}"]
+    # No try reads it better: `erlen tasks retry` leaves it dead rather than fail on it.
+    result = app.test_cli_runner().invoke(args=["tasks", "retry", "--dead"])
+    assert result.exit_code == 0 and "Queued 0 job(s) again" in result.output, result.output
+    assert [row.status for row in rows(app) if row.id == broken_id] == [DEAD]

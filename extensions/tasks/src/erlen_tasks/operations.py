@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from .models import DEAD, FAILED, PENDING, JobRecord, utcnow
 from .state import state_of
+from .stored_messages import UnreadableMessage, decode_stored
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -31,7 +32,8 @@ def retryable(app: Flask) -> tuple[str, ...]:
 def requeue(rows: Iterable[JobRecord], statuses: Iterable[str] = RETRYABLE) -> int:
     """Queue dead or failed jobs again now, with a fresh count of tries; returns how many.
 
-    Rows of other statuses are left alone. The caller commits.
+    Rows of other statuses are left alone, and so are rows whose stored message cannot be read (see
+    :mod:`erlen_tasks.stored_messages`). The caller commits.
 
     :param rows: job rows, in a session.
     :param statuses: the statuses retried, :func:`retryable` for the app's broker.
@@ -42,6 +44,10 @@ def requeue(rows: Iterable[JobRecord], statuses: Iterable[str] = RETRYABLE) -> i
     for row in rows:
         if row.status not in allowed:
             continue
+        try:
+            decode_stored(row.id, row.message)
+        except UnreadableMessage:
+            continue  # no try could read it: it stays dead, its last_error saying why
         message = t.cast(dict[str, t.Any], json.loads(row.message))
         options = message.setdefault("options", {})
         options.pop("retries", None)  # a fresh count of tries for Dramatiq's Retries

@@ -25,7 +25,8 @@ import sqlalchemy as sa
 
 from erlen.failover import describe_error
 
-from .models import PENDING, RELAYED, JobRecord, utcnow
+from .models import DEAD, PENDING, RELAYED, JobRecord, utcnow
+from .stored_messages import UnreadableMessage, decode_stored, log_dead
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -111,7 +112,7 @@ class Relay:
                 connection.execute(_CLAIM, {"now": now, "ids": ids, "token": token, "until": now + self.lease})
             with self.engine.connect() as connection:
                 rows = connection.execute(
-                    sa.select(TABLE.c.id, TABLE.c.message)
+                    sa.select(TABLE.c.id, TABLE.c.message, TABLE.c.queue)
                     .where(TABLE.c.claim_token == token)
                     .order_by(TABLE.c.priority, TABLE.c.id)
                 ).all()
@@ -120,9 +121,16 @@ class Relay:
             result.database_failed = True
             return result
         handed: list[int] = []
+        unreadable: list[tuple[UnreadableMessage, str]] = []
         try:
-            for row_id, data in rows:
-                self.broker.enqueue(dramatiq.Message.decode(data.encode()))
+            for row_id, data, queue in rows:
+                try:
+                    message = decode_stored(row_id, data)
+                except UnreadableMessage as exc:
+                    # No pass reads it better: handed to no broker, it would stop every pass at it.
+                    unreadable.append((exc, queue))
+                    continue
+                self.broker.enqueue(message)
                 handed.append(row_id)
         except Exception as exc:  # the broker is away (or refused): keep the rest for the next pass
             result.error = describe_error(exc)
@@ -150,6 +158,27 @@ class Relay:
             if result.error is None:
                 result.error = f"database error: {type(exc).__name__}"
                 result.database_failed = True
+        if unreadable:
+            try:
+                with self.engine.begin() as connection:
+                    for error, _queue in unreadable:
+                        connection.execute(
+                            sa.update(TABLE)
+                            .where(TABLE.c.id == error.row_id, TABLE.c.claim_token == token)
+                            .values(
+                                status=DEAD,
+                                claim_token=None,
+                                claimed_until=None,
+                                last_error=error.reason,
+                                updated_at=self.clock(),
+                            )
+                        )
+                for error, queue in unreadable:
+                    log_dead(error, queue)
+            except sa.exc.SQLAlchemyError as exc:
+                if result.error is None:
+                    result.error = f"database error: {type(exc).__name__}"
+                    result.database_failed = True
         # Release the claims of the rows not marked (every row marked took its claim with it).
         if rows and (not marked or len(handed) < len(rows)):
             try:

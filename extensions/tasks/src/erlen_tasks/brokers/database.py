@@ -26,6 +26,7 @@ from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.errors import ActorNotFound, ConnectionFailed, QueueNotFound
 
 from ..models import DEAD, DONE, FAILED, PENDING, RUNNING, JobRecord, utcnow
+from ..stored_messages import UnreadableMessage, decode_stored, log_dead
 from .outage import BrokerUnreachable, WatchedBroker
 
 if t.TYPE_CHECKING:
@@ -351,11 +352,29 @@ class DatabaseConsumer(Consumer):
                 if not claimed.rowcount:
                     continue
                 data = connection.execute(sa.select(TABLE.c.message).where(TABLE.c.id == row_id)).scalar_one()
-            message = dramatiq.Message.decode(data.encode())
+            try:
+                message = decode_stored(row_id, data)
+            except UnreadableMessage as exc:
+                # Left running, it would be claimed again after every lease, forever.
+                self._bury(exc)
+                continue
             with self._lock:
                 self.held.add(message.message_id)
             return message
         return None
+
+    def _bury(self, error: UnreadableMessage) -> None:
+        """Make the claimed row of ``error``, whose stored message cannot be decoded, ``dead`` with the reason.
+
+        :param error: the row's error.
+        """
+        with self.broker.engine.begin() as connection:
+            connection.execute(
+                sa.update(TABLE)
+                .where(TABLE.c.id == error.row_id, TABLE.c.claim_token == self.token)
+                .values(status=DEAD, claim_token=None, claimed_until=None, last_error=error.reason, updated_at=utcnow())
+            )
+        log_dead(error, self.queue_name)
 
     def _settle(self, message: MessageProxy, **values: t.Any) -> None:
         try:
