@@ -296,3 +296,45 @@ def test_a_view_adds_a_form_error_that_renders_as_an_alert(make_app: MakeApp) ->
     body = csrf_client_for(app).post("/book", data={"name": "Ada", "address-city": "Paris"}).get_json()
     assert body["errors"] == {"": ["The room is taken at that time."]}
     assert 'role="alert"' in body["page"] and "The room is taken at that time." in body["page"]
+
+
+class TokenNamedForm(Form):
+    csrf_token = StringField("Token")
+    name = StringField("Name")
+
+
+class CustomTokenNamedForm(Form):
+    token = StringField("Token")
+
+
+class HoldsTokenNamedForm(Form):
+    inner = FormField(TokenNamedForm)
+
+
+@pytest.mark.parametrize(
+    ("config", "form_class", "kwargs", "refused"),
+    [
+        ({}, TokenNamedForm, {}, "'csrf_token'"),
+        ({"FORMS_CSRF_FIELD_NAME": "token"}, CustomTokenNamedForm, {}, "'token'"),
+        # Inputs named "inner-csrf_token" and "p-csrf_token" do not meet the token's.
+        ({}, HoldsTokenNamedForm, {}, None),
+        ({}, TokenNamedForm, {"prefix": "p"}, None),
+        ({"FORMS_CSRF_FIELD_NAME": "token"}, TokenNamedForm, {}, None),
+    ],
+)
+def test_a_form_field_named_like_the_csrf_input_is_refused_naming_the_form_and_the_setting(
+    make_app: MakeApp, config: dict[str, t.Any], form_class: type[Form], kwargs: dict[str, t.Any], refused: str | None
+) -> None:
+    """Such a field would read the token as its value, and the page would send two inputs of that name (the CSRF
+    check could read the field's text instead of the token)."""
+    app = make_app(["forms"], config)
+    with app.test_request_context("/", method="POST", data={"csrf_token": "x", "token": "y", "name": "n"}):
+        if refused is None:
+            form_class(**kwargs)
+            return
+        with pytest.raises(erlen_forms.FormDefinitionError) as caught:
+            form_class(**kwargs)
+    message = str(caught.value)
+    assert form_class.__qualname__ in message
+    assert refused in message
+    assert "FORMS_CSRF_FIELD_NAME" in message

@@ -19,7 +19,7 @@ from .csrf import (
     reset_csrf_secret,
     wants_json,
 )
-from .errors import FormExtensionError
+from .errors import FormDefinitionError, FormExtensionError
 from .sensitive import is_sensitive
 
 __version__ = "0.1.0"
@@ -72,6 +72,7 @@ __all__ = [
     "flatten_json",
     # extending forms
     "FormExtension",
+    "FormDefinitionError",
     "FormExtensionError",
     "extended_class",
     # CSRF

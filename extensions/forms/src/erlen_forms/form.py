@@ -14,6 +14,7 @@ from wtforms.form import FormMeta
 from wtforms.validators import ValidationError
 
 from .csrf import UNSAFE_METHODS, csrf_field
+from .errors import FormDefinitionError
 
 #: A validator of a whole form: it receives the form and raises
 #: :class:`wtforms.validators.ValidationError` to reject it.
@@ -134,6 +135,22 @@ def _reject_signaling_nans(fields: Iterable[wtforms.Field]) -> None:
             field.process_errors = [*field.process_errors, field.gettext("Not a valid decimal value.")]
 
 
+def _refuse_the_csrf_input_name(form: wtforms.Form) -> None:
+    """Raise :class:`FormDefinitionError` when a field of ``form`` has the CSRF token's input name.
+
+    Such a field would read the token as its value, and its input would be sent beside the token's under one
+    name, so that the CSRF check could read the field's text instead of the token.
+    """
+    csrf_name = current_app.config.get("FORMS_CSRF_FIELD_NAME", "csrf_token")
+    for field in form._fields.values():
+        if field.name == csrf_name:
+            raise FormDefinitionError(
+                f"The form {type(form).__qualname__} has a field named {csrf_name!r}, the name of the CSRF "
+                "token's input (FORMS_CSRF_FIELD_NAME): rename the field, or set FORMS_CSRF_FIELD_NAME to another "
+                "name. Erlen adds the token to every form itself (render_form, form.csrf_field())."
+            )
+
+
 class Form(wtforms.Form, metaclass=_ErlenFormMeta):
     """A WTForms form that reads the current request.
 
@@ -189,6 +206,8 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
             formdata = request_formdata() if self.is_submitted() else None
             self.unreadable_body = formdata is not None and unreadable_json_body()
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
+        if has_app_context():
+            _refuse_the_csrf_input_name(self)
         _reject_signaling_nans(self._iter_all())
         for name, validators in self.extra_field_validators.items():
             field = self._fields.get(name)
