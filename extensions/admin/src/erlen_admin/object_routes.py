@@ -41,7 +41,7 @@ def object_extras(view: ModelView, obj: t.Any) -> dict[str, t.Any]:
 
 def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     """Run the object action ``name`` on one object, record it in the audit log and commit; back to its page."""
-    from .routes import _view, find_object
+    from .routes import _view, find_object, left_outside, outside_scope
 
     view = _view(slug, "view")
     action = view.object_action(name)
@@ -78,7 +78,15 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         return _crashed(view, action, back)
     outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
     try:
+        added = [other for other in session.new if isinstance(other, view.model)]
         session.flush()
+        # Like row-level security's WITH CHECK: the object (and any row of the model the action added) must still
+        # be in the user's scope after the change, or the whole action is undone.
+        outside = outside_scope(view, [obj, *added])
+        if outside:
+            session.rollback()
+            flash(f"{action.label}: {left_outside(view, outside)} Nothing was changed.", "error")
+            return redirect(back)
         changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
         audit.record(session, view, f"action:{action.name}", obj, changes)
         session.commit()

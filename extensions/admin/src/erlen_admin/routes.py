@@ -30,7 +30,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals, row_locks
+from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals, related, row_locks
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -136,12 +136,16 @@ def _render_widget(widget: Widget) -> Markup | None:
 
 
 def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -> Markup | str:
-    """A foreign-key value as a link to the related row's admin page, when there is one the user may see."""
+    """A foreign-key value as a link to the related row's admin page, when there is one the user may see.
+
+    A related row ``labels`` has no entry for (outside its view's scope for the user, see
+    :mod:`erlen_admin.related`) is its bare key, without a link.
+    """
     if value is None:
         return view.display(key, value)
     remote = view.foreign_key(key)
     text = listing.related_text(value, labels)
-    if remote is None:
+    if remote is None or value not in labels:
         return text
     target = registry_of().view_for_table(remote.table.name)
     if target is None or not target.allows(current_user, "view") or remote.key != target.pk_column.key:
@@ -173,7 +177,7 @@ def list_view(slug: str) -> t.Any:
         key: related_labels
         for key in view.list_columns
         if view.foreign_key(key) is not None
-        for related_labels in [listing.related_labels(view, key, page.items, session)]
+        for related_labels in [listing.related_labels(view, key, page.items, session, user=user)]
     }
     # What is the same on every row is worked out once: the permissions, the headings, the links' pattern.
     can = functools.cache(lambda operation: view.allows(user, operation))
@@ -205,7 +209,7 @@ def list_view(slug: str) -> t.Any:
         total=total,
         estimate=estimate,
         actions=actions,
-        fk_filters=filters.controls(view, params),
+        fk_filters=filters.controls(view, params, user),
         can=can,
         # The page has two forms that post (log out, bulk actions): one token serves both, signed once.
         csrf_token=functools.cache(erlen_forms.csrf_token),
@@ -240,6 +244,7 @@ def detail_view(slug: str, ident: str) -> str:
     view = _view(slug, "view")
     obj = _object(view, ident)
     session = erlen_db.session
+    user = current_user._get_current_object()
     fields = []
     changes = None
     if isinstance(obj, AuditEntry):
@@ -251,7 +256,10 @@ def detail_view(slug: str, ident: str) -> str:
         value = getattr(obj, key)
         if view.foreign_key(key) is not None:
             fields.append(
-                (view.label(key), fk_link(view, key, value, listing.related_labels(view, key, [obj], session)))
+                (
+                    view.label(key),
+                    fk_link(view, key, value, listing.related_labels(view, key, [obj], session, user=user)),
+                )
             )
         else:
             fields.append((view.label(key), view.display(key, value)))
@@ -279,6 +287,8 @@ def _form_keys(form: t.Any) -> list[str]:
 def create_view(slug: str) -> t.Any:
     view = _view(slug, "create")
     form = view.create_form_class()()
+    # Foreign keys offer and accept only the related rows the user may see (their views' scopes).
+    related.restrict_choices(form, current_user._get_current_object())
     session = erlen_db.session
     if form.validate_on_submit():
         keys = [key for key in _form_keys(form) if key in view.columns]
@@ -309,6 +319,7 @@ def edit_view(slug: str, ident: str) -> t.Any:
             return _deleted_meanwhile(view, ident)  # since the form was opened: not a wrong link
         abort(404)
     form = view.edit_form_class()(obj=obj)
+    related.restrict_choices(form, current_user._get_current_object())
     session = erlen_db.session
     keys = [key for key in _form_keys(form) if key in view.columns]
     current = edit_guard.fingerprint(view, obj, keys)
@@ -357,7 +368,7 @@ def edit_view(slug: str, ident: str) -> t.Any:
             form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
     key = None
     if view.key_in_form:
-        labels = listing.related_labels(view, view.pk_key, [obj], session)
+        labels = listing.related_labels(view, view.pk_key, [obj], session, user=current_user._get_current_object())
         key = (view.label(view.pk_key), fk_link(view, view.pk_key, view.pk_of(obj), labels))
     return render_template(
         "admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key, loaded=loaded
@@ -369,6 +380,45 @@ OUTSIDE_SCOPE = (
     "Nothing was saved: with these values the {name} would be outside the rows you may see and change here. "
     "Change the values that decide it, or ask someone who may see such rows."
 )
+
+
+def outside_scope(view: ModelView, objects: t.Sequence[t.Any]) -> list[str]:
+    """The rows of ``objects`` (flushed) that a change left outside the view's scope for the current user, named.
+
+    Like PostgreSQL's row-level security ``WITH CHECK``: an action may not move a row, or make one, where its
+    author could no longer see it. Read in the change's transaction, after its flush, through the scoped
+    statement; deleted objects are left out. Always empty without a scope.
+
+    :param view: the model view.
+    :param objects: the objects the change acted on, and those of the view's model it added.
+    :returns: :meth:`ModelView.title` of each object outside, in the order given.
+    """
+    if view.scope is None:
+        return []
+    alive = {
+        view.pk_of(obj): obj
+        for obj in objects
+        if not sa.inspect(obj).was_deleted and obj not in erlen_db.session.deleted and view.pk_of(obj) is not None
+    }
+    if not alive:
+        return []
+    pk = view.attribute(view.pk_key)
+    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk.in_(list(alive)))
+    inside = set(erlen_db.session.execute(statement.with_only_columns(pk)).scalars())
+    return [view.title(obj) for key, obj in alive.items() if key not in inside]
+
+
+def left_outside(view: ModelView, titles: t.Sequence[str]) -> str:
+    """The sentence saying that a change would have left ``titles`` outside the rows the user may see.
+
+    :param view: the model view.
+    :param titles: the rows, named (:func:`outside_scope`).
+    """
+    shown = ", ".join(titles[:10]) + (f" and {len(titles) - 10} more" if len(titles) > 10 else "")
+    return (
+        f"it would have left {shown} outside the {view.plural.lower()} you may see and change here, so it was "
+        "rolled back."
+    )
 
 
 def _within_scope(view: ModelView, obj: t.Any) -> bool:
@@ -515,7 +565,13 @@ def action_view(slug: str) -> t.Any:
             if erlen_db.is_unavailable(exc):
                 raise  # the database, not the plugin: erlen-db answers 503
             return _action_crashed(view, action, objects)
+        added = [obj for obj in session.new if isinstance(obj, view.model)]
         session.flush()
+        outside = outside_scope(view, [*objects, *added])
+        if outside:
+            session.rollback()
+            flash(f"{action.label}: {left_outside(view, outside)} Nothing was changed.", "error")
+            return redirect(_back(view))
         for obj in objects:
             old = before[view.pk_of(obj)]
             if action.name == "delete" or obj in session.deleted or sa.inspect(obj).was_deleted:
