@@ -6,8 +6,10 @@ each); this module is imported by the first request one of them answers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import typing as t
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import (
@@ -382,6 +384,28 @@ OUTSIDE_SCOPE = (
 )
 
 
+@contextlib.contextmanager
+def added_rows(model: type) -> Iterator[list[t.Any]]:
+    """The objects of ``model`` that the flushes within the block insert, collected in the list it gives.
+
+    An action's callback may add rows and flush them itself (a query autoflushes): they are no longer in the
+    session's ``new`` when the admin checks them, so each flush is watched instead.
+
+    :param model: the mapped class whose new objects to collect.
+    """
+    session = erlen_db.get_session()
+    added: list[t.Any] = []
+
+    def collect(flushing: t.Any, context: t.Any, instances: t.Any) -> None:
+        added.extend(obj for obj in flushing.new if isinstance(obj, model))
+
+    sa.event.listen(session, "before_flush", collect)
+    try:
+        yield added
+    finally:
+        sa.event.remove(session, "before_flush", collect)
+
+
 def outside_scope(view: ModelView, objects: t.Sequence[t.Any]) -> list[str]:
     """The rows of ``objects`` (flushed) that a change left outside the view's scope for the current user, named.
 
@@ -553,20 +577,21 @@ def action_view(slug: str) -> t.Any:
     # The flush is where the database refuses a change (deleting a row others refer to): inside the
     # try, so the whole action is rolled back and reported instead of answering 500.
     try:
-        try:
-            message = action.callback(view, objects)
-        except ActionRefused as refused:
-            session.rollback()
-            flash(f"{action.label}: {refused} Nothing was changed.", "error")
-            return redirect(_back(view))
-        except (HTTPException, sa.exc.IntegrityError, StaleDataError):
-            raise  # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
-        except Exception as exc:
-            if erlen_db.is_unavailable(exc):
-                raise  # the database, not the plugin: erlen-db answers 503
-            return _action_crashed(view, action, objects)
-        added = [obj for obj in session.new if isinstance(obj, view.model)]
-        session.flush()
+        with added_rows(view.model) as added:
+            try:
+                message = action.callback(view, objects)
+            except ActionRefused as refused:
+                session.rollback()
+                flash(f"{action.label}: {refused} Nothing was changed.", "error")
+                return redirect(_back(view))
+            except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+                # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
+                raise
+            except Exception as exc:
+                if erlen_db.is_unavailable(exc):
+                    raise  # the database, not the plugin: erlen-db answers 503
+                return _action_crashed(view, action, objects)
+            session.flush()
         outside = outside_scope(view, [*objects, *added])
         if outside:
             session.rollback()

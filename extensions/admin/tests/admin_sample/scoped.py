@@ -103,6 +103,7 @@ def copy_archived(view: t.Any, note: Note) -> str:
     from erlen_db import session
 
     session.add(Note(title=f"{note.title} (copy)", team_id=note.team_id, archived=True))
+    session.flush()  # written before the admin's own flush: no longer among the session's new objects then
     return "Copied."
 
 
