@@ -51,7 +51,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         abort(403)
     # Held until the commit, so that ``available`` and the audit's "before" are what the callback changes: a
     # change or deletion by another user waits for this action instead of slipping in after the check.
-    obj = find_object(view, ident, lock=True)
+    obj = find_object(view, ident, lock=True, deleting=action.permission == "delete")
     if obj is None:
         return _deleted_meanwhile(view, ident)  # since its page was shown: not a wrong link
     back = url_for("admin.detail", slug=view.slug, ident=view.pk_of(obj))

@@ -74,14 +74,15 @@ def _object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any:
     return obj
 
 
-def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | None:
+def find_object(view: ModelView, ident: str, *, lock: bool = False, deleting: bool = False) -> t.Any | None:
     """The object ``ident`` of ``view``; ``None`` when no row has that key (a form posted for a row deleted since
     its page was shown), a 404 when ``ident`` is no value the key can hold.
 
     :param view: the model view.
     :param ident: the primary key, as in the URL.
     :param lock: hold it until this request's transaction ends, so that nobody changes or deletes it in between
-        (``FOR UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
+        (``FOR NO KEY UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
+    :param deleting: the row is held to be deleted: ``FOR UPDATE``, which also keeps others from referring to it.
 
     A row outside the view's ``scope`` for the current user is not found: ``None``, as for a key no row has.
     """
@@ -96,15 +97,16 @@ def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | N
         statement = view.scoped(sa.select(view.model), current_user._get_current_object())
         statement = statement.where(view.attribute(view.pk_key) == key)
         if lock:
-            statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+            statement = row_locks.locking(session, statement, view.model, deleting=deleting)
+            statement = statement.execution_options(populate_existing=True)
         return session.execute(statement).scalars().first()
     if lock and dialect == "sqlite":
         # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
         row_locks.hold_sqlite_write_lock(session)
-    # FOR UPDATE OF the model's table alone: a relationship loaded with a LEFT OUTER JOIN (lazy="joined") would
-    # otherwise be locked too, which PostgreSQL refuses for the join's nullable side.
-    for_update = {"of": view.model} if lock and dialect != "sqlite" else None
-    return session.get(view.model, key, with_for_update=for_update, populate_existing=lock)
+    # FOR [NO KEY] UPDATE OF the model's table alone: a relationship loaded with a LEFT OUTER JOIN (lazy="joined")
+    # would otherwise be locked too, which PostgreSQL refuses for the join's nullable side.
+    held = row_locks.for_update(view.model, deleting=deleting) if lock and dialect != "sqlite" else None
+    return session.get(view.model, key, with_for_update=held, populate_existing=lock)
 
 
 def index() -> str:
@@ -500,7 +502,7 @@ def delete_view(slug: str, ident: str) -> t.Any:
         obj = _object(view, ident)
         return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
     # Held until the commit, so that the audit entry has the values of the row deleted, not of an older read.
-    obj = find_object(view, ident, lock=True)
+    obj = find_object(view, ident, lock=True, deleting=True)
     if obj is None:
         return _deleted_meanwhile(view, ident, "nothing was deleted")
     session = erlen_db.session
@@ -554,8 +556,11 @@ def action_view(slug: str) -> t.Any:
     if not confirming:
         # Held until the commit: a row another user deletes or changes meanwhile waits for this action, or is
         # gone before it reads (and left out, said so below); otherwise it would be reported, and audited, as
-        # this user's deletion or change. In the key's order, so that two actions lock in the same order.
-        statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+        # this user's deletion or change. In the key's order, so that two actions lock in the same order. An action
+        # that needs the delete permission holds them FOR UPDATE; others FOR NO KEY UPDATE (row_locks).
+        deleting = action.permission == "delete"
+        statement = row_locks.locking(session, statement, view.model, deleting=deleting)
+        statement = statement.execution_options(populate_existing=True)
     objects: list[t.Any] = list(session.execute(statement).scalars())
     missing = len(set(keys)) - len(objects)
     if not objects:
