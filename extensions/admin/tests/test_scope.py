@@ -326,6 +326,9 @@ def test_a_foreign_key_offers_and_accepts_only_the_related_scope(
         assert options(editor.get(f"{MEMOS}{memos['red'].id}/edit").text, "team_id") == ["red"]
         assert options(editor.get(MEMOS).text, "f_team_id") == ["red"]  # the list's filter
         assert options(admin_client.get(MEMOS + "new").text, "team_id") == ["blue", "red"]
+    else:  # the search input's suggestions
+        found = editor.get("/_forms/fk/scoped_memo/team_id?q=").json["results"]
+        assert [row["label"] for row in found] == ["red"]
     missing = blue_team + red_team + 1000
 
     def answer(path: str, team: int) -> tuple[int, str]:
