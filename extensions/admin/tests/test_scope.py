@@ -53,13 +53,13 @@ def notes(db_session, scoped) -> dict[str, list[t.Any]]:
 @pytest.fixture
 def editor(app, create_user, db_session):
     """A client of its own (not ``admin_client``'s) logged in as red-editor, who may view, create, edit and
-    delete notes and view teams."""
+    delete notes and memos, and view teams."""
     from erlen_auth import Role, grant
     from erlen_forms.testing import csrf_token_for
 
     user = create_user("red-editor@example.com", roles=["editor"])
     role = db_session.scalar(sa.select(Role).where(Role.name == "editor"))
-    names = [f"admin.scoped_note.{operation}" for operation in NOTE_PERMISSIONS]
+    names = [f"admin.scoped_{model}.{operation}" for model in ("note", "memo") for operation in NOTE_PERMISSIONS]
     grant(role, "admin.access", "admin.scoped_team.view", *names, app=app)
     db_session.commit()
     client = app.test_client()
@@ -169,15 +169,53 @@ def test_rows_inside_the_scope_are_shown_edited_deleted_and_acted_on(editor, not
 
 
 def test_a_save_may_not_move_a_row_out_of_the_scope(editor, notes, db_session, scoped):
-    red, blue_team = notes["red"][0], notes["blue"][0].team_id
-    response = editor.post(f"{NOTES}{red.id}/edit", data={"title": "Moved", "team_id": str(blue_team)})
+    """Archived notes are outside an editor's scope: archiving one, or creating one archived, is refused."""
+    red = notes["red"][0]
+    team = str(red.team_id)
+    response = editor.post(f"{NOTES}{red.id}/edit", data={"title": "Moved", "team_id": team, "archived": "y"})
     assert response.status_code == 200
     assert "would be outside the rows you may see and change here" in response.text
-    response = editor.post(NOTES + "new", data={"title": "Planted", "team_id": str(blue_team)})
+    response = editor.post(NOTES + "new", data={"title": "Planted", "team_id": team, "archived": "y"})
     assert response.status_code == 200 and "would be outside the rows you may see" in response.text
     db_session.expire_all()
     assert db_session.get(scoped.Note, red.id).title == "Red 00"
     assert db_session.scalar(sa.select(scoped.Note).where(scoped.Note.title.in_(["Moved", "Planted"]))) is None
+
+
+def test_an_action_that_leaves_a_row_outside_the_scope_is_rolled_back(editor, notes, db_session, scoped):
+    """Like row-level security's WITH CHECK: a bulk or object action whose callback leaves a row (or adds one)
+    outside the user's scope changes nothing and says which rows and why."""
+    red = notes["red"]
+    response = editor.post(
+        NOTES + "action", data={"action": "archive", "ids": [str(red[0].id), str(red[1].id)]}, follow_redirects=True
+    )
+    said = flashes(response.text)
+    assert "Archive: it would have left Note “Red 00”, Note “Red 01” outside the notes you may see" in said
+    assert "Nothing was changed." in said and "Archived 2." not in said
+    response = editor.post(f"{NOTES}{red[2].id}/do/archive", follow_redirects=True)
+    assert "Archive: it would have left Note “Red 02” outside the notes you may see" in flashes(response.text)
+    response = editor.post(f"{NOTES}{red[2].id}/do/copy", follow_redirects=True)
+    assert "Copy archived: it would have left Note “Red 02 (copy)” outside the notes" in flashes(response.text)
+    db_session.expire_all()
+    assert not any(db_session.get(scoped.Note, note.id).archived for note in red)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(scoped.Note).where(scoped.Note.archived)) == 0
+    from erlen_admin.models import AuditEntry
+
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0  # no entry of undone changes
+
+
+def test_an_action_within_the_scope_is_kept(editor, admin_client, notes, db_session, scoped):
+    red = notes["red"]
+    shouted = editor.post(NOTES + "action", data={"action": "shout", "ids": [str(red[0].id)]}, follow_redirects=True)
+    assert "Shouted 1." in flashes(shouted.text)
+    # The superuser's scope holds archived notes: the same callbacks' changes are kept for them.
+    archived = admin_client.post(NOTES + "action", data={"action": "archive", "ids": [str(red[1].id)]})
+    assert "Archived 1." in flashes(admin_client.get(archived.headers["Location"]).text)
+    assert admin_client.post(f"{NOTES}{red[2].id}/do/copy").status_code == 302
+    db_session.expire_all()
+    assert db_session.get(scoped.Note, red[0].id).title == "RED 00"
+    assert db_session.get(scoped.Note, red[1].id).archived
+    assert db_session.scalar(sa.select(scoped.Note.archived).where(scoped.Note.title == "Red 02 (copy)")) is True
 
 
 def test_bulk_actions_leave_out_the_rows_outside_the_scope(editor, notes, db_session, scoped):
@@ -247,3 +285,98 @@ def test_the_audit_log_shows_a_scoped_model_s_entries_of_the_scope_only(app, edi
     assert "Red renamed" in dashboard and "Blue renamed" not in dashboard
     assert '<desc id="activity-desc">1 changes in all' in dashboard
     assert "Blue renamed" in admin_client.get("/admin/m/audit/").text
+
+
+MEMOS = "/admin/m/scoped_memo/"
+
+
+@pytest.fixture
+def memos(notes, db_session, scoped) -> dict[str, t.Any]:
+    """A memo of each team (memos are not scoped, their teams are)."""
+    red_team, blue_team = notes["red"][0].team_id, notes["blue"][0].team_id
+    made = {
+        "red": scoped.Memo(title="Memo R", team_id=red_team),
+        "blue": scoped.Memo(title="Memo B", team_id=blue_team),
+    }
+    db_session.add_all(made.values())
+    db_session.commit()
+    return made
+
+
+def options(html: str, name: str) -> list[str]:
+    """The labels of the options of the select ``name``."""
+    select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.DOTALL)
+    assert select is not None, html
+    return [
+        label for label in re.findall(r"<option[^>]*>([^<]*)</option>", select.group(1)) if label not in ("", "All")
+    ]
+
+
+@pytest.mark.parametrize("limit", [100, 0], ids=["select", "search"])
+def test_a_foreign_key_offers_and_accepts_only_the_related_scope(
+    app, editor, admin_client, memos, db_session, scoped, limit
+):
+    """A memo's team is chosen among the editor's own teams (teams are scoped); another team's key is refused
+    as a key no row has. With limit 0 the fields are search inputs, checked by a query instead of the options."""
+    app.config["FORMS_FK_SELECT_LIMIT"] = limit
+    red_team, blue_team = memos["red"].team_id, memos["blue"].team_id
+    if limit:
+        assert options(editor.get(MEMOS + "new").text, "team_id") == ["red"]
+        assert options(editor.get(NOTES + "new").text, "team_id") == ["red"]
+        assert options(editor.get(f"{MEMOS}{memos['red'].id}/edit").text, "team_id") == ["red"]
+        assert options(editor.get(MEMOS).text, "f_team_id") == ["red"]  # the list's filter
+        assert options(admin_client.get(MEMOS + "new").text, "team_id") == ["blue", "red"]
+    else:  # the search input's suggestions
+        found = editor.get("/_forms/fk/scoped_memo/team_id?q=").json["results"]
+        assert [row["label"] for row in found] == ["red"]
+    missing = blue_team + red_team + 1000
+
+    def answer(path: str, team: int) -> tuple[int, str]:
+        response = editor.post(path, data={"title": "Planted", "team_id": str(team)})
+        text = re.sub(r'name="csrf_token" value="[^"]*"', "", response.text).replace(f'"{team}"', '"<id>"')
+        return response.status_code, text
+
+    for path in (MEMOS + "new", f"{MEMOS}{memos['red'].id}/edit", NOTES + "new"):
+        status, said = answer(path, blue_team)
+        assert (status, said) == answer(path, missing), path
+        assert status == 200 and "Not a valid choice." in said
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(scoped.Memo).where(scoped.Memo.title == "Planted")) is None
+    assert db_session.scalar(sa.select(scoped.Note).where(scoped.Note.title == "Planted")) is None
+    assert db_session.get(scoped.Memo, memos["red"].id).team_id == red_team
+    # The editor's own team is accepted; the superuser may choose any.
+    assert editor.post(MEMOS + "new", data={"title": "Mine", "team_id": str(red_team)}).status_code == 302
+    assert admin_client.post(MEMOS + "new", data={"title": "Theirs", "team_id": str(blue_team)}).status_code == 302
+
+
+@pytest.mark.parametrize("limit", [100, 0], ids=["select", "search"])
+def test_a_related_row_outside_the_scope_keeps_its_key_unnamed(app, editor, memos, db_session, scoped, limit):
+    """Editing the blue team's memo (memos are not scoped) keeps its team, shown as its bare key, never named."""
+    app.config["FORMS_FK_SELECT_LIMIT"] = limit
+    blue = memos["blue"]
+    page = editor.get(f"{MEMOS}{blue.id}/edit").text
+    assert "blue" not in page
+    assert f'<option value="{blue.team_id}"' in page
+    response = editor.post(f"{MEMOS}{blue.id}/edit", data={"title": "Memo B2", "team_id": str(blue.team_id)})
+    assert response.status_code == 302, response.text
+    db_session.expire_all()
+    assert (db_session.get(scoped.Memo, blue.id).title, db_session.get(scoped.Memo, blue.id).team_id) == (
+        "Memo B2",
+        memos["blue"].team_id,
+    )
+
+
+def test_labels_of_related_rows_outside_the_scope_are_not_shown(editor, admin_client, memos):
+    """The list, the detail page and the export show another team's key alone, as for a row that does not exist,
+    without a link to it; the editor's own team is named and linked."""
+    red, blue = memos["red"], memos["blue"]
+    listed = editor.get(MEMOS).text
+    assert f'<a href="/admin/m/scoped_team/{red.team_id}/">red (#{red.team_id})</a>' in listed
+    assert '<td data-label="Team">' + str(blue.team_id) + "</td>" in listed
+    assert "blue" not in listed
+    detail = editor.get(f"{MEMOS}{blue.id}/").text
+    assert "blue" not in detail and f"/admin/m/scoped_team/{blue.team_id}/" not in detail
+    exported = list(csv.reader(io.StringIO(editor.get(MEMOS + "export.csv").text)))
+    assert sorted(row[2] for row in exported[1:]) == sorted([f"red (#{red.team_id})", str(blue.team_id)])
+    # The superuser's scope holds every team.
+    assert f"blue (#{blue.team_id})" in admin_client.get(MEMOS).text

@@ -202,6 +202,49 @@ def test_large_related_tables_become_search_fields(app: Flask, db_session: Sessi
     assert "LIMIT" in counter.statements[0].upper()
 
 
+@pytest.mark.parametrize("count", [2, 10], ids=["select", "search"])
+def test_restricted_rows_are_the_only_ones_offered_and_accepted(app: Flask, db_session: Session, count: int) -> None:
+    """restrict_rows narrows the options, the checked value and the chosen label; a key outside is refused as a
+    key no row has, except the value the field's object already holds, which is kept under its bare key."""
+    made = authors(db_session, count)
+    mine = [author.id for author in made[: count // 2]]  # 1 of 2 (a select), 5 of 10 (past the limit of 3)
+
+    def only_mine(statement: sa.Select[t.Any]) -> sa.Select[t.Any]:
+        return statement.where(Author.id.in_(mine))
+
+    outside, missing = made[-1].id, max(author.id for author in made) + 1000
+    with app.test_request_context("/", method="POST", data=valid_post(outside)):
+        form = PostForm()
+        form.author_id.restrict_rows(only_mine)
+        assert form.author_id.searching is (count > 3)
+        if count <= 3:
+            assert form.author_id.choices == [(mine[0], "Author 00")]
+        assert not form.validate()
+        assert form.author_id.errors == ["Not a valid choice."]
+        assert form.author_id.selected_label() is None
+    with app.test_request_context("/", method="POST", data=valid_post(missing)):
+        form = PostForm()
+        form.author_id.restrict_rows(only_mine)
+        assert not form.validate() and form.author_id.errors == ["Not a valid choice."]
+    with app.test_request_context("/", method="POST", data=valid_post(mine[-1])):
+        form = PostForm()
+        form.author_id.restrict_rows(only_mine)
+        assert form.validate(), form.errors
+        assert form.author_id.selected_label() == made[len(mine) - 1].name
+    # A post whose author is outside: editing it keeps that author, shown by key and never named.
+    post = Post(title="Kept", status="PUBLISHED", views=1, author_id=outside)
+    db_session.add(post)
+    db_session.commit()
+    with app.test_request_context("/", method="POST", data=valid_post(outside)):
+        form = PostForm(obj=post)
+        form.author_id.restrict_rows(only_mine)
+        assert form.validate(), form.errors
+        html = str(form.author_id())
+        assert f'value="{outside}"' in html and made[-1].name not in html
+        assert form.author_id.selected_label() == str(outside)
+        assert not form.author_id.mark_if_gone()
+
+
 def test_the_search_script_is_served(app: Flask) -> None:
     response = app.test_client().get("/static/plugins/forms/fk-search.js")
     assert response.status_code == 200

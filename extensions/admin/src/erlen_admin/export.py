@@ -69,7 +69,7 @@ def rows(
     while True:
         page = listing.fetch(view, page_params, session, load=keys, user=user)
         # Foreign keys as the list shows them: one IN query per column and batch, like a list page.
-        labels = {key: listing.related_labels(view, key, page.items, session) for key in related}
+        labels = {key: listing.related_labels(view, key, page.items, session, user=user) for key in related}
         for obj in page.items:
             writer.writerow([cell(_text(view, key, getattr(obj, key), labels.get(key))) for key in keys])
         yield flush()

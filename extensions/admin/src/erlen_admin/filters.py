@@ -47,14 +47,19 @@ def _form_class(view: ModelView) -> type[wtforms.Form]:
     return form_class
 
 
-def controls(view: ModelView, params: ListingParams) -> dict[str, Markup]:
+def controls(view: ModelView, params: ListingParams, user: t.Any) -> dict[str, Markup]:
     """The rendered control of each foreign-key filter, by column attribute, with the chosen row selected.
 
     :param view: the model view.
     :param params: the list page's parameters (the filters already checked).
+    :param user: the user the list is for: a filter offers only the related rows in their view's scope for them
+        (see :mod:`erlen_admin.related`).
     """
+    from .related import restrict_choices
+
     keys = foreign_key_filters(view)
     if not keys:
         return {}
     form = _form_class(view)(data={FILTER_PREFIX + key: params.filters.get(key) for key in keys})
+    restrict_choices(form, user)
     return {key: Markup(form[FILTER_PREFIX + key](id=FILTER_PREFIX + key)) for key in keys}

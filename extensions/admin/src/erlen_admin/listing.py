@@ -343,7 +343,8 @@ def fetch(
 
 
 def related_text(value: t.Any, labels: Mapping[t.Any, str]) -> str:
-    """How a list shows foreign-key ``value``: its row's label and key (``Ada (#3)``), or the key alone.
+    """How a list shows foreign-key ``value``: its row's label and key (``Ada (#3)``), or the key alone (a row
+    without a label, or outside the related view's scope: see :mod:`erlen_admin.related`).
 
     :param value: the foreign key's value (not ``None``).
     :param labels: labels by key, from :func:`related_labels`.
@@ -352,9 +353,19 @@ def related_text(value: t.Any, labels: Mapping[t.Any, str]) -> str:
     return label if label == str(value) else f"{label} (#{value})"
 
 
-def related_labels(view: ModelView, key: str, items: list[t.Any], session: Session) -> dict[t.Any, str]:
-    """The labels of the rows that foreign key ``key`` of ``items`` refers to: one ``IN`` query, at most a page."""
+def related_labels(view: ModelView, key: str, items: list[t.Any], session: Session, *, user: t.Any) -> dict[t.Any, str]:
+    """The labels of the rows that foreign key ``key`` of ``items`` refers to: one ``IN`` query, at most a page.
+
+    :param view: the model view holding the foreign key.
+    :param key: the foreign key's column attribute.
+    :param items: the objects shown.
+    :param session: the request's session.
+    :param user: the user they are shown to: a related row outside its admin view's scope for them has no label
+        here (it is shown as its bare key, like a row that does not exist).
+    """
     from erlen_forms import label_column
+
+    from .related import rows_filter
 
     remote = view.foreign_key(key)
     if remote is None:
@@ -363,7 +374,11 @@ def related_labels(view: ModelView, key: str, items: list[t.Any], session: Sessi
     if not values:
         return {}
     label = label_column(remote.table)
-    if label is remote:
+    narrowing = rows_filter(remote.table, user)
+    if label is remote and narrowing is None:
         return {value: str(value) for value in values}
-    rows = session.execute(sa.select(remote, label).where(remote.in_(values)))
+    statement = sa.select(remote, label)
+    if narrowing is not None:
+        statement = narrowing(statement)
+    rows = session.execute(statement.where(remote.in_(values)))
     return {value: ("" if name is None else str(name)) for value, name in rows}

@@ -41,7 +41,7 @@ def object_extras(view: ModelView, obj: t.Any) -> dict[str, t.Any]:
 
 def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     """Run the object action ``name`` on one object, record it in the audit log and commit; back to its page."""
-    from .routes import _view, find_object
+    from .routes import _view, added_rows, find_object, left_outside, outside_scope
 
     view = _view(slug, "view")
     action = view.object_action(name)
@@ -51,7 +51,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         abort(403)
     # Held until the commit, so that ``available`` and the audit's "before" are what the callback changes: a
     # change or deletion by another user waits for this action instead of slipping in after the check.
-    obj = find_object(view, ident, lock=True)
+    obj = find_object(view, ident, lock=True, deleting=action.permission == "delete")
     if obj is None:
         return _deleted_meanwhile(view, ident)  # since its page was shown: not a wrong link
     back = url_for("admin.detail", slug=view.slug, ident=view.pk_of(obj))
@@ -60,32 +60,40 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         return redirect(back)
     session = erlen_db.session
     before = audit.snapshot(view, obj)
-    try:
-        result = action.callback(view, obj)
-    except ActionRefused as refused:
-        session.rollback()
-        flash(f"{action.label}: {refused} Nothing was changed.", "error")
-        return redirect(back)
-    except HTTPException:
-        raise
-    except StaleDataError:
-        # The callback's own flush found the object deleted meanwhile: not the plugin's error.
-        session.rollback()
-        return _deleted_meanwhile(view, ident)
-    except Exception as exc:
-        if erlen_db.is_unavailable(exc):
+    with added_rows(view.model) as added:
+        try:
+            result = action.callback(view, obj)
+        except ActionRefused as refused:
+            session.rollback()
+            flash(f"{action.label}: {refused} Nothing was changed.", "error")
+            return redirect(back)
+        except HTTPException:
             raise
-        return _crashed(view, action, back)
-    outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
-    try:
-        session.flush()
-        changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
-        audit.record(session, view, f"action:{action.name}", obj, changes)
-        session.commit()
-    except StaleDataError:
-        # The UPDATE matched no row: someone deleted the object after this request loaded it.
-        session.rollback()
-        return _deleted_meanwhile(view, ident)
+        except StaleDataError:
+            # The callback's own flush found the object deleted meanwhile: not the plugin's error.
+            session.rollback()
+            return _deleted_meanwhile(view, ident)
+        except Exception as exc:
+            if erlen_db.is_unavailable(exc):
+                raise
+            return _crashed(view, action, back)
+        outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
+        try:
+            session.flush()
+            # Like row-level security's WITH CHECK: the object (and any row of the model the action added) must
+            # still be in the user's scope after the change, or the whole action is undone.
+            outside = outside_scope(view, [obj, *added])
+            if outside:
+                session.rollback()
+                flash(f"{action.label}: {left_outside(view, outside)} Nothing was changed.", "error")
+                return redirect(back)
+            changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
+            audit.record(session, view, f"action:{action.name}", obj, changes)
+            session.commit()
+        except StaleDataError:
+            # The UPDATE matched no row: someone deleted the object after this request loaded it.
+            session.rollback()
+            return _deleted_meanwhile(view, ident)
     flash(outcome.message, "success")
     return redirect(back)
 

@@ -6,8 +6,10 @@ each); this module is imported by the first request one of them answers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import typing as t
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import (
@@ -30,7 +32,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals, row_locks
+from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals, related, row_locks
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -72,14 +74,15 @@ def _object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any:
     return obj
 
 
-def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | None:
+def find_object(view: ModelView, ident: str, *, lock: bool = False, deleting: bool = False) -> t.Any | None:
     """The object ``ident`` of ``view``; ``None`` when no row has that key (a form posted for a row deleted since
     its page was shown), a 404 when ``ident`` is no value the key can hold.
 
     :param view: the model view.
     :param ident: the primary key, as in the URL.
     :param lock: hold it until this request's transaction ends, so that nobody changes or deletes it in between
-        (``FOR UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
+        (``FOR NO KEY UPDATE``; SQLite's write lock, see :mod:`erlen_admin.row_locks`).
+    :param deleting: the row is held to be deleted: ``FOR UPDATE``, which also keeps others from referring to it.
 
     A row outside the view's ``scope`` for the current user is not found: ``None``, as for a key no row has.
     """
@@ -94,15 +97,16 @@ def find_object(view: ModelView, ident: str, *, lock: bool = False) -> t.Any | N
         statement = view.scoped(sa.select(view.model), current_user._get_current_object())
         statement = statement.where(view.attribute(view.pk_key) == key)
         if lock:
-            statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+            statement = row_locks.locking(session, statement, view.model, deleting=deleting)
+            statement = statement.execution_options(populate_existing=True)
         return session.execute(statement).scalars().first()
     if lock and dialect == "sqlite":
         # SQLite has no row locks (FOR UPDATE is not even rendered): the write lock, taken before the read.
         row_locks.hold_sqlite_write_lock(session)
-    # FOR UPDATE OF the model's table alone: a relationship loaded with a LEFT OUTER JOIN (lazy="joined") would
-    # otherwise be locked too, which PostgreSQL refuses for the join's nullable side.
-    for_update = {"of": view.model} if lock and dialect != "sqlite" else None
-    return session.get(view.model, key, with_for_update=for_update, populate_existing=lock)
+    # FOR [NO KEY] UPDATE OF the model's table alone: a relationship loaded with a LEFT OUTER JOIN (lazy="joined")
+    # would otherwise be locked too, which PostgreSQL refuses for the join's nullable side.
+    held = row_locks.for_update(view.model, deleting=deleting) if lock and dialect != "sqlite" else None
+    return session.get(view.model, key, with_for_update=held, populate_existing=lock)
 
 
 def index() -> str:
@@ -136,12 +140,16 @@ def _render_widget(widget: Widget) -> Markup | None:
 
 
 def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -> Markup | str:
-    """A foreign-key value as a link to the related row's admin page, when there is one the user may see."""
+    """A foreign-key value as a link to the related row's admin page, when there is one the user may see.
+
+    A related row ``labels`` has no entry for (outside its view's scope for the user, see
+    :mod:`erlen_admin.related`) is its bare key, without a link.
+    """
     if value is None:
         return view.display(key, value)
     remote = view.foreign_key(key)
     text = listing.related_text(value, labels)
-    if remote is None:
+    if remote is None or value not in labels:
         return text
     target = registry_of().view_for_table(remote.table.name)
     if target is None or not target.allows(current_user, "view") or remote.key != target.pk_column.key:
@@ -173,7 +181,7 @@ def list_view(slug: str) -> t.Any:
         key: related_labels
         for key in view.list_columns
         if view.foreign_key(key) is not None
-        for related_labels in [listing.related_labels(view, key, page.items, session)]
+        for related_labels in [listing.related_labels(view, key, page.items, session, user=user)]
     }
     # What is the same on every row is worked out once: the permissions, the headings, the links' pattern.
     can = functools.cache(lambda operation: view.allows(user, operation))
@@ -205,7 +213,7 @@ def list_view(slug: str) -> t.Any:
         total=total,
         estimate=estimate,
         actions=actions,
-        fk_filters=filters.controls(view, params),
+        fk_filters=filters.controls(view, params, user),
         can=can,
         # The page has two forms that post (log out, bulk actions): one token serves both, signed once.
         csrf_token=functools.cache(erlen_forms.csrf_token),
@@ -240,6 +248,7 @@ def detail_view(slug: str, ident: str) -> str:
     view = _view(slug, "view")
     obj = _object(view, ident)
     session = erlen_db.session
+    user = current_user._get_current_object()
     fields = []
     changes = None
     if isinstance(obj, AuditEntry):
@@ -251,7 +260,10 @@ def detail_view(slug: str, ident: str) -> str:
         value = getattr(obj, key)
         if view.foreign_key(key) is not None:
             fields.append(
-                (view.label(key), fk_link(view, key, value, listing.related_labels(view, key, [obj], session)))
+                (
+                    view.label(key),
+                    fk_link(view, key, value, listing.related_labels(view, key, [obj], session, user=user)),
+                )
             )
         else:
             fields.append((view.label(key), view.display(key, value)))
@@ -279,6 +291,8 @@ def _form_keys(form: t.Any) -> list[str]:
 def create_view(slug: str) -> t.Any:
     view = _view(slug, "create")
     form = view.create_form_class()()
+    # Foreign keys offer and accept only the related rows the user may see (their views' scopes).
+    related.restrict_choices(form, current_user._get_current_object())
     session = erlen_db.session
     if form.validate_on_submit():
         keys = [key for key in _form_keys(form) if key in view.columns]
@@ -309,6 +323,7 @@ def edit_view(slug: str, ident: str) -> t.Any:
             return _deleted_meanwhile(view, ident)  # since the form was opened: not a wrong link
         abort(404)
     form = view.edit_form_class()(obj=obj)
+    related.restrict_choices(form, current_user._get_current_object())
     session = erlen_db.session
     keys = [key for key in _form_keys(form) if key in view.columns]
     current = edit_guard.fingerprint(view, obj, keys)
@@ -357,7 +372,7 @@ def edit_view(slug: str, ident: str) -> t.Any:
             form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
     key = None
     if view.key_in_form:
-        labels = listing.related_labels(view, view.pk_key, [obj], session)
+        labels = listing.related_labels(view, view.pk_key, [obj], session, user=current_user._get_current_object())
         key = (view.label(view.pk_key), fk_link(view, view.pk_key, view.pk_of(obj), labels))
     return render_template(
         "admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key, loaded=loaded
@@ -369,6 +384,67 @@ OUTSIDE_SCOPE = (
     "Nothing was saved: with these values the {name} would be outside the rows you may see and change here. "
     "Change the values that decide it, or ask someone who may see such rows."
 )
+
+
+@contextlib.contextmanager
+def added_rows(model: type) -> Iterator[list[t.Any]]:
+    """The objects of ``model`` that the flushes within the block insert, collected in the list it gives.
+
+    An action's callback may add rows and flush them itself (a query autoflushes): they are no longer in the
+    session's ``new`` when the admin checks them, so each flush is watched instead.
+
+    :param model: the mapped class whose new objects to collect.
+    """
+    session = erlen_db.get_session()
+    added: list[t.Any] = []
+
+    def collect(flushing: t.Any, context: t.Any, instances: t.Any) -> None:
+        added.extend(obj for obj in flushing.new if isinstance(obj, model))
+
+    sa.event.listen(session, "before_flush", collect)
+    try:
+        yield added
+    finally:
+        sa.event.remove(session, "before_flush", collect)
+
+
+def outside_scope(view: ModelView, objects: t.Sequence[t.Any]) -> list[str]:
+    """The rows of ``objects`` (flushed) that a change left outside the view's scope for the current user, named.
+
+    Like PostgreSQL's row-level security ``WITH CHECK``: an action may not move a row, or make one, where its
+    author could no longer see it. Read in the change's transaction, after its flush, through the scoped
+    statement; deleted objects are left out. Always empty without a scope.
+
+    :param view: the model view.
+    :param objects: the objects the change acted on, and those of the view's model it added.
+    :returns: :meth:`ModelView.title` of each object outside, in the order given.
+    """
+    if view.scope is None:
+        return []
+    alive = {
+        view.pk_of(obj): obj
+        for obj in objects
+        if not sa.inspect(obj).was_deleted and obj not in erlen_db.session.deleted and view.pk_of(obj) is not None
+    }
+    if not alive:
+        return []
+    pk = view.attribute(view.pk_key)
+    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk.in_(list(alive)))
+    inside = set(erlen_db.session.execute(statement.with_only_columns(pk)).scalars())
+    return [view.title(obj) for key, obj in alive.items() if key not in inside]
+
+
+def left_outside(view: ModelView, titles: t.Sequence[str]) -> str:
+    """The sentence saying that a change would have left ``titles`` outside the rows the user may see.
+
+    :param view: the model view.
+    :param titles: the rows, named (:func:`outside_scope`).
+    """
+    shown = ", ".join(titles[:10]) + (f" and {len(titles) - 10} more" if len(titles) > 10 else "")
+    return (
+        f"it would have left {shown} outside the {view.plural.lower()} you may see and change here, so it was "
+        "rolled back."
+    )
 
 
 def _within_scope(view: ModelView, obj: t.Any) -> bool:
@@ -426,7 +502,7 @@ def delete_view(slug: str, ident: str) -> t.Any:
         obj = _object(view, ident)
         return render_template("admin/confirm_delete.html", view=view, obj=obj, ident=view.pk_of(obj))
     # Held until the commit, so that the audit entry has the values of the row deleted, not of an older read.
-    obj = find_object(view, ident, lock=True)
+    obj = find_object(view, ident, lock=True, deleting=True)
     if obj is None:
         return _deleted_meanwhile(view, ident, "nothing was deleted")
     session = erlen_db.session
@@ -480,8 +556,11 @@ def action_view(slug: str) -> t.Any:
     if not confirming:
         # Held until the commit: a row another user deletes or changes meanwhile waits for this action, or is
         # gone before it reads (and left out, said so below); otherwise it would be reported, and audited, as
-        # this user's deletion or change. In the key's order, so that two actions lock in the same order.
-        statement = row_locks.locking(session, statement, view.model).execution_options(populate_existing=True)
+        # this user's deletion or change. In the key's order, so that two actions lock in the same order. An action
+        # that needs the delete permission holds them FOR UPDATE; others FOR NO KEY UPDATE (row_locks).
+        deleting = action.permission == "delete"
+        statement = row_locks.locking(session, statement, view.model, deleting=deleting)
+        statement = statement.execution_options(populate_existing=True)
     objects: list[t.Any] = list(session.execute(statement).scalars())
     missing = len(set(keys)) - len(objects)
     if not objects:
@@ -503,19 +582,26 @@ def action_view(slug: str) -> t.Any:
     # The flush is where the database refuses a change (deleting a row others refer to): inside the
     # try, so the whole action is rolled back and reported instead of answering 500.
     try:
-        try:
-            message = action.callback(view, objects)
-        except ActionRefused as refused:
+        with added_rows(view.model) as added:
+            try:
+                message = action.callback(view, objects)
+            except ActionRefused as refused:
+                session.rollback()
+                flash(f"{action.label}: {refused} Nothing was changed.", "error")
+                return redirect(_back(view))
+            except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+                # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
+                raise
+            except Exception as exc:
+                if erlen_db.is_unavailable(exc):
+                    raise  # the database, not the plugin: erlen-db answers 503
+                return _action_crashed(view, action, objects)
+            session.flush()
+        outside = outside_scope(view, [*objects, *added])
+        if outside:
             session.rollback()
-            flash(f"{action.label}: {refused} Nothing was changed.", "error")
+            flash(f"{action.label}: {left_outside(view, outside)} Nothing was changed.", "error")
             return redirect(_back(view))
-        except (HTTPException, sa.exc.IntegrityError, StaleDataError):
-            raise  # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
-        except Exception as exc:
-            if erlen_db.is_unavailable(exc):
-                raise  # the database, not the plugin: erlen-db answers 503
-            return _action_crashed(view, action, objects)
-        session.flush()
         for obj in objects:
             old = before[view.pk_of(obj)]
             if action.name == "delete" or obj in session.deleted or sa.inspect(obj).was_deleted:

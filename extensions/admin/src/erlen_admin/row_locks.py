@@ -4,8 +4,12 @@ A save checks what it read (the stale-edit check, which rows still exist, an act
 writes; another user's change committed between the two would be overwritten unseen, or a row deleted meanwhile
 reported, and audited, as deleted by this user.
 
-- PostgreSQL (and other databases with row locks): the rows are read ``FOR UPDATE``; another writer of those
-  rows waits for this transaction's end, readers do not.
+- PostgreSQL (and other databases with row locks): the rows are read ``FOR NO KEY UPDATE`` by a change that
+  keeps their keys (an edit, a bulk or object action that needs no ``delete`` permission), ``FOR UPDATE`` by a
+  deletion; another writer of those rows waits for this transaction's end, readers do not. ``FOR NO KEY
+  UPDATE`` lets other sessions insert (or update) rows that refer to the held rows meanwhile: their foreign
+  key's check takes ``FOR KEY SHARE``, which only ``FOR UPDATE`` blocks. A change that does alter a key column
+  after all (an action's callback deleting a row) takes the stronger lock itself when it writes.
 - SQLite has no row locks: the file has one writer at a time. With erlen-db's lone reads (``DB_LONE_READS``, the
   default) the reads run outside any transaction and the write's transaction begins later, so a commit in
   between is overwritten unseen. Here the transaction begins with ``BEGIN IMMEDIATE`` before the reads instead:
@@ -54,20 +58,33 @@ def hold_sqlite_write_lock(session: Session) -> bool:
     return True
 
 
-def locking(session: Session, statement: Select, model: type) -> Select:
+def for_update(model: type, *, deleting: bool) -> dict[str, t.Any]:
+    """The ``with_for_update`` arguments that hold rows of ``model`` for a change (see the module).
+
+    ``OF`` the model's table alone (not the nullable side of an outer join a relationship may add, which
+    PostgreSQL refuses to lock); ``FOR NO KEY UPDATE`` unless ``deleting``.
+
+    :param model: the mapped class whose rows to hold.
+    :param deleting: the change deletes the rows: ``FOR UPDATE``, which also keeps others from referring to them.
+    """
+    return {"of": model, "key_share": not deleting}
+
+
+def locking(session: Session, statement: Select, model: type, *, deleting: bool) -> Select:
     """``statement``, reading rows of ``model``, made to hold them until ``session``'s transaction ends.
 
-    ``FOR UPDATE OF`` the model's table (not the nullable side of an outer join a relationship may add); on
+    ``FOR NO KEY UPDATE OF`` the model's table, ``FOR UPDATE OF`` it when ``deleting`` (:func:`for_update`); on
     SQLite, the write lock (:func:`hold_sqlite_write_lock`) taken before the statement runs.
 
     :param session: the request's session, which runs the statement next.
     :param statement: a ``SELECT`` of ``model``'s rows.
     :param model: the mapped class whose rows to hold.
+    :param deleting: the change deletes them (a deletion, an action that needs the ``delete`` permission).
     """
     if session.get_bind().dialect.name == "sqlite":
         hold_sqlite_write_lock(session)
         return statement
-    return statement.with_for_update(of=model)
+    return statement.with_for_update(**for_update(model, deleting=deleting))
 
 
-__all__ = ["hold_sqlite_write_lock", "locking"]
+__all__ = ["for_update", "hold_sqlite_write_lock", "locking"]

@@ -1,7 +1,8 @@
 """A sample plugin whose admin views are scoped: each editor sees and changes only their own team's notes.
 
 An editor's team is the part of their address before the first ``-`` (``red-editor@example.com``: ``red``);
-superusers see every team.
+superusers see every team. Archived notes are the superusers' alone. Memos are not scoped, but their team is a
+foreign key to the scoped teams: an editor may choose, and sees the name of, their own team only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,18 @@ class Note(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200), index=True)
     team_id: Mapped[int] = mapped_column(sa.ForeignKey("scoped_team.id"), index=True)
+    archived: Mapped[bool] = mapped_column(default=False)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Memo(Model):
+    __tablename__ = "scoped_memo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200), index=True)
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scoped_team.id"), index=True)
 
     def __str__(self) -> str:
         return self.title
@@ -40,7 +53,7 @@ class Note(Model):
 
 @erlen.hookimpl
 def erlen_db_models() -> list[type[t.Any]]:
-    return [Team, Note]
+    return [Team, Note, Memo]
 
 
 def team_name_of(user: t.Any) -> str:
@@ -49,10 +62,11 @@ def team_name_of(user: t.Any) -> str:
 
 
 def own_team_notes(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any]:
-    """The notes of the user's team; every note for a superuser."""
+    """The notes of the user's team that are not archived; every note for a superuser."""
     if user.is_superuser:
         return statement
-    return statement.where(Note.team_id.in_(sa.select(Team.id).where(Team.name == team_name_of(user))))
+    teams = sa.select(Team.id).where(Team.name == team_name_of(user))
+    return statement.where(Note.team_id.in_(teams), Note.archived.is_(False))
 
 
 def own_team(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any]:
@@ -73,6 +87,26 @@ def exclaim(view: t.Any, note: Note) -> str:
     return "Exclaimed."
 
 
+def archive(view: t.Any, objects: t.Sequence[Note]) -> str:
+    for note in objects:
+        note.archived = True
+    return f"Archived {len(objects)}."
+
+
+def archive_one(view: t.Any, note: Note) -> str:
+    note.archived = True
+    return "Archived."
+
+
+def copy_archived(view: t.Any, note: Note) -> str:
+    """Adds an archived copy of the note: a row its author may not see."""
+    from erlen_db import session
+
+    session.add(Note(title=f"{note.title} (copy)", team_id=note.team_id, archived=True))
+    session.flush()  # written before the admin's own flush: no longer among the session's new objects then
+    return "Copied."
+
+
 @erlen.hookimpl
 def erlen_admin_views() -> list[t.Any]:
     from erlen_admin import Action, ModelView, ObjectAction
@@ -86,8 +120,16 @@ def erlen_admin_views() -> list[t.Any]:
             search=["title"],
             filters=["team_id"],
             page_sizes=(20, 2, 50),
-            actions=[Action("shout", "Shout", shout, permission="edit", confirm=False)],
-            object_actions=[ObjectAction("exclaim", "Exclaim", exclaim)],
+            actions=[
+                Action("shout", "Shout", shout, permission="edit", confirm=False),
+                Action("archive", "Archive", archive, permission="edit", confirm=False),
+            ],
+            object_actions=[
+                ObjectAction("exclaim", "Exclaim", exclaim),
+                ObjectAction("archive", "Archive", archive_one),
+                ObjectAction("copy", "Copy archived", copy_archived),
+            ],
             scope=own_team_notes,
         ),
+        ModelView(Memo, list_columns=["id", "title", "team_id"], filters=["team_id"]),
     ]

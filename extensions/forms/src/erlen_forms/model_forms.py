@@ -270,6 +270,8 @@ class ModelSelectField(wtforms.Field):
         :func:`label_column` by default.
     :param limit: the most rows a select lists; ``FORMS_FK_SELECT_LIMIT`` by default.
     :param blank_text: the text of the empty choice of optional fields.
+    :param rows: ``rows(statement) -> statement``: narrows the related rows the field offers and accepts (a row
+        scope, such as erlen-admin's); see :meth:`restrict_rows`. All rows by default.
     """
 
     def __init__(
@@ -281,6 +283,7 @@ class ModelSelectField(wtforms.Field):
         label_column: sa.Column[t.Any] | None = None,
         limit: int | None = None,
         blank_text: str = "",
+        rows: Callable[[sa.Select[t.Any]], sa.Select[t.Any]] | None = None,
         **kwargs: t.Any,
     ) -> None:
         super().__init__(label, validators, **kwargs)
@@ -291,8 +294,38 @@ class ModelSelectField(wtforms.Field):
         self.label_column = label_column if label_column is not None else globals()["label_column"](self.remote_table)
         self.limit = limit
         self.blank_text = blank_text
+        self.rows = rows
         self._rows: list[tuple[t.Any, t.Any]] | None = None
         self._searching: bool | None = None
+
+    # -- which rows ---------------------------------------------------------------------------------------------------
+
+    def restrict_rows(self, rows: Callable[[sa.Select[t.Any]], sa.Select[t.Any]] | None) -> None:
+        """Narrow the related rows this field offers and accepts to those ``rows`` keeps.
+
+        ``rows(statement)`` gets a ``SELECT`` of the related table's key (and label) and returns it with
+        conditions added (``where``, an ``IN`` or ``EXISTS`` subquery), never other columns, an order or a
+        limit: the select's options, the checked value, the chosen row's label and the "no longer exists" check
+        all go through it. A submitted key outside it is refused as a key no row has ("Not a valid choice.").
+        The value the field was given from its object (``obj=``) is kept as a choice even outside it, labelled
+        by its bare key, so that saving an edit form does not change a key its user may not see.
+
+        Call it before the form is validated or rendered (erlen-admin calls it with a model view's row scope).
+
+        :param rows: the narrowing function; ``None`` for every row.
+        """
+        self.rows = rows
+        self._rows, self._searching = None, None
+
+    def _narrowed(self, statement: sa.Select[t.Any]) -> sa.Select[t.Any]:
+        """``statement`` narrowed by :attr:`rows`, if set."""
+        return statement if self.rows is None else self.rows(statement)
+
+    def _kept(self) -> t.Any:
+        """The value from the field's object, offered even outside :attr:`rows`; ``None`` without a narrowing."""
+        if self.rows is None:
+            return None
+        return self.object_data
 
     # -- data -----------------------------------------------------------------------------------------------------
 
@@ -320,7 +353,8 @@ class ModelSelectField(wtforms.Field):
         if self._searching is not None:
             return
         limit = self._limit()
-        statement = sa.select(self.remote, self.label_column).order_by(self.label_column, self.remote).limit(limit + 1)
+        statement = self._narrowed(sa.select(self.remote, self.label_column))
+        statement = statement.order_by(self.label_column, self.remote).limit(limit + 1)
         rows = [(row[0], row[1]) for row in _session().execute(statement)]
         self._searching = len(rows) > limit
         self._rows = None if self._searching else rows
@@ -335,7 +369,11 @@ class ModelSelectField(wtforms.Field):
     def choices(self) -> list[tuple[t.Any, str]]:
         """The related rows as ``(value, label)``; empty when :attr:`searching`."""
         self.load()
-        return [(value, "" if label is None else str(label)) for value, label in self._rows or ()]
+        found = [(value, "" if label is None else str(label)) for value, label in self._rows or ()]
+        kept = self._kept()
+        if kept is not None and not any(value == kept for value, _ in found):
+            found.append((kept, str(kept)))  # outside the narrowed rows: its bare key, never its label
+        return found
 
     def pre_validate(self, form: wtforms.form.BaseForm) -> None:
         if self.data is None:
@@ -344,7 +382,10 @@ class ModelSelectField(wtforms.Field):
             if any(value == self.data for value, _ in self.choices):
                 return
         else:
-            statement = sa.select(self.remote).where(self.remote == self.data).limit(1)
+            kept = self._kept()
+            if kept is not None and self.data == kept:
+                return
+            statement = self._narrowed(sa.select(self.remote)).where(self.remote == self.data).limit(1)
             if _session().execute(statement).first() is not None:
                 return
         raise v.ValidationError(self.gettext("Not a valid choice."))
@@ -362,7 +403,9 @@ class ModelSelectField(wtforms.Field):
         self._rows, self._searching = None, None
         if self.data is None:
             return False
-        statement = sa.select(self.remote).where(self.remote == self.data).limit(1)
+        # The kept value may be outside the narrowed rows: whether it still exists at all.
+        statement = sa.select(self.remote) if self.data == self._kept() else self._narrowed(sa.select(self.remote))
+        statement = statement.where(self.remote == self.data).limit(1)
         if _session().execute(statement).first() is not None:
             return False
         self.errors = [*self.errors, self.gettext("The chosen item no longer exists. Choose another.")]
@@ -372,9 +415,11 @@ class ModelSelectField(wtforms.Field):
         """The label of the chosen row, if any."""
         if self.data is None:
             return None
-        statement = sa.select(self.label_column).where(self.remote == self.data).limit(1)
-        label = _session().execute(statement).scalar()
-        return None if label is None else str(label)
+        statement = self._narrowed(sa.select(self.remote, self.label_column)).where(self.remote == self.data).limit(1)
+        row = _session().execute(statement).first()
+        if row is None:
+            return str(self.data) if self.data == self._kept() else None  # outside the narrowed rows: the bare key
+        return None if row[1] is None else str(row[1])
 
     # -- rendering --------------------------------------------------------------------------------------------------
 

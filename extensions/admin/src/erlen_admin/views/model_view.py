@@ -95,10 +95,13 @@ class ModelView:
         columns, ``DISTINCT``, ``GROUP BY`` or ``LIMIT`` (the admin adds its own order, limits and
         ``FOR UPDATE``). The admin applies it wherever the view reads or writes rows: the list (pages, cursors,
         search, filters, sorts, counts and estimates), the CSV export, the detail, edit and delete pages, bulk
-        and object actions, the dashboard's count, and erlen-forms' search of this model's rows. A row outside the
-        scope answers as a row that does not exist; a selected one is left out of a bulk action as a row deleted
-        meanwhile. A scope that returns the very statement it was given (``if user.is_superuser: return
-        statement``) narrows nothing: that user's list is counted and estimated as the whole table's.
+        and object actions, the dashboard's count, erlen-forms' search of this model's rows, and every view's
+        foreign keys to this model (their selects, filters and labels: :mod:`erlen_admin.related`). A row outside
+        the scope answers as a row that does not exist; a selected one is left out of a bulk action as a row
+        deleted meanwhile. A create, edit, bulk or object action that leaves a row outside the scope is rolled
+        back (checked after its flush, through the scope). A scope that returns the very statement it was given
+        (``if user.is_superuser: return statement``) narrows nothing: that user's list is counted and estimated
+        as the whole table's.
         ``None`` (the default): every row.
 
     Subclasses change how rows are made and saved by overriding :meth:`create_form_class`,

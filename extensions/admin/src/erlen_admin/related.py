@@ -1,0 +1,56 @@
+"""Foreign keys to the rows of scoped views: which related rows a user may choose, and see named.
+
+A view ``A`` whose model has a foreign key to the model of a view ``B`` with a ``scope`` offers, accepts and
+names only ``B``'s rows inside ``B``'s scope for the current user: the selects of ``A``'s create and edit forms
+and of its list's filters (erlen-forms' :class:`~erlen_forms.ModelSelectField`, narrowed through
+:meth:`~erlen_forms.ModelSelectField.restrict_rows`; erlen-forms' search endpoint is narrowed by the hook
+``erlen_forms_fk_search_rows`` in :mod:`erlen_admin.plugin`), and the labels of ``A``'s list, detail page and
+export (:func:`erlen_admin.listing.related_labels`). A related row outside the scope is treated as one that does
+not exist: it is not offered, a submitted key of it gets the field's "Not a valid choice.", and pages show its
+bare key, without a link or its label. Without a view of ``B``, or without a scope, nothing is narrowed.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from .views.registry import registry_of
+
+#: Narrows a ``SELECT`` of a related table's rows to those a user may see.
+RowsFilter = Callable[[sa.Select[t.Any]], sa.Select[t.Any]]
+
+
+def rows_filter(table: sa.Table, user: t.Any) -> RowsFilter | None:
+    """The narrowing of ``table``'s rows to its admin view's scope for ``user``; ``None`` when nothing narrows.
+
+    :param table: the table a foreign key refers to.
+    :param user: the user the rows are offered to or shown to.
+    """
+    target = registry_of().view_for_table(table.name)
+    if target is None or not target.narrows(user):
+        return None
+    return lambda statement: target.scoped(statement, user)
+
+
+def restrict_choices(form: t.Iterable[t.Any], user: t.Any) -> None:
+    """Narrow every foreign-key field of ``form`` to the related rows ``user`` may see (see the module).
+
+    Called on a form before it is validated or rendered; fields other than erlen-forms'
+    :class:`~erlen_forms.ModelSelectField` are left alone.
+
+    :param form: the form (create, edit or a list's filters), iterated for its fields.
+    :param user: the current user.
+    """
+    from erlen_forms import ModelSelectField
+
+    for field in form:
+        if isinstance(field, ModelSelectField):
+            narrowing = rows_filter(field.remote_table, user)
+            if narrowing is not None:
+                field.restrict_rows(narrowing)
+
+
+__all__ = ["RowsFilter", "restrict_choices", "rows_filter"]
