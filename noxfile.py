@@ -270,7 +270,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy, strict for the core."""
+    """mypy, strict for every package and the example apps."""
     session.install(*_every_distribution("[test]"), "mypy")
     session.run("mypy", *[str(folder / "src") for folder in DISTRIBUTIONS.values()])
 
