@@ -212,3 +212,27 @@ def test_permissions_may_depend_on_the_app(auth_app):
     known = permissions_of(app)
     assert known["perapp.books"].plugin == "perapp"
     assert known["perapp.films"].description == "Manage films"
+
+
+def test_granting_to_a_role_its_closed_session_loaded_is_refused_not_lost(auth_app):
+    """make_user(app, ...) without ``db`` closes its session: its roles are detached, and a permission granted to
+    one was kept in memory only, with no error, while the app's session committed nothing."""
+    import sqlalchemy as sa
+
+    from erlen_auth import AuthError
+    from erlen_auth.models import RolePermission
+    from erlen_auth.testing import make_user
+    from erlen_db import get_session
+
+    app = auth_app(["auth_sample_plugins.blog"], create_all=True)
+    staff = make_user(app, "staff@example.com", roles=["staff"])
+    with app.app_context():
+        with pytest.raises(AuthError, match="'staff'.*session that has closed.*merge"):
+            grant(staff.roles[0], "blog.publish")
+        with pytest.raises(AuthError, match="revoke"):
+            staff.roles[0].revoke("blog.publish")
+        # Loaded in the session that commits, it is saved.
+        session = get_session()
+        grant(session.merge(staff.roles[0]), "blog.publish")
+        session.commit()
+        assert session.scalars(sa.select(RolePermission.permission)).all() == ["blog.publish"]

@@ -107,13 +107,33 @@ class Role(Model):
         self.__dict__.pop(_ROLE_PERMISSIONS, None)
 
     def grant(self, permission: str) -> None:
-        """Grant ``permission`` to the role (no check that it is known: see :func:`erlen_auth.grant`)."""
+        """Grant ``permission`` to the role (no check that it is known: see :func:`erlen_auth.grant`).
+
+        :raises erlen_auth.AuthError: the role was loaded by a session that has closed: no commit would save it.
+        """
+        self._refuse_detached("grant")
         if permission not in self.permissions:
             self.grants.append(RolePermission(permission=permission))
 
     def revoke(self, permission: str) -> None:
-        """Take ``permission`` away from the role."""
+        """Take ``permission`` away from the role.
+
+        :raises erlen_auth.AuthError: the role was loaded by a session that has closed: no commit would save it.
+        """
+        self._refuse_detached("revoke")
         self.grants[:] = [grant for grant in self.grants if grant.permission != permission]
+
+    def _refuse_detached(self, verb: str) -> None:
+        # A role loaded by a session that has closed (erlen_auth.testing.make_user's, say) takes the change in
+        # memory, and no session's commit writes it: refused, not lost without a word.
+        if inspect(self).detached:
+            from .errors import AuthError
+
+            raise AuthError(
+                f"Cannot {verb} a permission of the role {self.name!r}: it was loaded by a database session that "
+                "has closed, so no commit would save the change. Load the role in the session you commit first "
+                "(session.merge(role), or session.scalar(select(Role).where(Role.name == ...)))."
+            )
 
     def __repr__(self) -> str:
         return f"<Role {self.name!r}>"
