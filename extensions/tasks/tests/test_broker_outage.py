@@ -381,30 +381,90 @@ def test_a_worker_stopped_during_a_redis_outage_stops_and_its_jobs_come_back_to_
         server.stop()
 
 
+def own_database_url(postgres_server: t.Any) -> str:
+    """The URL of the test's own PostgreSQL with a password (its trust authentication ignores it) and a short
+    connection timeout."""
+    url = sa.make_url(postgres_server.url).set(password=PASSWORD)
+    return url.render_as_string(hide_password=False) + "?connect_timeout=2"
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
-def test_the_worker_says_the_relay_met_a_database_outage_not_a_broker_one(
+def test_the_worker_says_once_that_the_relay_met_a_database_outage_not_a_broker_one(
     make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The relay reads the outbox table: with the app's PostgreSQL stopped, the worker wrote "Relay: broker
-    unavailable, jobs kept: database error: OperationalError", sending operators to a broker that was fine."""
+    unavailable, jobs kept: database error: OperationalError", sending operators to a broker that was fine, then
+    "Relay: the app's database failed" at every pass. Now one line names the database, and one its return."""
     from conftest import PLUGINS
     from test_cli import output, start_worker, stop
 
     settings = broker_settings("redis", queue_prefix)  # the shared Redis, which stays up
-    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    app = make_db_app(PLUGINS, settings, url=own_database_url(postgres_server), create_all=True)
     process = start_worker(app, tmp_path)
     try:
         wait_for(lambda: "Worker started" in output(tmp_path), timeout=60, what="the worker")
         postgres_server.stop()
-        wait_for(lambda: "Relay: " in output(tmp_path), timeout=30, what="the relay's line")
+        wait_for(lambda: "cannot be reached" in output(tmp_path), timeout=30, what="the outage's line")
         postgres_server.start_again()
+        wait_for(lambda: "answers again after" in output(tmp_path), timeout=60, what="the end of the outage")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, output(tmp_path)
     finally:
         stop(process)
     log = output(tmp_path)
-    assert "broker unavailable" not in log, log
-    assert "Relay: the app's database failed (database error: OperationalError); committed jobs are kept" in log
+    where = f"The app's database postgresql+psycopg://postgres:***@127.0.0.1:{postgres_server.port}/postgres"
+    [lost] = [line for line in log.splitlines() if "cannot be reached" in line]
+    assert lost.startswith(f"{where}?connect_timeout=2 (DB_URL) cannot be reached ("), log
+    assert "check that it runs and that this host can reach it; committed jobs wait in its outbox table" in lost
+    [back] = [line for line in log.splitlines() if "answers again after" in line]
+    assert back.startswith(f"{where}?connect_timeout=2 (DB_URL) answers again after "), log
+    assert "broker unavailable" not in log and "Relay: the app's database failed" not in log, log
+    assert PASSWORD not in log
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_the_relay_logs_an_outage_of_the_apps_database_once_and_its_end_with_the_passes_failed(
+    make_db_app: t.Any,
+    postgres_server: t.Any,
+    queue_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the app's PostgreSQL was stopped, the relay reported every pass (every 0.1 to 30 s, as long as the
+    outage lasted) as an error. It logs the outage once, naming the database without its password and what to
+    do, each failed pass at DEBUG only, and the end once, with how long it lasted and how many passes failed."""
+    from conftest import PLUGINS
+
+    caplog.set_level(logging.DEBUG, logger="erlen_tasks")
+    settings = {**broker_settings("redis", queue_prefix), "TASKS_HANDOFF": False}  # jobs reach Redis by the relay
+    app = make_db_app(PLUGINS, settings, url=own_database_url(postgres_server), create_all=True)
+    failed: list[t.Any] = []
+    with worker_thread(app, report_relay=lambda result: result.database_failed and failed.append(result)):
+        commit(app, "before")
+        wait_for(lambda: effects(app) == ["before"], what="a job relayed and run")
+        postgres_server.stop()
+        wait_for(lambda: len(failed) >= 4, timeout=60, what="four relay passes meeting the outage")
+        postgres_server.start_again()
+        commit(app, "after")
+        wait_for(lambda: effects(app) == ["before", "after"], timeout=60, what="a job relayed after the outage")
+        wait_for(lambda: messages(caplog, "answers again after"), what="the end of the outage logged")
+    where = f"The app's database postgresql+psycopg://postgres:***@127.0.0.1:{postgres_server.port}/postgres"
+    where += "?connect_timeout=2 (DB_URL)"
+    loud = [r for r in caplog.records if r.name == "erlen_tasks" and r.levelno > logging.DEBUG]
+    assert [r.levelno for r in loud] == [logging.WARNING, logging.WARNING], [r.getMessage() for r in loud]
+    lost, back = (r.getMessage() for r in loud)
+    assert lost.startswith(f"{where} cannot be reached (OperationalError: "), lost
+    assert "\n" not in lost
+    assert lost.endswith(
+        ": check that it runs and that this host can reach it; committed jobs wait in its outbox table (none is "
+        "lost) and none is handed to Redis until it answers again (the relay tries it at each pass, at most 30 s "
+        "apart)."
+    ), lost
+    assert back.startswith(f"{where} answers again after "), back
+    assert back.endswith(f" s (failed relay passes: {len(failed)}): committed jobs are handed over again."), back
+    assert all(result.database_unreachable for result in failed)
+    quiet = [r for r in caplog.records if r.levelno == logging.DEBUG and r.getMessage().startswith("Relay: ")]
+    assert len(quiet) == len(failed)
+    assert PASSWORD not in caplog.text
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
