@@ -609,3 +609,47 @@ def test_the_line_about_jobs_given_up_as_a_worker_stops_names_ten_and_counts_the
     named = ", ".join(f"test.record ({proxy.message_id})" for proxy in held[:10])
     assert f"it gave up putting back on their queue {named} and 1990 more; Redis gives them" in line.getMessage()
     assert held[10].message_id not in line.getMessage()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_a_worker_stopped_during_an_outage_of_the_database_broker_stops_and_its_jobs_come_back(
+    make_db_app: t.Any,
+    postgres_server: t.Any,
+    queue_prefix: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Redis test above, on the database broker: stopped while its PostgreSQL is away, a worker can neither
+    acknowledge the job that ended nor give back the one it had claimed. It gives both up at once, says so, and
+    a worker started once the database is back runs them again when their leases have run out."""
+    from conftest import PLUGINS
+    from tasks_testplugin import gated_file
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(dramatiq.worker, "CONSUMER_RESTART_DELAY_SECS", 0.1)
+    monkeypatch.setattr(dramatiq.worker, "POST_PROCESS_MESSAGE_RETRY_DELAY_SECS", 0.1)
+    settings = {**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 2.0}
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    runs, started, gate = tmp_path / "runs", tmp_path / "started", tmp_path / "gate"
+    with app.app_context():
+        for _job in range(2):  # one thread: the second waits, claimed, in the worker's memory meanwhile
+            gated_file.enqueue(str(runs), started_file=str(started), gate_file=str(gate))
+        erlen_db.session.commit()
+    # A stop timeout longer than the test's wait for the worker: retried acknowledgements would outlast the latter.
+    with worker_thread(app, threads=1, stop_timeout=60.0):
+        wait_for(started.exists, what="the first job to start")
+        wait_for(lambda: [row.status for row in rows(app)] == ["running", "running"], what="both claimed")
+        postgres_server.stop()
+        wait_for(lambda: messages(caplog, "cannot be reached"), what="the worker to meet the outage")
+        gate.touch()  # the first job ends: its acknowledgement cannot be written
+        wait_for(lambda: runs.exists() and runs.read_text() == "ran\n", what="the first job's run")
+    assert runs.read_text() == "ran\n"  # the second was not started
+    gave_up = [r.getMessage() for r in messages(caplog, "as this worker stops")]
+    assert len(gave_up) == 2 and all("TASKS_LEASE_SECONDS" in line for line in gave_up), gave_up
+    assert "it gave up acknowledging test.gated_file" in gave_up[0]
+    assert "it gave up putting back on their queue test.gated_file" in gave_up[1]
+    assert not messages(caplog, "found a bug") and not messages(caplog, "Failed to requeue")
+    postgres_server.start_again()
+    with worker_thread(app, threads=1):
+        wait_for(lambda: runs.read_text() == "ran\n" * 3, timeout=30, what="both jobs again")
