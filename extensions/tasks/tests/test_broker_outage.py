@@ -11,6 +11,8 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 import typing as t
 import uuid
@@ -554,26 +556,17 @@ def test_the_lease_renewals_of_a_running_job_meeting_a_database_outage_log_it_on
     assert outage_lines(caplog) == ["lost"]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
-    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
-) -> None:
-    """``erlen tasks relay`` tries pass after pass: its line says so, unlike a process that only enqueues."""
-    import subprocess
-    import sys
+def start_relay(app: Flask, tmp_path: Path) -> subprocess.Popen[str]:
+    """``erlen tasks relay`` in a process of its own, on ``app``'s settings; its output goes to ``relay.log``."""
+    from test_cli import TESTS
 
-    from test_cli import TESTS, output, stop
-
-    url, where = unreachable_url("redis")
-    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": url})
-    commit(app, "waiting")
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "FLASK_"))}
     environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")])
     environ["ERLEN_DB_URL"] = str(app.config["DB_URL"])
     for key in ("TASKS_BROKER", "TASKS_URL", "TASKS_QUEUE_PREFIX"):
         environ[f"ERLEN_{key}"] = str(app.config[key])
     with open(tmp_path / "relay.log", "w") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "erlen", "--app", "tasks_cliapp:create", "tasks", "relay"],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -581,6 +574,19 @@ def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
             cwd=tmp_path,
             text=True,
         )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
+    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
+) -> None:
+    """``erlen tasks relay`` tries pass after pass: its line says so, unlike a process that only enqueues."""
+    from test_cli import output, stop
+
+    url, where = unreachable_url("redis")
+    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": url})
+    commit(app, "waiting")
+    process = start_relay(app, tmp_path)
     try:
         wait_for(lambda: "cannot be reached" in output(tmp_path, "relay"), timeout=60, what="the outage's line")
         process.send_signal(signal.SIGTERM)
@@ -591,6 +597,39 @@ def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
     assert line.startswith(f"The jobs' Redis at {where} (TASKS_URL) cannot be reached ("), line
     assert line.endswith("this process keeps trying to connect until it answers again (tried every 3 s)."), line
     assert PASSWORD not in output(tmp_path, "relay")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_the_relay_command_says_once_that_the_apps_database_cannot_be_reached_and_once_that_it_answers(
+    make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path
+) -> None:
+    """``erlen tasks relay`` printed "Relayed 0; database error: OperationalError" at every pass while the app's
+    PostgreSQL was stopped; now the relay's two lines, the outage's and its end's, and none per pass."""
+    from conftest import PLUGINS
+    from test_cli import output, stop
+
+    app = make_db_app(PLUGINS, broker_settings("redis", queue_prefix), url=own_database_url(postgres_server))
+    erlen_db.database_of(app).create_all()
+    app.config["TASKS_HANDOFF"] = False
+    commit(app, "relayed before the outage")
+    process = start_relay(app, tmp_path)
+    try:
+        wait_for(lambda: "Relayed 1" in output(tmp_path, "relay"), timeout=60, what="the relay's first pass")
+        postgres_server.stop()
+        wait_for(lambda: "cannot be reached" in output(tmp_path, "relay"), timeout=30, what="the outage's line")
+        postgres_server.start_again()
+        wait_for(lambda: "answers again after" in output(tmp_path, "relay"), timeout=60, what="the outage's end")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, output(tmp_path, "relay")
+    finally:
+        stop(process)
+    log = output(tmp_path, "relay")
+    where = f"The app's database postgresql+psycopg://postgres:***@127.0.0.1:{postgres_server.port}/postgres"
+    [lost] = [line for line in log.splitlines() if "cannot be reached" in line]
+    assert lost.startswith(f"{where}?connect_timeout=2 (DB_URL) cannot be reached ("), log
+    [back] = [line for line in log.splitlines() if "answers again after" in line]
+    assert back.startswith(f"{where}?connect_timeout=2 (DB_URL) answers again after "), log
+    assert log.count("Relayed") == 1 and PASSWORD not in log, log
 
 
 def test_the_line_about_jobs_given_up_as_a_worker_stops_names_ten_and_counts_the_rest(
