@@ -48,6 +48,39 @@ def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == LOGGER]
 
 
+def test_the_recovery_counts_the_operations_that_failed_during_the_outage_when_asked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A process that tries a service over and over (the relay, pass after pass) says at the recovery how many
+    of its operations failed meanwhile, those that raised and those served by the stand-in; the next outage
+    counts from one again."""
+    clock, service = Clock(), Service()
+    failover = Failover(
+        service="The database at db:5432",
+        while_down="jobs wait",
+        when_back="jobs are handed over again",
+        errors=(OSError,),
+        logger=logging.getLogger(LOGGER),
+        retry_interval=5.0,
+        clock=clock,
+        counted="relay passes",
+    )
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    for outage, (raised, stood_in) in enumerate([(3, 2), (1, 0)]):
+        service.down = True
+        for _try in range(raised):
+            failover.run(service, lambda: "stand-in")  # raises: logged once, then counted
+            for _stand_in in range(stood_in if _try == 0 else 0):
+                failover.run(service, lambda: "stand-in")  # within the retry interval: the stand-in, counted
+            clock.now += 5
+        service.down = False
+        assert failover.run(service, lambda: "stand-in") == "service"
+        back = messages(caplog)[2 * outage + 1]
+        assert back.startswith("The database at db:5432 answers again after "), back
+        assert back.endswith(f" s (failed relay passes: {raised + stood_in}): jobs are handed over again."), back
+    assert len(messages(caplog)) == 4
+
+
 def test_an_outage_is_served_by_the_stand_in_logged_once_and_ends_when_the_service_answers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

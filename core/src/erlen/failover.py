@@ -44,6 +44,9 @@ class Failover:
     :param retried: how the service is tried again, at the end of the outage's message (default: ``"tried every
         <retry_interval> s"``), for a process that tries it only when it next needs it, such as ``"tried again
         with the next log-in"``.
+    :param counted: what the operations are, plural, for the recovery's message, e.g. ``"relay passes"``: when
+        given, it says how many failed during the outage (raised one of ``errors``, or ran on the stand-in), as
+        ``(failed relay passes: 7)``.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Failover:
         clock: Callable[[], float] = time.monotonic,
         explain: Callable[[BaseException], str] | None = None,
         retried: str | None = None,
+        counted: str | None = None,
     ) -> None:
         self.service = service
         self.while_down = while_down
@@ -72,6 +76,9 @@ class Failover:
         self._down_since: dt.datetime | None = None
         self._down_reason: str | None = None
         self._retry_at = 0.0
+        self.counted = counted
+        #: The operations that failed (or ran on the stand-in) since the outage began.
+        self._failed = 0
 
     def run(
         self,
@@ -90,6 +97,7 @@ class Failover:
             the retry turn it took. Every return counts as an answer without it.
         """
         if not self._service_due():
+            self._stood_in()
             return on_stand_in()
         try:
             result = on_service()
@@ -134,11 +142,19 @@ class Failover:
             self._retry_at = now + self.retry_interval
             return True
 
+    def _stood_in(self) -> None:
+        """Count an operation run on the stand-in without trying the service (its retry time has not come)."""
+        with self._lock:
+            if self._down_since is not None:
+                self._failed += 1
+
     def _lost(self, exc: BaseException) -> None:
         with self._lock:
             self._retry_at = self._clock() + self.retry_interval
             if self._down_since is not None:
+                self._failed += 1
                 return  # logged when it was lost
+            self._failed = 1
             self._down_since = dt.datetime.now(dt.UTC)
             # Kept for the message: a call that finds the service back may clear the attribute before it is logged.
             reason = self._down_reason = self._explain(exc)
@@ -161,8 +177,19 @@ class Failover:
             if self._down_since is None:
                 return
             since, self._down_since, self._down_reason = self._down_since, None, None
+            failed, self._failed = self._failed, 0
         seconds = (dt.datetime.now(dt.UTC) - since).total_seconds()
-        self.logger.warning("%s answers again after %.0f s: %s.", self.service, seconds, self.when_back)
+        if self.counted is None:
+            self.logger.warning("%s answers again after %.0f s: %s.", self.service, seconds, self.when_back)
+        else:
+            self.logger.warning(
+                "%s answers again after %.0f s (failed %s: %d): %s.",
+                self.service,
+                seconds,
+                self.counted,
+                failed,
+                self.when_back,
+            )
 
 
 @dataclass(frozen=True)

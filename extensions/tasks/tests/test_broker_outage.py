@@ -11,6 +11,8 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 import typing as t
 import uuid
@@ -381,30 +383,90 @@ def test_a_worker_stopped_during_a_redis_outage_stops_and_its_jobs_come_back_to_
         server.stop()
 
 
+def own_database_url(postgres_server: t.Any) -> str:
+    """The URL of the test's own PostgreSQL with a password (its trust authentication ignores it) and a short
+    connection timeout."""
+    url = sa.make_url(postgres_server.url).set(password=PASSWORD)
+    return url.render_as_string(hide_password=False) + "?connect_timeout=2"
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
-def test_the_worker_says_the_relay_met_a_database_outage_not_a_broker_one(
+def test_the_worker_says_once_that_the_relay_met_a_database_outage_not_a_broker_one(
     make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The relay reads the outbox table: with the app's PostgreSQL stopped, the worker wrote "Relay: broker
-    unavailable, jobs kept: database error: OperationalError", sending operators to a broker that was fine."""
+    unavailable, jobs kept: database error: OperationalError", sending operators to a broker that was fine, then
+    "Relay: the app's database failed" at every pass. Now one line names the database, and one its return."""
     from conftest import PLUGINS
     from test_cli import output, start_worker, stop
 
     settings = broker_settings("redis", queue_prefix)  # the shared Redis, which stays up
-    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    app = make_db_app(PLUGINS, settings, url=own_database_url(postgres_server), create_all=True)
     process = start_worker(app, tmp_path)
     try:
         wait_for(lambda: "Worker started" in output(tmp_path), timeout=60, what="the worker")
         postgres_server.stop()
-        wait_for(lambda: "Relay: " in output(tmp_path), timeout=30, what="the relay's line")
+        wait_for(lambda: "cannot be reached" in output(tmp_path), timeout=30, what="the outage's line")
         postgres_server.start_again()
+        wait_for(lambda: "answers again after" in output(tmp_path), timeout=60, what="the end of the outage")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, output(tmp_path)
     finally:
         stop(process)
     log = output(tmp_path)
-    assert "broker unavailable" not in log, log
-    assert "Relay: the app's database failed (database error: OperationalError); committed jobs are kept" in log
+    where = f"The app's database postgresql+psycopg://postgres:***@127.0.0.1:{postgres_server.port}/postgres"
+    [lost] = [line for line in log.splitlines() if "cannot be reached" in line]
+    assert lost.startswith(f"{where}?connect_timeout=2 (DB_URL) cannot be reached ("), log
+    assert "check that it runs and that this host can reach it; committed jobs wait in its outbox table" in lost
+    [back] = [line for line in log.splitlines() if "answers again after" in line]
+    assert back.startswith(f"{where}?connect_timeout=2 (DB_URL) answers again after "), log
+    assert "broker unavailable" not in log and "Relay: the app's database failed" not in log, log
+    assert PASSWORD not in log
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_the_relay_logs_an_outage_of_the_apps_database_once_and_its_end_with_the_passes_failed(
+    make_db_app: t.Any,
+    postgres_server: t.Any,
+    queue_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the app's PostgreSQL was stopped, the relay reported every pass (every 0.1 to 30 s, as long as the
+    outage lasted) as an error. It logs the outage once, naming the database without its password and what to
+    do, each failed pass at DEBUG only, and the end once, with how long it lasted and how many passes failed."""
+    from conftest import PLUGINS
+
+    caplog.set_level(logging.DEBUG, logger="erlen_tasks")
+    settings = {**broker_settings("redis", queue_prefix), "TASKS_HANDOFF": False}  # jobs reach Redis by the relay
+    app = make_db_app(PLUGINS, settings, url=own_database_url(postgres_server), create_all=True)
+    failed: list[t.Any] = []
+    with worker_thread(app, report_relay=lambda result: result.database_failed and failed.append(result)):
+        commit(app, "before")
+        wait_for(lambda: effects(app) == ["before"], what="a job relayed and run")
+        postgres_server.stop()
+        wait_for(lambda: len(failed) >= 4, timeout=60, what="four relay passes meeting the outage")
+        postgres_server.start_again()
+        commit(app, "after")
+        wait_for(lambda: effects(app) == ["before", "after"], timeout=60, what="a job relayed after the outage")
+        wait_for(lambda: messages(caplog, "answers again after"), what="the end of the outage logged")
+    where = f"The app's database postgresql+psycopg://postgres:***@127.0.0.1:{postgres_server.port}/postgres"
+    where += "?connect_timeout=2 (DB_URL)"
+    loud = [r for r in caplog.records if r.name == "erlen_tasks" and r.levelno > logging.DEBUG]
+    assert [r.levelno for r in loud] == [logging.WARNING, logging.WARNING], [r.getMessage() for r in loud]
+    lost, back = (r.getMessage() for r in loud)
+    assert lost.startswith(f"{where} cannot be reached (OperationalError: "), lost
+    assert "\n" not in lost
+    assert lost.endswith(
+        ": check that it runs and that this host can reach it; committed jobs wait in its outbox table (none is "
+        "lost) and none is handed to Redis until it answers again (the relay tries it at each pass, at most 30 s "
+        "apart)."
+    ), lost
+    assert back.startswith(f"{where} answers again after "), back
+    assert back.endswith(f" s (failed relay passes: {len(failed)}): committed jobs are handed over again."), back
+    assert all(result.database_unreachable for result in failed)
+    quiet = [r for r in caplog.records if r.levelno == logging.DEBUG and r.getMessage().startswith("Relay: ")]
+    assert len(quiet) == len(failed)
+    assert PASSWORD not in caplog.text
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
@@ -494,26 +556,17 @@ def test_the_lease_renewals_of_a_running_job_meeting_a_database_outage_log_it_on
     assert outage_lines(caplog) == ["lost"]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
-    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
-) -> None:
-    """``erlen tasks relay`` tries pass after pass: its line says so, unlike a process that only enqueues."""
-    import subprocess
-    import sys
+def start_relay(app: Flask, tmp_path: Path) -> subprocess.Popen[str]:
+    """``erlen tasks relay`` in a process of its own, on ``app``'s settings; its output goes to ``relay.log``."""
+    from test_cli import TESTS
 
-    from test_cli import TESTS, output, stop
-
-    url, where = unreachable_url("redis")
-    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": url})
-    commit(app, "waiting")
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "FLASK_"))}
     environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")])
     environ["ERLEN_DB_URL"] = str(app.config["DB_URL"])
     for key in ("TASKS_BROKER", "TASKS_URL", "TASKS_QUEUE_PREFIX"):
         environ[f"ERLEN_{key}"] = str(app.config[key])
     with open(tmp_path / "relay.log", "w") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "erlen", "--app", "tasks_cliapp:create", "tasks", "relay"],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -521,6 +574,19 @@ def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
             cwd=tmp_path,
             text=True,
         )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
+    make_tasks_app: TasksApp, queue_prefix: str, tmp_path: Path
+) -> None:
+    """``erlen tasks relay`` tries pass after pass: its line says so, unlike a process that only enqueues."""
+    from test_cli import output, stop
+
+    url, where = unreachable_url("redis")
+    app = make_tasks_app({**broker_settings("database", queue_prefix), "TASKS_BROKER": "redis", "TASKS_URL": url})
+    commit(app, "waiting")
+    process = start_relay(app, tmp_path)
     try:
         wait_for(lambda: "cannot be reached" in output(tmp_path, "relay"), timeout=60, what="the outage's line")
         process.send_signal(signal.SIGTERM)
@@ -531,6 +597,39 @@ def test_the_relay_command_on_an_unreachable_broker_says_it_keeps_trying(
     assert line.startswith(f"The jobs' Redis at {where} (TASKS_URL) cannot be reached ("), line
     assert line.endswith("this process keeps trying to connect until it answers again (tried every 3 s)."), line
     assert PASSWORD not in output(tmp_path, "relay")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_the_relay_command_says_once_that_the_apps_database_cannot_be_reached_and_once_that_it_answers(
+    make_db_app: t.Any, postgres_server: t.Any, queue_prefix: str, tmp_path: Path
+) -> None:
+    """``erlen tasks relay`` printed "Relayed 0; database error: OperationalError" at every pass while the app's
+    PostgreSQL was stopped; now the relay's two lines, the outage's and its end's, and none per pass."""
+    from conftest import PLUGINS
+    from test_cli import output, stop
+
+    app = make_db_app(PLUGINS, broker_settings("redis", queue_prefix), url=own_database_url(postgres_server))
+    erlen_db.database_of(app).create_all()
+    app.config["TASKS_HANDOFF"] = False
+    commit(app, "relayed before the outage")
+    process = start_relay(app, tmp_path)
+    try:
+        wait_for(lambda: "Relayed 1" in output(tmp_path, "relay"), timeout=60, what="the relay's first pass")
+        postgres_server.stop()
+        wait_for(lambda: "cannot be reached" in output(tmp_path, "relay"), timeout=30, what="the outage's line")
+        postgres_server.start_again()
+        wait_for(lambda: "answers again after" in output(tmp_path, "relay"), timeout=60, what="the outage's end")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, output(tmp_path, "relay")
+    finally:
+        stop(process)
+    log = output(tmp_path, "relay")
+    where = f"The app's database postgresql+psycopg://postgres:***@127.0.0.1:{postgres_server.port}/postgres"
+    [lost] = [line for line in log.splitlines() if "cannot be reached" in line]
+    assert lost.startswith(f"{where}?connect_timeout=2 (DB_URL) cannot be reached ("), log
+    [back] = [line for line in log.splitlines() if "answers again after" in line]
+    assert back.startswith(f"{where}?connect_timeout=2 (DB_URL) answers again after "), log
+    assert log.count("Relayed") == 1 and PASSWORD not in log, log
 
 
 def test_the_line_about_jobs_given_up_as_a_worker_stops_names_ten_and_counts_the_rest(
@@ -549,3 +648,47 @@ def test_the_line_about_jobs_given_up_as_a_worker_stops_names_ten_and_counts_the
     named = ", ".join(f"test.record ({proxy.message_id})" for proxy in held[:10])
     assert f"it gave up putting back on their queue {named} and 1990 more; Redis gives them" in line.getMessage()
     assert held[10].message_id not in line.getMessage()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the test's own PostgreSQL in any case
+def test_a_worker_stopped_during_an_outage_of_the_database_broker_stops_and_its_jobs_come_back(
+    make_db_app: t.Any,
+    postgres_server: t.Any,
+    queue_prefix: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Redis test above, on the database broker: stopped while its PostgreSQL is away, a worker can neither
+    acknowledge the job that ended nor give back the one it had claimed. It gives both up at once, says so, and
+    a worker started once the database is back runs them again when their leases have run out."""
+    from conftest import PLUGINS
+    from tasks_testplugin import gated_file
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(dramatiq.worker, "CONSUMER_RESTART_DELAY_SECS", 0.1)
+    monkeypatch.setattr(dramatiq.worker, "POST_PROCESS_MESSAGE_RETRY_DELAY_SECS", 0.1)
+    settings = {**broker_settings("database", queue_prefix), "TASKS_LEASE_SECONDS": 2.0}
+    app = make_db_app(PLUGINS, settings, url=postgres_server.url + "?connect_timeout=2", create_all=True)
+    runs, started, gate = tmp_path / "runs", tmp_path / "started", tmp_path / "gate"
+    with app.app_context():
+        for _job in range(2):  # one thread: the second waits, claimed, in the worker's memory meanwhile
+            gated_file.enqueue(str(runs), started_file=str(started), gate_file=str(gate))
+        erlen_db.session.commit()
+    # A stop timeout longer than the test's wait for the worker: retried acknowledgements would outlast the latter.
+    with worker_thread(app, threads=1, stop_timeout=60.0):
+        wait_for(started.exists, what="the first job to start")
+        wait_for(lambda: [row.status for row in rows(app)] == ["running", "running"], what="both claimed")
+        postgres_server.stop()
+        wait_for(lambda: messages(caplog, "cannot be reached"), what="the worker to meet the outage")
+        gate.touch()  # the first job ends: its acknowledgement cannot be written
+        wait_for(lambda: runs.exists() and runs.read_text() == "ran\n", what="the first job's run")
+    assert runs.read_text() == "ran\n"  # the second was not started
+    gave_up = [r.getMessage() for r in messages(caplog, "as this worker stops")]
+    assert len(gave_up) == 2 and all("TASKS_LEASE_SECONDS" in line for line in gave_up), gave_up
+    assert "it gave up acknowledging test.gated_file" in gave_up[0]
+    assert "it gave up putting back on their queue test.gated_file" in gave_up[1]
+    assert not messages(caplog, "found a bug") and not messages(caplog, "Failed to requeue")
+    postgres_server.start_again()
+    with worker_thread(app, threads=1):
+        wait_for(lambda: runs.read_text() == "ran\n" * 3, timeout=30, what="both jobs again")

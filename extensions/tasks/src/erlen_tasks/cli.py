@@ -155,8 +155,10 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
     report = progress_reporter(progress)
 
     def report_relay(result: t.Any) -> None:
-        if result.unreachable:
-            return  # the broker's outage is logged once, and its end (see erlen_tasks.brokers.outage)
+        if result.unreachable or result.database_unreachable:
+            # The broker's outage is logged once, and its end (see erlen_tasks.brokers.outage); the app's
+            # database's too, by the relay (see erlen_tasks.relay).
+            return
         if result.database_failed:  # the outbox itself: the broker may be fine
             click.echo(
                 click.style(
@@ -225,8 +227,9 @@ def relay_command(once: bool) -> None:
     relay = Relay(app, broker=broker)
 
     def report(result: t.Any) -> None:
-        # An unreachable broker is logged once per outage by the broker's watch, not once per pass.
-        error = result.error if result.error and not result.unreachable else None
+        # An unreachable broker is logged once per outage by the broker's watch, not once per pass; an
+        # unreachable database by the relay's.
+        error = result.error if result.error and not (result.unreachable or result.database_unreachable) else None
         if result.relayed or error:
             click.echo(f"Relayed {result.relayed}" + (f"; {error}" if error else ""))
 
@@ -254,7 +257,7 @@ def _relay_once(app: t.Any) -> None:
     state = state_of(app)
     broker = make_broker(state, watched=False)  # one try: no outage to watch, no "keeps trying" line
     try:
-        relay = Relay(app, broker=broker)
+        relay = Relay(app, broker=broker, watch_database=False)  # one try: the error below says what failed
         total = 0
         while True:
             result = relay.relay_once()

@@ -9,21 +9,29 @@ tries again: no job is lost while the broker is away. A relay that dies
 between the broker's confirmation and its own mark hands that row over again
 once the lease has run out, so a job may be delivered twice: declare an
 idempotency key on jobs whose effect must happen once.
+
+When the app's database cannot be reached, no pass can read the outbox: a
+relay that runs pass after pass (a worker's, ``erlen tasks relay``) logs the
+outage once, naming the database by its URL without the password, and once
+more when it answers again, with how long it lasted and how many passes
+failed (core's :class:`erlen.failover.Failover`); the passes in between are
+logged at ``DEBUG`` only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import typing as t
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dramatiq
 import sqlalchemy as sa
 
-from erlen.failover import describe_error
+from erlen.failover import Failover, describe_error
 
 from .models import DEAD, PENDING, RELAYED, JobRecord, utcnow
 from .stored_messages import UnreadableMessage, decode_stored, log_dead
@@ -31,7 +39,15 @@ from .stored_messages import UnreadableMessage, decode_stored, log_dead
 if t.TYPE_CHECKING:
     from flask import Flask
 
+logger = logging.getLogger("erlen_tasks")
+
 TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
+
+#: The errors of a pass that mean the app's database cannot be reached (refused, ended, timed out).
+DATABASE_DOWN: tuple[type[BaseException], ...] = (sa.exc.OperationalError,)
+
+#: The longest wait between two passes that met errors, in seconds (see :meth:`Relay.run`).
+MAX_BACKOFF = 30.0
 
 #: The pass's time, a parameter of the statements below.
 _NOW = sa.bindparam("now", type_=TABLE.c.eta.type)
@@ -62,6 +78,10 @@ class RelayResult:
     unreachable: bool = False
     #: Whether it stopped because the app's database failed (the outbox could not be read or marked).
     database_failed: bool = False
+    #: The app's database's error, when it failed.
+    database_error: BaseException | None = field(default=None, repr=False)
+    #: Whether the app's database cannot be reached (the relay's watch logged that already, see :class:`Relay`).
+    database_unreachable: bool = False
 
 
 class Relay:
@@ -71,6 +91,9 @@ class Relay:
     :param broker: the Dramatiq broker to hand jobs to; the app's by default.
     :param batch_size: rows claimed per pass; ``TASKS_RELAY_BATCH_SIZE`` by default.
     :param clock: returns the current time (timezone-aware UTC).
+    :param watch_database: log an outage of the app's database once, when it begins, and once when it ends
+        (:attr:`database_watch`), for a relay that runs pass after pass; off (``relay --once``), each pass
+        reports it in its :class:`RelayResult` alone.
     """
 
     def __init__(
@@ -80,10 +103,11 @@ class Relay:
         broker: dramatiq.Broker | None = None,
         batch_size: int | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        watch_database: bool = True,
     ) -> None:
         import erlen_db
 
-        from .brokers.outage import connection_errors
+        from .brokers.outage import BROKERS, connection_errors, explain
         from .state import state_of
 
         self.app = app
@@ -95,11 +119,56 @@ class Relay:
         self.batch_size = int(batch_size or app.config.get("TASKS_RELAY_BATCH_SIZE", 100))
         self.lease = dt.timedelta(seconds=float(app.config.get("TASKS_LEASE_SECONDS", 30.0)))
         self.clock = clock
+        #: Logs an outage of the app's database once, and its end (``None``: each pass reports it alone).
+        self.database_watch: Failover | None = None
+        if watch_database:
+            broker_name = BROKERS[kind][0] if kind in BROKERS else "the broker"
+            self.database_watch = Failover(
+                service=f"The app's database {erlen_db.redact_url(self.engine.url)} (DB_URL)",
+                while_down="check that it runs and that this host can reach it; committed jobs wait in its outbox "
+                f"table (none is lost) and none is handed to {broker_name}",
+                when_back="committed jobs are handed over again",
+                errors=DATABASE_DOWN,
+                logger=logger,
+                retry_interval=0.0,  # every pass tries it: run() spaces the passes that fail
+                explain=explain(self.engine.url.render_as_string(hide_password=False)),
+                retried=f"the relay tries it at each pass, at most {MAX_BACKOFF:g} s apart",
+                counted="relay passes",
+            )
         # Built once: an idle pass (most of them) is this one statement, and building it cost twice its run.
         self._due = sa.select(TABLE.c.id).where(_FREE).order_by(TABLE.c.priority, TABLE.c.id).limit(self.batch_size)
 
     def relay_once(self) -> RelayResult:
-        """Hand the due ``pending`` rows (one batch) to the broker."""
+        """Hand the due ``pending`` rows (one batch) to the broker.
+
+        A pass that finds the app's database unreachable is logged through :attr:`database_watch`, when set:
+        once for the outage, and its result says so (:attr:`RelayResult.database_unreachable`).
+        """
+        watch = self.database_watch
+        if watch is None:
+            return self._relay_pass()
+        failed: list[RelayResult] = []
+
+        def attempt() -> RelayResult:
+            result = self._relay_pass()
+            if isinstance(result.database_error, watch.errors):
+                failed.append(result)
+                raise result.database_error
+            return result
+
+        def kept() -> RelayResult:
+            result = failed[0] if failed else RelayResult(database_failed=True)
+            outage = watch.outage()
+            reason = outage[1] if outage is not None else "an earlier pass failed"
+            result.error = f"the app's database cannot be reached ({reason})"
+            result.database_unreachable = True
+            logger.debug("Relay: %s; committed jobs are kept.", result.error)
+            return result
+
+        return watch.run(attempt, kept)
+
+    def _relay_pass(self) -> RelayResult:
+        """One pass of :meth:`relay_once`, whose errors are in its result."""
         result = RelayResult()
         now = self.clock()
         try:
@@ -119,6 +188,7 @@ class Relay:
         except sa.exc.SQLAlchemyError as exc:
             result.error = f"database error: {type(exc).__name__}"
             result.database_failed = True
+            result.database_error = exc
             return result
         handed: list[int] = []
         unreadable: list[tuple[UnreadableMessage, str]] = []
@@ -158,6 +228,7 @@ class Relay:
             if result.error is None:
                 result.error = f"database error: {type(exc).__name__}"
                 result.database_failed = True
+                result.database_error = exc
         if unreadable:
             try:
                 with self.engine.begin() as connection:
@@ -179,6 +250,7 @@ class Relay:
                 if result.error is None:
                     result.error = f"database error: {type(exc).__name__}"
                     result.database_failed = True
+                    result.database_error = exc
         # Release the claims of the rows not marked (every row marked took its claim with it).
         if rows and (not marked or len(handed) < len(rows)):
             try:
@@ -203,7 +275,8 @@ class Relay:
 
         :param stop: set it to end the loop.
         :param poll: seconds between passes that found nothing.
-        :param report: called with each pass that relayed something or met an error.
+        :param report: called with each pass that relayed something or met an error (one that found the app's
+            database unreachable too: :attr:`RelayResult.database_unreachable` says its outage was logged).
         """
         failures = 0
         while not stop.is_set():
@@ -212,7 +285,7 @@ class Relay:
                 report(result)
             if result.error:
                 failures += 1
-                stop.wait(min(poll * 2**failures, 30.0))
+                stop.wait(min(poll * 2**failures, MAX_BACKOFF))
             elif result.relayed < self.batch_size:
                 failures = 0
                 stop.wait(poll)
