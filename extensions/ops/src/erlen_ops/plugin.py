@@ -63,16 +63,31 @@ def _http_url(value: object) -> None:
         raise ValueError(wanted)
 
 
+#: The fewest characters of ``OPS_METRICS_TOKEN``: ``secrets.token_urlsafe(32)`` makes 43.
+TOKEN_MIN_LENGTH = 32
+
+_MAKE_TOKEN = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+
+
 def _token(value: object) -> None:
+    """Refuse an ``OPS_METRICS_TOKEN`` no header can carry, or short enough to guess (never naming its value).
+
+    :param value: the setting's value; ``None`` or ``''`` (no token) is allowed.
+    :raises ValueError: it holds a space or a character outside printable ASCII, or is shorter than
+        :data:`TOKEN_MIN_LENGTH`.
+    """
     if value is None or value == "":
         return
     text = str(value)
     if not (text.isascii() and text.isprintable()) or any(character.isspace() for character in text):
         # It travels in a header, compared byte for byte with what follows "Bearer ": a space (a trailing
         # newline read from a secret's file) or a character outside ASCII would never match.
+        raise ValueError(f"must be printable ASCII without spaces, such as one from {_MAKE_TOKEN}")
+    if len(text) < TOKEN_MIN_LENGTH:
+        # It opens /metrics to any address: a short one ('abc', a word) is guessed.
         raise ValueError(
-            "must be printable ASCII without spaces, such as one from "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            f"is {len(text)} characters long, too short to keep /metrics private: it must be at least "
+            f"{TOKEN_MIN_LENGTH} characters, such as one from {_MAKE_TOKEN}"
         )
 
 
@@ -150,7 +165,8 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             default=None,
             secret=True,
             validate=_token,
-            help="A token that lets any address read the metrics, sent as 'Authorization: Bearer TOKEN'.",
+            help="A token that lets any address read the metrics, sent as 'Authorization: Bearer TOKEN': at least "
+            "32 characters of printable ASCII without spaces.",
         ),
         erlen.Setting(
             "TRACING",
