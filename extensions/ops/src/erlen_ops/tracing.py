@@ -12,11 +12,10 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
-import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import erlen
 from erlen.redaction import MASK, is_secret_name, redact_text
@@ -25,6 +24,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
+    from werkzeug.routing import Rule
 
 #: Messages whose send has started and not ended, at most; older ones are forgotten (a cancelled send never ends).
 MAIL_PENDING_LIMIT = 1000
@@ -169,8 +169,11 @@ def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
     hook, called while the request is answered).
 
     The values of the route's variables named like secrets (``<token>``, ``<secret>``) are replaced by ``***``
-    in the path, and those of the query's parameters named like secrets (``password=``, ``api_key=``,
-    ``token=``) too, as erlen's log lines hide them (:mod:`erlen.redaction`).
+    wherever the route puts them (a whole segment, ``/r/<token>.json``, ``/reset/<token>-confirm``, several
+    segments for a ``path`` variable), whatever the client's percent-encoding: the path exported is built from
+    the matched rule and its arguments (:func:`masked_path`). The values of the query's parameters named like
+    secrets (``password=``, ``api_key=``, ``token=``) are hidden too, as erlen's log lines hide them
+    (:mod:`erlen.redaction`).
 
     :param span: the request's span.
     :param status: the response's status line (unused).
@@ -181,41 +184,50 @@ def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
     if not span.is_recording() or not has_request_context():
         return
     attributes = getattr(span, "attributes", None) or {}
-    secret_values = {
-        # A UUID converter takes its capitals too: the URL's text is compared in lower case with str(uuid)'s.
-        (str(value), isinstance(value, uuid.UUID))
-        for name, value in (request.view_args or {}).items()
-        if is_secret_name(name) and str(value)
-    }
+    path = masked_path(request.url_rule, request.view_args or {}, request.script_root)
     for key in URL_ATTRIBUTES:
         value = attributes.get(key)
         if isinstance(value, str):
-            # url.query is the query alone, without its "?".
-            hidden = redact_text(value) if key == "url.query" else _hide_in_url(value, secret_values)
+            hidden = _hide_in_url(key, value, path)
             if hidden != value:
                 span.set_attribute(key, hidden)
 
 
-def _hide_in_url(url: str, secret_values: set[tuple[str, bool]]) -> str:
-    """``url`` with the path segments holding one of ``secret_values`` and secret query parameters hidden.
+def masked_path(rule: Rule | None, arguments: t.Mapping[str, t.Any], script_root: str = "") -> str | None:
+    """The path of a request to ``rule`` with ``arguments``, the values of its secret variables written ``***``.
 
-    :param url: a request's path (with its query) or whole URL.
-    :param secret_values: the values of the route's secret variables, each with whether it is compared in lower
-        case (a UUID's). A value of a ``path`` variable spans several segments: they are hidden as one.
+    :param rule: the matched rule (``request.url_rule``); ``None`` for a request that matched none.
+    :param arguments: the values of its variables (``request.view_args``).
+    :param script_root: the prefix the app is mounted under (``request.script_root``), put back in front.
+    :returns: ``None`` when no variable is named like a secret (the path is exported as sent); the rule's
+        pattern (``/reset/<int:pin>``, no value in it) when its converters cannot write ``***``.
     """
-    path, mark, query = url.partition("?")
-    segments = path.split("/")
-    for value, any_case in secret_values:
-        # Its slashes sent as such (one segment each) or encoded (%2F, one segment in all).
-        for width in sorted({value.count("/") + 1, 1}, reverse=True):
-            start = 0
-            while start + width <= len(segments):
-                text = unquote("/".join(segments[start : start + width]))
-                if (text.lower() if any_case else text) == value:
-                    segments[start : start + width] = [MASK]
-                start += 1
-    path = "/".join(segments)
-    return path + mark + (redact_text(query) if query else "")
+    if rule is None or not any(is_secret_name(name) for name in arguments):
+        return None
+    masked = {name: MASK if is_secret_name(name) else value for name, value in arguments.items()}
+    try:
+        built = rule.build(masked, append_unknown=False)
+    except Exception:  # a converter refusing '***' (an int, a custom one): no value is kept rather than one
+        built = None
+    path = rule.rule if built is None else built[1]
+    return quote(script_root, safe="/") + path if script_root else path
+
+
+def _hide_in_url(key: str, value: str, path: str | None) -> str:
+    """The span attribute ``key``'s ``value`` with its path replaced by ``path`` and its query's secrets hidden.
+
+    :param key: one of :data:`URL_ATTRIBUTES`: ``url.query`` is the query alone (no ``?``), ``url.path`` the path
+        alone, ``http.target`` the path and query as sent, ``http.url`` and ``url.full`` the whole URL.
+    :param value: its value.
+    :param path: the path with the secret route variables masked (:func:`masked_path`), or ``None`` to keep it.
+    """
+    if key == "url.query":
+        return redact_text(value)
+    if key in ("http.url", "url.full"):
+        parts = urlsplit(value)
+        return urlunsplit(parts._replace(path=parts.path if path is None else path, query=redact_text(parts.query)))
+    sent, mark, query = value.partition("?")
+    return (sent if path is None else path) + mark + (redact_text(query) if query else "")
 
 
 def instrument_engine(tracing: Tracing, engine: t.Any) -> None:
