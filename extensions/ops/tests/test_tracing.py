@@ -423,3 +423,23 @@ def test_a_secret_route_variable_no_converter_can_write_as_stars_exports_the_rou
     (server,) = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
     assert server.attributes is not None
     assert server.attributes.get("http.target") == "/codes/<int:token>.txt?password=***"
+
+
+@pytest.mark.parametrize("missing", ["opentelemetry.sdk", "opentelemetry.instrumentation.flask"])
+def test_tracing_without_its_packages_is_refused_at_startup_naming_the_setting(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """Also in an app the erlen command made, whose tracing is set up only when it serves: refused when its set-up
+    is finished, before any command runs, without importing the packages."""
+    import sys
+
+    import erlen
+
+    monkeypatch.setitem(sys.modules, missing, None)  # what Python's import system reads as not installed
+    refused = rf"OPS_TRACING is on but OpenTelemetry is not installed .*{missing}.*install erlen-ops\[tracing\]"
+    with pytest.raises(erlen.SettingError, match=refused):
+        make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    with erlen.deferring_setup():
+        app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    with pytest.raises(erlen.SettingError, match=refused):
+        erlen.finish_setup(app)

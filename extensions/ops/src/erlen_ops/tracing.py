@@ -21,6 +21,7 @@ import erlen
 from erlen.redaction import MASK, is_secret_name, redact_text
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from flask import Flask
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
@@ -120,24 +121,51 @@ class Tracing:
         return traced
 
 
+#: The modules :func:`start` imports, found (not imported) at startup by :func:`check_installed`.
+REQUIRED_MODULES = ("opentelemetry.sdk", "opentelemetry.instrumentation.flask")
+
+
+def check_installed() -> None:
+    """Refuse, at startup, tracing without its packages, finding them without importing them.
+
+    An app the ``erlen`` command created sets up its tracing when it first serves a request: a missing package
+    would only show then.
+
+    :raises erlen.SettingError: the tracing packages are not installed.
+    """
+    import importlib.util
+
+    for name in REQUIRED_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:  # a parent package missing
+            found = False
+        if not found:
+            raise _not_installed(f"No module named {name!r}")
+
+
+def _not_installed(reason: object) -> erlen.SettingError:
+    return erlen.SettingError(
+        f"OPS_TRACING is on but OpenTelemetry is not installed ({reason}): install erlen-ops[tracing], "
+        "or turn OPS_TRACING off.",
+        key="OPS_TRACING",
+        plugin="ops",
+    )
+
+
 def start(app: Flask) -> Tracing:
-    """Set up tracing on ``app`` from its ``OPS_TRACING_*`` settings.
+    """Make the tracer provider of ``app`` from its ``OPS_TRACING_*`` settings (requests are traced once
+    :func:`trace_requests` wraps its WSGI callable).
 
     :raises erlen.SettingError: the tracing packages are not installed.
     """
     try:
-        from opentelemetry.instrumentation.flask import FlaskInstrumentor
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     except ImportError as exc:
-        raise erlen.SettingError(
-            f"OPS_TRACING is on but OpenTelemetry is not installed ({exc}): install erlen-ops[tracing], "
-            "or turn OPS_TRACING off.",
-            key="OPS_TRACING",
-            plugin="ops",
-        ) from None
+        raise _not_installed(exc) from None
     config = app.config
     resource = Resource.create({"service.name": config["OPS_TRACING_SERVICE_NAME"] or app.name})
     sampler = ParentBased(TraceIdRatioBased(config["OPS_TRACING_SAMPLE_RATIO"]))
@@ -153,11 +181,43 @@ def start(app: Flask) -> Tracing:
         exporter = ConsoleSpanExporter()
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    # The health, readiness and metrics endpoints are answered outside this, untraced.
-    FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
-        app, tracer_provider=provider, response_hook=hide_url_secrets
-    )
     return Tracing(provider, provider.get_tracer("erlen_ops"))
+
+
+class _RequestsOf:
+    """What OpenTelemetry's Flask instrumentation reads and writes of an app: a WSGI callable to wrap (the one
+    inside erlen-ops' middleware, so the health, readiness and metrics endpoints it answers stay untraced) and
+    the app's request hooks, where the instrumentation starts and ends each request's span.
+
+    The app's own ``wsgi_app`` is never replaced, not even for a moment: the first request's set-up may run while
+    other threads' requests go through it.
+
+    :param app: the app.
+    :param wsgi_app: the WSGI callable to trace.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+        self.before_request = app.before_request
+        self.teardown_request = app.teardown_request
+
+
+def trace_requests(app: Flask, tracing: Tracing, wsgi_app: WSGIApplication) -> WSGIApplication:
+    """``wsgi_app`` making a span of each request to ``app``, its URL's secrets hidden (:func:`hide_url_secrets`).
+
+    Call it before ``app`` serves its first request: it adds request hooks.
+
+    :param app: the app.
+    :param tracing: the app's tracing (:func:`start`).
+    :param wsgi_app: the WSGI callable to wrap (erlen-ops' middleware's inner one).
+    """
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    target = _RequestsOf(app, wsgi_app)
+    FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
+        target, tracer_provider=tracing.provider, response_hook=hide_url_secrets
+    )
+    return target.wsgi_app
 
 
 #: The span attributes of OpenTelemetry's HTTP conventions (old and new) that hold the request's path or URL.
