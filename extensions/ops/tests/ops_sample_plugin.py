@@ -14,7 +14,14 @@ PLUGIN = erlen.Plugin(name="sample")
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    app.extensions["sample"] = {"calls": 0, "mode": "ok", "release": threading.Event(), "jobs": None}
+    # "release" ends a hanging check's wait; "waited" is set when that wait ends (released or after 30 s).
+    app.extensions["sample"] = {
+        "calls": 0,
+        "mode": "ok",
+        "release": threading.Event(),
+        "waited": threading.Event(),
+        "jobs": None,
+    }
 
     @app.route("/hello")
     def hello() -> str:
@@ -37,7 +44,8 @@ def erlen_health_checks(app: Flask) -> dict[str, t.Callable[[], t.Any]]:
         if state["mode"] == "fail":
             raise ConnectionError(state.get("message", "cannot reach postgresql://admin:hunter2@db.internal/prod"))
         if state["mode"] == "hang":
-            state["release"].wait(10)
+            state["release"].wait(30)
+            state["waited"].set()
         if state["mode"] == "exit":
             raise SystemExit(3)  # a check calling sys.exit(), or a library doing so
         if state["mode"] == "odd":

@@ -92,16 +92,20 @@ def test_plugins_add_metrics_of_their_own(make_app: MakeApp, caplog: pytest.LogC
     assert "Metric erlen_sample_broken of plugin 'sample' could not be read: ZeroDivisionError" in caplog.text
 
 
+#: A token as long as the setting asks (at least 32 characters).
+TOKEN = "s3cret-token-0123456789abcdefghijklmnop"
+
+
 def test_metrics_only_for_allowed_addresses_or_with_the_token(make_app: MakeApp) -> None:
-    config = {"OPS_METRICS": True, "OPS_METRICS_ALLOW": ["10.1.0.0/16"], "OPS_METRICS_TOKEN": "s3cret-token"}
+    config = {"OPS_METRICS": True, "OPS_METRICS_ALLOW": ["10.1.0.0/16"], "OPS_METRICS_TOKEN": TOKEN}
     client = make_app(PLUGINS, config).test_client()
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 403
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
     outside = {"REMOTE_ADDR": "203.0.113.9"}
     assert client.get("/metrics", environ_base=outside, headers={"Authorization": "Bearer wrong"}).status_code == 403
-    allowed = client.get("/metrics", environ_base=outside, headers={"Authorization": "Bearer s3cret-token"})
+    allowed = client.get("/metrics", environ_base=outside, headers={"Authorization": f"Bearer {TOKEN}"})
     assert allowed.status_code == 200
-    assert b"s3cret-token" not in allowed.data
+    assert TOKEN.encode() not in allowed.data
 
 
 def test_the_client_address_is_taken_after_the_trusted_proxies(make_app: MakeApp) -> None:
@@ -243,7 +247,7 @@ def test_a_multiprocess_folder_that_cannot_hold_the_metrics_stops_the_app(
     assert make_app(PLUGINS).test_client().get("/hello").status_code == 200  # metrics off: the variable is not read
 
 
-@pytest.mark.parametrize("token", ["s3cret-token\n", " s3cret-token", "s3cret token", "s3crét-token"])
+@pytest.mark.parametrize("token", [f"{TOKEN}\n", f" {TOKEN}", TOKEN.replace("-", " "), TOKEN.replace("e", "é")])
 def test_a_token_no_header_can_carry_names_the_setting(make_app: MakeApp, token: str) -> None:
     """A token with a space (a newline read from a secret's file) or a character outside ASCII never matched the
     header's ("Bearer TOKEN", stripped, as bytes): /metrics refused everyone. Refused at startup, the value not
@@ -254,6 +258,22 @@ def test_a_token_no_header_can_carry_names_the_setting(make_app: MakeApp, token:
     with pytest.raises(erlen.SettingError, match=refused) as caught:
         make_app(PLUGINS, {"OPS_METRICS": True, "OPS_METRICS_TOKEN": token})
     assert "s3cr" not in str(caught.value)
+
+
+@pytest.mark.parametrize("token", ["abc", "s3cret-token", TOKEN[:31]])
+def test_a_token_short_enough_to_guess_names_the_setting(make_app: MakeApp, token: str) -> None:
+    """Any length was taken ('abc'), and the token opens /metrics to every address. Fewer than 32 characters is
+    refused at startup, naming the setting and how to make one, the value not shown."""
+    import erlen
+
+    refused = (
+        rf"OPS_METRICS_TOKEN.*is {len(token)} characters long, too short.*at least 32 characters.*"
+        r"secrets\.token_urlsafe\(32\)"
+    )
+    with pytest.raises(erlen.SettingError, match=refused) as caught:
+        make_app(PLUGINS, {"OPS_METRICS": True, "OPS_METRICS_TOKEN": token})
+    assert token not in str(caught.value)
+    assert make_app(PLUGINS, {"OPS_METRICS": True, "OPS_METRICS_TOKEN": TOKEN[:32]}).config["OPS_METRICS_TOKEN"]
 
 
 def test_a_multiprocess_folder_removed_while_the_app_runs_fails_no_request(

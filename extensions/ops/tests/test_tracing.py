@@ -356,3 +356,90 @@ def test_secrets_of_path_and_uuid_route_variables_are_not_exported_with_the_requ
         if span.kind == SpanKind.SERVER and span.attributes
     ]
     assert targets == ["/files/***/download?page=1", "/invites/***"]
+
+
+def test_secret_route_variables_inside_a_path_segment_are_not_exported_with_the_request_span(
+    make_app: MakeApp,
+) -> None:
+    """A secret route variable was hidden only when its value filled a whole path segment: in /r/<token>.json or
+    /reset/<token>-confirm the token went to the tracing backend, in http.target and the whole URL, as sent or
+    percent-encoded. The exported path is now built from the matched rule, the secrets written ***."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    exporter = recording(app)
+
+    @app.route("/r/<token>.json")
+    def receipt(token: str) -> str:
+        return "receipt"
+
+    @app.route("/reset/<reset_token>-confirm/<int:step>")
+    def confirm(reset_token: str, step: int) -> str:
+        return "confirm"
+
+    @app.route("/pages/<name>")
+    def page(name: str) -> str:
+        return "page"
+
+    client = app.test_client()
+    sent = [
+        "/r/s3cr3t-abc.json?page=2",
+        "/reset/s3cr3t-def-confirm/2?api_key=K3Y",
+        "/reset/%73%33cr%33t-%C3%A9t%C3%A9-confirm/3",  # s3cr3t-été, every letter it could be sent as
+        "/pages/s3cr3t-not-secret",  # a variable not named like a secret: kept as sent
+    ]
+    for url in sent:
+        assert client.get(url).status_code == 200
+    # Without the request's URI as sent (a server setting neither RAW_URI nor REQUEST_URI), the whole URL is
+    # exported, as http.url, rebuilt from the environ.
+    assert client.get(sent[2], environ_overrides={"RAW_URI": "", "REQUEST_URI": ""}).status_code == 200
+    servers = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER and span.attributes]
+    assert [span.attributes.get("http.target") for span in servers if span.attributes] == [
+        "/r/***.json?page=2",
+        "/reset/***-confirm/2?api_key=***",
+        "/reset/***-confirm/3",
+        "/pages/s3cr3t-not-secret",
+        None,
+    ]
+    assert servers[4].attributes is not None
+    assert servers[4].attributes.get("http.url") == "http://localhost/reset/***-confirm/3"
+    for span in (*servers[:3], servers[4]):
+        assert span.attributes is not None
+        exported = " ".join(str(value) for value in span.attributes.values())
+        for secret in ("s3cr3t", "%73%33cr%33t", "%C3%A9t%C3%A9", "été"):
+            assert secret not in exported, (secret, dict(span.attributes))
+
+
+def test_a_secret_route_variable_no_converter_can_write_as_stars_exports_the_routes_pattern(
+    make_app: MakeApp,
+) -> None:
+    """An int (or a custom converter) cannot write ***: the span shows the route's pattern, no value in it."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    exporter = recording(app)
+
+    @app.route("/codes/<int:token>.txt")
+    def code(token: int) -> str:
+        return "code"
+
+    assert app.test_client().get("/codes/913377.txt?password=pw").status_code == 200
+    (server,) = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert server.attributes is not None
+    assert server.attributes.get("http.target") == "/codes/<int:token>.txt?password=***"
+
+
+@pytest.mark.parametrize("missing", ["opentelemetry.sdk", "opentelemetry.instrumentation.flask"])
+def test_tracing_without_its_packages_is_refused_at_startup_naming_the_setting(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """Also in an app the erlen command made, whose tracing is set up only when it serves: refused when its set-up
+    is finished, before any command runs, without importing the packages."""
+    import sys
+
+    import erlen
+
+    monkeypatch.setitem(sys.modules, missing, None)  # what Python's import system reads as not installed
+    refused = rf"OPS_TRACING is on but OpenTelemetry is not installed .*{missing}.*install erlen-ops\[tracing\]"
+    with pytest.raises(erlen.SettingError, match=refused):
+        make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    with erlen.deferring_setup():
+        app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    with pytest.raises(erlen.SettingError, match=refused):
+        erlen.finish_setup(app)

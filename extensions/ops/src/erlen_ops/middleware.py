@@ -28,6 +28,7 @@ from .names import MULTIPROCESS_VARIABLE, QUERIES_KEY, UNMATCHED
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from .metrics import AppMetrics
     from .state import OpsState
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -48,16 +49,28 @@ class OpsMiddleware:
         settings = state.settings
         self.health_path: str = settings.health_path
         self.ready_path: str = settings.ready_path
-        self.metrics_path: str | None = settings.metrics_path if state.metrics is not None else None
+        self.metrics_path: str | None = settings.metrics_path if settings.metrics else None
         self.allowed = [ipaddress.ip_network(network, strict=False) for network in settings.metrics_allow]
         self.token = settings.metrics_token.encode() if settings.metrics_token else None
-        self.count = state.metrics is not None
+        #: Whether requests are counted: from :meth:`serve_with`, once the metrics are set up.
+        self.count = False
         self._metrics_failure_logged = False
-        if state.metrics is not None:
+
+    def serve_with(self, metrics: AppMetrics | None, wsgi_app: WSGIApplication | None = None) -> None:
+        """Count the requests with ``metrics`` and answer them with ``wsgi_app`` from now on (called by the set-up
+        of the app's metrics and tracing, :meth:`OpsState.start`, before it serves a request through this).
+
+        :param metrics: the app's metrics, if on.
+        :param wsgi_app: the app's WSGI callable wrapped by the tracing, if on.
+        """
+        if wsgi_app is not None:
+            self.wsgi_app = wsgi_app
+        if metrics is not None:
             # Bound once: the per-request path makes no attribute lookups through the state.
-            self._observe = state.metrics.observe_request
-            self._enter = state.metrics.in_flight.enter
-            self._leave = state.metrics.in_flight.leave
+            self._observe = metrics.observe_request
+            self._enter = metrics.in_flight.enter
+            self._leave = metrics.in_flight.leave
+            self.count = True
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -65,6 +78,9 @@ class OpsMiddleware:
             return self._answer(environ, start_response, self._healthz)
         if path == self.ready_path:
             return self._answer(environ, start_response, self._readyz)
+        if not self.state.started:
+            # The first request of an app the erlen command created (erlen run): metrics and tracing now.
+            self.state.start()
         if path == self.metrics_path:
             return self._answer(environ, start_response, self._metrics)
         if self.count:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import math
 import os
@@ -63,16 +64,31 @@ def _http_url(value: object) -> None:
         raise ValueError(wanted)
 
 
+#: The fewest characters of ``OPS_METRICS_TOKEN``: ``secrets.token_urlsafe(32)`` makes 43.
+TOKEN_MIN_LENGTH = 32
+
+_MAKE_TOKEN = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+
+
 def _token(value: object) -> None:
+    """Refuse an ``OPS_METRICS_TOKEN`` no header can carry, or short enough to guess (never naming its value).
+
+    :param value: the setting's value; ``None`` or ``''`` (no token) is allowed.
+    :raises ValueError: it holds a space or a character outside printable ASCII, or is shorter than
+        :data:`TOKEN_MIN_LENGTH`.
+    """
     if value is None or value == "":
         return
     text = str(value)
     if not (text.isascii() and text.isprintable()) or any(character.isspace() for character in text):
         # It travels in a header, compared byte for byte with what follows "Bearer ": a space (a trailing
         # newline read from a secret's file) or a character outside ASCII would never match.
+        raise ValueError(f"must be printable ASCII without spaces, such as one from {_MAKE_TOKEN}")
+    if len(text) < TOKEN_MIN_LENGTH:
+        # It opens /metrics to any address: a short one ('abc', a word) is guessed.
         raise ValueError(
-            "must be printable ASCII without spaces, such as one from "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            f"is {len(text)} characters long, too short to keep /metrics private: it must be at least "
+            f"{TOKEN_MIN_LENGTH} characters, such as one from {_MAKE_TOKEN}"
         )
 
 
@@ -150,7 +166,8 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             default=None,
             secret=True,
             validate=_token,
-            help="A token that lets any address read the metrics, sent as 'Authorization: Bearer TOKEN'.",
+            help="A token that lets any address read the metrics, sent as 'Authorization: Bearer TOKEN': at least "
+            "32 characters of printable ASCII without spaces.",
         ),
         erlen.Setting(
             "TRACING",
@@ -194,56 +211,109 @@ def erlen_init_app(app: Flask) -> None:
     _check_paths(settings)
     state = OpsState(app, settings)
     app.extensions[EXTENSION_KEY] = state
-    registry = erlen.plugins_of(app)
-    if settings.tracing:
-        from . import tracing
-
-        state.tracing = tracing.start(app)
     if settings.metrics:
         _check_multiprocess_dir()
+    if settings.metrics or settings.tracing:
+        # Set up by state.start: at once in an app made to serve (erlen_app_ready), but in one the erlen command
+        # made only when it first serves a request or a command uses them, so that `erlen --app APP --help` and
+        # commands serving nothing import neither prometheus-client nor OpenTelemetry.
+        state.set_up = _start_metrics_and_tracing
+        erlen.defer_setup(app, _check_installed)
+    state.middleware = OpsMiddleware(app.wsgi_app, state)
+    app.wsgi_app = state.middleware  # type: ignore[method-assign]
+
+
+def _check_installed(app: Flask) -> None:
+    """Refuse, at startup, metrics or tracing whose packages are not installed, without importing them (a
+    deferred step: an app the erlen command made checks before its command runs, ``erlen run`` included).
+
+    :param app: the app, with metrics or tracing on.
+    :raises erlen.SettingError: a package is missing.
+    """
+    settings = state_of(app).settings
+    if settings.tracing:
+        from .tracing import check_installed
+
+        check_installed()
+    if settings.metrics and importlib.util.find_spec("prometheus_client") is None:
+        raise erlen.SettingError(
+            "OPS_METRICS is on but prometheus-client is not installed: install erlen-ops, or turn OPS_METRICS off.",
+            key="OPS_METRICS",
+            plugin="ops",
+        )
+
+
+def _start_metrics_and_tracing(state: OpsState) -> None:
+    """Set up the app's metrics and tracing (:meth:`OpsState.start`, once): its tracer provider and the tracing
+    of its requests, its metrics and every plugin's (``erlen_ops_metrics``), the timing and tracing of the
+    plugins' hook calls, and the counting and tracing of its SQL.
+
+    :param state: the app's erlen-ops state, with metrics or tracing on.
+    """
+    app, settings = state.app, state.settings
+    registry = erlen.plugins_of(app)
+    middleware = state.middleware
+    assert middleware is not None
+    if settings.tracing and state.tracing_made is None:
+        from . import tracing
+
+        made = tracing.start(app)
+        inner = tracing.trace_requests(app, made, middleware.wsgi_app)
+        state.provide(tracing=made)
+        middleware.serve_with(None, inner)
+    if settings.metrics and state.metrics_made is None:
         from prometheus_client import CollectorRegistry
 
         from .metrics import AppMetrics, MetricsFactory
 
         factory = MetricsFactory(CollectorRegistry(auto_describe=True), app, scrape_timeout=settings.metrics_timeout)
-        state.metrics = AppMetrics(factory)
-    if "db" in registry and (state.metrics is not None or state.tracing is not None):
-        # Deferred: reaching the engine sets up the database (SQLAlchemy, every plugin's models), which
-        # `erlen --app APP --help` skips; the db plugin loads first, so its own step has run by then.
-        erlen.defer_setup(app, _instrument_database)
-        # Counted from the first request: the step runs before any (the erlen command finishes the set-up).
-        state.counts_queries = state.metrics is not None
-    if state.metrics is not None or state.tracing is not None:
+        state.provide(metrics=AppMetrics(factory))
+    if not state.hooks_wrapped:  # once, should a set-up that failed after this run again
+        # Before the plugins' erlen_ops_metrics run, so that those calls are timed too.
         registry.wrap_implementations(_hook_wrapper(state))
-    app.wsgi_app = OpsMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
+        state.hooks_wrapped = True
+    if "db" in registry:
+        _instrument_database(state)
+    metrics = state.metrics_made
+    if metrics is not None:
+        factory = metrics.factory
+        # One plugin at a time (iter_each runs the next once this one's result is taken), so each gauge read at
+        # scrape time is credited to the plugin that added it, for the log lines about it.
+        for plugin, _ in registry.iter_each("erlen_ops_metrics", app=app, metrics=factory):
+            factory.credit_new_gauges(plugin.name)
+        middleware.serve_with(metrics)
 
 
-def _instrument_database(app: Flask) -> None:
-    """Trace and count the SQL statements and pooled connections of the app's engine (a deferred step).
+def _instrument_database(state: OpsState) -> None:
+    """Trace and count the SQL statements and pooled connections of the app's engine.
 
-    :param app: the app, with the ``db`` plugin and metrics or tracing on.
+    :param state: the app's erlen-ops state, with the ``db`` plugin and metrics or tracing made.
     """
     import erlen_db
 
-    state = state_of(app)
-    engine = erlen_db.database_of(app).engine
-    if state.tracing is not None:
+    engine = erlen_db.database_of(state.app).engine
+    if state.tracing_made is not None:
         from . import tracing
 
-        tracing.instrument_engine(state.tracing, engine)
-    if state.metrics is not None:
-        state.metrics.instrument_engine(engine)
+        tracing.instrument_engine(state.tracing_made, engine)
+    if state.metrics_made is not None:
+        state.metrics_made.instrument_engine(engine)
+        # Counted from the first request: the set-up runs before any.
+        state.counts_queries = True
 
 
 @erlen.hookimpl
 def erlen_app_ready(app: Flask) -> None:
-    # Deferred: the plugins' check and metric hooks reach their set-up (erlen-db's imports SQLAlchemy), which
+    # Deferred: the plugins' check hooks reach their set-up (erlen-db's imports SQLAlchemy), which
     # `erlen --app APP --help` skips. Until the step runs /readyz answers 503 ("still starting").
-    erlen.defer_setup(app, _prepare_checks_and_metrics)
+    erlen.defer_setup(app, _prepare_checks)
+    if not erlen.setup_deferred(app):
+        # An app made to serve (a worker, a test, a script): metrics and tracing now, their errors at startup.
+        state_of(app).start()
 
 
-def _prepare_checks_and_metrics(app: Flask) -> None:
-    """Collect every plugin's readiness checks and let each add its metrics (a deferred step).
+def _prepare_checks(app: Flask) -> None:
+    """Collect every plugin's readiness checks (a deferred step).
 
     :param app: the app, with the ``ops`` plugin.
     """
@@ -251,12 +321,6 @@ def _prepare_checks_and_metrics(app: Flask) -> None:
     state.checker = ReadinessChecker(
         app, collect_checks(app), timeout=state.settings.ready_timeout, cache_seconds=state.settings.ready_cache
     )
-    if state.metrics is not None:
-        factory = state.metrics.factory
-        # One plugin at a time (iter_each runs the next once this one's result is taken), so each gauge read at
-        # scrape time is credited to the plugin that added it, for the log lines about it.
-        for plugin, _ in erlen.plugins_of(app).iter_each("erlen_ops_metrics", app=app, metrics=factory):
-            factory.credit_new_gauges(plugin.name)
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -343,10 +407,18 @@ def _check_multiprocess_dir() -> None:
 
 def _hook_wrapper(state: OpsState) -> t.Callable[[t.Callable[..., t.Any], str, str], t.Callable[..., t.Any]]:
     def wrap(function: t.Callable[..., t.Any], hook: str, plugin: str) -> t.Callable[..., t.Any]:
-        if state.metrics is not None:
-            function = state.metrics.timed_hook(function, hook, plugin)
-        if state.tracing is not None:
-            function = state.tracing.traced_hook(function, hook, plugin)
+        metrics, tracing = state.metrics_made, state.tracing_made
+        if metrics is not None:
+            function = metrics.timed_hook(function, hook, plugin)
+        if tracing is not None:
+            function = tracing.traced_hook(function, hook, plugin)
         return function
 
     return wrap
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_tasks_worker_started(app: Flask) -> None:
+    # A worker serves jobs: its metrics (erlen-tasks' come from erlen_ops_metrics) and tracing are wanted now, in
+    # an app the erlen command made (`erlen tasks worker`) too.
+    state_of(app).start()

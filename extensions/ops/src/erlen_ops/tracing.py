@@ -12,19 +12,20 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
-import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import erlen
 from erlen.redaction import MASK, is_secret_name, redact_text
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from flask import Flask
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
+    from werkzeug.routing import Rule
 
 #: Messages whose send has started and not ended, at most; older ones are forgotten (a cancelled send never ends).
 MAIL_PENDING_LIMIT = 1000
@@ -120,24 +121,51 @@ class Tracing:
         return traced
 
 
+#: The modules :func:`start` imports, found (not imported) at startup by :func:`check_installed`.
+REQUIRED_MODULES = ("opentelemetry.sdk", "opentelemetry.instrumentation.flask")
+
+
+def check_installed() -> None:
+    """Refuse, at startup, tracing without its packages, finding them without importing them.
+
+    An app the ``erlen`` command created sets up its tracing when it first serves a request: a missing package
+    would only show then.
+
+    :raises erlen.SettingError: the tracing packages are not installed.
+    """
+    import importlib.util
+
+    for name in REQUIRED_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:  # a parent package missing
+            found = False
+        if not found:
+            raise _not_installed(f"No module named {name!r}")
+
+
+def _not_installed(reason: object) -> erlen.SettingError:
+    return erlen.SettingError(
+        f"OPS_TRACING is on but OpenTelemetry is not installed ({reason}): install erlen-ops[tracing], "
+        "or turn OPS_TRACING off.",
+        key="OPS_TRACING",
+        plugin="ops",
+    )
+
+
 def start(app: Flask) -> Tracing:
-    """Set up tracing on ``app`` from its ``OPS_TRACING_*`` settings.
+    """Make the tracer provider of ``app`` from its ``OPS_TRACING_*`` settings (requests are traced once
+    :func:`trace_requests` wraps its WSGI callable).
 
     :raises erlen.SettingError: the tracing packages are not installed.
     """
     try:
-        from opentelemetry.instrumentation.flask import FlaskInstrumentor
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     except ImportError as exc:
-        raise erlen.SettingError(
-            f"OPS_TRACING is on but OpenTelemetry is not installed ({exc}): install erlen-ops[tracing], "
-            "or turn OPS_TRACING off.",
-            key="OPS_TRACING",
-            plugin="ops",
-        ) from None
+        raise _not_installed(exc) from None
     config = app.config
     resource = Resource.create({"service.name": config["OPS_TRACING_SERVICE_NAME"] or app.name})
     sampler = ParentBased(TraceIdRatioBased(config["OPS_TRACING_SAMPLE_RATIO"]))
@@ -153,11 +181,43 @@ def start(app: Flask) -> Tracing:
         exporter = ConsoleSpanExporter()
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    # The health, readiness and metrics endpoints are answered outside this, untraced.
-    FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
-        app, tracer_provider=provider, response_hook=hide_url_secrets
-    )
     return Tracing(provider, provider.get_tracer("erlen_ops"))
+
+
+class _RequestsOf:
+    """What OpenTelemetry's Flask instrumentation reads and writes of an app: a WSGI callable to wrap (the one
+    inside erlen-ops' middleware, so the health, readiness and metrics endpoints it answers stay untraced) and
+    the app's request hooks, where the instrumentation starts and ends each request's span.
+
+    The app's own ``wsgi_app`` is never replaced, not even for a moment: the first request's set-up may run while
+    other threads' requests go through it.
+
+    :param app: the app.
+    :param wsgi_app: the WSGI callable to trace.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+        self.before_request = app.before_request
+        self.teardown_request = app.teardown_request
+
+
+def trace_requests(app: Flask, tracing: Tracing, wsgi_app: WSGIApplication) -> WSGIApplication:
+    """``wsgi_app`` making a span of each request to ``app``, its URL's secrets hidden (:func:`hide_url_secrets`).
+
+    Call it before ``app`` serves its first request: it adds request hooks.
+
+    :param app: the app.
+    :param tracing: the app's tracing (:func:`start`).
+    :param wsgi_app: the WSGI callable to wrap (erlen-ops' middleware's inner one).
+    """
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    target = _RequestsOf(app, wsgi_app)
+    FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
+        target, tracer_provider=tracing.provider, response_hook=hide_url_secrets
+    )
+    return target.wsgi_app
 
 
 #: The span attributes of OpenTelemetry's HTTP conventions (old and new) that hold the request's path or URL.
@@ -169,8 +229,11 @@ def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
     hook, called while the request is answered).
 
     The values of the route's variables named like secrets (``<token>``, ``<secret>``) are replaced by ``***``
-    in the path, and those of the query's parameters named like secrets (``password=``, ``api_key=``,
-    ``token=``) too, as erlen's log lines hide them (:mod:`erlen.redaction`).
+    wherever the route puts them (a whole segment, ``/r/<token>.json``, ``/reset/<token>-confirm``, several
+    segments for a ``path`` variable), whatever the client's percent-encoding: the path exported is built from
+    the matched rule and its arguments (:func:`masked_path`). The values of the query's parameters named like
+    secrets (``password=``, ``api_key=``, ``token=``) are hidden too, as erlen's log lines hide them
+    (:mod:`erlen.redaction`).
 
     :param span: the request's span.
     :param status: the response's status line (unused).
@@ -181,41 +244,50 @@ def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
     if not span.is_recording() or not has_request_context():
         return
     attributes = getattr(span, "attributes", None) or {}
-    secret_values = {
-        # A UUID converter takes its capitals too: the URL's text is compared in lower case with str(uuid)'s.
-        (str(value), isinstance(value, uuid.UUID))
-        for name, value in (request.view_args or {}).items()
-        if is_secret_name(name) and str(value)
-    }
+    path = masked_path(request.url_rule, request.view_args or {}, request.script_root)
     for key in URL_ATTRIBUTES:
         value = attributes.get(key)
         if isinstance(value, str):
-            # url.query is the query alone, without its "?".
-            hidden = redact_text(value) if key == "url.query" else _hide_in_url(value, secret_values)
+            hidden = _hide_in_url(key, value, path)
             if hidden != value:
                 span.set_attribute(key, hidden)
 
 
-def _hide_in_url(url: str, secret_values: set[tuple[str, bool]]) -> str:
-    """``url`` with the path segments holding one of ``secret_values`` and secret query parameters hidden.
+def masked_path(rule: Rule | None, arguments: t.Mapping[str, t.Any], script_root: str = "") -> str | None:
+    """The path of a request to ``rule`` with ``arguments``, the values of its secret variables written ``***``.
 
-    :param url: a request's path (with its query) or whole URL.
-    :param secret_values: the values of the route's secret variables, each with whether it is compared in lower
-        case (a UUID's). A value of a ``path`` variable spans several segments: they are hidden as one.
+    :param rule: the matched rule (``request.url_rule``); ``None`` for a request that matched none.
+    :param arguments: the values of its variables (``request.view_args``).
+    :param script_root: the prefix the app is mounted under (``request.script_root``), put back in front.
+    :returns: ``None`` when no variable is named like a secret (the path is exported as sent); the rule's
+        pattern (``/reset/<int:pin>``, no value in it) when its converters cannot write ``***``.
     """
-    path, mark, query = url.partition("?")
-    segments = path.split("/")
-    for value, any_case in secret_values:
-        # Its slashes sent as such (one segment each) or encoded (%2F, one segment in all).
-        for width in sorted({value.count("/") + 1, 1}, reverse=True):
-            start = 0
-            while start + width <= len(segments):
-                text = unquote("/".join(segments[start : start + width]))
-                if (text.lower() if any_case else text) == value:
-                    segments[start : start + width] = [MASK]
-                start += 1
-    path = "/".join(segments)
-    return path + mark + (redact_text(query) if query else "")
+    if rule is None or not any(is_secret_name(name) for name in arguments):
+        return None
+    masked = {name: MASK if is_secret_name(name) else value for name, value in arguments.items()}
+    try:
+        built = rule.build(masked, append_unknown=False)
+    except Exception:  # a converter refusing '***' (an int, a custom one): no value is kept rather than one
+        built = None
+    path = rule.rule if built is None else built[1]
+    return quote(script_root, safe="/") + path if script_root else path
+
+
+def _hide_in_url(key: str, value: str, path: str | None) -> str:
+    """The span attribute ``key``'s ``value`` with its path replaced by ``path`` and its query's secrets hidden.
+
+    :param key: one of :data:`URL_ATTRIBUTES`: ``url.query`` is the query alone (no ``?``), ``url.path`` the path
+        alone, ``http.target`` the path and query as sent, ``http.url`` and ``url.full`` the whole URL.
+    :param value: its value.
+    :param path: the path with the secret route variables masked (:func:`masked_path`), or ``None`` to keep it.
+    """
+    if key == "url.query":
+        return redact_text(value)
+    if key in ("http.url", "url.full"):
+        parts = urlsplit(value)
+        return urlunsplit(parts._replace(path=parts.path if path is None else path, query=redact_text(parts.query)))
+    sent, mark, query = value.partition("?")
+    return (sent if path is None else path) + mark + (redact_text(query) if query else "")
 
 
 def instrument_engine(tracing: Tracing, engine: t.Any) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from erlen import hookspec
 
 if t.TYPE_CHECKING:
+    from flask import Flask
+
     from .jobs import Job
 
 
@@ -43,4 +45,16 @@ def erlen_tasks_jobs() -> Iterable[Job]:
     unique among the enabled plugins. A job's arguments are checked against
     its annotations whenever it is enqueued; a periodic job (``cron=``) takes
     none.
+    """
+
+
+@hookspec
+def erlen_tasks_worker_started(app: Flask) -> None:
+    """Called in a worker (``erlen tasks worker``, :func:`erlen_tasks.worker.start_worker`) before it takes jobs.
+
+    For what serving jobs needs that an app the ``erlen`` command made sets up only when it serves: erlen-ops
+    sets up its metrics and tracing there (in a web process, at the first request), so the worker's jobs are
+    counted and traced. An exception stops the worker from starting.
+
+    :param app: the worker's app.
     """

@@ -12,6 +12,8 @@ import dramatiq
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware
 
+import erlen
+
 from .brokers.database import unknown_job_error
 from .brokers.tracking import message_of
 
@@ -151,6 +153,8 @@ def start_worker(
 
     state = state_of(app)
     chosen = state.check_queues(options.queues)  # Dramatiq's worker would consume nothing from a typo, silently
+    # Before reading state.metrics: erlen-ops makes them (through erlen_ops_metrics) when the worker starts.
+    erlen.plugins_of(app).call_each("erlen_tasks_worker_started", app=app)
     # The worker's own: its middleware is not the web processes' broker's, and it keeps trying an absent broker.
     broker = make_broker(state, keeps_trying=True)
     progress = Progress(report)
