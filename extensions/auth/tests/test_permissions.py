@@ -227,7 +227,7 @@ def test_granting_to_a_role_its_closed_session_loaded_is_refused_not_lost(auth_a
     app = auth_app(["auth_sample_plugins.blog"], create_all=True)
     staff = make_user(app, "staff@example.com", roles=["staff"])
     with app.app_context():
-        with pytest.raises(AuthError, match="'staff'.*session that has closed.*merge"):
+        with pytest.raises(AuthError, match=r"'staff'.*session that has closed.*merge"):
             grant(staff.roles[0], "blog.publish")
         with pytest.raises(AuthError, match="revoke"):
             staff.roles[0].revoke("blog.publish")
