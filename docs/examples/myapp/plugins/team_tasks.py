@@ -14,7 +14,8 @@ import erlen
 import erlen_api
 import erlen_db
 
-PLUGIN = erlen.Plugin(name="tasks", requires=["db", "api"])
+# Not "tasks": that is erlen-tasks' name, and two plugins may not share one.
+PLUGIN = erlen.Plugin(name="team_tasks", requires=["db", "api"])
 
 
 class Priority(enum.Enum):
@@ -23,7 +24,7 @@ class Priority(enum.Enum):
 
 
 class Task(erlen_db.Model):
-    __tablename__ = "tasks_task"
+    __tablename__ = "team_tasks_task"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(80), unique=True)
