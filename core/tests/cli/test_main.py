@@ -157,3 +157,22 @@ def test_shell_has_the_plugin_shell_context(project: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "answer is 42" in result.stdout
+
+
+def test_help_without_an_app_is_a_note_that_lists_the_commands_needing_none(project: Path) -> None:
+    """Outside a project, where a newcomer runs ``erlen new-plugin``: not "Error: Could not locate an app" above
+    the help page, which then reads as a failure."""
+    (project / "hello.py").unlink()
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "Error" not in result.output
+    assert "No app found here, so only the commands that need none are listed" in result.output
+    assert "new-plugin" in result.output and "run" in result.output
+    assert "plugins" not in result.output.partition("Commands:")[2].split()
+
+
+def test_help_of_an_app_that_fails_to_load_still_says_error(project: Path) -> None:
+    (project / "broken_app.py").write_text("import erlen\napp = erlen.create_app(__name__, {'PLUGINS': ['nope']})\n")
+    result = CliRunner().invoke(cli, ["--app", "broken_app", "--help"])
+    assert "Error: Unknown plugin 'nope' in PLUGINS" in result.output
+    assert "No app found" not in result.output

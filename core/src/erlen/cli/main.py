@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -83,7 +84,7 @@ class _ErlenScriptInfo(ScriptInfo):
             app = super().load_app()
         except NoAppException as exc:
             if "Could not locate a Flask application" in str(exc):
-                raise NoAppException(
+                raise _NoAppFound(
                     "Could not locate an app. Use the 'erlen --app' option, the ERLEN_APP (or FLASK_APP) "
                     "environment variable, or a 'wsgi.py' or 'app.py' file in the current directory."
                 ) from None
@@ -97,6 +98,18 @@ class _ErlenScriptInfo(ScriptInfo):
         if override_debug and "FLASK_DEBUG" in os.environ:
             app.debug = get_debug_flag()
         return app
+
+
+class _NoAppFound(NoAppException):
+    """No app was named and none is in the current folder (as opposed to an app that failed to load)."""
+
+
+#: What ``erlen --help`` says above the commands when no app is found: a note, not an error, since the commands
+#: that need no app (``new-plugin``) are the reason to run it outside a project.
+NO_APP_NOTE = (
+    "No app found here, so only the commands that need none are listed (name one with 'erlen --app', ERLEN_APP "
+    "or FLASK_APP, or a 'wsgi.py' or 'app.py' file in the current directory).\n"
+)
 
 
 def _finish_setup(app: Flask) -> None:
@@ -199,8 +212,22 @@ class ErlenGroup(FlaskGroup):
         :param ctx: the click context of the ``erlen`` group.
         """
         info = ctx.find_object(_ErlenScriptInfo)
-        with info.listing_commands() if info is not None else nullcontext():
+        if info is None:
             return super().list_commands(ctx)
+        # Flask's listing, but with a note rather than "Error: ..." when no app is found: the help page then lists
+        # the commands that need none (new-plugin), which are the reason to run it outside a project.
+        self._load_plugin_commands()
+        names = set(click.Group.list_commands(self, ctx))
+        with info.listing_commands():
+            try:
+                names.update(info.load_app().cli.list_commands(ctx))
+            except _NoAppFound:
+                click.echo(NO_APP_NOTE, err=True)
+            except NoAppException as exc:
+                click.secho(f"Error: {exc.format_message()}\n", err=True, fg="red")
+            except Exception:
+                click.secho(f"{traceback.format_exc()}\n", err=True, fg="red")
+        return sorted(names)
 
 
 cli = ErlenGroup(
