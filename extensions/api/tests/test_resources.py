@@ -518,3 +518,36 @@ def test_a_row_with_a_joined_nullable_relationship_is_changed_and_deleted(
     assert (changed.status_code, changed.json["borrower"]) == (200, "Grace"), changed.data
     assert client.delete(location).status_code == 204
     _problem(client.get(location), 404)
+
+
+def test_on_create_and_on_update_may_refuse_and_what_on_create_adds_is_saved_with_the_row_or_not_at_all(
+    app: Flask, ada: ApiClient
+) -> None:
+    """What Resource's docs promise of on_create and on_update (api_sample.library's hooks)."""
+
+    def titles() -> tuple[list[str], list[str]]:
+        db = database_of(app).new_session()
+        try:
+            books = db.scalars(sa.select(Book.title).order_by(Book.id)).all()
+            shelves = db.scalars(sa.select(Shelf.name).order_by(Shelf.id)).all()
+            return list(books), list(shelves)
+        finally:
+            db.close()
+
+    refused = _problem(ada.post("/api/v1/books", json={"title": "Refused on create"}), 422)
+    assert refused["errors"] == [
+        {"detail": "This title is refused.", "location": "body", "pointer": "#/title", "type": "refused"}
+    ]
+    assert titles() == ([], [])
+
+    created = ada.post("/api/v1/books", json={"title": "Shelved: Attic", "isbn": "9780441013593"})
+    assert created.status_code == 201, created.data
+    assert titles() == (["Shelved: Attic"], ["Attic"])
+    # A 409 (the ISBN is taken) rolls back what on_create added too.
+    _problem(ada.post("/api/v1/books", json={"title": "Shelved: Cellar", "isbn": "9780441013593"}), 409)
+    assert titles() == (["Shelved: Attic"], ["Attic"])
+
+    url = created.headers["Location"]
+    _problem(ada.patch(url, json={"title": "Refused on update", "price": "3.50"}), 422)
+    assert ada.get(url).json["title"] == "Shelved: Attic" and ada.get(url).json["price"] is None
+    assert titles() == (["Shelved: Attic"], ["Attic"])

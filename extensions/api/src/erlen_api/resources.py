@@ -71,8 +71,15 @@ class Resource:
         operation (``list``, ``read``, ``update`` or ``delete``), returns the statement narrowed
         (``lambda query, operation: query.where(Note.author_id == current_user.id)``). Rows outside it answer
         404.
-    :param on_create: called with each new row before it is saved (to set its owner, say).
-    :param on_update: called with each changed row before it is saved.
+    :param on_create: ``on_create(row)``, called in the request with the new model instance, made from the
+        body's fields, before it is added to the session and flushed: it sets what the client may not send (an
+        owner from ``current_user``, say). What it adds to the session (a job, a mail) is committed with the row,
+        in one transaction. It may refuse the request with :func:`erlen_api.abort`: nothing is saved. A 422
+        lists its errors as every 422 of the OpenAPI document does: ``abort(422, "The request's inputs are
+        invalid.", errors=[{"detail": "...", "location": "body", "pointer": "#/title", "type": "taken"}])``.
+        Its return value is ignored.
+    :param on_update: ``on_update(row)``, called likewise with the row after the body's fields were set on it,
+        before the flush; :func:`erlen_api.abort` from it leaves the row unchanged.
     :param if_match_required: changes and deletions must send ``If-Match`` (428 without it).
     :param estimate_total: give lists an ``estimated_total`` where it is cheap (PostgreSQL's planner).
     :param schema_name: the name of its schema in the OpenAPI document; the model's class name by default.

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import erlen
 import erlen_api
+import erlen_db
 from erlen_db import Model
 
 PLUGIN = erlen.Plugin(name="api_sample_library", requires=["db", "api", "auth"])
@@ -55,6 +56,22 @@ def _own_books(statement: sa.Select[t.Any], operation: str) -> sa.Select[t.Any]:
 
 def _set_owner(book: Book) -> None:
     book.owner_id = t.cast(int, getattr(erlen_api.current_identity().user, "id", None))
+    if book.title == "Refused on create":
+        _refuse_title()
+    if book.title.startswith("Shelved: "):
+        # Something else written with the book, in its transaction (as a queued job or mail would be).
+        erlen_db.session.add(Shelf(name=book.title.removeprefix("Shelved: ")))
+
+
+def _check_change(book: Book) -> None:
+    if book.title == "Refused on update":
+        _refuse_title()
+
+
+def _refuse_title() -> t.NoReturn:
+    # A 422 lists its errors, each with its place, as the OpenAPI document describes every 422.
+    error = {"detail": "This title is refused.", "location": "body", "pointer": "#/title", "type": "refused"}
+    erlen_api.abort(422, "The request's inputs are invalid.", errors=[error])
 
 
 @erlen.hookimpl
@@ -90,6 +107,7 @@ def erlen_api_resources(app: Flask) -> Iterable[erlen_api.Resource]:
             default_sort="-id",
             scope=_own_books,
             on_create=_set_owner,
+            on_update=_check_change,
             per_page=10,
             max_per_page=50,
         ),
