@@ -184,3 +184,35 @@ def test_the_users_audit_entries_are_exported_and_anonymised_with_the_account(
     assert kept.action == "delete" and kept.user_id is None and kept.user_email is None
     left = sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.user_id == user_id)
     assert db_session.scalar(left) == 0
+
+
+def test_a_403_names_the_missing_permission_and_how_to_grant_it(client, staff, books):
+    """A bare "You do not have permission to see this page" left the person, and the administrator they asked,
+    guessing which of admin.access and the model's permissions was missing."""
+    from erlen_forms.testing import csrf_token_for
+
+    login_as(client, staff("plain@example.com"))
+    refused = client.get("/admin/")
+    assert refused.status_code == 403
+    assert "lacks the permission &#39;admin.access&#39;" in refused.text
+    assert "erlen role grant ROLE admin.access" in refused.text
+
+    login_as(client, staff("viewer@example.com", "admin.access", "admin.library_book.view"))
+    for url, permission in [
+        ("/admin/m/library_author/", "admin.library_author.view"),
+        ("/admin/m/library_book/new", "admin.library_book.create"),
+        (f"/admin/m/library_book/{books[0].id}/edit", "admin.library_book.edit"),
+        (f"/admin/m/library_book/{books[0].id}/delete", "admin.library_book.delete"),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert f"lacks the permission &#39;{permission}&#39;" in response.text, url
+    token = csrf_token_for(client)
+    bulk = client.post(
+        "/admin/m/library_book/action", data={"action": "delete", "ids": str(books[0].id), "csrf_token": token}
+    )
+    assert bulk.status_code == 403
+    assert "lacks the permission &#39;admin.library_book.delete&#39;" in bulk.text
+    # JSON clients get it as the problem's detail.
+    answer = client.get("/admin/m/library_author/", headers={"Accept": "application/json"})
+    assert answer.status_code == 403 and "admin.library_author.view" in answer.get_data(as_text=True)

@@ -56,6 +56,7 @@ def test_who_may_export(app, client, login_with, books, separate):
     # Before, ADMIN_EXPORT_PERMISSION did not exist: viewing was always enough to export the whole table.
     assert EXPORT_BUTTON not in listing.text
     assert export.status_code == 403
+    assert "lacks the permission &#39;admin.library_book.export&#39;" in export.text
     assert known["admin.library_book.export"].plugin == "admin"
 
 
@@ -67,7 +68,9 @@ def test_the_export_permission_needs_view_too(app, client, login_with, books, se
     assert len(rows) == 46
     # The export alone does not show rows the user may not view.
     login_with("blind@example.com", "admin.access", "admin.library_book.export")
-    assert client.get(BOOKS + "export.csv").status_code == 403
+    refused = client.get(BOOKS + "export.csv")
+    assert refused.status_code == 403
+    assert "lacks the permission &#39;admin.library_book.view&#39;" in refused.text
 
 
 @pytest.mark.parametrize("separate", [True], ids=["export-permission"])

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import Blueprint, Flask, Response, abort, current_app
+from flask import Blueprint, Flask, Response, current_app
 from flask_login import current_user
 
 import erlen
+
+from . import denied
 
 #: Each rule of the blueprint: its path, endpoint, the view's module and function, and methods.
 RULES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
@@ -53,7 +55,7 @@ def _check_access() -> t.Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     if not current_user.can("admin.access"):
-        abort(403)
+        denied.refuse("admin.access")
     return None
 
 

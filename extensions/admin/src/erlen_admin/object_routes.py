@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 import erlen_db
 
-from . import audit
+from . import audit, denied
 from .object_actions import ActionOutcome, ActionRefused, ObjectAction
 from .views.model_view import ModelView
 
@@ -48,7 +48,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     if action is None:
         abort(404)
     if not view.allows(current_user, action.permission):
-        abort(403)
+        denied.refuse(denied.missing_permission(view, current_user, action.permission))
     # Held until the commit, so that ``available`` and the audit's "before" are what the callback changes: a
     # change or deletion by another user waits for this action instead of slipping in after the check.
     obj = find_object(view, ident, lock=True, deleting=action.permission == "delete")

@@ -32,7 +32,7 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, edit_guard, export, filters, list_urls, listing, refusals, related, row_locks
+from . import audit, counting, denied, edit_guard, export, filters, list_urls, listing, refusals, related, row_locks
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -52,7 +52,7 @@ def _view(slug: str, operation: str) -> ModelView:
     if not view.offers(operation):
         abort(404)
     if not view.allows(current_user, operation):
-        abort(403)
+        denied.refuse(denied.missing_permission(view, current_user, operation))
     return view
 
 
@@ -225,7 +225,9 @@ def export_view(slug: str) -> t.Any:
     if not view.can_export:
         abort(404)
     if not view.allows(current_user, "export"):
-        abort(403)  # ADMIN_EXPORT_PERMISSION: viewing the rows is not enough to take them all away in a file
+        denied.refuse(
+            denied.missing_permission(view, current_user, "export")
+        )  # ADMIN_EXPORT_PERMISSION: viewing the rows is not enough to take them all away in a file
     params = listing.parse(view, request.args, _dialect())
     if params.unapplied:
         # The list page shows its rows with a warning; a file exported without the filter asked for would
@@ -526,7 +528,7 @@ def action_view(slug: str) -> t.Any:
         flash("Choose an action.", "warning")
         return redirect(_back(view))
     if not view.allows(current_user, action.permission):
-        abort(403)
+        denied.refuse(denied.missing_permission(view, current_user, action.permission))
     raw_keys = list(dict.fromkeys(request.form.getlist("ids")))
     if len(raw_keys) > MAX_BULK:
         # Acting on the first MAX_BULK alone would leave the others undone without a word.
@@ -669,5 +671,5 @@ def page_view(slug: str) -> t.Any:
     if page is None:
         abort(404)
     if not page.allowed(current_user):
-        abort(403)
+        denied.refuse(str(page.permission))
     return page.view()
