@@ -212,3 +212,50 @@ def test_the_test_extra_installs_everything_the_generated_code_imports(tmp_path:
         if not {canonicalize_name(name) for name in names} & installable:
             missing.append(f"{module} (from {', '.join(names)})")
     assert missing == [], f"imported by the generated plugin, not installed by its [test] extra: {missing}"
+
+
+def test_the_generated_migration_creates_and_drops_the_admin_s_search_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin view searches the entries' titles, which the first migration left without an index (admin.W002)."""
+    for module in ("erlen_db", "erlen_forms", "erlen_auth", "erlen_migrate", "erlen_admin"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed (the integration session runs this test)")
+    import sqlalchemy
+
+    import erlen
+    import erlen_db
+    from erlen.checks import run_checks
+
+    code, output = scaffold(tmp_path, "pins")
+    assert code == 0, output
+    monkeypatch.syspath_prepend(str(tmp_path / "erlen-pins" / "src"))
+    try:
+        app = erlen.create_app(
+            "pins_app",
+            {
+                "PLUGINS": ["db", "forms", "migrate", "auth", "admin", "erlen_pins.plugin"],
+                "SECRET_KEY": "test",
+                "DB_URL": f"sqlite:///{tmp_path / 'pins.sqlite3'}",
+                "MIGRATE_APP_DIRECTORY": str(tmp_path / "none"),
+            },
+            environ={},
+        )
+        runner = app.test_cli_runner()
+        upgrade = runner.invoke(args=["db", "upgrade"])
+        assert upgrade.exit_code == 0, upgrade.output
+        database = erlen_db.database_of(app)
+        with database.engine.connect() as connection:
+            assert erlen_db.search_index_columns(connection, "pins_entry") == {"title"}
+        assert [m.message for m in run_checks(app) if m.id == "admin.W002" and "pins_entry" in m.message] == []
+        assert runner.invoke(args=["db", "check"]).exit_code == 0
+        downgrade = runner.invoke(args=["db", "downgrade", "--plugin", "pins", "base"])
+        assert downgrade.exit_code == 0, downgrade.output
+        with database.engine.connect() as connection:
+            left = set(sqlalchemy.inspect(connection).get_table_names())
+        assert "pins_entry" not in left and "pins_entry_search" not in left, left  # the FTS5 table went too
+        database.dispose()
+    finally:
+        for module in list(sys.modules):
+            if module == "erlen_pins" or module.startswith("erlen_pins."):
+                del sys.modules[module]

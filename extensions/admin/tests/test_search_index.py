@@ -58,3 +58,25 @@ def test_check_names_the_searched_columns_without_an_index(admin_client, books, 
     found = {m.message for m in admin_plugin.erlen_checks(app, deploy=False) if m.id == "admin.W002"}
     assert not any("'library_book'" in message for message in found), found
     assert any("'library_author'" in message for message in found), found
+
+
+def test_check_hint_gives_the_migration_calls_that_create_and_drop_the_index(app, db_session, models):
+    """The hint lacked ``key=`` (a table keyed by another column fails on SQLite) and the drop for downgrade()."""
+    import erlen_db
+    from erlen_admin import ModelView
+    from erlen_admin.plugin import _search_index_checks
+
+    view = ModelView(models.Biography, search=["text"])
+    view.plugin = "library"
+    (message,) = _search_index_checks(app, [view])
+    create = "erlen_db.create_search_index(op.get_bind(), 'library_biography', ['text'], key='author_id')"
+    drop = "erlen_db.drop_search_index(op.get_bind(), 'library_biography', ['text'])"
+    assert f"{create} in its upgrade() and {drop} in its downgrade()" in message.hint
+    connection = db_session.connection()
+    # the hint's calls, as a migration runs them, on the app's database
+    assert eval(create.replace("op.get_bind()", "connection"), {"erlen_db": erlen_db, "connection": connection})
+    db_session.commit()
+    assert _search_index_checks(app, [view]) == []
+    eval(drop.replace("op.get_bind()", "connection"), {"erlen_db": erlen_db, "connection": db_session.connection()})
+    db_session.commit()
+    assert [m.id for m in _search_index_checks(app, [view])] == ["admin.W002"]

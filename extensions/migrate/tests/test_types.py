@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ok
+from conftest import ok, tables
 
 KITCHEN_MODELS = """
 import datetime
@@ -65,5 +65,83 @@ def test_varied_types_round_trip_without_drift(blogkit, migrate_app):
     assert ok(app, "check").output == "Models and migrations agree.\n"
     # downgrade drops the enum type too on PostgreSQL, so upgrading again works
     ok(app, "downgrade", "--plugin", "kitchen", "base")
+    ok(app, "upgrade")
+    assert ok(app, "check").output == "Models and migrations agree.\n"
+
+
+#: A third-party plugin's own column type, in a module of its package.
+PLUGIN_TYPES = """
+import sqlalchemy as sa
+
+
+class Lowercase(sa.types.TypeDecorator[str]):
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else value.lower()
+"""
+
+INSTANTS_MODELS = """
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+import erlen_db
+
+from .base import Base
+from .instants_types import Lowercase
+
+
+class Booking(Base):
+    __tablename__ = "instants_booking"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime.datetime] = mapped_column(erlen_db.UTCDateTime())
+    ends_at: Mapped[datetime.datetime | None] = mapped_column(
+        erlen_db.UTCDateTime().with_variant(sa.DateTime(timezone=True), "mysql"), server_default=sa.func.now()
+    )
+    code: Mapped[str] = mapped_column(Lowercase(20))
+"""
+
+
+def test_erlen_db_and_plugin_column_types_are_imported_by_the_revision(blogkit, migrate_app, database_url):
+    """UTCDateTime was written as ``erlen_db.timezones.UTCDateTime(timezone=True)`` without ``import erlen_db``."""
+    import datetime
+
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    (blogkit.package / "instants_types.py").write_text(PLUGIN_TYPES)
+    (blogkit.package / "instants_models.py").write_text(INSTANTS_MODELS)
+    (blogkit.package / "instants.py").write_text(
+        (blogkit.package / "users.py")
+        .read_text()
+        .replace("name='users'", "name='instants'")
+        .replace("users_models", "instants_models")
+        .replace("users_migrations", "instants_migrations")
+    )
+    app = migrate_app(["instants"])
+    ok(app, "revision", "--plugin", "instants", "-m", "create bookings", "--autogenerate")
+    ok(app, "upgrade")  # NameError: name 'erlen_db' is not defined, before
+    (path,) = blogkit.files("instants")
+    source = path.read_text()
+    assert "\nimport erlen_db\n" in source
+    assert "\nimport blogkit.instants_types\n" in source
+    assert "sa.Column('starts_at', erlen_db.UTCDateTime(), nullable=False)" in source.replace('"', "'")
+    assert "blogkit.instants_types.Lowercase(length=20)" in source
+    assert "erlen_db.UTCDateTime().with_variant(sa.DateTime(timezone=True), 'mysql')" in source.replace('"', "'")
+    assert ok(app, "check").output == "Models and migrations agree.\n"
+    booking = erlen_db.database_of(app).plugin_tables["instants_booking"][1]
+    starts = datetime.datetime(2027, 3, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    with erlen_db.database_of(app).engine.begin() as connection:
+        connection.execute(sa.insert(booking).values(id=1, starts_at=starts, code="AbC"))
+        row = connection.execute(sa.select(booking.c.starts_at, booking.c.code)).one()
+    assert row == (starts, "abc")
+    assert row.starts_at.tzinfo == datetime.UTC
+    ok(app, "downgrade", "--plugin", "instants", "base")
+    assert "instants_booking" not in tables(database_url)
     ok(app, "upgrade")
     assert ok(app, "check").output == "Models and migrations agree.\n"

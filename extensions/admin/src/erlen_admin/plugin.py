@@ -242,6 +242,19 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     return found
 
 
+def _search_index_calls(view: ModelView) -> str:
+    """The calls a migration of ``view``'s plugin makes to create its search index, and to drop it again.
+
+    :param view: a view with searched columns.
+    """
+    arguments = f"op.get_bind(), {view.table.name!r}, {[view.columns[key].name for key in view.search]!r}"
+    key = "" if view.pk_column.name == "id" else f", key={view.pk_column.name!r}"  # the FTS5 rowid on SQLite
+    return (
+        f"erlen_db.create_search_index({arguments}{key}) in its upgrade() and "
+        f"erlen_db.drop_search_index({arguments}) in its downgrade()"
+    )
+
+
 def _search_index_checks(app: Flask, views: Iterable[ModelView]) -> list[CheckMessage]:
     """``admin.W002`` for each view whose searched columns no search index covers in the database."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -267,8 +280,7 @@ def _search_index_checks(app: Flask, views: Iterable[ModelView]) -> list[CheckMe
                             "without a search index: each search reads the whole table (the results are right, "
                             "but slow on a big table).",
                             f"Run erlen db upgrade; if that does not create it, plugin {view.plugin!r} should create "
-                            f"it in a migration with erlen_db.create_search_index(op.get_bind(), "
-                            f"{view.table.name!r}, {[view.columns[key].name for key in view.search]!r}).",
+                            f"it in a migration: {_search_index_calls(view)}.",
                         )
                     )
     except SQLAlchemyError:

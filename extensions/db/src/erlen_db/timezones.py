@@ -42,8 +42,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
         starts_at: Mapped[datetime] = mapped_column(erlen_db.UTCDateTime())
 
-    The column is a ``timestamptz`` on PostgreSQL and text on SQLite (a
-    migration sees ``sa.DateTime(timezone=True)``). Writing a naive
+    The column is a ``timestamptz`` on PostgreSQL and text on SQLite;
+    erlen-migrate's autogenerate writes it as ``erlen_db.UTCDateTime()``,
+    with ``import erlen_db``. Writing a naive
     ``datetime`` raises :class:`NaiveDateTimeError`: give it a time zone,
     such as ``datetime.now(UTC)`` or ``datetime(2027, 3, 1, 9, 30,
     tzinfo=ZoneInfo("Europe/Berlin"))``.
@@ -51,6 +52,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def __repr__(self) -> str:
+        # SQLAlchemy's repr shows the fixed argument of impl, UTCDateTime(timezone=True), which autogenerate copies.
+        return f"{type(self).__name__}()"
 
     @property
     def python_type(self) -> type[dt.datetime]:

@@ -420,7 +420,8 @@ class Migrations:
         ``autogenerate`` the file holds the differences between the plugin's
         tables and the database, and only those; the database must be
         up to date. A plugin whose tables reference another plugin's tables
-        depends on that plugin's current head.
+        depends on that plugin's current head; the output names the earlier
+        revision that creates the referenced tables when there is one, which it had better depend on.
 
         :returns: the new revision, or ``None`` when autogenerate found no difference.
         """
@@ -472,7 +473,53 @@ class Migrations:
         script = written[0] if written else None
         if script is not None:
             echo(f"Wrote {script.path} (plugin {plugin!r}, revision {script.revision}).")
+            for hint in self._pinning_hints(scripts, plugin, tables, depends_on):
+                echo(hint)
         return script
+
+    def _pinning_hints(
+        self, scripts: BranchScripts, plugin: str, tables: Iterable[Table], depends_on: Iterable[str]
+    ) -> list[str]:
+        """For each head written in ``depends_on``, an earlier revision of its branch that is all ``plugin`` needs.
+
+        That is the revision whose ``op.create_table`` makes the tables (with
+        the columns) ``plugin``'s foreign keys reference. Depending on it
+        rather than on the head lets ``plugin`` install beside older releases
+        of the other plugin, and undoing that plugin's later revisions leaves
+        ``plugin``'s alone.
+        """
+        referenced: dict[str, dict[tuple[str | None, str], set[str]]] = {}
+        for table in tables:
+            for key in table.foreign_keys:
+                try:
+                    column = key.column
+                except Exception:
+                    continue
+                owner = column.table.info.get(OWNER_INFO_KEY) or APP_BRANCH
+                target = _name_key(column.table.schema, column.table.name)
+                referenced.setdefault(owner, {}).setdefault(target, set()).add(column.name)
+        hints = []
+        for revision in depends_on:
+            owner = scripts.owner_of.get(revision)
+            branch = scripts.branches.get(owner or "")
+            if owner is None or branch is None or owner not in referenced:
+                continue
+            creators = [branch.creator_of(target, columns) for target, columns in referenced[owner].items()]
+            if any(creator is None for creator in creators):
+                continue  # made by raw SQL, or a column added later: the head is the safe choice
+            order = [s.revision for s in branch.revisions]
+            needed = max((c for c in creators if c is not None), key=lambda c: order.index(c.revision))
+            if needed.revision == revision:
+                continue
+            names = ", ".join(name for _, name in referenced[owner])
+            hints.append(
+                f"depends_on names plugin {owner!r}'s head {revision}; its revision {needed.revision} creates the "
+                f"table{'s' if len(referenced[owner]) > 1 else ''} {names}, which is all that the tables of plugin "
+                f"{plugin!r} reference: name {needed.revision} instead, so that {plugin!r} works beside older "
+                f"releases of {owner!r} and undoing later revisions of {owner!r} leaves it alone (erlen-migrate's "
+                "README: Depending on another plugin)."
+            )
+        return hints
 
     def _referenced_owners(self, plugin: str, tables: Iterable[Table]) -> list[str]:
         owners: list[str] = []

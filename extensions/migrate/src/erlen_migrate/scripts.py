@@ -70,6 +70,53 @@ class Branch:
                     tables.add(args[1])
         return tables
 
+    def creator_of(self, table: tuple[str | None, str], columns: t.Iterable[str] = ()) -> Script | None:
+        """The revision whose ``op.create_table`` call makes ``table`` with ``columns``, or ``None``.
+
+        Read as :meth:`tables_created` reads the calls; ``None`` as well
+        when a later revision drops or renames the table, when it was made
+        another way (raw SQL) or by a rename, and when the call lacks one of
+        ``columns`` (a later revision added it).
+
+        :param table: the (schema, name) of the table.
+        :param columns: names of columns that must be in the ``create_table`` call.
+        """
+        found: Script | None = None
+        for script in self.revisions:
+            for call, args in _table_calls(Path(script.path)):
+                if call == "create_table" and args[0] == table:
+                    found = script if set(columns) <= _created_columns(Path(script.path), table) else None
+                elif table in args:  # dropped, or renamed from or to another name: which columns it has is unknown
+                    found = None
+        return found
+
+
+def _created_columns(path: Path, table: tuple[str | None, str]) -> set[str]:
+    """The names of the ``sa.Column("name", ...)`` arguments of ``path``'s ``op.create_table`` call of ``table``."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr != "create_table" or not node.args:
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and first.value == table[1]):
+            continue
+        for argument in node.args[1:]:
+            if (
+                isinstance(argument, ast.Call)
+                and getattr(argument.func, "attr", getattr(argument.func, "id", None)) == "Column"
+                and argument.args
+                and isinstance(argument.args[0], ast.Constant)
+                and isinstance(argument.args[0].value, str)
+            ):
+                names.add(argument.args[0].value)
+    return names
+
 
 def _table_calls(path: Path) -> Iterator[tuple[str, list[tuple[str | None, str]]]]:
     """The table operations of a revision file's ``upgrade()``, in the order they appear.
