@@ -380,3 +380,35 @@ def test_labels_of_related_rows_outside_the_scope_are_not_shown(editor, admin_cl
     assert sorted(row[2] for row in exported[1:]) == sorted([f"red (#{red.team_id})", str(blue.team_id)])
     # The superuser's scope holds every team.
     assert f"blue (#{blue.team_id})" in admin_client.get(MEMOS).text
+
+
+def summary(html: str, team: t.Any = None) -> str:
+    """The list page's summary line (its count or estimate), with the team filter's value taken out of its links."""
+    found = re.search(r'<p class="summary" id="summary">(.*?)</p>', html, re.DOTALL)
+    assert found is not None, html
+    text = " ".join(found.group(1).split())
+    return text if team is None else text.replace(f"f_team_id={team}", "f_team_id=<id>")
+
+
+def test_estimates_tell_nothing_of_the_rows_outside_the_scope(editor, admin_client, notes, db_session, scoped):
+    """A planner's estimate comes from the whole table's statistics: for a scoped list it would tell how many
+    rows outside the scope a filter or search matches (another team's "About 3040 notes match", against "About
+    1" for a team that does not exist). A scoped list shows none, and the dashboard counts the scope."""
+    blue_team = notes["blue"][0].team_id
+    db_session.execute(
+        sa.insert(scoped.Note), [{"title": f"Secret plan {index}", "team_id": blue_team} for index in range(3000)]
+    )
+    db_session.commit()
+    sqlite = db_session.get_bind().dialect.name == "sqlite"
+    db_session.execute(sa.text("ANALYZE" if sqlite else "ANALYZE scoped_note"))
+    db_session.commit()
+    missing = blue_team + 1000
+    hidden, absent = editor.get(f"{NOTES}?f_team_id={blue_team}").text, editor.get(f"{NOTES}?f_team_id={missing}").text
+    assert summary(hidden, blue_team) == summary(absent, missing)
+    searched = summary(editor.get(NOTES + "?q=Secret").text)
+    assert searched == summary(editor.get(NOTES + "?q=Nowhere").text).replace("q=Nowhere", "q=Secret")
+    assert "About" not in summary(editor.get(NOTES).text)
+    assert dashboard_count(editor) == str(RED)
+    # Counting on request counts the scope; the superuser's list, not narrowed, keeps the table's estimate.
+    assert f"{RED} notes in all." in editor.get(NOTES + "?count=1").text
+    assert "About" in summary(admin_client.get(NOTES).text)
