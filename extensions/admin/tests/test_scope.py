@@ -412,3 +412,45 @@ def test_estimates_tell_nothing_of_the_rows_outside_the_scope(editor, admin_clie
     # Counting on request counts the scope; the superuser's list, not narrowed, keeps the table's estimate.
     assert f"{RED} notes in all." in editor.get(NOTES + "?count=1").text
     assert "About" in summary(admin_client.get(NOTES).text)
+
+
+@pytest.mark.parametrize("deleted", ["through the admin", "elsewhere"])
+def test_a_reused_key_does_not_show_the_entries_of_the_row_it_was_before(
+    app, editor, admin_client, notes, db_session, scoped, deleted
+):
+    """SQLite gives a new row the highest key again once its row is deleted (PostgreSQL, after a sequence is set
+    back): the red note made with a deleted blue note's key must not show the editor the blue note's audit
+    entries, its values before and at its deletion, which belong to another row."""
+    from erlen_auth import Role, grant
+
+    role = db_session.scalar(sa.select(Role).where(Role.name == "editor"))
+    grant(role, "admin.audit.view", app=app)
+    db_session.commit()
+    top = max(note.id for note in notes["blue"])
+    team = str(notes["blue"][0].team_id)
+    assert admin_client.post(f"{NOTES}{top}/edit", data={"title": "Blue secret", "team_id": team}).status_code == 302
+    if deleted == "through the admin":
+        assert admin_client.post(f"{NOTES}{top}/delete").status_code == 302
+        # Made outside the admin (a script, an import), so no entry says where the red note begins.
+        db_session.execute(sa.insert(scoped.Note).values(id=top, title="Red again", team_id=notes["red"][0].team_id))
+        db_session.commit()
+    else:
+        db_session.execute(sa.delete(scoped.Note).where(scoped.Note.id == top))
+        if db_session.get_bind().dialect.name == "postgresql":
+            db_session.execute(
+                sa.text("SELECT setval(pg_get_serial_sequence('scoped_note', 'id'), :top)"), {"top": top - 1}
+            )
+        db_session.commit()
+        response = editor.post(NOTES + "new", data={"title": "Red again", "team_id": str(notes["red"][0].team_id)})
+        assert response.headers["Location"] == f"{NOTES}{top}/"
+    listed = editor.get("/admin/m/audit/").text
+    assert "Red again" in listed or deleted == "through the admin"
+    for text in (listed, editor.get("/admin/m/audit/export.csv").text, editor.get("/admin/").text):
+        assert "Blue" not in text
+    history = editor.get(f"/admin/m/audit/?f_model=scoped_note&f_object_id={top}").text
+    assert "Blue" not in history
+    from erlen_admin.models import AuditEntry
+
+    blue_entries = db_session.scalars(sa.select(AuditEntry.id).where(AuditEntry.object_repr.like("Blue%"))).all()
+    assert blue_entries and all(editor.get(f"/admin/m/audit/{entry}/").status_code == 404 for entry in blue_entries)
+    assert "Blue secret" in admin_client.get("/admin/m/audit/").text  # the superuser's: every entry
