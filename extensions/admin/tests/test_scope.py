@@ -454,3 +454,18 @@ def test_a_reused_key_does_not_show_the_entries_of_the_row_it_was_before(
     blue_entries = db_session.scalars(sa.select(AuditEntry.id).where(AuditEntry.object_repr.like("Blue%"))).all()
     assert blue_entries and all(editor.get(f"/admin/m/audit/{entry}/").status_code == 404 for entry in blue_entries)
     assert "Blue secret" in admin_client.get("/admin/m/audit/").text  # the superuser's: every entry
+
+
+@pytest.mark.parametrize("erlen_plugins", [[*PLUGINS, "admin_sample.scoped", "admin_sample.retired_teams"]])
+def test_another_plugin_narrowing_the_foreign_key_search_keeps_the_scope(
+    editor, admin_client, memos, db_session, scoped
+):
+    """erlen-forms' search of a foreign key is narrowed by every plugin that narrows it: a plugin leaving out
+    retired teams does not undo the admin's scope (the first narrowing used to replace the others)."""
+    db_session.add(scoped.Team(name="retired"))
+    db_session.commit()
+    for path in ("/_forms/fk/scoped_memo/team_id?q=", "/_forms/fk/scoped_note/team_id?q="):
+        assert [row["label"] for row in editor.get(path).json["results"]] == ["red"], path
+        assert sorted(row["label"] for row in admin_client.get(path).json["results"]) == ["blue", "red"], path
+    blue_team = memos["blue"].team_id
+    assert editor.get(f"/_forms/fk/scoped_memo/team_id?q={blue_team}").json["results"] == []
