@@ -469,3 +469,35 @@ def test_another_plugin_narrowing_the_foreign_key_search_keeps_the_scope(
         assert sorted(row["label"] for row in admin_client.get(path).json["results"]) == ["blue", "red"], path
     blue_team = memos["blue"].team_id
     assert editor.get(f"/_forms/fk/scoped_memo/team_id?q={blue_team}").json["results"] == []
+
+
+@pytest.mark.parametrize("erlen_plugins", [[*PLUGINS, "admin_sample.all_teams", "admin_sample.scoped"]])
+def test_a_second_unscoped_view_of_a_scoped_model_does_not_lift_its_scope(
+    app, editor, admin_client, memos, db_session, scoped
+):
+    """Teams have three views: "All teams", unscoped, and "Partner teams", which the editor may not view,
+    registered first, and the scoped one. The editor's foreign keys to teams offer, suggest and name the teams
+    of the scopes of the views they may view, whichever view was registered first."""
+    from erlen_auth import Role, grant
+
+    red, blue = memos["red"], memos["blue"]
+    assert editor.get(f"/admin/m/all_teams/{blue.team_id}/").status_code == 403
+    assert options(editor.get(MEMOS + "new").text, "team_id") == ["red"]
+    assert [row["label"] for row in editor.get("/_forms/fk/scoped_memo/team_id?q=").json["results"]] == ["red"]
+    listed = editor.get(MEMOS).text
+    assert f"red (#{red.team_id})" in listed and "blue" not in listed
+    assert editor.post(MEMOS + "new", data={"title": "Planted", "team_id": str(blue.team_id)}).status_code == 200
+    # The superuser sees every team through either view.
+    assert options(admin_client.get(MEMOS + "new").text, "team_id") == ["blue", "red"]
+    # Allowed to view the partner teams too, the editor chooses among the teams of both scopes.
+    role = db_session.scalar(sa.select(Role).where(Role.name == "editor"))
+    grant(role, "admin.partner_teams.view", app=app)
+    db_session.commit()
+    assert options(editor.get(MEMOS + "new").text, "team_id") == ["blue", "red"]
+    found = editor.get("/_forms/fk/scoped_memo/team_id?q=").json["results"]
+    assert [row["label"] for row in found] == ["blue", "red"]
+    # Allowed to view all teams, nothing narrows them.
+    grant(role, "admin.all_teams.view", app=app)
+    db_session.add(scoped.Team(name="green"))
+    db_session.commit()
+    assert options(editor.get(MEMOS + "new").text, "team_id") == ["blue", "green", "red"]

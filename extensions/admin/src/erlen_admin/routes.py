@@ -151,8 +151,9 @@ def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -
     text = listing.related_text(value, labels)
     if remote is None or value not in labels:
         return text
-    target = registry_of().view_for_table(remote.table.name)
-    if target is None or not target.allows(current_user, "view") or remote.key != target.pk_column.key:
+    views = registry_of().views_for_table(remote.table.name)
+    target = next((found for found in views if found.allows(current_user, "view")), None)
+    if target is None or remote.key != target.pk_column.key:
         return text
     return Markup('<a href="{}">{}</a>').format(url_for("admin.detail", slug=target.slug, ident=value), text)
 
