@@ -415,6 +415,24 @@ def test_a_plugin_decides_who_may_search(app: Flask, db_session: Session) -> Non
     assert [row["label"] for row in narrowed] == ["Author 01"]
 
 
+@pytest.mark.parametrize(
+    "erlen_plugins",
+    [["forms", "db", "forms_model_plugin", "forms_search_guard_plugin", "forms_search_exclude_plugin"]],
+    indirect=False,
+)
+def test_every_plugin_s_narrowing_of_the_search_applies(app: Flask, db_session: Session) -> None:
+    """Two plugins narrow the same search: a row is returned only if both keep it (the first plugin's answer used
+    to replace the other's, so a plugin's own rule could undo the admin's row scope)."""
+    authors(db_session, 3)
+    client = app.test_client()
+    found = client.get("/_forms/fk/ft_post/author_id?staff=1&only=Author 01&not=Author 01").get_json()["results"]
+    assert found == []
+    found = client.get("/_forms/fk/ft_post/author_id?staff=1&not=Author 01").get_json()["results"]
+    assert [row["label"] for row in found] == ["Author 00", "Author 02"]
+    found = client.get("/_forms/fk/ft_post/author_id?staff=1&only=Author 02&not=Author 01").get_json()["results"]
+    assert [row["label"] for row in found] == ["Author 02"]
+
+
 def test_model_forms_can_be_extended(app: Flask, db_session: Session) -> None:
     assert PostForm.form_id == "model.ft_post"
     with app.app_context():

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .views.model_view import ModelView, display_value
 
@@ -26,8 +26,10 @@ def visible_entries(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any
     An entry holds the changed values of its model's row, so seeing it is seeing the row: a superuser sees every
     entry; anyone else only the entries of models whose admin view they may ``view`` (not those of models without
     an admin view any more, which nobody but a superuser may view), and of a scoped view (``ModelView(scope=...)``)
-    only those of the rows in its scope now (a deleted row's entries are then the superusers'). The "Recent
-    changes" widget and the activity chart read through it too.
+    only those of the rows in its scope now (a deleted row's entries are then the superusers'), and of a key given
+    to a new row since its row was deleted (SQLite reuses the highest) only those since the deletion or creation
+    the log recorded: entries of deletions, and those before a later deletion or creation of the key, are the
+    superusers'. The "Recent changes" widget and the activity chart read through it too.
 
     :param statement: a ``SELECT`` of :class:`~erlen_admin.models.AuditEntry` rows (or of their columns).
     :param user: the user they are for (the current user).
@@ -49,9 +51,38 @@ def visible_entries(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any
         keys = view.scoped(sa.select(view.model), user).with_only_columns(
             sa.cast(view.pk_column, AuditEntry.object_id.type)
         )
-        scoped.append(sa.and_(AuditEntry.model == slug, AuditEntry.object_id.in_(keys)))
+        scoped.append(
+            sa.and_(
+                AuditEntry.model == slug,
+                AuditEntry.object_id.in_(keys),
+                AuditEntry.action.not_in(DELETIONS),
+                ~_superseded(AuditEntry, slug),
+            )
+        )
     # An empty IN is false on every database (SQLAlchemy renders it so): no entries.
     return statement.where(sa.or_(AuditEntry.model.in_(whole), *scoped))
+
+
+#: The actions of the entries that record a row's deletion (the delete page, "Delete selected").
+DELETIONS = ("delete", "bulk:delete")
+
+
+def _superseded(entry: t.Any, slug: str) -> sa.Exists:
+    """Whether a later entry of the same key says that a row was deleted or made there since ``entry``.
+
+    A key may be given to a new row once its row is deleted (SQLite gives the highest again, a sequence may be set
+    back, a natural key is reused): the entries before such a deletion or creation are those of another row,
+    which the new row's scope says nothing about.
+
+    :param entry: the audit entry class, as the outer query reads it.
+    :param slug: the model's slug.
+    """
+    later = aliased(entry)
+    return (
+        sa.exists()
+        .where(later.model == slug, later.object_id == entry.object_id, later.id > entry.id)
+        .where(later.action.in_(("create", *DELETIONS)))
+    )
 
 
 def jsonable(value: t.Any) -> t.Any:

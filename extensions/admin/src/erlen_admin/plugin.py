@@ -163,10 +163,10 @@ def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> 
 
     from .views.registry import registry_of
 
-    view = registry_of().view_for_table(table.name)
-    if view is None or not current_user.is_authenticated or not current_user.can("admin.access"):
+    views = registry_of().views_for_table(table.name)
+    if not views or not current_user.is_authenticated or not current_user.can("admin.access"):
         return None
-    if any(view.allows(current_user, operation) for operation in ("view", "create", "edit")):
+    if any(view.allows(current_user, operation) for view in views for operation in ("view", "create", "edit")):
         return True
     return None
 
@@ -175,20 +175,21 @@ def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> 
 def erlen_forms_fk_search_rows(
     table: sa.Table, column: sa.Column[t.Any], statement: sa.Select[t.Any]
 ) -> sa.Select[t.Any] | None:
-    """The rows an admin user's search of a foreign key returns: those of the referred-to model's view's scope.
+    """The rows an admin user's search of a foreign key returns: those of the referred-to model's views' scopes
+    (:func:`erlen_admin.related.rows_filter`).
 
     Only for the searches the admin allows (:func:`erlen_forms_fk_search_allowed`); ``None`` otherwise, and for
     models without a scoped view.
     """
     from flask_login import current_user
 
-    from .views.registry import registry_of
+    from .related import rows_filter
 
     (foreign_key,) = tuple(column.foreign_keys)
-    target = registry_of().view_for_table(foreign_key.column.table.name)
-    if target is None or target.scope is None or not erlen_forms_fk_search_allowed(table, column):
+    if not erlen_forms_fk_search_allowed(table, column):
         return None
-    return target.scoped(statement, current_user._get_current_object())
+    narrowing = rows_filter(foreign_key.column.table, current_user._get_current_object())
+    return None if narrowing is None else narrowing(statement)
 
 
 @erlen.hookimpl

@@ -7,7 +7,8 @@ and of its list's filters (erlen-forms' :class:`~erlen_forms.ModelSelectField`, 
 ``erlen_forms_fk_search_rows`` in :mod:`erlen_admin.plugin`), and the labels of ``A``'s list, detail page and
 export (:func:`erlen_admin.listing.related_labels`). A related row outside the scope is treated as one that does
 not exist: it is not offered, a submitted key of it gets the field's "Not a valid choice.", and pages show its
-bare key, without a link or its label. Without a view of ``B``, or without a scope, nothing is narrowed.
+bare key, without a link or its label. Without a view of ``B``, or without a scope, nothing is narrowed. A model
+with several views is narrowed by the views of it the user may view (see :func:`rows_filter`).
 """
 
 from __future__ import annotations
@@ -26,13 +27,37 @@ RowsFilter = Callable[[sa.Select[t.Any]], sa.Select[t.Any]]
 def rows_filter(table: sa.Table, user: t.Any) -> RowsFilter | None:
     """The narrowing of ``table``'s rows to its admin view's scope for ``user``; ``None`` when nothing narrows.
 
+    A table with several views is narrowed to the rows of the scopes of those ``user`` may view (not narrowed
+    when one of them has no scope for ``user``), or of all its scoped views when ``user`` may view none of them:
+    never by which view a plugin happened to register first.
+
     :param table: the table a foreign key refers to.
     :param user: the user the rows are offered to or shown to.
     """
-    target = registry_of().view_for_table(table.name)
-    if target is None or not target.narrows(user):
+    views = registry_of().views_for_table(table.name)
+    if len(views) == 1:
+        (target,) = views
+        if not target.narrows(user):
+            return None
+        return lambda statement: target.scoped(statement, user)
+    # Several views of one table ("my teams", scoped, and "all teams" for some): the rows of those the user may
+    # view, whichever was registered first; of them all when they may view none.
+    viewable = [view for view in views if view.allows(user, "view")]
+    if viewable and not all(view.narrows(user) for view in viewable):
+        return None  # one of them shows the user every row
+    chosen = [view for view in viewable or views if view.narrows(user)]
+    if not chosen:
         return None
-    return lambda statement: target.scoped(statement, user)
+    if len(chosen) == 1:
+        (target,) = chosen
+        return lambda statement: target.scoped(statement, user)
+
+    def narrowing(statement: sa.Select[t.Any]) -> sa.Select[t.Any]:
+        return statement.where(
+            sa.or_(*(view.pk_column.in_(view.scoped(sa.select(view.pk_column), user)) for view in chosen))
+        )
+
+    return narrowing
 
 
 def restrict_choices(form: t.Iterable[t.Any], user: t.Any) -> None:

@@ -151,8 +151,9 @@ def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -
     text = listing.related_text(value, labels)
     if remote is None or value not in labels:
         return text
-    target = registry_of().view_for_table(remote.table.name)
-    if target is None or not target.allows(current_user, "view") or remote.key != target.pk_column.key:
+    views = registry_of().views_for_table(remote.table.name)
+    target = next((found for found in views if found.allows(current_user, "view")), None)
+    if target is None or remote.key != target.pk_column.key:
         return text
     return Markup('<a href="{}">{}</a>').format(url_for("admin.detail", slug=target.slug, ident=value), text)
 
@@ -170,13 +171,15 @@ def list_view(slug: str) -> t.Any:
     except InvalidCursorError:
         flash("That page link is no longer valid; here is the first page.", "warning")
         return redirect(url_for("admin.list", slug=slug, **params.query_args()))
-    # A scoped list is counted and estimated like a filtered one: the whole table's estimate would tell how many
-    # rows the user may not see.
-    narrowed = params.filtered or view.narrows(user)
+    # A scoped list is counted within its scope, and never estimated: an estimate, the whole table's or the
+    # planner's of the scoped statement, comes from the whole table's statistics, so it would tell how many rows
+    # outside the scope there are, or match a filter or search ("About 3040" for another team, "About 1" for none).
+    scoped = view.narrows(user)
+    narrowed = params.filtered or scoped
     statement = listing.filtered_statement(view, params, _dialect(), user=user) if narrowed or params.count else None
     total = counting.exact(session, statement) if statement is not None and params.count else None
     estimates = current_app.extensions.setdefault(counting.CACHE_KEY, {})
-    estimate = None if total is not None else counting.estimate(session, view.table, statement, estimates)
+    estimate = None if total is not None or scoped else counting.estimate(session, view.table, statement, estimates)
     links = {
         key: related_labels
         for key in view.list_columns

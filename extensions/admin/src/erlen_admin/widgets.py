@@ -89,8 +89,9 @@ class ModelRows:
 def _rows_of(session: Session, view: ModelView, user: t.Any) -> ModelRows:
     """The "Records" row of ``view``: of its scope for ``user`` when it narrows the rows.
 
-    A scoped count is estimated like a filtered list's (the planner's estimate) once the table has statistics;
-    before, the planner's guess means nothing, and the scope's rows are counted exactly if they are few.
+    A scope's rows are counted exactly, up to :data:`~erlen_admin.counting.SMALL_TABLE_ROWS` (more: "more
+    than" that), never estimated: the planner's estimate of the scoped statement comes from the whole table's
+    statistics, which would tell how many rows outside the scope there are.
 
     :param session: the request's session.
     :param view: the model view.
@@ -101,9 +102,7 @@ def _rows_of(session: Session, view: ModelView, user: t.Any) -> ModelRows:
     from . import counting
 
     scoped = view.scoped(sa.select(view.model), user) if view.narrows(user) else None
-    found = counting.estimate(session, view.table)
-    if found is not None and scoped is not None:
-        found = counting.estimate(session, view.table, scoped)
+    found = counting.estimate(session, view.table) if scoped is None else None
     if found is not None:
         return ModelRows(view, found)
     limit = counting.SMALL_TABLE_ROWS

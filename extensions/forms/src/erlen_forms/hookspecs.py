@@ -87,13 +87,14 @@ def erlen_forms_fk_search_allowed(table: Table, column: Column[t.Any]) -> bool |
     """
 
 
-@hookspec(firstresult=True)
+@hookspec
 def erlen_forms_fk_search_rows(table: Table, column: Column[t.Any], statement: Select[t.Any]) -> Select[t.Any] | None:
     """Narrow the rows the search endpoint may return for the current request (called once it is allowed).
 
-    ``statement`` reads the key and label of the rows that ``table.column`` refers to. The first plugin to
-    return a statement decides: it is run instead (the same columns, with conditions added, such as an admin
-    view's row scope); ``None`` leaves it as is.
+    ``statement`` reads the key and label of the rows that ``table.column`` refers to. A plugin returns it with
+    conditions added (the same columns; an admin view's row scope), or ``None`` to leave it as is. Every
+    plugin's narrowing applies: the search returns only the rows that each statement returned keeps, so one
+    plugin's narrowing never undoes another's (a row scope stays in force whatever else narrows the search).
 
     .. code-block:: python
 

@@ -8,8 +8,9 @@ the foreign key ``table.column`` refers to, whose label contains ``text``
 Only rows' keys and labels (see :func:`erlen_forms.model_forms.label_column`)
 are returned, and only when allowed: a plugin answers the hook
 ``erlen_forms_fk_search_allowed`` (an admin plugin checks its permissions),
-else the setting ``FORMS_FK_SEARCH_PUBLIC`` decides (off by default). A plugin may
-narrow the rows further through ``erlen_forms_fk_search_rows``.
+else the setting ``FORMS_FK_SEARCH_PUBLIC`` decides (off by default). Plugins may
+narrow the rows further through ``erlen_forms_fk_search_rows``: a row is returned
+only if every plugin's narrowing keeps it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from __future__ import annotations
 import typing as t
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
+
+if t.TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Select
 
 import erlen
 
@@ -28,6 +32,26 @@ MAX_QUERY_LENGTH = 100
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def narrowed_by_all(
+    statement: Select[t.Any], key: ColumnElement[t.Any], narrowings: list[Select[t.Any]]
+) -> Select[t.Any]:
+    """``statement``'s rows that every one of ``narrowings`` keeps: each plugin's answer to
+    ``erlen_forms_fk_search_rows``, so that none undoes another's (a row scope and a plugin's own rule).
+
+    One narrowing is run as it is; each further one adds ``key IN (its keys)`` to the first.
+
+    :param statement: the search's ``SELECT`` of the referred-to rows' key and label.
+    :param key: the referred-to key column.
+    :param narrowings: the statements the plugins returned (``statement`` with conditions added).
+    """
+    if not narrowings:
+        return statement
+    first, *others = narrowings
+    for other in others:
+        first = first.where(key.in_(other.with_only_columns(key)))
+    return first
 
 
 def fk_search(table: str, column: str) -> t.Any:
@@ -63,10 +87,10 @@ def fk_search(table: str, column: str) -> t.Any:
         limit = max(1, min(int(request.args.get("limit", 20)), MAX_RESULTS))
     except ValueError:
         limit = 20
-    statement = sa.select(remote, label)
-    # Narrowed before the order and limit are added: a plugin adds conditions (an admin view's row scope).
-    narrowed = erlen.plugins_of(app).hook.erlen_forms_fk_search_rows(table=found, column=source, statement=statement)
-    statement = (statement if narrowed is None else narrowed).order_by(label, remote).limit(limit)
+    statement: Select[t.Any] = sa.select(remote, label)
+    # Narrowed before the order and limit are added: plugins add conditions (an admin view's row scope).
+    narrowings = erlen.plugins_of(app).hook.erlen_forms_fk_search_rows(table=found, column=source, statement=statement)
+    statement = narrowed_by_all(statement, remote, narrowings).order_by(label, remote).limit(limit)
     if text:
         conditions: list[sa.ColumnElement[bool]] = [
             sa.cast(label, sa.String).ilike(f"%{_escape_like(text)}%", escape="\\")

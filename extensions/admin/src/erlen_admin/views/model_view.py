@@ -94,9 +94,10 @@ class ModelView:
         (``statement.where(Note.team_id == user.team_id)``, a ``where`` with an ``EXISTS`` subquery), never other
         columns, ``DISTINCT``, ``GROUP BY`` or ``LIMIT`` (the admin adds its own order, limits and
         ``FOR UPDATE``). The admin applies it wherever the view reads or writes rows: the list (pages, cursors,
-        search, filters, sorts, counts and estimates), the CSV export, the detail, edit and delete pages, bulk
-        and object actions, the dashboard's count, erlen-forms' search of this model's rows, and every view's
-        foreign keys to this model (their selects, filters and labels: :mod:`erlen_admin.related`). A row outside
+        search, filters, sorts and counts; no estimate, which would come from the whole table's statistics), the
+        CSV export, the detail, edit and delete pages, bulk and object actions, the dashboard's count (exact),
+        erlen-forms' search of this model's rows, and every view's foreign keys to this model (their selects,
+        filters and labels: :mod:`erlen_admin.related`). A row outside
         the scope answers as a row that does not exist; a selected one is left out of a bulk action as a row
         deleted meanwhile. A create, edit, bulk or object action that leaves a row outside the scope is rolled
         back (checked after its flush, through the scope). A scope that returns the very statement it was given

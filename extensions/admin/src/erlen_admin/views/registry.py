@@ -44,6 +44,8 @@ class AdminRegistry:
         self.pages: dict[str, AdminPage] = {}
         self.groups: list[Group] = []
         self.by_table: dict[str, ModelView] = {}
+        #: Every model view of each table, in the order they were registered (a table may have several).
+        self.all_by_table: dict[str, list[ModelView]] = {}
         #: The dashboard's widgets, in the order of the plugins that give them.
         self.widgets: list[Widget] = []
         plugins = erlen.plugins_of(app)
@@ -68,6 +70,7 @@ class AdminRegistry:
                     ]
                     self.models[view.slug] = view
                     self.by_table.setdefault(view.table.name, view)
+                    self.all_by_table.setdefault(view.table.name, []).append(view)
                     group.models.append(view)
                 elif isinstance(view, AdminPage):
                     if view.slug in self.pages:
@@ -121,8 +124,13 @@ class AdminRegistry:
         return found
 
     def view_for_table(self, table: str) -> ModelView | None:
-        """The model view of the table named ``table``, if one is registered."""
+        """The model view of the table named ``table``, if one is registered (the first, when there are several:
+        :meth:`views_for_table`)."""
         return self.by_table.get(table)
+
+    def views_for_table(self, table: str) -> list[ModelView]:
+        """Every model view of the table named ``table``, in the order they were registered; empty if none."""
+        return self.all_by_table.get(table, [])
 
 
 def registry_of(app: Flask | None = None) -> AdminRegistry:
