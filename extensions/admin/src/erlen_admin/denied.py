@@ -21,7 +21,7 @@ def refuse(permission: str) -> t.NoReturn:
     abort(
         403,
         f"Your account lacks the permission {permission!r}, which this page needs. An administrator can grant it "
-        f"to one of your roles: erlen role grant ROLE {permission}",
+        f"to one of your roles (erlen role grant ROLE {permission}).",
     )
 
 
