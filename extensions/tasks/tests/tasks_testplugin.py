@@ -79,6 +79,15 @@ def effects_of(label: str) -> int:
         return t.cast(int, session.scalar(sa.select(sa.func.count()).where(Effect.label == label)))
 
 
+@job(name="test.count_then_write", retries=0)
+def count_then_write(label: str, pause: float = 0.0) -> None:
+    """Reads, then writes, in ``erlen_db.session``'s one transaction: counts the effects so far (a ``count(*)``, a
+    function call, so the read begins the transaction), waits ``pause`` seconds, then records ``label:N``."""
+    done = erlen_db.session.scalar(sa.select(sa.func.count()).select_from(Effect))
+    time.sleep(pause)
+    add_effect(f"{label}:{done}")
+
+
 @job(name="test.boom", retries=0)
 def boom(label: str) -> None:
     raise RuntimeError(f"boom {label}")
@@ -148,4 +157,4 @@ def erlen_db_models() -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_tasks_jobs() -> Iterable[t.Any]:
-    return [record, flaky, retried_later, boom, once, slow, gated, gated_file, hang, minutely]
+    return [record, flaky, retried_later, count_then_write, boom, once, slow, gated, gated_file, hang, minutely]
