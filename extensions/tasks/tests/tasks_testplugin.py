@@ -94,7 +94,7 @@ def fails_then_waits(label: str) -> None:
     raise RuntimeError(f"failed {label}")
 
 
-@job(name="test.bad_query", retries=0)
+@job(name="test.select_missing", retries=0)
 def bad_query(table: str) -> None:
     """Fails with the database's error: it reads a table that does not exist."""
     erlen_db.session.execute(sa.text(f"SELECT * FROM {table}"))

@@ -194,7 +194,7 @@ def test_list_shows_the_type_and_message_of_a_database_error(tasks_app: Flask) -
 
     dead_id = commit(tasks_app, bad_query, "t_missing")
     with worker_thread(tasks_app) as reports:
-        wait_for(lambda: statuses(tasks_app) == {f"test.bad_query#{dead_id}": DEAD}, what="the job dead")
+        wait_for(lambda: statuses(tasks_app) == {f"test.select_missing#{dead_id}": DEAD}, what="the job dead")
     [row] = rows(tasks_app)
     sqlite = tasks_app.config["DB_URL"].startswith("sqlite")
     expected = (
