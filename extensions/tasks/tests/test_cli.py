@@ -256,6 +256,27 @@ def test_worker_once_runs_the_jobs_due_now_then_exits(tasks_app: Flask) -> None:
     assert result.exit_code == 0 and result.output.rstrip().endswith("Done: 0 done, 0 retrying, 0 dead, 0 skipped.")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_worker_once_stops_with_the_database_s_error(make_tasks_app: TasksApp, tmp_path: Path) -> None:
+    """Where a worker keeps trying a database it cannot reach, ``--once`` stops with the error, named."""
+    import threading
+
+    import click
+
+    from erlen_tasks.cli import _run_once
+    from erlen_tasks.worker import WorkerOptions
+
+    make_tasks_app()  # the tables of the first app
+    unreachable = make_tasks_app({"DB_URL": f"sqlite:///{tmp_path / 'missing' / 'jobs.sqlite3'}"})
+    with unreachable.app_context(), pytest.raises(click.ClickException) as raised:
+        _run_once(
+            unreachable, threading.Event(), WorkerOptions(), scheduler=True, report=print, report_relay=print,
+            report_schedule=print,
+        )  # fmt: skip
+    message = raised.value.message
+    assert "unable to open database file" in message and "worker --once gives up" in message, message
+
+
 def test_commands_without_the_table_say_what_to_do(make_db_app: t.Any) -> None:
     app = make_db_app(["tasks"], {})
     result = app.test_cli_runner().invoke(args=["tasks", "list"])
