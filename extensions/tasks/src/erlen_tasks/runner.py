@@ -41,7 +41,7 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     import erlen_db
 
     databases: list[erlen_db.Database] = []  # the app's, found on the first run
-    sqlite: list[bool] = []  # whether it is SQLite through the sqlite3 module
+    sqlite: list[bool] = []  # whether the database is SQLite (begin_immediately checks the driver)
 
     def run(**stored: t.Any) -> None:
         if not databases:
