@@ -79,6 +79,27 @@ def effects_of(label: str) -> int:
         return t.cast(int, session.scalar(sa.select(sa.func.count()).where(Effect.label == label)))
 
 
+@job(name="test.count_then_write", retries=0)
+def count_then_write(label: str, pause: float = 0.0) -> None:
+    """Reads, then writes, in ``erlen_db.session``'s one transaction: counts the effects so far (a ``count(*)``, a
+    function call, so the read begins the transaction), waits ``pause`` seconds, then records ``label:N``."""
+    done = erlen_db.session.scalar(sa.select(sa.func.count()).select_from(Effect))
+    time.sleep(pause)
+    add_effect(f"{label}:{done}")
+
+
+@job(name="test.fails_then_waits", retries=1, backoff=60.0, max_backoff=120.0)
+def fails_then_waits(label: str) -> None:
+    """Fails; its one retry comes 60 to 120 seconds later (after the test's end)."""
+    raise RuntimeError(f"failed {label}")
+
+
+@job(name="test.select_missing", retries=0)
+def bad_query(table: str) -> None:
+    """Fails with the database's error: it reads a table that does not exist."""
+    erlen_db.session.execute(sa.text(f"SELECT * FROM {table}"))
+
+
 @job(name="test.boom", retries=0)
 def boom(label: str) -> None:
     raise RuntimeError(f"boom {label}")
@@ -148,4 +169,18 @@ def erlen_db_models() -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_tasks_jobs() -> Iterable[t.Any]:
-    return [record, flaky, retried_later, boom, once, slow, gated, gated_file, hang, minutely]
+    return [
+        record,
+        flaky,
+        retried_later,
+        count_then_write,
+        fails_then_waits,
+        bad_query,
+        boom,
+        once,
+        slow,
+        gated,
+        gated_file,
+        hang,
+        minutely,
+    ]

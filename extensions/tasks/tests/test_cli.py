@@ -186,6 +186,97 @@ def test_list_retry_purge(make_tasks_app: TasksApp) -> None:
     assert "Deleted 2 pending" in runner.invoke(args=["tasks", "purge", "--status", "pending", "--yes"]).output
 
 
+def test_list_shows_the_type_and_message_of_a_database_error(tasks_app: Flask) -> None:
+    """A job failing with a SQLAlchemy error was listed with its traceback's last line, ``(Background on this error
+    at: https://sqlalche.me/e/...)``; its row (by the database broker, or by the Redis and RabbitMQ workers'
+    tracking) now keeps the error's type and the driver's message, which ``erlen tasks list`` shows."""
+    from tasks_testplugin import bad_query
+
+    dead_id = commit(tasks_app, bad_query, "t_missing")
+    with worker_thread(tasks_app) as reports:
+        wait_for(lambda: statuses(tasks_app) == {f"test.select_missing#{dead_id}": DEAD}, what="the job dead")
+    [row] = rows(tasks_app)
+    sqlite = tasks_app.config["DB_URL"].startswith("sqlite")
+    expected = (
+        "OperationalError: (sqlite3.OperationalError) no such table: t_missing"
+        if sqlite
+        else 'ProgrammingError: (psycopg.errors.UndefinedTable) relation "t_missing" does not exist'
+    )
+    assert row.last_error == expected
+    assert [r.error for r in reports] == [expected]  # the worker's line says the same
+    result = tasks_app.test_cli_runner().invoke(args=["tasks", "list", "--status", "dead"])
+    assert result.exit_code == 0, result.output
+    assert "sqlalche.me" not in result.output
+    assert ("no such table: t_missing" if sqlite else "(psycopg.errors.UndefinedTable) relation") in result.output
+
+
+def test_a_traceback_s_error_is_its_type_and_first_meaningful_line() -> None:
+    from erlen_tasks.failures import MAX_LENGTH, summarize_exception, summarize_traceback
+
+    def traceback_of(exception: BaseException) -> str:
+        import traceback
+
+        try:
+            raise exception
+        except BaseException:
+            return traceback.format_exc()
+
+    assert summarize_traceback(traceback_of(RuntimeError("boom"))) == "RuntimeError: boom"
+    assert summarize_traceback(traceback_of(KeyError("k"))) == "KeyError: 'k'"
+    assert summarize_traceback(traceback_of(RuntimeError())) == "RuntimeError"
+    assert summarize_traceback(traceback_of(ValueError("\n\nthe line\nmore"))) == "ValueError: the line"
+    assert summarize_traceback("not a traceback\nlast words\n") == "last words"
+    assert summarize_traceback("") is None and summarize_traceback(None) is None
+    long = summarize_exception(RuntimeError("x" * 1000))
+    assert len(long) == MAX_LENGTH and long.endswith("…")
+
+
+def test_worker_once_runs_the_jobs_due_now_then_exits(tasks_app: Flask) -> None:
+    """``erlen tasks worker --once``, as ``erlen mail worker --once``: the committed jobs due now, the periodic
+    ones whose period is due, then it exits; a job for later and a failed one's retry (a minute away) are left."""
+    from tasks_testplugin import fails_then_waits
+
+    from erlen_tasks.models import FAILED
+
+    ids = [commit(tasks_app, record, f"now{n}") for n in range(3)]
+    later = commit(tasks_app, record, "later", delay=3600)
+    failing = commit(tasks_app, fails_then_waits, "f")
+    runner = tasks_app.test_cli_runner()
+    result = runner.invoke(args=["tasks", "worker", "--once", "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    assert "runs the jobs due now, then exits." in result.output
+    assert "Scheduled test.minutely for the period of" in result.output
+    assert result.output.rstrip().endswith("Done: 4 done, 1 retrying, 0 dead, 0 skipped.")
+    assert sorted(effects(tasks_app)) == ["minutely", "now0", "now1", "now2"]
+    found = statuses(tasks_app)
+    assert [found[f"test.record#{n}"] for n in ids] == [DONE] * 3
+    assert found[f"test.record#{later}"] == PENDING and found[f"test.fails_then_waits#{failing}"] == FAILED
+
+    result = runner.invoke(args=["tasks", "worker", "--once", "--no-scheduler"])
+    assert result.exit_code == 0 and result.output.rstrip().endswith("Done: 0 done, 0 retrying, 0 dead, 0 skipped.")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_worker_once_stops_with_the_database_s_error(make_tasks_app: TasksApp, tmp_path: Path) -> None:
+    """Where a worker keeps trying a database it cannot reach, ``--once`` stops with the error, named."""
+    import threading
+
+    import click
+
+    from erlen_tasks.cli import _run_once
+    from erlen_tasks.worker import WorkerOptions
+
+    make_tasks_app()  # the tables of the first app
+    unreachable = make_tasks_app({"DB_URL": f"sqlite:///{tmp_path / 'missing' / 'jobs.sqlite3'}"})
+    with unreachable.app_context(), pytest.raises(click.ClickException) as raised:
+        _run_once(
+            unreachable, threading.Event(), WorkerOptions(), scheduler=True, report=print, report_relay=print,
+            report_schedule=print,
+        )  # fmt: skip
+    message = raised.value.message
+    assert "unable to open database file" in message and "worker --once gives up" in message, message
+
+
 def test_commands_without_the_table_say_what_to_do(make_db_app: t.Any) -> None:
     app = make_db_app(["tasks"], {})
     result = app.test_cli_runner().invoke(args=["tasks", "list"])
@@ -207,6 +298,43 @@ def test_progress_lines_are_written_together_and_at_the_end(capsys: pytest.Captu
     lines.add("last")
     lines.close()
     assert capsys.readouterr().out == "last\n"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_line_of_a_failed_run_says_when_it_is_tried_again(
+    make_tasks_app: TasksApp, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The worker's line of a run to be retried said ``retrying in 0.063s``: the run's duration, read as its next
+    try's delay, which is its backoff (here 60 to 120 s). The line now gives both, the delay the one the job's
+    row got (its ETA less the failure's time)."""
+    from tasks_testplugin import fails_then_waits
+
+    from erlen_tasks.cli import _ProgressLines, progress_reporter
+    from erlen_tasks.models import FAILED, aware
+
+    app = make_tasks_app()
+    commit(app, fails_then_waits, "x")
+    with worker_thread(app) as reports:
+        wait_for(lambda: reports, what="the first try")
+    [run] = reports
+    [row] = rows(app)
+    eta, failed_at = aware(row.eta), aware(row.updated_at)
+    assert row.status == FAILED and eta is not None and failed_at is not None
+    assert run.outcome == "retrying" and run.retry_in is not None
+    assert run.retry_in == pytest.approx((eta - failed_at).total_seconds(), abs=0.002)
+    assert 60 <= run.retry_in <= 120
+    progress_reporter(_ProgressLines())(run)
+    line = capsys.readouterr().err
+    assert f"test.fails_then_waits {run.message_id[:8]} failed after {run.seconds:.3f}s, retrying in 1 min" in line
+    assert line.rstrip().endswith("RuntimeError: failed x")
+
+
+def test_delays_are_written_for_people() -> None:
+    from erlen_tasks.cli import _seconds
+
+    assert [_seconds(s) for s in (0.063, 9.96, 15.2, 60, 83.4, 3600, 5400, 7190)] == [
+        "0.1s", "10.0s", "15s", "1 min", "1 min 23 s", "1 h", "1 h 30 min", "2 h"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

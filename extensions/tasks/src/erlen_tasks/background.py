@@ -78,10 +78,19 @@ def background_worker(
 def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
     """How many committed jobs of ``queues`` (all by default) are due and not finished: pending, relayed or running.
 
-    Jobs that failed and wait for their retry's time are not counted.
+    A count, not the jobs: ``waiting_jobs(app) == 0`` once every job due has
+    run (read ``tasks_jobs``, or run ``erlen tasks list``, to see them).
+    Jobs that failed and wait for their retry's time, and jobs enqueued for
+    later, are not counted.
+
+    .. code-block:: python
+
+        run_jobs(app)
+        assert waiting_jobs(app) == 0
 
     :param app: the app (with ``tasks`` enabled).
     :param queues: the queues (without ``TASKS_QUEUE_PREFIX``).
+    :returns: the number of such jobs (an ``int``).
     :raises UnknownQueueError: no job is declared on one of ``queues``.
     :raises TypeError: ``queues`` is a string (one name) rather than a list of names.
     """

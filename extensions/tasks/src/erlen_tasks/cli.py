@@ -108,6 +108,23 @@ class _ProgressLines:
         self.write()
 
 
+def _seconds(seconds: float) -> str:
+    """A delay for people: ``0.2s``, ``22s``, ``1 min 5 s``, ``2 h 3 min``.
+
+    :param seconds: the delay.
+    """
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(round(whole / 60), 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def progress_reporter(progress: _ProgressLines) -> Callable[[RunReport], None]:
     """The worker command's report of each finished run: its line kept in ``progress``, a failure's written at once.
 
@@ -115,7 +132,12 @@ def progress_reporter(progress: _ProgressLines) -> Callable[[RunReport], None]:
     """
 
     def report(run: RunReport) -> None:
-        line = f"[{_stamp()}] {run.job} {run.message_id[:8]} {run.outcome} in {run.seconds:.3f}s"
+        if run.outcome == "retrying":
+            # The run's duration and its next try's delay apart: "retrying in 0.063s" read as the delay.
+            later = f", retrying in {_seconds(run.retry_in)}" if run.retry_in is not None else ", retrying"
+            line = f"[{_stamp()}] {run.job} {run.message_id[:8]} failed after {run.seconds:.3f}s{later}"
+        else:
+            line = f"[{_stamp()}] {run.job} {run.message_id[:8]} {run.outcome} in {run.seconds:.3f}s"
         if run.error:
             click.echo(
                 click.style(f"{line}: {run.error}", fg="yellow" if run.outcome == "retrying" else "red"), err=True
@@ -131,7 +153,10 @@ def progress_reporter(progress: _ProgressLines) -> Callable[[RunReport], None]:
 @click.option("--threads", type=click.IntRange(min=1, max=64), default=None, help="Jobs run at once.")
 @click.option("--no-relay", is_flag=True, help="Do not relay committed jobs to Redis or RabbitMQ from here.")
 @click.option("--no-scheduler", is_flag=True, help="Do not enqueue periodic (cron) jobs from here.")
-def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool, no_scheduler: bool) -> None:
+@click.option("--once", is_flag=True, help="Run the jobs due now (and those they enqueue), then exit.")
+def worker_command(
+    queues: tuple[str, ...], threads: int | None, no_relay: bool, no_scheduler: bool, once: bool
+) -> None:
     """Run background jobs until stopped; SIGTERM or Ctrl-C stops after the running jobs end."""
     from .errors import UnknownQueueError
     from .state import state_of
@@ -187,23 +212,88 @@ def worker_command(queues: tuple[str, ...], threads: int | None, no_relay: bool,
         queues=queues,
         threads=threads or int(app.config.get("TASKS_WORKER_THREADS", 4)),
         relay=not no_relay,
-        scheduler=not no_scheduler,
+        # --once enqueues the periods due now itself, before it starts (see _run_once).
+        scheduler=not (no_scheduler or once),
     )
     names = ", ".join(sorted(queues or {state.queue_name(job.queue) for job in state.jobs.values()}))
+    until = "runs the jobs due now, then exits" if once else "Ctrl-C or SIGTERM to stop"
     click.echo(
         f"[{_stamp()}] Worker started: broker {state.broker_kind}, {options.threads} thread(s), "
-        f"queues {names or '(no jobs declared)'}; Ctrl-C or SIGTERM to stop.",
+        f"queues {names or '(no jobs declared)'}; {until}.",
     )
     progress.start()
     try:
-        counts = run_worker(
-            app, stop, options, report=report, report_relay=report_relay, report_schedule=report_schedule
-        )
+        if once:
+            counts = _run_once(
+                app, stop, options, scheduler=not no_scheduler, report=report, report_relay=report_relay,
+                report_schedule=report_schedule,
+            )  # fmt: skip
+        else:
+            counts = run_worker(
+                app, stop, options, report=report, report_relay=report_relay, report_schedule=report_schedule
+            )
     finally:
         progress.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    click.echo(f"[{_stamp()}] Stopped: " + ", ".join(f"{count} {name}" for name, count in counts.items()) + ".")
+    ended = "Done" if once and not stop.is_set() else "Stopped"
+    click.echo(f"[{_stamp()}] {ended}: " + ", ".join(f"{count} {name}" for name, count in counts.items()) + ".")
+
+
+#: Seconds between the looks of ``worker --once`` at the jobs still waiting.
+_ONCE_POLL_SECONDS = 0.05
+
+
+def _run_once(
+    app: t.Any,
+    stop: threading.Event,
+    options: t.Any,
+    *,
+    scheduler: bool,
+    report: Callable[[RunReport], None],
+    report_relay: Callable[[t.Any], None],
+    report_schedule: Callable[[list[tuple[str, dt.datetime]]], None],
+) -> dict[str, int]:
+    """``worker --once``: run the committed jobs due now, and those they enqueue due now, until none is waiting.
+
+    The periodic jobs whose period is due are enqueued first (unless ``scheduler`` is false), as a worker's
+    scheduler would; jobs that failed and wait for their retry's time, or enqueued for later, are left. A
+    database error stops it with the error (a running worker would keep trying).
+
+    :param app: the app.
+    :param stop: set by SIGTERM or Ctrl-C: stops after the running jobs end.
+    :param options: the worker's options (without its scheduler).
+    :param scheduler: enqueue the periodic jobs due now first.
+    :returns: the counts of outcomes.
+    :raises click.ClickException: the database failed.
+    """
+    import sqlalchemy as sa
+
+    import erlen_db
+
+    from .background import waiting_jobs
+    from .scheduler import Scheduler
+    from .worker import start_worker
+
+    counts = {"done": 0, "retrying": 0, "dead": 0, "skipped": 0}
+    try:
+        if scheduler:
+            enqueued = Scheduler(app).tick()
+            if enqueued:
+                report_schedule(enqueued)
+        if not waiting_jobs(app, options.queues):
+            return counts
+        # The worker's own event, which its close sets: ``stop`` tells only whether SIGTERM or Ctrl-C came.
+        started = start_worker(app, threading.Event(), options, report=report, report_relay=report_relay)
+        try:
+            while not stop.is_set() and waiting_jobs(app, options.queues):
+                stop.wait(_ONCE_POLL_SECONDS)
+        finally:
+            counts = started.close(options.stop_timeout)
+    except sa.exc.SQLAlchemyError as exc:
+        message = erlen_db.database_error_message(exc, erlen_db.database_of(app))
+        raise click.ClickException(f"{message} (worker --once gives up; without --once it keeps trying)") from None
+    return counts
 
 
 @tasks_group.command("relay")

@@ -69,8 +69,10 @@ class Job:
     :param priority: 0 (first) to 255; among the jobs waiting in one queue, lower runs first.
     :param timeout: seconds a run may last before it is interrupted (and counts as failed).
     :param retries: how many times a failed run is tried again before the job is dead.
-    :param backoff: seconds before the first retry; each further one waits twice as long, with jitter.
-    :param max_backoff: the longest wait before a retry, in seconds.
+    :param backoff: the shortest wait before the first retry, in seconds: it waits from ``backoff`` to twice
+        that (random jitter), and each further one twice as long as the one before.
+    :param max_backoff: the longest wait before a retry, in seconds: a longer one is drawn between half of it
+        and all of it instead.
     :param cron: a cron expression (``"0 3 * * *"``): the job runs once per period, on one host.
     :param idempotency_key: a function of the job's arguments returning its key: a job whose key has
         already completed is skipped, and the key is recorded in the same transaction as the job's effect.

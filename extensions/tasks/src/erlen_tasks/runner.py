@@ -24,7 +24,11 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     It runs the job in an app context with its arguments converted back to
     their annotated types. What it did through ``erlen_db.session`` or the
     app context's connection is committed when the job returns, rolled back
-    when it raises. A job with an idempotency key
+    when it raises. On SQLite that transaction takes the database's write
+    lock where it begins (``BEGIN IMMEDIATE``, see
+    :func:`erlen_db.sqlite_writes.begin_immediately`), so that runs on other
+    threads that read, then write, wait for each other rather than fail with
+    "database is locked". A job with an idempotency key
     records the key in that same transaction: a run whose key has already
     completed (a redelivery after a crash between the commit and the
     broker's acknowledgement) is skipped, so the job's database effect happens
@@ -37,12 +41,21 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     import erlen_db
 
     databases: list[erlen_db.Database] = []  # the app's, found on the first run
+    sqlite: list[bool] = []  # whether the database is SQLite (begin_immediately checks the driver)
 
     def run(**stored: t.Any) -> None:
         if not databases:
             databases.append(erlen_db.database_of(app))
+            sqlite.append(databases[0].engine.dialect.name == "sqlite")
         database = databases[0]
         with app.app_context():
+            if sqlite[0]:
+                # The app context's connection, which the session binds to once made: checked out now (no SQL
+                # is sent), so that its transaction begins with BEGIN IMMEDIATE. Several threads run jobs: a
+                # read-then-write job's deferred transaction could not become a writer once another committed.
+                from erlen_db.sqlite_writes import begin_immediately
+
+                begin_immediately(database.connection())
             arguments = job.load_arguments(stored)
             key = job.key_for(arguments)
             try:

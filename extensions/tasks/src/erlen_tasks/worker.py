@@ -16,6 +16,7 @@ import erlen
 
 from .brokers.database import unknown_job_error
 from .brokers.tracking import message_of
+from .failures import summarize_exception
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -31,6 +32,8 @@ class RunReport:
     outcome: str
     seconds: float
     error: str | None = None
+    #: For a ``retrying`` run: seconds from its failure to its next try (the backoff Dramatiq's ``Retries`` chose).
+    retry_in: float | None = None
 
 
 class Progress(Middleware):
@@ -43,6 +46,8 @@ class Progress(Middleware):
         self.report = report
         self.started: dict[str, float] = {}
         self.counts: dict[str, int] = {"done": 0, "retrying": 0, "dead": 0, "skipped": 0}
+        #: The delay, in seconds, of each failed run's next try, by message id, until its run is reported.
+        self.retry_delays: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def before_process_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
@@ -51,14 +56,30 @@ class Progress(Middleware):
         with self._lock:
             self.started[message_id] = started
 
+    def before_enqueue(self, broker: dramatiq.Broker, message: t.Any, delay: int | None) -> None:
+        # Retries sends a failed message back with its backoff (in ms) before after_process_message below runs.
+        if delay is not None and "retries" in message.options:
+            with self._lock:
+                self.retry_delays[message_of(message).message_id] = delay / 1000
+
     def _finish(self, message: t.Any, outcome: str, error: str | None) -> None:
         ended = time.monotonic()
         wrapped = message_of(message)
         message_id = wrapped.message_id
         with self._lock:
             started = self.started.pop(message_id, ended)
+            retry_in = self.retry_delays.pop(message_id, None)
             self.counts[outcome] += 1
-        self.report(RunReport(wrapped.actor_name, message_id, outcome, ended - started, error))
+        self.report(
+            RunReport(
+                wrapped.actor_name,
+                message_id,
+                outcome,
+                ended - started,
+                error,
+                retry_in=retry_in if outcome == "retrying" else None,
+            )
+        )
 
     def after_process_message(
         self, broker: dramatiq.Broker, message: t.Any, *, result: t.Any = None, exception: BaseException | None = None
@@ -66,8 +87,7 @@ class Progress(Middleware):
         if exception is None:
             self._finish(message, "done", None)
         else:
-            error = f"{type(exception).__name__}: {exception}" if str(exception) else type(exception).__name__
-            self._finish(message, "dead" if message.failed else "retrying", error)
+            self._finish(message, "dead" if message.failed else "retrying", summarize_exception(exception))
 
     def after_skip_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
         self._finish(message, "skipped", None)

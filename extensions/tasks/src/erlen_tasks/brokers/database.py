@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.errors import ActorNotFound, ConnectionFailed, QueueNotFound
 
+from ..failures import summarize_exception, summarize_traceback
 from ..models import DEAD, DONE, FAILED, PENDING, RUNNING, JobRecord, utcnow
 from ..stored_messages import UnreadableMessage, decode_stored, log_dead
 from .outage import BrokerUnreachable, WatchedBroker
@@ -48,14 +49,6 @@ def claimable(now: t.Any) -> sa.ColumnElement[bool]:
         sa.and_(TABLE.c.status.in_((PENDING, FAILED)), TABLE.c.eta <= now),
         sa.and_(TABLE.c.status == RUNNING, TABLE.c.claimed_until < now),
     )
-
-
-def last_line(text: str | None) -> str | None:
-    """The last non-empty line of a traceback: the exception."""
-    if not text:
-        return None
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
 
 
 def unknown_job_error(name: str) -> str:
@@ -154,7 +147,7 @@ class DatabaseBroker(dramatiq.Broker):
         now = self.clock()
         eta = now + dt.timedelta(milliseconds=delay or 0)
         encoded = message.encode().decode()
-        error = last_line(message.options.get("traceback")) if delay is not None else None
+        error = summarize_traceback(message.options.get("traceback")) if delay is not None else None
         with self.engine.begin() as connection:
             result = connection.execute(
                 sa.update(TABLE)
@@ -405,11 +398,11 @@ class DatabaseConsumer(Consumer):
 
     def nack(self, message: MessageProxy) -> None:
         """The job failed on its last try: ``dead``."""
-        error = last_line(message.options.get("traceback"))
+        error = summarize_traceback(message.options.get("traceback"))
         if isinstance(message._exception, ActorNotFound):  # never run: see Tracking.after_nack
             error = unknown_job_error(message.actor_name)
         elif error is None and message._exception is not None:
-            error = f"{type(message._exception).__name__}: {message._exception}"
+            error = summarize_exception(message._exception)
         self._settle(message, status=DEAD, last_error=error)
 
     def requeue(self, messages: Iterable[MessageProxy]) -> None:
@@ -444,6 +437,5 @@ __all__ = [
     "DatabaseConsumer",
     "WatchedDatabaseBroker",
     "claimable",
-    "last_line",
     "unknown_job_error",
 ]

@@ -29,8 +29,9 @@ import sqlalchemy as sa
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware
 
+from ..failures import summarize_exception, summarize_traceback
 from ..models import DEAD, DONE, FAILED, RUNNING, JobRecord
-from .database import last_line, unknown_job_error
+from .database import unknown_job_error
 
 if t.TYPE_CHECKING:
     import dramatiq
@@ -341,7 +342,7 @@ class Tracking(Middleware):
         if exception is None:
             self._ended(message, DONE, None)
             return
-        error = last_line(message.options.get("traceback")) or f"{type(exception).__name__}: {exception}"
+        error = summarize_traceback(message.options.get("traceback")) or summarize_exception(exception)
         self._ended(message, DEAD if message.failed else FAILED, error)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: t.Any) -> None:
