@@ -295,9 +295,12 @@ def masked_path(rule: Rule | None, arguments: t.Mapping[str, t.Any], script_root
     :returns: ``None`` when no variable is named like a secret (the path is exported as sent); the rule's
         pattern (``/reset/<int:pin>``, no value in it) when its converters cannot write ``***``.
     """
-    if rule is None or not any(is_secret_name(name) for name in arguments):
+    # The rule's own variables: a url_value_preprocessor may have popped one from request.view_args (then the
+    # rule cannot be built with the others alone, and its pattern is exported).
+    if rule is None or not any(is_secret_name(name) for name in (*rule.arguments, *arguments)):
         return None
     masked = {name: MASK if is_secret_name(name) else value for name, value in arguments.items()}
+    masked.update({name: MASK for name in rule.arguments if is_secret_name(name)})
     try:
         built = rule.build(masked, append_unknown=False)
     except Exception:  # a converter refusing '***' (an int, a custom one): no value is kept rather than one
