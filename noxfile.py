@@ -270,9 +270,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy, strict for every package and the example apps."""
-    session.install(*_every_distribution("[test]"), "mypy")
-    session.run("mypy", *[str(folder / "src") for folder in DISTRIBUTIONS.values()])
+    """mypy, strict for every package and the example apps (the folders of ``files`` in pyproject.toml)."""
+    session.install(*_every_distribution("[test]"), *EXAMPLES_WITH_TESTS, "mypy")
+    session.run("mypy")
 
 
 @nox.session(python=PYTHON)

@@ -456,6 +456,44 @@ def test_a_reused_key_does_not_show_the_entries_of_the_row_it_was_before(
     assert "Blue secret" in admin_client.get("/admin/m/audit/").text  # the superuser's: every entry
 
 
+@pytest.mark.parametrize("purged", ["bulk", "object"])
+def test_a_key_reused_after_an_action_deleted_its_row_does_not_show_the_row_s_entries(
+    app, editor, admin_client, notes, db_session, scoped, purged
+):
+    """A bulk or object action other than "Delete selected" may delete its rows (the sample's "Purge"): its
+    entries record deletions too, so a red note made outside the admin with the purged blue note's key does not
+    show the editor the blue note's entries (they were shown: "bulk:purge" was not taken for a deletion)."""
+    from erlen_auth import Role, grant
+
+    role = db_session.scalar(sa.select(Role).where(Role.name == "editor"))
+    grant(role, "admin.audit.view", app=app)
+    db_session.commit()
+    top = max(note.id for note in notes["blue"])
+    team = str(notes["blue"][0].team_id)
+    assert admin_client.post(f"{NOTES}{top}/edit", data={"title": "Blue secret", "team_id": team}).status_code == 302
+    if purged == "bulk":
+        response = admin_client.post(NOTES + "action", data={"action": "purge", "ids": [str(top)]})
+    else:
+        response = admin_client.post(f"{NOTES}{top}/do/purge")
+    assert response.status_code == 302
+    assert db_session.get(scoped.Note, top, populate_existing=True) is None
+    # Made outside the admin (a script, an import), so no entry says where the red note begins.
+    db_session.execute(sa.insert(scoped.Note).values(id=top, title="Red again", team_id=notes["red"][0].team_id))
+    db_session.commit()
+    history = editor.get(f"/admin/m/audit/?f_model=scoped_note&f_object_id={top}").text
+    for text in (history, editor.get("/admin/m/audit/").text, editor.get("/admin/m/audit/export.csv").text):
+        assert "Blue" not in text
+    from erlen_admin.models import AuditEntry
+
+    entries = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.object_id == str(top))).all()
+    prefix = "bulk:" if purged == "bulk" else "action:"
+    assert [entry.action for entry in entries] == ["edit", f"{prefix}purge (deleted)"]
+    assert all(editor.get(f"/admin/m/audit/{entry.id}/").status_code == 404 for entry in entries)
+    # The superuser's log names the deletion, with the deleted row's values.
+    page = admin_client.get(f"/admin/m/audit/{entries[-1].id}/").text
+    assert "Blue secret" in page
+
+
 @pytest.mark.parametrize("erlen_plugins", [[*PLUGINS, "admin_sample.scoped", "admin_sample.retired_teams"]])
 def test_another_plugin_narrowing_the_foreign_key_search_keeps_the_scope(
     editor, admin_client, memos, db_session, scoped

@@ -245,6 +245,26 @@ def test_restricted_rows_are_the_only_ones_offered_and_accepted(app: Flask, db_s
         assert not form.author_id.mark_if_gone()
 
 
+def test_a_value_given_by_data_rather_than_the_object_is_not_kept_outside_the_rows(
+    app: Flask, db_session: Session
+) -> None:
+    """Only the value from the form's object (obj=) is kept outside restrict_rows: one given by data= or a keyword
+    (a form prefilled from the query string, ?author_id=...) is the user's to choose and is checked like any."""
+    made = authors(db_session, 2)
+    mine, outside = made[0].id, made[1].id
+
+    def only_mine(statement: sa.Select[t.Any]) -> sa.Select[t.Any]:
+        return statement.where(Author.id == mine)
+
+    for prefilled in ({"data": {"author_id": outside}}, {"author_id": outside}):
+        with app.test_request_context("/", method="POST", data=valid_post(outside)):
+            form = PostForm(**prefilled)
+            form.author_id.restrict_rows(only_mine)
+            assert not form.validate(), prefilled
+            assert form.author_id.errors == ["Not a valid choice."]
+            assert outside not in [value for value, _ in form.author_id.choices]
+
+
 def test_the_search_script_is_served(app: Flask) -> None:
     response = app.test_client().get("/static/plugins/forms/fk-search.js")
     assert response.status_code == 200

@@ -425,6 +425,59 @@ def test_a_secret_route_variable_no_converter_can_write_as_stars_exports_the_rou
     assert server.attributes.get("http.target") == "/codes/<int:token>.txt?password=***"
 
 
+def test_a_secret_route_variable_is_hidden_when_the_route_answers_405_or_redirects(make_app: MakeApp) -> None:
+    """A request that matched a route's path but not its method (405), or lacked its trailing slash (a 308 to the
+    rule's URL), has no matched rule (request.url_rule is None): its path, token included, was exported as sent."""
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    exporter = recording(app)
+
+    @app.route("/reset/<token>")
+    def reset(token: str) -> str:
+        return "reset"
+
+    @app.route("/links/<token>/")
+    def link(token: str) -> str:
+        return "link"
+
+    client = app.test_client()
+    assert client.post("/reset/s3cr3t-a?password=pw").status_code == 405
+    assert client.get("/links/s3cr3t-b?page=2").status_code == 308
+    assert client.get("/nowhere/s3cr3t-not-a-route").status_code == 404  # no route: nothing to tell a secret by
+    servers = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER and span.attributes]
+    assert [span.attributes.get("http.target") for span in servers if span.attributes] == [
+        "/reset/***?password=***",
+        "/links/***/?page=2",  # the rule's URL, which the redirect names
+        "/nowhere/s3cr3t-not-a-route",
+    ]
+    for span in servers[:2]:
+        assert span.attributes is not None
+        assert "s3cr3t" not in " ".join(str(value) for value in span.attributes.values()), dict(span.attributes)
+
+
+def test_a_secret_route_variable_a_url_value_preprocessor_pops_is_hidden(make_app: MakeApp) -> None:
+    """A url_value_preprocessor may pop a variable from request.view_args (g.token = values.pop("token")): the
+    span's path was then exported as sent, the token in it, since no variable left was named like a secret."""
+    from flask import Blueprint, g
+
+    app = make_app(PLUGINS, {"OPS_TRACING": True, "OPS_TRACING_EXPORTER": "none"})
+    exporter = recording(app)
+    invites = Blueprint("invites", __name__, url_prefix="/<lang>/invites/<token>")
+
+    @invites.url_value_preprocessor
+    def pull(endpoint: str | None, values: dict[str, t.Any] | None) -> None:
+        g.token = (values or {}).pop("token", None)
+
+    @invites.route("/accept")
+    def accept(lang: str) -> str:
+        return "accepted"
+
+    app.register_blueprint(invites)
+    assert app.test_client().get("/en/invites/s3cr3t-c/accept?page=1").status_code == 200
+    (server,) = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert server.attributes is not None
+    assert server.attributes.get("http.target") == "/en/invites/***/accept?page=1"
+
+
 @pytest.mark.parametrize("missing", ["opentelemetry.sdk", "opentelemetry.instrumentation.flask"])
 def test_tracing_without_its_packages_is_refused_at_startup_naming_the_setting(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, missing: str

@@ -145,3 +145,25 @@ def test_a_row_whose_stored_message_cannot_be_read_is_dead_and_holds_up_no_other
     assert Relay(app).relay_once().relayed == 0  # nothing left to hand over, nothing refused
     with worker_thread(app):
         wait_for(lambda: effects(app) == ["after it"], what="the job queued after the unreadable one")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_database_error_that_is_no_outage_is_not_logged_as_one(
+    make_tasks_app: TasksApp, queue_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite raises OperationalError for a missing table (erlen db upgrade not run) or a read-only file too: the
+    relay reports such an error with each pass, as before, rather than as an outage ("cannot be reached ...
+    check that it runs") logged once, whose passes then say nothing above DEBUG."""
+    import sqlalchemy as sa
+
+    app = make_tasks_app({**broker_settings("redis", queue_prefix), "TASKS_HANDOFF": False})
+    with app.app_context():
+        erlen_db.session.execute(sa.text("DROP TABLE tasks_jobs"))
+        erlen_db.session.commit()
+    relay = Relay(app)
+    with caplog.at_level("DEBUG", logger="erlen_tasks"):
+        results = [relay.relay_once() for _ in range(2)]
+    for result in results:
+        assert result.database_failed and not result.database_unreachable
+        assert result.error == "database error: OperationalError"
+    assert "cannot be reached" not in caplog.text

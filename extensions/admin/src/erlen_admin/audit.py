@@ -55,7 +55,7 @@ def visible_entries(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any
             sa.and_(
                 AuditEntry.model == slug,
                 AuditEntry.object_id.in_(keys),
-                AuditEntry.action.not_in(DELETIONS),
+                ~records_deletion(AuditEntry.action),
                 ~_superseded(AuditEntry, slug),
             )
         )
@@ -65,6 +65,26 @@ def visible_entries(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any
 
 #: The actions of the entries that record a row's deletion (the delete page, "Delete selected").
 DELETIONS = ("delete", "bulk:delete")
+
+#: Ends the action of an entry recording a row that another bulk or object action deleted (``bulk:purge (deleted)``).
+DELETED_MARK = " (deleted)"
+
+
+def deletion_action(action: str) -> str:
+    """The entry action recording that ``action`` (``bulk:<name>``, ``action:<name>``) deleted its row.
+
+    :param action: the action's own entry action.
+    """
+    return action[: 64 - len(DELETED_MARK)] + DELETED_MARK
+
+
+def records_deletion(action: t.Any) -> sa.ColumnElement[bool]:
+    """Whether the entry action ``action`` (a column) records a row's deletion: by the delete page, "Delete
+    selected", or another action whose callback deleted the row (:func:`deletion_action`).
+
+    :param action: :attr:`AuditEntry.action <erlen_admin.models.AuditEntry.action>`, or an alias's.
+    """
+    return sa.or_(action.in_(DELETIONS), action.endswith(DELETED_MARK, autoescape=True))
 
 
 def _superseded(entry: t.Any, slug: str) -> sa.Exists:
@@ -81,7 +101,7 @@ def _superseded(entry: t.Any, slug: str) -> sa.Exists:
     return (
         sa.exists()
         .where(later.model == slug, later.object_id == entry.object_id, later.id > entry.id)
-        .where(later.action.in_(("create", *DELETIONS)))
+        .where(sa.or_(later.action == "create", records_deletion(later.action)))
     )
 
 
@@ -126,7 +146,8 @@ def record(
 
     :param session: the session holding the change.
     :param view: the model view the change was made through.
-    :param action: ``create``, ``edit``, ``delete`` or ``bulk:<name>``.
+    :param action: ``create``, ``edit``, ``delete``, ``bulk:<name>`` or ``action:<name>``; for a row that a
+        bulk or object action deleted, :func:`deletion_action` of it.
     :param obj: the object (flushed, so it has its key).
     :param changes: what changed: ``{column: [old, new]}``, or a snapshot of a deleted row.
     :param user: who; the current user by default.
@@ -170,7 +191,7 @@ class Change:
 
 def _is_deletion(action: str, changes: Mapping[str, t.Any]) -> bool:
     """Whether ``changes`` is a deleted row's snapshot rather than ``{column: [old, new]}``."""
-    if action in ("delete", "bulk:delete"):
+    if action in DELETIONS or action.endswith(DELETED_MARK):
         return True
     return not all(isinstance(value, list) and len(value) == 2 for value in changes.values())
 

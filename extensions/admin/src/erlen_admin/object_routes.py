@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typing as t
 
+import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from markupsafe import Markup
@@ -87,8 +88,13 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
                 session.rollback()
                 flash(f"{action.label}: {left_outside(view, outside)} Nothing was changed.", "error")
                 return redirect(back)
-            changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
-            audit.record(session, view, f"action:{action.name}", obj, changes)
+            if obj in session.deleted or sa.inspect(obj).was_deleted:
+                # The callback deleted the object: the deleted row's values, marked as a deletion, so that the
+                # rows later given its key do not show its entries.
+                audit.record(session, view, audit.deletion_action(f"action:{action.name}"), obj, before)
+            else:
+                changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
+                audit.record(session, view, f"action:{action.name}", obj, changes)
             session.commit()
         except StaleDataError:
             # The UPDATE matched no row: someone deleted the object after this request loaded it.

@@ -609,8 +609,11 @@ def action_view(slug: str) -> t.Any:
             return redirect(_back(view))
         for obj in objects:
             old = before[view.pk_of(obj)]
-            if action.name == "delete" or obj in session.deleted or sa.inspect(obj).was_deleted:
+            if action.name == "delete":
                 audit.record(session, view, label, obj, old)
+            elif obj in session.deleted or sa.inspect(obj).was_deleted:
+                # Marked as a deletion, so that the rows later given its key do not show its entries.
+                audit.record(session, view, audit.deletion_action(label), obj, old)
             else:
                 audit.record(session, view, label, obj, audit.diff(old, audit.snapshot(view, obj)))
         session.commit()

@@ -98,6 +98,22 @@ def archive_one(view: t.Any, note: Note) -> str:
     return "Archived."
 
 
+def purge(view: t.Any, objects: t.Sequence[Note]) -> str:
+    """Deletes the notes: an action other than "Delete selected" whose rows are gone afterwards."""
+    from erlen_db import session
+
+    for note in objects:
+        session.delete(note)
+    return f"Purged {len(objects)}."
+
+
+def purge_one(view: t.Any, note: Note) -> str:
+    from erlen_db import session
+
+    session.delete(note)
+    return "Purged."
+
+
 def copy_archived(view: t.Any, note: Note) -> str:
     """Adds an archived copy of the note: a row its author may not see."""
     from erlen_db import session
@@ -123,11 +139,13 @@ def erlen_admin_views() -> list[t.Any]:
             actions=[
                 Action("shout", "Shout", shout, permission="edit", confirm=False),
                 Action("archive", "Archive", archive, permission="edit", confirm=False),
+                Action("purge", "Purge", purge, permission="delete", confirm=False),
             ],
             object_actions=[
                 ObjectAction("exclaim", "Exclaim", exclaim),
                 ObjectAction("archive", "Archive", archive_one),
                 ObjectAction("copy", "Copy archived", copy_archived),
+                ObjectAction("purge", "Purge", purge_one, permission="delete"),
             ],
             scope=own_team_notes,
         ),

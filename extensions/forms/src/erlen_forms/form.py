@@ -135,6 +135,18 @@ def _reject_signaling_nans(fields: Iterable[wtforms.Field]) -> None:
             field.process_errors = [*field.process_errors, field.gettext("Not a valid decimal value.")]
 
 
+def _note_object_values(form: wtforms.Form, obj: object | None) -> None:
+    """Tell each field that keeps its object's value (:class:`~erlen_forms.ModelSelectField`, outside its
+    restricted rows) whether ``obj`` gave it its value, rather than ``data=``, a keyword or its default.
+
+    :param form: the form, processed.
+    :param obj: the object the form was given, if any.
+    """
+    for name, field in form._fields.items():
+        if isinstance(getattr(field, "from_object", None), bool):
+            setattr(field, "from_object", obj is not None and hasattr(obj, name))  # noqa: B010 (duck-typed)
+
+
 def _refuse_the_csrf_input_name(form: wtforms.Form) -> None:
     """Raise :class:`FormDefinitionError` when a field of ``form`` has the CSRF token's input name.
 
@@ -206,6 +218,7 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
             formdata = request_formdata() if self.is_submitted() else None
             self.unreadable_body = formdata is not None and unreadable_json_body()
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
+        _note_object_values(self, obj)
         if has_app_context():
             _refuse_the_csrf_input_name(self)
         _reject_signaling_nans(self._iter_all())

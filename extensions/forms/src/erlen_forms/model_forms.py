@@ -295,6 +295,9 @@ class ModelSelectField(wtforms.Field):
         self.limit = limit
         self.blank_text = blank_text
         self.rows = rows
+        #: Whether the field's value came from the form's object (``obj=``), which :meth:`restrict_rows` keeps; set
+        #: by :class:`erlen_forms.Form` when it processes its data.
+        self.from_object = False
         self._rows: list[tuple[t.Any, t.Any]] | None = None
         self._searching: bool | None = None
 
@@ -307,8 +310,9 @@ class ModelSelectField(wtforms.Field):
         conditions added (``where``, an ``IN`` or ``EXISTS`` subquery), never other columns, an order or a
         limit: the select's options, the checked value, the chosen row's label and the "no longer exists" check
         all go through it. A submitted key outside it is refused as a key no row has ("Not a valid choice.").
-        The value the field was given from its object (``obj=``) is kept as a choice even outside it, labelled
-        by its bare key, so that saving an edit form does not change a key its user may not see.
+        The value the field was given from its object (``obj=`` of an :class:`erlen_forms.Form`) is kept as a
+        choice even outside it, labelled by its bare key, so that saving an edit form does not change a key its
+        user may not see; a value given by ``data=``, a keyword or the default is not.
 
         Call it before the form is validated or rendered (erlen-admin calls it with a model view's row scope).
 
@@ -322,8 +326,9 @@ class ModelSelectField(wtforms.Field):
         return statement if self.rows is None else self.rows(statement)
 
     def _kept(self) -> t.Any:
-        """The value from the field's object, offered even outside :attr:`rows`; ``None`` without a narrowing."""
-        if self.rows is None:
+        """The value from the field's object, offered even outside :attr:`rows`; ``None`` without a narrowing, and
+        for a value given otherwise (``data=``, a keyword, the default), which the user may change as they like."""
+        if self.rows is None or not self.from_object:
             return None
         return self.object_data
 

@@ -244,13 +244,46 @@ def hide_url_secrets(span: t.Any, status: str, headers: t.Any) -> None:
     if not span.is_recording() or not has_request_context():
         return
     attributes = getattr(span, "attributes", None) or {}
-    path = masked_path(request.url_rule, request.view_args or {}, request.script_root)
+    rule, arguments = _rule_of(request)
+    path = masked_path(rule, arguments, request.script_root)
     for key in URL_ATTRIBUTES:
         value = attributes.get(key)
         if isinstance(value, str):
             hidden = _hide_in_url(key, value, path)
             if hidden != value:
                 span.set_attribute(key, hidden)
+
+
+def _rule_of(request: t.Any) -> tuple[Rule | None, t.Mapping[str, t.Any]]:
+    """The rule ``request``'s path matched and its variables' values, also for a request whose routing ended in a
+    405 (the path matched, not the method) or a redirect (the rule's URL with a trailing slash), which have no
+    ``request.url_rule`` but whose path holds the rule's variables all the same.
+
+    :param request: the current request.
+    :returns: ``(None, {})`` when no rule matches its path.
+    """
+    from flask import current_app
+    from werkzeug.exceptions import MethodNotAllowed
+    from werkzeug.routing import RequestRedirect
+
+    if request.url_rule is not None:
+        return request.url_rule, request.view_args or {}
+    failed = request.routing_exception
+    adapter: t.Any = current_app.create_url_adapter(request)
+    try:
+        if adapter is not None and isinstance(failed, MethodNotAllowed) and failed.valid_methods:
+            rule, arguments = adapter.match(method=next(iter(failed.valid_methods)), return_rule=True)
+            return rule, arguments
+        if adapter is not None and isinstance(failed, RequestRedirect):
+            path = urlsplit(failed.new_url).path
+            root = quote(request.script_root, safe="/")
+            rule, arguments = adapter.match(
+                path[len(root) :] if root and path.startswith(root) else path, return_rule=True
+            )
+            return rule, arguments
+    except Exception:  # no rule after all (another redirect, a 404): nothing to tell a secret by
+        return None, {}
+    return None, {}
 
 
 def masked_path(rule: Rule | None, arguments: t.Mapping[str, t.Any], script_root: str = "") -> str | None:
@@ -262,9 +295,12 @@ def masked_path(rule: Rule | None, arguments: t.Mapping[str, t.Any], script_root
     :returns: ``None`` when no variable is named like a secret (the path is exported as sent); the rule's
         pattern (``/reset/<int:pin>``, no value in it) when its converters cannot write ``***``.
     """
-    if rule is None or not any(is_secret_name(name) for name in arguments):
+    # The rule's own variables: a url_value_preprocessor may have popped one from request.view_args (then the
+    # rule cannot be built with the others alone, and its pattern is exported).
+    if rule is None or not any(is_secret_name(name) for name in (*rule.arguments, *arguments)):
         return None
     masked = {name: MASK if is_secret_name(name) else value for name, value in arguments.items()}
+    masked.update({name: MASK for name in rule.arguments if is_secret_name(name)})
     try:
         built = rule.build(masked, append_unknown=False)
     except Exception:  # a converter refusing '***' (an int, a custom one): no value is kept rather than one

@@ -43,7 +43,8 @@ logger = logging.getLogger("erlen_tasks")
 
 TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
 
-#: The errors of a pass that mean the app's database cannot be reached (refused, ended, timed out).
+#: The errors of a pass that may mean the app's database cannot be reached (refused, ended, timed out); those
+#: :func:`erlen_db.is_unavailable` says so of are logged as an outage (see :meth:`Relay.relay_once`).
 DATABASE_DOWN: tuple[type[BaseException], ...] = (sa.exc.OperationalError,)
 
 #: The longest wait between two passes that met errors, in seconds (see :meth:`Relay.run`).
@@ -144,6 +145,8 @@ class Relay:
         A pass that finds the app's database unreachable is logged through :attr:`database_watch`, when set:
         once for the outage, and its result says so (:attr:`RelayResult.database_unreachable`).
         """
+        import erlen_db
+
         watch = self.database_watch
         if watch is None:
             return self._relay_pass()
@@ -151,9 +154,12 @@ class Relay:
 
         def attempt() -> RelayResult:
             result = self._relay_pass()
-            if isinstance(result.database_error, watch.errors):
+            # An outage as erlen-db tells one (no connection, a lost one, SQLite locked): not every
+            # OperationalError, which SQLite raises for a missing table or a read-only file too, reported per pass.
+            error = result.database_error
+            if isinstance(error, watch.errors) and erlen_db.is_unavailable(error):
                 failed.append(result)
-                raise result.database_error
+                raise error
             return result
 
         def kept() -> RelayResult:
