@@ -539,3 +539,30 @@ def test_a_second_unscoped_view_of_a_scoped_model_does_not_lift_its_scope(
     db_session.add(scoped.Team(name="green"))
     db_session.commit()
     assert options(editor.get(MEMOS + "new").text, "team_id") == ["blue", "green", "red"]
+
+
+def test_foreign_keys_in_sub_forms_and_lists_of_a_views_own_form_are_narrowed_too(app, notes, scoped, create_user):
+    """A view whose own form class (create_form_class/edit_form_class) nests a foreign key in a FormField or a
+    FieldList: only the top-level fields were narrowed, so the nested select offered and accepted every team."""
+    from wtforms import FieldList, FormField
+
+    from erlen_admin.related import restrict_choices
+    from erlen_forms import Form, ModelSelectField
+
+    class Pick(Form):
+        team = ModelSelectField("Team", column=scoped.Note.__table__.c.team_id)
+
+    class Nested(Form):
+        top = FormField(Pick)
+        many = FieldList(FormField(Pick), min_entries=2)
+
+    red = create_user("red-nested@example.com")
+    blue_id = notes["blue"][0].team_id
+    submitted = {"top-team": str(blue_id), "many-0-team": str(blue_id), "many-1-team": str(blue_id)}
+    with app.test_request_context("/", method="POST", data=submitted):
+        form = Nested()
+        restrict_choices(form, red)
+        picks = [form.top.form.team, *(entry.form.team for entry in form.many.entries)]
+        assert [[label for _, label in pick.choices] for pick in picks] == [["red"]] * 3
+        assert not form.validate()
+        assert [pick.errors for pick in picks] == [["Not a valid choice."]] * 3

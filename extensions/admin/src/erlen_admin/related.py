@@ -64,18 +64,31 @@ def restrict_choices(form: t.Iterable[t.Any], user: t.Any) -> None:
     """Narrow every foreign-key field of ``form`` to the related rows ``user`` may see (see the module).
 
     Called on a form before it is validated or rendered; fields other than erlen-forms'
-    :class:`~erlen_forms.ModelSelectField` are left alone.
+    :class:`~erlen_forms.ModelSelectField`, found in sub-forms and lists of fields too, are left alone.
 
     :param form: the form (create, edit or a list's filters), iterated for its fields.
     :param user: the current user.
     """
+    for field in _select_fields(form):
+        narrowing = rows_filter(field.remote_table, user)
+        if narrowing is not None:
+            field.restrict_rows(narrowing)
+
+
+def _select_fields(fields: t.Iterable[t.Any]) -> t.Iterator[t.Any]:
+    """The :class:`~erlen_forms.ModelSelectField` of ``fields``, those of sub-forms and lists of fields too (a
+    view's own form class may nest them: ``FormField``, ``FieldList``)."""
+    from wtforms import FieldList, FormField
+
     from erlen_forms import ModelSelectField
 
-    for field in form:
+    for field in fields:
         if isinstance(field, ModelSelectField):
-            narrowing = rows_filter(field.remote_table, user)
-            if narrowing is not None:
-                field.restrict_rows(narrowing)
+            yield field
+        elif isinstance(field, FormField):
+            yield from _select_fields(field.form)
+        elif isinstance(field, FieldList):
+            yield from _select_fields(field.entries)
 
 
 __all__ = ["RowsFilter", "restrict_choices", "rows_filter"]
