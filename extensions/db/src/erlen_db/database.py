@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -567,7 +568,7 @@ def database_of(app: Flask | None = None) -> Database:
     return t.cast(Database, erlen.extension_state(EXTENSION_KEY, app))
 
 
-def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, begin: str = "BEGIN") -> None:
     """Turn on foreign keys, the WAL journal and a busy timeout on each SQLite connection.
 
     Also lets SQLAlchemy, rather than the ``sqlite3`` module, begin
@@ -597,6 +598,8 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
 
     :param engine: an SQLite engine.
     :param busy_timeout_ms: how long a connection waits for a lock.
+    :param begin: the statement that begins a transaction: ``BEGIN``, or ``BEGIN IMMEDIATE`` to take the write
+        lock as it begins (``DB_SQLITE_BEGIN``); :func:`erlen_db.lone_reads.install` sends the same.
     """
     memory = urls.is_sqlite_memory(engine.url)
 
@@ -620,7 +623,8 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     # share it), so this changes this engine only. Connection._begin_impl calls
     # it with the pooled connection and wraps a driver error as it would one of
     # the statement's (so "handle_error" listeners still see it).
-    engine.dialect.do_begin = _begin_on_driver  # type: ignore[method-assign]
+    engine.dialect.erlen_sqlite_begin = begin  # type: ignore[attr-defined]
+    engine.dialect.do_begin = functools.partial(_begin_on_driver, begin=begin)  # type: ignore[method-assign]
     _release_after_rollback_to_under_autocommit(engine.dialect)
 
 
@@ -647,13 +651,13 @@ def _release_after_rollback_to_under_autocommit(dialect: Dialect) -> None:
     dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
 
 
-def _begin_on_driver(dbapi_connection: t.Any) -> None:
-    """Send ``BEGIN`` on a pooled SQLite connection, unless it is in autocommit (see :func:`in_autocommit`)."""
+def _begin_on_driver(dbapi_connection: t.Any, *, begin: str = "BEGIN") -> None:
+    """Send ``begin`` on a pooled SQLite connection, unless it is in autocommit (see :func:`in_autocommit`)."""
     if in_autocommit(dbapi_connection):
         return
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("BEGIN")
+        cursor.execute(begin)
     finally:
         cursor.close()
 

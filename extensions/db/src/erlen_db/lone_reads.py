@@ -144,18 +144,20 @@ def _install_on_sqlite(engine: Engine) -> None:
     :param engine: an SQLite engine on ``sqlite3`` with :func:`~erlen_db.database.install_sqlite_pragmas`.
     """
     dialect = engine.dialect
+    # BEGIN, or BEGIN IMMEDIATE (DB_SQLITE_BEGIN), as install_sqlite_pragmas sends it.
+    begin = getattr(dialect, "erlen_sqlite_begin", "BEGIN")
     sqlite_execute = dialect.do_execute
     sqlite_execute_no_params = dialect.do_execute_no_params
     sqlite_executemany = dialect.do_executemany
 
     def do_execute(cursor: t.Any, statement: str, parameters: t.Any, context: ExecutionContext | None = None) -> None:
         if not cursor.connection.in_transaction and not _runs_alone(context):
-            _begin(cursor)
+            _begin(cursor, begin)
         sqlite_execute(cursor, statement, parameters, context)
 
     def do_execute_no_params(cursor: t.Any, statement: str, context: ExecutionContext | None = None) -> None:
         if not cursor.connection.in_transaction and not _runs_alone(context):
-            _begin(cursor)
+            _begin(cursor, begin)
         sqlite_execute_no_params(cursor, statement, context)
 
     def do_executemany(
@@ -163,7 +165,7 @@ def _install_on_sqlite(engine: Engine) -> None:
     ) -> None:
         # Never alone: a statement run for many parameter sets is a write (SQLite refuses a SELECT here).
         if not cursor.connection.in_transaction:
-            _begin(cursor)
+            _begin(cursor, begin)
         sqlite_executemany(cursor, statement, parameters, context)
 
     do_execute.erlen_lone_reads = True  # type: ignore[attr-defined]
@@ -189,8 +191,9 @@ def _runs_alone(context: ExecutionContext | None) -> bool:
     return compiled is not None and _cannot_change_anything(compiled)
 
 
-def _begin(cursor: t.Any) -> None:
-    """Send ``BEGIN`` on ``cursor``, an ``sqlite3`` cursor about to run the statement that follows it.
+def _begin(cursor: t.Any, begin: str = "BEGIN") -> None:
+    """Send ``begin`` (``BEGIN``, or ``BEGIN IMMEDIATE``) on ``cursor``, an ``sqlite3`` cursor about to run the
+    statement that follows it.
 
     The statement's own cursor rather than a new one: it costs no cursor, and running the statement next
     resets it. A failure is raised as the statement's, which SQLAlchemy wraps as usual. Nothing is sent
@@ -198,9 +201,10 @@ def _begin(cursor: t.Any) -> None:
     statement commits as it runs.
 
     :param cursor: the statement's cursor.
+    :param begin: the statement that begins the transaction.
     """
     if not in_autocommit(cursor.connection):
-        cursor.execute("BEGIN")
+        cursor.execute(begin)
 
 
 def is_installed(engine: Engine) -> bool:

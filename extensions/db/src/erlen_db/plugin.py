@@ -42,6 +42,15 @@ def erlen_hookspecs() -> Iterable[ModuleType]:
     return [hookspecs]
 
 
+#: The statement each value of ``DB_SQLITE_BEGIN`` begins an SQLite transaction with.
+SQLITE_BEGINS = {"deferred": "BEGIN", "immediate": "BEGIN IMMEDIATE"}
+
+
+def _sqlite_begin(value: object) -> None:
+    if value not in SQLITE_BEGINS:
+        raise ValueError(f"must be one of {', '.join(map(repr, SQLITE_BEGINS))}")
+
+
 @erlen.hookimpl
 def erlen_settings() -> Iterable[erlen.Setting]:
     return [
@@ -74,6 +83,17 @@ def erlen_settings() -> Iterable[erlen.Setting]:
             int,
             default=5000,
             help="Milliseconds an SQLite connection waits for a lock before failing.",
+        ),
+        erlen.Setting(
+            "SQLITE_BEGIN",
+            str,
+            default="deferred",
+            validate=_sqlite_begin,
+            help="How an SQLite transaction begins: 'deferred' (BEGIN) takes the write lock at its first write; "
+            "'immediate' (BEGIN IMMEDIATE) at its first statement that is not a lone read, so that a request "
+            "that reads with a function call (a count) and then writes never fails with 'database is locked' "
+            "because another connection committed in between, and waits for the lock instead (Django's "
+            "transaction_mode). Such transactions then hold the lock while they read.",
         ),
         *BUDGET_SETTINGS,
     ]
@@ -160,7 +180,9 @@ def set_up_database(app: Flask) -> None:
             # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
             lone_reads.install(database.engine)
     if urls.is_sqlite(url):
-        install_sqlite_pragmas(database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"])
+        install_sqlite_pragmas(
+            database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"], begin=SQLITE_BEGINS[app.config["DB_SQLITE_BEGIN"]]
+        )
         if app.config["DB_LONE_READS"]:
             # After the pragmas, whose BEGIN it defers: a request that only reads sends neither BEGIN nor ROLLBACK.
             lone_reads.install(database.engine)
