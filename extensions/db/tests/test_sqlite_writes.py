@@ -12,7 +12,7 @@ from app_models import Author
 import erlen
 import erlen_db
 from erlen.testing import MakeApp
-from erlen_db.sqlite_writes import begin_immediately
+from erlen_db import begin_immediately
 
 
 def _locked(path: Path) -> bool:

@@ -37,6 +37,7 @@ if t.TYPE_CHECKING:
         search_index_columns,
     )
     from .session import get_connection, get_session, session
+    from .sqlite_writes import begin_immediately
     from .timezones import NaiveDateTimeError, UTCDateTime, install_sqlite_aware_datetimes
     from .unavailable import found_unavailable, note_unavailable, unless_unavailable
     from .urls import is_sqlite_memory
@@ -75,6 +76,7 @@ __getattr__ = erlen.lazy_exports(
         **dict.fromkeys(("NAMING_CONVENTION", "Model", "naming_metadata"), "erlen_db.model"),
         **dict.fromkeys(("QueryCounter", "count_queries", "max_queries"), "erlen_db.queries"),
         **dict.fromkeys(("get_connection", "get_session"), "erlen_db.session"),
+        "begin_immediately": "erlen_db.sqlite_writes",
         **dict.fromkeys(("NaiveDateTimeError", "UTCDateTime", "install_sqlite_aware_datetimes"), "erlen_db.timezones"),
         "is_sqlite_memory": "erlen_db.urls",
         "redact_url": "erlen_db.urls:redact",
@@ -137,6 +139,7 @@ __all__ = [
     "QueryCounter",
     "TableConflictError",
     "UTCDateTime",
+    "begin_immediately",
     "connect_with_transactions",
     "count_queries",
     "create_search_index",

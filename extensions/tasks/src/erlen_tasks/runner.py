@@ -26,7 +26,7 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
     app context's connection is committed when the job returns, rolled back
     when it raises. On SQLite that transaction takes the database's write
     lock where it begins (``BEGIN IMMEDIATE``, see
-    :func:`erlen_db.sqlite_writes.begin_immediately`), so that runs on other
+    :func:`erlen_db.begin_immediately`), so that runs on other
     threads that read, then write, wait for each other rather than fail with
     "database is locked". A job with an idempotency key
     records the key in that same transaction: a run whose key has already
@@ -53,7 +53,7 @@ def make_runner(app: Flask, job: Job) -> Callable[..., None]:
                 # The app context's connection, which the session binds to once made: checked out now (no SQL
                 # is sent), so that its transaction begins with BEGIN IMMEDIATE. Several threads run jobs: a
                 # read-then-write job's deferred transaction could not become a writer once another committed.
-                from erlen_db.sqlite_writes import begin_immediately
+                from erlen_db import begin_immediately
 
                 begin_immediately(database.connection())
             arguments = job.load_arguments(stored)
