@@ -56,7 +56,7 @@ def test_the_recovery_counts_the_operations_that_failed_during_the_outage_when_a
     counts from one again."""
     clock, service = Clock(), Service()
     failover = Failover(
-        service="The database at db:5432",
+        service="The stubbed database",
         while_down="jobs wait",
         when_back="jobs are handed over again",
         errors=(OSError,),
@@ -76,7 +76,7 @@ def test_the_recovery_counts_the_operations_that_failed_during_the_outage_when_a
         service.down = False
         assert failover.run(service, lambda: "stand-in") == "service"
         back = messages(caplog)[2 * outage + 1]
-        assert back.startswith("The database at db:5432 answers again after "), back
+        assert back.startswith("The stubbed database answers again after "), back
         assert back.endswith(f" s (failed relay passes: {raised + stood_in}): jobs are handed over again."), back
     assert len(messages(caplog)) == 4
 
