@@ -33,6 +33,8 @@ import sqlalchemy as sa
 
 from erlen.failover import Failover, describe_error
 
+from .database_watch import DATABASE_DOWN, is_outage
+from .database_watch import watch_database as watch_app_database
 from .models import DEAD, PENDING, RELAYED, JobRecord, utcnow
 from .stored_messages import UnreadableMessage, decode_stored, log_dead
 
@@ -42,10 +44,6 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("erlen_tasks")
 
 TABLE: sa.Table = t.cast(sa.Table, JobRecord.__table__)
-
-#: The errors of a pass that may mean the app's database cannot be reached (refused, ended, timed out); those
-#: :func:`erlen_db.is_unavailable` says so of are logged as an outage (see :meth:`Relay.relay_once`).
-DATABASE_DOWN: tuple[type[BaseException], ...] = (sa.exc.OperationalError,)
 
 #: The longest wait between two passes that met errors, in seconds (see :meth:`Relay.run`).
 MAX_BACKOFF = 30.0
@@ -108,7 +106,7 @@ class Relay:
     ) -> None:
         import erlen_db
 
-        from .brokers.outage import BROKERS, connection_errors, explain
+        from .brokers.outage import BROKERS, connection_errors
         from .state import state_of
 
         self.app = app
@@ -124,15 +122,11 @@ class Relay:
         self.database_watch: Failover | None = None
         if watch_database:
             broker_name = BROKERS[kind][0] if kind in BROKERS else "the broker"
-            self.database_watch = Failover(
-                service=f"The app's database {erlen_db.redact_url(self.engine.url)} (DB_URL)",
-                while_down="check that it runs and that this host can reach it; committed jobs wait in its outbox "
-                f"table (none is lost) and none is handed to {broker_name}",
+            self.database_watch = watch_app_database(
+                self.engine,
+                while_down="committed jobs wait in its outbox table (none is lost) and none is handed to "
+                f"{broker_name}",
                 when_back="committed jobs are handed over again",
-                errors=DATABASE_DOWN,
-                logger=logger,
-                retry_interval=0.0,  # every pass tries it: run() spaces the passes that fail
-                explain=explain(self.engine.url.render_as_string(hide_password=False)),
                 retried=f"the relay tries it at each pass, at most {MAX_BACKOFF:g} s apart",
                 counted="relay passes",
             )
@@ -145,8 +139,6 @@ class Relay:
         A pass that finds the app's database unreachable is logged through :attr:`database_watch`, when set:
         once for the outage, and its result says so (:attr:`RelayResult.database_unreachable`).
         """
-        import erlen_db
-
         watch = self.database_watch
         if watch is None:
             return self._relay_pass()
@@ -157,7 +149,7 @@ class Relay:
             # An outage as erlen-db tells one (no connection, a lost one, SQLite locked): not every
             # OperationalError, which SQLite raises for a missing table or a read-only file too, reported per pass.
             error = result.database_error
-            if isinstance(error, watch.errors) and erlen_db.is_unavailable(error):
+            if error is not None and is_outage(error):
                 failed.append(result)
                 raise error
             return result
@@ -297,4 +289,4 @@ class Relay:
                 stop.wait(poll)
 
 
-__all__ = ["Relay", "RelayResult"]
+__all__ = ["DATABASE_DOWN", "Relay", "RelayResult"]

@@ -94,6 +94,8 @@ class Retention:
         self.catch_up = dt.timedelta(seconds=float(app.config.get("TASKS_CRON_CATCH_UP_SECONDS", 300.0)))
         #: The latest hour this retention has seen claimed (by itself or another host): no query until the next.
         self.settled: dt.datetime | None = None
+        #: Whether the latest :meth:`tick` used the database (most ticks, within a settled hour, do not).
+        self.queried = False
 
     @property
     def enabled(self) -> bool:
@@ -104,16 +106,19 @@ class Retention:
         """Prune if nobody has this hour yet; what it deleted, or ``None`` when another host has the hour.
 
         :raises sqlalchemy.exc.SQLAlchemyError: the database failed (the scheduler's loop reports it and
-            ticks again; a pruning interrupted halfway is finished by the next hour's).
+            ticks again: the hour is claimed at the next tick once the database answers; a pruning interrupted
+            halfway, its hour claimed, is finished by the next hour's).
         """
         import erlen_db
 
+        self.queried = False
         if not self.enabled:
             return None
         now = self.clock()
         hour = now.replace(minute=0, second=0, microsecond=0)
         if self.settled == hour:
             return None
+        self.queried = True
         try:
             with erlen_db.database_of(self.app).session_scope() as session:
                 session.add(CronPeriod(job=RETENTION_CLAIM, period=hour, claimed_at=now))

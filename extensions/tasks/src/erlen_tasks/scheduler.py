@@ -7,7 +7,18 @@ UTC) is claimed by inserting the row ``(job, period)`` of
 the same transaction as the job's row: one scheduler enqueues the period,
 the others find it claimed. A period missed while no scheduler ran is
 enqueued when one starts, if it began less than ``TASKS_CRON_CATCH_UP_SECONDS``
-ago.
+ago. So is a period that began while the app's database could not be reached:
+once it answers, each job's latest period is enqueued, once, if it began less
+than that ago; the periods before it are not (a job every minute that missed
+ten runs once, not ten times).
+
+While the app's database cannot be reached, the scheduler's loop
+(:meth:`Scheduler.run`) logs that once, naming the database by its URL without
+the password, and once when it answers again, with how many ticks failed, as
+the relay does (one watch, :mod:`erlen_tasks.database_watch`, for the periodic
+jobs and the retention alike); each failed tick is logged at ``DEBUG`` only.
+Other database errors (a missing table before ``erlen db upgrade``) are no
+outage: each is logged once, as an error, until a tick succeeds.
 
 The scheduler also ticks the app's :class:`~erlen_tasks.retention.Retention`:
 the rows of succeeded jobs are deleted after ``TASKS_KEEP_SUCCEEDED_DAYS``,
@@ -25,6 +36,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from croniter import croniter  # type: ignore[import-untyped]  # no type hints shipped
 
+from .database_watch import describe_database_error, is_outage, watch_database
 from .enqueueing import enqueue
 from .models import CronPeriod, utcnow
 from .retention import Retention
@@ -33,6 +45,8 @@ logger = logging.getLogger("erlen_tasks")
 
 if t.TYPE_CHECKING:
     from flask import Flask
+
+    from erlen.failover import Failover
 
 
 def latest_period(cron: str, now: dt.datetime) -> dt.datetime:
@@ -49,16 +63,37 @@ class Scheduler:
     """
 
     def __init__(self, app: Flask, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        import erlen_db
+
         from .state import state_of
 
         self.app = app
         self.clock = clock
         self.jobs = [job for job in state_of(app).jobs.values() if job.cron]
-        self.catch_up = dt.timedelta(seconds=float(app.config.get("TASKS_CRON_CATCH_UP_SECONDS", 300.0)))
+        seconds = float(app.config.get("TASKS_CRON_CATCH_UP_SECONDS", 300.0))
+        self.catch_up = dt.timedelta(seconds=seconds)
         #: The latest period this scheduler has seen settled, by job: no query until the next one.
         self.settled: dict[str, dt.datetime] = {}
         #: Deletes the rows of succeeded jobs past their retention, once an hour across schedulers.
         self.retention = Retention(app, clock=clock)
+        #: Seconds between the ticks of :meth:`run` (``TASKS_POLL_SECONDS``, as the worker's).
+        self.poll = float(app.config.get("TASKS_POLL_SECONDS", 1.0))
+        #: Whether the latest :meth:`tick` used the database (a tick with no period due does not).
+        self.queried = False
+        engine = erlen_db.database_of(app).engine
+        #: Logs an outage of the app's database once, and its end, for the periodic jobs and the retention alike.
+        self.database_watch: Failover = watch_database(
+            engine,
+            while_down="no periodic job is enqueued and no succeeded job's row deleted",
+            when_back="periodic jobs are enqueued again, each job's latest period missed meanwhile once if it began "
+            f"less than {seconds:g} s ago (TASKS_CRON_CATCH_UP_SECONDS), the periods before it not at all",
+            retried=f"the scheduler tries it every {self.poll:g} s, its TASKS_POLL_SECONDS",
+            counted="scheduler ticks",
+        )
+        self._engine = engine
+        self._describe = describe_database_error(engine)
+        #: The text of the latest error that was no outage, logged once until a tick succeeds.
+        self._error_logged: str | None = None
 
     @property
     def has_work(self) -> bool:
@@ -72,6 +107,7 @@ class Scheduler:
         database = erlen_db.database_of(self.app)
         now = self.clock()
         enqueued: list[tuple[str, dt.datetime]] = []
+        self.queried = False
         for job in self.jobs:
             assert job.cron is not None
             period = latest_period(job.cron, now)
@@ -80,6 +116,7 @@ class Scheduler:
             if now - period > self.catch_up:
                 self.settled[job.name] = period
                 continue
+            self.queried = True
             try:
                 with database.session_scope() as session:
                     session.add(CronPeriod(job=job.name, period=period, claimed_at=now))
@@ -92,36 +129,95 @@ class Scheduler:
             self.settled[job.name] = period
         return enqueued
 
+    def run_once(self) -> list[tuple[str, dt.datetime]]:
+        """One tick of :meth:`run`: the periodic jobs' (:meth:`tick`), then the retention's, through
+        :attr:`database_watch`; returns the ``(job, period)`` enqueued.
+
+        An outage of the app's database is logged once, when a tick first meets it, and once when a tick finds the
+        database back (a tick that needs nothing of it probes it meanwhile, so the end is logged when it comes,
+        not at the next period); the ticks in between at ``DEBUG``. A database error that is no outage is logged
+        once until a tick succeeds, and does not keep the retention from its turn.
+        """
+        enqueued: list[tuple[str, dt.datetime]] = []
+        queried = [False]
+
+        def attempt() -> list[tuple[str, dt.datetime]]:
+            failed = False
+            try:
+                enqueued.extend(self.tick())
+            except sa.exc.SQLAlchemyError as exc:
+                if is_outage(exc):
+                    raise  # the retention would meet it too
+                failed = True
+                self._failed(exc)
+            try:
+                self.retention.tick()
+            except sa.exc.SQLAlchemyError as exc:
+                if is_outage(exc):
+                    raise
+                failed = True
+                self._failed(exc)
+            # An error that is no outage is an answer of the database too.
+            queried[0] = failed or self.queried or self.retention.queried
+            if not queried[0] and self.database_watch.outage() is not None:
+                queried[0] = True
+                try:
+                    self._probe()  # nothing needed it this tick: is it back?
+                except sa.exc.SQLAlchemyError as exc:
+                    if is_outage(exc):
+                        raise
+                    # Any other error is an answer: the next tick that needs the database reports it.
+            if not failed:
+                self._error_logged = None
+            return enqueued
+
+        def kept() -> list[tuple[str, dt.datetime]]:
+            outage = self.database_watch.outage()
+            reason = outage[1] if outage is not None else "an earlier tick failed"
+            logger.debug("Scheduler: the app's database cannot be reached (%s); periodic jobs wait.", reason)
+            return enqueued  # what was enqueued before the outage's error, committed
+
+        return self.database_watch.run(attempt, kept, reached=lambda: queried[0])
+
+    def _probe(self) -> None:
+        """Ask the app's database a trivial query, to tell whether an outage has ended.
+
+        :raises sqlalchemy.exc.SQLAlchemyError: it has not.
+        """
+        with self._engine.connect() as connection:
+            connection.execute(sa.select(1))
+
+    def _failed(self, exc: sa.exc.SQLAlchemyError) -> None:
+        """Log a database error that is no outage, once until a tick succeeds or the error changes."""
+        text = self._describe(exc)
+        if text == self._error_logged:
+            return
+        self._error_logged = text
+        logger.error(
+            "Scheduler: the app's database refused its work (%s): periodic jobs are not enqueued nor old rows "
+            "deleted until this is fixed (if a table is missing, run `erlen db upgrade`); each tick tries again.",
+            text,
+        )
+
     def run(
         self,
         stop: threading.Event,
         *,
-        poll: float = 1.0,
+        poll: float | None = None,
         report: Callable[[list[tuple[str, dt.datetime]]], None] | None = None,
     ) -> None:
-        """Tick every ``poll`` seconds (and the retention) until ``stop`` is set; a database error is retried.
+        """Tick (:meth:`run_once`) every ``poll`` seconds until ``stop`` is set; a database error is retried.
 
         :param stop: set it to end the loop.
-        :param poll: seconds between ticks.
+        :param poll: seconds between ticks; :attr:`poll` (``TASKS_POLL_SECONDS``) by default.
         :param report: called with what each tick enqueued, when it enqueued something.
         """
-        warned = False
+        wait = self.poll if poll is None else poll
         while not stop.is_set():
-            try:
-                enqueued = self.tick()
-            except sa.exc.SQLAlchemyError:
-                enqueued = []
+            enqueued = self.run_once()
             if enqueued and report is not None:
                 report(enqueued)
-            try:
-                self.retention.tick()
-            except sa.exc.SQLAlchemyError as exc:  # tried again at the next tick; said once per outage
-                if not warned:
-                    logger.warning("Retention: could not delete old job rows yet: %s", exc)
-                warned = True
-            else:
-                warned = False
-            stop.wait(poll)
+            stop.wait(wait)
 
 
 __all__ = ["Scheduler", "latest_period"]
