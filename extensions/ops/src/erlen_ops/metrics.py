@@ -89,6 +89,8 @@ class MetricsFactory:
     def __init__(self, registry: CollectorRegistry, app: Flask, *, scrape_timeout: float) -> None:
         self.registry = registry
         self.scrapers: list[ScrapedGauge] = []
+        #: The metrics made through this factory, in order (see :meth:`checkpoint`).
+        self._made: list[Counter | Gauge | Histogram] = []
         #: Reads the scrape-time gauges, bounded: a hung one is left out, and not read again while it hangs.
         self.gauge_reads = BoundedCalls(app, timeout=scrape_timeout, thread_prefix="erlen-ops-gauge-")
 
@@ -151,7 +153,27 @@ class MetricsFactory:
                 f"The metric {name!r} would write {', '.join(map(repr, clash))} into /metrics, the name of a "
                 "gauge read at scrape time (on_scrape): give one of them a name of its own."
             )
+        self._made.append(metric)
         return metric
+
+    def checkpoint(self) -> tuple[int, int]:
+        """What this factory has made so far, to :meth:`roll_back` to: the metrics and scrape-time gauges."""
+        return len(self._made), len(self.scrapers)
+
+    def roll_back(self, checkpoint: tuple[int, int]) -> None:
+        """Take out of the app's registry the metrics and scrape-time gauges made since ``checkpoint``.
+
+        For a plugin's ``erlen_ops_metrics`` that raised halfway: its call is made again later, and the metrics it
+        made before it raised would be registered twice (prometheus-client refuses a name it has already). A
+        collector the plugin registered in :attr:`registry` itself is not known here, and stays.
+
+        :param checkpoint: what :meth:`checkpoint` returned before the call.
+        """
+        made, scraped = checkpoint
+        for metric in self._made[made:]:
+            self.registry.unregister(metric)
+        del self._made[made:]
+        del self.scrapers[scraped:]
 
     def on_scrape(
         self, name: str, documentation: str, read: Callable[[], ScrapeValue], labelnames: Sequence[str] = ()

@@ -79,8 +79,9 @@ class OpsMiddleware:
         if path == self.ready_path:
             return self._answer(environ, start_response, self._readyz)
         if not self.state.started:
-            # The first request of an app the erlen command created (erlen run): metrics and tracing now.
-            self.state.start()
+            # The first request of an app the erlen command created (erlen run): metrics and tracing now. A set-up
+            # that fails is logged, the request answered all the same, and the set-up goes on at the next request.
+            self.state.start_or_log()
         if path == self.metrics_path:
             return self._answer(environ, start_response, self._metrics)
         if self.count:
@@ -113,8 +114,14 @@ class OpsMiddleware:
 
         from .metrics import exposition
 
-        metrics = self.state.metrics
-        assert metrics is not None
+        metrics = self.state.metrics_made  # __call__ has just tried to set them up
+        if metrics is None:  # their set-up failed (logged): a reason for the scraper, not a 500
+            return Response(
+                "Metrics unavailable: erlen-ops could not set them up yet (see the app's log).\n",
+                503,
+                _NO_STORE,
+                mimetype="text/plain",
+            )
         folder = metrics.in_flight.folder
         if folder is not None and not os.path.isdir(folder):
             # prometheus-client would raise (a 500); the scraper gets a reason instead, the operator the log.

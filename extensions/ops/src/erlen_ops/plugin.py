@@ -22,6 +22,9 @@ from .middleware import OpsMiddleware
 from .names import MULTIPROCESS_VARIABLE, multiprocess_dir
 from .state import EXTENSION_KEY, OpsSettings, OpsState, state_of
 
+if t.TYPE_CHECKING:
+    from .metrics import AppMetrics
+
 PLUGIN = erlen.Plugin(
     name="ops",
     integrates_with=["db", "migrate", "mail", "auth", "api"],
@@ -244,11 +247,20 @@ def _check_installed(app: Flask) -> None:
 
 
 def _start_metrics_and_tracing(state: OpsState) -> None:
-    """Set up the app's metrics and tracing (:meth:`OpsState.start`, once): its tracer provider and the tracing
+    """Set up the app's metrics and tracing (:meth:`OpsState.start`): its tracer provider and the tracing
     of its requests, its metrics and every plugin's (``erlen_ops_metrics``), the timing and tracing of the
     plugins' hook calls, and the counting and tracing of its SQL.
 
+    Step by step, each step marked done in ``state`` once it succeeds: a step that fails raises, the steps before
+    it stay done, and the next call (the next request, in an app the ``erlen`` command made) goes on from it.
+    None is done twice: twice, the engine's statements would be counted and traced twice, the hooks timed twice,
+    a plugin's metrics registered twice (which prometheus-client refuses). Undoing the steps done instead (all or
+    nothing) would need taking OpenTelemetry's request hooks off the app and unwrapping every plugin's hook
+    implementations, which neither offers.
+
     :param state: the app's erlen-ops state, with metrics or tracing on.
+    :raises erlen.SettingError: the tracing or the metrics could not be made, naming the setting.
+    :raises erlen.PluginHookError: a plugin's ``erlen_ops_metrics`` raised, naming the plugin.
     """
     app, settings = state.app, state.settings
     registry = erlen.plugins_of(app)
@@ -257,8 +269,19 @@ def _start_metrics_and_tracing(state: OpsState) -> None:
     if settings.tracing and state.tracing_made is None:
         from . import tracing
 
-        made = tracing.start(app)
-        inner = tracing.trace_requests(app, made, middleware.wsgi_app)
+        try:
+            made = tracing.start(app)
+            inner = tracing.trace_requests(app, made, middleware.wsgi_app)
+        except erlen.ErlenError:
+            raise
+        except Exception as exc:
+            raise erlen.SettingError(
+                f"OPS_TRACING is on but the tracing could not be set up ({_described(exc)}): check "
+                f"OPS_TRACING_EXPORTER ({_setting_value(app, 'OPS_TRACING_EXPORTER')}), OPS_TRACING_ENDPOINT and "
+                "the OTEL_* environment variables, or turn OPS_TRACING off.",
+                key="OPS_TRACING",
+                plugin="ops",
+            ) from exc
         state.provide(tracing=made)
         middleware.serve_with(None, inner)
     if settings.metrics and state.metrics_made is None:
@@ -266,38 +289,96 @@ def _start_metrics_and_tracing(state: OpsState) -> None:
 
         from .metrics import AppMetrics, MetricsFactory
 
-        factory = MetricsFactory(CollectorRegistry(auto_describe=True), app, scrape_timeout=settings.metrics_timeout)
-        state.provide(metrics=AppMetrics(factory))
-    if not state.hooks_wrapped:  # once, should a set-up that failed after this run again
+        try:
+            # A registry of its own each try: a try that failed halfway leaves nothing registered twice.
+            factory = MetricsFactory(
+                CollectorRegistry(auto_describe=True), app, scrape_timeout=settings.metrics_timeout
+            )
+            metrics = AppMetrics(factory)
+        except Exception as exc:
+            raise erlen.SettingError(
+                f"OPS_METRICS is on but the metrics could not be made ({_described(exc)}): check that the folder "
+                f"of {MULTIPROCESS_VARIABLE}, if set, exists and the app's user can write in it, or turn "
+                "OPS_METRICS off.",
+                key="OPS_METRICS",
+                plugin="ops",
+            ) from exc
+        state.provide(metrics=metrics)
+        # Counted from now on, whatever the plugins' metrics below do.
+        middleware.serve_with(metrics)
+    if not state.hooks_wrapped:
         # Before the plugins' erlen_ops_metrics run, so that those calls are timed too.
         registry.wrap_implementations(_hook_wrapper(state))
         state.hooks_wrapped = True
     if "db" in registry:
         _instrument_database(state)
-    metrics = state.metrics_made
-    if metrics is not None:
-        factory = metrics.factory
-        # One plugin at a time (iter_each runs the next once this one's result is taken), so each gauge read at
-        # scrape time is credited to the plugin that added it, for the log lines about it.
-        for plugin, _ in registry.iter_each("erlen_ops_metrics", app=app, metrics=factory):
-            factory.credit_new_gauges(plugin.name)
-        middleware.serve_with(metrics)
+    if state.metrics_made is not None:
+        _plugins_metrics(state, state.metrics_made)
+
+
+def _setting_value(app: Flask, key: str) -> str:
+    """A setting's value for messages, quoted.
+
+    :param app: the app.
+    :param key: the setting's key.
+    """
+    return repr(app.config.get(key))
+
+
+def _described(exc: BaseException) -> str:
+    """An error for messages: its class and its message's first line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _plugins_metrics(state: OpsState, metrics: AppMetrics) -> None:
+    """Call each plugin's ``erlen_ops_metrics`` that has not run yet, in load order, one at a time.
+
+    A plugin's call that raises has what it made taken back out of the registry, so that its call at the next
+    set-up does not meet its own metrics; the plugins after it wait for that set-up.
+
+    :param state: the app's erlen-ops state.
+    :param metrics: the app's metrics.
+    :raises erlen.PluginHookError: naming the plugin whose call raised.
+    """
+    factory = metrics.factory
+    arguments: dict[str, object] = {"app": state.app, "metrics": factory}
+    for implementation in erlen.plugins_of(state.app).implementations("erlen_ops_metrics"):
+        plugin = implementation.plugin_name
+        if plugin in state.plugins_measured:
+            continue
+        checkpoint = factory.checkpoint()
+        try:
+            implementation.function(*(arguments[name] for name in implementation.argnames))
+        except Exception as exc:
+            factory.roll_back(checkpoint)
+            raise erlen.PluginHookError(
+                f"Plugin {plugin!r} failed in erlen_ops_metrics ({_described(exc)}): its metrics are left out "
+                "until it succeeds. Fix the plugin, or turn OPS_METRICS off.",
+                plugin=plugin,
+                original=exc,
+            ) from exc
+        # Each gauge read at scrape time is credited to the plugin that added it, for the log lines about it.
+        factory.credit_new_gauges(plugin)
+        state.plugins_measured.add(plugin)
 
 
 def _instrument_database(state: OpsState) -> None:
-    """Trace and count the SQL statements and pooled connections of the app's engine.
+    """Trace and count the SQL statements and pooled connections of the app's engine, each once.
 
     :param state: the app's erlen-ops state, with the ``db`` plugin and metrics or tracing made.
     """
     import erlen_db
 
     engine = erlen_db.database_of(state.app).engine
-    if state.tracing_made is not None:
+    if state.tracing_made is not None and not state.engine_traced:
         from . import tracing
 
         tracing.instrument_engine(state.tracing_made, engine)
-    if state.metrics_made is not None:
+        state.engine_traced = True
+    if state.metrics_made is not None and not state.engine_counted:
         state.metrics_made.instrument_engine(engine)
+        state.engine_counted = True
         # Counted from the first request: the set-up runs before any.
         state.counts_queries = True
 

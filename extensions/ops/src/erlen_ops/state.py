@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import typing as t
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ if t.TYPE_CHECKING:
 
 #: The key of ``app.extensions`` under which :class:`OpsState` lives.
 EXTENSION_KEY = "ops"
+
+logger = logging.getLogger("erlen_ops")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,12 @@ class OpsState:
     counts_queries: bool = False
     #: Whether the plugins' hook implementations are timed and traced (by the set-up).
     hooks_wrapped: bool = False
+    #: Whether the app's engine is traced (by the set-up, once: twice, each statement would have two spans).
+    engine_traced: bool = False
+    #: Whether the app's engine is counted (by the set-up, once: twice, each query and checkout counts twice).
+    engine_counted: bool = False
+    #: The plugins whose ``erlen_ops_metrics`` has run (by the set-up, once each).
+    plugins_measured: set[str] = field(default_factory=set)
     #: The middleware answering the ops endpoints in front of the app.
     middleware: OpsMiddleware | None = None
     #: Sets up the metrics and tracing, called once by :meth:`start` (``None``: nothing to set up).
@@ -81,21 +90,26 @@ class OpsState:
     _metrics: AppMetrics | None = field(default=None, init=False, repr=False)
     _tracing: Tracing | None = field(default=None, init=False, repr=False)
     _started: bool = field(default=False, init=False, repr=False)
+    #: The error of the latest set-up that failed (logged once while it repeats), or ``None``.
+    _failure: str | None = field(default=None, init=False, repr=False)
+    #: The set-ups that failed in a row (:meth:`start_or_log`).
+    _failures: int = field(default=0, init=False, repr=False)
     _starting: bool = field(default=False, init=False, repr=False)
     # Reentrant: a plugin's erlen_ops_metrics, run by the set-up, may read the state on the same thread.
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     @property
     def metrics(self) -> AppMetrics | None:
-        """The app's metrics, when ``OPS_METRICS`` is on; reading it sets them up if they are not yet."""
-        self.start()
+        """The app's metrics, when ``OPS_METRICS`` is on; reading it sets them up if they are not yet (a failure
+        is logged, see :meth:`start_or_log`: ``None`` if they could not be made)."""
+        self.start_or_log()
         return self._metrics
 
     @property
     def tracing(self) -> Tracing | None:
         """The app's tracer provider and tracer, when ``OPS_TRACING`` is on; reading it sets them up if they are
-        not yet."""
-        self.start()
+        not yet (a failure is logged, see :meth:`start_or_log`: ``None`` if it could not be made)."""
+        self.start_or_log()
         return self._tracing
 
     @property
@@ -106,7 +120,11 @@ class OpsState:
     def start(self) -> None:
         """Set up the metrics and tracing now, once; other threads wait for it, a call during it returns at once.
 
-        :raises erlen.ErlenError: the set-up found a configuration error (it runs again at the next call).
+        The set-up goes step by step, each done once (see ``erlen_ops.plugin``): one that fails leaves the steps
+        before it done, and the next call goes on from it, doing none twice.
+
+        :raises erlen.ErlenError: a step failed, naming the setting or the plugin involved (the set-up goes on from
+            that step at the next call).
         """
         if self._started or self.set_up is None:
             return
@@ -119,6 +137,44 @@ class OpsState:
             finally:
                 self._starting = False
             self._started = True
+
+    def start_or_log(self) -> bool:
+        """:meth:`start`, for a request or a hook of an app already serving: a failure is logged, not raised.
+
+        The first failure is logged as an error naming the setting or plugin involved, and again only when the
+        error changes (the repeats at ``DEBUG``); the request is answered all the same, and the set-up goes on at
+        the next call. Its success after failures is logged once too.
+
+        :returns: whether the metrics and tracing are set up.
+        """
+        if self.started:
+            return True
+        try:
+            self.start()
+        except Exception as exc:  # an ErlenError naming the setting, or a plugin's own error
+            self._failed(exc)
+            return False
+        with self._lock:  # one thread logs the success
+            if self._failure is None or not self.started:
+                return self.started
+            failures, self._failure, self._failures = self._failures, None, 0
+        logger.warning("erlen-ops' metrics and tracing are set up, after %d failed set-up(s).", failures)
+        return True
+
+    def _failed(self, exc: Exception) -> None:
+        """Log a failed set-up (see :meth:`start_or_log`)."""
+        # A plugin's error (erlen.PluginHookError) holds the original traceback after its message: in the record's
+        # traceback instead (exc_info), the message one line.
+        text = (str(exc) or type(exc).__name__).split("\n\n", 1)[0].strip()
+        with self._lock:
+            self._failures += 1
+            repeated, self._failure = text == self._failure, text
+        (logger.debug if repeated else logger.error)(
+            "erlen-ops could not set up its metrics and tracing: %s Requests are answered meanwhile, without what "
+            "is not set up yet; the set-up goes on from there at the next request.",
+            text if text.endswith((".", "!")) else text + ".",
+            exc_info=None if repeated else exc,
+        )
 
     def provide(self, *, metrics: AppMetrics | None = None, tracing: Tracing | None = None) -> None:
         """Keep what the set-up made (called by it, before the plugins' ``erlen_ops_metrics`` read it).
