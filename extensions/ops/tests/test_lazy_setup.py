@@ -19,6 +19,7 @@ pytest.importorskip("opentelemetry.instrumentation.flask", reason="tracing needs
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from test_metrics import LOCAL, scrape
 
 import erlen
@@ -99,7 +100,12 @@ def test_a_set_up_failing_partway_goes_on_at_the_next_request_and_counts_and_tra
     # Each plugin's metrics made once: the sample plugin's (before the flaky one) were not made again, the flaky
     # plugin's first metrics were taken back out when it failed, and it ran until it succeeded.
     body = response.data.decode()
-    for name in ("erlen_sample_jobs", "erlen_sample_queue_depth", "erlen_flaky_jobs", "erlen_flaky_backlog"):
+    for name in (
+        "erlen_sample_jobs_total",
+        "erlen_sample_queue_depth",
+        "erlen_flaky_jobs_total",
+        "erlen_flaky_backlog",
+    ):
         assert body.count(f"# HELP {name} ") == 1, body
     assert found[("erlen_flaky_backlog", ())] == 2
     assert app.extensions["flaky"]["calls"] == 3
@@ -144,15 +150,25 @@ def test_an_exporter_that_cannot_be_made_names_the_setting_and_the_app_answers_u
     try:
         assert client.get("/hello").data == b"Hello, World!"
         assert state.started
+        tracing = state.tracing_made
+        assert tracing is not None
+        exporter = InMemorySpanExporter()
+        tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
+        # Traced, though the app had served requests before its tracing was set up (Flask takes no request hook
+        # from then on: erlen-ops registered its own when the app was made).
+        assert client.get("/hello").data == b"Hello, World!"
+        [server] = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
+        assert server.attributes is not None and server.attributes["http.route"] == "/hello"
         found = scrape(client)
     finally:
         if state.tracing_made is not None:
             state.tracing_made.provider.shutdown()
+    # The two requests after the set-up (those before had no metrics to count them).
     assert (
         found[
             ("erlen_http_request_duration_seconds_count", (("endpoint", "hello"), ("method", "GET"), ("status", "200")))
         ]
-        == 1
+        == 2
     )
     assert ops_lines(caplog) == [
         (

@@ -216,6 +216,12 @@ def erlen_init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = state
     if settings.metrics:
         _check_multiprocess_dir()
+    if settings.tracing:
+        from .tracing import RequestHooks  # OpenTelemetry is imported by the set-up only
+
+        # Now: Flask refuses request hooks once the app has served a request, and the set-up may come later.
+        state.request_hooks = RequestHooks()
+        state.request_hooks.register(app)
     if settings.metrics or settings.tracing:
         # Set up by state.start: at once in an app made to serve (erlen_app_ready), but in one the erlen command
         # made only when it first serves a request or a command uses them, so that `erlen --app APP --help` and
@@ -271,7 +277,8 @@ def _start_metrics_and_tracing(state: OpsState) -> None:
 
         try:
             made = tracing.start(app)
-            inner = tracing.trace_requests(app, made, middleware.wsgi_app)
+            assert state.request_hooks is not None  # registered with OPS_TRACING on
+            inner = tracing.trace_requests(app, made, middleware.wsgi_app, state.request_hooks)
         except erlen.ErlenError:
             raise
         except Exception as exc:

@@ -15,7 +15,7 @@ if t.TYPE_CHECKING:
     from .health import ReadinessChecker
     from .metrics import AppMetrics
     from .middleware import OpsMiddleware
-    from .tracing import Tracing
+    from .tracing import RequestHooks, Tracing
 
 #: The key of ``app.extensions`` under which :class:`OpsState` lives.
 EXTENSION_KEY = "ops"
@@ -85,6 +85,8 @@ class OpsState:
     plugins_measured: set[str] = field(default_factory=set)
     #: The middleware answering the ops endpoints in front of the app.
     middleware: OpsMiddleware | None = None
+    #: The tracing's request hooks, registered when the app is created (with ``OPS_TRACING`` on).
+    request_hooks: RequestHooks | None = None
     #: Sets up the metrics and tracing, called once by :meth:`start` (``None``: nothing to set up).
     set_up: t.Callable[[OpsState], None] | None = field(default=None, repr=False)
     _metrics: AppMetrics | None = field(default=None, init=False, repr=False)

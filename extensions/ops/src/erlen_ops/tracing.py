@@ -184,36 +184,77 @@ def start(app: Flask) -> Tracing:
     return Tracing(provider, provider.get_tracer("erlen_ops"))
 
 
+class RequestHooks:
+    """The request hooks of OpenTelemetry's Flask instrumentation, registered on the app when it is created.
+
+    Flask refuses a request hook added once the app has served a request, and the tracing may be set up later:
+    at the first request of an app the ``erlen`` command made, or at a later one when that set-up failed (see
+    ``erlen_ops.plugin``). So erlen-ops registers these two at once, and they call the instrumentation's hooks
+    from when :func:`trace_requests` hands them over (a request that began before runs them without its span's
+    start time, as a span of its own).
+    """
+
+    def __init__(self) -> None:
+        self.before: Callable[[], object] | None = None
+        self.teardown: Callable[[BaseException | None], object] | None = None
+
+    def register(self, app: Flask) -> None:
+        """Register the hooks on ``app``, which has served no request yet.
+
+        :param app: the app being created.
+        """
+        app.before_request(self.run_before)
+        app.teardown_request(self.run_teardown)
+
+    def run_before(self) -> None:
+        """The instrumentation's ``before_request`` (it starts the request's span, and returns nothing), once
+        handed over."""
+        before = self.before
+        if before is not None:
+            before()
+
+    def run_teardown(self, exc: BaseException | None) -> None:
+        """The instrumentation's ``teardown_request`` (it ends the request's span), once handed over."""
+        teardown = self.teardown
+        if teardown is not None:
+            teardown(exc)
+
+
 class _RequestsOf:
     """What OpenTelemetry's Flask instrumentation reads and writes of an app: a WSGI callable to wrap (the one
     inside erlen-ops' middleware, so the health, readiness and metrics endpoints it answers stay untraced) and
-    the app's request hooks, where the instrumentation starts and ends each request's span.
+    the app's request hooks, where the instrumentation starts and ends each request's span (handed to the
+    :class:`RequestHooks` registered on the app).
 
     The app's own ``wsgi_app`` is never replaced, not even for a moment: the first request's set-up may run while
     other threads' requests go through it.
 
-    :param app: the app.
+    :param hooks: the request hooks registered on the app.
     :param wsgi_app: the WSGI callable to trace.
     """
 
-    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
+    def __init__(self, hooks: RequestHooks, wsgi_app: WSGIApplication) -> None:
         self.wsgi_app = wsgi_app
-        self.before_request = app.before_request
-        self.teardown_request = app.teardown_request
+        self._hooks = hooks
+
+    def before_request(self, function: Callable[[], object]) -> None:
+        self._hooks.before = function
+
+    def teardown_request(self, function: Callable[[BaseException | None], object]) -> None:
+        self._hooks.teardown = function
 
 
-def trace_requests(app: Flask, tracing: Tracing, wsgi_app: WSGIApplication) -> WSGIApplication:
+def trace_requests(app: Flask, tracing: Tracing, wsgi_app: WSGIApplication, hooks: RequestHooks) -> WSGIApplication:
     """``wsgi_app`` making a span of each request to ``app``, its URL's secrets hidden (:func:`hide_url_secrets`).
-
-    Call it before ``app`` serves its first request: it adds request hooks.
 
     :param app: the app.
     :param tracing: the app's tracing (:func:`start`).
     :param wsgi_app: the WSGI callable to wrap (erlen-ops' middleware's inner one).
+    :param hooks: the request hooks registered on ``app`` when it was created, which run the instrumentation's.
     """
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-    target = _RequestsOf(app, wsgi_app)
+    target = _RequestsOf(hooks, wsgi_app)
     FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
         target, tracer_provider=tracing.provider, response_hook=hide_url_secrets
     )
