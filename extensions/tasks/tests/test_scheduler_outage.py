@@ -196,3 +196,44 @@ def test_the_scheduler_on_a_locked_sqlite_database_logs_it_once_and_its_end_and_
         "periodic jobs are not enqueued nor old rows deleted until this is fixed (if a table is missing, run "
         "`erlen db upgrade`); each tick tries again."
     ), refused
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_period_the_outage_kept_past_the_catch_up_window_is_named_in_a_warning(
+    make_tasks_app: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database back 50 s after the period 03:01 began, with a catch-up window of 20 s: the period is not
+    enqueued, as documented, and a warning says so, naming the job, the period and the setting (before, it was
+    skipped without a word). The next period is enqueued as usual."""
+    caplog.set_level(logging.DEBUG, logger="erlen_tasks")
+    app = make_tasks_app({"DB_SQLITE_BUSY_TIMEOUT": 50, "TASKS_CRON_CATCH_UP_SECONDS": 20})
+    path = erlen_db.database_of(app).engine.url.database
+    assert path is not None
+    clock = Clock(T0 - dt.timedelta(seconds=20))  # 03:00:10
+    scheduler = Scheduler(app, clock=clock)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        with running(scheduler) as reports:
+            wait_for(lambda: reports == [[("test.minutely", at(3, 0))]], what="the period 03:00 enqueued")
+            blocker.execute("BEGIN EXCLUSIVE")
+            clock.now = at(3, 1) + dt.timedelta(seconds=5)
+            wait_for(lambda: messages(caplog, "cannot be reached"), what="the outage's line")
+            clock.now = at(3, 1) + dt.timedelta(seconds=50)
+            clock.ticks(2)
+            blocker.execute("ROLLBACK")
+            wait_for(lambda: messages(caplog, "is not enqueued"), what="the missed period's line")
+            clock.now = at(3, 2) + dt.timedelta(seconds=5)
+            wait_for(lambda: len(reports) == 2, what="the period 03:02 enqueued")
+    finally:
+        blocker.close()
+    assert reports == [[("test.minutely", at(3, 0))], [("test.minutely", at(3, 2))]]
+    assert claimed(app) == [at(3, 0), at(3, 2)]
+    [missed] = messages(caplog, "is not enqueued")
+    assert missed.levelno == logging.WARNING
+    assert missed.getMessage() == (
+        "Periodic job test.minutely: its period of 2026-12-03 03:01 UTC is not enqueued: no scheduler could claim it "
+        "within TASKS_CRON_CATCH_UP_SECONDS (20 s) of its start (this one only 50 s after it: the app's database "
+        "could not be reached, or the process was paused). The job runs at its next period; raise "
+        "TASKS_CRON_CATCH_UP_SECONDS to catch up later."
+    )
+    assert [r.levelno for r in loud(caplog)] == [logging.WARNING, logging.WARNING, logging.WARNING]

@@ -10,7 +10,9 @@ enqueued when one starts, if it began less than ``TASKS_CRON_CATCH_UP_SECONDS``
 ago. So is a period that began while the app's database could not be reached:
 once it answers, each job's latest period is enqueued, once, if it began less
 than that ago; the periods before it are not (a job every minute that missed
-ten runs once, not ten times).
+ten runs once, not ten times). A latest period begun longer ago than that, and
+enqueued by no other scheduler, is logged as a warning naming the job, the
+period and the setting.
 
 While the app's database cannot be reached, the scheduler's loop
 (:meth:`Scheduler.run`) logs that once, naming the database by its URL without
@@ -114,6 +116,10 @@ class Scheduler:
             if self.settled.get(job.name) == period:
                 continue
             if now - period > self.catch_up:
+                if job.name in self.settled:
+                    # Begun while this scheduler ran (it had settled an earlier one), yet too late to catch up.
+                    self.queried = True
+                    self._check_missed(job.name, period, now)
                 self.settled[job.name] = period
                 continue
             self.queried = True
@@ -128,6 +134,28 @@ class Scheduler:
                 enqueued.append((job.name, period))
             self.settled[job.name] = period
         return enqueued
+
+    def _check_missed(self, job: str, period: dt.datetime, now: dt.datetime) -> None:
+        """Warn that ``period`` of ``job``, begun while this scheduler ran, was enqueued by no scheduler: none could
+        claim it within the catch-up window (the database could not be reached, or the process was paused).
+
+        :raises sqlalchemy.exc.SQLAlchemyError: the database failed (the period is looked at again at the next tick).
+        """
+        import erlen_db
+
+        with erlen_db.database_of(self.app).session_scope() as session:
+            if session.get(CronPeriod, (job, period)) is not None:
+                return  # another scheduler enqueued it
+        logger.warning(
+            "Periodic job %s: its period of %s UTC is not enqueued: no scheduler could claim it within "
+            "TASKS_CRON_CATCH_UP_SECONDS (%g s) of its start (this one only %.0f s after it: the app's database could "
+            "not be reached, or the process was paused). The job runs at its next period; raise "
+            "TASKS_CRON_CATCH_UP_SECONDS to catch up later.",
+            job,
+            f"{period:%Y-%m-%d %H:%M}",
+            self.catch_up.total_seconds(),
+            (now - period).total_seconds(),
+        )
 
     def run_once(self) -> list[tuple[str, dt.datetime]]:
         """One tick of :meth:`run`: the periodic jobs' (:meth:`tick`), then the retention's, through
