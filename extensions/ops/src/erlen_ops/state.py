@@ -87,7 +87,7 @@ class OpsState:
     middleware: OpsMiddleware | None = None
     #: The tracing's request hooks, registered when the app is created (with ``OPS_TRACING`` on).
     request_hooks: RequestHooks | None = None
-    #: Sets up the metrics and tracing, called once by :meth:`start` (``None``: nothing to set up).
+    #: Sets up the metrics and tracing, called by :meth:`start` until it succeeds (``None``: nothing to set up).
     set_up: t.Callable[[OpsState], None] | None = field(default=None, repr=False)
     _metrics: AppMetrics | None = field(default=None, init=False, repr=False)
     _tracing: Tracing | None = field(default=None, init=False, repr=False)
