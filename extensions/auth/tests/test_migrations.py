@@ -65,3 +65,63 @@ def test_the_plugin_tells_migrate_where_its_migrations_are(auth_app):
     revisions = sorted(path.name for path in folder.glob("*.py") if not path.name.startswith("_"))
     assert "3040392e085a_initial.py" in revisions
     assert 'branch_labels: str | Sequence[str] | None = ("auth",)' in (folder / "3040392e085a_initial.py").read_text()
+
+
+def _keys(app) -> dict[str, str]:
+    with erlen_db.database_of(app).engine.connect() as connection:
+        return dict(connection.execute(sa.text("SELECT email, email_key FROM auth_user")).all())
+
+
+def test_the_email_keys_of_existing_users_are_normalised_and_back(auth_app):
+    from erlen_auth.testing import make_user
+
+    app = auth_app(["migrate"])
+    run(app, "upgrade")
+    make_user(app, "\uff21\uff24\uff21@example.com")
+    make_user(app, "Jose\u0301@example.com")
+    make_user(app, "bob@example.com")
+    normalised = {
+        "\uff21\uff24\uff21@example.com": "ada@example.com",
+        "Jose\u0301@example.com": "jos\u00e9@example.com",
+    }
+    assert _keys(app) == {**normalised, "bob@example.com": "bob@example.com"}
+    # Down to the revision before: the keys are the lower-cased addresses they were.
+    run(app, "downgrade", "--plugin", "auth", "410881485b75")
+    lower_cased = {
+        "\uff21\uff24\uff21@example.com": "\uff41\uff44\uff41@example.com",
+        "Jose\u0301@example.com": "jose\u0301@example.com",
+    }
+    assert _keys(app) == {**lower_cased, "bob@example.com": "bob@example.com"}
+    run(app, "upgrade")
+    assert _keys(app) == {**normalised, "bob@example.com": "bob@example.com"}
+    assert run(app, "check").output == "Models and migrations agree.\n"
+
+
+def test_accounts_whose_addresses_read_the_same_stop_the_upgrade_and_are_named(auth_app):
+    from erlen_auth import find_user
+    from erlen_auth.testing import make_user
+
+    app = auth_app(["migrate"])
+    run(app, "upgrade")
+    make_user(app, "\uff21\uff24\uff21@example.com")
+    run(app, "downgrade", "--plugin", "auth", "410881485b75")
+    # Before this revision, a second account could take the address in ASCII.
+    make_user(app, "ada@example.com")
+    before = _keys(app)
+    failed = run(app, "upgrade", ok=False)
+    assert failed.exit_code != 0
+    assert "user 1 ('\uff21\uff24\uff21@example.com') and user 2 ('ada@example.com')" in failed.output
+    assert "Nothing was changed" in failed.output
+    assert "Traceback" not in failed.output
+    assert _keys(app) == before
+    # Once one of them has another address, the upgrade goes through.
+    with app.app_context():
+        user = find_user("ada@example.com")
+        assert user is not None and user.email == "ada@example.com"
+        user.set_email("ada.lovelace@example.com")
+        erlen_db.get_session().commit()
+    run(app, "upgrade")
+    assert _keys(app) == {
+        "\uff21\uff24\uff21@example.com": "ada@example.com",
+        "ada.lovelace@example.com": "ada.lovelace@example.com",
+    }

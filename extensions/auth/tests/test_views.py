@@ -45,6 +45,30 @@ def test_register_refuses_an_existing_email_whatever_its_case(client, create_use
 
 
 @pytest.mark.parametrize(
+    ("existing", "typed"),
+    [
+        ("ada@example.com", "\uff21\uff24\uff21@example.com"),  # full-width letters
+        ("jos\u00e9@example.com", "Jose\u0301@example.com"),  # a composed accent, then a decomposed one
+        ("fiona@example.com", "\ufb01ona@example.com"),  # the "fi" ligature
+    ],
+)
+def test_register_refuses_an_address_that_reads_like_an_existing_one(client, create_user, existing, typed):
+    create_user(existing)
+    response = post_form(client, "/auth/register", {**NEW, "email": typed})
+    assert response.status_code == 200
+    assert "An account with this email exists already." in response.text
+    assert not is_logged_in(client)
+
+
+def test_log_in_with_the_address_spelled_another_way(client, create_user, db_session):
+    create_user("jos\u00e9@example.com")
+    response = log_in(client, "JOSE\u0301@EXAMPLE.COM")
+    assert response.status_code == 302, response.text
+    assert is_logged_in(client)
+    assert find_user("\uff4a\uff4f\uff53é@example.com", db=db_session) is not None
+
+
+@pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"password": "short", "confirm": "short"}, "Use at least 10 characters."),

@@ -11,6 +11,7 @@ import datetime as dt
 import operator
 import secrets
 import typing as t
+import unicodedata
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, event, func, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -50,11 +51,16 @@ def new_session_token() -> str:
 
 
 def email_key(email: str) -> str:
-    """The form of ``email`` that uniqueness and look-ups use: stripped and case-folded.
+    """The form of ``email`` that uniqueness and look-ups use: compatibility-normalised, stripped, lower-cased.
+
+    Addresses that read the same are one account: ``Ada@example.com`` typed in full-width letters
+    (as East Asian keyboards may) and in ASCII have the key ``ada@example.com``, as do spellings with
+    a ligature or a decomposed accent. The steps are those of RFC 8265's case-mapped usernames (width and
+    compatibility mapping, lower case, then normalisation again), with NFKC throughout.
 
     :param email: an address as a person typed it.
     """
-    return email.strip().lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).strip().lower())
 
 
 def _utcnow() -> dt.datetime:
