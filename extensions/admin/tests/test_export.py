@@ -9,8 +9,9 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 import test_refused_saves as saves
+from conftest import PLUGINS
 
-from erlen_auth.testing import FAST_HASHING
+from erlen_auth.testing import FAST_HASHING, login_as, make_user
 
 BOOKS = "/admin/m/library_book/"
 
@@ -191,3 +192,38 @@ def test_the_export_reads_one_snapshot_while_others_write(app, client, committed
     # sees them.
     after = [row[1] for row in csv.reader(io.StringIO(client.get(BOOKS + "export.csv?sort=title").text))][1:]
     assert after == sorted({*before, "Book 99", "Book 00a", "Book 05a"} - {"Book 01", "Book 10", "Book 08"})
+
+
+@pytest.mark.parametrize("erlen_plugins", [[*PLUGINS, "admin_sample.scoped"]])
+def test_a_scoped_export_in_its_snapshot_holds_the_scope_in_every_batch(app, client, monkeypatch):
+    """The export rolls the request's transaction back before its snapshot, which expires the logged-in user the
+    scope reads: the user is read again, in the snapshot, and every batch holds the user's rows only."""
+    from admin_sample.scoped import Note, Team
+
+    from erlen_admin import export
+    from erlen_auth import Role, grant
+    from erlen_db import database_of
+    from erlen_forms.testing import csrf_token_for
+
+    database = database_of(app)
+    database.create_all()
+    with database.session_scope() as session:
+        red, blue = Team(name="red"), Team(name="blue")
+        session.add_all([red, blue])
+        session.flush()
+        session.add_all(Note(title=f"Red {index}", team_id=red.id) for index in range(5))
+        session.add_all(Note(title=f"Blue {index}", team_id=blue.id) for index in range(5))
+    user = make_user(app, "red-editor@example.com", roles=["editor"])
+    with database.session_scope() as session:
+        role = session.scalar(sa.select(Role).where(Role.name == "editor"))
+        grant(role, "admin.access", "admin.scoped_note.view", app=app)
+    login_as(client, user)
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf_token_for(client)
+    real = export.rows
+    monkeypatch.setattr(export, "rows", lambda *args, **kwargs: real(*args, **{**kwargs, "batch": 2}))
+    try:
+        response = client.get("/admin/m/scoped_note/export.csv?sort=title")
+        assert response.status_code == 200, response.text
+        assert [row[1] for row in csv.reader(io.StringIO(response.text))][1:] == [f"Red {index}" for index in range(5)]
+    finally:
+        database.dispose()
