@@ -69,8 +69,8 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
                 session.rollback()
                 flash(f"{action.label}: {refused} Nothing was changed.", "error")
                 return redirect(back)
-            except (HTTPException, StaleDataError):
-                raise  # an abort() the plugin meant; a deletion the callback's own flush met, handled below
+            except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+                raise  # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, below
             except Exception as exc:
                 if erlen_db.is_unavailable(exc):
                     raise
@@ -97,6 +97,15 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         # callback's own flush or the admin's).
         session.rollback()
         return _deleted_meanwhile(view, ident)
+    except sa.exc.IntegrityError:
+        # A constraint the change breaks (a duplicate name, a row others refer to): said, as a bulk action says it.
+        session.rollback()
+        flash(
+            f"{action.label} failed: the database refused the change (a value is a duplicate, or other rows refer "
+            f"to this {view.name.lower()}). Nothing was changed.",
+            "error",
+        )
+        return redirect(back)
     flash(outcome.message, "success")
     return redirect(back)
 
