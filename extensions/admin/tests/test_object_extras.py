@@ -130,3 +130,22 @@ def test_misconfigured_extras_stop_the_app(app):
         ModelView(Book, object_actions=twice)
     with pytest.raises(ValueError, match="permission must be one of"):
         ObjectAction("a", "A", lambda v, o: None, permission="curate")
+
+
+@pytest.mark.parametrize("erlen_plugins", [[*PLUGINS, "admin_sample.author_actions"]])
+def test_an_object_action_the_database_refuses_changes_nothing_and_says_so(admin_client, db_session, models):
+    ada, twin = models.Author(name="Ada"), models.Author(name="Ada!")
+    db_session.add_all([ada, twin])
+    db_session.commit()
+    # "Rename" appends "!": a name another author has, which the unique constraint refuses at the flush.
+    response = admin_client.post(f"/admin/m/library_author/{ada.id}/do/rename")
+    # Before: the IntegrityError of the admin's flush was not caught, and the answer was a 500.
+    assert response.status_code == 302
+    page = admin_client.get(response.headers["Location"]).text
+    assert (
+        "Rename failed: the database refused the change (a value is a duplicate, or other rows refer to this "
+        "author). Nothing was changed." in page
+    )
+    db_session.expire_all()
+    assert db_session.get(models.Author, ada.id).name == "Ada"
+    assert audit(db_session) == []

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 import erlen_db
 
-from . import audit, denied
+from . import audit, denied, scope_check
 from .object_actions import ActionOutcome, ActionRefused, ObjectAction
 from .views.model_view import ModelView
 
@@ -42,7 +42,7 @@ def object_extras(view: ModelView, obj: t.Any) -> dict[str, t.Any]:
 
 def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     """Run the object action ``name`` on one object, record it in the audit log and commit; back to its page."""
-    from .routes import _view, added_rows, find_object, left_outside, outside_scope
+    from .routes import _view, find_object
 
     view = _view(slug, "view")
     action = view.object_action(name)
@@ -61,45 +61,51 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         return redirect(back)
     session = erlen_db.session
     before = audit.snapshot(view, obj)
-    with added_rows(view.model) as added:
-        try:
-            result = action.callback(view, obj)
-        except ActionRefused as refused:
-            session.rollback()
-            flash(f"{action.label}: {refused} Nothing was changed.", "error")
-            return redirect(back)
-        except HTTPException:
-            raise
-        except StaleDataError:
-            # The callback's own flush found the object deleted meanwhile: not the plugin's error.
-            session.rollback()
-            return _deleted_meanwhile(view, ident)
-        except Exception as exc:
-            if erlen_db.is_unavailable(exc):
-                raise
-            return _crashed(view, action, back)
-        outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
-        try:
-            session.flush()
-            # Like row-level security's WITH CHECK: the object (and any row of the model the action added) must
-            # still be in the user's scope after the change, or the whole action is undone.
-            outside = outside_scope(view, [obj, *added])
-            if outside:
+    try:
+        with scope_check.written_rows() as written:
+            try:
+                result = action.callback(view, obj)
+            except ActionRefused as refused:
                 session.rollback()
-                flash(f"{action.label}: {left_outside(view, outside)} Nothing was changed.", "error")
+                flash(f"{action.label}: {refused} Nothing was changed.", "error")
                 return redirect(back)
-            if obj in session.deleted or sa.inspect(obj).was_deleted:
-                # The callback deleted the object: the deleted row's values, marked as a deletion, so that the
-                # rows later given its key do not show its entries.
-                audit.record(session, view, audit.deletion_action(f"action:{action.name}"), obj, before)
-            else:
-                changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
-                audit.record(session, view, f"action:{action.name}", obj, changes)
-            session.commit()
-        except StaleDataError:
-            # The UPDATE matched no row: someone deleted the object after this request loaded it.
+            except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+                raise  # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, below
+            except Exception as exc:
+                if erlen_db.is_unavailable(exc):
+                    raise
+                return _crashed(view, action, back)
+            session.flush()
+        outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
+        # Like row-level security's WITH CHECK: the object, and every row of a scoped model the action added or
+        # changed, must be in the user's scope after the change, or the whole action is undone.
+        outside = scope_check.rows_outside(view, [obj, *written], current_user._get_current_object())
+        if outside:
             session.rollback()
-            return _deleted_meanwhile(view, ident)
+            flash(f"{action.label}: {scope_check.left_outside(view, outside)} Nothing was changed.", "error")
+            return redirect(back)
+        if obj in session.deleted or sa.inspect(obj).was_deleted:
+            # The callback deleted the object: the deleted row's values, marked as a deletion, so that the
+            # rows later given its key do not show its entries.
+            audit.record(session, view, audit.deletion_action(f"action:{action.name}"), obj, before)
+        else:
+            changes = {**audit.diff(before, audit.snapshot(view, obj)), **outcome.changes}
+            audit.record(session, view, f"action:{action.name}", obj, changes)
+        session.commit()
+    except StaleDataError:
+        # The UPDATE matched no row: someone deleted the object after this request loaded it (found by the
+        # callback's own flush or the admin's).
+        session.rollback()
+        return _deleted_meanwhile(view, ident)
+    except sa.exc.IntegrityError:
+        # A constraint the change breaks (a duplicate name, a row others refer to): said, as a bulk action says it.
+        session.rollback()
+        flash(
+            f"{action.label} failed: the database refused the change (a value is a duplicate, or other rows refer "
+            f"to this {view.name.lower()}). Nothing was changed.",
+            "error",
+        )
+        return redirect(back)
     flash(outcome.message, "success")
     return redirect(back)
 

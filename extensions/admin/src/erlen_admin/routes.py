@@ -6,10 +6,8 @@ each); this module is imported by the first request one of them answers.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import typing as t
-from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import (
@@ -32,7 +30,20 @@ import erlen_db
 import erlen_forms
 from erlen_db import InvalidCursorError
 
-from . import audit, counting, denied, edit_guard, export, filters, list_urls, listing, refusals, related, row_locks
+from . import (
+    audit,
+    counting,
+    denied,
+    edit_guard,
+    export,
+    filters,
+    list_urls,
+    listing,
+    refusals,
+    related,
+    row_locks,
+    scope_check,
+)
 from .actions import Action
 from .list_rows import ListRow, RowWriter
 from .object_actions import ActionRefused
@@ -296,17 +307,22 @@ def _form_keys(form: t.Any) -> list[str]:
 def create_view(slug: str) -> t.Any:
     view = _view(slug, "create")
     form = view.create_form_class()()
+    user = current_user._get_current_object()
     # Foreign keys offer and accept only the related rows the user may see (their views' scopes).
-    related.restrict_choices(form, current_user._get_current_object())
+    related.restrict_choices(form, user)
     session = erlen_db.session
     if form.validate_on_submit():
         keys = [key for key in _form_keys(form) if key in view.columns]
-        obj = view.create_object(form, session)
         try:
-            session.flush()
-            if not _within_scope(view, obj):
+            # The view's create_object may add or change other rows, and flush them itself: each flush is
+            # watched, so that every row of a scoped model the save writes is checked (scope_check).
+            with scope_check.written_rows() as written:
+                obj = view.create_object(form, session)
+                session.flush()
+            outside = scope_check.rows_outside(view, [obj, *written], user)
+            if outside:
                 session.rollback()
-                form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
+                form.form_errors.append(scope_check.save_refused(view, obj, outside))
                 return render_template("admin/form.html", view=view, form=form, obj=None)
             audit.record(session, view, "create", obj, audit.diff({}, audit.snapshot(view, obj, keys)))
             session.commit()
@@ -341,13 +357,15 @@ def edit_view(slug: str, ident: str) -> t.Any:
         valid = False
     if valid:
         before = audit.snapshot(view, obj, keys)
-        view.update_object(form, obj)
-        changes = audit.diff(before, audit.snapshot(view, obj, keys))
-        outside = False
+        outside: list[scope_check.Outside] = []
         try:
-            if view.scope is not None:
+            # The view's update_object may change or add other rows, and flush them itself: each flush is
+            # watched, so that every row of a scoped model the save writes is checked (scope_check).
+            with scope_check.written_rows() as written:
+                view.update_object(form, obj)
+                changes = audit.diff(before, audit.snapshot(view, obj, keys))
                 session.flush()
-                outside = not _within_scope(view, obj)
+            outside = scope_check.rows_outside(view, [obj, *written], current_user._get_current_object())
             if outside:
                 session.rollback()  # the form shows the values again, saying why
             else:
@@ -374,7 +392,7 @@ def edit_view(slug: str, ident: str) -> t.Any:
             if not outside:
                 flash(f"{view.title(obj)} saved." if changes else "Nothing changed.", "success")
                 return redirect(url_for("admin.detail", slug=slug, ident=view.pk_of(obj)))
-            form.form_errors.append(OUTSIDE_SCOPE.format(name=view.name.lower()))
+            form.form_errors.append(scope_check.save_refused(view, obj, outside))
     key = None
     if view.key_in_form:
         labels = listing.related_labels(view, view.pk_key, [obj], session, user=current_user._get_current_object())
@@ -382,89 +400,6 @@ def edit_view(slug: str, ident: str) -> t.Any:
     return render_template(
         "admin/form.html", view=view, form=form, obj=obj, ident=view.pk_of(obj), key=key, loaded=loaded
     )
-
-
-#: What a create or edit form says when the saved row would fall outside the view's scope for the user.
-OUTSIDE_SCOPE = (
-    "Nothing was saved: with these values the {name} would be outside the rows you may see and change here. "
-    "Change the values that decide it, or ask someone who may see such rows."
-)
-
-
-@contextlib.contextmanager
-def added_rows(model: type) -> Iterator[list[t.Any]]:
-    """The objects of ``model`` that the flushes within the block insert, collected in the list it gives.
-
-    An action's callback may add rows and flush them itself (a query autoflushes): they are no longer in the
-    session's ``new`` when the admin checks them, so each flush is watched instead.
-
-    :param model: the mapped class whose new objects to collect.
-    """
-    session = erlen_db.get_session()
-    added: list[t.Any] = []
-
-    def collect(flushing: t.Any, context: t.Any, instances: t.Any) -> None:
-        added.extend(obj for obj in flushing.new if isinstance(obj, model))
-
-    sa.event.listen(session, "before_flush", collect)
-    try:
-        yield added
-    finally:
-        sa.event.remove(session, "before_flush", collect)
-
-
-def outside_scope(view: ModelView, objects: t.Sequence[t.Any]) -> list[str]:
-    """The rows of ``objects`` (flushed) that a change left outside the view's scope for the current user, named.
-
-    Like PostgreSQL's row-level security ``WITH CHECK``: an action may not move a row, or make one, where its
-    author could no longer see it. Read in the change's transaction, after its flush, through the scoped
-    statement; deleted objects are left out. Always empty without a scope.
-
-    :param view: the model view.
-    :param objects: the objects the change acted on, and those of the view's model it added.
-    :returns: :meth:`ModelView.title` of each object outside, in the order given.
-    """
-    if view.scope is None:
-        return []
-    alive = {
-        view.pk_of(obj): obj
-        for obj in objects
-        if not sa.inspect(obj).was_deleted and obj not in erlen_db.session.deleted and view.pk_of(obj) is not None
-    }
-    if not alive:
-        return []
-    pk = view.attribute(view.pk_key)
-    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk.in_(list(alive)))
-    inside = set(erlen_db.session.execute(statement.with_only_columns(pk)).scalars())
-    return [view.title(obj) for key, obj in alive.items() if key not in inside]
-
-
-def left_outside(view: ModelView, titles: t.Sequence[str]) -> str:
-    """The sentence saying that a change would have left ``titles`` outside the rows the user may see.
-
-    :param view: the model view.
-    :param titles: the rows, named (:func:`outside_scope`).
-    """
-    shown = ", ".join(titles[:10]) + (f" and {len(titles) - 10} more" if len(titles) > 10 else "")
-    return (
-        f"it would have left {shown} outside the {view.plural.lower()} you may see and change here, so it was "
-        "rolled back."
-    )
-
-
-def _within_scope(view: ModelView, obj: t.Any) -> bool:
-    """Whether ``obj`` (flushed) is in the view's scope for the current user; always without a scope.
-
-    A save must not move a row, or make one, where its author could no longer see it (another team's notes).
-
-    :param view: the model view.
-    :param obj: the object just created or changed, flushed in the request's transaction.
-    """
-    if view.scope is None:
-        return True
-    pk = view.attribute(view.pk_key)
-    statement = view.scoped(sa.select(view.model), current_user._get_current_object()).where(pk == view.pk_of(obj))
-    return erlen_db.session.execute(statement.with_only_columns(pk)).first() is not None
 
 
 def _deleted_meanwhile(view: ModelView, ident: str, outcome: str = "nothing was saved") -> t.Any:
@@ -587,7 +522,7 @@ def action_view(slug: str) -> t.Any:
     # The flush is where the database refuses a change (deleting a row others refer to): inside the
     # try, so the whole action is rolled back and reported instead of answering 500.
     try:
-        with added_rows(view.model) as added:
+        with scope_check.written_rows() as written:
             try:
                 message = action.callback(view, objects)
             except ActionRefused as refused:
@@ -602,10 +537,12 @@ def action_view(slug: str) -> t.Any:
                     raise  # the database, not the plugin: erlen-db answers 503
                 return _action_crashed(view, action, objects)
             session.flush()
-        outside = outside_scope(view, [*objects, *added])
+        # Like row-level security's WITH CHECK: the selected rows, and every row of a scoped model the callback
+        # added or changed, must be in the user's scope after the change, or the whole action is undone.
+        outside = scope_check.rows_outside(view, [*objects, *written], current_user._get_current_object())
         if outside:
             session.rollback()
-            flash(f"{action.label}: {left_outside(view, outside)} Nothing was changed.", "error")
+            flash(f"{action.label}: {scope_check.left_outside(view, outside)} Nothing was changed.", "error")
             return redirect(_back(view))
         for obj in objects:
             old = before[view.pk_of(obj)]

@@ -100,7 +100,8 @@ class ModelView:
         filters and labels: :mod:`erlen_admin.related`). A row outside
         the scope answers as a row that does not exist; a selected one is left out of a bulk action as a row
         deleted meanwhile. A create, edit, bulk or object action that leaves a row outside the scope is rolled
-        back (checked after its flush, through the scope). A scope that returns the very statement it was given
+        back (checked after its flush, through the scope), as is one that leaves a row of another scoped model
+        outside its views' scopes (:mod:`erlen_admin.scope_check`). A scope that returns the very statement it was given
         (``if user.is_superuser: return statement``) narrows nothing: that user's list is counted and estimated
         as the whole table's.
         ``None`` (the default): every row.
@@ -495,6 +496,9 @@ class ModelView:
         """Make the object of a validated create form and add it to ``session`` (the admin flushes,
         records and commits). By default, a new model instance filled by ``form.populate_obj``.
 
+        It may add or change other rows too (and flush them): every row of a scoped model it writes must be in
+        the user's scope after the save, or the whole save is rolled back and the form says which rows.
+
         :param form: the validated form.
         :param session: the request's database session.
         """
@@ -505,6 +509,9 @@ class ModelView:
 
     def update_object(self, form: t.Any, obj: t.Any) -> None:
         """Apply a validated edit form to ``obj`` (the admin records and commits); ``form.populate_obj`` by default.
+
+        It may change or add other rows too (and flush them): every row of a scoped model it writes must be in
+        the user's scope after the save, or the whole save is rolled back and the form says which rows.
 
         :param form: the validated form.
         :param obj: the object being edited.
