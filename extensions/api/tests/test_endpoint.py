@@ -621,3 +621,65 @@ def test_a_required_list_parameter_with_too_many_values_is_not_also_missing(make
         ("id", "too_many_values"),
         ("id", "int_parsing"),
     ]
+
+
+class _Line(BaseModel):
+    name: str
+    quantity: int = 1
+
+
+class _Order(BaseModel):
+    title: str
+    items: list[_Line] = []
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "path", "pointer"),
+    [
+        (b'{"title": "a", "title": "b"}', "title", "title", "#/title"),
+        (
+            b'{"title": "a", "items": [{"name": "x"}, {"name": "y"}, {"name": "z", "name": "w"}]}',
+            "name",
+            "items[2].name",
+            "#/items/2/name",
+        ),
+        # Spelled with an escape, the same key; and invalid besides (quantity): the 400 comes first.
+        (
+            b'{"title": "a", "items": [{"name": "x", "quantity": "many", "n\\u0061me": "y"}]}',
+            "name",
+            "items[0].name",
+            "#/items/0/name",
+        ),
+    ],
+)
+def test_a_body_with_a_key_twice_in_one_object_is_a_400_naming_it(
+    make_app: t.Any, body: bytes, key: str, path: str, pointer: str
+) -> None:
+    """pydantic keeps the last of a repeated key: {"title": "a", "title": "b"} reached the view as "b", silently,
+    and a proxy reading the first saw another request than the app. Refused, with the key and its place."""
+    api = Api("orders", version="v9")
+    seen: list[_Order] = []
+
+    @api.post("/orders", status=201)
+    def create_order(order: _Order) -> dict[str, int]:
+        seen.append(order)
+        return {"items": len(order.items)}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)  # the 400 is checked against the OpenAPI document
+    refused = client.post("/api/v9/orders", data=body, content_type="application/json")
+    assert (refused.status_code, refused.mimetype) == (400, PROBLEM_MEDIA_TYPE), refused.data
+    problem = refused.json
+    assert problem["type"] == "urn:erlen:problem:invalid-json"
+    assert problem["detail"] == (
+        f'The body has the key "{key}" twice in one object, at {path}: send each key once (which of the values '
+        "was meant cannot be told)."
+    )
+    assert problem["pointer"] == pointer
+    assert seen == []
+    # The same keys in different objects are no repetition.
+    fine = client.post("/api/v9/orders", json={"title": "a", "items": [{"name": "x"}, {"name": "y", "quantity": 2}]})
+    assert (fine.status_code, fine.json) == (201, {"items": 2})

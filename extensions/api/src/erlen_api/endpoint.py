@@ -13,6 +13,7 @@ import codecs
 import dataclasses
 import decimal
 import inspect
+import json
 import math
 import re
 import sys
@@ -26,6 +27,7 @@ from pydantic import BaseModel, Field, RootModel, TypeAdapter, ValidationError, 
 from pydantic_core import ErrorDetails
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .json_keys import duplicate_key, json_path
 from .loaded_rows import LoadedRows
 from .negotiation import require_json_body
 from .params import Body, Path, Query, is_scalar, is_sequence, is_structured, split_annotation
@@ -531,6 +533,7 @@ class Endpoint:
                     type=PROBLEM_TYPES["invalid-json"],
                     title="Invalid JSON",
                 ) from None
+            _refuse_duplicate_keys(data)  # before the fields' errors: which value of the key they are about is moot
             # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
             places = {error["pointer"] for error in non_finite}
             if self._body_has_unions and parsed is None:
@@ -545,6 +548,7 @@ class Endpoint:
                 taken = places | {error["pointer"] for error in others}
                 non_finite += self._non_finite_texts_among_others(parsed.document, texts, taken)
             return non_finite + others
+        _refuse_duplicate_keys(data)
         # A string that a number field read as NaN or infinite ("nan", "inf", "1e400"): refused as JSON's NaN is.
         non_finite += [
             _finite_number_error("body", pointer=json_pointer(location))
@@ -555,6 +559,34 @@ class Endpoint:
             return non_finite
         arguments[body.argument] = value
         return []
+
+
+def _refuse_duplicate_keys(data: bytes) -> None:
+    """Refuse a JSON body holding a key twice in one object, which pydantic reads as its last value.
+
+    Called once pydantic has parsed the body: a body that is not JSON gets its own 400 first.
+
+    :param data: the body.
+    :raises Problem: 400 naming the key and its place.
+    """
+    location = duplicate_key(data)
+    if location is None:
+        return
+    if isinstance(location, str):  # where, in jiter's words: the standard library could not read the body
+        raise Problem(
+            400,
+            f"The body holds a key twice in one object: {location}. Send each key once.",
+            type=PROBLEM_TYPES["invalid-json"],
+            title="Invalid JSON",
+        )
+    raise Problem(
+        400,
+        f"The body has the key {json.dumps(location[-1], ensure_ascii=False)} twice in one object, at "
+        f"{json_path(location)}: send each key once (which of the values was meant cannot be told).",
+        type=PROBLEM_TYPES["invalid-json"],
+        title="Invalid JSON",
+        pointer=json_pointer(location),
+    )
 
 
 def _too_large(accepted: int | None) -> Problem:
