@@ -122,6 +122,32 @@ def test_a_query_model_with_repeated_parameters_and_an_enum(client: t.Any) -> No
     ]
 
 
+def test_a_parameter_of_one_value_given_twice_is_a_422_naming_it(app: Flask) -> None:
+    """?limit=1&limit=500 was read as 1 (Werkzeug keeps the first), silently; a proxy keeping the last saw 500."""
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)  # the 422 is checked against the document
+    for url, key in (
+        ("/api/v1/items?limit=1&limit=50", "limit"),  # a field of a query model
+        ("/api/v1/search?q=pen&q=ink", "q"),  # a scalar parameter
+        ("/api/v1/search?q=pen&max-results=1&max-results=2&max-results=3", "max-results"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 422, (url, response.data)
+        problem = response.json
+        count = url.count(f"{key}=")
+        assert problem["errors"] == [
+            {
+                "detail": f"The parameter {key!r} takes one value; the request gives it {count} times: send it once.",
+                "location": "query",
+                "parameter": key,
+                "type": "repeated_parameter",
+            }
+        ]
+    # A list parameter takes several, as before.
+    assert [row["id"] for row in client.get("/api/v1/items?tag=4&tag=9&limit=5").json] == [4, 9]
+
+
 def test_path_parameters_are_converted_by_their_type_hint(client: t.Any) -> None:
     assert client.get("/api/v1/codes/42").json == {"code": 42}
     problem = client.get("/api/v1/codes/abc").json

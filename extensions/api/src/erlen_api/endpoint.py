@@ -633,6 +633,8 @@ def _query_values(
 ) -> dict[str, t.Any]:
     """The raw values of ``parameters`` in the query string ``args``: a list for a repeated parameter.
 
+    A parameter of one value given several times (``?limit=1&limit=500``) has an error in ``errors``.
+
     A repeated parameter (a list filter, ``?status=a&status=b``) with more values than ``API_MAX_FILTER_VALUES``
     has an error in ``errors``, and only its first values are validated: tens of thousands of values would reach
     the database as bound parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
@@ -646,10 +648,22 @@ def _query_values(
         key = parameter.key
         if key not in args:
             continue
-        if not parameter.repeated:
-            raw[key] = args[key]
-            continue
         values = args.getlist(key)
+        if not parameter.repeated:
+            if len(values) > 1:
+                # Which one counts is the parser's choice (Werkzeug's the first, others the last): a proxy reading
+                # the other value would see another request, and the client's own mistake would go unseen.
+                errors.append(
+                    {
+                        "detail": f"The parameter {key!r} takes one value; the request gives it {len(values)} times: "
+                        "send it once.",
+                        "location": "query",
+                        "parameter": key,
+                        "type": "repeated_parameter",
+                    }
+                )
+            raw[key] = values[0]
+            continue
         limit: int = current_app.config["API_MAX_FILTER_VALUES"]
         if len(values) > limit:
             errors.append(
