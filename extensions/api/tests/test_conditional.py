@@ -210,6 +210,21 @@ def test_a_view_s_own_etag_is_kept_and_compared_whatever_its_case(app: Flask, cl
     assert client.get("/api/two-types").headers["ETag"] == entity_tag(b"{}")
 
 
+def test_a_view_s_own_weak_etag_is_compared_weakly(app: Flask, client: t.Any) -> None:
+    """RFC 9110 13.1.2: If-None-Match compares weakly, so W/"v7" matches W/"v7" and "v7". The W/ prefix was kept
+    in the tag compared (W/"v7 once its quotes were stripped): a weak ETag never matched, and never got its 304."""
+    from flask import Response
+
+    app.add_url_rule(
+        "/api/weak-tag",
+        "weak_tag",
+        lambda: Response(b'{"a":1}', content_type="application/json", headers={"ETag": 'W/"v7"'}),
+    )
+    for header in ('W/"v7"', '"v7"', '"other", W/"v7"'):
+        assert client.get("/api/weak-tag", headers={"If-None-Match": header}).status_code == 304, header
+    assert client.get("/api/weak-tag", headers={"If-None-Match": '"v8"'}).status_code == 200
+
+
 def test_a_304_keeps_the_rate_limit_headers(make_app: t.Any) -> None:
     limited = t.cast(Flask, make_app(["api"], {"API_RATELIMIT_ADDRESS": "100/minute"}))
     limited.register_blueprint(api)
