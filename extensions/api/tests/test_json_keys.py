@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
 
 from erlen_api.json_keys import duplicate_key, json_path
@@ -52,3 +54,19 @@ def test_json_paths_are_written_as_people_write_them() -> None:
     assert json_path((0, "id")) == "[0].id"
     assert json_path(("first name", "x")) == '["first name"].x'
     assert json_path(("a.b",)) == '["a.b"]'
+
+
+def test_a_key_repeated_as_deep_as_pydantic_reads_is_found() -> None:
+    """jiter's depth limit must be pydantic's: a body pydantic validates but the check cannot read would pass
+    unchecked (the check answers None for what it cannot read, leaving the verdict to pydantic's parse)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    deepest = 0
+    for depth in range(150, 400):
+        try:
+            TypeAdapter(t.Any).validate_json(b'{"a":' * depth + b"1" + b"}" * depth)
+        except ValidationError:
+            break
+        deepest = depth
+    body = b'{"a":' * (deepest - 1) + b'{"x": 1, "x": 2}' + b"}" * (deepest - 1)
+    assert duplicate_key(body) == ("a",) * (deepest - 1) + ("x",)
