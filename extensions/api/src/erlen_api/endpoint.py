@@ -505,6 +505,17 @@ class Endpoint:
             data = request.get_data(cache=True)
         except RequestEntityTooLarge:
             raise _too_large(accepted) from None
+        except Exception as exc:
+            # What the server raises from the read of the body is the client's framing, not the app's error: gunicorn
+            # raises InvalidChunkSize, ChunkMissingTerminator (its ParseExceptions) or NoMoreData (an OSError) for a
+            # malformed or cut-short chunked body, which was a 500; Werkzeug's server ends the stream early
+            # (ClientDisconnected, a 400 saying nothing of the body). Logged, should a server's own failure hide here.
+            current_app.logger.info("The request's body could not be read: %r", exc)
+            raise Problem(
+                400,
+                "The body could not be read: its chunked transfer coding is malformed, or the connection ended "
+                "before the body did. Send the body again, whole (with Content-Length, or valid chunks).",
+            ) from None
         if limit is not None and len(data) > limit:
             raise _too_large(limit)
         if not data:
