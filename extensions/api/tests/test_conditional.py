@@ -108,9 +108,52 @@ def test_a_changed_resource_is_sent_again(client: t.Any) -> None:
     assert response.headers["ETag"] != tag
 
 
-def test_garbage_in_if_none_match_is_no_match(client: t.Any) -> None:
-    response = client.get("/api/v1/notes/1", headers={"If-None-Match": 'W/, ,"unterminated'})
-    assert response.status_code == 200
+#: Headers that are neither * nor a list of entity tags (RFC 9110, 8.8.3 and 13.1.1): unterminated, unquoted
+#: (werkzeug read the bare text as a tag), a lower-case weak prefix, * among tags, a space or a quote inside.
+MALFORMED = ['W/, ,"unterminated', "abc", 'w/"abc"', '*, "abc"', '"a" "b"', '"a b"', '"a"b"', "**", 'W/ "a"']
+
+
+@pytest.mark.parametrize("header", MALFORMED)
+def test_a_malformed_if_none_match_is_a_400_naming_the_header(app: Flask, header: str) -> None:
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)  # the 400 is checked against the OpenAPI document
+    response = client.get("/api/v1/notes/1", headers={"If-None-Match": header})
+    assert (response.status_code, response.mimetype) == (400, "application/problem+json"), response.data
+    assert response.json["detail"].startswith("The If-None-Match header is not a list of entity tags")
+    assert response.json["header"] == "If-None-Match"
+    assert response.json["instance"] == "/api/v1/notes/1"
+    assert "ETag" not in response.headers
+
+
+@pytest.mark.parametrize("header", MALFORMED)
+def test_a_malformed_if_match_is_a_400_not_a_412_and_changes_nothing(app: Flask, header: str) -> None:
+    """A 412 says the precondition is false (the client re-reads and tries again, with the same header); the
+    server could not read it: a 400 naming the header and the form it takes."""
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)
+    for response in (
+        client.patch("/api/v1/notes/1", json={"title": "Call Ada"}, headers={"If-Match": header}),
+        client.delete("/api/v1/notes/1", headers={"If-Match": header}),
+    ):
+        assert (response.status_code, response.mimetype) == (400, "application/problem+json"), response.data
+        assert response.json["detail"].startswith("The If-Match header is not a list of entity tags")
+        assert response.json["header"] == "If-Match"
+    assert NOTES[1].title == "Groceries"
+
+
+def test_valid_lists_of_tags_are_compared_as_before(client: t.Any) -> None:
+    """Weak comparison for If-None-Match (a weak tag of the same opaque text matches), strong for If-Match (a weak
+    tag never does); empty list elements are allowed (RFC 9110, 5.6.1), and a comma may be inside a tag."""
+    tag = client.get("/api/v1/notes/1").headers["ETag"]
+    for header in (f" W/{tag} ", f'"a,b", ,{tag}', f"\t{tag},"):
+        assert client.get("/api/v1/notes/1", headers={"If-None-Match": header}).status_code == 304, header
+    assert client.get("/api/v1/notes/1", headers={"If-None-Match": '"a,b", ""'}).status_code == 200
+    assert (
+        client.patch("/api/v1/notes/1", json={"title": "x"}, headers={"If-Match": f'W/{tag}, "a"'}).status_code == 412
+    )
+    assert client.patch("/api/v1/notes/1", json={"title": "x"}, headers={"If-Match": f'"a", {tag}'}).status_code == 200
 
 
 def test_only_successful_reads_are_tagged(client: t.Any) -> None:
@@ -165,6 +208,21 @@ def test_a_view_s_own_etag_is_kept_and_compared_whatever_its_case(app: Flask, cl
     assert client.get("/api/own-tag", headers={"If-None-Match": entity_tag(b'{"a":1}')}).status_code == 200
     # The first Content-Type decides, as Headers.get reads it.
     assert client.get("/api/two-types").headers["ETag"] == entity_tag(b"{}")
+
+
+def test_a_view_s_own_weak_etag_is_compared_weakly(app: Flask, client: t.Any) -> None:
+    """RFC 9110 13.1.2: If-None-Match compares weakly, so W/"v7" matches W/"v7" and "v7". The W/ prefix was kept
+    in the tag compared (W/"v7 once its quotes were stripped): a weak ETag never matched, and never got its 304."""
+    from flask import Response
+
+    app.add_url_rule(
+        "/api/weak-tag",
+        "weak_tag",
+        lambda: Response(b'{"a":1}', content_type="application/json", headers={"ETag": 'W/"v7"'}),
+    )
+    for header in ('W/"v7"', '"v7"', '"other", W/"v7"'):
+        assert client.get("/api/weak-tag", headers={"If-None-Match": header}).status_code == 304, header
+    assert client.get("/api/weak-tag", headers={"If-None-Match": '"v8"'}).status_code == 200
 
 
 def test_a_304_keeps_the_rate_limit_headers(make_app: t.Any) -> None:
@@ -242,6 +300,11 @@ def test_the_document_describes_conditional_requests(app: Flask) -> None:
     assert [p["name"] for p in update["parameters"] if p["in"] == "header"] == ["If-Match"]
     assert "412" in update["responses"] and "428" not in update["responses"]
     assert "304" not in update["responses"]
+    # The 400 of a malformed If-Match and If-None-Match.
+    assert "If-Match" in update["responses"]["400"]["description"]
+    assert "If-None-Match" in read["responses"]["400"]["description"]
+    delete = document["paths"]["/api/v1/notes/{id}"]["delete"]
+    assert delete["responses"]["400"]["description"] == "Bad Request: If-Match is not * nor a list of entity tags."
     assert "ETag" in document["components"]["headers"]
 
 

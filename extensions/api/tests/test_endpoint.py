@@ -122,6 +122,32 @@ def test_a_query_model_with_repeated_parameters_and_an_enum(client: t.Any) -> No
     ]
 
 
+def test_a_parameter_of_one_value_given_twice_is_a_422_naming_it(app: Flask) -> None:
+    """?limit=1&limit=500 was read as 1 (Werkzeug keeps the first), silently; a proxy keeping the last saw 500."""
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)  # the 422 is checked against the document
+    for url, key in (
+        ("/api/v1/items?limit=1&limit=50", "limit"),  # a field of a query model
+        ("/api/v1/search?q=pen&q=ink", "q"),  # a scalar parameter
+        ("/api/v1/search?q=pen&max-results=1&max-results=2&max-results=3", "max-results"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 422, (url, response.data)
+        problem = response.json
+        count = url.count(f"{key}=")
+        assert problem["errors"] == [
+            {
+                "detail": f"The parameter {key!r} takes one value; the request gives it {count} times: send it once.",
+                "location": "query",
+                "parameter": key,
+                "type": "repeated_parameter",
+            }
+        ]
+    # A list parameter takes several, as before.
+    assert [row["id"] for row in client.get("/api/v1/items?tag=4&tag=9&limit=5").json] == [4, 9]
+
+
 def test_path_parameters_are_converted_by_their_type_hint(client: t.Any) -> None:
     assert client.get("/api/v1/codes/42").json == {"code": 42}
     problem = client.get("/api/v1/codes/abc").json
@@ -621,3 +647,168 @@ def test_a_required_list_parameter_with_too_many_values_is_not_also_missing(make
         ("id", "too_many_values"),
         ("id", "int_parsing"),
     ]
+
+
+class _Line(BaseModel):
+    name: str
+    quantity: int = 1
+
+
+class _Order(BaseModel):
+    title: str
+    items: list[_Line] = []
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "path", "pointer"),
+    [
+        (b'{"title": "a", "title": "b"}', "title", "title", "#/title"),
+        (
+            b'{"title": "a", "items": [{"name": "x"}, {"name": "y"}, {"name": "z", "name": "w"}]}',
+            "name",
+            "items[2].name",
+            "#/items/2/name",
+        ),
+        # Spelled with an escape, the same key; and invalid besides (quantity): the 400 comes first.
+        (
+            b'{"title": "a", "items": [{"name": "x", "quantity": "many", "n\\u0061me": "y"}]}',
+            "name",
+            "items[0].name",
+            "#/items/0/name",
+        ),
+    ],
+)
+def test_a_body_with_a_key_twice_in_one_object_is_a_400_naming_it(
+    make_app: t.Any, body: bytes, key: str, path: str, pointer: str
+) -> None:
+    """pydantic keeps the last of a repeated key: {"title": "a", "title": "b"} reached the view as "b", silently,
+    and a proxy reading the first saw another request than the app. Refused, with the key and its place."""
+    api = Api("orders", version="v9")
+    seen: list[_Order] = []
+
+    @api.post("/orders", status=201)
+    def create_order(order: _Order) -> dict[str, int]:
+        seen.append(order)
+        return {"items": len(order.items)}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)  # the 400 is checked against the OpenAPI document
+    refused = client.post("/api/v9/orders", data=body, content_type="application/json")
+    assert (refused.status_code, refused.mimetype) == (400, PROBLEM_MEDIA_TYPE), refused.data
+    problem = refused.json
+    assert problem["type"] == "urn:erlen:problem:invalid-json"
+    assert problem["detail"] == (
+        f'The body has the key "{key}" twice in one object, at {path}: send each key once (which of the values '
+        "was meant cannot be told)."
+    )
+    assert problem["pointer"] == pointer
+    assert seen == []
+    # The same keys in different objects are no repetition.
+    fine = client.post("/api/v9/orders", json={"title": "a", "items": [{"name": "x"}, {"name": "y", "quantity": 2}]})
+    assert (fine.status_code, fine.json) == (201, {"items": 2})
+
+
+class _Readings(BaseModel):
+    labels: list[str] = []
+    values: list[float] = []
+
+
+def test_a_422_lists_the_first_hundred_errors_and_counts_the_rest(make_app: t.Any) -> None:
+    """A body of 1 MiB holding half a million invalid items was answered with every error: 54 MB and seconds of
+    work for one request. The answer lists the first 100, and says how many there are."""
+    from erlen_api.endpoint import MAX_LISTED_ERRORS
+
+    api = Api("many", version="v9")
+
+    @api.post("/readings")
+    def readings(body: _Readings) -> dict[str, int]:
+        return {"labels": len(body.labels)}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)  # checked against the document
+    for body, pointer, kind in (
+        ({"labels": [1] * 1000}, "#/labels/{}", "string_type"),
+        ({"values": [float("nan")] * 1000}, "#/values/{}", "finite_number"),
+        ({"values": ["nan"] * 1000}, "#/values/{}", "finite_number"),  # text read as NaN, in a valid body
+    ):
+        data = json.dumps(body).encode()  # NaN as JSON's extension, NaN
+        refused = client.post("/api/v9/readings", data=data, content_type="application/json")
+        assert refused.status_code == 422, refused.data[:300]
+        problem = refused.json
+        assert (
+            problem["detail"]
+            == "The request has 1000 invalid inputs. The first 100 are listed: fix them, and send it again."
+        )
+        assert len(problem["errors"]) == MAX_LISTED_ERRORS == 100
+        assert [(e["pointer"], e["type"]) for e in problem["errors"]] == [(pointer.format(i), kind) for i in range(100)]
+    # At the limit, every error and the plain detail.
+    exactly = client.post("/api/v9/readings", json={"labels": [1] * 100}).json
+    assert exactly["detail"] == "The request has 100 invalid inputs." and len(exactly["errors"]) == 100
+
+
+def _exchange(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send raw ``request`` bytes to 127.0.0.1:``port``; the answer's status and body (the connection closes)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def test_a_body_whose_chunks_are_malformed_is_a_400_under_gunicorn(tmp_path: t.Any) -> None:
+    """gunicorn raises InvalidChunkSize or ChunkMissingTerminator from the read of a malformed chunked body:
+    erlen-api's read of the body let them through, a 500 for the client's framing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from erlen.testing import free_port
+
+    pytest.importorskip("gunicorn", reason="the test serves the app with gunicorn, which this environment lacks")
+    port = free_port()
+    tests = Path(__file__).parent
+    log = tmp_path / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+               "--chdir", str(tests), "api_sample.served:app"]  # fmt: skip
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(tests)}, stdout=output, stderr=output)
+    head = (
+        b"POST /api/v1/items HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                status, _ = _exchange(port, head + b'1b\r\n{"name":"pen","quantity":2}\r\n0\r\n\r\n')
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "gunicorn did not answer within 60 seconds"
+                time.sleep(0.2)
+        assert status == 201  # valid chunks are read
+        for chunks in (b"zz\r\nabc\r\n0\r\n\r\n", b'1b\r\n{"name":"pen","quantity":2}XX0\r\n\r\n'):
+            status, body = _exchange(port, head + chunks)
+            assert status == 400, body
+            problem = json.loads(body)
+            assert problem["detail"].startswith("The body could not be read: its chunked transfer coding is malformed")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

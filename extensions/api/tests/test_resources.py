@@ -121,6 +121,17 @@ def test_a_stale_if_match_is_refused_with_412_and_changes_nothing(ada: ApiClient
     assert ada.patch(url, json={"title": "Star"}, headers={"If-Match": "*"}).status_code == 200
 
 
+def test_a_malformed_if_match_is_a_400_not_a_412_and_changes_nothing(ada: ApiClient) -> None:
+    book = ada.post("/api/v1/books", json={"title": "Emma"})
+    url, tag = book.headers["Location"], book.headers["ETag"]
+    unquoted = tag.strip('"')  # werkzeug read a bare tag as that tag: it matched
+    for header in (unquoted, f"w/{tag}", f"*, {tag}"):
+        refused = _problem(ada.patch(url, json={"title": "Mine"}, headers={"If-Match": header}), 400)
+        assert refused["detail"].startswith("The If-Match header is not a list of entity tags"), refused
+        _problem(ada.delete(url, headers={"If-Match": header}), 400)
+    assert ada.get(url).json["title"] == "Emma"
+
+
 def test_a_change_whose_answer_fails_is_not_saved(app: Flask, ada: ApiClient) -> None:
     """A write answers an error only when nothing was saved: the answer is made before the commit.
 

@@ -113,6 +113,45 @@ def test_an_invalid_token_gets_a_401_with_the_bearer_error(client: t.Any) -> Non
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="API", error="invalid_token"')
 
 
+@pytest.mark.parametrize(
+    ("authorization", "detail"),
+    [
+        (
+            "Basic Zm9vOmJhcg==",
+            "The Authorization header's scheme 'Basic' is not accepted: send 'Authorization: Bearer "
+            "<token>' (a space after Bearer), or log in.",
+        ),
+        (
+            "Token abc",
+            "The Authorization header's scheme 'Token' is not accepted: send 'Authorization: Bearer <token>' "
+            "(a space after Bearer), or log in.",
+        ),
+        (
+            "Bearer\tuser-1",
+            "The Authorization header is malformed: send 'Authorization: Bearer <token>' (a space after "
+            "Bearer), or log in.",
+        ),
+        ("Bearer", "The Authorization header has no access token after Bearer: send 'Authorization: Bearer <token>'."),
+        (
+            "Bearer   ",
+            "The Authorization header has no access token after Bearer: send 'Authorization: Bearer <token>'.",
+        ),
+    ],
+)
+def test_an_authorization_header_the_api_cannot_read_is_named_in_the_401(
+    app: Flask, editor: t.Any, authorization: str, detail: str
+) -> None:
+    """A client that sent credentials was told "log in, or send an access token", as if it had sent none."""
+    from erlen_api.testing import api_client_for
+
+    client = api_client_for(app)  # the answers are checked against the document
+    response = client.post("/api/v1/notes", json={"title": "x"}, headers={"Authorization": authorization})
+    assert _problem(response, 401)["detail"] == detail
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="API"')
+    # Where no user is needed, a header meant for another hop (a proxy's Basic login) is no reason to refuse.
+    assert client.get("/api/v1/notes", headers={"Authorization": "Basic Zm9vOmJhcg=="}).status_code == 200
+
+
 def test_a_token_refused_with_a_reason(client: t.Any, editor: t.Any) -> None:
     response = client.get("/api/v1/notes", headers={"Authorization": f"Bearer expired-{editor.id}"})
     assert _problem(response, 401)["detail"] == "The access token has expired."

@@ -498,6 +498,12 @@ def test_malformed_json_is_a_clear_400(pk_app, path):
     assert too_large.status_code == 413 and too_large.json["error"] == "bad_request"
     as_form = client.post(path, data={"credential": "x"}, headers={"X-CSRF-Token": csrf_token_for(client)})
     assert as_form.status_code == 400
+    # A key twice in one object: the decoder kept the last "credential", a proxy perhaps the first.
+    twice = client.post(path, data=b'{"credential": {}, "credential": {"id": "x"}}', headers=headers)
+    assert twice.status_code == 400 and twice.json["error"] == "bad_request", twice.text
+    assert twice.json["message"] == (
+        'The request body has the key "credential" twice in one object, at credential: send each key once.'
+    )
 
 
 GARBAGE: list[t.Any] = [

@@ -155,6 +155,40 @@ def test_a_json_body_that_is_not_an_object_never_validates_a_form_of_optional_fi
     assert client.post("/nickname", data=b"", content_type="application/json").get_json()["valid"] is True
 
 
+@pytest.mark.parametrize(
+    ("body", "key", "path"),
+    [
+        (b'{"nickname": "Ada", "nickname": "admin"}', "nickname", "nickname"),
+        (b'{"nickname": "Ada", "nickn\\u0061me": "admin"}', "nickname", "nickname"),  # an escape: the same key
+        (b'{"address": {"city": "Oslo", "city": "Bergen"}, "nickname": "Ada"}', "city", "address.city"),
+        (b'{"phones": [{"n": 1}, {"n": 2, "n": 3}], "nickname": "Ada"}', "n", "phones[1].n"),
+    ],
+)
+def test_a_json_body_holding_a_key_twice_never_validates_and_says_where(
+    make_app: MakeApp, body: bytes, key: str, path: str
+) -> None:
+    """The JSON decoder keeps the last of a repeated key: {"nickname": "Ada", "nickname": "admin"} was a valid
+    form of "admin", and a proxy reading the first saw "Ada". The form is now invalid, and its error names the key."""
+    app = make_app(["forms"])
+
+    class NicknameForm(Form):
+        nickname = StringField("Nickname")
+
+    @app.post("/nickname")
+    def nickname() -> t.Any:
+        form = NicknameForm()
+        return jsonify({"valid": form.validate_on_submit(), "errors": form.errors, "data": form.nickname.data})
+
+    client = csrf_client_for(app)
+    answer = client.post("/nickname", data=body, content_type="application/json").get_json()
+    message = f'The request body has the key "{key}" twice in one object, at {path}: send each key once.'
+    assert answer == {"valid": False, "errors": {"": [message]}, "data": None}
+    assert erlen_forms.read_json_body is not None  # the package's public name
+    # The same key in different objects is no repetition.
+    fine = client.post("/nickname", json={"nickname": "Ada", "a": [{"n": 1}, {"n": 2}]}).get_json()
+    assert fine == {"valid": True, "errors": {}, "data": "Ada"}
+
+
 def test_malformed_json_is_invalid_not_an_error(person_client: t.Any) -> None:
     response = person_client.post("/person", data=b"{not json", content_type="application/json")
     assert response.status_code == 200

@@ -22,7 +22,7 @@ from pydantic import BaseModel, TypeAdapter
 from werkzeug.wrappers import Response
 
 from .etags import entity_tag, matches
-from .problems import Problem
+from .problems import Problem, problem_response
 from .state import ApiState, state_of
 
 if t.TYPE_CHECKING:
@@ -152,8 +152,37 @@ def tag_response_of(response: Response, state: ApiState) -> Response:
         tag = entity_tag(body[0] if single else response.get_data())  # type: ignore[index]
         headers.add("ETag", tag)  # absent, as the pass above found: nothing to replace
     if_none_match = current.environ.get("HTTP_IF_NONE_MATCH")
-    if if_none_match is not None and matches(if_none_match, tag, weak=True):
-        return not_modified(response)
+    if if_none_match is not None:
+        try:
+            if matches(if_none_match, tag, weak=True):
+                return not_modified(response)
+        except Problem as exc:
+            # After the view: a read, which changed nothing. An after_request function cannot raise (a 500).
+            return refused(response, exc, current.path)
+    return response
+
+
+def refused(response: Response, problem: Problem, path: str) -> Response:
+    """``response`` turned into ``problem``'s answer, keeping the headers that do not describe its body (the
+    rate limits', CORS', a version's ``Deprecation``), as :func:`not_modified` does.
+
+    :param response: the answer of the view.
+    :param problem: the problem to answer instead.
+    :param path: the request's path, the problem's ``instance``.
+    """
+    answer = problem_response(
+        t.cast(int, problem.code),
+        problem.detail,
+        type=problem.type,
+        title=problem.title,
+        instance=path,
+        **problem.extensions,
+    )
+    response.status_code = answer.status_code
+    response.set_data(answer.get_data())
+    for name in ("ETag", "Last-Modified", "Content-Location"):
+        response.headers.pop(name, None)
+    response.headers["Content-Type"] = answer.headers["Content-Type"]
     return response
 
 
@@ -198,7 +227,9 @@ def describe(operation: dict[str, t.Any], endpoint: Endpoint, app: Flask) -> Non
             "description": "Not Modified: the representation still has the ETag that If-None-Match names.",
             "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
         }
+        _describe_malformed(responses, "If-None-Match")
     if "412" in responses:
+        _describe_malformed(responses, "If-Match")
         required = bool(app.config.get("API_REQUIRE_IF_MATCH"))
         parameters.append(
             {
@@ -214,6 +245,22 @@ def describe(operation: dict[str, t.Any], endpoint: Endpoint, app: Flask) -> Non
             responses.setdefault("428", {**responses["412"], "description": "Precondition Required: send If-Match."})
     if not parameters:
         del operation["parameters"]
+
+
+def _describe_malformed(responses: dict[str, t.Any], header: str) -> None:
+    """Document the 400 of a malformed conditional ``header``: a response of its own, or a line added to the 400
+    of an invalid body.
+
+    :param responses: the operation's responses, changed in place.
+    :param header: ``If-Match`` or ``If-None-Match``.
+    """
+    sentence = f"{header} is not * nor a list of entity tags."
+    known = responses.get("400")
+    if known is None:
+        default = responses["default"]
+        responses["400"] = {**default, "description": f"Bad Request: {sentence}"}
+    else:
+        responses["400"] = {**known, "description": f"{known['description']} Or: {sentence}"}
 
 
 #: The ``components/headers`` of the document that :func:`describe` refers to.

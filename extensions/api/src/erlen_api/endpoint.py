@@ -13,6 +13,7 @@ import codecs
 import dataclasses
 import decimal
 import inspect
+import json
 import math
 import re
 import sys
@@ -26,6 +27,7 @@ from pydantic import BaseModel, Field, RootModel, TypeAdapter, ValidationError, 
 from pydantic_core import ErrorDetails
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .json_keys import duplicate_key, json_path
 from .loaded_rows import LoadedRows
 from .negotiation import require_json_body
 from .params import Body, Path, Query, is_scalar, is_sequence, is_structured, split_annotation
@@ -65,6 +67,10 @@ _NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[eE]\+?0*[1-9][0-9]{2}|(?<![0-9])[
 #: ``"nan"``, ``"inf"``, ``"-Infinity"`` (any case), ``"1e400"`` for a float and ``"NaN"``, ``"sNaN"``,
 #: ``"Infinity"`` for a ``Decimal``; an escaped character (``"\u006ean"``) may spell any of them.
 _NON_FINITE_TEXT_HINT = re.compile(rb"(?i)nan|inf|\\u|e\+?0*[1-9][0-9]{2}|(?<![0-9])[0-9]{210}")
+
+#: The most errors a 422 lists. A body of 1 MiB holding half a million invalid items ([1,1,1,...] for a list of
+#: strings) had as many listed: a 54 MB answer, four seconds of work; a client fixes the first ones first anyway.
+MAX_LISTED_ERRORS = 100
 
 #: No value at a location of the view's arguments.
 _ABSENT: t.Final = object()
@@ -387,16 +393,21 @@ class Endpoint:
                     for key in raw
                     if _is_non_finite(_value_at(arguments[model.argument], (key,)))
                 )
+        unlisted = 0
         if self.body is not None:
-            body_errors = self._parse_body(arguments)
+            body_errors, unlisted = self._parse_body(arguments)
             errors.extend(body_errors)
         if errors:
+            total = len(errors) + unlisted
+            detail = f"The request has {total} invalid input{'s' if total > 1 else ''}."
+            if total > MAX_LISTED_ERRORS:
+                detail += f" The first {MAX_LISTED_ERRORS} are listed: fix them, and send it again."
             raise Problem(
                 422,
-                f"The request has {len(errors)} invalid input{'s' if len(errors) > 1 else ''}.",
+                detail,
                 type=PROBLEM_TYPES["validation"],
                 title="Invalid request",
-                errors=errors,
+                errors=errors[:MAX_LISTED_ERRORS],
             )
         return arguments
 
@@ -473,8 +484,10 @@ class Endpoint:
             if location in read_as_numbers
         ]
 
-    def _parse_body(self, arguments: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-        """Parse the JSON body into ``arguments``; the errors of its fields.
+    def _parse_body(self, arguments: dict[str, t.Any]) -> tuple[list[dict[str, t.Any]], int]:
+        """Parse the JSON body into ``arguments``; the errors of its fields, and how many more it has.
+
+        Past :data:`MAX_LISTED_ERRORS`, the errors are counted but not made (a JSON pointer each).
 
         :param arguments: the view's arguments so far.
         :raises Problem: 400 for a body that is not JSON, 415 for another media type.
@@ -492,6 +505,17 @@ class Endpoint:
             data = request.get_data(cache=True)
         except RequestEntityTooLarge:
             raise _too_large(accepted) from None
+        except Exception as exc:
+            # What the server raises from the read of the body is the client's framing, not the app's error: gunicorn
+            # raises InvalidChunkSize, ChunkMissingTerminator (its ParseExceptions) or NoMoreData (an OSError) for a
+            # malformed or cut-short chunked body, which was a 500; Werkzeug's server ends the stream early
+            # (ClientDisconnected, a 400 saying nothing of the body). Logged, should a server's own failure hide here.
+            current_app.logger.info("The request's body could not be read: %r", exc)
+            raise Problem(
+                400,
+                "The body could not be read: its chunked transfer coding is malformed, or the connection ended "
+                "before the body did. Send the body again, whole (with Content-Length, or valid chunks).",
+            ) from None
         if limit is not None and len(data) > limit:
             raise _too_large(limit)
         if not data:
@@ -503,9 +527,9 @@ class Endpoint:
                         "pointer": "#",
                         "type": "missing",
                     }
-                ]
+                ], 0
             arguments[body.argument] = body.default
-            return []
+            return [], 0
         require_json_body()
         # Rare, and only then parsed a second time (once for both): the bytes alone cannot tell a string "e100"
         # from 1e100. The second hint matches common words ("info", "maintenance") and any escape: looked for only
@@ -514,7 +538,7 @@ class Endpoint:
         texts_hinted = self._body_reads_numbers and _NON_FINITE_TEXT_HINT.search(data) is not None
         parsed = _json_leaves(data) if numbers_hinted or texts_hinted else None
         leaves = parsed.leaves if parsed is not None else []
-        non_finite = _non_finite_errors(leaves) if numbers_hinted else []
+        non_finite, unlisted = _non_finite_errors(leaves) if numbers_hinted else ([], 0)
         # The places of the body's strings, of which one may read as NaN or infinite.
         texts = [location for location, leaf in leaves if isinstance(leaf, str)] if texts_hinted else []
         adapter = t.cast(TypeAdapter[t.Any], self._body_adapter)
@@ -531,30 +555,64 @@ class Endpoint:
                     type=PROBLEM_TYPES["invalid-json"],
                     title="Invalid JSON",
                 ) from None
+            _refuse_duplicate_keys(data)  # before the fields' errors: which value of the key they are about is moot
             # Every error: the fields' too, but one per place (an int field given NaN has an error of its own).
             places = {error["pointer"] for error in non_finite}
             if self._body_has_unions and parsed is None:
                 parsed = _json_leaves(data)  # parsed again for the errors' places: a union's, in an invalid body
             document = parsed.document if self._body_has_unions and parsed is not None else _ABSENT
+            # The first errors only (some of them may be at the places of non_finite): pointers cost.
+            listed = details[: MAX_LISTED_ERRORS + len(places)]
+            unlisted += len(details) - len(listed)
             others = [
-                error for error in _field_errors(details, "body", document=document) if error["pointer"] not in places
+                error for error in _field_errors(listed, "body", document=document) if error["pointer"] not in places
             ]
             if texts and parsed is not None:
                 # The validated value is not at hand to tell which strings became NaN: asked of the document
                 # parsed already, so that a "nan" is listed with the other errors, not after they are fixed.
                 taken = places | {error["pointer"] for error in others}
                 non_finite += self._non_finite_texts_among_others(parsed.document, texts, taken)
-            return non_finite + others
+            return non_finite + others, unlisted
+        _refuse_duplicate_keys(data)
         # A string that a number field read as NaN or infinite ("nan", "inf", "1e400"): refused as JSON's NaN is.
-        non_finite += [
-            _finite_number_error("body", pointer=json_pointer(location))
-            for location in texts
-            if _is_non_finite(_value_at(value, location))
-        ]
+        for location in texts:
+            if _is_non_finite(_value_at(value, location)):
+                if len(non_finite) < MAX_LISTED_ERRORS:
+                    non_finite.append(_finite_number_error("body", pointer=json_pointer(location)))
+                else:
+                    unlisted += 1
         if non_finite:
-            return non_finite
+            return non_finite, unlisted
         arguments[body.argument] = value
-        return []
+        return [], 0
+
+
+def _refuse_duplicate_keys(data: bytes) -> None:
+    """Refuse a JSON body holding a key twice in one object, which pydantic reads as its last value.
+
+    Called once pydantic has parsed the body: a body that is not JSON gets its own 400 first.
+
+    :param data: the body.
+    :raises Problem: 400 naming the key and its place.
+    """
+    location = duplicate_key(data)
+    if location is None:
+        return
+    if isinstance(location, str):  # where, in jiter's words: the standard library could not read the body
+        raise Problem(
+            400,
+            f"The body holds a key twice in one object: {location}. Send each key once.",
+            type=PROBLEM_TYPES["invalid-json"],
+            title="Invalid JSON",
+        )
+    raise Problem(
+        400,
+        f"The body has the key {json.dumps(location[-1], ensure_ascii=False)} twice in one object, at "
+        f"{json_path(location)}: send each key once (which of the values was meant cannot be told).",
+        type=PROBLEM_TYPES["invalid-json"],
+        title="Invalid JSON",
+        pointer=json_pointer(location),
+    )
 
 
 def _too_large(accepted: int | None) -> Problem:
@@ -601,6 +659,8 @@ def _query_values(
 ) -> dict[str, t.Any]:
     """The raw values of ``parameters`` in the query string ``args``: a list for a repeated parameter.
 
+    A parameter of one value given several times (``?limit=1&limit=500``) has an error in ``errors``.
+
     A repeated parameter (a list filter, ``?status=a&status=b``) with more values than ``API_MAX_FILTER_VALUES``
     has an error in ``errors``, and only its first values are validated: tens of thousands of values would reach
     the database as bound parameters (past SQLite's limit, or an enormous statement on PostgreSQL).
@@ -614,10 +674,22 @@ def _query_values(
         key = parameter.key
         if key not in args:
             continue
-        if not parameter.repeated:
-            raw[key] = args[key]
-            continue
         values = args.getlist(key)
+        if not parameter.repeated:
+            if len(values) > 1:
+                # Which one counts is the parser's choice (Werkzeug's the first, others the last): a proxy reading
+                # the other value would see another request, and the client's own mistake would go unseen.
+                errors.append(
+                    {
+                        "detail": f"The parameter {key!r} takes one value; the request gives it {len(values)} times: "
+                        "send it once.",
+                        "location": "query",
+                        "parameter": key,
+                        "type": "repeated_parameter",
+                    }
+                )
+            raw[key] = values[0]
+            continue
         limit: int = current_app.config["API_MAX_FILTER_VALUES"]
         if len(values) > limit:
             errors.append(
@@ -719,8 +791,11 @@ def _replace_leaf(document: t.Any, location: tuple[str | int, ...], value: t.Any
     _leaf_at(document, location[:-1])[location[-1]] = value
 
 
-def _non_finite_errors(leaves: Iterable[tuple[tuple[str | int, ...], t.Any]]) -> list[dict[str, t.Any]]:
-    """The errors of the numbers among a JSON body's ``leaves`` that are NaN, infinite or beyond a float's range.
+def _non_finite_errors(
+    leaves: Iterable[tuple[tuple[str | int, ...], t.Any]],
+) -> tuple[list[dict[str, t.Any]], int]:
+    """The errors of the numbers among a JSON body's ``leaves`` that are NaN, infinite or beyond a float's range
+    (the first :data:`MAX_LISTED_ERRORS`), and how many more there are.
 
     JSON numbers are finite (RFC 8259): a view given ``NaN`` or ``1e400`` for a ``float`` would answer it as
     ``null``, store it where the database takes it (PostgreSQL's ``NaN``), and fail the check of its answers.
@@ -728,6 +803,7 @@ def _non_finite_errors(leaves: Iterable[tuple[tuple[str | int, ...], t.Any]]) ->
     :param leaves: the body's values and their locations (:func:`_json_leaves`).
     """
     found: list[dict[str, t.Any]] = []
+    unlisted = 0
     for location, value in leaves:
         if isinstance(value, float):
             refused = not math.isfinite(value)
@@ -735,8 +811,11 @@ def _non_finite_errors(leaves: Iterable[tuple[tuple[str | int, ...], t.Any]]) ->
             # An int is read exactly, but a float field would take one beyond a float's range as infinite.
             refused = isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max
         if refused:
-            found.append(_finite_number_error("body", pointer=json_pointer(location)))
-    return found
+            if len(found) < MAX_LISTED_ERRORS:
+                found.append(_finite_number_error("body", pointer=json_pointer(location)))
+            else:
+                unlisted += 1
+    return found, unlisted
 
 
 def _finite_number_error(

@@ -326,7 +326,7 @@ def _operation(
         }
     responses[str(status)] = success
     if endpoint.body is not None:
-        responses["400"] = _problem_response("The body is not valid JSON.", problem)
+        responses["400"] = _problem_response("The body is not valid JSON, or holds a key twice in one object.", problem)
         responses["413"] = _problem_response("The body is too large.", problem)
         responses["415"] = _problem_response("The body is not JSON.", problem)
     if options.needs_login:

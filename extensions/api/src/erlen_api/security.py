@@ -193,8 +193,15 @@ def authenticate(endpoint: Endpoint, app: Flask | None = None, current: Request 
         token = credentials.strip()
         if not endpoint.options.tokens:
             raise _unauthorized(app, endpoint, "This endpoint does not accept access tokens; use the session.")
+        if not token:
+            raise _unauthorized(
+                app,
+                endpoint,
+                "The Authorization header has no access token after Bearer: send 'Authorization: Bearer <token>'.",
+                error="invalid_token",
+            )
         try:
-            found = erlen.plugins_of(app).hook.erlen_api_authenticate_token(app=app, token=token) if token else None
+            found = erlen.plugins_of(app).hook.erlen_api_authenticate_token(app=app, token=token)
         except TokenRejected as exc:
             raise _unauthorized(app, endpoint, exc.message, error="invalid_token") from None
         if found is None:
@@ -209,7 +216,7 @@ def authenticate(endpoint: Endpoint, app: Flask | None = None, current: Request 
     setattr(g._get_current_object(), _G_IDENTITY, identity)
     options = endpoint.options
     if options.needs_login and identity.user is None:
-        raise _unauthorized(app, endpoint, "Authentication is required: log in, or send an access token.")
+        raise _unauthorized(app, endpoint, _anonymous_detail(authorization, endpoint))
     if options.permission is not None and not identity.can(options.permission):
         if identity.method == "token" and identity.user is not None and identity.user.can(options.permission):
             detail = f"The access token's scopes do not include the permission {options.permission!r}."
@@ -217,6 +224,29 @@ def authenticate(endpoint: Endpoint, app: Flask | None = None, current: Request 
             detail = f"You need the permission {options.permission!r}."
         raise Problem(403, detail)
     return identity
+
+
+def _anonymous_detail(authorization: str, endpoint: Endpoint) -> str:
+    """Why an anonymous request to an endpoint that needs a user is refused, naming an ``Authorization`` header the
+    API could not read: the client sent credentials, and "log in" alone would not tell it what is wrong with them.
+
+    Such a header is only refused where a user is needed: elsewhere it may be meant for another hop (a proxy's
+    ``Basic`` login in front of a staging site, which browsers then send with every request).
+
+    :param authorization: the request's ``Authorization`` header, ``""`` when absent.
+    :param endpoint: the endpoint refusing the request.
+    """
+    sent = authorization.strip()
+    if not sent:
+        return "Authentication is required: log in, or send an access token."
+    scheme = sent.split(None, 1)[0]
+    expected = "send 'Authorization: Bearer <token>' (a space after Bearer), or log in"
+    if not endpoint.options.tokens:
+        return "This endpoint does not accept access tokens (the Authorization header); use the session: log in."
+    if scheme.lower() == "bearer":  # separated by something else than one space (a tab): no scheme RFC 9110 reads
+        return f"The Authorization header is malformed: {expected}."
+    shown = scheme if len(scheme) <= 20 else scheme[:17] + "..."
+    return f"The Authorization header's scheme {shown!r} is not accepted: {expected}."
 
 
 def _has_session_cookie(app: Flask) -> bool:

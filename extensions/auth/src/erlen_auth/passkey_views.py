@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length
 
 import erlen
 from erlen_db import get_session
-from erlen_forms import Form
+from erlen_forms import UNREADABLE_JSON, Form, read_json_body
 
 from . import accounts, passkeys, reauth, two_factor
 from .forms import EmptyForm
@@ -74,15 +74,16 @@ def _body() -> dict[str, t.Any]:
     """
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise PasskeyError("bad_request", f"The request body is too large: at most {MAX_BODY_BYTES} bytes.", 413)
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # JSON nested thousands deep; silent=True covers only what the decoder reports
-        body = None
-    if not isinstance(body, dict):
-        raise PasskeyError(
-            "bad_request", "Send a JSON object as the request body, with the header Content-Type: application/json."
-        )
-    return body
+    # erlen-forms' reading: malformed JSON, JSON nested thousands deep (a RecursionError), and an object holding a
+    # key twice (which the decoder would read as its last value, a proxy perhaps as its first) are no object.
+    body, error = read_json_body()
+    if isinstance(body, dict):
+        return body
+    if error is not None and error != UNREADABLE_JSON:
+        raise PasskeyError("bad_request", error)  # it names the key held twice, and where
+    raise PasskeyError(
+        "bad_request", "Send a JSON object as the request body, with the header Content-Type: application/json."
+    )
 
 
 def _credential(body: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 if t.TYPE_CHECKING:
     from .extension import FormExtension, extended_class
-    from .form import Form, flatten_json, request_formdata
+    from .form import UNREADABLE_JSON, Form, flatten_json, read_json_body, request_formdata
     from .model_forms import (
         ModelForm,
         ModelFormError,
@@ -45,7 +45,9 @@ __getattr__ = erlen.lazy_exports(
     __name__,
     {
         **dict.fromkeys(("FormExtension", "extended_class"), "erlen_forms.extension"),
-        **dict.fromkeys(("Form", "flatten_json", "request_formdata"), "erlen_forms.form"),
+        **dict.fromkeys(
+            ("Form", "UNREADABLE_JSON", "flatten_json", "read_json_body", "request_formdata"), "erlen_forms.form"
+        ),
         **dict.fromkeys(
             (
                 "ModelForm",
@@ -68,6 +70,8 @@ __getattr__ = erlen.lazy_exports(
 __all__ = [
     # forms
     "Form",
+    "UNREADABLE_JSON",
+    "read_json_body",
     "request_formdata",
     "flatten_json",
     # extending forms

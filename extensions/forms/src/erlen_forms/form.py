@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import json
 import typing as t
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
@@ -51,12 +52,7 @@ def request_formdata() -> MultiDict[str, t.Any] | None:
     requests; ``None`` when the request submitted nothing.
     """
     if request.is_json:
-        try:
-            payload = request.get_json(silent=True)
-        except RecursionError:
-            # silent=True only covers ValueError: JSON nested deeper than the decoder recurses ("[[[[...")
-            # raises RecursionError. It is malformed input like any other, so the form is invalid, not a 500.
-            payload = None
+        payload, _ = read_json_body()
         return flatten_json(payload) if isinstance(payload, Mapping) else ImmutableMultiDict()
     # Malformed multipart bodies can give keys that are not strings (None); WTForms expects strings.
     items = [
@@ -74,21 +70,123 @@ UNREADABLE_JSON = (
     "keys are the field names."
 )
 
+#: The key of the request's WSGI environ keeping what :func:`read_json_body` read (the form reads it twice).
+_JSON_BODY_KEY = "erlen_forms.json_body"
+
+
+class _Repeated(dict[str, t.Any]):
+    """A JSON object holding a key twice: its pairs in the body's order, to say where.
+
+    :param pairs: the object's keys and values, in order.
+    """
+
+    def __init__(self, pairs: list[tuple[str, t.Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
+def read_json_body() -> tuple[t.Any, str | None]:
+    """The current request's JSON body, and the form error that keeps a form from reading it.
+
+    A body holding a key twice in one object (``{"name": "a", "name": "b"}``) is not read either: the standard
+    library keeps the last value and drops the other silently, and a proxy that reads the first sees another
+    submission than the app. The error names the key and its place (``address.city``).
+
+    :returns: ``(payload, None)`` for a JSON object; ``(None, None)`` for a request that is not JSON or has an empty
+        body (nothing submitted); ``(None, error)`` for a body that is malformed, nested too deeply or not an object
+        (:data:`UNREADABLE_JSON`), or repeats a key.
+    """
+    environ = request.environ
+    found: tuple[t.Any, str | None] | None = environ.get(_JSON_BODY_KEY)
+    if found is None:
+        found = environ[_JSON_BODY_KEY] = _read_json_body()
+    return found
+
+
+def _read_json_body() -> tuple[t.Any, str | None]:
+    """What :func:`read_json_body` answers, read from the request."""
+    if not request.is_json:
+        return None, None
+    data = request.get_data(cache=True)
+    if not data:
+        return None, None
+    repeated = False
+
+    def pairs_hook(pairs: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
+        nonlocal repeated
+        made = dict(pairs)
+        if len(made) == len(pairs):
+            return made
+        repeated = True
+        return _Repeated(pairs)
+
+    try:
+        payload = json.loads(data, object_pairs_hook=pairs_hook)
+    # RecursionError: JSON nested deeper than the decoder recurses ("[[[[..."), malformed input like any other.
+    except (ValueError, RecursionError):
+        return None, UNREADABLE_JSON
+    if repeated:
+        location = _first_repeated(payload, ())
+        if location is not None:
+            key = json.dumps(location[-1], ensure_ascii=False)
+            return None, (
+                f"The request body has the key {key} twice in one object, at {_json_path(location)}: send each key "
+                "once."
+            )
+    if not isinstance(payload, Mapping):
+        return None, UNREADABLE_JSON
+    return payload, None
+
+
+def _first_repeated(value: t.Any, location: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The place of the first key held twice in one object of ``value``, in the order of the body's text.
+
+    :param value: a part of the decoded body.
+    :param location: its place.
+    """
+    if isinstance(value, dict):
+        pairs: Iterable[tuple[str, t.Any]] = value.pairs if isinstance(value, _Repeated) else value.items()
+        seen: set[str] = set()
+        for key, item in pairs:
+            if key in seen:
+                return (*location, key)
+            seen.add(key)
+            found = _first_repeated(item, (*location, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_repeated(item, (*location, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _json_path(location: Iterable[str | int]) -> str:
+    """A place in a JSON document as people write it: ``items[2].name``, ``["first name"]``.
+
+    :param location: the keys and indexes from the document's root.
+    """
+    written = ""
+    for part in location:
+        if isinstance(part, int):
+            written += f"[{part}]"
+        elif part.isidentifier() and part.isascii():
+            written += f".{part}" if written else part
+        else:
+            written += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return written
+
 
 def unreadable_json_body() -> bool:
-    """Whether the current request says it sends JSON and sends something else than an object.
+    """Whether the current request says it sends JSON and sends something a form cannot read: not an object
+    (``{not json``, ``[1, 2]``, ``null``), or an object holding a key twice (see :func:`read_json_body`).
 
-    Such a body (``{not json``, ``[1, 2]``, ``null``) gives the form no data, as an empty one does; unlike an
+    Such a body gives the form no data, as an empty one does; unlike an
     empty body, it was meant to carry data, so the form is not valid (a form of optional fields would otherwise
     save blanks over the stored values).
     """
-    if not request.is_json or not request.get_data(cache=True):
-        return False
-    try:
-        payload = request.get_json(silent=True)
-    except RecursionError:
-        return True
-    return not isinstance(payload, Mapping)
+    return read_json_body()[1] is not None
 
 
 def _scalar(value: object) -> str:
@@ -214,9 +312,13 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
     ) -> None:
         #: Whether the submission's JSON body was not an object (see :func:`unreadable_json_body`).
         self.unreadable_body = False
+        #: The form error saying why (:func:`read_json_body`).
+        self.unreadable_body_error: str | None = None
         if formdata is FROM_REQUEST:
             formdata = request_formdata() if self.is_submitted() else None
-            self.unreadable_body = formdata is not None and unreadable_json_body()
+            if formdata is not None and request.is_json:
+                self.unreadable_body_error = read_json_body()[1]
+                self.unreadable_body = self.unreadable_body_error is not None
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, data=data, meta=meta, **kwargs)
         _note_object_values(self, obj)
         if has_app_context():
@@ -249,13 +351,13 @@ class Form(wtforms.Form, metaclass=_ErlenFormMeta):
 
         Errors of form validators go to :attr:`form_errors` (a view adds its
         own with :meth:`add_form_error`), as does a JSON submission whose body
-        is not an object (:data:`UNREADABLE_JSON`). Text holding the
+        is not an object (:data:`UNREADABLE_JSON`) or holds a key twice. Text holding the
         NUL character is an error of its field in every form: no database
         column can store it (PostgreSQL refuses it), and no person types it.
         """
         valid = bool(super().validate(extra_validators=extra_validators))
         if self.unreadable_body:
-            self.form_errors.append(UNREADABLE_JSON)
+            self.form_errors.append(self.unreadable_body_error or UNREADABLE_JSON)
             valid = False
         if not self._refuse_nul_characters():
             valid = False
