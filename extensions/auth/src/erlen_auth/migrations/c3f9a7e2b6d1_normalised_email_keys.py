@@ -76,8 +76,14 @@ def _rekey(make_key: Callable[[str], str]) -> None:
     changed = [(user_id, make_key(email)) for user_id, email, key in rows if make_key(email) != key]
     update = _USERS.update().where(_USERS.c.id == sa.bindparam("user_id")).values(email_key=sa.bindparam("new_key"))
     # In two steps, so that a key another row still holds (to be changed too) never breaks the unique constraint.
+    # The keys between them are held by no row before or after: an address no form checked (a user made through
+    # the Python API) may have the key "#2".
+    taken = {key for _, _, key in rows} | {key for _, key in changed}
+    marker = "#"
+    while any(f"{marker}{user_id}" in taken for user_id, _ in changed):
+        marker += "#"
     if changed:
-        connection.execute(update, [{"user_id": user_id, "new_key": f"#{user_id}"} for user_id, _ in changed])
+        connection.execute(update, [{"user_id": user_id, "new_key": f"{marker}{user_id}"} for user_id, _ in changed])
         connection.execute(update, [{"user_id": user_id, "new_key": key} for user_id, key in changed])
 
 
