@@ -282,3 +282,21 @@ def test_a_period_enqueued_before_the_outage_hit_the_same_tick_is_reported(
         blocker.close()
     assert scheduler.run_once() == [("test.minutely_too", at(3, 0))]
     assert claimed(app) == [at(3, 0)] and claimed(app, "test.minutely_too") == [at(3, 0)]
+
+
+def test_a_late_period_another_scheduler_enqueued_is_not_warned_about(
+    make_tasks_app: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two schedulers (two hosts) on one database: the second, paused past the catch-up window of the period 03:01,
+    finds it claimed by the first and says nothing, on SQLite (naive stored times) and PostgreSQL alike."""
+    app = make_tasks_app({"TASKS_CRON_CATCH_UP_SECONDS": 20})
+    start = T0 - dt.timedelta(seconds=20)  # 03:00:10
+    first, second = Scheduler(app, clock=Clock(start)), Scheduler(app, clock=Clock(start))
+    assert first.run_once() == [("test.minutely", at(3, 0))]
+    assert second.run_once() == []  # claimed by the first
+    t.cast(Clock, first.clock).now = at(3, 1) + dt.timedelta(seconds=5)
+    assert first.run_once() == [("test.minutely", at(3, 1))]
+    t.cast(Clock, second.clock).now = at(3, 1) + dt.timedelta(seconds=50)
+    assert second.run_once() == []
+    assert not messages(caplog, "is not enqueued")
+    assert second.settled["test.minutely"] == at(3, 1)
