@@ -203,6 +203,19 @@ def test_edit_keeps_the_address_key_in_step_and_never_shows_the_password(admin_c
     assert log_in(visitor, "ada.new@example.com").status_code == 302
 
 
+def test_an_address_whose_key_is_too_long_is_refused_by_the_new_and_edit_forms(admin_client, create_user, db_session):
+    # Valid and 32 characters, but NFKC makes a key of 372 of it: before, PostgreSQL refused the insert (a 500).
+    long_address = "\ufdfa" * 20 + "@example.com"
+    ada = create_user("ada@example.com")
+    data = {"email": long_address, "password": GOOD, "confirm": GOOD}
+    created = admin_client.post(USERS + "new", data=data)
+    assert created.status_code == 200 and "too long once normalised" in created.text
+    edited = admin_client.post(f"{USERS}{ada.id}/edit", data={"email": long_address, "is_active": "y"})
+    assert edited.status_code == 200 and "too long once normalised" in edited.text
+    assert db_session.scalar(sa.select(User).where(User.email == long_address)) is None
+    assert reload(db_session, ada).email == "ada@example.com"
+
+
 def test_the_last_active_superuser_cannot_be_demoted_or_deactivated(admin_client, superuser, create_user, db_session):
     edit = f"{USERS}{superuser.id}/edit"
     demoted = admin_client.post(edit, data={"email": superuser.email, "is_active": "y", "email_confirmed_at": "y"})

@@ -119,6 +119,17 @@ def test_user_create_refuses_a_malformed_email(run, email, why):
     assert "Traceback" not in result.output
 
 
+def test_user_create_refuses_an_email_whose_key_is_too_long(app, run, db_session):
+    from erlen_auth import User
+
+    # Valid, 32 characters, but NFKC makes a key of 372 of it: more than the email_key column holds.
+    result = run("user", "create", "--email", "\ufdfa" * 20 + "@example.com", input="a good long password\n", ok=False)
+    assert result.exit_code == 1
+    assert "--email:" in result.output and "too long once normalised" in result.output, result.output
+    assert "Traceback" not in result.output
+    assert db_session.query(User).count() == 0
+
+
 @pytest.mark.parametrize("name", ["", "   ", "r" * 81])
 def test_role_create_refuses_a_malformed_name(run, name):
     result = run("role", "create", name, ok=False)

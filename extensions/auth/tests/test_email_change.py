@@ -315,3 +315,14 @@ def test_a_deactivated_accounts_address_does_not_change(ada):
         deactivate(session.scalar(sa.select(User)), db=session)
     assert post_form(app.test_client(), link_in(mail[0], "/auth/email/confirm/")).status_code == 400
     assert email_of(app)[0] == "ada@example.com"
+
+
+def test_an_address_whose_key_is_too_long_is_refused_before_any_mail(ada):
+    app, mail, client = ada
+    sent_before = len(mail)
+    # Valid and 32 characters, but NFKC makes a key of 372 of it: confirming it would fail on PostgreSQL.
+    response = ask(client, "\ufdfa" * 20 + "@example.com")
+    assert response.status_code == 200
+    assert "too long once normalised" in response.text
+    assert changes(app) == [] and len(mail) == sent_before
+    assert email_of(app)[0] == "ada@example.com"

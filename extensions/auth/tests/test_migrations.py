@@ -125,3 +125,42 @@ def test_accounts_whose_addresses_read_the_same_stop_the_upgrade_and_are_named(a
         "\uff21\uff24\uff21@example.com": "ada@example.com",
         "ada.lovelace@example.com": "ada.lovelace@example.com",
     }
+
+
+def test_an_address_whose_normalised_key_is_too_long_stops_the_upgrade_and_is_named(auth_app):
+    from erlen_auth.testing import make_user
+
+    app = auth_app(["migrate"])
+    run(app, "upgrade")
+    run(app, "downgrade", "--plugin", "auth", "410881485b75")
+    make_user(app, "short@example.com")
+    # Before this revision, a valid address of 32 characters had a key of 32; NFKC makes one of 372 of it.
+    long_address = "\ufdfa" * 20 + "@example.com"
+    with erlen_db.database_of(app).engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE auth_user SET email = :email, email_key = :key"),
+            {"email": long_address, "key": long_address.lower()},
+        )
+    before = _keys(app)
+    failed = run(app, "upgrade", ok=False)
+    assert failed.exit_code != 0
+    assert f"user 1 ({long_address!r})" in failed.output
+    assert "254" in failed.output and "Nothing was changed" in failed.output
+    assert "Traceback" not in failed.output
+    assert _keys(app) == before
+
+
+def test_an_existing_key_shaped_like_a_temporary_one_does_not_stop_the_upgrade(auth_app):
+    from erlen_auth.testing import make_user
+
+    app = auth_app(["migrate"])
+    run(app, "upgrade")
+    run(app, "downgrade", "--plugin", "auth", "410881485b75")
+    # Users made through the Python API, whose address no form checked: user 1's key is "#2", what the upgrade
+    # wrote as user 2's key between its two steps (before, a unique violation stopped it: "Fix the migration").
+    make_user(app, "#2")
+    make_user(app, "\uff21\uff24\uff21@example.com")
+    run(app, "upgrade")
+    assert _keys(app) == {"#2": "#2", "\uff21\uff24\uff21@example.com": "ada@example.com"}
+    run(app, "downgrade", "--plugin", "auth", "410881485b75")
+    assert _keys(app) == {"#2": "#2", "\uff21\uff24\uff21@example.com": "\uff41\uff44\uff41@example.com"}

@@ -236,6 +236,16 @@ def test_an_identity_without_an_email_gets_no_account(client, provider, db_sessi
     assert identities(db_session) == []
 
 
+def test_an_identity_whose_address_has_too_long_a_key_gets_no_account(client, provider, db_session):
+    # Valid and 32 characters, but NFKC makes a key of 372 of it: before, the account's insert failed (a 500 on
+    # PostgreSQL); now the address is not used, as one that is not valid.
+    from erlen_auth import User
+
+    response = sign_in_with(client, provider, "alice-1", "\ufdfa" * 20 + "@example.com")
+    assert response.status_code == 400 and "did not tell us your email address" in response.text
+    assert identities(db_session) == [] and db_session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
 def test_the_address_is_read_from_userinfo_when_the_id_token_has_none(client, provider, db_session):
     provider.id_token_claims = {"email": None, "email_verified": None}
     response = sign_in_with(client, provider, "alice-1", "alice@example.com")

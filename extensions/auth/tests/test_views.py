@@ -60,6 +60,19 @@ def test_register_refuses_an_address_that_reads_like_an_existing_one(client, cre
     assert not is_logged_in(client)
 
 
+# 20 characters that NFKC expands to 18 each: a valid address of 32 characters whose key has 372, more than
+# the 254 the email_key column holds (PostgreSQL refuses the insert; SQLite would keep a key no other check expects).
+LONG_KEY_EMAIL = "\ufdfa" * 20 + "@example.com"
+
+
+def test_register_refuses_an_address_whose_key_is_too_long(client, db_session):
+    response = post_form(client, "/auth/register", {**NEW, "email": LONG_KEY_EMAIL})
+    assert response.status_code == 200, response.text
+    assert "too long once normalised" in response.text
+    assert not is_logged_in(client)
+    assert db_session.scalar(sa.select(User)) is None
+
+
 def test_log_in_with_the_address_spelled_another_way(client, create_user, db_session):
     create_user("jos\u00e9@example.com")
     response = log_in(client, "JOSE\u0301@EXAMPLE.COM")

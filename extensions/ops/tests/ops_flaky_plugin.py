@@ -14,7 +14,8 @@ PLUGIN = erlen.Plugin(name="flaky")
 
 @erlen.hookimpl
 def erlen_init_app(app: Flask) -> None:
-    app.extensions["flaky"] = {"fail": True, "calls": 0, "jobs": None}
+    # gate: a threading.Event the call waits for before it fails (a queue that hangs), entered set meanwhile.
+    app.extensions["flaky"] = {"fail": True, "calls": 0, "jobs": None, "gate": None, "entered": None}
 
 
 @erlen.hookimpl(optionalhook=True)
@@ -23,6 +24,9 @@ def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
     state["calls"] += 1
     jobs = metrics.counter("erlen_flaky_jobs_total", "Jobs the flaky plugin ran.")
     metrics.on_scrape("erlen_flaky_backlog", "Jobs the flaky plugin has waiting.", lambda: 2)
+    if state["gate"] is not None:
+        state["entered"].set()
+        state["gate"].wait()
     if state["fail"]:
         raise ConnectionError("the flaky plugin's queue cannot be reached")
     state["jobs"] = jobs

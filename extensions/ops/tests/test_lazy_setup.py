@@ -180,3 +180,45 @@ def test_an_exporter_that_cannot_be_made_names_the_setting_and_the_app_answers_u
         ),
         (logging.WARNING, "erlen-ops' metrics and tracing are set up, after 2 failed set-up(s)."),
     ]
+
+
+def test_while_one_request_retries_a_failed_set_up_the_others_do_not_wait_for_it(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plugin's erlen_ops_metrics failed at the first request; at a later one it hangs (its queue does not answer)
+    before failing again. Before, every other request waited for that retry (the set-up's lock), and then ran its
+    own, one after the other: with a hook that hangs for its timeout, the app stalled. Now a retry under way keeps no
+    other request waiting: they are answered without what is not set up yet, as the failed set-up's message says."""
+    import threading
+
+    caplog.set_level(logging.DEBUG, logger="erlen_ops")
+    with erlen.deferring_setup():
+        app = make_app(["ops_sample_plugin", "ops_flaky_plugin", "ops"], {"OPS_METRICS": True})
+    erlen.finish_setup(app)
+    state = state_of(app)
+    flaky = app.extensions["flaky"]
+    assert app.test_client().get("/hello").data == b"Hello, World!"  # the set-up failed at the flaky plugin
+    assert not state.started and flaky["calls"] == 1
+    flaky["gate"], flaky["entered"] = gate, entered = threading.Event(), threading.Event()
+    answers: list[bytes] = []
+    retrying = threading.Thread(target=lambda: answers.append(app.test_client().get("/hello").data), daemon=True)
+    retrying.start()
+    try:
+        assert entered.wait(30), "the next request did not retry the set-up"
+        other_answered = threading.Event()
+
+        def other() -> None:
+            answers.append(app.test_client().get("/hello").data)
+            other_answered.set()
+
+        threading.Thread(target=other, daemon=True).start()
+        # Not a measure of time: before, this request waited until the gate opened, which only the test does.
+        assert other_answered.wait(30), "a request waited for another request's retry of the set-up"
+        assert flaky["calls"] == 2 and not state.started
+    finally:
+        gate.set()
+        retrying.join(30)
+    assert answers == [b"Hello, World!", b"Hello, World!"]
+    flaky["gate"], flaky["fail"] = None, False
+    assert app.test_client().get("/hello").data == b"Hello, World!"
+    assert state.started and flaky["calls"] == 3

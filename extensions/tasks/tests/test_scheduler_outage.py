@@ -237,3 +237,66 @@ def test_a_period_the_outage_kept_past_the_catch_up_window_is_named_in_a_warning
         "TASKS_CRON_CATCH_UP_SECONDS to catch up later."
     )
     assert [r.levelno for r in loud(caplog)] == [logging.WARNING, logging.WARNING, logging.WARNING]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_period_enqueued_before_the_outage_hit_the_same_tick_is_reported(
+    make_db_app: t.Any, queue_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two jobs due in one tick: the first's period is claimed and enqueued (committed), then the database is
+    locked past the busy timeout before the second's. The tick returns the first (before, it returned nothing: the
+    period was enqueued, but never reported, so `erlen tasks worker` printed no "Scheduled" line for it); the
+    second is enqueued and reported at the next tick, once the database answers."""
+    caplog.set_level(logging.DEBUG, logger="erlen_tasks")
+    app = make_db_app(
+        [*PLUGINS, "tasks_second_cron"],
+        {**broker_settings("database", queue_prefix), "DB_SQLITE_BUSY_TIMEOUT": 50},
+        create_all=True,
+    )
+    path = erlen_db.database_of(app).engine.url.database
+    assert path is not None
+    scheduler = Scheduler(app, clock=Clock(T0))
+    assert [job.name for job in scheduler.jobs] == ["test.minutely", "test.minutely_too"]
+    engine = erlen_db.database_of(app).engine
+    blocker = sqlite3.connect(path, isolation_level=None)
+    commits: list[object] = []
+
+    def count_commit(connection: t.Any) -> None:
+        commits.append(connection)
+
+    def lock_after_the_first_claim(connection: t.Any) -> None:
+        # Another process takes the database for long as the transaction after the first period's claim begins.
+        if commits and not blocker.in_transaction:
+            blocker.execute("BEGIN EXCLUSIVE")
+
+    sa.event.listen(engine, "commit", count_commit)
+    sa.event.listen(engine, "begin", lock_after_the_first_claim)
+    try:
+        assert scheduler.run_once() == [("test.minutely", at(3, 0))]
+        assert messages(caplog, "cannot be reached")
+    finally:
+        sa.event.remove(engine, "begin", lock_after_the_first_claim)
+        sa.event.remove(engine, "commit", count_commit)
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    assert scheduler.run_once() == [("test.minutely_too", at(3, 0))]
+    assert claimed(app) == [at(3, 0)] and claimed(app, "test.minutely_too") == [at(3, 0)]
+
+
+def test_a_late_period_another_scheduler_enqueued_is_not_warned_about(
+    make_tasks_app: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two schedulers (two hosts) on one database: the second, paused past the catch-up window of the period 03:01,
+    finds it claimed by the first and says nothing, on SQLite (naive stored times) and PostgreSQL alike."""
+    app = make_tasks_app({"TASKS_CRON_CATCH_UP_SECONDS": 20})
+    start = T0 - dt.timedelta(seconds=20)  # 03:00:10
+    first, second = Scheduler(app, clock=Clock(start)), Scheduler(app, clock=Clock(start))
+    assert first.run_once() == [("test.minutely", at(3, 0))]
+    assert second.run_once() == []  # claimed by the first
+    t.cast(Clock, first.clock).now = at(3, 1) + dt.timedelta(seconds=5)
+    assert first.run_once() == [("test.minutely", at(3, 1))]
+    t.cast(Clock, second.clock).now = at(3, 1) + dt.timedelta(seconds=50)
+    assert second.run_once() == []
+    assert not messages(caplog, "is not enqueued")
+    assert second.settled["test.minutely"] == at(3, 1)

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from erlen_db import get_session
 from erlen_forms import Form
 
-from .forms import NewPasswordField
+from .forms import NewPasswordField, email_key_fits
 from .models import EMAIL_MAX_LENGTH, Role, User, email_key
 
 
@@ -34,7 +34,9 @@ def _role_checklist() -> SelectMultipleField:
 
 def _email() -> EmailField:
     return EmailField(
-        "Email", [DataRequired(), Length(max=EMAIL_MAX_LENGTH), Email()], render_kw={"autocomplete": "off"}
+        "Email",
+        [DataRequired(), Length(max=EMAIL_MAX_LENGTH), Email(), email_key_fits],
+        render_kw={"autocomplete": "off"},
     )
 
 

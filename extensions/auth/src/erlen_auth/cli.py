@@ -60,6 +60,11 @@ def _new_email(email: str) -> str:
         email_validator.validate_email(email, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         raise click.ClickException(f"--email: {email!r} is not a valid email address: {exc}") from None
+    from .models import email_key_problem
+
+    problem = email_key_problem(email)
+    if problem is not None:
+        raise click.ClickException(f"--email: {email!r}: {problem}")
     return email
 
 

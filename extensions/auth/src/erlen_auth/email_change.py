@@ -48,7 +48,7 @@ from erlen_forms import Form
 from . import accounts, notices, sessions, tokens
 from .account_models import EmailChange
 from .feature_settings import EMAIL_CHANGE_SETTINGS
-from .forms import EmptyForm
+from .forms import EmptyForm, email_key_fits
 from .models import EMAIL_MAX_LENGTH, User, email_key
 from .reauth import reauthentication_required
 from .state import state_of
@@ -95,7 +95,7 @@ class ChangeEmailForm(Form):
     form_id = "auth.change_email"
     email = EmailField(
         "New email address",
-        [DataRequired(), Length(max=EMAIL_MAX_LENGTH), Email()],
+        [DataRequired(), Length(max=EMAIL_MAX_LENGTH), Email(), email_key_fits],
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
         render_kw={"autocomplete": "email"},
     )

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from erlen_forms import Form
 
 from . import password_policy
-from .models import EMAIL_MAX_LENGTH
+from .models import EMAIL_MAX_LENGTH, email_key_problem
 
 
 class PasswordPolicy:
@@ -66,9 +66,22 @@ class NewPasswordField(PasswordField):
         }
 
 
+def email_key_fits(form: t.Any, field: t.Any) -> None:
+    """A validator of new addresses: the address's key must fit its column (see :func:`email_key_problem`).
+
+    :param form: the form (unused).
+    :param field: the email field.
+    """
+    problem = email_key_problem(field.data) if isinstance(field.data, str) else None
+    if problem is not None:
+        raise ValidationError(problem)
+
+
 def _email_field() -> t.Any:
     return EmailField(
-        "Email", [DataRequired(), Length(max=EMAIL_MAX_LENGTH), Email()], render_kw={"autocomplete": "email"}
+        "Email",
+        [DataRequired(), Length(max=EMAIL_MAX_LENGTH), Email(), email_key_fits],
+        render_kw={"autocomplete": "email"},
     )
 
 

@@ -63,6 +63,23 @@ def email_key(email: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).strip().lower())
 
 
+def email_key_problem(email: str) -> str | None:
+    """Why ``email``'s key could not be stored, or ``None`` when it fits.
+
+    NFKC expands some characters (U+FDFA into 18), so a valid address of a few dozen characters can
+    have a key longer than the :data:`EMAIL_MAX_LENGTH` characters of the ``email_key`` column, which
+    PostgreSQL refuses to store. Forms and commands that take a new address check it with this.
+
+    :param email: an address as a person typed it.
+    """
+    if len(email_key(email)) <= EMAIL_MAX_LENGTH:
+        return None
+    return (
+        f"This address is too long once normalised (its key would have more than {EMAIL_MAX_LENGTH} "
+        "characters): use a shorter address."
+    )
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -38,7 +38,7 @@ from erlen_forms import Form
 
 from . import accounts, notices, oidc, reauth
 from .forms import EmptyForm
-from .models import EMAIL_MAX_LENGTH, User, email_key
+from .models import EMAIL_MAX_LENGTH, User, email_key, email_key_problem
 from .oidc_models import SUBJECT_MAX_LENGTH, AuthIdentity
 from .passwords import unusable_password
 from .permissions import login_required
@@ -232,6 +232,8 @@ def _identity(client: OIDCClient, token: dict[str, t.Any]) -> Identity | None:
     email = source.get("email")
     verified = source.get("email_verified") in (True, "true")  # some providers send the JSON string
     if not isinstance(email, str) or len(email) > EMAIL_MAX_LENGTH or "\x00" in email:
+        return Identity(subject, None, False)
+    if email_key_problem(email) is not None:  # no account could be made or found with it
         return Identity(subject, None, False)
     # Imported here: email_validator compiles large Unicode patterns on import, a cost every worker and
     # every `erlen` command would pay, and only a sign-in with a provider needs it.

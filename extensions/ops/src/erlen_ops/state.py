@@ -145,17 +145,27 @@ class OpsState:
 
         The first failure is logged as an error naming the setting or plugin involved, and again only when the
         error changes (the repeats at ``DEBUG``); the request is answered all the same, and the set-up goes on at
-        the next call. Its success after failures is logged once too.
+        the next call, one thread at a time: while one retries, the others' calls return at once, without it.
+        Its success after failures is logged once too.
 
         :returns: whether the metrics and tracing are set up.
         """
         if self.started:
             return True
+        # After a failure, one thread at a time retries and the others go on without waiting for it: a step that
+        # fails by hanging (a plugin's hook waiting for its queue's timeout) would otherwise hold every request,
+        # each then retrying in turn. The first set-up is waited for, so that every request is counted.
+        retrying = self._failures > 0
+        if retrying and not self._lock.acquire(blocking=False):
+            return False
         try:
             self.start()
         except Exception as exc:  # an ErlenError naming the setting, or a plugin's own error
             self._failed(exc)
             return False
+        finally:
+            if retrying:
+                self._lock.release()
         with self._lock:  # one thread logs the success
             if self._failure is None or not self.started:
                 return self.started

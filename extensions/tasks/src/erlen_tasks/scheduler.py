@@ -102,13 +102,17 @@ class Scheduler:
         """Whether the app has periodic jobs, or rows to delete after their retention."""
         return bool(self.jobs) or self.retention.enabled
 
-    def tick(self) -> list[tuple[str, dt.datetime]]:
-        """Enqueue each cron job whose latest period nobody has claimed; returns ``(job, period)`` enqueued."""
+    def tick(self, enqueued: list[tuple[str, dt.datetime]] | None = None) -> list[tuple[str, dt.datetime]]:
+        """Enqueue each cron job whose latest period nobody has claimed; returns ``(job, period)`` enqueued.
+
+        :param enqueued: the list to add each ``(job, period)`` to as soon as it is committed (a new one by
+            default): should a later job's claim raise, the caller still knows what this tick enqueued.
+        """
         import erlen_db
 
         database = erlen_db.database_of(self.app)
         now = self.clock()
-        enqueued: list[tuple[str, dt.datetime]] = []
+        enqueued = [] if enqueued is None else enqueued
         self.queried = False
         for job in self.jobs:
             assert job.cron is not None
@@ -172,7 +176,7 @@ class Scheduler:
         def attempt() -> list[tuple[str, dt.datetime]]:
             failed = False
             try:
-                enqueued.extend(self.tick())
+                self.tick(enqueued)  # filled as each period is committed, kept should a later one raise
             except sa.exc.SQLAlchemyError as exc:
                 if is_outage(exc):
                     raise  # the retention would meet it too
