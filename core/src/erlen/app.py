@@ -26,6 +26,7 @@ from .plugins.ordering import resolve_order
 from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .plugins.tracing import tracing_enabled
 from .proxies import apply_proxy_hops
+from .request_bodies import guard_request_bodies
 from .request_ids import register_request_ids
 from .routing import use_lazy_builders
 from .settings import DeclaredSetting, Setting, validate_value
@@ -358,6 +359,7 @@ def _register_per_request_hooks(app: Flask, registry: PluginRegistry) -> None:
     headers = {name: value for name, value in app.config["SECURITY_HEADERS"].items() if value}
     if headers:
         app.wsgi_app = _with_security_headers(app.wsgi_app, headers)  # type: ignore[method-assign]
+    app.wsgi_app = guard_request_bodies(app.wsgi_app)  # type: ignore[method-assign]
     before = _direct_calls(registry, "erlen_before_request", {})
     if before is not None:
         app.before_request(_first_result(before))
