@@ -77,6 +77,23 @@ def test_a_view_reading_the_raw_body_gets_the_400_too(make_app: t.Any) -> None:
     assert response.status_code == 400
 
 
+def test_an_apps_own_request_class_is_kept(make_app: t.Any) -> None:
+    from flask import Flask, Request
+
+    import erlen
+    from erlen.request_bodies import GuardedRequest
+
+    assert make_app([], SECRET).request_class is GuardedRequest
+
+    class OwnRequest(Request):
+        pass
+
+    flask_app = Flask(__name__)
+    flask_app.request_class = OwnRequest
+    erlen.Erlen(flask_app, config=SECRET, environ={})
+    assert flask_app.request_class is OwnRequest
+
+
 def test_bodies_that_read_well_are_untouched(make_app: t.Any) -> None:
     client = _form_app(make_app).test_client()
     assert client.post("/echo", data={"name": "Ada"}).text == "Ada"

@@ -17,7 +17,9 @@ import logging
 import typing as t
 from collections.abc import Callable, Iterator
 
+from flask import Request
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.utils import cached_property
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +74,16 @@ class GuardedInput:
         return getattr(self._stream, name)
 
 
-def guard_request_bodies(wsgi_app: t.Any) -> t.Any:
-    """``wsgi_app`` reading chunked request bodies through :class:`GuardedInput`.
+class GuardedRequest(Request):
+    """Flask's request, reading a chunked body through :class:`GuardedInput` (Erlen apps' ``request_class``).
 
-    :param wsgi_app: the app's WSGI callable.
+    The stream is wrapped when a view, a form or the API first reads the body: a request without one pays
+    nothing. An app that sets a ``request_class`` of its own keeps the guard by subclassing this one.
     """
 
-    def guard_chunked_bodies(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+    @cached_property
+    def stream(self) -> t.IO[bytes]:
+        environ = self.environ
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             environ["wsgi.input"] = GuardedInput(environ["wsgi.input"])
-        return wsgi_app(environ, start_response)
-
-    return guard_chunked_bodies
+        return super().stream
