@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import click
-from flask import Blueprint, Flask, abort, current_app, send_from_directory
+from flask import Blueprint, Flask, Request, abort, current_app, send_from_directory
 from flask.cli import with_appcontext
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
@@ -26,6 +26,7 @@ from .plugins.ordering import resolve_order
 from .plugins.registry import PluginRegistry, hook_items, hook_mapping
 from .plugins.tracing import tracing_enabled
 from .proxies import apply_proxy_hops
+from .request_bodies import GuardedRequest
 from .request_ids import register_request_ids
 from .routing import use_lazy_builders
 from .settings import DeclaredSetting, Setting, validate_value
@@ -358,6 +359,8 @@ def _register_per_request_hooks(app: Flask, registry: PluginRegistry) -> None:
     headers = {name: value for name, value in app.config["SECURITY_HEADERS"].items() if value}
     if headers:
         app.wsgi_app = _with_security_headers(app.wsgi_app, headers)  # type: ignore[method-assign]
+    if app.request_class is Request:  # an app's own request class is left as it is (it may subclass the guard's)
+        app.request_class = GuardedRequest  # a chunked body the server cannot read is a 400, not a 500
     before = _direct_calls(registry, "erlen_before_request", {})
     if before is not None:
         app.before_request(_first_result(before))
