@@ -81,7 +81,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         # changed, must be in the user's scope after the change, or the whole action is undone.
         outside = scope_check.rows_outside(view, [obj, *written], current_user._get_current_object())
         if outside:
-            session.rollback()
+            outside = scope_check.undo(view, outside, current_user._get_current_object())  # rolled back
             flash(f"{action.label}: {scope_check.left_outside(view, outside)} Nothing was changed.", "error")
             return redirect(back)
         if obj in session.deleted or sa.inspect(obj).was_deleted:
