@@ -530,7 +530,7 @@ def action_view(slug: str) -> t.Any:
                 session.rollback()
                 flash(f"{action.label}: {refused} Nothing was changed.", "error")
                 return redirect(_back(view))
-            except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+            except (HTTPException, sa.exc.IntegrityError, sa.exc.DataError, StaleDataError):
                 # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
                 raise
             except Exception as exc:
@@ -564,11 +564,13 @@ def action_view(slug: str) -> t.Any:
             "error",
         )
         return redirect(_back(view))
-    except sa.exc.IntegrityError:
+    except (sa.exc.IntegrityError, sa.exc.DataError):
+        # A constraint the change breaks, or a value the column cannot hold (PostgreSQL refuses a string longer
+        # than its VARCHAR): the whole action is rolled back.
         session.rollback()
         flash(
             f"{action.label} failed: the database refused the change (other rows may refer to the selected "
-            f"{view.plural.lower()}, or a value is a duplicate). Nothing was changed.",
+            f"{view.plural.lower()}, or a value is a duplicate or too long for its column). Nothing was changed.",
             "error",
         )
         return redirect(_back(view))
