@@ -130,8 +130,9 @@ def test_an_unknown_filter_on_the_list_page_is_ignored_with_a_message(admin_clie
 def commit_elsewhere(database: t.Any, *statements: t.Any) -> None:
     """Another user's writes: ``statements`` run and committed on a connection of its own.
 
-    It never waits for a lock (the test's one thread is also the export's reader): ``lock_timeout`` 0 on
-    PostgreSQL, ``busy_timeout`` 0 on SQLite, so an export holding a lock makes this fail at once.
+    It never waits for a lock (the test's one thread is also the export's reader): ``lock_timeout`` 1 ms on
+    PostgreSQL (0 would wait without end), ``busy_timeout`` 0 on SQLite, so an export holding a lock makes this
+    fail at once.
     """
     with database.engine.connect() as other:
         if other.dialect.name == "sqlite":

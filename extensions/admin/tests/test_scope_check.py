@@ -133,3 +133,62 @@ def test_an_object_action_on_other_rows_leaving_the_scope_is_rolled_back(editor,
         "see and change here, so it was rolled back. Nothing was changed." in said
     ), said
     assert not any(note.archived for note in rows_of(db_session, scoped.Note))
+
+
+def test_rows_moved_through_a_collection_are_checked(editor, notes, db_session, digests):
+    red = notes["red"][0].team_id
+    weekly, archive = digests.Digest(title="Weekly", team_id=red), digests.Digest(title="Secret archive", team_id=red)
+    db_session.add_all([weekly, archive])
+    db_session.flush()
+    db_session.add_all([digests.Pin(title=title, digest_id=weekly.id) for title in ("Agenda", "Minutes")])
+    db_session.commit()
+    # The action appends the pins to the secret digest's collection: no pin is changed before the flush sets its
+    # digest_id, and the secret digest's only change is its collection.
+    response = editor.post(f"{DIGESTS}{weekly.id}/do/file_pins", follow_redirects=True)
+    said = flashes(response.text)
+    # Before: neither was collected, nothing was checked, and the pins moved where the editor cannot see them.
+    assert (
+        "File the pins: it would have left Pin “Agenda”, Pin “Minutes” outside the rows you may see and change here, "
+        "so it was rolled back. Nothing was changed." in said
+    ), said
+    assert [pin.digest_id for pin in rows_of(db_session, digests.Pin)] == [weekly.id, weekly.id]
+
+
+def test_a_refusal_does_not_name_rows_the_user_may_not_see(editor, notes, db_session, scoped, digests):
+    red = notes["red"][0].team_id
+    digest = digests.Digest(title="Weekly", team_id=red)
+    hidden = scoped.Note(title="Red hidden", team_id=red, archived=True)  # the superusers' alone
+    db_session.add_all([digest, hidden])
+    db_session.commit()
+    # The action renames every note of the team, the archived one too: that one was outside the editor's scope
+    # before the action and still is, so the action is rolled back; the message says so without its title.
+    response = editor.post(f"{DIGESTS}{digest.id}/do/stamp_notes", follow_redirects=True)
+    said = flashes(response.text)
+    assert (
+        "Stamp the notes: it would have changed 1 row you may not see, so it was rolled back. Nothing was changed."
+        in said
+    ), said
+    # Before: "it would have left Note “Red hidden (stamped)” outside the rows you may see": a title the editor
+    # may not read, shown to them.
+    assert "Red hidden" not in response.text
+    assert [note.title for note in rows_of(db_session, scoped.Note, scoped.Note.team_id == red)] == [
+        "Red 00",
+        "Red 01",
+        "Red 02",
+        "Red hidden",
+    ]
+
+
+def test_an_action_that_commits_itself_is_refused_before_its_commit(editor, notes, db_session, scoped, digests, caplog):
+    red = notes["red"][0].team_id
+    digest = digests.Digest(title="Weekly", team_id=red)
+    db_session.add(digest)
+    db_session.commit()
+    # The callback archives the team's notes (outside the editor's scope) and commits them itself.
+    response = editor.post(f"{DIGESTS}{digest.id}/do/archive_notes_and_commit", follow_redirects=True)
+    said = flashes(response.text)
+    assert "Archive the notes now failed because of an error in the" in said, said
+    assert "must not commit" in caplog.text
+    # Before: the notes were committed archived before the check, whose rollback then undid nothing, and the
+    # message said "so it was rolled back. Nothing was changed."
+    assert not any(note.archived for note in rows_of(db_session, scoped.Note))

@@ -69,7 +69,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
                 session.rollback()
                 flash(f"{action.label}: {refused} Nothing was changed.", "error")
                 return redirect(back)
-            except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+            except (HTTPException, sa.exc.IntegrityError, sa.exc.DataError, StaleDataError):
                 raise  # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, below
             except Exception as exc:
                 if erlen_db.is_unavailable(exc):
@@ -81,7 +81,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         # changed, must be in the user's scope after the change, or the whole action is undone.
         outside = scope_check.rows_outside(view, [obj, *written], current_user._get_current_object())
         if outside:
-            session.rollback()
+            outside = scope_check.undo(view, outside, current_user._get_current_object())  # rolled back
             flash(f"{action.label}: {scope_check.left_outside(view, outside)} Nothing was changed.", "error")
             return redirect(back)
         if obj in session.deleted or sa.inspect(obj).was_deleted:
@@ -97,12 +97,13 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         # callback's own flush or the admin's).
         session.rollback()
         return _deleted_meanwhile(view, ident)
-    except sa.exc.IntegrityError:
-        # A constraint the change breaks (a duplicate name, a row others refer to): said, as a bulk action says it.
+    except (sa.exc.IntegrityError, sa.exc.DataError):
+        # A constraint the change breaks (a duplicate name, a row others refer to), or a value the column cannot
+        # hold (PostgreSQL refuses a string longer than its VARCHAR): said, as a bulk action says it.
         session.rollback()
         flash(
-            f"{action.label} failed: the database refused the change (a value is a duplicate, or other rows refer "
-            f"to this {view.name.lower()}). Nothing was changed.",
+            f"{action.label} failed: the database refused the change (a value is a duplicate or too long for its "
+            f"column, or other rows refer to this {view.name.lower()}). Nothing was changed.",
             "error",
         )
         return redirect(back)

@@ -321,7 +321,7 @@ def create_view(slug: str) -> t.Any:
                 session.flush()
             outside = scope_check.rows_outside(view, [obj, *written], user)
             if outside:
-                session.rollback()
+                outside = scope_check.undo(view, outside, user)  # rolled back; the rows the user could not see
                 form.form_errors.append(scope_check.save_refused(view, obj, outside))
                 return render_template("admin/form.html", view=view, form=form, obj=None)
             audit.record(session, view, "create", obj, audit.diff({}, audit.snapshot(view, obj, keys)))
@@ -367,7 +367,8 @@ def edit_view(slug: str, ident: str) -> t.Any:
                 session.flush()
             outside = scope_check.rows_outside(view, [obj, *written], current_user._get_current_object())
             if outside:
-                session.rollback()  # the form shows the values again, saying why
+                # Rolled back: the form shows the values again, saying why.
+                outside = scope_check.undo(view, outside, current_user._get_current_object())
             else:
                 if changes:
                     audit.record(session, view, "edit", obj, changes)
@@ -529,7 +530,7 @@ def action_view(slug: str) -> t.Any:
                 session.rollback()
                 flash(f"{action.label}: {refused} Nothing was changed.", "error")
                 return redirect(_back(view))
-            except (HTTPException, sa.exc.IntegrityError, StaleDataError):
+            except (HTTPException, sa.exc.IntegrityError, sa.exc.DataError, StaleDataError):
                 # an abort() the plugin meant; a refusal or a deletion the callback's own flush met, reported below
                 raise
             except Exception as exc:
@@ -541,7 +542,7 @@ def action_view(slug: str) -> t.Any:
         # added or changed, must be in the user's scope after the change, or the whole action is undone.
         outside = scope_check.rows_outside(view, [*objects, *written], current_user._get_current_object())
         if outside:
-            session.rollback()
+            outside = scope_check.undo(view, outside, current_user._get_current_object())  # rolled back
             flash(f"{action.label}: {scope_check.left_outside(view, outside)} Nothing was changed.", "error")
             return redirect(_back(view))
         for obj in objects:
@@ -563,11 +564,13 @@ def action_view(slug: str) -> t.Any:
             "error",
         )
         return redirect(_back(view))
-    except sa.exc.IntegrityError:
+    except (sa.exc.IntegrityError, sa.exc.DataError):
+        # A constraint the change breaks, or a value the column cannot hold (PostgreSQL refuses a string longer
+        # than its VARCHAR): the whole action is rolled back.
         session.rollback()
         flash(
             f"{action.label} failed: the database refused the change (other rows may refer to the selected "
-            f"{view.plural.lower()}, or a value is a duplicate). Nothing was changed.",
+            f"{view.plural.lower()}, or a value is a duplicate or too long for its column). Nothing was changed.",
             "error",
         )
         return redirect(_back(view))

@@ -13,19 +13,19 @@ applies to it:
 
 The routes collect what a change writes with :func:`written_rows` (each flush is watched: a callback or a
 ``create_object`` may flush by itself, and a query autoflushes), then ask :func:`rows_outside`; any row outside
-rolls the whole change back, and the message names the rows.
+rolls the whole change back (:func:`undo`), and the message names the rows the user could see before the change,
+and counts the others without naming them (their titles are not the user's to read).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import typing as t
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapper
 
 import erlen_db
 
@@ -39,57 +39,82 @@ OUTSIDE_SCOPE = (
     "Change the values that decide it, or ask someone who may see such rows."
 )
 
-#: What a create or edit form says when the save would leave other rows outside the user's scopes.
-SAVE_LEFT_OUTSIDE = (
-    "Nothing was saved: the save would have left {rows} outside the {what} you may see and change here. "
-    "Change the values that decide it, or ask someone who may see such rows."
+#: What a create or edit form says when the save would leave other rows outside the user's scopes (``what``:
+#: the rows left outside, named, and those the user may not see, counted).
+SAVE_REFUSED = (
+    "Nothing was saved: the save would have {what}. Change the values that decide it, or ask someone who may "
+    "see such rows."
 )
 
 
-@dataclass(frozen=True)
+#: Why a commit inside :func:`written_rows` is refused.
+COMMIT_REFUSED = (
+    "erlen-admin commits a create, an edit or an action itself, once it has checked that every row written "
+    "stays in the user's scope: a view's create_object or update_object, or an action's callback, must not "
+    "commit (session.commit()); a savepoint (session.begin_nested()) may be. Nothing was committed."
+)
+
+
+@dataclasses.dataclass(frozen=True)
 class Outside:
     """A row a change would have left outside the user's scope.
 
     :param obj: the object.
     :param title: the row named for a sentence (:meth:`ModelView.title` of a view of its model).
     :param own: whether it is a row of the acting view's model (checked through that view's scope).
+    :param hidden: whether the row was outside the user's scope before the change too (:func:`undo`): a row
+        the user may not see, counted in a message but not named.
     """
 
     obj: t.Any
     title: str
     own: bool
+    hidden: bool = False
 
 
 @contextlib.contextmanager
 def written_rows() -> Iterator[list[t.Any]]:
     """The objects that the flushes within the block insert or change, collected in the list it gives.
 
-    Each flush is watched (``before_flush``): a callback, ``create_object`` or ``update_object`` may flush by
-    itself (a query autoflushes), after which its rows are no longer among the session's ``new`` or ``dirty``.
-    An object marked dirty whose columns did not change (a value set to itself) is left out. Deleted objects
-    are not collected. End the block with a flush, so that nothing written in it is missed.
+    Each flush is watched (``after_flush``, where the session still lists what the flush wrote): a callback,
+    ``create_object`` or ``update_object`` may flush by itself (a query autoflushes), after which its rows are
+    no longer among the session's ``new`` or ``dirty``. Watched after the flush rather than before, so that
+    rows the flush itself changed are collected too: a row appended to another's one-to-many collection (its
+    foreign key is set by the flush; before it, only the parent's collection changed), or one a mapper event
+    changed. An object marked dirty whose columns did not change (a value set to itself) is left out.
+    Deleted objects are not collected. End the block with a flush, so that nothing written in it is missed.
+
+    A commit within the block is refused (:data:`COMMIT_REFUSED`, raised as a :class:`RuntimeError` from
+    ``session.commit()``): it would commit the rows before they are checked, and the check's rollback would
+    then undo nothing. A savepoint's release is not a commit and is let through.
     """
     session = erlen_db.get_session()
     written: list[t.Any] = []
     seen: set[int] = set()
 
-    def collect(flushing: t.Any, context: t.Any, instances: t.Any) -> None:
+    def collect(flushed: t.Any, context: t.Any) -> None:
         # The new in the order they were added; the changed (an unordered set) by class and key, so that a
         # message naming them says them in the same order every time.
         changed = sorted(
-            (obj for obj in flushing.dirty if flushing.is_modified(obj, include_collections=False)),
+            (obj for obj in flushed.dirty if flushed.is_modified(obj, include_collections=False)),
             key=lambda obj: (type(obj).__module__, type(obj).__qualname__, sa.inspect(obj).identity),
         )
-        for obj in [*flushing.new, *changed]:
+        for obj in [*flushed.new, *changed]:
             if id(obj) not in seen:
                 seen.add(id(obj))
                 written.append(obj)
 
-    sa.event.listen(session, "before_flush", collect)
+    def refuse_commit(committing: t.Any) -> None:
+        if not committing.in_nested_transaction():  # the outermost transaction, not a savepoint
+            raise RuntimeError(COMMIT_REFUSED)
+
+    sa.event.listen(session, "after_flush", collect)
+    sa.event.listen(session, "before_commit", refuse_commit)
     try:
         yield written
     finally:
-        sa.event.remove(session, "before_flush", collect)
+        sa.event.remove(session, "after_flush", collect)
+        sa.event.remove(session, "before_commit", refuse_commit)
 
 
 def rows_outside(view: ModelView, objects: t.Sequence[t.Any], user: t.Any) -> list[Outside]:
@@ -128,30 +153,11 @@ def _outside_of(view: ModelView, model: type, alive: dict[t.Any, t.Any], user: t
     :param alive: the objects not deleted, by their identity (primary key tuple).
     :param user: the acting user.
     """
-    mapper: Mapper[t.Any] = sa.inspect(model)
+    inside = _inside(view, model, list(alive), user)
+    if inside is None:
+        return []
     own = issubclass(model, view.model)
-    narrowing: RowsFilter | None
-    if own:
-        if view.scope is None:
-            return []  # the rows of the acting view's model are checked through its scope alone
-        namer = view
-        narrowing = functools.partial(_scoped, view, user=user)
-    else:
-        table = mapper.local_table
-        if not isinstance(table, sa.Table):
-            return []  # mapped to a join or a subquery: no view has it as its table
-        narrowing = rows_filter(table, user)
-        if narrowing is None:
-            return []  # no view of the model, or none narrowing its rows for the user
-        views = registry_of().views_for_table(table.name)
-        namer = next((found for found in views if found.allows(user, "view")), views[0])
-    keys = list(mapper.primary_key)
-    statement = narrowing(sa.select(model)).with_only_columns(*keys)
-    if len(keys) == 1:
-        statement = statement.where(keys[0].in_([identity[0] for identity in alive]))
-    else:
-        statement = statement.where(sa.tuple_(*keys).in_(list(alive)))
-    inside = {tuple(row) for row in erlen_db.get_session().execute(statement)}
+    namer = view if own else _namer(model, user)
     return [
         Outside(obj, namer.title(obj) if isinstance(obj, namer.model) else str(obj), own)
         for identity, obj in alive.items()
@@ -159,31 +165,107 @@ def _outside_of(view: ModelView, model: type, alive: dict[t.Any, t.Any], user: t
     ]
 
 
+def _narrowing(view: ModelView, model: type, user: t.Any) -> RowsFilter | None:
+    """The scope the rows of ``model`` written through ``view`` are checked through; ``None``: not checked.
+
+    :param view: the acting view.
+    :param model: a mapped class.
+    :param user: the acting user.
+    """
+    if issubclass(model, view.model):
+        # The rows of the acting view's model are checked through its scope alone.
+        return None if view.scope is None else functools.partial(_scoped, view, user=user)
+    table = sa.inspect(model).local_table
+    if not isinstance(table, sa.Table):
+        return None  # mapped to a join or a subquery: no view has it as its table
+    return rows_filter(table, user)  # None: no view of the model, or none narrowing its rows for the user
+
+
+def _namer(model: type, user: t.Any) -> ModelView:
+    """The view of ``model`` (another model than the acting view's, with a view) whose titles name its rows."""
+    views = registry_of().views_for_table(t.cast(sa.Table, sa.inspect(model).local_table).name)
+    return next((found for found in views if found.allows(user, "view")), views[0])
+
+
+def _inside(view: ModelView, model: type, identities: t.Sequence[t.Any], user: t.Any) -> set[tuple[t.Any, ...]] | None:
+    """Which of ``identities`` (primary key tuples of ``model``'s rows) are in ``user``'s scope, as the session
+    reads them now; ``None`` when the rows of ``model`` are not checked (see :func:`_narrowing`).
+
+    :param view: the acting view.
+    :param model: a mapped class.
+    :param identities: primary key tuples.
+    :param user: the acting user.
+    """
+    narrowing = _narrowing(view, model, user)
+    if narrowing is None:
+        return None
+    mapper: sa.orm.Mapper[t.Any] = sa.inspect(model)
+    keys = list(mapper.primary_key)
+    statement = narrowing(sa.select(model)).with_only_columns(*keys)
+    if len(keys) == 1:
+        statement = statement.where(keys[0].in_([identity[0] for identity in identities]))
+    else:
+        statement = statement.where(sa.tuple_(*keys).in_([tuple(identity) for identity in identities]))
+    return {tuple(row) for row in erlen_db.get_session().execute(statement)}
+
+
+def undo(view: ModelView, rows: t.Sequence[Outside], user: t.Any) -> list[Outside]:
+    """Roll the change back, and mark which of ``rows`` ``user`` could not see before it (``hidden``).
+
+    A change may write rows that were outside the user's scope before it too (a callback renaming every note of
+    a team, the archived ones an editor may not see): the change is refused for them as well, but naming them
+    would show the user titles they may not read. Once rolled back, the rows that existed before the change are
+    read through the scopes again (one query per model), as the user would see them now.
+
+    :param view: the model view the change was made through.
+    :param rows: the rows outside, from :func:`rows_outside` (their titles taken before the rollback).
+    :param user: the acting user.
+    :returns: ``rows``, in the same order, those the user could not see marked ``hidden``.
+    """
+    erlen_db.get_session().rollback()
+    earlier: dict[type, dict[t.Any, Outside]] = {}
+    for row in rows:
+        state = sa.inspect(row.obj)
+        if state.persistent and state.identity is not None:  # the rows the change added are transient again
+            earlier.setdefault(type(row.obj), {})[state.identity] = row
+    hidden: set[int] = set()
+    for model, by_identity in earlier.items():
+        inside = _inside(view, model, list(by_identity), user) or set()
+        hidden.update(id(row) for identity, row in by_identity.items() if tuple(identity) not in inside)
+    return [dataclasses.replace(row, hidden=True) if id(row) in hidden else row for row in rows]
+
+
 def _scoped(view: ModelView, statement: sa.Select[t.Any], *, user: t.Any) -> sa.Select[t.Any]:
     """``statement`` narrowed by ``view``'s scope for ``user`` (a :data:`~erlen_admin.related.RowsFilter`)."""
     return view.scoped(statement, user)
 
 
-def _rows_text(titles: t.Sequence[str]) -> str:
-    """``titles`` joined for a sentence: the first ten, then how many more."""
-    return ", ".join(titles[:10]) + (f" and {len(titles) - 10} more" if len(titles) > 10 else "")
+def _rows_text(rows: t.Sequence[Outside], what: str) -> str:
+    """What happened to ``rows`` (from :func:`undo`), for a sentence: the first ten the user could see named as
+    left outside ``what`` they may see, the ones they could not only counted."""
+    titles = [row.title for row in rows if not row.hidden]
+    hidden = len(rows) - len(titles)
+    said = []
+    if titles:
+        shown = ", ".join(titles[:10]) + (f" and {len(titles) - 10} more" if len(titles) > 10 else "")
+        said.append(f"left {shown} outside the {what} you may see and change here")
+    if hidden:
+        said.append(f"changed {hidden} {'row' if hidden == 1 else 'rows'} you may not see")
+    return " and ".join(said)
 
 
 def _what(view: ModelView, rows: t.Sequence[Outside]) -> str:
     """What the rows are, for "outside the … you may see": the view's plural when they are all its model's."""
-    return view.plural.lower() if all(row.own for row in rows) else "rows"
+    return view.plural.lower() if all(row.own for row in rows if not row.hidden) else "rows"
 
 
 def left_outside(view: ModelView, rows: t.Sequence[Outside]) -> str:
     """The sentence saying that an action would have left ``rows`` outside the rows the user may see.
 
     :param view: the model view.
-    :param rows: the rows, from :func:`rows_outside`.
+    :param rows: the rows, from :func:`undo`.
     """
-    return (
-        f"it would have left {_rows_text([row.title for row in rows])} outside the {_what(view, rows)} you may see "
-        "and change here, so it was rolled back."
-    )
+    return f"it would have {_rows_text(rows, _what(view, rows))}, so it was rolled back."
 
 
 def save_refused(view: ModelView, obj: t.Any, rows: t.Sequence[Outside]) -> str:
@@ -191,8 +273,8 @@ def save_refused(view: ModelView, obj: t.Any, rows: t.Sequence[Outside]) -> str:
 
     :param view: the model view.
     :param obj: the object created or edited.
-    :param rows: the rows outside, from :func:`rows_outside` (not empty).
+    :param rows: the rows outside, from :func:`undo` (not empty).
     """
     if [row.obj for row in rows] == [obj]:
         return OUTSIDE_SCOPE.format(name=view.name.lower())
-    return SAVE_LEFT_OUTSIDE.format(rows=_rows_text([row.title for row in rows]), what=_what(view, rows))
+    return SAVE_REFUSED.format(what=_rows_text(rows, _what(view, rows)))
