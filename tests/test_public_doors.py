@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Modules documented as public, beyond each distribution's package itself.
 DOCUMENTED_MODULES = frozenset(
-    {"erlen.checks", "erlen.failover", "erlen.logs", "erlen.redaction", "erlen_admin.models"}
+    {"erlen.checks", "erlen.failover", "erlen.json_keys", "erlen.logs", "erlen.redaction", "erlen_admin.models"}
 )
 
 

@@ -14,6 +14,8 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms.form import FormMeta
 from wtforms.validators import ValidationError
 
+from erlen.json_keys import json_path, loads_noting_repeated_keys
+
 from .csrf import UNSAFE_METHODS, csrf_field
 from .errors import FormDefinitionError
 
@@ -74,17 +76,6 @@ UNREADABLE_JSON = (
 _JSON_BODY_KEY = "erlen_forms.json_body"
 
 
-class _Repeated(dict[str, t.Any]):
-    """A JSON object holding a key twice: its pairs in the body's order, to say where.
-
-    :param pairs: the object's keys and values, in order.
-    """
-
-    def __init__(self, pairs: list[tuple[str, t.Any]]) -> None:
-        super().__init__(pairs)
-        self.pairs = pairs
-
-
 def read_json_body() -> tuple[t.Any, str | None]:
     """The current request's JSON body, and the form error that keeps a form from reading it.
 
@@ -110,72 +101,20 @@ def _read_json_body() -> tuple[t.Any, str | None]:
     data = request.get_data(cache=True)
     if not data:
         return None, None
-    repeated = False
-
-    def pairs_hook(pairs: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
-        nonlocal repeated
-        made = dict(pairs)
-        if len(made) == len(pairs):
-            return made
-        repeated = True
-        return _Repeated(pairs)
-
     try:
-        payload = json.loads(data, object_pairs_hook=pairs_hook)
+        payload, location = loads_noting_repeated_keys(data)
     # RecursionError: JSON nested deeper than the decoder recurses ("[[[[..."), malformed input like any other.
     except (ValueError, RecursionError):
         return None, UNREADABLE_JSON
-    if repeated:
-        location = _first_repeated(payload, ())
-        if location is not None:
-            key = json.dumps(location[-1], ensure_ascii=False)
-            return None, (
-                f"The request body has the key {key} twice in one object, at {_json_path(location)}: send each key "
-                "once."
-            )
+    if location is not None:
+        key = json.dumps(location[-1], ensure_ascii=False)
+        return (
+            None,
+            f"The request body has the key {key} twice in one object, at {json_path(location)}: send each key once.",
+        )
     if not isinstance(payload, Mapping):
         return None, UNREADABLE_JSON
     return payload, None
-
-
-def _first_repeated(value: t.Any, location: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    """The place of the first key held twice in one object of ``value``, in the order of the body's text.
-
-    :param value: a part of the decoded body.
-    :param location: its place.
-    """
-    if isinstance(value, dict):
-        pairs: Iterable[tuple[str, t.Any]] = value.pairs if isinstance(value, _Repeated) else value.items()
-        seen: set[str] = set()
-        for key, item in pairs:
-            if key in seen:
-                return (*location, key)
-            seen.add(key)
-            found = _first_repeated(item, (*location, key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _first_repeated(item, (*location, index))
-            if found is not None:
-                return found
-    return None
-
-
-def _json_path(location: Iterable[str | int]) -> str:
-    """A place in a JSON document as people write it: ``items[2].name``, ``["first name"]``.
-
-    :param location: the keys and indexes from the document's root.
-    """
-    written = ""
-    for part in location:
-        if isinstance(part, int):
-            written += f"[{part}]"
-        elif part.isidentifier() and part.isascii():
-            written += f".{part}" if written else part
-        else:
-            written += f"[{json.dumps(part, ensure_ascii=False)}]"
-    return written
 
 
 def unreadable_json_body() -> bool:
