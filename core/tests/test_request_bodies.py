@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 import typing as t
 from pathlib import Path
 
 import pytest
 from flask import request
 
-from erlen.testing import free_port
+from erlen.testing import exchange_raw, gunicorn_serving
 
 SECRET = {"SECRET_KEY": "a-secret-key-for-the-request-body-tests-0123456789"}
 
@@ -118,50 +112,18 @@ def echo():
 """
 
 
-def _exchange(port: int, raw: bytes) -> tuple[int, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
-        connection.sendall(raw)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
 def test_malformed_chunks_under_gunicorn_are_a_400(tmp_path: Path) -> None:
     pytest.importorskip("gunicorn", reason="the test serves the app with gunicorn (pip install gunicorn)")
     (tmp_path / "chunked_app.py").write_text(textwrap.dedent(APP))
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-               "--chdir", str(tmp_path), "chunked_app:app"]  # fmt: skip
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ERLEN_")}
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, env=env, stdout=output, stderr=output)
     head = (
         b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                status, body = _exchange(port, head + b"8\r\nname=Ada\r\n0\r\n\r\n")
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline, "gunicorn did not answer within 60 seconds"
-                time.sleep(0.2)
-        assert (status, body) == (200, b"Ada")  # valid chunks are read
+    log = tmp_path / "gunicorn.log"
+    with gunicorn_serving("chunked_app:app", chdir=tmp_path, log=log) as port:
+        assert exchange_raw(port, head + b"8\r\nname=Ada\r\n0\r\n\r\n") == (200, b"Ada")  # valid chunks are read
         for chunks in (b"zz\r\nname=Ada\r\n0\r\n\r\n", b"8\r\nname=AdaXX0\r\n\r\n"):
-            status, body = _exchange(port, head + chunks)
+            status, body = exchange_raw(port, head + chunks)
             assert status == 400, body
             assert b"its chunked transfer coding is malformed" in body
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     assert "Traceback" not in log.read_text()

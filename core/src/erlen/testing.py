@@ -29,9 +29,14 @@ port for a server a test starts of its own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -75,6 +80,62 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def gunicorn_serving(
+    app: str, *, chdir: Path, log: Path, env: Mapping[str, str] | None = None, workers: int = 1
+) -> Iterator[int]:
+    """gunicorn serving ``app`` on a free port of 127.0.0.1 until the block ends; gives the port once it answers.
+
+    Ready means the port takes a connection, within 60 seconds (else an ``AssertionError`` with the log). The
+    server gets SIGTERM at the end, and SIGKILL if it is still running 30 seconds later.
+
+    :param app: gunicorn's ``module:variable``.
+    :param chdir: the folder gunicorn imports ``app`` from.
+    :param log: the file gunicorn's standard output and error go to.
+    :param env: the server's environment (default: this process's, without ``ERLEN_*`` variables).
+    :param workers: gunicorn's worker processes.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+               "--chdir", str(chdir), app]  # fmt: skip
+    if env is None:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("ERLEN_")}
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, env=dict(env), stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"gunicorn exited: {log.read_text()}"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"gunicorn did not answer within 60 seconds: {log.read_text()}"
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def exchange_raw(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send the raw HTTP ``request`` to 127.0.0.1:``port`` (ending it with ``Connection: close``).
+
+    :returns: the answer's status and body.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
 
 
 def validate_plugin(plugin: object, *, hookspec_modules: Iterable[object] = (), name: str | None = None) -> list[str]:

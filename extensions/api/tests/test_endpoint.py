@@ -752,63 +752,26 @@ def test_a_422_lists_the_first_hundred_errors_and_counts_the_rest(make_app: t.An
     assert exactly["detail"] == "The request has 100 invalid inputs." and len(exactly["errors"]) == 100
 
 
-def _exchange(port: int, request: bytes) -> tuple[int, bytes]:
-    """Send raw ``request`` bytes to 127.0.0.1:``port``; the answer's status and body (the connection closes)."""
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
-        connection.sendall(request)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
 def test_a_body_whose_chunks_are_malformed_is_a_400_under_gunicorn(tmp_path: t.Any) -> None:
     """gunicorn raises InvalidChunkSize or ChunkMissingTerminator from the read of a malformed chunked body:
     erlen-api's read of the body let them through, a 500 for the client's framing."""
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
     from pathlib import Path
 
-    from erlen.testing import free_port
+    from erlen.testing import exchange_raw, gunicorn_serving
 
     pytest.importorskip("gunicorn", reason="the test serves the app with gunicorn, which this environment lacks")
-    port = free_port()
     tests = Path(__file__).parent
-    log = tmp_path / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-               "--chdir", str(tests), "api_sample.served:app"]  # fmt: skip
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(tests)}, stdout=output, stderr=output)
     head = (
         b"POST /api/v1/items HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
     )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                status, _ = _exchange(port, head + b'1b\r\n{"name":"pen","quantity":2}\r\n0\r\n\r\n')
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline, "gunicorn did not answer within 60 seconds"
-                time.sleep(0.2)
+    env = {**os.environ, "PYTHONPATH": str(tests)}
+    with gunicorn_serving("api_sample.served:app", chdir=tests, log=tmp_path / "gunicorn.log", env=env) as port:
+        status, _ = exchange_raw(port, head + b'1b\r\n{"name":"pen","quantity":2}\r\n0\r\n\r\n')
         assert status == 201  # valid chunks are read
         for chunks in (b"zz\r\nabc\r\n0\r\n\r\n", b'1b\r\n{"name":"pen","quantity":2}XX0\r\n\r\n'):
-            status, body = _exchange(port, head + chunks)
+            status, body = exchange_raw(port, head + chunks)
             assert status == 400, body
             problem = json.loads(body)
             assert problem["detail"].startswith("The body could not be read: its chunked transfer coding is malformed")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
