@@ -31,6 +31,7 @@ from .request_ids import register_request_ids
 from .routing import use_lazy_builders
 from .settings import DeclaredSetting, Setting, validate_value
 from .sync_functions import remember_plain_functions
+from .template_cache import install as install_template_cache
 from .templating import use_flat_globals
 from .unknown_settings import warn_unknown_settings
 
@@ -257,6 +258,7 @@ def _register_templates(app: Flask, registry: PluginRegistry) -> None:
         app.jinja_loader = ChoiceLoader(loaders)
     # Before any template is loaded: a page's render copies two dozen globals, at C speed with it.
     use_flat_globals(app)
+    install_template_cache(app)
     for plugin, names in registry.call_each("erlen_template_globals"):
         app.jinja_env.globals.update(hook_mapping(plugin.name, "erlen_template_globals", names, _GLOBALS_EXPECTED))
     for plugin, filters in registry.call_each("erlen_template_filters"):
