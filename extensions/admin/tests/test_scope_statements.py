@@ -127,6 +127,7 @@ def test_a_core_update_on_the_sessions_connection_is_checked(editor, desk, db_se
         ("add_archived_note", "Add an archived note", "the rows an INSERT writes outside the session's flush"),
         ("archive_notes_text", "Archive the notes (text)", "raw SQL (text(), exec_driver_sql) writing it"),
         ("archive_notes_driver_sql", "Archive the notes (driver)", "raw SQL (text(), exec_driver_sql) writing it"),
+        ("archive_notes_by_key", "Archive the notes (by key)", "with several sets of parameters (executemany"),
     ],
 )
 def test_statements_whose_rows_cannot_be_checked_are_refused(

@@ -15,6 +15,10 @@ The routes collect what a change writes with :func:`written_rows` (each flush is
 ``create_object`` may flush by itself, and a query autoflushes), then ask :func:`rows_outside`; any row outside
 rolls the whole change back (:func:`undo`), and the message names the rows the user could see before the change,
 and counts the others without naming them (their titles are not the user's to read).
+
+Statements that write rows without the flush (ORM bulk ``update()``/``delete()``/``insert()``, Core statements, raw
+SQL) are watched within :func:`written_rows` too: confined to the scope and their rows checked the same way, or
+refused (:mod:`erlen_admin.statement_guard`).
 """
 
 from __future__ import annotations

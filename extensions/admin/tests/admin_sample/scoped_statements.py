@@ -10,7 +10,8 @@ archived. Every action writes with a statement that the unit of work never sees:
   ``stamp_notes`` (ORM ``update()`` appending " (stamped)" to every note of the team: archived ones too, were it not
   confined), ``purge_notes`` (``Query.delete()`` of the team's notes), ``archive_notes_core`` (a Core ``UPDATE`` on
   the session's connection), ``add_archived_note`` (an ORM ``insert()``), ``archive_notes_text`` (``text()``),
-  ``archive_notes_driver_sql`` (``exec_driver_sql``), and ``touch_memos`` (an ``UPDATE`` and a raw ``INSERT`` of
+  ``archive_notes_driver_sql`` (``exec_driver_sql``), ``archive_notes_by_key`` (the ORM's bulk UPDATE by primary
+  key of every note of the team: executemany), and ``touch_memos`` (an ``UPDATE`` and a raw ``INSERT`` of
   memos, a model no scope narrows);
 - its view's ``update_object`` archives the team's notes with an ORM ``update()`` when the new title ends with
   ``archive notes``.
@@ -133,6 +134,15 @@ def archive_notes_driver_sql(view: t.Any, desk: Desk) -> str:
     return "Archived the notes."
 
 
+def archive_notes_by_key(view: t.Any, desk: Desk) -> str:
+    """The ORM's bulk UPDATE by primary key: one set of parameters per note of the team (executemany)."""
+    note = _notes()
+    session = _session()
+    keys = session.scalars(sa.select(note.id).where(note.team_id == desk.team_id)).all()
+    session.execute(sa.update(note), [{"id": key, "archived": True} for key in keys])
+    return "Archived the notes."
+
+
 def touch_memos(view: t.Any, desk: Desk) -> str:
     from admin_sample.scoped import Memo
 
@@ -172,6 +182,7 @@ def make_views() -> list[t.Any]:
                 ObjectAction("add_archived_note", "Add an archived note", add_archived_note),
                 ObjectAction("archive_notes_text", "Archive the notes (text)", archive_notes_text),
                 ObjectAction("archive_notes_driver_sql", "Archive the notes (driver)", archive_notes_driver_sql),
+                ObjectAction("archive_notes_by_key", "Archive the notes (by key)", archive_notes_by_key),
                 ObjectAction("touch_memos", "Touch the memos", touch_memos),
             ],
             scope=own_team_desks,
