@@ -128,6 +128,8 @@ def test_a_core_update_on_the_sessions_connection_is_checked(editor, desk, db_se
         ("archive_notes_text", "Archive the notes (text)", "raw SQL (text(), exec_driver_sql) writing it"),
         ("archive_notes_driver_sql", "Archive the notes (driver)", "raw SQL (text(), exec_driver_sql) writing it"),
         ("archive_notes_by_key", "Archive the notes (by key)", "with several sets of parameters (executemany"),
+        ("archive_notes_returning", "Archive the notes (returning)", "raw SQL (text(), exec_driver_sql) writing it"),
+        ("archive_notes_in_cte", "Archive the notes (WITH)", "within another statement (a data-modifying WITH)"),
     ],
 )
 def test_statements_whose_rows_cannot_be_checked_are_refused(
@@ -139,6 +141,16 @@ def test_statements_whose_rows_cannot_be_checked_are_refused(
     assert "erlen-admin refused a statement on the table 'scoped_note'" in caplog.text
     assert "checked change of the admin view 'scoped_statements_desk'" in caplog.text
     assert why in caplog.text
+    assert red_notes(db_session, scoped, desk) == UNTOUCHED
+
+
+def test_rows_a_delete_statement_deleted_in_a_savepoint_rolled_back_are_checked(editor, desk, db_session, scoped):
+    said = act(editor, desk, "purge_undo_and_archive_notes")
+    # The rows came back with the savepoint's rollback: they are checked like any other, not taken as deleted.
+    assert (
+        "Purge, undo, archive: it would have left Note “Red 00”, Note “Red 01”, Note “Red 02” outside the rows you "
+        "may see and change here, so it was rolled back. Nothing was changed." in said
+    ), said
     assert red_notes(db_session, scoped, desk) == UNTOUCHED
 
 

@@ -145,6 +145,7 @@ def written_rows(view: ModelView, user: t.Any) -> Iterator[Written]:
     statements.install()
     try:
         yield written
+        statements.settle()
     finally:
         statements.remove()
         sa.event.remove(session, "after_flush", collect)

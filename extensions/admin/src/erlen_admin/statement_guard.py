@@ -14,15 +14,18 @@ through the scopes of its views, as :func:`erlen_admin.related.rows_filter` narr
   (the scope's rows)``), so that it changes no row outside the scope, not even one another transaction moved
   in meanwhile; and after the change those rows are read again through the scope, like the rows the flushes
   wrote: one left outside rolls the whole change back.
-- ``DELETE``: confined the same way (a row outside the scope is not deleted); the keys deleted are noted, so that
-  an acted-on row deleted so is audited as a deletion.
+- ``DELETE``: confined the same way (a row outside the scope is not deleted); the keys deleted (and still gone
+  at the block's end: a savepoint rolled back brings its rows back) are noted, so that an acted-on row deleted
+  so is audited as a deletion, not checked.
 - ``INSERT`` (ORM or Core, ``INSERT ... SELECT`` too), and an ``UPDATE`` or ``DELETE`` with several sets of
   parameters (executemany: the ORM's bulk UPDATE by primary key of several rows, ``bulk_update_mappings``), or one
   that would touch more than :data:`MAX_STATEMENT_ROWS` rows: refused before it runs
   (:class:`StatementRefused`), since the rows it writes cannot be read again by key.
-- raw SQL (``text()``, ``exec_driver_sql``) that names such a table and writes (it has ``INSERT``, ``UPDATE``,
-  ``DELETE``, ``MERGE``, ``REPLACE``, ``TRUNCATE``, ``COPY``, ``ALTER`` or ``DROP`` outside its quoted strings,
-  comments and row locks): refused, since its rows cannot be told from its text. Raw reads run as they are.
+- a statement holding a write of such a table within it (PostgreSQL's data-modifying ``WITH``): refused.
+- raw SQL (``text()``, ``text().columns()``, ``exec_driver_sql``) that names such a table and writes (it has
+  ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``REPLACE``, ``TRUNCATE``, ``COPY``, ``ALTER`` or ``DROP`` outside
+  its quoted strings, comments and row locks): refused, since its rows cannot be told from its text. Raw reads
+  run as they are.
 
 The flush's own statements are the unit of work's, checked as before: they are let through. A connection of
 a plugin's own (``engine.connect()``) is another transaction: neither watched nor rolled back with the change.
@@ -36,6 +39,7 @@ import typing as t
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import visitors
 
 from .related import RowsFilter, rows_filter
 from .views.model_view import ModelView
@@ -129,8 +133,7 @@ class StatementGuard:
         sa.event.listen(self.session, "after_transaction_end", self._flush_ends)
 
     def remove(self) -> None:
-        """Stop watching; the objects the session holds of the tables written by statements are expired, so
-        that what is read of them next (the audit's values, a message's titles) is what the database holds."""
+        """Stop watching."""
         if self._connection is not None:
             sa.event.remove(self._connection, "before_execute", self._before_execute)
             sa.event.remove(self._connection, "before_cursor_execute", self._before_cursor_execute)
@@ -138,6 +141,15 @@ class StatementGuard:
         sa.event.remove(self.session, "before_flush", self._flush_starts)
         sa.event.remove(self.session, "after_flush_postexec", self._flush_ends)
         sa.event.remove(self.session, "after_transaction_end", self._flush_ends)
+
+    def settle(self) -> None:
+        """At the end of a block that ran to its end (flushed): confirm which rows the ``DELETE`` statements
+        deleted, and expire the objects the session holds of the tables statements wrote, so that what is read of
+        them next (the audit's values, a message's titles) is what the database holds."""
+        if not self.updated and not self.deleted:
+            return
+        with self.session.no_autoflush:
+            self._confirm_deleted()
         written = {target.table for target in self._targets.values() if target is not None and self._wrote(target)}
         if written:
             # The ORM's synchronize_session may have set values the confined statement did not write (or none).
@@ -146,6 +158,17 @@ class StatementGuard:
             for obj in list(self.session.identity_map.values()):
                 if sa.inspect(obj).mapper.local_table in written and not self.gone(obj):
                     self.session.expire(obj)
+
+    def _confirm_deleted(self) -> None:
+        """Keep, of the keys ``DELETE`` statements deleted, those no row has now: a savepoint rolled back since
+        (``session.begin_nested()``), or a row added again with the key, brings the row back, to be checked."""
+        for table, keys in self.deleted.items():
+            if not keys:
+                continue
+            target = self._targets[table]
+            assert target is not None  # only the tables of targets are noted
+            select = sa.select(*target.keys).where(target.key_in(sorted(keys, key=repr)))
+            keys.difference_update(tuple(row) for row in self.session.execute(select))
 
     def _wrote(self, target: _Target) -> bool:
         return target.model in self.updated or target.table in self.deleted
@@ -207,7 +230,10 @@ class StatementGuard:
         params: t.Any,
         execution_options: t.Any,
     ) -> tuple[t.Any, t.Any, t.Any]:
-        if self._flushing or not isinstance(statement, sa.Insert | sa.Update | sa.Delete):
+        if self._flushing or not isinstance(statement, sa.sql.ClauseElement):
+            return statement, multiparams, params
+        self._refuse_nested_writes(statement)
+        if not isinstance(statement, sa.Insert | sa.Update | sa.Delete):
             return statement, multiparams, params
         target = self._target(statement.entity_description.get("table"))
         if target is None:
@@ -245,6 +271,22 @@ class StatementGuard:
         confined = statement.where(target.key_in(keys)).where(target.key_in(target.scoped_keys()))
         return confined, multiparams, params
 
+    def _refuse_nested_writes(self, statement: sa.sql.ClauseElement) -> None:
+        """Refuse ``statement`` when it holds an ``INSERT``, ``UPDATE`` or ``DELETE`` of a scoped table within it
+        (PostgreSQL's data-modifying ``WITH``: ``sa.select(sa.update(Model)....cte())``), which runs unconfined."""
+        for element in visitors.iterate(statement):
+            if element is statement or not isinstance(element, sa.Insert | sa.Update | sa.Delete):
+                continue
+            target = self._target(element.entity_description.get("table"))
+            if target is not None:
+                self._refuse(
+                    target,
+                    statement,
+                    "an INSERT, UPDATE or DELETE within another statement (a data-modifying WITH) is not confined to "
+                    "the scope.",
+                    "Run the UPDATE or DELETE as a statement of its own, which is confined to the scope and checked.",
+                )
+
     def _keys_matching(
         self, connection: Connection, target: _Target, statement: sa.Update | sa.Delete, params: t.Any
     ) -> list[tuple[t.Any, ...]]:
@@ -264,7 +306,7 @@ class StatementGuard:
         executemany: bool,
     ) -> None:
         compiled = getattr(context, "compiled", None)
-        if compiled is not None and not isinstance(compiled.statement, sa.TextClause):
+        if compiled is not None and not isinstance(compiled.statement, sa.TextClause | sa.TextualSelect):
             return  # a statement built with SQLAlchemy: before_execute has seen it
         if not _WRITES.search(_NOT_WRITES.sub(" ", statement)):
             return

@@ -11,7 +11,9 @@ archived. Every action writes with a statement that the unit of work never sees:
   confined), ``purge_notes`` (``Query.delete()`` of the team's notes), ``archive_notes_core`` (a Core ``UPDATE`` on
   the session's connection), ``add_archived_note`` (an ORM ``insert()``), ``archive_notes_text`` (``text()``),
   ``archive_notes_driver_sql`` (``exec_driver_sql``), ``archive_notes_by_key`` (the ORM's bulk UPDATE by primary
-  key of every note of the team: executemany), and ``touch_memos`` (an ``UPDATE`` and a raw ``INSERT`` of
+  key of every note of the team: executemany), ``archive_notes_returning`` (``text().columns()``),
+  ``archive_notes_in_cte`` (a data-modifying WITH), ``purge_undo_and_archive_notes`` (a DELETE statement in a
+  savepoint rolled back, then the notes archived as objects), and ``touch_memos`` (an ``UPDATE`` and a raw ``INSERT`` of
   memos, a model no scope narrows);
 - its view's ``update_object`` archives the team's notes with an ORM ``update()`` when the new title ends with
   ``archive notes``.
@@ -143,6 +145,33 @@ def archive_notes_by_key(view: t.Any, desk: Desk) -> str:
     return "Archived the notes."
 
 
+def archive_notes_returning(view: t.Any, desk: Desk) -> str:
+    """``text().columns()``: raw SQL read as a SELECT of its RETURNING columns."""
+    statement = sa.text("UPDATE scoped_note SET archived = TRUE WHERE team_id = :team RETURNING id")
+    _session().execute(statement.columns(id=sa.Integer), {"team": desk.team_id})
+    return "Archived the notes."
+
+
+def archive_notes_in_cte(view: t.Any, desk: Desk) -> str:
+    """A SELECT of a data-modifying WITH (PostgreSQL; SQLite refuses an UPDATE there)."""
+    table = _notes().__table__
+    archived = table.update().where(table.c.team_id == desk.team_id).values(archived=True).returning(table.c.id)
+    _session().execute(sa.select(archived.cte("archived")))
+    return "Archived the notes."
+
+
+def purge_undo_and_archive_notes(view: t.Any, desk: Desk) -> str:
+    """Deletes the team's notes with a statement in a savepoint rolled back, then archives them as objects."""
+    note = _notes()
+    session = _session()
+    savepoint = session.begin_nested()
+    session.execute(sa.delete(note).where(note.team_id == desk.team_id))
+    savepoint.rollback()
+    for each in session.scalars(sa.select(note).where(note.team_id == desk.team_id)):
+        each.archived = True
+    return "Archived the notes."
+
+
 def touch_memos(view: t.Any, desk: Desk) -> str:
     from admin_sample.scoped import Memo
 
@@ -183,6 +212,9 @@ def make_views() -> list[t.Any]:
                 ObjectAction("archive_notes_text", "Archive the notes (text)", archive_notes_text),
                 ObjectAction("archive_notes_driver_sql", "Archive the notes (driver)", archive_notes_driver_sql),
                 ObjectAction("archive_notes_by_key", "Archive the notes (by key)", archive_notes_by_key),
+                ObjectAction("archive_notes_returning", "Archive the notes (returning)", archive_notes_returning),
+                ObjectAction("archive_notes_in_cte", "Archive the notes (WITH)", archive_notes_in_cte),
+                ObjectAction("purge_undo_and_archive_notes", "Purge, undo, archive", purge_undo_and_archive_notes),
                 ObjectAction("touch_memos", "Touch the memos", touch_memos),
             ],
             scope=own_team_desks,
