@@ -86,9 +86,17 @@ class _Target:
     def keys(self) -> list[sa.Column[t.Any]]:
         return list(self.table.primary_key.columns)
 
-    def key_in(self, keys: t.Any) -> sa.ColumnElement[bool]:
-        """``key IN keys``: ``keys`` a list of key tuples or a ``SELECT`` of the key columns."""
+    def key_in(self, keys: t.Any, dialect: str = "") -> sa.ColumnElement[bool]:
+        """``key IN keys``: ``keys`` a list of key tuples or a ``SELECT`` of the key columns.
+
+        :param keys: the key tuples, or a ``SELECT`` of the key columns.
+        :param dialect: the database's dialect name: on PostgreSQL, a single-column key is compared with
+            ``= ANY(array)``: one parameter instead of one per key (psycopg sends at most 65,535).
+        """
         columns = self.keys
+        if len(columns) == 1 and dialect == "postgresql" and not isinstance(keys, sa.Select):
+            array = sa.bindparam("erlen_admin_keys", [key[0] for key in keys], type_=sa.ARRAY(columns[0].type))
+            return columns[0] == sa.any_(array)
         if len(columns) == 1:
             single = keys if isinstance(keys, sa.Select) else [key[0] for key in keys]
             return columns[0].in_(single)
@@ -268,7 +276,8 @@ class StatementGuard:
             self.updated.setdefault(target.model, {}).update(dict.fromkeys(keys))
         else:
             self.deleted.setdefault(target.table, set()).update(keys)
-        confined = statement.where(target.key_in(keys)).where(target.key_in(target.scoped_keys()))
+        dialect = connection.dialect.name
+        confined = statement.where(target.key_in(keys, dialect)).where(target.key_in(target.scoped_keys()))
         return confined, multiparams, params
 
     def _refuse_nested_writes(self, statement: sa.sql.ClauseElement) -> None:
