@@ -219,3 +219,14 @@ def test_the_audit_records_what_bulk_statements_changed(editor, desk, db_session
         ("bulk:purge_by_statement (deleted)", ids[1]),
     ]
     assert deletions[0][2]["title"] == "Front!"
+
+
+def test_a_statement_touching_too_many_rows_is_refused(editor, desk, db_session, scoped, caplog, monkeypatch):
+    from erlen_admin import statement_guard
+
+    # Three red notes in the editor's scope: more than a limit of two.
+    monkeypatch.setattr(statement_guard, "MAX_STATEMENT_ROWS", 2)
+    said = act(editor, desk, "stamp_notes")
+    assert "Stamp the notes failed because of an error in the" in said, said
+    assert "it would touch 3 rows, more than the 2 a statement inside a checked change may" in caplog.text
+    assert red_notes(db_session, scoped, desk) == UNTOUCHED
