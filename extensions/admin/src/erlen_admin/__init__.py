@@ -14,6 +14,7 @@ if t.TYPE_CHECKING:
     from .actions import DELETE_SELECTED, Action
     from .counting import estimate, exact
     from .object_actions import ActionOutcome, ActionRefused, ObjectAction
+    from .statement_guard import StatementRefused
     from .views import (
         AdminConfigError,
         AdminPage,
@@ -41,6 +42,7 @@ __getattr__ = erlen.lazy_exports(
         "AdminPage": "erlen_admin.views.pages",
         "Panel": "erlen_admin.views.panels",
         "QueryFilter": "erlen_admin.views.query_filters",
+        "StatementRefused": "erlen_admin.statement_guard",
         **dict.fromkeys(("AdminRegistry", "Group", "registry_of"), "erlen_admin.views.registry"),
         "Widget": "erlen_admin.widgets",
     },
@@ -60,6 +62,7 @@ __all__ = [
     "ObjectAction",
     "Panel",
     "QueryFilter",
+    "StatementRefused",
     "Widget",
     "estimate",
     "exact",

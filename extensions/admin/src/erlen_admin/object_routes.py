@@ -62,7 +62,7 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
     session = erlen_db.session
     before = audit.snapshot(view, obj)
     try:
-        with scope_check.written_rows() as written:
+        with scope_check.written_rows(view, current_user._get_current_object()) as written:
             try:
                 result = action.callback(view, obj)
             except ActionRefused as refused:
@@ -79,12 +79,14 @@ def object_action_view(slug: str, ident: str, name: str) -> t.Any:
         outcome = result if isinstance(result, ActionOutcome) else ActionOutcome(result or f"{action.label}: done.")
         # Like row-level security's WITH CHECK: the object, and every row of a scoped model the action added or
         # changed, must be in the user's scope after the change, or the whole action is undone.
-        outside = scope_check.rows_outside(view, [obj, *written], current_user._get_current_object())
+        outside = scope_check.rows_outside(
+            view, [obj, *written], current_user._get_current_object(), written.statements
+        )
         if outside:
             outside = scope_check.undo(view, outside, current_user._get_current_object())  # rolled back
             flash(f"{action.label}: {scope_check.left_outside(view, outside)} Nothing was changed.", "error")
             return redirect(back)
-        if obj in session.deleted or sa.inspect(obj).was_deleted:
+        if written.gone(obj):  # by the session, or by a DELETE statement of the callback
             # The callback deleted the object: the deleted row's values, marked as a deletion, so that the
             # rows later given its key do not show its entries.
             audit.record(session, view, audit.deletion_action(f"action:{action.name}"), obj, before)

@@ -316,10 +316,10 @@ def create_view(slug: str) -> t.Any:
         try:
             # The view's create_object may add or change other rows, and flush them itself: each flush is
             # watched, so that every row of a scoped model the save writes is checked (scope_check).
-            with scope_check.written_rows() as written:
+            with scope_check.written_rows(view, user) as written:
                 obj = view.create_object(form, session)
                 session.flush()
-            outside = scope_check.rows_outside(view, [obj, *written], user)
+            outside = scope_check.rows_outside(view, [obj, *written], user, written.statements)
             if outside:
                 outside = scope_check.undo(view, outside, user)  # rolled back; the rows the user could not see
                 form.form_errors.append(scope_check.save_refused(view, obj, outside))
@@ -361,11 +361,16 @@ def edit_view(slug: str, ident: str) -> t.Any:
         try:
             # The view's update_object may change or add other rows, and flush them itself: each flush is
             # watched, so that every row of a scoped model the save writes is checked (scope_check).
-            with scope_check.written_rows() as written:
+            with scope_check.written_rows(view, current_user._get_current_object()) as written:
                 view.update_object(form, obj)
                 changes = audit.diff(before, audit.snapshot(view, obj, keys))
                 session.flush()
-            outside = scope_check.rows_outside(view, [obj, *written], current_user._get_current_object())
+            if written.statements.updated:
+                # A statement may have changed the row too (its object expired): what the database holds now.
+                changes = audit.diff(before, audit.snapshot(view, obj, keys))
+            outside = scope_check.rows_outside(
+                view, [obj, *written], current_user._get_current_object(), written.statements
+            )
             if outside:
                 # Rolled back: the form shows the values again, saying why.
                 outside = scope_check.undo(view, outside, current_user._get_current_object())
@@ -523,7 +528,7 @@ def action_view(slug: str) -> t.Any:
     # The flush is where the database refuses a change (deleting a row others refer to): inside the
     # try, so the whole action is rolled back and reported instead of answering 500.
     try:
-        with scope_check.written_rows() as written:
+        with scope_check.written_rows(view, current_user._get_current_object()) as written:
             try:
                 message = action.callback(view, objects)
             except ActionRefused as refused:
@@ -540,7 +545,9 @@ def action_view(slug: str) -> t.Any:
             session.flush()
         # Like row-level security's WITH CHECK: the selected rows, and every row of a scoped model the callback
         # added or changed, must be in the user's scope after the change, or the whole action is undone.
-        outside = scope_check.rows_outside(view, [*objects, *written], current_user._get_current_object())
+        outside = scope_check.rows_outside(
+            view, [*objects, *written], current_user._get_current_object(), written.statements
+        )
         if outside:
             outside = scope_check.undo(view, outside, current_user._get_current_object())  # rolled back
             flash(f"{action.label}: {scope_check.left_outside(view, outside)} Nothing was changed.", "error")
@@ -549,7 +556,7 @@ def action_view(slug: str) -> t.Any:
             old = before[view.pk_of(obj)]
             if action.name == "delete":
                 audit.record(session, view, label, obj, old)
-            elif obj in session.deleted or sa.inspect(obj).was_deleted:
+            elif written.gone(obj):  # by the session, or by a DELETE statement of the callback
                 # Marked as a deletion, so that the rows later given its key do not show its entries.
                 audit.record(session, view, audit.deletion_action(label), obj, old)
             else:

@@ -15,6 +15,10 @@ The routes collect what a change writes with :func:`written_rows` (each flush is
 ``create_object`` may flush by itself, and a query autoflushes), then ask :func:`rows_outside`; any row outside
 rolls the whole change back (:func:`undo`), and the message names the rows the user could see before the change,
 and counts the others without naming them (their titles are not the user's to read).
+
+Statements that write rows without the flush (ORM bulk ``update()``/``delete()``/``insert()``, Core statements, raw
+SQL) are watched within :func:`written_rows` too: confined to the scope and their rows checked the same way, or
+refused (:mod:`erlen_admin.statement_guard`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import sqlalchemy as sa
 import erlen_db
 
 from .related import RowsFilter, rows_filter
+from .statement_guard import StatementGuard
 from .views.model_view import ModelView
 from .views.registry import registry_of
 
@@ -72,8 +77,27 @@ class Outside:
     hidden: bool = False
 
 
+class Written(list[t.Any]):
+    """The objects the flushes of a checked block inserted or changed (a list), and what the statements run
+    within it outside the flush changed (:attr:`statements`: :mod:`erlen_admin.statement_guard`).
+
+    :param statements: the guard that watched the block's statements.
+    """
+
+    def __init__(self, statements: StatementGuard) -> None:
+        super().__init__()
+        self.statements = statements
+
+    def gone(self, obj: t.Any) -> bool:
+        """Whether ``obj``'s row was deleted in the block: by the session or by a ``DELETE`` statement.
+
+        :param obj: a mapped object.
+        """
+        return obj in self.statements.session.deleted or sa.inspect(obj).was_deleted or self.statements.gone(obj)
+
+
 @contextlib.contextmanager
-def written_rows() -> Iterator[list[t.Any]]:
+def written_rows(view: ModelView, user: t.Any) -> Iterator[Written]:
     """The objects that the flushes within the block insert or change, collected in the list it gives.
 
     Each flush is watched (``after_flush``, where the session still lists what the flush wrote): a callback,
@@ -87,9 +111,17 @@ def written_rows() -> Iterator[list[t.Any]]:
     A commit within the block is refused (:data:`COMMIT_REFUSED`, raised as a :class:`RuntimeError` from
     ``session.commit()``): it would commit the rows before they are checked, and the check's rollback would
     then undo nothing. A savepoint's release is not a commit and is let through.
+
+    Statements that write rows of a scoped table without the flush (ORM bulk ``update()``/``delete()``, Core
+    statements, raw SQL) are confined to the user's scope, noted for :func:`rows_outside`, or refused
+    (:mod:`erlen_admin.statement_guard`).
+
+    :param view: the view the change is made through.
+    :param user: the acting user.
     """
     session = erlen_db.get_session()
-    written: list[t.Any] = []
+    statements = StatementGuard(view, user, session)
+    written = Written(statements)
     seen: set[int] = set()
 
     def collect(flushed: t.Any, context: t.Any) -> None:
@@ -110,14 +142,19 @@ def written_rows() -> Iterator[list[t.Any]]:
 
     sa.event.listen(session, "after_flush", collect)
     sa.event.listen(session, "before_commit", refuse_commit)
+    statements.install()
     try:
         yield written
+        statements.settle()
     finally:
+        statements.remove()
         sa.event.remove(session, "after_flush", collect)
         sa.event.remove(session, "before_commit", refuse_commit)
 
 
-def rows_outside(view: ModelView, objects: t.Sequence[t.Any], user: t.Any) -> list[Outside]:
+def rows_outside(
+    view: ModelView, objects: t.Sequence[t.Any], user: t.Any, statements: StatementGuard | None = None
+) -> list[Outside]:
     """The rows of ``objects`` (flushed) that a change made through ``view`` left outside ``user``'s scopes.
 
     Read in the change's transaction, after its flush: the rows of ``view``'s model through ``view``'s scope,
@@ -127,13 +164,17 @@ def rows_outside(view: ModelView, objects: t.Sequence[t.Any], user: t.Any) -> li
     :param view: the model view the change was made through.
     :param objects: the objects the change acted on, and those it added or changed (:func:`written_rows`).
     :param user: the acting user.
-    :returns: the rows outside, in the order given (each once).
+    :param statements: what the block's statements changed (:attr:`Written.statements`): the rows ``UPDATE``
+        statements changed are checked too, and those ``DELETE`` statements deleted left out.
+    :returns: the rows outside, in the order given (each once), then those of the statements.
     """
     session = erlen_db.get_session()
     by_model: dict[type, dict[t.Any, t.Any]] = {}
     for obj in objects:
         state = sa.inspect(obj)
         if state.was_deleted or obj in session.deleted or state.identity is None:
+            continue
+        if statements is not None and statements.gone(obj):
             continue
         by_model.setdefault(type(obj), {}).setdefault(state.identity, obj)
     found: list[Outside] = []
@@ -142,7 +183,45 @@ def rows_outside(view: ModelView, objects: t.Sequence[t.Any], user: t.Any) -> li
     order: dict[int, int] = {}
     for obj in objects:  # by id: a model may define __eq__ without __hash__
         order.setdefault(id(obj), len(order))
-    return sorted(found, key=lambda row: order[id(row.obj)])
+    found.sort(key=lambda row: order[id(row.obj)])
+    if statements is not None:
+        for model, keys in statements.updated.items():
+            checked = by_model.get(model, {})
+            found.extend(_updated_outside(view, model, [key for key in keys if key not in checked], user))
+    return found
+
+
+def _updated_outside(view: ModelView, model: type, keys: list[tuple[t.Any, ...]], user: t.Any) -> list[Outside]:
+    """The rows of ``model`` with the keys ``keys`` that an ``UPDATE`` statement changed and left outside the
+    scope (read in one query; the objects of those outside loaded in one more, to name them). A key no row has
+    any longer (the statement changed it) is counted as a row the user may not see: it cannot be named.
+
+    :param view: the acting view.
+    :param model: the mapped class of the table the statement changed.
+    :param keys: the keys of the rows it changed (before it).
+    :param user: the acting user.
+    """
+    inside = _inside(view, model, keys, user) if keys else None
+    if inside is None:
+        return []
+    outside = [key for key in keys if key not in inside]
+    if not outside:
+        return []
+    mapper: sa.orm.Mapper[t.Any] = sa.inspect(model)
+    columns = list(mapper.primary_key)
+    condition = columns[0].in_([key[0] for key in outside]) if len(columns) == 1 else sa.tuple_(*columns).in_(outside)
+    rows: list[t.Any] = list(erlen_db.get_session().scalars(sa.select(model).where(condition)))
+    loaded = {tuple(mapper.identity_key_from_instance(obj)[1]): obj for obj in rows}
+    own = issubclass(model, view.model)
+    namer = view if own else _namer(model, user)
+    found = []
+    for key in outside:
+        obj = loaded.get(key)
+        if obj is None:
+            found.append(Outside(None, "", own, hidden=True))
+        else:
+            found.append(Outside(obj, namer.title(obj) if isinstance(obj, namer.model) else str(obj), own))
+    return found
 
 
 def _outside_of(view: ModelView, model: type, alive: dict[t.Any, t.Any], user: t.Any) -> list[Outside]:
@@ -225,6 +304,8 @@ def undo(view: ModelView, rows: t.Sequence[Outside], user: t.Any) -> list[Outsid
     erlen_db.get_session().rollback()
     earlier: dict[type, dict[t.Any, Outside]] = {}
     for row in rows:
+        if row.obj is None:
+            continue  # a row whose key a statement changed: counted, never named (hidden already)
         state = sa.inspect(row.obj)
         if state.persistent and state.identity is not None:  # the rows the change added are transient again
             earlier.setdefault(type(row.obj), {})[state.identity] = row
