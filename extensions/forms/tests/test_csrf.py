@@ -255,6 +255,30 @@ def test_reset_invalidates_earlier_tokens(app: Flask) -> None:
     assert client.post("/form", data={"csrf_token": fresh}).status_code == 200
 
 
+def test_reset_stores_the_new_secret_so_the_next_page_leaves_the_session_alone(app: Flask) -> None:
+    """The new secret goes out with the reset's own response: the next page signs its token with it and sets no
+    cookie (when reset dropped the secret, that page made one, and sent the whole session cookie again)."""
+
+    @app.post("/login")
+    def login() -> str:
+        erlen_forms.reset_csrf_secret()
+        return "logged in"
+
+    client = app.test_client()
+    token = page_token(client, "/form")
+    with client.session_transaction() as sess:
+        before = sess[SESSION_KEY]
+    assert client.post("/login", data={"csrf_token": token}).status_code == 200
+    with client.session_transaction() as sess:
+        after = sess.get(SESSION_KEY)
+    assert isinstance(after, str) and len(after) == 64 and after != before
+    response = client.get("/form")
+    assert "Set-Cookie" not in response.headers
+    fresh = token_in(response.get_data(as_text=True))
+    assert URLSafeTimedSerializer(TESTING_SECRET_KEY, salt=SALT).loads(fresh) == after
+    assert client.post("/form", data={"csrf_token": fresh}).status_code == 200
+
+
 def test_unknown_routes_and_methods_keep_their_status(client: t.Any) -> None:
     assert client.post("/nowhere").status_code == 404
     assert client.post("/token").status_code == 405

@@ -342,6 +342,22 @@ def fetch(
     return ListingPage(items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor)
 
 
+def whole_list_count(params: ListingParams, page: ListingPage) -> int | None:
+    """How many rows the list has when ``page`` holds them all, else ``None``.
+
+    A page reached without a cursor and with no page after it is the whole list (read through the view's
+    scope, filters and search, like any page): its rows are the exact count, so the page needs neither an
+    estimate (on PostgreSQL, an ``EXPLAIN`` in a transaction of its own) nor a ``count(*)``. A page after a
+    cursor may have rows before it, whatever its ``page`` number says (that number comes from the URL).
+
+    :param params: the list's parameters.
+    :param page: the page :func:`fetch` read for them.
+    """
+    if params.after is not None or params.before is not None or page.next_cursor is not None:
+        return None
+    return len(page.items)
+
+
 def related_text(value: t.Any, labels: Mapping[t.Any, str]) -> str:
     """How a list shows foreign-key ``value``: its row's label and key (``Ada (#3)``), or the key alone (a row
     without a label, or outside the related view's scope: see :mod:`erlen_admin.related`).

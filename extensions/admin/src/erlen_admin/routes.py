@@ -185,12 +185,18 @@ def list_view(slug: str) -> t.Any:
     # A scoped list is counted within its scope, and never estimated: an estimate, the whole table's or the
     # planner's of the scoped statement, comes from the whole table's statistics, so it would tell how many rows
     # outside the scope there are, or match a filter or search ("About 3040" for another team, "About 1" for none).
-    scoped = view.narrows(user)
-    narrowed = params.filtered or scoped
-    statement = listing.filtered_statement(view, params, _dialect(), user=user) if narrowed or params.count else None
-    total = counting.exact(session, statement) if statement is not None and params.count else None
-    estimates = current_app.extensions.setdefault(counting.CACHE_KEY, {})
-    estimate = None if total is not None or scoped else counting.estimate(session, view.table, statement, estimates)
+    total = listing.whole_list_count(params, page)
+    estimate = None
+    if total is None:
+        scoped = view.narrows(user)
+        narrowed = params.filtered or scoped
+        statement = (
+            listing.filtered_statement(view, params, _dialect(), user=user) if narrowed or params.count else None
+        )
+        total = counting.exact(session, statement) if statement is not None and params.count else None
+        estimates = current_app.extensions.setdefault(counting.CACHE_KEY, {})
+        if total is None and not scoped:
+            estimate = counting.estimate(session, view.table, statement, estimates)
     links = {
         key: related_labels
         for key in view.list_columns

@@ -223,7 +223,7 @@ def login(user: User, *, remember: bool = False, db: Session | None = None, noti
 
     A new ``auth_session`` row is made, with a new key, whatever the browser
     had (no session fixation): the session it was logged in to ends, what
-    the session cookie held is dropped and a new CSRF secret will be issued.
+    the session cookie held is dropped and the session gets a new CSRF secret.
     Without ``remember``, a remember-me cookie the browser still has
     (another account's, or one planted) is cleared. The user's sessions
     unused for longer than ``AUTH_REMEMBER_DAYS`` are purged. Records the

@@ -200,9 +200,13 @@ def session_secret(store: MutableMapping[str, t.Any], *, create: bool) -> str | 
     if not isinstance(secret, str) or not secret:
         if not create:
             return None
-        secret = secrets.token_hex(32)
-        store[SESSION_KEY] = secret
+        secret = store[SESSION_KEY] = _new_secret()
     return secret
+
+
+def _new_secret() -> str:
+    """A new CSRF secret: 32 random bytes, in hexadecimal."""
+    return secrets.token_hex(32)
 
 
 def generate_token(app: Flask, secret: str) -> str:
@@ -239,9 +243,12 @@ def csrf_field() -> Markup:
 def reset_csrf_secret() -> None:
     """Give the session a new CSRF secret, invalidating every token issued so far.
 
-    Call it when the user logs in or out, as you would rotate the session.
+    Call it when the user logs in or out, as you would rotate the session. The new secret is stored at once,
+    so the session cookie of this response carries it: the pages that follow sign their tokens with it and
+    leave the session as it is. (Dropping the secret instead left it to the first page with a form to make
+    one, which changed the session, so that page set the cookie again.)
     """
-    session.pop(SESSION_KEY, None)
+    session[SESSION_KEY] = _new_secret()
 
 
 def validate_token(token: str | None) -> None:
