@@ -74,14 +74,16 @@ def round_trips(app: Flask) -> Iterator[RoundTrips]:
     found.count = sum(1 for line in found.messages if "\tReadyForQuery\t" in line)
 
 
+#: Round trips are counted on PostgreSQL's wire: the tests of ``committed_client`` run on PostgreSQL only.
+on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+on_linux = pytest.mark.skipif(sys.platform != "linux", reason="psycopg traces connections on Linux only")
+
+
 @pytest.fixture
 def committed_client(app: Flask, client: FlaskClient, database_url: str) -> FlaskClient:
     """A superuser's client on PostgreSQL over 45 committed books: no test transaction (``db_session``) around the
     requests, whose savepoints would be round trips of their own."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("round trips are counted on PostgreSQL's wire (libpq's trace)")
-    if sys.platform != "linux":
-        pytest.skip("psycopg traces connections on Linux only")
+    assert database_url.startswith("postgresql"), "mark the test @on_postgresql"
     from admin_sample import library
 
     database = erlen_db.database_of(app)
@@ -115,6 +117,8 @@ def next_link(html: str) -> str:
     return found.group(1).replace("&amp;", "&")
 
 
+@on_postgresql
+@on_linux
 def test_a_logged_in_list_page_costs_one_round_trip_per_query(committed_client):
     """The log-in session with its user, the page's rows, the labels of their authors, the authors the author
     filter offers: four round trips, none for a ``BEGIN`` or a ``ROLLBACK`` (each statement runs alone, see
@@ -124,6 +128,8 @@ def test_a_logged_in_list_page_costs_one_round_trip_per_query(committed_client):
     assert trips_of(committed_client, next_link(committed_client.get(BOOKS).text)) == 4
 
 
+@on_postgresql
+@on_linux
 def test_a_search_whose_matches_fit_on_the_page_costs_no_estimate(committed_client):
     """Nine books match: the page holds them all, and says so without asking the planner (an ``EXPLAIN`` in a
     transaction and a savepoint of its own: four round trips more)."""
