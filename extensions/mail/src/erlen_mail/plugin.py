@@ -10,7 +10,7 @@ import erlen
 from erlen import ConfigError, PluginError, Setting
 from erlen.checks import CheckMessage, info, warning
 
-from .backends import BUILTIN_BACKENDS
+from .backends import BUILTIN_BACKENDS, Backends
 from .health import erlen_health_checks, erlen_ops_metrics  # noqa: F401  (erlen-ops' hooks, optional)
 from .outbox.jobs import erlen_tasks_jobs  # noqa: F401  (erlen-tasks' jobs hook, optional)
 from .state import EXTENSION_KEY, MailState
@@ -238,14 +238,16 @@ def default_backend(app: Flask) -> str:
     return "smtp"
 
 
-def available_backends(app: Flask) -> dict[str, type[Backend]]:
-    """Every backend of the app: erlen-mail's and those enabled plugins add.
+def available_backends(app: Flask) -> Backends:
+    """Every backend of the app: erlen-mail's (each imported when first read from the mapping) and those enabled
+    plugins add.
 
+    :param app: the app whose plugins are asked.
     :raises PluginError: two of them have the same name, or one is not a Backend.
     """
     from .backends.base import Backend
 
-    backends: dict[str, type[Backend]] = dict(BUILTIN_BACKENDS)
+    backends: dict[str, type[Backend] | str] = dict(BUILTIN_BACKENDS)
     owners = dict.fromkeys(backends, "mail")
     for plugin, provided in erlen.plugins_of(app).call_each("erlen_mail_backends"):
         given = erlen.hook_mapping(plugin.name, "erlen_mail_backends", provided, "backend names to Backend subclasses")
@@ -264,7 +266,7 @@ def available_backends(app: Flask) -> dict[str, type[Backend]]:
                 )
             backends[name] = backend
             owners[name] = plugin.name
-    return backends
+    return Backends(backends)
 
 
 @erlen.hookimpl
@@ -272,7 +274,8 @@ def erlen_init_app(app: Flask) -> None:
     backends = available_backends(app)
     name = app.config.get("MAIL_BACKEND") or default_backend(app)
     state = MailState(app, backends, name)
-    state.use_backend(name)  # raises ConfigError for an unknown backend
+    # Raises ConfigError for an unknown backend; imports the one chosen (only it: the others are never used).
+    state.use_backend(name)
     app.extensions[EXTENSION_KEY] = state
 
 
