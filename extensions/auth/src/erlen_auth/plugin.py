@@ -311,7 +311,7 @@ def _set_up_users(app: Flask) -> None:
     :param app: the app, whose :class:`AuthState` is made.
     :raises erlen.ConfigError: a setting names a permission nobody declares, or settings disagree.
     """
-    from . import access_tokens, oidc, passkeys, permissions, sessions
+    from . import access_tokens, passkeys, permissions, sessions
     from .views import unauthorized
 
     state = state_of(app)
@@ -321,7 +321,12 @@ def _set_up_users(app: Flask) -> None:
     state.permissions = dict(sorted(permissions.collect(app).items()))
     access_tokens.init(app)
     _set_up_two_factor(app)
-    oidc.init(app)
+    if app.config["AUTH_OIDC_PROVIDERS"]:
+        # Without providers the app registers no OIDC route, button nor section (see blueprint.py): its workers
+        # never run erlen_auth.oidc, so they do not import it.
+        from . import oidc
+
+        oidc.init(app)
     passkeys.init(app)
     _set_up_email_change(app)
 
