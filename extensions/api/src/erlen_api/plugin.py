@@ -11,7 +11,6 @@ import click
 from flask import Blueprint, Flask
 
 import erlen
-from erlen.checks import CheckMessage, info, warning
 
 from . import conditional, cors, hookspecs, ratelimits
 from .docs import docs_blueprint
@@ -22,6 +21,8 @@ from .state import EXTENSION_KEY, ApiState
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
     from werkzeug.wrappers import Response
+
+    from erlen.checks import CheckMessage
 
 PLUGIN = erlen.Plugin(
     name="api",
@@ -217,6 +218,9 @@ def _after_api_request(state: ApiState) -> Callable[[Response], Response]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import info, warning
+
     from .state import state_of
 
     found: list[CheckMessage] = []

@@ -15,7 +15,6 @@ from flask.globals import request_ctx
 from flask_login import LoginManager, current_user
 
 import erlen
-from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
@@ -23,6 +22,8 @@ from .state import EXTENSION_KEY, AuthState, state_of
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
+
+    from erlen.checks import CheckMessage
 
 PLUGIN = erlen.Plugin(
     name="auth",
@@ -578,6 +579,9 @@ def erlen_shell_context() -> Mapping[str, t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import error, info, warning
+
     from . import passkeys
     from .permissions import unknown_in_views
     from .throttling import MemoryStore

@@ -13,7 +13,6 @@ import click
 from flask import Flask, current_app, got_request_exception
 
 import erlen
-from erlen.checks import CheckMessage, info, warning
 
 # Nothing here imports SQLAlchemy: every process imports this module, and the erlen command lists the app's
 # commands without the database (erlen.defer_setup). The modules that need SQLAlchemy are imported by the
@@ -25,6 +24,8 @@ from .names import BUDGET_SETTINGS, EXTENSION_KEY, database_if_set_up
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
     from sqlalchemy.engine import URL
+
+    from erlen.checks import CheckMessage
 
     from .database import Database
 
@@ -355,6 +356,9 @@ def erlen_app_close(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import info, warning
+
     from . import urls
     from .database import database_of
 

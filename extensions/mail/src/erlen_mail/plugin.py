@@ -8,7 +8,6 @@ from pathlib import Path
 
 import erlen
 from erlen import ConfigError, PluginError, Setting
-from erlen.checks import CheckMessage, info, warning
 
 from .backends import BUILTIN_BACKENDS, Backends
 from .health import erlen_health_checks, erlen_ops_metrics  # noqa: F401  (erlen-ops' hooks, optional)
@@ -21,6 +20,8 @@ if t.TYPE_CHECKING:
     import click
     from flask import Flask
     from flask.cli import AppGroup
+
+    from erlen.checks import CheckMessage
 
     from .backends.base import Backend
 
@@ -309,6 +310,9 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import info, warning
+
     from .state import state_of
 
     problems: list[CheckMessage] = []

@@ -10,7 +10,6 @@ import click
 from flask import Flask
 
 import erlen
-from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
 from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
@@ -18,6 +17,8 @@ from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hoo
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
     from sqlalchemy.engine import Connection
+
+    from erlen.checks import CheckMessage
 
     from .migrations import Migrations
 
@@ -117,6 +118,9 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     from sqlalchemy.exc import SQLAlchemyError
 
     import erlen_db
+
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import error, info, warning
 
     from .migrations import APP_BRANCH
 
