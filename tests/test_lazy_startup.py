@@ -52,10 +52,16 @@ FIRST_USE_MODULES = ["email.policy", "gzip", "smtplib"]
 CHECK_MODULES = ["erlen_migrate.migrations", "erlen.checks", "erlen_tasks.checks"]
 
 #: What the app's configuration never runs, in a worker of its whole life (issue 17): gunicorn's logging
-#: configuration (called by gunicorn's configuration file, not the app), OpenID Connect without
+#: configuration (called by gunicorn's configuration file, not the app), the readiness checks and metrics of
+#: erlen-ops (not enabled; test_lazy_startup_ops checks them with it), OpenID Connect without
 #: ``AUTH_OIDC_PROVIDERS``, and every mail backend but ``MAIL_BACKEND``'s (``memory`` here).
 UNUSED_FEATURE_MODULES = [
     "erlen.gunicorn_logs",
+    "erlen_api.health",
+    "erlen_auth.health",
+    "erlen_db.health",
+    "erlen_mail.health",
+    "erlen_migrate.health",
     "erlen_auth.oidc",
     "erlen_mail.backends.smtp",
     "erlen_mail.backends.console",

@@ -15,7 +15,6 @@ import erlen
 from . import conditional, cors, hookspecs, ratelimits
 from .docs import docs_blueprint
 from .errorhandling import install_routing_handler
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .state import EXTENSION_KEY, ApiState
 
 if t.TYPE_CHECKING:
@@ -263,3 +262,12 @@ API_HELP = "Typed REST APIs: the OpenAPI document."
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
     # Imported when run (LazyCommand): every worker creates the app, none runs it.
     return [erlen.LazyCommand("api", "erlen_api.cli:api_group", help=API_HELP)]
+
+
+# erlen-ops' hooks, optional (erlen-api does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)

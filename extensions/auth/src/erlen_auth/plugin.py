@@ -17,10 +17,11 @@ from flask_login import LoginManager, current_user
 import erlen
 
 from . import hookspecs
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .state import EXTENSION_KEY, AuthState, state_of
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flask.cli import AppGroup
 
     from erlen.checks import CheckMessage
@@ -698,3 +699,12 @@ def erlen_api_authenticate_token(app: Flask, token: str) -> t.Any:
         return None
     access_tokens.use_token_user(found)
     return TokenIdentity(found.user, found.scopes)
+
+
+# erlen-ops' hooks, optional (erlen-auth does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)

@@ -18,10 +18,11 @@ import erlen
 # commands without the database (erlen.defer_setup). The modules that need SQLAlchemy are imported by the
 # functions that use them, which run when the app is set up (at once outside the erlen command).
 from . import hookspecs
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .names import BUDGET_SETTINGS, EXTENSION_KEY, database_if_set_up
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from flask.cli import AppGroup
     from sqlalchemy.engine import URL
 
@@ -379,3 +380,12 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
 
         found.extend(connection_budget.check(app, database))
     return found
+
+
+# erlen-ops' hooks, optional (erlen-db does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)

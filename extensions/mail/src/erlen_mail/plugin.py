@@ -10,11 +10,11 @@ import erlen
 from erlen import ConfigError, PluginError, Setting
 
 from .backends import BUILTIN_BACKENDS, Backends
-from .health import erlen_health_checks, erlen_ops_metrics  # noqa: F401  (erlen-ops' hooks, optional)
 from .outbox.jobs import erlen_tasks_jobs  # noqa: F401  (erlen-tasks' jobs hook, optional)
 from .state import EXTENSION_KEY, MailState
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
     import click
@@ -383,6 +383,22 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 warning("mail.W004", "MAIL_SMTP_USERNAME is set but MAIL_SMTP_PASSWORD is not.", "Set the password.")
             )
     return problems
+
+
+# erlen-ops' hooks, optional (erlen-mail does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
+    from .health import install_metrics
+
+    install_metrics(app, metrics)
 
 
 __all__ = ["PLUGIN", "ConfigError", "available_backends", "default_backend"]

@@ -12,9 +12,10 @@ from flask import Flask
 import erlen
 
 from . import hookspecs
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from flask.cli import AppGroup
     from sqlalchemy.engine import Connection
 
@@ -172,3 +173,12 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 )
             )
     return found
+
+
+# erlen-ops' hooks, optional (erlen-migrate does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float]]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)
