@@ -737,6 +737,9 @@ NOT_IMPORTED_BY_THE_LOGIN_PAGE = [
     # This worker's mail goes to the console: no other backend.
     *(name for name in UNUSED_FEATURE_MODULES if name != "erlen_mail.backends.console"),
     "erlen_mail.backends.memory",
+    # The Redis throttle store's failover: this worker counts failed log-ins in memory (erlen-api's rate limits
+    # and erlen-tasks, which use it too, are not enabled).
+    "erlen.failover",
     # The second sign-in step and its enforcement, the e-mail change pages (their template globals and the
     # second factor's enrolment check are erlen.lazy_view stand-ins).
     "erlen_auth.two_factor",

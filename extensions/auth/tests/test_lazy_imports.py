@@ -31,6 +31,7 @@ print("loaded:", sorted(loaded & heavy))
 oidc = {{"erlen_auth.oidc", "erlen_auth.oidc_client", "erlen_auth.oidc_views"}}
 print("oidc modules:", sorted(oidc & set(sys.modules)))
 print("oidc buttons:", 'id="auth-oidc-' in page)
+print("failover:", "erlen.failover" in sys.modules)
 """
 
 
@@ -49,6 +50,13 @@ def test_an_app_without_providers_imports_neither(tmp_path: Path) -> None:
     assert "loaded: []" in output
     # Nor erlen-auth's own OpenID Connect code: without providers, the app never runs it.
     assert "oidc modules: []" in output and "oidc buttons: False" in output, output
+    # Nor the failover of the Redis throttle store: this app counts failed log-ins in memory.
+    assert "failover: False" in output, output
+
+
+def test_an_app_counting_failed_log_ins_in_redis_imports_the_failover(tmp_path: Path) -> None:
+    redis = 'config["AUTH_THROTTLE_REDIS_URL"] = "redis://127.0.0.1:6379/0"'
+    assert "failover: True" in loaded(tmp_path, redis)
 
 
 def test_an_app_with_a_provider_imports_authlib(tmp_path: Path) -> None:
