@@ -49,7 +49,25 @@ CLI_MODULES = [
 FIRST_USE_MODULES = ["email.policy", "gzip", "smtplib"]
 
 #: Imported by the commands, ``erlen check`` and the readiness check that use them, never by serving a page.
-CHECK_MODULES = ["erlen_migrate.migrations"]
+CHECK_MODULES = ["erlen_migrate.migrations", "erlen.checks", "erlen_tasks.checks"]
+
+#: What the app's configuration never runs, in a worker of its whole life (issue 17): gunicorn's logging
+#: configuration (called by gunicorn's configuration file, not the app), the readiness checks and metrics of
+#: erlen-ops (not enabled; test_lazy_startup_ops checks them with it), OpenID Connect without
+#: ``AUTH_OIDC_PROVIDERS``, and every mail backend but ``MAIL_BACKEND``'s (``memory`` here).
+UNUSED_FEATURE_MODULES = [
+    "erlen.gunicorn_logs",
+    "erlen_api.health",
+    "erlen_auth.health",
+    "erlen_db.health",
+    "erlen_mail.health",
+    "erlen_migrate.health",
+    "erlen_auth.oidc",
+    "erlen_mail.backends.smtp",
+    "erlen_mail.backends.console",
+    "erlen_mail.backends.file",
+    "erlen_mail.backends.null",
+]
 
 #: What a worker that answered only the log-in page has not imported: the views of other pages (the app
 #: registers their rules, so url_for works from the first request, and each view imports its module when first
@@ -207,6 +225,8 @@ def test_a_worker_imports_no_command_line_code(app_folder: Path) -> None:
     assert [name for name in CLI_MODULES if name in seen["modules"]] == []
     assert [name for name in FIRST_USE_MODULES if name in seen["modules"]] == []
     assert [name for name in CHECK_MODULES if name in seen["modules"]] == []
+    assert [name for name in UNUSED_FEATURE_MODULES if name in seen["modules"]] == []
+    assert "erlen_mail.backends.memory" in seen["modules"]  # the one in use, imported when the app was created
 
 
 def test_a_worker_imports_the_views_of_other_pages_on_their_first_request(app_folder: Path) -> None:
@@ -714,6 +734,12 @@ NOT_IMPORTED_BY_THE_LOGIN_PAGE = [
     *FIRST_USE_MODULES,
     *CHECK_MODULES,
     *DEFERRED_VIEW_MODULES,
+    # This worker's mail goes to the console: no other backend.
+    *(name for name in UNUSED_FEATURE_MODULES if name != "erlen_mail.backends.console"),
+    "erlen_mail.backends.memory",
+    # The Redis throttle store's failover: this worker counts failed log-ins in memory (erlen-api's rate limits
+    # and erlen-tasks, which use it too, are not enabled).
+    "erlen.failover",
     # The second sign-in step and its enforcement, the e-mail change pages (their template globals and the
     # second factor's enrolment check are erlen.lazy_view stand-ins).
     "erlen_auth.two_factor",
@@ -744,7 +770,9 @@ def test_a_served_six_plugin_worker_imports_only_what_the_login_page_needs(six_f
     )
     seen = json.loads(out.splitlines()[-1])
     assert seen["statuses"] == ["200 OK"] * 3 and seen["form"]
-    assert {"erlen_auth.views", "erlen_auth.models", "erlen_db.database"} <= set(seen["modules"])
+    assert {"erlen_auth.views", "erlen_auth.models", "erlen_db.database", "erlen_mail.backends.console"} <= set(
+        seen["modules"]
+    )
     assert [name for name in NOT_IMPORTED_BY_THE_LOGIN_PAGE if name in seen["modules"]] == []
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from .app import Erlen, close_app, create_app, plugins_of
-from .checks import CheckMessage, Level
 from .cookie_sessions import KeyCachingSigner
 from .deferred import defer_setup, deferring_setup, finish_setup, setup_deferred
 from .errorpages import error_response, render_error_page
@@ -23,7 +24,6 @@ from .errors import (
     SettingError,
     UnknownPluginError,
 )
-from .gunicorn_logs import gunicorn_logconfig
 from .hosts import split_host
 from .lazy_commands import LazyCommand, when_loaded
 from .lazy_exports import lazy_exports
@@ -36,7 +36,22 @@ from .request_ids import request_id
 from .settings import REQUIRED, Setting, at_least, greater_than
 from .state import extension_state
 
+if t.TYPE_CHECKING:
+    from .checks import CheckMessage, Level
+    from .gunicorn_logs import gunicorn_logconfig
+
 __version__ = "0.1.0"
+
+#: Names imported on first use: a worker never runs the system checks (``erlen check`` does, and the plugins'
+#: ``erlen_checks`` hooks it calls), and gunicorn's configuration file, not the app, calls gunicorn_logconfig.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "CheckMessage": f"{__name__}.checks",
+        "Level": f"{__name__}.checks",
+        "gunicorn_logconfig": f"{__name__}.gunicorn_logs",
+    },
+)
 
 __all__ = [
     "REQUIRED",

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from flask import Flask
 
-from .checks import CheckMessage, error, info, warning
 from .hosts import validate_trusted_hosts
 from .markers import hookimpl
 from .plugins.declaration import Plugin
@@ -22,6 +21,8 @@ from .settings import Setting
 if t.TYPE_CHECKING:
     import click
     from flask.cli import AppGroup
+
+    from .checks import CheckMessage
 
 PLUGIN = Plugin(name="erlen", description="Erlen's core", settings_prefix="")
 
@@ -190,6 +191,9 @@ def _valid_headers(headers: dict[str, str]) -> None:
 
 @hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from .checks import error, warning
+
     problems = _unknown_plugin_settings(app)
     if not deploy:
         return problems
@@ -240,6 +244,7 @@ def _proxy_checks(app: Flask) -> list[CheckMessage]:
     setting means (an info), and a running app logs a warning at its first
     forwarded request, and reports ``erlen.W004`` when checked in-process.
     """
+    from .checks import info, warning
     from .proxies import proxy_state
 
     state = proxy_state(app)
@@ -274,6 +279,7 @@ def _proxy_checks(app: Flask) -> list[CheckMessage]:
 def _unknown_plugin_settings(app: Flask) -> list[CheckMessage]:
     """Configured keys that no enabled plugin reads (see :mod:`erlen.unknown_settings`)."""
     from .app import plugins_of
+    from .checks import warning
     from .unknown_settings import unknown_settings
 
     return [warning("erlen.W002", unknown.message, unknown.hint) for unknown in unknown_settings(plugins_of(app))]

@@ -24,10 +24,14 @@ import erlen
 config = {{"PLUGINS": ["db", "forms", "auth"], "DB_URL": {url!r}, "SECRET_KEY": "lazy-imports-key-0123456789abcdef"}}
 {configure}
 app = erlen.create_app("lazy_app", config=config)
-app.test_client().get("/auth/login")
+page = app.test_client().get("/auth/login").text
 loaded = {{name.split(".")[0] for name in sys.modules}}
 heavy = {{"authlib", "webauthn", "requests", "joserfc", "pyotp", "cryptography", "argon2", "email_validator"}}
 print("loaded:", sorted(loaded & heavy))
+oidc = {{"erlen_auth.oidc", "erlen_auth.oidc_client", "erlen_auth.oidc_views"}}
+print("oidc modules:", sorted(oidc & set(sys.modules)))
+print("oidc buttons:", 'id="auth-oidc-' in page)
+print("failover:", "erlen.failover" in sys.modules)
 """
 
 
@@ -42,7 +46,17 @@ def loaded(tmp_path: Path, configure: str = "") -> str:
 
 
 def test_an_app_without_providers_imports_neither(tmp_path: Path) -> None:
-    assert "loaded: []" in loaded(tmp_path)
+    output = loaded(tmp_path)
+    assert "loaded: []" in output
+    # Nor erlen-auth's own OpenID Connect code: without providers, the app never runs it.
+    assert "oidc modules: []" in output and "oidc buttons: False" in output, output
+    # Nor the failover of the Redis throttle store: this app counts failed log-ins in memory.
+    assert "failover: False" in output, output
+
+
+def test_an_app_counting_failed_log_ins_in_redis_imports_the_failover(tmp_path: Path) -> None:
+    redis = 'config["AUTH_THROTTLE_REDIS_URL"] = "redis://127.0.0.1:6379/0"'
+    assert "failover: True" in loaded(tmp_path, redis)
 
 
 def test_an_app_with_a_provider_imports_authlib(tmp_path: Path) -> None:
@@ -51,3 +65,5 @@ def test_an_app_with_a_provider_imports_authlib(tmp_path: Path) -> None:
     assert all(f"'{name}'" in output for name in ("authlib", "joserfc", "requests")), output
     assert "'webauthn'" not in output and "'pyotp'" not in output, output
     assert "'argon2'" not in output and "'email_validator'" not in output, output
+    modules = "oidc modules: ['erlen_auth.oidc', 'erlen_auth.oidc_client', 'erlen_auth.oidc_views']"
+    assert modules in output and "oidc buttons: True" in output, output

@@ -121,6 +121,9 @@ def test_without_providers_there_are_no_routes_nor_buttons(auth_app):
     client = app.test_client()
     assert "oidc" not in client.get("/auth/login").text
     assert client.post("/auth/oidc/test/login").status_code in (400, 404)
+    from erlen_auth.oidc import oidc_state
+
+    assert oidc_state(app).providers == {} and oidc_state(app).clients == {}  # never set up, yet readable
 
 
 # Starting

@@ -10,12 +10,13 @@ from types import ModuleType
 from flask import Flask
 
 import erlen
-from erlen.checks import CheckMessage, warning
 
 from . import hookspecs
 
 if t.TYPE_CHECKING:
     import sqlalchemy as sa
+
+    from erlen.checks import CheckMessage
 
     from .views.model_view import ModelView
     from .views.pages import AdminPage
@@ -219,6 +220,9 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import warning
+
     from .views.registry import registry_of
 
     found = []
@@ -261,6 +265,7 @@ def _search_index_checks(app: Flask, views: Iterable[ModelView]) -> list[CheckMe
     from sqlalchemy.exc import SQLAlchemyError
 
     import erlen_db
+    from erlen.checks import warning
 
     from .search import unindexed_columns
 

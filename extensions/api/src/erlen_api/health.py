@@ -9,8 +9,6 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Callable, Mapping
 
-import erlen
-
 from .state import state_of
 
 if t.TYPE_CHECKING:
@@ -21,8 +19,7 @@ class RedisUnreachableError(ConnectionError):
     """The Redis server of the rate limits does not answer."""
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+def readiness_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
     """``ratelimit_redis``: a ``PING`` to the rate limits' Redis within its timeouts."""
     limiter = state_of(app).ratelimiter
     if limiter is None or limiter.redis is None:

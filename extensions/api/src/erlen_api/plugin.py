@@ -11,17 +11,17 @@ import click
 from flask import Blueprint, Flask
 
 import erlen
-from erlen.checks import CheckMessage, info, warning
 
 from . import conditional, cors, hookspecs, ratelimits
 from .docs import docs_blueprint
 from .errorhandling import install_routing_handler
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .state import EXTENSION_KEY, ApiState
 
 if t.TYPE_CHECKING:
     from flask.cli import AppGroup
     from werkzeug.wrappers import Response
+
+    from erlen.checks import CheckMessage
 
 PLUGIN = erlen.Plugin(
     name="api",
@@ -217,6 +217,9 @@ def _after_api_request(state: ApiState) -> Callable[[Response], Response]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import info, warning
+
     from .state import state_of
 
     found: list[CheckMessage] = []
@@ -259,3 +262,12 @@ API_HELP = "Typed REST APIs: the OpenAPI document."
 def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
     # Imported when run (LazyCommand): every worker creates the app, none runs it.
     return [erlen.LazyCommand("api", "erlen_api.cli:api_group", help=API_HELP)]
+
+
+# erlen-ops' hooks, optional (erlen-api does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)

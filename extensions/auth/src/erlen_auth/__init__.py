@@ -16,9 +16,11 @@ from .errors import AuthError, PermissionDeclarationError, UnknownPermissionErro
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
 from .state import AuthState, SecondFactor, SecuritySection, state_of
-from .throttling import LoginAttempt, LoginThrottle, MemoryStore, StoreHealth, Throttled, ThrottleStore
+from .throttling import LoginAttempt, LoginThrottle, MemoryStore, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
+    from erlen.failover import ServiceHealth as StoreHealth
+
     from .access_tokens import (
         AccessToken,
         InvalidTokenError,
@@ -106,6 +108,8 @@ _LAZY = {
     "AccountDeletion": "data_rights_models",
     # Only an app counting failed log-ins in Redis needs it.
     "RedisStore": "throttling_redis",
+    # Asked only by whoever checks the throttle store's health (erlen.failover's class, given by the module).
+    "StoreHealth": "throttling",
     **dict.fromkeys(("mark_reauthenticated", "reauthentication_required", "recently_authenticated"), "reauth"),
     **dict.fromkeys(("complete_second_factor", "has_second_factor", "pending_user"), "two_factor"),
 }

@@ -9,8 +9,6 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Callable, Mapping
 
-import erlen
-
 from .state import state_of
 
 if t.TYPE_CHECKING:
@@ -21,8 +19,7 @@ class RedisUnreachableError(ConnectionError):
     """The Redis server of the log-in throttle does not answer."""
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+def readiness_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
     """``throttle_redis``: a ``PING`` to the throttle's Redis within its timeouts."""
     from .throttling_redis import RedisStore
 

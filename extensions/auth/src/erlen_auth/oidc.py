@@ -259,8 +259,13 @@ class OIDCState:
 
 
 def oidc_state(app: Flask | None = None) -> OIDCState:
-    """The :class:`OIDCState` of ``app``, or of the current app."""
-    return t.cast(OIDCState, (app or current_app).extensions[EXTENSION_KEY])
+    """The :class:`OIDCState` of ``app``, or of the current app: one without providers if it has none.
+
+    :param app: the app; the current app by default.
+    """
+    found = (app or current_app).extensions.get(EXTENSION_KEY)
+    # An app without providers never imports this module when set up (init is not called): nothing is stored.
+    return t.cast(OIDCState, found) if found is not None else OIDCState(providers={}, oauth=None)
 
 
 def init(app: Flask) -> None:

@@ -49,7 +49,6 @@ import sqlalchemy as sa
 from flask import Flask, current_app, request, session
 
 from erlen import split_host
-from erlen.checks import CheckMessage, error
 from erlen_db import get_session
 
 from .feature_settings import PASSKEYS_SETTINGS
@@ -58,6 +57,8 @@ from .state import SecondFactor, SecuritySection
 
 if t.TYPE_CHECKING:
     from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+    from erlen.checks import CheckMessage
 
     from .models import User
 
@@ -525,6 +526,9 @@ def init(app: Flask) -> None:
 
 def checks(app: Flask, deploy: bool) -> list[CheckMessage]:
     """``auth.E005`` in deployment checks: the origin of passkey ceremonies would come from the ``Host`` header."""
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import error
+
     config = app.config
     if not deploy or config.get("AUTH_PASSKEY_ORIGINS") or config.get("TRUSTED_HOSTS"):
         return []

@@ -15,14 +15,16 @@ from flask.globals import request_ctx
 from flask_login import LoginManager, current_user
 
 import erlen
-from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .state import EXTENSION_KEY, AuthState, state_of
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flask.cli import AppGroup
+
+    from erlen.checks import CheckMessage
 
 PLUGIN = erlen.Plugin(
     name="auth",
@@ -311,7 +313,7 @@ def _set_up_users(app: Flask) -> None:
     :param app: the app, whose :class:`AuthState` is made.
     :raises erlen.ConfigError: a setting names a permission nobody declares, or settings disagree.
     """
-    from . import access_tokens, oidc, passkeys, permissions, sessions
+    from . import access_tokens, passkeys, permissions, sessions
     from .views import unauthorized
 
     state = state_of(app)
@@ -321,7 +323,12 @@ def _set_up_users(app: Flask) -> None:
     state.permissions = dict(sorted(permissions.collect(app).items()))
     access_tokens.init(app)
     _set_up_two_factor(app)
-    oidc.init(app)
+    if app.config["AUTH_OIDC_PROVIDERS"]:
+        # Without providers the app registers no OIDC route, button nor section (see blueprint.py): its workers
+        # never run erlen_auth.oidc, so they do not import it.
+        from . import oidc
+
+        oidc.init(app)
     passkeys.init(app)
     _set_up_email_change(app)
 
@@ -573,6 +580,9 @@ def erlen_shell_context() -> Mapping[str, t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import error, info, warning
+
     from . import passkeys
     from .permissions import unknown_in_views
     from .throttling import MemoryStore
@@ -689,3 +699,12 @@ def erlen_api_authenticate_token(app: Flask, token: str) -> t.Any:
         return None
     access_tokens.use_token_user(found)
     return TokenIdentity(found.user, found.scopes)
+
+
+# erlen-ops' hooks, optional (erlen-auth does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)

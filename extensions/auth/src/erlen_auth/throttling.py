@@ -28,7 +28,9 @@ import typing as t
 from dataclasses import dataclass
 
 import erlen
-from erlen.failover import ServiceHealth
+
+if t.TYPE_CHECKING:
+    from erlen.failover import ServiceHealth as StoreHealth
 
 logger = logging.getLogger("erlen_auth.throttling")
 
@@ -52,10 +54,6 @@ class ThrottleStore(t.Protocol):
     def reset(self, key: str) -> None:
         """Forget ``key``'s counter."""
 
-
-#: How a throttle store is doing (:class:`erlen.failover.ServiceHealth`), ``backend`` being ``"memory"``,
-#: ``"redis"`` or the class name of another store.
-StoreHealth = ServiceHealth
 
 #: What a throttle does while its store's backend cannot be reached, in :class:`StoreHealth` lines.
 STAND_IN = "using in-process throttling"
@@ -115,7 +113,9 @@ class MemoryStore:
 
     def health(self) -> StoreHealth:
         """Always ok: the process's memory is always there."""
-        return StoreHealth("memory", stand_in=STAND_IN)
+        from erlen.failover import ServiceHealth
+
+        return ServiceHealth("memory", stand_in=STAND_IN)
 
 
 @dataclass(frozen=True)
@@ -267,11 +267,13 @@ class LoginThrottle:
 
     def health(self) -> StoreHealth:
         """How the store is doing, such as ``redis: degraded, using in-process throttling since ...``."""
+        from erlen.failover import ServiceHealth
+
         health = getattr(self.store, "health", None)
         return (
-            t.cast(StoreHealth, health())
+            t.cast(ServiceHealth, health())
             if callable(health)
-            else StoreHealth(type(self.store).__name__, stand_in=STAND_IN)
+            else ServiceHealth(type(self.store).__name__, stand_in=STAND_IN)
         )
 
     def succeeded(self, email_key: str) -> None:
@@ -282,5 +284,14 @@ class LoginThrottle:
             logger.exception("The log-in throttle's store failed")
 
 
-# The class's old home: it lives in erlen_auth.throttling_redis, imported only by the apps that use it.
-__getattr__ = erlen.lazy_exports(__name__, {"RedisStore": "erlen_auth.throttling_redis"})
+__getattr__ = erlen.lazy_exports(
+    __name__,
+    {
+        # The class's old home: it lives in erlen_auth.throttling_redis, imported only by the apps that use it.
+        "RedisStore": "erlen_auth.throttling_redis",
+        # How a throttle store is doing (erlen.failover.ServiceHealth), ``backend`` being ``"memory"``, ``"redis"``
+        # or the class name of another store. Asked only by whoever checks the store's health: with the memory
+        # store (no AUTH_THROTTLE_REDIS_URL), a worker never imports erlen.failover (the Redis store's failover).
+        "StoreHealth": "erlen.failover:ServiceHealth",
+    },
+)

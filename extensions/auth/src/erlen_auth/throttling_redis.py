@@ -12,9 +12,9 @@ import logging
 import time
 import typing as t
 
-from erlen.failover import Failover, describe_error, describe_location
+from erlen.failover import Failover, ServiceHealth, describe_error, describe_location
 
-from .throttling import STAND_IN, MemoryStore, StoreHealth
+from .throttling import STAND_IN, MemoryStore
 
 logger = logging.getLogger("erlen_auth.throttling")
 
@@ -129,7 +129,7 @@ class RedisStore:
     def reset(self, key: str) -> None:
         self.failover.run(lambda: self.client.delete(self.prefix + key), lambda: self.fallback.reset(key))
 
-    def health(self) -> StoreHealth:
+    def health(self) -> ServiceHealth:
         """Whether Redis is in use, or the store counts in this process's memory (since when, and why)."""
         return self.failover.health("redis", STAND_IN)
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Callable, Mapping
 
-import erlen
-
 if t.TYPE_CHECKING:
     from flask import Flask
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
-    """``database``: a ``SELECT 1`` on a connection of the app's pool."""
+def readiness_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+    """``database``: a ``SELECT 1`` on a connection of the app's pool.
 
-    # Imported here: the plugin module imports this hook, and erlen --help imports the plugin, not SQLAlchemy.
+    :param app: the app whose database is checked.
+    """
+    # Imported when erlen-ops collects the checks, not when this module is imported.
     import sqlalchemy as sa
 
     from .database import database_of

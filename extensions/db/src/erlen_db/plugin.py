@@ -13,18 +13,20 @@ import click
 from flask import Flask, current_app, got_request_exception
 
 import erlen
-from erlen.checks import CheckMessage, info, warning
 
 # Nothing here imports SQLAlchemy: every process imports this module, and the erlen command lists the app's
 # commands without the database (erlen.defer_setup). The modules that need SQLAlchemy are imported by the
 # functions that use them, which run when the app is set up (at once outside the erlen command).
 from . import hookspecs
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 from .names import BUDGET_SETTINGS, EXTENSION_KEY, database_if_set_up
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from flask.cli import AppGroup
     from sqlalchemy.engine import URL
+
+    from erlen.checks import CheckMessage
 
     from .database import Database
 
@@ -131,7 +133,7 @@ def set_up_database(app: Flask) -> None:
     """
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from . import lone_reads, prepared_statements, stale_connections, urls
+    from . import urls
     from .database import Database, install_sqlite_pragmas
     from .errors import mark_unreachable_errors, register_error_handler, register_pagination_error_handler
     from .timezones import install_sqlite_aware_datetimes
@@ -142,7 +144,12 @@ def set_up_database(app: Flask) -> None:
     # socket costs a request no round trip, where pool_pre_ping sends "SELECT 1" on every checkout; the ping
     # stays for a driver whose socket cannot be polled. An SQLite connection is a file handle that nothing
     # drops: neither is needed.
-    polled = not urls.is_sqlite(url) and stale_connections.can_check(url)
+    polled = False
+    if not urls.is_sqlite(url):
+        # Imported only here: a server's connections, never an SQLite app's, are polled.
+        from . import stale_connections
+
+        polled = stale_connections.can_check(url)
     if not urls.is_sqlite(url) and not polled:
         options["pool_pre_ping"] = True
     if not urls.is_sqlite_memory(url):
@@ -172,18 +179,26 @@ def set_up_database(app: Flask) -> None:
     _check_isolation_level(database)
     if polled and not options.get("pool_pre_ping"):
         stale_connections.install(database.engine)
-    if not urls.is_sqlite(url) and prepared_statements.can_keep(url):
-        # Every request that does not commit ends in a rollback, which would make psycopg forget the statements
-        # it prepared: each request would parse and plan its statements anew.
-        prepared_statements.install(database.engine)
-        if app.config["DB_LONE_READS"]:
-            # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
-            lone_reads.install(database.engine)
+    if not urls.is_sqlite(url):
+        # Imported only here: psycopg's prepared statements, never used by an SQLite app.
+        from . import prepared_statements
+
+        if prepared_statements.can_keep(url):
+            # Every request that does not commit ends in a rollback, which would make psycopg forget the
+            # statements it prepared: each request would parse and plan its statements anew.
+            prepared_statements.install(database.engine)
+            if app.config["DB_LONE_READS"]:
+                from . import lone_reads
+
+                # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
+                lone_reads.install(database.engine)
     if urls.is_sqlite(url):
         install_sqlite_pragmas(
             database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"], begin=SQLITE_BEGINS[app.config["DB_SQLITE_BEGIN"]]
         )
         if app.config["DB_LONE_READS"]:
+            from . import lone_reads
+
             # After the pragmas, whose BEGIN it defers: a request that only reads sends neither BEGIN nor ROLLBACK.
             lone_reads.install(database.engine)
         install_sqlite_aware_datetimes(database.engine)
@@ -355,6 +370,9 @@ def erlen_app_close(app: Flask) -> None:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import info, warning
+
     from . import urls
     from .database import database_of
 
@@ -375,3 +393,12 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
 
         found.extend(connection_budget.check(app, database))
     return found
+
+
+# erlen-ops' hooks, optional (erlen-db does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)

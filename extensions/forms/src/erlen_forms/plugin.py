@@ -15,11 +15,13 @@ from flask.cli import AppGroup, with_appcontext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import erlen
-from erlen.checks import CheckMessage, error, info, warning
 
 from . import csrf
 from .malformed_bodies import strict_request_class
 from .state import EXTENSION_KEY, FormsState, state_of
+
+if t.TYPE_CHECKING:
+    from erlen.checks import CheckMessage
 
 PLUGIN = erlen.Plugin(
     name="forms",
@@ -208,6 +210,9 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import error, info, warning
+
     messages: list[CheckMessage] = []
     enabled = app.config.get("FORMS_CSRF_ENABLED", True)
     if enabled and not app.config.get("SECRET_KEY"):
@@ -267,6 +272,8 @@ def _unknown_exemptions(app: Flask) -> list[CheckMessage]:
 
     :param app: the app being checked, with every route registered.
     """
+    from erlen.checks import warning
+
     known = sorted({*app.view_functions, *app.blueprints})
     found = []
     for name, (plugin_name, _reason) in sorted(state_of(app).hook_exemptions.items()):

@@ -6,22 +6,20 @@ import typing as t
 
 import erlen
 
-from .backends import (
-    Backend,
-    ConsoleBackend,
-    FileBackend,
-    MemoryBackend,
-    NullBackend,
-    SMTPBackend,
-)
+from .backends import Backend
 from .errors import HeaderInjectionError, MailError, MessageError, SendError
-from .health import OutboxBacklog, outbox_backlog
 from .message import Address, Attachment, Message
 from .state import MailState, state_of
 
 if t.TYPE_CHECKING:
+    from .backends.console import ConsoleBackend
+    from .backends.file import FileBackend
+    from .backends.memory import MemoryBackend
+    from .backends.null import NullBackend
+    from .backends.smtp import SMTPBackend
     from .bulk.sending import BulkResult, SendResult, send, send_many
     from .delivery import Delivery, deliver, deliver_template
+    from .health import OutboxBacklog, outbox_backlog
     from .outbox.queueing import OutboxUnavailableError, queue, queue_template
     from .outbox.worker import OutboxWorker
     from .templates import render_message, send_template
@@ -37,6 +35,14 @@ _LAZY = {
     **dict.fromkeys(("OutboxUnavailableError", "queue", "queue_template"), "outbox.queueing"),
     **dict.fromkeys(("render_message", "send_template"), "templates"),
     "OutboxWorker": "outbox.worker",
+    # Read by erlen-ops' readiness check and metrics (and by whoever asks): no worker of an app without them.
+    **dict.fromkeys(("OutboxBacklog", "outbox_backlog"), "health"),
+    # A process uses the one backend MAIL_BACKEND names (imported when the app is created), never the others.
+    "ConsoleBackend": "backends.console",
+    "FileBackend": "backends.file",
+    "MemoryBackend": "backends.memory",
+    "NullBackend": "backends.null",
+    "SMTPBackend": "backends.smtp",
 }
 
 

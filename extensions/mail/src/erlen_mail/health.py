@@ -21,8 +21,6 @@ import typing as t
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import erlen
-
 from .state import state_of
 
 if t.TYPE_CHECKING:
@@ -68,8 +66,7 @@ def outbox_backlog(app: Flask) -> OutboxBacklog | None:
     return OutboxBacklog(int(count), age)
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
+def readiness_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
     """``outbox`` (with the ``db`` plugin) and ``smtp`` (with ``MAIL_HEALTH_SMTP`` on the ``smtp`` backend)."""
     from .outbox.queueing import outbox_enabled
 
@@ -93,8 +90,7 @@ def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, fl
     return checks
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
+def install_metrics(app: Flask, metrics: t.Any) -> None:
     """The outbox's backlog as gauges read at scrape time (with the ``db`` plugin).
 
     :param app: the app.

@@ -8,19 +8,20 @@ from pathlib import Path
 
 import erlen
 from erlen import ConfigError, PluginError, Setting
-from erlen.checks import CheckMessage, info, warning
 
-from .backends import BUILTIN_BACKENDS
-from .health import erlen_health_checks, erlen_ops_metrics  # noqa: F401  (erlen-ops' hooks, optional)
+from .backends import BUILTIN_BACKENDS, Backends
 from .outbox.jobs import erlen_tasks_jobs  # noqa: F401  (erlen-tasks' jobs hook, optional)
 from .state import EXTENSION_KEY, MailState
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
     import click
     from flask import Flask
     from flask.cli import AppGroup
+
+    from erlen.checks import CheckMessage
 
     from .backends.base import Backend
 
@@ -238,14 +239,16 @@ def default_backend(app: Flask) -> str:
     return "smtp"
 
 
-def available_backends(app: Flask) -> dict[str, type[Backend]]:
-    """Every backend of the app: erlen-mail's and those enabled plugins add.
+def available_backends(app: Flask) -> Backends:
+    """Every backend of the app: erlen-mail's (each imported when first read from the mapping) and those enabled
+    plugins add.
 
+    :param app: the app whose plugins are asked.
     :raises PluginError: two of them have the same name, or one is not a Backend.
     """
     from .backends.base import Backend
 
-    backends: dict[str, type[Backend]] = dict(BUILTIN_BACKENDS)
+    backends: dict[str, type[Backend] | str] = dict(BUILTIN_BACKENDS)
     owners = dict.fromkeys(backends, "mail")
     for plugin, provided in erlen.plugins_of(app).call_each("erlen_mail_backends"):
         given = erlen.hook_mapping(plugin.name, "erlen_mail_backends", provided, "backend names to Backend subclasses")
@@ -264,7 +267,7 @@ def available_backends(app: Flask) -> dict[str, type[Backend]]:
                 )
             backends[name] = backend
             owners[name] = plugin.name
-    return backends
+    return Backends(backends)
 
 
 @erlen.hookimpl
@@ -272,7 +275,8 @@ def erlen_init_app(app: Flask) -> None:
     backends = available_backends(app)
     name = app.config.get("MAIL_BACKEND") or default_backend(app)
     state = MailState(app, backends, name)
-    state.use_backend(name)  # raises ConfigError for an unknown backend
+    # Raises ConfigError for an unknown backend; imports the one chosen (only it: the others are never used).
+    state.use_backend(name)
     app.extensions[EXTENSION_KEY] = state
 
 
@@ -306,6 +310,9 @@ def erlen_cli_commands(cli: AppGroup) -> Iterable[click.Command]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import info, warning
+
     from .state import state_of
 
     problems: list[CheckMessage] = []
@@ -376,6 +383,22 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 warning("mail.W004", "MAIL_SMTP_USERNAME is set but MAIL_SMTP_PASSWORD is not.", "Set the password.")
             )
     return problems
+
+
+# erlen-ops' hooks, optional (erlen-mail does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float] | None]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)
+
+
+@erlen.hookimpl(optionalhook=True)
+def erlen_ops_metrics(app: Flask, metrics: t.Any) -> None:
+    from .health import install_metrics
+
+    install_metrics(app, metrics)
 
 
 __all__ = ["PLUGIN", "ConfigError", "available_backends", "default_backend"]

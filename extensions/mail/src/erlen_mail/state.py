@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import erlen
@@ -23,12 +24,13 @@ class MailState:
     """What erlen-mail knows about one app.
 
     :param app: the app.
-    :param backends: every available backend class, by name.
+    :param backends: every available backend class, by name (erlen-mail's are imported when first read: see
+        :class:`erlen_mail.backends.Backends`).
     :param backend_name: the backend in use.
     """
 
     app: Flask
-    backends: dict[str, type[Backend]]
+    backends: Mapping[str, type[Backend]]
     backend_name: str
     #: Messages the ``memory`` backend has sent, oldest first.
     outbox: list[Message] = field(default_factory=list)
@@ -36,6 +38,10 @@ class MailState:
     def use_backend(self, name: str) -> None:
         """Switch the app to the backend ``name`` (tests use this for ``memory``).
 
+        The backend's module is imported here, so that one that cannot be imported fails when the app is
+        created, not at its first message.
+
+        :param name: the backend's name, as ``MAIL_BACKEND`` gives it.
         :raises ConfigError: there is no such backend.
         """
         if name not in self.backends:
@@ -44,6 +50,7 @@ class MailState:
                 f"Known backends: {', '.join(sorted(self.backends))}. Backends of other plugins are available "
                 "once those plugins are enabled in PLUGINS."
             )
+        self.backends[name]  # imported now
         self.backend_name = name
 
     def make_backend(self) -> Backend:

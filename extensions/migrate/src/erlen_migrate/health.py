@@ -8,8 +8,6 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Callable, Mapping
 
-import erlen
-
 from .errors import MigrationError
 
 if t.TYPE_CHECKING:
@@ -20,8 +18,7 @@ class PendingMigrationsError(MigrationError):
     """Some enabled plugin's migrations are not applied: run ``erlen db upgrade``."""
 
 
-@erlen.hookimpl(optionalhook=True)
-def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float]]]:
+def readiness_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float]]]:
     """``migrations``: fails with :class:`PendingMigrationsError` while a revision is not applied."""
 
     def migrations() -> Mapping[str, float]:

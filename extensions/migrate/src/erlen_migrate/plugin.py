@@ -10,14 +10,16 @@ import click
 from flask import Flask
 
 import erlen
-from erlen.checks import CheckMessage, error, info, warning
 
 from . import hookspecs
-from .health import erlen_health_checks  # noqa: F401  (erlen-ops' readiness hook, optional)
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from flask.cli import AppGroup
     from sqlalchemy.engine import Connection
+
+    from erlen.checks import CheckMessage
 
     from .migrations import Migrations
 
@@ -118,6 +120,9 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
 
     import erlen_db
 
+    # Imported when called: only `erlen check` runs the checks, never a worker.
+    from erlen.checks import error, info, warning
+
     from .migrations import APP_BRANCH
 
     migrations = migrations_of(app)
@@ -168,3 +173,12 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
                 )
             )
     return found
+
+
+# erlen-ops' hooks, optional (erlen-migrate does not depend on erlen-ops): their module is imported when erlen-ops
+# calls, never by the workers of an app without it.
+@erlen.hookimpl(optionalhook=True)
+def erlen_health_checks(app: Flask) -> Mapping[str, Callable[[], Mapping[str, float]]]:
+    from .health import readiness_checks
+
+    return readiness_checks(app)

@@ -7,9 +7,7 @@ from collections.abc import Iterable
 
 import erlen
 from erlen import ConfigError, PluginError, Setting
-from erlen.checks import CheckMessage
 
-from . import checks
 from .state import EXTENSION_KEY, TasksState
 
 if t.TYPE_CHECKING:
@@ -19,6 +17,8 @@ if t.TYPE_CHECKING:
     import click
     from flask import Flask
     from flask.cli import AppGroup
+
+    from erlen.checks import CheckMessage
 
     from .jobs import Job
 
@@ -335,6 +335,9 @@ def erlen_admin_views(app: Flask) -> Iterable[t.Any]:
 
 @erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
+    # Imported here (with erlen.checks): only `erlen check` runs the checks, never a worker.
+    from . import checks
+
     return checks.deploy_problems(app) if deploy else []
 
 
