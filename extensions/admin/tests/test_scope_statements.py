@@ -230,3 +230,11 @@ def test_a_statement_touching_too_many_rows_is_refused(editor, desk, db_session,
     assert "Stamp the notes failed because of an error in the" in said, said
     assert "it would touch 3 rows, more than the 2 a statement inside a checked change may" in caplog.text
     assert red_notes(db_session, scoped, desk) == UNTOUCHED
+
+
+def test_a_statement_on_a_scoped_table_named_by_sa_table_is_refused(editor, desk, db_session, scoped, caplog):
+    said = act(editor, desk, "archive_notes_lightweight")
+    # Before: "Archived the notes.": a TableClause is not the model's Table, so the statement ran unconfined.
+    assert "Archive the notes (sa.table) failed because of an error in the" in said, said
+    assert "erlen-admin refused a statement on the table 'scoped_note'" in caplog.text
+    assert red_notes(db_session, scoped, desk) == UNTOUCHED

@@ -21,6 +21,8 @@ through the scopes of its views, as :func:`erlen_admin.related.rows_filter` narr
   parameters (executemany: the ORM's bulk UPDATE by primary key of several rows, ``bulk_update_mappings``), or one
   that would touch more than :data:`MAX_STATEMENT_ROWS` rows: refused before it runs
   (:class:`StatementRefused`), since the rows it writes cannot be read again by key.
+- a statement naming such a table by another object than its model's ``Table`` (``sa.table()``, an alias, a
+  ``Table`` of another ``MetaData``): refused, since the scope's conditions are written on the model's table.
 - a statement holding a write of such a table within it (PostgreSQL's data-modifying ``WITH``): refused.
 - raw SQL (``text()``, ``text().columns()``, ``exec_driver_sql``) that names such a table and writes (it has
   ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``REPLACE``, ``TRUNCATE``, ``COPY``, ``ALTER`` or ``DROP`` outside
@@ -217,8 +219,46 @@ class StatementGuard:
             view, user = self.view, self.user
             return _Target(table, view.model, lambda statement: view.scoped(statement, user))
         views = registry_of().views_for_table(table.name)
-        narrowing = rows_filter(table, self.user) if views else None
+        if not views or sa.inspect(views[0].model).local_table is not table:
+            return None  # no view's table; another Table object of the same name is refused (_target_of)
+        narrowing = rows_filter(table, self.user)
         return None if narrowing is None else _Target(table, views[0].model, narrowing)
+
+    def _target_of(self, statement: sa.Insert | sa.Update | sa.Delete) -> _Target | None:
+        """The scoped table ``statement`` writes; ``None`` when it writes none. A statement naming a scoped table
+        by another object than its model's ``Table`` (``sa.table()``, an alias, a ``Table`` of another
+        ``MetaData``) is refused: the scope's conditions are written on the model's table, not on that object.
+
+        :param statement: an ``INSERT``, ``UPDATE`` or ``DELETE``.
+        """
+        table = statement.entity_description.get("table")
+        target = self._target(table)
+        if target is not None:
+            return target
+        while isinstance(table, sa.Alias):
+            table = table.element
+        named = self._named_target(table.name) if isinstance(table, sa.TableClause) else None
+        if named is not None:
+            self._refuse(
+                named,
+                statement,
+                "it names the table by another object than the model's Table (sa.table(), an alias, a Table of "
+                "another MetaData), to which the scope's conditions cannot be added.",
+                "Write it on the model (sa.update(Model), sa.delete(Model)) or its Table (Model.__table__), which "
+                "is confined to the scope and checked.",
+            )
+        return None
+
+    def _named_target(self, name: str) -> _Target | None:
+        """The scoped table named ``name`` (compared without case, as SQLite and unquoted PostgreSQL names are).
+
+        :param name: a table's name.
+        """
+        if name.lower() not in (scoped.lower() for scoped in self._scoped_table_names()):
+            return None
+        return next(
+            found for found in self._targets.values() if found is not None and found.table.name.lower() == name.lower()
+        )
 
     def _scoped_table_names(self) -> list[str]:
         """The names of every table a scope narrows for the user (raw SQL naming one is watched)."""
@@ -243,7 +283,7 @@ class StatementGuard:
         self._refuse_nested_writes(statement)
         if not isinstance(statement, sa.Insert | sa.Update | sa.Delete):
             return statement, multiparams, params
-        target = self._target(statement.entity_description.get("table"))
+        target = self._target_of(statement)
         if target is None:
             return statement, multiparams, params
         if isinstance(statement, sa.Insert):
@@ -286,7 +326,7 @@ class StatementGuard:
         for element in visitors.iterate(statement):
             if element is statement or not isinstance(element, sa.Insert | sa.Update | sa.Delete):
                 continue
-            target = self._target(element.entity_description.get("table"))
+            target = self._target_of(element)
             if target is not None:
                 self._refuse(
                     target,
@@ -321,7 +361,8 @@ class StatementGuard:
             return
         for name in self._scoped_table_names():
             if re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", statement, re.IGNORECASE):
-                target = next(found for found in self._targets.values() if found and found.table.name == name)
+                target = self._named_target(name)
+                assert target is not None  # the names are those of targets
                 self._refuse(
                     target,
                     statement,

@@ -14,7 +14,7 @@ archived. Every action writes with a statement that the unit of work never sees:
   key of every note of the team: executemany), ``archive_notes_returning`` (``text().columns()``),
   ``archive_notes_in_cte`` (a data-modifying WITH), ``purge_undo_and_archive_notes`` (a DELETE statement in a
   savepoint rolled back, then the notes archived as objects), and ``touch_memos`` (an ``UPDATE`` and a raw ``INSERT`` of
-  memos, a model no scope narrows);
+  memos, a model no scope narrows), ``archive_notes_lightweight`` (a Core ``UPDATE`` of ``sa.table("scoped_note")``);
 - its view's ``update_object`` archives the team's notes with an ORM ``update()`` when the new title ends with
   ``archive notes``.
 """
@@ -184,6 +184,15 @@ def touch_memos(view: t.Any, desk: Desk) -> str:
     return "Touched the memos."
 
 
+def archive_notes_lightweight(view: t.Any, desk: Desk) -> str:
+    """A Core ``UPDATE`` of the notes' table named by ``sa.table()`` (a ``TableClause``, not the model's ``Table``),
+    in upper case (SQLite's names ignore case)."""
+    name = "scoped_note" if _session().get_bind().dialect.name == "postgresql" else "SCOPED_NOTE"
+    table = sa.table(name, sa.column("team_id"), sa.column("archived"))
+    _session().execute(table.update().where(table.c.team_id == desk.team_id).values(archived=True))
+    return "Archived the notes."
+
+
 def make_views() -> list[t.Any]:
     from erlen_admin import Action, ModelView, ObjectAction
 
@@ -216,6 +225,7 @@ def make_views() -> list[t.Any]:
                 ObjectAction("archive_notes_in_cte", "Archive the notes (WITH)", archive_notes_in_cte),
                 ObjectAction("purge_undo_and_archive_notes", "Purge, undo, archive", purge_undo_and_archive_notes),
                 ObjectAction("touch_memos", "Touch the memos", touch_memos),
+                ObjectAction("archive_notes_lightweight", "Archive the notes (sa.table)", archive_notes_lightweight),
             ],
             scope=own_team_desks,
         ),
