@@ -130,6 +130,12 @@ def test_a_core_update_on_the_sessions_connection_is_checked(editor, desk, db_se
         ("archive_notes_by_key", "Archive the notes (by key)", "with several sets of parameters (executemany"),
         ("archive_notes_returning", "Archive the notes (returning)", "raw SQL (text(), exec_driver_sql) writing it"),
         ("archive_notes_in_cte", "Archive the notes (WITH)", "within another statement (a data-modifying WITH)"),
+        # Before: run (on PostgreSQL every red note archived; on SQLite a syntax error), its UPDATE taken for the
+        # inside of a string.
+        ("archive_notes_escaped_string", "Archive the notes (E&#39;&#39;)", "raw SQL (text(), exec_driver_sql)"),
+        # Before: "Desk … was deleted by someone else meanwhile": the ORM took the confined statement's 0 rows for
+        # a deleted row.
+        ("rename_hidden_note_by_key", "Rename a note (by key)", "whose WHERE takes the primary key from its"),
     ],
 )
 def test_statements_whose_rows_cannot_be_checked_are_refused(
@@ -238,3 +244,10 @@ def test_a_statement_on_a_scoped_table_named_by_sa_table_is_refused(editor, desk
     assert "Archive the notes (sa.table) failed because of an error in the" in said, said
     assert "erlen-admin refused a statement on the table 'scoped_note'" in caplog.text
     assert red_notes(db_session, scoped, desk) == UNTOUCHED
+
+
+def test_a_raw_read_calling_replace_is_not_taken_for_a_write(editor, desk, db_session, desks):
+    said = act(editor, desk, "title_from_notes")
+    # Before: refused ("Title from the notes failed because of an error"), REPLACE taken for SQLite's statement.
+    assert "Renamed the desk." in said, said
+    assert [row.title for row in rows_of(db_session, desks.Desk)] == ["R 00, R 01, R 02"]

@@ -18,15 +18,17 @@ through the scopes of its views, as :func:`erlen_admin.related.rows_filter` narr
   at the block's end: a savepoint rolled back brings its rows back) are noted, so that an acted-on row deleted
   so is audited as a deletion, not checked.
 - ``INSERT`` (ORM or Core, ``INSERT ... SELECT`` too), and an ``UPDATE`` or ``DELETE`` with several sets of
-  parameters (executemany: the ORM's bulk UPDATE by primary key of several rows, ``bulk_update_mappings``), or one
-  that would touch more than :data:`MAX_STATEMENT_ROWS` rows: refused before it runs
+  parameters (executemany: the ORM's bulk UPDATE by primary key of several rows, ``bulk_update_mappings``) or whose
+  ``WHERE`` takes the primary key from its parameters (the same of one row), or one that would touch more than
+  :data:`MAX_STATEMENT_ROWS` rows: refused before it runs
   (:class:`StatementRefused`), since the rows it writes cannot be read again by key.
 - a statement naming such a table by another object than its model's ``Table`` (``sa.table()``, an alias, a
   ``Table`` of another ``MetaData``): refused, since the scope's conditions are written on the model's table.
 - a statement holding a write of such a table within it (PostgreSQL's data-modifying ``WITH``): refused.
 - raw SQL (``text()``, ``text().columns()``, ``exec_driver_sql``) that names such a table and writes (it has
-  ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``REPLACE``, ``TRUNCATE``, ``COPY``, ``ALTER`` or ``DROP`` outside
-  its quoted strings, comments and row locks): refused, since its rows cannot be told from its text. Raw reads
+  ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``REPLACE INTO``, ``TRUNCATE``, ``COPY``, ``ALTER`` or ``DROP``
+  outside its quoted strings, read with quotes doubled and with quotes escaped by a backslash, comments and row
+  locks): refused, since its rows cannot be told from its text. Raw reads
   run as they are.
 
 The flush's own statements are the unit of work's, checked as before: they are let through. A connection of
@@ -36,6 +38,7 @@ a plugin's own (``engine.connect()``) is another transaction: neither watched no
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 import typing as t
 
@@ -58,11 +61,19 @@ REFUSED = (
     "{instead} Nothing was written. The statement: {sql}"
 )
 
-#: Write keywords of raw SQL (after strings, comments and row locks are taken out).
-_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE|COPY|ALTER|DROP)\b", re.IGNORECASE)
-#: What raw SQL may contain that is no write: quoted strings and identifiers, comments, SELECT's row locks.
+#: Write keywords of raw SQL (after strings, comments and row locks are taken out). ``REPLACE`` only as SQLite's
+#: and MySQL's statement (``REPLACE INTO``): ``replace(title, 'a', 'b')`` is a function a read may call.
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|REPLACE\s+INTO|TRUNCATE|COPY|ALTER|DROP)\b", re.IGNORECASE)
+#: What raw SQL may contain that is no write: quoted strings and identifiers, comments, SELECT's row locks; a
+#: string's quote doubled (standard SQL: ``'it''s'``).
 _NOT_WRITES = re.compile(
     r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+#: The same, a string's quote escaped with a backslash too (PostgreSQL's ``E'it\\'s'``, MySQL's strings): read
+#: both ways, so that a write keyword one way takes for the inside of a string is still seen.
+_NOT_WRITES_ESCAPED = re.compile(
+    r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE)\b",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -293,12 +304,13 @@ class StatementGuard:
                 "the rows an INSERT writes outside the session's flush cannot be read again through the scope.",
                 "Add the objects with session.add() instead: the rows the flush writes are checked.",
             )
-        if multiparams:
+        if multiparams or self._keyed_by_parameters(target, statement, params):
             self._refuse(
                 target,
                 statement,
                 "an UPDATE or DELETE with several sets of parameters (executemany, the ORM's bulk UPDATE by primary "
-                "key) is not confined to the scope.",
+                "key, bulk_update_mappings), or whose WHERE takes the primary key from its parameters (such a bulk "
+                "UPDATE of one row), is not confined to the scope.",
                 "Change or delete the loaded objects instead (session.delete(), their attributes), or run one "
                 "statement with a WHERE clause.",
             )
@@ -336,6 +348,34 @@ class StatementGuard:
                     "Run the UPDATE or DELETE as a statement of its own, which is confined to the scope and checked.",
                 )
 
+    @staticmethod
+    def _keyed_by_parameters(target: _Target, statement: t.Any, params: t.Any) -> bool:
+        """Whether ``statement``'s ``WHERE`` compares a primary key column to a parameter given with it: the
+        ORM's bulk UPDATE by primary key (``session.execute(sa.update(Model), [{"id": 5, ...}])``,
+        ``bulk_update_mappings``) of a single row, whose confining to the scope the ORM would report as a row
+        deleted by someone else (``StaleDataError``: it expects each key to match).
+
+        :param target: the table written.
+        :param statement: the ``UPDATE`` or ``DELETE``.
+        :param params: the parameters it is executed with.
+        """
+        if not params or statement.whereclause is None:
+            return False
+        keys = {column.name for column in target.keys}
+        for element in visitors.iterate(statement.whereclause):
+            if not isinstance(element, sa.BinaryExpression) or element.operator is not operator.eq:
+                continue
+            left, right = element.left, element.right
+            if (
+                isinstance(left, sa.Column)
+                and left.table is target.table
+                and left.name in keys
+                and isinstance(right, sa.BindParameter)
+                and right.key in params
+            ):
+                return True
+        return False
+
     def _keys_matching(
         self, connection: Connection, target: _Target, statement: sa.Update | sa.Delete, params: t.Any
     ) -> list[tuple[t.Any, ...]]:
@@ -357,7 +397,7 @@ class StatementGuard:
         compiled = getattr(context, "compiled", None)
         if compiled is not None and not isinstance(compiled.statement, sa.TextClause | sa.TextualSelect):
             return  # a statement built with SQLAlchemy: before_execute has seen it
-        if not _WRITES.search(_NOT_WRITES.sub(" ", statement)):
+        if not any(_WRITES.search(pattern.sub(" ", statement)) for pattern in (_NOT_WRITES, _NOT_WRITES_ESCAPED)):
             return
         for name in self._scoped_table_names():
             if re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", statement, re.IGNORECASE):

@@ -14,7 +14,10 @@ archived. Every action writes with a statement that the unit of work never sees:
   key of every note of the team: executemany), ``archive_notes_returning`` (``text().columns()``),
   ``archive_notes_in_cte`` (a data-modifying WITH), ``purge_undo_and_archive_notes`` (a DELETE statement in a
   savepoint rolled back, then the notes archived as objects), and ``touch_memos`` (an ``UPDATE`` and a raw ``INSERT`` of
-  memos, a model no scope narrows), ``archive_notes_lightweight`` (a Core ``UPDATE`` of ``sa.table("scoped_note")``);
+  memos, a model no scope narrows), ``archive_notes_lightweight`` (a Core ``UPDATE`` of ``sa.table("scoped_note")``),
+  ``archive_notes_escaped_string`` (raw SQL whose write follows ``E'\\''``), ``rename_hidden_note_by_key`` (the
+  ORM's bulk UPDATE by primary key of one row, the archived note) and ``title_from_notes`` (a raw read calling
+  ``replace()``, renaming the desk);
 - its view's ``update_object`` archives the team's notes with an ORM ``update()`` when the new title ends with
   ``archive notes``.
 """
@@ -193,6 +196,38 @@ def archive_notes_lightweight(view: t.Any, desk: Desk) -> str:
     return "Archived the notes."
 
 
+def archive_notes_escaped_string(view: t.Any, desk: Desk) -> str:
+    """A data-modifying WITH after a string whose quote is escaped with a backslash (PostgreSQL's ``E'\\''``):
+    read with quotes doubled only, the string seems to run to the last quote, past the ``UPDATE``."""
+    _session().execute(
+        sa.text(
+            "WITH quote AS (SELECT E'\\'' AS q), archived AS (UPDATE scoped_note SET archived = TRUE "
+            "WHERE team_id = :team RETURNING id) SELECT count(*), 'done' FROM archived"
+        ),
+        {"team": desk.team_id},
+    )
+    return "Archived the notes."
+
+
+def rename_hidden_note_by_key(view: t.Any, desk: Desk) -> str:
+    """The ORM's bulk UPDATE by primary key of one row: the team's archived note, outside red-editor's scope."""
+    note = _notes()
+    session = _session()
+    hidden = session.scalar(sa.select(note.id).where(note.team_id == desk.team_id, note.archived.is_(True)))
+    session.execute(sa.update(note), [{"id": hidden, "title": "Renamed"}])
+    return "Renamed the note."
+
+
+def title_from_notes(view: t.Any, desk: Desk) -> str:
+    """A raw read calling ``replace()`` (a function, not a write), whose result renames the desk."""
+    rows = _session().execute(
+        sa.text("SELECT replace(title, 'Red', 'R') FROM scoped_note WHERE team_id = :team AND archived = FALSE"),
+        {"team": desk.team_id},
+    )
+    desk.title = ", ".join(sorted(row[0] for row in rows))
+    return "Renamed the desk."
+
+
 def make_views() -> list[t.Any]:
     from erlen_admin import Action, ModelView, ObjectAction
 
@@ -226,6 +261,9 @@ def make_views() -> list[t.Any]:
                 ObjectAction("purge_undo_and_archive_notes", "Purge, undo, archive", purge_undo_and_archive_notes),
                 ObjectAction("touch_memos", "Touch the memos", touch_memos),
                 ObjectAction("archive_notes_lightweight", "Archive the notes (sa.table)", archive_notes_lightweight),
+                ObjectAction("archive_notes_escaped_string", "Archive the notes (E'')", archive_notes_escaped_string),
+                ObjectAction("rename_hidden_note_by_key", "Rename a note (by key)", rename_hidden_note_by_key),
+                ObjectAction("title_from_notes", "Title from the notes", title_from_notes),
             ],
             scope=own_team_desks,
         ),
