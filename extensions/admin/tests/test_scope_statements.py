@@ -251,3 +251,14 @@ def test_a_raw_read_calling_replace_is_not_taken_for_a_write(editor, desk, db_se
     # Before: refused ("Title from the notes failed because of an error"), REPLACE taken for SQLite's statement.
     assert "Renamed the desk." in said, said
     assert [row.title for row in rows_of(db_session, desks.Desk)] == ["R 00, R 01, R 02"]
+
+
+def test_a_statement_after_a_flush_with_nothing_to_do_is_checked(editor, desk, db_session, scoped):
+    said = act(editor, desk, "archive_notes_after_an_idle_flush")
+    # Before: "Archived the notes.": the flush of the desk alone had nothing to write, and ended without the event
+    # that marks a flush's end, so every later statement was taken for the flush's own and let through.
+    assert (
+        "Idle flush, archive: it would have left Note “Red 00”, Note “Red 01”, Note “Red 02” outside the rows you may "
+        "see and change here, so it was rolled back. Nothing was changed." in said
+    ), said
+    assert red_notes(db_session, scoped, desk) == UNTOUCHED

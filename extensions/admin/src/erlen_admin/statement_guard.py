@@ -139,7 +139,8 @@ class StatementGuard:
         self.deleted: dict[sa.Table, set[tuple[t.Any, ...]]] = {}
         self._targets: dict[sa.Table, _Target | None] = {}
         self._scoped_names: list[str] | None = None
-        self._flushing = False
+        #: The flush under way (``before_flush``'s context), until it ends.
+        self._flush: t.Any = None
         self._connection: Connection | None = None
 
     # -- installing ------------------------------------------------------------------------------------------------
@@ -194,11 +195,20 @@ class StatementGuard:
     def _wrote(self, target: _Target) -> bool:
         return target.model in self.updated or target.table in self.deleted
 
-    def _flush_starts(self, *args: t.Any) -> None:
-        self._flushing = True
+    def _flush_starts(self, session: sa.orm.Session, flush_context: t.Any, instances: t.Any) -> None:
+        self._flush = flush_context
 
     def _flush_ends(self, *args: t.Any) -> None:
-        self._flushing = False
+        self._flush = None
+
+    @property
+    def _flushing(self) -> bool:
+        """Whether the unit of work is writing: its flush has begun its transaction, which is still open. A flush
+        that finds nothing to write (``session.flush([obj])`` of a clean object while others are changed) returns
+        after ``before_flush`` without ``after_flush_postexec`` nor a transaction: a flag set by ``before_flush``
+        would stay set, and every later statement be let through as the flush's own."""
+        transaction = getattr(self._flush, "transaction", None)
+        return transaction is not None and transaction.is_active
 
     # -- what the statements did -----------------------------------------------------------------------------------
 

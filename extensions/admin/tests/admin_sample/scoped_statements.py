@@ -17,7 +17,8 @@ archived. Every action writes with a statement that the unit of work never sees:
   memos, a model no scope narrows), ``archive_notes_lightweight`` (a Core ``UPDATE`` of ``sa.table("scoped_note")``),
   ``archive_notes_escaped_string`` (raw SQL whose write follows ``E'\\''``), ``rename_hidden_note_by_key`` (the
   ORM's bulk UPDATE by primary key of one row, the archived note) and ``title_from_notes`` (a raw read calling
-  ``replace()``, renaming the desk);
+  ``replace()``, renaming the desk), ``archive_notes_after_an_idle_flush`` (a flush with nothing to write, then an
+  ORM ``update()``);
 - its view's ``update_object`` archives the team's notes with an ORM ``update()`` when the new title ends with
   ``archive notes``.
 """
@@ -228,6 +229,22 @@ def title_from_notes(view: t.Any, desk: Desk) -> str:
     return "Renamed the desk."
 
 
+def archive_after_idle_flush(view: t.Any, desk: Desk) -> str:
+    """Flushes the desk alone while another desk is added (the flush has nothing to do), then archives the team's
+    notes with an ORM ``update()`` (no autoflush before it)."""
+    import warnings
+
+    session = _session()
+    other = Desk(title="Other", team_id=desk.team_id)
+    session.add(other)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # flush(objects) is deprecated in SQLAlchemy 2.1
+        session.flush([desk])
+    with session.no_autoflush:  # the other desk is flushed at the end, after the statement
+        archive_team_notes(desk)
+    return "Archived the notes."
+
+
 def make_views() -> list[t.Any]:
     from erlen_admin import Action, ModelView, ObjectAction
 
@@ -264,6 +281,7 @@ def make_views() -> list[t.Any]:
                 ObjectAction("archive_notes_escaped_string", "Archive the notes (E'')", archive_notes_escaped_string),
                 ObjectAction("rename_hidden_note_by_key", "Rename a note (by key)", rename_hidden_note_by_key),
                 ObjectAction("title_from_notes", "Title from the notes", title_from_notes),
+                ObjectAction("archive_notes_after_an_idle_flush", "Idle flush, archive", archive_after_idle_flush),
             ],
             scope=own_team_desks,
         ),
