@@ -9,11 +9,11 @@ the table (``session.execute(table.update()...)``, ``session.connection().execut
 scope narrows for the acting user (the table of the acting view's model, through its scope; any other table
 through the scopes of its views, as :func:`erlen_admin.related.rows_filter` narrows them) are:
 
-- ``UPDATE``: confined and verified. The keys of the rows it would change inside the scope are read first
-  (its own ``WHERE``, and the scope's conditions); it runs with both added (``AND key IN (those keys) AND key IN
-  (the scope's rows)``), so that it changes no row outside the scope, not even one another transaction moved
-  in meanwhile; and after the change those rows are read again through the scope, like the rows the flushes
-  wrote: one left outside rolls the whole change back.
+- ``UPDATE``: confined and verified. The keys of the rows it would change inside the scope are read first (its own
+  ``WHERE``, and the scope's conditions; held to the change's end where rows can be locked); it runs with both added
+  (``AND key IN (those keys) AND key IN (the scope's rows)``), so that it changes no row outside the scope, not even
+  one another transaction moved in meanwhile; and after the change those rows are read again through the scope, like
+  the rows the flushes wrote: one left outside rolls the whole change back.
 - ``DELETE``: confined the same way (a row outside the scope is not deleted); the keys deleted (and still gone
   at the block's end: a savepoint rolled back brings its rows back) are noted, so that an acted-on row deleted
   so is audited as a deletion, not checked.
@@ -47,6 +47,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import visitors
 
 from .related import RowsFilter, rows_filter
+from .row_locks import for_update
 from .views.model_view import ModelView
 from .views.registry import registry_of
 
@@ -389,11 +390,23 @@ class StatementGuard:
     def _keys_matching(
         self, connection: Connection, target: _Target, statement: sa.Update | sa.Delete, params: t.Any
     ) -> list[tuple[t.Any, ...]]:
-        """The keys of the rows inside the scope that ``statement`` (its ``WHERE``) would touch now."""
+        """The keys of the rows inside the scope that ``statement`` (its ``WHERE``) would touch now, held until the
+        change ends where the database has row locks (:func:`erlen_admin.row_locks.for_update`).
+
+        Held, because the statement's own scope condition (``key IN (the scope's rows)``, a subquery) is read at
+        its start: on PostgreSQL, a row another transaction moves out of the scope meanwhile, and commits while
+        the statement waits for it, would still be written. Read ``FOR UPDATE``, the row is waited for here and
+        read again as committed: left out once outside the scope, and nobody moves it out after.
+        """
         select = target.narrowing(sa.select(target.model)).with_only_columns(*target.keys)
         if statement.whereclause is not None:
             select = select.where(statement.whereclause)
-        return list(dict.fromkeys(tuple(row) for row in connection.execute(select.distinct(), params or {})))
+        if connection.dialect.name == "sqlite":
+            select = select.distinct()  # one writer at a time: nothing to hold
+        else:
+            # Without DISTINCT, which PostgreSQL does not lock with: the keys are made unique here.
+            select = select.with_for_update(**for_update(target.model, deleting=isinstance(statement, sa.Delete)))
+        return list(dict.fromkeys(tuple(row) for row in connection.execute(select, params or {})))
 
     def _before_cursor_execute(
         self,
