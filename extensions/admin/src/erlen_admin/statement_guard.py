@@ -101,24 +101,33 @@ class _Target:
         return list(self.table.primary_key.columns)
 
     def key_in(self, keys: t.Any, dialect: str = "") -> sa.ColumnElement[bool]:
-        """``key IN keys``: ``keys`` a list of key tuples or a ``SELECT`` of the key columns.
+        """``key IN keys`` on the table's key columns (:func:`keys_in`).
 
         :param keys: the key tuples, or a ``SELECT`` of the key columns.
-        :param dialect: the database's dialect name: on PostgreSQL, a single-column key is compared with
-            ``= ANY(array)``: one parameter instead of one per key (psycopg sends at most 65,535).
+        :param dialect: the database's dialect name.
         """
-        columns = self.keys
-        if len(columns) == 1 and dialect == "postgresql" and not isinstance(keys, sa.Select):
-            array = sa.bindparam("erlen_admin_keys", [key[0] for key in keys], type_=sa.ARRAY(columns[0].type))
-            return columns[0] == sa.any_(array)
-        if len(columns) == 1:
-            single = keys if isinstance(keys, sa.Select) else [key[0] for key in keys]
-            return columns[0].in_(single)
-        return sa.tuple_(*columns).in_(keys)
+        return keys_in(self.keys, keys, dialect)
 
     def scoped_keys(self) -> sa.Select[t.Any]:
         """The keys of the user's rows, a subquery of its own (not correlated to a statement on the table)."""
         return self.narrowing(sa.select(self.model)).with_only_columns(*self.keys).correlate(None)
+
+
+def keys_in(columns: t.Sequence[t.Any], keys: t.Any, dialect: str = "") -> sa.ColumnElement[bool]:
+    """``key IN keys``: the primary key ``columns`` (one or several) among ``keys``.
+
+    :param columns: the key columns, in the order of the tuples' values.
+    :param keys: key tuples (identities), or a ``SELECT`` of the key columns.
+    :param dialect: the database's dialect name: on PostgreSQL, a single-column key is compared with ``= ANY(array)``:
+        one parameter instead of one per key (psycopg sends at most 65,535).
+    """
+    if len(columns) == 1 and dialect == "postgresql" and not isinstance(keys, sa.Select):
+        array = sa.bindparam("erlen_admin_keys", [key[0] for key in keys], type_=sa.ARRAY(columns[0].type))
+        return t.cast(sa.ColumnElement[bool], columns[0] == sa.any_(array))
+    if len(columns) == 1:
+        single = keys if isinstance(keys, sa.Select) else [key[0] for key in keys]
+        return t.cast(sa.ColumnElement[bool], columns[0].in_(single))
+    return sa.tuple_(*columns).in_(keys if isinstance(keys, sa.Select) else [tuple(key) for key in keys])
 
 
 class StatementGuard:
@@ -448,4 +457,4 @@ class StatementGuard:
         )
 
 
-__all__ = ["MAX_STATEMENT_ROWS", "StatementGuard", "StatementRefused"]
+__all__ = ["MAX_STATEMENT_ROWS", "StatementGuard", "StatementRefused", "keys_in"]
