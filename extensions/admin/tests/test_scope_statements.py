@@ -336,3 +336,13 @@ def test_a_delete_statement_leaves_a_row_another_session_moves_out_of_the_scope_
         left = session.execute(sa.select(scoped.Note.title, scoped.Note.archived).where(scoped.Note.team_id == team))
         assert [tuple(row) for row in left] == [("Red 00", True)]
     database.dispose()
+
+
+def test_parameters_naming_the_scopes_own_are_refused(editor, desk, db_session, scoped, notes, caplog):
+    said = act(editor, desk, "purge_by_parameters")
+    # Before: "Purged 40 notes.": the parameter name_1 set the scope's team name, and the blue team's notes, which
+    # red-editor may not see, were deleted (a DELETE's rows are not read again).
+    assert "Purge by parameters failed because of an error in the" in said, said
+    assert "parameters that are not its own" in caplog.text
+    blue = notes["blue"][0].team_id
+    assert len(rows_of(db_session, scoped.Note, scoped.Note.team_id == blue)) == test_scope.BLUE

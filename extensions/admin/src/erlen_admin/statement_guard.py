@@ -22,6 +22,9 @@ through the scopes of its views, as :func:`erlen_admin.related.rows_filter` narr
   ``WHERE`` takes the primary key from its parameters (the same of one row), or one that would touch more than
   :data:`MAX_STATEMENT_ROWS` rows: refused before it runs
   (:class:`StatementRefused`), since the rows it writes cannot be read again by key.
+- an ``UPDATE`` or ``DELETE`` given parameters that are not its own (its named ``bindparam()`` objects, its
+  table's columns) or that the scope's conditions use too: refused, since they would apply to the scope's
+  conditions added to it.
 - a statement naming such a table by another object than its model's ``Table`` (``sa.table()``, an alias, a
   ``Table`` of another ``MetaData``): refused, since the scope's conditions are written on the model's table.
 - a statement holding a write of such a table within it (PostgreSQL's data-modifying ``WITH``): refused.
@@ -79,6 +82,10 @@ _NOT_WRITES_ESCAPED = re.compile(
 )
 
 
+#: The name of the parameter that holds a confined statement's keys on PostgreSQL.
+_KEYS_PARAMETER = "erlen_admin_keys"
+
+
 class StatementRefused(RuntimeError):
     """A statement inside a checked change whose rows the scope check could not read again: it did not run."""
 
@@ -122,7 +129,7 @@ def keys_in(columns: t.Sequence[t.Any], keys: t.Any, dialect: str = "") -> sa.Co
         one parameter instead of one per key (psycopg sends at most 65,535).
     """
     if len(columns) == 1 and dialect == "postgresql" and not isinstance(keys, sa.Select):
-        array = sa.bindparam("erlen_admin_keys", [key[0] for key in keys], type_=sa.ARRAY(columns[0].type))
+        array = sa.bindparam(_KEYS_PARAMETER, [key[0] for key in keys], type_=sa.ARRAY(columns[0].type))
         return t.cast(sa.ColumnElement[bool], columns[0] == sa.any_(array))
     if len(columns) == 1:
         single = keys if isinstance(keys, sa.Select) else [key[0] for key in keys]
@@ -335,6 +342,16 @@ class StatementGuard:
                 "statement with a WHERE clause.",
             )
         assert isinstance(statement, sa.Update | sa.Delete)  # for mypy: an Insert was refused above
+        if params and self._foreign_parameters(target, statement, params):
+            self._refuse(
+                target,
+                statement,
+                "it was given parameters that are not its own (named bindparam()s of its own, or its table's "
+                f"columns): {', '.join(sorted(self._foreign_parameters(target, statement, params)))}; they would "
+                "apply to the scope's conditions added to it too.",
+                "Give values in the statement (.where(Model.column == value), .values(...)), or name its "
+                "bindparam()s apart from the scope's.",
+            )
         keys = self._keys_matching(connection, target, statement, params)
         if len(keys) > MAX_STATEMENT_ROWS:
             self._refuse(
@@ -395,6 +412,33 @@ class StatementGuard:
             ):
                 return True
         return False
+
+    @staticmethod
+    def _foreign_parameters(target: _Target, statement: sa.Update | sa.Delete, params: t.Any) -> set[str]:
+        """The names of ``params`` that are not ``statement``'s own, or that the scope's conditions use too.
+
+        The parameters given with a statement apply to every bound value of the statement that runs, the scope's
+        conditions the guard adds included: one named as a value of the scope compiles (``name_1``) or as a
+        named ``bindparam()`` of the scope would change which rows the scope lets the statement write. A
+        statement's own are the names of its named ``bindparam()`` objects and its table's columns (an ``UPDATE``'s
+        values given as parameters).
+
+        :param target: the table written.
+        :param statement: the ``UPDATE`` or ``DELETE``.
+        :param params: the parameters it is executed with.
+        """
+        named = {
+            element.key
+            for element in visitors.iterate(statement)
+            if isinstance(element, sa.BindParameter) and not element.unique
+        }
+        own = named | {column.key for column in target.table.columns}
+        scope = {
+            element.key
+            for element in visitors.iterate(target.narrowing(sa.select(target.model)))
+            if isinstance(element, sa.BindParameter) and not element.unique
+        }
+        return {str(name) for name in params if name not in own or name in scope or name == _KEYS_PARAMETER}
 
     def _keys_matching(
         self, connection: Connection, target: _Target, statement: sa.Update | sa.Delete, params: t.Any

@@ -18,7 +18,7 @@ archived. Every action writes with a statement that the unit of work never sees:
   ``archive_notes_escaped_string`` (raw SQL whose write follows ``E'\\''``), ``rename_hidden_note_by_key`` (the
   ORM's bulk UPDATE by primary key of one row, the archived note) and ``title_from_notes`` (a raw read calling
   ``replace()``, renaming the desk), ``archive_notes_after_an_idle_flush`` (a flush with nothing to write, then an
-  ORM ``update()``);
+  ORM ``update()``), ``purge_by_parameters`` (a DELETE whose parameters name the scope's own);
 - its view's ``update_object`` archives the team's notes with an ORM ``update()`` when the new title ends with
   ``archive notes``.
 """
@@ -245,6 +245,20 @@ def archive_after_idle_flush(view: t.Any, desk: Desk) -> str:
     return "Archived the notes."
 
 
+def purge_by_parameters(view: t.Any, desk: Desk) -> str:
+    """A DELETE of the notes of the team given as a parameter, the blue team, with a parameter named as the scope's
+    team name compiles (``name_1``): set to "blue", it would make the scope's condition the blue team's."""
+    from admin_sample.scoped import Team
+
+    note = _notes()
+    session = _session()
+    blue = session.scalar(sa.select(Team.id).where(Team.name == "blue"))
+    deleted = session.execute(
+        sa.delete(note).where(note.team_id == sa.bindparam("team")), {"team": blue, "name_1": "blue"}
+    )
+    return f"Purged {deleted.rowcount} notes."
+
+
 def make_views() -> list[t.Any]:
     from erlen_admin import Action, ModelView, ObjectAction
 
@@ -281,6 +295,7 @@ def make_views() -> list[t.Any]:
                 ObjectAction("archive_notes_escaped_string", "Archive the notes (E'')", archive_notes_escaped_string),
                 ObjectAction("rename_hidden_note_by_key", "Rename a note (by key)", rename_hidden_note_by_key),
                 ObjectAction("title_from_notes", "Title from the notes", title_from_notes),
+                ObjectAction("purge_by_parameters", "Purge by parameters", purge_by_parameters),
                 ObjectAction("archive_notes_after_an_idle_flush", "Idle flush, archive", archive_after_idle_flush),
             ],
             scope=own_team_desks,
