@@ -8,12 +8,16 @@ goes through the admin's pages as red-editor, who may see the red team's notes a
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 import pytest
 import sqlalchemy as sa
 import test_scope
 from conftest import PLUGINS
+
+from erlen_auth.testing import login_as, make_user
+from erlen_db import database_of
 
 DESKS = "/admin/m/scoped_statements_desk/"
 
@@ -130,6 +134,12 @@ def test_a_core_update_on_the_sessions_connection_is_checked(editor, desk, db_se
         ("archive_notes_by_key", "Archive the notes (by key)", "with several sets of parameters (executemany"),
         ("archive_notes_returning", "Archive the notes (returning)", "raw SQL (text(), exec_driver_sql) writing it"),
         ("archive_notes_in_cte", "Archive the notes (WITH)", "within another statement (a data-modifying WITH)"),
+        # Before: run (on PostgreSQL every red note archived; on SQLite a syntax error), its UPDATE taken for the
+        # inside of a string.
+        ("archive_notes_escaped_string", "Archive the notes (E&#39;&#39;)", "raw SQL (text(), exec_driver_sql)"),
+        # Before: "Desk … was deleted by someone else meanwhile": the ORM took the confined statement's 0 rows for
+        # a deleted row.
+        ("rename_hidden_note_by_key", "Rename a note (by key)", "whose WHERE takes the primary key from its"),
     ],
 )
 def test_statements_whose_rows_cannot_be_checked_are_refused(
@@ -230,3 +240,109 @@ def test_a_statement_touching_too_many_rows_is_refused(editor, desk, db_session,
     assert "Stamp the notes failed because of an error in the" in said, said
     assert "it would touch 3 rows, more than the 2 a statement inside a checked change may" in caplog.text
     assert red_notes(db_session, scoped, desk) == UNTOUCHED
+
+
+def test_a_statement_on_a_scoped_table_named_by_sa_table_is_refused(editor, desk, db_session, scoped, caplog):
+    said = act(editor, desk, "archive_notes_lightweight")
+    # Before: "Archived the notes.": a TableClause is not the model's Table, so the statement ran unconfined.
+    assert "Archive the notes (sa.table) failed because of an error in the" in said, said
+    assert "erlen-admin refused a statement on the table 'scoped_note'" in caplog.text
+    assert red_notes(db_session, scoped, desk) == UNTOUCHED
+
+
+def test_a_raw_read_calling_replace_is_not_taken_for_a_write(editor, desk, db_session, desks):
+    said = act(editor, desk, "title_from_notes")
+    # Before: refused ("Title from the notes failed because of an error"), REPLACE taken for SQLite's statement.
+    assert "Renamed the desk." in said, said
+    assert [row.title for row in rows_of(db_session, desks.Desk)] == ["R 00, R 01, R 02"]
+
+
+def test_a_statement_after_a_flush_with_nothing_to_do_is_checked(editor, desk, db_session, scoped):
+    said = act(editor, desk, "archive_notes_after_an_idle_flush")
+    # Before: "Archived the notes.": the flush of the desk alone had nothing to write, and ended without the event
+    # that marks a flush's end, so every later statement was taken for the flush's own and let through.
+    assert (
+        "Idle flush, archive: it would have left Note “Red 00”, Note “Red 01”, Note “Red 02” outside the rows you may "
+        "see and change here, so it was rolled back. Nothing was changed." in said
+    ), said
+    assert red_notes(db_session, scoped, desk) == UNTOUCHED
+
+
+#: How long the PostgreSQL test waits, at most, for the admin's request to reach a lock before failing.
+LOCK_WAIT_SECONDS = 60
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_delete_statement_leaves_a_row_another_session_moves_out_of_the_scope_meanwhile(app, client):
+    """Another session archives a red note (out of red-editor's scope) and holds it uncommitted while red-editor's
+    object action purges the team's notes with a DELETE statement in a thread; it commits once the request waits
+    for the row. Rows committed for real (no test transaction), so that the other connection sees them."""
+    from admin_sample import scoped, scoped_statements
+
+    from erlen_auth import Role, grant
+    from erlen_forms.testing import csrf_token_for
+
+    database = database_of(app)
+    database.create_all()
+    with database.session_scope() as session:
+        red = scoped.Team(name="red")
+        session.add(red)
+        session.flush()
+        made = [scoped.Note(title=f"Red {index:02d}", team_id=red.id) for index in range(3)]
+        desk = scoped_statements.Desk(title="Front", team_id=red.id)
+        session.add_all([*made, desk])
+        session.flush()
+        moved, desk_id, team = made[0].id, desk.id, red.id
+    user = make_user(app, "red-editor@example.com", roles=["editor"])
+    with database.session_scope() as session:
+        role = session.scalar(sa.select(Role).where(Role.name == "editor"))
+        desk = [f"admin.scoped_statements_desk.{operation}" for operation in ("view", "edit")]
+        grant(role, "admin.access", "admin.scoped_note.view", *desk, app=app)
+    login_as(client, user)
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf_token_for(client)
+    outcome: list[t.Any] = []
+
+    def purge() -> None:
+        try:
+            outcome.append(client.post(f"{DESKS}{desk_id}/do/purge_notes"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    notes_table = scoped.Note.__table__
+    with database.engine.connect() as other, database.engine.connect() as watcher:
+        other.execute(notes_table.update().where(notes_table.c.id == moved).values(archived=True))
+        other_pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        worker = threading.Thread(target=purge)
+        worker.start()
+        try:
+            # Until the request waits for the row the other session holds (a lock, not a guess at a duration).
+            blocked = sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+            waited = 0.0
+            while not watcher.execute(blocked, {"pid": other_pid}).scalar_one():
+                watcher.rollback()
+                assert worker.is_alive(), f"the request did not wait for the other session's lock: {outcome}"
+                worker.join(0.05)
+                waited += 0.05
+                assert waited < LOCK_WAIT_SECONDS, "the request never reached the other session's lock"
+        finally:
+            other.commit()  # the note archived: outside red-editor's scope
+            worker.join()
+    (response,) = outcome
+    assert not isinstance(response, BaseException), repr(response)
+    assert response.status_code == 302, response.text
+    assert "Purged 2 notes." in flashes(client.get(response.headers["Location"]).text)
+    # Before: "Purged 3 notes.", the archived note deleted too: the DELETE's scope condition was read at its start.
+    with database.session_scope() as session:
+        left = session.execute(sa.select(scoped.Note.title, scoped.Note.archived).where(scoped.Note.team_id == team))
+        assert [tuple(row) for row in left] == [("Red 00", True)]
+    database.dispose()
+
+
+def test_parameters_naming_the_scopes_own_are_refused(editor, desk, db_session, scoped, notes, caplog):
+    said = act(editor, desk, "purge_by_parameters")
+    # Before: "Purged 40 notes.": the parameter name_1 set the scope's team name, and the blue team's notes, which
+    # red-editor may not see, were deleted (a DELETE's rows are not read again).
+    assert "Purge by parameters failed because of an error in the" in said, said
+    assert "parameters that are not its own" in caplog.text
+    blue = notes["blue"][0].team_id
+    assert len(rows_of(db_session, scoped.Note, scoped.Note.team_id == blue)) == test_scope.BLUE

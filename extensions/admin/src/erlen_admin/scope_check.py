@@ -34,7 +34,7 @@ import sqlalchemy as sa
 import erlen_db
 
 from .related import RowsFilter, rows_filter
-from .statement_guard import StatementGuard
+from .statement_guard import StatementGuard, keys_in
 from .views.model_view import ModelView
 from .views.registry import registry_of
 
@@ -208,8 +208,7 @@ def _updated_outside(view: ModelView, model: type, keys: list[tuple[t.Any, ...]]
     if not outside:
         return []
     mapper: sa.orm.Mapper[t.Any] = sa.inspect(model)
-    columns = list(mapper.primary_key)
-    condition = columns[0].in_([key[0] for key in outside]) if len(columns) == 1 else sa.tuple_(*columns).in_(outside)
+    condition = keys_in(list(mapper.primary_key), outside)
     rows: list[t.Any] = list(erlen_db.get_session().scalars(sa.select(model).where(condition)))
     loaded = {tuple(mapper.identity_key_from_instance(obj)[1]): obj for obj in rows}
     own = issubclass(model, view.model)
@@ -280,11 +279,7 @@ def _inside(view: ModelView, model: type, identities: t.Sequence[t.Any], user: t
         return None
     mapper: sa.orm.Mapper[t.Any] = sa.inspect(model)
     keys = list(mapper.primary_key)
-    statement = narrowing(sa.select(model)).with_only_columns(*keys)
-    if len(keys) == 1:
-        statement = statement.where(keys[0].in_([identity[0] for identity in identities]))
-    else:
-        statement = statement.where(sa.tuple_(*keys).in_([tuple(identity) for identity in identities]))
+    statement = narrowing(sa.select(model)).with_only_columns(*keys).where(keys_in(keys, identities))
     return {tuple(row) for row in erlen_db.get_session().execute(statement)}
 
 

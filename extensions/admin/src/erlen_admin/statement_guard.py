@@ -9,22 +9,29 @@ the table (``session.execute(table.update()...)``, ``session.connection().execut
 scope narrows for the acting user (the table of the acting view's model, through its scope; any other table
 through the scopes of its views, as :func:`erlen_admin.related.rows_filter` narrows them) are:
 
-- ``UPDATE``: confined and verified. The keys of the rows it would change inside the scope are read first
-  (its own ``WHERE``, and the scope's conditions); it runs with both added (``AND key IN (those keys) AND key IN
-  (the scope's rows)``), so that it changes no row outside the scope, not even one another transaction moved
-  in meanwhile; and after the change those rows are read again through the scope, like the rows the flushes
-  wrote: one left outside rolls the whole change back.
+- ``UPDATE``: confined and verified. The keys of the rows it would change inside the scope are read first (its own
+  ``WHERE``, and the scope's conditions; held to the change's end where rows can be locked); it runs with both added
+  (``AND key IN (those keys) AND key IN (the scope's rows)``), so that it changes no row outside the scope, not even
+  one another transaction moved in meanwhile; and after the change those rows are read again through the scope, like
+  the rows the flushes wrote: one left outside rolls the whole change back.
 - ``DELETE``: confined the same way (a row outside the scope is not deleted); the keys deleted (and still gone
   at the block's end: a savepoint rolled back brings its rows back) are noted, so that an acted-on row deleted
   so is audited as a deletion, not checked.
 - ``INSERT`` (ORM or Core, ``INSERT ... SELECT`` too), and an ``UPDATE`` or ``DELETE`` with several sets of
-  parameters (executemany: the ORM's bulk UPDATE by primary key of several rows, ``bulk_update_mappings``), or one
-  that would touch more than :data:`MAX_STATEMENT_ROWS` rows: refused before it runs
+  parameters (executemany: the ORM's bulk UPDATE by primary key of several rows, ``bulk_update_mappings``) or whose
+  ``WHERE`` takes the primary key from its parameters (the same of one row), or one that would touch more than
+  :data:`MAX_STATEMENT_ROWS` rows: refused before it runs
   (:class:`StatementRefused`), since the rows it writes cannot be read again by key.
+- an ``UPDATE`` or ``DELETE`` given parameters that are not its own (its named ``bindparam()`` objects, its
+  table's columns) or that the scope's conditions use too: refused, since they would apply to the scope's
+  conditions added to it.
+- a statement naming such a table by another object than its model's ``Table`` (``sa.table()``, an alias, a
+  ``Table`` of another ``MetaData``): refused, since the scope's conditions are written on the model's table.
 - a statement holding a write of such a table within it (PostgreSQL's data-modifying ``WITH``): refused.
 - raw SQL (``text()``, ``text().columns()``, ``exec_driver_sql``) that names such a table and writes (it has
-  ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``REPLACE``, ``TRUNCATE``, ``COPY``, ``ALTER`` or ``DROP`` outside
-  its quoted strings, comments and row locks): refused, since its rows cannot be told from its text. Raw reads
+  ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``REPLACE INTO``, ``TRUNCATE``, ``COPY``, ``ALTER`` or ``DROP``
+  outside its quoted strings, read with quotes doubled and with quotes escaped by a backslash, comments and row
+  locks): refused, since its rows cannot be told from its text. Raw reads
   run as they are.
 
 The flush's own statements are the unit of work's, checked as before: they are let through. A connection of
@@ -34,6 +41,7 @@ a plugin's own (``engine.connect()``) is another transaction: neither watched no
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 import typing as t
 
@@ -42,6 +50,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import visitors
 
 from .related import RowsFilter, rows_filter
+from .row_locks import for_update
 from .views.model_view import ModelView
 from .views.registry import registry_of
 
@@ -56,13 +65,25 @@ REFUSED = (
     "{instead} Nothing was written. The statement: {sql}"
 )
 
-#: Write keywords of raw SQL (after strings, comments and row locks are taken out).
-_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE|COPY|ALTER|DROP)\b", re.IGNORECASE)
-#: What raw SQL may contain that is no write: quoted strings and identifiers, comments, SELECT's row locks.
+#: Write keywords of raw SQL (after strings, comments and row locks are taken out). ``REPLACE`` only as SQLite's
+#: and MySQL's statement (``REPLACE INTO``): ``replace(title, 'a', 'b')`` is a function a read may call.
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|REPLACE\s+INTO|TRUNCATE|COPY|ALTER|DROP)\b", re.IGNORECASE)
+#: What raw SQL may contain that is no write: quoted strings and identifiers, comments, SELECT's row locks; a
+#: string's quote doubled (standard SQL: ``'it''s'``).
 _NOT_WRITES = re.compile(
     r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE)\b",
     re.IGNORECASE | re.DOTALL,
 )
+#: The same, a string's quote escaped with a backslash too (PostgreSQL's ``E'it\\'s'``, MySQL's strings): read
+#: both ways, so that a write keyword one way takes for the inside of a string is still seen.
+_NOT_WRITES_ESCAPED = re.compile(
+    r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+#: The name of the parameter that holds a confined statement's keys on PostgreSQL.
+_KEYS_PARAMETER = "erlen_admin_keys"
 
 
 class StatementRefused(RuntimeError):
@@ -87,24 +108,33 @@ class _Target:
         return list(self.table.primary_key.columns)
 
     def key_in(self, keys: t.Any, dialect: str = "") -> sa.ColumnElement[bool]:
-        """``key IN keys``: ``keys`` a list of key tuples or a ``SELECT`` of the key columns.
+        """``key IN keys`` on the table's key columns (:func:`keys_in`).
 
         :param keys: the key tuples, or a ``SELECT`` of the key columns.
-        :param dialect: the database's dialect name: on PostgreSQL, a single-column key is compared with
-            ``= ANY(array)``: one parameter instead of one per key (psycopg sends at most 65,535).
+        :param dialect: the database's dialect name.
         """
-        columns = self.keys
-        if len(columns) == 1 and dialect == "postgresql" and not isinstance(keys, sa.Select):
-            array = sa.bindparam("erlen_admin_keys", [key[0] for key in keys], type_=sa.ARRAY(columns[0].type))
-            return columns[0] == sa.any_(array)
-        if len(columns) == 1:
-            single = keys if isinstance(keys, sa.Select) else [key[0] for key in keys]
-            return columns[0].in_(single)
-        return sa.tuple_(*columns).in_(keys)
+        return keys_in(self.keys, keys, dialect)
 
     def scoped_keys(self) -> sa.Select[t.Any]:
         """The keys of the user's rows, a subquery of its own (not correlated to a statement on the table)."""
         return self.narrowing(sa.select(self.model)).with_only_columns(*self.keys).correlate(None)
+
+
+def keys_in(columns: t.Sequence[t.Any], keys: t.Any, dialect: str = "") -> sa.ColumnElement[bool]:
+    """``key IN keys``: the primary key ``columns`` (one or several) among ``keys``.
+
+    :param columns: the key columns, in the order of the tuples' values.
+    :param keys: key tuples (identities), or a ``SELECT`` of the key columns.
+    :param dialect: the database's dialect name: on PostgreSQL, a single-column key is compared with ``= ANY(array)``:
+        one parameter instead of one per key (psycopg sends at most 65,535).
+    """
+    if len(columns) == 1 and dialect == "postgresql" and not isinstance(keys, sa.Select):
+        array = sa.bindparam(_KEYS_PARAMETER, [key[0] for key in keys], type_=sa.ARRAY(columns[0].type))
+        return t.cast(sa.ColumnElement[bool], columns[0] == sa.any_(array))
+    if len(columns) == 1:
+        single = keys if isinstance(keys, sa.Select) else [key[0] for key in keys]
+        return t.cast(sa.ColumnElement[bool], columns[0].in_(single))
+    return sa.tuple_(*columns).in_(keys if isinstance(keys, sa.Select) else [tuple(key) for key in keys])
 
 
 class StatementGuard:
@@ -126,7 +156,8 @@ class StatementGuard:
         self.deleted: dict[sa.Table, set[tuple[t.Any, ...]]] = {}
         self._targets: dict[sa.Table, _Target | None] = {}
         self._scoped_names: list[str] | None = None
-        self._flushing = False
+        #: The flush under way (``before_flush``'s context), until it ends.
+        self._flush: t.Any = None
         self._connection: Connection | None = None
 
     # -- installing ------------------------------------------------------------------------------------------------
@@ -181,11 +212,20 @@ class StatementGuard:
     def _wrote(self, target: _Target) -> bool:
         return target.model in self.updated or target.table in self.deleted
 
-    def _flush_starts(self, *args: t.Any) -> None:
-        self._flushing = True
+    def _flush_starts(self, session: sa.orm.Session, flush_context: t.Any, instances: t.Any) -> None:
+        self._flush = flush_context
 
     def _flush_ends(self, *args: t.Any) -> None:
-        self._flushing = False
+        self._flush = None
+
+    @property
+    def _flushing(self) -> bool:
+        """Whether the unit of work is writing: its flush has begun its transaction, which is still open. A flush
+        that finds nothing to write (``session.flush([obj])`` of a clean object while others are changed) returns
+        after ``before_flush`` without ``after_flush_postexec`` nor a transaction: a flag set by ``before_flush``
+        would stay set, and every later statement be let through as the flush's own."""
+        transaction = getattr(self._flush, "transaction", None)
+        return transaction is not None and transaction.is_active
 
     # -- what the statements did -----------------------------------------------------------------------------------
 
@@ -217,8 +257,46 @@ class StatementGuard:
             view, user = self.view, self.user
             return _Target(table, view.model, lambda statement: view.scoped(statement, user))
         views = registry_of().views_for_table(table.name)
-        narrowing = rows_filter(table, self.user) if views else None
+        if not views or sa.inspect(views[0].model).local_table is not table:
+            return None  # no view's table; another Table object of the same name is refused (_target_of)
+        narrowing = rows_filter(table, self.user)
         return None if narrowing is None else _Target(table, views[0].model, narrowing)
+
+    def _target_of(self, statement: sa.Insert | sa.Update | sa.Delete) -> _Target | None:
+        """The scoped table ``statement`` writes; ``None`` when it writes none. A statement naming a scoped table
+        by another object than its model's ``Table`` (``sa.table()``, an alias, a ``Table`` of another
+        ``MetaData``) is refused: the scope's conditions are written on the model's table, not on that object.
+
+        :param statement: an ``INSERT``, ``UPDATE`` or ``DELETE``.
+        """
+        table = statement.entity_description.get("table")
+        target = self._target(table)
+        if target is not None:
+            return target
+        while isinstance(table, sa.Alias):
+            table = table.element
+        named = self._named_target(table.name) if isinstance(table, sa.TableClause) else None
+        if named is not None:
+            self._refuse(
+                named,
+                statement,
+                "it names the table by another object than the model's Table (sa.table(), an alias, a Table of "
+                "another MetaData), to which the scope's conditions cannot be added.",
+                "Write it on the model (sa.update(Model), sa.delete(Model)) or its Table (Model.__table__), which "
+                "is confined to the scope and checked.",
+            )
+        return None
+
+    def _named_target(self, name: str) -> _Target | None:
+        """The scoped table named ``name`` (compared without case, as SQLite and unquoted PostgreSQL names are).
+
+        :param name: a table's name.
+        """
+        if name.lower() not in (scoped.lower() for scoped in self._scoped_table_names()):
+            return None
+        return next(
+            found for found in self._targets.values() if found is not None and found.table.name.lower() == name.lower()
+        )
 
     def _scoped_table_names(self) -> list[str]:
         """The names of every table a scope narrows for the user (raw SQL naming one is watched)."""
@@ -243,7 +321,7 @@ class StatementGuard:
         self._refuse_nested_writes(statement)
         if not isinstance(statement, sa.Insert | sa.Update | sa.Delete):
             return statement, multiparams, params
-        target = self._target(statement.entity_description.get("table"))
+        target = self._target_of(statement)
         if target is None:
             return statement, multiparams, params
         if isinstance(statement, sa.Insert):
@@ -253,16 +331,27 @@ class StatementGuard:
                 "the rows an INSERT writes outside the session's flush cannot be read again through the scope.",
                 "Add the objects with session.add() instead: the rows the flush writes are checked.",
             )
-        if multiparams:
+        if multiparams or self._keyed_by_parameters(target, statement, params):
             self._refuse(
                 target,
                 statement,
                 "an UPDATE or DELETE with several sets of parameters (executemany, the ORM's bulk UPDATE by primary "
-                "key) is not confined to the scope.",
+                "key, bulk_update_mappings), or whose WHERE takes the primary key from its parameters (such a bulk "
+                "UPDATE of one row), is not confined to the scope.",
                 "Change or delete the loaded objects instead (session.delete(), their attributes), or run one "
                 "statement with a WHERE clause.",
             )
         assert isinstance(statement, sa.Update | sa.Delete)  # for mypy: an Insert was refused above
+        if params and self._foreign_parameters(target, statement, params):
+            self._refuse(
+                target,
+                statement,
+                "it was given parameters that are not its own (named bindparam()s of its own, or its table's "
+                f"columns): {', '.join(sorted(self._foreign_parameters(target, statement, params)))}; they would "
+                "apply to the scope's conditions added to it too.",
+                "Give values in the statement (.where(Model.column == value), .values(...)), or name its "
+                "bindparam()s apart from the scope's.",
+            )
         keys = self._keys_matching(connection, target, statement, params)
         if len(keys) > MAX_STATEMENT_ROWS:
             self._refuse(
@@ -286,7 +375,7 @@ class StatementGuard:
         for element in visitors.iterate(statement):
             if element is statement or not isinstance(element, sa.Insert | sa.Update | sa.Delete):
                 continue
-            target = self._target(element.entity_description.get("table"))
+            target = self._target_of(element)
             if target is not None:
                 self._refuse(
                     target,
@@ -296,14 +385,81 @@ class StatementGuard:
                     "Run the UPDATE or DELETE as a statement of its own, which is confined to the scope and checked.",
                 )
 
+    @staticmethod
+    def _keyed_by_parameters(target: _Target, statement: t.Any, params: t.Any) -> bool:
+        """Whether ``statement``'s ``WHERE`` compares a primary key column to a parameter given with it: the
+        ORM's bulk UPDATE by primary key (``session.execute(sa.update(Model), [{"id": 5, ...}])``,
+        ``bulk_update_mappings``) of a single row, whose confining to the scope the ORM would report as a row
+        deleted by someone else (``StaleDataError``: it expects each key to match).
+
+        :param target: the table written.
+        :param statement: the ``UPDATE`` or ``DELETE``.
+        :param params: the parameters it is executed with.
+        """
+        if not params or statement.whereclause is None:
+            return False
+        keys = {column.name for column in target.keys}
+        for element in visitors.iterate(statement.whereclause):
+            if not isinstance(element, sa.BinaryExpression) or element.operator is not operator.eq:
+                continue
+            left, right = element.left, element.right
+            if (
+                isinstance(left, sa.Column)
+                and left.table is target.table
+                and left.name in keys
+                and isinstance(right, sa.BindParameter)
+                and right.key in params
+            ):
+                return True
+        return False
+
+    @staticmethod
+    def _foreign_parameters(target: _Target, statement: sa.Update | sa.Delete, params: t.Any) -> set[str]:
+        """The names of ``params`` that are not ``statement``'s own, or that the scope's conditions use too.
+
+        The parameters given with a statement apply to every bound value of the statement that runs, the scope's
+        conditions the guard adds included: one named as a value of the scope compiles (``name_1``) or as a
+        named ``bindparam()`` of the scope would change which rows the scope lets the statement write. A
+        statement's own are the names of its named ``bindparam()`` objects and its table's columns (an ``UPDATE``'s
+        values given as parameters).
+
+        :param target: the table written.
+        :param statement: the ``UPDATE`` or ``DELETE``.
+        :param params: the parameters it is executed with.
+        """
+        named = {
+            element.key
+            for element in visitors.iterate(statement)
+            if isinstance(element, sa.BindParameter) and not element.unique
+        }
+        own = named | {column.key for column in target.table.columns}
+        scope = {
+            element.key
+            for element in visitors.iterate(target.narrowing(sa.select(target.model)))
+            if isinstance(element, sa.BindParameter) and not element.unique
+        }
+        return {str(name) for name in params if name not in own or name in scope or name == _KEYS_PARAMETER}
+
     def _keys_matching(
         self, connection: Connection, target: _Target, statement: sa.Update | sa.Delete, params: t.Any
     ) -> list[tuple[t.Any, ...]]:
-        """The keys of the rows inside the scope that ``statement`` (its ``WHERE``) would touch now."""
+        """The keys of the rows inside the scope that ``statement`` (its ``WHERE``) would touch now, held until the
+        change ends where the database has row locks (:func:`erlen_admin.row_locks.for_update`).
+
+        Held, because the statement's own scope condition (``key IN (the scope's rows)``, a subquery) is read at
+        its start: on PostgreSQL, a row another transaction moves out of the scope meanwhile, and commits while
+        the statement waits for it, would still be written. Read ``FOR UPDATE``, the row is waited for here and
+        read again as committed: left out once outside the scope, and nobody moves it out after.
+        """
         select = target.narrowing(sa.select(target.model)).with_only_columns(*target.keys)
         if statement.whereclause is not None:
             select = select.where(statement.whereclause)
-        return list(dict.fromkeys(tuple(row) for row in connection.execute(select.distinct(), params or {})))
+        if connection.dialect.name == "sqlite":
+            select = select.distinct()  # one writer at a time: nothing to hold
+        else:
+            # Without DISTINCT, which PostgreSQL does not lock with: the keys are made unique here.
+            select = select.with_for_update(**for_update(target.model, deleting=isinstance(statement, sa.Delete)))
+        return list(dict.fromkeys(tuple(row) for row in connection.execute(select, params or {})))
 
     def _before_cursor_execute(
         self,
@@ -317,11 +473,12 @@ class StatementGuard:
         compiled = getattr(context, "compiled", None)
         if compiled is not None and not isinstance(compiled.statement, sa.TextClause | sa.TextualSelect):
             return  # a statement built with SQLAlchemy: before_execute has seen it
-        if not _WRITES.search(_NOT_WRITES.sub(" ", statement)):
+        if not any(_WRITES.search(pattern.sub(" ", statement)) for pattern in (_NOT_WRITES, _NOT_WRITES_ESCAPED)):
             return
         for name in self._scoped_table_names():
             if re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", statement, re.IGNORECASE):
-                target = next(found for found in self._targets.values() if found and found.table.name == name)
+                target = self._named_target(name)
+                assert target is not None  # the names are those of targets
                 self._refuse(
                     target,
                     statement,
@@ -344,4 +501,4 @@ class StatementGuard:
         )
 
 
-__all__ = ["MAX_STATEMENT_ROWS", "StatementGuard", "StatementRefused"]
+__all__ = ["MAX_STATEMENT_ROWS", "StatementGuard", "StatementRefused", "keys_in"]

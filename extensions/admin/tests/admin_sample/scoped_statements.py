@@ -14,7 +14,11 @@ archived. Every action writes with a statement that the unit of work never sees:
   key of every note of the team: executemany), ``archive_notes_returning`` (``text().columns()``),
   ``archive_notes_in_cte`` (a data-modifying WITH), ``purge_undo_and_archive_notes`` (a DELETE statement in a
   savepoint rolled back, then the notes archived as objects), and ``touch_memos`` (an ``UPDATE`` and a raw ``INSERT`` of
-  memos, a model no scope narrows);
+  memos, a model no scope narrows), ``archive_notes_lightweight`` (a Core ``UPDATE`` of ``sa.table("scoped_note")``),
+  ``archive_notes_escaped_string`` (raw SQL whose write follows ``E'\\''``), ``rename_hidden_note_by_key`` (the
+  ORM's bulk UPDATE by primary key of one row, the archived note) and ``title_from_notes`` (a raw read calling
+  ``replace()``, renaming the desk), ``archive_notes_after_an_idle_flush`` (a flush with nothing to write, then an
+  ORM ``update()``), ``purge_by_parameters`` (a DELETE whose parameters name the scope's own);
 - its view's ``update_object`` archives the team's notes with an ORM ``update()`` when the new title ends with
   ``archive notes``.
 """
@@ -184,6 +188,77 @@ def touch_memos(view: t.Any, desk: Desk) -> str:
     return "Touched the memos."
 
 
+def archive_notes_lightweight(view: t.Any, desk: Desk) -> str:
+    """A Core ``UPDATE`` of the notes' table named by ``sa.table()`` (a ``TableClause``, not the model's ``Table``),
+    in upper case (SQLite's names ignore case)."""
+    name = "scoped_note" if _session().get_bind().dialect.name == "postgresql" else "SCOPED_NOTE"
+    table = sa.table(name, sa.column("team_id"), sa.column("archived"))
+    _session().execute(table.update().where(table.c.team_id == desk.team_id).values(archived=True))
+    return "Archived the notes."
+
+
+def archive_notes_escaped_string(view: t.Any, desk: Desk) -> str:
+    """A data-modifying WITH after a string whose quote is escaped with a backslash (PostgreSQL's ``E'\\''``):
+    read with quotes doubled only, the string seems to run to the last quote, past the ``UPDATE``."""
+    _session().execute(
+        sa.text(
+            "WITH quote AS (SELECT E'\\'' AS q), archived AS (UPDATE scoped_note SET archived = TRUE "
+            "WHERE team_id = :team RETURNING id) SELECT count(*), 'done' FROM archived"
+        ),
+        {"team": desk.team_id},
+    )
+    return "Archived the notes."
+
+
+def rename_hidden_note_by_key(view: t.Any, desk: Desk) -> str:
+    """The ORM's bulk UPDATE by primary key of one row: the team's archived note, outside red-editor's scope."""
+    note = _notes()
+    session = _session()
+    hidden = session.scalar(sa.select(note.id).where(note.team_id == desk.team_id, note.archived.is_(True)))
+    session.execute(sa.update(note), [{"id": hidden, "title": "Renamed"}])
+    return "Renamed the note."
+
+
+def title_from_notes(view: t.Any, desk: Desk) -> str:
+    """A raw read calling ``replace()`` (a function, not a write), whose result renames the desk."""
+    rows = _session().execute(
+        sa.text("SELECT replace(title, 'Red', 'R') FROM scoped_note WHERE team_id = :team AND archived = FALSE"),
+        {"team": desk.team_id},
+    )
+    desk.title = ", ".join(sorted(row[0] for row in rows))
+    return "Renamed the desk."
+
+
+def archive_after_idle_flush(view: t.Any, desk: Desk) -> str:
+    """Flushes the desk alone while another desk is added (the flush has nothing to do), then archives the team's
+    notes with an ORM ``update()`` (no autoflush before it)."""
+    import warnings
+
+    session = _session()
+    other = Desk(title="Other", team_id=desk.team_id)
+    session.add(other)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # flush(objects) is deprecated in SQLAlchemy 2.1
+        session.flush([desk])
+    with session.no_autoflush:  # the other desk is flushed at the end, after the statement
+        archive_team_notes(desk)
+    return "Archived the notes."
+
+
+def purge_by_parameters(view: t.Any, desk: Desk) -> str:
+    """A DELETE of the notes of the team given as a parameter, the blue team, with a parameter named as the scope's
+    team name compiles (``name_1``): set to "blue", it would make the scope's condition the blue team's."""
+    from admin_sample.scoped import Team
+
+    note = _notes()
+    session = _session()
+    blue = session.scalar(sa.select(Team.id).where(Team.name == "blue"))
+    deleted = session.execute(
+        sa.delete(note).where(note.team_id == sa.bindparam("team")), {"team": blue, "name_1": "blue"}
+    )
+    return f"Purged {deleted.rowcount} notes."
+
+
 def make_views() -> list[t.Any]:
     from erlen_admin import Action, ModelView, ObjectAction
 
@@ -216,6 +291,12 @@ def make_views() -> list[t.Any]:
                 ObjectAction("archive_notes_in_cte", "Archive the notes (WITH)", archive_notes_in_cte),
                 ObjectAction("purge_undo_and_archive_notes", "Purge, undo, archive", purge_undo_and_archive_notes),
                 ObjectAction("touch_memos", "Touch the memos", touch_memos),
+                ObjectAction("archive_notes_lightweight", "Archive the notes (sa.table)", archive_notes_lightweight),
+                ObjectAction("archive_notes_escaped_string", "Archive the notes (E'')", archive_notes_escaped_string),
+                ObjectAction("rename_hidden_note_by_key", "Rename a note (by key)", rename_hidden_note_by_key),
+                ObjectAction("title_from_notes", "Title from the notes", title_from_notes),
+                ObjectAction("purge_by_parameters", "Purge by parameters", purge_by_parameters),
+                ObjectAction("archive_notes_after_an_idle_flush", "Idle flush, archive", archive_after_idle_flush),
             ],
             scope=own_team_desks,
         ),
