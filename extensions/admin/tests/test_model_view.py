@@ -112,3 +112,28 @@ def test_a_hidden_secret_cannot_be_searched_filtered_or_sorted(option):
     shown = ModelView(_Client, detail_columns=["id", "name", "api_key"], **{option: ["api_key"]})
     assert "api_key" in shown.detail_columns
     ModelView(_Client, search=["name"], filters=["name"], sortable=["name"])  # other columns as before
+
+
+class _Vehicle(_Base):
+    """A base class of joined-table inheritance, of this test's own metadata (never created)."""
+
+    __tablename__ = "test_vehicle"
+    id: sa.orm.Mapped[int] = sa.orm.mapped_column(primary_key=True)
+    kind: sa.orm.Mapped[str] = sa.orm.mapped_column(sa.String(20))
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "vehicle"}
+
+
+class _Truck(_Vehicle):
+    __tablename__ = "test_truck"
+    id: sa.orm.Mapped[int] = sa.orm.mapped_column(sa.ForeignKey("test_vehicle.id"), primary_key=True)
+    load: sa.orm.Mapped[int] = sa.orm.mapped_column(default=0)
+    __mapper_args__ = {"polymorphic_identity": "truck"}
+
+
+def test_a_view_of_a_joined_inheritance_subclass_is_refused_by_name():
+    """Before: registering it failed with a bare ``StopIteration`` from the search of its key's column."""
+    from erlen_admin import AdminConfigError, ModelView
+
+    with pytest.raises(AdminConfigError, match=r"_Truck inherits _Vehicle's table \(joined-table inheritance\)"):
+        ModelView(_Truck)
+    assert ModelView(_Vehicle).pk_key == "id"

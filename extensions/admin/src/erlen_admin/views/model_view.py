@@ -155,7 +155,16 @@ class ModelView:
             prop.key: prop.columns[0] for prop in mapper.column_attrs if isinstance(prop.columns[0], sa.Column)
         }
         pk_column = mapper.primary_key[0]
-        self.pk_key = next(key for key, column in self.columns.items() if column is pk_column)
+        pk_keys = [key for key, column in self.columns.items() if column is pk_column]
+        if not pk_keys:
+            # A joined-table inheritance subclass: its key is its base table's column, and its own table holds
+            # only part of each row, which the list, the forms and the scopes do not join.
+            raise AdminConfigError(
+                f"{model.__name__} inherits {mapper.inherits.class_.__name__ if mapper.inherits else 'a mapper'}'s "
+                "table (joined-table inheritance), which the admin does not support: register a view of the base "
+                "class, or map the class to a table of its own."
+            )
+        self.pk_key = pk_keys[0]
         self.pk_column = pk_column
         self.name = name or re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower().capitalize()
         self.plural = plural or f"{self.name}s"
