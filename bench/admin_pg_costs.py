@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-import tempfile
 import typing as t
 from pathlib import Path
 
@@ -95,31 +94,11 @@ def round_trips(app: t.Any, call: t.Callable[[], None]) -> int:
     :param app: the Erlen app.
     :param call: the request.
     """
-    import sqlalchemy as sa
-    from psycopg import pq
-
     import erlen_db
 
-    engine = erlen_db.database_of(app).engine
-    with tempfile.TemporaryFile("w+") as trace:
-
-        def checkout(dbapi_connection: t.Any, record: t.Any, proxy: t.Any) -> None:
-            dbapi_connection.pgconn.trace(trace.fileno())
-            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-
-        def checkin(dbapi_connection: t.Any, record: t.Any) -> None:
-            if dbapi_connection is not None and not dbapi_connection.closed:
-                dbapi_connection.pgconn.untrace()
-
-        sa.event.listen(engine, "checkout", checkout)
-        sa.event.listen(engine, "checkin", checkin)
-        try:
-            call()
-        finally:
-            sa.event.remove(engine, "checkout", checkout)
-            sa.event.remove(engine, "checkin", checkin)
-        trace.seek(0)
-        return sum(1 for line in trace if "\tReadyForQuery\t" in line)
+    with erlen_db.count_round_trips(app) as counted:
+        call()
+    return counted.count
 
 
 def counted_child(url: str, root: Path, rows: int, requests: int) -> None:

@@ -10,15 +10,10 @@ own) or erlen-db. Counts, never times.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
-import tempfile
-import typing as t
-from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -29,49 +24,6 @@ BOOKS = "/admin/m/library_book/"
 #: Requests of a page before its round trips are counted: psycopg prepares a statement on its fifth run, in a
 #: round trip of its own, and the first page asks for the table's estimate (kept a minute).
 WARM_UP = 6
-
-
-class RoundTrips:
-    """The round trips of a :func:`round_trips` block, once it has ended."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.messages: list[str] = []
-
-
-@contextlib.contextmanager
-def round_trips(app: Flask) -> Iterator[RoundTrips]:
-    """Count the round trips of the connections ``app``'s engine lends within the block.
-
-    Each connection checked out is traced (libpq's ``PQtrace``, through psycopg) until it is checked in, after
-    the pool's reset, whose ``ROLLBACK``, when one is sent, is a round trip too.
-
-    :param app: an app on PostgreSQL (psycopg).
-    """
-    from psycopg import pq
-
-    engine = erlen_db.database_of(app).engine
-    found = RoundTrips()
-    with tempfile.TemporaryFile("w+") as trace:
-
-        def checkout(dbapi_connection: t.Any, record: t.Any, proxy: t.Any) -> None:
-            dbapi_connection.pgconn.trace(trace.fileno())
-            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-
-        def checkin(dbapi_connection: t.Any, record: t.Any) -> None:
-            if dbapi_connection is not None and not dbapi_connection.closed:
-                dbapi_connection.pgconn.untrace()
-
-        sa.event.listen(engine, "checkout", checkout)
-        sa.event.listen(engine, "checkin", checkin)
-        try:
-            yield found
-        finally:
-            sa.event.remove(engine, "checkout", checkout)
-            sa.event.remove(engine, "checkin", checkin)
-        trace.seek(0)
-        found.messages = trace.read().splitlines()
-    found.count = sum(1 for line in found.messages if "\tReadyForQuery\t" in line)
 
 
 #: Round trips are counted on PostgreSQL's wire: the tests of ``committed_client`` run on PostgreSQL only.
@@ -106,7 +58,7 @@ def trips_of(client: FlaskClient, path: str) -> int:
     """The round trips of ``GET path``, once the page has been asked :data:`WARM_UP` times."""
     for _ in range(WARM_UP):
         assert client.get(path).status_code == 200
-    with round_trips(client.application) as counted:
+    with erlen_db.count_round_trips(client.application) as counted:
         assert client.get(path).status_code == 200
     return counted.count
 

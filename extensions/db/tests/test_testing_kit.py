@@ -140,3 +140,23 @@ def test_rollback_in_code_under_test_keeps_the_tests_rows(app: Flask, db_session
     db_session.commit()
     assert app.test_client().post("/rollback/bob").text == "rolled back"
     assert db_session.scalars(sa.select(Author.name)).all() == ["ann"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_count_round_trips_counts_the_waits_on_postgresqls_wire(make_db_app: MakeDbApp) -> None:
+    app = make_db_app()
+    database = erlen_db.database_of(app)
+    with database.engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))  # the first connection's own set-up, outside the count
+        connection.rollback()
+    with erlen_db.count_round_trips(app) as alone, database.engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+        connection.execute(sa.text("SELECT 2"))
+        connection.commit()
+    # BEGIN, the two statements, COMMIT: four waits, whatever count_queries would leave out.
+    assert alone.count == 4, "\n".join(alone.messages)
+    assert int(alone) == 4
+    assert any("BEGIN" in line for line in alone.messages)
+    with erlen_db.count_round_trips(app) as none:
+        pass
+    assert none.count == 0 and none.messages == []

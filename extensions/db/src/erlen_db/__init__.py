@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:
     from .model import NAMING_CONVENTION, Model, naming_metadata
     from .names import database_if_set_up
     from .pagination import KeysetPage, Page, decode_cursor, encode_cursor, paginate, paginate_keyset
-    from .queries import QueryCounter, count_queries, max_queries
+    from .queries import QueryCounter, RoundTrips, count_queries, count_round_trips, max_queries
     from .search import (
         create_search_index,
         drop_search_index,
@@ -74,7 +74,9 @@ __getattr__ = erlen.lazy_exports(
         **dict.fromkeys(("connect_with_transactions", "rolled_back"), "erlen_db.isolation"),
         "database_if_set_up": "erlen_db.names",
         **dict.fromkeys(("NAMING_CONVENTION", "Model", "naming_metadata"), "erlen_db.model"),
-        **dict.fromkeys(("QueryCounter", "count_queries", "max_queries"), "erlen_db.queries"),
+        **dict.fromkeys(
+            ("QueryCounter", "RoundTrips", "count_queries", "count_round_trips", "max_queries"), "erlen_db.queries"
+        ),
         **dict.fromkeys(("get_connection", "get_session"), "erlen_db.session"),
         "begin_immediately": "erlen_db.sqlite_writes",
         **dict.fromkeys(("NaiveDateTimeError", "UTCDateTime", "install_sqlite_aware_datetimes"), "erlen_db.timezones"),
@@ -137,11 +139,13 @@ __all__ = [
     "NaiveDateTimeError",
     "Page",
     "QueryCounter",
+    "RoundTrips",
     "TableConflictError",
     "UTCDateTime",
     "begin_immediately",
     "connect_with_transactions",
     "count_queries",
+    "count_round_trips",
     "create_search_index",
     "database_error_message",
     "database_if_set_up",

@@ -1,8 +1,9 @@
-"""Counting the SQL queries a block runs, to catch N+1 regressions in tests."""
+"""Counting the SQL queries a block runs, to catch N+1 regressions in tests, and its round trips to PostgreSQL."""
 
 from __future__ import annotations
 
 import re
+import tempfile
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,3 +82,60 @@ def max_queries(limit: int, target: Engine | Flask | None = None) -> Iterator[Qu
         yield counter
     if counter.count > limit:
         raise AssertionError(f"Expected at most {limit} queries, {counter.count} ran:\n{counter.report()}")
+
+
+@dataclass
+class RoundTrips:
+    """The round trips of a :func:`count_round_trips` block, known once it has ended."""
+
+    #: How many waits for the server's answer the block's connections had.
+    count: int = 0
+    #: libpq's trace of the messages, one a line, to say where they came from.
+    messages: list[str] = field(default_factory=list)
+
+    def __int__(self) -> int:
+        return self.count
+
+
+@contextmanager
+def count_round_trips(target: Engine | Flask | None = None) -> Iterator[RoundTrips]:
+    """Count the round trips to PostgreSQL of the connections an engine lends while the block runs.
+
+    A round trip is a wait for the server: every message the client sends up to a ``Sync`` (or a simple query
+    such as ``BEGIN``), answered by the server's ``ReadyForQuery``. libpq's trace of each connection checked
+    out (``PQtrace``, through psycopg 3; on Linux) holds every message, so whatever sent them is counted:
+    SQLAlchemy, psycopg (a ``BEGIN``, a statement prepared in a trip of its own) or erlen-db, up to the pool's
+    reset at check-in. Unlike :func:`count_queries`, transaction control counts too.
+
+    .. code-block:: python
+
+        with count_round_trips(app) as trips:
+            client.get("/posts")
+        assert trips.count == 2, "\\n".join(trips.messages)
+
+    :param target: as for :func:`count_queries`; its engine must use psycopg (3).
+    """
+    from psycopg import pq
+
+    engine = _engine_of(target)
+    found = RoundTrips()
+    with tempfile.TemporaryFile("w+") as trace:
+
+        def checkout(dbapi_connection: t.Any, record: t.Any, proxy: t.Any) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+
+        def checkin(dbapi_connection: t.Any, record: t.Any) -> None:
+            if dbapi_connection is not None and not dbapi_connection.closed:
+                dbapi_connection.pgconn.untrace()
+
+        event.listen(engine, "checkout", checkout)
+        event.listen(engine, "checkin", checkin)
+        try:
+            yield found
+        finally:
+            event.remove(engine, "checkout", checkout)
+            event.remove(engine, "checkin", checkin)
+        trace.seek(0)
+        found.messages = trace.read().splitlines()
+    found.count = sum(1 for line in found.messages if "\tReadyForQuery\t" in line)
