@@ -16,6 +16,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from erlen.testing import free_port
+
 SCRIPT = """
 import sys
 
@@ -55,7 +57,8 @@ def test_an_app_without_providers_imports_neither(tmp_path: Path) -> None:
 
 
 def test_an_app_counting_failed_log_ins_in_redis_imports_the_failover(tmp_path: Path) -> None:
-    redis = 'config["AUTH_THROTTLE_REDIS_URL"] = "redis://127.0.0.1:6379/0"'
+    # Creating the app and serving its log-in page talk to no Redis: a port nothing listens on, not the shared server.
+    redis = f'config["AUTH_THROTTLE_REDIS_URL"] = "redis://127.0.0.1:{free_port()}/0"'
     assert "failover: True" in loaded(tmp_path, redis)
 
 
