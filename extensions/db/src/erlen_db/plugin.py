@@ -144,13 +144,14 @@ def set_up_database(app: Flask) -> None:
     # socket costs a request no round trip, where pool_pre_ping sends "SELECT 1" on every checkout; the ping
     # stays for a driver whose socket cannot be polled. An SQLite connection is a file handle that nothing
     # drops: neither is needed.
+    sqlite = urls.is_sqlite(url)
     polled = False
-    if not urls.is_sqlite(url):
+    if not sqlite:
         # Imported only here: a server's connections, never an SQLite app's, are polled.
         from . import stale_connections
 
         polled = stale_connections.can_check(url)
-    if not urls.is_sqlite(url) and not polled:
+    if not sqlite and not polled:
         options["pool_pre_ping"] = True
     if not urls.is_sqlite_memory(url):
         options["pool_timeout"] = 10  # SQLAlchemy's 30 seconds keep a request waiting too long for its 503
@@ -179,28 +180,26 @@ def set_up_database(app: Flask) -> None:
     _check_isolation_level(database)
     if polled and not options.get("pool_pre_ping"):
         stale_connections.install(database.engine)
-    if not urls.is_sqlite(url):
-        # Imported only here: psycopg's prepared statements, never used by an SQLite app.
-        from . import prepared_statements
-
-        if prepared_statements.can_keep(url):
-            # Every request that does not commit ends in a rollback, which would make psycopg forget the
-            # statements it prepared: each request would parse and plan its statements anew.
-            prepared_statements.install(database.engine)
-            if app.config["DB_LONE_READS"]:
-                from . import lone_reads
-
-                # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
-                lone_reads.install(database.engine)
-    if urls.is_sqlite(url):
+    if sqlite:
         install_sqlite_pragmas(
             database.engine, app.config["DB_SQLITE_BUSY_TIMEOUT"], begin=SQLITE_BEGINS[app.config["DB_SQLITE_BEGIN"]]
         )
-        if app.config["DB_LONE_READS"]:
-            from . import lone_reads
+        lone_reads_possible = True  # after the pragmas, whose BEGIN lone reads defer
+    else:
+        # Imported only here: psycopg's prepared statements, never used by an SQLite app.
+        from . import prepared_statements
 
-            # After the pragmas, whose BEGIN it defers: a request that only reads sends neither BEGIN nor ROLLBACK.
-            lone_reads.install(database.engine)
+        lone_reads_possible = prepared_statements.can_keep(url)
+        if lone_reads_possible:
+            # Every request that does not commit ends in a rollback, which would make psycopg forget the
+            # statements it prepared: each request would parse and plan its statements anew.
+            prepared_statements.install(database.engine)
+    if lone_reads_possible and app.config["DB_LONE_READS"]:
+        from . import lone_reads
+
+        # A request that only reads then costs one round trip instead of BEGIN, the statement and ROLLBACK.
+        lone_reads.install(database.engine)
+    if sqlite:
         install_sqlite_aware_datetimes(database.engine)
     mark_unreachable_errors(database.engine)
     app.extensions[EXTENSION_KEY] = database
