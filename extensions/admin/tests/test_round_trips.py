@@ -31,10 +31,9 @@ on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect
 on_linux = pytest.mark.skipif(sys.platform != "linux", reason="psycopg traces connections on Linux only")
 
 
-@pytest.fixture
-def committed_client(app: Flask, client: FlaskClient, database_url: str) -> FlaskClient:
-    """A superuser's client on PostgreSQL over 45 committed books: no test transaction (``db_session``) around the
-    requests, whose savepoints would be round trips of their own."""
+def committed_books(app: Flask, database_url: str) -> None:
+    """45 committed books on PostgreSQL: no test transaction (``db_session``) around the requests, whose savepoints
+    would be round trips of their own."""
     assert database_url.startswith("postgresql"), "mark the test @on_postgresql"
     from admin_sample import library
 
@@ -49,6 +48,12 @@ def committed_client(app: Flask, client: FlaskClient, database_url: str) -> Flas
             for index in range(1, 46)
         )
         session.commit()
+
+
+@pytest.fixture
+def committed_client(app: Flask, client: FlaskClient, database_url: str) -> FlaskClient:
+    """A superuser's client over :func:`committed_books`."""
+    committed_books(app, database_url)
     login_as(client, make_user(app, "root@example.com", superuser=True))
     client.get(BOOKS)  # the page's forms give the session its CSRF secret, which the client keeps
     return client
@@ -87,6 +92,26 @@ def test_a_search_whose_matches_fit_on_the_page_costs_no_estimate(committed_clie
     transaction and a savepoint of its own: four round trips more)."""
     assert trips_of(committed_client, BOOKS + "?q=Book+0") == 4
     assert trips_of(committed_client, BOOKS + "?q=Nothing+like+it") == 3  # no row, no author to label
+
+
+@on_postgresql
+@on_linux
+def test_a_staff_users_list_page_costs_one_round_trip_more_for_their_roles(app, client, database_url):
+    """Not a superuser: the page asks ``can()`` (may they enter the admin, see the books, edit them...), whose
+    first call loads the user's roles with their grants in one round trip (the roles, then their grants, took
+    two)."""
+    from erlen_auth import Role, grant
+
+    committed_books(app, database_url)
+    with erlen_db.database_of(app).new_session() as session, app.app_context():
+        librarian = Role(name="librarian")
+        for permission in ("admin.access", "admin.library_book.view", "admin.library_book.edit"):
+            grant(librarian, permission)
+        session.add(librarian)
+        session.commit()
+    login_as(client, make_user(app, "staff@example.com", roles=["librarian"]))
+    client.get(BOOKS)
+    assert trips_of(client, BOOKS) == 5
 
 
 def summary(html: str) -> str:

@@ -10,6 +10,7 @@ from erlen_auth import (
     PermissionDeclarationError,
     Role,
     UnknownPermissionError,
+    User,
     grant,
     permission_required,
     permissions_of,
@@ -205,6 +206,28 @@ def test_an_authenticated_request_costs_one_query(client, create_user, max_queri
     login_as(client, create_user("root@example.com", superuser=True))
     with max_queries(1):
         assert client.get("/blog/publish").status_code == 200
+
+
+def test_the_roles_of_a_user_asked_can_cost_one_query_with_their_grants(client, create_user, db_session, max_queries):
+    """Not a superuser: ``can()`` loads the user's roles and each role's grants in one query (lazy loads took two,
+    the roles then their grants); ``has_role()`` the same, and neither again once loaded."""
+    user = create_user("ada@example.com", roles=["editor", "moderator", "reader"])
+    user.roles[0].grant("blog.publish")
+    user.roles[1].grant("blog.moderate")
+    user.roles[1].grant("blog.publish")
+    db_session.commit()
+    login_as(client, user)
+    with max_queries(2):  # the log-in session with its user, then the roles with their grants
+        assert client.get("/blog/publish").text == "published"
+    with max_queries(2):
+        assert client.get("/blog/menu").text == "[publish][moderate][ada@example.com]"
+    db_session.expunge_all()
+    with client.application.app_context():
+        ada = db_session.get(User, user.id)
+        with max_queries(1):
+            assert ada.has_role("reader") and not ada.has_role("admin")
+            assert ada.permissions == {"blog.publish", "blog.moderate"}
+            assert [role.name for role in ada.roles] == ["editor", "moderator", "reader"]
 
 
 def test_permissions_may_depend_on_the_app(auth_app):

@@ -13,11 +13,13 @@ import secrets
 import typing as t
 import unicodedata
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, event, func, inspect
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from flask import has_app_context
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, event, func, inspect, select
+from sqlalchemy.orm import InstanceState, Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import object_state
 
-from erlen_db import Model
+from erlen_db import Model, database_of
 
 # Defined apart (the plugin needs it without SQLAlchemy), importable from here as before.
 from .anonymous import AnonymousUser as AnonymousUser
@@ -78,6 +80,16 @@ def email_key_problem(email: str) -> str | None:
         f"This address is too long once normalised (its key would have more than {EMAIL_MAX_LENGTH} "
         "characters): use a shorter address."
     )
+
+
+def waits_for_the_session(user: User, state: InstanceState[User]) -> bool:
+    """Whether the detached ``user`` is the user loader's, waiting for the request's session with its columns loaded
+    (:meth:`erlen_db.Database.adopt`): reading an attribute not loaded makes the session, which adopts it.
+
+    :param user: a user.
+    :param state: its state.
+    """
+    return state.detached and has_app_context() and database_of().adopted().get(state.key) is user
 
 
 def _utcnow() -> dt.datetime:
@@ -192,7 +204,8 @@ class User(Model):
         DateTime(timezone=True), default=None, info={"label": "Last login"}
     )
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
-    #: Loaded on first use (``can()`` of a non-superuser), so a request that only needs the user costs one query.
+    #: Loaded on first use (``can()`` of a non-superuser), so a request that only needs the user costs one query;
+    #: ``can()`` and ``has_role()`` load it with the roles' grants in one more (see :meth:`_loaded_roles`).
     roles: Mapped[list[Role]] = relationship(secondary="auth_user_role")
 
     def __init__(self, **kwargs: t.Any) -> None:
@@ -270,7 +283,7 @@ class User(Model):
         again when :attr:`roles` or the grants of one of them change: checking
         costs one identity comparison per role, not a new set per call.
         """
-        sources = tuple(role.permissions for role in self.roles)
+        sources = tuple(role.permissions for role in self._loaded_roles())
         cached: tuple[tuple[frozenset[str], ...], frozenset[str]] | None = self.__dict__.get(_USER_PERMISSIONS)
         if cached is not None and len(cached[0]) == len(sources) and all(map(operator.is_, cached[0], sources)):
             return cached[1]
@@ -312,7 +325,34 @@ class User(Model):
 
     def has_role(self, name: str) -> bool:
         """Whether the user has the role called ``name``."""
-        return any(role.name == name for role in self.roles)
+        return any(role.name == name for role in self._loaded_roles())
+
+    def _loaded_roles(self) -> list[Role]:
+        """:attr:`roles`, loaded (when not yet) with each role's grants in one query.
+
+        Their lazy loads would take two: the roles, then the grants (``selectin``), a round trip each on every
+        page where a user who is not a superuser is asked ``can()``. A user that is new, detached or whose
+        roles are loaded already is read as :attr:`roles` reads it.
+        """
+        state = inspect(self)
+        if "roles" in state.dict:
+            return self.roles
+        session = state.session
+        if session is None and waits_for_the_session(self, state):
+            session = database_of().session  # made now: it adopts the user, as the lazy load would have
+        if session is None or state.identity is None:
+            return self.roles
+        loaded = session.scalars(
+            select(Role)
+            .join(UserRole, UserRole.role_id == Role.id)
+            .outerjoin(Role.grants)
+            .where(UserRole.user_id == state.identity[0])  # the key, which an expired user has too
+            .options(contains_eager(Role.grants))
+            .order_by(Role.id)
+        )
+        roles = list(loaded.unique())
+        set_committed_value(self, "roles", roles)
+        return self.roles
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email!r}>"

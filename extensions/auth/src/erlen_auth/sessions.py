@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 
-from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User
+from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User, waits_for_the_session
 
 if t.TYPE_CHECKING:
     from erlen_db import Database
@@ -334,16 +334,9 @@ def loaded_user_or_anonymous() -> t.Any:
         return AnonymousUser()
     if isinstance(user, User):
         state = sa.inspect(user)
-        if state.expired_attributes or (state.detached and not _waits_for_the_session(user, state)):
+        if state.expired_attributes or (state.detached and not waits_for_the_session(user, state)):
             return AnonymousUser()
     return user
-
-
-def _waits_for_the_session(user: User, state: sa.orm.InstanceState[User]) -> bool:
-    """Whether the detached ``user`` is the loader's, waiting for the request's session with its columns loaded."""
-    from erlen_db import database_of
-
-    return database_of().adopted().get(state.key) is user
 
 
 def may_be_signed_in(user: t.Any) -> bool:
