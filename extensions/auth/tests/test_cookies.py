@@ -17,6 +17,14 @@ def test_session_and_remember_cookies_are_httponly_lax_and_secure(client, create
         assert "Secure" in header, header
 
 
+def test_the_session_cookie_of_a_logged_in_user_is_not_compressed(client, create_user):
+    """What the session holds after a log-in (its key, the new CSRF secret) does not compress: Flask's serializer
+    leaves it as it is (a compressed cookie starts with "."), and no request inflates it."""
+    create_user("ada@example.com")
+    session_cookie = set_cookies(log_in(client, "ada@example.com"))["session"]
+    assert session_cookie.startswith("session=") and not session_cookie.startswith("session=."), session_cookie
+
+
 def test_secure_is_off_in_debug(auth_app, db_session_for):
     app = auth_app(config={"DEBUG": True})
     db_session_for(app)
