@@ -268,6 +268,15 @@ def test_setting_names_are_upper_case() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "suggestion"), [("max proposals", "MAX_PROPOSALS"), ("max-proposals", "MAX_PROPOSALS"), ("", "URL")]
+)
+def test_the_suggested_setting_name_is_one_config_keys_reach(name: str, suggestion: str) -> None:
+    """It suggested 'MAX PROPOSALS' for 'max proposals': no erlen.toml key or ERLEN_* variable sets such a name."""
+    with pytest.raises(ValueError, match=f"such as '{suggestion}'"):
+        Setting(name)
+
+
+@pytest.mark.parametrize(
     ("tp", "text"),
     [
         (int, "int"),

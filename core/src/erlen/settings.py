@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import types
 import typing as t
@@ -63,9 +64,10 @@ class Setting:
 
     def __post_init__(self) -> None:
         if not self.name or self.name.upper() != self.name:
-            raise ValueError(
-                f"Setting name {self.name!r} must be non-empty and upper case, such as {self.name.upper() or 'URL'!r}."
-            )
+            # The suggestion must be a name that erlen.toml's keys and ERLEN_* variables can reach: upper case,
+            # words joined by underscores ('max proposals' -> 'MAX_PROPOSALS', not 'MAX PROPOSALS').
+            suggestion = re.sub(r"[^A-Z0-9]+", "_", self.name.upper()).strip("_") or "URL"
+            raise ValueError(f"Setting name {self.name!r} must be non-empty and upper case, such as {suggestion!r}.")
         # Refused here, where the plugin declares it, rather than with a bare
         # TypeError once some app configures a value.
         if not supported_type(self.type):

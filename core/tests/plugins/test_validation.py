@@ -18,6 +18,17 @@ def test_misspelt_hook_is_refused_with_a_suggestion(noop_plugin) -> None:
     assert "optionalhook=True" in message
 
 
+def test_a_hook_of_a_plugin_not_enabled_gets_no_unrelated_suggestion(noop_plugin) -> None:
+    """It suggested 'erlen_template_globals' for erlen-migrate's hook: every hook name shares 'erlen_'."""
+    body = "@erlen.hookimpl\ndef erlen_migrate_locations():\n    return 'migrations'\n"
+    plugin = noop_plugin("nomigrate", body=body)
+    with pytest.raises(erlen.HookImplementationError) as caught:
+        erlen.create_app(__name__, {"PLUGINS": [plugin]}, environ={})
+    message = str(caught.value)
+    assert "Did you mean" not in message
+    assert "If the hook belongs to a plugin that may not be enabled" in message
+
+
 def test_wrong_argument_name_is_refused(noop_plugin) -> None:
     plugin = noop_plugin("args", body="@erlen.hookimpl\ndef erlen_init_app(application):\n    pass\n")
     with pytest.raises(erlen.HookImplementationError) as caught:

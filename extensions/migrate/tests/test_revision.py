@@ -195,3 +195,27 @@ def test_no_earlier_revision_is_suggested_when_a_referenced_column_came_later(bl
         == migrations_of(app).scripts().branches["users"].head.revision
     )
     assert "depends_on names" not in output  # u1 makes users without the column name, which u2 adds
+
+
+def test_a_later_revision_of_a_pinned_branch_is_told_to_depend_on_nothing(blogkit, migrate_app):
+    """It told the second revision to name the creating revision, which the first one already names."""
+    app = migrate_app(["users", "posts"])
+    ok(app, "revision", "--plugin", "users", "-m", "create users", "--autogenerate")
+    ok(app, "revision", "--plugin", "users", "-m", "seed data")
+    ok(app, "upgrade")
+    first, head = (script.revision for script in migrations_of(app).scripts().branches["users"].revisions)
+    ok(app, "revision", "--plugin", "posts", "-m", "create posts", "--autogenerate")
+    path = next(p for p in blogkit.files("posts"))
+    path.write_text(
+        path.read_text().replace(
+            f"depends_on: str | Sequence[str] | None = {head!r}", f"depends_on: str | Sequence[str] | None = {first!r}"
+        )
+    )
+    ok(app, "upgrade")
+    output = " ".join(ok(app, "revision", "--plugin", "posts", "-m", "search index").output.split())
+    assert (
+        f"depends_on names plugin 'users''s head {head}, but the earlier revisions of plugin 'posts' already "
+        f"depend on its revision {first}, which creates the table users, all that the tables of plugin 'posts' "
+        "reference: set depends_on = None in the new revision"
+    ) in output
+    assert f"name {first} instead" not in output

@@ -68,7 +68,12 @@ def find_problems(plugin_name: str, plugin: object, specs: Mapping[str, tuple[st
         if hook not in specs:
             if options.get("optionalhook"):
                 continue
-            close = difflib.get_close_matches(hook, list(specs), n=1)
+            # Compared without the prefix every hook shares: whole, any erlen_* name was "close" to some other
+            # (erlen_migrate_locations to erlen_template_globals), a wrong lead for a hook of a plugin not enabled.
+            bare = {name.removeprefix(f"{PROJECT}_"): name for name in specs}
+            close = [
+                bare[match] for match in difflib.get_close_matches(hook.removeprefix(f"{PROJECT}_"), list(bare), n=1)
+            ]
             problems.append(
                 f"Plugin {plugin_name!r} implements hook {hook!r}, which no hook specification defines. "
                 + (f"Did you mean {close[0]!r}? " if close else "")

@@ -498,6 +498,10 @@ class Migrations:
                 owner = column.table.info.get(OWNER_INFO_KEY) or APP_BRANCH
                 target = _name_key(column.table.schema, column.table.name)
                 referenced.setdefault(owner, {}).setdefault(target, set()).add(column.name)
+        # What the plugin's earlier revisions already depend on: a revision pinned there, as the README says, is
+        # not the other branch's head, so a new revision names the head again, which it does not need.
+        own_head = scripts.branches[plugin].head
+        depended_on = scripts.ancestors([own_head.revision]) if own_head is not None else set()
         hints = []
         for revision in depends_on:
             owner = scripts.owner_of.get(revision)
@@ -512,6 +516,15 @@ class Migrations:
             if needed.revision == revision:
                 continue
             names = ", ".join(name for _, name in referenced[owner])
+            if needed.revision in depended_on:
+                hints.append(
+                    f"depends_on names plugin {owner!r}'s head {revision}, but the earlier revisions of plugin "
+                    f"{plugin!r} already depend on its revision {needed.revision}, which creates the "
+                    f"table{'s' if len(referenced[owner]) > 1 else ''} {names}, all that the tables of plugin "
+                    f"{plugin!r} reference: set depends_on = None in the new revision, so that undoing later "
+                    f"revisions of {owner!r} leaves it alone (erlen-migrate's README: Depending on another plugin)."
+                )
+                continue
             hints.append(
                 f"depends_on names plugin {owner!r}'s head {revision}; its revision {needed.revision} creates the "
                 f"table{'s' if len(referenced[owner]) > 1 else ''} {names}, which is all that the tables of plugin "
