@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import typing as t
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -488,43 +488,16 @@ class Migrations:
         of the other plugin, and undoing that plugin's later revisions leaves
         ``plugin``'s alone.
         """
-        referenced: dict[str, dict[tuple[str | None, str], set[str]]] = {}
-        for table in tables:
-            for key in table.foreign_keys:
-                try:
-                    column = key.column
-                except Exception:
-                    continue
-                owner = column.table.info.get(OWNER_INFO_KEY) or APP_BRANCH
-                target = _name_key(column.table.schema, column.table.name)
-                referenced.setdefault(owner, {}).setdefault(target, set()).add(column.name)
-        # What the plugin's earlier revisions already depend on: a revision pinned there, as the README says, is
-        # not the other branch's head, so a new revision names the head again, which it does not need.
-        own_head = scripts.branches[plugin].head
-        depended_on = scripts.ancestors([own_head.revision]) if own_head is not None else set()
+        referenced = _referenced_columns(tables)
         hints = []
         for revision in depends_on:
             owner = scripts.owner_of.get(revision)
-            branch = scripts.branches.get(owner or "")
-            if owner is None or branch is None or owner not in referenced:
+            if owner is None or owner not in referenced:
                 continue
-            creators = [branch.creator_of(target, columns) for target, columns in referenced[owner].items()]
-            if any(creator is None for creator in creators):
-                continue  # made by raw SQL, or a column added later: the head is the safe choice
-            order = [s.revision for s in branch.revisions]
-            needed = max((c for c in creators if c is not None), key=lambda c: order.index(c.revision))
-            if needed.revision == revision:
+            needed = _creating_revision(scripts, owner, referenced[owner])
+            if needed is None or needed.revision == revision:
                 continue
             names = ", ".join(name for _, name in referenced[owner])
-            if needed.revision in depended_on:
-                hints.append(
-                    f"depends_on names plugin {owner!r}'s head {revision}, but the earlier revisions of plugin "
-                    f"{plugin!r} already depend on its revision {needed.revision}, which creates the "
-                    f"table{'s' if len(referenced[owner]) > 1 else ''} {names}, all that the tables of plugin "
-                    f"{plugin!r} reference: set depends_on = None in the new revision, so that undoing later "
-                    f"revisions of {owner!r} leaves it alone (erlen-migrate's README: Depending on another plugin)."
-                )
-                continue
             hints.append(
                 f"depends_on names plugin {owner!r}'s head {revision}; its revision {needed.revision} creates the "
                 f"table{'s' if len(referenced[owner]) > 1 else ''} {names}, which is all that the tables of plugin "
@@ -548,9 +521,16 @@ class Migrations:
         return owners
 
     def _dependencies(self, scripts: BranchScripts, plugin: str, tables: Iterable[Table]) -> list[str]:
-        """The heads of the branches whose tables ``plugin``'s tables reference, unless already depended on."""
+        """The heads of the branches whose tables ``plugin``'s tables reference, unless already depended on.
+
+        Depended on already: the head itself, or (a branch pinned as the README says) the earlier revision that
+        creates every table and column referenced, which ``plugin``'s earlier revisions depend on. A later
+        revision of a pinned branch named the head again, so undoing the other plugin's newest revision undid
+        it too.
+        """
         branch = scripts.branches[plugin]
         ancestors = scripts.ancestors([branch.head.revision] if branch.head else [])
+        referenced = _referenced_columns(tables)
         found = []
         for owner in self._referenced_owners(plugin, tables):
             other = scripts.branches.get(owner)
@@ -566,7 +546,10 @@ class Migrations:
                     + ".",
                     plugin=plugin,
                 )
-            if other.head.revision not in ancestors:
+            if other.head.revision in ancestors:
+                continue
+            creating = _creating_revision(scripts, owner, referenced.get(owner, {}))
+            if creating is None or creating.revision not in ancestors:
                 found.append(other.head.revision)
         # posts' head already depends on users': comments need name only posts.
         return [rev for rev in found if not any(rev in scripts.ancestors([o]) - {o} for o in found)]
@@ -739,6 +722,50 @@ def _check_sqlite_foreign_keys(ctx: MigrationContext, step: MigrationInfo, heads
 
 def _name_key(schema: str | None, name: str) -> tuple[str | None, str]:
     return (schema, name)
+
+
+#: The tables (schema, name) that foreign keys reference, with the columns referenced, by the plugin owning them.
+Referenced: t.TypeAlias = dict[str, dict[tuple[str | None, str], set[str]]]
+
+
+def _referenced_columns(tables: Iterable[Table]) -> Referenced:
+    """What the foreign keys of ``tables`` reference: by owning plugin, each table with the columns referenced.
+
+    :param tables: a plugin's tables.
+    """
+    referenced: Referenced = {}
+    for table in tables:
+        for key in table.foreign_keys:
+            try:
+                column = key.column
+            except Exception:
+                continue
+            owner = column.table.info.get(OWNER_INFO_KEY) or APP_BRANCH
+            target = _name_key(column.table.schema, column.table.name)
+            referenced.setdefault(owner, {}).setdefault(target, set()).add(column.name)
+    return referenced
+
+
+def _creating_revision(
+    scripts: BranchScripts, owner: str, targets: Mapping[tuple[str | None, str], set[str]]
+) -> Script | None:
+    """The revision of ``owner``'s branch after which every table of ``targets`` exists with its columns.
+
+    That is the latest of the revisions whose ``op.create_table`` makes them; ``None`` when one was made another
+    way (raw SQL, a rename) or a column came later, where only the head is sure to have them, or when there is none.
+
+    :param scripts: the revisions of every branch.
+    :param owner: the plugin owning the tables.
+    :param targets: the tables (schema, name), each with the columns referenced.
+    """
+    branch = scripts.branches.get(owner)
+    if branch is None or not targets:
+        return None
+    creators = [branch.creator_of(target, columns) for target, columns in targets.items()]
+    if any(creator is None for creator in creators):
+        return None
+    order = [script.revision for script in branch.revisions]
+    return max((c for c in creators if c is not None), key=lambda c: order.index(c.revision))
 
 
 __all__ = ["APP_BRANCH", "VERSION_TABLE", "BranchStatus", "Migrations", "app_folder", "migrations_folders"]
