@@ -263,17 +263,28 @@ def test_settings_hook_must_return_settings(noop_plugin) -> None:
 
 
 def test_setting_names_are_upper_case() -> None:
-    with pytest.raises(ValueError, match="must be non-empty and upper case"):
+    with pytest.raises(ValueError, match="must be upper-case letters, digits and underscores"):
         Setting("url")
 
 
 @pytest.mark.parametrize(
-    ("name", "suggestion"), [("max proposals", "MAX_PROPOSALS"), ("max-proposals", "MAX_PROPOSALS"), ("", "URL")]
+    ("name", "suggestion"),
+    [
+        ("max proposals", "MAX_PROPOSALS"),
+        ("max-proposals", "MAX_PROPOSALS"),
+        ("", "URL"),
+        ("MAX PROPOSALS", "MAX_PROPOSALS"),
+        ("MAX-PROPOSALS", "MAX_PROPOSALS"),
+        ("2FA_ISSUER", "X_2FA_ISSUER"),
+        ("_PRIVATE", "PRIVATE"),
+    ],
 )
-def test_the_suggested_setting_name_is_one_config_keys_reach(name: str, suggestion: str) -> None:
-    """It suggested 'MAX PROPOSALS' for 'max proposals': no erlen.toml key or ERLEN_* variable sets such a name."""
+def test_a_setting_name_config_keys_cannot_reach_is_refused_with_one_they_can(name: str, suggestion: str) -> None:
+    """It suggested 'MAX PROPOSALS' for 'max proposals', and accepted 'MAX PROPOSALS' and 'MAX-PROPOSALS', which
+    no ERLEN_* variable a shell exports (nor a bare erlen.toml key) can set."""
     with pytest.raises(ValueError, match=f"such as '{suggestion}'"):
         Setting(name)
+    Setting(suggestion)
 
 
 @pytest.mark.parametrize(

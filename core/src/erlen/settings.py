@@ -22,6 +22,9 @@ from pathlib import Path
 
 from .errors import SettingError
 
+#: What a setting's name may be: what an ``ERLEN_*`` environment variable's name and a bare key of erlen.toml hold.
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
 
 class _Required:
     def __repr__(self) -> str:
@@ -63,11 +66,16 @@ class Setting:
     validate: Callable[[t.Any], object] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.name or self.name.upper() != self.name:
-            # The suggestion must be a name that erlen.toml's keys and ERLEN_* variables can reach: upper case,
-            # words joined by underscores ('max proposals' -> 'MAX_PROPOSALS', not 'MAX PROPOSALS').
+        if not _SETTING_NAME.fullmatch(self.name):
+            # A name erlen.toml's bare keys and ERLEN_* variables can reach: upper case, words joined by underscores
+            # ('max proposals' -> 'MAX_PROPOSALS'; 'MAX PROPOSALS' or 'MAX-PROPOSALS' no shell variable can set).
             suggestion = re.sub(r"[^A-Z0-9]+", "_", self.name.upper()).strip("_") or "URL"
-            raise ValueError(f"Setting name {self.name!r} must be non-empty and upper case, such as {suggestion!r}.")
+            if suggestion[0].isdigit():
+                suggestion = f"X_{suggestion}"
+            raise ValueError(
+                f"Setting name {self.name!r} must be upper-case letters, digits and underscores, starting with a "
+                f"letter, such as {suggestion!r}: erlen.toml's keys and ERLEN_* environment variables set it."
+            )
         # Refused here, where the plugin declares it, rather than with a bare
         # TypeError once some app configures a value.
         if not supported_type(self.type):
