@@ -32,6 +32,7 @@ from .routing import use_lazy_builders
 from .settings import DeclaredSetting, Setting, validate_value
 from .sync_functions import remember_plain_functions
 from .template_cache import install as install_template_cache
+from .template_search import install as install_template_search
 from .templating import use_flat_globals
 from .unknown_settings import warn_unknown_settings
 
@@ -245,20 +246,21 @@ def _apply_settings(app: Flask, registry: PluginRegistry) -> None:
 
 
 def _register_templates(app: Flask, registry: PluginRegistry) -> None:
-    folders = [
-        _plugin_path(plugin, folder)
+    # Later plugins come first so a plugin can override the templates of those it requires.
+    plugin_folders = [
+        (plugin.name, _plugin_path(plugin, folder))
         for plugin, result in registry.call_each("erlen_template_folders")
         for folder in hook_items(plugin.name, "erlen_template_folders", result, "folder paths")
-    ]
-    if folders:
+    ][::-1]
+    if plugin_folders:
         own = app.jinja_loader
         loaders: list[BaseLoader] = [own] if own is not None else []
-        # Later plugins come first so a plugin can override the templates of those it requires.
-        loaders.extend(FileSystemLoader(folder) for folder in reversed(folders))
+        loaders.extend(FileSystemLoader(folder) for _, folder in plugin_folders)
         app.jinja_loader = ChoiceLoader(loaders)
     # Before any template is loaded: a page's render copies two dozen globals, at C speed with it.
     use_flat_globals(app)
     install_template_cache(app)
+    install_template_search(app, plugin_folders)
     for plugin, names in registry.call_each("erlen_template_globals"):
         app.jinja_env.globals.update(hook_mapping(plugin.name, "erlen_template_globals", names, _GLOBALS_EXPECTED))
     for plugin, filters in registry.call_each("erlen_template_filters"):
