@@ -7,6 +7,7 @@ import re
 import pytest
 from auth_helpers import is_logged_in, log_in, post_form
 
+import erlen_db
 from erlen.checks import run_checks
 from erlen_auth import User, state_of
 from erlen_auth.testing import make_user
@@ -194,6 +195,93 @@ def test_required_confirmation_refuses_log_in_until_confirmed(mail_app):
     assert len(outbox) == 2
     post_form(client, _link(outbox[1]))
     assert log_in(client, "ada@example.com", "long enough pw").status_code == 302
+
+
+REGISTRATION = {"password": "long enough pw", "confirm": "long enough pw"}
+REQUIRED_CONFIRMATION = {"AUTH_EMAIL_CONFIRMATION": True, "AUTH_REQUIRE_CONFIRMED_EMAIL": True}
+
+
+def _register(client, email):
+    return post_form(client, "/auth/register", {"email": email, **REGISTRATION})
+
+
+def test_with_required_confirmation_registration_does_not_tell_which_addresses_have_accounts(mail_app, monkeypatch):
+    """It said "An account with this email exists already." The taken address gets the new one's page after the
+    same work (one argon2id hash, one mail queued, a commit), and its owner a note; nothing of the account moves."""
+    app, outbox = mail_app(**REQUIRED_CONFIRMATION)
+    ada = make_user(app, "ada@example.com", password="ada's own password")
+    passwords, hashed = state_of(app).passwords, []
+    real_hash = passwords.hash
+    monkeypatch.setattr(passwords, "hash", lambda password: hashed.append(password) or real_hash(password))
+    client = app.test_client()
+    new = _register(client, "new@example.com")
+    taken = _register(client, "ADA@example.com")
+    assert new.status_code == taken.status_code == 200
+    assert new.text.replace("new@example.com", "X") == taken.text.replace("ADA@example.com", "X")
+    assert "Check your email" in taken.text and "exists already" not in taken.text
+    assert hashed == ["long enough pw", "long enough pw"]
+    assert not is_logged_in(client)
+    assert [(m.to, m.subject) for m in outbox] == [
+        (["new@example.com"], "Confirm your email address"),
+        (["ada@example.com"], "Someone tried to create an account with your email address"),
+    ]
+    note = " ".join(outbox[1].body.split())
+    assert "This address has an account already, so no new account was made" in note
+    assert "http://localhost/auth/login" in note and "http://localhost/auth/reset" in note
+    with app.app_context():
+        from erlen_auth import find_user
+
+        kept = find_user("ada@example.com")
+        assert kept.id == ada.id and kept.password_hash == ada.password_hash
+        assert find_user("new@example.com") is not None
+    assert log_in(client, "ada@example.com", "ada's own password").status_code == 302
+
+
+def test_with_required_confirmation_a_taken_unconfirmed_address_gets_a_new_confirmation_link(mail_app):
+    app, outbox = mail_app(**REQUIRED_CONFIRMATION)
+    client = app.test_client()
+    _register(client, "ada@example.com")
+    again = _register(client, "ada@example.com")  # the first mail lost: registering again sends a new link
+    assert "Check your email" in again.text
+    assert [m.subject for m in outbox] == ["Confirm your email address"] * 2
+    assert post_form(client, _link(outbox[1])).status_code == 302
+    assert log_in(client, "ada@example.com", "long enough pw").status_code == 302
+
+
+def test_with_required_confirmation_a_deactivated_accounts_note_is_recorded_not_sent(mail_app):
+    app, outbox = mail_app(**REQUIRED_CONFIRMATION)
+    make_user(app, "ada@example.com", active=False)
+    assert "Check your email" in _register(app.test_client(), "ada@example.com").text
+    assert len(outbox) == 0
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from erlen_mail.outbox.models import OutboxMessage
+
+        [row] = erlen_db.get_session().scalars(sa.select(OutboxMessage)).all()
+        assert row.status == "suppressed" and row.recipient_list == ["ada@example.com"]
+
+
+def test_with_required_confirmation_registrations_are_throttled_whether_the_address_is_taken_or_not(mail_app):
+    app, outbox = mail_app(**REQUIRED_CONFIRMATION, AUTH_THROTTLE_MAIL_LIMIT=2)
+    make_user(app, "ada@example.com")
+    client = app.test_client()
+    for email in ("ada@example.com", "new@example.com"):
+        for _ in range(2):
+            assert _register(client, email).status_code == 200
+        refused = _register(client, email)
+        assert refused.status_code == 429 and "Too many emails were asked for" in refused.text
+    # Two notes to ada; two links to the new address (its second registration found it taken, not confirmed).
+    assert len(outbox) == 4
+
+
+def test_without_required_confirmation_registration_says_the_address_is_taken(mail_app):
+    """A new account is logged in at once there, which would tell anyway: the form says so, and mails nobody."""
+    app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True)
+    make_user(app, "ada@example.com")
+    taken = _register(app.test_client(), "ada@example.com")
+    assert "An account with this email exists already." in taken.text
+    assert len(outbox) == 0
 
 
 def test_erlen_check_says_reset_is_off_without_mail(auth_app):

@@ -87,13 +87,29 @@ def register() -> t.Any:
     queued in the outbox and both commit together, or neither does. The
     mail server being down changes nothing here (the worker sends the mail
     once it is back).
+
+    When a new account must confirm its address before logging in
+    (``AUTH_REQUIRE_CONFIRMED_EMAIL`` with confirmation on), a taken address
+    is answered as a new one ("check your email") and its owner is mailed
+    instead (:func:`_registered_again`), so the form tells nobody which
+    addresses have accounts; its requests are then throttled as reset
+    requests are. Otherwise the form says that the address is taken.
     """
     form = RegistrationForm()
     if form.validate_on_submit():
         email = form.email.data or ""
+        # Only when a new account must confirm its address before it logs in can a taken address answer as a
+        # new one does ("check your email"): otherwise a new account is logged in at once, which tells.
+        hiding = current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and state_of().confirmation_enabled
+        if hiding:
+            throttled = _mail_throttled(form, "auth/register.html")
+            if throttled is not None:
+                return throttled
         try:
             user = accounts.create_user(email, form.password.data or "", commit=False)
         except accounts.AccountExistsError:
+            if hiding:
+                return _registered_again(email, form.password.data or "")
             form.email.errors = [*form.email.errors, "An account with this email exists already."]
         else:
             if state_of().confirmation_enabled:
@@ -103,6 +119,8 @@ def register() -> t.Any:
             except IntegrityError:
                 # Someone registered the same address between the check and the commit.
                 get_session().rollback()
+                if hiding:
+                    return _registered_again(email, form.password.data or "")
                 form.email.errors = [*form.email.errors, "An account with this email exists already."]
                 return render_template("auth/register.html", form=form)
             registry = erlen.plugins_of()
@@ -213,7 +231,38 @@ def _stand_in(email: str) -> User:
     return User(email=email.strip())
 
 
-def _mail_throttled(form: ResetRequestForm, template: str) -> t.Any:
+def _registered_again(email: str, password: str) -> t.Any:
+    """Answer a registration of a taken address as one of a new address is answered, and tell its owner by mail.
+
+    The page is the new account's ("check your email"), and the work the same: the password is hashed (argon2id,
+    what creating an account costs), a mail is queued in the outbox and committed. The owner gets a note saying
+    that no account was made, with links to log in and to choose a new password; an owner who never confirmed
+    the address gets a new confirmation link instead; a deactivated account's note is recorded, never sent.
+    Nothing of the account changes: not its password, not its sessions.
+
+    :param email: the address, as typed.
+    :param password: the password typed, hashed and thrown away.
+    """
+    from erlen_mail import deliver_template
+
+    state_of().passwords.hash(password)  # the same work as a new account's: see _stand_in
+    owner = accounts.find_user(email)
+    if owner is not None and owner.is_active and owner.email_confirmed_at is None:
+        send_confirmation(owner)
+    else:
+        deliver_template(
+            "auth/registration_taken",
+            to=owner.email if owner is not None else email.strip(),
+            suppressed=None if owner is not None and owner.is_active else NO_ACCOUNT,
+            user=owner if owner is not None else _stand_in(email),
+            login_link=url_for("auth.login", _external=True),
+            reset_link=url_for("auth.reset_request", _external=True),
+        )
+    get_session().commit()
+    return render_template("auth/confirm_sent.html", email=email.strip())
+
+
+def _mail_throttled(form: ResetRequestForm | RegistrationForm, template: str) -> t.Any:
     """A 429 answer when too many emails were asked for this address or from this client, else ``None``.
 
     Every request counts, whether the account exists or not, so the answer tells nothing about it.
