@@ -275,6 +275,25 @@ def test_with_required_confirmation_registrations_are_throttled_whether_the_addr
     assert len(outbox) == 4
 
 
+def test_with_required_confirmation_a_registration_race_answers_as_a_new_account(mail_app, monkeypatch):
+    """Both registrations pass the check before either inserts: the second's commit fails on the unique key, and
+    it is answered as any taken address is (not with a form error that tells)."""
+    from erlen_auth import accounts
+
+    app, outbox = mail_app(**REQUIRED_CONFIRMATION)
+    real, misses = accounts.find_user, [None, None]
+
+    def racing(email, db=None):
+        return misses.pop() if misses else real(email, db=db)
+
+    monkeypatch.setattr(accounts, "find_user", racing)
+    first = _register(app.test_client(), "ada@example.com")
+    second = _register(app.test_client(), "ADA@example.com")
+    assert first.status_code == second.status_code == 200
+    assert "Check your email" in second.text and "exists already" not in second.text
+    assert [m.subject for m in outbox] == ["Confirm your email address"] * 2  # the account is not confirmed yet
+
+
 def test_without_required_confirmation_registration_says_the_address_is_taken(mail_app):
     """A new account is logged in at once there, which would tell anyway: the form says so, and mails nobody."""
     app, outbox = mail_app(AUTH_EMAIL_CONFIRMATION=True)
