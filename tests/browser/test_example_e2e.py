@@ -141,3 +141,31 @@ def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.A
     page.get_by_text("They weave algebraic patterns.").first.wait_for()
     assert page.url.startswith(site.url + "/admin/m/notes_note/1/")
     context.close()
+
+
+def test_a_note_with_a_long_unbroken_word_keeps_the_list_within_the_page(browser: t.Any, site: Site) -> None:
+    """Found by walking the example app: a note whose body held a long URL made the list of notes wider than the
+    page, at every width (2,292 px at 360): the excerpt's unbroken word sized the list's grid column."""
+    from erlen_auth.testing import make_user
+
+    make_user(site.app, "ada@example.com", password=PASSWORD)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(site.url + "/auth/login")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Write a note").click()
+    page.get_by_label("Title").fill("W" * 200)
+    page.get_by_label("Note").fill("https://example.com/" + "a" * 400)
+    page.get_by_role("button", name="Save the note").click()
+    page.get_by_text("The note is saved.").wait_for()
+    note_path = page.url.removeprefix(site.url)
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 800})
+        for path in ("/notes/", note_path):
+            page.goto(site.url + path)
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= width, f"{path} at {width} px is {scroll_width} px wide"
+    context.close()

@@ -183,14 +183,22 @@ def render_error_page(
 
 
 def _back_url() -> str | None:
-    """The page the user came from, when it is another page of this site."""
+    """The page the user came from, when it is a page of this site that is not the failing ``GET`` itself.
+
+    A form that posts to its own address (the usual way) has that address as its referrer: when the post
+    fails (an expired CSRF token, a file too large), going back is a ``GET`` of the same address, which shows
+    the form again, as the error page tells the user to do. Only a ``GET`` or ``HEAD`` whose referrer is its own
+    address gets no back link: it would only load the failing page again.
+    """
     referrer = request.referrer
     if not referrer:
         return None
     if request_ctx.url_adapter is None:
         return None  # the request's Host is not trusted: request.host and request.url would raise again
     parts = urlsplit(referrer)
-    if parts.scheme not in ("http", "https") or parts.netloc != request.host or referrer == request.url:
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    if referrer == request.url and request.method in ("GET", "HEAD"):
         return None
     return referrer
 

@@ -75,6 +75,22 @@ def test_a_profile_page_and_its_owner_edits_it(csrf_client: t.Any, create_user: 
     assert "<h1>Ada</h1>" in page and "Analyst" in page
 
 
+def test_the_bio_keeps_its_paragraphs_and_line_breaks_and_the_edit_page_leads_back(
+    csrf_client: t.Any, create_user: t.Any, login_as: t.Any
+) -> None:
+    # Found by walking the example app: a bio typed on two lines showed on one, and the edit page had no way back
+    # but the browser's.
+    ada = create_user("ada@example.com")
+    login_as(csrf_client, ada)
+    edit = csrf_client.get(f"/profiles/{ada.id}/edit").text
+    assert f'<a href="/profiles/{ada.id}">Cancel</a>' in edit
+    bio = "Mathematician.\r\nWrote <the> first program.\r\n\r\nLived in London."
+    csrf_client.post(f"/profiles/{ada.id}/edit", data={"display_name": "Ada", "bio": bio})
+    page = csrf_client.get(f"/profiles/{ada.id}").text
+    assert '<p class="profiles-bio">Mathematician.<br>Wrote &lt;the&gt; first program.</p>' in page
+    assert '<p class="profiles-bio">Lived in London.</p>' in page
+
+
 def test_editing_another_profile_needs_the_permission(
     app: Flask, csrf_client: t.Any, create_user: t.Any, login_as: t.Any, db_session: t.Any
 ) -> None:

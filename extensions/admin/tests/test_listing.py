@@ -281,6 +281,14 @@ def test_exact_count_only_when_asked(admin_client, books, count_queries):
     assert "Count books" in admin_client.get(BOOKS).text or "an estimate" in admin_client.get(BOOKS).text
 
 
+def test_exact_count_of_one_row_is_singular(admin_client, books):
+    # Found by walking the example app's admin: a search finding one user said "1 users in all."
+    html = admin_client.get(BOOKS + "?" + urllib.parse.urlencode({"q": "Book 07", "count": 1})).text
+    assert titles(html) == ["Book 07"]
+    assert "1 book in all." in html
+    assert "1 books" not in html
+
+
 def test_estimate_from_database_statistics(admin_client, books, db_session):
     dialect = db_session.get_bind().dialect.name
     db_session.execute(sa.text("ANALYZE"))

@@ -205,6 +205,18 @@ def test_scopes_must_be_a_subset_of_the_users_permissions(api, create_user, db_s
     assert db_session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 0
 
 
+def test_a_user_without_permissions_is_told_what_their_token_can_do(api, create_user, db_session):
+    # Found by walking the example app: a member without a role saw an empty "Permissions" box, nothing to tick.
+    create_user("ada@example.com")
+    client = api.test_client()
+    log_in(client, "ada@example.com")
+    form = client.get("/auth/tokens/new").text
+    assert 'name="scopes"' not in form
+    assert "You have no permissions to give a token: it can do what any signed-in account can" in form
+    made = post_form(client, "/auth/tokens/new", {"name": "notes script", "expires": "30"})
+    assert token_row(db_session, _created_token(made.text)).scopes == []
+
+
 def test_a_superuser_may_give_any_declared_permission_and_never_expiring_tokens_need_no_maximum(
     auth_app, db_session_for, database_url
 ):

@@ -29,3 +29,14 @@ def test_after_logging_out_a_message_says_so(app, create_user) -> None:
     log_in(client, "ada@example.com")
     assert post_form(client, "/auth/logout").status_code == 302
     assert "You are logged out." in client.get("/auth/login").text
+
+
+def test_the_account_pages_lead_back_to_the_security_page(app, create_user) -> None:
+    # Found by walking the example app: the email, token and recovery code pages had "Back to security", the
+    # password and sessions pages (both in the account menu) had no way back.
+    create_user("ada@example.com")
+    client = app.test_client()
+    log_in(client, "ada@example.com")
+    for page in ("/auth/password", "/auth/sessions"):
+        main = client.get(page).text.split("<main", 1)[1]
+        assert '<a href="/auth/security">Back to security</a>' in main, page

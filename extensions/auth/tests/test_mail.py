@@ -191,6 +191,13 @@ def test_required_confirmation_refuses_log_in_until_confirmed(mail_app):
     assert not is_logged_in(client)
     refused = log_in(client, "ada@example.com", "long enough pw")
     assert "Confirm your email address first" in refused.text
+    # Found by walking the example app: whoever lost the mail was told to follow its link, with no way to ask
+    # for another (the page for that was linked only from the signed-in account menu).
+    assert '<a href="/auth/confirm">Send the confirmation link again</a>' in refused.text
+    # Its page is titled as its heading says (the tab said "Confirm your email address", the page of the link).
+    resend = client.get("/auth/confirm").text
+    assert "<title>Send the confirmation link again" in resend and "<h1>Send the confirmation link again</h1>" in resend
+    assert "Send the confirmation link again" not in log_in(client, "ada@example.com", "wrong password!").text
     post_form(client, "/auth/confirm", {"email": "ada@example.com"})
     assert len(outbox) == 2
     post_form(client, _link(outbox[1]))

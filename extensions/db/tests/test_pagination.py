@@ -193,6 +193,14 @@ def test_bad_cursor_in_a_request_answers_400(app: Flask, cursor: str) -> None:
     assert app.test_client().get("/by-keyset", query_string={"after": good}).text == "Book 01"  # after id 1
 
 
+def test_the_400_page_of_a_bad_cursor_says_what_to_do(app: Flask) -> None:
+    # Found by walking the example app: /notes/?after=zzz answered "the pagination cursor is not valid", in lower
+    # case, and nothing a person could do about it.
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    page = app.test_client().get("/by-keyset", query_string={"after": "zzz"}).text
+    assert "The pagination cursor is not valid. The link may be cut short or out of date: open the list again" in page
+
+
 def test_an_empty_cursor_asks_for_the_first_page(app: Flask) -> None:
     first = app.test_client().get("/by-keyset").text
     assert first.startswith("Book 24,Book 22,Book 23,")
@@ -208,7 +216,10 @@ def test_bad_page_answers_the_apps_own_400_page(app: Flask) -> None:
 
     response = app.test_client().get("/by-keyset?after=not-a-cursor!")
     assert response.status_code == 400
-    assert response.text == "Our 400: 400 Bad Request: the pagination cursor is not valid"
+    assert response.text == (
+        "Our 400: 400 Bad Request: The pagination cursor is not valid. "
+        "The link may be cut short or out of date: open the list again from its first page."
+    )
 
 
 @pytest.mark.parametrize(

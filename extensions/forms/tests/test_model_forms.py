@@ -187,6 +187,14 @@ def test_foreign_keys_become_selects_below_the_limit(app: Flask, db_session: Ses
         assert '<option value=""></option>' in str(form.editor_id())
 
 
+def test_a_foreign_key_is_labelled_by_what_it_refers_to() -> None:
+    # Found by walking the example app's admin: a note's edit form asked for its "Author id" with a select of
+    # the users, where the list and the detail page call the column "Author".
+    assert field(PostForm, "author_id").args[0] == "Author"
+    assert field(PostForm, "editor_id").args[0] == "Editor"
+    assert field(PostForm, "title").args[0] == "Title"
+
+
 def test_large_related_tables_become_search_fields(app: Flask, db_session: Session) -> None:
     authors(db_session, 10)
     with erlen_db.count_queries(app) as counter, app.test_request_context("/"):

@@ -32,6 +32,11 @@ from .reauth import reauthentication_required
 EXPIRY_CHOICES = (7, 30, 60, 90, 180, 365)
 #: The form's value for "never expires" (offered only when ``AUTH_ACCESS_TOKEN_MAX_DAYS`` is unset).
 NEVER = "never"
+#: The permissions box of a user who has none to give.
+NO_PERMISSIONS = (
+    "You have no permissions to give a token: it can do what any signed-in account can (such as reaching your own "
+    "data through the API), and nothing that needs a permission."
+)
 
 
 class NewAccessTokenForm(Form):
@@ -60,6 +65,10 @@ class NewAccessTokenForm(Form):
         self.scopes.choices = [
             (name, f"{name}: {known[name].description}") for name in access_tokens.grantable_scopes(user)
         ]
+        if not self.scopes.choices:
+            # A user without permissions would see an empty box of permissions to tick, and not what the token is
+            # good for: say it.
+            self.scopes.description = NO_PERMISSIONS
         default, most = access_tokens.expiry_limits()
         days = sorted({*(d for d in EXPIRY_CHOICES if most is None or d <= most), default})
         choices = [(str(d), f"in {d} days") for d in days]

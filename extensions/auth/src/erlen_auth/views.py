@@ -45,6 +45,7 @@ def login() -> t.Any:
     form = LoginForm()
     status = 200
     headers: dict[str, str] = {}
+    unconfirmed = False
     if form.validate_on_submit():
         result = accounts.authenticate(form.email.data or "", form.password.data or "")
         if result.user is not None:
@@ -58,6 +59,7 @@ def login() -> t.Any:
         elif result.reason == "unconfirmed":
             # Said only to whoever knows the password: it tells nothing an attacker could use.
             form.form_errors.append("Confirm your email address first: follow the link we sent you.")
+            unconfirmed = True  # the page offers to send the link again: the mail may be lost
         else:
             form.form_errors.append(LOGIN_REFUSED)
     elif request.method == "GET":
@@ -69,6 +71,7 @@ def login() -> t.Any:
         parts=state.login_parts,
         registration_enabled=current_app.config["AUTH_REGISTRATION_ENABLED"],
         reset_enabled=state.reset_enabled,
+        unconfirmed=unconfirmed,
     )
     return body, status, headers
 

@@ -189,15 +189,36 @@ class InvalidCursorError(ValueError):
     """
 
 
+#: What a person who followed a link to a page of a list with a bad cursor can do.
+CURSOR_ADVICE = "The link may be cut short or out of date: open the list again from its first page."
+
+
+def bad_page_detail(exc: ValueError) -> str:
+    """The description of the 400 answering a bad cursor, page number or page size.
+
+    A cursor is nothing a person reads or types: its error is told as a sentence, then what to do (the error
+    page shows it to whoever followed the link). A page number or size is told as it is: it names the
+    parameter to change.
+
+    :param exc: an :class:`InvalidCursorError` or :class:`InvalidPageError`.
+    """
+    message = str(exc).strip()
+    if not isinstance(exc, InvalidCursorError):
+        return message
+    sentence = message[:1].upper() + message[1:]
+    if not sentence.endswith("."):
+        sentence += "."
+    return f"{sentence} {CURSOR_ADVICE}"
+
+
 def register_pagination_error_handler(app: Flask) -> None:
     """Answer a page request whose cursor, page number or page size is bad with a 400, not a 500.
 
-    The response is the app's own 400 page, if it has one, with the error's
-    message as its description.
+    The response is the app's own 400 page, if it has one, with :func:`bad_page_detail` as its description.
     """
 
     def handle(exc: ValueError) -> t.Any:
-        return app.handle_http_exception(BadRequest(description=str(exc)))
+        return app.handle_http_exception(BadRequest(description=bad_page_detail(exc)))
 
     app.register_error_handler(InvalidCursorError, handle)
     app.register_error_handler(InvalidPageError, handle)

@@ -549,7 +549,10 @@ def field_for(
     """
     options = dict(options or {})
     extra_validators = list(options.pop("validators", ()))
-    label = options.pop("label", None) or column.info.get("label") or attribute.replace("_", " ").capitalize()
+    # A foreign key's select offers the rows it refers to, not their ids: "Author", not "Author id" (the admin's
+    # column headings and detail pages name it so too).
+    named = attribute.removesuffix("_id") if column.foreign_keys and attribute != "_id" else attribute
+    label = options.pop("label", None) or column.info.get("label") or named.replace("_", " ").capitalize()
     description = options.pop("description", None) or column.comment or ""
     required = _is_required(column)
     kind = column.type
