@@ -619,3 +619,22 @@ def test_when_required_a_factor_that_does_not_stand_alone_does_not_let_totp_go(t
     assert "Turn off two-factor" not in client.get("/auth/security").text
     assert client.get("/auth/two-factor/disable").status_code == 403
     assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [
+        ({}, "localhost"),
+        ({"SITE_NAME": "Team notes"}, "Team notes"),
+        ({"SITE_NAME": "Team notes", "AUTH_TWO_FACTOR_ISSUER": "Notes"}, "Notes"),
+    ],
+)
+def test_authenticator_apps_show_the_site_name_by_default(auth_app, config, shown):
+    """An app with a SITE_NAME showed its host ("127.0.0.1" on a demo) in authenticator apps."""
+    from erlen_auth import totp
+
+    app = auth_app(config=config)
+    with app.test_request_context():
+        assert totp.issuer() == shown
+        uri = totp.provisioning_uri(User(email="ada@example.com"), pyotp.random_base32())
+    assert f"issuer={shown.replace(' ', '%20')}" in uri

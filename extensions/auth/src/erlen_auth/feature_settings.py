@@ -157,7 +157,7 @@ TWO_FACTOR_SETTINGS = [
         "TWO_FACTOR_ISSUER",
         str | None,
         default=None,
-        help="The name authenticator apps show next to the account; the site's host name by default.",
+        help="The name authenticator apps show next to the account; SITE_NAME by default, else the host name.",
     ),
 ]
 

@@ -188,8 +188,9 @@ def start_enrolment(user: User) -> str:
 
 
 def issuer() -> str:
-    """The name authenticator apps show for the app: ``AUTH_TWO_FACTOR_ISSUER``, else the request's host name."""
-    configured = current_app.config.get("AUTH_TWO_FACTOR_ISSUER")
+    """The name authenticator apps show for the app: ``AUTH_TWO_FACTOR_ISSUER``, else the site's name
+    (``SITE_NAME``), else the request's host name."""
+    configured = current_app.config.get("AUTH_TWO_FACTOR_ISSUER") or current_app.config.get("SITE_NAME")
     return str(configured) if configured else (request.host.split(":", 1)[0] or "Erlen")
 
 
