@@ -86,6 +86,14 @@ def _text(message: email.message.EmailMessage) -> str:
     return str(body.get_content())
 
 
+def _log_in(page: t.Any, site_url: str, email: str, password: str) -> None:
+    """Log in through the log-in page's form."""
+    page.goto(site_url + "/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
 def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.Any, site: Site) -> None:
     context = browser.new_context()
     page = context.new_page()
@@ -110,10 +118,7 @@ def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.A
     page.get_by_role("button", name="Confirm").click()
 
     # Log in and write a note.
-    page.goto(site.url + "/auth/login")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    _log_in(page, site.url, "ada@example.com", PASSWORD)
     page.get_by_role("link", name="Write a note").click()
     page.get_by_label("Title").fill("Analytical engines")
     page.get_by_label("Note").fill("They weave algebraic patterns.")
@@ -129,10 +134,7 @@ def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.A
     assert notification["Subject"] == "New note: Analytical engines"
 
     # The demo admin logs in with the printed credentials and finds the note in the admin.
-    page.goto(site.url + "/auth/login")
-    page.get_by_label("Email").fill(site.admin_email)
-    page.get_by_label("Password").fill(site.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    _log_in(page, site.url, site.admin_email, site.admin_password)
     page.locator("#erlen-account-menu > summary").click()  # the account menu holds "Admin"
     page.get_by_role("link", name="Admin", exact=True).click()
     page.locator("a[href$='/admin/m/notes_note/']").first.click()
@@ -152,10 +154,7 @@ def test_a_note_with_a_long_unbroken_word_keeps_the_list_within_the_page(browser
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.goto(site.url + "/auth/login")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    _log_in(page, site.url, "ada@example.com", PASSWORD)
     page.get_by_role("link", name="Write a note").click()
     page.get_by_label("Title").fill("W" * 200)
     page.get_by_label("Note").fill("https://example.com/" + "a" * 400)

@@ -132,7 +132,7 @@ def register() -> t.Any:
                 # A plugin's write failed in its flush (notify logged it): the account is committed already,
                 # and the session must be usable again for the log-in.
                 get_session().rollback()
-            if current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"] and state_of().confirmation_enabled:
+            if hiding:  # a new account that must confirm its address first
                 return render_template("auth/confirm_sent.html", email=user.email)
             accounts.login(user)
             return redirect(safe_next(_home()))
