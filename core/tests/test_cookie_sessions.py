@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import flask
+import pytest
 from flask.sessions import SecureCookieSessionInterface
 
 import erlen
-from erlen.cookie_sessions import CookieSessionInterface
+from erlen.cookie_sessions import COMPRESS_FROM, CookieSessionInterface
 
 KEY = "a-long-random-secret-key-for-the-session-tests-0123456789"
 OLD_KEY = "the-previous-secret-key-for-the-session-tests-9876543210"
@@ -50,6 +53,41 @@ def test_cookies_are_flasks_own_both_ways() -> None:
     other = app.test_client()
     other.set_cookie("session", flasks.dumps({"value": "from flask"}))
     assert other.get("/get").text == "from flask"
+
+
+def flasks_serializer() -> t.Any:
+    plain = flask.Flask(__name__)
+    plain.secret_key = KEY
+    serializer = SecureCookieSessionInterface().get_signing_serializer(plain)
+    assert serializer is not None
+    return serializer
+
+
+@pytest.mark.parametrize("value", ["a" * 500, "ab" * 60, "0123456789abcdef" * 20])
+def test_a_session_shorter_than_compress_from_is_never_compressed(value: str) -> None:
+    """Flask compresses a session whenever zlib saves a byte (its cookie then starts with "."), and every request
+    inflated it: a logged-in session (random keys) did, or did not, by the luck of its values."""
+    app = make_app()
+    client = app.test_client()
+    client.get(f"/set/{value}")
+    cookie = client.get_cookie("session")
+    assert cookie is not None and not cookie.value.startswith(".")
+    assert flasks_serializer().loads(cookie.value) == {"value": value}  # Flask reads it
+    assert flasks_serializer().dumps({"value": value}).startswith(".")  # where Flask compresses it
+    assert client.get("/get").text == value
+
+
+def test_a_long_session_is_compressed_as_flask_does_and_compressed_cookies_are_read() -> None:
+    value = "repeated text " * (COMPRESS_FROM // 10)
+    app = make_app()
+    client = app.test_client()
+    client.get(f"/set/{value}")
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.value.startswith(".") and len(cookie.value) < COMPRESS_FROM
+    assert flasks_serializer().loads(cookie.value) == {"value": value}
+    other = app.test_client()
+    other.set_cookie("session", flasks_serializer().dumps({"value": "a" * 200}))  # compressed by Flask, short
+    assert other.get("/get").text == "a" * 200
 
 
 def test_a_changed_key_refuses_old_cookies_unless_it_is_a_fallback() -> None:

@@ -6,7 +6,9 @@ text), and itsdangerous derives the signing key from ``SECRET_KEY`` with an
 HMAC on every signature it makes or checks. itsdangerous also makes a new signer for each
 cookie it checks. All of it depends only on the keys:
 :class:`CookieSessionInterface` keeps them until ``SECRET_KEY`` or
-``SECRET_KEY_FALLBACKS`` change. The cookies are Flask's own, byte for byte.
+``SECRET_KEY_FALLBACKS`` change. The cookies are Flask's own, byte for byte,
+but for one thing: a session shorter than :data:`COMPRESS_FROM` is never
+compressed (Flask's reads both kinds, so apps and workers may share cookies).
 """
 
 from __future__ import annotations
@@ -16,9 +18,18 @@ import typing as t
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
 
 #: At most this many derived keys are kept per interface (a key and its fallbacks, with each salt).
 MAX_DERIVED_KEYS = 64
+
+#: The shortest session (its JSON, in bytes) that is compressed when zlib makes it shorter, as Flask compresses
+#: every one. Below, it never is: a logged-in session (two random keys of 43 characters, a flag) sometimes
+#: compressed by a few bytes, depending on its random values, and then every request inflated it (some 25,000 to
+#: 30,000 instructions, far more than reading the few bytes saved). A session this long or longer compresses as in
+#: Flask, which keeps big ones under the 4 KiB that browsers allow a cookie.
+COMPRESS_FROM = 1024
 
 
 class KeyCachingSigner(TimestampSigner):
@@ -68,6 +79,17 @@ class SignerReusingSerializer(URLSafeTimedSerializer):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._signers: dict[t.Any, TimestampSigner] = {}
+
+    def dump_payload(self, obj: t.Any) -> bytes:
+        """``obj`` as the cookie's payload: its JSON in URL-safe base64, compressed first only from
+        :data:`COMPRESS_FROM` bytes on (then as itsdangerous does it: when zlib makes it shorter).
+
+        :param obj: the session's data.
+        """
+        json = Serializer.dump_payload(self, obj)
+        if len(json) < COMPRESS_FROM:
+            return base64_encode(json)
+        return super().dump_payload(obj)
 
     def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
         """The signer of ``salt`` (the serializer's by default), made on first use.

@@ -18,8 +18,9 @@ def test_session_and_remember_cookies_are_httponly_lax_and_secure(client, create
 
 
 def test_the_session_cookie_of_a_logged_in_user_is_not_compressed(client, create_user):
-    """What the session holds after a log-in (its key, the new CSRF secret) does not compress: Flask's serializer
-    leaves it as it is (a compressed cookie starts with "."), and no request inflates it."""
+    """What the session holds after a log-in (its key, the new CSRF secret) is left uncompressed (a compressed
+    cookie starts with "."), so no request inflates it: with the secret in hexadecimal it always compressed, and
+    with random base64 it sometimes did, by the luck of its values (erlen.cookie_sessions.COMPRESS_FROM)."""
     create_user("ada@example.com")
     session_cookie = set_cookies(log_in(client, "ada@example.com"))["session"]
     assert session_cookie.startswith("session=") and not session_cookie.startswith("session=."), session_cookie

@@ -207,9 +207,11 @@ def session_secret(store: MutableMapping[str, t.Any], *, create: bool) -> str | 
 def _new_secret() -> str:
     """A new CSRF secret: 32 random bytes, URL-safe base64 (43 characters).
 
-    Not hexadecimal: Flask's session serializer (and itsdangerous's, for the tokens) compresses a payload with
-    zlib when that makes it shorter, which a hexadecimal secret's 4 bits a character always did, so every request
-    reading the session inflated it (about 30,000 instructions). Random base64 does not compress.
+    Not hexadecimal: itsdangerous's serializer of the tokens (and Flask's of sessions, which Erlen's compresses
+    only from :data:`erlen.cookie_sessions.COMPRESS_FROM` bytes on) compresses a payload with zlib when that makes
+    it shorter, which a hexadecimal secret's 4 bits a character always did: every check of a token, and every
+    request reading such a session, inflated it (about 30,000 instructions). A token of this secret does not
+    compress.
     """
     return secrets.token_urlsafe(32)
 
