@@ -15,12 +15,16 @@
 ``compat-newest``
     Every distribution and the example apps installed together with the newest
     releases of Flask, Werkzeug, SQLAlchemy, Alembic, WTForms, Flask-Login,
-    pluggy and psycopg; then every package's tests, so the tests that skipped
-    alone for want of another distribution run here (docs/compatibility.rst).
+    pluggy and psycopg; then the package tests that skipped alone for want of
+    another distribution (docs/compatibility.rst). A ``tests-<package>`` session
+    that passed in the same ``nox`` invocation already ran that package's other
+    tests at the newest releases (a fresh environment resolves to them), so
+    they do not run twice; a package whose ``tests-<package>`` did not pass in
+    this invocation has its whole suite run here.
 ``integration``
     Everything installed: the cross-package and end-to-end tests (``tests/``,
     browser tests included). Every package's tests with everything installed
-    also run here, unless ``compat-newest`` already ran them in the same
+    also run here, unless ``compat-newest`` already covered them in the same
     ``nox`` invocation (its environment is this one's without the benchmarks'
     libraries), so ``nox -s integration`` alone still runs them all.
 ``production``
@@ -42,6 +46,7 @@ installed; plain virtualenv otherwise (``compat-lowest`` needs uv).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tomllib
@@ -101,6 +106,14 @@ def _install_local(session: nox.Session, name: str, extras: str = "") -> None:
 #: pytest-xdist, which spreads the tests over the CPUs (``--dist worksteal`` is 3.2's).
 XDIST = "pytest-xdist>=3.5"
 
+#: pytest-reportlog, with which each ``tests-<package>`` session records its tests' outcomes (JSON lines):
+#: ``compat-newest`` then runs only the tests that skipped there.
+REPORT_LOG = "pytest-reportlog>=0.4"
+
+#: The tests that skipped in each ``tests-<package>`` session of this ``nox`` invocation that passed (its
+#: distribution's name to pytest node IDs, relative to the distribution's folder).
+_SKIPPED_ALONE: dict[str, list[str]] = {}
+
 #: pytest's arguments unless the command line gives others: quiet, one worker per CPU, and a worker that is
 #: done takes tests queued for another (the durations of tests vary from milliseconds to a minute).
 PYTEST_DEFAULTS = ["-q", "-n", "auto", "--dist", "worksteal"]
@@ -125,15 +138,34 @@ def _pytest_args(session: nox.Session, name: str | None = None) -> list[str]:
     return ["-q", "-n", workers, "--dist", "worksteal"]
 
 
+def _skipped_tests(report_log: Path) -> list[str]:
+    """The node IDs of the tests (and test modules) that skipped, from a pytest-reportlog file, in run order.
+
+    :param report_log: the file ``pytest --report-log`` wrote.
+    """
+    skipped: dict[str, None] = {}
+    with report_log.open(encoding="utf-8") as lines:
+        for line in lines:
+            report = json.loads(line)
+            if report.get("$report_type") in {"TestReport", "CollectReport"} and report.get("outcome") == "skipped":
+                skipped[report["nodeid"]] = None
+    return list(skipped)
+
+
 def _make_test_session(name: str, folder: Path) -> None:
     short = "core" if folder.name == "core" else folder.name
 
     @nox.session(name=f"tests-{short}", python=PYTHON)
     def tests(session: nox.Session) -> None:
         _install_local(session, name, "[test]")
-        session.install(XDIST)
+        session.install(XDIST, REPORT_LOG)
+        report_log = Path(session.create_tmp()).resolve() / "report-log.jsonl"
         session.chdir(folder)
-        session.run("pytest", *_pytest_args(session, name))
+        session.run("pytest", *_pytest_args(session, name), f"--report-log={report_log}")
+        # Only a whole suite tells which tests need another distribution (arguments after -- may select a few).
+        if not session.posargs:
+            _SKIPPED_ALONE[name] = _skipped_tests(report_log)
+            session.log(f"{len(_SKIPPED_ALONE[name])} tests or modules skipped: compat-newest runs them")
 
     tests.__doc__ = f"Test {name} alone, with only its declared dependencies."
 
@@ -167,11 +199,25 @@ def _show_versions(session: nox.Session) -> None:
     )
 
 
-def _run_package_suites(session: nox.Session) -> None:
-    """Every distribution's tests, each from its folder (its own pytest configuration)."""
+def _run_package_suites(session: nox.Session, skipped_alone: dict[str, list[str]] | None = None) -> None:
+    """Every distribution's tests, each from its folder (its own pytest configuration).
+
+    :param session: the session, whose ``posargs`` replace pytest's default arguments.
+    :param skipped_alone: for the distributions whose suite passed alone in this ``nox`` invocation, the
+        tests that skipped there: only those run (none, when none skipped). The others run whole.
+    """
+    skipped_alone = skipped_alone or {}
     for name, folder in DISTRIBUTIONS.items():
-        session.chdir(folder)
-        session.run("pytest", *_pytest_args(session, name))
+        selected = skipped_alone.get(name)
+        if selected is None:
+            session.chdir(folder)
+            session.run("pytest", *_pytest_args(session, name))
+        elif selected:
+            session.log(f"{name}: the {len(selected)} tests that skipped in its tests session, which passed")
+            session.chdir(folder)
+            session.run("pytest", *_pytest_args(session, name), *selected)
+        else:
+            session.log(f"{name}: no test skipped in its tests session, which passed: not run again")
     session.chdir(ROOT)
 
 
@@ -196,11 +242,12 @@ def compat_newest(session: nox.Session) -> None:
     """Every package's tests, everything installed with the newest releases of what Erlen builds on.
 
     Every distribution and the example apps together, with the newest Flask, Werkzeug, SQLAlchemy,
-    Alembic, WTForms, Flask-Login, pluggy and psycopg.
+    Alembic, WTForms, Flask-Login, pluggy and psycopg. Of a package whose ``tests-<package>`` session
+    passed in this ``nox`` invocation, only the tests that skipped there run (see the module documentation).
     """
     session.install("--upgrade", *_every_distribution("[test]"), *EXAMPLES_WITH_TESTS, *NEWEST, XDIST)
     _show_versions(session)
-    _run_package_suites(session)
+    _run_package_suites(session, {} if session.posargs else _SKIPPED_ALONE)
     _PASSED.add("compat-newest")
 
 
