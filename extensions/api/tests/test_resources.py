@@ -475,7 +475,15 @@ def test_operations_can_be_switched_off_and_need_a_user_one_by_one(
             Resource(Book, name="b", sorts=["isbn"]),
             "sorts names 'isbn': a list sorts only by columns that are NOT NULL",
         ),
-        (Resource(Book, name="c", fields=["id", "access_token"]), "'access_token' hold secrets"),
+        (
+            Resource(Book, name="c", fields=["id", "access_token"]),
+            "fields names 'access_token', whose names look like secrets",
+        ),
+        (
+            Resource(Book, name="h", sorts=["access_token"]),
+            "'access_token' look like secrets (by erlen-forms' is_sensitive rule), which a resource never exposes; "
+            "if they hold no secret, list them in not_secret.",
+        ),
         (Resource(Shelf, name="d", exclude=["nope"]), "exclude names 'nope', which Shelf has no column attribute of"),
         (Resource(Shelf, name="Bad Name"), "name 'Bad Name' must be a URL segment"),
         (Resource(Shelf, name="f", default_sort="floor"), "default_sort 'floor' is none of"),

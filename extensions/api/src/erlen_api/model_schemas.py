@@ -14,7 +14,8 @@ From each mapped column:
 * whether it is required on create: ``NOT NULL`` without a default.
 
 Secret columns (``password_hash``, ``api_key``...) are left out of every
-schema by the rule erlen-forms and erlen-admin use, :func:`erlen_forms.model_forms.is_sensitive`.
+schema by the rule erlen-forms and erlen-admin use, :func:`erlen_forms.model_forms.is_sensitive`,
+unless the resource names them in ``not_secret`` (a ``sort_key`` or a ``token_count`` holds no secret).
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def column_fields(
     fields: Collection[str] | None = None,
     exclude: Collection[str] = (),
     read_only: Collection[str] = (),
+    not_secret: Collection[str] = (),
     dialect: str | None = None,
 ) -> dict[str, ColumnField]:
     """The fields of ``model`` a resource exposes, by attribute name, in the order of the table's columns.
@@ -165,9 +167,11 @@ def column_fields(
     :param fields: the attributes to expose; all but secrets by default.
     :param exclude: attributes to leave out.
     :param read_only: attributes clients may read but never write.
+    :param not_secret: attributes whose names look like secrets by erlen-forms' rule (``sort_key``,
+        ``token_count``) but hold none: exposed like any other column.
     :param dialect: the app's database dialect (for the range of integers).
-    :raises ModelSchemaError: a name that is no column attribute, a secret column asked for, or a model whose
-        primary key has several columns.
+    :raises ModelSchemaError: a name that is no column attribute, a secret column asked for (in ``fields`` or
+        ``read_only``), or a model whose primary key has several columns.
     """
     mapper = t.cast(Mapper[t.Any], sa.inspect(model))
     name = model.__name__
@@ -176,24 +180,27 @@ def column_fields(
             f"The model {name} has a primary key of {len(mapper.primary_key)} columns; a resource needs one."
         )
     attributes = {prop.key: prop for prop in mapper.column_attrs if len(prop.columns) == 1}
-    for option, names in (("fields", fields or ()), ("exclude", exclude), ("read_only", read_only)):
+    options = (("fields", fields or ()), ("exclude", exclude), ("read_only", read_only), ("not_secret", not_secret))
+    for option, names in options:
         unknown = [key for key in names if key not in attributes]
         if unknown:
             raise ModelSchemaError(
                 f"The resource of {name}: {option} names {', '.join(map(repr, unknown))}, which {name} has no column "
                 f"attribute of. Its columns: {', '.join(attributes)}."
             )
-    if fields is not None:
-        secret = [key for key in fields if is_secret(key)]
+    # Named in read_only, a hidden secret would vanish from the resource without a word: say why instead.
+    for option, names in (("fields", fields or ()), ("read_only", read_only)):
+        secret = [key for key in names if key not in not_secret and _looks_secret(key, attributes[key])]
         if secret:
             raise ModelSchemaError(
-                f"The resource of {name}: {', '.join(map(repr, secret))} hold secrets (by erlen-forms' is_sensitive "
-                "rule) and are never exposed; remove them from fields."
+                f"The resource of {name}: {option} names {', '.join(map(repr, secret))}, whose names look like "
+                "secrets (by erlen-forms' is_sensitive rule), which a resource never exposes. Remove them from "
+                f"{option}; or, if they hold no secret, list them in not_secret to expose them."
             )
     found: dict[str, ColumnField] = {}
     for key, prop in attributes.items():
         column = t.cast(sa.Column[t.Any], prop.columns[0])
-        if not isinstance(column, sa.Column) or is_secret(key) or is_secret(column.name):
+        if not isinstance(column, sa.Column) or (key not in not_secret and _looks_secret(key, prop)):
             continue
         if (fields is not None and key not in fields) or key in exclude:
             continue
@@ -217,6 +224,15 @@ def column_fields(
     if not keys:
         raise ModelSchemaError(f"The resource of {name} must expose the primary key; do not exclude it.")
     return found
+
+
+def _looks_secret(key: str, prop: t.Any) -> bool:
+    """Whether the column attribute ``key`` looks like a secret, by its attribute's name or its column's.
+
+    :param key: the attribute's name.
+    :param prop: its column property.
+    """
+    return is_secret(key) or is_secret(str(prop.columns[0].name))
 
 
 def _no_default(schema: dict[str, t.Any]) -> None:

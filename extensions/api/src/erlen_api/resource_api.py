@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from .api import Api, ApiDeclarationError
 from .conflicts import save
 from .etags import entity_tag, matches
-from .model_schemas import ColumnField, ModelSchemaError, ResourceSchemas, build_schemas, column_fields
+from .model_schemas import ColumnField, ModelSchemaError, ResourceSchemas, build_schemas, column_fields, is_secret
 from .pagination import SortKey, estimated_total, keyset_page, link_header, page_arguments
 from .params import Query
 from .problems import Problem
@@ -292,7 +292,7 @@ def _check(resource: Resource, plugin: str, fields: dict[str, ColumnField]) -> N
                 resource,
                 plugin,
                 f"{option} names {', '.join(map(repr, missing))}, which the resource does not expose "
-                f"(exposed: {', '.join(fields)}).",
+                f"(exposed: {', '.join(fields)}).{_secret_hint(resource, missing)}",
             )
     reserved = sorted(set(resource.filters) & RESERVED_PARAMETERS)
     if reserved:
@@ -372,6 +372,21 @@ def _view(function: Callable[..., t.Any], name: str, annotations: dict[str, t.An
     return function
 
 
+def _secret_hint(resource: Resource, names: list[str]) -> str:
+    """What to do about those of ``names`` a resource leaves out as secrets: a sentence, or nothing.
+
+    :param resource: the declaration.
+    :param names: attributes an option names that the resource does not expose.
+    """
+    secret = [name for name in names if is_secret(name)]
+    if not secret:
+        return ""
+    return (
+        f" {', '.join(map(repr, secret))} look like secrets (by erlen-forms' is_sensitive rule), which a resource "
+        "never exposes; if they hold no secret, list them in not_secret."
+    )
+
+
 def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     """Make ``resource`` ready for ``app``: its schemas, and a blueprint with its endpoints.
 
@@ -389,6 +404,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             fields=resource.fields,
             exclude=resource.exclude,
             read_only=resource.read_only,
+            not_secret=resource.not_secret,
             dialect=dialect,
         )
     except ModelSchemaError as exc:

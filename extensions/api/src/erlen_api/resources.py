@@ -61,6 +61,9 @@ class Resource:
     :param fields: the model's attributes to expose; every column but the secret ones by default.
     :param exclude: attributes to leave out.
     :param read_only: attributes clients read but never write (set them in ``on_create``).
+    :param not_secret: attributes whose names look like secrets by erlen-forms' ``is_sensitive`` rule
+        (``sort_key``, ``token_count``, ``hash_algorithm``) but hold none. Secret-looking columns are left out of
+        every schema; these are served like any other column (and may be ``read_only``, filters or sorts).
     :param filters: attributes a list may be filtered by, with ``?name=value`` (repeated: any of the values).
     :param sorts: attributes a list may be sorted by, with ``?sort=name`` or ``?sort=-name`` (descending); not
         nullable. The primary key always may, and breaks ties.
@@ -96,6 +99,7 @@ class Resource:
     fields: Collection[str] | None = None
     exclude: Collection[str] = ()
     read_only: Collection[str] = ()
+    not_secret: Collection[str] = ()
     filters: Sequence[str] = ()
     sorts: Sequence[str] = ()
     default_sort: str | None = None
