@@ -569,3 +569,42 @@ def test_on_create_and_on_update_may_refuse_and_what_on_create_adds_is_saved_wit
     _problem(ada.patch(url, json={"title": "Refused on update", "price": "3.50"}), 422)
     assert ada.get(url).json["title"] == "Shelved: Attic" and ada.get(url).json["price"] is None
     assert titles() == (["Shelved: Attic"], ["Attic"])
+
+
+def test_after_create_sees_the_new_rows_key_and_commits_with_it(
+    make_db_app: t.Any, auth_config: dict[str, t.Any]
+) -> None:
+    import erlen_api
+    import erlen_db
+
+    keys_seen: list[int] = []
+
+    def add_an_annex(row: Shelf) -> None:
+        """Write a row that needs the new shelf's key, as a job enqueued for it would."""
+        keys_seen.append(row.id)
+        if row.name == "Refused":
+            refused = {"detail": "Not this name.", "location": "body", "pointer": "#/name", "type": "refused"}
+            erlen_api.abort(422, "The request's inputs are invalid.", errors=[refused])
+        erlen_db.session.add(Shelf(name=f"Annex {row.id}" if row.name != "Cellar" else "Attic", floor=row.id))
+
+    resource = Resource(Shelf, name="annexes", after_create=add_an_annex)
+    app = make_db_app([*PLUGINS, "api_sample.configured"], {**auth_config, "SAMPLE_RESOURCES": [resource]})
+    database_of(app).create_all()
+    client = api_client_for(app)
+
+    created = client.post("/api/v1/annexes", json={"name": "Attic"})
+    assert created.status_code == 201, created.json
+    assert keys_seen == [created.json["id"]]  # flushed: the key is there
+    # A taken name is the row's 409 (a flush of on_create's own answered 500): after_create is not called.
+    taken = _problem(client.post("/api/v1/annexes", json={"name": "Attic"}), 409)
+    assert [error["pointer"] for error in taken["errors"]] == ["#/name"]
+    assert len(keys_seen) == 1
+    # What after_create writes is checked the same way, and the row goes with it.
+    _problem(client.post("/api/v1/annexes", json={"name": "Cellar"}), 409)
+    _problem(client.post("/api/v1/annexes", json={"name": "Refused"}), 422)
+    db = database_of(app).new_session()
+    try:
+        stored = db.execute(sa.select(Shelf.name, Shelf.floor).order_by(Shelf.id)).all()
+    finally:
+        db.close()
+    assert [tuple(row) for row in stored] == [("Attic", 0), (f"Annex {created.json['id']}", created.json["id"])]

@@ -523,7 +523,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             if resource.on_create is not None:
                 resource.on_create(row)
             session.add(row)
-            body = save(built, session, row)
+            body = save(built, session, row, after_flush=resource.after_create)
             location = url_for(f"{api.name}.read", **{key.key: getattr(row, key.key)}) if "read" in operations else None
             return built.item_response(row, 201, {"Location": location} if location else None, body)
 

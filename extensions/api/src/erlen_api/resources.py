@@ -77,12 +77,19 @@ class Resource:
     :param on_create: ``on_create(row)``, called in the request with the new model instance, made from the
         body's fields, before it is added to the session and flushed: it sets what the client may not send (an
         owner from ``current_user``, say). What it adds to the session (a job, a mail) is committed with the row,
-        in one transaction. It may refuse the request with :func:`erlen_api.abort`: nothing is saved. A 422
+        in one transaction; the row has no key yet, so what needs it goes in ``after_create``. It may refuse the
+        request with :func:`erlen_api.abort`: nothing is saved. A 422
         lists its errors as every 422 of the OpenAPI document does: ``abort(422, "The request's inputs are
         invalid.", errors=[{"detail": "...", "location": "body", "pointer": "#/title", "type": "taken"}])``.
         Its return value is ignored.
     :param on_update: ``on_update(row)``, called likewise with the row after the body's fields were set on it,
         before the flush; :func:`erlen_api.abort` from it leaves the row unchanged.
+    :param after_create: ``after_create(row)``, called in the request once the new row is flushed (its primary
+        key and server-made values set) and before the commit: what needs the row's key goes here, such as a
+        job for it (``index_book.enqueue(row.id)``), committed with the row in one transaction. ``on_create``
+        comes too early for that, and a flush of its own would turn a taken unique value into a 500 instead of
+        the 409. A unique or foreign-key violation of what it writes answers 409 too, and
+        :func:`erlen_api.abort` from it saves nothing. Its return value is ignored.
     :param if_match_required: changes and deletions must send ``If-Match`` (428 without it).
     :param estimate_total: give lists an ``estimated_total`` where it is cheap (PostgreSQL's planner).
     :param schema_name: the name of its schema in the OpenAPI document; the model's class name by default.
@@ -108,6 +115,7 @@ class Resource:
     scope: Callable[[sa.Select[t.Any], Operation], sa.Select[t.Any]] | None = None
     on_create: Callable[[t.Any], None] | None = None
     on_update: Callable[[t.Any], None] | None = None
+    after_create: Callable[[t.Any], None] | None = None
     if_match_required: bool = False
     estimate_total: bool = True
     schema_name: str | None = None
