@@ -87,6 +87,31 @@ def test_columns_named_in_not_secret_are_exposed() -> None:
         column_fields(Shelved, not_secret=["nope"])
 
 
+def _no_shouting(title: str) -> str:
+    """A validator of the plugin's own: titles in capitals are refused."""
+    if title.isupper():
+        raise ValueError("Write the title in mixed case.")
+    return title
+
+
+def test_constraints_check_what_clients_write_not_what_reads_answer() -> None:
+    from pydantic import AfterValidator, Field
+
+    constraints = {"title": [Field(min_length=1), AfterValidator(_no_shouting)]}
+    schemas = build_schemas("Shelved", column_fields(Shelved), module=__name__, constraints=constraints)
+    with pytest.raises(ValidationError) as too_short:
+        schemas.create(title="")
+    assert [(error["loc"], error["type"]) for error in too_short.value.errors()] == [(("title",), "string_too_short")]
+    with pytest.raises(ValidationError, match="Write the title in mixed case"):
+        schemas.update(title="LOUD")
+    assert schemas.update(title="Quiet").title == "Quiet"  # type: ignore[attr-defined]
+    title = schemas.create.model_json_schema()["properties"]["title"]
+    assert (title["minLength"], title["maxLength"]) == (1, 200)  # with the column's own
+    assert schemas.read(id=1, title="").title == ""  # type: ignore[attr-defined]  # rows stored before are served
+    with pytest.raises(ModelSchemaError, match="constraints names 'id', which clients never write"):
+        build_schemas("Shelved", column_fields(Shelved), module=__name__, constraints={"id": Field(ge=1)})
+
+
 def test_what_clients_may_write() -> None:
     fields = column_fields(Gadget, dialect="postgresql")
     assert [key for key, f in fields.items() if f.writable_on_create] == ["name", "kind", "weight", "monkey"]

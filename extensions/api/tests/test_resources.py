@@ -608,3 +608,22 @@ def test_after_create_sees_the_new_rows_key_and_commits_with_it(
     finally:
         db.close()
     assert [tuple(row) for row in stored] == [("Attic", 0), (f"Annex {created.json['id']}", created.json["id"])]
+
+
+def test_constraints_refuse_what_the_column_alone_would_take(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> None:
+    from pydantic import Field
+
+    resource = Resource(
+        Shelf, name="labelled", schema_name="Label", constraints={"name": Field(min_length=2, pattern=r"^[A-Z]")}
+    )
+    app = make_db_app([*PLUGINS, "api_sample.configured"], {**auth_config, "SAMPLE_RESOURCES": [resource]})
+    database_of(app).create_all()
+    client = api_client_for(app)
+    refused = _problem(client.post("/api/v1/labelled", json={"name": "x"}), 422)
+    assert [(error["pointer"], error["type"]) for error in refused["errors"]] == [("#/name", "string_too_short")]
+    created = client.post("/api/v1/labelled", json={"name": "Attic"})
+    assert created.status_code == 201, created.json
+    changed = _problem(client.patch(created.headers["Location"], json={"name": "attic"}), 422)
+    assert [error["type"] for error in changed["errors"]] == ["string_pattern_mismatch"]
+    document = client.get("/api/openapi.json").json["components"]["schemas"]["LabelCreate"]["properties"]["name"]
+    assert (document["minLength"], document["maxLength"]) == (2, 40)

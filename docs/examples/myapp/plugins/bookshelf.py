@@ -6,6 +6,7 @@ import typing as t
 from collections.abc import Iterable
 
 from flask import Flask
+from pydantic import Field
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,6 +60,8 @@ def erlen_api_resources(app: Flask) -> Iterable[erlen_api.Resource]:
             name="books",
             not_secret=["sort_key"],
             read_only=["sort_key"],
+            # Beyond the columns' types and lengths: no empty title.
+            constraints={"title": Field(min_length=1)},
             after_create=enqueue_filing,
         )
     ]

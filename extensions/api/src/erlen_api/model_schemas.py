@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 import enum
 import typing as t
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -254,20 +254,45 @@ class ResourceSchemas:
     update: type[BaseModel]
 
 
-def build_schemas(schema_name: str, fields: dict[str, ColumnField], *, module: str) -> ResourceSchemas:
+def build_schemas(
+    schema_name: str,
+    fields: dict[str, ColumnField],
+    *,
+    module: str,
+    constraints: Mapping[str, t.Any] | None = None,
+) -> ResourceSchemas:
     """The models of a resource named ``schema_name`` (``Note``, ``NoteCreate``, ``NoteUpdate``).
 
     :param schema_name: the name of the read schema; the others add ``Create`` and ``Update``.
     :param fields: the exposed fields, from :func:`column_fields`.
     :param module: the module the models say they come from (the plugin's), which tells apart models of the
         same name in the OpenAPI document.
+    :param constraints: pydantic constraints the inputs of a field must meet besides its column's, by field
+        (``{"title": Field(min_length=1)}``; a list for several, such as ``AfterValidator(...)`` beside them).
+        They check what clients write, not what reads answer: rows stored before keep being served.
+    :raises ModelSchemaError: a constraint of a field clients never write.
     """
+    constraints = dict(constraints or {})
+    unwritable = [key for key in constraints if not (key in fields and fields[key].writable_on_update)]
+    unwritable = [key for key in unwritable if not (key in fields and fields[key].writable_on_create)]
+    if unwritable:
+        raise ModelSchemaError(
+            f"The resource of {schema_name}: constraints names {', '.join(map(repr, unwritable))}, which clients "
+            "never write (constraints check what they send). Fields they write: "
+            f"{', '.join(key for key, item in fields.items() if item.writable_on_create or item.writable_on_update)}."
+        )
     read_fields: dict[str, t.Any] = {}
     create_fields: dict[str, t.Any] = {}
     update_fields: dict[str, t.Any] = {}
     for key, field in fields.items():
         annotation = field.annotation | None if field.nullable else field.annotation
         read_fields[key] = (annotation, ...)
+        if key in constraints:
+            extra = constraints[key]
+            metadata = tuple(extra) if isinstance(extra, list | tuple) else (extra,)
+            # Annotated of a runtime tuple: pydantic merges these constraints with the column's own.
+            constrained: t.Any = t.Annotated.__class_getitem__((field.annotation, *metadata))  # type: ignore[attr-defined]
+            annotation = constrained | None if field.nullable else constrained
         if field.writable_on_create:
             create_fields[key] = (annotation, ... if field.required_on_create else None)
             if not field.required_on_create and not field.nullable:

@@ -413,7 +413,10 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     key = next(item for item in fields.values() if item.primary_key)
     name = resource.resource_name
     schema_name = resource.schema_name or resource.model.__name__
-    schemas = build_schemas(schema_name, fields, module=resource.model.__module__)
+    try:
+        schemas = build_schemas(schema_name, fields, module=resource.model.__module__, constraints=resource.constraints)
+    except ModelSchemaError as exc:
+        raise ApiDeclarationError(f"Plugin {plugin!r}: {exc}", plugin=plugin) from None
     item_name = item_words(schema_name)
     api = Api(f"{name.replace('-', '_')}_resource", version=resource.version, description=resource.description)
     built = BuiltResource(resource=resource, fields=fields, schemas=schemas, key=key, api=api)

@@ -64,6 +64,10 @@ class Resource:
     :param not_secret: attributes whose names look like secrets by erlen-forms' ``is_sensitive`` rule
         (``sort_key``, ``token_count``, ``hash_algorithm``) but hold none. Secret-looking columns are left out of
         every schema; these are served like any other column (and may be ``read_only``, filters or sorts).
+    :param constraints: pydantic constraints on what clients write, besides the column's type and length, by
+        attribute: ``{"title": Field(min_length=1), "isbn": Field(pattern=r"^\\d{13}$")}``, or a list of them
+        (``[Field(min_length=1), AfterValidator(check_title)]``). A create or change that breaks one answers 422
+        naming the field, and the OpenAPI document shows them (``minLength``); reads are not checked by them.
     :param filters: attributes a list may be filtered by, with ``?name=value`` (repeated: any of the values).
     :param sorts: attributes a list may be sorted by, with ``?sort=name`` or ``?sort=-name`` (descending); not
         nullable. The primary key always may, and breaks ties.
@@ -107,6 +111,7 @@ class Resource:
     exclude: Collection[str] = ()
     read_only: Collection[str] = ()
     not_secret: Collection[str] = ()
+    constraints: Mapping[str, t.Any] | None = None
     filters: Sequence[str] = ()
     sorts: Sequence[str] = ()
     default_sort: str | None = None
