@@ -39,6 +39,19 @@ def test_unmatched_paths_and_methods_under_the_prefix(client: t.Any) -> None:
     assert set(wrong_method.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
 
 
+def test_an_unmatched_path_says_where_the_paths_are_listed(client: t.Any) -> None:
+    # An id of letters where the route takes a number matches no route: Werkzeug's 404 told an API client
+    # "If you entered the URL manually please check your spelling", words for a person at a browser.
+    for path in ("/api/v1/items/abc", "/api/v1/nowhere"):
+        detail = client.get(path).json["detail"]
+        assert detail == (
+            f"No operation of the API has the path {path}: check it, and the type of each of its parameters "
+            "(a number where an id is one), against the OpenAPI document at /api/openapi.json."
+        )
+    # A 404 a view raises keeps its own words.
+    assert client.get("/api/v1/items/7").json["detail"] == "No item 7."
+
+
 def test_outside_the_prefix_flask_answers_as_usual(client: t.Any) -> None:
     response = client.get("/elsewhere")
     assert response.status_code == 404

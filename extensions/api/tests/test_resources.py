@@ -475,7 +475,15 @@ def test_operations_can_be_switched_off_and_need_a_user_one_by_one(
             Resource(Book, name="b", sorts=["isbn"]),
             "sorts names 'isbn': a list sorts only by columns that are NOT NULL",
         ),
-        (Resource(Book, name="c", fields=["id", "access_token"]), "'access_token' hold secrets"),
+        (
+            Resource(Book, name="c", fields=["id", "access_token"]),
+            "fields names 'access_token', whose names look like secrets",
+        ),
+        (
+            Resource(Book, name="h", sorts=["access_token"]),
+            "'access_token' look like secrets (by erlen-forms' is_sensitive rule), which a resource never exposes; "
+            "if they hold no secret, list them in not_secret.",
+        ),
         (Resource(Shelf, name="d", exclude=["nope"]), "exclude names 'nope', which Shelf has no column attribute of"),
         (Resource(Shelf, name="Bad Name"), "name 'Bad Name' must be a URL segment"),
         (Resource(Shelf, name="f", default_sort="floor"), "default_sort 'floor' is none of"),
@@ -561,3 +569,61 @@ def test_on_create_and_on_update_may_refuse_and_what_on_create_adds_is_saved_wit
     _problem(ada.patch(url, json={"title": "Refused on update", "price": "3.50"}), 422)
     assert ada.get(url).json["title"] == "Shelved: Attic" and ada.get(url).json["price"] is None
     assert titles() == (["Shelved: Attic"], ["Attic"])
+
+
+def test_after_create_sees_the_new_rows_key_and_commits_with_it(
+    make_db_app: t.Any, auth_config: dict[str, t.Any]
+) -> None:
+    import erlen_api
+    import erlen_db
+
+    keys_seen: list[int] = []
+
+    def add_an_annex(row: Shelf) -> None:
+        """Write a row that needs the new shelf's key, as a job enqueued for it would."""
+        keys_seen.append(row.id)
+        if row.name == "Refused":
+            refused = {"detail": "Not this name.", "location": "body", "pointer": "#/name", "type": "refused"}
+            erlen_api.abort(422, "The request's inputs are invalid.", errors=[refused])
+        erlen_db.session.add(Shelf(name=f"Annex {row.id}" if row.name != "Cellar" else "Attic", floor=row.id))
+
+    resource = Resource(Shelf, name="annexes", after_create=add_an_annex)
+    app = make_db_app([*PLUGINS, "api_sample.configured"], {**auth_config, "SAMPLE_RESOURCES": [resource]})
+    database_of(app).create_all()
+    client = api_client_for(app)
+
+    created = client.post("/api/v1/annexes", json={"name": "Attic"})
+    assert created.status_code == 201, created.json
+    assert keys_seen == [created.json["id"]]  # flushed: the key is there
+    # A taken name is the row's 409 (a flush of on_create's own answered 500): after_create is not called.
+    taken = _problem(client.post("/api/v1/annexes", json={"name": "Attic"}), 409)
+    assert [error["pointer"] for error in taken["errors"]] == ["#/name"]
+    assert len(keys_seen) == 1
+    # What after_create writes is checked the same way, and the row goes with it.
+    _problem(client.post("/api/v1/annexes", json={"name": "Cellar"}), 409)
+    _problem(client.post("/api/v1/annexes", json={"name": "Refused"}), 422)
+    db = database_of(app).new_session()
+    try:
+        stored = db.execute(sa.select(Shelf.name, Shelf.floor).order_by(Shelf.id)).all()
+    finally:
+        db.close()
+    assert [tuple(row) for row in stored] == [("Attic", 0), (f"Annex {created.json['id']}", created.json["id"])]
+
+
+def test_constraints_refuse_what_the_column_alone_would_take(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> None:
+    from pydantic import Field
+
+    resource = Resource(
+        Shelf, name="labelled", schema_name="Label", constraints={"name": Field(min_length=2, pattern=r"^[A-Z]")}
+    )
+    app = make_db_app([*PLUGINS, "api_sample.configured"], {**auth_config, "SAMPLE_RESOURCES": [resource]})
+    database_of(app).create_all()
+    client = api_client_for(app)
+    refused = _problem(client.post("/api/v1/labelled", json={"name": "x"}), 422)
+    assert [(error["pointer"], error["type"]) for error in refused["errors"]] == [("#/name", "string_too_short")]
+    created = client.post("/api/v1/labelled", json={"name": "Attic"})
+    assert created.status_code == 201, created.json
+    changed = _problem(client.patch(created.headers["Location"], json={"name": "attic"}), 422)
+    assert [error["type"] for error in changed["errors"]] == ["string_pattern_mismatch"]
+    document = client.get("/api/openapi.json").json["components"]["schemas"]["LabelCreate"]["properties"]["name"]
+    assert (document["minLength"], document["maxLength"]) == (2, 40)

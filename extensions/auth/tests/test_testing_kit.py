@@ -112,3 +112,44 @@ def test_redis_server_without_the_binary_skips(tmp_path, monkeypatch):
     monkeypatch.setenv(SERVICES_REQUIRED_VARIABLE, "1")
     with pytest.raises(pytest.fail.Exception, match="redis-server is not installed"):
         RedisServer(tmp_path).start()
+
+
+def _add_whoami(app):
+    """A route that accepts tokens and tells what the caller may do."""
+    from flask import jsonify
+    from flask_login import current_user
+
+    from erlen_auth import token_auth
+
+    @app.get("/whoami")
+    @token_auth()
+    def whoami():
+        return jsonify(
+            email=current_user.email,
+            users=current_user.can("auth.manage_users"),
+            roles=current_user.can("auth.manage_roles"),
+        )
+
+    return app
+
+
+def test_create_token_makes_a_token_of_those_scopes(app, create_user, create_token, db_session):
+    from erlen_auth.access_tokens import ScopeError
+
+    client = _add_whoami(app).test_client()
+    ada = create_user("ada@example.com", superuser=True)
+    token = create_token(ada, "auth.manage_users")
+    answer = client.get("/whoami", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert answer == {"email": "ada@example.com", "users": True, "roles": False}
+    with pytest.raises(ScopeError):
+        create_token(create_user("bob@example.com"), "auth.manage_users")
+
+
+def test_make_token_outside_pytest_commits_the_token(make_db_app):
+    from erlen_auth.testing import FAST_HASHING, make_token, make_user
+
+    app = _add_whoami(make_db_app(["forms", "auth"], {**FAST_HASHING}, create_all=True))
+    ada = make_user(app, "ada@example.com", superuser=True)
+    token = make_token(app, ada, "auth.manage_roles", name="script", expires_days=1)
+    answer = app.test_client().get("/whoami", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert answer == {"email": "ada@example.com", "users": False, "roles": True}

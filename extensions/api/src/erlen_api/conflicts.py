@@ -10,7 +10,7 @@ points to no row.
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -124,7 +124,12 @@ def conflict(
     )
 
 
-def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> bytes | None:
+def save(
+    built: BuiltResource,
+    session: Session,
+    row: t.Any | None = None,
+    after_flush: Callable[[t.Any], None] | None = None,
+) -> bytes | None:
     """Write ``session``'s changes, make the answer, then commit; a unique or foreign-key violation is a 409.
 
     The answer is made from the flushed row before the commit: should making it fail (a stored value the read
@@ -136,6 +141,8 @@ def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> by
     :param built: the resource.
     :param session: the session.
     :param row: the row created or changed; ``None`` for a deletion.
+    :param after_flush: called with ``row`` once it is flushed (a resource's ``after_create``); what it writes is
+        flushed and committed with the row, its violations answered as the row's are.
     :returns: the JSON of ``row`` as a read answers it (what its ``ETag`` is computed over); ``None`` for a
         deletion.
     :raises Problem: 409.
@@ -146,6 +153,9 @@ def save(built: BuiltResource, session: Session, row: t.Any | None = None) -> by
         values = {prop.columns[0].name: getattr(row, prop.key) for prop in mapper.column_attrs}
     try:
         session.flush()
+        if after_flush is not None:
+            after_flush(row)
+            session.flush()
         body = None
         if row is not None:
             session.refresh(row)  # the values the request set, as the database stores them

@@ -27,7 +27,7 @@ import importlib.util
 import typing as t
 
 from flask import Blueprint, Flask, current_app, request
-from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.exceptions import HTTPException, NotFound, default_exceptions
 
 from .endpoint import ENDPOINTS_ATTRIBUTE, Endpoint
 from .problems import PROBLEM_TYPES, Problem, problem_response
@@ -197,6 +197,14 @@ def answer_routing_error() -> Response | HTTPException | None:
     state = state_of(t.cast(Flask, current_app._get_current_object()))  # type: ignore[attr-defined]
     if not state.covers(request.path):
         return None
+    if isinstance(error, NotFound) and error.description == NotFound.description:
+        # Werkzeug's words are for a person at a browser ("if you entered the URL manually..."); an API client
+        # needs to know where the paths and their parameters' types are listed (an id of letters matches none).
+        document = f"{current_app.config['API_URL_PREFIX'].rstrip('/')}/openapi.json"
+        error = NotFound(
+            f"No operation of the API has the path {request.path}: check it, and the type of each of its "
+            f"parameters (a number where an id is one), against the OpenAPI document at {document}."
+        )
     response = to_problem(error)
     lifecycle = state.lifecycle_for(request.path)
     if lifecycle is not None and not isinstance(response, HTTPException):

@@ -14,7 +14,8 @@ From each mapped column:
 * whether it is required on create: ``NOT NULL`` without a default.
 
 Secret columns (``password_hash``, ``api_key``...) are left out of every
-schema by the rule erlen-forms and erlen-admin use, :func:`erlen_forms.model_forms.is_sensitive`.
+schema by the rule erlen-forms and erlen-admin use, :func:`erlen_forms.model_forms.is_sensitive`,
+unless the resource names them in ``not_secret`` (a ``sort_key`` or a ``token_count`` holds no secret).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import datetime
 import enum
 import typing as t
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -157,6 +158,7 @@ def column_fields(
     fields: Collection[str] | None = None,
     exclude: Collection[str] = (),
     read_only: Collection[str] = (),
+    not_secret: Collection[str] = (),
     dialect: str | None = None,
 ) -> dict[str, ColumnField]:
     """The fields of ``model`` a resource exposes, by attribute name, in the order of the table's columns.
@@ -165,9 +167,11 @@ def column_fields(
     :param fields: the attributes to expose; all but secrets by default.
     :param exclude: attributes to leave out.
     :param read_only: attributes clients may read but never write.
+    :param not_secret: attributes whose names look like secrets by erlen-forms' rule (``sort_key``,
+        ``token_count``) but hold none: exposed like any other column.
     :param dialect: the app's database dialect (for the range of integers).
-    :raises ModelSchemaError: a name that is no column attribute, a secret column asked for, or a model whose
-        primary key has several columns.
+    :raises ModelSchemaError: a name that is no column attribute, a secret column asked for (in ``fields`` or
+        ``read_only``), or a model whose primary key has several columns.
     """
     mapper = t.cast(Mapper[t.Any], sa.inspect(model))
     name = model.__name__
@@ -176,24 +180,27 @@ def column_fields(
             f"The model {name} has a primary key of {len(mapper.primary_key)} columns; a resource needs one."
         )
     attributes = {prop.key: prop for prop in mapper.column_attrs if len(prop.columns) == 1}
-    for option, names in (("fields", fields or ()), ("exclude", exclude), ("read_only", read_only)):
+    options = (("fields", fields or ()), ("exclude", exclude), ("read_only", read_only), ("not_secret", not_secret))
+    for option, names in options:
         unknown = [key for key in names if key not in attributes]
         if unknown:
             raise ModelSchemaError(
                 f"The resource of {name}: {option} names {', '.join(map(repr, unknown))}, which {name} has no column "
                 f"attribute of. Its columns: {', '.join(attributes)}."
             )
-    if fields is not None:
-        secret = [key for key in fields if is_secret(key)]
+    # Named in read_only, a hidden secret would vanish from the resource without a word: say why instead.
+    for option, names in (("fields", fields or ()), ("read_only", read_only)):
+        secret = [key for key in names if key not in not_secret and _looks_secret(key, attributes[key])]
         if secret:
             raise ModelSchemaError(
-                f"The resource of {name}: {', '.join(map(repr, secret))} hold secrets (by erlen-forms' is_sensitive "
-                "rule) and are never exposed; remove them from fields."
+                f"The resource of {name}: {option} names {', '.join(map(repr, secret))}, whose names look like "
+                "secrets (by erlen-forms' is_sensitive rule), which a resource never exposes. Remove them from "
+                f"{option}; or, if they hold no secret, list them in not_secret to expose them."
             )
     found: dict[str, ColumnField] = {}
     for key, prop in attributes.items():
         column = t.cast(sa.Column[t.Any], prop.columns[0])
-        if not isinstance(column, sa.Column) or is_secret(key) or is_secret(column.name):
+        if not isinstance(column, sa.Column) or (key not in not_secret and _looks_secret(key, prop)):
             continue
         if (fields is not None and key not in fields) or key in exclude:
             continue
@@ -219,6 +226,15 @@ def column_fields(
     return found
 
 
+def _looks_secret(key: str, prop: t.Any) -> bool:
+    """Whether the column attribute ``key`` looks like a secret, by its attribute's name or its column's.
+
+    :param key: the attribute's name.
+    :param prop: its column property.
+    """
+    return is_secret(key) or is_secret(str(prop.columns[0].name))
+
+
 def _no_default(schema: dict[str, t.Any]) -> None:
     """Leave ``default`` out of a field's JSON Schema: an optional field of a change has no default."""
     schema.pop("default", None)
@@ -238,20 +254,45 @@ class ResourceSchemas:
     update: type[BaseModel]
 
 
-def build_schemas(schema_name: str, fields: dict[str, ColumnField], *, module: str) -> ResourceSchemas:
+def build_schemas(
+    schema_name: str,
+    fields: dict[str, ColumnField],
+    *,
+    module: str,
+    constraints: Mapping[str, t.Any] | None = None,
+) -> ResourceSchemas:
     """The models of a resource named ``schema_name`` (``Note``, ``NoteCreate``, ``NoteUpdate``).
 
     :param schema_name: the name of the read schema; the others add ``Create`` and ``Update``.
     :param fields: the exposed fields, from :func:`column_fields`.
     :param module: the module the models say they come from (the plugin's), which tells apart models of the
         same name in the OpenAPI document.
+    :param constraints: pydantic constraints the inputs of a field must meet besides its column's, by field
+        (``{"title": Field(min_length=1)}``; a list for several, such as ``AfterValidator(...)`` beside them).
+        They check what clients write, not what reads answer: rows stored before keep being served.
+    :raises ModelSchemaError: a constraint of a field clients never write.
     """
+    constraints = dict(constraints or {})
+    unwritable = [key for key in constraints if not (key in fields and fields[key].writable_on_update)]
+    unwritable = [key for key in unwritable if not (key in fields and fields[key].writable_on_create)]
+    if unwritable:
+        raise ModelSchemaError(
+            f"The resource of {schema_name}: constraints names {', '.join(map(repr, unwritable))}, which clients "
+            "never write (constraints check what they send). Fields they write: "
+            f"{', '.join(key for key, item in fields.items() if item.writable_on_create or item.writable_on_update)}."
+        )
     read_fields: dict[str, t.Any] = {}
     create_fields: dict[str, t.Any] = {}
     update_fields: dict[str, t.Any] = {}
     for key, field in fields.items():
         annotation = field.annotation | None if field.nullable else field.annotation
         read_fields[key] = (annotation, ...)
+        if key in constraints:
+            extra = constraints[key]
+            metadata = tuple(extra) if isinstance(extra, list | tuple) else (extra,)
+            # Annotated of a runtime tuple: pydantic merges these constraints with the column's own.
+            constrained: t.Any = t.Annotated.__class_getitem__((field.annotation, *metadata))  # type: ignore[attr-defined]
+            annotation = constrained | None if field.nullable else constrained
         if field.writable_on_create:
             create_fields[key] = (annotation, ... if field.required_on_create else None)
             if not field.required_on_create and not field.nullable:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from .api import Api, ApiDeclarationError
 from .conflicts import save
 from .etags import entity_tag, matches
-from .model_schemas import ColumnField, ModelSchemaError, ResourceSchemas, build_schemas, column_fields
+from .model_schemas import ColumnField, ModelSchemaError, ResourceSchemas, build_schemas, column_fields, is_secret
 from .pagination import SortKey, estimated_total, keyset_page, link_header, page_arguments
 from .params import Query
 from .problems import Problem
@@ -292,7 +292,7 @@ def _check(resource: Resource, plugin: str, fields: dict[str, ColumnField]) -> N
                 resource,
                 plugin,
                 f"{option} names {', '.join(map(repr, missing))}, which the resource does not expose "
-                f"(exposed: {', '.join(fields)}).",
+                f"(exposed: {', '.join(fields)}).{_secret_hint(resource, missing)}",
             )
     reserved = sorted(set(resource.filters) & RESERVED_PARAMETERS)
     if reserved:
@@ -372,6 +372,21 @@ def _view(function: Callable[..., t.Any], name: str, annotations: dict[str, t.An
     return function
 
 
+def _secret_hint(resource: Resource, names: list[str]) -> str:
+    """What to do about those of ``names`` a resource leaves out as secrets: a sentence, or nothing.
+
+    :param resource: the declaration.
+    :param names: attributes an option names that the resource does not expose.
+    """
+    secret = [name for name in names if is_secret(name)]
+    if not secret:
+        return ""
+    return (
+        f" {', '.join(map(repr, secret))} look like secrets (by erlen-forms' is_sensitive rule), which a resource "
+        "never exposes; if they hold no secret, list them in not_secret."
+    )
+
+
 def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     """Make ``resource`` ready for ``app``: its schemas, and a blueprint with its endpoints.
 
@@ -389,6 +404,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             fields=resource.fields,
             exclude=resource.exclude,
             read_only=resource.read_only,
+            not_secret=resource.not_secret,
             dialect=dialect,
         )
     except ModelSchemaError as exc:
@@ -397,7 +413,10 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     key = next(item for item in fields.values() if item.primary_key)
     name = resource.resource_name
     schema_name = resource.schema_name or resource.model.__name__
-    schemas = build_schemas(schema_name, fields, module=resource.model.__module__)
+    try:
+        schemas = build_schemas(schema_name, fields, module=resource.model.__module__, constraints=resource.constraints)
+    except ModelSchemaError as exc:
+        raise ApiDeclarationError(f"Plugin {plugin!r}: {exc}", plugin=plugin) from None
     item_name = item_words(schema_name)
     api = Api(f"{name.replace('-', '_')}_resource", version=resource.version, description=resource.description)
     built = BuiltResource(resource=resource, fields=fields, schemas=schemas, key=key, api=api)
@@ -507,7 +526,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             if resource.on_create is not None:
                 resource.on_create(row)
             session.add(row)
-            body = save(built, session, row)
+            body = save(built, session, row, after_flush=resource.after_create)
             location = url_for(f"{api.name}.read", **{key.key: getattr(row, key.key)}) if "read" in operations else None
             return built.item_response(row, 201, {"Location": location} if location else None, body)
 

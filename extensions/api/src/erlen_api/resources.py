@@ -61,6 +61,13 @@ class Resource:
     :param fields: the model's attributes to expose; every column but the secret ones by default.
     :param exclude: attributes to leave out.
     :param read_only: attributes clients read but never write (set them in ``on_create``).
+    :param not_secret: attributes whose names look like secrets by erlen-forms' ``is_sensitive`` rule
+        (``sort_key``, ``token_count``, ``hash_algorithm``) but hold none. Secret-looking columns are left out of
+        every schema; these are served like any other column (and may be ``read_only``, filters or sorts).
+    :param constraints: pydantic constraints on what clients write, besides the column's type and length, by
+        attribute: ``{"title": Field(min_length=1), "isbn": Field(pattern=r"^\\d{13}$")}``, or a list of them
+        (``[Field(min_length=1), AfterValidator(check_title)]``). A create or change that breaks one answers 422
+        naming the field, and the OpenAPI document shows them (``minLength``); reads are not checked by them.
     :param filters: attributes a list may be filtered by, with ``?name=value`` (repeated: any of the values).
     :param sorts: attributes a list may be sorted by, with ``?sort=name`` or ``?sort=-name`` (descending); not
         nullable. The primary key always may, and breaks ties.
@@ -74,12 +81,19 @@ class Resource:
     :param on_create: ``on_create(row)``, called in the request with the new model instance, made from the
         body's fields, before it is added to the session and flushed: it sets what the client may not send (an
         owner from ``current_user``, say). What it adds to the session (a job, a mail) is committed with the row,
-        in one transaction. It may refuse the request with :func:`erlen_api.abort`: nothing is saved. A 422
+        in one transaction; the row has no key yet, so what needs it goes in ``after_create``. It may refuse the
+        request with :func:`erlen_api.abort`: nothing is saved. A 422
         lists its errors as every 422 of the OpenAPI document does: ``abort(422, "The request's inputs are
         invalid.", errors=[{"detail": "...", "location": "body", "pointer": "#/title", "type": "taken"}])``.
         Its return value is ignored.
     :param on_update: ``on_update(row)``, called likewise with the row after the body's fields were set on it,
         before the flush; :func:`erlen_api.abort` from it leaves the row unchanged.
+    :param after_create: ``after_create(row)``, called in the request once the new row is flushed (its primary
+        key and server-made values set) and before the commit: what needs the row's key goes here, such as a
+        job for it (``index_book.enqueue(row.id)``), committed with the row in one transaction. ``on_create``
+        comes too early for that, and a flush of its own would turn a taken unique value into a 500 instead of
+        the 409. A unique or foreign-key violation of what it writes answers 409 too, and
+        :func:`erlen_api.abort` from it saves nothing. Its return value is ignored.
     :param if_match_required: changes and deletions must send ``If-Match`` (428 without it).
     :param estimate_total: give lists an ``estimated_total`` where it is cheap (PostgreSQL's planner).
     :param schema_name: the name of its schema in the OpenAPI document; the model's class name by default.
@@ -96,6 +110,8 @@ class Resource:
     fields: Collection[str] | None = None
     exclude: Collection[str] = ()
     read_only: Collection[str] = ()
+    not_secret: Collection[str] = ()
+    constraints: Mapping[str, t.Any] | None = None
     filters: Sequence[str] = ()
     sorts: Sequence[str] = ()
     default_sort: str | None = None
@@ -104,6 +120,7 @@ class Resource:
     scope: Callable[[sa.Select[t.Any], Operation], sa.Select[t.Any]] | None = None
     on_create: Callable[[t.Any], None] | None = None
     on_update: Callable[[t.Any], None] | None = None
+    after_create: Callable[[t.Any], None] | None = None
     if_match_required: bool = False
     estimate_total: bool = True
     schema_name: str | None = None

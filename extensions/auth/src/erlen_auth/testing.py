@@ -6,6 +6,11 @@ Fixtures (on the core's ``app`` fixture; enable ``auth`` in ``erlen_plugins``):
     ``create_user("ada@example.com", password=..., roles=[...], superuser=False)``
     makes a committed user inside the ``db_session`` test transaction (rolled
     back at the end). The default password is :data:`DEFAULT_PASSWORD`.
+``create_token``
+    ``create_token(user, "notes.edit", ...)`` makes a personal access token of
+    ``user`` limited to those scopes (permissions ``user`` has), committed
+    inside the ``db_session`` test transaction, and returns it, for
+    ``Authorization: Bearer`` (erlen-api's ``make_api_client(token=...)``).
 ``login_as``
     ``login_as(client, user, remember=False)`` logs a test client in as
     ``user`` without the log-in form: it makes a log-in session (an
@@ -98,6 +103,45 @@ def make_user(
             session.close()  # the user stays usable: sessions do not expire objects on commit
 
 
+def make_token(
+    app: Flask,
+    user: User,
+    *scopes: str,
+    name: str = "test",
+    expires_days: int | None = 30,
+    db: Session | None = None,
+) -> str:
+    """Make and commit a personal access token of ``user``, as ``erlen user token create`` does; return it.
+
+    :param app: the app.
+    :param user: whose token; it authenticates as them.
+    :param scopes: the permissions it may use, each one ``user`` has (through a role, or as a superuser).
+    :param name: what it is for, shown in the user's list of tokens.
+    :param expires_days: days it is valid for; ``None``: never (only without ``AUTH_ACCESS_TOKEN_MAX_DAYS``).
+    :param db: the session to use (``db_session`` in a test); a new session of the app by default.
+    :raises erlen_auth.access_tokens.ScopeError: a scope ``user`` does not have.
+    """
+    from erlen_db import database_of
+
+    from . import access_tokens
+    from .models import User
+
+    session = db if db is not None else database_of(app).new_session()
+    try:
+        # A request's context: the token_created notice it queues is a mail with links.
+        with app.test_request_context():
+            owner = session.get_one(User, user.id)
+            made = access_tokens.create(owner, name=name, scopes=scopes, expires_days=expires_days, db=session)
+            session.commit()
+            return made.token
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if db is None:
+            session.close()
+
+
 def login_as(client: FlaskClient, user: User, *, remember: bool = False) -> FlaskClient:
     """Log ``client`` in as ``user`` without the form: a log-in session is made and the cookies carry it.
 
@@ -139,6 +183,16 @@ def create_user(app: Flask, db_session: Session) -> Callable[..., User]:
 
     def make(email: str = "user@example.com", **kwargs: t.Any) -> User:
         return make_user(app, email, db=db_session, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def create_token(app: Flask, db_session: Session) -> Callable[..., str]:
+    """A factory of personal access tokens in the test transaction; see the module documentation."""
+
+    def make(user: User, *scopes: str, **kwargs: t.Any) -> str:
+        return make_token(app, user, *scopes, db=db_session, **kwargs)
 
     return make
 
@@ -326,4 +380,4 @@ def oidc_provider() -> Iterator[t.Any]:
         yield provider
 
 
-__all__ = ["DEFAULT_PASSWORD", "FAST_HASHING", "RedisServer", "login_as", "make_user"]
+__all__ = ["DEFAULT_PASSWORD", "FAST_HASHING", "RedisServer", "login_as", "make_token", "make_user"]
