@@ -286,12 +286,16 @@ class ModelView:
         return self.permission_names.get(operation) or f"admin.{self.slug}.{operation}"
 
     def permissions(self) -> dict[str, str]:
-        """The view's own permissions with their descriptions, for erlen-auth's registry (not those it borrows)."""
-        operations = [*OPERATIONS, *(["export"] if self.export_separately and self.can_export else [])]
+        """The view's own permissions with their descriptions, for erlen-auth's registry (not those it borrows).
+
+        Only the operations the view offers: a read-only view (the audit log, ``can_edit=False``) declaring
+        ``edit`` would put a permission on the role page that grants nothing.
+        """
+        operations = [*OPERATIONS, *(["export"] if self.export_separately else [])]
         return {
             self.permission(op): f"Admin: {op} {self.plural.lower()}"
             for op in operations
-            if op not in self.permission_names
+            if self.offers(op) and op not in self.permission_names
         }
 
     def offers(self, operation: str) -> bool:
