@@ -96,7 +96,8 @@ def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
         ModelView(
             AuditEntry,
             name="Audit entry",
-            plural="Audit log",
+            plural="Audit entries",
+            heading="Audit log",
             slug="audit",
             list_columns=columns,
             export_columns=["id", *columns, "changes"],

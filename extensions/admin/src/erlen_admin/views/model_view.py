@@ -57,7 +57,10 @@ class ModelView:
 
     :param model: the mapped class (single-column primary key).
     :param name: the singular name people see; from the class name by default.
-    :param plural: the plural name; ``name + "s"`` by default.
+    :param plural: the plural name; ``name + "s"`` by default. It names the rows wherever they are counted
+        ("5 audit entries in all"), so it is a plural noun, not a title.
+    :param heading: the list page's heading and the links to it (the navigation, the dashboard, breadcrumbs)
+        when the rows together have a name of their own ("Audit log"); :attr:`plural` by default.
     :param slug: the URL part and the middle of the permission names
         (``admin.<slug>.view``); the table name by default.
     :param list_columns: the column attributes the list shows; the first few by default.
@@ -119,6 +122,7 @@ class ModelView:
         *,
         name: str | None = None,
         plural: str | None = None,
+        heading: str | None = None,
         slug: str | None = None,
         list_columns: Sequence[str] | None = None,
         sortable: Sequence[str] | None = None,
@@ -168,6 +172,7 @@ class ModelView:
         self.pk_column = pk_column
         self.name = name or re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower().capitalize()
         self.plural = plural or f"{self.name}s"
+        self.heading = heading or self.plural
         self.slug = slug or self.table.name.lower()
         if not _SLUG.match(self.slug):
             raise AdminConfigError(f"{model.__name__}: slug {self.slug!r} must be lower-case letters, digits, - or _.")
