@@ -214,9 +214,10 @@ def erlen_static_folder() -> str:
 @erlen.hookimpl
 def erlen_template_globals() -> Mapping[str, t.Any]:
     from .navigation import admin_nav
+    from .timestamps import time_tag
     from .views.registry import registry_of
 
-    return {"admin_registry": registry_of, "admin_nav": admin_nav}
+    return {"admin_registry": registry_of, "admin_nav": admin_nav, "admin_time": time_tag}
 
 
 @erlen.hookimpl

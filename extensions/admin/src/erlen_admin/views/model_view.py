@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
+from markupsafe import Markup
 from sqlalchemy import types as satypes
 from sqlalchemy.orm import Mapper
 
@@ -22,6 +23,7 @@ from erlen_forms import is_sensitive
 
 from ..actions import DELETE_SELECTED, OPERATIONS, Action
 from ..object_actions import ObjectAction
+from ..timestamps import time_tag
 from .panels import Panel
 from .query_filters import QueryFilter
 
@@ -453,11 +455,22 @@ class ModelView:
         return f"{self.name} “{text}”"
 
     def display(self, key: str, value: t.Any) -> str:
-        """The text of ``value`` in column ``key`` (escaped by the templates)."""
+        """The text of ``value`` in column ``key`` (escaped by the templates), as the CSV export writes it."""
         formatter = self.formatters.get(key)
         if formatter is not None:
             return formatter(value)
         return display_value(value)
+
+    def display_html(self, key: str, value: t.Any) -> str | Markup:
+        """``value`` in column ``key`` on a page: :meth:`display`'s text, but a time in the admin's one format, in a
+        ``<time>`` element giving the exact value (:mod:`erlen_admin.timestamps`).
+
+        :param key: the column attribute.
+        :param value: the value.
+        """
+        if key not in self.formatters and isinstance(value, dt.datetime):
+            return time_tag(value)
+        return self.display(key, value)
 
     def form_class(self, creating: bool = False) -> t.Any:
         """The create or edit form, built once each by erlen-forms' ``model_form``.
