@@ -30,7 +30,24 @@ def test_permissions_are_registered_with_auth(app, db_session):
     assert "admin.access" in known
     for operation in ("view", "create", "edit", "delete"):
         assert known[f"admin.library_book.{operation}"].plugin == "admin"
-        assert f"admin.audit.{operation}" in known
+    assert "admin.audit.view" in known
+
+
+def test_read_only_views_declare_only_the_operations_they_offer(app, db_session):
+    """The audit log cannot be created, edited or deleted through the admin: a role's page offered
+    admin.audit.create, .edit and .delete all the same, each granting nothing."""
+    from erlen_admin import registry_of
+
+    known = permissions_of(app)
+    for operation in ("create", "edit", "delete"):
+        assert f"admin.audit.{operation}" not in known
+    for view in registry_of(app).models.values():
+        for operation in ("view", "create", "edit", "delete", "export"):
+            name = view.permission(operation)
+            if view.offers(operation):
+                assert name in known, (view.slug, operation)
+            elif name.startswith(f"admin.{view.slug}."):
+                assert name not in known, (view.slug, operation)
 
 
 def test_anonymous_users_are_sent_to_log_in(client, db_session):

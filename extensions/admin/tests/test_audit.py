@@ -105,7 +105,7 @@ def test_the_audit_log_shows_only_entries_of_models_the_user_may_view(
     assert "Seen" in export and "Hidden Author" not in export and "Gone Row" not in export
     dashboard = auditor.get("/admin/").text
     assert "Seen" in dashboard and "Hidden Author" not in dashboard and "Gone Row" not in dashboard
-    assert '<desc id="activity-desc">1 changes in all' in dashboard
+    assert '<desc id="activity-desc">1 change in all' in dashboard
     # A superuser sees every entry, those of models without a view included.
     everything = admin_client.get("/admin/m/audit/?per_page=100").text
     assert "Seen" in everything and "Hidden Author" in everything and "Gone Row" in everything

@@ -379,3 +379,21 @@ def test_posting_to_a_row_deleted_since_its_page_was_opened(admin_client, books,
     # A key that was never one is still a 404.
     assert admin_client.post(f"{BOOKS}not-a-key/delete").status_code == 404
     assert entries(db_session) == []
+
+
+def test_an_objects_pages_are_titled_by_its_name(admin_client, db_session):
+    """Found walking the admin as a staff user: a role's tabs read "Role 1" and "Edit role" where the page's
+    heading named it."""
+    from erlen_auth import Role
+
+    role = Role(name="Editors")
+    db_session.add(role)
+    db_session.commit()
+    pages = {
+        f"/admin/m/roles/{role.id}/": "<title>Role “Editors” ·",
+        f"/admin/m/roles/{role.id}/edit": "<title>Edit Editors ·",
+        f"/admin/m/roles/{role.id}/delete": "<title>Delete Editors ·",
+    }
+    for url, title in pages.items():
+        html = admin_client.get(url).text
+        assert title in html, (url, html[: html.find("</title>") + 8])

@@ -289,6 +289,29 @@ def test_exact_count_of_one_row_is_singular(admin_client, books):
     assert "1 books" not in html
 
 
+def test_counts_name_the_rows_with_the_views_singular_and_plural_nouns(admin_client, books, db_session):
+    """Found walking the admin as a staff user: the audit log's plural was its title, so its list read
+    "5 audit log in all." and "No audit log found."; the list keeps its title, the counts say entries."""
+    from erlen_admin.models import AuditEntry
+
+    for book, title in [(books[0], "Renamed"), (books[1], "Renamed too")]:
+        db_session.add(
+            AuditEntry(action="edit", model="library_book", object_id=str(book.id), object_repr=title, changes={})
+        )
+    db_session.commit()
+    many = admin_client.get("/admin/m/audit/?count=1").text
+    assert "<h1>Audit log</h1>" in many
+    assert re.search(r"\b2 audit entries in all\.", many), many
+    one = admin_client.get("/admin/m/audit/?count=1&q=Renamed+too").text
+    assert re.search(r"\b1 audit entry in all\.", one)
+    none = admin_client.get("/admin/m/audit/?q=nothing-like-this").text
+    assert "No audit entries found." in none
+    assert "audit log in all" not in many + one + none and "No audit log found" not in none
+    # The navigation, the dashboard and the detail page's breadcrumbs call the list by its title.
+    dashboard = admin_client.get("/admin/").text
+    assert re.search(r'<a href="/admin/m/audit/"[^>]*>Audit log</a>', dashboard)
+
+
 def test_estimate_from_database_statistics(admin_client, books, db_session):
     dialect = db_session.get_bind().dialect.name
     db_session.execute(sa.text("ANALYZE"))

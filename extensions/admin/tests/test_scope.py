@@ -283,7 +283,7 @@ def test_the_audit_log_shows_a_scoped_model_s_entries_of_the_scope_only(app, edi
         assert "Red renamed" in text and "Blue renamed" not in text
     dashboard = editor.get("/admin/").text
     assert "Red renamed" in dashboard and "Blue renamed" not in dashboard
-    assert '<desc id="activity-desc">1 changes in all' in dashboard
+    assert '<desc id="activity-desc">1 change in all' in dashboard
     assert "Blue renamed" in admin_client.get("/admin/m/audit/").text
 
 

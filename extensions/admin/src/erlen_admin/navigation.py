@@ -58,7 +58,7 @@ def admin_nav() -> list[NavGroup]:
         before, _, after = url_for("admin.list", slug=_SLUG_MARKER).partition(_SLUG_MARKER)
     groups = []
     for group in registry.groups:
-        hrefs = [(f"{before}{v.slug}{after}", v.plural) for v in group.models if v.allows(user, "view")]
+        hrefs = [(f"{before}{v.slug}{after}", v.heading) for v in group.models if v.allows(user, "view")]
         hrefs += [(url_for("admin.page", slug=p.slug), p.title) for p in group.pages if p.allowed(user)]
         if hrefs:
             groups.append(NavGroup(group.plugin, [NavLink(href, text, path.startswith(href)) for href, text in hrefs]))

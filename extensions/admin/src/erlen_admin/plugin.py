@@ -96,7 +96,8 @@ def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
         ModelView(
             AuditEntry,
             name="Audit entry",
-            plural="Audit log",
+            plural="Audit entries",
+            heading="Audit log",
             slug="audit",
             list_columns=columns,
             export_columns=["id", *columns, "changes"],
@@ -213,9 +214,10 @@ def erlen_static_folder() -> str:
 @erlen.hookimpl
 def erlen_template_globals() -> Mapping[str, t.Any]:
     from .navigation import admin_nav
+    from .timestamps import time_tag
     from .views.registry import registry_of
 
-    return {"admin_registry": registry_of, "admin_nav": admin_nav}
+    return {"admin_registry": registry_of, "admin_nav": admin_nav, "admin_time": time_tag}
 
 
 @erlen.hookimpl

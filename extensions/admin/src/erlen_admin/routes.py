@@ -157,7 +157,7 @@ def fk_link(view: ModelView, key: str, value: t.Any, labels: dict[t.Any, str]) -
     :mod:`erlen_admin.related`) is its bare key, without a link.
     """
     if value is None:
-        return view.display(key, value)
+        return view.display_html(key, value)
     remote = view.foreign_key(key)
     text = listing.related_text(value, labels)
     if remote is None or value not in labels:
@@ -216,7 +216,7 @@ def list_view(slug: str) -> t.Any:
         cells = []
         for key in view.list_columns:
             value = getattr(obj, key)
-            cells.append(fk_link(view, key, value, links[key]) if key in links else view.display(key, value))
+            cells.append(fk_link(view, key, value, links[key]) if key in links else view.display_html(key, value))
         ident = view.pk_of(obj)
         row = ListRow(ident, cells, detail_url(ident), edit_url(ident) if edit_url else None)
         rows.append(row)
@@ -288,7 +288,7 @@ def detail_view(slug: str, ident: str) -> str:
                 )
             )
         else:
-            fields.append((view.label(key), view.display(key, value)))
+            fields.append((view.label(key), view.display_html(key, value)))
     audit_view = registry_of().models.get("audit")
     history = None
     if audit_view is not None and audit_view.allows(current_user, "view") and view is not audit_view:

@@ -22,8 +22,10 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from flask import Flask
 from flask_login import current_user
+from markupsafe import Markup
 
 from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of
+from erlen_admin.timestamps import time_tag
 from erlen_db import get_session
 from erlen_forms import is_sensitive
 
@@ -48,13 +50,13 @@ HISTORY_LIMIT = 10
 ROLE_USERS_LIMIT = 50
 
 
-def when(value: dt.datetime | None) -> str:
-    """A stored time for people, in UTC to the minute; "—" for none."""
-    if value is None:
-        return "—"
-    from .sessions import utc
+def when(value: dt.datetime | None) -> Markup:
+    """A stored time on the panels of a user's page, as the admin writes every time (``<time>``, in UTC to the
+    minute, to the second in its title); "—" for none.
 
-    return utc(value).strftime("%Y-%m-%d %H:%M UTC")
+    :param value: the time, or ``None``.
+    """
+    return time_tag(value)
 
 
 def _role_options() -> list[tuple[str, str]]:
@@ -98,7 +100,6 @@ class UserView(ModelView):
                 QueryFilter("role", "Role", _role_options, _by_role),
                 QueryFilter("confirmed", "Confirmed", (("1", "Yes"), ("0", "No")), _by_confirmation),
             ],
-            formatters={"email_confirmed_at": when, "last_login_at": when, "created_at": when},
             can_delete=False,
             permissions={"create": MANAGE_USERS, "edit": MANAGE_USERS, "delete": MANAGE_USERS},
             actions=[

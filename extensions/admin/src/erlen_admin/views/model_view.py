@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
+from markupsafe import Markup
 from sqlalchemy import types as satypes
 from sqlalchemy.orm import Mapper
 
@@ -22,6 +23,7 @@ from erlen_forms import is_sensitive
 
 from ..actions import DELETE_SELECTED, OPERATIONS, Action
 from ..object_actions import ObjectAction
+from ..timestamps import time_tag
 from .panels import Panel
 from .query_filters import QueryFilter
 
@@ -57,7 +59,10 @@ class ModelView:
 
     :param model: the mapped class (single-column primary key).
     :param name: the singular name people see; from the class name by default.
-    :param plural: the plural name; ``name + "s"`` by default.
+    :param plural: the plural name; ``name + "s"`` by default. It names the rows wherever they are counted
+        ("5 audit entries in all"), so it is a plural noun, not a title.
+    :param heading: the list page's heading and the links to it (the navigation, the dashboard, breadcrumbs)
+        when the rows together have a name of their own ("Audit log"); :attr:`plural` by default.
     :param slug: the URL part and the middle of the permission names
         (``admin.<slug>.view``); the table name by default.
     :param list_columns: the column attributes the list shows; the first few by default.
@@ -119,6 +124,7 @@ class ModelView:
         *,
         name: str | None = None,
         plural: str | None = None,
+        heading: str | None = None,
         slug: str | None = None,
         list_columns: Sequence[str] | None = None,
         sortable: Sequence[str] | None = None,
@@ -168,6 +174,7 @@ class ModelView:
         self.pk_column = pk_column
         self.name = name or re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower().capitalize()
         self.plural = plural or f"{self.name}s"
+        self.heading = heading or self.plural
         self.slug = slug or self.table.name.lower()
         if not _SLUG.match(self.slug):
             raise AdminConfigError(f"{model.__name__}: slug {self.slug!r} must be lower-case letters, digits, - or _.")
@@ -286,12 +293,16 @@ class ModelView:
         return self.permission_names.get(operation) or f"admin.{self.slug}.{operation}"
 
     def permissions(self) -> dict[str, str]:
-        """The view's own permissions with their descriptions, for erlen-auth's registry (not those it borrows)."""
-        operations = [*OPERATIONS, *(["export"] if self.export_separately and self.can_export else [])]
+        """The view's own permissions with their descriptions, for erlen-auth's registry (not those it borrows).
+
+        Only the operations the view offers: a read-only view (the audit log, ``can_edit=False``) declaring
+        ``edit`` would put a permission on the role page that grants nothing.
+        """
+        operations = [*OPERATIONS, *(["export"] if self.export_separately else [])]
         return {
             self.permission(op): f"Admin: {op} {self.plural.lower()}"
             for op in operations
-            if op not in self.permission_names
+            if self.offers(op) and op not in self.permission_names
         }
 
     def offers(self, operation: str) -> bool:
@@ -444,11 +455,22 @@ class ModelView:
         return f"{self.name} “{text}”"
 
     def display(self, key: str, value: t.Any) -> str:
-        """The text of ``value`` in column ``key`` (escaped by the templates)."""
+        """The text of ``value`` in column ``key`` (escaped by the templates), as the CSV export writes it."""
         formatter = self.formatters.get(key)
         if formatter is not None:
             return formatter(value)
         return display_value(value)
+
+    def display_html(self, key: str, value: t.Any) -> str | Markup:
+        """``value`` in column ``key`` on a page: :meth:`display`'s text, but a time in the admin's one format, in a
+        ``<time>`` element giving the exact value (:mod:`erlen_admin.timestamps`).
+
+        :param key: the column attribute.
+        :param value: the value.
+        """
+        if key not in self.formatters and isinstance(value, dt.datetime):
+            return time_tag(value)
+        return self.display(key, value)
 
     def form_class(self, creating: bool = False) -> t.Any:
         """The create or edit form, built once each by erlen-forms' ``model_form``.
