@@ -373,7 +373,16 @@ def test_types_lengths_nullability_and_enums_are_validated(app: Flask, ada: ApiC
         "#/title"
     )
     assert ada.patch(f"/api/v1/books/{book['id']}", json={"isbn": None}).status_code == 200
-    _problem(ada.post("/api/v1/books", json={"title": "nul \x00 inside"}), 422)
+    nul = _problem(ada.post("/api/v1/books", json={"title": "nul \x00 inside"}), 422)["errors"]
+    # In words, where pydantic's message quoted the pattern ("String should match pattern '^[^\\x00]*$'").
+    assert nul == [
+        {
+            "detail": "Text may not hold the NUL character (\\u0000): remove it.",
+            "location": "body",
+            "pointer": "#/title",
+            "type": "string_pattern_mismatch",
+        }
+    ]
     # A SmallInteger holds 16 bits on PostgreSQL; SQLite stores 64 in any integer column.
     big = ada.post("/api/v1/shelves", json={"name": "big", "floor": 40000})
     assert big.status_code == (422 if database_of(app).engine.dialect.name == "postgresql" else 201), big.data

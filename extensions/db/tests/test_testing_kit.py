@@ -68,6 +68,14 @@ def test_commits_under_db_session_are_not_visible_outside_its_transaction(app: F
     assert committed_names(app) == []  # seen from a connection of its own
 
 
+def test_the_database_tells_whether_its_sessions_join_a_rolled_back_transaction(app: Flask) -> None:
+    database = erlen_db.database_of(app)
+    assert not database.in_rolled_back_transaction
+    with erlen_db.rolled_back(app):
+        assert database.in_rolled_back_transaction  # code reading on connections of its own can refuse
+    assert not database.in_rolled_back_transaction
+
+
 def test_app_context_session_joins_the_test_transaction(app: Flask, db_session: Session) -> None:
     db_session.add(Author(name="ann"))
     db_session.commit()

@@ -90,3 +90,20 @@ def test_a_single_queue_name_instead_of_a_list_is_refused_saying_so(make_tasks_a
     with pytest.raises(TypeError, match=message), background_worker(app, queues="default"):
         pass  # pragma: no cover - never entered
     assert set(statuses(app).values()) == {"pending"}
+
+
+def test_jobs_enqueued_inside_a_rolled_back_transaction_are_refused_in_words(make_tasks_app: TasksApp) -> None:
+    # Under db_session the jobs a test enqueues live on its transaction's connection: run_jobs read others and
+    # answered 0 runs (or, on SQLite in memory, "no such table: tasks_jobs"), the job untried.
+    app = make_tasks_app()
+    with erlen_db.rolled_back(app, create_tables=False):
+        with app.app_context():
+            record.enqueue("in the test's transaction")
+            erlen_db.session.commit()  # only releases a savepoint
+        for function in (run_jobs, waiting_jobs):
+            with pytest.raises(
+                RuntimeError, match=rf"^{function.__name__}\(\) reads the committed jobs on connections"
+            ):
+                function(app)
+    assert not erlen_db.database_of(app).in_rolled_back_transaction
+    assert waiting_jobs(app) == 0  # nothing was committed

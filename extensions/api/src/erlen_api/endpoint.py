@@ -30,6 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .json_keys import duplicate_key, json_path
 from .loaded_rows import LoadedRows
 from .negotiation import require_json_body
+from .nul_text import detail_of
 from .params import Body, Path, Query, is_scalar, is_sequence, is_structured, split_annotation
 from .problems import PROBLEM_TYPES, Problem
 from .ratelimits import validate_declared
@@ -976,7 +977,7 @@ def _field_errors(
     """
     found = []
     for error in details:
-        item: dict[str, t.Any] = {"detail": error["msg"], "location": location, "type": error["type"]}
+        item: dict[str, t.Any] = {"detail": detail_of(error), "location": location, "type": error["type"]}
         if location == "body":
             places = error["loc"] if document is _ABSENT else _json_location(document, error["loc"], error["type"])
             item["pointer"] = json_pointer(places)

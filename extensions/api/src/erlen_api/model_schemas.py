@@ -31,8 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from sqlalchemy import types as satypes
 from sqlalchemy.orm import Mapper
 
-#: The pattern of strings a database stores: no NUL character (PostgreSQL refuses it).
-NO_NUL_PATTERN = "^[^\\x00]*$"
+from .nul_text import NO_NUL_PATTERN
 
 
 class ModelSchemaError(TypeError):

@@ -81,6 +81,15 @@ class Database:
 
     # Sessions
 
+    @property
+    def in_rolled_back_transaction(self) -> bool:
+        """Whether the app's sessions join a transaction of :func:`erlen_db.rolled_back` now (``db_session``).
+
+        What they write is visible on that transaction's connection only: code that reads on connections of its
+        own (a worker's threads) would not see it.
+        """
+        return self._test_connection is not None
+
     def new_session(self) -> Session:
         """A new session of this app's database that you close yourself.
 

@@ -75,6 +75,28 @@ def background_worker(
             raise RuntimeError(f"The background tasks worker did not stop within {stop_timeout + 10.0:g} seconds.")
 
 
+def _refuse_a_rolled_back_transaction(app: Flask, function: str) -> None:
+    """Refuse to read the jobs while the app's sessions write inside ``db_session``'s transaction.
+
+    The jobs a test's requests enqueue there exist on that transaction's connection only; the worker's threads
+    and this count read on connections of their own, so they would find nothing (or, on SQLite in memory, no
+    table at all) and the test would pass or fail for the wrong reason.
+
+    :param app: the app.
+    :param function: the name of the function called, for the message.
+    :raises RuntimeError: the app's sessions join a transaction of ``erlen_db.rolled_back``.
+    """
+    import erlen_db
+
+    if erlen_db.database_of(app).in_rolled_back_transaction:
+        raise RuntimeError(
+            f"{function}() reads the committed jobs on connections of its own, which cannot see what the app "
+            "wrote inside the db_session fixture's transaction (erlen_db.rolled_back), rolled back at the test's "
+            "end: test jobs on an app without db_session, such as make_db_app(plugins, config, create_all=True), "
+            f"and call {function}(app) after the requests that enqueue them."
+        )
+
+
 def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
     """How many committed jobs of ``queues`` (all by default) are due and not finished: pending, relayed or running.
 
@@ -93,6 +115,7 @@ def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
     :returns: the number of such jobs (an ``int``).
     :raises UnknownQueueError: no job is declared on one of ``queues``.
     :raises TypeError: ``queues`` is a string (one name) rather than a list of names.
+    :raises RuntimeError: called under the ``db_session`` fixture, whose jobs it cannot see.
     """
     import sqlalchemy as sa
 
@@ -101,6 +124,7 @@ def waiting_jobs(app: Flask, queues: Iterable[str] = ()) -> int:
     from .models import PENDING, RELAYED, RUNNING, JobRecord, utcnow
     from .state import state_of
 
+    _refuse_a_rolled_back_transaction(app, "waiting_jobs")
     state = state_of(app)
     queues = state.check_queues(queues)
     query = sa.select(sa.func.count()).where(
@@ -133,10 +157,13 @@ def run_jobs(app: Flask, *, queues: Iterable[str] = (), timeout: float = 60.0) -
     :raises UnknownQueueError: no job is declared on one of ``queues`` (a typo would otherwise run nothing).
     :raises TypeError: ``queues`` is a string (one name) rather than a list of names.
     :raises TimeoutError: jobs were still waiting after ``timeout`` seconds.
+    :raises RuntimeError: called under the ``db_session`` fixture, whose jobs it cannot see.
     """
     import time
 
     from .state import state_of
+
+    _refuse_a_rolled_back_transaction(app, "run_jobs")
 
     queues = state_of(app).check_queues(queues)
     if not waiting_jobs(app, queues):
