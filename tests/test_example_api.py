@@ -26,8 +26,7 @@ import erlen_db
 from erlen_api import spec_of
 from erlen_api.testing import ApiClient, api_client_for
 from erlen_auth import Role, User, grant
-from erlen_auth.access_tokens import create as create_token
-from erlen_auth.testing import DEFAULT_PASSWORD, make_user
+from erlen_auth.testing import DEFAULT_PASSWORD, make_token, make_user
 from erlen_forms.testing import csrf_client_for
 
 
@@ -52,10 +51,7 @@ def _user(app: Flask, email: str, *permissions: str) -> User:
 
 def _token(app: Flask, user: User, *scopes: str) -> ApiClient:
     """An API client with a real personal access token of ``user``, limited to ``scopes``."""
-    with app.test_request_context():
-        made = create_token(erlen_db.session.get_one(User, user.id), name="test", scopes=scopes, expires_days=7)
-        erlen_db.session.commit()
-    return api_client_for(app, token=made.token)
+    return api_client_for(app, token=make_token(app, user, *scopes, expires_days=7))
 
 
 def test_users_reach_only_their_own_notes(app: Flask) -> None:

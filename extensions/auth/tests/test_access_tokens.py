@@ -621,6 +621,35 @@ def test_a_notice_is_queued_with_the_token_in_its_transaction(auth_app):
     assert [m.subject for m in delivered][1] == "A new access token was created for your account"
 
 
+def test_a_token_made_in_a_session_of_its_own_queues_its_notice_in_that_session(auth_app):
+    """``create(..., db=session)`` queued the token in ``session`` and its notice in the request's session: not
+    in the token's transaction. The testing kit's ``make_token`` (a session of its own) then met its own notice's
+    write lock on SQLite ("database is locked"), and a session rolled back kept a notice of a token never made."""
+    pytest.importorskip(
+        "erlen_mail", reason="erlen-mail is not installed: notices are tested in the integration session"
+    )
+    from notice_helpers import outbox_rows
+
+    from erlen_auth import access_tokens
+    from erlen_auth.testing import make_token, make_user
+    from erlen_db import database_of
+
+    subject = "A new access token was created for your account"
+    config = {"AUTH_PERMISSIONS": PERMISSIONS, "MAIL_DEFAULT_SENDER": "noreply@example.com"}
+    app = add_api(auth_app(["mail"], config, create_all=True))
+    user = make_user(app, "ada@example.com", superuser=True)
+    make_token(app, user, "app.read", name="script")
+    assert [row[2] for row in outbox_rows(app)] == [subject]
+    own = database_of(app).new_session()
+    try:
+        with app.test_request_context():
+            access_tokens.create(own.get_one(User, user.id), name="gone", scopes=(), expires_days=7, db=own)
+            own.rollback()
+    finally:
+        own.close()
+    assert [row[2] for row in outbox_rows(app)] == [subject]  # the notice went with its token
+
+
 def test_views_requiring_undeclared_scopes_are_reported_and_scopes_are_a_list(api):
     from erlen.checks import run_checks
 

@@ -175,3 +175,28 @@ def test_devices_go_with_the_user(mail_app):
         session.execute(sa.delete(User))
         session.commit()
         assert session.scalar(sa.select(sa.func.count()).select_from(KnownDevice)) == 0
+
+
+def test_a_change_made_in_a_session_of_its_own_queues_its_notice_in_that_session(mail_app):
+    """The account functions that take ``db`` (a script's or a worker's session) made the change there and queued
+    its notice in the request's session: not committed with the change, and on SQLite a second writer waiting on
+    the first ("database is locked"). Each notice now goes with its change, or with its rollback."""
+    from erlen_auth import User
+    from erlen_auth.accounts import set_password
+    from erlen_auth.data_rights import cancel_deletion, request_deletion
+
+    app, _ = mail_app(AUTH_DELETION_GRACE_DAYS=7)
+    make_user(app, "ada@example.com")
+    own = database_of(app).new_session()
+    try:
+        with app.test_request_context():
+            ada = own.scalars(sa.select(User).where(User.email == "ada@example.com")).one()
+            set_password(ada, "a new and long password", reason="admin", db=own)  # commits
+            request_deletion(ada, db=own)  # commits
+            assert cancel_deletion(ada, db=own)
+            own.rollback()  # the cancellation, and its notice, are not kept
+    finally:
+        own.close()
+    subjects = [row[2] for row in outbox_rows(app)]
+    assert len(subjects) == 2, subjects
+    assert "password" in subjects[0].lower() and "delet" in subjects[1].lower(), subjects

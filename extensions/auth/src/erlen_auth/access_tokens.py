@@ -315,7 +315,7 @@ def create(
     )
     db.add(row)
     db.flush()
-    notices.notify(user, "token_created", token=row)
+    notices.notify(user, "token_created", token=row, db=db)  # in the token's transaction
     return NewToken(row=row, token=f"{TOKEN_PREFIX}{public_id}_{secret}")
 
 

@@ -122,7 +122,7 @@ def set_password(user: User, password: str, *, reason: str, db: Session | None =
     db = _db(db)
     user.password_hash = state_of().passwords.hash(password)
     _end_every_session(user, db)
-    notices.notify(user, "password_changed", reason=reason)  # committed with the change
+    notices.notify(user, "password_changed", reason=reason, db=db)  # committed with the change
     db.commit()
     erlen.plugins_of().notify("erlen_auth_password_changed", user=user, reason=reason)
 

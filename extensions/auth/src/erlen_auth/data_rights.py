@@ -356,7 +356,7 @@ def delete_account(user: User, *, db: Session | None = None, notice: bool = True
                 table=table.name,
             )
         if notice:
-            notices.notify(user, "account_deleted", reason=reason)
+            notices.notify(user, "account_deleted", reason=reason, db=db)
         db.execute(sa.delete(User).where(User.id == user_id))
         try:
             db.flush()
@@ -483,7 +483,12 @@ def request_deletion(
         url_for("auth.cancel_deletion", token=cancel_token(deletion), _external=True) if has_request_context() else None
     )
     notices.notify(
-        user, "deletion_scheduled", delete_after=deletion.delete_after, grace_days=grace.days, cancel_link=link
+        user,
+        "deletion_scheduled",
+        delete_after=deletion.delete_after,
+        grace_days=grace.days,
+        cancel_link=link,
+        db=db,
     )
     try:
         db.commit()
@@ -509,7 +514,7 @@ def cancel_deletion(user: User, *, db: Session | None = None) -> bool:
     if deletion is None:
         return False
     db.delete(deletion)
-    notices.notify(user, "deletion_cancelled")
+    notices.notify(user, "deletion_cancelled", db=db)
     return True
 
 

@@ -110,5 +110,6 @@ def recognise(user: User, db: Session, *, address: str | None) -> bool:
             address=address or "unknown",
             user_agent=user_agent or "unknown",
             sessions_link=url_for("auth.sessions", _external=True),
+            db=db,
         )
     return True

@@ -20,6 +20,8 @@ import erlen
 from .state import state_of
 
 if t.TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from .models import User
 
 SETTINGS = [
@@ -38,13 +40,14 @@ def enabled() -> bool:
     return state_of().mail and bool(current_app.config["AUTH_SECURITY_NOTICES"])
 
 
-def notify(user: User, event: str, *, to: str | None = None, **context: t.Any) -> bool:
+def notify(user: User, event: str, *, to: str | None = None, db: Session | None = None, **context: t.Any) -> bool:
     """Queue the security notice ``event`` for ``user`` in the current transaction (the caller commits).
 
     :param user: whose account changed.
     :param event: the notice's name, such as ``"password_changed"``: its template is
         ``auth/notices/<event>`` under the mail templates.
     :param to: the address to write to, when not the user's own (the old address after an email change).
+    :param db: the session the change is in, when not the request's: the notice is queued in its transaction.
     :param context: more variables for the templates; they always get ``user``.
     :returns: whether a notice was queued (not when notices are off).
     """
@@ -52,5 +55,5 @@ def notify(user: User, event: str, *, to: str | None = None, **context: t.Any) -
         return False
     from erlen_mail import deliver_template
 
-    deliver_template(f"auth/notices/{event}", to=to or user.email, user=user, **context)
+    deliver_template(f"auth/notices/{event}", to=to or user.email, session=db, user=user, **context)
     return True

@@ -334,7 +334,7 @@ def link(db: Session, user: User, provider: ProviderConfig, subject: str, email:
     identity = AuthIdentity(user_id=user.id, provider=provider.name, subject=subject, email=email, last_used_at=now)
     db.add(identity)
     db.flush()
-    notices.notify(user, "provider_linked", provider=provider.label, identity_email=email)
+    notices.notify(user, "provider_linked", provider=provider.label, identity_email=email, db=db)
     return identity
 
 
