@@ -80,3 +80,33 @@ def test_a_refused_admin_page_names_the_permission_and_leads_back_to_the_dashboa
     assert outside.status_code == 403
     assert "&#39;admin.access&#39; (Enter the admin interface)" in outside.text
     assert "Go to the admin dashboard" not in outside.text
+
+
+def test_a_users_history_panel_shows_only_the_audit_entries_the_viewer_may_see(
+    client, superuser, with_role, db_session
+):
+    """Found walking the admin as a staff user: a user's page listed every change the user made, those of roles
+    too, to someone who may view users and the audit log but not roles (the audit log itself hid them, and the
+    panel's links to them answered 404)."""
+    from erlen_admin.models import AuditEntry
+
+    def entry(model: str, object_repr: str) -> None:
+        db_session.add(
+            AuditEntry(
+                action="edit",
+                model=model,
+                object_id="1",
+                object_repr=object_repr,
+                user_id=superuser.id,
+                user_email=superuser.email,
+                changes={},
+            )
+        )
+
+    entry("users", "an account seen")
+    entry("roles", "a role not seen")
+    db_session.commit()
+    login_as(client, with_role("staff@example.com", "admin.access", "admin.users.view", "admin.audit.view"))
+    page = client.get(f"/admin/m/users/{superuser.id}/").text
+    assert "an account seen" in page
+    assert "a role not seen" not in page
