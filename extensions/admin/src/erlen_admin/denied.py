@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import abort
+from flask import abort, url_for
+
+import erlen
+
+#: The permission that lets a user into the admin at all.
+ACCESS = "admin.access"
 
 
 def refuse(permission: str) -> t.NoReturn:
-    """Answer 403, saying that ``permission`` is missing.
+    """Answer 403, saying that ``permission`` is missing, what it allows, and how it is granted; someone who may
+    enter the admin gets a way back to its dashboard (the page is rendered without touching the database).
 
     :param permission: the permission the current user lacks, such as ``admin.access`` or
         ``admin.blog_post.edit``.
     """
-    abort(
-        403,
-        f"Your account lacks the permission {permission!r}, which this page needs. An administrator can grant it "
-        f"to one of your roles (erlen role grant ROLE {permission}).",
+    from erlen_auth import permissions_of
+
+    declared = permissions_of().get(permission)
+    allows = f" ({declared.description})" if declared is not None else ""
+    detail = (
+        f"Your account lacks the permission {permission!r}{allows}, which this page needs. Ask an administrator "
+        f"to grant it to one of your roles: on the role's page in the admin, or with erlen role grant ROLE "
+        f"{permission}."
     )
+    admin_url = None if permission == ACCESS else url_for("admin.index")
+    abort(erlen.error_response(403, detail=detail, template="admin/denied.html", admin_url=admin_url))
 
 
 def missing_permission(view: t.Any, user: t.Any, operation: str) -> str:

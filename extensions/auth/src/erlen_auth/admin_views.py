@@ -221,8 +221,13 @@ def _history_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
         return {"allowed": False}
     from erlen_admin.models import AuditEntry
 
+    viewer = current_user._get_current_object()
+
     def latest(condition: sa.ColumnElement[bool]) -> list[AuditEntry]:
-        statement = sa.select(AuditEntry).where(condition).order_by(AuditEntry.id.desc()).limit(HISTORY_LIMIT)
+        # Through the audit view's scope, as the audit log reads them: an entry of a model the viewer may not see
+        # (a role's, for someone who may view users only) holds that row's values.
+        statement = audit.scoped(sa.select(AuditEntry), viewer).where(condition)
+        statement = statement.order_by(AuditEntry.id.desc()).limit(HISTORY_LIMIT)
         return list(get_session().scalars(statement))
 
     return {

@@ -318,9 +318,10 @@ def _set_up_users(app: Flask) -> None:
 
     state = state_of(app)
     manager = state.login_manager
+    # The permissions first: the user loader reads admin.access with the user when erlen-admin declares it.
+    state.permissions = dict(sorted(permissions.collect(app).items()))
     manager.user_loader(_outage_safe(sessions.user_loader(app)))
     manager.unauthorized_handler(unauthorized)
-    state.permissions = dict(sorted(permissions.collect(app).items()))
     access_tokens.init(app)
     _set_up_two_factor(app)
     if app.config["AUTH_OIDC_PROVIDERS"]:
@@ -521,9 +522,16 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
         """Whether ``user`` has a password (an account made through a provider has none until it sets one)."""
         return is_usable(getattr(user, "password_hash", "") or "")
 
+    def may_enter_admin(user: t.Any, error_page: bool = False) -> bool:
+        """Whether the account menu links erlen-admin for ``user`` (see :mod:`erlen_auth.admin_link`)."""
+        from .admin_link import may_enter_admin as decide  # imported by the first page with a menu, not at start
+
+        return decide(user, error_page)
+
     return {
         "is_safe_redirect": is_safe_redirect,
         "has_password": has_password,
+        "may_enter_admin": may_enter_admin,
         # The layout (erlen/base.html) includes it in its header: log in, or the signed-in user's menu.
         "erlen_account_menu": "auth/account_menu.html",
     }

@@ -24,7 +24,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 
-from .models import ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, LoginSession, User, waits_for_the_session
+from . import admin_link
+from .models import (
+    ADDRESS_MAX_LENGTH,
+    USER_AGENT_MAX_LENGTH,
+    LoginSession,
+    RolePermission,
+    User,
+    UserRole,
+    waits_for_the_session,
+)
+from .state import state_of
 
 if t.TYPE_CHECKING:
     from erlen_db import Database
@@ -152,8 +162,18 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
     # request costs one round trip, no statement building and none of the ORM's query machinery (compile
     # state, loading context, result processing), which cost half of the request's database work.
     found_user = _UserFromRow(t.cast("sa.Table", User.__table__))
+    columns: list[sa.ColumnElement[t.Any]] = [
+        *found_user.columns,
+        LoginSession.__table__.c.id,
+        LoginSession.__table__.c.last_seen_at,
+    ]
+    # Whether a role lets the user into erlen-admin, in the same round trip: the account menu links the admin
+    # without a query of its own, on every page (erlen_auth.admin_link).
+    reads_admin_access = admin_link.ADMIN_ACCESS in state_of(app).permissions
+    if reads_admin_access:
+        columns.append(_granted_by_a_role(admin_link.ADMIN_ACCESS))
     by_key = (
-        sa.select(*found_user.columns, LoginSession.__table__.c.id, LoginSession.__table__.c.last_seen_at)
+        sa.select(*columns)
         .join_from(User.__table__, LoginSession.__table__, LoginSession.__table__.c.user_id == User.__table__.c.id)
         .where(LoginSession.__table__.c.key_hash == sa.bindparam(_KEY_HASH_PARAMETER, type_=LoginSession.key_hash.type))
     )
@@ -189,9 +209,31 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
                 # The view used the database first: write once it is done, so that its work is not committed.
                 after_this_request(_later(database, session_id, now))
         user.attach_login_session(session_id, key)
+        if reads_admin_access:
+            admin_link.remember(user, bool(found[width + 2]))
         return user
 
     return load_user
+
+
+def _granted_by_a_role(permission: str) -> sa.Exists:
+    """Whether one of the user's roles grants ``permission``: an ``EXISTS`` on the user loader's user row.
+
+    :param permission: the permission's name.
+    """
+    user_role = t.cast("sa.Table", UserRole.__table__)
+    grant = t.cast("sa.Table", RolePermission.__table__)
+    # A column of the table, not EXISTS (SELECT *): erlen-db runs a SELECT without a transaction only when it
+    # holds no literal SQL (erlen_db.lone_reads), which saves the loader's BEGIN and ROLLBACK.
+    return (
+        sa.select(user_role.c.role_id)
+        .where(
+            user_role.c.user_id == t.cast("sa.Table", User.__table__).c.id,
+            grant.c.role_id == user_role.c.role_id,
+            grant.c.permission == permission,
+        )
+        .exists()
+    )
 
 
 class _UserFromRow:
