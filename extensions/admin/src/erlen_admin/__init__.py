@@ -15,6 +15,7 @@ if t.TYPE_CHECKING:
     from .counting import estimate, exact
     from .object_actions import ActionOutcome, ActionRefused, ObjectAction
     from .statement_guard import StatementRefused
+    from .timestamps import time_tag
     from .views import (
         AdminConfigError,
         AdminPage,
@@ -43,6 +44,7 @@ __getattr__ = erlen.lazy_exports(
         "Panel": "erlen_admin.views.panels",
         "QueryFilter": "erlen_admin.views.query_filters",
         "StatementRefused": "erlen_admin.statement_guard",
+        "time_tag": "erlen_admin.timestamps",
         **dict.fromkeys(("AdminRegistry", "Group", "registry_of"), "erlen_admin.views.registry"),
         "Widget": "erlen_admin.widgets",
     },
@@ -67,4 +69,5 @@ __all__ = [
     "estimate",
     "exact",
     "registry_of",
+    "time_tag",
 ]

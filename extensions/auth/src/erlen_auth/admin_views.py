@@ -24,8 +24,7 @@ from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup
 
-from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of
-from erlen_admin.timestamps import time_tag
+from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of, time_tag
 from erlen_db import get_session
 from erlen_forms import is_sensitive
 
