@@ -643,7 +643,7 @@ def test_a_token_made_in_a_session_of_its_own_queues_its_notice_in_that_session(
     own = database_of(app).new_session()
     try:
         with app.test_request_context():
-            access_tokens.create(own.get_one(User, user.id), name="gone", scopes=(), expires_days=7, db=own)
+            access_tokens.create(own.get(User, user.id), name="gone", scopes=(), expires_days=7, db=own)
             own.rollback()
     finally:
         own.close()

@@ -121,6 +121,8 @@ def make_token(
     :param db: the session to use (``db_session`` in a test); a new session of the app by default.
     :raises erlen_auth.access_tokens.ScopeError: a scope ``user`` does not have.
     """
+    import sqlalchemy as sa
+
     from erlen_db import database_of
 
     from . import access_tokens
@@ -130,7 +132,8 @@ def make_token(
     try:
         # A request's context: the token_created notice it queues is a mail with links.
         with app.test_request_context():
-            owner = session.get_one(User, user.id)
+            # Not Session.get_one: SQLAlchemy 2.0.22's, newer than the lowest version erlen-db supports.
+            owner = session.execute(sa.select(User).where(User.id == user.id)).scalar_one()
             made = access_tokens.create(owner, name=name, scopes=scopes, expires_days=expires_days, db=session)
             session.commit()
             return made.token
