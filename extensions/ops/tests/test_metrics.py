@@ -414,3 +414,47 @@ def test_a_metric_made_after_a_scrape_time_gauge_of_its_name_is_refused(make_app
     assert {"erlen_test_backlog 2.0", "erlen_test_sent_total 5.0", "erlen_test_wait_count 1.0"} <= set(
         body.splitlines()
     )
+
+
+def test_a_worker_making_its_metrics_files_fails_no_scrape(
+    make_app: MakeApp, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prometheus-client creates a worker's file empty and sizes it afterwards: a scrape in between (gunicorn
+    starting a worker, or replacing a dead one) read the empty file, raised struct.error and answered 500."""
+    from erlen_ops import state_of
+    from erlen_ops.names import MULTIPROCESS_VARIABLE
+
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, str(tmp_path))
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+    try:
+        client = app.test_client()
+        assert client.get("/hello").status_code == 200
+        (tmp_path / "counter_999999.db").touch()  # another worker, between creating its file and sizing it
+        found = scrape(client)
+        assert found[IN_FLIGHT] == 0  # read from this process's file (a scrape is not counted)
+    finally:
+        metrics.in_flight.close()
+
+
+def test_closing_the_requests_in_flight_lets_a_later_request_open_them_again(
+    make_app: MakeApp, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from erlen_ops import state_of
+    from erlen_ops.names import MULTIPROCESS_VARIABLE
+
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, str(tmp_path))
+    app = make_app(PLUGINS, {"OPS_METRICS": True})
+    metrics = state_of(app).metrics
+    assert metrics is not None
+    client = app.test_client()
+    try:
+        assert client.get("/hello").status_code == 200
+        metrics.in_flight.close()
+        metrics.in_flight.close()  # twice is harmless
+        assert client.get("/hello").status_code == 200  # counted in a file opened again
+        assert scrape(client)[IN_FLIGHT] == 0
+        assert metrics.in_flight.requests == []
+    finally:
+        metrics.in_flight.close()

@@ -132,6 +132,19 @@ class RequestsInFlight(Collector):
         self._value = value
         return value
 
+    def close(self) -> None:
+        """Unmap and close this process's file (a later request opens it again): for tests and tools that make
+        apps in one process, which would otherwise leave one mapping open per app."""
+        with self._opening:
+            value, mapped = self._value, self._mapped
+            self._value = self._mapped = None
+            if value is not None:
+                value.release()
+            if mapped is not None:
+                handle, mapping = mapped
+                mapping.close()
+                handle.close()
+
     def _forget(self) -> None:
         # The parent's mapping stays open in the child (closing it would not touch the parent's file).
         self._value = None

@@ -10,7 +10,9 @@ in prometheus-client's global registry.
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 import time
 import typing as t
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -406,8 +408,30 @@ def exposition(factory: MetricsFactory) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     folder = multiprocess_dir()
     if folder is not None:
-        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        _SettledFilesCollector(registry, path=folder)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Forward(factory.registry))
     registry.register(_Scraped(factory))
     return generate_latest(registry)
+
+
+#: A metrics file's first bytes: the length of its used part.
+_HEADER_BYTES = 8
+
+
+class _SettledFilesCollector(MultiProcessCollector):
+    """prometheus-client's collector of the workers' files, leaving out a file a worker is still making.
+
+    prometheus-client creates a worker's file empty and sizes it afterwards; its collector reading the empty
+    file raises ``struct.error``, which made the scrape a 500 (a worker starting, gunicorn replacing one).
+    """
+
+    def collect(self) -> t.Iterable[Metric]:
+        files = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            try:
+                if os.path.getsize(path) >= _HEADER_BYTES:
+                    files.append(path)
+            except FileNotFoundError:  # the worker exited meanwhile
+                continue
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call,no-any-return]
