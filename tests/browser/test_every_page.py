@@ -577,7 +577,8 @@ def survey(module_browser: t.Any, site: Site, screenshot_dir: Path) -> Iterator[
             sweep.visit(_page_name(endpoint, values), path, who, endpoint)
         sweep.visit("error-404", "/no/such/page", "member", None, expected_status=404)
         sweep.visit("error-403", "/admin/", "member", None, expected_status=403)  # the member may not enter
-        sweep.visit("error-405", "/auth/logout", "member", None, expected_status=405)  # POST only
+        # POST only; a GET of /auth/logout is a page (auth-logout), which asks
+        sweep.visit("error-405", "/auth/sessions/end-others", "member", None, expected_status=405)
         expected = {
             r.endpoint
             for r in site.app.url_map.iter_rules()

@@ -68,7 +68,8 @@ def make_blueprint(app: Flask) -> Blueprint:
         bp.add_url_rule(rule, endpoint, erlen.lazy_view(f"{__package__}.{target}"), methods=list(methods))
 
     add("/login", "login", "views:login")
-    add("/logout", "logout", "views:logout", ("POST",))
+    # GET asks (a page with the button), only POST logs out: see erlen_auth.views.logout.
+    add("/logout", "logout", "views:logout")
     add("/password", "change_password", "views:change_password")
     add("/logout-everywhere", "logout_everywhere", "views:logout_everywhere")
     for rule, endpoint, module, function, methods in LAZY_RULES:

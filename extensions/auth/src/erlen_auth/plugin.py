@@ -128,7 +128,12 @@ def erlen_settings() -> Iterable[erlen.Setting]:
         S("URL_PREFIX", str, default="/auth", help="Where the auth views are mounted."),
         S("REGISTRATION_ENABLED", bool, default=True, help="Let visitors create accounts at /auth/register."),
         S("LOGIN_REDIRECT", str, default="/", help="Where to go after logging in when there is no safe next."),
-        S("LOGOUT_REDIRECT", str, default="/", help="Where to go after logging out."),
+        S(
+            "LOGOUT_REDIRECT",
+            str,
+            default="/",
+            help="Where to go after logging out, and where the log-out page sends a visitor not logged in.",
+        ),
         S(
             "REMEMBER_DAYS",
             int,

@@ -1,7 +1,7 @@
 """The views of the auth plugin, as the blueprint ``auth``.
 
 Templates live under ``auth/`` and can be overridden by the app:
-``auth/login.html``, ``auth/register.html``, ``auth/change_password.html``,
+``auth/login.html``, ``auth/logout.html``, ``auth/register.html``, ``auth/change_password.html``,
 ``auth/logout_everywhere.html``, ``auth/reset_request.html``,
 ``auth/reset_sent.html``, ``auth/reset_password.html``,
 ``auth/token_invalid.html``, ``auth/confirm.html``, ``auth/confirm_sent.html``,
@@ -29,7 +29,7 @@ from . import (
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegistrationForm, ResetPasswordForm, ResetRequestForm
 from .models import User, email_key
 from .permissions import login_required
-from .redirects import safe_next
+from .redirects import is_safe_redirect, safe_next
 from .state import state_of
 
 #: The message for every refused log-in, whatever the reason, so it does not tell whether the account exists.
@@ -77,10 +77,25 @@ def login() -> t.Any:
 
 
 def logout() -> t.Any:
-    """Log out (POST only, with a CSRF token): the session is emptied, the remember-me cookie cleared."""
-    accounts.logout()
-    flash("You are logged out.", "success")
-    return redirect(safe_next(current_app.config["AUTH_LOGOUT_REDIRECT"]))
+    """Log out with a POST (and its CSRF token): the session is emptied, the remember-me cookie cleared.
+
+    A GET (or HEAD) changes nothing: an ``<img src=/auth/logout>`` on another site must not log anyone out.
+    A logged-in user gets a page asking to log out, whose button posts here with the CSRF token (and the
+    ``next`` of the query string when it is a path of this site, see :func:`safe_next`); an anonymous visitor,
+    logged out already, is sent where logging out leads.
+    """
+    if request.method == "POST":
+        accounts.logout()
+        flash("You are logged out.", "success")
+        return redirect(safe_next(current_app.config["AUTH_LOGOUT_REDIRECT"]))
+    if not current_user.is_authenticated:
+        # A bookmark or an old link to log out, followed once logged out: nothing to ask, and nothing wrong.
+        flash("You are logged out.", "info")
+        return redirect(safe_next(current_app.config["AUTH_LOGOUT_REDIRECT"]))
+    requested_next = request.args.get("next", "")
+    return render_template(
+        "auth/logout.html", next=requested_next if is_safe_redirect(requested_next) else "", home=_home()
+    )
 
 
 def register() -> t.Any:
