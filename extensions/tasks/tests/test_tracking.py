@@ -166,3 +166,45 @@ def test_a_dialect_without_the_prepared_statements_gets_cores(
     assert (found[done.message_id].status, found[done.message_id].attempts) == (DONE, 1)
     assert (found[failing.message_id].status, found[failing.message_id].last_error) == (FAILED, "RuntimeError: broken")
     assert (found[running.message_id].status, found[running.message_id].attempts) == (DONE, 1)
+
+
+def test_a_retry_starting_before_the_failed_runs_hooks_end_keeps_both_attempts(make_tasks_app: TasksApp) -> None:
+    """A retry's delay (a backoff of 50 ms) can end, and another worker thread start the retry, before the failed
+    run's thread has reached this middleware's after-hook (Retries, which sends the retry, runs before it). Runs
+    were kept by message id, which a retry shares: the retry's start replaced the failed run's, the failed run's
+    end took it, and the retry's end found none. A job tried three times was recorded done with 2 attempts (a CI
+    run on RabbitMQ); when the retry also ended first, the late failure made a done job's row "failed"."""
+    app = make_tasks_app()
+    overtaken, overtaken_and_outrun = committed_messages(app, 2)
+    tracking = Tracking(erlen_db.database_of(app).engine)
+    no_broker = t.cast(t.Any, None)
+    try:
+        for message in (overtaken, overtaken_and_outrun):
+            failed_run, retry = message, MessageProxy(message._message)  # each delivery has a proxy of its own
+            tracking.before_process_message(no_broker, failed_run)
+            tracking.before_process_message(no_broker, retry)
+            if message is overtaken:
+                tracking.after_process_message(no_broker, failed_run, exception=RuntimeError("first try"))
+                tracking.after_process_message(no_broker, retry)
+            else:
+                tracking.after_process_message(no_broker, retry)
+                tracking.after_process_message(no_broker, failed_run, exception=RuntimeError("first try"))
+        tracking.flush()
+        found = by_message(app)
+        for message in (overtaken, overtaken_and_outrun):
+            assert (found[message.message_id].status, found[message.message_id].attempts) == (DONE, 2)
+        assert found[overtaken.message_id].last_error is None
+
+        # The same across two writes: the retry's run written first, the failed run's end in the next batch.
+        [late] = committed_messages(app, 1)
+        retry = MessageProxy(late._message)
+        tracking.before_process_message(no_broker, late)
+        tracking.before_process_message(no_broker, retry)
+        tracking.after_process_message(no_broker, retry)
+        tracking.flush()
+        tracking.after_process_message(no_broker, late, exception=RuntimeError("first try"))
+        tracking.flush()
+        row = by_message(app)[late.message_id]
+        assert (row.status, row.attempts) == (DONE, 2)
+    finally:
+        tracking.close()

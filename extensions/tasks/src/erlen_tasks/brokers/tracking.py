@@ -23,7 +23,7 @@ import threading
 import time
 import typing as t
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from dramatiq.errors import ActorNotFound
@@ -144,6 +144,35 @@ class _Record:
     last_error: object
     #: ``time.time()`` of the next try of a failed run, or ``None`` (the row's ``eta`` stays).
     eta: float | None = None
+    #: ``time.time()`` of the start of the run whose status this is (its end, for a record without a start).
+    run_started: float = 0.0
+
+    def absorb(self, later: _Record) -> None:
+        """Fold ``later``, a record of the same message made after this one, into this one.
+
+        A retry can start, and even end, before the failed run's hooks record its end (Retries sends the retry
+        before this middleware's after-hook runs, and another worker thread may take it at once): the late
+        record of an older run counts its attempt but leaves the newer run's status, error and next try.
+
+        :param later: the newer record.
+        """
+        self.runs += later.runs
+        if later.run_started < self.run_started:
+            return
+        self.status, self.updated_at, self.run_started = later.status, later.updated_at, later.run_started
+        if later.last_error is not _KEEP:
+            self.last_error = later.last_error
+        if later.eta is not None:
+            self.eta = later.eta
+
+
+@dataclass
+class _Run:
+    """A run under way: its message, when it started, and whether a write counted its attempt already."""
+
+    message_id: str
+    started: float
+    counted: bool = False
 
 
 _NO_ATTRIBUTES: dict[str, t.Any] = {}
@@ -178,8 +207,12 @@ class Tracking(Middleware):
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._waiting: dict[str, _Record] = {}
-        #: Runs under way, by message id: when each started, and whether a write counted it already.
-        self._started: dict[str, list[t.Any]] = {}
+        #: Runs under way, by the ``id`` of their message's proxy: Dramatiq gives the hooks of one run the same
+        #: proxy, and each delivery a new one, while a retry keeps its message's id (and may start before the
+        #: failed run's hooks end).
+        self._started: dict[int, _Run] = {}
+        #: By message id, the record of a run written while an older run of the message is still under way.
+        self._written_newer: dict[str, _Record] = {}
         #: The next try of each failed run, by message id: ``time.time()`` of its eta, from the retry's enqueue.
         self._retries: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -188,24 +221,16 @@ class Tracking(Middleware):
         #: The batch's statements and the dialect they were compiled for (see :class:`PreparedUpdate`).
         self._prepared: tuple[sa.Dialect, PreparedUpdate | None, PreparedUpdate | None] | None = None
 
-    def _fold(
-        self, message_id: str, status: str, at: float, runs: int, last_error: object, eta: float | None = None
-    ) -> None:
+    def _fold(self, message_id: str, record: _Record) -> None:
         """Fold a record into the waiting ones; called with the lock held."""
         waiting = self._waiting
-        record = waiting.get(message_id)
-        if record is None:
+        older = waiting.get(message_id)
+        if older is None:
             if len(waiting) >= MAX_WAITING:  # the database is away: drop the oldest
                 del waiting[next(iter(waiting))]
-            waiting[message_id] = _Record(status, at, runs, last_error, eta)
+            waiting[message_id] = record
         else:
-            record.status = status
-            record.updated_at = at
-            record.runs += runs
-            if last_error is not _KEEP:
-                record.last_error = last_error
-            if eta is not None:
-                record.eta = eta
+            older.absorb(record)
         if self._thread is None:
             self._start_thread()
 
@@ -218,7 +243,7 @@ class Tracking(Middleware):
     def _started_run(self, message: t.Any) -> None:
         at = time.time()
         with self._lock:
-            self._started[message_of(message).message_id] = [at, False]
+            self._started[id(message)] = _Run(message_of(message).message_id, at)
             if self._thread is None:
                 self._start_thread()
 
@@ -227,9 +252,19 @@ class Tracking(Middleware):
         at = time.time()
         message_id = message_of(message).message_id
         with self._lock:
-            started = self._started.pop(message_id, None)
+            run = self._started.pop(id(message), None)
             eta = self._retries.pop(message_id, None)
-            self._fold(message_id, status, at, 1 if started is not None and not started[1] else 0, last_error, eta)
+            runs = 1 if run is not None and not run.counted else 0
+            record = _Record(status, at, runs, last_error, eta, at if run is None else run.started)
+            newer = self._written_newer.pop(message_id, None)
+            if newer is not None:
+                if any(other.message_id == message_id for other in self._started.values()):
+                    self._written_newer[message_id] = newer  # other older runs of the message are still under way
+                if record.run_started < newer.run_started:
+                    # A newer run's record is written already: this one counts its attempt, and writes the
+                    # newer run's status again rather than taking it back.
+                    record = replace(newer, runs=runs)
+            self._fold(message_id, record)
 
     def _statements(self, dialect: sa.Dialect) -> tuple[PreparedUpdate | None, PreparedUpdate | None]:
         prepared = self._prepared
@@ -244,11 +279,20 @@ class Tracking(Middleware):
     def flush(self) -> None:
         """Write the waiting records, and the runs under way as ``running``, now, in one transaction."""
         with self._lock:
-            for message_id, started in self._started.items():
-                if not started[1]:  # under way since before this write: written running, its attempt counted
-                    started[1] = True
-                    self._fold(message_id, RUNNING, started[0], 1, _KEEP)
+            for run in self._started.values():
+                if not run.counted:  # under way since before this write: written running, its attempt counted
+                    run.counted = True
+                    self._fold(run.message_id, _Record(RUNNING, run.started, 1, _KEEP, None, run.started))
             waiting, self._waiting = self._waiting, {}
+            # A message's record written while an older run of it is still under way (a retry that overtook it):
+            # kept until that run ends, so that its late record does not take back the newer status.
+            oldest_under_way: dict[str, float] = {}
+            for run in self._started.values():
+                oldest_under_way[run.message_id] = min(run.started, oldest_under_way.get(run.message_id, run.started))
+            for message_id, started in oldest_under_way.items():
+                record = waiting.get(message_id)
+                if record is not None and started < record.run_started:
+                    self._written_newer[message_id] = replace(record, runs=0)
         if not waiting:
             return
         keeping: list[dict[str, t.Any]] = []
@@ -289,12 +333,7 @@ class Tracking(Middleware):
                     if older is None:
                         waiting[message_id] = record
                     else:
-                        older.status, older.updated_at = record.status, record.updated_at
-                        older.runs += record.runs
-                        if record.last_error is not _KEEP:
-                            older.last_error = record.last_error
-                        if record.eta is not None:
-                            older.eta = record.eta
+                        older.absorb(record)
                 while len(waiting) > MAX_WAITING:
                     del waiting[next(iter(waiting))]
                 self._waiting = waiting
