@@ -34,6 +34,7 @@ from .nul_text import detail_of
 from .params import Body, Path, Query, is_scalar, is_sequence, is_structured, split_annotation
 from .problems import PROBLEM_TYPES, Problem
 from .ratelimits import validate_declared
+from .unknown_parameters import forbids_extra, unknown_parameter_errors
 
 if t.TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
@@ -271,6 +272,9 @@ class Endpoint:
     _loaded_rows_many: bool = field(default=False, repr=False)
     #: Each query parameter's validator alone, made when first needed (see :meth:`_non_finite_among_others`).
     _parameter_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
+    #: The query parameters it reads, when a query model of it forbids others (see :mod:`erlen_api.unknown_parameters`);
+    #: ``None`` when others are ignored.
+    _accepted_query: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property
     def has_inputs(self) -> bool:
@@ -329,6 +333,11 @@ class Endpoint:
             }
             self._query_model = create_model("QueryParameters", **fields)
         self._query_model_adapters = {model.argument: TypeAdapter(model.annotation) for model in self.query_models}
+        if any(forbids_extra(model.annotation) for model in self.query_models):
+            self._accepted_query = (
+                *(parameter.key for parameter in self.query.values()),
+                *(parameter.key for model in self.query_models for parameter in model.parameters),
+            )
         if self.body is not None:
             self._body_adapter = TypeAdapter(self.body.annotation)
             self._body_reads_numbers = _validates_numbers(self._body_adapter)
@@ -344,11 +353,17 @@ class Endpoint:
 
         :param path_values: the values the URL rule matched, converted by its converters.
         :param current: the current request itself (not its proxy), when the caller has it at hand.
-        :raises Problem: 422 with every invalid input, 400 for a body that is not JSON, 415 for one of another
+        :raises Problem: 422 with every invalid input (a query parameter the endpoint does not read among them,
+            when a query model of it forbids extra keys), 400 for a body that is not JSON, 415 for one of another
             media type.
         """
         arguments = dict(path_values)
-        errors: list[dict[str, t.Any]] = []
+        accepted = self._accepted_query
+        unknown: list[dict[str, t.Any]] = []
+        if accepted is not None:
+            unknown = unknown_parameter_errors((current if current is not None else request).args.keys(), accepted)
+        # The unknown names first: a mistyped one is the likeliest cause of the other errors (a required one missing).
+        errors: list[dict[str, t.Any]] = list(unknown)
         for name, (adapter, exact) in self._path_adapters.items():
             value = path_values[name]
             if type(value) is exact:
@@ -403,12 +418,17 @@ class Endpoint:
             detail = f"The request has {total} invalid input{'s' if total > 1 else ''}."
             if total > MAX_LISTED_ERRORS:
                 detail += f" The first {MAX_LISTED_ERRORS} are listed: fix them, and send it again."
+            # The accepted names in a member of their own too, for a client to check its names against.
+            listing: dict[str, t.Any] = (
+                {"accepted_parameters": list(accepted)} if accepted is not None and unknown else {}
+            )
             raise Problem(
                 422,
                 detail,
                 type=PROBLEM_TYPES["validation"],
                 title="Invalid request",
                 errors=errors[:MAX_LISTED_ERRORS],
+                **listing,
             )
         return arguments
 

@@ -69,6 +69,11 @@ class ValidationProblemDetails(ProblemDetails):
     model_config = ConfigDict(extra="allow", title="ValidationProblem")
 
     errors: list[FieldError]
+    accepted_parameters: list[str] | None = Field(
+        default=None,
+        description="The query parameters the operation accepts, when the request has others it refuses "
+        "(errors of type 'extra_forbidden').",
+    )
 
 
 class Problem(HTTPException):

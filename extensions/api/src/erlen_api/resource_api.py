@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import Flask, Response, request, url_for
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from sqlalchemy.orm import Session
 
 from .api import Api, ApiDeclarationError
@@ -346,7 +346,13 @@ def _list_schemas(built: BuiltResource, sorts: list[str]) -> None:
             values | None,
             Field(default=None, description=f"Only items whose {key} is one of these values."),
         )
-    built.list_query = create_model(f"{name}ListQuery", __module__=built.schemas.read.__module__, **query_fields)
+    # Unknown parameters refused (erlen_api.unknown_parameters): a mistyped filter would answer the whole list.
+    built.list_query = create_model(
+        f"{name}ListQuery",
+        __config__=ConfigDict(extra="forbid"),
+        __module__=built.schemas.read.__module__,
+        **query_fields,
+    )
     built.page_schema = create_model(
         f"{name}Page",
         __module__=built.schemas.read.__module__,
@@ -489,7 +495,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
         )
         list_items.__doc__ = (
             f"List {name}.\n\nA page at a time, by cursor: the Link header (and next_cursor, prev_cursor) "
-            "lead to the pages after and before."
+            "lead to the pages after and before. A query parameter not listed here is refused (422), never ignored."
         )
         api.add_url_rule(
             collection,

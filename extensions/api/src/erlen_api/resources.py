@@ -68,7 +68,8 @@ class Resource:
         attribute: ``{"title": Field(min_length=1), "isbn": Field(pattern=r"^\\d{13}$")}``, or a list of them
         (``[Field(min_length=1), AfterValidator(check_title)]``). A create or change that breaks one answers 422
         naming the field, and the OpenAPI document shows them (``minLength``); reads are not checked by them.
-    :param filters: attributes a list may be filtered by, with ``?name=value`` (repeated: any of the values).
+    :param filters: attributes a list may be filtered by, with ``?name=value`` (repeated: any of the values). A
+        list refuses other query parameters than these, ``cursor``, ``limit`` and ``sort`` (a 422 naming them).
     :param sorts: attributes a list may be sorted by, with ``?sort=name`` or ``?sort=-name`` (descending); not
         nullable. The primary key always may, and breaks ties.
     :param default_sort: the sort of a list without ``sort``; the primary key, ascending, by default.

@@ -1,0 +1,64 @@
+"""Query parameters an endpoint does not know: refused where its query model forbids extra keys.
+
+A client that mistypes a filter (``?staus=open`` for ``status``) or uses one the endpoint does not declare
+would otherwise get the answer of a request without it (a whole unfiltered list, with a 200): a silent wrong
+answer. An endpoint with a query model (``Annotated[Model, Query()]``) whose pydantic config says
+``extra="forbid"`` refuses them instead, as pydantic refuses extra keys in a body: an error of type
+``extra_forbidden`` for each, naming it and the parameters accepted. The lists of
+:class:`~erlen_api.Resource` are such endpoints.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing as t
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel
+
+#: The error type of an unknown query parameter: pydantic's own for an extra key a model forbids.
+UNKNOWN_PARAMETER_TYPE = "extra_forbidden"
+
+#: How alike an unknown name and an accepted one must be for the error to suggest it (difflib's ratio):
+#: ``staus`` for ``status`` is 0.91, ``limt`` for ``limit`` 0.89; ``page`` for ``limit`` is 0.22.
+_SUGGESTION_CUTOFF = 0.75
+
+
+def forbids_extra(annotation: t.Any) -> bool:
+    """Whether the query model ``annotation`` forbids keys it does not declare (pydantic's ``extra="forbid"``).
+
+    :param annotation: a pydantic model, a dataclass or a ``TypedDict`` (whose pydantic config, if any, is
+        ``__pydantic_config__``: :func:`pydantic.with_config`, a pydantic dataclass's ``config``).
+    """
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        config: t.Any = annotation.model_config
+    else:
+        config = getattr(annotation, "__pydantic_config__", None) or {}
+    return bool(config.get("extra") == "forbid")
+
+
+def unknown_parameter_errors(names: Iterable[str], accepted: Sequence[str]) -> list[dict[str, t.Any]]:
+    """The errors of the query parameters among ``names`` that are not ``accepted``, one per name.
+
+    :param names: the names of the request's query parameters, each once (``MultiDict.keys()``), in order.
+    :param accepted: the names the endpoint reads, in the order its errors list them.
+    """
+    known = frozenset(accepted)
+    listed = ", ".join(accepted) if accepted else "none"
+    errors = []
+    for name in names:
+        if name in known:
+            continue
+        # Quoted with repr(): a name holding a NUL or nothing at all is still visible in the sentence.
+        detail = f"The query parameter {name!r} is unknown here"
+        close = difflib.get_close_matches(name, accepted, n=1, cutoff=_SUGGESTION_CUTOFF)
+        detail += f": did you mean {close[0]!r}?" if close else "."
+        errors.append(
+            {
+                "detail": f"{detail} Accepted: {listed}.",
+                "location": "query",
+                "parameter": name,
+                "type": UNKNOWN_PARAMETER_TYPE,
+            }
+        )
+    return errors
