@@ -198,10 +198,24 @@ class RoleView(ModelView):
         return str(obj.name)
 
 
+def may_view(slug: str) -> bool:
+    """Whether the current user may open the admin's pages of the model view ``slug`` (``users``, ``roles``): a
+    panel links them only then, since the link would answer 403 (the names stay, as text).
+
+    :param slug: the model view's slug.
+    """
+    other = registry_of().models.get(slug)
+    return other is not None and other.allows(current_user, "view")
+
+
 def _roles_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
     granted = {role.id for role in user.roles}
     roles = list(get_session().scalars(sa.select(Role).order_by(Role.name)))
-    return {"roles": [(role, role.id in granted) for role in roles], "can_edit": view.allows(current_user, "edit")}
+    return {
+        "roles": [(role, role.id in granted) for role in roles],
+        "can_edit": view.allows(current_user, "edit"),
+        "can_view_roles": may_view("roles"),
+    }
 
 
 def _sessions_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
@@ -270,7 +284,10 @@ def _permissions_context(view: ModelView, role: Role) -> Mapping[str, t.Any]:
 
 
 def _role_users_context(view: ModelView, role: Role) -> Mapping[str, t.Any]:
-    return {"users": admin_actions.users_of(role, ROLE_USERS_LIMIT), "limit": ROLE_USERS_LIMIT}
+    if not may_view("users"):
+        # The addresses are the users' pages' to show (admin.users.view): say only how many there are.
+        return {"can_view_users": False, "count": admin_actions.count_users_of(role)}
+    return {"can_view_users": True, "users": admin_actions.users_of(role, ROLE_USERS_LIMIT), "limit": ROLE_USERS_LIMIT}
 
 
 def admin_views(app: Flask) -> list[ModelView]:
