@@ -8,6 +8,7 @@ alone); the integration session runs them.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -309,6 +310,46 @@ def test_roles_of_a_user_are_edited_and_audited(admin_client, create_user, db_se
     assert "no longer exists" in refused.text
     history = admin_client.get(f"{USERS}{ada.id}/").text
     assert "Changes to this account" in history and "action:set_roles" in history and "editors → support" in history
+
+
+def test_the_history_panel_writes_times_as_the_admin_does(admin_client, create_user, db_session):
+    """Found walking the admin as a staff user: a user's History panel showed a confirmation's time as the ISO text
+    the audit entry stores (``2026-12-07T06:38:12.123456+00:00``), where the entry's own page and every other admin
+    page write ``2026-12-07 06:38 UTC`` in a ``<time>`` element. Text that looks like a time stays text."""
+    ada = create_user("ada@example.com", confirmed=False)
+    response = admin_client.post(
+        f"{USERS}{ada.id}/edit", data={"email": "ada@example.com", "is_active": "y", "email_confirmed_at": "y"}
+    )
+    assert response.status_code == 302, response.text
+    (entry,) = entries(db_session, action="edit", model="users")
+    stored = entry.changes["email_confirmed_at"][1]
+    moment = dt.datetime.fromisoformat(stored).astimezone(dt.UTC)
+    page = admin_client.get(f"{USERS}{ada.id}/").text
+    cells = re.findall(r'<td data-label="Changes">(.*?)</td>', page, re.DOTALL)
+    assert any(
+        re.search(
+            r"email_confirmed_at: — → <time datetime=\"[^\"]+\" title=\"[^\"]+\">"
+            + re.escape(moment.strftime("%Y-%m-%d %H:%M UTC"))
+            + "</time>",
+            cell,
+        )
+        for cell in cells
+    ), cells
+    assert stored not in page
+    from erlen_admin.models import AuditEntry
+
+    looks_like_a_time = "2026-12-07T06:38:12+00:00"
+    db_session.add(
+        AuditEntry(
+            action="edit",
+            model="users",
+            object_id=str(ada.id),
+            object_repr="ada@example.com",
+            changes={"email": [looks_like_a_time, "ada@example.com"]},
+        )
+    )
+    db_session.commit()
+    assert f"email: {looks_like_a_time} → ada@example.com" in admin_client.get(f"{USERS}{ada.id}/").text
 
 
 def test_changing_accounts_needs_manage_users_and_csrf(app, create_user, db_session, superuser):

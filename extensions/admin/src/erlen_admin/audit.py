@@ -252,6 +252,17 @@ def _stored_time(value: t.Any, time_column: bool | None) -> dt.datetime | None:
         return None
 
 
+def stored_time(view: ModelView | None, key: str, value: t.Any) -> dt.datetime | None:
+    """The time an audit entry's value ``value`` of column ``key`` is, or ``None`` when it is not one: for pages
+    that show an entry's changes their own way (erlen-auth's history of a user), by the rule of its own page.
+
+    :param view: the model view of the entry's model (``registry_of().models.get(entry.model)``), or ``None``.
+    :param key: the changed column's attribute.
+    :param value: the stored before or after value.
+    """
+    return _stored_time(value, _is_time_column(view, key))
+
+
 def _shown(value: t.Any, time_column: bool | None) -> str | Markup:
     """A before or after value on the audit entry's page: a time as every admin page writes it, else its text.
 

@@ -24,7 +24,7 @@ from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup
 
-from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of, time_tag
+from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of, stored_time, time_tag
 from erlen_db import get_session
 from erlen_forms import is_sensitive
 
@@ -252,22 +252,31 @@ def _history_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
     }
 
 
-def describe_changes(changes: t.Any) -> str:
-    """An audit entry's changes in a line: ``is_active: True → False; roles: [] → ['editors']``."""
+def describe_changes(changes: t.Any, model: str | None = None) -> Markup:
+    """An audit entry's changes in a line: ``is_active: True → False; roles: [] → ['editors']``; a time as the
+    admin writes every time (a ``<time>`` element), as on the entry's own page.
+
+    :param changes: the entry's ``changes``.
+    :param model: the entry's model (its view's slug), whose column types say which values are times.
+    """
     if not isinstance(changes, dict) or not changes:
-        return ""
+        return Markup("")
+    view = registry_of().models.get(model) if model is not None else None
     parts = []
     for key, value in changes.items():
         if isinstance(value, list) and len(value) == 2:
-            parts.append(f"{key}: {_short(value[0])} → {_short(value[1])}")
+            parts.append(Markup("{}: {} → {}").format(key, _short(view, key, value[0]), _short(view, key, value[1])))
         else:
-            parts.append(f"{key}: {_short(value)}")
-    return "; ".join(parts)
+            parts.append(Markup("{}: {}").format(key, _short(view, key, value)))
+    return Markup("; ").join(parts)
 
 
-def _short(value: t.Any) -> str:
+def _short(view: ModelView | None, key: str, value: t.Any) -> str | Markup:
     if value is None:
         return "—"
+    moment = stored_time(view, key, value)
+    if moment is not None:
+        return time_tag(moment)
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) or "none"
     text = str(value)
