@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import sqlalchemy as sa
@@ -111,3 +112,59 @@ def test_the_audit_log_shows_only_entries_of_models_the_user_may_view(
     assert "Seen" in everything and "Hidden Author" in everything and "Gone Row" in everything
     assert admin_client.get(f"/admin/m/audit/{gone.id}/").status_code == 200
     assert '<desc id="activity-desc">3 changes in all' in admin_client.get("/admin/").text
+
+
+def test_times_in_the_changes_are_written_as_every_admin_page_writes_times(admin_client, create_user, db_session):
+    """Found walking the admin as a staff user: confirming an account showed its time in "Changes" as the ISO text
+    the entry stores (``2026-12-07T06:38:12.123456+00:00``), where every other page writes ``2026-12-07 06:38 UTC``
+    in a ``<time>`` element. Only a time column's values are times: text that looks like one stays text."""
+    from test_timestamps import OTHER_FORMATS, times_of
+
+    ada = create_user("ada@example.com", confirmed=False)
+    response = admin_client.post(
+        f"/admin/m/users/{ada.id}/edit", data={"email": "ada@example.com", "is_active": "y", "email_confirmed_at": "y"}
+    )
+    assert response.status_code == 302, response.text
+    entry = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "edit", AuditEntry.model == "users"))
+    stored = entry.changes["email_confirmed_at"][1]
+    assert isinstance(stored, str) and "T" in stored  # the entry keeps the exact ISO value
+    html = admin_client.get(f"/admin/m/audit/{entry.id}/").text
+    (row,) = [row for row in rows_of(html) if row[0] == "Email confirmed"]
+    assert row[1] == "—"
+    ((exact, _, short),) = times_of(row[2])
+    moment = dt.datetime.fromisoformat(stored)
+    assert short == moment.strftime("%Y-%m-%d %H:%M") and exact.startswith(moment.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert not OTHER_FORMATS.search(html), OTHER_FORMATS.search(html)
+
+    # Text that reads like a time, in a text column of a registered view, is the text that was typed.
+    looks_like_a_time = "2026-12-07T06:38:12+00:00"
+    renamed = AuditEntry(
+        action="edit",
+        model="users",
+        object_id=str(ada.id),
+        object_repr="x",
+        changes={"email": [looks_like_a_time, "x"]},
+    )
+    db_session.add(renamed)
+    db_session.commit()
+    assert rows_of(admin_client.get(f"/admin/m/audit/{renamed.id}/").text) == [("Email", looks_like_a_time, "x")]
+
+
+def test_changes_of_a_model_no_longer_registered_show_only_stored_iso_times_as_times():
+    """Without a view to say which columns hold times, only the form the audit log stores a time in is one."""
+    changes = {
+        "seen": ["2026-12-07T06:38:12.123456+00:00", "2026-12-07T06:38:12"],
+        "note": ["2026-12-07 06:38", "2026-12-07"],
+    }
+    seen, note = changes_of("edit", changes)
+    assert str(seen.before) == (
+        '<time datetime="2026-12-07T06:38:12.123456Z" title="2026-12-07 06:38:12 UTC">2026-12-07 06:38 UTC</time>'
+    )
+    assert str(seen.after).endswith(">2026-12-07 06:38 UTC</time>")
+    assert (note.before, note.after) == ("2026-12-07 06:38", "2026-12-07")
+    (deleted,) = changes_of("delete", {"seen": "2026-12-07T06:38:12+00:00"})
+    assert str(deleted.before).startswith("<time ") and deleted.after == "—"
+    # The CSV export keeps the ISO values.
+    assert changes_text(changes) == (
+        "seen: 2026-12-07T06:38:12.123456+00:00 → 2026-12-07T06:38:12; note: 2026-12-07 06:38 → 2026-12-07"
+    )

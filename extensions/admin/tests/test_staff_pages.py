@@ -3,6 +3,7 @@ link to it, and the pages it refuses."""
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import pytest
@@ -80,6 +81,37 @@ def test_a_refused_admin_page_names_the_permission_and_leads_back_to_the_dashboa
     assert outside.status_code == 403
     assert "&#39;admin.access&#39; (Enter the admin interface)" in outside.text
     assert "Go to the admin dashboard" not in outside.text
+
+
+def buttons_of(html: str) -> list[tuple[str, str]]:
+    """The buttons of a page's main part, in order: ``(text, "primary" or "secondary")``."""
+    main = html[html.index("<main") : html.index("</main>")]
+    return [
+        (text, "secondary" if "erlen-button-secondary" in classes.split() else "primary")
+        for classes, text in re.findall(r'<a class="(erlen-button[^"]*)" href="[^"]*">([^<]*)</a>', main)
+    ]
+
+
+def test_a_refused_admin_page_has_one_primary_button(client, with_role):
+    """Found walking the admin as a staff user: the 403 page showed "Go to the admin dashboard" and "Go back" (or
+    "Go to the home page") as buttons of equal weight. Inside the admin the dashboard is the likely next step: the
+    one primary button, the other beside it as a secondary one."""
+    login_as(client, with_role("staff@example.com", "admin.access", "admin.library_book.view"))
+    came_from = {"Referer": "http://localhost/admin/m/library_book/"}
+    assert buttons_of(client.get("/admin/m/library_author/", headers=came_from).text) == [
+        ("Go to the admin dashboard", "primary"),
+        ("Go back", "secondary"),
+    ]
+    assert buttons_of(client.get("/admin/m/library_author/").text) == [
+        ("Go to the admin dashboard", "primary"),
+        ("Go to the home page", "secondary"),
+    ]
+    # Someone who may not enter the admin gets Erlen's error page as it is: going back is the likely step.
+    login_as(client, with_role("reader@example.com", "admin.library_book.view"))
+    assert buttons_of(client.get("/admin/", headers={"Referer": "http://localhost/auth/security"}).text) == [
+        ("Go back", "primary"),
+        ("Go to the home page", "secondary"),
+    ]
 
 
 def test_a_users_history_panel_shows_only_the_audit_entries_the_viewer_may_see(

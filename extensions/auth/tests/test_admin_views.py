@@ -8,8 +8,10 @@ alone); the integration session runs them.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -310,6 +312,46 @@ def test_roles_of_a_user_are_edited_and_audited(admin_client, create_user, db_se
     assert "Changes to this account" in history and "action:set_roles" in history and "editors → support" in history
 
 
+def test_the_history_panel_writes_times_as_the_admin_does(admin_client, create_user, db_session):
+    """Found walking the admin as a staff user: a user's History panel showed a confirmation's time as the ISO text
+    the audit entry stores (``2026-12-07T06:38:12.123456+00:00``), where the entry's own page and every other admin
+    page write ``2026-12-07 06:38 UTC`` in a ``<time>`` element. Text that looks like a time stays text."""
+    ada = create_user("ada@example.com", confirmed=False)
+    response = admin_client.post(
+        f"{USERS}{ada.id}/edit", data={"email": "ada@example.com", "is_active": "y", "email_confirmed_at": "y"}
+    )
+    assert response.status_code == 302, response.text
+    (entry,) = entries(db_session, action="edit", model="users")
+    stored = entry.changes["email_confirmed_at"][1]
+    moment = dt.datetime.fromisoformat(stored).astimezone(dt.UTC)
+    page = admin_client.get(f"{USERS}{ada.id}/").text
+    cells = re.findall(r'<td data-label="Changes">(.*?)</td>', page, re.DOTALL)
+    assert any(
+        re.search(
+            r"email_confirmed_at: — → <time datetime=\"[^\"]+\" title=\"[^\"]+\">"
+            + re.escape(moment.strftime("%Y-%m-%d %H:%M UTC"))
+            + "</time>",
+            cell,
+        )
+        for cell in cells
+    ), cells
+    assert stored not in page
+    from erlen_admin.models import AuditEntry
+
+    looks_like_a_time = "2026-12-07T06:38:12+00:00"
+    db_session.add(
+        AuditEntry(
+            action="edit",
+            model="users",
+            object_id=str(ada.id),
+            object_repr="ada@example.com",
+            changes={"email": [looks_like_a_time, "ada@example.com"]},
+        )
+    )
+    db_session.commit()
+    assert f"email: {looks_like_a_time} → ada@example.com" in admin_client.get(f"{USERS}{ada.id}/").text
+
+
 def test_changing_accounts_needs_manage_users_and_csrf(app, create_user, db_session, superuser):
     ada = create_user("ada@example.com")
     viewer = create_user("viewer@example.com", roles=["viewers"])
@@ -337,6 +379,79 @@ def test_changing_accounts_needs_manage_users_and_csrf(app, create_user, db_sess
     known = permissions_of(app)
     assert known["auth.manage_users"].plugin == "auth" and "admin.users.view" in known
     assert "admin.users.edit" not in known  # borrowed: auth.manage_users is what editing takes
+
+
+def staff_client(app, create_user, db_session, email: str, *permissions: str):
+    """A client logged in as a staff user whose one role (named after the address) grants ``permissions``."""
+    user = create_user(email, roles=[email.split("@")[0]])
+    role = db_session.scalar(sa.select(Role).where(Role.name == email.split("@")[0]))
+    for name in permissions:
+        role.grant(name)
+    db_session.commit()
+    client = app.test_client()
+    login_as(client, user)
+    return client
+
+
+def admin_links(html: str) -> set[str]:
+    """The admin pages the main part of a page links to (not the layout's menus)."""
+    main = html[html.index("<main") : html.index("</main>")]
+    return {href.replace("&amp;", "&") for href in re.findall(r'<a [^>]*href="(/admin/[^"]*)"', main)}
+
+
+def test_a_staff_user_who_may_view_users_but_not_roles_sees_role_names_without_links(app, create_user, db_session):
+    """Found walking the admin as a staff user who may view users but not roles: no link on a user's page may lead
+    to a page the viewer cannot open (the roles panel's empty state linked the roles list). The names of a user's
+    roles are shown as text (as Django's user page shows groups); a viewer who may open a role's page gets a link
+    to it."""
+    ada = create_user("ada@example.com", roles=["editors"])
+    editors = db_session.scalar(sa.select(Role).where(Role.name == "editors"))
+    viewers = {
+        "users only": staff_client(
+            app, create_user, db_session, "usersonly@example.com", "admin.access", "admin.users.view"
+        ),
+        "users and roles": staff_client(
+            app, create_user, db_session, "both@example.com", "admin.access", "admin.users.view", "admin.roles.view"
+        ),
+    }
+    for who, client in viewers.items():
+        page = client.get(f"{USERS}{ada.id}/")
+        assert page.status_code == 200, who
+        for link in admin_links(page.text):
+            assert client.get(link).status_code != 403, (who, link)
+        if who == "users only":
+            assert "<li>editors</li>" in page.text and ROLES not in page.text, who
+        else:
+            assert f'<li><a href="{ROLES}{editors.id}/">editors</a></li>' in page.text, who
+
+
+def test_a_user_without_roles_is_said_so_in_a_sentence(app, create_user, db_session):
+    """Found walking the admin as a staff user: a user without roles had a list of one item, "No roles."; an empty
+    state is a sentence, styled as the admin's other empty states."""
+    bob = create_user("bob@example.com")
+    client = staff_client(app, create_user, db_session, "usersonly@example.com", "admin.access", "admin.users.view")
+    page = client.get(f"{USERS}{bob.id}/").text
+    assert '<p class="empty">bob@example.com has no roles.</p>' in page
+    assert "<li>No roles.</li>" not in page
+
+
+def test_a_staff_user_who_may_view_roles_but_not_users_sees_how_many_have_a_role(app, create_user, db_session):
+    """The other way round: a role's page linked its users' pages (403 without admin.users.view) and showed their
+    addresses, which are the users' pages' to show. It says how many have the role instead."""
+    create_user("ada@example.com", roles=["editors"])
+    create_user("bob@example.com", roles=["editors"])
+    editors = db_session.scalar(sa.select(Role).where(Role.name == "editors"))
+    client = staff_client(app, create_user, db_session, "rolesonly@example.com", "admin.access", "admin.roles.view")
+    page = client.get(f"{ROLES}{editors.id}/")
+    assert page.status_code == 200
+    for link in admin_links(page.text):
+        assert client.get(link).status_code != 403, link
+    assert "2 users have this role. Seeing who needs the permission admin.users.view." in page.text
+    assert "ada@example.com" not in page.text and USERS not in page.text
+    both = staff_client(
+        app, create_user, db_session, "both@example.com", "admin.access", "admin.users.view", "admin.roles.view"
+    )
+    assert ">ada@example.com</a>" in both.get(f"{ROLES}{editors.id}/").text
 
 
 def test_role_permissions_as_checkboxes_grouped_by_plugin(admin_client, db_session):

@@ -12,6 +12,7 @@ import erlen
 
 if t.TYPE_CHECKING:
     from .actions import DELETE_SELECTED, Action
+    from .audit import stored_time
     from .counting import estimate, exact
     from .object_actions import ActionOutcome, ActionRefused, ObjectAction
     from .statement_guard import StatementRefused
@@ -44,6 +45,7 @@ __getattr__ = erlen.lazy_exports(
         "Panel": "erlen_admin.views.panels",
         "QueryFilter": "erlen_admin.views.query_filters",
         "StatementRefused": "erlen_admin.statement_guard",
+        "stored_time": "erlen_admin.audit",
         "time_tag": "erlen_admin.timestamps",
         **dict.fromkeys(("AdminRegistry", "Group", "registry_of"), "erlen_admin.views.registry"),
         "Widget": "erlen_admin.widgets",
@@ -69,5 +71,6 @@ __all__ = [
     "estimate",
     "exact",
     "registry_of",
+    "stored_time",
     "time_tag",
 ]

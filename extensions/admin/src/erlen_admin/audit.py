@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import re
 import typing as t
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from markupsafe import Markup
 from sqlalchemy.orm import Session, aliased
 
+from .timestamps import time_tag
 from .views.model_view import ModelView, display_value
 
 
@@ -179,14 +182,21 @@ class Change:
 
     :param key: the column attribute.
     :param label: its heading (from the model view, when the model is still registered).
-    :param before: the value before the change, as text (``—`` for none: a created row).
+    :param before: the value before the change, as the page shows it (``—`` for none: a created row); a time as
+        the admin writes every time (a ``<time>`` element, :func:`~erlen_admin.time_tag`).
     :param after: the value after it (``—`` for a deleted row).
     """
 
     key: str
     label: str
-    before: str
-    after: str
+    before: str | Markup
+    after: str | Markup
+
+
+#: A time as :func:`jsonable` stores it (``datetime.isoformat()``): a date, a "T", the time to the second at least,
+#: and maybe an offset. Only this exact form is read as a time where no column type says so: a bare date, a space
+#: instead of the "T" or a time without seconds is more likely text someone typed.
+STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?")
 
 
 def _is_deletion(action: str, changes: Mapping[str, t.Any]) -> bool:
@@ -196,34 +206,102 @@ def _is_deletion(action: str, changes: Mapping[str, t.Any]) -> bool:
     return not all(isinstance(value, list) and len(value) == 2 for value in changes.values())
 
 
-def _text(value: t.Any) -> str:
-    return display_value(value)
+def _pairs(action: str, changes: Mapping[str, t.Any]) -> list[tuple[str, t.Any, t.Any]]:
+    """``(column, old, new)`` for each column of an entry's changes, as stored (a deleted row's values are old).
+
+    :param action: the entry's action.
+    :param changes: the entry's ``changes``.
+    """
+    if _is_deletion(action, changes):
+        return [(key, value, None) for key, value in changes.items()]
+    return [(key, value[0], value[1]) for key, value in changes.items()]
+
+
+def _is_time_column(view: ModelView | None, key: str) -> bool | None:
+    """Whether ``key`` is a column of times (``DateTime``, or a type decorating it) in ``view``; ``None`` when that
+    is not known: no view (its model is no longer registered), or a key that is not one of its columns (an
+    action's, such as ``roles``).
+
+    :param view: the model view of the entry's model, if any.
+    :param key: the changed column's attribute.
+    """
+    if view is None or key not in view.columns:
+        return None
+    try:
+        return view.columns[key].type.python_type is dt.datetime
+    except NotImplementedError:  # a type that does not say which Python values it holds
+        return False
+
+
+def _stored_time(value: t.Any, time_column: bool | None) -> dt.datetime | None:
+    """``value`` as a time, when it is one: a ``datetime``, or its ISO text in a column of times (or, where the
+    column's type is not known, in the exact form :func:`jsonable` writes); ``None`` for anything else.
+
+    :param value: the stored before or after value.
+    :param time_column: :func:`_is_time_column` of its column.
+    """
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or time_column is False:
+        return None
+    if time_column is None and not STORED_TIME.fullmatch(value):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:  # text in a column of times that is not a time after all: shown as it is
+        return None
+
+
+def stored_time(view: ModelView | None, key: str, value: t.Any) -> dt.datetime | None:
+    """The time an audit entry's value ``value`` of column ``key`` is, or ``None`` when it is not one: for pages
+    that show an entry's changes their own way (erlen-auth's history of a user), by the rule of its own page.
+
+    :param view: the model view of the entry's model (``registry_of().models.get(entry.model)``), or ``None``.
+    :param key: the changed column's attribute.
+    :param value: the stored before or after value.
+    """
+    return _stored_time(value, _is_time_column(view, key))
+
+
+def _shown(value: t.Any, time_column: bool | None) -> str | Markup:
+    """A before or after value on the audit entry's page: a time as every admin page writes it, else its text.
+
+    :param value: the stored value.
+    :param time_column: :func:`_is_time_column` of its column.
+    """
+    moment = _stored_time(value, time_column)
+    return time_tag(moment) if moment is not None else display_value(value)
 
 
 def changes_of(action: str, changes: Mapping[str, t.Any] | None, view: ModelView | None = None) -> list[Change]:
-    """An audit entry's changes as rows of a before/after table.
+    """An audit entry's changes as rows of a before/after table, for its page.
+
+    A time (a ``datetime`` column's value, which the entry stores as ISO text) is shown as the admin shows every
+    time: ``2026-12-07 06:38 UTC`` in a ``<time>`` element with the exact value. The column's type says which
+    values are times; for a column the view does not have (or without a view) only the ISO form :func:`jsonable`
+    writes is.
 
     :param action: the entry's action (``delete`` entries hold the deleted row's values).
     :param changes: the entry's ``changes``.
-    :param view: the model view of the entry's model, for the columns' headings.
+    :param view: the model view of the entry's model, for the columns' headings and types.
     """
     if not changes:
         return []
-    deletion = _is_deletion(action, changes)
     rows = []
-    for key, value in changes.items():
+    for key, old, new in _pairs(action, changes):
         label = view.label(key) if view is not None and key in view.columns else key
-        if deletion:
-            rows.append(Change(key, label, _text(value), _text(None)))
-        else:
-            rows.append(Change(key, label, _text(value[0]), _text(value[1])))
+        time_column = _is_time_column(view, key)
+        rows.append(Change(key, label, _shown(old, time_column), _shown(new, time_column)))
     return rows
 
 
 def changes_text(changes: Mapping[str, t.Any] | None, action: str = "edit") -> str:
-    """An audit entry's changes on one line, for the CSV export: ``title: Old → New; pages: 1 → 2``.
+    """An audit entry's changes on one line, for the CSV export: ``title: Old → New; pages: 1 → 2``; times stay
+    the ISO text the entry stores.
 
     :param changes: the entry's ``changes``.
     :param action: the entry's action; a deletion lists the deleted row's values.
     """
-    return "; ".join(f"{row.key}: {row.before} → {row.after}" for row in changes_of(action, changes))
+    if not changes:
+        return ""
+    return "; ".join(f"{key}: {display_value(old)} → {display_value(new)}" for key, old, new in _pairs(action, changes))

@@ -159,6 +159,15 @@ def users_of(role: Role, limit: int) -> list[User]:
     return list(get_session().scalars(statement))
 
 
+def count_users_of(role: Role) -> int:
+    """How many users have ``role``.
+
+    :param role: the role.
+    """
+    statement = sa.select(sa.func.count()).select_from(User).where(User.roles.any(Role.id == role.id))
+    return int(get_session().scalar(statement) or 0)
+
+
 def session_rows(user: User) -> list[LoginSession]:
     """The sessions of ``user`` that still log in, the most recently used first."""
     from flask import current_app
@@ -170,6 +179,7 @@ __all__ = [
     "activate",
     "activate_selected",
     "confirmation_available",
+    "count_users_of",
     "deactivate",
     "deactivate_selected",
     "end_session",

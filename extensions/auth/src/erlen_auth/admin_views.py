@@ -24,7 +24,7 @@ from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup
 
-from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of, time_tag
+from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of, stored_time, time_tag
 from erlen_db import get_session
 from erlen_forms import is_sensitive
 
@@ -198,10 +198,24 @@ class RoleView(ModelView):
         return str(obj.name)
 
 
+def may_view(slug: str) -> bool:
+    """Whether the current user may open the admin's pages of the model view ``slug`` (``users``, ``roles``): a
+    panel links them only then, since the link would answer 403 (the names stay, as text).
+
+    :param slug: the model view's slug.
+    """
+    other = registry_of().models.get(slug)
+    return other is not None and other.allows(current_user, "view")
+
+
 def _roles_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
     granted = {role.id for role in user.roles}
     roles = list(get_session().scalars(sa.select(Role).order_by(Role.name)))
-    return {"roles": [(role, role.id in granted) for role in roles], "can_edit": view.allows(current_user, "edit")}
+    return {
+        "roles": [(role, role.id in granted) for role in roles],
+        "can_edit": view.allows(current_user, "edit"),
+        "can_view_roles": may_view("roles"),
+    }
 
 
 def _sessions_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
@@ -238,22 +252,31 @@ def _history_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
     }
 
 
-def describe_changes(changes: t.Any) -> str:
-    """An audit entry's changes in a line: ``is_active: True → False; roles: [] → ['editors']``."""
+def describe_changes(changes: t.Any, model: str | None = None) -> Markup:
+    """An audit entry's changes in a line: ``is_active: True → False; roles: [] → ['editors']``; a time as the
+    admin writes every time (a ``<time>`` element), as on the entry's own page.
+
+    :param changes: the entry's ``changes``.
+    :param model: the entry's model (its view's slug), whose column types say which values are times.
+    """
     if not isinstance(changes, dict) or not changes:
-        return ""
+        return Markup("")
+    view = registry_of().models.get(model) if model is not None else None
     parts = []
     for key, value in changes.items():
         if isinstance(value, list) and len(value) == 2:
-            parts.append(f"{key}: {_short(value[0])} → {_short(value[1])}")
+            parts.append(Markup("{}: {} → {}").format(key, _short(view, key, value[0]), _short(view, key, value[1])))
         else:
-            parts.append(f"{key}: {_short(value)}")
-    return "; ".join(parts)
+            parts.append(Markup("{}: {}").format(key, _short(view, key, value)))
+    return Markup("; ").join(parts)
 
 
-def _short(value: t.Any) -> str:
+def _short(view: ModelView | None, key: str, value: t.Any) -> str | Markup:
     if value is None:
         return "—"
+    moment = stored_time(view, key, value)
+    if moment is not None:
+        return time_tag(moment)
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) or "none"
     text = str(value)
@@ -270,7 +293,10 @@ def _permissions_context(view: ModelView, role: Role) -> Mapping[str, t.Any]:
 
 
 def _role_users_context(view: ModelView, role: Role) -> Mapping[str, t.Any]:
-    return {"users": admin_actions.users_of(role, ROLE_USERS_LIMIT), "limit": ROLE_USERS_LIMIT}
+    if not may_view("users"):
+        # The addresses are the users' pages' to show (admin.users.view): say only how many there are.
+        return {"can_view_users": False, "count": admin_actions.count_users_of(role)}
+    return {"can_view_users": True, "users": admin_actions.users_of(role, ROLE_USERS_LIMIT), "limit": ROLE_USERS_LIMIT}
 
 
 def admin_views(app: Flask) -> list[ModelView]:
