@@ -30,3 +30,26 @@ def auth_config() -> dict[str, t.Any]:
     from erlen_auth.testing import FAST_HASHING
 
     return {**FAST_HASHING}
+
+
+#: The shelves of :func:`shelves_app`, on floors 0 and 1 in turn.
+SHELF_NAMES = ["Maps", "Art", "Jazz", "Crime", "Botany", "Law", "Ethics"]
+
+
+@pytest.fixture
+def shelves_app(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> Flask:
+    """The sample library's API, with accounts and tokens, holding the shelves :data:`SHELF_NAMES` (for the
+    tests that need erlen-db, erlen-forms and erlen-auth)."""
+    from api_sample.library import Shelf
+
+    from erlen_db import database_of
+
+    plugins = ["forms", "auth", "api", "api_sample.tokens", "api_sample.library"]
+    made = t.cast(Flask, make_db_app(plugins, auth_config, create_all=True))
+    db = database_of(made).new_session()
+    try:
+        db.add_all(Shelf(name=name, floor=index % 2) for index, name in enumerate(SHELF_NAMES))
+        db.commit()
+    finally:
+        db.close()
+    return made

@@ -15,27 +15,18 @@ for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
     pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
 
 import sqlalchemy as sa  # noqa: E402
-from api_sample.library import Book, Shelf, Status  # noqa: E402
+from api_sample.library import Book, Status  # noqa: E402
+from conftest import SHELF_NAMES as NAMES  # noqa: E402
 from werkzeug.http import parse_options_header  # noqa: E402
 
 from erlen_api.testing import ApiClient, api_client_for  # noqa: E402
 from erlen_auth.testing import make_user  # noqa: E402
 from erlen_db import database_of  # noqa: E402
 
-PLUGINS = ["forms", "auth", "api", "api_sample.tokens", "api_sample.library"]
-NAMES = ["Maps", "Art", "Jazz", "Crime", "Botany", "Law", "Ethics"]
-
 
 @pytest.fixture
-def app(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> Flask:
-    made = t.cast(Flask, make_db_app(PLUGINS, auth_config, create_all=True))
-    db = database_of(made).new_session()
-    try:
-        db.add_all(Shelf(name=name, floor=index % 2) for index, name in enumerate(NAMES))
-        db.commit()
-    finally:
-        db.close()
-    return made
+def app(shelves_app: Flask) -> Flask:
+    return shelves_app
 
 
 @pytest.fixture
