@@ -253,8 +253,8 @@ def _history_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
 
 
 def describe_changes(changes: t.Any, model: str | None = None) -> Markup:
-    """An audit entry's changes in a line: ``is_active: True → False; roles: [] → ['editors']``; a time as the
-    admin writes every time (a ``<time>`` element), as on the entry's own page.
+    """An audit entry's changes in a line: ``Active: True → False; roles: [] → ['editors']``, each column named by
+    its heading, a time as the admin writes every time (a ``<time>`` element), as on the entry's own page.
 
     :param changes: the entry's ``changes``.
     :param model: the entry's model (its view's slug), whose column types say which values are times.
@@ -264,10 +264,12 @@ def describe_changes(changes: t.Any, model: str | None = None) -> Markup:
     view = registry_of().models.get(model) if model is not None else None
     parts = []
     for key, value in changes.items():
+        # The column's heading, as the entry's own page names it; the stored key for one the view does not show.
+        label = view.label(key) if view is not None and key in view.columns else key
         if isinstance(value, list) and len(value) == 2:
-            parts.append(Markup("{}: {} → {}").format(key, _short(view, key, value[0]), _short(view, key, value[1])))
+            parts.append(Markup("{}: {} → {}").format(label, _short(view, key, value[0]), _short(view, key, value[1])))
         else:
-            parts.append(Markup("{}: {}").format(key, _short(view, key, value)))
+            parts.append(Markup("{}: {}").format(label, _short(view, key, value)))
     return Markup("; ").join(parts)
 
 
