@@ -456,6 +456,26 @@ def test_a_staff_user_who_may_view_roles_but_not_users_sees_how_many_have_a_role
     assert ">ada@example.com</a>" in both.get(f"{ROLES}{editors.id}/").text
 
 
+def test_a_viewer_who_may_not_change_a_role_reads_its_permissions_as_a_list(app, create_user, db_session):
+    """Found walking the admin as a staff user: a role's page showed a viewer without admin.roles.edit every
+    permission as a disabled checkbox, dim and announced as controls that do nothing. It lists those the role
+    grants, by plugin, and says when it grants none."""
+    create_user("ada@example.com", roles=["editors", "empty"])
+    editors = db_session.scalar(sa.select(Role).where(Role.name == "editors"))
+    editors.grant("admin.access")
+    editors.grant("auth.manage_users")
+    db_session.commit()
+    empty = db_session.scalar(sa.select(Role).where(Role.name == "empty"))
+    client = staff_client(app, create_user, db_session, "reader@example.com", "admin.access", "admin.roles.view")
+    page = client.get(f"{ROLES}{editors.id}/").text
+    panel = page[page.index("<code>") - 200 :]
+    assert 'type="checkbox"' not in page and "Save permissions" not in page
+    assert "<code>admin.access</code>" in panel and "<code>auth.manage_users</code>" in panel
+    assert "<code>admin.users.view</code>" not in panel  # not granted: not listed
+    assert "<h3>admin</h3>" in page and "<h3>auth</h3>" in page
+    assert "This role grants no permissions." in client.get(f"{ROLES}{empty.id}/").text
+
+
 def test_role_permissions_as_checkboxes_grouped_by_plugin(admin_client, db_session):
     response = admin_client.post(ROLES + "new", data={"name": "editors", "description": "Edit things"})
     assert response.status_code == 302, response.text
