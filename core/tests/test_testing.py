@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 
+from erlen.testing import free_port
+
 pytest_plugins = ["pytester"]
+
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def test_fixtures_in_a_plugin_authors_test_suite(pytester: pytest.Pytester) -> None:
@@ -121,3 +128,17 @@ def test_apps_made_by_the_fixtures_are_closed_after_the_test(pytester: pytest.Py
     assert not closed.exists()
     pytester.runpytest().assert_outcomes(passed=1)
     assert sorted(closed.read_text().split()) == ["fixture", "made"]
+
+
+@pytest.mark.skipif(not EPHEMERAL_PORTS.exists(), reason="no Linux /proc/sys: the kernel's ephemeral range is unknown")
+def test_free_ports_lie_outside_the_kernels_ephemeral_range() -> None:
+    """A test server stopped and started again on its port must find it free: the kernel gives the local end of
+    outgoing connections ports of its ephemeral range, so a port from there can be taken while the server is
+    down (CI's production run once failed so: PostgreSQL's restart on 46217 met "Address already in use")."""
+    low, high = (int(part) for part in EPHEMERAL_PORTS.read_text().split())
+    ports = {free_port() for _ in range(200)}
+    assert not [port for port in ports if low <= port <= high]
+    assert len(ports) > 100  # drawn at random: parallel test workers rarely meet on one
+    for port in list(ports)[:20]:
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", port))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -75,11 +76,53 @@ def service_unavailable(message: str) -> t.NoReturn:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now, for a server a test starts of its own."""
+#: The lowest port :func:`free_port` gives: above those that well-known servers listen on.
+_LOWEST_TEST_PORT = 10000
+
+#: The kernel's ephemeral ports where it cannot be read (Linux's default; BSD, macOS and Windows start higher).
+_DEFAULT_EPHEMERAL_PORTS = range(32768, 61000)
+
+
+def _ephemeral_ports() -> range:
+    """The ports the kernel gives outgoing connections (Linux's ``ip_local_port_range``)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return _DEFAULT_EPHEMERAL_PORTS
+
+
+def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now, for a server a test starts of its own.
+
+    The port lies below the kernel's ephemeral range, which the kernel draws from for the local end of
+    every outgoing connection. A server a test stops and starts again on its port (PostgreSQL or Redis
+    after an outage) would otherwise find it taken, now and then, by a connection another process opened
+    meanwhile, and fail to start with "Address already in use".
+    """
+    ephemeral = _ephemeral_ports()
+    candidates = range(_LOWEST_TEST_PORT, max(ephemeral.start, _LOWEST_TEST_PORT))
+    if len(candidates) < 1000:  # a kernel whose ephemeral range starts low: take the ports above it
+        candidates = range(max(ephemeral.stop, _LOWEST_TEST_PORT), 65536)
+    if not candidates:  # the kernel's range covers every port: only it knows a free one
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+    draw = random.SystemRandom()  # not the random module's state, which Hypothesis seeds in its tests
+    for _ in range(200):
+        port = draw.choice(candidates)
+        if _port_is_free(port):
+            return port
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 in {candidates.start}-{candidates.stop - 1} after 200 tries")
 
 
 @contextlib.contextmanager

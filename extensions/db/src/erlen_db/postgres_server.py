@@ -22,16 +22,14 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
-import typing as t
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from erlen.testing import service_unavailable
+from erlen.testing import free_port, service_unavailable
 
 #: Names a folder holding ``initdb``, ``pg_ctl`` and ``postgres`` when they are elsewhere.
 BINDIR_VARIABLE = "ERLEN_TEST_POSTGRES_BINDIR"
@@ -82,13 +80,6 @@ def find_bindir() -> Path | None:
 def _version_key(bindir: Path) -> tuple[int, ...]:
     """Sorts ``/usr/lib/postgresql/<version>/bin`` folders by version number (``9.6`` < ``15``)."""
     return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name)) or (0,)
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on at the moment of the call."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return t.cast(int, sock.getsockname()[1])
 
 
 def _process_state(pid: int) -> str | None:
