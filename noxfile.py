@@ -4,29 +4,22 @@
 
 ``tests-<package>``
     Each distribution's tests in a virtual environment holding only that
-    distribution and its declared dependencies (which proves each installs and
-    works alone). Tests needing a distribution the package does not declare
-    (erlen-auth's mail pages need erlen-mail, ...) skip here.
-``compat-lowest``
-    Every distribution installed together with ``uv pip install --resolution
-    lowest-direct``: the lowest version of every dependency the pyprojects
-    declare (docs/compatibility.rst states the range); then every package's
-    tests.
-``compat-newest``
-    Every distribution and the example apps installed together with the newest
-    releases of Flask, Werkzeug, SQLAlchemy, Alembic, WTForms, Flask-Login,
-    pluggy and psycopg; then the package tests that skipped alone for want of
-    another distribution (docs/compatibility.rst). A ``tests-<package>`` session
-    that passed in the same ``nox`` invocation already ran that package's other
-    tests at the newest releases (a fresh environment resolves to them), so
-    they do not run twice; a package whose ``tests-<package>`` did not pass in
-    this invocation has its whole suite run here.
+    distribution and its declared dependencies, each at the lowest version the
+    distributions declare (``uv pip install --resolution lowest-direct``;
+    docs/compatibility.rst states the range), on SQLite. This proves each
+    installs and works alone, and that its lower bounds hold without another
+    distribution raising them. Tests needing a distribution the package does
+    not declare (erlen-auth's mail pages need erlen-mail, ...) skip here.
 ``integration``
-    Everything installed: the cross-package and end-to-end tests (``tests/``,
-    browser tests included). Every package's tests with everything installed
-    also run here, unless ``compat-newest`` already covered them in the same
-    ``nox`` invocation (its environment is this one's without the benchmarks'
-    libraries), so ``nox -s integration`` alone still runs them all.
+    Everything installed together at the newest releases: every package's
+    tests on PostgreSQL (those that skipped alone included), then the
+    cross-package and end-to-end tests (``tests/``, browser tests included) on
+    both databases.
+
+A test parametrized over both databases (erlen-db's ``database_url``) so runs
+once on each, at one end of the range each: ``ERLEN_TEST_DATABASES`` keeps
+one database per session. Running every such test twice more does not fit CI's
+40 minutes on two CPUs.
 ``production``
     The example app deployed and put under load and faults, see
     tests/production/README.md.
@@ -41,12 +34,12 @@ pytest arguments replaces the defaults: ``nox -s tests-db -- -x -k url`` runs in
 one process.
 
 ``nox -s bench`` runs the benchmarks. uv creates the environments when it is
-installed; plain virtualenv otherwise (``compat-lowest`` needs uv).
+installed; plain virtualenv otherwise (the ``tests-<package>`` sessions then install the newest
+releases, and say so).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tomllib
@@ -95,24 +88,23 @@ def _local_requirements(name: str, seen: set[str] | None = None) -> list[Path]:
     return [*folders, DISTRIBUTIONS[name]]
 
 
-def _install_local(session: nox.Session, name: str, extras: str = "") -> None:
+def _install_local(session: nox.Session, name: str, extras: str = "", *options: str) -> None:
+    """Install the distribution ``name`` with the monorepo distributions it depends on, in one resolver run.
+
+    :param session: the session whose environment it goes into.
+    :param name: the distribution.
+    :param extras: its extras, as ``"[test]"``.
+    :param options: more options of the installer (``--resolution lowest-direct``).
+    """
     folders = _local_requirements(name)
     *dependencies, own = folders
     # Local distributions are not on an index: install them by path, the
     # dependencies first so the resolver finds them installed.
-    session.install(*[str(folder) for folder in dependencies], f"{own}{extras}")
+    session.install(*options, *[str(folder) for folder in dependencies], f"{own}{extras}")
 
 
 #: pytest-xdist, which spreads the tests over the CPUs (``--dist worksteal`` is 3.2's).
 XDIST = "pytest-xdist>=3.5"
-
-#: pytest-reportlog, with which each ``tests-<package>`` session records its tests' outcomes (JSON lines):
-#: ``compat-newest`` then runs only the tests that skipped there.
-REPORT_LOG = "pytest-reportlog>=0.4"
-
-#: The tests that skipped in each ``tests-<package>`` session of this ``nox`` invocation that passed (its
-#: distribution's name to pytest node IDs, relative to the distribution's folder).
-_SKIPPED_ALONE: dict[str, list[str]] = {}
 
 #: pytest's arguments unless the command line gives others: quiet, one worker per CPU, and a worker that is
 #: done takes tests queued for another (the durations of tests vary from milliseconds to a minute).
@@ -138,18 +130,8 @@ def _pytest_args(session: nox.Session, name: str | None = None) -> list[str]:
     return ["-q", "-n", workers, "--dist", "worksteal"]
 
 
-def _skipped_tests(report_log: Path) -> list[str]:
-    """The node IDs of the tests (and test modules) that skipped, from a pytest-reportlog file, in run order.
-
-    :param report_log: the file ``pytest --report-log`` wrote.
-    """
-    skipped: dict[str, None] = {}
-    with report_log.open(encoding="utf-8") as lines:
-        for line in lines:
-            report = json.loads(line)
-            if report.get("$report_type") in {"TestReport", "CollectReport"} and report.get("outcome") == "skipped":
-                skipped[report["nodeid"]] = None
-    return list(skipped)
+#: uv's resolution of each declared dependency to the lowest version its pyproject allows.
+_LOWEST_VERSIONS = ["--resolution", "lowest-direct"]
 
 
 def _make_test_session(name: str, folder: Path) -> None:
@@ -157,28 +139,25 @@ def _make_test_session(name: str, folder: Path) -> None:
 
     @nox.session(name=f"tests-{short}", python=PYTHON)
     def tests(session: nox.Session) -> None:
-        _install_local(session, name, "[test]")
-        session.install(XDIST, REPORT_LOG)
-        report_log = Path(session.create_tmp()).resolve() / "report-log.jsonl"
+        lowest = _LOWEST_VERSIONS if shutil.which("uv") else []
+        if not lowest:
+            session.warn("uv is missing: the newest releases are installed, not the lowest declared (pip install uv)")
+        _install_local(session, name, "[test]", *lowest)
+        # pytest-xdist is not a declared dependency: an install of its own keeps it out of the lowest resolution.
+        session.install(XDIST)
+        _show_versions(session)
         session.chdir(folder)
-        session.run("pytest", *_pytest_args(session, name), f"--report-log={report_log}")
-        # Only a whole suite tells which tests need another distribution (arguments after -- may select a few).
-        if not session.posargs:
-            _SKIPPED_ALONE[name] = _skipped_tests(report_log)
-            session.log(f"{len(_SKIPPED_ALONE[name])} tests or modules skipped: compat-newest runs them")
+        session.run("pytest", *_pytest_args(session, name), env={"ERLEN_TEST_DATABASES": "sqlite"})
 
-    tests.__doc__ = f"Test {name} alone, with only its declared dependencies."
+    tests.__doc__ = f"Test {name} alone, with only its declared dependencies, at the lowest versions they declare."
 
 
 for _name, _folder in DISTRIBUTIONS.items():
     _make_test_session(_name, _folder)
 
 
-#: The libraries whose newest releases ``compat-newest`` installs: what Erlen is built on.
-NEWEST = ["flask", "werkzeug", "sqlalchemy", "alembic", "wtforms", "flask-login", "pluggy", "psycopg[binary]"]
-
-#: The sessions of this ``nox`` invocation that passed (nox runs them all in this process).
-_PASSED: set[str] = set()
+#: The libraries Erlen is built on, whose installed versions each test session prints.
+BUILT_ON = ["flask", "werkzeug", "sqlalchemy", "alembic", "wtforms", "flask-login", "pluggy", "psycopg"]
 
 
 def _every_distribution(extras: str = "") -> list[str]:
@@ -187,82 +166,41 @@ def _every_distribution(extras: str = "") -> list[str]:
 
 
 def _show_versions(session: nox.Session) -> None:
-    """Print the installed versions of the libraries of the compatibility range, for the log."""
-    names = [re.split(r"\[", name, maxsplit=1)[0] for name in NEWEST]
+    """Print the installed versions of the libraries Erlen is built on, for the log (those installed)."""
     session.run(
         "python",
         "-c",
-        "import sys; from importlib.metadata import version; "
-        "print(', '.join(f'{n} {version(n)}' for n in sys.argv[1:]))",
-        *names,
+        "import sys\n"
+        "from importlib.metadata import PackageNotFoundError, version\n"
+        "def found(name):\n"
+        "    try:\n"
+        "        return f'{name} {version(name)}'\n"
+        "    except PackageNotFoundError:\n"
+        "        return None\n"
+        "print(', '.join(filter(None, map(found, sys.argv[1:]))))",
+        *BUILT_ON,
         silent=False,
     )
 
 
-def _run_package_suites(session: nox.Session, skipped_alone: dict[str, list[str]] | None = None) -> None:
-    """Every distribution's tests, each from its folder (its own pytest configuration).
+def _run_package_suites(session: nox.Session) -> None:
+    """Every distribution's tests, each from its folder (its own pytest configuration), on PostgreSQL.
 
     :param session: the session, whose ``posargs`` replace pytest's default arguments.
-    :param skipped_alone: for the distributions whose suite passed alone in this ``nox`` invocation, the
-        tests that skipped there: only those run (none, when none skipped). The others run whole.
     """
-    skipped_alone = skipped_alone or {}
     for name, folder in DISTRIBUTIONS.items():
-        selected = skipped_alone.get(name)
-        if selected is None:
-            session.chdir(folder)
-            session.run("pytest", *_pytest_args(session, name))
-        elif selected:
-            session.log(f"{name}: the {len(selected)} tests that skipped in its tests session, which passed")
-            session.chdir(folder)
-            session.run("pytest", *_pytest_args(session, name), *selected)
-        else:
-            session.log(f"{name}: no test skipped in its tests session, which passed: not run again")
+        session.chdir(folder)
+        session.run("pytest", *_pytest_args(session, name), env={"ERLEN_TEST_DATABASES": "postgresql"})
     session.chdir(ROOT)
-
-
-@nox.session(name="compat-lowest", python=PYTHON)
-def compat_lowest(session: nox.Session) -> None:
-    """Every package's tests, everything installed at the lowest declared versions.
-
-    uv's ``--resolution lowest-direct`` takes the lowest version of every dependency a pyproject
-    declares; the distributions are installed together so that their optional integrations run.
-    """
-    if not shutil.which("uv"):
-        session.error("compat-lowest needs uv (python3 -m pip install uv): pip cannot resolve to the lowest versions")
-    session.install("--resolution", "lowest-direct", *_every_distribution("[test]"))
-    # pytest-xdist is not a declared dependency: a run of its own keeps it out of the lowest resolution.
-    session.install(XDIST)
-    _show_versions(session)
-    _run_package_suites(session)
-
-
-@nox.session(name="compat-newest", python=PYTHON)
-def compat_newest(session: nox.Session) -> None:
-    """Every package's tests, everything installed with the newest releases of what Erlen builds on.
-
-    Every distribution and the example apps together, with the newest Flask, Werkzeug, SQLAlchemy,
-    Alembic, WTForms, Flask-Login, pluggy and psycopg. Of a package whose ``tests-<package>`` session
-    passed in this ``nox`` invocation, only the tests that skipped there run (see the module documentation).
-    """
-    session.install("--upgrade", *_every_distribution("[test]"), *EXAMPLES_WITH_TESTS, *NEWEST, XDIST)
-    _show_versions(session)
-    _run_package_suites(session, {} if session.posargs else _SKIPPED_ALONE)
-    _PASSED.add("compat-newest")
 
 
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
-    """The cross-package and end-to-end tests (tests/), everything installed.
-
-    Every package's tests too, unless compat-newest ran them in this nox invocation (see the module
-    documentation).
-    """
+    """Everything installed together at the newest releases: every package's tests, then the cross-package and
+    end-to-end tests (tests/)."""
     session.install(*_every_distribution("[test]"), *EXAMPLES_WITH_TESTS, "-r", "bench/requirements.txt", XDIST)
-    if "compat-newest" in _PASSED:
-        session.log("every package's tests with everything installed passed in compat-newest: not run again")
-    else:
-        _run_package_suites(session)
+    _show_versions(session)
+    _run_package_suites(session)
     # axe-core, which the browser tests inject to check accessibility, from the npm registry.
     if shutil.which("npm"):
         session.run("npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", external=True)

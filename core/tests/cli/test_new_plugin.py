@@ -35,7 +35,7 @@ EXPECTED = [
 
 
 #: Why a test of the generated plugin skips in tests-core (core alone) and where CI runs it with every package.
-WHERE_IT_RUNS = "tests-core installs core alone; compat-lowest and compat-newest run this test with every package"
+WHERE_IT_RUNS = "tests-core installs core alone; integration runs this test with every package"
 
 
 def scaffold(tmp_path: Path, *args: str) -> tuple[int, str]:

@@ -6,14 +6,13 @@ import contextlib
 import socket
 import threading
 
+from erlen.testing import free_port
+
 
 class TcpProxy:
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port: int = probe.getsockname()[1]
-        probe.close()
+        self.port = free_port()  # outside the ephemeral range: free again when the proxy restarts
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []

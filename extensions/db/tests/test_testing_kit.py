@@ -10,7 +10,9 @@ from flask import Flask
 from sqlalchemy.orm import Session, selectinload
 
 import erlen_db
-from erlen_db.testing import MakeDbApp
+from erlen_db.testing import MakeDbApp, databases_under_test
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
@@ -168,3 +170,44 @@ def test_count_round_trips_counts_the_waits_on_postgresqls_wire(make_db_app: Mak
     with erlen_db.count_round_trips(app) as none:
         pass
     assert none.count == 0 and none.messages == []
+
+
+@pytest.mark.parametrize(
+    ("named", "kept"),
+    [
+        (None, ["sqlite", "postgresql"]),
+        ("", ["sqlite", "postgresql"]),
+        ("sqlite", ["sqlite"]),
+        (" postgresql ", ["postgresql"]),
+        ("postgresql,sqlite", ["sqlite", "postgresql"]),
+    ],
+)
+def test_erlen_test_databases_keeps_the_databases_it_names(
+    monkeypatch: pytest.MonkeyPatch, named: str | None, kept: list[str]
+) -> None:
+    if named is None:
+        monkeypatch.delenv("ERLEN_TEST_DATABASES", raising=False)
+    else:
+        monkeypatch.setenv("ERLEN_TEST_DATABASES", named)
+    assert databases_under_test() == kept
+
+
+def test_erlen_test_databases_naming_another_database_stops_the_run_and_says_which(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ERLEN_TEST_DATABASES", "sqlite,mysql")
+    with pytest.raises(pytest.UsageError, match="ERLEN_TEST_DATABASES names mysql: name sqlite, postgresql or both"):
+        databases_under_test()
+
+
+def test_database_url_runs_a_test_on_the_databases_kept(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_url(database_url):\n    assert database_url\n")
+    pytester.makeini("[pytest]\n")
+    monkeypatch.delenv("ERLEN_TEST_DATABASES", raising=False)
+    both = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").stdout.str()
+    assert "test_url[sqlite]" in both and "test_url[postgresql]" in both
+    monkeypatch.setenv("ERLEN_TEST_DATABASES", "sqlite")
+    kept = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").stdout.str()
+    assert "test_url[sqlite]" in kept and "postgresql" not in kept

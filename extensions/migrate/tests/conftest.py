@@ -14,7 +14,7 @@ from flask import Flask
 
 import erlen_db
 from erlen.testing import MakeApp
-from erlen_db.testing import MakeDbApp, postgres_url
+from erlen_db.testing import MakeDbApp, databases_under_test, postgres_url
 
 BASE = """
 from sqlalchemy.orm import DeclarativeBase
@@ -145,7 +145,7 @@ def blogkit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Blogkit
 # Databases
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=databases_under_test())
 def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """A factory of URLs of empty databases: SQLite files, or fresh PostgreSQL schemas dropped afterwards."""
     schemas: list[str] = []

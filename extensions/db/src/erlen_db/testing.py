@@ -20,6 +20,9 @@ Fixtures (all use the core's ``app`` fixture; set ``erlen_plugins`` and
 ``database_url``
     Parametrizes a test over an empty SQLite file and an empty PostgreSQL
     schema of its own (dropped afterwards), so a plugin's tests run on both.
+    ``ERLEN_TEST_DATABASES=sqlite`` (or ``postgresql``) keeps one of the two
+    (:func:`databases_under_test`); Erlen's CI runs each package's tests on
+    SQLite alone at the lowest versions, and on PostgreSQL with every package.
 ``postgres_schema_url``, ``postgres_engine``
     The PostgreSQL parts alone. The server is ``ERLEN_TEST_POSTGRES_URL``
     (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); without
@@ -70,6 +73,24 @@ from .urls import redact as redact_url
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+#: The databases ``database_url`` parametrizes tests over, unless ``ERLEN_TEST_DATABASES`` keeps fewer.
+DATABASES = ("sqlite", "postgresql")
+
+
+def databases_under_test() -> list[str]:
+    """The databases of ``database_url``: those ``ERLEN_TEST_DATABASES`` names (comma-separated), else both.
+
+    :raises pytest.UsageError: the variable names a database that is neither ``sqlite`` nor ``postgresql``.
+    """
+    named = [name.strip() for name in os.environ.get("ERLEN_TEST_DATABASES", "").split(",") if name.strip()]
+    unknown = [name for name in named if name not in DATABASES]
+    if unknown:
+        raise pytest.UsageError(
+            f"ERLEN_TEST_DATABASES names {', '.join(unknown)}: name sqlite, postgresql or both (comma-separated)"
+        )
+    return [name for name in DATABASES if name in named] or list(DATABASES)
+
+
 def postgres_url() -> str:
     """The URL of the PostgreSQL server the tests use."""
     return os.environ.get("ERLEN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
@@ -105,9 +126,9 @@ def postgres_schema_url(postgres_engine: sa.Engine) -> Iterator[str]:
         connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=databases_under_test())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database: an SQLite file, or a fresh PostgreSQL schema."""
+    """The URL of an empty database: an SQLite file, or a fresh PostgreSQL schema (see :func:`databases_under_test`)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.sqlite3'}"
     return t.cast(str, request.getfixturevalue("postgres_schema_url"))
@@ -192,9 +213,11 @@ def max_queries(app: Flask) -> Callable[[int], AbstractContextManager[QueryCount
 
 
 __all__: list[str] = [
+    "DATABASES",
     "MakeDbApp",
     "PostgresServer",
     "count_queries",
+    "databases_under_test",
     "db_session",
     "make_db_app",
     "max_queries",
