@@ -15,16 +15,16 @@
     tests on PostgreSQL (those that skipped alone included), then the
     cross-package and end-to-end tests (``tests/``, browser tests included) on
     both databases.
-
-A test parametrized over both databases (erlen-db's ``database_url``) so runs
-once on each, at one end of the range each: ``ERLEN_TEST_DATABASES`` keeps
-one database per session. Running every such test twice more does not fit CI's
-40 minutes on two CPUs.
 ``production``
     The example app deployed and put under load and faults, see
     tests/production/README.md.
 ``lint``, ``typecheck``, ``docs``
     ruff, mypy and the Sphinx build with its doctests.
+
+A test parametrized over both databases (erlen-db's ``database_url``) thus runs
+once on each, at one end of the range each: ``ERLEN_TEST_DATABASES`` keeps
+one database per session. Running every such test twice more does not fit CI's
+40 minutes on two CPUs.
 
 The tests run spread over every CPU with pytest-xdist (``-n auto``; the suites
 that mostly wait on servers, in ``WAITING_SUITES``, with more workers): each test
@@ -149,7 +149,7 @@ def _make_test_session(name: str, folder: Path) -> None:
         session.chdir(folder)
         session.run("pytest", *_pytest_args(session, name), env={"ERLEN_TEST_DATABASES": "sqlite"})
 
-    tests.__doc__ = f"Test {name} alone, with only its declared dependencies, at the lowest versions they declare."
+    tests.__doc__ = f"Test {name} alone, with only its declared dependencies at their lowest versions, on SQLite."
 
 
 for _name, _folder in DISTRIBUTIONS.items():
@@ -196,8 +196,8 @@ def _run_package_suites(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
-    """Everything installed together at the newest releases: every package's tests, then the cross-package and
-    end-to-end tests (tests/)."""
+    """Everything installed together at the newest releases: every package's tests on PostgreSQL, then the
+    cross-package and end-to-end tests (tests/) on both databases."""
     session.install(*_every_distribution("[test]"), *EXAMPLES_WITH_TESTS, "-r", "bench/requirements.txt", XDIST)
     _show_versions(session)
     _run_package_suites(session)
