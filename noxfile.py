@@ -130,6 +130,10 @@ def _pytest_args(session: nox.Session, name: str | None = None) -> list[str]:
     return ["-q", "-n", workers, "--dist", "worksteal"]
 
 
+#: The workers of the cross-package tests (tests/), which wait on the servers, browsers and valgrind runs they
+#: start: on 2 CPUs they took 524 s with 2 workers, 452 s with 3 and longer again with 4.
+CROSS_PACKAGE_WORKERS = "3"
+
 #: uv's resolution of each declared dependency to the lowest version its pyproject allows.
 _LOWEST_VERSIONS = ["--resolution", "lowest-direct"]
 
@@ -209,7 +213,7 @@ def integration(session: nox.Session) -> None:
     # tests/production has a session of its own (it starts servers and runs for minutes).
     # Whole modules per worker: tests/browser's module-scoped fixtures (a sweep of every page) run once, not once per
     # worker; a worker that is free takes the next module.
-    arguments = session.posargs or [*PYTEST_DEFAULTS[:-1], "loadscope"]
+    arguments = session.posargs or ["-q", "-n", CROSS_PACKAGE_WORKERS, "--dist", "loadscope"]
     session.run("pytest", "tests", "--ignore=tests/production", *arguments)
 
 
