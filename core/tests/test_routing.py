@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+import threading
 import typing as t
 
 import pytest
@@ -88,3 +91,60 @@ def test_an_app_keeps_its_own_rule_class() -> None:
 
     assert app.url_rule_class is OwnRule
     assert all(type(rule) is OwnRule for rule in app.url_map.iter_rules() if rule.endpoint != "static")
+
+
+class _SwitchesThreads:
+    """Garbage whose finalizer runs Python code: collected midway through a builder's compilation, it lets
+    another thread run there, as any finalizer of an app's objects may."""
+
+    def __init__(self) -> None:
+        self.cycle = self
+
+    def __del__(self) -> None:
+        sum(range(3))
+
+
+@pytest.fixture
+def frequent_thread_switches() -> t.Iterator[None]:
+    """Threads switch as often as they can and the garbage collector runs every few allocations."""
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(10, 1, 1)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+
+
+@pytest.mark.usefixtures("frequent_thread_switches")
+def test_threads_building_their_first_urls_at_once_all_get_them() -> None:
+    # CPython 3.11 failed such builds with "SystemError: AST constructor recursion depth mismatch" while
+    # another thread compiled a builder too (python/cpython#106905): the builders compile under a lock.
+    threads, rules = 8, 300
+    app = erlen.create_app(__name__, environ={})
+    for number in range(rules):
+        app.add_url_rule(f"/r{number}/<int:a>/<path:b>/<c>", f"rule{number}", lambda **values: "ok")
+    start = threading.Barrier(threads)
+    built: list[str] = []
+    failures: list[BaseException] = []
+
+    def build_every_url(offset: int) -> None:
+        with app.test_request_context("/"):
+            start.wait(timeout=30)
+            for number in range(rules):
+                _SwitchesThreads()
+                try:
+                    built.append(url_for(f"rule{(number * 7 + offset) % rules}", a=1, b="x/y", c="z", q=2))
+                except Exception as exc:  # what the test is about: any failure of a build
+                    failures.append(exc)
+
+    workers = [threading.Thread(target=build_every_url, args=(offset * 37,)) for offset in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert failures == []
+    assert len(built) == threads * rules
+    assert "/r5/1/x/y/z?q=2" in built

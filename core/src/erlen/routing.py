@@ -8,14 +8,28 @@ part of the app's creation (and of ``erlen --help``, which creates it), while a
 worker builds URLs for a few of them and a command for none.
 :class:`LazyBuilderRule` makes a rule's builders when a URL is first built
 from it; matching is unchanged.
+
+A threaded worker (gunicorn's ``gthread``, Flask's development server) may
+build its first URLs from several threads at once. Werkzeug makes a builder
+with :func:`ast.parse`, and CPython 3.11 keeps the depth of the syntax tree it
+is converting in one place per interpreter: two threads converting at once
+(a thread switch happens when the garbage collector runs a finalizer midway)
+fail with ``SystemError: AST constructor recursion depth mismatch``
+(python/cpython#106905). Werkzeug compiles its builders as rules are added,
+in one thread; the lazy builders compile one at a time, under one lock.
 """
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 from flask import Flask
 from werkzeug.routing import Rule
+
+#: Held while a builder compiles: the syntax trees of a process are converted one at a time (see above).
+#: One lock for the process, not one per app, because what it guards is the interpreter's.
+_COMPILING = threading.Lock()
 
 
 class LazyBuilderRule(Rule):
@@ -32,8 +46,10 @@ class LazyBuilderRule(Rule):
 
         def build_on_first_use(rule: Rule, **values: t.Any) -> tuple[str, str]:
             if not compiled:
-                compiled.append(compile_builder(*args, **kwargs))
-                setattr(rule, "_build_unknown" if append_unknown else "_build", compiled[0].__get__(rule, None))
+                with _COMPILING:
+                    if not compiled:  # another thread may have compiled it while this one waited
+                        compiled.append(compile_builder(*args, **kwargs))
+                        setattr(rule, "_build_unknown" if append_unknown else "_build", compiled[0].__get__(rule, None))
             return compiled[0](rule, **values)
 
         return build_on_first_use
