@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing as t
 
 import sqlalchemy as sa
 
-from erlen_admin.audit import changes_of, changes_text
+from erlen_admin.audit import changes_of, changes_text, heading_of
 from erlen_admin.models import AuditEntry
 
 BOOKS = "/admin/m/library_book/"
@@ -168,3 +169,27 @@ def test_changes_of_a_model_no_longer_registered_show_only_stored_iso_times_as_t
     assert changes_text(changes) == (
         "seen: 2026-12-07T06:38:12.123456+00:00 → 2026-12-07T06:38:12; note: 2026-12-07 06:38 → 2026-12-07"
     )
+
+
+def test_an_entrys_page_is_headed_by_what_it_records_in_words(admin_client, books, db_session):
+    book = books[0]
+    admin_client.post(
+        f"{BOOKS}{book.id}/edit",
+        data={"title": "Renamed", "pages": "77", "status": "published", "author_id": str(book.author_id)},
+    )
+    html = entry_page(admin_client, db_session, "edit")
+    # Not the model's slug and key ("Edit library_book 1 “Renamed”"), nor quotes within quotes in the title.
+    assert "<h1>Edited book “Renamed”</h1>" in html
+    assert "<title>Edited book “Renamed” · Admin</title>" in html
+    recent = admin_client.get("/admin/").text
+    assert "Edited book “Renamed”" in recent
+
+
+def test_a_heading_keeps_a_model_name_that_begins_with_capitals_and_says_a_key_without_a_name():
+    class View:
+        name = "OIDC identity"
+
+    entry = AuditEntry(action="bulk:unlink", model="auth_oidc_identity", object_id="7", object_repr="")
+    assert heading_of(entry, t.cast(t.Any, View())) == "Bulk unlink OIDC identity 7"
+    gone = AuditEntry(action="delete", model="old_model", object_id="3", object_repr="Three")
+    assert heading_of(gone, None) == "Deleted old_model “Three”"

@@ -66,6 +66,47 @@ def visible_entries(statement: sa.Select[t.Any], user: t.Any) -> sa.Select[t.Any
     return statement.where(sa.or_(AuditEntry.model.in_(whole), *scoped))
 
 
+#: How an entry's heading names its action; another action is named as stored (``bulk:publish``: ``Bulk publish``).
+_PAST_TENSES = {"create": "Created", "edit": "Edited", "delete": "Deleted"}
+
+
+def heading_of(entry: t.Any, view: ModelView | None) -> str:
+    """What an audit entry records, in words: ``Edited book “Renamed”``, for its page's heading and the "Recent
+    changes" widget.
+
+    :param entry: an :class:`~erlen_admin.models.AuditEntry`.
+    :param view: the model view of the entry's model (``registry_of().models.get(entry.model)``), or ``None`` for a
+        model no longer registered, which is then named by its slug.
+    """
+    action = _PAST_TENSES.get(entry.action) or entry.action.replace("bulk:", "bulk ", 1)
+    action = action[:1].upper() + action[1:]
+    model = entry.model if view is None else _within_a_sentence(view.name)
+    if entry.object_repr:
+        return f"{action} {model} “{entry.object_repr}”"
+    return f"{action} {model} {entry.object_id or ''}".rstrip()
+
+
+def _within_a_sentence(name: str) -> str:
+    """A model's name inside a sentence: ``Book`` becomes ``book``, ``OIDC identity`` stays as it is."""
+    if name[1:2].isupper():
+        return name
+    return name[:1].lower() + name[1:]
+
+
+class AuditLogView(ModelView):
+    """The audit log's view: an entry is named by what it records (:func:`heading_of`), not by its key."""
+
+    def describe(self, obj: t.Any) -> str:
+        """The entry in words, its model named as its view names it."""
+        from .views.registry import registry_of
+
+        return heading_of(obj, registry_of().models.get(obj.model))
+
+    def title(self, obj: t.Any) -> str:
+        """The entry in words: its heading already says what it is."""
+        return self.describe(obj)
+
+
 #: The actions of the entries that record a row's deletion (the delete page, "Delete selected").
 DELETIONS = ("delete", "bulk:delete")
 

@@ -87,13 +87,12 @@ def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
 
 @erlen.hookimpl
 def erlen_admin_views() -> Iterable[ModelView | AdminPage]:
-    from .audit import changes_text, visible_entries
+    from .audit import AuditLogView, changes_text, visible_entries
     from .models import AuditEntry
-    from .views.model_view import ModelView
 
     columns = ["created_at", "user_email", "action", "model", "object_id", "object_repr"]
     return [
-        ModelView(
+        AuditLogView(
             AuditEntry,
             name="Audit entry",
             plural="Audit entries",

@@ -139,13 +139,15 @@ def recent_changes() -> str:
 
     import erlen_db
 
-    from .audit import visible_entries
+    from .audit import heading_of, visible_entries
     from .models import AuditEntry
     from .views.registry import registry_of
 
     statement = visible_entries(sa.select(AuditEntry), current_user._get_current_object())
     entries = erlen_db.session.scalars(statement.order_by(AuditEntry.id.desc()).limit(RECENT_ENTRIES))
-    return render_template("admin/widgets/recent.html", entries=list(entries), models=registry_of().models)
+    models = registry_of().models
+    headed = [(entry, heading_of(entry, models.get(entry.model))) for entry in entries]
+    return render_template("admin/widgets/recent.html", entries=headed)
 
 
 @dataclass(frozen=True)
