@@ -54,8 +54,8 @@ def make_blueprint(app: Flask) -> Blueprint:
 def _check_access() -> t.Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    if not current_user.can("admin.access"):
-        denied.refuse("admin.access")
+    if not current_user.can(denied.ACCESS):
+        denied.refuse(denied.ACCESS)
     return None
 
 

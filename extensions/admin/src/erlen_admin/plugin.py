@@ -17,6 +17,7 @@ if t.TYPE_CHECKING:
     import sqlalchemy as sa
 
     from erlen.checks import CheckMessage
+    from erlen_auth import AccountLink
 
     from .views.model_view import ModelView
     from .views.pages import AdminPage
@@ -80,9 +81,20 @@ def erlen_migrate_locations() -> str:
 
 @erlen.hookimpl
 def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
+    from .denied import ACCESS
     from .views.registry import registry_of
 
-    return {"admin.access": "Enter the admin interface", **registry_of(app).permissions()}
+    return {ACCESS: "Enter the admin interface", **registry_of(app).permissions()}
+
+
+@erlen.hookimpl
+def erlen_auth_account_links() -> Iterable[AccountLink]:
+    """The dashboard in the account menu, for superusers and anyone a role lets in."""
+    from erlen_auth import AccountLink
+
+    from .denied import ACCESS
+
+    return [AccountLink("Admin", "admin.index", permission=ACCESS)]
 
 
 @erlen.hookimpl
@@ -162,10 +174,11 @@ def erlen_forms_fk_search_allowed(table: sa.Table, column: sa.Column[t.Any]) -> 
     """
     from flask_login import current_user
 
+    from .denied import ACCESS
     from .views.registry import registry_of
 
     views = registry_of().views_for_table(table.name)
-    if not views or not current_user.is_authenticated or not current_user.can("admin.access"):
+    if not views or not current_user.is_authenticated or not current_user.can(ACCESS):
         return None
     if any(view.allows(current_user, operation) for view in views for operation in ("view", "create", "edit")):
         return True

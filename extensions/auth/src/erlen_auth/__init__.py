@@ -15,7 +15,7 @@ import erlen
 from .errors import AuthError, PermissionDeclarationError, UnknownPermissionError
 from .permissions import Permission, grant, login_required, permission_required, permissions_of, require_known
 from .redirects import is_safe_redirect, safe_next
-from .state import AuthState, SecondFactor, SecuritySection, state_of
+from .state import AccountLink, AuthState, SecondFactor, SecuritySection, state_of
 from .throttling import LoginAttempt, LoginThrottle, MemoryStore, Throttled, ThrottleStore
 
 if t.TYPE_CHECKING:
@@ -181,6 +181,7 @@ __all__ = [
     "is_safe_redirect",
     "safe_next",
     # machinery
+    "AccountLink",
     "AuthError",
     "AuthState",
     "LoginAttempt",

@@ -23,7 +23,7 @@ if t.TYPE_CHECKING:
 
     from .forms import RegistrationForm
     from .models import User
-    from .state import SecuritySection
+    from .state import AccountLink, SecuritySection
 
 
 @hookspec
@@ -112,6 +112,34 @@ def erlen_auth_security_sections() -> Iterable[SecuritySection]:
         @erlen.hookimpl(optionalhook=True)
         def erlen_auth_security_sections():
             return [SecuritySection("blog/security_section.html", order=75, title="Blog authors")]
+    """
+
+
+@hookspec
+def erlen_auth_account_links(app: Flask) -> Iterable[AccountLink]:
+    """Add links to the account menu, the signed-in user's menu in every page's header.
+
+    The links follow erlen-auth's own (security, password, sessions), in the
+    order of the plugins. A link with a ``permission`` is shown to superusers
+    and to users one of whose roles grants it, and costs no query: the user
+    loader reads whether a role grants each such permission in the statement
+    that loads the user. On an error page, which never touches the database,
+    a link whose answer was not read is left out. The permission must be
+    declared (:func:`erlen_auth_permissions`), or the app stops at start-up
+    naming the plugin. Called once per app while the auth plugin initialises;
+    accept ``app`` when the links depend on it. erlen-admin links its
+    dashboard this way, for ``admin.access``.
+
+    .. code-block:: python
+
+        from erlen_auth import AccountLink
+
+        @erlen.hookimpl(optionalhook=True)
+        def erlen_auth_account_links():
+            return [
+                AccountLink("Your posts", "blog.mine"),
+                AccountLink("Moderation", "blog.moderation", permission="blog.moderate"),
+            ]
     """
 
 

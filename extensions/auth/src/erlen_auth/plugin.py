@@ -17,7 +17,7 @@ from flask_login import LoginManager, current_user
 import erlen
 
 from . import hookspecs
-from .state import EXTENSION_KEY, AuthState, state_of
+from .state import EXTENSION_KEY, AccountLink, AuthState, state_of
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -318,13 +318,15 @@ def _set_up_users(app: Flask) -> None:
     :param app: the app, whose :class:`AuthState` is made.
     :raises erlen.ConfigError: a setting names a permission nobody declares, or settings disagree.
     """
-    from . import access_tokens, passkeys, permissions, sessions
+    from . import access_tokens, account_links, passkeys, permissions, sessions
     from .views import unauthorized
 
     state = state_of(app)
     manager = state.login_manager
-    # The permissions first: the user loader reads admin.access with the user when erlen-admin declares it.
+    # The permissions, then the account links requiring them, first: the user loader reads whether a role grants
+    # each link's permission with the user.
     state.permissions = dict(sorted(permissions.collect(app).items()))
+    state.account_links = account_links.collect(app)
     manager.user_loader(_outage_safe(sessions.user_loader(app)))
     manager.unauthorized_handler(unauthorized)
     access_tokens.init(app)
@@ -527,16 +529,19 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
         """Whether ``user`` has a password (an account made through a provider has none until it sets one)."""
         return is_usable(getattr(user, "password_hash", "") or "")
 
-    def may_enter_admin(user: t.Any, error_page: bool = False) -> bool:
-        """Whether the account menu links erlen-admin for ``user`` (see :mod:`erlen_auth.admin_link`)."""
-        from .admin_link import may_enter_admin as decide  # imported by the first page with a menu, not at start
+    def account_links(user: t.Any, error_page: bool = False) -> list[AccountLink]:
+        """The plugins' links that the account menu shows ``user`` (see :mod:`erlen_auth.account_links`)."""
+        links = state_of(current_app).account_links
+        if not links:
+            return []
+        from .account_links import shown_to  # imported by the first page with a link, not at start
 
-        return decide(user, error_page)
+        return shown_to(user, links, error_page)
 
     return {
         "is_safe_redirect": is_safe_redirect,
         "has_password": has_password,
-        "may_enter_admin": may_enter_admin,
+        "account_links": account_links,
         # The layout (erlen/base.html) includes it in its header: log in, or the signed-in user's menu.
         "erlen_account_menu": "auth/account_menu.html",
     }

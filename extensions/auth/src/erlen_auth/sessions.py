@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 
-from . import admin_link
+from . import account_links
 from .models import (
     ADDRESS_MAX_LENGTH,
     USER_AGENT_MAX_LENGTH,
@@ -34,7 +34,6 @@ from .models import (
     UserRole,
     waits_for_the_session,
 )
-from .state import state_of
 
 if t.TYPE_CHECKING:
     from erlen_db import Database
@@ -167,11 +166,10 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
         LoginSession.__table__.c.id,
         LoginSession.__table__.c.last_seen_at,
     ]
-    # Whether a role lets the user into erlen-admin, in the same round trip: the account menu links the admin
-    # without a query of its own, on every page (erlen_auth.admin_link).
-    reads_admin_access = admin_link.ADMIN_ACCESS in state_of(app).permissions
-    if reads_admin_access:
-        columns.append(_granted_by_a_role(admin_link.ADMIN_ACCESS))
+    # Whether a role grants each permission of the account menu's links (erlen-admin's admin.access), in the same
+    # round trip: the menu shows them without a query of its own, on every page (erlen_auth.account_links).
+    link_permissions = account_links.permissions_read_with_the_user(app)
+    columns.extend(_granted_by_a_role(permission) for permission in link_permissions)
     by_key = (
         sa.select(*columns)
         .join_from(User.__table__, LoginSession.__table__, LoginSession.__table__.c.user_id == User.__table__.c.id)
@@ -209,8 +207,11 @@ def user_loader(app: Flask) -> t.Callable[[str], User | None]:
                 # The view used the database first: write once it is done, so that its work is not committed.
                 after_this_request(_later(database, session_id, now))
         user.attach_login_session(session_id, key)
-        if reads_admin_access:
-            admin_link.remember(user, bool(found[width + 2]))
+        if link_permissions:
+            answers = found[width + 2 :]
+            account_links.remember(
+                user, {name: bool(answer) for name, answer in zip(link_permissions, answers, strict=True)}
+            )
         return user
 
     return load_user

@@ -38,6 +38,22 @@ class SecuritySection:
 
 
 @dataclass(frozen=True)
+class AccountLink:
+    """A link of the account menu, added by a plugin (``erlen_auth_account_links``), after erlen-auth's own.
+
+    :param label: the link's text.
+    :param endpoint: the endpoint it leads to (``url_for(endpoint)``), such as ``"admin.index"``.
+    :param permission: a declared permission: the link is shown to superusers and to users one of whose roles
+        grants it, decided without a query of its own (see :mod:`erlen_auth.account_links`); ``None`` shows it
+        to every signed-in user.
+    """
+
+    label: str
+    endpoint: str
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
 class SecondFactor:
     """A kind of second factor a user can have (TOTP, passkeys), offered on the two-factor page ``/auth/two-factor``.
 
@@ -88,6 +104,8 @@ class AuthState:
     #: The sections of the security page, in order: the plugin's features' and other plugins'
     #: (``erlen_auth_security_sections``).
     security_sections: list[SecuritySection] = field(default_factory=list)
+    #: The links that plugins add to the account menu, in the plugins' order (``erlen_auth_account_links``).
+    account_links: list[AccountLink] = field(default_factory=list)
     #: Templates included under the log-in form: other ways in (passkeys, OpenID Connect providers).
     login_parts: list[str] = field(default_factory=list)
     #: Templates included under the re-authentication form: other ways to prove who one is (passkeys).

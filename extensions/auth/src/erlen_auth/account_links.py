@@ -1,0 +1,95 @@
+"""The links that plugins add to the account menu (``erlen_auth_account_links``), and who sees each.
+
+A link with a permission is shown to superusers and to users one of whose roles grants it. The menu is on every
+page, error pages included, which must never touch the database; and most users have no role at all, whose pages
+should not pay a query to find that out. So the answer is worked out from what is loaded already: a superuser's
+flag; the user's roles, when something in the request loaded them (``can()``); else the answers the user loader
+read with the user, in the same statement (:func:`erlen_auth.sessions.user_loader` asks, for each permission of
+a link, whether one of the user's roles grants it). Only a user that neither loaded (logged in by this very
+request) is asked with a query, and never on an error page, where such a link is then left out.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Flask
+from sqlalchemy import inspect
+
+import erlen
+
+from .state import AccountLink, state_of
+
+#: Where the user loader keeps, on the user's instance state, whether a role grants each links' permission.
+LOADED_ANSWERS = "erlen_auth_link_permissions"
+
+
+def collect(app: Flask) -> list[AccountLink]:
+    """The links of every plugin, in the plugins' order; call it once the permissions are collected.
+
+    :param app: the app.
+    :raises erlen.PluginError: a plugin returned something other than :class:`AccountLink` objects, or a link
+        requiring a permission nobody declares.
+    """
+    declared = state_of(app).permissions
+    found: list[AccountLink] = []
+    hook = "erlen_auth_account_links"
+    for plugin, result in erlen.plugins_of(app).call_each(hook, app=app):
+        for link in erlen.hook_items(plugin.name, hook, result, "AccountLink objects"):
+            if not isinstance(link, AccountLink):
+                raise erlen.PluginError(
+                    f"Plugin {plugin.name!r}: {hook} returned {link!r}; it must return erlen_auth.AccountLink objects.",
+                    plugin=plugin.name,
+                )
+            if link.permission is not None and link.permission not in declared:
+                raise erlen.PluginError(
+                    f"Plugin {plugin.name!r}: the account link {link.label!r} requires the permission "
+                    f"{link.permission!r}, which no plugin declares; declare it (erlen_auth_permissions) or "
+                    "name a declared one.",
+                    plugin=plugin.name,
+                )
+            found.append(link)
+    return found
+
+
+def permissions_read_with_the_user(app: Flask) -> list[str]:
+    """The permissions of the app's account links, each once: the user loader reads whether a role grants each.
+
+    :param app: the app.
+    """
+    return list(dict.fromkeys(link.permission for link in state_of(app).account_links if link.permission))
+
+
+def remember(user: t.Any, answers: t.Mapping[str, bool]) -> None:
+    """Keep, for this request, whether one of ``user``'s roles grants each permission (as just read).
+
+    :param user: the :class:`~erlen_auth.User` loaded.
+    :param answers: permission names to the answers read with it.
+    """
+    inspect(user).info[LOADED_ANSWERS] = dict(answers)
+
+
+def shown_to(user: t.Any, links: t.Sequence[AccountLink], error_page: bool = False) -> list[AccountLink]:
+    """The links of ``links`` that the account menu shows ``user``.
+
+    :param user: the current user (anonymous or a :class:`~erlen_auth.User`).
+    :param links: the app's account links.
+    :param error_page: the page is an error page: no query is made; a link whose answer is not known is left out.
+    """
+    if not links or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return []
+    return [link for link in links if link.permission is None or _granted(user, link.permission, error_page)]
+
+
+def _granted(user: t.Any, permission: str, error_page: bool) -> bool:
+    if user.is_superuser:
+        return True
+    state = inspect(user)
+    if "roles" in state.dict:
+        return bool(user.can(permission))  # the roles and their grants are loaded: no query
+    known: bool | None = state.info.get(LOADED_ANSWERS, {}).get(permission)
+    if known is not None:
+        return known
+    if error_page:
+        return False
+    return bool(user.can(permission))  # a user logged in by this request: its roles, in one query

@@ -1,0 +1,100 @@
+"""Links that plugins add to the account menu (``erlen_auth_account_links``): who sees each, at no query's cost."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pytest
+import sqlalchemy as sa
+
+import erlen
+import erlen_db
+from erlen_auth import Role, grant
+from erlen_auth.testing import login_as, make_user
+
+#: erlen-auth's own links of the menu for a user with a password, before the plugins'.
+OWN_LINKS = ["Security", "Change password", "Your sessions"]
+
+
+@pytest.fixture
+def links_app(auth_app: t.Any, db_session_for: t.Any) -> t.Any:
+    app = auth_app(["auth_sample_plugins.account_links"])
+    db_session_for(app)
+    return app
+
+
+def menu_links(html: str) -> list[str]:
+    """The labels of the account menu's links, in order."""
+    menu = re.search(r'<details class="erlen-menu".*?</details>', html, re.DOTALL)
+    assert menu is not None, html[:2000]
+    return re.findall(r'<li><a href="[^"]+">([^<]+)</a></li>', menu.group(0))
+
+
+def user_with(app: t.Any, email: str, *permissions: str, superuser: bool = False) -> t.Any:
+    """A user whose one role grants ``permissions`` (no role at all without any)."""
+    role_name = email.split("@")[0]
+    user = make_user(app, email, roles=[role_name] if permissions else [], superuser=superuser)
+    if permissions:
+        with app.app_context():
+            role = erlen_db.session.scalar(sa.select(Role).where(Role.name == role_name))
+            grant(role, *permissions, app=app)
+            erlen_db.session.commit()
+    return user
+
+
+def test_each_user_sees_the_links_their_roles_allow_after_auths_own_at_no_querys_cost(links_app):
+    users = {
+        "no role": (user_with(links_app, "plain@example.com"), ["Your posts"]),
+        "moderator": (user_with(links_app, "mod@example.com", "forum.moderate"), ["Your posts", "Moderation"]),
+        "both": (
+            user_with(links_app, "both@example.com", "forum.moderate", "forum.reports"),
+            ["Your posts", "Moderation", "Reports"],
+        ),
+        "reporter": (user_with(links_app, "rep@example.com", "forum.reports"), ["Your posts", "Reports"]),
+        "superuser": (user_with(links_app, "root@example.com", superuser=True), ["Your posts", "Moderation", "Reports"]),
+    }
+    queries = {}
+    for name, (user, expected) in users.items():
+        client = login_as(links_app.test_client(), user)
+        client.get("/auth/security")  # the first page after logging in may record the session's use
+        with erlen_db.count_queries(links_app) as counter:
+            page = client.get("/auth/security")
+        assert page.status_code == 200, name
+        assert menu_links(page.text) == [*OWN_LINKS, *expected], name
+        queries[name] = len(counter.statements)
+    # The permissions were read with the user, in the loader's one statement: roles or none, the same queries.
+    assert len(set(queries.values())) == 1, queries
+
+
+def test_an_error_page_shows_the_links_known_without_a_query(links_app):
+    moderator = user_with(links_app, "mod@example.com", "forum.moderate")
+    client = login_as(links_app.test_client(), moderator)
+    client.get("/forum/mine")
+    with erlen_db.count_queries(links_app) as counter:
+        failed = client.get("/forum/broken")  # the user is loaded, then the view fails: a 500 page
+    assert failed.status_code == 500
+    assert menu_links(failed.text) == [*OWN_LINKS, "Your posts", "Moderation"]
+    # Only the user loader's statement: the error page itself touched no database.
+    assert len(counter.statements) == 1, counter.report()
+
+
+def test_a_link_requiring_a_permission_nobody_declares_stops_the_app_naming_the_plugin(auth_app):
+    with pytest.raises(erlen.PluginError, match=r"auth_sample_plugins\.undeclared_link.*'forum\.moderat'.*declare"):
+        auth_app(["auth_sample_plugins.undeclared_link"])
+
+
+def test_something_else_than_a_link_names_the_plugin(auth_app):
+    with pytest.raises(erlen.PluginError, match=r"auth_sample_plugins\.bad_link.*erlen_auth\.AccountLink"):
+        auth_app(["auth_sample_plugins.bad_link"])
+
+
+def test_without_links_the_loader_reads_the_user_alone(auth_app, db_session_for):
+    app = auth_app()
+    db_session_for(app)
+    client = login_as(app.test_client(), make_user(app, "plain@example.com"))
+    client.get("/auth/security")
+    with erlen_db.count_queries(app) as counter:
+        assert client.get("/auth/security").status_code == 200
+    (loader,) = [s for s in counter.statements if "key_hash" in s]
+    assert "exists" not in loader.lower()
