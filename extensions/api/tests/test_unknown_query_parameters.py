@@ -1,7 +1,9 @@
-"""Query parameters an operation does not know: refused by resource lists and by query models that forbid extras.
+"""Query parameters an operation does not know: refused by resources, by query models that forbid extras, and by
+endpoints declared with ``refuse_unknown_query``.
 
 A mistyped filter (``?flor=1`` for ``floor``) was ignored, and the client got the whole unfiltered list with a
-200: a silent wrong answer. Lists now answer a 422 naming each unknown parameter and the accepted ones.
+200: a silent wrong answer. Lists now answer a 422 naming each unknown parameter and the accepted ones; so do a
+resource's other operations (``?fields=name`` on a read answered the whole item), which take none.
 On SQLite and PostgreSQL.
 """
 
@@ -12,7 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pydantic.dataclasses
 import pytest
+import sqlalchemy as sa
 from flask import Flask
+from flask.views import MethodView
 from pydantic import BaseModel, ConfigDict
 
 for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
@@ -22,8 +26,11 @@ from conftest import SHELF_NAMES as NAMES  # noqa: E402
 from werkzeug.http import parse_options_header  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
-from erlen_api import PROBLEM_MEDIA_TYPE, Api, Query  # noqa: E402
+from erlen_api import PROBLEM_MEDIA_TYPE, Api, Query, endpoint  # noqa: E402
 from erlen_api.testing import ApiClient, api_client_for  # noqa: E402
+from erlen_auth import Role, grant  # noqa: E402
+from erlen_auth.testing import make_user  # noqa: E402
+from erlen_db import database_of  # noqa: E402
 
 #: The query parameters of the shelves' list: paging, sorting, and its one filter.
 SHELVES_ACCEPT = ["cursor", "limit", "sort", "floor"]
@@ -203,3 +210,203 @@ def test_an_endpoint_refuses_unknown_parameters_when_its_query_model_forbids_ext
     assert [error["parameter"] for error in _refused(client.get("/api/v9/window?day=2"))["errors"]] == ["day"]
     # A model that does not forbid extras keeps pydantic's default: the others are ignored.
     assert client.get("/api/v9/lenient?limt=3").json == {"limit": 10}
+
+
+# -- a resource's other operations: they take no query parameter ------------------------------------------------
+
+
+@pytest.fixture
+def editor(app: Flask) -> ApiClient:
+    """A client with a token of a librarian, who may create, change and delete shelves (books.edit)."""
+    user = make_user(app, "ada@example.com", roles=["librarian"])
+    db = database_of(app).new_session()
+    try:
+        grant(db.scalars(sa.select(Role).where(Role.name == "librarian")).one(), "books.edit", app=app)
+        db.commit()
+    finally:
+        db.close()
+    return api_client_for(app, token=f"user-{user.id}")
+
+
+def _first_shelf(client: ApiClient) -> dict[str, t.Any]:
+    return t.cast(dict[str, t.Any], client.get("/api/v1/shelves?limit=1").json["items"][0])
+
+
+def test_an_item_read_refuses_a_parameter_it_does_not_read_as_a_list_does(client: ApiClient) -> None:
+    """Before: 200 with the whole item, as if ``fields`` had been understood."""
+    shelf = _first_shelf(client)
+    problem = _refused(client.get(f"/api/v1/shelves/{shelf['id']}?fields=name"))
+    assert problem["errors"] == [
+        {
+            "detail": "The query parameter 'fields' is unknown here. Accepted: none.",
+            "location": "query",
+            "parameter": "fields",
+            "type": "extra_forbidden",
+        }
+    ]
+    assert problem["accepted_parameters"] == []
+    assert (problem["title"], problem["status"], problem["detail"]) == (
+        "Invalid request",
+        422,
+        "The request has 1 invalid input.",
+    )
+    assert problem["instance"] == f"/api/v1/shelves/{shelf['id']}"
+    # A list's parameters are unknown to an item; each is named once, however many times it is given.
+    problem = _refused(client.get(f"/api/v1/shelves/{shelf['id']}?limit=1&floor=0&floor=1"))
+    assert [(error["parameter"], error["type"]) for error in problem["errors"]] == [
+        ("limit", "extra_forbidden"),
+        ("floor", "extra_forbidden"),
+    ]
+    assert problem["detail"] == "The request has 2 invalid inputs."
+    read = client.get(f"/api/v1/shelves/{shelf['id']}")
+    assert (read.status_code, read.json) == (200, shelf)
+
+
+@pytest.mark.parametrize(("query", "named"), [("=1", ""), ("fl%00or=1", "fl\x00or"), ("%FF=1", "%FF")])
+def test_odd_names_on_an_item_are_refused_and_named_never_a_500(client: ApiClient, query: str, named: str) -> None:
+    problem = _refused(client.get(f"/api/v1/shelves/{_first_shelf(client)['id']}?{query}"))
+    assert [(error["parameter"], error["type"]) for error in problem["errors"]] == [(named, "extra_forbidden")]
+    assert repr(named) in problem["errors"][0]["detail"]
+
+
+def test_create_change_and_delete_refuse_them_and_change_nothing(editor: ApiClient) -> None:
+    """Before: each went ahead, ``?dry_run=1`` or not."""
+    shelf = _first_shelf(editor)
+    url = f"/api/v1/shelves/{shelf['id']}"
+    count = len(_names(editor.get("/api/v1/shelves?limit=100")))
+    for response in (
+        editor.post("/api/v1/shelves?dry_run=1", json={"name": "Poetry", "floor": 2}),
+        editor.patch(f"{url}?dry_run=1", json={"name": "Renamed"}),
+        editor.delete(f"{url}?dry_run=1"),
+    ):
+        problem = _refused(response)
+        assert [(error["parameter"], error["type"]) for error in problem["errors"]] == [("dry_run", "extra_forbidden")]
+        assert problem["accepted_parameters"] == []
+    assert editor.get(url).json == shelf
+    assert len(_names(editor.get("/api/v1/shelves?limit=100"))) == count
+    # Without it, each is answered.
+    assert editor.post("/api/v1/shelves", json={"name": "Poetry", "floor": 2}).status_code == 201
+    assert editor.patch(url, json={"name": "Renamed"}).json["name"] == "Renamed"
+    assert editor.delete(url).status_code == 204
+
+
+def test_an_unknown_parameter_is_listed_first_with_the_bodys_errors(editor: ApiClient) -> None:
+    problem = _refused(editor.patch(f"/api/v1/shelves/{_first_shelf(editor)['id']}?colour=red", json={"name": 7}))
+    assert [
+        (error["location"], error.get("parameter") or error.get("pointer"), error["type"])
+        for error in problem["errors"]
+    ] == [
+        ("query", "colour", "extra_forbidden"),
+        ("body", "#/name", "string_type"),
+    ]
+    assert problem["accepted_parameters"] == []
+
+
+def test_head_is_refused_as_get_is_and_options_is_answered(client: ApiClient) -> None:
+    url = f"/api/v1/shelves/{_first_shelf(client)['id']}"
+    for target in (url, "/api/v1/shelves"):
+        head = client.head(f"{target}?fields=name")
+        assert (head.status_code, head.mimetype, head.data) == (422, PROBLEM_MEDIA_TYPE, b"")
+        assert client.head(target).status_code == 200
+        # OPTIONS reads no parameter and answers the methods whatever the query string holds.
+        options = client.options(f"{target}?fields=name")
+        assert options.status_code == 200
+        assert "GET" in options.headers["Allow"]
+
+
+def test_authentication_comes_first_as_on_a_list(app: Flask) -> None:
+    """A request that may not reach the books learns that first, whatever its query string."""
+    anonymous = app.test_client()
+    for url in ("/api/v1/books?colour=red", "/api/v1/books/1?colour=red"):
+        assert anonymous.get(url).status_code == 401
+
+
+def test_the_openapi_document_says_items_refuse_them(client: ApiClient) -> None:
+    document = client.get("/api/openapi.json").json
+    operations = {
+        ("get", "/api/v1/shelves"): ["cursor", "limit", "sort", "floor"],
+        ("post", "/api/v1/shelves"): [],
+        ("get", "/api/v1/shelves/{id}"): [],
+        ("patch", "/api/v1/shelves/{id}"): [],
+        ("delete", "/api/v1/shelves/{id}"): [],
+    }
+    for (method, path), accepted in operations.items():
+        operation = document["paths"][path][method]
+        parameters = operation.get("parameters", [])
+        assert [item["name"] for item in parameters if item["in"] == "query"] == accepted
+        invalid = operation["responses"]["422"]
+        assert "A query parameter the operation does not list is one (type extra_forbidden" in invalid["description"]
+        assert invalid["content"][PROBLEM_MEDIA_TYPE]["schema"] == {
+            "$ref": "#/components/schemas/ValidationProblemDetails"
+        }
+        if method != "get" or path.endswith("}"):
+            assert "It takes no query parameter: one is refused (422), never ignored." in operation["description"]
+
+
+# -- hand-written endpoints: refuse_unknown_query ------------------------------------------------------------------
+
+
+def test_refuse_unknown_query_makes_any_endpoint_refuse_them(make_app: t.Any) -> None:
+    api = Api("declared", version="v8")
+
+    @api.get("/me", refuse_unknown_query=True)
+    def me() -> dict[str, str]:
+        return {"name": "ada"}
+
+    @api.get("/notes/<int:id>", refuse_unknown_query=True)
+    def note(id: int, page: t.Annotated[LenientPage, Query()], lang: str = "en") -> dict[str, t.Any]:
+        return {"id": id, "lang": lang}
+
+    @api.get("/lenient/<int:id>")
+    def lenient(id: int) -> dict[str, int]:
+        return {"id": id}
+
+    class Thing(MethodView):
+        @endpoint(refuse_unknown_query=True)
+        def get(self, id: int) -> dict[str, int]:
+            return {"id": id}
+
+        def delete(self, id: int) -> None:
+            return None
+
+    api.add_url_rule("/things/<int:id>", view_func=Thing.as_view("thing"))
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+    problem = _refused(client.get("/api/v8/me?fields=name"))
+    assert problem["errors"][0]["detail"] == "The query parameter 'fields' is unknown here. Accepted: none."
+    assert problem["accepted_parameters"] == []
+    assert client.get("/api/v8/me").json == {"name": "ada"}
+    # Its parameters and its query model's are read, whether the model forbids extra keys or not.
+    assert client.get("/api/v8/notes/3?lang=fr&limit=2").json == {"id": 3, "lang": "fr"}
+    problem = _refused(client.get("/api/v8/notes/3?lng=fr"))
+    assert problem["errors"][0]["detail"] == (
+        "The query parameter 'lng' is unknown here: did you mean 'lang'? Accepted: lang, limit."
+    )
+    assert problem["accepted_parameters"] == ["lang", "limit"]
+    # Without it, they are ignored, as before.
+    assert client.get("/api/v8/lenient/3?fields=name").json == {"id": 3}
+    # A class view's method declares it with @endpoint, for that method alone.
+    assert [error["parameter"] for error in _refused(client.get("/api/v8/things/3?x=1"))["errors"]] == ["x"]
+    assert client.delete("/api/v8/things/3?x=1").status_code == 204
+    document = client.get("/api/openapi.json").json
+    assert "422" in document["paths"]["/api/v8/me"]["get"]["responses"]
+    assert "extra_forbidden" not in document["paths"]["/api/v8/lenient/{id}"]["get"]["responses"]["422"]["description"]
+
+
+def test_an_api_refuses_them_on_every_endpoint_unless_one_says_otherwise(make_app: t.Any) -> None:
+    api = Api("strict_api", version="v7", refuse_unknown_query=True)
+
+    @api.get("/status")
+    def status() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/legacy", refuse_unknown_query=False)
+    def legacy() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app = make_app(["api"], {})
+    app.register_blueprint(api)
+    client = app.test_client()
+    assert [error["parameter"] for error in _refused(client.get("/api/v7/status?_=1"))["errors"]] == ["_"]
+    assert client.get("/api/v7/legacy?_=1").json == {"status": "ok"}

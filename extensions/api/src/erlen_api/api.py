@@ -58,7 +58,7 @@ class RouteOptions(t.TypedDict, total=False):
     Besides Flask's own (``methods``, ``endpoint``, ``defaults``, ``strict_slashes``...), the fields of
     :class:`erlen_api.EndpointOptions`: ``response``, ``status``, ``permission``, ``login_required``,
     ``tokens``, ``summary``, ``description``, ``tags``, ``deprecated``, ``operation_id``, ``responses``,
-    ``ratelimit``, ``headers``.
+    ``ratelimit``, ``headers``, ``refuse_unknown_query``.
     """
 
     methods: list[str]
@@ -79,6 +79,7 @@ class RouteOptions(t.TypedDict, total=False):
     responses: Mapping[int, str]
     ratelimit: str | t.Literal[False] | None
     headers: Mapping[str, str]
+    refuse_unknown_query: bool
 
 
 def rule_variables(rule: str) -> list[str]:
@@ -103,6 +104,8 @@ class Api(Blueprint):
     :param successor: the URL of the version replacing it (``Link: <...>; rel="successor-version"``).
     :param login_required: the default of its endpoints' ``login_required``.
     :param tokens: the default of its endpoints' ``tokens`` (whether bearer tokens are accepted).
+    :param refuse_unknown_query: the default of its endpoints' ``refuse_unknown_query`` (whether a query parameter
+        an endpoint does not read is refused with a 422 rather than ignored).
     :param blueprint_options: other keyword arguments of :class:`flask.Blueprint`.
     """
 
@@ -119,6 +122,7 @@ class Api(Blueprint):
         successor: str | None = None,
         login_required: bool = False,
         tokens: bool = True,
+        refuse_unknown_query: bool = False,
         **blueprint_options: t.Any,
     ) -> None:
         super().__init__(name, import_name, url_prefix=url_prefix, **blueprint_options)
@@ -127,7 +131,11 @@ class Api(Blueprint):
         self.version = version
         self.description = description
         self.lifecycle = Lifecycle(deprecated=deprecated, sunset=sunset, successor=successor)
-        self.endpoint_defaults: dict[str, t.Any] = {"login_required": login_required, "tokens": tokens}
+        self.endpoint_defaults: dict[str, t.Any] = {
+            "login_required": login_required,
+            "tokens": tokens,
+            "refuse_unknown_query": refuse_unknown_query,
+        }
         self.endpoints: list[Endpoint] = []
         register_handlers(self)
         if self.lifecycle.headers():

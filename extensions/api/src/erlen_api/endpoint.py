@@ -99,6 +99,10 @@ class EndpointOptions:
         app's.
     :param headers: the headers of a successful response, to document: name to description
         (``{"ETag": "The version, for If-Match"}``).
+    :param refuse_unknown_query: refuse a query parameter the endpoint does not read (a 422, an error of type
+        ``extra_forbidden`` each), as the operations of a :class:`~erlen_api.Resource` do; by default only an
+        endpoint with a query model that forbids extra keys refuses them, others ignore them (see
+        :mod:`erlen_api.unknown_parameters`).
     """
 
     response: t.Any = UNSET
@@ -114,6 +118,7 @@ class EndpointOptions:
     responses: Mapping[int, str] = field(default_factory=dict)
     ratelimit: str | t.Literal[False] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    refuse_unknown_query: bool = False
 
     def __post_init__(self) -> None:
         validate_declared(self.ratelimit)
@@ -272,14 +277,19 @@ class Endpoint:
     _loaded_rows_many: bool = field(default=False, repr=False)
     #: Each query parameter's validator alone, made when first needed (see :meth:`_non_finite_among_others`).
     _parameter_adapters: dict[str, TypeAdapter[t.Any]] = field(default_factory=dict, repr=False)
-    #: The query parameters it reads, when a query model of it forbids others (see :mod:`erlen_api.unknown_parameters`);
-    #: ``None`` when others are ignored.
+    #: The query parameters it reads, when it refuses others (``refuse_unknown_query``, or a query model of it that
+    #: forbids extra keys: see :mod:`erlen_api.unknown_parameters`); ``None`` when others are ignored.
     _accepted_query: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property
     def has_inputs(self) -> bool:
         """Whether a request brings it values: path or query parameters, or a body."""
         return bool(self.path or self.query or self.query_models or self.body)
+
+    @property
+    def accepted_query(self) -> tuple[str, ...] | None:
+        """The query parameters it reads when it refuses others (perhaps none); ``None`` when it ignores others."""
+        return self._accepted_query
 
     @property
     def status(self) -> int:
@@ -333,7 +343,7 @@ class Endpoint:
             }
             self._query_model = create_model("QueryParameters", **fields)
         self._query_model_adapters = {model.argument: TypeAdapter(model.annotation) for model in self.query_models}
-        if any(forbids_extra(model.annotation) for model in self.query_models):
+        if self.options.refuse_unknown_query or any(forbids_extra(model.annotation) for model in self.query_models):
             self._accepted_query = (
                 *(parameter.key for parameter in self.query.values()),
                 *(parameter.key for model in self.query_models for parameter in model.parameters),
@@ -354,8 +364,8 @@ class Endpoint:
         :param path_values: the values the URL rule matched, converted by its converters.
         :param current: the current request itself (not its proxy), when the caller has it at hand.
         :raises Problem: 422 with every invalid input (a query parameter the endpoint does not read among them,
-            when a query model of it forbids extra keys), 400 for a body that is not JSON, 415 for one of another
-            media type.
+            when it refuses them: ``refuse_unknown_query``, or a query model of it that forbids extra keys), 400
+            for a body that is not JSON, 415 for one of another media type.
         """
         arguments = dict(path_values)
         accepted = self._accepted_query

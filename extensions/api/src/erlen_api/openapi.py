@@ -336,10 +336,14 @@ def _operation(
             "Forbidden: the user lacks the permission, or a request with the session cookie lacks the CSRF token.",
             problem,
         )
-    if endpoint.has_inputs:
-        responses["422"] = _problem_response(
-            "The request's inputs are invalid: every error, with its place.", problems["validation"]
-        )
+    if endpoint.has_inputs or endpoint.accepted_query is not None:
+        invalid = "The request's inputs are invalid: every error, with its place."
+        if endpoint.accepted_query is not None:
+            invalid += (
+                " A query parameter the operation does not list is one (type extra_forbidden; the problem's "
+                "accepted_parameters lists those it takes)."
+            )
+        responses["422"] = _problem_response(invalid, problems["validation"])
     for extra_status, extra_description in sorted(options.responses.items()):
         responses.setdefault(str(extra_status), _problem_response(extra_description, problem))
     responses["default"] = _problem_response("An error, as RFC 9457 problem details.", problem)

@@ -40,6 +40,9 @@ from .stored_values import RowFault, StoredValueError, stored_value_error
 #: The query parameters of lists that no filter may take.
 RESERVED_PARAMETERS = frozenset({"cursor", "limit", "sort"})
 
+#: What the description of an operation without query parameters says of them.
+NO_QUERY_PARAMETERS = " It takes no query parameter: one is refused (422), never ignored."
+
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 _T = t.TypeVar("_T")
@@ -424,7 +427,14 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
     except ModelSchemaError as exc:
         raise ApiDeclarationError(f"Plugin {plugin!r}: {exc}", plugin=plugin) from None
     item_name = item_words(schema_name)
-    api = Api(f"{name.replace('-', '_')}_resource", version=resource.version, description=resource.description)
+    # Every operation refuses the query parameters it does not read, as a list does (erlen_api.unknown_parameters):
+    # ?fields=id on a read would otherwise answer the whole item, as if the server had understood it.
+    api = Api(
+        f"{name.replace('-', '_')}_resource",
+        version=resource.version,
+        description=resource.description,
+        refuse_unknown_query=True,
+    )
     built = BuiltResource(resource=resource, fields=fields, schemas=schemas, key=key, api=api)
     state_of(app).resource_names.setdefault(resource.model, name)
     sorts = [key.key, f"-{key.key}"]
@@ -516,7 +526,9 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             return built.item_response(built.find(session, path[key.key], "read"))
 
         _view(read_item, f"read_{name}", {})
-        read_item.__doc__ = f"Read one {item_name}.\n\nThe ETag header is the version If-Match names."
+        read_item.__doc__ = (
+            f"Read one {item_name}.\n\nThe ETag header is the version If-Match names.{NO_QUERY_PARAMETERS}"
+        )
         api.add_url_rule(
             item,
             "read",
@@ -537,7 +549,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             return built.item_response(row, 201, {"Location": location} if location else None, body)
 
         _view(create_item, f"create_{name}", {"body": schemas.create})
-        create_item.__doc__ = f"Create one {item_name}.\n\nAnswers 201 with its Location and ETag."
+        create_item.__doc__ = f"Create one {item_name}.\n\nAnswers 201 with its Location and ETag.{NO_QUERY_PARAMETERS}"
         api.add_url_rule(
             collection,
             "create",
@@ -567,7 +579,7 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
         _view(update_item, f"update_{name}", {"body": schemas.update})
         update_item.__doc__ = (
             f"Change one {item_name}.\n\nOnly the fields sent change. With If-Match, only if it is still the "
-            "version read (412 otherwise)."
+            f"version read (412 otherwise).{NO_QUERY_PARAMETERS}"
         )
         api.add_url_rule(
             item,
@@ -596,7 +608,9 @@ def build(resource: Resource, app: Flask, plugin: str) -> BuiltResource:
             save(built, session)
 
         _view(delete_item, f"delete_{name}", {"return": None})
-        delete_item.__doc__ = f"Delete one {item_name}.\n\nWith If-Match, only if it is still the version read."
+        delete_item.__doc__ = (
+            f"Delete one {item_name}.\n\nWith If-Match, only if it is still the version read.{NO_QUERY_PARAMETERS}"
+        )
         api.add_url_rule(
             item,
             "delete",

@@ -1,11 +1,13 @@
-"""Query parameters an endpoint does not know: refused where its query model forbids extra keys.
+"""Query parameters an endpoint does not know: refused where it says so, or where its query model forbids extra keys.
 
 A client that mistypes a filter (``?staus=open`` for ``status``) or uses one the endpoint does not declare
-would otherwise get the answer of a request without it (a whole unfiltered list, with a 200): a silent wrong
-answer. An endpoint with a query model (``Annotated[Model, Query()]``) whose pydantic config says
-``extra="forbid"`` refuses them instead, as pydantic refuses extra keys in a body: an error of type
-``extra_forbidden`` for each, naming it and the parameters accepted. The lists of
-:class:`~erlen_api.Resource` are such endpoints.
+would otherwise get the answer of a request without it (a whole unfiltered list, with a 200; a whole item for
+``?fields=title``): a silent wrong answer. An endpoint declared with ``refuse_unknown_query=True`` (on itself
+or on its :class:`~erlen_api.Api`), or with a query model (``Annotated[Model, Query()]``) whose pydantic config
+says ``extra="forbid"``, refuses them instead, as pydantic refuses extra keys in a body: an error of type
+``extra_forbidden`` for each, naming it and the parameters accepted (``none`` when it reads none). Every
+operation of a :class:`~erlen_api.Resource` is such an endpoint. erlen-api reads no query parameter of its own
+on any endpoint, so there is none to accept besides an endpoint's.
 """
 
 from __future__ import annotations
