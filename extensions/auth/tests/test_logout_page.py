@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 from auth_helpers import is_logged_in, log_in
+from flask import abort
 from flask.testing import FlaskClient
 
 from erlen_auth.models import User
@@ -136,14 +137,47 @@ def test_the_page_drops_a_next_to_another_site(ada: FlaskClient, target: str) ->
     assert ada.post(form.action, data=form.fields).headers["Location"] == "/"
 
 
+def test_the_page_has_one_log_out_button_the_account_menu_leaves_its_own_out(ada: FlaskClient) -> None:
+    # Found by walking the example app: the header's account menu showed a second "Log out" button on the page
+    # asking "Log out?". The menu stays (its other links), without its log-out form on this one page.
+    page = ada.get("/auth/logout").text
+    every_form = _FormReader()
+    every_form.feed(page)
+    assert [form.action for form in every_form.forms if form.action == "/auth/logout"] == ["/auth/logout"]
+    assert [label for form in every_form.forms for label in form.buttons if label == "Log out"] == ["Log out"]
+    header = page.split("<main", 1)[0]
+    assert 'id="erlen-account-menu"' in header and 'href="/auth/sessions"' in header
+    assert '<form method="post" action="/auth/logout">' in ada.get("/auth/sessions").text.split("<main", 1)[0]
+
+
+def test_an_error_page_of_the_log_out_address_keeps_the_menus_button(
+    ada: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page that asks failed (here: a 503 instead of it), so the menu's button is the only way to log out.
+    monkeypatch.setattr("erlen_auth.views.render_template", lambda *args, **kwargs: abort(503))
+    failed = ada.get("/auth/logout")
+    assert failed.status_code == 503 and 'id="erlen-account-menu"' in failed.text
+    assert '<form method="post" action="/auth/logout">' in failed.text.split("<main", 1)[0]
+
+
 def test_an_anonymous_get_goes_where_logging_out_leads_without_an_error(client: FlaskClient) -> None:
     response = client.get("/auth/logout")
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    # Where it leads says so (a page of this app: the test app has no home page).
     landed = client.get("/auth/logout", query_string={"next": "/auth/login"}, follow_redirects=True)
     assert landed.status_code == 200 and landed.request.path == "/auth/login"
-    assert "You are logged out." in landed.text
     assert client.get("/auth/logout", query_string={"next": "//evil.example"}).headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_an_anonymous_get_gives_no_session_cookie(client: FlaskClient, method: str) -> None:
+    # Found by walking the example app: the answer flashed "You are logged out.", and storing the message
+    # gave a session cookie to a visitor who had none. Where it leads, the header's "Log in" says enough.
+    response = client.open("/auth/logout", method=method, query_string={"next": "/auth/login"})
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert "Set-Cookie" not in response.headers
+    assert client.get_cookie("session") is None
+    landed = client.get("/auth/login")
+    assert "You are logged out." not in landed.text
 
 
 def test_an_anonymous_get_follows_the_logout_redirect_setting(auth_app: t.Any, db_session_for: t.Any) -> None:

@@ -82,7 +82,7 @@ def logout() -> t.Any:
     A GET (or HEAD) changes nothing: an ``<img src=/auth/logout>`` on another site must not log anyone out.
     A logged-in user gets a page asking to log out, whose button posts here with the CSRF token (and the
     ``next`` of the query string when it is a path of this site, see :func:`safe_next`); an anonymous visitor,
-    logged out already, is sent where logging out leads.
+    logged out already, is sent where logging out leads, without a message (which would set a session cookie).
     """
     if request.method == "POST":
         accounts.logout()
@@ -90,7 +90,8 @@ def logout() -> t.Any:
         return redirect(safe_next(current_app.config["AUTH_LOGOUT_REDIRECT"]))
     if not current_user.is_authenticated:
         # A bookmark or an old link to log out, followed once logged out: nothing to ask, and nothing wrong.
-        flash("You are logged out.", "info")
+        # No message: it would be kept in the session, giving a cookie to a visitor who had none, to say what
+        # the page it leads to shows already (its header offers to log in).
         return redirect(safe_next(current_app.config["AUTH_LOGOUT_REDIRECT"]))
     requested_next = request.args.get("next", "")
     return render_template(
