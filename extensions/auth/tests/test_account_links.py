@@ -52,7 +52,10 @@ def test_each_user_sees_the_links_their_roles_allow_after_auths_own_at_no_querys
             ["Your posts", "Moderation", "Reports"],
         ),
         "reporter": (user_with(links_app, "rep@example.com", "forum.reports"), ["Your posts", "Reports"]),
-        "superuser": (user_with(links_app, "root@example.com", superuser=True), ["Your posts", "Moderation", "Reports"]),
+        "superuser": (
+            user_with(links_app, "root@example.com", superuser=True),
+            ["Your posts", "Moderation", "Reports"],
+        ),
     }
     queries = {}
     for name, (user, expected) in users.items():
