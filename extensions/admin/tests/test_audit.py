@@ -28,12 +28,16 @@ def rows_of(html: str) -> list[tuple[str, str, str]]:
     )
 
 
-def test_an_edit_shows_before_and_after(admin_client, books, db_session):
-    book = books[0]
+def rename_and_publish(admin_client, book) -> None:
+    """Edit ``book`` in the admin: the title "Renamed", 77 pages, published."""
     admin_client.post(
         f"{BOOKS}{book.id}/edit",
         data={"title": "Renamed", "pages": "77", "status": "published", "author_id": str(book.author_id)},
     )
+
+
+def test_an_edit_shows_before_and_after(admin_client, books, db_session):
+    rename_and_publish(admin_client, books[0])
     html = entry_page(admin_client, db_session, "edit")
     assert sorted(rows_of(html)) == [
         ("Pages", "10", "77"),
@@ -172,11 +176,7 @@ def test_changes_of_a_model_no_longer_registered_show_only_stored_iso_times_as_t
 
 
 def test_an_entrys_page_is_headed_by_what_it_records_in_words(admin_client, books, db_session):
-    book = books[0]
-    admin_client.post(
-        f"{BOOKS}{book.id}/edit",
-        data={"title": "Renamed", "pages": "77", "status": "published", "author_id": str(book.author_id)},
-    )
+    rename_and_publish(admin_client, books[0])
     html = entry_page(admin_client, db_session, "edit")
     # Not the model's slug and key ("Edit library_book 1 “Renamed”"), nor quotes within quotes in the title.
     assert "<h1>Edited book “Renamed”</h1>" in html
