@@ -101,3 +101,13 @@ def test_without_links_the_loader_reads_the_user_alone(auth_app, db_session_for)
         assert client.get("/auth/security").status_code == 200
     (loader,) = [s for s in counter.statements if "key_hash" in s]
     assert "exists" not in loader.lower()
+
+
+def test_a_link_to_an_endpoint_the_app_lacks_names_the_plugin_and_the_endpoint(auth_app, db_session_for):
+    # A typo in a plugin's endpoint was werkzeug's BuildError on every page of every signed-in user, naming
+    # neither the plugin nor the link (and the error page, which shows the menu too, lost its header).
+    with pytest.raises(erlen.PluginError, match=r"typo_forum.*'Your posts'.*'forum\.mien'"):
+        app = auth_app(["auth_sample_plugins.missing_endpoint_link"])
+        db_session_for(app)
+        client = login_as(app.test_client(), make_user(app, "plain@example.com"))
+        client.get("/auth/security")

@@ -24,15 +24,16 @@ from .state import AccountLink, state_of
 LOADED_ANSWERS = "erlen_auth_link_permissions"
 
 
-def collect(app: Flask) -> list[AccountLink]:
-    """The links of every plugin, in the plugins' order; call it once the permissions are collected.
+def collect(app: Flask) -> list[tuple[str, AccountLink]]:
+    """The links of every plugin with the plugin's name, in the plugins' order; call it once the permissions are
+    collected.
 
     :param app: the app.
     :raises erlen.PluginError: a plugin returned something other than :class:`AccountLink` objects, or a link
         requiring a permission nobody declares.
     """
     declared = state_of(app).permissions
-    found: list[AccountLink] = []
+    found: list[tuple[str, AccountLink]] = []
     hook = "erlen_auth_account_links"
     for plugin, result in erlen.plugins_of(app).call_each(hook, app=app):
         for link in erlen.hook_items(plugin.name, hook, result, "AccountLink objects"):
@@ -48,8 +49,31 @@ def collect(app: Flask) -> list[AccountLink]:
                     "name a declared one.",
                     plugin=plugin.name,
                 )
-            found.append(link)
+            found.append((plugin.name, link))
     return found
+
+
+def require_endpoints(app: Flask) -> None:
+    """Check, at the first menu, that every account link leads to an endpoint of ``app``.
+
+    Not at start-up: a link may lead to a route the application module adds after ``create_app``.
+
+    :param app: the app.
+    :raises erlen.PluginError: a link's endpoint does not exist (a typo, or a blueprint not registered), naming
+        the plugin, the link and the endpoint, rather than werkzeug's ``BuildError`` naming neither.
+    """
+    state = state_of(app)
+    if state.account_link_endpoints_found:
+        return
+    for link in state.account_links:
+        if link.endpoint not in app.view_functions:
+            plugin = state.account_link_plugins.get(link, "?")
+            raise erlen.PluginError(
+                f"Plugin {plugin!r}: the account link {link.label!r} leads to the endpoint {link.endpoint!r}, which "
+                "the app does not have; name a registered view (blueprint name, dot, view name).",
+                plugin=plugin,
+            )
+    state.account_link_endpoints_found = True
 
 
 def permissions_read_with_the_user(app: Flask) -> list[str]:

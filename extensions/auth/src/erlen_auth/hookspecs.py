@@ -126,7 +126,10 @@ def erlen_auth_account_links(app: Flask) -> Iterable[AccountLink]:
     that loads the user. On an error page, which never touches the database,
     a link whose answer was not read is left out. The permission must be
     declared (:func:`erlen_auth_permissions`), or the app stops at start-up
-    naming the plugin. Called once per app while the auth plugin initialises;
+    naming the plugin; an endpoint the app does not have stops the first page
+    showing the menu, naming the plugin too (not at start-up: a link may lead
+    to a route the application module adds after ``create_app``). Called once
+    per app while the auth plugin initialises;
     accept ``app`` when the links depend on it. erlen-admin links its
     dashboard this way, for ``admin.access``.
 

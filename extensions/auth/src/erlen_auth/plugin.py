@@ -326,7 +326,10 @@ def _set_up_users(app: Flask) -> None:
     # The permissions, then the account links requiring them, first: the user loader reads whether a role grants
     # each link's permission with the user.
     state.permissions = dict(sorted(permissions.collect(app).items()))
-    state.account_links = account_links.collect(app)
+    collected = account_links.collect(app)
+    state.account_links = [link for _, link in collected]
+    for plugin, link in collected:
+        state.account_link_plugins.setdefault(link, plugin)
     manager.user_loader(_outage_safe(sessions.user_loader(app)))
     manager.unauthorized_handler(unauthorized)
     access_tokens.init(app)
@@ -534,8 +537,9 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
         links = state_of(current_app).account_links
         if not links:
             return []
-        from .account_links import shown_to  # imported by the first page with a link, not at start
+        from .account_links import require_endpoints, shown_to  # imported by the first page with a link, not at start
 
+        require_endpoints(current_app._get_current_object())  # type: ignore[attr-defined]
         return shown_to(user, links, error_page)
 
     return {

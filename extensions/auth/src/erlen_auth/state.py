@@ -106,6 +106,11 @@ class AuthState:
     security_sections: list[SecuritySection] = field(default_factory=list)
     #: The links that plugins add to the account menu, in the plugins' order (``erlen_auth_account_links``).
     account_links: list[AccountLink] = field(default_factory=list)
+    #: The plugin that added each account link, named when the link's endpoint is missing.
+    account_link_plugins: dict[AccountLink, str] = field(default_factory=dict)
+    #: Whether every account link's endpoint was found (once, at the first menu: the app's own routes may be added
+    #: after its creation); endpoints are never removed, so it stays true.
+    account_link_endpoints_found: bool = False
     #: Templates included under the log-in form: other ways in (passkeys, OpenID Connect providers).
     login_parts: list[str] = field(default_factory=list)
     #: Templates included under the re-authentication form: other ways to prove who one is (passkeys).
