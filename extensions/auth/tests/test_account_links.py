@@ -111,3 +111,23 @@ def test_a_link_to_an_endpoint_the_app_lacks_names_the_plugin_and_the_endpoint(a
         db_session_for(app)
         client = login_as(app.test_client(), make_user(app, "plain@example.com"))
         client.get("/auth/security")
+
+
+def test_a_request_of_an_access_token_shows_only_the_links_its_scopes_allow(links_app):
+    # can() honours the token's scopes (erlen_auth.access_tokens); the menu answered a superuser, or a user whose
+    # answers the loader had read, without them: "Moderation" for a token that may not moderate.
+    from erlen_auth import AccountLink, User
+    from erlen_auth.account_links import remember, shown_to
+
+    root = user_with(links_app, "root@example.com", superuser=True)
+    moderator = user_with(links_app, "mod@example.com", "forum.moderate")
+    moderation = AccountLink("Moderation", "forum.moderation", permission="forum.moderate")
+    with links_app.test_request_context():
+        for user_id in (root.id, moderator.id):
+            user = erlen_db.session.get(User, user_id)
+            remember(user, {"forum.moderate": True})
+            user.restrict_to_token_scopes(frozenset({"auth.manage_users"}))
+            assert not user.can("forum.moderate")
+            assert shown_to(user, [moderation]) == [], user.email
+            user.restrict_to_token_scopes(frozenset({"forum.moderate"}))
+            assert shown_to(user, [moderation]) == [moderation], user.email
