@@ -81,7 +81,10 @@ def heading_of(entry: t.Any, view: ModelView | None) -> str:
     action = _PAST_TENSES.get(entry.action) or entry.action.replace("bulk:", "bulk ", 1)
     action = action[:1].upper() + action[1:]
     model = entry.model if view is None else _within_a_sentence(view.name)
-    if entry.object_repr:
+    # An object without a text of its own is described by its model's name and key (ModelView.describe): the
+    # name is said once, "Edited note 26", as ModelView.title says it.
+    said_by_its_key = view is not None and entry.object_repr == f"{view.name} {entry.object_id}"
+    if entry.object_repr and not said_by_its_key:
         return f"{action} {model} “{entry.object_repr}”"
     return f"{action} {model} {entry.object_id or ''}".rstrip()
 
