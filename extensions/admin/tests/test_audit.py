@@ -198,8 +198,12 @@ def test_a_heading_keeps_a_model_name_that_begins_with_capitals_and_says_a_key_w
 def test_a_heading_names_the_model_once_for_an_object_described_by_its_name_and_key():
     # A model without __str__ is described "Note 26" (ModelView.describe), which its title() says once: the
     # heading said "Edited note “Note 26”".
+    class Note:
+        """A model without ``__str__``."""
+
     class View:
         name = "Note"
+        model = Note
 
     entry = AuditEntry(action="edit", model="notes_note", object_id="26", object_repr="Note 26")
     assert heading_of(entry, t.cast(t.Any, View())) == "Edited note 26"

@@ -83,7 +83,12 @@ def heading_of(entry: t.Any, view: ModelView | None) -> str:
     model = entry.model if view is None else _within_a_sentence(view.name)
     # An object without a text of its own is described by its model's name and key (ModelView.describe): the
     # name is said once, "Edited note 26", as ModelView.title says it.
-    said_by_its_key = view is not None and entry.object_repr == f"{view.name} {entry.object_id}"
+    said_by_its_key = (
+        view is not None
+        and entry.object_repr == f"{view.name} {entry.object_id}"
+        # No text of its own: a __str__ may say "Book 1" too.
+        and view.model.__str__ is object.__str__  # type: ignore[comparison-overlap]
+    )
     if entry.object_repr and not said_by_its_key:
         return f"{action} {model} “{entry.object_repr}”"
     return f"{action} {model} {entry.object_id or ''}".rstrip()
