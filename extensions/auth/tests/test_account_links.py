@@ -131,3 +131,12 @@ def test_a_request_of_an_access_token_shows_only_the_links_its_scopes_allow(link
             assert shown_to(user, [moderation]) == [], user.email
             user.restrict_to_token_scopes(frozenset({"forum.moderate"}))
             assert shown_to(user, [moderation]) == [moderation], user.email
+
+
+def test_a_link_to_a_view_that_needs_a_value_in_its_url_names_the_plugin(auth_app, db_session_for):
+    # AccountLink has no values for the URL: url_for failed on every signed-in page, naming neither.
+    with pytest.raises(erlen.PluginError, match=r"people.*'Your profile'.*'people\.profile'.*person"):
+        app = auth_app(["auth_sample_plugins.argument_link"])
+        db_session_for(app)
+        client = login_as(app.test_client(), make_user(app, "plain@example.com"))
+        client.get("/auth/security")

@@ -59,18 +59,27 @@ def require_endpoints(app: Flask) -> None:
     Not at start-up: a link may lead to a route the application module adds after ``create_app``.
 
     :param app: the app.
-    :raises erlen.PluginError: a link's endpoint does not exist (a typo, or a blueprint not registered), naming
-        the plugin, the link and the endpoint, rather than werkzeug's ``BuildError`` naming neither.
+    :raises erlen.PluginError: a link's endpoint does not exist (a typo, or a blueprint not registered), or its
+        URL needs a value, naming the plugin, the link and the endpoint, rather than werkzeug's ``BuildError``
+        naming neither.
     """
     state = state_of(app)
     if state.account_link_endpoints_found:
         return
     for link in state.account_links:
+        plugin = state.account_link_plugins.get(link, "?")
         if link.endpoint not in app.view_functions:
-            plugin = state.account_link_plugins.get(link, "?")
             raise erlen.PluginError(
                 f"Plugin {plugin!r}: the account link {link.label!r} leads to the endpoint {link.endpoint!r}, which "
                 "the app does not have; name a registered view (blueprint name, dot, view name).",
+                plugin=plugin,
+            )
+        # A link has no values for the URL: one of the endpoint's rules must need none.
+        needed = [sorted(rule.arguments - set(rule.defaults or ())) for rule in app.url_map.iter_rules(link.endpoint)]
+        if needed and all(needed):
+            raise erlen.PluginError(
+                f"Plugin {plugin!r}: the account link {link.label!r} leads to the endpoint {link.endpoint!r}, whose "
+                f"URL needs {', '.join(needed[0])}, which a link cannot give; link a view whose URL needs no value.",
                 plugin=plugin,
             )
     state.account_link_endpoints_found = True
