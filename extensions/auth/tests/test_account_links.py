@@ -103,14 +103,18 @@ def test_without_links_the_loader_reads_the_user_alone(auth_app, db_session_for)
     assert "exists" not in loader.lower()
 
 
+def show_the_first_menu(app: t.Any, db_session_for: t.Any) -> None:
+    """Log a user in to ``app`` and ask for a page with the account menu, the first of the app."""
+    db_session_for(app)
+    client = login_as(app.test_client(), make_user(app, "plain@example.com"))
+    client.get("/auth/security")
+
+
 def test_a_link_to_an_endpoint_the_app_lacks_names_the_plugin_and_the_endpoint(auth_app, db_session_for):
     # A typo in a plugin's endpoint was werkzeug's BuildError on every page of every signed-in user, naming
     # neither the plugin nor the link (and the error page, which shows the menu too, lost its header).
     with pytest.raises(erlen.PluginError, match=r"typo_forum.*'Your posts'.*'forum\.mien'"):
-        app = auth_app(["auth_sample_plugins.missing_endpoint_link"])
-        db_session_for(app)
-        client = login_as(app.test_client(), make_user(app, "plain@example.com"))
-        client.get("/auth/security")
+        show_the_first_menu(auth_app(["auth_sample_plugins.missing_endpoint_link"]), db_session_for)
 
 
 def test_a_request_of_an_access_token_shows_only_the_links_its_scopes_allow(links_app):
@@ -136,7 +140,4 @@ def test_a_request_of_an_access_token_shows_only_the_links_its_scopes_allow(link
 def test_a_link_to_a_view_that_needs_a_value_in_its_url_names_the_plugin(auth_app, db_session_for):
     # AccountLink has no values for the URL: url_for failed on every signed-in page, naming neither.
     with pytest.raises(erlen.PluginError, match=r"people.*'Your profile'.*'people\.profile'.*person"):
-        app = auth_app(["auth_sample_plugins.argument_link"])
-        db_session_for(app)
-        client = login_as(app.test_client(), make_user(app, "plain@example.com"))
-        client.get("/auth/security")
+        show_the_first_menu(auth_app(["auth_sample_plugins.argument_link"]), db_session_for)
