@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pydantic.dataclasses
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.views import MethodView
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
     pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
 
+import sqlalchemy as sa  # noqa: E402
 from conftest import SHELF_NAMES as NAMES  # noqa: E402
 from werkzeug.http import parse_options_header  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
