@@ -53,3 +53,27 @@ def shelves_app(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> Flask:
     finally:
         db.close()
     return made
+
+
+def user_with_role(app: Flask, email: str, role: str, *permissions: str) -> t.Any:
+    """A user of ``app`` whose one role ``role`` grants ``permissions``, committed (needs erlen-auth and erlen-db).
+
+    :param app: the app, with the ``auth`` plugin.
+    :param email: the user's address.
+    :param role: the role's name, made when missing.
+    :param permissions: what the role grants.
+    """
+    import sqlalchemy as sa
+
+    from erlen_auth import Role, grant
+    from erlen_auth.testing import make_user
+    from erlen_db import database_of
+
+    user = make_user(app, email, roles=[role])
+    db = database_of(app).new_session()
+    try:
+        grant(db.scalars(sa.select(Role).where(Role.name == role)).one(), *permissions, app=app)
+        db.commit()
+    finally:
+        db.close()
+    return user

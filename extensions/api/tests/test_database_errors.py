@@ -74,22 +74,16 @@ def test_other_database_errors_are_500_problems(make_db_app: t.Any) -> None:
 def test_a_value_the_database_refuses_is_a_422_not_a_500(make_db_app: t.Any, auth_config: dict[str, t.Any]) -> None:
     """A body value the view's type lets through but the database refuses (PostgreSQL stores no NUL character in
     text) is the client's error: a 422 naming the body, not a 500."""
+    from conftest import user_with_role
+
     from erlen_api.testing import api_client_for
-    from erlen_auth import Role, grant
-    from erlen_auth.testing import make_user
 
     app = make_db_app(
         ["forms", "auth", "api", "api_sample.tokens", "api_sample.notes"],
         {**auth_config, "PROPAGATE_EXCEPTIONS": False},
         create_all=True,
     )
-    user = make_user(app, "editor@example.com", roles=["editor"])
-    db = database_of(app).new_session()
-    try:
-        grant(db.scalars(sa.select(Role).where(Role.name == "editor")).one(), "notes.edit", app=app)
-        db.commit()
-    finally:
-        db.close()
+    user = user_with_role(app, "editor@example.com", "editor", "notes.edit")
     client = api_client_for(app, token=f"user-{user.id}")  # checks every answer against the OpenAPI document
 
     response = client.post("/api/v1/notes", json={"title": "Nul", "body": "a\x00b"})

@@ -21,16 +21,13 @@ from pydantic import BaseModel, ConfigDict
 for _name in ("erlen_db", "erlen_forms", "erlen_auth"):
     pytest.importorskip(_name, reason=f"{_name} is not installed: these tests run in nox's integration session")
 
-import sqlalchemy as sa  # noqa: E402
 from conftest import SHELF_NAMES as NAMES  # noqa: E402
+from conftest import user_with_role  # noqa: E402
 from werkzeug.http import parse_options_header  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from erlen_api import PROBLEM_MEDIA_TYPE, Api, Query, endpoint  # noqa: E402
 from erlen_api.testing import ApiClient, api_client_for  # noqa: E402
-from erlen_auth import Role, grant  # noqa: E402
-from erlen_auth.testing import make_user  # noqa: E402
-from erlen_db import database_of  # noqa: E402
 
 #: The query parameters of the shelves' list: paging, sorting, and its one filter.
 SHELVES_ACCEPT = ["cursor", "limit", "sort", "floor"]
@@ -218,13 +215,7 @@ def test_an_endpoint_refuses_unknown_parameters_when_its_query_model_forbids_ext
 @pytest.fixture
 def editor(app: Flask) -> ApiClient:
     """A client with a token of a librarian, who may create, change and delete shelves (books.edit)."""
-    user = make_user(app, "ada@example.com", roles=["librarian"])
-    db = database_of(app).new_session()
-    try:
-        grant(db.scalars(sa.select(Role).where(Role.name == "librarian")).one(), "books.edit", app=app)
-        db.commit()
-    finally:
-        db.close()
+    user = user_with_role(app, "ada@example.com", "librarian", "books.edit")
     return api_client_for(app, token=f"user-{user.id}")
 
 
