@@ -24,16 +24,16 @@ from .state import AccountLink, state_of
 LOADED_ANSWERS = "erlen_auth_link_permissions"
 
 
-def collect(app: Flask) -> list[tuple[str, AccountLink]]:
-    """The links of every plugin with the plugin's name, in the plugins' order; call it once the permissions are
-    collected.
+def collect(app: Flask) -> dict[AccountLink, str]:
+    """The links of every plugin, in the plugins' order, each with the name of the first plugin that added it; call
+    it once the permissions are collected.
 
     :param app: the app.
     :raises erlen.PluginError: a plugin returned something other than :class:`AccountLink` objects, or a link
         requiring a permission nobody declares.
     """
     declared = state_of(app).permissions
-    found: list[tuple[str, AccountLink]] = []
+    found: dict[AccountLink, str] = {}
     hook = "erlen_auth_account_links"
     for plugin, result in erlen.plugins_of(app).call_each(hook, app=app):
         for link in erlen.hook_items(plugin.name, hook, result, "AccountLink objects"):
@@ -49,7 +49,7 @@ def collect(app: Flask) -> list[tuple[str, AccountLink]]:
                     "name a declared one.",
                     plugin=plugin.name,
                 )
-            found.append((plugin.name, link))
+            found.setdefault(link, plugin.name)
     return found
 
 
@@ -66,8 +66,7 @@ def require_endpoints(app: Flask) -> None:
     state = state_of(app)
     if state.account_link_endpoints_found:
         return
-    for link in state.account_links:
-        plugin = state.account_link_plugins.get(link, "?")
+    for link, plugin in state.account_links.items():
         if link.endpoint not in app.view_functions:
             raise erlen.PluginError(
                 f"Plugin {plugin!r}: the account link {link.label!r} leads to the endpoint {link.endpoint!r}, which "
@@ -102,7 +101,7 @@ def remember(user: t.Any, answers: t.Mapping[str, bool]) -> None:
     inspect(user).info[LOADED_ANSWERS] = dict(answers)
 
 
-def shown_to(user: t.Any, links: t.Sequence[AccountLink], error_page: bool = False) -> list[AccountLink]:
+def shown_to(user: t.Any, links: t.Collection[AccountLink], error_page: bool = False) -> list[AccountLink]:
     """The links of ``links`` that the account menu shows ``user``.
 
     :param user: the current user (anonymous or a :class:`~erlen_auth.User`).

@@ -326,10 +326,7 @@ def _set_up_users(app: Flask) -> None:
     # The permissions, then the account links requiring them, first: the user loader reads whether a role grants
     # each link's permission with the user.
     state.permissions = dict(sorted(permissions.collect(app).items()))
-    collected = account_links.collect(app)
-    state.account_links = [link for _, link in collected]
-    for plugin, link in collected:
-        state.account_link_plugins.setdefault(link, plugin)
+    state.account_links = account_links.collect(app)
     manager.user_loader(_outage_safe(sessions.user_loader(app)))
     manager.unauthorized_handler(unauthorized)
     access_tokens.init(app)

@@ -104,10 +104,9 @@ class AuthState:
     #: The sections of the security page, in order: the plugin's features' and other plugins'
     #: (``erlen_auth_security_sections``).
     security_sections: list[SecuritySection] = field(default_factory=list)
-    #: The links that plugins add to the account menu, in the plugins' order (``erlen_auth_account_links``).
-    account_links: list[AccountLink] = field(default_factory=list)
-    #: The plugin that added each account link, named when the link's endpoint is missing.
-    account_link_plugins: dict[AccountLink, str] = field(default_factory=dict)
+    #: The links that plugins add to the account menu, in the plugins' order, each with the name of the plugin that
+    #: added it (``erlen_auth_account_links``).
+    account_links: dict[AccountLink, str] = field(default_factory=dict)
     #: Whether every account link's endpoint was found (once, at the first menu: the app's own routes may be added
     #: after its creation); endpoints are never removed, so it stays true.
     account_link_endpoints_found: bool = False
