@@ -309,7 +309,7 @@ def test_the_line_of_a_failed_run_says_when_it_is_tried_again(
     row got (its ETA less the failure's time)."""
     from tasks_testplugin import fails_then_waits
 
-    from erlen_tasks.cli import _ProgressLines, progress_reporter
+    from erlen_tasks.cli import _ProgressLines, _seconds, progress_reporter
     from erlen_tasks.models import FAILED, aware
 
     app = make_tasks_app()
@@ -325,7 +325,10 @@ def test_the_line_of_a_failed_run_says_when_it_is_tried_again(
     assert 60 <= run.retry_in <= 120
     progress_reporter(_ProgressLines())(run)
     line = capsys.readouterr().err
-    assert f"test.fails_then_waits {run.message_id[:8]} failed after {run.seconds:.3f}s, retrying in 1 min" in line
+    # The delay drawn is 60 to 120 s: "1 min", "1 min 23 s", ... or "2 min" (119.5 s and more).
+    assert _seconds(run.retry_in).endswith(" min") or " min " in _seconds(run.retry_in)
+    retry = f"retrying in {_seconds(run.retry_in)}:"
+    assert f"test.fails_then_waits {run.message_id[:8]} failed after {run.seconds:.3f}s, {retry}" in line
     assert line.rstrip().endswith("RuntimeError: failed x")
 
 
