@@ -1585,7 +1585,7 @@ def alternate_http(
 
 
 def _format_value(value: float, unit: str) -> str:
-    if unit == "req/s":
+    if unit == "req/s" or unit.startswith("instructions"):
         return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:,.1f}"
@@ -1604,15 +1604,25 @@ def format_results(suite: str, results: Sequence[Result]) -> str:
         unit = result["unit"]
         width = max(len(c["name"]) for c in result["contenders"]) + 2
         better = "higher" if result["higher_is_better"] else "lower"
-        lines.append(
-            f"  {'contender':<{width}}{'median ' + unit:>16}{'min':>12}{'max':>12}{'n':>5}"
-            f"{'ratio':>9}   ({better} is better; ratio = median / median of {result['baseline']})"
+        figures = {
+            key: [_format_value(contender[key], unit) for contender in result["contenders"]]
+            for key in ("median", "min", "max")
+        }
+        # Each figure's column as wide as its widest figure, with two spaces before it: a billion instructions
+        # would otherwise run into the next column.
+        median_width, min_width, max_width = (
+            max(len(heading), *map(len, figures[key])) + 2
+            for key, heading in (("median", "median " + unit), ("min", "min"), ("max", "max"))
         )
-        for contender in result["contenders"]:
+        lines.append(
+            f"  {'contender':<{width}}{'median ' + unit:>{median_width}}{'min':>{min_width}}{'max':>{max_width}}"
+            f"{'n':>5}{'ratio':>9}   ({better} is better; ratio = median / median of {result['baseline']})"
+        )
+        for index, contender in enumerate(result["contenders"]):
             ratio = contender["ratio"]
             lines.append(
-                f"  {contender['name']:<{width}}{_format_value(contender['median'], unit):>16}"
-                f"{_format_value(contender['min'], unit):>12}{_format_value(contender['max'], unit):>12}"
+                f"  {contender['name']:<{width}}{figures['median'][index]:>{median_width}}"
+                f"{figures['min'][index]:>{min_width}}{figures['max'][index]:>{max_width}}"
                 f"{contender['n']:>5}{'' if ratio is None else f'{ratio:.3f}':>9}"
             )
         summary = f"  ratio {result['subject']} / {result['baseline']} = {result['ratio']:.3f}"

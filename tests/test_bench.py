@@ -160,3 +160,24 @@ def test_alternating_rounds_reverse_the_order_every_other_round() -> None:
     calls.clear()
     harness.alternate(contenders, rounds=2, max_seconds=60, warmup=False)
     assert calls == list("abcabc")
+
+
+def test_the_table_keeps_big_figures_apart() -> None:
+    """Counts of a billion instructions fill their columns: each column is as wide as its widest figure, so the
+    median, min and max of a row stay apart (they ran together as ``618,655,563.0618,655,563.0``)."""
+    harness = _bench_harness()
+    compared = harness.compare(
+        name="x",
+        title="x",
+        unit="instructions",
+        samples={"plain": [618_655_563.0, 618_655_563.0], "six": [1_672_962_577.0, 1_672_962_579.0]},
+        baseline="plain",
+        subject="six",
+        higher_is_better=False,
+        target=None,
+        notes=[],
+    )
+    table = harness.format_results("suite", [compared]).splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in table if line.startswith(("  plain ", "  six "))}
+    assert rows["plain"][:4] == ["618,655,563", "618,655,563", "618,655,563", "2"]
+    assert rows["six"][:4] == ["1,672,962,578", "1,672,962,577", "1,672,962,579", "2"]
