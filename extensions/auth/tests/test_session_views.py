@@ -111,3 +111,13 @@ def test_the_password_pages_link_to_the_sessions_page(app, create_user):
     assert 'href="/auth/sessions"' in here.get("/auth/password").text
     assert 'href="/auth/sessions"' in here.get("/auth/logout-everywhere").text
 
+
+def test_a_known_browser_is_named_as_a_person_names_it(app, create_user):
+    """A browser's ``User-Agent`` (five lines of tokens on a phone) is shown as "Firefox on Linux"."""
+    create_user("ada@example.com")
+    here = app.test_client()
+    here.environ_base.update(HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+    log_in(here, "ada@example.com")
+    text = here.get("/auth/sessions").text
+    assert "<p>Firefox on Linux <strong>(this device)</strong></p>" in text
+    assert "Mozilla/5.0" not in text
