@@ -95,7 +95,15 @@ def test_rows_of_a_viewer_have_no_checkbox_and_no_edit_link(app, client, books, 
 
 def test_an_empty_list_says_so(admin_client, db_session):
     html = admin_client.get(BOOKS).text
-    assert '<tr><td class="empty-row" colspan="7">No books found.</td></tr>' in html
+    # The row spans the columns and the links' column: no "select" column, with nothing to select.
+    assert '<tr><td class="empty-row" colspan="6">No books found.</td></tr>' in html
+    # Neither "With selected … Go" nor "select all" (the superuser may delete books, but there is none).
+    assert 'id="bulk-action"' not in html and "select-all" not in html
+
+
+def test_a_list_with_rows_offers_its_bulk_actions(admin_client, books):
+    html = admin_client.get(BOOKS).text
+    assert '<label for="bulk-action">With selected</label>' in html and 'class="select-all"' in html
 
 
 def test_the_sidebar_of_a_superuser(admin_client, books):

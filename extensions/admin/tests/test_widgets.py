@@ -50,7 +50,7 @@ def test_the_admin_s_own_widgets(admin_client, books, db_session):
     recent = widget(html, "recent-changes")
     assert recent.count("<li>") == 5 and "Edited book “Book 0”" in recent
     chart = widget(html, "activity")
-    assert '<svg viewBox="0 0 280 118" role="img" aria-labelledby="activity-title activity-desc"' in chart
+    assert '<svg viewBox="0 0 280 101" role="img" aria-labelledby="activity-title activity-desc"' in chart
     assert '<title id="activity-title">' in chart and '<desc id="activity-desc">5 changes in all' in chart
     assert len(re.findall(r'<rect [^>]*class="chart-bar"', chart)) == 14
     assert "5 changes in 14 days" in chart

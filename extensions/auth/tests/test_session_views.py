@@ -48,8 +48,8 @@ def test_the_page_lists_every_device_this_one_first(app, create_user, db_session
     assert "HereBrowser/1 <strong>(this device)</strong>" in text and text.count("(this device)") == 1
     assert "198.51.100.2" in text and "PhoneBrowser/2" in text
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
-    # One form per device, "every other device", and the account menu's "Log out" in the layout's header.
-    assert text.count('name="csrf_token"') == 5
+    # One form per other device (this one's is the account menu's "Log out"), "every other device", and that menu.
+    assert text.count('name="csrf_token"') == 4
 
 
 def test_signing_out_a_device_logs_it_out_at_its_next_request(app, create_user, db_session):
@@ -110,3 +110,14 @@ def test_the_password_pages_link_to_the_sessions_page(app, create_user):
     here, _, _ = _devices(app, create_user)
     assert 'href="/auth/sessions"' in here.get("/auth/password").text
     assert 'href="/auth/sessions"' in here.get("/auth/logout-everywhere").text
+
+
+def test_a_known_browser_is_named_as_a_person_names_it(app, create_user):
+    """A browser's ``User-Agent`` (five lines of tokens on a phone) is shown as "Firefox on Linux"."""
+    create_user("ada@example.com")
+    here = app.test_client()
+    here.environ_base.update(HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+    log_in(here, "ada@example.com")
+    text = here.get("/auth/sessions").text
+    assert "<p>Firefox on Linux <strong>(this device)</strong></p>" in text
+    assert "Mozilla/5.0" not in text

@@ -184,3 +184,23 @@ def test_dashboard_fk_filter_and_audit_changes_by_keyboard(page: t.Any) -> None:
             page.goto(path)
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (path, width)
             page.shot(f"{name}-{width}")
+
+
+def test_the_activity_chart_dates_read_on_a_phone(page: t.Any) -> None:
+    """The chart's first and last days are as tall as the admin's other small print at every width.
+
+    Drawn in the SVG, they shrank with it: 7.5 px on a phone, where the chart is 300 px wide.
+    """
+    import datetime as dt
+
+    log_in(page)
+    today = dt.datetime.now(dt.UTC).date()
+    chart = page.locator("figure.chart")
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto("/admin/")
+        for day in (today - dt.timedelta(days=13), today):
+            label = chart.get_by_text(f"{day:%b} {day.day}", exact=True)
+            box = label.bounding_box()
+            assert box is not None and box["height"] >= 12, (width, day, box)
+        page.shot(f"activity-{width}")

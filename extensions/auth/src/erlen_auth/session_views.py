@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from erlen_db import get_session
 
-from . import accounts, sessions
+from . import accounts, sessions, user_agents
 from .forms import EmptyForm
 from .permissions import login_required
 from .redirects import safe_next
@@ -42,6 +42,11 @@ class SessionView:
     created_at: dt.datetime
     last_seen_at: dt.datetime
     current: bool
+
+    @property
+    def device(self) -> str:
+        """The browser as its owner names it ("Firefox on Linux"), or the ``User-Agent`` as sent."""
+        return user_agents.describe(self.user_agent)
 
 
 def _user() -> User:
