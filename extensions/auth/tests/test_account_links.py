@@ -87,6 +87,13 @@ def test_a_link_requiring_a_permission_nobody_declares_stops_the_app_naming_the_
         auth_app(["auth_sample_plugins.undeclared_link"])
 
 
+def test_a_link_naming_its_permission_other_than_by_one_name_names_the_plugin(auth_app):
+    # A list of permissions (meaning "any of these") failed at start-up with "TypeError: unhashable type: 'list'",
+    # naming neither the plugin nor the link.
+    with pytest.raises(erlen.PluginError, match=r"several_permissions_link.*'Moderation'.*one permission's name"):
+        auth_app(["auth_sample_plugins.several_permissions_link"])
+
+
 def test_something_else_than_a_link_names_the_plugin(auth_app):
     with pytest.raises(erlen.PluginError, match=r"auth_sample_plugins\.bad_link.*erlen_auth\.AccountLink"):
         auth_app(["auth_sample_plugins.bad_link"])

@@ -29,8 +29,8 @@ def collect(app: Flask) -> dict[AccountLink, str]:
     it once the permissions are collected.
 
     :param app: the app.
-    :raises erlen.PluginError: a plugin returned something other than :class:`AccountLink` objects, or a link
-        requiring a permission nobody declares.
+    :raises erlen.PluginError: a plugin returned something other than :class:`AccountLink` objects, a link whose
+        permission is not one name (a list of them), or one requiring a permission nobody declares.
     """
     declared = state_of(app).permissions
     found: dict[AccountLink, str] = {}
@@ -40,6 +40,13 @@ def collect(app: Flask) -> dict[AccountLink, str]:
             if not isinstance(link, AccountLink):
                 raise erlen.PluginError(
                     f"Plugin {plugin.name!r}: {hook} returned {link!r}; it must return erlen_auth.AccountLink objects.",
+                    plugin=plugin.name,
+                )
+            if link.permission is not None and not isinstance(link.permission, str):
+                # A list meaning "any of these" would fail below as unhashable, blaming erlen-auth.
+                raise erlen.PluginError(
+                    f"Plugin {plugin.name!r}: the account link {link.label!r} requires {link.permission!r}; "
+                    "permission takes one permission's name (or None).",
                     plugin=plugin.name,
                 )
             if link.permission is not None and link.permission not in declared:
