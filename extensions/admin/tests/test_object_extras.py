@@ -4,11 +4,13 @@ permissions and a create form of a view's own."""
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
 from conftest import PLUGINS
 
+from erlen_admin.audit import heading_of
 from erlen_admin.models import AuditEntry
 from erlen_auth.testing import login_as
 from erlen_forms.testing import csrf_token_for
@@ -182,3 +184,26 @@ def test_an_action_whose_value_the_database_finds_too_long_changes_nothing_and_s
     db_session.expire_all()
     assert db_session.get(models.Author, author.id).name == "A" * 80
     assert audit(db_session) == []
+
+
+def test_an_object_actions_entry_is_headed_by_the_actions_name_in_words(admin_client, books, db_session):
+    # The heading wrote the stored action: "Action:rename book “New name”", on the entry's page, in its title and
+    # in the dashboard's Recent changes.
+    book = books[0]
+    admin_client.post(f"{SHELF}{book.id}/do/rename", data={"title": "New name", "reason": "typo"})
+    (entry,) = audit(db_session)
+    page = admin_client.get(f"/admin/m/audit/{entry.id}/").text
+    assert re.findall(r"<h1>(.*?)</h1>", page) == ["Rename book “New name”"]
+    assert "<title>Rename book “New name” · Admin</title>" in page
+    dashboard = admin_client.get("/admin/").text
+    assert f'<a href="/admin/m/audit/{entry.id}/">Rename book “New name”</a>' in dashboard
+    assert "Action:" not in page + dashboard
+
+
+def test_an_actions_entry_says_its_name_with_spaces_and_a_deletion_last():
+    feature = AuditEntry(action="action:mark_lost", model="shelf", object_id="3", object_repr="Dune")
+    assert heading_of(feature, None) == "Mark lost shelf “Dune”"
+    purged = AuditEntry(action="bulk:purge_old (deleted)", model="shelf", object_id="4", object_repr="Emma")
+    assert heading_of(purged, None) == "Bulk purge old shelf “Emma” (deleted)"
+    gone = AuditEntry(action="action:archive (deleted)", model="shelf", object_id="5", object_repr="")
+    assert heading_of(gone, None) == "Archive shelf 5 (deleted)"

@@ -401,3 +401,18 @@ def test_an_api_refuses_them_on_every_endpoint_unless_one_says_otherwise(make_ap
     client = app.test_client()
     assert [error["parameter"] for error in _refused(client.get("/api/v7/status?_=1"))["errors"]] == ["_"]
     assert client.get("/api/v7/legacy?_=1").json == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("query", "meant"),
+    [("LIMIT=2", "limit"), ("Sort=name", "sort"), ("CURSOR=x", "cursor"), ("%EF%AC%82oor=1", "floor")],
+    ids=["upper", "title", "upper-long", "ligature"],
+)
+def test_a_name_that_differs_only_in_case_or_form_suggests_the_accepted_one(
+    client: ApiClient, query: str, meant: str
+) -> None:
+    """Names are matched exactly (``LIMIT`` is not ``limit``), and the error says which one was meant: it suggested
+    nothing for ``LIMIT`` or ``ﬂoor`` (a ligature), which difflib finds unlike ``limit`` and ``floor``."""
+    (error,) = _refused(client.get(f"/api/v1/shelves?{query}"))["errors"]
+    assert error["type"] == "extra_forbidden"
+    assert f"did you mean {meant!r}?" in error["detail"]

@@ -87,6 +87,13 @@ def test_a_link_requiring_a_permission_nobody_declares_stops_the_app_naming_the_
         auth_app(["auth_sample_plugins.undeclared_link"])
 
 
+def test_a_link_naming_its_permission_other_than_by_one_name_names_the_plugin(auth_app):
+    # A list of permissions (meaning "any of these") failed at start-up with "TypeError: unhashable type: 'list'",
+    # naming neither the plugin nor the link.
+    with pytest.raises(erlen.PluginError, match=r"several_permissions_link.*'Moderation'.*one permission's name"):
+        auth_app(["auth_sample_plugins.several_permissions_link"])
+
+
 def test_something_else_than_a_link_names_the_plugin(auth_app):
     with pytest.raises(erlen.PluginError, match=r"auth_sample_plugins\.bad_link.*erlen_auth\.AccountLink"):
         auth_app(["auth_sample_plugins.bad_link"])
@@ -141,3 +148,10 @@ def test_a_link_to_a_view_that_needs_a_value_in_its_url_names_the_plugin(auth_ap
     # AccountLink has no values for the URL: url_for failed on every signed-in page, naming neither.
     with pytest.raises(erlen.PluginError, match=r"people.*'Your profile'.*'people\.profile'.*person"):
         show_the_first_menu(auth_app(["auth_sample_plugins.argument_link"]), db_session_for)
+
+
+def test_a_link_to_a_view_that_answers_no_get_names_the_plugin(auth_app, db_session_for):
+    # A link is followed with a GET: one to a POST-only view (a form's action) was shown on every signed-in page
+    # and answered 405 Method Not Allowed to whoever followed it.
+    with pytest.raises(erlen.PluginError, match=r"drafts.*'New draft'.*'drafts\.new'.*GET"):
+        show_the_first_menu(auth_app(["auth_sample_plugins.post_only_link"]), db_session_for)

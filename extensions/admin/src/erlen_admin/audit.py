@@ -78,8 +78,7 @@ def heading_of(entry: t.Any, view: ModelView | None) -> str:
     :param view: the model view of the entry's model (``registry_of().models.get(entry.model)``), or ``None`` for a
         model no longer registered, which is then named by its slug.
     """
-    action = _PAST_TENSES.get(entry.action) or entry.action.replace("bulk:", "bulk ", 1)
-    action = action[:1].upper() + action[1:]
+    action, deleted = _action_in_words(entry.action)
     model = entry.model if view is None else _within_a_sentence(view.name)
     # An object without a text of its own is described by its model's name and key (ModelView.describe): the
     # name is said once, "Edited note 26", as ModelView.title says it.
@@ -90,8 +89,31 @@ def heading_of(entry: t.Any, view: ModelView | None) -> str:
         and view.model.__str__ is object.__str__  # type: ignore[comparison-overlap]
     )
     if entry.object_repr and not said_by_its_key:
-        return f"{action} {model} “{entry.object_repr}”"
-    return f"{action} {model} {entry.object_id or ''}".rstrip()
+        return f"{action} {model} “{entry.object_repr}”{deleted}"
+    return f"{action} {model} {entry.object_id or ''}".rstrip() + deleted
+
+
+def _action_in_words(action: str) -> tuple[str, str]:
+    """An entry's action for its heading (``Edited``, ``Bulk publish``, ``Mark lost``), and what follows the object:
+    :data:`DELETED_MARK` for a row the action deleted, else nothing.
+
+    A bulk or object action (``bulk:<name>``, ``action:<name>``) is said by its name with spaces (``mark_lost``:
+    ``Mark lost``), never as stored (``Action:mark_lost``). Not by its label: that is a button's text ("Delete
+    selected", "Save roles"), and the entry outlives the action.
+
+    :param action: the entry's action.
+    """
+    if action in _PAST_TENSES:
+        return _PAST_TENSES[action], ""
+    deleted = DELETED_MARK if action.endswith(DELETED_MARK) else ""
+    kind, _, name = action.removesuffix(DELETED_MARK).partition(":")
+    if kind in ("bulk", "action") and name:
+        said = name.replace("_", " ")
+        if kind == "bulk":
+            said = f"bulk {said}"
+    else:
+        said = action.removesuffix(DELETED_MARK)  # not one of the admin's: as stored
+    return said[:1].upper() + said[1:], deleted
 
 
 def _within_a_sentence(name: str) -> str:

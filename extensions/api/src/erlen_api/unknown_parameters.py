@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import typing as t
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel
@@ -47,13 +48,17 @@ def unknown_parameter_errors(names: Iterable[str], accepted: Sequence[str]) -> l
     """
     known = frozenset(accepted)
     listed = ", ".join(accepted) if accepted else "none"
+    by_folded = {_folded(name): name for name in reversed(accepted)}  # the first of names folding alike
     errors = []
     for name in names:
         if name in known:
             continue
         # Quoted with repr(): a name holding a NUL or nothing at all is still visible in the sentence.
         detail = f"The query parameter {name!r} is unknown here"
-        close = difflib.get_close_matches(name, accepted, n=1, cutoff=_SUGGESTION_CUTOFF)
+        # Names are matched exactly; one differing only in case or Unicode form (LIMIT, a ligature's ﬂoor) is the
+        # likeliest meant, though difflib finds LIMIT nothing like limit.
+        same = by_folded.get(_folded(name))
+        close = [same] if same else difflib.get_close_matches(name, accepted, n=1, cutoff=_SUGGESTION_CUTOFF)
         detail += f": did you mean {close[0]!r}?" if close else "."
         errors.append(
             {
@@ -64,3 +69,8 @@ def unknown_parameter_errors(names: Iterable[str], accepted: Sequence[str]) -> l
             }
         )
     return errors
+
+
+def _folded(name: str) -> str:
+    """``name`` without its differences of case and Unicode form (NFKC, then case-folded): ``ﬂoor`` is ``floor``."""
+    return unicodedata.normalize("NFKC", name).casefold()

@@ -29,8 +29,8 @@ def collect(app: Flask) -> dict[AccountLink, str]:
     it once the permissions are collected.
 
     :param app: the app.
-    :raises erlen.PluginError: a plugin returned something other than :class:`AccountLink` objects, or a link
-        requiring a permission nobody declares.
+    :raises erlen.PluginError: a plugin returned something other than :class:`AccountLink` objects, a link whose
+        permission is not one name (a list of them), or one requiring a permission nobody declares.
     """
     declared = state_of(app).permissions
     found: dict[AccountLink, str] = {}
@@ -40,6 +40,13 @@ def collect(app: Flask) -> dict[AccountLink, str]:
             if not isinstance(link, AccountLink):
                 raise erlen.PluginError(
                     f"Plugin {plugin.name!r}: {hook} returned {link!r}; it must return erlen_auth.AccountLink objects.",
+                    plugin=plugin.name,
+                )
+            if link.permission is not None and not isinstance(link.permission, str):
+                # A list meaning "any of these" would fail below as unhashable, blaming erlen-auth.
+                raise erlen.PluginError(
+                    f"Plugin {plugin.name!r}: the account link {link.label!r} requires {link.permission!r}; "
+                    "permission takes one permission's name (or None).",
                     plugin=plugin.name,
                 )
             if link.permission is not None and link.permission not in declared:
@@ -59,9 +66,9 @@ def require_endpoints(app: Flask) -> None:
     Not at start-up: a link may lead to a route the application module adds after ``create_app``.
 
     :param app: the app.
-    :raises erlen.PluginError: a link's endpoint does not exist (a typo, or a blueprint not registered), or its
-        URL needs a value, naming the plugin, the link and the endpoint, rather than werkzeug's ``BuildError``
-        naming neither.
+    :raises erlen.PluginError: a link's endpoint does not exist (a typo, or a blueprint not registered), does not
+        answer GET, or its URL needs a value, naming the plugin, the link and the endpoint, rather than werkzeug's
+        ``BuildError`` naming neither (or a 405 for whoever follows the link).
     """
     state = state_of(app)
     if state.account_link_endpoints_found:
@@ -73,9 +80,17 @@ def require_endpoints(app: Flask) -> None:
                 "the app does not have; name a registered view (blueprint name, dot, view name).",
                 plugin=plugin,
             )
+        # A link is followed with a GET: a rule answering only POST (a form's action) would answer it 405.
+        rules = [rule for rule in app.url_map.iter_rules(link.endpoint) if "GET" in (rule.methods or {"GET"})]
+        if not rules:
+            raise erlen.PluginError(
+                f"Plugin {plugin!r}: the account link {link.label!r} leads to the endpoint {link.endpoint!r}, which "
+                "does not answer GET, the method of a link; link a page (a view answering GET).",
+                plugin=plugin,
+            )
         # A link has no values for the URL: one of the endpoint's rules must need none.
-        needed = [sorted(rule.arguments - set(rule.defaults or ())) for rule in app.url_map.iter_rules(link.endpoint)]
-        if needed and all(needed):
+        needed = [sorted(rule.arguments - set(rule.defaults or ())) for rule in rules]
+        if all(needed):
             raise erlen.PluginError(
                 f"Plugin {plugin!r}: the account link {link.label!r} leads to the endpoint {link.endpoint!r}, whose "
                 f"URL needs {', '.join(needed[0])}, which a link cannot give; link a view whose URL needs no value.",
