@@ -150,6 +150,17 @@ def test_a_link_to_a_view_that_needs_a_value_in_its_url_names_the_plugin(auth_ap
         show_the_first_menu(auth_app(["auth_sample_plugins.argument_link"]), db_session_for)
 
 
+def test_a_link_whose_url_value_a_url_processor_fills_in_is_shown(auth_app, db_session_for):
+    # Flask's URL processors (url_defaults) give url_for the values a link does not: a link to /<lang>/reading,
+    # whose blueprint fills in the language, stopped the first menu with a PluginError saying it needed lang.
+    app = auth_app(["auth_sample_plugins.url_defaults_link"])
+    db_session_for(app)
+    client = login_as(app.test_client(), make_user(app, "plain@example.com"))
+    page = client.get("/auth/security")
+    assert page.status_code == 200
+    assert 'href="/shelf/en/reading"' in page.get_data(as_text=True)
+
+
 def test_a_link_to_a_view_that_answers_no_get_names_the_plugin(auth_app, db_session_for):
     # A link is followed with a GET: one to a POST-only view (a form's action) was shown on every signed-in page
     # and answered 405 Method Not Allowed to whoever followed it.

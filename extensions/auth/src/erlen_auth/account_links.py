@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import Flask
+from flask import Flask, url_for
 from sqlalchemy import inspect
+from werkzeug.routing import BuildError
 
 import erlen
 
@@ -63,7 +64,8 @@ def collect(app: Flask) -> dict[AccountLink, str]:
 def require_endpoints(app: Flask) -> None:
     """Check, at the first menu, that every account link leads to an endpoint of ``app``.
 
-    Not at start-up: a link may lead to a route the application module adds after ``create_app``.
+    Not at start-up: a link may lead to a route the application module adds after ``create_app``. Called in the
+    request of that menu: the link's URL is built there, with the app's URL processors.
 
     :param app: the app.
     :raises erlen.PluginError: a link's endpoint does not exist (a typo, or a blueprint not registered), does not
@@ -88,14 +90,18 @@ def require_endpoints(app: Flask) -> None:
                 "does not answer GET, the method of a link; link a page (a view answering GET).",
                 plugin=plugin,
             )
-        # A link has no values for the URL: one of the endpoint's rules must need none.
-        needed = [sorted(rule.arguments - set(rule.defaults or ())) for rule in rules]
-        if all(needed):
+        # A link has no values for the URL: built as the menu builds it, in this request, so that the app's URL
+        # processors (Flask's url_defaults, filling in a language for instance) give what the rule needs.
+        try:
+            url_for(link.endpoint)
+        except BuildError:
+            needed = sorted(rules[0].arguments - set(rules[0].defaults or ()))
             raise erlen.PluginError(
                 f"Plugin {plugin!r}: the account link {link.label!r} leads to the endpoint {link.endpoint!r}, whose "
-                f"URL needs {', '.join(needed[0])}, which a link cannot give; link a view whose URL needs no value.",
+                f"URL needs {', '.join(needed)}, which a link cannot give (nor the app's url_defaults); link a view "
+                "whose URL needs no value.",
                 plugin=plugin,
-            )
+            ) from None
     state.account_link_endpoints_found = True
 
 

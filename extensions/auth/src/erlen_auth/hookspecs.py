@@ -128,9 +128,10 @@ def erlen_auth_account_links(app: Flask) -> Iterable[AccountLink]:
     declared (:func:`erlen_auth_permissions`), or the app stops at start-up
     naming the plugin. A link is followed with a GET and gives the URL no
     values: an endpoint the app does not have, one that answers no GET (a
-    form's action), or one whose URL needs a value stops the first page
-    showing the menu, naming the plugin too (not at start-up: a link may lead
-    to a route the application module adds after ``create_app``). Called once
+    form's action), or one whose URL needs a value that the app's URL
+    processors (``url_defaults``) do not fill in stops the first page showing
+    the menu, naming the plugin too (not at start-up: a link may lead to a
+    route the application module adds after ``create_app``). Called once
     per app while the auth plugin initialises; accept ``app`` when the links
     depend on it. erlen-admin links its
     dashboard this way, for ``admin.access``.
