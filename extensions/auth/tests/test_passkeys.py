@@ -122,6 +122,7 @@ def test_add_list_rename_and_remove_a_passkey(pk_app, outbox):
 
     confirm = client.get(f"/auth/passkeys/{passkey.id}/remove")
     assert confirm.status_code == 200 and "Remove the passkey “Work phone”?" in confirm.text
+    assert '<button type="submit" class="erlen-button-danger">Remove the passkey</button>' in confirm.text
     removed = post_form(client, f"/auth/passkeys/{passkey.id}/remove")
     assert removed.status_code == 302 and removed.headers["Location"] == "/auth/security"
     assert rows(pk_app) == []

@@ -50,6 +50,8 @@ def test_the_page_lists_every_device_this_one_first(app, create_user, db_session
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
     # One form per other device (this one's is the account menu's "Log out"), "every other device", and that menu.
     assert text.count('name="csrf_token"') == 4
+    # Ending another device's session is destructive: the layout's danger button, not the primary one.
+    assert text.count('<button type="submit" class="erlen-button-danger">Sign out this device</button>') == 2
 
 
 def test_signing_out_a_device_logs_it_out_at_its_next_request(app, create_user, db_session):
