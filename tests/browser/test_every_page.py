@@ -981,3 +981,29 @@ def test_admin_list_tables_read_as_labelled_rows_on_a_phone_and_stay_tables(modu
             assert "- rowheader" not in snapshot and f'- cell "{MEMBER}"' in snapshot, snapshot
     finally:
         context.close()
+
+
+HEADER_HEIGHT = "() => document.querySelector('.erlen-header').getBoundingClientRect().height"
+
+
+def test_the_header_keeps_one_height_from_page_to_page(module_browser: t.Any, site: Site) -> None:
+    """Found walking the example app: the header was 52 px on the sign-up page and 58 px on the others (the
+    "Create an account" button was taller than its row), and on a phone the log-in link and that button wrapped
+    to a second row on some pages only, so the page jumped from one page to the next. At each width, every
+    logged-out page has one header height; on a computer the logged-in header has it too."""
+    context = module_browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        for width in (1280, 360):
+            tab.set_viewport_size({"width": width, "height": 800})
+            heights = {}
+            for path in ("/auth/login", "/auth/register", "/auth/reset", "/no-such-page"):
+                tab.goto(site.url + path)
+                heights[path] = tab.evaluate(HEADER_HEIGHT)
+            if width == 1280:
+                _log_in(tab, site, site.admin_email, site.admin_password)
+                heights["logged in"] = tab.evaluate(HEADER_HEIGHT)
+                tab.context.clear_cookies()
+            assert len(set(heights.values())) == 1, (width, heights)
+    finally:
+        context.close()
