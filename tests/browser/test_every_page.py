@@ -690,7 +690,7 @@ def _newcomer_flows(sweep: Sweep, site: Site) -> None:
     tab.goto(site.url + "/auth/login")
     sweep.after("auth-two-factor", "newcomer", "auth.two_factor", password_step)
     tab.get_by_label("Code").fill(totp.at(time.time() + 30))  # the next step's code: the first one was used
-    tab.get_by_role("button", name="Sign in", exact=True).click()
+    tab.get_by_role("button", name="Log in", exact=True).click()
     tab.wait_for_url(lambda url: "/auth/" not in url)
 
     # A new address: confirmed from the new one, undoable from the old one.

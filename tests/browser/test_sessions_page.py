@@ -92,4 +92,4 @@ def test_with_the_account_menu_open_one_log_out_shows(browser: t.Any, site: Site
     assert log_outs.count() == 1
     assert page.locator("#erlen-account-menu").get_by_role("button", name="Log out", exact=True).is_visible()
     # The other device keeps its own button, named for what it does there.
-    assert page.get_by_role("button", name="Sign out this device").count() == 1
+    assert page.get_by_role("button", name="Log out this device").count() == 1
