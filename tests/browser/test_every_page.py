@@ -358,7 +358,7 @@ def _log_in(page: t.Any, site: Site, address: str, password: str) -> None:
     page.goto(site.url + "/auth/login")
     page.get_by_label("Email").fill(address)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(lambda url: "/auth/login" not in url)
 
 
@@ -621,7 +621,7 @@ def _visitor_flows(sweep: Sweep, site: Site) -> None:
     def wrong_password(tab: t.Any) -> None:
         tab.get_by_label("Email").fill(MEMBER)
         tab.get_by_label("Password").fill("not the password")
-        tab.get_by_role("button", name="Log in").click()
+        tab.get_by_role("button", name="Log in", exact=True).click()
 
     tab.goto(site.url + "/auth/login")
     sweep.after("auth-login-refused", "anonymous", None, wrong_password)
@@ -685,7 +685,7 @@ def _newcomer_flows(sweep: Sweep, site: Site) -> None:
     def password_step(tab: t.Any) -> None:
         tab.get_by_label("Email").fill(NEWCOMER)
         tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Log in").click()
+        tab.get_by_role("button", name="Log in", exact=True).click()
 
     tab.goto(site.url + "/auth/login")
     sweep.after("auth-two-factor", "newcomer", "auth.two_factor", password_step)
@@ -896,7 +896,7 @@ def test_keyboard_alone_signs_in_and_edits_a_note_in_the_admin(module_browser: t
         tab.keyboard.type(site.admin_email)
         _tab_to(tab, tab.get_by_label("Password"))
         tab.keyboard.type(site.admin_password)
-        _tab_to(tab, tab.get_by_role("button", name="Log in"))
+        _tab_to(tab, tab.get_by_role("button", name="Log in", exact=True))
         tab.keyboard.press("Enter")
         tab.wait_for_url(re.compile(r".*/admin/$"))
 

@@ -76,7 +76,7 @@ def _logged_in_page(browser: t.Any, site: Site, **context_options: t.Any) -> t.A
     page.goto(site.url + "/auth/login")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(site.url + "/")
     return page
 

@@ -33,7 +33,7 @@ def _log_in(page: t.Any, site: Site, next_path: str = "/") -> None:
     page.goto(site.url + "/auth/login?next=" + next_path)
     page.get_by_label("Email").fill(site.admin_email)
     page.get_by_label("Password").fill(site.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def test_the_admin_must_set_up_two_factor_then_signs_in_with_a_code_and_with_a_recovery_code(
