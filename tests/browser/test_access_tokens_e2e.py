@@ -87,7 +87,7 @@ def test_a_user_makes_a_token_a_script_uses_it_and_the_user_revokes_it(browser: 
     page.goto(site.url + "/auth/login")
     page.get_by_label("Email").fill("ada@example.com")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(site.url + "/")
 
     page.goto(site.url + "/auth/security")

@@ -56,7 +56,7 @@ def test_the_email_change_is_confirmed_by_the_new_address_and_undone_by_the_old(
     page.goto(site.url + "/auth/login")
     page.get_by_label("Email").fill(old)
     page.get_by_label("Password").fill(site.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(lambda url: "/auth/login" not in url)  # logged in: a goto now would not cancel the POST
     page.goto(site.url + "/auth/security")
     page.get_by_role("link", name="Change your email address").click()
@@ -84,7 +84,7 @@ def test_the_email_change_is_confirmed_by_the_new_address_and_undone_by_the_old(
     expect(page).to_have_url(re.compile("/auth/login"))  # the first browser was signed out
     page.get_by_label("Email").fill(old)
     page.get_by_label("Password").fill(NEW_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(lambda url: "/auth/login" not in url)  # logged in: a goto now would not cancel the POST
     page.goto(site.url + "/auth/security")
     expect(page.get_by_text(f"Your address is {old}")).to_be_visible()

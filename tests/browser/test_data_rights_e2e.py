@@ -22,7 +22,7 @@ def _log_in(page: t.Any, site: Site, email: str) -> None:
     page.goto(site.url + "/auth/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(lambda url: "/auth/login" not in url)  # logged in: a goto now would not cancel the POST
 
 

@@ -358,7 +358,7 @@ def _log_in(page: t.Any, site: Site, address: str, password: str) -> None:
     page.goto(site.url + "/auth/login")
     page.get_by_label("Email").fill(address)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(lambda url: "/auth/login" not in url)
 
 
@@ -621,7 +621,7 @@ def _visitor_flows(sweep: Sweep, site: Site) -> None:
     def wrong_password(tab: t.Any) -> None:
         tab.get_by_label("Email").fill(MEMBER)
         tab.get_by_label("Password").fill("not the password")
-        tab.get_by_role("button", name="Log in").click()
+        tab.get_by_role("button", name="Log in", exact=True).click()
 
     tab.goto(site.url + "/auth/login")
     sweep.after("auth-login-refused", "anonymous", None, wrong_password)
@@ -685,12 +685,12 @@ def _newcomer_flows(sweep: Sweep, site: Site) -> None:
     def password_step(tab: t.Any) -> None:
         tab.get_by_label("Email").fill(NEWCOMER)
         tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Log in").click()
+        tab.get_by_role("button", name="Log in", exact=True).click()
 
     tab.goto(site.url + "/auth/login")
     sweep.after("auth-two-factor", "newcomer", "auth.two_factor", password_step)
     tab.get_by_label("Code").fill(totp.at(time.time() + 30))  # the next step's code: the first one was used
-    tab.get_by_role("button", name="Sign in", exact=True).click()
+    tab.get_by_role("button", name="Log in", exact=True).click()
     tab.wait_for_url(lambda url: "/auth/" not in url)
 
     # A new address: confirmed from the new one, undoable from the old one.
@@ -896,7 +896,7 @@ def test_keyboard_alone_signs_in_and_edits_a_note_in_the_admin(module_browser: t
         tab.keyboard.type(site.admin_email)
         _tab_to(tab, tab.get_by_label("Password"))
         tab.keyboard.type(site.admin_password)
-        _tab_to(tab, tab.get_by_role("button", name="Log in"))
+        _tab_to(tab, tab.get_by_role("button", name="Log in", exact=True))
         tab.keyboard.press("Enter")
         tab.wait_for_url(re.compile(r".*/admin/$"))
 
@@ -979,5 +979,31 @@ def test_admin_list_tables_read_as_labelled_rows_on_a_phone_and_stay_tables(modu
             assert table.get_by_role("cell", name=MEMBER, exact=True).count() == 1
             snapshot = table.aria_snapshot()
             assert "- rowheader" not in snapshot and f'- cell "{MEMBER}"' in snapshot, snapshot
+    finally:
+        context.close()
+
+
+HEADER_HEIGHT = "() => document.querySelector('.erlen-header').getBoundingClientRect().height"
+
+
+def test_the_header_keeps_one_height_from_page_to_page(module_browser: t.Any, site: Site) -> None:
+    """Found walking the example app: the header was 52 px on the sign-up page and 58 px on the others (the
+    "Create an account" button was taller than its row), and on a phone the log-in link and that button wrapped
+    to a second row on some pages only, so the page jumped from one page to the next. At each width, every
+    logged-out page has one header height; on a computer the logged-in header has it too."""
+    context = module_browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        for width in (1280, 360):
+            tab.set_viewport_size({"width": width, "height": 800})
+            heights = {}
+            for path in ("/auth/login", "/auth/register", "/auth/reset", "/no-such-page"):
+                tab.goto(site.url + path)
+                heights[path] = tab.evaluate(HEADER_HEIGHT)
+            if width == 1280:
+                _log_in(tab, site, site.admin_email, site.admin_password)
+                heights["logged in"] = tab.evaluate(HEADER_HEIGHT)
+                tab.context.clear_cookies()
+            assert len(set(heights.values())) == 1, (width, heights)
     finally:
         context.close()

@@ -91,7 +91,7 @@ def _log_in(page: t.Any, site_url: str, email: str, password: str) -> None:
     page.goto(site_url + "/auth/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def test_a_new_user_registers_confirms_writes_and_the_admin_sees_it(browser: t.Any, site: Site) -> None:

@@ -111,7 +111,7 @@ def _log_in_and_add_a_passkey(page: t.Any, site: Site, name: str) -> None:
     page.goto(site.url + "/auth/login?next=/auth/security")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.get_by_role("link", name="Add a passkey").click()
     page.get_by_label("Name").fill(name)
     page.get_by_role("button", name="Add the passkey").click()
@@ -125,10 +125,10 @@ def test_add_a_passkey_sign_in_with_it_and_remove_it(browser: t.Any, site: Site)
 
     # Log in with the password and add a passkey from the security page.
     page.goto(site.url + "/auth/login?next=/auth/security")
-    page.get_by_role("button", name="Sign in with a passkey").wait_for()  # the browser has WebAuthn
+    page.get_by_role("button", name="Log in with a passkey").wait_for()  # the browser has WebAuthn
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.get_by_role("heading", name="Passkeys").wait_for()
     assert "You have no passkey." in page.content()
     page.get_by_role("link", name="Add a passkey").click()
@@ -145,7 +145,7 @@ def test_add_a_passkey_sign_in_with_it_and_remove_it(browser: t.Any, site: Site)
     page.locator("#erlen-account-menu > summary").click()  # the account menu holds "Log out"
     page.locator("#erlen-account-menu").get_by_role("button", name="Log out").click()
     page.goto(site.url + "/auth/login?next=/auth/security")
-    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_role("button", name="Log in with a passkey").click()
     page.get_by_role("heading", name="Passkeys").wait_for()
     assert page.url == site.url + "/auth/security"
     assert "last used" in page.content() and "This laptop" in page.content()
@@ -165,7 +165,7 @@ def test_add_a_passkey_sign_in_with_it_and_remove_it(browser: t.Any, site: Site)
     page.locator("#erlen-account-menu > summary").click()  # the account menu holds "Log out"
     page.locator("#erlen-account-menu").get_by_role("button", name="Log out").click()
     page.goto(site.url + "/auth/login")
-    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_role("button", name="Log in with a passkey").click()
     page.get_by_text("This passkey is not registered on this site.").wait_for()
     context.close()
 
@@ -193,7 +193,7 @@ def test_a_passkey_answers_the_second_step_of_a_password_sign_in(browser: t.Any,
     page.goto(site.url + "/auth/login?next=/auth/security")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.get_by_role("heading", name="Two-factor authentication").wait_for()
     page.get_by_role("button", name="Use a passkey").click()
     page.get_by_role("heading", name="Passkeys").wait_for()

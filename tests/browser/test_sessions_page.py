@@ -76,7 +76,7 @@ def _logged_in_page(browser: t.Any, site: Site, **context_options: t.Any) -> t.A
     page.goto(site.url + "/auth/login")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(site.url + "/")
     return page
 
@@ -92,4 +92,4 @@ def test_with_the_account_menu_open_one_log_out_shows(browser: t.Any, site: Site
     assert log_outs.count() == 1
     assert page.locator("#erlen-account-menu").get_by_role("button", name="Log out", exact=True).is_visible()
     # The other device keeps its own button, named for what it does there.
-    assert page.get_by_role("button", name="Sign out this device").count() == 1
+    assert page.get_by_role("button", name="Log out this device").count() == 1

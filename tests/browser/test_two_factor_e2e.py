@@ -33,7 +33,7 @@ def _log_in(page: t.Any, site: Site, next_path: str = "/") -> None:
     page.goto(site.url + "/auth/login?next=" + next_path)
     page.get_by_label("Email").fill(site.admin_email)
     page.get_by_label("Password").fill(site.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def test_the_admin_must_set_up_two_factor_then_signs_in_with_a_code_and_with_a_recovery_code(
@@ -74,14 +74,14 @@ def test_the_admin_must_set_up_two_factor_then_signs_in_with_a_code_and_with_a_r
     assert "/auth/login" in page.url
     _log_in(page, site, "/admin/")
     page.get_by_label("Code").fill(totp.at(time.time() + 30))
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(site.url + "/admin/")
     page.get_by_role("button", name="Log out").first.click()
 
     # And with a recovery code, once.
     _log_in(page, site, "/admin/")
     page.get_by_label("Code").fill(codes[0].upper())
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(site.url + "/admin/")
     page.goto(site.url + "/auth/security")
     page.get_by_text("9 recovery codes left.").wait_for()
@@ -89,6 +89,6 @@ def test_the_admin_must_set_up_two_factor_then_signs_in_with_a_code_and_with_a_r
     page.get_by_role("button", name="Log out").first.click()
     _log_in(page, site, "/admin/")
     page.get_by_label("Code").fill(codes[0])
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.get_by_text("This code is not right, or was used already.").wait_for()
     context.close()

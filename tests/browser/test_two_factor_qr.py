@@ -54,7 +54,7 @@ def test_the_qr_code_shows_whole_dark_on_white_with_a_quiet_zone(
     page.goto(site.url + "/auth/login?next=/auth/two-factor/setup")
     page.get_by_label("Email").fill(site.admin_email)
     page.get_by_label("Password").fill(site.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     code = page.locator("svg.erlen-auth-qr-code")
     code.wait_for()
     drawn, box_width = code.evaluate(DRAWN_AND_BOX)

@@ -212,7 +212,14 @@ def test_a_403_names_the_missing_permission_and_how_to_grant_it(client, staff, b
     refused = client.get("/admin/")
     assert refused.status_code == 403
     assert "lacks the permission &#39;admin.access&#39;" in refused.text
-    assert "erlen role grant ROLE admin.access" in refused.text
+    assert "Ask an administrator to grant it to one of your roles." in refused.text
+    # A command line helps only whom may grant roles: a person who may not is not shown one.
+    assert "erlen role grant" not in refused.text
+
+    login_as(client, staff("granter@example.com", "admin.access", "auth.manage_roles"))
+    helped = client.get("/admin/m/library_author/")
+    assert helped.status_code == 403
+    assert "on the role&#39;s page in the admin, or with erlen role grant ROLE admin.library_author.view" in helped.text
 
     login_as(client, staff("viewer@example.com", "admin.access", "admin.library_book.view"))
     for url, permission in [

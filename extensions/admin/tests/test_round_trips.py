@@ -129,7 +129,8 @@ def test_a_list_on_one_page_is_counted_by_its_rows(admin_client, books, count_qu
     assert summary(html) == "9 books in all. Page 1."
     with count_queries() as nothing:
         empty = admin_client.get(BOOKS + "?q=Nothing+like+it" + count).text
-    assert summary(empty) == "0 books in all. Page 1."
+    assert summary(empty) == "No books match."  # not "0 books in all. Page 1."
+    assert summary(admin_client.get("/admin/m/audit/").text) == "No audit entries yet."  # empty, unsearched
     for statement in [*counter.statements, *nothing.statements]:
         lowered = statement.lower()
         assert "count(" not in lowered and "explain" not in lowered, statement

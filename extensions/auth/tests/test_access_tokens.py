@@ -184,6 +184,8 @@ def test_a_token_is_made_on_the_page_after_reauthenticating_and_shown_once(api, 
     listed = client.get("/auth/security")
     assert "Access tokens" in listed.text and row.display_prefix in listed.text and "ci" in listed.text
     assert token not in listed.text and not TOKEN_PATTERN.search(listed.text)
+    # Revoking cannot be undone: its button is the layout's danger button, not the primary one.
+    assert '<button type="submit" class="erlen-button-danger">Revoke</button>' in listed.text
     assert not any(token in header for _, header in made.headers.items())
     # It works.
     assert api.test_client().get("/api/me", headers=bearer(token)).get_json()["read"] is True

@@ -295,6 +295,23 @@ def test_sessions_panel_ends_one_session_or_all(app, admin_client, create_user, 
     assert entries(db_session)[1].changes["sessions_ended"] == [None, 1]
 
 
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+
+
+def test_sessions_panel_names_the_browser_as_the_sessions_page_does(app, admin_client, create_user, db_session):
+    ada = create_user("ada@example.com")
+    browser = app.test_client()
+    browser.environ_base["HTTP_USER_AGENT"] = FIREFOX
+    login_as(browser, ada)
+    page = admin_client.get(f"{USERS}{ada.id}/").text
+    # the person reads the browser's name; the raw header stays for the operator, in the cell's title
+    assert '<td data-label="Browser" title="' + FIREFOX + '">Firefox on Linux</td>' in page
+    (session_id,) = db_session.scalars(sa.select(LoginSession.id).where(LoginSession.user_id == ada.id))
+    admin_client.post(f"{USERS}{ada.id}/do/end_session", data={"session_id": str(session_id)})
+    (entry,) = entries(db_session, action="action:end_session")
+    assert entry.changes["session_ended"] == [f"#{session_id} (Firefox on Linux)", None]
+
+
 def test_roles_of_a_user_are_edited_and_audited(admin_client, create_user, db_session):
     ada = create_user("ada@example.com", roles=["editors"])
     create_user("bob@example.com", roles=["support"])

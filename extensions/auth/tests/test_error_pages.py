@@ -309,7 +309,7 @@ def test_an_error_page_shows_the_account_menu_of_a_user_loaded_before_the_error(
     with database_attempts(pages_app) as attempts:
         response = pages_client.get("/greet-then/404")
     assert response.status_code == 404
-    assert "Signed in as <strong>ada@example.com</strong>" in response.text and "Log out" in response.text
+    assert "Logged in as <strong>ada@example.com</strong>" in response.text and "Log out" in response.text
     # The view's load of the user (one query, sessions joined); the page and its menu asked for nothing more.
     assert len([a for a in attempts if a != "connect"]) == 1
 

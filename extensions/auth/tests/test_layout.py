@@ -17,7 +17,7 @@ def test_the_account_menu_links_the_account_pages_and_logs_out(app, create_user)
     client = app.test_client()
     log_in(client, "ada@example.com")
     header = client.get("/auth/security").text.split("<main", 1)[0]
-    assert "Signed in as <strong>ada@example.com</strong>" in header
+    assert "Logged in as <strong>ada@example.com</strong>" in header  # as the menu's "Log out" says it
     for link in ("/auth/security", "/auth/password", "/auth/sessions"):
         assert f'href="{link}"' in header
     assert '<form method="post" action="/auth/logout">' in header and ">Log out</button>" in header

@@ -484,6 +484,7 @@ def test_a_signed_in_user_links_an_identity_after_a_recent_proof(app, provider, 
     assert (identity.user_id, identity.email) == (ada.id, "ada.personal@example.net")
     page = client.get("/auth/security").text
     assert "ada.personal@example.net" in page and f'action="/auth/oidc/identities/{identity.id}/unlink"' in page
+    assert '<button type="submit" class="erlen-button-danger">Unlink</button>' in page  # destructive: danger
 
 
 def test_an_identity_linked_to_another_account_is_not_linked_again(client, provider, db_session, create_user):

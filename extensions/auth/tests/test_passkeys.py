@@ -122,6 +122,7 @@ def test_add_list_rename_and_remove_a_passkey(pk_app, outbox):
 
     confirm = client.get(f"/auth/passkeys/{passkey.id}/remove")
     assert confirm.status_code == 200 and "Remove the passkey “Work phone”?" in confirm.text
+    assert '<button type="submit" class="erlen-button-danger">Remove the passkey</button>' in confirm.text
     removed = post_form(client, f"/auth/passkeys/{passkey.id}/remove")
     assert removed.status_code == 302 and removed.headers["Location"] == "/auth/security"
     assert rows(pk_app) == []
@@ -238,7 +239,7 @@ def test_sign_in_with_a_passkey_and_no_password(pk_app):
     assert add_passkey(owner, authenticator).status_code == 200
     client = pk_app.test_client()
     page = client.get("/auth/login?next=/auth/security")
-    assert 'data-erlen-passkey="login"' in page.text and "Sign in with a passkey" in page.text
+    assert 'data-erlen-passkey="login"' in page.text and "Log in with a passkey" in page.text  # as "Log in" above
     assert 'data-verify-url="/auth/passkeys/login?next=/auth/security"' in page.text
     options = post_json(client, "/auth/passkeys/login/options")
     assert options.status_code == 200
@@ -593,7 +594,7 @@ def test_in_production_the_origin_comes_from_the_host_header_only_once_it_is_che
         refused, status = login_options()
     assert status == 503 and "AUTH_PASSKEY_ORIGINS" in refused.json["message"]
     client = app.test_client()
-    assert "Sign in with a passkey" not in client.get("/auth/login", base_url="https://evil.example").text
+    assert "Log in with a passkey" not in client.get("/auth/login", base_url="https://evil.example").text
     with app.test_request_context("/", base_url="http://localhost:5000"):
         assert relying_party().origins == ("http://localhost:5000",)  # only this machine reaches it
     # An IP address is no relying party id: the button is not offered rather than failing in the browser.
@@ -602,7 +603,7 @@ def test_in_production_the_origin_comes_from_the_host_header_only_once_it_is_che
         pytest.raises(PasskeyNotConfigured, match="IP address"),
     ):
         relying_party()
-    assert "Sign in with a passkey" not in client.get("/auth/login", base_url="http://127.0.0.1:5000").text
+    assert "Log in with a passkey" not in client.get("/auth/login", base_url="http://127.0.0.1:5000").text
     assert "auth.E005" in {message.id for message in run_checks(app, deploy=True)}
     assert "auth.E005" not in {message.id for message in run_checks(app)}
 

@@ -50,6 +50,11 @@ def test_the_page_lists_every_device_this_one_first(app, create_user, db_session
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
     # One form per other device (this one's is the account menu's "Log out"), "every other device", and that menu.
     assert text.count('name="csrf_token"') == 4
+    # Ending another device's session is destructive: the layout's danger button, not the primary one.
+    assert text.count('<button type="submit" class="erlen-button-danger">Log out this device</button>') == 2
+    # Worded as the account menu's "Log out" beside it, never "Sign out" / "signed in".
+    assert ">Log out every other device</button>" in text and "sign out" not in text.lower()
+    assert "signed in" not in text.lower()
 
 
 def test_signing_out_a_device_logs_it_out_at_its_next_request(app, create_user, db_session):
@@ -57,7 +62,7 @@ def test_signing_out_a_device_logs_it_out_at_its_next_request(app, create_user, 
     phone_id = _id_of(db_session, "PhoneBrowser/2")
     response = post_form(here, f"/auth/sessions/{phone_id}/end")
     assert response.status_code == 302 and response.headers["Location"] == "/auth/sessions"
-    assert "That device was signed out." in here.get("/auth/sessions").text
+    assert "That device was logged out." in here.get("/auth/sessions").text
     assert not is_logged_in(phone)  # its remember-me cookie no longer works
     assert is_logged_in(here) and is_logged_in(laptop)
     assert phone_id not in _session_ids(here.get("/auth/sessions").text)

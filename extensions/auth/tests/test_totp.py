@@ -201,6 +201,9 @@ def test_signing_in_asks_for_a_code_after_the_password_and_nobody_is_logged_in_m
     assert client.get("/auth/sessions").headers["Location"].startswith("/auth/login")
     page = client.get("/auth/two-factor")
     assert page.status_code == 200 and 'autocomplete="one-time-code"' in page.text
+    # Worded as the log-in page before it: "Log in", never "Sign in" (the walk found both, one page apart).
+    assert ">Log in</button>" in page.text
+    assert "Cancel and log in as someone else" in page.text and "Sign in" not in page.text
     clock.advance(30)
     done = second_step(client, code_at(secret, clock.now))
     assert done.status_code == 302 and done.headers["Location"] == "/auth/sessions"

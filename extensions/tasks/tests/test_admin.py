@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import pytest
@@ -53,6 +54,8 @@ def test_jobs_are_listed_and_filtered(admin_client: FlaskClient, jobs: list[JobR
     page = admin_client.get(JOBS)
     assert page.status_code == 200, page.text[:2000]
     assert "test.boom" in page.text and "RuntimeError: boom x" in page.text and "test.record" in page.text
+    # The column of when a job runs reads as the abbreviation, not as a word "Eta".
+    assert re.search(r"<th [^>]*>\s*(<a [^>]*>)?ETA\b", page.text) and ">Eta" not in page.text
     dead_only = admin_client.get(JOBS + "?f_status=dead")
     assert "test.boom" in dead_only.text and "test.record" not in dead_only.text
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 import typing as t
 
 from flask import abort, url_for
+from flask_login import current_user
 
 import erlen
 
 #: The permission that lets a user into the admin at all.
 ACCESS = "admin.access"
 
+#: The permission (declared by erlen-auth) of whom may grant permissions to roles: only they are shown how.
+GRANT_ROLES = "auth.manage_roles"
+
 
 def refuse(permission: str) -> t.NoReturn:
-    """Answer 403, saying that ``permission`` is missing, what it allows, and how it is granted; someone who may
-    enter the admin gets a way back to its dashboard (the page is rendered without touching the database).
+    """Answer 403, saying that ``permission`` is missing and what it allows; someone who may grant it is told how
+    (the command line helps no one else), someone who may enter the admin gets a way back to its dashboard.
 
     :param permission: the permission the current user lacks, such as ``admin.access`` or
         ``admin.blog_post.edit``.
@@ -28,11 +32,15 @@ def refuse(permission: str) -> t.NoReturn:
 
     declared = permissions_of().get(permission)
     allows = f" ({declared.description})" if declared is not None else ""
-    detail = (
-        f"Your account lacks the permission {permission!r}{allows}, which this page needs. Ask an administrator "
-        f"to grant it to one of your roles: on the role's page in the admin, or with erlen role grant ROLE "
-        f"{permission}."
-    )
+    lacks = f"Your account lacks the permission {permission!r}{allows}, which this page needs."
+    if current_user.can(GRANT_ROLES):
+        how = (
+            f"You may grant it to one of your roles: on the role's page in the admin, or with erlen role grant ROLE "
+            f"{permission}."
+        )
+    else:
+        how = "Ask an administrator to grant it to one of your roles."
+    detail = f"{lacks} {how}"
     admin_url = None if permission == ACCESS else url_for("admin.index")
     abort(erlen.error_response(403, detail=detail, template="admin/denied.html", admin_url=admin_url))
 

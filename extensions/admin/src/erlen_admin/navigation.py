@@ -37,11 +37,11 @@ class NavLink(t.NamedTuple):
 class NavGroup(t.NamedTuple):
     """The sidebar's links of one plugin.
 
-    :param plugin: the plugin's name, the group's heading.
+    :param title: the group's heading, its plugin's name as a word (the registry's ``Group.title``).
     :param links: the links, models first, then pages.
     """
 
-    plugin: str
+    title: str
     links: list[NavLink]
 
 
@@ -61,5 +61,5 @@ def admin_nav() -> list[NavGroup]:
         hrefs = [(f"{before}{v.slug}{after}", v.heading) for v in group.models if v.allows(user, "view")]
         hrefs += [(url_for("admin.page", slug=p.slug), p.title) for p in group.pages if p.allowed(user)]
         if hrefs:
-            groups.append(NavGroup(group.plugin, [NavLink(href, text, path.startswith(href)) for href, text in hrefs]))
+            groups.append(NavGroup(group.title, [NavLink(href, text, path.startswith(href)) for href, text in hrefs]))
     return groups

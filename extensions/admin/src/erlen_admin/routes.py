@@ -128,7 +128,7 @@ def index() -> str:
         models = [view for view in group.models if view.allows(user, "view")]
         pages = [page for page in group.pages if page.allowed(user)]
         if models or pages:
-            groups.append((group.plugin, models, pages))
+            groups.append((group.title, models, pages))
     widgets = [(widget, _render_widget(widget)) for widget in registry.widgets if widget.allowed(user)]
     return render_template("admin/index.html", groups=groups, widgets=widgets)
 

@@ -20,7 +20,7 @@ def log_in(page: t.Any) -> None:
     page.shot("login")
     page.get_by_label("Email").fill("root@example.com")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(re.compile(r".*/admin/$"))
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     page.shot("dashboard")

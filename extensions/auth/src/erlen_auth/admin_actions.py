@@ -18,7 +18,7 @@ from flask_login import current_user
 from erlen_admin import ActionOutcome, ActionRefused, ModelView
 from erlen_db import get_session
 
-from . import sessions
+from . import sessions, user_agents
 from .accounts import _end_every_session
 from .admin_forms import lockout_problem
 from .models import LoginSession, Role, User
@@ -83,7 +83,7 @@ def end_session(view: ModelView, user: User) -> ActionOutcome:
     if session_id == getattr(current_user, "login_session_id", None):
         raise ActionRefused("This is the session you are using now: log out instead.")
     found = get_session().get(LoginSession, session_id)
-    description = f"#{session_id} ({found.user_agent or 'unknown browser'})" if found is not None else ""
+    description = f"#{session_id} ({user_agents.describe(found.user_agent)})" if found is not None else ""
     if sessions.end(get_session(), user.id, only=session_id) == 0:
         raise ActionRefused("That session has ended already.")
     return ActionOutcome(f"Ended the session {description} of {user.email}.", {"session_ended": [description, None]})

@@ -28,7 +28,7 @@ from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, reg
 from erlen_db import get_session
 from erlen_forms import is_sensitive
 
-from . import accounts, admin_actions, user_filters
+from . import accounts, admin_actions, user_agents, user_filters
 from .admin_forms import EditUserForm, NewUserForm
 from .models import Role, User
 from .permissions import permissions_of
@@ -223,6 +223,7 @@ def _sessions_context(view: ModelView, user: User) -> Mapping[str, t.Any]:
         "rows": admin_actions.session_rows(user),
         "columns": SESSION_COLUMNS,
         "when": when,
+        "describe_device": user_agents.describe,
         "current": getattr(current_user, "login_session_id", None),
         "can_edit": view.allows(current_user, "edit"),
     }

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import after_this_request, current_app, request, url_for
 from sqlalchemy.orm import Session
 
-from . import notices
+from . import notices, user_agents
 from .account_models import KnownDevice
 from .models import USER_AGENT_MAX_LENGTH
 
@@ -108,7 +108,7 @@ def recognise(user: User, db: Session, *, address: str | None) -> bool:
             "new_device_sign_in",
             when=now,
             address=address or "unknown",
-            user_agent=user_agent or "unknown",
+            user_agent=user_agents.describe(user_agent),  # named as the sessions page names it
             sessions_link=url_for("auth.sessions", _external=True),
             db=db,
         )

@@ -1,4 +1,4 @@
-"""The "Your sessions" page: the log-in sessions of the current user, each of which can be signed out.
+"""The "Your sessions" page: the log-in sessions of the current user, each of which can be logged out.
 
 The rules of these views are in :data:`erlen_auth.blueprint.LAZY_RULES`: the app registers them when it is
 created, and this module is imported by the first request for one of them.
@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:
 class SessionView:
     """One log-in session as the page shows it.
 
-    :param id: the row's id, which the "sign out this device" form posts.
+    :param id: the row's id, which the "Log out this device" form posts.
     :param user_agent: the browser's ``User-Agent`` at log-in (may be empty).
     :param address: the client's address at log-in, if known.
     :param created_at: when the user logged in, in UTC.
@@ -76,7 +76,7 @@ def sessions_page() -> t.Any:
 
 @login_required
 def end_session(session_id: int) -> t.Any:
-    """Sign out one of the current user's sessions (POST, with a CSRF token); this browser's logs out."""
+    """Log out one of the current user's sessions (POST, with a CSRF token); this browser's logs out."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     user = _user()
@@ -87,15 +87,15 @@ def end_session(session_id: int) -> t.Any:
     ended = sessions.end(get_session(), user.id, only=session_id)
     get_session().commit()
     # Another user's id, or one already ended, changes nothing and says so: nothing about others is told.
-    flash("That device was signed out." if ended else "That session had ended already.", "success")
+    flash("That device was logged out." if ended else "That session had ended already.", "success")
     return redirect(url_for("auth.sessions"))
 
 
 @login_required
 def end_other_sessions() -> t.Any:
-    """Sign out every other session of the current user (POST, with a CSRF token), as "log out everywhere" does."""
+    """Log out every other session of the current user (POST, with a CSRF token), as "log out everywhere" does."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     accounts.logout_everywhere(_user())
-    flash("Every other device was signed out.", "success")
+    flash("Every other device was logged out.", "success")
     return redirect(url_for("auth.sessions"))

@@ -39,7 +39,7 @@ class JobRecord(TasksBase):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     #: When it may run (the next try's time after a failure).
-    eta: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    eta: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), info={"label": "ETA"})  # the admin's heading
     #: The Dramatiq message, as JSON (the job's arguments in its kwargs).
     message: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 from dataclasses import dataclass, field, replace
 
@@ -25,6 +26,11 @@ class Group:
     plugin: str
     models: list[ModelView] = field(default_factory=list)
     pages: list[AdminPage] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """The group's heading: its plugin's name as a word ("Auth", "My blog"), not as an identifier."""
+        return re.sub(r"[-_.]+", " ", self.plugin).strip().capitalize()
 
 
 class AdminRegistry:
