@@ -1,62 +1,20 @@
 """The "Your sessions" page in a real browser, as its user sees it with the account menu open.
 
-The app (db, forms, auth) is served by werkzeug on 127.0.0.1 in a thread, on SQLite, with one user
-logged in from two browsers: this one and another.
+The app (db, forms, auth) is served as in ``test_passkeys.py`` (werkzeug in a thread, on SQLite, one user),
+the user logged in from two browsers: this one and another.
 """
 
 from __future__ import annotations
 
-import threading
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_passkeys import EMAIL, Site
 
-EMAIL = "ada@example.com"
 #: The other browser the user is logged in from: Firefox on Linux.
 OTHER_BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-class Site:
-    """An app with db, forms and auth on SQLite, with one user, served on 127.0.0.1 in a thread."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        from werkzeug.serving import make_server
-
-        import erlen
-        from erlen.testing import TESTING_SECRET_KEY
-        from erlen_auth.testing import FAST_HASHING, make_user
-        from erlen_db import database_of
-
-        self.app = erlen.create_app(
-            "sessions_browser_app",
-            {
-                "PLUGINS": ["db", "forms", "auth"],
-                "SECRET_KEY": TESTING_SECRET_KEY,
-                "DB_URL": f"sqlite:///{tmp_path / 'sessions.sqlite3'}",
-                # Plain HTTP on 127.0.0.1: the cookies must travel without TLS.
-                "SESSION_COOKIE_SECURE": False,
-                "REMEMBER_COOKIE_SECURE": False,
-                **FAST_HASHING,
-            },
-            environ={},
-            instance_path=str(tmp_path / "instance"),
-        )
-        database_of(self.app).create_all()
-        make_user(self.app, EMAIL)
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="sessions-e2e", daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        from erlen_db import database_of
-
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-        database_of(self.app).dispose()
 
 
 @pytest.fixture
