@@ -20,6 +20,7 @@ pytest.importorskip("erlen_admin", reason="erlen-admin is not installed: these t
 
 from auth_helpers import log_in, post_form
 
+from erlen_admin import plugin_title
 from erlen_auth import LoginSession, Role, User, state_of
 from erlen_auth.testing import DEFAULT_PASSWORD, login_as
 from erlen_forms.model_forms import is_sensitive
@@ -489,7 +490,9 @@ def test_a_viewer_who_may_not_change_a_role_reads_its_permissions_as_a_list(app,
     assert 'type="checkbox"' not in page and "Save permissions" not in page
     assert "<code>admin.access</code>" in panel and "<code>auth.manage_users</code>" in panel
     assert "<code>admin.users.view</code>" not in panel  # not granted: not listed
-    assert "<h3>admin</h3>" in page and "<h3>auth</h3>" in page
+    assert (
+        "<h3>Admin</h3>" in page and "<h3>Auth</h3>" in page
+    )  # as the dashboard heads them (erlen_admin.plugin_title)
     assert "This role grants no permissions." in client.get(f"{ROLES}{empty.id}/").text
 
 
@@ -498,9 +501,9 @@ def test_role_permissions_as_checkboxes_grouped_by_plugin(admin_client, db_sessi
     assert response.status_code == 302, response.text
     role = db_session.scalar(sa.select(Role).where(Role.name == "editors"))
     page = admin_client.get(f"{ROLES}{role.id}/").text
-    assert "<legend>auth</legend>" in page and "<legend>admin</legend>" in page
-    assert page.index("<legend>auth</legend>") < page.index('value="auth.manage_users"')
-    assert page.index("<legend>admin</legend>") < page.index('value="admin.access"')
+    assert "<legend>Auth</legend>" in page and "<legend>Admin</legend>" in page
+    assert page.index("<legend>Auth</legend>") < page.index('value="auth.manage_users"')
+    assert page.index("<legend>Admin</legend>") < page.index('value="admin.access"')
     data = {"permissions": ["admin.access", "admin.users.view"]}
     assert admin_client.post(f"{ROLES}{role.id}/do/set_permissions", data=data).status_code == 302
     db_session.expire_all()
@@ -551,3 +554,18 @@ def test_without_mail_there_is_no_reset_or_confirmation_action(admin_client, cre
     page = admin_client.get(f"{USERS}{ada.id}/").text
     assert "Send password reset link" not in page and "Resend confirmation link" not in page
     assert DEFAULT_PASSWORD not in page
+
+
+def test_permission_groups_are_headed_as_the_dashboard_heads_plugins(admin_client, db_session):
+    """Found walking the example app: a role's permission groups were headed by the plugins' identifiers
+    (``<legend>auth</legend>``) where the dashboard and the sidebar read "Auth". Both headings now come from
+    one function, erlen_admin.plugin_title."""
+    admin_client.post(ROLES + "new", data={"name": "editors", "description": "Edit things"})
+    role = db_session.scalar(sa.select(Role).where(Role.name == "editors"))
+    page = admin_client.get(f"{ROLES}{role.id}/").text
+    dashboard = admin_client.get("/admin/").text
+    for plugin in ("auth", "admin"):
+        title = plugin_title(plugin)
+        assert title == plugin.capitalize()
+        assert f">{title}</h2>" in dashboard and f"<legend>{title}</legend>" in page
+        assert f"<legend>{plugin}</legend>" not in page

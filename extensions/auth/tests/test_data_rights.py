@@ -223,6 +223,7 @@ def test_deleting_needs_a_recent_password(data_app):
     page = client.get("/auth/delete")
     assert page.status_code == 200 and "Type your email address to confirm" in page.text
     assert "kept for 7 days" in page.text
+    assert '<button type="submit" class="erlen-button-danger">Delete my account</button>' in page.text  # danger
 
 
 def test_the_address_must_be_typed_and_the_form_carry_its_token(data_app):

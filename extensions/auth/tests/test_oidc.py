@@ -523,7 +523,11 @@ def test_an_account_with_a_password_unlinks_its_only_identity(client, provider, 
     provider.sign_in("ada-elsewhere", "ada@example.net")
     client.get(provider.authorize(post_form(client, "/auth/oidc/test/link").headers["Location"]))
     [identity] = identities(db_session)
-    assert client.get(f"/auth/oidc/identities/{identity.id}/unlink").status_code == 200
+    page = client.get(f"/auth/oidc/identities/{identity.id}/unlink")
+    assert page.status_code == 200
+    assert (
+        '<button type="submit" class="erlen-button-danger">Unlink Test provider</button>' in page.text
+    )  # destructive: danger
     response = post_form(client, f"/auth/oidc/identities/{identity.id}/unlink")
     assert response.headers["Location"] == "/auth/security" and identities(db_session) == []
 

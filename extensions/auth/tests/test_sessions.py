@@ -133,7 +133,9 @@ def test_password_change_needs_the_current_password(app, create_user):
 
 def test_logout_everywhere_ends_every_other_session_and_cookie(app, create_user):
     _, here, elsewhere, remembered = _two_sessions(app, create_user)
-    assert here.get("/auth/logout-everywhere").status_code == 200
+    page = here.get("/auth/logout-everywhere")
+    assert page.status_code == 200
+    assert '<button type="submit" class="erlen-button-danger">Log out everywhere else</button>' in page.text
     response = post_form(here, "/auth/logout-everywhere")
     assert response.status_code == 302
     assert is_logged_in(here)

@@ -449,7 +449,10 @@ def test_turning_it_off_needs_a_recent_password(tf_app, clock):
     assert client.get("/auth/two-factor/recovery-codes").headers["Location"].startswith("/auth/reauthenticate")
     assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 1
     post_form(client, "/auth/reauthenticate", {"password": DEFAULT_PASSWORD, "next": "/auth/two-factor/disable"})
-    assert client.get("/auth/two-factor/disable").status_code == 200
+    page = client.get("/auth/two-factor/disable")
+    assert page.status_code == 200
+    # Destructive: the layout's red danger button, not a blue primary one (render_form's danger=True).
+    assert '<button type="submit" class="erlen-button-danger">Turn off two-factor authentication</button>' in page.text
     off = post_form(client, "/auth/two-factor/disable")
     assert off.status_code == 302 and off.headers["Location"] == "/auth/security"
     assert with_db(app, lambda s: s.scalar(sa.select(sa.func.count()).select_from(TotpCredential))) == 0

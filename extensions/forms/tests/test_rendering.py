@@ -244,3 +244,22 @@ def test_hidden_tag(app: Flask) -> None:
         html = str(SignupForm(data={"next": "/home"}).hidden_tag())
     assert html.startswith('<input type="hidden" name="csrf_token" value="')
     assert html.endswith('<input id="next" name="next" type="hidden" value="/home">')
+
+
+def test_render_form_can_make_its_submit_buttons_the_danger_style(app: Flask) -> None:
+    """Found walking the example app: "Delete my account" and "Turn off two-factor" were blue primary buttons,
+    since render_form could not style its button. ``danger=True`` makes every submit button the layout's red
+    ``erlen-button-danger``, its own or the form's; without it they stay as they were (and the keyword is no
+    attribute of the form)."""
+
+    class Confirm(Form):
+        password = PasswordField("Password")
+
+    with app.test_request_context("/"):
+        own = render(app, "{{ render_form(f, submit='Delete my account', danger=True) }}", f=Confirm())
+        forms = render(app, "{{ render_form(f, danger=True) }}", f=SignupForm())
+        plain = render(app, "{{ render_form(f, submit='Save') }}", f=Confirm())
+    assert '<button type="submit" class="erlen-button-danger">Delete my account</button>' in own
+    assert 'class="erlen-button-danger" id="submit" name="submit" type="submit" value="Sign up"' in forms
+    assert "danger" not in own[: own.index(">")]  # not an attribute of the <form>
+    assert '<button type="submit">Save</button>' in plain and "danger" not in plain

@@ -26,6 +26,7 @@ if t.TYPE_CHECKING:
         ModelView,
         Panel,
         QueryFilter,
+        plugin_title,
         registry_of,
     )
     from .widgets import Widget
@@ -47,7 +48,7 @@ __getattr__ = erlen.lazy_exports(
         "StatementRefused": "erlen_admin.statement_guard",
         "stored_time": "erlen_admin.audit",
         "time_tag": "erlen_admin.timestamps",
-        **dict.fromkeys(("AdminRegistry", "Group", "registry_of"), "erlen_admin.views.registry"),
+        **dict.fromkeys(("AdminRegistry", "Group", "plugin_title", "registry_of"), "erlen_admin.views.registry"),
         "Widget": "erlen_admin.widgets",
     },
 )
@@ -70,6 +71,7 @@ __all__ = [
     "Widget",
     "estimate",
     "exact",
+    "plugin_title",
     "registry_of",
     "stored_time",
     "time_tag",

@@ -24,7 +24,17 @@ from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup
 
-from erlen_admin import Action, ModelView, ObjectAction, Panel, QueryFilter, registry_of, stored_time, time_tag
+from erlen_admin import (
+    Action,
+    ModelView,
+    ObjectAction,
+    Panel,
+    QueryFilter,
+    plugin_title,
+    registry_of,
+    stored_time,
+    time_tag,
+)
 from erlen_db import get_session
 from erlen_forms import is_sensitive
 
@@ -288,9 +298,10 @@ def _short(view: ModelView | None, key: str, value: t.Any) -> str | Markup:
 
 def _permissions_context(view: ModelView, role: Role) -> Mapping[str, t.Any]:
     granted = role.permissions
+    # Headed as the dashboard and the sidebar head each plugin's group ("Auth"), by the same function.
     groups: dict[str, list[tuple[t.Any, bool]]] = {}
     for permission in permissions_of().values():
-        groups.setdefault(permission.plugin, []).append((permission, permission.name in granted))
+        groups.setdefault(plugin_title(permission.plugin), []).append((permission, permission.name in granted))
     undeclared = sorted(name for name in granted if name not in permissions_of())
     return {"groups": groups, "undeclared": undeclared, "can_edit": view.allows(current_user, "edit")}
 

@@ -11,7 +11,7 @@ if t.TYPE_CHECKING:
     from .pages import AdminPage
     from .panels import Panel
     from .query_filters import QueryFilter
-    from .registry import AdminRegistry, Group, registry_of
+    from .registry import AdminRegistry, Group, plugin_title, registry_of
 
 # Imported on first use, as erlen_admin's names: the registry needs no model view (nor SQLAlchemy).
 __getattr__ = erlen.lazy_exports(
@@ -21,7 +21,7 @@ __getattr__ = erlen.lazy_exports(
         "AdminPage": "erlen_admin.views.pages",
         "Panel": "erlen_admin.views.panels",
         "QueryFilter": "erlen_admin.views.query_filters",
-        **dict.fromkeys(("AdminRegistry", "Group", "registry_of"), "erlen_admin.views.registry"),
+        **dict.fromkeys(("AdminRegistry", "Group", "plugin_title", "registry_of"), "erlen_admin.views.registry"),
     },
 )
 
@@ -34,5 +34,6 @@ __all__ = [
     "ModelView",
     "Panel",
     "QueryFilter",
+    "plugin_title",
     "registry_of",
 ]

@@ -19,6 +19,16 @@ if t.TYPE_CHECKING:
 EXTENSION_KEY = "admin"
 
 
+def plugin_title(plugin: str) -> str:
+    """A plugin's name as a word, for a heading ("Auth", "My blog"), rather than as an identifier.
+
+    The dashboard's and sidebar's groups and erlen-auth's permission groups on a role's page are headed by it.
+
+    :param plugin: the plugin's name (``auth``, ``my_blog``).
+    """
+    return re.sub(r"[-_.]+", " ", plugin).strip().capitalize()
+
+
 @dataclass
 class Group:
     """The views one plugin registered, as the dashboard shows them."""
@@ -30,7 +40,7 @@ class Group:
     @property
     def title(self) -> str:
         """The group's heading: its plugin's name as a word ("Auth", "My blog"), not as an identifier."""
-        return re.sub(r"[-_.]+", " ", self.plugin).strip().capitalize()
+        return plugin_title(self.plugin)
 
 
 class AdminRegistry:
