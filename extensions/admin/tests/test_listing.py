@@ -339,6 +339,16 @@ def test_foreign_keys_are_links(admin_client, books, db_session, models):
     assert f'<a href="/admin/m/library_author/{ada.id}/">Ada (#{ada.id})</a>' in html
 
 
+def test_a_foreign_key_link_escapes_the_related_label(admin_client, books, db_session, models):
+    ada = db_session.scalar(sa.select(models.Author).where(models.Author.name == "Ada"))
+    ada.name = '<b>"Ada" & co</b>'
+    db_session.commit()
+    html = admin_client.get(BOOKS).text
+    label = f"&lt;b&gt;&#34;Ada&#34; &amp; co&lt;/b&gt; (#{ada.id})"
+    assert f'<a href="/admin/m/library_author/{ada.id}/">{label}</a>' in html
+    assert '<b>"Ada"' not in html
+
+
 def test_stale_cursor_goes_back_to_first_page(admin_client, books):
     response = admin_client.get(BOOKS + "?sort=title&after=WzEsMl0")  # a cursor of another ordering
     assert response.status_code == 302
