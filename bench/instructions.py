@@ -20,12 +20,14 @@ extension, on an SQLite file of its own, production-like: no debug, no testing):
 * ``login_page``: ``GET /auth/login`` without a session (the form, with its CSRF token).
 * ``index``: ``GET /notes/`` logged in (the user read from the database, the notes listed).
 * ``note_post``: ``POST /notes/new`` logged in, with a CSRF token: a note written and the admins' mail queued.
+* ``admin_list``: ``GET /admin/m/users/`` logged in as a superuser: erlen-admin's list of the users, a page of
+  20 rows (their addresses, states and times) out of the 25 made beforehand.
 
 Each request kind is sent a few times uninstrumented to warm up, then
 ``REQUESTS`` times counted, in-process through the WSGI interface (no
-server: framework and app only), with the garbage collector run before and
-paused during each count so that a collection does not land in one count and
-not in another. The log-in and the database are prepared beforehand in a
+server: framework and app only), with the garbage collector run before each
+count, outside it, and paused during it, so that a collection lands in no
+count. The log-in and the database are prepared beforehand in a
 process of their own (argon2 under valgrind would take minutes); the counted
 process runs under ``valgrind --tool=callgrind --instr-atstart=no``, turns
 instrumentation on itself (``callgrind_control -i on``) after the base
@@ -43,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -56,7 +59,7 @@ BASELINE = BENCH_DIR / "baseline.json"
 #: A count more than this fraction above its baseline is a regression.
 TOLERANCE = 0.10
 #: The figures, in the order they are counted.
-MEASURES = ("startup", "hello", "index_anonymous", "login_page", "index", "note_post")
+MEASURES = ("startup", "hello", "index_anonymous", "login_page", "index", "note_post", "admin_list")
 #: Counted requests of each kind (the figure is their mean).
 REQUESTS = 10
 #: Uninstrumented requests of each kind before counting (templates compiled, caches filled).
@@ -65,6 +68,8 @@ WARM_UP = 3
 BASE_IMPORTS = ("flask", "flask.cli", "werkzeug", "jinja2", "click", "sqlalchemy", "sqlalchemy.orm")
 
 EMAIL = "bench@example.com"
+#: Other users made before counting, so that the admin's list of users shows a full page.
+OTHER_USERS = 24
 SECRET_KEY = "erlen-bench-instructions-secret-key-0123456789"
 REFRESH = "python bench/instructions.py --write-baseline"
 
@@ -99,6 +104,8 @@ def prepare(folder: Path) -> dict[str, str]:
     app = notes_app.create_app(instance_path=str(folder / "instance"))
     migrations_of(app).upgrade(echo=lambda line: None)
     user = make_user(app, EMAIL, superuser=True)
+    for number in range(OTHER_USERS):
+        make_user(app, f"reader{number}@example.com")
     client = app.test_client()
     with app.app_context():
         login_as(client, user)
@@ -151,6 +158,7 @@ def drive(folder: Path, cookie: str, csrf: str) -> None:
         "login_page": ([harness.wsgi_environ("/auth/login")], 200),
         "index": ([harness.wsgi_environ("/notes/", headers=logged_in)], 200),
         "note_post": ([harness.wsgi_environ("/notes/new", method="POST", headers=form_headers, body=form)], 302),
+        "admin_list": ([harness.wsgi_environ("/admin/m/users/", headers=logged_in)], 200),
     }
     calls = {
         name: harness.wsgi_caller(app, environs, expect_status=status) for name, (environs, status) in kinds.items()
@@ -158,15 +166,26 @@ def drive(folder: Path, cookie: str, csrf: str) -> None:
     for call in calls.values():
         for _ in range(WARM_UP):
             call()
-    gc.collect()
-    for call in calls.values():
+    count_kinds(calls.values())
+
+
+def count_kinds(calls: Iterable[Callable[[], object]]) -> None:
+    """Make each of ``calls`` :data:`REQUESTS` times, each kind a part of its own, with no garbage collection in it.
+
+    The parts: one before each kind (its collection: not counted), then the kind's; the caller's part ends first.
+    The collection before a kind must end before its part begins: counted, a full collection of the app's heap
+    (some 3.8 million instructions) made a tenth of every figure, hiding a hello world's regressions behind it.
+
+    :param calls: each kind's call, in the order of :data:`MEASURES` after the start-up.
+    """
+    for call in calls:
         gc.collect()
         gc.disable()
-        harness.mark()  # ends the part before this kind
+        harness.mark()  # ends the part before this kind: the collection
         for _ in range(REQUESTS):
             call()
+        harness.mark()  # ends this kind's part
         gc.enable()
-    harness.mark()  # ends the last kind
 
 
 def count(timeout: float = 900) -> dict[str, int]:
@@ -186,16 +205,16 @@ def count(timeout: float = 900) -> dict[str, int]:
         kinds = len(MEASURES) - 1
         parts = harness.instructions_by_part(
             [sys.executable, script, "--drive", str(folder), prepared["cookie"], prepared["csrf"]],
-            marks=3 + kinds,
+            marks=2 + 2 * kinds,
             cwd=folder,
             env=env,
             timeout=timeout,
             valgrind_options=["--instr-atstart=no"],
         )
-    # parts: [the switch's tail, start-up, warm-up, each kind..., exit]
+    # parts: [the switch's tail, start-up, warm-up, then each kind's, the collection before the next, ..., exit]
     figures = {"startup": parts[1]}
     for index, measure in enumerate(MEASURES[1:]):
-        figures[measure] = round(parts[3 + index] / REQUESTS)
+        figures[measure] = round(parts[3 + 2 * index] / REQUESTS)
     return figures
 
 
