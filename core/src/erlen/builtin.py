@@ -300,7 +300,7 @@ def _is_weak(secret: str | bytes) -> bool:
 CHECK_HELP = "Run the system checks of every enabled plugin; exit 1 on errors."
 #: ``erlen plugins``'s help (see :data:`CHECK_HELP`).
 PLUGINS_HELP = (
-    "List enabled and installed plugins with version, distribution, requirements and the hooks they implement."
+    "List enabled and installed plugins with title, version, distribution, requirements and the hooks they implement."
 )
 
 

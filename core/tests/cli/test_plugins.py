@@ -13,7 +13,7 @@ def test_table_and_json_list_enabled_and_installed_plugins(plugins, noop_plugin)
         "import erlen\nPLUGIN = erlen.Plugin(description='A shop')\n"
         "@erlen.hookimpl\ndef erlen_init_app(app):\n    pass\n",
     )
-    plugins.module("erlen_cart", "import erlen\nPLUGIN = erlen.Plugin(requires=['shop'])\n")
+    plugins.module("erlen_cart", "import erlen\nPLUGIN = erlen.Plugin(requires=['shop'], title='Shopping cart')\n")
     plugins.module("erlen_broken", "raise RuntimeError('boom')\n")
     plugins.distribution("erlen-shop", "1.2", plugins={"shop": "erlen_shop"})
     plugins.distribution("erlen-cart", "0.3", plugins={"cart": "erlen_cart"})
@@ -27,6 +27,7 @@ def test_table_and_json_list_enabled_and_installed_plugins(plugins, noop_plugin)
     assert [row["name"] for row in rows][:3] == ["erlen", "shop", "blog"]
     assert by_name["shop"] | {"origin": ""} == {
         "name": "shop",
+        "title": "Shop",
         "enabled": True,
         "version": "1.2",
         "distribution": "erlen-shop",
@@ -39,12 +40,17 @@ def test_table_and_json_list_enabled_and_installed_plugins(plugins, noop_plugin)
     assert by_name["blog"]["requires"] == ["shop"]
     assert by_name["blog"]["distribution"] is None
     assert by_name["cart"]["enabled"] is False and by_name["cart"]["version"] == "0.3"
-    assert by_name["broken"]["enabled"] is False
+    assert by_name["cart"]["title"] == "Shopping cart"  # declared by a plugin that is installed, not enabled
+    assert by_name["broken"]["enabled"] is False and by_name["broken"]["title"] is None
     assert "failed to import: RuntimeError: boom" in by_name["broken"]["error"]
     assert "erlen_cli_commands" in by_name["erlen"]["hooks"]
 
     table = runner.invoke(args=["plugins"]).output.splitlines()
-    assert table[0].split() == ["name", "enabled", "version", "distribution", "requires", "hooks"]
+    assert table[0].split() == ["name", "title", "enabled", "version", "distribution", "requires", "hooks"]
+    # The title column shows only a title that says more than the name: shop's, its name made a word, is "-".
     shop_line = next(line for line in table if line.startswith("shop "))
-    assert shop_line.split()[:4] == ["shop", "yes", "1.2", "erlen-shop"]
-    assert any(line.startswith("cart ") and " no " in line for line in table)
+    assert shop_line.split()[:5] == ["shop", "-", "yes", "1.2", "erlen-shop"]
+    cart_line = next(line for line in table if line.startswith("cart "))
+    assert cart_line.split()[:5] == ["cart", "Shopping", "cart", "no", "0.3"]
+    # The columns line up: each title cell as wide as the longest.
+    assert table[0].index("enabled") == shop_line.index("yes") == cart_line.index("no ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import erlen
@@ -157,3 +159,53 @@ def test_one_module_enabled_by_entry_point_and_by_path(plugins) -> None:
     message = str(caught.value)
     assert "PLUGINS enables one plugin twice: as 'notes' (entry point notes = erlen_notes" in message
     assert "as 'erlen_notes' (module erlen_notes). List it once." in message
+
+
+def test_a_plugin_s_title_is_its_declared_title_else_its_name_made_a_word(plugins, noop_plugin) -> None:
+    plugins.module("erlen_shop", "import erlen\nPLUGIN = erlen.Plugin(title='Orders and invoices')\n")
+    plugins.distribution("erlen-shop", plugins={"shop": "erlen_shop"})
+    app = erlen.create_app(__name__, {"PLUGINS": ["shop", noop_plugin("my_blog")]}, environ={})
+    registry = erlen.plugins_of(app)
+    assert registry.title_of("shop") == "Orders and invoices" == registry.get("shop").title
+    assert registry.title_of("my_blog") == "My blog" == registry.get("my_blog").title
+    assert registry.title_of("erlen") == "Erlen"
+    # A name no enabled plugin has (erlen-auth's "app", the owner of AUTH_PERMISSIONS) is made a word too.
+    assert registry.title_of("app") == "App"
+    assert registry.title_of("blog-posts.admin") == "Blog posts admin"
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("''", "''"),
+        ("'   '", "'   '"),
+        ("'Blog\\nposts'", "'Blog\\\\nposts'"),
+        ("'Blog posts\\n'", "'Blog posts\\\\n'"),
+        ("'Blog\\u2028posts'", "'Blog\\\\u2028posts'"),
+        ("3", "3"),
+        ("b'Blog'", "b'Blog'"),
+        ("['Blog']", "\\['Blog'\\]"),
+    ],
+)
+def test_a_title_that_is_not_one_line_of_text_stops_the_app_naming_the_plugin(plugins, title: str, shown: str) -> None:
+    plugins.module("erlen_shop", f"import erlen\nPLUGIN = erlen.Plugin(name='shop', title={title})\n")
+    plugins.distribution("erlen-shop", plugins={"shop": "erlen_shop"})
+    with pytest.raises(erlen.PluginImportError) as caught:
+        erlen.create_app(__name__, {"PLUGINS": ["shop"]}, environ={})
+    assert caught.value.plugin == "shop"
+    assert re.match(
+        rf"Plugin 'shop' \(entry point 'erlen_shop' of distribution erlen-shop 1.0\) failed to import: ValueError: "
+        rf"Plugin 'shop': title must be one line of text, the plugin's name in headings, not {shown}: write one "
+        r"such as title='Blog posts', or leave title out for 'Shop', its name made a word.",
+        str(caught.value),
+    ), str(caught.value)
+
+
+def test_a_local_plugin_s_bad_title_names_the_module(plugins) -> None:
+    plugins.module("myapp_notes", "import erlen\nPLUGIN = erlen.Plugin(title='')\n")
+    with pytest.raises(erlen.PluginImportError) as caught:
+        erlen.create_app(__name__, {"PLUGINS": ["myapp_notes"]}, environ={})
+    assert str(caught.value).startswith(
+        "Plugin 'myapp_notes' failed to import: ValueError: Plugin title must be one line of text, the plugin's name "
+        "in headings, not '': write one such as title='Blog posts', or leave title out for its name made a word."
+    )

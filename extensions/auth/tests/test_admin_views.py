@@ -491,7 +491,7 @@ def test_a_viewer_who_may_not_change_a_role_reads_its_permissions_as_a_list(app,
     assert "<code>admin.access</code>" in panel and "<code>auth.manage_users</code>" in panel
     assert "<code>admin.users.view</code>" not in panel  # not granted: not listed
     assert (
-        "<h3>Admin</h3>" in page and "<h3>Auth</h3>" in page
+        "<h3>Admin</h3>" in page and "<h3>Accounts</h3>" in page
     )  # as the dashboard heads them (erlen_admin.plugin_title)
     assert "This role grants no permissions." in client.get(f"{ROLES}{empty.id}/").text
 
@@ -501,8 +501,8 @@ def test_role_permissions_as_checkboxes_grouped_by_plugin(admin_client, db_sessi
     assert response.status_code == 302, response.text
     role = db_session.scalar(sa.select(Role).where(Role.name == "editors"))
     page = admin_client.get(f"{ROLES}{role.id}/").text
-    assert "<legend>Auth</legend>" in page and "<legend>Admin</legend>" in page
-    assert page.index("<legend>Auth</legend>") < page.index('value="auth.manage_users"')
+    assert "<legend>Accounts</legend>" in page and "<legend>Admin</legend>" in page
+    assert page.index("<legend>Accounts</legend>") < page.index('value="auth.manage_users"')
     assert page.index("<legend>Admin</legend>") < page.index('value="admin.access"')
     data = {"permissions": ["admin.access", "admin.users.view"]}
     assert admin_client.post(f"{ROLES}{role.id}/do/set_permissions", data=data).status_code == 302
@@ -556,16 +556,17 @@ def test_without_mail_there_is_no_reset_or_confirmation_action(admin_client, cre
     assert DEFAULT_PASSWORD not in page
 
 
-def test_permission_groups_are_headed_as_the_dashboard_heads_plugins(admin_client, db_session):
+def test_permission_groups_are_headed_as_the_dashboard_heads_plugins(app, admin_client, db_session):
     """Found walking the example app: a role's permission groups were headed by the plugins' identifiers
     (``<legend>auth</legend>``) where the dashboard and the sidebar read "Auth". Both headings now come from
-    one function, erlen_admin.plugin_title."""
+    one function, erlen_admin.plugin_title: the plugin's declared title ("Accounts", which erlen-auth declares),
+    else its name made a word ("Admin")."""
     admin_client.post(ROLES + "new", data={"name": "editors", "description": "Edit things"})
     role = db_session.scalar(sa.select(Role).where(Role.name == "editors"))
     page = admin_client.get(f"{ROLES}{role.id}/").text
     dashboard = admin_client.get("/admin/").text
-    for plugin in ("auth", "admin"):
-        title = plugin_title(plugin)
-        assert title == plugin.capitalize()
+    for plugin, title in (("auth", "Accounts"), ("admin", "Admin")):
+        assert plugin_title(plugin, app) == title
         assert f">{title}</h2>" in dashboard and f"<legend>{title}</legend>" in page
         assert f"<legend>{plugin}</legend>" not in page
+    assert ">Auth</h2>" not in dashboard and "<legend>Auth</legend>" not in page

@@ -11,6 +11,7 @@ from flask import current_app
 from ..app import plugins_of
 from ..builtin import PLUGINS_HELP
 from ..errors import ErlenError
+from ..plugins.declaration import default_title
 from ..plugins.discovery import installed_plugins, load_plugin
 from ..plugins.validation import hook_implementations
 
@@ -23,10 +24,12 @@ def plugins_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    headers = ["name", "enabled", "version", "distribution", "requires", "hooks"]
+    headers = ["name", "title", "enabled", "version", "distribution", "requires", "hooks"]
     table = [
         [
             row["name"],
+            # Only a title that says more than the name: every plugin has a title, most its name made a word.
+            row["title"] if row["title"] not in (None, default_title(row["name"])) else "-",
             "yes" if row["enabled"] else "no",
             row["version"] or "-",
             row["distribution"] or "local",
@@ -42,11 +45,16 @@ def plugins_command(as_json: bool) -> None:
 
 
 def plugin_rows() -> list[dict[str, t.Any]]:
-    """One row per enabled plugin (in load order), then per installed, disabled one."""
+    """One row per enabled plugin (in load order), then per installed, disabled one.
+
+    A row's ``title`` is the plugin's heading (:attr:`~erlen.LoadedPlugin.title`); ``None`` for a plugin that fails
+    to import, whose declaration is unknown.
+    """
     registry = plugins_of(current_app)
     rows = [
         {
             "name": plugin.name,
+            "title": plugin.title,
             "enabled": True,
             "version": plugin.version,
             "distribution": plugin.distribution,
@@ -62,7 +70,7 @@ def plugin_rows() -> list[dict[str, t.Any]]:
     for name in sorted(installed):
         if name in registry:
             continue
-        row: dict[str, t.Any] = {"name": name, "enabled": False, "origin": ""}
+        row: dict[str, t.Any] = {"name": name, "title": None, "enabled": False, "origin": ""}
         try:
             plugin = load_plugin(name, installed, listed_in="erlen plugins")
         except ErlenError as exc:
@@ -70,6 +78,7 @@ def plugin_rows() -> list[dict[str, t.Any]]:
             row.update(version=None, distribution=None, requires=[], integrates_with=[], hooks=[], error=first_line)
         else:
             row.update(
+                title=plugin.title,
                 version=plugin.version,
                 distribution=plugin.distribution,
                 requires=list(plugin.requires),

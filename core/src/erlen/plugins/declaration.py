@@ -21,7 +21,7 @@ class Plugin:
 
     .. code-block:: python
 
-        PLUGIN = erlen.Plugin(name="blog", requires=["db"], integrates_with=["admin"])
+        PLUGIN = erlen.Plugin(name="blog", requires=["db"], integrates_with=["admin"], title="Blog posts")
 
     :param name: the short name (``db``). For an installed plugin it must
         match the entry-point name; for a local plugin enabled by dotted path
@@ -34,6 +34,10 @@ class Plugin:
         ships the plugin.
     :param settings_prefix: the prefix of the plugin's configuration keys;
         by default its name in upper case followed by ``_``.
+    :param title: the plugin's name for people, in headings (the admin's
+        groups, erlen-auth's permission groups, ``erlen plugins``); by default
+        its name made a word (:func:`default_title`). One line of text.
+    :raises ValueError: a field has a value it cannot have, with what to write instead.
     """
 
     name: str | None = None
@@ -42,6 +46,7 @@ class Plugin:
     description: str = ""
     version: str | None = None
     settings_prefix: str | None = None
+    title: str | None = None
 
     def __post_init__(self) -> None:
         for attribute in ("requires", "integrates_with"):
@@ -60,8 +65,30 @@ class Plugin:
                 f"Plugin name {self.name!r} is not valid: use lower-case letters, digits, "
                 "'_' and '-', starting with a letter (such as 'blog' or 'my_blog')."
             )
+        self._check_title()
+
+    def _check_title(self) -> None:
+        title: object = self.title
+        # splitlines() splits at every line break str knows (\r, \x85, \u2028...), not only \n: one line is [title].
+        if title is None or (isinstance(title, str) and title.strip() and title.splitlines() == [title]):
+            return
+        owner, default = "Plugin title", "its name made a word"
+        if self.name is not None:
+            owner, default = f"Plugin {self.name!r}: title", f"{default_title(self.name)!r}, {default}"
+        raise ValueError(
+            f"{owner} must be one line of text, the plugin's name in headings, not {title!r}: "
+            f"write one such as title='Blog posts', or leave title out for {default}."
+        )
 
 
 def default_prefix(name: str) -> str:
     """The settings prefix of a plugin called ``name``: ``my-blog`` gives ``MY_BLOG_``."""
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_"
+
+
+def default_title(name: str) -> str:
+    """The title of a plugin called ``name`` that declares none: its name as a word, ``my_blog`` gives ``My blog``.
+
+    :param name: the plugin's name.
+    """
+    return re.sub(r"[-_.]+", " ", name).strip().capitalize()

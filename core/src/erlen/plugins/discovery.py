@@ -10,7 +10,7 @@ from functools import cached_property
 from importlib.metadata import EntryPoint, distributions
 
 from ..errors import DuplicatePluginError, PluginError, PluginImportError, UnknownPluginError
-from .declaration import DECLARATION_ATTRIBUTE, Plugin
+from .declaration import DECLARATION_ATTRIBUTE, Plugin, default_title
 
 #: The entry-point group through which distributions announce plugins.
 ENTRY_POINT_GROUP = "erlen.plugins"
@@ -43,6 +43,12 @@ class LoadedPlugin:
     def version(self) -> str | None:
         """The declared version, else that of the shipping distribution."""
         return self.declaration.version or self.distribution_version
+
+    @property
+    def title(self) -> str:
+        """The plugin's name for people, in headings: the declared title, else its name made a word
+        (:func:`~erlen.plugins.declaration.default_title`)."""
+        return self.declaration.title or default_title(self.name)
 
     @property
     def requires(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from ..config import ConfigSources
 from ..errors import ErlenError, HookImplementationError, PluginError, PluginHookError
 from ..settings import DeclaredSetting
 from . import tracing
+from .declaration import default_title
 from .discovery import LoadedPlugin
 from .validation import check_plugins, collect_specs, hook_implementations
 
@@ -94,6 +95,17 @@ class PluginRegistry:
     def get(self, name: str) -> LoadedPlugin | None:
         """The enabled plugin called ``name``, or ``None``."""
         return self._by_name.get(name)
+
+    def title_of(self, name: str) -> str:
+        """The heading of the plugin called ``name``: its declared ``title``, else its name made a word.
+
+        ``erlen.plugins_of(app).title_of("auth")`` is ``"Accounts"``. A name no enabled plugin has (``"app"``,
+        which owns the permissions of erlen-auth's ``AUTH_PERMISSIONS``) is made a word too.
+
+        :param name: the plugin's name (``auth``, ``my_blog``).
+        """
+        plugin = self.get(name)
+        return plugin.title if plugin is not None else default_title(name)
 
     def names(self) -> list[str]:
         """The names of the enabled plugins, in load order."""

@@ -33,6 +33,7 @@ PLUGIN = erlen.Plugin(
     requires=["db", "forms", "auth"],
     integrates_with=["migrate", "admin", "api"],
     description="Public profiles: a display name asked at registration, a bio, a profile page.",
+    title="Member profiles",
 )
 
 

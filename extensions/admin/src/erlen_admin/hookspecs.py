@@ -28,7 +28,9 @@ if t.TYPE_CHECKING:
 def erlen_admin_views(app: Flask) -> Iterable[ModelView | AdminPage]:
     """Register the plugin's admin views: model views and custom pages.
 
-    They are shown on the dashboard under the plugin's name. The app registers
+    They are shown on the dashboard and in the sidebar under the plugin's
+    title (``erlen.Plugin(title=...)``, else its name made a word: see
+    ``erlen_admin.plugin_title``). The app registers
     its own the same way, from a module of its own listed in ``PLUGINS``.
 
     .. code-block:: python

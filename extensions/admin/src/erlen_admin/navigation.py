@@ -37,7 +37,7 @@ class NavLink(t.NamedTuple):
 class NavGroup(t.NamedTuple):
     """The sidebar's links of one plugin.
 
-    :param title: the group's heading, its plugin's name as a word (the registry's ``Group.title``).
+    :param title: the group's heading, its plugin's title (``erlen_admin.plugin_title``).
     :param links: the links, models first, then pages.
     """
 

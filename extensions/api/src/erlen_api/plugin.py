@@ -27,6 +27,7 @@ PLUGIN = erlen.Plugin(
     name="api",
     integrates_with=["db", "forms", "auth"],
     description="Typed REST APIs: validated endpoints, problem details, OpenAPI 3.1 and interactive docs",
+    title="API",
 )
 
 

@@ -298,7 +298,7 @@ def _short(view: ModelView | None, key: str, value: t.Any) -> str | Markup:
 
 def _permissions_context(view: ModelView, role: Role) -> Mapping[str, t.Any]:
     granted = role.permissions
-    # Headed as the dashboard and the sidebar head each plugin's group ("Auth"), by the same function.
+    # Headed as the dashboard and the sidebar head each plugin's group ("Accounts"), by the same function.
     groups: dict[str, list[tuple[t.Any, bool]]] = {}
     for permission in permissions_of().values():
         groups.setdefault(plugin_title(permission.plugin), []).append((permission, permission.name in granted))

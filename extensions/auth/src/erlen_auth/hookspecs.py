@@ -41,7 +41,9 @@ def erlen_auth_permissions(app: Flask) -> Mapping[str, str]:
             return {"blog.publish": "Publish and unpublish posts", "blog.moderate": "Delete comments"}
 
     Names start with the plugin's name. Two plugins declaring one name stop
-    the app at startup, as does a view requiring a name nobody declares.
+    the app at startup, as does a view requiring a name nobody declares. A
+    role's admin page groups them under the plugin's title
+    (``erlen.Plugin(title=...)``, else its name made a word).
     """
 
 

@@ -31,6 +31,7 @@ PLUGIN = erlen.Plugin(
     requires=["db", "forms"],
     integrates_with=["mail", "migrate"],
     description="Accounts and access control: log-in, registration, reset, roles and permissions",
+    title="Accounts",
 )
 
 #: Cookie settings the plugin makes safe unless the app configures them itself.

@@ -30,7 +30,7 @@ if t.TYPE_CHECKING:
 
     from .database import Database
 
-PLUGIN = erlen.Plugin(name="db", description="SQLAlchemy 2 databases for apps and plugins")
+PLUGIN = erlen.Plugin(name="db", description="SQLAlchemy 2 databases for apps and plugins", title="Database")
 
 #: The SQLite file in the instance folder used when ``DB_URL`` is not set.
 DEFAULT_SQLITE_FILE = "app.sqlite3"

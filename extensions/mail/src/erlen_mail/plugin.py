@@ -29,6 +29,7 @@ PLUGIN = erlen.Plugin(
     name="mail",
     integrates_with=["db"],
     description="Sends email: messages, templates, SMTP and other backends, bulk sending, hooks.",
+    title="Mail",
 )
 
 #: Below this, mail.W005: a lease shorter than SQLite's default busy timeout (5 s) can run out

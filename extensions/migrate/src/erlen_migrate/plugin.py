@@ -23,7 +23,9 @@ if t.TYPE_CHECKING:
 
     from .migrations import Migrations
 
-PLUGIN = erlen.Plugin(name="migrate", requires=["db"], description="Migrations: an Alembic branch per plugin")
+PLUGIN = erlen.Plugin(
+    name="migrate", requires=["db"], description="Migrations: an Alembic branch per plugin", title="Migrations"
+)
 
 #: The key of ``app.extensions`` under which the :class:`Migrations` live.
 EXTENSION_KEY = "migrate"

@@ -29,6 +29,7 @@ PLUGIN = erlen.Plugin(
     name="ops",
     integrates_with=["db", "migrate", "mail", "auth", "api"],
     description="Operations: health and readiness endpoints, Prometheus metrics, OpenTelemetry tracing",
+    title="Operations",
 )
 
 

@@ -27,6 +27,7 @@ PLUGIN = erlen.Plugin(
     requires=["db"],
     integrates_with=["migrate", "admin"],
     description="Background jobs on Dramatiq: enqueued with the transaction, retried, scheduled.",
+    title="Background jobs",
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import typing as t
 from dataclasses import dataclass, field, replace
 
@@ -19,14 +18,16 @@ if t.TYPE_CHECKING:
 EXTENSION_KEY = "admin"
 
 
-def plugin_title(plugin: str) -> str:
-    """A plugin's name as a word, for a heading ("Auth", "My blog"), rather than as an identifier.
+def plugin_title(plugin: str, app: Flask | None = None) -> str:
+    """A plugin's heading ("Accounts", "My blog"): the ``title`` it declares, else its name made a word.
 
     The dashboard's and sidebar's groups and erlen-auth's permission groups on a role's page are headed by it.
+    The core decides: this is ``erlen.plugins_of(app).title_of(plugin)``.
 
     :param plugin: the plugin's name (``auth``, ``my_blog``).
+    :param app: the app whose plugins to ask; by default the current app.
     """
-    return re.sub(r"[-_.]+", " ", plugin).strip().capitalize()
+    return erlen.plugins_of(app).title_of(plugin)
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Group:
 
     @property
     def title(self) -> str:
-        """The group's heading: its plugin's name as a word ("Auth", "My blog"), not as an identifier."""
+        """The group's heading, in the current app: its plugin's :func:`plugin_title` ("Accounts", "My blog")."""
         return plugin_title(self.plugin)
 
 
