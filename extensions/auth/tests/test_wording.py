@@ -73,6 +73,7 @@ MAIL_PAGES = frozenset(
         "auth/reset_password.html",
         "auth/reset_request.html",
         "auth/reset_sent.html",
+        "auth/token_invalid.html",
         "auth/email/change.html",
         "auth/email/confirm.html",
         "auth/email/invalid.html",
