@@ -37,6 +37,7 @@ from auth_helpers import add_passkey, log_in, post_form
 from flask import Flask, abort, render_template, template_rendered, url_for
 from flask.testing import FlaskClient
 from jinja2 import meta
+from notice_helpers import link_in
 from soft_authenticator import SoftAuthenticator
 from test_totp import MAIL, START, Clock, code_at, codes_of, enrol
 
@@ -278,12 +279,6 @@ def _from_provider(client: FlaskClient, provider: TestProvider, started: t.Any) 
     return client.get(provider.authorize(started.headers["Location"]), follow_redirects=True)
 
 
-def _link_in(message: t.Any, path: str) -> str:
-    found = re.search(rf"http://localhost({re.escape(path)}\S+)", message.body)
-    assert found, message.body
-    return found.group(1)
-
-
 def walk_pages(app: Flask, provider: TestProvider, clock: Clock) -> Walk:
     """Walk the pages of ``app`` as visitors and users do: every page, and the pages of each step of each feature.
 
@@ -361,22 +356,22 @@ def _walk_mail_pages(app: Flask, walk: Walk) -> None:
     ben = app.test_client()
     password = "correct horse battery staple"
     walk.post(ben, "/auth/register", {"email": "ben@example.com", "password": password, "confirm": password})
-    walk.get(ben, _link_in(mail[-1], "/auth/confirm/"))
+    walk.get(ben, link_in(mail[-1], "/auth/confirm/"))
     walk.post(ben, "/auth/confirm", {"email": "ben@example.com"})
     walk.every_page(ben, "Ben")
     walk.post(ben, "/auth/email", {"email": "ben.new@example.org"})
-    confirm = _link_in(mail[-1], "/auth/email/confirm/")
+    confirm = link_in(mail[-1], "/auth/email/confirm/")
     walk.get(ben, confirm)
     walk.post(ben, confirm)
-    undo = _link_in(mail[-1], "/auth/email/undo/")
+    undo = link_in(mail[-1], "/auth/email/undo/")
     walk.get(ben, undo)
     walk.post(ben, undo)
     visitor = app.test_client()
     walk.post(visitor, "/auth/reset", {"email": "ben@example.com"})
-    walk.get(visitor, _link_in(mail[-1], "/auth/reset/"))
+    walk.get(visitor, link_in(mail[-1], "/auth/reset/"))
     log_in(ben, "ben@example.com", password)
     walk.post(ben, "/auth/delete", {"email": "ben@example.com"})
-    cancel = _link_in(mail[-1], "/auth/delete/cancel/")
+    cancel = link_in(mail[-1], "/auth/delete/cancel/")
     walk.get(visitor, cancel)
     walk.post(visitor, cancel)
     for number, message in enumerate(mail, 1):
