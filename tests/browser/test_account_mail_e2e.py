@@ -74,7 +74,7 @@ def test_the_email_change_is_confirmed_by_the_new_address_and_undone_by_the_old(
     owner = browser.new_context().new_page()
     owner.goto(_link(site, old, "/auth/email/undo/"))
     owner.get_by_role("button", name="Restore my address").click()
-    expect(owner.get_by_text("every device was signed out")).to_be_visible()
+    expect(owner.get_by_text("every device was logged out")).to_be_visible()
     owner.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     owner.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
     owner.get_by_role("button", name=re.compile("password", re.I)).click()

@@ -90,7 +90,7 @@ def test_a_visitor_signs_up_with_a_provider_and_an_owner_links_one(browser: t.An
     page.get_by_role("button", name="Sign in with Test ID").click()
     page.get_by_role("heading", name="An account with this email exists").wait_for()
     page.get_by_label("Password").fill(site.admin_password)
-    page.get_by_role("button", name="Sign in and link Test ID").click()
+    page.get_by_role("button", name="Log in and link Test ID").click()
     page.get_by_role("link", name="Write a note").wait_for()
     page.goto(site.url + "/auth/security")
     assert "admin-at-provider" not in page.content()  # the subject is not shown; the address is

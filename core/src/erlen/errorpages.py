@@ -29,7 +29,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 #: The title and explanation of each status that gets a page of its own words; others use Werkzeug's.
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "The request could not be understood. Check the address or the form, then try again."),
-    401: ("Sign-in required", "You need to sign in to see this page."),
+    401: ("Log-in required", "You need to log in to see this page."),
     403: ("Access denied", "You do not have permission to see this page."),
     404: ("Page not found", "There is no page at this address. The link may be mistaken, or the page was removed."),
     405: ("Method not allowed", "This address does not accept that kind of request."),

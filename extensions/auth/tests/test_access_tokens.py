@@ -214,12 +214,12 @@ def test_a_user_without_permissions_is_told_what_their_token_can_do(api, create_
     log_in(client, "ada@example.com")
     form = client.get("/auth/tokens/new").text
     assert 'name="scopes"' not in form
-    assert "You have no permissions to give a token: it can do what any signed-in account can" in form
+    assert "You have no permissions to give a token: it can do what any logged-in account can" in form
     made = post_form(client, "/auth/tokens/new", {"name": "notes script", "expires": "30"})
     assert token_row(db_session, _created_token(made.text)).scopes == []
     # Listed, it said "Permissions: none." of a token that still reaches the API.
     listed = " ".join(client.get("/auth/security").text.split())
-    assert "Permissions: none (what any signed-in account can do, such as reaching your own data)." in listed
+    assert "Permissions: none (what any logged-in account can do, such as reaching your own data)." in listed
 
 
 def test_a_superuser_may_give_any_declared_permission_and_never_expiring_tokens_need_no_maximum(

@@ -256,9 +256,9 @@ def test_deleting_schedules_the_deletion_ends_every_session_and_mails_a_cancel_l
     assert _count(app, LoginSession, user_id=user.id) == 0
     assert _count(app, User, id=user.id) == 1 and _kept(app, user.id) == 1  # kept during the grace period
     # The phone's log-in was a new device's: its notice went out first.
-    (mail,) = [sent for sent in outbox if sent.subject != "New sign-in to your account"]
+    (mail,) = [sent for sent in outbox if sent.subject != "New log-in to your account"]
     assert mail.subject == "Your account will be deleted" and mail.recipients == [EMAIL]
-    assert "/auth/delete/cancel/" in mail.body and "Sign in again before then" in mail.body
+    assert "/auth/delete/cancel/" in mail.body and "Log in again before then" in mail.body
 
 
 def test_signing_in_within_the_grace_period_cancels_the_deletion(data_app):
@@ -459,7 +459,7 @@ def test_the_operator_command_deletes_at_once(data_app):
     assert done.output == "Deleted the account <ada@example.com> and its data.\n"
     assert _count(app, User) == 1 and _kept(app, user.id) == 0
     # The phone's log-in was a new device's: its notice went out first.
-    (mail,) = [sent for sent in outbox if sent.subject != "New sign-in to your account"]
+    (mail,) = [sent for sent in outbox if sent.subject != "New log-in to your account"]
     assert mail.subject == "Your account was deleted" and "by the operators of the site" in mail.body
     quiet = runner.invoke(args=["user", "delete", "bob@example.com", "--yes", "--no-mail"])
     assert quiet.exit_code == 0 and _count(app, User) == 0 and len(outbox) == 1

@@ -246,7 +246,7 @@ def test_the_old_address_undoes_the_change_ends_every_session_and_asks_for_a_new
     assert changes(app) == []
     assert log_in(app.test_client(), "ada@example.com", NEW_PASSWORD).status_code == 302  # until reset below
     page = owner.get(done.headers["Location"])
-    assert "every device was signed out" in page.text and "Choose a new password" in page.text
+    assert "every device was logged out" in page.text and "Choose a new password" in page.text
     chosen = post_form(
         owner, done.headers["Location"], {"password": "owner is back again", "confirm": "owner is back again"}
     )

@@ -20,7 +20,7 @@ from erlen_db.testing import PostgresServer
 from erlen_forms.testing import csrf_client_for
 
 #: A layout as apps write them: the navigation names the logged-in user.
-LAYOUT = """<nav>{% if current_user.is_authenticated %}Signed in as {{ current_user.email }}{% else %}Log in{% endif %}
+LAYOUT = """<nav>{% if current_user.is_authenticated %}Logged in as {{ current_user.email }}{% else %}Log in{% endif %}
 </nav>{% block content %}{% endblock %}"""
 
 
@@ -171,7 +171,7 @@ def test_a_user_loaded_before_the_outage_still_shows_on_the_503_page(
     with database_attempts(outage_app) as attempts:
         response = logged_in.get("/greet-then-count")
     assert_503(response)
-    assert "Signed in as ada@example.com" in response.text
+    assert "Logged in as ada@example.com" in response.text
     assert attempts.count("connect") == 1  # the user's load; the failed SELECT used the same pooled connection
 
 
@@ -193,7 +193,7 @@ def test_a_404_for_a_logged_in_user_shows_the_user_while_the_database_is_up(
 ) -> None:
     response = logged_in.get("/no-such-page")
     assert response.status_code == 404
-    assert "Signed in as ada@example.com" in response.text
+    assert "Logged in as ada@example.com" in response.text
 
 
 def test_a_500_page_after_the_database_failed_runs_no_query(

@@ -217,7 +217,7 @@ def test_an_inactive_account_does_not_sign_in_through_its_identity(client, provi
     user.is_active = False
     db_session.commit()
     response = sign_in_with(client, provider, "alice-1", "alice@example.com")
-    assert response.status_code == 403 and "This account cannot sign in." in response.text
+    assert response.status_code == 403 and "This account cannot log in." in response.text
     assert not is_logged_in(client)
 
 
@@ -273,7 +273,7 @@ def test_a_verified_address_of_an_account_asks_for_its_password_before_linking(
     assert not is_logged_in(client) and identities(db_session) == []
     page = client.get("/auth/oidc/pending")
     assert page.status_code == 200 and "An account with this email exists" in page.text
-    assert "Sign in to it to link Test provider" in page.text
+    assert "Log in to it to link Test provider" in page.text
     wrong = post_form(client, "/auth/oidc/pending", {"password": "not the password"})
     assert wrong.status_code == 200 and "This is not the password of this account." in wrong.text
     assert not is_logged_in(client) and identities(db_session) == []
@@ -388,7 +388,7 @@ def test_cancelling_at_the_provider_says_so(client, provider):
     provider.sign_out()
     back = provider.authorize(start(client).headers["Location"])
     response = client.get(back)
-    assert response.status_code == 400 and "You cancelled signing in with Test provider." in response.text
+    assert response.status_code == 400 and "You cancelled logging in with Test provider." in response.text
 
 
 def _tampered(client, provider, db_session, **switches):

@@ -14,7 +14,7 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
-from auth_helpers import is_logged_in, log_in, post_form
+from auth_helpers import add_passkey, is_logged_in, log_in, post_form, post_json
 from flask import Flask
 from flask.testing import FlaskClient
 from soft_authenticator import SoftAuthenticator, b64url
@@ -43,23 +43,11 @@ def outbox(pk_app: Flask) -> DeliveredMail:
     return DeliveredMail(pk_app)
 
 
-def post_json(client: FlaskClient, path: str, body: t.Any = None, **kwargs: t.Any) -> t.Any:
-    """POST ``body`` as JSON with the CSRF header, as the script does."""
-    headers = {"X-CSRF-Token": csrf_token_for(client), "Accept": "application/json"}
-    return client.post(path, json=body if body is not None else {}, headers=headers, **kwargs)
-
-
 def logged_in(app: Flask, email: str = "ada@example.com") -> FlaskClient:
     make_user(app, email)
     client = app.test_client()
     assert log_in(client, email).status_code == 302
     return client
-
-
-def add_passkey(client: FlaskClient, authenticator: SoftAuthenticator, name: str = "Phone", **forge: t.Any) -> t.Any:
-    options = post_json(client, "/auth/passkeys/register/options", {"name": name})
-    assert options.status_code == 200, options.text
-    return post_json(client, "/auth/passkeys/register", {"credential": authenticator.create(options.json, **forge)})
 
 
 def sign_in(client: FlaskClient, authenticator: SoftAuthenticator, path: str = "/auth/passkeys/login", **forge: t.Any):

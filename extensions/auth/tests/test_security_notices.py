@@ -16,7 +16,7 @@ from erlen_auth.account_models import KnownDevice
 from erlen_auth.devices import DEVICE_COOKIE, hash_device
 from erlen_mail.testing import DeliveredMail
 
-NEW_DEVICE = "New sign-in to your account"
+NEW_DEVICE = "New log-in to your account"
 FIREFOX = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"}
 
 

@@ -276,7 +276,7 @@ def test_a_pending_sign_in_expires(tf_app, clock):
     late = second_step(client, code_at(secret, clock.now))
     assert late.status_code == 302 and late.headers["Location"] == "/auth/login"
     assert not is_logged_in(client)
-    assert "Your sign-in has expired" in client.get("/auth/login").text
+    assert "Your log-in has expired" in client.get("/auth/login").text
 
 
 def test_no_pending_sign_in_or_a_forged_one_opens_nothing(tf_app, clock):
@@ -516,8 +516,8 @@ def test_each_change_queues_its_notice(tf_app, clock):
     assert outbox_subjects(app) == [
         ("Two-factor authentication is on", '["ada@example.com"]'),
         ("You have new recovery codes", '["ada@example.com"]'),
-        ("A recovery code was used to sign in", '["ada@example.com"]'),
-        ("New sign-in to your account", '["ada@example.com"]'),  # the other browser, once past the second step
+        ("A recovery code was used to log in", '["ada@example.com"]'),
+        ("New log-in to your account", '["ada@example.com"]'),  # the other browser, once past the second step
         ("Two-factor authentication is off", '["ada@example.com"]'),
     ]
 

@@ -34,7 +34,7 @@ EXPIRY_CHOICES = (7, 30, 60, 90, 180, 365)
 NEVER = "never"
 #: The permissions box of a user who has none to give.
 NO_PERMISSIONS = (
-    "You have no permissions to give a token: it can do what any signed-in account can (such as reaching your own "
+    "You have no permissions to give a token: it can do what any logged-in account can (such as reaching your own "
     "data through the API), and nothing that needs a permission."
 )
 

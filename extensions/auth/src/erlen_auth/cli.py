@@ -445,14 +445,14 @@ user_group.add_command(two_factor_group)
 def reset_two_factor_command(email: str) -> None:
     """Turn a user's two-factor authentication off (a lost device): their secret and recovery codes are deleted.
 
-    They sign in with the password alone and set it up again (at once, when
+    They log in with the password alone and set it up again (at once, when
     it is required of them). They are mailed a notice.
     """
     from . import totp
 
     user = _user(email)
     if totp.disable(user, reason="reset"):
-        click.echo(f"Reset the two-factor authentication of <{user.email}>: they sign in with their password alone.")
+        click.echo(f"Reset the two-factor authentication of <{user.email}>: they log in with their password alone.")
     else:
         click.echo(f"<{user.email}> had no two-factor authentication; nothing changed.")
 

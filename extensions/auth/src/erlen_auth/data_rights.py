@@ -533,7 +533,7 @@ def cancel_on_sign_in(user: User) -> bool:
         return False
     db.commit()
     if has_request_context():
-        flash("You signed in again, so your account will not be deleted.", "success")
+        flash("You logged in again, so your account will not be deleted.", "success")
     return True
 
 

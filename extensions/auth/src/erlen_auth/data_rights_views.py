@@ -123,6 +123,6 @@ def cancel_deletion(token: str) -> t.Any:
         if user is not None:
             data_rights.cancel_deletion(user)
             get_session().commit()
-        flash("Your account will not be deleted. Sign in to use it.", "success")
+        flash("Your account will not be deleted. Log in to use it.", "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/data/cancel.html", form=form, token=token, deletion=deletion)

@@ -305,7 +305,7 @@ def undo_email_change(token: str) -> t.Any:
             user.id,
             changed_to,
         )
-        message = f"Your email address is {user.email} again, and every device was signed out."
+        message = f"Your email address is {user.email} again, and every device was logged out."
         if state_of().reset_enabled and user.is_active:
             flash(f"{message} Choose a new password now.", "success")
             return redirect(url_for("auth.reset_password", token=tokens.make_token(tokens.RESET, user)))

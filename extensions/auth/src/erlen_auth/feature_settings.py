@@ -81,7 +81,7 @@ OIDC_SETTINGS = [
         default={},
         secret=True,  # the client secrets
         validate=_parse_providers,
-        help="OpenID Connect providers to sign in with, by name: {client_id, client_secret} and discovery_url "
+        help="OpenID Connect providers to log in with, by name: {client_id, client_secret} and discovery_url "
         "or issuer (google, microsoft with tenant, and gitlab need neither), optionally scopes and label.",
     ),
 ]
@@ -138,7 +138,7 @@ TWO_FACTOR_SETTINGS = [
         "TWO_FACTOR_REQUIRED",
         bool,
         default=False,
-        help="Require a second factor of every user: those without one are sent to set it up after signing in.",
+        help="Require a second factor of every user: those without one are sent to set it up after logging in.",
     ),
     erlen.Setting(
         "TWO_FACTOR_REQUIRED_PERMISSIONS",
@@ -151,7 +151,7 @@ TWO_FACTOR_SETTINGS = [
         int,
         default=300,
         validate=erlen.at_least(30),
-        help="Seconds a user has, after the password, to give the second factor before signing in again.",
+        help="Seconds a user has, after the password, to give the second factor before logging in again.",
     ),
     erlen.Setting(
         "TWO_FACTOR_ISSUER",
@@ -168,7 +168,7 @@ DATA_RIGHTS_SETTINGS = [
         int,
         default=7,
         validate=erlen.at_least(0),
-        help="Days an account is kept after its owner asks to delete it; signing in again, or the link of the "
+        help="Days an account is kept after its owner asks to delete it; logging in again, or the link of the "
         "notice mail, cancels within them. `erlen user purge-deleted` deletes it afterwards (0: delete at once).",
     ),
     erlen.Setting(

@@ -30,7 +30,7 @@ SETTINGS = [
         bool,
         default=True,
         help="Email users when their password, email address, second factors or access tokens change, "
-        "and when they sign in from a new device (needs the mail plugin).",
+        "and when they log in from a new device (needs the mail plugin).",
     ),
 ]
 

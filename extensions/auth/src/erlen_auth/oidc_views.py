@@ -253,14 +253,14 @@ def callback(provider: str) -> t.Any:
     flow = client.framework.get_state_data(session, state) if state else None
     if flow is None:
         # Missing, forged, used already, expired, or started in another browser: no code is exchanged.
-        log.info("OpenID Connect callback of %r refused: no sign-in with this state in the session", provider)
-        return _failed(config, "This sign-in was not started here, or was finished already. Start again.")
+        log.info("OpenID Connect callback of %r refused: no log-in with this state in the session", provider)
+        return _failed(config, "This log-in was not started here, or was finished already. Start again.")
     if request.args.get("error"):
         client.framework.clear_state_data(session, state)
         if request.args["error"] == "access_denied":
-            return _failed(config, f"You cancelled signing in with {config.label}.")
+            return _failed(config, f"You cancelled logging in with {config.label}.")
         log.info("OpenID Connect provider %r answered the error %r", provider, request.args["error"][:100])
-        return _failed(config, f"{config.label} could not sign you in. Try again.")
+        return _failed(config, f"{config.label} could not log you in. Try again.")
     try:
         token = client.authorize_access_token(claims_options=client.claims_options())
         identity = _identity(client, token)
@@ -269,10 +269,10 @@ def callback(provider: str) -> t.Any:
     except _provider_failures() as error:
         # A refused code (used already, expired), or an ID token that failed a check: its signature, algorithm,
         # issuer, audience, expiry, issue time or nonce. Said in the log, not to the visitor.
-        log.warning("OpenID Connect sign-in with %r refused: %s: %s", provider, type(error).__name__, error)
+        log.warning("OpenID Connect log-in with %r refused: %s: %s", provider, type(error).__name__, error)
         return _failed(config, f"What {config.label} sent could not be verified. Start again.")
     if identity is None:
-        log.warning("OpenID Connect sign-in with %r refused: no usable ID token", provider)
+        log.warning("OpenID Connect log-in with %r refused: no usable ID token", provider)
         return _failed(config, f"What {config.label} sent could not be verified. Start again.")
     purpose = flow.get("purpose")
     if purpose == LINK:
@@ -292,9 +292,7 @@ def _signed_in_as(user_id: object) -> User | None:
 def _finish_link(config: oidc.ProviderConfig, identity: Identity, flow: dict[str, t.Any]) -> t.Any:
     user = _signed_in_as(flow.get("user_id"))
     if user is None:
-        return _failed(
-            config, "You are no longer signed in to the account that asked to link. Sign in and start again."
-        )
+        return _failed(config, "You are no longer logged in to the account that asked to link. Log in and start again.")
     db = get_session()
     existing = oidc.find_identity(db, config.name, identity.subject)
     if existing is not None:
@@ -308,7 +306,7 @@ def _finish_link(config: oidc.ProviderConfig, identity: Identity, flow: dict[str
     except IntegrityError:
         db.rollback()
         return _failed(config, f"This {config.label} account was linked to an account a moment ago.", 409)
-    flash(f"Your {config.label} account is linked: you can sign in with it.", "success")
+    flash(f"Your {config.label} account is linked: you can log in with it.", "success")
     return redirect(url_for("auth.security"))
 
 
@@ -316,7 +314,7 @@ def _finish_reauthentication(config: oidc.ProviderConfig, identity: Identity, fl
     user = _signed_in_as(flow.get("user_id"))
     found = oidc.find_identity(get_session(), config.name, identity.subject)
     if user is None or found is None or found.user_id != user.id:
-        return _failed(config, f"This {config.label} account is not linked to the account you are signed in to.", 403)
+        return _failed(config, f"This {config.label} account is not linked to the account you are logged in to.", 403)
     reauth.mark_reauthenticated()
     target = flow.get("next")
     return redirect(target if isinstance(target, str) and is_safe_redirect(target) else url_for("auth.security"))
@@ -328,7 +326,7 @@ def _finish_sign_in(config: oidc.ProviderConfig, identity: Identity, flow: dict[
     if linked is not None:
         user = db.get(User, linked.user_id)
         if user is None or not user.is_active:
-            return _failed(config, "This account cannot sign in.", 403)
+            return _failed(config, "This account cannot log in.", 403)
         if _needs_confirmation(user, identity):
             return _failed(config, "Confirm your email address first: follow the link we sent you.", 403)
         linked.last_used_at = dt.datetime.now(dt.UTC)
@@ -398,7 +396,7 @@ def _register(config: oidc.ProviderConfig, identity: Identity, flow: dict[str, t
     except IntegrityError:
         # The address was registered, or the identity linked, between the checks and the commit.
         db.rollback()
-        return _failed(config, "Signing in did not work this time. Start again.", 409)
+        return _failed(config, "Logging in did not work this time. Start again.", 409)
     if confirm and current_app.config["AUTH_REQUIRE_CONFIRMED_EMAIL"]:
         return render_template("auth/confirm_sent.html", email=user.email)
     return _sign_in(user, flow)
@@ -502,7 +500,7 @@ def _link_pending(waiting: oidc.PendingLink, user: User, provider: oidc.Provider
         db.rollback()
         flash(f"That {provider.label} account was linked to an account a moment ago.", "error")
         return response
-    flash(f"Your {provider.label} account is linked: you can sign in with it.", "success")
+    flash(f"Your {provider.label} account is linked: you can log in with it.", "success")
     return response
 
 

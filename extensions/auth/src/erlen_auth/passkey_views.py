@@ -129,7 +129,7 @@ def register_passkey() -> t.Any:
     except IntegrityError:
         db.rollback()  # the same passkey registered by a request running alongside this one
         raise PasskeyError("exists", "This passkey is registered already.") from None
-    flash(f"The passkey “{passkey.name}” was added. You can now sign in with it.", "success")
+    flash(f"The passkey “{passkey.name}” was added. You can now log in with it.", "success")
     return jsonify({"redirect": url_for("auth.security")})
 
 
@@ -175,7 +175,7 @@ def login_with_passkey() -> t.Any:
     if refusal is not None:
         get_session().rollback()
         erlen.plugins_of().notify("erlen_auth_login_failed", email=user.email, user=user, reason=refusal)
-        raise PasskeyError("refused", "This account cannot sign in.", status=403)
+        raise PasskeyError("refused", "This account cannot log in.", status=403)
     get_session().commit()  # the counter and the last use
     response = accounts.finish_login(user, remember=body.get("remember") is True, method="passkey")
     return jsonify({"redirect": response.location})
@@ -204,7 +204,7 @@ def reauth_with_passkey() -> t.Any:
 def _pending_user() -> User:
     user = two_factor.pending_user()
     if user is None:
-        raise PasskeyError("no_pending_sign_in", "Your sign-in has expired. Sign in again.")
+        raise PasskeyError("no_pending_sign_in", "Your log-in has expired. Log in again.")
     return user
 
 
@@ -259,6 +259,6 @@ def remove_passkey(passkey_id: int) -> t.Any:
         name = passkey.name
         passkeys.remove(_user(), passkey)
         get_session().commit()
-        flash(f"The passkey “{name}” was removed. It no longer signs you in.", "success")
+        flash(f"The passkey “{name}” was removed. It no longer logs you in.", "success")
         return redirect(url_for("auth.security"))
     return render_template("auth/passkeys/remove.html", form=form, passkey=passkey)

@@ -447,7 +447,7 @@ def authenticate(ceremony: str, credential: object, user: User | None = None) ->
     if (new_count > 0 or passkey.sign_count > 0) and new_count <= passkey.sign_count:
         logger.warning(
             "Passkey %s of user %s answered with signature counter %s, not above the %s it had reached: "
-            "the authenticator may have been cloned; the sign-in was refused.",
+            "the authenticator may have been cloned; the log-in was refused.",
             passkey.id,
             passkey.user_id,
             new_count,

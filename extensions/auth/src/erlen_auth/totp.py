@@ -118,7 +118,7 @@ def decrypt_secret(token: str) -> str | None:
     except InvalidToken:
         logger.error(
             "A TOTP secret cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS: was SECRET_KEY changed "
-            "without keeping the old one in SECRET_KEY_FALLBACKS? The user can sign in with a recovery code, or "
+            "without keeping the old one in SECRET_KEY_FALLBACKS? The user can log in with a recovery code, or "
             "reset their second factor with `erlen user two-factor reset EMAIL`."
         )
         return None

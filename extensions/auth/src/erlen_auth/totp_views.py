@@ -132,7 +132,7 @@ def disable() -> t.Any:
     form = EmptyForm()
     if form.validate_on_submit():
         totp.disable(user)
-        flash("Two-factor authentication is off. Signing in now needs only your password.", "success")
+        flash("Two-factor authentication is off. Logging in now needs only your password.", "success")
         return redirect(_security())
     return render_template("auth/two_factor/disable.html", form=form, required=False)
 

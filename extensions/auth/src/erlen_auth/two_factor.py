@@ -220,7 +220,7 @@ def complete_second_factor(method: str) -> t.Any:
     """
     pending, user = _read_pending(), pending_user()
     if pending is None or user is None:
-        raise NoPendingSignIn("There is no pending sign-in in this browser: sign in with the first factor first.")
+        raise NoPendingSignIn("There is no pending log-in in this browser: log in with the first factor first.")
     cancel()
     accounts.login(user, remember=pending.remember)
     session[SATISFIED_KEY] = user.login_session_id  # the second factor was just used
@@ -250,7 +250,7 @@ def second_step() -> t.Any:
     user = pending_user()
     if user is None:
         cancel()
-        flash("Your sign-in has expired. Sign in again.", "info")
+        flash("Your log-in has expired. Log in again.", "info")
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     status, headers = 200, {}
