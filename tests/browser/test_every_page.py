@@ -37,6 +37,7 @@ A last test signs in and edits a note in the admin with the keyboard alone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email
 import email.policy
@@ -60,6 +61,9 @@ PASSWORD = "correct horse battery staple"
 MEMBER = "ada@example.com"
 NEWCOMER = "grace@example.com"
 NEWCOMER_NEW = "grace.hopper@example.com"
+
+#: A permission the app declares (``AUTH_PERMISSIONS``), too long for one line of a role's page on a phone.
+LONG_PERMISSION = "app.quarterly_reports.export_spreadsheet"
 
 #: Who looks at the pages: a visitor, the member, the demo admin, and the newcomer who registers in the browser.
 PEOPLE = ("anonymous", "member", "admin", "newcomer")
@@ -232,6 +236,8 @@ class Site:
             "ERLEN_MAIL_BACKEND": "file",
             "ERLEN_MAIL_FILE_PATH": str(self.mail),
             "ERLEN_NOTES_PER_PAGE": "2",  # three notes make two pages, so the paging links show
+            # A permission of the app's own with a long name, wider than a role's page on a phone.
+            "ERLEN_AUTH_PERMISSIONS": json.dumps({LONG_PERMISSION: "Export the quarterly reports as a spreadsheet"}),
             **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
         }
         self.app = notes_app.create_app(environ, instance_path=str(folder / "instance"))
@@ -1007,3 +1013,73 @@ def test_the_header_keeps_one_height_from_page_to_page(module_browser: t.Any, si
             assert len(set(heights.values())) == 1, (width, heights)
     finally:
         context.close()
+
+
+@contextlib.contextmanager
+def _admin_tab(browser: t.Any, site: Site) -> Iterator[t.Any]:
+    """A tab of a context of its own, with the demo admin logged in, in the 1280 px window."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        _log_in(tab, site, site.admin_email, site.admin_password)
+        yield tab
+    finally:
+        context.close()
+
+
+def _ids(site: Site) -> tuple[int, int]:
+    """The ids of the seeded role (moderators) and of the demo admin."""
+    import sqlalchemy as sa
+
+    from erlen_auth import Role, find_user
+    from erlen_db import session
+
+    with site.app.app_context():
+        role = session.scalars(sa.select(Role.id).where(Role.name == "moderators")).one()
+        admin = find_user(site.admin_email)
+        assert admin is not None
+        return int(role), int(admin.id)
+
+
+#: Each permission name on a role's page: its text, where its rendered lines break (the indexes of the characters
+#: that start a new line), and whether its box stays inside its list item.
+PERMISSION_NAME_LINES = """() => [...document.querySelectorAll(".check-list code")].map((code) => {
+    const range = document.createRange();
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    let text = "";
+    const tops = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (let index = 0; index < node.length; index++) {
+            range.setStart(node, index);
+            range.setEnd(node, index + 1);
+            tops.push(range.getClientRects()[0].top);
+            text += node.data[index];
+        }
+    }
+    const breaks = [];
+    for (let index = 1; index < text.length; index++) {
+        if (tops[index] > tops[index - 1] + 1) breaks.push(index);
+    }
+    const item = code.closest("li").getBoundingClientRect();
+    return {name: text, breaks, inside: code.getBoundingClientRect().right <= item.right + 0.5};
+})"""
+
+
+def test_admin_permission_names_wrap_only_after_their_separators(module_browser: t.Any, site: Site) -> None:
+    """Found on a role's page on a phone: a permission's name too long for its line broke inside a word
+    ("admin.notes_note.creat" and "e"). At 360 and 1280 px every name on the page breaks only after a ".", "_" or
+    "-", and stays in its box; at 360 px the app's long one does break."""
+    role, _admin = _ids(site)
+    with _admin_tab(module_browser, site) as tab:
+        tab.goto(f"{site.url}/admin/m/roles/{role}/")
+        for width in (1280, 360):
+            tab.set_viewport_size({"width": width, "height": 800})
+            names = {name["name"]: name for name in tab.evaluate(PERMISSION_NAME_LINES)}
+            assert LONG_PERMISSION in names and "notes.moderate" in names, names
+            for name, measured in names.items():
+                inside_words = [name[:index] + "|" + name[index:] for index in measured["breaks"]]
+                assert all(name[index - 1] in "._-" for index in measured["breaks"]), (width, inside_words)
+                assert measured["inside"], (width, name)
+            if width == 360:
+                assert names[LONG_PERMISSION]["breaks"], names[LONG_PERMISSION]
