@@ -1083,3 +1083,33 @@ def test_admin_permission_names_wrap_only_after_their_separators(module_browser:
                 assert measured["inside"], (width, name)
             if width == 360:
                 assert names[LONG_PERMISSION]["breaks"], names[LONG_PERMISSION]
+
+
+#: Each group of the admin's navigation: its label's box and its first link's.
+NAV_GROUPS = """() => [...document.querySelectorAll(".admin-nav h2.nav-group")].map((label) => {
+    const link = label.nextElementSibling.querySelector("a");
+    const box = (element) => {
+        const rect = element.getBoundingClientRect();
+        return {top: rect.top, bottom: rect.bottom, left: rect.left};
+    };
+    return {label: label.textContent, link: link.textContent, label_box: box(label), link_box: box(link)};
+})"""
+
+
+def test_admin_navigation_keeps_each_group_label_with_its_first_link(module_browser: t.Any, site: Site) -> None:
+    """Found on a phone: the admin's line of links ended a line with a group's label ("BACKGROUND JOBS:") and
+    started the next with its link. At 360 px each label shares its first link's line (its middle within the
+    link's height); at 1280 px, in the sidebar, each label heads its links."""
+    with _admin_tab(module_browser, site) as tab:
+        for width in (360, 1280):
+            tab.set_viewport_size({"width": width, "height": 800})
+            tab.goto(site.url + "/admin/")
+            groups = tab.evaluate(NAV_GROUPS)
+            assert len(groups) >= 4, groups  # Accounts, Admin, Background jobs, Member profiles, Notes
+            for group in groups:
+                label, link = group["label_box"], group["link_box"]
+                if width == 360:
+                    middle = (label["top"] + label["bottom"]) / 2
+                    assert link["top"] <= middle <= link["bottom"] and label["left"] < link["left"], group
+                else:
+                    assert label["bottom"] <= link["top"], group
