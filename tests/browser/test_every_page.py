@@ -1113,3 +1113,102 @@ def test_admin_navigation_keeps_each_group_label_with_its_first_link(module_brow
                     assert link["top"] <= middle <= link["bottom"] and label["left"] < link["left"], group
                 else:
                     assert label["bottom"] <= link["top"], group
+
+
+#: The heading row of a detail page: the heading's and the buttons' boxes, and the top of what follows the row.
+TITLE_ROW = """() => {
+    const row = document.querySelector(".title-row");
+    const box = (element) => {
+        const rect = element.getBoundingClientRect();
+        return {top: rect.top, bottom: rect.bottom};
+    };
+    return {heading: box(row.querySelector("h1")), buttons: box(row.querySelector(".title-actions")),
+            next: box(row.nextElementSibling)};
+}"""
+
+
+def test_admin_detail_buttons_stand_beside_the_heading_and_off_the_page_below(
+    module_browser: t.Any, site: Site
+) -> None:
+    """Found on the detail pages: the Edit, Delete and History buttons touched the box of fields under them on a
+    phone (4 px apart) and sat below the heading's middle on a computer. At both widths at least 12 px part them
+    from what follows; at 1280 px they are centred on the heading's line."""
+    role, admin = _ids(site)
+    with _admin_tab(module_browser, site) as tab:
+        for path in (
+            f"/admin/m/roles/{role}/",
+            f"/admin/m/users/{admin}/",
+            f"/admin/m/notes_note/{site.first_note_of(MEMBER)}/",
+        ):
+            tab.goto(site.url + path)
+            for width in (1280, 360):
+                tab.set_viewport_size({"width": width, "height": 800})
+                row = tab.evaluate(TITLE_ROW)
+                heading, buttons = row["heading"], row["buttons"]
+                assert row["next"]["top"] - buttons["bottom"] >= 12, (path, width, row)
+                if width == 1280:
+                    middle = (heading["top"] + heading["bottom"]) / 2
+                    assert abs((buttons["top"] + buttons["bottom"]) / 2 - middle) <= 1, (path, width, row)
+
+
+#: The list page's bulk action: the boxes of its label, its select and its "Go" button.
+BULK_ACTION = """() => {
+    const box = (element) => {
+        const rect = element.getBoundingClientRect();
+        return {top: rect.top, bottom: rect.bottom, left: rect.left, right: rect.right};
+    };
+    const select = document.querySelector("#bulk-action");
+    return {select: box(select), go: box(select.form.querySelector("button[type=submit]")),
+            width: document.documentElement.clientWidth};
+}"""
+
+
+def test_admin_bulk_action_keeps_its_go_button_beside_it(module_browser: t.Any, site: Site) -> None:
+    """Found on the users' list on a phone: "Deactivate selected" filled the line and its "Go" button began the
+    next. At 360 and 1280 px the button stands on the select's line, after it, inside the window."""
+    with _admin_tab(module_browser, site) as tab:
+        for path in ("/admin/m/users/", "/admin/m/notes_note/"):
+            tab.goto(site.url + path)
+            for width in (1280, 360):
+                tab.set_viewport_size({"width": width, "height": 800})
+                bulk = tab.evaluate(BULK_ACTION)
+                select, go = bulk["select"], bulk["go"]
+                middle = (select["top"] + select["bottom"]) / 2
+                assert go["top"] <= middle <= go["bottom"] and go["left"] > select["right"], (path, width, bulk)
+                assert go["right"] <= bulk["width"], (path, width, bulk)
+
+
+def test_admin_link_under_a_panel_table_keeps_off_its_border(module_browser: t.Any, site: Site) -> None:
+    """Found on a user's page: "All of them in the audit log" touched the bottom of the table of changes above
+    it. Once the admin changes a role, the admin's page lists the change, and at 360 and 1280 px the link stands
+    at least 8 px below the table."""
+    role, admin = _ids(site)
+    with _admin_tab(module_browser, site) as tab:
+        tab.goto(f"{site.url}/admin/m/roles/{role}/edit")
+        tab.get_by_label("Description").fill("Delete anyone's notes, and read them all")
+        tab.get_by_role("button", name="Save").click()
+        tab.wait_for_url(re.compile(rf".*/admin/m/roles/{role}/$"))
+        tab.goto(f"{site.url}/admin/m/users/{admin}/")
+        link = tab.get_by_role("link", name="All of them in the audit log").last
+        for width in (1280, 360):
+            tab.set_viewport_size({"width": width, "height": 800})
+            gap = link.evaluate(
+                "(link) => link.getBoundingClientRect().top"
+                " - link.closest('p').previousElementSibling.getBoundingClientRect().bottom"
+            )
+            assert gap >= 8, (width, gap)
+
+
+#: The tops of each list row's View and Edit links.
+ROW_LINK_TOPS = """() => [...document.querySelectorAll(".admin-table > tbody > tr > td.row-links")].map((cell) =>
+    [...cell.querySelectorAll("a")].map((link) => link.getBoundingClientRect().top))"""
+
+
+def test_admin_list_row_links_stand_side_by_side_on_a_computer(module_browser: t.Any, site: Site) -> None:
+    """Found on the notes' list at 1280 px: each row's "View" and "Edit" were stacked, which made every row two
+    lines high while the title column had room to spare. At 1280 px they share a line on every row."""
+    with _admin_tab(module_browser, site) as tab:
+        tab.goto(site.url + "/admin/m/notes_note/")
+        rows = tab.evaluate(ROW_LINK_TOPS)
+        assert len(rows) >= 3 and all(len(tops) == 2 for tops in rows), rows
+        assert all(abs(view - edit) < 1 for view, edit in rows), rows
