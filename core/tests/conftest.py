@@ -65,16 +65,23 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginF
 
 @pytest.fixture
 def noop_plugin(plugins: PluginFactory) -> Callable[..., str]:
-    """Write a minimal plugin module declaring ``name`` and ``requires``; return its dotted path."""
+    """Write a minimal plugin module declaring ``name``, ``requires``, ``integrates_with`` and ``title`` (when
+    given); return its dotted path."""
     counter = iter(range(1_000_000))
 
     def make(
-        name: str, *, requires: tuple[str, ...] = (), integrates_with: tuple[str, ...] = (), body: str = ""
+        name: str,
+        *,
+        requires: tuple[str, ...] = (),
+        integrates_with: tuple[str, ...] = (),
+        title: str | None = None,
+        body: str = "",
     ) -> str:
         module = f"plug_{name.replace('-', '_')}_{next(counter)}"
         header = (
             "import erlen\n"
-            f"PLUGIN = erlen.Plugin(name={name!r}, requires={requires!r}, integrates_with={integrates_with!r})\n"
+            f"PLUGIN = erlen.Plugin(name={name!r}, requires={requires!r}, integrates_with={integrates_with!r}, "
+            f"title={title!r})\n"
         )
         plugins.module(module, header + textwrap.dedent(body))
         return module

@@ -37,6 +37,7 @@ A last test signs in and edits a note in the admin with the keyboard alone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email
 import email.policy
@@ -60,6 +61,9 @@ PASSWORD = "correct horse battery staple"
 MEMBER = "ada@example.com"
 NEWCOMER = "grace@example.com"
 NEWCOMER_NEW = "grace.hopper@example.com"
+
+#: A permission the app declares (``AUTH_PERMISSIONS``), too long for one line of a role's page on a phone.
+LONG_PERMISSION = "app.quarterly_reports.export_spreadsheet"
 
 #: Who looks at the pages: a visitor, the member, the demo admin, and the newcomer who registers in the browser.
 PEOPLE = ("anonymous", "member", "admin", "newcomer")
@@ -232,6 +236,8 @@ class Site:
             "ERLEN_MAIL_BACKEND": "file",
             "ERLEN_MAIL_FILE_PATH": str(self.mail),
             "ERLEN_NOTES_PER_PAGE": "2",  # three notes make two pages, so the paging links show
+            # A permission of the app's own with a long name, wider than a role's page on a phone.
+            "ERLEN_AUTH_PERMISSIONS": json.dumps({LONG_PERMISSION: "Export the quarterly reports as a spreadsheet"}),
             **{f"ERLEN_{key}": str(value) for key, value in FAST_HASHING.items()},
         }
         self.app = notes_app.create_app(environ, instance_path=str(folder / "instance"))
@@ -1007,3 +1013,202 @@ def test_the_header_keeps_one_height_from_page_to_page(module_browser: t.Any, si
             assert len(set(heights.values())) == 1, (width, heights)
     finally:
         context.close()
+
+
+@contextlib.contextmanager
+def _admin_tab(browser: t.Any, site: Site) -> Iterator[t.Any]:
+    """A tab of a context of its own, with the demo admin logged in, in the 1280 px window."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        _log_in(tab, site, site.admin_email, site.admin_password)
+        yield tab
+    finally:
+        context.close()
+
+
+def _ids(site: Site) -> tuple[int, int]:
+    """The ids of the seeded role (moderators) and of the demo admin."""
+    import sqlalchemy as sa
+
+    from erlen_auth import Role, find_user
+    from erlen_db import session
+
+    with site.app.app_context():
+        role = session.scalars(sa.select(Role.id).where(Role.name == "moderators")).one()
+        admin = find_user(site.admin_email)
+        assert admin is not None
+        return int(role), int(admin.id)
+
+
+#: Each permission name on a role's page: its text, where its rendered lines break (the indexes of the characters
+#: that start a new line), and whether its box stays inside its list item.
+PERMISSION_NAME_LINES = """() => [...document.querySelectorAll(".check-list code")].map((code) => {
+    const range = document.createRange();
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    let text = "";
+    const tops = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (let index = 0; index < node.length; index++) {
+            range.setStart(node, index);
+            range.setEnd(node, index + 1);
+            tops.push(range.getClientRects()[0].top);
+            text += node.data[index];
+        }
+    }
+    const breaks = [];
+    for (let index = 1; index < text.length; index++) {
+        if (tops[index] > tops[index - 1] + 1) breaks.push(index);
+    }
+    const item = code.closest("li").getBoundingClientRect();
+    return {name: text, breaks, inside: code.getBoundingClientRect().right <= item.right + 0.5};
+})"""
+
+
+def test_admin_permission_names_wrap_only_after_their_separators(module_browser: t.Any, site: Site) -> None:
+    """Found on a role's page on a phone: a permission's name too long for its line broke inside a word
+    ("admin.notes_note.creat" and "e"). At 360 and 1280 px every name on the page breaks only after a ".", "_" or
+    "-", and stays in its box; at 360 px the app's long one does break."""
+    role, _admin = _ids(site)
+    with _admin_tab(module_browser, site) as tab:
+        tab.goto(f"{site.url}/admin/m/roles/{role}/")
+        for width in (1280, 360):
+            tab.set_viewport_size({"width": width, "height": 800})
+            names = {name["name"]: name for name in tab.evaluate(PERMISSION_NAME_LINES)}
+            assert LONG_PERMISSION in names and "notes.moderate" in names, names
+            for name, measured in names.items():
+                inside_words = [name[:index] + "|" + name[index:] for index in measured["breaks"]]
+                assert all(name[index - 1] in "._-" for index in measured["breaks"]), (width, inside_words)
+                assert measured["inside"], (width, name)
+            if width == 360:
+                assert names[LONG_PERMISSION]["breaks"], names[LONG_PERMISSION]
+
+
+#: Each group of the admin's navigation: its label's box and its first link's.
+NAV_GROUPS = """() => [...document.querySelectorAll(".admin-nav h2.nav-group")].map((label) => {
+    const link = label.nextElementSibling.querySelector("a");
+    const box = (element) => {
+        const rect = element.getBoundingClientRect();
+        return {top: rect.top, bottom: rect.bottom, left: rect.left};
+    };
+    return {label: label.textContent, link: link.textContent, label_box: box(label), link_box: box(link)};
+})"""
+
+
+def test_admin_navigation_keeps_each_group_label_with_its_first_link(module_browser: t.Any, site: Site) -> None:
+    """Found on a phone: the admin's line of links ended a line with a group's label ("BACKGROUND JOBS:") and
+    started the next with its link. At 360 px each label shares its first link's line (its middle within the
+    link's height); at 1280 px, in the sidebar, each label heads its links."""
+    with _admin_tab(module_browser, site) as tab:
+        for width in (360, 1280):
+            tab.set_viewport_size({"width": width, "height": 800})
+            tab.goto(site.url + "/admin/")
+            groups = tab.evaluate(NAV_GROUPS)
+            assert len(groups) >= 4, groups  # Accounts, Admin, Background jobs, Member profiles, Notes
+            for group in groups:
+                label, link = group["label_box"], group["link_box"]
+                if width == 360:
+                    middle = (label["top"] + label["bottom"]) / 2
+                    assert link["top"] <= middle <= link["bottom"] and label["left"] < link["left"], group
+                else:
+                    assert label["bottom"] <= link["top"], group
+
+
+#: The heading row of a detail page: the heading's and the buttons' boxes, and the top of what follows the row.
+TITLE_ROW = """() => {
+    const row = document.querySelector(".title-row");
+    const box = (element) => {
+        const rect = element.getBoundingClientRect();
+        return {top: rect.top, bottom: rect.bottom};
+    };
+    return {heading: box(row.querySelector("h1")), buttons: box(row.querySelector(".title-actions")),
+            next: box(row.nextElementSibling)};
+}"""
+
+
+def test_admin_detail_buttons_stand_beside_the_heading_and_off_the_page_below(
+    module_browser: t.Any, site: Site
+) -> None:
+    """Found on the detail pages: the Edit, Delete and History buttons touched the box of fields under them on a
+    phone (4 px apart) and sat below the heading's middle on a computer. At both widths at least 12 px part them
+    from what follows; at 1280 px they are centred on the heading's line."""
+    role, admin = _ids(site)
+    with _admin_tab(module_browser, site) as tab:
+        for path in (
+            f"/admin/m/roles/{role}/",
+            f"/admin/m/users/{admin}/",
+            f"/admin/m/notes_note/{site.first_note_of(MEMBER)}/",
+        ):
+            tab.goto(site.url + path)
+            for width in (1280, 360):
+                tab.set_viewport_size({"width": width, "height": 800})
+                row = tab.evaluate(TITLE_ROW)
+                heading, buttons = row["heading"], row["buttons"]
+                assert row["next"]["top"] - buttons["bottom"] >= 12, (path, width, row)
+                if width == 1280:
+                    middle = (heading["top"] + heading["bottom"]) / 2
+                    assert abs((buttons["top"] + buttons["bottom"]) / 2 - middle) <= 1, (path, width, row)
+
+
+#: The list page's bulk action: the boxes of its label, its select and its "Go" button.
+BULK_ACTION = """() => {
+    const box = (element) => {
+        const rect = element.getBoundingClientRect();
+        return {top: rect.top, bottom: rect.bottom, left: rect.left, right: rect.right};
+    };
+    const select = document.querySelector("#bulk-action");
+    return {select: box(select), go: box(select.form.querySelector("button[type=submit]")),
+            width: document.documentElement.clientWidth};
+}"""
+
+
+def test_admin_bulk_action_keeps_its_go_button_beside_it(module_browser: t.Any, site: Site) -> None:
+    """Found on the users' list on a phone: "Deactivate selected" filled the line and its "Go" button began the
+    next. At 360 and 1280 px the button stands on the select's line, after it, inside the window."""
+    with _admin_tab(module_browser, site) as tab:
+        for path in ("/admin/m/users/", "/admin/m/notes_note/"):
+            tab.goto(site.url + path)
+            for width in (1280, 360):
+                tab.set_viewport_size({"width": width, "height": 800})
+                bulk = tab.evaluate(BULK_ACTION)
+                select, go = bulk["select"], bulk["go"]
+                middle = (select["top"] + select["bottom"]) / 2
+                assert go["top"] <= middle <= go["bottom"] and go["left"] > select["right"], (path, width, bulk)
+                assert go["right"] <= bulk["width"], (path, width, bulk)
+
+
+def test_admin_link_under_a_panel_table_keeps_off_its_border(module_browser: t.Any, site: Site) -> None:
+    """Found on a user's page: "All of them in the audit log" touched the bottom of the table of changes above
+    it. Once the admin changes a role, the admin's page lists the change, and at 360 and 1280 px the link stands
+    at least 8 px below the table."""
+    role, admin = _ids(site)
+    with _admin_tab(module_browser, site) as tab:
+        tab.goto(f"{site.url}/admin/m/roles/{role}/edit")
+        tab.get_by_label("Description").fill("Delete anyone's notes, and read them all")
+        tab.get_by_role("button", name="Save").click()
+        tab.wait_for_url(re.compile(rf".*/admin/m/roles/{role}/$"))
+        tab.goto(f"{site.url}/admin/m/users/{admin}/")
+        link = tab.get_by_role("link", name="All of them in the audit log").last
+        for width in (1280, 360):
+            tab.set_viewport_size({"width": width, "height": 800})
+            gap = link.evaluate(
+                "(link) => link.getBoundingClientRect().top"
+                " - link.closest('p').previousElementSibling.getBoundingClientRect().bottom"
+            )
+            assert gap >= 8, (width, gap)
+
+
+#: The tops of each list row's View and Edit links.
+ROW_LINK_TOPS = """() => [...document.querySelectorAll(".admin-table > tbody > tr > td.row-links")].map((cell) =>
+    [...cell.querySelectorAll("a")].map((link) => link.getBoundingClientRect().top))"""
+
+
+def test_admin_list_row_links_stand_side_by_side_on_a_computer(module_browser: t.Any, site: Site) -> None:
+    """Found on the notes' list at 1280 px: each row's "View" and "Edit" were stacked, which made every row two
+    lines high while the title column had room to spare. At 1280 px they share a line on every row."""
+    with _admin_tab(module_browser, site) as tab:
+        tab.goto(site.url + "/admin/m/notes_note/")
+        rows = tab.evaluate(ROW_LINK_TOPS)
+        assert len(rows) >= 3 and all(len(tops) == 2 for tops in rows), rows
+        assert all(abs(view - edit) < 1 for view, edit in rows), rows

@@ -194,7 +194,7 @@ def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     # Imported when called: only `erlen check` runs the checks, never a worker.
     from .checks import error, warning
 
-    problems = _unknown_plugin_settings(app)
+    problems = _unknown_plugin_settings(app) + _shared_titles(app)
     if not deploy:
         return problems
     if not any(app.config.get("SECURITY_HEADERS") or {}):
@@ -283,6 +283,37 @@ def _unknown_plugin_settings(app: Flask) -> list[CheckMessage]:
     from .unknown_settings import unknown_settings
 
     return [warning("erlen.W002", unknown.message, unknown.hint) for unknown in unknown_settings(plugins_of(app))]
+
+
+def _shared_titles(app: Flask) -> list[CheckMessage]:
+    """Enabled plugins whose titles are the same but for case, which people would take for one plugin: the admin
+    heads a group of each plugin's links, and a role's permissions, with its title."""
+    from .app import plugins_of
+    from .checks import warning
+
+    by_title: dict[str, list[LoadedPlugin]] = {}
+    for plugin in plugins_of(app):
+        by_title.setdefault(plugin.title.casefold(), []).append(plugin)
+    problems = []
+    for alike in by_title.values():
+        if len(alike) < 2:
+            continue
+        names = [repr(plugin.name) for plugin in alike]
+        titles = list(dict.fromkeys(plugin.title for plugin in alike))
+        same = f"the same title, {titles[0]!r}"
+        if len(titles) > 1:
+            same = f"the same title but for case ({', '.join(map(repr, titles))})"
+        which = "one of them" if len(alike) == 2 else "all of them but one"
+        problems.append(
+            warning(
+                "erlen.W005",
+                f"The plugins {', '.join(names[:-1])} and {names[-1]} have {same}: the admin's sidebar and "
+                "dashboard, a role's permissions and erlen plugins show two headings alike.",
+                f"Set title= on {which}, in its erlen.Plugin(...) declaration, to a title that tells them apart "
+                f"(such as erlen.Plugin(name={alike[-1].name!r}, title=...)).",
+            )
+        )
+    return problems
 
 
 def _is_weak(secret: str | bytes) -> bool:

@@ -141,3 +141,28 @@ def test_misspelt_settings_and_tables_are_logged_at_startup(noop_plugin, tmp_pat
     output = app.test_cli_runner().invoke(args=["check"]).output
     assert "WARNING erlen.W002 [erlen] BOOKING_ROOMS (from erlen.toml [booking] rooms) has no effect" in output
     assert "ANALYTICS_SITE_ID" not in output  # a table close to no plugin's may be the app's own
+
+
+def test_two_plugins_with_one_title_are_reported(noop_plugin) -> None:
+    """Two plugins the admin would head alike (titles equal but for case) are named, with what to set."""
+    posts = noop_plugin("posts", title="Blog")
+    blog = noop_plugin("blog")  # no title: its name made a word, "Blog"
+    shop = noop_plugin("shop", title="Shop")
+    app = erlen.create_app(__name__, {"PLUGINS": [posts, blog, shop]}, environ={})
+    (message,) = [m for m in run_checks(app) if m.id == "erlen.W005"]
+    assert (message.level, message.plugin) == (Level.WARNING, "erlen")
+    assert message.message.startswith("The plugins 'posts' and 'blog' have the same title, 'Blog': ")
+    assert message.hint.startswith("Set title= on one of them, in its erlen.Plugin(...) declaration")
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0
+    assert "WARNING erlen.W005 [erlen] The plugins 'posts' and 'blog' have the same title" in result.output
+
+
+def test_titles_alike_but_for_case_are_reported_and_distinct_ones_are_not(noop_plugin) -> None:
+    shouting = noop_plugin("shouting", title="MY BLOG")
+    whispering = noop_plugin("whispering", title="my blog")
+    app = erlen.create_app(__name__, {"PLUGINS": [shouting, whispering]}, environ={})
+    (message,) = [m for m in run_checks(app) if m.id == "erlen.W005"]
+    assert "'shouting' and 'whispering' have the same title but for case ('MY BLOG', 'my blog')" in message.message
+    app = erlen.create_app(__name__, {"PLUGINS": [noop_plugin("blog"), noop_plugin("shop")]}, environ={})
+    assert [m.id for m in run_checks(app)] == []

@@ -74,6 +74,21 @@ def test_it_writes_a_distribution_with_the_plugin_structure(
     assert "cd " in output and "pytest" in output
 
 
+def test_the_declaration_shows_the_title_field(tmp_path: Path, no_auth_needed: None) -> None:
+    """The generated ``erlen.Plugin(...)`` spells out ``title=``, the name made a word, for the author to change."""
+    code, output = scaffold(tmp_path, "reading_list")
+    assert code == 0, output
+    source = (tmp_path / "erlen-reading-list" / "src" / "erlen_reading_list" / "plugin.py").read_text()
+    (declaration,) = [
+        node.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["PLUGIN"]
+    ]
+    assert isinstance(declaration, ast.Call) and ast.unparse(declaration.func) == "erlen.Plugin"
+    keywords = {keyword.arg: ast.literal_eval(keyword.value) for keyword in declaration.keywords}
+    assert keywords["name"] == "reading_list" and keywords["title"] == "Reading list"
+
+
 @pytest.mark.parametrize("name", ["Bookmarks", "1st", "my-plugin", "erlen_things", "erlen", ""])
 def test_it_refuses_names_that_make_no_package(tmp_path: Path, no_auth_needed: None, name: str) -> None:
     code, output = scaffold(tmp_path, name)

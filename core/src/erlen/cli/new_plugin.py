@@ -23,6 +23,8 @@ from pathlib import Path
 
 import click
 
+from ..plugins.declaration import default_title
+
 #: The folder of the template files, each ending in ``.tmpl``.
 TEMPLATE = Path(__file__).parent / "plugin_template"
 
@@ -44,7 +46,7 @@ def plugin_files(name: str, *, description: str, author: str, auth_revision: str
     values = {
         "name": name,
         "upper": name.upper(),
-        "title": name.replace("_", " ").capitalize(),
+        "title": default_title(name),
         "package": package,
         "distribution": f"erlen-{name.replace('_', '-')}",
         "description": description,

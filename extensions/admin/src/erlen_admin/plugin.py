@@ -233,6 +233,13 @@ def erlen_template_globals() -> Mapping[str, t.Any]:
 
 
 @erlen.hookimpl
+def erlen_template_filters() -> Mapping[str, t.Callable[..., t.Any]]:
+    from .names import breakable_name
+
+    return {"admin_breakable_name": breakable_name}
+
+
+@erlen.hookimpl
 def erlen_checks(app: Flask, deploy: bool) -> Iterable[CheckMessage]:
     # Imported when called: only `erlen check` runs the checks, never a worker.
     from erlen.checks import warning
