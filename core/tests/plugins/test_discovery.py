@@ -201,6 +201,39 @@ def test_a_title_that_is_not_one_line_of_text_stops_the_app_naming_the_plugin(pl
     ), str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("name=123", "Plugin name must be a string, not 123: write name='blog' or leave it out."),
+        (
+            "requires=['db', 3]",
+            "Plugin requires must be a list of plugin names, not ['db', 3]: write requires=['db'], or leave it out "
+            "for none.",
+        ),
+        (
+            "integrates_with=None",
+            "Plugin integrates_with must be a list of plugin names, not None: write integrates_with=['db'], or leave "
+            "it out for none.",
+        ),
+        ("description=5", "Plugin description must be a string, not 5: write description='Posts and their comments.'."),
+        ("version=3.0", "Plugin version must be a string, not 3.0: write version='1.2.0' or leave it out."),
+        (
+            "settings_prefix=5",
+            "Plugin settings_prefix must be a string, not 5: write settings_prefix='BLOG_' or leave it out.",
+        ),
+    ],
+)
+def test_a_declaration_field_of_the_wrong_type_stops_the_app_naming_the_field(
+    plugins, field: str, expected: str
+) -> None:
+    # A name of 123 failed on a regular expression, a settings_prefix of 5 on len(), integrates_with=None on iter():
+    # TypeErrors of the core's code naming no field; a version of 3.0 and a description of 5 were taken as they were.
+    plugins.module("myapp_notes", f"import erlen\nPLUGIN = erlen.Plugin({field})\n")
+    with pytest.raises(erlen.PluginImportError) as caught:
+        erlen.create_app(__name__, {"PLUGINS": ["myapp_notes"]}, environ={})
+    assert str(caught.value).startswith(f"Plugin 'myapp_notes' failed to import: ValueError: {expected}")
+
+
 def test_a_local_plugin_s_bad_title_names_the_module(plugins) -> None:
     plugins.module("myapp_notes", "import erlen\nPLUGIN = erlen.Plugin(title='')\n")
     with pytest.raises(erlen.PluginImportError) as caught:

@@ -49,6 +49,9 @@ class Plugin:
     title: str | None = None
 
     def __post_init__(self) -> None:
+        # Checked before anything reads them: a name of 123 failed on a regular expression, a settings_prefix of 5
+        # on len(), integrates_with=None on iter(), each a TypeError of the core's code naming no field.
+        _check_text("name", self.name, "name='blog'", optional=True)
         for attribute in ("requires", "integrates_with"):
             names = getattr(self, attribute)
             # A string is a sequence too: requires="db" would mean the plugins 'd' and 'b'.
@@ -57,9 +60,17 @@ class Plugin:
                     f"Plugin {attribute} must be a list of plugin names, not the string {names!r}: "
                     f"write {attribute}=[{names!r}]."
                 )
+            if not isinstance(names, Sequence) or not all(isinstance(name, str) for name in names):
+                raise ValueError(
+                    f"Plugin {attribute} must be a list of plugin names, not {names!r}: "
+                    f"write {attribute}=['db'], or leave it out for none."
+                )
         # Accept any sequence but keep the declaration hashable and immutable.
         object.__setattr__(self, "requires", tuple(self.requires))
         object.__setattr__(self, "integrates_with", tuple(self.integrates_with))
+        _check_text("description", self.description, "description='Posts and their comments.'")
+        _check_text("version", self.version, "version='1.2.0'", optional=True)
+        _check_text("settings_prefix", self.settings_prefix, "settings_prefix='BLOG_'", optional=True)
         if self.name is not None and not _NAME.match(self.name):
             raise ValueError(
                 f"Plugin name {self.name!r} is not valid: use lower-case letters, digits, "
@@ -79,6 +90,20 @@ class Plugin:
             f"{owner} must be one line of text, the plugin's name in headings, not {title!r}: "
             f"write one such as title='Blog posts', or leave title out for {default}."
         )
+
+
+def _check_text(attribute: str, value: object, example: str, *, optional: bool = False) -> None:
+    """Refuse a declaration's ``attribute`` whose ``value`` is not a string (or ``None``, when ``optional``).
+
+    :param attribute: the field's name, as the plugin wrote it.
+    :param value: its value.
+    :param example: the field written right, for the message.
+    :param optional: ``None`` is allowed (the field's default).
+    """
+    if isinstance(value, str) or (optional and value is None):
+        return
+    leave_out = " or leave it out" if optional else ""
+    raise ValueError(f"Plugin {attribute} must be a string, not {value!r}: write {example}{leave_out}.")
 
 
 def default_prefix(name: str) -> str:
